@@ -1,0 +1,33 @@
+// Reading and writing protobuf messages in the formats users write by hand: text format
+// (.txtpb, .textproto, .pbtxt) and JSON (.json), parsed by protobuf's own parsers.
+#ifndef POLYTRAIN_COMMON_PROTO_FILE_H_
+#define POLYTRAIN_COMMON_PROTO_FILE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+
+namespace polytrain {
+
+enum class ProtoFormat { kText, kJson };
+
+// The format named by a path's extension, or INVALID_ARGUMENT for any other extension.
+absl::StatusOr<ProtoFormat> ProtoFormatFromPath(absl::string_view path);
+
+// Parses `content` into `message` (cleared first). Errors are INVALID_ARGUMENT and carry the
+// parser's line and column, prefixed by `source` (a file name, or "<flag>").
+absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::string_view source,
+                        google::protobuf::Message* message);
+
+// Reads a file and parses it by its extension.
+absl::Status ReadProtoFile(const std::string& path, google::protobuf::Message* message);
+
+// JSON with the proto field names as written in .proto files.
+std::string ToJson(const google::protobuf::Message& message);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_COMMON_PROTO_FILE_H_

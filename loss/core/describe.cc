@@ -1,0 +1,126 @@
+#include "loss/core/describe.h"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace polytrain::loss {
+namespace {
+
+// Shortest round-trippable-enough rendering of a number for people: %g with 6 digits.
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+bool IsDropSeries(const PolySeries& s) {
+  if (s.ce_tail || s.gamma != 0.0 || s.extra.empty()) return false;
+  for (size_t j = 0; j < s.extra.size(); ++j) {
+    if (s.extra[j] != 1.0 / static_cast<double>(j + 1)) return false;
+  }
+  return true;
+}
+
+const char* ActivationName(Activation a) {
+  return a == Activation::kSigmoid ? "sigmoid" : "softmax";
+}
+
+const char* ReductionName(Reduction r) {
+  switch (r) {
+    case Reduction::kSum:
+      return "sum";
+    case Reduction::kNone:
+      return "none";
+    case Reduction::kMean:
+      break;
+  }
+  return "mean";
+}
+
+}  // namespace
+
+std::string FamilyName(const PolySeries& s) {
+  const int k = s.NumExtraTerms();
+  const bool focal = s.gamma != 0.0;
+  if (!s.ce_tail) return IsDropSeries(s) ? "drop" : "explicit coefficients";
+  if (k == 0) return focal ? "focal" : "cross-entropy";
+  if (k == 1) return focal ? "Poly-1 focal" : "Poly-1";
+  return focal ? "Poly-N focal" : "Poly-N";
+}
+
+std::string ShortName(const LossConfig& config) {
+  const PolySeries& s = config.series;
+  const int k = s.NumExtraTerms();
+  std::string name;
+  if (!s.ce_tail) {
+    name = IsDropSeries(s) ? "drop(n=" + std::to_string(k) + ")"
+                           : "coef(K=" + std::to_string(k) + ",g=" + Num(s.gamma) + ")";
+  } else if (k == 0) {
+    name = s.gamma == 0.0 ? "ce" : "focal(g=" + Num(s.gamma) + ")";
+  } else if (k == 1) {
+    name = s.gamma == 0.0 ? "poly1(e=" + Num(s.extra[0]) + ")"
+                          : "poly1_focal(g=" + Num(s.gamma) + ",e=" + Num(s.extra[0]) + ")";
+  } else {
+    name = s.gamma == 0.0 ? "poly_n(N=" + std::to_string(k) + ")"
+                          : "poly_focal(g=" + Num(s.gamma) + ",N=" + std::to_string(k) + ")";
+  }
+  if (config.activation == Activation::kSigmoid) name = "sigmoid_" + name;
+  if (config.label_smoothing != 0.0) name += ",ls=" + Num(config.label_smoothing);
+  return name;
+}
+
+std::string Describe(const LossConfig& config, int max_alpha_rows) {
+  const PolySeries& s = config.series;
+  std::ostringstream out;
+  out << "loss:        " << FamilyName(s) << "  [" << ShortName(config) << "]\n";
+
+  // The formula in the paper's notation, x = 1 - pt.
+  const bool focal = s.gamma != 0.0;
+  out << "formula:     L(pt) = " << (focal ? "(1-pt)^" + Num(s.gamma) + " * (" : "");
+  if (s.ce_tail) out << "-log(pt)";
+  for (int j = 1; j <= s.NumExtraTerms(); ++j) {
+    const double c = s.extra[j - 1];
+    if (j > 3 && j < s.NumExtraTerms()) {
+      if (j == 4) out << " + ...";
+      continue;
+    }
+    if (c == 0.0) continue;
+    const bool first = !s.ce_tail && j == 1;
+    out << (first ? "" : (c < 0 ? " - " : " + ")) << Num(first ? c : std::fabs(c));
+    out << "*(1-pt)" << (j == 1 ? "" : "^" + std::to_string(j));
+  }
+  out << (focal ? ")\n" : "\n");
+
+  out << "series:      sum_j alpha_j (1-pt)^" << (focal ? "(j+" + Num(s.gamma) + ")" : "j");
+  if (s.ce_tail) {
+    out << ", alpha_j = 1/j";
+    if (s.NumExtraTerms() > 0)
+      out << " + epsilon_j (epsilon_j = 0 for j > " << s.NumExtraTerms() << ")";
+    out << "\n";
+  } else {
+    out << ", " << s.NumExtraTerms() << " terms\n";
+  }
+  const int rows = std::max(s.NumExtraTerms(), s.ce_tail ? 3 : 0);
+  for (int j = 1; j <= std::min(rows, max_alpha_rows); ++j) {
+    char line[96];
+    std::snprintf(line, sizeof(line), "  alpha_%-5d = %.6g\n", j, s.Alpha(j));
+    out << line;
+  }
+  if (rows > max_alpha_rows) out << "  ... (" << rows - max_alpha_rows << " more)\n";
+  if (s.ce_tail) out << "  alpha_j     = 1/j for every later j (the cross-entropy tail)\n";
+
+  out << "activation:  " << ActivationName(config.activation) << "\n";
+  out << "reduction:   " << ReductionName(config.reduction) << "\n";
+  if (config.label_smoothing != 0.0) {
+    out << "smoothing:   " << Num(config.label_smoothing) << "\n";
+  }
+  if (!config.class_weights.empty()) {
+    out << "weights:     " << config.class_weights.size() << " classes\n";
+  }
+  if (config.alpha) out << "alpha:       " << Num(*config.alpha) << "\n";
+  if (config.ignore_index) out << "ignore:      targets == " << *config.ignore_index << "\n";
+  return out.str();
+}
+
+}  // namespace polytrain::loss

@@ -1,0 +1,26 @@
+// Words for a loss: the name of the family member a canonical series is, a short label for
+// tables and metric labels, and the multi-line description `polyloss describe` prints.
+#ifndef POLYTRAIN_LOSS_CORE_DESCRIBE_H_
+#define POLYTRAIN_LOSS_CORE_DESCRIBE_H_
+
+#include <string>
+
+#include "loss/core/loss_config.h"
+
+namespace polytrain::loss {
+
+// The member of the family, recognized from the canonical form alone (so poly1 with
+// epsilon 0 is "cross-entropy"): "cross-entropy", "focal", "Poly-1", "Poly-N", "Poly-1 focal",
+// "Poly-N focal", "drop" or "explicit coefficients".
+std::string FamilyName(const PolySeries& series);
+
+// A short one-line label, e.g. "ce", "focal(g=2)", "poly1(e=2)", "poly_n(N=3)",
+// "drop(n=10)"; at most a few dozen characters whatever N is.
+std::string ShortName(const LossConfig& config);
+
+// The formula, the options and the first `max_alpha_rows` coefficients alpha_j.
+std::string Describe(const LossConfig& config, int max_alpha_rows = 10);
+
+}  // namespace polytrain::loss
+
+#endif  // POLYTRAIN_LOSS_CORE_DESCRIBE_H_

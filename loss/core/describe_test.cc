@@ -1,0 +1,55 @@
+#include "loss/core/describe.h"
+
+#include "gtest/gtest.h"
+
+namespace polytrain::loss {
+namespace {
+
+LossConfig Config(std::vector<double> extra, double gamma = 0.0, bool tail = true) {
+  LossConfig c;
+  c.series.extra = std::move(extra);
+  c.series.gamma = gamma;
+  c.series.ce_tail = tail;
+  return c;
+}
+
+TEST(DescribeTest, FamilyNamesComeFromTheCanonicalForm) {
+  EXPECT_EQ(FamilyName(Config({}).series), "cross-entropy");
+  EXPECT_EQ(FamilyName(Config({}, 2).series), "focal");
+  EXPECT_EQ(FamilyName(Config({2}).series), "Poly-1");
+  EXPECT_EQ(FamilyName(Config({2}, 2).series), "Poly-1 focal");
+  EXPECT_EQ(FamilyName(Config({2, 1}).series), "Poly-N");
+  EXPECT_EQ(FamilyName(Config({2, 1}, 0.5).series), "Poly-N focal");
+  EXPECT_EQ(FamilyName(Config({1, 0.5, 1.0 / 3}, 0, false).series), "drop");
+  EXPECT_EQ(FamilyName(Config({1, 0.5, 0.3}, 0, false).series), "explicit coefficients");
+}
+
+TEST(DescribeTest, ShortNamesStayShortForLongSeries) {
+  EXPECT_EQ(ShortName(Config({})), "ce");
+  EXPECT_EQ(ShortName(Config({2})), "poly1(e=2)");
+  EXPECT_EQ(ShortName(Config({}, 2)), "focal(g=2)");
+  LossConfig sig = Config({1}, 2);
+  sig.activation = Activation::kSigmoid;
+  sig.label_smoothing = 0.1;
+  EXPECT_EQ(ShortName(sig), "sigmoid_poly1_focal(g=2,e=1),ls=0.1");
+  std::vector<double> drop;
+  for (int j = 1; j <= 1000; ++j) drop.push_back(1.0 / j);
+  EXPECT_EQ(ShortName(Config(drop, 0, false)), "drop(n=1000)");
+  EXPECT_EQ(ShortName(Config(std::vector<double>(1000, 0.1))), "poly_n(N=1000)");
+}
+
+TEST(DescribeTest, DescriptionListsCoefficientsAndOptions) {
+  LossConfig c = Config({2});
+  c.ignore_index = -100;
+  const std::string text = Describe(c);
+  EXPECT_NE(text.find("Poly-1"), std::string::npos);
+  EXPECT_NE(text.find("L(pt) = -log(pt) + 2*(1-pt)"), std::string::npos) << text;
+  EXPECT_NE(text.find("alpha_1     = 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("alpha_2     = 0.5"), std::string::npos) << text;
+  EXPECT_NE(text.find("targets == -100"), std::string::npos) << text;
+  const std::string long_text = Describe(Config(std::vector<double>(50, 0.1)), 10);
+  EXPECT_NE(long_text.find("... (40 more)"), std::string::npos) << long_text;
+}
+
+}  // namespace
+}  // namespace polytrain::loss

@@ -1,0 +1,71 @@
+// Per-sample PolyLoss math shared by the scalar evaluator and every tensor kernel, so that the
+// curve a user inspects and the loss a model trains on are computed by the same code.
+//
+// For one sample with x = 1 - pt, CE term `ce` and polynomial weight w:
+//   L = x^g (t ce + w P(x)),  P(x) = sum_j c_j x^j = x Q(x),  Q(x) = sum_j c_j x^(j-1).
+// Its derivative splits into a part through x and a part through ce:
+//   dL = A dx + B dce,  A = g x^(g-1) (t ce + w P) + x^g w P'(x),  B = t x^g.
+// g x^(g-1) (t ce + w P) is evaluated as g x^g (t ce / x + w Q): with hard targets ce / x stays
+// bounded as x -> 0 (ce = -log(1-x) ~ x), so nothing overflows even for g < 1, and at x = 0
+// exactly the term is 0 (its limit) instead of 0 * inf.
+#ifndef POLYTRAIN_LOSS_CORE_SAMPLE_MATH_H_
+#define POLYTRAIN_LOSS_CORE_SAMPLE_MATH_H_
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace polytrain::loss {
+
+// Evaluates Q(x) = sum_j c_j x^(j-1) and D(x) = P'(x) = sum_j j c_j x^(j-1) at many points
+// with Horner's rule, vectorized across points: the cost is K multiply-adds per point and
+// polynomial, whatever the loss.
+class SeriesPolynomials {
+ public:
+  explicit SeriesPolynomials(const std::vector<double>& extra);
+
+  bool empty() const { return c_.empty(); }
+  int degree() const { return static_cast<int>(c_.size()); }
+
+  // q[i] = Q(x[i]), d[i] = D(x[i]) for i < n. With no terms both are 0.
+  void Evaluate(const double* x, int64_t n, double* q, double* d) const;
+
+ private:
+  std::vector<double> c_;   // c_j at j - 1
+  std::vector<double> jc_;  // j * c_j at j - 1
+};
+
+// x^gamma for x in [0, 1], with 0^0 = 1; exact repeated products for small integer gamma.
+inline double PowGamma(double x, double gamma) {
+  if (gamma == 0.0) return 1.0;
+  if (gamma == 1.0) return x;
+  if (gamma == 2.0) return x * x;
+  if (gamma == 3.0) return x * x * x;
+  return std::pow(x, gamma);
+}
+
+struct SampleTerms {
+  double loss = 0.0;
+  double dloss_dx = 0.0;   // A above: through x, with ce held fixed
+  double dloss_dce = 0.0;  // B above: through ce
+};
+
+// Combines one sample. `q` and `d` come from SeriesPolynomials at the same x.
+inline SampleTerms CombineSample(double gamma, bool ce_tail, double x, double ce,
+                                 double poly_weight, double q, double d) {
+  const double xg = PowGamma(x, gamma);
+  const double tail_ce = ce_tail ? ce : 0.0;
+  SampleTerms terms;
+  terms.loss = xg * (tail_ce + poly_weight * x * q);
+  terms.dloss_dx = xg * poly_weight * d;
+  if (gamma != 0.0 && x > 0.0) {
+    const double ce_over_x = ce_tail ? ce / x : 0.0;
+    terms.dloss_dx += gamma * xg * (ce_over_x + poly_weight * q);
+  }
+  terms.dloss_dce = ce_tail ? xg : 0.0;
+  return terms;
+}
+
+}  // namespace polytrain::loss
+
+#endif  // POLYTRAIN_LOSS_CORE_SAMPLE_MATH_H_

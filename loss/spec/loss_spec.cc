@@ -1,0 +1,221 @@
+#include "loss/spec/loss_spec.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace polytrain::loss {
+namespace {
+
+using polytrain::v1::LossSpec;
+
+// Joins a parent path and a field name: ("loss", "poly1") -> "loss.poly1".
+std::string Field(absl::string_view parent, absl::string_view name) {
+  return parent.empty() ? std::string(name) : absl::StrCat(parent, ".", name);
+}
+
+std::string Index(absl::string_view field, int i) { return absl::StrCat(field, "[", i, "]"); }
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+absl::Status CheckFinite(absl::string_view field, double v) {
+  if (std::isfinite(v)) return absl::OkStatus();
+  return Invalid(field, absl::StrCat("must be a finite number, got ", absl::StrFormat("%g", v)));
+}
+
+absl::Status CheckRange(absl::string_view field, double v, double lo, double hi,
+                        absl::string_view lo_text = "") {
+  if (absl::Status s = CheckFinite(field, v); !s.ok()) return s;
+  if (v < lo) {
+    return Invalid(field,
+                   absl::StrFormat("must be >= %s, got %g",
+                                   lo_text.empty() ? absl::StrFormat("%g", lo) : lo_text, v));
+  }
+  if (v > hi) return Invalid(field, absl::StrFormat("must be <= %g, got %g", hi, v));
+  return absl::OkStatus();
+}
+
+absl::Status CheckGamma(absl::string_view field, double gamma) {
+  return CheckRange(field, gamma, 0.0, kMaxGamma);
+}
+
+absl::Status CheckTermCount(absl::string_view field, int n, int min) {
+  if (n < min) return Invalid(field, absl::StrCat("needs at least ", min, " entries, got ", n));
+  if (n > kMaxPolyTerms) {
+    return Invalid(field, absl::StrCat("at most ", kMaxPolyTerms, " terms, got ", n));
+  }
+  return absl::OkStatus();
+}
+
+// epsilon_j >= -1/j keeps alpha_j = 1/j + epsilon_j >= 0.
+absl::Status CheckEpsilons(absl::string_view field,
+                           const google::protobuf::RepeatedField<double>& eps, int min_count) {
+  if (absl::Status s = CheckTermCount(field, eps.size(), min_count); !s.ok()) return s;
+  for (int i = 0; i < eps.size(); ++i) {
+    const int j = i + 1;
+    if (absl::Status s = CheckRange(Index(field, i), eps[i], -1.0 / j, kMaxCoefficient,
+                                    j == 1 ? "-1" : absl::StrCat("-1/", j));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateForm(const LossSpec& spec, absl::string_view path) {
+  switch (spec.form_case()) {
+    case LossSpec::kCrossEntropy:
+      return absl::OkStatus();
+    case LossSpec::kFocal:
+      return CheckGamma(Field(path, "focal.gamma"), spec.focal().gamma());
+    case LossSpec::kPoly1:
+      return CheckRange(Field(path, "poly1.epsilon"), spec.poly1().epsilon(), -1.0,
+                        kMaxCoefficient);
+    case LossSpec::kPolyN:
+      return CheckEpsilons(Field(path, "poly_n.epsilons"), spec.poly_n().epsilons(), 1);
+    case LossSpec::kPolyFocal:
+      if (absl::Status s = CheckGamma(Field(path, "poly_focal.gamma"), spec.poly_focal().gamma());
+          !s.ok()) {
+        return s;
+      }
+      return CheckEpsilons(Field(path, "poly_focal.epsilons"), spec.poly_focal().epsilons(), 0);
+    case LossSpec::kDrop: {
+      const int n = spec.drop().n();
+      if (n < 1 || n > kMaxPolyTerms) {
+        return Invalid(Field(path, "drop.n"),
+                       absl::StrCat("must be in [1, ", kMaxPolyTerms, "], got ", n));
+      }
+      return absl::OkStatus();
+    }
+    case LossSpec::kCoefficients: {
+      const auto& coef = spec.coefficients();
+      const std::string field = Field(path, "coefficients.alpha");
+      if (absl::Status s = CheckTermCount(field, coef.alpha_size(), 1); !s.ok()) return s;
+      for (int i = 0; i < coef.alpha_size(); ++i) {
+        if (absl::Status s = CheckRange(Index(field, i), coef.alpha(i), 0.0, kMaxCoefficient);
+            !s.ok()) {
+          return s;
+        }
+      }
+      return CheckGamma(Field(path, "coefficients.gamma"), coef.gamma());
+    }
+    case LossSpec::FORM_NOT_SET:
+      break;
+  }
+  return Invalid(Field(path, "form"),
+                 "no loss set: choose one of cross_entropy, focal, poly1, poly_n, poly_focal, "
+                 "drop, coefficients");
+}
+
+PolySeries SeriesOf(const LossSpec& spec) {
+  PolySeries s;
+  switch (spec.form_case()) {
+    case LossSpec::kFocal:
+      s.gamma = spec.focal().gamma();
+      break;
+    case LossSpec::kPoly1:
+      s.extra = {spec.poly1().epsilon()};
+      break;
+    case LossSpec::kPolyN:
+      s.extra.assign(spec.poly_n().epsilons().begin(), spec.poly_n().epsilons().end());
+      break;
+    case LossSpec::kPolyFocal:
+      s.gamma = spec.poly_focal().gamma();
+      s.extra.assign(spec.poly_focal().epsilons().begin(), spec.poly_focal().epsilons().end());
+      break;
+    case LossSpec::kDrop:
+      s.ce_tail = false;
+      for (int j = 1; j <= spec.drop().n(); ++j) s.extra.push_back(1.0 / j);
+      break;
+    case LossSpec::kCoefficients: {
+      const auto& coef = spec.coefficients();
+      s.gamma = coef.gamma();
+      s.ce_tail = coef.add_ce_tail();
+      for (int i = 0; i < coef.alpha_size(); ++i) {
+        // With the tail, c_j is what alpha_j adds on top of the series' own 1/j.
+        s.extra.push_back(s.ce_tail ? coef.alpha(i) - 1.0 / (i + 1) : coef.alpha(i));
+      }
+      break;
+    }
+    case LossSpec::kCrossEntropy:
+    case LossSpec::FORM_NOT_SET:
+      break;
+  }
+  s.Normalize();
+  return s;
+}
+
+}  // namespace
+
+absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
+  if (absl::Status s = ValidateForm(spec, path); !s.ok()) return s;
+
+  if (!polytrain::v1::Activation_IsValid(spec.activation())) {
+    return Invalid(Field(path, "activation"), absl::StrCat("unknown value ", spec.activation()));
+  }
+  const bool sigmoid = spec.activation() == polytrain::v1::ACTIVATION_SIGMOID;
+  if (!polytrain::v1::Reduction_IsValid(spec.reduction())) {
+    return Invalid(Field(path, "reduction"), absl::StrCat("unknown value ", spec.reduction()));
+  }
+
+  const std::string smoothing = Field(path, "label_smoothing");
+  if (absl::Status s = CheckFinite(smoothing, spec.label_smoothing()); !s.ok()) return s;
+  if (spec.label_smoothing() < 0.0 || spec.label_smoothing() >= 1.0) {
+    return Invalid(smoothing, absl::StrFormat("must be in [0, 1), got %g", spec.label_smoothing()));
+  }
+
+  const std::string weights = Field(path, "class_weights");
+  if (spec.class_weights_size() > kMaxClassWeights) {
+    return Invalid(weights, absl::StrCat("at most ", kMaxClassWeights, " entries, got ",
+                                         spec.class_weights_size()));
+  }
+  bool any_positive = spec.class_weights().empty();
+  for (int i = 0; i < spec.class_weights_size(); ++i) {
+    if (absl::Status s = CheckRange(Index(weights, i), spec.class_weights(i), 0.0, kMaxClassWeight);
+        !s.ok()) {
+      return s;
+    }
+    any_positive = any_positive || spec.class_weights(i) > 0.0;
+  }
+  if (!any_positive) return Invalid(weights, "at least one weight must be > 0");
+
+  if (spec.has_alpha()) {
+    if (!sigmoid) {
+      return Invalid(Field(path, "alpha"),
+                     "alpha-balance applies to activation ACTIVATION_SIGMOID only");
+    }
+    if (absl::Status s = CheckRange(Field(path, "alpha"), spec.alpha(), 0.0, 1.0); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LossConfig> ToLossConfig(const LossSpec& spec, absl::string_view path) {
+  if (absl::Status s = ValidateLossSpec(spec, path); !s.ok()) return s;
+  LossConfig config;
+  config.series = SeriesOf(spec);
+  config.activation = spec.activation() == polytrain::v1::ACTIVATION_SIGMOID ? Activation::kSigmoid
+                                                                             : Activation::kSoftmax;
+  config.label_smoothing = spec.label_smoothing();
+  config.class_weights.assign(spec.class_weights().begin(), spec.class_weights().end());
+  if (spec.has_alpha()) config.alpha = spec.alpha();
+  if (spec.has_ignore_index()) config.ignore_index = spec.ignore_index();
+  switch (spec.reduction()) {
+    case polytrain::v1::REDUCTION_SUM:
+      config.reduction = Reduction::kSum;
+      break;
+    case polytrain::v1::REDUCTION_NONE:
+      config.reduction = Reduction::kNone;
+      break;
+    default:
+      config.reduction = Reduction::kMean;
+  }
+  return config;
+}
+
+}  // namespace polytrain::loss

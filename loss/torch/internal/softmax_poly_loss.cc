@@ -1,0 +1,174 @@
+// Softmax PolyLoss: log-softmax once forward, one log-softmax backward.
+//
+// With y the smoothed one-hot target, pt = sum_k y_k p_k, x = 1 - pt, the weighted CE
+// ce = -sum_k y_k w_k log p_k and per-row factors A = dL/dx, B = dL/dce (sample_math.h):
+//   dL/dz_k = A p_k (pt - y_k) + B (p_k W - y_k w_k),   W = sum_k y_k w_k.
+// Collecting terms, this is exactly log_softmax_backward(G) = G_k - p_k sum_j G_j with
+//   G_k = -(B s / C) w_k - [k = target] (1 - s)(A p_t + B w_t),
+// so the backward costs what cross-entropy's does, whatever the loss.
+#include <cmath>
+#include <vector>
+
+#include "loss/torch/internal/prepared_loss.h"
+
+namespace polytrain::loss::internal {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Per-row results, computed on the host in double precision.
+struct RowFactors {
+  std::vector<double> loss;
+  std::vector<double> target_coef;  // (1 - s)(A p_t + B w_t)
+  std::vector<double> spread_coef;  // B s / C
+  double weight_sum = 0.0;          // sum of w_target over rows not ignored
+};
+
+bool IsIgnored(const LossConfig& config, int64_t target) {
+  return config.ignore_index.has_value() && target == *config.ignore_index;
+}
+
+RowFactors ComputeRows(const PreparedLoss& prepared, const double* log_pt, const double* row_sum,
+                       const int64_t* targets, int64_t rows, int64_t classes) {
+  const LossConfig& config = prepared.config;
+  const PolySeries& series = config.series;
+  const double s = config.label_smoothing;
+  const double c = static_cast<double>(classes);
+  const double smooth_floor = s * (c - 1.0) / c;  // 1 - pt >= this when s > 0
+  const bool weighted = !config.class_weights.empty();
+
+  std::vector<double> x(rows, 0.0), q(rows), d(rows);
+  for (int64_t i = 0; i < rows; ++i) {
+    if (IsIgnored(config, targets[i])) continue;
+    x[i] = std::max(0.0, (1.0 - s) * -std::expm1(log_pt[i]) + smooth_floor);
+  }
+  prepared.polynomials.Evaluate(x.data(), rows, q.data(), d.data());
+
+  RowFactors out;
+  out.loss.assign(rows, 0.0);
+  out.target_coef.assign(rows, 0.0);
+  out.spread_coef.assign(rows, 0.0);
+  for (int64_t i = 0; i < rows; ++i) {
+    if (IsIgnored(config, targets[i])) continue;
+    const double w_t = weighted ? config.class_weights[targets[i]] : 1.0;
+    double ce = -(1.0 - s) * w_t * log_pt[i];
+    if (s != 0.0) ce -= s / c * row_sum[i];
+    const SampleTerms terms =
+        CombineSample(series.gamma, series.ce_tail, x[i], ce, w_t, q[i], d[i]);
+    const double p_t = std::exp(log_pt[i]);
+    out.loss[i] = terms.loss;
+    out.target_coef[i] = (1.0 - s) * (terms.dloss_dx * p_t + terms.dloss_dce * w_t);
+    out.spread_coef[i] = terms.dloss_dce * s / c;
+    out.weight_sum += w_t;
+  }
+  return out;
+}
+
+torch::Tensor ToTensor(const std::vector<double>& values, const torch::TensorOptions& options) {
+  return torch::tensor(values, torch::TensorOptions().dtype(torch::kDouble)).to(options);
+}
+
+class SoftmaxPolyLossFunction : public torch::autograd::Function<SoftmaxPolyLossFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits,
+                               const torch::Tensor& targets, const PreparedLoss* prepared) {
+    const LossConfig& config = prepared->config;
+    const int64_t rows = logits.size(0);
+    const int64_t classes = logits.size(1);
+    TORCH_CHECK(targets.dim() == 1 && targets.size(0) == rows,
+                "PolyLoss: softmax targets must be [batch] class indices, got ", targets.sizes(),
+                " for logits ", logits.sizes());
+    TORCH_CHECK(targets.scalar_type() == torch::kLong,
+                "PolyLoss: softmax targets must be int64 class indices, got ",
+                targets.scalar_type());
+
+    const torch::Tensor targets_cpu = targets.to(torch::kCPU).contiguous();
+    const int64_t* target_data = targets_cpu.data_ptr<int64_t>();
+    for (int64_t i = 0; i < rows; ++i) {
+      TORCH_CHECK(
+          IsIgnored(config, target_data[i]) || (target_data[i] >= 0 && target_data[i] < classes),
+          "PolyLoss: target ", target_data[i], " at row ", i, " is outside [0, ", classes, ")");
+    }
+    torch::Tensor safe_targets = targets;
+    if (config.ignore_index) {
+      safe_targets = targets.masked_fill(targets == *config.ignore_index, 0);
+    }
+
+    const torch::Tensor log_probs = torch::log_softmax(logits, 1);
+    const torch::Tensor log_pt_cpu =
+        log_probs.gather(1, safe_targets.unsqueeze(1)).squeeze(1).to(torch::kCPU, torch::kDouble);
+    torch::Tensor weights;
+    if (!config.class_weights.empty()) weights = ToTensor(config.class_weights, logits.options());
+    torch::Tensor row_sum_cpu;
+    const bool smoothing = config.label_smoothing != 0.0;
+    if (smoothing) {
+      const torch::Tensor row_sum =
+          weights.defined() ? log_probs.matmul(weights) : log_probs.sum(1);
+      row_sum_cpu = row_sum.to(torch::kCPU, torch::kDouble).contiguous();
+    }
+    const RowFactors factors = ComputeRows(*prepared, log_pt_cpu.contiguous().data_ptr<double>(),
+                                           smoothing ? row_sum_cpu.data_ptr<double>() : nullptr,
+                                           target_data, rows, classes);
+
+    double scale = 1.0;
+    torch::Tensor result;
+    if (config.reduction == Reduction::kNone) {
+      result = ToTensor(factors.loss, logits.options());
+    } else {
+      double total = 0.0;
+      for (double v : factors.loss) total += v;
+      if (config.reduction == Reduction::kMean) {
+        // Every row ignored: 0 with zero gradient, where torch's cross_entropy gives NaN.
+        scale = factors.weight_sum > 0.0 ? 1.0 / factors.weight_sum : 0.0;
+        total *= scale;
+      }
+      result = torch::scalar_tensor(total, logits.options());
+    }
+
+    ctx->saved_data["log_probs"] = log_probs;
+    ctx->saved_data["targets"] = safe_targets;
+    ctx->saved_data["target_coef"] = ToTensor(factors.target_coef, logits.options());
+    if (smoothing) {
+      ctx->saved_data["spread_coef"] = ToTensor(factors.spread_coef, logits.options());
+      if (weights.defined()) ctx->saved_data["weights"] = weights;
+    }
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["per_sample"] = config.reduction == Reduction::kNone;
+    return result;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const torch::Tensor log_probs = ctx->saved_data["log_probs"].toTensor();
+    const torch::Tensor targets = ctx->saved_data["targets"].toTensor();
+    const torch::Tensor grad = grad_outputs[0];
+    // The upstream gradient per row: a scalar for mean/sum, one per row for none.
+    const torch::Tensor row_scale =
+        ctx->saved_data["per_sample"].toBool() ? grad : grad * ctx->saved_data["scale"].toDouble();
+
+    torch::Tensor g;
+    if (ctx->saved_data.count("spread_coef") != 0) {
+      const torch::Tensor spread =
+          (-(ctx->saved_data["spread_coef"].toTensor() * row_scale)).unsqueeze(1);
+      g = ctx->saved_data.count("weights") != 0
+              ? spread * ctx->saved_data["weights"].toTensor().unsqueeze(0)
+              : spread.expand(log_probs.sizes()).contiguous();
+    } else {
+      g = torch::zeros_like(log_probs);
+    }
+    g.scatter_add_(1, targets.unsqueeze(1),
+                   (-(ctx->saved_data["target_coef"].toTensor() * row_scale)).unsqueeze(1));
+    torch::Tensor grad_logits =
+        torch::_log_softmax_backward_data(g, log_probs, 1, log_probs.scalar_type());
+    return {grad_logits, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor SoftmaxPolyLoss(const PreparedLoss& loss, const torch::Tensor& logits,
+                              const torch::Tensor& targets) {
+  return SoftmaxPolyLossFunction::apply(logits, targets, &loss);
+}
+
+}  // namespace polytrain::loss::internal

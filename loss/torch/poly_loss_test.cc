@@ -1,0 +1,268 @@
+// Identities and edges of the fused op, against torch's own losses and closed forms (float64).
+#include "loss/torch/poly_loss.h"
+
+#include <cmath>
+
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "loss/core/scalar_loss.h"
+#include "loss/spec/loss_spec.h"
+
+namespace polytrain::loss {
+namespace {
+
+namespace F = torch::nn::functional;
+
+LossConfig Config(const std::string& text) {
+  polytrain::v1::LossSpec spec;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec)) << text;
+  absl::StatusOr<LossConfig> config = ToLossConfig(spec);
+  EXPECT_TRUE(config.ok()) << config.status();
+  return *config;
+}
+
+struct LossAndGrad {
+  torch::Tensor loss;
+  torch::Tensor grad;
+};
+
+template <typename Fn>
+LossAndGrad RunWithGrad(const torch::Tensor& logits, Fn fn) {
+  torch::Tensor z = logits.detach().clone().requires_grad_(true);
+  torch::Tensor loss = fn(z);
+  (loss.dim() == 0 ? loss : loss.sum()).backward();
+  return {loss.detach(), z.grad()};
+}
+
+void ExpectClose(const torch::Tensor& a, const torch::Tensor& b, double rel = 1e-12) {
+  ASSERT_EQ(a.sizes(), b.sizes());
+  const double scale = std::max(1.0, b.abs().max().item<double>());
+  EXPECT_LE((a - b).abs().max().item<double>(), rel * scale) << a << "\nvs\n" << b;
+}
+
+class PolyLossTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(7);
+    logits_ = torch::randn({16, 6}, torch::kDouble) * 3;
+    targets_ = torch::randint(0, 6, {16}, torch::kLong);
+    targets_[3] = -100;
+    targets_[9] = -100;
+    weights_ = torch::tensor({0.5, 1.0, 2.0, 0.0, 1.5, 3.0}, torch::kDouble);
+  }
+  torch::Tensor logits_, targets_, weights_;
+};
+
+TEST_F(PolyLossTest, EpsilonZeroEqualsTorchCrossEntropy) {
+  struct Variant {
+    std::string spec;
+    F::CrossEntropyFuncOptions torch_options;
+  };
+  const std::string w = " class_weights: [0.5, 1, 2, 0, 1.5, 3]";
+  std::vector<Variant> variants = {
+      {"", F::CrossEntropyFuncOptions()},
+      {" label_smoothing: 0.2", F::CrossEntropyFuncOptions().label_smoothing(0.2)},
+      {w, F::CrossEntropyFuncOptions().weight(weights_)},
+      {" ignore_index: -100", F::CrossEntropyFuncOptions().ignore_index(-100)},
+      {w + " label_smoothing: 0.1 ignore_index: -100",
+       F::CrossEntropyFuncOptions().weight(weights_).label_smoothing(0.1).ignore_index(-100)},
+      {" reduction: REDUCTION_SUM ignore_index: -100 label_smoothing: 0.3",
+       F::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(-100).label_smoothing(0.3)},
+      {" reduction: REDUCTION_NONE ignore_index: -100" + w,
+       F::CrossEntropyFuncOptions().reduction(torch::kNone).ignore_index(-100).weight(weights_)},
+  };
+  for (const Variant& v : variants) {
+    SCOPED_TRACE(v.spec);
+    const bool ignores = v.spec.find("ignore_index") != std::string::npos;
+    const torch::Tensor targets = ignores ? targets_ : targets_.clamp_min(0);
+    const LossAndGrad expected = RunWithGrad(logits_, [&](const torch::Tensor& z) {
+      return F::cross_entropy(z, targets, v.torch_options);
+    });
+    for (const char* form :
+         {"poly1 { epsilon: 0 }", "cross_entropy {}", "poly_n { epsilons: [0, 0, 0] }"}) {
+      const PolyLoss op(Config(std::string(form) + v.spec));
+      const LossAndGrad fused =
+          RunWithGrad(logits_, [&](const torch::Tensor& z) { return op(z, targets); });
+      ExpectClose(fused.loss, expected.loss);
+      ExpectClose(fused.grad, expected.grad);
+    }
+  }
+}
+
+TEST_F(PolyLossTest, PolyFocalWithEpsilonZeroEqualsFocalClosedForm) {
+  const torch::Tensor targets = targets_.clamp_min(0);
+  for (double gamma : {0.5, 2.0}) {
+    const auto focal = [&](const torch::Tensor& z) {
+      const torch::Tensor log_pt = torch::log_softmax(z, 1).gather(1, targets.unsqueeze(1));
+      return (-torch::pow(1 - log_pt.exp(), gamma) * log_pt).mean();
+    };
+    const LossAndGrad expected = RunWithGrad(logits_, focal);
+    const PolyLoss op(Config("poly_focal { gamma: " + std::to_string(gamma) + " epsilons: [0] }"));
+    const LossAndGrad fused =
+        RunWithGrad(logits_, [&](const torch::Tensor& z) { return op(z, targets); });
+    ExpectClose(fused.loss, expected.loss);
+    ExpectClose(fused.grad, expected.grad);
+  }
+}
+
+TEST_F(PolyLossTest, DropApproachesCrossEntropyAndTheGapIsTheTail) {
+  const torch::Tensor targets = targets_.clamp_min(0);
+  // Moderate logits keep every x <= 0.99, so the reference tail below converges.
+  const torch::Tensor logits = logits_ / 3;
+  const PolyLoss ce(Config("cross_entropy { } reduction: REDUCTION_NONE"));
+  const torch::Tensor ce_loss = ce(logits, targets);
+  const torch::Tensor x = 1 - torch::softmax(logits, 1).gather(1, targets.unsqueeze(1)).squeeze(1);
+  ASSERT_LT(x.max().item<double>(), 0.99);
+  double previous = 1e300;
+  for (int n : {1, 10, 100, 1000}) {
+    const PolyLoss drop(Config("drop { n: " + std::to_string(n) + " } reduction: REDUCTION_NONE"));
+    const torch::Tensor gap = ce_loss - drop(logits, targets);
+    torch::Tensor tail = torch::zeros_like(x);
+    for (int j = n + 1; j <= n + 20000; ++j) tail += torch::pow(x, j) / j;
+    ExpectClose(gap, tail, 1e-12);
+    const double max_gap = gap.max().item<double>();
+    EXPECT_LT(max_gap, previous);
+    previous = max_gap;
+  }
+}
+
+TEST_F(PolyLossTest, ScalarEvaluationMatchesTheTensorOp) {
+  const torch::Tensor targets = targets_.clamp_min(0);
+  for (const char* spec :
+       {"poly1 { epsilon: 2 }", "poly_focal { gamma: 0.5 epsilons: [1, -0.3, 0.2] }",
+        "drop { n: 50 }", "coefficients { alpha: [0.1, 2, 0.5] gamma: 1.5 }"}) {
+    SCOPED_TRACE(spec);
+    const LossConfig config = Config(std::string(spec) + " reduction: REDUCTION_NONE");
+    const torch::Tensor pt = torch::softmax(logits_, 1).gather(1, targets.unsqueeze(1)).squeeze(1);
+    std::vector<double> pts(pt.data_ptr<double>(), pt.data_ptr<double>() + pt.numel());
+    const std::vector<CurvePoint> curve = EvaluateCurve(config.series, pts);
+    const LossAndGrad fused =
+        RunWithGrad(logits_, [&](const torch::Tensor& z) { return PolyLoss(config)(z, targets); });
+    for (int64_t i = 0; i < pt.numel(); ++i) {
+      EXPECT_NEAR(fused.loss[i].item<double>(), curve[i].loss, 1e-12 * (1 + curve[i].loss));
+      // dL/dz_target = L'(pt) pt (1 - pt): the one-scalar-per-sample structure.
+      const double expected = curve[i].dloss_dpt * pts[i] * (1 - pts[i]);
+      EXPECT_NEAR(fused.grad[i][targets[i].item<int64_t>()].item<double>(), expected,
+                  1e-10 * (1 + std::fabs(expected)));
+    }
+  }
+}
+
+TEST_F(PolyLossTest, ExtremeLogitsStayFinite) {
+  for (const char* spec :
+       {"cross_entropy {}", "poly1 { epsilon: 2 }", "poly1 { epsilon: -1 }", "focal { gamma: 0.5 }",
+        "poly_focal { gamma: 0.25 epsilons: [1] }", "poly_n { epsilons: [1, 2, 3] }",
+        "drop { n: 1000 }", "coefficients { alpha: [0, 1] gamma: 0.5 add_ce_tail: true }",
+        "poly1 { epsilon: 1 } label_smoothing: 0.1",
+        "focal { gamma: 0.5 } activation: ACTIVATION_SIGMOID alpha: 0.25",
+        "poly_focal { gamma: 2 epsilons: [1] } activation: ACTIVATION_SIGMOID"}) {
+    SCOPED_TRACE(spec);
+    const PolyLoss op(Config(spec));
+    const bool sigmoid = std::string(spec).find("SIGMOID") != std::string::npos;
+    for (auto dtype : {torch::kFloat, torch::kDouble}) {
+      // Rows: target logit far above (pt -> 1), far below (pt -> 0), and a tie.
+      torch::Tensor z = torch::tensor({{1e4, -1e4, 0.0}, {-1e4, 1e4, 1e4}, {0.0, 0.0, 0.0}},
+                                      torch::TensorOptions().dtype(dtype));
+      torch::Tensor y = sigmoid ? torch::tensor({{1.0, 0.0, 0.0}, {1.0, 0.0, 1.0}, {0.0, 1.0, 0.0}})
+                                : torch::tensor({0, 0, 2}, torch::kLong);
+      const LossAndGrad r = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, y); });
+      EXPECT_TRUE(std::isfinite(r.loss.item<double>())) << r.loss;
+      EXPECT_TRUE(torch::isfinite(r.grad).all().item<bool>()) << r.grad;
+    }
+  }
+}
+
+TEST_F(PolyLossTest, AtPtOneTheLossAndGradientAreTheirLimits) {
+  // pt = 1 exactly in float64: zero loss and, for gamma > 0, a zero gradient (gamma < 1 too).
+  const torch::Tensor z = torch::tensor({{1e4, 0.0}}, torch::kDouble);
+  const torch::Tensor y = torch::tensor({0}, torch::kLong);
+  for (const char* spec : {"focal { gamma: 0.5 }", "poly_focal { gamma: 0.25 epsilons: [3] }"}) {
+    const PolyLoss op(Config(spec));
+    const LossAndGrad r = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, y); });
+    EXPECT_EQ(r.loss.item<double>(), 0.0);
+    EXPECT_EQ(r.grad.abs().max().item<double>(), 0.0);
+  }
+}
+
+TEST_F(PolyLossTest, EveryTargetIgnoredGivesZeroNotNaN) {
+  const PolyLoss op(Config("poly1 { epsilon: 1 } ignore_index: -100"));
+  const torch::Tensor y = torch::full({16}, -100, torch::kLong);
+  const LossAndGrad r = RunWithGrad(logits_, [&](const torch::Tensor& z) { return op(z, y); });
+  EXPECT_EQ(r.loss.item<double>(), 0.0);
+  EXPECT_EQ(r.grad.abs().max().item<double>(), 0.0);
+}
+
+TEST_F(PolyLossTest, Float32AgreesWithFloat64) {
+  const torch::Tensor targets = targets_.clamp_min(0);
+  const PolyLoss op(Config("poly_focal { gamma: 2 epsilons: [1, 0.5] } label_smoothing: 0.1"));
+  const LossAndGrad f64 =
+      RunWithGrad(logits_, [&](const torch::Tensor& z) { return op(z, targets); });
+  const LossAndGrad f32 = RunWithGrad(logits_.to(torch::kFloat),
+                                      [&](const torch::Tensor& z) { return op(z, targets); });
+  EXPECT_EQ(f32.loss.scalar_type(), torch::kFloat);
+  EXPECT_EQ(f32.grad.scalar_type(), torch::kFloat);
+  ExpectClose(f32.loss.to(torch::kDouble), f64.loss, 1e-5);
+  ExpectClose(f32.grad.to(torch::kDouble), f64.grad, 1e-5);
+}
+
+TEST_F(PolyLossTest, ResultsDoNotDependOnThreadCount) {
+  const PolyLoss op(Config("poly_focal { gamma: 2 epsilons: [1] } activation: ACTIVATION_SIGMOID"));
+  const torch::Tensor z = torch::randn({300, 97}, torch::kFloat);
+  const torch::Tensor y = torch::rand({300, 97}).lt(0.1).to(torch::kFloat);
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  const LossAndGrad one = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, y); });
+  torch::set_num_threads(2);
+  const LossAndGrad two = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, y); });
+  torch::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(one.loss, two.loss));
+  EXPECT_TRUE(torch::equal(one.grad, two.grad));
+}
+
+TEST_F(PolyLossTest, BadInputsAreClearErrors) {
+  const PolyLoss op(Config("poly1 { epsilon: 1 }"));
+  auto message = [](const std::function<void()>& fn) -> std::string {
+    try {
+      fn();
+    } catch (const c10::Error& e) {
+      return e.what_without_backtrace();
+    }
+    return "no error";
+  };
+  EXPECT_NE(message([&] {
+              op(logits_, torch::tensor({0, 7}, torch::kLong));
+            }).find("softmax targets must be [batch] class indices"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              op(logits_, torch::full({16}, 6, torch::kLong));
+            }).find("target 6 at row 0 is outside [0, 6)"),
+            std::string::npos);
+  EXPECT_NE(message([&] { op(logits_, targets_); }).find("target -100 at row 3"),
+            std::string::npos);  // -100 is a class index unless ignore_index says otherwise
+  EXPECT_NE(message([&] { op(logits_, targets_.to(torch::kDouble)); }).find("must be int64"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              op(logits_.to(torch::kLong), targets_);
+            }).find("logits must be float32 or float64"),
+            std::string::npos);
+  EXPECT_NE(
+      message([&] { op(logits_.view({-1}), targets_); }).find("logits must be [batch, classes]"),
+      std::string::npos);
+  const PolyLoss weighted(Config("cross_entropy {} class_weights: [1, 2]"));
+  EXPECT_NE(message([&] {
+              weighted(logits_, targets_.clamp_min(0));
+            }).find("class_weights has 2 entries but logits have 6 classes"),
+            std::string::npos);
+  const PolyLoss sigmoid(Config("focal { gamma: 2 } activation: ACTIVATION_SIGMOID"));
+  EXPECT_NE(message([&] {
+              sigmoid(logits_, torch::full({16, 6}, 1.5));
+            }).find("sigmoid target 1.5 at element 0 is outside [0, 1]"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              sigmoid(logits_, torch::zeros({16, 5}));
+            }).find("sigmoid targets must have the logits' shape"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace polytrain::loss
