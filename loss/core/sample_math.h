@@ -35,14 +35,9 @@ class SeriesPolynomials {
   std::vector<double> jc_;  // j * c_j at j - 1
 };
 
-// x^gamma for x in [0, 1], with 0^0 = 1; exact repeated products for small integer gamma.
-inline double PowGamma(double x, double gamma) {
-  if (gamma == 0.0) return 1.0;
-  if (gamma == 1.0) return x;
-  if (gamma == 2.0) return x * x;
-  if (gamma == 3.0) return x * x * x;
-  return std::pow(x, gamma);
-}
+// out[i] = x[i]^gamma for x in [0, 1], with 0^0 = 1; small integer gamma (the common focal
+// values) by exact products in loops that vectorize, any other by std::pow.
+void PowGamma(const double* x, int64_t n, double gamma, double* out);
 
 struct SampleTerms {
   double loss = 0.0;
@@ -50,18 +45,17 @@ struct SampleTerms {
   double dloss_dce = 0.0;  // B above: through ce
 };
 
-// Combines one sample. `q` and `d` come from SeriesPolynomials at the same x.
-inline SampleTerms CombineSample(double gamma, bool ce_tail, double x, double ce,
+// Combines one sample. `xg` = x^gamma (PowGamma), `q` and `d` come from SeriesPolynomials at
+// the same x.
+inline SampleTerms CombineSample(double gamma, bool ce_tail, double x, double xg, double ce,
                                  double poly_weight, double q, double d) {
-  const double xg = PowGamma(x, gamma);
   const double tail_ce = ce_tail ? ce : 0.0;
   SampleTerms terms;
   terms.loss = xg * (tail_ce + poly_weight * x * q);
   terms.dloss_dx = xg * poly_weight * d;
-  if (gamma != 0.0 && x > 0.0) {
-    const double ce_over_x = ce_tail ? ce / x : 0.0;
-    terms.dloss_dx += gamma * xg * (ce_over_x + poly_weight * q);
-  }
+  // g x^(g-1) (t ce + w P) = g x^g (t ce / x + w Q); absent for g = 0 (even where ce is
+  // infinite) and 0 at x = 0, its limit.
+  if (gamma != 0.0 && x > 0.0) terms.dloss_dx += gamma * xg * (tail_ce / x + poly_weight * q);
   terms.dloss_dce = ce_tail ? xg : 0.0;
   return terms;
 }

@@ -8,16 +8,17 @@ namespace polytrain::loss {
 
 std::vector<CurvePoint> EvaluateCurve(const PolySeries& series, const std::vector<double>& pts) {
   const int64_t n = static_cast<int64_t>(pts.size());
-  std::vector<double> x(n), q(n), d(n);
+  std::vector<double> x(n), xg(n), q(n), d(n);
   for (int64_t i = 0; i < n; ++i) x[i] = 1.0 - pts[i];
+  PowGamma(x.data(), n, series.gamma, xg.data());
   SeriesPolynomials(series.extra).Evaluate(x.data(), n, q.data(), d.data());
 
   std::vector<CurvePoint> curve(n);
   for (int64_t i = 0; i < n; ++i) {
     const double pt = pts[i];
     const double ce = -std::log(pt);
-    const SampleTerms terms =
-        CombineSample(series.gamma, series.ce_tail, x[i], ce, /*poly_weight=*/1.0, q[i], d[i]);
+    const SampleTerms terms = CombineSample(series.gamma, series.ce_tail, x[i], xg[i], ce,
+                                            /*poly_weight=*/1.0, q[i], d[i]);
     // dx/dpt = -1 and dce/dpt = -1/pt.
     double dloss_dpt = -terms.dloss_dx;
     if (terms.dloss_dce != 0.0) dloss_dpt -= terms.dloss_dce / pt;

@@ -38,11 +38,12 @@ RowFactors ComputeRows(const PreparedLoss& prepared, const double* log_pt, const
   const double smooth_floor = s * (c - 1.0) / c;  // 1 - pt >= this when s > 0
   const bool weighted = !config.class_weights.empty();
 
-  std::vector<double> x(rows, 0.0), q(rows), d(rows);
+  std::vector<double> x(rows, 0.0), xg(rows), q(rows), d(rows);
   for (int64_t i = 0; i < rows; ++i) {
     if (IsIgnored(config, targets[i])) continue;
     x[i] = std::max(0.0, (1.0 - s) * -std::expm1(log_pt[i]) + smooth_floor);
   }
+  PowGamma(x.data(), rows, series.gamma, xg.data());
   prepared.polynomials.Evaluate(x.data(), rows, q.data(), d.data());
 
   RowFactors out;
@@ -55,7 +56,7 @@ RowFactors ComputeRows(const PreparedLoss& prepared, const double* log_pt, const
     double ce = -(1.0 - s) * w_t * log_pt[i];
     if (s != 0.0) ce -= s / c * row_sum[i];
     const SampleTerms terms =
-        CombineSample(series.gamma, series.ce_tail, x[i], ce, w_t, q[i], d[i]);
+        CombineSample(series.gamma, series.ce_tail, x[i], xg[i], ce, w_t, q[i], d[i]);
     const double p_t = std::exp(log_pt[i]);
     out.loss[i] = terms.loss;
     out.target_coef[i] = (1.0 - s) * (terms.dloss_dx * p_t + terms.dloss_dce * w_t);
