@@ -16,6 +16,10 @@ constexpr int kTrimThresholdBytes = 512 << 20;
 
 std::string TuneAllocatorForTensors() {
   static const std::string description = [] {
+    const char* tuning = std::getenv("POLYTRAIN_MALLOC_TUNING");
+    if (tuning != nullptr && std::string(tuning) == "off") {
+      return std::string("glibc malloc, defaults (POLYTRAIN_MALLOC_TUNING=off)");
+    }
     if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr ||
         std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) {
       return std::string("glibc malloc, thresholds from the environment");

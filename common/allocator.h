@@ -11,7 +11,8 @@
 namespace polytrain {
 
 // Raises the mmap and trim thresholds once per process, unless the user set
-// MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ in the environment. Returns a one-line
+// MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ in the environment, or
+// POLYTRAIN_MALLOC_TUNING=off (to measure the defaults). Returns a one-line
 // description of the allocator settings in force, for logs and benchmark reports.
 std::string TuneAllocatorForTensors();
 
