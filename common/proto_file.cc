@@ -72,9 +72,10 @@ absl::Status ReadProtoFile(const std::string& path, google::protobuf::Message* m
   return ParseProto(content.str(), *format, path, message);
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
+std::string ToJson(const google::protobuf::Message& message, bool include_defaults) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = include_defaults;
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
   return out;

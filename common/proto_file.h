@@ -25,8 +25,9 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
 // Reads a file and parses it by its extension.
 absl::Status ReadProtoFile(const std::string& path, google::protobuf::Message* message);
 
-// JSON with the proto field names as written in .proto files.
-std::string ToJson(const google::protobuf::Message& message);
+// One-line JSON with the proto field names as written in .proto files; with
+// `include_defaults`, fields at their zero value are printed too (stable columns for readers).
+std::string ToJson(const google::protobuf::Message& message, bool include_defaults = false);
 
 }  // namespace polytrain
 

@@ -5,38 +5,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/validation.h"
 
 namespace polytrain::loss {
 namespace {
 
 using polytrain::v1::LossSpec;
 
-// Joins a parent path and a field name: ("loss", "poly1") -> "loss.poly1".
+// Short local names for the shared checks (common/validation.h).
 std::string Field(absl::string_view parent, absl::string_view name) {
-  return parent.empty() ? std::string(name) : absl::StrCat(parent, ".", name);
+  return FieldPath(parent, name);
 }
-
-std::string Index(absl::string_view field, int i) { return absl::StrCat(field, "[", i, "]"); }
-
+std::string Index(absl::string_view field, int i) { return IndexPath(field, i); }
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
-}
-
-absl::Status CheckFinite(absl::string_view field, double v) {
-  if (std::isfinite(v)) return absl::OkStatus();
-  return Invalid(field, absl::StrCat("must be a finite number, got ", absl::StrFormat("%g", v)));
-}
-
-absl::Status CheckRange(absl::string_view field, double v, double lo, double hi,
-                        absl::string_view lo_text = "") {
-  if (absl::Status s = CheckFinite(field, v); !s.ok()) return s;
-  if (v < lo) {
-    return Invalid(field,
-                   absl::StrFormat("must be >= %s, got %g",
-                                   lo_text.empty() ? absl::StrFormat("%g", lo) : lo_text, v));
-  }
-  if (v > hi) return Invalid(field, absl::StrFormat("must be <= %g, got %g", hi, v));
-  return absl::OkStatus();
+  return InvalidField(field, what);
 }
 
 absl::Status CheckGamma(absl::string_view field, double gamma) {

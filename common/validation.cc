@@ -1,0 +1,52 @@
+#include "common/validation.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace polytrain {
+
+std::string FieldPath(absl::string_view parent, absl::string_view name) {
+  return parent.empty() ? std::string(name) : absl::StrCat(parent, ".", name);
+}
+
+std::string IndexPath(absl::string_view field, int64_t index) {
+  return absl::StrCat(field, "[", index, "]");
+}
+
+absl::Status InvalidField(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+absl::Status CheckFinite(absl::string_view field, double value) {
+  if (std::isfinite(value)) return absl::OkStatus();
+  return InvalidField(field, absl::StrFormat("must be a finite number, got %g", value));
+}
+
+absl::Status CheckRange(absl::string_view field, double value, double lo, double hi,
+                        absl::string_view lo_text) {
+  if (absl::Status s = CheckFinite(field, value); !s.ok()) return s;
+  if (value < lo) {
+    return InvalidField(
+        field,
+        absl::StrFormat("must be >= %s, got %g",
+                        lo_text.empty() ? absl::StrFormat("%g", lo) : std::string(lo_text), value));
+  }
+  if (value > hi) return InvalidField(field, absl::StrFormat("must be <= %g, got %g", hi, value));
+  return absl::OkStatus();
+}
+
+absl::Status CheckIntRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat("must be in [", lo, ", ", hi, "], got ", value));
+}
+
+absl::Status CheckLength(absl::string_view field, absl::string_view value, int64_t lo, int64_t hi) {
+  const int64_t n = static_cast<int64_t>(value.size());
+  if (n >= lo && n <= hi) return absl::OkStatus();
+  return InvalidField(field,
+                      absl::StrCat("length must be in [", lo, ", ", hi, "] characters, got ", n));
+}
+
+}  // namespace polytrain

@@ -1,0 +1,33 @@
+// Building blocks of message validation: field paths and range checks whose errors read
+// "<path>: <what>, got <value>" as INVALID_ARGUMENT. Each message type has one Validate
+// function built from these.
+#ifndef POLYTRAIN_COMMON_VALIDATION_H_
+#define POLYTRAIN_COMMON_VALIDATION_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace polytrain {
+
+// ("spec.loss", "poly1") -> "spec.loss.poly1"; an empty parent gives the name alone.
+std::string FieldPath(absl::string_view parent, absl::string_view name);
+// ("spec.model.mlp.hidden", 2) -> "spec.model.mlp.hidden[2]".
+std::string IndexPath(absl::string_view field, int64_t index);
+
+absl::Status InvalidField(absl::string_view field, absl::string_view what);
+
+// Finite, and within [lo, hi]. `lo_text` replaces the printed lower bound (e.g. "-1/4").
+absl::Status CheckFinite(absl::string_view field, double value);
+absl::Status CheckRange(absl::string_view field, double value, double lo, double hi,
+                        absl::string_view lo_text = "");
+// Integer within [lo, hi]: "must be in [lo, hi], got v".
+absl::Status CheckIntRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi);
+// Length of a string within [lo, hi] characters.
+absl::Status CheckLength(absl::string_view field, absl::string_view value, int64_t lo, int64_t hi);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_COMMON_VALIDATION_H_

@@ -1,0 +1,109 @@
+#include "worker/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kPrefix[] = "ckpt-";
+constexpr char kSuffix[] = ".pt";
+
+std::vector<fs::path> Checkpoints(const std::string& dir) {
+  std::vector<fs::path> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && absl::StartsWith(name, kPrefix) &&
+        absl::EndsWith(name, kSuffix)) {
+      found.push_back(entry.path());
+    }
+  }
+  std::sort(found.begin(), found.end());  // zero-padded steps sort by name
+  return found;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
+                                           torch::optim::Optimizer& optimizer,
+                                           const RunPosition& position, int keep_last) {
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint dir ", dir, ": ", error.message()));
+  }
+  const std::string path =
+      (fs::path(dir) / absl::StrFormat("%s%012d%s", kPrefix, position.step, kSuffix)).string();
+  const std::string temp = path + ".tmp";
+  try {
+    torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+    model.save(model_archive);
+    optimizer.save(optimizer_archive);
+    archive.write("model", model_archive);
+    archive.write("optimizer", optimizer_archive);
+    archive.write(
+        "position",
+        torch::tensor({position.step, position.epoch, position.batch_in_epoch}, torch::kLong));
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      archive.write("cpu_rng", generator.get_state());
+    }
+    archive.save_to(temp);
+  } catch (const c10::Error& e) {
+    fs::remove(temp, error);
+    return absl::InternalError(
+        absl::StrCat("saving checkpoint ", path, ": ", e.what_without_backtrace()));
+  }
+  fs::rename(temp, path, error);
+  if (error) return absl::InternalError(absl::StrCat("renaming ", temp, ": ", error.message()));
+
+  std::vector<fs::path> all = Checkpoints(dir);
+  for (size_t i = 0; i + keep_last < all.size(); ++i) fs::remove(all[i], error);
+  return path;
+}
+
+std::optional<std::string> LatestCheckpoint(const std::string& dir) {
+  std::vector<fs::path> all = Checkpoints(dir);
+  if (all.empty()) return std::nullopt;
+  return all.back().string();
+}
+
+absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, torch::nn::Module& model,
+                                           torch::optim::Optimizer& optimizer) {
+  try {
+    torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+    archive.load_from(path);
+    archive.read("model", model_archive);
+    archive.read("optimizer", optimizer_archive);
+    model.load(model_archive);
+    optimizer.load(optimizer_archive);
+    torch::Tensor position, rng;
+    archive.read("position", position);
+    archive.read("cpu_rng", rng);
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(rng);
+    }
+    return RunPosition{position[0].item<int64_t>(), position[1].item<int64_t>(),
+                       position[2].item<int64_t>()};
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a checkpoint of this job's model: ", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace polytrain

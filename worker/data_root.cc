@@ -1,0 +1,49 @@
+#include "worker/data_root.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "common/validation.h"
+
+namespace polytrain {
+
+absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::string_view relative,
+                                            absl::string_view field) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path root = fs::canonical(fs::path{std::string(data_root)}, error);
+  if (error) {
+    return absl::NotFoundError(
+        absl::StrCat("data root ", data_root, " does not exist: ", error.message()));
+  }
+  const fs::path requested{std::string(relative)};
+  for (const fs::path& part : requested) {
+    if (part == "..") {
+      return InvalidField(field, absl::StrCat("must stay inside the data root; '..' is not "
+                                              "allowed, got '",
+                                              relative, "'"));
+    }
+  }
+  const fs::path joined = requested.is_absolute() ? requested : root / requested;
+  // weakly_canonical() follows every symlink that exists, so a link pointing out of the root is
+  // caught below, and a path outside the root is refused whether or not it exists.
+  const fs::path resolved = fs::weakly_canonical(joined, error);
+  if (error) {
+    return absl::NotFoundError(absl::StrCat(field, ": ", joined.string(), ": ", error.message()));
+  }
+  const auto [root_end, ignored] =
+      std::mismatch(root.begin(), root.end(), resolved.begin(), resolved.end());
+  if (root_end != root.end()) {
+    return InvalidField(
+        field, absl::StrCat("must stay inside the data root ", root.string(), ", but '", relative,
+                            "' resolves to ", resolved.string()));
+  }
+  if (!fs::exists(resolved, error)) {
+    return absl::NotFoundError(absl::StrCat(field, ": ", resolved.string(), " does not exist"));
+  }
+  return resolved.string();
+}
+
+}  // namespace polytrain

@@ -1,0 +1,60 @@
+#include "worker/data_root.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+class DataRootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::path(::testing::TempDir()) / ("data_root_test_" + std::to_string(getpid()));
+    fs::remove_all(base_);
+    fs::create_directories(base_ / "root" / "sub");
+    fs::create_directories(base_ / "outside");
+    std::ofstream(base_ / "root" / "sub" / "in.txt") << "x";
+    std::ofstream(base_ / "outside" / "secret.txt") << "x";
+    fs::create_symlink(base_ / "outside" / "secret.txt", base_ / "root" / "link-out");
+    fs::create_symlink(base_ / "root" / "sub" / "in.txt", base_ / "root" / "link-in");
+    root_ = (base_ / "root").string();
+  }
+  void TearDown() override { fs::remove_all(base_); }
+  fs::path base_;
+  std::string root_;
+};
+
+TEST_F(DataRootTest, PathsInsideResolve) {
+  EXPECT_EQ(*ResolveDataPath(root_, "sub/in.txt", "f"),
+            fs::canonical(base_ / "root/sub/in.txt").string());
+  EXPECT_TRUE(ResolveDataPath(root_, "link-in", "f").ok());
+  EXPECT_TRUE(ResolveDataPath(root_, (base_ / "root/sub/in.txt").string(), "f").ok());
+}
+
+TEST_F(DataRootTest, EscapesAreRefusedNamingTheField) {
+  const absl::StatusOr<std::string> dots =
+      ResolveDataPath(root_, "sub/../../outside/secret.txt", "spec.dataset.idx.train_images");
+  EXPECT_EQ(dots.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(dots.status().message().find("spec.dataset.idx.train_images: must stay inside"),
+            std::string::npos);
+  const absl::StatusOr<std::string> absolute =
+      ResolveDataPath(root_, (base_ / "outside/secret.txt").string(), "f");
+  EXPECT_EQ(absolute.status().code(), absl::StatusCode::kInvalidArgument);
+  const absl::StatusOr<std::string> link = ResolveDataPath(root_, "link-out", "f");
+  EXPECT_EQ(link.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(link.status().message().find("resolves to"), std::string::npos);
+}
+
+TEST_F(DataRootTest, MissingFilesAndRoots) {
+  EXPECT_EQ(ResolveDataPath(root_, "sub/none.txt", "f").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ResolveDataPath((base_ / "no-root").string(), "x", "f").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace polytrain

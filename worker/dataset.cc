@@ -1,0 +1,178 @@
+#include "worker/dataset.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+#include "worker/data_root.h"
+#include "worker/idx_file.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::DatasetSpec;
+
+absl::StatusOr<torch::Tensor> ReadImages(const std::string& data_root, const std::string& file,
+                                         const std::string& field) {
+  absl::StatusOr<std::string> path = ResolveDataPath(data_root, file, field);
+  if (!path.ok()) return path.status();
+  absl::StatusOr<IdxArray> idx = ReadIdxFile(*path);
+  if (!idx.ok()) return idx.status();
+  if (idx->dims.size() != 3) {
+    return InvalidField(field, absl::StrCat(*path, " holds a rank-", idx->dims.size(),
+                                            " array; images need [N, H, W]"));
+  }
+  torch::Tensor bytes = torch::from_blob(idx->data.data(), idx->dims, torch::kUInt8);
+  // [N, 1, H, W] float in [0, 1]; to() copies out of the IdxArray before it is freed.
+  return bytes.unsqueeze(1).to(torch::kFloat).div_(255.0f);
+}
+
+absl::StatusOr<torch::Tensor> ReadLabels(const std::string& data_root, const std::string& file,
+                                         const std::string& field) {
+  absl::StatusOr<std::string> path = ResolveDataPath(data_root, file, field);
+  if (!path.ok()) return path.status();
+  absl::StatusOr<IdxArray> idx = ReadIdxFile(*path);
+  if (!idx.ok()) return idx.status();
+  if (idx->dims.size() != 1) {
+    return InvalidField(
+        field, absl::StrCat(*path, " holds a rank-", idx->dims.size(), " array; labels need [N]"));
+  }
+  return torch::from_blob(idx->data.data(), idx->dims, torch::kUInt8).to(torch::kLong);
+}
+
+// The four files of an MNIST-format dataset and the spec field each comes from.
+struct IdxSources {
+  std::string files[4];   // train images, train labels, test images, test labels
+  std::string fields[4];  // e.g. "spec.dataset.idx.train_images"
+};
+
+absl::Status LoadIdx(const std::string& data_root, const IdxSources& sources,
+                     const std::string& field, Dataset* out) {
+  torch::Tensor* targets[4] = {&out->train.x, &out->train.y, &out->test.x, &out->test.y};
+  for (int i = 0; i < 4; ++i) {
+    absl::StatusOr<torch::Tensor> t =
+        i % 2 == 0 ? ReadImages(data_root, sources.files[i], sources.fields[i])
+                   : ReadLabels(data_root, sources.files[i], sources.fields[i]);
+    if (!t.ok()) return t.status();
+    *targets[i] = *t;
+  }
+  if (out->train.x.size(0) != out->train.y.size(0) || out->test.x.size(0) != out->test.y.size(0)) {
+    return InvalidField(
+        field, absl::StrCat("image and label counts differ (train ", out->train.x.size(0), " vs ",
+                            out->train.y.size(0), ", test ", out->test.x.size(0), " vs ",
+                            out->test.y.size(0), ")"));
+  }
+  if (out->train.x.sizes().slice(1) != out->test.x.sizes().slice(1)) {
+    return InvalidField(field, "train and test images differ in size");
+  }
+  out->classes =
+      std::max(out->train.y.max().item<int64_t>(), out->test.y.max().item<int64_t>()) + 1;
+  out->sample_shape = out->train.x.sizes().slice(1).vec();
+  // Standardize with the training set's statistics.
+  const torch::Tensor mean = out->train.x.mean();
+  const torch::Tensor std = out->train.x.std().clamp_min(1e-6);
+  out->train.x.sub_(mean).div_(std);
+  out->test.x.sub_(mean).div_(std);
+  return absl::OkStatus();
+}
+
+void Generate(const polytrain::v1::Synthetic& syn, Dataset* out) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(syn.seed());
+  const int64_t classes = syn.classes();
+  const torch::Tensor means =
+      torch::nn::functional::normalize(torch::randn({classes, syn.features()}, gen, torch::kFloat),
+                                       torch::nn::functional::NormalizeFuncOptions().dim(1)) *
+      syn.separation();
+  torch::Tensor weights = torch::ones({classes}, torch::kDouble);
+  if (syn.imbalance() > 1.0 && classes > 1) {
+    weights = torch::pow(syn.imbalance(), -torch::arange(classes, torch::kDouble) / (classes - 1));
+  }
+  auto draw = [&](int64_t n, double noise) {
+    Split split;
+    split.y = torch::multinomial(weights, n, /*replacement=*/true, gen);
+    split.x =
+        means.index_select(0, split.y) + torch::randn({n, syn.features()}, gen, torch::kFloat);
+    if (noise > 0.0) {
+      const torch::Tensor flip = torch::rand({n}, gen, torch::kDouble).lt(noise);
+      const torch::Tensor random = torch::randint(0, classes, {n}, gen, torch::kLong);
+      split.y = torch::where(flip, random, split.y);
+    }
+    return split;
+  };
+  out->train = draw(syn.train_samples(), syn.label_noise());
+  out->test = draw(syn.test_samples(), 0.0);
+  out->classes = classes;
+  out->sample_shape = {syn.features()};
+}
+
+}  // namespace
+
+absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const std::string& data_root,
+                                    uint64_t seed, const std::string& path) {
+  Dataset data;
+  std::string source;
+  switch (spec.source_case()) {
+    case DatasetSpec::kFashionMnist: {
+      source = "fashion_mnist";
+      const std::string dir =
+          spec.fashion_mnist().dir().empty() ? "fashion-mnist" : spec.fashion_mnist().dir();
+      const std::string field = FieldPath(path, "fashion_mnist.dir");
+      const IdxSources sources{
+          {dir + "/train-images-idx3-ubyte.gz", dir + "/train-labels-idx1-ubyte.gz",
+           dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz"},
+          {field, field, field, field}};
+      POLYTRAIN_RETURN_IF_ERROR(LoadIdx(data_root, sources, field, &data));
+      break;
+    }
+    case DatasetSpec::kIdx: {
+      source = "idx";
+      const auto& idx = spec.idx();
+      const std::string field = FieldPath(path, "idx");
+      const IdxSources sources{
+          {idx.train_images(), idx.train_labels(), idx.test_images(), idx.test_labels()},
+          {FieldPath(field, "train_images"), FieldPath(field, "train_labels"),
+           FieldPath(field, "test_images"), FieldPath(field, "test_labels")}};
+      POLYTRAIN_RETURN_IF_ERROR(LoadIdx(data_root, sources, field, &data));
+      break;
+    }
+    case DatasetSpec::kSynthetic:
+      source = "synthetic";
+      Generate(spec.synthetic(), &data);
+      break;
+    case DatasetSpec::SOURCE_NOT_SET:
+      return InvalidField(FieldPath(path, "source"), "no dataset set");
+  }
+  if (data.classes < 2) {
+    return InvalidField(FieldPath(path, "source"), "the labels name fewer than 2 classes");
+  }
+
+  if (spec.validation_fraction() > 0.0) {
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x5eedda7aULL);
+    const int64_t n = data.train.size();
+    const int64_t held_out = static_cast<int64_t>(std::floor(n * spec.validation_fraction()));
+    const torch::Tensor order = torch::randperm(n, gen, torch::kLong);
+    const torch::Tensor val_index = order.narrow(0, 0, held_out);
+    const torch::Tensor train_index = std::get<0>(order.narrow(0, held_out, n - held_out).sort());
+    data.validation = {data.train.x.index_select(0, val_index),
+                       data.train.y.index_select(0, val_index)};
+    data.train = {data.train.x.index_select(0, train_index),
+                  data.train.y.index_select(0, train_index)};
+  }
+  if (spec.train_limit() > 0 && spec.train_limit() < data.train.size()) {
+    data.train = {data.train.x.narrow(0, 0, spec.train_limit()).contiguous(),
+                  data.train.y.narrow(0, 0, spec.train_limit()).contiguous()};
+  }
+  if (spec.test_limit() > 0 && spec.test_limit() < data.test.size()) {
+    data.test = {data.test.x.narrow(0, 0, spec.test_limit()).contiguous(),
+                 data.test.y.narrow(0, 0, spec.test_limit()).contiguous()};
+  }
+  data.description =
+      absl::StrCat(source, ": ", data.train.size(), " train, ", data.validation.size(),
+                   " validation, ", data.test.size(), " test, ", data.classes, " classes");
+  return data;
+}
+
+}  // namespace polytrain

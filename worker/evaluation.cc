@@ -1,0 +1,78 @@
+#include "worker/evaluation.h"
+
+#include <cmath>
+#include <vector>
+
+namespace polytrain {
+
+torch::Tensor LossTargets(const loss::PolyLoss& loss, const torch::Tensor& labels, int64_t classes,
+                          torch::ScalarType dtype) {
+  if (loss.config().activation == loss::Activation::kSigmoid) {
+    return torch::one_hot(labels, classes).to(dtype);
+  }
+  return labels;
+}
+
+std::map<std::string, double> Evaluate(torch::nn::Sequential& model, const Split& split,
+                                       int64_t classes, const loss::PolyLoss& per_sample_loss,
+                                       const EvalOptions& options, const std::string& prefix) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const int64_t n = split.size();
+  const bool sigmoid = per_sample_loss.config().activation == loss::Activation::kSigmoid;
+  const int bins = options.calibration_bins;
+  double loss_sum = 0.0;
+  std::vector<double> class_total(classes, 0.0), class_correct(classes, 0.0);
+  std::vector<double> bin_count(bins, 0.0), bin_correct(bins, 0.0), bin_confidence(bins, 0.0);
+
+  for (int64_t start = 0; start < n; start += options.batch_size) {
+    const int64_t len = std::min(options.batch_size, n - start);
+    const torch::Tensor x = split.x.narrow(0, start, len).to(options.device);
+    const torch::Tensor y = split.y.narrow(0, start, len).to(options.device);
+    const torch::Tensor logits = model->forward(x);
+    const torch::Tensor losses =
+        per_sample_loss(logits, LossTargets(per_sample_loss, y, classes, logits.scalar_type()));
+    loss_sum += losses.sum().item<double>();
+
+    const torch::Tensor probs = sigmoid ? torch::sigmoid(logits) : torch::softmax(logits, 1);
+    const auto [confidence, predicted] = probs.max(1);
+    const torch::Tensor correct = predicted.eq(y);
+    const torch::Tensor bin =
+        (confidence * bins).to(torch::kLong).clamp(0, bins - 1).to(torch::kCPU);
+    const torch::Tensor y_cpu = y.to(torch::kCPU);
+    const torch::Tensor correct_cpu = correct.to(torch::kCPU);
+    const torch::Tensor confidence_cpu = confidence.to(torch::kCPU, torch::kDouble);
+    const int64_t* bin_data = bin.data_ptr<int64_t>();
+    const int64_t* label = y_cpu.data_ptr<int64_t>();
+    const bool* hit = correct_cpu.data_ptr<bool>();
+    const double* conf = confidence_cpu.data_ptr<double>();
+    for (int64_t i = 0; i < len; ++i) {
+      class_total[label[i]] += 1;
+      class_correct[label[i]] += hit[i] ? 1 : 0;
+      bin_count[bin_data[i]] += 1;
+      bin_correct[bin_data[i]] += hit[i] ? 1 : 0;
+      bin_confidence[bin_data[i]] += conf[i];
+    }
+  }
+  model->train();
+
+  std::map<std::string, double> out;
+  double correct_total = 0.0, ece = 0.0;
+  for (int64_t k = 0; k < classes; ++k) {
+    correct_total += class_correct[k];
+    if (class_total[k] > 0) {
+      out[prefix + "class_accuracy/" + std::to_string(k)] = class_correct[k] / class_total[k];
+    }
+  }
+  for (int b = 0; b < bins; ++b) {
+    if (bin_count[b] > 0) {
+      ece += std::fabs(bin_correct[b] - bin_confidence[b]) / static_cast<double>(n);
+    }
+  }
+  out[prefix + "loss"] = n > 0 ? loss_sum / static_cast<double>(n) : 0.0;
+  out[prefix + "accuracy"] = n > 0 ? correct_total / static_cast<double>(n) : 0.0;
+  out[prefix + "ece"] = ece;
+  return out;
+}
+
+}  // namespace polytrain

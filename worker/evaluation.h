@@ -1,0 +1,36 @@
+// Evaluation of a classifier on a split: loss, top-1 accuracy, per-class accuracy and expected
+// calibration error (calibration is one of the properties PolyLoss is chosen for).
+#ifndef POLYTRAIN_WORKER_EVALUATION_H_
+#define POLYTRAIN_WORKER_EVALUATION_H_
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+
+#include "loss/torch/poly_loss.h"
+#include "worker/dataset.h"
+
+namespace polytrain {
+
+struct EvalOptions {
+  int64_t batch_size = 1024;
+  int calibration_bins = 15;
+  torch::Device device = torch::kCPU;
+};
+
+// Keys: <prefix>loss (mean per sample), <prefix>accuracy, <prefix>ece and
+// <prefix>class_accuracy/<k> for each class k present in the split. `per_sample_loss` must use
+// reduction none. Confidence is the softmax (or, for sigmoid losses, sigmoid) probability of the
+// predicted class. Runs in eval mode without gradients and restores train mode.
+std::map<std::string, double> Evaluate(torch::nn::Sequential& model, const Split& split,
+                                       int64_t classes, const loss::PolyLoss& per_sample_loss,
+                                       const EvalOptions& options, const std::string& prefix);
+
+// Targets in the form the loss expects: class indices for softmax, one-hot rows for sigmoid.
+torch::Tensor LossTargets(const loss::PolyLoss& loss, const torch::Tensor& labels, int64_t classes,
+                          torch::ScalarType dtype);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_WORKER_EVALUATION_H_

@@ -1,0 +1,69 @@
+#include "worker/idx_file.h"
+
+#include <zlib.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+
+namespace polytrain {
+namespace {
+
+struct GzCloser {
+  void operator()(gzFile_s* f) const { gzclose(f); }
+};
+
+// Reads exactly n bytes (gzread also reads plain files as they are).
+bool ReadExactly(gzFile file, void* out, int64_t n) {
+  auto* bytes = static_cast<uint8_t*>(out);
+  while (n > 0) {
+    const unsigned chunk = static_cast<unsigned>(std::min<int64_t>(n, 1 << 30));
+    const int got = gzread(file, bytes, chunk);
+    if (got <= 0) return false;
+    bytes += got;
+    n -= got;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path) {
+  std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
+  if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
+  uint8_t magic[4];
+  if (!ReadExactly(file.get(), magic, 4) || magic[0] != 0 || magic[1] != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not an IDX file (bad magic number)"));
+  }
+  if (magic[2] != 0x08) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": IDX element type 0x", absl::Hex(magic[2]), " unsupported (only unsigned byte)"));
+  }
+  const int rank = magic[3];
+  if (rank < 1 || rank > 4) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": IDX rank ", rank, " unsupported"));
+  }
+  IdxArray array;
+  int64_t total = 1;
+  for (int i = 0; i < rank; ++i) {
+    uint8_t be[4];
+    if (!ReadExactly(file.get(), be, 4)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": truncated IDX header"));
+    }
+    const int64_t dim = (int64_t{be[0]} << 24) | (be[1] << 16) | (be[2] << 8) | be[3];
+    array.dims.push_back(dim);
+    total *= dim;
+    if (total > kMaxIdxBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": IDX data larger than ", kMaxIdxBytes, " bytes"));
+    }
+  }
+  array.data.resize(total);
+  if (!ReadExactly(file.get(), array.data.data(), total)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": IDX data shorter than its header's ", total, " bytes"));
+  }
+  return array;
+}
+
+}  // namespace polytrain

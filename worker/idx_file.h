@@ -1,0 +1,27 @@
+// Reads IDX files (the MNIST format: big-endian header, unsigned bytes), gzipped or plain.
+#ifndef POLYTRAIN_WORKER_IDX_FILE_H_
+#define POLYTRAIN_WORKER_IDX_FILE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace polytrain {
+
+// Largest file we accept after decompression (Fashion-MNIST's train images are 47 MB).
+inline constexpr int64_t kMaxIdxBytes = int64_t{2} << 30;
+
+struct IdxArray {
+  std::vector<int64_t> dims;  // e.g. {60000, 28, 28}
+  std::vector<uint8_t> data;  // row-major, product(dims) bytes
+};
+
+// Errors name the file: NOT_FOUND when it cannot be opened, INVALID_ARGUMENT for a bad magic
+// number, an element type other than unsigned byte, or data shorter than the header says.
+absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_WORKER_IDX_FILE_H_

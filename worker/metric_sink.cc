@@ -1,0 +1,60 @@
+#include "worker/metric_sink.h"
+
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_file.h"
+
+namespace polytrain {
+
+using polytrain::v1::MetricPoint;
+
+absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> JsonLinesMetricSink::Create(
+    const std::string& path, bool append) {
+  std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
+  if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open for writing"));
+  return std::unique_ptr<JsonLinesMetricSink>(new JsonLinesMetricSink(std::move(out)));
+}
+
+void JsonLinesMetricSink::Emit(const MetricPoint& point) {
+  out_ << ToJson(point, /*include_defaults=*/true) << "\n";
+  out_.flush();
+}
+
+ProgressMetricSink::ProgressMetricSink(std::FILE* out, int64_t total_steps)
+    : out_(out), total_steps_(total_steps), terminal_(isatty(fileno(out)) != 0) {}
+
+void ProgressMetricSink::Emit(const MetricPoint& point) {
+  auto value = [&](const char* key) {
+    auto it = point.values().find(key);
+    return it == point.values().end() ? 0.0 : it->second;
+  };
+  if (point.kind() == MetricPoint::KIND_EVAL) {
+    if (line_open_) std::fputc('\n', out_);
+    line_open_ = false;
+    std::fprintf(out_, "eval  step %lld epoch %d: loss %.4f accuracy %.4f ece %.4f",
+                 static_cast<long long>(point.step()), point.epoch(), value("eval_loss"),
+                 value("eval_accuracy"), value("eval_ece"));
+    if (point.values().count("val_accuracy") != 0) {
+      std::fprintf(out_, " | val accuracy %.4f", value("val_accuracy"));
+    }
+    std::fputc('\n', out_);
+    std::fflush(out_);
+    return;
+  }
+  const double rate = value("samples_per_second");
+  const double remaining = static_cast<double>(total_steps_ - point.step());
+  const double seconds_per_step =
+      point.step() > 0 ? point.elapsed_seconds() / static_cast<double>(point.step()) : 0.0;
+  std::fprintf(out_,
+               "%strain step %lld/%lld epoch %d (%3.0f%%): loss %.4f accuracy %.4f lr %.3g "
+               "%.0f samples/s ETA %.0fs%s",
+               terminal_ ? "\r" : "", static_cast<long long>(point.step()),
+               static_cast<long long>(total_steps_), point.epoch(), 100.0 * point.epoch_progress(),
+               value("loss"), value("accuracy"), value("learning_rate"), rate,
+               remaining * seconds_per_step, terminal_ ? "\033[K" : "\n");
+  line_open_ = terminal_;
+  std::fflush(out_);
+}
+
+}  // namespace polytrain

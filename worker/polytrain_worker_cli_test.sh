@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# polytrain-worker as a user runs it: a real run writes its metrics and checkpoints; a bad spec
+# gets one line naming the field, a non-zero exit, and nothing written.
+# Usage: polytrain_worker_cli_test.sh PATH_TO_POLYTRAIN_WORKER REPO_ROOT
+set -uo pipefail
+worker=$1
+root=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+checks=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+check() { checks=$((checks + 1)); if ! eval "$1"; then fail "$2"; fi; }
+
+# A real run on synthetic data: JSON lines, a checkpoint, a summary.
+"$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --metrics_out "$tmp/m.jsonl" \
+  --checkpoint_dir "$tmp/ckpt" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 0 ]]' "synthetic run failed: $(cat "$tmp/err")"
+check 'grep -q "job synthetic-poly1 finished after 285/285 steps (5 epochs)" "$tmp/out"' \
+  "summary line missing: $(cat "$tmp/out")"
+check 'grep -q "eval_accuracy" "$tmp/out"' "summary lacks eval_accuracy"
+check '[[ -f "$tmp/ckpt/ckpt-000000000285.pt" ]]' "final checkpoint missing: $(ls "$tmp/ckpt")"
+checks=$((checks + 1))
+python3 - "$tmp/m.jsonl" <<'PY' || fail "metrics JSON lines malformed"
+import json, sys
+points = [json.loads(line) for line in open(sys.argv[1])]
+train = [p for p in points if p["kind"] == "KIND_TRAIN"]
+evals = [p for p in points if p["kind"] == "KIND_EVAL"]
+assert len(evals) == 5, len(evals)
+assert int(train[-1]["step"]) == 285
+assert all(k in train[0]["values"] for k in ("loss", "accuracy", "learning_rate", "samples_per_second", "grad_norm"))
+assert evals[-1]["values"]["eval_accuracy"] > 0.85
+assert "epoch" in train[0]  # zero values are written too
+PY
+
+# Resuming a finished run does no more steps and says it resumed.
+"$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --checkpoint_dir "$tmp/ckpt" \
+  --resume --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 0 ]] && grep -q "(resumed from a checkpoint)" "$tmp/out"' \
+  "resume of a finished run: $(cat "$tmp/out" "$tmp/err")"
+
+# A bad spec: exit 1, one line naming the field, no metrics file, no checkpoint dir.
+sed 's/batch_size: 64/batch_size: 0/' "$root/examples/jobs/synthetic_poly1.txtpb" >"$tmp/bad.txtpb"
+"$worker" --spec "$tmp/bad.txtpb" --metrics_out "$tmp/bad.jsonl" --checkpoint_dir "$tmp/bad_ckpt" \
+  >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]]' "bad spec exited $code"
+check '[[ $(wc -l <"$tmp/err") -eq 1 ]]' "bad spec printed $(wc -l <"$tmp/err") lines"
+check 'grep -qF "polytrain-worker: spec.batch_size: must be in [1, 65536], got 0" "$tmp/err"' \
+  "bad spec message: $(cat "$tmp/err")"
+check '[[ ! -e "$tmp/bad.jsonl" && ! -e "$tmp/bad_ckpt" ]]' "a refused job wrote files"
+
+# A data path escaping the data root, and a syntax error with line and column.
+cat >"$tmp/escape.txtpb" <<'SPEC'
+name: "escape"
+model { mlp {} }
+dataset { fashion_mnist { dir: "/etc" } }
+loss { cross_entropy {} }
+optimizer { sgd {} learning_rate: 0.1 }
+epochs: 1
+batch_size: 8
+SPEC
+"$worker" --spec "$tmp/escape.txtpb" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -q "must stay inside the data root" "$tmp/err"' \
+  "escaping data path: exit $code: $(cat "$tmp/err")"
+printf 'name: "x"\nepochs: one\n' >"$tmp/syntax.txtpb"
+"$worker" --spec "$tmp/syntax.txtpb" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -q "syntax.txtpb:2:" "$tmp/err"' "syntax error: $(cat "$tmp/err")"
+
+# Usage errors exit 2; --help documents the exit codes.
+"$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --resume >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -q "needs --checkpoint_dir" "$tmp/err"' "--resume without dir"
+"$worker" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]]' "missing --spec should exit 2"
+"$worker" --help >"$tmp/out" 2>&1
+check 'grep -q "4 training diverged" "$tmp/out"' "--help lacks exit codes"
+
+echo "polytrain_worker_cli_test: $((checks - failures)) passed, $failures failed"
+[[ $failures -eq 0 ]]

@@ -1,0 +1,305 @@
+#include "worker/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+#include "loss/core/describe.h"
+#include "loss/spec/loss_spec.h"
+#include "worker/evaluation.h"
+#include "worker/job_spec.h"
+#include "worker/lr_schedule.h"
+#include "worker/model.h"
+#include "worker/optimizer.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::JobSpec;
+using polytrain::v1::MetricPoint;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// The data order of epoch e: its own generator, so a resumed run draws the same order without
+// replaying earlier epochs.
+torch::Tensor EpochOrder(uint64_t seed, int64_t epoch, int64_t n) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(
+      seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) + 1);
+  return torch::randperm(n, generator, torch::kLong);
+}
+
+absl::StatusOr<torch::Device> ChooseDevice(const JobSpec& spec) {
+  const bool cuda = torch::cuda::is_available();
+  switch (spec.device()) {
+    case polytrain::v1::DEVICE_CUDA:
+      if (!cuda) {
+        return absl::FailedPreconditionError(
+            "spec.device: DEVICE_CUDA requested but LibTorch sees no CUDA device");
+      }
+      return torch::Device(torch::kCUDA, 0);
+    case polytrain::v1::DEVICE_ANY:
+      return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    default:
+      return torch::Device(torch::kCPU);
+  }
+}
+
+}  // namespace
+
+Trainer::Trainer(JobSpec spec, TrainerOptions options, Dataset data, torch::nn::Sequential model,
+                 loss::LossConfig loss_config, torch::Device device)
+    : spec_(std::move(spec)),
+      options_(std::move(options)),
+      data_(std::move(data)),
+      model_(std::move(model)),
+      loss_(loss_config),
+      per_sample_loss_([&] {
+        loss::LossConfig none = loss_config;
+        none.reduction = loss::Reduction::kNone;
+        return none;
+      }()),
+      device_(device) {
+  optimizer_ = MakeOptimizer(spec_.optimizer(), model_->parameters());
+  const int64_t n = data_.train.size();
+  steps_per_epoch_ = (n + spec_.batch_size() - 1) / spec_.batch_size();
+  total_steps_ = spec_.epochs() > 0 ? spec_.epochs() * steps_per_epoch_ : spec_.max_steps();
+  if (spec_.max_steps() > 0) total_steps_ = std::min<int64_t>(total_steps_, spec_.max_steps());
+  model_description_ = DescribeModel(spec_.model(), model_);
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
+                                                         TrainerOptions options) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(spec));
+  absl::StatusOr<loss::LossConfig> loss_config = loss::ToLossConfig(spec.loss(), "spec.loss");
+  if (!loss_config.ok()) return loss_config.status();
+  absl::StatusOr<torch::Device> device = ChooseDevice(spec);
+  if (!device.ok()) return device.status();
+  try {
+    torch::set_num_threads(Threads(spec));
+    absl::StatusOr<Dataset> data = LoadDataset(spec.dataset(), options.data_root, spec.seed());
+    if (!data.ok()) return data.status();
+    if (!loss_config->class_weights.empty() &&
+        static_cast<int64_t>(loss_config->class_weights.size()) != data->classes) {
+      return InvalidField("spec.loss.class_weights",
+                          absl::StrCat("has ", loss_config->class_weights.size(),
+                                       " entries but the dataset has ", data->classes, " classes"));
+    }
+    torch::manual_seed(spec.seed());
+    absl::StatusOr<torch::nn::Sequential> model =
+        BuildModel(spec.model(), data->sample_shape, data->classes);
+    if (!model.ok()) return model.status();
+    (*model)->to(*device);
+    return std::unique_ptr<Trainer>(new Trainer(spec, std::move(options), *std::move(data),
+                                                *std::move(model), *std::move(loss_config),
+                                                *device));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("setting up the job: ", e.what_without_backtrace()));
+  }
+}
+
+std::string Trainer::Describe() const {
+  return absl::StrCat(model_description_, "; ", data_.description, "; loss ",
+                      loss::ShortName(loss_.config()), "; ", total_steps_, " steps of batch ",
+                      spec_.batch_size(), " on ", device_.str());
+}
+
+absl::StatusOr<TrainingSummary> Trainer::Run() {
+  try {
+    return RunLoop();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("training: ", e.what()));
+  }
+}
+
+std::map<std::string, double> Trainer::EvaluateAll() {
+  EvalOptions options{EvalBatchSize(spec_), CalibrationBins(spec_), device_};
+  std::map<std::string, double> values =
+      Evaluate(model_, data_.test, data_.classes, per_sample_loss_, options, "eval_");
+  if (data_.validation.size() > 0) {
+    for (auto& [key, value] :
+         Evaluate(model_, data_.validation, data_.classes, per_sample_loss_, options, "val_")) {
+      values[key] = value;
+    }
+  }
+  return values;
+}
+
+void Trainer::EmitEval(const RunPosition& position, double elapsed,
+                       const std::map<std::string, double>& values) {
+  if (options_.sink == nullptr) return;
+  MetricPoint point;
+  point.set_kind(MetricPoint::KIND_EVAL);
+  point.set_step(position.step);
+  point.set_epoch(static_cast<int32_t>(
+      position.batch_in_epoch == 0 && position.epoch > 0 ? position.epoch - 1 : position.epoch));
+  point.set_epoch_progress(position.batch_in_epoch == 0 && position.epoch > 0
+                               ? 1.0
+                               : static_cast<double>(position.batch_in_epoch) / steps_per_epoch_);
+  point.set_elapsed_seconds(elapsed);
+  for (const auto& [key, value] : values) (*point.mutable_values())[key] = value;
+  options_.sink->Emit(point);
+}
+
+absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
+  TrainingSummary summary;
+  summary.total_steps = total_steps_;
+  RunPosition position;
+  if (options_.resume && !options_.checkpoint_dir.empty()) {
+    if (std::optional<std::string> latest = LatestCheckpoint(options_.checkpoint_dir)) {
+      absl::StatusOr<RunPosition> restored = LoadCheckpoint(*latest, *model_, *optimizer_);
+      if (!restored.ok()) return restored.status();
+      position = *restored;
+      summary.resumed = true;
+    }
+  }
+
+  const Clock::time_point start = Clock::now();
+  const int64_t n = data_.train.size();
+  const int log_every = LogEverySteps(spec_);
+  const int keep_last = CheckpointKeepLast(spec_);
+  const std::vector<torch::Tensor> parameters = model_->parameters();
+  torch::Tensor order;
+  int64_t order_epoch = -1, last_eval_step = -1, last_checkpoint_step = -1;
+  double window_loss = 0.0, window_seconds = 0.0, train_seconds = 0.0;
+  int64_t window_correct = 0, window_samples = 0, trained_samples = 0;
+  model_->train();
+
+  auto checkpoint = [&]() -> absl::Status {
+    absl::StatusOr<std::string> path =
+        SaveCheckpoint(options_.checkpoint_dir, *model_, *optimizer_, position, keep_last);
+    if (!path.ok()) return path.status();
+    summary.last_checkpoint = *path;
+    last_checkpoint_step = position.step;
+    return absl::OkStatus();
+  };
+
+  while (position.step < total_steps_) {
+    if (options_.cancel != nullptr && options_.cancel->load()) {
+      return absl::CancelledError(absl::StrCat("cancelled at step ", position.step));
+    }
+    const Clock::time_point step_start = Clock::now();
+    if (order_epoch != position.epoch) {
+      order = EpochOrder(spec_.seed(), position.epoch, n);
+      order_epoch = position.epoch;
+    }
+    const int64_t begin = position.batch_in_epoch * spec_.batch_size();
+    const int64_t len = std::min<int64_t>(spec_.batch_size(), n - begin);
+    const torch::Tensor index = order.narrow(0, begin, len);
+    const torch::Tensor x = data_.train.x.index_select(0, index).to(device_);
+    const torch::Tensor y = data_.train.y.index_select(0, index).to(device_);
+
+    const double lr = LearningRateAt(spec_.schedule(), spec_.optimizer().learning_rate(),
+                                     position.step, total_steps_);
+    SetLearningRate(*optimizer_, lr);
+    optimizer_->zero_grad();
+    const torch::Tensor logits = model_->forward(x);
+    const torch::Tensor loss =
+        loss_(logits, LossTargets(loss_, y, data_.classes, logits.scalar_type()));
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) {
+      return absl::AbortedError(absl::StrCat(
+          "training diverged: the loss is ", loss_value, " at step ", position.step + 1, " (epoch ",
+          position.epoch,
+          "); lower spec.optimizer.learning_rate or set spec.optimizer.grad_clip_norm"));
+    }
+    loss.backward();
+    const bool log_now = (position.step + 1) % log_every == 0 ||
+                         position.step + 1 == total_steps_ ||
+                         position.batch_in_epoch + 1 == steps_per_epoch_;
+    double grad_norm = 0.0;
+    if (spec_.optimizer().grad_clip_norm() > 0) {
+      grad_norm = torch::nn::utils::clip_grad_norm_(parameters, spec_.optimizer().grad_clip_norm());
+    } else if (log_now) {
+      double squares = 0.0;
+      for (const torch::Tensor& p : parameters) {
+        if (p.grad().defined()) squares += p.grad().pow(2).sum().item<double>();
+      }
+      grad_norm = std::sqrt(squares);
+    }
+    optimizer_->step();
+    window_correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+    window_loss += loss_value * static_cast<double>(len);
+    window_samples += len;
+    trained_samples += len;
+    const double step_seconds = Seconds(step_start);
+    window_seconds += step_seconds;
+    train_seconds += step_seconds;
+
+    ++position.step;
+    ++position.batch_in_epoch;
+    const bool epoch_end = position.batch_in_epoch == steps_per_epoch_;
+    const int64_t epoch_of_step = position.epoch;
+    const double progress = static_cast<double>(position.batch_in_epoch) / steps_per_epoch_;
+    if (epoch_end) {
+      ++position.epoch;
+      position.batch_in_epoch = 0;
+      ++summary.epochs_completed;
+    }
+
+    if (log_now && options_.sink != nullptr) {
+      MetricPoint point;
+      point.set_kind(MetricPoint::KIND_TRAIN);
+      point.set_step(position.step);
+      point.set_epoch(static_cast<int32_t>(epoch_of_step));
+      point.set_epoch_progress(progress);
+      point.set_elapsed_seconds(Seconds(start));
+      auto& values = *point.mutable_values();
+      values["loss"] = window_loss / static_cast<double>(window_samples);
+      values["accuracy"] = static_cast<double>(window_correct) / window_samples;
+      values["learning_rate"] = lr;
+      values["samples_per_second"] = window_samples / std::max(window_seconds, 1e-9);
+      values["grad_norm"] = grad_norm;
+      options_.sink->Emit(point);
+    }
+    if (log_now) {
+      window_loss = window_seconds = 0.0;
+      window_correct = window_samples = 0;
+    }
+
+    const bool eval_now =
+        (epoch_end && position.epoch % EvalEveryEpochs(spec_) == 0) ||
+        (spec_.eval().every_steps() > 0 && position.step % spec_.eval().every_steps() == 0);
+    if (eval_now) {
+      summary.final_metrics = EvaluateAll();
+      last_eval_step = position.step;
+      EmitEval(position, Seconds(start), summary.final_metrics);
+    }
+    if (!options_.checkpoint_dir.empty()) {
+      const auto& every = spec_.checkpoint();
+      const bool checkpoint_now =
+          (epoch_end && every.every_epochs() > 0 && position.epoch % every.every_epochs() == 0) ||
+          (every.every_steps() > 0 && position.step % every.every_steps() == 0);
+      if (checkpoint_now) POLYTRAIN_RETURN_IF_ERROR(checkpoint());
+    }
+    if (options_.stop_after_steps > 0 && position.step >= options_.stop_after_steps &&
+        position.step < total_steps_) {
+      summary.stopped_early = true;
+      break;
+    }
+  }
+
+  if (!summary.stopped_early) {
+    if (last_eval_step != position.step) {
+      summary.final_metrics = EvaluateAll();
+      EmitEval(position, Seconds(start), summary.final_metrics);
+    }
+    if (!options_.checkpoint_dir.empty() && last_checkpoint_step != position.step) {
+      POLYTRAIN_RETURN_IF_ERROR(checkpoint());
+    }
+  }
+  summary.steps = position.step;
+  summary.seconds = Seconds(start);
+  summary.samples_per_second = trained_samples / std::max(train_seconds, 1e-9);
+  return summary;
+}
+
+}  // namespace polytrain

@@ -1,0 +1,97 @@
+// The trainer: owns one job's model and its data shard and runs the training loop. The same
+// code runs a standalone `polytrain-worker --spec` and, later, jobs assigned by the
+// coordinator; "a trainer owns a model and a data shard" is the seam data-parallel training
+// will extend.
+#ifndef POLYTRAIN_WORKER_TRAINER_H_
+#define POLYTRAIN_WORKER_TRAINER_H_
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "loss/torch/poly_loss.h"
+#include "polytrain/v1/job.pb.h"
+#include "worker/checkpoint.h"
+#include "worker/data_root.h"
+#include "worker/dataset.h"
+#include "worker/metric_sink.h"
+
+namespace polytrain {
+
+struct TrainerOptions {
+  std::string data_root = kDefaultDataRoot;
+  // Where checkpoints go; empty: none are written.
+  std::string checkpoint_dir;
+  // Continue from the newest checkpoint in checkpoint_dir (a fresh start when there is none).
+  bool resume = false;
+  // Receives every metric point; may be null.
+  MetricSink* sink = nullptr;
+  // Stop after this many steps as if interrupted (no final evaluation); 0: run to the end.
+  // What a preempted worker does; tests use it to check that resuming is exact.
+  int64_t stop_after_steps = 0;
+  // Checked before every step; set by the service to cancel a job within one step.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct TrainingSummary {
+  int64_t steps = 0;
+  int64_t total_steps = 0;
+  int64_t epochs_completed = 0;
+  bool stopped_early = false;  // stop_after_steps reached
+  bool resumed = false;
+  double seconds = 0.0;
+  double samples_per_second = 0.0;              // training steps only, evaluations excluded
+  std::map<std::string, double> final_metrics;  // the last evaluation
+  std::string last_checkpoint;
+};
+
+class Trainer {
+ public:
+  // Validates the spec, confines its data paths to the data root, loads the data and builds
+  // the model, loss and optimizer. Nothing is written yet.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const polytrain::v1::JobSpec& spec,
+                                                         TrainerOptions options);
+
+  // Trains to the end (or to stop_after_steps). INVALID_ARGUMENT for a corrupt resume
+  // checkpoint, ABORTED when the loss stops being finite, CANCELLED on cancel, INTERNAL for an
+  // error inside LibTorch.
+  absl::StatusOr<TrainingSummary> Run();
+
+  // Where metric points go from now on (replaces TrainerOptions::sink); may be null.
+  void set_sink(MetricSink* sink) { options_.sink = sink; }
+
+  torch::nn::Sequential& model() { return model_; }
+  const Dataset& data() const { return data_; }
+  int64_t total_steps() const { return total_steps_; }
+  // "mlp hidden [256, 256] (269322 parameters); fashion_mnist: ...; loss poly1(e=2)".
+  std::string Describe() const;
+
+ private:
+  Trainer(polytrain::v1::JobSpec spec, TrainerOptions options, Dataset data,
+          torch::nn::Sequential model, loss::LossConfig loss_config, torch::Device device);
+
+  absl::StatusOr<TrainingSummary> RunLoop();
+  std::map<std::string, double> EvaluateAll();
+  void EmitEval(const RunPosition& position, double elapsed,
+                const std::map<std::string, double>& values);
+
+  polytrain::v1::JobSpec spec_;
+  TrainerOptions options_;
+  Dataset data_;
+  torch::nn::Sequential model_;
+  loss::PolyLoss loss_;
+  loss::PolyLoss per_sample_loss_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  torch::Device device_;
+  int64_t steps_per_epoch_ = 0;
+  int64_t total_steps_ = 0;
+  std::string model_description_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_WORKER_TRAINER_H_

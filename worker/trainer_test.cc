@@ -1,0 +1,300 @@
+// The trainer end to end on real data (Debian's Fashion-MNIST) and synthetic data: accuracy
+// reached, exact resumption, determinism, and every way a job is refused.
+#include "worker/trainer.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+using polytrain::v1::JobSpec;
+using polytrain::v1::MetricPoint;
+
+class VectorSink : public MetricSink {
+ public:
+  void Emit(const MetricPoint& point) override { points.push_back(point); }
+  std::vector<MetricPoint> points;
+};
+
+JobSpec Spec(const std::string& text) {
+  JobSpec spec;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec)) << text;
+  return spec;
+}
+
+constexpr char kSynthetic[] = R"(
+  name: "synthetic"
+  model { mlp { hidden: [32] dropout: 0.2 } }
+  dataset {
+    synthetic { classes: 5 features: 20 train_samples: 3000 test_samples: 1000 separation: 3
+                seed: 7 }
+  }
+  loss { poly1 { epsilon: 1 } }
+  optimizer { sgd { momentum: 0.9 nesterov: true } learning_rate: 0.05 weight_decay: 1e-4 }
+  schedule { cosine { min_factor: 0.1 } warmup_steps: 10 }
+  epochs: 3
+  batch_size: 64
+  seed: 11
+  log_every_steps: 5
+)";
+
+std::string TempDir(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / (name + "_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+absl::StatusOr<TrainingSummary> Train(const JobSpec& spec, TrainerOptions options,
+                                      torch::nn::Sequential* model_out = nullptr) {
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
+  if (!trainer.ok()) return trainer.status();
+  absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
+  if (model_out != nullptr) *model_out = (*trainer)->model();
+  return summary;
+}
+
+// Every parameter and buffer (batch-norm statistics included) equal, bit for bit.
+void ExpectSameWeights(torch::nn::Sequential& a, torch::nn::Sequential& b) {
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (const auto& item : pa) EXPECT_TRUE(torch::equal(item.value(), pb[item.key()])) << item.key();
+  const auto ba = a->named_buffers(), bb = b->named_buffers();
+  ASSERT_EQ(ba.size(), bb.size());
+  for (const auto& item : ba) EXPECT_TRUE(torch::equal(item.value(), bb[item.key()])) << item.key();
+}
+
+TEST(TrainerTest, SyntheticDataReachesNinetyPercent) {
+  VectorSink sink;
+  TrainerOptions options;
+  options.sink = &sink;
+  absl::StatusOr<TrainingSummary> summary = Train(Spec(kSynthetic), options);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->steps, 3 * 47);
+  EXPECT_EQ(summary->epochs_completed, 3);
+  EXPECT_GE(summary->final_metrics.at("eval_accuracy"), 0.90);
+  EXPECT_LT(summary->final_metrics.at("eval_ece"), 0.1);
+  EXPECT_EQ(summary->final_metrics.count("eval_class_accuracy/4"), 1u);
+
+  int train_points = 0, eval_points = 0;
+  int64_t last_step = 0;
+  for (const MetricPoint& p : sink.points) {
+    EXPECT_GE(p.step(), last_step);
+    last_step = p.step();
+    if (p.kind() == MetricPoint::KIND_TRAIN) {
+      ++train_points;
+      for (const char* key :
+           {"loss", "accuracy", "learning_rate", "samples_per_second", "grad_norm"}) {
+        EXPECT_EQ(p.values().count(key), 1u) << key;
+      }
+      EXPECT_GT(p.values().at("grad_norm"), 0.0);
+    } else {
+      ++eval_points;
+      EXPECT_EQ(p.epoch_progress(), 1.0);
+    }
+  }
+  EXPECT_EQ(eval_points, 3);  // once per epoch, none repeated at the end
+  EXPECT_GE(train_points, 141 / 5);
+  // Warm-up then cosine: the first point's rate is below the peak, the last near the floor.
+  EXPECT_DOUBLE_EQ(sink.points.front().values().at("learning_rate"), 0.05 * 5 / 10);
+  EXPECT_NEAR(sink.points[sink.points.size() - 2].values().at("learning_rate"), 0.005, 1e-3);
+}
+
+TEST(TrainerTest, FashionMnistMlpOneEpochReachesEightyPercent) {
+  const JobSpec spec = Spec(R"(
+    name: "fmnist"
+    model { mlp { hidden: [256, 256] } }
+    dataset { fashion_mnist {} }
+    loss { poly1 { epsilon: 2 } }
+    optimizer { sgd { momentum: 0.9 } learning_rate: 0.05 }
+    epochs: 1
+    batch_size: 128
+    seed: 1
+  )");
+  absl::StatusOr<TrainingSummary> summary = Train(spec, TrainerOptions());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->steps, 469);  // 60000 / 128, the last batch partial
+  EXPECT_GE(summary->final_metrics.at("eval_accuracy"), 0.80);
+}
+
+TEST(TrainerTest, SameSpecAndSeedGiveTheSameRun) {
+  VectorSink first_sink, second_sink;
+  TrainerOptions first, second;
+  first.sink = &first_sink;
+  second.sink = &second_sink;
+  torch::nn::Sequential a, b;
+  ASSERT_TRUE(Train(Spec(kSynthetic), first, &a).ok());
+  ASSERT_TRUE(Train(Spec(kSynthetic), second, &b).ok());
+  ExpectSameWeights(a, b);
+  ASSERT_EQ(first_sink.points.size(), second_sink.points.size());
+  for (size_t i = 0; i < first_sink.points.size(); ++i) {
+    for (const char* key : {"loss", "accuracy", "eval_loss", "eval_accuracy"}) {
+      const auto& va = first_sink.points[i].values();
+      const auto& vb = second_sink.points[i].values();
+      if (va.count(key)) {
+        EXPECT_EQ(va.at(key), vb.at(key)) << key << " at point " << i;
+      }
+    }
+  }
+  // A different seed is a different run.
+  JobSpec other = Spec(kSynthetic);
+  other.set_seed(12);
+  torch::nn::Sequential c;
+  ASSERT_TRUE(Train(other, TrainerOptions(), &c).ok());
+  EXPECT_FALSE(torch::equal(a->parameters()[0], c->parameters()[0]));
+}
+
+// Interrupted at step k and resumed from the checkpoint there: the same final weights as a run
+// that never stopped, bit for bit (dropout RNG, momentum, schedule and data order restored).
+void ExpectResumeIsExact(const JobSpec& spec, int64_t stop_at) {
+  const std::string full_dir = TempDir("full"), split_dir = TempDir("split");
+  TrainerOptions full;
+  full.checkpoint_dir = full_dir;
+  torch::nn::Sequential uninterrupted;
+  absl::StatusOr<TrainingSummary> reference = Train(spec, full, &uninterrupted);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+
+  TrainerOptions first;
+  first.checkpoint_dir = split_dir;
+  first.stop_after_steps = stop_at;
+  absl::StatusOr<TrainingSummary> stopped = Train(spec, first);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_TRUE(stopped->stopped_early);
+  EXPECT_EQ(stopped->steps, stop_at);
+
+  TrainerOptions second;
+  second.checkpoint_dir = split_dir;
+  second.resume = true;
+  torch::nn::Sequential resumed_model;
+  absl::StatusOr<TrainingSummary> resumed = Train(spec, second, &resumed_model);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_TRUE(resumed->resumed);
+  EXPECT_EQ(resumed->steps, reference->steps);
+  ExpectSameWeights(uninterrupted, resumed_model);
+  EXPECT_EQ(resumed->final_metrics.at("eval_accuracy"),
+            reference->final_metrics.at("eval_accuracy"));
+  fs::remove_all(full_dir);
+  fs::remove_all(split_dir);
+}
+
+TEST(TrainerTest, ResumeEqualsUninterruptedMlpWithDropoutAndMomentum) {
+  JobSpec spec = Spec(kSynthetic);
+  spec.mutable_checkpoint()->set_every_steps(7);
+  ExpectResumeIsExact(spec, 56);  // mid-epoch 1, on a checkpoint
+}
+
+TEST(TrainerTest, ResumeEqualsUninterruptedResNetWithBatchNormAndAdam) {
+  const JobSpec spec = Spec(R"(
+    name: "resnet"
+    model { resnet { stage_channels: [4, 8] } }
+    dataset { fashion_mnist {} train_limit: 256 test_limit: 128 }
+    loss { poly_focal { gamma: 2 epsilons: [1] } label_smoothing: 0.1 }
+    optimizer { adamw {} learning_rate: 0.003 weight_decay: 0.01 }
+    epochs: 2
+    batch_size: 32
+    seed: 5
+    checkpoint { every_epochs: 1 }
+  )");
+  ExpectResumeIsExact(spec, 8);  // the end of epoch 0
+}
+
+TEST(TrainerTest, CheckpointsKeepTheLastN) {
+  JobSpec spec = Spec(kSynthetic);
+  spec.mutable_checkpoint()->set_every_steps(10);
+  spec.mutable_checkpoint()->set_keep_last(3);
+  TrainerOptions options;
+  options.checkpoint_dir = TempDir("keep");
+  absl::StatusOr<TrainingSummary> summary = Train(spec, options);
+  ASSERT_TRUE(summary.ok());
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(options.checkpoint_dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"ckpt-000000000130.pt", "ckpt-000000000140.pt",
+                                             "ckpt-000000000141.pt"}));
+  fs::remove_all(options.checkpoint_dir);
+}
+
+TEST(TrainerTest, CorruptCheckpointIsRefusedOnResume) {
+  TrainerOptions options;
+  options.checkpoint_dir = TempDir("corrupt");
+  options.resume = true;
+  fs::create_directories(options.checkpoint_dir);
+  std::ofstream(fs::path(options.checkpoint_dir) / "ckpt-000000000010.pt") << "not a checkpoint";
+  absl::StatusOr<TrainingSummary> summary = Train(Spec(kSynthetic), options);
+  EXPECT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(summary.status().message().find("not a checkpoint of this job's model"),
+            std::string::npos);
+  fs::remove_all(options.checkpoint_dir);
+}
+
+TEST(TrainerTest, NonFiniteLossStopsTheJob) {
+  JobSpec spec = Spec(kSynthetic);
+  spec.mutable_dataset()->mutable_synthetic()->set_separation(100);
+  spec.mutable_optimizer()->set_learning_rate(10);
+  spec.mutable_optimizer()->mutable_sgd()->set_momentum(0.99);
+  spec.mutable_loss()->mutable_focal()->set_gamma(0.5);
+  spec.clear_schedule();
+  absl::StatusOr<TrainingSummary> summary = Train(spec, TrainerOptions());
+  EXPECT_EQ(summary.status().code(), absl::StatusCode::kAborted) << summary.status();
+  EXPECT_NE(summary.status().message().find("training diverged: the loss is"), std::string::npos);
+}
+
+TEST(TrainerTest, CancelStopsBeforeTheNextStep) {
+  std::atomic<bool> cancel{true};
+  TrainerOptions options;
+  options.cancel = &cancel;
+  absl::StatusOr<TrainingSummary> summary = Train(Spec(kSynthetic), options);
+  EXPECT_EQ(summary.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(summary.status().message(), "cancelled at step 0");
+}
+
+TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
+  auto error = [](const JobSpec& spec, TrainerOptions options = TrainerOptions()) {
+    return Trainer::Create(spec, options).status();
+  };
+  JobSpec bad = Spec(kSynthetic);
+  bad.set_batch_size(0);
+  EXPECT_EQ(error(bad).message(), "spec.batch_size: must be in [1, 65536], got 0");
+
+  JobSpec cnn = Spec(kSynthetic);
+  cnn.mutable_model()->mutable_cnn();
+  EXPECT_EQ(error(cnn).message(),
+            "spec.model.cnn: needs image samples [C, H, W]; this dataset's samples are [20]");
+
+  JobSpec weights = Spec(kSynthetic);
+  weights.mutable_loss()->add_class_weights(1);
+  weights.mutable_loss()->add_class_weights(2);
+  EXPECT_EQ(error(weights).message(),
+            "spec.loss.class_weights: has 2 entries but the dataset has 5 classes");
+
+  JobSpec outside = Spec(kSynthetic);
+  auto* idx = outside.mutable_dataset()->mutable_idx();
+  idx->set_train_images("/etc/passwd");
+  idx->set_train_labels("fashion-mnist/train-labels-idx1-ubyte.gz");
+  idx->set_test_images("fashion-mnist/t10k-images-idx3-ubyte.gz");
+  idx->set_test_labels("fashion-mnist/t10k-labels-idx1-ubyte.gz");
+  const absl::Status escaped = error(outside);
+  EXPECT_EQ(escaped.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(escaped.message().find("spec.dataset.idx.train_images: must stay inside the data root"),
+            std::string::npos)
+      << escaped;
+
+  JobSpec missing = Spec(kSynthetic);
+  missing.mutable_dataset()->mutable_fashion_mnist()->set_dir("no-such-dataset");
+  EXPECT_EQ(error(missing).code(), absl::StatusCode::kNotFound);
+
+  JobSpec cuda = Spec(kSynthetic);
+  cuda.set_device(polytrain::v1::DEVICE_CUDA);
+  if (!torch::cuda::is_available()) {
+    EXPECT_EQ(error(cuda).code(), absl::StatusCode::kFailedPrecondition);
+  }
+}
+
+}  // namespace
+}  // namespace polytrain

@@ -1,0 +1,131 @@
+// polytrain-worker: trains a JobSpec with LibTorch.
+//
+//   polytrain-worker --spec job.txtpb [--data_root DIR] [--metrics_out m.jsonl]
+//                    [--checkpoint_dir DIR] [--resume]
+//
+// Shows progress on stderr, writes metric points as JSON lines and prints a final summary.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "common/allocator.h"
+#include "common/proto_file.h"
+#include "polytrain/v1/job.pb.h"
+#include "worker/data_root.h"
+#include "worker/metric_sink.h"
+#include "worker/trainer.h"
+
+namespace polytrain {
+namespace {
+
+constexpr int kExitInvalid = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInternal = 3;
+constexpr int kExitDiverged = 4;
+constexpr int kExitCancelled = 5;
+
+int Fail(int code, const absl::Status& status) {
+  std::cerr << "polytrain-worker: " << status.message() << "\n";
+  return code;
+}
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+      return kExitInvalid;
+    case absl::StatusCode::kAborted:
+      return kExitDiverged;
+    case absl::StatusCode::kCancelled:
+      return kExitCancelled;
+    default:
+      return kExitInternal;
+  }
+}
+
+int Main(int argc, char** argv) {
+  const std::string allocator = TuneAllocatorForTensors();
+  CLI::App app{
+      "polytrain-worker: train a PolyTrain job (JobSpec in .txtpb or .json) with LibTorch.\n"
+      "Example: polytrain-worker --spec examples/jobs/fashion_mnist_mlp_poly1.txtpb "
+      "--metrics_out metrics.jsonl"};
+  app.footer(
+      "Exit codes: 0 success, 1 invalid spec or data (the message names the field), 2 bad "
+      "command line, 3 internal error, 4 training diverged (non-finite loss), 5 cancelled.");
+  std::string spec_path, metrics_out, checkpoint_dir;
+  TrainerOptions options;
+  app.add_option("--spec", spec_path, "JobSpec file (.txtpb or .json)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--data_root", options.data_root, "directory every data path is confined to")
+      ->capture_default_str();
+  app.add_option("--metrics_out", metrics_out, "write metric points here as JSON lines");
+  app.add_option("--checkpoint_dir", checkpoint_dir,
+                 "save checkpoints here (cadence from spec.checkpoint; always at the end)");
+  app.add_flag("--resume", options.resume,
+               "continue from the newest checkpoint in --checkpoint_dir");
+  bool quiet = false;
+  app.add_flag("--quiet", quiet, "no progress on stderr");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    (void)app.exit(e);
+    return kExitUsage;
+  }
+  if (options.resume && checkpoint_dir.empty()) {
+    std::cerr << "polytrain-worker: --resume needs --checkpoint_dir\n";
+    return kExitUsage;
+  }
+  options.checkpoint_dir = checkpoint_dir;
+
+  polytrain::v1::JobSpec spec;
+  if (absl::Status s = ReadProtoFile(spec_path, &spec); !s.ok()) return Fail(kExitInvalid, s);
+  // Everything is validated and loaded before anything is written.
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
+  if (!trainer.ok()) return Fail(ExitCodeFor(trainer.status()), trainer.status());
+
+  std::unique_ptr<JsonLinesMetricSink> jsonl;
+  if (!metrics_out.empty()) {
+    absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> sink =
+        JsonLinesMetricSink::Create(metrics_out, options.resume);
+    if (!sink.ok()) return Fail(kExitInvalid, sink.status());
+    jsonl = *std::move(sink);
+  }
+  ProgressMetricSink progress(stderr, (*trainer)->total_steps());
+  std::vector<MetricSink*> sinks;
+  if (jsonl) sinks.push_back(jsonl.get());
+  if (!quiet) sinks.push_back(&progress);
+  FanoutMetricSink fanout(sinks);
+  (*trainer)->set_sink(&fanout);
+
+  if (!quiet) std::cerr << "job " << spec.name() << ": " << (*trainer)->Describe() << "\n";
+  absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
+  if (!summary.ok()) return Fail(ExitCodeFor(summary.status()), summary.status());
+
+  std::printf("job %s %s after %lld/%lld steps (%lld epochs) in %.1f s%s\n", spec.name().c_str(),
+              summary->stopped_early ? "stopped" : "finished",
+              static_cast<long long>(summary->steps), static_cast<long long>(summary->total_steps),
+              static_cast<long long>(summary->epochs_completed), summary->seconds,
+              summary->resumed ? " (resumed from a checkpoint)" : "");
+  std::printf("  train throughput %.0f samples/s (%s)\n", summary->samples_per_second,
+              allocator.c_str());
+  for (const char* key : {"eval_loss", "eval_accuracy", "eval_ece", "val_accuracy"}) {
+    auto it = summary->final_metrics.find(key);
+    if (it != summary->final_metrics.end()) std::printf("  %-14s %.4f\n", key, it->second);
+  }
+  if (!summary->last_checkpoint.empty()) {
+    std::printf("  checkpoint     %s\n", summary->last_checkpoint.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace polytrain
+
+int main(int argc, char** argv) { return polytrain::Main(argc, argv); }
