@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and shows the loss library at work: how presets read as
-# polynomial coefficients, their curves side by side, and the training kernels on a small batch.
+# Installs what is missing, builds, and shows PolyTrain at work: how loss presets read as
+# polynomial coefficients, their curves side by side, the training kernels on a small batch, and
+# a real training run on Fashion-MNIST with Poly-1 (about 10 s on 2 cores).
 # (The service demo — coordinator, worker, a Fashion-MNIST sweep — arrives with the service.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +23,10 @@ echo
 echo "=== polyloss eval: Poly-1 on three samples, by the kernels training uses"
 "$polyloss" eval --spec examples/losses/poly1.txtpb --logits examples/batch/logits.csv \
   --targets examples/batch/targets.csv
+echo
+
+echo "=== polytrain-worker: Fashion-MNIST MLP with Poly-1 (epsilon = 2), 3 epochs"
+out=$(mktemp -d)
+build/worker/polytrain-worker --spec examples/jobs/fashion_mnist_mlp_poly1.txtpb \
+  --metrics_out "$out/metrics.jsonl" --checkpoint_dir "$out/checkpoints"
+echo "metric points: $(wc -l <"$out/metrics.jsonl") lines in $out/metrics.jsonl"

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Training throughput of the C++ trainer (polytrain-worker) against Python PyTorch on the same
+# LibTorch (Debian's python3-torch): same model, batch size, threads and data, runs interleaved,
+# median of each. Usage: [CONFIGS='mlp:1500:1 ...'] bench/trainer_bench.sh [BUILD_DIR] [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+rounds=${2:-3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+spec() {  # spec MODEL STEPS THREADS
+  local model='model { mlp { hidden: [256, 256] } }'
+  [[ $1 == cnn ]] && model='model { cnn { channels: [32, 64] hidden: 128 } }'
+  cat <<SPEC
+name: "bench-$1"
+$model
+dataset { fashion_mnist {} test_limit: 1000 }
+loss { cross_entropy {} }
+optimizer { sgd { momentum: 0.9 nesterov: true } learning_rate: 0.05 }
+max_steps: $2
+batch_size: 128
+seed: 1
+log_every_steps: 1000000
+eval { calibration_bins: 15 }
+threads: $3
+SPEC
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "trainer bench: Fashion-MNIST, batch 128, SGD Nesterov, cross-entropy; training steps only"
+echo "(data decoded once; evaluation and start-up excluded); $rounds interleaved rounds, medians"
+printf '%-5s %-8s %6s %14s %14s %7s\n' model threads steps "C++ samples/s" "Py samples/s" ratio
+# CONFIGS: model:steps:threads entries, space-separated.
+for config in ${CONFIGS:-mlp:1500:1 mlp:1500:2 cnn:150:1 cnn:150:2}; do
+  IFS=: read -r model steps threads <<<"$config"
+  spec "$model" "$steps" "$threads" >"$tmp/$model.txtpb"
+  : >"$tmp/cpp"
+  : >"$tmp/py"
+  # LibTorch's intra-op threads and OpenBLAS's own pool both set to the same count in both
+  # processes (OpenBLAS otherwise starts one thread per core whatever LibTorch is told).
+  export OPENBLAS_NUM_THREADS=$threads
+  for ((r = 0; r < rounds; r++)); do
+    "$build/worker/polytrain-worker" --spec "$tmp/$model.txtpb" --quiet |
+      awk '/train throughput/ {print $3}' >>"$tmp/cpp"
+    /usr/bin/python3 bench/python_trainer.py --model "$model" --steps "$steps" \
+      --threads "$threads" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["samples_per_second"])' >>"$tmp/py"
+  done
+  cpp=$(median <"$tmp/cpp")
+  py=$(median <"$tmp/py")
+  printf '%-5s %-8s %6s %14.0f %14.0f %6.2fx\n' "$model" "$threads" "$steps" "$cpp" "$py" \
+    "$(echo "$cpp / $py" | bc -l)"
+done
