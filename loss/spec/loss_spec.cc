@@ -12,23 +12,15 @@ namespace {
 
 using polytrain::v1::LossSpec;
 
-// Short local names for the shared checks (common/validation.h).
-std::string Field(absl::string_view parent, absl::string_view name) {
-  return FieldPath(parent, name);
-}
-std::string Index(absl::string_view field, int i) { return IndexPath(field, i); }
-absl::Status Invalid(absl::string_view field, absl::string_view what) {
-  return InvalidField(field, what);
-}
-
 absl::Status CheckGamma(absl::string_view field, double gamma) {
   return CheckRange(field, gamma, 0.0, kMaxGamma);
 }
 
 absl::Status CheckTermCount(absl::string_view field, int n, int min) {
-  if (n < min) return Invalid(field, absl::StrCat("needs at least ", min, " entries, got ", n));
+  if (n < min)
+    return InvalidField(field, absl::StrCat("needs at least ", min, " entries, got ", n));
   if (n > kMaxPolyTerms) {
-    return Invalid(field, absl::StrCat("at most ", kMaxPolyTerms, " terms, got ", n));
+    return InvalidField(field, absl::StrCat("at most ", kMaxPolyTerms, " terms, got ", n));
   }
   return absl::OkStatus();
 }
@@ -39,7 +31,7 @@ absl::Status CheckEpsilons(absl::string_view field,
   if (absl::Status s = CheckTermCount(field, eps.size(), min_count); !s.ok()) return s;
   for (int i = 0; i < eps.size(); ++i) {
     const int j = i + 1;
-    if (absl::Status s = CheckRange(Index(field, i), eps[i], -1.0 / j, kMaxCoefficient,
+    if (absl::Status s = CheckRange(IndexPath(field, i), eps[i], -1.0 / j, kMaxCoefficient,
                                     j == 1 ? "-1" : absl::StrCat("-1/", j));
         !s.ok()) {
       return s;
@@ -53,44 +45,45 @@ absl::Status ValidateForm(const LossSpec& spec, absl::string_view path) {
     case LossSpec::kCrossEntropy:
       return absl::OkStatus();
     case LossSpec::kFocal:
-      return CheckGamma(Field(path, "focal.gamma"), spec.focal().gamma());
+      return CheckGamma(FieldPath(path, "focal.gamma"), spec.focal().gamma());
     case LossSpec::kPoly1:
-      return CheckRange(Field(path, "poly1.epsilon"), spec.poly1().epsilon(), -1.0,
+      return CheckRange(FieldPath(path, "poly1.epsilon"), spec.poly1().epsilon(), -1.0,
                         kMaxCoefficient);
     case LossSpec::kPolyN:
-      return CheckEpsilons(Field(path, "poly_n.epsilons"), spec.poly_n().epsilons(), 1);
+      return CheckEpsilons(FieldPath(path, "poly_n.epsilons"), spec.poly_n().epsilons(), 1);
     case LossSpec::kPolyFocal:
-      if (absl::Status s = CheckGamma(Field(path, "poly_focal.gamma"), spec.poly_focal().gamma());
+      if (absl::Status s =
+              CheckGamma(FieldPath(path, "poly_focal.gamma"), spec.poly_focal().gamma());
           !s.ok()) {
         return s;
       }
-      return CheckEpsilons(Field(path, "poly_focal.epsilons"), spec.poly_focal().epsilons(), 0);
+      return CheckEpsilons(FieldPath(path, "poly_focal.epsilons"), spec.poly_focal().epsilons(), 0);
     case LossSpec::kDrop: {
       const int n = spec.drop().n();
       if (n < 1 || n > kMaxPolyTerms) {
-        return Invalid(Field(path, "drop.n"),
-                       absl::StrCat("must be in [1, ", kMaxPolyTerms, "], got ", n));
+        return InvalidField(FieldPath(path, "drop.n"),
+                            absl::StrCat("must be in [1, ", kMaxPolyTerms, "], got ", n));
       }
       return absl::OkStatus();
     }
     case LossSpec::kCoefficients: {
       const auto& coef = spec.coefficients();
-      const std::string field = Field(path, "coefficients.alpha");
+      const std::string field = FieldPath(path, "coefficients.alpha");
       if (absl::Status s = CheckTermCount(field, coef.alpha_size(), 1); !s.ok()) return s;
       for (int i = 0; i < coef.alpha_size(); ++i) {
-        if (absl::Status s = CheckRange(Index(field, i), coef.alpha(i), 0.0, kMaxCoefficient);
+        if (absl::Status s = CheckRange(IndexPath(field, i), coef.alpha(i), 0.0, kMaxCoefficient);
             !s.ok()) {
           return s;
         }
       }
-      return CheckGamma(Field(path, "coefficients.gamma"), coef.gamma());
+      return CheckGamma(FieldPath(path, "coefficients.gamma"), coef.gamma());
     }
     case LossSpec::FORM_NOT_SET:
       break;
   }
-  return Invalid(Field(path, "form"),
-                 "no loss set: choose one of cross_entropy, focal, poly1, poly_n, poly_focal, "
-                 "drop, coefficients");
+  return InvalidField(FieldPath(path, "form"),
+                      "no loss set: choose one of cross_entropy, focal, poly1, poly_n, poly_focal, "
+                      "drop, coefficients");
 }
 
 PolySeries SeriesOf(const LossSpec& spec) {
@@ -137,40 +130,44 @@ absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
   if (absl::Status s = ValidateForm(spec, path); !s.ok()) return s;
 
   if (!polytrain::v1::Activation_IsValid(spec.activation())) {
-    return Invalid(Field(path, "activation"), absl::StrCat("unknown value ", spec.activation()));
+    return InvalidField(FieldPath(path, "activation"),
+                        absl::StrCat("unknown value ", spec.activation()));
   }
   const bool sigmoid = spec.activation() == polytrain::v1::ACTIVATION_SIGMOID;
   if (!polytrain::v1::Reduction_IsValid(spec.reduction())) {
-    return Invalid(Field(path, "reduction"), absl::StrCat("unknown value ", spec.reduction()));
+    return InvalidField(FieldPath(path, "reduction"),
+                        absl::StrCat("unknown value ", spec.reduction()));
   }
 
-  const std::string smoothing = Field(path, "label_smoothing");
+  const std::string smoothing = FieldPath(path, "label_smoothing");
   if (absl::Status s = CheckFinite(smoothing, spec.label_smoothing()); !s.ok()) return s;
   if (spec.label_smoothing() < 0.0 || spec.label_smoothing() >= 1.0) {
-    return Invalid(smoothing, absl::StrFormat("must be in [0, 1), got %g", spec.label_smoothing()));
+    return InvalidField(smoothing,
+                        absl::StrFormat("must be in [0, 1), got %g", spec.label_smoothing()));
   }
 
-  const std::string weights = Field(path, "class_weights");
+  const std::string weights = FieldPath(path, "class_weights");
   if (spec.class_weights_size() > kMaxClassWeights) {
-    return Invalid(weights, absl::StrCat("at most ", kMaxClassWeights, " entries, got ",
-                                         spec.class_weights_size()));
+    return InvalidField(weights, absl::StrCat("at most ", kMaxClassWeights, " entries, got ",
+                                              spec.class_weights_size()));
   }
   bool any_positive = spec.class_weights().empty();
   for (int i = 0; i < spec.class_weights_size(); ++i) {
-    if (absl::Status s = CheckRange(Index(weights, i), spec.class_weights(i), 0.0, kMaxClassWeight);
+    if (absl::Status s =
+            CheckRange(IndexPath(weights, i), spec.class_weights(i), 0.0, kMaxClassWeight);
         !s.ok()) {
       return s;
     }
     any_positive = any_positive || spec.class_weights(i) > 0.0;
   }
-  if (!any_positive) return Invalid(weights, "at least one weight must be > 0");
+  if (!any_positive) return InvalidField(weights, "at least one weight must be > 0");
 
   if (spec.has_alpha()) {
     if (!sigmoid) {
-      return Invalid(Field(path, "alpha"),
-                     "alpha-balance applies to activation ACTIVATION_SIGMOID only");
+      return InvalidField(FieldPath(path, "alpha"),
+                          "alpha-balance applies to activation ACTIVATION_SIGMOID only");
     }
-    if (absl::Status s = CheckRange(Field(path, "alpha"), spec.alpha(), 0.0, 1.0); !s.ok()) {
+    if (absl::Status s = CheckRange(FieldPath(path, "alpha"), spec.alpha(), 0.0, 1.0); !s.ok()) {
       return s;
     }
   }
