@@ -260,7 +260,10 @@ absl::Status ValidateJobSpec(const JobSpec& spec, absl::string_view path_view) {
   if (!polytrain::v1::Device_IsValid(spec.device())) {
     return InvalidField(FieldPath(path, "device"), absl::StrCat("unknown value ", spec.device()));
   }
-  return CheckIntRange(FieldPath(path, "threads"), spec.threads(), 0, 256);
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(FieldPath(path, "threads"), spec.threads(), 0, 256));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "priority"), spec.priority(), -1000, 1000));
+  return CheckIntRange(FieldPath(path, "max_attempts"), spec.max_attempts(), 0, 100);
 }
 
 std::vector<int> CnnChannels(const polytrain::v1::Cnn& cnn) {
@@ -291,5 +294,6 @@ int LogEverySteps(const JobSpec& spec) {
   return spec.log_every_steps() == 0 ? 10 : spec.log_every_steps();
 }
 int Threads(const JobSpec& spec) { return spec.threads() == 0 ? 1 : spec.threads(); }
+int MaxAttempts(const JobSpec& spec) { return spec.max_attempts() == 0 ? 3 : spec.max_attempts(); }
 
 }  // namespace polytrain

@@ -39,6 +39,7 @@ int CalibrationBins(const polytrain::v1::JobSpec& spec);
 int CheckpointKeepLast(const polytrain::v1::JobSpec& spec);
 int LogEverySteps(const polytrain::v1::JobSpec& spec);
 int Threads(const polytrain::v1::JobSpec& spec);
+int MaxAttempts(const polytrain::v1::JobSpec& spec);
 
 }  // namespace polytrain
 

@@ -111,6 +111,8 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid("checkpoint { keep_last: -1 }",
                 "spec.checkpoint.keep_last: must be in [0, 1000], got -1");
   ExpectInvalid("threads: 257", "spec.threads: must be in [0, 256], got 257");
+  ExpectInvalid("priority: 1001", "spec.priority: must be in [-1000, 1000], got 1001");
+  ExpectInvalid("max_attempts: 101", "spec.max_attempts: must be in [0, 100], got 101");
   JobSpec bad_device = Spec();
   bad_device.set_device(static_cast<polytrain::v1::Device>(9));
   EXPECT_EQ(ValidateJobSpec(bad_device).message(), "spec.device: unknown value 9");
@@ -141,6 +143,7 @@ TEST(JobSpecTest, DefaultsForZeroValues) {
   EXPECT_EQ(CheckpointKeepLast(spec), 2);
   EXPECT_EQ(LogEverySteps(spec), 10);
   EXPECT_EQ(Threads(spec), 1);
+  EXPECT_EQ(MaxAttempts(spec), 3);
   EXPECT_EQ(CnnChannels(polytrain::v1::Cnn()), (std::vector<int>{32, 64}));
   EXPECT_EQ(ResNetChannels(polytrain::v1::ResNet()), (std::vector<int>{16, 32, 64}));
 }

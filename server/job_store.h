@@ -1,0 +1,58 @@
+// Where the coordinator keeps jobs and their metrics. An interface, so that several
+// coordinators can later share one PostgreSQL queue; SQLite (sqlite_job_store.h) is the
+// embedded default.
+#ifndef POLYTRAIN_SERVER_JOB_STORE_H_
+#define POLYTRAIN_SERVER_JOB_STORE_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "polytrain/v1/coordinator.pb.h"
+#include "polytrain/v1/metrics.pb.h"
+
+namespace polytrain {
+
+struct JobFilter {
+  std::vector<polytrain::v1::JobState> states;  // empty: any
+  std::map<std::string, std::string> labels;    // every pair must match
+  int page_size = 100;
+  std::string page_token;  // opaque, from JobPage::next_page_token
+};
+
+struct JobPage {
+  std::vector<polytrain::v1::Job> jobs;  // newest first
+  std::string next_page_token;           // empty on the last page
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Stores a new job (the caller fills everything but id and create_time) and returns it. With
+  // a non-empty client_request_id already used, returns the existing job and sets *created to
+  // false instead.
+  virtual absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) = 0;
+  // NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) = 0;
+  // Replaces a stored job (state, attempts, times, result). NOT_FOUND for an unknown id.
+  virtual absl::Status UpdateJob(const polytrain::v1::Job& job) = 0;
+  virtual absl::StatusOr<JobPage> ListJobs(const JobFilter& filter) = 0;
+  // Every job in one of `states`, oldest first (the scheduler's view after a restart).
+  virtual absl::StatusOr<std::vector<polytrain::v1::Job>> JobsInStates(
+      const std::vector<polytrain::v1::JobState>& states) = 0;
+
+  // Adds metric points; a point with the kind and step of a stored one replaces it, so a
+  // replayed batch is never counted twice.
+  virtual absl::Status AddMetrics(const std::string& job_id,
+                                  const std::vector<polytrain::v1::MetricPoint>& points) = 0;
+  // Oldest first.
+  virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
+      const std::string& job_id) = 0;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_JOB_STORE_H_

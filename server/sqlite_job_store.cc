@@ -1,0 +1,348 @@
+#include "server/sqlite_job_store.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <mutex>
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::JobState;
+using polytrain::v1::MetricPoint;
+
+// Schema migrations, applied in order; the database's user_version counts those applied.
+const char* const kMigrations[] = {
+    // 1: jobs, their labels (for filtering) and metric points.
+    R"sql(
+      CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        state INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        client_request_id TEXT UNIQUE,
+        job BLOB NOT NULL
+      );
+      CREATE INDEX jobs_by_state ON jobs (state, priority, seq);
+      CREATE TABLE job_labels (
+        job_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (job_id, key)
+      ) WITHOUT ROWID;
+      CREATE TABLE metric_points (
+        job_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        point BLOB NOT NULL,
+        PRIMARY KEY (job_id, step, kind)
+      ) WITHOUT ROWID;
+    )sql",
+};
+
+absl::Status SqliteError(sqlite3* db, absl::string_view what) {
+  return absl::InternalError(absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db)));
+}
+
+// A prepared statement, finalized on destruction.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  absl::Status status(absl::string_view what) const { return SqliteError(db_, what); }
+
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void BindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
+  // Ready to run again with new bindings.
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string Blob(int col) const {
+    const void* data = sqlite3_column_blob(stmt_, col);
+    return std::string(static_cast<const char*>(data), sqlite3_column_bytes(stmt_, col));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    absl::Status status = absl::InternalError(absl::StrCat("sqlite: ", error ? error : "?"));
+    sqlite3_free(error);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+// Commits on Commit(), rolls back otherwise.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) { begun_ = Exec(db, "BEGIN IMMEDIATE").ok(); }
+  ~Transaction() {
+    if (begun_) (void)Exec(db_, "ROLLBACK");
+  }
+  absl::Status Commit() {
+    if (!begun_) return SqliteError(db_, "begin");
+    begun_ = false;
+    return Exec(db_, "COMMIT");
+  }
+
+ private:
+  sqlite3* db_;
+  bool begun_ = false;
+};
+
+std::string NewJobId() {
+  static std::mutex mu;
+  static std::mt19937_64 rng(std::random_device{}() ^
+                             std::chrono::steady_clock::now().time_since_epoch().count());
+  std::lock_guard<std::mutex> lock(mu);
+  return absl::StrFormat("job-%012x", rng() & 0xffffffffffffULL);
+}
+
+absl::StatusOr<Job> ParseJob(const std::string& blob) {
+  Job job;
+  if (!job.ParseFromString(blob)) return absl::DataLossError("sqlite: a stored job does not parse");
+  return job;
+}
+
+}  // namespace
+
+int SqliteJobStore::CurrentSchemaVersion() {
+  return static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+}
+
+absl::StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    absl::Status status = absl::InvalidArgumentError(
+        absl::StrCat("--db ", path, ": cannot open: ", db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return status;
+  }
+  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  // WAL: readers never block the writer; NORMAL sync keeps every committed transaction across a
+  // process crash (a power loss may drop the last ones).
+  if (absl::Status s = Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = store->Migrate(); !s.ok()) return s;
+  return store;
+}
+
+SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
+
+absl::Status SqliteJobStore::Migrate() {
+  Statement version(db_, "PRAGMA user_version");
+  if (!version.ok() || version.Step() != SQLITE_ROW) return version.status("user_version");
+  const int current = static_cast<int>(version.Int(0));
+  if (current > CurrentSchemaVersion()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the database has schema version ", current, ", newer than this build's ",
+                     CurrentSchemaVersion(), "; use a newer polytrain-coordinator"));
+  }
+  for (int v = current; v < CurrentSchemaVersion(); ++v) {
+    Transaction tx(db_);
+    if (absl::Status s = Exec(db_, kMigrations[v]); !s.ok()) return s;
+    if (absl::Status s = Exec(db_, absl::StrCat("PRAGMA user_version=", v + 1).c_str()); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = tx.Commit(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Job> SqliteJobStore::CreateJob(Job job, bool* created) {
+  std::lock_guard<std::mutex> lock(mu_);
+  *created = false;
+  if (!job.client_request_id().empty()) {
+    Statement find(db_, "SELECT job FROM jobs WHERE client_request_id = ?");
+    find.Bind(1, job.client_request_id());
+    const int rc = find.Step();
+    if (rc == SQLITE_ROW) return ParseJob(find.Blob(0));
+    if (rc != SQLITE_DONE) return find.status("find request id");
+  }
+  job.set_id(NewJobId());
+  *job.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  Transaction tx(db_);
+  Statement insert(db_,
+                   "INSERT INTO jobs (id, state, priority, client_request_id, job) "
+                   "VALUES (?, ?, ?, ?, ?)");
+  insert.Bind(1, job.id());
+  insert.Bind(2, job.state());
+  insert.Bind(3, job.spec().priority());
+  if (job.client_request_id().empty()) {
+    insert.BindNull(4);
+  } else {
+    insert.Bind(4, job.client_request_id());
+  }
+  insert.BindBlob(5, job.SerializeAsString());
+  if (insert.Step() != SQLITE_DONE) return insert.status("insert job");
+  for (const auto& [key, value] : job.spec().labels()) {
+    Statement label(db_, "INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)");
+    label.Bind(1, job.id());  // a handful of labels at most: no need to reuse the statement
+    label.Bind(2, key);
+    label.Bind(3, value);
+    if (label.Step() != SQLITE_DONE) return label.status("insert label");
+  }
+  if (absl::Status s = tx.Commit(); !s.ok()) return s;
+  *created = true;
+  return job;
+}
+
+absl::StatusOr<Job> SqliteJobStore::GetJobLocked(const std::string& id) {
+  Statement get(db_, "SELECT job FROM jobs WHERE id = ?");
+  get.Bind(1, id);
+  const int rc = get.Step();
+  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("id: no job ", id));
+  if (rc != SQLITE_ROW) return get.status("get job");
+  return ParseJob(get.Blob(0));
+}
+
+absl::StatusOr<Job> SqliteJobStore::GetJob(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GetJobLocked(id);
+}
+
+absl::Status SqliteJobStore::UpdateJob(const Job& job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement update(db_, "UPDATE jobs SET state = ?, job = ? WHERE id = ?");
+  update.Bind(1, job.state());
+  update.BindBlob(2, job.SerializeAsString());
+  update.Bind(3, job.id());
+  if (update.Step() != SQLITE_DONE) return update.status("update job");
+  if (sqlite3_changes(db_) == 0) return absl::NotFoundError(absl::StrCat("id: no job ", job.id()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JobPage> SqliteJobStore::ListJobs(const JobFilter& filter) {
+  int64_t before = INT64_MAX;
+  if (!filter.page_token.empty() && !absl::SimpleAtoi(filter.page_token, &before)) {
+    return absl::InvalidArgumentError("page_token: not a token from a previous ListJobs");
+  }
+  std::string sql = "SELECT seq, job FROM jobs WHERE seq < ?";
+  if (!filter.states.empty()) {
+    sql += " AND state IN (";
+    for (size_t i = 0; i < filter.states.size(); ++i) sql += i == 0 ? "?" : ", ?";
+    sql += ")";
+  }
+  for (size_t i = 0; i < filter.labels.size(); ++i) {
+    sql +=
+        " AND EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = jobs.id AND l.key = ? "
+        "AND l.value = ?)";
+  }
+  sql += " ORDER BY seq DESC LIMIT ?";
+
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement list(db_, sql.c_str());
+  if (!list.ok()) return list.status("list jobs");
+  int arg = 1;
+  list.Bind(arg++, before);
+  for (JobState state : filter.states) list.Bind(arg++, state);
+  for (const auto& [key, value] : filter.labels) {
+    list.Bind(arg++, key);
+    list.Bind(arg++, value);
+  }
+  list.Bind(arg++, filter.page_size + 1);
+  JobPage page;
+  int64_t last_seq = 0;
+  int rc;
+  while ((rc = list.Step()) == SQLITE_ROW) {
+    if (static_cast<int>(page.jobs.size()) == filter.page_size) {
+      page.next_page_token = absl::StrCat(last_seq);
+      break;
+    }
+    absl::StatusOr<Job> job = ParseJob(list.Blob(1));
+    if (!job.ok()) return job.status();
+    page.jobs.push_back(*std::move(job));
+    last_seq = list.Int(0);
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return list.status("list jobs");
+  return page;
+}
+
+absl::StatusOr<std::vector<Job>> SqliteJobStore::JobsInStates(const std::vector<JobState>& states) {
+  std::string sql = "SELECT job FROM jobs WHERE state IN (";
+  for (size_t i = 0; i < states.size(); ++i) sql += i == 0 ? "?" : ", ?";
+  sql += ") ORDER BY seq";
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement select(db_, sql.c_str());
+  if (!select.ok()) return select.status("jobs in states");
+  for (size_t i = 0; i < states.size(); ++i) select.Bind(static_cast<int>(i + 1), states[i]);
+  std::vector<Job> jobs;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    absl::StatusOr<Job> job = ParseJob(select.Blob(0));
+    if (!job.ok()) return job.status();
+    jobs.push_back(*std::move(job));
+  }
+  if (rc != SQLITE_DONE) return select.status("jobs in states");
+  return jobs;
+}
+
+absl::Status SqliteJobStore::AddMetrics(const std::string& job_id,
+                                        const std::vector<MetricPoint>& points) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  Statement insert(db_,
+                   "INSERT OR REPLACE INTO metric_points (job_id, step, kind, point) "
+                   "VALUES (?, ?, ?, ?)");
+  if (!insert.ok()) return insert.status("add metrics");
+  for (const MetricPoint& point : points) {
+    insert.Reset();
+    insert.Bind(1, job_id);
+    insert.Bind(2, point.step());
+    insert.Bind(3, point.kind());
+    insert.BindBlob(4, point.SerializeAsString());
+    if (insert.Step() != SQLITE_DONE) return insert.status("add metric point");
+  }
+  return tx.Commit();
+}
+
+absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetrics(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement select(db_, "SELECT point FROM metric_points WHERE job_id = ? ORDER BY step, kind");
+  select.Bind(1, job_id);
+  std::vector<MetricPoint> points;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    MetricPoint point;
+    if (!point.ParseFromString(select.Blob(0))) {
+      return absl::DataLossError("sqlite: a stored metric point does not parse");
+    }
+    points.push_back(std::move(point));
+  }
+  if (rc != SQLITE_DONE) return select.status("get metrics");
+  return points;
+}
+
+}  // namespace polytrain

@@ -1,0 +1,48 @@
+// JobStore in one SQLite file: WAL mode, versioned schema migrations, one connection behind a
+// mutex. Jobs are rows (id, state, priority, labels for filtering) plus the Job message; metric
+// points are unique per (job, kind, step).
+#ifndef POLYTRAIN_SERVER_SQLITE_JOB_STORE_H_
+#define POLYTRAIN_SERVER_SQLITE_JOB_STORE_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "server/job_store.h"
+
+struct sqlite3;
+
+namespace polytrain {
+
+class SqliteJobStore : public JobStore {
+ public:
+  // Opens (creating if needed) the database file and brings its schema to the current version.
+  static absl::StatusOr<std::unique_ptr<SqliteJobStore>> Open(const std::string& path);
+  ~SqliteJobStore() override;
+
+  // The schema version this build writes; Open() refuses a newer file.
+  static int CurrentSchemaVersion();
+
+  absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) override;
+  absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) override;
+  absl::Status UpdateJob(const polytrain::v1::Job& job) override;
+  absl::StatusOr<JobPage> ListJobs(const JobFilter& filter) override;
+  absl::StatusOr<std::vector<polytrain::v1::Job>> JobsInStates(
+      const std::vector<polytrain::v1::JobState>& states) override;
+  absl::Status AddMetrics(const std::string& job_id,
+                          const std::vector<polytrain::v1::MetricPoint>& points) override;
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
+      const std::string& job_id) override;
+
+ private:
+  explicit SqliteJobStore(sqlite3* db) : db_(db) {}
+  absl::Status Migrate();
+  absl::StatusOr<polytrain::v1::Job> GetJobLocked(const std::string& id);
+
+  std::mutex mu_;
+  sqlite3* db_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_SQLITE_JOB_STORE_H_

@@ -1,0 +1,150 @@
+#include "server/sqlite_job_store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::MetricPoint;
+
+class SqliteJobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = ::testing::TempDir() + "/store_test_" + std::to_string(getpid()) + ".db";
+    std::filesystem::remove(path_);
+    store_ = *SqliteJobStore::Open(path_);
+  }
+  void TearDown() override {
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  }
+  Job NewJob(const std::string& name, const std::string& request_id = "",
+             std::map<std::string, std::string> labels = {}) {
+    Job job;
+    job.mutable_spec()->set_name(name);
+    for (const auto& [k, v] : labels) (*job.mutable_spec()->mutable_labels())[k] = v;
+    job.set_state(polytrain::v1::JOB_STATE_QUEUED);
+    job.set_client_request_id(request_id);
+    bool created = false;
+    absl::StatusOr<Job> stored = store_->CreateJob(job, &created);
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return *stored;
+  }
+  std::string path_;
+  std::unique_ptr<SqliteJobStore> store_;
+};
+
+TEST_F(SqliteJobStoreTest, JobsSurviveReopening) {
+  const Job job = NewJob("a");
+  EXPECT_EQ(job.id().size(), 16u);
+  EXPECT_GT(job.create_time().seconds(), 0);
+  Job running = job;
+  running.set_state(polytrain::v1::JOB_STATE_RUNNING);
+  running.set_attempts(1);
+  ASSERT_TRUE(store_->UpdateJob(running).ok());
+  store_.reset();
+  store_ = *SqliteJobStore::Open(path_);
+  absl::StatusOr<Job> again = store_->GetJob(job.id());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(again->attempts(), 1);
+  EXPECT_EQ(store_->GetJob("job-000000000000").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteJobStoreTest, ClientRequestIdMakesSubmitIdempotent) {
+  const Job first = NewJob("a", "req-1");
+  Job retry;
+  retry.mutable_spec()->set_name("a");
+  retry.set_client_request_id("req-1");
+  bool created = true;
+  absl::StatusOr<Job> second = store_->CreateJob(retry, &created);
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(created);
+  EXPECT_EQ(second->id(), first.id());
+  EXPECT_NE(NewJob("a", "req-2").id(), first.id());
+}
+
+TEST_F(SqliteJobStoreTest, ListFiltersAndPages) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(NewJob("j" + std::to_string(i), "", {{"team", i % 2 ? "odd" : "even"}}).id());
+  }
+  Job done = *store_->GetJob(ids[4]);
+  done.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
+  ASSERT_TRUE(store_->UpdateJob(done).ok());
+
+  JobFilter filter;
+  filter.page_size = 2;
+  absl::StatusOr<JobPage> page = store_->ListJobs(filter);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->jobs.size(), 2u);
+  EXPECT_EQ(page->jobs[0].id(), ids[4]);  // newest first
+  std::vector<std::string> seen = {page->jobs[0].id(), page->jobs[1].id()};
+  while (!page->next_page_token.empty()) {
+    filter.page_token = page->next_page_token;
+    page = store_->ListJobs(filter);
+    ASSERT_TRUE(page.ok());
+    for (const Job& j : page->jobs) seen.push_back(j.id());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{ids[4], ids[3], ids[2], ids[1], ids[0]}));
+
+  JobFilter even;
+  even.labels = {{"team", "even"}};
+  even.states = {polytrain::v1::JOB_STATE_QUEUED};
+  page = store_->ListJobs(even);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->jobs.size(), 2u);  // j0 and j2; j4 is even but succeeded
+  EXPECT_EQ(page->jobs[0].id(), ids[2]);
+  EXPECT_EQ(page->jobs[1].id(), ids[0]);
+
+  JobFilter bad;
+  bad.page_token = "garbage";
+  EXPECT_EQ(store_->ListJobs(bad).status().code(), absl::StatusCode::kInvalidArgument);
+
+  absl::StatusOr<std::vector<Job>> queued = store_->JobsInStates({polytrain::v1::JOB_STATE_QUEUED});
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ(queued->size(), 4u);
+  EXPECT_EQ((*queued)[0].id(), ids[0]);  // oldest first
+}
+
+TEST_F(SqliteJobStoreTest, ReplayedMetricPointsAreNotCountedTwice) {
+  const Job job = NewJob("m");
+  std::vector<MetricPoint> batch(3);
+  for (int i = 0; i < 3; ++i) {
+    batch[i].set_kind(MetricPoint::KIND_TRAIN);
+    batch[i].set_step(10 * (i + 1));
+    (*batch[i].mutable_values())["loss"] = 1.0 / (i + 1);
+  }
+  ASSERT_TRUE(store_->AddMetrics(job.id(), batch).ok());
+  batch[2].mutable_values()->at("loss") = 0.25;  // a resumed attempt re-reports step 30
+  MetricPoint eval;
+  eval.set_kind(MetricPoint::KIND_EVAL);
+  eval.set_step(30);
+  ASSERT_TRUE(store_->AddMetrics(job.id(), {batch[1], batch[2], eval}).ok());
+  absl::StatusOr<std::vector<MetricPoint>> points = store_->GetMetrics(job.id());
+  ASSERT_TRUE(points.ok());
+  ASSERT_EQ(points->size(), 4u);
+  EXPECT_EQ((*points)[2].values().at("loss"), 0.25);
+  EXPECT_EQ((*points)[3].kind(), MetricPoint::KIND_EVAL);  // train before eval at one step
+}
+
+TEST_F(SqliteJobStoreTest, RefusesANewerSchema) {
+  store_.reset();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  absl::StatusOr<std::unique_ptr<SqliteJobStore>> reopened = SqliteJobStore::Open(path_);
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(reopened.status().message().find("schema version 99"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace polytrain
