@@ -1,9 +1,15 @@
-// polytrain-worker: trains a JobSpec with LibTorch.
+// polytrain-worker: trains JobSpecs with LibTorch, standalone or for a coordinator.
 //
 //   polytrain-worker --spec job.txtpb [--data_root DIR] [--metrics_out m.jsonl]
 //                    [--checkpoint_dir DIR] [--resume]
+//   polytrain-worker --coordinator HOST:PORT [--name N] [--slots K] [--device cpu|cuda]
+//                    [--threads T] [--data_root DIR] [--checkpoint_dir DIR]
 //
-// Shows progress on stderr, writes metric points as JSON lines and prints a final summary.
+// Standalone: shows progress on stderr, writes metric points as JSON lines and prints a final
+// summary. Service mode: dials the coordinator and trains what it assigns until SIGINT/SIGTERM.
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -16,6 +22,7 @@
 #include "polytrain/v1/job.pb.h"
 #include "worker/data_root.h"
 #include "worker/metric_sink.h"
+#include "worker/service_worker.h"
 #include "worker/trainer.h"
 
 namespace polytrain {
@@ -47,6 +54,27 @@ int ExitCodeFor(const absl::Status& status) {
   }
 }
 
+// Service mode until SIGINT or SIGTERM.
+int RunService(const ServiceWorker::Options& options) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ServiceWorker worker(options);
+  std::thread waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    worker.Stop();
+  });
+  std::cerr << "polytrain-worker " << options.name << ": serving " << options.coordinator
+            << " with " << options.slots << " slot(s)\n";
+  worker.Run();
+  // Run() returns only after Stop(), which only the signal thread calls.
+  waiter.join();
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   const std::string allocator = TuneAllocatorForTensors();
   CLI::App app{
@@ -54,18 +82,33 @@ int Main(int argc, char** argv) {
       "Example: polytrain-worker --spec examples/jobs/fashion_mnist_mlp_poly1.txtpb "
       "--metrics_out metrics.jsonl"};
   app.footer(
-      "Exit codes: 0 success, 1 invalid spec or data (the message names the field), 2 bad "
-      "command line, 3 internal error, 4 training diverged (non-finite loss), 5 cancelled.");
+      "Exit codes: 0 success (service mode: stopped by SIGINT/SIGTERM), 1 invalid spec or data "
+      "(the message names the field), 2 bad command line, 3 internal error, 4 training diverged "
+      "(non-finite loss), 5 cancelled.");
   std::string spec_path, metrics_out, checkpoint_dir;
   TrainerOptions options;
-  app.add_option("--spec", spec_path, "JobSpec file (.txtpb or .json)")
-      ->required()
+  app.add_option("--spec", spec_path, "run this one JobSpec file (.txtpb or .json) and exit")
       ->check(CLI::ExistingFile);
+  ServiceWorker::Options service;
+  std::string device = "cpu";
+  app.add_option("--coordinator", service.coordinator,
+                 "service mode: train jobs from the coordinator at HOST:PORT");
+  app.add_option("--name", service.name, "service mode: worker name (default HOSTNAME-PID)");
+  app.add_option("--slots", service.slots, "service mode: jobs run at once")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--device", device, "service mode: devices offered")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--threads", service.threads, "service mode: LibTorch threads advertised")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   app.add_option("--data_root", options.data_root, "directory every data path is confined to")
       ->capture_default_str();
   app.add_option("--metrics_out", metrics_out, "write metric points here as JSON lines");
   app.add_option("--checkpoint_dir", checkpoint_dir,
-                 "save checkpoints here (cadence from spec.checkpoint; always at the end)");
+                 "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
+                 "service mode, one subdirectory per job");
   app.add_flag("--resume", options.resume,
                "continue from the newest checkpoint in --checkpoint_dir");
   bool quiet = false;
@@ -77,6 +120,22 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     (void)app.exit(e);
     return kExitUsage;
+  }
+  if (spec_path.empty() == service.coordinator.empty()) {
+    std::cerr << "polytrain-worker: give --spec FILE (one job) or --coordinator HOST:PORT "
+                 "(service mode)\n";
+    return kExitUsage;
+  }
+  if (!service.coordinator.empty()) {
+    if (service.name.empty()) {
+      char host[256] = "worker";
+      gethostname(host, sizeof(host) - 1);
+      service.name = std::string(host) + "-" + std::to_string(getpid());
+    }
+    service.cuda = device == "cuda";
+    service.data_root = options.data_root;
+    service.checkpoint_root = checkpoint_dir;
+    return RunService(service);
   }
   if (options.resume && checkpoint_dir.empty()) {
     std::cerr << "polytrain-worker: --resume needs --checkpoint_dir\n";

@@ -1,0 +1,387 @@
+#include "server/coordinator.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+#include "google/protobuf/util/time_util.h"
+#include "loss/core/describe.h"
+#include "loss/spec/loss_spec.h"
+#include "worker/job_spec.h"
+
+namespace polytrain {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using polytrain::v1::Job;
+using polytrain::v1::JobState;
+
+constexpr int kMaxRequestIdLength = 128;
+constexpr int kMaxPageSize = 1000;
+constexpr int kMaxSlots = 64;
+
+bool IsTerminal(JobState state) {
+  return state == polytrain::v1::JOB_STATE_SUCCEEDED || state == polytrain::v1::JOB_STATE_FAILED ||
+         state == polytrain::v1::JOB_STATE_CANCELLED;
+}
+
+absl::Status CheckJobId(absl::string_view field, const std::string& id) {
+  if (id.empty()) return InvalidField(field, "must be set");
+  return CheckLength(field, id, 1, 64);
+}
+
+bool WorkerCanRun(const polytrain::v1::Hello& hello, const Job& job) {
+  if (job.spec().device() != polytrain::v1::DEVICE_CUDA) return true;
+  for (const std::string& device : hello.devices()) {
+    if (device == "cuda") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Coordinator::Coordinator(std::unique_ptr<JobStore> store, Options options)
+    : store_(std::move(store)), options_(options) {}
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(std::unique_ptr<JobStore> store,
+                                                                 Options options) {
+  std::unique_ptr<Coordinator> c(new Coordinator(std::move(store), options));
+  absl::StatusOr<std::vector<Job>> queued =
+      c->store_->JobsInStates({polytrain::v1::JOB_STATE_QUEUED});
+  if (!queued.ok()) return queued.status();
+  absl::StatusOr<std::vector<Job>> running =
+      c->store_->JobsInStates({polytrain::v1::JOB_STATE_RUNNING});
+  if (!running.ok()) return running.status();
+  {
+    std::lock_guard<std::mutex> lock(c->mu_);
+    for (const Job& job : *queued) c->EnqueueLocked(job);
+    for (const Job& job : *running) {
+      c->running_[job.id()] = RunningJob{-1, job.attempts(), Clock::now() + c->Lease(), false};
+    }
+  }
+  if (options.lease_thread) c->lease_thread_ = std::thread([p = c.get()] { p->LeaseLoop(); });
+  return c;
+}
+
+Coordinator::~Coordinator() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (lease_thread_.joinable()) lease_thread_.join();
+}
+
+Coordinator::Clock::duration Coordinator::Lease() const {
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options_.lease_seconds));
+}
+
+void Coordinator::LeaseLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stopping_) break;
+    lock.unlock();
+    ExpireLeases(Clock::now());
+    lock.lock();
+  }
+}
+
+void Coordinator::EnqueueLocked(const Job& job) {
+  queue_.emplace(QueueKey{job.spec().priority(), next_order_++}, job);
+}
+
+absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest& request) {
+  if (!request.has_spec()) return InvalidField("spec", "must be set");
+  POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(request.spec(), "spec"));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckLength("client_request_id", request.client_request_id(), 0, kMaxRequestIdLength));
+  absl::StatusOr<loss::LossConfig> loss = loss::ToLossConfig(request.spec().loss(), "spec.loss");
+  if (!loss.ok()) return loss.status();
+
+  Job job;
+  *job.mutable_spec() = request.spec();
+  job.set_state(polytrain::v1::JOB_STATE_QUEUED);
+  job.set_client_request_id(request.client_request_id());
+  job.set_loss_name(loss::ShortName(*loss));
+  std::lock_guard<std::mutex> lock(mu_);
+  bool created = false;
+  absl::StatusOr<Job> stored = store_->CreateJob(std::move(job), &created);
+  if (!stored.ok()) return stored.status();
+  if (created) {
+    EnqueueLocked(*stored);
+    ScheduleLocked();
+  }
+  return store_->GetJob(stored->id());
+}
+
+absl::StatusOr<Job> Coordinator::GetJob(const polytrain::v1::GetJobRequest& request) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckJobId("id", request.id()));
+  return store_->GetJob(request.id());
+}
+
+absl::StatusOr<polytrain::v1::ListJobsResponse> Coordinator::ListJobs(
+    const polytrain::v1::ListJobsRequest& request) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("page_size", request.page_size(), 0, kMaxPageSize));
+  JobFilter filter;
+  for (int i = 0; i < request.states_size(); ++i) {
+    if (!polytrain::v1::JobState_IsValid(request.states(i)) ||
+        request.states(i) == polytrain::v1::JOB_STATE_UNSPECIFIED) {
+      return InvalidField(IndexPath("states", i),
+                          absl::StrCat("unknown state ", request.states(i)));
+    }
+    filter.states.push_back(request.states(i));
+  }
+  filter.labels.insert(request.labels().begin(), request.labels().end());
+  filter.page_size = request.page_size() == 0 ? 100 : request.page_size();
+  filter.page_token = request.page_token();
+  absl::StatusOr<JobPage> page = store_->ListJobs(filter);
+  if (!page.ok()) return page.status();
+  polytrain::v1::ListJobsResponse response;
+  for (Job& job : page->jobs) *response.add_jobs() = std::move(job);
+  response.set_next_page_token(page->next_page_token);
+  return response;
+}
+
+absl::StatusOr<Job> Coordinator::CancelJob(const polytrain::v1::CancelJobRequest& request) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckJobId("id", request.id()));
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = store_->GetJob(request.id());
+  if (!job.ok()) return job.status();
+  if (IsTerminal(job->state())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job->id(), " already ended (", polytrain::v1::JobState_Name(job->state()), ")"));
+  }
+  if (job->state() == polytrain::v1::JOB_STATE_QUEUED) {
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (it->second.id() == job->id()) {
+        queue_.erase(it);
+        break;
+      }
+    }
+    POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(job->id(), polytrain::v1::JOB_STATE_CANCELLED,
+                                              "cancelled while queued", nullptr));
+    return store_->GetJob(job->id());
+  }
+  auto running = running_.find(job->id());
+  if (running != running_.end()) {
+    running->second.cancel_requested = true;
+    auto worker = workers_.find(running->second.session);
+    if (worker != workers_.end()) {
+      polytrain::v1::CoordinatorMessage cancel;
+      cancel.mutable_cancel()->set_job_id(job->id());
+      worker->second.channel->Send(cancel);
+    }
+  }
+  return *job;  // still RUNNING; CANCELLED once the worker stops it (or its lease lapses)
+}
+
+absl::StatusOr<polytrain::v1::GetMetricsResponse> Coordinator::GetMetrics(
+    const polytrain::v1::GetMetricsRequest& request) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckJobId("job_id", request.job_id()));
+  POLYTRAIN_RETURN_IF_ERROR(store_->GetJob(request.job_id()).status());
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points =
+      store_->GetMetrics(request.job_id());
+  if (!points.ok()) return points.status();
+  polytrain::v1::GetMetricsResponse response;
+  for (auto& p : *points) *response.add_points() = std::move(p);
+  return response;
+}
+
+absl::StatusOr<int64_t> Coordinator::WorkerConnected(const polytrain::v1::Hello& hello,
+                                                     WorkerChannel* channel) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("hello.name", hello.name(), 1, 128));
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("hello.slots", hello.slots(), 0, kMaxSlots));
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [session, worker] : workers_) {
+    if (worker.hello.name() == hello.name()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("hello.name: a worker named ", hello.name(), " is already connected"));
+    }
+  }
+  const int64_t session = next_session_++;
+  WorkerState& state = workers_[session];
+  state.hello = hello;
+  if (state.hello.slots() == 0) state.hello.set_slots(1);
+  state.channel = channel;
+  // Re-attach the jobs it kept running across a reconnect.
+  for (const std::string& job_id : hello.running_job_ids()) {
+    auto it = running_.find(job_id);
+    if (it != running_.end() && it->second.session == -1) {
+      it->second.session = session;
+      it->second.lease_expiry = Clock::now() + Lease();
+      state.running.insert(job_id);
+    }
+  }
+  polytrain::v1::CoordinatorMessage welcome;
+  welcome.mutable_welcome()->set_heartbeat_seconds(options_.heartbeat_seconds);
+  welcome.mutable_welcome()->set_lease_seconds(options_.lease_seconds);
+  channel->Send(welcome);
+  ScheduleLocked();
+  return session;
+}
+
+void Coordinator::WorkerDisconnected(int64_t session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = workers_.find(session);
+  if (it == workers_.end()) return;
+  for (const std::string& job_id : it->second.running) {
+    auto job = running_.find(job_id);
+    if (job != running_.end()) job->second.session = -1;
+  }
+  workers_.erase(it);
+}
+
+int Coordinator::ConnectedWorkers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(workers_.size());
+}
+
+void Coordinator::ScheduleLocked() {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    WorkerState* chosen = nullptr;
+    int64_t chosen_session = -1;
+    for (auto& [session, worker] : workers_) {
+      if (static_cast<int>(worker.running.size()) < worker.hello.slots() &&
+          WorkerCanRun(worker.hello, it->second)) {
+        chosen = &worker;
+        chosen_session = session;
+        break;
+      }
+    }
+    if (chosen == nullptr) {
+      ++it;
+      continue;
+    }
+    Job job = it->second;
+    job.set_state(polytrain::v1::JOB_STATE_RUNNING);
+    job.set_attempts(job.attempts() + 1);
+    job.set_worker(chosen->hello.name());
+    *job.mutable_start_time() = TimeUtil::GetCurrentTime();
+    if (!store_->UpdateJob(job).ok()) {
+      ++it;  // the store refused; the job stays queued and is retried on the next event
+      continue;
+    }
+    it = queue_.erase(it);
+    running_[job.id()] = RunningJob{chosen_session, job.attempts(), Clock::now() + Lease(), false};
+    chosen->running.insert(job.id());
+    polytrain::v1::CoordinatorMessage assignment;
+    *assignment.mutable_assignment()->mutable_job() = job;
+    chosen->channel->Send(assignment);
+  }
+}
+
+absl::Status Coordinator::FinishJobLocked(
+    const std::string& job_id, JobState state, const std::string& error,
+    const google::protobuf::Map<std::string, double>* metrics) {
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return job.status();
+  job->set_state(state);
+  job->set_error(error);
+  if (metrics != nullptr) *job->mutable_final_metrics() = *metrics;
+  *job->mutable_end_time() = TimeUtil::GetCurrentTime();
+  POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+  auto running = running_.find(job_id);
+  if (running != running_.end()) {
+    auto worker = workers_.find(running->second.session);
+    if (worker != workers_.end()) worker->second.running.erase(job_id);
+    running_.erase(running);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::HandleWorkerMessage(int64_t session,
+                                              const polytrain::v1::WorkerMessage& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto worker = workers_.find(session);
+  if (worker == workers_.end()) return absl::FailedPreconditionError("unknown worker session");
+  // Messages about a job count only from the worker and attempt that hold its lease.
+  auto owned = [&](const std::string& job_id, int32_t attempt) -> RunningJob* {
+    auto it = running_.find(job_id);
+    if (it == running_.end() || it->second.session != session) return nullptr;
+    if (attempt != 0 && attempt != it->second.attempt) return nullptr;
+    return &it->second;
+  };
+  switch (message.kind_case()) {
+    case polytrain::v1::WorkerMessage::kHeartbeat:
+      for (const std::string& job_id : message.heartbeat().running_job_ids()) {
+        if (RunningJob* job = owned(job_id, 0)) job->lease_expiry = Clock::now() + Lease();
+      }
+      return absl::OkStatus();
+    case polytrain::v1::WorkerMessage::kMetrics: {
+      const auto& batch = message.metrics();
+      RunningJob* job = owned(batch.job_id(), batch.attempt());
+      if (job == nullptr) return absl::OkStatus();  // a stale attempt: dropped
+      job->lease_expiry = Clock::now() + Lease();
+      return store_->AddMetrics(batch.job_id(), {batch.points().begin(), batch.points().end()});
+    }
+    case polytrain::v1::WorkerMessage::kFinished: {
+      const auto& done = message.finished();
+      if (owned(done.job_id(), done.attempt()) == nullptr) return absl::OkStatus();
+      POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(done.job_id(), polytrain::v1::JOB_STATE_SUCCEEDED,
+                                                "", &done.final_metrics()));
+      ScheduleLocked();
+      return absl::OkStatus();
+    }
+    case polytrain::v1::WorkerMessage::kFailed: {
+      const auto& failed = message.failed();
+      RunningJob* job = owned(failed.job_id(), failed.attempt());
+      if (job == nullptr) return absl::OkStatus();
+      const bool cancelled = failed.cancelled() || job->cancel_requested;
+      POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(
+          failed.job_id(),
+          cancelled ? polytrain::v1::JOB_STATE_CANCELLED : polytrain::v1::JOB_STATE_FAILED,
+          cancelled ? "cancelled while running" : failed.error(), nullptr));
+      ScheduleLocked();
+      return absl::OkStatus();
+    }
+    case polytrain::v1::WorkerMessage::kHello:
+      return absl::FailedPreconditionError("hello: sent twice on one stream");
+    case polytrain::v1::WorkerMessage::KIND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("kind: empty worker message");
+}
+
+void Coordinator::ExpireLeases(Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> lapsed;
+  for (const auto& [job_id, job] : running_) {
+    if (job.lease_expiry < now) lapsed.push_back(job_id);
+  }
+  for (const std::string& job_id : lapsed) {
+    const RunningJob running = running_[job_id];
+    absl::StatusOr<Job> job = store_->GetJob(job_id);
+    if (!job.ok()) continue;
+    auto worker = workers_.find(running.session);
+    const std::string where =
+        worker != workers_.end() ? worker->second.hello.name() : job->worker();
+    if (worker != workers_.end()) {  // alive but silent about this job: take it back
+      polytrain::v1::CoordinatorMessage cancel;
+      cancel.mutable_cancel()->set_job_id(job_id);
+      worker->second.channel->Send(cancel);
+    }
+    // Cancellation wins over a requeue.
+    if (running.cancel_requested) {
+      (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                            "cancelled; its worker stopped answering", nullptr);
+      continue;
+    }
+    const std::string error =
+        absl::StrCat("lease expired on worker ", where, " (attempt ", running.attempt, ")");
+    if (job->attempts() >= MaxAttempts(job->spec())) {
+      (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
+                            absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
+                            nullptr);
+      continue;
+    }
+    if (worker != workers_.end()) worker->second.running.erase(job_id);
+    running_.erase(job_id);
+    job->set_state(polytrain::v1::JOB_STATE_QUEUED);
+    job->set_error(error);
+    if (store_->UpdateJob(*job).ok()) EnqueueLocked(*job);
+  }
+  if (!lapsed.empty()) ScheduleLocked();
+}
+
+}  // namespace polytrain

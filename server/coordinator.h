@@ -1,0 +1,119 @@
+// The coordinator's logic, independent of gRPC: validates requests, persists jobs through the
+// JobStore, schedules queued jobs onto connected workers (priority, then FIFO; device matching;
+// a worker's slots), and leases running jobs: a lease not renewed by heartbeats lapses and the job
+// is requeued as a new attempt, up to the spec's max_attempts.
+#ifndef POLYTRAIN_SERVER_COORDINATOR_H_
+#define POLYTRAIN_SERVER_COORDINATOR_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "polytrain/v1/coordinator.pb.h"
+#include "polytrain/v1/worker.pb.h"
+#include "server/job_store.h"
+
+namespace polytrain {
+
+// How the coordinator sends to one connected worker. Send must not block or call back.
+class WorkerChannel {
+ public:
+  virtual ~WorkerChannel() = default;
+  virtual void Send(const polytrain::v1::CoordinatorMessage& message) = 0;
+};
+
+class Coordinator {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Options {
+    // A running job's lease lapses this long after its last heartbeat.
+    double lease_seconds = 30.0;
+    // What workers are told to use; a third of the lease leaves room for two lost beats.
+    double heartbeat_seconds = 10.0;
+    // Run the lease timer thread (tests drive ExpireLeases themselves).
+    bool lease_thread = true;
+  };
+
+  // Loads queued and running jobs from the store: queued ones are scheduled as workers connect,
+  // running ones wait one lease for their worker to reconnect and re-attach, then are requeued.
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(std::unique_ptr<JobStore> store,
+                                                             Options options);
+  ~Coordinator();
+
+  absl::StatusOr<polytrain::v1::Job> SubmitJob(const polytrain::v1::SubmitJobRequest& request);
+  absl::StatusOr<polytrain::v1::Job> GetJob(const polytrain::v1::GetJobRequest& request);
+  absl::StatusOr<polytrain::v1::ListJobsResponse> ListJobs(
+      const polytrain::v1::ListJobsRequest& request);
+  absl::StatusOr<polytrain::v1::Job> CancelJob(const polytrain::v1::CancelJobRequest& request);
+  absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
+      const polytrain::v1::GetMetricsRequest& request);
+
+  // A worker's stream opened with `hello`; returns its session. INVALID_ARGUMENT for a bad hello.
+  absl::StatusOr<int64_t> WorkerConnected(const polytrain::v1::Hello& hello,
+                                          WorkerChannel* channel);
+  absl::Status HandleWorkerMessage(int64_t session, const polytrain::v1::WorkerMessage& message);
+  // The stream closed; its running jobs keep their leases until they lapse.
+  void WorkerDisconnected(int64_t session);
+
+  // Requeues or fails every running job whose lease lapsed before `now`.
+  void ExpireLeases(Clock::time_point now);
+
+  int ConnectedWorkers();
+  const Options& options() const { return options_; }
+
+ private:
+  struct WorkerState {
+    polytrain::v1::Hello hello;
+    WorkerChannel* channel = nullptr;
+    std::set<std::string> running;
+  };
+  struct RunningJob {
+    int64_t session = -1;  // -1: its worker is gone, waiting for a reconnect or the lease
+    int32_t attempt = 0;
+    Clock::time_point lease_expiry;
+    bool cancel_requested = false;
+  };
+  struct QueueKey {  // highest priority first, then oldest
+    int32_t priority;
+    int64_t order;
+    bool operator<(const QueueKey& o) const {
+      return priority != o.priority ? priority > o.priority : order < o.order;
+    }
+  };
+
+  Coordinator(std::unique_ptr<JobStore> store, Options options);
+  void LeaseLoop();
+  void ScheduleLocked();
+  void EnqueueLocked(const polytrain::v1::Job& job);
+  absl::Status FinishJobLocked(const std::string& job_id, polytrain::v1::JobState state,
+                               const std::string& error,
+                               const google::protobuf::Map<std::string, double>* metrics);
+  Clock::duration Lease() const;
+
+  std::unique_ptr<JobStore> store_;
+  Options options_;
+
+  std::mutex mu_;
+  std::map<int64_t, WorkerState> workers_;
+  std::map<std::string, RunningJob> running_;
+  std::map<QueueKey, polytrain::v1::Job> queue_;
+  int64_t next_session_ = 1;
+  int64_t next_order_ = 0;
+
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread lease_thread_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_COORDINATOR_H_

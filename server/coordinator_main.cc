@@ -1,0 +1,99 @@
+// polytrain-coordinator: stores, schedules and serves training jobs over gRPC.
+//
+//   polytrain-coordinator [--listen 127.0.0.1:50051] [--db polytrain.db] [--lease_seconds 30]
+//
+// Serves polytrain.v1.Coordinator (clients) and polytrain.v1.WorkerService (workers) on one
+// port, with gRPC health checking and server reflection.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "server/coordinator.h"
+#include "server/grpc_services.h"
+#include "server/sqlite_job_store.h"
+
+namespace polytrain {
+namespace {
+
+constexpr int kMaxMessageBytes = 16 << 20;
+
+int Main(int argc, char** argv) {
+  CLI::App app{
+      "polytrain-coordinator: stores training jobs in SQLite and schedules them onto the "
+      "polytrain-worker processes that dial in.\n"
+      "Example: polytrain-coordinator --listen 127.0.0.1:50051 --db polytrain.db"};
+  app.footer("Exit codes: 0 after SIGINT/SIGTERM, 1 bad --db or --listen, 2 bad command line.");
+  std::string listen = "127.0.0.1:50051", db = "polytrain.db", port_file;
+  Coordinator::Options options;
+  app.add_option("--listen", listen, "address:port to serve on (port 0 picks a free one)")
+      ->capture_default_str();
+  app.add_option("--db", db, "SQLite database file (created if missing)")->capture_default_str();
+  app.add_option("--lease_seconds", options.lease_seconds,
+                 "a running job is requeued when its worker is silent this long")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--port_file", port_file, "write the port actually bound here (for scripts)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    (void)app.exit(e);
+    return 2;
+  }
+  options.heartbeat_seconds = options.lease_seconds / 3.0;
+
+  absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(db);
+  if (!store.ok()) {
+    std::cerr << "polytrain-coordinator: " << store.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
+      Coordinator::Create(*std::move(store), options);
+  if (!coordinator.ok()) {
+    std::cerr << "polytrain-coordinator: " << coordinator.status().message() << "\n";
+    return 1;
+  }
+
+  CoordinatorService client_service(coordinator->get());
+  WorkerStreamService worker_service(coordinator->get());
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.RegisterService(&client_service);
+  builder.RegisterService(&worker_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::cerr << "polytrain-coordinator: cannot listen on " << listen << "\n";
+    return 1;
+  }
+  if (!port_file.empty()) std::ofstream(port_file) << port << "\n";
+  std::cerr << "polytrain-coordinator: serving on port " << port << ", db " << db << "\n";
+
+  // Wait for SIGINT/SIGTERM, then drain.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  int received = 0;
+  sigwait(&signals, &received);
+  std::cerr << "polytrain-coordinator: shutting down\n";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}
+
+}  // namespace
+}  // namespace polytrain
+
+int main(int argc, char** argv) { return polytrain::Main(argc, argv); }

@@ -1,0 +1,49 @@
+// The gRPC face of the Coordinator (callback API): thin handlers that call the Coordinator and
+// turn its Status into a grpc::Status, plus the reactor behind each worker's stream.
+#ifndef POLYTRAIN_SERVER_GRPC_SERVICES_H_
+#define POLYTRAIN_SERVER_GRPC_SERVICES_H_
+
+#include "polytrain/v1/coordinator.grpc.pb.h"
+#include "polytrain/v1/worker.grpc.pb.h"
+#include "server/coordinator.h"
+
+namespace polytrain {
+
+class CoordinatorService final : public polytrain::v1::Coordinator::CallbackService {
+ public:
+  explicit CoordinatorService(Coordinator* coordinator) : coordinator_(coordinator) {}
+
+  grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
+                                      const polytrain::v1::SubmitJobRequest* request,
+                                      polytrain::v1::Job* response) override;
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context,
+                                   const polytrain::v1::GetJobRequest* request,
+                                   polytrain::v1::Job* response) override;
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
+                                     const polytrain::v1::ListJobsRequest* request,
+                                     polytrain::v1::ListJobsResponse* response) override;
+  grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context,
+                                      const polytrain::v1::CancelJobRequest* request,
+                                      polytrain::v1::Job* response) override;
+  grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* context,
+                                       const polytrain::v1::GetMetricsRequest* request,
+                                       polytrain::v1::GetMetricsResponse* response) override;
+
+ private:
+  Coordinator* coordinator_;
+};
+
+class WorkerStreamService final : public polytrain::v1::WorkerService::CallbackService {
+ public:
+  explicit WorkerStreamService(Coordinator* coordinator) : coordinator_(coordinator) {}
+
+  grpc::ServerBidiReactor<polytrain::v1::WorkerMessage, polytrain::v1::CoordinatorMessage>* Connect(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  Coordinator* coordinator_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_GRPC_SERVICES_H_

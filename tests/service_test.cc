@@ -1,0 +1,282 @@
+// The service end to end: a real polytrain-coordinator and real polytrain-workers as separate
+// processes on 127.0.0.1 ports chosen at run time, a real SQLite file, gRPC over loopback.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "google/protobuf/text_format.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "polytrain/v1/coordinator.grpc.pb.h"
+#include "tests/process.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+using polytrain::testing::Process;
+using polytrain::v1::Job;
+
+// Polls `done` every 20 ms until it holds or `seconds` pass: waits for an outcome, it does not
+// stand in for one.
+bool WaitFor(const std::function<bool()>& done, double seconds = 60) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+v1::JobSpec Spec(const std::string& name, int epochs = 2) {
+  v1::JobSpec spec;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"(
+        model { mlp { hidden: [32] } }
+        dataset { synthetic { classes: 4 features: 16 train_samples: 2000 test_samples: 500
+                              separation: 3 seed: 1 } }
+        loss { poly1 { epsilon: 1 } }
+        optimizer { sgd { momentum: 0.9 } learning_rate: 0.05 }
+        batch_size: 50
+        seed: 2
+      )",
+      &spec));
+  spec.set_name(name);
+  spec.set_epochs(epochs);
+  (*spec.mutable_labels())["suite"] = "service-test";
+  return spec;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("service_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    workers_.clear();
+    coordinator_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void StartCoordinator(double lease_seconds = 30) {
+    const std::string port_file = (dir_ / "port").string();
+    fs::remove(port_file);
+    coordinator_ = std::make_unique<Process>(
+        POLYTRAIN_COORDINATOR_BINARY,
+        std::vector<std::string>{"--listen", "127.0.0.1:0", "--db", (dir_ / "jobs.db").string(),
+                                 "--lease_seconds", std::to_string(lease_seconds), "--port_file",
+                                 port_file});
+    ASSERT_TRUE(coordinator_->started());
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          std::ifstream in(port_file);
+          return static_cast<bool>(in >> port_) && port_ > 0;
+        },
+        20));
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                       grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(
+        channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)));
+    stub_ = v1::Coordinator::NewStub(channel);
+  }
+
+  void StartWorker(const std::string& name) {
+    workers_.push_back(std::make_unique<Process>(
+        POLYTRAIN_WORKER_BINARY,
+        std::vector<std::string>{"--coordinator", "127.0.0.1:" + std::to_string(port_), "--name",
+                                 name}));
+    ASSERT_TRUE(workers_.back()->started());
+  }
+
+  grpc::Status Submit(const v1::JobSpec& spec, Job* job, const std::string& request_id = "") {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::SubmitJobRequest request;
+    *request.mutable_spec() = spec;
+    request.set_client_request_id(request_id);
+    return stub_->SubmitJob(&context, request, job);
+  }
+
+  Job Get(const std::string& id) {
+    grpc::ClientContext context;
+    v1::GetJobRequest request;
+    request.set_id(id);
+    Job job;
+    EXPECT_TRUE(stub_->GetJob(&context, request, &job).ok());
+    return job;
+  }
+
+  bool WaitForState(const std::string& id, v1::JobState state, double seconds = 60) {
+    return WaitFor([&] { return Get(id).state() == state; }, seconds);
+  }
+
+  v1::ListJobsResponse List(const v1::ListJobsRequest& request) {
+    grpc::ClientContext context;
+    v1::ListJobsResponse response;
+    EXPECT_TRUE(stub_->ListJobs(&context, request, &response).ok());
+    return response;
+  }
+
+  fs::path dir_;
+  int port_ = 0;
+  std::unique_ptr<Process> coordinator_;
+  std::vector<std::unique_ptr<Process>> workers_;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+TEST_F(ServiceTest, SubmittedJobRunsToSuccessWithItsMetricsStored) {
+  StartCoordinator();
+  StartWorker("w1");
+  Job job;
+  ASSERT_TRUE(Submit(Spec("first"), &job).ok());
+  EXPECT_EQ(job.state(), v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(job.loss_name(), "poly1(e=1)");
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED));
+  const Job done = Get(job.id());
+  EXPECT_EQ(done.worker(), "w1");
+  EXPECT_EQ(done.attempts(), 1);
+  EXPECT_GE(done.final_metrics().at("eval_accuracy"), 0.85);
+  EXPECT_GT(done.end_time().seconds(), 0);
+
+  grpc::ClientContext context;
+  v1::GetMetricsRequest request;
+  request.set_job_id(job.id());
+  v1::GetMetricsResponse metrics;
+  ASSERT_TRUE(stub_->GetMetrics(&context, request, &metrics).ok());
+  int evals = 0;
+  for (const auto& p : metrics.points()) evals += p.kind() == v1::MetricPoint::KIND_EVAL;
+  EXPECT_EQ(evals, 2);                                              // one per epoch
+  EXPECT_EQ(metrics.points(metrics.points_size() - 1).step(), 80);  // 2 epochs x 40 steps
+}
+
+TEST_F(ServiceTest, InvalidRequestsAreRefusedWithTheFieldPath) {
+  StartCoordinator();
+  v1::JobSpec spec = Spec("bad");
+  spec.mutable_loss()->mutable_poly_n()->add_epsilons(1);
+  spec.mutable_loss()->mutable_poly_n()->add_epsilons(-0.75);
+  Job job;
+  const grpc::Status status = Submit(spec, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "spec.loss.poly_n.epsilons[1]: must be >= -1/2, got -0.75");
+  EXPECT_EQ(List(v1::ListJobsRequest()).jobs_size(), 0);  // nothing stored
+
+  grpc::ClientContext context;
+  v1::GetJobRequest get;
+  get.set_id("job-doesnotexist");
+  EXPECT_EQ(stub_->GetJob(&context, get, &job).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext list_context;
+  v1::ListJobsRequest list;
+  list.set_page_size(1001);
+  v1::ListJobsResponse response;
+  const grpc::Status list_status = stub_->ListJobs(&list_context, list, &response);
+  EXPECT_EQ(list_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(list_status.error_message(), "page_size: must be in [0, 1000], got 1001");
+}
+
+TEST_F(ServiceTest, SubmitIsIdempotentAndListFiltersByLabel) {
+  StartCoordinator();
+  Job first, retry, other;
+  ASSERT_TRUE(Submit(Spec("a"), &first, "request-1").ok());
+  ASSERT_TRUE(Submit(Spec("a"), &retry, "request-1").ok());
+  EXPECT_EQ(retry.id(), first.id());
+  v1::JobSpec unlabelled = Spec("b");
+  unlabelled.mutable_labels()->clear();
+  ASSERT_TRUE(Submit(unlabelled, &other).ok());
+  v1::ListJobsRequest request;
+  (*request.mutable_labels())["suite"] = "service-test";
+  const v1::ListJobsResponse labelled = List(request);
+  ASSERT_EQ(labelled.jobs_size(), 1);
+  EXPECT_EQ(labelled.jobs(0).id(), first.id());
+  EXPECT_EQ(List(v1::ListJobsRequest()).jobs_size(), 2);
+}
+
+TEST_F(ServiceTest, TwoWorkersDrainAQueue) {
+  StartCoordinator();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    Job job;
+    ASSERT_TRUE(Submit(Spec("q" + std::to_string(i), 20), &job).ok());
+    ids.push_back(job.id());
+  }
+  StartWorker("w1");
+  StartWorker("w2");
+  std::set<std::string> workers;
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(WaitForState(id, v1::JOB_STATE_SUCCEEDED)) << id;
+    workers.insert(Get(id).worker());
+  }
+  EXPECT_EQ(workers, (std::set<std::string>{"w1", "w2"}));
+}
+
+TEST_F(ServiceTest, CancelQueuedAndRunningJobs) {
+  StartCoordinator();
+  Job queued;
+  ASSERT_TRUE(Submit(Spec("never-runs"), &queued).ok());
+  grpc::ClientContext context;
+  v1::CancelJobRequest cancel;
+  cancel.set_id(queued.id());
+  Job after;
+  ASSERT_TRUE(stub_->CancelJob(&context, cancel, &after).ok());
+  EXPECT_EQ(after.state(), v1::JOB_STATE_CANCELLED);
+
+  StartWorker("w1");
+  Job running;
+  ASSERT_TRUE(Submit(Spec("long", 5000), &running).ok());
+  ASSERT_TRUE(WaitForState(running.id(), v1::JOB_STATE_RUNNING));
+  grpc::ClientContext cancel_context;
+  cancel.set_id(running.id());
+  ASSERT_TRUE(stub_->CancelJob(&cancel_context, cancel, &after).ok());
+  ASSERT_TRUE(WaitForState(running.id(), v1::JOB_STATE_CANCELLED, 30));
+  EXPECT_EQ(Get(running.id()).error(), "cancelled while running");
+
+  grpc::ClientContext again;
+  const grpc::Status twice = stub_->CancelJob(&again, cancel, &after);
+  EXPECT_EQ(twice.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(ServiceTest, CoordinatorRestartKeepsJobsAndMetrics) {
+  StartCoordinator();
+  StartWorker("w1");
+  Job job;
+  ASSERT_TRUE(Submit(Spec("durable"), &job).ok());
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED));
+  coordinator_->Kill(SIGKILL);
+  StartCoordinator();
+  const Job after = Get(job.id());
+  EXPECT_EQ(after.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_GE(after.final_metrics().at("eval_accuracy"), 0.85);
+  grpc::ClientContext context;
+  v1::GetMetricsRequest request;
+  request.set_job_id(job.id());
+  v1::GetMetricsResponse metrics;
+  ASSERT_TRUE(stub_->GetMetrics(&context, request, &metrics).ok());
+  EXPECT_GT(metrics.points_size(), 2);
+}
+
+TEST_F(ServiceTest, LapsedLeaseRequeuesTheJobOnAnotherWorker) {
+  StartCoordinator(/*lease_seconds=*/2);
+  StartWorker("doomed");
+  Job job;
+  v1::JobSpec spec = Spec("survivor", 200);
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_RUNNING));
+  workers_.back()->Kill(SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_QUEUED; }, 20));
+  EXPECT_EQ(Get(job.id()).error(), "lease expired on worker doomed (attempt 1)");
+  StartWorker("rescuer");
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  const Job done = Get(job.id());
+  EXPECT_EQ(done.attempts(), 2);
+  EXPECT_EQ(done.worker(), "rescuer");
+}
+
+}  // namespace
+}  // namespace polytrain

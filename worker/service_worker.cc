@@ -1,0 +1,276 @@
+#include "worker/service_worker.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "worker/trainer.h"
+
+namespace polytrain {
+
+using polytrain::v1::CoordinatorMessage;
+using polytrain::v1::MetricPoint;
+using polytrain::v1::WorkerMessage;
+using Clock = std::chrono::steady_clock;
+
+// Collects a job's metric points into batches: flushed at every evaluation, every 100 points
+// and at least once a second.
+class ServiceWorker::StreamingSink : public MetricSink {
+ public:
+  StreamingSink(ServiceWorker* worker, std::string job_id, int32_t attempt)
+      : worker_(worker), job_id_(std::move(job_id)), attempt_(attempt) {}
+
+  void Emit(const MetricPoint& point) override {
+    *batch_.add_points() = point;
+    if (point.kind() == MetricPoint::KIND_EVAL || batch_.points_size() >= 100 ||
+        Clock::now() - last_flush_ > std::chrono::seconds(1)) {
+      Flush();
+    }
+  }
+
+  void Flush() {
+    last_flush_ = Clock::now();
+    if (batch_.points_size() == 0) return;
+    WorkerMessage message;
+    *message.mutable_metrics() = std::move(batch_);
+    message.mutable_metrics()->set_job_id(job_id_);
+    message.mutable_metrics()->set_attempt(attempt_);
+    worker_->Enqueue(std::move(message));
+    batch_.Clear();
+  }
+
+ private:
+  ServiceWorker* worker_;
+  std::string job_id_;
+  int32_t attempt_;
+  polytrain::v1::MetricBatch batch_;
+  Clock::time_point last_flush_ = Clock::now();
+};
+
+ServiceWorker::ServiceWorker(Options options) : options_(std::move(options)) {}
+
+ServiceWorker::~ServiceWorker() {
+  Stop();
+  if (sender_.joinable()) sender_.join();
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  for (auto& [id, job] : jobs_) {
+    if (job->thread.joinable()) job->thread.join();
+  }
+}
+
+void ServiceWorker::Stop() {
+  stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    for (auto& [id, job] : jobs_) job->cancel = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  outbox_cv_.notify_all();
+}
+
+polytrain::v1::Hello ServiceWorker::MakeHello() {
+  polytrain::v1::Hello hello;
+  hello.set_name(options_.name);
+  hello.set_version("0.1.0");
+  hello.set_slots(options_.slots);
+  hello.add_devices("cpu");
+  if (options_.cuda) hello.add_devices("cuda");
+  hello.set_threads(options_.threads);
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  for (const auto& [id, job] : jobs_) {
+    if (!job->done) hello.add_running_job_ids(id);
+  }
+  return hello;
+}
+
+void ServiceWorker::Enqueue(WorkerMessage message) {
+  std::lock_guard<std::mutex> lock(outbox_mu_);
+  if (message.has_metrics()) {
+    buffered_points_ += message.metrics().points_size();
+    // Over the bound: drop the oldest metric batches; results are never dropped.
+    for (auto it = outbox_.begin();
+         buffered_points_ > options_.max_buffered_points && it != outbox_.end();) {
+      if (it->has_metrics()) {
+        buffered_points_ -= it->metrics().points_size();
+        it = outbox_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  outbox_.push_back(std::move(message));
+  outbox_cv_.notify_all();
+}
+
+void ServiceWorker::SenderLoop() {
+  Clock::time_point last_beat;
+  while (!stopping_) {
+    std::deque<WorkerMessage> pending;
+    {
+      std::unique_lock<std::mutex> lock(outbox_mu_);
+      outbox_cv_.wait_for(lock, std::chrono::milliseconds(100),
+                          [&] { return stopping_ || !outbox_.empty(); });
+      pending.swap(outbox_);
+    }
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    if (stream_ == nullptr) {
+      // No stream: put everything back in front of what arrived meanwhile.
+      std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
+      outbox_.insert(outbox_.begin(), pending.begin(), pending.end());
+      continue;
+    }
+    while (!pending.empty() && stream_->Write(pending.front())) {
+      if (pending.front().has_metrics()) {
+        std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
+        buffered_points_ -= pending.front().metrics().points_size();
+      }
+      pending.pop_front();
+    }
+    if (!pending.empty()) {
+      std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
+      outbox_.insert(outbox_.begin(), pending.begin(), pending.end());
+      continue;
+    }
+    if (Clock::now() - last_beat > std::chrono::duration<double>(heartbeat_seconds_.load())) {
+      WorkerMessage beat;
+      {
+        std::lock_guard<std::mutex> jobs_lock(jobs_mu_);
+        for (const auto& [id, job] : jobs_) {
+          if (!job->done) beat.mutable_heartbeat()->add_running_job_ids(id);
+        }
+      }
+      beat.mutable_heartbeat();
+      if (stream_->Write(beat)) last_beat = Clock::now();
+    }
+  }
+}
+
+void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
+  TrainerOptions options;
+  options.data_root = options_.data_root;
+  if (!options_.checkpoint_root.empty()) {
+    options.checkpoint_dir = options_.checkpoint_root + "/" + job.id();
+    options.resume = true;  // an earlier attempt on this machine left its checkpoints here
+  }
+  options.cancel = &state->cancel;
+  StreamingSink sink(this, job.id(), job.attempts());
+  options.sink = &sink;
+
+  WorkerMessage result;
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(job.spec(), options);
+  absl::StatusOr<TrainingSummary> summary =
+      trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());
+  sink.Flush();
+  if (summary.ok()) {
+    auto* finished = result.mutable_finished();
+    finished->set_job_id(job.id());
+    finished->set_attempt(job.attempts());
+    finished->mutable_final_metrics()->insert(summary->final_metrics.begin(),
+                                              summary->final_metrics.end());
+    finished->set_steps(summary->steps);
+    finished->set_seconds(summary->seconds);
+  } else {
+    auto* failed = result.mutable_failed();
+    failed->set_job_id(job.id());
+    failed->set_attempt(job.attempts());
+    failed->set_error(std::string(summary.status().message()));
+    failed->set_cancelled(summary.status().code() == absl::StatusCode::kCancelled);
+  }
+  state->done = true;
+  Enqueue(std::move(result));
+}
+
+bool ServiceWorker::ServeOneConnection() {
+  auto channel = grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials());
+  auto stub = polytrain::v1::WorkerService::NewStub(channel);
+  grpc::ClientContext context;
+  auto stream = stub->Connect(&context);
+  WorkerMessage hello;
+  *hello.mutable_hello() = MakeHello();
+  {
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    if (stopping_) return false;
+    if (!stream->Write(hello)) {
+      (void)stream->Finish();
+      return false;
+    }
+    context_ = &context;
+    stream_ = stream.get();
+  }
+  outbox_cv_.notify_all();
+
+  bool welcomed = false;
+  CoordinatorMessage message;
+  while (stream->Read(&message)) {
+    switch (message.kind_case()) {
+      case CoordinatorMessage::kWelcome:
+        welcomed = true;
+        heartbeat_seconds_ = message.welcome().heartbeat_seconds();
+        break;
+      case CoordinatorMessage::kAssignment: {
+        const polytrain::v1::Job& job = message.assignment().job();
+        std::lock_guard<std::mutex> lock(jobs_mu_);
+        // Reap jobs that ended.
+        for (auto it = jobs_.begin(); it != jobs_.end();) {
+          if (it->second->done) {
+            it->second->thread.join();
+            it = jobs_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        if (jobs_.count(job.id()) != 0) break;  // already running it
+        auto state = std::make_unique<RunningJob>();
+        RunningJob* raw = state.get();
+        state->thread = std::thread([this, job, raw] { RunJob(job, raw); });
+        jobs_[job.id()] = std::move(state);
+        break;
+      }
+      case CoordinatorMessage::kCancel: {
+        std::lock_guard<std::mutex> lock(jobs_mu_);
+        auto it = jobs_.find(message.cancel().job_id());
+        if (it != jobs_.end()) it->second->cancel = true;
+        break;
+      }
+      case CoordinatorMessage::KIND_NOT_SET:
+        break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    stream_ = nullptr;
+    context_ = nullptr;
+  }
+  const grpc::Status status = stream->Finish();
+  if (!stopping_ && !status.ok()) {
+    std::fprintf(stderr, "polytrain-worker: stream to %s closed: %s\n",
+                 options_.coordinator.c_str(), status.error_message().c_str());
+  }
+  return welcomed;
+}
+
+void ServiceWorker::Run() {
+  sender_ = std::thread([this] { SenderLoop(); });
+  double backoff = 0.1;
+  while (!stopping_) {
+    if (ServeOneConnection()) backoff = 0.1;
+    if (stopping_) break;
+    std::unique_lock<std::mutex> lock(outbox_mu_);
+    outbox_cv_.wait_for(lock, std::chrono::duration<double>(backoff),
+                        [&] { return stopping_.load(); });
+    backoff = std::min(backoff * 2, 5.0);
+  }
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    for (auto& [id, job] : jobs_) {
+      if (job->thread.joinable()) job->thread.join();
+    }
+  }
+  if (sender_.joinable()) sender_.join();
+}
+
+}  // namespace polytrain

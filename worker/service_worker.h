@@ -1,0 +1,83 @@
+// polytrain-worker in service mode: dials the coordinator, keeps one bidirectional stream open
+// (reconnecting with backoff), trains the jobs it is assigned with the Trainer and streams their
+// metric points, results and heartbeats back. Jobs keep training while the stream is down; their
+// messages wait in a bounded outbox and are sent on reconnect.
+#ifndef POLYTRAIN_WORKER_SERVICE_WORKER_H_
+#define POLYTRAIN_WORKER_SERVICE_WORKER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "polytrain/v1/worker.grpc.pb.h"
+
+namespace polytrain {
+
+class ServiceWorker {
+ public:
+  struct Options {
+    std::string coordinator;  // host:port
+    std::string name;
+    int slots = 1;
+    bool cuda = false;  // advertise a GPU
+    int threads = 1;
+    std::string data_root;
+    // Checkpoints of job J go to <checkpoint_root>/J; empty: no checkpoints.
+    std::string checkpoint_root;
+    // Metric points waiting for a stream, at most; beyond it the oldest train points are
+    // dropped (evaluations and results never are).
+    size_t max_buffered_points = 100000;
+  };
+
+  explicit ServiceWorker(Options options);
+  ~ServiceWorker();
+
+  // Serves until Stop(): connects, reconnects with exponential backoff (0.1 s to 5 s).
+  void Run();
+  // Cancels running jobs, closes the stream and makes Run() return. Safe from any thread.
+  void Stop();
+
+ private:
+  struct RunningJob {
+    std::atomic<bool> cancel{false};
+    std::atomic<bool> done{false};
+    std::thread thread;
+  };
+  class StreamingSink;
+
+  bool ServeOneConnection();
+  void SenderLoop();
+  void RunJob(polytrain::v1::Job job, RunningJob* state);
+  void Enqueue(polytrain::v1::WorkerMessage message);
+  polytrain::v1::Hello MakeHello();
+
+  Options options_;
+  std::atomic<bool> stopping_{false};
+
+  // The live stream, if any; writes happen under stream_mu_.
+  std::mutex stream_mu_;
+  grpc::ClientContext* context_ = nullptr;
+  grpc::ClientReaderWriter<polytrain::v1::WorkerMessage, polytrain::v1::CoordinatorMessage>*
+      stream_ = nullptr;
+  std::atomic<double> heartbeat_seconds_{5.0};  // from the coordinator's welcome
+
+  // Messages waiting to be sent, in order.
+  std::mutex outbox_mu_;
+  std::condition_variable outbox_cv_;
+  std::deque<polytrain::v1::WorkerMessage> outbox_;
+  size_t buffered_points_ = 0;
+
+  std::mutex jobs_mu_;
+  std::map<std::string, std::unique_ptr<RunningJob>> jobs_;
+
+  std::thread sender_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_WORKER_SERVICE_WORKER_H_
