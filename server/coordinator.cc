@@ -55,8 +55,18 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(std::unique_ptr
     std::lock_guard<std::mutex> lock(c->mu_);
     for (const Job& job : *queued) c->EnqueueLocked(job);
     for (const Job& job : *running) {
-      c->running_[job.id()] = RunningJob{-1, job.attempts(), Clock::now() + c->Lease(), false};
+      c->running_[job.id()] = RunningJob{-1, job.attempts(), Clock::now() + c->Lease(), false, job};
     }
+  }
+  if (options.metrics != nullptr) {
+    absl::StatusOr<std::map<JobState, int64_t>> counts = c->store_->CountJobsByState();
+    if (!counts.ok()) return counts.status();
+    for (const auto& [state, n] : *counts) {
+      for (int64_t i = 0; i < n; ++i) {
+        options.metrics->JobStateChanged(polytrain::v1::JOB_STATE_UNSPECIFIED, state);
+      }
+    }
+    options.metrics->SetQueueDepth(c->queue_.size());
   }
   if (options.lease_thread) c->lease_thread_ = std::thread([p = c.get()] { p->LeaseLoop(); });
   return c;
@@ -83,12 +93,21 @@ void Coordinator::LeaseLoop() {
     if (stopping_) break;
     lock.unlock();
     ExpireLeases(Clock::now());
+    if (options_.metrics != nullptr) options_.metrics->DropExpiredJobSeries(Clock::now());
     lock.lock();
   }
 }
 
 void Coordinator::EnqueueLocked(const Job& job) {
   queue_.emplace(QueueKey{job.spec().priority(), next_order_++}, job);
+  queued_since_[job.id()] = Clock::now();
+}
+
+void Coordinator::CountTransitionLocked(JobState from, JobState to) {
+  if (options_.metrics == nullptr) return;
+  options_.metrics->JobStateChanged(from, to);
+  options_.metrics->SetQueueDepth(queue_.size());
+  options_.metrics->SetWorkersConnected(workers_.size());
 }
 
 absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest& request) {
@@ -110,6 +129,8 @@ absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest
   if (!stored.ok()) return stored.status();
   if (created) {
     EnqueueLocked(*stored);
+    if (options_.metrics != nullptr) options_.metrics->JobSubmitted();
+    CountTransitionLocked(polytrain::v1::JOB_STATE_UNSPECIFIED, polytrain::v1::JOB_STATE_QUEUED);
     ScheduleLocked();
   }
   return store_->GetJob(stored->id());
@@ -156,6 +177,7 @@ absl::StatusOr<Job> Coordinator::CancelJob(const polytrain::v1::CancelJobRequest
     for (auto it = queue_.begin(); it != queue_.end(); ++it) {
       if (it->second.id() == job->id()) {
         queue_.erase(it);
+        queued_since_.erase(job->id());
         break;
       }
     }
@@ -217,6 +239,7 @@ absl::StatusOr<int64_t> Coordinator::WorkerConnected(const polytrain::v1::Hello&
   welcome.mutable_welcome()->set_heartbeat_seconds(options_.heartbeat_seconds);
   welcome.mutable_welcome()->set_lease_seconds(options_.lease_seconds);
   channel->Send(welcome);
+  CountTransitionLocked(polytrain::v1::JOB_STATE_UNSPECIFIED, polytrain::v1::JOB_STATE_UNSPECIFIED);
   ScheduleLocked();
   return session;
 }
@@ -230,6 +253,7 @@ void Coordinator::WorkerDisconnected(int64_t session) {
     if (job != running_.end()) job->second.session = -1;
   }
   workers_.erase(it);
+  CountTransitionLocked(polytrain::v1::JOB_STATE_UNSPECIFIED, polytrain::v1::JOB_STATE_UNSPECIFIED);
 }
 
 int Coordinator::ConnectedWorkers() {
@@ -263,7 +287,14 @@ void Coordinator::ScheduleLocked() {
       continue;
     }
     it = queue_.erase(it);
-    running_[job.id()] = RunningJob{chosen_session, job.attempts(), Clock::now() + Lease(), false};
+    running_[job.id()] =
+        RunningJob{chosen_session, job.attempts(), Clock::now() + Lease(), false, job};
+    if (options_.metrics != nullptr) {
+      options_.metrics->JobScheduled(
+          std::chrono::duration<double>(Clock::now() - queued_since_[job.id()]).count());
+    }
+    queued_since_.erase(job.id());
+    CountTransitionLocked(polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING);
     chosen->running.insert(job.id());
     polytrain::v1::CoordinatorMessage assignment;
     *assignment.mutable_assignment()->mutable_job() = job;
@@ -276,6 +307,7 @@ absl::Status Coordinator::FinishJobLocked(
     const google::protobuf::Map<std::string, double>* metrics) {
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
+  const JobState previous = job->state();
   job->set_state(state);
   job->set_error(error);
   if (metrics != nullptr) *job->mutable_final_metrics() = *metrics;
@@ -287,6 +319,8 @@ absl::Status Coordinator::FinishJobLocked(
     if (worker != workers_.end()) worker->second.running.erase(job_id);
     running_.erase(running);
   }
+  CountTransitionLocked(previous, state);
+  if (options_.metrics != nullptr) options_.metrics->JobEnded(job_id, Clock::now());
   return absl::OkStatus();
 }
 
@@ -313,6 +347,9 @@ absl::Status Coordinator::HandleWorkerMessage(int64_t session,
       RunningJob* job = owned(batch.job_id(), batch.attempt());
       if (job == nullptr) return absl::OkStatus();  // a stale attempt: dropped
       job->lease_expiry = Clock::now() + Lease();
+      if (options_.metrics != nullptr) {
+        for (const auto& point : batch.points()) options_.metrics->JobProgress(job->job, point);
+      }
       return store_->AddMetrics(batch.job_id(), {batch.points().begin(), batch.points().end()});
     }
     case polytrain::v1::WorkerMessage::kFinished: {
@@ -379,7 +416,10 @@ void Coordinator::ExpireLeases(Clock::time_point now) {
     running_.erase(job_id);
     job->set_state(polytrain::v1::JOB_STATE_QUEUED);
     job->set_error(error);
-    if (store_->UpdateJob(*job).ok()) EnqueueLocked(*job);
+    if (store_->UpdateJob(*job).ok()) {
+      EnqueueLocked(*job);
+      CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
+    }
   }
   if (!lapsed.empty()) ScheduleLocked();
 }

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "polytrain/v1/coordinator.pb.h"
 #include "polytrain/v1/worker.pb.h"
+#include "server/coordinator_metrics.h"
 #include "server/job_store.h"
 
 namespace polytrain {
@@ -41,6 +42,8 @@ class Coordinator {
     double heartbeat_seconds = 10.0;
     // Run the lease timer thread (tests drive ExpireLeases themselves).
     bool lease_thread = true;
+    // Where the coordinator's Prometheus series go; may be null.
+    CoordinatorMetrics* metrics = nullptr;
   };
 
   // Loads queued and running jobs from the store: queued ones are scheduled as workers connect,
@@ -81,6 +84,7 @@ class Coordinator {
     int32_t attempt = 0;
     Clock::time_point lease_expiry;
     bool cancel_requested = false;
+    polytrain::v1::Job job;  // as assigned: names and labels for the per-job series
   };
   struct QueueKey {  // highest priority first, then oldest
     int32_t priority;
@@ -98,6 +102,8 @@ class Coordinator {
                                const std::string& error,
                                const google::protobuf::Map<std::string, double>* metrics);
   Clock::duration Lease() const;
+  // Moves a job between states in the jobs-by-state series, refreshes queue depth and workers.
+  void CountTransitionLocked(polytrain::v1::JobState from, polytrain::v1::JobState to);
 
   std::unique_ptr<JobStore> store_;
   Options options_;
@@ -106,6 +112,7 @@ class Coordinator {
   std::map<int64_t, WorkerState> workers_;
   std::map<std::string, RunningJob> running_;
   std::map<QueueKey, polytrain::v1::Job> queue_;
+  std::map<std::string, Clock::time_point> queued_since_;
   int64_t next_session_ = 1;
   int64_t next_order_ = 0;
 

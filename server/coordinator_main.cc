@@ -14,6 +14,8 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
 #include "server/coordinator.h"
 #include "server/grpc_services.h"
 #include "server/sqlite_job_store.h"
@@ -39,6 +41,17 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
   app.add_option("--port_file", port_file, "write the port actually bound here (for scripts)");
+  std::string metrics_listen = "127.0.0.1:9464", metrics_port_file;
+  double retention_seconds = 600;
+  app.add_option("--metrics_listen", metrics_listen,
+                 "serve Prometheus /metrics on address:port (port 0 picks one; empty: off)")
+      ->capture_default_str();
+  app.add_option("--metrics_port_file", metrics_port_file,
+                 "write the /metrics port actually bound here");
+  app.add_option("--job_series_retention_seconds", retention_seconds,
+                 "keep a finished job's per-job series this long")
+      ->check(CLI::Range(0.0, 86400.0 * 7))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -48,6 +61,26 @@ int Main(int argc, char** argv) {
     return 2;
   }
   options.heartbeat_seconds = options.lease_seconds / 3.0;
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  CoordinatorMetrics metrics(*registry,
+                             std::chrono::duration_cast<CoordinatorMetrics::Clock::duration>(
+                                 std::chrono::duration<double>(retention_seconds)));
+  options.metrics = &metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+    } catch (const std::exception& e) {
+      std::cerr << "polytrain-coordinator: --metrics_listen " << metrics_listen << ": " << e.what()
+                << "\n";
+      return 1;
+    }
+    exposer->RegisterCollectable(registry);
+    if (!metrics_port_file.empty()) {
+      std::ofstream(metrics_port_file) << exposer->GetListeningPorts().front() << "\n";
+    }
+  }
 
   absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(db);
   if (!store.ok()) {
@@ -61,7 +94,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  CoordinatorService client_service(coordinator->get());
+  CoordinatorService client_service(coordinator->get(), &metrics);
   WorkerStreamService worker_service(coordinator->get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -1,5 +1,6 @@
 #include "server/grpc_services.h"
 
+#include <chrono>
 #include <deque>
 #include <mutex>
 
@@ -11,14 +12,22 @@ namespace {
 using polytrain::v1::CoordinatorMessage;
 using polytrain::v1::WorkerMessage;
 
-// Runs `call` (returning StatusOr<Response>) and finishes the unary RPC with its result.
+// Runs `call` (returning StatusOr<Response>), finishes the unary RPC with its result and
+// records it.
 template <typename Response, typename Call>
-grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, Response* response,
+grpc::ServerUnaryReactor* Unary(const char* method, CoordinatorMetrics* metrics,
+                                grpc::CallbackServerContext* context, Response* response,
                                 Call call) {
+  const auto start = std::chrono::steady_clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<Response> result = call();
   if (result.ok()) *response = *std::move(result);
-  reactor->Finish(ToGrpcStatus(result.status()));
+  const grpc::Status status = ToGrpcStatus(result.status());
+  if (metrics != nullptr) {
+    metrics->Rpc(method, status.error_code(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  reactor->Finish(status);
   return reactor;
 }
 
@@ -123,31 +132,36 @@ class WorkerConnection final : public grpc::ServerBidiReactor<WorkerMessage, Coo
 grpc::ServerUnaryReactor* CoordinatorService::SubmitJob(
     grpc::CallbackServerContext* context, const polytrain::v1::SubmitJobRequest* request,
     polytrain::v1::Job* response) {
-  return Unary(context, response, [&] { return coordinator_->SubmitJob(*request); });
+  return Unary("SubmitJob", metrics_, context, response,
+               [&] { return coordinator_->SubmitJob(*request); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::GetJob(grpc::CallbackServerContext* context,
                                                      const polytrain::v1::GetJobRequest* request,
                                                      polytrain::v1::Job* response) {
-  return Unary(context, response, [&] { return coordinator_->GetJob(*request); });
+  return Unary("GetJob", metrics_, context, response,
+               [&] { return coordinator_->GetJob(*request); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::ListJobs(
     grpc::CallbackServerContext* context, const polytrain::v1::ListJobsRequest* request,
     polytrain::v1::ListJobsResponse* response) {
-  return Unary(context, response, [&] { return coordinator_->ListJobs(*request); });
+  return Unary("ListJobs", metrics_, context, response,
+               [&] { return coordinator_->ListJobs(*request); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::CancelJob(
     grpc::CallbackServerContext* context, const polytrain::v1::CancelJobRequest* request,
     polytrain::v1::Job* response) {
-  return Unary(context, response, [&] { return coordinator_->CancelJob(*request); });
+  return Unary("CancelJob", metrics_, context, response,
+               [&] { return coordinator_->CancelJob(*request); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::GetMetrics(
     grpc::CallbackServerContext* context, const polytrain::v1::GetMetricsRequest* request,
     polytrain::v1::GetMetricsResponse* response) {
-  return Unary(context, response, [&] { return coordinator_->GetMetrics(*request); });
+  return Unary("GetMetrics", metrics_, context, response,
+               [&] { return coordinator_->GetMetrics(*request); });
 }
 
 grpc::ServerBidiReactor<WorkerMessage, CoordinatorMessage>* WorkerStreamService::Connect(

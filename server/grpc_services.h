@@ -11,7 +11,9 @@ namespace polytrain {
 
 class CoordinatorService final : public polytrain::v1::Coordinator::CallbackService {
  public:
-  explicit CoordinatorService(Coordinator* coordinator) : coordinator_(coordinator) {}
+  // `metrics` (may be null) receives each RPC's method, code and duration.
+  CoordinatorService(Coordinator* coordinator, CoordinatorMetrics* metrics)
+      : coordinator_(coordinator), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
                                       const polytrain::v1::SubmitJobRequest* request,
@@ -31,6 +33,7 @@ class CoordinatorService final : public polytrain::v1::Coordinator::CallbackServ
 
  private:
   Coordinator* coordinator_;
+  CoordinatorMetrics* metrics_;
 };
 
 class WorkerStreamService final : public polytrain::v1::WorkerService::CallbackService {

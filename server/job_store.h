@@ -44,6 +44,9 @@ class JobStore {
   virtual absl::StatusOr<std::vector<polytrain::v1::Job>> JobsInStates(
       const std::vector<polytrain::v1::JobState>& states) = 0;
 
+  // How many jobs are in each state (states with none are absent).
+  virtual absl::StatusOr<std::map<polytrain::v1::JobState, int64_t>> CountJobsByState() = 0;
+
   // Adds metric points; a point with the kind and step of a stored one replaces it, so a
   // replayed batch is never counted twice.
   virtual absl::Status AddMetrics(const std::string& job_id,

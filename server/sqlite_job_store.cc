@@ -309,6 +309,18 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::JobsInStates(const std::vector<
   return jobs;
 }
 
+absl::StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountJobsByState() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement count(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  std::map<JobState, int64_t> counts;
+  int rc;
+  while ((rc = count.Step()) == SQLITE_ROW) {
+    counts[static_cast<JobState>(count.Int(0))] = count.Int(1);
+  }
+  if (rc != SQLITE_DONE) return count.status("count jobs");
+  return counts;
+}
+
 absl::Status SqliteJobStore::AddMetrics(const std::string& job_id,
                                         const std::vector<MetricPoint>& points) {
   std::lock_guard<std::mutex> lock(mu_);

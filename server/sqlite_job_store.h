@@ -29,6 +29,7 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<JobPage> ListJobs(const JobFilter& filter) override;
   absl::StatusOr<std::vector<polytrain::v1::Job>> JobsInStates(
       const std::vector<polytrain::v1::JobState>& states) override;
+  absl::StatusOr<std::map<polytrain::v1::JobState, int64_t>> CountJobsByState() override;
   absl::Status AddMetrics(const std::string& job_id,
                           const std::vector<polytrain::v1::MetricPoint>& points) override;
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(

@@ -1,6 +1,7 @@
 // The service end to end: a real polytrain-coordinator and real polytrain-workers as separate
 // processes on 127.0.0.1 ports chosen at run time, a real SQLite file, gRPC over loopback.
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -12,6 +13,7 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
+#include "tests/http_get.h"
 #include "tests/process.h"
 
 namespace polytrain {
@@ -68,12 +70,15 @@ class ServiceTest : public ::testing::Test {
 
   void StartCoordinator(double lease_seconds = 30) {
     const std::string port_file = (dir_ / "port").string();
+    const std::string metrics_port_file = (dir_ / "metrics_port").string();
     fs::remove(port_file);
+    fs::remove(metrics_port_file);
     coordinator_ = std::make_unique<Process>(
         POLYTRAIN_COORDINATOR_BINARY,
         std::vector<std::string>{"--listen", "127.0.0.1:0", "--db", (dir_ / "jobs.db").string(),
                                  "--lease_seconds", std::to_string(lease_seconds), "--port_file",
-                                 port_file});
+                                 port_file, "--metrics_listen", "127.0.0.1:0",
+                                 "--metrics_port_file", metrics_port_file});
     ASSERT_TRUE(coordinator_->started());
     ASSERT_TRUE(WaitFor(
         [&] {
@@ -81,6 +86,7 @@ class ServiceTest : public ::testing::Test {
           return static_cast<bool>(in >> port_) && port_ > 0;
         },
         20));
+    std::ifstream(metrics_port_file) >> metrics_port_;
     auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
                                        grpc::InsecureChannelCredentials());
     ASSERT_TRUE(
@@ -88,12 +94,21 @@ class ServiceTest : public ::testing::Test {
     stub_ = v1::Coordinator::NewStub(channel);
   }
 
-  void StartWorker(const std::string& name) {
-    workers_.push_back(std::make_unique<Process>(
-        POLYTRAIN_WORKER_BINARY,
-        std::vector<std::string>{"--coordinator", "127.0.0.1:" + std::to_string(port_), "--name",
-                                 name}));
+  // With `metrics_port`, the worker serves /metrics too and the port is returned there.
+  void StartWorker(const std::string& name, int* metrics_port = nullptr) {
+    std::vector<std::string> args = {"--coordinator", "127.0.0.1:" + std::to_string(port_),
+                                     "--name", name};
+    const std::string port_file = (dir_ / (name + ".metrics_port")).string();
+    if (metrics_port != nullptr) {
+      args.insert(args.end(),
+                  {"--metrics_listen", "127.0.0.1:0", "--metrics_port_file", port_file});
+    }
+    workers_.push_back(std::make_unique<Process>(POLYTRAIN_WORKER_BINARY, args));
     ASSERT_TRUE(workers_.back()->started());
+    if (metrics_port != nullptr) {
+      ASSERT_TRUE(WaitFor(
+          [&] { return static_cast<bool>(std::ifstream(port_file) >> *metrics_port); }, 20));
+    }
   }
 
   grpc::Status Submit(const v1::JobSpec& spec, Job* job, const std::string& request_id = "") {
@@ -125,8 +140,17 @@ class ServiceTest : public ::testing::Test {
     return response;
   }
 
+  // The value of one series line of the coordinator's /metrics, or -1 when absent.
+  double Scrape(const std::string& series) {
+    const std::string body = testing::HttpGet(metrics_port_, "/metrics");
+    const size_t at = body.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(body.substr(at + series.size() + 2));
+  }
+
   fs::path dir_;
   int port_ = 0;
+  int metrics_port_ = 0;
   std::unique_ptr<Process> coordinator_;
   std::vector<std::unique_ptr<Process>> workers_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
@@ -155,6 +179,46 @@ TEST_F(ServiceTest, SubmittedJobRunsToSuccessWithItsMetricsStored) {
   for (const auto& p : metrics.points()) evals += p.kind() == v1::MetricPoint::KIND_EVAL;
   EXPECT_EQ(evals, 2);                                              // one per epoch
   EXPECT_EQ(metrics.points(metrics.points_size() - 1).step(), 80);  // 2 epochs x 40 steps
+}
+
+TEST_F(ServiceTest, PrometheusEndpointShowsJobsWorkersRpcsAndPerJobProgress) {
+  StartCoordinator();
+  int worker_metrics_port = 0;
+  StartWorker("w1", &worker_metrics_port);
+  Job job;
+  ASSERT_TRUE(Submit(Spec("watched"), &job).ok());
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED));
+  const Job done = Get(job.id());
+  EXPECT_EQ(Scrape("polytrain_jobs{state=\"succeeded\"}"), 1);
+  EXPECT_EQ(Scrape("polytrain_jobs{state=\"queued\"}"), 0);
+  EXPECT_EQ(Scrape("polytrain_queue_depth"), 0);
+  EXPECT_EQ(Scrape("polytrain_workers_connected"), 1);
+  EXPECT_EQ(Scrape("polytrain_job_submissions_total"), 1);
+  EXPECT_EQ(Scrape("polytrain_scheduling_latency_seconds_count"), 1);
+  EXPECT_EQ(Scrape("polytrain_rpc_requests_total{code=\"OK\",method=\"SubmitJob\"}"), 1);
+  const std::string labels =
+      "{job_id=\"" + job.id() + "\",job_name=\"watched\",loss=\"poly1(e=1)\",sweep=\"\"}";
+  EXPECT_EQ(Scrape("polytrain_job_eval_accuracy" + labels),
+            done.final_metrics().at("eval_accuracy"));
+  EXPECT_EQ(Scrape("polytrain_job_step" + labels), 80);
+  EXPECT_EQ(Scrape("polytrain_job_epoch" + labels), 1);
+  EXPECT_GT(Scrape("polytrain_job_samples_per_second" + labels), 0);
+  EXPECT_GT(Scrape("polytrain_job_train_loss" + labels), 0);
+
+  // The worker's own endpoint.
+  const std::string worker_body = testing::HttpGet(worker_metrics_port, "/metrics");
+  EXPECT_NE(worker_body.find("\npolytrain_worker_jobs_running 0"), std::string::npos)
+      << worker_body;
+  EXPECT_NE(worker_body.find("\npolytrain_worker_step_seconds_count "), std::string::npos);
+  EXPECT_EQ(worker_body.find("\npolytrain_worker_step_seconds_count 0\n"), std::string::npos);
+  EXPECT_NE(worker_body.find("\nprocess_resident_memory_bytes "), std::string::npos);
+
+  // Both expositions pass Prometheus's own linter.
+  for (int port : {metrics_port_, worker_metrics_port}) {
+    const std::string exposition = (dir_ / "metrics.txt").string();
+    std::ofstream(exposition) << testing::HttpGet(port, "/metrics");
+    EXPECT_EQ(std::system(("promtool check metrics < " + exposition).c_str()), 0) << port;
+  }
 }
 
 TEST_F(ServiceTest, InvalidRequestsAreRefusedWithTheFieldPath) {

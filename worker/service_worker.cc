@@ -18,10 +18,16 @@ using Clock = std::chrono::steady_clock;
 // and at least once a second.
 class ServiceWorker::StreamingSink : public MetricSink {
  public:
-  StreamingSink(ServiceWorker* worker, std::string job_id, int32_t attempt)
-      : worker_(worker), job_id_(std::move(job_id)), attempt_(attempt) {}
+  StreamingSink(ServiceWorker* worker, std::string job_id, int32_t attempt, int batch_size)
+      : worker_(worker), job_id_(std::move(job_id)), attempt_(attempt), batch_size_(batch_size) {}
 
   void Emit(const MetricPoint& point) override {
+    WorkerMetrics* metrics = worker_->options_.metrics;
+    auto rate = point.values().find("samples_per_second");
+    if (metrics != nullptr && point.kind() == MetricPoint::KIND_TRAIN &&
+        rate != point.values().end() && rate->second > 0) {
+      metrics->TrainingProgress(batch_size_ / rate->second, rate->second);
+    }
     *batch_.add_points() = point;
     if (point.kind() == MetricPoint::KIND_EVAL || batch_.points_size() >= 100 ||
         Clock::now() - last_flush_ > std::chrono::seconds(1)) {
@@ -44,6 +50,7 @@ class ServiceWorker::StreamingSink : public MetricSink {
   ServiceWorker* worker_;
   std::string job_id_;
   int32_t attempt_;
+  int batch_size_;
   polytrain::v1::MetricBatch batch_;
   Clock::time_point last_flush_ = Clock::now();
 };
@@ -116,6 +123,7 @@ void ServiceWorker::SenderLoop() {
                           [&] { return stopping_ || !outbox_.empty(); });
       pending.swap(outbox_);
     }
+    if (options_.metrics != nullptr) options_.metrics->RefreshProcessMemory();
     std::lock_guard<std::mutex> lock(stream_mu_);
     if (stream_ == nullptr) {
       // No stream: put everything back in front of what arrived meanwhile.
@@ -157,7 +165,7 @@ void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
     options.resume = true;  // an earlier attempt on this machine left its checkpoints here
   }
   options.cancel = &state->cancel;
-  StreamingSink sink(this, job.id(), job.attempts());
+  StreamingSink sink(this, job.id(), job.attempts(), job.spec().batch_size());
   options.sink = &sink;
 
   WorkerMessage result;
@@ -181,7 +189,16 @@ void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
     failed->set_cancelled(summary.status().code() == absl::StatusCode::kCancelled);
   }
   state->done = true;
+  CountRunningJobs();
   Enqueue(std::move(result));
+}
+
+void ServiceWorker::CountRunningJobs() {
+  if (options_.metrics == nullptr) return;
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  int running = 0;
+  for (const auto& [id, job] : jobs_) running += job->done ? 0 : 1;
+  options_.metrics->SetJobsRunning(running);
 }
 
 bool ServiceWorker::ServeOneConnection() {
@@ -228,6 +245,11 @@ bool ServiceWorker::ServeOneConnection() {
         RunningJob* raw = state.get();
         state->thread = std::thread([this, job, raw] { RunJob(job, raw); });
         jobs_[job.id()] = std::move(state);
+        if (options_.metrics != nullptr) {
+          int running = 0;
+          for (const auto& [id, j] : jobs_) running += j->done ? 0 : 1;
+          options_.metrics->SetJobsRunning(running);
+        }
         break;
       }
       case CoordinatorMessage::kCancel: {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "polytrain/v1/worker.grpc.pb.h"
+#include "worker/worker_metrics.h"
 
 namespace polytrain {
 
@@ -32,6 +33,8 @@ class ServiceWorker {
     // Metric points waiting for a stream, at most; beyond it the oldest train points are
     // dropped (evaluations and results never are).
     size_t max_buffered_points = 100000;
+    // Receives step times, throughput, jobs running and memory; may be null.
+    WorkerMetrics* metrics = nullptr;
   };
 
   explicit ServiceWorker(Options options);
@@ -55,6 +58,7 @@ class ServiceWorker {
   void RunJob(polytrain::v1::Job job, RunningJob* state);
   void Enqueue(polytrain::v1::WorkerMessage message);
   polytrain::v1::Hello MakeHello();
+  void CountRunningJobs();
 
   Options options_;
   std::atomic<bool> stopping_{false};

@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -20,8 +21,10 @@
 #include "common/allocator.h"
 #include "common/proto_file.h"
 #include "polytrain/v1/job.pb.h"
+#include "prometheus/registry.h"
 #include "worker/data_root.h"
 #include "worker/metric_sink.h"
+#include "worker/metrics_http_server.h"
 #include "worker/service_worker.h"
 #include "worker/trainer.h"
 
@@ -55,7 +58,19 @@ int ExitCodeFor(const absl::Status& status) {
 }
 
 // Service mode until SIGINT or SIGTERM.
-int RunService(const ServiceWorker::Options& options) {
+int RunService(ServiceWorker::Options options, const std::string& metrics_listen,
+               const std::string& metrics_port_file) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  WorkerMetrics metrics(*registry);
+  std::unique_ptr<MetricsHttpServer> endpoint;
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(metrics_listen, registry);
+    if (!started.ok()) return Fail(kExitInvalid, started.status());
+    endpoint = *std::move(started);
+    if (!metrics_port_file.empty()) std::ofstream(metrics_port_file) << endpoint->port() << "\n";
+    options.metrics = &metrics;
+  }
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -103,6 +118,11 @@ int Main(int argc, char** argv) {
   app.add_option("--threads", service.threads, "service mode: LibTorch threads advertised")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  std::string metrics_listen, metrics_port_file;
+  app.add_option("--metrics_listen", metrics_listen,
+                 "service mode: serve Prometheus /metrics on address:port (port 0 picks one)");
+  app.add_option("--metrics_port_file", metrics_port_file,
+                 "service mode: write the /metrics port actually bound here");
   app.add_option("--data_root", options.data_root, "directory every data path is confined to")
       ->capture_default_str();
   app.add_option("--metrics_out", metrics_out, "write metric points here as JSON lines");
@@ -135,7 +155,7 @@ int Main(int argc, char** argv) {
     service.cuda = device == "cuda";
     service.data_root = options.data_root;
     service.checkpoint_root = checkpoint_dir;
-    return RunService(service);
+    return RunService(service, metrics_listen, metrics_port_file);
   }
   if (options.resume && checkpoint_dir.empty()) {
     std::cerr << "polytrain-worker: --resume needs --checkpoint_dir\n";

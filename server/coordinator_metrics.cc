@@ -1,0 +1,180 @@
+#include "server/coordinator_metrics.h"
+
+#include "grpcpp/support/status_code_enum.h"
+
+namespace polytrain {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+std::string StateLabel(polytrain::v1::JobState state) {
+  switch (state) {
+    case polytrain::v1::JOB_STATE_QUEUED:
+      return "queued";
+    case polytrain::v1::JOB_STATE_RUNNING:
+      return "running";
+    case polytrain::v1::JOB_STATE_SUCCEEDED:
+      return "succeeded";
+    case polytrain::v1::JOB_STATE_FAILED:
+      return "failed";
+    case polytrain::v1::JOB_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "";
+  }
+}
+
+std::string CodeLabel(int code) {
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
+}
+
+// Which MetricPoint value each per-job gauge shows, and the gauge's name and help.
+struct JobGauge {
+  const char* value;
+  const char* name;
+  const char* help;
+};
+const JobGauge kJobGauges[] = {
+    {"loss", "polytrain_job_train_loss", "Latest training loss of the job (window mean)."},
+    {"eval_loss", "polytrain_job_eval_loss", "Loss of the job's latest evaluation."},
+    {"eval_accuracy", "polytrain_job_eval_accuracy",
+     "Top-1 accuracy of the job's latest evaluation (0-1)."},
+    {"samples_per_second", "polytrain_job_samples_per_second",
+     "Training throughput of the job, samples per second."},
+    {"step", "polytrain_job_step", "Optimizer steps the job has completed."},
+    {"epoch", "polytrain_job_epoch", "Epoch the job is in (0-based)."},
+};
+
+}  // namespace
+
+CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
+                                       Clock::duration job_series_retention)
+    : jobs_(BuildGauge().Name("polytrain_jobs").Help("Jobs by state.").Register(registry)),
+      queue_depth_(BuildGauge()
+                       .Name("polytrain_queue_depth")
+                       .Help("Jobs waiting for a worker.")
+                       .Register(registry)
+                       .Add({})),
+      workers_connected_(BuildGauge()
+                             .Name("polytrain_workers_connected")
+                             .Help("Workers with an open stream.")
+                             .Register(registry)
+                             .Add({})),
+      submissions_(BuildCounter()
+                       .Name("polytrain_job_submissions_total")
+                       .Help("Jobs accepted by SubmitJob.")
+                       .Register(registry)
+                       .Add({})),
+      scheduling_latency_(
+          BuildHistogram()
+              .Name("polytrain_scheduling_latency_seconds")
+              .Help("Time from a job's queueing to its assignment to a worker.")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.01, 0.1, 0.5, 1, 5, 30, 120,
+                                                               600, 3600})),
+      rpc_requests_(BuildCounter()
+                        .Name("polytrain_rpc_requests_total")
+                        .Help("Client RPCs handled, by method and status code.")
+                        .Register(registry)),
+      rpc_duration_(BuildHistogram()
+                        .Name("polytrain_rpc_duration_seconds")
+                        .Help("Client RPC handling time, by method.")
+                        .Register(registry)),
+      retention_(job_series_retention) {
+  for (const char* state : {"queued", "running", "succeeded", "failed", "cancelled"}) {
+    jobs_.Add({{"state", state}}).Set(0);
+  }
+  for (const JobGauge& g : kJobGauges) {
+    job_families_[g.value] = &BuildGauge().Name(g.name).Help(g.help).Register(registry);
+  }
+}
+
+void CoordinatorMetrics::JobStateChanged(polytrain::v1::JobState from, polytrain::v1::JobState to) {
+  if (const std::string f = StateLabel(from); !f.empty()) jobs_.Add({{"state", f}}).Decrement();
+  if (const std::string t = StateLabel(to); !t.empty()) jobs_.Add({{"state", t}}).Increment();
+}
+
+void CoordinatorMetrics::SetQueueDepth(size_t depth) {
+  queue_depth_.Set(static_cast<double>(depth));
+}
+
+void CoordinatorMetrics::SetWorkersConnected(size_t workers) {
+  workers_connected_.Set(static_cast<double>(workers));
+}
+
+void CoordinatorMetrics::JobSubmitted() { submissions_.Increment(); }
+
+void CoordinatorMetrics::JobScheduled(double queued_seconds) {
+  scheduling_latency_.Observe(queued_seconds);
+}
+
+void CoordinatorMetrics::Rpc(const std::string& method, int grpc_code, double seconds) {
+  rpc_requests_.Add({{"method", method}, {"code", CodeLabel(grpc_code)}}).Increment();
+  rpc_duration_
+      .Add({{"method", method}},
+           prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
+                                                   0.5, 1})
+      .Observe(seconds);
+}
+
+void CoordinatorMetrics::JobProgress(const polytrain::v1::Job& job,
+                                     const polytrain::v1::MetricPoint& point) {
+  std::lock_guard<std::mutex> lock(mu_);
+  JobSeries& series = job_series_[job.id()];
+  auto set = [&](const std::string& key, double value) {
+    auto& gauge = series.gauges[key];
+    if (gauge == nullptr) {
+      auto sweep = job.spec().labels().find("sweep");
+      gauge = &job_families_.at(key)->Add(
+          {{"job_id", job.id()},
+           {"job_name", job.spec().name()},
+           {"loss", job.loss_name()},
+           {"sweep", sweep == job.spec().labels().end() ? "" : sweep->second}});
+    }
+    gauge->Set(value);
+  };
+  for (const auto& [key, value] : point.values()) {
+    if (job_families_.count(key) != 0) set(key, value);
+  }
+  set("step", static_cast<double>(point.step()));
+  set("epoch", static_cast<double>(point.epoch()));
+}
+
+void CoordinatorMetrics::JobEnded(const std::string& job_id, Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = job_series_.find(job_id);
+  if (it != job_series_.end()) it->second.ended = now;
+}
+
+void CoordinatorMetrics::DropExpiredJobSeries(Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = job_series_.begin(); it != job_series_.end();) {
+    if (it->second.ended != Clock::time_point::max() && now - it->second.ended >= retention_) {
+      for (auto& [key, gauge] : it->second.gauges) job_families_.at(key)->Remove(gauge);
+      it = job_series_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace polytrain

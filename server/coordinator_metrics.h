@@ -1,0 +1,70 @@
+// Every Prometheus series the coordinator exports, built once here with its help text; the
+// rest of the coordinator calls these methods and never spells a metric name.
+//
+// Per-job gauges (train loss, eval loss and accuracy, samples/s, step, epoch) carry the labels
+// job_id, job_name, loss (the loss in short words) and sweep; a finished job's series are
+// dropped `job_series_retention` after it ends, which keeps the label sets bounded.
+#ifndef POLYTRAIN_SERVER_COORDINATOR_METRICS_H_
+#define POLYTRAIN_SERVER_COORDINATOR_METRICS_H_
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "polytrain/v1/coordinator.pb.h"
+#include "polytrain/v1/metrics.pb.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace polytrain {
+
+class CoordinatorMetrics {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  CoordinatorMetrics(prometheus::Registry& registry, Clock::duration job_series_retention);
+
+  // Jobs by state: a transition moves one job from `from` to `to` (UNSPECIFIED: none).
+  void JobStateChanged(polytrain::v1::JobState from, polytrain::v1::JobState to);
+  void SetQueueDepth(size_t depth);
+  void SetWorkersConnected(size_t workers);
+  void JobSubmitted();
+  // Seconds from the job's (re)queueing to its assignment.
+  void JobScheduled(double queued_seconds);
+  void Rpc(const std::string& method, int grpc_code, double seconds);
+
+  // The latest values of a running job, from its metric points.
+  void JobProgress(const polytrain::v1::Job& job, const polytrain::v1::MetricPoint& point);
+  // Starts the retention clock of a finished job's series.
+  void JobEnded(const std::string& job_id, Clock::time_point now);
+  // Removes the series of jobs that ended more than the retention ago.
+  void DropExpiredJobSeries(Clock::time_point now);
+
+ private:
+  struct JobSeries {
+    std::map<std::string, prometheus::Gauge*> gauges;  // by family name
+    Clock::time_point ended = Clock::time_point::max();
+  };
+
+  prometheus::Family<prometheus::Gauge>& jobs_;
+  prometheus::Gauge& queue_depth_;
+  prometheus::Gauge& workers_connected_;
+  prometheus::Counter& submissions_;
+  prometheus::Histogram& scheduling_latency_;
+  prometheus::Family<prometheus::Counter>& rpc_requests_;
+  prometheus::Family<prometheus::Histogram>& rpc_duration_;
+  // Per-job gauge families, by the MetricPoint value they show.
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*> job_families_;
+  Clock::duration retention_;
+
+  std::mutex mu_;
+  std::map<std::string, JobSeries> job_series_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_COORDINATOR_METRICS_H_

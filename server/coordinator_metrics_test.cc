@@ -1,0 +1,51 @@
+#include "server/coordinator_metrics.h"
+
+#include "gtest/gtest.h"
+#include "prometheus/text_serializer.h"
+
+namespace polytrain {
+namespace {
+
+std::string Exposition(prometheus::Registry& registry) {
+  return prometheus::TextSerializer().Serialize(registry.Collect());
+}
+
+TEST(CoordinatorMetricsTest, FinishedJobSeriesAreDroppedAfterTheRetention) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  polytrain::v1::Job job;
+  job.set_id("job-1");
+  job.mutable_spec()->set_name("n");
+  job.set_loss_name("ce");
+  (*job.mutable_spec()->mutable_labels())["sweep"] = "sweep-7";
+  polytrain::v1::MetricPoint point;
+  point.set_step(5);
+  (*point.mutable_values())["eval_accuracy"] = 0.5;
+  metrics.JobProgress(job, point);
+  const std::string series =
+      "polytrain_job_eval_accuracy{job_id=\"job-1\",job_name=\"n\",loss=\"ce\",sweep=\"sweep-7\"} "
+      "0.5";
+  EXPECT_NE(Exposition(registry).find(series), std::string::npos) << Exposition(registry);
+
+  const auto ended = CoordinatorMetrics::Clock::now();
+  metrics.JobEnded("job-1", ended);
+  metrics.DropExpiredJobSeries(ended + std::chrono::minutes(9));
+  EXPECT_NE(Exposition(registry).find(series), std::string::npos);
+  metrics.DropExpiredJobSeries(ended + std::chrono::minutes(10));
+  EXPECT_EQ(Exposition(registry).find("job-1"), std::string::npos);
+}
+
+TEST(CoordinatorMetricsTest, JobsByStateFollowTransitions) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  metrics.JobStateChanged(polytrain::v1::JOB_STATE_UNSPECIFIED, polytrain::v1::JOB_STATE_QUEUED);
+  metrics.JobStateChanged(polytrain::v1::JOB_STATE_UNSPECIFIED, polytrain::v1::JOB_STATE_QUEUED);
+  metrics.JobStateChanged(polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING);
+  const std::string text = Exposition(registry);
+  EXPECT_NE(text.find("polytrain_jobs{state=\"queued\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("polytrain_jobs{state=\"running\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("polytrain_jobs{state=\"failed\"} 0"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace polytrain

@@ -1,0 +1,43 @@
+// A minimal /metrics HTTP endpoint for the worker process.
+//
+// Why not prometheus-cpp's Exposer, as the coordinator uses: it runs on civetweb, which Debian
+// builds to start its threads with 100 KiB stacks, and in a process that loads LibTorch the
+// static TLS alone exceeds that, so pthread_create fails ("null context when constructing
+// CivetServer"). This server runs one thread with a default stack and answers GET /metrics
+// with the registry in Prometheus text format, one connection at a time (scrapes are rare).
+#ifndef POLYTRAIN_WORKER_METRICS_HTTP_SERVER_H_
+#define POLYTRAIN_WORKER_METRICS_HTTP_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "prometheus/registry.h"
+
+namespace polytrain {
+
+class MetricsHttpServer {
+ public:
+  // Listens on "host:port" (an IPv4 address; port 0 picks a free one).
+  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
+      const std::string& address, std::shared_ptr<prometheus::Registry> registry);
+  ~MetricsHttpServer();
+
+  int port() const { return port_; }
+
+ private:
+  MetricsHttpServer(int fd, int port, std::shared_ptr<prometheus::Registry> registry);
+  void Serve();
+
+  int fd_;
+  int port_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_WORKER_METRICS_HTTP_SERVER_H_

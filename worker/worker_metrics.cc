@@ -1,0 +1,53 @@
+#include "worker/worker_metrics.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+namespace polytrain {
+
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
+    : step_seconds_(BuildHistogram()
+                        .Name("polytrain_worker_step_seconds")
+                        .Help("Training step time (mean over each logging window).")
+                        .Register(registry)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002,
+                                                                         0.005, 0.01, 0.02, 0.05,
+                                                                         0.1, 0.2, 0.5, 1, 2, 5})),
+      samples_per_second_(BuildGauge()
+                              .Name("polytrain_worker_samples_per_second")
+                              .Help("Training throughput of the latest logging window.")
+                              .Register(registry)
+                              .Add({})),
+      jobs_running_(BuildGauge()
+                        .Name("polytrain_worker_jobs_running")
+                        .Help("Jobs this worker is training.")
+                        .Register(registry)
+                        .Add({})),
+      resident_memory_(BuildGauge()
+                           .Name("process_resident_memory_bytes")
+                           .Help("Resident memory size in bytes.")
+                           .Register(registry)
+                           .Add({})) {
+  RefreshProcessMemory();
+}
+
+void WorkerMetrics::TrainingProgress(double seconds_per_step, double samples_per_second) {
+  step_seconds_.Observe(seconds_per_step);
+  samples_per_second_.Set(samples_per_second);
+}
+
+void WorkerMetrics::SetJobsRunning(int jobs) { jobs_running_.Set(jobs); }
+
+void WorkerMetrics::RefreshProcessMemory() {
+  std::ifstream statm("/proc/self/statm");
+  long pages_total = 0, pages_resident = 0;
+  if (statm >> pages_total >> pages_resident) {
+    resident_memory_.Set(static_cast<double>(pages_resident) * sysconf(_SC_PAGESIZE));
+  }
+}
+
+}  // namespace polytrain

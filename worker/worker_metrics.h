@@ -1,0 +1,31 @@
+// The Prometheus series a worker exports on its own /metrics (service mode): step time,
+// throughput, jobs running and its memory. Built once here; the rest only calls the methods.
+#ifndef POLYTRAIN_WORKER_WORKER_METRICS_H_
+#define POLYTRAIN_WORKER_WORKER_METRICS_H_
+
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace polytrain {
+
+class WorkerMetrics {
+ public:
+  explicit WorkerMetrics(prometheus::Registry& registry);
+
+  // From a training metric point: the mean step time over its window and the throughput.
+  void TrainingProgress(double seconds_per_step, double samples_per_second);
+  void SetJobsRunning(int jobs);
+  // Reads the resident set size of this process from /proc/self/statm.
+  void RefreshProcessMemory();
+
+ private:
+  prometheus::Histogram& step_seconds_;
+  prometheus::Gauge& samples_per_second_;
+  prometheus::Gauge& jobs_running_;
+  prometheus::Gauge& resident_memory_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_WORKER_WORKER_METRICS_H_
