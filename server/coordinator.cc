@@ -76,6 +76,10 @@ Coordinator::~Coordinator() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    for (auto& [id, watchers] : watchers_) {
+      for (JobWatcher* watcher : watchers) watcher->OnEnd();
+    }
+    watchers_.clear();
   }
   stop_cv_.notify_all();
   if (lease_thread_.joinable()) lease_thread_.join();
@@ -210,6 +214,51 @@ absl::StatusOr<polytrain::v1::GetMetricsResponse> Coordinator::GetMetrics(
   return response;
 }
 
+absl::Status Coordinator::Watch(const polytrain::v1::WatchJobRequest& request,
+                                JobWatcher* watcher) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckJobId("id", request.id()));
+  // Under mu_, so no state change or metric point falls between the history and the live feed.
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = store_->GetJob(request.id());
+  if (!job.ok()) return job.status();
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> history =
+      store_->GetMetrics(request.id());
+  if (!history.ok()) return history.status();
+  polytrain::v1::JobEvent event;
+  *event.mutable_job() = *job;
+  watcher->OnEvent(event);
+  for (const auto& point : *history) {
+    *event.mutable_point() = point;
+    watcher->OnEvent(event);
+  }
+  if (IsTerminal(job->state())) {
+    watcher->OnEnd();
+  } else {
+    watchers_[job->id()].insert(watcher);
+  }
+  return absl::OkStatus();
+}
+
+void Coordinator::Unwatch(const std::string& job_id, JobWatcher* watcher) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = watchers_.find(job_id);
+  if (it == watchers_.end()) return;
+  it->second.erase(watcher);
+  if (it->second.empty()) watchers_.erase(it);
+}
+
+void Coordinator::NotifyJobLocked(const Job& job) {
+  auto it = watchers_.find(job.id());
+  if (it == watchers_.end()) return;
+  polytrain::v1::JobEvent event;
+  *event.mutable_job() = job;
+  for (JobWatcher* watcher : it->second) watcher->OnEvent(event);
+  if (IsTerminal(job.state())) {
+    for (JobWatcher* watcher : it->second) watcher->OnEnd();
+    watchers_.erase(it);
+  }
+}
+
 absl::StatusOr<int64_t> Coordinator::WorkerConnected(const polytrain::v1::Hello& hello,
                                                      WorkerChannel* channel) {
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("hello.name", hello.name(), 1, 128));
@@ -295,6 +344,7 @@ void Coordinator::ScheduleLocked() {
     }
     queued_since_.erase(job.id());
     CountTransitionLocked(polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING);
+    NotifyJobLocked(job);
     chosen->running.insert(job.id());
     polytrain::v1::CoordinatorMessage assignment;
     *assignment.mutable_assignment()->mutable_job() = job;
@@ -321,6 +371,7 @@ absl::Status Coordinator::FinishJobLocked(
   }
   CountTransitionLocked(previous, state);
   if (options_.metrics != nullptr) options_.metrics->JobEnded(job_id, Clock::now());
+  NotifyJobLocked(*job);
   return absl::OkStatus();
 }
 
@@ -349,6 +400,13 @@ absl::Status Coordinator::HandleWorkerMessage(int64_t session,
       job->lease_expiry = Clock::now() + Lease();
       if (options_.metrics != nullptr) {
         for (const auto& point : batch.points()) options_.metrics->JobProgress(job->job, point);
+      }
+      if (auto watching = watchers_.find(batch.job_id()); watching != watchers_.end()) {
+        polytrain::v1::JobEvent event;
+        for (const auto& point : batch.points()) {
+          *event.mutable_point() = point;
+          for (JobWatcher* watcher : watching->second) watcher->OnEvent(event);
+        }
       }
       return store_->AddMetrics(batch.job_id(), {batch.points().begin(), batch.points().end()});
     }
@@ -419,6 +477,7 @@ void Coordinator::ExpireLeases(Clock::time_point now) {
     if (store_->UpdateJob(*job).ok()) {
       EnqueueLocked(*job);
       CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
+      NotifyJobLocked(*job);
     }
   }
   if (!lapsed.empty()) ScheduleLocked();

@@ -31,6 +31,15 @@ class WorkerChannel {
   virtual void Send(const polytrain::v1::CoordinatorMessage& message) = 0;
 };
 
+// Receives a watched job's events. OnEvent must not block or call back; OnEnd follows the
+// job's final state (or the coordinator's shutdown).
+class JobWatcher {
+ public:
+  virtual ~JobWatcher() = default;
+  virtual void OnEvent(const polytrain::v1::JobEvent& event) = 0;
+  virtual void OnEnd() = 0;
+};
+
 class Coordinator {
  public:
   using Clock = std::chrono::steady_clock;
@@ -59,6 +68,12 @@ class Coordinator {
   absl::StatusOr<polytrain::v1::Job> CancelJob(const polytrain::v1::CancelJobRequest& request);
   absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
       const polytrain::v1::GetMetricsRequest& request);
+
+  // Sends the job, its metric history and then its live events to `watcher` until the job
+  // ends; a job that already ended gets its snapshot, history and OnEnd at once.
+  absl::Status Watch(const polytrain::v1::WatchJobRequest& request, JobWatcher* watcher);
+  // Stops sending to `watcher` (the client went away). No OnEnd follows.
+  void Unwatch(const std::string& job_id, JobWatcher* watcher);
 
   // A worker's stream opened with `hello`; returns its session. INVALID_ARGUMENT for a bad hello.
   absl::StatusOr<int64_t> WorkerConnected(const polytrain::v1::Hello& hello,
@@ -102,6 +117,8 @@ class Coordinator {
                                const std::string& error,
                                const google::protobuf::Map<std::string, double>* metrics);
   Clock::duration Lease() const;
+  // Tells the job's watchers about its new state; ends their watch when the state is final.
+  void NotifyJobLocked(const polytrain::v1::Job& job);
   // Moves a job between states in the jobs-by-state series, refreshes queue depth and workers.
   void CountTransitionLocked(polytrain::v1::JobState from, polytrain::v1::JobState to);
 
@@ -113,6 +130,7 @@ class Coordinator {
   std::map<std::string, RunningJob> running_;
   std::map<QueueKey, polytrain::v1::Job> queue_;
   std::map<std::string, Clock::time_point> queued_since_;
+  std::map<std::string, std::set<JobWatcher*>> watchers_;
   int64_t next_session_ = 1;
   int64_t next_order_ = 0;
 

@@ -127,7 +127,91 @@ class WorkerConnection final : public grpc::ServerBidiReactor<WorkerMessage, Coo
   grpc::Status final_status_;
 };
 
+// One WatchJob stream: the Coordinator pushes events (under its lock), this queues them and
+// writes one at a time; the stream finishes after the job's final state.
+class JobWatch final : public grpc::ServerWriteReactor<polytrain::v1::JobEvent>, public JobWatcher {
+ public:
+  JobWatch(Coordinator* coordinator, const polytrain::v1::WatchJobRequest& request)
+      : coordinator_(coordinator), job_id_(request.id()) {
+    const absl::Status status = coordinator_->Watch(request, this);
+    if (!status.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      FinishLocked(ToGrpcStatus(status));
+    }
+  }
+
+  void OnEvent(const polytrain::v1::JobEvent& event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    pending_.push_back(event);
+    if (!writing_) WriteNextLocked();
+  }
+
+  void OnEnd() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ended_ = true;
+    if (!writing_ && pending_.empty()) FinishLocked(grpc::Status::OK);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool client_gone = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok) {
+        client_gone = true;
+        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
+      } else if (!pending_.empty()) {
+        WriteNextLocked();
+      } else if (ended_) {
+        FinishLocked(grpc::Status::OK);
+      }
+    }
+    // Outside our lock: the Coordinator calls OnEvent while holding its own.
+    if (client_gone) coordinator_->Unwatch(job_id_, this);
+  }
+
+  void OnCancel() override {
+    coordinator_->Unwatch(job_id_, this);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!writing_) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+  }
+
+  void OnDone() override {
+    coordinator_->Unwatch(job_id_, this);  // no event can arrive after this returns
+    delete this;
+  }
+
+ private:
+  void WriteNextLocked() {
+    current_ = std::move(pending_.front());
+    pending_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+  void FinishLocked(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    pending_.clear();
+    Finish(status);
+  }
+
+  Coordinator* coordinator_;
+  const std::string job_id_;
+  std::mutex mu_;
+  std::deque<polytrain::v1::JobEvent> pending_;
+  polytrain::v1::JobEvent current_;
+  bool writing_ = false;
+  bool ended_ = false;
+  bool finished_ = false;
+};
+
 }  // namespace
+
+grpc::ServerWriteReactor<polytrain::v1::JobEvent>* CoordinatorService::WatchJob(
+    grpc::CallbackServerContext*, const polytrain::v1::WatchJobRequest* request) {
+  return new JobWatch(coordinator_, *request);
+}
 
 grpc::ServerUnaryReactor* CoordinatorService::SubmitJob(
     grpc::CallbackServerContext* context, const polytrain::v1::SubmitJobRequest* request,

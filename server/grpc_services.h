@@ -30,6 +30,8 @@ class CoordinatorService final : public polytrain::v1::Coordinator::CallbackServ
   grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* context,
                                        const polytrain::v1::GetMetricsRequest* request,
                                        polytrain::v1::GetMetricsResponse* response) override;
+  grpc::ServerWriteReactor<polytrain::v1::JobEvent>* WatchJob(
+      grpc::CallbackServerContext* context, const polytrain::v1::WatchJobRequest* request) override;
 
  private:
   Coordinator* coordinator_;

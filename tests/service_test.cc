@@ -221,6 +221,51 @@ TEST_F(ServiceTest, PrometheusEndpointShowsJobsWorkersRpcsAndPerJobProgress) {
   }
 }
 
+TEST_F(ServiceTest, WatchSeesEveryStateChangeAndMetricPoint) {
+  StartCoordinator();
+  Job job;
+  ASSERT_TRUE(Submit(Spec("watched"), &job).ok());
+  grpc::ClientContext context;
+  v1::WatchJobRequest request;
+  request.set_id(job.id());
+  auto reader = stub_->WatchJob(&context, request);
+  v1::JobEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.job().state(), v1::JOB_STATE_QUEUED);  // the job as it is
+  StartWorker("w1");                                     // only now can it run
+  std::vector<v1::JobState> states;
+  int points = 0;
+  while (reader->Read(&event)) {
+    if (event.has_job()) states.push_back(event.job().state());
+    if (event.has_point()) ++points;
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(states, (std::vector<v1::JobState>{v1::JOB_STATE_RUNNING, v1::JOB_STATE_SUCCEEDED}));
+  grpc::ClientContext metrics_context;
+  v1::GetMetricsRequest metrics_request;
+  metrics_request.set_job_id(job.id());
+  v1::GetMetricsResponse metrics;
+  ASSERT_TRUE(stub_->GetMetrics(&metrics_context, metrics_request, &metrics).ok());
+  EXPECT_EQ(points, metrics.points_size());
+  EXPECT_GT(points, 2);
+
+  // Watching a finished job: its final state and history, then the end.
+  grpc::ClientContext again;
+  auto replay = stub_->WatchJob(&again, request);
+  int replayed = 0;
+  ASSERT_TRUE(replay->Read(&event));
+  EXPECT_EQ(event.job().state(), v1::JOB_STATE_SUCCEEDED);
+  while (replay->Read(&event)) replayed += event.has_point();
+  EXPECT_TRUE(replay->Finish().ok());
+  EXPECT_EQ(replayed, points);
+
+  grpc::ClientContext unknown;
+  request.set_id("job-unknown");
+  auto missing = stub_->WatchJob(&unknown, request);
+  EXPECT_FALSE(missing->Read(&event));
+  EXPECT_EQ(missing->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(ServiceTest, InvalidRequestsAreRefusedWithTheFieldPath) {
   StartCoordinator();
   v1::JobSpec spec = Spec("bad");
