@@ -309,14 +309,16 @@ TEST_F(ServiceTest, SubmitIsIdempotentAndListFiltersByLabel) {
 
 TEST_F(ServiceTest, TwoWorkersDrainAQueue) {
   StartCoordinator();
+  StartWorker("w1");
+  StartWorker("w2");
+  // Both connected before any job exists, so the first two jobs go one to each.
+  ASSERT_TRUE(WaitFor([&] { return Scrape("polytrain_workers_connected") == 2; }, 30));
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {
     Job job;
-    ASSERT_TRUE(Submit(Spec("q" + std::to_string(i), 20), &job).ok());
+    ASSERT_TRUE(Submit(Spec("q" + std::to_string(i), 4), &job).ok());
     ids.push_back(job.id());
   }
-  StartWorker("w1");
-  StartWorker("w2");
   std::set<std::string> workers;
   for (const std::string& id : ids) {
     ASSERT_TRUE(WaitForState(id, v1::JOB_STATE_SUCCEEDED)) << id;
