@@ -12,7 +12,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libabsl-dev libsqlite3-dev
   # Command line, logging, JSON output.
-  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libboost-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev python3-torch
   # Real data and the real Prometheus server (integration tests).

@@ -1,11 +1,15 @@
 #include "server/coordinator.h"
 
+#include <functional>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
 #include "loss/core/describe.h"
 #include "loss/spec/loss_spec.h"
+#include "server/job_comparison.h"
 #include "worker/job_spec.h"
 
 namespace polytrain {
@@ -18,6 +22,26 @@ using polytrain::v1::JobState;
 constexpr int kMaxRequestIdLength = 128;
 constexpr int kMaxPageSize = 1000;
 constexpr int kMaxSlots = 64;
+constexpr int kMaxSweepLosses = 100;
+constexpr int kMaxSweepSeeds = 100;
+constexpr int kMaxSweepJobs = 1000;
+constexpr int kMaxCompareJobs = 1000;
+
+// A loss's short name as a job-name part: "poly1(e=2)" -> "poly1-e-2".
+std::string NamePart(const std::string& loss_name) {
+  std::string out;
+  for (char c : loss_name) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+    if (keep) {
+      out.push_back(c);
+    } else if (!out.empty() && out.back() != '-') {
+      out.push_back('-');
+    }
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
 
 bool IsTerminal(JobState state) {
   return state == polytrain::v1::JOB_STATE_SUCCEEDED || state == polytrain::v1::JOB_STATE_FAILED ||
@@ -138,6 +162,103 @@ absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest
     ScheduleLocked();
   }
   return store_->GetJob(stored->id());
+}
+
+absl::StatusOr<polytrain::v1::SubmitSweepResponse> Coordinator::SubmitSweep(
+    const polytrain::v1::SubmitSweepRequest& request) {
+  if (!request.has_base()) return InvalidField("base", "must be set");
+  if (request.losses_size() < 1 || request.losses_size() > kMaxSweepLosses) {
+    return InvalidField("losses", absl::StrCat("must have 1 to ", kMaxSweepLosses, " entries, got ",
+                                               request.losses_size()));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("seeds", request.seeds(), 0, kMaxSweepSeeds));
+  const int seeds = request.seeds() == 0 ? 1 : request.seeds();
+  if (request.losses_size() * seeds > kMaxSweepJobs) {
+    return InvalidField("seeds", absl::StrCat("losses x seeds must be at most ", kMaxSweepJobs,
+                                              ", got ", request.losses_size() * seeds));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckLength("client_request_id", request.client_request_id(), 0, kMaxRequestIdLength - 16));
+  // Every job is checked before any is stored: a sweep is accepted whole or not at all.
+  std::vector<polytrain::v1::SubmitJobRequest> jobs;
+  std::string sweep_id;
+  if (request.client_request_id().empty()) {
+    sweep_id = absl::StrFormat(
+        "sweep-%012x", std::hash<std::string>()(absl::StrCat(
+                           Clock::now().time_since_epoch().count(), request.base().name())) &
+                           0xffffffffffffULL);
+  } else {  // a retry names the same sweep
+    sweep_id = absl::StrFormat(
+        "sweep-%012x", std::hash<std::string>()(request.client_request_id()) & 0xffffffffffffULL);
+  }
+  for (int i = 0; i < request.losses_size(); ++i) {
+    absl::StatusOr<loss::LossConfig> loss =
+        loss::ToLossConfig(request.losses(i), IndexPath("losses", i));
+    if (!loss.ok()) return loss.status();
+    const std::string loss_name = loss::ShortName(*loss);
+    for (int k = 0; k < seeds; ++k) {
+      polytrain::v1::SubmitJobRequest job;
+      polytrain::v1::JobSpec& spec = *job.mutable_spec();
+      spec = request.base();
+      *spec.mutable_loss() = request.losses(i);
+      spec.set_seed(request.base().seed() + k);
+      spec.set_name(absl::StrCat(request.base().name(), "-", NamePart(loss_name), "-s", spec.seed())
+                        .substr(0, 128));
+      (*spec.mutable_labels())["sweep"] = sweep_id;
+      (*spec.mutable_labels())["loss"] = NamePart(loss_name).substr(0, 256);
+      POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(spec, "base"));
+      if (!request.client_request_id().empty()) {
+        job.set_client_request_id(absl::StrCat(request.client_request_id(), "/", i, "/", k));
+      }
+      jobs.push_back(std::move(job));
+    }
+  }
+  polytrain::v1::SubmitSweepResponse response;
+  response.set_sweep_id(sweep_id);
+  for (const auto& job : jobs) {
+    absl::StatusOr<Job> stored = SubmitJob(job);
+    if (!stored.ok()) return stored.status();
+    *response.add_jobs() = *std::move(stored);
+  }
+  return response;
+}
+
+absl::StatusOr<polytrain::v1::CompareJobsResponse> Coordinator::CompareJobs(
+    const polytrain::v1::CompareJobsRequest& request) {
+  if (request.job_ids().empty() == request.sweep_id().empty()) {
+    return InvalidField("job_ids", "give job_ids or a sweep_id (exactly one)");
+  }
+  if (request.job_ids_size() > kMaxCompareJobs) {
+    return InvalidField("job_ids", absl::StrCat("at most ", kMaxCompareJobs, " jobs, got ",
+                                                request.job_ids_size()));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("curve_points", request.curve_points(), 0, 10000));
+  std::vector<Job> jobs;
+  for (int i = 0; i < request.job_ids_size(); ++i) {
+    POLYTRAIN_RETURN_IF_ERROR(CheckJobId(IndexPath("job_ids", i), request.job_ids(i)));
+    absl::StatusOr<Job> job = store_->GetJob(request.job_ids(i));
+    if (!job.ok()) return job.status();
+    jobs.push_back(*std::move(job));
+  }
+  if (!request.sweep_id().empty()) {
+    JobFilter filter;
+    filter.labels = {{"sweep", request.sweep_id()}};
+    filter.page_size = kMaxCompareJobs;
+    absl::StatusOr<JobPage> page = store_->ListJobs(filter);
+    if (!page.ok()) return page.status();
+    if (page->jobs.empty()) {
+      return absl::NotFoundError(absl::StrCat("sweep_id: no jobs in sweep ", request.sweep_id()));
+    }
+    jobs.assign(page->jobs.rbegin(), page->jobs.rend());  // oldest first
+  }
+  std::vector<JobWithMetrics> with_metrics;
+  for (Job& job : jobs) {
+    absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points = store_->GetMetrics(job.id());
+    if (!points.ok()) return points.status();
+    with_metrics.push_back({std::move(job), *std::move(points)});
+  }
+  return BuildComparison(with_metrics, request.metric(), request.baseline_loss(),
+                         request.curve_points());
 }
 
 absl::StatusOr<Job> Coordinator::GetJob(const polytrain::v1::GetJobRequest& request) {

@@ -69,6 +69,11 @@ class Coordinator {
   absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
       const polytrain::v1::GetMetricsRequest& request);
 
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> SubmitSweep(
+      const polytrain::v1::SubmitSweepRequest& request);
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(
+      const polytrain::v1::CompareJobsRequest& request);
+
   // Sends the job, its metric history and then its live events to `watcher` until the job
   // ends; a job that already ended gets its snapshot, history and OnEnd at once.
   absl::Status Watch(const polytrain::v1::WatchJobRequest& request, JobWatcher* watcher);

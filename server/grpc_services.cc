@@ -213,6 +213,20 @@ grpc::ServerWriteReactor<polytrain::v1::JobEvent>* CoordinatorService::WatchJob(
   return new JobWatch(coordinator_, *request);
 }
 
+grpc::ServerUnaryReactor* CoordinatorService::SubmitSweep(
+    grpc::CallbackServerContext* context, const polytrain::v1::SubmitSweepRequest* request,
+    polytrain::v1::SubmitSweepResponse* response) {
+  return Unary("SubmitSweep", metrics_, context, response,
+               [&] { return coordinator_->SubmitSweep(*request); });
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::CompareJobs(
+    grpc::CallbackServerContext* context, const polytrain::v1::CompareJobsRequest* request,
+    polytrain::v1::CompareJobsResponse* response) {
+  return Unary("CompareJobs", metrics_, context, response,
+               [&] { return coordinator_->CompareJobs(*request); });
+}
+
 grpc::ServerUnaryReactor* CoordinatorService::SubmitJob(
     grpc::CallbackServerContext* context, const polytrain::v1::SubmitJobRequest* request,
     polytrain::v1::Job* response) {

@@ -30,6 +30,12 @@ class CoordinatorService final : public polytrain::v1::Coordinator::CallbackServ
   grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* context,
                                        const polytrain::v1::GetMetricsRequest* request,
                                        polytrain::v1::GetMetricsResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitSweep(grpc::CallbackServerContext* context,
+                                        const polytrain::v1::SubmitSweepRequest* request,
+                                        polytrain::v1::SubmitSweepResponse* response) override;
+  grpc::ServerUnaryReactor* CompareJobs(grpc::CallbackServerContext* context,
+                                        const polytrain::v1::CompareJobsRequest* request,
+                                        polytrain::v1::CompareJobsResponse* response) override;
   grpc::ServerWriteReactor<polytrain::v1::JobEvent>* WatchJob(
       grpc::CallbackServerContext* context, const polytrain::v1::WatchJobRequest* request) override;
 

@@ -1,10 +1,12 @@
 // The service end to end: a real polytrain-coordinator and real polytrain-workers as separate
 // processes on 127.0.0.1 ports chosen at run time, a real SQLite file, gRPC over loopback.
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -264,6 +266,70 @@ TEST_F(ServiceTest, WatchSeesEveryStateChangeAndMetricPoint) {
   auto missing = stub_->WatchJob(&unknown, request);
   EXPECT_FALSE(missing->Read(&event));
   EXPECT_EQ(missing->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, SweepRunsEveryLossAndSeedAndCompareSummarizesThem) {
+  StartCoordinator();
+  StartWorker("w1");
+  v1::SubmitSweepRequest request;
+  *request.mutable_base() = Spec("sw");
+  request.mutable_base()->clear_loss();
+  request.add_losses()->mutable_cross_entropy();
+  request.add_losses()->mutable_poly1()->set_epsilon(2);
+  request.set_seeds(3);
+  grpc::ClientContext context;
+  v1::SubmitSweepResponse sweep;
+  ASSERT_TRUE(stub_->SubmitSweep(&context, request, &sweep).ok());
+  ASSERT_EQ(sweep.jobs_size(), 6);
+  EXPECT_EQ(sweep.jobs(0).spec().name(), "sw-ce-s2");
+  EXPECT_EQ(sweep.jobs(4).spec().name(), "sw-poly1-e-2-s3");
+  EXPECT_EQ(sweep.jobs(4).spec().labels().at("sweep"), sweep.sweep_id());
+  std::map<std::string, std::vector<double>> accuracy;
+  for (const Job& job : sweep.jobs()) {
+    ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED));
+    accuracy[job.loss_name()].push_back(Get(job.id()).final_metrics().at("eval_accuracy"));
+  }
+
+  grpc::ClientContext compare_context;
+  v1::CompareJobsRequest compare;
+  compare.set_sweep_id(sweep.sweep_id());
+  v1::CompareJobsResponse table;
+  ASSERT_TRUE(stub_->CompareJobs(&compare_context, compare, &table).ok());
+  EXPECT_EQ(table.metric(), "eval_accuracy");
+  EXPECT_EQ(table.baseline_loss(), "ce");
+  ASSERT_EQ(table.jobs_size(), 6);
+  ASSERT_EQ(table.losses_size(), 2);
+  ASSERT_EQ(table.curves_size(), 6);
+  EXPECT_EQ(table.curves(0).eval_steps_size(), 2);
+  for (const auto& row : table.losses()) {
+    const std::vector<double>& v = accuracy[row.loss_name()];
+    ASSERT_EQ(row.runs(), 3) << row.loss_name();
+    const double mean = (v[0] + v[1] + v[2]) / 3;
+    double ss = 0;
+    for (double x : v) ss += (x - mean) * (x - mean);
+    EXPECT_NEAR(row.mean(), mean, 1e-12);
+    EXPECT_NEAR(row.std(), std::sqrt(ss / 2), 1e-12);
+    // t(0.975, 2) = 4.302652729911275.
+    EXPECT_NEAR(row.ci95_high() - row.mean(),
+                4.302652729911275 * std::sqrt(ss / 2) / std::sqrt(3.0), 1e-9);
+    EXPECT_EQ(row.baseline(), row.loss_name() == "ce");
+    if (row.baseline()) {
+      EXPECT_TRUE(std::isnan(row.p_value()));
+    } else {
+      EXPECT_TRUE(row.p_value() >= 0 && row.p_value() <= 1) << row.p_value();
+    }
+  }
+
+  grpc::ClientContext bad_context;
+  compare.set_baseline_loss("focal(g=9)");
+  const grpc::Status bad = stub_->CompareJobs(&bad_context, compare, &table);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(bad.error_message(),
+            "baseline_loss: no job has loss 'focal(g=9)' (losses: ce, poly1(e=2))");
+  grpc::ClientContext too_many;
+  request.set_seeds(101);
+  EXPECT_EQ(stub_->SubmitSweep(&too_many, request, &sweep).error_message(),
+            "seeds: must be in [0, 100], got 101");
 }
 
 TEST_F(ServiceTest, InvalidRequestsAreRefusedWithTheFieldPath) {

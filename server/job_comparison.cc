@@ -1,0 +1,131 @@
+#include "server/job_comparison.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/run_statistics.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::CompareJobsResponse;
+using polytrain::v1::MetricPoint;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool LowerIsBetter(const std::string& metric) {
+  return absl::EndsWith(metric, "loss") || absl::EndsWith(metric, "ece");
+}
+
+// Indices of at most `limit` evenly spaced elements of n, always keeping the last.
+std::vector<size_t> Downsample(size_t n, size_t limit) {
+  std::vector<size_t> keep;
+  if (n <= limit) {
+    for (size_t i = 0; i < n; ++i) keep.push_back(i);
+    return keep;
+  }
+  for (size_t k = 0; k < limit; ++k) keep.push_back(k * (n - 1) / (limit - 1));
+  return keep;
+}
+
+}  // namespace
+
+absl::StatusOr<CompareJobsResponse> BuildComparison(const std::vector<JobWithMetrics>& jobs,
+                                                    std::string metric, std::string baseline,
+                                                    int curve_points) {
+  if (metric.empty()) metric = "eval_accuracy";
+  const bool lower_better = LowerIsBetter(metric);
+  CompareJobsResponse response;
+  response.set_metric(metric);
+
+  std::vector<std::string> loss_order;
+  std::map<std::string, std::vector<double>> finals, bests, eces;
+  for (const JobWithMetrics& item : jobs) {
+    const polytrain::v1::Job& job = item.job;
+    auto* row = response.add_jobs();
+    row->set_job_id(job.id());
+    row->set_name(job.spec().name());
+    row->set_loss_name(job.loss_name());
+    row->set_state(job.state());
+    row->set_seed(job.spec().seed());
+    *row->mutable_final_metrics() = job.final_metrics();
+    if (job.has_start_time() && job.has_end_time()) {
+      row->set_seconds(google::protobuf::util::TimeUtil::DurationToMilliseconds(job.end_time() -
+                                                                                job.start_time()) /
+                       1000.0);
+    }
+    double last = kNaN, best = kNaN;
+    auto* curve = response.add_curves();
+    curve->set_job_id(job.id());
+    curve->set_loss_name(job.loss_name());
+    std::vector<const MetricPoint*> evals, trains;
+    for (const MetricPoint& p : item.points) {
+      if (p.kind() == MetricPoint::KIND_EVAL && p.values().count(metric) != 0) {
+        const double v = p.values().at(metric);
+        last = v;
+        if (std::isnan(best) || (lower_better ? v < best : v > best)) best = v;
+        evals.push_back(&p);
+      } else if (p.kind() == MetricPoint::KIND_TRAIN && p.values().count("loss") != 0) {
+        trains.push_back(&p);
+      }
+    }
+    auto final_metric = job.final_metrics().find(metric);
+    if (final_metric != job.final_metrics().end()) last = final_metric->second;
+    row->set_final_value(last);
+    row->set_best_value(best);
+    const size_t limit = curve_points == 0 ? 200 : static_cast<size_t>(curve_points);
+    for (size_t i : Downsample(evals.size(), limit)) {
+      curve->add_eval_steps(evals[i]->step());
+      curve->add_eval_values(evals[i]->values().at(metric));
+    }
+    for (size_t i : Downsample(trains.size(), limit)) {
+      curve->add_train_steps(trains[i]->step());
+      curve->add_train_loss(trains[i]->values().at("loss"));
+    }
+
+    if (std::find(loss_order.begin(), loss_order.end(), job.loss_name()) == loss_order.end()) {
+      loss_order.push_back(job.loss_name());
+    }
+    if (job.state() == polytrain::v1::JOB_STATE_SUCCEEDED && !std::isnan(last)) {
+      finals[job.loss_name()].push_back(last);
+      if (!std::isnan(best)) bests[job.loss_name()].push_back(best);
+      auto ece = job.final_metrics().find("eval_ece");
+      if (ece != job.final_metrics().end()) eces[job.loss_name()].push_back(ece->second);
+    }
+  }
+
+  if (baseline.empty() && !loss_order.empty()) {
+    baseline = std::find(loss_order.begin(), loss_order.end(), "ce") != loss_order.end()
+                   ? "ce"
+                   : loss_order.front();
+  } else if (!baseline.empty() &&
+             std::find(loss_order.begin(), loss_order.end(), baseline) == loss_order.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("baseline_loss: no job has loss '", baseline,
+                                                   "' (losses: ", absl::StrJoin(loss_order, ", "),
+                                                   ")"));
+  }
+  response.set_baseline_loss(baseline);
+  for (const std::string& loss : loss_order) {
+    const SampleSummary s = Summarize(finals[loss]);
+    auto* row = response.add_losses();
+    row->set_loss_name(loss);
+    row->set_runs(s.n);
+    row->set_mean(s.mean);
+    row->set_std(s.std);
+    row->set_ci95_low(s.ci95_low);
+    row->set_ci95_high(s.ci95_high);
+    row->set_baseline(loss == baseline);
+    row->set_p_value(loss == baseline ? kNaN : WelchTTestPValue(finals[loss], finals[baseline]));
+    row->set_mean_best(Summarize(bests[loss]).mean);
+    row->set_mean_ece(Summarize(eces[loss]).mean);
+  }
+  return response;
+}
+
+}  // namespace polytrain

@@ -1,0 +1,27 @@
+// CompareJobs' answer from jobs and their metric histories: per-job rows, per-loss statistics
+// across seeds (run_statistics.h) and downsampled curves.
+#ifndef POLYTRAIN_SERVER_JOB_COMPARISON_H_
+#define POLYTRAIN_SERVER_JOB_COMPARISON_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "polytrain/v1/coordinator.pb.h"
+
+namespace polytrain {
+
+struct JobWithMetrics {
+  polytrain::v1::Job job;
+  std::vector<polytrain::v1::MetricPoint> points;  // oldest first
+};
+
+// `metric` and `baseline_loss` as in CompareJobsRequest (already defaulted by the caller or
+// empty); INVALID_ARGUMENT when baseline_loss names no job's loss.
+absl::StatusOr<polytrain::v1::CompareJobsResponse> BuildComparison(
+    const std::vector<JobWithMetrics>& jobs, std::string metric, std::string baseline_loss,
+    int curve_points);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_JOB_COMPARISON_H_
