@@ -1,0 +1,67 @@
+#include "client/loss_grid.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/proto_file.h"
+#include "loss/spec/loss_spec.h"
+
+namespace polytrain {
+
+absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(const std::string& grid) {
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("--loss-grid '", grid, "': ", why));
+  };
+  std::string preset;
+  // Each dimension: the field and its values as text-format literals.
+  std::vector<std::pair<std::string, std::vector<std::string>>> dims;
+  for (absl::string_view dim : absl::StrSplit(grid, ';', absl::SkipWhitespace())) {
+    const std::vector<std::string> sides = absl::StrSplit(dim, absl::MaxSplits('=', 1));
+    const std::vector<std::string> path = absl::StrSplit(sides[0], '.');
+    if (sides.size() != 2 || path.size() != 2 || path[0].empty() || path[1].empty()) {
+      return invalid("each dimension reads PRESET.FIELD=V1,V2,... (e.g. poly1.epsilon=0,1,2)");
+    }
+    const std::string dim_preset(absl::StripAsciiWhitespace(path[0]));
+    if (!preset.empty() && dim_preset != preset) {
+      return invalid("all dimensions must vary the same preset");
+    }
+    preset = dim_preset;
+    std::vector<std::string> values;
+    for (absl::string_view v : absl::StrSplit(sides[1], ',', absl::SkipWhitespace())) {
+      values.emplace_back(absl::StripAsciiWhitespace(v));
+    }
+    if (values.empty()) return invalid("a dimension has no values");
+    dims.emplace_back(std::string(absl::StripAsciiWhitespace(path[1])), std::move(values));
+  }
+  if (dims.empty()) return invalid("empty");
+  size_t total = 1;
+  for (const auto& dim : dims) total *= dim.second.size();
+  if (total > kMaxGridLosses) {
+    return invalid(absl::StrCat("at most ", kMaxGridLosses, " losses, got ", total));
+  }
+  std::vector<polytrain::v1::LossSpec> losses;
+  for (size_t index = 0; index < total; ++index) {
+    std::string text = preset + " {";
+    size_t rest = index;
+    std::vector<size_t> pick(dims.size());  // the last dimension varies fastest
+    for (size_t d = dims.size(); d-- > 0;) {
+      pick[d] = rest % dims[d].second.size();
+      rest /= dims[d].second.size();
+    }
+    for (size_t d = 0; d < dims.size(); ++d) {
+      absl::StrAppend(&text, " ", dims[d].first, ": ", dims[d].second[pick[d]]);
+    }
+    text += " }";
+    polytrain::v1::LossSpec loss;
+    if (absl::Status s = ParseProto(text, ProtoFormat::kText, "--loss-grid", &loss); !s.ok()) {
+      return invalid(absl::StrCat("'", text, "' does not parse: ", s.message()));
+    }
+    if (absl::Status s = loss::ValidateLossSpec(loss); !s.ok()) {
+      return invalid(absl::StrCat("'", text, "': ", s.message()));
+    }
+    losses.push_back(std::move(loss));
+  }
+  return losses;
+}
+
+}  // namespace polytrain
