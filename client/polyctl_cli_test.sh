@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# polyctl end to end against a real coordinator and worker on loopback: outputs, exit codes,
+# the compare statistics recomputed here, and every error path.
+# Usage: polyctl_cli_test.sh BUILD_DIR REPO_ROOT
+set -uo pipefail
+build=$1
+root=$2
+polyctl=$build/client/polyctl
+tmp=$(mktemp -d)
+cleanup() {
+  kill "${worker_pid:-}" "${coordinator_pid:-}" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+failures=0
+checks=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# expect CODE PATTERN -- ARGS: runs polyctl; checks exit code and that the output has PATTERN.
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  checks=$((checks + 1))
+  "$polyctl" "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [[ $got -eq $code ]] || { fail "polyctl $* exited $got, expected $code: $(cat "$tmp/err")"; return; }
+  grep -qF -- "$pattern" "$tmp/out" "$tmp/err" || fail "polyctl $*: no '$pattern' in: $(cat "$tmp/out" "$tmp/err" | head -5)"
+}
+
+"$build/server/polytrain-coordinator" --listen 127.0.0.1:0 --port_file "$tmp/port" \
+  --db "$tmp/db.sqlite" --metrics_listen "" 2>"$tmp/coordinator.log" &
+coordinator_pid=$!
+for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
+export POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
+"$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name cli-worker \
+  2>"$tmp/worker.log" &
+worker_pid=$!
+spec="$root/examples/jobs/synthetic_poly1.txtpb"
+
+# submit --watch follows the job and exits with its outcome.
+expect 0 "succeeded on cli-worker" -- submit "$spec" --name cli-one --label team=cli --watch
+job=$(head -1 "$tmp/out")
+expect 0 "eval  step 285" -- watch "$job"
+expect 0 "$job cli-one: succeeded (attempts 1, worker cli-worker)" -- get "$job"
+expect 0 '"state":"JOB_STATE_SUCCEEDED"' -- get "$job" --format json
+expect 0 "cli-one" -- list --label team=cli
+expect 0 "kind,step,epoch,epoch_progress,elapsed_seconds,accuracy" -- metrics "$job"
+checks=$((checks + 1))
+[[ $(grep -c '^eval,' "$tmp/out") -eq 5 ]] || fail "metrics csv: expected 5 eval rows"
+
+# A sweep, then compare; the statistics are recomputed here from the per-job rows.
+expect 0 "sweep-" -- sweep "$spec" --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=1,2' \
+  --seeds 3 --wait
+sweep=$(head -1 "$tmp/out")
+expect 0 "p: Welch's t-test vs ce" -- compare --sweep "$sweep" --per-job
+expect 0 '"baseline_loss":"ce"' -- compare --sweep "$sweep" --format json
+checks=$((checks + 1))
+python3 - "$tmp/out" <<'PY' || fail "compare statistics differ from an independent computation"
+import json, math, statistics, sys
+d = json.load(open(sys.argv[1]))
+by_loss = {}
+for job in d["jobs"]:
+    by_loss.setdefault(job["loss_name"], []).append(job["final_value"])
+assert [r["loss_name"] for r in d["losses"]] == ["ce", "poly1(e=1)", "poly1(e=2)"]
+for row in d["losses"]:
+    v = by_loss[row["loss_name"]]
+    assert row["runs"] == 3 == len(v)
+    assert abs(row["mean"] - statistics.mean(v)) < 1e-12
+    assert abs(row["std"] - statistics.stdev(v)) < 1e-12
+    half = 4.302652729911275 * statistics.stdev(v) / math.sqrt(3)  # t(0.975, 2)
+    assert abs(row["ci95_high"] - row["mean"] - half) < 1e-9
+    if row["loss_name"] != "ce":
+        p = row["p_value"]
+        assert p == "NaN" or 0 <= p <= 1, p
+PY
+expect 0 "loss,runs,mean,std" -- compare --sweep "$sweep" --format csv
+
+# Errors: one line each, distinct exit codes.
+sed 's/batch_size: 64/batch_size: 0/' "$spec" >"$tmp/bad.txtpb"
+expect 1 "spec.batch_size: must be in [1, 65536], got 0" -- submit "$tmp/bad.txtpb"
+expect 1 "--loss:1:18: Expected double, got: x" -- submit "$spec" --loss 'poly1 { epsilon: x }'
+expect 1 "spec.loss.poly1.epsilon: must be >= -1, got -3" -- submit "$spec" --loss 'poly1 { epsilon: -3 }'
+expect 1 "--loss-grid 'poly1.epsilon=-2'" -- sweep "$spec" --loss-grid 'poly1.epsilon=-2'
+expect 1 "--label: expected KEY=VALUE" -- submit "$spec" --label nokey
+expect 4 "id: no job job-000000000000" -- get job-000000000000
+expect 5 "already ended (JOB_STATE_SUCCEEDED)" -- cancel "$job"
+expect 4 "sweep_id: no jobs in sweep sweep-none" -- compare --sweep sweep-none
+expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- --coordinator 127.0.0.1:1 list
+expect 2 "" -- frobnicate
+expect 2 "sweep needs --loss-grid or --loss" -- sweep "$spec"
+expect 0 "Exit codes: 0 success" -- --help
+
+# Cancel a queued job (the worker is gone) and watch it end as cancelled: exit 6.
+kill "$worker_pid"; wait "$worker_pid" 2>/dev/null
+"$polyctl" submit "$spec" --name never >"$tmp/out"
+queued=$(head -1 "$tmp/out")
+expect 0 "cancelled" -- cancel "$queued"
+expect 6 "cancelled" -- watch "$queued"
+
+echo "polyctl_cli_test: $((checks - failures)) passed, $failures failed"
+[[ $failures -eq 0 ]]
