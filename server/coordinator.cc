@@ -330,8 +330,17 @@ absl::StatusOr<polytrain::v1::GetMetricsResponse> Coordinator::GetMetrics(
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points =
       store_->GetMetrics(request.job_id());
   if (!points.ok()) return points.status();
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("max_points", request.max_points(), 0, 10'000'000));
   polytrain::v1::GetMetricsResponse response;
-  for (auto& p : *points) *response.add_points() = std::move(p);
+  const size_t n = points->size(), limit = static_cast<size_t>(request.max_points());
+  if (limit == 0 || n <= limit) {
+    for (auto& p : *points) *response.add_points() = std::move(p);
+  } else {
+    for (size_t k = 0; k < limit; ++k) {
+      const size_t index = limit == 1 ? n - 1 : k * (n - 1) / (limit - 1);
+      *response.add_points() = std::move((*points)[index]);
+    }
+  }
   return response;
 }
 

@@ -181,6 +181,13 @@ TEST_F(ServiceTest, SubmittedJobRunsToSuccessWithItsMetricsStored) {
   for (const auto& p : metrics.points()) evals += p.kind() == v1::MetricPoint::KIND_EVAL;
   EXPECT_EQ(evals, 2);                                              // one per epoch
   EXPECT_EQ(metrics.points(metrics.points_size() - 1).step(), 80);  // 2 epochs x 40 steps
+  grpc::ClientContext downsampled_context;
+  request.set_max_points(3);
+  v1::GetMetricsResponse downsampled;
+  ASSERT_TRUE(stub_->GetMetrics(&downsampled_context, request, &downsampled).ok());
+  ASSERT_EQ(downsampled.points_size(), 3);
+  EXPECT_EQ(downsampled.points(0).step(), metrics.points(0).step());
+  EXPECT_EQ(downsampled.points(2).step(), 80);
 }
 
 TEST_F(ServiceTest, PrometheusEndpointShowsJobsWorkersRpcsAndPerJobProgress) {
