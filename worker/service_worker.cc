@@ -123,36 +123,40 @@ void ServiceWorker::SenderLoop() {
                           [&] { return stopping_ || !outbox_.empty(); });
       pending.swap(outbox_);
     }
-    if (options_.metrics != nullptr) options_.metrics->RefreshProcessMemory();
-    std::lock_guard<std::mutex> lock(stream_mu_);
-    if (stream_ == nullptr) {
-      // No stream: put everything back in front of what arrived meanwhile.
-      std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
-      outbox_.insert(outbox_.begin(), pending.begin(), pending.end());
-      continue;
-    }
-    while (!pending.empty() && stream_->Write(pending.front())) {
-      if (pending.front().has_metrics()) {
-        std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
-        buffered_points_ -= pending.front().metrics().points_size();
-      }
-      pending.pop_front();
-    }
-    if (!pending.empty()) {
-      std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
-      outbox_.insert(outbox_.begin(), pending.begin(), pending.end());
-      continue;
-    }
-    if (Clock::now() - last_beat > std::chrono::duration<double>(heartbeat_seconds_.load())) {
-      WorkerMessage beat;
-      {
-        std::lock_guard<std::mutex> jobs_lock(jobs_mu_);
-        for (const auto& [id, job] : jobs_) {
-          if (!job->done) beat.mutable_heartbeat()->add_running_job_ids(id);
+    bool connected = true;
+    {
+      std::lock_guard<std::mutex> lock(stream_mu_);
+      if (stream_ == nullptr) {
+        connected = false;
+      } else {
+        while (!pending.empty() && stream_->Write(pending.front())) {
+          if (pending.front().has_metrics()) {
+            std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
+            buffered_points_ -= pending.front().metrics().points_size();
+          }
+          pending.pop_front();
+        }
+        if (pending.empty() &&
+            Clock::now() - last_beat > std::chrono::duration<double>(heartbeat_seconds_.load())) {
+          WorkerMessage beat;
+          beat.mutable_heartbeat();
+          {
+            std::lock_guard<std::mutex> jobs_lock(jobs_mu_);
+            for (const auto& [id, job] : jobs_) {
+              if (!job->done) beat.mutable_heartbeat()->add_running_job_ids(id);
+            }
+          }
+          if (stream_->Write(beat)) last_beat = Clock::now();
         }
       }
-      beat.mutable_heartbeat();
-      if (stream_->Write(beat)) last_beat = Clock::now();
+    }
+    if (!pending.empty()) {
+      // Unsent: back in front of whatever arrived meanwhile, in order.
+      std::unique_lock<std::mutex> lock(outbox_mu_);
+      outbox_.insert(outbox_.begin(), pending.begin(), pending.end());
+      // Without a stream, wait for one (or a stop) instead of spinning on the full outbox.
+      if (!connected)
+        outbox_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_.load(); });
     }
   }
 }
@@ -188,17 +192,12 @@ void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
     failed->set_error(std::string(summary.status().message()));
     failed->set_cancelled(summary.status().code() == absl::StatusCode::kCancelled);
   }
-  state->done = true;
-  CountRunningJobs();
+  const int running = --running_jobs_;
+  if (options_.metrics != nullptr) options_.metrics->SetJobsRunning(running);
   Enqueue(std::move(result));
-}
-
-void ServiceWorker::CountRunningJobs() {
-  if (options_.metrics == nullptr) return;
-  std::lock_guard<std::mutex> lock(jobs_mu_);
-  int running = 0;
-  for (const auto& [id, job] : jobs_) running += job->done ? 0 : 1;
-  options_.metrics->SetJobsRunning(running);
+  // Last: once done, the reader thread may join this thread (it holds jobs_mu_ meanwhile, so
+  // nothing here may take jobs_mu_ after this).
+  state->done = true;
 }
 
 bool ServiceWorker::ServeOneConnection() {
@@ -243,13 +242,10 @@ bool ServiceWorker::ServeOneConnection() {
         if (jobs_.count(job.id()) != 0) break;  // already running it
         auto state = std::make_unique<RunningJob>();
         RunningJob* raw = state.get();
+        const int running = ++running_jobs_;
+        if (options_.metrics != nullptr) options_.metrics->SetJobsRunning(running);
         state->thread = std::thread([this, job, raw] { RunJob(job, raw); });
         jobs_[job.id()] = std::move(state);
-        if (options_.metrics != nullptr) {
-          int running = 0;
-          for (const auto& [id, j] : jobs_) running += j->done ? 0 : 1;
-          options_.metrics->SetJobsRunning(running);
-        }
         break;
       }
       case CoordinatorMessage::kCancel: {

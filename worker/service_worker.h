@@ -58,7 +58,6 @@ class ServiceWorker {
   void RunJob(polytrain::v1::Job job, RunningJob* state);
   void Enqueue(polytrain::v1::WorkerMessage message);
   polytrain::v1::Hello MakeHello();
-  void CountRunningJobs();
 
   Options options_;
   std::atomic<bool> stopping_{false};
@@ -78,6 +77,7 @@ class ServiceWorker {
 
   std::mutex jobs_mu_;
   std::map<std::string, std::unique_ptr<RunningJob>> jobs_;
+  std::atomic<int> running_jobs_{0};
 
   std::thread sender_;
 };
