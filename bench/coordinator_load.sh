@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 tmp=$(mktemp -d)
 "$build/server/polytrain-coordinator" --listen 127.0.0.1:0 --port_file "$tmp/port" \
-  --db "$tmp/load.db" --metrics_listen "" 2>/dev/null &
+  --db "$tmp/load.db" --artifacts "$tmp/artifacts" --metrics_listen "" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done

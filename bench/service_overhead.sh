@@ -9,7 +9,7 @@ rounds=${2:-3}
 spec=${3:-examples/jobs/fashion_mnist_mlp_poly1.txtpb}
 tmp=$(mktemp -d)
 "$build/server/polytrain-coordinator" --listen 127.0.0.1:0 --port_file "$tmp/port" \
-  --db "$tmp/db" --metrics_listen "" 2>/dev/null &
+  --db "$tmp/db" --artifacts "$tmp/artifacts" --metrics_listen "" 2>/dev/null &
 coordinator=$!
 for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
 export POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"

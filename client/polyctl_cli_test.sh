@@ -28,7 +28,8 @@ expect() {
 }
 
 "$build/server/polytrain-coordinator" --listen 127.0.0.1:0 --port_file "$tmp/port" \
-  --db "$tmp/db.sqlite" --metrics_listen "" 2>"$tmp/coordinator.log" &
+  --db "$tmp/db.sqlite" --artifacts "$tmp/artifacts" --metrics_listen "" \
+  2>"$tmp/coordinator.log" &
 coordinator_pid=$!
 for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
 export POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"

@@ -41,7 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 build/server/polytrain-coordinator --listen 127.0.0.1:0 --port_file "$work/port" \
-  --db "$work/polytrain.db" --metrics_listen 127.0.0.1:0 --metrics_port_file "$work/metrics_port" \
+  --db "$work/polytrain.db" --artifacts "$work/artifacts" --metrics_listen 127.0.0.1:0 \
+  --metrics_port_file "$work/metrics_port" \
   2>"$work/coordinator.log" &
 coordinator_pid=$!
 for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done

@@ -568,6 +568,16 @@ absl::Status Coordinator::HandleWorkerMessage(int64_t session,
   return absl::InvalidArgumentError("kind: empty worker message");
 }
 
+absl::Status Coordinator::ArtifactStored(const std::string& job_id, const std::string& name,
+                                         const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return job.status();
+  if (name.rfind("ckpt-", 0) != 0) return absl::OkStatus();
+  job->set_checkpoint(path);
+  return store_->UpdateJob(*job);
+}
+
 void Coordinator::ExpireLeases(Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> lapsed;

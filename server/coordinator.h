@@ -87,6 +87,11 @@ class Coordinator {
   // The stream closed; its running jobs keep their leases until they lapse.
   void WorkerDisconnected(int64_t session);
 
+  // A job's file arrived in the artifact store at `path` (relative to it); a checkpoint becomes
+  // the job's `checkpoint`. NOT_FOUND for an unknown job.
+  absl::Status ArtifactStored(const std::string& job_id, const std::string& name,
+                              const std::string& path);
+
   // Requeues or fails every running job whose lease lapsed before `now`.
   void ExpireLeases(Clock::time_point now);
 

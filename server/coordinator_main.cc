@@ -1,6 +1,7 @@
 // polytrain-coordinator: stores, schedules and serves training jobs over gRPC.
 //
 //   polytrain-coordinator [--listen 127.0.0.1:50051] [--db polytrain.db] [--lease_seconds 30]
+//                         [--artifacts DIR] [--metrics_listen 127.0.0.1:9464]
 //
 // Serves polytrain.v1.Coordinator (clients) and polytrain.v1.WorkerService (workers) on one
 // port, with gRPC health checking and server reflection.
@@ -31,11 +32,15 @@ int Main(int argc, char** argv) {
       "polytrain-worker processes that dial in.\n"
       "Example: polytrain-coordinator --listen 127.0.0.1:50051 --db polytrain.db"};
   app.footer("Exit codes: 0 after SIGINT/SIGTERM, 1 bad --db or --listen, 2 bad command line.");
-  std::string listen = "127.0.0.1:50051", db = "polytrain.db", port_file;
+  std::string listen = "127.0.0.1:50051", db = "polytrain.db", port_file,
+              artifacts = "polytrain-artifacts";
   Coordinator::Options options;
   app.add_option("--listen", listen, "address:port to serve on (port 0 picks a free one)")
       ->capture_default_str();
   app.add_option("--db", db, "SQLite database file (created if missing)")->capture_default_str();
+  app.add_option("--artifacts", artifacts,
+                 "directory for job artifacts (checkpoints uploaded by workers)")
+      ->capture_default_str();
   app.add_option("--lease_seconds", options.lease_seconds,
                  "a running job is requeued when its worker is silent this long")
       ->check(CLI::Range(1.0, 86400.0))
@@ -94,8 +99,13 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
+  absl::StatusOr<std::unique_ptr<ArtifactStore>> artifact_store = ArtifactStore::Open(artifacts);
+  if (!artifact_store.ok()) {
+    std::cerr << "polytrain-coordinator: " << artifact_store.status().message() << "\n";
+    return 1;
+  }
   CoordinatorService client_service(coordinator->get(), &metrics);
-  WorkerStreamService worker_service(coordinator->get());
+  WorkerStreamService worker_service(coordinator->get(), artifact_store->get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

@@ -206,7 +206,81 @@ class JobWatch final : public grpc::ServerWriteReactor<polytrain::v1::JobEvent>,
   bool finished_ = false;
 };
 
+// One UploadArtifact stream: chunks into an ArtifactStore upload, committed at the last chunk.
+class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::ArtifactChunk> {
+ public:
+  ArtifactUpload(Coordinator* coordinator, ArtifactStore* artifacts,
+                 polytrain::v1::ArtifactReceipt* receipt)
+      : coordinator_(coordinator), artifacts_(artifacts), receipt_(receipt) {
+    StartRead(&chunk_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the upload ended before its last chunk"));
+      return;
+    }
+    if (upload_ == nullptr) {
+      polytrain::v1::GetJobRequest get;
+      get.set_id(chunk_.job_id());
+      if (absl::Status s = coordinator_->GetJob(get).status(); !s.ok()) {
+        Finish(ToGrpcStatus(s));
+        return;
+      }
+      absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> upload =
+          artifacts_->Begin(chunk_.job_id(), chunk_.name());
+      if (!upload.ok()) {
+        Finish(ToGrpcStatus(upload.status()));
+        return;
+      }
+      upload_ = *std::move(upload);
+      job_id_ = chunk_.job_id();
+      name_ = chunk_.name();
+    }
+    if (chunk_.data().size() > (1u << 20)) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "data: chunks are at most 1 MiB"));
+      return;
+    }
+    if (absl::Status s = upload_->Append(chunk_.data()); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    if (!chunk_.last()) {
+      StartRead(&chunk_);
+      return;
+    }
+    absl::StatusOr<std::string> path = upload_->Commit(chunk_.size(), chunk_.crc32());
+    if (!path.ok()) {
+      Finish(ToGrpcStatus(path.status()));
+      return;
+    }
+    if (absl::Status s = coordinator_->ArtifactStored(job_id_, name_, *path); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    receipt_->set_path(*path);
+    receipt_->set_size(chunk_.size());
+    Finish(grpc::Status::OK);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  Coordinator* coordinator_;
+  ArtifactStore* artifacts_;
+  polytrain::v1::ArtifactReceipt* receipt_;
+  polytrain::v1::ArtifactChunk chunk_;
+  std::unique_ptr<ArtifactStore::Upload> upload_;
+  std::string job_id_, name_;
+};
+
 }  // namespace
+
+grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* WorkerStreamService::UploadArtifact(
+    grpc::CallbackServerContext*, polytrain::v1::ArtifactReceipt* receipt) {
+  return new ArtifactUpload(coordinator_, artifacts_, receipt);
+}
 
 grpc::ServerWriteReactor<polytrain::v1::JobEvent>* CoordinatorService::WatchJob(
     grpc::CallbackServerContext*, const polytrain::v1::WatchJobRequest* request) {

@@ -5,6 +5,7 @@
 
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "polytrain/v1/worker.grpc.pb.h"
+#include "server/artifact_store.h"
 #include "server/coordinator.h"
 
 namespace polytrain {
@@ -46,13 +47,17 @@ class CoordinatorService final : public polytrain::v1::Coordinator::CallbackServ
 
 class WorkerStreamService final : public polytrain::v1::WorkerService::CallbackService {
  public:
-  explicit WorkerStreamService(Coordinator* coordinator) : coordinator_(coordinator) {}
+  WorkerStreamService(Coordinator* coordinator, ArtifactStore* artifacts)
+      : coordinator_(coordinator), artifacts_(artifacts) {}
 
   grpc::ServerBidiReactor<polytrain::v1::WorkerMessage, polytrain::v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
+  grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* UploadArtifact(
+      grpc::CallbackServerContext* context, polytrain::v1::ArtifactReceipt* receipt) override;
 
  private:
   Coordinator* coordinator_;
+  ArtifactStore* artifacts_;
 };
 
 }  // namespace polytrain

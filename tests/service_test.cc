@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -80,7 +81,8 @@ class ServiceTest : public ::testing::Test {
         std::vector<std::string>{"--listen", "127.0.0.1:0", "--db", (dir_ / "jobs.db").string(),
                                  "--lease_seconds", std::to_string(lease_seconds), "--port_file",
                                  port_file, "--metrics_listen", "127.0.0.1:0",
-                                 "--metrics_port_file", metrics_port_file});
+                                 "--metrics_port_file", metrics_port_file, "--artifacts",
+                                 (dir_ / "artifacts").string()});
     ASSERT_TRUE(coordinator_->started());
     ASSERT_TRUE(WaitFor(
         [&] {
@@ -96,10 +98,14 @@ class ServiceTest : public ::testing::Test {
     stub_ = v1::Coordinator::NewStub(channel);
   }
 
-  // With `metrics_port`, the worker serves /metrics too and the port is returned there.
-  void StartWorker(const std::string& name, int* metrics_port = nullptr) {
+  // With `metrics_port`, the worker serves /metrics too and the port is returned there; with
+  // `checkpoints`, it keeps checkpoints under dir_/<name>-checkpoints.
+  void StartWorker(const std::string& name, int* metrics_port = nullptr, bool checkpoints = false) {
     std::vector<std::string> args = {"--coordinator", "127.0.0.1:" + std::to_string(port_),
                                      "--name", name};
+    if (checkpoints) {
+      args.insert(args.end(), {"--checkpoint_dir", (dir_ / (name + "-checkpoints")).string()});
+    }
     const std::string port_file = (dir_ / (name + ".metrics_port")).string();
     if (metrics_port != nullptr) {
       args.insert(args.end(),
@@ -337,6 +343,23 @@ TEST_F(ServiceTest, SweepRunsEveryLossAndSeedAndCompareSummarizesThem) {
   request.set_seeds(101);
   EXPECT_EQ(stub_->SubmitSweep(&too_many, request, &sweep).error_message(),
             "seeds: must be in [0, 100], got 101");
+}
+
+TEST_F(ServiceTest, TheFinalCheckpointIsUploadedToTheArtifactStore) {
+  StartCoordinator();
+  StartWorker("w1", nullptr, /*checkpoints=*/true);
+  Job job;
+  ASSERT_TRUE(Submit(Spec("kept"), &job).ok());
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED));
+  const std::string name = "ckpt-000000000080.pt";
+  EXPECT_EQ(Get(job.id()).checkpoint(), job.id() + "/" + name);
+  auto read = [](const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string local = read(dir_ / "w1-checkpoints" / job.id() / name);
+  EXPECT_GT(local.size(), 1000u);
+  EXPECT_EQ(read(dir_ / "artifacts" / job.id() / name), local);
 }
 
 TEST_F(ServiceTest, InvalidRequestsAreRefusedWithTheFieldPath) {

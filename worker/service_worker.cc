@@ -1,6 +1,9 @@
 #include "worker/service_worker.h"
 
+#include <zlib.h>
+
 #include <chrono>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
@@ -161,6 +164,46 @@ void ServiceWorker::SenderLoop() {
   }
 }
 
+absl::Status ServiceWorker::UploadCheckpoint(const polytrain::v1::Job& job,
+                                             const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  auto stub = polytrain::v1::WorkerService::NewStub(
+      grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  polytrain::v1::ArtifactReceipt receipt;
+  auto writer = stub->UploadArtifact(&context, &receipt);
+  polytrain::v1::ArtifactChunk chunk;
+  chunk.set_job_id(job.id());
+  chunk.set_attempt(job.attempts());
+  chunk.set_name(path.substr(path.find_last_of('/') + 1));
+  uLong crc = crc32(0L, Z_NULL, 0);
+  int64_t size = 0;
+  std::string buffer(1 << 20, '\0');
+  while (true) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const std::streamsize n = in.gcount();
+    chunk.set_data(buffer.data(), static_cast<size_t>(n));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(n));
+    size += n;
+    const bool last = !in;
+    if (last) {
+      chunk.set_last(true);
+      chunk.set_size(size);
+      chunk.set_crc32(static_cast<uint32_t>(crc));
+    }
+    if (!writer->Write(chunk) || last) break;
+    chunk.Clear();
+  }
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  }
+  return absl::OkStatus();
+}
+
 void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
   TrainerOptions options;
   options.data_root = options_.data_root;
@@ -177,6 +220,14 @@ void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
   absl::StatusOr<TrainingSummary> summary =
       trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());
   sink.Flush();
+  if (summary.ok() && !summary->last_checkpoint.empty()) {
+    // The final checkpoint goes to the coordinator's artifact store before the job is reported
+    // done; a failed upload is logged, the job still succeeded.
+    if (absl::Status s = UploadCheckpoint(job, summary->last_checkpoint); !s.ok()) {
+      std::fprintf(stderr, "polytrain-worker: uploading %s: %s\n", summary->last_checkpoint.c_str(),
+                   std::string(s.message()).c_str());
+    }
+  }
   if (summary.ok()) {
     auto* finished = result.mutable_finished();
     finished->set_job_id(job.id());

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "polytrain/v1/worker.grpc.pb.h"
 #include "worker/worker_metrics.h"
 
@@ -56,6 +57,8 @@ class ServiceWorker {
   bool ServeOneConnection();
   void SenderLoop();
   void RunJob(polytrain::v1::Job job, RunningJob* state);
+  // Streams a checkpoint file to the coordinator's artifact store (1 MiB chunks, CRC-32).
+  absl::Status UploadCheckpoint(const polytrain::v1::Job& job, const std::string& path);
   void Enqueue(polytrain::v1::WorkerMessage message);
   polytrain::v1::Hello MakeHello();
 

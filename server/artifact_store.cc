@@ -1,0 +1,98 @@
+#include "server/artifact_store.h"
+
+#include <zlib.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/validation.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A single path component of [A-Za-z0-9._-], not "." or "..".
+absl::Status CheckComponent(absl::string_view field, const std::string& value) {
+  if (value.empty() || value.size() > 128 || value == "." || value == "..") {
+    return InvalidField(field, absl::StrCat("not a file name: '", value, "'"));
+  }
+  for (char c : value) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return InvalidField(field, absl::StrCat("not a file name: '", value, "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::string& root) {
+  std::error_code error;
+  fs::create_directories(root, error);
+  if (error) {
+    return absl::InvalidArgumentError(absl::StrCat("--artifacts ", root, ": ", error.message()));
+  }
+  return std::unique_ptr<ArtifactStore>(new ArtifactStore(root));
+}
+
+absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> ArtifactStore::Begin(
+    const std::string& job_id, const std::string& name) {
+  if (absl::Status s = CheckComponent("job_id", job_id); !s.ok()) return s;
+  if (absl::Status s = CheckComponent("name", name); !s.ok()) return s;
+  const fs::path dir = fs::path(root_) / job_id;
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) return absl::InternalError(absl::StrCat(dir.string(), ": ", error.message()));
+  std::unique_ptr<Upload> upload(new Upload(job_id + "/" + name, (dir / name).string()));
+  if (!upload->out_) {
+    return absl::InternalError(absl::StrCat(upload->temp_path_, ": cannot open for writing"));
+  }
+  return upload;
+}
+
+ArtifactStore::Upload::Upload(std::string relative, std::string final_path)
+    : relative_(std::move(relative)), final_path_(std::move(final_path)) {
+  static std::atomic<int64_t> counter{0};
+  temp_path_ = absl::StrCat(final_path_, ".upload-", counter++);
+  out_.open(temp_path_, std::ios::binary | std::ios::trunc);
+  crc_ = crc32(0L, Z_NULL, 0);
+}
+
+ArtifactStore::Upload::~Upload() {
+  if (!committed_) {
+    out_.close();
+    std::error_code error;
+    fs::remove(temp_path_, error);
+  }
+}
+
+absl::Status ArtifactStore::Upload::Append(const std::string& data) {
+  if (written_ + static_cast<int64_t>(data.size()) > kMaxArtifactBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data: artifacts are at most ", kMaxArtifactBytes, " bytes"));
+  }
+  out_.write(data.data(), static_cast<std::streamsize>(data.size()));
+  if (!out_) return absl::InternalError(absl::StrCat(temp_path_, ": write failed"));
+  crc_ = crc32(crc_, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size()));
+  written_ += static_cast<int64_t>(data.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ArtifactStore::Upload::Commit(int64_t size, uint32_t crc32_value) {
+  out_.flush();
+  out_.close();
+  if (size != written_ || crc32_value != crc_) {
+    return absl::DataLossError(absl::StrCat("artifact ", relative_, ": received ", written_,
+                                            " bytes with CRC-32 ", crc_, ", the sender says ", size,
+                                            " bytes with CRC-32 ", crc32_value));
+  }
+  std::error_code error;
+  fs::rename(temp_path_, final_path_, error);
+  if (error) return absl::InternalError(absl::StrCat(final_path_, ": ", error.message()));
+  committed_ = true;
+  return relative_;
+}
+
+}  // namespace polytrain

@@ -1,0 +1,55 @@
+// The coordinator's artifact directory: files of jobs (checkpoints), written atomically under
+// <root>/<job_id>/<name>.
+#ifndef POLYTRAIN_SERVER_ARTIFACT_STORE_H_
+#define POLYTRAIN_SERVER_ARTIFACT_STORE_H_
+
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace polytrain {
+
+// Largest artifact accepted.
+inline constexpr int64_t kMaxArtifactBytes = int64_t{4} << 30;
+
+class ArtifactStore {
+ public:
+  // Creates the root directory if needed.
+  static absl::StatusOr<std::unique_ptr<ArtifactStore>> Open(const std::string& root);
+
+  // One file being received: Append chunks, then Commit (checks size and CRC-32, renames into
+  // place) or drop it (the temporary file is removed).
+  class Upload {
+   public:
+    ~Upload();
+    absl::Status Append(const std::string& data);
+    // Returns the path relative to the root.
+    absl::StatusOr<std::string> Commit(int64_t size, uint32_t crc32);
+
+   private:
+    friend class ArtifactStore;
+    Upload(std::string relative, std::string final_path);
+    std::string relative_;
+    std::string final_path_;
+    std::string temp_path_;
+    std::ofstream out_;
+    int64_t written_ = 0;
+    uint32_t crc_ = 0;
+    bool committed_ = false;
+  };
+
+  // INVALID_ARGUMENT for a job id or name that is not a plain file name.
+  absl::StatusOr<std::unique_ptr<Upload>> Begin(const std::string& job_id, const std::string& name);
+  const std::string& root() const { return root_; }
+
+ private:
+  explicit ArtifactStore(std::string root) : root_(std::move(root)) {}
+  std::string root_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_ARTIFACT_STORE_H_
