@@ -75,6 +75,63 @@ for row in d["losses"]:
         assert p == "NaN" or 0 <= p <= 1, p
 PY
 expect 0 "loss,runs,mean,std" -- compare --sweep "$sweep" --format csv
+expect 0 "synthetic-poly1-poly1-e-2-s5: succeeded" -- watch "$sweep"
+# On a terminal, watch draws a progress line rewritten in place (util-linux's script gives it a
+# pseudo-terminal).
+"$polyctl" submit "$spec" --name tty-job >"$tmp/out"
+tty_job=$(head -1 "$tmp/out")
+checks=$((checks + 1))
+script -qec "$polyctl watch $tty_job" /dev/null >"$tmp/tty" 2>&1 || fail "watch on a tty failed"
+grep -q $'\r''tty-job \[' "$tmp/tty" && grep -q "100% step 285 epoch 5/5" "$tmp/tty" ||
+  fail "no progress line on a terminal: $(tr '\r' '\n' <"$tmp/tty" | tail -3)"
+
+# Plots: a valid SVG with one curve per run in each panel, coloured by loss; a PNG of the
+# expected size.
+expect 0 "baseline" -- compare --sweep "$sweep" --plot "$tmp/runs.svg"
+expect 0 "baseline" -- compare --sweep "$sweep" --plot "$tmp/runs.png"
+checks=$((checks + 1))
+python3 - "$tmp/runs.svg" "$tmp/runs.png" <<'PY' || fail "compare plots malformed"
+import struct, sys, xml.etree.ElementTree as ET
+ns = {"s": "http://www.w3.org/2000/svg"}
+root = ET.parse(sys.argv[1]).getroot()
+curves = root.findall(".//s:polyline[@class='curve']", ns)
+assert len(curves) == 2 * 9, len(curves)  # 9 runs x (eval, train-loss) panels
+colors = {c.get("data-label"): set() for c in curves}
+for c in curves:
+    colors[c.get("data-label")].add(c.get("stroke"))
+assert set(colors) == {"ce", "poly1(e=1)", "poly1(e=2)"}, colors
+assert all(len(v) == 1 for v in colors.values()) and len({min(v) for v in colors.values()}) == 3
+assert all(len(c.get("points").split()) >= 2 for c in curves)
+assert len(root.findall(".//s:g[@class='legend']", ns)) == 3
+png = open(sys.argv[2], "rb").read()
+assert png[:8] == b"\x89PNG\r\n\x1a\n"
+width, height = struct.unpack(">II", png[16:24])
+assert (width, height) == (1120, 32 + 320 + 48 + 20 * 3 + 16), (width, height)
+PY
+expect 0 "poly1(e=2)" -- loss curve "$root/examples/losses/cross_entropy.txtpb" \
+  "$root/examples/losses/poly1.txtpb" --plot "$tmp/curves.svg"
+checks=$((checks + 1))
+[[ $(grep -c 'class="curve"' "$tmp/curves.svg") -eq 4 ]] || fail "loss curve plot: expected 4 curves"
+expect 0 "alpha_1     = 3" -- loss describe "$root/examples/losses/poly1.txtpb"
+expect 1 "--plot $tmp/x.gif: the file must end in .svg or .png" -- \
+  loss curve "$root/examples/losses/poly1.txtpb" --plot "$tmp/x.gif"
+
+# YAML specs (the JSON mapping written as YAML).
+cat >"$tmp/job.yaml" <<'YAML'
+name: yaml-job
+model: {mlp: {hidden: [16]}}
+dataset:
+  synthetic: {classes: 3, features: 8, train_samples: 300, test_samples: 100, separation: 3, seed: 4}
+loss: {poly1: {epsilon: 1}}
+optimizer: {sgd: {momentum: 0.9}, learning_rate: 0.05}
+epochs: 2
+batch_size: 30
+YAML
+expect 0 "yaml-job: succeeded" -- submit "$tmp/job.yaml" --watch
+printf 'name: bad\nbatch_size: [1\n' >"$tmp/bad.yaml"
+expect 1 "bad.yaml:" -- submit "$tmp/bad.yaml"
+printf 'name: bad\nbatch_size: lots\n' >"$tmp/bad_type.yaml"
+expect 1 "bad_type.yaml:" -- submit "$tmp/bad_type.yaml"
 
 # Errors: one line each, distinct exit codes.
 sed 's/batch_size: 64/batch_size: 0/' "$spec" >"$tmp/bad.txtpb"

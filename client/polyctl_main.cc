@@ -1,6 +1,7 @@
 // polyctl: submit, watch, sweep and compare PolyTrain jobs from the terminal.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -10,14 +11,21 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "client/loss_grid.h"
+#include "client/spec_file.h"
+#include "client/svg_chart.h"
 #include "common/grpc_status.h"
 #include "common/proto_file.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
+#include "loss/core/describe.h"
+#include "loss/core/scalar_loss.h"
+#include "loss/spec/loss_spec.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
 
 namespace polytrain {
@@ -104,8 +112,26 @@ double Value(const google::protobuf::Map<std::string, double>& values, const cha
   return it == values.end() ? NAN : it->second;
 }
 
-// Follows a job to its end, one line per event unless quiet; returns the final job.
+// One progress line, rewritten in place on a terminal.
+void PrintProgress(const Job& job, const polytrain::v1::MetricPoint& p, double eval_accuracy) {
+  const int epochs = job.spec().epochs();
+  const double done = epochs > 0 ? std::min(1.0, (p.epoch() + p.epoch_progress()) / epochs) : 0;
+  const int width = 24, filled = static_cast<int>(done * width);
+  const double eta = done > 0 ? p.elapsed_seconds() * (1 - done) / done : 0;
+  std::printf(
+      "\r%s [%s%s] %3.0f%% step %lld epoch %d/%d loss %.4f acc %.4f eval %.4f %.0f "
+      "samples/s ETA %.0fs\033[K",
+      job.spec().name().c_str(), std::string(filled, '=').c_str(),
+      std::string(width - filled, ' ').c_str(), 100 * done, static_cast<long long>(p.step()),
+      p.epoch() + 1, epochs, Value(p.values(), "loss"), Value(p.values(), "accuracy"),
+      eval_accuracy, Value(p.values(), "samples_per_second"), eta);
+}
+
+// Follows a job to its end, one line per event unless quiet (a live progress line instead on a
+// terminal); returns the final job.
 absl::StatusOr<Job> Watch(Client& client, const std::string& id, bool quiet) {
+  const bool terminal = isatty(fileno(stdout)) != 0;
+  double eval_accuracy = NAN;
   grpc::ClientContext context;
   polytrain::v1::WatchJobRequest request;
   request.set_id(id);
@@ -116,6 +142,7 @@ absl::StatusOr<Job> Watch(Client& client, const std::string& id, bool quiet) {
     if (event.has_job()) {
       last = event.job();
       if (!quiet) {
+        if (terminal) std::printf("\n");
         std::printf("%s %s: %s%s%s\n", last.id().c_str(), last.spec().name().c_str(),
                     StateName(last.state()).c_str(),
                     last.worker().empty() ? "" : (" on " + last.worker()).c_str(),
@@ -124,6 +151,13 @@ absl::StatusOr<Job> Watch(Client& client, const std::string& id, bool quiet) {
     } else if (!quiet) {
       const auto& p = event.point();
       if (p.kind() == polytrain::v1::MetricPoint::KIND_EVAL) {
+        eval_accuracy = Value(p.values(), "eval_accuracy");
+      }
+      if (terminal) {
+        if (p.kind() == polytrain::v1::MetricPoint::KIND_TRAIN) {
+          PrintProgress(last, p, eval_accuracy);
+        }
+      } else if (p.kind() == polytrain::v1::MetricPoint::KIND_EVAL) {
         std::printf("  eval  step %lld epoch %d: loss %.4f accuracy %.4f ece %.4f\n",
                     static_cast<long long>(p.step()), p.epoch(), Value(p.values(), "eval_loss"),
                     Value(p.values(), "eval_accuracy"), Value(p.values(), "eval_ece"));
@@ -147,6 +181,32 @@ int OutcomeExit(const Job& job) {
 
 std::string Fixed(double v, int digits = 4) {
   return std::isnan(v) ? "-" : absl::StrFormat("%.*f", digits, v);
+}
+
+// Eval metric and train loss over steps, one curve per run, coloured by loss.
+std::string CompareChart(const polytrain::v1::CompareJobsResponse& table) {
+  std::vector<std::pair<std::string, std::string>> legend;
+  auto color_of = [&](const std::string& loss) {
+    for (const auto& [name, color] : legend) {
+      if (name == loss) return color;
+    }
+    legend.emplace_back(loss, PaletteColor(legend.size()));
+    return legend.back().second;
+  };
+  ChartPanel eval{table.metric() + " by step", "step", table.metric(), {}};
+  ChartPanel train{"train loss by step", "step", "train loss", {}};
+  for (const auto& curve : table.curves()) {
+    const std::string color = color_of(curve.loss_name());
+    ChartSeries e{
+        curve.loss_name(), color, {}, {curve.eval_values().begin(), curve.eval_values().end()}};
+    for (int64_t step : curve.eval_steps()) e.x.push_back(static_cast<double>(step));
+    ChartSeries t{
+        curve.loss_name(), color, {}, {curve.train_loss().begin(), curve.train_loss().end()}};
+    for (int64_t step : curve.train_steps()) t.x.push_back(static_cast<double>(step));
+    eval.series.push_back(std::move(e));
+    train.series.push_back(std::move(t));
+  }
+  return RenderSvg({eval, train}, legend);
 }
 
 void PrintCompare(const polytrain::v1::CompareJobsResponse& table, const std::string& format,
@@ -213,7 +273,9 @@ int Main(int argc, char** argv) {
   std::string address = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
   app.add_option("--coordinator", address, "coordinator HOST:PORT");
 
-  std::string file, loss_text, name, format = "table", request_id, metric, baseline, sweep_id;
+  std::string file, loss_text, name, format = "table", request_id, metric, baseline, sweep_id, plot,
+                                     points = "0.05,0.25,0.5,0.75,0.95";
+  std::vector<std::string> loss_files;
   std::vector<std::string> labels, grids, loss_texts, states, ids;
   int64_t seed = -1, epochs = -1;
   int seeds = 1, limit = 50;
@@ -272,6 +334,20 @@ int Main(int argc, char** argv) {
   compare->add_flag("--per-job", per_job, "also one row per job");
   compare->add_option("--format", format, "table, json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}));
+  compare->add_option("--plot", plot,
+                      "also draw the runs' curves, coloured by loss (.svg or .png)");
+
+  auto* loss_cmd = app.add_subcommand("loss", "Inspect LossSpec files (no coordinator needed).");
+  loss_cmd->require_subcommand(1);
+  auto* loss_describe = loss_cmd->add_subcommand("describe", "The named form and coefficients.");
+  loss_describe->add_option("file", file, "LossSpec file")->required()->check(CLI::ExistingFile);
+  auto* loss_curve = loss_cmd->add_subcommand(
+      "curve", "L(pt) and dL/dpt of one or more losses; --plot draws them on one chart.");
+  loss_curve->add_option("files", loss_files, "LossSpec files")
+      ->required()
+      ->check(CLI::ExistingFile);
+  loss_curve->add_option("--pt", points, "points in [0, 1] for the table")->capture_default_str();
+  loss_curve->add_option("--plot", plot, "draw L(pt) and dL/dpt on pt in (0, 1] (.svg or .png)");
 
   auto* metrics = app.add_subcommand("metrics", "A job's metric history for notebooks.");
   metrics->add_option("id", name, "job id")->required();
@@ -292,7 +368,7 @@ int Main(int argc, char** argv) {
 
   if (*submit) {
     polytrain::v1::SubmitJobRequest request;
-    if (absl::Status s = ReadProtoFile(file, request.mutable_spec()); !s.ok()) return Fail(s);
+    if (absl::Status s = ReadSpecFile(file, request.mutable_spec()); !s.ok()) return Fail(s);
     polytrain::v1::JobSpec& spec = *request.mutable_spec();
     if (!loss_text.empty()) {
       if (absl::Status s = ParseProto(loss_text, ProtoFormat::kText, "--loss", spec.mutable_loss());
@@ -316,7 +392,7 @@ int Main(int argc, char** argv) {
 
   if (*sweep) {
     polytrain::v1::SubmitSweepRequest request;
-    if (absl::Status s = ReadProtoFile(file, request.mutable_base()); !s.ok()) return Fail(s);
+    if (absl::Status s = ReadSpecFile(file, request.mutable_base()); !s.ok()) return Fail(s);
     if (absl::Status s = ApplyLabels(labels, request.mutable_base()); !s.ok()) return Fail(s);
     for (const std::string& text : loss_texts) {
       if (absl::Status s = ParseProto(text, ProtoFormat::kText, "--loss", request.add_losses());
@@ -414,8 +490,28 @@ int Main(int argc, char** argv) {
   }
 
   if (*watch_cmd) {
-    absl::StatusOr<Job> final = Watch(client, name, false);
-    return final.ok() ? OutcomeExit(*final) : Fail(final.status());
+    if (!absl::StartsWith(name, "sweep-")) {
+      absl::StatusOr<Job> final = Watch(client, name, false);
+      return final.ok() ? OutcomeExit(*final) : Fail(final.status());
+    }
+    // A sweep: each of its jobs in submission order.
+    polytrain::v1::ListJobsRequest request;
+    (*request.mutable_labels())["sweep"] = name;
+    request.set_page_size(1000);
+    absl::StatusOr<polytrain::v1::ListJobsResponse> jobs =
+        client.Call<polytrain::v1::ListJobsRequest, polytrain::v1::ListJobsResponse>(
+            &polytrain::v1::Coordinator::Stub::ListJobs, request);
+    if (!jobs.ok()) return Fail(jobs.status());
+    if (jobs->jobs().empty()) {
+      return Fail(absl::NotFoundError(absl::StrCat("no jobs in sweep ", name)));
+    }
+    int outcome = kExitOk;
+    for (auto it = jobs->jobs().rbegin(); it != jobs->jobs().rend(); ++it) {
+      absl::StatusOr<Job> final = Watch(client, it->id(), false);
+      if (!final.ok()) return Fail(final.status());
+      if (OutcomeExit(*final) != kExitOk) outcome = kExitJobFailed;
+    }
+    return outcome;
   }
 
   if (*compare) {
@@ -429,6 +525,68 @@ int Main(int argc, char** argv) {
             &polytrain::v1::Coordinator::Stub::CompareJobs, request);
     if (!table.ok()) return Fail(table.status());
     PrintCompare(*table, format, per_job);
+    if (!plot.empty()) {
+      if (absl::Status s = WriteChart(plot, CompareChart(*table)); !s.ok()) return Fail(s);
+    }
+    return kExitOk;
+  }
+
+  if (*loss_cmd) {
+    std::vector<std::string> paths = *loss_describe ? std::vector<std::string>{file} : loss_files;
+    std::vector<loss::LossConfig> configs;
+    for (const std::string& path : paths) {
+      polytrain::v1::LossSpec spec;
+      if (absl::Status s = ReadSpecFile(path, &spec); !s.ok()) return Fail(s);
+      absl::StatusOr<loss::LossConfig> config = loss::ToLossConfig(spec);
+      if (!config.ok()) {
+        return Fail(
+            absl::InvalidArgumentError(absl::StrCat(path, ": ", config.status().message())));
+      }
+      configs.push_back(*config);
+    }
+    if (*loss_describe) {
+      std::cout << loss::Describe(configs[0]);
+      return kExitOk;
+    }
+    std::vector<double> pts;
+    for (absl::string_view item : absl::StrSplit(points, ',', absl::SkipWhitespace())) {
+      double v = 0;
+      if (!absl::SimpleAtod(item, &v) || !(v >= 0 && v <= 1)) {
+        return Fail(absl::InvalidArgumentError(
+            absl::StrCat("--pt: each point must be a number in [0, 1], got '", item, "'")));
+      }
+      pts.push_back(v);
+    }
+    std::printf("%-28s", "loss");
+    for (double pt : pts) std::printf("   L(%.2f)  dL(%.2f)", pt, pt);
+    std::printf("\n");
+    for (const auto& config : configs) {
+      std::printf("%-28s", loss::ShortName(config).c_str());
+      for (const auto& point : loss::EvaluateCurve(config.series, pts)) {
+        std::printf(" %9.4f %9.4f", point.loss, point.dloss_dpt);
+      }
+      std::printf("\n");
+    }
+    if (!plot.empty()) {
+      std::vector<double> grid;
+      for (int i = 4; i <= 200; ++i) grid.push_back(i / 200.0);  // from 0.02: L(0) is infinite
+      ChartPanel value{"L(pt)", "pt", "loss", {}}, slope{"dL/dpt", "pt", "gradient", {}};
+      std::vector<std::pair<std::string, std::string>> legend;
+      for (size_t i = 0; i < configs.size(); ++i) {
+        const std::string name = loss::ShortName(configs[i]);
+        legend.emplace_back(name, PaletteColor(i));
+        ChartSeries l{name, PaletteColor(i), grid, {}}, g{name, PaletteColor(i), grid, {}};
+        for (const auto& point : loss::EvaluateCurve(configs[i].series, grid)) {
+          l.y.push_back(point.loss);
+          g.y.push_back(point.dloss_dpt);
+        }
+        value.series.push_back(std::move(l));
+        slope.series.push_back(std::move(g));
+      }
+      if (absl::Status s = WriteChart(plot, RenderSvg({value, slope}, legend)); !s.ok()) {
+        return Fail(s);
+      }
+    }
     return kExitOk;
   }
 

@@ -13,6 +13,8 @@ PACKAGES=(
   prometheus-cpp-dev libabsl-dev libsqlite3-dev
   # Command line, logging, JSON output.
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libboost-dev
+  # Charts: PNG output of polyctl --plot; YAML job specs.
+  librsvg2-bin libyaml-cpp-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev python3-torch
   # Real data and the real Prometheus server (integration tests).
