@@ -34,7 +34,7 @@ echo "metric points: $(wc -l <"$out/metrics.jsonl") lines in $out/metrics.jsonl"
 echo
 
 echo "=== The service: polytrain-coordinator + polytrain-worker, a sweep through polyctl"
-work=$(mktemp -d)
+work=$(mktemp -d /tmp/polytrain-demo.XXXXXX)
 cleanup() {
   kill "${worker_pid:-}" "${coordinator_pid:-}" 2>/dev/null || true
   wait 2>/dev/null || true
@@ -55,5 +55,6 @@ echo "$ polyctl sweep examples/jobs/fashion_mnist_sweep_base.txtpb --loss 'cross
 sweep=$(build/client/polyctl sweep examples/jobs/fashion_mnist_sweep_base.txtpb \
   --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=-1,1,2' --seeds 2 --wait)
 echo "$sweep"
-echo "$ polyctl compare --sweep $sweep --per-job"
-build/client/polyctl compare --sweep "$sweep" --per-job
+echo "$ polyctl compare --sweep $sweep --per-job --plot $work/compare.png"
+build/client/polyctl compare --sweep "$sweep" --per-job --plot "$work/compare.png"
+echo "curves of every run: $work/compare.png"
