@@ -113,6 +113,15 @@ expect 0 "poly1(e=2)" -- loss curve "$root/examples/losses/cross_entropy.txtpb" 
 checks=$((checks + 1))
 [[ $(grep -c 'class="curve"' "$tmp/curves.svg") -eq 4 ]] || fail "loss curve plot: expected 4 curves"
 expect 0 "alpha_1     = 3" -- loss describe "$root/examples/losses/poly1.txtpb"
+# Golden text for the stable, offline outputs.
+checks=$((checks + 1))
+"$polyctl" loss curve "$root/examples/losses/cross_entropy.txtpb" "$root/examples/losses/poly1.txtpb" \
+  "$root/examples/losses/focal.txtpb" --pt 0.05,0.5,0.95 >"$tmp/curve.txt"
+diff -u "$root/client/testdata/loss_curve.golden" "$tmp/curve.txt" || fail "loss curve golden differs"
+checks=$((checks + 1))
+"$polyctl" loss describe "$root/examples/losses/poly1_focal.txtpb" >"$tmp/describe.txt"
+diff -u "$root/client/testdata/loss_describe.golden" "$tmp/describe.txt" ||
+  fail "loss describe golden differs"
 expect 1 "--plot $tmp/x.gif: the file must end in .svg or .png" -- \
   loss curve "$root/examples/losses/poly1.txtpb" --plot "$tmp/x.gif"
 
