@@ -19,6 +19,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev python3-torch
   # Real data and the real Prometheus server (integration tests).
   dataset-fashion-mnist prometheus
+  # Deployment checks: docker-compose validates the compose file (no engine needed), PyYAML for
+  # the manifests and dashboards tests.
+  docker-compose python3-yaml
 )
 
 missing=()

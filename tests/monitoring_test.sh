@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The real Prometheus scraping a real coordinator and worker while a real job runs; then every
+# PromQL expression of the Grafana dashboards (template variables filled) and every recording
+# rule must return data through Prometheus's HTTP API. A dashboard panel that would show nothing
+# fails this test. Also: promtool checks the configuration and rules and runs their unit tests.
+# Usage: monitoring_test.sh BUILD_DIR REPO_ROOT
+set -uo pipefail
+build=$1
+root=$2
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+failures=0
+checks=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+check() { checks=$((checks + 1)); "$@" >"$tmp/check.log" 2>&1 || fail "$* : $(tail -5 "$tmp/check.log")"; }
+
+check promtool check config "$root/deploy/prometheus/prometheus.yml"
+check promtool check rules "$root/deploy/prometheus/rules.yml"
+(cd "$root/deploy/prometheus" && check promtool test rules rules_test.yml)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+coordinator_metrics=$(free_port)
+worker_metrics=$(free_port)
+prometheus_port=$(free_port)
+
+"$build/server/polytrain-coordinator" --listen 127.0.0.1:0 --port_file "$tmp/port" \
+  --db "$tmp/db" --artifacts "$tmp/artifacts" --metrics_listen "127.0.0.1:$coordinator_metrics" \
+  2>"$tmp/coordinator.log" &
+pids+=($!)
+for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
+export POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
+"$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name mon-worker \
+  --metrics_listen "127.0.0.1:$worker_metrics" 2>"$tmp/worker.log" &
+pids+=($!)
+
+# The shipped rules, with the shipped job names, scraped every second.
+cp "$root/deploy/prometheus/rules.yml" "$tmp/rules.yml"
+cat >"$tmp/prometheus.yml" <<YAML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [rules.yml]
+scrape_configs:
+  - job_name: polytrain-coordinator
+    static_configs: [{targets: ["127.0.0.1:$coordinator_metrics"]}]
+  - job_name: polytrain-workers
+    static_configs: [{targets: ["127.0.0.1:$worker_metrics"]}]
+YAML
+prometheus --config.file "$tmp/prometheus.yml" --storage.tsdb.path "$tmp/tsdb" \
+  --web.listen-address "127.0.0.1:$prometheus_port" >"$tmp/prometheus.log" 2>&1 &
+pids+=($!)
+
+# A job in a sweep, long enough for several scrapes and evaluations.
+cat >"$tmp/job.txtpb" <<'SPEC'
+name: "monitored"
+model { mlp { hidden: [64] } }
+dataset { synthetic { classes: 5 features: 32 train_samples: 4000 test_samples: 500 separation: 2 seed: 1 } }
+loss { poly1 { epsilon: 1 } }
+optimizer { sgd { momentum: 0.9 } learning_rate: 0.02 }
+epochs: 60
+batch_size: 32
+log_every_steps: 20
+SPEC
+"$build/client/polyctl" sweep "$tmp/job.txtpb" --loss 'cross_entropy {}' --loss 'poly1 { epsilon: 1 }' \
+  >"$tmp/sweep" || fail "sweep submission failed"
+
+# Waits (polling Prometheus) until every dashboard expression and recording rule has data.
+/usr/bin/python3 - "$root" "$prometheus_port" <<'PY' || fail "dashboards or rules without data"
+import glob, json, re, sys, time, urllib.parse, urllib.request
+root, port = sys.argv[1], sys.argv[2]
+exprs = []
+for path in sorted(glob.glob(f"{root}/deploy/grafana/dashboards/*.json")):
+    dashboard = json.load(open(path))
+    variables = [v["name"] for v in dashboard.get("templating", {}).get("list", [])]
+    def fill(expr):
+        for name in variables:
+            expr = expr.replace("$" + name, ".*")  # the "All" value
+        assert "$" not in expr, (path, expr)
+        return expr
+    for variable in dashboard.get("templating", {}).get("list", []):
+        query = variable["query"]["query"]
+        inner = re.match(r"label_values\((.*),\s*\w+\)$", query)
+        exprs.append((path, "variable " + variable["name"], fill(inner.group(1) if inner else query)))
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            exprs.append((path, panel["title"], fill(target["expr"])))
+for group in __import__("yaml").safe_load(open(f"{root}/deploy/prometheus/rules.yml"))["groups"]:
+    for rule in group["rules"]:
+        if "record" in rule:
+            exprs.append(("rules.yml", rule["record"], rule["record"]))
+
+def query(expr):
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = json.load(r)
+    except Exception:
+        return None
+    return body["data"]["result"] if body.get("status") == "success" else None
+
+deadline = time.time() + 90
+missing = exprs
+while missing and time.time() < deadline:
+    missing = [e for e in missing if not query(e[2])]
+    if missing:
+        time.sleep(1)
+for path, title, expr in missing:
+    print(f"no data: {path.split('/')[-1]}: {title}: {expr}")
+print(f"{len(exprs) - len(missing)} of {len(exprs)} dashboard and rule expressions returned data")
+sys.exit(1 if missing else 0)
+PY
+checks=$((checks + 1))
+
+echo "monitoring_test: $((checks - failures)) passed, $failures failed"
+[[ $failures -eq 0 ]]
