@@ -22,6 +22,8 @@ PACKAGES=(
   # Deployment checks: docker-compose validates the compose file (no engine needed), PyYAML for
   # the manifests and dashboards tests.
   docker-compose python3-yaml
+  # Benchmark scripts.
+  bc
 )
 
 missing=()
