@@ -52,6 +52,21 @@ absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> ArtifactStore::Begin(
   return upload;
 }
 
+absl::StatusOr<std::string> ArtifactStore::Find(const std::string& relative) const {
+  const size_t slash = relative.find('/');
+  if (slash == std::string::npos) {
+    return InvalidField("path", absl::StrCat("expected <job_id>/<name>, got '", relative, "'"));
+  }
+  if (absl::Status s = CheckComponent("path", relative.substr(0, slash)); !s.ok()) return s;
+  if (absl::Status s = CheckComponent("path", relative.substr(slash + 1)); !s.ok()) return s;
+  const fs::path path = fs::path(root_) / relative;
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) {
+    return absl::NotFoundError(absl::StrCat("path: no artifact ", relative));
+  }
+  return path.string();
+}
+
 ArtifactStore::Upload::Upload(std::string relative, std::string final_path)
     : relative_(std::move(relative)), final_path_(std::move(final_path)) {
   static std::atomic<int64_t> counter{0};

@@ -43,6 +43,10 @@ class ArtifactStore {
 
   // INVALID_ARGUMENT for a job id or name that is not a plain file name.
   absl::StatusOr<std::unique_ptr<Upload>> Begin(const std::string& job_id, const std::string& name);
+  // The file stored at "<job_id>/<name>": INVALID_ARGUMENT for another shape, NOT_FOUND when
+  // absent.
+  absl::StatusOr<std::string> Find(const std::string& relative) const;
+
   const std::string& root() const { return root_; }
 
  private:

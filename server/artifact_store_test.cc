@@ -71,6 +71,17 @@ TEST_F(ArtifactStoreTest, AMismatchOrAnAbandonedUploadLeavesNothing) {
   EXPECT_EQ(FilesIn(root_), 0u);
 }
 
+TEST_F(ArtifactStoreTest, FindReturnsOnlyStoredFilesUnderTheRoot) {
+  auto upload = *store_->Begin("job-1", "ckpt.pt");
+  ASSERT_TRUE(upload->Append("x").ok());
+  ASSERT_TRUE(upload->Commit(1, Crc("x")).ok());
+  EXPECT_EQ(*store_->Find("job-1/ckpt.pt"), (root_ / "job-1" / "ckpt.pt").string());
+  EXPECT_EQ(store_->Find("job-1/other.pt").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Find("job-1/../../etc/passwd").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Find("ckpt.pt").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ArtifactStoreTest, NamesMustBePlainFileNames) {
   EXPECT_EQ(store_->Begin("job-1", "../escape").status().message(),
             "name: not a file name: '../escape'");

@@ -543,6 +543,12 @@ absl::Status Coordinator::HandleWorkerMessage(int64_t session,
     case polytrain::v1::WorkerMessage::kFinished: {
       const auto& done = message.finished();
       if (owned(done.job_id(), done.attempt()) == nullptr) return absl::OkStatus();
+      if (done.resumed_from_step() > 0) {
+        absl::StatusOr<Job> job = store_->GetJob(done.job_id());
+        if (!job.ok()) return job.status();
+        job->set_resumed_from_step(done.resumed_from_step());
+        POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+      }
       POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(done.job_id(), polytrain::v1::JOB_STATE_SUCCEEDED,
                                                 "", &done.final_metrics()));
       ScheduleLocked();

@@ -1,7 +1,10 @@
 #include "server/grpc_services.h"
 
+#include <zlib.h>
+
 #include <chrono>
 #include <deque>
+#include <fstream>
 #include <mutex>
 
 #include "common/grpc_status.h"
@@ -275,7 +278,66 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
   std::string job_id_, name_;
 };
 
+// One DownloadArtifact stream: the file in 1 MiB chunks, one write at a time; the last chunk
+// carries the size and CRC-32.
+class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk> {
+ public:
+  ArtifactDownload(ArtifactStore* artifacts,
+                   const polytrain::v1::DownloadArtifactRequest& request) {
+    absl::StatusOr<std::string> path = artifacts->Find(request.path());
+    if (!path.ok()) {
+      Finish(ToGrpcStatus(path.status()));
+      return;
+    }
+    in_.open(*path, std::ios::binary);
+    crc_ = crc32(0L, Z_NULL, 0);
+    WriteNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the downloader went away"));
+    } else if (done_) {
+      Finish(grpc::Status::OK);
+    } else {
+      WriteNext();
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    std::string buffer(1 << 20, '\0');
+    in_.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    buffer.resize(static_cast<size_t>(in_.gcount()));
+    crc_ = crc32(crc_, reinterpret_cast<const Bytef*>(buffer.data()),
+                 static_cast<uInt>(buffer.size()));
+    size_ += static_cast<int64_t>(buffer.size());
+    chunk_.Clear();
+    chunk_.set_data(std::move(buffer));
+    if (!in_) {
+      chunk_.set_last(true);
+      chunk_.set_size(size_);
+      chunk_.set_crc32(static_cast<uint32_t>(crc_));
+      done_ = true;
+    }
+    StartWrite(&chunk_);
+  }
+
+  std::ifstream in_;
+  polytrain::v1::ArtifactChunk chunk_;
+  uLong crc_ = 0;
+  int64_t size_ = 0;
+  bool done_ = false;
+};
+
 }  // namespace
+
+grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk>* WorkerStreamService::DownloadArtifact(
+    grpc::CallbackServerContext*, const polytrain::v1::DownloadArtifactRequest* request) {
+  return new ArtifactDownload(artifacts_, *request);
+}
 
 grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* WorkerStreamService::UploadArtifact(
     grpc::CallbackServerContext*, polytrain::v1::ArtifactReceipt* receipt) {

@@ -54,6 +54,9 @@ class WorkerStreamService final : public polytrain::v1::WorkerService::CallbackS
       grpc::CallbackServerContext* context) override;
   grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* UploadArtifact(
       grpc::CallbackServerContext* context, polytrain::v1::ArtifactReceipt* receipt) override;
+  grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk>* DownloadArtifact(
+      grpc::CallbackServerContext* context,
+      const polytrain::v1::DownloadArtifactRequest* request) override;
 
  private:
   Coordinator* coordinator_;

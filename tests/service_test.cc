@@ -362,6 +362,41 @@ TEST_F(ServiceTest, TheFinalCheckpointIsUploadedToTheArtifactStore) {
   EXPECT_EQ(read(dir_ / "artifacts" / job.id() / name), local);
 }
 
+TEST_F(ServiceTest, ARequeuedJobResumesFromItsUploadedCheckpointOnAnotherWorker) {
+  StartCoordinator(/*lease_seconds=*/2);
+  StartWorker("doomed", nullptr, /*checkpoints=*/true);
+  v1::JobSpec spec = Spec("resumable", 150);
+  spec.mutable_checkpoint()->set_every_steps(400);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  // Killed once a mid-run checkpoint has reached the coordinator.
+  ASSERT_TRUE(WaitFor([&] { return !Get(job.id()).checkpoint().empty(); }));
+  workers_.back()->Kill(SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_QUEUED; }, 30));
+  const std::string checkpoint = Get(job.id()).checkpoint();
+  StartWorker("rescuer", nullptr, /*checkpoints=*/true);
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  const Job resumed = Get(job.id());
+  EXPECT_EQ(resumed.attempts(), 2);
+  EXPECT_EQ(resumed.worker(), "rescuer");
+  // It continued at the checkpoint's step, not from the start.
+  const int64_t step = std::stoll(checkpoint.substr(checkpoint.find("ckpt-") + 5, 12));
+  EXPECT_GT(step, 0);
+  EXPECT_EQ(resumed.resumed_from_step(),
+            step);  // the uploaded checkpoint, downloaded by the rescuer
+
+  // And ended where an uninterrupted run of the same spec ends, to the last bit.
+  Job reference;
+  spec.set_name("uninterrupted");
+  ASSERT_TRUE(Submit(spec, &reference).ok());
+  ASSERT_TRUE(WaitForState(reference.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  const Job uninterrupted = Get(reference.id());
+  EXPECT_EQ(uninterrupted.resumed_from_step(), 0);
+  for (const char* key : {"eval_loss", "eval_accuracy", "eval_ece"}) {
+    EXPECT_EQ(resumed.final_metrics().at(key), uninterrupted.final_metrics().at(key)) << key;
+  }
+}
+
 TEST_F(ServiceTest, InvalidRequestsAreRefusedWithTheFieldPath) {
   StartCoordinator();
   v1::JobSpec spec = Spec("bad");

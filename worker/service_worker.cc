@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -204,12 +205,68 @@ absl::Status ServiceWorker::UploadCheckpoint(const polytrain::v1::Job& job,
   return absl::OkStatus();
 }
 
+absl::Status ServiceWorker::DownloadCheckpoint(const polytrain::v1::Job& job,
+                                               const std::string& dir) {
+  const std::string name = job.checkpoint().substr(job.checkpoint().find('/') + 1);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  const std::string target = dir + "/" + name;
+  if (std::filesystem::exists(target)) return absl::OkStatus();  // resumed here before
+  auto stub = polytrain::v1::WorkerService::NewStub(
+      grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  polytrain::v1::DownloadArtifactRequest request;
+  request.set_path(job.checkpoint());
+  auto reader = stub->DownloadArtifact(&context, request);
+  const std::string temp = target + ".download";
+  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  int64_t size = 0;
+  polytrain::v1::ArtifactChunk chunk;
+  bool complete = false;
+  while (reader->Read(&chunk)) {
+    out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(chunk.data().data()),
+                static_cast<uInt>(chunk.data().size()));
+    size += static_cast<int64_t>(chunk.data().size());
+    if (chunk.last()) {
+      complete = chunk.size() == size && chunk.crc32() == static_cast<uint32_t>(crc);
+    }
+  }
+  out.close();
+  const grpc::Status status = reader->Finish();
+  if (!status.ok() || !complete || !out) {
+    std::filesystem::remove(temp, error);
+    return status.ok() ? absl::DataLossError(absl::StrCat(job.checkpoint(), ": corrupt download"))
+                       : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                                      status.error_message());
+  }
+  std::filesystem::rename(temp, target, error);
+  if (error) return absl::InternalError(absl::StrCat(target, ": ", error.message()));
+  return absl::OkStatus();
+}
+
 void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
   TrainerOptions options;
   options.data_root = options_.data_root;
   if (!options_.checkpoint_root.empty()) {
     options.checkpoint_dir = options_.checkpoint_root + "/" + job.id();
-    options.resume = true;  // an earlier attempt on this machine left its checkpoints here
+    options.resume = true;  // continue from the newest checkpoint there
+    // A requeued job resumes from the checkpoint its earlier attempt uploaded, wherever that
+    // attempt ran; every checkpoint this attempt writes is uploaded in turn.
+    if (!job.checkpoint().empty()) {
+      if (absl::Status s = DownloadCheckpoint(job, options.checkpoint_dir); !s.ok()) {
+        std::fprintf(stderr, "polytrain-worker: %s: starting from scratch: %s\n", job.id().c_str(),
+                     std::string(s.message()).c_str());
+      }
+    }
+    options.on_checkpoint = [this, &job](const std::string& path) {
+      if (absl::Status s = UploadCheckpoint(job, path); !s.ok()) {
+        std::fprintf(stderr, "polytrain-worker: uploading %s: %s\n", path.c_str(),
+                     std::string(s.message()).c_str());
+      }
+    };
   }
   options.cancel = &state->cancel;
   StreamingSink sink(this, job.id(), job.attempts(), job.spec().batch_size());
@@ -236,6 +293,7 @@ void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
                                               summary->final_metrics.end());
     finished->set_steps(summary->steps);
     finished->set_seconds(summary->seconds);
+    finished->set_resumed_from_step(summary->resumed_from_step);
   } else {
     auto* failed = result.mutable_failed();
     failed->set_job_id(job.id());

@@ -59,6 +59,9 @@ class ServiceWorker {
   void RunJob(polytrain::v1::Job job, RunningJob* state);
   // Streams a checkpoint file to the coordinator's artifact store (1 MiB chunks, CRC-32).
   absl::Status UploadCheckpoint(const polytrain::v1::Job& job, const std::string& path);
+  // Fetches the job's stored checkpoint into `dir` (checked by size and CRC-32, renamed into
+  // place), unless a checkpoint of that step or later is already there.
+  absl::Status DownloadCheckpoint(const polytrain::v1::Job& job, const std::string& dir);
   void Enqueue(polytrain::v1::WorkerMessage message);
   polytrain::v1::Hello MakeHello();
 

@@ -159,6 +159,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       if (!restored.ok()) return restored.status();
       position = *restored;
       summary.resumed = true;
+      summary.resumed_from_step = position.step;
     }
   }
 
@@ -179,6 +180,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     if (!path.ok()) return path.status();
     summary.last_checkpoint = *path;
     last_checkpoint_step = position.step;
+    if (options_.on_checkpoint) options_.on_checkpoint(*path);
     return absl::OkStatus();
   };
 

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,8 @@ struct TrainerOptions {
   int64_t stop_after_steps = 0;
   // Checked before every step; set by the service to cancel a job within one step.
   const std::atomic<bool>* cancel = nullptr;
+  // Called with each checkpoint's path right after it is written (the service uploads it).
+  std::function<void(const std::string& path)> on_checkpoint;
 };
 
 struct TrainingSummary {
@@ -43,6 +46,7 @@ struct TrainingSummary {
   int64_t epochs_completed = 0;
   bool stopped_early = false;  // stop_after_steps reached
   bool resumed = false;
+  int64_t resumed_from_step = 0;  // the checkpoint's step when resumed
   double seconds = 0.0;
   double samples_per_second = 0.0;              // training steps only, evaluations excluded
   std::map<std::string, double> final_metrics;  // the last evaluation
