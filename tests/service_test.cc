@@ -1,5 +1,6 @@
 // The service end to end: a real polytrain-coordinator and real polytrain-workers as separate
 // processes on 127.0.0.1 ports chosen at run time, a real SQLite file, gRPC over loopback.
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -360,6 +362,53 @@ TEST_F(ServiceTest, TheFinalCheckpointIsUploadedToTheArtifactStore) {
   const std::string local = read(dir_ / "w1-checkpoints" / job.id() / name);
   EXPECT_GT(local.size(), 1000u);
   EXPECT_EQ(read(dir_ / "artifacts" / job.id() / name), local);
+}
+
+TEST_F(ServiceTest, EveryAcknowledgedSubmissionSurvivesACoordinatorKill) {
+  StartCoordinator();
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  auto stub = v1::Coordinator::NewStub(channel);
+  std::mutex mu;
+  std::vector<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  // Two clients submitting as fast as they can; a job counts once its SubmitJob returned OK.
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 2; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; !stop; ++i) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        v1::SubmitJobRequest request;
+        *request.mutable_spec() = Spec("load-" + std::to_string(c) + "-" + std::to_string(i));
+        Job job;
+        if (stub->SubmitJob(&context, request, &job).ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          acknowledged.push_back(job.id());
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return acknowledged.size() >= 300;
+  }));
+  coordinator_->Kill(SIGKILL);  // mid-load
+  stop = true;
+  for (auto& t : clients) t.join();
+  StartCoordinator();  // the same database file
+  std::lock_guard<std::mutex> lock(mu);
+  for (const std::string& id : acknowledged) {
+    grpc::ClientContext context;
+    v1::GetJobRequest request;
+    request.set_id(id);
+    Job job;
+    ASSERT_TRUE(stub_->GetJob(&context, request, &job).ok()) << id << " lost";
+    EXPECT_EQ(job.state(), v1::JOB_STATE_QUEUED);
+  }
+  v1::ListJobsRequest all;
+  all.set_page_size(1000);
+  EXPECT_GE(List(all).jobs_size(), std::min<int>(1000, acknowledged.size()));
 }
 
 TEST_F(ServiceTest, ARequeuedJobResumesFromItsUploadedCheckpointOnAnotherWorker) {
