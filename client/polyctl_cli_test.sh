@@ -122,6 +122,8 @@ checks=$((checks + 1))
 "$polyctl" loss describe "$root/examples/losses/poly1_focal.txtpb" >"$tmp/describe.txt"
 diff -u "$root/client/testdata/loss_describe.golden" "$tmp/describe.txt" ||
   fail "loss describe golden differs"
+expect 1 "--pt: each point must be a number in [0, 1], got '2'" -- \
+  loss curve "$root/examples/losses/poly1.txtpb" --pt 2
 expect 1 "--plot $tmp/x.gif: the file must end in .svg or .png" -- \
   loss curve "$root/examples/losses/poly1.txtpb" --plot "$tmp/x.gif"
 

@@ -25,6 +25,7 @@
 #include "grpcpp/create_channel.h"
 #include "loss/core/describe.h"
 #include "loss/core/scalar_loss.h"
+#include "loss/spec/curve_points.h"
 #include "loss/spec/loss_spec.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
 
@@ -548,15 +549,9 @@ int Main(int argc, char** argv) {
       std::cout << loss::Describe(configs[0]);
       return kExitOk;
     }
-    std::vector<double> pts;
-    for (absl::string_view item : absl::StrSplit(points, ',', absl::SkipWhitespace())) {
-      double v = 0;
-      if (!absl::SimpleAtod(item, &v) || !(v >= 0 && v <= 1)) {
-        return Fail(absl::InvalidArgumentError(
-            absl::StrCat("--pt: each point must be a number in [0, 1], got '", item, "'")));
-      }
-      pts.push_back(v);
-    }
+    absl::StatusOr<std::vector<double>> parsed = loss::ParseCurvePoints(points);
+    if (!parsed.ok()) return Fail(parsed.status());
+    const std::vector<double>& pts = *parsed;
     std::printf("%-28s", "loss");
     for (double pt : pts) std::printf("   L(%.2f)  dL(%.2f)", pt, pt);
     std::printf("\n");

@@ -23,6 +23,7 @@
 #include "common/proto_file.h"
 #include "loss/core/describe.h"
 #include "loss/core/scalar_loss.h"
+#include "loss/spec/curve_points.h"
 #include "loss/spec/loss_spec.h"
 #include "loss/tool/numeric_csv.h"
 #include "loss/torch/poly_loss.h"
@@ -61,21 +62,6 @@ absl::StatusOr<LossConfig> LoadConfig(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", config.status().message()));
   }
   return config;
-}
-
-absl::StatusOr<std::vector<double>> ParsePoints(const std::string& text) {
-  std::vector<double> pts;
-  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
-    double v = 0.0;
-    if (!absl::SimpleAtod(item, &v) || !(v >= 0.0 && v <= 1.0)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--pt: each point must be a number in [0, 1], got '", item, "'"));
-    }
-    pts.push_back(v);
-  }
-  if (pts.empty()) return absl::InvalidArgumentError("--pt: no points given");
-  if (pts.size() > 100000) return absl::InvalidArgumentError("--pt: at most 100000 points");
-  return pts;
 }
 
 std::string CurveTable(const std::vector<CurvePoint>& curve) {
@@ -119,7 +105,7 @@ int RunDescribe(const std::string& spec_path, const std::string& format) {
 int RunCurve(const std::string& spec_path, const std::string& pt_text, const std::string& format) {
   absl::StatusOr<LossConfig> config = LoadConfig(spec_path);
   if (!config.ok()) return Fail(kExitInvalidInput, std::string(config.status().message()));
-  absl::StatusOr<std::vector<double>> pts = ParsePoints(pt_text);
+  absl::StatusOr<std::vector<double>> pts = ParseCurvePoints(pt_text);
   if (!pts.ok()) return Fail(kExitInvalidInput, std::string(pts.status().message()));
   const std::vector<CurvePoint> curve = EvaluateCurve(config->series, *pts);
   if (format == "json") {
