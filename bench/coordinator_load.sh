@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 tmp=$(mktemp -d)
-"$build/server/polytrain-coordinator" --listen 127.0.0.1:0 --port_file "$tmp/port" \
+"$build/server/polytrain-coordinator" --plaintext --listen 127.0.0.1:0 --port_file "$tmp/port" \
   --db "$tmp/load.db" --artifacts "$tmp/artifacts" --metrics_listen "" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -8,7 +8,7 @@ build=${1:-build}
 rounds=${2:-3}
 spec=${3:-examples/jobs/fashion_mnist_mlp_poly1.txtpb}
 tmp=$(mktemp -d)
-"$build/server/polytrain-coordinator" --listen 127.0.0.1:0 --port_file "$tmp/port" \
+"$build/server/polytrain-coordinator" --plaintext --listen 127.0.0.1:0 --port_file "$tmp/port" \
   --db "$tmp/db" --artifacts "$tmp/artifacts" --metrics_listen "" 2>/dev/null &
 coordinator=$!
 for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done

@@ -27,7 +27,7 @@ expect() {
   grep -qF -- "$pattern" "$tmp/out" "$tmp/err" || fail "polyctl $*: no '$pattern' in: $(cat "$tmp/out" "$tmp/err" | head -5)"
 }
 
-"$build/server/polytrain-coordinator" --listen 127.0.0.1:0 --port_file "$tmp/port" \
+"$build/server/polytrain-coordinator" --plaintext --listen 127.0.0.1:0 --port_file "$tmp/port" \
   --db "$tmp/db.sqlite" --artifacts "$tmp/artifacts" --metrics_listen "" \
   2>"$tmp/coordinator.log" &
 coordinator_pid=$!

@@ -19,6 +19,7 @@
 #include "client/loss_grid.h"
 #include "client/spec_file.h"
 #include "client/svg_chart.h"
+#include "common/grpc_security.h"
 #include "common/grpc_status.h"
 #include "common/proto_file.h"
 #include "google/protobuf/util/time_util.h"
@@ -44,12 +45,15 @@ constexpr int kExitNotFound = 4;
 constexpr int kExitPrecondition = 5;
 constexpr int kExitJobFailed = 6;
 constexpr int kExitInternal = 7;
+constexpr int kExitDenied = 8;
 constexpr char kExitHelp[] =
     "Exit codes: 0 success, 1 invalid input (the coordinator's field path is shown), 2 bad "
     "command line, 3 coordinator unreachable, 4 unknown id, 5 not allowed now (e.g. cancel of "
-    "a finished job), 6 the watched job failed or was cancelled, 7 internal error.\n"
+    "a finished job), 6 the watched job failed or was cancelled, 7 internal error, 8 no or an "
+    "unknown token, or not your job.\n"
     "The coordinator address comes from --coordinator, else $POLYTRAIN_COORDINATOR, else "
-    "127.0.0.1:50051.";
+    "127.0.0.1:50051. The token comes from --token_file, else $POLYTRAIN_TOKEN. Without --tls_ca "
+    "polyctl speaks plaintext, and only to a loopback address.";
 
 int ExitCode(const absl::Status& status) {
   switch (status.code()) {
@@ -64,6 +68,9 @@ int ExitCode(const absl::Status& status) {
       return kExitNotFound;
     case absl::StatusCode::kFailedPrecondition:
       return kExitPrecondition;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return kExitDenied;
     default:
       return kExitInternal;
   }
@@ -81,15 +88,23 @@ std::string StateName(JobState state) {
 
 class Client {
  public:
-  explicit Client(const std::string& address)
-      : address_(address),
-        stub_(polytrain::v1::Coordinator::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+  // A bad TLS or token flag shows up at the first call (offline commands never make one).
+  Client(const std::string& address, ClientSecurityOptions security)
+      : address_(address), security_(std::move(security)) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(address, &security_);
+    if (channel.ok()) {
+      stub_ = polytrain::v1::Coordinator::NewStub(*channel);
+    } else {
+      status_ = channel.status();
+    }
+  }
 
   // Calls a unary method with a deadline; UNAVAILABLE names the address.
   template <typename Request, typename Response, typename Method>
   absl::StatusOr<Response> Call(Method method, const Request& request) {
+    if (!status_.ok()) return status_;
     grpc::ClientContext context;
+    Prepare(&context);
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     Response response;
     const grpc::Status status = (stub_.get()->*method)(&context, request, &response);
@@ -101,10 +116,16 @@ class Client {
     return response;
   }
 
+  // OK, or why no call can be made (a flag error).
+  const absl::Status& status() const { return status_; }
+  // Attaches the token to a call's context.
+  void Prepare(grpc::ClientContext* context) const { AddToken(security_, context); }
   polytrain::v1::Coordinator::Stub* stub() { return stub_.get(); }
 
  private:
   std::string address_;
+  ClientSecurityOptions security_;
+  absl::Status status_;
   std::unique_ptr<polytrain::v1::Coordinator::Stub> stub_;
 };
 
@@ -133,7 +154,9 @@ void PrintProgress(const Job& job, const polytrain::v1::MetricPoint& p, double e
 absl::StatusOr<Job> Watch(Client& client, const std::string& id, bool quiet) {
   const bool terminal = isatty(fileno(stdout)) != 0;
   double eval_accuracy = NAN;
+  if (!client.status().ok()) return client.status();
   grpc::ClientContext context;
+  client.Prepare(&context);
   polytrain::v1::WatchJobRequest request;
   request.set_id(id);
   auto reader = client.stub()->WatchJob(&context, request);
@@ -270,9 +293,13 @@ int Main(int argc, char** argv) {
       "--loss-grid 'poly1.epsilon=-1,0,1,2' --seeds 2 --wait"};
   app.footer(kExitHelp);
   app.require_subcommand(1);
+  // Connection flags may come before or after the subcommand (`polyctl list --coordinator X`).
+  app.fallthrough();
   const char* env = std::getenv("POLYTRAIN_COORDINATOR");
   std::string address = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
   app.add_option("--coordinator", address, "coordinator HOST:PORT");
+  ClientSecurityOptions security;
+  AddClientSecurityFlags(app, &security);
 
   std::string file, loss_text, name, format = "table", request_id, metric, baseline, sweep_id, plot,
                                      points = "0.05,0.25,0.5,0.75,0.95";
@@ -365,7 +392,7 @@ int Main(int argc, char** argv) {
     (void)app.exit(e);
     return kExitUsage;
   }
-  Client client(address);
+  Client client(address, security);
 
   if (*submit) {
     polytrain::v1::SubmitJobRequest request;

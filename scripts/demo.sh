@@ -40,7 +40,7 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-build/server/polytrain-coordinator --listen 127.0.0.1:0 --port_file "$work/port" \
+build/server/polytrain-coordinator --plaintext --listen 127.0.0.1:0 --port_file "$work/port" \
   --db "$work/polytrain.db" --artifacts "$work/artifacts" --metrics_listen 127.0.0.1:0 \
   --metrics_port_file "$work/metrics_port" \
   2>"$work/coordinator.log" &

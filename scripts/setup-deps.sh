@@ -11,12 +11,16 @@ PACKAGES=(
   # RPC, serialization, metrics, storage.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libabsl-dev libsqlite3-dev
+  # TLS credentials and token hashing; openssl makes the test certificates.
+  libssl-dev openssl
   # Command line, logging, JSON output.
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libboost-dev
   # Charts: PNG output of polyctl --plot; YAML job specs.
   librsvg2-bin libyaml-cpp-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev python3-torch
+  # libFuzzer harnesses and the ThreadSanitizer build (clang's runtimes).
+  clang libclang-rt-14-dev
   # Real data and the real Prometheus server (integration tests).
   dataset-fashion-mnist prometheus
   # Deployment checks: docker-compose validates the compose file (no engine needed), PyYAML for

@@ -53,6 +53,29 @@ absl::Status CheckJobId(absl::string_view field, const std::string& id) {
   return CheckLength(field, id, 1, 64);
 }
 
+// The job if `caller` may see it. `field` names the id in the request.
+absl::StatusOr<Job> AccessibleJob(JobStore& store, absl::string_view field, const std::string& id,
+                                  const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckJobId(field, id));
+  absl::StatusOr<Job> job = store.GetJob(id);
+  if (!job.ok()) return job.status();
+  if (caller.own_jobs_only && job->owner() != caller.name) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": job ", id, " belongs to another user"));
+  }
+  return job;
+}
+
+// Printable ASCII only: the store keys idempotency by owner and request id joined by a
+// control character, which therefore cannot appear in either.
+absl::Status CheckRequestId(absl::string_view field, absl::string_view id, int max_length) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, id, 0, max_length));
+  for (char c : id) {
+    if (c < ' ' || c > '~') return InvalidField(field, "use only printable ASCII characters");
+  }
+  return absl::OkStatus();
+}
+
 bool WorkerCanRun(const polytrain::v1::Hello& hello, const Job& job) {
   if (job.spec().device() != polytrain::v1::DEVICE_CUDA) return true;
   for (const std::string& device : hello.devices()) {
@@ -138,11 +161,12 @@ void Coordinator::CountTransitionLocked(JobState from, JobState to) {
   options_.metrics->SetWorkersConnected(workers_.size());
 }
 
-absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest& request) {
+absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest& request,
+                                           const Caller& caller) {
   if (!request.has_spec()) return InvalidField("spec", "must be set");
   POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(request.spec(), "spec"));
   POLYTRAIN_RETURN_IF_ERROR(
-      CheckLength("client_request_id", request.client_request_id(), 0, kMaxRequestIdLength));
+      CheckRequestId("client_request_id", request.client_request_id(), kMaxRequestIdLength));
   absl::StatusOr<loss::LossConfig> loss = loss::ToLossConfig(request.spec().loss(), "spec.loss");
   if (!loss.ok()) return loss.status();
 
@@ -151,6 +175,7 @@ absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest
   job.set_state(polytrain::v1::JOB_STATE_QUEUED);
   job.set_client_request_id(request.client_request_id());
   job.set_loss_name(loss::ShortName(*loss));
+  job.set_owner(caller.name);
   std::lock_guard<std::mutex> lock(mu_);
   bool created = false;
   absl::StatusOr<Job> stored = store_->CreateJob(std::move(job), &created);
@@ -165,7 +190,7 @@ absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest
 }
 
 absl::StatusOr<polytrain::v1::SubmitSweepResponse> Coordinator::SubmitSweep(
-    const polytrain::v1::SubmitSweepRequest& request) {
+    const polytrain::v1::SubmitSweepRequest& request, const Caller& caller) {
   if (!request.has_base()) return InvalidField("base", "must be set");
   if (request.losses_size() < 1 || request.losses_size() > kMaxSweepLosses) {
     return InvalidField("losses", absl::StrCat("must have 1 to ", kMaxSweepLosses, " entries, got ",
@@ -178,7 +203,7 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> Coordinator::SubmitSweep(
                                               ", got ", request.losses_size() * seeds));
   }
   POLYTRAIN_RETURN_IF_ERROR(
-      CheckLength("client_request_id", request.client_request_id(), 0, kMaxRequestIdLength - 16));
+      CheckRequestId("client_request_id", request.client_request_id(), kMaxRequestIdLength - 16));
   // Every job is checked before any is stored: a sweep is accepted whole or not at all.
   std::vector<polytrain::v1::SubmitJobRequest> jobs;
   std::string sweep_id;
@@ -189,7 +214,9 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> Coordinator::SubmitSweep(
                            0xffffffffffffULL);
   } else {  // a retry names the same sweep
     sweep_id = absl::StrFormat(
-        "sweep-%012x", std::hash<std::string>()(request.client_request_id()) & 0xffffffffffffULL);
+        "sweep-%012x",
+        std::hash<std::string>()(absl::StrCat(caller.name, "\x1f", request.client_request_id())) &
+            0xffffffffffffULL);
   }
   for (int i = 0; i < request.losses_size(); ++i) {
     absl::StatusOr<loss::LossConfig> loss =
@@ -216,7 +243,7 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> Coordinator::SubmitSweep(
   polytrain::v1::SubmitSweepResponse response;
   response.set_sweep_id(sweep_id);
   for (const auto& job : jobs) {
-    absl::StatusOr<Job> stored = SubmitJob(job);
+    absl::StatusOr<Job> stored = SubmitJob(job, caller);
     if (!stored.ok()) return stored.status();
     *response.add_jobs() = *std::move(stored);
   }
@@ -224,7 +251,7 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> Coordinator::SubmitSweep(
 }
 
 absl::StatusOr<polytrain::v1::CompareJobsResponse> Coordinator::CompareJobs(
-    const polytrain::v1::CompareJobsRequest& request) {
+    const polytrain::v1::CompareJobsRequest& request, const Caller& caller) {
   if (request.job_ids().empty() == request.sweep_id().empty()) {
     return InvalidField("job_ids", "give job_ids or a sweep_id (exactly one)");
   }
@@ -235,14 +262,16 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> Coordinator::CompareJobs(
   POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("curve_points", request.curve_points(), 0, 10000));
   std::vector<Job> jobs;
   for (int i = 0; i < request.job_ids_size(); ++i) {
-    POLYTRAIN_RETURN_IF_ERROR(CheckJobId(IndexPath("job_ids", i), request.job_ids(i)));
-    absl::StatusOr<Job> job = store_->GetJob(request.job_ids(i));
+    absl::StatusOr<Job> job =
+        AccessibleJob(*store_, IndexPath("job_ids", i), request.job_ids(i), caller);
     if (!job.ok()) return job.status();
     jobs.push_back(*std::move(job));
   }
   if (!request.sweep_id().empty()) {
     JobFilter filter;
+    POLYTRAIN_RETURN_IF_ERROR(CheckLength("sweep_id", request.sweep_id(), 1, 64));
     filter.labels = {{"sweep", request.sweep_id()}};
+    if (caller.own_jobs_only) filter.owner = caller.name;
     filter.page_size = kMaxCompareJobs;
     absl::StatusOr<JobPage> page = store_->ListJobs(filter);
     if (!page.ok()) return page.status();
@@ -261,15 +290,30 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> Coordinator::CompareJobs(
                          request.curve_points());
 }
 
-absl::StatusOr<Job> Coordinator::GetJob(const polytrain::v1::GetJobRequest& request) {
-  POLYTRAIN_RETURN_IF_ERROR(CheckJobId("id", request.id()));
-  return store_->GetJob(request.id());
+absl::StatusOr<Job> Coordinator::GetJob(const polytrain::v1::GetJobRequest& request,
+                                        const Caller& caller) {
+  return AccessibleJob(*store_, "id", request.id(), caller);
 }
 
 absl::StatusOr<polytrain::v1::ListJobsResponse> Coordinator::ListJobs(
-    const polytrain::v1::ListJobsRequest& request) {
+    const polytrain::v1::ListJobsRequest& request, const Caller& caller) {
   POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("page_size", request.page_size(), 0, kMaxPageSize));
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("page_token", request.page_token(), 0, 32));
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("owner", request.owner(), 0, 64));
+  POLYTRAIN_RETURN_IF_ERROR(ValidateLabelMap(request.labels(), "labels"));
+  if (request.states_size() > polytrain::v1::JobState_ARRAYSIZE) {
+    return InvalidField("states", absl::StrCat("at most ", polytrain::v1::JobState_ARRAYSIZE,
+                                               " states, got ", request.states_size()));
+  }
   JobFilter filter;
+  if (caller.own_jobs_only) {
+    if (!request.owner().empty() && request.owner() != caller.name) {
+      return absl::PermissionDeniedError("owner: a client token lists only its own jobs");
+    }
+    filter.owner = caller.name;
+  } else if (!request.owner().empty()) {
+    filter.owner = request.owner();
+  }
   for (int i = 0; i < request.states_size(); ++i) {
     if (!polytrain::v1::JobState_IsValid(request.states(i)) ||
         request.states(i) == polytrain::v1::JOB_STATE_UNSPECIFIED) {
@@ -289,10 +333,10 @@ absl::StatusOr<polytrain::v1::ListJobsResponse> Coordinator::ListJobs(
   return response;
 }
 
-absl::StatusOr<Job> Coordinator::CancelJob(const polytrain::v1::CancelJobRequest& request) {
-  POLYTRAIN_RETURN_IF_ERROR(CheckJobId("id", request.id()));
+absl::StatusOr<Job> Coordinator::CancelJob(const polytrain::v1::CancelJobRequest& request,
+                                           const Caller& caller) {
   std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<Job> job = store_->GetJob(request.id());
+  absl::StatusOr<Job> job = AccessibleJob(*store_, "id", request.id(), caller);
   if (!job.ok()) return job.status();
   if (IsTerminal(job->state())) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -324,9 +368,8 @@ absl::StatusOr<Job> Coordinator::CancelJob(const polytrain::v1::CancelJobRequest
 }
 
 absl::StatusOr<polytrain::v1::GetMetricsResponse> Coordinator::GetMetrics(
-    const polytrain::v1::GetMetricsRequest& request) {
-  POLYTRAIN_RETURN_IF_ERROR(CheckJobId("job_id", request.job_id()));
-  POLYTRAIN_RETURN_IF_ERROR(store_->GetJob(request.job_id()).status());
+    const polytrain::v1::GetMetricsRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(AccessibleJob(*store_, "job_id", request.job_id(), caller).status());
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points =
       store_->GetMetrics(request.job_id());
   if (!points.ok()) return points.status();
@@ -344,12 +387,11 @@ absl::StatusOr<polytrain::v1::GetMetricsResponse> Coordinator::GetMetrics(
   return response;
 }
 
-absl::Status Coordinator::Watch(const polytrain::v1::WatchJobRequest& request,
-                                JobWatcher* watcher) {
-  POLYTRAIN_RETURN_IF_ERROR(CheckJobId("id", request.id()));
+absl::Status Coordinator::Watch(const polytrain::v1::WatchJobRequest& request, JobWatcher* watcher,
+                                const Caller& caller) {
   // Under mu_, so no state change or metric point falls between the history and the live feed.
   std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<Job> job = store_->GetJob(request.id());
+  absl::StatusOr<Job> job = AccessibleJob(*store_, "id", request.id(), caller);
   if (!job.ok()) return job.status();
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> history =
       store_->GetMetrics(request.id());

@@ -40,6 +40,16 @@ class JobWatcher {
   virtual void OnEnd() = 0;
 };
 
+// Who makes a request. An admin (or anyone, when the coordinator runs without tokens) sees
+// every job; a client owns the jobs it submits and sees and changes only those.
+struct Caller {
+  std::string name;  // becomes Job.owner of what it submits
+  bool own_jobs_only = false;
+
+  static Caller Admin(std::string name = "") { return {std::move(name), false}; }
+  static Caller Client(std::string name) { return {std::move(name), true}; }
+};
+
 class Coordinator {
  public:
   using Clock = std::chrono::steady_clock;
@@ -61,22 +71,27 @@ class Coordinator {
                                                              Options options);
   ~Coordinator();
 
-  absl::StatusOr<polytrain::v1::Job> SubmitJob(const polytrain::v1::SubmitJobRequest& request);
-  absl::StatusOr<polytrain::v1::Job> GetJob(const polytrain::v1::GetJobRequest& request);
+  // Each request acts for `caller`: PERMISSION_DENIED when a client names another's job.
+  absl::StatusOr<polytrain::v1::Job> SubmitJob(const polytrain::v1::SubmitJobRequest& request,
+                                               const Caller& caller = Caller::Admin());
+  absl::StatusOr<polytrain::v1::Job> GetJob(const polytrain::v1::GetJobRequest& request,
+                                            const Caller& caller = Caller::Admin());
   absl::StatusOr<polytrain::v1::ListJobsResponse> ListJobs(
-      const polytrain::v1::ListJobsRequest& request);
-  absl::StatusOr<polytrain::v1::Job> CancelJob(const polytrain::v1::CancelJobRequest& request);
+      const polytrain::v1::ListJobsRequest& request, const Caller& caller = Caller::Admin());
+  absl::StatusOr<polytrain::v1::Job> CancelJob(const polytrain::v1::CancelJobRequest& request,
+                                               const Caller& caller = Caller::Admin());
   absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
-      const polytrain::v1::GetMetricsRequest& request);
+      const polytrain::v1::GetMetricsRequest& request, const Caller& caller = Caller::Admin());
 
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> SubmitSweep(
-      const polytrain::v1::SubmitSweepRequest& request);
+      const polytrain::v1::SubmitSweepRequest& request, const Caller& caller = Caller::Admin());
   absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(
-      const polytrain::v1::CompareJobsRequest& request);
+      const polytrain::v1::CompareJobsRequest& request, const Caller& caller = Caller::Admin());
 
   // Sends the job, its metric history and then its live events to `watcher` until the job
   // ends; a job that already ended gets its snapshot, history and OnEnd at once.
-  absl::Status Watch(const polytrain::v1::WatchJobRequest& request, JobWatcher* watcher);
+  absl::Status Watch(const polytrain::v1::WatchJobRequest& request, JobWatcher* watcher,
+                     const Caller& caller = Caller::Admin());
   // Stops sending to `watcher` (the client went away). No OnEnd follows.
   void Unwatch(const std::string& job_id, JobWatcher* watcher);
 

@@ -1,7 +1,9 @@
 // polytrain-coordinator: stores, schedules and serves training jobs over gRPC.
 //
-//   polytrain-coordinator [--listen 127.0.0.1:50051] [--db polytrain.db] [--lease_seconds 30]
-//                         [--artifacts DIR] [--metrics_listen 127.0.0.1:9464]
+//   polytrain-coordinator --plaintext [--listen 127.0.0.1:50051] [--db polytrain.db] ...
+//   polytrain-coordinator --listen 0.0.0.0:50051 --tls_cert C --tls_key K [--tls_client_ca CA]
+//                         --tokens tokens.txt
+//   polytrain-coordinator --hash_token < token   (prints the line part for a tokens file)
 //
 // Serves polytrain.v1.Coordinator (clients) and polytrain.v1.WorkerService (workers) on one
 // port, with gRPC health checking and server reflection.
@@ -9,17 +11,22 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_security.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "server/access_control.h"
 #include "server/coordinator.h"
 #include "server/grpc_services.h"
 #include "server/sqlite_job_store.h"
+#include "server/token_authenticator.h"
 
 namespace polytrain {
 namespace {
@@ -30,8 +37,16 @@ int Main(int argc, char** argv) {
   CLI::App app{
       "polytrain-coordinator: stores training jobs in SQLite and schedules them onto the "
       "polytrain-worker processes that dial in.\n"
-      "Example: polytrain-coordinator --listen 127.0.0.1:50051 --db polytrain.db"};
-  app.footer("Exit codes: 0 after SIGINT/SIGTERM, 1 bad --db or --listen, 2 bad command line.");
+      "Example (this machine only): polytrain-coordinator --plaintext --db polytrain.db\n"
+      "Example (a cluster): polytrain-coordinator --listen 0.0.0.0:50051 --tls_cert server.pem "
+      "--tls_key server.key --tls_client_ca ca.pem --tokens tokens.txt"};
+  app.footer(
+      "Tokens file (--tokens): one 'ROLE NAME sha256:HEX' per line, ROLE one of client (own "
+      "jobs), worker (worker protocol only), admin (everything); make the hash with "
+      "'polytrain-coordinator --hash_token < token-file'. Without --tokens every caller is an "
+      "admin.\n"
+      "Exit codes: 0 after SIGINT/SIGTERM, 1 bad --db, --listen, TLS or tokens file, 2 bad "
+      "command line.");
   std::string listen = "127.0.0.1:50051", db = "polytrain.db", port_file,
               artifacts = "polytrain-artifacts";
   Coordinator::Options options;
@@ -57,6 +72,14 @@ int Main(int argc, char** argv) {
                  "keep a finished job's per-job series this long")
       ->check(CLI::Range(0.0, 86400.0 * 7))
       ->capture_default_str();
+  ServerSecurityOptions security;
+  AddServerSecurityFlags(app, &security);
+  std::string tokens_path;
+  app.add_option("--tokens", tokens_path,
+                 "bearer tokens file (hashed, see below); without it no token is asked for");
+  bool hash_token = false;
+  app.add_flag("--hash_token", hash_token,
+               "read a token on stdin, print its 'sha256:...' form for --tokens, and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -65,7 +88,34 @@ int Main(int argc, char** argv) {
     (void)app.exit(e);
     return 2;
   }
+  if (hash_token) {
+    std::string token;
+    std::getline(std::cin, token);
+    if (absl::Status s = CheckTokenShape(token); !s.ok()) {
+      std::cerr << "polytrain-coordinator: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << HashToken(token) << "\n";
+    return 0;
+  }
   options.heartbeat_seconds = options.lease_seconds / 3.0;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(security, listen);
+  if (!credentials.ok()) {
+    std::cerr << "polytrain-coordinator: " << credentials.status().message() << "\n";
+    return 1;
+  }
+  std::optional<TokenAuthenticator> tokens;
+  if (!tokens_path.empty()) {
+    absl::StatusOr<TokenAuthenticator> read = TokenAuthenticator::ReadFile(tokens_path);
+    if (!read.ok()) {
+      std::cerr << "polytrain-coordinator: " << read.status().message() << "\n";
+      return 1;
+    }
+    tokens = *std::move(read);
+  }
+  const AccessControl access(tokens.has_value() ? &*tokens : nullptr,
+                             !security.tls_client_ca.empty());
 
   auto registry = std::make_shared<prometheus::Registry>();
   CoordinatorMetrics metrics(*registry,
@@ -104,13 +154,13 @@ int Main(int argc, char** argv) {
     std::cerr << "polytrain-coordinator: " << artifact_store.status().message() << "\n";
     return 1;
   }
-  CoordinatorService client_service(coordinator->get(), &metrics);
-  WorkerStreamService worker_service(coordinator->get(), artifact_store->get());
+  CoordinatorService client_service(coordinator->get(), &metrics, &access);
+  WorkerStreamService worker_service(coordinator->get(), artifact_store->get(), &access);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(&client_service);
@@ -121,7 +171,12 @@ int Main(int argc, char** argv) {
     return 1;
   }
   if (!port_file.empty()) std::ofstream(port_file) << port << "\n";
-  std::cerr << "polytrain-coordinator: serving on port " << port << ", db " << db << "\n";
+  std::cerr << "polytrain-coordinator: serving on port " << port << " ("
+            << (security.plaintext               ? "plaintext"
+                : security.tls_client_ca.empty() ? "TLS"
+                                                 : "TLS, workers need client certificates")
+            << ", " << (tokens.has_value() ? absl::StrCat(tokens->size(), " tokens") : "no tokens")
+            << "), db " << db << "\n";
 
   // Wait for SIGINT/SIGTERM, then drain.
   sigset_t signals;

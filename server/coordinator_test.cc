@@ -51,7 +51,19 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   Job Submit(const std::string& name, int priority = 0,
-             polytrain::v1::Device device = polytrain::v1::DEVICE_CPU, int max_attempts = 0) {
+             polytrain::v1::Device device = polytrain::v1::DEVICE_CPU, int max_attempts = 0,
+             const Caller& caller = Caller::Admin(), const std::string& request_id = "") {
+    polytrain::v1::SubmitJobRequest request = Request(name);
+    request.mutable_spec()->set_priority(priority);
+    request.mutable_spec()->set_device(device);
+    request.mutable_spec()->set_max_attempts(max_attempts);
+    request.set_client_request_id(request_id);
+    absl::StatusOr<Job> job = coordinator_->SubmitJob(request, caller);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  }
+
+  static polytrain::v1::SubmitJobRequest Request(const std::string& name) {
     polytrain::v1::SubmitJobRequest request;
     EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
         R"(spec {
@@ -64,12 +76,7 @@ class CoordinatorTest : public ::testing::Test {
            })",
         &request));
     request.mutable_spec()->set_name(name);
-    request.mutable_spec()->set_priority(priority);
-    request.mutable_spec()->set_device(device);
-    request.mutable_spec()->set_max_attempts(max_attempts);
-    absl::StatusOr<Job> job = coordinator_->SubmitJob(request);
-    EXPECT_TRUE(job.ok()) << job.status();
-    return *job;
+    return request;
   }
 
   int64_t Connect(const std::string& name, RecordingChannel* channel, int slots = 1,
@@ -210,6 +217,116 @@ TEST_F(CoordinatorTest, BadHellosAreRefused) {
   ASSERT_TRUE(coordinator_->WorkerConnected(hello, &channel).ok());
   EXPECT_EQ(coordinator_->WorkerConnected(hello, &channel).status().code(),
             absl::StatusCode::kAlreadyExists);
+}
+
+class RecordingWatcher : public JobWatcher {
+ public:
+  void OnEvent(const polytrain::v1::JobEvent&) override { ++events; }
+  void OnEnd() override {}
+  int events = 0;
+};
+
+TEST_F(CoordinatorTest, ClientsSeeAndChangeOnlyTheirOwnJobs) {
+  const Caller alice = Caller::Client("alice"), bob = Caller::Client("bob");
+  const Job mine = Submit("alices", 0, polytrain::v1::DEVICE_CPU, 0, alice);
+  const Job theirs = Submit("bobs", 0, polytrain::v1::DEVICE_CPU, 0, bob);
+  EXPECT_EQ(mine.owner(), "alice");
+
+  polytrain::v1::GetJobRequest get;
+  get.set_id(theirs.id());
+  EXPECT_EQ(coordinator_->GetJob(get, alice).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(coordinator_->GetJob(get, alice).status().message(),
+            "id: job " + theirs.id() + " belongs to another user");
+  EXPECT_TRUE(coordinator_->GetJob(get, bob).ok());
+  EXPECT_TRUE(coordinator_->GetJob(get, Caller::Admin("ops")).ok());
+
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(theirs.id());
+  EXPECT_EQ(coordinator_->CancelJob(cancel, alice).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(State(theirs.id()), polytrain::v1::JOB_STATE_QUEUED);  // untouched
+
+  polytrain::v1::GetMetricsRequest metrics;
+  metrics.set_job_id(theirs.id());
+  EXPECT_EQ(coordinator_->GetMetrics(metrics, alice).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  RecordingWatcher watcher;
+  polytrain::v1::WatchJobRequest watch;
+  watch.set_id(theirs.id());
+  EXPECT_EQ(coordinator_->Watch(watch, &watcher, alice).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(watcher.events, 0);
+
+  polytrain::v1::CompareJobsRequest compare;
+  compare.add_job_ids(mine.id());
+  compare.add_job_ids(theirs.id());
+  EXPECT_EQ(coordinator_->CompareJobs(compare, alice).status().message(),
+            "job_ids[1]: job " + theirs.id() + " belongs to another user");
+
+  // Listing: a client sees its own jobs, may name only itself; an admin sees all or filters.
+  polytrain::v1::ListJobsRequest list;
+  absl::StatusOr<polytrain::v1::ListJobsResponse> listed = coordinator_->ListJobs(list, alice);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->jobs_size(), 1);
+  EXPECT_EQ(listed->jobs(0).id(), mine.id());
+  EXPECT_EQ(coordinator_->ListJobs(list, Caller::Admin())->jobs_size(), 2);
+  list.set_owner("bob");
+  EXPECT_EQ(coordinator_->ListJobs(list, alice).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  listed = coordinator_->ListJobs(list, Caller::Admin());
+  ASSERT_EQ(listed->jobs_size(), 1);
+  EXPECT_EQ(listed->jobs(0).id(), theirs.id());
+}
+
+TEST_F(CoordinatorTest, RetriesAreIdempotentPerOwner) {
+  const Job first = Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), "r1");
+  const Job retry = Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), "r1");
+  EXPECT_EQ(retry.id(), first.id());
+  // Bob's request id is his own: a new job, not a view of Alice's.
+  const Job bobs = Submit("b", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("bob"), "r1");
+  EXPECT_NE(bobs.id(), first.id());
+  EXPECT_EQ(bobs.owner(), "bob");
+  polytrain::v1::SubmitJobRequest request = Request("c");
+  request.set_client_request_id("tab\there");
+  EXPECT_EQ(coordinator_->SubmitJob(request).status().message(),
+            "client_request_id: use only printable ASCII characters");
+}
+
+TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"page_size: -1", "page_size: must be in [0, 1000], got -1"},
+           {"page_size: 1001", "page_size: must be in [0, 1000], got 1001"},
+           {"states: 9", "states[0]: unknown state 9"},
+           {"states: JOB_STATE_UNSPECIFIED", "states[0]: unknown state 0"},
+           {"labels { key: 'Team' value: 'x' }", "labels[\"Team\"]: keys use only [a-z0-9._-/]"},
+           {"labels { key: '' value: 'x' }", "labels[\"\"]: length must be in [1, 63]"},
+           {"labels { key: 'k' value: '" + std::string(257, 'v') + "' }",
+            "labels[\"k\"]: length must be in [0, 256] characters, got 257"},
+           {"page_token: 'abc'", "page_token: not a token from a previous ListJobs"},
+           {"page_token: '" + std::string(33, '1') + "'",
+            "page_token: length must be in [0, 32] characters, got 33"},
+           {"owner: '" + std::string(65, 'o') + "'",
+            "owner: length must be in [0, 64] characters, got 65"},
+       }) {
+    polytrain::v1::ListJobsRequest request;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(c.text, &request)) << c.text;
+    absl::StatusOr<polytrain::v1::ListJobsResponse> response = coordinator_->ListJobs(request);
+    EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_EQ(response.status().message().substr(0, c.error.size()), c.error) << c.text;
+  }
+  std::string many;
+  for (int i = 0; i < 33; ++i) many += "labels { key: 'k" + std::to_string(i) + "' value: 'v' } ";
+  polytrain::v1::ListJobsRequest request;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(many, &request));
+  EXPECT_EQ(coordinator_->ListJobs(request).status().message(),
+            "labels: at most 32 labels, got 33");
+  request.mutable_labels()->erase("k32");  // 32 is the limit itself
+  EXPECT_TRUE(coordinator_->ListJobs(request).ok());
 }
 
 }  // namespace

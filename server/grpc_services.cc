@@ -15,17 +15,23 @@ namespace {
 using polytrain::v1::CoordinatorMessage;
 using polytrain::v1::WorkerMessage;
 
-// Runs `call` (returning StatusOr<Response>), finishes the unary RPC with its result and
-// records it.
+// Authenticates the caller, runs `call(caller)` (returning StatusOr<Response>), finishes the
+// unary RPC with its result and records it.
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* Unary(const char* method, CoordinatorMetrics* metrics,
-                                grpc::CallbackServerContext* context, Response* response,
-                                Call call) {
+                                const AccessControl* access, grpc::CallbackServerContext* context,
+                                Response* response, Call call) {
   const auto start = std::chrono::steady_clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<Response> result = call();
-  if (result.ok()) *response = *std::move(result);
-  const grpc::Status status = ToGrpcStatus(result.status());
+  absl::Status result_status;
+  if (absl::StatusOr<Caller> caller = access->ClientCaller(*context); !caller.ok()) {
+    result_status = caller.status();
+  } else {
+    absl::StatusOr<Response> result = call(*caller);
+    if (result.ok()) *response = *std::move(result);
+    result_status = result.status();
+  }
+  const grpc::Status status = ToGrpcStatus(result_status);
   if (metrics != nullptr) {
     metrics->Rpc(method, status.error_code(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -39,7 +45,13 @@ grpc::ServerUnaryReactor* Unary(const char* method, CoordinatorMetrics* metrics,
 class WorkerConnection final : public grpc::ServerBidiReactor<WorkerMessage, CoordinatorMessage>,
                                public WorkerChannel {
  public:
-  explicit WorkerConnection(Coordinator* coordinator) : coordinator_(coordinator) {
+  // A refused `access` finishes the stream at once.
+  WorkerConnection(Coordinator* coordinator, const absl::Status& access)
+      : coordinator_(coordinator) {
+    if (!access.ok()) {
+      CloseWith(ToGrpcStatus(access));
+      return;
+    }
     StartRead(&incoming_);
   }
 
@@ -134,9 +146,11 @@ class WorkerConnection final : public grpc::ServerBidiReactor<WorkerMessage, Coo
 // writes one at a time; the stream finishes after the job's final state.
 class JobWatch final : public grpc::ServerWriteReactor<polytrain::v1::JobEvent>, public JobWatcher {
  public:
-  JobWatch(Coordinator* coordinator, const polytrain::v1::WatchJobRequest& request)
+  JobWatch(Coordinator* coordinator, const polytrain::v1::WatchJobRequest& request,
+           const absl::StatusOr<Caller>& caller)
       : coordinator_(coordinator), job_id_(request.id()) {
-    const absl::Status status = coordinator_->Watch(request, this);
+    const absl::Status status =
+        caller.ok() ? coordinator_->Watch(request, this, *caller) : caller.status();
     if (!status.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       FinishLocked(ToGrpcStatus(status));
@@ -213,8 +227,12 @@ class JobWatch final : public grpc::ServerWriteReactor<polytrain::v1::JobEvent>,
 class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::ArtifactChunk> {
  public:
   ArtifactUpload(Coordinator* coordinator, ArtifactStore* artifacts,
-                 polytrain::v1::ArtifactReceipt* receipt)
+                 polytrain::v1::ArtifactReceipt* receipt, const absl::Status& access)
       : coordinator_(coordinator), artifacts_(artifacts), receipt_(receipt) {
+    if (!access.ok()) {
+      Finish(ToGrpcStatus(access));
+      return;
+    }
     StartRead(&chunk_);
   }
 
@@ -282,8 +300,12 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
 // carries the size and CRC-32.
 class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk> {
  public:
-  ArtifactDownload(ArtifactStore* artifacts,
-                   const polytrain::v1::DownloadArtifactRequest& request) {
+  ArtifactDownload(ArtifactStore* artifacts, const polytrain::v1::DownloadArtifactRequest& request,
+                   const absl::Status& access) {
+    if (!access.ok()) {
+      Finish(ToGrpcStatus(access));
+      return;
+    }
     absl::StatusOr<std::string> path = artifacts->Find(request.path());
     if (!path.ok()) {
       Finish(ToGrpcStatus(path.status()));
@@ -335,72 +357,72 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::Ar
 }  // namespace
 
 grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk>* WorkerStreamService::DownloadArtifact(
-    grpc::CallbackServerContext*, const polytrain::v1::DownloadArtifactRequest* request) {
-  return new ArtifactDownload(artifacts_, *request);
+    grpc::CallbackServerContext* context, const polytrain::v1::DownloadArtifactRequest* request) {
+  return new ArtifactDownload(artifacts_, *request, access_->CheckWorker(*context));
 }
 
 grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* WorkerStreamService::UploadArtifact(
-    grpc::CallbackServerContext*, polytrain::v1::ArtifactReceipt* receipt) {
-  return new ArtifactUpload(coordinator_, artifacts_, receipt);
+    grpc::CallbackServerContext* context, polytrain::v1::ArtifactReceipt* receipt) {
+  return new ArtifactUpload(coordinator_, artifacts_, receipt, access_->CheckWorker(*context));
 }
 
 grpc::ServerWriteReactor<polytrain::v1::JobEvent>* CoordinatorService::WatchJob(
-    grpc::CallbackServerContext*, const polytrain::v1::WatchJobRequest* request) {
-  return new JobWatch(coordinator_, *request);
+    grpc::CallbackServerContext* context, const polytrain::v1::WatchJobRequest* request) {
+  return new JobWatch(coordinator_, *request, access_->ClientCaller(*context));
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::SubmitSweep(
     grpc::CallbackServerContext* context, const polytrain::v1::SubmitSweepRequest* request,
     polytrain::v1::SubmitSweepResponse* response) {
-  return Unary("SubmitSweep", metrics_, context, response,
-               [&] { return coordinator_->SubmitSweep(*request); });
+  return Unary("SubmitSweep", metrics_, access_, context, response,
+               [&](const Caller& caller) { return coordinator_->SubmitSweep(*request, caller); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::CompareJobs(
     grpc::CallbackServerContext* context, const polytrain::v1::CompareJobsRequest* request,
     polytrain::v1::CompareJobsResponse* response) {
-  return Unary("CompareJobs", metrics_, context, response,
-               [&] { return coordinator_->CompareJobs(*request); });
+  return Unary("CompareJobs", metrics_, access_, context, response,
+               [&](const Caller& caller) { return coordinator_->CompareJobs(*request, caller); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::SubmitJob(
     grpc::CallbackServerContext* context, const polytrain::v1::SubmitJobRequest* request,
     polytrain::v1::Job* response) {
-  return Unary("SubmitJob", metrics_, context, response,
-               [&] { return coordinator_->SubmitJob(*request); });
+  return Unary("SubmitJob", metrics_, access_, context, response,
+               [&](const Caller& caller) { return coordinator_->SubmitJob(*request, caller); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::GetJob(grpc::CallbackServerContext* context,
                                                      const polytrain::v1::GetJobRequest* request,
                                                      polytrain::v1::Job* response) {
-  return Unary("GetJob", metrics_, context, response,
-               [&] { return coordinator_->GetJob(*request); });
+  return Unary("GetJob", metrics_, access_, context, response,
+               [&](const Caller& caller) { return coordinator_->GetJob(*request, caller); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::ListJobs(
     grpc::CallbackServerContext* context, const polytrain::v1::ListJobsRequest* request,
     polytrain::v1::ListJobsResponse* response) {
-  return Unary("ListJobs", metrics_, context, response,
-               [&] { return coordinator_->ListJobs(*request); });
+  return Unary("ListJobs", metrics_, access_, context, response,
+               [&](const Caller& caller) { return coordinator_->ListJobs(*request, caller); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::CancelJob(
     grpc::CallbackServerContext* context, const polytrain::v1::CancelJobRequest* request,
     polytrain::v1::Job* response) {
-  return Unary("CancelJob", metrics_, context, response,
-               [&] { return coordinator_->CancelJob(*request); });
+  return Unary("CancelJob", metrics_, access_, context, response,
+               [&](const Caller& caller) { return coordinator_->CancelJob(*request, caller); });
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::GetMetrics(
     grpc::CallbackServerContext* context, const polytrain::v1::GetMetricsRequest* request,
     polytrain::v1::GetMetricsResponse* response) {
-  return Unary("GetMetrics", metrics_, context, response,
-               [&] { return coordinator_->GetMetrics(*request); });
+  return Unary("GetMetrics", metrics_, access_, context, response,
+               [&](const Caller& caller) { return coordinator_->GetMetrics(*request, caller); });
 }
 
 grpc::ServerBidiReactor<WorkerMessage, CoordinatorMessage>* WorkerStreamService::Connect(
-    grpc::CallbackServerContext*) {
-  return new WorkerConnection(coordinator_);
+    grpc::CallbackServerContext* context) {
+  return new WorkerConnection(coordinator_, access_->CheckWorker(*context));
 }
 
 }  // namespace polytrain

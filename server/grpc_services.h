@@ -5,6 +5,7 @@
 
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "polytrain/v1/worker.grpc.pb.h"
+#include "server/access_control.h"
 #include "server/artifact_store.h"
 #include "server/coordinator.h"
 
@@ -12,9 +13,11 @@ namespace polytrain {
 
 class CoordinatorService final : public polytrain::v1::Coordinator::CallbackService {
  public:
-  // `metrics` (may be null) receives each RPC's method, code and duration.
-  CoordinatorService(Coordinator* coordinator, CoordinatorMetrics* metrics)
-      : coordinator_(coordinator), metrics_(metrics) {}
+  // `metrics` (may be null) receives each RPC's method, code and duration; `access` decides
+  // who the caller is (every call is refused before it reaches the Coordinator otherwise).
+  CoordinatorService(Coordinator* coordinator, CoordinatorMetrics* metrics,
+                     const AccessControl* access)
+      : coordinator_(coordinator), metrics_(metrics), access_(access) {}
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
                                       const polytrain::v1::SubmitJobRequest* request,
@@ -43,12 +46,14 @@ class CoordinatorService final : public polytrain::v1::Coordinator::CallbackServ
  private:
   Coordinator* coordinator_;
   CoordinatorMetrics* metrics_;
+  const AccessControl* access_;
 };
 
 class WorkerStreamService final : public polytrain::v1::WorkerService::CallbackService {
  public:
-  WorkerStreamService(Coordinator* coordinator, ArtifactStore* artifacts)
-      : coordinator_(coordinator), artifacts_(artifacts) {}
+  WorkerStreamService(Coordinator* coordinator, ArtifactStore* artifacts,
+                      const AccessControl* access)
+      : coordinator_(coordinator), artifacts_(artifacts), access_(access) {}
 
   grpc::ServerBidiReactor<polytrain::v1::WorkerMessage, polytrain::v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -61,6 +66,7 @@ class WorkerStreamService final : public polytrain::v1::WorkerService::CallbackS
  private:
   Coordinator* coordinator_;
   ArtifactStore* artifacts_;
+  const AccessControl* access_;
 };
 
 }  // namespace polytrain

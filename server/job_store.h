@@ -5,6 +5,7 @@
 #define POLYTRAIN_SERVER_JOB_STORE_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ namespace polytrain {
 struct JobFilter {
   std::vector<polytrain::v1::JobState> states;  // empty: any
   std::map<std::string, std::string> labels;    // every pair must match
+  std::optional<std::string> owner;             // unset: anyone's
   int page_size = 100;
   std::string page_token;  // opaque, from JobPage::next_page_token
 };
@@ -32,8 +34,8 @@ class JobStore {
   virtual ~JobStore() = default;
 
   // Stores a new job (the caller fills everything but id and create_time) and returns it. With
-  // a non-empty client_request_id already used, returns the existing job and sets *created to
-  // false instead.
+  // a non-empty client_request_id already used by the same owner, returns the existing job and
+  // sets *created to false instead.
   virtual absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) = 0;
   // NOT_FOUND for an unknown id.
   virtual absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) = 0;

@@ -45,7 +45,19 @@ const char* const kMigrations[] = {
         PRIMARY KEY (job_id, step, kind)
       ) WITHOUT ROWID;
     )sql",
+    // 2: who submitted each job (Job.owner), for listing a client's own jobs. Request ids
+    // become "<owner>\x1f<id>" for owned jobs, so two users' retries never meet.
+    R"sql(
+      ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+      CREATE INDEX jobs_by_owner ON jobs (owner, seq);
+    )sql",
 };
+
+// The idempotency key of a job: the request id, scoped by owner.
+std::string RequestKey(const Job& job) {
+  if (job.owner().empty()) return job.client_request_id();
+  return absl::StrCat(job.owner(), "\x1f", job.client_request_id());
+}
 
 absl::Status SqliteError(sqlite3* db, absl::string_view what) {
   return absl::InternalError(absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db)));
@@ -186,7 +198,7 @@ absl::StatusOr<Job> SqliteJobStore::CreateJob(Job job, bool* created) {
   *created = false;
   if (!job.client_request_id().empty()) {
     Statement find(db_, "SELECT job FROM jobs WHERE client_request_id = ?");
-    find.Bind(1, job.client_request_id());
+    find.Bind(1, RequestKey(job));
     const int rc = find.Step();
     if (rc == SQLITE_ROW) return ParseJob(find.Blob(0));
     if (rc != SQLITE_DONE) return find.status("find request id");
@@ -195,17 +207,18 @@ absl::StatusOr<Job> SqliteJobStore::CreateJob(Job job, bool* created) {
   *job.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
   Transaction tx(db_);
   Statement insert(db_,
-                   "INSERT INTO jobs (id, state, priority, client_request_id, job) "
-                   "VALUES (?, ?, ?, ?, ?)");
+                   "INSERT INTO jobs (id, state, priority, client_request_id, job, owner) "
+                   "VALUES (?, ?, ?, ?, ?, ?)");
   insert.Bind(1, job.id());
   insert.Bind(2, job.state());
   insert.Bind(3, job.spec().priority());
   if (job.client_request_id().empty()) {
     insert.BindNull(4);
   } else {
-    insert.Bind(4, job.client_request_id());
+    insert.Bind(4, RequestKey(job));
   }
   insert.BindBlob(5, job.SerializeAsString());
+  insert.Bind(6, job.owner());
   if (insert.Step() != SQLITE_DONE) return insert.status("insert job");
   for (const auto& [key, value] : job.spec().labels()) {
     Statement label(db_, "INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)");
@@ -255,6 +268,7 @@ absl::StatusOr<JobPage> SqliteJobStore::ListJobs(const JobFilter& filter) {
     for (size_t i = 0; i < filter.states.size(); ++i) sql += i == 0 ? "?" : ", ?";
     sql += ")";
   }
+  if (filter.owner.has_value()) sql += " AND owner = ?";
   for (size_t i = 0; i < filter.labels.size(); ++i) {
     sql +=
         " AND EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = jobs.id AND l.key = ? "
@@ -268,6 +282,7 @@ absl::StatusOr<JobPage> SqliteJobStore::ListJobs(const JobFilter& filter) {
   int arg = 1;
   list.Bind(arg++, before);
   for (JobState state : filter.states) list.Bind(arg++, state);
+  if (filter.owner.has_value()) list.Bind(arg++, *filter.owner);
   for (const auto& [key, value] : filter.labels) {
     list.Bind(arg++, key);
     list.Bind(arg++, value);

@@ -30,7 +30,7 @@ coordinator_metrics=$(free_port)
 worker_metrics=$(free_port)
 prometheus_port=$(free_port)
 
-"$build/server/polytrain-coordinator" --listen 127.0.0.1:0 --port_file "$tmp/port" \
+"$build/server/polytrain-coordinator" --plaintext --listen 127.0.0.1:0 --port_file "$tmp/port" \
   --db "$tmp/db" --artifacts "$tmp/artifacts" --metrics_listen "127.0.0.1:$coordinator_metrics" \
   2>"$tmp/coordinator.log" &
 pids+=($!)

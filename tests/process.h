@@ -3,6 +3,7 @@
 #ifndef POLYTRAIN_TESTS_PROCESS_H_
 #define POLYTRAIN_TESTS_PROCESS_H_
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -17,13 +18,25 @@ namespace polytrain::testing {
 
 class Process {
  public:
-  Process(const std::string& binary, const std::vector<std::string>& args) {
+  // With `output`, the process's stdout and stderr go to that file.
+  Process(const std::string& binary, const std::vector<std::string>& args,
+          const std::string& output = "") {
     std::vector<std::string> argv_storage = {binary};
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& a : argv_storage) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawn(&pid_, binary.c_str(), nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (!output.empty()) {
+      posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                       0644);
+      posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    }
+    if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
   }
   ~Process() { Kill(SIGKILL); }
   Process(const Process&) = delete;
@@ -38,6 +51,15 @@ class Process {
     waitpid(pid_, &status, 0);
     pid_ = -1;
     return status;
+  }
+
+  // Waits for the process to exit on its own; returns its exit code (-1 if killed or gone).
+  int Wait() {
+    if (pid_ <= 0) return -1;
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
  private:

@@ -80,11 +80,11 @@ class ServiceTest : public ::testing::Test {
     fs::remove(metrics_port_file);
     coordinator_ = std::make_unique<Process>(
         POLYTRAIN_COORDINATOR_BINARY,
-        std::vector<std::string>{"--listen", "127.0.0.1:0", "--db", (dir_ / "jobs.db").string(),
-                                 "--lease_seconds", std::to_string(lease_seconds), "--port_file",
-                                 port_file, "--metrics_listen", "127.0.0.1:0",
-                                 "--metrics_port_file", metrics_port_file, "--artifacts",
-                                 (dir_ / "artifacts").string()});
+        std::vector<std::string>{"--plaintext", "--listen", "127.0.0.1:0", "--db",
+                                 (dir_ / "jobs.db").string(), "--lease_seconds",
+                                 std::to_string(lease_seconds), "--port_file", port_file,
+                                 "--metrics_listen", "127.0.0.1:0", "--metrics_port_file",
+                                 metrics_port_file, "--artifacts", (dir_ / "artifacts").string()});
     ASSERT_TRUE(coordinator_->started());
     ASSERT_TRUE(WaitFor(
         [&] {

@@ -192,12 +192,14 @@ absl::Status ValidateSchedule(const ScheduleSpec& schedule, const std::string& p
   return CheckIntRange(FieldPath(path, "warmup_steps"), schedule.warmup_steps(), 0, kMaxSteps);
 }
 
-absl::Status ValidateLabels(const JobSpec& spec, const std::string& path) {
-  if (spec.labels_size() > kMaxLabels) {
-    return InvalidField(path,
-                        absl::StrCat("at most ", kMaxLabels, " labels, got ", spec.labels_size()));
+}  // namespace
+
+absl::Status ValidateLabelMap(const google::protobuf::Map<std::string, std::string>& labels,
+                              const std::string& path) {
+  if (labels.size() > kMaxLabels) {
+    return InvalidField(path, absl::StrCat("at most ", kMaxLabels, " labels, got ", labels.size()));
   }
-  for (const auto& [key, value] : spec.labels()) {
+  for (const auto& [key, value] : labels) {
     const std::string field = absl::StrCat(path, "[\"", key.substr(0, 64), "\"]");
     POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, key, 1, kMaxLabelKeyLength));
     if (!AllCharsIn(key, "._-/") || key != absl::AsciiStrToLower(key)) {
@@ -208,8 +210,6 @@ absl::Status ValidateLabels(const JobSpec& spec, const std::string& path) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
 absl::Status ValidateJobSpec(const JobSpec& spec, absl::string_view path_view) {
   const std::string path(path_view);
   const std::string name = FieldPath(path, "name");
@@ -217,7 +217,7 @@ absl::Status ValidateJobSpec(const JobSpec& spec, absl::string_view path_view) {
   if (!AllCharsIn(spec.name(), "._-")) {
     return InvalidField(name, absl::StrCat("use only [A-Za-z0-9._-], got '", spec.name(), "'"));
   }
-  POLYTRAIN_RETURN_IF_ERROR(ValidateLabels(spec, FieldPath(path, "labels")));
+  POLYTRAIN_RETURN_IF_ERROR(ValidateLabelMap(spec.labels(), FieldPath(path, "labels")));
   if (!spec.has_model()) return InvalidField(FieldPath(path, "model"), "must be set");
   POLYTRAIN_RETURN_IF_ERROR(ValidateModel(spec.model(), FieldPath(path, "model")));
   if (!spec.has_dataset()) return InvalidField(FieldPath(path, "dataset"), "must be set");

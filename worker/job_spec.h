@@ -4,6 +4,7 @@
 #define POLYTRAIN_WORKER_JOB_SPEC_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -27,6 +28,11 @@ inline constexpr int64_t kMaxSteps = 1'000'000'000;
 // Data paths are checked for shape here ("..", length); whether they stay inside a worker's
 // data root is checked where the data root is known (data_root.h).
 absl::Status ValidateJobSpec(const polytrain::v1::JobSpec& spec, absl::string_view path = "spec");
+
+// Labels of a spec, or a label selector: at most kMaxLabels pairs, keys 1 to kMaxLabelKeyLength
+// characters from [a-z0-9._-/], values at most kMaxLabelValueLength characters.
+absl::Status ValidateLabelMap(const google::protobuf::Map<std::string, std::string>& labels,
+                              const std::string& path);
 
 // The values the proto's zeros stand for.
 std::vector<int> CnnChannels(const polytrain::v1::Cnn& cnn);

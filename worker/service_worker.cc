@@ -169,9 +169,10 @@ absl::Status ServiceWorker::UploadCheckpoint(const polytrain::v1::Job& job,
                                              const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  auto stub = polytrain::v1::WorkerService::NewStub(
-      grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(&context);
+  if (!channel.ok()) return channel.status();
+  auto stub = polytrain::v1::WorkerService::NewStub(*channel);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   polytrain::v1::ArtifactReceipt receipt;
   auto writer = stub->UploadArtifact(&context, &receipt);
@@ -212,9 +213,10 @@ absl::Status ServiceWorker::DownloadCheckpoint(const polytrain::v1::Job& job,
   std::filesystem::create_directories(dir, error);
   const std::string target = dir + "/" + name;
   if (std::filesystem::exists(target)) return absl::OkStatus();  // resumed here before
-  auto stub = polytrain::v1::WorkerService::NewStub(
-      grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(&context);
+  if (!channel.ok()) return channel.status();
+  auto stub = polytrain::v1::WorkerService::NewStub(*channel);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   polytrain::v1::DownloadArtifactRequest request;
   request.set_path(job.checkpoint());
@@ -309,10 +311,22 @@ void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
   state->done = true;
 }
 
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ServiceWorker::Dial(grpc::ClientContext* context) {
+  ClientSecurityOptions security = options_.security;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      MakeChannel(options_.coordinator, &security);
+  if (channel.ok()) AddToken(security, context);
+  return channel;
+}
+
 bool ServiceWorker::ServeOneConnection() {
-  auto channel = grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials());
-  auto stub = polytrain::v1::WorkerService::NewStub(channel);
   grpc::ClientContext context;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(&context);
+  if (!channel.ok()) {
+    std::cerr << "polytrain-worker: " << channel.status().message() << "\n";
+    return false;
+  }
+  auto stub = polytrain::v1::WorkerService::NewStub(*channel);
   auto stream = stub->Connect(&context);
   WorkerMessage hello;
   *hello.mutable_hello() = MakeHello();

@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/grpc_security.h"
 #include "polytrain/v1/worker.grpc.pb.h"
 #include "worker/worker_metrics.h"
 
@@ -24,6 +26,9 @@ class ServiceWorker {
  public:
   struct Options {
     std::string coordinator;  // host:port
+    // TLS and token for every call; the token file is read again at each (re)connection, so a
+    // rotated token is picked up without a restart.
+    ClientSecurityOptions security;
     std::string name;
     int slots = 1;
     bool cuda = false;  // advertise a GPU
@@ -54,6 +59,8 @@ class ServiceWorker {
   };
   class StreamingSink;
 
+  // A fresh channel to the coordinator, with the token attached to `context`.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(grpc::ClientContext* context);
   bool ServeOneConnection();
   void SenderLoop();
   void RunJob(polytrain::v1::Job job, RunningJob* state);

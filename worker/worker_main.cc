@@ -115,6 +115,7 @@ int Main(int argc, char** argv) {
   app.add_option("--device", device, "service mode: devices offered")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
+  AddClientSecurityFlags(app, &service.security);
   app.add_option("--threads", service.threads, "service mode: LibTorch threads advertised")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
@@ -151,6 +152,12 @@ int Main(int argc, char** argv) {
       char host[256] = "worker";
       gethostname(host, sizeof(host) - 1);
       service.name = std::string(host) + "-" + std::to_string(getpid());
+    }
+    // Flag mistakes (unreadable files, plaintext to another host) stop the worker here, not
+    // in its reconnect loop.
+    ClientSecurityOptions checked = service.security;
+    if (absl::Status s = MakeChannel(service.coordinator, &checked).status(); !s.ok()) {
+      return Fail(kExitUsage, s);
     }
     service.cuda = device == "cuda";
     service.data_root = options.data_root;

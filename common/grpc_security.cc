@@ -1,0 +1,168 @@
+#include "common/grpc_security.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace polytrain {
+namespace {
+
+absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": cannot read"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": empty"));
+  }
+  return text.str();
+}
+
+// The host part of "host:port", "[v6]:port", "dns:///host:port" or "ipv4:host:port".
+absl::string_view HostOf(absl::string_view address) {
+  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
+    if (absl::ConsumePrefix(&address, scheme)) break;
+  }
+  if (absl::ConsumePrefix(&address, "[")) return address.substr(0, address.find(']'));
+  const size_t colon = address.rfind(':');
+  return colon == absl::string_view::npos ? address : address.substr(0, colon);
+}
+
+}  // namespace
+
+bool IsLoopbackAddress(absl::string_view address) {
+  if (absl::StartsWith(address, "unix:")) return true;
+  const absl::string_view host = HostOf(address);
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8: four numbers, the first 127.
+  std::vector<absl::string_view> parts = absl::StrSplit(host, '.');
+  if (parts.size() != 4 || parts[0] != "127") return false;
+  for (absl::string_view part : parts) {
+    int value = 0;
+    if (!absl::SimpleAtoi(part, &value) || value < 0 || value > 255) return false;
+  }
+  return true;
+}
+
+void AddServerSecurityFlags(CLI::App& app, ServerSecurityOptions* options) {
+  app.add_option("--tls_cert", options->tls_cert, "TLS: PEM certificate chain of this server");
+  app.add_option("--tls_key", options->tls_key, "TLS: PEM private key of --tls_cert");
+  app.add_option("--tls_client_ca", options->tls_client_ca,
+                 "mutual TLS: PEM CA that signs worker certificates; workers must then present "
+                 "one");
+  app.add_flag("--plaintext", options->plaintext,
+               "serve without TLS (only allowed on a loopback address such as 127.0.0.1)");
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const ServerSecurityOptions& options, absl::string_view address) {
+  const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  if (options.plaintext) {
+    if (tls || !options.tls_client_ca.empty()) {
+      return absl::InvalidArgumentError("--plaintext: cannot be combined with --tls_* flags");
+    }
+    if (!IsLoopbackAddress(address)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--plaintext: only on a loopback address (127.0.0.1, ::1, localhost), not ",
+                       address, "; give --tls_cert and --tls_key to serve other hosts"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (!tls) {
+    return absl::InvalidArgumentError(
+        "--tls_cert/--tls_key: give a certificate and key, or --plaintext on a loopback address");
+  }
+  if (options.tls_cert.empty() || options.tls_key.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.tls_cert.empty() ? "--tls_cert" : "--tls_key", ": needed with the other"));
+  }
+  absl::StatusOr<std::string> cert = ReadFlagFile("--tls_cert", options.tls_cert);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFlagFile("--tls_key", options.tls_key);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!options.tls_client_ca.empty()) {
+    absl::StatusOr<std::string> ca = ReadFlagFile("--tls_client_ca", options.tls_client_ca);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    // Verified when presented; the worker service then insists on one (clients need none).
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+void AddClientSecurityFlags(CLI::App& app, ClientSecurityOptions* options) {
+  app.add_option("--tls_ca", options->tls_ca,
+                 "TLS: PEM CA that signed the coordinator's certificate (without it: plaintext, "
+                 "loopback only)");
+  app.add_option("--tls_cert", options->tls_cert, "mutual TLS: PEM client certificate");
+  app.add_option("--tls_key", options->tls_key, "mutual TLS: PEM private key of --tls_cert");
+  app.add_option("--tls_server_name", options->tls_server_name,
+                 "TLS: name expected in the coordinator's certificate (default: the host)");
+  app.add_option("--token_file", options->token_file,
+                 "file holding the bearer token (default: $POLYTRAIN_TOKEN)");
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,
+                                                           ClientSecurityOptions* options) {
+  if (!options->token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadFlagFile("--token_file", options->token_file);
+    if (!token.ok()) return token.status();
+    options->token = std::string(absl::StripAsciiWhitespace(*token));
+  } else if (const char* env = std::getenv("POLYTRAIN_TOKEN"); env != nullptr) {
+    options->token = std::string(absl::StripAsciiWhitespace(env));
+  }
+  if (options->token.find_first_of("\r\n") != std::string::npos) {
+    return absl::InvalidArgumentError("--token_file: the token must be one line");
+  }
+  if (options->tls_cert.empty() != options->tls_key.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options->tls_cert.empty() ? "--tls_cert" : "--tls_key", ": needed with the other"));
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(16 << 20);
+  if (options->tls_ca.empty()) {
+    if (!options->tls_cert.empty()) {
+      return absl::InvalidArgumentError("--tls_ca: needed with --tls_cert");
+    }
+    if (!IsLoopbackAddress(target)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tls_ca: needed to reach ", target,
+          " (plaintext only to a loopback address, so that tokens never cross a network)"));
+    }
+    return grpc::CreateCustomChannel(std::string(target), grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadFlagFile("--tls_ca", options->tls_ca);
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *ca;
+  if (!options->tls_cert.empty()) {
+    absl::StatusOr<std::string> cert = ReadFlagFile("--tls_cert", options->tls_cert);
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadFlagFile("--tls_key", options->tls_key);
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  if (!options->tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options->tls_server_name);
+  }
+  return grpc::CreateCustomChannel(std::string(target), grpc::SslCredentials(ssl), args);
+}
+
+void AddToken(const ClientSecurityOptions& options, grpc::ClientContext* context) {
+  if (!options.token.empty()) context->AddMetadata("authorization", "Bearer " + options.token);
+}
+
+}  // namespace polytrain

@@ -1,0 +1,68 @@
+// TLS and bearer tokens on both ends of PolyTrain's gRPC connections.
+//
+// Server: TLS with --tls_cert/--tls_key (and --tls_client_ca to verify client certificates,
+// mutual TLS for workers); plaintext only with an explicit --plaintext and a loopback address.
+// Client: TLS when --tls_ca is given (--tls_cert/--tls_key add a client certificate); plaintext
+// only to a loopback address. A token (--token_file or $POLYTRAIN_TOKEN) goes with every call as
+// "authorization: Bearer <token>".
+#ifndef POLYTRAIN_COMMON_GRPC_SECURITY_H_
+#define POLYTRAIN_COMMON_GRPC_SECURITY_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace CLI {
+class App;
+}
+
+namespace polytrain {
+
+// "127.0.0.1:50051", "[::1]:0", "localhost:80", "unix:..." are loopback; "0.0.0.0:50051",
+// "10.0.0.5:1" or a DNS name are not.
+bool IsLoopbackAddress(absl::string_view address);
+
+struct ServerSecurityOptions {
+  std::string tls_cert;       // PEM certificate chain
+  std::string tls_key;        // PEM private key
+  std::string tls_client_ca;  // PEM CA bundle: verify client certificates that are presented
+  bool plaintext = false;
+};
+
+// Adds --tls_cert, --tls_key, --tls_client_ca and --plaintext.
+void AddServerSecurityFlags(CLI::App& app, ServerSecurityOptions* options);
+
+// Credentials for listening on `address`; INVALID_ARGUMENT naming the flag when the options do
+// not fit together, a file cannot be read, or plaintext is asked for on a non-loopback address.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const ServerSecurityOptions& options, absl::string_view address);
+
+struct ClientSecurityOptions {
+  std::string tls_ca;           // PEM CA bundle that signed the coordinator's certificate
+  std::string tls_cert;         // PEM client certificate (mutual TLS)
+  std::string tls_key;          // its private key
+  std::string tls_server_name;  // expected name in the server certificate, if not the host
+  std::string token_file;       // file holding the bearer token
+  std::string token;            // filled by MakeChannel from token_file or $POLYTRAIN_TOKEN
+};
+
+// Adds --tls_ca, --tls_cert, --tls_key, --tls_server_name and --token_file.
+void AddClientSecurityFlags(CLI::App& app, ClientSecurityOptions* options);
+
+// A channel to `target`, and loads the token into options->token. INVALID_ARGUMENT naming the
+// flag for unreadable files, a half-given client certificate, or plaintext to a non-loopback
+// target.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,
+                                                           ClientSecurityOptions* options);
+
+// Attaches the token (if any) to one call.
+void AddToken(const ClientSecurityOptions& options, grpc::ClientContext* context);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_COMMON_GRPC_SECURITY_H_

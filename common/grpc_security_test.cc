@@ -1,0 +1,101 @@
+#include "common/grpc_security.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(IsLoopbackAddressTest, OnlyLoopbackHosts) {
+  for (const char* address : {"127.0.0.1:50051", "127.1.2.3:1", "localhost:80", "[::1]:0",
+                              "dns:///127.0.0.1:5", "ipv4:127.0.0.1:5", "unix:/tmp/s"}) {
+    EXPECT_TRUE(IsLoopbackAddress(address)) << address;
+  }
+  for (const char* address :
+       {"0.0.0.0:50051", "[::]:50051", "10.0.0.5:1", "coordinator:50051", "128.0.0.1:1",
+        "127.0.0.256:1", "127.0.0:1", "127.0.0.1.example.com:1", "localhost.evil.com:1", ""}) {
+    EXPECT_FALSE(IsLoopbackAddress(address)) << address;
+  }
+}
+
+TEST(MakeServerCredentialsTest, PlaintextOnlyOnLoopbackAndOnlyWhenAsked) {
+  ServerSecurityOptions options;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> none =
+      MakeServerCredentials(options, "127.0.0.1:0");
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(), HasSubstr("--plaintext on a loopback address"));
+
+  options.plaintext = true;
+  EXPECT_TRUE(MakeServerCredentials(options, "127.0.0.1:0").ok());
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> open =
+      MakeServerCredentials(options, "0.0.0.0:50051");
+  ASSERT_FALSE(open.ok());
+  EXPECT_THAT(open.status().message(), HasSubstr("--plaintext: only on a loopback address"));
+
+  options.tls_client_ca = "/etc/ca.pem";
+  EXPECT_THAT(MakeServerCredentials(options, "127.0.0.1:0").status().message(),
+              HasSubstr("cannot be combined"));
+}
+
+TEST(MakeServerCredentialsTest, TlsFilesNamedInErrors) {
+  ServerSecurityOptions options;
+  options.tls_cert = "/nonexistent/cert.pem";
+  EXPECT_THAT(MakeServerCredentials(options, "0.0.0.0:1").status().message(),
+              HasSubstr("--tls_key: needed with the other"));
+  options.tls_key = "/nonexistent/key.pem";
+  EXPECT_THAT(MakeServerCredentials(options, "0.0.0.0:1").status().message(),
+              HasSubstr("--tls_cert /nonexistent/cert.pem: cannot read"));
+}
+
+TEST(MakeChannelTest, PlaintextOnlyToLoopback) {
+  unsetenv("POLYTRAIN_TOKEN");
+  ClientSecurityOptions options;
+  EXPECT_TRUE(MakeChannel("127.0.0.1:50051", &options).ok());
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> remote =
+      MakeChannel("coordinator.example:50051", &options);
+  ASSERT_FALSE(remote.ok());
+  EXPECT_THAT(remote.status().message(), HasSubstr("--tls_ca: needed to reach"));
+
+  options.tls_cert = "/nonexistent/c.pem";
+  EXPECT_THAT(MakeChannel("127.0.0.1:1", &options).status().message(),
+              HasSubstr("--tls_key: needed with the other"));
+  options.tls_key = "/nonexistent/k.pem";
+  EXPECT_THAT(MakeChannel("127.0.0.1:1", &options).status().message(),
+              HasSubstr("--tls_ca: needed with --tls_cert"));
+  options.tls_ca = "/nonexistent/ca.pem";
+  EXPECT_THAT(MakeChannel("127.0.0.1:1", &options).status().message(),
+              HasSubstr("--tls_ca /nonexistent/ca.pem: cannot read"));
+}
+
+TEST(MakeChannelTest, TokenFromFileOrEnvironment) {
+  const std::string path = ::testing::TempDir() + "/token";
+  std::ofstream(path) << "  file-token-0123456789\n";
+  ClientSecurityOptions from_file;
+  from_file.token_file = path;
+  setenv("POLYTRAIN_TOKEN", "env-token-0123456789", 1);
+  ASSERT_TRUE(MakeChannel("127.0.0.1:1", &from_file).ok());
+  EXPECT_EQ(from_file.token, "file-token-0123456789");  // the file wins, whitespace trimmed
+
+  ClientSecurityOptions from_env;
+  ASSERT_TRUE(MakeChannel("127.0.0.1:1", &from_env).ok());
+  EXPECT_EQ(from_env.token, "env-token-0123456789");
+  unsetenv("POLYTRAIN_TOKEN");
+
+  std::ofstream(path) << "two\nlines\n";
+  ClientSecurityOptions two_lines;
+  two_lines.token_file = path;
+  EXPECT_THAT(MakeChannel("127.0.0.1:1", &two_lines).status().message(),
+              HasSubstr("--token_file: the token must be one line"));
+  ClientSecurityOptions missing;
+  missing.token_file = "/nonexistent/token";
+  EXPECT_THAT(MakeChannel("127.0.0.1:1", &missing).status().message(),
+              HasSubstr("--token_file /nonexistent/token: cannot read"));
+}
+
+}  // namespace
+}  // namespace polytrain

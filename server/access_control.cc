@@ -1,0 +1,50 @@
+#include "server/access_control.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace polytrain {
+
+absl::StatusOr<Principal> AccessControl::Authenticate(
+    const grpc::ServerContextBase& context) const {
+  if (tokens_ == nullptr) return Principal{"", Role::kAdmin};
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("authorization");
+  if (it == metadata.end()) return tokens_->Authenticate("");
+  return tokens_->Authenticate(absl::string_view(it->second.data(), it->second.size()));
+}
+
+absl::StatusOr<Caller> AccessControl::ClientCaller(const grpc::ServerContextBase& context) const {
+  absl::StatusOr<Principal> principal = Authenticate(context);
+  if (!principal.ok()) return principal.status();
+  switch (principal->role) {
+    case Role::kAdmin:
+      return Caller::Admin(principal->name);
+    case Role::kClient:
+      return Caller::Client(principal->name);
+    case Role::kWorker:
+      break;
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("token of worker '", principal->name,
+                   "': a worker token may only speak the worker protocol"));
+}
+
+absl::Status AccessControl::CheckWorker(const grpc::ServerContextBase& context) const {
+  if (worker_certificate_required_) {
+    const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+    if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+      return absl::UnauthenticatedError(
+          "workers must present a client certificate signed by the coordinator's "
+          "--tls_client_ca (polytrain-worker --tls_cert/--tls_key)");
+    }
+  }
+  absl::StatusOr<Principal> principal = Authenticate(context);
+  if (!principal.ok()) return principal.status();
+  if (principal->role == Role::kClient) {
+    return absl::PermissionDeniedError(absl::StrCat("token of client '", principal->name,
+                                                    "': the worker protocol needs a worker token"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace polytrain

@@ -1,0 +1,35 @@
+// Who may call what: turns a call's bearer token (and, for workers under mutual TLS, its client
+// certificate) into a Caller, or refuses it with UNAUTHENTICATED / PERMISSION_DENIED.
+#ifndef POLYTRAIN_SERVER_ACCESS_CONTROL_H_
+#define POLYTRAIN_SERVER_ACCESS_CONTROL_H_
+
+#include "absl/status/statusor.h"
+#include "grpcpp/server_context.h"
+#include "server/coordinator.h"
+#include "server/token_authenticator.h"
+
+namespace polytrain {
+
+class AccessControl {
+ public:
+  // `tokens` null: no authentication, every caller is an anonymous admin. With
+  // `worker_certificate_required`, worker-protocol calls must come over TLS with a verified client
+  // certificate (the server verifies any certificate presented against --tls_client_ca).
+  AccessControl(const TokenAuthenticator* tokens, bool worker_certificate_required)
+      : tokens_(tokens), worker_certificate_required_(worker_certificate_required) {}
+
+  // The Coordinator service: a client token acts on its own jobs, an admin token on all.
+  absl::StatusOr<Caller> ClientCaller(const grpc::ServerContextBase& context) const;
+  // The WorkerService: a worker or admin token (and the certificate, when required).
+  absl::Status CheckWorker(const grpc::ServerContextBase& context) const;
+
+ private:
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
+
+  const TokenAuthenticator* tokens_;
+  bool worker_certificate_required_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_ACCESS_CONTROL_H_

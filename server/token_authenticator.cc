@@ -1,0 +1,173 @@
+#include "server/token_authenticator.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace polytrain {
+namespace {
+
+constexpr absl::string_view kHashPrefix = "sha256:";
+constexpr absl::string_view kBearer = "Bearer ";
+constexpr size_t kMinTokenLength = 16;
+constexpr size_t kMaxTokenLength = 4096;
+
+std::array<uint8_t, 32> Sha256(absl::string_view data) {
+  std::array<uint8_t, 32> digest;
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
+  return digest;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+bool ParseHash(absl::string_view text, std::array<uint8_t, 32>* hash) {
+  if (!absl::ConsumePrefix(&text, kHashPrefix) || text.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = HexDigit(text[2 * i]), lo = HexDigit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*hash)[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
+bool IsNameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+}
+
+}  // namespace
+
+absl::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kClient:
+      return "client";
+    case Role::kWorker:
+      return "worker";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "?";
+}
+
+std::string HashToken(absl::string_view token) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(kHashPrefix);
+  for (uint8_t byte : Sha256(token)) {
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 15]);
+  }
+  return out;
+}
+
+absl::Status CheckTokenShape(absl::string_view token) {
+  if (token.size() < kMinTokenLength || token.size() > kMaxTokenLength) {
+    return absl::InvalidArgumentError(absl::StrCat("token: must have ", kMinTokenLength, " to ",
+                                                   kMaxTokenLength, " characters, got ",
+                                                   token.size()));
+  }
+  for (char c : token) {
+    if (c <= ' ' || c > '~') {
+      return absl::InvalidArgumentError(
+          "token: only printable ASCII characters without spaces (e.g. openssl rand -hex 32)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view text,
+                                                             absl::string_view source) {
+  TokenAuthenticator authenticator;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    const std::string where = absl::StrCat(source, ":", line_number, ": ");
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (fields.size() != 3) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "expected 'ROLE NAME sha256:HEX', got ", fields.size(), " fields"));
+    }
+    Entry entry;
+    if (fields[0] == "client") {
+      entry.principal.role = Role::kClient;
+    } else if (fields[0] == "worker") {
+      entry.principal.role = Role::kWorker;
+    } else if (fields[0] == "admin") {
+      entry.principal.role = Role::kAdmin;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "role must be client, worker or admin, got '", fields[0].substr(0, 32), "'"));
+    }
+    const absl::string_view name = fields[1];
+    if (name.empty() || name.size() > kMaxNameLength ||
+        !std::all_of(name.begin(), name.end(), IsNameChar)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "name must be 1 to ", kMaxNameLength,
+                                                     " characters from [A-Za-z0-9._-]"));
+    }
+    entry.principal.name = std::string(name);
+    if (!ParseHash(fields[2], &entry.hash)) {
+      // Never echo the field: it may be a token pasted by mistake.
+      return absl::InvalidArgumentError(
+          absl::StrCat(where,
+                       "the third field must be sha256: and 64 lowercase hex digits (make one with "
+                       "polytrain-coordinator --hash_token)"));
+    }
+    for (const Entry& other : authenticator.entries_) {
+      if (other.hash == entry.hash) {
+        return absl::InvalidArgumentError(absl::StrCat(where, "the same token hash appears twice"));
+      }
+    }
+    if (static_cast<int>(authenticator.entries_.size()) == kMaxTokens) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "at most ", kMaxTokens, " tokens"));
+    }
+    authenticator.entries_.push_back(std::move(entry));
+  }
+  if (authenticator.entries_.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": no tokens"));
+  }
+  return authenticator;
+}
+
+absl::StatusOr<TokenAuthenticator> TokenAuthenticator::ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--tokens ", path, ": cannot read"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return Parse(text.str(), absl::StrCat("--tokens ", path));
+}
+
+absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view authorization) const {
+  if (authorization.empty()) {
+    return absl::UnauthenticatedError(
+        "no token: send the metadata 'authorization: Bearer <token>' (polyctl: --token_file or "
+        "$POLYTRAIN_TOKEN)");
+  }
+  if (!absl::ConsumePrefix(&authorization, kBearer) || authorization.empty()) {
+    return absl::UnauthenticatedError("authorization: expected 'Bearer <token>'");
+  }
+  const std::array<uint8_t, 32> presented = Sha256(authorization);
+  // Every entry is compared, whether or not an earlier one matched.
+  const Entry* match = nullptr;
+  for (const Entry& entry : entries_) {
+    const bool equal = CRYPTO_memcmp(entry.hash.data(), presented.data(), presented.size()) == 0;
+    if (equal) match = &entry;
+  }
+  if (match == nullptr) return absl::UnauthenticatedError("unknown token");
+  return match->principal;
+}
+
+}  // namespace polytrain
