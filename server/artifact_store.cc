@@ -2,10 +2,14 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_checksum.h"
 #include "common/validation.h"
 
 namespace polytrain {
@@ -13,9 +17,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A single path component of [A-Za-z0-9._-], not "." or "..".
+constexpr char kChecksumDir[] = ".checksums";
+
+// A single path component of [A-Za-z0-9._-], not starting with '.' (so never "." or "..", nor
+// the checksum directory).
 absl::Status CheckComponent(absl::string_view field, const std::string& value) {
-  if (value.empty() || value.size() > 128 || value == "." || value == "..") {
+  if (value.empty() || value.size() > 128 || value[0] == '.') {
     return InvalidField(field, absl::StrCat("not a file name: '", value, "'"));
   }
   for (char c : value) {
@@ -24,6 +31,10 @@ absl::Status CheckComponent(absl::string_view field, const std::string& value) {
     if (!ok) return InvalidField(field, absl::StrCat("not a file name: '", value, "'"));
   }
   return absl::OkStatus();
+}
+
+fs::path ChecksumPath(const fs::path& file) {
+  return file.parent_path() / kChecksumDir / file.filename();
 }
 
 }  // namespace
@@ -43,7 +54,7 @@ absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> ArtifactStore::Begin(
   if (absl::Status s = CheckComponent("name", name); !s.ok()) return s;
   const fs::path dir = fs::path(root_) / job_id;
   std::error_code error;
-  fs::create_directories(dir, error);
+  fs::create_directories(dir / kChecksumDir, error);
   if (error) return absl::InternalError(absl::StrCat(dir.string(), ": ", error.message()));
   std::unique_ptr<Upload> upload(new Upload(job_id + "/" + name, (dir / name).string()));
   if (!upload->out_) {
@@ -65,6 +76,49 @@ absl::StatusOr<std::string> ArtifactStore::Find(const std::string& relative) con
     return absl::NotFoundError(absl::StrCat("path: no artifact ", relative));
   }
   return path.string();
+}
+
+absl::StatusOr<IntactArtifact> ArtifactStore::FindIntact(const std::string& relative) const {
+  absl::StatusOr<std::string> path = Find(relative);
+  if (!path.ok()) return path.status();
+  absl::StatusOr<FileChecksum> checksum =
+      VerifyAgainstRecord(absl::StrCat("artifact ", relative), *path, ChecksumPath(*path).string());
+  if (!checksum.ok()) return checksum.status();
+  IntactArtifact intact;
+  intact.relative = relative;
+  intact.name = relative.substr(relative.find('/') + 1);
+  intact.path = *path;
+  intact.size = checksum->size;
+  intact.crc32 = checksum->crc32;
+  return intact;
+}
+
+absl::StatusOr<IntactArtifact> ArtifactStore::FindIntactOrOlder(
+    const std::string& relative, const std::string& prefix,
+    std::vector<std::string>* passed_over) const {
+  absl::StatusOr<IntactArtifact> requested = FindIntact(relative);
+  if (requested.ok() || requested.status().code() == absl::StatusCode::kInvalidArgument) {
+    return requested;
+  }
+  passed_over->push_back(std::string(requested.status().message()));
+  const std::string job_id = relative.substr(0, relative.find('/'));
+  const std::string name = relative.substr(relative.find('/') + 1);
+  std::vector<std::string> older;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(fs::path(root_) / job_id, error)) {
+    const std::string candidate = entry.path().filename().string();
+    if (entry.is_regular_file() && absl::StartsWith(candidate, prefix) && candidate < name &&
+        !absl::StrContains(candidate, ".upload-")) {
+      older.push_back(candidate);
+    }
+  }
+  std::sort(older.rbegin(), older.rend());  // newest first
+  for (const std::string& candidate : older) {
+    absl::StatusOr<IntactArtifact> intact = FindIntact(job_id + "/" + candidate);
+    if (intact.ok()) return intact;
+    passed_over->push_back(std::string(intact.status().message()));
+  }
+  return requested.status();
 }
 
 ArtifactStore::Upload::Upload(std::string relative, std::string final_path)
@@ -102,6 +156,16 @@ absl::StatusOr<std::string> ArtifactStore::Upload::Commit(int64_t size, uint32_t
     return absl::DataLossError(absl::StrCat("artifact ", relative_, ": received ", written_,
                                             " bytes with CRC-32 ", crc_, ", the sender says ", size,
                                             " bytes with CRC-32 ", crc32_value));
+  }
+  // The record first, so that a file in place always has one (a crash between the two leaves
+  // a record without a file, which is as good as nothing stored).
+  // Two uploads of one name (two attempts) must not pair one's record with the other's file.
+  static std::mutex commit_mu;
+  std::lock_guard<std::mutex> lock(commit_mu);
+  if (absl::Status s = WriteChecksumRecord(ChecksumPath(final_path_).string(),
+                                           {written_, static_cast<uint32_t>(crc_)});
+      !s.ok()) {
+    return s;
   }
   std::error_code error;
   fs::rename(temp_path_, final_path_, error);

@@ -1,5 +1,6 @@
 // The coordinator's artifact directory: files of jobs (checkpoints), written atomically under
-// <root>/<job_id>/<name>.
+// <root>/<job_id>/<name>, each with the size and CRC-32 it was stored with recorded beside it
+// (<root>/<job_id>/.checksums/<name>), so that a file damaged on disk later is never served.
 #ifndef POLYTRAIN_SERVER_ARTIFACT_STORE_H_
 #define POLYTRAIN_SERVER_ARTIFACT_STORE_H_
 
@@ -7,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -14,6 +16,18 @@ namespace polytrain {
 
 // Largest artifact accepted.
 inline constexpr int64_t kMaxArtifactBytes = int64_t{4} << 30;
+// Checkpoints are the artifacts named ckpt-<zero-padded step>.pt (worker/checkpoint.cc), so
+// that names sort by step.
+inline constexpr char kCheckpointPrefix[] = "ckpt-";
+
+// A stored file that still matches its record.
+struct IntactArtifact {
+  std::string relative;  // "<job_id>/<name>"
+  std::string name;
+  std::string path;  // on disk
+  int64_t size = 0;
+  uint32_t crc32 = 0;
+};
 
 class ArtifactStore {
  public:
@@ -41,11 +55,21 @@ class ArtifactStore {
     bool committed_ = false;
   };
 
-  // INVALID_ARGUMENT for a job id or name that is not a plain file name.
+  // INVALID_ARGUMENT for a job id or name that is not a plain file name (letters, digits, '.',
+  // '_', '-'; 1 to 128 characters; not starting with '.').
   absl::StatusOr<std::unique_ptr<Upload>> Begin(const std::string& job_id, const std::string& name);
   // The file stored at "<job_id>/<name>": INVALID_ARGUMENT for another shape, NOT_FOUND when
   // absent.
   absl::StatusOr<std::string> Find(const std::string& relative) const;
+  // Find, then reads the whole file: DATA_LOSS when its size or CRC-32 differs from the record
+  // made when it was stored (or there is no record).
+  absl::StatusOr<IntactArtifact> FindIntact(const std::string& relative) const;
+  // FindIntact of `relative`, else of the newest older file of the same job whose name starts
+  // with `prefix` (and sorts before it) that is intact. Each file passed over is appended to
+  // `passed_over` with why. Fails with the requested file's error when none is intact.
+  absl::StatusOr<IntactArtifact> FindIntactOrOlder(const std::string& relative,
+                                                   const std::string& prefix,
+                                                   std::vector<std::string>* passed_over) const;
 
   const std::string& root() const { return root_; }
 

@@ -51,7 +51,7 @@ TEST_F(ArtifactStoreTest, ChunksBecomeOneFileOnCommit) {
   content << in.rdbuf();
   EXPECT_EQ(content.str(), "hello world");
   upload.reset();
-  EXPECT_EQ(FilesIn(root_), 1u);
+  EXPECT_EQ(FilesIn(root_), 2u);  // the file and its recorded size and CRC-32
 }
 
 TEST_F(ArtifactStoreTest, AMismatchOrAnAbandonedUploadLeavesNothing) {
@@ -88,6 +88,81 @@ TEST_F(ArtifactStoreTest, NamesMustBePlainFileNames) {
   EXPECT_EQ(store_->Begin("..", "x").status().message(), "job_id: not a file name: '..'");
   EXPECT_EQ(store_->Begin("job-1", "").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->Begin("job/1", "x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Begin("job-1", ".checksums").status().message(),
+            "name: not a file name: '.checksums'");
+  EXPECT_TRUE(store_->Begin("job-1", std::string(128, 'a')).ok());
+  EXPECT_EQ(store_->Begin("job-1", std::string(129, 'a')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+class StoredCheckpointsTest : public ArtifactStoreTest {
+ protected:
+  void Store(const std::string& name, const std::string& content) {
+    auto upload = *store_->Begin("job-1", name);
+    ASSERT_TRUE(upload->Append(content).ok());
+    ASSERT_TRUE(upload->Commit(static_cast<int64_t>(content.size()), Crc(content)).ok());
+  }
+  // Damages a stored file in place, as a failing disk or a stray write would.
+  void Damage(const std::string& name, const std::string& content) {
+    std::ofstream(root_ / "job-1" / name, std::ios::binary | std::ios::trunc) << content;
+  }
+};
+
+TEST_F(StoredCheckpointsTest, AFileThatNoLongerMatchesItsRecordIsNotIntact) {
+  Store("ckpt-000000000010.pt", "ten");
+  absl::StatusOr<IntactArtifact> intact = store_->FindIntact("job-1/ckpt-000000000010.pt");
+  ASSERT_TRUE(intact.ok()) << intact.status();
+  EXPECT_EQ(intact->name, "ckpt-000000000010.pt");
+  EXPECT_EQ(intact->size, 3);
+  EXPECT_EQ(intact->crc32, Crc("ten"));
+
+  Damage("ckpt-000000000010.pt", "tEn");  // same size, one bit off
+  EXPECT_EQ(store_->FindIntact("job-1/ckpt-000000000010.pt").status().code(),
+            absl::StatusCode::kDataLoss);
+  Damage("ckpt-000000000010.pt", "te");  // truncated
+  EXPECT_EQ(store_->FindIntact("job-1/ckpt-000000000010.pt").status().code(),
+            absl::StatusCode::kDataLoss);
+  fs::remove(root_ / "job-1" / ".checksums" / "ckpt-000000000010.pt");
+  EXPECT_EQ(store_->FindIntact("job-1/ckpt-000000000010.pt").status().message(),
+            "artifact job-1/ckpt-000000000010.pt: no checksum recorded");
+}
+
+TEST_F(StoredCheckpointsTest, ACorruptCheckpointFallsBackToTheNewestOlderIntactOne) {
+  Store("ckpt-000000000010.pt", "ten");
+  Store("ckpt-000000000020.pt", "twenty");
+  Store("ckpt-000000000030.pt", "thirty");
+  Store("ckpt-000000000040.pt", "forty");
+  Store("other.bin", "not a checkpoint");
+  Damage("ckpt-000000000040.pt", "FORTY");
+  Damage("ckpt-000000000030.pt", "");
+  std::vector<std::string> passed_over;
+  absl::StatusOr<IntactArtifact> chosen =
+      store_->FindIntactOrOlder("job-1/ckpt-000000000040.pt", kCheckpointPrefix, &passed_over);
+  ASSERT_TRUE(chosen.ok()) << chosen.status();
+  EXPECT_EQ(chosen->relative, "job-1/ckpt-000000000020.pt");
+  ASSERT_EQ(passed_over.size(), 2u);
+  EXPECT_NE(passed_over[0].find("ckpt-000000000040.pt"), std::string::npos);
+  EXPECT_NE(passed_over[1].find("ckpt-000000000030.pt"), std::string::npos);
+
+  // Never a newer one, and an intact request is served as is.
+  passed_over.clear();
+  EXPECT_EQ(store_->FindIntactOrOlder("job-1/ckpt-000000000020.pt", kCheckpointPrefix, &passed_over)
+                ->relative,
+            "job-1/ckpt-000000000020.pt");
+  EXPECT_TRUE(passed_over.empty());
+  // A missing one falls back too; with nothing intact left, the request's own error comes back.
+  EXPECT_EQ(store_->FindIntactOrOlder("job-1/ckpt-000000000025.pt", kCheckpointPrefix, &passed_over)
+                ->relative,
+            "job-1/ckpt-000000000020.pt");
+  Damage("ckpt-000000000020.pt", "x");
+  Damage("ckpt-000000000010.pt", "x");
+  EXPECT_EQ(store_->FindIntactOrOlder("job-1/ckpt-000000000040.pt", kCheckpointPrefix, &passed_over)
+                .status()
+                .code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(
+      store_->FindIntactOrOlder("job-1/../x", kCheckpointPrefix, &passed_over).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "loss/core/describe.h"
 #include "loss/spec/loss_spec.h"
+#include "server/artifact_store.h"
 #include "server/job_comparison.h"
 #include "worker/job_spec.h"
 
@@ -26,6 +27,41 @@ constexpr int kMaxSweepLosses = 100;
 constexpr int kMaxSweepSeeds = 100;
 constexpr int kMaxSweepJobs = 1000;
 constexpr int kMaxCompareJobs = 1000;
+// What one worker message may carry (a worker sends at most 100 points per batch and a few
+// dozen values per point).
+constexpr int kMaxPointsPerBatch = 10000;
+constexpr int kMaxValuesPerPoint = 256;
+constexpr int kMaxValueNameLength = 128;
+constexpr size_t kMaxErrorLength = 4096;
+
+absl::Status CheckMetricValues(absl::string_view field,
+                               const google::protobuf::Map<std::string, double>& values) {
+  if (values.size() > static_cast<size_t>(kMaxValuesPerPoint)) {
+    return InvalidField(
+        field, absl::StrCat("at most ", kMaxValuesPerPoint, " values, got ", values.size()));
+  }
+  for (const auto& [name, value] : values) {
+    POLYTRAIN_RETURN_IF_ERROR(CheckLength(absl::StrCat(field, "[", name.substr(0, 32), "]"), name,
+                                          1, kMaxValueNameLength));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckMetricBatch(const polytrain::v1::MetricBatch& batch) {
+  if (batch.points_size() > kMaxPointsPerBatch) {
+    return InvalidField("metrics.points",
+                        absl::StrCat("at most ", kMaxPointsPerBatch, " points per batch, got ",
+                                     batch.points_size()));
+  }
+  for (int i = 0; i < batch.points_size(); ++i) {
+    const auto& point = batch.points(i);
+    const std::string path = IndexPath("metrics.points", i);
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckIntRange(absl::StrCat(path, ".step"), point.step(), 0, kMaxSteps));
+    POLYTRAIN_RETURN_IF_ERROR(CheckMetricValues(absl::StrCat(path, ".values"), point.values()));
+  }
+  return absl::OkStatus();
+}
 
 // A loss's short name as a job-name part: "poly1(e=2)" -> "poly1-e-2".
 std::string NamePart(const std::string& loss_name) {
@@ -567,6 +603,7 @@ absl::Status Coordinator::HandleWorkerMessage(int64_t session,
       return absl::OkStatus();
     case polytrain::v1::WorkerMessage::kMetrics: {
       const auto& batch = message.metrics();
+      POLYTRAIN_RETURN_IF_ERROR(CheckMetricBatch(batch));
       RunningJob* job = owned(batch.job_id(), batch.attempt());
       if (job == nullptr) return absl::OkStatus();  // a stale attempt: dropped
       job->lease_expiry = Clock::now() + Lease();
@@ -582,8 +619,25 @@ absl::Status Coordinator::HandleWorkerMessage(int64_t session,
       }
       return store_->AddMetrics(batch.job_id(), {batch.points().begin(), batch.points().end()});
     }
+    case polytrain::v1::WorkerMessage::kStarted: {
+      const auto& started = message.started();
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckIntRange("started.resumed_from_step", started.resumed_from_step(), 0, kMaxSteps));
+      RunningJob* job = owned(started.job_id(), started.attempt());
+      if (job == nullptr) return absl::OkStatus();
+      job->lease_expiry = Clock::now() + Lease();
+      // Points the earlier attempt stored past this attempt's checkpoint would otherwise sit
+      // beside the ones this attempt writes for the same steps, or outlive them.
+      POLYTRAIN_RETURN_IF_ERROR(
+          store_->DeleteMetricsAfter(started.job_id(), started.resumed_from_step()));
+      absl::StatusOr<Job> stored = store_->GetJob(started.job_id());
+      if (!stored.ok()) return stored.status();
+      stored->set_resumed_from_step(started.resumed_from_step());
+      return store_->UpdateJob(*stored);
+    }
     case polytrain::v1::WorkerMessage::kFinished: {
       const auto& done = message.finished();
+      POLYTRAIN_RETURN_IF_ERROR(CheckMetricValues("finished.final_metrics", done.final_metrics()));
       if (owned(done.job_id(), done.attempt()) == nullptr) return absl::OkStatus();
       if (done.resumed_from_step() > 0) {
         absl::StatusOr<Job> job = store_->GetJob(done.job_id());
@@ -601,10 +655,13 @@ absl::Status Coordinator::HandleWorkerMessage(int64_t session,
       RunningJob* job = owned(failed.job_id(), failed.attempt());
       if (job == nullptr) return absl::OkStatus();
       const bool cancelled = failed.cancelled() || job->cancel_requested;
+      // A failure is never refused for its message; an overlong one is cut.
+      std::string error = failed.error().substr(0, kMaxErrorLength);
+      if (failed.error().size() > kMaxErrorLength) error += "... (cut)";
       POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(
           failed.job_id(),
           cancelled ? polytrain::v1::JOB_STATE_CANCELLED : polytrain::v1::JOB_STATE_FAILED,
-          cancelled ? "cancelled while running" : failed.error(), nullptr));
+          cancelled ? "cancelled while running" : error, nullptr));
       ScheduleLocked();
       return absl::OkStatus();
     }
@@ -621,7 +678,7 @@ absl::Status Coordinator::ArtifactStored(const std::string& job_id, const std::s
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
-  if (name.rfind("ckpt-", 0) != 0) return absl::OkStatus();
+  if (name.rfind(kCheckpointPrefix, 0) != 0) return absl::OkStatus();
   job->set_checkpoint(path);
   return store_->UpdateJob(*job);
 }

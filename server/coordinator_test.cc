@@ -190,6 +190,52 @@ TEST_F(CoordinatorTest, CancellationWinsOverARequeue) {
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_CANCELLED);
 }
 
+TEST_F(CoordinatorTest, ANewAttemptReplacesWhatTheDeadOneStoredPastItsCheckpoint) {
+  const Job job = Submit("resumable");
+  auto metrics = [&](int64_t session, int attempt, std::vector<int64_t> steps) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_metrics()->set_job_id(job.id());
+    message.mutable_metrics()->set_attempt(attempt);
+    for (int64_t step : steps) message.mutable_metrics()->add_points()->set_step(step);
+    return coordinator_->HandleWorkerMessage(session, message);
+  };
+  auto started = [&](int64_t session, int attempt, int64_t step) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_started()->set_job_id(job.id());
+    message.mutable_started()->set_attempt(attempt);
+    message.mutable_started()->set_resumed_from_step(step);
+    return coordinator_->HandleWorkerMessage(session, message);
+  };
+  auto stored_steps = [&] {
+    polytrain::v1::GetMetricsRequest request;
+    request.set_job_id(job.id());
+    absl::StatusOr<polytrain::v1::GetMetricsResponse> response = coordinator_->GetMetrics(request);
+    std::vector<int64_t> steps;
+    if (!response.ok()) return steps;
+    for (const auto& point : response->points()) steps.push_back(point.step());
+    return steps;
+  };
+  RecordingChannel first, second;
+  const int64_t dead = Connect("w1", &first);
+  ASSERT_TRUE(started(dead, 1, 0).ok());
+  ASSERT_TRUE(metrics(dead, 1, {10, 20, 30, 40}).ok());
+  coordinator_->WorkerDisconnected(dead);
+  coordinator_->ExpireLeases(Later());
+  const int64_t rescuer = Connect("w2", &second);
+  ASSERT_EQ(Get(job.id()).attempts(), 2);
+
+  EXPECT_EQ(started(rescuer, 2, -1).message(),
+            "started.resumed_from_step: must be in [0, 1000000000], got -1");
+  ASSERT_TRUE(started(rescuer, 1, 0).ok());  // the dead attempt's: ignored
+  EXPECT_EQ(stored_steps(), (std::vector<int64_t>{10, 20, 30, 40}));
+  ASSERT_TRUE(started(rescuer, 2, 20).ok());  // resumes from the checkpoint at step 20
+  EXPECT_EQ(stored_steps(), (std::vector<int64_t>{10, 20}));
+  EXPECT_EQ(Get(job.id()).resumed_from_step(), 20);
+  ASSERT_TRUE(metrics(rescuer, 2, {30}).ok());
+  ASSERT_TRUE(metrics(rescuer, 2, {30}).ok());  // sent again after a reconnect: not doubled
+  EXPECT_EQ(stored_steps(), (std::vector<int64_t>{10, 20, 30}));
+}
+
 TEST_F(CoordinatorTest, AReconnectingWorkerReattachesItsRunningJob) {
   const Job job = Submit("survives-a-blip");
   RecordingChannel before, after;
@@ -217,6 +263,49 @@ TEST_F(CoordinatorTest, BadHellosAreRefused) {
   ASSERT_TRUE(coordinator_->WorkerConnected(hello, &channel).ok());
   EXPECT_EQ(coordinator_->WorkerConnected(hello, &channel).status().code(),
             absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(CoordinatorTest, WorkerMessagesBeyondTheirLimitsAreRefusedByField) {
+  const Job job = Submit("bounded");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  auto batch_of = [&](int points) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_metrics()->set_job_id(job.id());
+    message.mutable_metrics()->set_attempt(1);
+    for (int i = 0; i < points; ++i) message.mutable_metrics()->add_points()->set_step(i);
+    return message;
+  };
+  EXPECT_TRUE(coordinator_->HandleWorkerMessage(session, batch_of(10000)).ok());
+  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, batch_of(10001)).message(),
+            "metrics.points: at most 10000 points per batch, got 10001");
+  polytrain::v1::WorkerMessage bad = batch_of(2);
+  bad.mutable_metrics()->mutable_points(1)->set_step(-5);
+  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, bad).message(),
+            "metrics.points[1].step: must be in [0, 1000000000], got -5");
+  bad = batch_of(1);
+  auto& values = *bad.mutable_metrics()->mutable_points(0)->mutable_values();
+  for (int i = 0; i < 256; ++i) values["v" + std::to_string(i)] = i;
+  EXPECT_TRUE(coordinator_->HandleWorkerMessage(session, bad).ok());
+  values["one-too-many"] = 1;
+  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, bad).message(),
+            "metrics.points[0].values: at most 256 values, got 257");
+  values.clear();
+  values[std::string(129, 'k')] = 1;
+  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, bad).code(),
+            absl::StatusCode::kInvalidArgument);
+  polytrain::v1::WorkerMessage empty;
+  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, empty).message(),
+            "kind: empty worker message");
+
+  // A failure is kept whatever its message's length: cut, not refused.
+  polytrain::v1::WorkerMessage failed;
+  failed.mutable_failed()->set_job_id(job.id());
+  failed.mutable_failed()->set_attempt(1);
+  failed.mutable_failed()->set_error(std::string(5000, 'x'));
+  ASSERT_TRUE(coordinator_->HandleWorkerMessage(session, failed).ok());
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Get(job.id()).error().size(), 4096u + std::string("... (cut)").size());
 }
 
 class RecordingWatcher : public JobWatcher {

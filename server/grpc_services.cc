@@ -1,8 +1,7 @@
 #include "server/grpc_services.h"
 
-#include <zlib.h>
-
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -79,9 +78,17 @@ class WorkerConnection final : public grpc::ServerBidiReactor<WorkerMessage, Coo
         return;
       }
       session_ = *session;
-    } else if (absl::Status s = coordinator_->HandleWorkerMessage(session_, incoming_); !s.ok()) {
-      CloseWith(ToGrpcStatus(s));
+    } else if (absl::Status s = coordinator_->HandleWorkerMessage(session_, incoming_);
+               s.code() == absl::StatusCode::kInvalidArgument) {
+      // Refused for good: acknowledged so the worker does not send it again at every reconnect.
+      std::fprintf(stderr, "polytrain-coordinator: refused a message from a worker: %s\n",
+                   std::string(s.message()).c_str());
+      if (incoming_.sequence() != 0) SendAck(incoming_.sequence());
+    } else if (!s.ok()) {
+      CloseWith(ToGrpcStatus(s));  // e.g. the store failed: the worker sends it again later
       return;
+    } else if (incoming_.sequence() != 0) {
+      SendAck(incoming_.sequence());  // stored: the worker may forget it
     }
     StartRead(&incoming_);
   }
@@ -112,6 +119,12 @@ class WorkerConnection final : public grpc::ServerBidiReactor<WorkerMessage, Coo
     outgoing_.pop_front();
     writing_ = true;
     StartWrite(&current_);
+  }
+
+  void SendAck(uint64_t sequence) {
+    CoordinatorMessage ack;
+    ack.mutable_ack()->set_sequence(sequence);
+    Send(ack);
   }
 
   // Stops taking messages from the Coordinator and finishes once no write is in flight.
@@ -296,8 +309,10 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
   std::string job_id_, name_;
 };
 
-// One DownloadArtifact stream: the file in 1 MiB chunks, one write at a time; the last chunk
-// carries the size and CRC-32.
+// One DownloadArtifact stream: a stored file that still matches its record (or, when asked, the
+// newest older intact checkpoint), in 1 MiB chunks, one write at a time. The first chunk names
+// the file; the last carries the size and CRC-32 recorded when it was stored, so the receiver
+// also catches a file that changed while it was read.
 class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk> {
  public:
   ArtifactDownload(ArtifactStore* artifacts, const polytrain::v1::DownloadArtifactRequest& request,
@@ -306,13 +321,24 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::Ar
       Finish(ToGrpcStatus(access));
       return;
     }
-    absl::StatusOr<std::string> path = artifacts->Find(request.path());
-    if (!path.ok()) {
-      Finish(ToGrpcStatus(path.status()));
+    std::vector<std::string> passed_over;
+    const bool checkpoint =
+        request.or_older_checkpoint() &&
+        request.path().find(std::string("/") + kCheckpointPrefix) != std::string::npos;
+    absl::StatusOr<IntactArtifact> file =
+        checkpoint ? artifacts->FindIntactOrOlder(request.path(), kCheckpointPrefix, &passed_over)
+                   : artifacts->FindIntact(request.path());
+    for (const std::string& why : passed_over) {
+      std::fprintf(stderr, "polytrain-coordinator: passed over %s\n", why.c_str());
+    }
+    if (!file.ok()) {
+      Finish(ToGrpcStatus(file.status()));
       return;
     }
-    in_.open(*path, std::ios::binary);
-    crc_ = crc32(0L, Z_NULL, 0);
+    file_ = *std::move(file);
+    in_.open(file_.path, std::ios::binary);
+    chunk_.set_job_id(file_.relative.substr(0, file_.relative.find('/')));
+    chunk_.set_name(file_.name);
     WriteNext();
   }
 
@@ -322,6 +348,7 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::Ar
     } else if (done_) {
       Finish(grpc::Status::OK);
     } else {
+      chunk_.Clear();
       WriteNext();
     }
   }
@@ -333,24 +360,19 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::Ar
     std::string buffer(1 << 20, '\0');
     in_.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     buffer.resize(static_cast<size_t>(in_.gcount()));
-    crc_ = crc32(crc_, reinterpret_cast<const Bytef*>(buffer.data()),
-                 static_cast<uInt>(buffer.size()));
-    size_ += static_cast<int64_t>(buffer.size());
-    chunk_.Clear();
     chunk_.set_data(std::move(buffer));
     if (!in_) {
       chunk_.set_last(true);
-      chunk_.set_size(size_);
-      chunk_.set_crc32(static_cast<uint32_t>(crc_));
+      chunk_.set_size(file_.size);
+      chunk_.set_crc32(file_.crc32);
       done_ = true;
     }
     StartWrite(&chunk_);
   }
 
+  IntactArtifact file_;
   std::ifstream in_;
   polytrain::v1::ArtifactChunk chunk_;
-  uLong crc_ = 0;
-  int64_t size_ = 0;
   bool done_ = false;
 };
 

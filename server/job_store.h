@@ -53,6 +53,9 @@ class JobStore {
   // replayed batch is never counted twice.
   virtual absl::Status AddMetrics(const std::string& job_id,
                                   const std::vector<polytrain::v1::MetricPoint>& points) = 0;
+  // Deletes the job's points with a step past `step` (those of an attempt that did not finish,
+  // beyond the checkpoint the next attempt resumes from).
+  virtual absl::Status DeleteMetricsAfter(const std::string& job_id, int64_t step) = 0;
   // Oldest first.
   virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) = 0;

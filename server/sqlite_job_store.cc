@@ -355,6 +355,16 @@ absl::Status SqliteJobStore::AddMetrics(const std::string& job_id,
   return tx.Commit();
 }
 
+absl::Status SqliteJobStore::DeleteMetricsAfter(const std::string& job_id, int64_t step) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement erase(db_, "DELETE FROM metric_points WHERE job_id = ? AND step > ?");
+  if (!erase.ok()) return erase.status("delete metrics");
+  erase.Bind(1, job_id);
+  erase.Bind(2, step);
+  if (erase.Step() != SQLITE_DONE) return erase.status("delete metrics");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetrics(const std::string& job_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Statement select(db_, "SELECT point FROM metric_points WHERE job_id = ? ORDER BY step, kind");

@@ -131,6 +131,18 @@ TEST_F(SqliteJobStoreTest, ReplayedMetricPointsAreNotCountedTwice) {
   ASSERT_EQ(points->size(), 4u);
   EXPECT_EQ((*points)[2].values().at("loss"), 0.25);
   EXPECT_EQ((*points)[3].kind(), MetricPoint::KIND_EVAL);  // train before eval at one step
+
+  // A new attempt resumes from step 20: what the dead one stored past it goes, step 20 stays.
+  ASSERT_TRUE(store_->DeleteMetricsAfter(job.id(), 20).ok());
+  points = store_->GetMetrics(job.id());
+  ASSERT_TRUE(points.ok());
+  ASSERT_EQ(points->size(), 2u);
+  EXPECT_EQ(points->back().step(), 20);
+  Job other = NewJob("other");
+  ASSERT_TRUE(store_->AddMetrics(other.id(), {batch[0]}).ok());
+  ASSERT_TRUE(store_->DeleteMetricsAfter(job.id(), 0).ok());  // only this job's points
+  EXPECT_TRUE(store_->GetMetrics(job.id())->empty());
+  EXPECT_EQ(store_->GetMetrics(other.id())->size(), 1u);
 }
 
 TEST_F(SqliteJobStoreTest, RefusesANewerSchema) {

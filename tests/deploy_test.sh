@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # The deployment files as the tools read them: docker-compose validates the compose file (no
 # engine needed), and the Dockerfiles, Kubernetes manifests, Prometheus config and Grafana
-# provisioning are parsed and cross-checked: referenced files exist, ports and names agree.
-# Usage: deploy_test.sh REPO_ROOT
+# provisioning are parsed and cross-checked: referenced files exist, ports and names agree. The
+# security configuration they ship is then run for real: deploy/pki/make-dev-pki.sh makes the
+# files, a coordinator starts with the image's own arguments (paths moved to a temp dir, ports
+# to loopback), polyctl gets in with the client token and not with the worker's, and a worker
+# with the compose file's arguments connects over mutual TLS.
+# Usage: deploy_test.sh REPO_ROOT BUILD_DIR
 set -uo pipefail
 root=$1
+build=$(cd "$2" && pwd)
 cd "$root" || exit 1
 failures=0
 docker-compose -f docker-compose.yml config -q || { echo "FAIL: docker-compose config"; failures=1; }
-/usr/bin/python3 - <<'PY' || failures=$((failures + 1))
-import json, os, re, sys, yaml
+pki_dir=$(mktemp -d)
+trap 'rm -rf "$pki_dir"' EXIT
+deploy/pki/make-dev-pki.sh "$pki_dir/pki" 2>/dev/null || { echo "FAIL: make-dev-pki.sh"; failures=1; }
+PKI_DIR="$pki_dir" BUILD_DIR="$build" /usr/bin/python3 - <<'PY' || failures=$((failures + 1))
+import json, os, re, subprocess, sys, time, urllib.request, yaml
 
 problems = []
 def expect(ok, what):
@@ -20,11 +28,14 @@ def expect(ok, what):
 cmake = "".join(open(p).read() for p in ["server/CMakeLists.txt", "worker/CMakeLists.txt",
                                           "client/CMakeLists.txt"])
 exposed = {}
+image_args = {}
 for name in ("coordinator", "worker"):
     text = open(f"deploy/docker/{name}.Dockerfile").read().replace("\\\n", " ")
     expect(all(line.split()[1] == "debian:bookworm" or line.split()[1].startswith("debian:bookworm ")
                for line in text.splitlines() if line.startswith("FROM")), f"{name}: FROM debian:bookworm")
     for line in text.splitlines():
+        if line.startswith("CMD"):
+            image_args[name] = json.loads(line[len("CMD"):])
         if line.startswith("COPY") and "--from" not in line:
             for source in line.split()[1:-1]:
                 expect(os.path.exists(source), f"{name}.Dockerfile COPY {source}: missing")
@@ -48,7 +59,7 @@ expect(prom["rule_files"] == ["rules.yml"], "prometheus: rules.yml")
 # docker-compose: services, build files, mounted files, ports.
 compose = yaml.safe_load(open("docker-compose.yml"))
 services = compose["services"]
-expect(set(services) == {"coordinator", "worker", "prometheus", "grafana"}, f"compose services {set(services)}")
+expect(set(services) == {"pki", "coordinator", "worker", "prometheus", "grafana"}, f"compose services {set(services)}")
 for name in ("coordinator", "worker"):
     expect(os.path.exists(services[name]["build"]["dockerfile"]), f"compose {name} dockerfile")
 expect("50051:50051" in services["coordinator"]["ports"], "compose: coordinator port 50051")
@@ -76,7 +87,7 @@ for path in sorted(os.listdir("deploy/k8s")):
         objects[(doc["kind"], doc["metadata"]["name"])] = doc
 for key in [("Namespace", "polytrain"), ("StatefulSet", "coordinator"), ("Service", "coordinator"),
             ("Deployment", "worker"), ("Service", "worker"), ("Deployment", "worker-gpu"),
-            ("Secret", "polytrain-tokens")]:
+            ("Secret", "polytrain-pki")]:
     expect(key in objects, f"k8s: missing {key}")
 def container(kind, name):
     return objects[(kind, name)]["spec"]["template"]["spec"]["containers"][0]
@@ -89,8 +100,83 @@ for kind, name, port in [("StatefulSet", "coordinator", "9464"), ("Deployment", 
     annotations = objects[(kind, name)]["spec"]["template"]["metadata"]["annotations"]
     expect(annotations.get("prometheus.io/scrape") == "true" and annotations.get("prometheus.io/port") == port,
            f"k8s {name}: scrape annotations")
-secret_refs = [e["secretRef"]["name"] for e in container("StatefulSet", "coordinator").get("envFrom", [])]
-expect(secret_refs == ["polytrain-tokens"], "k8s coordinator: token Secret")
+# Security: every pod's /etc/polytrain/pki paths come from its own items of the one Secret, and
+# the flags ask for TLS, mutual TLS and tokens; make-dev-pki.sh writes every file named.
+pki = os.environ["PKI_DIR"] + "/pki"
+secret_keys = set(objects[("Secret", "polytrain-pki")]["stringData"])
+def pki_paths(args):
+    return {a[len("/etc/polytrain/pki/"):] for a in args if a.startswith("/etc/polytrain/pki/")}
+for kind, name, flags in [("StatefulSet", "coordinator", ["--tls_cert", "--tls_key", "--tls_client_ca", "--tokens"]),
+                          ("Deployment", "worker", ["--tls_ca", "--tls_cert", "--tls_key", "--token_file"]),
+                          ("Deployment", "worker-gpu", ["--tls_ca", "--tls_cert", "--tls_key", "--token_file"])]:
+    args = container(kind, name)["args"]
+    expect(all(f in args for f in flags) and "--plaintext" not in args, f"k8s {name}: TLS and token flags")
+    volumes = {v["name"]: v for v in objects[(kind, name)]["spec"]["template"]["spec"]["volumes"]}
+    items = volumes["pki"]["secret"]["items"]
+    expect(volumes["pki"]["secret"]["secretName"] == "polytrain-pki", f"k8s {name}: pki Secret")
+    expect({i["key"] for i in items} <= secret_keys, f"k8s {name}: items not in the Secret")
+    expect(pki_paths(args) == {i["path"] for i in items}, f"k8s {name}: mounted files {pki_paths(args)}")
+    expect(all(os.path.exists(f"{pki}/{p}") for p in pki_paths(args)), f"k8s {name}: make-dev-pki.sh files")
+for name, args in [("coordinator image", image_args["coordinator"]), ("worker image", image_args["worker"]),
+                   ("compose worker", services["worker"]["command"])]:
+    expect(pki_paths(args) and all(os.path.exists(f"{pki}/{p}") for p in pki_paths(args)),
+           f"{name}: {pki_paths(args)} not all made by make-dev-pki.sh")
+    expect("--plaintext" not in args, f"{name}: plaintext")
+expect(services["pki"]["entrypoint"][0] == "make-dev-pki.sh", "compose pki service")
+for name in ("coordinator", "worker"):
+    expect("./pki:/etc/polytrain/pki:ro" in services[name]["volumes"], f"compose {name}: pki mount")
+
+# The shipped arguments, run: image CMD for the coordinator, compose command for a worker.
+build = os.environ["BUILD_DIR"]
+run = os.environ["PKI_DIR"]
+def local(args):
+    out = []
+    for a in args:
+        a = a.replace("/etc/polytrain/pki", pki).replace("/var/lib/polytrain", run + "/data")
+        out.append({"0.0.0.0:50051": "127.0.0.1:0", "0.0.0.0:9464": "127.0.0.1:0"}.get(a, a))
+    return out
+os.makedirs(run + "/data", exist_ok=True)
+coordinator = subprocess.Popen([f"{build}/server/polytrain-coordinator"] + local(image_args["coordinator"]) +
+                               ["--port_file", run + "/port", "--metrics_port_file", run + "/metrics_port"],
+                               stdout=subprocess.DEVNULL, stderr=open(run + "/coordinator.log", "w"))
+worker = None
+def read_port(path):
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if os.path.exists(path) and open(path).read().strip():
+            return int(open(path).read())
+        time.sleep(0.05)
+    return 0
+try:
+    port, metrics_port = read_port(run + "/port"), read_port(run + "/metrics_port")
+    expect(port > 0, "coordinator with the image's arguments did not start: " + open(run + "/coordinator.log").read())
+    if port > 0:
+        address = f"127.0.0.1:{port}"
+        def polyctl(token):
+            return subprocess.run([f"{build}/client/polyctl", "list", "--coordinator", address,
+                                   "--tls_ca", f"{pki}/ca.pem", "--token_file", f"{pki}/{token}"],
+                                  capture_output=True).returncode
+        expect(polyctl("client.token") == 0, "polyctl with the client token")
+        expect(polyctl("admin.token") == 0, "polyctl with the admin token")
+        expect(polyctl("worker.token") == 8, "polyctl with the worker token must be refused")
+        worker_args = local(services["worker"]["command"])
+        worker_args[worker_args.index("--coordinator") + 1] = address
+        worker = subprocess.Popen([f"{build}/worker/polytrain-worker", "--name", "deploy-test"] + worker_args +
+                                  ["--tls_server_name", "coordinator"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        connected = False
+        deadline = time.time() + 30
+        while time.time() < deadline and not connected:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics").read().decode()
+            connected = re.search(r"^polytrain_workers_connected 1(\.0+)?$", body, re.M) is not None
+            time.sleep(0.05)
+        expect(connected, "a worker with the compose arguments did not connect over mutual TLS")
+finally:
+    for process in (worker, coordinator):
+        if process is not None:
+            process.kill()
+            process.wait()
+
 expect(objects[("Service", "worker")]["spec"].get("clusterIP") == "None", "k8s worker Service must be headless (DNS discovery)")
 gpu = container("Deployment", "worker-gpu")
 expect(gpu["resources"]["limits"].get("nvidia.com/gpu") == 1 and "cuda" in gpu["args"], "k8s GPU worker")

@@ -14,157 +14,17 @@
 #include <set>
 #include <thread>
 
-#include "google/protobuf/text_format.h"
-#include "grpcpp/create_channel.h"
-#include "gtest/gtest.h"
-#include "polytrain/v1/coordinator.grpc.pb.h"
-#include "tests/http_get.h"
-#include "tests/process.h"
+#include "tests/service_fixture.h"
 
 namespace polytrain {
 namespace {
 
 namespace fs = std::filesystem;
-using polytrain::testing::Process;
+using polytrain::testing::Spec;
+using polytrain::testing::WaitFor;
 using polytrain::v1::Job;
 
-// Polls `done` every 20 ms until it holds or `seconds` pass: waits for an outcome, it does not
-// stand in for one.
-bool WaitFor(const std::function<bool()>& done, double seconds = 60) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
-
-v1::JobSpec Spec(const std::string& name, int epochs = 2) {
-  v1::JobSpec spec;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
-      R"(
-        model { mlp { hidden: [32] } }
-        dataset { synthetic { classes: 4 features: 16 train_samples: 2000 test_samples: 500
-                              separation: 3 seed: 1 } }
-        loss { poly1 { epsilon: 1 } }
-        optimizer { sgd { momentum: 0.9 } learning_rate: 0.05 }
-        batch_size: 50
-        seed: 2
-      )",
-      &spec));
-  spec.set_name(name);
-  spec.set_epochs(epochs);
-  (*spec.mutable_labels())["suite"] = "service-test";
-  return spec;
-}
-
-class ServiceTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("service_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    workers_.clear();
-    coordinator_.reset();
-    fs::remove_all(dir_);
-  }
-
-  void StartCoordinator(double lease_seconds = 30) {
-    const std::string port_file = (dir_ / "port").string();
-    const std::string metrics_port_file = (dir_ / "metrics_port").string();
-    fs::remove(port_file);
-    fs::remove(metrics_port_file);
-    coordinator_ = std::make_unique<Process>(
-        POLYTRAIN_COORDINATOR_BINARY,
-        std::vector<std::string>{"--plaintext", "--listen", "127.0.0.1:0", "--db",
-                                 (dir_ / "jobs.db").string(), "--lease_seconds",
-                                 std::to_string(lease_seconds), "--port_file", port_file,
-                                 "--metrics_listen", "127.0.0.1:0", "--metrics_port_file",
-                                 metrics_port_file, "--artifacts", (dir_ / "artifacts").string()});
-    ASSERT_TRUE(coordinator_->started());
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          std::ifstream in(port_file);
-          return static_cast<bool>(in >> port_) && port_ > 0;
-        },
-        20));
-    std::ifstream(metrics_port_file) >> metrics_port_;
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
-                                       grpc::InsecureChannelCredentials());
-    ASSERT_TRUE(
-        channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)));
-    stub_ = v1::Coordinator::NewStub(channel);
-  }
-
-  // With `metrics_port`, the worker serves /metrics too and the port is returned there; with
-  // `checkpoints`, it keeps checkpoints under dir_/<name>-checkpoints.
-  void StartWorker(const std::string& name, int* metrics_port = nullptr, bool checkpoints = false) {
-    std::vector<std::string> args = {"--coordinator", "127.0.0.1:" + std::to_string(port_),
-                                     "--name", name};
-    if (checkpoints) {
-      args.insert(args.end(), {"--checkpoint_dir", (dir_ / (name + "-checkpoints")).string()});
-    }
-    const std::string port_file = (dir_ / (name + ".metrics_port")).string();
-    if (metrics_port != nullptr) {
-      args.insert(args.end(),
-                  {"--metrics_listen", "127.0.0.1:0", "--metrics_port_file", port_file});
-    }
-    workers_.push_back(std::make_unique<Process>(POLYTRAIN_WORKER_BINARY, args));
-    ASSERT_TRUE(workers_.back()->started());
-    if (metrics_port != nullptr) {
-      ASSERT_TRUE(WaitFor(
-          [&] { return static_cast<bool>(std::ifstream(port_file) >> *metrics_port); }, 20));
-    }
-  }
-
-  grpc::Status Submit(const v1::JobSpec& spec, Job* job, const std::string& request_id = "") {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::SubmitJobRequest request;
-    *request.mutable_spec() = spec;
-    request.set_client_request_id(request_id);
-    return stub_->SubmitJob(&context, request, job);
-  }
-
-  Job Get(const std::string& id) {
-    grpc::ClientContext context;
-    v1::GetJobRequest request;
-    request.set_id(id);
-    Job job;
-    EXPECT_TRUE(stub_->GetJob(&context, request, &job).ok());
-    return job;
-  }
-
-  bool WaitForState(const std::string& id, v1::JobState state, double seconds = 60) {
-    return WaitFor([&] { return Get(id).state() == state; }, seconds);
-  }
-
-  v1::ListJobsResponse List(const v1::ListJobsRequest& request) {
-    grpc::ClientContext context;
-    v1::ListJobsResponse response;
-    EXPECT_TRUE(stub_->ListJobs(&context, request, &response).ok());
-    return response;
-  }
-
-  // The value of one series line of the coordinator's /metrics, or -1 when absent.
-  double Scrape(const std::string& series) {
-    const std::string body = testing::HttpGet(metrics_port_, "/metrics");
-    const size_t at = body.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(body.substr(at + series.size() + 2));
-  }
-
-  fs::path dir_;
-  int port_ = 0;
-  int metrics_port_ = 0;
-  std::unique_ptr<Process> coordinator_;
-  std::vector<std::unique_ptr<Process>> workers_;
-  std::unique_ptr<v1::Coordinator::Stub> stub_;
-};
+class ServiceTest : public testing::ServiceFixture {};
 
 TEST_F(ServiceTest, SubmittedJobRunsToSuccessWithItsMetricsStored) {
   StartCoordinator();
@@ -364,88 +224,6 @@ TEST_F(ServiceTest, TheFinalCheckpointIsUploadedToTheArtifactStore) {
   EXPECT_EQ(read(dir_ / "artifacts" / job.id() / name), local);
 }
 
-TEST_F(ServiceTest, EveryAcknowledgedSubmissionSurvivesACoordinatorKill) {
-  StartCoordinator();
-  auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
-  auto stub = v1::Coordinator::NewStub(channel);
-  std::mutex mu;
-  std::vector<std::string> acknowledged;
-  std::atomic<bool> stop{false};
-  // Two clients submitting as fast as they can; a job counts once its SubmitJob returned OK.
-  std::vector<std::thread> clients;
-  for (int c = 0; c < 2; ++c) {
-    clients.emplace_back([&, c] {
-      for (int i = 0; !stop; ++i) {
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-        v1::SubmitJobRequest request;
-        *request.mutable_spec() = Spec("load-" + std::to_string(c) + "-" + std::to_string(i));
-        Job job;
-        if (stub->SubmitJob(&context, request, &job).ok()) {
-          std::lock_guard<std::mutex> lock(mu);
-          acknowledged.push_back(job.id());
-        }
-      }
-    });
-  }
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return acknowledged.size() >= 300;
-  }));
-  coordinator_->Kill(SIGKILL);  // mid-load
-  stop = true;
-  for (auto& t : clients) t.join();
-  StartCoordinator();  // the same database file
-  std::lock_guard<std::mutex> lock(mu);
-  for (const std::string& id : acknowledged) {
-    grpc::ClientContext context;
-    v1::GetJobRequest request;
-    request.set_id(id);
-    Job job;
-    ASSERT_TRUE(stub_->GetJob(&context, request, &job).ok()) << id << " lost";
-    EXPECT_EQ(job.state(), v1::JOB_STATE_QUEUED);
-  }
-  v1::ListJobsRequest all;
-  all.set_page_size(1000);
-  EXPECT_GE(List(all).jobs_size(), std::min<int>(1000, acknowledged.size()));
-}
-
-TEST_F(ServiceTest, ARequeuedJobResumesFromItsUploadedCheckpointOnAnotherWorker) {
-  StartCoordinator(/*lease_seconds=*/2);
-  StartWorker("doomed", nullptr, /*checkpoints=*/true);
-  v1::JobSpec spec = Spec("resumable", 150);
-  spec.mutable_checkpoint()->set_every_steps(400);
-  Job job;
-  ASSERT_TRUE(Submit(spec, &job).ok());
-  // Killed once a mid-run checkpoint has reached the coordinator.
-  ASSERT_TRUE(WaitFor([&] { return !Get(job.id()).checkpoint().empty(); }));
-  workers_.back()->Kill(SIGKILL);
-  ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_QUEUED; }, 30));
-  const std::string checkpoint = Get(job.id()).checkpoint();
-  StartWorker("rescuer", nullptr, /*checkpoints=*/true);
-  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
-  const Job resumed = Get(job.id());
-  EXPECT_EQ(resumed.attempts(), 2);
-  EXPECT_EQ(resumed.worker(), "rescuer");
-  // It continued at the checkpoint's step, not from the start.
-  const int64_t step = std::stoll(checkpoint.substr(checkpoint.find("ckpt-") + 5, 12));
-  EXPECT_GT(step, 0);
-  EXPECT_EQ(resumed.resumed_from_step(),
-            step);  // the uploaded checkpoint, downloaded by the rescuer
-
-  // And ended where an uninterrupted run of the same spec ends, to the last bit.
-  Job reference;
-  spec.set_name("uninterrupted");
-  ASSERT_TRUE(Submit(spec, &reference).ok());
-  ASSERT_TRUE(WaitForState(reference.id(), v1::JOB_STATE_SUCCEEDED, 120));
-  const Job uninterrupted = Get(reference.id());
-  EXPECT_EQ(uninterrupted.resumed_from_step(), 0);
-  for (const char* key : {"eval_loss", "eval_accuracy", "eval_ece"}) {
-    EXPECT_EQ(resumed.final_metrics().at(key), uninterrupted.final_metrics().at(key)) << key;
-  }
-}
-
 TEST_F(ServiceTest, InvalidRequestsAreRefusedWithTheFieldPath) {
   StartCoordinator();
   v1::JobSpec spec = Spec("bad");
@@ -531,42 +309,6 @@ TEST_F(ServiceTest, CancelQueuedAndRunningJobs) {
   grpc::ClientContext again;
   const grpc::Status twice = stub_->CancelJob(&again, cancel, &after);
   EXPECT_EQ(twice.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-}
-
-TEST_F(ServiceTest, CoordinatorRestartKeepsJobsAndMetrics) {
-  StartCoordinator();
-  StartWorker("w1");
-  Job job;
-  ASSERT_TRUE(Submit(Spec("durable"), &job).ok());
-  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED));
-  coordinator_->Kill(SIGKILL);
-  StartCoordinator();
-  const Job after = Get(job.id());
-  EXPECT_EQ(after.state(), v1::JOB_STATE_SUCCEEDED);
-  EXPECT_GE(after.final_metrics().at("eval_accuracy"), 0.85);
-  grpc::ClientContext context;
-  v1::GetMetricsRequest request;
-  request.set_job_id(job.id());
-  v1::GetMetricsResponse metrics;
-  ASSERT_TRUE(stub_->GetMetrics(&context, request, &metrics).ok());
-  EXPECT_GT(metrics.points_size(), 2);
-}
-
-TEST_F(ServiceTest, LapsedLeaseRequeuesTheJobOnAnotherWorker) {
-  StartCoordinator(/*lease_seconds=*/2);
-  StartWorker("doomed");
-  Job job;
-  v1::JobSpec spec = Spec("survivor", 200);
-  ASSERT_TRUE(Submit(spec, &job).ok());
-  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_RUNNING));
-  workers_.back()->Kill(SIGKILL);
-  ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_QUEUED; }, 20));
-  EXPECT_EQ(Get(job.id()).error(), "lease expired on worker doomed (attempt 1)");
-  StartWorker("rescuer");
-  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
-  const Job done = Get(job.id());
-  EXPECT_EQ(done.attempts(), 2);
-  EXPECT_EQ(done.worker(), "rescuer");
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file_checksum.h"
+#include "common/status_macros.h"
 
 namespace polytrain {
 namespace {
@@ -19,6 +21,7 @@ namespace fs = std::filesystem;
 
 constexpr char kPrefix[] = "ckpt-";
 constexpr char kSuffix[] = ".pt";
+constexpr char kRecordSuffix[] = ".crc32";
 
 std::vector<fs::path> Checkpoints(const std::string& dir) {
   std::vector<fs::path> found;
@@ -67,18 +70,23 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, torch::nn::Mo
     return absl::InternalError(
         absl::StrCat("saving checkpoint ", path, ": ", e.what_without_backtrace()));
   }
+  // Its size and CRC-32 first, then the file: a checkpoint in place always has its record.
+  absl::StatusOr<FileChecksum> checksum = ComputeFileChecksum(temp);
+  if (!checksum.ok()) return checksum.status();
+  POLYTRAIN_RETURN_IF_ERROR(RecordCheckpointChecksum(path, *checksum));
   fs::rename(temp, path, error);
   if (error) return absl::InternalError(absl::StrCat("renaming ", temp, ": ", error.message()));
 
   std::vector<fs::path> all = Checkpoints(dir);
-  for (size_t i = 0; i + keep_last < all.size(); ++i) fs::remove(all[i], error);
+  for (size_t i = 0; i + keep_last < all.size(); ++i) {
+    fs::remove(all[i], error);
+    fs::remove(all[i].string() + kRecordSuffix, error);
+  }
   return path;
 }
 
-std::optional<std::string> LatestCheckpoint(const std::string& dir) {
-  std::vector<fs::path> all = Checkpoints(dir);
-  if (all.empty()) return std::nullopt;
-  return all.back().string();
+absl::Status RecordCheckpointChecksum(const std::string& path, const FileChecksum& checksum) {
+  return WriteChecksumRecord(path + kRecordSuffix, checksum);
 }
 
 absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, torch::nn::Module& model,
@@ -104,6 +112,27 @@ absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, torch::nn::M
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a checkpoint of this job's model: ", e.what_without_backtrace()));
   }
+}
+
+absl::StatusOr<std::optional<RunPosition>> RestoreNewestIntactCheckpoint(
+    const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+    std::vector<std::string>* passed_over) {
+  std::vector<fs::path> all = Checkpoints(dir);
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    const std::string path = it->string();
+    absl::StatusOr<FileChecksum> intact = VerifyAgainstRecord(path, path, path + kRecordSuffix);
+    if (!intact.ok()) {
+      // Set aside (not deleted: someone may want to look at it), so it is not tried again.
+      std::error_code error;
+      fs::rename(path, path + ".corrupt", error);
+      passed_over->push_back(std::string(intact.status().message()));
+      continue;
+    }
+    absl::StatusOr<RunPosition> position = LoadCheckpoint(path, model, optimizer);
+    if (!position.ok()) return position.status();
+    return std::optional<RunPosition>(*position);
+  }
+  return std::optional<RunPosition>();
 }
 
 }  // namespace polytrain

@@ -1,7 +1,8 @@
 // Checkpoints of a training run: model, optimizer, the position in the run (step, epoch, batch
 // within the epoch) and LibTorch's CPU RNG state (dropout), so a resumed run continues exactly
 // where the checkpoint was taken. Files are written to a temporary name and renamed, so a
-// checkpoint on disk is never half-written.
+// checkpoint on disk is never half-written, and each has its size and CRC-32 recorded beside it
+// (<file>.crc32), so one damaged later is caught before it is loaded.
 #ifndef POLYTRAIN_WORKER_CHECKPOINT_H_
 #define POLYTRAIN_WORKER_CHECKPOINT_H_
 
@@ -10,9 +11,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/file_checksum.h"
 
 namespace polytrain {
 
@@ -27,13 +30,21 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, torch::nn::Mo
                                            torch::optim::Optimizer& optimizer,
                                            const RunPosition& position, int keep_last);
 
-// The newest checkpoint in `dir`, or nullopt when there is none (or no such directory).
-std::optional<std::string> LatestCheckpoint(const std::string& dir);
-
 // Restores model, optimizer and RNG state; returns the position. INVALID_ARGUMENT when the file
-// is not a checkpoint of this model.
+// is not a checkpoint of this model. Does not check the recorded checksum.
 absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, torch::nn::Module& model,
                                            torch::optim::Optimizer& optimizer);
+
+// Records the size and CRC-32 of the checkpoint at `path` (for one that arrived another way,
+// e.g. downloaded from the coordinator).
+absl::Status RecordCheckpointChecksum(const std::string& path, const FileChecksum& checksum);
+
+// Restores the newest checkpoint in `dir` that matches its record. Damaged ones (or ones with
+// no record) are renamed to <file>.corrupt and described in `passed_over`. nullopt when none
+// is left; INVALID_ARGUMENT when an intact one is not a checkpoint of this model.
+absl::StatusOr<std::optional<RunPosition>> RestoreNewestIntactCheckpoint(
+    const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+    std::vector<std::string>* passed_over);
 
 }  // namespace polytrain
 

@@ -2,11 +2,13 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "worker/trainer.h"
@@ -92,33 +94,76 @@ polytrain::v1::Hello ServiceWorker::MakeHello() {
   if (options_.cuda) hello.add_devices("cuda");
   hello.set_threads(options_.threads);
   std::lock_guard<std::mutex> lock(jobs_mu_);
-  for (const auto& [id, job] : jobs_) {
-    if (!job->done) hello.add_running_job_ids(id);
-  }
+  for (const std::string& id : ClaimedJobsLocked()) hello.add_running_job_ids(id);
   return hello;
 }
 
-void ServiceWorker::Enqueue(WorkerMessage message) {
+std::vector<std::string> ServiceWorker::ClaimedJobsLocked() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, job] : jobs_) {
+    if (!job->done || job->result_sequence > acked_through_) ids.push_back(id);
+  }
+  return ids;
+}
+
+uint64_t ServiceWorker::Enqueue(WorkerMessage message) {
   std::lock_guard<std::mutex> lock(outbox_mu_);
-  if (message.has_metrics()) {
-    buffered_points_ += message.metrics().points_size();
-    // Over the bound: drop the oldest metric batches; results are never dropped.
-    for (auto it = outbox_.begin();
-         buffered_points_ > options_.max_buffered_points && it != outbox_.end();) {
-      if (it->has_metrics()) {
-        buffered_points_ -= it->metrics().points_size();
-        it = outbox_.erase(it);
+  const uint64_t sequence = ++next_sequence_;
+  message.set_sequence(sequence);
+  if (message.has_metrics()) buffered_points_ += message.metrics().points_size();
+  outbox_.push_back(std::move(message));
+  EnforceBoundLocked();
+  if (options_.metrics != nullptr) options_.metrics->SetBufferedPoints(buffered_points_);
+  outbox_cv_.notify_all();
+  return sequence;
+}
+
+void ServiceWorker::EnforceBoundLocked() {
+  size_t dropped = 0;
+  for (std::deque<WorkerMessage>* queue : {&unacked_, &outbox_}) {
+    for (auto it = queue->begin();
+         buffered_points_ > options_.max_buffered_points && it != queue->end();) {
+      if (!it->has_metrics()) {
+        ++it;
+        continue;
+      }
+      auto* points = it->mutable_metrics()->mutable_points();
+      const size_t before = static_cast<size_t>(points->size());
+      points->erase(std::remove_if(points->begin(), points->end(),
+                                   [](const MetricPoint& point) {
+                                     return point.kind() == MetricPoint::KIND_TRAIN;
+                                   }),
+                    points->end());
+      const size_t removed = before - static_cast<size_t>(points->size());
+      buffered_points_ -= removed;
+      dropped += removed;
+      if (points->empty()) {
+        it = queue->erase(it);
       } else {
         ++it;
       }
     }
   }
-  outbox_.push_back(std::move(message));
-  outbox_cv_.notify_all();
+  if (dropped > 0 && options_.metrics != nullptr) options_.metrics->PointsDropped(dropped);
+}
+
+void ServiceWorker::Acknowledge(uint64_t sequence) {
+  uint64_t previous = acked_through_.load();
+  while (sequence > previous && !acked_through_.compare_exchange_weak(previous, sequence)) {
+  }
+  std::lock_guard<std::mutex> lock(outbox_mu_);
+  while (!unacked_.empty() && unacked_.front().sequence() <= sequence) {
+    if (unacked_.front().has_metrics()) {
+      buffered_points_ -= unacked_.front().metrics().points_size();
+    }
+    unacked_.pop_front();
+  }
+  if (options_.metrics != nullptr) options_.metrics->SetBufferedPoints(buffered_points_);
 }
 
 void ServiceWorker::SenderLoop() {
   Clock::time_point last_beat;
+  int64_t resent_for = 0;  // the stream generation whose unacknowledged messages went again
   while (!stopping_) {
     std::deque<WorkerMessage> pending;
     {
@@ -133,11 +178,18 @@ void ServiceWorker::SenderLoop() {
       if (stream_ == nullptr) {
         connected = false;
       } else {
+        if (resent_for != stream_generation_) {
+          // A new stream: what the last one did not acknowledge goes first, in order (the
+          // coordinator may have died before storing it).
+          std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
+          pending.insert(pending.begin(), std::make_move_iterator(unacked_.begin()),
+                         std::make_move_iterator(unacked_.end()));
+          unacked_.clear();
+          resent_for = stream_generation_;
+        }
         while (!pending.empty() && stream_->Write(pending.front())) {
-          if (pending.front().has_metrics()) {
-            std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
-            buffered_points_ -= pending.front().metrics().points_size();
-          }
+          std::lock_guard<std::mutex> outbox_lock(outbox_mu_);
+          unacked_.push_back(std::move(pending.front()));
           pending.pop_front();
         }
         if (pending.empty() &&
@@ -146,8 +198,8 @@ void ServiceWorker::SenderLoop() {
           beat.mutable_heartbeat();
           {
             std::lock_guard<std::mutex> jobs_lock(jobs_mu_);
-            for (const auto& [id, job] : jobs_) {
-              if (!job->done) beat.mutable_heartbeat()->add_running_job_ids(id);
+            for (const std::string& id : ClaimedJobsLocked()) {
+              beat.mutable_heartbeat()->add_running_job_ids(id);
             }
           }
           if (stream_->Write(beat)) last_beat = Clock::now();
@@ -211,8 +263,7 @@ absl::Status ServiceWorker::DownloadCheckpoint(const polytrain::v1::Job& job,
   const std::string name = job.checkpoint().substr(job.checkpoint().find('/') + 1);
   std::error_code error;
   std::filesystem::create_directories(dir, error);
-  const std::string target = dir + "/" + name;
-  if (std::filesystem::exists(target)) return absl::OkStatus();  // resumed here before
+  if (std::filesystem::exists(dir + "/" + name)) return absl::OkStatus();  // resumed here before
   grpc::ClientContext context;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(&context);
   if (!channel.ok()) return channel.status();
@@ -220,14 +271,28 @@ absl::Status ServiceWorker::DownloadCheckpoint(const polytrain::v1::Job& job,
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   polytrain::v1::DownloadArtifactRequest request;
   request.set_path(job.checkpoint());
+  request.set_or_older_checkpoint(true);  // a damaged newest one: the one before it
   auto reader = stub->DownloadArtifact(&context, request);
-  const std::string temp = target + ".download";
-  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+  std::string target, temp;
+  std::ofstream out;
   uLong crc = crc32(0L, Z_NULL, 0);
   int64_t size = 0;
   polytrain::v1::ArtifactChunk chunk;
   bool complete = false;
   while (reader->Read(&chunk)) {
+    if (target.empty()) {  // the first chunk names the checkpoint served
+      if (chunk.name().rfind("ckpt-", 0) != 0 || chunk.name().find('/') != std::string::npos) {
+        context.TryCancel();
+        break;
+      }
+      target = dir + "/" + chunk.name();
+      temp = target + ".download";
+      out.open(temp, std::ios::binary | std::ios::trunc);
+      if (chunk.name() != name) {
+        std::fprintf(stderr, "polytrain-worker: %s: %s is damaged; resuming from %s\n",
+                     job.id().c_str(), name.c_str(), chunk.name().c_str());
+      }
+    }
     out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
     crc = crc32(crc, reinterpret_cast<const Bytef*>(chunk.data().data()),
                 static_cast<uInt>(chunk.data().size()));
@@ -239,11 +304,12 @@ absl::Status ServiceWorker::DownloadCheckpoint(const polytrain::v1::Job& job,
   out.close();
   const grpc::Status status = reader->Finish();
   if (!status.ok() || !complete || !out) {
-    std::filesystem::remove(temp, error);
+    if (!temp.empty()) std::filesystem::remove(temp, error);
     return status.ok() ? absl::DataLossError(absl::StrCat(job.checkpoint(), ": corrupt download"))
                        : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                                       status.error_message());
   }
+  POLYTRAIN_RETURN_IF_ERROR(RecordCheckpointChecksum(target, {size, static_cast<uint32_t>(crc)}));
   std::filesystem::rename(temp, target, error);
   if (error) return absl::InternalError(absl::StrCat(target, ": ", error.message()));
   return absl::OkStatus();
@@ -273,12 +339,24 @@ void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
   options.cancel = &state->cancel;
   StreamingSink sink(this, job.id(), job.attempts(), job.spec().batch_size());
   options.sink = &sink;
+  options.on_start = [this, &job](int64_t step) {
+    WorkerMessage started;
+    started.mutable_started()->set_job_id(job.id());
+    started.mutable_started()->set_attempt(job.attempts());
+    started.mutable_started()->set_resumed_from_step(step);
+    Enqueue(std::move(started));
+  };
 
   WorkerMessage result;
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(job.spec(), options);
   absl::StatusOr<TrainingSummary> summary =
       trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());
   sink.Flush();
+  if (summary.ok()) {
+    for (const std::string& why : summary->passed_over_checkpoints) {
+      std::fprintf(stderr, "polytrain-worker: %s: passed over %s\n", job.id().c_str(), why.c_str());
+    }
+  }
   if (summary.ok() && !summary->last_checkpoint.empty()) {
     // The final checkpoint goes to the coordinator's artifact store before the job is reported
     // done; a failed upload is logged, the job still succeeded.
@@ -305,7 +383,7 @@ void ServiceWorker::RunJob(polytrain::v1::Job job, RunningJob* state) {
   }
   const int running = --running_jobs_;
   if (options_.metrics != nullptr) options_.metrics->SetJobsRunning(running);
-  Enqueue(std::move(result));
+  state->result_sequence = Enqueue(std::move(result));
   // Last: once done, the reader thread may join this thread (it holds jobs_mu_ meanwhile, so
   // nothing here may take jobs_mu_ after this).
   state->done = true;
@@ -339,6 +417,7 @@ bool ServiceWorker::ServeOneConnection() {
     }
     context_ = &context;
     stream_ = stream.get();
+    ++stream_generation_;
   }
   outbox_cv_.notify_all();
 
@@ -353,9 +432,11 @@ bool ServiceWorker::ServeOneConnection() {
       case CoordinatorMessage::kAssignment: {
         const polytrain::v1::Job& job = message.assignment().job();
         std::lock_guard<std::mutex> lock(jobs_mu_);
-        // Reap jobs that ended.
+        // Reap jobs that ended and whose result the coordinator has; an ended attempt of this
+        // very job goes too (assigned again, the coordinator has given up on that one).
         for (auto it = jobs_.begin(); it != jobs_.end();) {
-          if (it->second->done) {
+          if (it->second->done &&
+              (it->second->result_sequence <= acked_through_ || it->first == job.id())) {
             it->second->thread.join();
             it = jobs_.erase(it);
           } else {
@@ -377,6 +458,9 @@ bool ServiceWorker::ServeOneConnection() {
         if (it != jobs_.end()) it->second->cancel = true;
         break;
       }
+      case CoordinatorMessage::kAck:
+        Acknowledge(message.ack().sequence());
+        break;
       case CoordinatorMessage::KIND_NOT_SET:
         break;
     }

@@ -1,7 +1,9 @@
 // polytrain-worker in service mode: dials the coordinator, keeps one bidirectional stream open
 // (reconnecting with backoff), trains the jobs it is assigned with the Trainer and streams their
 // metric points, results and heartbeats back. Jobs keep training while the stream is down; their
-// messages wait in a bounded outbox and are sent on reconnect.
+// messages wait in a bounded outbox and are sent on reconnect. Every message but heartbeats is
+// numbered and kept until the coordinator acknowledges it as stored, so one in flight when a
+// stream breaks (or the coordinator dies) is sent again, never lost.
 #ifndef POLYTRAIN_WORKER_SERVICE_WORKER_H_
 #define POLYTRAIN_WORKER_SERVICE_WORKER_H_
 
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -36,8 +39,11 @@ class ServiceWorker {
     std::string data_root;
     // Checkpoints of job J go to <checkpoint_root>/J; empty: no checkpoints.
     std::string checkpoint_root;
-    // Metric points waiting for a stream, at most; beyond it the oldest train points are
-    // dropped (evaluations and results never are).
+    // Metric points held for the coordinator (waiting for a stream, or sent and not yet
+    // acknowledged), at most; beyond it the oldest training points are dropped and counted in
+    // polytrain_worker_dropped_metric_points_total. Evaluation points, starts and results are
+    // never dropped. 100000 points are about 15 MB, hours of training at the default
+    // log_every_steps.
     size_t max_buffered_points = 100000;
     // Receives step times, throughput, jobs running and memory; may be null.
     WorkerMetrics* metrics = nullptr;
@@ -55,6 +61,8 @@ class ServiceWorker {
   struct RunningJob {
     std::atomic<bool> cancel{false};
     std::atomic<bool> done{false};
+    // The sequence number of its result message (finished or failed), once queued.
+    std::atomic<uint64_t> result_sequence{0};
     std::thread thread;
   };
   class StreamingSink;
@@ -69,7 +77,15 @@ class ServiceWorker {
   // Fetches the job's stored checkpoint into `dir` (checked by size and CRC-32, renamed into
   // place), unless a checkpoint of that step or later is already there.
   absl::Status DownloadCheckpoint(const polytrain::v1::Job& job, const std::string& dir);
-  void Enqueue(polytrain::v1::WorkerMessage message);
+  // Numbers `message`, queues it behind the others and returns its sequence number.
+  uint64_t Enqueue(polytrain::v1::WorkerMessage message);
+  // The coordinator has stored every message numbered up to `sequence`.
+  void Acknowledge(uint64_t sequence);
+  // Drops the oldest training points until at most max_buffered_points are held.
+  void EnforceBoundLocked();
+  // Jobs this worker answers for: still training, or their result not yet acknowledged (so a
+  // restarted coordinator re-attaches them instead of waiting for the lease). Under jobs_mu_.
+  std::vector<std::string> ClaimedJobsLocked() const;
   polytrain::v1::Hello MakeHello();
 
   Options options_;
@@ -81,12 +97,17 @@ class ServiceWorker {
   grpc::ClientReaderWriter<polytrain::v1::WorkerMessage, polytrain::v1::CoordinatorMessage>*
       stream_ = nullptr;
   std::atomic<double> heartbeat_seconds_{5.0};  // from the coordinator's welcome
+  int64_t stream_generation_ = 0;               // streams opened so far, under stream_mu_
 
-  // Messages waiting to be sent, in order.
+  // Messages not yet written (outbox_), and written but not yet acknowledged (unacked_), both
+  // oldest first; every unacknowledged one is older than every unwritten one.
   std::mutex outbox_mu_;
   std::condition_variable outbox_cv_;
   std::deque<polytrain::v1::WorkerMessage> outbox_;
-  size_t buffered_points_ = 0;
+  std::deque<polytrain::v1::WorkerMessage> unacked_;
+  uint64_t next_sequence_ = 0;
+  size_t buffered_points_ = 0;  // metric points in both (and in the sender's hands)
+  std::atomic<uint64_t> acked_through_{0};
 
   std::mutex jobs_mu_;
   std::map<std::string, std::unique_ptr<RunningJob>> jobs_;

@@ -154,14 +154,16 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   summary.total_steps = total_steps_;
   RunPosition position;
   if (options_.resume && !options_.checkpoint_dir.empty()) {
-    if (std::optional<std::string> latest = LatestCheckpoint(options_.checkpoint_dir)) {
-      absl::StatusOr<RunPosition> restored = LoadCheckpoint(*latest, *model_, *optimizer_);
-      if (!restored.ok()) return restored.status();
-      position = *restored;
+    absl::StatusOr<std::optional<RunPosition>> restored = RestoreNewestIntactCheckpoint(
+        options_.checkpoint_dir, *model_, *optimizer_, &summary.passed_over_checkpoints);
+    if (!restored.ok()) return restored.status();
+    if (restored->has_value()) {
+      position = **restored;
       summary.resumed = true;
       summary.resumed_from_step = position.step;
     }
   }
+  if (options_.on_start) options_.on_start(position.step);
 
   const Clock::time_point start = Clock::now();
   const int64_t n = data_.train.size();

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "loss/torch/poly_loss.h"
@@ -38,6 +39,9 @@ struct TrainerOptions {
   const std::atomic<bool>* cancel = nullptr;
   // Called with each checkpoint's path right after it is written (the service uploads it).
   std::function<void(const std::string& path)> on_checkpoint;
+  // Called once the run knows where it starts, before its first metric point: the step of the
+  // checkpoint it resumed from, 0 from scratch.
+  std::function<void(int64_t resumed_from_step)> on_start;
 };
 
 struct TrainingSummary {
@@ -47,6 +51,8 @@ struct TrainingSummary {
   bool stopped_early = false;  // stop_after_steps reached
   bool resumed = false;
   int64_t resumed_from_step = 0;  // the checkpoint's step when resumed
+  // Checkpoints skipped on resume because they did not match their recorded checksum.
+  std::vector<std::string> passed_over_checkpoints;
   double seconds = 0.0;
   double samples_per_second = 0.0;              // training steps only, evaluations excluded
   std::map<std::string, double> final_metrics;  // the last evaluation
@@ -60,9 +66,9 @@ class Trainer {
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(const polytrain::v1::JobSpec& spec,
                                                          TrainerOptions options);
 
-  // Trains to the end (or to stop_after_steps). INVALID_ARGUMENT for a corrupt resume
-  // checkpoint, ABORTED when the loss stops being finite, CANCELLED on cancel, INTERNAL for an
-  // error inside LibTorch.
+  // Trains to the end (or to stop_after_steps). Resumes from the newest intact checkpoint
+  // (damaged ones are passed over); INVALID_ARGUMENT when that is not of this model, ABORTED when
+  // the loss stops being finite, CANCELLED on cancel, INTERNAL for an error inside LibTorch.
   absl::StatusOr<TrainingSummary> Run();
 
   // Where metric points go from now on (replaces TrainerOptions::sink); may be null.

@@ -215,17 +215,67 @@ TEST(TrainerTest, CheckpointsKeepTheLastN) {
     names.push_back(entry.path().filename().string());
   }
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"ckpt-000000000130.pt", "ckpt-000000000140.pt",
-                                             "ckpt-000000000141.pt"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"ckpt-000000000130.pt", "ckpt-000000000130.pt.crc32",
+                                      "ckpt-000000000140.pt", "ckpt-000000000140.pt.crc32",
+                                      "ckpt-000000000141.pt", "ckpt-000000000141.pt.crc32"}));
   fs::remove_all(options.checkpoint_dir);
 }
 
-TEST(TrainerTest, CorruptCheckpointIsRefusedOnResume) {
+// A damaged newest checkpoint (a flipped byte) is passed over: the run resumes from the one
+// before it and still ends exactly where an uninterrupted run ends.
+TEST(TrainerTest, ADamagedCheckpointIsPassedOverForThePreviousIntactOne) {
+  JobSpec spec = Spec(kSynthetic);
+  spec.mutable_checkpoint()->set_every_steps(10);
+  torch::nn::Sequential uninterrupted;
+  ASSERT_TRUE(Train(spec, TrainerOptions(), &uninterrupted).ok());
+
+  TrainerOptions first;
+  first.checkpoint_dir = TempDir("damaged");
+  first.stop_after_steps = 30;
+  ASSERT_TRUE(Train(spec, first).ok());
+  const fs::path newest = fs::path(first.checkpoint_dir) / "ckpt-000000000030.pt";
+  {
+    std::fstream file(newest, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(static_cast<std::streamoff>(fs::file_size(newest) / 2));
+    const char byte = static_cast<char>(file.get());
+    file.seekp(static_cast<std::streamoff>(fs::file_size(newest) / 2));
+    file.put(static_cast<char>(byte ^ 0x10));
+  }
+
+  TrainerOptions second;
+  second.checkpoint_dir = first.checkpoint_dir;
+  second.resume = true;
+  VectorSink sink;
+  second.sink = &sink;
+  int64_t started_at = -1;
+  size_t points_before_start = 0;
+  second.on_start = [&](int64_t step) {
+    started_at = step;
+    points_before_start = sink.points.size();
+  };
+  torch::nn::Sequential resumed;
+  absl::StatusOr<TrainingSummary> summary = Train(spec, second, &resumed);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->resumed_from_step, 20);
+  EXPECT_EQ(started_at, 20);
+  EXPECT_EQ(points_before_start, 0u);
+  ASSERT_EQ(summary->passed_over_checkpoints.size(), 1u);
+  EXPECT_NE(summary->passed_over_checkpoints[0].find("ckpt-000000000030.pt: "), std::string::npos)
+      << summary->passed_over_checkpoints[0];
+  EXPECT_TRUE(fs::exists(newest.string() + ".corrupt"));
+  ExpectSameWeights(uninterrupted, resumed);
+  fs::remove_all(first.checkpoint_dir);
+}
+
+TEST(TrainerTest, AnIntactFileThatIsNotThisModelsCheckpointIsRefused) {
   TrainerOptions options;
-  options.checkpoint_dir = TempDir("corrupt");
+  options.checkpoint_dir = TempDir("foreign");
   options.resume = true;
   fs::create_directories(options.checkpoint_dir);
-  std::ofstream(fs::path(options.checkpoint_dir) / "ckpt-000000000010.pt") << "not a checkpoint";
+  const std::string path = options.checkpoint_dir + "/ckpt-000000000010.pt";
+  std::ofstream(path) << "not a checkpoint";
+  ASSERT_TRUE(RecordCheckpointChecksum(path, *ComputeFileChecksum(path)).ok());
   absl::StatusOr<TrainingSummary> summary = Train(Spec(kSynthetic), options);
   EXPECT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(summary.status().message().find("not a checkpoint of this job's model"),

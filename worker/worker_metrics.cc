@@ -6,6 +6,7 @@
 
 namespace polytrain {
 
+using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
@@ -27,6 +28,17 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                         .Help("Jobs this worker is training.")
                         .Register(registry)
                         .Add({})),
+      buffered_points_(BuildGauge()
+                           .Name("polytrain_worker_buffered_metric_points")
+                           .Help("Metric points held until the coordinator acknowledges them.")
+                           .Register(registry)
+                           .Add({})),
+      dropped_points_(BuildCounter()
+                          .Name("polytrain_worker_dropped_metric_points_total")
+                          .Help("Training metric points dropped because the buffer was full "
+                                "while the coordinator was unreachable.")
+                          .Register(registry)
+                          .Add({})),
       resident_memory_(BuildGauge()
                            .Name("process_resident_memory_bytes")
                            .Help("Resident memory size in bytes.")
@@ -41,6 +53,14 @@ void WorkerMetrics::TrainingProgress(double seconds_per_step, double samples_per
 }
 
 void WorkerMetrics::SetJobsRunning(int jobs) { jobs_running_.Set(jobs); }
+
+void WorkerMetrics::SetBufferedPoints(size_t points) {
+  buffered_points_.Set(static_cast<double>(points));
+}
+
+void WorkerMetrics::PointsDropped(size_t points) {
+  dropped_points_.Increment(static_cast<double>(points));
+}
 
 void WorkerMetrics::RefreshProcessMemory() {
   std::ifstream statm("/proc/self/statm");

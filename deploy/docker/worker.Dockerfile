@@ -25,4 +25,8 @@ VOLUME ["/var/lib/polytrain-worker"]
 EXPOSE 9465
 ENTRYPOINT ["polytrain-worker", "--metrics_listen", "0.0.0.0:9465", \
             "--checkpoint_dir", "/var/lib/polytrain-worker/checkpoints"]
-CMD ["--coordinator", "coordinator:50051"]
+# TLS (the coordinator's CA, this worker's client certificate) and its worker token, from files
+# mounted at /etc/polytrain/pki.
+CMD ["--coordinator", "coordinator:50051", "--tls_ca", "/etc/polytrain/pki/ca.pem", \
+     "--tls_cert", "/etc/polytrain/pki/worker.pem", "--tls_key", "/etc/polytrain/pki/worker.key", \
+     "--token_file", "/etc/polytrain/pki/worker.token"]

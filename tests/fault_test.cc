@@ -1,0 +1,302 @@
+// Faults injected for real into a running service: workers and the coordinator killed with
+// SIGKILL, the worker's connection cut by a TCP proxy and restored, a stored checkpoint damaged
+// on disk. Each test checks that nothing acknowledged is lost and nothing is counted twice: a
+// job's stored metric history is compared, point by point, with that of an uninterrupted run
+// of the same spec (training on CPU is deterministic for a seed and thread count).
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "tests/service_fixture.h"
+#include "tests/tcp_proxy.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+using polytrain::testing::Spec;
+using polytrain::testing::TcpProxy;
+using polytrain::testing::WaitFor;
+using polytrain::v1::Job;
+using polytrain::v1::MetricPoint;
+
+class FaultTest : public testing::ServiceFixture {
+ protected:
+  // Runs `spec` again, uninterrupted and ahead of anything queued, and expects `id`'s stored
+  // history to be the same points: every step and kind once, nothing missing, the evaluations
+  // equal to the last bit. Timings (elapsed, throughput) differ between runs and are not
+  // compared.
+  void ExpectSameHistoryAsAnUninterruptedRun(const std::string& id, v1::JobSpec spec) {
+    spec.set_name("uninterrupted-" + spec.name());
+    spec.set_priority(100);
+    Job reference;
+    ASSERT_TRUE(Submit(spec, &reference).ok());
+    ASSERT_TRUE(WaitForState(reference.id(), v1::JOB_STATE_SUCCEEDED, 180));
+    const std::vector<MetricPoint> actual = Metrics(id), expected = Metrics(reference.id());
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i) {
+      ASSERT_EQ(std::make_tuple(actual[i].kind(), actual[i].step(), actual[i].epoch()),
+                std::make_tuple(expected[i].kind(), expected[i].step(), expected[i].epoch()))
+          << "point " << i;
+      for (const char* key : {"loss", "eval_loss", "eval_accuracy"}) {
+        auto a = actual[i].values().find(key), e = expected[i].values().find(key);
+        ASSERT_EQ(a == actual[i].values().end(), e == expected[i].values().end()) << key;
+        if (a != actual[i].values().end()) {
+          EXPECT_EQ(a->second, e->second) << key << " at step " << actual[i].step();
+        }
+      }
+    }
+    EXPECT_EQ(Get(id).final_metrics().at("eval_loss"),
+              Get(reference.id()).final_metrics().at("eval_loss"));
+  }
+
+  // The checkpoints of `id` stored on the coordinator, oldest first.
+  std::vector<std::string> StoredCheckpoints(const std::string& id) {
+    std::vector<std::string> names;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(dir_ / "artifacts" / id, error)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("ckpt-", 0) == 0 && name.size() == 20) names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+};
+
+TEST_F(FaultTest, AWorkerKeepsTrainingThroughACutStreamAndFlushesOnReconnect) {
+  StartCoordinator();  // 30 s leases: longer than the cut
+  TcpProxy proxy(port_);
+  int worker_metrics = 0;
+  StartWorker("w1", &worker_metrics, false, proxy.port());
+  const v1::JobSpec spec = Spec("through-a-cut", 600);  // a few seconds
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
+
+  proxy.Cut();
+  // It trains on, holding its points: the worker's own gauge shows them piling up.
+  ASSERT_TRUE(WaitFor(
+      [&] { return Scrape("polytrain_worker_buffered_metric_points", worker_metrics) >= 20; }));
+  EXPECT_EQ(Get(job.id()).state(), v1::JOB_STATE_RUNNING);
+  proxy.Restore();
+
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  EXPECT_EQ(Get(job.id()).attempts(), 1);  // the same attempt throughout, never requeued
+  EXPECT_GE(proxy.forwarded(), 2);         // it did reconnect
+  ASSERT_TRUE(WaitFor(
+      [&] { return Scrape("polytrain_worker_buffered_metric_points", worker_metrics) == 0; }));
+  EXPECT_EQ(Scrape("polytrain_worker_dropped_metric_points_total", worker_metrics), 0);
+  ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
+}
+
+TEST_F(FaultTest, ACoordinatorKilledUnderLoadReattachesItsRunningJobAndLosesNothing) {
+  StartCoordinator();
+  TcpProxy proxy(port_);  // the worker's way in, pointed at the restarted coordinator later
+  StartWorker("w1", nullptr, false, proxy.port());
+  const v1::JobSpec spec = Spec("outlives-its-coordinator", 600);  // a few seconds
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
+
+  // Four clients submit as fast as they can while the job streams its metrics; a submission
+  // counts once SubmitJob returned OK.
+  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                                           grpc::InsecureChannelCredentials()));
+  std::mutex mu;
+  std::vector<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; !stop; ++i) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        v1::SubmitJobRequest request;
+        *request.mutable_spec() = Spec("load-" + std::to_string(c) + "-" + std::to_string(i), 1);
+        Job submitted;
+        if (stub->SubmitJob(&context, request, &submitted).ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          acknowledged.push_back(submitted.id());
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return acknowledged.size() >= 200;
+  }));
+  ASSERT_EQ(Get(job.id()).state(), v1::JOB_STATE_RUNNING);
+  coordinator_->Kill(SIGKILL);
+  stop = true;
+  for (auto& client : clients) client.join();
+
+  StartCoordinator();  // the same database, a new port
+  proxy.SetTarget(port_);
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  const Job done = Get(job.id());
+  EXPECT_EQ(done.attempts(), 1);  // re-attached when its worker reconnected, not rerun
+  EXPECT_EQ(done.worker(), "w1");
+  for (const std::string& id : acknowledged) {
+    grpc::ClientContext context;
+    v1::GetJobRequest request;
+    request.set_id(id);
+    Job stored;
+    ASSERT_TRUE(stub_->GetJob(&context, request, &stored).ok()) << id << " lost";
+  }
+  ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
+}
+
+TEST_F(FaultTest, ADamagedStoredCheckpointIsPassedOverForThePreviousOne) {
+  StartCoordinator(/*lease_seconds=*/2);
+  StartWorker("doomed", nullptr, /*checkpoints=*/true);
+  v1::JobSpec spec = Spec("resumable-despite-damage", 150);
+  spec.mutable_checkpoint()->set_every_steps(400);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return StoredCheckpoints(job.id()).size() >= 2; }));
+  workers_.back()->Kill(SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_QUEUED; }, 30));
+
+  // The newest stored checkpoint rots on disk: one byte flipped in its middle.
+  const std::vector<std::string> stored = StoredCheckpoints(job.id());
+  const std::string newest = Get(job.id()).checkpoint();
+  ASSERT_EQ(job.id() + "/" + stored.back(), newest);
+  const fs::path damaged = dir_ / "artifacts" / newest;
+  {
+    std::fstream file(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    const auto middle = static_cast<std::streamoff>(fs::file_size(damaged) / 2);
+    file.seekg(middle);
+    const char byte = static_cast<char>(file.get());
+    file.seekp(middle);
+    file.put(static_cast<char>(byte ^ 0x01));
+  }
+  const std::string previous = stored[stored.size() - 2];
+
+  StartWorker("rescuer", nullptr, /*checkpoints=*/true);
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  const Job resumed = Get(job.id());
+  EXPECT_EQ(resumed.attempts(), 2);
+  EXPECT_EQ(resumed.resumed_from_step(), std::stoll(previous.substr(5, 12)));
+  // What the dead attempt stored past that checkpoint was replaced, not doubled.
+  ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
+}
+
+TEST_F(FaultTest, EveryAcknowledgedSubmissionSurvivesACoordinatorKill) {
+  StartCoordinator();
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  auto stub = v1::Coordinator::NewStub(channel);
+  std::mutex mu;
+  std::vector<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  // Two clients submitting as fast as they can; a job counts once its SubmitJob returned OK.
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 2; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; !stop; ++i) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        v1::SubmitJobRequest request;
+        *request.mutable_spec() = Spec("load-" + std::to_string(c) + "-" + std::to_string(i));
+        Job job;
+        if (stub->SubmitJob(&context, request, &job).ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          acknowledged.push_back(job.id());
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return acknowledged.size() >= 300;
+  }));
+  coordinator_->Kill(SIGKILL);  // mid-load
+  stop = true;
+  for (auto& t : clients) t.join();
+  StartCoordinator();  // the same database file
+  std::lock_guard<std::mutex> lock(mu);
+  for (const std::string& id : acknowledged) {
+    grpc::ClientContext context;
+    v1::GetJobRequest request;
+    request.set_id(id);
+    Job job;
+    ASSERT_TRUE(stub_->GetJob(&context, request, &job).ok()) << id << " lost";
+    EXPECT_EQ(job.state(), v1::JOB_STATE_QUEUED);
+  }
+  v1::ListJobsRequest all;
+  all.set_page_size(1000);
+  EXPECT_GE(List(all).jobs_size(), std::min<int>(1000, acknowledged.size()));
+}
+
+TEST_F(FaultTest, ARequeuedJobResumesFromItsUploadedCheckpointOnAnotherWorker) {
+  StartCoordinator(/*lease_seconds=*/2);
+  StartWorker("doomed", nullptr, /*checkpoints=*/true);
+  v1::JobSpec spec = Spec("resumable", 150);
+  spec.mutable_checkpoint()->set_every_steps(400);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  // Killed once a mid-run checkpoint has reached the coordinator.
+  ASSERT_TRUE(WaitFor([&] { return !Get(job.id()).checkpoint().empty(); }));
+  workers_.back()->Kill(SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_QUEUED; }, 30));
+  const std::string checkpoint = Get(job.id()).checkpoint();
+  StartWorker("rescuer", nullptr, /*checkpoints=*/true);
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  const Job resumed = Get(job.id());
+  EXPECT_EQ(resumed.attempts(), 2);
+  EXPECT_EQ(resumed.worker(), "rescuer");
+  // It continued at the checkpoint's step, not from the start.
+  const int64_t step = std::stoll(checkpoint.substr(checkpoint.find("ckpt-") + 5, 12));
+  EXPECT_GT(step, 0);
+  EXPECT_EQ(resumed.resumed_from_step(),
+            step);  // the uploaded checkpoint, downloaded by the rescuer
+
+  // And ended where an uninterrupted run of the same spec ends, to the last bit, with every
+  // metric point once.
+  ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
+}
+
+TEST_F(FaultTest, CoordinatorRestartKeepsJobsAndMetrics) {
+  StartCoordinator();
+  StartWorker("w1");
+  Job job;
+  ASSERT_TRUE(Submit(Spec("durable"), &job).ok());
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED));
+  coordinator_->Kill(SIGKILL);
+  StartCoordinator();
+  const Job after = Get(job.id());
+  EXPECT_EQ(after.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_GE(after.final_metrics().at("eval_accuracy"), 0.85);
+  grpc::ClientContext context;
+  v1::GetMetricsRequest request;
+  request.set_job_id(job.id());
+  v1::GetMetricsResponse metrics;
+  ASSERT_TRUE(stub_->GetMetrics(&context, request, &metrics).ok());
+  EXPECT_GT(metrics.points_size(), 2);
+}
+
+TEST_F(FaultTest, LapsedLeaseRequeuesTheJobOnAnotherWorker) {
+  StartCoordinator(/*lease_seconds=*/2);
+  StartWorker("doomed");
+  Job job;
+  v1::JobSpec spec = Spec("survivor", 200);
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_RUNNING));
+  workers_.back()->Kill(SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_QUEUED; }, 20));
+  EXPECT_EQ(Get(job.id()).error(), "lease expired on worker doomed (attempt 1)");
+  StartWorker("rescuer");
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  const Job done = Get(job.id());
+  EXPECT_EQ(done.attempts(), 2);
+  EXPECT_EQ(done.worker(), "rescuer");
+}
+
+}  // namespace
+}  // namespace polytrain
