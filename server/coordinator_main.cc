@@ -72,6 +72,11 @@ int Main(int argc, char** argv) {
                  "keep a finished job's per-job series this long")
       ->check(CLI::Range(0.0, 86400.0 * 7))
       ->capture_default_str();
+  int max_finished_series = 1000;
+  app.add_option("--max_finished_job_series", max_finished_series,
+                 "at most this many finished jobs keep their per-job series (oldest dropped)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   ServerSecurityOptions security;
   AddServerSecurityFlags(app, &security);
   std::string tokens_path;
@@ -120,7 +125,8 @@ int Main(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
   CoordinatorMetrics metrics(*registry,
                              std::chrono::duration_cast<CoordinatorMetrics::Clock::duration>(
-                                 std::chrono::duration<double>(retention_seconds)));
+                                 std::chrono::duration<double>(retention_seconds)),
+                             static_cast<size_t>(max_finished_series));
   options.metrics = &metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!metrics_listen.empty()) {

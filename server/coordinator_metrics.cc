@@ -67,7 +67,8 @@ const JobGauge kJobGauges[] = {
 }  // namespace
 
 CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
-                                       Clock::duration job_series_retention)
+                                       Clock::duration job_series_retention,
+                                       size_t max_finished_job_series)
     : jobs_(BuildGauge().Name("polytrain_jobs").Help("Jobs by state.").Register(registry)),
       queue_depth_(BuildGauge()
                        .Name("polytrain_queue_depth")
@@ -99,7 +100,8 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
                         .Name("polytrain_rpc_duration_seconds")
                         .Help("Client RPC handling time, by method.")
                         .Register(registry)),
-      retention_(job_series_retention) {
+      retention_(job_series_retention),
+      max_finished_(max_finished_job_series) {
   for (const char* state : {"queued", "running", "succeeded", "failed", "cancelled"}) {
     jobs_.Add({{"state", state}}).Set(0);
   }
@@ -162,19 +164,33 @@ void CoordinatorMetrics::JobProgress(const polytrain::v1::Job& job,
 void CoordinatorMetrics::JobEnded(const std::string& job_id, Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = job_series_.find(job_id);
-  if (it != job_series_.end()) it->second.ended = now;
+  if (it == job_series_.end() || it->second.ended != Clock::time_point::max()) return;
+  it->second.ended = now;
+  finished_order_.push_back(job_id);
+  while (finished_order_.size() > max_finished_) {
+    auto oldest = job_series_.find(finished_order_.front());
+    finished_order_.pop_front();
+    // Gone already when its retention ran out first.
+    if (oldest != job_series_.end() && oldest->second.ended != Clock::time_point::max()) {
+      DropLocked(oldest);
+    }
+  }
 }
 
 void CoordinatorMetrics::DropExpiredJobSeries(Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = job_series_.begin(); it != job_series_.end();) {
     if (it->second.ended != Clock::time_point::max() && now - it->second.ended >= retention_) {
-      for (auto& [key, gauge] : it->second.gauges) job_families_.at(key)->Remove(gauge);
-      it = job_series_.erase(it);
+      DropLocked(it++);
     } else {
       ++it;
     }
   }
+}
+
+void CoordinatorMetrics::DropLocked(std::map<std::string, JobSeries>::iterator it) {
+  for (auto& [key, gauge] : it->second.gauges) job_families_.at(key)->Remove(gauge);
+  job_series_.erase(it);
 }
 
 }  // namespace polytrain

@@ -3,11 +3,14 @@
 //
 // Per-job gauges (train loss, eval loss and accuracy, samples/s, step, epoch) carry the labels
 // job_id, job_name, loss (the loss in short words) and sweep; a finished job's series are
-// dropped `job_series_retention` after it ends, which keeps the label sets bounded.
+// dropped `job_series_retention` after it ends, or sooner when more than
+// `max_finished_job_series` finished jobs still have theirs (the oldest first), so memory and
+// the /metrics page stay bounded however fast jobs finish.
 #ifndef POLYTRAIN_SERVER_COORDINATOR_METRICS_H_
 #define POLYTRAIN_SERVER_COORDINATOR_METRICS_H_
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -26,7 +29,8 @@ class CoordinatorMetrics {
  public:
   using Clock = std::chrono::steady_clock;
 
-  CoordinatorMetrics(prometheus::Registry& registry, Clock::duration job_series_retention);
+  CoordinatorMetrics(prometheus::Registry& registry, Clock::duration job_series_retention,
+                     size_t max_finished_job_series = 1000);
 
   // Jobs by state: a transition moves one job from `from` to `to` (UNSPECIFIED: none).
   void JobStateChanged(polytrain::v1::JobState from, polytrain::v1::JobState to);
@@ -39,7 +43,8 @@ class CoordinatorMetrics {
 
   // The latest values of a running job, from its metric points.
   void JobProgress(const polytrain::v1::Job& job, const polytrain::v1::MetricPoint& point);
-  // Starts the retention clock of a finished job's series.
+  // Starts the retention clock of a finished job's series; drops the oldest finished job's
+  // series beyond max_finished_job_series.
   void JobEnded(const std::string& job_id, Clock::time_point now);
   // Removes the series of jobs that ended more than the retention ago.
   void DropExpiredJobSeries(Clock::time_point now);
@@ -60,9 +65,13 @@ class CoordinatorMetrics {
   // Per-job gauge families, by the MetricPoint value they show.
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> job_families_;
   Clock::duration retention_;
+  size_t max_finished_;
 
   std::mutex mu_;
   std::map<std::string, JobSeries> job_series_;
+  std::deque<std::string> finished_order_;  // ids of finished jobs, oldest first
+
+  void DropLocked(std::map<std::string, JobSeries>::iterator it);
 };
 
 }  // namespace polytrain

@@ -35,6 +35,29 @@ TEST(CoordinatorMetricsTest, FinishedJobSeriesAreDroppedAfterTheRetention) {
   EXPECT_EQ(Exposition(registry).find("job-1"), std::string::npos);
 }
 
+TEST(CoordinatorMetricsTest, AtMostTheNewestFinishedJobsKeepTheirSeries) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::hours(1), /*max_finished_job_series=*/2);
+  polytrain::v1::MetricPoint point;
+  point.set_step(1);
+  const auto now = CoordinatorMetrics::Clock::now();
+  for (const char* id : {"job-a", "job-b", "job-c", "job-d"}) {
+    polytrain::v1::Job job;
+    job.set_id(id);
+    metrics.JobProgress(job, point);
+  }
+  metrics.JobEnded("job-a", now);
+  metrics.JobEnded("job-b", now);
+  metrics.JobEnded("job-b", now);                                    // twice: counted once
+  EXPECT_NE(Exposition(registry).find("job-a"), std::string::npos);  // at the cap, not over
+  metrics.JobEnded("job-c", now);
+  const std::string text = Exposition(registry);
+  EXPECT_EQ(text.find("job-a"), std::string::npos) << text;  // the oldest finished one
+  for (const char* kept : {"job-b", "job-c", "job-d"}) {     // job-d still runs
+    EXPECT_NE(text.find(kept), std::string::npos) << kept;
+  }
+}
+
 TEST(CoordinatorMetricsTest, JobsByStateFollowTransitions) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
