@@ -1,11 +1,16 @@
 #include "common/proto_file.h"
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -28,6 +33,98 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   std::string error_;
 };
 
+// Well-formed UTF-8: no stray continuation bytes, overlong forms, surrogates or code points past
+// U+10FFFF (what protobuf's binary parser accepts in a string field).
+bool IsValidUtf8(absl::string_view s) {
+  static constexpr uint32_t kMinCodePoint[] = {0, 0x80, 0x800, 0x10000};
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char lead = static_cast<unsigned char>(s[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t more;
+    uint32_t code_point;
+    if ((lead & 0xE0) == 0xC0) {
+      more = 1;
+      code_point = lead & 0x1F;
+    } else if ((lead & 0xF0) == 0xE0) {
+      more = 2;
+      code_point = lead & 0x0F;
+    } else if ((lead & 0xF8) == 0xF0) {
+      more = 3;
+      code_point = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= more) return false;
+    for (size_t k = 1; k <= more; ++k) {
+      const unsigned char next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code_point = (code_point << 6) | (next & 0x3F);
+    }
+    if (code_point < kMinCodePoint[more] || code_point > 0x10FFFF ||
+        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+      return false;
+    }
+    i += more + 1;
+  }
+  return true;
+}
+
+// The path (e.g. `name`, `labels["team"]`) of the first string field in `message` that
+// is not valid UTF-8, or "" when there is none. Protobuf's binary parser refuses such a message
+// (proto3 strings are UTF-8), but its text parser takes "\xff" escapes, so a spec file could
+// otherwise parse and validate and then fail to reach the coordinator or come back from a store.
+std::string InvalidUtf8Path(const google::protobuf::Message& message, const std::string& prefix) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const std::string path = prefix.empty() ? field->name() : prefix + "." + field->name();
+    if (field->type() == FieldDescriptor::TYPE_STRING) {
+      if (!field->is_repeated()) {
+        if (!IsValidUtf8(reflection->GetString(message, field))) return path;
+        continue;
+      }
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        if (!IsValidUtf8(reflection->GetRepeatedString(message, field, i))) {
+          return absl::StrCat(path, "[", i, "]");
+        }
+      }
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (!field->is_repeated()) {
+        const std::string found = InvalidUtf8Path(reflection->GetMessage(message, field), path);
+        if (!found.empty()) return found;
+        continue;
+      }
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        const google::protobuf::Message& element =
+            reflection->GetRepeatedMessage(message, field, i);
+        if (field->is_map()) {
+          // An entry of a map<string, string> (labels) is named by its key, as validation does.
+          const FieldDescriptor* key = field->message_type()->map_key();
+          const FieldDescriptor* value = field->message_type()->map_value();
+          const google::protobuf::Reflection* entry = element.GetReflection();
+          if (key->type() == FieldDescriptor::TYPE_STRING &&
+              value->type() == FieldDescriptor::TYPE_STRING) {
+            const std::string k = entry->GetString(element, key);
+            if (!IsValidUtf8(k) || !IsValidUtf8(entry->GetString(element, value))) {
+              return absl::StrCat(path, "[\"", absl::CHexEscape(k), "\"]");
+            }
+            continue;
+          }
+        }
+        const std::string found = InvalidUtf8Path(element, absl::StrCat(path, "[", i, "]"));
+        if (!found.empty()) return found;
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<ProtoFormat> ProtoFormatFromPath(absl::string_view path) {
@@ -48,6 +145,12 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
     parser.RecordErrorsTo(&errors);
     if (!parser.ParseFromString(std::string(content), message)) {
       return absl::InvalidArgumentError(absl::StrCat(source, ":", errors.error()));
+    }
+    const std::string bad_string = InvalidUtf8Path(*message, "");
+    if (!bad_string.empty()) {
+      message->Clear();
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": ", bad_string, ": not valid UTF-8 (string fields must be)"));
     }
     return absl::OkStatus();
   }

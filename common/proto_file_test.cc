@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "gtest/gtest.h"
+#include "polytrain/v1/job.pb.h"
 #include "polytrain/v1/loss.pb.h"
 
 namespace polytrain {
@@ -48,6 +49,33 @@ TEST(ProtoFileTest, JsonErrorsAreInvalidArgument) {
   EXPECT_NE(status.message().find("s.json: "), std::string::npos) << status;
   EXPECT_EQ(ParseProto(R"({"unknown_field": 1})", ProtoFormat::kJson, "s.json", &spec).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Protobuf's text parser takes any byte escape in a string; its binary parser (gRPC, the job
+// store) refuses strings that are not UTF-8, so ParseProto refuses them first, naming the field.
+TEST(ProtoFileTest, TextStringsMustBeUtf8) {
+  polytrain::v1::JobSpec spec;
+  const auto error = [&spec](const std::string& text) {
+    const absl::Status status = ParseProto(text, ProtoFormat::kText, "j.txtpb", &spec);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << text;
+    return std::string(status.message());
+  };
+  EXPECT_EQ(error(R"(name: "fa\x8f")"), "j.txtpb: name: not valid UTF-8 (string fields must be)");
+  EXPECT_EQ(error(R"(labels { key: "a" value: "b" } labels { key: "c" value: "\xed\xa0\x80" })"),
+            "j.txtpb: labels[\"c\"]: not valid UTF-8 (string fields must be)");  // a surrogate
+  EXPECT_EQ(error(R"(dataset { idx { train_images: "\xc0\xaf" } })"),            // an overlong "/"
+            "j.txtpb: dataset.idx.train_images: not valid UTF-8 (string fields must be)");
+  EXPECT_EQ(error(R"(name: "\xf4\x90\x80\x80")"),  // past U+10FFFF
+            "j.txtpb: name: not valid UTF-8 (string fields must be)");
+  EXPECT_EQ(error(R"(name: "\xe2\x82")"), "j.txtpb: name: not valid UTF-8 (string fields must be)");
+  EXPECT_EQ(error(R"(labels { key: "\xff" value: "b" })"),
+            "j.txtpb: labels[\"\\xff\"]: not valid UTF-8 (string fields must be)");
+  EXPECT_EQ(spec.name(), "");  // cleared
+
+  const absl::Status ok = ParseProto(R"(name: "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")",
+                                     ProtoFormat::kText, "j.txtpb", &spec);
+  EXPECT_TRUE(ok.ok()) << ok;
+  EXPECT_EQ(spec.name(), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 }
 
 TEST(ProtoFileTest, UnknownExtensionAndMissingFile) {
