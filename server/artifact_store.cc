@@ -121,6 +121,29 @@ absl::StatusOr<IntactArtifact> ArtifactStore::FindIntactOrOlder(
   return requested.status();
 }
 
+size_t ArtifactStore::PruneOlder(const std::string& job_id, const std::string& prefix,
+                                 size_t keep) const {
+  if (!CheckComponent("job_id", job_id).ok()) return 0;
+  const fs::path dir = fs::path(root_) / job_id;
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && absl::StartsWith(name, prefix) &&
+        !absl::StrContains(name, ".upload-")) {
+      names.push_back(name);
+    }
+  }
+  if (names.size() <= keep) return 0;
+  std::sort(names.begin(), names.end());
+  const size_t removed = names.size() - keep;
+  for (size_t i = 0; i < removed; ++i) {
+    fs::remove(dir / names[i], error);
+    fs::remove(ChecksumPath(dir / names[i]), error);
+  }
+  return removed;
+}
+
 ArtifactStore::Upload::Upload(std::string relative, std::string final_path)
     : relative_(std::move(relative)), final_path_(std::move(final_path)) {
   static std::atomic<int64_t> counter{0};

@@ -19,6 +19,8 @@ inline constexpr int64_t kMaxArtifactBytes = int64_t{4} << 30;
 // Checkpoints are the artifacts named ckpt-<zero-padded step>.pt (worker/checkpoint.cc), so
 // that names sort by step.
 inline constexpr char kCheckpointPrefix[] = "ckpt-";
+// Checkpoints kept per job: the newest, and two older ones to fall back on if it is damaged.
+inline constexpr size_t kStoredCheckpointsPerJob = 3;
 
 // A stored file that still matches its record.
 struct IntactArtifact {
@@ -70,6 +72,10 @@ class ArtifactStore {
   absl::StatusOr<IntactArtifact> FindIntactOrOlder(const std::string& relative,
                                                    const std::string& prefix,
                                                    std::vector<std::string>* passed_over) const;
+
+  // Deletes the job's files whose names start with `prefix` (and their records), all but the
+  // `keep` newest by name. Returns how many went. A reader holding one open still reads it.
+  size_t PruneOlder(const std::string& job_id, const std::string& prefix, size_t keep) const;
 
   const std::string& root() const { return root_; }
 

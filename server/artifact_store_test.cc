@@ -108,6 +108,23 @@ class StoredCheckpointsTest : public ArtifactStoreTest {
   }
 };
 
+TEST_F(StoredCheckpointsTest, PruningKeepsTheNewestAndOtherFiles) {
+  for (const char* step : {"10", "20", "30", "40"}) {
+    Store(std::string("ckpt-0000000000") + step + ".pt", step);
+  }
+  Store("other.bin", "not a checkpoint");
+  EXPECT_EQ(store_->PruneOlder("job-1", kCheckpointPrefix, 3), 1u);
+  EXPECT_EQ(store_->PruneOlder("job-1", kCheckpointPrefix, 3), 0u);  // at the bound: nothing
+  EXPECT_EQ(store_->Find("job-1/ckpt-000000000010.pt").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(fs::exists(root_ / "job-1" / ".checksums" / "ckpt-000000000010.pt"));
+  for (const char* kept :
+       {"ckpt-000000000020.pt", "ckpt-000000000030.pt", "ckpt-000000000040.pt", "other.bin"}) {
+    EXPECT_TRUE(store_->FindIntact(std::string("job-1/") + kept).ok()) << kept;
+  }
+  EXPECT_EQ(store_->PruneOlder("../x", kCheckpointPrefix, 0), 0u);
+}
+
 TEST_F(StoredCheckpointsTest, AFileThatNoLongerMatchesItsRecordIsNotIntact) {
   Store("ckpt-000000000010.pt", "ten");
   absl::StatusOr<IntactArtifact> intact = store_->FindIntact("job-1/ckpt-000000000010.pt");

@@ -293,6 +293,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
       Finish(ToGrpcStatus(s));
       return;
     }
+    artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob);
     receipt_->set_path(*path);
     receipt_->set_size(chunk_.size());
     Finish(grpc::Status::OK);

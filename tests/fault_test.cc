@@ -185,6 +185,8 @@ TEST_F(FaultTest, ADamagedStoredCheckpointIsPassedOverForThePreviousOne) {
   EXPECT_EQ(resumed.resumed_from_step(), std::stoll(previous.substr(5, 12)));
   // What the dead attempt stored past that checkpoint was replaced, not doubled.
   ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
+  // The coordinator keeps the newest three checkpoints of a job, not every one uploaded.
+  EXPECT_EQ(StoredCheckpoints(job.id()).size(), 3u);
 }
 
 TEST_F(FaultTest, EveryAcknowledgedSubmissionSurvivesACoordinatorKill) {
