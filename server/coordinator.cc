@@ -197,32 +197,51 @@ void Coordinator::CountTransitionLocked(JobState from, JobState to) {
   options_.metrics->SetWorkersConnected(workers_.size());
 }
 
-absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest& request,
-                                           const Caller& caller) {
+absl::StatusOr<Job> Coordinator::NewJob(const polytrain::v1::SubmitJobRequest& request,
+                                        const Caller& caller) const {
   if (!request.has_spec()) return InvalidField("spec", "must be set");
   POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(request.spec(), "spec"));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckRequestId("client_request_id", request.client_request_id(), kMaxRequestIdLength));
   absl::StatusOr<loss::LossConfig> loss = loss::ToLossConfig(request.spec().loss(), "spec.loss");
   if (!loss.ok()) return loss.status();
-
   Job job;
   *job.mutable_spec() = request.spec();
   job.set_state(polytrain::v1::JOB_STATE_QUEUED);
   job.set_client_request_id(request.client_request_id());
   job.set_loss_name(loss::ShortName(*loss));
   job.set_owner(caller.name);
+  return job;
+}
+
+absl::StatusOr<std::vector<Job>> Coordinator::StoreNewJobs(std::vector<Job> jobs) {
   std::lock_guard<std::mutex> lock(mu_);
-  bool created = false;
-  absl::StatusOr<Job> stored = store_->CreateJob(std::move(job), &created);
+  std::vector<bool> created;
+  absl::StatusOr<std::vector<Job>> stored = store_->CreateJobs(std::move(jobs), &created);
   if (!stored.ok()) return stored.status();
-  if (created) {
-    EnqueueLocked(*stored);
+  for (size_t i = 0; i < stored->size(); ++i) {
+    if (!created[i]) continue;
+    EnqueueLocked((*stored)[i]);
     if (options_.metrics != nullptr) options_.metrics->JobSubmitted();
     CountTransitionLocked(polytrain::v1::JOB_STATE_UNSPECIFIED, polytrain::v1::JOB_STATE_QUEUED);
-    ScheduleLocked();
   }
-  return store_->GetJob(stored->id());
+  ScheduleLocked();
+  // As they are now: scheduling may have started some, a retry returns the job as it stands.
+  for (Job& job : *stored) {
+    absl::StatusOr<Job> now = store_->GetJob(job.id());
+    if (!now.ok()) return now.status();
+    job = *std::move(now);
+  }
+  return stored;
+}
+
+absl::StatusOr<Job> Coordinator::SubmitJob(const polytrain::v1::SubmitJobRequest& request,
+                                           const Caller& caller) {
+  absl::StatusOr<Job> job = NewJob(request, caller);
+  if (!job.ok()) return job.status();
+  absl::StatusOr<std::vector<Job>> stored = StoreNewJobs({*std::move(job)});
+  if (!stored.ok()) return stored.status();
+  return std::move(stored->front());
 }
 
 absl::StatusOr<polytrain::v1::SubmitSweepResponse> Coordinator::SubmitSweep(
@@ -240,7 +259,8 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> Coordinator::SubmitSweep(
   }
   POLYTRAIN_RETURN_IF_ERROR(
       CheckRequestId("client_request_id", request.client_request_id(), kMaxRequestIdLength - 16));
-  // Every job is checked before any is stored: a sweep is accepted whole or not at all.
+  // Every job is checked, then all are stored in one transaction: a sweep is accepted whole or
+  // not at all.
   std::vector<polytrain::v1::SubmitJobRequest> jobs;
   std::string sweep_id;
   if (request.client_request_id().empty()) {
@@ -276,13 +296,17 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> Coordinator::SubmitSweep(
       jobs.push_back(std::move(job));
     }
   }
+  std::vector<Job> new_jobs;
+  for (const auto& job : jobs) {
+    absl::StatusOr<Job> prepared = NewJob(job, caller);
+    if (!prepared.ok()) return prepared.status();
+    new_jobs.push_back(*std::move(prepared));
+  }
+  absl::StatusOr<std::vector<Job>> stored = StoreNewJobs(std::move(new_jobs));
+  if (!stored.ok()) return stored.status();
   polytrain::v1::SubmitSweepResponse response;
   response.set_sweep_id(sweep_id);
-  for (const auto& job : jobs) {
-    absl::StatusOr<Job> stored = SubmitJob(job, caller);
-    if (!stored.ok()) return stored.status();
-    *response.add_jobs() = *std::move(stored);
-  }
+  for (Job& job : *stored) *response.add_jobs() = std::move(job);
   return response;
 }
 

@@ -138,6 +138,13 @@ class Coordinator {
   void LeaseLoop();
   void ScheduleLocked();
   void EnqueueLocked(const polytrain::v1::Job& job);
+  // A submission checked and turned into the Job to store (not stored yet).
+  absl::StatusOr<polytrain::v1::Job> NewJob(const polytrain::v1::SubmitJobRequest& request,
+                                            const Caller& caller) const;
+  // Stores `jobs` in one transaction (all or none), queues the new ones and schedules; returns
+  // each as stored now (a retried one as it already was).
+  absl::StatusOr<std::vector<polytrain::v1::Job>> StoreNewJobs(
+      std::vector<polytrain::v1::Job> jobs);
   absl::Status FinishJobLocked(const std::string& job_id, polytrain::v1::JobState state,
                                const std::string& error,
                                const google::protobuf::Map<std::string, double>* metrics);

@@ -33,10 +33,19 @@ class JobStore {
  public:
   virtual ~JobStore() = default;
 
-  // Stores a new job (the caller fills everything but id and create_time) and returns it. With
-  // a non-empty client_request_id already used by the same owner, returns the existing job and
-  // sets *created to false instead.
-  virtual absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) = 0;
+  // Stores new jobs (the caller fills everything but id and create_time) in one transaction:
+  // all of them, or on an error none. A job whose non-empty client_request_id its owner already
+  // used is not stored again: the existing job comes back in its place, (*created)[i] false.
+  virtual absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
+      std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created) = 0;
+  // CreateJobs of one job.
+  absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) {
+    std::vector<bool> flags;
+    absl::StatusOr<std::vector<polytrain::v1::Job>> stored = CreateJobs({std::move(job)}, &flags);
+    if (!stored.ok()) return stored.status();
+    *created = flags[0];
+    return std::move(stored->front());
+  }
   // NOT_FOUND for an unknown id.
   virtual absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) = 0;
   // Replaces a stored job (state, attempts, times, result). NOT_FOUND for an unknown id.

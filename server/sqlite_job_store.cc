@@ -193,43 +193,56 @@ absl::Status SqliteJobStore::Migrate() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Job> SqliteJobStore::CreateJob(Job job, bool* created) {
+absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> jobs,
+                                                            std::vector<bool>* created) {
   std::lock_guard<std::mutex> lock(mu_);
-  *created = false;
-  if (!job.client_request_id().empty()) {
-    Statement find(db_, "SELECT job FROM jobs WHERE client_request_id = ?");
-    find.Bind(1, RequestKey(job));
-    const int rc = find.Step();
-    if (rc == SQLITE_ROW) return ParseJob(find.Blob(0));
-    if (rc != SQLITE_DONE) return find.status("find request id");
-  }
-  job.set_id(NewJobId());
-  *job.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  created->assign(jobs.size(), false);
+  std::vector<bool> made(jobs.size(), false);
   Transaction tx(db_);
   Statement insert(db_,
                    "INSERT INTO jobs (id, state, priority, client_request_id, job, owner) "
                    "VALUES (?, ?, ?, ?, ?, ?)");
-  insert.Bind(1, job.id());
-  insert.Bind(2, job.state());
-  insert.Bind(3, job.spec().priority());
-  if (job.client_request_id().empty()) {
-    insert.BindNull(4);
-  } else {
-    insert.Bind(4, RequestKey(job));
-  }
-  insert.BindBlob(5, job.SerializeAsString());
-  insert.Bind(6, job.owner());
-  if (insert.Step() != SQLITE_DONE) return insert.status("insert job");
-  for (const auto& [key, value] : job.spec().labels()) {
-    Statement label(db_, "INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)");
-    label.Bind(1, job.id());  // a handful of labels at most: no need to reuse the statement
-    label.Bind(2, key);
-    label.Bind(3, value);
-    if (label.Step() != SQLITE_DONE) return label.status("insert label");
+  if (!insert.ok()) return insert.status("insert job");
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Job& job = jobs[i];
+    if (!job.client_request_id().empty()) {
+      Statement find(db_, "SELECT job FROM jobs WHERE client_request_id = ?");
+      find.Bind(1, RequestKey(job));
+      const int rc = find.Step();
+      if (rc == SQLITE_ROW) {
+        absl::StatusOr<Job> existing = ParseJob(find.Blob(0));
+        if (!existing.ok()) return existing.status();
+        job = *std::move(existing);
+        continue;
+      }
+      if (rc != SQLITE_DONE) return find.status("find request id");
+    }
+    job.set_id(NewJobId());
+    *job.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    insert.Reset();
+    insert.Bind(1, job.id());
+    insert.Bind(2, job.state());
+    insert.Bind(3, job.spec().priority());
+    if (job.client_request_id().empty()) {
+      insert.BindNull(4);
+    } else {
+      insert.Bind(4, RequestKey(job));
+    }
+    insert.BindBlob(5, job.SerializeAsString());
+    insert.Bind(6, job.owner());
+    if (insert.Step() != SQLITE_DONE) return insert.status("insert job");
+    for (const auto& [key, value] : job.spec().labels()) {
+      Statement label(db_, "INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)");
+      label.Bind(1, job.id());  // a handful of labels at most: no need to reuse the statement
+      label.Bind(2, key);
+      label.Bind(3, value);
+      if (label.Step() != SQLITE_DONE) return label.status("insert label");
+    }
+    made[i] = true;
   }
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
-  *created = true;
-  return job;
+  *created = std::move(made);
+  return jobs;
 }
 
 absl::StatusOr<Job> SqliteJobStore::GetJobLocked(const std::string& id) {

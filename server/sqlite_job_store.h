@@ -23,7 +23,8 @@ class SqliteJobStore : public JobStore {
   // The schema version this build writes; Open() refuses a newer file.
   static int CurrentSchemaVersion();
 
-  absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) override;
+  absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(std::vector<polytrain::v1::Job> jobs,
+                                                             std::vector<bool>* created) override;
   absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) override;
   absl::Status UpdateJob(const polytrain::v1::Job& job) override;
   absl::StatusOr<JobPage> ListJobs(const JobFilter& filter) override;

@@ -145,6 +145,49 @@ TEST_F(SqliteJobStoreTest, ReplayedMetricPointsAreNotCountedTwice) {
   EXPECT_EQ(store_->GetMetrics(other.id())->size(), 1u);
 }
 
+TEST_F(SqliteJobStoreTest, ABatchIsStoredWholeOrNotAtAll) {
+  auto spec_job = [](const std::string& name, int priority, const std::string& request_id) {
+    Job job;
+    job.mutable_spec()->set_name(name);
+    job.mutable_spec()->set_priority(priority);
+    (*job.mutable_spec()->mutable_labels())["sweep"] = "s1";
+    job.set_state(polytrain::v1::JOB_STATE_QUEUED);
+    job.set_client_request_id(request_id);
+    return job;
+  };
+  // The database refuses the third insert, as a full disk would.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.priority = 999 "
+                         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  std::vector<bool> created;
+  absl::StatusOr<std::vector<Job>> failed = store_->CreateJobs(
+      {spec_job("a", 0, "r/0"), spec_job("b", 0, "r/1"), spec_job("c", 999, "r/2")}, &created);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("injected failure"), std::string::npos)
+      << failed.status();
+  JobFilter everything;
+  EXPECT_TRUE(store_->ListJobs(everything)->jobs.empty());  // not a and b without c
+
+  // Retried once the cause is gone: all three, each once, in order.
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  absl::StatusOr<std::vector<Job>> stored = store_->CreateJobs(
+      {spec_job("a", 0, "r/0"), spec_job("b", 0, "r/1"), spec_job("c", 999, "r/2")}, &created);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(created, (std::vector<bool>{true, true, true}));
+  EXPECT_EQ((*stored)[2].spec().name(), "c");
+  absl::StatusOr<std::vector<Job>> again =
+      store_->CreateJobs({spec_job("a", 0, "r/0"), spec_job("d", 0, "r/3")}, &created);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(created, (std::vector<bool>{false, true}));
+  EXPECT_EQ((*again)[0].id(), (*stored)[0].id());
+  EXPECT_EQ(store_->ListJobs(everything)->jobs.size(), 4u);
+}
+
 TEST_F(SqliteJobStoreTest, RefusesANewerSchema) {
   store_.reset();
   {
