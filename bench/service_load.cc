@@ -18,8 +18,9 @@
 //   - ListJobs (by this run's label) holds exactly the acknowledged jobs, each SUCCEEDED with
 //     attempts == 1;
 //   - the coordinator's counters moved by exactly the run: submissions and schedulings (one per
-//     attempt) == jobs, terminal jobs == jobs, nothing left queued or running, SubmitJob OK calls
-//     == acknowledged calls.
+//     attempt) == jobs, entries into a terminal state == jobs (a job ending twice would count
+//     twice), terminal jobs == jobs, nothing left queued or running, SubmitJob OK calls ==
+//     acknowledged calls.
 #include <unistd.h>
 
 #include <algorithm>
@@ -133,7 +134,7 @@ double Sample(const std::string& text, const std::string& name,
 // The counters and gauges the checks compare before and after the run.
 struct Counters {
   double submissions = 0, scheduled = 0, queued = 0, running = 0, terminal = 0, submit_ok = 0,
-         workers = 0;
+         workers = 0, entered_terminal = 0;
 };
 
 bool ReadCounters(int port, Counters* c) {
@@ -147,6 +148,8 @@ bool ReadCounters(int port, Counters* c) {
   c->terminal = 0;
   for (const char* s : {"succeeded", "failed", "cancelled"}) {
     c->terminal += zero_if_absent(Sample(text, "polytrain_jobs", {{"state", s}}));
+    c->entered_terminal +=
+        zero_if_absent(Sample(text, "polytrain_job_transitions_total", {{"to", s}}));
   }
   c->submit_ok = zero_if_absent(
       Sample(text, "polytrain_rpc_requests_total", {{"method", "SubmitJob"}, {"code", "OK"}}));
@@ -496,6 +499,8 @@ int Main(int argc, char** argv) {
                delta(after.scheduled, before.scheduled), acknowledged);
       check_eq("polytrain_jobs{succeeded|failed|cancelled} delta",
                delta(after.terminal, before.terminal), acknowledged);
+      check_eq("polytrain_job_transitions_total{to=succeeded|failed|cancelled} delta",
+               delta(after.entered_terminal, before.entered_terminal), acknowledged);
       check_eq("polytrain_jobs{queued} delta", delta(after.queued, before.queued), 0);
       check_eq("polytrain_jobs{running} delta", delta(after.running, before.running), 0);
       check_eq("polytrain_rpc_requests_total{SubmitJob,OK} delta",

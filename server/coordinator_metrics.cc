@@ -70,6 +70,10 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
                                        Clock::duration job_series_retention,
                                        size_t max_finished_job_series)
     : jobs_(BuildGauge().Name("polytrain_jobs").Help("Jobs by state.").Register(registry)),
+      transitions_(BuildCounter()
+                       .Name("polytrain_job_transitions_total")
+                       .Help("Jobs that entered each state (a requeue counts as queued again).")
+                       .Register(registry)),
       queue_depth_(BuildGauge()
                        .Name("polytrain_queue_depth")
                        .Help("Jobs waiting for a worker.")
@@ -112,7 +116,10 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
 
 void CoordinatorMetrics::JobStateChanged(polytrain::v1::JobState from, polytrain::v1::JobState to) {
   if (const std::string f = StateLabel(from); !f.empty()) jobs_.Add({{"state", f}}).Decrement();
-  if (const std::string t = StateLabel(to); !t.empty()) jobs_.Add({{"state", t}}).Increment();
+  if (const std::string t = StateLabel(to); !t.empty()) {
+    jobs_.Add({{"state", t}}).Increment();
+    transitions_.Add({{"to", t}}).Increment();
+  }
 }
 
 void CoordinatorMetrics::SetQueueDepth(size_t depth) {

@@ -32,7 +32,8 @@ class CoordinatorMetrics {
   CoordinatorMetrics(prometheus::Registry& registry, Clock::duration job_series_retention,
                      size_t max_finished_job_series = 1000);
 
-  // Jobs by state: a transition moves one job from `from` to `to` (UNSPECIFIED: none).
+  // Jobs by state: a transition moves one job from `from` to `to` (UNSPECIFIED: none), and
+  // counts one entry into `to`.
   void JobStateChanged(polytrain::v1::JobState from, polytrain::v1::JobState to);
   void SetQueueDepth(size_t depth);
   void SetWorkersConnected(size_t workers);
@@ -56,6 +57,7 @@ class CoordinatorMetrics {
   };
 
   prometheus::Family<prometheus::Gauge>& jobs_;
+  prometheus::Family<prometheus::Counter>& transitions_;
   prometheus::Gauge& queue_depth_;
   prometheus::Gauge& workers_connected_;
   prometheus::Counter& submissions_;

@@ -66,6 +66,10 @@ TEST(CoordinatorMetricsTest, JobsByStateFollowTransitions) {
   metrics.JobStateChanged(polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING);
   const std::string text = Exposition(registry);
   EXPECT_NE(text.find("polytrain_jobs{state=\"queued\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("polytrain_job_transitions_total{to=\"queued\"} 2"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("polytrain_job_transitions_total{to=\"running\"} 1"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("polytrain_jobs{state=\"running\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("polytrain_jobs{state=\"failed\"} 0"), std::string::npos) << text;
 }
