@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "google/protobuf/text_format.h"
+#include "bench/tiny_job_spec.h"
 #include "grpcpp/create_channel.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "polytrain/v1/worker.grpc.pb.h"
@@ -27,20 +27,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-polytrain::v1::JobSpec TinySpec(int i) {
-  polytrain::v1::JobSpec spec;
-  google::protobuf::TextFormat::ParseFromString(R"(
-    model { mlp {} }
-    dataset { synthetic { classes: 2 features: 2 train_samples: 10 test_samples: 10 } }
-    loss { poly1 { epsilon: 1 } }
-    optimizer { sgd {} learning_rate: 0.1 }
-    epochs: 1
-    batch_size: 10
-  )",
-                                                &spec);
-  spec.set_name("load-" + std::to_string(i));
-  return spec;
-}
+polytrain::v1::JobSpec TinySpec(int i) { return TinyJobSpec("load-" + std::to_string(i)); }
 
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;

@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "google/protobuf/text_format.h"
+#include "bench/tiny_job_spec.h"
 #include "grpcpp/create_channel.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "tests/http_get.h"
@@ -59,17 +59,7 @@ bool IsTerminal(JobState state) {
 }
 
 polytrain::v1::JobSpec TinySpec(const std::string& run_id, int k) {
-  polytrain::v1::JobSpec spec;
-  google::protobuf::TextFormat::ParseFromString(R"(
-    model { mlp {} }
-    dataset { synthetic { classes: 2 features: 2 train_samples: 10 test_samples: 10 } }
-    loss { poly1 { epsilon: 1 } }
-    optimizer { sgd {} learning_rate: 0.1 }
-    epochs: 1
-    batch_size: 10
-  )",
-                                                &spec);
-  spec.set_name("service-load-" + std::to_string(k));
+  polytrain::v1::JobSpec spec = TinyJobSpec("service-load-" + std::to_string(k));
   (*spec.mutable_labels())[kRunLabel] = run_id;
   return spec;
 }

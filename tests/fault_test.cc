@@ -26,6 +26,56 @@ using polytrain::testing::WaitFor;
 using polytrain::v1::Job;
 using polytrain::v1::MetricPoint;
 
+// Clients submitting tiny jobs as fast as they can, each over its own stub, until Stop(); a job
+// counts as acknowledged once its SubmitJob returned OK.
+class SubmissionLoad {
+ public:
+  SubmissionLoad(int port, int clients, int epochs)
+      : stub_(v1::Coordinator::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                           grpc::InsecureChannelCredentials()))) {
+    for (int c = 0; c < clients; ++c) {
+      threads_.emplace_back([this, c, epochs] {
+        for (int i = 0; !stop_; ++i) {
+          grpc::ClientContext context;
+          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+          v1::SubmitJobRequest request;
+          *request.mutable_spec() =
+              Spec("load-" + std::to_string(c) + "-" + std::to_string(i), epochs);
+          Job submitted;
+          if (stub_->SubmitJob(&context, request, &submitted).ok()) {
+            std::lock_guard<std::mutex> lock(mu_);
+            acknowledged_.push_back(submitted.id());
+          }
+        }
+      });
+    }
+  }
+  ~SubmissionLoad() { Stop(); }
+
+  bool WaitForAcknowledged(size_t count) {
+    return WaitFor([&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return acknowledged_.size() >= count;
+    });
+  }
+  // Stops the clients; returns every acknowledged job id.
+  std::vector<std::string> Stop() {
+    stop_ = true;
+    for (std::thread& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    return acknowledged_;
+  }
+
+ private:
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::string> acknowledged_;
+  std::vector<std::thread> threads_;
+};
+
 class FaultTest : public testing::ServiceFixture {
  protected:
   // Runs `spec` again, uninterrupted and ahead of anything queued, and expects `id`'s stored
@@ -54,6 +104,17 @@ class FaultTest : public testing::ServiceFixture {
     }
     EXPECT_EQ(Get(id).final_metrics().at("eval_loss"),
               Get(reference.id()).final_metrics().at("eval_loss"));
+  }
+
+  // Every id is a stored job (through the current coordinator).
+  void ExpectAllStored(const std::vector<std::string>& ids) {
+    for (const std::string& id : ids) {
+      grpc::ClientContext context;
+      v1::GetJobRequest request;
+      request.set_id(id);
+      Job stored;
+      ASSERT_TRUE(stub_->GetJob(&context, request, &stored).ok()) << id << " lost";
+    }
   }
 
   // The checkpoints of `id` stored on the coordinator, oldest first.
@@ -104,37 +165,12 @@ TEST_F(FaultTest, ACoordinatorKilledUnderLoadReattachesItsRunningJobAndLosesNoth
   ASSERT_TRUE(Submit(spec, &job).ok());
   ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
 
-  // Four clients submit as fast as they can while the job streams its metrics; a submission
-  // counts once SubmitJob returned OK.
-  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
-                                                           grpc::InsecureChannelCredentials()));
-  std::mutex mu;
-  std::vector<std::string> acknowledged;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> clients;
-  for (int c = 0; c < 4; ++c) {
-    clients.emplace_back([&, c] {
-      for (int i = 0; !stop; ++i) {
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-        v1::SubmitJobRequest request;
-        *request.mutable_spec() = Spec("load-" + std::to_string(c) + "-" + std::to_string(i), 1);
-        Job submitted;
-        if (stub->SubmitJob(&context, request, &submitted).ok()) {
-          std::lock_guard<std::mutex> lock(mu);
-          acknowledged.push_back(submitted.id());
-        }
-      }
-    });
-  }
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return acknowledged.size() >= 200;
-  }));
+  // Four clients submit as fast as they can while the job streams its metrics.
+  SubmissionLoad load(port_, 4, /*epochs=*/1);
+  ASSERT_TRUE(load.WaitForAcknowledged(200));
   ASSERT_EQ(Get(job.id()).state(), v1::JOB_STATE_RUNNING);
   coordinator_->Kill(SIGKILL);
-  stop = true;
-  for (auto& client : clients) client.join();
+  const std::vector<std::string> acknowledged = load.Stop();
 
   StartCoordinator();  // the same database, a new port
   proxy.SetTarget(port_);
@@ -142,13 +178,7 @@ TEST_F(FaultTest, ACoordinatorKilledUnderLoadReattachesItsRunningJobAndLosesNoth
   const Job done = Get(job.id());
   EXPECT_EQ(done.attempts(), 1);  // re-attached when its worker reconnected, not rerun
   EXPECT_EQ(done.worker(), "w1");
-  for (const std::string& id : acknowledged) {
-    grpc::ClientContext context;
-    v1::GetJobRequest request;
-    request.set_id(id);
-    Job stored;
-    ASSERT_TRUE(stub_->GetJob(&context, request, &stored).ok()) << id << " lost";
-  }
+  ExpectAllStored(acknowledged);
   ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
 }
 
@@ -191,45 +221,14 @@ TEST_F(FaultTest, ADamagedStoredCheckpointIsPassedOverForThePreviousOne) {
 
 TEST_F(FaultTest, EveryAcknowledgedSubmissionSurvivesACoordinatorKill) {
   StartCoordinator();
-  auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
-  auto stub = v1::Coordinator::NewStub(channel);
-  std::mutex mu;
-  std::vector<std::string> acknowledged;
-  std::atomic<bool> stop{false};
-  // Two clients submitting as fast as they can; a job counts once its SubmitJob returned OK.
-  std::vector<std::thread> clients;
-  for (int c = 0; c < 2; ++c) {
-    clients.emplace_back([&, c] {
-      for (int i = 0; !stop; ++i) {
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-        v1::SubmitJobRequest request;
-        *request.mutable_spec() = Spec("load-" + std::to_string(c) + "-" + std::to_string(i));
-        Job job;
-        if (stub->SubmitJob(&context, request, &job).ok()) {
-          std::lock_guard<std::mutex> lock(mu);
-          acknowledged.push_back(job.id());
-        }
-      }
-    });
-  }
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return acknowledged.size() >= 300;
-  }));
+  SubmissionLoad load(port_, 2, /*epochs=*/2);
+  ASSERT_TRUE(load.WaitForAcknowledged(300));
   coordinator_->Kill(SIGKILL);  // mid-load
-  stop = true;
-  for (auto& t : clients) t.join();
+  const std::vector<std::string> acknowledged = load.Stop();
   StartCoordinator();  // the same database file
-  std::lock_guard<std::mutex> lock(mu);
+  ExpectAllStored(acknowledged);
   for (const std::string& id : acknowledged) {
-    grpc::ClientContext context;
-    v1::GetJobRequest request;
-    request.set_id(id);
-    Job job;
-    ASSERT_TRUE(stub_->GetJob(&context, request, &job).ok()) << id << " lost";
-    EXPECT_EQ(job.state(), v1::JOB_STATE_QUEUED);
+    EXPECT_EQ(Get(id).state(), v1::JOB_STATE_QUEUED);  // no worker: still waiting
   }
   v1::ListJobsRequest all;
   all.set_page_size(1000);
