@@ -1,18 +1,14 @@
 // The service end to end: a real polytrain-coordinator and real polytrain-workers as separate
 // processes on 127.0.0.1 ports chosen at run time, a real SQLite file, gRPC over loopback.
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include "tests/service_fixture.h"
 
