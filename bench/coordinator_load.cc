@@ -1,13 +1,15 @@
 // coordinator_load: a load generator for polytrain-coordinator over loopback.
 //
 //   coordinator_load --coordinator 127.0.0.1:PORT [--clients 8] [--seconds 5]
-//                    [--points_per_batch 500]
+//                    [--points_per_batch 500] [--prefill N] [--no-ingest]
 //
-// Phase 1: `clients` threads call SubmitJob (tiny synthetic specs) as fast as they can for
-// `seconds`: submissions/s and latency percentiles. Phase 2: a load-generating worker stream
-// takes one job and sends MetricBatches of `points_per_batch` points, each batch acknowledged by
-// the next heartbeat round trip being possible: metric points ingested per second (stored in
-// SQLite), measured until the coordinator has stored them all (GetMetrics).
+// Phase 0 (with --prefill N): N jobs queued first, by sweeps of 1000 (no worker takes them), so
+// that phase 1 measures submissions against a queue of that depth. Phase 1: `clients` threads call
+// SubmitJob (tiny synthetic specs) as fast as they can for `seconds`: submissions/s and latency
+// percentiles. Phase 2: a load-generating worker stream takes one job and sends MetricBatches of
+// `points_per_batch` points, each batch acknowledged by the next heartbeat round trip being
+// possible: metric points ingested per second (stored in SQLite), measured until the coordinator
+// has stored them all (GetMetrics).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -44,7 +46,37 @@ int Main(int argc, char** argv) {
   app.add_option("--clients", clients, "concurrent SubmitJob clients")->check(CLI::Range(1, 256));
   app.add_option("--seconds", seconds, "duration of each phase")->check(CLI::Range(0.1, 600.0));
   app.add_option("--points_per_batch", points_per_batch)->check(CLI::Range(1, 10000));
+  int prefill = 0;
+  bool ingest = true;
+  app.add_option("--prefill", prefill, "jobs queued before phase 1")
+      ->check(CLI::Range(0, 10000000));
+  app.add_flag("!--no-ingest", ingest, "skip phase 2 (metric ingestion)");
   CLI11_PARSE(app, argc, argv);
+
+  // Phase 0: the queue filled by sweeps of 10 losses x 100 seeds, each stored in one transaction.
+  if (prefill > 0) {
+    auto stub = polytrain::v1::Coordinator::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    const auto fill_start = Clock::now();
+    for (int queued = 0; queued < prefill;) {
+      polytrain::v1::SubmitSweepRequest sweep;
+      *sweep.mutable_base() = TinySpec(queued);
+      const int jobs = std::min(1000, prefill - queued);
+      const int losses = std::max(1, std::min(10, jobs));
+      for (int l = 0; l < losses; ++l) sweep.add_losses()->mutable_poly1()->set_epsilon(l + 1);
+      sweep.set_seeds(jobs / losses);
+      polytrain::v1::SubmitSweepResponse response;
+      grpc::ClientContext context;
+      const grpc::Status status = stub->SubmitSweep(&context, sweep, &response);
+      if (!status.ok()) {
+        std::fprintf(stderr, "prefill: %s\n", status.error_message().c_str());
+        return 1;
+      }
+      queued += response.jobs_size();
+    }
+    std::printf("Prefill: %d jobs queued in %.1f s\n", prefill,
+                std::chrono::duration<double>(Clock::now() - fill_start).count());
+  }
 
   // Phase 1: submissions.
   std::vector<double> latencies;
@@ -78,6 +110,8 @@ int Main(int argc, char** argv) {
       "errors %d\n",
       clients, latencies.size(), elapsed, latencies.size() / elapsed, Percentile(latencies, 0.5),
       Percentile(latencies, 0.99), errors.load());
+
+  if (!ingest) return errors.load() == 0 ? 0 : 1;
 
   // Phase 2: one worker stream taking the highest-priority job and flooding its metrics.
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());

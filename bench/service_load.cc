@@ -41,7 +41,7 @@
 #include "bench/tiny_job_spec.h"
 #include "grpcpp/create_channel.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
-#include "tests/http_get.h"
+#include "testing/http_get.h"
 
 namespace polytrain {
 namespace {

@@ -116,7 +116,7 @@ expect 0 "alpha_1     = 3" -- loss describe "$root/examples/losses/poly1.txtpb"
 # Golden text for the stable, offline outputs.
 checks=$((checks + 1))
 "$polyctl" loss curve "$root/examples/losses/cross_entropy.txtpb" "$root/examples/losses/poly1.txtpb" \
-  "$root/examples/losses/focal.txtpb" --pt 0.05,0.5,0.95 >"$tmp/curve.txt"
+  "$root/examples/losses/focal.txtpb" --pt 0.05,0.5,0.95 --format table >"$tmp/curve.txt"
 diff -u "$root/client/testdata/loss_curve.golden" "$tmp/curve.txt" || fail "loss curve golden differs"
 checks=$((checks + 1))
 "$polyctl" loss describe "$root/examples/losses/poly1_focal.txtpb" >"$tmp/describe.txt"

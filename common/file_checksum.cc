@@ -1,30 +1,24 @@
 #include "common/file_checksum.h"
 
-#include <zlib.h>
-
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/chunked_file.h"
 
 namespace polytrain {
 
 absl::StatusOr<FileChecksum> ComputeFileChecksum(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::string buffer(1 << 20, '\0');
-  uLong crc = crc32(0L, Z_NULL, 0);
-  FileChecksum checksum;
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    const std::streamsize n = in.gcount();
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(n));
-    checksum.size += n;
+  absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
+      ChunkedFileReader::Open(path, size_t{1} << 20);
+  if (!reader.ok()) return reader.status();
+  std::string chunk;
+  bool last = false;
+  while (!last) {
+    if (absl::Status s = (*reader)->Next(&chunk, &last); !s.ok()) return s;
   }
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
-  checksum.crc32 = static_cast<uint32_t>(crc);
-  return checksum;
+  return (*reader)->read();
 }
 
 absl::Status WriteChecksumRecord(const std::string& record_path, const FileChecksum& checksum) {

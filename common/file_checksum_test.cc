@@ -6,26 +6,14 @@
 #include <fstream>
 
 #include "gtest/gtest.h"
+#include "testing/scratch_dir.h"
 
 namespace polytrain {
 namespace {
 
 namespace fs = std::filesystem;
 
-class FileChecksumTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("file_checksum_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Write(const std::string& name, const std::string& content) {
-    std::ofstream(dir_ / name, std::ios::binary | std::ios::trunc) << content;
-    return (dir_ / name).string();
-  }
-  fs::path dir_;
-};
+using FileChecksumTest = testing::ScratchDirTest;
 
 TEST_F(FileChecksumTest, MatchesZlibOverTheWholeFile) {
   const std::string content(3 << 20, 'x');  // more than one read buffer

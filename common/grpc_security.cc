@@ -4,7 +4,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -54,16 +53,6 @@ bool IsLoopbackAddress(absl::string_view address) {
   return true;
 }
 
-void AddServerSecurityFlags(CLI::App& app, ServerSecurityOptions* options) {
-  app.add_option("--tls_cert", options->tls_cert, "TLS: PEM certificate chain of this server");
-  app.add_option("--tls_key", options->tls_key, "TLS: PEM private key of --tls_cert");
-  app.add_option("--tls_client_ca", options->tls_client_ca,
-                 "mutual TLS: PEM CA that signs worker certificates; workers must then present "
-                 "one");
-  app.add_flag("--plaintext", options->plaintext,
-               "serve without TLS (only allowed on a loopback address such as 127.0.0.1)");
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const ServerSecurityOptions& options, absl::string_view address) {
   const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
@@ -100,18 +89,6 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(ssl);
-}
-
-void AddClientSecurityFlags(CLI::App& app, ClientSecurityOptions* options) {
-  app.add_option("--tls_ca", options->tls_ca,
-                 "TLS: PEM CA that signed the coordinator's certificate (without it: plaintext, "
-                 "loopback only)");
-  app.add_option("--tls_cert", options->tls_cert, "mutual TLS: PEM client certificate");
-  app.add_option("--tls_key", options->tls_key, "mutual TLS: PEM private key of --tls_cert");
-  app.add_option("--tls_server_name", options->tls_server_name,
-                 "TLS: name expected in the coordinator's certificate (default: the host)");
-  app.add_option("--token_file", options->token_file,
-                 "file holding the bearer token (default: $POLYTRAIN_TOKEN)");
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,

@@ -1,5 +1,7 @@
 // TLS and bearer tokens on both ends of PolyTrain's gRPC connections.
 //
+// The flags themselves are registered by cli/security_flags.h.
+//
 // Server: TLS with --tls_cert/--tls_key (and --tls_client_ca to verify client certificates,
 // mutual TLS for workers); plaintext only with an explicit --plaintext and a loopback address.
 // Client: TLS when --tls_ca is given (--tls_cert/--tls_key add a client certificate); plaintext
@@ -17,10 +19,6 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/server_credentials.h"
 
-namespace CLI {
-class App;
-}
-
 namespace polytrain {
 
 // "127.0.0.1:50051", "[::1]:0", "localhost:80", "unix:..." are loopback; "0.0.0.0:50051",
@@ -33,9 +31,6 @@ struct ServerSecurityOptions {
   std::string tls_client_ca;  // PEM CA bundle: verify client certificates that are presented
   bool plaintext = false;
 };
-
-// Adds --tls_cert, --tls_key, --tls_client_ca and --plaintext.
-void AddServerSecurityFlags(CLI::App& app, ServerSecurityOptions* options);
 
 // Credentials for listening on `address`; INVALID_ARGUMENT naming the flag when the options do
 // not fit together, a file cannot be read, or plaintext is asked for on a non-loopback address.
@@ -50,9 +45,6 @@ struct ClientSecurityOptions {
   std::string token_file;       // file holding the bearer token
   std::string token;            // filled by MakeChannel from token_file or $POLYTRAIN_TOKEN
 };
-
-// Adds --tls_ca, --tls_cert, --tls_key, --tls_server_name and --token_file.
-void AddClientSecurityFlags(CLI::App& app, ClientSecurityOptions* options);
 
 // A channel to `target`, and loads the token into options->token. INVALID_ARGUMENT naming the
 // flag for unreadable files, a half-given client certificate, or plaintext to a non-loopback

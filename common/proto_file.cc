@@ -9,11 +9,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+#include "yaml-cpp/yaml.h"
 
 namespace polytrain {
 namespace {
@@ -125,6 +128,39 @@ std::string InvalidUtf8Path(const google::protobuf::Message& message, const std:
   return "";
 }
 
+// YAML scalars carry no types: true/false become booleans, numbers numbers, the rest strings
+// (protobuf's JSON parser then checks them against the message's field types).
+nlohmann::json YamlToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& item : node) object[item.first.as<std::string>()] = YamlToJson(item.second);
+      return object;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json array = nlohmann::json::array();
+      for (const auto& item : node) array.push_back(YamlToJson(item));
+      return array;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string text = node.Scalar();
+      if (node.Tag() == "!") return text;  // quoted in the YAML: a string
+      if (text == "true") return true;
+      if (text == "false") return false;
+      double number = 0;
+      if (absl::SimpleAtod(text, &number) &&
+          text.find_first_of("0123456789") != std::string::npos) {
+        int64_t integer = 0;
+        if (absl::SimpleAtoi(text, &integer)) return integer;
+        return number;
+      }
+      return text;
+    }
+    default:
+      return nullptr;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<ProtoFormat> ProtoFormatFromPath(absl::string_view path) {
@@ -132,8 +168,11 @@ absl::StatusOr<ProtoFormat> ProtoFormatFromPath(absl::string_view path) {
     if (absl::EndsWith(path, ext)) return ProtoFormat::kText;
   }
   if (absl::EndsWith(path, ".json")) return ProtoFormat::kJson;
+  if (absl::EndsWith(path, ".yaml") || absl::EndsWith(path, ".yml")) return ProtoFormat::kYaml;
   return absl::InvalidArgumentError(
-      absl::StrCat(path, ": unknown file extension; use .txtpb (protobuf text format) or .json"));
+      absl::StrCat(path,
+                   ": unknown file extension; use .txtpb (protobuf text format), .json or "
+                   ".yaml"));
 }
 
 absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::string_view source,
@@ -153,6 +192,16 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
           absl::StrCat(source, ": ", bad_string, ": not valid UTF-8 (string fields must be)"));
     }
     return absl::OkStatus();
+  }
+  std::string json;
+  if (format == ProtoFormat::kYaml) {
+    try {
+      json = YamlToJson(YAML::Load(std::string(content))).dump();
+    } catch (const YAML::Exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+    }
+    content = json;
   }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;

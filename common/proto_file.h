@@ -1,5 +1,7 @@
 // Reading and writing protobuf messages in the formats users write by hand: text format
-// (.txtpb, .textproto, .pbtxt) and JSON (.json), parsed by protobuf's own parsers.
+// (.txtpb, .textproto, .pbtxt), JSON (.json) and YAML (.yaml, .yml: the JSON mapping written as
+// YAML), parsed by protobuf's own parsers (YAML through yaml-cpp into protobuf's JSON parser).
+// Every spec reader of the project (polyctl, polyloss, polytrain-worker) is this one.
 #ifndef POLYTRAIN_COMMON_PROTO_FILE_H_
 #define POLYTRAIN_COMMON_PROTO_FILE_H_
 
@@ -12,7 +14,7 @@
 
 namespace polytrain {
 
-enum class ProtoFormat { kText, kJson };
+enum class ProtoFormat { kText, kJson, kYaml };
 
 // The format named by a path's extension, or INVALID_ARGUMENT for any other extension.
 absl::StatusOr<ProtoFormat> ProtoFormatFromPath(absl::string_view path);

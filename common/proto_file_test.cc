@@ -80,9 +80,27 @@ TEST(ProtoFileTest, TextStringsMustBeUtf8) {
 
 TEST(ProtoFileTest, UnknownExtensionAndMissingFile) {
   LossSpec spec;
-  EXPECT_EQ(ReadProtoFile("spec.yaml", &spec).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadProtoFile("spec.ini", &spec).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReadProtoFile(::testing::TempDir() + "/missing.txtpb", &spec).code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST(ProtoFileTest, YamlIsTheJsonMappingWrittenAsYaml) {
+  polytrain::v1::JobSpec spec;
+  ASSERT_TRUE(
+      ParseProto("name: y\nloss: {poly1: {epsilon: 2}}\nbatch_size: 8\nlabels: {team: '1'}\n",
+                 ProtoFormat::kYaml, "j.yaml", &spec)
+          .ok());
+  EXPECT_EQ(spec.name(), "y");
+  EXPECT_EQ(spec.loss().poly1().epsilon(), 2);
+  EXPECT_EQ(spec.batch_size(), 8);
+  EXPECT_EQ(spec.labels().at("team"), "1");  // quoted: a string, not a number
+  const absl::Status syntax = ParseProto("name: [y\n", ProtoFormat::kYaml, "bad.yaml", &spec);
+  EXPECT_EQ(syntax.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(syntax.message().substr(0, 11), "bad.yaml:2:") << syntax.message();
+  const absl::Status type = ParseProto("batch_size: lots\n", ProtoFormat::kYaml, "t.yaml", &spec);
+  EXPECT_EQ(type.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*ProtoFormatFromPath("a.yml"), ProtoFormat::kYaml);
 }
 
 TEST(ProtoFileTest, JsonOutputUsesProtoFieldNames) {

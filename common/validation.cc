@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -17,6 +18,12 @@ std::string IndexPath(absl::string_view field, int64_t index) {
 
 absl::Status InvalidField(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+std::string Quote(absl::string_view value, size_t max_length) {
+  if (value.size() <= max_length) return absl::StrCat("'", absl::CHexEscape(value), "'");
+  return absl::StrCat("'", absl::CHexEscape(value.substr(0, max_length)), "...' (", value.size(),
+                      " characters)");
 }
 
 absl::Status CheckFinite(absl::string_view field, double value) {

@@ -1,6 +1,6 @@
 // Building blocks of message validation: field paths and range checks whose errors read
 // "<path>: <what>, got <value>" as INVALID_ARGUMENT. Each message type has one Validate
-// function built from these.
+// function built from these, in api/ (and loss/spec/ for the LossSpec).
 #ifndef POLYTRAIN_COMMON_VALIDATION_H_
 #define POLYTRAIN_COMMON_VALIDATION_H_
 
@@ -18,6 +18,11 @@ std::string FieldPath(absl::string_view parent, absl::string_view name);
 std::string IndexPath(absl::string_view field, int64_t index);
 
 absl::Status InvalidField(absl::string_view field, absl::string_view what);
+
+// A value from a request as an error may quote it: in single quotes, non-printable bytes
+// escaped, and cut after `max_length` characters ("'aaaa...' (8000 characters)"), so that an
+// error never grows with what a client sent.
+std::string Quote(absl::string_view value, size_t max_length = 64);
 
 // Finite, and within [lo, hi]. `lo_text` replaces the printed lower bound (e.g. "-1/4").
 absl::Status CheckFinite(absl::string_view field, double value);

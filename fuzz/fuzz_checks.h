@@ -14,6 +14,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "api/job_spec.h"
+#include "api/job_spec_defaults.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -24,7 +26,6 @@
 #include "loss/spec/loss_spec.h"
 #include "polytrain/v1/job.pb.h"
 #include "polytrain/v1/loss.pb.h"
-#include "worker/job_spec.h"
 
 namespace polytrain::fuzz {
 

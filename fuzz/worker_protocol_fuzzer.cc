@@ -1,11 +1,11 @@
-// Fuzzes the coordinator's side of the worker stream (Coordinator::WorkerConnected,
-// HandleWorkerMessage, WorkerDisconnected) together with what moves jobs between states
-// underneath it (lease expiry, submissions, cancels, stored artifacts). Workers are remote
+// Fuzzes the coordinator's side of the worker stream (WorkerProtocol::Connected, Handle,
+// Disconnected) together with what moves jobs between states underneath it (the Scheduler's
+// lease expiry, the ClientApi's submissions and cancels, stored artifacts). Workers are remote
 // processes, possibly buggy, stale or hostile: whatever they send in whatever order must be an
 // error or a no-op for the coordinator, never a crash, a leak or undefined behaviour, and its
 // bookkeeping must keep the rules checked below.
 //
-// Each input runs against a fresh coordinator (SQLite in memory, no lease thread, real
+// Each input runs against a fresh CoordinatorCore (SQLite in memory, no lease thread, real
 // Prometheus series) with two jobs already queued: "cpu" (max_attempts 2) and "gpu" (CUDA,
 // priority 5). The input is a sequence of operations, each
 //   op:u8  arg:u8  len:u16 (little-endian)  payload[len]      (len is cut to what is left)
@@ -45,14 +45,14 @@
 #include <string>
 #include <vector>
 
+#include "api/job_spec_defaults.h"
+#include "api/worker_messages.h"
 #include "fuzz/fuzz_checks.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/text_format.h"
 #include "prometheus/registry.h"
-#include "server/coordinator.h"
+#include "server/coordinator_core.h"
 #include "server/coordinator_metrics.h"
-#include "server/sqlite_job_store.h"
-#include "worker/job_spec.h"
 
 namespace polytrain {
 namespace {
@@ -62,11 +62,6 @@ bool verbose = false;
 using polytrain::v1::CoordinatorMessage;
 using polytrain::v1::Job;
 using polytrain::v1::JobState;
-
-bool IsTerminal(JobState state) {
-  return state == polytrain::v1::JOB_STATE_SUCCEEDED || state == polytrain::v1::JOB_STATE_FAILED ||
-         state == polytrain::v1::JOB_STATE_CANCELLED;
-}
 
 // Job ids that reached a final state, with that state.
 using FinalStates = std::map<std::string, JobState>;
@@ -128,34 +123,23 @@ constexpr char kTemplateJob[] = R"pb(
   }
 )pb";
 
-// The artifact names ArtifactStore::Begin admits (one path component of [A-Za-z0-9._-], not
-// starting with '.'); only those reach Coordinator::ArtifactStored.
-bool PlainFileName(const std::string& name) {
-  if (name.empty() || name.size() > 128 || name[0] == '.') return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 class Session {
  public:
   Session() {
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<CoordinatorMetrics>(*registry_, std::chrono::seconds(0));
-    absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(":memory:");
-    POLYTRAIN_FUZZ_CHECK(store.ok(), store.status().ToString());
-    Coordinator::Options options;
+    Scheduler::Options options;
     options.lease_seconds = 10;
     options.heartbeat_seconds = 3;
     options.lease_thread = false;  // leases lapse only when the input says so
     options.metrics = metrics_.get();
-    absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
-        Coordinator::Create(*std::move(store), options);
-    POLYTRAIN_FUZZ_CHECK(coordinator.ok(), coordinator.status().ToString());
-    coordinator_ = *std::move(coordinator);
+    absl::StatusOr<std::unique_ptr<CoordinatorCore>> core =
+        CoordinatorCore::Open(":memory:", options);
+    POLYTRAIN_FUZZ_CHECK(core.ok(), core.status().ToString());
+    core_ = *std::move(core);
+    scheduler_ = &core_->scheduler();
+    api_ = &core_->client_api();
+    protocol_ = &core_->worker_protocol();
 
     POLYTRAIN_FUZZ_CHECK(google::protobuf::TextFormat::ParseFromString(kTemplateJob, &template_),
                          "template");
@@ -171,7 +155,7 @@ class Session {
 
   ~Session() {
     // The coordinator goes first: it may still hold channels of connected workers.
-    coordinator_.reset();
+    core_.reset();
     channels_.clear();
   }
 
@@ -199,7 +183,7 @@ class Session {
         if (!hello.ParseFromArray(payload, payload_size)) return;
         for (std::string& id : *hello.mutable_running_job_ids()) MapJobId(&id);
         auto channel = std::make_unique<CheckingChannel>(hello, &final_states_);
-        absl::StatusOr<int64_t> session = coordinator_->WorkerConnected(hello, channel.get());
+        absl::StatusOr<int64_t> session = protocol_->Connected(hello, channel.get());
         if (verbose) std::fprintf(stderr, "  connect: %s\n", session.status().ToString().c_str());
         if (!session.ok()) return;  // the channel dies here: the coordinator must not keep it
         POLYTRAIN_FUZZ_CHECK(channels_.count(*session) == 0, "a session id reused");
@@ -211,19 +195,19 @@ class Session {
         polytrain::v1::WorkerMessage message;
         if (!message.ParseFromArray(payload, payload_size)) return;
         MapJobIds(&message);
-        const absl::Status status = coordinator_->HandleWorkerMessage(SessionAt(arg), message);
+        const absl::Status status = protocol_->Handle(SessionAt(arg), message);
         if (verbose) std::fprintf(stderr, "  message: %s\n", status.ToString().c_str());
         return;
       }
       case 2: {
         const int64_t session = SessionAt(arg);
-        coordinator_->WorkerDisconnected(session);
+        protocol_->Disconnected(session);
         channels_.erase(session);
         return;
       }
       case 3: {
-        const auto later = Coordinator::Clock::now() + std::chrono::seconds(arg);
-        coordinator_->ExpireLeases(later);
+        const auto later = Scheduler::Clock::now() + std::chrono::seconds(arg);
+        scheduler_->ExpireLeases(later);
         metrics_->DropExpiredJobSeries(later);
         return;
       }
@@ -243,14 +227,14 @@ class Session {
         request.set_id(JobAt(arg & 63));
         polytrain::v1::GetJobRequest get;
         get.set_id(request.id());
-        absl::StatusOr<Job> before = coordinator_->GetJob(get);
+        absl::StatusOr<Job> before = api_->GetJob(get, kAdmin);
         POLYTRAIN_FUZZ_CHECK(before.ok(), before.status().ToString());
-        const absl::Status status = coordinator_->CancelJob(request, caller).status();
+        const absl::Status status = api_->CancelJob(request, caller).status();
         if (caller.own_jobs_only && before->owner() != caller.name) {
           // Another user's job: refused, and left as it was.
           POLYTRAIN_FUZZ_CHECK(status.code() == absl::StatusCode::kPermissionDenied,
                                status.ToString());
-          absl::StatusOr<Job> after = coordinator_->GetJob(get);
+          absl::StatusOr<Job> after = api_->GetJob(get, kAdmin);
           POLYTRAIN_FUZZ_CHECK(after.ok() && after->state() == before->state(),
                                after.status().ToString());
         }
@@ -258,22 +242,23 @@ class Session {
       }
       case 6: {
         const std::string name(payload, len);
-        if (!PlainFileName(name)) return;  // ArtifactStore::Begin refuses it before this call
-        (void)coordinator_->ArtifactStored(JobAt(arg), name, JobAt(arg) + "/" + name);
+        // The upload refuses any other name before the protocol hears of the file.
+        if (!ValidateArtifactName("name", name).ok()) return;
+        (void)protocol_->ArtifactStored(JobAt(arg), name, JobAt(arg) + "/" + name);
         return;
       }
       case 7: {
         polytrain::v1::GetJobRequest get;
         get.set_id(JobAt(arg));
-        absl::StatusOr<Job> job = coordinator_->GetJob(get);
+        absl::StatusOr<Job> job = api_->GetJob(get, kAdmin);
         POLYTRAIN_FUZZ_CHECK(job.ok(), job.status().ToString());
         polytrain::v1::GetMetricsRequest metrics;
         metrics.set_job_id(JobAt(arg));
         absl::StatusOr<polytrain::v1::GetMetricsResponse> points =
-            coordinator_->GetMetrics(metrics);
+            api_->GetMetrics(metrics, kAdmin);
         POLYTRAIN_FUZZ_CHECK(points.ok(), points.status().ToString());
         absl::StatusOr<polytrain::v1::ListJobsResponse> list =
-            coordinator_->ListJobs(polytrain::v1::ListJobsRequest());
+            api_->ListJobs(polytrain::v1::ListJobsRequest(), kAdmin);
         POLYTRAIN_FUZZ_CHECK(list.ok(), list.status().ToString());
         return;
       }
@@ -288,13 +273,13 @@ class Session {
       case 2:
         return Caller::Client("bob");
       default:
-        return Caller::Admin();
+        return Caller::Admin("");
     }
   }
 
   void Submit(const polytrain::v1::SubmitJobRequest& request,
-              const Caller& caller = Caller::Admin()) {
-    absl::StatusOr<Job> job = coordinator_->SubmitJob(request, caller);
+              const Caller& caller = Caller::Admin("")) {
+    absl::StatusOr<Job> job = api_->SubmitJob(request, caller);
     if (!job.ok()) return;
     // A retried request id returns the job it made before.
     for (const std::string& id : job_ids_) {
@@ -308,7 +293,7 @@ class Session {
     for (const std::string& id : job_ids_) {
       polytrain::v1::GetJobRequest request;
       request.set_id(id);
-      absl::StatusOr<Job> job = coordinator_->GetJob(request);
+      absl::StatusOr<Job> job = api_->GetJob(request, kAdmin);
       POLYTRAIN_FUZZ_CHECK(job.ok(), job.status().ToString());
       if (verbose) {
         std::fprintf(stderr, "  job %s %s attempts %d worker %s %s\n", job->spec().name().c_str(),
@@ -352,7 +337,11 @@ class Session {
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<CoordinatorMetrics> metrics_;
-  std::unique_ptr<Coordinator> coordinator_;
+  const Caller kAdmin = Caller::Admin("");
+  std::unique_ptr<CoordinatorCore> core_;
+  Scheduler* scheduler_ = nullptr;
+  ClientApi* api_ = nullptr;
+  WorkerProtocol* protocol_ = nullptr;
   polytrain::v1::SubmitJobRequest template_;
   std::vector<std::string> job_ids_;
   std::vector<int64_t> sessions_;

@@ -21,11 +21,10 @@ build=${FUZZ_BUILD_DIR:-build-asan}
 
 if [[ ${POLYTRAIN_FUZZ_BUILD:-1} != 0 ]]; then
   # The same configuration as scripts/test-sanitizers.sh (so that neither rebuilds the other's
-  # work). LibTorch is configured only because worker/ (which holds the torch-free job_spec
-  # library the coordinator links) is added with it; nothing here builds or links LibTorch.
+  # work): LibTorch off.
   CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPOLYTRAIN_SANITIZE=address,undefined,fuzzer-no-link -DPOLYTRAIN_BUILD_FUZZERS=ON \
-    -DPOLYTRAIN_BUILD_BENCH=OFF >/dev/null
+    -DPOLYTRAIN_WITH_TORCH=OFF -DPOLYTRAIN_SANITIZE=address,undefined,fuzzer-no-link \
+    -DPOLYTRAIN_BUILD_FUZZERS=ON -DPOLYTRAIN_BUILD_BENCH=OFF >/dev/null
   cmake --build "$build" -j "$(nproc)" --target "${harnesses[@]}"
 fi
 

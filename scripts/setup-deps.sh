@@ -19,6 +19,8 @@ PACKAGES=(
   librsvg2-bin libyaml-cpp-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev python3-torch
+  # Raw gRPC clients built from the protos alone (tests/raw_client_test.py).
+  python3-grpcio python3-protobuf
   # libFuzzer harnesses and the ThreadSanitizer build (clang's runtimes).
   clang libclang-rt-14-dev
   # Real data and the real Prometheus server (integration tests).

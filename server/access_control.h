@@ -5,7 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
-#include "server/coordinator.h"
+#include "server/caller.h"
 #include "server/token_authenticator.h"
 
 namespace polytrain {

@@ -5,22 +5,15 @@
 #define POLYTRAIN_SERVER_ARTIFACT_STORE_H_
 
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "api/limits.h"
+#include "common/chunked_file.h"
 
 namespace polytrain {
-
-// Largest artifact accepted.
-inline constexpr int64_t kMaxArtifactBytes = int64_t{4} << 30;
-// Checkpoints are the artifacts named ckpt-<zero-padded step>.pt (worker/checkpoint.cc), so
-// that names sort by step.
-inline constexpr char kCheckpointPrefix[] = "ckpt-";
-// Checkpoints kept per job: the newest, and two older ones to fall back on if it is damaged.
-inline constexpr size_t kStoredCheckpointsPerJob = 3;
 
 // A stored file that still matches its record.
 struct IntactArtifact {
@@ -40,25 +33,19 @@ class ArtifactStore {
   // place) or drop it (the temporary file is removed).
   class Upload {
    public:
-    ~Upload();
     absl::Status Append(const std::string& data);
     // Returns the path relative to the root.
     absl::StatusOr<std::string> Commit(int64_t size, uint32_t crc32);
 
    private:
     friend class ArtifactStore;
-    Upload(std::string relative, std::string final_path);
+    Upload(std::string relative, std::unique_ptr<ChunkedFileWriter> file);
     std::string relative_;
-    std::string final_path_;
-    std::string temp_path_;
-    std::ofstream out_;
-    int64_t written_ = 0;
-    uint32_t crc_ = 0;
-    bool committed_ = false;
+    std::unique_ptr<ChunkedFileWriter> file_;
   };
 
-  // INVALID_ARGUMENT for a job id or name that is not a plain file name (letters, digits, '.',
-  // '_', '-'; 1 to 128 characters; not starting with '.').
+  // INVALID_ARGUMENT for a job id or name that is not a plain file name
+  // (api/worker_messages.h's ValidateArtifactName).
   absl::StatusOr<std::unique_ptr<Upload>> Begin(const std::string& job_id, const std::string& name);
   // The file stored at "<job_id>/<name>": INVALID_ARGUMENT for another shape, NOT_FOUND when
   // absent.

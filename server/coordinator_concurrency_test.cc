@@ -16,13 +16,12 @@
 #include <thread>
 #include <vector>
 
+#include "api/job_spec_defaults.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "server/coordinator.h"
+#include "server/coordinator_core.h"
 #include "server/coordinator_metrics.h"
-#include "server/sqlite_job_store.h"
-#include "worker/job_spec.h"
 
 namespace polytrain {
 namespace {
@@ -86,20 +85,19 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
     RemoveDb();
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<CoordinatorMetrics>(*registry_, std::chrono::milliseconds(0));
-    Coordinator::Options options;
+    Scheduler::Options options;
     options.lease_seconds = 0.3;  // the lease thread looks every 200 ms
     options.heartbeat_seconds = 0.1;
     options.lease_thread = true;
     options.metrics = metrics_.get();
-    absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(path_);
-    ASSERT_TRUE(store.ok()) << store.status();
-    absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
-        Coordinator::Create(*std::move(store), options);
-    ASSERT_TRUE(coordinator.ok()) << coordinator.status();
-    coordinator_ = *std::move(coordinator);
+    absl::StatusOr<std::unique_ptr<CoordinatorCore>> core = CoordinatorCore::Open(path_, options);
+    ASSERT_TRUE(core.ok()) << core.status();
+    core_ = *std::move(core);
+    api_ = &core_->client_api();
+    protocol_ = &core_->worker_protocol();
   }
   void TearDown() override {
-    coordinator_.reset();  // before the channels and watchers it may still hold
+    core_.reset();  // before the channels and watchers it may still hold
     channels_.clear();
     watchers_.clear();
     RemoveDb();
@@ -146,7 +144,7 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
     std::mt19937 random(client);
     for (int i = 0; i < kJobsPerClient; ++i) {
       const std::string name = "c" + std::to_string(client) + "-" + std::to_string(i);
-      absl::StatusOr<Job> job = coordinator_->SubmitJob(Request(name, i % 3));
+      absl::StatusOr<Job> job = api_->SubmitJob(Request(name, i % 3), kAdmin);
       ASSERT_TRUE(job.ok()) << job.status();
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -155,14 +153,14 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
       const std::vector<std::string> ids = JobIds();
       polytrain::v1::GetJobRequest get;
       get.set_id(ids[random() % ids.size()]);
-      EXPECT_TRUE(coordinator_->GetJob(get).ok());
+      EXPECT_TRUE(api_->GetJob(get, kAdmin).ok());
       polytrain::v1::GetMetricsRequest metrics;
       metrics.set_job_id(get.id());
       metrics.set_max_points(1 + random() % 3);
-      EXPECT_TRUE(coordinator_->GetMetrics(metrics).ok());
+      EXPECT_TRUE(api_->GetMetrics(metrics, kAdmin).ok());
       polytrain::v1::ListJobsRequest list;
       if (i % 2 == 0) list.add_states(polytrain::v1::JOB_STATE_RUNNING);
-      EXPECT_TRUE(coordinator_->ListJobs(list).ok());
+      EXPECT_TRUE(api_->ListJobs(list, kAdmin).ok());
       metrics_->Rpc("SubmitJob", 0, 0.001);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -179,12 +177,12 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
         if (random() % 4 == 0) {
           polytrain::v1::CancelJobRequest cancel;
           cancel.set_id(id);
-          (void)coordinator_->CancelJob(cancel);  // FAILED_PRECONDITION once it ended
+          (void)api_->CancelJob(cancel, kAdmin);  // FAILED_PRECONDITION once it ended
         } else {
           CountingWatcher* watcher = NewWatcher();
           polytrain::v1::WatchJobRequest watch;
           watch.set_id(id);
-          EXPECT_TRUE(coordinator_->Watch(watch, watcher).ok());
+          EXPECT_TRUE(api_->Watch(watch, watcher, kAdmin).ok());
           if (random() % 2 == 0) {
             watching.emplace_back(id, watcher);
           } else {
@@ -194,12 +192,12 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
         }
       }
       if (watching.size() > 3) {
-        coordinator_->Unwatch(watching.front().first, watching.front().second);
+        api_->Unwatch(watching.front().first, watching.front().second);
         watching.erase(watching.begin());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    for (const auto& [id, watcher] : watching) coordinator_->Unwatch(id, watcher);
+    for (const auto& [id, watcher] : watching) api_->Unwatch(id, watcher);
   }
 
   // A worker: runs what it is assigned for a few rounds, then finishes or fails it; now and
@@ -217,7 +215,7 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
       hello.add_devices("cpu");
       for (const auto& [id, attempt] : running) hello.add_running_job_ids(id);
       QueueChannel* channel = NewChannel();
-      absl::StatusOr<int64_t> session = coordinator_->WorkerConnected(hello, channel);
+      absl::StatusOr<int64_t> session = protocol_->Connected(hello, channel);
       EXPECT_TRUE(session.ok()) << session.status();
       channel_of_[index] = channel;
       return session.ok() ? *session : -1;
@@ -234,7 +232,7 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
           stopped.mutable_failed()->set_job_id(it->first);
           stopped.mutable_failed()->set_attempt(it->second);
           stopped.mutable_failed()->set_cancelled(true);
-          if (!silent) (void)coordinator_->HandleWorkerMessage(session, stopped);
+          if (!silent) (void)protocol_->Handle(session, stopped);
           running.erase(it);
         }
       }
@@ -242,7 +240,7 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
         WorkerMessage beat;
         beat.mutable_heartbeat();
         for (const auto& [id, attempt] : running) beat.mutable_heartbeat()->add_running_job_ids(id);
-        (void)coordinator_->HandleWorkerMessage(session, beat);
+        (void)protocol_->Handle(session, beat);
         for (auto it = running.begin(); it != running.end();) {
           const int round = ++rounds[it->first];
           WorkerMessage message;
@@ -265,17 +263,17 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
             message.mutable_finished()->set_steps(round);
             (*message.mutable_finished()->mutable_final_metrics())["eval_loss"] = 0.5;
           }
-          (void)coordinator_->HandleWorkerMessage(session, message);
+          (void)protocol_->Handle(session, message);
           it = round < 3 ? std::next(it) : running.erase(it);
         }
         if (random() % 40 == 0) {  // the stream drops; the worker dials again
-          coordinator_->WorkerDisconnected(session);
+          protocol_->Disconnected(session);
           session = connect();
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(3));
     }
-    coordinator_->WorkerDisconnected(session);
+    protocol_->Disconnected(session);
   }
 
   // What a Prometheus scrape does, concurrently with everything else.
@@ -289,7 +287,10 @@ class CoordinatorConcurrencyTest : public ::testing::Test {
   std::string path_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<CoordinatorMetrics> metrics_;
-  std::unique_ptr<Coordinator> coordinator_;
+  const Caller kAdmin = Caller::Admin("");
+  std::unique_ptr<CoordinatorCore> core_;
+  ClientApi* api_ = nullptr;
+  WorkerProtocol* protocol_ = nullptr;
   std::atomic<bool> stop_{false};
   QueueChannel* channel_of_[kWorkers] = {};  // each written and read by its worker's thread
 
@@ -318,7 +319,7 @@ TEST_F(CoordinatorConcurrencyTest, EveryJobEndsWhateverTheInterleaving) {
     for (const std::string& id : JobIds()) {
       polytrain::v1::GetJobRequest get;
       get.set_id(id);
-      absl::StatusOr<Job> job = coordinator_->GetJob(get);
+      absl::StatusOr<Job> job = api_->GetJob(get, kAdmin);
       ASSERT_TRUE(job.ok()) << job.status();
       if (!IsFinal(job->state())) open.push_back(id);
     }
@@ -335,7 +336,7 @@ TEST_F(CoordinatorConcurrencyTest, EveryJobEndsWhateverTheInterleaving) {
   for (const std::string& id : ids) {
     polytrain::v1::GetJobRequest get;
     get.set_id(id);
-    const Job job = *coordinator_->GetJob(get);
+    const Job job = *api_->GetJob(get, kAdmin);
     ++by_state[job.state()];
     EXPECT_LE(job.attempts(), MaxAttempts(job.spec())) << job.DebugString();
   }

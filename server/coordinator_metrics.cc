@@ -122,6 +122,14 @@ void CoordinatorMetrics::JobStateChanged(polytrain::v1::JobState from, polytrain
   }
 }
 
+void CoordinatorMetrics::SetJobCounts(const std::map<polytrain::v1::JobState, int64_t>& counts) {
+  for (const auto& [state, n] : counts) {
+    if (const std::string label = StateLabel(state); !label.empty()) {
+      jobs_.Add({{"state", label}}).Set(static_cast<double>(n));
+    }
+  }
+}
+
 void CoordinatorMetrics::SetQueueDepth(size_t depth) {
   queue_depth_.Set(static_cast<double>(depth));
 }

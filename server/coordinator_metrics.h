@@ -15,7 +15,7 @@
 #include <mutex>
 #include <string>
 
-#include "polytrain/v1/coordinator.pb.h"
+#include "polytrain/v1/job_record.pb.h"
 #include "polytrain/v1/metrics.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -35,6 +35,9 @@ class CoordinatorMetrics {
   // Jobs by state: a transition moves one job from `from` to `to` (UNSPECIFIED: none), and
   // counts one entry into `to`.
   void JobStateChanged(polytrain::v1::JobState from, polytrain::v1::JobState to);
+  // Jobs by state as they stand (the coordinator starting on a store that has jobs): sets the
+  // jobs-by-state series without counting transitions.
+  void SetJobCounts(const std::map<polytrain::v1::JobState, int64_t>& counts);
   void SetQueueDepth(size_t depth);
   void SetWorkersConnected(size_t workers);
   void JobSubmitted();

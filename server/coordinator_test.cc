@@ -1,13 +1,14 @@
-// The scheduling and lease rules, in process and deterministic: a real SQLite file, workers
-// stood in for by channels that record what the coordinator sends, and lease expiry driven by
-// explicit times instead of waiting.
-#include "server/coordinator.h"
-
+// The coordinator's rules through its core (ClientApi, WorkerProtocol, Scheduler), in process and
+// deterministic: a real SQLite file, workers stood in for by channels that record what the
+// scheduler sends, and lease expiry driven by explicit times instead of waiting.
 #include <filesystem>
 
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
-#include "server/sqlite_job_store.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+#include "server/coordinator_core.h"
 
 namespace polytrain {
 namespace {
@@ -40,25 +41,31 @@ class CoordinatorTest : public ::testing::Test {
   void SetUp() override {
     path_ = ::testing::TempDir() + "/coordinator_test_" + std::to_string(getpid()) + ".db";
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
-    Coordinator::Options options;
+    Scheduler::Options options;
     options.lease_seconds = 10;
     options.lease_thread = false;
-    coordinator_ = *Coordinator::Create(*SqliteJobStore::Open(path_), options);
+    Open(options);
+  }
+  void Open(const Scheduler::Options& options) {
+    core_ = *CoordinatorCore::Open(path_, options);
+    scheduler_ = &core_->scheduler();
+    api_ = &core_->client_api();
+    protocol_ = &core_->worker_protocol();
   }
   void TearDown() override {
-    coordinator_.reset();
+    core_.reset();
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
   }
 
   Job Submit(const std::string& name, int priority = 0,
              polytrain::v1::Device device = polytrain::v1::DEVICE_CPU, int max_attempts = 0,
-             const Caller& caller = Caller::Admin(), const std::string& request_id = "") {
+             const Caller& caller = Caller::Admin(""), const std::string& request_id = "") {
     polytrain::v1::SubmitJobRequest request = Request(name);
     request.mutable_spec()->set_priority(priority);
     request.mutable_spec()->set_device(device);
     request.mutable_spec()->set_max_attempts(max_attempts);
     request.set_client_request_id(request_id);
-    absl::StatusOr<Job> job = coordinator_->SubmitJob(request, caller);
+    absl::StatusOr<Job> job = api_->SubmitJob(request, caller);
     EXPECT_TRUE(job.ok()) << job.status();
     return *job;
   }
@@ -87,7 +94,7 @@ class CoordinatorTest : public ::testing::Test {
     hello.add_devices("cpu");
     if (cuda) hello.add_devices("cuda");
     for (const auto& id : running) hello.add_running_job_ids(id);
-    absl::StatusOr<int64_t> session = coordinator_->WorkerConnected(hello, channel);
+    absl::StatusOr<int64_t> session = protocol_->Connected(hello, channel);
     EXPECT_TRUE(session.ok()) << session.status();
     return *session;
   }
@@ -95,26 +102,30 @@ class CoordinatorTest : public ::testing::Test {
   polytrain::v1::JobState State(const std::string& id) {
     polytrain::v1::GetJobRequest request;
     request.set_id(id);
-    return coordinator_->GetJob(request)->state();
+    return api_->GetJob(request, kAdmin)->state();
   }
   Job Get(const std::string& id) {
     polytrain::v1::GetJobRequest request;
     request.set_id(id);
-    return *coordinator_->GetJob(request);
+    return *api_->GetJob(request, kAdmin);
   }
   void Finish(int64_t session, const Job& job) {
     polytrain::v1::WorkerMessage message;
     message.mutable_finished()->set_job_id(job.id());
     message.mutable_finished()->set_attempt(Get(job.id()).attempts());
-    ASSERT_TRUE(coordinator_->HandleWorkerMessage(session, message).ok());
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
   }
   // Far enough past every lease.
-  Coordinator::Clock::time_point Later() {
-    return Coordinator::Clock::now() + std::chrono::seconds(11);
+  Scheduler::Clock::time_point Later() {
+    return Scheduler::Clock::now() + std::chrono::seconds(11);
   }
 
+  const Caller kAdmin = Caller::Admin("");
   std::string path_;
-  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<CoordinatorCore> core_;
+  Scheduler* scheduler_ = nullptr;
+  ClientApi* api_ = nullptr;
+  WorkerProtocol* protocol_ = nullptr;
 };
 
 TEST_F(CoordinatorTest, HigherPriorityFirstThenFifo) {
@@ -128,7 +139,7 @@ TEST_F(CoordinatorTest, HigherPriorityFirstThenFifo) {
   for (const char* next : {"mid", "low-1", "low-2"}) {
     polytrain::v1::ListJobsRequest running;
     running.add_states(polytrain::v1::JOB_STATE_RUNNING);
-    Finish(session, coordinator_->ListJobs(running)->jobs(0));
+    Finish(session, api_->ListJobs(running, kAdmin)->jobs(0));
     EXPECT_EQ(channel.Assigned().back(), next);
   }
 }
@@ -150,17 +161,17 @@ TEST_F(CoordinatorTest, LapsedLeasesRequeueUntilMaxAttemptsThenFail) {
   const Job job = Submit("flaky", 0, polytrain::v1::DEVICE_CPU, /*max_attempts=*/2);
   RecordingChannel first;
   const int64_t session = Connect("w1", &first);
-  coordinator_->WorkerDisconnected(session);
-  coordinator_->ExpireLeases(Coordinator::Clock::now());  // not yet
+  protocol_->Disconnected(session);
+  scheduler_->ExpireLeases(Scheduler::Clock::now());  // not yet
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
-  coordinator_->ExpireLeases(Later());
+  scheduler_->ExpireLeases(Later());
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_QUEUED);
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker w1 (attempt 1)");
 
   RecordingChannel second;
   Connect("w2", &second);
   EXPECT_EQ(Get(job.id()).attempts(), 2);
-  coordinator_->ExpireLeases(Later());  // w2 alive but silent about it: taken back
+  scheduler_->ExpireLeases(Later());  // w2 alive but silent about it: taken back
   EXPECT_EQ(second.Cancelled(), (std::vector<std::string>{job.id()}));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker w2 (attempt 2); no attempts left of 2");
@@ -173,7 +184,7 @@ TEST_F(CoordinatorTest, MessagesFromAStaleAttemptAreIgnored) {
   polytrain::v1::WorkerMessage stale;
   stale.mutable_finished()->set_job_id(job.id());
   stale.mutable_finished()->set_attempt(7);
-  ASSERT_TRUE(coordinator_->HandleWorkerMessage(session, stale).ok());
+  ASSERT_TRUE(protocol_->Handle(session, stale).ok());
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
 }
 
@@ -183,10 +194,10 @@ TEST_F(CoordinatorTest, CancellationWinsOverARequeue) {
   const int64_t session = Connect("w", &channel);
   polytrain::v1::CancelJobRequest cancel;
   cancel.set_id(job.id());
-  ASSERT_TRUE(coordinator_->CancelJob(cancel).ok());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
   EXPECT_EQ(channel.Cancelled(), (std::vector<std::string>{job.id()}));
-  coordinator_->WorkerDisconnected(session);  // the worker dies before confirming
-  coordinator_->ExpireLeases(Later());
+  protocol_->Disconnected(session);  // the worker dies before confirming
+  scheduler_->ExpireLeases(Later());
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_CANCELLED);
 }
 
@@ -197,19 +208,19 @@ TEST_F(CoordinatorTest, ANewAttemptReplacesWhatTheDeadOneStoredPastItsCheckpoint
     message.mutable_metrics()->set_job_id(job.id());
     message.mutable_metrics()->set_attempt(attempt);
     for (int64_t step : steps) message.mutable_metrics()->add_points()->set_step(step);
-    return coordinator_->HandleWorkerMessage(session, message);
+    return protocol_->Handle(session, message);
   };
   auto started = [&](int64_t session, int attempt, int64_t step) {
     polytrain::v1::WorkerMessage message;
     message.mutable_started()->set_job_id(job.id());
     message.mutable_started()->set_attempt(attempt);
     message.mutable_started()->set_resumed_from_step(step);
-    return coordinator_->HandleWorkerMessage(session, message);
+    return protocol_->Handle(session, message);
   };
   auto stored_steps = [&] {
     polytrain::v1::GetMetricsRequest request;
     request.set_job_id(job.id());
-    absl::StatusOr<polytrain::v1::GetMetricsResponse> response = coordinator_->GetMetrics(request);
+    absl::StatusOr<polytrain::v1::GetMetricsResponse> response = api_->GetMetrics(request, kAdmin);
     std::vector<int64_t> steps;
     if (!response.ok()) return steps;
     for (const auto& point : response->points()) steps.push_back(point.step());
@@ -219,8 +230,8 @@ TEST_F(CoordinatorTest, ANewAttemptReplacesWhatTheDeadOneStoredPastItsCheckpoint
   const int64_t dead = Connect("w1", &first);
   ASSERT_TRUE(started(dead, 1, 0).ok());
   ASSERT_TRUE(metrics(dead, 1, {10, 20, 30, 40}).ok());
-  coordinator_->WorkerDisconnected(dead);
-  coordinator_->ExpireLeases(Later());
+  protocol_->Disconnected(dead);
+  scheduler_->ExpireLeases(Later());
   const int64_t rescuer = Connect("w2", &second);
   ASSERT_EQ(Get(job.id()).attempts(), 2);
 
@@ -240,9 +251,9 @@ TEST_F(CoordinatorTest, AReconnectingWorkerReattachesItsRunningJob) {
   const Job job = Submit("survives-a-blip");
   RecordingChannel before, after;
   const int64_t first = Connect("w", &before);
-  coordinator_->WorkerDisconnected(first);
+  protocol_->Disconnected(first);
   const int64_t second = Connect("w", &after, 1, false, {job.id()});
-  coordinator_->ExpireLeases(Coordinator::Clock::now() + std::chrono::seconds(9));
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(9));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_TRUE(after.Assigned().empty());  // not assigned again
   Finish(second, job);
@@ -253,15 +264,15 @@ TEST_F(CoordinatorTest, AReconnectingWorkerReattachesItsRunningJob) {
 TEST_F(CoordinatorTest, BadHellosAreRefused) {
   RecordingChannel channel;
   polytrain::v1::Hello hello;
-  EXPECT_EQ(coordinator_->WorkerConnected(hello, &channel).status().message(),
+  EXPECT_EQ(protocol_->Connected(hello, &channel).status().message(),
             "hello.name: length must be in [1, 128] characters, got 0");
   hello.set_name("w");
   hello.set_slots(65);
-  EXPECT_EQ(coordinator_->WorkerConnected(hello, &channel).status().message(),
+  EXPECT_EQ(protocol_->Connected(hello, &channel).status().message(),
             "hello.slots: must be in [0, 64], got 65");
   hello.set_slots(1);
-  ASSERT_TRUE(coordinator_->WorkerConnected(hello, &channel).ok());
-  EXPECT_EQ(coordinator_->WorkerConnected(hello, &channel).status().code(),
+  ASSERT_TRUE(protocol_->Connected(hello, &channel).ok());
+  EXPECT_EQ(protocol_->Connected(hello, &channel).status().code(),
             absl::StatusCode::kAlreadyExists);
 }
 
@@ -276,34 +287,32 @@ TEST_F(CoordinatorTest, WorkerMessagesBeyondTheirLimitsAreRefusedByField) {
     for (int i = 0; i < points; ++i) message.mutable_metrics()->add_points()->set_step(i);
     return message;
   };
-  EXPECT_TRUE(coordinator_->HandleWorkerMessage(session, batch_of(10000)).ok());
-  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, batch_of(10001)).message(),
+  EXPECT_TRUE(protocol_->Handle(session, batch_of(10000)).ok());
+  EXPECT_EQ(protocol_->Handle(session, batch_of(10001)).message(),
             "metrics.points: at most 10000 points per batch, got 10001");
   polytrain::v1::WorkerMessage bad = batch_of(2);
   bad.mutable_metrics()->mutable_points(1)->set_step(-5);
-  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, bad).message(),
+  EXPECT_EQ(protocol_->Handle(session, bad).message(),
             "metrics.points[1].step: must be in [0, 1000000000], got -5");
   bad = batch_of(1);
   auto& values = *bad.mutable_metrics()->mutable_points(0)->mutable_values();
   for (int i = 0; i < 256; ++i) values["v" + std::to_string(i)] = i;
-  EXPECT_TRUE(coordinator_->HandleWorkerMessage(session, bad).ok());
+  EXPECT_TRUE(protocol_->Handle(session, bad).ok());
   values["one-too-many"] = 1;
-  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, bad).message(),
+  EXPECT_EQ(protocol_->Handle(session, bad).message(),
             "metrics.points[0].values: at most 256 values, got 257");
   values.clear();
   values[std::string(129, 'k')] = 1;
-  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, bad).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(protocol_->Handle(session, bad).code(), absl::StatusCode::kInvalidArgument);
   polytrain::v1::WorkerMessage empty;
-  EXPECT_EQ(coordinator_->HandleWorkerMessage(session, empty).message(),
-            "kind: empty worker message");
+  EXPECT_EQ(protocol_->Handle(session, empty).message(), "kind: empty worker message");
 
   // A failure is kept whatever its message's length: cut, not refused.
   polytrain::v1::WorkerMessage failed;
   failed.mutable_failed()->set_job_id(job.id());
   failed.mutable_failed()->set_attempt(1);
   failed.mutable_failed()->set_error(std::string(5000, 'x'));
-  ASSERT_TRUE(coordinator_->HandleWorkerMessage(session, failed).ok());
+  ASSERT_TRUE(protocol_->Handle(session, failed).ok());
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
   EXPECT_EQ(Get(job.id()).error().size(), 4096u + std::string("... (cut)").size());
 }
@@ -323,47 +332,43 @@ TEST_F(CoordinatorTest, ClientsSeeAndChangeOnlyTheirOwnJobs) {
 
   polytrain::v1::GetJobRequest get;
   get.set_id(theirs.id());
-  EXPECT_EQ(coordinator_->GetJob(get, alice).status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(coordinator_->GetJob(get, alice).status().message(),
+  EXPECT_EQ(api_->GetJob(get, alice).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(api_->GetJob(get, alice).status().message(),
             "id: job " + theirs.id() + " belongs to another user");
-  EXPECT_TRUE(coordinator_->GetJob(get, bob).ok());
-  EXPECT_TRUE(coordinator_->GetJob(get, Caller::Admin("ops")).ok());
+  EXPECT_TRUE(api_->GetJob(get, bob).ok());
+  EXPECT_TRUE(api_->GetJob(get, Caller::Admin("ops")).ok());
 
   polytrain::v1::CancelJobRequest cancel;
   cancel.set_id(theirs.id());
-  EXPECT_EQ(coordinator_->CancelJob(cancel, alice).status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(api_->CancelJob(cancel, alice).status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(State(theirs.id()), polytrain::v1::JOB_STATE_QUEUED);  // untouched
 
   polytrain::v1::GetMetricsRequest metrics;
   metrics.set_job_id(theirs.id());
-  EXPECT_EQ(coordinator_->GetMetrics(metrics, alice).status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(api_->GetMetrics(metrics, alice).status().code(), absl::StatusCode::kPermissionDenied);
 
   RecordingWatcher watcher;
   polytrain::v1::WatchJobRequest watch;
   watch.set_id(theirs.id());
-  EXPECT_EQ(coordinator_->Watch(watch, &watcher, alice).code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(api_->Watch(watch, &watcher, alice).code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(watcher.events, 0);
 
   polytrain::v1::CompareJobsRequest compare;
   compare.add_job_ids(mine.id());
   compare.add_job_ids(theirs.id());
-  EXPECT_EQ(coordinator_->CompareJobs(compare, alice).status().message(),
+  EXPECT_EQ(api_->CompareJobs(compare, alice).status().message(),
             "job_ids[1]: job " + theirs.id() + " belongs to another user");
 
   // Listing: a client sees its own jobs, may name only itself; an admin sees all or filters.
   polytrain::v1::ListJobsRequest list;
-  absl::StatusOr<polytrain::v1::ListJobsResponse> listed = coordinator_->ListJobs(list, alice);
+  absl::StatusOr<polytrain::v1::ListJobsResponse> listed = api_->ListJobs(list, alice);
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->jobs_size(), 1);
   EXPECT_EQ(listed->jobs(0).id(), mine.id());
-  EXPECT_EQ(coordinator_->ListJobs(list, Caller::Admin())->jobs_size(), 2);
+  EXPECT_EQ(api_->ListJobs(list, Caller::Admin(""))->jobs_size(), 2);
   list.set_owner("bob");
-  EXPECT_EQ(coordinator_->ListJobs(list, alice).status().code(),
-            absl::StatusCode::kPermissionDenied);
-  listed = coordinator_->ListJobs(list, Caller::Admin());
+  EXPECT_EQ(api_->ListJobs(list, alice).status().code(), absl::StatusCode::kPermissionDenied);
+  listed = api_->ListJobs(list, Caller::Admin(""));
   ASSERT_EQ(listed->jobs_size(), 1);
   EXPECT_EQ(listed->jobs(0).id(), theirs.id());
 }
@@ -378,7 +383,7 @@ TEST_F(CoordinatorTest, RetriesAreIdempotentPerOwner) {
   EXPECT_EQ(bobs.owner(), "bob");
   polytrain::v1::SubmitJobRequest request = Request("c");
   request.set_client_request_id("tab\there");
-  EXPECT_EQ(coordinator_->SubmitJob(request).status().message(),
+  EXPECT_EQ(api_->SubmitJob(request, kAdmin).status().message(),
             "client_request_id: use only printable ASCII characters");
 }
 
@@ -404,7 +409,7 @@ TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {
        }) {
     polytrain::v1::ListJobsRequest request;
     ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(c.text, &request)) << c.text;
-    absl::StatusOr<polytrain::v1::ListJobsResponse> response = coordinator_->ListJobs(request);
+    absl::StatusOr<polytrain::v1::ListJobsResponse> response = api_->ListJobs(request, kAdmin);
     EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
     EXPECT_EQ(response.status().message().substr(0, c.error.size()), c.error) << c.text;
   }
@@ -412,10 +417,112 @@ TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {
   for (int i = 0; i < 33; ++i) many += "labels { key: 'k" + std::to_string(i) + "' value: 'v' } ";
   polytrain::v1::ListJobsRequest request;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(many, &request));
-  EXPECT_EQ(coordinator_->ListJobs(request).status().message(),
+  EXPECT_EQ(api_->ListJobs(request, kAdmin).status().message(),
             "labels: at most 32 labels, got 33");
   request.mutable_labels()->erase("k32");  // 32 is the limit itself
-  EXPECT_TRUE(coordinator_->ListJobs(request).ok());
+  EXPECT_TRUE(api_->ListJobs(request, kAdmin).ok());
+}
+
+TEST_F(CoordinatorTest, TimestampsHaveSubSecondResolution) {
+  const Job job = Submit("quick");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  Finish(session, job);
+  const Job done = Get(job.id());
+  // Created, started and ended within a few milliseconds: whole-second clocks would make these
+  // equal (and CompareJobs' seconds 0); nanosecond ones tell them apart.
+  using google::protobuf::util::TimeUtil;
+  EXPECT_LT(done.create_time(), done.start_time());
+  EXPECT_LT(done.start_time(), done.end_time());
+  EXPECT_LT(TimeUtil::DurationToSeconds(done.end_time() - done.create_time()), 5);
+  polytrain::v1::CompareJobsRequest compare;
+  compare.add_job_ids(job.id());
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> table = api_->CompareJobs(compare, kAdmin);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_GT(table->jobs(0).seconds(), 0.0);
+  EXPECT_LT(table->jobs(0).seconds(), 5.0);
+}
+
+TEST_F(CoordinatorTest, ATrainingJobMustReduceItsLoss) {
+  polytrain::v1::SubmitJobRequest request = Request("per-sample");
+  request.mutable_spec()->mutable_loss()->set_reduction(polytrain::v1::REDUCTION_NONE);
+  const absl::Status status = api_->SubmitJob(request, kAdmin).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "spec.loss.reduction: a training job needs REDUCTION_MEAN or REDUCTION_SUM, got "
+            "REDUCTION_NONE");
+}
+
+TEST_F(CoordinatorTest, ErrorsNameTheRequestFieldThatIsWrong) {
+  const Job job = Submit("known");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage finished;
+  finished.mutable_finished()->set_job_id(job.id());
+  finished.mutable_finished()->set_attempt(1);
+  (*finished.mutable_finished()->mutable_final_metrics())["eval_accuracy"] = 0.9;
+  ASSERT_TRUE(protocol_->Handle(session, finished).ok());
+  polytrain::v1::CompareJobsRequest compare;
+  compare.add_job_ids(job.id());
+  compare.add_job_ids("job-000000000000");
+  absl::Status status = api_->CompareJobs(compare, kAdmin).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(status.message(), "job_ids[1]: no job job-000000000000");
+  polytrain::v1::GetMetricsRequest metrics;
+  metrics.set_job_id("job-000000000000");
+  EXPECT_EQ(api_->GetMetrics(metrics, kAdmin).status().message(),
+            "job_id: no job job-000000000000");
+
+  // A metric no job reports is a mistake, not an empty comparison.
+  compare.mutable_job_ids()->RemoveLast();
+  compare.set_metric("eval_acuracy");
+  status = api_->CompareJobs(compare, kAdmin).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message().substr(0, 46), "metric: no job reports 'eval_acuracy' (they re");
+}
+
+TEST_F(CoordinatorTest, ASweepIsExpandedOnceAndARetryNamesTheSameSweep) {
+  polytrain::v1::SubmitSweepRequest sweep;
+  *sweep.mutable_base() = Request("grid").spec();
+  sweep.mutable_base()->clear_loss();
+  sweep.add_losses()->mutable_cross_entropy();
+  sweep.add_losses()->mutable_poly1()->set_epsilon(2);
+  sweep.set_seeds(2);
+  sweep.set_client_request_id("grid-1");
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> first =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::vector<std::string> names;
+  for (const Job& job : first->jobs()) names.push_back(job.spec().name());
+  EXPECT_EQ(names, (std::vector<std::string>{"grid-ce-s0", "grid-ce-s1", "grid-poly1-e-2-s0",
+                                             "grid-poly1-e-2-s1"}));
+  EXPECT_EQ(first->jobs(2).spec().labels().at("loss"), "poly1-e-2");
+  EXPECT_EQ(first->jobs(2).loss_name(), "poly1(e=2)");
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> retry =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->sweep_id(), first->sweep_id());
+  EXPECT_EQ(retry->jobs(3).id(), first->jobs(3).id());
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 4);  // not stored twice
+}
+
+TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {
+  Submit("a");
+  Submit("b");
+  RecordingChannel channel;
+  Connect("w", &channel);  // "a" runs, "b" waits
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  Scheduler::Options options;
+  options.lease_thread = false;
+  options.metrics = &metrics;
+  core_.reset();  // the coordinator stops; its SQLite file keeps both jobs
+  Open(options);
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_NE(text.find("polytrain_jobs{state=\"queued\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("polytrain_jobs{state=\"running\"} 1"), std::string::npos) << text;
+  EXPECT_EQ(text.find("polytrain_job_transitions_total{"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/run_statistics.h"
 
@@ -46,6 +48,7 @@ absl::StatusOr<CompareJobsResponse> BuildComparison(const std::vector<JobWithMet
 
   std::vector<std::string> loss_order;
   std::map<std::string, std::vector<double>> finals, bests, eces;
+  std::set<std::string> reported;  // every metric some job has a value of
   for (const JobWithMetrics& item : jobs) {
     const polytrain::v1::Job& job = item.job;
     auto* row = response.add_jobs();
@@ -56,16 +59,20 @@ absl::StatusOr<CompareJobsResponse> BuildComparison(const std::vector<JobWithMet
     row->set_seed(job.spec().seed());
     *row->mutable_final_metrics() = job.final_metrics();
     if (job.has_start_time() && job.has_end_time()) {
-      row->set_seconds(google::protobuf::util::TimeUtil::DurationToMilliseconds(job.end_time() -
-                                                                                job.start_time()) /
-                       1000.0);
+      row->set_seconds(google::protobuf::util::TimeUtil::DurationToNanoseconds(job.end_time() -
+                                                                               job.start_time()) /
+                       1e9);
     }
     double last = kNaN, best = kNaN;
     auto* curve = response.add_curves();
     curve->set_job_id(job.id());
     curve->set_loss_name(job.loss_name());
     std::vector<const MetricPoint*> evals, trains;
+    for (const auto& [key, value] : job.final_metrics()) reported.insert(key);
     for (const MetricPoint& p : item.points) {
+      if (p.kind() == MetricPoint::KIND_EVAL) {
+        for (const auto& [key, value] : p.values()) reported.insert(key);
+      }
       if (p.kind() == MetricPoint::KIND_EVAL && p.values().count(metric) != 0) {
         const double v = p.values().at(metric);
         last = v;
@@ -100,15 +107,25 @@ absl::StatusOr<CompareJobsResponse> BuildComparison(const std::vector<JobWithMet
     }
   }
 
+  // Jobs that have reported nothing yet (still queued) cannot tell a misspelt metric.
+  if (!reported.empty() && reported.count(metric) == 0) {
+    std::vector<std::string> names;
+    for (const std::string& name : reported) {
+      if (name.find('/') == std::string::npos && names.size() < 12) names.push_back(name);
+    }
+    return absl::InvalidArgumentError(absl::StrCat("metric: no job reports ", Quote(metric),
+                                                   " (they report: ", absl::StrJoin(names, ", "),
+                                                   ")"));
+  }
   if (baseline.empty() && !loss_order.empty()) {
     baseline = std::find(loss_order.begin(), loss_order.end(), "ce") != loss_order.end()
                    ? "ce"
                    : loss_order.front();
   } else if (!baseline.empty() &&
              std::find(loss_order.begin(), loss_order.end(), baseline) == loss_order.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("baseline_loss: no job has loss '", baseline,
-                                                   "' (losses: ", absl::StrJoin(loss_order, ", "),
-                                                   ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("baseline_loss: no job has loss ", Quote(baseline),
+                     " (losses: ", absl::StrJoin(loss_order, ", "), ")"));
   }
   response.set_baseline_loss(baseline);
   for (const std::string& loss : loss_order) {

@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "polytrain/v1/coordinator.pb.h"
+#include "polytrain/v1/job_record.pb.h"
 #include "polytrain/v1/metrics.pb.h"
 
 namespace polytrain {

@@ -9,7 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "google/protobuf/util/time_util.h"
+#include "api/client_requests.h"
+#include "common/timestamps.h"
 
 namespace polytrain {
 namespace {
@@ -52,12 +53,6 @@ const char* const kMigrations[] = {
       CREATE INDEX jobs_by_owner ON jobs (owner, seq);
     )sql",
 };
-
-// The idempotency key of a job: the request id, scoped by owner.
-std::string RequestKey(const Job& job) {
-  if (job.owner().empty()) return job.client_request_id();
-  return absl::StrCat(job.owner(), "\x1f", job.client_request_id());
-}
 
 absl::Status SqliteError(sqlite3* db, absl::string_view what) {
   return absl::InternalError(absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db)));
@@ -207,7 +202,7 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
     Job& job = jobs[i];
     if (!job.client_request_id().empty()) {
       Statement find(db_, "SELECT job FROM jobs WHERE client_request_id = ?");
-      find.Bind(1, RequestKey(job));
+      find.Bind(1, RequestKey(job.owner(), job.client_request_id()));
       const int rc = find.Step();
       if (rc == SQLITE_ROW) {
         absl::StatusOr<Job> existing = ParseJob(find.Blob(0));
@@ -218,7 +213,7 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
       if (rc != SQLITE_DONE) return find.status("find request id");
     }
     job.set_id(NewJobId());
-    *job.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    *job.mutable_create_time() = NowTimestamp();
     insert.Reset();
     insert.Bind(1, job.id());
     insert.Bind(2, job.state());
@@ -226,7 +221,7 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
     if (job.client_request_id().empty()) {
       insert.BindNull(4);
     } else {
-      insert.Bind(4, RequestKey(job));
+      insert.Bind(4, RequestKey(job.owner(), job.client_request_id()));
     }
     insert.BindBlob(5, job.SerializeAsString());
     insert.Bind(6, job.owner());

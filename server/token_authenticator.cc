@@ -1,7 +1,6 @@
 #include "server/token_authenticator.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <fstream>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/sha256.h"
 
 namespace polytrain {
 namespace {
@@ -20,12 +20,6 @@ constexpr absl::string_view kHashPrefix = "sha256:";
 constexpr absl::string_view kBearer = "Bearer ";
 constexpr size_t kMinTokenLength = 16;
 constexpr size_t kMaxTokenLength = 4096;
-
-std::array<uint8_t, 32> Sha256(absl::string_view data) {
-  std::array<uint8_t, 32> digest;
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
-  return digest;
-}
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -62,13 +56,7 @@ absl::string_view RoleName(Role role) {
 }
 
 std::string HashToken(absl::string_view token) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(kHashPrefix);
-  for (uint8_t byte : Sha256(token)) {
-    out.push_back(kHex[byte >> 4]);
-    out.push_back(kHex[byte & 15]);
-  }
-  return out;
+  return absl::StrCat(kHashPrefix, Sha256Hex(token));
 }
 
 absl::Status CheckTokenShape(absl::string_view token) {

@@ -13,8 +13,8 @@
 #include <tuple>
 #include <vector>
 
-#include "tests/service_fixture.h"
-#include "tests/tcp_proxy.h"
+#include "testing/service_fixture.h"
+#include "testing/tcp_proxy.h"
 
 namespace polytrain {
 namespace {

@@ -17,8 +17,8 @@
 #include "gtest/gtest.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "polytrain/v1/worker.grpc.pb.h"
-#include "tests/http_get.h"
-#include "tests/process.h"
+#include "testing/http_get.h"
+#include "testing/process.h"
 
 namespace polytrain {
 namespace {

@@ -10,7 +10,7 @@
 #include <memory>
 #include <set>
 
-#include "tests/service_fixture.h"
+#include "testing/service_fixture.h"
 
 namespace polytrain {
 namespace {

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/limits.h"
 #include "common/file_checksum.h"
 #include "common/status_macros.h"
 
@@ -19,7 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kPrefix[] = "ckpt-";
 constexpr char kSuffix[] = ".pt";
 constexpr char kRecordSuffix[] = ".crc32";
 
@@ -28,7 +28,7 @@ std::vector<fs::path> Checkpoints(const std::string& dir) {
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && absl::StartsWith(name, kPrefix) &&
+    if (entry.is_regular_file() && absl::StartsWith(name, kCheckpointPrefix) &&
         absl::EndsWith(name, kSuffix)) {
       found.push_back(entry.path());
     }
@@ -48,7 +48,8 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, torch::nn::Mo
     return absl::InvalidArgumentError(absl::StrCat("checkpoint dir ", dir, ": ", error.message()));
   }
   const std::string path =
-      (fs::path(dir) / absl::StrFormat("%s%012d%s", kPrefix, position.step, kSuffix)).string();
+      (fs::path(dir) / absl::StrFormat("%s%012d%s", kCheckpointPrefix, position.step, kSuffix))
+          .string();
   const std::string temp = path + ".tmp";
   try {
     torch::serialize::OutputArchive archive, model_archive, optimizer_archive;

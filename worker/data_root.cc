@@ -11,19 +11,18 @@ namespace polytrain {
 
 absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::string_view relative,
                                             absl::string_view field) {
+  // Errors name the field and quote what the job gave, never the root or where a link points:
+  // they reach whoever submitted the job, who has no business knowing the worker's file system.
   namespace fs = std::filesystem;
   std::error_code error;
   const fs::path root = fs::canonical(fs::path{std::string(data_root)}, error);
-  if (error) {
-    return absl::NotFoundError(
-        absl::StrCat("data root ", data_root, " does not exist: ", error.message()));
-  }
+  if (error) return absl::NotFoundError("the worker's data root (--data_root) does not exist");
   const fs::path requested{std::string(relative)};
   for (const fs::path& part : requested) {
     if (part == "..") {
       return InvalidField(field, absl::StrCat("must stay inside the data root; '..' is not "
-                                              "allowed, got '",
-                                              relative, "'"));
+                                              "allowed, got ",
+                                              Quote(relative)));
     }
   }
   const fs::path joined = requested.is_absolute() ? requested : root / requested;
@@ -31,17 +30,18 @@ absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::s
   // caught below, and a path outside the root is refused whether or not it exists.
   const fs::path resolved = fs::weakly_canonical(joined, error);
   if (error) {
-    return absl::NotFoundError(absl::StrCat(field, ": ", joined.string(), ": ", error.message()));
+    return absl::NotFoundError(
+        absl::StrCat(field, ": ", Quote(relative), " cannot be resolved: ", error.message()));
   }
   const auto [root_end, ignored] =
       std::mismatch(root.begin(), root.end(), resolved.begin(), resolved.end());
   if (root_end != root.end()) {
     return InvalidField(
-        field, absl::StrCat("must stay inside the data root ", root.string(), ", but '", relative,
-                            "' resolves to ", resolved.string()));
+        field, absl::StrCat("must stay inside the data root, but ", Quote(relative), " leaves it"));
   }
   if (!fs::exists(resolved, error)) {
-    return absl::NotFoundError(absl::StrCat(field, ": ", resolved.string(), " does not exist"));
+    return absl::NotFoundError(
+        absl::StrCat(field, ": ", Quote(relative), " does not exist in the data root"));
   }
   return resolved.string();
 }

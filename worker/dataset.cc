@@ -15,16 +15,29 @@ namespace {
 
 using polytrain::v1::DatasetSpec;
 
-absl::StatusOr<torch::Tensor> ReadImages(const std::string& data_root, const std::string& file,
-                                         const std::string& field) {
+// One IDX file of a job, named in errors by the spec field and the path the job gave (not where
+// it lies on the worker). `rank` is what the file must hold; it must hold samples.
+absl::StatusOr<IdxArray> ReadJobIdx(const std::string& data_root, const std::string& file,
+                                    const std::string& field, size_t rank,
+                                    absl::string_view shape) {
   absl::StatusOr<std::string> path = ResolveDataPath(data_root, file, field);
   if (!path.ok()) return path.status();
-  absl::StatusOr<IdxArray> idx = ReadIdxFile(*path);
+  absl::StatusOr<IdxArray> idx = ReadIdxFile(*path, absl::StrCat(field, " (", Quote(file), ")"));
   if (!idx.ok()) return idx.status();
-  if (idx->dims.size() != 3) {
-    return InvalidField(field, absl::StrCat(*path, " holds a rank-", idx->dims.size(),
-                                            " array; images need [N, H, W]"));
+  if (idx->dims.size() != rank) {
+    return InvalidField(
+        field, absl::StrCat(Quote(file), " holds a rank-", idx->dims.size(), " array; ", shape));
   }
+  if (idx->dims[0] == 0) {
+    return InvalidField(field, absl::StrCat(Quote(file), " holds no samples"));
+  }
+  return idx;
+}
+
+absl::StatusOr<torch::Tensor> ReadImages(const std::string& data_root, const std::string& file,
+                                         const std::string& field) {
+  absl::StatusOr<IdxArray> idx = ReadJobIdx(data_root, file, field, 3, "images need [N, H, W]");
+  if (!idx.ok()) return idx.status();
   torch::Tensor bytes = torch::from_blob(idx->data.data(), idx->dims, torch::kUInt8);
   // [N, 1, H, W] float in [0, 1]; to() copies out of the IdxArray before it is freed.
   return bytes.unsqueeze(1).to(torch::kFloat).div_(255.0f);
@@ -32,14 +45,8 @@ absl::StatusOr<torch::Tensor> ReadImages(const std::string& data_root, const std
 
 absl::StatusOr<torch::Tensor> ReadLabels(const std::string& data_root, const std::string& file,
                                          const std::string& field) {
-  absl::StatusOr<std::string> path = ResolveDataPath(data_root, file, field);
-  if (!path.ok()) return path.status();
-  absl::StatusOr<IdxArray> idx = ReadIdxFile(*path);
+  absl::StatusOr<IdxArray> idx = ReadJobIdx(data_root, file, field, 1, "labels need [N]");
   if (!idx.ok()) return idx.status();
-  if (idx->dims.size() != 1) {
-    return InvalidField(
-        field, absl::StrCat(*path, " holds a rank-", idx->dims.size(), " array; labels need [N]"));
-  }
   return torch::from_blob(idx->data.data(), idx->dims, torch::kUInt8).to(torch::kLong);
 }
 

@@ -28,40 +28,41 @@ bool ReadExactly(gzFile file, void* out, int64_t n) {
 
 }  // namespace
 
-absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path) {
+absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path, absl::string_view label) {
+  const absl::string_view name = label.empty() ? absl::string_view(path) : label;
   std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
-  if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
+  if (!file) return absl::NotFoundError(absl::StrCat(name, ": cannot open file"));
   uint8_t magic[4];
   if (!ReadExactly(file.get(), magic, 4) || magic[0] != 0 || magic[1] != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not an IDX file (bad magic number)"));
+    return absl::InvalidArgumentError(absl::StrCat(name, ": not an IDX file (bad magic number)"));
   }
   if (magic[2] != 0x08) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": IDX element type 0x", absl::Hex(magic[2]), " unsupported (only unsigned byte)"));
+        name, ": IDX element type 0x", absl::Hex(magic[2]), " unsupported (only unsigned byte)"));
   }
   const int rank = magic[3];
   if (rank < 1 || rank > 4) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": IDX rank ", rank, " unsupported"));
+    return absl::InvalidArgumentError(absl::StrCat(name, ": IDX rank ", rank, " unsupported"));
   }
   IdxArray array;
   int64_t total = 1;
   for (int i = 0; i < rank; ++i) {
     uint8_t be[4];
     if (!ReadExactly(file.get(), be, 4)) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": truncated IDX header"));
+      return absl::InvalidArgumentError(absl::StrCat(name, ": truncated IDX header"));
     }
     const int64_t dim = (int64_t{be[0]} << 24) | (be[1] << 16) | (be[2] << 8) | be[3];
     array.dims.push_back(dim);
     total *= dim;
     if (total > kMaxIdxBytes) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": IDX data larger than ", kMaxIdxBytes, " bytes"));
+          absl::StrCat(name, ": IDX data larger than ", kMaxIdxBytes, " bytes"));
     }
   }
   array.data.resize(total);
   if (!ReadExactly(file.get(), array.data.data(), total)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": IDX data shorter than its header's ", total, " bytes"));
+        absl::StrCat(name, ": IDX data shorter than its header's ", total, " bytes"));
   }
   return array;
 }

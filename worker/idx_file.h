@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace polytrain {
 
@@ -18,9 +19,11 @@ struct IdxArray {
   std::vector<uint8_t> data;  // row-major, product(dims) bytes
 };
 
-// Errors name the file: NOT_FOUND when it cannot be opened, INVALID_ARGUMENT for a bad magic
-// number, an element type other than unsigned byte, or data shorter than the header says.
-absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path);
+// Errors start with `label` (default: the path): NOT_FOUND when the file cannot be opened,
+// INVALID_ARGUMENT for a bad magic number, an element type other than unsigned byte, or data
+// shorter than the header says. A job's files are labelled by the spec field and the path the
+// job gave, so that no error tells a client where the worker keeps its data.
+absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path, absl::string_view label = "");
 
 }  // namespace polytrain
 

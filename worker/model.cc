@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/job_spec_defaults.h"
 #include "common/validation.h"
-#include "worker/job_spec.h"
 
 namespace polytrain {
 namespace {

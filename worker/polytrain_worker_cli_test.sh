@@ -79,7 +79,8 @@ check '[[ $code -eq 2 ]] && grep -q "needs --checkpoint_dir" "$tmp/err"' "--resu
 code=$?
 check '[[ $code -eq 2 ]]' "missing --spec should exit 2"
 "$worker" --help >"$tmp/out" 2>&1
-check 'grep -q "4 training diverged" "$tmp/out"' "--help lacks exit codes"
+check 'grep -q "6 the job did not succeed (failed, training diverged, or cancelled)" "$tmp/out"' \
+  "--help lacks exit codes"
 
 echo "polytrain_worker_cli_test: $((checks - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]

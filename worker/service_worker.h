@@ -1,15 +1,11 @@
-// polytrain-worker in service mode: dials the coordinator, keeps one bidirectional stream open
-// (reconnecting with backoff), trains the jobs it is assigned with the Trainer and streams their
-// metric points, results and heartbeats back. Jobs keep training while the stream is down; their
-// messages wait in a bounded outbox and are sent on reconnect. Every message but heartbeats is
-// numbered and kept until the coordinator acknowledges it as stored, so one in flight when a
-// stream breaks (or the coordinator dies) is sent again, never lost.
+// polytrain-worker in service mode: dials the coordinator and keeps one bidirectional stream open
+// (reconnecting with backoff 0.1 s to 5 s), runs each job it is assigned (service_job.h) and
+// sends their metric points, results and heartbeats back through the reliable outbox
+// (outbox.h). Jobs keep training while the stream is down; their messages wait in the outbox.
 #ifndef POLYTRAIN_WORKER_SERVICE_WORKER_H_
 #define POLYTRAIN_WORKER_SERVICE_WORKER_H_
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +17,9 @@
 #include "absl/status/statusor.h"
 #include "common/grpc_security.h"
 #include "polytrain/v1/worker.grpc.pb.h"
+#include "worker/artifact_client.h"
+#include "worker/outbox.h"
+#include "worker/service_job.h"
 #include "worker/worker_metrics.h"
 
 namespace polytrain {
@@ -58,31 +57,13 @@ class ServiceWorker {
   void Stop();
 
  private:
-  struct RunningJob {
-    std::atomic<bool> cancel{false};
-    std::atomic<bool> done{false};
-    // The sequence number of its result message (finished or failed), once queued.
-    std::atomic<uint64_t> result_sequence{0};
-    std::thread thread;
-  };
-  class StreamingSink;
-
   // A fresh channel to the coordinator, with the token attached to `context`.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(grpc::ClientContext* context);
+  // One stream, from the hello until it closes; true if the coordinator welcomed the worker.
   bool ServeOneConnection();
+  void Assign(const polytrain::v1::Job& job);
+  // Writes the outbox's messages, and heartbeats, on the live stream.
   void SenderLoop();
-  void RunJob(polytrain::v1::Job job, RunningJob* state);
-  // Streams a checkpoint file to the coordinator's artifact store (1 MiB chunks, CRC-32).
-  absl::Status UploadCheckpoint(const polytrain::v1::Job& job, const std::string& path);
-  // Fetches the job's stored checkpoint into `dir` (checked by size and CRC-32, renamed into
-  // place), unless a checkpoint of that step or later is already there.
-  absl::Status DownloadCheckpoint(const polytrain::v1::Job& job, const std::string& dir);
-  // Numbers `message`, queues it behind the others and returns its sequence number.
-  uint64_t Enqueue(polytrain::v1::WorkerMessage message);
-  // The coordinator has stored every message numbered up to `sequence`.
-  void Acknowledge(uint64_t sequence);
-  // Drops the oldest training points until at most max_buffered_points are held.
-  void EnforceBoundLocked();
   // Jobs this worker answers for: still training, or their result not yet acknowledged (so a
   // restarted coordinator re-attaches them instead of waiting for the lease). Under jobs_mu_.
   std::vector<std::string> ClaimedJobsLocked() const;
@@ -90,6 +71,8 @@ class ServiceWorker {
 
   Options options_;
   std::atomic<bool> stopping_{false};
+  Outbox outbox_;
+  ArtifactClient artifacts_;
 
   // The live stream, if any; writes happen under stream_mu_.
   std::mutex stream_mu_;
@@ -99,18 +82,8 @@ class ServiceWorker {
   std::atomic<double> heartbeat_seconds_{5.0};  // from the coordinator's welcome
   int64_t stream_generation_ = 0;               // streams opened so far, under stream_mu_
 
-  // Messages not yet written (outbox_), and written but not yet acknowledged (unacked_), both
-  // oldest first; every unacknowledged one is older than every unwritten one.
-  std::mutex outbox_mu_;
-  std::condition_variable outbox_cv_;
-  std::deque<polytrain::v1::WorkerMessage> outbox_;
-  std::deque<polytrain::v1::WorkerMessage> unacked_;
-  uint64_t next_sequence_ = 0;
-  size_t buffered_points_ = 0;  // metric points in both (and in the sender's hands)
-  std::atomic<uint64_t> acked_through_{0};
-
   std::mutex jobs_mu_;
-  std::map<std::string, std::unique_ptr<RunningJob>> jobs_;
+  std::map<std::string, std::unique_ptr<ServiceJob>> jobs_;
   std::atomic<int> running_jobs_{0};
 
   std::thread sender_;

@@ -6,12 +6,13 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "api/job_spec.h"
+#include "api/job_spec_defaults.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "loss/core/describe.h"
 #include "loss/spec/loss_spec.h"
 #include "worker/evaluation.h"
-#include "worker/job_spec.h"
 #include "worker/lr_schedule.h"
 #include "worker/model.h"
 #include "worker/optimizer.h"

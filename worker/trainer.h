@@ -1,6 +1,6 @@
 // The trainer: owns one job's model and its data shard and runs the training loop. The same
-// code runs a standalone `polytrain-worker --spec` and, later, jobs assigned by the
-// coordinator; "a trainer owns a model and a data shard" is the seam data-parallel training
+// code runs a standalone `polytrain-worker --spec` and the jobs the coordinator assigns
+// (service_job.h); "a trainer owns a model and a data shard" is the seam data-parallel training
 // will extend.
 #ifndef POLYTRAIN_WORKER_TRAINER_H_
 #define POLYTRAIN_WORKER_TRAINER_H_

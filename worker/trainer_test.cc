@@ -339,6 +339,26 @@ TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
   missing.mutable_dataset()->mutable_fashion_mnist()->set_dir("no-such-dataset");
   EXPECT_EQ(error(missing).code(), absl::StatusCode::kNotFound);
 
+  // IDX files with no samples: refused naming the field and the file as the job gave it.
+  const std::string root = TempDir("empty_idx");
+  fs::create_directories(root);
+  auto write_idx = [&](const std::string& name, std::vector<uint8_t> header) {
+    std::ofstream(root + "/" + name, std::ios::binary)
+        .write(reinterpret_cast<const char*>(header.data()), header.size());
+  };
+  write_idx("empty-images", {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28});
+  write_idx("empty-labels", {0, 0, 8, 1, 0, 0, 0, 0});
+  JobSpec empty = Spec(kSynthetic);
+  auto* files = empty.mutable_dataset()->mutable_idx();
+  files->set_train_images("empty-images");
+  files->set_train_labels("empty-labels");
+  files->set_test_images("empty-images");
+  files->set_test_labels("empty-labels");
+  TrainerOptions in_root;
+  in_root.data_root = root;
+  EXPECT_EQ(error(empty, in_root).message(),
+            "spec.dataset.idx.train_images: 'empty-images' holds no samples");
+
   JobSpec cuda = Spec(kSynthetic);
   cuda.set_device(polytrain::v1::DEVICE_CUDA);
   if (!torch::cuda::is_available()) {

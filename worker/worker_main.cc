@@ -17,11 +17,17 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cli/command_line.h"
+#include "cli/exit_codes.h"
+#include "cli/logging_flags.h"
+#include "cli/security_flags.h"
 #include "common/allocator.h"
 #include "common/proto_file.h"
 #include "polytrain/v1/job.pb.h"
 #include "prometheus/registry.h"
+#include "spdlog/spdlog.h"
 #include "worker/data_root.h"
 #include "worker/metric_sink.h"
 #include "worker/metrics_http_server.h"
@@ -31,30 +37,11 @@
 namespace polytrain {
 namespace {
 
-constexpr int kExitInvalid = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInternal = 3;
-constexpr int kExitDiverged = 4;
-constexpr int kExitCancelled = 5;
+constexpr char kTool[] = "polytrain-worker";
 
 int Fail(int code, const absl::Status& status) {
-  std::cerr << "polytrain-worker: " << status.message() << "\n";
+  std::cerr << kTool << ": " << status.message() << "\n";
   return code;
-}
-
-int ExitCodeFor(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kFailedPrecondition:
-      return kExitInvalid;
-    case absl::StatusCode::kAborted:
-      return kExitDiverged;
-    case absl::StatusCode::kCancelled:
-      return kExitCancelled;
-    default:
-      return kExitInternal;
-  }
 }
 
 // Service mode until SIGINT or SIGTERM.
@@ -82,8 +69,7 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
     sigwait(&signals, &received);
     worker.Stop();
   });
-  std::cerr << "polytrain-worker " << options.name << ": serving " << options.coordinator
-            << " with " << options.slots << " slot(s)\n";
+  spdlog::info("{}: serving {} with {} slot(s)", options.name, options.coordinator, options.slots);
   worker.Run();
   // Run() returns only after Stop(), which only the signal thread calls.
   waiter.join();
@@ -96,10 +82,10 @@ int Main(int argc, char** argv) {
       "polytrain-worker: train a PolyTrain job (JobSpec in .txtpb or .json) with LibTorch.\n"
       "Example: polytrain-worker --spec examples/jobs/fashion_mnist_mlp_poly1.txtpb "
       "--metrics_out metrics.jsonl"};
-  app.footer(
-      "Exit codes: 0 success (service mode: stopped by SIGINT/SIGTERM), 1 invalid spec or data "
-      "(the message names the field), 2 bad command line, 3 internal error, 4 training diverged "
-      "(non-finite loss), 5 cancelled.");
+  app.footer(absl::StrCat(
+      "Service mode runs until SIGINT or SIGTERM (then exits 0). A standalone job that "
+      "diverges (non-finite loss) exits 6. ",
+      ExitCodesHelp()));
   std::string spec_path, metrics_out, checkpoint_dir;
   TrainerOptions options;
   app.add_option("--spec", spec_path, "run this one JobSpec file (.txtpb or .json) and exit")
@@ -134,14 +120,10 @@ int Main(int argc, char** argv) {
                "continue from the newest checkpoint in --checkpoint_dir");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress on stderr");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    (void)app.exit(e);
-    return kExitUsage;
-  }
+  LoggingOptions logging;
+  AddLoggingFlags(app, &logging);
+  if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
+  if (absl::Status s = InitLogging(kTool, logging); !s.ok()) return Fail(kExitInvalid, s);
   if (spec_path.empty() == service.coordinator.empty()) {
     std::cerr << "polytrain-worker: give --spec FILE (one job) or --coordinator HOST:PORT "
                  "(service mode)\n";

@@ -99,8 +99,13 @@ printf '{"poly1": {"epsilon": 2}, "smoothing": 0.1}\n' >"$tmp/unknown.json"
 expect_exit 1 "unknown.json: " -- describe --spec "$tmp/unknown.json"
 printf 'label_smoothing: 0.1\n' >"$tmp/no_form.txtpb"
 expect_exit 1 "form: no loss set" -- curve --spec "$tmp/no_form.txtpb" --pt 0.5
-cp "$ex/poly1.txtpb" "$tmp/spec.yaml"
-expect_exit 1 "unknown file extension" -- describe --spec "$tmp/spec.yaml"
+cp "$ex/poly1.txtpb" "$tmp/spec.ini"
+expect_exit 1 "unknown file extension" -- describe --spec "$tmp/spec.ini"
+# YAML (the JSON mapping written as YAML) is read like text format and JSON, as polyctl reads it.
+printf 'poly1:\n  epsilon: 2\n' >"$tmp/spec.yaml"
+expect_exit 0 "Poly-1  [poly1(e=2)]" -- describe --spec "$tmp/spec.yaml"
+cp "$ex/poly1.txtpb" "$tmp/text.yaml"
+expect_exit 1 "text.yaml: " -- describe --spec "$tmp/text.yaml"
 expect_exit 1 "--pt: each point must be a number in [0, 1], got '1.5'" -- \
   curve --spec "$ex/poly1.txtpb" --pt 0.5,1.5
 expect_exit 1 "--pt: each point must be a number in [0, 1], got 'nan'" -- \

@@ -1,0 +1,161 @@
+#include "api/client_requests.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "api/job_spec.h"
+#include "api/limits.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+#include "loss/core/describe.h"
+
+namespace polytrain {
+namespace {
+
+// The label keys a sweep adds to every job: a base may not have more than the rest.
+constexpr int kSweepLabelCount = 2;
+
+}  // namespace
+
+absl::Status ValidateJobId(absl::string_view field, absl::string_view id) {
+  if (id.empty()) return InvalidField(field, "must be set");
+  return CheckLength(field, id, 1, kMaxJobIdLength);
+}
+
+absl::Status ValidateRequestId(absl::string_view field, absl::string_view id, int max_length) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, id, 0, max_length));
+  for (char c : id) {
+    if (c < ' ' || c > '~') return InvalidField(field, "use only printable ASCII characters");
+  }
+  return absl::OkStatus();
+}
+
+std::string RequestKey(absl::string_view owner, absl::string_view request_id) {
+  if (owner.empty()) return std::string(request_id);
+  return absl::StrCat(owner, "\x1f", request_id);
+}
+
+absl::Status ValidateSubmitJobRequest(const polytrain::v1::SubmitJobRequest& request,
+                                      loss::LossConfig* loss) {
+  if (!request.has_spec()) return InvalidField("spec", "must be set");
+  POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(request.spec(), "spec", loss));
+  return ValidateRequestId("client_request_id", request.client_request_id(), kMaxRequestIdLength);
+}
+
+absl::StatusOr<std::vector<loss::LossConfig>> ValidateSubmitSweepRequest(
+    const polytrain::v1::SubmitSweepRequest& request) {
+  if (!request.has_base()) return InvalidField("base", "must be set");
+  POLYTRAIN_RETURN_IF_ERROR(ValidateSweepBase(request.base(), "base"));
+  if (request.base().labels_size() > kMaxLabels - kSweepLabelCount) {
+    return InvalidField(
+        "base.labels",
+        absl::StrCat("at most ", kMaxLabels - kSweepLabelCount,
+                     " labels in a sweep's base (each job also gets '", kSweepLabel, "' and '",
+                     kLossLabel, "'), got ", request.base().labels_size()));
+  }
+  if (request.losses_size() < 1 || request.losses_size() > kMaxSweepLosses) {
+    return InvalidField("losses", absl::StrCat("must have 1 to ", kMaxSweepLosses, " entries, got ",
+                                               request.losses_size()));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("seeds", request.seeds(), 0, kMaxSweepSeeds));
+  const int seeds = std::max(request.seeds(), 1);
+  if (request.losses_size() * seeds > kMaxSweepJobs) {
+    return InvalidField("seeds", absl::StrCat("losses x seeds must be at most ", kMaxSweepJobs,
+                                              ", got ", request.losses_size() * seeds));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(ValidateRequestId("client_request_id", request.client_request_id(),
+                                              kMaxRequestIdLength - kSweepRequestIdSuffixLength));
+  std::vector<loss::LossConfig> losses(request.losses_size());
+  for (int i = 0; i < request.losses_size(); ++i) {
+    const std::string field = IndexPath("losses", i);
+    POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(request.losses(i), field, &losses[i]));
+    // The longest name this loss's jobs get is the one with the last seed.
+    const std::string longest =
+        SweepJobName(request.base().name(), SweepLossPart(loss::ShortName(losses[i])),
+                     request.base().seed() + static_cast<uint64_t>(seeds - 1));
+    if (longest.size() > static_cast<size_t>(kMaxNameLength)) {
+      return InvalidField("base.name", absl::StrCat("too long for this sweep: the job of ", field,
+                                                    " would be named ", Quote(longest), ", over ",
+                                                    kMaxNameLength, " characters"));
+    }
+  }
+  return losses;
+}
+
+absl::Status ValidateGetJobRequest(const polytrain::v1::GetJobRequest& request) {
+  return ValidateJobId("id", request.id());
+}
+
+absl::Status ValidateCancelJobRequest(const polytrain::v1::CancelJobRequest& request) {
+  return ValidateJobId("id", request.id());
+}
+
+absl::Status ValidateWatchJobRequest(const polytrain::v1::WatchJobRequest& request) {
+  return ValidateJobId("id", request.id());
+}
+
+absl::Status ValidateListJobsRequest(const polytrain::v1::ListJobsRequest& request) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("page_size", request.page_size(), 0, kMaxPageSize));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckLength("page_token", request.page_token(), 0, kMaxPageTokenLength));
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("owner", request.owner(), 0, kMaxOwnerLength));
+  POLYTRAIN_RETURN_IF_ERROR(ValidateLabelMap(request.labels(), "labels"));
+  if (request.states_size() > polytrain::v1::JobState_ARRAYSIZE) {
+    return InvalidField("states", absl::StrCat("at most ", polytrain::v1::JobState_ARRAYSIZE,
+                                               " states, got ", request.states_size()));
+  }
+  for (int i = 0; i < request.states_size(); ++i) {
+    const int state = request.states(i);
+    if (!polytrain::v1::JobState_IsValid(state) || state == polytrain::v1::JOB_STATE_UNSPECIFIED) {
+      return InvalidField(IndexPath("states", i), absl::StrCat("unknown state ", state));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateGetMetricsRequest(const polytrain::v1::GetMetricsRequest& request) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("job_id", request.job_id()));
+  return CheckIntRange("max_points", request.max_points(), 0, kMaxRequestedMetricPoints);
+}
+
+absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest& request) {
+  if (request.job_ids().empty() == request.sweep_id().empty()) {
+    return InvalidField("job_ids", "give job_ids or a sweep_id (exactly one)");
+  }
+  if (request.job_ids_size() > kMaxCompareJobs) {
+    return InvalidField("job_ids", absl::StrCat("at most ", kMaxCompareJobs, " jobs, got ",
+                                                request.job_ids_size()));
+  }
+  for (int i = 0; i < request.job_ids_size(); ++i) {
+    POLYTRAIN_RETURN_IF_ERROR(ValidateJobId(IndexPath("job_ids", i), request.job_ids(i)));
+  }
+  if (!request.sweep_id().empty()) {
+    POLYTRAIN_RETURN_IF_ERROR(CheckLength("sweep_id", request.sweep_id(), 1, kMaxJobIdLength));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("metric", request.metric(), 0, kMaxValueNameLength));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckLength("baseline_loss", request.baseline_loss(), 0, kMaxLossNameLength));
+  return CheckIntRange("curve_points", request.curve_points(), 0, kMaxCurvePoints);
+}
+
+std::string SweepLossPart(const std::string& loss_short_name) {
+  std::string out;
+  for (char c : loss_short_name) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+    if (keep) {
+      out.push_back(c);
+    } else if (!out.empty() && out.back() != '-') {
+      out.push_back('-');
+    }
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+std::string SweepJobName(const std::string& base_name, const std::string& loss_part,
+                         uint64_t seed) {
+  return absl::StrCat(base_name, "-", loss_part, "-s", seed);
+}
+
+}  // namespace polytrain

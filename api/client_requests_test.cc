@@ -1,0 +1,119 @@
+#include "api/client_requests.h"
+
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::SubmitSweepRequest;
+
+SubmitSweepRequest Sweep(const std::string& text) {
+  SubmitSweepRequest request;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"(base {
+           name: "base"
+           model { mlp {} }
+           dataset { synthetic { classes: 2 features: 2 train_samples: 4 test_samples: 4 } }
+           optimizer { sgd {} learning_rate: 0.1 }
+           epochs: 1
+           batch_size: 2
+         }
+         losses { cross_entropy {} }
+         losses { poly1 { epsilon: 2 } })",
+      &request));
+  SubmitSweepRequest overrides;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &overrides)) << text;
+  request.MergeFrom(overrides);
+  return request;
+}
+
+TEST(ClientRequestsTest, ASweepValidatesEachLossOnceAndReturnsItsCanonicalForm) {
+  absl::StatusOr<std::vector<loss::LossConfig>> losses = ValidateSubmitSweepRequest(Sweep(""));
+  ASSERT_TRUE(losses.ok()) << losses.status();
+  ASSERT_EQ(losses->size(), 2u);
+  EXPECT_TRUE(losses->at(0).series.extra.empty());
+  EXPECT_EQ(losses->at(1).series.extra, std::vector<double>{2.0});
+  EXPECT_EQ(
+      ValidateSubmitSweepRequest(Sweep("losses { poly1 { epsilon: -2 } }")).status().message(),
+      "losses[2].poly1.epsilon: must be >= -1, got -2");
+  EXPECT_EQ(ValidateSubmitSweepRequest(Sweep("losses { focal {} reduction: REDUCTION_NONE }"))
+                .status()
+                .message(),
+            "losses[2].reduction: a training job needs REDUCTION_MEAN or REDUCTION_SUM, got "
+            "REDUCTION_NONE");
+}
+
+TEST(ClientRequestsTest, ASweepsBaseNameMustLeaveRoomForEveryJobsSuffix) {
+  // "<base>-poly1-e-2-s<seed>": the longest name is poly1's with the last seed, 10 here.
+  const std::string suffix = "-poly1-e-2-s10";
+  const std::string fits(128 - suffix.size(), 'b');
+  SubmitSweepRequest request = Sweep("seeds: 2");
+  request.mutable_base()->set_name(fits);
+  request.mutable_base()->set_seed(9);
+  EXPECT_TRUE(ValidateSubmitSweepRequest(request).ok());
+  request.mutable_base()->set_name(fits + "b");
+  const absl::Status status = ValidateSubmitSweepRequest(request).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message().substr(0, 68),
+            "base.name: too long for this sweep: the job of losses[1] would be na");
+  request.mutable_base()->set_name("bad name");
+  EXPECT_EQ(ValidateSubmitSweepRequest(request).status().message(),
+            "base.name: use only [A-Za-z0-9._-], got 'bad name'");
+  request.mutable_base()->clear_name();
+  EXPECT_EQ(ValidateSubmitSweepRequest(request).status().message(),
+            "base.name: length must be in [1, 128] characters, got 0");
+}
+
+TEST(ClientRequestsTest, ASweepsBaseLeavesRoomForTheSweepAndLossLabels) {
+  SubmitSweepRequest request = Sweep("");
+  for (int i = 0; i < 30; ++i) (*request.mutable_base()->mutable_labels())["k" + std::to_string(i)];
+  EXPECT_TRUE(ValidateSubmitSweepRequest(request).ok());
+  (*request.mutable_base()->mutable_labels())["k30"];
+  EXPECT_EQ(ValidateSubmitSweepRequest(request).status().message(),
+            "base.labels: at most 30 labels in a sweep's base (each job also gets 'sweep' and "
+            "'loss'), got 31");
+}
+
+TEST(ClientRequestsTest, SweepGridLimits) {
+  EXPECT_EQ(ValidateSubmitSweepRequest(Sweep("seeds: 101")).status().message(),
+            "seeds: must be in [0, 100], got 101");
+  SubmitSweepRequest request = Sweep("seeds: 100");
+  for (int i = 0; i < 9; ++i) request.add_losses()->mutable_poly1()->set_epsilon(i + 1);
+  ASSERT_EQ(request.losses_size(), 11);
+  EXPECT_EQ(ValidateSubmitSweepRequest(request).status().message(),
+            "seeds: losses x seeds must be at most 1000, got 1100");
+  request.mutable_losses()->RemoveLast();
+  EXPECT_TRUE(ValidateSubmitSweepRequest(request).ok());  // 10 x 100: the limit itself
+  request.set_client_request_id(std::string(113, 'r'));
+  EXPECT_EQ(ValidateSubmitSweepRequest(request).status().message(),
+            "client_request_id: length must be in [0, 112] characters, got 113");
+}
+
+TEST(ClientRequestsTest, CompareRequestsBoundWhatTheyEcho) {
+  polytrain::v1::CompareJobsRequest request;
+  request.add_job_ids("job-1");
+  request.set_baseline_loss(std::string(8000, 'x'));
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
+            "baseline_loss: length must be in [0, 128] characters, got 8000");
+  request.clear_baseline_loss();
+  request.set_metric(std::string(129, 'm'));
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
+            "metric: length must be in [0, 128] characters, got 129");
+  request.clear_metric();
+  request.add_job_ids("");
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(), "job_ids[1]: must be set");
+  request.set_sweep_id("sweep-1");
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
+            "job_ids: give job_ids or a sweep_id (exactly one)");
+}
+
+TEST(ClientRequestsTest, SweepJobNamesAndLossParts) {
+  EXPECT_EQ(SweepLossPart("poly1(e=2)"), "poly1-e-2");
+  EXPECT_EQ(SweepLossPart("sigmoid_poly1_focal(g=2,e=1),ls=0.1"),
+            "sigmoid_poly1_focal-g-2-e-1-ls-0.1");
+  EXPECT_EQ(SweepJobName("fmnist", "ce", 3), "fmnist-ce-s3");
+}
+
+}  // namespace
+}  // namespace polytrain

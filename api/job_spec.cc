@@ -1,0 +1,303 @@
+#include "api/job_spec.h"
+
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "api/limits.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+#include "loss/spec/loss_spec.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::DatasetSpec;
+using polytrain::v1::JobSpec;
+using polytrain::v1::ModelSpec;
+using polytrain::v1::OptimizerSpec;
+using polytrain::v1::ScheduleSpec;
+
+bool AllCharsIn(absl::string_view s, absl::string_view extra) {
+  for (char c : s) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && extra.find(c) == absl::string_view::npos) return false;
+  }
+  return true;
+}
+
+absl::Status CheckWidths(absl::string_view field,
+                         const google::protobuf::RepeatedField<int32_t>& widths, int min_count,
+                         int max_count, int max_width) {
+  if (widths.size() < min_count || widths.size() > max_count) {
+    return InvalidField(field, absl::StrCat("must have ", min_count, " to ", max_count,
+                                            " entries, got ", widths.size()));
+  }
+  for (int i = 0; i < widths.size(); ++i) {
+    POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(IndexPath(field, i), widths[i], 1, max_width));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckProbability(absl::string_view field, double p) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckRange(field, p, 0.0, 1.0));
+  if (p >= 1.0) return InvalidField(field, absl::StrCat("must be < 1, got ", p));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateModel(const ModelSpec& model, const std::string& path) {
+  switch (model.architecture_case()) {
+    case ModelSpec::kMlp:
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckWidths(FieldPath(path, "mlp.hidden"), model.mlp().hidden(), 0, 16, kMaxLayerWidth));
+      return CheckProbability(FieldPath(path, "mlp.dropout"), model.mlp().dropout());
+    case ModelSpec::kCnn:
+      if (!model.cnn().channels().empty()) {
+        POLYTRAIN_RETURN_IF_ERROR(
+            CheckWidths(FieldPath(path, "cnn.channels"), model.cnn().channels(), 1, 8, 1024));
+      }
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckIntRange(FieldPath(path, "cnn.hidden"), model.cnn().hidden(), 0, kMaxLayerWidth));
+      return CheckProbability(FieldPath(path, "cnn.dropout"), model.cnn().dropout());
+    case ModelSpec::kResnet:
+      if (!model.resnet().stage_channels().empty()) {
+        POLYTRAIN_RETURN_IF_ERROR(CheckWidths(FieldPath(path, "resnet.stage_channels"),
+                                              model.resnet().stage_channels(), 1, 6, 1024));
+      }
+      return CheckIntRange(FieldPath(path, "resnet.blocks_per_stage"),
+                           model.resnet().blocks_per_stage(), 0, 16);
+    case ModelSpec::ARCHITECTURE_NOT_SET:
+      break;
+  }
+  return InvalidField(FieldPath(path, "architecture"), "no model set: choose mlp, cnn or resnet");
+}
+
+// Data paths are relative to the worker's data root; ".." never appears.
+absl::Status CheckDataPath(absl::string_view field, absl::string_view value, bool required) {
+  if (value.empty()) {
+    return required ? InvalidField(field, "must be set") : absl::OkStatus();
+  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, value, 1, kMaxPathLength));
+  for (absl::string_view part : absl::StrSplit(value, '/')) {
+    if (part == "..") {
+      return InvalidField(field, absl::StrCat("must stay inside the data root; '..' is not "
+                                              "allowed, got ",
+                                              Quote(value)));
+    }
+  }
+  if (value.find('\0') != absl::string_view::npos) return InvalidField(field, "contains NUL");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
+  switch (data.source_case()) {
+    case DatasetSpec::kFashionMnist:
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckDataPath(FieldPath(path, "fashion_mnist.dir"), data.fashion_mnist().dir(), false));
+      break;
+    case DatasetSpec::kIdx: {
+      const auto& idx = data.idx();
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckDataPath(FieldPath(path, "idx.train_images"), idx.train_images(), true));
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckDataPath(FieldPath(path, "idx.train_labels"), idx.train_labels(), true));
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckDataPath(FieldPath(path, "idx.test_images"), idx.test_images(), true));
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckDataPath(FieldPath(path, "idx.test_labels"), idx.test_labels(), true));
+      break;
+    }
+    case DatasetSpec::kSynthetic: {
+      const auto& syn = data.synthetic();
+      const std::string s = FieldPath(path, "synthetic");
+      POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(FieldPath(s, "classes"), syn.classes(), 2, 1000));
+      POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(FieldPath(s, "features"), syn.features(), 1, 4096));
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckIntRange(FieldPath(s, "train_samples"), syn.train_samples(), 1, kMaxSamples));
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckIntRange(FieldPath(s, "test_samples"), syn.test_samples(), 1, kMaxSamples));
+      if (syn.features() * std::max<int64_t>(syn.train_samples(), syn.test_samples()) >
+          200'000'000) {
+        return InvalidField(s, "features x samples must be at most 200000000 (800 MB)");
+      }
+      POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(s, "separation"), syn.separation(), 0, 100));
+      if (syn.imbalance() != 0.0) {
+        POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(s, "imbalance"), syn.imbalance(), 1, 1000));
+      }
+      POLYTRAIN_RETURN_IF_ERROR(CheckProbability(FieldPath(s, "label_noise"), syn.label_noise()));
+      break;
+    }
+    case DatasetSpec::SOURCE_NOT_SET:
+      return InvalidField(FieldPath(path, "source"),
+                          "no dataset set: choose fashion_mnist, idx or synthetic");
+  }
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "train_limit"), data.train_limit(), 0, kMaxSamples));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "test_limit"), data.test_limit(), 0, kMaxSamples));
+  return CheckRange(FieldPath(path, "validation_fraction"), data.validation_fraction(), 0, 0.5);
+}
+
+absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path) {
+  switch (opt.kind_case()) {
+    case OptimizerSpec::kSgd:
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckProbability(FieldPath(path, "sgd.momentum"), opt.sgd().momentum()));
+      if (opt.sgd().nesterov() && opt.sgd().momentum() == 0.0) {
+        return InvalidField(FieldPath(path, "sgd.nesterov"), "needs momentum > 0");
+      }
+      break;
+    case OptimizerSpec::kAdam:
+    case OptimizerSpec::kAdamw: {
+      const auto& adam = opt.kind_case() == OptimizerSpec::kAdam ? opt.adam() : opt.adamw();
+      const std::string a =
+          FieldPath(path, opt.kind_case() == OptimizerSpec::kAdam ? "adam" : "adamw");
+      POLYTRAIN_RETURN_IF_ERROR(CheckProbability(FieldPath(a, "beta1"), adam.beta1()));
+      POLYTRAIN_RETURN_IF_ERROR(CheckProbability(FieldPath(a, "beta2"), adam.beta2()));
+      POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(a, "eps"), adam.eps(), 0, 1));
+      break;
+    }
+    case OptimizerSpec::KIND_NOT_SET:
+      return InvalidField(FieldPath(path, "kind"), "no optimizer set: choose sgd, adam or adamw");
+  }
+  const std::string lr = FieldPath(path, "learning_rate");
+  POLYTRAIN_RETURN_IF_ERROR(CheckRange(lr, opt.learning_rate(), 0, 10));
+  if (opt.learning_rate() <= 0.0) {
+    return InvalidField(lr, absl::StrCat("must be > 0, got ", opt.learning_rate()));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(path, "weight_decay"), opt.weight_decay(), 0, 1));
+  return CheckRange(FieldPath(path, "grad_clip_norm"), opt.grad_clip_norm(), 0, 1e6);
+}
+
+absl::Status ValidateSchedule(const ScheduleSpec& schedule, const std::string& path) {
+  switch (schedule.kind_case()) {
+    case ScheduleSpec::kStep: {
+      POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(FieldPath(path, "step.step_size"),
+                                              schedule.step().step_size(), 1, kMaxSteps));
+      const std::string gamma = FieldPath(path, "step.gamma");
+      POLYTRAIN_RETURN_IF_ERROR(CheckRange(gamma, schedule.step().gamma(), 0, 1));
+      if (schedule.step().gamma() <= 0.0) {
+        return InvalidField(gamma, absl::StrCat("must be > 0, got ", schedule.step().gamma()));
+      }
+      break;
+    }
+    case ScheduleSpec::kCosine:
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckRange(FieldPath(path, "cosine.min_factor"), schedule.cosine().min_factor(), 0, 1));
+      break;
+    case ScheduleSpec::kConstant:
+    case ScheduleSpec::KIND_NOT_SET:
+      break;
+  }
+  return CheckIntRange(FieldPath(path, "warmup_steps"), schedule.warmup_steps(), 0, kMaxSteps);
+}
+
+// Every field in the order job.proto declares them, so the first error is the first field's.
+absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool check_loss,
+                          loss::LossConfig* loss_config) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateJobName(spec.name(), FieldPath(path, "name")));
+  POLYTRAIN_RETURN_IF_ERROR(ValidateLabelMap(spec.labels(), FieldPath(path, "labels")));
+  if (!spec.has_model()) return InvalidField(FieldPath(path, "model"), "must be set");
+  POLYTRAIN_RETURN_IF_ERROR(ValidateModel(spec.model(), FieldPath(path, "model")));
+  if (!spec.has_dataset()) return InvalidField(FieldPath(path, "dataset"), "must be set");
+  POLYTRAIN_RETURN_IF_ERROR(ValidateDataset(spec.dataset(), FieldPath(path, "dataset")));
+  if (check_loss) {
+    const std::string loss = FieldPath(path, "loss");
+    if (!spec.has_loss()) return InvalidField(loss, "must be set");
+    POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(spec.loss(), loss, loss_config));
+  }
+  if (!spec.has_optimizer()) return InvalidField(FieldPath(path, "optimizer"), "must be set");
+  POLYTRAIN_RETURN_IF_ERROR(ValidateOptimizer(spec.optimizer(), FieldPath(path, "optimizer")));
+  POLYTRAIN_RETURN_IF_ERROR(ValidateSchedule(spec.schedule(), FieldPath(path, "schedule")));
+
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(FieldPath(path, "epochs"), spec.epochs(), 0, kMaxEpochs));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "max_steps"), spec.max_steps(), 0, kMaxSteps));
+  if (spec.epochs() == 0 && spec.max_steps() == 0) {
+    return InvalidField(FieldPath(path, "epochs"), "set epochs or max_steps (both are 0)");
+  }
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "batch_size"), spec.batch_size(), 1, kMaxBatchSize));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "log_every_steps"), spec.log_every_steps(), 0, 1'000'000));
+
+  const std::string eval = FieldPath(path, "eval");
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(eval, "every_epochs"), spec.eval().every_epochs(), 0, kMaxEpochs));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(eval, "every_steps"), spec.eval().every_steps(), 0, kMaxSteps));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(eval, "batch_size"), spec.eval().batch_size(), 0, kMaxBatchSize));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(eval, "calibration_bins"), spec.eval().calibration_bins(), 0, 1000));
+
+  const std::string ckpt = FieldPath(path, "checkpoint");
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(FieldPath(ckpt, "every_epochs"),
+                                          spec.checkpoint().every_epochs(), 0, kMaxEpochs));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(ckpt, "every_steps"), spec.checkpoint().every_steps(), 0, kMaxSteps));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(ckpt, "keep_last"), spec.checkpoint().keep_last(), 0, 1000));
+
+  if (!polytrain::v1::Device_IsValid(spec.device())) {
+    return InvalidField(FieldPath(path, "device"), absl::StrCat("unknown value ", spec.device()));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "threads"), spec.threads(), 0, kMaxThreads));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "priority"), spec.priority(), -kMaxPriority, kMaxPriority));
+  return CheckIntRange(FieldPath(path, "max_attempts"), spec.max_attempts(), 0, kMaxAttempts);
+}
+
+}  // namespace
+
+absl::Status ValidateLabelMap(const google::protobuf::Map<std::string, std::string>& labels,
+                              const std::string& path) {
+  if (labels.size() > kMaxLabels) {
+    return InvalidField(path, absl::StrCat("at most ", kMaxLabels, " labels, got ", labels.size()));
+  }
+  for (const auto& [key, value] : labels) {
+    const std::string field = absl::StrCat(path, "[\"", absl::CHexEscape(key.substr(0, 64)), "\"]");
+    POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, key, 1, kMaxLabelKeyLength));
+    if (!AllCharsIn(key, "._-/") || key != absl::AsciiStrToLower(key)) {
+      return InvalidField(field, "keys use only [a-z0-9._-/]");
+    }
+    POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, value, 0, kMaxLabelValueLength));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTrainingLoss(const polytrain::v1::LossSpec& loss, absl::string_view path,
+                                  loss::LossConfig* config) {
+  absl::StatusOr<loss::LossConfig> canonical = loss::ToLossConfig(loss, path);
+  if (!canonical.ok()) return canonical.status();
+  // Training backpropagates one number per step; per-sample losses are for inspection
+  // (polyloss eval), not for a job.
+  if (canonical->reduction == loss::Reduction::kNone) {
+    return InvalidField(FieldPath(path, "reduction"),
+                        "a training job needs REDUCTION_MEAN or REDUCTION_SUM, got REDUCTION_NONE");
+  }
+  if (config != nullptr) *config = *std::move(canonical);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateJobSpec(const JobSpec& spec, absl::string_view path,
+                             loss::LossConfig* loss_config) {
+  return ValidateSpec(spec, std::string(path), /*check_loss=*/true, loss_config);
+}
+
+absl::Status ValidateSweepBase(const JobSpec& spec, absl::string_view path) {
+  return ValidateSpec(spec, std::string(path), /*check_loss=*/false, nullptr);
+}
+
+absl::Status ValidateJobName(absl::string_view name, absl::string_view field) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, name, 1, kMaxNameLength));
+  if (!AllCharsIn(name, "._-")) {
+    return InvalidField(field, absl::StrCat("use only [A-Za-z0-9._-], got ", Quote(name)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace polytrain

@@ -1,0 +1,182 @@
+#include "api/job_spec.h"
+
+#include <functional>
+
+#include "api/job_spec_defaults.h"
+#include "api/limits.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::JobSpec;
+
+constexpr char kValid[] = R"(
+  name: "ok-job_1.2"
+  labels { key: "team/vision" value: "x" }
+  model { mlp { hidden: [16] } }
+  dataset { synthetic { classes: 3 features: 4 train_samples: 10 test_samples: 10 separation: 1 } }
+  loss { poly1 { epsilon: 1 } }
+  optimizer { sgd { momentum: 0.9 } learning_rate: 0.1 }
+  epochs: 1
+  batch_size: 4
+)";
+
+// The valid spec with the top-level fields written in `extra` replaced (not merged).
+JobSpec Spec(const std::string& extra = "") {
+  JobSpec spec, overrides;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kValid, &spec));
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(extra, &overrides)) << extra;
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  overrides.GetReflection()->ListFields(overrides, &fields);
+  for (const auto* field : fields) spec.GetReflection()->ClearField(&spec, field);
+  spec.MergeFrom(overrides);
+  return spec;
+}
+
+void ExpectInvalid(const std::string& extra, const std::string& message) {
+  const absl::Status status = ValidateJobSpec(Spec(extra));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << extra;
+  EXPECT_EQ(std::string(status.message()), message) << extra;
+}
+
+// For zero values, which text format cannot tell apart from "not written".
+void ExpectInvalidAfter(const std::function<void(JobSpec&)>& change, const std::string& message) {
+  JobSpec spec = Spec();
+  change(spec);
+  EXPECT_EQ(std::string(ValidateJobSpec(spec).message()), message);
+}
+
+TEST(JobSpecTest, ValidSpecPasses) { EXPECT_TRUE(ValidateJobSpec(Spec()).ok()); }
+
+TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
+  ExpectInvalidAfter([](JobSpec& s) { s.clear_name(); },
+                     "spec.name: length must be in [1, 128] characters, got 0");
+  ExpectInvalid("name: '" + std::string(129, 'a') + "'",
+                "spec.name: length must be in [1, 128] characters, got 129");
+  ExpectInvalid("name: 'a b'", "spec.name: use only [A-Za-z0-9._-], got 'a b'");
+  ExpectInvalid("labels { key: 'Bad' value: '' }",
+                "spec.labels[\"Bad\"]: keys use only [a-z0-9._-/]");
+  ExpectInvalid("model { mlp { hidden: [16, 0] } }",
+                "spec.model.mlp.hidden[1]: must be in [1, 65536], got 0");
+  ExpectInvalid("model { mlp { dropout: 1 } }", "spec.model.mlp.dropout: must be < 1, got 1");
+  ExpectInvalid("model { cnn { channels: [8, 2000] } }",
+                "spec.model.cnn.channels[1]: must be in [1, 1024], got 2000");
+  ExpectInvalid("model { resnet { blocks_per_stage: 17 } }",
+                "spec.model.resnet.blocks_per_stage: must be in [0, 16], got 17");
+  ExpectInvalid("model { }", "spec.model.architecture: no model set: choose mlp, cnn or resnet");
+  ExpectInvalid("dataset { synthetic { classes: 1 } }",
+                "spec.dataset.synthetic.classes: must be in [2, 1000], got 1");
+  ExpectInvalid("dataset { synthetic { classes: 2 features: 4 train_samples: 0 } }",
+                "spec.dataset.synthetic.train_samples: must be in [1, 10000000], got 0");
+  ExpectInvalid(
+      "dataset { synthetic { classes: 2 features: 4096 train_samples: 100000 test_samples: 1 } }",
+      "spec.dataset.synthetic: features x samples must be at most 200000000 (800 MB)");
+  ExpectInvalid("dataset { fashion_mnist { dir: '../etc' } }",
+                "spec.dataset.fashion_mnist.dir: must stay inside the data root; '..' is not "
+                "allowed, got '../etc'");
+  ExpectInvalid("dataset { idx { train_images: 'a' train_labels: 'b' test_images: 'c' } }",
+                "spec.dataset.idx.test_labels: must be set");
+  ExpectInvalid(
+      "dataset { synthetic { classes: 3 features: 4 train_samples: 10 test_samples: 10 separation: "
+      "1 } validation_fraction: 0.6 }",
+      "spec.dataset.validation_fraction: must be <= 0.5, got 0.6");
+  ExpectInvalid(
+      "dataset { synthetic { classes: 3 features: 4 train_samples: 10 test_samples: 10 separation: "
+      "1 } train_limit: -1 }",
+      "spec.dataset.train_limit: must be in [0, 10000000], got -1");
+  ExpectInvalid("loss { poly_n { epsilons: [1, -0.6] } }",
+                "spec.loss.poly_n.epsilons[1]: must be >= -1/2, got -0.6");
+  ExpectInvalid("optimizer { sgd {} learning_rate: 0 }",
+                "spec.optimizer.learning_rate: must be > 0, got 0");
+  ExpectInvalid("optimizer { sgd {} learning_rate: 11 }",
+                "spec.optimizer.learning_rate: must be <= 10, got 11");
+  ExpectInvalid("optimizer { sgd { nesterov: true } learning_rate: 0.1 }",
+                "spec.optimizer.sgd.nesterov: needs momentum > 0");
+  ExpectInvalid("optimizer { adam { beta2: 1 } learning_rate: 0.1 }",
+                "spec.optimizer.adam.beta2: must be < 1, got 1");
+  ExpectInvalid("optimizer { sgd {} learning_rate: nan }",
+                "spec.optimizer.learning_rate: must be a finite number, got nan");
+  ExpectInvalid("schedule { step { step_size: 0 gamma: 0.5 } }",
+                "spec.schedule.step.step_size: must be in [1, 1000000000], got 0");
+  ExpectInvalid("schedule { step { step_size: 10 gamma: 0 } }",
+                "spec.schedule.step.gamma: must be > 0, got 0");
+  ExpectInvalidAfter([](JobSpec& s) { s.set_epochs(0); },
+                     "spec.epochs: set epochs or max_steps (both are 0)");
+  ExpectInvalid("epochs: 10001", "spec.epochs: must be in [0, 10000], got 10001");
+  ExpectInvalidAfter([](JobSpec& s) { s.set_batch_size(0); },
+                     "spec.batch_size: must be in [1, 65536], got 0");
+  ExpectInvalid("batch_size: 65537", "spec.batch_size: must be in [1, 65536], got 65537");
+  ExpectInvalid("eval { calibration_bins: 1001 }",
+                "spec.eval.calibration_bins: must be in [0, 1000], got 1001");
+  ExpectInvalid("checkpoint { keep_last: -1 }",
+                "spec.checkpoint.keep_last: must be in [0, 1000], got -1");
+  ExpectInvalid("threads: 257", "spec.threads: must be in [0, 256], got 257");
+  ExpectInvalid("priority: 1001", "spec.priority: must be in [-1000, 1000], got 1001");
+  ExpectInvalid("max_attempts: 101", "spec.max_attempts: must be in [0, 100], got 101");
+  JobSpec bad_device = Spec();
+  bad_device.set_device(static_cast<polytrain::v1::Device>(9));
+  EXPECT_EQ(ValidateJobSpec(bad_device).message(), "spec.device: unknown value 9");
+  JobSpec no_loss = Spec();
+  no_loss.clear_loss();
+  EXPECT_EQ(ValidateJobSpec(no_loss).message(), "spec.loss: must be set");
+}
+
+TEST(JobSpecTest, ATrainingJobReducesItsLossToOneNumber) {
+  ExpectInvalid("loss { cross_entropy {} reduction: REDUCTION_NONE }",
+                "spec.loss.reduction: a training job needs REDUCTION_MEAN or REDUCTION_SUM, got "
+                "REDUCTION_NONE");
+  EXPECT_TRUE(ValidateJobSpec(Spec("loss { cross_entropy {} reduction: REDUCTION_SUM }")).ok());
+  loss::LossConfig config;
+  ASSERT_TRUE(ValidateJobSpec(Spec(), "spec", &config).ok());
+  EXPECT_EQ(config.series.extra, std::vector<double>{1.0});  // poly1 { epsilon: 1 }
+}
+
+TEST(JobSpecTest, ASweepBaseNeedsNoLossButEverythingElse) {
+  JobSpec base = Spec();
+  base.clear_loss();
+  EXPECT_TRUE(ValidateSweepBase(base, "base").ok());
+  base.set_batch_size(0);
+  EXPECT_EQ(ValidateSweepBase(base, "base").message(),
+            "base.batch_size: must be in [1, 65536], got 0");
+}
+
+TEST(JobSpecTest, ErrorsQuoteAtMostAShortPrefixOfAValue) {
+  const std::string path = std::string(4000, '.') + "/../x";
+  const absl::Status status =
+      ValidateJobSpec(Spec("dataset { fashion_mnist { dir: '" + path + "' } }"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(status.message().size(), 200u) << status.message();
+  EXPECT_NE(status.message().find("(4005 characters)"), std::string::npos) << status.message();
+}
+
+TEST(JobSpecTest, LimitsHoldAtTheirEdges) {
+  EXPECT_TRUE(ValidateJobSpec(Spec("name: '" + std::string(128, 'a') + "'")).ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec("batch_size: 65536 threads: 256 epochs: 10000")).ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec("epochs: 0 max_steps: 1000000000")).ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec("dataset { synthetic { classes: 3 features: 4 train_samples: 10 "
+                                   "test_samples: 10 separation: 1 } validation_fraction: 0.5 }"))
+                  .ok());
+  JobSpec labels = Spec();
+  labels.mutable_labels()->clear();
+  for (int i = 0; i < kMaxLabels; ++i) (*labels.mutable_labels())["k" + std::to_string(i)] = "v";
+  EXPECT_TRUE(ValidateJobSpec(labels).ok());
+  (*labels.mutable_labels())["one-more"] = "v";
+  EXPECT_EQ(ValidateJobSpec(labels).message(), "spec.labels: at most 32 labels, got 33");
+}
+
+TEST(JobSpecTest, DefaultsForZeroValues) {
+  const JobSpec spec = Spec();
+  EXPECT_EQ(EvalBatchSize(spec), 1024);
+  EXPECT_EQ(CalibrationBins(spec), 15);
+  EXPECT_EQ(CheckpointKeepLast(spec), 2);
+  EXPECT_EQ(LogEverySteps(spec), 10);
+  EXPECT_EQ(Threads(spec), 1);
+  EXPECT_EQ(MaxAttempts(spec), 3);
+  EXPECT_EQ(CnnChannels(polytrain::v1::Cnn()), (std::vector<int>{32, 64}));
+  EXPECT_EQ(ResNetChannels(polytrain::v1::ResNet()), (std::vector<int>{16, 32, 64}));
+}
+
+}  // namespace
+}  // namespace polytrain

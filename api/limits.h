@@ -1,0 +1,75 @@
+// Every limit of the public API, and the names both sides of it share, in one place. The protos
+// (job.proto, coordinator.proto, worker.proto) repeat each limit next to its field; validation
+// (api/*.h) is the only code that checks them against requests.
+#ifndef POLYTRAIN_API_LIMITS_H_
+#define POLYTRAIN_API_LIMITS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace polytrain {
+
+// --- JobSpec (job.proto) ---
+inline constexpr int kMaxNameLength = 128;
+inline constexpr int kMaxLabels = 32;
+inline constexpr int kMaxLabelKeyLength = 63;
+inline constexpr int kMaxLabelValueLength = 256;
+inline constexpr int kMaxPathLength = 4096;
+inline constexpr int kMaxLayerWidth = 65536;
+inline constexpr int kMaxBatchSize = 65536;
+inline constexpr int64_t kMaxSamples = 10'000'000;
+inline constexpr int64_t kMaxSteps = 1'000'000'000;
+inline constexpr int kMaxEpochs = 10000;
+inline constexpr int kMaxThreads = 256;
+inline constexpr int kMaxPriority = 1000;  // and -kMaxPriority
+inline constexpr int kMaxAttempts = 100;
+
+// --- Coordinator service requests (coordinator.proto) ---
+inline constexpr int kMaxJobIdLength = 64;
+inline constexpr int kMaxRequestIdLength = 128;
+// A sweep's request id leaves room for the "/<loss>/<seed>" each of its jobs appends.
+inline constexpr int kSweepRequestIdSuffixLength = 16;
+inline constexpr int kDefaultPageSize = 100;
+inline constexpr int kMaxPageSize = 1000;
+inline constexpr int kMaxPageTokenLength = 32;
+inline constexpr int kMaxOwnerLength = 64;
+inline constexpr int kMaxSweepLosses = 100;
+inline constexpr int kMaxSweepSeeds = 100;
+inline constexpr int kMaxSweepJobs = 1000;
+inline constexpr int kMaxCompareJobs = 1000;
+inline constexpr int kDefaultCurvePoints = 200;
+inline constexpr int kMaxCurvePoints = 10000;
+inline constexpr int kMaxRequestedMetricPoints = 10'000'000;
+// A compared metric is a metric value's name; a baseline is a loss's short name.
+inline constexpr int kMaxLossNameLength = 128;
+
+// --- Worker protocol (worker.proto) ---
+inline constexpr int kMaxWorkerNameLength = 128;
+inline constexpr int kMaxSlots = 64;
+inline constexpr int kMaxPointsPerBatch = 10000;
+inline constexpr int kMaxValuesPerPoint = 256;
+inline constexpr int kMaxValueNameLength = 128;
+// A failed job's error is cut here (never refused for its length).
+inline constexpr size_t kMaxErrorLength = 4096;
+
+// --- Artifacts (worker.proto) ---
+inline constexpr size_t kArtifactChunkBytes = size_t{1} << 20;
+inline constexpr int64_t kMaxArtifactBytes = int64_t{4} << 30;
+inline constexpr int kMaxArtifactNameLength = 128;
+// Checkpoints are the artifacts named ckpt-<zero-padded step>.pt, so that names sort by step.
+inline constexpr char kCheckpointPrefix[] = "ckpt-";
+// Checkpoints the coordinator keeps per job: the newest, and two to fall back on.
+inline constexpr size_t kStoredCheckpointsPerJob = 3;
+
+// --- Names shared by the coordinator, the worker and the clients ---
+// The labels a sweep puts on each of its jobs.
+inline constexpr char kSweepLabel[] = "sweep";
+inline constexpr char kLossLabel[] = "loss";
+inline constexpr char kJobIdPrefix[] = "job-";
+inline constexpr char kSweepIdPrefix[] = "sweep-";
+// The gRPC metadata key of bearer tokens.
+inline constexpr char kAuthorizationMetadataKey[] = "authorization";
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_API_LIMITS_H_

@@ -1,0 +1,116 @@
+#include "api/worker_messages.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "api/client_requests.h"
+#include "api/limits.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+
+namespace polytrain {
+namespace {
+
+absl::Status CheckMetricValues(absl::string_view field,
+                               const google::protobuf::Map<std::string, double>& values) {
+  if (values.size() > static_cast<size_t>(kMaxValuesPerPoint)) {
+    return InvalidField(
+        field, absl::StrCat("at most ", kMaxValuesPerPoint, " values, got ", values.size()));
+  }
+  for (const auto& [name, value] : values) {
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckLength(absl::StrCat(field, "[", absl::CHexEscape(name.substr(0, 32)), "]"), name, 1,
+                    kMaxValueNameLength));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateHello(const polytrain::v1::Hello& hello) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("hello.name", hello.name(), 1, kMaxWorkerNameLength));
+  return CheckIntRange("hello.slots", hello.slots(), 0, kMaxSlots);
+}
+
+absl::Status ValidateMetricBatch(const polytrain::v1::MetricBatch& batch) {
+  if (batch.points_size() > kMaxPointsPerBatch) {
+    return InvalidField("metrics.points",
+                        absl::StrCat("at most ", kMaxPointsPerBatch, " points per batch, got ",
+                                     batch.points_size()));
+  }
+  for (int i = 0; i < batch.points_size(); ++i) {
+    const auto& point = batch.points(i);
+    const std::string path = IndexPath("metrics.points", i);
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckIntRange(absl::StrCat(path, ".step"), point.step(), 0, kMaxSteps));
+    POLYTRAIN_RETURN_IF_ERROR(CheckMetricValues(absl::StrCat(path, ".values"), point.values()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message) {
+  switch (message.kind_case()) {
+    case polytrain::v1::WorkerMessage::kMetrics:
+      return ValidateMetricBatch(message.metrics());
+    case polytrain::v1::WorkerMessage::kStarted:
+      return CheckIntRange("started.resumed_from_step", message.started().resumed_from_step(), 0,
+                           kMaxSteps);
+    case polytrain::v1::WorkerMessage::kFinished:
+      return CheckMetricValues("finished.final_metrics", message.finished().final_metrics());
+    case polytrain::v1::WorkerMessage::kHello:
+    case polytrain::v1::WorkerMessage::kHeartbeat:
+    case polytrain::v1::WorkerMessage::kFailed:
+      return absl::OkStatus();
+    case polytrain::v1::WorkerMessage::KIND_NOT_SET:
+      break;
+  }
+  return InvalidField("kind", "empty worker message");
+}
+
+std::string CutError(const std::string& error) {
+  if (error.size() <= kMaxErrorLength) return error;
+  return absl::StrCat(error.substr(0, kMaxErrorLength), "... (cut)");
+}
+
+absl::Status ValidateArtifactName(absl::string_view field, absl::string_view name) {
+  bool plain =
+      !name.empty() && name.size() <= static_cast<size_t>(kMaxArtifactNameLength) && name[0] != '.';
+  for (char c : name) {
+    plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-');
+  }
+  if (plain) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat("not a file name: ", Quote(name)));
+}
+
+absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bool first) {
+  if (first) {
+    POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("job_id", chunk.job_id()));
+    POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("job_id", chunk.job_id()));
+    POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("name", chunk.name()));
+  }
+  if (chunk.data().size() > kArtifactChunkBytes) {
+    return InvalidField(
+        "data", absl::StrCat("chunks are at most 1 MiB, got ", chunk.data().size(), " bytes"));
+  }
+  if (chunk.last() && (chunk.size() < 0 || chunk.size() > kMaxArtifactBytes)) {
+    return InvalidField(
+        "size", absl::StrCat("must be in [0, ", kMaxArtifactBytes, "], got ", chunk.size()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateArtifactPath(absl::string_view field, absl::string_view path) {
+  const size_t slash = path.find('/');
+  if (slash == absl::string_view::npos) {
+    return InvalidField(field, absl::StrCat("expected <job_id>/<name>, got ", Quote(path)));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName(field, path.substr(0, slash)));
+  return ValidateArtifactName(field, path.substr(slash + 1));
+}
+
+absl::Status ValidateDownloadArtifactRequest(
+    const polytrain::v1::DownloadArtifactRequest& request) {
+  return ValidateArtifactPath("path", request.path());
+}
+
+}  // namespace polytrain

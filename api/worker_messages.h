@@ -1,0 +1,45 @@
+// One validator per message a worker sends (worker.proto): the hello that opens its stream, and
+// each numbered message after it, with every bound of the protocol (points per batch, values per
+// point, name lengths, steps). INVALID_ARGUMENT names the field; the coordinator refuses such a
+// message for good (it acknowledges it, so the worker does not send it again).
+#ifndef POLYTRAIN_API_WORKER_MESSAGES_H_
+#define POLYTRAIN_API_WORKER_MESSAGES_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "polytrain/v1/worker.pb.h"
+
+namespace polytrain {
+
+absl::Status ValidateHello(const polytrain::v1::Hello& hello);
+
+// Any message after the hello: its kind is set and every part of it is within bounds. A hello
+// here is not an error of its own (the stream's state decides); a failure's error text is never
+// refused for its length (CutError shortens it).
+absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message);
+
+absl::Status ValidateMetricBatch(const polytrain::v1::MetricBatch& batch);
+
+// A failed job's error as the coordinator keeps it: at most kMaxErrorLength bytes, then a mark
+// that it was cut.
+std::string CutError(const std::string& error);
+
+// An artifact's name, or a job id used as a directory: a single path component of
+// [A-Za-z0-9._-], 1 to kMaxArtifactNameLength characters, not starting with '.' (so never "."
+// or "..", nor a hidden file).
+absl::Status ValidateArtifactName(absl::string_view field, absl::string_view name);
+
+// A stored artifact's path as requests name it: "<job_id>/<name>", both plain names.
+absl::Status ValidateArtifactPath(absl::string_view field, absl::string_view path);
+
+// The first chunk of an upload names the job and the file; every chunk holds at most
+// kArtifactChunkBytes. `first` says which this is.
+absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bool first);
+
+// The path names a stored file: "<job_id>/<name>".
+absl::Status ValidateDownloadArtifactRequest(const polytrain::v1::DownloadArtifactRequest& request);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_API_WORKER_MESSAGES_H_

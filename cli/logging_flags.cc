@@ -1,0 +1,15 @@
+#include "cli/logging_flags.h"
+
+namespace polytrain {
+
+void AddLoggingFlags(CLI::App& app, LoggingOptions* options) {
+  app.add_option("--log_level", options->level, "least severe level logged")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--log_format", options->format,
+                 "text, or json (one object per line: time, level, logger, message)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+}
+
+}  // namespace polytrain

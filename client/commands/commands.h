@@ -1,0 +1,49 @@
+// polyctl's subcommands that talk to a coordinator, one file each with its own options. Each
+// Add...Command adds its subcommand to `app` and returns how to run it once the command line is
+// parsed (after the connection flags, which may follow the subcommand, are known).
+#ifndef POLYTRAIN_CLIENT_COMMANDS_COMMANDS_H_
+#define POLYTRAIN_CLIENT_COMMANDS_COMMANDS_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "client/coordinator_client.h"
+
+namespace polytrain {
+
+struct Command {
+  CLI::App* app = nullptr;  // run when this subcommand was given
+  std::function<int(CoordinatorClient& client)> run;
+};
+
+Command AddSubmitCommand(CLI::App& app);
+Command AddSweepCommand(CLI::App& app);
+Command AddListCommand(CLI::App& app);
+Command AddGetCommand(CLI::App& app);
+Command AddCancelCommand(CLI::App& app);
+Command AddWatchCommand(CLI::App& app);
+Command AddCompareCommand(CLI::App& app);
+Command AddMetricsCommand(CLI::App& app);
+
+// What the commands share.
+namespace command_support {
+
+// "polyctl: <message>" on stderr; the exit code of the table (cli/exit_codes.h).
+int Fail(const absl::Status& status);
+// KEY=VALUE pairs (--label) into a label map.
+absl::Status ApplyLabels(const std::vector<std::string>& labels,
+                         google::protobuf::Map<std::string, std::string>* into);
+// kExitOk for a job that succeeded, kExitJobFailed otherwise.
+int OutcomeExit(const polytrain::v1::Job& job);
+// Follows the job until it ends, printing its events unless `quiet` (a progress line on a
+// terminal); returns the job as it ended.
+absl::StatusOr<polytrain::v1::Job> Follow(CoordinatorClient& client, const std::string& job_id,
+                                          bool quiet);
+
+}  // namespace command_support
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_CLIENT_COMMANDS_COMMANDS_H_

@@ -1,0 +1,56 @@
+// polyctl compare IDS...|--sweep ID [--metric M] [--baseline LOSS] [--per-job]
+//                 [--format table|json|csv] [--plot F.svg|F.png]
+#include <memory>
+
+#include "cli/exit_codes.h"
+#include "cli/svg_chart.h"
+#include "client/commands/commands.h"
+#include "client/job_output.h"
+
+namespace polytrain {
+namespace {
+
+struct CompareOptions {
+  std::vector<std::string> ids;
+  std::string sweep, metric, baseline, format = "table", plot;
+  bool per_job = false;
+};
+
+int RunCompare(const CompareOptions& options, CoordinatorClient& client) {
+  polytrain::v1::CompareJobsRequest request;
+  for (const std::string& id : options.ids) request.add_job_ids(id);
+  request.set_sweep_id(options.sweep);
+  request.set_metric(options.metric);
+  request.set_baseline_loss(options.baseline);
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> table =
+      client.Call(&polytrain::v1::Coordinator::Stub::CompareJobs, request);
+  if (!table.ok()) return command_support::Fail(table.status());
+  PrintComparison(*table, options.format, options.per_job);
+  if (!options.plot.empty()) {
+    if (absl::Status s = WriteChart(options.plot, ComparisonChart(*table)); !s.ok()) {
+      return command_support::Fail(s);
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddCompareCommand(CLI::App& app) {
+  auto options = std::make_shared<CompareOptions>();
+  CLI::App* compare =
+      app.add_subcommand("compare", "Compare jobs or a sweep, per loss and per job.");
+  compare->add_option("ids", options->ids, "job ids");
+  compare->add_option("--sweep", options->sweep, "every job of this sweep");
+  compare->add_option("--metric", options->metric, "evaluation metric (default eval_accuracy)");
+  compare->add_option("--baseline", options->baseline,
+                      "baseline loss (default ce, else the first)");
+  compare->add_flag("--per-job", options->per_job, "also one row per job");
+  compare->add_option("--format", options->format, "table, json or csv")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+  compare->add_option("--plot", options->plot,
+                      "also draw the runs' curves, coloured by loss (.svg or .png)");
+  return {compare, [options](CoordinatorClient& client) { return RunCompare(*options, client); }};
+}
+
+}  // namespace polytrain

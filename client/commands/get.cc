@@ -1,0 +1,42 @@
+// polyctl get ID [--format text|json]
+#include <iostream>
+#include <memory>
+
+#include "cli/exit_codes.h"
+#include "client/commands/commands.h"
+#include "client/job_output.h"
+#include "common/proto_file.h"
+
+namespace polytrain {
+namespace {
+
+struct GetOptions {
+  std::string id, format = "text";
+};
+
+int RunGet(const GetOptions& options, CoordinatorClient& client) {
+  polytrain::v1::GetJobRequest request;
+  request.set_id(options.id);
+  absl::StatusOr<polytrain::v1::Job> job =
+      client.Call(&polytrain::v1::Coordinator::Stub::GetJob, request);
+  if (!job.ok()) return command_support::Fail(job.status());
+  if (options.format == "json") {
+    std::cout << ToJson(*job) << "\n";
+  } else {
+    PrintJob(*job);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddGetCommand(CLI::App& app) {
+  auto options = std::make_shared<GetOptions>();
+  CLI::App* get = app.add_subcommand("get", "Show one job.");
+  get->add_option("id", options->id, "job id")->required();
+  get->add_option("--format", options->format, "text or json")
+      ->check(CLI::IsMember({"table", "text", "json"}));
+  return {get, [options](CoordinatorClient& client) { return RunGet(*options, client); }};
+}
+
+}  // namespace polytrain

@@ -1,0 +1,65 @@
+// polyctl list [--state S]... [--label K=V]... [--sweep ID] [--limit N] [--format table|json]
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "cli/exit_codes.h"
+#include "client/commands/commands.h"
+#include "client/job_output.h"
+#include "common/proto_file.h"
+
+namespace polytrain {
+namespace {
+
+using namespace command_support;  // NOLINT(build/namespaces): the commands' shared helpers
+
+struct ListOptions {
+  std::vector<std::string> states, labels;
+  std::string sweep, format = "table";
+  int limit = 50;
+};
+
+int RunList(const ListOptions& options, CoordinatorClient& client) {
+  polytrain::v1::ListJobsRequest request;
+  for (const std::string& state : options.states) {
+    polytrain::v1::JobState value;
+    if (!polytrain::v1::JobState_Parse("JOB_STATE_" + absl::AsciiStrToUpper(state), &value)) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat("--state: unknown state '", state, "'")));
+    }
+    request.add_states(value);
+  }
+  if (absl::Status s = ApplyLabels(options.labels, request.mutable_labels()); !s.ok()) {
+    return Fail(s);
+  }
+  if (!options.sweep.empty()) (*request.mutable_labels())["sweep"] = options.sweep;
+  request.set_page_size(options.limit);
+  absl::StatusOr<polytrain::v1::ListJobsResponse> response =
+      client.Call(&polytrain::v1::Coordinator::Stub::ListJobs, request);
+  if (!response.ok()) return Fail(response.status());
+  if (options.format == "json") {
+    std::cout << ToJson(*response) << "\n";
+  } else {
+    PrintJobTable(*response);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddListCommand(CLI::App& app) {
+  auto options = std::make_shared<ListOptions>();
+  CLI::App* list = app.add_subcommand("list", "List jobs, newest first.");
+  list->add_option("--state", options->states,
+                   "queued, running, succeeded, failed or cancelled (repeatable)");
+  list->add_option("--label", options->labels, "only jobs with this label KEY=VALUE (repeatable)");
+  list->add_option("--sweep", options->sweep, "only jobs of this sweep");
+  list->add_option("--limit", options->limit, "at most this many")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  list->add_option("--format", options->format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  return {list, [options](CoordinatorClient& client) { return RunList(*options, client); }};
+}
+
+}  // namespace polytrain

@@ -1,0 +1,36 @@
+// polyctl metrics ID [--format csv|json]: a job's metric history for notebooks.
+#include <memory>
+
+#include "cli/exit_codes.h"
+#include "client/commands/commands.h"
+#include "client/job_output.h"
+
+namespace polytrain {
+namespace {
+
+struct MetricsOptions {
+  std::string id, format = "csv";
+};
+
+int RunMetrics(const MetricsOptions& options, CoordinatorClient& client) {
+  polytrain::v1::GetMetricsRequest request;
+  request.set_job_id(options.id);
+  absl::StatusOr<polytrain::v1::GetMetricsResponse> response =
+      client.Call(&polytrain::v1::Coordinator::Stub::GetMetrics, request);
+  if (!response.ok()) return command_support::Fail(response.status());
+  PrintMetrics(*response, options.format);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddMetricsCommand(CLI::App& app) {
+  auto options = std::make_shared<MetricsOptions>();
+  CLI::App* metrics = app.add_subcommand("metrics", "A job's metric history for notebooks.");
+  metrics->add_option("id", options->id, "job id")->required();
+  metrics->add_option("--format", options->format, "csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
+  return {metrics, [options](CoordinatorClient& client) { return RunMetrics(*options, client); }};
+}
+
+}  // namespace polytrain

@@ -1,0 +1,65 @@
+// polyctl submit FILE [--loss TEXT] [--seed N] [--epochs N] [--name S] [--label K=V]...
+//                     [--request-id R] [--watch]
+#include <iostream>
+#include <memory>
+
+#include "cli/exit_codes.h"
+#include "client/commands/commands.h"
+#include "common/proto_file.h"
+
+namespace polytrain {
+namespace {
+
+using namespace command_support;  // NOLINT(build/namespaces): the commands' shared helpers
+
+struct SubmitOptions {
+  std::string file, loss, name, request_id;
+  int64_t seed = -1, epochs = -1;
+  std::vector<std::string> labels;
+  bool watch = false;
+};
+
+int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
+  polytrain::v1::SubmitJobRequest request;
+  polytrain::v1::JobSpec& spec = *request.mutable_spec();
+  if (absl::Status s = ReadProtoFile(options.file, &spec); !s.ok()) return Fail(s);
+  if (!options.loss.empty()) {
+    if (absl::Status s =
+            ParseProto(options.loss, ProtoFormat::kText, "--loss", spec.mutable_loss());
+        !s.ok()) {
+      return Fail(s);
+    }
+  }
+  if (options.seed >= 0) spec.set_seed(options.seed);
+  if (options.epochs >= 0) spec.set_epochs(static_cast<int32_t>(options.epochs));
+  if (!options.name.empty()) spec.set_name(options.name);
+  if (absl::Status s = ApplyLabels(options.labels, spec.mutable_labels()); !s.ok()) return Fail(s);
+  request.set_client_request_id(options.request_id);
+  absl::StatusOr<polytrain::v1::Job> job =
+      client.Call(&polytrain::v1::Coordinator::Stub::SubmitJob, request);
+  if (!job.ok()) return Fail(job.status());
+  std::cout << job->id() << std::endl;
+  if (!options.watch) return kExitOk;
+  absl::StatusOr<polytrain::v1::Job> final = Follow(client, job->id(), /*quiet=*/false);
+  return final.ok() ? OutcomeExit(*final) : Fail(final.status());
+}
+
+}  // namespace
+
+Command AddSubmitCommand(CLI::App& app) {
+  auto options = std::make_shared<SubmitOptions>();
+  CLI::App* submit = app.add_subcommand(
+      "submit", "Submit a job (JobSpec in .txtpb, .json or .yaml); prints its id.");
+  submit->add_option("file", options->file, "JobSpec file")->required()->check(CLI::ExistingFile);
+  submit->add_option("--loss", options->loss, "replace the loss, e.g. 'poly1 { epsilon: 2 }'");
+  submit->add_option("--seed", options->seed, "replace the seed")->check(CLI::NonNegativeNumber);
+  submit->add_option("--epochs", options->epochs, "replace the epochs")
+      ->check(CLI::Range(0, 10000));
+  submit->add_option("--name", options->name, "replace the name");
+  submit->add_option("--label", options->labels, "add a label KEY=VALUE (repeatable)");
+  submit->add_option("--request-id", options->request_id, "makes retries of this submit safe");
+  submit->add_flag("--watch", options->watch, "follow the job until it ends");
+  return {submit, [options](CoordinatorClient& client) { return RunSubmit(*options, client); }};
+}
+
+}  // namespace polytrain

@@ -1,0 +1,86 @@
+// polyctl sweep FILE --loss-grid G... [--loss TEXT...] [--seeds N] [--label K=V]...
+//                    [--request-id R] [--wait]
+#include <iostream>
+#include <memory>
+
+#include "cli/exit_codes.h"
+#include "client/commands/commands.h"
+#include "client/job_output.h"
+#include "client/loss_grid.h"
+#include "common/proto_file.h"
+
+namespace polytrain {
+namespace {
+
+using namespace command_support;  // NOLINT(build/namespaces): the commands' shared helpers
+
+struct SweepOptions {
+  std::string file, request_id;
+  std::vector<std::string> grids, losses, labels;
+  int seeds = 1;
+  bool wait = false;
+};
+
+int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
+  polytrain::v1::SubmitSweepRequest request;
+  if (absl::Status s = ReadProtoFile(options.file, request.mutable_base()); !s.ok()) return Fail(s);
+  if (absl::Status s = ApplyLabels(options.labels, request.mutable_base()->mutable_labels());
+      !s.ok()) {
+    return Fail(s);
+  }
+  for (const std::string& text : options.losses) {
+    if (absl::Status s = ParseProto(text, ProtoFormat::kText, "--loss", request.add_losses());
+        !s.ok()) {
+      return Fail(s);
+    }
+  }
+  for (const std::string& grid : options.grids) {
+    absl::StatusOr<std::vector<polytrain::v1::LossSpec>> losses = ExpandLossGrid(grid);
+    if (!losses.ok()) return Fail(losses.status());
+    for (auto& loss : *losses) *request.add_losses() = std::move(loss);
+  }
+  if (request.losses().empty()) {
+    std::cerr << "polyctl: sweep needs --loss-grid or --loss\n";
+    return kExitUsage;
+  }
+  request.set_seeds(options.seeds);
+  request.set_client_request_id(options.request_id);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> response =
+      client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, request);
+  if (!response.ok()) return Fail(response.status());
+  std::cout << response->sweep_id() << std::endl;
+  if (!options.wait) return kExitOk;
+  int outcome = kExitOk;
+  for (const polytrain::v1::Job& job : response->jobs()) {
+    absl::StatusOr<polytrain::v1::Job> final = Follow(client, job.id(), /*quiet=*/true);
+    if (!final.ok()) return Fail(final.status());
+    std::cerr << final->id() << " " << final->spec().name() << ": " << StateName(final->state())
+              << "\n";
+    if (OutcomeExit(*final) != kExitOk) outcome = kExitJobFailed;
+  }
+  return outcome;
+}
+
+}  // namespace
+
+Command AddSweepCommand(CLI::App& app) {
+  auto options = std::make_shared<SweepOptions>();
+  CLI::App* sweep =
+      app.add_subcommand("sweep", "Submit one job per loss x seed; prints the sweep id.");
+  sweep->add_option("file", options->file, "base JobSpec file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sweep->add_option("--loss-grid", options->grids,
+                    "PRESET.FIELD=V1,V2,... (';' multiplies dimensions), repeatable");
+  sweep->add_option("--loss", options->losses,
+                    "one more loss, e.g. 'cross_entropy {}' (repeatable)");
+  sweep->add_option("--seeds", options->seeds, "runs per loss")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  sweep->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
+  sweep->add_option("--request-id", options->request_id, "makes retries of this sweep safe");
+  sweep->add_flag("--wait", options->wait, "wait until every job has ended");
+  return {sweep, [options](CoordinatorClient& client) { return RunSweep(*options, client); }};
+}
+
+}  // namespace polytrain

@@ -1,0 +1,64 @@
+// polyctl's connection to the coordinator: a channel with TLS and the token as the flags say,
+// unary calls with a deadline, and a job's event stream (WatchJob).
+#ifndef POLYTRAIN_CLIENT_COORDINATOR_CLIENT_H_
+#define POLYTRAIN_CLIENT_COORDINATOR_CLIENT_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_security.h"
+#include "common/grpc_status.h"
+#include "polytrain/v1/coordinator.grpc.pb.h"
+
+namespace polytrain {
+
+class CoordinatorClient {
+ public:
+  // A bad TLS or token flag shows up at the first call (offline commands never make one).
+  CoordinatorClient(std::string address, ClientSecurityOptions security);
+
+  // Calls a unary method with a 30 s deadline; UNAVAILABLE names the address.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(grpc::Status (polytrain::v1::Coordinator::Stub::*method)(
+                                    grpc::ClientContext*, const Request&, Response*),
+                                const Request& request) {
+    if (!status_.ok()) return status_;
+    grpc::ClientContext context;
+    Prepare(&context);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    Response response;
+    const grpc::Status status = (stub_.get()->*method)(&context, request, &response);
+    return Result(status, std::move(response));
+  }
+
+  // Streams the job's events (WatchJob) into `on_event` until the job ends; returns the last
+  // state of the job seen.
+  absl::StatusOr<polytrain::v1::Job> Watch(
+      const std::string& job_id,
+      const std::function<void(const polytrain::v1::JobEvent&)>& on_event);
+
+ private:
+  void Prepare(grpc::ClientContext* context) const { AddToken(security_, context); }
+  template <typename Response>
+  absl::StatusOr<Response> Result(const grpc::Status& status, Response response) const {
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot reach the coordinator at ", address_, ": ", status.error_message()));
+    }
+    if (!status.ok()) return FromGrpcStatus(status);
+    return response;
+  }
+
+  std::string address_;
+  ClientSecurityOptions security_;
+  absl::Status status_;
+  std::unique_ptr<polytrain::v1::Coordinator::Stub> stub_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_CLIENT_COORDINATOR_CLIENT_H_

@@ -1,0 +1,193 @@
+#include "client/job_output.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "cli/svg_chart.h"
+#include "common/proto_file.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::MetricPoint;
+
+double Value(const google::protobuf::Map<std::string, double>& values, const char* key) {
+  auto it = values.find(key);
+  return it == values.end() ? NAN : it->second;
+}
+
+std::string Fixed(double v, int digits = 4) {
+  return std::isnan(v) ? "-" : absl::StrFormat("%.*f", digits, v);
+}
+
+// One progress line, rewritten in place on a terminal.
+void PrintProgress(const Job& job, const MetricPoint& p, double eval_accuracy) {
+  const int epochs = job.spec().epochs();
+  const double done = epochs > 0 ? std::min(1.0, (p.epoch() + p.epoch_progress()) / epochs) : 0;
+  const int width = 24, filled = static_cast<int>(done * width);
+  const double eta = done > 0 ? p.elapsed_seconds() * (1 - done) / done : 0;
+  std::printf(
+      "\r%s [%s%s] %3.0f%% step %lld epoch %d/%d loss %.4f acc %.4f eval %.4f %.0f "
+      "samples/s ETA %.0fs\033[K",
+      job.spec().name().c_str(), std::string(filled, '=').c_str(),
+      std::string(width - filled, ' ').c_str(), 100 * done, static_cast<long long>(p.step()),
+      p.epoch() + 1, epochs, Value(p.values(), "loss"), Value(p.values(), "accuracy"),
+      eval_accuracy, Value(p.values(), "samples_per_second"), eta);
+}
+
+}  // namespace
+
+std::string StateName(polytrain::v1::JobState state) {
+  std::string name = polytrain::v1::JobState_Name(state);
+  return absl::AsciiStrToLower(absl::StripPrefix(name, "JOB_STATE_"));
+}
+
+void WatchPrinter::Print(const polytrain::v1::JobEvent& event) {
+  if (event.has_job()) {
+    job_ = event.job();
+    if (terminal_) std::printf("\n");
+    std::printf("%s %s: %s%s%s\n", job_.id().c_str(), job_.spec().name().c_str(),
+                StateName(job_.state()).c_str(),
+                job_.worker().empty() ? "" : (" on " + job_.worker()).c_str(),
+                job_.error().empty() ? "" : (" — " + job_.error()).c_str());
+  } else {
+    const MetricPoint& p = event.point();
+    if (p.kind() == MetricPoint::KIND_EVAL) eval_accuracy_ = Value(p.values(), "eval_accuracy");
+    if (terminal_) {
+      if (p.kind() == MetricPoint::KIND_TRAIN) PrintProgress(job_, p, eval_accuracy_);
+    } else if (p.kind() == MetricPoint::KIND_EVAL) {
+      std::printf("  eval  step %lld epoch %d: loss %.4f accuracy %.4f ece %.4f\n",
+                  static_cast<long long>(p.step()), p.epoch(), Value(p.values(), "eval_loss"),
+                  Value(p.values(), "eval_accuracy"), Value(p.values(), "eval_ece"));
+    } else {
+      std::printf("  train step %lld epoch %d (%.0f%%): loss %.4f accuracy %.4f %.0f samples/s\n",
+                  static_cast<long long>(p.step()), p.epoch(), 100 * p.epoch_progress(),
+                  Value(p.values(), "loss"), Value(p.values(), "accuracy"),
+                  Value(p.values(), "samples_per_second"));
+    }
+  }
+  std::fflush(stdout);
+}
+
+void PrintJobTable(const polytrain::v1::ListJobsResponse& jobs) {
+  std::printf("%-18s %-32s %-24s %-10s %8s %s\n", "id", "name", "loss", "state", "accuracy",
+              "worker");
+  for (const Job& job : jobs.jobs()) {
+    std::printf("%-18s %-32s %-24s %-10s %8s %s\n", job.id().c_str(), job.spec().name().c_str(),
+                job.loss_name().c_str(), StateName(job.state()).c_str(),
+                Fixed(Value(job.final_metrics(), "eval_accuracy")).c_str(), job.worker().c_str());
+  }
+}
+
+void PrintJob(const Job& job) {
+  std::printf("%s %s: %s (attempts %d%s%s)\n", job.id().c_str(), job.spec().name().c_str(),
+              StateName(job.state()).c_str(), job.attempts(),
+              job.worker().empty() ? "" : (", worker " + job.worker()).c_str(),
+              job.error().empty() ? "" : (", " + job.error()).c_str());
+  for (const auto& [key, value] : job.final_metrics()) {
+    if (key.find('/') == std::string::npos) std::printf("  %-16s %.4f\n", key.c_str(), value);
+  }
+}
+
+std::string ComparisonChart(const polytrain::v1::CompareJobsResponse& table) {
+  std::vector<std::pair<std::string, std::string>> legend;
+  auto color_of = [&](const std::string& loss) {
+    for (const auto& [name, color] : legend) {
+      if (name == loss) return color;
+    }
+    legend.emplace_back(loss, PaletteColor(legend.size()));
+    return legend.back().second;
+  };
+  ChartPanel eval{table.metric() + " by step", "step", table.metric(), {}};
+  ChartPanel train{"train loss by step", "step", "train loss", {}};
+  for (const auto& curve : table.curves()) {
+    const std::string color = color_of(curve.loss_name());
+    ChartSeries e{
+        curve.loss_name(), color, {}, {curve.eval_values().begin(), curve.eval_values().end()}};
+    for (int64_t step : curve.eval_steps()) e.x.push_back(static_cast<double>(step));
+    ChartSeries t{
+        curve.loss_name(), color, {}, {curve.train_loss().begin(), curve.train_loss().end()}};
+    for (int64_t step : curve.train_steps()) t.x.push_back(static_cast<double>(step));
+    eval.series.push_back(std::move(e));
+    train.series.push_back(std::move(t));
+  }
+  return RenderSvg({eval, train}, legend);
+}
+
+void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std::string& format,
+                     bool per_job) {
+  if (format == "json") {
+    std::cout << ToJson(table, true) << "\n";
+    return;
+  }
+  if (format == "csv") {
+    std::cout << "loss,runs,mean,std,ci95_low,ci95_high,p_value,baseline,mean_best,mean_ece\n";
+    for (const auto& r : table.losses()) {
+      std::cout << absl::StrCat(r.loss_name(), ",", r.runs(), ",", r.mean(), ",", r.std(), ",",
+                                r.ci95_low(), ",", r.ci95_high(), ",", r.p_value(), ",",
+                                r.baseline() ? "true" : "false", ",", r.mean_best(), ",",
+                                r.mean_ece())
+                << "\n";
+    }
+    return;
+  }
+  std::printf("%s by loss (mean over seeds; p: Welch's t-test vs %s)\n", table.metric().c_str(),
+              table.baseline_loss().c_str());
+  std::printf("%-28s %4s %8s %8s  %-19s %9s %8s %8s\n", "loss", "runs", "mean", "std",
+              "95% interval", "p", "best", "ece");
+  for (const auto& r : table.losses()) {
+    const std::string interval = std::isnan(r.ci95_low())
+                                     ? "-"
+                                     : absl::StrFormat("[%.4f, %.4f]", r.ci95_low(), r.ci95_high());
+    std::printf("%-28s %4d %8s %8s  %-19s %9s %8s %8s\n", r.loss_name().c_str(), r.runs(),
+                Fixed(r.mean()).c_str(), Fixed(r.std()).c_str(), interval.c_str(),
+                r.baseline() ? "baseline" : Fixed(r.p_value(), 3).c_str(),
+                Fixed(r.mean_best()).c_str(), Fixed(r.mean_ece()).c_str());
+  }
+  if (!per_job) return;
+  std::printf("\n%-18s %-28s %-28s %-10s %6s %8s %8s %8s\n", "job", "name", "loss", "state", "seed",
+              "final", "best", "seconds");
+  for (const auto& j : table.jobs()) {
+    std::printf("%-18s %-28s %-28s %-10s %6llu %8s %8s %8.1f\n", j.job_id().c_str(),
+                j.name().c_str(), j.loss_name().c_str(), StateName(j.state()).c_str(),
+                static_cast<unsigned long long>(j.seed()), Fixed(j.final_value()).c_str(),
+                Fixed(j.best_value()).c_str(), j.seconds());
+  }
+}
+
+void PrintMetrics(const polytrain::v1::GetMetricsResponse& metrics, const std::string& format) {
+  if (format == "json") {
+    std::cout << ToJson(metrics, true) << "\n";
+    return;
+  }
+  std::vector<std::string> keys;  // every value key, sorted
+  for (const auto& p : metrics.points()) {
+    for (const auto& [key, value] : p.values()) {
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  std::cout << "kind,step,epoch,epoch_progress,elapsed_seconds";
+  for (const std::string& key : keys) std::cout << "," << key;
+  std::cout << "\n";
+  for (const auto& p : metrics.points()) {
+    std::cout << (p.kind() == MetricPoint::KIND_EVAL ? "eval" : "train") << "," << p.step() << ","
+              << p.epoch() << "," << p.epoch_progress() << "," << p.elapsed_seconds();
+    for (const std::string& key : keys) {
+      auto it = p.values().find(key);
+      std::cout << ",";
+      if (it != p.values().end()) std::cout << absl::StrCat(it->second);
+    }
+    std::cout << "\n";
+  }
+}
+
+}  // namespace polytrain

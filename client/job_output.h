@@ -1,0 +1,43 @@
+// How polyctl shows jobs, their events, comparisons and metric histories: tables and lines for
+// people, JSON and CSV for programs, SVG/PNG charts. Printing only; no coordinator calls.
+#ifndef POLYTRAIN_CLIENT_JOB_OUTPUT_H_
+#define POLYTRAIN_CLIENT_JOB_OUTPUT_H_
+
+#include <cmath>
+#include <string>
+
+#include "polytrain/v1/coordinator.pb.h"
+
+namespace polytrain {
+
+// "queued", "running", ...
+std::string StateName(polytrain::v1::JobState state);
+
+// Follows a job's events as `polyctl watch` shows them: a line per state change, and a line
+// per metric point (or, on a terminal, one progress line rewritten in place).
+class WatchPrinter {
+ public:
+  explicit WatchPrinter(bool terminal) : terminal_(terminal) {}
+  void Print(const polytrain::v1::JobEvent& event);
+
+ private:
+  bool terminal_;
+  polytrain::v1::Job job_;
+  double eval_accuracy_ = NAN;
+};
+
+// `polyctl list`: a row per job.
+void PrintJobTable(const polytrain::v1::ListJobsResponse& jobs);
+// `polyctl get` / `cancel`: the job's state line and its final metrics.
+void PrintJob(const polytrain::v1::Job& job);
+// `polyctl compare`: table (per loss, and per job with `per_job`), json or csv.
+void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std::string& format,
+                     bool per_job);
+// The eval metric and train loss of every run over steps, coloured by loss, as SVG.
+std::string ComparisonChart(const polytrain::v1::CompareJobsResponse& table);
+// `polyctl metrics`: csv (a column per value key) or json.
+void PrintMetrics(const polytrain::v1::GetMetricsResponse& metrics, const std::string& format);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_CLIENT_JOB_OUTPUT_H_

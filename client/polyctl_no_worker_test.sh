@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# polyctl where no LibTorch runs: against a real coordinator with no worker (jobs stay queued),
+# and its offline loss commands. Runs in the LibTorch-off build too.
+# Usage: polyctl_no_worker_test.sh BUILD_DIR REPO_ROOT
+set -uo pipefail
+build=$1
+root=$2
+polyctl=$build/client/polyctl
+tmp=$(mktemp -d)
+trap 'kill "${coordinator_pid:-}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+source "$root/testing/testlib.sh"
+losses=$root/examples/losses
+spec=$root/examples/jobs/synthetic_poly1.txtpb
+
+# The loss commands are polyloss's: same outputs, YAML too, no coordinator needed.
+expect 0 "alpha_1     = 3" -- "$polyctl" loss describe "$losses/poly1.txtpb"
+expect 0 "curve:" -- "$polyctl" loss describe "$losses/poly1.txtpb"
+expect 0 '"family": "Poly-1"' -- "$polyctl" loss describe --spec "$losses/poly1.txtpb" --format json
+printf 'poly1: {epsilon: 2}\n' >"$tmp/poly1.yaml"
+expect 0 "poly1(e=2)" -- "$polyctl" loss curve "$tmp/poly1.yaml" --pt 0.5
+expect 0 '"dloss_dpt": -4.0' -- "$polyctl" loss curve "$tmp/poly1.yaml" --pt 0.5 --format json
+expect 0 "L(0.50)  dL(0.50)" -- "$polyctl" loss curve "$losses/cross_entropy.txtpb" \
+  "$tmp/poly1.yaml" --pt 0.5 --format table
+printf 'poly1: {epsilon: -2}\n' >"$tmp/bad.yaml"
+expect 1 "bad.yaml: poly1.epsilon: must be >= -1, got -2" -- "$polyctl" loss describe "$tmp/bad.yaml"
+expect 0 "Exit codes: 0 success" -- "$polyctl" --help
+
+start_coordinator "$build"
+export POLYTRAIN_COORDINATOR=$coordinator_address
+
+# A job with no worker stays queued; it can be listed, read, compared and cancelled.
+expect 0 "job-" -- "$polyctl" submit "$spec" --name waiting --label team=none
+job=$(head -1 "$tmp/out")
+expect 0 "$job waiting: queued (attempts 0)" -- "$polyctl" get "$job"
+expect 0 "waiting" -- "$polyctl" list --state queued --label team=none
+expect 0 "eval_accuracy by loss" -- "$polyctl" compare "$job"
+expect 0 "cancelled" -- "$polyctl" cancel "$job"
+expect 6 "cancelled" -- "$polyctl" watch "$job"
+expect 5 "already ended (JOB_STATE_CANCELLED)" -- "$polyctl" cancel "$job"
+expect 4 "id: no job job-000000000000" -- "$polyctl" get job-000000000000
+
+# Refusals name the field.
+sed 's/loss {.*}/loss { cross_entropy {} reduction: REDUCTION_NONE }/' "$spec" >"$tmp/none.txtpb"
+expect 1 "spec.loss.reduction: a training job needs REDUCTION_MEAN or REDUCTION_SUM" -- \
+  "$polyctl" submit "$tmp/none.txtpb"
+sed "s/^name: .*/name: \"$(printf 'n%.0s' $(seq 125))\"/" "$spec" >"$tmp/long.txtpb"
+expect 1 "base.name: too long for this sweep" -- "$polyctl" sweep "$tmp/long.txtpb" \
+  --loss 'cross_entropy {}'
+expect 0 "sweep-" -- "$polyctl" sweep "$spec" --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=1'
+expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- "$polyctl" --coordinator 127.0.0.1:1 list
+
+finish polyctl_no_worker_test

@@ -1,0 +1,99 @@
+#include "common/chunked_file.h"
+
+#include <zlib.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+namespace polytrain {
+
+uint32_t ExtendCrc32(uint32_t crc, absl::string_view data) {
+  return static_cast<uint32_t>(
+      crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+}
+
+ChunkedFileReader::ChunkedFileReader(std::string path, size_t chunk_bytes)
+    : path_(std::move(path)), chunk_bytes_(chunk_bytes), in_(path_, std::ios::binary) {}
+
+absl::StatusOr<std::unique_ptr<ChunkedFileReader>> ChunkedFileReader::Open(const std::string& path,
+                                                                           size_t chunk_bytes) {
+  std::unique_ptr<ChunkedFileReader> reader(new ChunkedFileReader(path, chunk_bytes));
+  if (!reader->in_) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  return reader;
+}
+
+absl::Status ChunkedFileReader::Next(std::string* data, bool* last) {
+  data->resize(chunk_bytes_);
+  in_.read(data->data(), static_cast<std::streamsize>(chunk_bytes_));
+  data->resize(static_cast<size_t>(in_.gcount()));
+  if (in_.bad()) return absl::DataLossError(absl::StrCat(path_, ": read failed"));
+  read_.size += static_cast<int64_t>(data->size());
+  read_.crc32 = ExtendCrc32(read_.crc32, *data);
+  // A short read means the end; a full one may be followed by nothing, which peek() tells.
+  *last = !in_ || in_.peek() == std::ifstream::traits_type::eof();
+  return absl::OkStatus();
+}
+
+ChunkedFileWriter::ChunkedFileWriter(std::string final_path, int64_t max_bytes)
+    : final_path_(std::move(final_path)), max_bytes_(max_bytes) {
+  static std::atomic<int64_t> counter{0};
+  temp_path_ = absl::StrCat(final_path_, ".upload-", counter++);
+}
+
+absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> ChunkedFileWriter::Create(
+    const std::string& final_path, int64_t max_bytes) {
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(final_path).parent_path(), error);
+  std::unique_ptr<ChunkedFileWriter> writer(new ChunkedFileWriter(final_path, max_bytes));
+  writer->out_.open(writer->temp_path_, std::ios::binary | std::ios::trunc);
+  if (!writer->out_) {
+    return absl::InternalError(absl::StrCat(writer->temp_path_, ": cannot open for writing"));
+  }
+  return writer;
+}
+
+ChunkedFileWriter::~ChunkedFileWriter() {
+  if (committed_) return;
+  out_.close();
+  std::error_code error;
+  std::filesystem::remove(temp_path_, error);
+}
+
+absl::Status ChunkedFileWriter::Append(absl::string_view data) {
+  if (written_.size + static_cast<int64_t>(data.size()) > max_bytes_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data: a file is at most ", max_bytes_, " bytes here"));
+  }
+  out_.write(data.data(), static_cast<std::streamsize>(data.size()));
+  if (!out_) return absl::InternalError(absl::StrCat(temp_path_, ": write failed"));
+  written_.crc32 = ExtendCrc32(written_.crc32, data);
+  written_.size += static_cast<int64_t>(data.size());
+  return absl::OkStatus();
+}
+
+absl::Status ChunkedFileWriter::Verify(absl::string_view label, const FileChecksum& sent) {
+  out_.flush();
+  const bool flushed = static_cast<bool>(out_);
+  out_.close();
+  if (!flushed) return absl::InternalError(absl::StrCat(temp_path_, ": write failed"));
+  if (!(sent == written_)) {
+    return absl::DataLossError(
+        absl::StrCat(label, ": received ", written_.size, " bytes with CRC-32 ", written_.crc32,
+                     ", the sender says ", sent.size, " bytes with CRC-32 ", sent.crc32));
+  }
+  verified_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status ChunkedFileWriter::Commit() {
+  if (!verified_) return absl::FailedPreconditionError("commit before verify");
+  std::error_code error;
+  std::filesystem::rename(temp_path_, final_path_, error);
+  if (error) return absl::InternalError(absl::StrCat(final_path_, ": ", error.message()));
+  committed_ = true;
+  return absl::OkStatus();
+}
+
+}  // namespace polytrain

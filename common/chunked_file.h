@@ -1,0 +1,75 @@
+// A file moved in chunks, as artifacts travel between workers and the coordinator: read chunk by
+// chunk with the size and CRC-32 of what was read, or written chunk by chunk to a temporary file
+// that is checked against the sender's size and CRC-32 and only then renamed into place, so a
+// file in place is never partial. Both sides of every transfer use these.
+#ifndef POLYTRAIN_COMMON_CHUNKED_FILE_H_
+#define POLYTRAIN_COMMON_CHUNKED_FILE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/file_checksum.h"
+
+namespace polytrain {
+
+class ChunkedFileReader {
+ public:
+  // NOT_FOUND when the file cannot be opened.
+  static absl::StatusOr<std::unique_ptr<ChunkedFileReader>> Open(const std::string& path,
+                                                                 size_t chunk_bytes);
+
+  // The next chunk (at most chunk_bytes) into `data`; `last` is true when the file ends with it
+  // (an empty file is one empty last chunk). DATA_LOSS when reading fails.
+  absl::Status Next(std::string* data, bool* last);
+  // Size and CRC-32 of every chunk returned so far: the whole file's after the last.
+  const FileChecksum& read() const { return read_; }
+
+ private:
+  ChunkedFileReader(std::string path, size_t chunk_bytes);
+  std::string path_;
+  size_t chunk_bytes_;
+  std::ifstream in_;
+  FileChecksum read_;
+};
+
+class ChunkedFileWriter {
+ public:
+  // Writes to a temporary file beside `final_path` (created, with its directory, if needed).
+  // Appending beyond `max_bytes` is INVALID_ARGUMENT on the field "data".
+  static absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> Create(const std::string& final_path,
+                                                                   int64_t max_bytes);
+  // Removes the temporary file unless it was committed.
+  ~ChunkedFileWriter();
+
+  absl::Status Append(absl::string_view data);
+  // What was appended matches what the sender says it sent: DATA_LOSS naming `label` otherwise.
+  // Closes the temporary file.
+  absl::Status Verify(absl::string_view label, const FileChecksum& sent);
+  // Renames the verified file into place.
+  absl::Status Commit();
+  const FileChecksum& written() const { return written_; }
+  const std::string& final_path() const { return final_path_; }
+
+ private:
+  ChunkedFileWriter(std::string final_path, int64_t max_bytes);
+  std::string final_path_;
+  std::string temp_path_;
+  int64_t max_bytes_;
+  std::ofstream out_;
+  FileChecksum written_;
+  bool verified_ = false;
+  bool committed_ = false;
+};
+
+// The CRC-32 (zlib's) of `data` continued from `crc` (0 for the first bytes).
+uint32_t ExtendCrc32(uint32_t crc, absl::string_view data);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_COMMON_CHUNKED_FILE_H_

@@ -1,0 +1,80 @@
+#include "common/chunked_file.h"
+
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "testing/scratch_dir.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ChunkedFileTest : public testing::ScratchDirTest {
+ protected:
+  static uint32_t ZlibCrc(const std::string& data) {
+    return static_cast<uint32_t>(
+        crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(data.data()), data.size()));
+  }
+  std::vector<std::string> ReadAll(const std::string& path, size_t chunk_bytes) {
+    auto reader = *ChunkedFileReader::Open(path, chunk_bytes);
+    std::vector<std::string> chunks;
+    bool last = false;
+    while (!last) {
+      chunks.emplace_back();
+      EXPECT_TRUE(reader->Next(&chunks.back(), &last).ok());
+    }
+    EXPECT_EQ(reader->read().size, static_cast<int64_t>(fs::file_size(path)));
+    return chunks;
+  }
+};
+
+TEST_F(ChunkedFileTest, ReadsInChunksAndKnowsTheLastOne) {
+  EXPECT_EQ(ReadAll(Write("a", "abcdefg"), 3), (std::vector<std::string>{"abc", "def", "g"}));
+  // A file of whole chunks ends on a full chunk, not on an extra empty one.
+  EXPECT_EQ(ReadAll(Write("b", "abcdef"), 3), (std::vector<std::string>{"abc", "def"}));
+  EXPECT_EQ(ReadAll(Write("c", ""), 3), (std::vector<std::string>{""}));
+  const std::string data(100000, 'x');
+  auto reader = *ChunkedFileReader::Open(Write("d", data), 4096);
+  std::string chunk;
+  bool last = false;
+  while (!last) ASSERT_TRUE(reader->Next(&chunk, &last).ok());
+  EXPECT_EQ(reader->read().crc32, ZlibCrc(data));
+  EXPECT_EQ(ChunkedFileReader::Open((dir_ / "missing").string(), 3).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(ChunkedFileTest, AWrittenFileAppearsOnlyWhenVerifiedAndCommitted) {
+  const std::string target = (dir_ / "sub" / "file.bin").string();
+  {
+    auto writer = *ChunkedFileWriter::Create(target, 100);
+    ASSERT_TRUE(writer->Append("hello ").ok());
+    ASSERT_TRUE(writer->Append("world").ok());
+    EXPECT_FALSE(fs::exists(target));
+    EXPECT_EQ(writer->Verify("file", {11, ZlibCrc("hello world") ^ 1}).code(),
+              absl::StatusCode::kDataLoss);
+  }
+  EXPECT_TRUE(fs::is_empty(dir_ / "sub"));  // the temporary file went with the writer
+  auto writer = *ChunkedFileWriter::Create(target, 100);
+  ASSERT_TRUE(writer->Append("hello world").ok());
+  EXPECT_EQ(writer->Commit().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(writer->Verify("file", {11, ZlibCrc("hello world")}).ok());
+  ASSERT_TRUE(writer->Commit().ok());
+  std::ifstream in(target, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  EXPECT_EQ(content.str(), "hello world");
+}
+
+TEST_F(ChunkedFileTest, AWriterRefusesMoreThanItsLimit) {
+  auto writer = *ChunkedFileWriter::Create((dir_ / "f").string(), 10);
+  ASSERT_TRUE(writer->Append(std::string(10, 'x')).ok());  // the limit itself
+  EXPECT_EQ(writer->Append("y").message(), "data: a file is at most 10 bytes here");
+}
+
+}  // namespace
+}  // namespace polytrain

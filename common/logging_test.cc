@@ -1,0 +1,32 @@
+#include "common/logging.h"
+
+#include "gtest/gtest.h"
+#include "spdlog/spdlog.h"
+
+namespace polytrain {
+namespace {
+
+TEST(LoggingTest, JsonLinesEscapeTheMessage) {
+  EXPECT_EQ(JsonString("a \"b\"\\\n\x01"), "\"a \\\"b\\\"\\\\\\n\\u0001\"");
+  ASSERT_TRUE(InitLogging("polytrain-test", {"info", "json"}).ok());
+  testing::internal::CaptureStderr();
+  spdlog::warn("refused {}", "a \"quoted\" value");
+  spdlog::debug("below the level");
+  const std::string out = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(out.find("below"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"level\":\"warning\",\"logger\":\"polytrain-test\","
+                     "\"message\":\"refused a \\\"quoted\\\" value\"}\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.rfind("{\"time\":\"", 0), 0u) << out;
+}
+
+TEST(LoggingTest, BadFlagValuesNameTheFlag) {
+  EXPECT_EQ(InitLogging("t", {"loud", "text"}).message(),
+            "--log_level: one of trace, debug, info, warn, error, critical, off; got 'loud'");
+  EXPECT_EQ(InitLogging("t", {"info", "xml"}).message(), "--log_format: text or json, got 'xml'");
+  EXPECT_TRUE(InitLogging("t", {"off", "text"}).ok());
+}
+
+}  // namespace
+}  // namespace polytrain

@@ -1,0 +1,39 @@
+// The loss benchmark behind `polyloss bench`: forward + backward of torch's cross_entropy, the
+// fused PolyLoss op and the naive term-by-term composition, all in one process on the same
+// inputs, interleaved round by round so that machine noise hits every case alike.
+#ifndef POLYTRAIN_LOSS_TOOL_LOSS_BENCH_H_
+#define POLYTRAIN_LOSS_TOOL_LOSS_BENCH_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace polytrain::loss {
+
+struct LossBenchOptions {
+  int64_t batch = 4096;
+  int64_t classes = 1000;
+  int warmup = 3;       // untimed rounds first
+  int rounds = 15;      // timed rounds; each case runs once per round
+  int threads = 1;      // LibTorch intra-op threads
+  bool naive = true;    // include the naive compositions
+  bool sigmoid = true;  // include the sigmoid cases
+  std::string filter;   // only cases whose name contains this
+};
+
+struct LossBenchRow {
+  std::string group;     // "softmax" or "sigmoid"
+  std::string name;      // e.g. "fused poly_n N=1000"
+  double median_ms = 0;  // per forward + backward
+  double min_ms = 0;
+  double ratio = 0;  // median / the group's baseline median
+};
+
+std::vector<LossBenchRow> RunLossBench(const LossBenchOptions& options);
+
+// A fixed-width table with the settings (sizes, threads, allocator) in its header.
+std::string FormatLossBench(const LossBenchOptions& options, const std::vector<LossBenchRow>& rows);
+
+}  // namespace polytrain::loss
+
+#endif  // POLYTRAIN_LOSS_TOOL_LOSS_BENCH_H_

@@ -1,0 +1,205 @@
+#include "loss/tool/loss_commands.h"
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cli/command_line.h"
+#include "cli/exit_codes.h"
+#include "cli/svg_chart.h"
+#include "common/proto_file.h"
+#include "loss/core/describe.h"
+#include "loss/core/scalar_loss.h"
+#include "loss/spec/curve_points.h"
+#include "loss/spec/loss_spec.h"
+#include "nlohmann/json.hpp"
+
+namespace polytrain::loss {
+namespace {
+
+struct DescribeOptions {
+  std::string file;
+  std::string format = "text";
+};
+
+struct CurveOptions {
+  std::vector<std::string> files;
+  std::string points = "0.05,0.25,0.5,0.75,0.95";
+  std::string format = "text";
+  std::string plot;
+};
+
+nlohmann::ordered_json CurveJson(const std::vector<CurvePoint>& curve) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const CurvePoint& p : curve) {
+    out.push_back(
+        {{"pt", p.pt}, {"loss", JsonNumber(p.loss)}, {"dloss_dpt", JsonNumber(p.dloss_dpt)}});
+  }
+  return out;
+}
+
+// One loss's curve, a row per point.
+std::string CurveRows(const std::vector<CurvePoint>& curve) {
+  std::string out = "      pt            L(pt)        dL/dpt\n";
+  for (const CurvePoint& p : curve) {
+    absl::StrAppend(&out, absl::StrFormat("  %6.4f  %15.8g  %12.6g\n", p.pt, p.loss, p.dloss_dpt));
+  }
+  return out;
+}
+
+// Several losses side by side, a row per loss.
+std::string CurveTable(const std::vector<LossConfig>& configs, const std::vector<double>& pts) {
+  std::string out = absl::StrFormat("%-28s", "loss");
+  for (double pt : pts) absl::StrAppend(&out, absl::StrFormat("   L(%.2f)  dL(%.2f)", pt, pt));
+  out += "\n";
+  for (const LossConfig& config : configs) {
+    absl::StrAppend(&out, absl::StrFormat("%-28s", ShortName(config)));
+    for (const CurvePoint& point : EvaluateCurve(config.series, pts)) {
+      absl::StrAppend(&out, absl::StrFormat(" %9.4f %9.4f", point.loss, point.dloss_dpt));
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// L(pt) and dL/dpt of each loss on pt in (0, 1], one colour per loss.
+std::string CurveChart(const std::vector<LossConfig>& configs) {
+  std::vector<double> grid;
+  for (int i = 4; i <= 200; ++i) grid.push_back(i / 200.0);  // from 0.02: L(0) is infinite
+  ChartPanel value{"L(pt)", "pt", "loss", {}}, slope{"dL/dpt", "pt", "gradient", {}};
+  std::vector<std::pair<std::string, std::string>> legend;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const std::string name = ShortName(configs[i]);
+    legend.emplace_back(name, PaletteColor(i));
+    ChartSeries l{name, PaletteColor(i), grid, {}}, g{name, PaletteColor(i), grid, {}};
+    for (const CurvePoint& point : EvaluateCurve(configs[i].series, grid)) {
+      l.y.push_back(point.loss);
+      g.y.push_back(point.dloss_dpt);
+    }
+    value.series.push_back(std::move(l));
+    slope.series.push_back(std::move(g));
+  }
+  return RenderSvg({value, slope}, legend);
+}
+
+absl::Status RunDescribe(const DescribeOptions& options) {
+  absl::StatusOr<LossConfig> config = ReadLossFile(options.file);
+  if (!config.ok()) return config.status();
+  const std::vector<double> pts = {0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0};
+  const std::vector<CurvePoint> curve = EvaluateCurve(config->series, pts);
+  if (options.format != "json") {
+    std::cout << Describe(*config) << "curve:\n" << CurveRows(curve);
+    return absl::OkStatus();
+  }
+  nlohmann::ordered_json out;
+  out["family"] = FamilyName(config->series);
+  out["short_name"] = ShortName(*config);
+  out["gamma"] = config->series.gamma;
+  out["ce_tail"] = config->series.ce_tail;
+  nlohmann::ordered_json alpha = nlohmann::ordered_json::array();
+  // alpha_1..alpha_max(K, 10); with the CE tail, later ones are 1/j.
+  for (int j = 1; j <= std::max(config->series.NumExtraTerms(), 10); ++j) {
+    alpha.push_back(config->series.Alpha(j));
+  }
+  out["alpha"] = alpha;
+  out["curve"] = CurveJson(curve);
+  std::cout << out.dump(2) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunCurve(const CurveOptions& options) {
+  absl::StatusOr<std::vector<double>> pts = ParseCurvePoints(options.points);
+  if (!pts.ok()) return pts.status();
+  std::vector<LossConfig> configs;
+  for (const std::string& path : options.files) {
+    absl::StatusOr<LossConfig> config = ReadLossFile(path);
+    if (!config.ok()) return config.status();
+    configs.push_back(*std::move(config));
+  }
+  if (options.format == "table") {
+    std::cout << CurveTable(configs, *pts);
+  } else if (options.format == "json") {
+    // One loss: its curve; several: one object per loss.
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const LossConfig& config : configs) {
+      nlohmann::ordered_json curve = CurveJson(EvaluateCurve(config.series, *pts));
+      if (configs.size() == 1) {
+        out = std::move(curve);
+      } else {
+        out.push_back({{"short_name", ShortName(config)}, {"curve", std::move(curve)}});
+      }
+    }
+    std::cout << out.dump(2) << "\n";
+  } else {
+    for (size_t i = 0; i < configs.size(); ++i) {
+      std::cout << (i == 0 ? "" : "\n") << ShortName(configs[i]) << "\n"
+                << CurveRows(EvaluateCurve(configs[i].series, *pts));
+    }
+  }
+  if (!options.plot.empty()) return WriteChart(options.plot, CurveChart(configs));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+nlohmann::ordered_json JsonNumber(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return v;
+}
+
+absl::StatusOr<LossConfig> ReadLossFile(const std::string& path) {
+  polytrain::v1::LossSpec spec;
+  if (absl::Status s = ReadProtoFile(path, &spec); !s.ok()) return s;
+  absl::StatusOr<LossConfig> config = ToLossConfig(spec);
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) {
+  auto describe_options = std::make_shared<DescribeOptions>();
+  CLI::App* describe = parent.add_subcommand(
+      "describe", "The named form of a loss, its coefficients alpha_j and its curve L(pt).");
+  describe
+      ->add_option("file,--spec", describe_options->file, "LossSpec file (.txtpb, .json, .yaml)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  describe->add_option("--format", describe_options->format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  describe->callback([describe_options, tool, exit_code] {
+    const absl::Status status = RunDescribe(*describe_options);
+    *exit_code = status.ok() ? kExitOk : ExitWithError(tool, status);
+  });
+
+  auto curve_options = std::make_shared<CurveOptions>();
+  CLI::App* curve = parent.add_subcommand(
+      "curve", "L(pt) and dL/dpt of one or more losses; --plot draws them on one chart.");
+  curve
+      ->add_option("files,--spec", curve_options->files,
+                   "LossSpec files (.txtpb, .json, .yaml); --spec may repeat")
+      ->required()
+      ->check(CLI::ExistingFile);
+  curve->add_option("--pt", curve_options->points, "comma-separated points in [0, 1]")
+      ->capture_default_str();
+  curve
+      ->add_option("--format", curve_options->format,
+                   "text (a table per loss), table (a row per loss) or json")
+      ->check(CLI::IsMember({"text", "table", "json"}))
+      ->capture_default_str();
+  curve->add_option("--plot", curve_options->plot,
+                    "also draw L(pt) and dL/dpt on pt in (0, 1] (.svg or .png)");
+  curve->callback([curve_options, tool, exit_code] {
+    const absl::Status status = RunCurve(*curve_options);
+    *exit_code = status.ok() ? kExitOk : ExitWithError(tool, status);
+  });
+}
+
+}  // namespace polytrain::loss

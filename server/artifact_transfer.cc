@@ -1,0 +1,163 @@
+#include "server/artifact_transfer.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "api/limits.h"
+#include "api/worker_messages.h"
+#include "common/chunked_file.h"
+#include "common/grpc_status.h"
+#include "spdlog/spdlog.h"
+
+namespace polytrain {
+namespace {
+
+class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::ArtifactChunk> {
+ public:
+  ArtifactUpload(WorkerProtocol* protocol, ArtifactStore* artifacts,
+                 polytrain::v1::ArtifactReceipt* receipt, const absl::Status& access)
+      : protocol_(protocol), artifacts_(artifacts), receipt_(receipt) {
+    if (!access.ok()) {
+      Finish(ToGrpcStatus(access));
+      return;
+    }
+    StartRead(&chunk_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the upload ended before its last chunk"));
+      return;
+    }
+    if (absl::Status s = Receive(); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+    } else if (!chunk_.last()) {
+      StartRead(&chunk_);
+    } else {
+      Finish(grpc::Status::OK);
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Receive() {
+    if (upload_ == nullptr) {
+      if (absl::Status s = protocol_->CheckUpload(chunk_); !s.ok()) return s;
+      absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> upload =
+          artifacts_->Begin(chunk_.job_id(), chunk_.name());
+      if (!upload.ok()) return upload.status();
+      upload_ = *std::move(upload);
+      job_id_ = chunk_.job_id();
+      name_ = chunk_.name();
+    } else if (absl::Status s = ValidateArtifactChunk(chunk_, /*first=*/false); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = upload_->Append(chunk_.data()); !s.ok()) return s;
+    if (!chunk_.last()) return absl::OkStatus();
+    absl::StatusOr<std::string> path = upload_->Commit(chunk_.size(), chunk_.crc32());
+    if (!path.ok()) return path.status();
+    if (absl::Status s = protocol_->ArtifactStored(job_id_, name_, *path); !s.ok()) return s;
+    artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob);
+    receipt_->set_path(*path);
+    receipt_->set_size(chunk_.size());
+    return absl::OkStatus();
+  }
+
+  WorkerProtocol* protocol_;
+  ArtifactStore* artifacts_;
+  polytrain::v1::ArtifactReceipt* receipt_;
+  polytrain::v1::ArtifactChunk chunk_;
+  std::unique_ptr<ArtifactStore::Upload> upload_;
+  std::string job_id_, name_;
+};
+
+class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk> {
+ public:
+  ArtifactDownload(ArtifactStore* artifacts, const polytrain::v1::DownloadArtifactRequest& request,
+                   const absl::Status& access) {
+    absl::Status status = access;
+    if (status.ok()) status = ValidateDownloadArtifactRequest(request);
+    if (status.ok()) status = Open(artifacts, request);
+    if (!status.ok()) {
+      Finish(ToGrpcStatus(status));
+      return;
+    }
+    WriteNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the downloader went away"));
+    } else if (done_) {
+      Finish(grpc::Status::OK);
+    } else {
+      chunk_.Clear();
+      WriteNext();
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Open(ArtifactStore* artifacts,
+                    const polytrain::v1::DownloadArtifactRequest& request) {
+    std::vector<std::string> passed_over;
+    const std::string name = request.path().substr(request.path().find('/') + 1);
+    const bool checkpoint =
+        request.or_older_checkpoint() && absl::StartsWith(name, kCheckpointPrefix);
+    absl::StatusOr<IntactArtifact> file =
+        checkpoint ? artifacts->FindIntactOrOlder(request.path(), kCheckpointPrefix, &passed_over)
+                   : artifacts->FindIntact(request.path());
+    for (const std::string& why : passed_over) spdlog::warn("passed over {}", why);
+    if (!file.ok()) return file.status();
+    file_ = *std::move(file);
+    absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
+        ChunkedFileReader::Open(file_.path, kArtifactChunkBytes);
+    if (!reader.ok()) return reader.status();
+    reader_ = *std::move(reader);
+    chunk_.set_job_id(file_.relative.substr(0, file_.relative.find('/')));
+    chunk_.set_name(file_.name);
+    return absl::OkStatus();
+  }
+
+  void WriteNext() {
+    bool last = false;
+    if (absl::Status s = reader_->Next(chunk_.mutable_data(), &last); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    if (last) {
+      // The size and CRC-32 recorded when it was stored, not those of what was read now.
+      chunk_.set_last(true);
+      chunk_.set_size(file_.size);
+      chunk_.set_crc32(file_.crc32);
+      done_ = true;
+    }
+    StartWrite(&chunk_);
+  }
+
+  IntactArtifact file_;
+  std::unique_ptr<ChunkedFileReader> reader_;
+  polytrain::v1::ArtifactChunk chunk_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* NewArtifactUpload(
+    WorkerProtocol* protocol, ArtifactStore* artifacts, polytrain::v1::ArtifactReceipt* receipt,
+    const absl::Status& access) {
+  return new ArtifactUpload(protocol, artifacts, receipt, access);
+}
+
+grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk>* NewArtifactDownload(
+    ArtifactStore* artifacts, const polytrain::v1::DownloadArtifactRequest& request,
+    const absl::Status& access) {
+  return new ArtifactDownload(artifacts, request, access);
+}
+
+}  // namespace polytrain

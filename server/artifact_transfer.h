@@ -1,0 +1,29 @@
+// The reactors of WorkerService's artifact streams: UploadArtifact (chunks into the
+// ArtifactStore, committed at the last chunk) and DownloadArtifact (a stored file that still
+// matches its record, in chunks). Each deletes itself when its stream is done.
+#ifndef POLYTRAIN_SERVER_ARTIFACT_TRANSFER_H_
+#define POLYTRAIN_SERVER_ARTIFACT_TRANSFER_H_
+
+#include "absl/status/status.h"
+#include "grpcpp/support/server_callback.h"
+#include "polytrain/v1/worker.pb.h"
+#include "server/artifact_store.h"
+#include "server/worker_protocol.h"
+
+namespace polytrain {
+
+// Starts reading an upload, or finishes at once with a refused `access`.
+grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* NewArtifactUpload(
+    WorkerProtocol* protocol, ArtifactStore* artifacts, polytrain::v1::ArtifactReceipt* receipt,
+    const absl::Status& access);
+
+// The first chunk names the file served (with or_older_checkpoint, perhaps an older one); the
+// last carries the size and CRC-32 recorded when it was stored, so the receiver also catches a
+// file that changed while it was read.
+grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk>* NewArtifactDownload(
+    ArtifactStore* artifacts, const polytrain::v1::DownloadArtifactRequest& request,
+    const absl::Status& access);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_ARTIFACT_TRANSFER_H_

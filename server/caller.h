@@ -1,0 +1,22 @@
+// Who makes a request of the Coordinator service. An admin (or anyone, when the coordinator runs
+// without tokens) sees every job; a client owns the jobs it submits and sees and changes only
+// those. Every request takes one explicitly: there is no default caller.
+#ifndef POLYTRAIN_SERVER_CALLER_H_
+#define POLYTRAIN_SERVER_CALLER_H_
+
+#include <string>
+#include <utility>
+
+namespace polytrain {
+
+struct Caller {
+  std::string name;  // becomes Job.owner of what it submits
+  bool own_jobs_only = false;
+
+  static Caller Admin(std::string name) { return {std::move(name), false}; }
+  static Caller Client(std::string name) { return {std::move(name), true}; }
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_CALLER_H_

@@ -1,0 +1,87 @@
+#include "server/client_api.h"
+
+#include <vector>
+
+#include "api/client_requests.h"
+#include "common/status_macros.h"
+#include "loss/core/describe.h"
+#include "server/sweep_expansion.h"
+
+namespace polytrain {
+
+using polytrain::v1::Job;
+
+absl::StatusOr<Job> ClientApi::SubmitJob(const polytrain::v1::SubmitJobRequest& request,
+                                         const Caller& caller) {
+  loss::LossConfig loss;
+  POLYTRAIN_RETURN_IF_ERROR(ValidateSubmitJobRequest(request, &loss));
+  Job job;
+  *job.mutable_spec() = request.spec();
+  job.set_state(polytrain::v1::JOB_STATE_QUEUED);
+  job.set_client_request_id(request.client_request_id());
+  job.set_loss_name(loss::ShortName(loss));
+  job.set_owner(caller.name);
+  absl::StatusOr<std::vector<Job>> stored = scheduler_->Submit({std::move(job)});
+  if (!stored.ok()) return stored.status();
+  return std::move(stored->front());
+}
+
+absl::StatusOr<polytrain::v1::SubmitSweepResponse> ClientApi::SubmitSweep(
+    const polytrain::v1::SubmitSweepRequest& request, const Caller& caller) {
+  absl::StatusOr<std::vector<loss::LossConfig>> losses = ValidateSubmitSweepRequest(request);
+  if (!losses.ok()) return losses.status();
+  const std::string sweep_id = SweepId(caller.name, request.client_request_id());
+  // Every job is checked, then all are stored in one transaction: a sweep is accepted whole or
+  // not at all.
+  absl::StatusOr<std::vector<Job>> stored =
+      scheduler_->Submit(ExpandSweep(request, *losses, sweep_id, caller.name));
+  if (!stored.ok()) return stored.status();
+  polytrain::v1::SubmitSweepResponse response;
+  response.set_sweep_id(sweep_id);
+  for (Job& job : *stored) *response.add_jobs() = std::move(job);
+  return response;
+}
+
+absl::StatusOr<Job> ClientApi::GetJob(const polytrain::v1::GetJobRequest& request,
+                                      const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateGetJobRequest(request));
+  return queries_->GetJob(request, caller);
+}
+
+absl::StatusOr<polytrain::v1::ListJobsResponse> ClientApi::ListJobs(
+    const polytrain::v1::ListJobsRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateListJobsRequest(request));
+  return queries_->ListJobs(request, caller);
+}
+
+absl::StatusOr<Job> ClientApi::CancelJob(const polytrain::v1::CancelJobRequest& request,
+                                         const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateCancelJobRequest(request));
+  POLYTRAIN_RETURN_IF_ERROR(queries_->AccessibleJob("id", request.id(), caller).status());
+  return scheduler_->Cancel(request.id());
+}
+
+absl::StatusOr<polytrain::v1::GetMetricsResponse> ClientApi::GetMetrics(
+    const polytrain::v1::GetMetricsRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateGetMetricsRequest(request));
+  return queries_->GetMetrics(request, caller);
+}
+
+absl::StatusOr<polytrain::v1::CompareJobsResponse> ClientApi::CompareJobs(
+    const polytrain::v1::CompareJobsRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateCompareJobsRequest(request));
+  return queries_->CompareJobs(request, caller);
+}
+
+absl::Status ClientApi::Watch(const polytrain::v1::WatchJobRequest& request, JobWatcher* watcher,
+                              const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateWatchJobRequest(request));
+  POLYTRAIN_RETURN_IF_ERROR(queries_->AccessibleJob("id", request.id(), caller).status());
+  return scheduler_->Watch(request.id(), watcher);
+}
+
+void ClientApi::Unwatch(const std::string& job_id, JobWatcher* watcher) {
+  scheduler_->Unwatch(job_id, watcher);
+}
+
+}  // namespace polytrain

@@ -1,0 +1,50 @@
+// The Coordinator service's requests, each carried out for a caller: validated first (api/),
+// then handed to the part that owns it: submissions, cancellations and watches to the Scheduler,
+// sweeps through their expansion (sweep_expansion.h) to the Scheduler, reads to JobQueries.
+// The gRPC handlers (coordinator_service_impl.h) are one call into this each.
+#ifndef POLYTRAIN_SERVER_CLIENT_API_H_
+#define POLYTRAIN_SERVER_CLIENT_API_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "polytrain/v1/coordinator.pb.h"
+#include "server/caller.h"
+#include "server/job_queries.h"
+#include "server/scheduler.h"
+
+namespace polytrain {
+
+class ClientApi {
+ public:
+  // Both must outlive this.
+  ClientApi(Scheduler* scheduler, JobQueries* queries) : scheduler_(scheduler), queries_(queries) {}
+
+  // PERMISSION_DENIED when a client names another's job; INVALID_ARGUMENT naming the field.
+  absl::StatusOr<polytrain::v1::Job> SubmitJob(const polytrain::v1::SubmitJobRequest& request,
+                                               const Caller& caller);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> SubmitSweep(
+      const polytrain::v1::SubmitSweepRequest& request, const Caller& caller);
+  absl::StatusOr<polytrain::v1::Job> GetJob(const polytrain::v1::GetJobRequest& request,
+                                            const Caller& caller);
+  absl::StatusOr<polytrain::v1::ListJobsResponse> ListJobs(
+      const polytrain::v1::ListJobsRequest& request, const Caller& caller);
+  absl::StatusOr<polytrain::v1::Job> CancelJob(const polytrain::v1::CancelJobRequest& request,
+                                               const Caller& caller);
+  absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
+      const polytrain::v1::GetMetricsRequest& request, const Caller& caller);
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(
+      const polytrain::v1::CompareJobsRequest& request, const Caller& caller);
+  // Scheduler::Watch for a caller that may see the job.
+  absl::Status Watch(const polytrain::v1::WatchJobRequest& request, JobWatcher* watcher,
+                     const Caller& caller);
+  void Unwatch(const std::string& job_id, JobWatcher* watcher);
+
+ private:
+  Scheduler* const scheduler_;
+  JobQueries* const queries_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_CLIENT_API_H_

@@ -1,0 +1,30 @@
+#include "server/coordinator_core.h"
+
+namespace polytrain {
+
+absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
+    const std::string& db, const Scheduler::Options& options) {
+  std::unique_ptr<CoordinatorCore> core(new CoordinatorCore());
+  absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(db);
+  if (!store.ok()) return store.status();
+  core->store_ = *std::move(store);
+  absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
+      Scheduler::Create(core->store_.get(), options);
+  if (!scheduler.ok()) return scheduler.status();
+  core->scheduler_ = *std::move(scheduler);
+  core->queries_ = std::make_unique<JobQueries>(core->store_.get());
+  core->client_api_ = std::make_unique<ClientApi>(core->scheduler_.get(), core->queries_.get());
+  core->worker_protocol_ = std::make_unique<WorkerProtocol>(core->scheduler_.get());
+  return core;
+}
+
+CoordinatorCore::~CoordinatorCore() {
+  // Whatever holds a pointer goes before what it points to.
+  worker_protocol_.reset();
+  client_api_.reset();
+  queries_.reset();
+  scheduler_.reset();
+  store_.reset();
+}
+
+}  // namespace polytrain

@@ -1,0 +1,114 @@
+#include "server/coordinator_server.h"
+
+#include <dlfcn.h>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+
+namespace polytrain {
+namespace {
+
+// Both directions: a GetMetrics of a long history can approach it (max_points downsamples).
+constexpr int kMaxMessageBytes = 16 << 20;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    const Options& options) {
+  std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
+  s->options_ = options;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.security, options.listen);
+  if (!credentials.ok()) return credentials.status();
+  if (!options.tokens_file.empty()) {
+    absl::StatusOr<TokenAuthenticator> tokens = TokenAuthenticator::ReadFile(options.tokens_file);
+    if (!tokens.ok()) return tokens.status();
+    s->tokens_ = *std::move(tokens);
+  }
+  s->access_ = std::make_unique<AccessControl>(s->tokens_.has_value() ? &*s->tokens_ : nullptr,
+                                               !options.security.tls_client_ca.empty());
+
+  s->registry_ = std::make_shared<prometheus::Registry>();
+  s->metrics_ = std::make_unique<CoordinatorMetrics>(
+      *s->registry_,
+      std::chrono::duration_cast<CoordinatorMetrics::Clock::duration>(
+          std::chrono::duration<double>(options.job_series_retention_seconds)),
+      static_cast<size_t>(options.max_finished_job_series));
+  if (!options.metrics_listen.empty()) {
+    try {
+      s->exposer_ = std::make_unique<prometheus::Exposer>(options.metrics_listen);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metrics_listen ", options.metrics_listen, ": ", e.what()));
+    }
+    s->exposer_->RegisterCollectable(s->registry_);
+  }
+
+  Scheduler::Options scheduling;
+  scheduling.lease_seconds = options.lease_seconds;
+  scheduling.heartbeat_seconds = options.lease_seconds / 3.0;
+  scheduling.metrics = s->metrics_.get();
+  absl::StatusOr<std::unique_ptr<CoordinatorCore>> core =
+      CoordinatorCore::Open(options.db, scheduling);
+  if (!core.ok()) return core.status();
+  s->core_ = *std::move(core);
+  absl::StatusOr<std::unique_ptr<ArtifactStore>> artifacts = ArtifactStore::Open(options.artifacts);
+  if (!artifacts.ok()) return artifacts.status();
+  s->artifacts_ = *std::move(artifacts);
+
+  s->client_service_ = std::make_unique<CoordinatorServiceImpl>(
+      &s->core_->client_api(), s->metrics_.get(), s->access_.get());
+  s->worker_service_ = std::make_unique<WorkerServiceImpl>(&s->core_->worker_protocol(),
+                                                           s->artifacts_.get(), s->access_.get());
+  grpc::EnableDefaultHealthCheckService(true);
+  if (options.reflection.value_or(!s->tokens_.has_value())) {
+    // gRPC's reflection library adds itself to every server built once it is loaded (a static
+    // initializer), so it is loaded here, only when reflection is wanted: it answers without a
+    // token.
+    if (dlopen(POLYTRAIN_GRPC_REFLECTION_LIBRARY, RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--reflection: cannot load gRPC's reflection library: ", dlerror()));
+    }
+  }
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, *credentials, &s->port_);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.RegisterService(s->client_service_.get());
+  builder.RegisterService(s->worker_service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", options.listen));
+  }
+  return s;
+}
+
+CoordinatorServer::~CoordinatorServer() {
+  if (server_ != nullptr) Shutdown(0);
+}
+
+int CoordinatorServer::metrics_port() const {
+  return exposer_ == nullptr ? 0 : exposer_->GetListeningPorts().front();
+}
+
+std::string CoordinatorServer::Describe() const {
+  const ServerSecurityOptions& security = options_.security;
+  return absl::StrCat("port ", port_, " (",
+                      security.plaintext               ? "plaintext"
+                      : security.tls_client_ca.empty() ? "TLS"
+                                                       : "TLS, workers need client certificates",
+                      ", ",
+                      tokens_.has_value() ? absl::StrCat(tokens_->size(), " tokens") : "no tokens",
+                      "), db ", options_.db);
+}
+
+void CoordinatorServer::Shutdown(double grace_seconds) {
+  if (server_ == nullptr) return;
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                        std::chrono::duration<double>(grace_seconds)));
+  server_.reset();
+}
+
+}  // namespace polytrain

@@ -1,0 +1,75 @@
+// Everything polytrain-coordinator runs, built from its options: the coordinator core (store,
+// scheduler with its lease thread, APIs), the artifact store, access control, the two gRPC
+// services on one port (with health checking, and reflection when asked for) and the Prometheus
+// endpoint. Torn down in the reverse order: the gRPC server first.
+#ifndef POLYTRAIN_SERVER_COORDINATOR_SERVER_H_
+#define POLYTRAIN_SERVER_COORDINATOR_SERVER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/grpc_security.h"
+#include "grpcpp/server.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "server/access_control.h"
+#include "server/artifact_store.h"
+#include "server/coordinator_core.h"
+#include "server/coordinator_metrics.h"
+#include "server/coordinator_service_impl.h"
+#include "server/token_authenticator.h"
+#include "server/worker_service_impl.h"
+
+namespace polytrain {
+
+class CoordinatorServer {
+ public:
+  struct Options {
+    std::string listen = "127.0.0.1:50051";  // port 0 picks a free one
+    std::string db = "polytrain.db";
+    std::string artifacts = "polytrain-artifacts";
+    double lease_seconds = 30.0;                    // workers heartbeat every third of it
+    std::string metrics_listen = "127.0.0.1:9464";  // empty: no /metrics
+    double job_series_retention_seconds = 600;
+    int max_finished_job_series = 1000;
+    ServerSecurityOptions security;
+    std::string tokens_file;  // empty: no authentication, every caller is an admin
+    // gRPC server reflection answers without a token, so it is off by default when there are
+    // tokens (health checking always answers: it is for probes).
+    std::optional<bool> reflection;
+  };
+
+  // INVALID_ARGUMENT naming the flag for a bad --db, --artifacts, --metrics_listen, TLS or tokens
+  // file; UNAVAILABLE when --listen cannot be bound.
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(const Options& options);
+  ~CoordinatorServer();
+
+  int port() const { return port_; }
+  int metrics_port() const;
+  // "port 50051 (plaintext, no tokens), db polytrain.db": for the start-up log line.
+  std::string Describe() const;
+  // Stops taking calls and finishes those in flight, waiting at most `grace_seconds`.
+  void Shutdown(double grace_seconds);
+
+ private:
+  CoordinatorServer() = default;
+
+  Options options_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<CoordinatorMetrics> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<CoordinatorCore> core_;
+  std::unique_ptr<ArtifactStore> artifacts_;
+  std::optional<TokenAuthenticator> tokens_;
+  std::unique_ptr<AccessControl> access_;
+  std::unique_ptr<CoordinatorServiceImpl> client_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_COORDINATOR_SERVER_H_

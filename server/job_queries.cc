@@ -1,0 +1,107 @@
+#include "server/job_queries.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api/limits.h"
+#include "server/job_comparison.h"
+
+namespace polytrain {
+
+using polytrain::v1::Job;
+
+absl::StatusOr<Job> JobQueries::AccessibleJob(absl::string_view field, const std::string& id,
+                                              const Caller& caller) const {
+  absl::StatusOr<Job> job = store_->GetJob(id);
+  if (absl::IsNotFound(job.status())) {
+    return absl::NotFoundError(absl::StrCat(field, ": no job ", id));
+  }
+  if (!job.ok()) return job.status();
+  if (caller.own_jobs_only && job->owner() != caller.name) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": job ", id, " belongs to another user"));
+  }
+  return job;
+}
+
+absl::StatusOr<Job> JobQueries::GetJob(const polytrain::v1::GetJobRequest& request,
+                                       const Caller& caller) const {
+  return AccessibleJob("id", request.id(), caller);
+}
+
+absl::StatusOr<polytrain::v1::ListJobsResponse> JobQueries::ListJobs(
+    const polytrain::v1::ListJobsRequest& request, const Caller& caller) const {
+  JobFilter filter;
+  if (caller.own_jobs_only) {
+    if (!request.owner().empty() && request.owner() != caller.name) {
+      return absl::PermissionDeniedError("owner: a client token lists only its own jobs");
+    }
+    filter.owner = caller.name;
+  } else if (!request.owner().empty()) {
+    filter.owner = request.owner();
+  }
+  for (int state : request.states()) filter.states.push_back(polytrain::v1::JobState(state));
+  filter.labels.insert(request.labels().begin(), request.labels().end());
+  filter.page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  filter.page_token = request.page_token();
+  absl::StatusOr<JobPage> page = store_->ListJobs(filter);
+  if (!page.ok()) return page.status();
+  polytrain::v1::ListJobsResponse response;
+  for (Job& job : page->jobs) *response.add_jobs() = std::move(job);
+  response.set_next_page_token(page->next_page_token);
+  return response;
+}
+
+absl::StatusOr<polytrain::v1::GetMetricsResponse> JobQueries::GetMetrics(
+    const polytrain::v1::GetMetricsRequest& request, const Caller& caller) const {
+  if (absl::Status s = AccessibleJob("job_id", request.job_id(), caller).status(); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points =
+      store_->GetMetrics(request.job_id());
+  if (!points.ok()) return points.status();
+  polytrain::v1::GetMetricsResponse response;
+  const size_t n = points->size(), limit = static_cast<size_t>(request.max_points());
+  if (limit == 0 || n <= limit) {
+    for (auto& p : *points) *response.add_points() = std::move(p);
+  } else {
+    for (size_t k = 0; k < limit; ++k) {
+      const size_t index = limit == 1 ? n - 1 : k * (n - 1) / (limit - 1);
+      *response.add_points() = std::move((*points)[index]);
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
+    const polytrain::v1::CompareJobsRequest& request, const Caller& caller) const {
+  std::vector<Job> jobs;
+  for (int i = 0; i < request.job_ids_size(); ++i) {
+    absl::StatusOr<Job> job =
+        AccessibleJob(absl::StrCat("job_ids[", i, "]"), request.job_ids(i), caller);
+    if (!job.ok()) return job.status();
+    jobs.push_back(*std::move(job));
+  }
+  if (!request.sweep_id().empty()) {
+    JobFilter filter;
+    filter.labels = {{kSweepLabel, request.sweep_id()}};
+    if (caller.own_jobs_only) filter.owner = caller.name;
+    filter.page_size = kMaxCompareJobs;
+    absl::StatusOr<JobPage> page = store_->ListJobs(filter);
+    if (!page.ok()) return page.status();
+    if (page->jobs.empty()) {
+      return absl::NotFoundError(absl::StrCat("sweep_id: no jobs in sweep ", request.sweep_id()));
+    }
+    jobs.assign(page->jobs.rbegin(), page->jobs.rend());  // oldest first
+  }
+  std::vector<JobWithMetrics> with_metrics;
+  for (Job& job : jobs) {
+    absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points = store_->GetMetrics(job.id());
+    if (!points.ok()) return points.status();
+    with_metrics.push_back({std::move(job), *std::move(points)});
+  }
+  return BuildComparison(with_metrics, request.metric(), request.baseline_loss(),
+                         request.curve_points());
+}
+
+}  // namespace polytrain

@@ -1,0 +1,43 @@
+// The read-only requests of the Coordinator service: GetJob, ListJobs, GetMetrics and
+// CompareJobs, answered from the JobStore for a caller (a client sees only its own jobs). They
+// take no scheduling lock: a query never waits for the scheduler, nor the scheduler for it.
+// Requests arrive validated (api/client_requests.h).
+#ifndef POLYTRAIN_SERVER_JOB_QUERIES_H_
+#define POLYTRAIN_SERVER_JOB_QUERIES_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "polytrain/v1/coordinator.pb.h"
+#include "server/caller.h"
+#include "server/job_store.h"
+
+namespace polytrain {
+
+class JobQueries {
+ public:
+  // `store` must outlive this.
+  explicit JobQueries(JobStore* store) : store_(store) {}
+
+  // The job `field` of the request names, if `caller` may see it: NOT_FOUND ("<field>: no job
+  // <id>") or PERMISSION_DENIED otherwise.
+  absl::StatusOr<polytrain::v1::Job> AccessibleJob(absl::string_view field, const std::string& id,
+                                                   const Caller& caller) const;
+
+  absl::StatusOr<polytrain::v1::Job> GetJob(const polytrain::v1::GetJobRequest& request,
+                                            const Caller& caller) const;
+  absl::StatusOr<polytrain::v1::ListJobsResponse> ListJobs(
+      const polytrain::v1::ListJobsRequest& request, const Caller& caller) const;
+  absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
+      const polytrain::v1::GetMetricsRequest& request, const Caller& caller) const;
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(
+      const polytrain::v1::CompareJobsRequest& request, const Caller& caller) const;
+
+ private:
+  JobStore* const store_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_JOB_QUERIES_H_

@@ -1,0 +1,66 @@
+// The jobs waiting to run, indexed the way the scheduler takes them: by the device they need,
+// then highest priority first, then oldest first. Every operation costs O(log n) in the jobs
+// waiting, so scheduling costs the same with ten jobs queued or a search's 100,000.
+#ifndef POLYTRAIN_SERVER_JOB_QUEUE_H_
+#define POLYTRAIN_SERVER_JOB_QUEUE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "polytrain/v1/job_record.pb.h"
+
+namespace polytrain {
+
+// What a job needs of a worker's devices.
+enum class DeviceNeed { kAny, kCuda };
+
+// DEVICE_CUDA needs a GPU; every other device runs on any worker.
+DeviceNeed DeviceNeedOf(const polytrain::v1::JobSpec& spec);
+
+class JobQueue {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Entry {
+    std::string job_id;
+    int32_t priority = 0;
+    DeviceNeed need = DeviceNeed::kAny;
+    Clock::time_point queued_at;
+  };
+
+  // Queues a job behind every job of its priority (a job queued again goes to the back).
+  void Push(const polytrain::v1::Job& job, Clock::time_point now);
+  // Takes a job out wherever it is; false if it is not queued.
+  bool Remove(const std::string& job_id);
+  bool Contains(const std::string& job_id) const { return index_.count(job_id) != 0; }
+  size_t size() const { return index_.size(); }
+
+  // The first job in the scheduler's order among those a worker can run: with `cuda`, every job;
+  // without, those that need no GPU. Empty when there is none.
+  std::optional<Entry> Next(bool cuda) const;
+
+ private:
+  struct Key {  // highest priority first, then oldest
+    int32_t priority;
+    int64_t order;
+    bool operator<(const Key& o) const {
+      return priority != o.priority ? priority > o.priority : order < o.order;
+    }
+  };
+  using Lane = std::map<Key, Entry>;
+
+  Lane& LaneFor(DeviceNeed need) { return need == DeviceNeed::kCuda ? cuda_ : any_; }
+
+  Lane any_;   // jobs any worker can run
+  Lane cuda_;  // jobs that need a GPU
+  std::unordered_map<std::string, std::pair<DeviceNeed, Key>> index_;
+  int64_t next_order_ = 0;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_JOB_QUEUE_H_

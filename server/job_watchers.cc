@@ -1,0 +1,44 @@
+#include "server/job_watchers.h"
+
+namespace polytrain {
+
+bool IsTerminal(polytrain::v1::JobState state) {
+  return state == polytrain::v1::JOB_STATE_SUCCEEDED || state == polytrain::v1::JOB_STATE_FAILED ||
+         state == polytrain::v1::JOB_STATE_CANCELLED;
+}
+
+void JobWatchers::Remove(const std::string& job_id, JobWatcher* watcher) {
+  auto it = watchers_.find(job_id);
+  if (it == watchers_.end()) return;
+  it->second.erase(watcher);
+  if (it->second.empty()) watchers_.erase(it);
+}
+
+void JobWatchers::JobChanged(const polytrain::v1::Job& job) {
+  auto it = watchers_.find(job.id());
+  if (it == watchers_.end()) return;
+  polytrain::v1::JobEvent event;
+  *event.mutable_job() = job;
+  for (JobWatcher* watcher : it->second) watcher->OnEvent(event);
+  if (IsTerminal(job.state())) {
+    for (JobWatcher* watcher : it->second) watcher->OnEnd();
+    watchers_.erase(it);
+  }
+}
+
+void JobWatchers::PointAdded(const std::string& job_id, const polytrain::v1::MetricPoint& point) {
+  auto it = watchers_.find(job_id);
+  if (it == watchers_.end()) return;
+  polytrain::v1::JobEvent event;
+  *event.mutable_point() = point;
+  for (JobWatcher* watcher : it->second) watcher->OnEvent(event);
+}
+
+void JobWatchers::EndAll() {
+  for (auto& [id, watchers] : watchers_) {
+    for (JobWatcher* watcher : watchers) watcher->OnEnd();
+  }
+  watchers_.clear();
+}
+
+}  // namespace polytrain

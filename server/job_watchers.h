@@ -1,0 +1,45 @@
+// Who is watching which job (WatchJob streams), and sending them what happens to it: every state
+// change and metric point, then the end of the watch once the job's state is final. Not locked:
+// the scheduler calls it under its own lock, so that no event falls between a watcher's history
+// and its live feed.
+#ifndef POLYTRAIN_SERVER_JOB_WATCHERS_H_
+#define POLYTRAIN_SERVER_JOB_WATCHERS_H_
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "polytrain/v1/coordinator.pb.h"
+
+namespace polytrain {
+
+// Receives a watched job's events. OnEvent must not block or call back; OnEnd follows the job's
+// final state (or the coordinator's shutdown).
+class JobWatcher {
+ public:
+  virtual ~JobWatcher() = default;
+  virtual void OnEvent(const polytrain::v1::JobEvent& event) = 0;
+  virtual void OnEnd() = 0;
+};
+
+class JobWatchers {
+ public:
+  void Add(const std::string& job_id, JobWatcher* watcher) { watchers_[job_id].insert(watcher); }
+  // No event reaches `watcher` after this (nor OnEnd).
+  void Remove(const std::string& job_id, JobWatcher* watcher);
+
+  // The job after a state change; a final state ends its watchers' watch.
+  void JobChanged(const polytrain::v1::Job& job);
+  void PointAdded(const std::string& job_id, const polytrain::v1::MetricPoint& point);
+  // Ends every watch (the coordinator is shutting down).
+  void EndAll();
+
+ private:
+  std::map<std::string, std::set<JobWatcher*>> watchers_;
+};
+
+bool IsTerminal(polytrain::v1::JobState state);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_JOB_WATCHERS_H_

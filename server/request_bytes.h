@@ -1,0 +1,23 @@
+// Requests read from, and responses written to, gRPC's raw bytes. The Coordinator service
+// receives its requests as bytes so that a request protobuf cannot parse (truncated, or a string
+// field that is not UTF-8) is answered INVALID_ARGUMENT naming what is wrong: gRPC 1.51's typed
+// callback handlers answer those UNIMPLEMENTED with no message.
+#ifndef POLYTRAIN_SERVER_REQUEST_BYTES_H_
+#define POLYTRAIN_SERVER_REQUEST_BYTES_H_
+
+#include "absl/status/status.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/support/byte_buffer.h"
+
+namespace polytrain {
+
+// INVALID_ARGUMENT "request: not a valid <type>: <why>" when the bytes do not parse; the why is
+// protobuf's own complaint (e.g. which string field is not UTF-8) when it has one.
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request);
+
+// INTERNAL only when serializing fails (a message over 2 GiB).
+absl::Status SerializeResponse(const google::protobuf::Message& response, grpc::ByteBuffer* bytes);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_REQUEST_BYTES_H_

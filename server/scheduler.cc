@@ -1,0 +1,422 @@
+#include "server/scheduler.h"
+
+#include "absl/strings/str_cat.h"
+#include "api/job_spec_defaults.h"
+#include "api/worker_messages.h"
+#include "common/status_macros.h"
+#include "common/timestamps.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::JobState;
+
+polytrain::v1::CoordinatorMessage CancelMessage(const std::string& job_id) {
+  polytrain::v1::CoordinatorMessage cancel;
+  cancel.mutable_cancel()->set_job_id(job_id);
+  return cancel;
+}
+
+absl::Status UnknownSession() { return absl::FailedPreconditionError("unknown worker session"); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Options options) {
+  std::unique_ptr<Scheduler> s(new Scheduler(store, options));
+  absl::StatusOr<std::vector<Job>> queued = store->JobsInStates({polytrain::v1::JOB_STATE_QUEUED});
+  if (!queued.ok()) return queued.status();
+  absl::StatusOr<std::vector<Job>> running =
+      store->JobsInStates({polytrain::v1::JOB_STATE_RUNNING});
+  if (!running.ok()) return running.status();
+  {
+    std::lock_guard<std::mutex> lock(s->mu_);
+    const Clock::time_point now = Clock::now();
+    for (const Job& job : *queued) s->queue_.Push(job, now);
+    for (const Job& job : *running) {
+      s->running_[job.id()] = RunningJob{-1, job.attempts(), now + s->Lease(), false, job};
+    }
+  }
+  if (options.metrics != nullptr) {
+    // The jobs as they stand: a restart is not a transition.
+    absl::StatusOr<std::map<JobState, int64_t>> counts = store->CountJobsByState();
+    if (!counts.ok()) return counts.status();
+    options.metrics->SetJobCounts(*counts);
+    options.metrics->SetQueueDepth(queued->size());
+  }
+  if (options.lease_thread) s->lease_thread_ = std::thread([p = s.get()] { p->LeaseLoop(); });
+  return s;
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    watchers_.EndAll();
+  }
+  stop_cv_.notify_all();
+  if (lease_thread_.joinable()) lease_thread_.join();
+}
+
+Scheduler::Clock::duration Scheduler::Lease() const {
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options_.lease_seconds));
+}
+
+void Scheduler::LeaseLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stopping_) break;
+    lock.unlock();
+    ExpireLeases(Clock::now());
+    if (options_.metrics != nullptr) options_.metrics->DropExpiredJobSeries(Clock::now());
+    lock.lock();
+  }
+}
+
+void Scheduler::RefreshGaugesLocked() {
+  if (options_.metrics == nullptr) return;
+  options_.metrics->SetQueueDepth(queue_.size());
+  options_.metrics->SetWorkersConnected(workers_.size());
+}
+
+void Scheduler::CountTransitionLocked(JobState from, JobState to) {
+  if (options_.metrics != nullptr) options_.metrics->JobStateChanged(from, to);
+  RefreshGaugesLocked();
+}
+
+absl::StatusOr<std::vector<Job>> Scheduler::Submit(std::vector<Job> jobs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<bool> created;
+  absl::StatusOr<std::vector<Job>> stored = store_->CreateJobs(std::move(jobs), &created);
+  if (!stored.ok()) return stored.status();
+  const Clock::time_point now = Clock::now();
+  for (size_t i = 0; i < stored->size(); ++i) {
+    if (!created[i]) continue;
+    queue_.Push((*stored)[i], now);
+    if (options_.metrics != nullptr) options_.metrics->JobSubmitted();
+    CountTransitionLocked(polytrain::v1::JOB_STATE_UNSPECIFIED, polytrain::v1::JOB_STATE_QUEUED);
+  }
+  // As they are now: scheduling may have started some of them.
+  std::map<std::string, Job> started;
+  for (Job& job : ScheduleLocked()) started[job.id()] = std::move(job);
+  for (size_t i = 0; i < stored->size(); ++i) {
+    auto it = started.find((*stored)[i].id());
+    if (it != started.end()) (*stored)[i] = std::move(it->second);
+  }
+  return stored;
+}
+
+absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return job.status();
+  if (IsTerminal(job->state())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job->id(), " already ended (", polytrain::v1::JobState_Name(job->state()), ")"));
+  }
+  if (job->state() == polytrain::v1::JOB_STATE_QUEUED) {
+    queue_.Remove(job_id);
+    POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                                              "cancelled while queued", nullptr));
+    return store_->GetJob(job_id);
+  }
+  auto running = running_.find(job_id);
+  if (running != running_.end()) {
+    running->second.cancel_requested = true;
+    auto worker = workers_.find(running->second.session);
+    if (worker != workers_.end()) worker->second.channel->Send(CancelMessage(job_id));
+  }
+  return job;  // still RUNNING; CANCELLED once the worker stops it (or its lease lapses)
+}
+
+absl::Status Scheduler::Watch(const std::string& job_id, JobWatcher* watcher) {
+  // Under mu_, so no state change or metric point falls between the history and the live feed.
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return job.status();
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> history = store_->GetMetrics(job_id);
+  if (!history.ok()) return history.status();
+  polytrain::v1::JobEvent event;
+  *event.mutable_job() = *job;
+  watcher->OnEvent(event);
+  for (const auto& point : *history) {
+    *event.mutable_point() = point;
+    watcher->OnEvent(event);
+  }
+  if (IsTerminal(job->state())) {
+    watcher->OnEnd();
+  } else {
+    watchers_.Add(job_id, watcher);
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::Unwatch(const std::string& job_id, JobWatcher* watcher) {
+  std::lock_guard<std::mutex> lock(mu_);
+  watchers_.Remove(job_id, watcher);
+}
+
+absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hello,
+                                                 WorkerChannel* channel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [session, worker] : workers_) {
+    if (worker.hello.name() == hello.name()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("hello.name: a worker named ", hello.name(), " is already connected"));
+    }
+  }
+  const int64_t session = next_session_++;
+  WorkerState& state = workers_[session];
+  state.session = session;
+  state.hello = hello;
+  if (state.hello.slots() == 0) state.hello.set_slots(1);
+  for (const std::string& device : hello.devices()) state.cuda = state.cuda || device == "cuda";
+  state.channel = channel;
+  // Re-attach the jobs it kept running across a reconnect.
+  for (const std::string& job_id : hello.running_job_ids()) {
+    auto it = running_.find(job_id);
+    if (it != running_.end() && it->second.session == -1) {
+      it->second.session = session;
+      it->second.lease_expiry = Clock::now() + Lease();
+      state.running.insert(job_id);
+    }
+  }
+  polytrain::v1::CoordinatorMessage welcome;
+  welcome.mutable_welcome()->set_heartbeat_seconds(options_.heartbeat_seconds);
+  welcome.mutable_welcome()->set_lease_seconds(options_.lease_seconds);
+  channel->Send(welcome);
+  RefreshGaugesLocked();
+  ScheduleLocked();
+  return session;
+}
+
+void Scheduler::DisconnectWorker(int64_t session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = workers_.find(session);
+  if (it == workers_.end()) return;
+  for (const std::string& job_id : it->second.running) {
+    auto job = running_.find(job_id);
+    if (job != running_.end()) job->second.session = -1;
+  }
+  workers_.erase(it);
+  RefreshGaugesLocked();
+}
+
+int Scheduler::ConnectedWorkers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(workers_.size());
+}
+
+size_t Scheduler::QueuedJobs() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+std::vector<Job> Scheduler::ScheduleLocked() {
+  std::vector<Job> started;
+  while (true) {
+    // The first free worker, and the first free one with a GPU (sessions in connection order).
+    WorkerState* free_any = nullptr;
+    WorkerState* free_cuda = nullptr;
+    for (auto& [session, worker] : workers_) {
+      if (!worker.HasFreeSlot()) continue;
+      if (free_any == nullptr) free_any = &worker;
+      if (worker.cuda) {
+        free_cuda = &worker;
+        break;
+      }
+    }
+    if (free_any == nullptr) break;
+    // The first job in queue order that some free worker can run goes to the first free worker
+    // that can run it.
+    const std::optional<JobQueue::Entry> next = queue_.Next(free_cuda != nullptr);
+    if (!next.has_value()) break;
+    WorkerState* chosen = next->need == DeviceNeed::kCuda ? free_cuda : free_any;
+
+    absl::StatusOr<Job> job = store_->GetJob(next->job_id);
+    if (!job.ok()) break;  // the store failed: the job stays queued for the next event
+    job->set_state(polytrain::v1::JOB_STATE_RUNNING);
+    job->set_attempts(job->attempts() + 1);
+    job->set_worker(chosen->hello.name());
+    *job->mutable_start_time() = NowTimestamp();
+    if (!store_->UpdateJob(*job).ok()) break;
+    queue_.Remove(job->id());
+    running_[job->id()] =
+        RunningJob{chosen->session, job->attempts(), Clock::now() + Lease(), false, *job};
+    if (options_.metrics != nullptr) {
+      options_.metrics->JobScheduled(
+          std::chrono::duration<double>(Clock::now() - next->queued_at).count());
+    }
+    CountTransitionLocked(polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING);
+    watchers_.JobChanged(*job);
+    chosen->running.insert(job->id());
+    polytrain::v1::CoordinatorMessage assignment;
+    *assignment.mutable_assignment()->mutable_job() = *job;
+    chosen->channel->Send(assignment);
+    started.push_back(*std::move(job));
+  }
+  return started;
+}
+
+absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState state,
+                                        const std::string& error,
+                                        const google::protobuf::Map<std::string, double>* metrics) {
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return job.status();
+  const JobState previous = job->state();
+  job->set_state(state);
+  job->set_error(error);
+  if (metrics != nullptr) *job->mutable_final_metrics() = *metrics;
+  *job->mutable_end_time() = NowTimestamp();
+  POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+  auto running = running_.find(job_id);
+  if (running != running_.end()) {
+    auto worker = workers_.find(running->second.session);
+    if (worker != workers_.end()) worker->second.running.erase(job_id);
+    running_.erase(running);
+  }
+  CountTransitionLocked(previous, state);
+  if (options_.metrics != nullptr) options_.metrics->JobEnded(job_id, Clock::now());
+  watchers_.JobChanged(*job);
+  return absl::OkStatus();
+}
+
+Scheduler::RunningJob* Scheduler::OwnedLocked(int64_t session, const std::string& job_id,
+                                              int32_t attempt) {
+  auto it = running_.find(job_id);
+  if (it == running_.end() || it->second.session != session) return nullptr;
+  if (attempt != 0 && attempt != it->second.attempt) return nullptr;
+  return &it->second;
+}
+
+absl::Status Scheduler::RenewLeases(int64_t session, const polytrain::v1::Heartbeat& heartbeat) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  for (const std::string& job_id : heartbeat.running_job_ids()) {
+    if (RunningJob* job = OwnedLocked(session, job_id, 0))
+      job->lease_expiry = Clock::now() + Lease();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricBatch& batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  RunningJob* job = OwnedLocked(session, batch.job_id(), batch.attempt());
+  if (job == nullptr) return absl::OkStatus();  // a stale attempt: dropped
+  job->lease_expiry = Clock::now() + Lease();
+  for (const auto& point : batch.points()) {
+    if (options_.metrics != nullptr) options_.metrics->JobProgress(job->job, point);
+    watchers_.PointAdded(batch.job_id(), point);
+  }
+  return store_->AddMetrics(batch.job_id(), {batch.points().begin(), batch.points().end()});
+}
+
+absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::JobStarted& started) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  RunningJob* job = OwnedLocked(session, started.job_id(), started.attempt());
+  if (job == nullptr) return absl::OkStatus();
+  job->lease_expiry = Clock::now() + Lease();
+  // Points the earlier attempt stored past this attempt's checkpoint would otherwise sit beside
+  // the ones this attempt writes for the same steps, or outlive them.
+  POLYTRAIN_RETURN_IF_ERROR(
+      store_->DeleteMetricsAfter(started.job_id(), started.resumed_from_step()));
+  absl::StatusOr<Job> stored = store_->GetJob(started.job_id());
+  if (!stored.ok()) return stored.status();
+  stored->set_resumed_from_step(started.resumed_from_step());
+  return store_->UpdateJob(*stored);
+}
+
+absl::Status Scheduler::AttemptFinished(int64_t session,
+                                        const polytrain::v1::JobFinished& finished) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  if (OwnedLocked(session, finished.job_id(), finished.attempt()) == nullptr) {
+    return absl::OkStatus();
+  }
+  if (finished.resumed_from_step() > 0) {
+    absl::StatusOr<Job> job = store_->GetJob(finished.job_id());
+    if (!job.ok()) return job.status();
+    job->set_resumed_from_step(finished.resumed_from_step());
+    POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(finished.job_id(), polytrain::v1::JOB_STATE_SUCCEEDED,
+                                            "", &finished.final_metrics()));
+  ScheduleLocked();
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobFailed& failed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  RunningJob* job = OwnedLocked(session, failed.job_id(), failed.attempt());
+  if (job == nullptr) return absl::OkStatus();
+  const bool cancelled = failed.cancelled() || job->cancel_requested;
+  POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(
+      failed.job_id(),
+      cancelled ? polytrain::v1::JOB_STATE_CANCELLED : polytrain::v1::JOB_STATE_FAILED,
+      cancelled ? "cancelled while running" : CutError(failed.error()), nullptr));
+  ScheduleLocked();
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::CheckpointStored(const std::string& job_id, const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return job.status();
+  job->set_checkpoint(path);
+  return store_->UpdateJob(*job);
+}
+
+absl::Status Scheduler::JobExists(const std::string& job_id) const {
+  absl::Status status = store_->GetJob(job_id).status();
+  if (absl::IsNotFound(status)) return absl::NotFoundError(absl::StrCat("job_id: no job ", job_id));
+  return status;
+}
+
+void Scheduler::ExpireLeases(Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> lapsed;
+  for (const auto& [job_id, job] : running_) {
+    if (job.lease_expiry < now) lapsed.push_back(job_id);
+  }
+  for (const std::string& job_id : lapsed) {
+    const RunningJob running = running_[job_id];
+    absl::StatusOr<Job> job = store_->GetJob(job_id);
+    if (!job.ok()) continue;
+    auto worker = workers_.find(running.session);
+    const std::string where =
+        worker != workers_.end() ? worker->second.hello.name() : job->worker();
+    // Alive but silent about this job: take it back.
+    if (worker != workers_.end()) worker->second.channel->Send(CancelMessage(job_id));
+    // Cancellation wins over a requeue.
+    if (running.cancel_requested) {
+      (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                            "cancelled; its worker stopped answering", nullptr);
+      continue;
+    }
+    const std::string error =
+        absl::StrCat("lease expired on worker ", where, " (attempt ", running.attempt, ")");
+    if (job->attempts() >= MaxAttempts(job->spec())) {
+      (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
+                            absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
+                            nullptr);
+      continue;
+    }
+    if (worker != workers_.end()) worker->second.running.erase(job_id);
+    running_.erase(job_id);
+    job->set_state(polytrain::v1::JOB_STATE_QUEUED);
+    job->set_error(error);
+    if (store_->UpdateJob(*job).ok()) {
+      queue_.Push(*job, Clock::now());
+      CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
+      watchers_.JobChanged(*job);
+    }
+  }
+  if (!lapsed.empty()) ScheduleLocked();
+}
+
+}  // namespace polytrain

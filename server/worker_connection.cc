@@ -1,0 +1,105 @@
+#include "server/worker_connection.h"
+
+#include "common/grpc_status.h"
+#include "spdlog/spdlog.h"
+
+namespace polytrain {
+
+using polytrain::v1::CoordinatorMessage;
+
+WorkerConnection::WorkerConnection(WorkerProtocol* protocol, const absl::Status& access)
+    : protocol_(protocol) {
+  if (!access.ok()) {
+    CloseWith(ToGrpcStatus(access));
+    return;
+  }
+  StartRead(&incoming_);
+}
+
+void WorkerConnection::Send(const CoordinatorMessage& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finishing_) return;
+  outgoing_.push_back(message);
+  if (!writing_) WriteNextLocked();
+}
+
+void WorkerConnection::OnReadDone(bool ok) {
+  if (!ok) {
+    CloseWith(grpc::Status::OK);
+    return;
+  }
+  if (session_ < 0) {
+    if (!incoming_.has_hello()) {
+      CloseWith(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                             "the first message on a worker stream must be a hello"));
+      return;
+    }
+    absl::StatusOr<int64_t> session = protocol_->Connected(incoming_.hello(), this);
+    if (!session.ok()) {
+      CloseWith(ToGrpcStatus(session.status()));
+      return;
+    }
+    session_ = *session;
+  } else if (absl::Status s = protocol_->Handle(session_, incoming_);
+             s.code() == absl::StatusCode::kInvalidArgument) {
+    // Refused for good: acknowledged so the worker does not send it again at every reconnect.
+    spdlog::warn("refused a message from a worker: {}", std::string(s.message()));
+    if (incoming_.sequence() != 0) SendAck(incoming_.sequence());
+  } else if (!s.ok()) {
+    CloseWith(ToGrpcStatus(s));  // e.g. the store failed: the worker sends it again later
+    return;
+  } else if (incoming_.sequence() != 0) {
+    SendAck(incoming_.sequence());  // stored: the worker may forget it
+  }
+  StartRead(&incoming_);
+}
+
+void WorkerConnection::OnWriteDone(bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  writing_ = false;
+  if (!ok) {
+    outgoing_.clear();
+  } else if (!outgoing_.empty()) {
+    WriteNextLocked();
+    return;
+  }
+  if (finishing_ && !finished_) {
+    finished_ = true;
+    Finish(final_status_);
+  }
+}
+
+void WorkerConnection::OnDone() {
+  if (session_ >= 0) protocol_->Disconnected(session_);
+  delete this;
+}
+
+void WorkerConnection::WriteNextLocked() {
+  current_ = std::move(outgoing_.front());
+  outgoing_.pop_front();
+  writing_ = true;
+  StartWrite(&current_);
+}
+
+void WorkerConnection::SendAck(uint64_t sequence) {
+  CoordinatorMessage ack;
+  ack.mutable_ack()->set_sequence(sequence);
+  Send(ack);
+}
+
+void WorkerConnection::CloseWith(const grpc::Status& status) {
+  if (session_ >= 0) {
+    protocol_->Disconnected(session_);
+    session_ = -1;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  finishing_ = true;
+  final_status_ = status;
+  outgoing_.clear();
+  if (!writing_ && !finished_) {
+    finished_ = true;
+    Finish(status);
+  }
+}
+
+}  // namespace polytrain

@@ -1,0 +1,50 @@
+// One worker's stream (WorkerService.Connect): reads the hello and then each message into the
+// WorkerProtocol, acknowledging what it stored; writes what the Scheduler sends, one write in
+// flight at a time.
+#ifndef POLYTRAIN_SERVER_WORKER_CONNECTION_H_
+#define POLYTRAIN_SERVER_WORKER_CONNECTION_H_
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+
+#include "absl/status/status.h"
+#include "grpcpp/support/server_callback.h"
+#include "polytrain/v1/worker.pb.h"
+#include "server/worker_protocol.h"
+
+namespace polytrain {
+
+class WorkerConnection final : public grpc::ServerBidiReactor<polytrain::v1::WorkerMessage,
+                                                              polytrain::v1::CoordinatorMessage>,
+                               public WorkerChannel {
+ public:
+  // A refused `access` finishes the stream at once. Deletes itself when the stream is done.
+  WorkerConnection(WorkerProtocol* protocol, const absl::Status& access);
+
+  void Send(const polytrain::v1::CoordinatorMessage& message) override;
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone() override;
+
+ private:
+  void WriteNextLocked();
+  void SendAck(uint64_t sequence);
+  // Stops taking messages from the Scheduler and finishes once no write is in flight.
+  void CloseWith(const grpc::Status& status);
+
+  WorkerProtocol* protocol_;
+  int64_t session_ = -1;
+  polytrain::v1::WorkerMessage incoming_;
+  std::mutex mu_;
+  std::deque<polytrain::v1::CoordinatorMessage> outgoing_;
+  polytrain::v1::CoordinatorMessage current_;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finished_ = false;
+  grpc::Status final_status_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_WORKER_CONNECTION_H_

@@ -1,0 +1,50 @@
+#include "server/worker_protocol.h"
+
+#include "absl/strings/match.h"
+#include "api/limits.h"
+#include "api/worker_messages.h"
+#include "common/status_macros.h"
+
+namespace polytrain {
+
+absl::StatusOr<int64_t> WorkerProtocol::Connected(const polytrain::v1::Hello& hello,
+                                                  WorkerChannel* channel) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateHello(hello));
+  return scheduler_->ConnectWorker(hello, channel);
+}
+
+absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateWorkerMessage(message));
+  switch (message.kind_case()) {
+    case polytrain::v1::WorkerMessage::kHeartbeat:
+      return scheduler_->RenewLeases(session, message.heartbeat());
+    case polytrain::v1::WorkerMessage::kMetrics:
+      return scheduler_->AddMetrics(session, message.metrics());
+    case polytrain::v1::WorkerMessage::kStarted:
+      return scheduler_->AttemptStarted(session, message.started());
+    case polytrain::v1::WorkerMessage::kFinished:
+      return scheduler_->AttemptFinished(session, message.finished());
+    case polytrain::v1::WorkerMessage::kFailed:
+      return scheduler_->AttemptFailed(session, message.failed());
+    case polytrain::v1::WorkerMessage::kHello:
+      return absl::FailedPreconditionError("hello: sent twice on one stream");
+    case polytrain::v1::WorkerMessage::KIND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("kind: empty worker message");
+}
+
+void WorkerProtocol::Disconnected(int64_t session) { scheduler_->DisconnectWorker(session); }
+
+absl::Status WorkerProtocol::CheckUpload(const polytrain::v1::ArtifactChunk& first) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactChunk(first, /*first=*/true));
+  return scheduler_->JobExists(first.job_id());
+}
+
+absl::Status WorkerProtocol::ArtifactStored(const std::string& job_id, const std::string& name,
+                                            const std::string& path) {
+  if (!absl::StartsWith(name, kCheckpointPrefix)) return absl::OkStatus();
+  return scheduler_->CheckpointStored(job_id, path);
+}
+
+}  // namespace polytrain

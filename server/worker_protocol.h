@@ -1,0 +1,44 @@
+// The coordinator's side of the worker protocol (worker.proto): checks each message a worker
+// sends (api/worker_messages.h) and hands it to the Scheduler, and admits the artifacts a
+// worker uploads. The gRPC stream handling is apart (worker_connection.h); this is what the
+// messages mean.
+#ifndef POLYTRAIN_SERVER_WORKER_PROTOCOL_H_
+#define POLYTRAIN_SERVER_WORKER_PROTOCOL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "polytrain/v1/worker.pb.h"
+#include "server/scheduler.h"
+
+namespace polytrain {
+
+class WorkerProtocol {
+ public:
+  // `scheduler` must outlive this.
+  explicit WorkerProtocol(Scheduler* scheduler) : scheduler_(scheduler) {}
+
+  // A worker's stream opened with `hello`; returns its session. INVALID_ARGUMENT for a bad
+  // hello, ALREADY_EXISTS for a name that is connected.
+  absl::StatusOr<int64_t> Connected(const polytrain::v1::Hello& hello, WorkerChannel* channel);
+  // A message after the hello. INVALID_ARGUMENT: refused for good (the worker need not send it
+  // again); other errors: not handled now (e.g. the store failed), the worker sends it again.
+  absl::Status Handle(int64_t session, const polytrain::v1::WorkerMessage& message);
+  // The stream closed; its running jobs keep their leases until they lapse.
+  void Disconnected(int64_t session);
+
+  // An upload may start: the chunk is a valid first chunk of a job the coordinator has.
+  absl::Status CheckUpload(const polytrain::v1::ArtifactChunk& first);
+  // An upload of the job's file `name` is stored at `path`; a checkpoint becomes the job's
+  // newest (Job.checkpoint).
+  absl::Status ArtifactStored(const std::string& job_id, const std::string& name,
+                              const std::string& path);
+
+ private:
+  Scheduler* const scheduler_;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_WORKER_PROTOCOL_H_

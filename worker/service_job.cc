@@ -1,0 +1,164 @@
+#include "worker/service_job.h"
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "api/limits.h"
+#include "spdlog/spdlog.h"
+#include "worker/checkpoint.h"
+#include "worker/trainer.h"
+
+namespace polytrain {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using polytrain::v1::MetricPoint;
+using polytrain::v1::WorkerMessage;
+
+// Collects a job's metric points into batches: flushed at every evaluation, every 100 points
+// and at least once a second.
+class StreamingSink : public MetricSink {
+ public:
+  StreamingSink(const polytrain::v1::Job& job, Outbox* outbox, WorkerMetrics* metrics)
+      : job_id_(job.id()),
+        attempt_(job.attempts()),
+        batch_size_(job.spec().batch_size()),
+        outbox_(outbox),
+        metrics_(metrics) {}
+
+  void Emit(const MetricPoint& point) override {
+    auto rate = point.values().find("samples_per_second");
+    if (metrics_ != nullptr && point.kind() == MetricPoint::KIND_TRAIN &&
+        rate != point.values().end() && rate->second > 0) {
+      metrics_->TrainingProgress(batch_size_ / rate->second, rate->second);
+    }
+    *batch_.add_points() = point;
+    if (point.kind() == MetricPoint::KIND_EVAL || batch_.points_size() >= 100 ||
+        Clock::now() - last_flush_ > std::chrono::seconds(1)) {
+      Flush();
+    }
+  }
+
+  void Flush() {
+    last_flush_ = Clock::now();
+    if (batch_.points_size() == 0) return;
+    WorkerMessage message;
+    *message.mutable_metrics() = std::move(batch_);
+    message.mutable_metrics()->set_job_id(job_id_);
+    message.mutable_metrics()->set_attempt(attempt_);
+    outbox_->Enqueue(std::move(message));
+    batch_.Clear();
+  }
+
+ private:
+  std::string job_id_;
+  int32_t attempt_;
+  int batch_size_;
+  Outbox* outbox_;
+  WorkerMetrics* metrics_;
+  polytrain::v1::MetricBatch batch_;
+  Clock::time_point last_flush_ = Clock::now();
+};
+
+// Fetches the job's stored checkpoint into `dir`, unless it is there already (resumed here
+// before). A damaged newest one is replaced by the newest older intact one the coordinator has.
+absl::Status FetchCheckpoint(ArtifactClient& artifacts, const polytrain::v1::Job& job,
+                             const std::string& dir) {
+  const std::string name = job.checkpoint().substr(job.checkpoint().find('/') + 1);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (std::filesystem::exists(dir + "/" + name)) return absl::OkStatus();
+  absl::StatusOr<ArtifactClient::Downloaded> fetched = artifacts.Download(
+      job.checkpoint(), /*or_older_checkpoint=*/true, dir,
+      [](const std::string& served) { return absl::StartsWith(served, kCheckpointPrefix); },
+      [](const ArtifactClient::Downloaded& file) {
+        return RecordCheckpointChecksum(file.path, file.checksum);
+      });
+  if (!fetched.ok()) return fetched.status();
+  const std::string served = fetched->path.substr(fetched->path.find_last_of('/') + 1);
+  if (served != name) {
+    spdlog::warn("{}: {} is damaged; resuming from {}", job.id(), name, served);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+ServiceJob::ServiceJob(polytrain::v1::Job job, Context context)
+    : job_(std::move(job)), context_(std::move(context)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+ServiceJob::~ServiceJob() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void ServiceJob::Run() {
+  const polytrain::v1::Job& job = job_;
+  auto upload = [this, &job](const std::string& path) {
+    if (absl::Status s = context_.artifacts->Upload(job.id(), job.attempts(), path); !s.ok()) {
+      spdlog::warn("{}: uploading {}: {}", job.id(), path, std::string(s.message()));
+    }
+  };
+  TrainerOptions options;
+  options.data_root = context_.data_root;
+  if (!context_.checkpoint_root.empty()) {
+    options.checkpoint_dir = context_.checkpoint_root + "/" + job.id();
+    options.resume = true;  // continue from the newest checkpoint there
+    // A requeued job resumes from the checkpoint its earlier attempt uploaded, wherever that
+    // attempt ran; every checkpoint this attempt writes is uploaded in turn.
+    if (!job.checkpoint().empty()) {
+      if (absl::Status s = FetchCheckpoint(*context_.artifacts, job, options.checkpoint_dir);
+          !s.ok()) {
+        spdlog::warn("{}: starting from scratch: {}", job.id(), std::string(s.message()));
+      }
+    }
+    options.on_checkpoint = upload;
+  }
+  options.cancel = &cancel_;
+  StreamingSink sink(job, context_.outbox, context_.metrics);
+  options.sink = &sink;
+  options.on_start = [this, &job](int64_t step) {
+    WorkerMessage started;
+    started.mutable_started()->set_job_id(job.id());
+    started.mutable_started()->set_attempt(job.attempts());
+    started.mutable_started()->set_resumed_from_step(step);
+    context_.outbox->Enqueue(std::move(started));
+  };
+
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(job.spec(), options);
+  absl::StatusOr<TrainingSummary> summary =
+      trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());
+  sink.Flush();
+  WorkerMessage result;
+  if (summary.ok()) {
+    for (const std::string& why : summary->passed_over_checkpoints) {
+      spdlog::warn("{}: passed over {}", job.id(), why);
+    }
+    // The final checkpoint goes to the coordinator's artifact store before the job is reported
+    // done; a failed upload is logged, the job still succeeded.
+    if (!summary->last_checkpoint.empty()) upload(summary->last_checkpoint);
+    auto* finished = result.mutable_finished();
+    finished->set_job_id(job.id());
+    finished->set_attempt(job.attempts());
+    finished->mutable_final_metrics()->insert(summary->final_metrics.begin(),
+                                              summary->final_metrics.end());
+    finished->set_steps(summary->steps);
+    finished->set_seconds(summary->seconds);
+    finished->set_resumed_from_step(summary->resumed_from_step);
+  } else {
+    auto* failed = result.mutable_failed();
+    failed->set_job_id(job.id());
+    failed->set_attempt(job.attempts());
+    failed->set_error(std::string(summary.status().message()));
+    failed->set_cancelled(summary.status().code() == absl::StatusCode::kCancelled);
+  }
+  if (context_.on_training_ended) context_.on_training_ended();
+  result_sequence_ = context_.outbox->Enqueue(std::move(result));
+  // Last: once done, the worker may destroy (join) this job from another thread.
+  done_ = true;
+}
+
+}  // namespace polytrain
