@@ -29,6 +29,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "bench/coordinator_counters.h"
 #include "bench/tiny_job_spec.h"
 #include "grpcpp/create_channel.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
@@ -76,77 +78,6 @@ double Max(const std::vector<double>& v) {
   return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
 }
 
-// Sum of the samples of `name` whose labels include every pair of `labels`, from Prometheus
-// text exposition; -1 when no sample matches.
-double Sample(const std::string& text, const std::string& name,
-              const std::map<std::string, std::string>& labels = {}) {
-  std::istringstream in(text);
-  std::string line;
-  double sum = 0;
-  bool found = false;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t name_end = line.find_first_of("{ ");
-    if (name_end == std::string::npos || line.compare(0, name_end, name) != 0 ||
-        name_end != name.size()) {
-      continue;
-    }
-    std::map<std::string, std::string> have;
-    size_t value_start = name_end;
-    if (line[name_end] == '{') {
-      const size_t close = line.find('}', name_end);
-      if (close == std::string::npos) continue;
-      std::string body = line.substr(name_end + 1, close - name_end - 1);
-      size_t pos = 0;
-      while (pos < body.size()) {
-        const size_t eq = body.find("=\"", pos);
-        if (eq == std::string::npos) break;
-        const size_t end = body.find('"', eq + 2);
-        if (end == std::string::npos) break;
-        have[body.substr(pos, eq - pos)] = body.substr(eq + 2, end - eq - 2);
-        pos = end + 1;
-        if (pos < body.size() && body[pos] == ',') ++pos;
-      }
-      value_start = close + 1;
-    }
-    bool match = true;
-    for (const auto& [k, v] : labels) {
-      auto it = have.find(k);
-      if (it == have.end() || it->second != v) match = false;
-    }
-    if (!match) continue;
-    sum += std::stod(line.substr(value_start));
-    found = true;
-  }
-  return found ? sum : -1;
-}
-
-// The counters and gauges the checks compare before and after the run.
-struct Counters {
-  double submissions = 0, scheduled = 0, queued = 0, running = 0, terminal = 0, submit_ok = 0,
-         workers = 0, entered_terminal = 0;
-};
-
-bool ReadCounters(int port, Counters* c) {
-  const std::string text = polytrain::testing::HttpGet(port, "/metrics");
-  if (text.empty()) return false;
-  auto zero_if_absent = [](double v) { return v < 0 ? 0 : v; };
-  c->submissions = zero_if_absent(Sample(text, "polytrain_job_submissions_total"));
-  c->scheduled = zero_if_absent(Sample(text, "polytrain_scheduling_latency_seconds_count"));
-  c->queued = zero_if_absent(Sample(text, "polytrain_jobs", {{"state", "queued"}}));
-  c->running = zero_if_absent(Sample(text, "polytrain_jobs", {{"state", "running"}}));
-  c->terminal = 0;
-  for (const char* s : {"succeeded", "failed", "cancelled"}) {
-    c->terminal += zero_if_absent(Sample(text, "polytrain_jobs", {{"state", s}}));
-    c->entered_terminal +=
-        zero_if_absent(Sample(text, "polytrain_job_transitions_total", {{"to", s}}));
-  }
-  c->submit_ok = zero_if_absent(
-      Sample(text, "polytrain_rpc_requests_total", {{"method", "SubmitJob"}, {"code", "OK"}}));
-  c->workers = zero_if_absent(Sample(text, "polytrain_workers_connected"));
-  return true;
-}
-
 // VmRSS and VmHWM of a process in KiB (0 if unreadable).
 void ReadRss(int pid, long* rss_kib, long* hwm_kib) {
   *rss_kib = *hwm_kib = 0;
@@ -183,6 +114,171 @@ struct Check {
   std::string detail;
 };
 
+// One client: its own connection; submits its share of the jobs one after another, each watched
+// to its end, and records what each went through.
+void RunClient(const std::string& address, const std::string& run_id, int c, int clients,
+               Clock::time_point deadline, std::vector<JobRecord>& records,
+               std::atomic<int>& submit_retries, const std::function<void()>& job_done) {
+  auto system_deadline = [&] {
+    return std::chrono::system_clock::now() + (deadline - Clock::now());
+  };
+  const int jobs = static_cast<int>(records.size());
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection per client
+  auto stub = polytrain::v1::Coordinator::NewStub(
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  for (int k = c; k < jobs && Clock::now() < deadline; k += clients) {
+    JobRecord& r = records[k];
+    polytrain::v1::SubmitJobRequest request;
+    *request.mutable_spec() = TinySpec(run_id, k);
+    request.set_client_request_id("service-load-" + run_id + "-" + std::to_string(k));
+    const auto t0 = Clock::now();
+    while (r.id.empty() && r.submit_calls < 5 && Clock::now() < deadline) {
+      if (r.submit_calls++ > 0) ++submit_retries;
+      polytrain::v1::Job job;
+      grpc::ClientContext context;
+      context.set_deadline(
+          std::min(system_deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
+      const auto call_start = Clock::now();
+      const grpc::Status status = stub->SubmitJob(&context, request, &job);
+      if (status.ok()) {
+        r.id = job.id();
+        r.submit_ms = Ms(Clock::now() - call_start);
+      } else {
+        r.submit_error = std::to_string(status.error_code()) + " " + status.error_message();
+        const auto code = status.error_code();
+        if (code != grpc::StatusCode::UNAVAILABLE && code != grpc::StatusCode::DEADLINE_EXCEEDED &&
+            code != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          break;  // not a transport failure: retrying would not help
+        }
+      }
+    }
+    if (!r.id.empty()) {
+      grpc::ClientContext context;
+      context.set_deadline(system_deadline());
+      polytrain::v1::WatchJobRequest watch;
+      watch.set_id(r.id);
+      auto reader = stub->WatchJob(&context, watch);
+      polytrain::v1::JobEvent event;
+      bool first = true, terminal_first = false;
+      while (reader->Read(&event)) {
+        // A job already finished when the watch starts comes first as it is (terminal),
+        // then its metric history: points after that one are expected, nothing else is.
+        if (r.terminal_events > 0 && (event.has_job() || !terminal_first)) {
+          ++r.events_after_terminal;
+        }
+        if (first && event.has_job() && IsTerminal(event.job().state())) {
+          terminal_first = r.finished_before_watch = true;
+        }
+        first = false;
+        if (event.has_job() && event.job().id() == r.id && IsTerminal(event.job().state())) {
+          if (r.terminal_events++ == 0) {
+            r.terminal_ms = Ms(Clock::now() - t0);
+            r.watched_state = event.job().state();
+            r.job_error = event.job().error();
+          }
+        }
+      }
+      const grpc::Status status = reader->Finish();
+      if (!status.ok()) {
+        r.watch_error = std::to_string(status.error_code()) + " " + status.error_message();
+      }
+    }
+    job_done();
+  }
+}
+
+// What the store says of the run, through ListJobs by its label: exactly the acknowledged jobs,
+// each terminal, SUCCEEDED, attempted once, in the state its watch saw.
+void AddStoreChecks(const std::string& address, const std::string& run_id,
+                    const std::vector<JobRecord>& records, int acknowledged,
+                    std::vector<Check>* checks) {
+  std::map<std::string, polytrain::v1::Job> listed;
+  int duplicates = 0;
+  std::string list_error;
+  auto stub = polytrain::v1::Coordinator::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  polytrain::v1::ListJobsRequest request;
+  (*request.mutable_labels())[kRunLabel] = run_id;
+  request.set_page_size(1000);
+  do {
+    polytrain::v1::ListJobsResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    const grpc::Status status = stub->ListJobs(&context, request, &response);
+    if (!status.ok()) {
+      list_error = status.error_message();
+      break;
+    }
+    for (const auto& job : response.jobs()) {
+      if (!listed.emplace(job.id(), job).second) ++duplicates;
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  int missing = 0, not_terminal = 0, bad_attempts = 0, store_not_succeeded = 0, mismatched = 0;
+  std::string example;
+  for (const JobRecord& r : records) {
+    if (r.id.empty()) continue;
+    auto it = listed.find(r.id);
+    if (it == listed.end()) {
+      ++missing;
+      continue;
+    }
+    const polytrain::v1::Job& job = it->second;
+    if (!IsTerminal(job.state())) ++not_terminal;
+    if (job.state() != polytrain::v1::JOB_STATE_SUCCEEDED) ++store_not_succeeded;
+    if (job.attempts() != 1) {
+      ++bad_attempts;
+      if (example.empty()) {
+        example = job.id() + " has attempts " + std::to_string(job.attempts());
+      }
+    }
+    if (r.terminal_events > 0 && job.state() != r.watched_state) ++mismatched;
+  }
+  const int extra = static_cast<int>(listed.size()) - (acknowledged - missing);
+  checks->push_back({"ListJobs ran", list_error.empty(), list_error});
+  checks->push_back({"store holds every acknowledged job and no other",
+                     missing == 0 && extra == 0 && duplicates == 0,
+                     std::to_string(missing) + " missing, " + std::to_string(extra) + " extra, " +
+                         std::to_string(duplicates) + " listed twice"});
+  checks->push_back({"every stored job terminal and SUCCEEDED",
+                     not_terminal == 0 && store_not_succeeded == 0,
+                     std::to_string(not_terminal) + " not terminal, " +
+                         std::to_string(store_not_succeeded) + " not succeeded"});
+  checks->push_back(
+      {"every stored job has attempts == 1", bad_attempts == 0,
+       std::to_string(bad_attempts) + " jobs" + (example.empty() ? "" : ", e.g. " + example)});
+  checks->push_back({"stored state == watched terminal state", mismatched == 0,
+                     std::to_string(mismatched) + " jobs"});
+}
+
+// The coordinator's own counters, as deltas over the run: each moved by exactly the jobs run.
+void AddCounterChecks(int port, const Counters& before, int acknowledged,
+                      std::vector<Check>* checks) {
+  Counters after;
+  const bool read = ReadCounters(port, &after);
+  checks->push_back({"/metrics readable", read, "no answer"});
+  if (read) {
+    auto delta = [](double a, double b) { return static_cast<long long>(a - b); };
+    auto check_eq = [&](const std::string& what, long long got, long long want) {
+      checks->push_back(
+          {what + " == " + std::to_string(want), got == want, "got " + std::to_string(got)});
+    };
+    check_eq("polytrain_job_submissions_total delta", delta(after.submissions, before.submissions),
+             acknowledged);
+    check_eq("polytrain_scheduling_latency_seconds_count delta (assignments)",
+             delta(after.scheduled, before.scheduled), acknowledged);
+    check_eq("polytrain_jobs{succeeded|failed|cancelled} delta",
+             delta(after.terminal, before.terminal), acknowledged);
+    check_eq("polytrain_job_transitions_total{to=succeeded|failed|cancelled} delta",
+             delta(after.entered_terminal, before.entered_terminal), acknowledged);
+    check_eq("polytrain_jobs{queued} delta", delta(after.queued, before.queued), 0);
+    check_eq("polytrain_jobs{running} delta", delta(after.running, before.running), 0);
+    check_eq("polytrain_rpc_requests_total{SubmitJob,OK} delta",
+             delta(after.submit_ok, before.submit_ok), acknowledged);
+  }
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"service_load: concurrent submit-and-watch clients against a coordinator"};
   std::string address, run_id;
@@ -207,9 +303,6 @@ int Main(int argc, char** argv) {
   }
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            std::chrono::duration<double>(timeout_seconds));
-  auto system_deadline = [&] {
-    return std::chrono::system_clock::now() + (deadline - Clock::now());
-  };
 
   Counters before;
   if (metrics_port != 0) {
@@ -236,73 +329,12 @@ int Main(int argc, char** argv) {
   const auto start = Clock::now();
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      grpc::ChannelArguments args;
-      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection per client
-      auto stub = polytrain::v1::Coordinator::NewStub(
-          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
-      for (int k = c; k < jobs && Clock::now() < deadline; k += clients) {
-        JobRecord& r = records[k];
-        polytrain::v1::SubmitJobRequest request;
-        *request.mutable_spec() = TinySpec(run_id, k);
-        request.set_client_request_id("service-load-" + run_id + "-" + std::to_string(k));
-        const auto t0 = Clock::now();
-        while (r.id.empty() && r.submit_calls < 5 && Clock::now() < deadline) {
-          if (r.submit_calls++ > 0) ++submit_retries;
-          polytrain::v1::Job job;
-          grpc::ClientContext context;
-          context.set_deadline(std::min(
-              system_deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
-          const auto call_start = Clock::now();
-          const grpc::Status status = stub->SubmitJob(&context, request, &job);
-          if (status.ok()) {
-            r.id = job.id();
-            r.submit_ms = Ms(Clock::now() - call_start);
-          } else {
-            r.submit_error = std::to_string(status.error_code()) + " " + status.error_message();
-            const auto code = status.error_code();
-            if (code != grpc::StatusCode::UNAVAILABLE &&
-                code != grpc::StatusCode::DEADLINE_EXCEEDED &&
-                code != grpc::StatusCode::RESOURCE_EXHAUSTED) {
-              break;  // not a transport failure: retrying would not help
-            }
-          }
-        }
-        if (!r.id.empty()) {
-          grpc::ClientContext context;
-          context.set_deadline(system_deadline());
-          polytrain::v1::WatchJobRequest watch;
-          watch.set_id(r.id);
-          auto reader = stub->WatchJob(&context, watch);
-          polytrain::v1::JobEvent event;
-          bool first = true, terminal_first = false;
-          while (reader->Read(&event)) {
-            // A job already finished when the watch starts comes first as it is (terminal),
-            // then its metric history: points after that one are expected, nothing else is.
-            if (r.terminal_events > 0 && (event.has_job() || !terminal_first)) {
-              ++r.events_after_terminal;
-            }
-            if (first && event.has_job() && IsTerminal(event.job().state())) {
-              terminal_first = r.finished_before_watch = true;
-            }
-            first = false;
-            if (event.has_job() && event.job().id() == r.id && IsTerminal(event.job().state())) {
-              if (r.terminal_events++ == 0) {
-                r.terminal_ms = Ms(Clock::now() - t0);
-                r.watched_state = event.job().state();
-                r.job_error = event.job().error();
-              }
-            }
-          }
-          const grpc::Status status = reader->Finish();
-          if (!status.ok()) {
-            r.watch_error = std::to_string(status.error_code()) + " " + status.error_message();
-          }
-        }
+      RunClient(address, run_id, c, clients, deadline, records, submit_retries, [&] {
         if (++done == jobs) {
           std::lock_guard<std::mutex> lock(mu);
           all_done.notify_all();
         }
-      }
+      });
     });
   }
 
@@ -411,92 +443,8 @@ int Main(int argc, char** argv) {
                     std::to_string(not_succeeded) + " jobs" +
                         (example_job_error.empty() ? "" : ", e.g. " + example_job_error)});
 
-  // The store, through ListJobs by this run's label.
-  {
-    std::map<std::string, polytrain::v1::Job> listed;
-    int duplicates = 0;
-    std::string list_error;
-    auto stub = polytrain::v1::Coordinator::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    polytrain::v1::ListJobsRequest request;
-    (*request.mutable_labels())[kRunLabel] = run_id;
-    request.set_page_size(1000);
-    do {
-      polytrain::v1::ListJobsResponse response;
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-      const grpc::Status status = stub->ListJobs(&context, request, &response);
-      if (!status.ok()) {
-        list_error = status.error_message();
-        break;
-      }
-      for (const auto& job : response.jobs()) {
-        if (!listed.emplace(job.id(), job).second) ++duplicates;
-      }
-      request.set_page_token(response.next_page_token());
-    } while (!request.page_token().empty());
-    int missing = 0, not_terminal = 0, bad_attempts = 0, store_not_succeeded = 0, mismatched = 0;
-    std::string example;
-    for (const JobRecord& r : records) {
-      if (r.id.empty()) continue;
-      auto it = listed.find(r.id);
-      if (it == listed.end()) {
-        ++missing;
-        continue;
-      }
-      const polytrain::v1::Job& job = it->second;
-      if (!IsTerminal(job.state())) ++not_terminal;
-      if (job.state() != polytrain::v1::JOB_STATE_SUCCEEDED) ++store_not_succeeded;
-      if (job.attempts() != 1) {
-        ++bad_attempts;
-        if (example.empty()) {
-          example = job.id() + " has attempts " + std::to_string(job.attempts());
-        }
-      }
-      if (r.terminal_events > 0 && job.state() != r.watched_state) ++mismatched;
-    }
-    const int extra = static_cast<int>(listed.size()) - (acknowledged - missing);
-    checks.push_back({"ListJobs ran", list_error.empty(), list_error});
-    checks.push_back({"store holds every acknowledged job and no other",
-                      missing == 0 && extra == 0 && duplicates == 0,
-                      std::to_string(missing) + " missing, " + std::to_string(extra) + " extra, " +
-                          std::to_string(duplicates) + " listed twice"});
-    checks.push_back({"every stored job terminal and SUCCEEDED",
-                      not_terminal == 0 && store_not_succeeded == 0,
-                      std::to_string(not_terminal) + " not terminal, " +
-                          std::to_string(store_not_succeeded) + " not succeeded"});
-    checks.push_back(
-        {"every stored job has attempts == 1", bad_attempts == 0,
-         std::to_string(bad_attempts) + " jobs" + (example.empty() ? "" : ", e.g. " + example)});
-    checks.push_back({"stored state == watched terminal state", mismatched == 0,
-                      std::to_string(mismatched) + " jobs"});
-  }
-
-  // The coordinator's own counters, as deltas over the run.
-  if (metrics_port != 0) {
-    Counters after;
-    const bool read = ReadCounters(metrics_port, &after);
-    checks.push_back({"/metrics readable", read, "no answer"});
-    if (read) {
-      auto delta = [](double a, double b) { return static_cast<long long>(a - b); };
-      auto check_eq = [&](const std::string& what, long long got, long long want) {
-        checks.push_back(
-            {what + " == " + std::to_string(want), got == want, "got " + std::to_string(got)});
-      };
-      check_eq("polytrain_job_submissions_total delta",
-               delta(after.submissions, before.submissions), acknowledged);
-      check_eq("polytrain_scheduling_latency_seconds_count delta (assignments)",
-               delta(after.scheduled, before.scheduled), acknowledged);
-      check_eq("polytrain_jobs{succeeded|failed|cancelled} delta",
-               delta(after.terminal, before.terminal), acknowledged);
-      check_eq("polytrain_job_transitions_total{to=succeeded|failed|cancelled} delta",
-               delta(after.entered_terminal, before.entered_terminal), acknowledged);
-      check_eq("polytrain_jobs{queued} delta", delta(after.queued, before.queued), 0);
-      check_eq("polytrain_jobs{running} delta", delta(after.running, before.running), 0);
-      check_eq("polytrain_rpc_requests_total{SubmitJob,OK} delta",
-               delta(after.submit_ok, before.submit_ok), acknowledged);
-    }
-  }
+  AddStoreChecks(address, run_id, records, acknowledged, &checks);
+  if (metrics_port != 0) AddCounterChecks(metrics_port, before, acknowledged, &checks);
 
   bool ok = true;
   for (const Check& c : checks) {

@@ -236,6 +236,10 @@ std::vector<Job> Scheduler::ScheduleLocked() {
     WorkerState* chosen = next->need == DeviceNeed::kCuda ? free_cuda : free_any;
 
     absl::StatusOr<Job> job = store_->GetJob(next->job_id);
+    if (absl::IsNotFound(job.status())) {  // gone from the store: nothing to run
+      queue_.Remove(next->job_id);
+      continue;
+    }
     if (!job.ok()) break;  // the store failed: the job stays queued for the next event
     job->set_state(polytrain::v1::JOB_STATE_RUNNING);
     job->set_attempts(job->attempts() + 1);

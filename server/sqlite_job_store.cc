@@ -146,30 +146,41 @@ int SqliteJobStore::CurrentSchemaVersion() {
 }
 
 absl::StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    absl::Status status = absl::InvalidArgumentError(
-        absl::StrCat("--db ", path, ": cannot open: ", db ? sqlite3_errmsg(db) : "out of memory"));
-    sqlite3_close(db);
-    return status;
-  }
-  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(db));
-  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore());
+  auto open = [&path](sqlite3** db) -> absl::Status {
+    if (sqlite3_open_v2(path.c_str(), db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--db ", path, ": cannot open: ", *db ? sqlite3_errmsg(*db) : "out of memory"));
+    }
+    sqlite3_busy_timeout(*db, 5000);
+    return absl::OkStatus();
+  };
+  if (absl::Status s = open(&store->writer_.db); !s.ok()) return s;
   // WAL: readers never block the writer; NORMAL sync keeps every committed transaction across a
   // process crash (a power loss may drop the last ones).
-  if (absl::Status s = Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) {
+  if (absl::Status s =
+          Exec(store->writer_.db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+      !s.ok()) {
     return s;
   }
   if (absl::Status s = store->Migrate(); !s.ok()) return s;
+  if (path != ":memory:" && !path.empty()) {
+    if (absl::Status s = open(&store->own_reader_.db); !s.ok()) return s;
+    store->reader_ = &store->own_reader_;
+  }
   return store;
 }
 
-SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
+SqliteJobStore::~SqliteJobStore() {
+  sqlite3_close(own_reader_.db);
+  sqlite3_close(writer_.db);
+}
 
 absl::Status SqliteJobStore::Migrate() {
-  Statement version(db_, "PRAGMA user_version");
+  sqlite3* db = writer_.db;
+  Statement version(db, "PRAGMA user_version");
   if (!version.ok() || version.Step() != SQLITE_ROW) return version.status("user_version");
   const int current = static_cast<int>(version.Int(0));
   if (current > CurrentSchemaVersion()) {
@@ -178,9 +189,9 @@ absl::Status SqliteJobStore::Migrate() {
                      CurrentSchemaVersion(), "; use a newer polytrain-coordinator"));
   }
   for (int v = current; v < CurrentSchemaVersion(); ++v) {
-    Transaction tx(db_);
-    if (absl::Status s = Exec(db_, kMigrations[v]); !s.ok()) return s;
-    if (absl::Status s = Exec(db_, absl::StrCat("PRAGMA user_version=", v + 1).c_str()); !s.ok()) {
+    Transaction tx(db);
+    if (absl::Status s = Exec(db, kMigrations[v]); !s.ok()) return s;
+    if (absl::Status s = Exec(db, absl::StrCat("PRAGMA user_version=", v + 1).c_str()); !s.ok()) {
       return s;
     }
     if (absl::Status s = tx.Commit(); !s.ok()) return s;
@@ -190,18 +201,19 @@ absl::Status SqliteJobStore::Migrate() {
 
 absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> jobs,
                                                             std::vector<bool>* created) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(writer_.mu);
+  sqlite3* db = writer_.db;
   created->assign(jobs.size(), false);
   std::vector<bool> made(jobs.size(), false);
-  Transaction tx(db_);
-  Statement insert(db_,
+  Transaction tx(db);
+  Statement insert(db,
                    "INSERT INTO jobs (id, state, priority, client_request_id, job, owner) "
                    "VALUES (?, ?, ?, ?, ?, ?)");
   if (!insert.ok()) return insert.status("insert job");
   for (size_t i = 0; i < jobs.size(); ++i) {
     Job& job = jobs[i];
     if (!job.client_request_id().empty()) {
-      Statement find(db_, "SELECT job FROM jobs WHERE client_request_id = ?");
+      Statement find(db, "SELECT job FROM jobs WHERE client_request_id = ?");
       find.Bind(1, RequestKey(job.owner(), job.client_request_id()));
       const int rc = find.Step();
       if (rc == SQLITE_ROW) {
@@ -227,7 +239,7 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
     insert.Bind(6, job.owner());
     if (insert.Step() != SQLITE_DONE) return insert.status("insert job");
     for (const auto& [key, value] : job.spec().labels()) {
-      Statement label(db_, "INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)");
+      Statement label(db, "INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)");
       label.Bind(1, job.id());  // a handful of labels at most: no need to reuse the statement
       label.Bind(2, key);
       label.Bind(3, value);
@@ -240,8 +252,9 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
   return jobs;
 }
 
-absl::StatusOr<Job> SqliteJobStore::GetJobLocked(const std::string& id) {
-  Statement get(db_, "SELECT job FROM jobs WHERE id = ?");
+absl::StatusOr<Job> SqliteJobStore::GetJob(const std::string& id) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement get(reader_->db, "SELECT job FROM jobs WHERE id = ?");
   get.Bind(1, id);
   const int rc = get.Step();
   if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("id: no job ", id));
@@ -249,19 +262,15 @@ absl::StatusOr<Job> SqliteJobStore::GetJobLocked(const std::string& id) {
   return ParseJob(get.Blob(0));
 }
 
-absl::StatusOr<Job> SqliteJobStore::GetJob(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return GetJobLocked(id);
-}
-
 absl::Status SqliteJobStore::UpdateJob(const Job& job) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement update(db_, "UPDATE jobs SET state = ?, job = ? WHERE id = ?");
+  std::lock_guard<std::mutex> lock(writer_.mu);
+  sqlite3* db = writer_.db;
+  Statement update(db, "UPDATE jobs SET state = ?, job = ? WHERE id = ?");
   update.Bind(1, job.state());
   update.BindBlob(2, job.SerializeAsString());
   update.Bind(3, job.id());
   if (update.Step() != SQLITE_DONE) return update.status("update job");
-  if (sqlite3_changes(db_) == 0) return absl::NotFoundError(absl::StrCat("id: no job ", job.id()));
+  if (sqlite3_changes(db) == 0) return absl::NotFoundError(absl::StrCat("id: no job ", job.id()));
   return absl::OkStatus();
 }
 
@@ -284,8 +293,9 @@ absl::StatusOr<JobPage> SqliteJobStore::ListJobs(const JobFilter& filter) {
   }
   sql += " ORDER BY seq DESC LIMIT ?";
 
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement list(db_, sql.c_str());
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  sqlite3* db = reader_->db;
+  Statement list(db, sql.c_str());
   if (!list.ok()) return list.status("list jobs");
   int arg = 1;
   list.Bind(arg++, before);
@@ -317,8 +327,9 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::JobsInStates(const std::vector<
   std::string sql = "SELECT job FROM jobs WHERE state IN (";
   for (size_t i = 0; i < states.size(); ++i) sql += i == 0 ? "?" : ", ?";
   sql += ") ORDER BY seq";
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement select(db_, sql.c_str());
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  sqlite3* db = reader_->db;
+  Statement select(db, sql.c_str());
   if (!select.ok()) return select.status("jobs in states");
   for (size_t i = 0; i < states.size(); ++i) select.Bind(static_cast<int>(i + 1), states[i]);
   std::vector<Job> jobs;
@@ -333,8 +344,9 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::JobsInStates(const std::vector<
 }
 
 absl::StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountJobsByState() {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement count(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  sqlite3* db = reader_->db;
+  Statement count(db, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
   std::map<JobState, int64_t> counts;
   int rc;
   while ((rc = count.Step()) == SQLITE_ROW) {
@@ -346,9 +358,10 @@ absl::StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountJobsByState() {
 
 absl::Status SqliteJobStore::AddMetrics(const std::string& job_id,
                                         const std::vector<MetricPoint>& points) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  Statement insert(db_,
+  std::lock_guard<std::mutex> lock(writer_.mu);
+  sqlite3* db = writer_.db;
+  Transaction tx(db);
+  Statement insert(db,
                    "INSERT OR REPLACE INTO metric_points (job_id, step, kind, point) "
                    "VALUES (?, ?, ?, ?)");
   if (!insert.ok()) return insert.status("add metrics");
@@ -364,8 +377,9 @@ absl::Status SqliteJobStore::AddMetrics(const std::string& job_id,
 }
 
 absl::Status SqliteJobStore::DeleteMetricsAfter(const std::string& job_id, int64_t step) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement erase(db_, "DELETE FROM metric_points WHERE job_id = ? AND step > ?");
+  std::lock_guard<std::mutex> lock(writer_.mu);
+  sqlite3* db = writer_.db;
+  Statement erase(db, "DELETE FROM metric_points WHERE job_id = ? AND step > ?");
   if (!erase.ok()) return erase.status("delete metrics");
   erase.Bind(1, job_id);
   erase.Bind(2, step);
@@ -374,8 +388,9 @@ absl::Status SqliteJobStore::DeleteMetricsAfter(const std::string& job_id, int64
 }
 
 absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetrics(const std::string& job_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement select(db_, "SELECT point FROM metric_points WHERE job_id = ? ORDER BY step, kind");
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  sqlite3* db = reader_->db;
+  Statement select(db, "SELECT point FROM metric_points WHERE job_id = ? ORDER BY step, kind");
   select.Bind(1, job_id);
   std::vector<MetricPoint> points;
   int rc;

@@ -1,6 +1,8 @@
-// JobStore in one SQLite file: WAL mode, versioned schema migrations, one connection behind a
-// mutex. Jobs are rows (id, state, priority, labels for filtering) plus the Job message; metric
-// points are unique per (job, kind, step).
+// JobStore in one SQLite file: WAL mode, versioned schema migrations, and two connections each
+// behind its own mutex: one that writes, one that reads (WAL lets a reader go on while the
+// writer commits, so queries never wait for the scheduler's writes). Jobs are rows (id, state,
+// priority, labels for filtering) plus the Job message; metric points are unique per (job, kind,
+// step).
 #ifndef POLYTRAIN_SERVER_SQLITE_JOB_STORE_H_
 #define POLYTRAIN_SERVER_SQLITE_JOB_STORE_H_
 
@@ -38,12 +40,18 @@ class SqliteJobStore : public JobStore {
       const std::string& job_id) override;
 
  private:
-  explicit SqliteJobStore(sqlite3* db) : db_(db) {}
-  absl::Status Migrate();
-  absl::StatusOr<polytrain::v1::Job> GetJobLocked(const std::string& id);
+  struct Connection {
+    sqlite3* db = nullptr;
+    std::mutex mu;
+  };
 
-  std::mutex mu_;
-  sqlite3* db_;
+  SqliteJobStore() = default;
+  absl::Status Migrate();
+
+  Connection writer_;
+  // A second connection to the same file; an in-memory database has one connection for both.
+  Connection own_reader_;
+  Connection* reader_ = &writer_;
 };
 
 }  // namespace polytrain
