@@ -109,10 +109,11 @@ class CoordinatorTest : public ::testing::Test {
     request.set_id(id);
     return *api_->GetJob(request, kAdmin);
   }
-  void Finish(int64_t session, const Job& job) {
+  void Finish(int64_t session, const Job& job, const std::map<std::string, double>& metrics = {}) {
     polytrain::v1::WorkerMessage message;
     message.mutable_finished()->set_job_id(job.id());
     message.mutable_finished()->set_attempt(Get(job.id()).attempts());
+    message.mutable_finished()->mutable_final_metrics()->insert(metrics.begin(), metrics.end());
     ASSERT_TRUE(protocol_->Handle(session, message).ok());
   }
   // Far enough past every lease.
@@ -456,12 +457,7 @@ TEST_F(CoordinatorTest, ATrainingJobMustReduceItsLoss) {
 TEST_F(CoordinatorTest, ErrorsNameTheRequestFieldThatIsWrong) {
   const Job job = Submit("known");
   RecordingChannel channel;
-  const int64_t session = Connect("w", &channel);
-  polytrain::v1::WorkerMessage finished;
-  finished.mutable_finished()->set_job_id(job.id());
-  finished.mutable_finished()->set_attempt(1);
-  (*finished.mutable_finished()->mutable_final_metrics())["eval_accuracy"] = 0.9;
-  ASSERT_TRUE(protocol_->Handle(session, finished).ok());
+  Finish(Connect("w", &channel), job, {{"eval_accuracy", 0.9}});
   polytrain::v1::CompareJobsRequest compare;
   compare.add_job_ids(job.id());
   compare.add_job_ids("job-000000000000");
