@@ -27,6 +27,8 @@ class ServiceJob {
     Outbox* outbox = nullptr;
     ArtifactClient* artifacts = nullptr;
     WorkerMetrics* metrics = nullptr;  // may be null
+    // The most threads the job computes with (compute_threads.h's rule).
+    int max_threads = 1;
     // Runs on the job's thread when training ended, just before the result is queued.
     std::function<void()> on_training_ended;
   };

@@ -5,6 +5,7 @@
 
 #include "grpcpp/create_channel.h"
 #include "spdlog/spdlog.h"
+#include "worker/compute_threads.h"
 
 namespace polytrain {
 
@@ -120,6 +121,7 @@ void ServiceWorker::Assign(const polytrain::v1::Job& job) {
   context.outbox = &outbox_;
   context.artifacts = &artifacts_;
   context.metrics = options_.metrics;
+  context.max_threads = ThreadsPerJob(options_.threads, options_.slots);
   context.on_training_ended = [this] {
     const int left = --running_jobs_;
     if (options_.metrics != nullptr) options_.metrics->SetJobsRunning(left);

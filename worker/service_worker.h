@@ -34,6 +34,8 @@ class ServiceWorker {
     std::string name;
     int slots = 1;
     bool cuda = false;  // advertise a GPU
+    // Threads the worker computes with in all; each of its slots' jobs gets at most
+    // threads / slots of them (compute_threads.h).
     int threads = 1;
     std::string data_root;
     // Checkpoints of job J go to <checkpoint_root>/J; empty: no checkpoints.

@@ -12,6 +12,7 @@
 #include "common/validation.h"
 #include "loss/core/describe.h"
 #include "loss/spec/loss_spec.h"
+#include "worker/compute_threads.h"
 #include "worker/evaluation.h"
 #include "worker/lr_schedule.h"
 #include "worker/model.h"
@@ -52,6 +53,41 @@ absl::StatusOr<torch::Device> ChooseDevice(const JobSpec& spec) {
   }
 }
 
+// Datasets up to this size move to the training device once; larger ones stay on the host and
+// each batch is copied.
+constexpr int64_t kMaxResidentDatasetBytes = int64_t{4} << 30;
+
+int64_t Bytes(const Split& split) {
+  return split.x.defined() ? split.x.nbytes() + split.y.nbytes() : 0;
+}
+
+// torch::nn::utils::clip_grad_norm_ (2-norm) without its final read of the norm back to the
+// host: the same operations, so the same numbers, but a GPU step need not wait for it. Returns
+// the total norm as a 0-dim tensor on the gradients' device.
+torch::Tensor ClipGradNorm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  std::vector<torch::Tensor> norms;
+  for (const torch::Tensor& p : parameters) {
+    if (p.grad().defined()) norms.push_back(p.grad().data().norm(2));
+  }
+  if (norms.empty()) return torch::zeros({});
+  const torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+  const torch::Tensor coef = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+  for (const torch::Tensor& p : parameters) {
+    if (p.grad().defined()) p.grad().data().mul_(coef);
+  }
+  return total;
+}
+
+// The 2-norm of all gradients together, on their device.
+torch::Tensor GradNorm(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> squares;
+  for (const torch::Tensor& p : parameters) {
+    if (p.grad().defined()) squares.push_back(p.grad().pow(2).sum().to(torch::kDouble));
+  }
+  if (squares.empty()) return torch::zeros({}, torch::kDouble);
+  return torch::stack(squares).sum().sqrt();
+}
+
 }  // namespace
 
 Trainer::Trainer(JobSpec spec, TrainerOptions options, Dataset data, torch::nn::Sequential model,
@@ -83,7 +119,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
   absl::StatusOr<torch::Device> device = ChooseDevice(spec);
   if (!device.ok()) return device.status();
   try {
-    torch::set_num_threads(Threads(spec));
+    const int max_threads = options.max_threads > 0 ? options.max_threads : MachineCores();
+    const std::string threads = SetComputeThreads(JobThreads(Threads(spec), max_threads));
     absl::StatusOr<Dataset> data = LoadDataset(spec.dataset(), options.data_root, spec.seed());
     if (!data.ok()) return data.status();
     if (!loss_config->class_weights.empty() &&
@@ -97,9 +134,19 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
         BuildModel(spec.model(), data->sample_shape, data->classes);
     if (!model.ok()) return model.status();
     (*model)->to(*device);
-    return std::unique_ptr<Trainer>(new Trainer(spec, std::move(options), *std::move(data),
-                                                *std::move(model), *std::move(loss_config),
-                                                *device));
+    if (!device->is_cpu() && Bytes(data->train) + Bytes(data->validation) + Bytes(data->test) <=
+                                 kMaxResidentDatasetBytes) {
+      for (Split* split : {&data->train, &data->validation, &data->test}) {
+        if (!split->x.defined()) continue;
+        split->x = split->x.to(*device);
+        split->y = split->y.to(*device);
+      }
+    }
+    std::unique_ptr<Trainer> trainer(new Trainer(spec, std::move(options), *std::move(data),
+                                                 *std::move(model), *std::move(loss_config),
+                                                 *device));
+    trainer->threads_description_ = threads;
+    return trainer;
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("setting up the job: ", e.what_without_backtrace()));
   }
@@ -108,7 +155,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
 std::string Trainer::Describe() const {
   return absl::StrCat(model_description_, "; ", data_.description, "; loss ",
                       loss::ShortName(loss_.config()), "; ", total_steps_, " steps of batch ",
-                      spec_.batch_size(), " on ", device_.str());
+                      spec_.batch_size(), " on ", device_.str(), " (", threads_description_, ")");
 }
 
 absl::StatusOr<TrainingSummary> Trainer::Run() {
@@ -173,8 +220,26 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   std::vector<torch::Tensor> parameters = model_->parameters();
   torch::Tensor order;
   int64_t order_epoch = -1, last_eval_step = -1, last_checkpoint_step = -1;
-  double window_loss = 0.0, window_seconds = 0.0, train_seconds = 0.0;
-  int64_t window_correct = 0, window_samples = 0, trained_samples = 0;
+  double window_seconds = 0.0, train_seconds = 0.0;
+  int64_t window_samples = 0, trained_samples = 0;
+  // The window's loss (sum over samples) and correct predictions stay on the training device
+  // and are read at logging points only: on a GPU no step waits for them. On the CPU the loss is
+  // also read every step (that costs nothing there), so a diverged run stops at its first
+  // non-finite step.
+  const bool read_every_step = device_.is_cpu();
+  const auto zeros = [&](torch::ScalarType type) {
+    return torch::zeros({}, torch::TensorOptions().dtype(type).device(device_));
+  };
+  torch::Tensor window_loss = zeros(torch::kDouble), window_correct = zeros(torch::kLong);
+  Clock::time_point window_start = Clock::now();
+  // A non-finite loss stops the run: `step` is the step it came from, or with `in_window` the
+  // last of the logging window it was found in.
+  auto diverged = [&](double loss, int64_t step, int64_t epoch, bool in_window) {
+    return absl::AbortedError(
+        absl::StrCat("training diverged: the loss is ", loss,
+                     in_window ? " in the steps up to step " : " at step ", step, " (epoch ", epoch,
+                     "); lower spec.optimizer.learning_rate or set spec.optimizer.grad_clip_norm"));
+  };
   model_->train();
 
   auto checkpoint = [&]() -> absl::Status {
@@ -192,8 +257,8 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       return absl::CancelledError(absl::StrCat("cancelled at step ", position.step));
     }
     const Clock::time_point step_start = Clock::now();
-    if (order_epoch != position.epoch) {
-      order = EpochOrder(spec_.seed(), position.epoch, n);
+    if (order_epoch != position.epoch) {  // drawn on the host, copied once per epoch
+      order = EpochOrder(spec_.seed(), position.epoch, n).to(data_.train.x.device());
       order_epoch = position.epoch;
     }
     const int64_t begin = position.batch_in_epoch * spec_.batch_size();
@@ -213,35 +278,30 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     const torch::Tensor logits = model_->forward(x);
     const torch::Tensor loss =
         loss_(logits, LossTargets(loss_, y, data_.classes, logits.scalar_type()));
-    const double loss_value = loss.item<double>();
-    if (!std::isfinite(loss_value)) {
-      return absl::AbortedError(absl::StrCat(
-          "training diverged: the loss is ", loss_value, " at step ", position.step + 1, " (epoch ",
-          position.epoch,
-          "); lower spec.optimizer.learning_rate or set spec.optimizer.grad_clip_norm"));
+    if (read_every_step) {
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) return diverged(value, position.step + 1, position.epoch, false);
     }
     loss.backward();
     const bool log_now = (position.step + 1) % log_every == 0 ||
                          position.step + 1 == total_steps_ ||
                          position.batch_in_epoch + 1 == steps_per_epoch_;
-    double grad_norm = 0.0;
+    torch::Tensor grad_norm;
     if (spec_.optimizer().grad_clip_norm() > 0) {
-      grad_norm = torch::nn::utils::clip_grad_norm_(parameters, spec_.optimizer().grad_clip_norm());
+      grad_norm = ClipGradNorm(parameters, spec_.optimizer().grad_clip_norm());
     } else if (log_now) {
-      double squares = 0.0;
-      for (const torch::Tensor& p : parameters) {
-        if (p.grad().defined()) squares += p.grad().pow(2).sum().item<double>();
-      }
-      grad_norm = std::sqrt(squares);
+      grad_norm = GradNorm(parameters);
     }
     optimizer_->step();
-    window_correct += logits.argmax(1).eq(y).sum().item<int64_t>();
-    window_loss += loss_value * static_cast<double>(len);
+    window_correct += logits.argmax(1).eq(y).sum();
+    window_loss += loss.detach().to(torch::kDouble) * static_cast<double>(len);
     window_samples += len;
     trained_samples += len;
-    const double step_seconds = Seconds(step_start);
-    window_seconds += step_seconds;
-    train_seconds += step_seconds;
+    if (read_every_step) {  // a host step is done when it returns
+      const double step_seconds = Seconds(step_start);
+      window_seconds += step_seconds;
+      train_seconds += step_seconds;
+    }
 
     ++position.step;
     ++position.batch_in_epoch;
@@ -254,6 +314,20 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       ++summary.epochs_completed;
     }
 
+    double window_loss_sum = 0.0, window_grad_norm = 0.0;
+    int64_t window_correct_count = 0;
+    if (log_now) {  // the window's only reads from the device (a GPU catches up here)
+      window_loss_sum = window_loss.item<double>();
+      window_correct_count = window_correct.item<int64_t>();
+      window_grad_norm = grad_norm.defined() ? grad_norm.item<double>() : 0.0;
+      if (!read_every_step) {
+        window_seconds = Seconds(window_start);
+        train_seconds += window_seconds;
+        if (!std::isfinite(window_loss_sum)) {
+          return diverged(window_loss_sum, position.step, epoch_of_step, true);
+        }
+      }
+    }
     if (log_now && options_.sink != nullptr) {
       MetricPoint point;
       point.set_kind(MetricPoint::KIND_TRAIN);
@@ -262,16 +336,19 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       point.set_epoch_progress(progress);
       point.set_elapsed_seconds(Seconds(start));
       auto& values = *point.mutable_values();
-      values["loss"] = window_loss / static_cast<double>(window_samples);
-      values["accuracy"] = static_cast<double>(window_correct) / window_samples;
+      values["loss"] = window_loss_sum / static_cast<double>(window_samples);
+      values["accuracy"] =
+          static_cast<double>(window_correct_count) / static_cast<double>(window_samples);
       values["learning_rate"] = lr;
       values["samples_per_second"] = window_samples / std::max(window_seconds, 1e-9);
-      values["grad_norm"] = grad_norm;
+      values["grad_norm"] = window_grad_norm;
       options_.sink->Emit(point);
     }
     if (log_now) {
-      window_loss = window_seconds = 0.0;
-      window_correct = window_samples = 0;
+      window_loss.zero_();
+      window_correct.zero_();
+      window_seconds = 0.0;
+      window_samples = 0;
     }
 
     const bool eval_now =
@@ -289,6 +366,9 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
           (every.every_steps() > 0 && position.step % every.every_steps() == 0);
       if (checkpoint_now) POLYTRAIN_RETURN_IF_ERROR(checkpoint());
     }
+    // A new window begins after the logging, evaluation and checkpoint of the last (their time
+    // is not training time).
+    if (log_now) window_start = Clock::now();
     if (options_.stop_after_steps > 0 && position.step >= options_.stop_after_steps &&
         position.step < total_steps_) {
       summary.stopped_early = true;

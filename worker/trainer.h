@@ -42,6 +42,9 @@ struct TrainerOptions {
   // Called once the run knows where it starts, before its first metric point: the step of the
   // checkpoint it resumed from, 0 from scratch.
   std::function<void(int64_t resumed_from_step)> on_start;
+  // The most threads the job may compute with (compute_threads.h): spec.threads above it is
+  // lowered to it. 0: the machine's cores.
+  int max_threads = 0;
 };
 
 struct TrainingSummary {
@@ -100,6 +103,7 @@ class Trainer {
   int64_t steps_per_epoch_ = 0;
   int64_t total_steps_ = 0;
   std::string model_description_;
+  std::string threads_description_;
 };
 
 }  // namespace polytrain

@@ -28,6 +28,7 @@
 #include "polytrain/v1/job.pb.h"
 #include "prometheus/registry.h"
 #include "spdlog/spdlog.h"
+#include "worker/compute_threads.h"
 #include "worker/data_root.h"
 #include "worker/metric_sink.h"
 #include "worker/metrics_http_server.h"
@@ -102,7 +103,10 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   AddClientSecurityFlags(app, &service.security);
-  app.add_option("--threads", service.threads, "service mode: LibTorch threads advertised")
+  service.threads = MachineCores();
+  app.add_option("--threads", service.threads,
+                 "service mode: threads for all jobs together; each of the --slots jobs gets at "
+                 "most threads/slots (default: the machine's cores)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   std::string metrics_listen, metrics_port_file;

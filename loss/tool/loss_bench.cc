@@ -1,5 +1,6 @@
 #include "loss/tool/loss_bench.h"
 
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -66,10 +67,12 @@ std::vector<LossBenchRow> RunLossBench(const LossBenchOptions& options) {
   TuneAllocatorForTensors();
   torch::set_num_threads(options.threads);
   torch::manual_seed(0);
+  const torch::Device device(options.device);
   const int64_t b = options.batch, c = options.classes;
-  torch::Tensor logits = torch::randn({b, c}, torch::kFloat).mul_(2.0).requires_grad_(true);
-  const torch::Tensor targets = torch::randint(0, c, {b}, torch::kLong);
-  const torch::Tensor multi_targets = torch::rand({b, c}).lt(0.05).to(torch::kFloat);
+  torch::Tensor logits =
+      torch::randn({b, c}, torch::kFloat).mul_(2.0).to(device).requires_grad_(true);
+  const torch::Tensor targets = torch::randint(0, c, {b}, torch::kLong).to(device);
+  const torch::Tensor multi_targets = torch::rand({b, c}).lt(0.05).to(device, torch::kFloat);
 
   std::vector<Case> cases;
   auto add = [&](std::string group, std::string name, std::function<torch::Tensor()> run,
@@ -81,7 +84,7 @@ std::vector<LossBenchRow> RunLossBench(const LossBenchOptions& options) {
   };
   // Ops are built once, as a trainer does, and only called in the loop.
   auto fused = [&](std::string group, std::string name, LossConfig config, const torch::Tensor& y) {
-    auto op = std::make_shared<loss::PolyLoss>(std::move(config));
+    auto op = std::make_shared<loss::PolyLoss>(std::move(config), options.path);
     add(std::move(group), "fused " + name, [op, &logits, y] { return (*op)(logits, y); });
   };
   auto naive = [&](std::string group, std::string name, LossConfig config, const torch::Tensor& y) {
@@ -129,8 +132,10 @@ std::vector<LossBenchRow> RunLossBench(const LossBenchOptions& options) {
   for (int round = 0; round < options.warmup + options.rounds; ++round) {
     for (Case& item : cases) {
       logits.mutable_grad().reset();
+      if (device.is_cuda()) torch::cuda::synchronize();
       const auto start = std::chrono::steady_clock::now();
       item.run().backward();
+      if (device.is_cuda()) torch::cuda::synchronize();  // the time the kernels took, not queued
       const auto stop = std::chrono::steady_clock::now();
       if (round >= options.warmup) {
         item.times_ms.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
@@ -155,9 +160,13 @@ std::vector<LossBenchRow> RunLossBench(const LossBenchOptions& options) {
 std::string FormatLossBench(const LossBenchOptions& options,
                             const std::vector<LossBenchRow>& rows) {
   std::ostringstream out;
+  const char* path = options.path == KernelPath::kHost     ? "host"
+                     : options.path == KernelPath::kDevice ? "device"
+                                                           : "auto";
   out << "polyloss bench: forward+backward, float32 logits [" << options.batch << ", "
-      << options.classes << "], " << options.threads << " thread(s), " << options.warmup
-      << " warm-up + " << options.rounds << " timed rounds (cases interleaved)\n";
+      << options.classes << "] on " << options.device << ", fused series path " << path << ", "
+      << options.threads << " thread(s), " << options.warmup << " warm-up + " << options.rounds
+      << " timed rounds (cases interleaved)\n";
   out << "allocator: " << TuneAllocatorForTensors() << "\n";
   out << "ratio = median / the group's torch baseline median, measured in this run\n\n";
   char line[160];

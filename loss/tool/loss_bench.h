@@ -8,17 +8,21 @@
 #include <string>
 #include <vector>
 
+#include "loss/torch/poly_loss.h"
+
 namespace polytrain::loss {
 
 struct LossBenchOptions {
   int64_t batch = 4096;
   int64_t classes = 1000;
-  int warmup = 3;       // untimed rounds first
-  int rounds = 15;      // timed rounds; each case runs once per round
-  int threads = 1;      // LibTorch intra-op threads
-  bool naive = true;    // include the naive compositions
-  bool sigmoid = true;  // include the sigmoid cases
-  std::string filter;   // only cases whose name contains this
+  int warmup = 3;              // untimed rounds first
+  int rounds = 15;             // timed rounds; each case runs once per round
+  int threads = 1;             // LibTorch intra-op threads
+  bool naive = true;           // include the naive compositions
+  bool sigmoid = true;         // include the sigmoid cases
+  std::string filter;          // only cases whose name contains this
+  std::string device = "cpu";  // "cpu" or "cuda" (timed with a synchronize after each case)
+  KernelPath path = KernelPath::kAuto;  // where the fused op's series runs
 };
 
 struct LossBenchRow {

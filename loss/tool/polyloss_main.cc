@@ -172,6 +172,16 @@ int Main(int argc, char** argv) {
   bench->add_option("--threads", bench_options.threads, "LibTorch intra-op threads")
       ->check(CLI::Range(1, 256));
   bench->add_option("--filter", bench_options.filter, "only cases whose name contains this");
+  bench->add_option("--device", bench_options.device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  std::string bench_path = "auto";
+  bench
+      ->add_option("--path", bench_path,
+                   "where the fused op's series runs: auto (host for cpu, device for cuda), "
+                   "host or device")
+      ->check(CLI::IsMember({"auto", "host", "device"}))
+      ->capture_default_str();
   bench->add_flag("!--no-naive", bench_options.naive, "skip the naive compositions");
   bench->add_flag("!--no-sigmoid", bench_options.sigmoid, "skip the sigmoid cases");
 
@@ -179,7 +189,15 @@ int Main(int argc, char** argv) {
     // describe and curve run as they are parsed.
     if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
     if (*eval) return RunEval(spec, logits_path, targets_path, format);
-    if (*bench) return RunBench(bench_options);
+    if (*bench) {
+      bench_options.path = bench_path == "host"     ? KernelPath::kHost
+                           : bench_path == "device" ? KernelPath::kDevice
+                                                    : KernelPath::kAuto;
+      if (bench_options.device == "cuda" && !torch::cuda::is_available()) {
+        return Fail(kExitPrecondition, "bench --device cuda: LibTorch sees no CUDA device");
+      }
+      return RunBench(bench_options);
+    }
   } catch (const std::exception& e) {
     return Fail(kExitInternal, e.what());
   }

@@ -1,6 +1,8 @@
 // polyloss_device_check: the fused op on every available device (CPU, and CUDA when LibTorch
-// sees a GPU) against the naive composition in float64 on the CPU. Needs only LibTorch, so it
-// builds on a GPU machine that has pip's LibTorch and nothing else:
+// sees a GPU) against the naive composition in float64 on the CPU, in float64, float32 and
+// bfloat16 (and float16 on CUDA; both computed in float32 and checked against the reference on
+// the same rounded logits). POLYTRAIN_LOSS_PATH=device runs the device kernels on the CPU too.
+// Needs only LibTorch, so it builds on a GPU machine that has pip's LibTorch and nothing else:
 //   scripts/build-torch-only.sh && build-torch-only/loss/polyloss_device_check
 // Prints one line per case and exits non-zero when any differs beyond its tolerance.
 #include <torch/torch.h>
@@ -54,7 +56,7 @@ int Main() {
   std::vector<torch::Device> devices = {torch::kCPU};
   if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA, 0);
   std::printf("devices: cpu%s\n", devices.size() > 1 ? ", cuda:0" : " (no CUDA device seen)");
-  int failures = 0;
+  int failures = 0, checked = 0;
   torch::manual_seed(0);
   for (const NamedConfig& named : Configs()) {
     const bool sigmoid = named.config.activation == Activation::kSigmoid;
@@ -66,29 +68,39 @@ int Main() {
     } else {
       targets[0] = -1;
     }
-    torch::Tensor z_ref = logits.clone().requires_grad_(true);
-    NaivePolyLoss(named.config, z_ref, targets).backward();
-    const torch::Tensor want_loss = NaivePolyLoss(named.config, logits, targets);
     const PolyLoss op(named.config);
     for (const torch::Device& device : devices) {
-      for (auto dtype : {torch::kDouble, torch::kFloat}) {
+      std::vector<torch::ScalarType> dtypes = {torch::kDouble, torch::kFloat, torch::kBFloat16};
+      if (device.is_cuda()) dtypes.push_back(torch::kHalf);
+      for (auto dtype : dtypes) {
+        // The reference sees the logits as rounded to this dtype.
+        const torch::Tensor rounded = logits.to(dtype).to(torch::kDouble);
+        torch::Tensor z_ref = rounded.clone().requires_grad_(true);
+        NaivePolyLoss(named.config, z_ref, targets).backward();
+        const torch::Tensor want_loss = NaivePolyLoss(named.config, rounded, targets);
         torch::Tensor z = logits.to(device, dtype).detach().requires_grad_(true);
-        const torch::Tensor loss = op(z, targets.to(device));
+        const torch::Tensor loss = op(z, sigmoid ? targets.to(device, dtype) : targets.to(device));
         loss.backward();
-        const double tol = dtype == torch::kDouble ? 1e-10 : 1e-4;
+        // The result's own rounding: float64, float32, then 8 and 11 significant bits.
+        const double tol = dtype == torch::kDouble  ? 1e-10
+                           : dtype == torch::kFloat ? 1e-4
+                           : dtype == torch::kHalf  ? 2e-3
+                                                    : 1.6e-2;
         const double loss_err = MaxRelative(loss.detach(), want_loss);
         const double grad_err = MaxRelative(z.grad(), z_ref.grad());
         const bool ok = loss_err <= tol && grad_err <= tol && loss.device() == device &&
-                        z.grad().device() == device;
+                        z.grad().device() == device && loss.scalar_type() == dtype &&
+                        z.grad().scalar_type() == dtype;
         failures += ok ? 0 : 1;
-        std::printf("%-4s %-30s %-6s %-7s loss rel err %.2e  grad rel err %.2e\n",
+        ++checked;
+        std::printf("%-4s %-30s %-6s %-8s %-6s loss rel err %.2e  grad rel err %.2e\n",
                     ok ? "ok" : "FAIL", named.name.c_str(), device.str().c_str(),
-                    dtype == torch::kDouble ? "float64" : "float32", loss_err, grad_err);
+                    c10::toString(dtype), op.RunsOnDevice(z) ? "device" : "host", loss_err,
+                    grad_err);
       }
     }
   }
-  std::printf("%d passed, %d failed\n",
-              static_cast<int>(Configs().size() * devices.size() * 2) - failures, failures);
+  std::printf("%d passed, %d failed\n", checked - failures, failures);
   return failures == 0 ? 0 : 1;
 }
 

@@ -24,21 +24,37 @@ namespace internal {
 struct PreparedLoss;
 }  // namespace internal
 
+// Where the per-sample series runs.
+//   kHost: on the CPU in float64, after a copy of one value per row (softmax) or element
+//     (sigmoid); the fastest on CPU tensors, exact to float64 rounding.
+//   kDevice: as tensor ops on the logits' device (float32, or float64 for float64 logits), with
+//     no copy to the host and no read of a device value: a GPU's queue never waits for the loss.
+//     Targets out of range are caught by an asynchronous device assert, as torch's own losses do
+//     on CUDA, so the error names no row.
+//   kAuto: kHost for CPU tensors, kDevice for others. The environment variable
+//     POLYTRAIN_LOSS_PATH=host|device overrides kAuto everywhere (CI runs the device path on
+//     CPU tensors with it, against the same float64 references).
+enum class KernelPath { kAuto, kHost, kDevice };
+
 class PolyLoss {
  public:
   // `config` must come from ToLossConfig (validated); the constructor does no validation.
-  explicit PolyLoss(LossConfig config);
+  explicit PolyLoss(LossConfig config, KernelPath path = KernelPath::kAuto);
 
-  // Softmax: logits [B, C] float32/float64, targets int64 [B] class indices (or ignore_index).
+  // Softmax: logits [B, C], targets int64 [B] class indices (or ignore_index).
   // Sigmoid: logits [B, C], targets of the same shape with values in [0, 1] (or ignore_index).
-  // Returns a 0-dim loss (mean, sum) or per-sample losses ([B] softmax, [B, C] sigmoid), in the
-  // logits' dtype and device, differentiable with respect to the logits.
+  // Logits float32, float64, float16 or bfloat16 (the last two computed in float32). Returns a
+  // 0-dim loss (mean, sum) or per-sample losses ([B] softmax, [B, C] sigmoid), in the logits'
+  // dtype and device, differentiable with respect to the logits.
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& targets) const;
 
   const LossConfig& config() const;
+  // Whether these logits would take the device path.
+  bool RunsOnDevice(const torch::Tensor& logits) const;
 
  private:
   std::shared_ptr<const internal::PreparedLoss> prepared_;
+  KernelPath path_;
 };
 
 // The same loss composed of separate autograd ops, term by term, the way public

@@ -206,7 +206,10 @@ TEST_F(PolyLossTest, Float32AgreesWithFloat64) {
 }
 
 TEST_F(PolyLossTest, ResultsDoNotDependOnThreadCount) {
-  const PolyLoss op(Config("poly_focal { gamma: 2 epsilons: [1] } activation: ACTIVATION_SIGMOID"));
+  // The host kernel's promise (its chunk sums are added in order); ATen's own reductions, which
+  // the device path uses, make none.
+  const PolyLoss op(Config("poly_focal { gamma: 2 epsilons: [1] } activation: ACTIVATION_SIGMOID"),
+                    KernelPath::kHost);
   const torch::Tensor z = torch::randn({300, 97}, torch::kFloat);
   const torch::Tensor y = torch::rand({300, 97}).lt(0.1).to(torch::kFloat);
   const int threads = torch::get_num_threads();
@@ -233,12 +236,19 @@ TEST_F(PolyLossTest, BadInputsAreClearErrors) {
               op(logits_, torch::tensor({0, 7}, torch::kLong));
             }).find("softmax targets must be [batch] class indices"),
             std::string::npos);
-  EXPECT_NE(message([&] {
-              op(logits_, torch::full({16}, 6, torch::kLong));
-            }).find("target 6 at row 0 is outside [0, 6)"),
+  // Targets out of range: the host path names the row; the device path checks on the device
+  // without reading a value back, as torch's losses do on CUDA, and names nothing.
+  const bool host = !op.RunsOnDevice(logits_);
+  const std::string out_of_range = host ? "target 6 at row 0 is outside [0, 6)" : "";
+  EXPECT_NE(message([&] { op(logits_, torch::full({16}, 6, torch::kLong)); }), "no error");
+  EXPECT_NE(message([&] { op(logits_, torch::full({16}, 6, torch::kLong)); }).find(out_of_range),
             std::string::npos);
-  EXPECT_NE(message([&] { op(logits_, targets_); }).find("target -100 at row 3"),
-            std::string::npos);  // -100 is a class index unless ignore_index says otherwise
+  // -100 is a class index unless ignore_index says otherwise.
+  EXPECT_NE(message([&] { op(logits_, targets_); }), "no error");
+  if (host) {
+    EXPECT_NE(message([&] { op(logits_, targets_); }).find("target -100 at row 3"),
+              std::string::npos);
+  }
   EXPECT_NE(message([&] { op(logits_, targets_.to(torch::kDouble)); }).find("must be int64"),
             std::string::npos);
   EXPECT_NE(message([&] {
@@ -254,14 +264,77 @@ TEST_F(PolyLossTest, BadInputsAreClearErrors) {
             }).find("class_weights has 2 entries but logits have 6 classes"),
             std::string::npos);
   const PolyLoss sigmoid(Config("focal { gamma: 2 } activation: ACTIVATION_SIGMOID"));
-  EXPECT_NE(message([&] {
-              sigmoid(logits_, torch::full({16, 6}, 1.5));
-            }).find("sigmoid target 1.5 at element 0 is outside [0, 1]"),
-            std::string::npos);
+  EXPECT_NE(message([&] { sigmoid(logits_, torch::full({16, 6}, 1.5)); }), "no error");
+  if (host) {
+    EXPECT_NE(message([&] {
+                sigmoid(logits_, torch::full({16, 6}, 1.5));
+              }).find("sigmoid target 1.5 at element 0 is outside [0, 1]"),
+              std::string::npos);
+  }
   EXPECT_NE(message([&] {
               sigmoid(logits_, torch::zeros({16, 5}));
             }).find("sigmoid targets must have the logits' shape"),
             std::string::npos);
+}
+
+TEST_F(PolyLossTest, HalfPrecisionIsComputedInFloat32) {
+  const torch::Tensor targets = targets_.clamp_min(0);
+  for (const char* spec : {"poly_focal { gamma: 2 epsilons: [1, 0.5] }",
+                           "poly1 { epsilon: 1 } activation: ACTIVATION_SIGMOID"}) {
+    SCOPED_TRACE(spec);
+    const PolyLoss op(Config(spec));
+    const bool sigmoid = std::string(spec).find("SIGMOID") != std::string::npos;
+    const torch::Tensor y = sigmoid ? torch::rand({16, 6}).lt(0.3).to(torch::kDouble) : targets;
+    for (auto dtype : {torch::kHalf, torch::kBFloat16}) {
+      // The same logits rounded to the half type, then computed in float32 and rounded back.
+      const torch::Tensor rounded = logits_.to(dtype);
+      const LossAndGrad half = RunWithGrad(
+          rounded, [&](const torch::Tensor& z) { return op(z, sigmoid ? y.to(dtype) : y); });
+      const LossAndGrad exact = RunWithGrad(
+          rounded.to(torch::kDouble),
+          [&](const torch::Tensor& z) { return op(z, sigmoid ? y.to(torch::kDouble) : y); });
+      EXPECT_EQ(half.loss.scalar_type(), dtype);
+      EXPECT_EQ(half.grad.scalar_type(), dtype);
+      const double tolerance = dtype == torch::kHalf ? 2e-3 : 1.6e-2;  // the result's rounding
+      ExpectClose(half.loss.to(torch::kDouble), exact.loss, tolerance);
+      ExpectClose(half.grad.to(torch::kDouble), exact.grad, tolerance);
+    }
+  }
+}
+
+TEST_F(PolyLossTest, TheDevicePathAgreesWithTheHostPath) {
+  // Both paths on the same CPU tensors, whatever POLYTRAIN_LOSS_PATH says: float64 to rounding,
+  // float32 to float32's.
+  const torch::Tensor targets = targets_.clamp_min(0);
+  const torch::Tensor multi = torch::rand({16, 6}).lt(0.3).to(torch::kDouble);
+  for (const char* spec :
+       {"cross_entropy {}", "poly1 { epsilon: 2 } label_smoothing: 0.1",
+        "poly_focal { gamma: 0.5 epsilons: [1, -0.25] } class_weights: [0.5, 1, 2, 0, 1.5, 3]",
+        "drop { n: 1000 }",
+        "poly_n { epsilons: [1, 0.5, 0.25, 0.1, 0.05] } reduction: REDUCTION_SUM",
+        "focal { gamma: 2 } ignore_index: -100 reduction: REDUCTION_NONE",
+        "poly_focal { gamma: 2 epsilons: [1] } activation: ACTIVATION_SIGMOID alpha: 0.25",
+        "poly1 { epsilon: 1 } activation: ACTIVATION_SIGMOID label_smoothing: 0.1 "
+        "class_weights: [0.5, 1, 2, 0, 1.5, 3]"}) {
+    SCOPED_TRACE(spec);
+    const LossConfig config = Config(spec);
+    const bool sigmoid = config.activation == Activation::kSigmoid;
+    const torch::Tensor y = sigmoid ? multi : (config.ignore_index ? targets_ : targets);
+    const PolyLoss host(config, KernelPath::kHost), device(config, KernelPath::kDevice);
+    EXPECT_TRUE(device.RunsOnDevice(logits_));
+    EXPECT_FALSE(host.RunsOnDevice(logits_));
+    for (auto dtype : {torch::kDouble, torch::kFloat}) {
+      const torch::Tensor z = logits_.to(dtype);
+      const torch::Tensor targets_as = sigmoid ? y.to(dtype) : y;
+      const LossAndGrad h =
+          RunWithGrad(z, [&](const torch::Tensor& v) { return host(v, targets_as); });
+      const LossAndGrad d =
+          RunWithGrad(z, [&](const torch::Tensor& v) { return device(v, targets_as); });
+      const double tolerance = dtype == torch::kDouble ? 1e-12 : 1e-5;
+      ExpectClose(d.loss.to(torch::kDouble), h.loss.to(torch::kDouble), tolerance);
+      ExpectClose(d.grad.to(torch::kDouble), h.grad.to(torch::kDouble), tolerance);
+    }
+  }
 }
 
 }  // namespace
