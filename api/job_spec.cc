@@ -244,6 +244,10 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
   if (!polytrain::v1::Device_IsValid(spec.device())) {
     return InvalidField(FieldPath(path, "device"), absl::StrCat("unknown value ", spec.device()));
   }
+  if (!polytrain::v1::Precision_IsValid(spec.precision())) {
+    return InvalidField(FieldPath(path, "precision"),
+                        absl::StrCat("unknown value ", spec.precision()));
+  }
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "threads"), spec.threads(), 0, kMaxThreads));
   POLYTRAIN_RETURN_IF_ERROR(

@@ -118,6 +118,12 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   JobSpec bad_device = Spec();
   bad_device.set_device(static_cast<polytrain::v1::Device>(9));
   EXPECT_EQ(ValidateJobSpec(bad_device).message(), "spec.device: unknown value 9");
+  JobSpec bad_precision = Spec();
+  bad_precision.set_precision(static_cast<polytrain::v1::Precision>(3));
+  EXPECT_EQ(ValidateJobSpec(bad_precision).message(), "spec.precision: unknown value 3");
+  JobSpec bf16 = Spec();
+  bf16.set_precision(polytrain::v1::PRECISION_BF16);
+  EXPECT_TRUE(ValidateJobSpec(bf16).ok());
   JobSpec no_loss = Spec();
   no_loss.clear_loss();
   EXPECT_EQ(ValidateJobSpec(no_loss).message(), "spec.loss: must be set");

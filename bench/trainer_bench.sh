@@ -9,25 +9,8 @@ rounds=${2:-3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-spec() {  # spec MODEL STEPS THREADS
-  local model='model { mlp { hidden: [256, 256] } }'
-  [[ $1 == cnn ]] && model='model { cnn { channels: [32, 64] hidden: 128 } }'
-  cat <<SPEC
-name: "bench-$1"
-$model
-dataset { fashion_mnist {} test_limit: 1000 }
-loss { cross_entropy {} }
-optimizer { sgd { momentum: 0.9 nesterov: true } learning_rate: 0.05 }
-max_steps: $2
-batch_size: 128
-seed: 1
-log_every_steps: 1000000
-eval { calibration_bins: 15 }
-threads: $3
-SPEC
-}
-
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# shellcheck source=bench/bench_spec.sh
+source bench/bench_spec.sh
 
 echo "trainer bench: Fashion-MNIST, batch 128, SGD Nesterov, cross-entropy; training steps only"
 echo "(data decoded once; evaluation and start-up excluded); $rounds interleaved rounds, medians"
@@ -35,7 +18,7 @@ printf '%-5s %-8s %6s %14s %14s %7s\n' model threads steps "C++ samples/s" "Py s
 # CONFIGS: model:steps:threads entries, space-separated.
 for config in ${CONFIGS:-mlp:1500:1 mlp:1500:2 cnn:150:1 cnn:150:2}; do
   IFS=: read -r model steps threads <<<"$config"
-  spec "$model" "$steps" "$threads" >"$tmp/$model.txtpb"
+  bench_spec "bench-$model" "$model" "$steps" "$threads" >"$tmp/$model.txtpb"
   : >"$tmp/cpp"
   : >"$tmp/py"
   # LibTorch's intra-op threads and OpenBLAS's own pool both set to the same count in both

@@ -29,8 +29,10 @@ cmake = "".join(open(p).read() for p in ["server/CMakeLists.txt", "worker/CMakeL
                                           "client/CMakeLists.txt"])
 exposed = {}
 image_args = {}
-for name in ("coordinator", "worker"):
+dockerfiles = {}
+for name in ("coordinator", "worker", "worker-cuda"):
     text = open(f"deploy/docker/{name}.Dockerfile").read().replace("\\\n", " ")
+    dockerfiles[name] = text
     expect(all(line.split()[1] == "debian:bookworm" or line.split()[1].startswith("debian:bookworm ")
                for line in text.splitlines() if line.startswith("FROM")), f"{name}: FROM debian:bookworm")
     for line in text.splitlines():
@@ -46,6 +48,48 @@ for name in ("coordinator", "worker"):
             expect(f"add_executable({binary} " in cmake, f"{name}: {binary} is not a CMake target")
 expect(exposed.get("coordinator") == {50051, 9464}, f"coordinator EXPOSE {exposed.get('coordinator')}")
 expect(exposed.get("worker") == {9465}, f"worker EXPOSE {exposed.get('worker')}")
+expect(exposed.get("worker-cuda") == {9465}, f"worker-cuda EXPOSE {exposed.get('worker-cuda')}")
+expect("scripts/setup-torch-pip.sh" in dockerfiles["worker-cuda"],
+       "worker-cuda: built against PyTorch's LibTorch by scripts/setup-torch-pip.sh")
+expect("--device" in image_args["worker-cuda"] and "--slots" not in image_args["worker-cuda"],
+       "worker-cuda image: --device cuda, one job per GPU")
+
+# Each image's runtime packages provide every library its binary (as built here) needs, directly
+# or through their dependencies; LibTorch in the CUDA image comes from the wheel, not a package.
+def runtime_packages(text):
+    last_stage = text[text.rindex("FROM"):]
+    packages = set()
+    for command in re.findall(r"apt-get install ([^&]*)", last_stage):
+        packages |= {w for w in command.split() if not w.startswith("-")}
+    listed = subprocess.run(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
+                             "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"] +
+                            sorted(packages), capture_output=True, text=True).stdout
+    return packages | {line.strip().split(":")[0] for line in listed.splitlines()
+                       if line and not line.startswith(" ")}
+def needed_packages(binary, skip=()):
+    dynamic = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True).stdout
+    packages = {}
+    for soname in re.findall(r"\(NEEDED\)\s+Shared library: \[(.+)\]", dynamic):
+        # LibTorch from PyTorch's wheel (unversioned sonames, a build against POLYTRAIN_TORCH=pip)
+        # is no Debian package: the CUDA image carries it, the CPU image is built against Debian's.
+        wheel_torch = soname.startswith(("libtorch", "libc10")) and soname.endswith(".so")
+        if wheel_torch or any(soname.startswith(s) for s in skip):
+            continue
+        owner = subprocess.run(["dpkg", "-S", f"/usr/lib/x86_64-linux-gnu/{soname}"],
+                               capture_output=True, text=True).stdout
+        if not owner:
+            owner = subprocess.run(["dpkg", "-S", f"/lib/x86_64-linux-gnu/{soname}"],
+                                   capture_output=True, text=True).stdout
+        packages[soname] = owner.split(":")[0] if owner else None
+    return packages
+build_dir = os.environ["BUILD_DIR"]
+for name, binary, skip in [("coordinator", "server/polytrain-coordinator", ()),
+                           ("worker", "worker/polytrain-worker", ()),
+                           ("worker-cuda", "worker/polytrain-worker", ("libtorch", "libc10"))]:
+    available = runtime_packages(dockerfiles[name])
+    for soname, package in needed_packages(f"{build_dir}/{binary}", skip).items():
+        expect(package is not None and package in available,
+               f"{name}.Dockerfile: {soname} (package {package}) is not installed at run time")
 
 # Prometheus: scrapes the coordinator's and the workers' exposed metrics ports by service name.
 prom = yaml.safe_load(open("deploy/prometheus/prometheus.yml"))
@@ -59,7 +103,13 @@ expect(prom["rule_files"] == ["rules.yml"], "prometheus: rules.yml")
 # docker-compose: services, build files, mounted files, ports.
 compose = yaml.safe_load(open("docker-compose.yml"))
 services = compose["services"]
-expect(set(services) == {"pki", "coordinator", "worker", "prometheus", "grafana"}, f"compose services {set(services)}")
+expect(set(services) == {"pki", "coordinator", "worker", "worker-gpu", "prometheus", "grafana"}, f"compose services {set(services)}")
+gpu_service = services["worker-gpu"]
+expect(gpu_service.get("profiles") == ["gpu"], "compose worker-gpu: only in the gpu profile")
+expect(gpu_service["build"]["dockerfile"] == "deploy/docker/worker-cuda.Dockerfile", "compose worker-gpu dockerfile")
+expect(gpu_service["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia",
+       "compose worker-gpu: GPU reservation")
+expect("./pki:/etc/polytrain/pki:ro" in gpu_service["volumes"], "compose worker-gpu: pki mount")
 for name in ("coordinator", "worker"):
     expect(os.path.exists(services[name]["build"]["dockerfile"]), f"compose {name} dockerfile")
 expect("50051:50051" in services["coordinator"]["ports"], "compose: coordinator port 50051")
@@ -118,7 +168,9 @@ for kind, name, flags in [("StatefulSet", "coordinator", ["--tls_cert", "--tls_k
     expect(pki_paths(args) == {i["path"] for i in items}, f"k8s {name}: mounted files {pki_paths(args)}")
     expect(all(os.path.exists(f"{pki}/{p}") for p in pki_paths(args)), f"k8s {name}: make-dev-pki.sh files")
 for name, args in [("coordinator image", image_args["coordinator"]), ("worker image", image_args["worker"]),
-                   ("compose worker", services["worker"]["command"])]:
+                   ("worker-cuda image", image_args["worker-cuda"]),
+                   ("compose worker", services["worker"]["command"]),
+                   ("compose worker-gpu", services["worker-gpu"]["command"])]:
     expect(pki_paths(args) and all(os.path.exists(f"{pki}/{p}") for p in pki_paths(args)),
            f"{name}: {pki_paths(args)} not all made by make-dev-pki.sh")
     expect("--plaintext" not in args, f"{name}: plaintext")
@@ -180,6 +232,16 @@ finally:
 expect(objects[("Service", "worker")]["spec"].get("clusterIP") == "None", "k8s worker Service must be headless (DNS discovery)")
 gpu = container("Deployment", "worker-gpu")
 expect(gpu["resources"]["limits"].get("nvidia.com/gpu") == 1 and "cuda" in gpu["args"], "k8s GPU worker")
+expect(gpu["image"] == "polytrain-worker-cuda:latest" and "--slots" not in gpu["args"],
+       "k8s GPU worker: the CUDA image, one job per GPU")
+# The GPU workers' shipped arguments parse: on a machine without a GPU the worker refuses them
+# with the reason (exit 5), not a usage error.
+if subprocess.run(["sh", "-c", "command -v nvidia-smi"], capture_output=True).returncode != 0:
+    for label, args in [("compose worker-gpu", gpu_service["command"]),
+                        ("worker-cuda image", image_args["worker-cuda"]), ("k8s worker-gpu", gpu["args"])]:
+        result = subprocess.run([f"{build}/worker/polytrain-worker"] + local(args), capture_output=True, text=True)
+        expect(result.returncode == 5 and "LibTorch sees no CUDA device" in result.stderr,
+               f"{label} arguments: exit {result.returncode}: {result.stderr.strip()}")
 for kind, name in [("Deployment", "worker"), ("Deployment", "worker-gpu")]:
     args = container(kind, name)["args"]
     expect(args[args.index("--coordinator") + 1] == "coordinator:50051", f"k8s {name}: coordinator address")

@@ -22,6 +22,18 @@ namespace fs = std::filesystem;
 
 constexpr char kSuffix[] = ".pt";
 constexpr char kRecordSuffix[] = ".crc32";
+constexpr char kCudaRngKey[] = "cuda_rng";
+
+// A generator's state as a CPU byte tensor (what get_state gives on every device type).
+torch::Tensor GeneratorState(at::Generator generator) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void SetGeneratorState(at::Generator generator, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state.to(torch::kCPU));  // loaded onto the job's device with the rest
+}
 
 std::vector<fs::path> Checkpoints(const std::string& dir) {
   std::vector<fs::path> found;
@@ -39,8 +51,7 @@ std::vector<fs::path> Checkpoints(const std::string& dir) {
 
 }  // namespace
 
-absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
-                                           torch::optim::Optimizer& optimizer,
+absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const TrainingState& state,
                                            const RunPosition& position, int keep_last) {
   std::error_code error;
   fs::create_directories(dir, error);
@@ -53,17 +64,17 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, torch::nn::Mo
   const std::string temp = path + ".tmp";
   try {
     torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
-    model.save(model_archive);
-    optimizer.save(optimizer_archive);
+    state.model.save(model_archive);
+    state.optimizer.save(optimizer_archive);
     archive.write("model", model_archive);
     archive.write("optimizer", optimizer_archive);
     archive.write(
         "position",
         torch::tensor({position.step, position.epoch, position.batch_in_epoch}, torch::kLong));
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    {
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      archive.write("cpu_rng", generator.get_state());
+    archive.write("cpu_rng", GeneratorState(at::detail::getDefaultCPUGenerator()));
+    if (state.device.is_cuda()) {
+      archive.write(kCudaRngKey,
+                    GeneratorState(at::globalContext().defaultGenerator(state.device)));
     }
     archive.save_to(temp);
   } catch (const c10::Error& e) {
@@ -90,22 +101,21 @@ absl::Status RecordCheckpointChecksum(const std::string& path, const FileChecksu
   return WriteChecksumRecord(path + kRecordSuffix, checksum);
 }
 
-absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, torch::nn::Module& model,
-                                           torch::optim::Optimizer& optimizer) {
+absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const TrainingState& state) {
   try {
     torch::serialize::InputArchive archive, model_archive, optimizer_archive;
-    archive.load_from(path);
+    archive.load_from(path, state.device);
     archive.read("model", model_archive);
     archive.read("optimizer", optimizer_archive);
-    model.load(model_archive);
-    optimizer.load(optimizer_archive);
-    torch::Tensor position, rng;
+    state.model.load(model_archive);
+    state.optimizer.load(optimizer_archive);
+    torch::Tensor position, rng, cuda_rng;
     archive.read("position", position);
+    position = position.to(torch::kCPU);
     archive.read("cpu_rng", rng);
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    {
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      generator.set_state(rng);
+    SetGeneratorState(at::detail::getDefaultCPUGenerator(), rng);
+    if (state.device.is_cuda() && archive.try_read(kCudaRngKey, cuda_rng)) {
+      SetGeneratorState(at::globalContext().defaultGenerator(state.device), cuda_rng);
     }
     return RunPosition{position[0].item<int64_t>(), position[1].item<int64_t>(),
                        position[2].item<int64_t>()};
@@ -116,8 +126,7 @@ absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, torch::nn::M
 }
 
 absl::StatusOr<std::optional<RunPosition>> RestoreNewestIntactCheckpoint(
-    const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
-    std::vector<std::string>* passed_over) {
+    const std::string& dir, const TrainingState& state, std::vector<std::string>* passed_over) {
   std::vector<fs::path> all = Checkpoints(dir);
   for (auto it = all.rbegin(); it != all.rend(); ++it) {
     const std::string path = it->string();
@@ -129,7 +138,7 @@ absl::StatusOr<std::optional<RunPosition>> RestoreNewestIntactCheckpoint(
       passed_over->push_back(std::string(intact.status().message()));
       continue;
     }
-    absl::StatusOr<RunPosition> position = LoadCheckpoint(path, model, optimizer);
+    absl::StatusOr<RunPosition> position = LoadCheckpoint(path, state);
     if (!position.ok()) return position.status();
     return std::optional<RunPosition>(*position);
   }

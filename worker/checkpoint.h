@@ -1,7 +1,8 @@
 // Checkpoints of a training run: model, optimizer, the position in the run (step, epoch, batch
-// within the epoch) and LibTorch's CPU RNG state (dropout), so a resumed run continues exactly
-// where the checkpoint was taken. Files are written to a temporary name and renamed, so a
-// checkpoint on disk is never half-written, and each has its size and CRC-32 recorded beside it
+// within the epoch) and LibTorch's random state (dropout): the CPU's, and on a CUDA device that
+// device's too, so a resumed run continues exactly where the checkpoint was taken. Files are
+// written to a temporary name and renamed, so a checkpoint on disk is never half-written, and each
+// has its size and CRC-32 recorded beside it
 // (<file>.crc32), so one damaged later is caught before it is loaded.
 #ifndef POLYTRAIN_WORKER_CHECKPOINT_H_
 #define POLYTRAIN_WORKER_CHECKPOINT_H_
@@ -25,15 +26,22 @@ struct RunPosition {
   int64_t batch_in_epoch = 0;  // batches of that epoch already trained
 };
 
+// What a checkpoint holds besides the position: `device` is where the job trains.
+struct TrainingState {
+  torch::nn::Module& model;
+  torch::optim::Optimizer& optimizer;
+  torch::Device device;
+};
+
 // Writes <dir>/ckpt-<step, 12 digits>.pt and deletes the oldest beyond `keep_last`.
-absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, torch::nn::Module& model,
-                                           torch::optim::Optimizer& optimizer,
+absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const TrainingState& state,
                                            const RunPosition& position, int keep_last);
 
-// Restores model, optimizer and RNG state; returns the position. INVALID_ARGUMENT when the file
-// is not a checkpoint of this model. Does not check the recorded checksum.
-absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, torch::nn::Module& model,
-                                           torch::optim::Optimizer& optimizer);
+// Restores model, optimizer and RNG state onto the state's device; returns the position. A CUDA
+// device's random state is restored when the checkpoint has one and the job is on CUDA (a job
+// moved between CPU and GPU continues, not bit for bit). INVALID_ARGUMENT when the file is not a
+// checkpoint of this model. Does not check the recorded checksum.
+absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const TrainingState& state);
 
 // Records the size and CRC-32 of the checkpoint at `path` (for one that arrived another way,
 // e.g. downloaded from the coordinator).
@@ -43,8 +51,7 @@ absl::Status RecordCheckpointChecksum(const std::string& path, const FileChecksu
 // no record) are renamed to <file>.corrupt and described in `passed_over`. nullopt when none
 // is left; INVALID_ARGUMENT when an intact one is not a checkpoint of this model.
 absl::StatusOr<std::optional<RunPosition>> RestoreNewestIntactCheckpoint(
-    const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
-    std::vector<std::string>* passed_over);
+    const std::string& dir, const TrainingState& state, std::vector<std::string>* passed_over);
 
 }  // namespace polytrain
 

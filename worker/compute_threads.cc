@@ -15,17 +15,19 @@ int ThreadsPerJob(int cores, int slots) { return std::max(1, cores / std::max(1,
 
 int JobThreads(int requested, int limit) { return std::max(1, std::min(requested, limit)); }
 
-std::string SetComputeThreads(int threads) {
-  at::set_num_threads(threads);
-  std::string blas = "BLAS threads left as they are (not OpenBLAS)";
+std::string SetComputeThreads(int threads, ThreadPool pool) {
+  const int intra_op = pool == ThreadPool::kLibTorch ? threads : 1;
+  const int blas = pool == ThreadPool::kBlas ? threads : 1;
+  at::set_num_threads(intra_op);
+  std::string blas_words = "BLAS threads left as they are (not OpenBLAS)";
   // Looked up at run time: libtorch links the system's libblas.so.3, which is OpenBLAS only
   // where the distribution's alternatives say so.
   using SetThreads = void (*)(int);
   if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    set(threads);
-    blas = absl::StrCat(threads, " OpenBLAS thread(s)");
+    set(blas);
+    blas_words = absl::StrCat(blas, " OpenBLAS");
   }
-  return absl::StrCat(threads, " LibTorch thread(s), ", blas);
+  return absl::StrCat(intra_op, " LibTorch thread(s), ", blas_words);
 }
 
 int MachineCores() {

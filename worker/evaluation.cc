@@ -3,6 +3,8 @@
 #include <cmath>
 #include <vector>
 
+#include "worker/autocast_scope.h"
+
 namespace polytrain {
 
 torch::Tensor LossTargets(const loss::PolyLoss& loss, const torch::Tensor& labels, int64_t classes,
@@ -29,7 +31,12 @@ std::map<std::string, double> Evaluate(torch::nn::Sequential& model, const Split
     const int64_t len = std::min(options.batch_size, n - start);
     const torch::Tensor x = split.x.narrow(0, start, len).to(options.device);
     const torch::Tensor y = split.y.narrow(0, start, len).to(options.device);
-    const torch::Tensor logits = model->forward(x);
+    torch::Tensor logits;
+    {
+      AutocastScope autocast(options.device, options.precision);
+      logits = model->forward(x);
+    }
+    if (logits.scalar_type() == torch::kBFloat16) logits = logits.to(torch::kFloat);
     const torch::Tensor losses =
         per_sample_loss(logits, LossTargets(per_sample_loss, y, classes, logits.scalar_type()));
     loss_sum += losses.sum().item<double>();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "loss/torch/poly_loss.h"
+#include "polytrain/v1/job.pb.h"
 #include "worker/dataset.h"
 
 namespace polytrain {
@@ -17,6 +18,9 @@ struct EvalOptions {
   int64_t batch_size = 1024;
   int calibration_bins = 15;
   torch::Device device = torch::kCPU;
+  // The job's precision for the forward pass (autocast_scope.h); the metrics are computed from
+  // float32 logits either way.
+  polytrain::v1::Precision precision = polytrain::v1::PRECISION_FP32;
 };
 
 // Keys: <prefix>loss (mean per sample), <prefix>accuracy, <prefix>ece and

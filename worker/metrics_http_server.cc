@@ -15,7 +15,8 @@
 namespace polytrain {
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& address, std::shared_ptr<prometheus::Registry> registry) {
+    const std::string& address, std::shared_ptr<prometheus::Registry> registry,
+    std::function<void()> before_scrape) {
   const size_t colon = address.rfind(':');
   int port = -1;
   sockaddr_in addr{};
@@ -38,13 +39,17 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   }
   socklen_t length = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-  return std::unique_ptr<MetricsHttpServer>(
-      new MetricsHttpServer(fd, ntohs(addr.sin_port), std::move(registry)));
+  return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(
+      fd, ntohs(addr.sin_port), std::move(registry), std::move(before_scrape)));
 }
 
 MetricsHttpServer::MetricsHttpServer(int fd, int port,
-                                     std::shared_ptr<prometheus::Registry> registry)
-    : fd_(fd), port_(port), registry_(std::move(registry)) {
+                                     std::shared_ptr<prometheus::Registry> registry,
+                                     std::function<void()> before_scrape)
+    : fd_(fd),
+      port_(port),
+      registry_(std::move(registry)),
+      before_scrape_(std::move(before_scrape)) {
   thread_ = std::thread([this] { Serve(); });
 }
 
@@ -65,6 +70,7 @@ void MetricsHttpServer::Serve() {
     ssize_t n = poll(&readable, 1, 2000) > 0 ? read(client, request, sizeof(request) - 1) : -1;
     std::string response;
     if (n > 0 && std::strncmp(request, "GET /metrics", 12) == 0) {
+      if (before_scrape_) before_scrape_();
       const std::string body = prometheus::TextSerializer().Serialize(registry_->Collect());
       response = absl::StrCat(
           "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: ",

@@ -9,6 +9,7 @@
 #define POLYTRAIN_WORKER_METRICS_HTTP_SERVER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,20 +21,24 @@ namespace polytrain {
 
 class MetricsHttpServer {
  public:
-  // Listens on "host:port" (an IPv4 address; port 0 picks a free one).
+  // Listens on "host:port" (an IPv4 address; port 0 picks a free one). `before_scrape`, if
+  // set, runs before each scrape's collection (to refresh gauges read from elsewhere).
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
-      const std::string& address, std::shared_ptr<prometheus::Registry> registry);
+      const std::string& address, std::shared_ptr<prometheus::Registry> registry,
+      std::function<void()> before_scrape = nullptr);
   ~MetricsHttpServer();
 
   int port() const { return port_; }
 
  private:
-  MetricsHttpServer(int fd, int port, std::shared_ptr<prometheus::Registry> registry);
+  MetricsHttpServer(int fd, int port, std::shared_ptr<prometheus::Registry> registry,
+                    std::function<void()> before_scrape);
   void Serve();
 
   int fd_;
   int port_;
   std::shared_ptr<prometheus::Registry> registry_;
+  std::function<void()> before_scrape_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

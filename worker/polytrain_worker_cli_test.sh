@@ -71,6 +71,42 @@ printf 'name: "x"\nepochs: one\n' >"$tmp/syntax.txtpb"
 code=$?
 check '[[ $code -eq 1 ]] && grep -q "syntax.txtpb:2:" "$tmp/err"' "syntax error: $(cat "$tmp/err")"
 
+# bfloat16 autocast, asked for in the spec, is what the job says it runs in.
+{ cat "$root/examples/jobs/synthetic_poly1.txtpb"; echo "precision: PRECISION_BF16"; } \
+  >"$tmp/bf16.txtpb"
+"$worker" --spec "$tmp/bf16.txtpb" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 0 ]] && grep -q "on cpu in bf16 autocast (" "$tmp/err"' \
+  "bf16 run: exit $code: $(head -c 600 "$tmp/err")"
+
+# GPUs: on a machine without one (CI's), asking for one is a clear refusal, never a crash.
+if ! command -v nvidia-smi >/dev/null; then
+  { grep -v "^device" "$root/examples/jobs/synthetic_poly1.txtpb"; echo "device: DEVICE_CUDA"; } \
+    >"$tmp/cuda.txtpb"
+  "$worker" --spec "$tmp/cuda.txtpb" >"$tmp/out" 2>"$tmp/err"
+  code=$?
+  check '[[ $code -eq 5 ]] && grep -q "spec.device: DEVICE_CUDA requested but LibTorch sees no CUDA device" "$tmp/err"' \
+    "CUDA job without a GPU: exit $code: $(cat "$tmp/err")"
+  for flags in "--gpus 0" "--device cuda"; do
+    # shellcheck disable=SC2086
+    "$worker" --coordinator 127.0.0.1:1 $flags >"$tmp/out" 2>"$tmp/err"
+    code=$?
+    check '[[ $code -eq 5 ]] && grep -q "^polytrain-worker: ${flags%% *}.*: LibTorch sees no CUDA device" "$tmp/err"' \
+      "worker $flags without a GPU: exit $code: $(cat "$tmp/err")"
+  done
+fi
+"$worker" --coordinator 127.0.0.1:1 --gpus 0,0 >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -q "^polytrain-worker: --gpus: GPU 0 is listed twice" "$tmp/err"' \
+  "--gpus 0,0: exit $code: $(cat "$tmp/err")"
+"$worker" --coordinator 127.0.0.1:1 --gpus 0 --slots 2 >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -q "excludes" "$tmp/err"' "--gpus with --slots: exit $code"
+"$worker" --coordinator 127.0.0.1:1 --device cuda --slots 2 >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -q "one job per GPU" "$tmp/err"' \
+  "--device cuda with --slots: exit $code: $(cat "$tmp/err")"
+
 # Usage errors exit 2; --help documents the exit codes.
 "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --resume >"$tmp/out" 2>"$tmp/err"
 code=$?

@@ -105,6 +105,7 @@ void ServiceJob::Run() {
   TrainerOptions options;
   options.data_root = context_.data_root;
   options.max_threads = context_.max_threads;
+  options.cuda_device = context_.cuda_device;
   if (!context_.checkpoint_root.empty()) {
     options.checkpoint_dir = context_.checkpoint_root + "/" + job.id();
     options.resume = true;  // continue from the newest checkpoint there

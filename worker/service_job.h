@@ -29,6 +29,8 @@ class ServiceJob {
     WorkerMetrics* metrics = nullptr;  // may be null
     // The most threads the job computes with (compute_threads.h's rule).
     int max_threads = 1;
+    // The GPU a CUDA job runs on (its slot's, on a worker with --gpus).
+    int cuda_device = 0;
     // Runs on the job's thread when training ended, just before the result is queued.
     std::function<void()> on_training_ended;
   };

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "grpcpp/create_channel.h"
 #include "spdlog/spdlog.h"
 #include "worker/compute_threads.h"
+#include "worker/gpu_memory.h"
 
 namespace polytrain {
 
@@ -16,7 +18,8 @@ using Clock = std::chrono::steady_clock;
 ServiceWorker::ServiceWorker(Options options)
     : options_(std::move(options)),
       outbox_(options_.max_buffered_points, options_.metrics),
-      artifacts_([this](grpc::ClientContext* context) { return Dial(context); }) {}
+      artifacts_([this](grpc::ClientContext* context) { return Dial(context); }),
+      gpu_slots_(options_.gpus) {}
 
 ServiceWorker::~ServiceWorker() {
   Stop();
@@ -38,13 +41,24 @@ void ServiceWorker::Stop() {
   outbox_.Close();
 }
 
+void ServiceWorker::RefreshMetrics() {
+  if (options_.metrics == nullptr) return;
+  options_.metrics->RefreshProcessMemory();
+  for (int gpu : options_.gpus) {
+    const std::optional<GpuMemory> memory = ReadGpuMemory(torch::Device(torch::kCUDA, gpu));
+    options_.metrics->SetGpu(gpu, memory ? static_cast<double>(memory->allocated_bytes) : 0.0,
+                             memory ? static_cast<double>(memory->reserved_bytes) : 0.0,
+                             gpu_slots_.JobOn(gpu).empty() ? 0 : 1);
+  }
+}
+
 polytrain::v1::Hello ServiceWorker::MakeHello() {
   polytrain::v1::Hello hello;
   hello.set_name(options_.name);
   hello.set_version("0.1.0");
   hello.set_slots(options_.slots);
   hello.add_devices("cpu");
-  if (options_.cuda) hello.add_devices("cuda");
+  if (!options_.gpus.empty()) hello.add_devices("cuda");
   hello.set_threads(options_.threads);
   std::lock_guard<std::mutex> lock(jobs_mu_);
   for (const std::string& id : ClaimedJobsLocked()) hello.add_running_job_ids(id);
@@ -122,7 +136,15 @@ void ServiceWorker::Assign(const polytrain::v1::Job& job) {
   context.artifacts = &artifacts_;
   context.metrics = options_.metrics;
   context.max_threads = ThreadsPerJob(options_.threads, options_.slots);
-  context.on_training_ended = [this] {
+  if (!options_.gpus.empty()) {
+    // The coordinator assigns at most `slots` jobs, one per GPU; were it to send more, the job
+    // shares the first GPU rather than being refused.
+    const std::optional<int> gpu = gpu_slots_.Acquire(job.id());
+    if (!gpu) spdlog::warn("{}: every GPU is busy; sharing GPU {}", job.id(), options_.gpus[0]);
+    context.cuda_device = gpu.value_or(options_.gpus[0]);
+  }
+  context.on_training_ended = [this, id = job.id()] {
+    gpu_slots_.Release(id);
     const int left = --running_jobs_;
     if (options_.metrics != nullptr) options_.metrics->SetJobsRunning(left);
   };

@@ -18,6 +18,7 @@
 #include "common/grpc_security.h"
 #include "polytrain/v1/worker.grpc.pb.h"
 #include "worker/artifact_client.h"
+#include "worker/gpu_slots.h"
 #include "worker/outbox.h"
 #include "worker/service_job.h"
 #include "worker/worker_metrics.h"
@@ -33,7 +34,9 @@ class ServiceWorker {
     ClientSecurityOptions security;
     std::string name;
     int slots = 1;
-    bool cuda = false;  // advertise a GPU
+    // The GPUs offered (--gpus), one job on each: slots must equal their number. Empty: a CPU
+    // worker.
+    std::vector<int> gpus;
     // Threads the worker computes with in all; each of its slots' jobs gets at most
     // threads / slots of them (compute_threads.h).
     int threads = 1;
@@ -57,6 +60,9 @@ class ServiceWorker {
   void Run();
   // Cancels running jobs, closes the stream and makes Run() return. Safe from any thread.
   void Stop();
+  // Reads what its gauges show from elsewhere (process and GPU memory, jobs per GPU) into
+  // options.metrics; called before each scrape of the worker's /metrics.
+  void RefreshMetrics();
 
  private:
   // A fresh channel to the coordinator, with the token attached to `context`.
@@ -87,6 +93,7 @@ class ServiceWorker {
   std::mutex jobs_mu_;
   std::map<std::string, std::unique_ptr<ServiceJob>> jobs_;
   std::atomic<int> running_jobs_{0};
+  GpuSlots gpu_slots_;
 
   std::thread sender_;
 };

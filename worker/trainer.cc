@@ -12,8 +12,11 @@
 #include "common/validation.h"
 #include "loss/core/describe.h"
 #include "loss/spec/loss_spec.h"
+#include "worker/autocast_scope.h"
 #include "worker/compute_threads.h"
+#include "worker/determinism.h"
 #include "worker/evaluation.h"
+#include "worker/gpu_memory.h"
 #include "worker/lr_schedule.h"
 #include "worker/model.h"
 #include "worker/optimizer.h"
@@ -37,17 +40,24 @@ torch::Tensor EpochOrder(uint64_t seed, int64_t epoch, int64_t n) {
   return torch::randperm(n, generator, torch::kLong);
 }
 
-absl::StatusOr<torch::Device> ChooseDevice(const JobSpec& spec) {
-  const bool cuda = torch::cuda::is_available();
+// `gpu`: the worker's GPU for this job. A GPU that is gone (or never was) fails a CUDA job here
+// with the reason, before anything is allocated on it.
+absl::StatusOr<torch::Device> ChooseDevice(const JobSpec& spec, int gpu) {
+  const int64_t visible = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
+  const bool cuda = gpu < visible;
   switch (spec.device()) {
     case polytrain::v1::DEVICE_CUDA:
       if (!cuda) {
         return absl::FailedPreconditionError(
-            "spec.device: DEVICE_CUDA requested but LibTorch sees no CUDA device");
+            absl::StrCat("spec.device: DEVICE_CUDA requested but ",
+                         visible == 0 ? std::string("LibTorch sees no CUDA device")
+                                      : absl::StrCat("GPU ", gpu, " is not there (LibTorch sees ",
+                                                     visible, " CUDA device(s))")));
       }
-      return torch::Device(torch::kCUDA, 0);
+      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu));
     case polytrain::v1::DEVICE_ANY:
-      return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+      return cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu))
+                  : torch::Device(torch::kCPU);
     default:
       return torch::Device(torch::kCPU);
   }
@@ -116,11 +126,14 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
   POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(spec));
   absl::StatusOr<loss::LossConfig> loss_config = loss::ToLossConfig(spec.loss(), "spec.loss");
   if (!loss_config.ok()) return loss_config.status();
-  absl::StatusOr<torch::Device> device = ChooseDevice(spec);
+  absl::StatusOr<torch::Device> device = ChooseDevice(spec, options.cuda_device);
   if (!device.ok()) return device.status();
   try {
     const int max_threads = options.max_threads > 0 ? options.max_threads : MachineCores();
-    const std::string threads = SetComputeThreads(JobThreads(Threads(spec), max_threads));
+    // An MLP's time is its linear layers' matrix products: its threads go to BLAS.
+    const std::string threads =
+        SetComputeThreads(JobThreads(Threads(spec), max_threads),
+                          spec.model().has_mlp() ? ThreadPool::kBlas : ThreadPool::kLibTorch);
     absl::StatusOr<Dataset> data = LoadDataset(spec.dataset(), options.data_root, spec.seed());
     if (!data.ok()) return data.status();
     if (!loss_config->class_weights.empty() &&
@@ -153,9 +166,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
 }
 
 std::string Trainer::Describe() const {
-  return absl::StrCat(model_description_, "; ", data_.description, "; loss ",
-                      loss::ShortName(loss_.config()), "; ", total_steps_, " steps of batch ",
-                      spec_.batch_size(), " on ", device_.str(), " (", threads_description_, ")");
+  return absl::StrCat(
+      model_description_, "; ", data_.description, "; loss ", loss::ShortName(loss_.config()), "; ",
+      total_steps_, " steps of batch ", spec_.batch_size(), " on ", device_.str(), " in ",
+      PrecisionName(spec_.precision()), spec_.deterministic() ? ", deterministic" : "", " (",
+      threads_description_, ")");
 }
 
 absl::StatusOr<TrainingSummary> Trainer::Run() {
@@ -169,7 +184,7 @@ absl::StatusOr<TrainingSummary> Trainer::Run() {
 }
 
 std::map<std::string, double> Trainer::EvaluateAll() {
-  EvalOptions options{EvalBatchSize(spec_), CalibrationBins(spec_), device_};
+  EvalOptions options{EvalBatchSize(spec_), CalibrationBins(spec_), device_, spec_.precision()};
   std::map<std::string, double> values =
       Evaluate(model_, data_.test, data_.classes, per_sample_loss_, options, "eval_");
   if (data_.validation.size() > 0) {
@@ -200,10 +215,12 @@ void Trainer::EmitEval(const RunPosition& position, double elapsed,
 absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   TrainingSummary summary;
   summary.total_steps = total_steps_;
+  const std::unique_ptr<AlgorithmLease> algorithms = LeaseAlgorithms(spec_.deterministic());
+  const TrainingState state{*model_, *optimizer_, device_};
   RunPosition position;
   if (options_.resume && !options_.checkpoint_dir.empty()) {
     absl::StatusOr<std::optional<RunPosition>> restored = RestoreNewestIntactCheckpoint(
-        options_.checkpoint_dir, *model_, *optimizer_, &summary.passed_over_checkpoints);
+        options_.checkpoint_dir, state, &summary.passed_over_checkpoints);
     if (!restored.ok()) return restored.status();
     if (restored->has_value()) {
       position = **restored;
@@ -244,7 +261,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
 
   auto checkpoint = [&]() -> absl::Status {
     absl::StatusOr<std::string> path =
-        SaveCheckpoint(options_.checkpoint_dir, *model_, *optimizer_, position, keep_last);
+        SaveCheckpoint(options_.checkpoint_dir, state, position, keep_last);
     if (!path.ok()) return path.status();
     summary.last_checkpoint = *path;
     last_checkpoint_step = position.step;
@@ -275,9 +292,15 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     for (torch::Tensor& p : parameters) {
       p.mutable_grad().reset();
     }
-    const torch::Tensor logits = model_->forward(x);
-    const torch::Tensor loss =
-        loss_(logits, LossTargets(loss_, y, data_.classes, logits.scalar_type()));
+    torch::Tensor logits, loss;
+    {
+      AutocastScope autocast(device_, spec_.precision());
+      logits = model_->forward(x);
+      // As autocast does for torch's own losses: bfloat16 logits, a float32 loss.
+      const torch::Tensor scores =
+          logits.scalar_type() == torch::kBFloat16 ? logits.to(torch::kFloat) : logits;
+      loss = loss_(scores, LossTargets(loss_, y, data_.classes, scores.scalar_type()));
+    }
     if (read_every_step) {
       const double value = loss.item<double>();
       if (!std::isfinite(value)) return diverged(value, position.step + 1, position.epoch, false);
@@ -342,6 +365,10 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       values["learning_rate"] = lr;
       values["samples_per_second"] = window_samples / std::max(window_seconds, 1e-9);
       values["grad_norm"] = window_grad_norm;
+      if (const std::optional<GpuMemory> memory = ReadGpuMemory(device_)) {
+        values["gpu_memory_peak_bytes"] = static_cast<double>(memory->peak_allocated_bytes);
+        ResetGpuMemoryPeak(device_);  // each window reports its own peak
+      }
       options_.sink->Emit(point);
     }
     if (log_now) {

@@ -45,6 +45,8 @@ struct TrainerOptions {
   // The most threads the job may compute with (compute_threads.h): spec.threads above it is
   // lowered to it. 0: the machine's cores.
   int max_threads = 0;
+  // The GPU a CUDA job (DEVICE_CUDA, or DEVICE_ANY where there is one) runs on.
+  int cuda_device = 0;
 };
 
 struct TrainingSummary {

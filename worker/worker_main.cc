@@ -19,6 +19,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "cli/logging_flags.h"
@@ -30,6 +31,8 @@
 #include "spdlog/spdlog.h"
 #include "worker/compute_threads.h"
 #include "worker/data_root.h"
+#include "worker/gpu_memory.h"
+#include "worker/gpu_slots.h"
 #include "worker/metric_sink.h"
 #include "worker/metrics_http_server.h"
 #include "worker/service_worker.h"
@@ -45,32 +48,63 @@ int Fail(int code, const absl::Status& status) {
   return code;
 }
 
+// The GPUs a worker offers: those listed (--gpus), or with none listed every one LibTorch sees.
+// FAILED_PRECONDITION when there is none, or a listed one is not there.
+absl::StatusOr<std::vector<int>> OfferedGpus(const std::string& listed) {
+  std::vector<int> gpus;
+  if (!listed.empty()) {
+    absl::StatusOr<std::vector<int>> parsed = ParseGpuList(listed, "--gpus");
+    if (!parsed.ok()) return parsed.status();
+    gpus = *parsed;
+  }
+  const int64_t visible = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
+  if (visible == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        listed.empty() ? "--device cuda" : "--gpus", ": LibTorch sees no CUDA device",
+        BuiltWithCuda() ? "" : " (this build's LibTorch has no CUDA: POLYTRAIN_TORCH=pip)"));
+  }
+  if (listed.empty()) {
+    for (int gpu = 0; gpu < visible && gpu < kMaxGpusPerWorker; ++gpu) gpus.push_back(gpu);
+  }
+  for (int gpu : gpus) {
+    if (gpu >= visible) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--gpus: GPU ", gpu, " is not there (LibTorch sees ", visible, " CUDA device(s))"));
+    }
+  }
+  return gpus;
+}
+
 // Service mode until SIGINT or SIGTERM.
 int RunService(ServiceWorker::Options options, const std::string& metrics_listen,
                const std::string& metrics_port_file) {
-  auto registry = std::make_shared<prometheus::Registry>();
-  WorkerMetrics metrics(*registry);
-  std::unique_ptr<MetricsHttpServer> endpoint;
-  if (!metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
-        MetricsHttpServer::Start(metrics_listen, registry);
-    if (!started.ok()) return Fail(kExitInvalid, started.status());
-    endpoint = *std::move(started);
-    if (!metrics_port_file.empty()) std::ofstream(metrics_port_file) << endpoint->port() << "\n";
-    options.metrics = &metrics;
-  }
+  // Blocked before any thread starts, so every thread inherits the mask and only the waiter
+  // below receives them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto registry = std::make_shared<prometheus::Registry>();
+  WorkerMetrics metrics(*registry);
+  if (!metrics_listen.empty()) options.metrics = &metrics;
   ServiceWorker worker(options);
+  std::unique_ptr<MetricsHttpServer> endpoint;
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(metrics_listen, registry, [&worker] { worker.RefreshMetrics(); });
+    if (!started.ok()) return Fail(kExitInvalid, started.status());
+    endpoint = *std::move(started);
+    if (!metrics_port_file.empty()) std::ofstream(metrics_port_file) << endpoint->port() << "\n";
+  }
   std::thread waiter([&] {
     int received = 0;
     sigwait(&signals, &received);
     worker.Stop();
   });
-  spdlog::info("{}: serving {} with {} slot(s)", options.name, options.coordinator, options.slots);
+  spdlog::info(
+      "{}: serving {} with {} slot(s){}", options.name, options.coordinator, options.slots,
+      options.gpus.empty() ? "" : absl::StrCat(" on GPU(s) ", absl::StrJoin(options.gpus, ",")));
   worker.Run();
   // Run() returns only after Stop(), which only the signal thread calls.
   waiter.join();
@@ -79,6 +113,9 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
 
 int Main(int argc, char** argv) {
   const std::string allocator = TuneAllocatorForTensors();
+  // cuBLAS needs a fixed workspace to be deterministic (JobSpec.deterministic on CUDA), and it
+  // is read once, when cuBLAS starts: set before any job can run, unless the user set it.
+  setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
   CLI::App app{
       "polytrain-worker: train a PolyTrain job (JobSpec in .txtpb or .json) with LibTorch.\n"
       "Example: polytrain-worker --spec examples/jobs/fashion_mnist_mlp_poly1.txtpb "
@@ -99,9 +136,16 @@ int Main(int argc, char** argv) {
   app.add_option("--slots", service.slots, "service mode: jobs run at once")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  app.add_option("--device", device, "service mode: devices offered")
+  app.add_option("--device", device,
+                 "service mode: devices offered; cuda offers every GPU LibTorch sees, one job "
+                 "on each")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
+  std::string gpus;
+  app.add_option("--gpus", gpus,
+                 "service mode: the GPUs offered, e.g. 0,1 (implies --device cuda): one slot "
+                 "per GPU, each job pinned to its GPU")
+      ->excludes("--slots");
   AddClientSecurityFlags(app, &service.security);
   service.threads = MachineCores();
   app.add_option("--threads", service.threads,
@@ -145,7 +189,22 @@ int Main(int argc, char** argv) {
     if (absl::Status s = MakeChannel(service.coordinator, &checked).status(); !s.ok()) {
       return Fail(kExitUsage, s);
     }
-    service.cuda = device == "cuda";
+    if (device == "cuda" && app.count("--slots") > 0) {
+      return Fail(kExitUsage, absl::InvalidArgumentError(
+                                  "--slots: a GPU worker runs one job per GPU; leave --slots "
+                                  "out (or list the GPUs with --gpus)"));
+    }
+    if (device == "cuda" || !gpus.empty()) {
+      absl::StatusOr<std::vector<int>> offered = OfferedGpus(gpus);
+      if (!offered.ok()) {
+        return Fail(offered.status().code() == absl::StatusCode::kInvalidArgument
+                        ? kExitUsage
+                        : kExitPrecondition,
+                    offered.status());
+      }
+      service.gpus = *offered;
+      service.slots = static_cast<int>(offered->size());
+    }
     service.data_root = options.data_root;
     service.checkpoint_root = checkpoint_dir;
     return RunService(service, metrics_listen, metrics_port_file);

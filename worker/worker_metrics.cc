@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <string>
 
 namespace polytrain {
 
@@ -43,7 +45,19 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                            .Name("process_resident_memory_bytes")
                            .Help("Resident memory size in bytes.")
                            .Register(registry)
-                           .Add({})) {
+                           .Add({})),
+      gpu_allocated_(BuildGauge()
+                         .Name("polytrain_worker_gpu_memory_allocated_bytes")
+                         .Help("GPU memory LibTorch's allocator holds for live tensors.")
+                         .Register(registry)),
+      gpu_reserved_(BuildGauge()
+                        .Name("polytrain_worker_gpu_memory_reserved_bytes")
+                        .Help("GPU memory LibTorch's allocator has reserved from the driver.")
+                        .Register(registry)),
+      gpu_jobs_(BuildGauge()
+                    .Name("polytrain_worker_gpu_jobs")
+                    .Help("Jobs running on the GPU (one at most).")
+                    .Register(registry)) {
   RefreshProcessMemory();
 }
 
@@ -60,6 +74,13 @@ void WorkerMetrics::SetBufferedPoints(size_t points) {
 
 void WorkerMetrics::PointsDropped(size_t points) {
   dropped_points_.Increment(static_cast<double>(points));
+}
+
+void WorkerMetrics::SetGpu(int gpu, double allocated_bytes, double reserved_bytes, int jobs) {
+  const std::map<std::string, std::string> labels{{"gpu", std::to_string(gpu)}};
+  gpu_allocated_.Add(labels).Set(allocated_bytes);
+  gpu_reserved_.Add(labels).Set(reserved_bytes);
+  gpu_jobs_.Add(labels).Set(jobs);
 }
 
 void WorkerMetrics::RefreshProcessMemory() {

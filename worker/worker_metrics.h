@@ -1,10 +1,12 @@
 // The Prometheus series a worker exports on its own /metrics (service mode): step time,
-// throughput, jobs running, metric points held for the coordinator and its memory. Built once here;
+// throughput, jobs running, metric points held for the coordinator, its memory and, per GPU,
+// the GPU's memory and jobs. Built once here;
 // the rest only calls the methods.
 #ifndef POLYTRAIN_WORKER_WORKER_METRICS_H_
 #define POLYTRAIN_WORKER_WORKER_METRICS_H_
 
 #include "prometheus/counter.h"
+#include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
@@ -24,6 +26,9 @@ class WorkerMetrics {
   void PointsDropped(size_t points);
   // Reads the resident set size of this process from /proc/self/statm.
   void RefreshProcessMemory();
+  // One GPU of the worker's (label gpu="<index>"): the memory LibTorch's allocator has
+  // allocated for tensors and reserved from the driver, and the jobs running on it.
+  void SetGpu(int gpu, double allocated_bytes, double reserved_bytes, int jobs);
 
  private:
   prometheus::Histogram& step_seconds_;
@@ -32,6 +37,9 @@ class WorkerMetrics {
   prometheus::Gauge& buffered_points_;
   prometheus::Counter& dropped_points_;
   prometheus::Gauge& resident_memory_;
+  prometheus::Family<prometheus::Gauge>& gpu_allocated_;
+  prometheus::Family<prometheus::Gauge>& gpu_reserved_;
+  prometheus::Family<prometheus::Gauge>& gpu_jobs_;
 };
 
 }  // namespace polytrain

@@ -11,7 +11,7 @@ RUN cd /src && cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOLYTR
 FROM debian:bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends libgrpc++1.51 libprotobuf32 \
     libsqlite3-0 libabsl20220623 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 zlib1g \
-    libyaml-cpp0.7 librsvg2-bin libssl3 openssl \
+    libyaml-cpp0.7 libspdlog1.10 librsvg2-bin libssl3 openssl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/server/polytrain-coordinator /build/client/polyctl /usr/local/bin/
 # docker-compose's `pki` service runs it to make development certificates and tokens.

@@ -1,12 +1,6 @@
 # polytrain-worker on Debian 12 (CPU, Debian's LibTorch 1.13 with OpenBLAS and Fashion-MNIST).
 # Build from the repository root: docker build -f deploy/docker/worker.Dockerfile -t polytrain-worker .
-#
-# CUDA variant: Debian's libtorch-dev is CPU-only. Build FROM an image with the CUDA toolkit
-# and PyTorch's own LibTorch (e.g. pip's torch, `python3 -c 'import torch;
-# print(torch.utils.cmake_prefix_path)'`) passed as CMAKE_PREFIX_PATH, plus the protobuf, gRPC,
-# absl and prometheus-cpp libraries the service parts need; run it with --device cuda and a GPU
-# resource request (deploy/k8s/worker-gpu.yaml). Checked so far on the loss kernels only
-# (scripts/build-torch-only.sh).
+# GPU workers use deploy/docker/worker-cuda.Dockerfile (PyTorch's LibTorch with CUDA).
 FROM debian:bookworm AS build
 RUN apt-get update
 COPY scripts/ /src/scripts/
@@ -17,7 +11,8 @@ RUN cd /src && cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOLYTR
 
 FROM debian:bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends libtorch1.13 libopenblas0-pthread \
-    libgrpc++1.51 libprotobuf32 libabsl20220623 libprometheus-cpp-core1.0 zlib1g \
+    libgrpc++1.51 libprotobuf32 libabsl20220623 libprometheus-cpp-core1.0 libspdlog1.10 \
+    libyaml-cpp0.7 zlib1g \
     dataset-fashion-mnist && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/worker/polytrain-worker /usr/local/bin/
 VOLUME ["/var/lib/polytrain-worker"]

@@ -9,25 +9,23 @@ namespace {
 
 // Points evaluated together: their accumulators and x stay in registers while all K
 // coefficients stream past, so each term costs 2 multiply-adds per point and no memory
-// traffic. 16 points are 4 vectors of 4 doubles: 8 independent FMA chains, enough to hide the
-// FMA latency on two FMA ports.
-constexpr int64_t kLanes = 16;
+// traffic. 16 points are 4 DoubleLanes (double_lanes.h): 8 independent FMA chains, enough to
+// hide the FMA latency on two FMA ports. Plain SSE2 pairs in the default clone, 256-bit AVX
+// registers (and FMA, this file is built with -ffp-contract=fast) in the "fma" clone.
+constexpr int64_t kPointsPerBlock = 4 * kLanes;
 
-// GCC/Clang vector extensions: plain SSE2 pairs in the default clone, 256-bit AVX registers (and
-// FMA, this file is built with -ffp-contract=fast) in the "fma" clone.
-typedef double Vec4 __attribute__((vector_size(32)));
-
-// Horner over kLanes points; the clone is chosen once, at load time, from the CPU's features.
+// Horner over kPointsPerBlock points; the clone is chosen once, at load time, from the CPU's
+// features.
 #if defined(__x86_64__) && !defined(__clang__)
 __attribute__((target_clones("fma", "default")))
 #endif
 void HornerLanes(const double* c, const double* jc, int degree, const double* x_in, double* q_out,
                  double* d_out) {
-  Vec4 x[4], q[4], d[4];
+  DoubleLanes x[4], q[4], d[4];
   std::memcpy(x, x_in, sizeof(x));
   for (int v = 0; v < 4; ++v) {
-    q[v] = Vec4{} + c[degree - 1];  // scalar operands broadcast to every lane
-    d[v] = Vec4{} + jc[degree - 1];
+    q[v] = Broadcast(c[degree - 1]);
+    d[v] = Broadcast(jc[degree - 1]);
   }
   for (int j = degree - 2; j >= 0; --j) {
     const double cj = c[j];
@@ -73,11 +71,11 @@ void SeriesPolynomials::Evaluate(const double* x, int64_t n, double* q, double* 
     return;
   }
   int64_t start = 0;
-  for (; start + kLanes <= n; start += kLanes) {
+  for (; start + kPointsPerBlock <= n; start += kPointsPerBlock) {
     HornerLanes(c_.data(), jc_.data(), degree(), x + start, q + start, d + start);
   }
   if (start < n) {  // the last partial group, padded with zeros
-    double x_pad[kLanes] = {}, q_pad[kLanes], d_pad[kLanes];
+    double x_pad[kPointsPerBlock] = {}, q_pad[kPointsPerBlock], d_pad[kPointsPerBlock];
     std::copy(x + start, x + n, x_pad);
     HornerLanes(c_.data(), jc_.data(), degree(), x_pad, q_pad, d_pad);
     std::copy(q_pad, q_pad + (n - start), q + start);

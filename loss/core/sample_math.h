@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "loss/core/double_lanes.h"
+
 namespace polytrain::loss {
 
 // Evaluates Q(x) = sum_j c_j x^(j-1) and D(x) = P'(x) = sum_j j c_j x^(j-1) at many points
@@ -39,24 +41,31 @@ class SeriesPolynomials {
 // values) by exact products in loops that vectorize, any other by std::pow.
 void PowGamma(const double* x, int64_t n, double gamma, double* out);
 
-struct SampleTerms {
-  double loss = 0.0;
-  double dloss_dx = 0.0;   // A above: through x, with ce held fixed
-  double dloss_dce = 0.0;  // B above: through ce
+template <typename T>
+struct SampleTermsOf {
+  T loss{};
+  T dloss_dx{};   // A above: through x, with ce held fixed
+  T dloss_dce{};  // B above: through ce
 };
+using SampleTerms = SampleTermsOf<double>;
 
-// Combines one sample. `xg` = x^gamma (PowGamma), `q` and `d` come from SeriesPolynomials at
-// the same x.
-inline SampleTerms CombineSample(double gamma, bool ce_tail, double x, double xg, double ce,
-                                 double poly_weight, double q, double d) {
-  const double tail_ce = ce_tail ? ce : 0.0;
-  SampleTerms terms;
+// Combines one sample (T = double), or four at once (T = DoubleLanes, double_lanes.h). `xg` =
+// x^gamma (PowGamma), `q` and `d` come from SeriesPolynomials at the same x. Always inlined, as
+// the lanes' helpers are.
+template <typename T>
+inline __attribute__((always_inline)) SampleTermsOf<T> CombineSample(double gamma, bool ce_tail,
+                                                                     T x, T xg, T ce, T poly_weight,
+                                                                     T q, T d) {
+  const T tail_ce = ce_tail ? ce : T{};
+  SampleTermsOf<T> terms;
   terms.loss = xg * (tail_ce + poly_weight * x * q);
   terms.dloss_dx = xg * poly_weight * d;
   // g x^(g-1) (t ce + w P) = g x^g (t ce / x + w Q); absent for g = 0 (even where ce is
-  // infinite) and 0 at x = 0, its limit.
-  if (gamma != 0.0 && x > 0.0) terms.dloss_dx += gamma * xg * (tail_ce / x + poly_weight * q);
-  terms.dloss_dce = ce_tail ? xg : 0.0;
+  // infinite) and 0 at x = 0, its limit (the quotient there is computed, then not taken).
+  if (gamma != 0.0) {
+    terms.dloss_dx += Select(x > T{}, gamma * xg * (tail_ce / x + poly_weight * q), T{});
+  }
+  terms.dloss_dce = ce_tail ? xg : T{};
   return terms;
 }
 

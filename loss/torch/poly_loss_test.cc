@@ -2,6 +2,8 @@
 #include "loss/torch/poly_loss.h"
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -220,6 +222,48 @@ TEST_F(PolyLossTest, ResultsDoNotDependOnThreadCount) {
   torch::set_num_threads(threads);
   EXPECT_TRUE(torch::equal(one.loss, two.loss));
   EXPECT_TRUE(torch::equal(one.grad, two.grad));
+}
+
+TEST_F(PolyLossTest, SigmoidLanesChunksAndTailsAgreeWithTheDevicePath) {
+  // The host kernel works in chunks of 2048 elements, four lanes at a time: 3 x 2731 = 8193
+  // elements are four whole chunks and a one-element tail. Every element is checked against the
+  // device path (plain tensor ops), ignored targets and the class weights' wrap included.
+  const torch::Tensor z = torch::randn({3, 2731}, torch::kDouble) * 4;
+  torch::Tensor y = torch::rand({3, 2731}, torch::kDouble).lt(0.2).to(torch::kDouble);
+  y[0][5] = -1;
+  y[2][2730] = -1;
+  y[1][17] = 0.25;
+  std::vector<double> weights(2731);
+  for (size_t i = 0; i < weights.size(); ++i) weights[i] = 0.5 + (i % 7) * 0.25;
+  for (const std::string reduction : {"REDUCTION_MEAN", "REDUCTION_NONE"}) {
+    SCOPED_TRACE(reduction);
+    LossConfig config = Config(
+        "poly_focal { gamma: 2 epsilons: [1, 0.5] } activation: "
+        "ACTIVATION_SIGMOID alpha: 0.25 ignore_index: -1 label_smoothing: "
+        "0.05 reduction: " +
+        reduction);
+    config.class_weights = weights;
+    const PolyLoss host(config, KernelPath::kHost), device(config, KernelPath::kDevice);
+    const LossAndGrad h = RunWithGrad(z, [&](const torch::Tensor& v) { return host(v, y); });
+    const LossAndGrad d = RunWithGrad(z, [&](const torch::Tensor& v) { return device(v, y); });
+    ExpectClose(h.loss, d.loss);
+    ExpectClose(h.grad, d.grad);
+    EXPECT_EQ(h.grad[2][2730].item<double>(), 0.0);  // the tail element is ignored
+    EXPECT_NE(h.grad[2][2729].item<double>(), 0.0);
+  }
+  // A bad target in the tail is found and named.
+  y = y.clamp_min(0);
+  y[2][2730] = 2;
+  const PolyLoss op(Config("poly1 { epsilon: 1 } activation: ACTIVATION_SIGMOID"),
+                    KernelPath::kHost);
+  try {
+    op(z, y);
+    ADD_FAILURE() << "no error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sigmoid target 2 at element 8192 is outside [0, 1]"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(PolyLossTest, BadInputsAreClearErrors) {

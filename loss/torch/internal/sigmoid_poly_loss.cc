@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "loss/core/double_lanes.h"
 #include "loss/torch/internal/prepared_loss.h"
 
 namespace polytrain::loss::internal {
@@ -21,8 +23,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Elements per work item: the per-element scratch of one chunk stays in L2.
+// Elements per work item (a multiple of kLanes): the per-chunk scratch stays in L1/L2.
 constexpr int64_t kChunk = 2048;
+static_assert(kChunk % kLanes == 0);
 
 struct ChunkResult {
   double loss_sum = 0.0;
@@ -30,118 +33,130 @@ struct ChunkResult {
   int64_t bad_index = -1;  // first element whose target is outside [0, 1]
 };
 
-// Per-chunk scratch, allocated once per worker thread.
+// Per-chunk scratch, allocated once per worker thread: what the first pass leaves for the series
+// (x) and for the second pass, and what the series gives back.
 struct Scratch {
-  std::vector<double> z, y, e, l1, omega, x, xg, q, d, ce, sig, sig_neg, keep, loss, grad;
+  std::vector<double> class_weight, x, xg, q, d, ce, omega, keep, dx_dz, dce_dz;
   Scratch() {
-    for (auto* v :
-         {&z, &y, &e, &l1, &omega, &x, &xg, &q, &d, &ce, &sig, &sig_neg, &keep, &loss, &grad}) {
+    for (auto* v : {&class_weight, &x, &xg, &q, &d, &ce, &omega, &keep, &dx_dz, &dce_dz}) {
       v->resize(kChunk);
     }
   }
 };
 
-// The elementwise math on double arrays, in branch-free loops the compiler vectorizes (its
-// "fma" clone uses 256-bit AVX + FMA where the CPU has them). On entry z, y (raw targets),
-// e = exp(-|z|), l1 = log1p(e) and omega (class weights, 1 without) are filled; on exit loss
-// and grad hold each element's loss and dL/dz, zero where keep is 0.
+// What every element of a call shares.
+struct SigmoidConstants {
+  double smoothing;
+  double alpha_pos, alpha_neg;  // alpha-balance as alpha_pos y + alpha_neg (1 - y); 1 without
+  double ignore;                // NaN without ignore_index: NaN equals nothing
+  const double* class_weights;  // [classes], or null
+  int64_t classes;
+};
+
+template <typename scalar_t>
+struct SigmoidInputs {
+  const scalar_t* z;
+  const scalar_t* y;
+  const scalar_t* exp_neg_abs;  // exp(-|z|), by ATen's vectorized exp
+  const scalar_t* log1p_exp;    // log1p(exp(-|z|))
+  scalar_t* loss;               // per element, or null when only the sum is wanted
+  scalar_t* grad;
+};
+
+// One chunk [begin, begin + n) in two passes of four lanes (double_lanes.h), the series between
+// them. Pass 1 turns (z, y, e, log1p e) into x, the weighted CE, the weight and the two factors
+// that carry dL/dx and dL/dce to dL/dz; pass 2 combines them with x^gamma and the series. Lanes
+// past n (the last chunk's tail) are padded, computed and neither stored nor counted.
+// Compiled for AVX + FMA where the CPU has them, with a baseline clone for the others.
+template <typename scalar_t>
 #if defined(__x86_64__) && !defined(__clang__)
 __attribute__((target_clones("fma", "default")))
 #endif
-void SigmoidMath(const PreparedLoss& prepared, int64_t n, Scratch& s) {
-  const LossConfig& config = prepared.config;
-  const double smoothing = config.label_smoothing;
-  const bool has_ignore = config.ignore_index.has_value();
-  // NaN equals nothing: no target is ignored without ignore_index.
-  const double ignore = config.ignore_index ? static_cast<double>(*config.ignore_index)
-                                            : std::numeric_limits<double>::quiet_NaN();
-  // alpha-balance as alpha_pos y + alpha_neg (1 - y); both 1 without it.
-  const double alpha_pos = config.alpha ? *config.alpha : 1.0;
-  const double alpha_neg = config.alpha ? 1.0 - *config.alpha : 1.0;
-  // Raw restrict pointers: distinct buffers, so the loops vectorize without alias checks.
-  const double* __restrict z = s.z.data();
-  const double* __restrict e = s.e.data();
-  const double* __restrict l1 = s.l1.data();
-  double* __restrict y = s.y.data();
-  double* __restrict omega = s.omega.data();
-  double* __restrict keep = s.keep.data();
-  double* __restrict sig = s.sig.data();
-  double* __restrict sig_neg = s.sig_neg.data();
-  double* __restrict ce = s.ce.data();
-  double* __restrict x = s.x.data();
-  for (int64_t k = 0; k < n; ++k) {
-    const double kept = (has_ignore && y[k] == ignore) ? 0.0 : 1.0;
-    const double yk = (1.0 - smoothing) * y[k] * kept + 0.5 * smoothing;
-    const double inv = 1.0 / (1.0 + e[k]);
-    const double big = inv;           // sigmoid(|z|)
-    const double small = e[k] * inv;  // sigmoid(-|z|)
-    const bool positive = z[k] >= 0.0;
-    const double softplus_pos = std::max(z[k], 0.0) + l1[k];   // -log(1 - sigma)
-    const double softplus_neg = std::max(-z[k], 0.0) + l1[k];  // -log(sigma)
-    const double w = omega[k] * (alpha_pos * yk + alpha_neg * (1.0 - yk)) * kept;
-    keep[k] = kept;
-    y[k] = yk;
-    sig[k] = positive ? big : small;
-    sig_neg[k] = positive ? small : big;
-    omega[k] = w;
-    ce[k] = w * (yk * softplus_neg + (1.0 - yk) * softplus_pos);
-    x[k] = yk * sig_neg[k] + (1.0 - yk) * sig[k];
-  }
-  const PolySeries& series = config.series;
-  PowGamma(s.x.data(), n, series.gamma, s.xg.data());
-  prepared.polynomials.Evaluate(s.x.data(), n, s.q.data(), s.d.data());
-  const double* __restrict xg = s.xg.data();
-  const double* __restrict q = s.q.data();
-  const double* __restrict d = s.d.data();
-  double* __restrict loss = s.loss.data();
-  double* __restrict grad = s.grad.data();
-  for (int64_t k = 0; k < n; ++k) {
-    const SampleTerms terms =
-        CombineSample(series.gamma, series.ce_tail, x[k], xg[k], ce[k], omega[k], q[k], d[k]);
-    loss[k] = terms.loss;
-    grad[k] = terms.dloss_dx * (1.0 - 2.0 * y[k]) * sig[k] * sig_neg[k] +
-              terms.dloss_dce * omega[k] * (sig[k] - y[k]);
-  }
-}
-
-template <typename scalar_t>
-void SigmoidChunk(const PreparedLoss& prepared, const scalar_t* z, const scalar_t* y0,
-                  const scalar_t* exp_neg_abs, const scalar_t* log1p_exp, int64_t begin,
-                  int64_t end, int64_t classes, scalar_t* loss_out, scalar_t* grad_out, Scratch& s,
+void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
+                  const SigmoidInputs<scalar_t>& in, int64_t begin, int64_t n, Scratch& s,
                   ChunkResult* result) {
-  const LossConfig& config = prepared.config;
-  const int64_t n = end - begin;
-  for (int64_t k = 0; k < n; ++k) {
+  const PolySeries& series = prepared.config.series;
+  const int64_t padded = (n + kLanes - 1) / kLanes * kLanes;
+  if (c.class_weights != nullptr) {
+    int64_t cls = begin % c.classes;
+    for (int64_t k = 0; k < padded; ++k) {
+      s.class_weight[k] = c.class_weights[cls];
+      if (++cls == c.classes) cls = 0;
+    }
+  }
+  LaneMask bad{};
+  for (int64_t k = 0; k < padded; k += kLanes) {
+    const int count = static_cast<int>(std::min<int64_t>(kLanes, n - k));
     const int64_t i = begin + k;
-    s.z[k] = static_cast<double>(z[i]);
-    s.y[k] = static_cast<double>(y0[i]);
-    s.e[k] = static_cast<double>(exp_neg_abs[i]);
-    s.l1[k] = static_cast<double>(log1p_exp[i]);
+    const DoubleLanes z = LoadLanes(in.z + i, count);
+    const DoubleLanes raw_y = LoadLanes(in.y + i, count);
+    const DoubleLanes e = LoadLanes(in.exp_neg_abs + i, count, 1.0);
+    const DoubleLanes l1 = LoadLanes(in.log1p_exp + i, count, 0.6931471805599453);
+    const DoubleLanes zero{}, one = Broadcast(1.0);
+    const LaneMask ignored = raw_y == c.ignore;
+    bad |= ~ignored & ~((raw_y >= 0.0) & (raw_y <= 1.0));
+    const DoubleLanes kept = Select(ignored, zero, one);
+    const DoubleLanes y = (1.0 - c.smoothing) * raw_y * kept + 0.5 * c.smoothing;
+    const DoubleLanes big = one / (one + e);  // sigmoid(|z|)
+    const DoubleLanes small = e * big;        // sigmoid(-|z|)
+    const LaneMask positive = z >= 0.0;
+    const DoubleLanes sig = Select(positive, big, small);
+    const DoubleLanes sig_neg = Select(positive, small, big);
+    // max(z, 0) and max(-z, 0) as std::max has them: a NaN z stays NaN.
+    const DoubleLanes softplus_pos = Select(z < zero, zero, z) + l1;   // -log(1 - sigma)
+    const DoubleLanes softplus_neg = Select(z > zero, zero, -z) + l1;  // -log(sigma)
+    DoubleLanes class_weight = one;
+    if (c.class_weights != nullptr) std::memcpy(&class_weight, &s.class_weight[k], sizeof(one));
+    const DoubleLanes w = class_weight * (c.alpha_pos * y + c.alpha_neg * (one - y)) * kept;
+    std::memcpy(&s.keep[k], &kept, sizeof(kept));
+    const DoubleLanes x = y * sig_neg + (one - y) * sig;
+    const DoubleLanes ce = w * (y * softplus_neg + (one - y) * softplus_pos);
+    const DoubleLanes dx_dz = (one - 2.0 * y) * sig * sig_neg;
+    const DoubleLanes dce_dz = w * (sig - y);
+    std::memcpy(&s.x[k], &x, sizeof(x));
+    std::memcpy(&s.ce[k], &ce, sizeof(ce));
+    std::memcpy(&s.omega[k], &w, sizeof(w));
+    std::memcpy(&s.dx_dz[k], &dx_dz, sizeof(dx_dz));
+    std::memcpy(&s.dce_dz[k], &dce_dz, sizeof(dce_dz));
   }
-  for (int64_t k = 0; k < n; ++k) {
-    const double t = s.y[k];
-    const bool ignored = config.ignore_index && t == static_cast<double>(*config.ignore_index);
-    if (!ignored && !(t >= 0.0 && t <= 1.0)) {
-      result->bad_index = begin + k;
-      return;
-    }
-  }
-  if (config.class_weights.empty()) {
-    std::fill(s.omega.begin(), s.omega.begin() + n, 1.0);
-  } else {
-    int64_t cls = begin % classes;
+  if (AnyLane(bad)) {
     for (int64_t k = 0; k < n; ++k) {
-      s.omega[k] = config.class_weights[cls];
-      if (++cls == classes) cls = 0;
+      const double t = static_cast<double>(in.y[begin + k]);
+      if (!(t == c.ignore) && !(t >= 0.0 && t <= 1.0)) {
+        result->bad_index = begin + k;
+        return;
+      }
     }
   }
-  SigmoidMath(prepared, n, s);
-  for (int64_t k = 0; k < n; ++k) {
-    loss_out[begin + k] = static_cast<scalar_t>(s.loss[k]);
-    grad_out[begin + k] = static_cast<scalar_t>(s.grad[k]);
-    result->loss_sum += s.loss[k];  // in element order: the sum is reproducible
-    result->count += s.keep[k];
+  PowGamma(s.x.data(), padded, series.gamma, s.xg.data());
+  prepared.polynomials.Evaluate(s.x.data(), padded, s.q.data(), s.d.data());
+  DoubleLanes loss_sum{}, kept_sum{};
+  for (int64_t k = 0; k < padded; k += kLanes) {
+    const int count = static_cast<int>(std::min<int64_t>(kLanes, n - k));
+    DoubleLanes x, xg, q, d, ce, w, dx_dz, dce_dz, kept;
+    std::memcpy(&x, &s.x[k], sizeof(x));
+    std::memcpy(&xg, &s.xg[k], sizeof(xg));
+    std::memcpy(&q, &s.q[k], sizeof(q));
+    std::memcpy(&d, &s.d[k], sizeof(d));
+    std::memcpy(&ce, &s.ce[k], sizeof(ce));
+    std::memcpy(&w, &s.omega[k], sizeof(w));
+    std::memcpy(&dx_dz, &s.dx_dz[k], sizeof(dx_dz));
+    std::memcpy(&dce_dz, &s.dce_dz[k], sizeof(dce_dz));
+    std::memcpy(&kept, &s.keep[k], sizeof(kept));
+    const SampleTermsOf<DoubleLanes> terms =
+        CombineSample(series.gamma, series.ce_tail, x, xg, ce, w, q, d);
+    const DoubleLanes grad = terms.dloss_dx * dx_dz + terms.dloss_dce * dce_dz;
+    StoreLanes(grad, in.grad + begin + k, count);
+    if (in.loss != nullptr) StoreLanes(terms.loss, in.loss + begin + k, count);
+    if (count < kLanes) {  // the tail: padded lanes count for nothing
+      for (int lane = count; lane < kLanes; ++lane) kept[lane] = 0.0;
+    }
+    loss_sum += Select(kept != 0.0, terms.loss, DoubleLanes{});
+    kept_sum += kept;
   }
+  // Lane sums in a fixed order: the result does not depend on the thread count.
+  result->loss_sum = SumLanes(loss_sum);
+  result->count = SumLanes(kept_sum);
 }
 
 class SigmoidPolyLossFunction : public torch::autograd::Function<SigmoidPolyLossFunction> {
@@ -152,27 +167,42 @@ class SigmoidPolyLossFunction : public torch::autograd::Function<SigmoidPolyLoss
     TORCH_CHECK(targets.sizes() == logits.sizes(),
                 "PolyLoss: sigmoid targets must have the logits' shape ", logits.sizes(), ", got ",
                 targets.sizes());
-    // The elementwise pass runs on the host; CUDA tensors are copied (see BENCHMARKS.md).
+    // The elementwise pass runs on the host; CUDA tensors are copied (the device kernels in
+    // device_poly_loss.cc are their default path).
     const torch::Tensor z = logits.to(torch::kCPU).contiguous();
     const torch::Tensor y = targets.to(torch::kCPU, logits.scalar_type()).contiguous();
-    const torch::Tensor exp_neg_abs = torch::exp(-z.abs());
+    // exp and log1p by ATen's vectorized (Sleef) kernels; the rest is arithmetic, in one pass.
+    const torch::Tensor exp_neg_abs = z.abs().neg_().exp_();
     const torch::Tensor log1p_exp = torch::log1p(exp_neg_abs);
-    torch::Tensor loss = torch::empty_like(z);
+    const bool per_element = config.reduction == Reduction::kNone;
+    torch::Tensor loss = per_element ? torch::empty_like(z) : torch::Tensor();
     torch::Tensor grad = torch::empty_like(z);
 
+    SigmoidConstants constants;
+    constants.smoothing = config.label_smoothing;
+    constants.alpha_pos = config.alpha ? *config.alpha : 1.0;
+    constants.alpha_neg = config.alpha ? 1.0 - *config.alpha : 1.0;
+    constants.ignore = config.ignore_index ? static_cast<double>(*config.ignore_index)
+                                           : std::numeric_limits<double>::quiet_NaN();
+    constants.class_weights = config.class_weights.empty() ? nullptr : config.class_weights.data();
+    constants.classes = z.size(1);
     const int64_t numel = z.numel();
-    const int64_t classes = z.size(1);
     const int64_t chunks = (numel + kChunk - 1) / kChunk;
     std::vector<ChunkResult> results(chunks);
     AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "SigmoidPolyLoss", [&] {
+      SigmoidInputs<scalar_t> inputs;
+      inputs.z = z.data_ptr<scalar_t>();
+      inputs.y = y.data_ptr<scalar_t>();
+      inputs.exp_neg_abs = exp_neg_abs.data_ptr<scalar_t>();
+      inputs.log1p_exp = log1p_exp.data_ptr<scalar_t>();
+      inputs.loss = per_element ? loss.data_ptr<scalar_t>() : nullptr;
+      inputs.grad = grad.data_ptr<scalar_t>();
       at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
         Scratch scratch;
         for (int64_t c = first; c < last; ++c) {
-          SigmoidChunk<scalar_t>(*prepared, z.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(),
-                                 exp_neg_abs.data_ptr<scalar_t>(), log1p_exp.data_ptr<scalar_t>(),
-                                 c * kChunk, std::min(numel, (c + 1) * kChunk), classes,
-                                 loss.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(), scratch,
-                                 &results[c]);
+          const int64_t begin = c * kChunk;
+          SigmoidChunk<scalar_t>(*prepared, constants, inputs, begin,
+                                 std::min(numel, begin + kChunk) - begin, scratch, &results[c]);
         }
       });
     });
@@ -188,7 +218,7 @@ class SigmoidPolyLossFunction : public torch::autograd::Function<SigmoidPolyLoss
 
     double scale = 1.0;
     torch::Tensor result;
-    if (config.reduction == Reduction::kNone) {
+    if (per_element) {
       result = loss.to(logits.device());
     } else {
       if (config.reduction == Reduction::kMean) {
@@ -199,7 +229,7 @@ class SigmoidPolyLossFunction : public torch::autograd::Function<SigmoidPolyLoss
     }
     ctx->saved_data["grad"] = grad.to(logits.device());
     ctx->saved_data["scale"] = scale;
-    ctx->saved_data["per_element"] = config.reduction == Reduction::kNone;
+    ctx->saved_data["per_element"] = per_element;
     return result;
   }
 
