@@ -47,6 +47,23 @@ absl::Status CheckProbability(absl::string_view field, double p) {
   return absl::OkStatus();
 }
 
+// Data paths are relative to the worker's data root; ".." never appears.
+absl::Status CheckDataPath(absl::string_view field, absl::string_view value, bool required) {
+  if (value.empty()) {
+    return required ? InvalidField(field, "must be set") : absl::OkStatus();
+  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, value, 1, kMaxPathLength));
+  for (absl::string_view part : absl::StrSplit(value, '/')) {
+    if (part == "..") {
+      return InvalidField(field, absl::StrCat("must stay inside the data root; '..' is not "
+                                              "allowed, got ",
+                                              Quote(value)));
+    }
+  }
+  if (value.find('\0') != absl::string_view::npos) return InvalidField(field, "contains NUL");
+  return absl::OkStatus();
+}
+
 absl::Status ValidateModel(const ModelSpec& model, const std::string& path) {
   switch (model.architecture_case()) {
     case ModelSpec::kMlp:
@@ -68,27 +85,19 @@ absl::Status ValidateModel(const ModelSpec& model, const std::string& path) {
       }
       return CheckIntRange(FieldPath(path, "resnet.blocks_per_stage"),
                            model.resnet().blocks_per_stage(), 0, 16);
+    case ModelSpec::kTorchscript:
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckDataPath(FieldPath(path, "torchscript.path"), model.torchscript().path(), true));
+      if (!polytrain::v1::TorchScriptModel::Init_IsValid(model.torchscript().init())) {
+        return InvalidField(FieldPath(path, "torchscript.init"),
+                            absl::StrCat("unknown value ", model.torchscript().init()));
+      }
+      return absl::OkStatus();
     case ModelSpec::ARCHITECTURE_NOT_SET:
       break;
   }
-  return InvalidField(FieldPath(path, "architecture"), "no model set: choose mlp, cnn or resnet");
-}
-
-// Data paths are relative to the worker's data root; ".." never appears.
-absl::Status CheckDataPath(absl::string_view field, absl::string_view value, bool required) {
-  if (value.empty()) {
-    return required ? InvalidField(field, "must be set") : absl::OkStatus();
-  }
-  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, value, 1, kMaxPathLength));
-  for (absl::string_view part : absl::StrSplit(value, '/')) {
-    if (part == "..") {
-      return InvalidField(field, absl::StrCat("must stay inside the data root; '..' is not "
-                                              "allowed, got ",
-                                              Quote(value)));
-    }
-  }
-  if (value.find('\0') != absl::string_view::npos) return InvalidField(field, "contains NUL");
-  return absl::OkStatus();
+  return InvalidField(FieldPath(path, "architecture"),
+                      "no model set: choose mlp, cnn, resnet or torchscript");
 }
 
 absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
@@ -129,9 +138,13 @@ absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
       POLYTRAIN_RETURN_IF_ERROR(CheckProbability(FieldPath(s, "label_noise"), syn.label_noise()));
       break;
     }
+    case DatasetSpec::kTensors:
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckDataPath(FieldPath(path, "tensors.path"), data.tensors().path(), true));
+      break;
     case DatasetSpec::SOURCE_NOT_SET:
       return InvalidField(FieldPath(path, "source"),
-                          "no dataset set: choose fashion_mnist, idx or synthetic");
+                          "no dataset set: choose fashion_mnist, idx, synthetic or tensors");
   }
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "train_limit"), data.train_limit(), 0, kMaxSamples));

@@ -65,7 +65,23 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
                 "spec.model.cnn.channels[1]: must be in [1, 1024], got 2000");
   ExpectInvalid("model { resnet { blocks_per_stage: 17 } }",
                 "spec.model.resnet.blocks_per_stage: must be in [0, 16], got 17");
-  ExpectInvalid("model { }", "spec.model.architecture: no model set: choose mlp, cnn or resnet");
+  ExpectInvalid("model { }",
+                "spec.model.architecture: no model set: choose mlp, cnn, resnet or torchscript");
+  ExpectInvalid("model { torchscript { } }", "spec.model.torchscript.path: must be set");
+  ExpectInvalid("model { torchscript { path: 'a/../../m.pt' } }",
+                "spec.model.torchscript.path: must stay inside the data root; '..' is not "
+                "allowed, got 'a/../../m.pt'");
+  ExpectInvalidAfter(
+      [](JobSpec& s) {
+        s.mutable_model()->mutable_torchscript()->set_path("m.pt");
+        s.mutable_model()->mutable_torchscript()->set_init(
+            static_cast<polytrain::v1::TorchScriptModel::Init>(7));
+      },
+      "spec.model.torchscript.init: unknown value 7");
+  ExpectInvalid("dataset { tensors { } }", "spec.dataset.tensors.path: must be set");
+  ExpectInvalid("dataset { tensors { path: '../data.pt' } }",
+                "spec.dataset.tensors.path: must stay inside the data root; '..' is not allowed, "
+                "got '../data.pt'");
   ExpectInvalid("dataset { synthetic { classes: 1 } }",
                 "spec.dataset.synthetic.classes: must be in [2, 1000], got 1");
   ExpectInvalid("dataset { synthetic { classes: 2 features: 4 train_samples: 0 } }",

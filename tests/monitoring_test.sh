@@ -25,20 +25,25 @@ check promtool check rules "$root/deploy/prometheus/rules.yml"
 # promtool resolves rule_files relative to the test file; no subshell, so a failure counts.
 check promtool test rules "$root/deploy/prometheus/rules_test.yml"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-coordinator_metrics=$(free_port)
-worker_metrics=$(free_port)
-prometheus_port=$(free_port)
+# Every process binds port 0 and says which port it got: no port picked here can be taken by
+# another test in between.
+wait_for_file() { for _ in $(seq 200); do [[ -s "$1" ]] && return 0; sleep 0.05; done; return 1; }
 
 "$build/server/polytrain-coordinator" --plaintext --listen 127.0.0.1:0 --port_file "$tmp/port" \
-  --db "$tmp/db" --artifacts "$tmp/artifacts" --metrics_listen "127.0.0.1:$coordinator_metrics" \
-  2>"$tmp/coordinator.log" &
+  --db "$tmp/db" --artifacts "$tmp/artifacts" --metrics_listen 127.0.0.1:0 \
+  --metrics_port_file "$tmp/coordinator_metrics" 2>"$tmp/coordinator.log" &
 pids+=($!)
-for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
-export POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
+if ! wait_for_file "$tmp/port" || ! wait_for_file "$tmp/coordinator_metrics"; then
+  fail "the coordinator did not start: $(cat "$tmp/coordinator.log")"
+fi
+POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
+export POLYTRAIN_COORDINATOR
 "$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name mon-worker \
-  --metrics_listen "127.0.0.1:$worker_metrics" 2>"$tmp/worker.log" &
+  --metrics_listen 127.0.0.1:0 --metrics_port_file "$tmp/worker_metrics" 2>"$tmp/worker.log" &
 pids+=($!)
+wait_for_file "$tmp/worker_metrics" || fail "the worker did not start: $(cat "$tmp/worker.log")"
+coordinator_metrics=$(cat "$tmp/coordinator_metrics")
+worker_metrics=$(cat "$tmp/worker_metrics")
 
 # The shipped rules, with the shipped job names, scraped every second.
 cp "$root/deploy/prometheus/rules.yml" "$tmp/rules.yml"
@@ -51,9 +56,26 @@ scrape_configs:
   - job_name: polytrain-workers
     static_configs: [{targets: ["127.0.0.1:$worker_metrics"]}]
 YAML
-prometheus --config.file "$tmp/prometheus.yml" --storage.tsdb.path "$tmp/tsdb" \
-  --web.listen-address "127.0.0.1:$prometheus_port" >"$tmp/prometheus.log" 2>&1 &
-pids+=($!)
+# Prometheus cannot report a port it picked: a free one is drawn, and drawn again if it was
+# taken before Prometheus bound it.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+for attempt in 1 2 3; do
+  prometheus_port=$(free_port)
+  prometheus --config.file "$tmp/prometheus.yml" --storage.tsdb.path "$tmp/tsdb" \
+    --web.listen-address "127.0.0.1:$prometheus_port" >"$tmp/prometheus.log" 2>&1 &
+  prometheus_pid=$!
+  for _ in $(seq 200); do
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+      "http://127.0.0.1:$prometheus_port/-/ready" 2>/dev/null && break
+    kill -0 "$prometheus_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$prometheus_pid" 2>/dev/null; then
+    pids+=("$prometheus_pid")
+    break
+  fi
+  [[ $attempt -eq 3 ]] && fail "prometheus did not start: $(tail -3 "$tmp/prometheus.log")"
+done
 
 # A job in a sweep, long enough for several scrapes and evaluations.
 cat >"$tmp/job.txtpb" <<'SPEC'
@@ -115,6 +137,10 @@ print(f"{len(exprs) - len(missing)} of {len(exprs)} dashboard and rule expressio
 sys.exit(1 if missing else 0)
 PY
 checks=$((checks + 1))
+if [[ $failures -gt 0 ]]; then
+  echo "--- coordinator log"; tail -20 "$tmp/coordinator.log"
+  echo "--- worker log"; tail -20 "$tmp/worker.log"
+fi
 
 echo "monitoring_test: $((checks - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]

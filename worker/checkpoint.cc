@@ -64,7 +64,7 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
   const std::string temp = path + ".tmp";
   try {
     torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
-    state.model.save(model_archive);
+    state.model.Save(model_archive);
     state.optimizer.save(optimizer_archive);
     archive.write("model", model_archive);
     archive.write("optimizer", optimizer_archive);
@@ -107,7 +107,7 @@ absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const Traini
     archive.load_from(path, state.device);
     archive.read("model", model_archive);
     archive.read("optimizer", optimizer_archive);
-    state.model.load(model_archive);
+    state.model.Load(model_archive);
     state.optimizer.load(optimizer_archive);
     torch::Tensor position, rng, cuda_rng;
     archive.read("position", position);

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/file_checksum.h"
+#include "worker/trainable_model.h"
 
 namespace polytrain {
 
@@ -28,7 +29,7 @@ struct RunPosition {
 
 // What a checkpoint holds besides the position: `device` is where the job trains.
 struct TrainingState {
-  torch::nn::Module& model;
+  TrainableModel& model;
   torch::optim::Optimizer& optimizer;
   torch::Device device;
 };

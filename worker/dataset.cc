@@ -9,6 +9,7 @@
 #include "common/validation.h"
 #include "worker/data_root.h"
 #include "worker/idx_file.h"
+#include "worker/tensor_file.h"
 
 namespace polytrain {
 namespace {
@@ -149,6 +150,18 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const std::string& 
       source = "synthetic";
       Generate(spec.synthetic(), &data);
       break;
+    case DatasetSpec::kTensors: {
+      source = "tensors";
+      const std::string field = FieldPath(path, "tensors.path");
+      absl::StatusOr<std::string> file = ResolveDataPath(data_root, spec.tensors().path(), field);
+      if (!file.ok()) return file.status();
+      POLYTRAIN_RETURN_IF_ERROR(ReadTensorFile(*file, field, &data));
+      if (data.validation.size() > 0 && spec.validation_fraction() > 0.0) {
+        return InvalidField(FieldPath(path, "validation_fraction"),
+                            "the tensor file has a validation split of its own (val_x, val_y)");
+      }
+      break;
+    }
     case DatasetSpec::SOURCE_NOT_SET:
       return InvalidField(FieldPath(path, "source"), "no dataset set");
   }

@@ -15,11 +15,11 @@ torch::Tensor LossTargets(const loss::PolyLoss& loss, const torch::Tensor& label
   return labels;
 }
 
-std::map<std::string, double> Evaluate(torch::nn::Sequential& model, const Split& split,
-                                       int64_t classes, const loss::PolyLoss& per_sample_loss,
+std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split, int64_t classes,
+                                       const loss::PolyLoss& per_sample_loss,
                                        const EvalOptions& options, const std::string& prefix) {
   torch::NoGradGuard no_grad;
-  model->eval();
+  model.SetTraining(false);
   const int64_t n = split.size();
   const bool sigmoid = per_sample_loss.config().activation == loss::Activation::kSigmoid;
   const int bins = options.calibration_bins;
@@ -34,7 +34,7 @@ std::map<std::string, double> Evaluate(torch::nn::Sequential& model, const Split
     torch::Tensor logits;
     {
       AutocastScope autocast(options.device, options.precision);
-      logits = model->forward(x);
+      logits = model.Forward(x);
     }
     if (logits.scalar_type() == torch::kBFloat16) logits = logits.to(torch::kFloat);
     const torch::Tensor losses =
@@ -61,7 +61,7 @@ std::map<std::string, double> Evaluate(torch::nn::Sequential& model, const Split
       bin_confidence[bin_data[i]] += conf[i];
     }
   }
-  model->train();
+  model.SetTraining(true);
 
   std::map<std::string, double> out;
   double correct_total = 0.0, ece = 0.0;

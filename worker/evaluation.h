@@ -11,6 +11,7 @@
 #include "loss/torch/poly_loss.h"
 #include "polytrain/v1/job.pb.h"
 #include "worker/dataset.h"
+#include "worker/trainable_model.h"
 
 namespace polytrain {
 
@@ -27,8 +28,8 @@ struct EvalOptions {
 // <prefix>class_accuracy/<k> for each class k present in the split. `per_sample_loss` must use
 // reduction none. Confidence is the softmax (or, for sigmoid losses, sigmoid) probability of the
 // predicted class. Runs in eval mode without gradients and restores train mode.
-std::map<std::string, double> Evaluate(torch::nn::Sequential& model, const Split& split,
-                                       int64_t classes, const loss::PolyLoss& per_sample_loss,
+std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split, int64_t classes,
+                                       const loss::PolyLoss& per_sample_loss,
                                        const EvalOptions& options, const std::string& prefix);
 
 // Targets in the form the loss expects: class indices for softmax, one-hot rows for sigmoid.

@@ -71,6 +71,8 @@ absl::StatusOr<nn::Sequential> BuildModel(const polytrain::v1::ModelSpec& spec,
     case polytrain::v1::ModelSpec::kCnn:
     case polytrain::v1::ModelSpec::kResnet:
       break;
+    case polytrain::v1::ModelSpec::kTorchscript:  // loaded (scripted_model.h), not built
+      return InvalidField(FieldPath(path, "torchscript"), "is not a built-in model");
     case polytrain::v1::ModelSpec::ARCHITECTURE_NOT_SET:
       return InvalidField(FieldPath(path, "architecture"), "no model set");
   }
@@ -120,6 +122,39 @@ absl::StatusOr<nn::Sequential> BuildModel(const polytrain::v1::ModelSpec& spec,
   model->push_back(nn::Flatten());
   model->push_back(nn::Linear(channels, classes));
   return model;
+}
+
+namespace {
+
+class SequentialModel : public TrainableModel {
+ public:
+  SequentialModel(nn::Sequential model, std::string description)
+      : model_(std::move(model)), description_(std::move(description)) {}
+
+  torch::Tensor Forward(const torch::Tensor& batch) override { return model_->forward(batch); }
+  std::vector<torch::Tensor> Parameters() override { return model_->parameters(); }
+  std::vector<std::pair<std::string, torch::Tensor>> State() override {
+    std::vector<std::pair<std::string, torch::Tensor>> state;
+    for (const auto& item : model_->named_parameters())
+      state.emplace_back(item.key(), item.value());
+    for (const auto& item : model_->named_buffers()) state.emplace_back(item.key(), item.value());
+    return state;
+  }
+  void SetTraining(bool training) override { model_->train(training); }
+  void To(const torch::Device& device) override { model_->to(device); }
+  void Save(torch::serialize::OutputArchive& archive) override { model_->save(archive); }
+  void Load(torch::serialize::InputArchive& archive) override { model_->load(archive); }
+  std::string Describe() const override { return description_; }
+
+ private:
+  nn::Sequential model_;
+  std::string description_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainableModel> WrapSequential(nn::Sequential model, std::string description) {
+  return std::make_unique<SequentialModel>(std::move(model), std::move(description));
 }
 
 std::string DescribeModel(const polytrain::v1::ModelSpec& spec, nn::Sequential& model) {

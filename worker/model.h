@@ -1,5 +1,5 @@
-// The classifiers a JobSpec can name, built as one torch::nn::Sequential so that training,
-// evaluation and checkpoints treat every architecture alike.
+// The built-in classifiers a JobSpec can name (mlp, cnn, resnet), each one torch::nn::Sequential,
+// trained as a TrainableModel (WrapSequential).
 #ifndef POLYTRAIN_WORKER_MODEL_H_
 #define POLYTRAIN_WORKER_MODEL_H_
 
@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "polytrain/v1/job.pb.h"
+#include "worker/trainable_model.h"
 
 namespace polytrain {
 

@@ -8,6 +8,7 @@
 #include "worker/determinism.h"
 #include "worker/gpu_memory.h"
 #include "worker/trainer.h"
+#include "worker/trainer_test_util.h"
 
 namespace polytrain {
 namespace {
@@ -15,11 +16,7 @@ namespace {
 using polytrain::v1::JobSpec;
 using polytrain::v1::MetricPoint;
 
-class VectorSink : public MetricSink {
- public:
-  void Emit(const MetricPoint& point) override { points.push_back(point); }
-  std::vector<MetricPoint> points;
-};
+using testing_util::VectorSink;
 
 JobSpec SyntheticSpec() {
   JobSpec spec;
@@ -82,7 +79,7 @@ TEST(TrainerPrecisionTest, Bf16TrainsAsWellAsFp32WithFloat32Weights) {
     absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
     ASSERT_TRUE(summary.ok()) << summary.status();
     accuracy[name] = summary->final_metrics.at("eval_accuracy");
-    for (const torch::Tensor& p : (*trainer)->model()->parameters()) {
+    for (const torch::Tensor& p : (*trainer)->model().Parameters()) {
       EXPECT_EQ(p.scalar_type(), torch::kFloat);  // master weights stay float32
     }
     for (const MetricPoint& point : sink.points) {
@@ -100,7 +97,7 @@ TEST(TrainerPrecisionTest, Bf16TrainsAsWellAsFp32WithFloat32Weights) {
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_TRUE((*a)->Run().ok());
   ASSERT_TRUE((*b)->Run().ok());
-  EXPECT_FALSE(torch::equal((*a)->model()->parameters()[0], (*b)->model()->parameters()[0]));
+  EXPECT_FALSE(torch::equal((*a)->model().Parameters()[0], (*b)->model().Parameters()[0]));
 }
 
 TEST(DeterminismTest, AnyDeterministicLeaseTurnsDeterminismOnForAll) {
@@ -131,7 +128,7 @@ TEST(DeterminismTest, ADeterministicJobRunsAndRepeatsBitForBit) {
     ASSERT_TRUE(trainer.ok()) << trainer.status();
     EXPECT_NE((*trainer)->Describe().find(", deterministic ("), std::string::npos);
     ASSERT_TRUE((*trainer)->Run().ok());
-    const torch::Tensor weights = (*trainer)->model()->parameters()[0].clone();
+    const torch::Tensor weights = (*trainer)->model().Parameters()[0].clone();
     if (run == 0) {
       first = weights;
     } else {

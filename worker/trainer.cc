@@ -20,6 +20,7 @@
 #include "worker/lr_schedule.h"
 #include "worker/model.h"
 #include "worker/optimizer.h"
+#include "worker/scripted_model.h"
 
 namespace polytrain {
 namespace {
@@ -100,8 +101,9 @@ torch::Tensor GradNorm(const std::vector<torch::Tensor>& parameters) {
 
 }  // namespace
 
-Trainer::Trainer(JobSpec spec, TrainerOptions options, Dataset data, torch::nn::Sequential model,
-                 loss::LossConfig loss_config, torch::Device device)
+Trainer::Trainer(JobSpec spec, TrainerOptions options, Dataset data,
+                 std::unique_ptr<TrainableModel> model, loss::LossConfig loss_config,
+                 torch::Device device)
     : spec_(std::move(spec)),
       options_(std::move(options)),
       data_(std::move(data)),
@@ -113,13 +115,35 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options, Dataset data, torch::nn::
         return none;
       }()),
       device_(device) {
-  optimizer_ = MakeOptimizer(spec_.optimizer(), model_->parameters());
+  optimizer_ = MakeOptimizer(spec_.optimizer(), model_->Parameters());
   const int64_t n = data_.train.size();
   steps_per_epoch_ = (n + spec_.batch_size() - 1) / spec_.batch_size();
   total_steps_ = spec_.epochs() > 0 ? spec_.epochs() * steps_per_epoch_ : spec_.max_steps();
   if (spec_.max_steps() > 0) total_steps_ = std::min<int64_t>(total_steps_, spec_.max_steps());
-  model_description_ = DescribeModel(spec_.model(), model_);
 }
+
+namespace {
+
+// The job's model on `device`: a built-in architecture, or the user's TorchScript module checked
+// against two of the training samples.
+absl::StatusOr<std::unique_ptr<TrainableModel>> MakeModel(const polytrain::v1::ModelSpec& spec,
+                                                          const Dataset& data,
+                                                          const std::string& data_root,
+                                                          const torch::Device& device) {
+  if (spec.has_torchscript()) {
+    const torch::Tensor probe =
+        data.train.x.narrow(0, 0, std::min<int64_t>(2, data.train.size())).to(device);
+    return LoadScriptedModel(spec.torchscript(), data_root, device, probe, data.classes,
+                             "spec.model.torchscript");
+  }
+  absl::StatusOr<torch::nn::Sequential> model = BuildModel(spec, data.sample_shape, data.classes);
+  if (!model.ok()) return model.status();
+  (*model)->to(device);
+  std::string description = DescribeModel(spec, *model);
+  return WrapSequential(*std::move(model), std::move(description));
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
                                                          TrainerOptions options) {
@@ -143,10 +167,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
                                        " entries but the dataset has ", data->classes, " classes"));
     }
     torch::manual_seed(spec.seed());
-    absl::StatusOr<torch::nn::Sequential> model =
-        BuildModel(spec.model(), data->sample_shape, data->classes);
+    absl::StatusOr<std::unique_ptr<TrainableModel>> model =
+        MakeModel(spec.model(), *data, options.data_root, *device);
     if (!model.ok()) return model.status();
-    (*model)->to(*device);
     if (!device->is_cpu() && Bytes(data->train) + Bytes(data->validation) + Bytes(data->test) <=
                                  kMaxResidentDatasetBytes) {
       for (Split* split : {&data->train, &data->validation, &data->test}) {
@@ -167,7 +190,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
 
 std::string Trainer::Describe() const {
   return absl::StrCat(
-      model_description_, "; ", data_.description, "; loss ", loss::ShortName(loss_.config()), "; ",
+      model_->Describe(), "; ", data_.description, "; loss ", loss::ShortName(loss_.config()), "; ",
       total_steps_, " steps of batch ", spec_.batch_size(), " on ", device_.str(), " in ",
       PrecisionName(spec_.precision()), spec_.deterministic() ? ", deterministic" : "", " (",
       threads_description_, ")");
@@ -186,10 +209,10 @@ absl::StatusOr<TrainingSummary> Trainer::Run() {
 std::map<std::string, double> Trainer::EvaluateAll() {
   EvalOptions options{EvalBatchSize(spec_), CalibrationBins(spec_), device_, spec_.precision()};
   std::map<std::string, double> values =
-      Evaluate(model_, data_.test, data_.classes, per_sample_loss_, options, "eval_");
+      Evaluate(*model_, data_.test, data_.classes, per_sample_loss_, options, "eval_");
   if (data_.validation.size() > 0) {
     for (auto& [key, value] :
-         Evaluate(model_, data_.validation, data_.classes, per_sample_loss_, options, "val_")) {
+         Evaluate(*model_, data_.validation, data_.classes, per_sample_loss_, options, "val_")) {
       values[key] = value;
     }
   }
@@ -234,7 +257,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   const int64_t n = data_.train.size();
   const int log_every = LogEverySteps(spec_);
   const int keep_last = CheckpointKeepLast(spec_);
-  std::vector<torch::Tensor> parameters = model_->parameters();
+  std::vector<torch::Tensor> parameters = model_->Parameters();
   torch::Tensor order;
   int64_t order_epoch = -1, last_eval_step = -1, last_checkpoint_step = -1;
   double window_seconds = 0.0, train_seconds = 0.0;
@@ -257,7 +280,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
                      in_window ? " in the steps up to step " : " at step ", step, " (epoch ", epoch,
                      "); lower spec.optimizer.learning_rate or set spec.optimizer.grad_clip_norm"));
   };
-  model_->train();
+  model_->SetTraining(true);
 
   auto checkpoint = [&]() -> absl::Status {
     absl::StatusOr<std::string> path =
@@ -295,7 +318,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     torch::Tensor logits, loss;
     {
       AutocastScope autocast(device_, spec_.precision());
-      logits = model_->forward(x);
+      logits = model_->Forward(x);
       // As autocast does for torch's own losses: bfloat16 logits, a float32 loss.
       const torch::Tensor scores =
           logits.scalar_type() == torch::kBFloat16 ? logits.to(torch::kFloat) : logits;

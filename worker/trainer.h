@@ -21,6 +21,7 @@
 #include "worker/data_root.h"
 #include "worker/dataset.h"
 #include "worker/metric_sink.h"
+#include "worker/trainable_model.h"
 
 namespace polytrain {
 
@@ -79,7 +80,7 @@ class Trainer {
   // Where metric points go from now on (replaces TrainerOptions::sink); may be null.
   void set_sink(MetricSink* sink) { options_.sink = sink; }
 
-  torch::nn::Sequential& model() { return model_; }
+  TrainableModel& model() { return *model_; }
   const Dataset& data() const { return data_; }
   int64_t total_steps() const { return total_steps_; }
   // "mlp hidden [256, 256] (269322 parameters); fashion_mnist: ...; loss poly1(e=2)".
@@ -87,7 +88,8 @@ class Trainer {
 
  private:
   Trainer(polytrain::v1::JobSpec spec, TrainerOptions options, Dataset data,
-          torch::nn::Sequential model, loss::LossConfig loss_config, torch::Device device);
+          std::unique_ptr<TrainableModel> model, loss::LossConfig loss_config,
+          torch::Device device);
 
   absl::StatusOr<TrainingSummary> RunLoop();
   std::map<std::string, double> EvaluateAll();
@@ -97,14 +99,13 @@ class Trainer {
   polytrain::v1::JobSpec spec_;
   TrainerOptions options_;
   Dataset data_;
-  torch::nn::Sequential model_;
+  std::unique_ptr<TrainableModel> model_;
   loss::PolyLoss loss_;
   loss::PolyLoss per_sample_loss_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   torch::Device device_;
   int64_t steps_per_epoch_ = 0;
   int64_t total_steps_ = 0;
-  std::string model_description_;
   std::string threads_description_;
 };
 

@@ -7,6 +7,7 @@
 
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "worker/trainer_test_util.h"
 
 namespace polytrain {
 namespace {
@@ -14,18 +15,13 @@ namespace {
 namespace fs = std::filesystem;
 using polytrain::v1::JobSpec;
 using polytrain::v1::MetricPoint;
-
-class VectorSink : public MetricSink {
- public:
-  void Emit(const MetricPoint& point) override { points.push_back(point); }
-  std::vector<MetricPoint> points;
-};
-
-JobSpec Spec(const std::string& text) {
-  JobSpec spec;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec)) << text;
-  return spec;
-}
+using testing_util::ExpectResumeIsExact;
+using testing_util::ExpectSameWeights;
+using testing_util::ModelState;
+using testing_util::Spec;
+using testing_util::TempDir;
+using testing_util::Train;
+using testing_util::VectorSink;
 
 constexpr char kSynthetic[] = R"(
   name: "synthetic"
@@ -42,31 +38,6 @@ constexpr char kSynthetic[] = R"(
   seed: 11
   log_every_steps: 5
 )";
-
-std::string TempDir(const std::string& name) {
-  const fs::path dir = fs::path(::testing::TempDir()) / (name + "_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  return dir.string();
-}
-
-absl::StatusOr<TrainingSummary> Train(const JobSpec& spec, TrainerOptions options,
-                                      torch::nn::Sequential* model_out = nullptr) {
-  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
-  if (!trainer.ok()) return trainer.status();
-  absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
-  if (model_out != nullptr) *model_out = (*trainer)->model();
-  return summary;
-}
-
-// Every parameter and buffer (batch-norm statistics included) equal, bit for bit.
-void ExpectSameWeights(torch::nn::Sequential& a, torch::nn::Sequential& b) {
-  const auto pa = a->named_parameters(), pb = b->named_parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (const auto& item : pa) EXPECT_TRUE(torch::equal(item.value(), pb[item.key()])) << item.key();
-  const auto ba = a->named_buffers(), bb = b->named_buffers();
-  ASSERT_EQ(ba.size(), bb.size());
-  for (const auto& item : ba) EXPECT_TRUE(torch::equal(item.value(), bb[item.key()])) << item.key();
-}
 
 TEST(TrainerTest, SyntheticDataReachesNinetyPercent) {
   VectorSink sink;
@@ -126,7 +97,7 @@ TEST(TrainerTest, SameSpecAndSeedGiveTheSameRun) {
   TrainerOptions first, second;
   first.sink = &first_sink;
   second.sink = &second_sink;
-  torch::nn::Sequential a, b;
+  ModelState a, b;
   ASSERT_TRUE(Train(Spec(kSynthetic), first, &a).ok());
   ASSERT_TRUE(Train(Spec(kSynthetic), second, &b).ok());
   ExpectSameWeights(a, b);
@@ -143,42 +114,9 @@ TEST(TrainerTest, SameSpecAndSeedGiveTheSameRun) {
   // A different seed is a different run.
   JobSpec other = Spec(kSynthetic);
   other.set_seed(12);
-  torch::nn::Sequential c;
+  ModelState c;
   ASSERT_TRUE(Train(other, TrainerOptions(), &c).ok());
-  EXPECT_FALSE(torch::equal(a->parameters()[0], c->parameters()[0]));
-}
-
-// Interrupted at step k and resumed from the checkpoint there: the same final weights as a run
-// that never stopped, bit for bit (dropout RNG, momentum, schedule and data order restored).
-void ExpectResumeIsExact(const JobSpec& spec, int64_t stop_at) {
-  const std::string full_dir = TempDir("full"), split_dir = TempDir("split");
-  TrainerOptions full;
-  full.checkpoint_dir = full_dir;
-  torch::nn::Sequential uninterrupted;
-  absl::StatusOr<TrainingSummary> reference = Train(spec, full, &uninterrupted);
-  ASSERT_TRUE(reference.ok()) << reference.status();
-
-  TrainerOptions first;
-  first.checkpoint_dir = split_dir;
-  first.stop_after_steps = stop_at;
-  absl::StatusOr<TrainingSummary> stopped = Train(spec, first);
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_TRUE(stopped->stopped_early);
-  EXPECT_EQ(stopped->steps, stop_at);
-
-  TrainerOptions second;
-  second.checkpoint_dir = split_dir;
-  second.resume = true;
-  torch::nn::Sequential resumed_model;
-  absl::StatusOr<TrainingSummary> resumed = Train(spec, second, &resumed_model);
-  ASSERT_TRUE(resumed.ok()) << resumed.status();
-  EXPECT_TRUE(resumed->resumed);
-  EXPECT_EQ(resumed->steps, reference->steps);
-  ExpectSameWeights(uninterrupted, resumed_model);
-  EXPECT_EQ(resumed->final_metrics.at("eval_accuracy"),
-            reference->final_metrics.at("eval_accuracy"));
-  fs::remove_all(full_dir);
-  fs::remove_all(split_dir);
+  EXPECT_FALSE(torch::equal(a[0].second, c[0].second));
 }
 
 TEST(TrainerTest, ResumeEqualsUninterruptedMlpWithDropoutAndMomentum) {
@@ -227,7 +165,7 @@ TEST(TrainerTest, CheckpointsKeepTheLastN) {
 TEST(TrainerTest, ADamagedCheckpointIsPassedOverForThePreviousIntactOne) {
   JobSpec spec = Spec(kSynthetic);
   spec.mutable_checkpoint()->set_every_steps(10);
-  torch::nn::Sequential uninterrupted;
+  ModelState uninterrupted;
   ASSERT_TRUE(Train(spec, TrainerOptions(), &uninterrupted).ok());
 
   TrainerOptions first;
@@ -254,7 +192,7 @@ TEST(TrainerTest, ADamagedCheckpointIsPassedOverForThePreviousIntactOne) {
     started_at = step;
     points_before_start = sink.points.size();
   };
-  torch::nn::Sequential resumed;
+  ModelState resumed;
   absl::StatusOr<TrainingSummary> summary = Train(spec, second, &resumed);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->resumed_from_step, 20);

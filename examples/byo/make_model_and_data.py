@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""Your model and your data, the way PolyTrain takes them: a model defined in Python and saved as
+TorchScript, and a dataset saved as tensors with torch.save. Here a small ResNet and Debian's
+Fashion-MNIST, written into DIR (the worker's --data_root):
+
+  python3 examples/byo/make_model_and_data.py /tmp/byo
+  build/worker/polytrain-worker --spec examples/byo/resnet_poly1.txtpb --data_root /tmp/byo
+"""
+import gzip
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(out + self.shortcut(x))
+
+
+class SmallResNet(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16),
+                                  nn.ReLU())
+        self.stages = nn.Sequential(Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2))
+        self.head = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = self.stages(self.stem(x))
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    rank = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(rank)]
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=4 + 4 * rank).reshape(dims)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/byo"
+    source = "/usr/share/datasets/fashion-mnist"
+    os.makedirs(out, exist_ok=True)
+    torch.jit.script(SmallResNet()).save(f"{out}/resnet.pt")
+    train_x = read_idx(f"{source}/train-images-idx3-ubyte.gz").unsqueeze(1).float() / 255
+    test_x = read_idx(f"{source}/t10k-images-idx3-ubyte.gz").unsqueeze(1).float() / 255
+    mean, std = train_x.mean(), train_x.std()
+    torch.save({"train_x": (train_x - mean) / std,
+                "train_y": read_idx(f"{source}/train-labels-idx1-ubyte.gz").long(),
+                "test_x": (test_x - mean) / std,
+                "test_y": read_idx(f"{source}/t10k-labels-idx1-ubyte.gz").long()},
+               f"{out}/fashion_mnist.pt")
+    print(f"wrote {out}/resnet.pt and {out}/fashion_mnist.pt")
+
+
+if __name__ == "__main__":
+    main()

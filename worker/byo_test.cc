@@ -1,0 +1,235 @@
+// Bring your own model and data: TorchScript modules and torch.save'd tensor files, made at
+// test time by Debian's python3-torch (worker/testdata/make_byo_fixtures.py), trained, resumed,
+// and refused with clear errors when they are wrong.
+#include <torch/script.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "gtest/gtest.h"
+#include "worker/tensor_file.h"
+#include "worker/trainer.h"
+#include "worker/trainer_test_util.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+using polytrain::v1::JobSpec;
+using testing_util::ExpectResumeIsExact;
+using testing_util::ExpectSameWeights;
+using testing_util::ModelState;
+using testing_util::Spec;
+using testing_util::TempDir;
+using testing_util::Train;
+
+class ByoTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new std::string(TempDir("byo"));
+    const std::string command = std::string("/usr/bin/python3 ") + POLYTRAIN_SOURCE_DIR +
+                                "/worker/testdata/make_byo_fixtures.py " + *root_;
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*root_);
+    delete root_;
+  }
+
+  TrainerOptions Options() const {
+    TrainerOptions options;
+    options.data_root = *root_;
+    return options;
+  }
+
+  // A job on `data` (a tensor file) with `model` (a model spec's text).
+  static JobSpec Job(const std::string& model, const std::string& data = "vectors.pt") {
+    return Spec("name: 'byo' model { " + model + " } dataset { tensors { path: '" + data +
+                "' } } loss { poly1 { epsilon: 1 } } optimizer { sgd { momentum: 0.9 } "
+                "learning_rate: 0.05 } epochs: 2 batch_size: 64 seed: 5 log_every_steps: 10");
+  }
+
+  std::string CreateError(const JobSpec& spec) const {
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, Options());
+    return trainer.ok() ? "no error" : std::string(trainer.status().message());
+  }
+
+  static std::string* root_;
+};
+std::string* ByoTest::root_ = nullptr;
+
+TEST_F(ByoTest, AScriptedMlpTrainsOnATensorFile) {
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::Create(Job("torchscript { path: 'mlp.pt' }"), Options());
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  const std::string description = (*trainer)->Describe();
+  EXPECT_NE(description.find("torchscript mlp.pt (837 parameters, 837 trained; initialised from "
+                             "the seed)"),
+            std::string::npos)
+      << description;
+  EXPECT_NE(description.find("tensors: 1200 train, 0 validation, 400 test, 5 classes"),
+            std::string::npos)
+      << description;
+  absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_GE(summary->final_metrics.at("eval_accuracy"), 0.85);
+}
+
+// The scripted twin of the built-in MLP, drawn from the same seed, is the same model: the same
+// initial weights and, step after step, the same arithmetic.
+TEST_F(ByoTest, TheScriptedTwinOfTheBuiltInMlpTrainsToTheSameWeights) {
+  for (const char* file : {"mlp.pt", "traced_mlp.pt"}) {
+    SCOPED_TRACE(file);
+    ModelState native, scripted;
+    ASSERT_TRUE(Train(Job("mlp { hidden: [32] }"), Options(), &native).ok());
+    ASSERT_TRUE(
+        Train(Job(std::string("torchscript { path: '") + file + "' }"), Options(), &scripted).ok());
+    ExpectSameWeights(native, scripted);
+  }
+}
+
+TEST_F(ByoTest, FromModuleKeepsTheSavedWeightsAndFromSeedRedrawsThem) {
+  torch::jit::Module saved = torch::jit::load(*root_ + "/mlp.pt");
+  const torch::Tensor saved_weight = saved.attr("1").toModule().attr("weight").toTensor();
+  for (const bool from_module : {true, false}) {
+    SCOPED_TRACE(from_module);
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+        Trainer::Create(Job(from_module ? "torchscript { path: 'mlp.pt' init: INIT_FROM_MODULE }"
+                                        : "torchscript { path: 'mlp.pt' }"),
+                        Options());
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    const ModelState state = (*trainer)->model().State();
+    ASSERT_EQ(state[0].first, "1.weight");
+    EXPECT_EQ(torch::equal(state[0].second, saved_weight), from_module);
+    EXPECT_EQ((*trainer)->Describe().find("saved weights") != std::string::npos, from_module);
+  }
+}
+
+TEST_F(ByoTest, ACustomParameterIsLeftAsSavedAndNamed) {
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::Create(Job("torchscript { path: 'scaled.pt' }"), Options());
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_NE((*trainer)->Describe().find("; left as saved: scale)"), std::string::npos)
+      << (*trainer)->Describe();
+  for (const auto& [name, tensor] : (*trainer)->model().State()) {
+    if (name == "scale") {
+      EXPECT_TRUE(torch::equal(tensor, torch::full({5}, 0.5)));
+    }
+  }
+}
+
+TEST_F(ByoTest, ResumingABatchNormCnnWithDropoutIsExact) {
+  JobSpec spec = Job("torchscript { path: 'bn_cnn.pt' }", "images.pt");
+  spec.mutable_checkpoint()->set_every_steps(3);
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, Options());
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_NE((*trainer)->Describe().find("tensors: 200 train, 50 validation, 50 test, 3 classes"),
+            std::string::npos)
+      << (*trainer)->Describe();
+  bool has_running_mean = false;
+  for (const auto& [name, tensor] : (*trainer)->model().State()) {
+    has_running_mean |= name == "features.1.running_mean";
+  }
+  EXPECT_TRUE(has_running_mean);  // buffers are part of the state a checkpoint keeps
+  ExpectResumeIsExact(spec, 5, Options());
+}
+
+TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
+  EXPECT_EQ(
+      CreateError(Job("torchscript { path: 'missing.pt' }")).find("spec.model.torchscript.path: "),
+      0u);
+  EXPECT_EQ(CreateError(Job("torchscript { path: 'not_torchscript.pt' }"))
+                .find("spec.model.torchscript.path: not a TorchScript file (torch.jit.save): "),
+            0u);
+  EXPECT_EQ(CreateError(Job("torchscript { path: 'seven_classes.pt' }")),
+            "spec.model.torchscript: forward on a batch [2, 20] returned [2, 7]; the loss needs "
+            "[2, 5] logits (5 classes in the data)");
+  EXPECT_EQ(CreateError(Job("torchscript { path: 'wrong_input.pt' }"))
+                .find("spec.model.torchscript: forward on a batch [2, 20] threw: "),
+            0u);
+  EXPECT_EQ(CreateError(Job("torchscript { path: 'pair.pt' }")),
+            "spec.model.torchscript: forward on a batch [2, 20] returned a Tuple, not a tensor of "
+            "logits");
+  EXPECT_EQ(CreateError(Job("torchscript { path: 'frozen.pt' }")),
+            "spec.model.torchscript: the module has no trainable parameters (none requires a "
+            "gradient)");
+  // A checkpoint of another model is not loaded into this one.
+  const std::string dir = TempDir("other_model");
+  TrainerOptions options = Options();
+  options.checkpoint_dir = dir;
+  ASSERT_TRUE(Train(Job("torchscript { path: 'scaled.pt' }"), options).ok());
+  options.resume = true;
+  absl::StatusOr<TrainingSummary> wrong = Train(Job("torchscript { path: 'mlp.pt' }"), options);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("not a checkpoint of this job's model"),
+            std::string::npos)
+      << wrong.status();
+  fs::remove_all(dir);
+}
+
+TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
+  const std::string model = "mlp { hidden: [8] }";
+  const std::string f = "spec.dataset.tensors.path: ";
+  EXPECT_EQ(CreateError(Job(model, "list.pt")),
+            f + "holds a GenericList; expected a dict of tensors (torch.save({\"train_x\": ..., "
+                "...}))");
+  EXPECT_EQ(CreateError(Job(model, "extra_key.pt")),
+            f + "unknown key 'extra'; the keys are train_x, train_y, test_x, test_y, val_x, "
+                "val_y");
+  EXPECT_EQ(CreateError(Job(model, "int_samples.pt")),
+            f + "train_x is Int; expected a floating dtype or uint8");
+  EXPECT_EQ(CreateError(Job(model, "float_labels.pt")),
+            f + "train_y is Float; expected integer class indices");
+  EXPECT_EQ(CreateError(Job(model, "short_labels.pt")),
+            f + "train_y is [1199]; expected one label per sample: [1200]");
+  EXPECT_EQ(CreateError(Job(model, "unknown_class.pt")),
+            f + "test_y holds class 9 but train_y names 5 classes (0 to 4)");
+  EXPECT_EQ(CreateError(Job(model, "other_shape.pt")),
+            f + "test_x samples are [10] but train_x's are [20]");
+  EXPECT_EQ(CreateError(Job(model, "nan.pt")), f + "train_x holds NaN or infinite values");
+  EXPECT_EQ(CreateError(Job(model, "no_test_y.pt")), f + "no test_y");
+  EXPECT_EQ(CreateError(Job(model, "five_dims.pt")),
+            f + "train_x is [1200, 20, 1, 1, 1]; expected [samples, 1 to 3 sample dimensions]");
+  EXPECT_EQ(CreateError(Job(model, "one_class.pt")),
+            f + "train_y names 1 classes; expected 2 to 100000");
+  EXPECT_EQ(CreateError(Job(model, "not_tensor.pt")), f + "train_x is a Int, not a tensor");
+  EXPECT_EQ(CreateError(Job(model, "mlp.pt")).find(f + "not a file torch.save wrote: "), 0u);
+  JobSpec split_twice = Job(model, "images.pt");
+  split_twice.mutable_dataset()->set_validation_fraction(0.1);
+  EXPECT_EQ(CreateError(split_twice),
+            "spec.dataset.validation_fraction: the tensor file has a validation split of its own "
+            "(val_x, val_y)");
+}
+
+// Damaged files (truncated, bytes overwritten) are errors, never a crash: 300 of them, drawn
+// from a fixed seed.
+TEST_F(ByoTest, DamagedTensorFilesAreErrorsNotCrashes) {
+  std::ifstream in(*root_ + "/images.pt", std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::mt19937 random(12345);
+  const std::string damaged = *root_ + "/damaged.pt";
+  int refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string bytes = good;
+    if (i % 3 == 0) {
+      bytes.resize(random() % bytes.size());
+    } else {
+      for (int flips = 1 + random() % 8; flips > 0; --flips) {
+        bytes[random() % bytes.size()] = static_cast<char>(random());
+      }
+    }
+    std::ofstream(damaged, std::ios::binary | std::ios::trunc) << bytes;
+    Dataset data;
+    const absl::Status status = ReadTensorFile(damaged, "f", &data);
+    if (!status.ok()) {
+      ++refused;
+      EXPECT_EQ(status.message().substr(0, 3), "f: ") << status;
+    }
+  }
+  EXPECT_GE(refused, 100);  // every truncation at least
+}
+
+}  // namespace
+}  // namespace polytrain

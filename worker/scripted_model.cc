@@ -1,0 +1,216 @@
+#include "worker/scripted_model.h"
+
+#include <torch/script.h>
+
+#include <cmath>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "api/worker_messages.h"
+#include "common/validation.h"
+#include "worker/data_root.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::TorchScriptModel;
+
+std::string Shape(const torch::Tensor& t) {
+  return absl::StrCat("[", absl::StrJoin(t.sizes(), ", "), "]");
+}
+
+// What went wrong inside LibTorch, without its C++ backtrace, cut to an error's length.
+std::string Reason(const std::exception& e) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+  return CutError(torch_error != nullptr ? torch_error->what_without_backtrace() : e.what());
+}
+
+// "Linear" for a module of class torch.nn.modules.linear.Linear (traced modules' class names
+// carry a "___torch_mangle_N" component in between); "" for one that is not torch.nn's.
+std::string TorchNnClass(const torch::jit::Module& module) {
+  const auto name = module.type()->name();
+  if (!name) return "";
+  const std::string qualified = name->qualifiedName();
+  if (qualified.rfind("__torch__.torch.nn.modules.", 0) != 0) return "";
+  return name->name();
+}
+
+// Draws the standard layers' parameters again as PyTorch's constructors do (reset_parameters),
+// from LibTorch's default generator. Returns the names of the parameters left as saved.
+std::vector<std::string> InitializeFromSeed(torch::jit::Module& module) {
+  torch::NoGradGuard no_grad;
+  std::set<std::string> drawn;
+  for (const auto& item : module.named_modules()) {
+    const std::string kind = TorchNnClass(item.value);
+    const std::string prefix = item.name.empty() ? "" : item.name + ".";
+    auto attribute = [&](const char* name) -> torch::Tensor {
+      if (!item.value.hasattr(name)) return torch::Tensor();
+      const c10::IValue value = item.value.attr(name);
+      return value.isTensor() ? value.toTensor() : torch::Tensor();
+    };
+    const torch::Tensor weight = attribute("weight");
+    const torch::Tensor bias = attribute("bias");
+    if ((kind == "Linear" || kind == "Conv1d" || kind == "Conv2d" || kind == "Conv3d") &&
+        weight.defined() && weight.dim() >= 2) {
+      torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+      drawn.insert(prefix + "weight");
+      if (bias.defined()) {
+        const int64_t fan_in = std::get<0>(torch::nn::init::_calculate_fan_in_and_fan_out(weight));
+        const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
+        bias.uniform_(-bound, bound);
+        drawn.insert(prefix + "bias");
+      }
+    } else if (kind.rfind("BatchNorm", 0) == 0 || kind == "LayerNorm" || kind == "GroupNorm") {
+      if (weight.defined()) {
+        weight.fill_(1.0);
+        drawn.insert(prefix + "weight");
+      }
+      if (bias.defined()) {
+        bias.zero_();
+        drawn.insert(prefix + "bias");
+      }
+      if (const torch::Tensor mean = attribute("running_mean"); mean.defined()) mean.zero_();
+      if (const torch::Tensor var = attribute("running_var"); var.defined()) var.fill_(1.0);
+      if (const torch::Tensor n = attribute("num_batches_tracked"); n.defined()) n.zero_();
+    } else if (kind == "Embedding" && weight.defined()) {
+      weight.normal_();
+      drawn.insert(prefix + "weight");
+    }
+  }
+  std::vector<std::string> kept;
+  for (const auto& item : module.named_parameters()) {
+    if (drawn.count(item.name) == 0) kept.push_back(item.name);
+  }
+  return kept;
+}
+
+class ScriptedModel : public TrainableModel {
+ public:
+  ScriptedModel(torch::jit::Module module, std::string description)
+      : module_(std::move(module)), description_(std::move(description)) {}
+
+  torch::Tensor Forward(const torch::Tensor& batch) override {
+    return module_.forward({batch}).toTensor();
+  }
+  std::vector<torch::Tensor> Parameters() override {
+    std::vector<torch::Tensor> trainable;
+    for (const torch::Tensor& p : module_.parameters()) {
+      if (p.requires_grad()) trainable.push_back(p);
+    }
+    return trainable;
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> State() override {
+    std::vector<std::pair<std::string, torch::Tensor>> state;
+    for (const auto& item : module_.named_parameters()) state.emplace_back(item.name, item.value);
+    for (const auto& item : module_.named_buffers()) state.emplace_back(item.name, item.value);
+    return state;
+  }
+  void SetTraining(bool training) override { module_.train(training); }
+  void To(const torch::Device& device) override { module_.to(device); }
+  // One dict attribute, name -> tensor: the names have dots, which an archive's keys cannot.
+  void Save(torch::serialize::OutputArchive& archive) override {
+    c10::Dict<std::string, torch::Tensor> state;
+    for (const auto& [name, tensor] : State()) state.insert(name, tensor.detach());
+    archive.write("state", c10::IValue(state));
+  }
+  void Load(torch::serialize::InputArchive& archive) override {
+    c10::IValue value;
+    archive.read("state", value);
+    TORCH_CHECK(value.isGenericDict(), "the checkpoint holds no TorchScript model state");
+    const c10::impl::GenericDict saved = value.toGenericDict();
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : State()) {
+      auto it = saved.find(name);
+      TORCH_CHECK(it != saved.end(), "the checkpoint has no ", name);
+      const torch::Tensor from = it->value().toTensor();
+      TORCH_CHECK(from.sizes() == tensor.sizes(), name, " is ", from.sizes(),
+                  " in the checkpoint, ", tensor.sizes(), " in the model");
+      tensor.copy_(from);
+    }
+    TORCH_CHECK(static_cast<size_t>(saved.size()) == State().size(),
+                "the checkpoint holds more tensors than the model");
+  }
+  std::string Describe() const override { return description_; }
+
+ private:
+  torch::jit::Module module_;
+  std::string description_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
+    const TorchScriptModel& spec, const std::string& data_root, const torch::Device& device,
+    const torch::Tensor& probe, int64_t classes, const std::string& field) {
+  const std::string path_field = FieldPath(field, "path");
+  absl::StatusOr<std::string> file = ResolveDataPath(data_root, spec.path(), path_field);
+  if (!file.ok()) return file.status();
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(*file, device);
+  } catch (const std::exception& e) {
+    return InvalidField(path_field,
+                        absl::StrCat("not a TorchScript file (torch.jit.save): ", Reason(e)));
+  }
+  if (!module.find_method("forward")) {
+    return InvalidField(path_field, "the module has no forward method");
+  }
+  std::vector<std::string> kept;
+  const bool from_seed = spec.init() != TorchScriptModel::INIT_FROM_MODULE;
+  int64_t trainable = 0, parameters = 0;
+  try {
+    if (from_seed) kept = InitializeFromSeed(module);
+    for (const torch::Tensor& p : module.parameters()) {
+      parameters += p.numel();
+      if (p.requires_grad()) trainable += p.numel();
+    }
+  } catch (const std::exception& e) {
+    return InvalidField(field, absl::StrCat("initialising the module: ", Reason(e)));
+  }
+  if (trainable == 0) {
+    return InvalidField(field, "the module has no trainable parameters (none requires a gradient)");
+  }
+  // The output on a few real samples, in evaluation mode and without gradients: nothing changes.
+  const std::string input = Shape(probe);
+  try {
+    torch::NoGradGuard no_grad;
+    module.eval();
+    const c10::IValue output = module.forward({probe});
+    module.train();
+    if (!output.isTensor()) {
+      return InvalidField(field, absl::StrCat("forward on a batch ", input, " returned a ",
+                                              output.tagKind(), ", not a tensor of logits"));
+    }
+    const torch::Tensor logits = output.toTensor();
+    if (logits.dim() != 2 || logits.size(0) != probe.size(0) || logits.size(1) != classes) {
+      return InvalidField(
+          field, absl::StrCat("forward on a batch ", input, " returned ", Shape(logits),
+                              "; the loss needs [", probe.size(0), ", ", classes, "] logits (",
+                              classes, " classes in the data)"));
+    }
+    if (!logits.is_floating_point()) {
+      return InvalidField(field,
+                          absl::StrCat("forward returned ", c10::toString(logits.scalar_type()),
+                                       " values; logits must be floating point"));
+    }
+  } catch (const std::exception& e) {
+    return InvalidField(field, absl::StrCat("forward on a batch ", input, " threw: ", Reason(e)));
+  }
+  std::string description =
+      absl::StrCat("torchscript ", spec.path(), " (", parameters, " parameters, ", trainable,
+                   " trained; ", from_seed ? "initialised from the seed" : "saved weights");
+  if (from_seed && !kept.empty()) {
+    absl::StrAppend(
+        &description, "; left as saved: ",
+        absl::StrJoin(kept.begin(), kept.begin() + std::min<size_t>(kept.size(), 8), ", "),
+        kept.size() > 8 ? absl::StrCat(" and ", kept.size() - 8, " more") : "");
+  }
+  absl::StrAppend(&description, ")");
+  return std::unique_ptr<TrainableModel>(
+      std::make_unique<ScriptedModel>(std::move(module), std::move(description)));
+}
+
+}  // namespace polytrain

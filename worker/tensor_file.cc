@@ -1,0 +1,166 @@
+#include "worker/tensor_file.h"
+
+#include <torch/serialize.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "api/worker_messages.h"
+#include "common/validation.h"
+
+namespace polytrain {
+namespace {
+
+constexpr const char* kKeys[] = {"train_x", "train_y", "test_x", "test_y", "val_x", "val_y"};
+
+std::string Shape(c10::IntArrayRef sizes) {
+  return absl::StrCat("[", absl::StrJoin(sizes, ", "), "]");
+}
+
+// x of one split as float32 [N, sample...]: a floating dtype, or uint8 scaled to [0, 1].
+absl::StatusOr<torch::Tensor> Samples(const torch::Tensor& x, const std::string& field,
+                                      const std::string& key) {
+  const std::string where = absl::StrCat(field, ": ", key);
+  if (x.dim() < 2 || x.dim() > 4) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " is ", Shape(x.sizes()), "; expected [samples, 1 to 3 sample dimensions]"));
+  }
+  if (x.size(0) == 0) return absl::InvalidArgumentError(absl::StrCat(where, " has no samples"));
+  torch::Tensor samples;
+  if (x.scalar_type() == torch::kByte) {
+    samples = x.to(torch::kFloat).div_(255.0);
+  } else if (x.is_floating_point()) {
+    samples = x.to(torch::kFloat);
+    // One pass and no temporary: a float32 sum in float64 cannot overflow, so it is finite
+    // exactly when every value is.
+    if (!std::isfinite(samples.sum(torch::kDouble).item<double>())) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " holds NaN or infinite values"));
+    }
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is ", c10::toString(x.scalar_type()),
+                                                   "; expected a floating dtype or uint8"));
+  }
+  return samples.contiguous();
+}
+
+// y of one split as int64 [N]: integer class indices, at least 0.
+absl::StatusOr<torch::Tensor> Labels(const torch::Tensor& y, int64_t samples,
+                                     const std::string& field, const std::string& key) {
+  const std::string where = absl::StrCat(field, ": ", key);
+  if (y.is_floating_point() || y.is_complex() || y.scalar_type() == torch::kBool) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is ", c10::toString(y.scalar_type()),
+                                                   "; expected integer class indices"));
+  }
+  if (y.dim() != 1 || y.size(0) != samples) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " is ", Shape(y.sizes()), "; expected one label per sample: [", samples, "]"));
+  }
+  const torch::Tensor labels = y.to(torch::kLong).contiguous();
+  if (labels.min().item<int64_t>() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " holds the negative class ", labels.min().item<int64_t>()));
+  }
+  return labels;
+}
+
+absl::StatusOr<std::vector<char>> ReadBytes(const std::string& file, const std::string& field) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(file, error);
+  if (error) return absl::NotFoundError(absl::StrCat(field, ": ", file, ": ", error.message()));
+  if (static_cast<int64_t>(size) > kMaxTensorFileBytes) {
+    return InvalidField(field, absl::StrCat(size, " bytes; at most ", kMaxTensorFileBytes));
+  }
+  std::vector<char> bytes(size);
+  std::ifstream in(file, std::ios::binary);
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": reading ", file, " failed"));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::Status ReadTensorFile(const std::string& file, const std::string& field, Dataset* data) {
+  absl::StatusOr<std::vector<char>> bytes = ReadBytes(file, field);
+  if (!bytes.ok()) return bytes.status();
+  std::map<std::string, torch::Tensor> tensors;
+  try {
+    const c10::IValue value = torch::pickle_load(*bytes);
+    if (!value.isGenericDict()) {
+      return InvalidField(field, absl::StrCat("holds a ", value.tagKind(),
+                                              "; expected a dict of "
+                                              "tensors (torch.save({\"train_x\": ..., ...}))"));
+    }
+    for (const auto& entry : value.toGenericDict()) {
+      if (!entry.key().isString()) {
+        return InvalidField(
+            field, absl::StrCat("a key is a ", entry.key().tagKind(), "; keys are the strings ",
+                                absl::StrJoin(kKeys, ", ")));
+      }
+      const std::string key = entry.key().toStringRef();
+      if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+        return InvalidField(field, absl::StrCat("unknown key ", Quote(key), "; the keys are ",
+                                                absl::StrJoin(kKeys, ", ")));
+      }
+      if (!entry.value().isTensor()) {
+        return InvalidField(field,
+                            absl::StrCat(key, " is a ", entry.value().tagKind(), ", not a tensor"));
+      }
+      tensors[key] = entry.value().toTensor();
+    }
+  } catch (const std::exception& e) {
+    const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+    return InvalidField(
+        field, absl::StrCat("not a file torch.save wrote: ",
+                            CutError(torch_error != nullptr ? torch_error->what_without_backtrace()
+                                                            : e.what())));
+  }
+  for (const char* key : {"train_x", "train_y", "test_x", "test_y"}) {
+    if (tensors.count(key) == 0) return InvalidField(field, absl::StrCat("no ", key));
+  }
+  if (tensors.count("val_x") != tensors.count("val_y")) {
+    return InvalidField(field, "val_x and val_y come together");
+  }
+  try {
+    std::map<std::string, Split*> splits{{"train", &data->train}, {"test", &data->test}};
+    if (tensors.count("val_x") != 0) splits["val"] = &data->validation;
+    for (const auto& [name, split] : splits) {
+      absl::StatusOr<torch::Tensor> x = Samples(tensors[name + "_x"], field, name + "_x");
+      if (!x.ok()) return x.status();
+      absl::StatusOr<torch::Tensor> y =
+          Labels(tensors[name + "_y"], x->size(0), field, name + "_y");
+      if (!y.ok()) return y.status();
+      *split = {*x, *y};
+    }
+    const c10::IntArrayRef shape = data->train.x.sizes().slice(1);
+    data->classes = data->train.y.max().item<int64_t>() + 1;
+    if (data->classes < 2 || data->classes > kMaxTensorFileClasses) {
+      return InvalidField(field, absl::StrCat("train_y names ", data->classes,
+                                              " classes; expected 2 to ", kMaxTensorFileClasses));
+    }
+    for (const auto& [name, split] : splits) {
+      if (split->x.sizes().slice(1) != shape) {
+        return InvalidField(field,
+                            absl::StrCat(name, "_x samples are ", Shape(split->x.sizes().slice(1)),
+                                         " but train_x's are ", Shape(shape)));
+      }
+      const int64_t top = split->y.max().item<int64_t>();
+      if (top >= data->classes) {
+        return InvalidField(
+            field, absl::StrCat(name, "_y holds class ", top, " but train_y names ", data->classes,
+                                " classes (0 to ", data->classes - 1, ")"));
+      }
+    }
+    data->sample_shape.assign(shape.begin(), shape.end());
+  } catch (const std::exception& e) {  // e.g. out of memory converting a huge tensor
+    return InvalidField(field, absl::StrCat("reading the tensors: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace polytrain

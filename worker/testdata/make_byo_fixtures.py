@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Writes the bring-your-own-model fixtures of worker/byo_test.cc into DIR, made at test time by
+Debian's python3-torch (no binary fixture is committed): TorchScript modules, good and broken,
+and tensor files, good and broken.
+
+Usage: make_byo_fixtures.py DIR
+"""
+import os
+import sys
+
+import torch
+import torch.nn as nn
+
+
+def gaussian_classes(sizes, features, classes, seed):
+    """One set of class means, then a split of each size: classes 6 apart, unit noise."""
+    g = torch.Generator().manual_seed(seed)
+    means = torch.randn(classes, features, generator=g)
+    means = means / means.norm(dim=1, keepdim=True) * 6
+    splits = []
+    for n in sizes:
+        y = torch.randint(0, classes, (n,), generator=g)
+        splits += [means[y] + torch.randn(n, features, generator=g), y]
+    return splits
+
+
+class Scaled(nn.Module):
+    """A custom parameter beside standard layers: FROM_SEED leaves it as saved."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
+        self.scale = nn.Parameter(torch.full((5,), 0.5))
+
+    def forward(self, x):
+        return self.body(x) * self.scale
+
+
+class BnCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                                      nn.MaxPool2d(2))
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * 4 * 4, 3))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class Pair(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(20, 5)
+
+    def forward(self, x):
+        y = self.linear(x)
+        return y, y
+
+
+class Frozen(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(20, 5)
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    # The built-in MLP's twin: Flatten, Linear(20, 32), ReLU, Linear(32, 5), parameters named as
+    # the native model's ("1.weight", ...).
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
+    torch.jit.script(mlp).save(f"{out}/mlp.pt")
+    torch.jit.trace(mlp, torch.randn(2, 20)).save(f"{out}/traced_mlp.pt")
+    torch.jit.script(Scaled()).save(f"{out}/scaled.pt")
+    torch.jit.script(BnCnn()).save(f"{out}/bn_cnn.pt")
+    torch.jit.script(nn.Sequential(nn.Linear(20, 7))).save(f"{out}/seven_classes.pt")
+    torch.jit.script(nn.Sequential(nn.Linear(3, 5))).save(f"{out}/wrong_input.pt")
+    torch.jit.script(Pair()).save(f"{out}/pair.pt")
+    torch.jit.script(Frozen()).save(f"{out}/frozen.pt")
+    with open(f"{out}/not_torchscript.pt", "w") as f:
+        f.write("this is not a TorchScript file\n")
+
+    x, y, tx, ty = gaussian_classes([1200, 400], 20, 5, seed=1)
+    good = {"train_x": x, "train_y": y, "test_x": tx, "test_y": ty}
+    torch.save(good, f"{out}/vectors.pt")
+    images = torch.randint(0, 256, (300, 1, 8, 8), dtype=torch.uint8)
+    labels = torch.randint(0, 3, (300,))
+    torch.save({"train_x": images[:200], "train_y": labels[:200], "val_x": images[200:250],
+                "val_y": labels[200:250], "test_x": images[250:], "test_y": labels[250:]},
+               f"{out}/images.pt")
+    torch.save([x, y], f"{out}/list.pt")
+    torch.save(dict(good, extra=x), f"{out}/extra_key.pt")
+    torch.save(dict(good, train_x=x.to(torch.int32)), f"{out}/int_samples.pt")
+    torch.save(dict(good, train_y=y.float()), f"{out}/float_labels.pt")
+    torch.save(dict(good, train_y=y[:-1]), f"{out}/short_labels.pt")
+    torch.save(dict(good, test_y=ty.clone().fill_(9)), f"{out}/unknown_class.pt")
+    torch.save(dict(good, test_x=tx[:, :10], test_y=ty), f"{out}/other_shape.pt")
+    nan = x.clone()
+    nan[3, 4] = float("nan")
+    torch.save(dict(good, train_x=nan), f"{out}/nan.pt")
+    torch.save({k: v for k, v in good.items() if k != "test_y"}, f"{out}/no_test_y.pt")
+    torch.save(dict(good, train_x=x.reshape(1200, 20, 1, 1, 1)), f"{out}/five_dims.pt")
+    torch.save(dict(good, train_y=torch.zeros_like(y)), f"{out}/one_class.pt")
+    torch.save({"train_x": 1, "train_y": y, "test_x": tx, "test_y": ty}, f"{out}/not_tensor.pt")
+
+
+if __name__ == "__main__":
+    main()
