@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/artifacts.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
@@ -64,6 +65,14 @@ absl::Status CheckDataPath(absl::string_view field, absl::string_view value, boo
   return absl::OkStatus();
 }
 
+// A user's file named by `path` (under the worker's data root) or by `artifact` (uploaded).
+absl::Status CheckFileSource(const std::string& field, bool has_artifact, const std::string& path,
+                             const std::string& artifact) {
+  if (has_artifact) return ValidateArtifactId(FieldPath(field, "artifact"), artifact);
+  if (path.empty()) return InvalidField(FieldPath(field, "path"), "set path or artifact");
+  return CheckDataPath(FieldPath(field, "path"), path, true);
+}
+
 absl::Status ValidateModel(const ModelSpec& model, const std::string& path) {
   switch (model.architecture_case()) {
     case ModelSpec::kMlp:
@@ -87,7 +96,8 @@ absl::Status ValidateModel(const ModelSpec& model, const std::string& path) {
                            model.resnet().blocks_per_stage(), 0, 16);
     case ModelSpec::kTorchscript:
       POLYTRAIN_RETURN_IF_ERROR(
-          CheckDataPath(FieldPath(path, "torchscript.path"), model.torchscript().path(), true));
+          CheckFileSource(FieldPath(path, "torchscript"), model.torchscript().has_artifact(),
+                          model.torchscript().path(), model.torchscript().artifact()));
       if (!polytrain::v1::TorchScriptModel::Init_IsValid(model.torchscript().init())) {
         return InvalidField(FieldPath(path, "torchscript.init"),
                             absl::StrCat("unknown value ", model.torchscript().init()));
@@ -139,8 +149,9 @@ absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
       break;
     }
     case DatasetSpec::kTensors:
-      POLYTRAIN_RETURN_IF_ERROR(
-          CheckDataPath(FieldPath(path, "tensors.path"), data.tensors().path(), true));
+      POLYTRAIN_RETURN_IF_ERROR(CheckFileSource(FieldPath(path, "tensors"),
+                                                data.tensors().has_artifact(),
+                                                data.tensors().path(), data.tensors().artifact()));
       break;
     case DatasetSpec::SOURCE_NOT_SET:
       return InvalidField(FieldPath(path, "source"),

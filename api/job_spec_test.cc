@@ -67,7 +67,7 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
                 "spec.model.resnet.blocks_per_stage: must be in [0, 16], got 17");
   ExpectInvalid("model { }",
                 "spec.model.architecture: no model set: choose mlp, cnn, resnet or torchscript");
-  ExpectInvalid("model { torchscript { } }", "spec.model.torchscript.path: must be set");
+  ExpectInvalid("model { torchscript { } }", "spec.model.torchscript.path: set path or artifact");
   ExpectInvalid("model { torchscript { path: 'a/../../m.pt' } }",
                 "spec.model.torchscript.path: must stay inside the data root; '..' is not "
                 "allowed, got 'a/../../m.pt'");
@@ -78,7 +78,7 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
             static_cast<polytrain::v1::TorchScriptModel::Init>(7));
       },
       "spec.model.torchscript.init: unknown value 7");
-  ExpectInvalid("dataset { tensors { } }", "spec.dataset.tensors.path: must be set");
+  ExpectInvalid("dataset { tensors { } }", "spec.dataset.tensors.path: set path or artifact");
   ExpectInvalid("dataset { tensors { path: '../data.pt' } }",
                 "spec.dataset.tensors.path: must stay inside the data root; '..' is not allowed, "
                 "got '../data.pt'");

@@ -61,6 +61,16 @@ inline constexpr char kCheckpointPrefix[] = "ckpt-";
 // Checkpoints the coordinator keeps per job: the newest, and two to fall back on.
 inline constexpr size_t kStoredCheckpointsPerJob = 3;
 
+// --- Artifacts of users (coordinator.proto: UploadArtifact, JobSpec artifact fields) ---
+// An artifact's id: this prefix, then the file's SHA-256 in 64 lowercase hex digits.
+inline constexpr char kArtifactIdPrefix[] = "sha256:";
+// The coordinator stores them as the artifacts of this pseudo-job: <artifacts>/sha256/<hex>,
+// so workers fetch them with DownloadArtifact("sha256/<hex>") like checkpoints.
+inline constexpr char kUserArtifactDir[] = "sha256";
+// --max_artifact_bytes: its default, and the most it may be set to.
+inline constexpr int64_t kDefaultMaxUploadBytes = int64_t{2} << 30;
+inline constexpr int64_t kMaxUploadBytes = kMaxArtifactBytes;
+
 // --- Names shared by the coordinator, the worker and the clients ---
 // The labels a sweep puts on each of its jobs.
 inline constexpr char kSweepLabel[] = "sweep";

@@ -1,5 +1,9 @@
 #include "client/coordinator_client.h"
 
+#include "api/limits.h"
+#include "common/chunked_file.h"
+#include "common/sha256.h"
+
 namespace polytrain {
 
 CoordinatorClient::CoordinatorClient(std::string address, ClientSecurityOptions security)
@@ -10,6 +14,40 @@ CoordinatorClient::CoordinatorClient(std::string address, ClientSecurityOptions 
   } else {
     status_ = channel.status();
   }
+}
+
+absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::string& path,
+                                                                  const std::string& name) {
+  if (!status_.ok()) return status_;
+  absl::StatusOr<std::string> hex = Sha256HexOfFile(path);
+  if (!hex.ok()) return hex.status();
+  absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
+      ChunkedFileReader::Open(path, kArtifactChunkBytes);
+  if (!reader.ok()) return reader.status();
+  grpc::ClientContext context;
+  Prepare(&context);
+  // 2 GiB at 10 MB/s takes under 4 minutes.
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+  polytrain::v1::Artifact stored;
+  auto writer = stub_->UploadArtifact(&context, &stored);
+  polytrain::v1::UploadArtifactRequest chunk;
+  chunk.set_name(name);
+  chunk.set_sha256(absl::StrCat(kArtifactIdPrefix, *hex));
+  bool last = false;
+  while (!last) {
+    if (absl::Status s = (*reader)->Next(chunk.mutable_data(), &last); !s.ok()) {
+      context.TryCancel();
+      writer->Finish();
+      return s;
+    }
+    chunk.set_last(last);
+    // A refused write means the coordinator ended the call: Finish says why.
+    if (!writer->Write(chunk)) break;
+    chunk.Clear();
+  }
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();  // fills `stored`
+  return Result(status, std::move(stored));
 }
 
 absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(

@@ -1,5 +1,6 @@
 // polyctl's connection to the coordinator: a channel with TLS and the token as the flags say,
-// unary calls with a deadline, and a job's event stream (WatchJob).
+// unary calls with a deadline, a job's event stream (WatchJob), and file uploads
+// (UploadArtifact).
 #ifndef POLYTRAIN_CLIENT_COORDINATOR_CLIENT_H_
 #define POLYTRAIN_CLIENT_COORDINATOR_CLIENT_H_
 
@@ -34,6 +35,10 @@ class CoordinatorClient {
     const grpc::Status status = (stub_.get()->*method)(&context, request, &response);
     return Result(status, std::move(response));
   }
+
+  // Uploads the file at `path` as an artifact called `name`: its SHA-256 first, then its bytes
+  // in 1 MiB chunks (the coordinator checks one against the other).
+  absl::StatusOr<polytrain::v1::Artifact> Upload(const std::string& path, const std::string& name);
 
   // Streams the job's events (WatchJob) into `on_event` until the job ends; returns the last
   // state of the job seen.

@@ -1,6 +1,12 @@
 #include "common/sha256.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+
+#include <fstream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace polytrain {
 
@@ -22,5 +28,35 @@ std::string ToHex(const Sha256Digest& digest) {
 }
 
 std::string Sha256Hex(absl::string_view data) { return ToHex(Sha256(data)); }
+
+Sha256Hasher::Sha256Hasher() : context_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr);
+}
+
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_)); }
+
+void Sha256Hasher::Update(absl::string_view data) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), data.data(), data.size());
+}
+
+std::string Sha256Hasher::FinishHex() {
+  Sha256Digest digest;
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(context_), digest.data(), &length);
+  return ToHex(digest);
+}
+
+absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  Sha256Hasher hasher;
+  std::vector<char> buffer(size_t{1} << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    hasher.Update(absl::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
+  }
+  if (!in.eof()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
+  return hasher.FinishHex();
+}
 
 }  // namespace polytrain

@@ -122,6 +122,16 @@ size_t ArtifactStore::PruneOlder(const std::string& job_id, const std::string& p
   return removed;
 }
 
+absl::Status ArtifactStore::Remove(const std::string& relative) const {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactPath("path", relative));
+  const fs::path path = fs::path(root_) / relative;
+  std::error_code error;
+  fs::remove(path, error);
+  if (error) return absl::InternalError(absl::StrCat(path.string(), ": ", error.message()));
+  fs::remove(ChecksumPath(path), error);
+  return absl::OkStatus();
+}
+
 ArtifactStore::Upload::Upload(std::string relative, std::unique_ptr<ChunkedFileWriter> file)
     : relative_(std::move(relative)), file_(std::move(file)) {}
 

@@ -36,6 +36,10 @@ class ArtifactStore {
     absl::Status Append(const std::string& data);
     // Returns the path relative to the root.
     absl::StatusOr<std::string> Commit(int64_t size, uint32_t crc32);
+    // Commit of what was appended, for a sender that checks the content its own way.
+    absl::StatusOr<std::string> CommitAsWritten() {
+      return Commit(file_->written().size, file_->written().crc32);
+    }
 
    private:
     friend class ArtifactStore;
@@ -63,6 +67,9 @@ class ArtifactStore {
   // Deletes the job's files whose names start with `prefix` (and their records), all but the
   // `keep` newest by name. Returns how many went. A reader holding one open still reads it.
   size_t PruneOlder(const std::string& job_id, const std::string& prefix, size_t keep) const;
+
+  // Deletes the file at "<job_id>/<name>" and its record (absent already: OK).
+  absl::Status Remove(const std::string& relative) const;
 
   const std::string& root() const { return root_; }
 

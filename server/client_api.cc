@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "api/artifacts.h"
 #include "api/client_requests.h"
 #include "common/status_macros.h"
 #include "loss/core/describe.h"
@@ -21,7 +23,8 @@ absl::StatusOr<Job> ClientApi::SubmitJob(const polytrain::v1::SubmitJobRequest& 
   job.set_client_request_id(request.client_request_id());
   job.set_loss_name(loss::ShortName(loss));
   job.set_owner(caller.name);
-  absl::StatusOr<std::vector<Job>> stored = scheduler_->Submit({std::move(job)});
+  absl::StatusOr<std::vector<Job>> stored =
+      SubmitChecked(request.spec(), "spec", {std::move(job)}, caller);
   if (!stored.ok()) return stored.status();
   return std::move(stored->front());
 }
@@ -33,8 +36,8 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> ClientApi::SubmitSweep(
   const std::string sweep_id = SweepId(caller.name, request.client_request_id());
   // Every job is checked, then all are stored in one transaction: a sweep is accepted whole or
   // not at all.
-  absl::StatusOr<std::vector<Job>> stored =
-      scheduler_->Submit(ExpandSweep(request, *losses, sweep_id, caller.name));
+  absl::StatusOr<std::vector<Job>> stored = SubmitChecked(
+      request.base(), "base", ExpandSweep(request, *losses, sweep_id, caller.name), caller);
   if (!stored.ok()) return stored.status();
   polytrain::v1::SubmitSweepResponse response;
   response.set_sweep_id(sweep_id);
@@ -78,6 +81,47 @@ absl::Status ClientApi::Watch(const polytrain::v1::WatchJobRequest& request, Job
   POLYTRAIN_RETURN_IF_ERROR(ValidateWatchJobRequest(request));
   POLYTRAIN_RETURN_IF_ERROR(queries_->AccessibleJob("id", request.id(), caller).status());
   return scheduler_->Watch(request.id(), watcher);
+}
+
+absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(const polytrain::v1::JobSpec& spec,
+                                                          absl::string_view spec_path,
+                                                          std::vector<Job> jobs,
+                                                          const Caller& caller) {
+  const std::vector<NamedArtifact> named = ArtifactsNamedBy(spec, spec_path);
+  if (named.empty()) return scheduler_->Submit(std::move(jobs));
+  if (artifacts_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(named.front().field, ": this coordinator stores no artifacts"));
+  }
+  absl::StatusOr<std::vector<Job>> stored;
+  POLYTRAIN_RETURN_IF_ERROR(artifacts_->SubmitNaming(named, caller, [&] {
+    stored = scheduler_->Submit(std::move(jobs));
+    return stored.status();
+  }));
+  return stored;
+}
+
+absl::StatusOr<ArtifactCatalog*> ClientApi::Artifacts() {
+  if (artifacts_ == nullptr) {
+    return absl::FailedPreconditionError("this coordinator stores no artifacts");
+  }
+  return artifacts_;
+}
+
+absl::StatusOr<polytrain::v1::ListArtifactsResponse> ClientApi::ListArtifacts(
+    const polytrain::v1::ListArtifactsRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateListArtifactsRequest(request));
+  absl::StatusOr<ArtifactCatalog*> catalog = Artifacts();
+  if (!catalog.ok()) return catalog.status();
+  return (*catalog)->List(request, caller);
+}
+
+absl::StatusOr<polytrain::v1::DeleteArtifactResponse> ClientApi::DeleteArtifact(
+    const polytrain::v1::DeleteArtifactRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateDeleteArtifactRequest(request));
+  absl::StatusOr<ArtifactCatalog*> catalog = Artifacts();
+  if (!catalog.ok()) return catalog.status();
+  return (*catalog)->Delete(request, caller);
 }
 
 void ClientApi::Unwatch(const std::string& job_id, JobWatcher* watcher) {

@@ -1,6 +1,7 @@
 // The Coordinator service's requests, each carried out for a caller: validated first (api/),
 // then handed to the part that owns it: submissions, cancellations and watches to the Scheduler,
-// sweeps through their expansion (sweep_expansion.h) to the Scheduler, reads to JobQueries.
+// sweeps through their expansion (sweep_expansion.h) to the Scheduler, reads to JobQueries,
+// users' artifacts to the ArtifactCatalog (which also checks the artifacts a submission names).
 // The gRPC handlers (coordinator_service_impl.h) are one call into this each.
 #ifndef POLYTRAIN_SERVER_CLIENT_API_H_
 #define POLYTRAIN_SERVER_CLIENT_API_H_
@@ -9,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "polytrain/v1/coordinator.pb.h"
+#include "server/artifact_catalog.h"
 #include "server/caller.h"
 #include "server/job_queries.h"
 #include "server/scheduler.h"
@@ -17,8 +19,10 @@ namespace polytrain {
 
 class ClientApi {
  public:
-  // Both must outlive this.
-  ClientApi(Scheduler* scheduler, JobQueries* queries) : scheduler_(scheduler), queries_(queries) {}
+  // All must outlive this; `artifacts` may be null (no artifact store: jobs naming an artifact
+  // and artifact requests are refused).
+  ClientApi(Scheduler* scheduler, JobQueries* queries, ArtifactCatalog* artifacts)
+      : scheduler_(scheduler), queries_(queries), artifacts_(artifacts) {}
 
   // PERMISSION_DENIED when a client names another's job; INVALID_ARGUMENT naming the field.
   absl::StatusOr<polytrain::v1::Job> SubmitJob(const polytrain::v1::SubmitJobRequest& request,
@@ -40,9 +44,22 @@ class ClientApi {
                      const Caller& caller);
   void Unwatch(const std::string& job_id, JobWatcher* watcher);
 
+  // The catalog uploads go to: FAILED_PRECONDITION when there is none.
+  absl::StatusOr<ArtifactCatalog*> Artifacts();
+  absl::StatusOr<polytrain::v1::ListArtifactsResponse> ListArtifacts(
+      const polytrain::v1::ListArtifactsRequest& request, const Caller& caller);
+  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> DeleteArtifact(
+      const polytrain::v1::DeleteArtifactRequest& request, const Caller& caller);
+
  private:
+  // Scheduler::Submit, once the caller may use every artifact the jobs name (all share `spec`'s).
+  absl::StatusOr<std::vector<polytrain::v1::Job>> SubmitChecked(
+      const polytrain::v1::JobSpec& spec, absl::string_view spec_path,
+      std::vector<polytrain::v1::Job> jobs, const Caller& caller);
+
   Scheduler* const scheduler_;
   JobQueries* const queries_;
+  ArtifactCatalog* const artifacts_;
 };
 
 }  // namespace polytrain

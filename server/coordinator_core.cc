@@ -3,7 +3,8 @@
 namespace polytrain {
 
 absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
-    const std::string& db, const Scheduler::Options& options) {
+    const std::string& db, const Scheduler::Options& options,
+    const std::optional<Artifacts>& artifacts) {
   std::unique_ptr<CoordinatorCore> core(new CoordinatorCore());
   absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(db);
   if (!store.ok()) return store.status();
@@ -13,7 +14,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
   if (!scheduler.ok()) return scheduler.status();
   core->scheduler_ = *std::move(scheduler);
   core->queries_ = std::make_unique<JobQueries>(core->store_.get());
-  core->client_api_ = std::make_unique<ClientApi>(core->scheduler_.get(), core->queries_.get());
+  if (artifacts.has_value()) {
+    absl::StatusOr<std::unique_ptr<ArtifactStore>> files = ArtifactStore::Open(artifacts->dir);
+    if (!files.ok()) return files.status();
+    core->artifact_store_ = *std::move(files);
+    core->artifact_catalog_ = std::make_unique<ArtifactCatalog>(
+        core->artifact_store_.get(), core->store_.get(), artifacts->max_upload_bytes);
+  }
+  core->client_api_ = std::make_unique<ClientApi>(core->scheduler_.get(), core->queries_.get(),
+                                                  core->artifact_catalog_.get());
   core->worker_protocol_ = std::make_unique<WorkerProtocol>(core->scheduler_.get());
   return core;
 }
@@ -22,6 +31,8 @@ CoordinatorCore::~CoordinatorCore() {
   // Whatever holds a pointer goes before what it points to.
   worker_protocol_.reset();
   client_api_.reset();
+  artifact_catalog_.reset();
+  artifact_store_.reset();
   queries_.reset();
   scheduler_.reset();
   store_.reset();

@@ -1,14 +1,20 @@
 // The coordinator without its network face: the job store, the scheduler over it, the read-only
-// queries, and the two APIs requests come through (ClientApi for clients, WorkerProtocol for
+// queries, the artifact store and users' artifact catalog over it, and the two APIs requests
+// come through (ClientApi for clients, WorkerProtocol for
 // workers), built in the order they depend on each other and torn down in reverse. The gRPC
 // server (coordinator_server.h) wraps one; tests and the fuzzer drive one directly.
 #ifndef POLYTRAIN_SERVER_COORDINATOR_CORE_H_
 #define POLYTRAIN_SERVER_COORDINATOR_CORE_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "api/limits.h"
+#include "server/artifact_catalog.h"
+#include "server/artifact_store.h"
 #include "server/client_api.h"
 #include "server/job_queries.h"
 #include "server/scheduler.h"
@@ -19,16 +25,26 @@ namespace polytrain {
 
 class CoordinatorCore {
  public:
+  struct Artifacts {
+    std::string dir;  // created if needed
+    int64_t max_upload_bytes = kDefaultMaxUploadBytes;
+  };
+
   // Opens (or creates) the SQLite database at `db` (":memory:" for none) and loads its queued
-  // and running jobs into the scheduler.
-  static absl::StatusOr<std::unique_ptr<CoordinatorCore>> Open(const std::string& db,
-                                                               const Scheduler::Options& options);
+  // and running jobs into the scheduler. Without `artifacts` there is no artifact store: jobs
+  // naming users' artifacts are refused.
+  static absl::StatusOr<std::unique_ptr<CoordinatorCore>> Open(
+      const std::string& db, const Scheduler::Options& options,
+      const std::optional<Artifacts>& artifacts = std::nullopt);
   ~CoordinatorCore();
 
   JobStore& store() { return *store_; }
   Scheduler& scheduler() { return *scheduler_; }
   ClientApi& client_api() { return *client_api_; }
   WorkerProtocol& worker_protocol() { return *worker_protocol_; }
+  // Null without an artifact store.
+  ArtifactStore* artifact_store() { return artifact_store_.get(); }
+  ArtifactCatalog* artifact_catalog() { return artifact_catalog_.get(); }
 
  private:
   CoordinatorCore() = default;
@@ -36,6 +52,8 @@ class CoordinatorCore {
   std::unique_ptr<SqliteJobStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<JobQueries> queries_;
+  std::unique_ptr<ArtifactStore> artifact_store_;
+  std::unique_ptr<ArtifactCatalog> artifact_catalog_;
   std::unique_ptr<ClientApi> client_api_;
   std::unique_ptr<WorkerProtocol> worker_protocol_;
 };

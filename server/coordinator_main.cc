@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "api/limits.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "cli/logging_flags.h"
@@ -33,7 +34,12 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
   app.add_option("--db", options->db, "SQLite database file (created if missing)")
       ->capture_default_str();
   app.add_option("--artifacts", options->artifacts,
-                 "directory for job artifacts (checkpoints uploaded by workers)")
+                 "directory for artifacts: checkpoints uploaded by workers, and users' models and "
+                 "datasets (polyctl upload) under sha256/")
+      ->capture_default_str();
+  app.add_option("--max_artifact_bytes", options->max_artifact_bytes,
+                 "largest file a user may upload (polyctl upload), in bytes")
+      ->check(CLI::Range(int64_t{0}, kMaxUploadBytes))
       ->capture_default_str();
   app.add_option("--lease_seconds", options->lease_seconds,
                  "a running job is requeued when its worker is silent this long")

@@ -49,18 +49,16 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   scheduling.lease_seconds = options.lease_seconds;
   scheduling.heartbeat_seconds = options.lease_seconds / 3.0;
   scheduling.metrics = s->metrics_.get();
-  absl::StatusOr<std::unique_ptr<CoordinatorCore>> core =
-      CoordinatorCore::Open(options.db, scheduling);
+  absl::StatusOr<std::unique_ptr<CoordinatorCore>> core = CoordinatorCore::Open(
+      options.db, scheduling,
+      CoordinatorCore::Artifacts{options.artifacts, options.max_artifact_bytes});
   if (!core.ok()) return core.status();
   s->core_ = *std::move(core);
-  absl::StatusOr<std::unique_ptr<ArtifactStore>> artifacts = ArtifactStore::Open(options.artifacts);
-  if (!artifacts.ok()) return artifacts.status();
-  s->artifacts_ = *std::move(artifacts);
 
   s->client_service_ = std::make_unique<CoordinatorServiceImpl>(
       &s->core_->client_api(), s->metrics_.get(), s->access_.get());
-  s->worker_service_ = std::make_unique<WorkerServiceImpl>(&s->core_->worker_protocol(),
-                                                           s->artifacts_.get(), s->access_.get());
+  s->worker_service_ = std::make_unique<WorkerServiceImpl>(
+      &s->core_->worker_protocol(), s->core_->artifact_store(), s->access_.get());
   grpc::EnableDefaultHealthCheckService(true);
   if (options.reflection.value_or(!s->tokens_.has_value())) {
     // gRPC's reflection library adds itself to every server built once it is loaded (a static

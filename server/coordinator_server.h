@@ -10,12 +10,12 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "api/limits.h"
 #include "common/grpc_security.h"
 #include "grpcpp/server.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "server/access_control.h"
-#include "server/artifact_store.h"
 #include "server/coordinator_core.h"
 #include "server/coordinator_metrics.h"
 #include "server/coordinator_service_impl.h"
@@ -30,8 +30,9 @@ class CoordinatorServer {
     std::string listen = "127.0.0.1:50051";  // port 0 picks a free one
     std::string db = "polytrain.db";
     std::string artifacts = "polytrain-artifacts";
-    double lease_seconds = 30.0;                    // workers heartbeat every third of it
-    std::string metrics_listen = "127.0.0.1:9464";  // empty: no /metrics
+    int64_t max_artifact_bytes = kDefaultMaxUploadBytes;  // one upload of a user's file
+    double lease_seconds = 30.0;                          // workers heartbeat every third of it
+    std::string metrics_listen = "127.0.0.1:9464";        // empty: no /metrics
     double job_series_retention_seconds = 600;
     int max_finished_job_series = 1000;
     ServerSecurityOptions security;
@@ -61,7 +62,6 @@ class CoordinatorServer {
   std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<CoordinatorCore> core_;
-  std::unique_ptr<ArtifactStore> artifacts_;
   std::optional<TokenAuthenticator> tokens_;
   std::unique_ptr<AccessControl> access_;
   std::unique_ptr<CoordinatorServiceImpl> client_service_;

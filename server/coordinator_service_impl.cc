@@ -2,9 +2,13 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "api/artifacts.h"
 #include "common/grpc_status.h"
 #include "server/request_bytes.h"
 
@@ -102,6 +106,85 @@ class JobWatch final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
   bool finished_ = false;
 };
 
+// One UploadArtifact stream: chunks parsed and checked one by one into the catalog's upload,
+// finished at the chunk marked last with the stored record (or the first error, nothing kept).
+class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+ public:
+  using Done = std::function<void(const grpc::Status&)>;
+
+  ArtifactUploadReactor(ClientApi* api, const absl::StatusOr<Caller>& caller,
+                        grpc::ByteBuffer* response, Done done)
+      : api_(api), response_(response), done_(std::move(done)) {
+    if (!caller.ok()) {
+      End(caller.status());
+      return;
+    }
+    caller_ = *caller;
+    StartRead(&chunk_bytes_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      End(absl::InvalidArgumentError("last: the upload ended before a chunk marked last"));
+      return;
+    }
+    absl::StatusOr<bool> more = Receive();
+    if (!more.ok()) {
+      End(more.status());
+    } else if (*more) {
+      StartRead(&chunk_bytes_);
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // Takes one chunk: true when more are to come; the record is answered after the last.
+  absl::StatusOr<bool> Receive() {
+    polytrain::v1::UploadArtifactRequest chunk;
+    if (absl::Status s = ParseRequest(chunk_bytes_, &chunk); !s.ok()) return s;
+    if (absl::Status s = ValidateUploadArtifactRequest(chunk, upload_ == nullptr); !s.ok()) {
+      return s;
+    }
+    if (upload_ == nullptr) {
+      absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
+      if (!catalog.ok()) return catalog.status();
+      if (std::optional<polytrain::v1::Artifact> stored =
+              (*catalog)->AlreadyUploaded(chunk, caller_)) {
+        // The rest of the stream is not read: the client's writes fail and it finishes.
+        if (absl::Status s = SerializeResponse(*stored, response_); !s.ok()) return s;
+        End(absl::OkStatus());
+        return false;
+      }
+      absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> upload =
+          (*catalog)->BeginUpload(chunk, caller_);
+      if (!upload.ok()) return upload.status();
+      upload_ = *std::move(upload);
+    }
+    if (absl::Status s = upload_->Append(chunk.data()); !s.ok()) return s;
+    if (!chunk.last()) return true;
+    absl::StatusOr<polytrain::v1::Artifact> stored = upload_->Finish();
+    if (!stored.ok()) return stored.status();
+    if (absl::Status s = SerializeResponse(*stored, response_); !s.ok()) return s;
+    End(absl::OkStatus());
+    return false;
+  }
+
+  void End(const absl::Status& status) {
+    upload_.reset();  // an unfinished upload's temporary file goes now
+    const grpc::Status grpc_status = ToGrpcStatus(status);
+    done_(grpc_status);
+    Finish(grpc_status);
+  }
+
+  ClientApi* api_;
+  grpc::ByteBuffer* response_;
+  Done done_;
+  Caller caller_;
+  grpc::ByteBuffer chunk_bytes_;
+  std::unique_ptr<ArtifactCatalog::Upload> upload_;
+};
+
 }  // namespace
 
 template <typename Request, typename Call>
@@ -183,6 +266,34 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::CompareJobs(grpc::CallbackServ
   return Unary<polytrain::v1::CompareJobsRequest>(
       "CompareJobs", context, request, response,
       [this](const auto& r, const Caller& caller) { return api_->CompareJobs(r, caller); });
+}
+
+grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifact(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
+  const auto start = std::chrono::steady_clock::now();
+  return new ArtifactUploadReactor(
+      api_, access_->ClientCaller(*context), response, [this, start](const grpc::Status& status) {
+        if (metrics_ == nullptr) return;
+        metrics_->Rpc(
+            "UploadArtifact", status.error_code(),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      });
+}
+
+grpc::ServerUnaryReactor* CoordinatorServiceImpl::ListArtifacts(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary<polytrain::v1::ListArtifactsRequest>(
+      "ListArtifacts", context, request, response,
+      [this](const auto& r, const Caller& caller) { return api_->ListArtifacts(r, caller); });
+}
+
+grpc::ServerUnaryReactor* CoordinatorServiceImpl::DeleteArtifact(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary<polytrain::v1::DeleteArtifactRequest>(
+      "DeleteArtifact", context, request, response,
+      [this](const auto& r, const Caller& caller) { return api_->DeleteArtifact(r, caller); });
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::WatchJob(

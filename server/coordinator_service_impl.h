@@ -21,7 +21,11 @@ using RawService = Coordinator::WithRawCallbackMethod_SubmitJob<
         Coordinator::WithRawCallbackMethod_CancelJob<Coordinator::WithRawCallbackMethod_GetMetrics<
             Coordinator::WithRawCallbackMethod_WatchJob<
                 Coordinator::WithRawCallbackMethod_SubmitSweep<
-                    Coordinator::WithRawCallbackMethod_CompareJobs<Coordinator::Service>>>>>>>>;
+                    Coordinator::WithRawCallbackMethod_CompareJobs<
+                        Coordinator::WithRawCallbackMethod_UploadArtifact<
+                            Coordinator::WithRawCallbackMethod_ListArtifacts<
+                                Coordinator::WithRawCallbackMethod_DeleteArtifact<
+                                    Coordinator::Service>>>>>>>>>>>;
 }  // namespace coordinator_service_internal
 
 class CoordinatorServiceImpl final : public coordinator_service_internal::RawService {
@@ -54,6 +58,14 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
                                         grpc::ByteBuffer* response) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchJob(grpc::CallbackServerContext* context,
                                                        const grpc::ByteBuffer* request) override;
+  grpc::ServerReadReactor<grpc::ByteBuffer>* UploadArtifact(grpc::CallbackServerContext* context,
+                                                            grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListArtifacts(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeleteArtifact(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
 
  private:
   // Authenticates, parses a Request, runs `call(request, caller)` (a StatusOr<Response>),

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "polytrain/v1/coordinator.pb.h"
 #include "polytrain/v1/job_record.pb.h"
 #include "polytrain/v1/metrics.pb.h"
 
@@ -22,6 +23,11 @@ struct JobFilter {
   std::optional<std::string> owner;             // unset: anyone's
   int page_size = 100;
   std::string page_token;  // opaque, from JobPage::next_page_token
+};
+
+struct ArtifactPage {
+  std::vector<polytrain::v1::Artifact> artifacts;  // newest first; active_jobs not filled in
+  std::string next_page_token;                     // empty on the last page
 };
 
 struct JobPage {
@@ -68,6 +74,24 @@ class JobStore {
   // Oldest first.
   virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) = 0;
+
+  // --- Users' artifacts: one record per (id, owner); the files are in the ArtifactStore. ---
+  // Stores `record` (id, name, size, owner; create_time is set here) unless its owner already
+  // has a record of that id, which then comes back unchanged.
+  virtual absl::StatusOr<polytrain::v1::Artifact> PutArtifact(polytrain::v1::Artifact record) = 0;
+  // `owner`'s record of `id` (unset: the oldest record of anyone's). NOT_FOUND when none.
+  virtual absl::StatusOr<polytrain::v1::Artifact> FindArtifact(
+      const std::string& id, const std::optional<std::string>& owner) = 0;
+  // `owner`'s records (unset: everyone's), newest first.
+  virtual absl::StatusOr<ArtifactPage> ListArtifacts(const std::optional<std::string>& owner,
+                                                     int page_size,
+                                                     const std::string& page_token) = 0;
+  // Deletes `owner`'s record of `id` (unset: every record of it) and returns what went.
+  virtual absl::StatusOr<std::vector<polytrain::v1::Artifact>> DeleteArtifact(
+      const std::string& id, const std::optional<std::string>& owner) = 0;
+  // How many queued or running jobs (of `owner`, when set) name the artifact in their spec.
+  virtual absl::StatusOr<int64_t> CountActiveJobsNaming(
+      const std::string& id, const std::optional<std::string>& owner) = 0;
 };
 
 }  // namespace polytrain

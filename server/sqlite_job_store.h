@@ -38,6 +38,15 @@ class SqliteJobStore : public JobStore {
   absl::Status DeleteMetricsAfter(const std::string& job_id, int64_t step) override;
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) override;
+  absl::StatusOr<polytrain::v1::Artifact> PutArtifact(polytrain::v1::Artifact record) override;
+  absl::StatusOr<polytrain::v1::Artifact> FindArtifact(
+      const std::string& id, const std::optional<std::string>& owner) override;
+  absl::StatusOr<ArtifactPage> ListArtifacts(const std::optional<std::string>& owner, int page_size,
+                                             const std::string& page_token) override;
+  absl::StatusOr<std::vector<polytrain::v1::Artifact>> DeleteArtifact(
+      const std::string& id, const std::optional<std::string>& owner) override;
+  absl::StatusOr<int64_t> CountActiveJobsNaming(const std::string& id,
+                                                const std::optional<std::string>& owner) override;
 
  private:
   struct Connection {

@@ -28,6 +28,7 @@ from polytrain.v1 import coordinator_pb2, job_record_pb2, worker_pb2  # noqa: E4
 
 SERVICE = "/polytrain.v1.Coordinator/"
 TOKEN = "a-client-token-of-some-length"
+WORKER_TOKEN = "a-worker-token-of-some-length"
 
 
 class Coordinator:
@@ -68,8 +69,49 @@ class Coordinator:
 
 def tokens_file(directory):
     path = directory / "tokens"
-    path.write_text(f"client alice sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n")
+    path.write_text(f"client alice sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n"
+                    f"worker w1 sha256:{hashlib.sha256(WORKER_TOKEN.encode()).hexdigest()}\n")
     return str(path)
+
+
+def small_job(name):
+    """A SubmitJobRequest of a tiny valid job: an MLP on 4 synthetic samples."""
+    request = coordinator_pb2.SubmitJobRequest()
+    request.spec.name = name
+    request.spec.model.mlp.SetInParent()
+    request.spec.dataset.synthetic.classes = 2
+    request.spec.dataset.synthetic.features = 2
+    request.spec.dataset.synthetic.train_samples = 4
+    request.spec.dataset.synthetic.test_samples = 4
+    request.spec.loss.cross_entropy.SetInParent()
+    request.spec.optimizer.sgd.SetInParent()
+    request.spec.optimizer.learning_rate = 0.1
+    request.spec.epochs = 1
+    request.spec.batch_size = 2
+    return request
+
+
+def upload(coordinator, chunks, metadata=None):
+    """An UploadArtifact stream of raw chunk bytes; returns (code, details, Artifact)."""
+    rpc = coordinator.channel.stream_unary(SERVICE + "UploadArtifact")
+    try:
+        reply = rpc(iter(chunks), timeout=30, metadata=metadata)
+        return grpc.StatusCode.OK, "", coordinator_pb2.Artifact.FromString(reply)
+    except grpc.RpcError as error:
+        return error.code(), error.details(), None
+
+
+def upload_chunks(data, name="model.pt", sha256=None, size=1 << 20):
+    """`data` as UploadArtifactRequest bytes: the first chunk named, the last marked."""
+    sha256 = sha256 or "sha256:" + hashlib.sha256(data).hexdigest()
+    pieces = [data[i:i + size] for i in range(0, len(data), size)] or [b""]
+    out = []
+    for i, piece in enumerate(pieces):
+        chunk = coordinator_pb2.UploadArtifactRequest(data=piece, last=i == len(pieces) - 1)
+        if i == 0:
+            chunk.name, chunk.sha256 = name, sha256
+        out.append(chunk.SerializeToString())
+    return out
 
 
 class OpenCoordinatorTest(unittest.TestCase):
@@ -91,7 +133,9 @@ class OpenCoordinatorTest(unittest.TestCase):
                                 ("CancelJob", "CancelJobRequest"),
                                 ("GetMetrics", "GetMetricsRequest"),
                                 ("SubmitSweep", "SubmitSweepRequest"),
-                                ("CompareJobs", "CompareJobsRequest")]:
+                                ("CompareJobs", "CompareJobsRequest"),
+                                ("ListArtifacts", "ListArtifactsRequest"),
+                                ("DeleteArtifact", "DeleteArtifactRequest")]:
             code, details, _ = self.coordinator.call(SERVICE + method, b"\x0a\x05ab")
             self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT, method)
             self.assertTrue(details.startswith(f"request: not a valid polytrain.v1.{message}"),
@@ -121,18 +165,7 @@ class OpenCoordinatorTest(unittest.TestCase):
         self.assertIn("(100000 characters)", error.exception.details())
 
     def test_timestamps_have_sub_second_resolution(self):
-        spec = coordinator_pb2.SubmitJobRequest()
-        spec.spec.name = "stamped"
-        spec.spec.model.mlp.SetInParent()
-        spec.spec.dataset.synthetic.classes = 2
-        spec.spec.dataset.synthetic.features = 2
-        spec.spec.dataset.synthetic.train_samples = 4
-        spec.spec.dataset.synthetic.test_samples = 4
-        spec.spec.loss.cross_entropy.SetInParent()
-        spec.spec.optimizer.sgd.SetInParent()
-        spec.spec.optimizer.learning_rate = 0.1
-        spec.spec.epochs = 1
-        spec.spec.batch_size = 2
+        spec = small_job("stamped")
         stamps = []
         for _ in range(3):
             code, details, reply = self.coordinator.call(SERVICE + "SubmitJob",
@@ -142,6 +175,80 @@ class OpenCoordinatorTest(unittest.TestCase):
             stamps.append((job.create_time.seconds, job.create_time.nanos))
         self.assertEqual(len(set(stamps)), 3, stamps)  # whole seconds would repeat
         self.assertTrue(any(nanos != 0 for _, nanos in stamps), stamps)
+
+    def test_uploads_are_stored_under_their_hash_and_checked(self):
+        data = bytes(range(256)) * 10000  # 2.44 MiB: three chunks
+        code, details, artifact = upload(self.coordinator, upload_chunks(data))
+        self.assertEqual(code, grpc.StatusCode.OK, details)
+        digest = hashlib.sha256(data).hexdigest()
+        self.assertEqual((artifact.id, artifact.name, artifact.size_bytes),
+                         ("sha256:" + digest, "model.pt", len(data)))
+        stored = self.coordinator.dir / "artifacts" / "sha256" / digest
+        self.assertEqual(stored.read_bytes(), data)
+        # Sent again: answered from the first chunk (garbage after it is never read).
+        again = upload_chunks(data)[:1] + [b"\x0a\x05ab"] * 3
+        code, details, repeat = upload(self.coordinator, again)
+        self.assertEqual((code, repeat.id, repeat.create_time),
+                         (grpc.StatusCode.OK, artifact.id, artifact.create_time), details)
+        code, _, artifact = upload(self.coordinator, upload_chunks(b"", name="empty"))
+        self.assertEqual((code, artifact.size_bytes), (grpc.StatusCode.OK, 0))
+        code, details, reply = self.coordinator.call(SERVICE + "ListArtifacts", b"")
+        self.assertEqual(code, grpc.StatusCode.OK, details)
+        listed = coordinator_pb2.ListArtifactsResponse.FromString(reply)
+        self.assertEqual([a.name for a in listed.artifacts], ["empty", "model.pt"])
+
+    def test_hostile_uploads_get_a_clear_status_and_store_nothing(self):
+        good = upload_chunks(b"x" * 100, name="bad.pt")
+        other = "sha256:" + hashlib.sha256(b"y").hexdigest()
+        cases = [
+            ([b"\x0a\x05ab"], grpc.StatusCode.INVALID_ARGUMENT,
+             "request: not a valid polytrain.v1.UploadArtifactRequest"),
+            ([], grpc.StatusCode.INVALID_ARGUMENT,
+             "last: the upload ended before a chunk marked last"),
+            (upload_chunks(b"x" * 100, sha256=other), grpc.StatusCode.DATA_LOSS,
+             f"not {other}; nothing stored"),
+            (upload_chunks(b"x" * 100, sha256="sha256:" + "A" * 64), grpc.StatusCode.INVALID_ARGUMENT,
+             "sha256: expected sha256:<64 lowercase hex digits>"),
+            (upload_chunks(b"x" * 100, name="../../etc/passwd"), grpc.StatusCode.INVALID_ARGUMENT,
+             "name: not a file name: '../../etc/passwd'"),
+            (upload_chunks(b"x" * 100, name=""), grpc.StatusCode.INVALID_ARGUMENT,
+             "name: not a file name: ''"),
+            (upload_chunks(b"z" * ((1 << 20) + 1), size=(1 << 20) + 1),
+             grpc.StatusCode.INVALID_ARGUMENT, "data: chunks are at most 1 MiB, got 1048577 bytes"),
+            ([good[0].replace(b"\x20\x01", b""),
+              coordinator_pb2.UploadArtifactRequest(name="again", last=True).SerializeToString()],
+             grpc.StatusCode.INVALID_ARGUMENT, "name: set on the first chunk only"),
+        ]
+        for chunks, code, message in cases:
+            got, details, _ = upload(self.coordinator, chunks)
+            self.assertEqual(got, code, details)
+            self.assertIn(message, details)
+        leftovers = [p.name for p in (self.coordinator.dir / "artifacts" / "sha256").iterdir()
+                     if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() != p.name]
+        self.assertEqual(leftovers, [])
+
+    def test_a_job_naming_an_artifact_nobody_uploaded_is_refused(self):
+        spec = small_job("byo")
+        spec.spec.model.torchscript.artifact = "sha256:" + "0" * 64
+        code, details, _ = self.coordinator.call(SERVICE + "SubmitJob", spec.SerializeToString())
+        self.assertEqual(code, grpc.StatusCode.NOT_FOUND, details)
+        self.assertIn("spec.model.torchscript.artifact: no artifact sha256:000", details)
+        code, details, _ = self.coordinator.call(
+            SERVICE + "DeleteArtifact",
+            coordinator_pb2.DeleteArtifactRequest(id="sha256:" + "0" * 64).SerializeToString())
+        self.assertEqual(code, grpc.StatusCode.NOT_FOUND, details)
+
+    def test_the_upload_limit_holds_at_its_edge(self):
+        small = Coordinator("small", "--max_artifact_bytes", "1000")
+        try:
+            code, details, _ = upload(small, upload_chunks(b"e" * 1000))
+            self.assertEqual(code, grpc.StatusCode.OK, details)
+            code, details, _ = upload(small, upload_chunks(b"f" * 1001))
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertEqual(details, "data: the artifact is larger than this coordinator's "
+                             "--max_artifact_bytes (1000 bytes)")
+        finally:
+            small.close()
 
     def test_reflection_answers_without_tokens(self):
         self.assertEqual(list_services(self.coordinator), grpc.StatusCode.OK)
@@ -172,6 +279,14 @@ class TokenCoordinatorTest(unittest.TestCase):
             code, _, _ = coordinator.call(SERVICE + "ListJobs", b"",
                                           metadata=[("authorization", f"Bearer {TOKEN}")])
             self.assertEqual(code, grpc.StatusCode.OK)
+            # Only client and admin tokens may upload.
+            chunks = upload_chunks(b"payload")
+            code, _, _ = upload(coordinator, chunks,
+                                [("authorization", f"Bearer {WORKER_TOKEN}")])
+            self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED)
+            code, details, artifact = upload(coordinator, chunks,
+                                             [("authorization", f"Bearer {TOKEN}")])
+            self.assertEqual((code, artifact.owner), (grpc.StatusCode.OK, "alice"), details)
             # Probes need no token: grpc.health.v1 answers SERVING (field 1 = 1).
             code, _, reply = coordinator.call("/grpc.health.v1.Health/Check", b"")
             self.assertEqual((code, reply), (grpc.StatusCode.OK, b"\x08\x01"))

@@ -46,4 +46,22 @@ absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::s
   return resolved.string();
 }
 
+std::string SourceField(absl::string_view field, bool has_artifact) {
+  return FieldPath(field, has_artifact ? "artifact" : "path");
+}
+
+absl::StatusOr<std::string> ResolveJobFile(const JobFiles& files, bool has_artifact,
+                                           const std::string& path, const std::string& artifact,
+                                           absl::string_view field) {
+  const std::string source_field = SourceField(field, has_artifact);
+  if (!has_artifact) return ResolveDataPath(files.data_root, path, source_field);
+  auto fetched = files.artifacts.find(artifact);
+  if (fetched == files.artifacts.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        source_field, ": ", artifact,
+        " was not fetched; artifacts come from a coordinator (a standalone run names a path)"));
+  }
+  return fetched->second;
+}
+
 }  // namespace polytrain

@@ -118,8 +118,9 @@ void Generate(const polytrain::v1::Synthetic& syn, Dataset* out) {
 
 }  // namespace
 
-absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const std::string& data_root,
-                                    uint64_t seed, const std::string& path) {
+absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& files, uint64_t seed,
+                                    const std::string& path) {
+  const std::string& data_root = files.data_root;
   Dataset data;
   std::string source;
   switch (spec.source_case()) {
@@ -152,8 +153,11 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const std::string& 
       break;
     case DatasetSpec::kTensors: {
       source = "tensors";
-      const std::string field = FieldPath(path, "tensors.path");
-      absl::StatusOr<std::string> file = ResolveDataPath(data_root, spec.tensors().path(), field);
+      const polytrain::v1::TensorFile& tensors = spec.tensors();
+      const std::string field = SourceField(FieldPath(path, "tensors"), tensors.has_artifact());
+      absl::StatusOr<std::string> file =
+          ResolveJobFile(files, tensors.has_artifact(), tensors.path(), tensors.artifact(),
+                         FieldPath(path, "tensors"));
       if (!file.ok()) return file.status();
       POLYTRAIN_RETURN_IF_ERROR(ReadTensorFile(*file, field, &data));
       if (data.validation.size() > 0 && spec.validation_fraction() > 0.0) {

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "polytrain/v1/job.pb.h"
+#include "worker/data_root.h"
 
 namespace polytrain {
 
@@ -28,12 +29,11 @@ struct Dataset {
   std::string description;            // e.g. "fashion_mnist: 60000 train, 10000 test, 10 classes"
 };
 
-// Reads (or generates) the data of `spec`, with file paths resolved under `data_root`. Image
+// Reads (or generates) the data of `spec`, its files found through `files`. Image
 // pixels are scaled to [0, 1] and standardized with the training set's mean and std. `seed` (the
 // job's) draws the validation split.
-absl::StatusOr<Dataset> LoadDataset(const polytrain::v1::DatasetSpec& spec,
-                                    const std::string& data_root, uint64_t seed,
-                                    const std::string& path = "spec.dataset");
+absl::StatusOr<Dataset> LoadDataset(const polytrain::v1::DatasetSpec& spec, const JobFiles& files,
+                                    uint64_t seed, const std::string& path = "spec.dataset");
 
 }  // namespace polytrain
 

@@ -143,10 +143,11 @@ class ScriptedModel : public TrainableModel {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
-    const TorchScriptModel& spec, const std::string& data_root, const torch::Device& device,
+    const TorchScriptModel& spec, const JobFiles& files, const torch::Device& device,
     const torch::Tensor& probe, int64_t classes, const std::string& field) {
-  const std::string path_field = FieldPath(field, "path");
-  absl::StatusOr<std::string> file = ResolveDataPath(data_root, spec.path(), path_field);
+  const std::string path_field = SourceField(field, spec.has_artifact());
+  absl::StatusOr<std::string> file =
+      ResolveJobFile(files, spec.has_artifact(), spec.path(), spec.artifact(), field);
   if (!file.ok()) return file.status();
   torch::jit::Module module;
   try {
@@ -200,8 +201,9 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
     return InvalidField(field, absl::StrCat("forward on a batch ", input, " threw: ", Reason(e)));
   }
   std::string description =
-      absl::StrCat("torchscript ", spec.path(), " (", parameters, " parameters, ", trainable,
-                   " trained; ", from_seed ? "initialised from the seed" : "saved weights");
+      absl::StrCat("torchscript ", spec.has_artifact() ? spec.artifact() : spec.path(), " (",
+                   parameters, " parameters, ", trainable, " trained; ",
+                   from_seed ? "initialised from the seed" : "saved weights");
   if (from_seed && !kept.empty()) {
     absl::StrAppend(
         &description, "; left as saved: ",

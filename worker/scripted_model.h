@@ -15,19 +15,19 @@
 
 #include "absl/status/statusor.h"
 #include "polytrain/v1/job.pb.h"
+#include "worker/data_root.h"
 #include "worker/trainable_model.h"
 
 namespace polytrain {
 
-// Loads spec.path (resolved under `data_root`), moves it to `device`, initialises it as
+// Loads the module spec names (through `files`), moves it to `device`, initialises it as
 // spec.init says (from LibTorch's default generator: seed it first) and checks it against
 // `probe` (a few training samples, on `device`): the output must be [probe rows, classes]
 // logits. INVALID_ARGUMENT naming `field` (e.g. "spec.model.torchscript") otherwise, NOT_FOUND
 // for a missing file.
 absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
-    const polytrain::v1::TorchScriptModel& spec, const std::string& data_root,
-    const torch::Device& device, const torch::Tensor& probe, int64_t classes,
-    const std::string& field);
+    const polytrain::v1::TorchScriptModel& spec, const JobFiles& files, const torch::Device& device,
+    const torch::Tensor& probe, int64_t classes, const std::string& field);
 
 }  // namespace polytrain
 

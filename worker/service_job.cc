@@ -2,9 +2,13 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "api/artifacts.h"
 #include "api/limits.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint.h"
@@ -84,6 +88,27 @@ absl::Status FetchCheckpoint(ArtifactClient& artifacts, const polytrain::v1::Job
   return absl::OkStatus();
 }
 
+// Fetches (or finds in the cache) every artifact the spec names, checked against its hash; the
+// leases keep the copies until the job ends.
+absl::Status FetchArtifacts(const polytrain::v1::JobSpec& spec, ArtifactCache* cache,
+                            std::map<std::string, std::string>* files,
+                            std::vector<ArtifactCache::Lease>* leases) {
+  for (const NamedArtifact& named : ArtifactsNamedBy(spec)) {
+    if (cache == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          named.field, ": this worker has no artifact cache (see its --artifact_cache_dir)"));
+    }
+    absl::StatusOr<ArtifactCache::Lease> lease = cache->Acquire(named.id);
+    if (!lease.ok()) {
+      return absl::Status(lease.status().code(),
+                          absl::StrCat(named.field, ": ", lease.status().message()));
+    }
+    (*files)[named.id] = lease->path();
+    leases->push_back(*std::move(lease));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 ServiceJob::ServiceJob(polytrain::v1::Job job, Context context)
@@ -130,7 +155,12 @@ void ServiceJob::Run() {
     context_.outbox->Enqueue(std::move(started));
   };
 
-  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(job.spec(), options);
+  std::vector<ArtifactCache::Lease> leases;
+  const absl::Status fetched =
+      FetchArtifacts(job.spec(), context_.artifact_cache, &options.artifact_files, &leases);
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      fetched.ok() ? Trainer::Create(job.spec(), options)
+                   : absl::StatusOr<std::unique_ptr<Trainer>>(fetched);
   absl::StatusOr<TrainingSummary> summary =
       trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());
   sink.Flush();

@@ -1,7 +1,7 @@
-// One job the coordinator assigned, trained by the Trainer on a thread of its own: the job's
-// stored checkpoint fetched first (a requeued job resumes where its earlier attempt's upload
-// left it), every checkpoint it writes uploaded, its metric points batched into the outbox, and
-// its result (finished, or failed with why) queued last.
+// One job the coordinator assigned, trained by the Trainer on a thread of its own: the users'
+// artifacts it names and its stored checkpoint fetched first (a requeued job resumes where its
+// earlier attempt's upload left it), every checkpoint it writes uploaded, its metric points batched
+// into the outbox, and its result (finished, or failed with why) queued last.
 #ifndef POLYTRAIN_WORKER_SERVICE_JOB_H_
 #define POLYTRAIN_WORKER_SERVICE_JOB_H_
 
@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "polytrain/v1/job_record.pb.h"
+#include "worker/artifact_cache.h"
 #include "worker/artifact_client.h"
 #include "worker/outbox.h"
 #include "worker/worker_metrics.h"
@@ -26,6 +27,8 @@ class ServiceJob {
     std::string checkpoint_root;
     Outbox* outbox = nullptr;
     ArtifactClient* artifacts = nullptr;
+    // Where the artifacts a job names come from; null: such jobs fail.
+    ArtifactCache* artifact_cache = nullptr;
     WorkerMetrics* metrics = nullptr;  // may be null
     // The most threads the job computes with (compute_threads.h's rule).
     int max_threads = 1;

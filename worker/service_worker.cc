@@ -4,6 +4,9 @@
 #include <chrono>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
+#include "api/artifacts.h"
+#include "api/limits.h"
 #include "grpcpp/create_channel.h"
 #include "spdlog/spdlog.h"
 #include "worker/compute_threads.h"
@@ -19,7 +22,24 @@ ServiceWorker::ServiceWorker(Options options)
     : options_(std::move(options)),
       outbox_(options_.max_buffered_points, options_.metrics),
       artifacts_([this](grpc::ClientContext* context) { return Dial(context); }),
-      gpu_slots_(options_.gpus) {}
+      gpu_slots_(options_.gpus) {
+  absl::StatusOr<std::unique_ptr<ArtifactCache>> cache = ArtifactCache::Open(
+      options_.artifact_cache_dir, options_.artifact_cache_bytes,
+      [this](const std::string& id, const std::string& dir) {
+        const std::string hex = ArtifactHex(id);
+        return artifacts_
+            .Download(
+                absl::StrCat(kUserArtifactDir, "/", hex), /*or_older_checkpoint=*/false, dir,
+                [hex](const std::string& served) { return served == hex; },
+                [](const ArtifactClient::Downloaded&) { return absl::OkStatus(); })
+            .status();
+      });
+  if (cache.ok()) {
+    artifact_cache_ = *std::move(cache);
+  } else {
+    spdlog::error("no artifact cache: {}", std::string(cache.status().message()));
+  }
+}
 
 ServiceWorker::~ServiceWorker() {
   Stop();
@@ -134,6 +154,7 @@ void ServiceWorker::Assign(const polytrain::v1::Job& job) {
   context.checkpoint_root = options_.checkpoint_root;
   context.outbox = &outbox_;
   context.artifacts = &artifacts_;
+  context.artifact_cache = artifact_cache_.get();
   context.metrics = options_.metrics;
   context.max_threads = ThreadsPerJob(options_.threads, options_.slots);
   if (!options_.gpus.empty()) {

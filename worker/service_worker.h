@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "common/grpc_security.h"
 #include "polytrain/v1/worker.grpc.pb.h"
+#include "worker/artifact_cache.h"
 #include "worker/artifact_client.h"
 #include "worker/gpu_slots.h"
 #include "worker/outbox.h"
@@ -43,6 +44,9 @@ class ServiceWorker {
     std::string data_root;
     // Checkpoints of job J go to <checkpoint_root>/J; empty: no checkpoints.
     std::string checkpoint_root;
+    // Users' artifacts that jobs name, fetched from the coordinator (artifact_cache.h).
+    std::string artifact_cache_dir = "polytrain-artifact-cache";
+    int64_t artifact_cache_bytes = int64_t{10} << 30;
     // Metric points held for the coordinator (waiting for a stream, or sent and not yet
     // acknowledged), at most; beyond it the oldest training points are dropped and counted in
     // polytrain_worker_dropped_metric_points_total. Evaluation points, starts and results are
@@ -81,6 +85,8 @@ class ServiceWorker {
   std::atomic<bool> stopping_{false};
   Outbox outbox_;
   ArtifactClient artifacts_;
+  // Null when its directory could not be made (jobs naming artifacts then fail, saying so).
+  std::unique_ptr<ArtifactCache> artifact_cache_;
 
   // The live stream, if any; writes happen under stream_mu_.
   std::mutex stream_mu_;

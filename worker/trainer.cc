@@ -128,12 +128,12 @@ namespace {
 // against two of the training samples.
 absl::StatusOr<std::unique_ptr<TrainableModel>> MakeModel(const polytrain::v1::ModelSpec& spec,
                                                           const Dataset& data,
-                                                          const std::string& data_root,
+                                                          const JobFiles& files,
                                                           const torch::Device& device) {
   if (spec.has_torchscript()) {
     const torch::Tensor probe =
         data.train.x.narrow(0, 0, std::min<int64_t>(2, data.train.size())).to(device);
-    return LoadScriptedModel(spec.torchscript(), data_root, device, probe, data.classes,
+    return LoadScriptedModel(spec.torchscript(), files, device, probe, data.classes,
                              "spec.model.torchscript");
   }
   absl::StatusOr<torch::nn::Sequential> model = BuildModel(spec, data.sample_shape, data.classes);
@@ -158,7 +158,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
     const std::string threads =
         SetComputeThreads(JobThreads(Threads(spec), max_threads),
                           spec.model().has_mlp() ? ThreadPool::kBlas : ThreadPool::kLibTorch);
-    absl::StatusOr<Dataset> data = LoadDataset(spec.dataset(), options.data_root, spec.seed());
+    const JobFiles files{options.data_root, options.artifact_files};
+    absl::StatusOr<Dataset> data = LoadDataset(spec.dataset(), files, spec.seed());
     if (!data.ok()) return data.status();
     if (!loss_config->class_weights.empty() &&
         static_cast<int64_t>(loss_config->class_weights.size()) != data->classes) {
@@ -168,7 +169,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
     }
     torch::manual_seed(spec.seed());
     absl::StatusOr<std::unique_ptr<TrainableModel>> model =
-        MakeModel(spec.model(), *data, options.data_root, *device);
+        MakeModel(spec.model(), *data, files, *device);
     if (!model.ok()) return model.status();
     if (!device->is_cpu() && Bytes(data->train) + Bytes(data->validation) + Bytes(data->test) <=
                                  kMaxResidentDatasetBytes) {

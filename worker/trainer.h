@@ -27,6 +27,8 @@ namespace polytrain {
 
 struct TrainerOptions {
   std::string data_root = kDefaultDataRoot;
+  // The artifacts the job names, fetched and checked (id -> local file); the service fills it.
+  std::map<std::string, std::string> artifact_files;
   // Where checkpoints go; empty: none are written.
   std::string checkpoint_dir;
   // Continue from the newest checkpoint in checkpoint_dir (a fresh start when there is none).

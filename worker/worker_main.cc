@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -160,6 +161,14 @@ int Main(int argc, char** argv) {
                  "service mode: write the /metrics port actually bound here");
   app.add_option("--data_root", options.data_root, "directory every data path is confined to")
       ->capture_default_str();
+  app.add_option("--artifact_cache_dir", service.artifact_cache_dir,
+                 "service mode: keep the models and datasets jobs name (polyctl upload) here")
+      ->capture_default_str();
+  app.add_option("--artifact_cache_bytes", service.artifact_cache_bytes,
+                 "service mode: bound of that cache; least recently used files go first (a file "
+                 "in use stays)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 50))
+      ->capture_default_str();
   app.add_option("--metrics_out", metrics_out, "write metric points here as JSON lines");
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
@@ -207,6 +216,13 @@ int Main(int argc, char** argv) {
     }
     service.data_root = options.data_root;
     service.checkpoint_root = checkpoint_dir;
+    std::error_code error;
+    std::filesystem::create_directories(service.artifact_cache_dir, error);
+    if (error) {
+      return Fail(kExitUsage,
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "--artifact_cache_dir ", service.artifact_cache_dir, ": ", error.message())));
+    }
     return RunService(service, metrics_listen, metrics_port_file);
   }
   if (options.resume && checkpoint_dir.empty()) {

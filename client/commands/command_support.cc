@@ -1,6 +1,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -22,6 +24,70 @@ absl::Status ApplyLabels(const std::vector<std::string>& labels,
           absl::StrCat("--label: expected KEY=VALUE, got '", label, "'"));
     }
     (*into)[kv[0]] = kv[1];
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Uploads `path` (as the spec names it) when it exists relative to `base_dir`; true if it did.
+absl::StatusOr<bool> UploadIfLocal(CoordinatorClient& client, const std::filesystem::path& base_dir,
+                                   const std::string& path, std::string* artifact) {
+  if (path.empty()) return false;
+  const std::filesystem::path local = base_dir / path;
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(local, error)) return false;
+  absl::StatusOr<polytrain::v1::Artifact> stored =
+      client.Upload(local.string(), local.filename().string());
+  if (!stored.ok()) {
+    return absl::Status(stored.status().code(), absl::StrCat("uploading ", local.string(), ": ",
+                                                             stored.status().message()));
+  }
+  std::cerr << "polyctl: " << local.string() << " (" << stored->size_bytes()
+            << " bytes) is stored as " << stored->id() << "\n";
+  *artifact = stored->id();
+  return true;
+}
+
+}  // namespace
+
+void AddUploadFlags(CLI::App* command, UploadFlags* flags) {
+  command
+      ->add_option("--files", flags->files_dir,
+                   "upload the model and dataset files the spec names by path when they "
+                   "exist under this directory (default: the spec file's); they are then "
+                   "named by their sha256")
+      ->check(CLI::ExistingDirectory);
+  command->add_flag("--no-upload", flags->no_upload,
+                    "upload nothing: every path is the worker's, under its --data_root");
+}
+
+absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags,
+                             const std::string& spec_file, polytrain::v1::JobSpec* spec) {
+  if (flags.no_upload) return absl::OkStatus();
+  return UploadLocalFiles(client,
+                          flags.files_dir.empty()
+                              ? std::filesystem::path(spec_file).parent_path().string()
+                              : flags.files_dir,
+                          spec);
+}
+
+absl::Status UploadLocalFiles(CoordinatorClient& client, const std::string& files_dir,
+                              polytrain::v1::JobSpec* spec) {
+  const std::filesystem::path base_dir = files_dir;
+  if (spec->model().has_torchscript() && spec->model().torchscript().has_path()) {
+    polytrain::v1::TorchScriptModel* model = spec->mutable_model()->mutable_torchscript();
+    std::string artifact;
+    absl::StatusOr<bool> uploaded = UploadIfLocal(client, base_dir, model->path(), &artifact);
+    if (!uploaded.ok()) return uploaded.status();
+    if (*uploaded) model->set_artifact(artifact);
+  }
+  if (spec->dataset().has_tensors() && spec->dataset().tensors().has_path()) {
+    polytrain::v1::TensorFile* tensors = spec->mutable_dataset()->mutable_tensors();
+    std::string artifact;
+    absl::StatusOr<bool> uploaded = UploadIfLocal(client, base_dir, tensors->path(), &artifact);
+    if (!uploaded.ok()) return uploaded.status();
+    if (*uploaded) tensors->set_artifact(artifact);
   }
   return absl::OkStatus();
 }

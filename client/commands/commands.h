@@ -27,6 +27,8 @@ Command AddCancelCommand(CLI::App& app);
 Command AddWatchCommand(CLI::App& app);
 Command AddCompareCommand(CLI::App& app);
 Command AddMetricsCommand(CLI::App& app);
+Command AddUploadCommand(CLI::App& app);
+Command AddArtifactsCommand(CLI::App& app);
 
 // What the commands share.
 namespace command_support {
@@ -38,6 +40,21 @@ absl::Status ApplyLabels(const std::vector<std::string>& labels,
                          google::protobuf::Map<std::string, std::string>* into);
 // kExitOk for a job that succeeded, kExitJobFailed otherwise.
 int OutcomeExit(const polytrain::v1::Job& job);
+// Uploads every file `spec` names by a path (the model's and the dataset's) that exists here
+// under `files_dir`, and names it by its artifact instead; a path that does not exist here is
+// left for the worker's data root. Says what it uploaded on stderr.
+absl::Status UploadLocalFiles(CoordinatorClient& client, const std::string& files_dir,
+                              polytrain::v1::JobSpec* spec);
+// --files DIR of submit and sweep: where UploadLocalFiles looks (default: the spec file's
+// directory), and --no-upload.
+struct UploadFlags {
+  std::string files_dir;
+  bool no_upload = false;
+};
+void AddUploadFlags(CLI::App* command, UploadFlags* flags);
+// UploadLocalFiles as the flags say, for the spec read from `spec_file`.
+absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags,
+                             const std::string& spec_file, polytrain::v1::JobSpec* spec);
 // Follows the job until it ends, printing its events unless `quiet` (a progress line on a
 // terminal); returns the job as it ended.
 absl::StatusOr<polytrain::v1::Job> Follow(CoordinatorClient& client, const std::string& job_id,

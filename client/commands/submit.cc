@@ -1,5 +1,6 @@
 // polyctl submit FILE [--loss TEXT] [--seed N] [--epochs N] [--name S] [--label K=V]...
-//                     [--request-id R] [--watch]
+//                     [--request-id R] [--files DIR | --no-upload]
+//                     [--watch]
 #include <iostream>
 #include <memory>
 
@@ -17,6 +18,7 @@ struct SubmitOptions {
   int64_t seed = -1, epochs = -1;
   std::vector<std::string> labels;
   bool watch = false;
+  UploadFlags upload;
 };
 
 int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
@@ -34,6 +36,9 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
   if (options.epochs >= 0) spec.set_epochs(static_cast<int32_t>(options.epochs));
   if (!options.name.empty()) spec.set_name(options.name);
   if (absl::Status s = ApplyLabels(options.labels, spec.mutable_labels()); !s.ok()) return Fail(s);
+  if (absl::Status s = UploadAsFlagged(client, options.upload, options.file, &spec); !s.ok()) {
+    return Fail(s);
+  }
   request.set_client_request_id(options.request_id);
   absl::StatusOr<polytrain::v1::Job> job =
       client.Call(&polytrain::v1::Coordinator::Stub::SubmitJob, request);
@@ -58,6 +63,7 @@ Command AddSubmitCommand(CLI::App& app) {
   submit->add_option("--name", options->name, "replace the name");
   submit->add_option("--label", options->labels, "add a label KEY=VALUE (repeatable)");
   submit->add_option("--request-id", options->request_id, "makes retries of this submit safe");
+  AddUploadFlags(submit, &options->upload);
   submit->add_flag("--watch", options->watch, "follow the job until it ends");
   return {submit, [options](CoordinatorClient& client) { return RunSubmit(*options, client); }};
 }

@@ -1,5 +1,6 @@
 // polyctl sweep FILE --loss-grid G... [--loss TEXT...] [--seeds N] [--label K=V]...
-//                    [--request-id R] [--wait]
+//                    [--request-id R] [--files DIR | --no-upload]
+//                    [--wait]
 #include <iostream>
 #include <memory>
 
@@ -19,6 +20,7 @@ struct SweepOptions {
   std::vector<std::string> grids, losses, labels;
   int seeds = 1;
   bool wait = false;
+  UploadFlags upload;
 };
 
 int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
@@ -45,6 +47,11 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   }
   request.set_seeds(options.seeds);
   request.set_client_request_id(options.request_id);
+  if (absl::Status s =
+          UploadAsFlagged(client, options.upload, options.file, request.mutable_base());
+      !s.ok()) {
+    return Fail(s);
+  }
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> response =
       client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, request);
   if (!response.ok()) return Fail(response.status());
@@ -79,6 +86,7 @@ Command AddSweepCommand(CLI::App& app) {
       ->capture_default_str();
   sweep->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
   sweep->add_option("--request-id", options->request_id, "makes retries of this sweep safe");
+  AddUploadFlags(sweep, &options->upload);
   sweep->add_flag("--wait", options->wait, "wait until every job has ended");
   return {sweep, [options](CoordinatorClient& client) { return RunSweep(*options, client); }};
 }

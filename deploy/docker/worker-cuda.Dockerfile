@@ -32,7 +32,8 @@ VOLUME ["/var/lib/polytrain-worker"]
 # Prometheus /metrics (with per-GPU memory and jobs).
 EXPOSE 9465
 ENTRYPOINT ["polytrain-worker", "--metrics_listen", "0.0.0.0:9465", \
-            "--checkpoint_dir", "/var/lib/polytrain-worker/checkpoints"]
+            "--checkpoint_dir", "/var/lib/polytrain-worker/checkpoints", \
+            "--artifact_cache_dir", "/var/lib/polytrain-worker/artifact-cache"]
 # Every GPU the container sees, one job on each; TLS and the worker token as for the CPU image.
 CMD ["--coordinator", "coordinator:50051", "--device", "cuda", \
      "--tls_ca", "/etc/polytrain/pki/ca.pem", "--tls_cert", "/etc/polytrain/pki/worker.pem", \

@@ -19,7 +19,8 @@ VOLUME ["/var/lib/polytrain-worker"]
 # Prometheus /metrics.
 EXPOSE 9465
 ENTRYPOINT ["polytrain-worker", "--metrics_listen", "0.0.0.0:9465", \
-            "--checkpoint_dir", "/var/lib/polytrain-worker/checkpoints"]
+            "--checkpoint_dir", "/var/lib/polytrain-worker/checkpoints", \
+            "--artifact_cache_dir", "/var/lib/polytrain-worker/artifact-cache"]
 # TLS (the coordinator's CA, this worker's client certificate) and its worker token, from files
 # mounted at /etc/polytrain/pki.
 CMD ["--coordinator", "coordinator:50051", "--tls_ca", "/etc/polytrain/pki/ca.pem", \

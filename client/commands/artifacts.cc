@@ -1,0 +1,78 @@
+// polyctl artifacts [--all]
+// polyctl artifacts delete ID
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "absl/time/time.h"
+#include "cli/exit_codes.h"
+#include "client/commands/commands.h"
+
+namespace polytrain {
+namespace {
+
+using namespace command_support;  // NOLINT(build/namespaces): the commands' shared helpers
+
+struct ArtifactsOptions {
+  bool all = false;
+  std::string delete_id;
+  CLI::App* delete_command = nullptr;
+};
+
+// "2026-12-01 23:58:43" in UTC.
+std::string Created(const google::protobuf::Timestamp& time) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(time.seconds()),
+                          absl::UTCTimeZone());
+}
+
+int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
+  polytrain::v1::ListArtifactsRequest request;
+  request.set_page_size(1000);
+  std::printf("%-71s  %-24s  %12s  %-12s  %-19s  %s\n", "ID", "NAME", "BYTES", "OWNER",
+              "CREATED (UTC)", "ACTIVE JOBS");
+  do {
+    absl::StatusOr<polytrain::v1::ListArtifactsResponse> page =
+        client.Call(&polytrain::v1::Coordinator::Stub::ListArtifacts, request);
+    if (!page.ok()) return Fail(page.status());
+    for (const polytrain::v1::Artifact& a : page->artifacts()) {
+      std::printf("%-71s  %-24s  %12lld  %-12s  %-19s  %d\n", a.id().c_str(), a.name().c_str(),
+                  static_cast<long long>(a.size_bytes()),  // NOLINT(runtime/int): printf's type
+                  a.owner().empty() ? "-" : a.owner().c_str(), Created(a.create_time()).c_str(),
+                  a.active_jobs());
+    }
+    request.set_page_token(page->next_page_token());
+  } while (options.all && !request.page_token().empty());
+  return kExitOk;
+}
+
+int RunDelete(const ArtifactsOptions& options, CoordinatorClient& client) {
+  polytrain::v1::DeleteArtifactRequest request;
+  request.set_id(options.delete_id);
+  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> deleted =
+      client.Call(&polytrain::v1::Coordinator::Stub::DeleteArtifact, request);
+  if (!deleted.ok()) return Fail(deleted.status());
+  std::cout << "deleted " << deleted->deleted_size() << " record(s) of " << options.delete_id
+            << (deleted->file_deleted() ? "; the file is gone" : "; the file stays for others")
+            << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddArtifactsCommand(CLI::App& app) {
+  auto options = std::make_shared<ArtifactsOptions>();
+  CLI::App* artifacts = app.add_subcommand(
+      "artifacts", "List your uploaded files (an admin token: everyone's), newest first.");
+  artifacts->add_flag("--all", options->all, "every page, not only the newest 1000");
+  options->delete_command = artifacts->add_subcommand(
+      "delete",
+      "Delete your record of an artifact (refused while a queued or running job of "
+      "yours names it); the file goes with its last record.");
+  options->delete_command->add_option("id", options->delete_id, "sha256:...")->required();
+  return {artifacts, [options](CoordinatorClient& client) {
+            return *options->delete_command ? RunDelete(*options, client)
+                                            : RunList(*options, client);
+          }};
+}
+
+}  // namespace polytrain

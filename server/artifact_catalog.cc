@@ -1,0 +1,158 @@
+#include "server/artifact_catalog.h"
+
+#include "absl/strings/str_cat.h"
+#include "api/limits.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+#include "spdlog/spdlog.h"
+
+namespace polytrain {
+namespace {
+
+std::string StoredPath(const std::string& id) {
+  return absl::StrCat(kUserArtifactDir, "/", ArtifactHex(id));
+}
+
+}  // namespace
+
+std::optional<std::string> ArtifactCatalog::OwnerScope(const Caller& caller) {
+  if (caller.own_jobs_only) return caller.name;
+  return std::nullopt;
+}
+
+std::optional<polytrain::v1::Artifact> ArtifactCatalog::AlreadyUploaded(
+    const polytrain::v1::UploadArtifactRequest& first, const Caller& caller) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<polytrain::v1::Artifact> record =
+      store_->FindArtifact(first.sha256(), caller.name);
+  if (!record.ok() || !files_->Find(StoredPath(first.sha256())).ok()) return std::nullopt;
+  return *std::move(record);
+}
+
+absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> ArtifactCatalog::BeginUpload(
+    const polytrain::v1::UploadArtifactRequest& first, const Caller& caller) {
+  absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> file =
+      files_->Begin(kUserArtifactDir, ArtifactHex(first.sha256()));
+  if (!file.ok()) return file.status();
+  polytrain::v1::UploadArtifactRequest header = first;
+  header.clear_data();
+  return std::unique_ptr<Upload>(new Upload(this, caller, std::move(header), *std::move(file)));
+}
+
+ArtifactCatalog::Upload::Upload(ArtifactCatalog* catalog, Caller caller,
+                                polytrain::v1::UploadArtifactRequest first,
+                                std::unique_ptr<ArtifactStore::Upload> file)
+    : catalog_(catalog),
+      caller_(std::move(caller)),
+      first_(std::move(first)),
+      file_(std::move(file)) {}
+
+absl::Status ArtifactCatalog::Upload::Append(const std::string& data) {
+  if (received_ + static_cast<int64_t>(data.size()) > catalog_->max_upload_bytes_) {
+    return InvalidField("data", absl::StrCat("the artifact is larger than this coordinator's "
+                                             "--max_artifact_bytes (",
+                                             catalog_->max_upload_bytes_, " bytes)"));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(file_->Append(data));
+  hasher_.Update(data);
+  received_ += static_cast<int64_t>(data.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<polytrain::v1::Artifact> ArtifactCatalog::Upload::Finish() {
+  const std::string id = ArtifactIdOfHex(hasher_.FinishHex());
+  if (id != first_.sha256()) {
+    return absl::DataLossError(absl::StrCat("sha256: the ", received_, " bytes received hash to ",
+                                            id, ", not ", first_.sha256(), "; nothing stored"));
+  }
+  polytrain::v1::Artifact record;
+  record.set_id(id);
+  record.set_name(first_.name());
+  record.set_size_bytes(received_);
+  record.set_owner(caller_.name);
+  std::lock_guard<std::mutex> lock(catalog_->mu_);
+  POLYTRAIN_RETURN_IF_ERROR(file_->CommitAsWritten().status());
+  absl::StatusOr<polytrain::v1::Artifact> stored = catalog_->store_->PutArtifact(record);
+  if (!stored.ok()) return stored.status();
+  spdlog::info("artifact {} ({}, {} bytes) stored for {}", id, stored->name(), received_,
+               caller_.name.empty() ? "anonymous" : caller_.name);
+  return stored;
+}
+
+absl::StatusOr<polytrain::v1::Artifact> ArtifactCatalog::WithActiveJobs(
+    polytrain::v1::Artifact record, const Caller& caller) {
+  absl::StatusOr<int64_t> active = store_->CountActiveJobsNaming(record.id(), OwnerScope(caller));
+  if (!active.ok()) return active.status();
+  record.set_active_jobs(static_cast<int32_t>(*active));
+  return record;
+}
+
+absl::StatusOr<polytrain::v1::ListArtifactsResponse> ArtifactCatalog::List(
+    const polytrain::v1::ListArtifactsRequest& request, const Caller& caller) {
+  absl::StatusOr<ArtifactPage> page = store_->ListArtifacts(
+      OwnerScope(caller), request.page_size() == 0 ? kDefaultPageSize : request.page_size(),
+      request.page_token());
+  if (!page.ok()) return page.status();
+  polytrain::v1::ListArtifactsResponse response;
+  for (polytrain::v1::Artifact& record : page->artifacts) {
+    absl::StatusOr<polytrain::v1::Artifact> counted = WithActiveJobs(std::move(record), caller);
+    if (!counted.ok()) return counted.status();
+    *response.add_artifacts() = *std::move(counted);
+  }
+  response.set_next_page_token(page->next_page_token);
+  return response;
+}
+
+absl::StatusOr<polytrain::v1::DeleteArtifactResponse> ArtifactCatalog::Delete(
+    const polytrain::v1::DeleteArtifactRequest& request, const Caller& caller) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::optional<std::string> scope = OwnerScope(caller);
+  absl::StatusOr<polytrain::v1::Artifact> record = store_->FindArtifact(request.id(), scope);
+  if (!record.ok()) {
+    if (record.status().code() != absl::StatusCode::kNotFound) return record.status();
+    return absl::NotFoundError(
+        absl::StrCat("id: no artifact ", request.id(), scope.has_value() ? " of yours" : ""));
+  }
+  absl::StatusOr<int64_t> active = store_->CountActiveJobsNaming(request.id(), scope);
+  if (!active.ok()) return active.status();
+  if (*active > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("id: ", *active, " queued or running job(s) name ", request.id(),
+                     "; cancel them or wait for them to end"));
+  }
+  absl::StatusOr<std::vector<polytrain::v1::Artifact>> deleted =
+      store_->DeleteArtifact(request.id(), scope);
+  if (!deleted.ok()) return deleted.status();
+  polytrain::v1::DeleteArtifactResponse response;
+  for (polytrain::v1::Artifact& gone : *deleted) *response.add_deleted() = std::move(gone);
+  // The file goes with its last record, unless some job (anyone's) still names it.
+  absl::StatusOr<polytrain::v1::Artifact> other = store_->FindArtifact(request.id(), std::nullopt);
+  absl::StatusOr<int64_t> anyone_active = store_->CountActiveJobsNaming(request.id(), std::nullopt);
+  if (!anyone_active.ok()) return anyone_active.status();
+  if (!other.ok() && other.status().code() == absl::StatusCode::kNotFound && *anyone_active == 0) {
+    POLYTRAIN_RETURN_IF_ERROR(files_->Remove(StoredPath(request.id())));
+    response.set_file_deleted(true);
+  }
+  return response;
+}
+
+absl::Status ArtifactCatalog::SubmitNaming(const std::vector<NamedArtifact>& named,
+                                           const Caller& caller,
+                                           const std::function<absl::Status()>& submit) {
+  if (named.empty()) return submit();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const NamedArtifact& artifact : named) {
+    // A record whose file is gone (removed by hand) counts as absent.
+    absl::Status found = store_->FindArtifact(artifact.id, OwnerScope(caller)).status();
+    if (found.ok()) found = files_->Find(StoredPath(artifact.id)).status();
+    if (found.code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(absl::StrCat(artifact.field, ": no artifact ", artifact.id,
+                                              OwnerScope(caller).has_value() ? " of yours" : "",
+                                              " is stored; upload it first (polyctl upload)"));
+    }
+    if (!found.ok()) return found;
+  }
+  return submit();
+}
+
+}  // namespace polytrain

@@ -1,0 +1,92 @@
+// Users' artifacts (coordinator.proto: UploadArtifact, ListArtifacts, DeleteArtifact): files
+// stored under their SHA-256 in the ArtifactStore (<artifacts>/sha256/<hex>, each kept once)
+// and a record per uploader in the JobStore. A client's jobs may name only artifacts it
+// uploaded; an admin's may name any stored one. One lock orders storing and deleting files with
+// submitting jobs that name them, so a file is never deleted under a job being accepted.
+#ifndef POLYTRAIN_SERVER_ARTIFACT_CATALOG_H_
+#define POLYTRAIN_SERVER_ARTIFACT_CATALOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "api/artifacts.h"
+#include "common/sha256.h"
+#include "polytrain/v1/coordinator.pb.h"
+#include "server/artifact_store.h"
+#include "server/caller.h"
+#include "server/job_store.h"
+
+namespace polytrain {
+
+class ArtifactCatalog {
+ public:
+  // Both must outlive this. Uploads larger than `max_upload_bytes` are refused.
+  ArtifactCatalog(ArtifactStore* files, JobStore* store, int64_t max_upload_bytes)
+      : files_(files), store_(store), max_upload_bytes_(max_upload_bytes) {}
+
+  // One file being received; dropped unfinished, nothing of it stays.
+  class Upload {
+   public:
+    // A chunk after the first (the first's data too): INVALID_ARGUMENT on "data" past the limit.
+    absl::Status Append(const std::string& data);
+    // The file's SHA-256 must be the announced one (DATA_LOSS otherwise, nothing stored); then
+    // the file is stored (replacing a copy already there: the same bytes, freshly checked) and
+    // the caller's record made unless it has one. Returns the record.
+    absl::StatusOr<polytrain::v1::Artifact> Finish();
+
+   private:
+    friend class ArtifactCatalog;
+    Upload(ArtifactCatalog* catalog, Caller caller, polytrain::v1::UploadArtifactRequest first,
+           std::unique_ptr<ArtifactStore::Upload> file);
+    ArtifactCatalog* catalog_;
+    Caller caller_;
+    polytrain::v1::UploadArtifactRequest first_;  // name and sha256 (data cleared)
+    std::unique_ptr<ArtifactStore::Upload> file_;
+    Sha256Hasher hasher_;
+    int64_t received_ = 0;
+  };
+
+  // The caller's own record of the artifact the first chunk announces, when the caller uploaded
+  // it before and the file is still stored: the upload can be answered with it at once (others
+  // must send the bytes, which proves they have them).
+  std::optional<polytrain::v1::Artifact> AlreadyUploaded(
+      const polytrain::v1::UploadArtifactRequest& first, const Caller& caller);
+
+  // Starts an upload from its validated first chunk (whose data the caller then Appends).
+  absl::StatusOr<std::unique_ptr<Upload>> BeginUpload(
+      const polytrain::v1::UploadArtifactRequest& first, const Caller& caller);
+
+  absl::StatusOr<polytrain::v1::ListArtifactsResponse> List(
+      const polytrain::v1::ListArtifactsRequest& request, const Caller& caller);
+  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> Delete(
+      const polytrain::v1::DeleteArtifactRequest& request, const Caller& caller);
+
+  // Checks that the caller may use every artifact in `named` (NOT_FOUND naming the field
+  // otherwise), then runs `submit` with no artifact deletable until it returns.
+  absl::Status SubmitNaming(const std::vector<NamedArtifact>& named, const Caller& caller,
+                            const std::function<absl::Status()>& submit);
+
+  int64_t max_upload_bytes() const { return max_upload_bytes_; }
+
+ private:
+  // Whose records a caller acts on: its own (a client), or everyone's (an admin).
+  static std::optional<std::string> OwnerScope(const Caller& caller);
+  // The record with how many queued or running jobs (in the caller's scope) name it.
+  absl::StatusOr<polytrain::v1::Artifact> WithActiveJobs(polytrain::v1::Artifact record,
+                                                         const Caller& caller);
+
+  ArtifactStore* const files_;
+  JobStore* const store_;
+  const int64_t max_upload_bytes_;
+  std::mutex mu_;  // storing or deleting a file, or accepting jobs that name one
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_ARTIFACT_CATALOG_H_

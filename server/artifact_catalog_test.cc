@@ -1,0 +1,266 @@
+// Users' artifacts through the coordinator's core: uploads checked against their hash and size,
+// records per uploader in a real SQLite file, submissions that name artifacts, and deletion that
+// never takes a file from under a queued job.
+#include "server/artifact_catalog.h"
+
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "server/coordinator_core.h"
+#include "testing/scratch_dir.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+using polytrain::v1::Artifact;
+
+class ArtifactCatalogTest : public testing::ScratchDirTest {
+ protected:
+  void SetUp() override {
+    ScratchDirTest::SetUp();
+    Open();
+  }
+  void Open() {
+    core_.reset();
+    Scheduler::Options options;
+    options.lease_thread = false;
+    core_ = *CoordinatorCore::Open((dir_ / "db").string(), options,
+                                   CoordinatorCore::Artifacts{(dir_ / "artifacts").string(), 64});
+    api_ = &core_->client_api();
+  }
+  void TearDown() override {
+    core_.reset();
+    ScratchDirTest::TearDown();
+  }
+
+  // Uploads `content` in chunks of `chunk` bytes, announcing `sha256` (its own by default).
+  absl::StatusOr<Artifact> Upload(const std::string& content, const Caller& caller,
+                                  std::string sha256 = "", size_t chunk = 10) {
+    if (sha256.empty()) sha256 = ArtifactIdOfHex(Sha256Hex(content));
+    polytrain::v1::UploadArtifactRequest first;
+    first.set_name("model.pt");
+    first.set_sha256(sha256);
+    absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
+    if (!catalog.ok()) return catalog.status();
+    absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> upload =
+        (*catalog)->BeginUpload(first, caller);
+    if (!upload.ok()) return upload.status();
+    for (size_t at = 0; at < content.size(); at += chunk) {
+      if (absl::Status s = (*upload)->Append(content.substr(at, chunk)); !s.ok()) return s;
+    }
+    return (*upload)->Finish();
+  }
+
+  absl::StatusOr<polytrain::v1::Job> SubmitNaming(const std::string& id, const Caller& caller) {
+    polytrain::v1::SubmitJobRequest request;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        R"(spec {
+             name: "byo"
+             model { torchscript { path: "model.pt" } }
+             dataset { synthetic { classes: 2 features: 2 train_samples: 4 test_samples: 4 } }
+             loss { cross_entropy {} }
+             optimizer { sgd {} learning_rate: 0.1 }
+             epochs: 1
+             batch_size: 2
+           })",
+        &request));
+    request.mutable_spec()->mutable_model()->mutable_torchscript()->set_artifact(id);
+    return api_->SubmitJob(request, caller);
+  }
+
+  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> Delete(const std::string& id,
+                                                               const Caller& caller) {
+    polytrain::v1::DeleteArtifactRequest request;
+    request.set_id(id);
+    return api_->DeleteArtifact(request, caller);
+  }
+
+  std::vector<std::string> Listed(const Caller& caller) {
+    absl::StatusOr<polytrain::v1::ListArtifactsResponse> listed =
+        api_->ListArtifacts(polytrain::v1::ListArtifactsRequest(), caller);
+    EXPECT_TRUE(listed.ok()) << listed.status();
+    std::vector<std::string> rows;
+    for (const Artifact& a : listed->artifacts()) {
+      rows.push_back(absl::StrCat(a.owner(), " ", a.size_bytes(), " ", a.active_jobs()));
+    }
+    return rows;
+  }
+
+  fs::path StoredFile(const std::string& id) {
+    return dir_ / "artifacts" / "sha256" / ArtifactHex(id);
+  }
+
+  const Caller kAlice = Caller::Client("alice");
+  const Caller kBob = Caller::Client("bob");
+  const Caller kAdmin = Caller::Admin("root");
+  std::unique_ptr<CoordinatorCore> core_;
+  ClientApi* api_ = nullptr;
+};
+
+TEST_F(ArtifactCatalogTest, AnUploadIsStoredOnceUnderItsHash) {
+  const std::string content = "a TorchScript archive, say";
+  absl::StatusOr<Artifact> first = Upload(content, kAlice);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->id(), ArtifactIdOfHex(Sha256Hex(content)));
+  EXPECT_EQ(first->size_bytes(), static_cast<int64_t>(content.size()));
+  EXPECT_EQ(first->owner(), "alice");
+  EXPECT_TRUE(first->has_create_time());
+  std::ifstream in(StoredFile(first->id()), std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), content);
+
+  // Again by alice: the same record. By bob: a record of his own, one file.
+  absl::StatusOr<Artifact> again = Upload(content, kAlice, "", 3);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->create_time().nanos(), first->create_time().nanos());
+  ASSERT_TRUE(Upload(content, kBob).ok());
+  EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 26 0"}));
+  EXPECT_EQ(Listed(kAdmin), (std::vector<std::string>{"bob 26 0", "alice 26 0"}));
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir_ / "artifacts" / "sha256")) {
+    files += entry.is_regular_file();
+  }
+  EXPECT_EQ(files, 1u);
+
+  // Records live in the database: a restarted coordinator still has them.
+  Open();
+  EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 26 0"}));
+}
+
+TEST_F(ArtifactCatalogTest, AWrongHashOrTooManyBytesStoresNothing) {
+  const std::string other = ArtifactIdOfHex(Sha256Hex("something else"));
+  absl::StatusOr<Artifact> lied = Upload("the bytes", kAlice, other);
+  EXPECT_EQ(lied.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(lied.status().message().find("not " + other), std::string::npos);
+  EXPECT_FALSE(fs::exists(StoredFile(other)));
+  EXPECT_TRUE(Listed(kAlice).empty());
+
+  // The limit is 64 bytes here: 64 pass, 65 do not.
+  EXPECT_TRUE(Upload(std::string(64, 'x'), kAlice).ok());
+  absl::StatusOr<Artifact> big = Upload(std::string(65, 'y'), kAlice);
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(big.status().message(),
+            "data: the artifact is larger than this coordinator's --max_artifact_bytes (64 "
+            "bytes)");
+  EXPECT_FALSE(fs::exists(StoredFile(ArtifactIdOfHex(Sha256Hex(std::string(65, 'y'))))));
+  // No temporary file is left behind by either.
+  for (const auto& entry : fs::directory_iterator(dir_ / "artifacts" / "sha256")) {
+    EXPECT_EQ(entry.path().filename().string().find(".upload-"), std::string::npos) << entry.path();
+  }
+}
+
+TEST_F(ArtifactCatalogTest, AClientsJobsNameOnlyItsOwnArtifacts) {
+  absl::StatusOr<Artifact> alices = Upload("alice's model", kAlice);
+  ASSERT_TRUE(alices.ok());
+  absl::StatusOr<polytrain::v1::Job> by_bob = SubmitNaming(alices->id(), kBob);
+  EXPECT_EQ(by_bob.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(by_bob.status().message(),
+            absl::StrCat("spec.model.torchscript.artifact: no artifact ", alices->id(),
+                         " of yours is stored; upload it first (polyctl upload)"));
+  EXPECT_TRUE(SubmitNaming(alices->id(), kAlice).ok());
+  EXPECT_TRUE(SubmitNaming(alices->id(), kAdmin).ok());  // an admin may name any
+  const std::string never = ArtifactIdOfHex(std::string(64, '0'));
+  EXPECT_EQ(SubmitNaming(never, kAdmin).status().code(), absl::StatusCode::kNotFound);
+
+  // A sweep names its base's fields.
+  polytrain::v1::SubmitSweepRequest sweep;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"(base {
+           name: "byo"
+           model { torchscript { path: "model.pt" } }
+           dataset { synthetic { classes: 2 features: 2 train_samples: 4 test_samples: 4 } }
+           optimizer { sgd {} learning_rate: 0.1 }
+           epochs: 1
+           batch_size: 2
+         }
+         losses { cross_entropy {} }
+         losses { poly1 { epsilon: 1 } })",
+      &sweep));
+  sweep.mutable_base()->mutable_model()->mutable_torchscript()->set_artifact(alices->id());
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> swept = api_->SubmitSweep(sweep, kBob);
+  EXPECT_EQ(swept.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(swept.status().message().find("base.model.torchscript.artifact"), std::string::npos);
+  swept = api_->SubmitSweep(sweep, kAlice);
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(swept->jobs_size(), 2);
+  EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 13 3"}));
+}
+
+TEST_F(ArtifactCatalogTest, DeletingWaitsForActiveJobsAndTheFileGoesWithTheLastRecord) {
+  absl::StatusOr<Artifact> stored = Upload("shared bytes", kAlice);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(Upload("shared bytes", kBob).ok());
+  absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(stored->id(), kAlice);
+  ASSERT_TRUE(job.ok());
+
+  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> refused = Delete(stored->id(), kAlice);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().message(),
+            absl::StrCat("id: 1 queued or running job(s) name ", stored->id(),
+                         "; cancel them or wait for them to end"));
+  // Bob's record goes (his jobs do not name it); the file stays for alice.
+  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> bobs = Delete(stored->id(), kBob);
+  ASSERT_TRUE(bobs.ok()) << bobs.status();
+  EXPECT_EQ(bobs->deleted_size(), 1);
+  EXPECT_FALSE(bobs->file_deleted());
+  EXPECT_TRUE(fs::exists(StoredFile(stored->id())));
+  EXPECT_EQ(Delete(stored->id(), kBob).status().code(), absl::StatusCode::kNotFound);
+
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(job->id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAlice).ok());
+  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> alices = Delete(stored->id(), kAlice);
+  ASSERT_TRUE(alices.ok()) << alices.status();
+  EXPECT_TRUE(alices->file_deleted());
+  EXPECT_FALSE(fs::exists(StoredFile(stored->id())));
+  // Nothing names it now: a new job naming it is refused.
+  EXPECT_EQ(SubmitNaming(stored->id(), kAlice).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ArtifactCatalogTest, AnAdminDeletesEveryRecordOfAnArtifact) {
+  absl::StatusOr<Artifact> stored = Upload("bytes", kAlice);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(Upload("bytes", kBob).ok());
+  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> deleted = Delete(stored->id(), kAdmin);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->deleted_size(), 2);
+  EXPECT_TRUE(deleted->file_deleted());
+  EXPECT_TRUE(Listed(kAdmin).empty());
+}
+
+TEST_F(ArtifactCatalogTest, ListingPages) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Upload(absl::StrCat("file ", i), kAlice).ok());
+  polytrain::v1::ListArtifactsRequest request;
+  request.set_page_size(2);
+  std::vector<int64_t> pages;
+  std::string token;
+  do {
+    request.set_page_token(token);
+    absl::StatusOr<polytrain::v1::ListArtifactsResponse> page =
+        api_->ListArtifacts(request, kAlice);
+    ASSERT_TRUE(page.ok()) << page.status();
+    pages.push_back(page->artifacts_size());
+    token = page->next_page_token();
+  } while (!token.empty());
+  EXPECT_EQ(pages, (std::vector<int64_t>{2, 2, 1}));
+  request.set_page_token("not-a-token");
+  EXPECT_EQ(api_->ListArtifacts(request, kAlice).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ArtifactCatalogTest, WithoutAnArtifactStoreEveryArtifactRequestIsRefused) {
+  core_.reset();
+  Scheduler::Options options;
+  options.lease_thread = false;
+  core_ = *CoordinatorCore::Open(":memory:", options);
+  api_ = &core_->client_api();
+  EXPECT_EQ(Upload("x", kAlice).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(SubmitNaming(ArtifactIdOfHex(std::string(64, '1')), kAlice).status().message(),
+            "spec.model.torchscript.artifact: this coordinator stores no artifacts");
+}
+
+}  // namespace
+}  // namespace polytrain

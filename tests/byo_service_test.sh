@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Bring your own model and data through the service, end to end on loopback: polyctl uploads a
+# TorchScript model and a tensor file that a spec names by local paths, a real worker (whose data
+# root holds neither) fetches them by hash into its bounded cache and trains; then every way it
+# can go wrong: a damaged cached copy, a damaged stored file, a file over the upload limit, a
+# deleted artifact, a standalone run naming an artifact. Fixtures come from python3-torch.
+# Usage: byo_service_test.sh BUILD_DIR REPO_ROOT
+set -uo pipefail
+build=$1
+root=$2
+tmp=$(mktemp -d)
+cleanup() {
+  kill "${worker_pid:-}" "${coordinator_pid:-}" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+# shellcheck source=../testing/testlib.sh
+source "$root/testing/testlib.sh"
+polyctl=$build/client/polyctl
+
+mkdir -p "$tmp/files" "$tmp/empty_root"
+/usr/bin/python3 "$root/worker/testdata/make_byo_fixtures.py" "$tmp/files" >/dev/null ||
+  { echo "cannot make the fixtures"; exit 1; }
+model_hex=$(sha256sum "$tmp/files/mlp.pt" | cut -d' ' -f1)
+data_hex=$(sha256sum "$tmp/files/vectors.pt" | cut -d' ' -f1)
+
+start_coordinator "$build" --max_artifact_bytes 5000000
+export POLYTRAIN_COORDINATOR=$coordinator_address
+"$build/worker/polytrain-worker" --coordinator "$coordinator_address" --name byo-worker \
+  --data_root "$tmp/empty_root" --artifact_cache_dir "$tmp/cache" 2>"$tmp/worker.log" &
+worker_pid=$!
+
+cat >"$tmp/files/job.txtpb" <<'SPEC'
+name: "byo-service"
+model { torchscript { path: "mlp.pt" } }
+dataset { tensors { path: "vectors.pt" } }
+loss { poly1 { epsilon: 1 } }
+optimizer { sgd {} learning_rate: 0.1 }
+epochs: 2
+batch_size: 64
+seed: 3
+max_attempts: 1
+SPEC
+
+# Local paths are uploaded and named by their hashes; the worker trains from its cache.
+expect 0 "succeeded on byo-worker" -- "$polyctl" submit "$tmp/files/job.txtpb" --watch
+grep -qF "$tmp/files/mlp.pt (" "$tmp/err" || fail "submit did not say it uploaded mlp.pt"
+job=$(head -1 "$tmp/out")
+expect 0 "\"artifact\":\"sha256:$model_hex\"" -- "$polyctl" get "$job" --format json
+expect 0 "sha256:$data_hex" -- "$polyctl" artifacts
+checks=$((checks + 1))
+[[ $(grep -c "^sha256:.*  0$" "$tmp/out") -eq 2 ]] || fail "artifacts: expected 2 rows, 0 active: $(cat "$tmp/out")"
+
+# The same files again (a sweep of two losses, the spec elsewhere, --files naming where the
+# files are): nothing new is fetched.
+mkdir "$tmp/specs" && cp "$tmp/files/job.txtpb" "$tmp/specs/"
+expect 0 "sweep-" -- "$polyctl" sweep "$tmp/specs/job.txtpb" --files "$tmp/files" \
+  --loss-grid 'poly1.epsilon=0,2' --wait
+checks=$((checks + 1))
+[[ $(grep -c "artifact cache: fetched" "$tmp/worker.log") -eq 2 ]] ||
+  fail "expected 2 fetches in the worker's log: $(grep "artifact cache" "$tmp/worker.log")"
+checks=$((checks + 1))
+[[ $(find "$tmp/cache" -type f | wc -l) -eq 2 ]] || fail "expected 2 files in the cache"
+
+# A copy damaged in the worker's cache is noticed and fetched again.
+printf 'x' >>"$tmp/cache/$model_hex"
+expect 0 "succeeded on byo-worker" -- "$polyctl" submit "$tmp/files/job.txtpb" --watch
+checks=$((checks + 1))
+grep -qF "the copy of sha256:$model_hex is damaged; fetching it again" "$tmp/worker.log" ||
+  fail "the damaged cached copy was not noticed"
+
+# A file damaged in the coordinator's store is never used: the job fails naming the field.
+sed -e "s|path: \"mlp.pt\"|artifact: \"sha256:$model_hex\"|" \
+  -e "s|path: \"vectors.pt\"|artifact: \"sha256:$data_hex\"|" "$tmp/files/job.txtpb" \
+  >"$tmp/by_id.txtpb"
+rm "$tmp/cache/$data_hex"
+printf '\x00' | dd of="$tmp/artifacts/sha256/$data_hex" bs=1 seek=100 conv=notrunc 2>/dev/null
+expect 6 "failed" -- "$polyctl" submit "$tmp/by_id.txtpb" --watch
+expect 0 "spec.dataset.tensors.artifact: artifact sha256/$data_hex: " -- \
+  "$polyctl" get "$(head -1 "$tmp/out")"
+
+# Limits and errors, each with its exit code.
+head -c 5000001 /dev/zero >"$tmp/big.bin"
+expect 1 "data: the artifact is larger than this coordinator's --max_artifact_bytes (5000000 bytes)" -- \
+  "$polyctl" upload "$tmp/big.bin"
+head -c 5000000 /dev/zero >"$tmp/edge.bin"
+expect 0 "sha256:" -- "$polyctl" upload "$tmp/edge.bin" --name edge
+expect 1 "id: expected sha256:<64 lowercase hex digits>, got 'sha256:nothex'" -- \
+  "$polyctl" artifacts delete sha256:nothex
+expect 0 "deleted 1 record(s) of sha256:$model_hex; the file is gone" -- \
+  "$polyctl" artifacts delete "sha256:$model_hex"
+expect 4 "spec.model.torchscript.artifact: no artifact sha256:$model_hex is stored" -- \
+  "$polyctl" submit "$tmp/by_id.txtpb" --no-upload
+expect 4 "id: no artifact sha256:$model_hex" -- "$polyctl" artifacts delete "sha256:$model_hex"
+
+# A standalone run has no coordinator to fetch from.
+expect 5 "spec.dataset.tensors.artifact: sha256:$data_hex was not fetched" -- \
+  "$build/worker/polytrain-worker" --spec "$tmp/by_id.txtpb" --quiet
+
+finish byo_service_test

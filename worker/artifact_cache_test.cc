@@ -1,0 +1,149 @@
+#include "worker/artifact_cache.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api/artifacts.h"
+#include "common/sha256.h"
+#include "gtest/gtest.h"
+#include "testing/scratch_dir.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A coordinator's artifacts in memory: fetch writes the bytes stored under an id (which a test
+// may make lie about its hash).
+class ArtifactCacheTest : public testing::ScratchDirTest {
+ protected:
+  std::string Store(const std::string& content) {
+    const std::string id = ArtifactIdOfHex(Sha256Hex(content));
+    served_[id] = content;
+    return id;
+  }
+  ArtifactCache::Fetch Fetch() {
+    return [this](const std::string& id, const std::string& dir) -> absl::Status {
+      ++fetched_[id];
+      auto it = served_.find(id);
+      if (it == served_.end()) return absl::NotFoundError(absl::StrCat("path: no artifact ", id));
+      std::ofstream(fs::path(dir) / ArtifactHex(id), std::ios::binary) << it->second;
+      return absl::OkStatus();
+    };
+  }
+  std::unique_ptr<ArtifactCache> Open(int64_t max_bytes) {
+    absl::StatusOr<std::unique_ptr<ArtifactCache>> cache =
+        ArtifactCache::Open((dir_ / "cache").string(), max_bytes, Fetch());
+    EXPECT_TRUE(cache.ok()) << cache.status();
+    return *std::move(cache);
+  }
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  std::map<std::string, std::string> served_;
+  std::map<std::string, int> fetched_;
+};
+
+TEST_F(ArtifactCacheTest, FetchesOnceAndServesTheCheckedCopyAfter) {
+  const std::string id = Store("model bytes");
+  std::unique_ptr<ArtifactCache> cache = Open(1000);
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<ArtifactCache::Lease> lease = cache->Acquire(id);
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    EXPECT_EQ(Read(lease->path()), "model bytes");
+  }
+  EXPECT_EQ(fetched_[id], 1);
+  EXPECT_EQ(cache->bytes(), 11);
+}
+
+TEST_F(ArtifactCacheTest, ADamagedCopyIsFetchedAgain) {
+  const std::string id = Store("the true content");
+  std::unique_ptr<ArtifactCache> cache = Open(1000);
+  std::string path;
+  {
+    absl::StatusOr<ArtifactCache::Lease> lease = cache->Acquire(id);
+    ASSERT_TRUE(lease.ok());
+    path = lease->path();
+  }
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << "the true contenT";
+  absl::StatusOr<ArtifactCache::Lease> again = cache->Acquire(id);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(Read(again->path()), "the true content");
+  EXPECT_EQ(fetched_[id], 2);
+}
+
+TEST_F(ArtifactCacheTest, WhatDoesNotHashToItsIdIsNeverUsed) {
+  const std::string id = Store("honest");
+  served_[id] = "tampered";
+  std::unique_ptr<ArtifactCache> cache = Open(1000);
+  absl::StatusOr<ArtifactCache::Lease> lease = cache->Acquire(id);
+  EXPECT_EQ(lease.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(lease.status().message().find("hashes to sha256:" + Sha256Hex("tampered")),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "cache" / ArtifactHex(id)));
+  EXPECT_EQ(cache->bytes(), 0);
+  // A fetch error is passed on as it is.
+  EXPECT_EQ(cache->Acquire(ArtifactIdOfHex(std::string(64, '0'))).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(cache->Acquire("sha256:short").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ArtifactCacheTest, LeastRecentlyUsedGoesFirstAndCopiesInUseStay) {
+  const std::string a = Store(std::string(40, 'a'));
+  const std::string b = Store(std::string(40, 'b'));
+  const std::string c = Store(std::string(40, 'c'));
+  std::unique_ptr<ArtifactCache> cache = Open(100);  // room for two
+  { ASSERT_TRUE(cache->Acquire(a).ok()); }
+  { ASSERT_TRUE(cache->Acquire(b).ok()); }
+  { ASSERT_TRUE(cache->Acquire(a).ok()); }  // a is now more recent than b
+  { ASSERT_TRUE(cache->Acquire(c).ok()); }  // b goes
+  EXPECT_EQ(cache->bytes(), 80);
+  EXPECT_TRUE(fs::exists(dir_ / "cache" / ArtifactHex(a)));
+  EXPECT_FALSE(fs::exists(dir_ / "cache" / ArtifactHex(b)));
+
+  // All three held at once: over the bound while in use, back under it once released.
+  absl::StatusOr<ArtifactCache::Lease> la = cache->Acquire(a);
+  absl::StatusOr<ArtifactCache::Lease> lb = cache->Acquire(b);
+  absl::StatusOr<ArtifactCache::Lease> lc = cache->Acquire(c);
+  ASSERT_TRUE(la.ok() && lb.ok() && lc.ok());
+  EXPECT_EQ(cache->bytes(), 120);
+  EXPECT_TRUE(fs::exists(la->path()) && fs::exists(lb->path()) && fs::exists(lc->path()));
+  la = absl::InternalError("released");
+  EXPECT_EQ(cache->bytes(), 80);
+  EXPECT_FALSE(fs::exists(dir_ / "cache" / ArtifactHex(a)));
+  EXPECT_EQ(fetched_[b], 2);
+}
+
+TEST_F(ArtifactCacheTest, AFileLargerThanTheBoundRunsThenGoes) {
+  const std::string big = Store(std::string(500, 'x'));
+  std::unique_ptr<ArtifactCache> cache = Open(100);
+  {
+    absl::StatusOr<ArtifactCache::Lease> lease = cache->Acquire(big);
+    ASSERT_TRUE(lease.ok());
+    EXPECT_EQ(Read(lease->path()).size(), 500u);
+  }
+  EXPECT_EQ(cache->bytes(), 0);
+}
+
+TEST_F(ArtifactCacheTest, ARestartedWorkerKeepsItsCopiesAndDropsPartialOnes) {
+  const std::string id = Store("kept across restarts");
+  {
+    std::unique_ptr<ArtifactCache> cache = Open(1000);
+    ASSERT_TRUE(cache->Acquire(id).ok());
+  }
+  std::ofstream(dir_ / "cache" / "download.part-123") << "half";
+  std::unique_ptr<ArtifactCache> reopened = Open(1000);
+  EXPECT_EQ(reopened->bytes(), 20);
+  EXPECT_FALSE(fs::exists(dir_ / "cache" / "download.part-123"));
+  ASSERT_TRUE(reopened->Acquire(id).ok());
+  EXPECT_EQ(fetched_[id], 1);
+}
+
+}  // namespace
+}  // namespace polytrain
