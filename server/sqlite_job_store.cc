@@ -12,6 +12,7 @@
 #include "api/artifacts.h"
 #include "api/client_requests.h"
 #include "common/timestamps.h"
+#include "server/sqlite_statement.h"
 
 namespace polytrain {
 namespace {
@@ -19,6 +20,9 @@ namespace {
 using polytrain::v1::Job;
 using polytrain::v1::JobState;
 using polytrain::v1::MetricPoint;
+using sqlite::Exec;
+using sqlite::Statement;
+using sqlite::Transaction;
 
 // Schema migrations, applied in order; the database's user_version counts those applied.
 const char* const kMigrations[] = {
@@ -72,91 +76,12 @@ const char* const kMigrations[] = {
     )sql",
 };
 
-absl::Status SqliteError(sqlite3* db, absl::string_view what) {
-  return absl::InternalError(absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db)));
-}
-
-// A prepared statement, finalized on destruction.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return stmt_ != nullptr; }
-  absl::Status status(absl::string_view what) const { return SqliteError(db_, what); }
-
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  void Bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void BindBlob(int i, const std::string& v) {
-    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
-  // Ready to run again with new bindings.
-  void Reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(stmt_); }
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::string Blob(int col) const {
-    const void* data = sqlite3_column_blob(stmt_, col);
-    return std::string(static_cast<const char*>(data), sqlite3_column_bytes(stmt_, col));
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-absl::Status Exec(sqlite3* db, const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    absl::Status status = absl::InternalError(absl::StrCat("sqlite: ", error ? error : "?"));
-    sqlite3_free(error);
-    return status;
-  }
-  return absl::OkStatus();
-}
-
-// Commits on Commit(), rolls back otherwise.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) { begun_ = Exec(db, "BEGIN IMMEDIATE").ok(); }
-  ~Transaction() {
-    if (begun_) (void)Exec(db_, "ROLLBACK");
-  }
-  absl::Status Commit() {
-    if (!begun_) return SqliteError(db_, "begin");
-    begun_ = false;
-    return Exec(db_, "COMMIT");
-  }
-
- private:
-  sqlite3* db_;
-  bool begun_ = false;
-};
-
 std::string NewJobId() {
   static std::mutex mu;
   static std::mt19937_64 rng(std::random_device{}() ^
                              std::chrono::steady_clock::now().time_since_epoch().count());
   std::lock_guard<std::mutex> lock(mu);
   return absl::StrFormat("job-%012x", rng() & 0xffffffffffffULL);
-}
-
-absl::StatusOr<polytrain::v1::Artifact> ParseArtifact(const std::string& blob) {
-  polytrain::v1::Artifact record;
-  if (!record.ParseFromString(blob)) {
-    return absl::DataLossError("sqlite: a stored artifact record does not parse");
-  }
-  return record;
 }
 
 absl::StatusOr<Job> ParseJob(const std::string& blob) {
@@ -436,120 +361,6 @@ absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetrics(const std::s
   }
   if (rc != SQLITE_DONE) return select.status("get metrics");
   return points;
-}
-
-absl::StatusOr<polytrain::v1::Artifact> SqliteJobStore::PutArtifact(
-    polytrain::v1::Artifact record) {
-  std::lock_guard<std::mutex> lock(writer_.mu);
-  sqlite3* db = writer_.db;
-  Transaction tx(db);
-  Statement find(db, "SELECT record FROM artifacts WHERE id = ? AND owner = ?");
-  find.Bind(1, record.id());
-  find.Bind(2, record.owner());
-  const int rc = find.Step();
-  if (rc == SQLITE_ROW) return ParseArtifact(find.Blob(0));
-  if (rc != SQLITE_DONE) return find.status("find artifact");
-  record.clear_active_jobs();
-  *record.mutable_create_time() = NowTimestamp();
-  Statement insert(db, "INSERT INTO artifacts (id, owner, record) VALUES (?, ?, ?)");
-  insert.Bind(1, record.id());
-  insert.Bind(2, record.owner());
-  insert.BindBlob(3, record.SerializeAsString());
-  if (insert.Step() != SQLITE_DONE) return insert.status("insert artifact");
-  if (absl::Status s = tx.Commit(); !s.ok()) return s;
-  return record;
-}
-
-absl::StatusOr<polytrain::v1::Artifact> SqliteJobStore::FindArtifact(
-    const std::string& id, const std::optional<std::string>& owner) {
-  std::lock_guard<std::mutex> lock(reader_->mu);
-  Statement find(reader_->db, owner.has_value()
-                                  ? "SELECT record FROM artifacts WHERE id = ? AND owner = ?"
-                                  : "SELECT record FROM artifacts WHERE id = ? ORDER BY seq");
-  find.Bind(1, id);
-  if (owner.has_value()) find.Bind(2, *owner);
-  const int rc = find.Step();
-  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("no artifact ", id));
-  if (rc != SQLITE_ROW) return find.status("find artifact");
-  return ParseArtifact(find.Blob(0));
-}
-
-absl::StatusOr<ArtifactPage> SqliteJobStore::ListArtifacts(const std::optional<std::string>& owner,
-                                                           int page_size,
-                                                           const std::string& page_token) {
-  int64_t before = INT64_MAX;
-  if (!page_token.empty() && !absl::SimpleAtoi(page_token, &before)) {
-    return absl::InvalidArgumentError("page_token: not a token from a previous ListArtifacts");
-  }
-  std::lock_guard<std::mutex> lock(reader_->mu);
-  Statement list(reader_->db,
-                 owner.has_value()
-                     ? "SELECT seq, record FROM artifacts WHERE seq < ? AND owner = ? "
-                       "ORDER BY seq DESC LIMIT ?"
-                     : "SELECT seq, record FROM artifacts WHERE seq < ? ORDER BY seq DESC LIMIT ?");
-  int arg = 1;
-  list.Bind(arg++, before);
-  if (owner.has_value()) list.Bind(arg++, *owner);
-  list.Bind(arg++, page_size + 1);
-  ArtifactPage page;
-  int64_t last_seq = 0;
-  int rc;
-  while ((rc = list.Step()) == SQLITE_ROW) {
-    if (static_cast<int>(page.artifacts.size()) == page_size) {
-      page.next_page_token = absl::StrCat(last_seq);
-      break;
-    }
-    absl::StatusOr<polytrain::v1::Artifact> record = ParseArtifact(list.Blob(1));
-    if (!record.ok()) return record.status();
-    page.artifacts.push_back(*std::move(record));
-    last_seq = list.Int(0);
-  }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return list.status("list artifacts");
-  return page;
-}
-
-absl::StatusOr<std::vector<polytrain::v1::Artifact>> SqliteJobStore::DeleteArtifact(
-    const std::string& id, const std::optional<std::string>& owner) {
-  std::lock_guard<std::mutex> lock(writer_.mu);
-  sqlite3* db = writer_.db;
-  Transaction tx(db);
-  Statement select(db, owner.has_value()
-                           ? "SELECT record FROM artifacts WHERE id = ? AND owner = ?"
-                           : "SELECT record FROM artifacts WHERE id = ? ORDER BY seq");
-  select.Bind(1, id);
-  if (owner.has_value()) select.Bind(2, *owner);
-  std::vector<polytrain::v1::Artifact> deleted;
-  int rc;
-  while ((rc = select.Step()) == SQLITE_ROW) {
-    absl::StatusOr<polytrain::v1::Artifact> record = ParseArtifact(select.Blob(0));
-    if (!record.ok()) return record.status();
-    deleted.push_back(*std::move(record));
-  }
-  if (rc != SQLITE_DONE) return select.status("find artifact");
-  Statement erase(db, owner.has_value() ? "DELETE FROM artifacts WHERE id = ? AND owner = ?"
-                                        : "DELETE FROM artifacts WHERE id = ?");
-  erase.Bind(1, id);
-  if (owner.has_value()) erase.Bind(2, *owner);
-  if (erase.Step() != SQLITE_DONE) return erase.status("delete artifact");
-  if (absl::Status s = tx.Commit(); !s.ok()) return s;
-  return deleted;
-}
-
-absl::StatusOr<int64_t> SqliteJobStore::CountActiveJobsNaming(
-    const std::string& id, const std::optional<std::string>& owner) {
-  std::lock_guard<std::mutex> lock(reader_->mu);
-  Statement count(reader_->db,
-                  owner.has_value()
-                      ? "SELECT COUNT(*) FROM job_artifacts a JOIN jobs j ON j.id = a.job_id "
-                        "WHERE a.artifact_id = ? AND j.state IN (?, ?) AND j.owner = ?"
-                      : "SELECT COUNT(*) FROM job_artifacts a JOIN jobs j ON j.id = a.job_id "
-                        "WHERE a.artifact_id = ? AND j.state IN (?, ?)");
-  count.Bind(1, id);
-  count.Bind(2, polytrain::v1::JOB_STATE_QUEUED);
-  count.Bind(3, polytrain::v1::JOB_STATE_RUNNING);
-  if (owner.has_value()) count.Bind(4, *owner);
-  if (count.Step() != SQLITE_ROW) return count.status("count jobs naming artifact");
-  return count.Int(0);
 }
 
 }  // namespace polytrain
