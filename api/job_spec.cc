@@ -161,6 +161,32 @@ absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
       CheckIntRange(FieldPath(path, "train_limit"), data.train_limit(), 0, kMaxSamples));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "test_limit"), data.test_limit(), 0, kMaxSamples));
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(FieldPath(path, "augment.random_crop_padding"),
+                                          data.augment().random_crop_padding(), 0,
+                                          kMaxCropPadding));
+  if (data.has_normalize()) {
+    const polytrain::v1::Normalization& normalize = data.normalize();
+    const std::string n = FieldPath(path, "normalize");
+    if (normalize.mean_size() < 1 || normalize.mean_size() > kMaxNormalizedChannels) {
+      return InvalidField(
+          FieldPath(n, "mean"),
+          absl::StrCat("needs 1 to ", kMaxNormalizedChannels,
+                       " values (one per channel, or one), got ", normalize.mean_size()));
+    }
+    if (normalize.std_size() != normalize.mean_size()) {
+      return InvalidField(FieldPath(n, "std"),
+                          absl::StrCat("needs as many values as mean (", normalize.mean_size(),
+                                       "), got ", normalize.std_size()));
+    }
+    for (int i = 0; i < normalize.mean_size(); ++i) {
+      POLYTRAIN_RETURN_IF_ERROR(CheckFinite(IndexPath(FieldPath(n, "mean"), i), normalize.mean(i)));
+      POLYTRAIN_RETURN_IF_ERROR(CheckFinite(IndexPath(FieldPath(n, "std"), i), normalize.std(i)));
+      if (!(normalize.std(i) > 0)) {
+        return InvalidField(IndexPath(FieldPath(n, "std"), i),
+                            absl::StrCat("must be > 0, got ", normalize.std(i)));
+      }
+    }
+  }
   return CheckRange(FieldPath(path, "validation_fraction"), data.validation_fraction(), 0, 0.5);
 }
 

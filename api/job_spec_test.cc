@@ -48,6 +48,10 @@ void ExpectInvalidAfter(const std::function<void(JobSpec&)>& change, const std::
   EXPECT_EQ(std::string(ValidateJobSpec(spec).message()), message);
 }
 
+// A dataset with a source, for the fields beside it.
+const std::string kDatasetWith =
+    "dataset { synthetic { classes: 2 features: 4 train_samples: 10 test_samples: 10 } ";
+
 TEST(JobSpecTest, ValidSpecPasses) { EXPECT_TRUE(ValidateJobSpec(Spec()).ok()); }
 
 TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
@@ -92,6 +96,17 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid("dataset { fashion_mnist { dir: '../etc' } }",
                 "spec.dataset.fashion_mnist.dir: must stay inside the data root; '..' is not "
                 "allowed, got '../etc'");
+  ExpectInvalid(kDatasetWith + "augment { random_crop_padding: 65 } }",
+                "spec.dataset.augment.random_crop_padding: must be in [0, 64], got 65");
+  ExpectInvalid(kDatasetWith + "normalize { } }",
+                "spec.dataset.normalize.mean: needs 1 to 1024 values (one per channel, or one), "
+                "got 0");
+  ExpectInvalid(kDatasetWith + "normalize { mean: [0.5] std: [0.2, 0.3] } }",
+                "spec.dataset.normalize.std: needs as many values as mean (1), got 2");
+  ExpectInvalid(kDatasetWith + "normalize { mean: [0.5, 0.1] std: [0.2, 0] } }",
+                "spec.dataset.normalize.std[1]: must be > 0, got 0");
+  ExpectInvalid(kDatasetWith + "normalize { mean: [nan] std: [1] } }",
+                "spec.dataset.normalize.mean[0]: must be a finite number, got nan");
   ExpectInvalid("dataset { idx { train_images: 'a' train_labels: 'b' test_images: 'c' } }",
                 "spec.dataset.idx.test_labels: must be set");
   ExpectInvalid(
@@ -180,6 +195,13 @@ TEST(JobSpecTest, LimitsHoldAtTheirEdges) {
   EXPECT_TRUE(ValidateJobSpec(Spec("dataset { synthetic { classes: 3 features: 4 train_samples: 10 "
                                    "test_samples: 10 separation: 1 } validation_fraction: 0.5 }"))
                   .ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec(kDatasetWith + "augment { random_crop_padding: 64 } }")).ok());
+  JobSpec channels = Spec();
+  for (int i = 0; i < kMaxNormalizedChannels; ++i) {
+    channels.mutable_dataset()->mutable_normalize()->add_mean(0.5);
+    channels.mutable_dataset()->mutable_normalize()->add_std(0.25);
+  }
+  EXPECT_TRUE(ValidateJobSpec(channels).ok());
   JobSpec labels = Spec();
   labels.mutable_labels()->clear();
   for (int i = 0; i < kMaxLabels; ++i) (*labels.mutable_labels())["k" + std::to_string(i)] = "v";

@@ -23,6 +23,8 @@ inline constexpr int kMaxEpochs = 10000;
 inline constexpr int kMaxThreads = 256;
 inline constexpr int kMaxPriority = 1000;  // and -kMaxPriority
 inline constexpr int kMaxAttempts = 100;
+inline constexpr int kMaxCropPadding = 64;
+inline constexpr int kMaxNormalizedChannels = 1024;
 
 // --- Coordinator service requests (coordinator.proto) ---
 inline constexpr int kMaxJobIdLength = 64;

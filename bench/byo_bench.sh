@@ -3,7 +3,8 @@
 # CNN (made by python3-torch from bench/python_trainer.py's definitions) against the native
 # model, on the same data, threads and loss, runs interleaved; and the time to load Fashion-MNIST
 # from a torch.save tensor file against Debian's IDX files (a 1-step job's wall time, start-up
-# included). Medians of ROUNDS. Usage: bench/byo_bench.sh [BUILD_DIR] [ROUNDS]
+# included); and what augmentation (crops, flips) costs the CNN. Medians of ROUNDS.
+# Usage: bench/byo_bench.sh [BUILD_DIR] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -40,6 +41,16 @@ cp -r /usr/share/datasets/fashion-mnist "$tmp/fashion-mnist"  # the data root ho
 
 throughput() { "$build/worker/polytrain-worker" --spec "$1" --data_root "$tmp" --quiet |
   awk '/train throughput/ {print $3}'; }
+# interleaved SPEC_A SPEC_B: the median samples/s of each over `rounds` alternating runs.
+interleaved() {
+  : >"$tmp/a"
+  : >"$tmp/b"
+  for ((r = 0; r < rounds; r++)); do
+    throughput "$1" >>"$tmp/a"
+    throughput "$2" >>"$tmp/b"
+  done
+  echo "$(median <"$tmp/a") $(median <"$tmp/b")"
+}
 wall() {
   local start
   start=$(date +%s.%N)
@@ -54,14 +65,7 @@ for config in mlp:1500 cnn:150; do
   bench_spec "native-$model" "$model" "$steps" >"$tmp/native.txtpb"
   sed "s|^model .*|model { torchscript { path: \"$model.pt\" } }|" "$tmp/native.txtpb" \
     >"$tmp/script.txtpb"
-  : >"$tmp/native"
-  : >"$tmp/script"
-  for ((r = 0; r < rounds; r++)); do
-    throughput "$tmp/native.txtpb" >>"$tmp/native"
-    throughput "$tmp/script.txtpb" >>"$tmp/script"
-  done
-  native=$(median <"$tmp/native")
-  script=$(median <"$tmp/script")
+  read -r native script < <(interleaved "$tmp/native.txtpb" "$tmp/script.txtpb")
   printf '%-5s %6s %16.0f %16.0f %13.2fx\n' "$model" "$steps" "$native" "$script" \
     "$(echo "$native / $script" | bc -l)"
 done
@@ -85,3 +89,12 @@ for source in float32 uint8; do
   printf 'IDX files (gzip uint8) %.2f s, tensor file (%s) %.2f s: %.2fx\n' "$idx" "$source" \
     "$value" "$(echo "$value / $idx" | bc -l)"
 done
+
+echo
+echo "augmentation (native CNN, 150 steps): samples/s without and with crops padded by 4 and flips"
+bench_spec "plain-cnn" cnn 150 >"$tmp/plain.txtpb"
+sed 's|^dataset { fashion_mnist {}|dataset { fashion_mnist {} augment { random_crop_padding: 4 horizontal_flip: true }|' \
+  "$tmp/plain.txtpb" >"$tmp/augmented.txtpb"
+read -r plain augmented < <(interleaved "$tmp/plain.txtpb" "$tmp/augmented.txtpb")
+printf 'plain %.0f samples/s, augmented %.0f samples/s: %.2fx\n' "$plain" "$augmented" \
+  "$(echo "$plain / $augmented" | bc -l)"

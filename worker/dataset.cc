@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
+#include "worker/augmentation.h"
 #include "worker/data_root.h"
 #include "worker/idx_file.h"
 #include "worker/tensor_file.h"
@@ -172,6 +173,13 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& fil
   if (data.classes < 2) {
     return InvalidField(FieldPath(path, "source"), "the labels name fewer than 2 classes");
   }
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckAugmentation(spec.augment(), data.sample_shape, FieldPath(path, "augment")));
+  if (spec.has_normalize()) {
+    POLYTRAIN_RETURN_IF_ERROR(Normalize(spec.normalize(), data.sample_shape,
+                                        FieldPath(path, "normalize"),
+                                        {&data.train.x, &data.validation.x, &data.test.x}));
+  }
 
   if (spec.validation_fraction() > 0.0) {
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x5eedda7aULL);
@@ -196,6 +204,16 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& fil
   data.description =
       absl::StrCat(source, ": ", data.train.size(), " train, ", data.validation.size(),
                    " validation, ", data.test.size(), " test, ", data.classes, " classes");
+  if (spec.has_normalize()) absl::StrAppend(&data.description, ", normalized per channel");
+  if (Augments(spec.augment())) {
+    absl::StrAppend(
+        &data.description, ", training batches augmented (",
+        spec.augment().random_crop_padding() > 0
+            ? absl::StrCat("crops padded by ", spec.augment().random_crop_padding())
+            : "",
+        spec.augment().random_crop_padding() > 0 && spec.augment().horizontal_flip() ? ", " : "",
+        spec.augment().horizontal_flip() ? "flips" : "", ")");
+  }
   return data;
 }
 

@@ -12,6 +12,7 @@
 #include "common/validation.h"
 #include "loss/core/describe.h"
 #include "loss/spec/loss_spec.h"
+#include "worker/augmentation.h"
 #include "worker/autocast_scope.h"
 #include "worker/compute_threads.h"
 #include "worker/determinism.h"
@@ -293,6 +294,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     return absl::OkStatus();
   };
 
+  const bool augments = Augments(spec_.dataset().augment());
   while (position.step < total_steps_) {
     if (options_.cancel != nullptr && options_.cancel->load()) {
       return absl::CancelledError(absl::StrCat("cancelled at step ", position.step));
@@ -305,7 +307,8 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     const int64_t begin = position.batch_in_epoch * spec_.batch_size();
     const int64_t len = std::min<int64_t>(spec_.batch_size(), n - begin);
     const torch::Tensor index = order.narrow(0, begin, len);
-    const torch::Tensor x = data_.train.x.index_select(0, index).to(device_);
+    torch::Tensor x = data_.train.x.index_select(0, index).to(device_);
+    if (augments) x = AugmentBatch(x, spec_.dataset().augment(), spec_.seed(), position.step);
     const torch::Tensor y = data_.train.y.index_select(0, index).to(device_);
 
     const double lr = LearningRateAt(spec_.schedule(), spec_.optimizer().learning_rate(),

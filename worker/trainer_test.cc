@@ -140,6 +140,57 @@ TEST(TrainerTest, ResumeEqualsUninterruptedResNetWithBatchNormAndAdam) {
   ExpectResumeIsExact(spec, 8);  // the end of epoch 0
 }
 
+TEST(TrainerTest, ResumeEqualsUninterruptedWithAugmentationAndNormalization) {
+  const JobSpec spec = Spec(R"(
+    name: "augmented"
+    model { cnn { channels: [4] hidden: 16 } }
+    dataset {
+      fashion_mnist {}
+      train_limit: 256
+      test_limit: 64
+      augment { random_crop_padding: 2 horizontal_flip: true }
+      normalize { mean: [0.1] std: [1.5] }
+    }
+    loss { poly1 { epsilon: 1 } }
+    optimizer { sgd { momentum: 0.9 } learning_rate: 0.05 }
+    epochs: 2
+    batch_size: 32
+    seed: 9
+    checkpoint { every_steps: 5 }
+  )");
+  ExpectResumeIsExact(spec, 10);  // mid-epoch 1
+}
+
+TEST(TrainerTest, AugmentationChangesWhatIsTrainedOn) {
+  JobSpec spec = Spec(R"(
+    name: "augmented"
+    model { mlp { hidden: [16] } }
+    dataset { fashion_mnist {} train_limit: 128 test_limit: 64 }
+    loss { cross_entropy {} }
+    optimizer { sgd {} learning_rate: 0.05 }
+    max_steps: 4
+    batch_size: 32
+    seed: 9
+  )");
+  absl::StatusOr<TrainingSummary> plain = testing_util::Train(spec, TrainerOptions());
+  spec.mutable_dataset()->mutable_augment()->set_horizontal_flip(true);
+  absl::StatusOr<TrainingSummary> flipped = testing_util::Train(spec, TrainerOptions());
+  spec.mutable_dataset()->mutable_augment()->set_horizontal_flip(false);
+  spec.mutable_dataset()->mutable_augment()->set_random_crop_padding(2);
+  absl::StatusOr<TrainingSummary> cropped = testing_util::Train(spec, TrainerOptions());
+  ASSERT_TRUE(plain.ok() && flipped.ok() && cropped.ok());
+  EXPECT_NE(plain->final_metrics.at("eval_loss"), flipped->final_metrics.at("eval_loss"));
+  EXPECT_NE(plain->final_metrics.at("eval_loss"), cropped->final_metrics.at("eval_loss"));
+  // Vectors cannot be flipped: the job is refused before training, naming the field.
+  spec.mutable_dataset()->mutable_synthetic()->set_classes(2);
+  spec.mutable_dataset()->mutable_synthetic()->set_features(4);
+  spec.mutable_dataset()->mutable_synthetic()->set_train_samples(10);
+  spec.mutable_dataset()->mutable_synthetic()->set_test_samples(10);
+  absl::StatusOr<TrainingSummary> vectors = testing_util::Train(spec, TrainerOptions());
+  EXPECT_EQ(vectors.status().message(),
+            "spec.dataset.augment: needs image samples ([H, W] or [C, H, W]); these are [4]");
+}
+
 TEST(TrainerTest, CheckpointsKeepTheLastN) {
   JobSpec spec = Spec(kSynthetic);
   spec.mutable_checkpoint()->set_every_steps(10);
