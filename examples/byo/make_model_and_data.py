@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Your model and your data, the way PolyTrain takes them: a model defined in Python and saved as
 TorchScript, and a dataset saved as tensors with torch.save. Here a small ResNet and Debian's
-Fashion-MNIST, written into DIR (the worker's --data_root):
+Fashion-MNIST, written into DIR:
 
   python3 examples/byo/make_model_and_data.py /tmp/byo
   build/worker/polytrain-worker --spec examples/byo/resnet_poly1.txtpb --data_root /tmp/byo
+  polyctl submit examples/byo/resnet_poly1.txtpb --files /tmp/byo --watch   # through the service
+
+service_sweep.py does the same from Python with the client package, and compares three losses.
 """
 import gzip
 import os
@@ -53,19 +56,23 @@ def read_idx(path):
     return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=4 + 4 * rank).reshape(dims)
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/byo"
-    source = "/usr/share/datasets/fashion-mnist"
-    os.makedirs(out, exist_ok=True)
-    torch.jit.script(SmallResNet()).save(f"{out}/resnet.pt")
+def fashion_mnist_tensors(source="/usr/share/datasets/fashion-mnist"):
+    """Debian's Fashion-MNIST as the tensor dict a job takes: [N, 1, 28, 28] float32 pixels
+    standardized with the training set's mean and std, int64 labels."""
     train_x = read_idx(f"{source}/train-images-idx3-ubyte.gz").unsqueeze(1).float() / 255
     test_x = read_idx(f"{source}/t10k-images-idx3-ubyte.gz").unsqueeze(1).float() / 255
     mean, std = train_x.mean(), train_x.std()
-    torch.save({"train_x": (train_x - mean) / std,
-                "train_y": read_idx(f"{source}/train-labels-idx1-ubyte.gz").long(),
-                "test_x": (test_x - mean) / std,
-                "test_y": read_idx(f"{source}/t10k-labels-idx1-ubyte.gz").long()},
-               f"{out}/fashion_mnist.pt")
+    return {"train_x": (train_x - mean) / std,
+            "train_y": read_idx(f"{source}/train-labels-idx1-ubyte.gz").long(),
+            "test_x": (test_x - mean) / std,
+            "test_y": read_idx(f"{source}/t10k-labels-idx1-ubyte.gz").long()}
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/byo"
+    os.makedirs(out, exist_ok=True)
+    torch.jit.script(SmallResNet()).save(f"{out}/resnet.pt")
+    torch.save(fashion_mnist_tensors(), f"{out}/fashion_mnist.pt")
     print(f"wrote {out}/resnet.pt and {out}/fashion_mnist.pt")
 
 

@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""The Python client against a real coordinator and worker on loopback: jobs from text, dicts and
+messages, a TorchScript module and a tensor file uploaded from Python and swept over three
+losses, the comparison as rows, and errors as PolyTrainError naming the field.
+
+Usage: client_test.py BUILD_DIR (its python/ holds the generated package).
+"""
+import hashlib
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BUILD = pathlib.Path(sys.argv[1])
+sys.path.insert(0, str(BUILD / "python"))
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from polytrain import Client, PolyTrainError  # noqa: E402
+from polytrain.v1 import job_pb2, job_record_pb2  # noqa: E402
+
+SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="python_client_test_"))
+TOKEN = "a-python-client-token"
+
+SMALL_JOB = """
+name: "small"
+model { mlp { hidden: 16 } }
+dataset { synthetic { classes: 3 features: 8 train_samples: 300 test_samples: 90 } }
+loss { poly1 { epsilon: 1 } }
+optimizer { sgd {} learning_rate: 0.1 }
+epochs: 2
+batch_size: 30
+log_every_steps: 5
+"""
+
+
+class Service:
+    """A coordinator (with `flags`) and, unless `worker` is false, one worker."""
+
+    def __init__(self, name, *flags, worker=True):
+        self.dir = SCRATCH / name
+        self.dir.mkdir()
+        port_file = self.dir / "port"
+        self.logs = [open(self.dir / "coordinator.log", "w"), open(self.dir / "worker.log", "w")]
+        self.processes = [subprocess.Popen(
+            [str(BUILD / "server/polytrain-coordinator"), "--plaintext", "--listen",
+             "127.0.0.1:0", "--port_file", str(port_file), "--db", str(self.dir / "db"),
+             "--artifacts", str(self.dir / "artifacts"), "--metrics_listen", ""] + list(flags),
+            stderr=self.logs[0])]
+        for _ in range(400):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            time.sleep(0.05)
+        self.address = f"127.0.0.1:{port_file.read_text().strip()}"
+        if worker:
+            self.processes.append(subprocess.Popen(
+                [str(BUILD / "worker/polytrain-worker"), "--coordinator", self.address,
+                 "--name", "py-worker", "--data_root", str(self.dir),
+                 "--artifact_cache_dir", str(self.dir / "cache")], stderr=self.logs[1]))
+
+    def close(self):
+        for process in reversed(self.processes):
+            process.terminate()
+            process.wait(timeout=30)
+        for log in self.logs:
+            log.close()
+
+
+class ClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.service = Service("open")
+        cls.client = Client(cls.service.address)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.service.close()
+
+    def test_a_job_from_text_runs_and_its_events_and_metrics_are_rows(self):
+        job = self.client.submit(SMALL_JOB)
+        self.assertTrue(job.id.startswith("job-"))
+        events = list(self.client.watch(job.id))
+        states = [e.job.state for e in events if e.HasField("job")]
+        self.assertEqual(states[-1], job_record_pb2.JOB_STATE_SUCCEEDED)
+        self.assertTrue(any(e.HasField("point") for e in events))
+        rows = self.client.metrics(job.id)
+        evals = [r for r in rows if r["kind"] == "KIND_EVAL"]
+        self.assertEqual(len(evals), 2)  # one per epoch
+        self.assertIn("eval_accuracy", evals[-1])
+        self.assertEqual(evals[-1]["step"], 20)  # 300 samples / 30 x 2 epochs
+        self.assertEqual(self.client.get(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
+        self.assertIn(job.id, [j.id for j in self.client.jobs(labels={})])
+
+    def test_specs_as_dicts_and_messages_and_errors_naming_the_field(self):
+        spec = job_pb2.JobSpec()
+        from google.protobuf import text_format
+        text_format.Parse(SMALL_JOB, spec)
+        as_dict = {"name": "from-dict", "model": {"mlp": {}}, "dataset": {"synthetic": {
+            "classes": 2, "features": 4, "train_samples": 40, "test_samples": 20}},
+            "loss": {"crossEntropy": {}}, "optimizer": {"sgd": {}, "learningRate": 0.1},
+            "epochs": 1, "batchSize": 10}
+        for value in (spec, as_dict):
+            self.assertEqual(self.client.wait(self.client.submit(value).id).state,
+                             job_record_pb2.JOB_STATE_SUCCEEDED)
+        spec.batch_size = 0
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.submit(spec)
+        self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
+        self.assertEqual(error.exception.message, "spec.batch_size: must be in [1, 65536], got 0")
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.submit("model { mlp { hidden: x } }")
+        self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
+        self.assertIn("spec:", error.exception.message)
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.get("job-000000000000")
+        self.assertEqual(error.exception.code, "NOT_FOUND")
+        with self.assertRaises(ValueError):
+            Client("192.0.2.1:50051")  # plaintext beyond loopback
+
+    def test_a_python_model_and_tensors_swept_over_three_losses(self):
+        torch.manual_seed(0)
+        module = torch.jit.script(nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 3)))
+        means = torch.randn(3, 8) * 3
+        y, ty = torch.randint(0, 3, (600,)), torch.randint(0, 3, (150,))
+        data_path = SCRATCH / "data.pt"
+        torch.save({"train_x": means[y] + torch.randn(600, 8), "train_y": y,
+                    "test_x": means[ty] + torch.randn(150, 8), "test_y": ty}, data_path)
+        model = self.client.upload(module, name="mlp.pt")
+        data = self.client.upload(data_path)
+        self.assertEqual(data.id, "sha256:" + hashlib.sha256(data_path.read_bytes()).hexdigest())
+        self.assertEqual(data.name, "data.pt")
+        again = self.client.upload(data_path)
+        self.assertEqual(again.create_time, data.create_time)
+
+        base = {"name": "py-byo", "model": {"torchscript": {"artifact": model.id}},
+                "dataset": {"tensors": {"artifact": data.id}},
+                "optimizer": {"sgd": {}, "learningRate": 0.1}, "epochs": 2, "batchSize": 50}
+        sweep = self.client.sweep(base, ["cross_entropy {}", {"poly1": {"epsilon": 1}},
+                                         "focal { gamma: 2 }"], seeds=2)
+        self.assertEqual(len(sweep.jobs), 6)
+        for job in sweep.jobs:
+            self.assertEqual(self.client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
+        rows = self.client.compare(sweep_id=sweep.sweep_id)
+        self.assertEqual(sorted(r["loss_name"] for r in rows), ["ce", "focal(g=2)", "poly1(e=1)"])
+        for row in rows:
+            self.assertEqual(row["runs"], 2)
+            self.assertGreater(row["mean"], 0.5)  # separable classes: well above chance
+        per_job = self.client.compare(sweep_id=sweep.sweep_id, per_job=True)
+        self.assertEqual(len(per_job), 6)
+        self.assertIn("eval_accuracy", per_job[0])
+        listed = {a.id: a.active_jobs for a in self.client.artifacts()}
+        self.assertEqual((listed[model.id], listed[data.id]), (0, 0))
+
+        # A local path under `files` is uploaded for you; the caller's spec is left as it was.
+        local = {"name": "py-files", "model": {"torchscript": {"artifact": model.id}},
+                 "dataset": {"tensors": {"path": "data.pt"}},
+                 "optimizer": {"sgd": {}, "learningRate": 0.1}, "epochs": 1, "batchSize": 50,
+                 "loss": {"crossEntropy": {}}}
+        job = self.client.submit(local, files=SCRATCH)
+        self.assertEqual(job.spec.dataset.tensors.artifact, data.id)
+        self.assertEqual(self.client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
+
+        other = self.client.upload(b"not referenced by any job", name="scratch.bin")
+        deleted = self.client.delete_artifact(other.id)
+        self.assertTrue(deleted.file_deleted)
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.delete_artifact("sha256:nope")
+        self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
+        self.assertIn("id: expected sha256:", error.exception.message)
+
+
+class TokenTest(unittest.TestCase):
+    def test_the_token_goes_with_every_call(self):
+        (SCRATCH / "tokens.txt").write_text(
+            f"client carol sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n")
+        service = Service("tokens", "--tokens", str(SCRATCH / "tokens.txt"), worker=False)
+        try:
+            with Client(service.address) as anonymous:
+                with self.assertRaises(PolyTrainError) as error:
+                    list(anonymous.jobs())
+                self.assertEqual(error.exception.code, "UNAUTHENTICATED")
+            with Client(service.address, token=TOKEN) as carol:
+                self.assertEqual(carol.upload(b"carol's").owner, "carol")
+                self.assertEqual(carol.submit(SMALL_JOB).owner, "carol")
+        finally:
+            service.close()
+
+
+if __name__ == "__main__":
+    result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
+    subprocess.run(["rm", "-rf", str(SCRATCH)])
+    sys.exit(0 if result.wasSuccessful() else 1)

@@ -1,0 +1,255 @@
+"""The Client: one connection to a coordinator (polytrain.v1.Coordinator), with the same rules as
+polyctl: TLS when given a CA, plaintext only to a loopback address, a bearer token per call."""
+import hashlib
+import io
+import ipaddress
+import os
+import pathlib
+import socket
+
+import grpc
+from google.protobuf import json_format, text_format
+
+from polytrain.v1 import (coordinator_pb2, coordinator_pb2_grpc, job_pb2, job_record_pb2,
+                          loss_pb2)
+
+CHUNK_BYTES = 1 << 20  # the coordinator's limit per UploadArtifact chunk
+# A job's states that do not change any more.
+FINAL_STATES = (job_record_pb2.JOB_STATE_SUCCEEDED, job_record_pb2.JOB_STATE_FAILED,
+                job_record_pb2.JOB_STATE_CANCELLED)
+
+
+class PolyTrainError(Exception):
+    """A call the coordinator refused or could not answer: `code` is the gRPC status code's name
+    ("INVALID_ARGUMENT", "NOT_FOUND", ...), `message` says why and names the field."""
+
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _is_loopback(address):
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback
+                       for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
+
+
+def _message(value, cls, what):
+    """`value` as a `cls` message: a message of that type, protobuf text format or a dict (the
+    JSON form: field names as in the .proto or lowerCamelCase)."""
+    if isinstance(value, cls):
+        return value
+    message = cls()
+    try:
+        if isinstance(value, str):
+            text_format.Parse(value, message)
+        elif isinstance(value, dict):
+            json_format.ParseDict(value, message)
+        else:
+            raise TypeError(f"{what}: expected text, a dict or {cls.__name__}, got "
+                            f"{type(value).__name__}")
+    except (text_format.ParseError, json_format.ParseError) as error:
+        raise PolyTrainError("INVALID_ARGUMENT", f"{what}: {error}") from None
+    return message
+
+
+def _row(message):
+    """A message as a flat dict of Python values: enums by name, maps spread into columns,
+    nested messages as dicts, 64-bit integers as ints (JSON would make them strings)."""
+    row = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            row.update(value)
+        elif field.label == field.LABEL_REPEATED:
+            row[field.name] = list(value)
+        elif field.message_type is not None:
+            row[field.name] = json_format.MessageToDict(value, preserving_proto_field_name=True)
+        elif field.enum_type is not None:
+            row[field.name] = field.enum_type.values_by_number[value].name
+        else:
+            row[field.name] = value
+    return row
+
+
+def _rows(messages):
+    """Repeated messages as rows a pandas DataFrame takes."""
+    return [_row(message) for message in messages]
+
+
+class Client:
+    """A coordinator at `address` ("host:port"). `token` (else $POLYTRAIN_TOKEN) goes with every
+    call; `tls_ca` (a PEM file) makes the channel TLS, verified against it; without it the channel
+    is plaintext and only a loopback address is allowed, as with polyctl."""
+
+    def __init__(self, address=None, token=None, tls_ca=None, timeout=30.0):
+        self.address = address or os.environ.get("POLYTRAIN_COORDINATOR", "127.0.0.1:50051")
+        token = token if token is not None else os.environ.get("POLYTRAIN_TOKEN")
+        self._metadata = [("authorization", f"Bearer {token}")] if token else []
+        self.timeout = timeout
+        if tls_ca is not None:
+            credentials = grpc.ssl_channel_credentials(pathlib.Path(tls_ca).read_bytes())
+            self._channel = grpc.secure_channel(self.address, credentials)
+        elif _is_loopback(self.address):
+            self._channel = grpc.insecure_channel(self.address)
+        else:
+            raise ValueError(f"address: plaintext only to a loopback address; give tls_ca to "
+                             f"reach {self.address}")
+        self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _call(self, method, request, timeout=None):
+        try:
+            return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise PolyTrainError(error.code().name, error.details()) from None
+
+    def _pages(self, method, request, field):
+        """Every item of a paged list call, fetching pages as the caller iterates."""
+        while True:
+            page = self._call(method, request)
+            yield from getattr(page, field)
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
+    # --- Jobs ---
+
+    def submit(self, spec, request_id="", files=None):
+        """Submits one job. `spec`: a JobSpec, its text format or a dict. With `files` (a
+        directory), the model and dataset files it names by path that exist there are uploaded
+        first and named by their sha256. Returns the Job."""
+        spec = _message(spec, job_pb2.JobSpec, "spec")
+        if files is not None:
+            spec = self._upload_named_files(spec, files)
+        request = coordinator_pb2.SubmitJobRequest(spec=spec, client_request_id=request_id)
+        return self._call(self._stub.SubmitJob, request)
+
+    def sweep(self, base, losses, seeds=1, request_id="", files=None):
+        """Submits base x losses x seeds as one sweep (all jobs or none). `losses`: LossSpecs,
+        their text format or dicts. Returns the SubmitSweepResponse (sweep_id, jobs)."""
+        base = _message(base, job_pb2.JobSpec, "base")
+        if files is not None:
+            base = self._upload_named_files(base, files)
+        request = coordinator_pb2.SubmitSweepRequest(
+            base=base, seeds=seeds, client_request_id=request_id,
+            losses=[_message(loss, loss_pb2.LossSpec, f"losses[{i}]")
+                    for i, loss in enumerate(losses)])
+        return self._call(self._stub.SubmitSweep, request)
+
+    def get(self, job_id):
+        return self._call(self._stub.GetJob, coordinator_pb2.GetJobRequest(id=job_id))
+
+    def jobs(self, states=(), labels=None, owner=""):
+        """Every job (newest first) matching the filters, page by page."""
+        request = coordinator_pb2.ListJobsRequest(states=states, labels=labels or {}, owner=owner,
+                                                  page_size=1000)
+        return self._pages(self._stub.ListJobs, request, "jobs")
+
+    def cancel(self, job_id):
+        return self._call(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(id=job_id))
+
+    def watch(self, job_id):
+        """The job's events until it ends: JobEvent messages, each with `job` (a state change)
+        or `point` (a metric point)."""
+        try:
+            yield from self._stub.WatchJob(coordinator_pb2.WatchJobRequest(id=job_id),
+                                           metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise PolyTrainError(error.code().name, error.details()) from None
+
+    def wait(self, job_id):
+        """Blocks until the job ends; returns it as it ended."""
+        last = None
+        for event in self.watch(job_id):
+            if event.HasField("job"):
+                last = event.job
+        return last if last is not None and last.state in FINAL_STATES else self.get(job_id)
+
+    def metrics(self, job_id, max_points=0):
+        """The job's metric points as rows: kind, step, epoch, ..., and one column per value."""
+        response = self._call(self._stub.GetMetrics, coordinator_pb2.GetMetricsRequest(
+            job_id=job_id, max_points=max_points))
+        return _rows(response.points)
+
+    def compare(self, job_ids=(), sweep_id="", metric="", baseline_loss="", per_job=False):
+        """CompareJobs as rows: one per loss (runs, mean, std, ci95, p against the baseline), or
+        with `per_job` one per job."""
+        response = self._call(self._stub.CompareJobs, coordinator_pb2.CompareJobsRequest(
+            job_ids=job_ids, sweep_id=sweep_id, metric=metric, baseline_loss=baseline_loss))
+        return _rows(response.jobs if per_job else response.losses)
+
+    # --- Artifacts ---
+
+    def upload(self, source, name=None):
+        """Stores a file in the coordinator and returns its Artifact (`id` is what a JobSpec
+        names). `source`: a path, bytes, or a torch.jit.ScriptModule (saved as torch.jit.save
+        would). Uploading what you uploaded before sends only its hash."""
+        if isinstance(source, (str, os.PathLike)):
+            path = pathlib.Path(source)
+            data = path.read_bytes()
+            name = name or path.name
+        elif isinstance(source, (bytes, bytearray)):
+            data = bytes(source)
+        elif hasattr(source, "save") and hasattr(source, "_c"):  # a torch.jit.ScriptModule
+            import torch  # only here: the client does not need torch otherwise
+            buffer = io.BytesIO()
+            torch.jit.save(source, buffer)
+            data = buffer.getvalue()
+            name = name or f"{type(source).__name__}.pt"
+        else:
+            raise TypeError(f"source: expected a path, bytes or a torch.jit.ScriptModule, got "
+                            f"{type(source).__name__}")
+        name = name or "artifact"
+        sha256 = "sha256:" + hashlib.sha256(data).hexdigest()
+
+        def chunks():
+            for at in range(0, max(len(data), 1), CHUNK_BYTES):
+                chunk = coordinator_pb2.UploadArtifactRequest(
+                    data=data[at:at + CHUNK_BYTES], last=at + CHUNK_BYTES >= len(data))
+                if at == 0:
+                    chunk.name, chunk.sha256 = name, sha256
+                yield chunk
+
+        return self._call(self._stub.UploadArtifact, chunks(), timeout=max(self.timeout, 1800))
+
+    def artifacts(self):
+        """Your artifacts (an admin's: everyone's), newest first."""
+        request = coordinator_pb2.ListArtifactsRequest(page_size=1000)
+        return self._pages(self._stub.ListArtifacts, request, "artifacts")
+
+    def delete_artifact(self, artifact_id):
+        return self._call(self._stub.DeleteArtifact,
+                          coordinator_pb2.DeleteArtifactRequest(id=artifact_id))
+
+    def _upload_named_files(self, spec, files):
+        spec = job_pb2.JobSpec.FromString(spec.SerializeToString())  # the caller's stays as is
+        sources = []
+        if spec.model.HasField("torchscript"):
+            sources.append(spec.model.torchscript)
+        if spec.dataset.HasField("tensors"):
+            sources.append(spec.dataset.tensors)
+        for source in sources:
+            if source.WhichOneof("source") != "path":
+                continue
+            local = pathlib.Path(files) / source.path
+            if local.is_file():
+                source.artifact = self.upload(local).id
+        return spec

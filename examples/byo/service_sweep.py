@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""From a Python model to a loss comparison through the service, without C++: script a small
+ResNet, save Fashion-MNIST as a tensor file, upload both, sweep three losses and print the
+comparison. Needs a running coordinator and worker (README: "Run the service") and the client
+package on the path:
+
+  PYTHONPATH=build/python python3 examples/byo/service_sweep.py [--coordinator HOST:PORT]
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+import torch
+
+from polytrain import Client
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_model_and_data import SmallResNet, fashion_mnist_tensors  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--coordinator", default=None, help="HOST:PORT (default: "
+                        "$POLYTRAIN_COORDINATOR, else 127.0.0.1:50051)")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--seeds", type=int, default=1)
+    args = parser.parse_args()
+
+    client = Client(args.coordinator)
+    model = client.upload(torch.jit.script(SmallResNet()), name="resnet.pt")
+    with tempfile.TemporaryDirectory() as scratch:
+        torch.save(fashion_mnist_tensors(), f"{scratch}/fashion_mnist.pt")
+        data = client.upload(f"{scratch}/fashion_mnist.pt")
+    print(f"model {model.id} ({model.size_bytes} bytes)\ndata  {data.id} ({data.size_bytes} bytes)")
+
+    base = {
+        "name": "py-resnet",
+        "model": {"torchscript": {"artifact": model.id}},
+        "dataset": {"tensors": {"artifact": data.id}, "test_limit": 2000},
+        "optimizer": {"sgd": {"momentum": 0.9, "nesterov": True}, "learning_rate": 0.05,
+                      "weight_decay": 5e-4},
+        "max_steps": args.steps, "batch_size": 128, "seed": 1, "threads": 2,
+    }
+    losses = ["cross_entropy {}", "poly1 { epsilon: 2 }", "focal { gamma: 2 }"]
+    sweep = client.sweep(base, losses, seeds=args.seeds)
+    print(f"{sweep.sweep_id}: {len(sweep.jobs)} jobs")
+    for job in sweep.jobs:
+        ended = client.wait(job.id)
+        print(f"  {ended.spec.name}: {job_state(ended)}")
+
+    print(f"\n{'loss':<12} {'runs':>4} {'accuracy':>9} {'ece':>7}")
+    per_job = client.compare(sweep_id=sweep.sweep_id, per_job=True)
+    for row in client.compare(sweep_id=sweep.sweep_id):
+        ece = [r["eval_ece"] for r in per_job if r["loss_name"] == row["loss_name"]]
+        print(f"{row['loss_name']:<12} {row['runs']:>4} {row['mean']:>9.4f} "
+              f"{sum(ece) / max(len(ece), 1):>7.4f}")
+
+
+def job_state(job):
+    from polytrain.v1 import job_record_pb2
+    return job_record_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
+
+
+if __name__ == "__main__":
+    main()
