@@ -27,6 +27,20 @@ std::string ArtifactHex(absl::string_view id) {
   return std::string(id.substr(sizeof(kArtifactIdPrefix) - 1));
 }
 
+std::string ArtifactNameFor(absl::string_view file_name) {
+  std::string name;
+  for (char c : file_name) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '_' || c == '-';
+    if (name.empty() && c == '.') continue;
+    name.push_back(plain ? c : '_');
+  }
+  if (name.size() > static_cast<size_t>(kMaxArtifactNameLength)) {
+    name.resize(kMaxArtifactNameLength);
+  }
+  return name.empty() ? "artifact" : name;
+}
+
 absl::Status ValidateUploadArtifactRequest(const polytrain::v1::UploadArtifactRequest& chunk,
                                            bool first) {
   if (first) {

@@ -20,6 +20,11 @@ absl::Status ValidateArtifactId(absl::string_view field, absl::string_view id);
 std::string ArtifactIdOfHex(absl::string_view hex);
 std::string ArtifactHex(absl::string_view id);
 
+// A name the coordinator takes ([A-Za-z0-9._-], 1 to kMaxArtifactNameLength, no leading dot)
+// made from any file name: other characters become '_', leading dots go, "artifact" if nothing
+// is left. What polyctl and the Python client name an upload by default.
+std::string ArtifactNameFor(absl::string_view file_name);
+
 // The first chunk names the artifact and carries its id; the others carry data only. Every
 // chunk holds at most kArtifactChunkBytes.
 absl::Status ValidateUploadArtifactRequest(const polytrain::v1::UploadArtifactRequest& chunk,

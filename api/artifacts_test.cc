@@ -3,6 +3,7 @@
 #include <string>
 
 #include "api/job_spec.h"
+#include "api/worker_messages.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {
@@ -23,6 +24,17 @@ TEST(ArtifactsTest, IdsAreSha256InLowercaseHex) {
   EXPECT_EQ(ValidateArtifactId("spec.model.torchscript.artifact", "sha256:xyz").message(),
             "spec.model.torchscript.artifact: expected sha256:<64 lowercase hex digits>, got "
             "'sha256:xyz'");
+}
+
+TEST(ArtifactsTest, AnyFileNameBecomesAnAcceptableName) {
+  EXPECT_EQ(ArtifactNameFor("resnet.pt"), "resnet.pt");
+  EXPECT_EQ(ArtifactNameFor(".my model (v2).bin"), "my_model__v2_.bin");
+  EXPECT_EQ(ArtifactNameFor("..."), "artifact");
+  EXPECT_EQ(ArtifactNameFor(""), "artifact");
+  EXPECT_EQ(ArtifactNameFor(std::string(300, 'x')).size(), 128u);
+  for (const char* odd : {"a b", "ü.pt", "..hidden", "x/y", std::string(200, '.').c_str()}) {
+    EXPECT_TRUE(ValidateArtifactName("name", ArtifactNameFor(odd)).ok()) << odd;
+  }
 }
 
 TEST(ArtifactsTest, FirstChunkNamesTheArtifactAndTheRestCarryDataOnly) {

@@ -104,7 +104,7 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid(kDatasetWith + "normalize { mean: [0.5] std: [0.2, 0.3] } }",
                 "spec.dataset.normalize.std: needs as many values as mean (1), got 2");
   ExpectInvalid(kDatasetWith + "normalize { mean: [0.5, 0.1] std: [0.2, 0] } }",
-                "spec.dataset.normalize.std[1]: must be > 0, got 0");
+                "spec.dataset.normalize.std[1]: must be >= 1e-30, got 0");
   ExpectInvalid(kDatasetWith + "normalize { mean: [nan] std: [1] } }",
                 "spec.dataset.normalize.mean[0]: must be a finite number, got nan");
   ExpectInvalid("dataset { idx { train_images: 'a' train_labels: 'b' test_images: 'c' } }",

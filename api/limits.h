@@ -72,6 +72,8 @@ inline constexpr char kUserArtifactDir[] = "sha256";
 // --max_artifact_bytes: its default, and the most it may be set to.
 inline constexpr int64_t kDefaultMaxUploadBytes = int64_t{2} << 30;
 inline constexpr int64_t kMaxUploadBytes = kMaxArtifactBytes;
+// Uploads one caller may have in flight at once (each holds a temporary file of up to the limit).
+inline constexpr int kMaxConcurrentUploads = 4;
 
 // --- Names shared by the coordinator, the worker and the clients ---
 // The labels a sweep puts on each of its jobs.

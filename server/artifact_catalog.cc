@@ -31,9 +31,22 @@ std::optional<polytrain::v1::Artifact> ArtifactCatalog::AlreadyUploaded(
 
 absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> ArtifactCatalog::BeginUpload(
     const polytrain::v1::UploadArtifactRequest& first, const Caller& caller) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    int& in_flight = uploads_in_flight_[caller.name];
+    if (in_flight >= kMaxConcurrentUploads) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "at most ", kMaxConcurrentUploads, " uploads at once per caller; wait for one to end"));
+    }
+    ++in_flight;
+  }
   absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> file =
       files_->Begin(kUserArtifactDir, ArtifactHex(first.sha256()));
-  if (!file.ok()) return file.status();
+  if (!file.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--uploads_in_flight_[caller.name] == 0) uploads_in_flight_.erase(caller.name);
+    return file.status();
+  }
   polytrain::v1::UploadArtifactRequest header = first;
   header.clear_data();
   return std::unique_ptr<Upload>(new Upload(this, caller, std::move(header), *std::move(file)));
@@ -46,6 +59,14 @@ ArtifactCatalog::Upload::Upload(ArtifactCatalog* catalog, Caller caller,
       caller_(std::move(caller)),
       first_(std::move(first)),
       file_(std::move(file)) {}
+
+ArtifactCatalog::Upload::~Upload() {
+  std::lock_guard<std::mutex> lock(catalog_->mu_);
+  auto it = catalog_->uploads_in_flight_.find(caller_.name);
+  if (it != catalog_->uploads_in_flight_.end() && --it->second == 0) {
+    catalog_->uploads_in_flight_.erase(it);
+  }
+}
 
 absl::Status ArtifactCatalog::Upload::Append(const std::string& data) {
   if (received_ + static_cast<int64_t>(data.size()) > catalog_->max_upload_bytes_) {
@@ -120,18 +141,32 @@ absl::StatusOr<polytrain::v1::DeleteArtifactResponse> ArtifactCatalog::Delete(
         absl::StrCat("id: ", *active, " queued or running job(s) name ", request.id(),
                      "; cancel them or wait for them to end"));
   }
+  // The last record never goes while anyone's job names the file: the file would be left with
+  // no record to list or delete it by.
+  absl::StatusOr<int64_t> records = store_->CountArtifactRecords(request.id());
+  if (!records.ok()) return records.status();
+  absl::StatusOr<int64_t> anyone_active = store_->CountActiveJobsNaming(request.id(), std::nullopt);
+  if (!anyone_active.ok()) return anyone_active.status();
+  const bool last_records = !scope.has_value() || *records <= 1;
+  if (last_records && *anyone_active > 0) {
+    return absl::FailedPreconditionError(absl::StrCat("id: a queued or running job names ",
+                                                      request.id(),
+                                                      "; it can be deleted once that job ends"));
+  }
   absl::StatusOr<std::vector<polytrain::v1::Artifact>> deleted =
       store_->DeleteArtifact(request.id(), scope);
   if (!deleted.ok()) return deleted.status();
   polytrain::v1::DeleteArtifactResponse response;
   for (polytrain::v1::Artifact& gone : *deleted) *response.add_deleted() = std::move(gone);
-  // The file goes with its last record, unless some job (anyone's) still names it.
-  absl::StatusOr<polytrain::v1::Artifact> other = store_->FindArtifact(request.id(), std::nullopt);
-  absl::StatusOr<int64_t> anyone_active = store_->CountActiveJobsNaming(request.id(), std::nullopt);
-  if (!anyone_active.ok()) return anyone_active.status();
-  if (!other.ok() && other.status().code() == absl::StatusCode::kNotFound && *anyone_active == 0) {
-    POLYTRAIN_RETURN_IF_ERROR(files_->Remove(StoredPath(request.id())));
-    response.set_file_deleted(true);
+  // The file goes with its last record. Only an admin is told: a client would otherwise learn
+  // whether someone else stored the same bytes.
+  if (last_records) {
+    if (absl::Status s = files_->Remove(StoredPath(request.id())); !s.ok()) {
+      spdlog::error("artifact {}: its records are deleted but the file stays: {}", request.id(),
+                    std::string(s.message()));
+    } else if (!scope.has_value()) {
+      response.set_file_deleted(true);
+    }
   }
   return response;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,7 @@ class ArtifactCatalog {
   // One file being received; dropped unfinished, nothing of it stays.
   class Upload {
    public:
+    ~Upload();
     // A chunk after the first (the first's data too): INVALID_ARGUMENT on "data" past the limit.
     absl::Status Append(const std::string& data);
     // The file's SHA-256 must be the announced one (DATA_LOSS otherwise, nothing stored); then
@@ -59,6 +61,7 @@ class ArtifactCatalog {
       const polytrain::v1::UploadArtifactRequest& first, const Caller& caller);
 
   // Starts an upload from its validated first chunk (whose data the caller then Appends).
+  // RESOURCE_EXHAUSTED when the caller has kMaxConcurrentUploads in flight already.
   absl::StatusOr<std::unique_ptr<Upload>> BeginUpload(
       const polytrain::v1::UploadArtifactRequest& first, const Caller& caller);
 
@@ -85,6 +88,7 @@ class ArtifactCatalog {
   JobStore* const store_;
   const int64_t max_upload_bytes_;
   std::mutex mu_;  // storing or deleting a file, or accepting jobs that name one
+  std::map<std::string, int> uploads_in_flight_;  // by caller name, under mu_
 };
 
 }  // namespace polytrain

@@ -214,10 +214,51 @@ TEST_F(ArtifactCatalogTest, DeletingWaitsForActiveJobsAndTheFileGoesWithTheLastR
   ASSERT_TRUE(api_->CancelJob(cancel, kAlice).ok());
   absl::StatusOr<polytrain::v1::DeleteArtifactResponse> alices = Delete(stored->id(), kAlice);
   ASSERT_TRUE(alices.ok()) << alices.status();
-  EXPECT_TRUE(alices->file_deleted());
+  EXPECT_FALSE(alices->file_deleted());  // a client is not told (see the proto)
   EXPECT_FALSE(fs::exists(StoredFile(stored->id())));
   // Nothing names it now: a new job naming it is refused.
   EXPECT_EQ(SubmitNaming(stored->id(), kAlice).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ArtifactCatalogTest, TheLastRecordStaysWhileAnyonesJobNamesIt) {
+  absl::StatusOr<Artifact> stored = Upload("used by an admin's job", kAlice);
+  ASSERT_TRUE(stored.ok());
+  absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(stored->id(), kAdmin);
+  ASSERT_TRUE(job.ok());
+  // Alice's record is the only one: deleting it would strand the file.
+  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> refused = Delete(stored->id(), kAlice);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().message(),
+            absl::StrCat("id: a queued or running job names ", stored->id(),
+                         "; it can be deleted once that job ends"));
+  EXPECT_TRUE(fs::exists(StoredFile(stored->id())));
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(job->id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  ASSERT_TRUE(Delete(stored->id(), kAlice).ok());
+  EXPECT_FALSE(fs::exists(StoredFile(stored->id())));
+}
+
+TEST_F(ArtifactCatalogTest, ACallerHasAtMostFourUploadsInFlight) {
+  ArtifactCatalog* catalog = *api_->Artifacts();
+  auto begin = [&](const Caller& caller, int i) {
+    polytrain::v1::UploadArtifactRequest first;
+    first.set_name("f");
+    first.set_sha256(ArtifactIdOfHex(Sha256Hex(absl::StrCat(caller.name, i))));
+    return catalog->BeginUpload(first, caller);
+  };
+  std::vector<std::unique_ptr<ArtifactCatalog::Upload>> open;
+  for (int i = 0; i < kMaxConcurrentUploads; ++i) {
+    absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> upload = begin(kAlice, i);
+    ASSERT_TRUE(upload.ok()) << upload.status();
+    open.push_back(*std::move(upload));
+  }
+  absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> fifth = begin(kAlice, 99);
+  EXPECT_EQ(fifth.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(fifth.status().message(), "at most 4 uploads at once per caller; wait for one to end");
+  EXPECT_TRUE(begin(kBob, 0).ok());  // others are not held up
+  open.pop_back();                   // one ends (dropped: nothing stored)
+  EXPECT_TRUE(begin(kAlice, 100).ok());
 }
 
 TEST_F(ArtifactCatalogTest, AnAdminDeletesEveryRecordOfAnArtifact) {

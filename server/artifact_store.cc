@@ -29,6 +29,14 @@ absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::st
   if (error) {
     return absl::InvalidArgumentError(absl::StrCat("--artifacts ", root, ": ", error.message()));
   }
+  // Uploads that a crash cut short left their temporary files (nothing is in flight yet).
+  for (auto it = fs::recursive_directory_iterator(root, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (it->is_regular_file(error) &&
+        absl::StrContains(it->path().filename().string(), ".upload-")) {
+      fs::remove(it->path(), error);
+    }
+  }
   return std::unique_ptr<ArtifactStore>(new ArtifactStore(root));
 }
 

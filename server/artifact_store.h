@@ -26,7 +26,8 @@ struct IntactArtifact {
 
 class ArtifactStore {
  public:
-  // Creates the root directory if needed.
+  // Creates the root directory if needed, and removes the temporary files of uploads that a
+  // crash cut short.
   static absl::StatusOr<std::unique_ptr<ArtifactStore>> Open(const std::string& root);
 
   // One file being received: Append chunks, then Commit (checks size and CRC-32, renames into

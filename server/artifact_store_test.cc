@@ -37,6 +37,15 @@ class ArtifactStoreTest : public ::testing::Test {
   std::unique_ptr<ArtifactStore> store_;
 };
 
+TEST_F(ArtifactStoreTest, OpeningRemovesWhatACrashedUploadLeft) {
+  fs::create_directories(root_ / "sha256");
+  std::ofstream(root_ / "sha256" / "abc.upload-7") << "half an upload";
+  std::ofstream(root_ / "sha256" / "kept") << "a stored file";
+  store_ = *ArtifactStore::Open(root_.string());
+  EXPECT_FALSE(fs::exists(root_ / "sha256" / "abc.upload-7"));
+  EXPECT_TRUE(fs::exists(root_ / "sha256" / "kept"));
+}
+
 TEST_F(ArtifactStoreTest, ChunksBecomeOneFileOnCommit) {
   auto upload = *store_->Begin("job-1", "ckpt-000000000010.pt");
   ASSERT_TRUE(upload->Append("hello ").ok());

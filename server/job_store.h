@@ -89,6 +89,8 @@ class JobStore {
   // Deletes `owner`'s record of `id` (unset: every record of it) and returns what went.
   virtual absl::StatusOr<std::vector<polytrain::v1::Artifact>> DeleteArtifact(
       const std::string& id, const std::optional<std::string>& owner) = 0;
+  // How many records of `id` there are, anyone's.
+  virtual absl::StatusOr<int64_t> CountArtifactRecords(const std::string& id) = 0;
   // How many queued or running jobs (of `owner`, when set) name the artifact in their spec.
   virtual absl::StatusOr<int64_t> CountActiveJobsNaming(
       const std::string& id, const std::optional<std::string>& owner) = 0;

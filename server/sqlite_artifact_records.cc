@@ -121,6 +121,14 @@ absl::StatusOr<std::vector<polytrain::v1::Artifact>> SqliteJobStore::DeleteArtif
   return deleted;
 }
 
+absl::StatusOr<int64_t> SqliteJobStore::CountArtifactRecords(const std::string& id) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement count(reader_->db, "SELECT COUNT(*) FROM artifacts WHERE id = ?");
+  count.Bind(1, id);
+  if (count.Step() != SQLITE_ROW) return count.status("count artifact records");
+  return count.Int(0);
+}
+
 absl::StatusOr<int64_t> SqliteJobStore::CountActiveJobsNaming(
     const std::string& id, const std::optional<std::string>& owner) {
   std::lock_guard<std::mutex> lock(reader_->mu);

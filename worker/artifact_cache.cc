@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "common/sha256.h"
@@ -34,10 +35,11 @@ absl::StatusOr<std::unique_ptr<ArtifactCache>> ArtifactCache::Open(const std::st
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
     if (!entry.is_regular_file(error)) continue;
-    if (!IsHexDigest(name)) {
+    if (absl::StrContains(name, ".upload-")) {
       fs::remove(entry.path(), error);  // a fetch that never finished
       continue;
     }
+    if (!IsHexDigest(name)) continue;  // not ours: left alone, and not counted
     found.emplace_back(entry.last_write_time(error), name);
   }
   std::sort(found.begin(), found.end());
@@ -56,35 +58,44 @@ absl::StatusOr<ArtifactCache::Lease> ArtifactCache::Acquire(const std::string& i
   if (absl::Status s = ValidateArtifactId("artifact", id); !s.ok()) return s;
   const std::string hex = ArtifactHex(id);
   const std::string path = (fs::path(dir_) / hex).string();
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  // One fetch per file at a time; fetches of other files and every other call go on meanwhile.
+  changed_.wait(lock, [&] { return fetching_.count(hex) == 0; });
   if (entries_.count(hex) != 0) {
+    Entry& entry = entries_[hex];
+    ++entry.leases;  // pinned while its hash is checked outside the lock
+    lock.unlock();
     absl::StatusOr<std::string> digest = Sha256HexOfFile(path);
+    lock.lock();
     if (digest.ok() && *digest == hex) {
-      Entry& entry = entries_[hex];
-      entry.last_use = ++clock_;
-      ++entry.leases;
+      entries_[hex].last_use = ++clock_;
       std::error_code error;
       fs::last_write_time(path, fs::file_time_type::clock::now(), error);
       return Lease(this, hex, path);
     }
     spdlog::warn("artifact cache: the copy of {} is damaged; fetching it again", id);
-    if (entries_[hex].leases > 0) {
-      return absl::DataLossError(absl::StrCat("artifact ", id,
-                                              ": the cached copy is damaged "
-                                              "while another job uses it"));
+    if (--entries_[hex].leases > 0) {
+      return absl::DataLossError(
+          absl::StrCat("artifact ", id, ": the cached copy is damaged while another job uses it"));
     }
     RemoveLocked(hex);
   }
+  fetching_.insert(hex);
   ++fetches_;
-  if (absl::Status s = fetch_(id, dir_); !s.ok()) return s;
-  absl::StatusOr<std::string> digest = Sha256HexOfFile(path);
-  if (!digest.ok()) return digest.status();
-  if (*digest != hex) {
+  lock.unlock();
+  absl::Status fetched = fetch_(id, dir_);
+  absl::StatusOr<std::string> digest =
+      fetched.ok() ? Sha256HexOfFile(path) : absl::StatusOr<std::string>(fetched);
+  if (digest.ok() && *digest != hex) {
     std::error_code error;
     fs::remove(path, error);
-    return absl::DataLossError(
+    digest = absl::DataLossError(
         absl::StrCat("artifact ", id, ": what the coordinator sent hashes to sha256:", *digest));
   }
+  lock.lock();
+  fetching_.erase(hex);
+  changed_.notify_all();
+  if (!digest.ok()) return digest.status();
   Entry& entry = entries_[hex];
   std::error_code error;
   entry.size = static_cast<int64_t>(fs::file_size(path, error));

@@ -7,11 +7,13 @@
 #ifndef POLYTRAIN_WORKER_ARTIFACT_CACHE_H_
 #define POLYTRAIN_WORKER_ARTIFACT_CACHE_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -25,7 +27,8 @@ class ArtifactCache {
   using Fetch = std::function<absl::Status(const std::string& id, const std::string& dir)>;
 
   // Creates `dir` if needed and adopts the copies already there (most recently used last, by
-  // their modification times), so a restarted worker keeps its cache.
+  // their modification times), so a restarted worker keeps its cache; removes what a fetch cut
+  // short left (*.upload-*) and leaves any other file alone.
   static absl::StatusOr<std::unique_ptr<ArtifactCache>> Open(const std::string& dir,
                                                              int64_t max_bytes, Fetch fetch);
 
@@ -71,8 +74,10 @@ class ArtifactCache {
   const std::string dir_;
   const int64_t max_bytes_;
   const Fetch fetch_;
-  mutable std::mutex mu_;  // held through a fetch: jobs that start together fetch one by one
-  std::map<std::string, Entry> entries_;  // by hex digest
+  mutable std::mutex mu_;                 // never held through a fetch or a hash
+  std::condition_variable changed_;       // a fetch ended
+  std::set<std::string> fetching_;        // hex digests being fetched, under mu_
+  std::map<std::string, Entry> entries_;  // by hex digest, under mu_
   int64_t bytes_ = 0;
   uint64_t clock_ = 0;
   int64_t fetches_ = 0;

@@ -2,8 +2,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -28,6 +31,7 @@ class ArtifactCacheTest : public testing::ScratchDirTest {
   }
   ArtifactCache::Fetch Fetch() {
     return [this](const std::string& id, const std::string& dir) -> absl::Status {
+      std::lock_guard<std::mutex> lock(mu_);  // fetches may run on several threads
       ++fetched_[id];
       auto it = served_.find(id);
       if (it == served_.end()) return absl::NotFoundError(absl::StrCat("path: no artifact ", id));
@@ -46,6 +50,7 @@ class ArtifactCacheTest : public testing::ScratchDirTest {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
+  std::mutex mu_;
   std::map<std::string, std::string> served_;
   std::map<std::string, int> fetched_;
 };
@@ -137,12 +142,44 @@ TEST_F(ArtifactCacheTest, ARestartedWorkerKeepsItsCopiesAndDropsPartialOnes) {
     std::unique_ptr<ArtifactCache> cache = Open(1000);
     ASSERT_TRUE(cache->Acquire(id).ok());
   }
-  std::ofstream(dir_ / "cache" / "download.part-123") << "half";
+  const std::string partial = ArtifactHex(Store("another")) + ".upload-3";
+  std::ofstream(dir_ / "cache" / partial) << "half";
+  std::ofstream(dir_ / "cache" / "notes.txt") << "someone else's file";
   std::unique_ptr<ArtifactCache> reopened = Open(1000);
   EXPECT_EQ(reopened->bytes(), 20);
-  EXPECT_FALSE(fs::exists(dir_ / "cache" / "download.part-123"));
+  EXPECT_FALSE(fs::exists(dir_ / "cache" / partial));
+  EXPECT_TRUE(fs::exists(dir_ / "cache" / "notes.txt"));  // not ours: never removed
   ASSERT_TRUE(reopened->Acquire(id).ok());
   EXPECT_EQ(fetched_[id], 1);
+}
+
+TEST_F(ArtifactCacheTest, AFetchDoesNotHoldUpOtherFiles) {
+  const std::string slow = Store("slow to arrive");
+  const std::string quick = Store("already here");
+  std::unique_ptr<ArtifactCache> cache;
+  std::promise<void> fetch_started;
+  std::promise<void> release_fetch;
+  std::shared_future<void> released = release_fetch.get_future().share();
+  ArtifactCache::Fetch inner = Fetch();
+  absl::StatusOr<std::unique_ptr<ArtifactCache>> opened =
+      ArtifactCache::Open((dir_ / "cache").string(), 1000,
+                          [&, released](const std::string& id, const std::string& dir) {
+                            if (id == slow) {
+                              fetch_started.set_value();
+                              released.wait();
+                            }
+                            return inner(id, dir);
+                          });
+  ASSERT_TRUE(opened.ok());
+  cache = *std::move(opened);
+  std::thread slow_job([&] { EXPECT_TRUE(cache->Acquire(slow).ok()); });
+  fetch_started.get_future().wait();
+  // While the slow fetch is in flight, another file is fetched and served.
+  EXPECT_TRUE(cache->Acquire(quick).ok());
+  release_fetch.set_value();
+  slow_job.join();
+  EXPECT_EQ(fetched_[slow], 1);
+  EXPECT_EQ(fetched_[quick], 1);
 }
 
 }  // namespace

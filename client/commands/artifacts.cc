@@ -42,6 +42,9 @@ int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
     }
     request.set_page_token(page->next_page_token());
   } while (options.all && !request.page_token().empty());
+  if (!request.page_token().empty()) {
+    std::cerr << "polyctl: more artifacts than these 1000 newest: --all lists every one\n";
+  }
   return kExitOk;
 }
 
@@ -52,8 +55,7 @@ int RunDelete(const ArtifactsOptions& options, CoordinatorClient& client) {
       client.Call(&polytrain::v1::Coordinator::Stub::DeleteArtifact, request);
   if (!deleted.ok()) return Fail(deleted.status());
   std::cout << "deleted " << deleted->deleted_size() << " record(s) of " << options.delete_id
-            << (deleted->file_deleted() ? "; the file is gone" : "; the file stays for others")
-            << std::endl;
+            << (deleted->file_deleted() ? "; the file is gone" : "") << std::endl;
   return kExitOk;
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/artifacts.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
@@ -33,12 +34,17 @@ namespace {
 // Uploads `path` (as the spec names it) when it exists relative to `base_dir`; true if it did.
 absl::StatusOr<bool> UploadIfLocal(CoordinatorClient& client, const std::filesystem::path& base_dir,
                                    const std::string& path, std::string* artifact) {
-  if (path.empty()) return false;
+  // An absolute path, or one that climbs out, is the worker's (under its data root).
+  const std::filesystem::path relative(path);
+  if (path.empty() || relative.is_absolute()) return false;
+  for (const auto& part : relative) {
+    if (part == "..") return false;
+  }
   const std::filesystem::path local = base_dir / path;
   std::error_code error;
   if (!std::filesystem::is_regular_file(local, error)) return false;
   absl::StatusOr<polytrain::v1::Artifact> stored =
-      client.Upload(local.string(), local.filename().string());
+      client.Upload(local.string(), ArtifactNameFor(local.filename().string()));
   if (!stored.ok()) {
     return absl::Status(stored.status().code(), absl::StrCat("uploading ", local.string(), ": ",
                                                              stored.status().message()));
@@ -52,14 +58,17 @@ absl::StatusOr<bool> UploadIfLocal(CoordinatorClient& client, const std::filesys
 }  // namespace
 
 void AddUploadFlags(CLI::App* command, UploadFlags* flags) {
+  CLI::Option* files =
+      command
+          ->add_option("--files", flags->files_dir,
+                       "upload the model and dataset files the spec names by path when they "
+                       "exist under this directory (default: the spec file's); they are then "
+                       "named by their sha256")
+          ->check(CLI::ExistingDirectory);
   command
-      ->add_option("--files", flags->files_dir,
-                   "upload the model and dataset files the spec names by path when they "
-                   "exist under this directory (default: the spec file's); they are then "
-                   "named by their sha256")
-      ->check(CLI::ExistingDirectory);
-  command->add_flag("--no-upload", flags->no_upload,
-                    "upload nothing: every path is the worker's, under its --data_root");
+      ->add_flag("--no-upload", flags->no_upload,
+                 "upload nothing: every path is the worker's, under its --data_root")
+      ->excludes(files);
 }
 
 absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags,

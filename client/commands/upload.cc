@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "api/artifacts.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 
@@ -17,7 +18,9 @@ struct UploadOptions {
 
 int RunUpload(const UploadOptions& options, CoordinatorClient& client) {
   const std::string name =
-      options.name.empty() ? std::filesystem::path(options.file).filename().string() : options.name;
+      options.name.empty()
+          ? ArtifactNameFor(std::filesystem::path(options.file).filename().string())
+          : options.name;
   absl::StatusOr<polytrain::v1::Artifact> stored = client.Upload(options.file, name);
   if (!stored.ok()) return Fail(stored.status());
   std::cout << stored->id() << std::endl;

@@ -117,8 +117,12 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(PolyTrainError) as error:
             self.client.get("job-000000000000")
         self.assertEqual(error.exception.code, "NOT_FOUND")
-        with self.assertRaises(ValueError):
-            Client("192.0.2.1:50051")  # plaintext beyond loopback
+        for beyond_loopback in ("192.0.2.1:50051", "localhost.example.com:50051",
+                                "127.0.0.1.example.com:1", "128.0.0.1:1"):
+            with self.assertRaises(ValueError):
+                Client(beyond_loopback)  # plaintext only to a loopback address written out
+        Client("localhost:1").close()
+        Client("[::1]:1").close()
 
     def test_a_python_model_and_tensors_swept_over_three_losses(self):
         torch.manual_seed(0)
@@ -162,6 +166,17 @@ class ClientTest(unittest.TestCase):
         job = self.client.submit(local, files=SCRATCH)
         self.assertEqual(job.spec.dataset.tensors.artifact, data.id)
         self.assertEqual(self.client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
+
+        # A path is streamed in 1 MiB chunks: exactly two here, the second marked last; a name
+        # the coordinator would refuse is made acceptable.
+        odd = SCRATCH / ".my model (v2).bin"
+        odd.write_bytes(bytes(range(256)) * 8192)
+        stored = self.client.upload(odd)
+        self.assertEqual((stored.name, stored.size_bytes), ("my_model__v2_.bin", 2 << 20))
+        self.assertEqual(stored.id, "sha256:" + hashlib.sha256(odd.read_bytes()).hexdigest())
+        empty = SCRATCH / "empty.bin"
+        empty.write_bytes(b"")
+        self.assertEqual(self.client.upload(empty).size_bytes, 0)
 
         other = self.client.upload(b"not referenced by any job", name="scratch.bin")
         deleted = self.client.delete_artifact(other.id)

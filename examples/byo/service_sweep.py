@@ -52,7 +52,8 @@ def main():
     print(f"\n{'loss':<12} {'runs':>4} {'accuracy':>9} {'ece':>7}")
     per_job = client.compare(sweep_id=sweep.sweep_id, per_job=True)
     for row in client.compare(sweep_id=sweep.sweep_id):
-        ece = [r["eval_ece"] for r in per_job if r["loss_name"] == row["loss_name"]]
+        ece = [r["eval_ece"] for r in per_job
+               if r["loss_name"] == row["loss_name"] and "eval_ece" in r]
         print(f"{row['loss_name']:<12} {row['runs']:>4} {row['mean']:>9.4f} "
               f"{sum(ece) / max(len(ece), 1):>7.4f}")
 

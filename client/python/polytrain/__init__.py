@@ -10,6 +10,6 @@ Depends on grpcio and protobuf only (Debian: python3-grpcio, python3-protobuf); 
 upload a torch.jit.ScriptModule directly. The message classes (polytrain.v1.*_pb2) are generated
 from proto/ by the build (`cmake --build build --target polytrain_python`, into build/python).
 """
-from polytrain.client import Client, PolyTrainError
+from polytrain.client import Client, PolyTrainError, artifact_name
 
-__all__ = ["Client", "PolyTrainError"]
+__all__ = ["Client", "PolyTrainError", "artifact_name"]

@@ -2,10 +2,9 @@
 polyctl: TLS when given a CA, plaintext only to a loopback address, a bearer token per call."""
 import hashlib
 import io
-import ipaddress
 import os
 import pathlib
-import socket
+import re
 
 import grpc
 from google.protobuf import json_format, text_format
@@ -30,17 +29,27 @@ class PolyTrainError(Exception):
 
 
 def _is_loopback(address):
-    host = address.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
+    """The rule polyctl follows (common/grpc_security.cc): unix: sockets, localhost, ::1 and
+    127.x.y.z written out, never a name that DNS might resolve elsewhere."""
+    if address.startswith("unix:"):
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        try:
-            return all(ipaddress.ip_address(info[4][0]).is_loopback
-                       for info in socket.getaddrinfo(host, None))
-        except OSError:
-            return False
+    host = address
+    if host.startswith("["):
+        host = host[1:host.find("]")]
+    elif ":" in host:
+        host = host.rsplit(":", 1)[0]
+    if host in ("localhost", "::1"):
+        return True
+    parts = host.split(".")
+    return (len(parts) == 4 and parts[0] == "127" and
+            all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts))
+
+
+def artifact_name(file_name):
+    """A name the coordinator takes for a file ([A-Za-z0-9._-], 1 to 128, no leading dot), made
+    from any file name: other characters become '_'."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", file_name.lstrip("."))[:128]
+    return name or "artifact"
 
 
 def _message(value, cls, what):
@@ -200,33 +209,52 @@ class Client:
 
     def upload(self, source, name=None):
         """Stores a file in the coordinator and returns its Artifact (`id` is what a JobSpec
-        names). `source`: a path, bytes, or a torch.jit.ScriptModule (saved as torch.jit.save
-        would). Uploading what you uploaded before sends only its hash."""
+        names). `source`: a path (streamed, never read whole into memory), bytes, or a
+        torch.jit.ScriptModule (saved as torch.jit.save would). Uploading what you uploaded
+        before sends only its hash."""
         if isinstance(source, (str, os.PathLike)):
             path = pathlib.Path(source)
-            data = path.read_bytes()
             name = name or path.name
-        elif isinstance(source, (bytes, bytearray)):
-            data = bytes(source)
-        elif hasattr(source, "save") and hasattr(source, "_c"):  # a torch.jit.ScriptModule
-            import torch  # only here: the client does not need torch otherwise
-            buffer = io.BytesIO()
-            torch.jit.save(source, buffer)
-            data = buffer.getvalue()
-            name = name or f"{type(source).__name__}.pt"
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for piece in iter(lambda: f.read(CHUNK_BYTES), b""):
+                    digest.update(piece)
+
+            def pieces():
+                with open(path, "rb") as f:
+                    yield from iter(lambda: f.read(CHUNK_BYTES), b"")
         else:
-            raise TypeError(f"source: expected a path, bytes or a torch.jit.ScriptModule, got "
-                            f"{type(source).__name__}")
-        name = name or "artifact"
-        sha256 = "sha256:" + hashlib.sha256(data).hexdigest()
+            if isinstance(source, (bytes, bytearray)):
+                data = bytes(source)
+            elif hasattr(source, "save") and hasattr(source, "_c"):  # a torch.jit.ScriptModule
+                import torch  # only here: the client does not need torch otherwise
+                buffer = io.BytesIO()
+                torch.jit.save(source, buffer)
+                data = buffer.getvalue()
+                name = name or f"{type(source).__name__}.pt"
+            else:
+                raise TypeError(f"source: expected a path, bytes or a torch.jit.ScriptModule, "
+                                f"got {type(source).__name__}")
+            digest = hashlib.sha256(data)
+
+            def pieces():
+                for at in range(0, len(data), CHUNK_BYTES):
+                    yield data[at:at + CHUNK_BYTES]
+
+        first = coordinator_pb2.UploadArtifactRequest(
+            name=artifact_name(name or "artifact"), sha256="sha256:" + digest.hexdigest())
 
         def chunks():
-            for at in range(0, max(len(data), 1), CHUNK_BYTES):
-                chunk = coordinator_pb2.UploadArtifactRequest(
-                    data=data[at:at + CHUNK_BYTES], last=at + CHUNK_BYTES >= len(data))
-                if at == 0:
-                    chunk.name, chunk.sha256 = name, sha256
-                yield chunk
+            # One chunk behind, so that the last one can be marked; an empty file is one empty
+            # chunk, the first.
+            pending = first
+            for piece in pieces():
+                if pending.data or pending is not first:
+                    yield pending
+                    pending = coordinator_pb2.UploadArtifactRequest()
+                pending.data = piece
+            pending.last = True
+            yield pending
 
         return self._call(self._stub.UploadArtifact, chunks(), timeout=max(self.timeout, 1800))
 
@@ -249,6 +277,9 @@ class Client:
         for source in sources:
             if source.WhichOneof("source") != "path":
                 continue
+            if pathlib.PurePath(source.path).is_absolute() or ".." in pathlib.PurePath(
+                    source.path).parts:
+                continue  # the worker's, under its data root
             local = pathlib.Path(files) / source.path
             if local.is_file():
                 source.artifact = self.upload(local).id
