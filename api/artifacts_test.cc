@@ -32,7 +32,8 @@ TEST(ArtifactsTest, AnyFileNameBecomesAnAcceptableName) {
   EXPECT_EQ(ArtifactNameFor("..."), "artifact");
   EXPECT_EQ(ArtifactNameFor(""), "artifact");
   EXPECT_EQ(ArtifactNameFor(std::string(300, 'x')).size(), 128u);
-  for (const char* odd : {"a b", "ü.pt", "..hidden", "x/y", std::string(200, '.').c_str()}) {
+  for (const std::string& odd : {std::string("a b"), std::string("ü.pt"), std::string("..hidden"),
+                                 std::string("x/y"), std::string(200, '.')}) {
     EXPECT_TRUE(ValidateArtifactName("name", ArtifactNameFor(odd)).ok()) << odd;
   }
 }
