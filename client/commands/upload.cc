@@ -32,10 +32,11 @@ int RunUpload(const UploadOptions& options, CoordinatorClient& client) {
 Command AddUploadCommand(CLI::App& app) {
   auto options = std::make_shared<UploadOptions>();
   CLI::App* upload = app.add_subcommand(
-      "upload",
-      "Store a file in the coordinator (a TorchScript model, a torch.save tensor file); prints "
-      "its id (sha256:...), which a JobSpec names as model { torchscript { artifact: ID } } or "
-      "dataset { tensors { artifact: ID } }. Uploading the same bytes again stores nothing new.");
+      "upload", "Store a model or dataset file in the coordinator; prints its id (sha256:...).");
+  upload->footer(
+      "A JobSpec names the id as model { torchscript { artifact: ID } } or dataset { tensors { "
+      "artifact: ID } }; submit and sweep upload the files a spec names by path themselves "
+      "(--files). The same bytes uploaded again are stored once.");
   upload->add_option("file", options->file, "the file")->required()->check(CLI::ExistingFile);
   upload->add_option("--name", options->name, "a name for people (default: the file's name)");
   return {upload, [options](CoordinatorClient& client) { return RunUpload(*options, client); }};
