@@ -25,10 +25,9 @@ bool IsHexDigest(const std::string& name) {
 absl::StatusOr<std::unique_ptr<ArtifactCache>> ArtifactCache::Open(const std::string& dir,
                                                                    int64_t max_bytes, Fetch fetch) {
   std::error_code error;
-  fs::create_directories(dir, error);
-  if (error) {
+  if (fs::exists(dir, error) && !fs::is_directory(dir, error)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--artifact_cache_dir ", dir, ": ", error.message()));
+        absl::StrCat("--artifact_cache_dir ", dir, ": not a directory"));
   }
   std::unique_ptr<ArtifactCache> cache(new ArtifactCache(dir, max_bytes, std::move(fetch)));
   std::vector<std::pair<fs::file_time_type, std::string>> found;
@@ -83,11 +82,14 @@ absl::StatusOr<ArtifactCache::Lease> ArtifactCache::Acquire(const std::string& i
   fetching_.insert(hex);
   ++fetches_;
   lock.unlock();
-  absl::Status fetched = fetch_(id, dir_);
+  std::error_code error;
+  fs::create_directories(dir_, error);  // made at the first fetch: no empty directory otherwise
+  absl::Status fetched = error ? absl::FailedPreconditionError(absl::StrCat(
+                                     "--artifact_cache_dir ", dir_, ": ", error.message()))
+                               : fetch_(id, dir_);
   absl::StatusOr<std::string> digest =
       fetched.ok() ? Sha256HexOfFile(path) : absl::StatusOr<std::string>(fetched);
   if (digest.ok() && *digest != hex) {
-    std::error_code error;
     fs::remove(path, error);
     digest = absl::DataLossError(
         absl::StrCat("artifact ", id, ": what the coordinator sent hashes to sha256:", *digest));
@@ -97,7 +99,6 @@ absl::StatusOr<ArtifactCache::Lease> ArtifactCache::Acquire(const std::string& i
   changed_.notify_all();
   if (!digest.ok()) return digest.status();
   Entry& entry = entries_[hex];
-  std::error_code error;
   entry.size = static_cast<int64_t>(fs::file_size(path, error));
   spdlog::info("artifact cache: fetched {} ({} bytes)", id, entry.size);
   entry.last_use = ++clock_;

@@ -26,9 +26,10 @@ class ArtifactCache {
   // there); its error is the job's.
   using Fetch = std::function<absl::Status(const std::string& id, const std::string& dir)>;
 
-  // Creates `dir` if needed and adopts the copies already there (most recently used last, by
+  // Adopts the copies already in `dir` (created at the first fetch) (most recently used last, by
   // their modification times), so a restarted worker keeps its cache; removes what a fetch cut
-  // short left (*.upload-*) and leaves any other file alone.
+  // short left (*.upload-*) and leaves any other file alone. INVALID_ARGUMENT when `dir` is a
+  // file.
   static absl::StatusOr<std::unique_ptr<ArtifactCache>> Open(const std::string& dir,
                                                              int64_t max_bytes, Fetch fetch);
 

@@ -153,6 +153,21 @@ TEST_F(ArtifactCacheTest, ARestartedWorkerKeepsItsCopiesAndDropsPartialOnes) {
   EXPECT_EQ(fetched_[id], 1);
 }
 
+TEST_F(ArtifactCacheTest, TheDirectoryIsMadeAtTheFirstFetchAndMustNotBeAFile) {
+  const std::string id = Store("first");
+  std::unique_ptr<ArtifactCache> cache = Open(1000);
+  EXPECT_FALSE(fs::exists(dir_ / "cache"));  // a worker that never fetches leaves nothing
+  ASSERT_TRUE(cache->Acquire(id).ok());
+  EXPECT_TRUE(fs::is_directory(dir_ / "cache"));
+
+  std::ofstream(dir_ / "a-file") << "x";
+  absl::StatusOr<std::unique_ptr<ArtifactCache>> on_file =
+      ArtifactCache::Open((dir_ / "a-file").string(), 1000, Fetch());
+  EXPECT_EQ(on_file.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(on_file.status().message(),
+            "--artifact_cache_dir " + (dir_ / "a-file").string() + ": not a directory");
+}
+
 TEST_F(ArtifactCacheTest, AFetchDoesNotHoldUpOtherFiles) {
   const std::string slow = Store("slow to arrive");
   const std::string quick = Store("already here");

@@ -217,11 +217,11 @@ int Main(int argc, char** argv) {
     service.data_root = options.data_root;
     service.checkpoint_root = checkpoint_dir;
     std::error_code error;
-    std::filesystem::create_directories(service.artifact_cache_dir, error);
-    if (error) {
+    if (std::filesystem::exists(service.artifact_cache_dir, error) &&
+        !std::filesystem::is_directory(service.artifact_cache_dir, error)) {
       return Fail(kExitUsage,
                   absl::InvalidArgumentError(absl::StrCat(
-                      "--artifact_cache_dir ", service.artifact_cache_dir, ": ", error.message())));
+                      "--artifact_cache_dir ", service.artifact_cache_dir, ": not a directory")));
     }
     return RunService(service, metrics_listen, metrics_port_file);
   }
