@@ -3,10 +3,9 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include <fstream>
-#include <vector>
+#include <memory>
 
-#include "absl/strings/str_cat.h"
+#include "common/chunked_file.h"
 
 namespace polytrain {
 
@@ -47,15 +46,16 @@ std::string Sha256Hasher::FinishHex() {
 }
 
 absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
+      ChunkedFileReader::Open(path, size_t{1} << 20);
+  if (!reader.ok()) return reader.status();
   Sha256Hasher hasher;
-  std::vector<char> buffer(size_t{1} << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    hasher.Update(absl::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
+  std::string chunk;
+  bool last = false;
+  while (!last) {
+    if (absl::Status s = (*reader)->Next(&chunk, &last); !s.ok()) return s;
+    hasher.Update(chunk);
   }
-  if (!in.eof()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
   return hasher.FinishHex();
 }
 

@@ -145,7 +145,9 @@ absl::StatusOr<polytrain::v1::DeleteArtifactResponse> ArtifactCatalog::Delete(
   // no record to list or delete it by.
   absl::StatusOr<int64_t> records = store_->CountArtifactRecords(request.id());
   if (!records.ok()) return records.status();
-  absl::StatusOr<int64_t> anyone_active = store_->CountActiveJobsNaming(request.id(), std::nullopt);
+  // An admin's scope is everyone's: the count above is the same.
+  absl::StatusOr<int64_t> anyone_active =
+      scope.has_value() ? store_->CountActiveJobsNaming(request.id(), std::nullopt) : active;
   if (!anyone_active.ok()) return anyone_active.status();
   const bool last_records = !scope.has_value() || *records <= 1;
   if (last_records && *anyone_active > 0) {

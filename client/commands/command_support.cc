@@ -11,6 +11,7 @@
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
+#include "common/status_macros.h"
 
 namespace polytrain::command_support {
 
@@ -31,18 +32,21 @@ absl::Status ApplyLabels(const std::vector<std::string>& labels,
 
 namespace {
 
-// Uploads `path` (as the spec names it) when it exists relative to `base_dir`; true if it did.
-absl::StatusOr<bool> UploadIfLocal(CoordinatorClient& client, const std::filesystem::path& base_dir,
-                                   const std::string& path, std::string* artifact) {
+// Uploads the file `source` (a TorchScriptModel or TensorFile) names by path when it exists
+// under `base_dir`, and names it by its artifact instead.
+template <typename FileSource>
+absl::Status UploadIfLocal(CoordinatorClient& client, const std::filesystem::path& base_dir,
+                           FileSource* source) {
+  if (!source->has_path()) return absl::OkStatus();
   // An absolute path, or one that climbs out, is the worker's (under its data root).
-  const std::filesystem::path relative(path);
-  if (path.empty() || relative.is_absolute()) return false;
+  const std::filesystem::path relative(source->path());
+  if (relative.empty() || relative.is_absolute()) return absl::OkStatus();
   for (const auto& part : relative) {
-    if (part == "..") return false;
+    if (part == "..") return absl::OkStatus();
   }
-  const std::filesystem::path local = base_dir / path;
+  const std::filesystem::path local = base_dir / relative;
   std::error_code error;
-  if (!std::filesystem::is_regular_file(local, error)) return false;
+  if (!std::filesystem::is_regular_file(local, error)) return absl::OkStatus();
   absl::StatusOr<polytrain::v1::Artifact> stored =
       client.Upload(local.string(), ArtifactNameFor(local.filename().string()));
   if (!stored.ok()) {
@@ -51,8 +55,8 @@ absl::StatusOr<bool> UploadIfLocal(CoordinatorClient& client, const std::filesys
   }
   std::cerr << "polyctl: " << local.string() << " (" << stored->size_bytes()
             << " bytes) is stored as " << stored->id() << "\n";
-  *artifact = stored->id();
-  return true;
+  source->set_artifact(stored->id());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -83,20 +87,13 @@ absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags
 
 absl::Status UploadLocalFiles(CoordinatorClient& client, const std::string& files_dir,
                               polytrain::v1::JobSpec* spec) {
-  const std::filesystem::path base_dir = files_dir;
-  if (spec->model().has_torchscript() && spec->model().torchscript().has_path()) {
-    polytrain::v1::TorchScriptModel* model = spec->mutable_model()->mutable_torchscript();
-    std::string artifact;
-    absl::StatusOr<bool> uploaded = UploadIfLocal(client, base_dir, model->path(), &artifact);
-    if (!uploaded.ok()) return uploaded.status();
-    if (*uploaded) model->set_artifact(artifact);
+  if (spec->model().has_torchscript()) {
+    POLYTRAIN_RETURN_IF_ERROR(
+        UploadIfLocal(client, files_dir, spec->mutable_model()->mutable_torchscript()));
   }
-  if (spec->dataset().has_tensors() && spec->dataset().tensors().has_path()) {
-    polytrain::v1::TensorFile* tensors = spec->mutable_dataset()->mutable_tensors();
-    std::string artifact;
-    absl::StatusOr<bool> uploaded = UploadIfLocal(client, base_dir, tensors->path(), &artifact);
-    if (!uploaded.ok()) return uploaded.status();
-    if (*uploaded) tensors->set_artifact(artifact);
+  if (spec->dataset().has_tensors()) {
+    POLYTRAIN_RETURN_IF_ERROR(
+        UploadIfLocal(client, files_dir, spec->mutable_dataset()->mutable_tensors()));
   }
   return absl::OkStatus();
 }
