@@ -302,7 +302,17 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
       CheckIntRange(FieldPath(path, "threads"), spec.threads(), 0, kMaxThreads));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "priority"), spec.priority(), -kMaxPriority, kMaxPriority));
-  return CheckIntRange(FieldPath(path, "max_attempts"), spec.max_attempts(), 0, kMaxAttempts);
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "max_attempts"), spec.max_attempts(), 0, kMaxAttempts));
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange(FieldPath(path, "replicas"), spec.replicas(), 0, kMaxReplicas));
+  if (spec.replicas() > 1 && spec.batch_size() % spec.replicas() != 0) {
+    return InvalidField(
+        FieldPath(path, "batch_size"),
+        absl::StrCat(spec.batch_size(), " is not a multiple of replicas (", spec.replicas(),
+                     "): each replica takes batch_size / replicas"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace

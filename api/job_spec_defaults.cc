@@ -34,4 +34,6 @@ int LogEverySteps(const JobSpec& spec) {
 int Threads(const JobSpec& spec) { return spec.threads() == 0 ? 1 : spec.threads(); }
 int MaxAttempts(const JobSpec& spec) { return spec.max_attempts() == 0 ? 3 : spec.max_attempts(); }
 
+int Replicas(const JobSpec& spec) { return spec.replicas() == 0 ? 1 : spec.replicas(); }
+
 }  // namespace polytrain

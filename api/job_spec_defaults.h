@@ -20,6 +20,8 @@ int CheckpointKeepLast(const polytrain::v1::JobSpec& spec);
 int LogEverySteps(const polytrain::v1::JobSpec& spec);
 int Threads(const polytrain::v1::JobSpec& spec);
 int MaxAttempts(const polytrain::v1::JobSpec& spec);
+// Data-parallel replicas (ranks) of the job: 0 means 1.
+int Replicas(const polytrain::v1::JobSpec& spec);
 
 }  // namespace polytrain
 

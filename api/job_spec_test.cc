@@ -210,6 +210,19 @@ TEST(JobSpecTest, LimitsHoldAtTheirEdges) {
   EXPECT_EQ(ValidateJobSpec(labels).message(), "spec.labels: at most 32 labels, got 33");
 }
 
+TEST(JobSpecTest, ReplicasSplitTheGlobalBatchEvenly) {
+  EXPECT_TRUE(ValidateJobSpec(Spec("replicas: 1 batch_size: 3")).ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec("replicas: 64 batch_size: 128")).ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec("replicas: 2 batch_size: 4")).ok());
+  ExpectInvalid("replicas: 65 batch_size: 130", "spec.replicas: must be in [0, 64], got 65");
+  ExpectInvalid("replicas: -1", "spec.replicas: must be in [0, 64], got -1");
+  ExpectInvalid("replicas: 3 batch_size: 4",
+                "spec.batch_size: 4 is not a multiple of replicas (3): each replica takes "
+                "batch_size / replicas");
+  EXPECT_EQ(Replicas(Spec()), 1);
+  EXPECT_EQ(Replicas(Spec("replicas: 4")), 4);
+}
+
 TEST(JobSpecTest, DefaultsForZeroValues) {
   const JobSpec spec = Spec();
   EXPECT_EQ(EvalBatchSize(spec), 1024);

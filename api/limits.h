@@ -23,6 +23,8 @@ inline constexpr int kMaxEpochs = 10000;
 inline constexpr int kMaxThreads = 256;
 inline constexpr int kMaxPriority = 1000;  // and -kMaxPriority
 inline constexpr int kMaxAttempts = 100;
+// Replicas of a data-parallel job (JobSpec.replicas).
+inline constexpr int kMaxReplicas = 64;
 inline constexpr int kMaxCropPadding = 64;
 inline constexpr int kMaxNormalizedChannels = 1024;
 
@@ -48,6 +50,8 @@ inline constexpr int kMaxLossNameLength = 128;
 // --- Worker protocol (worker.proto) ---
 inline constexpr int kMaxWorkerNameLength = 128;
 inline constexpr int kMaxSlots = 64;
+// A data-parallel attempt's rendezvous, "host:port".
+inline constexpr int kMaxRendezvousAddressLength = 256;
 inline constexpr int kMaxPointsPerBatch = 10000;
 inline constexpr int kMaxValuesPerPoint = 256;
 inline constexpr int kMaxValueNameLength = 128;

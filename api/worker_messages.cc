@@ -56,6 +56,8 @@ absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message) 
                            kMaxSteps);
     case polytrain::v1::WorkerMessage::kFinished:
       return CheckMetricValues("finished.final_metrics", message.finished().final_metrics());
+    case polytrain::v1::WorkerMessage::kRendezvous:
+      return ValidateRendezvousAddress("rendezvous.address", message.rendezvous().address());
     case polytrain::v1::WorkerMessage::kHello:
     case polytrain::v1::WorkerMessage::kHeartbeat:
     case polytrain::v1::WorkerMessage::kFailed:
@@ -64,6 +66,30 @@ absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message) 
       break;
   }
   return InvalidField("kind", "empty worker message");
+}
+
+absl::Status ValidateRendezvousAddress(absl::string_view field, absl::string_view address) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, address, 1, kMaxRendezvousAddressLength));
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return InvalidField(field, "must be host:port");
+  }
+  for (char c : address.substr(0, colon)) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
+    if (!ok) return InvalidField(field, "the host uses only [A-Za-z0-9.:_[]-]");
+  }
+  int port = 0;
+  const absl::string_view digits = address.substr(colon + 1);
+  bool numeric = !digits.empty() && digits.size() <= 5;
+  for (char c : digits) {
+    numeric = numeric && c >= '0' && c <= '9';
+    if (numeric) port = port * 10 + (c - '0');
+  }
+  if (!numeric || port < 1 || port > 65535) {
+    return InvalidField(field, "the port must be a number in [1, 65535]");
+  }
+  return absl::OkStatus();
 }
 
 std::string CutError(const std::string& error) {

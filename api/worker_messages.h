@@ -21,6 +21,10 @@ absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message);
 
 absl::Status ValidateMetricBatch(const polytrain::v1::MetricBatch& batch);
 
+// "host:port" (IPv6 hosts in brackets), at most kMaxRendezvousAddressLength characters, port in
+// [1, 65535]: where rank 0 of a data-parallel attempt listens for its peers.
+absl::Status ValidateRendezvousAddress(absl::string_view field, absl::string_view address);
+
 // A failed job's error as the coordinator keeps it: at most kMaxErrorLength bytes, then a mark
 // that it was cut.
 std::string CutError(const std::string& error);

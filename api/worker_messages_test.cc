@@ -58,6 +58,30 @@ TEST(WorkerMessagesTest, ChunksAreBounded) {
             "size: must be in [0, 4294967296], got -1");
 }
 
+TEST(WorkerMessagesTest, RendezvousAddressesAreHostAndPort) {
+  for (const char* good : {"127.0.0.1:1", "worker-3.example.org:65535", "[::1]:29500"}) {
+    EXPECT_TRUE(ValidateRendezvousAddress("address", good).ok()) << good;
+  }
+  EXPECT_EQ(ValidateRendezvousAddress("address", "").message(),
+            "address: length must be in [1, 256] characters, got 0");
+  EXPECT_EQ(ValidateRendezvousAddress("address", std::string(251, 'h') + ":12345").message(),
+            "address: length must be in [1, 256] characters, got 257");
+  EXPECT_TRUE(ValidateRendezvousAddress("address", std::string(250, 'h') + ":12345").ok());
+  EXPECT_EQ(ValidateRendezvousAddress("address", "hostonly").message(),
+            "address: must be host:port");
+  EXPECT_EQ(ValidateRendezvousAddress("address", ":80").message(), "address: must be host:port");
+  for (const char* bad_port : {"h:0", "h:65536", "h:", "h:8o", "h:123456"}) {
+    EXPECT_EQ(ValidateRendezvousAddress("address", bad_port).message(),
+              "address: the port must be a number in [1, 65535]")
+        << bad_port;
+  }
+  EXPECT_EQ(ValidateRendezvousAddress("address", "a b:80").message(),
+            "address: the host uses only [A-Za-z0-9.:_[]-]");
+  polytrain::v1::WorkerMessage ready;
+  ready.mutable_rendezvous()->set_address("nope");
+  EXPECT_EQ(ValidateWorkerMessage(ready).message(), "rendezvous.address: must be host:port");
+}
+
 TEST(WorkerMessagesTest, AnEmptyMessageIsRefused) {
   EXPECT_EQ(ValidateWorkerMessage(polytrain::v1::WorkerMessage()).message(),
             "kind: empty worker message");

@@ -92,6 +92,17 @@ void PrintJob(const Job& job) {
               StateName(job.state()).c_str(), job.attempts(),
               job.worker().empty() ? "" : (", worker " + job.worker()).c_str(),
               job.error().empty() ? "" : (", " + job.error()).c_str());
+  // A data-parallel job: where each rank of its latest attempt ran.
+  if (job.rank_workers_size() > 0) {
+    std::printf("  %d replicas, global batch %d (%d per replica):\n", job.rank_workers_size(),
+                job.spec().batch_size(), job.spec().batch_size() / job.rank_workers_size());
+    for (int rank = 0; rank < job.rank_workers_size(); ++rank) {
+      std::printf("    rank %d on %s\n", rank, job.rank_workers(rank).c_str());
+    }
+  } else if (job.spec().replicas() > 1) {
+    std::printf("  %d replicas, global batch %d (%d per replica)\n", job.spec().replicas(),
+                job.spec().batch_size(), job.spec().batch_size() / job.spec().replicas());
+  }
   for (const auto& [key, value] : job.final_metrics()) {
     if (key.find('/') == std::string::npos) std::printf("  %-16s %.4f\n", key.c_str(), value);
   }

@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git clang-format
   # LibTorch (CPU) and the BLAS it should use: the reference BLAS is ~15x slower.
   libtorch-dev libopenblas0-pthread
+  # Data-parallel jobs: the headers of the Gloo that LibTorch's c10d links (libgloo0).
+  libgloo-dev
   # RPC, serialization, metrics, storage.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libabsl-dev libsqlite3-dev

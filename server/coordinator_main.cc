@@ -45,6 +45,12 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "a running job is requeued when its worker is silent this long")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--gang_backfill_seconds", options->gang_backfill_seconds,
+                 "jobs queued behind a data-parallel job (spec.replicas > 1) that waits for its "
+                 "workers may start before it for this long; after it, they wait until it has "
+                 "started (0: they never pass it)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--metrics_listen", options->metrics_listen,
                  "serve Prometheus /metrics on address:port (port 0 picks one; empty: off)")
       ->capture_default_str();

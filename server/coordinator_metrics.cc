@@ -1,5 +1,7 @@
 #include "server/coordinator_metrics.h"
 
+#include <algorithm>
+
 #include "grpcpp/support/status_code_enum.h"
 
 namespace polytrain {
@@ -60,6 +62,8 @@ const JobGauge kJobGauges[] = {
      "Top-1 accuracy of the job's latest evaluation (0-1)."},
     {"samples_per_second", "polytrain_job_samples_per_second",
      "Training throughput of the job, samples per second."},
+    {"allreduce_seconds_per_step", "polytrain_job_allreduce_seconds_per_step",
+     "A data-parallel job's rank 0: seconds per step spent in the gradient all-reduce."},
     {"step", "polytrain_job_step", "Optimizer steps the job has completed."},
     {"epoch", "polytrain_job_epoch", "Epoch the job is in (0-based)."},
 };
@@ -165,6 +169,7 @@ void CoordinatorMetrics::JobProgress(const polytrain::v1::Job& job,
           {{"job_id", job.id()},
            {"job_name", job.spec().name()},
            {"loss", job.loss_name()},
+           {"replicas", std::to_string(std::max(1, job.spec().replicas()))},
            {"sweep", sweep == job.spec().labels().end() ? "" : sweep->second}});
     }
     gauge->Set(value);

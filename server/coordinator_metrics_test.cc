@@ -23,7 +23,8 @@ TEST(CoordinatorMetricsTest, FinishedJobSeriesAreDroppedAfterTheRetention) {
   (*point.mutable_values())["eval_accuracy"] = 0.5;
   metrics.JobProgress(job, point);
   const std::string series =
-      "polytrain_job_eval_accuracy{job_id=\"job-1\",job_name=\"n\",loss=\"ce\",sweep=\"sweep-7\"} "
+      "polytrain_job_eval_accuracy{job_id=\"job-1\",job_name=\"n\",loss=\"ce\",replicas=\"1\","
+      "sweep=\"sweep-7\"} "
       "0.5";
   EXPECT_NE(Exposition(registry).find(series), std::string::npos) << Exposition(registry);
 

@@ -48,6 +48,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   Scheduler::Options scheduling;
   scheduling.lease_seconds = options.lease_seconds;
   scheduling.heartbeat_seconds = options.lease_seconds / 3.0;
+  scheduling.gang_backfill_seconds = options.gang_backfill_seconds;
   scheduling.metrics = s->metrics_.get();
   absl::StatusOr<std::unique_ptr<CoordinatorCore>> core = CoordinatorCore::Open(
       options.db, scheduling,

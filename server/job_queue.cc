@@ -1,5 +1,7 @@
 #include "server/job_queue.h"
 
+#include <algorithm>
+
 namespace polytrain {
 
 DeviceNeed DeviceNeedOf(const polytrain::v1::JobSpec& spec) {
@@ -9,15 +11,19 @@ DeviceNeed DeviceNeedOf(const polytrain::v1::JobSpec& spec) {
 void JobQueue::Push(const polytrain::v1::Job& job, Clock::time_point now) {
   Remove(job.id());
   const DeviceNeed need = DeviceNeedOf(job.spec());
+  const int32_t replicas = std::max(1, job.spec().replicas());
   const Key key{job.spec().priority(), next_order_++};
-  LaneFor(need).emplace(key, Entry{job.id(), job.spec().priority(), need, now});
-  index_[job.id()] = {need, key};
+  const LaneId lane = replicas > 1                ? LaneId::kGang
+                      : need == DeviceNeed::kCuda ? LaneId::kCuda
+                                                  : LaneId::kAny;
+  LaneOf(lane).emplace(key, Entry{job.id(), job.spec().priority(), need, now, replicas, key.order});
+  index_[job.id()] = {lane, key};
 }
 
 bool JobQueue::Remove(const std::string& job_id) {
   auto it = index_.find(job_id);
   if (it == index_.end()) return false;
-  LaneFor(it->second.first).erase(it->second.second);
+  LaneOf(it->second.first).erase(it->second.second);
   index_.erase(it);
   return true;
 }
@@ -31,6 +37,13 @@ std::optional<JobQueue::Entry> JobQueue::Next(bool cuda) const {
   const Lane::const_iterator gpu = cuda_.begin();
   if (any == any_.end() || gpu->first < any->first) return gpu->second;
   return any->second;
+}
+
+std::vector<JobQueue::Entry> JobQueue::Gangs() const {
+  std::vector<Entry> gangs;
+  gangs.reserve(gangs_.size());
+  for (const auto& [key, entry] : gangs_) gangs.push_back(entry);
+  return gangs;
 }
 
 }  // namespace polytrain

@@ -1,6 +1,8 @@
 // The jobs waiting to run, indexed the way the scheduler takes them: by the device they need,
 // then highest priority first, then oldest first. Every operation costs O(log n) in the jobs
-// waiting, so scheduling costs the same with ten jobs queued or a search's 100,000.
+// waiting, so scheduling costs the same with ten jobs queued or a search's 100,000. Data-parallel
+// jobs (gangs, replicas > 1) wait in a lane of their own that the scheduler reads whole: they
+// are few, and each needs several workers at once.
 #ifndef POLYTRAIN_SERVER_JOB_QUEUE_H_
 #define POLYTRAIN_SERVER_JOB_QUEUE_H_
 
@@ -10,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "polytrain/v1/job_record.pb.h"
 
@@ -30,7 +33,14 @@ class JobQueue {
     int32_t priority = 0;
     DeviceNeed need = DeviceNeed::kAny;
     Clock::time_point queued_at;
+    int32_t replicas = 1;
+    int64_t order = 0;  // queue position within a priority: lower is older
   };
+
+  // Whether `a` comes before `b` in the scheduler's order (priority, then age).
+  static bool Before(const Entry& a, const Entry& b) {
+    return a.priority != b.priority ? a.priority > b.priority : a.order < b.order;
+  }
 
   // Queues a job behind every job of its priority (a job queued again goes to the back).
   void Push(const polytrain::v1::Job& job, Clock::time_point now);
@@ -39,9 +49,11 @@ class JobQueue {
   bool Contains(const std::string& job_id) const { return index_.count(job_id) != 0; }
   size_t size() const { return index_.size(); }
 
-  // The first job in the scheduler's order among those a worker can run: with `cuda`, every job;
-  // without, those that need no GPU. Empty when there is none.
+  // The first job of one replica in the scheduler's order among those a worker can run: with
+  // `cuda`, every job; without, those that need no GPU. Empty when there is none.
   std::optional<Entry> Next(bool cuda) const;
+  // The data-parallel jobs waiting, in the scheduler's order.
+  std::vector<Entry> Gangs() const;
 
  private:
   struct Key {  // highest priority first, then oldest
@@ -53,11 +65,15 @@ class JobQueue {
   };
   using Lane = std::map<Key, Entry>;
 
-  Lane& LaneFor(DeviceNeed need) { return need == DeviceNeed::kCuda ? cuda_ : any_; }
+  enum class LaneId { kAny, kCuda, kGang };
+  Lane& LaneOf(LaneId id) {
+    return id == LaneId::kGang ? gangs_ : id == LaneId::kCuda ? cuda_ : any_;
+  }
 
-  Lane any_;   // jobs any worker can run
-  Lane cuda_;  // jobs that need a GPU
-  std::unordered_map<std::string, std::pair<DeviceNeed, Key>> index_;
+  Lane any_;    // jobs of one replica any worker can run
+  Lane cuda_;   // jobs of one replica that need a GPU
+  Lane gangs_;  // data-parallel jobs, whatever their device
+  std::unordered_map<std::string, std::pair<LaneId, Key>> index_;
   int64_t next_order_ = 0;
 };
 

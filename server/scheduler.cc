@@ -1,5 +1,7 @@
 #include "server/scheduler.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
 #include "api/worker_messages.h"
@@ -34,7 +36,17 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
     const Clock::time_point now = Clock::now();
     for (const Job& job : *queued) s->queue_.Push(job, now);
     for (const Job& job : *running) {
-      s->running_[job.id()] = RunningJob{-1, job.attempts(), now + s->Lease(), false, job};
+      RunningJob& entry = s->running_[job.id()];
+      entry.attempt = job.attempts();
+      entry.job = job;
+      // Each rank waits one lease for its worker to reconnect and re-attach it.
+      const std::vector<std::string> workers =
+          job.rank_workers().empty()
+              ? std::vector<std::string>{job.worker()}
+              : std::vector<std::string>(job.rank_workers().begin(), job.rank_workers().end());
+      for (const std::string& worker : workers) {
+        entry.ranks.push_back(Rank{-1, worker, now + s->Lease(), false});
+      }
     }
   }
   if (options.metrics != nullptr) {
@@ -125,10 +137,12 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
   auto running = running_.find(job_id);
   if (running != running_.end()) {
     running->second.cancel_requested = true;
-    auto worker = workers_.find(running->second.session);
-    if (worker != workers_.end()) worker->second.channel->Send(CancelMessage(job_id));
+    for (const Rank& rank : running->second.ranks) {
+      auto worker = workers_.find(rank.session);
+      if (worker != workers_.end()) worker->second.channel->Send(CancelMessage(job_id));
+    }
   }
-  return job;  // still RUNNING; CANCELLED once the worker stops it (or its lease lapses)
+  return job;  // still RUNNING; CANCELLED once a worker stops it (or a lease lapses)
 }
 
 absl::Status Scheduler::Watch(const std::string& job_id, JobWatcher* watcher) {
@@ -174,19 +188,30 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
   if (state.hello.slots() == 0) state.hello.set_slots(1);
   for (const std::string& device : hello.devices()) state.cuda = state.cuda || device == "cuda";
   state.channel = channel;
-  // Re-attach the jobs it kept running across a reconnect.
-  for (const std::string& job_id : hello.running_job_ids()) {
-    auto it = running_.find(job_id);
-    if (it != running_.end() && it->second.session == -1) {
-      it->second.session = session;
-      it->second.lease_expiry = Clock::now() + Lease();
-      state.running.insert(job_id);
-    }
-  }
   polytrain::v1::CoordinatorMessage welcome;
   welcome.mutable_welcome()->set_heartbeat_seconds(options_.heartbeat_seconds);
   welcome.mutable_welcome()->set_lease_seconds(options_.lease_seconds);
   channel->Send(welcome);
+  // Re-attach the ranks it kept running across a reconnect (a rank waiting for its gang's
+  // rendezvous is told it again).
+  for (const std::string& job_id : hello.running_job_ids()) {
+    auto it = running_.find(job_id);
+    if (it == running_.end()) continue;
+    for (size_t r = 0; r < it->second.ranks.size(); ++r) {
+      Rank& rank = it->second.ranks[r];
+      if (rank.session != -1 || rank.worker != hello.name()) continue;
+      rank.session = session;
+      rank.lease_expiry = Clock::now() + Lease();
+      state.running.insert(job_id);
+      if (r > 0 && !it->second.rendezvous.empty()) {
+        polytrain::v1::CoordinatorMessage rendezvous;
+        rendezvous.mutable_rendezvous()->set_job_id(job_id);
+        rendezvous.mutable_rendezvous()->set_attempt(it->second.attempt);
+        rendezvous.mutable_rendezvous()->set_address(it->second.rendezvous);
+        channel->Send(rendezvous);
+      }
+    }
+  }
   RefreshGaugesLocked();
   ScheduleLocked();
   return session;
@@ -198,7 +223,10 @@ void Scheduler::DisconnectWorker(int64_t session) {
   if (it == workers_.end()) return;
   for (const std::string& job_id : it->second.running) {
     auto job = running_.find(job_id);
-    if (job != running_.end()) job->second.session = -1;
+    if (job == running_.end()) continue;
+    for (Rank& rank : job->second.ranks) {
+      if (rank.session == session) rank.session = -1;
+    }
   }
   workers_.erase(it);
   RefreshGaugesLocked();
@@ -214,54 +242,107 @@ size_t Scheduler::QueuedJobs() {
   return queue_.size();
 }
 
+std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed need, int count) {
+  std::vector<WorkerState*> free;
+  for (auto& [session, worker] : workers_) {
+    if (static_cast<int>(free.size()) == count) break;
+    if (worker.HasFreeSlot() && (need == DeviceNeed::kAny || worker.cuda)) free.push_back(&worker);
+  }
+  return free;
+}
+
+bool Scheduler::HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_point now) {
+  if (now - gang.queued_at < std::chrono::duration<double>(options_.gang_backfill_seconds)) {
+    return false;
+  }
+  int could_run = 0;  // connected workers of its device, busy or not
+  for (const auto& [session, worker] : workers_) {
+    could_run += gang.need == DeviceNeed::kAny || worker.cuda;
+  }
+  return could_run >= gang.replicas;
+}
+
 std::vector<Job> Scheduler::ScheduleLocked() {
   std::vector<Job> started;
+  const Clock::time_point now = Clock::now();
   while (true) {
-    // The first free worker, and the first free one with a GPU (sessions in connection order).
-    WorkerState* free_any = nullptr;
-    WorkerState* free_cuda = nullptr;
-    for (auto& [session, worker] : workers_) {
-      if (!worker.HasFreeSlot()) continue;
-      if (free_any == nullptr) free_any = &worker;
-      if (worker.cuda) {
-        free_cuda = &worker;
+    const std::vector<WorkerState*> free_cuda = FreeWorkersLocked(DeviceNeed::kCuda, 1);
+    const std::vector<WorkerState*> free_any = FreeWorkersLocked(DeviceNeed::kAny, 1);
+    if (free_any.empty()) break;
+    // The first job of one replica that a free worker can run, and the first gang (in queue
+    // order) that fits now; a gang that holds the line stops the search at itself.
+    std::optional<JobQueue::Entry> next = queue_.Next(!free_cuda.empty());
+    std::optional<JobQueue::Entry> gang, barrier;
+    std::vector<WorkerState*> gang_workers;
+    for (const JobQueue::Entry& waiting : queue_.Gangs()) {
+      gang_workers = FreeWorkersLocked(waiting.need, waiting.replicas);
+      if (static_cast<int>(gang_workers.size()) == waiting.replicas) {
+        gang = waiting;
+        break;
+      }
+      if (HoldsTheLineLocked(waiting, now)) {
+        barrier = waiting;
         break;
       }
     }
-    if (free_any == nullptr) break;
-    // The first job in queue order that some free worker can run goes to the first free worker
-    // that can run it.
-    const std::optional<JobQueue::Entry> next = queue_.Next(free_cuda != nullptr);
-    if (!next.has_value()) break;
-    WorkerState* chosen = next->need == DeviceNeed::kCuda ? free_cuda : free_any;
-
-    absl::StatusOr<Job> job = store_->GetJob(next->job_id);
-    if (absl::IsNotFound(job.status())) {  // gone from the store: nothing to run
-      queue_.Remove(next->job_id);
-      continue;
+    if (next.has_value() && gang.has_value() && JobQueue::Before(*gang, *next)) next.reset();
+    if (next.has_value() && barrier.has_value() && JobQueue::Before(*barrier, *next)) break;
+    if (next.has_value()) {
+      const std::vector<WorkerState*> chosen =
+          next->need == DeviceNeed::kCuda ? free_cuda : free_any;
+      if (!StartLocked(*next, chosen, &started)) break;
+    } else if (gang.has_value()) {
+      if (!StartLocked(*gang, gang_workers, &started)) break;
+    } else {
+      break;
     }
-    if (!job.ok()) break;  // the store failed: the job stays queued for the next event
-    job->set_state(polytrain::v1::JOB_STATE_RUNNING);
-    job->set_attempts(job->attempts() + 1);
-    job->set_worker(chosen->hello.name());
-    *job->mutable_start_time() = NowTimestamp();
-    if (!store_->UpdateJob(*job).ok()) break;
-    queue_.Remove(job->id());
-    running_[job->id()] =
-        RunningJob{chosen->session, job->attempts(), Clock::now() + Lease(), false, *job};
-    if (options_.metrics != nullptr) {
-      options_.metrics->JobScheduled(
-          std::chrono::duration<double>(Clock::now() - next->queued_at).count());
-    }
-    CountTransitionLocked(polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING);
-    watchers_.JobChanged(*job);
-    chosen->running.insert(job->id());
-    polytrain::v1::CoordinatorMessage assignment;
-    *assignment.mutable_assignment()->mutable_job() = *job;
-    chosen->channel->Send(assignment);
-    started.push_back(*std::move(job));
   }
   return started;
+}
+
+bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<WorkerState*>& chosen,
+                            std::vector<Job>* started) {
+  absl::StatusOr<Job> job = store_->GetJob(entry.job_id);
+  if (absl::IsNotFound(job.status())) {  // gone from the store: nothing to run
+    queue_.Remove(entry.job_id);
+    return true;
+  }
+  if (!job.ok()) return false;  // the store failed: the job stays queued for the next event
+  job->set_state(polytrain::v1::JOB_STATE_RUNNING);
+  job->set_attempts(job->attempts() + 1);
+  job->set_worker(chosen[0]->hello.name());
+  job->clear_rank_workers();
+  if (chosen.size() > 1) {
+    for (const WorkerState* worker : chosen) job->add_rank_workers(worker->hello.name());
+  }
+  *job->mutable_start_time() = NowTimestamp();
+  if (!store_->UpdateJob(*job).ok()) return false;
+  queue_.Remove(job->id());
+  RunningJob& running = running_[job->id()];
+  running = RunningJob{};
+  running.attempt = job->attempts();
+  running.job = *job;
+  for (WorkerState* worker : chosen) {
+    running.ranks.push_back(Rank{worker->session, worker->hello.name(), Clock::now() + Lease()});
+  }
+  if (options_.metrics != nullptr) {
+    options_.metrics->JobScheduled(
+        std::chrono::duration<double>(Clock::now() - entry.queued_at).count());
+  }
+  CountTransitionLocked(polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING);
+  watchers_.JobChanged(*job);
+  for (size_t rank = 0; rank < chosen.size(); ++rank) {
+    chosen[rank]->running.insert(job->id());
+    polytrain::v1::CoordinatorMessage assignment;
+    *assignment.mutable_assignment()->mutable_job() = *job;
+    if (chosen.size() > 1) {
+      assignment.mutable_assignment()->set_rank(static_cast<int32_t>(rank));
+      assignment.mutable_assignment()->set_world_size(static_cast<int32_t>(chosen.size()));
+    }
+    chosen[rank]->channel->Send(assignment);
+  }
+  started->push_back(*std::move(job));
+  return true;
 }
 
 absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState state,
@@ -277,8 +358,7 @@ absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState stat
   POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
   auto running = running_.find(job_id);
   if (running != running_.end()) {
-    auto worker = workers_.find(running->second.session);
-    if (worker != workers_.end()) worker->second.running.erase(job_id);
+    StopRanksLocked(job_id, running->second);
     running_.erase(running);
   }
   CountTransitionLocked(previous, state);
@@ -287,20 +367,35 @@ absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState stat
   return absl::OkStatus();
 }
 
-Scheduler::RunningJob* Scheduler::OwnedLocked(int64_t session, const std::string& job_id,
-                                              int32_t attempt) {
+void Scheduler::StopRanksLocked(const std::string& job_id, RunningJob& job) {
+  for (Rank& rank : job.ranks) {
+    auto worker = workers_.find(rank.session);
+    if (worker == workers_.end()) continue;
+    if (!rank.done) worker->second.channel->Send(CancelMessage(job_id));
+    rank.done = true;
+    worker->second.running.erase(job_id);
+  }
+}
+
+Scheduler::Owned Scheduler::OwnedLocked(int64_t session, const std::string& job_id,
+                                        int32_t attempt) {
   auto it = running_.find(job_id);
-  if (it == running_.end() || it->second.session != session) return nullptr;
-  if (attempt != 0 && attempt != it->second.attempt) return nullptr;
-  return &it->second;
+  if (it == running_.end()) return {};
+  if (attempt != 0 && attempt != it->second.attempt) return {};
+  for (size_t rank = 0; rank < it->second.ranks.size(); ++rank) {
+    if (it->second.ranks[rank].session == session) {
+      return Owned{&it->second, static_cast<int>(rank)};
+    }
+  }
+  return {};
 }
 
 absl::Status Scheduler::RenewLeases(int64_t session, const polytrain::v1::Heartbeat& heartbeat) {
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   for (const std::string& job_id : heartbeat.running_job_ids()) {
-    if (RunningJob* job = OwnedLocked(session, job_id, 0))
-      job->lease_expiry = Clock::now() + Lease();
+    const Owned owned = OwnedLocked(session, job_id, 0);
+    if (owned.job != nullptr) owned.job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
   }
   return absl::OkStatus();
 }
@@ -308,9 +403,11 @@ absl::Status Scheduler::RenewLeases(int64_t session, const polytrain::v1::Heartb
 absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricBatch& batch) {
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
-  RunningJob* job = OwnedLocked(session, batch.job_id(), batch.attempt());
-  if (job == nullptr) return absl::OkStatus();  // a stale attempt: dropped
-  job->lease_expiry = Clock::now() + Lease();
+  const Owned owned = OwnedLocked(session, batch.job_id(), batch.attempt());
+  if (owned.job == nullptr) return absl::OkStatus();  // a stale attempt: dropped
+  RunningJob* job = owned.job;
+  job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
+  if (owned.rank != 0) return absl::OkStatus();  // rank 0 reports for its gang
   for (const auto& point : batch.points()) {
     if (options_.metrics != nullptr) options_.metrics->JobProgress(job->job, point);
     watchers_.PointAdded(batch.job_id(), point);
@@ -321,9 +418,10 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
 absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::JobStarted& started) {
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
-  RunningJob* job = OwnedLocked(session, started.job_id(), started.attempt());
-  if (job == nullptr) return absl::OkStatus();
-  job->lease_expiry = Clock::now() + Lease();
+  const Owned owned = OwnedLocked(session, started.job_id(), started.attempt());
+  if (owned.job == nullptr) return absl::OkStatus();
+  owned.job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
+  if (owned.rank != 0) return absl::OkStatus();
   // Points the earlier attempt stored past this attempt's checkpoint would otherwise sit beside
   // the ones this attempt writes for the same steps, or outlive them.
   POLYTRAIN_RETURN_IF_ERROR(
@@ -338,7 +436,13 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
                                         const polytrain::v1::JobFinished& finished) {
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
-  if (OwnedLocked(session, finished.job_id(), finished.attempt()) == nullptr) {
+  const Owned owned = OwnedLocked(session, finished.job_id(), finished.attempt());
+  if (owned.job == nullptr) return absl::OkStatus();
+  owned.job->ranks[owned.rank].done = true;
+  if (owned.rank != 0) {  // its part is done: its slot is free, the gang goes on
+    auto worker = workers_.find(session);
+    if (worker != workers_.end()) worker->second.running.erase(finished.job_id());
+    ScheduleLocked();
     return absl::OkStatus();
   }
   if (finished.resumed_from_step() > 0) {
@@ -356,13 +460,25 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
 absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobFailed& failed) {
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
-  RunningJob* job = OwnedLocked(session, failed.job_id(), failed.attempt());
-  if (job == nullptr) return absl::OkStatus();
+  const Owned owned = OwnedLocked(session, failed.job_id(), failed.attempt());
+  if (owned.job == nullptr) return absl::OkStatus();
+  RunningJob* job = owned.job;
+  job->ranks[owned.rank].done = true;  // it stopped; the others are told to
   const bool cancelled = failed.cancelled() || job->cancel_requested;
+  if (!cancelled && failed.gang_lost() && job->ranks.size() > 1) {
+    RequeueLocked(
+        failed.job_id(),
+        absl::StrCat("rank ", owned.rank, " on worker ", job->ranks[owned.rank].worker,
+                     " lost its gang (attempt ", job->attempt, "): ", CutError(failed.error())));
+    ScheduleLocked();
+    return absl::OkStatus();
+  }
+  const std::string prefix =
+      job->ranks.size() > 1 && !cancelled ? absl::StrCat("rank ", owned.rank, ": ") : "";
   POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(
       failed.job_id(),
       cancelled ? polytrain::v1::JOB_STATE_CANCELLED : polytrain::v1::JOB_STATE_FAILED,
-      cancelled ? "cancelled while running" : CutError(failed.error()), nullptr));
+      cancelled ? "cancelled while running" : prefix + CutError(failed.error()), nullptr));
   ScheduleLocked();
   return absl::OkStatus();
 }
@@ -381,44 +497,78 @@ absl::Status Scheduler::JobExists(const std::string& job_id) const {
   return status;
 }
 
+absl::Status Scheduler::RendezvousReady(int64_t session,
+                                        const polytrain::v1::RendezvousReady& ready) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  const Owned owned = OwnedLocked(session, ready.job_id(), ready.attempt());
+  if (owned.job == nullptr || owned.rank != 0) return absl::OkStatus();
+  owned.job->rendezvous = ready.address();
+  polytrain::v1::CoordinatorMessage rendezvous;
+  rendezvous.mutable_rendezvous()->set_job_id(ready.job_id());
+  rendezvous.mutable_rendezvous()->set_attempt(ready.attempt());
+  rendezvous.mutable_rendezvous()->set_address(ready.address());
+  for (size_t rank = 1; rank < owned.job->ranks.size(); ++rank) {
+    auto worker = workers_.find(owned.job->ranks[rank].session);
+    if (worker != workers_.end()) worker->second.channel->Send(rendezvous);
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::RequeueLocked(const std::string& job_id, const std::string& error) {
+  auto running = running_.find(job_id);
+  if (running == running_.end()) return;
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return;
+  if (job->attempts() >= MaxAttempts(job->spec())) {
+    (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
+                          absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
+                          nullptr);
+    return;
+  }
+  StopRanksLocked(job_id, running->second);  // the attempt is over on every rank
+  running_.erase(running);
+  job->set_state(polytrain::v1::JOB_STATE_QUEUED);
+  job->set_error(error);
+  if (store_->UpdateJob(*job).ok()) {
+    queue_.Push(*job, Clock::now());
+    CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
+    watchers_.JobChanged(*job);
+  }
+}
+
 void Scheduler::ExpireLeases(Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::string> lapsed;
+  // Each job with a lapsed rank, and the rank to blame: one whose worker is gone if any.
+  std::vector<std::pair<std::string, size_t>> lapsed;
   for (const auto& [job_id, job] : running_) {
-    if (job.lease_expiry < now) lapsed.push_back(job_id);
+    std::optional<size_t> blamed;
+    for (size_t rank = 0; rank < job.ranks.size(); ++rank) {
+      const Rank& r = job.ranks[rank];
+      if (r.done || r.lease_expiry >= now) continue;
+      if (!blamed.has_value() || (r.session == -1 && job.ranks[*blamed].session != -1)) {
+        blamed = rank;
+      }
+    }
+    if (blamed.has_value()) lapsed.emplace_back(job_id, *blamed);
   }
-  for (const std::string& job_id : lapsed) {
-    const RunningJob running = running_[job_id];
-    absl::StatusOr<Job> job = store_->GetJob(job_id);
-    if (!job.ok()) continue;
-    auto worker = workers_.find(running.session);
-    const std::string where =
-        worker != workers_.end() ? worker->second.hello.name() : job->worker();
-    // Alive but silent about this job: take it back.
-    if (worker != workers_.end()) worker->second.channel->Send(CancelMessage(job_id));
-    // Cancellation wins over a requeue.
+  for (const auto& [job_id, rank] : lapsed) {
+    const RunningJob& running = running_[job_id];
+    const Rank& lost = running.ranks[rank];
+    auto worker = workers_.find(lost.session);
+    const std::string where = worker != workers_.end() ? worker->second.hello.name() : lost.worker;
+    // Cancellation wins over a requeue. Either way, every rank still out there (one alive but
+    // silent about the job included) is told to stop.
     if (running.cancel_requested) {
       (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
                             "cancelled; its worker stopped answering", nullptr);
       continue;
     }
-    const std::string error =
-        absl::StrCat("lease expired on worker ", where, " (attempt ", running.attempt, ")");
-    if (job->attempts() >= MaxAttempts(job->spec())) {
-      (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
-                            absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
-                            nullptr);
-      continue;
-    }
-    if (worker != workers_.end()) worker->second.running.erase(job_id);
-    running_.erase(job_id);
-    job->set_state(polytrain::v1::JOB_STATE_QUEUED);
-    job->set_error(error);
-    if (store_->UpdateJob(*job).ok()) {
-      queue_.Push(*job, Clock::now());
-      CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
-      watchers_.JobChanged(*job);
-    }
+    const std::string of_rank =
+        running.ranks.size() > 1 ? absl::StrCat(" of rank ", rank) : std::string();
+    const std::string error = absl::StrCat("lease", of_rank, " expired on worker ", where,
+                                           " (attempt ", running.attempt, ")");
+    RequeueLocked(job_id, error);
   }
   if (!lapsed.empty()) ScheduleLocked();
 }

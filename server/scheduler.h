@@ -4,6 +4,18 @@
 // jobs between states in the JobStore, and requeues a job whose lease lapses (its worker went
 // silent) as a new attempt, up to the spec's max_attempts.
 //
+// Data-parallel jobs (spec.replicas = R > 1) are gangs: they start only when R workers with a
+// free slot of the right device are there at once, one rank on each (never two ranks of a job on
+// one worker), and they hold nothing while they wait, so gangs that each half-fit never
+// deadlock. Jobs behind a waiting gang may pass it (backfill) until it has waited
+// Options::gang_backfill_seconds; from then on nothing behind it in queue order starts until it
+// has its R slots, which running jobs free as they end, so it cannot starve. A gang larger than
+// the workers connected that could run it waits without holding anyone back. Rank 0 reports its
+// rendezvous and the scheduler passes it to the other ranks. A rank that fails, whose lease
+// lapses, or that reports its gang lost ends the attempt of every rank: the others are told to
+// stop and the job is requeued as one new attempt (or fails, with no attempts left, or when the
+// failure was the job's own, e.g. a diverged loss).
+//
 // Requests reach it checked (api/): the Coordinator service through ClientApi, workers through
 // WorkerProtocol. Reads that need no scheduling state (GetJob, ListJobs, GetMetrics,
 // CompareJobs) go to the store through JobQueries without taking this lock.
@@ -50,6 +62,8 @@ class Scheduler {
     bool lease_thread = true;
     // Where the coordinator's Prometheus series go; may be null.
     CoordinatorMetrics* metrics = nullptr;
+    // How long jobs behind a waiting gang may start before it (see above); 0: never.
+    double gang_backfill_seconds = 30.0;
   };
 
   // Loads queued and running jobs from `store` (which must outlive the scheduler): queued ones
@@ -84,6 +98,8 @@ class Scheduler {
   absl::Status AttemptStarted(int64_t session, const polytrain::v1::JobStarted& started);
   absl::Status AttemptFinished(int64_t session, const polytrain::v1::JobFinished& finished);
   absl::Status AttemptFailed(int64_t session, const polytrain::v1::JobFailed& failed);
+  // Rank 0 of a gang listens at `ready.address`: passed on to the other ranks.
+  absl::Status RendezvousReady(int64_t session, const polytrain::v1::RendezvousReady& ready);
 
   // The job's newest checkpoint arrived in the artifact store at `path`. NOT_FOUND for an
   // unknown job.
@@ -108,12 +124,23 @@ class Scheduler {
     bool cuda = false;
     bool HasFreeSlot() const { return static_cast<int>(running.size()) < hello.slots(); }
   };
-  struct RunningJob {
+  struct Rank {
     int64_t session = -1;  // -1: its worker is gone, waiting for a reconnect or the lease
-    int32_t attempt = 0;
+    std::string worker;    // the worker's name: who may re-attach it
     Clock::time_point lease_expiry;
+    bool done = false;  // a rank > 0 that finished its part (rank 0's finish ends the job)
+  };
+  struct RunningJob {
+    int32_t attempt = 0;
+    std::vector<Rank> ranks;  // one for a job of one replica
     bool cancel_requested = false;
+    std::string rendezvous;  // rank 0's, once it reported it
     polytrain::v1::Job job;  // as assigned: names and labels for the per-job series
+  };
+  // The running job whose rank `session` holds, at `attempt` (0: any), with that rank's index.
+  struct Owned {
+    RunningJob* job = nullptr;
+    int rank = 0;
   };
 
   Scheduler(JobStore* store, Options options) : store_(store), options_(options) {}
@@ -121,11 +148,23 @@ class Scheduler {
   void LeaseLoop();
   // Assigns queued jobs to free slots until none fits; returns the jobs it started.
   std::vector<polytrain::v1::Job> ScheduleLocked();
-  // The job `session` holds the lease of at `attempt` (0: any), or null.
-  RunningJob* OwnedLocked(int64_t session, const std::string& job_id, int32_t attempt);
+  // Starts `entry`'s job on `chosen` (one worker per rank); false when the store failed.
+  bool StartLocked(const JobQueue::Entry& entry, const std::vector<WorkerState*>& chosen,
+                   std::vector<polytrain::v1::Job>* started);
+  // Up to `count` workers with a free slot for `need`, in connection order.
+  std::vector<WorkerState*> FreeWorkersLocked(DeviceNeed need, int count);
+  // Whether a gang that does not fit now stops the jobs behind it (see the class comment).
+  bool HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_point now);
+  Owned OwnedLocked(int64_t session, const std::string& job_id, int32_t attempt);
+  // Tells every rank of `job` that has not stopped to stop, and frees its slot.
+  void StopRanksLocked(const std::string& job_id, RunningJob& job);
+  // Ends the job in `state`; ranks still running elsewhere are told to stop.
   absl::Status FinishJobLocked(const std::string& job_id, polytrain::v1::JobState state,
                                const std::string& error,
                                const google::protobuf::Map<std::string, double>* metrics);
+  // The attempt is lost (a lapsed lease, a gang that lost a rank): its ranks are told to stop and
+  // the job is queued again as a new attempt, or fails when it has no attempts left.
+  void RequeueLocked(const std::string& job_id, const std::string& error);
   // Counts one job moving between states, and refreshes queue depth and workers connected.
   void CountTransitionLocked(polytrain::v1::JobState from, polytrain::v1::JobState to);
   void RefreshGaugesLocked();

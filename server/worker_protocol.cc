@@ -26,6 +26,8 @@ absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::Worker
       return scheduler_->AttemptFinished(session, message.finished());
     case polytrain::v1::WorkerMessage::kFailed:
       return scheduler_->AttemptFailed(session, message.failed());
+    case polytrain::v1::WorkerMessage::kRendezvous:
+      return scheduler_->RendezvousReady(session, message.rendezvous());
     case polytrain::v1::WorkerMessage::kHello:
       return absl::FailedPreconditionError("hello: sent twice on one stream");
     case polytrain::v1::WorkerMessage::KIND_NOT_SET:

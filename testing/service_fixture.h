@@ -100,11 +100,13 @@ class ServiceFixture : public ::testing::Test {
   // With `metrics_port`, the worker serves /metrics too and the port is returned there; with
   // `checkpoints`, it keeps checkpoints under dir_/<name>-checkpoints.
   // `via_port`: dial that port (a proxy in front of the coordinator) instead of the coordinator's.
+  // `extra`: more flags.
   void StartWorker(const std::string& name, int* metrics_port = nullptr, bool checkpoints = false,
-                   int via_port = 0) {
+                   int via_port = 0, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {
         "--coordinator", "127.0.0.1:" + std::to_string(via_port != 0 ? via_port : port_), "--name",
         name};
+    args.insert(args.end(), extra.begin(), extra.end());
     if (checkpoints) {
       args.insert(args.end(), {"--checkpoint_dir", (dir_ / (name + "-checkpoints")).string()});
     }

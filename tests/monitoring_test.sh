@@ -38,12 +38,15 @@ if ! wait_for_file "$tmp/port" || ! wait_for_file "$tmp/coordinator_metrics"; th
 fi
 POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
 export POLYTRAIN_COORDINATOR
-"$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name mon-worker \
-  --metrics_listen 127.0.0.1:0 --metrics_port_file "$tmp/worker_metrics" 2>"$tmp/worker.log" &
-pids+=($!)
-wait_for_file "$tmp/worker_metrics" || fail "the worker did not start: $(cat "$tmp/worker.log")"
+# Two workers of two slots each: a data-parallel job takes one slot of each, the sweep the rest.
+for w in 1 2; do
+  "$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name "mon-worker-$w" \
+    --slots 2 --threads 1 --metrics_listen 127.0.0.1:0 --metrics_port_file "$tmp/worker$w.metrics" \
+    2>"$tmp/worker$w.log" &
+  pids+=($!)
+  wait_for_file "$tmp/worker$w.metrics" || fail "worker $w did not start: $(cat "$tmp/worker$w.log")"
+done
 coordinator_metrics=$(cat "$tmp/coordinator_metrics")
-worker_metrics=$(cat "$tmp/worker_metrics")
 
 # The shipped rules, with the shipped job names, scraped every second.
 cp "$root/deploy/prometheus/rules.yml" "$tmp/rules.yml"
@@ -54,7 +57,7 @@ scrape_configs:
   - job_name: polytrain-coordinator
     static_configs: [{targets: ["127.0.0.1:$coordinator_metrics"]}]
   - job_name: polytrain-workers
-    static_configs: [{targets: ["127.0.0.1:$worker_metrics"]}]
+    static_configs: [{targets: ["127.0.0.1:$(cat "$tmp/worker1.metrics")", "127.0.0.1:$(cat "$tmp/worker2.metrics")"]}]
 YAML
 # Prometheus cannot report a port it picked: a free one is drawn, and drawn again if it was
 # taken before Prometheus bound it.
@@ -88,6 +91,11 @@ epochs: 60
 batch_size: 32
 log_every_steps: 20
 SPEC
+# First a data-parallel job (replicas: 2) that outlasts the test, for the ranks' series.
+sed -e 's/^name: .*/name: "monitored-gang"/' -e 's/^epochs: .*/epochs: 10000/' "$tmp/job.txtpb" \
+  >"$tmp/gang.txtpb"
+echo "replicas: 2" >>"$tmp/gang.txtpb"
+"$build/client/polyctl" submit "$tmp/gang.txtpb" >"$tmp/gang" || fail "gang submission failed"
 "$build/client/polyctl" sweep "$tmp/job.txtpb" --loss 'cross_entropy {}' --loss 'poly1 { epsilon: 1 }' \
   >"$tmp/sweep" || fail "sweep submission failed"
 
@@ -139,7 +147,7 @@ PY
 checks=$((checks + 1))
 if [[ $failures -gt 0 ]]; then
   echo "--- coordinator log"; tail -20 "$tmp/coordinator.log"
-  echo "--- worker log"; tail -20 "$tmp/worker.log"
+  echo "--- worker logs"; tail -20 "$tmp/worker1.log" "$tmp/worker2.log"
 fi
 
 echo "monitoring_test: $((checks - failures)) passed, $failures failed"

@@ -164,6 +164,21 @@ class OpenCoordinatorTest(unittest.TestCase):
         self.assertLess(len(error.exception.details()), 200, error.exception.details())
         self.assertIn("(100000 characters)", error.exception.details())
 
+    def test_replicas_are_bounded_and_split_the_batch_evenly(self):
+        for replicas, batch, code, details in [
+                (65, 130, grpc.StatusCode.INVALID_ARGUMENT, "spec.replicas: must be in [0, 64], got 65"),
+                (-3, 2, grpc.StatusCode.INVALID_ARGUMENT, "spec.replicas: must be in [0, 64], got -3"),
+                (3, 4, grpc.StatusCode.INVALID_ARGUMENT,
+                 "spec.batch_size: 4 is not a multiple of replicas (3): each replica takes "
+                 "batch_size / replicas"),
+                (64, 128, grpc.StatusCode.OK, "")]:
+            request = small_job("gang-%d" % replicas)
+            request.spec.replicas = replicas
+            request.spec.batch_size = batch
+            got, message, _ = self.coordinator.call(SERVICE + "SubmitJob", request.SerializeToString())
+            self.assertEqual(got, code, message)
+            self.assertEqual(message or "", details)
+
     def test_timestamps_have_sub_second_resolution(self):
         spec = small_job("stamped")
         stamps = []

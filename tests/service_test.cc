@@ -70,7 +70,8 @@ TEST_F(ServiceTest, PrometheusEndpointShowsJobsWorkersRpcsAndPerJobProgress) {
   EXPECT_EQ(Scrape("polytrain_scheduling_latency_seconds_count"), 1);
   EXPECT_EQ(Scrape("polytrain_rpc_requests_total{code=\"OK\",method=\"SubmitJob\"}"), 1);
   const std::string labels =
-      "{job_id=\"" + job.id() + "\",job_name=\"watched\",loss=\"poly1(e=1)\",sweep=\"\"}";
+      "{job_id=\"" + job.id() +
+      "\",job_name=\"watched\",loss=\"poly1(e=1)\",replicas=\"1\",sweep=\"\"}";
   EXPECT_EQ(Scrape("polytrain_job_eval_accuracy" + labels),
             done.final_metrics().at("eval_accuracy"));
   EXPECT_EQ(Scrape("polytrain_job_step" + labels), 80);

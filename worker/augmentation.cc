@@ -61,21 +61,29 @@ bool Augments(const polytrain::v1::Augmentation& augment) {
 }
 
 torch::Tensor AugmentBatch(const torch::Tensor& x, const polytrain::v1::Augmentation& augment,
-                           uint64_t seed, int64_t step) {
+                           uint64_t seed, int64_t step, int64_t first_row, int64_t global_rows) {
   // Its own generator per step (a different stream from the epoch order's).
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(
       (seed ^ 0xA5A5A5A5A5A5A5A5ULL) * 0xD6E8FEB86659FD93ULL + static_cast<uint64_t>(step));
   const int64_t batch = x.size(0), height = x.size(-2), width = x.size(-1);
+  if (global_rows < 0) global_rows = batch;
+  // Drawn for the whole global batch, then this slice's rows: a replica augments its rows as a
+  // single trainer would have.
+  const auto draw_rows = [&](const torch::Tensor& draws) {
+    return global_rows == batch && first_row == 0 ? draws : draws.narrow(0, first_row, batch);
+  };
   // [B, M, H, W]: whatever lies between the batch and the pixels (channels) folded into M.
   torch::Tensor out = x.reshape({batch, -1, height, width});
   const int64_t p = augment.random_crop_padding();
   if (p > 0) {
     const torch::Tensor padded = torch::constant_pad_nd(out, {p, p, p, p}, 0);
     const auto long_on_device = torch::TensorOptions().dtype(torch::kLong).device(x.device());
-    const torch::Tensor dy = torch::randint(0, 2 * p + 1, {batch}, generator, torch::kLong)
-                                 .to(x.device(), /*non_blocking=*/true);
-    const torch::Tensor dx = torch::randint(0, 2 * p + 1, {batch}, generator, torch::kLong)
-                                 .to(x.device(), /*non_blocking=*/true);
+    const torch::Tensor dy =
+        draw_rows(torch::randint(0, 2 * p + 1, {global_rows}, generator, torch::kLong))
+            .to(x.device(), /*non_blocking=*/true);
+    const torch::Tensor dx =
+        draw_rows(torch::randint(0, 2 * p + 1, {global_rows}, generator, torch::kLong))
+            .to(x.device(), /*non_blocking=*/true);
     const int64_t middle = out.size(1);
     // Rows dy..dy+H-1 of each sample, then columns dx..dx+W-1: two gathers, no loop.
     const torch::Tensor rows = (dy.unsqueeze(1) + torch::arange(height, long_on_device))
@@ -87,7 +95,7 @@ torch::Tensor AugmentBatch(const torch::Tensor& x, const polytrain::v1::Augmenta
     out = padded.gather(2, rows).gather(3, cols);
   }
   if (augment.horizontal_flip()) {
-    const torch::Tensor flip = (torch::rand({batch}, generator) < 0.5)
+    const torch::Tensor flip = (draw_rows(torch::rand({global_rows}, generator)) < 0.5)
                                    .to(x.device(), /*non_blocking=*/true)
                                    .view({batch, 1, 1, 1});
     out = torch::where(flip, out.flip({3}), out);

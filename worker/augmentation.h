@@ -34,9 +34,11 @@ bool Augments(const polytrain::v1::Augmentation& augment);
 // A training batch [B, ..., H, W] cropped and flipped as `augment` says, on its own device: each
 // sample padded with zeros by random_crop_padding on every side, cut back to H x W at an offset
 // drawn per sample, and mirrored left to right with probability 1/2. The draws come from
-// (`seed`, `step`) alone.
+// (`seed`, `step`) alone. A data-parallel replica passes where its rows lie in the global batch
+// (`first_row`, `global_rows`; -1: x is the whole batch) and gets the draws of those rows.
 torch::Tensor AugmentBatch(const torch::Tensor& x, const polytrain::v1::Augmentation& augment,
-                           uint64_t seed, int64_t step);
+                           uint64_t seed, int64_t step, int64_t first_row = 0,
+                           int64_t global_rows = -1);
 
 }  // namespace polytrain
 

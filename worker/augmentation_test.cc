@@ -69,6 +69,18 @@ TEST(AugmentationTest, DrawsDependOnTheSeedAndStepOnly) {
   EXPECT_EQ(AugmentBatch(plain, augment, 5, 10).sizes(), plain.sizes());
 }
 
+TEST(AugmentationTest, AReplicasRowsAreAugmentedAsInTheWholeBatch) {
+  const torch::Tensor x = Images(12, 2, 6, 6);
+  const auto augment = Augment(2, true);
+  const torch::Tensor whole = AugmentBatch(x, augment, 9, 4);
+  for (int64_t first : {0, 4, 8}) {
+    const torch::Tensor part = AugmentBatch(x.narrow(0, first, 4), augment, 9, 4, first, 12);
+    EXPECT_TRUE(torch::equal(part, whole.narrow(0, first, 4))) << "rows from " << first;
+  }
+  // Without the offset the draws would be those of rows 0..3, not of this slice.
+  EXPECT_FALSE(torch::equal(AugmentBatch(x.narrow(0, 8, 4), augment, 9, 4), whole.narrow(0, 8, 4)));
+}
+
 TEST(AugmentationTest, NormalizationIsPerChannel) {
   torch::Tensor x = Images(2, 3, 2, 2);
   const torch::Tensor original = x.clone();

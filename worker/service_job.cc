@@ -120,6 +120,53 @@ ServiceJob::~ServiceJob() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ServiceJob::Cancel() {
+  cancel_ = true;
+  std::lock_guard<std::mutex> lock(rendezvous_mu_);
+  rendezvous_cv_.notify_all();
+}
+
+void ServiceJob::SetRendezvous(const std::string& address) {
+  std::lock_guard<std::mutex> lock(rendezvous_mu_);
+  rendezvous_ = address;
+  rendezvous_cv_.notify_all();
+}
+
+std::string ServiceJob::AwaitRendezvous() {
+  std::unique_lock<std::mutex> lock(rendezvous_mu_);
+  rendezvous_cv_.wait_for(lock, std::chrono::duration<double>(context_.replica_timeout_seconds),
+                          [this] { return !rendezvous_.empty() || cancel_.load(); });
+  return cancel_ ? std::string() : rendezvous_;
+}
+
+absl::StatusOr<std::unique_ptr<ReplicaGroup>> ServiceJob::OpenGang() {
+  const polytrain::v1::Job& job = job_;
+  ReplicaGroup::Options options;
+  options.rank = context_.rank;
+  options.world_size = context_.world_size;
+  options.host = context_.advertise_host;
+  options.timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(context_.replica_timeout_seconds * 1000));
+  if (context_.rank > 0) {
+    options.rendezvous = AwaitRendezvous();
+    if (cancel_) return absl::CancelledError("cancelled while waiting for rank 0");
+    if (options.rendezvous.empty()) {
+      return absl::UnavailableError(absl::StrCat("rank ", context_.rank,
+                                                 " heard of no rendezvous from rank 0 within ",
+                                                 context_.replica_timeout_seconds, " s"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(options);
+  if (group.ok() && context_.rank == 0) {
+    WorkerMessage ready;
+    ready.mutable_rendezvous()->set_job_id(job.id());
+    ready.mutable_rendezvous()->set_attempt(job.attempts());
+    ready.mutable_rendezvous()->set_address((*group)->rendezvous());
+    context_.outbox->Enqueue(std::move(ready));
+  }
+  return group;
+}
+
 void ServiceJob::Run() {
   const polytrain::v1::Job& job = job_;
   auto upload = [this, &job](const std::string& path) {
@@ -127,6 +174,7 @@ void ServiceJob::Run() {
       spdlog::warn("{}: uploading {}: {}", job.id(), path, std::string(s.message()));
     }
   };
+  const bool gang = context_.world_size > 1;
   TrainerOptions options;
   options.data_root = context_.data_root;
   options.max_threads = context_.max_threads;
@@ -134,6 +182,12 @@ void ServiceJob::Run() {
   if (!context_.checkpoint_root.empty()) {
     options.checkpoint_dir = context_.checkpoint_root + "/" + job.id();
     options.resume = true;  // continue from the newest checkpoint there
+    // Every rank of a gang must resume from the same step: from the stored checkpoint alone,
+    // never from one an earlier attempt left here and the coordinator never got.
+    if (gang) {
+      std::error_code ignored;
+      std::filesystem::remove_all(options.checkpoint_dir, ignored);
+    }
     // A requeued job resumes from the checkpoint its earlier attempt uploaded, wherever that
     // attempt ran; every checkpoint this attempt writes is uploaded in turn.
     if (!job.checkpoint().empty()) {
@@ -155,14 +209,36 @@ void ServiceJob::Run() {
     context_.outbox->Enqueue(std::move(started));
   };
 
+  if (gang && context_.metrics != nullptr) {
+    options.on_replica_window = [this, &job](double step_seconds, double allreduce_seconds,
+                                             double) {
+      context_.metrics->ReplicaWindow(job.id(), context_.rank, step_seconds, allreduce_seconds);
+    };
+  }
+
   std::vector<ArtifactCache::Lease> leases;
-  const absl::Status fetched =
+  absl::Status ready =
       FetchArtifacts(job.spec(), context_.artifact_cache, &options.artifact_files, &leases);
+  // A gang's rendezvous opens before the (slow) data loading, and is joined after it.
+  std::unique_ptr<ReplicaGroup> group;
+  if (ready.ok() && gang) {
+    absl::StatusOr<std::unique_ptr<ReplicaGroup>> opened = OpenGang();
+    ready = opened.status();
+    if (opened.ok()) group = *std::move(opened);
+    options.replicas = group.get();
+  }
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
-      fetched.ok() ? Trainer::Create(job.spec(), options)
-                   : absl::StatusOr<std::unique_ptr<Trainer>>(fetched);
+      ready.ok() ? Trainer::Create(job.spec(), options)
+                 : absl::StatusOr<std::unique_ptr<Trainer>>(ready);
+  if (trainer.ok() && group != nullptr) {
+    if (absl::Status joined = group->Join(); !joined.ok()) trainer = joined;
+  }
   absl::StatusOr<TrainingSummary> summary =
       trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());
+  // Leaving the gang closes this rank's connections: peers still waiting on it fail at once.
+  if (trainer.ok()) trainer->reset();
+  group.reset();
+  if (gang && context_.metrics != nullptr) context_.metrics->ReplicaEnded(job.id(), context_.rank);
   sink.Flush();
   WorkerMessage result;
   if (summary.ok()) {
@@ -186,6 +262,7 @@ void ServiceJob::Run() {
     failed->set_attempt(job.attempts());
     failed->set_error(std::string(summary.status().message()));
     failed->set_cancelled(summary.status().code() == absl::StatusCode::kCancelled);
+    failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
   }
   if (context_.on_training_ended) context_.on_training_ended();
   result_sequence_ = context_.outbox->Enqueue(std::move(result));

@@ -2,15 +2,23 @@
 // artifacts it names and its stored checkpoint fetched first (a requeued job resumes where its
 // earlier attempt's upload left it), every checkpoint it writes uploaded, its metric points batched
 // into the outbox, and its result (finished, or failed with why) queued last.
+//
+// A rank of a data-parallel job also joins its gang: rank 0 opens the rendezvous and reports it
+// (RendezvousReady), the others wait for the coordinator to pass it on (SetRendezvous). A gang
+// failure (a peer gone, the rendezvous unreachable) is reported as gang_lost.
 #ifndef POLYTRAIN_WORKER_SERVICE_JOB_H_
 #define POLYTRAIN_WORKER_SERVICE_JOB_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/status/statusor.h"
 #include "polytrain/v1/job_record.pb.h"
 #include "worker/artifact_cache.h"
 #include "worker/artifact_client.h"
@@ -18,6 +26,8 @@
 #include "worker/worker_metrics.h"
 
 namespace polytrain {
+
+class ReplicaGroup;
 
 class ServiceJob {
  public:
@@ -36,6 +46,13 @@ class ServiceJob {
     int cuda_device = 0;
     // Runs on the job's thread when training ended, just before the result is queued.
     std::function<void()> on_training_ended;
+    // A data-parallel job: this worker's rank in its gang of world_size (the assignment's).
+    int rank = 0;
+    int world_size = 1;
+    // The host the other ranks reach this worker at (--advertise_address).
+    std::string advertise_host = "127.0.0.1";
+    // How long a rank waits for its gang: for the rendezvous, to join, in each collective.
+    double replica_timeout_seconds = 300;
   };
 
   // Starts training at once.
@@ -44,20 +61,30 @@ class ServiceJob {
   ~ServiceJob();
 
   // Stops training at the next step; the job then fails as cancelled.
-  void Cancel() { cancel_ = true; }
+  void Cancel();
+  // Rank 0's rendezvous for this attempt, from the coordinator (ranks > 0 wait for it).
+  void SetRendezvous(const std::string& address);
   // Training ended and the result is queued (the thread ends right after).
   bool done() const { return done_; }
+  int32_t attempt() const { return job_.attempts(); }
   // The sequence number of its result message, once queued (0 before).
   uint64_t result_sequence() const { return result_sequence_; }
 
  private:
   void Run();
+  // The rendezvous once the coordinator passed it on; empty after the timeout or on cancel.
+  std::string AwaitRendezvous();
+  // This rank's gang, opened: rank 0 reports its rendezvous, the others wait for it.
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> OpenGang();
 
   polytrain::v1::Job job_;
   Context context_;
   std::atomic<bool> cancel_{false};
   std::atomic<bool> done_{false};
   std::atomic<uint64_t> result_sequence_{0};
+  std::mutex rendezvous_mu_;
+  std::condition_variable rendezvous_cv_;
+  std::string rendezvous_;
   std::thread thread_;
 };
 

@@ -134,7 +134,16 @@ void ServiceWorker::SenderLoop() {
   }
 }
 
-void ServiceWorker::Assign(const polytrain::v1::Job& job) {
+void ServiceWorker::PassRendezvous(const polytrain::v1::Rendezvous& rendezvous) {
+  std::lock_guard<std::mutex> lock(jobs_mu_);
+  auto it = jobs_.find(rendezvous.job_id());
+  if (it != jobs_.end() && it->second->attempt() == rendezvous.attempt()) {
+    it->second->SetRendezvous(rendezvous.address());
+  }
+}
+
+void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
+  const polytrain::v1::Job& job = assignment.job();
   std::lock_guard<std::mutex> lock(jobs_mu_);
   // Reap jobs that ended and whose result the coordinator has; an ended attempt of this very
   // job goes too (assigned again, the coordinator has given up on that one).
@@ -157,6 +166,10 @@ void ServiceWorker::Assign(const polytrain::v1::Job& job) {
   context.artifact_cache = artifact_cache_.get();
   context.metrics = options_.metrics;
   context.max_threads = ThreadsPerJob(options_.threads, options_.slots);
+  context.rank = assignment.rank();
+  context.world_size = std::max(1, assignment.world_size());
+  context.advertise_host = options_.advertise_host;
+  context.replica_timeout_seconds = options_.replica_timeout_seconds;
   if (!options_.gpus.empty()) {
     // The coordinator assigns at most `slots` jobs, one per GPU; were it to send more, the job
     // shares the first GPU rather than being refused.
@@ -213,7 +226,10 @@ bool ServiceWorker::ServeOneConnection() {
         heartbeat_seconds_ = message.welcome().heartbeat_seconds();
         break;
       case CoordinatorMessage::kAssignment:
-        Assign(message.assignment().job());
+        Assign(message.assignment());
+        break;
+      case CoordinatorMessage::kRendezvous:
+        PassRendezvous(message.rendezvous());
         break;
       case CoordinatorMessage::kCancel: {
         std::lock_guard<std::mutex> lock(jobs_mu_);

@@ -55,6 +55,10 @@ class ServiceWorker {
     size_t max_buffered_points = 100000;
     // Receives step times, throughput, jobs running and memory; may be null.
     WorkerMetrics* metrics = nullptr;
+    // Data-parallel jobs: the host the other ranks of a gang reach this worker at, and how long
+    // a rank waits for its gang (see ServiceJob::Context).
+    std::string advertise_host = "127.0.0.1";
+    double replica_timeout_seconds = 300;
   };
 
   explicit ServiceWorker(Options options);
@@ -73,7 +77,9 @@ class ServiceWorker {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(grpc::ClientContext* context);
   // One stream, from the hello until it closes; true if the coordinator welcomed the worker.
   bool ServeOneConnection();
-  void Assign(const polytrain::v1::Job& job);
+  void Assign(const polytrain::v1::Assignment& assignment);
+  // Passes rank 0's rendezvous to the job's rank here, if it runs that attempt.
+  void PassRendezvous(const polytrain::v1::Rendezvous& rendezvous);
   // Writes the outbox's messages, and heartbeats, on the live stream.
   void SenderLoop();
   // Jobs this worker answers for: still training, or their result not yet acknowledged (so a

@@ -253,6 +253,24 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       summary.resumed_from_step = position.step;
     }
   }
+  ReplicaGroup* const group = options_.replicas;
+  const int rank = group != nullptr ? group->rank() : 0;
+  const int world = group != nullptr ? group->world_size() : 1;
+  const bool lead = rank == 0;  // evaluates, checkpoints and reports for the gang
+  if (group != nullptr) {
+    // Every rank resumed from the same stored checkpoint (or none): check it, then start from
+    // rank 0's weights whatever each rank's initialization did.
+    torch::Tensor steps = torch::tensor({static_cast<double>(position.step), 1.0}, torch::kDouble);
+    POLYTRAIN_RETURN_IF_ERROR(group->Sum(steps));
+    if (steps[0].item<double>() != static_cast<double>(position.step) * world) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("rank ", rank, " starts at step ", position.step,
+                       " but the replicas do not all start there (their checkpoints differ)"));
+    }
+    std::vector<torch::Tensor> state_tensors;
+    for (auto& [name, tensor] : model_->State()) state_tensors.push_back(tensor);
+    POLYTRAIN_RETURN_IF_ERROR(group->Broadcast(state_tensors));
+  }
   if (options_.on_start) options_.on_start(position.step);
 
   const Clock::time_point start = Clock::now();
@@ -264,6 +282,10 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   int64_t order_epoch = -1, last_eval_step = -1, last_checkpoint_step = -1;
   double window_seconds = 0.0, train_seconds = 0.0;
   int64_t window_samples = 0, trained_samples = 0;
+  // Data-parallel: this rank's share of the window, and the gradient traffic when it began.
+  int64_t window_steps = 0, window_local_samples = 0;
+  double window_allreduce_start = group != nullptr ? group->gradient_seconds() : 0.0;
+  int64_t window_bytes_start = group != nullptr ? group->gradient_bytes() : 0;
   // The window's loss (sum over samples) and correct predictions stay on the training device
   // and are read at logging points only: on a GPU no step waits for them. On the CPU the loss is
   // also read every step (that costs nothing there), so a diverged run stops at its first
@@ -304,11 +326,18 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       order = EpochOrder(spec_.seed(), position.epoch, n).to(data_.train.x.device());
       order_epoch = position.epoch;
     }
+    // The global batch is [begin, begin + len) of the epoch's order; a replica takes its rank's
+    // share of it (the last, short batch of an epoch may leave a rank with fewer rows or none).
     const int64_t begin = position.batch_in_epoch * spec_.batch_size();
     const int64_t len = std::min<int64_t>(spec_.batch_size(), n - begin);
-    const torch::Tensor index = order.narrow(0, begin, len);
+    const int64_t share = spec_.batch_size() / world;
+    const int64_t local_begin = std::min<int64_t>(rank * share, len);
+    const int64_t local_len = std::min<int64_t>(share, len - local_begin);
+    const torch::Tensor index = order.narrow(0, begin + local_begin, local_len);
     torch::Tensor x = data_.train.x.index_select(0, index).to(device_);
-    if (augments) x = AugmentBatch(x, spec_.dataset().augment(), spec_.seed(), position.step);
+    if (augments) {
+      x = AugmentBatch(x, spec_.dataset().augment(), spec_.seed(), position.step, local_begin, len);
+    }
     const torch::Tensor y = data_.train.y.index_select(0, index).to(device_);
 
     const double lr = LearningRateAt(spec_.schedule(), spec_.optimizer().learning_rate(),
@@ -320,7 +349,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       p.mutable_grad().reset();
     }
     torch::Tensor logits, loss;
-    {
+    if (local_len > 0) {
       AutocastScope autocast(device_, spec_.precision());
       logits = model_->Forward(x);
       // As autocast does for torch's own losses: bfloat16 logits, a float32 loss.
@@ -328,11 +357,27 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
           logits.scalar_type() == torch::kBFloat16 ? logits.to(torch::kFloat) : logits;
       loss = loss_(scores, LossTargets(loss_, y, data_.classes, scores.scalar_type()));
     }
-    if (read_every_step) {
+    if (read_every_step && group == nullptr) {
       const double value = loss.item<double>();
       if (!std::isfinite(value)) return diverged(value, position.step + 1, position.epoch, false);
     }
-    loss.backward();
+    if (local_len > 0) loss.backward();
+    if (group != nullptr) {
+      // A rank's gradient counts by its share of the batch (for a mean); the sum over ranks is
+      // then the whole batch's gradient, and the loss riding along is the whole batch's loss, so
+      // every rank sees a divergence at the same step.
+      const bool mean = loss_.config().reduction == loss::Reduction::kMean;
+      const double weight = mean ? static_cast<double>(local_len) / static_cast<double>(len) : 1.0;
+      const torch::Tensor local_loss =
+          local_len > 0 ? loss.detach() : torch::zeros({}, torch::TensorOptions().device(device_));
+      absl::StatusOr<torch::Tensor> total = group->SumGradients(parameters, weight, local_loss);
+      if (!total.ok()) return total.status();
+      loss = *total;
+      if (read_every_step) {
+        const double value = loss.item<double>();
+        if (!std::isfinite(value)) return diverged(value, position.step + 1, position.epoch, false);
+      }
+    }
     const bool log_now = (position.step + 1) % log_every == 0 ||
                          position.step + 1 == total_steps_ ||
                          position.batch_in_epoch + 1 == steps_per_epoch_;
@@ -343,10 +388,12 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       grad_norm = GradNorm(parameters);
     }
     optimizer_->step();
-    window_correct += logits.argmax(1).eq(y).sum();
+    if (local_len > 0) window_correct += logits.argmax(1).eq(y).sum();
     window_loss += loss.detach().to(torch::kDouble) * static_cast<double>(len);
     window_samples += len;
-    trained_samples += len;
+    window_local_samples += local_len;
+    ++window_steps;
+    trained_samples += local_len;
     if (read_every_step) {  // a host step is done when it returns
       const double step_seconds = Seconds(step_start);
       window_seconds += step_seconds;
@@ -378,7 +425,24 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
         }
       }
     }
-    if (log_now && options_.sink != nullptr) {
+    // Data-parallel: the gang's correct predictions and samples/s are the sums over its ranks.
+    double window_rate = window_samples / std::max(window_seconds, 1e-9);
+    double allreduce_seconds = 0.0, allreduce_bytes = 0.0;
+    if (log_now && group != nullptr) {
+      const double local_rate = window_local_samples / std::max(window_seconds, 1e-9);
+      allreduce_seconds = (group->gradient_seconds() - window_allreduce_start) / window_steps;
+      allreduce_bytes =
+          static_cast<double>(group->gradient_bytes() - window_bytes_start) / window_steps;
+      if (options_.on_replica_window) {
+        options_.on_replica_window(window_seconds / window_steps, allreduce_seconds, local_rate);
+      }
+      torch::Tensor sums =
+          torch::tensor({static_cast<double>(window_correct_count), local_rate}, torch::kDouble);
+      POLYTRAIN_RETURN_IF_ERROR(group->Sum(sums));
+      window_correct_count = static_cast<int64_t>(sums[0].item<double>());
+      window_rate = sums[1].item<double>();
+    }
+    if (log_now && options_.sink != nullptr && lead) {
       MetricPoint point;
       point.set_kind(MetricPoint::KIND_TRAIN);
       point.set_step(position.step);
@@ -390,8 +454,12 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       values["accuracy"] =
           static_cast<double>(window_correct_count) / static_cast<double>(window_samples);
       values["learning_rate"] = lr;
-      values["samples_per_second"] = window_samples / std::max(window_seconds, 1e-9);
+      values["samples_per_second"] = window_rate;
       values["grad_norm"] = window_grad_norm;
+      if (group != nullptr) {
+        values["allreduce_seconds_per_step"] = allreduce_seconds;
+        values["allreduce_bytes_per_step"] = allreduce_bytes;
+      }
       if (const std::optional<GpuMemory> memory = ReadGpuMemory(device_)) {
         values["gpu_memory_peak_bytes"] = static_cast<double>(memory->peak_allocated_bytes);
         ResetGpuMemoryPeak(device_);  // each window reports its own peak
@@ -403,17 +471,23 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       window_correct.zero_();
       window_seconds = 0.0;
       window_samples = 0;
+      window_local_samples = 0;
+      window_steps = 0;
+      if (group != nullptr) {
+        window_allreduce_start = group->gradient_seconds();
+        window_bytes_start = group->gradient_bytes();
+      }
     }
 
     const bool eval_now =
         (epoch_end && position.epoch % EvalEveryEpochs(spec_) == 0) ||
         (spec_.eval().every_steps() > 0 && position.step % spec_.eval().every_steps() == 0);
-    if (eval_now) {
+    if (eval_now && lead) {
       summary.final_metrics = EvaluateAll();
       last_eval_step = position.step;
       EmitEval(position, Seconds(start), summary.final_metrics);
     }
-    if (!options_.checkpoint_dir.empty()) {
+    if (!options_.checkpoint_dir.empty() && lead) {
       const auto& every = spec_.checkpoint();
       const bool checkpoint_now =
           (epoch_end && every.every_epochs() > 0 && position.epoch % every.every_epochs() == 0) ||
@@ -430,7 +504,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     }
   }
 
-  if (!summary.stopped_early) {
+  if (!summary.stopped_early && lead) {
     if (last_eval_step != position.step) {
       summary.final_metrics = EvaluateAll();
       EmitEval(position, Seconds(start), summary.final_metrics);
@@ -442,6 +516,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   summary.steps = position.step;
   summary.seconds = Seconds(start);
   summary.samples_per_second = trained_samples / std::max(train_seconds, 1e-9);
+  summary.trained_samples = trained_samples;
   return summary;
 }
 

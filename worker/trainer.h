@@ -21,6 +21,7 @@
 #include "worker/data_root.h"
 #include "worker/dataset.h"
 #include "worker/metric_sink.h"
+#include "worker/replica_group.h"
 #include "worker/trainable_model.h"
 
 namespace polytrain {
@@ -50,6 +51,14 @@ struct TrainerOptions {
   int max_threads = 0;
   // The GPU a CUDA job (DEVICE_CUDA, or DEVICE_ANY where there is one) runs on.
   int cuda_device = 0;
+  // A data-parallel attempt: this replica's gang, joined (ReplicaGroup::Join). The trainer then
+  // trains on its rank's rows of each global batch and sums gradients across ranks every step;
+  // rank 0 alone evaluates, writes checkpoints and emits metric points. Null: one replica.
+  ReplicaGroup* replicas = nullptr;
+  // Data-parallel attempts, on every rank at each logging point: the window's mean seconds per
+  // step, of which in the gradient all-reduce, and this rank's samples/s.
+  std::function<void(double step_seconds, double allreduce_seconds, double samples_per_second)>
+      on_replica_window;
 };
 
 struct TrainingSummary {
@@ -63,6 +72,7 @@ struct TrainingSummary {
   std::vector<std::string> passed_over_checkpoints;
   double seconds = 0.0;
   double samples_per_second = 0.0;              // training steps only, evaluations excluded
+  int64_t trained_samples = 0;                  // this replica's rows over the steps it ran
   std::map<std::string, double> final_metrics;  // the last evaluation
   std::string last_checkpoint;
 };

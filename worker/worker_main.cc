@@ -36,6 +36,7 @@
 #include "worker/gpu_slots.h"
 #include "worker/metric_sink.h"
 #include "worker/metrics_http_server.h"
+#include "worker/outbound_address.h"
 #include "worker/service_worker.h"
 #include "worker/trainer.h"
 
@@ -169,6 +170,17 @@ int Main(int argc, char** argv) {
                  "in use stays)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 50))
       ->capture_default_str();
+  std::string advertise_address;
+  app.add_option("--advertise_address", advertise_address,
+                 "service mode: the address the other ranks of a data-parallel job (spec.replicas "
+                 "> 1) reach this worker at (default: this machine's address on the route to the "
+                 "coordinator)");
+  app.add_option("--replica_timeout_seconds", service.replica_timeout_seconds,
+                 "service mode: how long a rank of a data-parallel job waits for its gang (the "
+                 "rendezvous, joining, each all-reduce) before its attempt is given up; a peer "
+                 "whose process dies is noticed at once")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--metrics_out", metrics_out, "write metric points here as JSON lines");
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
@@ -214,6 +226,12 @@ int Main(int argc, char** argv) {
       service.gpus = *offered;
       service.slots = static_cast<int>(offered->size());
     }
+    if (advertise_address.empty()) {
+      absl::StatusOr<std::string> outbound = OutboundAddressTo(service.coordinator);
+      if (!outbound.ok()) return Fail(kExitUsage, outbound.status());
+      advertise_address = *outbound;
+    }
+    service.advertise_host = advertise_address;
     service.data_root = options.data_root;
     service.checkpoint_root = checkpoint_dir;
     std::error_code error;

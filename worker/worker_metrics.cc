@@ -57,7 +57,17 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
       gpu_jobs_(BuildGauge()
                     .Name("polytrain_worker_gpu_jobs")
                     .Help("Jobs running on the GPU (one at most).")
-                    .Register(registry)) {
+                    .Register(registry)),
+      replica_step_seconds_(BuildGauge()
+                                .Name("polytrain_worker_replica_step_seconds")
+                                .Help("A data-parallel rank's mean step time over its latest "
+                                      "logging window.")
+                                .Register(registry)),
+      replica_allreduce_seconds_(BuildGauge()
+                                     .Name("polytrain_worker_replica_allreduce_seconds")
+                                     .Help("The part of a data-parallel rank's step spent in the "
+                                           "gradient all-reduce (mean over its latest window).")
+                                     .Register(registry)) {
   RefreshProcessMemory();
 }
 
@@ -81,6 +91,20 @@ void WorkerMetrics::SetGpu(int gpu, double allocated_bytes, double reserved_byte
   gpu_allocated_.Add(labels).Set(allocated_bytes);
   gpu_reserved_.Add(labels).Set(reserved_bytes);
   gpu_jobs_.Add(labels).Set(jobs);
+}
+
+void WorkerMetrics::ReplicaWindow(const std::string& job_id, int rank, double step_seconds,
+                                  double allreduce_seconds) {
+  const std::map<std::string, std::string> labels{{"job", job_id}, {"rank", std::to_string(rank)}};
+  replica_step_seconds_.Add(labels).Set(step_seconds);
+  replica_allreduce_seconds_.Add(labels).Set(allreduce_seconds);
+}
+
+void WorkerMetrics::ReplicaEnded(const std::string& job_id, int rank) {
+  const std::map<std::string, std::string> labels{{"job", job_id}, {"rank", std::to_string(rank)}};
+  for (auto* family : {&replica_step_seconds_, &replica_allreduce_seconds_}) {
+    if (family->Has(labels)) family->Remove(&family->Add(labels));
+  }
 }
 
 void WorkerMetrics::RefreshProcessMemory() {

@@ -1,9 +1,12 @@
 // The Prometheus series a worker exports on its own /metrics (service mode): step time,
 // throughput, jobs running, metric points held for the coordinator, its memory and, per GPU,
-// the GPU's memory and jobs. Built once here;
+// the GPU's memory and jobs, and per rank of a data-parallel job its step and all-reduce time.
+// Built once here;
 // the rest only calls the methods.
 #ifndef POLYTRAIN_WORKER_WORKER_METRICS_H_
 #define POLYTRAIN_WORKER_WORKER_METRICS_H_
+
+#include <string>
 
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -29,6 +32,12 @@ class WorkerMetrics {
   // One GPU of the worker's (label gpu="<index>"): the memory LibTorch's allocator has
   // allocated for tensors and reserved from the driver, and the jobs running on it.
   void SetGpu(int gpu, double allocated_bytes, double reserved_bytes, int jobs);
+  // A rank of a data-parallel job this worker runs (labels job, rank): its mean step time over
+  // the latest logging window and the part of it spent in the gradient all-reduce.
+  void ReplicaWindow(const std::string& job_id, int rank, double step_seconds,
+                     double allreduce_seconds);
+  // The rank ended: its series go.
+  void ReplicaEnded(const std::string& job_id, int rank);
 
  private:
   prometheus::Histogram& step_seconds_;
@@ -40,6 +49,8 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Gauge>& gpu_allocated_;
   prometheus::Family<prometheus::Gauge>& gpu_reserved_;
   prometheus::Family<prometheus::Gauge>& gpu_jobs_;
+  prometheus::Family<prometheus::Gauge>& replica_step_seconds_;
+  prometheus::Family<prometheus::Gauge>& replica_allreduce_seconds_;
 };
 
 }  // namespace polytrain

@@ -1,0 +1,137 @@
+// The fixture of the coordinator's in-process tests: a real SQLite file, workers stood in for by
+// channels that record what the scheduler sends, and lease expiry driven by explicit times.
+#ifndef POLYTRAIN_SERVER_COORDINATOR_TEST_FIXTURE_H_
+#define POLYTRAIN_SERVER_COORDINATOR_TEST_FIXTURE_H_
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "server/coordinator_core.h"
+
+namespace polytrain {
+
+class RecordingChannel : public WorkerChannel {
+ public:
+  void Send(const polytrain::v1::CoordinatorMessage& message) override { sent.push_back(message); }
+  std::vector<std::string> Assigned() const {
+    std::vector<std::string> names;
+    for (const auto& m : sent) {
+      if (m.has_assignment()) names.push_back(m.assignment().job().spec().name());
+    }
+    return names;
+  }
+  std::vector<std::string> Cancelled() const {
+    std::vector<std::string> ids;
+    for (const auto& m : sent) {
+      if (m.has_cancel()) ids.push_back(m.cancel().job_id());
+    }
+    return ids;
+  }
+  std::vector<polytrain::v1::CoordinatorMessage> sent;
+};
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = ::testing::TempDir() + "/coordinator_test_" + std::to_string(getpid()) + ".db";
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+    Scheduler::Options options;
+    options.lease_seconds = 10;
+    options.lease_thread = false;
+    Open(options);
+  }
+  void Open(const Scheduler::Options& options) {
+    core_ = *CoordinatorCore::Open(path_, options);
+    scheduler_ = &core_->scheduler();
+    api_ = &core_->client_api();
+    protocol_ = &core_->worker_protocol();
+  }
+  void TearDown() override {
+    core_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  }
+
+  polytrain::v1::Job Submit(const std::string& name, int priority = 0,
+                            polytrain::v1::Device device = polytrain::v1::DEVICE_CPU,
+                            int max_attempts = 0, const Caller& caller = Caller::Admin(""),
+                            const std::string& request_id = "") {
+    polytrain::v1::SubmitJobRequest request = Request(name);
+    request.mutable_spec()->set_priority(priority);
+    request.mutable_spec()->set_device(device);
+    request.mutable_spec()->set_max_attempts(max_attempts);
+    request.set_client_request_id(request_id);
+    absl::StatusOr<polytrain::v1::Job> job = api_->SubmitJob(request, caller);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  }
+
+  static polytrain::v1::SubmitJobRequest Request(const std::string& name) {
+    polytrain::v1::SubmitJobRequest request;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        R"(spec {
+             model { mlp {} }
+             dataset { synthetic { classes: 2 features: 2 train_samples: 4 test_samples: 4 } }
+             loss { cross_entropy {} }
+             optimizer { sgd {} learning_rate: 0.1 }
+             epochs: 1
+             batch_size: 2
+           })",
+        &request));
+    request.mutable_spec()->set_name(name);
+    return request;
+  }
+
+  int64_t Connect(const std::string& name, RecordingChannel* channel, int slots = 1,
+                  bool cuda = false, std::vector<std::string> running = {}) {
+    polytrain::v1::Hello hello;
+    hello.set_name(name);
+    hello.set_slots(slots);
+    hello.add_devices("cpu");
+    if (cuda) hello.add_devices("cuda");
+    for (const auto& id : running) hello.add_running_job_ids(id);
+    absl::StatusOr<int64_t> session = protocol_->Connected(hello, channel);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return *session;
+  }
+
+  polytrain::v1::JobState State(const std::string& id) {
+    polytrain::v1::GetJobRequest request;
+    request.set_id(id);
+    return api_->GetJob(request, kAdmin)->state();
+  }
+  polytrain::v1::Job Get(const std::string& id) {
+    polytrain::v1::GetJobRequest request;
+    request.set_id(id);
+    return *api_->GetJob(request, kAdmin);
+  }
+  void Finish(int64_t session, const polytrain::v1::Job& job,
+              const std::map<std::string, double>& metrics = {}) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_finished()->set_job_id(job.id());
+    message.mutable_finished()->set_attempt(Get(job.id()).attempts());
+    message.mutable_finished()->mutable_final_metrics()->insert(metrics.begin(), metrics.end());
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  }
+  // Far enough past every lease.
+  Scheduler::Clock::time_point Later() {
+    return Scheduler::Clock::now() + std::chrono::seconds(11);
+  }
+
+  const Caller kAdmin = Caller::Admin("");
+  std::string path_;
+  std::unique_ptr<CoordinatorCore> core_;
+  Scheduler* scheduler_ = nullptr;
+  ClientApi* api_ = nullptr;
+  WorkerProtocol* protocol_ = nullptr;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_COORDINATOR_TEST_FIXTURE_H_

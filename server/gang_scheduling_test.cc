@@ -1,0 +1,280 @@
+// Data-parallel jobs (spec.replicas > 1) through the coordinator's core: all ranks start
+// together or not at all, one per worker; a waiting gang holds nothing, lets jobs behind it pass
+// only while the backfill window lasts, and then holds the line; rank 0's rendezvous reaches the
+// other ranks; a lost rank requeues the whole gang as one attempt.
+#include "gtest/gtest.h"
+#include "server/coordinator_test_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::JobState;
+
+class GangSchedulingTest : public CoordinatorTest {
+ protected:
+  void OpenWithBackfill(double seconds) {
+    core_.reset();
+    Scheduler::Options options;
+    options.lease_seconds = 10;
+    options.lease_thread = false;
+    options.gang_backfill_seconds = seconds;
+    Open(options);
+  }
+
+  Job SubmitGang(const std::string& name, int replicas, int max_attempts = 0) {
+    polytrain::v1::SubmitJobRequest request = Request(name);
+    request.mutable_spec()->set_replicas(replicas);
+    request.mutable_spec()->set_batch_size(2 * replicas);
+    request.mutable_spec()->set_max_attempts(max_attempts);
+    absl::StatusOr<Job> job = api_->SubmitJob(request, kAdmin);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  }
+
+  // The (rank, world size) of each assignment of `job` a channel got.
+  static std::vector<std::pair<int, int>> Ranks(const RecordingChannel& channel,
+                                                const std::string& job_id) {
+    std::vector<std::pair<int, int>> ranks;
+    for (const auto& m : channel.sent) {
+      if (m.has_assignment() && m.assignment().job().id() == job_id) {
+        ranks.emplace_back(m.assignment().rank(), m.assignment().world_size());
+      }
+    }
+    return ranks;
+  }
+
+  void Fail(int64_t session, const Job& job, const std::string& error, bool gang_lost) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_failed()->set_job_id(job.id());
+    message.mutable_failed()->set_attempt(Get(job.id()).attempts());
+    message.mutable_failed()->set_error(error);
+    message.mutable_failed()->set_gang_lost(gang_lost);
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  }
+
+  JobState StateOf(const Job& job) { return State(job.id()); }
+};
+
+TEST_F(GangSchedulingTest, AllRanksStartTogetherOnePerWorker) {
+  const Job gang = SubmitGang("gang", 2);
+  RecordingChannel w1, w2;
+  Connect("w1", &w1, /*slots=*/2);  // two slots, but a job's ranks go to different workers
+  EXPECT_TRUE(w1.Assigned().empty());
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_QUEUED);
+  Connect("w2", &w2);
+  EXPECT_EQ(Ranks(w1, gang.id()), (std::vector<std::pair<int, int>>{{0, 2}}));
+  EXPECT_EQ(Ranks(w2, gang.id()), (std::vector<std::pair<int, int>>{{1, 2}}));
+  const Job running = Get(gang.id());
+  EXPECT_EQ(running.state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(running.worker(), "w1");
+  EXPECT_EQ(std::vector<std::string>(running.rank_workers().begin(), running.rank_workers().end()),
+            (std::vector<std::string>{"w1", "w2"}));
+  EXPECT_EQ(running.attempts(), 1);
+}
+
+TEST_F(GangSchedulingTest, GangsThatEachHalfFitNeverDeadlock) {
+  const Job a = SubmitGang("a", 2), b = SubmitGang("b", 2);
+  RecordingChannel w1, w2;
+  const int64_t s1 = Connect("w1", &w1);
+  EXPECT_TRUE(w1.Assigned().empty());  // neither gang takes the one slot and waits holding it
+  const int64_t s2 = Connect("w2", &w2);
+  EXPECT_EQ(w1.Assigned(), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(w2.Assigned(), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(StateOf(b), polytrain::v1::JOB_STATE_QUEUED);
+  Finish(s2, a);  // rank 1 done: its slot frees, but b needs two
+  EXPECT_EQ(StateOf(b), polytrain::v1::JOB_STATE_QUEUED);
+  Finish(s1, a);
+  EXPECT_EQ(StateOf(a), polytrain::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(StateOf(b), polytrain::v1::JOB_STATE_RUNNING);
+}
+
+TEST_F(GangSchedulingTest, JobsBehindAGangPassItOnlyDuringTheBackfillWindow) {
+  for (const double backfill : {3600.0, 0.0}) {
+    SCOPED_TRACE(backfill);
+    OpenWithBackfill(backfill);
+    RecordingChannel w1, w2, w3;
+    const int64_t s1 = Connect("w1-" + std::to_string(backfill > 0), &w1);
+    Connect("w2-" + std::to_string(backfill > 0), &w2);
+    Connect("w3-" + std::to_string(backfill > 0), &w3);
+    const Job first = Submit("first");  // on w1
+    const Job gang = SubmitGang("gang", 3);
+    const Job small = Submit("small");
+    if (backfill > 0) {
+      EXPECT_EQ(StateOf(small), polytrain::v1::JOB_STATE_RUNNING);  // passed the waiting gang
+      EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_QUEUED);
+    } else {
+      EXPECT_EQ(StateOf(small), polytrain::v1::JOB_STATE_QUEUED);  // the gang holds the line
+      Finish(s1, first);
+      EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
+      EXPECT_EQ(StateOf(small), polytrain::v1::JOB_STATE_QUEUED);
+    }
+    TearDown();
+  }
+}
+
+TEST_F(GangSchedulingTest, AGangLargerThanTheWorkersHoldsNoOneBack) {
+  OpenWithBackfill(0);
+  RecordingChannel w1, w2;
+  Connect("w1", &w1);
+  Connect("w2", &w2);
+  const Job huge = SubmitGang("huge", 4);
+  const Job small = Submit("small");
+  EXPECT_EQ(StateOf(small), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(StateOf(huge), polytrain::v1::JOB_STATE_QUEUED);
+}
+
+TEST_F(GangSchedulingTest, RankZerosRendezvousReachesTheOtherRanks) {
+  const Job gang = SubmitGang("gang", 3);
+  RecordingChannel w1, w2, w3;
+  const int64_t s1 = Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  Connect("w3", &w3);
+  polytrain::v1::WorkerMessage ready;
+  ready.mutable_rendezvous()->set_job_id(gang.id());
+  ready.mutable_rendezvous()->set_attempt(1);
+  ready.mutable_rendezvous()->set_address("10.0.0.1:29500");
+  ASSERT_TRUE(protocol_->Handle(s2, ready).ok());  // from rank 1: not the gang's rendezvous
+  ASSERT_TRUE(protocol_->Handle(s1, ready).ok());
+  for (const RecordingChannel* channel : {&w1, &w2, &w3}) {
+    int told = 0;
+    for (const auto& m : channel->sent) {
+      if (!m.has_rendezvous()) continue;
+      ++told;
+      EXPECT_EQ(m.rendezvous().address(), "10.0.0.1:29500");
+      EXPECT_EQ(m.rendezvous().job_id(), gang.id());
+      EXPECT_EQ(m.rendezvous().attempt(), 1);
+    }
+    EXPECT_EQ(told, channel == &w1 ? 0 : 1);
+  }
+  ready.mutable_rendezvous()->set_address("no-port");
+  EXPECT_EQ(protocol_->Handle(s1, ready).message(), "rendezvous.address: must be host:port");
+}
+
+TEST_F(GangSchedulingTest, OnlyRankZeroReportsForTheGang) {
+  const Job gang = SubmitGang("gang", 2);
+  RecordingChannel w1, w2;
+  const int64_t s1 = Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  polytrain::v1::WorkerMessage metrics;
+  metrics.mutable_metrics()->set_job_id(gang.id());
+  metrics.mutable_metrics()->set_attempt(1);
+  auto* point = metrics.mutable_metrics()->add_points();
+  point->set_step(5);
+  (*point->mutable_values())["loss"] = 1.0;
+  ASSERT_TRUE(protocol_->Handle(s2, metrics).ok());
+  polytrain::v1::GetMetricsRequest request;
+  request.set_job_id(gang.id());
+  EXPECT_EQ(api_->GetMetrics(request, kAdmin)->points_size(), 0);
+  ASSERT_TRUE(protocol_->Handle(s1, metrics).ok());
+  EXPECT_EQ(api_->GetMetrics(request, kAdmin)->points_size(), 1);
+  Finish(s1, gang, {{"eval_accuracy", 0.9}});
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(gang.id()).final_metrics().at("eval_accuracy"), 0.9);
+}
+
+TEST_F(GangSchedulingTest, ALostRankRequeuesTheWholeGangAsOneAttempt) {
+  const Job gang = SubmitGang("gang", 2, /*max_attempts=*/2);
+  RecordingChannel w1, w2;
+  const int64_t s1 = Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  Fail(s1, gang, "data-parallel gradient all-reduce failed on rank 0: closed", /*gang_lost=*/true);
+  EXPECT_EQ(w2.Cancelled(), (std::vector<std::string>{gang.id()}));  // the other rank stops
+  // Queued again and, both workers free, started again as attempt 2.
+  Job again = Get(gang.id());
+  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(again.attempts(), 2);
+  EXPECT_EQ(again.error(),
+            "rank 0 on worker w1 lost its gang (attempt 1): data-parallel gradient all-reduce "
+            "failed on rank 0: closed");
+  // A late report from the first attempt counts for nothing.
+  polytrain::v1::WorkerMessage stale;
+  stale.mutable_failed()->set_job_id(gang.id());
+  stale.mutable_failed()->set_attempt(1);
+  stale.mutable_failed()->set_cancelled(true);
+  ASSERT_TRUE(protocol_->Handle(s2, stale).ok());
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
+  // The last attempt lost too: the job fails.
+  Fail(s2, gang, "rank 1 could not reach rank 0's rendezvous", /*gang_lost=*/true);
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Get(gang.id()).error(),
+            "rank 1 on worker w2 lost its gang (attempt 2): rank 1 could not reach rank 0's "
+            "rendezvous; no attempts left of 2");
+}
+
+TEST_F(GangSchedulingTest, ARanksOwnFailureFailsTheJobAndStopsTheOthers) {
+  const Job gang = SubmitGang("gang", 2);
+  RecordingChannel w1, w2;
+  Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  Fail(s2, gang, "spec.dataset: no such file", /*gang_lost=*/false);
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Get(gang.id()).error(), "rank 1: spec.dataset: no such file");
+  EXPECT_EQ(w1.Cancelled(), (std::vector<std::string>{gang.id()}));
+  EXPECT_TRUE(w2.Cancelled().empty());
+}
+
+TEST_F(GangSchedulingTest, OneLapsedRankRequeuesTheGang) {
+  const Job gang = SubmitGang("gang", 2);
+  RecordingChannel w1, w2;
+  const int64_t s1 = Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  protocol_->Disconnected(s2);  // its worker was killed
+  polytrain::v1::WorkerMessage beat;
+  beat.mutable_heartbeat()->add_running_job_ids(gang.id());
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(5));
+  ASSERT_TRUE(protocol_->Handle(s1, beat).ok());  // rank 0 renews its own lease only
+  scheduler_->ExpireLeases(Later());
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_QUEUED);  // one worker left: it waits
+  EXPECT_EQ(Get(gang.id()).error(), "lease of rank 1 expired on worker w2 (attempt 1)");
+  EXPECT_EQ(w1.Cancelled(), (std::vector<std::string>{gang.id()}));
+  RecordingChannel w3;
+  Connect("w3", &w3);
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(gang.id()).attempts(), 2);
+}
+
+TEST_F(GangSchedulingTest, CancelReachesEveryRank) {
+  const Job gang = SubmitGang("gang", 3);
+  RecordingChannel w1, w2, w3;
+  Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  Connect("w3", &w3);
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(gang.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  for (const RecordingChannel* channel : {&w1, &w2, &w3}) {
+    EXPECT_EQ(channel->Cancelled(), (std::vector<std::string>{gang.id()}));
+  }
+  // A rank that then fails with its gang lost (its peers left) ends the job as cancelled.
+  Fail(s2, gang, "data-parallel gradient all-reduce failed", /*gang_lost=*/true);
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_CANCELLED);
+}
+
+TEST_F(GangSchedulingTest, RanksReattachToTheirOwnWorkersAfterARestart) {
+  const Job gang = SubmitGang("gang", 2);
+  {
+    RecordingChannel w1, w2;
+    Connect("w1", &w1);
+    Connect("w2", &w2);
+    ASSERT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
+    Scheduler::Options options;
+    options.lease_seconds = 10;
+    options.lease_thread = false;
+    core_.reset();  // the coordinator restarts
+    Open(options);
+  }
+  RecordingChannel w1, w2, stranger;
+  Connect("stranger", &stranger, 1, false, {gang.id()});  // not one of its workers
+  const int64_t s1 = Connect("w1", &w1, 1, false, {gang.id()});
+  Connect("w2", &w2, 1, false, {gang.id()});
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(9));
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(gang.id()).attempts(), 1);
+  EXPECT_TRUE(w1.Assigned().empty());
+  Finish(s1, gang);
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_SUCCEEDED);
+}
+
+}  // namespace
+}  // namespace polytrain

@@ -1,0 +1,272 @@
+// Data-parallel training (JobSpec.replicas) against a single trainer: the gang's ranks run here
+// as threads of one process, joined through a real TCPStore and Gloo over loopback.
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "worker/replica_group.h"
+#include "worker/trainer.h"
+#include "worker/trainer_test_util.h"
+
+namespace polytrain {
+namespace {
+
+using testing_util::ModelState;
+using testing_util::Spec;
+using testing_util::TempDir;
+using testing_util::VectorSink;
+
+// 100 training samples in batches of 16: six full batches and a short one of 4 each epoch, so a
+// gang of two sees a last batch that rank 1 has no rows of.
+constexpr char kSpec[] = R"(
+  name: "dp"
+  model { mlp { hidden: [32, 16] } }
+  dataset { synthetic { classes: 4 features: 12 train_samples: 100 test_samples: 64 } }
+  loss { poly1 { epsilon: 2 } }
+  optimizer { sgd { momentum: 0.9 } learning_rate: 0.05 }
+  epochs: 3
+  batch_size: 16
+  seed: 11
+  log_every_steps: 5
+)";
+
+struct RankResult {
+  absl::StatusOr<TrainingSummary> summary = absl::UnknownError("not run");
+  ModelState state;
+  std::vector<polytrain::v1::MetricPoint> points;
+};
+
+// Runs `world` replicas of `spec` to the end; `adjust` may change a rank's options (its
+// checkpoint directory, a cancel flag) before its trainer is made.
+std::vector<RankResult> RunGang(
+    const polytrain::v1::JobSpec& spec, int world,
+    const std::function<void(int rank, TrainerOptions&)>& adjust = nullptr) {
+  std::vector<RankResult> results(world);
+  std::vector<std::unique_ptr<ReplicaGroup>> groups(world);
+  ReplicaGroup::Options lead_options;
+  lead_options.world_size = world;
+  lead_options.timeout = std::chrono::seconds(60);
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
+  EXPECT_TRUE(lead.ok()) << lead.status();
+  if (!lead.ok()) return results;
+  groups[0] = *std::move(lead);
+  for (int rank = 1; rank < world; ++rank) {
+    ReplicaGroup::Options options = lead_options;
+    options.rank = rank;
+    options.rendezvous = groups[0]->rendezvous();
+    absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(options);
+    EXPECT_TRUE(group.ok()) << group.status();
+    if (!group.ok()) return results;
+    groups[rank] = *std::move(group);
+  }
+  // Trainers are made one after another (model initialization draws from LibTorch's global
+  // generator); they train side by side.
+  std::vector<std::unique_ptr<Trainer>> trainers(world);
+  std::vector<VectorSink> sinks(world);
+  for (int rank = 0; rank < world; ++rank) {
+    TrainerOptions options;
+    options.sink = &sinks[rank];
+    options.replicas = groups[rank].get();
+    if (adjust) adjust(rank, options);
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
+    EXPECT_TRUE(trainer.ok()) << trainer.status();
+    if (!trainer.ok()) return results;
+    trainers[rank] = *std::move(trainer);
+  }
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < world; ++rank) {
+    threads.emplace_back([&, rank] {
+      const absl::Status joined = groups[rank]->Join();
+      results[rank].summary =
+          joined.ok() ? trainers[rank]->Run() : absl::StatusOr<TrainingSummary>(joined);
+      // A rank that stops leaves the gang, as its process would: its peers' next collective
+      // fails instead of waiting.
+      if (!results[rank].summary.ok()) groups[rank].reset();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int rank = 0; rank < world; ++rank) {
+    results[rank].state = trainers[rank]->model().State();
+    results[rank].points = sinks[rank].points;
+  }
+  return results;
+}
+
+ModelState TrainAlone(const polytrain::v1::JobSpec& spec, TrainerOptions options = {}) {
+  ModelState state;
+  absl::StatusOr<TrainingSummary> summary = testing_util::Train(spec, options, &state);
+  EXPECT_TRUE(summary.ok()) << summary.status();
+  return state;
+}
+
+// The same weights up to float32 summation order: a gang adds its ranks' partial gradients,
+// one trainer adds the whole batch's at once. 21 steps of SGD with momentum keep that within
+// 1e-5 absolute (weights are O(0.1)); a gang training on the wrong rows misses it by far more.
+void ExpectCloseWeights(const ModelState& a, const ModelState& b, double tolerance = 1e-5) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    const double difference = (a[i].second - b[i].second).abs().max().item<double>();
+    EXPECT_LE(difference, tolerance) << a[i].first;
+  }
+}
+
+TEST(DataParallelTest, TwoReplicasTrainAsOneOnTheSameGlobalBatch) {
+  const polytrain::v1::JobSpec spec = Spec(kSpec);
+  const ModelState alone = TrainAlone(spec);
+  polytrain::v1::JobSpec gang_spec = spec;
+  gang_spec.set_replicas(2);
+  std::vector<RankResult> gang = RunGang(gang_spec, 2);
+  ASSERT_TRUE(gang[0].summary.ok()) << gang[0].summary.status();
+  ASSERT_TRUE(gang[1].summary.ok()) << gang[1].summary.status();
+  EXPECT_EQ(gang[0].summary->steps, 21);
+  // Disjoint shares: rank 0 takes rows 0-7 of each batch of 16 and all 4 of the short one, rank 1
+  // rows 8-15, so the two cover each epoch's 100 samples once (not each the whole batch).
+  EXPECT_EQ(gang[0].summary->trained_samples, 3 * (6 * 8 + 4));
+  EXPECT_EQ(gang[1].summary->trained_samples, 3 * (6 * 8));
+  ExpectCloseWeights(gang[0].state, alone);
+  // Every rank holds the same weights, bit for bit: they all applied the same summed gradient.
+  testing_util::ExpectSameWeights(gang[0].state, gang[1].state);
+  // Rank 0 alone evaluates and reports; its points carry the gradient traffic.
+  EXPECT_FALSE(gang[0].summary->final_metrics.empty());
+  EXPECT_TRUE(gang[1].summary->final_metrics.empty());
+  EXPECT_TRUE(gang[1].points.empty());
+  ASSERT_FALSE(gang[0].points.empty());
+  const auto& values = gang[0].points.front().values();
+  ASSERT_EQ(values.count("allreduce_bytes_per_step"), 1u);
+  // Each step's bucket: every parameter's gradient and the loss, in float32.
+  const int64_t parameters = (12 * 32 + 32) + (32 * 16 + 16) + (16 * 4 + 4);
+  EXPECT_EQ(values.at("allreduce_bytes_per_step"), 4.0 * (parameters + 1));
+}
+
+TEST(DataParallelTest, FourReplicasWithASumReductionTrainAsOne) {
+  polytrain::v1::JobSpec spec = Spec(kSpec);
+  spec.mutable_loss()->set_reduction(polytrain::v1::REDUCTION_SUM);
+  spec.mutable_optimizer()->set_learning_rate(0.005);
+  const ModelState alone = TrainAlone(spec);
+  spec.set_replicas(4);
+  std::vector<RankResult> gang = RunGang(spec, 4);
+  for (int rank = 0; rank < 4; ++rank) {
+    ASSERT_TRUE(gang[rank].summary.ok()) << rank << ": " << gang[rank].summary.status();
+  }
+  ExpectCloseWeights(gang[0].state, alone);
+  testing_util::ExpectSameWeights(gang[0].state, gang[3].state);
+}
+
+TEST(DataParallelTest, AGangResumesFromRankZerosCheckpointExactly) {
+  polytrain::v1::JobSpec spec = Spec(kSpec);
+  spec.set_replicas(2);
+  spec.mutable_checkpoint()->set_every_steps(5);
+  const std::string uninterrupted_dir = TempDir("dp_full"), dir = TempDir("dp_split");
+  std::vector<RankResult> full = RunGang(spec, 2, [&](int rank, TrainerOptions& options) {
+    if (rank == 0) options.checkpoint_dir = uninterrupted_dir;
+  });
+  ASSERT_TRUE(full[0].summary.ok()) << full[0].summary.status();
+  std::vector<RankResult> first = RunGang(spec, 2, [&](int rank, TrainerOptions& options) {
+    if (rank == 0) options.checkpoint_dir = dir;
+    options.stop_after_steps = 10;
+  });
+  ASSERT_TRUE(first[0].summary.ok()) << first[0].summary.status();
+  EXPECT_TRUE(first[0].summary->stopped_early);
+  // Every rank resumes from the checkpoint rank 0 wrote (the service fetches the stored one).
+  std::vector<RankResult> resumed = RunGang(spec, 2, [&](int, TrainerOptions& options) {
+    options.checkpoint_dir = dir;
+    options.resume = true;
+  });
+  ASSERT_TRUE(resumed[0].summary.ok()) << resumed[0].summary.status();
+  ASSERT_TRUE(resumed[1].summary.ok()) << resumed[1].summary.status();
+  EXPECT_EQ(resumed[0].summary->resumed_from_step, 10);
+  EXPECT_EQ(resumed[1].summary->resumed_from_step, 10);
+  testing_util::ExpectSameWeights(resumed[0].state, full[0].state);
+  std::filesystem::remove_all(uninterrupted_dir);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DataParallelTest, RanksThatStartFromDifferentStepsAreRefused) {
+  polytrain::v1::JobSpec spec = Spec(kSpec);
+  spec.set_replicas(2);
+  spec.mutable_checkpoint()->set_every_steps(5);
+  const std::string dir = TempDir("dp_mismatch");
+  std::vector<RankResult> first = RunGang(spec, 2, [&](int rank, TrainerOptions& options) {
+    if (rank == 0) options.checkpoint_dir = dir;
+    options.stop_after_steps = 5;
+  });
+  ASSERT_TRUE(first[0].summary.ok()) << first[0].summary.status();
+  // Rank 0 resumes from step 5, rank 1 from scratch.
+  std::vector<RankResult> mixed = RunGang(spec, 2, [&](int rank, TrainerOptions& options) {
+    if (rank == 0) {
+      options.checkpoint_dir = dir;
+      options.resume = true;
+    }
+  });
+  ASSERT_FALSE(mixed[0].summary.ok());
+  EXPECT_EQ(mixed[0].summary.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(mixed[0].summary.status().message(),
+            "rank 0 starts at step 5 but the replicas do not all start there (their checkpoints "
+            "differ)");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DataParallelTest, ARankThatLeavesStopsItsPeersInsteadOfHangingThem) {
+  polytrain::v1::JobSpec spec = Spec(kSpec);
+  spec.set_replicas(2);
+  std::atomic<bool> cancel{true};
+  std::vector<RankResult> gang = RunGang(spec, 2, [&](int rank, TrainerOptions& options) {
+    if (rank == 1) options.cancel = &cancel;  // rank 1 stops before its first step
+  });
+  ASSERT_FALSE(gang[1].summary.ok());
+  EXPECT_EQ(gang[1].summary.status().code(), absl::StatusCode::kCancelled);
+  ASSERT_FALSE(gang[0].summary.ok());
+  EXPECT_EQ(gang[0].summary.status().code(), absl::StatusCode::kUnavailable)
+      << gang[0].summary.status();
+  EXPECT_NE(
+      gang[0].summary.status().message().find(
+          "data-parallel gradient all-reduce failed on rank 0 (a replica is gone or stalled)"),
+      std::string::npos)
+      << gang[0].summary.status();
+}
+
+TEST(DataParallelTest, ARankThatCannotReachRankZeroSaysWhere) {
+  // A port nothing listens on: bound, then closed.
+  ReplicaGroup::Options lead_options;
+  lead_options.world_size = 2;
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
+  ASSERT_TRUE(lead.ok()) << lead.status();
+  const std::string closed = (*lead)->rendezvous();
+  lead->reset();
+  ReplicaGroup::Options options;
+  options.rank = 1;
+  options.world_size = 2;
+  options.rendezvous = closed;
+  options.timeout = std::chrono::seconds(1);
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(options);
+  ASSERT_TRUE(group.ok()) << group.status();
+  const absl::Status joined = (*group)->Join();
+  EXPECT_EQ(joined.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(joined.message().find("rank 1 could not reach rank 0's rendezvous at " + closed +
+                                  " within 1 s"),
+            std::string::npos)
+      << joined;
+}
+
+TEST(DataParallelTest, OpenChecksTheRankAndTheRendezvous) {
+  ReplicaGroup::Options options;
+  options.world_size = 1;
+  EXPECT_EQ(ReplicaGroup::Open(options).status().message(),
+            "rank 0 of world size 1 is not a replica");
+  options.world_size = 2;
+  options.rank = 2;
+  EXPECT_EQ(ReplicaGroup::Open(options).status().message(),
+            "rank 2 of world size 2 is not a replica");
+  options.rank = 1;
+  options.rendezvous = "nowhere";
+  EXPECT_EQ(ReplicaGroup::Open(options).status().message(),
+            "rendezvous: expected host:port, got 'nowhere'");
+}
+
+}  // namespace
+}  // namespace polytrain

@@ -1,0 +1,19 @@
+// The address of this machine that traffic to a given host leaves from: what a worker tells the
+// other ranks of a data-parallel gang to reach it at, unless --advertise_address says otherwise.
+#ifndef POLYTRAIN_WORKER_OUTBOUND_ADDRESS_H_
+#define POLYTRAIN_WORKER_OUTBOUND_ADDRESS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace polytrain {
+
+// The local IP address (v4, or v6 without brackets) of the route to `host_port` ("host:port" or
+// "[v6]:port"), found by connecting a UDP socket, which sends nothing. UNAVAILABLE when the host
+// does not resolve or has no route.
+absl::StatusOr<std::string> OutboundAddressTo(const std::string& host_port);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_WORKER_OUTBOUND_ADDRESS_H_

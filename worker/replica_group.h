@@ -1,0 +1,86 @@
+// The ranks of one data-parallel attempt (JobSpec.replicas > 1), joined through LibTorch's c10d:
+// rank 0 serves a TCPStore for the rendezvous, every rank builds a Gloo process group through it,
+// and the trainer sums its gradients across ranks every step. c10d's headers stay in the .cc.
+//
+// A collective that fails (a peer's socket closed because its process died, or a peer silent
+// past the timeout) comes back as UNAVAILABLE: the gang is lost, and the service reports the
+// attempt as such so that the coordinator requeues the whole gang.
+#ifndef POLYTRAIN_WORKER_REPLICA_GROUP_H_
+#define POLYTRAIN_WORKER_REPLICA_GROUP_H_
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace polytrain {
+
+class ReplicaGroup {
+ public:
+  struct Options {
+    int rank = 0;
+    int world_size = 1;
+    // The host the other ranks reach this one at (the worker's --advertise_address); Gloo's
+    // connections to this rank go there. Rank 0's store listens on every interface.
+    std::string host = "127.0.0.1";
+    // Ranks > 0: rank 0's store, "host:port".
+    std::string rendezvous;
+    // How long joining, and each collective, waits for the slowest rank.
+    std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  };
+
+  // Gradients travel in buckets of at most this many bytes (as DistributedDataParallel's 25 MB).
+  static constexpr int64_t kBucketBytes = int64_t{25} << 20;
+
+  // Rank 0 opens its store on a port the system picks (rendezvous() says where); the others
+  // only check their options. Returns at once.
+  static absl::StatusOr<std::unique_ptr<ReplicaGroup>> Open(Options options);
+  ~ReplicaGroup();
+  ReplicaGroup(const ReplicaGroup&) = delete;
+  ReplicaGroup& operator=(const ReplicaGroup&) = delete;
+
+  // Where rank 0's store listens, "host:port".
+  const std::string& rendezvous() const { return rendezvous_; }
+  int rank() const { return options_.rank; }
+  int world_size() const { return options_.world_size; }
+
+  // Ranks > 0 connect to rank 0's store; then every rank builds the process group, which waits
+  // for all of them. UNAVAILABLE, saying which rendezvous could not be reached, after the timeout.
+  absl::Status Join();
+
+  // Replaces every parameter's gradient by the sum over ranks of `weight` times it (a rank's
+  // weight is its share of the global batch, so the sum is the whole batch's gradient). A
+  // parameter without a gradient counts as zeros. `extra`, a 0-dim tensor (the step's loss times
+  // the same weight), rides in the first bucket; its sum over ranks is returned.
+  absl::StatusOr<torch::Tensor> SumGradients(const std::vector<torch::Tensor>& parameters,
+                                             double weight, const torch::Tensor& extra);
+  // Sums a 1-D tensor across ranks, in place.
+  absl::Status Sum(torch::Tensor& values);
+  // Copies rank 0's tensors into every rank's, in place (parameters and buffers at the start).
+  absl::Status Broadcast(const std::vector<torch::Tensor>& tensors);
+
+  // Gradient traffic since the start: seconds spent in SumGradients, and bytes each rank sent
+  // into the all-reduce.
+  double gradient_seconds() const { return gradient_seconds_; }
+  int64_t gradient_bytes() const { return gradient_bytes_; }
+
+ private:
+  struct Impl;
+  explicit ReplicaGroup(Options options);
+
+  Options options_;
+  std::string rendezvous_;
+  std::unique_ptr<Impl> impl_;
+  double gradient_seconds_ = 0.0;
+  int64_t gradient_bytes_ = 0;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_WORKER_REPLICA_GROUP_H_
