@@ -1,6 +1,7 @@
 #include "client/job_output.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "cli/svg_chart.h"
 #include "common/proto_file.h"
@@ -43,6 +45,13 @@ void PrintProgress(const Job& job, const MetricPoint& p, double eval_accuracy) {
       eval_accuracy, Value(p.values(), "samples_per_second"), eta);
 }
 
+// The shortest text that reads back as exactly `value` (absl::StrCat keeps 6 digits only).
+std::string Exact(double value) {
+  char text[32];
+  const std::to_chars_result end = std::to_chars(text, text + sizeof(text), value);
+  return std::string(text, end.ptr);
+}
+
 }  // namespace
 
 std::string StateName(polytrain::v1::JobState state) {
@@ -54,9 +63,11 @@ void WatchPrinter::Print(const polytrain::v1::JobEvent& event) {
   if (event.has_job()) {
     job_ = event.job();
     if (terminal_) std::printf("\n");
+    // A data-parallel job runs on several workers: all of them, rank 0 first.
+    const std::string workers =
+        job_.rank_workers_size() > 0 ? absl::StrJoin(job_.rank_workers(), ", ") : job_.worker();
     std::printf("%s %s: %s%s%s\n", job_.id().c_str(), job_.spec().name().c_str(),
-                StateName(job_.state()).c_str(),
-                job_.worker().empty() ? "" : (" on " + job_.worker()).c_str(),
+                StateName(job_.state()).c_str(), workers.empty() ? "" : (" on " + workers).c_str(),
                 job_.error().empty() ? "" : (" — " + job_.error()).c_str());
   } else {
     const MetricPoint& p = event.point();
@@ -191,11 +202,11 @@ void PrintMetrics(const polytrain::v1::GetMetricsResponse& metrics, const std::s
   std::cout << "\n";
   for (const auto& p : metrics.points()) {
     std::cout << (p.kind() == MetricPoint::KIND_EVAL ? "eval" : "train") << "," << p.step() << ","
-              << p.epoch() << "," << p.epoch_progress() << "," << p.elapsed_seconds();
+              << p.epoch() << "," << Exact(p.epoch_progress()) << "," << Exact(p.elapsed_seconds());
     for (const std::string& key : keys) {
       auto it = p.values().find(key);
       std::cout << ",";
-      if (it != p.values().end()) std::cout << absl::StrCat(it->second);
+      if (it != p.values().end()) std::cout << Exact(it->second);
     }
     std::cout << "\n";
   }

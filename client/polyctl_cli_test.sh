@@ -48,6 +48,20 @@ expect 0 "cli-one" -- list --label team=cli
 expect 0 "kind,step,epoch,epoch_progress,elapsed_seconds,accuracy" -- metrics "$job"
 checks=$((checks + 1))
 [[ $(grep -c '^eval,' "$tmp/out") -eq 5 ]] || fail "metrics csv: expected 5 eval rows"
+# Every CSV value reads back as exactly the stored double (the JSON form's).
+cp "$tmp/out" "$tmp/metrics.csv"
+expect 0 '"points"' -- metrics "$job" --format json
+checks=$((checks + 1))
+/usr/bin/python3 - "$tmp/metrics.csv" "$tmp/out" <<'PY' || fail "metrics csv: values not exact"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+points = json.load(open(sys.argv[2]))["points"]
+assert len(rows) == len(points), (len(rows), len(points))
+for row, point in zip(rows, points):
+    for key, value in point["values"].items():
+        assert float(row[key]) == value, (key, row[key], value)
+    assert float(row["elapsed_seconds"]) == point.get("elapsedSeconds", point.get("elapsed_seconds", 0.0))
+PY
 
 # A sweep, then compare; the statistics are recomputed here from the per-job rows.
 expect 0 "sweep-" -- sweep "$spec" --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=1,2' \

@@ -157,6 +157,10 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ServiceJob::OpenGang() {
     }
   }
   absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(options);
+  if (group.ok()) {
+    spdlog::info("{}: rank {} of {}, rendezvous at {}", job.id(), context_.rank,
+                 context_.world_size, (*group)->rendezvous());
+  }
   if (group.ok() && context_.rank == 0) {
     WorkerMessage ready;
     ready.mutable_rendezvous()->set_job_id(job.id());
