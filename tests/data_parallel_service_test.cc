@@ -129,15 +129,30 @@ TEST_F(DataParallelServiceTest, AKilledRankRequeuesTheGangFromItsCheckpointWitho
   EXPECT_GE(done.final_metrics().at("eval_accuracy"), 0.85);
 }
 
-TEST_F(DataParallelServiceTest, CancelStopsEveryRankAndFreesTheirSlots) {
+TEST_F(DataParallelServiceTest, EachRankReportsItsTimesAndCancelStopsThemAll) {
   StartCoordinator();
-  StartWorker("w1", nullptr, false, 0, kOneThread);
-  StartWorker("w2", nullptr, false, 0, kOneThread);
+  int metrics_ports[2] = {0, 0};
+  StartWorker("w1", &metrics_ports[0], false, 0, kOneThread);
+  StartWorker("w2", &metrics_ports[1], false, 0, kOneThread);
   v1::JobSpec spec = Spec("long", 1000);
   spec.set_replicas(2);
   Job job;
   ASSERT_TRUE(Submit(spec, &job).ok());
   ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
+  // Every rank's worker shows that rank's step time, its all-reduce part and its throughput.
+  const Job running = Get(job.id());
+  for (int rank = 0; rank < 2; ++rank) {
+    const int port = metrics_ports[running.rank_workers(rank) == "w1" ? 0 : 1];
+    const std::string labels = "{job=\"" + job.id() + "\",rank=\"" + std::to_string(rank) + "\"}";
+    ASSERT_TRUE(WaitFor(
+        [&] { return Scrape("polytrain_worker_replica_step_seconds" + labels, port) > 0; }, 30))
+        << "rank " << rank;
+    const double step = Scrape("polytrain_worker_replica_step_seconds" + labels, port);
+    const double allreduce = Scrape("polytrain_worker_replica_allreduce_seconds" + labels, port);
+    EXPECT_GT(allreduce, 0) << "rank " << rank;
+    EXPECT_LT(allreduce, step) << "rank " << rank;
+    EXPECT_GT(Scrape("polytrain_worker_samples_per_second", port), 0) << "rank " << rank;
+  }
   grpc::ClientContext context;
   v1::CancelJobRequest cancel;
   cancel.set_id(job.id());

@@ -38,6 +38,7 @@ struct RankResult {
   absl::StatusOr<TrainingSummary> summary = absl::UnknownError("not run");
   ModelState state;
   std::vector<polytrain::v1::MetricPoint> points;
+  std::string backend;  // the process group it joined
 };
 
 // Runs `world` replicas of `spec` to the end; `adjust` may change a rank's options (its
@@ -81,6 +82,7 @@ std::vector<RankResult> RunGang(
   for (int rank = 0; rank < world; ++rank) {
     threads.emplace_back([&, rank] {
       const absl::Status joined = groups[rank]->Join();
+      results[rank].backend = groups[rank]->backend();
       results[rank].summary =
           joined.ok() ? trainers[rank]->Run() : absl::StatusOr<TrainingSummary>(joined);
       // A rank that stops leaves the gang, as its process would: its peers' next collective
@@ -124,6 +126,7 @@ TEST(DataParallelTest, TwoReplicasTrainAsOneOnTheSameGlobalBatch) {
   ASSERT_TRUE(gang[0].summary.ok()) << gang[0].summary.status();
   ASSERT_TRUE(gang[1].summary.ok()) << gang[1].summary.status();
   EXPECT_EQ(gang[0].summary->steps, 21);
+  EXPECT_EQ(gang[0].backend, "gloo");  // CPU tensors
   // Disjoint shares: rank 0 takes rows 0-7 of each batch of 16 and all 4 of the short one, rank 1
   // rows 8-15, so the two cover each epoch's 100 samples once (not each the whole batch).
   EXPECT_EQ(gang[0].summary->trained_samples, 3 * (6 * 8 + 4));

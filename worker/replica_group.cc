@@ -3,6 +3,11 @@
 #include <exception>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+// PyTorch's LibTorch built with CUDA carries ProcessGroupNCCL (the build finds NCCL's and CUDA's
+// headers in the wheel's nvidia/ packages); Debian's has neither.
+#ifdef POLYTRAIN_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -59,8 +64,33 @@ absl::Status Collective(const char* what, int rank, Fn&& fn) {
 
 struct ReplicaGroup::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#ifdef POLYTRAIN_WITH_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
+
+  // The collectives of whichever process group the gang joined.
+  c10::intrusive_ptr<c10d::Work> AllReduce(std::vector<torch::Tensor>& tensors) {
+#ifdef POLYTRAIN_WITH_NCCL
+    if (nccl) return nccl->allreduce(tensors);
+#endif
+    return gloo->allreduce(tensors);
+  }
+  c10::intrusive_ptr<c10d::Work> Broadcast(std::vector<torch::Tensor>& tensors) {
+#ifdef POLYTRAIN_WITH_NCCL
+    if (nccl) return nccl->broadcast(tensors);
+#endif
+    return gloo->broadcast(tensors);
+  }
 };
+
+bool ReplicaGroup::NcclAvailable() {
+#ifdef POLYTRAIN_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
 
 ReplicaGroup::ReplicaGroup(Options options)
     : options_(std::move(options)), impl_(std::make_unique<Impl>()) {}
@@ -94,7 +124,7 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ReplicaGroup::Open(Options options
   return group;
 }
 
-absl::Status ReplicaGroup::Join() {
+absl::Status ReplicaGroup::Join(const torch::Device& device) {
   const Options& o = options_;
   if (o.rank != 0) {
     const HostPort rendezvous = *SplitAddress(rendezvous_);
@@ -112,11 +142,23 @@ absl::Status ReplicaGroup::Join() {
     }
   }
   return Collective("join", o.rank, [&] {
+#ifdef POLYTRAIN_WITH_NCCL
+    if (device.is_cuda()) {
+      auto nccl = c10d::ProcessGroupNCCL::Options::create();
+      nccl->timeout = o.timeout;
+      impl_->nccl =
+          c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, o.rank, o.world_size, nccl);
+      backend_ = "nccl";
+      return;
+    }
+#endif
+    (void)device;  // CPU tensors, or CUDA ones without NCCL (Gloo copies them through the host)
     auto gloo = c10d::ProcessGroupGloo::Options::create();
     gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(o.host));
     gloo->timeout = o.timeout;
-    impl_->group =
+    impl_->gloo =
         c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, o.rank, o.world_size, gloo);
+    backend_ = "gloo";
   });
 }
 
@@ -151,7 +193,7 @@ absl::StatusOr<torch::Tensor> ReplicaGroup::SumGradients(
       buckets[b].flat = torch::cat(pieces).mul_(weight);
       gradient_bytes_ += buckets[b].flat.nbytes();
       std::vector<torch::Tensor> tensors{buckets[b].flat};
-      pending.push_back(impl_->group->allreduce(tensors));  // sums; runs beside the next bucket
+      pending.push_back(impl_->AllReduce(tensors));  // sums; runs beside the next bucket
     }
     for (auto& work : pending) work->wait();
   });
@@ -172,7 +214,7 @@ absl::StatusOr<torch::Tensor> ReplicaGroup::SumGradients(
 absl::Status ReplicaGroup::Sum(torch::Tensor& values) {
   return Collective("metric all-reduce", options_.rank, [&] {
     std::vector<torch::Tensor> tensors{values};
-    impl_->group->allreduce(tensors)->wait();
+    impl_->AllReduce(tensors)->wait();
   });
 }
 
@@ -182,7 +224,7 @@ absl::Status ReplicaGroup::Broadcast(const std::vector<torch::Tensor>& tensors) 
     for (const torch::Tensor& t : tensors) {
       // Gloo broadcasts contiguous tensors; a parameter may be a view.
       std::vector<torch::Tensor> io{t.is_contiguous() ? t.detach() : t.detach().contiguous()};
-      impl_->group->broadcast(io)->wait();
+      impl_->Broadcast(io)->wait();
       if (!t.is_contiguous()) t.detach().copy_(io[0]);
     }
   });

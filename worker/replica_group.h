@@ -1,6 +1,7 @@
 // The ranks of one data-parallel attempt (JobSpec.replicas > 1), joined through LibTorch's c10d:
-// rank 0 serves a TCPStore for the rendezvous, every rank builds a Gloo process group through it,
-// and the trainer sums its gradients across ranks every step. c10d's headers stay in the .cc.
+// rank 0 serves a TCPStore for the rendezvous, every rank builds a process group through it
+// (NCCL for CUDA tensors where LibTorch has it, Gloo otherwise), and the trainer sums its
+// gradients across ranks every step. c10d's headers stay in the .cc.
 //
 // A collective that fails (a peer's socket closed because its process died, or a peer silent
 // past the timeout) comes back as UNAVAILABLE: the gang is lost, and the service reports the
@@ -50,9 +51,14 @@ class ReplicaGroup {
   int rank() const { return options_.rank; }
   int world_size() const { return options_.world_size; }
 
-  // Ranks > 0 connect to rank 0's store; then every rank builds the process group, which waits
-  // for all of them. UNAVAILABLE, saying which rendezvous could not be reached, after the timeout.
-  absl::Status Join();
+  // Ranks > 0 connect to rank 0's store; then every rank builds the process group for tensors on
+  // `device`, which waits for all of them. UNAVAILABLE, saying which rendezvous could not be
+  // reached, after the timeout.
+  absl::Status Join(const torch::Device& device = torch::kCPU);
+  // "gloo" or "nccl" once joined.
+  const char* backend() const { return backend_; }
+  // Whether this build can join CUDA gangs through NCCL (PyTorch's CUDA LibTorch).
+  static bool NcclAvailable();
 
   // Replaces every parameter's gradient by the sum over ranks of `weight` times it (a rank's
   // weight is its share of the global batch, so the sum is the whole batch's gradient). A
@@ -77,6 +83,7 @@ class ReplicaGroup {
   Options options_;
   std::string rendezvous_;
   std::unique_ptr<Impl> impl_;
+  const char* backend_ = "none";
   double gradient_seconds_ = 0.0;
   int64_t gradient_bytes_ = 0;
 };

@@ -25,12 +25,14 @@ using polytrain::v1::WorkerMessage;
 // and at least once a second.
 class StreamingSink : public MetricSink {
  public:
+  // A gang's points carry its summed throughput: its ranks report their own to `metrics`
+  // (TrainerOptions::on_replica_window), so the sink does not.
   StreamingSink(const polytrain::v1::Job& job, Outbox* outbox, WorkerMetrics* metrics)
       : job_id_(job.id()),
         attempt_(job.attempts()),
         batch_size_(job.spec().batch_size()),
         outbox_(outbox),
-        metrics_(metrics) {}
+        metrics_(job.spec().replicas() > 1 ? nullptr : metrics) {}
 
   void Emit(const MetricPoint& point) override {
     auto rate = point.values().find("samples_per_second");
@@ -214,9 +216,12 @@ void ServiceJob::Run() {
   };
 
   if (gang && context_.metrics != nullptr) {
+    // Each rank's own step time and throughput on its worker's /metrics (the job's samples/s,
+    // on the coordinator's, is their sum).
     options.on_replica_window = [this, &job](double step_seconds, double allreduce_seconds,
-                                             double) {
+                                             double samples_per_second) {
       context_.metrics->ReplicaWindow(job.id(), context_.rank, step_seconds, allreduce_seconds);
+      context_.metrics->TrainingProgress(step_seconds, samples_per_second);
     };
   }
 
@@ -235,7 +240,12 @@ void ServiceJob::Run() {
       ready.ok() ? Trainer::Create(job.spec(), options)
                  : absl::StatusOr<std::unique_ptr<Trainer>>(ready);
   if (trainer.ok() && group != nullptr) {
-    if (absl::Status joined = group->Join(); !joined.ok()) trainer = joined;
+    if (absl::Status joined = group->Join((*trainer)->device()); !joined.ok()) {
+      trainer = joined;
+    } else {
+      spdlog::info("{}: rank {} of {} joined its gang through {}", job.id(), context_.rank,
+                   context_.world_size, group->backend());
+    }
   }
   absl::StatusOr<TrainingSummary> summary =
       trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());

@@ -95,6 +95,8 @@ class Trainer {
   TrainableModel& model() { return *model_; }
   const Dataset& data() const { return data_; }
   int64_t total_steps() const { return total_steps_; }
+  // Where it trains (the CPU, or its GPU).
+  const torch::Device& device() const { return device_; }
   // "mlp hidden [256, 256] (269322 parameters); fashion_mnist: ...; loss poly1(e=2)".
   std::string Describe() const;
 
