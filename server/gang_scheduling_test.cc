@@ -180,26 +180,59 @@ TEST_F(GangSchedulingTest, ALostRankRequeuesTheWholeGangAsOneAttempt) {
   const int64_t s2 = Connect("w2", &w2);
   Fail(s1, gang, "data-parallel gradient all-reduce failed on rank 0: closed", /*gang_lost=*/true);
   EXPECT_EQ(w2.Cancelled(), (std::vector<std::string>{gang.id()}));  // the other rank stops
-  // Queued again and, both workers free, started again as attempt 2.
+  // Queued again; w2 has not said its rank stopped, so its slot is still taken.
   Job again = Get(gang.id());
-  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);
-  EXPECT_EQ(again.attempts(), 2);
+  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_QUEUED);
   EXPECT_EQ(again.error(),
             "rank 0 on worker w1 lost its gang (attempt 1): data-parallel gradient all-reduce "
             "failed on rank 0: closed");
-  // A late report from the first attempt counts for nothing.
+  // Its report of the first attempt's end frees the slot (and changes nothing else): the gang
+  // starts again as attempt 2.
   polytrain::v1::WorkerMessage stale;
   stale.mutable_failed()->set_job_id(gang.id());
   stale.mutable_failed()->set_attempt(1);
   stale.mutable_failed()->set_cancelled(true);
   ASSERT_TRUE(protocol_->Handle(s2, stale).ok());
-  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
+  again = Get(gang.id());
+  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(again.attempts(), 2);
   // The last attempt lost too: the job fails.
   Fail(s2, gang, "rank 1 could not reach rank 0's rendezvous", /*gang_lost=*/true);
   EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_FAILED);
   EXPECT_EQ(Get(gang.id()).error(),
             "rank 1 on worker w2 lost its gang (attempt 2): rank 1 could not reach rank 0's "
             "rendezvous; no attempts left of 2");
+}
+
+TEST_F(GangSchedulingTest, ANewAttemptAvoidsAWorkerStillStoppingTheOldOne) {
+  const Job gang = SubmitGang("gang", 2);
+  RecordingChannel w1, w2, spare;
+  const int64_t s1 = Connect("w1", &w1);
+  Connect("w2", &w2);
+  Fail(s1, gang, "peer gone", /*gang_lost=*/true);  // w2's rank has not stopped yet
+  Connect("spare", &spare);
+  const Job again = Get(gang.id());
+  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(std::vector<std::string>(again.rank_workers().begin(), again.rank_workers().end()),
+            (std::vector<std::string>{"w1", "spare"}));
+  EXPECT_TRUE(Ranks(w2, gang.id()).size() == 1);  // attempt 1 only
+}
+
+TEST_F(GangSchedulingTest, AGangOnAnyDeviceTakesWorkersOfOneKind) {
+  polytrain::v1::SubmitJobRequest request = Request("any");
+  request.mutable_spec()->set_replicas(2);
+  request.mutable_spec()->set_batch_size(4);
+  request.mutable_spec()->set_device(polytrain::v1::DEVICE_ANY);
+  const Job gang = *api_->SubmitJob(request, kAdmin);
+  RecordingChannel cpu1, gpu1, gpu2;
+  Connect("cpu1", &cpu1);
+  Connect("gpu1", &gpu1, 1, /*cuda=*/true);
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_QUEUED);  // one of each kind: never mixed
+  Connect("gpu2", &gpu2, 1, /*cuda=*/true);
+  const Job running = Get(gang.id());
+  EXPECT_EQ(running.state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(std::vector<std::string>(running.rank_workers().begin(), running.rank_workers().end()),
+            (std::vector<std::string>{"gpu1", "gpu2"}));
 }
 
 TEST_F(GangSchedulingTest, ARanksOwnFailureFailsTheJobAndStopsTheOthers) {
@@ -230,6 +263,10 @@ TEST_F(GangSchedulingTest, OneLapsedRankRequeuesTheGang) {
   EXPECT_EQ(w1.Cancelled(), (std::vector<std::string>{gang.id()}));
   RecordingChannel w3;
   Connect("w3", &w3);
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_QUEUED);  // w1 is still stopping rank 0
+  polytrain::v1::WorkerMessage idle;
+  idle.mutable_heartbeat();  // w1 no longer claims the job: its rank stopped
+  ASSERT_TRUE(protocol_->Handle(s1, idle).ok());
   EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_EQ(Get(gang.id()).attempts(), 2);
 }

@@ -16,7 +16,8 @@ void JobQueue::Push(const polytrain::v1::Job& job, Clock::time_point now) {
   const LaneId lane = replicas > 1                ? LaneId::kGang
                       : need == DeviceNeed::kCuda ? LaneId::kCuda
                                                   : LaneId::kAny;
-  LaneOf(lane).emplace(key, Entry{job.id(), job.spec().priority(), need, now, replicas, key.order});
+  LaneOf(lane).emplace(key, Entry{job.id(), job.spec().priority(), need, now, replicas, key.order,
+                                  job.spec().device() == polytrain::v1::DEVICE_ANY});
   index_[job.id()] = {lane, key};
 }
 

@@ -35,6 +35,9 @@ class JobQueue {
     Clock::time_point queued_at;
     int32_t replicas = 1;
     int64_t order = 0;  // queue position within a priority: lower is older
+    // DEVICE_ANY: a gang's ranks must then all have a GPU or all lack one (so that they all
+    // train on the same kind of device and join the same kind of process group).
+    bool any_device = false;
   };
 
   // Whether `a` comes before `b` in the scheduler's order (priority, then age).

@@ -242,23 +242,42 @@ size_t Scheduler::QueuedJobs() {
   return queue_.size();
 }
 
-std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed need, int count) {
+std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed need, int count,
+                                                                  const std::string& job_id,
+                                                                  bool without_gpu) {
   std::vector<WorkerState*> free;
   for (auto& [session, worker] : workers_) {
     if (static_cast<int>(free.size()) == count) break;
-    if (worker.HasFreeSlot() && (need == DeviceNeed::kAny || worker.cuda)) free.push_back(&worker);
+    if (!worker.HasFreeSlot() || (need == DeviceNeed::kCuda && !worker.cuda) ||
+        (without_gpu && worker.cuda) || worker.stopping.count(job_id) != 0) {
+      continue;
+    }
+    free.push_back(&worker);
   }
   return free;
+}
+
+std::vector<Scheduler::WorkerState*> Scheduler::GangWorkersLocked(const JobQueue::Entry& gang) {
+  if (!gang.any_device) return FreeWorkersLocked(gang.need, gang.replicas, gang.job_id);
+  std::vector<WorkerState*> gpus = FreeWorkersLocked(DeviceNeed::kCuda, gang.replicas, gang.job_id);
+  if (static_cast<int>(gpus.size()) == gang.replicas) return gpus;
+  return FreeWorkersLocked(DeviceNeed::kAny, gang.replicas, gang.job_id, /*without_gpu=*/true);
+}
+
+bool Scheduler::StoppedLocked(int64_t session, const std::string& job_id) {
+  auto worker = workers_.find(session);
+  return worker != workers_.end() && worker->second.stopping.erase(job_id) > 0;
 }
 
 bool Scheduler::HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_point now) {
   if (now - gang.queued_at < std::chrono::duration<double>(options_.gang_backfill_seconds)) {
     return false;
   }
-  int could_run = 0;  // connected workers of its device, busy or not
-  for (const auto& [session, worker] : workers_) {
-    could_run += gang.need == DeviceNeed::kAny || worker.cuda;
-  }
+  int with_gpu = 0, without_gpu = 0;  // connected workers, busy or not
+  for (const auto& [session, worker] : workers_) (worker.cuda ? with_gpu : without_gpu) += 1;
+  const int could_run = gang.need == DeviceNeed::kCuda ? with_gpu
+                        : gang.any_device              ? std::max(with_gpu, without_gpu)
+                                                       : with_gpu + without_gpu;
   return could_run >= gang.replicas;
 }
 
@@ -275,7 +294,7 @@ std::vector<Job> Scheduler::ScheduleLocked() {
     std::optional<JobQueue::Entry> gang, barrier;
     std::vector<WorkerState*> gang_workers;
     for (const JobQueue::Entry& waiting : queue_.Gangs()) {
-      gang_workers = FreeWorkersLocked(waiting.need, waiting.replicas);
+      gang_workers = GangWorkersLocked(waiting);
       if (static_cast<int>(gang_workers.size()) == waiting.replicas) {
         gang = waiting;
         break;
@@ -288,9 +307,9 @@ std::vector<Job> Scheduler::ScheduleLocked() {
     if (next.has_value() && gang.has_value() && JobQueue::Before(*gang, *next)) next.reset();
     if (next.has_value() && barrier.has_value() && JobQueue::Before(*barrier, *next)) break;
     if (next.has_value()) {
-      const std::vector<WorkerState*> chosen =
-          next->need == DeviceNeed::kCuda ? free_cuda : free_any;
-      if (!StartLocked(*next, chosen, &started)) break;
+      // Not on a worker still stopping its previous attempt (it would not start this one).
+      const std::vector<WorkerState*> chosen = FreeWorkersLocked(next->need, 1, next->job_id);
+      if (chosen.empty() || !StartLocked(*next, chosen, &started)) break;
     } else if (gang.has_value()) {
       if (!StartLocked(*gang, gang_workers, &started)) break;
     } else {
@@ -371,9 +390,12 @@ void Scheduler::StopRanksLocked(const std::string& job_id, RunningJob& job) {
   for (Rank& rank : job.ranks) {
     auto worker = workers_.find(rank.session);
     if (worker == workers_.end()) continue;
-    if (!rank.done) worker->second.channel->Send(CancelMessage(job_id));
-    rank.done = true;
     worker->second.running.erase(job_id);
+    if (!rank.done) {
+      worker->second.channel->Send(CancelMessage(job_id));
+      worker->second.stopping.insert(job_id);  // its slot is free once it says so
+    }
+    rank.done = true;
   }
 }
 
@@ -392,7 +414,21 @@ Scheduler::Owned Scheduler::OwnedLocked(int64_t session, const std::string& job_
 
 absl::Status Scheduler::RenewLeases(int64_t session, const polytrain::v1::Heartbeat& heartbeat) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (workers_.count(session) == 0) return UnknownSession();
+  auto worker = workers_.find(session);
+  if (worker == workers_.end()) return UnknownSession();
+  // Jobs it was told to stop and no longer claims have stopped.
+  const std::set<std::string> claimed(heartbeat.running_job_ids().begin(),
+                                      heartbeat.running_job_ids().end());
+  bool freed = false;
+  for (auto it = worker->second.stopping.begin(); it != worker->second.stopping.end();) {
+    if (claimed.count(*it) == 0) {
+      it = worker->second.stopping.erase(it);
+      freed = true;
+    } else {
+      ++it;
+    }
+  }
+  if (freed) ScheduleLocked();
   for (const std::string& job_id : heartbeat.running_job_ids()) {
     const Owned owned = OwnedLocked(session, job_id, 0);
     if (owned.job != nullptr) owned.job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
@@ -437,7 +473,10 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   const Owned owned = OwnedLocked(session, finished.job_id(), finished.attempt());
-  if (owned.job == nullptr) return absl::OkStatus();
+  if (owned.job == nullptr) {  // an attempt it was told to stop has ended
+    if (StoppedLocked(session, finished.job_id())) ScheduleLocked();
+    return absl::OkStatus();
+  }
   owned.job->ranks[owned.rank].done = true;
   if (owned.rank != 0) {  // its part is done: its slot is free, the gang goes on
     auto worker = workers_.find(session);
@@ -461,7 +500,10 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   const Owned owned = OwnedLocked(session, failed.job_id(), failed.attempt());
-  if (owned.job == nullptr) return absl::OkStatus();
+  if (owned.job == nullptr) {  // an attempt it was told to stop has ended
+    if (StoppedLocked(session, failed.job_id())) ScheduleLocked();
+    return absl::OkStatus();
+  }
   RunningJob* job = owned.job;
   job->ranks[owned.rank].done = true;  // it stopped; the others are told to
   const bool cancelled = failed.cancelled() || job->cancel_requested;

@@ -14,7 +14,9 @@
 // rendezvous and the scheduler passes it to the other ranks. A rank that fails, whose lease
 // lapses, or that reports its gang lost ends the attempt of every rank: the others are told to
 // stop and the job is requeued as one new attempt (or fails, with no attempts left, or when the
-// failure was the job's own, e.g. a diverged loss).
+// failure was the job's own, e.g. a diverged loss). A worker told to stop a job keeps that slot
+// until it confirms (its report of the old attempt, or a heartbeat without the job), and the
+// job's next attempt never goes to a worker still stopping it.
 //
 // Requests reach it checked (api/): the Coordinator service through ClientApi, workers through
 // WorkerProtocol. Reads that need no scheduling state (GetJob, ListJobs, GetMetrics,
@@ -121,8 +123,14 @@ class Scheduler {
     polytrain::v1::Hello hello;
     WorkerChannel* channel = nullptr;
     std::set<std::string> running;
+    // Jobs it was told to stop (a gang's other ranks, a requeued attempt) and has not confirmed
+    // yet: their slots stay taken, and their next attempt goes elsewhere (the worker would not
+    // start a job it still runs).
+    std::set<std::string> stopping;
     bool cuda = false;
-    bool HasFreeSlot() const { return static_cast<int>(running.size()) < hello.slots(); }
+    bool HasFreeSlot() const {
+      return static_cast<int>(running.size() + stopping.size()) < hello.slots();
+    }
   };
   struct Rank {
     int64_t session = -1;  // -1: its worker is gone, waiting for a reconnect or the lease
@@ -151,8 +159,16 @@ class Scheduler {
   // Starts `entry`'s job on `chosen` (one worker per rank); false when the store failed.
   bool StartLocked(const JobQueue::Entry& entry, const std::vector<WorkerState*>& chosen,
                    std::vector<polytrain::v1::Job>* started);
-  // Up to `count` workers with a free slot for `need`, in connection order.
-  std::vector<WorkerState*> FreeWorkersLocked(DeviceNeed need, int count);
+  // Up to `count` workers with a free slot for `need`, in connection order, that are not still
+  // stopping `job_id`; with `without_gpu`, only workers that have none.
+  std::vector<WorkerState*> FreeWorkersLocked(DeviceNeed need, int count,
+                                              const std::string& job_id = "",
+                                              bool without_gpu = false);
+  // A gang's workers if all its ranks fit now (one worker each), else fewer.
+  std::vector<WorkerState*> GangWorkersLocked(const JobQueue::Entry& gang);
+  // `session`'s worker confirmed that `job_id` stopped there (any message about it, or a
+  // heartbeat without it): true when that freed a slot.
+  bool StoppedLocked(int64_t session, const std::string& job_id);
   // Whether a gang that does not fit now stops the jobs behind it (see the class comment).
   bool HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_point now);
   Owned OwnedLocked(int64_t session, const std::string& job_id, int32_t attempt);

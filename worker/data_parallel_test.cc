@@ -160,6 +160,32 @@ TEST(DataParallelTest, FourReplicasWithASumReductionTrainAsOne) {
   testing_util::ExpectSameWeights(gang[0].state, gang[3].state);
 }
 
+TEST(DataParallelTest, AugmentedRanksTrainAsOneEvenWithNoRowsInAShortBatch) {
+  // 100 images in batches of 32 among 4 ranks: the short last batch (4 rows) leaves ranks 1-3
+  // with none, and each rank's crops and flips are those of its rows in the global batch.
+  const polytrain::v1::JobSpec spec = Spec(R"(
+    name: "dp-augmented"
+    model { mlp { hidden: [16] } }
+    dataset { fashion_mnist {} train_limit: 100 test_limit: 50
+              augment { random_crop_padding: 2 horizontal_flip: true } }
+    loss { cross_entropy {} }
+    optimizer { sgd {} learning_rate: 0.05 }
+    epochs: 2
+    batch_size: 32
+    seed: 5
+  )");
+  const ModelState alone = TrainAlone(spec);
+  polytrain::v1::JobSpec gang_spec = spec;
+  gang_spec.set_replicas(4);
+  std::vector<RankResult> gang = RunGang(gang_spec, 4);
+  for (int rank = 0; rank < 4; ++rank) {
+    ASSERT_TRUE(gang[rank].summary.ok()) << rank << ": " << gang[rank].summary.status();
+  }
+  EXPECT_EQ(gang[0].summary->trained_samples, 2 * (3 * 8 + 4));
+  EXPECT_EQ(gang[3].summary->trained_samples, 2 * (3 * 8));
+  ExpectCloseWeights(gang[0].state, alone);
+}
+
 TEST(DataParallelTest, AGangResumesFromRankZerosCheckpointExactly) {
   polytrain::v1::JobSpec spec = Spec(kSpec);
   spec.set_replicas(2);
@@ -209,8 +235,12 @@ TEST(DataParallelTest, RanksThatStartFromDifferentStepsAreRefused) {
   ASSERT_FALSE(mixed[0].summary.ok());
   EXPECT_EQ(mixed[0].summary.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(mixed[0].summary.status().message(),
-            "rank 0 starts at step 5 but the replicas do not all start there (their checkpoints "
-            "differ)");
+            "rank 0 starts at step 5, rank 0 at step 5; 1 of 2 replicas differ from rank 0 (their "
+            "checkpoints differ)");
+  ASSERT_FALSE(mixed[1].summary.ok());
+  EXPECT_EQ(mixed[1].summary.status().message(),
+            "rank 1 starts at step 0, rank 0 at step 5; 1 of 2 replicas differ from rank 0 (their "
+            "checkpoints differ)");
   std::filesystem::remove_all(dir);
 }
 

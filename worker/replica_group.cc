@@ -126,6 +126,7 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ReplicaGroup::Open(Options options
 
 absl::Status ReplicaGroup::Join(const torch::Device& device) {
   const Options& o = options_;
+  device_ = device;
   if (o.rank != 0) {
     const HostPort rendezvous = *SplitAddress(rendezvous_);
     c10d::TCPStoreOptions store_options;
@@ -213,8 +214,10 @@ absl::StatusOr<torch::Tensor> ReplicaGroup::SumGradients(
 
 absl::Status ReplicaGroup::Sum(torch::Tensor& values) {
   return Collective("metric all-reduce", options_.rank, [&] {
-    std::vector<torch::Tensor> tensors{values};
+    // NCCL reduces tensors on the gang's GPU only: host values go there and back.
+    std::vector<torch::Tensor> tensors{values.to(device_)};
     impl_->AllReduce(tensors)->wait();
+    if (!tensors[0].is_same(values)) values.copy_(tensors[0]);
   });
 }
 

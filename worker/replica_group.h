@@ -66,7 +66,7 @@ class ReplicaGroup {
   // the same weight), rides in the first bucket; its sum over ranks is returned.
   absl::StatusOr<torch::Tensor> SumGradients(const std::vector<torch::Tensor>& parameters,
                                              double weight, const torch::Tensor& extra);
-  // Sums a 1-D tensor across ranks, in place.
+  // Sums a 1-D tensor (on the host or the gang's device) across ranks, in place.
   absl::Status Sum(torch::Tensor& values);
   // Copies rank 0's tensors into every rank's, in place (parameters and buffers at the start).
   absl::Status Broadcast(const std::vector<torch::Tensor>& tensors);
@@ -84,6 +84,7 @@ class ReplicaGroup {
   std::string rendezvous_;
   std::unique_ptr<Impl> impl_;
   const char* backend_ = "none";
+  torch::Device device_ = torch::kCPU;
   double gradient_seconds_ = 0.0;
   int64_t gradient_bytes_ = 0;
 };

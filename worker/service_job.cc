@@ -149,6 +149,10 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ServiceJob::OpenGang() {
   options.host = context_.advertise_host;
   options.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(context_.replica_timeout_seconds * 1000));
+  if (options.host.empty()) {
+    return absl::UnavailableError(
+        "this worker has no address to give its peers: set its --advertise_address");
+  }
   if (context_.rank > 0) {
     options.rendezvous = AwaitRendezvous();
     if (cancel_) return absl::CancelledError("cancelled while waiting for rank 0");
@@ -181,6 +185,7 @@ void ServiceJob::Run() {
     }
   };
   const bool gang = context_.world_size > 1;
+  absl::Status fetch_failure;
   TrainerOptions options;
   options.data_root = context_.data_root;
   options.max_threads = context_.max_threads;
@@ -199,7 +204,14 @@ void ServiceJob::Run() {
     if (!job.checkpoint().empty()) {
       if (absl::Status s = FetchCheckpoint(*context_.artifacts, job, options.checkpoint_dir);
           !s.ok()) {
-        spdlog::warn("{}: starting from scratch: {}", job.id(), std::string(s.message()));
+        // One rank of a gang starting from scratch would split the gang: the attempt is given
+        // up instead (and requeued).
+        if (gang) {
+          fetch_failure = absl::UnavailableError(absl::StrCat(
+              "rank ", context_.rank, " could not fetch ", job.checkpoint(), ": ", s.message()));
+        } else {
+          spdlog::warn("{}: starting from scratch: {}", job.id(), std::string(s.message()));
+        }
       }
     }
     options.on_checkpoint = upload;
@@ -226,8 +238,9 @@ void ServiceJob::Run() {
   }
 
   std::vector<ArtifactCache::Lease> leases;
-  absl::Status ready =
-      FetchArtifacts(job.spec(), context_.artifact_cache, &options.artifact_files, &leases);
+  absl::Status ready = fetch_failure.ok() ? FetchArtifacts(job.spec(), context_.artifact_cache,
+                                                           &options.artifact_files, &leases)
+                                          : fetch_failure;
   // A gang's rendezvous opens before the (slow) data loading, and is joined after it.
   std::unique_ptr<ReplicaGroup> group;
   if (ready.ok() && gang) {
@@ -251,7 +264,6 @@ void ServiceJob::Run() {
       trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());
   // Leaving the gang closes this rank's connections: peers still waiting on it fail at once.
   if (trainer.ok()) trainer->reset();
-  group.reset();
   if (gang && context_.metrics != nullptr) context_.metrics->ReplicaEnded(job.id(), context_.rank);
   sink.Flush();
   WorkerMessage result;
@@ -280,6 +292,9 @@ void ServiceJob::Run() {
   }
   if (context_.on_training_ended) context_.on_training_ended();
   result_sequence_ = context_.outbox->Enqueue(std::move(result));
+  // Only now leave the gang (closing this rank's connections): a rank that failed on its own
+  // has its reason queued before its peers see it go and report their gang lost.
+  group.reset();
   // Last: once done, the worker may destroy (join) this job from another thread.
   done_ = true;
 }

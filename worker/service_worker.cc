@@ -11,6 +11,7 @@
 #include "spdlog/spdlog.h"
 #include "worker/compute_threads.h"
 #include "worker/gpu_memory.h"
+#include "worker/outbound_address.h"
 
 namespace polytrain {
 
@@ -169,6 +170,10 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
   context.rank = assignment.rank();
   context.world_size = std::max(1, assignment.world_size());
   context.advertise_host = options_.advertise_host;
+  if (context.world_size > 1 && context.advertise_host.empty()) {
+    // Not known at start-up (the coordinator's name did not resolve then): asked again now.
+    context.advertise_host = OutboundAddressTo(options_.coordinator).value_or("");
+  }
   context.replica_timeout_seconds = options_.replica_timeout_seconds;
   if (!options_.gpus.empty()) {
     // The coordinator assigns at most `slots` jobs, one per GPU; were it to send more, the job

@@ -258,14 +258,21 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   const int world = group != nullptr ? group->world_size() : 1;
   const bool lead = rank == 0;  // evaluates, checkpoints and reports for the gang
   if (group != nullptr) {
-    // Every rank resumed from the same stored checkpoint (or none): check it, then start from
-    // rank 0's weights whatever each rank's initialization did.
-    torch::Tensor steps = torch::tensor({static_cast<double>(position.step), 1.0}, torch::kDouble);
-    POLYTRAIN_RETURN_IF_ERROR(group->Sum(steps));
-    if (steps[0].item<double>() != static_cast<double>(position.step) * world) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("rank ", rank, " starts at step ", position.step,
-                       " but the replicas do not all start there (their checkpoints differ)"));
+    // Every rank resumed from the same stored checkpoint (or none): check it against rank 0's
+    // step, all ranks deciding together, then start from rank 0's weights whatever each rank's
+    // initialization did.
+    const torch::Tensor lead_step =
+        torch::tensor({static_cast<double>(position.step)}, torch::kDouble).to(device_);
+    POLYTRAIN_RETURN_IF_ERROR(group->Broadcast({lead_step}));
+    const double step_of_rank_zero = lead_step.item<double>();
+    torch::Tensor differing = torch::tensor(
+        {step_of_rank_zero != static_cast<double>(position.step) ? 1.0 : 0.0}, torch::kDouble);
+    POLYTRAIN_RETURN_IF_ERROR(group->Sum(differing));
+    if (differing.item<double>() > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rank ", rank, " starts at step ", position.step, ", rank 0 at step ",
+          static_cast<int64_t>(step_of_rank_zero), "; ", static_cast<int>(differing.item<double>()),
+          " of ", world, " replicas differ from rank 0 (their checkpoints differ)"));
     }
     std::vector<torch::Tensor> state_tensors;
     for (auto& [name, tensor] : model_->State()) state_tensors.push_back(tensor);
@@ -335,7 +342,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     const int64_t local_len = std::min<int64_t>(share, len - local_begin);
     const torch::Tensor index = order.narrow(0, begin + local_begin, local_len);
     torch::Tensor x = data_.train.x.index_select(0, index).to(device_);
-    if (augments) {
+    if (augments && local_len > 0) {
       x = AugmentBatch(x, spec_.dataset().augment(), spec_.seed(), position.step, local_begin, len);
     }
     const torch::Tensor y = data_.train.y.index_select(0, index).to(device_);

@@ -227,9 +227,15 @@ int Main(int argc, char** argv) {
       service.slots = static_cast<int>(offered->size());
     }
     if (advertise_address.empty()) {
+      // Asked again at each data-parallel job while unknown (a coordinator's name may resolve
+      // only later).
       absl::StatusOr<std::string> outbound = OutboundAddressTo(service.coordinator);
-      if (!outbound.ok()) return Fail(kExitUsage, outbound.status());
-      advertise_address = *outbound;
+      if (outbound.ok()) {
+        advertise_address = *outbound;
+      } else {
+        spdlog::warn("no address to advertise to data-parallel peers yet: {}",
+                     std::string(outbound.status().message()));
+      }
     }
     service.advertise_host = advertise_address;
     service.data_root = options.data_root;
