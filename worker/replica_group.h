@@ -33,7 +33,7 @@ class ReplicaGroup {
     // Ranks > 0: rank 0's store, "host:port".
     std::string rendezvous;
     // How long joining, and each collective, waits for the slowest rank.
-    std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+    std::chrono::milliseconds timeout{std::chrono::minutes(30)};
   };
 
   // Gradients travel in buckets of at most this many bytes (as DistributedDataParallel's 25 MB).

@@ -52,7 +52,7 @@ class ServiceJob {
     // The host the other ranks reach this worker at (--advertise_address).
     std::string advertise_host = "127.0.0.1";
     // How long a rank waits for its gang: for the rendezvous, to join, in each collective.
-    double replica_timeout_seconds = 300;
+    double replica_timeout_seconds = 1800;
   };
 
   // Starts training at once.

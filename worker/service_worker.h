@@ -58,7 +58,7 @@ class ServiceWorker {
     // Data-parallel jobs: the host the other ranks of a gang reach this worker at, and how long
     // a rank waits for its gang (see ServiceJob::Context).
     std::string advertise_host = "127.0.0.1";
-    double replica_timeout_seconds = 300;
+    double replica_timeout_seconds = 1800;
   };
 
   explicit ServiceWorker(Options options);
