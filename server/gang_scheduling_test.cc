@@ -113,6 +113,30 @@ TEST_F(GangSchedulingTest, JobsBehindAGangPassItOnlyDuringTheBackfillWindow) {
   }
 }
 
+TEST_F(GangSchedulingTest, AGpuGangHoldsBackOnlyWhatWouldTakeAGpu) {
+  OpenWithBackfill(0);
+  RecordingChannel gpu1, gpu2, cpu1;
+  const int64_t g1 = Connect("gpu1", &gpu1, 1, /*cuda=*/true);
+  Connect("gpu2", &gpu2, 1, /*cuda=*/true);
+  const Job busy = Submit("busy", 0, polytrain::v1::DEVICE_CUDA);  // on gpu1
+  polytrain::v1::SubmitJobRequest request = Request("gpu-gang");
+  request.mutable_spec()->set_replicas(2);
+  request.mutable_spec()->set_batch_size(4);
+  request.mutable_spec()->set_device(polytrain::v1::DEVICE_CUDA);
+  const Job gang = *api_->SubmitJob(request, kAdmin);
+  Connect("cpu1", &cpu1);
+  Submit("small");
+  const Job second = Submit("second");
+  // The gang holds the line, but the CPU-only worker is of no use to it: a CPU job runs there,
+  // and no CPU job takes gpu2, which the gang waits for.
+  EXPECT_EQ(cpu1.Assigned(), (std::vector<std::string>{"small"}));
+  EXPECT_TRUE(gpu2.Assigned().empty());
+  EXPECT_EQ(StateOf(second), polytrain::v1::JOB_STATE_QUEUED);
+  Finish(g1, busy);
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(StateOf(second), polytrain::v1::JOB_STATE_QUEUED);
+}
+
 TEST_F(GangSchedulingTest, AGangLargerThanTheWorkersHoldsNoOneBack) {
   OpenWithBackfill(0);
   RecordingChannel w1, w2;

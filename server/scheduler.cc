@@ -305,10 +305,17 @@ std::vector<Job> Scheduler::ScheduleLocked() {
       }
     }
     if (next.has_value() && gang.has_value() && JobQueue::Before(*gang, *next)) next.reset();
-    if (next.has_value() && barrier.has_value() && JobQueue::Before(*barrier, *next)) break;
+    // Behind a gang that holds the line, a job may still start on a worker the gang could never
+    // use: one without a GPU, when the gang needs GPUs.
+    bool without_gpu = false;
+    if (next.has_value() && barrier.has_value() && JobQueue::Before(*barrier, *next)) {
+      if (barrier->need != DeviceNeed::kCuda || next->need == DeviceNeed::kCuda) break;
+      without_gpu = true;
+    }
     if (next.has_value()) {
       // Not on a worker still stopping its previous attempt (it would not start this one).
-      const std::vector<WorkerState*> chosen = FreeWorkersLocked(next->need, 1, next->job_id);
+      const std::vector<WorkerState*> chosen =
+          FreeWorkersLocked(next->need, 1, next->job_id, without_gpu);
       if (chosen.empty() || !StartLocked(*next, chosen, &started)) break;
     } else if (gang.has_value()) {
       if (!StartLocked(*gang, gang_workers, &started)) break;

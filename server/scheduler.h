@@ -9,8 +9,9 @@
 // one worker), and they hold nothing while they wait, so gangs that each half-fit never
 // deadlock. Jobs behind a waiting gang may pass it (backfill) until it has waited
 // Options::gang_backfill_seconds; from then on nothing behind it in queue order starts until it
-// has its R slots, which running jobs free as they end, so it cannot starve. A gang larger than
-// the workers connected that could run it waits without holding anyone back. Rank 0 reports its
+// has its R slots, which running jobs free as they end, so it cannot starve (a GPU gang holds
+// back only what could take a GPU worker's slot). A gang larger than the workers connected that
+// could run it waits without holding anyone back. Rank 0 reports its
 // rendezvous and the scheduler passes it to the other ranks. A rank that fails, whose lease
 // lapses, or that reports its gang lost ends the attempt of every rank: the others are told to
 // stop and the job is requeued as one new attempt (or fails, with no attempts left, or when the
