@@ -34,22 +34,32 @@ constexpr char kSpec[] = R"(
   log_every_steps: 5
 )";
 
+// As polytrain-worker does at start-up: this process runs whole gangs, one rank per thread.
+[[maybe_unused]] const bool kFlightRecorderOff = [] {
+  ReplicaGroup::DisableFlightRecorder();
+  return true;
+}();
+
 struct RankResult {
   absl::StatusOr<TrainingSummary> summary = absl::UnknownError("not run");
   ModelState state;
   std::vector<polytrain::v1::MetricPoint> points;
   std::string backend;  // the process group it joined
+  size_t buckets = 0;
+  int64_t launched_during_backward = 0;
 };
 
 // Runs `world` replicas of `spec` to the end; `adjust` may change a rank's options (its
 // checkpoint directory, a cancel flag) before its trainer is made.
 std::vector<RankResult> RunGang(
     const polytrain::v1::JobSpec& spec, int world,
-    const std::function<void(int rank, TrainerOptions&)>& adjust = nullptr) {
+    const std::function<void(int rank, TrainerOptions&)>& adjust = nullptr,
+    int64_t bucket_bytes = ReplicaGroup::kBucketBytes) {
   std::vector<RankResult> results(world);
   std::vector<std::unique_ptr<ReplicaGroup>> groups(world);
   ReplicaGroup::Options lead_options;
   lead_options.world_size = world;
+  lead_options.bucket_bytes = bucket_bytes;
   lead_options.timeout = std::chrono::seconds(60);
   absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
   EXPECT_TRUE(lead.ok()) << lead.status();
@@ -85,6 +95,8 @@ std::vector<RankResult> RunGang(
       results[rank].backend = groups[rank]->backend();
       results[rank].summary =
           joined.ok() ? trainers[rank]->Run() : absl::StatusOr<TrainingSummary>(joined);
+      results[rank].buckets = groups[rank]->buckets();
+      results[rank].launched_during_backward = groups[rank]->buckets_launched_during_backward();
       // A rank that stops leaves the gang, as its process would: its peers' next collective
       // fails instead of waiting.
       if (!results[rank].summary.ok()) groups[rank].reset();
@@ -144,6 +156,24 @@ TEST(DataParallelTest, TwoReplicasTrainAsOneOnTheSameGlobalBatch) {
   // Each step's bucket: every parameter's gradient and the loss, in float32.
   const int64_t parameters = (12 * 32 + 32) + (32 * 16 + 16) + (16 * 4 + 4);
   EXPECT_EQ(values.at("allreduce_bytes_per_step"), 4.0 * (parameters + 1));
+}
+
+TEST(DataParallelTest, SmallBucketsGoOutDuringBackwardAndTrainAsOne) {
+  const polytrain::v1::JobSpec spec = Spec(kSpec);
+  const ModelState alone = TrainAlone(spec);
+  polytrain::v1::JobSpec gang_spec = spec;
+  gang_spec.set_replicas(2);
+  // 1 KB buckets, filled from the last layer back: [b3 W3 b2] (336 bytes), [W2] (2 KB, alone),
+  // [b1], [W1] (1.5 KB). All but the last are complete before backward ends.
+  std::vector<RankResult> gang = RunGang(gang_spec, 2, nullptr, /*bucket_bytes=*/1024);
+  for (int rank = 0; rank < 2; ++rank) {
+    ASSERT_TRUE(gang[rank].summary.ok()) << rank << ": " << gang[rank].summary.status();
+    EXPECT_EQ(gang[rank].buckets, 4u);
+    // Every step, at least one bucket was launched from inside backward.
+    EXPECT_GE(gang[rank].launched_during_backward, gang[0].summary->steps) << "rank " << rank;
+  }
+  ExpectCloseWeights(gang[0].state, alone);
+  testing_util::ExpectSameWeights(gang[0].state, gang[1].state);
 }
 
 TEST(DataParallelTest, FourReplicasWithASumReductionTrainAsOne) {

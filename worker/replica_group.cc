@@ -1,17 +1,26 @@
 #include "worker/replica_group.h"
 
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <cstdlib>
 #include <exception>
+#include <functional>
+#include <mutex>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
 // PyTorch's LibTorch built with CUDA carries ProcessGroupNCCL (the build finds NCCL's and CUDA's
 // headers in the wheel's nvidia/ packages); Debian's has neither.
 #ifdef POLYTRAIN_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
-#include <utility>
-
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 
 namespace polytrain {
 namespace {
@@ -63,7 +72,25 @@ absl::Status Collective(const char* what, int rank, Fn&& fn) {
 }  // namespace
 
 struct ReplicaGroup::Impl {
+  struct Bucket {
+    std::vector<torch::Tensor> params;
+    int64_t bytes = 0;
+    int ready = 0;  // parameters whose gradient is final this step
+    torch::Tensor flat;
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+
   c10::intrusive_ptr<c10d::TCPStore> store;
+  // The gradient buckets and the hooks' state; `mu` guards them against the autograd threads.
+  mutable std::mutex mu;
+  std::vector<Bucket> buckets;
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  size_t next_launch = 0;
+  bool in_step = false;
+  double weight = 1.0;
+  torch::Tensor extra;
+  absl::Status failure;
+  int64_t launched_during_backward = 0;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
 #ifdef POLYTRAIN_WITH_NCCL
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
@@ -96,6 +123,8 @@ ReplicaGroup::ReplicaGroup(Options options)
     : options_(std::move(options)), impl_(std::make_unique<Impl>()) {}
 
 ReplicaGroup::~ReplicaGroup() = default;
+
+void ReplicaGroup::DisableFlightRecorder() { setenv("TORCH_FR_BUFFER_SIZE", "0", /*overwrite=*/0); }
 
 absl::StatusOr<std::unique_ptr<ReplicaGroup>> ReplicaGroup::Open(Options options) {
   if (options.world_size < 2 || options.rank < 0 || options.rank >= options.world_size) {
@@ -163,53 +192,138 @@ absl::Status ReplicaGroup::Join(const torch::Device& device) {
   });
 }
 
-absl::StatusOr<torch::Tensor> ReplicaGroup::SumGradients(
-    const std::vector<torch::Tensor>& parameters, double weight, const torch::Tensor& extra) {
-  const Clock::time_point start = Clock::now();
-  // Buckets of consecutive parameters of one dtype, each flattened into one tensor.
-  struct Bucket {
-    std::vector<torch::Tensor> grads;
-    torch::Tensor flat;
-    int64_t bytes = 0;
-  };
-  std::vector<Bucket> buckets;
-  for (const torch::Tensor& p : parameters) {
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    const torch::Tensor& grad = p.grad();
-    const int64_t bytes = grad.numel() * static_cast<int64_t>(grad.element_size());
-    if (buckets.empty() || buckets.back().bytes + bytes > kBucketBytes ||
-        buckets.back().grads.front().scalar_type() != grad.scalar_type()) {
-      buckets.emplace_back();
-    }
-    buckets.back().grads.push_back(grad);
-    buckets.back().bytes += bytes;
+namespace {
+
+// Calls `ready` after autograd accumulated a parameter's gradient for this backward pass.
+class GradientReadyHook : public torch::autograd::FunctionPostHook {
+ public:
+  explicit GradientReadyHook(std::function<void()> ready) : ready_(std::move(ready)) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list&) override {
+    ready_();
+    return outputs;
   }
-  if (buckets.empty()) return absl::InvalidArgumentError("the model has no parameters");
-  std::vector<c10::intrusive_ptr<c10d::Work>> pending;
-  absl::Status launched = Collective("gradient all-reduce", options_.rank, [&] {
-    for (size_t b = 0; b < buckets.size(); ++b) {
+
+ private:
+  std::function<void()> ready_;
+};
+
+}  // namespace
+
+absl::Status ReplicaGroup::AttachTo(const std::vector<torch::Tensor>& parameters) {
+  Impl& impl = *impl_;
+  if (!impl.buckets.empty()) return absl::FailedPreconditionError("attached already");
+  // Buckets in reverse order of the parameters, as backward produces their gradients, each of
+  // one dtype and at most bucket_bytes.
+  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
+    const torch::Tensor& p = *it;
+    const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
+    if (impl.buckets.empty() || impl.buckets.back().bytes + bytes > options_.bucket_bytes ||
+        impl.buckets.back().params.front().scalar_type() != p.scalar_type()) {
+      impl.buckets.emplace_back();
+    }
+    impl.buckets.back().params.push_back(p);
+    impl.buckets.back().bytes += bytes;
+    const size_t bucket = impl.buckets.size() - 1;
+    // Kept alive here: the parameter holds its accumulator weakly, and the next backward pass
+    // would make a new one, without the hook.
+    std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(p);
+    if (accumulator == nullptr) {
+      return absl::InvalidArgumentError("a parameter that is not a leaf requiring a gradient");
+    }
+    accumulator->add_post_hook(std::make_unique<GradientReadyHook>([this, bucket] {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      if (!impl_->in_step) return;
+      ++impl_->buckets[bucket].ready;
+      if (LaunchReadyLocked()) ++impl_->launched_during_backward;
+    }));
+    impl.accumulators.push_back(std::move(accumulator));
+  }
+  if (impl.buckets.empty()) return absl::InvalidArgumentError("the model has no parameters");
+  return absl::OkStatus();
+}
+
+bool ReplicaGroup::LaunchReadyLocked() {
+  Impl& impl = *impl_;
+  bool launched = false;
+  // In bucket order on every rank: Gloo matches collectives by the order they are issued.
+  while (impl.next_launch < impl.buckets.size() &&
+         impl.buckets[impl.next_launch].ready ==
+             static_cast<int>(impl.buckets[impl.next_launch].params.size())) {
+    Impl::Bucket& bucket = impl.buckets[impl.next_launch];
+    const bool first = impl.next_launch == 0;
+    ++impl.next_launch;
+    launched = true;
+    if (!impl.failure.ok()) continue;
+    impl.failure = Collective("gradient all-reduce", options_.rank, [&] {
+      torch::NoGradGuard no_grad;
       std::vector<torch::Tensor> pieces;
-      for (const torch::Tensor& grad : buckets[b].grads) pieces.push_back(grad.reshape({-1}));
-      if (b == 0) pieces.push_back(extra.detach().reshape({1}).to(pieces[0].dtype()));
-      buckets[b].flat = torch::cat(pieces).mul_(weight);
-      gradient_bytes_ += buckets[b].flat.nbytes();
-      std::vector<torch::Tensor> tensors{buckets[b].flat};
-      pending.push_back(impl_->AllReduce(tensors));  // sums; runs beside the next bucket
+      for (const torch::Tensor& p : bucket.params) pieces.push_back(p.grad().reshape({-1}));
+      if (first) pieces.push_back(impl.extra.reshape({1}).to(pieces[0].dtype()));
+      bucket.flat = torch::cat(pieces).mul_(impl.weight);
+      gradient_bytes_ += bucket.flat.nbytes();
+      std::vector<torch::Tensor> tensors{bucket.flat};
+      bucket.work = impl.AllReduce(tensors);  // sums, while backward goes on
+    });
+  }
+  return launched;
+}
+
+void ReplicaGroup::BeginStep(double weight, const torch::Tensor& extra) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (Impl::Bucket& bucket : impl_->buckets) {
+    bucket.ready = 0;
+    bucket.flat = torch::Tensor();
+    bucket.work.reset();
+  }
+  impl_->next_launch = 0;
+  impl_->failure = absl::OkStatus();
+  impl_->weight = weight;
+  impl_->extra = extra.detach();
+  impl_->in_step = true;
+}
+
+absl::StatusOr<torch::Tensor> ReplicaGroup::FinishStep() {
+  const Clock::time_point start = Clock::now();
+  Impl& impl = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(impl.mu);
+    // What backward did not reach (a rank with no rows, parameters outside this step's graph)
+    // counts as zeros; the buckets not launched yet go now, in order.
+    for (Impl::Bucket& bucket : impl.buckets) {
+      for (const torch::Tensor& p : bucket.params) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      }
+      bucket.ready = static_cast<int>(bucket.params.size());
     }
-    for (auto& work : pending) work->wait();
+    LaunchReadyLocked();
+    impl.in_step = false;
+  }
+  POLYTRAIN_RETURN_IF_ERROR(impl.failure);
+  absl::Status waited = Collective("gradient all-reduce", options_.rank, [&] {
+    for (Impl::Bucket& bucket : impl.buckets) bucket.work->wait();
   });
-  if (!launched.ok()) return launched;
+  if (!waited.ok()) return waited;
+  torch::NoGradGuard no_grad;
   torch::Tensor extra_sum;
-  for (size_t b = 0; b < buckets.size(); ++b) {
+  for (size_t b = 0; b < impl.buckets.size(); ++b) {
+    Impl::Bucket& bucket = impl.buckets[b];
     int64_t offset = 0;
-    for (const torch::Tensor& grad : buckets[b].grads) {
-      grad.copy_(buckets[b].flat.narrow(0, offset, grad.numel()).view_as(grad));
-      offset += grad.numel();
+    for (const torch::Tensor& p : bucket.params) {
+      p.grad().copy_(bucket.flat.narrow(0, offset, p.numel()).view_as(p.grad()));
+      offset += p.numel();
     }
-    if (b == 0) extra_sum = buckets[0].flat.narrow(0, offset, 1).reshape({});
+    if (b == 0) extra_sum = bucket.flat.narrow(0, offset, 1).reshape({});
   }
   gradient_seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
   return extra_sum;
+}
+
+size_t ReplicaGroup::buckets() const { return impl_->buckets.size(); }
+
+int64_t ReplicaGroup::buckets_launched_during_backward() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->launched_during_backward;
 }
 
 absl::Status ReplicaGroup::Sum(torch::Tensor& values) {

@@ -24,6 +24,10 @@ namespace polytrain {
 
 class ReplicaGroup {
  public:
+  // Gradients travel in buckets of at most this many bytes by default (as DistributedDataParallel's
+  // 25 MB).
+  static constexpr int64_t kBucketBytes = int64_t{25} << 20;
+
   struct Options {
     int rank = 0;
     int world_size = 1;
@@ -34,10 +38,14 @@ class ReplicaGroup {
     std::string rendezvous;
     // How long joining, and each collective, waits for the slowest rank.
     std::chrono::milliseconds timeout{std::chrono::minutes(30)};
+    // Gradients travel in buckets of at most this many bytes.
+    int64_t bucket_bytes = kBucketBytes;
   };
 
-  // Gradients travel in buckets of at most this many bytes (as DistributedDataParallel's 25 MB).
-  static constexpr int64_t kBucketBytes = int64_t{25} << 20;
+  // Call once before any group is opened: turns off the c10d flight recorder (PyTorch 2.x
+  // records every collective in one process-wide buffer, and two gangs' ranks in one process, a
+  // worker with two slots, raced on it and crashed). TORCH_FR_BUFFER_SIZE set by the user wins.
+  static void DisableFlightRecorder();
 
   // Rank 0 opens its store on a port the system picks (rendezvous() says where); the others
   // only check their options. Returns at once.
@@ -60,25 +68,35 @@ class ReplicaGroup {
   // Whether this build can join CUDA gangs through NCCL (PyTorch's CUDA LibTorch).
   static bool NcclAvailable();
 
-  // Replaces every parameter's gradient by the sum over ranks of `weight` times it (a rank's
-  // weight is its share of the global batch, so the sum is the whole batch's gradient). A
-  // parameter without a gradient counts as zeros. `extra`, a 0-dim tensor (the step's loss times
-  // the same weight), rides in the first bucket; its sum over ranks is returned.
-  absl::StatusOr<torch::Tensor> SumGradients(const std::vector<torch::Tensor>& parameters,
-                                             double weight, const torch::Tensor& extra);
+  // Gradient all-reduce overlapped with backward, as DistributedDataParallel does it: once,
+  // AttachTo the parameters (hooks on their gradient accumulators launch each bucket's
+  // all-reduce as soon as backward has finished its gradients, buckets in one fixed order on
+  // every rank); then each step BeginStep before backward and FinishStep after it. FinishStep
+  // replaces every parameter's gradient by the sum over ranks of `weight` times it (a rank's
+  // weight is its share of the global batch, so the sum is the whole batch's gradient); a
+  // parameter backward did not reach counts as zeros. `extra`, a 0-dim tensor (the step's loss
+  // times the same weight), rides in the first bucket; FinishStep returns its sum over ranks.
+  absl::Status AttachTo(const std::vector<torch::Tensor>& parameters);
+  void BeginStep(double weight, const torch::Tensor& extra);
+  absl::StatusOr<torch::Tensor> FinishStep();
+  // Buckets, and how many were launched from inside backward so far (the overlap).
+  size_t buckets() const;
+  int64_t buckets_launched_during_backward() const;
   // Sums a 1-D tensor (on the host or the gang's device) across ranks, in place.
   absl::Status Sum(torch::Tensor& values);
   // Copies rank 0's tensors into every rank's, in place (parameters and buffers at the start).
   absl::Status Broadcast(const std::vector<torch::Tensor>& tensors);
 
-  // Gradient traffic since the start: seconds spent in SumGradients, and bytes each rank sent
-  // into the all-reduce.
+  // Gradient traffic since the start: seconds steps spent in FinishStep (the all-reduce time
+  // backward did not hide), and bytes each rank sent into the all-reduce.
   double gradient_seconds() const { return gradient_seconds_; }
   int64_t gradient_bytes() const { return gradient_bytes_; }
 
  private:
   struct Impl;
   explicit ReplicaGroup(Options options);
+  // Launches the buckets whose gradients are all final, in order; true if any. Under impl_->mu.
+  bool LaunchReadyLocked();
 
   Options options_;
   std::string rendezvous_;

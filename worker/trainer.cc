@@ -277,6 +277,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     std::vector<torch::Tensor> state_tensors;
     for (auto& [name, tensor] : model_->State()) state_tensors.push_back(tensor);
     POLYTRAIN_RETURN_IF_ERROR(group->Broadcast(state_tensors));
+    POLYTRAIN_RETURN_IF_ERROR(group->AttachTo(model_->Parameters()));
   }
   if (options_.on_start) options_.on_start(position.step);
 
@@ -368,16 +369,19 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       const double value = loss.item<double>();
       if (!std::isfinite(value)) return diverged(value, position.step + 1, position.epoch, false);
     }
-    if (local_len > 0) loss.backward();
     if (group != nullptr) {
       // A rank's gradient counts by its share of the batch (for a mean); the sum over ranks is
       // then the whole batch's gradient, and the loss riding along is the whole batch's loss, so
-      // every rank sees a divergence at the same step.
+      // every rank sees a divergence at the same step. Buckets go out during backward.
       const bool mean = loss_.config().reduction == loss::Reduction::kMean;
       const double weight = mean ? static_cast<double>(local_len) / static_cast<double>(len) : 1.0;
-      const torch::Tensor local_loss =
-          local_len > 0 ? loss.detach() : torch::zeros({}, torch::TensorOptions().device(device_));
-      absl::StatusOr<torch::Tensor> total = group->SumGradients(parameters, weight, local_loss);
+      group->BeginStep(weight, local_len > 0
+                                   ? loss.detach()
+                                   : torch::zeros({}, torch::TensorOptions().device(device_)));
+    }
+    if (local_len > 0) loss.backward();
+    if (group != nullptr) {
+      absl::StatusOr<torch::Tensor> total = group->FinishStep();
       if (!total.ok()) return total.status();
       loss = *total;
       if (read_every_step) {

@@ -37,6 +37,7 @@
 #include "worker/metric_sink.h"
 #include "worker/metrics_http_server.h"
 #include "worker/outbound_address.h"
+#include "worker/replica_group.h"
 #include "worker/service_worker.h"
 #include "worker/trainer.h"
 
@@ -118,6 +119,7 @@ int Main(int argc, char** argv) {
   // cuBLAS needs a fixed workspace to be deterministic (JobSpec.deterministic on CUDA), and it
   // is read once, when cuBLAS starts: set before any job can run, unless the user set it.
   setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  ReplicaGroup::DisableFlightRecorder();  // before any data-parallel rank joins a gang
   CLI::App app{
       "polytrain-worker: train a PolyTrain job (JobSpec in .txtpb or .json) with LibTorch.\n"
       "Example: polytrain-worker --spec examples/jobs/fashion_mnist_mlp_poly1.txtpb "
