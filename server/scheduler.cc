@@ -14,15 +14,15 @@ namespace {
 using polytrain::v1::Job;
 using polytrain::v1::JobState;
 
-polytrain::v1::CoordinatorMessage CancelMessage(const std::string& job_id) {
+absl::Status UnknownSession() { return absl::FailedPreconditionError("unknown worker session"); }
+
+}  // namespace
+
+polytrain::v1::CoordinatorMessage Scheduler::CancelMessage(const std::string& job_id) {
   polytrain::v1::CoordinatorMessage cancel;
   cancel.mutable_cancel()->set_job_id(job_id);
   return cancel;
 }
-
-absl::Status UnknownSession() { return absl::FailedPreconditionError("unknown worker session"); }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Options options) {
   std::unique_ptr<Scheduler> s(new Scheduler(store, options));
@@ -242,135 +242,6 @@ size_t Scheduler::QueuedJobs() {
   return queue_.size();
 }
 
-std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed need, int count,
-                                                                  const std::string& job_id,
-                                                                  bool without_gpu) {
-  std::vector<WorkerState*> free;
-  for (auto& [session, worker] : workers_) {
-    if (static_cast<int>(free.size()) == count) break;
-    if (!worker.HasFreeSlot() || (need == DeviceNeed::kCuda && !worker.cuda) ||
-        (without_gpu && worker.cuda) || worker.stopping.count(job_id) != 0) {
-      continue;
-    }
-    free.push_back(&worker);
-  }
-  return free;
-}
-
-std::vector<Scheduler::WorkerState*> Scheduler::GangWorkersLocked(const JobQueue::Entry& gang) {
-  if (!gang.any_device) return FreeWorkersLocked(gang.need, gang.replicas, gang.job_id);
-  std::vector<WorkerState*> gpus = FreeWorkersLocked(DeviceNeed::kCuda, gang.replicas, gang.job_id);
-  if (static_cast<int>(gpus.size()) == gang.replicas) return gpus;
-  return FreeWorkersLocked(DeviceNeed::kAny, gang.replicas, gang.job_id, /*without_gpu=*/true);
-}
-
-bool Scheduler::StoppedLocked(int64_t session, const std::string& job_id) {
-  auto worker = workers_.find(session);
-  return worker != workers_.end() && worker->second.stopping.erase(job_id) > 0;
-}
-
-bool Scheduler::HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_point now) {
-  if (now - gang.queued_at < std::chrono::duration<double>(options_.gang_backfill_seconds)) {
-    return false;
-  }
-  int with_gpu = 0, without_gpu = 0;  // connected workers, busy or not
-  for (const auto& [session, worker] : workers_) (worker.cuda ? with_gpu : without_gpu) += 1;
-  const int could_run = gang.need == DeviceNeed::kCuda ? with_gpu
-                        : gang.any_device              ? std::max(with_gpu, without_gpu)
-                                                       : with_gpu + without_gpu;
-  return could_run >= gang.replicas;
-}
-
-std::vector<Job> Scheduler::ScheduleLocked() {
-  std::vector<Job> started;
-  const Clock::time_point now = Clock::now();
-  while (true) {
-    const std::vector<WorkerState*> free_cuda = FreeWorkersLocked(DeviceNeed::kCuda, 1);
-    const std::vector<WorkerState*> free_any = FreeWorkersLocked(DeviceNeed::kAny, 1);
-    if (free_any.empty()) break;
-    // The first job of one replica that a free worker can run, and the first gang (in queue
-    // order) that fits now; a gang that holds the line stops the search at itself.
-    std::optional<JobQueue::Entry> next = queue_.Next(!free_cuda.empty());
-    std::optional<JobQueue::Entry> gang, barrier;
-    std::vector<WorkerState*> gang_workers;
-    for (const JobQueue::Entry& waiting : queue_.Gangs()) {
-      gang_workers = GangWorkersLocked(waiting);
-      if (static_cast<int>(gang_workers.size()) == waiting.replicas) {
-        gang = waiting;
-        break;
-      }
-      if (HoldsTheLineLocked(waiting, now)) {
-        barrier = waiting;
-        break;
-      }
-    }
-    if (next.has_value() && gang.has_value() && JobQueue::Before(*gang, *next)) next.reset();
-    // Behind a gang that holds the line, a job may still start on a worker the gang could never
-    // use: one without a GPU, when the gang needs GPUs.
-    bool without_gpu = false;
-    if (next.has_value() && barrier.has_value() && JobQueue::Before(*barrier, *next)) {
-      if (barrier->need != DeviceNeed::kCuda || next->need == DeviceNeed::kCuda) break;
-      without_gpu = true;
-    }
-    if (next.has_value()) {
-      // Not on a worker still stopping its previous attempt (it would not start this one).
-      const std::vector<WorkerState*> chosen =
-          FreeWorkersLocked(next->need, 1, next->job_id, without_gpu);
-      if (chosen.empty() || !StartLocked(*next, chosen, &started)) break;
-    } else if (gang.has_value()) {
-      if (!StartLocked(*gang, gang_workers, &started)) break;
-    } else {
-      break;
-    }
-  }
-  return started;
-}
-
-bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<WorkerState*>& chosen,
-                            std::vector<Job>* started) {
-  absl::StatusOr<Job> job = store_->GetJob(entry.job_id);
-  if (absl::IsNotFound(job.status())) {  // gone from the store: nothing to run
-    queue_.Remove(entry.job_id);
-    return true;
-  }
-  if (!job.ok()) return false;  // the store failed: the job stays queued for the next event
-  job->set_state(polytrain::v1::JOB_STATE_RUNNING);
-  job->set_attempts(job->attempts() + 1);
-  job->set_worker(chosen[0]->hello.name());
-  job->clear_rank_workers();
-  if (chosen.size() > 1) {
-    for (const WorkerState* worker : chosen) job->add_rank_workers(worker->hello.name());
-  }
-  *job->mutable_start_time() = NowTimestamp();
-  if (!store_->UpdateJob(*job).ok()) return false;
-  queue_.Remove(job->id());
-  RunningJob& running = running_[job->id()];
-  running = RunningJob{};
-  running.attempt = job->attempts();
-  running.job = *job;
-  for (WorkerState* worker : chosen) {
-    running.ranks.push_back(Rank{worker->session, worker->hello.name(), Clock::now() + Lease()});
-  }
-  if (options_.metrics != nullptr) {
-    options_.metrics->JobScheduled(
-        std::chrono::duration<double>(Clock::now() - entry.queued_at).count());
-  }
-  CountTransitionLocked(polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING);
-  watchers_.JobChanged(*job);
-  for (size_t rank = 0; rank < chosen.size(); ++rank) {
-    chosen[rank]->running.insert(job->id());
-    polytrain::v1::CoordinatorMessage assignment;
-    *assignment.mutable_assignment()->mutable_job() = *job;
-    if (chosen.size() > 1) {
-      assignment.mutable_assignment()->set_rank(static_cast<int32_t>(rank));
-      assignment.mutable_assignment()->set_world_size(static_cast<int32_t>(chosen.size()));
-    }
-    chosen[rank]->channel->Send(assignment);
-  }
-  started->push_back(*std::move(job));
-  return true;
-}
-
 absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState state,
                                         const std::string& error,
                                         const google::protobuf::Map<std::string, double>* metrics) {
@@ -391,19 +262,6 @@ absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState stat
   if (options_.metrics != nullptr) options_.metrics->JobEnded(job_id, Clock::now());
   watchers_.JobChanged(*job);
   return absl::OkStatus();
-}
-
-void Scheduler::StopRanksLocked(const std::string& job_id, RunningJob& job) {
-  for (Rank& rank : job.ranks) {
-    auto worker = workers_.find(rank.session);
-    if (worker == workers_.end()) continue;
-    worker->second.running.erase(job_id);
-    if (!rank.done) {
-      worker->second.channel->Send(CancelMessage(job_id));
-      worker->second.stopping.insert(job_id);  // its slot is free once it says so
-    }
-    rank.done = true;
-  }
 }
 
 Scheduler::Owned Scheduler::OwnedLocked(int64_t session, const std::string& job_id,
@@ -562,64 +420,6 @@ absl::Status Scheduler::RendezvousReady(int64_t session,
     if (worker != workers_.end()) worker->second.channel->Send(rendezvous);
   }
   return absl::OkStatus();
-}
-
-void Scheduler::RequeueLocked(const std::string& job_id, const std::string& error) {
-  auto running = running_.find(job_id);
-  if (running == running_.end()) return;
-  absl::StatusOr<Job> job = store_->GetJob(job_id);
-  if (!job.ok()) return;
-  if (job->attempts() >= MaxAttempts(job->spec())) {
-    (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
-                          absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
-                          nullptr);
-    return;
-  }
-  StopRanksLocked(job_id, running->second);  // the attempt is over on every rank
-  running_.erase(running);
-  job->set_state(polytrain::v1::JOB_STATE_QUEUED);
-  job->set_error(error);
-  if (store_->UpdateJob(*job).ok()) {
-    queue_.Push(*job, Clock::now());
-    CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
-    watchers_.JobChanged(*job);
-  }
-}
-
-void Scheduler::ExpireLeases(Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
-  // Each job with a lapsed rank, and the rank to blame: one whose worker is gone if any.
-  std::vector<std::pair<std::string, size_t>> lapsed;
-  for (const auto& [job_id, job] : running_) {
-    std::optional<size_t> blamed;
-    for (size_t rank = 0; rank < job.ranks.size(); ++rank) {
-      const Rank& r = job.ranks[rank];
-      if (r.done || r.lease_expiry >= now) continue;
-      if (!blamed.has_value() || (r.session == -1 && job.ranks[*blamed].session != -1)) {
-        blamed = rank;
-      }
-    }
-    if (blamed.has_value()) lapsed.emplace_back(job_id, *blamed);
-  }
-  for (const auto& [job_id, rank] : lapsed) {
-    const RunningJob& running = running_[job_id];
-    const Rank& lost = running.ranks[rank];
-    auto worker = workers_.find(lost.session);
-    const std::string where = worker != workers_.end() ? worker->second.hello.name() : lost.worker;
-    // Cancellation wins over a requeue. Either way, every rank still out there (one alive but
-    // silent about the job included) is told to stop.
-    if (running.cancel_requested) {
-      (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
-                            "cancelled; its worker stopped answering", nullptr);
-      continue;
-    }
-    const std::string of_rank =
-        running.ranks.size() > 1 ? absl::StrCat(" of rank ", rank) : std::string();
-    const std::string error = absl::StrCat("lease", of_rank, " expired on worker ", where,
-                                           " (attempt ", running.attempt, ")");
-    RequeueLocked(job_id, error);
-  }
-  if (!lapsed.empty()) ScheduleLocked();
 }
 
 }  // namespace polytrain

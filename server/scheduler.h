@@ -153,6 +153,7 @@ class Scheduler {
   };
 
   Scheduler(JobStore* store, Options options) : store_(store), options_(options) {}
+  static polytrain::v1::CoordinatorMessage CancelMessage(const std::string& job_id);
   Clock::duration Lease() const;
   void LeaseLoop();
   // Assigns queued jobs to free slots until none fits; returns the jobs it started.

@@ -335,6 +335,24 @@ absl::Status ReplicaGroup::Sum(torch::Tensor& values) {
   });
 }
 
+absl::Status ReplicaGroup::StartTogether(int64_t step, const std::vector<torch::Tensor>& state) {
+  // On the gang's device: NCCL broadcasts CUDA tensors only.
+  const torch::Tensor lead_step =
+      torch::tensor({static_cast<double>(step)}, torch::kDouble).to(device_);
+  POLYTRAIN_RETURN_IF_ERROR(Broadcast({lead_step}));
+  const double step_of_rank_zero = lead_step.item<double>();
+  torch::Tensor differing =
+      torch::tensor({step_of_rank_zero != static_cast<double>(step) ? 1.0 : 0.0}, torch::kDouble);
+  POLYTRAIN_RETURN_IF_ERROR(Sum(differing));
+  if (differing.item<double>() > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "rank ", rank(), " starts at step ", step, ", rank 0 at step ",
+        static_cast<int64_t>(step_of_rank_zero), "; ", static_cast<int>(differing.item<double>()),
+        " of ", world_size(), " replicas differ from rank 0 (their checkpoints differ)"));
+  }
+  return Broadcast(state);
+}
+
 absl::Status ReplicaGroup::Broadcast(const std::vector<torch::Tensor>& tensors) {
   return Collective("broadcast", options_.rank, [&] {
     torch::NoGradGuard no_grad;

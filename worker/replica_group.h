@@ -68,6 +68,11 @@ class ReplicaGroup {
   // Whether this build can join CUDA gangs through NCCL (PyTorch's CUDA LibTorch).
   static bool NcclAvailable();
 
+  // Every rank checks that it starts at rank 0's `step` (all fail alike, FAILED_PRECONDITION,
+  // when any does not: their checkpoints differ), then takes rank 0's values of `state` (the
+  // model's parameters and buffers) whatever its own initialization did.
+  absl::Status StartTogether(int64_t step, const std::vector<torch::Tensor>& state);
+
   // Gradient all-reduce overlapped with backward, as DistributedDataParallel does it: once,
   // AttachTo the parameters (hooks on their gradient accumulators launch each bucket's
   // all-reduce as soon as backward has finished its gradients, buckets in one fixed order on

@@ -16,8 +16,11 @@
 #include "worker/autocast_scope.h"
 #include "worker/compute_threads.h"
 #include "worker/determinism.h"
+#include "worker/device_choice.h"
 #include "worker/evaluation.h"
 #include "worker/gpu_memory.h"
+#include "worker/gradient_norm.h"
+#include "worker/job_model.h"
 #include "worker/lr_schedule.h"
 #include "worker/model.h"
 #include "worker/optimizer.h"
@@ -42,62 +45,12 @@ torch::Tensor EpochOrder(uint64_t seed, int64_t epoch, int64_t n) {
   return torch::randperm(n, generator, torch::kLong);
 }
 
-// `gpu`: the worker's GPU for this job. A GPU that is gone (or never was) fails a CUDA job here
-// with the reason, before anything is allocated on it.
-absl::StatusOr<torch::Device> ChooseDevice(const JobSpec& spec, int gpu) {
-  const int64_t visible = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
-  const bool cuda = gpu < visible;
-  switch (spec.device()) {
-    case polytrain::v1::DEVICE_CUDA:
-      if (!cuda) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("spec.device: DEVICE_CUDA requested but ",
-                         visible == 0 ? std::string("LibTorch sees no CUDA device")
-                                      : absl::StrCat("GPU ", gpu, " is not there (LibTorch sees ",
-                                                     visible, " CUDA device(s))")));
-      }
-      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu));
-    case polytrain::v1::DEVICE_ANY:
-      return cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu))
-                  : torch::Device(torch::kCPU);
-    default:
-      return torch::Device(torch::kCPU);
-  }
-}
-
 // Datasets up to this size move to the training device once; larger ones stay on the host and
 // each batch is copied.
 constexpr int64_t kMaxResidentDatasetBytes = int64_t{4} << 30;
 
 int64_t Bytes(const Split& split) {
   return split.x.defined() ? split.x.nbytes() + split.y.nbytes() : 0;
-}
-
-// torch::nn::utils::clip_grad_norm_ (2-norm) without its final read of the norm back to the
-// host: the same operations, so the same numbers, but a GPU step need not wait for it. Returns
-// the total norm as a 0-dim tensor on the gradients' device.
-torch::Tensor ClipGradNorm(const std::vector<torch::Tensor>& parameters, double max_norm) {
-  std::vector<torch::Tensor> norms;
-  for (const torch::Tensor& p : parameters) {
-    if (p.grad().defined()) norms.push_back(p.grad().data().norm(2));
-  }
-  if (norms.empty()) return torch::zeros({});
-  const torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
-  const torch::Tensor coef = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
-  for (const torch::Tensor& p : parameters) {
-    if (p.grad().defined()) p.grad().data().mul_(coef);
-  }
-  return total;
-}
-
-// The 2-norm of all gradients together, on their device.
-torch::Tensor GradNorm(const std::vector<torch::Tensor>& parameters) {
-  std::vector<torch::Tensor> squares;
-  for (const torch::Tensor& p : parameters) {
-    if (p.grad().defined()) squares.push_back(p.grad().pow(2).sum().to(torch::kDouble));
-  }
-  if (squares.empty()) return torch::zeros({}, torch::kDouble);
-  return torch::stack(squares).sum().sqrt();
 }
 
 }  // namespace
@@ -123,29 +76,6 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options, Dataset data,
   if (spec_.max_steps() > 0) total_steps_ = std::min<int64_t>(total_steps_, spec_.max_steps());
 }
 
-namespace {
-
-// The job's model on `device`: a built-in architecture, or the user's TorchScript module checked
-// against two of the training samples.
-absl::StatusOr<std::unique_ptr<TrainableModel>> MakeModel(const polytrain::v1::ModelSpec& spec,
-                                                          const Dataset& data,
-                                                          const JobFiles& files,
-                                                          const torch::Device& device) {
-  if (spec.has_torchscript()) {
-    const torch::Tensor probe =
-        data.train.x.narrow(0, 0, std::min<int64_t>(2, data.train.size())).to(device);
-    return LoadScriptedModel(spec.torchscript(), files, device, probe, data.classes,
-                             "spec.model.torchscript");
-  }
-  absl::StatusOr<torch::nn::Sequential> model = BuildModel(spec, data.sample_shape, data.classes);
-  if (!model.ok()) return model.status();
-  (*model)->to(device);
-  std::string description = DescribeModel(spec, *model);
-  return WrapSequential(*std::move(model), std::move(description));
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
                                                          TrainerOptions options) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(spec));
@@ -170,7 +100,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
     }
     torch::manual_seed(spec.seed());
     absl::StatusOr<std::unique_ptr<TrainableModel>> model =
-        MakeModel(spec.model(), *data, files, *device);
+        MakeJobModel(spec.model(), *data, files, *device);
     if (!model.ok()) return model.status();
     if (!device->is_cpu() && Bytes(data->train) + Bytes(data->validation) + Bytes(data->test) <=
                                  kMaxResidentDatasetBytes) {
@@ -258,25 +188,11 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   const int world = group != nullptr ? group->world_size() : 1;
   const bool lead = rank == 0;  // evaluates, checkpoints and reports for the gang
   if (group != nullptr) {
-    // Every rank resumed from the same stored checkpoint (or none): check it against rank 0's
-    // step, all ranks deciding together, then start from rank 0's weights whatever each rank's
-    // initialization did.
-    const torch::Tensor lead_step =
-        torch::tensor({static_cast<double>(position.step)}, torch::kDouble).to(device_);
-    POLYTRAIN_RETURN_IF_ERROR(group->Broadcast({lead_step}));
-    const double step_of_rank_zero = lead_step.item<double>();
-    torch::Tensor differing = torch::tensor(
-        {step_of_rank_zero != static_cast<double>(position.step) ? 1.0 : 0.0}, torch::kDouble);
-    POLYTRAIN_RETURN_IF_ERROR(group->Sum(differing));
-    if (differing.item<double>() > 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "rank ", rank, " starts at step ", position.step, ", rank 0 at step ",
-          static_cast<int64_t>(step_of_rank_zero), "; ", static_cast<int>(differing.item<double>()),
-          " of ", world, " replicas differ from rank 0 (their checkpoints differ)"));
-    }
+    // Every rank resumed from the same stored checkpoint (or none): all start together from
+    // rank 0's step and weights.
     std::vector<torch::Tensor> state_tensors;
     for (auto& [name, tensor] : model_->State()) state_tensors.push_back(tensor);
-    POLYTRAIN_RETURN_IF_ERROR(group->Broadcast(state_tensors));
+    POLYTRAIN_RETURN_IF_ERROR(group->StartTogether(position.step, state_tensors));
     POLYTRAIN_RETURN_IF_ERROR(group->AttachTo(model_->Parameters()));
   }
   if (options_.on_start) options_.on_start(position.step);

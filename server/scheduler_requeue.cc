@@ -1,0 +1,82 @@
+// Scheduler, part: ending attempts that are lost. Telling a job's ranks to stop, requeueing a
+// lost attempt (or failing the job when it has none left), and lapsed leases.
+#include "absl/strings/str_cat.h"
+#include "api/job_spec_defaults.h"
+#include "server/scheduler.h"
+
+namespace polytrain {
+
+using polytrain::v1::Job;
+
+void Scheduler::StopRanksLocked(const std::string& job_id, RunningJob& job) {
+  for (Rank& rank : job.ranks) {
+    auto worker = workers_.find(rank.session);
+    if (worker == workers_.end()) continue;
+    worker->second.running.erase(job_id);
+    if (!rank.done) {
+      worker->second.channel->Send(CancelMessage(job_id));
+      worker->second.stopping.insert(job_id);  // its slot is free once it says so
+    }
+    rank.done = true;
+  }
+}
+
+void Scheduler::RequeueLocked(const std::string& job_id, const std::string& error) {
+  auto running = running_.find(job_id);
+  if (running == running_.end()) return;
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return;
+  if (job->attempts() >= MaxAttempts(job->spec())) {
+    (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
+                          absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
+                          nullptr);
+    return;
+  }
+  StopRanksLocked(job_id, running->second);  // the attempt is over on every rank
+  running_.erase(running);
+  job->set_state(polytrain::v1::JOB_STATE_QUEUED);
+  job->set_error(error);
+  if (store_->UpdateJob(*job).ok()) {
+    queue_.Push(*job, Clock::now());
+    CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
+    watchers_.JobChanged(*job);
+  }
+}
+
+void Scheduler::ExpireLeases(Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Each job with a lapsed rank, and the rank to blame: one whose worker is gone if any.
+  std::vector<std::pair<std::string, size_t>> lapsed;
+  for (const auto& [job_id, job] : running_) {
+    std::optional<size_t> blamed;
+    for (size_t rank = 0; rank < job.ranks.size(); ++rank) {
+      const Rank& r = job.ranks[rank];
+      if (r.done || r.lease_expiry >= now) continue;
+      if (!blamed.has_value() || (r.session == -1 && job.ranks[*blamed].session != -1)) {
+        blamed = rank;
+      }
+    }
+    if (blamed.has_value()) lapsed.emplace_back(job_id, *blamed);
+  }
+  for (const auto& [job_id, rank] : lapsed) {
+    const RunningJob& running = running_[job_id];
+    const Rank& lost = running.ranks[rank];
+    auto worker = workers_.find(lost.session);
+    const std::string where = worker != workers_.end() ? worker->second.hello.name() : lost.worker;
+    // Cancellation wins over a requeue. Either way, every rank still out there (one alive but
+    // silent about the job included) is told to stop.
+    if (running.cancel_requested) {
+      (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                            "cancelled; its worker stopped answering", nullptr);
+      continue;
+    }
+    const std::string of_rank =
+        running.ranks.size() > 1 ? absl::StrCat(" of rank ", rank) : std::string();
+    const std::string error = absl::StrCat("lease", of_rank, " expired on worker ", where,
+                                           " (attempt ", running.attempt, ")");
+    RequeueLocked(job_id, error);
+  }
+  if (!lapsed.empty()) ScheduleLocked();
+}
+
+}  // namespace polytrain
