@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
 #include "api/limits.h"
+#include "api/loss_search.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "loss/core/describe.h"
@@ -42,7 +43,7 @@ absl::Status ValidateSubmitJobRequest(const polytrain::v1::SubmitJobRequest& req
   return ValidateRequestId("client_request_id", request.client_request_id(), kMaxRequestIdLength);
 }
 
-absl::StatusOr<std::vector<loss::LossConfig>> ValidateSubmitSweepRequest(
+absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
     const polytrain::v1::SubmitSweepRequest& request) {
   if (!request.has_base()) return InvalidField("base", "must be set");
   POLYTRAIN_RETURN_IF_ERROR(ValidateSweepBase(request.base(), "base"));
@@ -53,33 +54,60 @@ absl::StatusOr<std::vector<loss::LossConfig>> ValidateSubmitSweepRequest(
                      " labels in a sweep's base (each job also gets '", kSweepLabel, "' and '",
                      kLossLabel, "'), got ", request.base().labels_size()));
   }
-  if (request.losses_size() < 1 || request.losses_size() > kMaxSweepLosses) {
-    return InvalidField("losses", absl::StrCat("must have 1 to ", kMaxSweepLosses, " entries, got ",
-                                               request.losses_size()));
-  }
   POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("seeds", request.seeds(), 0, kMaxSweepSeeds));
+  POLYTRAIN_RETURN_IF_ERROR(ValidateLossSearch(request));
+  const polytrain::v1::LossSearch& search = request.search();
+  const bool draws = search.ranges_size() > 0;
   const int seeds = std::max(request.seeds(), 1);
-  if (request.losses_size() * seeds > kMaxSweepJobs) {
-    return InvalidField("seeds", absl::StrCat("losses x seeds must be at most ", kMaxSweepJobs,
-                                              ", got ", request.losses_size() * seeds));
+  if (!draws) {
+    if (request.losses_size() < 1 || request.losses_size() > kMaxSweepLosses) {
+      return InvalidField("losses", absl::StrCat("must have 1 to ", kMaxSweepLosses,
+                                                 " entries, got ", request.losses_size()));
+    }
+    if (SearchStrategy(request) == polytrain::v1::LossSearch::STRATEGY_GRID &&
+        request.losses_size() * seeds > kMaxSweepJobs) {
+      return InvalidField("seeds", absl::StrCat("losses x seeds must be at most ", kMaxSweepJobs,
+                                                ", got ", request.losses_size() * seeds));
+    }
   }
   POLYTRAIN_RETURN_IF_ERROR(ValidateRequestId("client_request_id", request.client_request_id(),
                                               kMaxRequestIdLength - kSweepRequestIdSuffixLength));
-  std::vector<loss::LossConfig> losses(request.losses_size());
-  for (int i = 0; i < request.losses_size(); ++i) {
-    const std::string field = IndexPath("losses", i);
-    POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(request.losses(i), field, &losses[i]));
+  SweepPlan plan;
+  plan.request = request;
+  if (draws) {
+    plan.request.clear_losses();
+    for (polytrain::v1::LossSpec& drawn : DrawLosses(search)) {
+      *plan.request.add_losses() = std::move(drawn);
+    }
+  }
+  std::vector<polytrain::v1::LossSpec> named(plan.request.losses().begin(),
+                                             plan.request.losses().end());
+  if (search.has_baseline()) named.push_back(search.baseline());
+  plan.losses.resize(plan.request.losses_size());
+  for (size_t i = 0; i < named.size(); ++i) {
+    const bool baseline = static_cast<int>(i) == plan.request.losses_size();
+    const std::string field = baseline ? "search.baseline"
+                              : draws  ? absl::StrCat("search (its drawn loss ", i, ")")
+                                       : IndexPath("losses", i);
+    loss::LossConfig config;
+    POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(named[i], field, &config));
     // The longest name this loss's jobs get is the one with the last seed.
     const std::string longest =
-        SweepJobName(request.base().name(), SweepLossPart(loss::ShortName(losses[i])),
+        SweepJobName(request.base().name(), SweepLossPart(loss::ShortName(config)),
                      request.base().seed() + static_cast<uint64_t>(seeds - 1));
     if (longest.size() > static_cast<size_t>(kMaxNameLength)) {
       return InvalidField("base.name", absl::StrCat("too long for this sweep: the job of ", field,
                                                     " would be named ", Quote(longest), ", over ",
                                                     kMaxNameLength, " characters"));
     }
+    if (!baseline) plan.losses[i] = std::move(config);
   }
-  return losses;
+  return plan;
+}
+
+absl::Status ValidateGetSweepRequest(const polytrain::v1::GetSweepRequest& request) {
+  if (request.id().empty()) return InvalidField("id", "must be set");
+  return CheckLength("id", request.id(), 1, kMaxJobIdLength);
 }
 
 absl::Status ValidateGetJobRequest(const polytrain::v1::GetJobRequest& request) {

@@ -31,10 +31,17 @@ std::string RequestKey(absl::string_view owner, absl::string_view request_id);
 absl::Status ValidateSubmitJobRequest(const polytrain::v1::SubmitJobRequest& request,
                                       loss::LossConfig* loss = nullptr);
 
-// The base (everything but its loss), each loss once, the seeds and the size of the grid, and
-// the names the jobs will get: "<base.name>-<loss>-s<seed>" must fit kMaxNameLength. Returns
-// each loss's canonical form, losses[i] at [i].
-absl::StatusOr<std::vector<loss::LossConfig>> ValidateSubmitSweepRequest(
+// A checked sweep: the request with `losses` holding the configurations it runs (drawn, for a
+// search with ranges), and each one's canonical form, losses[i] at [i].
+struct SweepPlan {
+  polytrain::v1::SubmitSweepRequest request;
+  std::vector<loss::LossConfig> losses;
+};
+
+// The base (everything but its loss), the search (api/loss_search.h), each loss once, the seeds
+// and the size of the sweep, and the names the jobs will get: "<base.name>-<loss>-s<seed>" must
+// fit kMaxNameLength.
+absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
     const polytrain::v1::SubmitSweepRequest& request);
 
 absl::Status ValidateGetJobRequest(const polytrain::v1::GetJobRequest& request);
@@ -43,6 +50,7 @@ absl::Status ValidateWatchJobRequest(const polytrain::v1::WatchJobRequest& reque
 absl::Status ValidateListJobsRequest(const polytrain::v1::ListJobsRequest& request);
 absl::Status ValidateGetMetricsRequest(const polytrain::v1::GetMetricsRequest& request);
 absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest& request);
+absl::Status ValidateGetSweepRequest(const polytrain::v1::GetSweepRequest& request);
 
 // The name a sweep gives the job of one loss and seed: "<base>-<loss part>-s<seed>", where the
 // loss part is the short name with every run of other characters than [A-Za-z0-9._-] made one

@@ -29,11 +29,12 @@ SubmitSweepRequest Sweep(const std::string& text) {
 }
 
 TEST(ClientRequestsTest, ASweepValidatesEachLossOnceAndReturnsItsCanonicalForm) {
-  absl::StatusOr<std::vector<loss::LossConfig>> losses = ValidateSubmitSweepRequest(Sweep(""));
-  ASSERT_TRUE(losses.ok()) << losses.status();
-  ASSERT_EQ(losses->size(), 2u);
-  EXPECT_TRUE(losses->at(0).series.extra.empty());
-  EXPECT_EQ(losses->at(1).series.extra, std::vector<double>{2.0});
+  absl::StatusOr<SweepPlan> plan = ValidateSubmitSweepRequest(Sweep(""));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->losses.size(), 2u);
+  EXPECT_TRUE(plan->losses.at(0).series.extra.empty());
+  EXPECT_EQ(plan->losses.at(1).series.extra, std::vector<double>{2.0});
+  EXPECT_EQ(plan->request.losses_size(), 2);
   EXPECT_EQ(
       ValidateSubmitSweepRequest(Sweep("losses { poly1 { epsilon: -2 } }")).status().message(),
       "losses[2].poly1.epsilon: must be >= -1, got -2");

@@ -34,11 +34,11 @@ int Main(int argc, char** argv) {
   ClientSecurityOptions security;
   AddClientSecurityFlags(app, &security);
 
-  const std::vector<Command> commands = {AddSubmitCommand(app),  AddSweepCommand(app),
-                                         AddListCommand(app),    AddGetCommand(app),
-                                         AddCancelCommand(app),  AddWatchCommand(app),
-                                         AddCompareCommand(app), AddMetricsCommand(app),
-                                         AddUploadCommand(app),  AddArtifactsCommand(app)};
+  const std::vector<Command> commands = {
+      AddSubmitCommand(app), AddSweepCommand(app),    AddSearchCommand(app),
+      AddListCommand(app),   AddGetCommand(app),      AddCancelCommand(app),
+      AddWatchCommand(app),  AddCompareCommand(app),  AddMetricsCommand(app),
+      AddUploadCommand(app), AddArtifactsCommand(app)};
   int loss_exit = kExitUsage;
   CLI::App* loss = app.add_subcommand("loss", "Inspect LossSpec files (no coordinator needed).");
   loss->require_subcommand(1);

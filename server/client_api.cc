@@ -31,18 +31,29 @@ absl::StatusOr<Job> ClientApi::SubmitJob(const polytrain::v1::SubmitJobRequest& 
 
 absl::StatusOr<polytrain::v1::SubmitSweepResponse> ClientApi::SubmitSweep(
     const polytrain::v1::SubmitSweepRequest& request, const Caller& caller) {
-  absl::StatusOr<std::vector<loss::LossConfig>> losses = ValidateSubmitSweepRequest(request);
-  if (!losses.ok()) return losses.status();
-  const std::string sweep_id = SweepId(caller.name, request.client_request_id());
-  // Every job is checked, then all are stored in one transaction: a sweep is accepted whole or
-  // not at all.
+  absl::StatusOr<SweepPlan> plan = ValidateSubmitSweepRequest(request);
+  if (!plan.ok()) return plan.status();
+  polytrain::v1::Sweep record;
+  record.set_id(SweepId(caller.name, request.client_request_id()));
+  record.set_owner(caller.name);
+  *record.mutable_request() = plan->request;
+  record.set_state(polytrain::v1::Sweep::SWEEP_STATE_RUNNING);
+  // Every job is checked, then all are stored with the sweep's record in one transaction: a
+  // sweep is accepted whole or not at all.
   absl::StatusOr<std::vector<Job>> stored = SubmitChecked(
-      request.base(), "base", ExpandSweep(request, *losses, sweep_id, caller.name), caller);
+      request.base(), "base", ExpandSweep(plan->request, plan->losses, record.id(), caller.name),
+      caller, &record);
   if (!stored.ok()) return stored.status();
   polytrain::v1::SubmitSweepResponse response;
-  response.set_sweep_id(sweep_id);
+  response.set_sweep_id(record.id());
   for (Job& job : *stored) *response.add_jobs() = std::move(job);
   return response;
+}
+
+absl::StatusOr<polytrain::v1::Sweep> ClientApi::GetSweep(
+    const polytrain::v1::GetSweepRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateGetSweepRequest(request));
+  return queries_->GetSweep(request, caller);
 }
 
 absl::StatusOr<Job> ClientApi::GetJob(const polytrain::v1::GetJobRequest& request,
@@ -86,16 +97,17 @@ absl::Status ClientApi::Watch(const polytrain::v1::WatchJobRequest& request, Job
 absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(const polytrain::v1::JobSpec& spec,
                                                           absl::string_view spec_path,
                                                           std::vector<Job> jobs,
-                                                          const Caller& caller) {
+                                                          const Caller& caller,
+                                                          const polytrain::v1::Sweep* sweep) {
   const std::vector<NamedArtifact> named = ArtifactsNamedBy(spec, spec_path);
-  if (named.empty()) return scheduler_->Submit(std::move(jobs));
+  if (named.empty()) return scheduler_->Submit(std::move(jobs), sweep);
   if (artifacts_ == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat(named.front().field, ": this coordinator stores no artifacts"));
   }
   absl::StatusOr<std::vector<Job>> stored;
   POLYTRAIN_RETURN_IF_ERROR(artifacts_->SubmitNaming(named, caller, [&] {
-    stored = scheduler_->Submit(std::move(jobs));
+    stored = scheduler_->Submit(std::move(jobs), sweep);
     return stored.status();
   }));
   return stored;

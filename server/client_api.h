@@ -29,6 +29,8 @@ class ClientApi {
                                                const Caller& caller);
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> SubmitSweep(
       const polytrain::v1::SubmitSweepRequest& request, const Caller& caller);
+  absl::StatusOr<polytrain::v1::Sweep> GetSweep(const polytrain::v1::GetSweepRequest& request,
+                                                const Caller& caller);
   absl::StatusOr<polytrain::v1::Job> GetJob(const polytrain::v1::GetJobRequest& request,
                                             const Caller& caller);
   absl::StatusOr<polytrain::v1::ListJobsResponse> ListJobs(
@@ -52,10 +54,12 @@ class ClientApi {
       const polytrain::v1::DeleteArtifactRequest& request, const Caller& caller);
 
  private:
-  // Scheduler::Submit, once the caller may use every artifact the jobs name (all share `spec`'s).
+  // Scheduler::Submit (with the sweep's record, if any), once the caller may use every artifact
+  // the jobs name (all share `spec`'s).
   absl::StatusOr<std::vector<polytrain::v1::Job>> SubmitChecked(
       const polytrain::v1::JobSpec& spec, absl::string_view spec_path,
-      std::vector<polytrain::v1::Job> jobs, const Caller& caller);
+      std::vector<polytrain::v1::Job> jobs, const Caller& caller,
+      const polytrain::v1::Sweep* sweep = nullptr);
 
   Scheduler* const scheduler_;
   JobQueries* const queries_;

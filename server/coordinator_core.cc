@@ -13,6 +13,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
       Scheduler::Create(core->store_.get(), options);
   if (!scheduler.ok()) return scheduler.status();
   core->scheduler_ = *std::move(scheduler);
+  core->searches_ = std::make_unique<SearchController>(core->store_.get(), core->scheduler_.get());
   core->queries_ = std::make_unique<JobQueries>(core->store_.get());
   if (artifacts.has_value()) {
     absl::StatusOr<std::unique_ptr<ArtifactStore>> files = ArtifactStore::Open(artifacts->dir);
@@ -24,6 +25,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
   core->client_api_ = std::make_unique<ClientApi>(core->scheduler_.get(), core->queries_.get(),
                                                   core->artifact_catalog_.get());
   core->worker_protocol_ = std::make_unique<WorkerProtocol>(core->scheduler_.get());
+  core->searches_->Recover();  // searches go on from where the store says they are
   return core;
 }
 
@@ -34,6 +36,7 @@ CoordinatorCore::~CoordinatorCore() {
   artifact_catalog_.reset();
   artifact_store_.reset();
   queries_.reset();
+  searches_.reset();
   scheduler_.reset();
   store_.reset();
 }

@@ -1,8 +1,8 @@
-// The coordinator without its network face: the job store, the scheduler over it, the read-only
-// queries, the artifact store and users' artifact catalog over it, and the two APIs requests
-// come through (ClientApi for clients, WorkerProtocol for
-// workers), built in the order they depend on each other and torn down in reverse. The gRPC
-// server (coordinator_server.h) wraps one; tests and the fuzzer drive one directly.
+// The coordinator without its network face: the job store, the scheduler over it, the search
+// controller beside it, the read-only queries, the artifact store and users' artifact catalog over
+// it, and the two APIs requests come through (ClientApi for clients, WorkerProtocol for workers),
+// built in the order they depend on each other and torn down in reverse. The gRPC server
+// (coordinator_server.h) wraps one; tests and the fuzzer drive one directly.
 #ifndef POLYTRAIN_SERVER_COORDINATOR_CORE_H_
 #define POLYTRAIN_SERVER_COORDINATOR_CORE_H_
 
@@ -18,6 +18,7 @@
 #include "server/client_api.h"
 #include "server/job_queries.h"
 #include "server/scheduler.h"
+#include "server/search_controller.h"
 #include "server/sqlite_job_store.h"
 #include "server/worker_protocol.h"
 
@@ -51,6 +52,7 @@ class CoordinatorCore {
 
   std::unique_ptr<SqliteJobStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<SearchController> searches_;
   std::unique_ptr<JobQueries> queries_;
   std::unique_ptr<ArtifactStore> artifact_store_;
   std::unique_ptr<ArtifactCatalog> artifact_catalog_;

@@ -1,6 +1,7 @@
 #include "server/coordinator_metrics.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "grpcpp/support/status_code_enum.h"
 
@@ -23,6 +24,10 @@ std::string StateLabel(polytrain::v1::JobState state) {
       return "failed";
     case polytrain::v1::JOB_STATE_CANCELLED:
       return "cancelled";
+    case polytrain::v1::JOB_STATE_PAUSED:
+      return "paused";
+    case polytrain::v1::JOB_STATE_STOPPED:
+      return "stopped";
     default:
       return "";
   }
@@ -108,9 +113,24 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
                         .Name("polytrain_rpc_duration_seconds")
                         .Help("Client RPC handling time, by method.")
                         .Register(registry)),
+      search_trials_(BuildGauge()
+                         .Name("polytrain_search_rung_trials")
+                         .Help("A successive-halving search's trials per rung, by status: "
+                               "reported (finished the rung), promoted (went past it), paused "
+                               "(waiting at it), training (towards it).")
+                         .Register(registry)),
+      search_best_(BuildGauge()
+                       .Name("polytrain_search_rung_best")
+                       .Help("The best value of a search's metric at each rung so far.")
+                       .Register(registry)),
+      search_steps_(BuildGauge()
+                        .Name("polytrain_search_steps")
+                        .Help("Optimizer steps trained by all of a search's jobs.")
+                        .Register(registry)),
       retention_(job_series_retention),
       max_finished_(max_finished_job_series) {
-  for (const char* state : {"queued", "running", "succeeded", "failed", "cancelled"}) {
+  for (const char* state :
+       {"queued", "running", "succeeded", "failed", "cancelled", "paused", "stopped"}) {
     jobs_.Add({{"state", state}}).Set(0);
   }
   for (const JobGauge& g : kJobGauges) {
@@ -179,6 +199,45 @@ void CoordinatorMetrics::JobProgress(const polytrain::v1::Job& job,
   }
   set("step", static_cast<double>(point.step()));
   set("epoch", static_cast<double>(point.epoch()));
+  series.ended = Clock::time_point::max();  // running again (a search trial after a pause)
+}
+
+void CoordinatorMetrics::SearchChanged(const polytrain::v1::Sweep& sweep) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, added] = search_series_.try_emplace(sweep.id());
+  if (added) {
+    search_order_.push_back(sweep.id());
+    while (search_order_.size() > kMaxSearchSeries) {
+      auto oldest = search_series_.find(search_order_.front());
+      search_order_.pop_front();
+      for (prometheus::Gauge* gauge : oldest->second) {
+        search_trials_.Remove(gauge);
+        search_best_.Remove(gauge);
+        search_steps_.Remove(gauge);
+      }
+      search_series_.erase(oldest);
+    }
+  }
+  std::vector<prometheus::Gauge*>& gauges = it->second;
+  auto set = [&gauges](prometheus::Gauge& gauge, double value) {
+    if (std::find(gauges.begin(), gauges.end(), &gauge) == gauges.end()) gauges.push_back(&gauge);
+    gauge.Set(value);
+  };
+  for (const polytrain::v1::Sweep::Rung& rung : sweep.rungs()) {
+    const std::string r = std::to_string(rung.rung());
+    const std::pair<const char*, int> counts[] = {{"reported", rung.reported()},
+                                                  {"promoted", rung.promoted()},
+                                                  {"paused", rung.paused()},
+                                                  {"training", rung.active()}};
+    for (const auto& [status, n] : counts) {
+      set(search_trials_.Add({{"sweep", sweep.id()}, {"rung", r}, {"status", status}}), n);
+    }
+    if (!std::isnan(rung.best_value())) {
+      set(search_best_.Add({{"sweep", sweep.id()}, {"rung", r}, {"metric", sweep.metric()}}),
+          rung.best_value());
+    }
+  }
+  set(search_steps_.Add({{"sweep", sweep.id()}}), static_cast<double>(sweep.total_steps()));
 }
 
 void CoordinatorMetrics::JobEnded(const std::string& job_id, Clock::time_point now) {

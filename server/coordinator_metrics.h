@@ -14,7 +14,9 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include "polytrain/v1/coordinator.pb.h"
 #include "polytrain/v1/job_record.pb.h"
 #include "polytrain/v1/metrics.pb.h"
 #include "prometheus/counter.h"
@@ -53,6 +55,12 @@ class CoordinatorMetrics {
   // Removes the series of jobs that ended more than the retention ago.
   void DropExpiredJobSeries(Clock::time_point now);
 
+  // A successive-halving search's rungs as they stand (GetSweep's report): trials per rung by
+  // status (reported, promoted, paused, training) and each rung's best value, labelled sweep and
+  // rung; the series of the oldest searches go beyond kMaxSearchSeries searches.
+  void SearchChanged(const polytrain::v1::Sweep& sweep);
+  static constexpr size_t kMaxSearchSeries = 100;
+
  private:
   struct JobSeries {
     std::map<std::string, prometheus::Gauge*> gauges;  // by family name
@@ -69,12 +77,17 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Histogram>& rpc_duration_;
   // Per-job gauge families, by the MetricPoint value they show.
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> job_families_;
+  prometheus::Family<prometheus::Gauge>& search_trials_;
+  prometheus::Family<prometheus::Gauge>& search_best_;
+  prometheus::Family<prometheus::Gauge>& search_steps_;
   Clock::duration retention_;
   size_t max_finished_;
 
   std::mutex mu_;
   std::map<std::string, JobSeries> job_series_;
   std::deque<std::string> finished_order_;  // ids of finished jobs, oldest first
+  std::map<std::string, std::vector<prometheus::Gauge*>> search_series_;  // by sweep id
+  std::deque<std::string> search_order_;                                  // oldest first
 
   void DropLocked(std::map<std::string, JobSeries>::iterator it);
 };

@@ -268,6 +268,14 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::CompareJobs(grpc::CallbackServ
       [this](const auto& r, const Caller& caller) { return api_->CompareJobs(r, caller); });
 }
 
+grpc::ServerUnaryReactor* CoordinatorServiceImpl::GetSweep(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* request,
+                                                           grpc::ByteBuffer* response) {
+  return Unary<polytrain::v1::GetSweepRequest>(
+      "GetSweep", context, request, response,
+      [this](const auto& r, const Caller& caller) { return api_->GetSweep(r, caller); });
+}
+
 grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifact(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   const auto start = std::chrono::steady_clock::now();

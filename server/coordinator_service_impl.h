@@ -25,7 +25,8 @@ using RawService = Coordinator::WithRawCallbackMethod_SubmitJob<
                         Coordinator::WithRawCallbackMethod_UploadArtifact<
                             Coordinator::WithRawCallbackMethod_ListArtifacts<
                                 Coordinator::WithRawCallbackMethod_DeleteArtifact<
-                                    Coordinator::Service>>>>>>>>>>>;
+                                    Coordinator::WithRawCallbackMethod_GetSweep<
+                                        Coordinator::Service>>>>>>>>>>>>;
 }  // namespace coordinator_service_internal
 
 class CoordinatorServiceImpl final : public coordinator_service_internal::RawService {
@@ -56,6 +57,9 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
   grpc::ServerUnaryReactor* CompareJobs(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetSweep(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchJob(grpc::CallbackServerContext* context,
                                                        const grpc::ByteBuffer* request) override;
   grpc::ServerReadReactor<grpc::ByteBuffer>* UploadArtifact(grpc::CallbackServerContext* context,

@@ -6,9 +6,9 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/loss_search.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/run_statistics.h"
@@ -20,10 +20,6 @@ using polytrain::v1::CompareJobsResponse;
 using polytrain::v1::MetricPoint;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-bool LowerIsBetter(const std::string& metric) {
-  return absl::EndsWith(metric, "loss") || absl::EndsWith(metric, "ece");
-}
 
 // Indices of at most `limit` evenly spaced elements of n, always keeping the last.
 std::vector<size_t> Downsample(size_t n, size_t limit) {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
 #include "server/job_comparison.h"
+#include "server/sweep_report.h"
 
 namespace polytrain {
 
@@ -102,6 +103,19 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
   }
   return BuildComparison(with_metrics, request.metric(), request.baseline_loss(),
                          request.curve_points());
+}
+
+absl::StatusOr<polytrain::v1::Sweep> JobQueries::GetSweep(
+    const polytrain::v1::GetSweepRequest& request, const Caller& caller) const {
+  absl::StatusOr<polytrain::v1::Sweep> record = store_->GetSweep(request.id());
+  if (!record.ok()) return record.status();
+  if (caller.own_jobs_only && record->owner() != caller.name) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("id: sweep ", request.id(), " belongs to another user"));
+  }
+  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, request.id());
+  if (!jobs.ok()) return jobs.status();
+  return BuildSweepReport(*record, *jobs);
 }
 
 }  // namespace polytrain

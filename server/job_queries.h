@@ -31,6 +31,9 @@ class JobQueries {
       const polytrain::v1::ListJobsRequest& request, const Caller& caller) const;
   absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
       const polytrain::v1::GetMetricsRequest& request, const Caller& caller) const;
+  // NOT_FOUND ("id: no sweep <id>"), or PERMISSION_DENIED for a client's other than its own.
+  absl::StatusOr<polytrain::v1::Sweep> GetSweep(const polytrain::v1::GetSweepRequest& request,
+                                                const Caller& caller) const;
   absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(
       const polytrain::v1::CompareJobsRequest& request, const Caller& caller) const;
 

@@ -42,8 +42,11 @@ class JobStore {
   // Stores new jobs (the caller fills everything but id and create_time) in one transaction:
   // all of them, or on an error none. A job whose non-empty client_request_id its owner already
   // used is not stored again: the existing job comes back in its place, (*created)[i] false.
+  // With `sweep`, the sweep's record (id, owner, request, state; create_time is set here) is
+  // stored in the same transaction, unless one of that id exists (a retried request).
   virtual absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
-      std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created) = 0;
+      std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
+      const polytrain::v1::Sweep* sweep = nullptr) = 0;
   // CreateJobs of one job.
   absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) {
     std::vector<bool> flags;
@@ -74,6 +77,14 @@ class JobStore {
   // Oldest first.
   virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) = 0;
+
+  // --- Sweeps: their requests and states (their jobs carry the label sweep=<id>). ---
+  // The stored record (id, owner, create_time, request, state). NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<polytrain::v1::Sweep> GetSweep(const std::string& id) = 0;
+  virtual absl::Status SetSweepState(const std::string& id, polytrain::v1::Sweep::State state) = 0;
+  // Every sweep in `state`, oldest first.
+  virtual absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsInState(
+      polytrain::v1::Sweep::State state) = 0;
 
   // --- Users' artifacts: one record per (id, owner); the files are in the ArtifactStore. ---
   // Stores `record` (id, name, size, owner; create_time is set here) unless its owner already

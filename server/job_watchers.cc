@@ -4,7 +4,7 @@ namespace polytrain {
 
 bool IsTerminal(polytrain::v1::JobState state) {
   return state == polytrain::v1::JOB_STATE_SUCCEEDED || state == polytrain::v1::JOB_STATE_FAILED ||
-         state == polytrain::v1::JOB_STATE_CANCELLED;
+         state == polytrain::v1::JOB_STATE_CANCELLED || state == polytrain::v1::JOB_STATE_STOPPED;
 }
 
 void JobWatchers::Remove(const std::string& job_id, JobWatcher* watcher) {

@@ -98,10 +98,11 @@ void Scheduler::CountTransitionLocked(JobState from, JobState to) {
   RefreshGaugesLocked();
 }
 
-absl::StatusOr<std::vector<Job>> Scheduler::Submit(std::vector<Job> jobs) {
+absl::StatusOr<std::vector<Job>> Scheduler::Submit(std::vector<Job> jobs,
+                                                   const polytrain::v1::Sweep* sweep) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<bool> created;
-  absl::StatusOr<std::vector<Job>> stored = store_->CreateJobs(std::move(jobs), &created);
+  absl::StatusOr<std::vector<Job>> stored = store_->CreateJobs(std::move(jobs), &created, sweep);
   if (!stored.ok()) return stored.status();
   const Clock::time_point now = Clock::now();
   for (size_t i = 0; i < stored->size(); ++i) {
@@ -121,6 +122,7 @@ absl::StatusOr<std::vector<Job>> Scheduler::Submit(std::vector<Job> jobs) {
 }
 
 absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
+  SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
@@ -132,6 +134,11 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
     queue_.Remove(job_id);
     POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
                                               "cancelled while queued", nullptr));
+    return store_->GetJob(job_id);
+  }
+  if (job->state() == polytrain::v1::JOB_STATE_PAUSED) {  // a search trial between rungs
+    POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                                              "cancelled while paused", nullptr));
     return store_->GetJob(job_id);
   }
   auto running = running_.find(job_id);
@@ -261,6 +268,7 @@ absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState stat
   CountTransitionLocked(previous, state);
   if (options_.metrics != nullptr) options_.metrics->JobEnded(job_id, Clock::now());
   watchers_.JobChanged(*job);
+  SweepJobSettledLocked(*job);
   return absl::OkStatus();
 }
 
@@ -278,6 +286,7 @@ Scheduler::Owned Scheduler::OwnedLocked(int64_t session, const std::string& job_
 }
 
 absl::Status Scheduler::RenewLeases(int64_t session, const polytrain::v1::Heartbeat& heartbeat) {
+  SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
   auto worker = workers_.find(session);
   if (worker == workers_.end()) return UnknownSession();
@@ -335,6 +344,7 @@ absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::Job
 
 absl::Status Scheduler::AttemptFinished(int64_t session,
                                         const polytrain::v1::JobFinished& finished) {
+  SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   const Owned owned = OwnedLocked(session, finished.job_id(), finished.attempt());
@@ -349,11 +359,17 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
     ScheduleLocked();
     return absl::OkStatus();
   }
-  if (finished.resumed_from_step() > 0) {
+  {
     absl::StatusOr<Job> job = store_->GetJob(finished.job_id());
     if (!job.ok()) return job.status();
-    job->set_resumed_from_step(finished.resumed_from_step());
+    if (finished.resumed_from_step() > 0) job->set_resumed_from_step(finished.resumed_from_step());
+    job->set_steps(finished.steps());
     POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+    if (finished.paused() && job->has_search()) {
+      POLYTRAIN_RETURN_IF_ERROR(PauseTrialLocked(finished));
+      ScheduleLocked();
+      return absl::OkStatus();
+    }
   }
   POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(finished.job_id(), polytrain::v1::JOB_STATE_SUCCEEDED,
                                             "", &finished.final_metrics()));
@@ -362,6 +378,7 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
 }
 
 absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobFailed& failed) {
+  SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   const Owned owned = OwnedLocked(session, failed.job_id(), failed.attempt());

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -77,7 +78,9 @@ class Scheduler {
 
   // Stores new jobs in one transaction (all or none), queues the new ones and schedules;
   // returns each as it stands now (a retried one as it already was).
-  absl::StatusOr<std::vector<polytrain::v1::Job>> Submit(std::vector<polytrain::v1::Job> jobs);
+  // With `sweep`, its record is stored in the same transaction (JobStore::CreateJobs).
+  absl::StatusOr<std::vector<polytrain::v1::Job>> Submit(
+      std::vector<polytrain::v1::Job> jobs, const polytrain::v1::Sweep* sweep = nullptr);
   // A queued job is cancelled at once; a running one is asked to stop and stays RUNNING until
   // its worker confirms (or its lease lapses). FAILED_PRECONDITION for a job that already ended.
   absl::StatusOr<polytrain::v1::Job> Cancel(const std::string& job_id);
@@ -103,6 +106,17 @@ class Scheduler {
   absl::Status AttemptFailed(int64_t session, const polytrain::v1::JobFailed& failed);
   // Rank 0 of a gang listens at `ready.address`: passed on to the other ranks.
   absl::Status RendezvousReady(int64_t session, const polytrain::v1::RendezvousReady& ready);
+
+  // --- Search trials (successive halving; search_controller.h decides, this carries out) ---
+  // Called with a sweep's id, outside the scheduler's lock, after one of its search trials paused
+  // or ended (set once, before workers connect).
+  void SetSweepListener(std::function<void(const std::string& sweep_id)> listener);
+  // Queues a PAUSED trial again after `change` (its next rung) is applied: it resumes from its
+  // checkpoint on whichever worker takes it. FAILED_PRECONDITION when it is not PAUSED.
+  absl::Status ResumeTrial(const std::string& job_id,
+                           const std::function<void(polytrain::v1::Job*)>& change);
+  // Ends a PAUSED trial as STOPPED with `reason`. FAILED_PRECONDITION when it is not PAUSED.
+  absl::Status StopTrial(const std::string& job_id, const std::string& reason);
 
   // The job's newest checkpoint arrived in the artifact store at `path`. NOT_FOUND for an
   // unknown job.
@@ -152,7 +166,26 @@ class Scheduler {
     int rank = 0;
   };
 
+  // Declared before a public method's lock: once the lock is released, tells the sweep listener
+  // of every sweep whose trials paused or ended meanwhile.
+  class SweepNotifier {
+   public:
+    explicit SweepNotifier(Scheduler* scheduler) : scheduler_(scheduler) {}
+    ~SweepNotifier();
+    SweepNotifier(const SweepNotifier&) = delete;
+    SweepNotifier& operator=(const SweepNotifier&) = delete;
+
+   private:
+    Scheduler* scheduler_;
+  };
+
   Scheduler(JobStore* store, Options options) : store_(store), options_(options) {}
+  // A trial's segment ended at its rung: PAUSED with that rung's evaluation; its slot is free.
+  absl::Status PauseTrialLocked(const polytrain::v1::JobFinished& finished);
+  // The job if it is PAUSED; FAILED_PRECONDITION naming its state otherwise.
+  absl::StatusOr<polytrain::v1::Job> PausedJobLocked(const std::string& job_id);
+  // Remembers the sweep of `job` (a search trial) for the SweepNotifier.
+  void SweepJobSettledLocked(const polytrain::v1::Job& job);
   static polytrain::v1::CoordinatorMessage CancelMessage(const std::string& job_id);
   Clock::duration Lease() const;
   void LeaseLoop();
@@ -196,6 +229,8 @@ class Scheduler {
   JobQueue queue_;
   JobWatchers watchers_;
   int64_t next_session_ = 1;
+  std::set<std::string> settled_sweeps_;                    // for the SweepNotifier
+  std::function<void(const std::string&)> sweep_listener_;  // set before any use
 
   std::condition_variable stop_cv_;
   bool stopping_ = false;

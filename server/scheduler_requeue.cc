@@ -26,7 +26,8 @@ void Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   if (running == running_.end()) return;
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return;
-  if (job->attempts() >= MaxAttempts(job->spec())) {
+  // A search trial's earlier segments ended well: only this segment's attempts count.
+  if (job->attempts() - job->search().attempts_before_segment() >= MaxAttempts(job->spec())) {
     (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
                           absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
                           nullptr);
@@ -44,6 +45,7 @@ void Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
 }
 
 void Scheduler::ExpireLeases(Clock::time_point now) {
+  SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
   // Each job with a lapsed rank, and the rank to blame: one whose worker is gone if any.
   std::vector<std::pair<std::string, size_t>> lapsed;

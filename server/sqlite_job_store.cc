@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
+#include "common/status_macros.h"
 #include "common/timestamps.h"
 #include "server/sqlite_statement.h"
 
@@ -73,6 +74,18 @@ const char* const kMigrations[] = {
         job_id TEXT NOT NULL,
         PRIMARY KEY (artifact_id, job_id)
       ) WITHOUT ROWID;
+    )sql",
+    // 4: sweeps (a Sweep message with its request and state), so that a search goes on after a
+    // restart.
+    R"sql(
+      CREATE TABLE sweeps (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        owner TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        record BLOB NOT NULL
+      );
+      CREATE INDEX sweeps_by_state ON sweeps (state, seq);
     )sql",
 };
 
@@ -151,12 +164,14 @@ absl::Status SqliteJobStore::Migrate() {
 }
 
 absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> jobs,
-                                                            std::vector<bool>* created) {
+                                                            std::vector<bool>* created,
+                                                            const polytrain::v1::Sweep* sweep) {
   std::lock_guard<std::mutex> lock(writer_.mu);
   sqlite3* db = writer_.db;
   created->assign(jobs.size(), false);
   std::vector<bool> made(jobs.size(), false);
   Transaction tx(db);
+  if (sweep != nullptr) POLYTRAIN_RETURN_IF_ERROR(InsertSweep(db, *sweep));
   Statement insert(db,
                    "INSERT INTO jobs (id, state, priority, client_request_id, job, owner) "
                    "VALUES (?, ?, ?, ?, ?, ?)");

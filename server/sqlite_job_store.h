@@ -25,8 +25,13 @@ class SqliteJobStore : public JobStore {
   // The schema version this build writes; Open() refuses a newer file.
   static int CurrentSchemaVersion();
 
-  absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(std::vector<polytrain::v1::Job> jobs,
-                                                             std::vector<bool>* created) override;
+  absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
+      std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
+      const polytrain::v1::Sweep* sweep = nullptr) override;
+  absl::StatusOr<polytrain::v1::Sweep> GetSweep(const std::string& id) override;
+  absl::Status SetSweepState(const std::string& id, polytrain::v1::Sweep::State state) override;
+  absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsInState(
+      polytrain::v1::Sweep::State state) override;
   absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) override;
   absl::Status UpdateJob(const polytrain::v1::Job& job) override;
   absl::StatusOr<JobPage> ListJobs(const JobFilter& filter) override;
@@ -57,6 +62,8 @@ class SqliteJobStore : public JobStore {
 
   SqliteJobStore() = default;
   absl::Status Migrate();
+  // Inserts `sweep` unless its id is stored, inside the caller's transaction on `db`.
+  static absl::Status InsertSweep(sqlite3* db, const polytrain::v1::Sweep& sweep);
 
   Connection writer_;
   // A second connection to the same file; an in-memory database has one connection for both.

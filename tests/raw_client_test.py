@@ -134,6 +134,7 @@ class OpenCoordinatorTest(unittest.TestCase):
                                 ("GetMetrics", "GetMetricsRequest"),
                                 ("SubmitSweep", "SubmitSweepRequest"),
                                 ("CompareJobs", "CompareJobsRequest"),
+                                ("GetSweep", "GetSweepRequest"),
                                 ("ListArtifacts", "ListArtifactsRequest"),
                                 ("DeleteArtifact", "DeleteArtifactRequest")]:
             code, details, _ = self.coordinator.call(SERVICE + method, b"\x0a\x05ab")
@@ -178,6 +179,74 @@ class OpenCoordinatorTest(unittest.TestCase):
             got, message, _ = self.coordinator.call(SERVICE + "SubmitJob", request.SerializeToString())
             self.assertEqual(got, code, message)
             self.assertEqual(message or "", details)
+
+    def test_searches_are_checked_field_by_field_and_stored_whole(self):
+        base = small_job("search").spec
+        base.ClearField("loss")
+        base.epochs = 9
+
+        def search(**fields):
+            request = coordinator_pb2.SubmitSweepRequest(base=base)
+            request.search.strategy = coordinator_pb2.LossSearch.STRATEGY_SUCCESSIVE_HALVING
+            request.search.loss.poly1.SetInParent()
+            request.search.ranges.add(field="poly1.epsilon", min=-1, max=10)
+            request.search.trials = 12
+            request.search.min_resource = 1
+            for key, value in fields.items():
+                setattr(request.search, key, value)
+            return request
+
+        nan = float("nan")
+        for request, details in [
+                (search(trials=0), "search.trials: must be in [1, 1000], got 0"),
+                (search(trials=1001), "search.trials: must be in [1, 1000], got 1001"),
+                (search(min_resource=10), "search.min_resource: must be in [1, 9], got 10"),
+                (search(min_resource=-1), "search.min_resource: must be in [1, 9], got -1"),
+                (search(reduction_factor=1), "search.reduction_factor: must be in [2, 16], got 1"),
+                (search(top_k=13), "search.top_k: must be at most the 12 configurations, got 13"),
+                (search(strategy=99), "search.strategy: unknown strategy 99"),
+                (search(unit=7), "search.unit: unknown unit 7")]:
+            code, message, _ = self.coordinator.call(SERVICE + "SubmitSweep",
+                                                     request.SerializeToString())
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT, message)
+            self.assertEqual(message, details)
+        for field, low, high, details in [
+                ("poly1.epsilon", nan, 1, "search.ranges[0].min: must be a finite number, got nan"),
+                ("poly1.epsilon", -1, float("inf"), "search.ranges[0].max: must be a finite number, got inf"),
+                ("poly1.gamma", 0, 1, "search.ranges[0].field: 'poly1.gamma': Poly1 has no field 'gamma'"),
+                ("x" * 5000, 0, 1, "(5000 characters)"),
+                ("poly_n.epsilons[99999]", 0, 1, "search.ranges[0].field: 'poly_n.epsilons[99999]'")]:
+            request = search()
+            del request.search.ranges[:]
+            request.search.ranges.add(field=field, min=low, max=high)
+            code, message, _ = self.coordinator.call(SERVICE + "SubmitSweep",
+                                                     request.SerializeToString())
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT, message)
+            self.assertIn(details, message)
+            self.assertLess(len(message), 400)
+        # A valid search is stored whole: its record and its twelve trials, each to pause at 1.
+        code, message, reply = self.coordinator.call(SERVICE + "SubmitSweep",
+                                                     search().SerializeToString())
+        self.assertEqual(code, grpc.StatusCode.OK, message)
+        response = coordinator_pb2.SubmitSweepResponse.FromString(reply)
+        self.assertEqual(len(response.jobs), 12)
+        self.assertTrue(all(j.search.pause_at_epoch == 1 for j in response.jobs))
+        code, message, reply = self.coordinator.call(
+            SERVICE + "GetSweep",
+            coordinator_pb2.GetSweepRequest(id=response.sweep_id).SerializeToString())
+        self.assertEqual(code, grpc.StatusCode.OK, message)
+        sweep = coordinator_pb2.Sweep.FromString(reply)
+        self.assertEqual(sweep.state, coordinator_pb2.Sweep.SWEEP_STATE_RUNNING)
+        self.assertEqual([r.resource for r in sweep.rungs], [1, 3, 9])
+        self.assertEqual(len(sweep.request.losses), 12)
+        for sweep_id, status in [("", grpc.StatusCode.INVALID_ARGUMENT),
+                                 ("sweep-" + "f" * 100, grpc.StatusCode.INVALID_ARGUMENT),
+                                 ("sweep-nothere", grpc.StatusCode.NOT_FOUND)]:
+            code, message, _ = self.coordinator.call(
+                SERVICE + "GetSweep",
+                coordinator_pb2.GetSweepRequest(id=sweep_id).SerializeToString())
+            self.assertEqual(code, status, message)
+            self.assertTrue(message.startswith("id: "), message)
 
     def test_timestamps_have_sub_second_resolution(self):
         spec = small_job("stamped")

@@ -1,9 +1,13 @@
 #include "worker/service_job.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -177,6 +181,38 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ServiceJob::OpenGang() {
   return group;
 }
 
+absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Status()>& call) {
+  constexpr auto kGiveUpAfter = std::chrono::minutes(2);
+  const auto start = std::chrono::steady_clock::now();
+  auto backoff = std::chrono::milliseconds(200);
+  while (true) {
+    absl::Status s = call();
+    const bool away = absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+    if (!away || cancel_.load() || std::chrono::steady_clock::now() - start > kGiveUpAfter) {
+      return s;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+absl::Status ServiceJob::FetchStoredCheckpoint(const std::string& dir) {
+  // A search trial resumes from its rung's checkpoint: it waits for a coordinator that is away
+  // (restarting) rather than train from the start again.
+  if (!job_.has_search()) return FetchCheckpoint(*context_.artifacts, job_, dir);
+  return RetryWhileCoordinatorAway(
+      [this, &dir] { return FetchCheckpoint(*context_.artifacts, job_, dir); });
+}
+
+void ServiceJob::UploadPausedCheckpoint(const std::string& path) {
+  absl::Status s = RetryWhileCoordinatorAway(
+      [this, &path] { return context_.artifacts->Upload(job_.id(), job_.attempts(), path); });
+  if (!s.ok()) {
+    spdlog::warn("{}: uploading {}: {}; the trial will resume from an older checkpoint", job_.id(),
+                 path, std::string(s.message()));
+  }
+}
+
 void ServiceJob::Run() {
   const polytrain::v1::Job& job = job_;
   auto upload = [this, &job](const std::string& path) {
@@ -202,8 +238,7 @@ void ServiceJob::Run() {
     // A requeued job resumes from the checkpoint its earlier attempt uploaded, wherever that
     // attempt ran; every checkpoint this attempt writes is uploaded in turn.
     if (!job.checkpoint().empty()) {
-      if (absl::Status s = FetchCheckpoint(*context_.artifacts, job, options.checkpoint_dir);
-          !s.ok()) {
+      if (absl::Status s = FetchStoredCheckpoint(options.checkpoint_dir); !s.ok()) {
         // One rank of a gang starting from scratch would split the gang: the attempt is given
         // up instead (and requeued).
         if (gang) {
@@ -215,6 +250,32 @@ void ServiceJob::Run() {
       }
     }
     options.on_checkpoint = upload;
+  }
+  // A search trial pauses at its rung and is resumed (perhaps elsewhere) from the checkpoint it
+  // uploads then: without a checkpoint root it gets a directory of its own for this attempt.
+  std::string trial_dir;
+  if (job.has_search()) {
+    options.pause_at_epoch = job.search().pause_at_epoch();
+    options.pause_at_step = job.search().pause_at_step();
+    if (job.search().rung() > 0 && job.checkpoint().empty()) {
+      spdlog::warn(
+          "{}: no checkpoint was stored at its last rung: the trial trains from the "
+          "start again",
+          job.id());
+    }
+    if (options.checkpoint_dir.empty()) {
+      trial_dir = (std::filesystem::temp_directory_path() /
+                   absl::StrCat("polytrain-trial-", job.id(), "-", getpid()))
+                      .string();
+      options.checkpoint_dir = trial_dir;
+      options.resume = true;
+      if (!job.checkpoint().empty()) {
+        if (absl::Status s = FetchStoredCheckpoint(trial_dir); !s.ok()) {
+          spdlog::warn("{}: the trial starts from scratch: {}", job.id(), std::string(s.message()));
+        }
+      }
+      options.on_checkpoint = upload;
+    }
   }
   options.cancel = &cancel_;
   StreamingSink sink(job, context_.outbox, context_.metrics);
@@ -272,8 +333,15 @@ void ServiceJob::Run() {
       spdlog::warn("{}: passed over {}", job.id(), why);
     }
     // The final checkpoint goes to the coordinator's artifact store before the job is reported
-    // done; a failed upload is logged, the job still succeeded.
-    if (!summary->last_checkpoint.empty()) upload(summary->last_checkpoint);
+    // done; a failed upload is logged, the job still succeeded. A paused trial resumes from it
+    // (perhaps on another worker), so its upload is retried while the coordinator is away.
+    if (!summary->last_checkpoint.empty()) {
+      if (summary->paused) {
+        UploadPausedCheckpoint(summary->last_checkpoint);
+      } else {
+        upload(summary->last_checkpoint);
+      }
+    }
     auto* finished = result.mutable_finished();
     finished->set_job_id(job.id());
     finished->set_attempt(job.attempts());
@@ -282,6 +350,7 @@ void ServiceJob::Run() {
     finished->set_steps(summary->steps);
     finished->set_seconds(summary->seconds);
     finished->set_resumed_from_step(summary->resumed_from_step);
+    finished->set_paused(summary->paused);
   } else {
     auto* failed = result.mutable_failed();
     failed->set_job_id(job.id());
@@ -289,6 +358,10 @@ void ServiceJob::Run() {
     failed->set_error(std::string(summary.status().message()));
     failed->set_cancelled(summary.status().code() == absl::StatusCode::kCancelled);
     failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
+  }
+  if (!trial_dir.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(trial_dir, ignored);
   }
   if (context_.on_training_ended) context_.on_training_ended();
   result_sequence_ = context_.outbox->Enqueue(std::move(result));

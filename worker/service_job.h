@@ -76,6 +76,13 @@ class ServiceJob {
   std::string AwaitRendezvous();
   // This rank's gang, opened: rank 0 reports its rendezvous, the others wait for it.
   absl::StatusOr<std::unique_ptr<ReplicaGroup>> OpenGang();
+  // `call` until it succeeds or fails otherwise than UNAVAILABLE or DEADLINE_EXCEEDED (the
+  // coordinator away), with backoff, for at most two minutes or until a cancel.
+  absl::Status RetryWhileCoordinatorAway(const std::function<absl::Status()>& call);
+  // The job's stored checkpoint into `dir` (FetchCheckpoint), retried for a search trial.
+  absl::Status FetchStoredCheckpoint(const std::string& dir);
+  // Uploads a paused search trial's checkpoint, retried: the trial resumes from it.
+  void UploadPausedCheckpoint(const std::string& path);
 
   polytrain::v1::Job job_;
   Context context_;

@@ -196,6 +196,9 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     POLYTRAIN_RETURN_IF_ERROR(group->AttachTo(model_->Parameters()));
   }
   if (options_.on_start) options_.on_start(position.step);
+  int64_t pause_step = options_.pause_at_step > 0 ? options_.pause_at_step
+                                                  : options_.pause_at_epoch * steps_per_epoch_;
+  if (pause_step >= total_steps_) pause_step = 0;
 
   const Clock::time_point start = Clock::now();
   const int64_t n = data_.train.size();
@@ -429,7 +432,9 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       summary.stopped_early = true;
       break;
     }
+    if (pause_step > 0 && position.step >= pause_step) break;
   }
+  summary.paused = !summary.stopped_early && pause_step > 0 && position.step >= pause_step;
 
   if (!summary.stopped_early && lead) {
     if (last_eval_step != position.step) {

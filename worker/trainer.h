@@ -39,6 +39,11 @@ struct TrainerOptions {
   // Stop after this many steps as if interrupted (no final evaluation); 0: run to the end.
   // What a preempted worker does; tests use it to check that resuming is exact.
   int64_t stop_after_steps = 0;
+  // A search trial's segment (Job.search): train until this many epochs (pause_at_epoch) or
+  // steps (pause_at_step) are done, evaluate and checkpoint as at the end, and stop with
+  // TrainingSummary::paused. 0, or at or past the end of the spec: run to the end.
+  int32_t pause_at_epoch = 0;
+  int64_t pause_at_step = 0;
   // Checked before every step; set by the service to cancel a job within one step.
   const std::atomic<bool>* cancel = nullptr;
   // Called with each checkpoint's path right after it is written (the service uploads it).
@@ -66,6 +71,7 @@ struct TrainingSummary {
   int64_t total_steps = 0;
   int64_t epochs_completed = 0;
   bool stopped_early = false;  // stop_after_steps reached
+  bool paused = false;         // a search trial's segment ended before the end of the spec
   bool resumed = false;
   int64_t resumed_from_step = 0;  // the checkpoint's step when resumed
   // Checkpoints skipped on resume because they did not match their recorded checksum.

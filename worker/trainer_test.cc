@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_format.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "worker/trainer_test_util.h"
@@ -353,6 +354,52 @@ TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
   if (!torch::cuda::is_available()) {
     EXPECT_EQ(error(cuda).code(), absl::StatusCode::kFailedPrecondition);
   }
+}
+
+// A search trial pauses at its rung with an evaluation and a checkpoint there, and a promotion
+// resumes from that checkpoint: rung by rung, the same weights and accuracy as one run.
+TEST(TrainerTest, ASearchTrialPausesAtItsRungsAndResumesExactly) {
+  JobSpec spec = Spec(kSynthetic);
+  spec.set_epochs(3);
+  ModelState uninterrupted;
+  absl::StatusOr<TrainingSummary> reference = Train(spec, TrainerOptions(), &uninterrupted);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  const int64_t steps_per_epoch = reference->steps / 3;
+
+  const std::string dir = TempDir("trial");
+  TrainerOptions rung0;
+  rung0.checkpoint_dir = dir;
+  rung0.pause_at_epoch = 1;
+  absl::StatusOr<TrainingSummary> paused = Train(spec, rung0);
+  ASSERT_TRUE(paused.ok()) << paused.status();
+  EXPECT_TRUE(paused->paused);
+  EXPECT_EQ(paused->steps, steps_per_epoch);
+  EXPECT_EQ(paused->final_metrics.count("eval_accuracy"), 1u);  // the rung's evaluation
+  EXPECT_NE(paused->last_checkpoint.find(absl::StrFormat("ckpt-%012d.pt", steps_per_epoch)),
+            std::string::npos)
+      << paused->last_checkpoint;
+
+  TrainerOptions rung1 = rung0;
+  rung1.resume = true;
+  rung1.pause_at_epoch = 0;
+  rung1.pause_at_step = steps_per_epoch + 3;  // a rung in steps, mid-epoch
+  paused = Train(spec, rung1);
+  ASSERT_TRUE(paused.ok()) << paused.status();
+  EXPECT_TRUE(paused->paused);
+  EXPECT_EQ(paused->resumed_from_step, steps_per_epoch);
+  EXPECT_EQ(paused->steps, steps_per_epoch + 3);
+
+  TrainerOptions last = rung1;
+  last.pause_at_step = reference->steps;  // at the end: no pause
+  ModelState resumed;
+  absl::StatusOr<TrainingSummary> finished = Train(spec, last, &resumed);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_FALSE(finished->paused);
+  EXPECT_EQ(finished->steps, reference->steps);
+  ExpectSameWeights(uninterrupted, resumed);
+  EXPECT_EQ(finished->final_metrics.at("eval_accuracy"),
+            reference->final_metrics.at("eval_accuracy"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

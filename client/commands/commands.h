@@ -21,6 +21,7 @@ struct Command {
 
 Command AddSubmitCommand(CLI::App& app);
 Command AddSweepCommand(CLI::App& app);
+Command AddSearchCommand(CLI::App& app);
 Command AddListCommand(CLI::App& app);
 Command AddGetCommand(CLI::App& app);
 Command AddCancelCommand(CLI::App& app);

@@ -1,10 +1,13 @@
-// polyctl get ID [--format text|json]
+// polyctl get ID [--format text|json]: a job, or (ID "sweep-...") a sweep with its search
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/match.h"
+#include "api/limits.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
+#include "client/sweep_output.h"
 #include "common/proto_file.h"
 
 namespace polytrain {
@@ -14,7 +17,18 @@ struct GetOptions {
   std::string id, format = "text";
 };
 
+int RunGetSweep(const GetOptions& options, CoordinatorClient& client) {
+  polytrain::v1::GetSweepRequest request;
+  request.set_id(options.id);
+  absl::StatusOr<polytrain::v1::Sweep> sweep =
+      client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, request);
+  if (!sweep.ok()) return command_support::Fail(sweep.status());
+  std::cout << (options.format == "json" ? ToJson(*sweep) + "\n" : SweepText(*sweep));
+  return kExitOk;
+}
+
 int RunGet(const GetOptions& options, CoordinatorClient& client) {
+  if (absl::StartsWith(options.id, kSweepIdPrefix)) return RunGetSweep(options, client);
   polytrain::v1::GetJobRequest request;
   request.set_id(options.id);
   absl::StatusOr<polytrain::v1::Job> job =
@@ -32,8 +46,9 @@ int RunGet(const GetOptions& options, CoordinatorClient& client) {
 
 Command AddGetCommand(CLI::App& app) {
   auto options = std::make_shared<GetOptions>();
-  CLI::App* get = app.add_subcommand("get", "Show one job.");
-  get->add_option("id", options->id, "job id")->required();
+  CLI::App* get = app.add_subcommand(
+      "get", "Show one job, or a sweep: its search, rungs, trials and the ranking of its losses.");
+  get->add_option("id", options->id, "job id, or sweep id (sweep-...)")->required();
   get->add_option("--format", options->format, "text or json")
       ->check(CLI::IsMember({"table", "text", "json"}));
   return {get, [options](CoordinatorClient& client) { return RunGet(*options, client); }};

@@ -15,7 +15,7 @@ from polytrain.v1 import (coordinator_pb2, coordinator_pb2_grpc, job_pb2, job_re
 CHUNK_BYTES = 1 << 20  # the coordinator's limit per UploadArtifact chunk
 # A job's states that do not change any more.
 FINAL_STATES = (job_record_pb2.JOB_STATE_SUCCEEDED, job_record_pb2.JOB_STATE_FAILED,
-                job_record_pb2.JOB_STATE_CANCELLED)
+                job_record_pb2.JOB_STATE_CANCELLED, job_record_pb2.JOB_STATE_STOPPED)
 
 
 class PolyTrainError(Exception):
@@ -162,6 +162,26 @@ class Client:
             losses=[_message(loss, loss_pb2.LossSpec, f"losses[{i}]")
                     for i, loss in enumerate(losses)])
         return self._call(self._stub.SubmitSweep, request)
+
+    def search(self, base, search, losses=(), seeds=1, request_id="", files=None):
+        """Submits a search sweep: `search` is a LossSearch (or its text format, or a dict), e.g.
+        {"strategy": "STRATEGY_SUCCESSIVE_HALVING", "loss": {"poly1": {}}, "ranges": [{"field":
+        "poly1.epsilon", "min": -1, "max": 10}], "trials": 12, "min_resource": 1, "top_k": 2}.
+        `losses`: the configurations of a successive halving without ranges. Returns the
+        SubmitSweepResponse; follow it with get_sweep."""
+        base = _message(base, job_pb2.JobSpec, "base")
+        if files is not None:
+            base = self._upload_named_files(base, files)
+        request = coordinator_pb2.SubmitSweepRequest(
+            base=base, seeds=seeds, client_request_id=request_id,
+            search=_message(search, coordinator_pb2.LossSearch, "search"),
+            losses=[_message(loss, loss_pb2.LossSpec, f"losses[{i}]")
+                    for i, loss in enumerate(losses)])
+        return self._call(self._stub.SubmitSweep, request)
+
+    def get_sweep(self, sweep_id):
+        """The Sweep: its request, state, rungs, trials, steps trained and ranking (best_loss)."""
+        return self._call(self._stub.GetSweep, coordinator_pb2.GetSweepRequest(id=sweep_id))
 
     def get(self, job_id):
         return self._call(self._stub.GetJob, coordinator_pb2.GetJobRequest(id=job_id))

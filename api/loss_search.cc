@@ -1,0 +1,308 @@
+#include "api/loss_search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "api/job_spec.h"
+#include "api/limits.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/reflection.h"
+
+namespace polytrain {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using polytrain::v1::LossSearch;
+using polytrain::v1::LossSpec;
+using polytrain::v1::ParameterRange;
+using polytrain::v1::SubmitSweepRequest;
+
+// "epsilons[2]" -> ("epsilons", 2); "gamma" -> ("gamma", -1). False when malformed.
+bool SplitIndex(absl::string_view part, std::string* name, int64_t* index) {
+  *index = -1;
+  const size_t open = part.find('[');
+  if (open == absl::string_view::npos) {
+    *name = std::string(part);
+    return !name->empty();
+  }
+  if (part.back() != ']') return false;
+  *name = std::string(part.substr(0, open));
+  absl::string_view digits = part.substr(open + 1, part.size() - open - 2);
+  if (digits.empty() || digits.size() > 5 || !absl::SimpleAtoi(digits, index)) return false;
+  return !name->empty() && *index >= 0;
+}
+
+// A uniform double in [0, 1) from 53 bits: the same on every standard library (unlike
+// std::uniform_real_distribution).
+double Unit(std::mt19937_64& random) { return static_cast<double>(random() >> 11) * 0x1.0p-53; }
+
+double RoundSignificant(double value, int digits) {
+  if (value == 0.0 || !std::isfinite(value)) return value;
+  const double scale = std::pow(10.0, digits - 1 - std::floor(std::log10(std::fabs(value))));
+  return std::round(value * scale) / scale;
+}
+
+absl::Status ValidateRanges(const LossSearch& search) {
+  if (!search.has_loss()) return InvalidField("search.loss", "must be set to draw ranges of it");
+  POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(search.loss(), "search.loss"));
+  if (search.ranges_size() < 1 || search.ranges_size() > kMaxSearchRanges) {
+    return InvalidField("search.ranges", absl::StrCat("must have 1 to ", kMaxSearchRanges,
+                                                      " entries, got ", search.ranges_size()));
+  }
+  std::set<std::string> fields;
+  for (int i = 0; i < search.ranges_size(); ++i) {
+    const ParameterRange& range = search.ranges(i);
+    const std::string path = IndexPath("search.ranges", i);
+    LossSpec probe = search.loss();
+    if (absl::Status s = SetLossNumber(range.field(), 0.0, &probe); !s.ok()) {
+      return InvalidField(FieldPath(path, "field"), s.message());
+    }
+    if (!fields.insert(range.field()).second) {
+      return InvalidField(FieldPath(path, "field"),
+                          absl::StrCat(Quote(range.field()), " is drawn by an earlier range"));
+    }
+    POLYTRAIN_RETURN_IF_ERROR(CheckFinite(FieldPath(path, "min"), range.min()));
+    POLYTRAIN_RETURN_IF_ERROR(CheckFinite(FieldPath(path, "max"), range.max()));
+    if (range.min() > range.max()) {
+      return InvalidField(FieldPath(path, "max"),
+                          absl::StrCat("must be >= min (", range.min(), "), got ", range.max()));
+    }
+    if (range.log_scale() && range.min() <= 0.0) {
+      return InvalidField(FieldPath(path, "min"),
+                          absl::StrCat("must be > 0 with log_scale, got ", range.min()));
+    }
+    // The family's bounds are intervals: both ends valid means every draw is.
+    for (const auto& [end, value] : {std::pair<const char*, double>{"min", range.min()},
+                                     std::pair<const char*, double>{"max", range.max()}}) {
+      probe = search.loss();
+      (void)SetLossNumber(range.field(), value, &probe);
+      if (absl::Status s = ValidateTrainingLoss(probe, "loss"); !s.ok()) {
+        return InvalidField(
+            FieldPath(path, end),
+            absl::StrCat(range.field(), " = ", value, " is not a valid loss: ", s.message()));
+      }
+    }
+  }
+  return CheckIntRange("search.trials", search.trials(), 1, kMaxSearchTrials);
+}
+
+absl::Status ValidateHalving(const SubmitSweepRequest& request) {
+  const LossSearch& search = request.search();
+  const polytrain::v1::JobSpec& base = request.base();
+  if (!LossSearch::ResourceUnit_IsValid(search.unit())) {
+    return InvalidField("search.unit", absl::StrCat("unknown unit ", search.unit()));
+  }
+  if (search.unit() == LossSearch::RESOURCE_STEPS) {
+    if (base.max_steps() <= 0) {
+      return InvalidField("base.max_steps", "must be set: RESOURCE_STEPS rungs count to it");
+    }
+    if (base.epochs() != 0) {
+      return InvalidField("base.epochs", "must be 0 with RESOURCE_STEPS (the budget is max_steps)");
+    }
+  } else {
+    if (base.epochs() <= 0) {
+      return InvalidField("base.epochs", "must be set: RESOURCE_EPOCHS rungs count to it");
+    }
+    if (base.max_steps() != 0) {
+      return InvalidField("base.max_steps",
+                          "must be 0 with RESOURCE_EPOCHS (the budget is epochs); use "
+                          "RESOURCE_STEPS to count in steps");
+    }
+  }
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckIntRange("search.min_resource", search.min_resource(), 1, SearchBudget(request)));
+  if (search.reduction_factor() != 0) {
+    POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("search.reduction_factor", search.reduction_factor(),
+                                            kMinReductionFactor, kMaxReductionFactor));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("search.top_k", search.top_k(), 0, kMaxSearchTopK));
+  const int configurations = search.ranges_size() > 0 ? search.trials() : request.losses_size();
+  if (search.top_k() > configurations) {
+    return InvalidField("search.top_k", absl::StrCat("must be at most the ", configurations,
+                                                     " configurations, got ", search.top_k()));
+  }
+  if (search.has_baseline()) {
+    POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(search.baseline(), "search.baseline"));
+  }
+  const int seeds = std::max(request.seeds(), 1);
+  const int64_t jobs =
+      configurations + int64_t{search.top_k()} * (seeds - 1) + (search.top_k() > 0 ? seeds : 0);
+  if (jobs > kMaxSweepJobs) {
+    return InvalidField("search.top_k",
+                        absl::StrCat("trials + top_k x (seeds - 1) + seeds (the baseline) must be "
+                                     "at most ",
+                                     kMaxSweepJobs, ", got ", jobs));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+LossSearch::Strategy SearchStrategy(const SubmitSweepRequest& request) {
+  return request.search().strategy() == LossSearch::STRATEGY_UNSPECIFIED
+             ? LossSearch::STRATEGY_GRID
+             : request.search().strategy();
+}
+
+absl::Status SetLossNumber(absl::string_view field, double value, LossSpec* loss) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(field, '.');
+  if (field.empty() || parts.size() > 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Quote(field),
+                     " names no number of a loss (e.g. poly1.epsilon, "
+                     "poly_n.epsilons[0], focal.gamma, label_smoothing)"));
+  }
+  google::protobuf::Message* message = loss;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    std::string name;
+    int64_t index = -1;
+    const bool last = k + 1 == parts.size();
+    const FieldDescriptor* descriptor = SplitIndex(parts[k], &name, &index)
+                                            ? message->GetDescriptor()->FindFieldByName(name)
+                                            : nullptr;
+    const google::protobuf::Reflection* reflection = message->GetReflection();
+    if (descriptor == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Quote(field), ": ", message->GetDescriptor()->name(), " has no field ", Quote(parts[k])));
+    }
+    if (!last) {
+      if (descriptor->type() != FieldDescriptor::TYPE_MESSAGE || descriptor->is_repeated() ||
+          index >= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Quote(field), ": ", name, " is not a loss form"));
+      }
+      if (descriptor->containing_oneof() != nullptr &&
+          !reflection->HasField(*message, descriptor)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Quote(field), " needs the search's loss to be ", name, ", and it is not"));
+      }
+      message = reflection->MutableMessage(message, descriptor);
+      continue;
+    }
+    if (descriptor->cpp_type() != FieldDescriptor::CPPTYPE_DOUBLE) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Quote(field), ": ", name, " is not a number a search can draw"));
+    }
+    if (descriptor->is_repeated() != (index >= 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Quote(field), descriptor->is_repeated() ? ": a list needs an index, e.g. [0]"
+                                                               : ": only a list takes an index"));
+    }
+    if (index > kMaxRangeIndex) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Quote(field), ": index must be at most ", kMaxRangeIndex));
+    }
+    if (index < 0) {
+      reflection->SetDouble(message, descriptor, value);
+    } else {
+      while (reflection->FieldSize(*message, descriptor) <= index) {
+        reflection->AddDouble(message, descriptor, 0.0);
+      }
+      reflection->SetRepeatedDouble(message, descriptor, static_cast<int>(index), value);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
+  const LossSearch& search = request.search();
+  if (!LossSearch::Strategy_IsValid(search.strategy())) {
+    return InvalidField("search.strategy", absl::StrCat("unknown strategy ", search.strategy()));
+  }
+  const LossSearch::Strategy strategy = SearchStrategy(request);
+  if (strategy == LossSearch::STRATEGY_GRID) {
+    if (search.ranges_size() > 0 || search.trials() != 0 || search.min_resource() != 0 ||
+        search.top_k() != 0) {
+      return InvalidField("search.strategy",
+                          "a grid runs `losses` as given: ranges, trials, min_resource and top_k "
+                          "need RANDOM or SUCCESSIVE_HALVING");
+    }
+    return absl::OkStatus();
+  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("search.metric", search.metric(), 0, kMaxValueNameLength));
+  const bool draws = strategy == LossSearch::STRATEGY_RANDOM || search.ranges_size() > 0;
+  if (draws) {
+    if (request.losses_size() > 0) {
+      return InvalidField("losses", "must be empty when the search draws its losses (ranges)");
+    }
+    POLYTRAIN_RETURN_IF_ERROR(ValidateRanges(search));
+  } else if (search.trials() != 0 || search.has_loss()) {
+    return InvalidField("search.trials",
+                        "successive halving over `losses` takes them as its trials: set ranges "
+                        "to draw trials instead");
+  }
+  if (strategy == LossSearch::STRATEGY_RANDOM) {
+    if (search.min_resource() != 0 || search.top_k() != 0 || search.reduction_factor() != 0) {
+      return InvalidField("search.strategy",
+                          "min_resource, reduction_factor and top_k need SUCCESSIVE_HALVING");
+    }
+    const int seeds = std::max(request.seeds(), 1);
+    if (int64_t{search.trials()} * seeds > kMaxSweepJobs) {
+      return InvalidField("search.trials",
+                          absl::StrCat("trials x seeds must be at most ", kMaxSweepJobs, ", got ",
+                                       int64_t{search.trials()} * seeds));
+    }
+    return absl::OkStatus();
+  }
+  return ValidateHalving(request);
+}
+
+std::vector<LossSpec> DrawLosses(const LossSearch& search) {
+  std::mt19937_64 random(search.draw_seed());
+  std::vector<LossSpec> losses;
+  losses.reserve(search.trials());
+  for (int t = 0; t < search.trials(); ++t) {
+    LossSpec loss = search.loss();
+    for (const ParameterRange& range : search.ranges()) {
+      const double u = Unit(random);
+      double value = range.log_scale()
+                         ? std::exp(std::log(range.min()) +
+                                    u * (std::log(range.max()) - std::log(range.min())))
+                         : range.min() + u * (range.max() - range.min());
+      value =
+          std::clamp(RoundSignificant(value, kDrawnSignificantDigits), range.min(), range.max());
+      (void)SetLossNumber(range.field(), value, &loss);
+    }
+    losses.push_back(std::move(loss));
+  }
+  return losses;
+}
+
+int64_t SearchBudget(const SubmitSweepRequest& request) {
+  return request.search().unit() == LossSearch::RESOURCE_STEPS ? request.base().max_steps()
+                                                               : request.base().epochs();
+}
+
+std::vector<int64_t> RungResources(const SubmitSweepRequest& request) {
+  const int64_t budget = SearchBudget(request);
+  const int64_t eta = ReductionFactor(request.search());
+  std::vector<int64_t> rungs;
+  for (int64_t r = std::max<int64_t>(request.search().min_resource(), 1); r < budget; r *= eta) {
+    rungs.push_back(r);
+  }
+  rungs.push_back(budget);
+  return rungs;
+}
+
+int ReductionFactor(const LossSearch& search) {
+  return search.reduction_factor() == 0 ? kDefaultReductionFactor : search.reduction_factor();
+}
+
+std::string SearchMetric(const SubmitSweepRequest& request) {
+  return request.search().metric().empty() ? kDefaultSearchMetric : request.search().metric();
+}
+
+bool LowerIsBetter(absl::string_view metric) {
+  return absl::EndsWith(metric, "loss") || absl::EndsWith(metric, "ece");
+}
+
+}  // namespace polytrain

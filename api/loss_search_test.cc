@@ -1,0 +1,212 @@
+#include "api/loss_search.h"
+
+#include <set>
+
+#include "api/client_requests.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::LossSpec;
+using polytrain::v1::SubmitSweepRequest;
+
+SubmitSweepRequest Search(const std::string& text) {
+  SubmitSweepRequest request;
+  EXPECT_TRUE(
+      google::protobuf::TextFormat::ParseFromString(
+          R"(base {
+           name: "base"
+           model { mlp {} }
+           dataset { synthetic { classes: 2 features: 2 train_samples: 4 test_samples: 4 } }
+           optimizer { sgd {} learning_rate: 0.1 }
+           epochs: 9
+           batch_size: 2
+         })" + text,
+          &request))
+      << text;
+  return request;
+}
+
+constexpr char kHalving[] = R"(
+  search {
+    strategy: STRATEGY_SUCCESSIVE_HALVING
+    loss { poly1 {} }
+    ranges { field: "poly1.epsilon" min: -1 max: 10 }
+    trials: 12
+    draw_seed: 7
+    min_resource: 1
+  })";
+
+std::string Error(const SubmitSweepRequest& request) {
+  return std::string(ValidateSubmitSweepRequest(request).status().message());
+}
+
+TEST(LossSearchTest, SetsNumbersByPathAndLengthensLists) {
+  LossSpec loss;
+  loss.mutable_poly_n();
+  ASSERT_TRUE(SetLossNumber("poly_n.epsilons[2]", 0.5, &loss).ok());
+  ASSERT_EQ(loss.poly_n().epsilons_size(), 3);
+  EXPECT_EQ(loss.poly_n().epsilons(0), 0.0);
+  EXPECT_EQ(loss.poly_n().epsilons(2), 0.5);
+  ASSERT_TRUE(SetLossNumber("label_smoothing", 0.1, &loss).ok());
+  EXPECT_EQ(loss.label_smoothing(), 0.1);
+  EXPECT_EQ(SetLossNumber("poly1.epsilon", 1, &loss).message(),
+            "'poly1.epsilon' needs the search's loss to be poly1, and it is not");
+  EXPECT_EQ(SetLossNumber("poly_n.epsilons", 1, &loss).message(),
+            "'poly_n.epsilons': a list needs an index, e.g. [0]");
+  EXPECT_EQ(SetLossNumber("poly_n.epsilon", 1, &loss).message(),
+            "'poly_n.epsilon': PolyN has no field 'epsilon'");
+  EXPECT_EQ(SetLossNumber("reduction", 1, &loss).message(),
+            "'reduction': reduction is not a number a search can draw");
+  EXPECT_EQ(SetLossNumber("poly_n.epsilons[10000]", 1, &loss).message(),
+            "'poly_n.epsilons[10000]': index must be at most 9999");
+  EXPECT_TRUE(SetLossNumber("poly_n.epsilons[9999]", 1, &loss).ok());
+  EXPECT_FALSE(SetLossNumber("poly_n.epsilons[-1]", 1, &loss).ok());
+  EXPECT_FALSE(SetLossNumber("", 1, &loss).ok());
+  EXPECT_FALSE(SetLossNumber("a.b.c", 1, &loss).ok());
+}
+
+TEST(LossSearchTest, DrawsTheSameConfigurationsForTheSameSeedWithinTheRange) {
+  const SubmitSweepRequest request = Search(kHalving);
+  absl::StatusOr<SweepPlan> plan = ValidateSubmitSweepRequest(request);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->request.losses_size(), 12);
+  std::set<double> values;
+  for (const LossSpec& loss : plan->request.losses()) {
+    ASSERT_TRUE(loss.has_poly1());
+    EXPECT_GE(loss.poly1().epsilon(), -1.0);
+    EXPECT_LE(loss.poly1().epsilon(), 10.0);
+    values.insert(loss.poly1().epsilon());
+  }
+  EXPECT_GT(values.size(), 8u);
+  // Pinned: mt19937_64 and the 53-bit conversion are the same on every standard library.
+  const std::vector<LossSpec> again = DrawLosses(request.search());
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(again[i].poly1().epsilon(), plan->request.losses(i).poly1().epsilon());
+  }
+  SubmitSweepRequest other = request;
+  other.mutable_search()->set_draw_seed(8);
+  EXPECT_NE(DrawLosses(other.search())[0].poly1().epsilon(),
+            DrawLosses(request.search())[0].poly1().epsilon());
+}
+
+TEST(LossSearchTest, LogScaleDrawsSpanDecades) {
+  SubmitSweepRequest request = Search(R"(
+    search {
+      strategy: STRATEGY_RANDOM
+      loss { focal {} }
+      ranges { field: "focal.gamma" min: 0.01 max: 10 log_scale: true }
+      trials: 400
+    })");
+  ASSERT_TRUE(ValidateSubmitSweepRequest(request).ok()) << Error(request);
+  int below_one_tenth = 0;
+  for (const LossSpec& loss : DrawLosses(request.search())) {
+    if (loss.focal().gamma() < 0.1) ++below_one_tenth;
+  }
+  // A third of the log range lies below 0.1 (uniform would put 0.9% there).
+  EXPECT_GT(below_one_tenth, 90);
+  EXPECT_LT(below_one_tenth, 180);
+}
+
+TEST(LossSearchTest, RangesAreCheckedAgainstTheLossFamily) {
+  SubmitSweepRequest request = Search(kHalving);
+  request.mutable_search()->mutable_ranges(0)->set_min(-2);
+  EXPECT_EQ(Error(request),
+            "search.ranges[0].min: poly1.epsilon = -2 is not a valid loss: "
+            "loss.poly1.epsilon: must be >= -1, got -2");
+  request.mutable_search()->mutable_ranges(0)->set_min(11);
+  EXPECT_EQ(Error(request), "search.ranges[0].max: must be >= min (11), got 10");
+  request.mutable_search()->mutable_ranges(0)->set_min(0);
+  request.mutable_search()->mutable_ranges(0)->set_log_scale(true);
+  EXPECT_EQ(Error(request), "search.ranges[0].min: must be > 0 with log_scale, got 0");
+  request = Search(kHalving);
+  request.mutable_search()->mutable_ranges(0)->set_field("focal.gamma");
+  EXPECT_EQ(Error(request),
+            "search.ranges[0].field: 'focal.gamma' needs the search's loss to be focal, and it "
+            "is not");
+  request = Search(kHalving);
+  *request.mutable_search()->add_ranges() = request.search().ranges(0);
+  EXPECT_EQ(Error(request), "search.ranges[1].field: 'poly1.epsilon' is drawn by an earlier range");
+  request = Search(kHalving);
+  request.mutable_search()->clear_ranges();
+  request.add_losses()->mutable_cross_entropy();
+  EXPECT_EQ(Error(request),
+            "search.trials: successive halving over `losses` takes them as its trials: set "
+            "ranges to draw trials instead");
+  request = Search(kHalving);
+  request.add_losses()->mutable_cross_entropy();
+  EXPECT_EQ(Error(request), "losses: must be empty when the search draws its losses (ranges)");
+  request = Search(kHalving);
+  request.mutable_search()->set_trials(1001);
+  EXPECT_EQ(Error(request), "search.trials: must be in [1, 1000], got 1001");
+  request.mutable_search()->set_trials(1000);
+  EXPECT_EQ(Error(request), "");
+}
+
+TEST(LossSearchTest, HalvingLimitsAndBudget) {
+  SubmitSweepRequest request = Search(kHalving);
+  request.mutable_search()->set_min_resource(10);
+  EXPECT_EQ(Error(request), "search.min_resource: must be in [1, 9], got 10");
+  request.mutable_search()->set_min_resource(9);
+  EXPECT_EQ(Error(request), "");
+  request.mutable_search()->set_reduction_factor(1);
+  EXPECT_EQ(Error(request), "search.reduction_factor: must be in [2, 16], got 1");
+  request.mutable_search()->set_reduction_factor(17);
+  EXPECT_EQ(Error(request), "search.reduction_factor: must be in [2, 16], got 17");
+  request.mutable_search()->set_reduction_factor(16);
+  EXPECT_EQ(Error(request), "");
+  request.mutable_search()->set_top_k(13);
+  EXPECT_EQ(Error(request), "search.top_k: must be at most the 12 configurations, got 13");
+  request.mutable_search()->set_top_k(12);
+  request.set_seeds(100);
+  // 12 trials + 12 x 99 re-runs + 100 baseline runs.
+  EXPECT_EQ(Error(request),
+            "search.top_k: trials + top_k x (seeds - 1) + seeds (the baseline) must be at most "
+            "1000, got 1300");
+  request = Search(kHalving);
+  request.mutable_base()->set_max_steps(100);
+  EXPECT_EQ(Error(request),
+            "base.max_steps: must be 0 with RESOURCE_EPOCHS (the budget is epochs); use "
+            "RESOURCE_STEPS to count in steps");
+  request.mutable_search()->set_unit(polytrain::v1::LossSearch::RESOURCE_STEPS);
+  EXPECT_EQ(Error(request), "base.epochs: must be 0 with RESOURCE_STEPS (the budget is max_steps)");
+  request.mutable_base()->set_epochs(0);
+  EXPECT_EQ(Error(request), "");
+  EXPECT_EQ(RungResources(request), (std::vector<int64_t>{1, 3, 9, 27, 81, 100}));
+  request.mutable_search()->set_min_resource(100);
+  EXPECT_EQ(RungResources(request), (std::vector<int64_t>{100}));
+  request = Search(kHalving);
+  request.mutable_search()->set_strategy(static_cast<polytrain::v1::LossSearch::Strategy>(9));
+  EXPECT_EQ(Error(request), "search.strategy: unknown strategy 9");
+}
+
+TEST(LossSearchTest, AGridTakesNoSearchFields) {
+  SubmitSweepRequest request = Search("losses { cross_entropy {} } search { top_k: 1 }");
+  EXPECT_EQ(Error(request),
+            "search.strategy: a grid runs `losses` as given: ranges, trials, min_resource and "
+            "top_k need RANDOM or SUCCESSIVE_HALVING");
+  request.mutable_search()->set_top_k(0);
+  EXPECT_EQ(Error(request), "");
+}
+
+TEST(LossSearchTest, ARandomSearchIsBoundedByTrialsTimesSeeds) {
+  SubmitSweepRequest request = Search(R"(
+    seeds: 2
+    search {
+      strategy: STRATEGY_RANDOM
+      loss { poly1 {} }
+      ranges { field: "poly1.epsilon" min: 0 max: 1 }
+      trials: 501
+    })");
+  EXPECT_EQ(Error(request), "search.trials: trials x seeds must be at most 1000, got 1002");
+  request.mutable_search()->set_trials(500);
+  EXPECT_EQ(Error(request), "");
+  request.mutable_search()->set_top_k(1);
+  EXPECT_EQ(Error(request),
+            "search.strategy: min_resource, reduction_factor and top_k need SUCCESSIVE_HALVING");
+}
+
+}  // namespace
+}  // namespace polytrain

@@ -1,0 +1,219 @@
+// polyctl search FILE (--range FIELD=MIN:MAX[:log]... [--loss TEXT] [--trials N] | --loss-grid
+// G...)
+//                     [--strategy successive_halving|random] [--min-resource R] [--eta N]
+//                     [--unit epochs|steps] [--top-k K] [--seeds N] [--metric M]
+//                     [--baseline TEXT] [--draw-seed S] [--label K=V]... [--request-id R]
+//                     [--files DIR | --no-upload] [--watch]
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/exit_codes.h"
+#include "client/commands/commands.h"
+#include "client/loss_grid.h"
+#include "client/sweep_output.h"
+#include "common/proto_file.h"
+#include "common/status_macros.h"
+
+namespace polytrain {
+namespace {
+
+using namespace command_support;  // NOLINT(build/namespaces): the commands' shared helpers
+using polytrain::v1::LossSearch;
+
+struct SearchOptions {
+  std::string file, request_id, strategy = "successive_halving", unit = "epochs", metric;
+  std::string loss, baseline;
+  std::vector<std::string> ranges, grids, labels;
+  int trials = 16, eta = 3, top_k = 0, seeds = 1;
+  int64_t min_resource = 1;
+  uint64_t draw_seed = 0;
+  double poll_seconds = 1.0;
+  bool watch = false;
+  UploadFlags upload;
+};
+
+// "poly1.epsilon=-1:10" or "focal.gamma=0.1:5:log".
+absl::StatusOr<polytrain::v1::ParameterRange> ParseRange(const std::string& text) {
+  const std::vector<std::string> sides = absl::StrSplit(text, absl::MaxSplits('=', 1));
+  const std::vector<std::string> bounds =
+      sides.size() == 2 ? absl::StrSplit(sides[1], ':') : std::vector<std::string>();
+  polytrain::v1::ParameterRange range;
+  double min = 0, max = 0;
+  if (sides.size() != 2 || (bounds.size() != 2 && bounds.size() != 3) ||
+      !absl::SimpleAtod(bounds[0], &min) || !absl::SimpleAtod(bounds[1], &max) ||
+      (bounds.size() == 3 && bounds[2] != "log")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--range ", text,
+                     ": expected FIELD=MIN:MAX or FIELD=MIN:MAX:log, e.g. "
+                     "poly1.epsilon=-1:10"));
+  }
+  range.set_field(sides[0]);
+  range.set_min(min);
+  range.set_max(max);
+  range.set_log_scale(bounds.size() == 3);
+  return range;
+}
+
+absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptions& options) {
+  polytrain::v1::SubmitSweepRequest request;
+  POLYTRAIN_RETURN_IF_ERROR(ReadProtoFile(options.file, request.mutable_base()));
+  POLYTRAIN_RETURN_IF_ERROR(ApplyLabels(options.labels, request.mutable_base()->mutable_labels()));
+  LossSearch& search = *request.mutable_search();
+  search.set_strategy(options.strategy == "random" ? LossSearch::STRATEGY_RANDOM
+                                                   : LossSearch::STRATEGY_SUCCESSIVE_HALVING);
+  for (const std::string& text : options.ranges) {
+    absl::StatusOr<polytrain::v1::ParameterRange> range = ParseRange(text);
+    if (!range.ok()) return range.status();
+    *search.add_ranges() = *std::move(range);
+  }
+  if (!options.ranges.empty()) {
+    // The drawn loss: --loss, else the form the first range names ("poly1.epsilon": poly1 {}).
+    std::string loss = options.loss;
+    const std::string& field = search.ranges(0).field();
+    if (loss.empty() && field.find('.') == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--loss: needed with --range ", field,
+                       " (it names no loss form), e.g. --loss 'poly1 {}'"));
+    }
+    if (loss.empty()) loss = absl::StrCat(field.substr(0, field.find('.')), " {}");
+    POLYTRAIN_RETURN_IF_ERROR(
+        ParseProto(loss, ProtoFormat::kText, "--loss", search.mutable_loss()));
+    search.set_trials(options.trials);
+    search.set_draw_seed(options.draw_seed);
+  }
+  for (const std::string& grid : options.grids) {
+    absl::StatusOr<std::vector<polytrain::v1::LossSpec>> losses = ExpandLossGrid(grid);
+    if (!losses.ok()) return losses.status();
+    for (auto& loss : *losses) *request.add_losses() = std::move(loss);
+  }
+  if (search.strategy() == LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
+    search.set_unit(options.unit == "steps" ? LossSearch::RESOURCE_STEPS
+                                            : LossSearch::RESOURCE_EPOCHS);
+    search.set_min_resource(options.min_resource);
+    search.set_reduction_factor(options.eta);
+    search.set_top_k(options.top_k);
+  }
+  search.set_metric(options.metric);
+  if (!options.baseline.empty()) {
+    POLYTRAIN_RETURN_IF_ERROR(
+        ParseProto(options.baseline, ProtoFormat::kText, "--baseline", search.mutable_baseline()));
+  }
+  request.set_seeds(options.seeds);
+  request.set_client_request_id(options.request_id);
+  return request;
+}
+
+// Follows the sweep until it is done: on a terminal the whole table, redrawn as it changes;
+// otherwise a line per change of the rung table, then the table once at the end.
+int WatchSweep(CoordinatorClient& client, const std::string& id, double poll_seconds) {
+  const bool terminal = isatty(STDOUT_FILENO) != 0;
+  polytrain::v1::GetSweepRequest request;
+  request.set_id(id);
+  std::string shown;
+  while (true) {
+    absl::StatusOr<polytrain::v1::Sweep> sweep =
+        client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, request);
+    if (!sweep.ok()) return Fail(sweep.status());
+    const bool done = sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_DONE;
+    if (terminal) {
+      const std::string text = SweepText(*sweep, /*max_trials=*/10);
+      if (text != shown) std::cout << "\033[H\033[2J" << text << std::flush;
+      shown = text;
+    } else {
+      std::string line = "rungs reported:";
+      for (const auto& r : sweep->rungs()) absl::StrAppend(&line, " ", r.reported());
+      absl::StrAppend(&line, "; steps ", sweep->total_steps());
+      if (line != shown) std::cerr << line << "\n";
+      shown = line;
+      if (done) std::cout << SweepText(*sweep, 10);
+    }
+    if (done) return sweep->best_loss().empty() ? kExitJobFailed : kExitOk;
+    std::this_thread::sleep_for(std::chrono::duration<double>(poll_seconds));
+  }
+}
+
+int RunSearch(const SearchOptions& options, CoordinatorClient& client) {
+  absl::StatusOr<polytrain::v1::SubmitSweepRequest> request = BuildRequest(options);
+  if (!request.ok()) return Fail(request.status());
+  if (absl::Status s =
+          UploadAsFlagged(client, options.upload, options.file, request->mutable_base());
+      !s.ok()) {
+    return Fail(s);
+  }
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> response =
+      client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, *request);
+  if (!response.ok()) return Fail(response.status());
+  std::cout << response->sweep_id() << std::endl;
+  if (!options.watch) return kExitOk;
+  return WatchSweep(client, response->sweep_id(), options.poll_seconds);
+}
+
+}  // namespace
+
+Command AddSearchCommand(CLI::App& app) {
+  auto options = std::make_shared<SearchOptions>();
+  CLI::App* search = app.add_subcommand(
+      "search",
+      "Search the loss space: successive halving (ASHA; losers stop early, the best go on from "
+      "their checkpoints) or random search; prints the sweep id. Example: polyctl search "
+      "examples/jobs/fashion_mnist_sweep_base.txtpb --range poly1.epsilon=-1:10 --trials 12 "
+      "--top-k 2 --seeds 3 --watch");
+  search->add_option("file", options->file, "base JobSpec file (its epochs are the full budget)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  search->add_option("--strategy", options->strategy, "successive_halving or random")
+      ->check(CLI::IsMember({"successive_halving", "random"}))
+      ->capture_default_str();
+  search->add_option("--range", options->ranges,
+                     "draw FIELD uniformly in [MIN, MAX] (':log': log-uniformly), e.g. "
+                     "poly1.epsilon=-1:10 (repeatable)");
+  search->add_option("--loss", options->loss,
+                     "the loss the ranges draw from (default: the form of the first range's "
+                     "field, e.g. 'poly1 {}')");
+  search->add_option("--trials", options->trials, "configurations drawn")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  search->add_option("--draw-seed", options->draw_seed, "seed of the draws")->capture_default_str();
+  search->add_option("--loss-grid", options->grids,
+                     "successive halving over a grid instead of ranges: PRESET.FIELD=V1,V2,...");
+  search->add_option("--unit", options->unit, "rungs in epochs or steps")
+      ->check(CLI::IsMember({"epochs", "steps"}))
+      ->capture_default_str();
+  search->add_option("--min-resource", options->min_resource, "the first rung")
+      ->capture_default_str();
+  search->add_option("--eta", options->eta, "reduction factor: the top 1/eta go up a rung")
+      ->check(CLI::Range(2, 16))
+      ->capture_default_str();
+  search
+      ->add_option("--top-k", options->top_k,
+                   "at the end, re-run the best K with --seeds seeds, and the baseline")
+      ->capture_default_str();
+  search
+      ->add_option("--seeds", options->seeds,
+                   "seeds of the final re-runs (random search: runs per configuration)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  search->add_option("--metric", options->metric,
+                     "metric to rank by (default eval_accuracy; *_loss and *_ece: lower is "
+                     "better)");
+  search->add_option("--baseline", options->baseline,
+                     "loss the winner is tested against (default: cross-entropy)");
+  search->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
+  search->add_option("--request-id", options->request_id, "makes retries of this search safe");
+  search->add_option("--poll-seconds", options->poll_seconds, "how often --watch asks")
+      ->check(CLI::Range(0.05, 60.0))
+      ->capture_default_str();
+  AddUploadFlags(search, &options->upload);
+  search->add_flag("--watch", options->watch,
+                   "show the rung table live until the search is done, then its ranking");
+  return {search, [options](CoordinatorClient& client) { return RunSearch(*options, client); }};
+}
+
+}  // namespace polytrain

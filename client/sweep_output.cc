@@ -1,0 +1,147 @@
+#include "client/sweep_output.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "api/loss_search.h"
+#include "client/job_output.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::LossSearch;
+using polytrain::v1::Sweep;
+
+std::string Number(double v, int digits = 4) {
+  return std::isnan(v) ? "-" : absl::StrFormat("%.*f", digits, v);
+}
+
+std::string Count(int64_t n) {
+  std::string digits = absl::StrCat(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string StrategyName(const polytrain::v1::SubmitSweepRequest& request) {
+  switch (SearchStrategy(request)) {
+    case LossSearch::STRATEGY_RANDOM:
+      return "random search";
+    case LossSearch::STRATEGY_SUCCESSIVE_HALVING:
+      return "successive halving";
+    default:
+      return "grid";
+  }
+}
+
+std::string SearchLine(const Sweep& sweep) {
+  const polytrain::v1::SubmitSweepRequest& request = sweep.request();
+  const LossSearch& search = request.search();
+  std::vector<std::string> parts;
+  if (search.ranges_size() > 0) {
+    std::vector<std::string> ranges;
+    for (const auto& r : search.ranges()) {
+      ranges.push_back(absl::StrFormat("%s in [%g, %g]%s", r.field(), r.min(), r.max(),
+                                       r.log_scale() ? " (log)" : ""));
+    }
+    parts.push_back(absl::StrFormat("%d configurations drawn from %s (draw seed %d)",
+                                    request.losses_size(), absl::StrJoin(ranges, ", "),
+                                    search.draw_seed()));
+  } else {
+    parts.push_back(absl::StrCat(request.losses_size(), " losses"));
+  }
+  if (SearchStrategy(request) == LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
+    std::vector<std::string> rungs;
+    for (int64_t r : RungResources(request)) rungs.push_back(absl::StrCat(r));
+    parts.push_back(absl::StrFormat(
+        "rungs of %s %s, eta %d", absl::StrJoin(rungs, ", "),
+        search.unit() == LossSearch::RESOURCE_STEPS ? "steps" : "epochs", ReductionFactor(search)));
+    if (search.top_k() > 0) {
+      parts.push_back(absl::StrFormat("the best %d and the baseline re-run with %d seeds",
+                                      search.top_k(), std::max(request.seeds(), 1)));
+    }
+  } else {
+    parts.push_back(absl::StrCat(std::max(request.seeds(), 1), " seeds each"));
+  }
+  return absl::StrJoin(parts, "; ");
+}
+
+}  // namespace
+
+std::string SweepText(const Sweep& sweep, int max_trials) {
+  const bool lower = LowerIsBetter(sweep.metric());
+  std::string out = absl::StrFormat(
+      "%s  %s  %s  (%s, %s is better)\n  %s\n  steps trained: %s\n", sweep.id(),
+      StrategyName(sweep.request()), sweep.state() == Sweep::SWEEP_STATE_DONE ? "done" : "running",
+      sweep.metric(), lower ? "lower" : "higher", SearchLine(sweep), Count(sweep.total_steps()));
+  if (sweep.rungs_size() > 0) {
+    const std::string unit =
+        sweep.request().search().unit() == LossSearch::RESOURCE_STEPS ? "steps" : "epochs";
+    absl::StrAppendFormat(&out, "\n%-5s %7s %9s %9s %7s %9s  %-8s %s\n", "rung", unit, "reported",
+                          "promoted", "paused", "training", "best", "job");
+    for (const Sweep::Rung& r : sweep.rungs()) {
+      absl::StrAppendFormat(&out, "%-5d %7d %9d %9d %7d %9d  %-8s %s\n", r.rung(), r.resource(),
+                            r.reported(), r.promoted(), r.paused(), r.active(),
+                            Number(r.best_value()), r.best_job_id());
+    }
+  }
+  if (max_trials != 0 && sweep.trials_size() > 0) {
+    std::vector<const Sweep::Trial*> trials;
+    for (const Sweep::Trial& t : sweep.trials()) trials.push_back(&t);
+    // Best first: the highest rung finished, then its value; re-runs after the trials.
+    auto last = [](const Sweep::Trial* t) {
+      return t->rung_values_size() > 0 ? t->rung_values(t->rung_values_size() - 1) : NAN;
+    };
+    std::stable_sort(trials.begin(), trials.end(), [&](const auto* a, const auto* b) {
+      if (a->rerun() != b->rerun()) return !a->rerun();
+      if (a->rung_values_size() != b->rung_values_size()) {
+        return a->rung_values_size() > b->rung_values_size();
+      }
+      const double va = last(a), vb = last(b);
+      if (std::isnan(vb)) return !std::isnan(va);
+      if (std::isnan(va)) return false;
+      return lower ? va < vb : va > vb;
+    });
+    const size_t shown =
+        max_trials < 0 ? trials.size() : std::min(trials.size(), static_cast<size_t>(max_trials));
+    absl::StrAppendFormat(&out, "\n%-17s %-24s %-10s %6s %8s  %s\n", "job", "loss", "state", "seed",
+                          "steps", "metric at each rung");
+    for (size_t i = 0; i < shown; ++i) {
+      const Sweep::Trial& t = *trials[i];
+      std::vector<std::string> values;
+      for (double v : t.rung_values()) values.push_back(Number(v));
+      absl::StrAppendFormat(&out, "%-17s %-24s %-10s %6d %8d  %s\n", t.job_id(), t.loss_name(),
+                            StateName(t.state()), t.seed(), t.steps(),
+                            t.rerun() ? "(re-run)" : absl::StrJoin(values, "  "));
+    }
+    if (shown < trials.size()) {
+      absl::StrAppendFormat(&out, "... and %d more\n", trials.size() - shown);
+    }
+  }
+  if (sweep.ranking_size() > 0) {
+    absl::StrAppendFormat(
+        &out, "\nranking (succeeded runs at the full budget; p: Welch's t-test vs %s)\n",
+        sweep.baseline_loss());
+    absl::StrAppendFormat(&out, "%-28s %4s %8s  %-19s %9s\n", "loss", "runs", "mean",
+                          "95% interval", "p");
+    for (const auto& r : sweep.ranking()) {
+      const std::string interval =
+          std::isnan(r.ci95_low()) ? "-"
+                                   : absl::StrFormat("[%.4f, %.4f]", r.ci95_low(), r.ci95_high());
+      absl::StrAppendFormat(&out, "%-28s %4d %8s  %-19s %9s\n", r.loss_name(), r.runs(),
+                            Number(r.mean()), interval,
+                            r.baseline() ? "baseline" : Number(r.p_value(), 3));
+    }
+    absl::StrAppendFormat(&out, "best: %s\n", sweep.best_loss());
+  }
+  return out;
+}
+
+}  // namespace polytrain

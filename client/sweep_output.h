@@ -1,0 +1,18 @@
+// How polyctl shows a sweep (GetSweep): what it searches, successive halving's rungs, its trials
+// and the ranking of its losses. Printing only; no coordinator calls.
+#ifndef POLYTRAIN_CLIENT_SWEEP_OUTPUT_H_
+#define POLYTRAIN_CLIENT_SWEEP_OUTPUT_H_
+
+#include <string>
+
+#include "polytrain/v1/coordinator.pb.h"
+
+namespace polytrain {
+
+// The sweep as text: a header with its search, the rung table, the trials (at most
+// `max_trials`, best first; all with a negative value) and the ranking.
+std::string SweepText(const polytrain::v1::Sweep& sweep, int max_trials = -1);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_CLIENT_SWEEP_OUTPUT_H_

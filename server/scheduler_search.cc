@@ -1,0 +1,89 @@
+// Scheduler, part: the trials of a successive-halving search. A trial's segment that ends at its
+// rung pauses the job (its slot is freed); the search controller (search_controller.h) then
+// resumes it towards the next rung or stops it. The controller hears of every trial that paused
+// or ended through the sweep listener, called outside the scheduler's lock.
+#include "absl/strings/str_cat.h"
+#include "api/limits.h"
+#include "common/status_macros.h"
+#include "server/scheduler.h"
+
+namespace polytrain {
+
+using polytrain::v1::Job;
+
+Scheduler::SweepNotifier::~SweepNotifier() {
+  std::set<std::string> sweeps;
+  std::function<void(const std::string&)> listener;
+  {
+    std::lock_guard<std::mutex> lock(scheduler_->mu_);
+    sweeps.swap(scheduler_->settled_sweeps_);
+    listener = scheduler_->sweep_listener_;
+  }
+  if (!listener) return;
+  for (const std::string& sweep : sweeps) listener(sweep);
+}
+
+void Scheduler::SetSweepListener(std::function<void(const std::string& sweep_id)> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sweep_listener_ = std::move(listener);
+}
+
+void Scheduler::SweepJobSettledLocked(const Job& job) {
+  if (!job.has_search()) return;
+  auto sweep = job.spec().labels().find(kSweepLabel);
+  if (sweep != job.spec().labels().end()) settled_sweeps_.insert(sweep->second);
+}
+
+absl::Status Scheduler::PauseTrialLocked(const polytrain::v1::JobFinished& finished) {
+  absl::StatusOr<Job> job = store_->GetJob(finished.job_id());
+  if (!job.ok()) return job.status();
+  const polytrain::v1::JobState previous = job->state();
+  job->set_state(polytrain::v1::JOB_STATE_PAUSED);
+  *job->mutable_final_metrics() = finished.final_metrics();
+  job->clear_error();
+  POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+  auto running = running_.find(job->id());
+  if (running != running_.end()) {
+    StopRanksLocked(job->id(), running->second);
+    running_.erase(running);
+  }
+  CountTransitionLocked(previous, polytrain::v1::JOB_STATE_PAUSED);
+  if (options_.metrics != nullptr) options_.metrics->JobEnded(job->id(), Clock::now());
+  watchers_.JobChanged(*job);
+  SweepJobSettledLocked(*job);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Job> Scheduler::PausedJobLocked(const std::string& job_id) {
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return job.status();
+  if (job->state() != polytrain::v1::JOB_STATE_PAUSED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " is not paused (", polytrain::v1::JobState_Name(job->state()), ")"));
+  }
+  return job;
+}
+
+absl::Status Scheduler::ResumeTrial(const std::string& job_id,
+                                    const std::function<void(Job*)>& change) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = PausedJobLocked(job_id);
+  if (!job.ok()) return job.status();
+  change(&*job);
+  job->set_state(polytrain::v1::JOB_STATE_QUEUED);
+  POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+  queue_.Push(*job, Clock::now());
+  CountTransitionLocked(polytrain::v1::JOB_STATE_PAUSED, polytrain::v1::JOB_STATE_QUEUED);
+  watchers_.JobChanged(*job);
+  ScheduleLocked();
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::StopTrial(const std::string& job_id, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = PausedJobLocked(job_id);
+  if (!job.ok()) return job.status();
+  return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_STOPPED, reason, nullptr);
+}
+
+}  // namespace polytrain

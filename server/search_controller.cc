@@ -1,0 +1,189 @@
+#include "server/search_controller.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "api/job_spec.h"
+#include "api/limits.h"
+#include "api/loss_search.h"
+#include "common/status_macros.h"
+#include "server/job_watchers.h"
+#include "server/successive_halving.h"
+#include "server/sweep_expansion.h"
+#include "server/sweep_report.h"
+#include "spdlog/spdlog.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::Sweep;
+
+std::string UnitName(const polytrain::v1::SubmitSweepRequest& request) {
+  return request.search().unit() == polytrain::v1::LossSearch::RESOURCE_STEPS ? "steps" : "epochs";
+}
+
+// The re-runs of the best `top_k` configurations and the baseline, at the full budget.
+absl::StatusOr<std::vector<Job>> Reruns(const Sweep& record, const std::vector<Job>& trials,
+                                        const std::vector<TrialStanding>& standings) {
+  const polytrain::v1::SubmitSweepRequest& request = record.request();
+  const int seeds = std::max(request.seeds(), 1);
+  const bool lower = LowerIsBetter(SearchMetric(request));
+  std::vector<Job> jobs;
+  int finalists = 0;
+  for (size_t i : RankTrials(standings, lower)) {
+    if (finalists == request.search().top_k()) break;
+    if (standings[i].rung_values.empty() || std::isnan(standings[i].rung_values.back())) continue;
+    ++finalists;
+    const Job& trial = trials[i];
+    // A finalist that trained the full budget is its own first seed.
+    const int first = trial.state() == polytrain::v1::JOB_STATE_SUCCEEDED ? 1 : 0;
+    loss::LossConfig config;
+    POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(trial.spec().loss(), "loss", &config));
+    for (int k = first; k < seeds; ++k) {
+      Job job = SweepJob(request, trial.spec().loss(), config,
+                         absl::StrCat("r", trial.search().trial()), k, record.id(), record.owner());
+      job.mutable_search()->set_trial(trial.search().trial());
+      job.mutable_search()->set_rerun(true);
+      jobs.push_back(std::move(job));
+    }
+  }
+  const polytrain::v1::LossSpec baseline = SearchBaseline(request);
+  loss::LossConfig config;
+  POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(baseline, "baseline", &config));
+  for (int k = 0; k < seeds; ++k) {
+    Job job = SweepJob(request, baseline, config, "b", k, record.id(), record.owner());
+    job.mutable_search()->set_trial(-1);
+    job.mutable_search()->set_rerun(true);
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+}  // namespace
+
+SearchController::SearchController(JobStore* store, Scheduler* scheduler)
+    : store_(store), scheduler_(scheduler) {
+  scheduler_->SetSweepListener([this](const std::string& sweep_id) { SweepChanged(sweep_id); });
+}
+
+SearchController::~SearchController() { scheduler_->SetSweepListener(nullptr); }
+
+void SearchController::Recover() {
+  absl::StatusOr<std::vector<Sweep>> running = store_->SweepsInState(Sweep::SWEEP_STATE_RUNNING);
+  if (!running.ok()) {
+    spdlog::error("searches: cannot list running sweeps: {}", running.status().ToString());
+    return;
+  }
+  for (const Sweep& sweep : *running) SweepChanged(sweep.id());
+}
+
+void SearchController::SweepChanged(const std::string& sweep_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.insert(sweep_id);
+    if (deciding_) return;  // the deciding thread takes it next
+    deciding_ = true;
+  }
+  while (true) {
+    std::string next;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_.empty()) {
+        deciding_ = false;
+        return;
+      }
+      next = *pending_.begin();
+      pending_.erase(pending_.begin());
+    }
+    if (absl::Status s = Advance(next); !s.ok()) {
+      spdlog::error("search {}: {}", next, s.ToString());
+    }
+    Publish(next);
+  }
+}
+
+void SearchController::Publish(const std::string& sweep_id) {
+  CoordinatorMetrics* metrics = scheduler_->options().metrics;
+  if (metrics == nullptr) return;
+  absl::StatusOr<Sweep> record = store_->GetSweep(sweep_id);
+  if (!record.ok() ||
+      SearchStrategy(record->request()) != polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
+    return;
+  }
+  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, sweep_id);
+  if (jobs.ok()) metrics->SearchChanged(BuildSweepReport(*record, *jobs));
+}
+
+absl::Status SearchController::Advance(const std::string& sweep_id) {
+  absl::StatusOr<Sweep> record = store_->GetSweep(sweep_id);
+  if (!record.ok()) return record.status();
+  const polytrain::v1::SubmitSweepRequest& request = record->request();
+  if (record->state() != Sweep::SWEEP_STATE_RUNNING ||
+      SearchStrategy(request) != polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, sweep_id);
+  if (!jobs.ok()) return jobs.status();
+  const std::string metric = SearchMetric(request);
+  const bool lower = LowerIsBetter(metric);
+  const std::vector<int64_t> rungs = RungResources(request);
+  const int eta = ReductionFactor(request.search());
+
+  std::vector<Job> trials;
+  std::vector<Job> reruns;
+  for (const Job& job : *jobs) {
+    if (!job.has_search()) continue;
+    (job.search().rerun() ? reruns : trials).push_back(job);
+  }
+  std::vector<TrialStanding> standings;
+  for (const Job& trial : trials) standings.push_back(Standing(trial, metric));
+
+  const HalvingDecision decision =
+      DecideHalving(standings, static_cast<int>(rungs.size()), eta, lower);
+  for (size_t i : decision.promote) {
+    const double value = standings[i].rung_values.back();
+    const int next = static_cast<int>(standings[i].rung_values.size());
+    absl::Status resumed = scheduler_->ResumeTrial(trials[i].id(), [&](Job* job) {
+      job->mutable_search()->add_rung_values(value);
+      SetTrialRung(request, next, job);
+      // Promoted trials run before the search's new ones (as ASHA prefers promotions).
+      job->mutable_spec()->set_priority(std::min(kMaxPriority, request.base().priority() + next));
+    });
+    if (!resumed.ok() && !absl::IsFailedPrecondition(resumed)) return resumed;
+    spdlog::info("search {}: {} goes up to rung {} ({} {}) with {} {}", sweep_id, trials[i].id(),
+                 next, rungs[next], UnitName(request), metric, value);
+  }
+  if (!decision.finished) return absl::OkStatus();
+
+  for (size_t i : decision.stop) {
+    const size_t k = standings[i].rung_values.size() - 1;
+    size_t reported = 0;
+    for (const TrialStanding& s : standings) reported += s.rung_values.size() > k ? 1 : 0;
+    const std::string reason = absl::StrFormat(
+        "stopped by search %s at rung %d (%d %s): %s %.6g is not in the top 1/%d of the %d "
+        "trials that reached it",
+        sweep_id, k, rungs[k], UnitName(request), metric, standings[i].rung_values.back(), eta,
+        reported);
+    absl::Status stopped = scheduler_->StopTrial(trials[i].id(), reason);
+    if (!stopped.ok() && !absl::IsFailedPrecondition(stopped)) return stopped;
+  }
+
+  if (request.search().top_k() > 0 && reruns.empty()) {
+    absl::StatusOr<std::vector<Job>> more = Reruns(*record, trials, standings);
+    if (!more.ok()) return more.status();
+    spdlog::info("search {}: halving done; {} re-runs of the best {} and the baseline", sweep_id,
+                 more->size(), request.search().top_k());
+    return scheduler_->Submit(*std::move(more)).status();
+  }
+  for (const Job& job : reruns) {
+    if (!IsTerminal(job.state())) return absl::OkStatus();
+  }
+  spdlog::info("search {}: done", sweep_id);
+  return store_->SetSweepState(sweep_id, Sweep::SWEEP_STATE_DONE);
+}
+
+}  // namespace polytrain

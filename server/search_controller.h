@@ -1,0 +1,46 @@
+// Runs successive-halving searches: hears from the scheduler when a trial pauses at a rung or
+// ends, decides (successive_halving.h) which paused trials go up a rung, resumes them through the
+// scheduler, stops the rest when nothing more can go up ("stopped by search"), then submits the
+// re-runs of the best configurations and of the baseline (LossSearch.top_k), and marks the sweep
+// done when they end. Everything it decides follows from the sweep's stored record and its jobs,
+// so a coordinator that restarts simply decides again (Recover).
+#ifndef POLYTRAIN_SERVER_SEARCH_CONTROLLER_H_
+#define POLYTRAIN_SERVER_SEARCH_CONTROLLER_H_
+
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "absl/status/status.h"
+#include "server/job_store.h"
+#include "server/scheduler.h"
+
+namespace polytrain {
+
+class SearchController {
+ public:
+  // Both must outlive this; registers itself as the scheduler's sweep listener.
+  SearchController(JobStore* store, Scheduler* scheduler);
+  ~SearchController();
+
+  // Decides again for every sweep not done (after a restart, an event may have been missed).
+  void Recover();
+  // A trial of `sweep_id` paused or ended: decides now, or (when another thread is deciding)
+  // right after that thread's decision, on that thread.
+  void SweepChanged(const std::string& sweep_id);
+
+ private:
+  absl::Status Advance(const std::string& sweep_id);
+  // The search's rungs to the coordinator's Prometheus series, if it has them.
+  void Publish(const std::string& sweep_id);
+
+  JobStore* const store_;
+  Scheduler* const scheduler_;
+  std::mutex mu_;
+  std::set<std::string> pending_;
+  bool deciding_ = false;
+};
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_SEARCH_CONTROLLER_H_

@@ -1,0 +1,206 @@
+// Successive-halving searches through the coordinator in-process: a real SQLite file, workers
+// stood in for by recording channels that report pauses and finishes as a worker would.
+#include "server/search_controller.h"
+
+#include "api/loss_search.h"
+#include "server/coordinator_test_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::Sweep;
+
+class SearchControllerTest : public CoordinatorTest {
+ protected:
+  // Six given losses (poly1 with epsilon 0..5), rungs of 1, 3 and 9 epochs, eta 3.
+  static polytrain::v1::SubmitSweepRequest Halving(int top_k, int seeds) {
+    polytrain::v1::SubmitSweepRequest request;
+    *request.mutable_base() = Request("search").spec();
+    request.mutable_base()->clear_loss();
+    request.mutable_base()->set_epochs(9);
+    for (int e = 0; e < 6; ++e) request.add_losses()->mutable_poly1()->set_epsilon(e);
+    request.set_seeds(seeds);
+    auto* search = request.mutable_search();
+    search->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
+    search->set_min_resource(1);
+    search->set_top_k(top_k);
+    return request;
+  }
+  polytrain::v1::SubmitSweepResponse SubmitSweep(const polytrain::v1::SubmitSweepRequest& r) {
+    absl::StatusOr<polytrain::v1::SubmitSweepResponse> response = api_->SubmitSweep(r, kAdmin);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return *response;
+  }
+  // The worker's report of a segment that ended at its rung (paused) or at the end.
+  void Report(int64_t session, const std::string& job_id, double accuracy, bool paused,
+              int64_t steps) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_finished()->set_job_id(job_id);
+    message.mutable_finished()->set_attempt(Get(job_id).attempts());
+    (*message.mutable_finished()->mutable_final_metrics())["eval_accuracy"] = accuracy;
+    message.mutable_finished()->set_paused(paused);
+    message.mutable_finished()->set_steps(steps);
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  }
+  Sweep GetSweep(const std::string& id) {
+    polytrain::v1::GetSweepRequest request;
+    request.set_id(id);
+    absl::StatusOr<Sweep> sweep = api_->GetSweep(request, kAdmin);
+    EXPECT_TRUE(sweep.ok()) << sweep.status();
+    return *sweep;
+  }
+  // The newest assignment of `job_id` on `channel`.
+  static const polytrain::v1::Job* Assigned(const RecordingChannel& channel,
+                                            const std::string& job_id) {
+    const polytrain::v1::Job* last = nullptr;
+    for (const auto& m : channel.sent) {
+      if (m.has_assignment() && m.assignment().job().id() == job_id) last = &m.assignment().job();
+    }
+    return last;
+  }
+};
+
+TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThenReruns) {
+  const polytrain::v1::SubmitSweepResponse submitted = SubmitSweep(Halving(/*top_k=*/1, 2));
+  ASSERT_EQ(submitted.jobs_size(), 6);  // one trial per loss, one seed each
+  RecordingChannel channel;
+  const int64_t worker = Connect("w", &channel, /*slots=*/6);
+  std::vector<std::string> ids;
+  for (const Job& job : submitted.jobs()) {
+    ids.push_back(job.id());
+    const Job* assigned = Assigned(channel, job.id());
+    ASSERT_NE(assigned, nullptr);
+    EXPECT_EQ(assigned->search().pause_at_epoch(), 1);
+    EXPECT_EQ(assigned->spec().seed(), submitted.jobs(0).spec().seed());
+  }
+  // Rung 0's accuracies, in the order the trials report.
+  const double rung0[] = {0.60, 0.50, 0.55, 0.52, 0.58, 0.70};
+  ASSERT_TRUE(scheduler_->CheckpointStored(ids[0], ids[0] + "/ckpt-000000000002.pt").ok());
+  for (int i = 0; i < 3; ++i) Report(worker, ids[i], rung0[i], /*paused=*/true, 2);
+  // The best of the first three goes up at once, resuming from its own checkpoint.
+  Job promoted = Get(ids[0]);
+  EXPECT_EQ(promoted.state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(promoted.search().rung(), 1);
+  EXPECT_EQ(promoted.search().rung_values_size(), 1);
+  EXPECT_EQ(promoted.spec().priority(), 1);
+  const Job* resumed = Assigned(channel, ids[0]);
+  EXPECT_EQ(resumed->search().pause_at_epoch(), 3);
+  EXPECT_EQ(resumed->checkpoint(), ids[0] + "/ckpt-000000000002.pt");
+  EXPECT_EQ(Get(ids[1]).state(), polytrain::v1::JOB_STATE_PAUSED);
+  EXPECT_EQ(Get(ids[2]).state(), polytrain::v1::JOB_STATE_PAUSED);
+  // Four and five reported: the top 1 is still the first; six: the top 2 take in the last.
+  for (int i = 3; i < 6; ++i) Report(worker, ids[i], rung0[i], true, 2);
+  EXPECT_EQ(Get(ids[5]).search().rung(), 1);
+  EXPECT_EQ(Get(ids[4]).state(), polytrain::v1::JOB_STATE_PAUSED);
+  Sweep sweep = GetSweep(submitted.sweep_id());
+  ASSERT_EQ(sweep.rungs_size(), 3);
+  EXPECT_EQ(sweep.rungs(0).resource(), 1);
+  EXPECT_EQ(sweep.rungs(2).resource(), 9);
+  EXPECT_EQ(sweep.rungs(0).reported(), 6);
+  EXPECT_EQ(sweep.rungs(0).promoted(), 2);
+  EXPECT_EQ(sweep.rungs(0).paused(), 4);
+  EXPECT_EQ(sweep.rungs(1).active(), 2);
+  EXPECT_EQ(sweep.rungs(0).best_job_id(), ids[5]);
+  EXPECT_EQ(sweep.state(), Sweep::SWEEP_STATE_RUNNING);
+
+  // Rung 1: both report; nothing else runs, so the best of the two (ceil(2/3) = 1) goes on.
+  Report(worker, ids[0], 0.61, true, 6);
+  Report(worker, ids[5], 0.72, true, 6);
+  EXPECT_EQ(Get(ids[5]).search().rung(), 2);
+  EXPECT_EQ(Assigned(channel, ids[5])->search().pause_at_epoch(), 0);  // to the end
+  Report(worker, ids[5], 0.77, /*paused=*/false, 18);
+  EXPECT_EQ(Get(ids[5]).state(), polytrain::v1::JOB_STATE_SUCCEEDED);
+  // Halving is over: the rest are stopped by the search, with the rung that ended them.
+  for (int i : {0, 1, 2, 3, 4}) {
+    const Job job = Get(ids[i]);
+    EXPECT_EQ(job.state(), polytrain::v1::JOB_STATE_STOPPED) << i;
+    EXPECT_NE(job.error().find("stopped by search " + submitted.sweep_id()), std::string::npos)
+        << job.error();
+  }
+  EXPECT_NE(Get(ids[0]).error().find("at rung 1 (3 epochs)"), std::string::npos);
+  EXPECT_NE(Get(ids[1]).error().find("at rung 0 (1 epochs)"), std::string::npos);
+  // Re-runs: the finalist with its second seed, and the baseline (cross-entropy) with two.
+  sweep = GetSweep(submitted.sweep_id());
+  std::vector<std::string> reruns;
+  for (const Sweep::Trial& t : sweep.trials()) {
+    if (t.rerun()) reruns.push_back(t.job_id());
+  }
+  ASSERT_EQ(reruns.size(), 3u);
+  EXPECT_EQ(Get(reruns[0]).loss_name(), "poly1(e=5)");
+  EXPECT_EQ(Get(reruns[0]).spec().seed(), submitted.jobs(0).spec().seed() + 1);
+  EXPECT_EQ(Get(reruns[0]).search().pause_at_epoch(), 0);
+  EXPECT_EQ(Get(reruns[1]).loss_name(), "ce");
+  EXPECT_EQ(sweep.state(), Sweep::SWEEP_STATE_RUNNING);
+  Report(worker, reruns[0], 0.76, false, 18);
+  Report(worker, reruns[1], 0.70, false, 18);
+  Report(worker, reruns[2], 0.71, false, 18);
+  sweep = GetSweep(submitted.sweep_id());
+  EXPECT_EQ(sweep.state(), Sweep::SWEEP_STATE_DONE);
+  EXPECT_EQ(sweep.best_loss(), "poly1(e=5)");
+  EXPECT_EQ(sweep.baseline_loss(), "ce");
+  ASSERT_EQ(sweep.ranking_size(), 2);
+  EXPECT_EQ(sweep.ranking(0).runs(), 2);
+  EXPECT_NEAR(sweep.ranking(0).mean(), (0.77 + 0.76) / 2, 1e-12);
+  EXPECT_FALSE(std::isnan(sweep.ranking(0).ci95_low()));
+  EXPECT_FALSE(std::isnan(sweep.ranking(0).p_value()));
+  // Compute: four trials stopped at 2 steps, one at 6, one to the end, three full re-runs.
+  EXPECT_EQ(sweep.total_steps(), 4 * 2 + 6 + 18 + 3 * 18);
+}
+
+TEST_F(SearchControllerTest, ASearchGoesOnAfterARestartAndACancelledTrialDropsOut) {
+  const polytrain::v1::SubmitSweepResponse submitted = SubmitSweep(Halving(0, 1));
+  std::vector<std::string> ids;
+  for (const Job& job : submitted.jobs()) ids.push_back(job.id());
+  {
+    RecordingChannel channel;
+    const int64_t worker = Connect("w", &channel, 6);
+    Report(worker, ids[0], 0.6, true, 2);
+    Report(worker, ids[1], 0.5, true, 2);
+  }
+  core_.reset();  // the coordinator stops; the other four were running
+  Scheduler::Options options;
+  options.lease_seconds = 10;
+  options.lease_thread = false;
+  Open(options);
+  EXPECT_EQ(GetSweep(submitted.sweep_id()).state(), Sweep::SWEEP_STATE_RUNNING);
+  EXPECT_EQ(Get(ids[0]).state(), polytrain::v1::JOB_STATE_PAUSED);
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(ids[1]);
+  ASSERT_EQ(api_->CancelJob(cancel, kAdmin)->state(), polytrain::v1::JOB_STATE_CANCELLED);
+  scheduler_->ExpireLeases(Later());  // the running four are queued again
+  RecordingChannel channel;
+  const int64_t worker = Connect("w2", &channel, 6);
+  for (int i = 2; i < 6; ++i) Report(worker, ids[i], 0.1 * i, true, 2);
+  // Five reported rung 0 (the cancelled one too): floor(5/3) = 1, the best (0.6) goes up.
+  EXPECT_EQ(Get(ids[0]).search().rung(), 1);
+  EXPECT_EQ(Get(ids[0]).state(), polytrain::v1::JOB_STATE_RUNNING);
+}
+
+TEST_F(SearchControllerTest, GetSweepNamesWhatIsMissingAndWhoseItIs) {
+  const polytrain::v1::SubmitSweepResponse submitted = SubmitSweep(Halving(0, 1));
+  polytrain::v1::GetSweepRequest request;
+  request.set_id("sweep-000000000000");
+  EXPECT_EQ(api_->GetSweep(request, kAdmin).status().message(), "id: no sweep sweep-000000000000");
+  request.set_id(submitted.sweep_id());
+  EXPECT_EQ(api_->GetSweep(request, Caller::Client("mallory")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  request.clear_id();
+  EXPECT_EQ(api_->GetSweep(request, kAdmin).status().message(), "id: must be set");
+  // A grid sweep has a record too, and is done when its jobs are.
+  polytrain::v1::SubmitSweepRequest grid;
+  *grid.mutable_base() = Request("grid").spec();
+  grid.mutable_base()->clear_loss();
+  grid.add_losses()->mutable_cross_entropy();
+  const polytrain::v1::SubmitSweepResponse g = SubmitSweep(grid);
+  RecordingChannel channel;
+  const int64_t worker = Connect("w", &channel, 8);
+  Report(worker, g.jobs(0).id(), 0.8, false, 2);
+  const Sweep done = GetSweep(g.sweep_id());
+  EXPECT_EQ(done.state(), Sweep::SWEEP_STATE_DONE);
+  EXPECT_EQ(done.best_loss(), "ce");
+  EXPECT_EQ(done.rungs_size(), 0);
+}
+
+}  // namespace
+}  // namespace polytrain

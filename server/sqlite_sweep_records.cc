@@ -1,0 +1,80 @@
+// SqliteJobStore's records of sweeps (the sweeps table): a Sweep message holding the request as
+// submitted and the sweep's state; the rest of a Sweep is computed from its jobs when read.
+#include <sqlite3.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/timestamps.h"
+#include "server/sqlite_job_store.h"
+#include "server/sqlite_statement.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Sweep;
+using sqlite::Statement;
+
+absl::StatusOr<Sweep> ParseSweep(const std::string& blob, int64_t state) {
+  Sweep record;
+  if (!record.ParseFromString(blob)) {
+    return absl::DataLossError("sqlite: a stored sweep record does not parse");
+  }
+  record.set_state(static_cast<Sweep::State>(state));
+  return record;
+}
+
+}  // namespace
+
+absl::Status SqliteJobStore::InsertSweep(sqlite3* db, const Sweep& sweep) {
+  Sweep record;
+  record.set_id(sweep.id());
+  record.set_owner(sweep.owner());
+  *record.mutable_request() = sweep.request();
+  *record.mutable_create_time() = NowTimestamp();
+  Statement insert(db,
+                   "INSERT OR IGNORE INTO sweeps (id, owner, state, record) VALUES (?, ?, ?, ?)");
+  insert.Bind(1, record.id());
+  insert.Bind(2, record.owner());
+  insert.Bind(3, sweep.state());
+  insert.BindBlob(4, record.SerializeAsString());
+  if (insert.Step() != SQLITE_DONE) return insert.status("insert sweep");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Sweep> SqliteJobStore::GetSweep(const std::string& id) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement get(reader_->db, "SELECT record, state FROM sweeps WHERE id = ?");
+  get.Bind(1, id);
+  const int rc = get.Step();
+  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("id: no sweep ", id));
+  if (rc != SQLITE_ROW) return get.status("get sweep");
+  return ParseSweep(get.Blob(0), get.Int(1));
+}
+
+absl::Status SqliteJobStore::SetSweepState(const std::string& id, Sweep::State state) {
+  std::lock_guard<std::mutex> lock(writer_.mu);
+  Statement update(writer_.db, "UPDATE sweeps SET state = ? WHERE id = ?");
+  update.Bind(1, state);
+  update.Bind(2, id);
+  if (update.Step() != SQLITE_DONE) return update.status("update sweep");
+  if (sqlite3_changes(writer_.db) == 0) {
+    return absl::NotFoundError(absl::StrCat("id: no sweep ", id));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Sweep>> SqliteJobStore::SweepsInState(Sweep::State state) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement list(reader_->db, "SELECT record, state FROM sweeps WHERE state = ? ORDER BY seq");
+  list.Bind(1, state);
+  std::vector<Sweep> sweeps;
+  int rc;
+  while ((rc = list.Step()) == SQLITE_ROW) {
+    absl::StatusOr<Sweep> sweep = ParseSweep(list.Blob(0), list.Int(1));
+    if (!sweep.ok()) return sweep.status();
+    sweeps.push_back(*std::move(sweep));
+  }
+  if (rc != SQLITE_DONE) return list.status("list sweeps");
+  return sweeps;
+}
+
+}  // namespace polytrain

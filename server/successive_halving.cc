@@ -1,0 +1,82 @@
+#include "server/successive_halving.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace polytrain {
+namespace {
+
+bool Better(double a, double b, bool lower_is_better) {
+  if (std::isnan(b)) return !std::isnan(a);
+  if (std::isnan(a)) return false;
+  return lower_is_better ? a < b : a > b;
+}
+
+bool Active(polytrain::v1::JobState state) {
+  return state == polytrain::v1::JOB_STATE_QUEUED || state == polytrain::v1::JOB_STATE_RUNNING;
+}
+
+// Trials that finished rung k, best first.
+std::vector<size_t> RungRanking(const std::vector<TrialStanding>& trials, size_t k,
+                                bool lower_is_better) {
+  std::vector<size_t> reported;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    if (trials[i].rung_values.size() > k) reported.push_back(i);
+  }
+  std::stable_sort(reported.begin(), reported.end(), [&](size_t a, size_t b) {
+    return Better(trials[a].rung_values[k], trials[b].rung_values[k], lower_is_better);
+  });
+  return reported;
+}
+
+std::vector<size_t> Promotions(const std::vector<TrialStanding>& trials, int rungs, int eta,
+                               bool lower_is_better, bool round_up) {
+  std::vector<size_t> promote;
+  for (int k = 0; k + 1 < rungs; ++k) {
+    const std::vector<size_t> ranked = RungRanking(trials, static_cast<size_t>(k), lower_is_better);
+    const size_t n = ranked.size();
+    const size_t top = round_up ? (n + eta - 1) / eta : n / eta;
+    for (size_t r = 0; r < top && r < n; ++r) {
+      const TrialStanding& t = trials[ranked[r]];
+      if (t.state == polytrain::v1::JOB_STATE_PAUSED &&
+          t.rung_values.size() == static_cast<size_t>(k) + 1 && !std::isnan(t.rung_values[k])) {
+        promote.push_back(ranked[r]);
+      }
+    }
+  }
+  std::sort(promote.begin(), promote.end());
+  return promote;
+}
+
+}  // namespace
+
+HalvingDecision DecideHalving(const std::vector<TrialStanding>& trials, int rungs, int eta,
+                              bool lower_is_better) {
+  HalvingDecision decision;
+  decision.promote = Promotions(trials, rungs, eta, lower_is_better, /*round_up=*/false);
+  if (!decision.promote.empty()) return decision;
+  const bool active = std::any_of(trials.begin(), trials.end(),
+                                  [](const TrialStanding& t) { return Active(t.state); });
+  if (active) return decision;
+  decision.promote = Promotions(trials, rungs, eta, lower_is_better, /*round_up=*/true);
+  if (!decision.promote.empty()) return decision;
+  decision.finished = true;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    if (trials[i].state == polytrain::v1::JOB_STATE_PAUSED) decision.stop.push_back(i);
+  }
+  return decision;
+}
+
+std::vector<size_t> RankTrials(const std::vector<TrialStanding>& trials, bool lower_is_better) {
+  std::vector<size_t> order(trials.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const size_t ra = trials[a].rung_values.size(), rb = trials[b].rung_values.size();
+    if (ra != rb) return ra > rb;
+    if (ra == 0) return false;
+    return Better(trials[a].rung_values[ra - 1], trials[b].rung_values[rb - 1], lower_is_better);
+  });
+  return order;
+}
+
+}  // namespace polytrain

@@ -1,0 +1,155 @@
+#include "server/sweep_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "api/job_spec.h"
+#include "api/limits.h"
+#include "api/loss_search.h"
+#include "loss/core/describe.h"
+#include "server/job_comparison.h"
+#include "server/job_watchers.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::Sweep;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool Better(double a, double b, bool lower) {
+  if (std::isnan(b)) return !std::isnan(a);
+  if (std::isnan(a)) return false;
+  return lower ? a < b : a > b;
+}
+
+void FillRungs(const polytrain::v1::SubmitSweepRequest& request, const std::vector<Job>& jobs,
+               const std::string& metric, Sweep* sweep) {
+  const std::vector<int64_t> resources = RungResources(request);
+  const bool lower = LowerIsBetter(metric);
+  for (size_t k = 0; k < resources.size(); ++k) {
+    Sweep::Rung& rung = *sweep->add_rungs();
+    rung.set_rung(static_cast<int32_t>(k));
+    rung.set_resource(resources[k]);
+    rung.set_best_value(kNaN);
+    for (const Job& job : jobs) {
+      if (!job.has_search() || job.search().rerun()) continue;
+      const TrialStanding standing = Standing(job, metric);
+      const size_t finished = standing.rung_values.size();
+      const bool active = job.state() == polytrain::v1::JOB_STATE_QUEUED ||
+                          job.state() == polytrain::v1::JOB_STATE_RUNNING;
+      if (finished > k) {
+        rung.set_reported(rung.reported() + 1);
+        const double v = standing.rung_values[k];
+        if (Better(v, rung.best_value(), lower)) {
+          rung.set_best_value(v);
+          rung.set_best_job_id(job.id());
+        }
+      }
+      if (job.search().rung() > static_cast<int>(k)) rung.set_promoted(rung.promoted() + 1);
+      if (job.state() == polytrain::v1::JOB_STATE_PAUSED && finished == k + 1) {
+        rung.set_paused(rung.paused() + 1);
+      }
+      if (active && job.search().rung() == static_cast<int>(k)) {
+        rung.set_active(rung.active() + 1);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Job>> SweepJobs(JobStore& store, const std::string& id) {
+  JobFilter filter;
+  filter.labels = {{kSweepLabel, id}};
+  filter.page_size = kMaxSweepJobs;
+  absl::StatusOr<JobPage> page = store.ListJobs(filter);
+  if (!page.ok()) return page.status();
+  return std::vector<Job>(page->jobs.rbegin(), page->jobs.rend());
+}
+
+TrialStanding Standing(const Job& job, const std::string& metric) {
+  TrialStanding standing;
+  standing.state = job.state();
+  standing.rung_values.assign(job.search().rung_values().begin(), job.search().rung_values().end());
+  const bool at_rung_end = job.state() == polytrain::v1::JOB_STATE_PAUSED ||
+                           job.state() == polytrain::v1::JOB_STATE_STOPPED ||
+                           job.state() == polytrain::v1::JOB_STATE_SUCCEEDED;
+  if (at_rung_end && standing.rung_values.size() == static_cast<size_t>(job.search().rung())) {
+    auto value = job.final_metrics().find(metric);
+    standing.rung_values.push_back(value == job.final_metrics().end() ? kNaN : value->second);
+  }
+  return standing;
+}
+
+polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& request) {
+  if (request.search().has_baseline()) return request.search().baseline();
+  polytrain::v1::LossSpec baseline =
+      request.losses_size() > 0 ? request.losses(0) : polytrain::v1::LossSpec();
+  baseline.mutable_cross_entropy();
+  return baseline;
+}
+
+Sweep BuildSweepReport(const Sweep& record, const std::vector<Job>& jobs) {
+  Sweep sweep = record;
+  const polytrain::v1::SubmitSweepRequest& request = record.request();
+  const bool halving =
+      SearchStrategy(request) == polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING;
+  const std::string metric = SearchMetric(request);
+  sweep.set_metric(metric);
+  bool all_ended = !jobs.empty();
+  for (const Job& job : jobs) {
+    Sweep::Trial& trial = *sweep.add_trials();
+    trial.set_job_id(job.id());
+    trial.set_loss_name(job.loss_name());
+    trial.set_state(job.state());
+    trial.set_trial(job.search().trial());
+    trial.set_rung(job.search().rung());
+    trial.set_rerun(job.search().rerun());
+    trial.set_seed(job.spec().seed());
+    trial.set_steps(job.steps());
+    if (job.has_search() && !job.search().rerun()) {
+      for (double v : Standing(job, metric).rung_values) trial.add_rung_values(v);
+    }
+    sweep.set_total_steps(sweep.total_steps() + job.steps());
+    all_ended = all_ended && IsTerminal(job.state());
+  }
+  if (halving) FillRungs(request, jobs, metric, &sweep);
+  // A grid or random search is done when its jobs are; a search's state is the controller's.
+  if (!halving && all_ended) sweep.set_state(Sweep::SWEEP_STATE_DONE);
+
+  std::string baseline;
+  if (halving) {
+    loss::LossConfig config;
+    if (ValidateTrainingLoss(SearchBaseline(request), "baseline", &config).ok()) {
+      baseline = loss::ShortName(config);
+    }
+  }
+  std::vector<JobWithMetrics> runs;
+  bool has_baseline = false;
+  for (const Job& job : jobs) {
+    runs.push_back({job, {}});
+    has_baseline = has_baseline || job.loss_name() == baseline;
+  }
+  if (!has_baseline) baseline.clear();
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> comparison =
+      BuildComparison(runs, metric, baseline, 0);
+  if (comparison.ok()) {
+    sweep.set_baseline_loss(comparison->baseline_loss());
+    std::vector<polytrain::v1::CompareJobsResponse::LossRow> rows;
+    for (const auto& row : comparison->losses()) {
+      if (row.runs() > 0) rows.push_back(row);
+    }
+    const bool lower = LowerIsBetter(metric);
+    std::stable_sort(rows.begin(), rows.end(), [lower](const auto& a, const auto& b) {
+      return Better(a.mean(), b.mean(), lower);
+    });
+    for (auto& row : rows) *sweep.add_ranking() = std::move(row);
+    if (!rows.empty()) sweep.set_best_loss(sweep.ranking(0).loss_name());
+  }
+  return sweep;
+}
+
+}  // namespace polytrain

@@ -1,0 +1,35 @@
+// A sweep as GetSweep answers it, computed from its stored record and its jobs: each trial's
+// standing, successive halving's rungs, the compute used and the ranking of its losses (with
+// CompareJobs' statistics). Also the standing of each trial that the search controller decides
+// on, so that both read a trial the same way.
+#ifndef POLYTRAIN_SERVER_SWEEP_REPORT_H_
+#define POLYTRAIN_SERVER_SWEEP_REPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "polytrain/v1/coordinator.pb.h"
+#include "server/job_store.h"
+#include "server/successive_halving.h"
+
+namespace polytrain {
+
+// Every job labelled sweep=<id>, oldest first (at most kMaxSweepJobs).
+absl::StatusOr<std::vector<polytrain::v1::Job>> SweepJobs(JobStore& store, const std::string& id);
+
+// A trial's metric at each rung it finished: those recorded when it was promoted, and the one it
+// paused, stopped or succeeded at (its final evaluation), NaN where the metric is missing.
+TrialStanding Standing(const polytrain::v1::Job& job, const std::string& metric);
+
+// The short name of the loss a search tests against (its baseline, or cross-entropy with the
+// first configuration's activation, smoothing, weights and reduction).
+polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& request);
+
+// `record` (as stored) filled in from `jobs`.
+polytrain::v1::Sweep BuildSweepReport(const polytrain::v1::Sweep& record,
+                                      const std::vector<polytrain::v1::Job>& jobs);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_SWEEP_REPORT_H_

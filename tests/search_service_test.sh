@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Loss searches through the real service: a coordinator, two workers (one without a checkpoint
+# directory of its own) and polyctl on loopback. Successive halving on synthetic data with the
+# coordinator SIGKILLed and restarted mid-search; the promoted trials resume from their own
+# checkpoints; the losers end "stopped by search"; the ranking recomputed here from the jobs; a
+# random search through the Python client; and requests that are wrong, refused by field.
+# Usage: search_service_test.sh BUILD_DIR REPO_ROOT
+set -uo pipefail
+build=$1
+root=$2
+polyctl=$build/client/polyctl
+tmp=$(mktemp -d)
+cleanup() {
+  kill "${w1_pid:-}" "${w2_pid:-}" "${coordinator_pid:-}" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+# shellcheck source=../testing/testlib.sh
+source "$root/testing/testlib.sh"
+
+start_coordinator "$build"
+export POLYTRAIN_COORDINATOR=$coordinator_address
+"$build/worker/polytrain-worker" --coordinator "$coordinator_address" --name w1 \
+  --checkpoint_dir "$tmp/w1-checkpoints" 2>"$tmp/w1.log" &
+w1_pid=$!
+"$build/worker/polytrain-worker" --coordinator "$coordinator_address" --name w2 2>"$tmp/w2.log" &
+w2_pid=$!
+
+# 9 epochs of synthetic data; rungs of 1, 3 and 9 epochs.
+cat >"$tmp/base.txtpb" <<'SPEC'
+name: "search"
+model { mlp { hidden: [64] } }
+dataset { synthetic { classes: 5 features: 20 train_samples: 6000 test_samples: 1000 separation: 3 seed: 7 } }
+optimizer { sgd { momentum: 0.9 } learning_rate: 0.05 }
+epochs: 9
+batch_size: 64
+seed: 3
+SPEC
+
+expect 0 "sweep-" -- "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=-1:10 \
+  --trials 9 --draw-seed 5 --min-resource 1 --eta 3 --top-k 2 --seeds 3 --request-id s1
+sweep=$(head -1 "$tmp/out")
+
+# Once a third of rung 0 has reported, the coordinator is killed and started again on the same
+# database and port; the workers reconnect and the search goes on from the store.
+for _ in $(seq 600); do
+  "$polyctl" get "$sweep" --format json >"$tmp/sweep.json" 2>/dev/null
+  /usr/bin/python3 -c "
+import json, sys
+d = json.load(open('$tmp/sweep.json'))
+sys.exit(0 if d['rungs'][0].get('reported', 0) >= 3 else 1)" 2>/dev/null && break
+  sleep 0.05
+done
+kill -9 "$coordinator_pid"
+wait "$coordinator_pid" 2>/dev/null
+rm -f "$tmp/port"
+"$build/server/polytrain-coordinator" --plaintext --listen "$coordinator_address" \
+  --port_file "$tmp/port" --db "$tmp/coordinator.db" --artifacts "$tmp/artifacts" \
+  --metrics_listen "" 2>"$tmp/coordinator2.log" &
+coordinator_pid=$!
+for _ in $(seq 400); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
+# A retry of the same request after the restart names the same sweep and adds no job.
+expect 0 "$sweep" -- "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=-1:10 \
+  --trials 9 --draw-seed 5 --min-resource 1 --eta 3 --top-k 2 --seeds 3 --request-id s1
+expect 0 "best: " -- "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=-1:10 \
+  --trials 9 --draw-seed 5 --min-resource 1 --eta 3 --top-k 2 --seeds 3 --request-id s1 \
+  --watch --poll-seconds 0.2
+expect 0 "successive halving  done" -- "$polyctl" get "$sweep"
+expect 0 "rung   epochs  reported" -- "$polyctl" get "$sweep"
+"$polyctl" get "$sweep" --format json >"$tmp/sweep.json"
+"$polyctl" list --label "sweep=$sweep" --format json >"$tmp/jobs.json" 2>"$tmp/err" ||
+  fail "list: $(cat "$tmp/err")"
+checks=$((checks + 1))
+/usr/bin/python3 - "$tmp/sweep.json" "$tmp/jobs.json" <<'PY' || fail "the search's outcome is wrong"
+import json, math, statistics, sys
+sweep = json.load(open(sys.argv[1]))
+listed = json.load(open(sys.argv[2]))
+jobs = {j["id"]: j for j in (listed["jobs"] if isinstance(listed, dict) else listed)}
+assert sweep["state"] == "SWEEP_STATE_DONE", sweep["state"]
+trials = [t for t in sweep["trials"] if not t.get("rerun")]
+reruns = [t for t in sweep["trials"] if t.get("rerun")]
+assert len(trials) == 9, len(trials)
+states = [t["state"] for t in trials]
+assert all(s in ("JOB_STATE_SUCCEEDED", "JOB_STATE_STOPPED") for s in states), states
+assert states.count("JOB_STATE_SUCCEEDED") >= 1, states
+stopped = [jobs[t["job_id"]] for t in trials if t["state"] == "JOB_STATE_STOPPED"]
+assert stopped and all("stopped by search " + sweep["id"] in j["error"] for j in stopped)
+# Every promotion resumed the trial from the checkpoint of the rung before.
+full = 9 * 6000 // 64 + (1 if 9 * 6000 % 64 else 0)
+steps_per_epoch = -(-6000 // 64)
+for t in trials:
+    job = jobs[t["job_id"]]
+    rung = job.get("search", {}).get("rung", 0)
+    if rung > 0:
+        resumed = int(job.get("resumed_from_step", 0))
+        assert resumed in (steps_per_epoch, 3 * steps_per_epoch), (t, resumed)
+# Rung counts add up: 9 reached rung 0, floor or ceil of a third go up.
+rungs = sweep["rungs"]
+assert [r.get("resource") for r in rungs] == ["1", "3", "9"], rungs
+assert rungs[0]["reported"] == 9
+assert 3 <= rungs[0]["promoted"] <= 3 + 1, rungs
+assert rungs[2]["reported"] >= 1
+# Compute: trials trained far less than 9 full runs.
+trial_steps = sum(int(t.get("steps", 0)) for t in trials)
+assert trial_steps < 9 * 9 * steps_per_epoch / 2, trial_steps
+assert int(sweep["total_steps"]) == sum(int(t.get("steps", 0)) for t in sweep["trials"])
+# Re-runs: 2 finalists x 2 more seeds (or 3 for one that stopped early) and 3 of the baseline.
+assert 7 <= len(reruns) <= 9, len(reruns)
+assert sum(1 for t in reruns if t["loss_name"] == "ce") == 3
+# The ranking, recomputed from the succeeded jobs.
+finals = {}
+for t in sweep["trials"]:
+    if t["state"] == "JOB_STATE_SUCCEEDED":
+        finals.setdefault(t["loss_name"], []).append(jobs[t["job_id"]]["final_metrics"]["eval_accuracy"])
+ranking = sweep["ranking"]
+means = [r["mean"] for r in ranking]
+assert means == sorted(means, reverse=True), means
+for row in ranking:
+    values = finals[row["loss_name"]]
+    assert row["runs"] == len(values)
+    assert abs(row["mean"] - statistics.mean(values)) < 1e-12
+assert sweep["best_loss"] == ranking[0]["loss_name"]
+assert sweep["baseline_loss"] == "ce"
+PY
+grep -q "starting from scratch\|starts from scratch" "$tmp/w1.log" "$tmp/w2.log" &&
+  fail "a trial started from scratch: $(grep -h scratch "$tmp"/w*.log | head -2)"
+expect 0 "p: Welch's t-test vs ce" -- "$polyctl" compare --sweep "$sweep"
+
+# A random search through the Python client; every draw within its range, each run to the end.
+checks=$((checks + 1))
+PYTHONPATH=$build/python /usr/bin/python3 - "$tmp/base.txtpb" <<'PY' || fail "python random search"
+import sys, time
+from polytrain.client import Client, FINAL_STATES
+from google.protobuf import text_format
+from polytrain.v1 import job_pb2
+base = text_format.Parse(open(sys.argv[1]).read(), job_pb2.JobSpec())
+base.epochs = 1
+with Client() as client:
+    response = client.search(base, {"strategy": "STRATEGY_RANDOM", "loss": {"focal": {}},
+                                    "ranges": [{"field": "focal.gamma", "min": 0.5, "max": 4,
+                                                "log_scale": True}],
+                                    "trials": 3, "draw_seed": 2}, seeds=1)
+    assert len(response.jobs) == 3
+    gammas = [j.spec.loss.focal.gamma for j in response.jobs]
+    assert all(0.5 <= g <= 4 for g in gammas) and len(set(gammas)) == 3, gammas
+    for job in response.jobs:
+        assert client.wait(job.id).state in FINAL_STATES
+    sweep = client.get_sweep(response.sweep_id)
+    assert sweep.state == sweep.SWEEP_STATE_DONE and not sweep.rungs and sweep.best_loss, sweep
+PY
+
+# Wrong requests name their field; nothing is stored.
+expect 1 "search.ranges[0].min: poly1.epsilon = -2 is not a valid loss" -- \
+  "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=-2:1
+expect 1 "search.ranges[0].field: 'focal.gamma' needs the search's loss to be focal" -- \
+  "$polyctl" search "$tmp/base.txtpb" --range focal.gamma=0:1 --loss 'poly1 {}'
+expect 1 "search.min_resource: must be in [1, 9], got 10" -- \
+  "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=0:1 --min-resource 10
+expect 1 "--range poly1.epsilon: expected FIELD=MIN:MAX" -- \
+  "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon
+expect 4 "id: no sweep sweep-000000000000" -- "$polyctl" get sweep-000000000000
+finish search_service_test
