@@ -67,6 +67,7 @@ std::string ShortName(const LossConfig& config) {
   }
   if (config.activation == Activation::kSigmoid) name = "sigmoid_" + name;
   if (config.label_smoothing != 0.0) name += ",ls=" + Num(config.label_smoothing);
+  if (config.alpha) name += ",a=" + Num(*config.alpha) + (config.alpha_on_ce_only ? "@ce" : "");
   return name;
 }
 
@@ -118,7 +119,10 @@ std::string Describe(const LossConfig& config, int max_alpha_rows) {
   if (!config.class_weights.empty()) {
     out << "weights:     " << config.class_weights.size() << " classes\n";
   }
-  if (config.alpha) out << "alpha:       " << Num(*config.alpha) << "\n";
+  if (config.alpha) {
+    out << "alpha:       " << Num(*config.alpha)
+        << (config.alpha_on_ce_only ? " (weighs the cross-entropy term only)" : "") << "\n";
+  }
   if (config.ignore_index) out << "ignore:      targets == " << *config.ignore_index << "\n";
   return out.str();
 }

@@ -58,8 +58,10 @@ struct LossConfig {
   double label_smoothing = 0.0;
   // Empty: every class weighs 1.
   std::vector<double> class_weights;
-  // Sigmoid alpha-balance.
+  // Sigmoid alpha-balance, and whether it weighs the cross-entropy term only (the PolyLoss
+  // paper's code) instead of the whole loss.
   std::optional<double> alpha;
+  bool alpha_on_ce_only = false;
   std::optional<int64_t> ignore_index;
   Reduction reduction = Reduction::kMean;
 };

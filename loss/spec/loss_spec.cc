@@ -171,6 +171,13 @@ absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
       return s;
     }
   }
+  if (!polytrain::v1::AlphaBalance_IsValid(spec.alpha_balance())) {
+    return InvalidField(FieldPath(path, "alpha_balance"),
+                        absl::StrCat("unknown value ", spec.alpha_balance()));
+  }
+  if (spec.alpha_balance() != polytrain::v1::ALPHA_BALANCE_UNSPECIFIED && !spec.has_alpha()) {
+    return InvalidField(FieldPath(path, "alpha_balance"), "set alpha too: there is no balance");
+  }
   return absl::OkStatus();
 }
 
@@ -183,6 +190,7 @@ absl::StatusOr<LossConfig> ToLossConfig(const LossSpec& spec, absl::string_view 
   config.label_smoothing = spec.label_smoothing();
   config.class_weights.assign(spec.class_weights().begin(), spec.class_weights().end());
   if (spec.has_alpha()) config.alpha = spec.alpha();
+  config.alpha_on_ce_only = spec.alpha_balance() == polytrain::v1::ALPHA_BALANCE_CE_TERM_ONLY;
   if (spec.has_ignore_index()) config.ignore_index = spec.ignore_index();
   switch (spec.reduction()) {
     case polytrain::v1::REDUCTION_SUM:

@@ -116,6 +116,16 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
                 "alpha: alpha-balance applies to activation ACTIVATION_SIGMOID only");
   ExpectInvalid(Parse("cross_entropy {} activation: ACTIVATION_SIGMOID alpha: 1.5"),
                 "alpha: must be <= 1, got 1.5");
+  ExpectInvalid(Parse("focal { gamma: 2 } activation: ACTIVATION_SIGMOID "
+                      "alpha_balance: ALPHA_BALANCE_CE_TERM_ONLY"),
+                "alpha_balance: set alpha too: there is no balance");
+  LossSpec balance = Parse("focal { gamma: 2 } activation: ACTIVATION_SIGMOID alpha: 0.25");
+  balance.set_alpha_balance(static_cast<polytrain::v1::AlphaBalance>(3));
+  ExpectInvalid(balance, "alpha_balance: unknown value 3");
+  balance.set_alpha_balance(polytrain::v1::ALPHA_BALANCE_WHOLE_LOSS);
+  EXPECT_FALSE(ToLossConfig(balance)->alpha_on_ce_only);
+  balance.set_alpha_balance(polytrain::v1::ALPHA_BALANCE_CE_TERM_ONLY);
+  EXPECT_TRUE(ToLossConfig(balance)->alpha_on_ce_only);
   LossSpec bad_enum = Parse("cross_entropy {}");
   bad_enum.set_activation(static_cast<polytrain::v1::Activation>(7));
   ExpectInvalid(bad_enum, "activation: unknown value 7");

@@ -74,10 +74,17 @@ torch::Tensor NaiveSigmoid(const LossConfig& config, const torch::Tensor& logits
     omega = omega *
             torch::tensor(config.class_weights, torch::kDouble).to(logits.options()).unsqueeze(0);
   }
-  if (config.alpha) omega = omega * (*config.alpha * y + (1.0 - *config.alpha) * (1.0 - y));
+  torch::Tensor balance = torch::ones_like(logits);
+  if (config.alpha) balance = *config.alpha * y + (1.0 - *config.alpha) * (1.0 - y);
 
+  // alpha_t weighs the whole loss, or (the paper's code) the cross-entropy term alone.
   torch::Tensor inner = NaivePolynomial(config.series, x);
-  if (config.series.ce_tail) inner = inner + ce;
+  if (config.alpha_on_ce_only) {
+    if (config.series.ce_tail) inner = inner + balance * ce;
+  } else {
+    omega = omega * balance;
+    if (config.series.ce_tail) inner = inner + ce;
+  }
   const torch::Tensor per_element = omega * torch::pow(x, config.series.gamma) * inner * keep_f;
   return Reduce(config, per_element, keep_f.sum());
 }

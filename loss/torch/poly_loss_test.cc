@@ -7,6 +7,7 @@
 
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "loss/core/describe.h"
 #include "loss/core/scalar_loss.h"
 #include "loss/spec/loss_spec.h"
 
@@ -319,6 +320,50 @@ TEST_F(PolyLossTest, BadInputsAreClearErrors) {
               sigmoid(logits_, torch::zeros({16, 5}));
             }).find("sigmoid targets must have the logits' shape"),
             std::string::npos);
+}
+
+// The PolyLoss paper's own code (its poly1_focal_loss) weighs the focal term by alpha_t and adds
+// the Poly-1 term unweighted:
+//   pt = y p + (1 - y)(1 - p),  FL = alpha_t * ce * (1 - pt)^gamma,  L = FL + eps (1 -
+//   pt)^(gamma+1)
+// ALPHA_BALANCE_CE_TERM_ONLY is that formula on every path; the default weighs the whole loss.
+TEST_F(PolyLossTest, ThePapersAlphaConventionIsItsFormula) {
+  const torch::Tensor z = torch::randn({8, 5}, torch::kDouble) * 3;
+  const torch::Tensor y = torch::rand({8, 5}, torch::kDouble).lt(0.3).to(torch::kDouble);
+  const double epsilon = 1.5, gamma = 2, alpha = 0.25;
+  auto paper = [&](const torch::Tensor& logits, bool balance_all) {
+    const torch::Tensor p = torch::sigmoid(logits);
+    const torch::Tensor ce =
+        torch::binary_cross_entropy_with_logits(logits, y, {}, {}, at::Reduction::None);
+    const torch::Tensor pt = y * p + (1 - y) * (1 - p);
+    const torch::Tensor alpha_t = alpha * y + (1 - alpha) * (1 - y);
+    const torch::Tensor focal = alpha_t * ce * torch::pow(1 - pt, gamma);
+    const torch::Tensor poly1 = epsilon * torch::pow(1 - pt, gamma + 1);
+    return focal + (balance_all ? alpha_t * poly1 : poly1);
+  };
+  const std::string spec =
+      "poly_focal { gamma: 2 epsilons: [1.5] } activation: ACTIVATION_SIGMOID alpha: 0.25 "
+      "reduction: REDUCTION_NONE";
+  const LossConfig papers = Config(spec + " alpha_balance: ALPHA_BALANCE_CE_TERM_ONLY");
+  const LossConfig ours = Config(spec);
+  EXPECT_TRUE(papers.alpha_on_ce_only);
+  EXPECT_EQ(ShortName(papers), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25@ce");
+  EXPECT_EQ(ShortName(ours), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25");
+  for (const bool balance_all : {false, true}) {
+    SCOPED_TRACE(balance_all ? "whole loss" : "paper's convention");
+    const LossConfig& config = balance_all ? ours : papers;
+    const LossAndGrad expected =
+        RunWithGrad(z, [&](const torch::Tensor& v) { return paper(v, balance_all); });
+    for (const KernelPath path : {KernelPath::kHost, KernelPath::kDevice}) {
+      const PolyLoss op(config, path);
+      const LossAndGrad got = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, y); });
+      ExpectClose(got.loss, expected.loss);
+      ExpectClose(got.grad, expected.grad);
+    }
+    ExpectClose(NaivePolyLoss(config, z, y), expected.loss);
+  }
+  // The two conventions differ wherever epsilon's term counts.
+  EXPECT_GT((paper(z, true) - paper(z, false)).abs().max().item<double>(), 1e-3);
 }
 
 TEST_F(PolyLossTest, HalfPrecisionIsComputedInFloat32) {

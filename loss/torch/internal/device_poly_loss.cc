@@ -164,13 +164,17 @@ class DeviceSigmoidFunction : public torch::autograd::Function<DeviceSigmoidFunc
     const torch::Tensor softplus_neg = (-logits).clamp_min(0.0) + l1;  // -log(sigma)
     const double alpha_pos = config.alpha ? *config.alpha : 1.0;
     const double alpha_neg = config.alpha ? 1.0 - *config.alpha : 1.0;
-    torch::Tensor omega = (alpha_pos * y + alpha_neg * (1.0 - y)) * keep;
-    if (!config.class_weights.empty()) omega = omega * prepared->ClassWeights(options);
+    // omega weighs the cross-entropy term, omega_poly the polynomial: both alpha-balanced, or
+    // (the paper's code) the polynomial without the balance.
+    torch::Tensor omega_poly = keep;
+    if (!config.class_weights.empty()) omega_poly = omega_poly * prepared->ClassWeights(options);
+    const torch::Tensor omega = omega_poly * (alpha_pos * y + alpha_neg * (1.0 - y));
+    if (!config.alpha_on_ce_only) omega_poly = omega;
     const torch::Tensor ce = omega * (y * softplus_neg + (1.0 - y) * softplus_pos);
     const torch::Tensor x = y * sig_neg + (1.0 - y) * sig;
     const torch::Tensor xg = PowGammaTensor(x, config.series.gamma);
     const auto [q, d] = prepared->device_series.Evaluate(x);
-    const TermTensors terms = Combine(config.series, x, xg, ce, omega, q, d);
+    const TermTensors terms = Combine(config.series, x, xg, ce, omega_poly, q, d);
     const torch::Tensor grad =
         terms.dloss_dx * (1.0 - 2.0 * y) * sig * sig_neg + terms.dloss_dce * omega * (sig - y);
     const auto [result, scale] = Reduce(config, terms.loss, keep.sum());

@@ -4,7 +4,8 @@
 // Per element, with y the (smoothed) target, e = exp(-|z|), sigma = sigmoid(z):
 //   pt = y sigma + (1 - y)(1 - sigma),  x = y sigma(-z) + (1 - y) sigma(z)   (no cancellation),
 //   ce = y softplus(-z) + (1 - y) softplus(z),  omega = w_class * (alpha y + (1 - alpha)(1 - y)),
-//   L = omega x^g (t ce + P(x)),
+//   L = omega x^g (t ce + P(x))  (or, with the balance on the CE term only, x^g (omega t ce +
+//   w_class P(x))),
 //   dL/dz = A (1 - 2y) sigma sigma(-z) + B omega (sigma - y)     (A, B from sample_math.h).
 #include <ATen/Parallel.h>
 
@@ -48,6 +49,7 @@ struct Scratch {
 struct SigmoidConstants {
   double smoothing;
   double alpha_pos, alpha_neg;  // alpha-balance as alpha_pos y + alpha_neg (1 - y); 1 without
+  bool alpha_on_ce_only;        // the balance weighs the cross-entropy term alone
   double ignore;                // NaN without ignore_index: NaN equals nothing
   const double* class_weights;  // [classes], or null
   int64_t classes;
@@ -107,7 +109,11 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
     const DoubleLanes softplus_neg = Select(z > zero, zero, -z) + l1;  // -log(sigma)
     DoubleLanes class_weight = one;
     if (c.class_weights != nullptr) std::memcpy(&class_weight, &s.class_weight[k], sizeof(one));
-    const DoubleLanes w = class_weight * (c.alpha_pos * y + c.alpha_neg * (one - y)) * kept;
+    // w weighs the cross-entropy term, w_poly the polynomial: both alpha-balanced, or (the
+    // paper's code) the polynomial without the balance.
+    const DoubleLanes balance = c.alpha_pos * y + c.alpha_neg * (one - y);
+    const DoubleLanes w = class_weight * balance * kept;
+    const DoubleLanes w_poly = c.alpha_on_ce_only ? class_weight * kept : w;
     std::memcpy(&s.keep[k], &kept, sizeof(kept));
     const DoubleLanes x = y * sig_neg + (one - y) * sig;
     const DoubleLanes ce = w * (y * softplus_neg + (one - y) * softplus_pos);
@@ -115,7 +121,7 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
     const DoubleLanes dce_dz = w * (sig - y);
     std::memcpy(&s.x[k], &x, sizeof(x));
     std::memcpy(&s.ce[k], &ce, sizeof(ce));
-    std::memcpy(&s.omega[k], &w, sizeof(w));
+    std::memcpy(&s.omega[k], &w_poly, sizeof(w_poly));
     std::memcpy(&s.dx_dz[k], &dx_dz, sizeof(dx_dz));
     std::memcpy(&s.dce_dz[k], &dce_dz, sizeof(dce_dz));
   }
@@ -182,6 +188,7 @@ class SigmoidPolyLossFunction : public torch::autograd::Function<SigmoidPolyLoss
     constants.smoothing = config.label_smoothing;
     constants.alpha_pos = config.alpha ? *config.alpha : 1.0;
     constants.alpha_neg = config.alpha ? 1.0 - *config.alpha : 1.0;
+    constants.alpha_on_ce_only = config.alpha_on_ce_only;
     constants.ignore = config.ignore_index ? static_cast<double>(*config.ignore_index)
                                            : std::numeric_limits<double>::quiet_NaN();
     constants.class_weights = config.class_weights.empty() ? nullptr : config.class_weights.data();
