@@ -100,6 +100,7 @@ void Scheduler::CountTransitionLocked(JobState from, JobState to) {
 
 absl::StatusOr<std::vector<Job>> Scheduler::Submit(std::vector<Job> jobs,
                                                    const polytrain::v1::Sweep* sweep) {
+  SweepNotifier notify(this);  // a new search is published (and decided on) at once
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<bool> created;
   absl::StatusOr<std::vector<Job>> stored = store_->CreateJobs(std::move(jobs), &created, sweep);
@@ -108,6 +109,7 @@ absl::StatusOr<std::vector<Job>> Scheduler::Submit(std::vector<Job> jobs,
   for (size_t i = 0; i < stored->size(); ++i) {
     if (!created[i]) continue;
     queue_.Push((*stored)[i], now);
+    SweepJobSettledLocked((*stored)[i]);
     if (options_.metrics != nullptr) options_.metrics->JobSubmitted();
     CountTransitionLocked(polytrain::v1::JOB_STATE_UNSPECIFIED, polytrain::v1::JOB_STATE_QUEUED);
   }

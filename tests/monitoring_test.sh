@@ -38,7 +38,8 @@ if ! wait_for_file "$tmp/port" || ! wait_for_file "$tmp/coordinator_metrics"; th
 fi
 POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
 export POLYTRAIN_COORDINATOR
-# Two workers of two slots each: a data-parallel job takes one slot of each, the sweep the rest.
+# Two workers of two slots each: a data-parallel job takes one slot of each, a short search and
+# then the sweep the rest.
 for w in 1 2; do
   "$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name "mon-worker-$w" \
     --slots 2 --threads 1 --metrics_listen 127.0.0.1:0 --metrics_port_file "$tmp/worker$w.metrics" \
@@ -96,6 +97,11 @@ sed -e 's/^name: .*/name: "monitored-gang"/' -e 's/^epochs: .*/epochs: 10000/' "
   >"$tmp/gang.txtpb"
 echo "replicas: 2" >>"$tmp/gang.txtpb"
 "$build/client/polyctl" submit "$tmp/gang.txtpb" >"$tmp/gang" || fail "gang submission failed"
+# A short successive-halving search (two trials, rungs of 1 and 3 epochs), for its panels.
+sed -e 's/^name: .*/name: "monitored-search"/' -e 's/^epochs: .*/epochs: 3/' \
+  -e 's/train_samples: 4000/train_samples: 400/' "$tmp/job.txtpb" >"$tmp/search.txtpb"
+"$build/client/polyctl" search "$tmp/search.txtpb" --loss-grid 'poly1.epsilon=0,1' \
+  --min-resource 1 >"$tmp/search" || fail "search submission failed"
 "$build/client/polyctl" sweep "$tmp/job.txtpb" --loss 'cross_entropy {}' --loss 'poly1 { epsilon: 1 }' \
   >"$tmp/sweep" || fail "sweep submission failed"
 
