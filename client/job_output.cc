@@ -114,6 +114,23 @@ void PrintJob(const Job& job) {
     std::printf("  %d replicas, global batch %d (%d per replica)\n", job.spec().replicas(),
                 job.spec().batch_size(), job.spec().batch_size() / job.spec().replicas());
   }
+  // A search's trial: where it stands (polyctl get SWEEP_ID shows the whole search).
+  if (job.has_search()) {
+    auto sweep = job.spec().labels().find("sweep");
+    std::vector<std::string> values;
+    for (double v : job.search().rung_values()) values.push_back(Fixed(v));
+    const std::string at = job.search().pause_at_epoch() > 0
+                               ? absl::StrCat(", pauses at epoch ", job.search().pause_at_epoch())
+                           : job.search().pause_at_step() > 0
+                               ? absl::StrCat(", pauses at step ", job.search().pause_at_step())
+                               : "";
+    std::printf(
+        "  %s of %s, rung %d%s%s%s\n",
+        job.search().rerun() ? "re-run" : absl::StrCat("trial ", job.search().trial()).c_str(),
+        sweep == job.spec().labels().end() ? "?" : sweep->second.c_str(), job.search().rung(),
+        at.c_str(),
+        values.empty() ? "" : "; metric at earlier rungs: ", absl::StrJoin(values, " ").c_str());
+  }
   for (const auto& [key, value] : job.final_metrics()) {
     if (key.find('/') == std::string::npos) std::printf("  %-16s %.4f\n", key.c_str(), value);
   }

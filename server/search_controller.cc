@@ -51,6 +51,7 @@ absl::StatusOr<std::vector<Job>> Reruns(const Sweep& record, const std::vector<J
       jobs.push_back(std::move(job));
     }
   }
+  if (finalists == 0) return jobs;  // every trial was cancelled or failed: nothing to re-run
   const polytrain::v1::LossSpec baseline = SearchBaseline(request);
   loss::LossConfig config;
   POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(baseline, "baseline", &config));
@@ -175,6 +176,7 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
   if (request.search().top_k() > 0 && reruns.empty()) {
     absl::StatusOr<std::vector<Job>> more = Reruns(*record, trials, standings);
     if (!more.ok()) return more.status();
+    if (more->empty()) return store_->SetSweepState(sweep_id, Sweep::SWEEP_STATE_DONE);
     spdlog::info("search {}: halving done; {} re-runs of the best {} and the baseline", sweep_id,
                  more->size(), request.search().top_k());
     return scheduler_->Submit(*std::move(more)).status();

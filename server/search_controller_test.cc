@@ -177,6 +177,19 @@ TEST_F(SearchControllerTest, ASearchGoesOnAfterARestartAndACancelledTrialDropsOu
   EXPECT_EQ(Get(ids[0]).state(), polytrain::v1::JOB_STATE_RUNNING);
 }
 
+TEST_F(SearchControllerTest, ASearchWhoseTrialsAllEndWithoutAResultIsDoneWithoutReruns) {
+  const polytrain::v1::SubmitSweepResponse submitted = SubmitSweep(Halving(/*top_k=*/2, 3));
+  for (const Job& job : submitted.jobs()) {
+    polytrain::v1::CancelJobRequest cancel;
+    cancel.set_id(job.id());
+    ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  }
+  const Sweep sweep = GetSweep(submitted.sweep_id());
+  EXPECT_EQ(sweep.state(), Sweep::SWEEP_STATE_DONE);
+  EXPECT_EQ(sweep.trials_size(), 6);  // no re-run, no baseline
+  EXPECT_TRUE(sweep.best_loss().empty());
+}
+
 TEST_F(SearchControllerTest, GetSweepNamesWhatIsMissingAndWhoseItIs) {
   const polytrain::v1::SubmitSweepResponse submitted = SubmitSweep(Halving(0, 1));
   polytrain::v1::GetSweepRequest request;

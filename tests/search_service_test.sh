@@ -126,6 +126,8 @@ PY
 grep -q "starting from scratch\|starts from scratch" "$tmp/w1.log" "$tmp/w2.log" &&
   fail "a trial started from scratch: $(grep -h scratch "$tmp"/w*.log | head -2)"
 expect 0 "p: Welch's t-test vs ce" -- "$polyctl" compare --sweep "$sweep"
+trial=$(/usr/bin/python3 -c "import json; print(json.load(open('$tmp/sweep.json'))['trials'][0]['job_id'])")
+expect 0 "trial 0 of $sweep, rung " -- "$polyctl" get "$trial"
 
 # A random search through the Python client; every draw within its range, each run to the end.
 checks=$((checks + 1))
