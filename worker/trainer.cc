@@ -138,35 +138,6 @@ absl::StatusOr<TrainingSummary> Trainer::Run() {
   }
 }
 
-std::map<std::string, double> Trainer::EvaluateAll() {
-  EvalOptions options{EvalBatchSize(spec_), CalibrationBins(spec_), device_, spec_.precision()};
-  std::map<std::string, double> values =
-      Evaluate(*model_, data_.test, data_.classes, per_sample_loss_, options, "eval_");
-  if (data_.validation.size() > 0) {
-    for (auto& [key, value] :
-         Evaluate(*model_, data_.validation, data_.classes, per_sample_loss_, options, "val_")) {
-      values[key] = value;
-    }
-  }
-  return values;
-}
-
-void Trainer::EmitEval(const RunPosition& position, double elapsed,
-                       const std::map<std::string, double>& values) {
-  if (options_.sink == nullptr) return;
-  MetricPoint point;
-  point.set_kind(MetricPoint::KIND_EVAL);
-  point.set_step(position.step);
-  point.set_epoch(static_cast<int32_t>(
-      position.batch_in_epoch == 0 && position.epoch > 0 ? position.epoch - 1 : position.epoch));
-  point.set_epoch_progress(position.batch_in_epoch == 0 && position.epoch > 0
-                               ? 1.0
-                               : static_cast<double>(position.batch_in_epoch) / steps_per_epoch_);
-  point.set_elapsed_seconds(elapsed);
-  for (const auto& [key, value] : values) (*point.mutable_values())[key] = value;
-  options_.sink->Emit(point);
-}
-
 absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   TrainingSummary summary;
   summary.total_steps = total_steps_;
@@ -319,7 +290,9 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     }
     optimizer_->step();
     if (local_len > 0) window_correct += logits.argmax(1).eq(y).sum();
-    window_loss += loss.detach().to(torch::kDouble) * static_cast<double>(len);
+    // The window's summed loss over samples: a mean's batch value counts len times, a sum's once.
+    const bool batch_mean = loss_.config().reduction == loss::Reduction::kMean;
+    window_loss += loss.detach().to(torch::kDouble) * (batch_mean ? static_cast<double>(len) : 1.0);
     window_samples += len;
     window_local_samples += local_len;
     ++window_steps;

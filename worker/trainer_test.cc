@@ -356,6 +356,29 @@ TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
   }
 }
 
+// The logged training loss is per sample for either reduction: at the first step (the same
+// initial weights and batch) a sum's point equals a mean's.
+TEST(TrainerTest, TheLoggedLossIsPerSampleForASumToo) {
+  JobSpec spec = Spec(kSynthetic);
+  spec.set_log_every_steps(1);
+  spec.set_max_steps(1);
+  VectorSink mean_sink, sum_sink;
+  TrainerOptions options;
+  options.sink = &mean_sink;
+  ASSERT_TRUE(Train(spec, options).ok());
+  spec.mutable_loss()->set_reduction(polytrain::v1::REDUCTION_SUM);
+  options.sink = &sum_sink;
+  ASSERT_TRUE(Train(spec, options).ok());
+  auto first_loss = [](const VectorSink& sink) {
+    for (const MetricPoint& p : sink.points) {
+      if (p.kind() == MetricPoint::KIND_TRAIN) return p.values().at("loss");
+    }
+    return -1.0;
+  };
+  EXPECT_GT(first_loss(mean_sink), 0.0);
+  EXPECT_NEAR(first_loss(sum_sink), first_loss(mean_sink), 1e-6 * first_loss(mean_sink));
+}
+
 // A search trial pauses at its rung with an evaluation and a checkpoint there, and a promotion
 // resumes from that checkpoint: rung by rung, the same weights and accuracy as one run.
 TEST(TrainerTest, ASearchTrialPausesAtItsRungsAndResumesExactly) {
