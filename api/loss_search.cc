@@ -218,17 +218,20 @@ absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
   if (!LossSearch::Strategy_IsValid(search.strategy())) {
     return InvalidField("search.strategy", absl::StrCat("unknown strategy ", search.strategy()));
   }
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("search.metric", search.metric(), 0, kMaxValueNameLength));
   const LossSearch::Strategy strategy = SearchStrategy(request);
   if (strategy == LossSearch::STRATEGY_GRID) {
     if (search.ranges_size() > 0 || search.trials() != 0 || search.min_resource() != 0 ||
-        search.top_k() != 0) {
+        search.top_k() != 0 || search.has_loss() || search.has_baseline() ||
+        search.reduction_factor() != 0 || search.unit() != LossSearch::RESOURCE_UNSPECIFIED ||
+        search.draw_seed() != 0) {
       return InvalidField("search.strategy",
-                          "a grid runs `losses` as given: ranges, trials, min_resource and top_k "
-                          "need RANDOM or SUCCESSIVE_HALVING");
+                          "a grid runs `losses` as given: loss, ranges, trials, draw_seed, unit, "
+                          "min_resource, reduction_factor, top_k and baseline need RANDOM or "
+                          "SUCCESSIVE_HALVING");
     }
     return absl::OkStatus();
   }
-  POLYTRAIN_RETURN_IF_ERROR(CheckLength("search.metric", search.metric(), 0, kMaxValueNameLength));
   const bool draws = strategy == LossSearch::STRATEGY_RANDOM || search.ranges_size() > 0;
   if (draws) {
     if (request.losses_size() > 0) {

@@ -184,10 +184,18 @@ TEST(LossSearchTest, HalvingLimitsAndBudget) {
 
 TEST(LossSearchTest, AGridTakesNoSearchFields) {
   SubmitSweepRequest request = Search("losses { cross_entropy {} } search { top_k: 1 }");
-  EXPECT_EQ(Error(request),
-            "search.strategy: a grid runs `losses` as given: ranges, trials, min_resource and "
-            "top_k need RANDOM or SUCCESSIVE_HALVING");
+  EXPECT_EQ(
+      Error(request),
+      "search.strategy: a grid runs `losses` as given: loss, ranges, trials, draw_seed, unit, "
+      "min_resource, reduction_factor, top_k and baseline need RANDOM or SUCCESSIVE_HALVING");
   request.mutable_search()->set_top_k(0);
+  EXPECT_EQ(Error(request), "");
+  request.mutable_search()->mutable_baseline()->mutable_cross_entropy();
+  EXPECT_NE(Error(request), "");
+  request.mutable_search()->clear_baseline();
+  request.mutable_search()->set_metric(std::string(129, 'm'));
+  EXPECT_EQ(Error(request), "search.metric: length must be in [0, 128] characters, got 129");
+  request.mutable_search()->set_metric(std::string(128, 'm'));
   EXPECT_EQ(Error(request), "");
 }
 

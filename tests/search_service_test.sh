@@ -161,5 +161,7 @@ expect 1 "search.min_resource: must be in [1, 9], got 10" -- \
   "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=0:1 --min-resource 10
 expect 1 "--range poly1.epsilon: expected FIELD=MIN:MAX" -- \
   "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon
+expect 1 "search needs --range FIELD=MIN:MAX (draws) or --loss-grid G" -- \
+  "$polyctl" search "$tmp/base.txtpb"
 expect 4 "id: no sweep sweep-000000000000" -- "$polyctl" get sweep-000000000000
 finish search_service_test

@@ -62,6 +62,10 @@ absl::StatusOr<polytrain::v1::ParameterRange> ParseRange(const std::string& text
 }
 
 absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptions& options) {
+  if (options.ranges.empty() && options.grids.empty()) {
+    return absl::InvalidArgumentError(
+        "search needs --range FIELD=MIN:MAX (draws) or --loss-grid G (given losses)");
+  }
   polytrain::v1::SubmitSweepRequest request;
   POLYTRAIN_RETURN_IF_ERROR(ReadProtoFile(options.file, request.mutable_base()));
   POLYTRAIN_RETURN_IF_ERROR(ApplyLabels(options.labels, request.mutable_base()->mutable_labels()));
@@ -163,8 +167,8 @@ Command AddSearchCommand(CLI::App& app) {
       "search",
       "Search the loss space: successive halving (ASHA; losers stop early, the best go on from "
       "their checkpoints) or random search; prints the sweep id. Example: polyctl search "
-      "examples/jobs/fashion_mnist_sweep_base.txtpb --range poly1.epsilon=-1:10 --trials 12 "
-      "--top-k 2 --seeds 3 --watch");
+      "examples/jobs/fashion_mnist_search_base.txtpb --range poly1.epsilon=-1:10 --trials 12 "
+      "--top-k 1 --seeds 3 --watch");
   search->add_option("file", options->file, "base JobSpec file (its epochs are the full budget)")
       ->required()
       ->check(CLI::ExistingFile);
