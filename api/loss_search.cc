@@ -48,7 +48,8 @@ double Unit(std::mt19937_64& random) { return static_cast<double>(random() >> 11
 double RoundSignificant(double value, int digits) {
   if (value == 0.0 || !std::isfinite(value)) return value;
   const double scale = std::pow(10.0, digits - 1 - std::floor(std::log10(std::fabs(value))));
-  return std::round(value * scale) / scale;
+  const double rounded = std::round(value * scale) / scale;
+  return std::isfinite(scale) && std::isfinite(rounded) ? rounded : value;
 }
 
 absl::Status ValidateRanges(const LossSearch& search) {
@@ -134,12 +135,13 @@ absl::Status ValidateHalving(const SubmitSweepRequest& request) {
     POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(search.baseline(), "search.baseline"));
   }
   const int seeds = std::max(request.seeds(), 1);
+  // A finalist stopped before the full budget re-runs with every seed.
   const int64_t jobs =
-      configurations + int64_t{search.top_k()} * (seeds - 1) + (search.top_k() > 0 ? seeds : 0);
+      configurations + int64_t{search.top_k()} * seeds + (search.top_k() > 0 ? seeds : 0);
   if (jobs > kMaxSweepJobs) {
     return InvalidField("search.top_k",
-                        absl::StrCat("trials + top_k x (seeds - 1) + seeds (the baseline) must be "
-                                     "at most ",
+                        absl::StrCat("trials + top_k x seeds + seeds (the baseline) must be at "
+                                     "most ",
                                      kMaxSweepJobs, ", got ", jobs));
   }
   return absl::OkStatus();

@@ -161,10 +161,12 @@ TEST(LossSearchTest, HalvingLimitsAndBudget) {
   EXPECT_EQ(Error(request), "search.top_k: must be at most the 12 configurations, got 13");
   request.mutable_search()->set_top_k(12);
   request.set_seeds(100);
-  // 12 trials + 12 x 99 re-runs + 100 baseline runs.
+  // 12 trials + 12 x 100 re-runs + 100 baseline runs.
   EXPECT_EQ(Error(request),
-            "search.top_k: trials + top_k x (seeds - 1) + seeds (the baseline) must be at most "
-            "1000, got 1300");
+            "search.top_k: trials + top_k x seeds + seeds (the baseline) must be at most 1000, "
+            "got 1312");
+  request.set_seeds(70);  // 12 + 12 x 70 + 70 = 922
+  EXPECT_EQ(Error(request), "");
   request = Search(kHalving);
   request.mutable_base()->set_max_steps(100);
   EXPECT_EQ(Error(request),

@@ -109,12 +109,15 @@ class Scheduler {
 
   // --- Search trials (successive halving; search_controller.h decides, this carries out) ---
   // Called with a sweep's id, outside the scheduler's lock, after one of its search trials paused
-  // or ended (set once, before workers connect).
+  // or ended (set once, before workers connect). Setting another (or none) waits for the calls
+  // in flight to return, so the old listener may be destroyed after.
   void SetSweepListener(std::function<void(const std::string& sweep_id)> listener);
   // Queues a PAUSED trial again after `change` (its next rung) is applied: it resumes from its
   // checkpoint on whichever worker takes it. FAILED_PRECONDITION when it is not PAUSED.
   absl::Status ResumeTrial(const std::string& job_id,
                            const std::function<void(polytrain::v1::Job*)>& change);
+  // Tells the sweep listener of `sweep_id` again at the next chance (a decision that failed).
+  void SweepNeedsDecision(const std::string& sweep_id);
   // Ends a PAUSED trial as STOPPED with `reason`. FAILED_PRECONDITION when it is not PAUSED.
   absl::Status StopTrial(const std::string& job_id, const std::string& reason);
 
@@ -231,6 +234,8 @@ class Scheduler {
   int64_t next_session_ = 1;
   std::set<std::string> settled_sweeps_;                    // for the SweepNotifier
   std::function<void(const std::string&)> sweep_listener_;  // set before any use
+  int listener_calls_ = 0;                                  // in flight, outside mu_
+  std::condition_variable listener_idle_;
 
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -16,16 +16,25 @@ Scheduler::SweepNotifier::~SweepNotifier() {
   std::function<void(const std::string&)> listener;
   {
     std::lock_guard<std::mutex> lock(scheduler_->mu_);
+    if (!scheduler_->sweep_listener_ || scheduler_->settled_sweeps_.empty()) return;
     sweeps.swap(scheduler_->settled_sweeps_);
     listener = scheduler_->sweep_listener_;
+    ++scheduler_->listener_calls_;
   }
-  if (!listener) return;
   for (const std::string& sweep : sweeps) listener(sweep);
+  std::lock_guard<std::mutex> lock(scheduler_->mu_);
+  if (--scheduler_->listener_calls_ == 0) scheduler_->listener_idle_.notify_all();
 }
 
 void Scheduler::SetSweepListener(std::function<void(const std::string& sweep_id)> listener) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   sweep_listener_ = std::move(listener);
+  listener_idle_.wait(lock, [this] { return listener_calls_ == 0; });
+}
+
+void Scheduler::SweepNeedsDecision(const std::string& sweep_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  settled_sweeps_.insert(sweep_id);
 }
 
 void Scheduler::SweepJobSettledLocked(const Job& job) {

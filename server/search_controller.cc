@@ -36,7 +36,11 @@ absl::StatusOr<std::vector<Job>> Reruns(const Sweep& record, const std::vector<J
   int finalists = 0;
   for (size_t i : RankTrials(standings, lower)) {
     if (finalists == request.search().top_k()) break;
-    if (standings[i].rung_values.empty() || std::isnan(standings[i].rung_values.back())) continue;
+    const polytrain::v1::JobState state = trials[i].state();
+    if (state == polytrain::v1::JOB_STATE_CANCELLED || state == polytrain::v1::JOB_STATE_FAILED ||
+        standings[i].rung_values.empty() || std::isnan(standings[i].rung_values.back())) {
+      continue;  // a cancelled or failed trial is no finalist, whatever it reached before
+    }
     ++finalists;
     const Job& trial = trials[i];
     // A finalist that trained the full budget is its own first seed.
@@ -79,7 +83,12 @@ void SearchController::Recover() {
     spdlog::error("searches: cannot list running sweeps: {}", running.status().ToString());
     return;
   }
-  for (const Sweep& sweep : *running) SweepChanged(sweep.id());
+  for (const Sweep& sweep : *running) {
+    // Grid and random sweeps have nothing to decide (their state is read from their jobs).
+    if (SearchStrategy(sweep.request()) == polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
+      SweepChanged(sweep.id());
+    }
+  }
 }
 
 void SearchController::SweepChanged(const std::string& sweep_id) {
@@ -101,7 +110,10 @@ void SearchController::SweepChanged(const std::string& sweep_id) {
       pending_.erase(pending_.begin());
     }
     if (absl::Status s = Advance(next); !s.ok()) {
-      spdlog::error("search {}: {}", next, s.ToString());
+      // Tried again when the scheduler next tells (within its lease loop's 200 ms): a search
+      // whose trials are all paused hears of nothing else.
+      spdlog::error("search {}: {}; deciding again shortly", next, s.ToString());
+      scheduler_->SweepNeedsDecision(next);
     }
     Publish(next);
   }

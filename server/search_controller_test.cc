@@ -179,10 +179,24 @@ TEST_F(SearchControllerTest, ASearchGoesOnAfterARestartAndACancelledTrialDropsOu
 
 TEST_F(SearchControllerTest, ASearchWhoseTrialsAllEndWithoutAResultIsDoneWithoutReruns) {
   const polytrain::v1::SubmitSweepResponse submitted = SubmitSweep(Halving(/*top_k=*/2, 3));
+  RecordingChannel channel;
+  const int64_t worker = Connect("w", &channel, 6);
+  // Three report rung 0 and the best goes up; then the user cancels every trial, the promoted
+  // one too: a cancelled trial is no finalist, whatever rung it reached.
+  for (int i = 0; i < 3; ++i) Report(worker, submitted.jobs(i).id(), 0.5 + 0.1 * i, true, 2);
+  ASSERT_EQ(Get(submitted.jobs(2).id()).state(), polytrain::v1::JOB_STATE_RUNNING);
   for (const Job& job : submitted.jobs()) {
     polytrain::v1::CancelJobRequest cancel;
     cancel.set_id(job.id());
     ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+    if (Get(job.id()).state() == polytrain::v1::JOB_STATE_RUNNING) {  // the worker confirms
+      polytrain::v1::WorkerMessage message;
+      message.mutable_failed()->set_job_id(job.id());
+      message.mutable_failed()->set_attempt(Get(job.id()).attempts());
+      message.mutable_failed()->set_cancelled(true);
+      ASSERT_TRUE(protocol_->Handle(worker, message).ok());
+    }
+    EXPECT_EQ(Get(job.id()).state(), polytrain::v1::JOB_STATE_CANCELLED);
   }
   const Sweep sweep = GetSweep(submitted.sweep_id());
   EXPECT_EQ(sweep.state(), Sweep::SWEEP_STATE_DONE);

@@ -270,7 +270,10 @@ void ServiceJob::Run() {
       options.checkpoint_dir = trial_dir;
       options.resume = true;
       if (!job.checkpoint().empty()) {
-        if (absl::Status s = FetchStoredCheckpoint(trial_dir); !s.ok()) {
+        if (absl::Status s = FetchStoredCheckpoint(trial_dir); !s.ok() && gang) {
+          fetch_failure = absl::UnavailableError(absl::StrCat(
+              "rank ", context_.rank, " could not fetch ", job.checkpoint(), ": ", s.message()));
+        } else if (!s.ok()) {
           spdlog::warn("{}: the trial starts from scratch: {}", job.id(), std::string(s.message()));
         }
       }

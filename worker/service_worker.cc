@@ -156,6 +156,13 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
       ++it;
     }
   }
+  auto held = jobs_.find(job.id());
+  if (held != jobs_.end() && held->second->attempt() < job.attempts()) {
+    // A newer attempt of a job whose old attempt is still winding down here (a search trial
+    // promoted as soon as it paused): the coordinator has the old one's result; it goes first.
+    held->second->Cancel();
+    jobs_.erase(held);  // joins its thread
+  }
   if (jobs_.count(job.id()) != 0) return;  // already running it
   const int running = ++running_jobs_;
   if (options_.metrics != nullptr) options_.metrics->SetJobsRunning(running);
