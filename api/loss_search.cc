@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "api/job_spec.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
@@ -50,6 +51,32 @@ double RoundSignificant(double value, int digits) {
   const double scale = std::pow(10.0, digits - 1 - std::floor(std::log10(std::fabs(value))));
   const double rounded = std::round(value * scale) / scale;
   return std::isfinite(scale) && std::isfinite(rounded) ? rounded : value;
+}
+
+// A key an evaluation reports (worker/evaluation.cc): eval_ or val_ with loss, accuracy, ece or
+// class_accuracy/<k>; val_ only where there is a validation split to evaluate.
+absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
+  const std::string& metric = request.search().metric();
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("search.metric", metric, 0, kMaxValueNameLength));
+  if (metric.empty()) return absl::OkStatus();
+  const bool validation = absl::StartsWith(metric, "val_");
+  const absl::string_view key = absl::StripPrefix(absl::StripPrefix(metric, "eval_"), "val_");
+  const bool known = (validation || absl::StartsWith(metric, "eval_")) &&
+                     (key == "loss" || key == "accuracy" || key == "ece" ||
+                      absl::StartsWith(key, "class_accuracy/"));
+  if (!known) {
+    return InvalidField("search.metric", absl::StrCat(Quote(metric),
+                                                      " is no metric an evaluation reports (e.g. "
+                                                      "eval_accuracy, eval_loss, eval_ece, "
+                                                      "val_accuracy)"));
+  }
+  const polytrain::v1::DatasetSpec& data = request.base().dataset();
+  if (validation && data.validation_fraction() <= 0.0 && !data.has_tensors()) {
+    return InvalidField("search.metric", absl::StrCat(Quote(metric),
+                                                      " needs a validation split: set "
+                                                      "base.dataset.validation_fraction"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateRanges(const LossSearch& search) {
@@ -220,7 +247,7 @@ absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
   if (!LossSearch::Strategy_IsValid(search.strategy())) {
     return InvalidField("search.strategy", absl::StrCat("unknown strategy ", search.strategy()));
   }
-  POLYTRAIN_RETURN_IF_ERROR(CheckLength("search.metric", search.metric(), 0, kMaxValueNameLength));
+  POLYTRAIN_RETURN_IF_ERROR(ValidateSearchMetric(request));
   const LossSearch::Strategy strategy = SearchStrategy(request);
   if (strategy == LossSearch::STRATEGY_GRID) {
     if (search.ranges_size() > 0 || search.trials() != 0 || search.min_resource() != 0 ||

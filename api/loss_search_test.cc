@@ -198,6 +198,28 @@ TEST(LossSearchTest, AGridTakesNoSearchFields) {
   request.mutable_search()->set_metric(std::string(129, 'm'));
   EXPECT_EQ(Error(request), "search.metric: length must be in [0, 128] characters, got 129");
   request.mutable_search()->set_metric(std::string(128, 'm'));
+  EXPECT_NE(Error(request), "");
+  request.mutable_search()->set_metric("eval_ece");
+  EXPECT_EQ(Error(request), "");
+}
+
+TEST(LossSearchTest, TheMetricIsOneAnEvaluationReports) {
+  SubmitSweepRequest request = Search(kHalving);
+  for (const char* good : {"eval_accuracy", "eval_loss", "eval_ece", "eval_class_accuracy/3"}) {
+    request.mutable_search()->set_metric(good);
+    EXPECT_EQ(Error(request), "") << good;
+  }
+  request.mutable_search()->set_metric("eval_acc");
+  EXPECT_EQ(Error(request),
+            "search.metric: 'eval_acc' is no metric an evaluation reports (e.g. eval_accuracy, "
+            "eval_loss, eval_ece, val_accuracy)");
+  request.mutable_search()->set_metric("accuracy");
+  EXPECT_NE(Error(request), "");
+  request.mutable_search()->set_metric("val_accuracy");
+  EXPECT_EQ(Error(request),
+            "search.metric: 'val_accuracy' needs a validation split: set "
+            "base.dataset.validation_fraction");
+  request.mutable_base()->mutable_dataset()->set_validation_fraction(0.1);
   EXPECT_EQ(Error(request), "");
 }
 

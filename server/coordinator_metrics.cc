@@ -199,7 +199,11 @@ void CoordinatorMetrics::JobProgress(const polytrain::v1::Job& job,
   }
   set("step", static_cast<double>(point.step()));
   set("epoch", static_cast<double>(point.epoch()));
-  series.ended = Clock::time_point::max();  // running again (a search trial after a pause)
+  if (series.ended != Clock::time_point::max()) {  // running again (a search trial after a pause)
+    series.ended = Clock::time_point::max();
+    auto stale = std::find(finished_order_.begin(), finished_order_.end(), job.id());
+    if (stale != finished_order_.end()) finished_order_.erase(stale);
+  }
 }
 
 void CoordinatorMetrics::SearchChanged(const polytrain::v1::Sweep& sweep) {
