@@ -333,6 +333,12 @@ std::string SearchMetric(const SubmitSweepRequest& request) {
   return request.search().metric().empty() ? kDefaultSearchMetric : request.search().metric();
 }
 
+bool RanksBefore(double a, double b, bool lower_is_better) {
+  if (std::isnan(b)) return !std::isnan(a);
+  if (std::isnan(a)) return false;
+  return lower_is_better ? a < b : a > b;
+}
+
 bool LowerIsBetter(absl::string_view metric) {
   return absl::EndsWith(metric, "loss") || absl::EndsWith(metric, "ece");
 }

@@ -54,6 +54,9 @@ int ReductionFactor(const polytrain::v1::LossSearch& search);
 std::string SearchMetric(const polytrain::v1::SubmitSweepRequest& request);
 // Whether a lower value of `metric` is better (*_loss, *_ece).
 bool LowerIsBetter(absl::string_view metric);
+// Whether metric value `a` ranks before `b`: the better one (the lower with `lower_is_better`),
+// and any number before NaN (a value not measured).
+bool RanksBefore(double a, double b, bool lower_is_better);
 
 }  // namespace polytrain
 

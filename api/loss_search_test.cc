@@ -81,7 +81,11 @@ TEST(LossSearchTest, DrawsTheSameConfigurationsForTheSameSeedWithinTheRange) {
     values.insert(loss.poly1().epsilon());
   }
   EXPECT_GT(values.size(), 8u);
-  // Pinned: mt19937_64 and the 53-bit conversion are the same on every standard library.
+  // Pinned: mt19937_64 and the 53-bit conversion are the same on every standard library (these
+  // three were computed by an independent Python mt19937_64 with the same conversion).
+  EXPECT_EQ(plan->request.losses(0).poly1().epsilon(), 7.298);
+  EXPECT_EQ(plan->request.losses(1).poly1().epsilon(), 9.442);
+  EXPECT_EQ(plan->request.losses(2).poly1().epsilon(), 0.2916);
   const std::vector<LossSpec> again = DrawLosses(request.search());
   for (int i = 0; i < 12; ++i) {
     EXPECT_EQ(again[i].poly1().epsilon(), plan->request.losses(i).poly1().epsilon());

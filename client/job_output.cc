@@ -26,10 +26,6 @@ double Value(const google::protobuf::Map<std::string, double>& values, const cha
   return it == values.end() ? NAN : it->second;
 }
 
-std::string Fixed(double v, int digits = 4) {
-  return std::isnan(v) ? "-" : absl::StrFormat("%.*f", digits, v);
-}
-
 // One progress line, rewritten in place on a terminal.
 void PrintProgress(const Job& job, const MetricPoint& p, double eval_accuracy) {
   const int epochs = job.spec().epochs();
@@ -53,6 +49,10 @@ std::string Exact(double value) {
 }
 
 }  // namespace
+
+std::string Fixed(double v, int digits) {
+  return std::isnan(v) ? "-" : absl::StrFormat("%.*f", digits, v);
+}
 
 std::string StateName(polytrain::v1::JobState state) {
   std::string name = polytrain::v1::JobState_Name(state);

@@ -10,6 +10,8 @@
 
 namespace polytrain {
 
+// `v` with `digits` decimals, "-" for NaN (a value not measured).
+std::string Fixed(double v, int digits = 4);
 // "queued", "running", ...
 std::string StateName(polytrain::v1::JobState state);
 

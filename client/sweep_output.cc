@@ -17,10 +17,6 @@ namespace {
 using polytrain::v1::LossSearch;
 using polytrain::v1::Sweep;
 
-std::string Number(double v, int digits = 4) {
-  return std::isnan(v) ? "-" : absl::StrFormat("%.*f", digits, v);
-}
-
 std::string Count(int64_t n) {
   std::string digits = absl::StrCat(n), out;
   for (size_t i = 0; i < digits.size(); ++i) {
@@ -89,7 +85,7 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
     for (const Sweep::Rung& r : sweep.rungs()) {
       absl::StrAppendFormat(&out, "%-5d %7d %9d %9d %7d %9d  %-8s %s\n", r.rung(), r.resource(),
                             r.reported(), r.promoted(), r.paused(), r.active(),
-                            Number(r.best_value()), r.best_job_id());
+                            Fixed(r.best_value()), r.best_job_id());
     }
   }
   if (max_trials != 0 && sweep.trials_size() > 0) {
@@ -104,10 +100,7 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
       if (a->rung_values_size() != b->rung_values_size()) {
         return a->rung_values_size() > b->rung_values_size();
       }
-      const double va = last(a), vb = last(b);
-      if (std::isnan(vb)) return !std::isnan(va);
-      if (std::isnan(va)) return false;
-      return lower ? va < vb : va > vb;
+      return RanksBefore(last(a), last(b), lower);
     });
     const size_t shown =
         max_trials < 0 ? trials.size() : std::min(trials.size(), static_cast<size_t>(max_trials));
@@ -116,7 +109,7 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
     for (size_t i = 0; i < shown; ++i) {
       const Sweep::Trial& t = *trials[i];
       std::vector<std::string> values;
-      for (double v : t.rung_values()) values.push_back(Number(v));
+      for (double v : t.rung_values()) values.push_back(Fixed(v));
       absl::StrAppendFormat(&out, "%-17s %-24s %-10s %6d %8d  %s\n", t.job_id(), t.loss_name(),
                             StateName(t.state()), t.seed(), t.steps(),
                             t.rerun() ? "(re-run)" : absl::StrJoin(values, "  "));
@@ -136,8 +129,8 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
           std::isnan(r.ci95_low()) ? "-"
                                    : absl::StrFormat("[%.4f, %.4f]", r.ci95_low(), r.ci95_high());
       absl::StrAppendFormat(&out, "%-28s %4d %8s  %-19s %9s\n", r.loss_name(), r.runs(),
-                            Number(r.mean()), interval,
-                            r.baseline() ? "baseline" : Number(r.p_value(), 3));
+                            Fixed(r.mean()), interval,
+                            r.baseline() ? "baseline" : Fixed(r.p_value(), 3));
     }
     absl::StrAppendFormat(&out, "best: %s\n", sweep.best_loss());
   }

@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "api/loss_search.h"
+
 namespace polytrain {
 namespace {
-
-bool Better(double a, double b, bool lower_is_better) {
-  if (std::isnan(b)) return !std::isnan(a);
-  if (std::isnan(a)) return false;
-  return lower_is_better ? a < b : a > b;
-}
 
 bool Active(polytrain::v1::JobState state) {
   return state == polytrain::v1::JOB_STATE_QUEUED || state == polytrain::v1::JOB_STATE_RUNNING;
@@ -24,7 +20,7 @@ std::vector<size_t> RungRanking(const std::vector<TrialStanding>& trials, size_t
     if (trials[i].rung_values.size() > k) reported.push_back(i);
   }
   std::stable_sort(reported.begin(), reported.end(), [&](size_t a, size_t b) {
-    return Better(trials[a].rung_values[k], trials[b].rung_values[k], lower_is_better);
+    return RanksBefore(trials[a].rung_values[k], trials[b].rung_values[k], lower_is_better);
   });
   return reported;
 }
@@ -74,7 +70,8 @@ std::vector<size_t> RankTrials(const std::vector<TrialStanding>& trials, bool lo
     const size_t ra = trials[a].rung_values.size(), rb = trials[b].rung_values.size();
     if (ra != rb) return ra > rb;
     if (ra == 0) return false;
-    return Better(trials[a].rung_values[ra - 1], trials[b].rung_values[rb - 1], lower_is_better);
+    return RanksBefore(trials[a].rung_values[ra - 1], trials[b].rung_values[rb - 1],
+                       lower_is_better);
   });
   return order;
 }

@@ -19,12 +19,6 @@ using polytrain::v1::Sweep;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-bool Better(double a, double b, bool lower) {
-  if (std::isnan(b)) return !std::isnan(a);
-  if (std::isnan(a)) return false;
-  return lower ? a < b : a > b;
-}
-
 void FillRungs(const polytrain::v1::SubmitSweepRequest& request, const std::vector<Job>& jobs,
                const std::string& metric, Sweep* sweep) {
   const std::vector<int64_t> resources = RungResources(request);
@@ -43,7 +37,7 @@ void FillRungs(const polytrain::v1::SubmitSweepRequest& request, const std::vect
       if (finished > k) {
         rung.set_reported(rung.reported() + 1);
         const double v = standing.rung_values[k];
-        if (Better(v, rung.best_value(), lower)) {
+        if (RanksBefore(v, rung.best_value(), lower)) {
           rung.set_best_value(v);
           rung.set_best_job_id(job.id());
         }
@@ -144,7 +138,7 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<Job>& jobs) {
     }
     const bool lower = LowerIsBetter(metric);
     std::stable_sort(rows.begin(), rows.end(), [lower](const auto& a, const auto& b) {
-      return Better(a.mean(), b.mean(), lower);
+      return RanksBefore(a.mean(), b.mean(), lower);
     });
     for (auto& row : rows) *sweep.add_ranking() = std::move(row);
     if (!rows.empty()) sweep.set_best_loss(sweep.ranking(0).loss_name());

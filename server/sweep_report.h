@@ -22,8 +22,8 @@ absl::StatusOr<std::vector<polytrain::v1::Job>> SweepJobs(JobStore& store, const
 // paused, stopped or succeeded at (its final evaluation), NaN where the metric is missing.
 TrialStanding Standing(const polytrain::v1::Job& job, const std::string& metric);
 
-// The short name of the loss a search tests against (its baseline, or cross-entropy with the
-// first configuration's activation, smoothing, weights and reduction).
+// The loss a search tests against: its baseline, or cross-entropy with the first
+// configuration's activation, smoothing, weights and reduction.
 polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& request);
 
 // `record` (as stored) filled in from `jobs`.
