@@ -164,7 +164,12 @@ class ServiceFixture : public ::testing::Test {
   // The value of one series line of the coordinator's /metrics (or another process's, given
   // its metrics port), or -1 when absent.
   double Scrape(const std::string& series, int port = 0) {
-    const std::string body = HttpGet(port != 0 ? port : metrics_port_, "/metrics");
+    return SeriesValue(HttpGet(port != 0 ? port : metrics_port_, "/metrics"), series);
+  }
+
+  // One series' value in a /metrics body, or -1 when absent. Reading several series from one
+  // body compares values of the same moment; separate scrapes may straddle an update.
+  static double SeriesValue(const std::string& body, const std::string& series) {
     const size_t at = body.find("\n" + series + " ");
     if (at == std::string::npos) return -1;
     return std::stod(body.substr(at + series.size() + 2));
