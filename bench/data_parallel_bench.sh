@@ -26,7 +26,8 @@ trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
   --db "$tmp/db" --artifacts "$tmp/artifacts" --metrics_listen "" 2>/dev/null &
 pids+=($!)
 for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
-export POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
+POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
+export POLYTRAIN_COORDINATOR
 for w in 1 2 3 4; do
   "$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name "bench-$w" \
     --threads 1 2>/dev/null &

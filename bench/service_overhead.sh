@@ -12,7 +12,8 @@ tmp=$(mktemp -d)
   --db "$tmp/db" --artifacts "$tmp/artifacts" --metrics_listen "" 2>/dev/null &
 coordinator=$!
 for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
-export POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
+POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
+export POLYTRAIN_COORDINATOR
 "$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name bench 2>/dev/null &
 worker=$!
 trap 'kill $worker $coordinator 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -46,7 +46,8 @@ build/server/polytrain-coordinator --plaintext --listen 127.0.0.1:0 --port_file 
   2>"$work/coordinator.log" &
 coordinator_pid=$!
 for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done
-export POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$work/port")"
+POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$work/port")"
+export POLYTRAIN_COORDINATOR
 build/worker/polytrain-worker --coordinator "$POLYTRAIN_COORDINATOR" --name demo-worker \
   --checkpoint_dir "$work/checkpoints" 2>"$work/worker.log" &
 worker_pid=$!
