@@ -1,6 +1,8 @@
 #include "api/client_requests.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
@@ -43,6 +45,40 @@ absl::Status ValidateSubmitJobRequest(const polytrain::v1::SubmitJobRequest& req
   return ValidateRequestId("client_request_id", request.client_request_id(), kMaxRequestIdLength);
 }
 
+namespace {
+
+// Every job carries the base and its loss, and the answer lists every job: it must fit one gRPC
+// message. Checked before any loss is drawn (a thousand draws of a loss with long class_weights
+// would take gigabytes to find that out).
+absl::Status CheckSweepFitsAnAnswer(const polytrain::v1::SubmitSweepRequest& request) {
+  const polytrain::v1::LossSearch& search = request.search();
+  const bool draws = search.ranges_size() > 0;
+  size_t largest_loss = search.has_baseline() ? search.baseline().ByteSizeLong() : 0;
+  if (draws) {
+    polytrain::v1::LossSpec drawn = search.loss();  // with its lists lengthened as draws do
+    for (const polytrain::v1::ParameterRange& range : search.ranges()) {
+      (void)SetLossNumber(range.field(), range.max(), &drawn);
+    }
+    largest_loss = std::max(largest_loss, drawn.ByteSizeLong());
+  }
+  for (const polytrain::v1::LossSpec& loss : request.losses()) {
+    largest_loss = std::max(largest_loss, loss.ByteSizeLong());
+  }
+  const size_t base_bytes = request.base().ByteSizeLong();
+  const int64_t jobs = SweepJobCount(request, draws ? search.trials() : request.losses_size());
+  const int64_t bytes =
+      jobs * static_cast<int64_t>(base_bytes + largest_loss + kSweepJobOverheadBytes);
+  if (bytes <= kMaxResponseBytes) return absl::OkStatus();
+  const std::string field = base_bytes >= largest_loss ? "base" : draws ? "search.loss" : "losses";
+  return InvalidField(
+      field, absl::StrCat("the sweep's ", jobs, " jobs would take about ", bytes >> 20,
+                          " MiB (each carries the base and its loss), over the ",
+                          kMaxResponseBytes >> 20, " MiB an answer holds: make the ",
+                          field == "base" ? "base" : "loss", " smaller or run fewer jobs"));
+}
+
+}  // namespace
+
 absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
     const polytrain::v1::SubmitSweepRequest& request) {
   if (!request.has_base()) return InvalidField("base", "must be set");
@@ -55,15 +91,27 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
                      kLossLabel, "'), got ", request.base().labels_size()));
   }
   POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("seeds", request.seeds(), 0, kMaxSweepSeeds));
-  POLYTRAIN_RETURN_IF_ERROR(ValidateLossSearch(request));
   const polytrain::v1::LossSearch& search = request.search();
   const bool draws = search.ranges_size() > 0;
   const int seeds = std::max(request.seeds(), 1);
-  if (!draws) {
+  // Seeds run from base.seed up to base.seed + seeds (a search's re-runs take base.seed + 1...).
+  if (request.base().seed() > std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(seeds)) {
+    return InvalidField("base.seed",
+                        absl::StrCat("must leave room for ", seeds,
+                                     " more seeds below 2^64 (the sweep's jobs take base.seed, "
+                                     "base.seed + 1, ...), got ",
+                                     request.base().seed()));
+  }
+  // The configurations are counted first: a search's bounds (top_k) are counted in them.
+  if (!draws && !(SearchStrategy(request) == polytrain::v1::LossSearch::STRATEGY_RANDOM &&
+                  request.losses_size() == 0)) {
     if (request.losses_size() < 1 || request.losses_size() > kMaxSweepLosses) {
       return InvalidField("losses", absl::StrCat("must have 1 to ", kMaxSweepLosses,
                                                  " entries, got ", request.losses_size()));
     }
+  }
+  POLYTRAIN_RETURN_IF_ERROR(ValidateLossSearch(request));
+  if (!draws) {
     if (SearchStrategy(request) == polytrain::v1::LossSearch::STRATEGY_GRID &&
         request.losses_size() * seeds > kMaxSweepJobs) {
       return InvalidField("seeds", absl::StrCat("losses x seeds must be at most ", kMaxSweepJobs,
@@ -72,6 +120,7 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
   }
   POLYTRAIN_RETURN_IF_ERROR(ValidateRequestId("client_request_id", request.client_request_id(),
                                               kMaxRequestIdLength - kSweepRequestIdSuffixLength));
+  POLYTRAIN_RETURN_IF_ERROR(CheckSweepFitsAnAnswer(request));
   SweepPlan plan;
   plan.request = request;
   if (draws) {
@@ -156,6 +205,14 @@ absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest&
   }
   for (int i = 0; i < request.job_ids_size(); ++i) {
     POLYTRAIN_RETURN_IF_ERROR(ValidateJobId(IndexPath("job_ids", i), request.job_ids(i)));
+    // A run counted twice would shrink the interval and the p-value it is tested with.
+    for (int j = 0; j < i; ++j) {
+      if (request.job_ids(j) == request.job_ids(i)) {
+        return absl::InvalidArgumentError(absl::StrCat(IndexPath("job_ids", i), ": ",
+                                                       request.job_ids(i), " is also job_ids[", j,
+                                                       "]; name each job once"));
+      }
+    }
   }
   if (!request.sweep_id().empty()) {
     POLYTRAIN_RETURN_IF_ERROR(CheckLength("sweep_id", request.sweep_id(), 1, kMaxJobIdLength));
@@ -164,6 +221,15 @@ absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest&
   POLYTRAIN_RETURN_IF_ERROR(
       CheckLength("baseline_loss", request.baseline_loss(), 0, kMaxLossNameLength));
   return CheckIntRange("curve_points", request.curve_points(), 0, kMaxCurvePoints);
+}
+
+int64_t SweepJobCount(const polytrain::v1::SubmitSweepRequest& request, int configurations) {
+  const int64_t seeds = std::max(request.seeds(), 1);
+  if (SearchStrategy(request) != polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
+    return int64_t{configurations} * seeds;
+  }
+  const int64_t top_k = request.search().top_k();
+  return configurations + top_k * seeds + (top_k > 0 ? seeds : 0);  // re-runs and the baseline
 }
 
 std::string SweepLossPart(const std::string& loss_short_name) {

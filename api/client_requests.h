@@ -44,6 +44,10 @@ struct SweepPlan {
 absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
     const polytrain::v1::SubmitSweepRequest& request);
 
+// The jobs a sweep of `configurations` losses (given or drawn) runs: configurations x seeds, or
+// for successive halving one trial each, top_k x seeds re-runs and seeds baseline runs.
+int64_t SweepJobCount(const polytrain::v1::SubmitSweepRequest& request, int configurations);
+
 absl::Status ValidateGetJobRequest(const polytrain::v1::GetJobRequest& request);
 absl::Status ValidateCancelJobRequest(const polytrain::v1::CancelJobRequest& request);
 absl::Status ValidateWatchJobRequest(const polytrain::v1::WatchJobRequest& request);

@@ -102,8 +102,12 @@ TEST(ClientRequestsTest, CompareRequestsBoundWhatTheyEcho) {
   EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
             "metric: length must be in [0, 128] characters, got 129");
   request.clear_metric();
-  request.add_job_ids("");
-  EXPECT_EQ(ValidateCompareJobsRequest(request).message(), "job_ids[1]: must be set");
+  request.add_job_ids("job-2");
+  request.add_job_ids("job-1");  // one run counted twice would look like two agreeing seeds
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
+            "job_ids[2]: job-1 is also job_ids[0]; name each job once");
+  request.set_job_ids(2, "");
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(), "job_ids[2]: must be set");
   request.set_sweep_id("sweep-1");
   EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
             "job_ids: give job_ids or a sweep_id (exactly one)");

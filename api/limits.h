@@ -35,6 +35,12 @@ inline constexpr int kMaxRequestIdLength = 128;
 inline constexpr int kSweepRequestIdSuffixLength = 16;
 inline constexpr int kDefaultPageSize = 100;
 inline constexpr int kMaxPageSize = 1000;
+// What one answer of ListJobs or SubmitSweep may carry, well below the 16 MiB gRPC message limit
+// of both ends: a ListJobs page ends early (with a next_page_token) before it; a sweep whose
+// jobs would not fit is refused.
+inline constexpr int64_t kMaxResponseBytes = 8 << 20;
+// A sweep job's fields besides its spec (ids, names, state, times), counted against it.
+inline constexpr int64_t kSweepJobOverheadBytes = 512;
 inline constexpr int kMaxPageTokenLength = 32;
 inline constexpr int kMaxOwnerLength = 64;
 inline constexpr int kMaxSweepLosses = 100;
@@ -54,6 +60,10 @@ inline constexpr int kMaxSlots = 64;
 inline constexpr int kMaxRendezvousAddressLength = 256;
 inline constexpr int kMaxPointsPerBatch = 10000;
 inline constexpr int kMaxValuesPerPoint = 256;
+// An evaluation reports <prefix>class_accuracy/<k> for tasks of at most this many classes (with
+// a validation split twice that, and a few more keys: within kMaxValuesPerPoint). Larger tasks
+// get the overall metrics only: a thousand per-class series per job would flood every store.
+inline constexpr int kMaxClassesWithPerClassMetrics = 100;
 inline constexpr int kMaxValueNameLength = 128;
 // A failed job's error is cut here (never refused for its length).
 inline constexpr size_t kMaxErrorLength = 4096;

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -38,7 +39,13 @@ bool SplitIndex(absl::string_view part, std::string* name, int64_t* index) {
   if (part.back() != ']') return false;
   *name = std::string(part.substr(0, open));
   absl::string_view digits = part.substr(open + 1, part.size() - open - 2);
-  if (digits.empty() || digits.size() > 5 || !absl::SimpleAtoi(digits, index)) return false;
+  // Plain digits without a leading zero: one spelling per index, so "[01]" cannot pass as a
+  // second range of "[1]".
+  if (digits.empty() || digits.size() > 5 || (digits.size() > 1 && digits[0] == '0') ||
+      !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(digits, index)) {
+    return false;
+  }
   return !name->empty() && *index >= 0;
 }
 
@@ -60,10 +67,13 @@ absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("search.metric", metric, 0, kMaxValueNameLength));
   if (metric.empty()) return absl::OkStatus();
   const bool validation = absl::StartsWith(metric, "val_");
-  const absl::string_view key = absl::StripPrefix(absl::StripPrefix(metric, "eval_"), "val_");
-  const bool known = (validation || absl::StartsWith(metric, "eval_")) &&
-                     (key == "loss" || key == "accuracy" || key == "ece" ||
-                      absl::StartsWith(key, "class_accuracy/"));
+  absl::string_view key = metric;  // exactly one prefix: "eval_val_accuracy" is no key
+  const bool prefixed = absl::ConsumePrefix(&key, "eval_") || absl::ConsumePrefix(&key, "val_");
+  absl::string_view class_index = key;
+  const bool per_class = absl::ConsumePrefix(&class_index, "class_accuracy/") &&
+                         !class_index.empty() && class_index.size() <= 5 &&
+                         std::all_of(class_index.begin(), class_index.end(), absl::ascii_isdigit);
+  const bool known = prefixed && (key == "loss" || key == "accuracy" || key == "ece" || per_class);
   if (!known) {
     return InvalidField("search.metric", absl::StrCat(Quote(metric),
                                                       " is no metric an evaluation reports (e.g. "
@@ -217,7 +227,9 @@ absl::Status SetLossNumber(absl::string_view field, double value, LossSpec* loss
       message = reflection->MutableMessage(message, descriptor);
       continue;
     }
-    if (descriptor->cpp_type() != FieldDescriptor::CPPTYPE_DOUBLE) {
+    // class_weights weigh classes; they are no coefficient of the loss family.
+    if (descriptor->cpp_type() != FieldDescriptor::CPPTYPE_DOUBLE ||
+        (k == 0 && descriptor->is_repeated())) {
       return absl::InvalidArgumentError(
           absl::StrCat(Quote(field), ": ", name, " is not a number a search can draw"));
     }
@@ -267,15 +279,21 @@ absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
       return InvalidField("losses", "must be empty when the search draws its losses (ranges)");
     }
     POLYTRAIN_RETURN_IF_ERROR(ValidateRanges(search));
-  } else if (search.trials() != 0 || search.has_loss()) {
+  } else if (search.has_loss()) {
+    return InvalidField("search.loss",
+                        "successive halving draws from search.loss only with ranges: set "
+                        "search.ranges, or give the configurations as `losses`");
+  } else if (search.trials() != 0) {
     return InvalidField("search.trials",
                         "successive halving over `losses` takes them as its trials: set ranges "
                         "to draw trials instead");
   }
   if (strategy == LossSearch::STRATEGY_RANDOM) {
-    if (search.min_resource() != 0 || search.top_k() != 0 || search.reduction_factor() != 0) {
+    if (search.min_resource() != 0 || search.top_k() != 0 || search.reduction_factor() != 0 ||
+        search.unit() != LossSearch::RESOURCE_UNSPECIFIED || search.has_baseline()) {
       return InvalidField("search.strategy",
-                          "min_resource, reduction_factor and top_k need SUCCESSIVE_HALVING");
+                          "unit, min_resource, reduction_factor, top_k and baseline need "
+                          "SUCCESSIVE_HALVING");
     }
     const int seeds = std::max(request.seeds(), 1);
     if (int64_t{search.trials()} * seeds > kMaxSweepJobs) {

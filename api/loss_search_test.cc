@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "api/client_requests.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -66,6 +67,16 @@ TEST(LossSearchTest, SetsNumbersByPathAndLengthensLists) {
   EXPECT_FALSE(SetLossNumber("poly_n.epsilons[-1]", 1, &loss).ok());
   EXPECT_FALSE(SetLossNumber("", 1, &loss).ok());
   EXPECT_FALSE(SetLossNumber("a.b.c", 1, &loss).ok());
+  // One spelling per index: "[01]", "[+1]" or "[ 1]" would let two ranges draw one number.
+  for (const char* odd : {"poly_n.epsilons[01]", "poly_n.epsilons[+1]", "poly_n.epsilons[ 1]"}) {
+    EXPECT_EQ(SetLossNumber(odd, 1, &loss).message(),
+              absl::StrCat("'", odd, "': PolyN has no field '", odd + 7, "'"))
+        << odd;
+  }
+  EXPECT_TRUE(SetLossNumber("poly_n.epsilons[0]", 1, &loss).ok());
+  // Class weights are no coefficient of the family.
+  EXPECT_EQ(SetLossNumber("class_weights[0]", 1, &loss).message(),
+            "'class_weights[0]': class_weights is not a number a search can draw");
 }
 
 TEST(LossSearchTest, DrawsTheSameConfigurationsForTheSameSeedWithinTheRange) {
@@ -137,8 +148,17 @@ TEST(LossSearchTest, RangesAreCheckedAgainstTheLossFamily) {
   request.mutable_search()->clear_ranges();
   request.add_losses()->mutable_cross_entropy();
   EXPECT_EQ(Error(request),
+            "search.loss: successive halving draws from search.loss only with ranges: set "
+            "search.ranges, or give the configurations as `losses`");
+  request.mutable_search()->clear_loss();
+  EXPECT_EQ(Error(request),
             "search.trials: successive halving over `losses` takes them as its trials: set "
             "ranges to draw trials instead");
+  // Without ranges the configurations are `losses`, counted before any bound that uses them.
+  request.mutable_search()->set_trials(0);
+  request.mutable_search()->set_top_k(1);
+  request.clear_losses();
+  EXPECT_EQ(Error(request), "losses: must have 1 to 100 entries, got 0");
   request = Search(kHalving);
   request.add_losses()->mutable_cross_entropy();
   EXPECT_EQ(Error(request), "losses: must be empty when the search draws its losses (ranges)");
@@ -213,6 +233,12 @@ TEST(LossSearchTest, TheMetricIsOneAnEvaluationReports) {
     request.mutable_search()->set_metric(good);
     EXPECT_EQ(Error(request), "") << good;
   }
+  // Exactly one prefix, and a class index after class_accuracy/.
+  for (const char* bad : {"eval_val_accuracy", "eval_eval_loss", "eval_class_accuracy/",
+                          "eval_class_accuracy/abc", "eval_class_accuracy/-1"}) {
+    request.mutable_search()->set_metric(bad);
+    EXPECT_EQ(Error(request).substr(0, 15), "search.metric: ") << bad;
+  }
   request.mutable_search()->set_metric("eval_acc");
   EXPECT_EQ(Error(request),
             "search.metric: 'eval_acc' is no metric an evaluation reports (e.g. eval_accuracy, "
@@ -239,9 +265,48 @@ TEST(LossSearchTest, ARandomSearchIsBoundedByTrialsTimesSeeds) {
   EXPECT_EQ(Error(request), "search.trials: trials x seeds must be at most 1000, got 1002");
   request.mutable_search()->set_trials(500);
   EXPECT_EQ(Error(request), "");
+  const std::string halving_only =
+      "search.strategy: unit, min_resource, reduction_factor, top_k and baseline need "
+      "SUCCESSIVE_HALVING";
   request.mutable_search()->set_top_k(1);
+  EXPECT_EQ(Error(request), halving_only);
+  request.mutable_search()->set_top_k(0);
+  request.mutable_search()->set_unit(static_cast<polytrain::v1::LossSearch::ResourceUnit>(7));
+  EXPECT_EQ(Error(request), halving_only);
+  request.mutable_search()->set_unit(polytrain::v1::LossSearch::RESOURCE_UNSPECIFIED);
+  request.mutable_search()->mutable_baseline()->mutable_focal()->set_gamma(2);
+  EXPECT_EQ(Error(request), halving_only);
+}
+
+TEST(LossSearchTest, ASweepWhoseJobsWouldNotFitOneAnswerIsRefused) {
+  SubmitSweepRequest request = Search(R"(
+    search {
+      strategy: STRATEGY_RANDOM
+      loss { cross_entropy {} }
+      ranges { field: "label_smoothing" min: 0 max: 0.5 }
+      trials: 1000
+    })");
+  // 20000 class weights (160 kB) in each of 1000 drawn losses: 160 MB of jobs.
+  for (int i = 0; i < 20000; ++i) request.mutable_search()->mutable_loss()->add_class_weights(1);
   EXPECT_EQ(Error(request),
-            "search.strategy: min_resource, reduction_factor and top_k need SUCCESSIVE_HALVING");
+            "search.loss: the sweep's 1000 jobs would take about 153 MiB (each carries the base "
+            "and its loss), over the 8 MiB an answer holds: make the loss smaller or run fewer "
+            "jobs");
+  request.mutable_search()->set_trials(40);  // 6.4 MB
+  EXPECT_EQ(Error(request), "");
+  request.mutable_search()->mutable_loss()->clear_class_weights();
+  request.mutable_search()->set_trials(1000);
+  EXPECT_EQ(Error(request), "");
+}
+
+TEST(LossSearchTest, SeedsMayNotWrapPastTwoToTheSixtyFour) {
+  SubmitSweepRequest request = Search("seeds: 2 losses { cross_entropy {} }");
+  request.mutable_base()->set_seed(18446744073709551614ULL);  // + 2 wraps
+  EXPECT_EQ(Error(request),
+            "base.seed: must leave room for 2 more seeds below 2^64 (the sweep's jobs take "
+            "base.seed, base.seed + 1, ...), got 18446744073709551614");
+  request.mutable_base()->set_seed(18446744073709551613ULL);
+  EXPECT_EQ(Error(request), "");
 }
 
 }  // namespace

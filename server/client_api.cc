@@ -38,6 +38,12 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> ClientApi::SubmitSweep(
   record.set_owner(caller.name);
   *record.mutable_request() = plan->request;
   record.set_state(polytrain::v1::Sweep::SWEEP_STATE_RUNNING);
+  if (!request.client_request_id().empty()) {
+    absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> retried =
+        queries_->RetriedSweep(record);
+    if (!retried.ok()) return retried.status();
+    if (retried->has_value()) return **retried;
+  }
   // Every job is checked, then all are stored with the sweep's record in one transaction: a
   // sweep is accepted whole or not at all.
   absl::StatusOr<std::vector<Job>> stored = SubmitChecked(

@@ -150,6 +150,66 @@ TEST_F(CoordinatorTest, AReconnectingWorkerReattachesItsRunningJob) {
   EXPECT_EQ(Get(job.id()).attempts(), 1);
 }
 
+TEST_F(CoordinatorTest, AWorkerThatComesBackWithoutItsJobLosesTheAttemptAtOnce) {
+  const Job job = Submit("lost-in-a-restart");
+  RecordingChannel before, after;
+  const int64_t first = Connect("w", &before);
+  protocol_->Disconnected(first);
+  scheduler_->ExpireLeases(Scheduler::Clock::now());  // its lease still runs
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  // A new process under the same name claims nothing: no lease to wait for.
+  Connect("w", &after);
+  const Job again = Get(job.id());
+  EXPECT_EQ(again.attempts(), 2);
+  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(after.Assigned(), (std::vector<std::string>{"lost-in-a-restart"}));
+  EXPECT_EQ(again.error(),
+            "worker w came back without the job (attempt 1): it restarted or never received it");
+
+  // Cancelled while its worker was away: it ends cancelled instead.
+  const Job other = Submit("cancelled-while-away");
+  RecordingChannel third, fourth;
+  protocol_->Disconnected(Connect("x", &third));
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(other.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  Connect("x", &fourth);
+  EXPECT_EQ(State(other.id()), polytrain::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(Get(other.id()).error(), "cancelled; its worker restarted");
+}
+
+TEST_F(CoordinatorTest, AnAttemptGivenUpOnIsToldToStopWhenItsWorkerReturns) {
+  const Job job = Submit("outlived");
+  RecordingChannel first, rescuer, back;
+  const int64_t away = Connect("w1", &first);
+  protocol_->Disconnected(away);  // gone longer than its lease
+  scheduler_->ExpireLeases(Later());
+  Connect("w2", &rescuer);
+  EXPECT_EQ(Get(job.id()).attempts(), 2);
+  // w1 comes back still training attempt 1: it must stop, and its slot is busy until it has.
+  const int64_t returned = Connect("w1", &back, 1, false, {job.id()});
+  EXPECT_EQ(back.Cancelled(), (std::vector<std::string>{job.id()}));
+  Submit("next");
+  EXPECT_TRUE(back.Assigned().empty());
+  polytrain::v1::WorkerMessage beat;
+  beat.mutable_heartbeat();  // it no longer claims the job: the slot is free again
+  ASSERT_TRUE(protocol_->Handle(returned, beat).ok());
+  EXPECT_EQ(back.Assigned(), (std::vector<std::string>{"next"}));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);  // attempt 2 goes on
+}
+
+TEST_F(CoordinatorTest, ACancelSentWhileItsWorkerWasAwayIsSentAgainOnReturn) {
+  const Job job = Submit("cancel-me");
+  RecordingChannel before, after;
+  protocol_->Disconnected(Connect("w", &before));
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(job.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  EXPECT_TRUE(before.Cancelled().empty());  // nobody to tell
+  Connect("w", &after, 1, false, {job.id()});
+  EXPECT_EQ(after.Cancelled(), (std::vector<std::string>{job.id()}));
+}
+
 TEST_F(CoordinatorTest, BadHellosAreRefused) {
   RecordingChannel channel;
   polytrain::v1::Hello hello;
@@ -332,6 +392,43 @@ TEST_F(CoordinatorTest, TimestampsHaveSubSecondResolution) {
   EXPECT_LT(table->jobs(0).seconds(), 5.0);
 }
 
+TEST_F(CoordinatorTest, ComparisonCurvesKeepAtMostCurvePointsEndingAtTheLast) {
+  const Job job = Submit("curves");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage message;
+  message.mutable_metrics()->set_job_id(job.id());
+  message.mutable_metrics()->set_attempt(1);
+  for (int step = 10; step <= 50; step += 10) {
+    polytrain::v1::MetricPoint* train = message.mutable_metrics()->add_points();
+    train->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+    train->set_step(step);
+    (*train->mutable_values())["loss"] = 1.0 / step;
+    polytrain::v1::MetricPoint* eval = message.mutable_metrics()->add_points();
+    eval->set_kind(polytrain::v1::MetricPoint::KIND_EVAL);
+    eval->set_step(step);
+    (*eval->mutable_values())["eval_accuracy"] = step / 100.0;
+  }
+  ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  polytrain::v1::CompareJobsRequest compare;
+  compare.add_job_ids(job.id());
+  for (const auto& [limit, steps] :
+       std::vector<std::pair<int, std::vector<int64_t>>>{{1, {50}},
+                                                         {2, {10, 50}},
+                                                         {3, {10, 30, 50}},
+                                                         {5, {10, 20, 30, 40, 50}},
+                                                         {6, {10, 20, 30, 40, 50}}}) {
+    compare.set_curve_points(limit);
+    absl::StatusOr<polytrain::v1::CompareJobsResponse> table = api_->CompareJobs(compare, kAdmin);
+    ASSERT_TRUE(table.ok()) << table.status();
+    const auto& curve = table->curves(0);
+    EXPECT_EQ(std::vector<int64_t>(curve.eval_steps().begin(), curve.eval_steps().end()), steps)
+        << "curve_points " << limit;
+    EXPECT_EQ(std::vector<int64_t>(curve.train_steps().begin(), curve.train_steps().end()), steps)
+        << "curve_points " << limit;
+  }
+}
+
 TEST_F(CoordinatorTest, ATrainingJobMustReduceItsLoss) {
   polytrain::v1::SubmitJobRequest request = Request("per-sample");
   request.mutable_spec()->mutable_loss()->set_reduction(polytrain::v1::REDUCTION_NONE);
@@ -389,6 +486,26 @@ TEST_F(CoordinatorTest, ASweepIsExpandedOnceAndARetryNamesTheSameSweep) {
   EXPECT_EQ(retry->jobs(3).id(), first->jobs(3).id());
   polytrain::v1::ListJobsRequest all;
   EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 4);  // not stored twice
+
+  // The same id with other losses is a mistake, not more jobs in the first sweep.
+  sweep.add_losses()->mutable_focal()->set_gamma(2);
+  absl::Status changed = api_->SubmitSweep(sweep, Caller::Client("alice")).status();
+  EXPECT_EQ(changed.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(changed.message(), "client_request_id: 'grid-1' already names sweep " +
+                                   first->sweep_id() +
+                                   ", submitted with other parameters; use a new id for a new "
+                                   "sweep");
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 4);
+
+  // Another user's job labelled with Alice's sweep is not part of it.
+  polytrain::v1::SubmitJobRequest intruder = Request("intruder");
+  (*intruder.mutable_spec()->mutable_labels())["sweep"] = first->sweep_id();
+  ASSERT_TRUE(api_->SubmitJob(intruder, Caller::Client("bob")).ok());
+  polytrain::v1::GetSweepRequest get;
+  get.set_id(first->sweep_id());
+  absl::StatusOr<polytrain::v1::Sweep> report = api_->GetSweep(get, Caller::Client("alice"));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->trials_size(), 4);
 }
 
 TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {

@@ -337,5 +337,69 @@ TEST_F(GangSchedulingTest, RanksReattachToTheirOwnWorkersAfterARestart) {
   EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_SUCCEEDED);
 }
 
+TEST_F(GangSchedulingTest, ARankThatFinishedBeforeACoordinatorRestartIsNotWaitedFor) {
+  const Job gang = SubmitGang("gang", 2);
+  {
+    RecordingChannel w1, w2;
+    Connect("w1", &w1);
+    const int64_t s2 = Connect("w2", &w2);
+    ASSERT_EQ(Ranks(w2, gang.id()), (std::vector<std::pair<int, int>>{{1, 2}}));
+    Finish(s2, gang);  // rank 1's part is done; rank 0 still evaluates
+    EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
+    Scheduler::Options options;
+    options.lease_seconds = 10;
+    options.lease_thread = false;
+    core_.reset();  // the coordinator restarts, and with it the ranks' done flags
+    Open(options);
+  }
+  RecordingChannel w1, w2;
+  Connect("w1", &w1, 1, false, {gang.id()});
+  Connect("w2", &w2);  // claims nothing: its rank finished
+  // Rank 1 counts as done, so its lease can no longer lapse: past every lease, only rank 0
+  // (silent here, as no heartbeat is sent) is blamed. Waiting for rank 1 would blame it first,
+  // as the rank whose worker left it.
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(11));
+  EXPECT_EQ(Get(gang.id()).error(), "lease of rank 0 expired on worker w1 (attempt 1)");
+}
+
+TEST_F(GangSchedulingTest, ARestoredRankThatWasReattachedIsLostWhenItsWorkerRestarts) {
+  const Job gang = SubmitGang("gang", 2);
+  {
+    RecordingChannel w1, w2;
+    Connect("w1", &w1);
+    Connect("w2", &w2);
+    Scheduler::Options options;
+    options.lease_seconds = 10;
+    options.lease_thread = false;
+    core_.reset();
+    Open(options);
+  }
+  RecordingChannel w1, w2, w2_again;
+  Connect("w1", &w1, 1, false, {gang.id()});
+  // Rank 1 re-attached after the restart: it is running, not finished, so when its worker
+  // restarts without it the gang is lost at once.
+  protocol_->Disconnected(Connect("w2", &w2, 1, false, {gang.id()}));
+  Connect("w2", &w2_again);
+  EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_QUEUED);
+  EXPECT_NE(Get(gang.id()).error().find("worker w2 came back without rank 1"), std::string::npos)
+      << Get(gang.id()).error();
+}
+
+TEST_F(GangSchedulingTest, ARankWhoseWorkerRestartedRequeuesTheGangAtOnce) {
+  const Job gang = SubmitGang("gang", 2);
+  RecordingChannel w1, w2, w2_again;
+  Connect("w1", &w1, /*slots=*/1);
+  const int64_t s2 = Connect("w2", &w2);
+  protocol_->Disconnected(s2);
+  Connect("w2", &w2_again);  // a new process: rank 1 is gone with the old one
+  const Job requeued = Get(gang.id());
+  // The whole gang is queued again at once (it waits for rank 0's worker to let go).
+  EXPECT_EQ(requeued.state(), polytrain::v1::JOB_STATE_QUEUED);
+  EXPECT_NE(requeued.error().find("worker w2 came back without rank 1 of the job (attempt 1)"),
+            std::string::npos)
+      << requeued.error();
+  EXPECT_EQ(w1.Cancelled(), (std::vector<std::string>{gang.id()}));  // rank 0 is told to stop
+}
+
 }  // namespace
 }  // namespace polytrain

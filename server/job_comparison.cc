@@ -28,6 +28,7 @@ std::vector<size_t> Downsample(size_t n, size_t limit) {
     for (size_t i = 0; i < n; ++i) keep.push_back(i);
     return keep;
   }
+  if (limit == 1) return {n - 1};  // the last alone (and no division by limit - 1 = 0)
   for (size_t k = 0; k < limit; ++k) keep.push_back(k * (n - 1) / (limit - 1));
   return keep;
 }
@@ -95,11 +96,15 @@ absl::StatusOr<CompareJobsResponse> BuildComparison(const std::vector<JobWithMet
     if (std::find(loss_order.begin(), loss_order.end(), job.loss_name()) == loss_order.end()) {
       loss_order.push_back(job.loss_name());
     }
-    if (job.state() == polytrain::v1::JOB_STATE_SUCCEEDED && !std::isnan(last)) {
+    // Only finite values enter the statistics: one infinite run would make every interval
+    // and test of its loss meaningless (NaN degrees of freedom).
+    if (job.state() == polytrain::v1::JOB_STATE_SUCCEEDED && std::isfinite(last)) {
       finals[job.loss_name()].push_back(last);
-      if (!std::isnan(best)) bests[job.loss_name()].push_back(best);
+      if (std::isfinite(best)) bests[job.loss_name()].push_back(best);
       auto ece = job.final_metrics().find("eval_ece");
-      if (ece != job.final_metrics().end()) eces[job.loss_name()].push_back(ece->second);
+      if (ece != job.final_metrics().end() && std::isfinite(ece->second)) {
+        eces[job.loss_name()].push_back(ece->second);
+      }
     }
   }
 

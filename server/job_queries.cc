@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "server/job_comparison.h"
 #include "server/sweep_report.h"
 
@@ -45,6 +46,7 @@ absl::StatusOr<polytrain::v1::ListJobsResponse> JobQueries::ListJobs(
   filter.labels.insert(request.labels().begin(), request.labels().end());
   filter.page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   filter.page_token = request.page_token();
+  filter.max_bytes = kMaxResponseBytes;
   absl::StatusOr<JobPage> page = store_->ListJobs(filter);
   if (!page.ok()) return page.status();
   polytrain::v1::ListJobsResponse response;
@@ -113,9 +115,28 @@ absl::StatusOr<polytrain::v1::Sweep> JobQueries::GetSweep(
     return absl::PermissionDeniedError(
         absl::StrCat("id: sweep ", request.id(), " belongs to another user"));
   }
-  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, request.id());
+  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
   if (!jobs.ok()) return jobs.status();
   return BuildSweepReport(*record, *jobs);
+}
+
+absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> JobQueries::RetriedSweep(
+    const polytrain::v1::Sweep& record) const {
+  absl::StatusOr<polytrain::v1::Sweep> stored = store_->GetSweep(record.id());
+  if (absl::IsNotFound(stored.status())) return std::nullopt;
+  if (!stored.ok()) return stored.status();
+  if (stored->owner() != record.owner() ||
+      !google::protobuf::util::MessageDifferencer::Equals(stored->request(), record.request())) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "client_request_id: '", record.request().client_request_id(), "' already names sweep ",
+        record.id(), ", submitted with other parameters; use a new id for a new sweep"));
+  }
+  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *stored);
+  if (!jobs.ok()) return jobs.status();
+  polytrain::v1::SubmitSweepResponse response;
+  response.set_sweep_id(record.id());
+  for (Job& job : *jobs) *response.add_jobs() = std::move(job);
+  return response;
 }
 
 }  // namespace polytrain

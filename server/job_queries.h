@@ -5,6 +5,7 @@
 #ifndef POLYTRAIN_SERVER_JOB_QUERIES_H_
 #define POLYTRAIN_SERVER_JOB_QUERIES_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -36,6 +37,12 @@ class JobQueries {
                                                 const Caller& caller) const;
   absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(
       const polytrain::v1::CompareJobsRequest& request, const Caller& caller) const;
+  // A SubmitSweep retried (the same client_request_id, so the same sweep id as `record`): the
+  // stored sweep's jobs as the answer, or nullopt when there is no such sweep yet. A retry
+  // whose request differs from the stored one is refused (ALREADY_EXISTS naming
+  // client_request_id) rather than merged into it.
+  absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> RetriedSweep(
+      const polytrain::v1::Sweep& record) const;
 
  private:
   JobStore* const store_;

@@ -23,6 +23,10 @@ struct JobFilter {
   std::optional<std::string> owner;             // unset: anyone's
   int page_size = 100;
   std::string page_token;  // opaque, from JobPage::next_page_token
+  // A page ends early (with a next_page_token) before its stored jobs pass this many bytes, so
+  // an answer fits in a gRPC message however large the specs; it holds at least one job. 0: no
+  // bound.
+  int64_t max_bytes = 0;
 };
 
 struct ArtifactPage {

@@ -30,7 +30,7 @@ SampleSummary Summarize(const std::vector<double>& values) {
   s.n = static_cast<int>(values.size());
   s.mean = Mean(values);
   s.std = std::sqrt(SampleVariance(values, s.mean));
-  if (s.n < 2) {
+  if (s.n < 2 || !std::isfinite(s.std)) {
     s.ci95_low = s.ci95_high = kNaN;
     return s;
   }
@@ -49,6 +49,8 @@ double WelchTTestPValue(const std::vector<double>& a, const std::vector<double>&
   const double t = (ma - mb) / std::sqrt(va + vb);
   // Welch-Satterthwaite degrees of freedom.
   const double df = (va + vb) * (va + vb) / (va * va / (a.size() - 1) + vb * vb / (b.size() - 1));
+  // Boost throws on a non-finite degree of freedom (from an infinite value): no test then.
+  if (!std::isfinite(df) || !std::isfinite(t) || df <= 0.0) return kNaN;
   const boost::math::students_t dist(df);
   return 2.0 * boost::math::cdf(boost::math::complement(dist, std::fabs(t)));
 }

@@ -1,6 +1,7 @@
 #include "server/run_statistics.h"
 
 #include <cmath>
+#include <limits>
 
 #include "gtest/gtest.h"
 
@@ -36,6 +37,10 @@ TEST(RunStatisticsTest, DegenerateSamples) {
   EXPECT_TRUE(std::isnan(WelchTTestPValue({1.0}, {1.0, 2.0})));
   EXPECT_EQ(WelchTTestPValue({1.0, 1.0}, {1.0, 1.0}), 1.0);
   EXPECT_EQ(WelchTTestPValue({1.0, 1.0}, {2.0, 2.0}), 0.0);
+  // An infinite value gives no test (Boost would throw on its NaN degrees of freedom).
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_TRUE(std::isnan(WelchTTestPValue({1.0, inf}, {1.0, 2.0})));
+  EXPECT_TRUE(std::isnan(Summarize({1.0, inf}).ci95_low));
 }
 
 }  // namespace

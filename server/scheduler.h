@@ -155,6 +155,8 @@ class Scheduler {
     std::string worker;    // the worker's name: who may re-attach it
     Clock::time_point lease_expiry;
     bool done = false;  // a rank > 0 that finished its part (rank 0's finish ends the job)
+    // Rebuilt from the store by a restarted coordinator, which did not keep `done`.
+    bool restored = false;
   };
   struct RunningJob {
     int32_t attempt = 0;
@@ -219,6 +221,8 @@ class Scheduler {
   // The attempt is lost (a lapsed lease, a gang that lost a rank): its ranks are told to stop and
   // the job is queued again as a new attempt, or fails when it has no attempts left.
   void RequeueLocked(const std::string& job_id, const std::string& error);
+  // After `hello`: the ranks its worker held and no longer claims are requeued (or done).
+  void ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello);
   // Counts one job moving between states, and refreshes queue depth and workers connected.
   void CountTransitionLocked(polytrain::v1::JobState from, polytrain::v1::JobState to);
   void RefreshGaugesLocked();

@@ -127,7 +127,7 @@ void SearchController::Publish(const std::string& sweep_id) {
       SearchStrategy(record->request()) != polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
     return;
   }
-  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, sweep_id);
+  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
   if (jobs.ok()) metrics->SearchChanged(BuildSweepReport(*record, *jobs));
 }
 
@@ -139,7 +139,7 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
       SearchStrategy(request) != polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, sweep_id);
+  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
   if (!jobs.ok()) return jobs.status();
   const std::string metric = SearchMetric(request);
   const bool lower = LowerIsBetter(metric);

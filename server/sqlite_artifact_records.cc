@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "common/timestamps.h"
 #include "server/sqlite_job_store.h"
 #include "server/sqlite_statement.h"
@@ -29,6 +30,7 @@ absl::StatusOr<polytrain::v1::Artifact> SqliteJobStore::PutArtifact(
   std::lock_guard<std::mutex> lock(writer_.mu);
   sqlite3* db = writer_.db;
   Transaction tx(db);
+  POLYTRAIN_RETURN_IF_ERROR(tx.begun());
   Statement find(db, "SELECT record FROM artifacts WHERE id = ? AND owner = ?");
   find.Bind(1, record.id());
   find.Bind(2, record.owner());
@@ -99,6 +101,7 @@ absl::StatusOr<std::vector<polytrain::v1::Artifact>> SqliteJobStore::DeleteArtif
   std::lock_guard<std::mutex> lock(writer_.mu);
   sqlite3* db = writer_.db;
   Transaction tx(db);
+  POLYTRAIN_RETURN_IF_ERROR(tx.begun());
   Statement select(db, owner.has_value()
                            ? "SELECT record FROM artifacts WHERE id = ? AND owner = ?"
                            : "SELECT record FROM artifacts WHERE id = ? ORDER BY seq");

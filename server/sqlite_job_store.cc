@@ -154,6 +154,7 @@ absl::Status SqliteJobStore::Migrate() {
   }
   for (int v = current; v < CurrentSchemaVersion(); ++v) {
     Transaction tx(db);
+    POLYTRAIN_RETURN_IF_ERROR(tx.begun());
     if (absl::Status s = Exec(db, kMigrations[v]); !s.ok()) return s;
     if (absl::Status s = Exec(db, absl::StrCat("PRAGMA user_version=", v + 1).c_str()); !s.ok()) {
       return s;
@@ -171,6 +172,7 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
   created->assign(jobs.size(), false);
   std::vector<bool> made(jobs.size(), false);
   Transaction tx(db);
+  POLYTRAIN_RETURN_IF_ERROR(tx.begun());
   if (sweep != nullptr) POLYTRAIN_RETURN_IF_ERROR(InsertSweep(db, *sweep));
   Statement insert(db,
                    "INSERT INTO jobs (id, state, priority, client_request_id, job, owner) "
@@ -280,14 +282,17 @@ absl::StatusOr<JobPage> SqliteJobStore::ListJobs(const JobFilter& filter) {
   }
   list.Bind(arg++, filter.page_size + 1);
   JobPage page;
-  int64_t last_seq = 0;
+  int64_t last_seq = 0, bytes = 0;
   int rc;
   while ((rc = list.Step()) == SQLITE_ROW) {
-    if (static_cast<int>(page.jobs.size()) == filter.page_size) {
+    const std::string blob = list.Blob(1);
+    bytes += static_cast<int64_t>(blob.size());
+    const bool full = filter.max_bytes > 0 && !page.jobs.empty() && bytes > filter.max_bytes;
+    if (static_cast<int>(page.jobs.size()) == filter.page_size || full) {
       page.next_page_token = absl::StrCat(last_seq);
       break;
     }
-    absl::StatusOr<Job> job = ParseJob(list.Blob(1));
+    absl::StatusOr<Job> job = ParseJob(blob);
     if (!job.ok()) return job.status();
     page.jobs.push_back(*std::move(job));
     last_seq = list.Int(0);
@@ -334,6 +339,7 @@ absl::Status SqliteJobStore::AddMetrics(const std::string& job_id,
   std::lock_guard<std::mutex> lock(writer_.mu);
   sqlite3* db = writer_.db;
   Transaction tx(db);
+  POLYTRAIN_RETURN_IF_ERROR(tx.begun());
   Statement insert(db,
                    "INSERT OR REPLACE INTO metric_points (job_id, step, kind, point) "
                    "VALUES (?, ?, ?, ?)");

@@ -112,6 +112,29 @@ TEST_F(SqliteJobStoreTest, ListFiltersAndPages) {
   EXPECT_EQ((*queued)[0].id(), ids[0]);  // oldest first
 }
 
+TEST_F(SqliteJobStoreTest, APageEndsBeforeItsJobsPassMaxBytes) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(NewJob(std::string(1000, 'a' + i)).id());
+  const int64_t one = static_cast<int64_t>(store_->GetJob(ids[0])->ByteSizeLong());
+  JobFilter filter;
+  filter.max_bytes = 2 * one + one / 2;  // room for two jobs, not three
+  absl::StatusOr<JobPage> page = store_->ListJobs(filter);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->jobs.size(), 2u);
+  ASSERT_FALSE(page->next_page_token.empty());
+  filter.page_token = page->next_page_token;
+  page = store_->ListJobs(filter);
+  ASSERT_EQ(page->jobs.size(), 1u);
+  EXPECT_EQ(page->jobs[0].id(), ids[0]);
+  EXPECT_TRUE(page->next_page_token.empty());
+  // A job larger than the bound still comes, alone: a page is never empty while jobs remain.
+  filter.page_token.clear();
+  filter.max_bytes = 1;
+  page = store_->ListJobs(filter);
+  ASSERT_EQ(page->jobs.size(), 1u);
+  EXPECT_EQ(page->jobs[0].id(), ids[2]);
+}
+
 TEST_F(SqliteJobStoreTest, ReplayedMetricPointsAreNotCountedTwice) {
   const Job job = NewJob("m");
   std::vector<MetricPoint> batch(3);

@@ -68,22 +68,26 @@ inline absl::Status Exec(sqlite3* db, const char* sql) {
   return absl::OkStatus();
 }
 
-// Commits on Commit(), rolls back otherwise.
+// Commits on Commit(), rolls back otherwise. Check begun() before the first statement: a
+// transaction that did not begin (the database locked past its busy timeout) would otherwise
+// run each statement on its own and commit half of the work.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) { begun_ = Exec(db, "BEGIN IMMEDIATE").ok(); }
+  explicit Transaction(sqlite3* db) : db_(db), begun_(Exec(db, "BEGIN IMMEDIATE")) {}
   ~Transaction() {
-    if (begun_) (void)Exec(db_, "ROLLBACK");
+    if (begun_.ok() && !committed_) (void)Exec(db_, "ROLLBACK");
   }
+  const absl::Status& begun() const { return begun_; }
   absl::Status Commit() {
-    if (!begun_) return SqliteError(db_, "begin");
-    begun_ = false;
+    if (!begun_.ok()) return begun_;
+    committed_ = true;
     return Exec(db_, "COMMIT");
   }
 
  private:
   sqlite3* db_;
-  bool begun_ = false;
+  absl::Status begun_;
+  bool committed_ = false;
 };
 
 }  // namespace polytrain::sqlite

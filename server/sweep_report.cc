@@ -55,9 +55,11 @@ void FillRungs(const polytrain::v1::SubmitSweepRequest& request, const std::vect
 
 }  // namespace
 
-absl::StatusOr<std::vector<Job>> SweepJobs(JobStore& store, const std::string& id) {
+absl::StatusOr<std::vector<Job>> SweepJobs(JobStore& store, const Sweep& record) {
   JobFilter filter;
-  filter.labels = {{kSweepLabel, id}};
+  filter.labels = {{kSweepLabel, record.id()}};
+  // A label is the submitter's to set: another user's jobs labelled with this sweep are not its.
+  filter.owner = record.owner();
   filter.page_size = kMaxSweepJobs;
   absl::StatusOr<JobPage> page = store.ListJobs(filter);
   if (!page.ok()) return page.status();

@@ -15,8 +15,9 @@
 
 namespace polytrain {
 
-// Every job labelled sweep=<id>, oldest first (at most kMaxSweepJobs).
-absl::StatusOr<std::vector<polytrain::v1::Job>> SweepJobs(JobStore& store, const std::string& id);
+// Every job of the sweep's owner labelled sweep=<its id>, oldest first (at most kMaxSweepJobs).
+absl::StatusOr<std::vector<polytrain::v1::Job>> SweepJobs(JobStore& store,
+                                                          const polytrain::v1::Sweep& record);
 
 // A trial's metric at each rung it finished: those recorded when it was promoted, and the one it
 // paused, stopped or succeeded at (its final evaluation), NaN where the metric is missing.

@@ -263,6 +263,25 @@ TEST_F(FaultTest, ARequeuedJobResumesFromItsUploadedCheckpointOnAnotherWorker) {
   ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
 }
 
+TEST_F(FaultTest, AWorkerRestartedUnderItsNameGetsItsJobBackWithoutWaitingForTheLease) {
+  // A lease far longer than the test may take: only the worker's hello can end the attempt.
+  StartCoordinator(/*lease_seconds=*/3600);
+  StartWorker("phoenix", nullptr, /*checkpoints=*/true);
+  v1::JobSpec spec = Spec("reborn", 150);
+  spec.mutable_checkpoint()->set_every_steps(400);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !Get(job.id()).checkpoint().empty(); }));
+  workers_.back()->Kill(SIGKILL);
+  StartWorker("phoenix", nullptr, /*checkpoints=*/true);  // as a supervisor would restart it
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120))
+      << v1::JobState_Name(Get(job.id()).state()) << " " << Get(job.id()).error();
+  const Job done = Get(job.id());
+  EXPECT_EQ(done.attempts(), 2);
+  EXPECT_GT(done.resumed_from_step(), 0);
+  ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
+}
+
 TEST_F(FaultTest, CoordinatorRestartKeepsJobsAndMetrics) {
   StartCoordinator();
   StartWorker("w1");

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "api/limits.h"
 #include "worker/autocast_scope.h"
 
 namespace polytrain {
@@ -65,9 +66,10 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
 
   std::map<std::string, double> out;
   double correct_total = 0.0, ece = 0.0;
+  const bool per_class = classes <= kMaxClassesWithPerClassMetrics;
   for (int64_t k = 0; k < classes; ++k) {
     correct_total += class_correct[k];
-    if (class_total[k] > 0) {
+    if (per_class && class_total[k] > 0) {
       out[prefix + "class_accuracy/" + std::to_string(k)] = class_correct[k] / class_total[k];
     }
   }

@@ -24,8 +24,9 @@ struct EvalOptions {
   polytrain::v1::Precision precision = polytrain::v1::PRECISION_FP32;
 };
 
-// Keys: <prefix>loss (mean per sample), <prefix>accuracy, <prefix>ece and
-// <prefix>class_accuracy/<k> for each class k present in the split. `per_sample_loss` must use
+// Keys: <prefix>loss (mean per sample), <prefix>accuracy, <prefix>ece and, for tasks of at most
+// kMaxClassesWithPerClassMetrics classes, <prefix>class_accuracy/<k> for each class k present in
+// the split. `per_sample_loss` must use
 // reduction none. Confidence is the softmax (or, for sigmoid losses, sigmoid) probability of the
 // predicted class. Runs in eval mode without gradients and restores train mode.
 std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split, int64_t classes,

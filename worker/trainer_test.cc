@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/str_format.h"
+#include "api/limits.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "worker/trainer_test_util.h"
@@ -39,6 +40,33 @@ constexpr char kSynthetic[] = R"(
   seed: 11
   log_every_steps: 5
 )";
+
+// Per-class accuracies stop at kMaxClassesWithPerClassMetrics classes, so every point and the
+// final metrics stay within what the coordinator accepts (kMaxValuesPerPoint), validation split
+// included.
+TEST(TrainerTest, PerClassMetricsStopAtAHundredClassesAndEveryPointFitsTheProtocol) {
+  for (const int classes : {kMaxClassesWithPerClassMetrics, kMaxClassesWithPerClassMetrics + 1}) {
+    JobSpec spec = Spec(kSynthetic);
+    spec.mutable_dataset()->mutable_synthetic()->set_classes(classes);
+    spec.mutable_dataset()->mutable_synthetic()->set_train_samples(4000);
+    spec.mutable_dataset()->mutable_synthetic()->set_test_samples(2000);
+    spec.mutable_dataset()->set_validation_fraction(0.5);
+    spec.set_epochs(1);
+    VectorSink sink;
+    TrainerOptions options;
+    options.sink = &sink;
+    absl::StatusOr<TrainingSummary> summary = Train(spec, options);
+    ASSERT_TRUE(summary.ok()) << summary.status();
+    const bool per_class = classes <= kMaxClassesWithPerClassMetrics;
+    EXPECT_EQ(summary->final_metrics.count("eval_class_accuracy/0"), per_class ? 1u : 0u);
+    EXPECT_EQ(summary->final_metrics.count("val_class_accuracy/0"), per_class ? 1u : 0u);
+    EXPECT_EQ(summary->final_metrics.count("val_accuracy"), 1u);
+    EXPECT_LE(summary->final_metrics.size(), static_cast<size_t>(kMaxValuesPerPoint)) << classes;
+    for (const MetricPoint& p : sink.points) {
+      EXPECT_LE(p.values_size(), kMaxValuesPerPoint) << classes << " classes, step " << p.step();
+    }
+  }
+}
 
 TEST(TrainerTest, SyntheticDataReachesNinetyPercent) {
   VectorSink sink;
