@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
@@ -133,6 +135,7 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
                                              plan.request.losses().end());
   if (search.has_baseline()) named.push_back(search.baseline());
   plan.losses.resize(plan.request.losses_size());
+  std::map<std::string, size_t> given;  // short name -> the first of `losses` that has it
   for (size_t i = 0; i < named.size(); ++i) {
     const bool baseline = static_cast<int>(i) == plan.request.losses_size();
     const std::string field = baseline ? "search.baseline"
@@ -140,6 +143,15 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
                                        : IndexPath("losses", i);
     loss::LossConfig config;
     POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(named[i], field, &config));
+    // Given twice, a loss's jobs would share names and its comparison row would mix the two
+    // (drawn ones may coincide: they are the same loss, and their runs count together).
+    if (!draws && !baseline) {
+      const auto [first, inserted] = given.emplace(loss::ShortName(config), i);
+      if (!inserted) {
+        return InvalidField(field, absl::StrCat("the same loss as losses[", first->second, "] (",
+                                                first->first, "); give each loss once"));
+      }
+    }
     // The longest name this loss's jobs get is the one with the last seed.
     const std::string longest =
         SweepJobName(request.base().name(), SweepLossPart(loss::ShortName(config)),

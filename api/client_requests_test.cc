@@ -80,7 +80,7 @@ TEST(ClientRequestsTest, SweepGridLimits) {
   EXPECT_EQ(ValidateSubmitSweepRequest(Sweep("seeds: 101")).status().message(),
             "seeds: must be in [0, 100], got 101");
   SubmitSweepRequest request = Sweep("seeds: 100");
-  for (int i = 0; i < 9; ++i) request.add_losses()->mutable_poly1()->set_epsilon(i + 1);
+  for (int i = 0; i < 9; ++i) request.add_losses()->mutable_poly1()->set_epsilon(i + 3);
   ASSERT_EQ(request.losses_size(), 11);
   EXPECT_EQ(ValidateSubmitSweepRequest(request).status().message(),
             "seeds: losses x seeds must be at most 1000, got 1100");

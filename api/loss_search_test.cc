@@ -299,6 +299,16 @@ TEST(LossSearchTest, ASweepWhoseJobsWouldNotFitOneAnswerIsRefused) {
   EXPECT_EQ(Error(request), "");
 }
 
+TEST(LossSearchTest, AGridGivesEachLossOnce) {
+  SubmitSweepRequest request = Search(R"(
+    losses { poly_n { epsilons: [1, 2] } }
+    losses { poly_n { epsilons: [3, 4] } }
+    losses { poly1 { epsilon: 0 } })");
+  EXPECT_EQ(Error(request), "");                  // three different losses, three names
+  request.add_losses()->mutable_cross_entropy();  // poly1 at epsilon 0 is cross-entropy
+  EXPECT_EQ(Error(request), "losses[3]: the same loss as losses[2] (ce); give each loss once");
+}
+
 TEST(LossSearchTest, SeedsMayNotWrapPastTwoToTheSixtyFour) {
   SubmitSweepRequest request = Search("seeds: 2 losses { cross_entropy {} }");
   request.mutable_base()->set_seed(18446744073709551614ULL);  // + 2 wraps

@@ -1,7 +1,9 @@
 #include "loss/core/describe.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 namespace polytrain::loss {
@@ -38,6 +40,37 @@ const char* ReductionName(Reduction r) {
   return "mean";
 }
 
+// FNV-1a over every field, numbers at full precision: six hex digits that tell apart losses
+// whose short names would otherwise be equal.
+std::string ConfigDigest(const LossConfig& config) {
+  std::string text;
+  auto add = [&](double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof(buf), "%.17g;", v);
+    text += buf;
+  };
+  const PolySeries& s = config.series;
+  text += s.ce_tail ? "tail;" : "explicit;";
+  add(s.gamma);
+  for (double v : s.extra) add(v);
+  text += "|";
+  for (double v : config.class_weights) add(v);
+  text += "|" + std::to_string(static_cast<int>(config.activation)) + ";";
+  add(config.label_smoothing);
+  if (config.alpha) add(*config.alpha);
+  text += config.alpha_on_ce_only ? "ce;" : ";";
+  if (config.ignore_index) text += std::to_string(*config.ignore_index);
+  text += ";" + std::to_string(static_cast<int>(config.reduction));
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  char out[8];
+  std::snprintf(out, sizeof(out), "%06llx", static_cast<unsigned long long>(hash & 0xffffff));
+  return out;
+}
+
 }  // namespace
 
 std::string FamilyName(const PolySeries& s) {
@@ -52,22 +85,46 @@ std::string FamilyName(const PolySeries& s) {
 std::string ShortName(const LossConfig& config) {
   const PolySeries& s = config.series;
   const int k = s.NumExtraTerms();
+  // Set when the name leaves out something that tells two losses apart (a long list, a number
+  // %g rounds, class weights): a digest of the whole configuration then ends the name.
+  bool partial = false;
+  auto num = [&](double v) {
+    const std::string text = Num(v);
+    if (std::strtod(text.c_str(), nullptr) != v) partial = true;
+    return text;
+  };
+  auto list = [&](const std::vector<double>& values) {
+    std::string text;
+    for (double v : values) text += (text.empty() ? "" : ",") + num(v);
+    return text;
+  };
+  const bool listed = k <= kMaxListedTerms;
   std::string name;
   if (!s.ce_tail) {
-    name = IsDropSeries(s) ? "drop(n=" + std::to_string(k) + ")"
-                           : "coef(K=" + std::to_string(k) + ",g=" + Num(s.gamma) + ")";
+    if (IsDropSeries(s)) {
+      name = "drop(n=" + std::to_string(k) + ")";
+    } else {
+      name = listed ? "coef(a=" + list(s.extra) + ",g=" + num(s.gamma) + ")"
+                    : "coef(K=" + std::to_string(k) + ",g=" + num(s.gamma) + ")";
+    }
   } else if (k == 0) {
-    name = s.gamma == 0.0 ? "ce" : "focal(g=" + Num(s.gamma) + ")";
+    name = s.gamma == 0.0 ? "ce" : "focal(g=" + num(s.gamma) + ")";
   } else if (k == 1) {
-    name = s.gamma == 0.0 ? "poly1(e=" + Num(s.extra[0]) + ")"
-                          : "poly1_focal(g=" + Num(s.gamma) + ",e=" + Num(s.extra[0]) + ")";
+    name = s.gamma == 0.0 ? "poly1(e=" + num(s.extra[0]) + ")"
+                          : "poly1_focal(g=" + num(s.gamma) + ",e=" + num(s.extra[0]) + ")";
   } else {
-    name = s.gamma == 0.0 ? "poly_n(N=" + std::to_string(k) + ")"
-                          : "poly_focal(g=" + Num(s.gamma) + ",N=" + std::to_string(k) + ")";
+    const std::string terms = listed ? "e=" + list(s.extra) : "N=" + std::to_string(k);
+    name = s.gamma == 0.0 ? "poly_n(" + terms + ")"
+                          : "poly_focal(g=" + num(s.gamma) + "," + terms + ")";
   }
+  partial = partial || (!listed && !IsDropSeries(s)) || !config.class_weights.empty();
   if (config.activation == Activation::kSigmoid) name = "sigmoid_" + name;
-  if (config.label_smoothing != 0.0) name += ",ls=" + Num(config.label_smoothing);
-  if (config.alpha) name += ",a=" + Num(*config.alpha) + (config.alpha_on_ce_only ? "@ce" : "");
+  if (config.label_smoothing != 0.0) name += ",ls=" + num(config.label_smoothing);
+  if (config.alpha) name += ",a=" + num(*config.alpha) + (config.alpha_on_ce_only ? "@ce" : "");
+  if (config.reduction != Reduction::kMean)
+    name += std::string(",") + ReductionName(config.reduction);
+  if (config.ignore_index) name += ",ig=" + std::to_string(*config.ignore_index);
+  if (partial) name += "#" + ConfigDigest(config);
   return name;
 }
 

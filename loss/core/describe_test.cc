@@ -35,7 +35,33 @@ TEST(DescribeTest, ShortNamesStayShortForLongSeries) {
   std::vector<double> drop;
   for (int j = 1; j <= 1000; ++j) drop.push_back(1.0 / j);
   EXPECT_EQ(ShortName(Config(drop, 0, false)), "drop(n=1000)");
-  EXPECT_EQ(ShortName(Config(std::vector<double>(1000, 0.1))), "poly_n(N=1000)");
+  const std::string long_series = ShortName(Config(std::vector<double>(1000, 0.1)));
+  EXPECT_EQ(long_series.substr(0, 15), "poly_n(N=1000)#");
+  EXPECT_EQ(long_series.size(), 21u);
+}
+
+// Sweeps and comparisons group runs by short name: losses that differ must not share one.
+TEST(DescribeTest, DifferentLossesGetDifferentShortNames) {
+  EXPECT_EQ(ShortName(Config({1, 2})), "poly_n(e=1,2)");
+  EXPECT_EQ(ShortName(Config({3, 4}, 0.5)), "poly_focal(g=0.5,e=3,4)");
+  EXPECT_EQ(ShortName(Config({1, 0.5, 0.25}, 0, false)), "coef(a=1,0.5,0.25,g=0)");
+  std::vector<double> a(5, 0.1), b(5, 0.1);
+  b[4] = 0.2;  // differs past the listed terms: told apart by the digest
+  EXPECT_NE(ShortName(Config(a)), ShortName(Config(b)));
+  EXPECT_EQ(ShortName(Config(a)), ShortName(Config(a)));  // and stable
+  // A difference %g's six digits would round away.
+  EXPECT_NE(ShortName(Config({1.0000001})), ShortName(Config({1.0000002})));
+  EXPECT_EQ(ShortName(Config({1.0000001})).substr(0, 11), "poly1(e=1)#");
+  LossConfig weighted = Config({2}), reweighted = Config({2});
+  weighted.class_weights = {1, 2};
+  reweighted.class_weights = {2, 1};
+  EXPECT_NE(ShortName(weighted), ShortName(reweighted));
+  EXPECT_NE(ShortName(weighted), ShortName(Config({2})));
+  LossConfig summed = Config({2});
+  summed.reduction = Reduction::kSum;
+  EXPECT_EQ(ShortName(summed), "poly1(e=2),sum");
+  summed.ignore_index = -100;
+  EXPECT_EQ(ShortName(summed), "poly1(e=2),sum,ig=-100");
 }
 
 TEST(DescribeTest, DescriptionListsCoefficientsAndOptions) {

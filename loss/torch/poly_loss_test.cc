@@ -347,8 +347,8 @@ TEST_F(PolyLossTest, ThePapersAlphaConventionIsItsFormula) {
   const LossConfig papers = Config(spec + " alpha_balance: ALPHA_BALANCE_CE_TERM_ONLY");
   const LossConfig ours = Config(spec);
   EXPECT_TRUE(papers.alpha_on_ce_only);
-  EXPECT_EQ(ShortName(papers), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25@ce");
-  EXPECT_EQ(ShortName(ours), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25");
+  EXPECT_EQ(ShortName(papers), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25@ce,none");
+  EXPECT_EQ(ShortName(ours), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25,none");
   for (const bool balance_all : {false, true}) {
     SCOPED_TRACE(balance_all ? "whole loss" : "paper's convention");
     const LossConfig& config = balance_all ? ours : papers;
