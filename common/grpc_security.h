@@ -46,6 +46,10 @@ struct ClientSecurityOptions {
   std::string token;            // filled by MakeChannel from token_file or $POLYTRAIN_TOKEN
 };
 
+// Channels from MakeChannel ping a silent coordinator this often (and give up on it when a ping
+// goes unanswered as long); the coordinator accepts pings at twice this rate.
+inline constexpr int kClientKeepaliveSeconds = 20;
+
 // A channel to `target`, and loads the token into options->token. INVALID_ARGUMENT naming the
 // flag for unreadable files, a half-given client certificate, or plaintext to a non-loopback
 // target.

@@ -45,6 +45,11 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "a running job is requeued when its worker is silent this long")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--keepalive_seconds", options->keepalive_seconds,
+                 "a silent connection is pinged after this long and closed when the ping goes "
+                 "unanswered as long again (a worker's host gone without a word)")
+      ->check(CLI::Range(1.0, 3600.0))
+      ->capture_default_str();
   app.add_option("--gang_backfill_seconds", options->gang_backfill_seconds,
                  "jobs queued behind a data-parallel job (spec.replicas > 1) that waits for its "
                  "workers may start before it for this long; after it, they wait until it has "

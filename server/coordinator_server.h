@@ -32,8 +32,12 @@ class CoordinatorServer {
     std::string artifacts = "polytrain-artifacts";
     int64_t max_artifact_bytes = kDefaultMaxUploadBytes;  // one upload of a user's file
     double lease_seconds = 30.0;                          // workers heartbeat every third of it
-    double gang_backfill_seconds = 30.0;                  // see Scheduler::Options
-    std::string metrics_listen = "127.0.0.1:9464";        // empty: no /metrics
+    // A connection silent this long is pinged, and closed when the ping goes unanswered as long
+    // again: a worker whose host died without a word is let go (its name freed, its jobs
+    // leased out) in seconds, not after TCP's quarter of an hour.
+    double keepalive_seconds = 20.0;
+    double gang_backfill_seconds = 30.0;            // see Scheduler::Options
+    std::string metrics_listen = "127.0.0.1:9464";  // empty: no /metrics
     double job_series_retention_seconds = 600;
     int max_finished_job_series = 1000;
     ServerSecurityOptions security;

@@ -70,18 +70,28 @@ class ServiceFixture : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void StartCoordinator(double lease_seconds = 30) {
+  void StartCoordinator(double lease_seconds = 30, const std::vector<std::string>& extra = {}) {
     const std::string port_file = (dir_ / "port").string();
     const std::string metrics_port_file = (dir_ / "metrics_port").string();
     fs::remove(port_file);
     fs::remove(metrics_port_file);
-    coordinator_ = std::make_unique<Process>(
-        POLYTRAIN_COORDINATOR_BINARY,
-        std::vector<std::string>{"--plaintext", "--listen", "127.0.0.1:0", "--db",
-                                 (dir_ / "jobs.db").string(), "--lease_seconds",
-                                 std::to_string(lease_seconds), "--port_file", port_file,
-                                 "--metrics_listen", "127.0.0.1:0", "--metrics_port_file",
-                                 metrics_port_file, "--artifacts", (dir_ / "artifacts").string()});
+    std::vector<std::string> args{"--plaintext",
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--db",
+                                  (dir_ / "jobs.db").string(),
+                                  "--lease_seconds",
+                                  std::to_string(lease_seconds),
+                                  "--port_file",
+                                  port_file,
+                                  "--metrics_listen",
+                                  "127.0.0.1:0",
+                                  "--metrics_port_file",
+                                  metrics_port_file,
+                                  "--artifacts",
+                                  (dir_ / "artifacts").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    coordinator_ = std::make_unique<Process>(POLYTRAIN_COORDINATOR_BINARY, args);
     ASSERT_TRUE(coordinator_->started());
     ASSERT_TRUE(WaitFor(
         [&] {

@@ -1,7 +1,8 @@
 // A TCP proxy on 127.0.0.1 for fault tests: forwards every connection to a target port, and can
 // cut every connection at once (and refuse new ones) until restored, or be pointed at another
 // target (a restarted server on a new port). A cut is a real one: both sockets are shut down,
-// so each side sees its connection end exactly as when a network path fails.
+// so each side sees its connection end exactly as when a network path fails. Frozen, it keeps
+// every connection open and moves nothing, as a hung host.
 #ifndef POLYTRAIN_TESTING_TCP_PROXY_H_
 #define POLYTRAIN_TESTING_TCP_PROXY_H_
 
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -62,6 +64,11 @@ class TcpProxy {
   }
   void Restore() { cut_ = false; }
 
+  // Stops moving bytes either way while keeping every connection open, as a host that hangs or
+  // a network that drops packets without a word: only keepalive pings can tell.
+  void Freeze() { frozen_ = true; }
+  void Thaw() { frozen_ = false; }
+
  private:
   static sockaddr_in Loopback(int port) {
     sockaddr_in addr{};
@@ -99,7 +106,14 @@ class TcpProxy {
     char buffer[65536];
     pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
     bool open = true;
-    while (open && poll(fds, 2, -1) > 0) {
+    int ready;
+    while (open && (ready = poll(fds, 2, 50)) >= 0) {
+      if (ready == 0 || frozen_) {
+        // Frozen: the bytes wait in the kernel's buffers (a cut still ends the connection).
+        if (frozen_ && (fds[0].revents | fds[1].revents) & (POLLHUP | POLLERR | POLLNVAL)) break;
+        if (frozen_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
       for (int i = 0; i < 2 && open; ++i) {
         if (fds[i].revents == 0) continue;
         const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
@@ -134,6 +148,7 @@ class TcpProxy {
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> cut_{false};
+  std::atomic<bool> frozen_{false};
   std::atomic<int> forwarded_{0};
   std::mutex mu_;
   std::set<int> open_;  // sockets of live connections, under mu_

@@ -156,6 +156,25 @@ TEST_F(FaultTest, AWorkerKeepsTrainingThroughACutStreamAndFlushesOnReconnect) {
   ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
 }
 
+TEST_F(FaultTest, AWorkerWhoseConnectionFallsSilentIsLetGoByKeepaliveAndComesBack) {
+  // Leases far longer than the test: only the keepalive ping can end the silent connection.
+  StartCoordinator(/*lease_seconds=*/3600, {"--keepalive_seconds", "1"});
+  TcpProxy proxy(port_);
+  StartWorker("hung", nullptr, false, proxy.port());
+  const v1::JobSpec spec = Spec("through-a-hang", 600);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
+  ASSERT_EQ(Scrape("polytrain_workers_connected"), 1);
+  proxy.Freeze();  // no byte moves, no connection ends: a hung host
+  ASSERT_TRUE(WaitFor([&] { return Scrape("polytrain_workers_connected") == 0; }, 30));
+  proxy.Thaw();
+  // The worker finds its stream ended, dials again and re-attaches the job it kept training.
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  EXPECT_EQ(Get(job.id()).attempts(), 1);
+  EXPECT_GE(proxy.forwarded(), 2);
+}
+
 TEST_F(FaultTest, ACoordinatorKilledUnderLoadReattachesItsRunningJobAndLosesNothing) {
   StartCoordinator();
   TcpProxy proxy(port_);  // the worker's way in, pointed at the restarted coordinator later
