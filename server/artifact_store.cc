@@ -107,19 +107,20 @@ absl::StatusOr<IntactArtifact> ArtifactStore::FindIntactOrOlder(
   return requested.status();
 }
 
-size_t ArtifactStore::PruneOlder(const std::string& job_id, const std::string& prefix,
-                                 size_t keep) const {
+size_t ArtifactStore::PruneOlder(const std::string& job_id, const std::string& prefix, size_t keep,
+                                 const std::string& spared) const {
   if (!ValidateArtifactName("job_id", job_id).ok()) return 0;
   const fs::path dir = fs::path(root_) / job_id;
   std::vector<std::string> names;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && absl::StartsWith(name, prefix) &&
+    if (entry.is_regular_file() && absl::StartsWith(name, prefix) && name != spared &&
         !absl::StrContains(name, ".upload-")) {
       names.push_back(name);
     }
   }
+  if (!spared.empty() && keep > 0) --keep;  // the spared one counts among those kept
   if (names.size() <= keep) return 0;
   std::sort(names.begin(), names.end());
   const size_t removed = names.size() - keep;

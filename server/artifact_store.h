@@ -66,8 +66,11 @@ class ArtifactStore {
                                                    std::vector<std::string>* passed_over) const;
 
   // Deletes the job's files whose names start with `prefix` (and their records), all but the
-  // `keep` newest by name. Returns how many went. A reader holding one open still reads it.
-  size_t PruneOlder(const std::string& job_id, const std::string& prefix, size_t keep) const;
+  // `keep` newest by name and `spared` (the one just stored: an attempt that started over from an
+  // earlier step stores names older than its predecessor's, and its newest must stay). Returns
+  // how many went. A reader holding one open still reads it.
+  size_t PruneOlder(const std::string& job_id, const std::string& prefix, size_t keep,
+                    const std::string& spared = "") const;
 
   // Deletes the file at "<job_id>/<name>" and its record (absent already: OK).
   absl::Status Remove(const std::string& relative) const;

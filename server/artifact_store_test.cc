@@ -132,6 +132,15 @@ TEST_F(StoredCheckpointsTest, PruningKeepsTheNewestAndOtherFiles) {
     EXPECT_TRUE(store_->FindIntact(std::string("job-1/") + kept).ok()) << kept;
   }
   EXPECT_EQ(store_->PruneOlder("../x", kCheckpointPrefix, 0), 0u);
+
+  // An attempt that started over stores an older name than its predecessor's newest: it is
+  // spared (counted among the 3 kept), the oldest of the others goes.
+  Store("ckpt-000000000005.pt", "5");
+  EXPECT_EQ(store_->PruneOlder("job-1", kCheckpointPrefix, 3, "ckpt-000000000005.pt"), 1u);
+  EXPECT_TRUE(store_->FindIntact("job-1/ckpt-000000000005.pt").ok());
+  EXPECT_TRUE(store_->FindIntact("job-1/ckpt-000000000040.pt").ok());
+  EXPECT_TRUE(store_->FindIntact("job-1/ckpt-000000000030.pt").ok());
+  EXPECT_FALSE(store_->FindIntact("job-1/ckpt-000000000020.pt").ok());
 }
 
 TEST_F(StoredCheckpointsTest, AFileThatNoLongerMatchesItsRecordIsNotIntact) {

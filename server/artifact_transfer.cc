@@ -61,7 +61,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
     absl::StatusOr<std::string> path = upload_->Commit(chunk_.size(), chunk_.crc32());
     if (!path.ok()) return path.status();
     if (absl::Status s = protocol_->ArtifactStored(job_id_, name_, *path); !s.ok()) return s;
-    artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob);
+    artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_);
     receipt_->set_path(*path);
     receipt_->set_size(chunk_.size());
     return absl::OkStatus();

@@ -186,6 +186,15 @@ TEST_F(CoordinatorTest, AnAttemptGivenUpOnIsToldToStopWhenItsWorkerReturns) {
   scheduler_->ExpireLeases(Later());
   Connect("w2", &rescuer);
   EXPECT_EQ(Get(job.id()).attempts(), 2);
+  // A checkpoint attempt 1 uploads meanwhile is refused: it must not become the job's.
+  polytrain::v1::ArtifactChunk chunk;
+  chunk.set_job_id(job.id());
+  chunk.set_name("ckpt-000000000100.pt");
+  chunk.set_attempt(1);
+  EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
+            "attempt: attempt 1 of job " + job.id() + " is not running (attempt 2 is)");
+  chunk.set_attempt(2);
+  EXPECT_TRUE(protocol_->CheckUpload(chunk).ok());
   // w1 comes back still training attempt 1: it must stop, and its slot is busy until it has.
   const int64_t returned = Connect("w1", &back, 1, false, {job.id()});
   EXPECT_EQ(back.Cancelled(), (std::vector<std::string>{job.id()}));

@@ -473,6 +473,18 @@ absl::Status Scheduler::JobExists(const std::string& job_id) const {
   return status;
 }
 
+absl::Status Scheduler::AttemptRuns(const std::string& job_id, int32_t attempt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto running = running_.find(job_id);
+  if (running == running_.end() || running->second.attempt != attempt) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "attempt: attempt ", attempt, " of job ", job_id, " is not running",
+        running == running_.end() ? std::string()
+                                  : absl::StrCat(" (attempt ", running->second.attempt, " is)")));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Scheduler::RendezvousReady(int64_t session,
                                         const polytrain::v1::RendezvousReady& ready) {
   std::lock_guard<std::mutex> lock(mu_);

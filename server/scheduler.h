@@ -127,6 +127,9 @@ class Scheduler {
 
   // OK when the store has the job; NOT_FOUND ("job_id: no job <id>") otherwise. Takes no lock.
   absl::Status JobExists(const std::string& job_id) const;
+  // OK while `attempt` of the job runs; FAILED_PRECONDITION naming the attempt otherwise (an
+  // upload from an attempt the coordinator gave up on must not become the job's checkpoint).
+  absl::Status AttemptRuns(const std::string& job_id, int32_t attempt);
 
   // Requeues or fails every running job whose lease lapsed before `now`.
   void ExpireLeases(Clock::time_point now);

@@ -40,7 +40,8 @@ void WorkerProtocol::Disconnected(int64_t session) { scheduler_->DisconnectWorke
 
 absl::Status WorkerProtocol::CheckUpload(const polytrain::v1::ArtifactChunk& first) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactChunk(first, /*first=*/true));
-  return scheduler_->JobExists(first.job_id());
+  POLYTRAIN_RETURN_IF_ERROR(scheduler_->JobExists(first.job_id()));
+  return scheduler_->AttemptRuns(first.job_id(), first.attempt());
 }
 
 absl::Status WorkerProtocol::ArtifactStored(const std::string& job_id, const std::string& name,
