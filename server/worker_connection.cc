@@ -1,5 +1,7 @@
 #include "server/worker_connection.h"
 
+#include <algorithm>
+
 #include "common/grpc_status.h"
 #include "spdlog/spdlog.h"
 
@@ -82,6 +84,17 @@ void WorkerConnection::WriteNextLocked() {
 }
 
 void WorkerConnection::SendAck(uint64_t sequence) {
+  {
+    // An ack covers every message up to its sequence: one still queued is raised instead of
+    // queueing another, so a worker that sends without reading cannot grow the queue.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finishing_) return;
+    if (!outgoing_.empty() && outgoing_.back().has_ack()) {
+      CoordinatorMessage& queued = outgoing_.back();
+      queued.mutable_ack()->set_sequence(std::max(queued.ack().sequence(), sequence));
+      return;
+    }
+  }
   CoordinatorMessage ack;
   ack.mutable_ack()->set_sequence(sequence);
   Send(ack);

@@ -145,7 +145,7 @@ void ServiceWorker::PassRendezvous(const polytrain::v1::Rendezvous& rendezvous) 
 
 void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
   const polytrain::v1::Job& job = assignment.job();
-  std::lock_guard<std::mutex> lock(jobs_mu_);
+  std::unique_lock<std::mutex> lock(jobs_mu_);
   // Reap jobs that ended and whose result the coordinator has; an ended attempt of this very
   // job goes too (assigned again, the coordinator has given up on that one).
   for (auto it = jobs_.begin(); it != jobs_.end();) {
@@ -160,8 +160,14 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
   if (held != jobs_.end() && held->second->attempt() < job.attempts()) {
     // A newer attempt of a job whose old attempt is still winding down here (a search trial
     // promoted as soon as it paused): the coordinator has the old one's result; it goes first.
-    held->second->Cancel();
-    jobs_.erase(held);  // joins its thread
+    // Joined without the lock: it may take as long as a checkpoint upload, and heartbeats for
+    // every other job need the lock meanwhile.
+    std::unique_ptr<ServiceJob> old = std::move(held->second);
+    jobs_.erase(held);
+    old->Cancel();
+    lock.unlock();
+    old.reset();  // joins its thread
+    lock.lock();
   }
   if (jobs_.count(job.id()) != 0) return;  // already running it
   const int running = ++running_jobs_;
