@@ -99,9 +99,10 @@ void PrintJobTable(const polytrain::v1::ListJobsResponse& jobs) {
 }
 
 void PrintJob(const Job& job) {
-  std::printf("%s %s: %s (attempts %d%s%s)\n", job.id().c_str(), job.spec().name().c_str(),
-              StateName(job.state()).c_str(), job.attempts(),
-              job.worker().empty() ? "" : (", worker " + job.worker()).c_str(),
+  const bool cancelling = job.cancel_requested() && job.state() == polytrain::v1::JOB_STATE_RUNNING;
+  std::printf("%s %s: %s%s (attempts %d%s%s)\n", job.id().c_str(), job.spec().name().c_str(),
+              StateName(job.state()).c_str(), cancelling ? ", cancel requested" : "",
+              job.attempts(), job.worker().empty() ? "" : (", worker " + job.worker()).c_str(),
               job.error().empty() ? "" : (", " + job.error()).c_str());
   // A data-parallel job: where each rank of its latest attempt ran.
   if (job.rank_workers_size() > 0) {

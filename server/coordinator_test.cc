@@ -215,6 +215,12 @@ TEST_F(CoordinatorTest, ACancelSentWhileItsWorkerWasAwayIsSentAgainOnReturn) {
   cancel.set_id(job.id());
   ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
   EXPECT_TRUE(before.Cancelled().empty());  // nobody to tell
+  EXPECT_TRUE(Get(job.id()).cancel_requested());
+  // The request is stored: a restarted coordinator still sends it when the worker is back.
+  Scheduler::Options options;
+  options.lease_thread = false;
+  core_.reset();
+  Open(options);
   Connect("w", &after, 1, false, {job.id()});
   EXPECT_EQ(after.Cancelled(), (std::vector<std::string>{job.id()}));
 }

@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
       RunningJob& entry = s->running_[job.id()];
       entry.attempt = job.attempts();
       entry.job = job;
+      entry.cancel_requested = job.cancel_requested();
       // Each rank waits one lease for its worker to reconnect and re-attach it.
       const std::vector<std::string> workers =
           job.rank_workers().empty()
@@ -146,6 +147,10 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
   }
   auto running = running_.find(job_id);
   if (running != running_.end()) {
+    if (!job->cancel_requested()) {
+      job->set_cancel_requested(true);  // stored, so a restarted coordinator still sends it
+      POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+    }
     running->second.cancel_requested = true;
     for (const Rank& rank : running->second.ranks) {
       auto worker = workers_.find(rank.session);
