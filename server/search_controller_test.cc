@@ -4,6 +4,7 @@
 
 #include "api/loss_search.h"
 #include "server/coordinator_test_fixture.h"
+#include "server/sqlite_job_store.h"
 
 namespace polytrain {
 namespace {
@@ -175,6 +176,38 @@ TEST_F(SearchControllerTest, ASearchGoesOnAfterARestartAndACancelledTrialDropsOu
   // Five reported rung 0 (the cancelled one too): floor(5/3) = 1, the best (0.6) goes up.
   EXPECT_EQ(Get(ids[0]).search().rung(), 1);
   EXPECT_EQ(Get(ids[0]).state(), polytrain::v1::JOB_STATE_RUNNING);
+}
+
+TEST_F(SearchControllerTest, ARestartDecidesWhatTheStoppedCoordinatorLeftUndecided) {
+  const polytrain::v1::SubmitSweepResponse submitted = SubmitSweep(Halving(0, 1));
+  std::vector<std::string> ids;
+  for (const Job& job : submitted.jobs()) ids.push_back(job.id());
+  core_.reset();
+  {
+    // As if the coordinator had stored all six pauses at rung 0 and stopped before deciding.
+    std::unique_ptr<SqliteJobStore> store = *SqliteJobStore::Open(path_);
+    for (int i = 0; i < 6; ++i) {
+      Job job = *store->GetJob(ids[i]);
+      job.set_state(polytrain::v1::JOB_STATE_PAUSED);
+      job.set_attempts(1);
+      (*job.mutable_final_metrics())["eval_accuracy"] = 0.1 * (i + 1);
+      ASSERT_TRUE(store->UpdateJob(job).ok());
+    }
+  }
+  Scheduler::Options options;
+  options.lease_thread = false;
+  Open(options);  // decides again from the store
+  // floor(6/3) = 2 go up to rung 1, the best two; the others wait at rung 0 (not all are done).
+  for (int i = 0; i < 6; ++i) {
+    const Job job = Get(ids[i]);
+    EXPECT_EQ(job.search().rung(), i >= 4 ? 1 : 0) << i;
+    EXPECT_EQ(job.state(),
+              i >= 4 ? polytrain::v1::JOB_STATE_QUEUED : polytrain::v1::JOB_STATE_PAUSED)
+        << i;
+  }
+  RecordingChannel channel;
+  Connect("w", &channel, 6);
+  EXPECT_NE(Assigned(channel, ids[5]), nullptr);  // and they run
 }
 
 TEST_F(SearchControllerTest, ASearchWhoseTrialsAllEndWithoutAResultIsDoneWithoutReruns) {
