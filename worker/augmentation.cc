@@ -2,6 +2,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/validation.h"
@@ -45,6 +47,13 @@ absl::Status Normalize(const polytrain::v1::Normalization& normalize,
   for (torch::Tensor* x : splits) {
     if (!x->defined() || x->numel() == 0) continue;
     x->sub_(mean.to(x->dtype())).div_(std.to(x->dtype()));
+    // A tiny std can carry finite values past float32's range: say so here, not as a diverged
+    // loss at step 1.
+    if (!std::isfinite(x->sum(torch::kDouble).item<double>())) {
+      return InvalidField(FieldPath(field, "std"),
+                          "normalizing makes some values infinite: the std is too small for "
+                          "these samples");
+    }
   }
   return absl::OkStatus();
 }

@@ -97,6 +97,14 @@ TEST(AugmentationTest, NormalizationIsPerChannel) {
   EXPECT_EQ(wrong.message(),
             "spec.dataset.normalize.mean: has 3 values, but samples [1, 2, 2] have 1 channel(s): "
             "give one per channel, or one");
+  // A std so small that float32 overflows: refused naming it, not trained into a divergence.
+  torch::Tensor large = torch::full({2, 4}, 1e9);
+  polytrain::v1::Normalization tiny;
+  tiny.add_mean(0);
+  tiny.add_std(1e-30);
+  EXPECT_EQ(Normalize(tiny, {4}, "spec.dataset.normalize", {&large}).message(),
+            "spec.dataset.normalize.std: normalizing makes some values infinite: the std is too "
+            "small for these samples");
 }
 
 TEST(AugmentationTest, OnlyImagesAreAugmented) {

@@ -90,6 +90,20 @@ TEST_F(ByoTest, TheScriptedTwinOfTheBuiltInMlpTrainsToTheSameWeights) {
   }
 }
 
+// A weight shared by two layers is one parameter: counted once, and stepped once per step (an
+// optimizer given it twice would step it twice).
+TEST_F(ByoTest, ATiedWeightIsOneParameter) {
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::Create(Job("torchscript { path: 'tied.pt' }"), Options());
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  // 20 x 20 shared, then 20 x 5 + 5: 505, not 905.
+  EXPECT_NE((*trainer)->Describe().find("(505 parameters, 505 trained;"), std::string::npos)
+      << (*trainer)->Describe();
+  absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_GE(summary->final_metrics.at("eval_accuracy"), 0.8);
+}
+
 TEST_F(ByoTest, FromModuleKeepsTheSavedWeightsAndFromSeedRedrawsThem) {
   torch::jit::Module saved = torch::jit::load(*root_ + "/mlp.pt");
   const torch::Tensor saved_weight = saved.attr("1").toModule().attr("weight").toTensor();
@@ -195,6 +209,16 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   EXPECT_EQ(CreateError(Job(model, "one_class.pt")),
             f + "train_y names 1 classes; expected 2 to 100000");
   EXPECT_EQ(CreateError(Job(model, "not_tensor.pt")), f + "train_x is a Int, not a tensor");
+  // A view standing for far more values than it stores, and a sample of no values.
+  EXPECT_EQ(CreateError(Job(model, "expanded.pt")),
+            f + "train_x is [1200, 20] over only 20 stored values (an expanded view?); save it "
+                "with .contiguous()");
+  EXPECT_EQ(CreateError(Job(model, "zero_width.pt")),
+            f + "train_x is [1200, 0]; a sample dimension of 0 holds nothing");
+  // A crafted storage claiming more than the file holds is refused before any value is read.
+  EXPECT_EQ(CreateError(Job(model, "lying_storage.pt")).find(f + "train_x claims 400000000 bytes"),
+            0u)
+      << CreateError(Job(model, "lying_storage.pt"));
   EXPECT_EQ(CreateError(Job(model, "mlp.pt")).find(f + "not a file torch.save wrote: "), 0u);
   JobSpec split_twice = Job(model, "images.pt");
   split_twice.mutable_dataset()->set_validation_fraction(0.1);

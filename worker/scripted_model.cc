@@ -87,6 +87,18 @@ std::vector<std::string> InitializeFromSeed(torch::jit::Module& module) {
   return kept;
 }
 
+// The module's parameters, each once: a tied weight (one tensor in two places, as a language
+// model's embedding and output layer) is listed by TorchScript in both, and an optimizer given it
+// twice would step it twice.
+std::vector<torch::Tensor> UniqueParameters(const torch::jit::Module& module) {
+  std::vector<torch::Tensor> unique;
+  std::set<const c10::TensorImpl*> seen;
+  for (const torch::Tensor& p : module.parameters()) {
+    if (seen.insert(p.unsafeGetTensorImpl()).second) unique.push_back(p);
+  }
+  return unique;
+}
+
 class ScriptedModel : public TrainableModel {
  public:
   ScriptedModel(torch::jit::Module module, std::string description)
@@ -97,7 +109,7 @@ class ScriptedModel : public TrainableModel {
   }
   std::vector<torch::Tensor> Parameters() override {
     std::vector<torch::Tensor> trainable;
-    for (const torch::Tensor& p : module_.parameters()) {
+    for (const torch::Tensor& p : UniqueParameters(module_)) {
       if (p.requires_grad()) trainable.push_back(p);
     }
     return trainable;
@@ -164,7 +176,7 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
   int64_t trainable = 0, parameters = 0;
   try {
     if (from_seed) kept = InitializeFromSeed(module);
-    for (const torch::Tensor& p : module.parameters()) {
+    for (const torch::Tensor& p : UniqueParameters(module)) {
       parameters += p.numel();
       if (p.requires_grad()) trainable += p.numel();
     }

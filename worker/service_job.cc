@@ -313,9 +313,14 @@ void ServiceJob::Run() {
     if (opened.ok()) group = *std::move(opened);
     options.replicas = group.get();
   }
-  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
-      ready.ok() ? Trainer::Create(job.spec(), options)
-                 : absl::StatusOr<std::unique_ptr<Trainer>>(ready);
+  // Whatever a user's files or model throw fails this job, never the worker and its other jobs.
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = absl::InternalError("not set up");
+  try {
+    trainer = ready.ok() ? Trainer::Create(job.spec(), options)
+                         : absl::StatusOr<std::unique_ptr<Trainer>>(ready);
+  } catch (const std::exception& e) {
+    trainer = absl::InternalError(absl::StrCat("setting up the job: ", e.what()));
+  }
   if (trainer.ok() && group != nullptr) {
     if (absl::Status joined = group->Join((*trainer)->device()); !joined.ok()) {
       trainer = joined;

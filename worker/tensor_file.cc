@@ -10,7 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/limits.h"
 #include "api/worker_messages.h"
+#include "common/status_macros.h"
 #include "common/validation.h"
 
 namespace polytrain {
@@ -22,6 +24,39 @@ std::string Shape(c10::IntArrayRef sizes) {
   return absl::StrCat("[", absl::StrJoin(sizes, ", "), "]");
 }
 
+// What a tensor claims of its storage must be what a file of `file_bytes` can hold, before any
+// of its values is read: a crafted file can declare a storage larger than the record behind it
+// (LibTorch does not compare them), and an expanded view (stride 0) of a few values can stand
+// for billions. Each is refused, naming the key.
+absl::Status CheckStorage(const torch::Tensor& t, int64_t file_bytes, const std::string& field,
+                          const std::string& key) {
+  const std::string where = absl::StrCat(field, ": ", key);
+  if (!t.has_storage()) return absl::InvalidArgumentError(absl::StrCat(where, " has no storage"));
+  const int64_t storage_bytes = static_cast<int64_t>(t.storage().nbytes());
+  if (storage_bytes > file_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " claims ", storage_bytes, " bytes of data in a file of ", file_bytes));
+  }
+  if (t.numel() == 0) return absl::OkStatus();
+  int64_t last = t.storage_offset();  // the furthest element the view reaches
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (t.stride(d) < 0)
+      return absl::InvalidArgumentError(absl::StrCat(where, " has a negative stride"));
+    last += (t.size(d) - 1) * t.stride(d);
+  }
+  const int64_t item = static_cast<int64_t>(t.element_size());
+  if ((last + 1) * item > storage_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " reaches past the end of its storage (a damaged file)"));
+  }
+  if (t.numel() * item > storage_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is ", Shape(t.sizes()), " over only ", storage_bytes / item,
+                     " stored values (an expanded view?); save it with .contiguous()"));
+  }
+  return absl::OkStatus();
+}
+
 // x of one split as float32 [N, sample...]: a floating dtype, or uint8 scaled to [0, 1].
 absl::StatusOr<torch::Tensor> Samples(const torch::Tensor& x, const std::string& field,
                                       const std::string& key) {
@@ -31,6 +66,16 @@ absl::StatusOr<torch::Tensor> Samples(const torch::Tensor& x, const std::string&
         where, " is ", Shape(x.sizes()), "; expected [samples, 1 to 3 sample dimensions]"));
   }
   if (x.size(0) == 0) return absl::InvalidArgumentError(absl::StrCat(where, " has no samples"));
+  if (x.size(0) > kMaxSamples) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " has ", x.size(0), " samples; at most ", kMaxSamples));
+  }
+  for (int64_t d = 1; d < x.dim(); ++d) {
+    if (x.size(d) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, " is ", Shape(x.sizes()), "; a sample dimension of 0 holds nothing"));
+    }
+  }
   torch::Tensor samples;
   if (x.scalar_type() == torch::kByte) {
     samples = x.to(torch::kFloat).div_(255.0);
@@ -111,7 +156,10 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
         return InvalidField(field,
                             absl::StrCat(key, " is a ", entry.value().tagKind(), ", not a tensor"));
       }
-      tensors[key] = entry.value().toTensor();
+      const torch::Tensor tensor = entry.value().toTensor();
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckStorage(tensor, static_cast<int64_t>(bytes->size()), field, key));
+      tensors[key] = tensor;
     }
   } catch (const std::exception& e) {
     const auto* torch_error = dynamic_cast<const c10::Error*>(&e);

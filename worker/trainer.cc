@@ -117,6 +117,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
     return trainer;
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("setting up the job: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc for a file's declared size
+    return absl::InternalError(absl::StrCat("setting up the job: ", e.what()));
   }
 }
 

@@ -6,7 +6,9 @@ and tensor files, good and broken.
 Usage: make_byo_fixtures.py DIR
 """
 import os
+import re
 import sys
+import zipfile
 
 import torch
 import torch.nn as nn
@@ -68,6 +70,39 @@ class Frozen(nn.Module):
         return self.linear(x)
 
 
+class Tied(nn.Module):
+    """Two layers sharing one weight, as a language model's embedding and output layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(20, 20, bias=False)
+        self.second = nn.Linear(20, 20, bias=False)
+        self.second.weight = self.first.weight
+        self.out = nn.Linear(20, 5)
+
+    def forward(self, x):
+        return self.out(self.second(torch.relu(self.first(x))))
+
+
+def lying_storage(path, tensors):
+    """torch.save of `tensors`, then train_x's storage made to claim 10^8 values: a crafted file
+    whose storage is larger than the record behind it."""
+    torch.save(tensors, path)
+    with zipfile.ZipFile(path) as z:
+        entries = [(info, z.read(info.filename)) for info in z.infolist()]
+    numel = tensors["train_x"].numel()
+    assert numel < 65536
+    # The storage tuple's last item, its numel: 'cpu', a memo, then BININT2 (M) with the count.
+    claim = re.compile(rb"(cpuq.)M" + re.escape(numel.to_bytes(2, "little")), re.DOTALL)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for info, data in entries:
+            if info.filename.endswith("data.pkl"):
+                data, found = claim.subn(lambda m: m.group(1) + b"J" + (10**8).to_bytes(4, "little"),
+                                         data, count=1)
+                assert found == 1, "the storage tuple was not found"
+            z.writestr(info.filename, data)
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -83,6 +118,7 @@ def main():
     torch.jit.script(nn.Sequential(nn.Linear(3, 5))).save(f"{out}/wrong_input.pt")
     torch.jit.script(Pair()).save(f"{out}/pair.pt")
     torch.jit.script(Frozen()).save(f"{out}/frozen.pt")
+    torch.jit.script(Tied()).save(f"{out}/tied.pt")
     with open(f"{out}/not_torchscript.pt", "w") as f:
         f.write("this is not a TorchScript file\n")
 
@@ -108,6 +144,10 @@ def main():
     torch.save(dict(good, train_x=x.reshape(1200, 20, 1, 1, 1)), f"{out}/five_dims.pt")
     torch.save(dict(good, train_y=torch.zeros_like(y)), f"{out}/one_class.pt")
     torch.save({"train_x": 1, "train_y": y, "test_x": tx, "test_y": ty}, f"{out}/not_tensor.pt")
+    torch.save(dict(good, train_x=torch.zeros(1, 20).expand(1200, 20)), f"{out}/expanded.pt")
+    torch.save(dict(good, train_x=torch.zeros(1200, 0)), f"{out}/zero_width.pt")
+    small = {"train_x": x[:100].clone(), "train_y": y[:100].clone(), "test_x": tx, "test_y": ty}
+    lying_storage(f"{out}/lying_storage.pt", small)
 
 
 if __name__ == "__main__":
