@@ -1,5 +1,6 @@
 #include "api/worker_messages.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "api/client_requests.h"
@@ -28,6 +29,11 @@ absl::Status CheckMetricValues(absl::string_view field,
 
 absl::Status ValidateHello(const polytrain::v1::Hello& hello) {
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("hello.name", hello.name(), 1, kMaxWorkerNameLength));
+  for (char c : hello.name()) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return InvalidField("hello.name", "use only [A-Za-z0-9._-]");
+    }
+  }
   return CheckIntRange("hello.slots", hello.slots(), 0, kMaxSlots);
 }
 
@@ -48,19 +54,29 @@ absl::Status ValidateMetricBatch(const polytrain::v1::MetricBatch& batch) {
 }
 
 absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message) {
+  // Every report names the attempt it belongs to (Job.attempts, from 1): one for another
+  // attempt is ignored, so an unset one must not pass for the current attempt.
+  auto attempt = [](const char* field, int32_t value) {
+    return CheckIntRange(field, value, 1, kMaxAttemptNumber);
+  };
   switch (message.kind_case()) {
     case polytrain::v1::WorkerMessage::kMetrics:
+      POLYTRAIN_RETURN_IF_ERROR(attempt("metrics.attempt", message.metrics().attempt()));
       return ValidateMetricBatch(message.metrics());
     case polytrain::v1::WorkerMessage::kStarted:
+      POLYTRAIN_RETURN_IF_ERROR(attempt("started.attempt", message.started().attempt()));
       return CheckIntRange("started.resumed_from_step", message.started().resumed_from_step(), 0,
                            kMaxSteps);
     case polytrain::v1::WorkerMessage::kFinished:
+      POLYTRAIN_RETURN_IF_ERROR(attempt("finished.attempt", message.finished().attempt()));
       return CheckMetricValues("finished.final_metrics", message.finished().final_metrics());
     case polytrain::v1::WorkerMessage::kRendezvous:
+      POLYTRAIN_RETURN_IF_ERROR(attempt("rendezvous.attempt", message.rendezvous().attempt()));
       return ValidateRendezvousAddress("rendezvous.address", message.rendezvous().address());
+    case polytrain::v1::WorkerMessage::kFailed:
+      return attempt("failed.attempt", message.failed().attempt());
     case polytrain::v1::WorkerMessage::kHello:
     case polytrain::v1::WorkerMessage::kHeartbeat:
-    case polytrain::v1::WorkerMessage::kFailed:
       return absl::OkStatus();
     case polytrain::v1::WorkerMessage::KIND_NOT_SET:
       break;

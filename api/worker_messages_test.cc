@@ -11,6 +11,7 @@ TEST(WorkerMessagesTest, ErrorsAreCutNeverRefused) {
   EXPECT_EQ(CutError(std::string(5000, 'x')), std::string(4096, 'x') + "... (cut)");
   polytrain::v1::WorkerMessage failed;
   failed.mutable_failed()->set_error(std::string(100000, 'x'));
+  failed.mutable_failed()->set_attempt(1);
   EXPECT_TRUE(ValidateWorkerMessage(failed).ok());
 }
 
@@ -79,6 +80,9 @@ TEST(WorkerMessagesTest, RendezvousAddressesAreHostAndPort) {
             "address: the host uses only [A-Za-z0-9.:_[]-]");
   polytrain::v1::WorkerMessage ready;
   ready.mutable_rendezvous()->set_address("nope");
+  EXPECT_EQ(ValidateWorkerMessage(ready).message(),
+            "rendezvous.attempt: must be in [1, 2147483647], got 0");
+  ready.mutable_rendezvous()->set_attempt(1);
   EXPECT_EQ(ValidateWorkerMessage(ready).message(), "rendezvous.address: must be host:port");
 }
 

@@ -230,6 +230,9 @@ TEST_F(CoordinatorTest, BadHellosAreRefused) {
   polytrain::v1::Hello hello;
   EXPECT_EQ(protocol_->Connected(hello, &channel).status().message(),
             "hello.name: length must be in [1, 128] characters, got 0");
+  hello.set_name("w/../x y");
+  EXPECT_EQ(protocol_->Connected(hello, &channel).status().message(),
+            "hello.name: use only [A-Za-z0-9._-]");
   hello.set_name("w");
   hello.set_slots(65);
   EXPECT_EQ(protocol_->Connected(hello, &channel).status().message(),
@@ -270,6 +273,15 @@ TEST_F(CoordinatorTest, WorkerMessagesBeyondTheirLimitsAreRefusedByField) {
   EXPECT_EQ(protocol_->Handle(session, bad).code(), absl::StatusCode::kInvalidArgument);
   polytrain::v1::WorkerMessage empty;
   EXPECT_EQ(protocol_->Handle(session, empty).message(), "kind: empty worker message");
+  // A report without its attempt must not pass for the current one.
+  polytrain::v1::WorkerMessage unnumbered;
+  unnumbered.mutable_finished()->set_job_id(job.id());
+  EXPECT_EQ(protocol_->Handle(session, unnumbered).message(),
+            "finished.attempt: must be in [1, 2147483647], got 0");
+  unnumbered.mutable_failed()->set_job_id(job.id());
+  EXPECT_EQ(protocol_->Handle(session, unnumbered).message(),
+            "failed.attempt: must be in [1, 2147483647], got 0");
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
 
   // A failure is kept whatever its message's length: cut, not refused.
   polytrain::v1::WorkerMessage failed;
