@@ -96,11 +96,12 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
   const polytrain::v1::LossSearch& search = request.search();
   const bool draws = search.ranges_size() > 0;
   const int seeds = std::max(request.seeds(), 1);
-  // Seeds run from base.seed up to base.seed + seeds (a search's re-runs take base.seed + 1...).
-  if (request.base().seed() > std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(seeds)) {
+  // Seeds run from base.seed to base.seed + seeds - 1 (a search's re-runs too).
+  if (request.base().seed() >
+      std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(seeds - 1)) {
     return InvalidField("base.seed",
                         absl::StrCat("must leave room for ", seeds,
-                                     " more seeds below 2^64 (the sweep's jobs take base.seed, "
+                                     " seeds below 2^64 (the sweep's jobs take base.seed, "
                                      "base.seed + 1, ...), got ",
                                      request.base().seed()));
   }

@@ -59,6 +59,8 @@ inline constexpr int kMaxLossNameLength = 128;
 // --- Worker protocol (worker.proto) ---
 inline constexpr int kMaxWorkerNameLength = 128;
 inline constexpr int kMaxSlots = 64;
+// Jobs a hello or heartbeat may claim: its slots' jobs and results not yet acknowledged.
+inline constexpr int kMaxClaimedJobs = 1024;
 // A data-parallel attempt's rendezvous, "host:port".
 inline constexpr int kMaxRendezvousAddressLength = 256;
 inline constexpr int kMaxPointsPerBatch = 10000;

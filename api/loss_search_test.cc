@@ -311,11 +311,11 @@ TEST(LossSearchTest, AGridGivesEachLossOnce) {
 
 TEST(LossSearchTest, SeedsMayNotWrapPastTwoToTheSixtyFour) {
   SubmitSweepRequest request = Search("seeds: 2 losses { cross_entropy {} }");
-  request.mutable_base()->set_seed(18446744073709551614ULL);  // + 2 wraps
+  request.mutable_base()->set_seed(18446744073709551615ULL);  // its + 1 wraps
   EXPECT_EQ(Error(request),
-            "base.seed: must leave room for 2 more seeds below 2^64 (the sweep's jobs take "
-            "base.seed, base.seed + 1, ...), got 18446744073709551614");
-  request.mutable_base()->set_seed(18446744073709551613ULL);
+            "base.seed: must leave room for 2 seeds below 2^64 (the sweep's jobs take "
+            "base.seed, base.seed + 1, ...), got 18446744073709551615");
+  request.mutable_base()->set_seed(18446744073709551614ULL);  // seeds ...614 and ...615
   EXPECT_EQ(Error(request), "");
 }
 

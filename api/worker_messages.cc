@@ -25,6 +25,20 @@ absl::Status CheckMetricValues(absl::string_view field,
   return absl::OkStatus();
 }
 
+// The jobs a worker claims (running, or with a result not yet acknowledged): each a job id, a
+// bounded number of them.
+absl::Status ValidateClaims(const std::string& field,
+                            const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  if (ids.size() > kMaxClaimedJobs) {
+    return InvalidField(field,
+                        absl::StrCat("at most ", kMaxClaimedJobs, " jobs, got ", ids.size()));
+  }
+  for (int i = 0; i < ids.size(); ++i) {
+    POLYTRAIN_RETURN_IF_ERROR(ValidateJobId(IndexPath(field, i), ids.Get(i)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateHello(const polytrain::v1::Hello& hello) {
@@ -34,7 +48,8 @@ absl::Status ValidateHello(const polytrain::v1::Hello& hello) {
       return InvalidField("hello.name", "use only [A-Za-z0-9._-]");
     }
   }
-  return CheckIntRange("hello.slots", hello.slots(), 0, kMaxSlots);
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("hello.slots", hello.slots(), 0, kMaxSlots));
+  return ValidateClaims("hello.running_job_ids", hello.running_job_ids());
 }
 
 absl::Status ValidateMetricBatch(const polytrain::v1::MetricBatch& batch) {
@@ -75,8 +90,9 @@ absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message) 
       return ValidateRendezvousAddress("rendezvous.address", message.rendezvous().address());
     case polytrain::v1::WorkerMessage::kFailed:
       return attempt("failed.attempt", message.failed().attempt());
-    case polytrain::v1::WorkerMessage::kHello:
     case polytrain::v1::WorkerMessage::kHeartbeat:
+      return ValidateClaims("heartbeat.running_job_ids", message.heartbeat().running_job_ids());
+    case polytrain::v1::WorkerMessage::kHello:
       return absl::OkStatus();
     case polytrain::v1::WorkerMessage::KIND_NOT_SET:
       break;

@@ -53,6 +53,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
       upload_ = *std::move(upload);
       job_id_ = chunk_.job_id();
       name_ = chunk_.name();
+      attempt_ = chunk_.attempt();
     } else if (absl::Status s = ValidateArtifactChunk(chunk_, /*first=*/false); !s.ok()) {
       return s;
     }
@@ -60,7 +61,10 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
     if (!chunk_.last()) return absl::OkStatus();
     absl::StatusOr<std::string> path = upload_->Commit(chunk_.size(), chunk_.crc32());
     if (!path.ok()) return path.status();
-    if (absl::Status s = protocol_->ArtifactStored(job_id_, name_, *path); !s.ok()) return s;
+    if (absl::Status s = protocol_->ArtifactStored(job_id_, attempt_, name_, *path); !s.ok()) {
+      (void)artifacts_->Remove(*path);  // no job points at it
+      return s;
+    }
     artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_);
     receipt_->set_path(*path);
     receipt_->set_size(chunk_.size());
@@ -73,6 +77,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
   polytrain::v1::ArtifactChunk chunk_;
   std::unique_ptr<ArtifactStore::Upload> upload_;
   std::string job_id_, name_;
+  int32_t attempt_ = 0;
 };
 
 class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk> {

@@ -423,7 +423,12 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
     job->set_steps(finished.steps());
     POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
     if (finished.paused() && job->has_search()) {
-      POLYTRAIN_RETURN_IF_ERROR(PauseTrialLocked(finished));
+      // A trial cancelled while it ran stops at its rung: it is not paused to be promoted.
+      POLYTRAIN_RETURN_IF_ERROR(owned.job->cancel_requested
+                                    ? FinishJobLocked(finished.job_id(),
+                                                      polytrain::v1::JOB_STATE_CANCELLED,
+                                                      "cancelled while running", nullptr)
+                                    : PauseTrialLocked(finished));
       ScheduleLocked();
       return absl::OkStatus();
     }
@@ -464,8 +469,11 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   return absl::OkStatus();
 }
 
-absl::Status Scheduler::CheckpointStored(const std::string& job_id, const std::string& path) {
+absl::Status Scheduler::CheckpointStored(const std::string& job_id, int32_t attempt,
+                                         const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Checked again at the end: the attempt may have been given up on while it uploaded.
+  POLYTRAIN_RETURN_IF_ERROR(AttemptRunsLocked(job_id, attempt));
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
   job->set_checkpoint(path);
@@ -480,6 +488,10 @@ absl::Status Scheduler::JobExists(const std::string& job_id) const {
 
 absl::Status Scheduler::AttemptRuns(const std::string& job_id, int32_t attempt) {
   std::lock_guard<std::mutex> lock(mu_);
+  return AttemptRunsLocked(job_id, attempt);
+}
+
+absl::Status Scheduler::AttemptRunsLocked(const std::string& job_id, int32_t attempt) const {
   auto running = running_.find(job_id);
   if (running == running_.end() || running->second.attempt != attempt) {
     return absl::FailedPreconditionError(absl::StrCat(

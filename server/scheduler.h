@@ -123,7 +123,8 @@ class Scheduler {
 
   // The job's newest checkpoint arrived in the artifact store at `path`. NOT_FOUND for an
   // unknown job.
-  absl::Status CheckpointStored(const std::string& job_id, const std::string& path);
+  absl::Status CheckpointStored(const std::string& job_id, int32_t attempt,
+                                const std::string& path);
 
   // OK when the store has the job; NOT_FOUND ("job_id: no job <id>") otherwise. Takes no lock.
   absl::Status JobExists(const std::string& job_id) const;
@@ -224,6 +225,7 @@ class Scheduler {
   // The attempt is lost (a lapsed lease, a gang that lost a rank): its ranks are told to stop and
   // the job is queued again as a new attempt, or fails when it has no attempts left.
   void RequeueLocked(const std::string& job_id, const std::string& error);
+  absl::Status AttemptRunsLocked(const std::string& job_id, int32_t attempt) const;
   // After `hello`: the ranks its worker held and no longer claims are requeued (or done).
   void ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello);
   // Counts one job moving between states, and refreshes queue depth and workers connected.

@@ -77,7 +77,11 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
   }
   // Rung 0's accuracies, in the order the trials report.
   const double rung0[] = {0.60, 0.50, 0.55, 0.52, 0.58, 0.70};
-  ASSERT_TRUE(scheduler_->CheckpointStored(ids[0], ids[0] + "/ckpt-000000000002.pt").ok());
+  ASSERT_TRUE(scheduler_->CheckpointStored(ids[0], 1, ids[0] + "/ckpt-000000000002.pt").ok());
+  // Only the running attempt's upload becomes the job's checkpoint (one given up on mid-upload
+  // is refused at its end too).
+  EXPECT_EQ(scheduler_->CheckpointStored(ids[0], 2, ids[0] + "/ckpt-000000000009.pt").code(),
+            absl::StatusCode::kFailedPrecondition);
   for (int i = 0; i < 3; ++i) Report(worker, ids[i], rung0[i], /*paused=*/true, 2);
   // The best of the first three goes up at once, resuming from its own checkpoint.
   Job promoted = Get(ids[0]);
@@ -176,6 +180,19 @@ TEST_F(SearchControllerTest, ASearchGoesOnAfterARestartAndACancelledTrialDropsOu
   // Five reported rung 0 (the cancelled one too): floor(5/3) = 1, the best (0.6) goes up.
   EXPECT_EQ(Get(ids[0]).search().rung(), 1);
   EXPECT_EQ(Get(ids[0]).state(), polytrain::v1::JOB_STATE_RUNNING);
+}
+
+TEST_F(SearchControllerTest, ATrialCancelledWhileItRunsEndsAtItsRungInsteadOfPausing) {
+  const polytrain::v1::SubmitSweepResponse submitted = SubmitSweep(Halving(0, 1));
+  RecordingChannel channel;
+  const int64_t worker = Connect("w", &channel, 6);
+  const std::string id = submitted.jobs(0).id();
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(id);
+  ASSERT_EQ(api_->CancelJob(cancel, kAdmin)->state(), polytrain::v1::JOB_STATE_RUNNING);
+  Report(worker, id, 0.9, /*paused=*/true, 2);  // its rung's result came before the stop
+  EXPECT_EQ(Get(id).state(), polytrain::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(Get(id).error(), "cancelled while running");
 }
 
 TEST_F(SearchControllerTest, ARestartDecidesWhatTheStoppedCoordinatorLeftUndecided) {

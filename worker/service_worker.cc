@@ -168,6 +168,7 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
     lock.unlock();
     old.reset();  // joins its thread
     lock.lock();
+    if (stopping_) return;  // Stop() ran meanwhile: it could not cancel a job not yet here
   }
   if (jobs_.count(job.id()) != 0) return;  // already running it
   const int running = ++running_jobs_;

@@ -40,8 +40,9 @@ const char* ReductionName(Reduction r) {
   return "mean";
 }
 
-// FNV-1a over every field, numbers at full precision: six hex digits that tell apart losses
-// whose short names would otherwise be equal.
+// FNV-1a over every field, numbers at full precision: 12 hex digits (48 bits) that tell apart
+// losses whose short names would otherwise be equal (a 1000-trial search collides with
+// probability about 2e-9).
 std::string ConfigDigest(const LossConfig& config) {
   std::string text;
   auto add = [&](double v) {
@@ -66,8 +67,9 @@ std::string ConfigDigest(const LossConfig& config) {
     hash ^= c;
     hash *= 1099511628211ULL;
   }
-  char out[8];
-  std::snprintf(out, sizeof(out), "%06llx", static_cast<unsigned long long>(hash & 0xffffff));
+  char out[16];
+  std::snprintf(out, sizeof(out), "%012llx",
+                static_cast<unsigned long long>(hash & 0xffffffffffffULL));
   return out;
 }
 
@@ -124,8 +126,13 @@ std::string ShortName(const LossConfig& config) {
   if (config.reduction != Reduction::kMean)
     name += std::string(",") + ReductionName(config.reduction);
   if (config.ignore_index) name += ",ig=" + std::to_string(*config.ignore_index);
-  if (partial) name += "#" + ConfigDigest(config);
-  return name;
+  // Bounded whatever the numbers (a long one-line name helps nobody): cut, the digest tells.
+  constexpr size_t kDigestSuffix = 13;  // "#" and 12 hex digits
+  if (!partial && name.size() <= kMaxShortNameLength) return name;
+  if (name.size() > kMaxShortNameLength - kDigestSuffix) {
+    name.resize(kMaxShortNameLength - kDigestSuffix);
+  }
+  return name + "#" + ConfigDigest(config);
 }
 
 std::string Describe(const LossConfig& config, int max_alpha_rows) {

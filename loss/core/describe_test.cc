@@ -1,5 +1,7 @@
 #include "loss/core/describe.h"
 
+#include <limits>
+
 #include "gtest/gtest.h"
 
 namespace polytrain::loss {
@@ -37,7 +39,19 @@ TEST(DescribeTest, ShortNamesStayShortForLongSeries) {
   EXPECT_EQ(ShortName(Config(drop, 0, false)), "drop(n=1000)");
   const std::string long_series = ShortName(Config(std::vector<double>(1000, 0.1)));
   EXPECT_EQ(long_series.substr(0, 15), "poly_n(N=1000)#");
-  EXPECT_EQ(long_series.size(), 21u);
+  EXPECT_EQ(long_series.size(), 27u);
+  // The longest options at full width stay within the bound, cut and told apart by the digest.
+  LossConfig wide = Config({1.0 / 3, -1.0 / 3, 1.0 / 7}, 1.0 / 3);
+  wide.activation = Activation::kSigmoid;
+  wide.label_smoothing = 1.0 / 3;
+  wide.alpha = 1.0 / 3;
+  wide.alpha_on_ce_only = true;
+  wide.reduction = Reduction::kSum;
+  wide.ignore_index = std::numeric_limits<int64_t>::min();
+  LossConfig other = wide;
+  other.ignore_index = std::numeric_limits<int64_t>::min() + 1;
+  EXPECT_EQ(ShortName(wide).size(), kMaxShortNameLength);
+  EXPECT_NE(ShortName(wide), ShortName(other));
 }
 
 // Sweeps and comparisons group runs by short name: losses that differ must not share one.
