@@ -18,7 +18,8 @@ std::string FamilyName(const PolySeries& series);
 // "poly_n(e=1,0.5)", "drop(n=10)", then the options (",ls=0.1", ",a=0.25", ",sum", ",ig=-100").
 // Where it must leave something out (more than kMaxListedTerms coefficients, class weights, a
 // number that 6 digits round, a name past kMaxShortNameLength), a digest of the whole
-// configuration ends it: "poly_n(N=1000)#3fa2c1d09e7b". At most kMaxShortNameLength characters.
+// configuration (12 hex digits) ends it: "poly_n(N=50)#069f01c9581d". At most
+// kMaxShortNameLength characters.
 inline constexpr int kMaxListedTerms = 3;
 inline constexpr size_t kMaxShortNameLength = 96;
 std::string ShortName(const LossConfig& config);
