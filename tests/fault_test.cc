@@ -157,8 +157,10 @@ TEST_F(FaultTest, AWorkerKeepsTrainingThroughACutStreamAndFlushesOnReconnect) {
 }
 
 TEST_F(FaultTest, AWorkerWhoseConnectionFallsSilentIsLetGoByKeepaliveAndComesBack) {
-  // Leases far longer than the test: only the keepalive ping can end the silent connection.
-  StartCoordinator(/*lease_seconds=*/3600, {"--keepalive_seconds", "1"});
+  // Leases far longer than the test: only the keepalive ping can end the silent connection. (3 s,
+  // not 1: every connection must answer pings that fast, the test's own client on a busy CI
+  // machine too.)
+  StartCoordinator(/*lease_seconds=*/3600, {"--keepalive_seconds", "3"});
   TcpProxy proxy(port_);
   StartWorker("hung", nullptr, false, proxy.port());
   const v1::JobSpec spec = Spec("through-a-hang", 600);
