@@ -144,10 +144,15 @@ class ServiceFixture : public ::testing::Test {
 
   Job Get(const std::string& id) {
     grpc::ClientContext context;
+    // A call made while the channel reconnects (a restarted coordinator, a connection it closed)
+    // waits for it rather than failing at once.
+    context.set_wait_for_ready(true);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::GetJobRequest request;
     request.set_id(id);
     Job job;
-    EXPECT_TRUE(stub_->GetJob(&context, request, &job).ok());
+    const grpc::Status status = stub_->GetJob(&context, request, &job);
+    EXPECT_TRUE(status.ok()) << status.error_message();
     return job;
   }
 
