@@ -210,7 +210,10 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
   channel->Send(welcome);
   // Re-attach the ranks it kept running across a reconnect (a rank waiting for its gang's
   // rendezvous is told it again, a cancel sent while it was away is sent again).
-  for (const std::string& job_id : hello.running_job_ids()) {
+  // Each claim once (a claim repeated in one hello must not read as one it cannot attribute).
+  const std::set<std::string> claims(hello.running_job_ids().begin(),
+                                     hello.running_job_ids().end());
+  for (const std::string& job_id : claims) {
     auto it = running_.find(job_id);
     bool attached = false;
     for (size_t r = 0; it != running_.end() && r < it->second.ranks.size(); ++r) {
