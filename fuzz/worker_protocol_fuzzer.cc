@@ -244,7 +244,9 @@ class Session {
         const std::string name(payload, len);
         // The upload refuses any other name before the protocol hears of the file.
         if (!ValidateArtifactName("name", name).ok()) return;
-        (void)protocol_->ArtifactStored(JobAt(arg), name, JobAt(arg) + "/" + name);
+        // Of the attempt the fuzzer's byte names: the running one or another.
+        (void)protocol_->ArtifactStored(JobAt(arg), static_cast<int32_t>(arg % 4), name,
+                                        JobAt(arg) + "/" + name);
         return;
       }
       case 7: {
