@@ -1,0 +1,110 @@
+// Scheduler, part: a worker connecting. Its hello re-attaches the ranks it kept running, tells
+// it to stop attempts the coordinator gave up on, and ends the attempts it no longer claims.
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/scheduler.h"
+
+namespace polytrain {
+
+absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hello,
+                                                 WorkerChannel* channel) {
+  SweepNotifier notify(this);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [session, worker] : workers_) {
+    if (worker.hello.name() == hello.name()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("hello.name: a worker named ", hello.name(), " is already connected"));
+    }
+  }
+  const int64_t session = next_session_++;
+  WorkerState& state = workers_[session];
+  state.session = session;
+  state.hello = hello;
+  if (state.hello.slots() == 0) state.hello.set_slots(1);
+  for (const std::string& device : hello.devices()) state.cuda = state.cuda || device == "cuda";
+  state.channel = channel;
+  polytrain::v1::CoordinatorMessage welcome;
+  welcome.mutable_welcome()->set_heartbeat_seconds(options_.heartbeat_seconds);
+  welcome.mutable_welcome()->set_lease_seconds(options_.lease_seconds);
+  channel->Send(welcome);
+  // Re-attach the ranks it kept running across a reconnect (a rank waiting for its gang's
+  // rendezvous is told it again, a cancel sent while it was away is sent again).
+  // Each claim once (a claim repeated in one hello must not read as one it cannot attribute).
+  const std::set<std::string> claims(hello.running_job_ids().begin(),
+                                     hello.running_job_ids().end());
+  for (const std::string& job_id : claims) {
+    auto it = running_.find(job_id);
+    bool attached = false;
+    for (size_t r = 0; it != running_.end() && r < it->second.ranks.size(); ++r) {
+      Rank& rank = it->second.ranks[r];
+      if (rank.session != -1 || rank.worker != hello.name()) continue;
+      rank.session = session;
+      rank.lease_expiry = Clock::now() + Lease();
+      rank.restored = false;  // it runs: not a rank that may have finished unseen
+      state.running.insert(job_id);
+      attached = true;
+      if (it->second.cancel_requested) channel->Send(CancelMessage(job_id));
+      if (r > 0 && !it->second.rendezvous.empty()) {
+        polytrain::v1::CoordinatorMessage rendezvous;
+        rendezvous.mutable_rendezvous()->set_job_id(job_id);
+        rendezvous.mutable_rendezvous()->set_attempt(it->second.attempt);
+        rendezvous.mutable_rendezvous()->set_address(it->second.rendezvous);
+        channel->Send(rendezvous);
+      }
+    }
+    if (!attached) {
+      // An attempt the coordinator gave up on while the worker was away (its lease lapsed, the
+      // job was requeued or ended): told to stop, so it does not run beside the newer attempt,
+      // and its slot counts as busy until the worker stops claiming it.
+      channel->Send(CancelMessage(job_id));
+      state.stopping.insert(job_id);
+    }
+  }
+  ForgetUnclaimedRanksLocked(hello);
+  RefreshGaugesLocked();
+  ScheduleLocked();
+  return session;
+}
+
+void Scheduler::ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello) {
+  const std::set<std::string> claimed(hello.running_job_ids().begin(),
+                                      hello.running_job_ids().end());
+  // A worker claims every rank it runs and every result it has not had acknowledged, so a rank
+  // of this worker that it does not claim is not running there: its process restarted, or the
+  // assignment never reached it. The attempt is lost now, not one lease later. After a
+  // coordinator restart a rank > 0 may instead have finished its part (that was not stored): it
+  // counts as done, and its peers report the gang lost if it was not.
+  std::vector<std::pair<std::string, size_t>> lost;
+  for (auto& [job_id, job] : running_) {
+    if (claimed.count(job_id) != 0) continue;
+    for (size_t r = 0; r < job.ranks.size(); ++r) {
+      Rank& rank = job.ranks[r];
+      if (rank.done || rank.session != -1 || rank.worker != hello.name()) continue;
+      if (r > 0 && rank.restored) {
+        rank.done = true;
+        continue;
+      }
+      lost.emplace_back(job_id, r);
+      break;
+    }
+  }
+  for (const auto& [job_id, rank] : lost) {
+    const RunningJob& running = running_[job_id];
+    if (running.cancel_requested) {
+      (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                            "cancelled; its worker restarted", nullptr);
+      continue;
+    }
+    const std::string of_rank =
+        running.ranks.size() > 1 ? absl::StrCat("rank ", rank, " of the job") : "the job";
+    RequeueLocked(
+        job_id, absl::StrCat("worker ", hello.name(), " came back without ", of_rank, " (attempt ",
+                             running.attempt, "): it restarted or never received it"));
+  }
+}
+
+}  // namespace polytrain
