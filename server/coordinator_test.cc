@@ -1,6 +1,8 @@
 // The coordinator's rules through its core (ClientApi, WorkerProtocol, Scheduler), in process and
 // deterministic: a real SQLite file, workers stood in for by channels that record what the
 // scheduler sends, and lease expiry driven by explicit times instead of waiting.
+#include <sqlite3.h>
+
 #include <filesystem>
 
 #include "google/protobuf/text_format.h"
@@ -64,6 +66,31 @@ TEST_F(CoordinatorTest, LapsedLeasesRequeueUntilMaxAttemptsThenFail) {
   EXPECT_EQ(second.Cancelled(), (std::vector<std::string>{job.id()}));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker w2 (attempt 2); no attempts left of 2");
+}
+
+// Another process holds the database's write lock (a backup, an operator's sqlite3 shell): the
+// requeue of a lapsed lease cannot be stored. The job stays RUNNING where memory and store agree,
+// and the lease loop requeues it once the lock is gone, instead of losing it until a restart.
+TEST_F(CoordinatorTest, ARequeueTheStoreRefusedIsRetriedByTheLeaseLoop) {
+  const Job job = Submit("patient");
+  RecordingChannel first;
+  protocol_->Disconnected(Connect("w1", &first));
+  sqlite3* locker = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &locker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  scheduler_->ExpireLeases(Later());  // the write waits out the busy timeout, then fails
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(scheduler_->QueuedJobs(), 0u);
+  ASSERT_EQ(sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(locker);
+
+  RecordingChannel second;
+  Connect("w2", &second);
+  EXPECT_TRUE(second.Assigned().empty());  // the job is still w1's attempt 1
+  scheduler_->ExpireLeases(Scheduler::Clock::now());
+  EXPECT_EQ(second.Assigned(), (std::vector<std::string>{"patient"}));
+  EXPECT_EQ(Get(job.id()).attempts(), 2);
+  EXPECT_EQ(Get(job.id()).error(), "lease expired on worker w1 (attempt 1)");
 }
 
 TEST_F(CoordinatorTest, MessagesFromAStaleAttemptAreIgnored) {

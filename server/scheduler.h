@@ -167,6 +167,8 @@ class Scheduler {
     std::vector<Rank> ranks;  // one for a job of one replica
     bool cancel_requested = false;
     std::string rendezvous;  // rank 0's, once it reported it
+    // Set when the store refused this attempt's requeue: the lease loop tries it again.
+    std::string requeue_error;
     polytrain::v1::Job job;  // as assigned: names and labels for the per-job series
   };
   // The running job whose rank `session` holds, at `attempt` (0: any), with that rank's index.

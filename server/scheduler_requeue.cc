@@ -24,6 +24,10 @@ void Scheduler::StopRanksLocked(const std::string& job_id, RunningJob& job) {
 void Scheduler::RequeueLocked(const std::string& job_id, const std::string& error) {
   auto running = running_.find(job_id);
   if (running == running_.end()) return;
+  // The store first, memory after: when the store fails nothing changes but the mark, and the
+  // lease loop tries again (ExpireLeases). Changing memory first would leave a job the store
+  // calls RUNNING in neither the running set nor the queue, lost until a restart.
+  running->second.requeue_error = error;
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return;
   // A search trial's earlier segments ended well: only this segment's attempts count.
@@ -33,15 +37,14 @@ void Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
                           nullptr);
     return;
   }
-  StopRanksLocked(job_id, running->second);  // the attempt is over on every rank
-  running_.erase(running);
   job->set_state(polytrain::v1::JOB_STATE_QUEUED);
   job->set_error(error);
-  if (store_->UpdateJob(*job).ok()) {
-    queue_.Push(*job, Clock::now());
-    CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
-    watchers_.JobChanged(*job);
-  }
+  if (!store_->UpdateJob(*job).ok()) return;
+  StopRanksLocked(job_id, running->second);  // the attempt is over on every rank
+  running_.erase(running);
+  queue_.Push(*job, Clock::now());
+  CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
+  watchers_.JobChanged(*job);
 }
 
 void Scheduler::ExpireLeases(Clock::time_point now) {
@@ -60,7 +63,15 @@ void Scheduler::ExpireLeases(Clock::time_point now) {
     }
     if (blamed.has_value()) lapsed.emplace_back(job_id, *blamed);
   }
+  // Requeues the store refused before: tried again.
+  std::vector<std::pair<std::string, std::string>> retried;
+  for (const auto& [job_id, job] : running_) {
+    if (!job.requeue_error.empty()) retried.emplace_back(job_id, job.requeue_error);
+  }
+  for (const auto& [job_id, error] : retried) RequeueLocked(job_id, error);
   for (const auto& [job_id, rank] : lapsed) {
+    auto pending = running_.find(job_id);
+    if (pending == running_.end() || !pending->second.requeue_error.empty()) continue;  // above
     const RunningJob& running = running_[job_id];
     const Rank& lost = running.ranks[rank];
     auto worker = workers_.find(lost.session);
@@ -78,7 +89,7 @@ void Scheduler::ExpireLeases(Clock::time_point now) {
                                            " (attempt ", running.attempt, ")");
     RequeueLocked(job_id, error);
   }
-  if (!lapsed.empty()) ScheduleLocked();
+  if (!lapsed.empty() || !retried.empty()) ScheduleLocked();
 }
 
 }  // namespace polytrain
