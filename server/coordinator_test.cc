@@ -93,6 +93,20 @@ TEST_F(CoordinatorTest, ARequeueTheStoreRefusedIsRetriedByTheLeaseLoop) {
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker w1 (attempt 1)");
 }
 
+// A worker wedged while stopping a job's old attempt keeps that job off its free slot, but not
+// the jobs queued behind it.
+TEST_F(CoordinatorTest, AJobWaitingForItsWorkerToStopDoesNotHoldUpTheQueue) {
+  const Job stuck = Submit("stuck");
+  RecordingChannel channel;
+  Connect("w", &channel, /*slots=*/2);
+  scheduler_->ExpireLeases(Later());  // alive but silent about it: told to stop, requeued
+  EXPECT_EQ(channel.Cancelled(), (std::vector<std::string>{stuck.id()}));
+  EXPECT_EQ(State(stuck.id()), polytrain::v1::JOB_STATE_QUEUED);
+  Submit("behind");
+  EXPECT_EQ(channel.Assigned(), (std::vector<std::string>{"stuck", "behind"}));
+  EXPECT_EQ(State(stuck.id()), polytrain::v1::JOB_STATE_QUEUED);
+}
+
 TEST_F(CoordinatorTest, MessagesFromAStaleAttemptAreIgnored) {
   const Job job = Submit("steady");
   RecordingChannel channel;

@@ -29,13 +29,18 @@ bool JobQueue::Remove(const std::string& job_id) {
   return true;
 }
 
-std::optional<JobQueue::Entry> JobQueue::Next(bool cuda) const {
-  const Lane::const_iterator any = any_.begin();
-  if (!cuda || cuda_.empty()) {
+std::optional<JobQueue::Entry> JobQueue::Next(bool cuda, const std::set<std::string>& skip) const {
+  auto first = [&skip](const Lane& lane) {
+    Lane::const_iterator it = lane.begin();
+    while (it != lane.end() && skip.count(it->second.job_id) != 0) ++it;
+    return it;
+  };
+  const Lane::const_iterator any = first(any_);
+  const Lane::const_iterator gpu = cuda ? first(cuda_) : cuda_.end();
+  if (gpu == cuda_.end()) {
     if (any == any_.end()) return std::nullopt;
     return any->second;
   }
-  const Lane::const_iterator gpu = cuda_.begin();
   if (any == any_.end() || gpu->first < any->first) return gpu->second;
   return any->second;
 }

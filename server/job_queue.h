@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -53,8 +54,9 @@ class JobQueue {
   size_t size() const { return index_.size(); }
 
   // The first job of one replica in the scheduler's order among those a worker can run: with
-  // `cuda`, every job; without, those that need no GPU. Empty when there is none.
-  std::optional<Entry> Next(bool cuda) const;
+  // `cuda`, every job; without, those that need no GPU. Jobs named in `skip` are passed over
+  // (each costs a step). Empty when there is none.
+  std::optional<Entry> Next(bool cuda, const std::set<std::string>& skip = {}) const;
   // The data-parallel jobs waiting, in the scheduler's order.
   std::vector<Entry> Gangs() const;
 

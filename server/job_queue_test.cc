@@ -46,6 +46,19 @@ TEST(JobQueueTest, CudaJobsOnlyForWorkersWithAGpuInTheOneOrder) {
   EXPECT_EQ(Drain(queue, true), (std::vector<std::string>{"gpu-hi", "cpu-1", "gpu-1", "cpu-2"}));
 }
 
+TEST(JobQueueTest, SkippedJobsArePassedOverInEachLane) {
+  JobQueue queue;
+  const auto now = JobQueue::Clock::now();
+  queue.Push(JobOf("gpu-hi", 3, true), now);
+  queue.Push(JobOf("cpu-1", 0), now);
+  queue.Push(JobOf("cpu-2", 0), now);
+  EXPECT_EQ(queue.Next(true, {"gpu-hi"})->job_id, "cpu-1");
+  EXPECT_EQ(queue.Next(true, {"gpu-hi", "cpu-1"})->job_id, "cpu-2");
+  EXPECT_EQ(queue.Next(false, {"cpu-1"})->job_id, "cpu-2");
+  EXPECT_FALSE(queue.Next(true, {"gpu-hi", "cpu-1", "cpu-2"}).has_value());
+  EXPECT_EQ(queue.size(), 3u);  // skipping takes nothing out
+}
+
 TEST(JobQueueTest, ARequeuedJobGoesBehindItsPeersAndRemovalIsByIdAnywhere) {
   JobQueue queue;
   const auto now = JobQueue::Clock::now();

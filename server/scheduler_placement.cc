@@ -1,6 +1,7 @@
 // Scheduler, part: where queued jobs go. Placement of jobs of one replica and of gangs on free
 // slots, the backfill rule for jobs behind a waiting gang, and the start of an attempt.
 #include <algorithm>
+#include <set>
 
 #include "common/timestamps.h"
 #include "server/scheduler.h"
@@ -51,13 +52,16 @@ bool Scheduler::HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_poin
 std::vector<Job> Scheduler::ScheduleLocked() {
   std::vector<Job> started;
   const Clock::time_point now = Clock::now();
+  // Jobs whose only free workers are still stopping their previous attempt: passed over, so
+  // that they do not hold up the jobs behind them.
+  std::set<std::string> waiting_for_stop;
   while (true) {
     const std::vector<WorkerState*> free_cuda = FreeWorkersLocked(DeviceNeed::kCuda, 1);
     const std::vector<WorkerState*> free_any = FreeWorkersLocked(DeviceNeed::kAny, 1);
     if (free_any.empty()) break;
     // The first job of one replica that a free worker can run, and the first gang (in queue
     // order) that fits now; a gang that holds the line stops the search at itself.
-    std::optional<JobQueue::Entry> next = queue_.Next(!free_cuda.empty());
+    std::optional<JobQueue::Entry> next = queue_.Next(!free_cuda.empty(), waiting_for_stop);
     std::optional<JobQueue::Entry> gang, barrier;
     std::vector<WorkerState*> gang_workers;
     for (const JobQueue::Entry& waiting : queue_.Gangs()) {
@@ -83,6 +87,10 @@ std::vector<Job> Scheduler::ScheduleLocked() {
       // Not on a worker still stopping its previous attempt (it would not start this one).
       const std::vector<WorkerState*> chosen =
           FreeWorkersLocked(next->need, 1, next->job_id, without_gpu);
+      if (chosen.empty() && !FreeWorkersLocked(next->need, 1, "", without_gpu).empty()) {
+        waiting_for_stop.insert(next->job_id);
+        continue;
+      }
       if (chosen.empty() || !StartLocked(*next, chosen, &started)) break;
     } else if (gang.has_value()) {
       if (!StartLocked(*gang, gang_workers, &started)) break;
