@@ -77,6 +77,19 @@ TEST_F(ByoTest, AScriptedMlpTrainsOnATensorFile) {
   EXPECT_GE(summary->final_metrics.at("eval_accuracy"), 0.85);
 }
 
+// Tensors saved on a GPU (torch.save of .cuda() tensors) load on a worker without one.
+TEST_F(ByoTest, ATensorFileSavedFromAGpuTrainsOnTheCpu) {
+  {
+    std::ifstream file(*root_ + "/from_gpu.pt", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(file)), {});
+    ASSERT_NE(bytes.find("cuda:0"), std::string::npos) << "the fixture is not tagged as from a GPU";
+  }
+  ModelState from_gpu, from_cpu;
+  ASSERT_TRUE(Train(Job("mlp { hidden: [32] }", "from_gpu.pt"), Options(), &from_gpu).ok());
+  ASSERT_TRUE(Train(Job("mlp { hidden: [32] }", "vectors.pt"), Options(), &from_cpu).ok());
+  ExpectSameWeights(from_cpu, from_gpu);
+}
+
 // The scripted twin of the built-in MLP, drawn from the same seed, is the same model: the same
 // initial weights and, step after step, the same arithmetic.
 TEST_F(ByoTest, TheScriptedTwinOfTheBuiltInMlpTrainsToTheSameWeights) {

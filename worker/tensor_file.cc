@@ -1,8 +1,13 @@
 #include "worker/tensor_file.h"
 
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
+#include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/serialize.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -113,6 +118,31 @@ absl::StatusOr<torch::Tensor> Labels(const torch::Tensor& y, int64_t samples,
   return labels;
 }
 
+// The bytes read, as the zip reader of torch.save's format reads them.
+class BytesReader : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BytesReader(const std::vector<char>& bytes) : bytes_(bytes) {}
+  size_t size() const override { return bytes_.size(); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
+    if (pos >= bytes_.size()) return 0;
+    n = std::min<size_t>(n, bytes_.size() - pos);
+    std::memcpy(buf, bytes_.data() + pos, n);
+    return n;
+  }
+
+ private:
+  const std::vector<char>& bytes_;
+};
+
+// torch.pickle_load, but every tensor restored on the CPU (map_location="cpu"): a file saved
+// from GPU tensors loads on any worker, and the trainer moves the data to its device itself.
+c10::IValue LoadOnCpu(const std::vector<char>& bytes) {
+  caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BytesReader>(bytes));
+  return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
+                                           /*type_resolver=*/{}, /*obj_loader=*/{},
+                                           at::Device(at::kCPU), reader);
+}
+
 absl::StatusOr<std::vector<char>> ReadBytes(const std::string& file, const std::string& field) {
   std::error_code error;
   const auto size = std::filesystem::file_size(file, error);
@@ -135,7 +165,7 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
   if (!bytes.ok()) return bytes.status();
   std::map<std::string, torch::Tensor> tensors;
   try {
-    const c10::IValue value = torch::pickle_load(*bytes);
+    const c10::IValue value = LoadOnCpu(*bytes);
     if (!value.isGenericDict()) {
       return InvalidField(field, absl::StrCat("holds a ", value.tagKind(),
                                               "; expected a dict of "

@@ -103,6 +103,17 @@ def lying_storage(path, tensors):
             z.writestr(info.filename, data)
 
 
+def save_as_from_gpu(tensors, path):
+    """torch.save as a GPU machine writes it (every storage tagged "cuda:0"), made on a machine
+    without one."""
+    tag = torch.serialization.location_tag
+    torch.serialization.location_tag = lambda storage: "cuda:0"
+    try:
+        torch.save(tensors, path)
+    finally:
+        torch.serialization.location_tag = tag
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -130,6 +141,7 @@ def main():
     torch.save({"train_x": images[:200], "train_y": labels[:200], "val_x": images[200:250],
                 "val_y": labels[200:250], "test_x": images[250:], "test_y": labels[250:]},
                f"{out}/images.pt")
+    save_as_from_gpu(good, f"{out}/from_gpu.pt")
     torch.save([x, y], f"{out}/list.pt")
     torch.save(dict(good, extra=x), f"{out}/extra_key.pt")
     torch.save(dict(good, train_x=x.to(torch.int32)), f"{out}/int_samples.pt")
