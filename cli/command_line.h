@@ -11,8 +11,14 @@
 
 namespace polytrain {
 
-// Empty when the tool should go on; else the code to exit with now.
+// Empty when the tool should go on; else the code to exit with now: 0 after --help, kExitNotFound
+// for a file argument that does not exist (ExistingPath), kExitUsage for every other mistake. A
+// word that is not one of the commands is named, with the commands there are.
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv);
+
+// The check of a file (or, with `directory`, a directory) argument: one that does not exist is
+// "PATH: no such file" and exits kExitNotFound, as a missing file does everywhere else.
+CLI::Validator ExistingPath(bool directory = false);
 
 // Prints "<tool>: <message>" on stderr and returns ExitCodeFor(status): the one-line error every
 // tool ends with.

@@ -169,7 +169,12 @@ expect 4 "id: no job job-000000000000" -- get job-000000000000
 expect 5 "already ended (JOB_STATE_SUCCEEDED)" -- cancel "$job"
 expect 4 "sweep_id: no jobs in sweep sweep-none" -- compare --sweep sweep-none
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- --coordinator 127.0.0.1:1 list
-expect 2 "" -- frobnicate
+expect 2 "unknown command 'frobnicate' (one of: submit, sweep, search" -- frobnicate
+expect 2 "unknown command 'frobnicate' (one of: describe, curve)" -- loss frobnicate
+expect 2 "a command is needed (one of: submit," --
+expect 4 "$tmp/no-such.txtpb: no such file" -- submit "$tmp/no-such.txtpb"
+expect 4 "--files: $tmp/no-such-dir: no such directory" -- submit "$spec" --files "$tmp/no-such-dir"
+expect 2 "$tmp: is a directory, not a file" -- submit "$tmp"
 expect 2 "sweep needs --loss-grid or --loss" -- sweep "$spec"
 expect 0 "Exit codes: 0 success" -- --help
 

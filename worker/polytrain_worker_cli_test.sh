@@ -114,6 +114,10 @@ check '[[ $code -eq 2 ]] && grep -q "needs --checkpoint_dir" "$tmp/err"' "--resu
 "$worker" >"$tmp/out" 2>"$tmp/err"
 code=$?
 check '[[ $code -eq 2 ]]' "missing --spec should exit 2"
+"$worker" --spec "$tmp/no-such.txtpb" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 4 ]] && grep -qF "polytrain-worker: --spec: $tmp/no-such.txtpb: no such file" "$tmp/err"' \
+  "a missing --spec file: exit $code: $(cat "$tmp/err")"
 "$worker" --help >"$tmp/out" 2>&1
 check 'grep -q "6 the job did not succeed (failed, training diverged, or cancelled)" "$tmp/out"' \
   "--help lacks exit codes"

@@ -131,7 +131,7 @@ int Main(int argc, char** argv) {
   std::string spec_path, metrics_out, checkpoint_dir;
   TrainerOptions options;
   app.add_option("--spec", spec_path, "run this one JobSpec file (.txtpb or .json) and exit")
-      ->check(CLI::ExistingFile);
+      ->check(ExistingPath());
   ServiceWorker::Options service;
   std::string device = "cpu";
   app.add_option("--coordinator", service.coordinator,

@@ -68,7 +68,7 @@ void AddUploadFlags(CLI::App* command, UploadFlags* flags) {
                        "upload the model and dataset files the spec names by path when they "
                        "exist under this directory (default: the spec file's); they are then "
                        "named by their sha256")
-          ->check(CLI::ExistingDirectory);
+          ->check(ExistingPath(/*directory=*/true));
   command
       ->add_flag("--no-upload", flags->no_upload,
                  "upload nothing: every path is the worker's, under its --data_root")

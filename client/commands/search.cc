@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "client/loss_grid.h"
@@ -171,7 +172,7 @@ Command AddSearchCommand(CLI::App& app) {
       "--top-k 1 --seeds 3 --watch");
   search->add_option("file", options->file, "base JobSpec file (its epochs are the full budget)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(ExistingPath());
   search->add_option("--strategy", options->strategy, "successive_halving or random")
       ->check(CLI::IsMember({"successive_halving", "random"}))
       ->capture_default_str();

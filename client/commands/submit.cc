@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "common/proto_file.h"
@@ -55,7 +56,7 @@ Command AddSubmitCommand(CLI::App& app) {
   auto options = std::make_shared<SubmitOptions>();
   CLI::App* submit = app.add_subcommand(
       "submit", "Submit a job (JobSpec in .txtpb, .json or .yaml); prints its id.");
-  submit->add_option("file", options->file, "JobSpec file")->required()->check(CLI::ExistingFile);
+  submit->add_option("file", options->file, "JobSpec file")->required()->check(ExistingPath());
   submit->add_option("--loss", options->loss, "replace the loss, e.g. 'poly1 { epsilon: 2 }'");
   submit->add_option("--seed", options->seed, "replace the seed")->check(CLI::NonNegativeNumber);
   submit->add_option("--epochs", options->epochs, "replace the epochs")

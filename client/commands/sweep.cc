@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
@@ -74,9 +75,7 @@ Command AddSweepCommand(CLI::App& app) {
   auto options = std::make_shared<SweepOptions>();
   CLI::App* sweep =
       app.add_subcommand("sweep", "Submit one job per loss x seed; prints the sweep id.");
-  sweep->add_option("file", options->file, "base JobSpec file")
-      ->required()
-      ->check(CLI::ExistingFile);
+  sweep->add_option("file", options->file, "base JobSpec file")->required()->check(ExistingPath());
   sweep->add_option("--loss-grid", options->grids,
                     "PRESET.FIELD=V1,V2,... (';' multiplies dimensions), repeatable");
   sweep->add_option("--loss", options->losses,

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "api/artifacts.h"
+#include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 
@@ -37,7 +38,7 @@ Command AddUploadCommand(CLI::App& app) {
       "A JobSpec names the id as model { torchscript { artifact: ID } } or dataset { tensors { "
       "artifact: ID } }; submit and sweep upload the files a spec names by path themselves "
       "(--files). The same bytes uploaded again are stored once.");
-  upload->add_option("file", options->file, "the file")->required()->check(CLI::ExistingFile);
+  upload->add_option("file", options->file, "the file")->required()->check(ExistingPath());
   upload->add_option("--name", options->name, "a name for people (default: the file's name)");
   return {upload, [options](CoordinatorClient& client) { return RunUpload(*options, client); }};
 }

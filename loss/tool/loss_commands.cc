@@ -170,7 +170,7 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
   describe
       ->add_option("file,--spec", describe_options->file, "LossSpec file (.txtpb, .json, .yaml)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(ExistingPath());
   describe->add_option("--format", describe_options->format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
@@ -186,7 +186,7 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
       ->add_option("files,--spec", curve_options->files,
                    "LossSpec files (.txtpb, .json, .yaml); --spec may repeat")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(ExistingPath());
   curve->add_option("--pt", curve_options->points, "comma-separated points in [0, 1]")
       ->capture_default_str();
   curve

@@ -127,8 +127,8 @@ printf '0\n' >"$tmp/one.csv"
 expect_exit 1 "logits must be finite" -- eval --spec "$ex/poly1.txtpb" \
   --logits "$tmp/inf.csv" --targets "$tmp/one.csv"
 expect_exit 2 "--spec is required" -- describe
-expect_exit 2 "" -- frobnicate
-expect_exit 2 "" -- describe --spec "$tmp/does-not-exist.txtpb"
+expect_exit 2 "unknown command 'frobnicate' (one of: describe, curve, eval, bench)" -- frobnicate
+expect_exit 4 "$tmp/does-not-exist.txtpb: no such file" -- describe --spec "$tmp/does-not-exist.txtpb"
 expect_exit 2 "format" -- describe --spec "$ex/poly1.txtpb" --format yaml
 expect_exit 0 "Exit codes: 0 success, 1 invalid input" -- --help
 expect_exit 0 "--logits" -- eval --help

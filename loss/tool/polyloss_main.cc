@@ -152,14 +152,14 @@ int Main(int argc, char** argv) {
       "eval", "Per-sample loss, reduced loss and d loss/d logits by the training kernels.");
   eval->add_option("--spec", spec, "LossSpec file (.txtpb, .json or .yaml)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(ExistingPath());
   eval->add_option("--logits", logits_path, "CSV, one sample per line, one column per class")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(ExistingPath());
   eval->add_option("--targets", targets_path,
                    "CSV: a class index per line (softmax) or 0/1 per class (sigmoid)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(ExistingPath());
   eval->add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
   LossBenchOptions bench_options;
