@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """The Python client against a real coordinator and worker on loopback: jobs from text, dicts and
 messages, a TorchScript module and a tensor file uploaded from Python and swept over three
-losses, the comparison as rows, and errors as PolyTrainError naming the field.
+losses, the comparison as rows, errors as PolyTrainError naming the field, jobs listed by state
+names as polyctl takes them, and TLS (server name override, mutual TLS) with certificates made
+by deploy/pki/make-dev-pki.sh.
 
-Usage: client_test.py BUILD_DIR (its python/ holds the generated package).
+Usage: client_test.py BUILD_DIR (its python/ holds the generated polytrain.v1; the package's own
+modules are taken from this directory, so that the test sees them as edited, without a build).
 """
 import hashlib
 import pathlib
@@ -12,13 +15,16 @@ import sys
 import tempfile
 import time
 import unittest
+from unittest import mock
 
 BUILD = pathlib.Path(sys.argv[1])
-sys.path.insert(0, str(BUILD / "python"))
+SOURCE = pathlib.Path(__file__).resolve().parent
+sys.path[:0] = [str(SOURCE), str(BUILD / "python")]
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from polytrain import Client, PolyTrainError  # noqa: E402
+import polytrain  # noqa: E402
+from polytrain import Client, PolyTrainError, state_name  # noqa: E402
 from polytrain.v1 import job_pb2, job_record_pb2  # noqa: E402
 
 SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="python_client_test_"))
@@ -37,17 +43,19 @@ log_every_steps: 5
 
 
 class Service:
-    """A coordinator (with `flags`) and, unless `worker` is false, one worker."""
+    """A coordinator (with `flags`; plaintext unless `plaintext` is false, when the flags give
+    its TLS) and, unless `worker` is false, one worker."""
 
-    def __init__(self, name, *flags, worker=True):
+    def __init__(self, name, *flags, worker=True, plaintext=True):
         self.dir = SCRATCH / name
         self.dir.mkdir()
         port_file = self.dir / "port"
         self.logs = [open(self.dir / "coordinator.log", "w"), open(self.dir / "worker.log", "w")]
         self.processes = [subprocess.Popen(
-            [str(BUILD / "server/polytrain-coordinator"), "--plaintext", "--listen",
-             "127.0.0.1:0", "--port_file", str(port_file), "--db", str(self.dir / "db"),
-             "--artifacts", str(self.dir / "artifacts"), "--metrics_listen", ""] + list(flags),
+            [str(BUILD / "server/polytrain-coordinator"), "--listen", "127.0.0.1:0",
+             "--port_file", str(port_file), "--db", str(self.dir / "db"),
+             "--artifacts", str(self.dir / "artifacts"), "--metrics_listen", ""] +
+            (["--plaintext"] if plaintext else []) + list(flags),
             stderr=self.logs[0])]
         for _ in range(400):
             if port_file.exists() and port_file.read_text().strip():
@@ -186,6 +194,71 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
         self.assertIn("id: expected sha256:", error.exception.message)
 
+    def test_jobs_by_state_names_as_polyctl_takes_them_and_enum_names_and_values(self):
+        job = self.client.submit(SMALL_JOB)
+        self.assertEqual(state_name(self.client.wait(job.id)), "succeeded")
+        for states in (["succeeded"], "succeeded", ["Succeeded"], ["JOB_STATE_SUCCEEDED"],
+                       [polytrain.JOB_STATE_SUCCEEDED], [3], ("failed", "succeeded")):
+            listed = self.client.jobs(states=states)
+            self.assertIn(job.id, [j.id for j in listed], states)
+            self.assertEqual({state_name(j) for j in listed}, {"succeeded"}, states)
+        self.assertNotIn(job.id, [j.id for j in self.client.jobs(states=["failed", "queued"])])
+        for states, named in ((["done"], "states[0]: unknown state 'done'"),
+                              (["succeeded", 0], "states[1]: unknown state 0"),
+                              (["unspecified"], "states[0]: unknown state 'unspecified'")):
+            with self.assertRaises(PolyTrainError) as error:
+                self.client.jobs(states=states)
+            self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
+            self.assertIn(named, error.exception.message)
+            self.assertIn("queued, running, succeeded, failed, cancelled, paused, stopped",
+                          error.exception.message)
+
+    def test_jobs_is_a_list_every_page_of_it_or_the_newest_up_to_a_limit(self):
+        submitted = [self.client.submit(SMALL_JOB).id for _ in range(3)]
+        for job_id in submitted:
+            self.client.wait(job_id)
+        everything = self.client.jobs()
+        self.assertIsInstance(everything, list)
+        self.assertGreaterEqual(len(everything), 3)
+        self.assertEqual([j.id for j in everything[:3]], submitted[::-1])  # newest first
+        self.assertEqual([j.id for j in everything], [j.id for j in self.client.jobs()])
+        self.assertEqual([j.id for j in self.client.jobs(limit=2)], submitted[:0:-1])
+        # Pages of two: every page fetched, or only those that hold `limit`.
+        with mock.patch.object(polytrain.client, "MAX_PAGE_SIZE", 2):
+            self.assertEqual([j.id for j in self.client.jobs()], [j.id for j in everything])
+            self.assertEqual([j.id for j in self.client.jobs(limit=3)],
+                             [j.id for j in everything[:3]])
+        self.assertIsInstance(self.client.artifacts(), list)
+        for limit in (0, -1, 1.5, True):
+            with self.assertRaises(PolyTrainError) as error:
+                self.client.jobs(limit=limit)
+            self.assertIn("limit: expected a whole number from 1", error.exception.message)
+
+
+class StateNameTest(unittest.TestCase):
+    def test_state_names_as_polyctl_prints_them_and_the_enum_from_the_package(self):
+        self.assertEqual(polytrain.JOB_STATE_SUCCEEDED, job_record_pb2.JOB_STATE_SUCCEEDED)
+        self.assertIs(polytrain.JobState, job_record_pb2.JobState)
+        self.assertEqual(polytrain.JobState.Name(polytrain.JOB_STATE_STOPPED), "JOB_STATE_STOPPED")
+        self.assertIn(polytrain.JOB_STATE_CANCELLED, polytrain.FINAL_STATES)
+        self.assertEqual(polytrain.STATE_NAMES, ("queued", "running", "succeeded", "failed",
+                                                 "cancelled", "paused", "stopped"))
+        job = job_record_pb2.Job(id="job-1", state=job_record_pb2.JOB_STATE_SUCCEEDED)
+        self.assertEqual(state_name(job), "succeeded")
+        self.assertEqual(state_name(3), "succeeded")
+        self.assertEqual(state_name(polytrain.JOB_STATE_FAILED), "failed")
+        self.assertEqual(state_name("JOB_STATE_PAUSED"), "paused")
+        self.assertEqual(state_name("Queued"), "queued")
+        self.assertEqual(state_name(0), "unspecified")
+        self.assertEqual(state_name(42), "unknown(42)")  # a newer coordinator's state
+        self.assertEqual([state_name(v) for v in polytrain.JobState.values()[1:]],
+                         list(polytrain.STATE_NAMES))
+        with self.assertRaises(PolyTrainError) as error:
+            state_name("done")
+        self.assertIn("state: unknown state 'done'", error.exception.message)
+        with self.assertRaises(TypeError):
+            state_name(None)
+
 
 class TokenTest(unittest.TestCase):
     def test_the_token_goes_with_every_call(self):
@@ -202,6 +275,78 @@ class TokenTest(unittest.TestCase):
                 self.assertEqual(carol.submit(SMALL_JOB).owner, "carol")
         finally:
             service.close()
+
+
+class TlsTest(unittest.TestCase):
+    """A TLS coordinator that verifies client certificates when presented (as for workers), its
+    certificates made by deploy/pki/make-dev-pki.sh (for the names coordinator, localhost and
+    127.0.0.1), and an impostor's self-signed certificate."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = SCRATCH / "pki"
+        subprocess.run([str(SOURCE.parents[1] / "deploy/pki/make-dev-pki.sh"), str(cls.pki)],
+                       check=True, stderr=subprocess.DEVNULL)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                        "/CN=impostor", "-keyout", str(cls.pki / "impostor.key"), "-out",
+                        str(cls.pki / "impostor.pem")], check=True, stderr=subprocess.DEVNULL)
+        cls.service = Service("tls", "--tls_cert", str(cls.pki / "coordinator.pem"), "--tls_key",
+                              str(cls.pki / "coordinator.key"), "--tls_client_ca",
+                              str(cls.pki / "ca.pem"), worker=False, plaintext=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.service.close()
+
+    def reaches(self, **tls):
+        """Whether a call over a Client made with `tls` (and the CA) gets through."""
+        tls.setdefault("tls_ca", self.pki / "ca.pem")
+        with Client(self.service.address, timeout=10, **tls) as client:
+            try:
+                client.jobs()
+                return True
+            except PolyTrainError as error:
+                self.assertEqual(error.code, "UNAVAILABLE", error.message)
+                return False
+
+    def test_a_server_name_override_names_the_certificate(self):
+        self.assertTrue(self.reaches())  # its certificate names 127.0.0.1
+        self.assertTrue(self.reaches(tls_server_name="coordinator"))
+        self.assertFalse(self.reaches(tls_server_name="elsewhere.example"))
+        self.assertTrue(self.reaches(tls_ca=(self.pki / "ca.pem").read_bytes()))  # PEM bytes
+        self.assertFalse(self.reaches(tls_ca=self.pki / "impostor.pem"))
+        with self.assertRaises(PolyTrainError) as error:
+            with Client(self.service.address, timeout=10) as plaintext:
+                plaintext.jobs()
+        self.assertEqual(error.exception.code, "UNAVAILABLE")
+
+    def test_a_client_certificate_is_presented_for_mutual_tls(self):
+        # The coordinator verifies a certificate that is presented: one from its CA gets
+        # through, the impostor's fails the handshake (so it was presented).
+        self.assertTrue(self.reaches(tls_cert=self.pki / "worker.pem",
+                                     tls_key=self.pki / "worker.key"))
+        self.assertTrue(self.reaches(tls_cert=str(self.pki / "worker.pem"),
+                                     tls_key=(self.pki / "worker.key").read_bytes(),
+                                     tls_server_name="localhost"))
+        self.assertFalse(self.reaches(tls_cert=self.pki / "impostor.pem",
+                                      tls_key=self.pki / "impostor.key"))
+
+    def test_tls_arguments_that_do_not_fit_together_name_the_argument(self):
+        pem = self.pki / "worker.pem"
+        (SCRATCH / "empty.pem").write_bytes(b"")
+        for arguments, message in (
+                ({"tls_cert": pem}, "tls_key: needed with tls_cert"),
+                ({"tls_key": pem, "tls_ca": pem}, "tls_cert: needed with tls_key"),
+                ({"tls_cert": pem, "tls_key": pem}, "tls_ca: needed with tls_cert"),
+                ({"tls_server_name": "coordinator"}, "tls_ca: needed with tls_server_name"),
+                ({"tls_ca": SCRATCH / "empty.pem"}, f"tls_ca {SCRATCH / 'empty.pem'}: empty"),
+                ({"tls_ca": pem, "tls_cert": pem, "tls_key": b" "}, "tls_key: empty")):
+            with self.assertRaises(ValueError) as error:
+                Client("127.0.0.1:1", **arguments)
+            self.assertIn(message, str(error.exception))
+        with self.assertRaises(TypeError):
+            Client("127.0.0.1:1", tls_ca=3)
 
 
 if __name__ == "__main__":

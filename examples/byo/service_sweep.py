@@ -13,7 +13,7 @@ import tempfile
 
 import torch
 
-from polytrain import Client
+from polytrain import Client, state_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_and_data import SmallResNet, fashion_mnist_tensors  # noqa: E402
@@ -47,7 +47,7 @@ def main():
     print(f"{sweep.sweep_id}: {len(sweep.jobs)} jobs")
     for job in sweep.jobs:
         ended = client.wait(job.id)
-        print(f"  {ended.spec.name}: {job_state(ended)}")
+        print(f"  {ended.spec.name}: {state_name(ended)}")
 
     print(f"\n{'loss':<12} {'runs':>4} {'accuracy':>9} {'ece':>7}")
     per_job = client.compare(sweep_id=sweep.sweep_id, per_job=True)
@@ -56,11 +56,6 @@ def main():
                if r["loss_name"] == row["loss_name"] and "eval_ece" in r]
         print(f"{row['loss_name']:<12} {row['runs']:>4} {row['mean']:>9.4f} "
               f"{sum(ece) / max(len(ece), 1):>7.4f}")
-
-
-def job_state(job):
-    from polytrain.v1 import job_record_pb2
-    return job_record_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
 
 
 if __name__ == "__main__":

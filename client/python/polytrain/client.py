@@ -1,5 +1,6 @@
 """The Client: one connection to a coordinator (polytrain.v1.Coordinator), with the same rules as
-polyctl: TLS when given a CA, plaintext only to a loopback address, a bearer token per call."""
+polyctl: TLS when given a CA (with a client certificate for mutual TLS, and a server name
+override), plaintext only to a loopback address, a bearer token per call."""
 import hashlib
 import io
 import os
@@ -13,9 +14,23 @@ from polytrain.v1 import (coordinator_pb2, coordinator_pb2_grpc, job_pb2, job_re
                           loss_pb2)
 
 CHUNK_BYTES = 1 << 20  # the coordinator's limit per UploadArtifact chunk
+# The most items one ListJobs or ListArtifacts page may hold.
+MAX_PAGE_SIZE = 1000
+# What MakeChannel (common/grpc_security.cc) gives polyctl's and the worker's channels: replies up
+# to 16 MiB (a ListJobs page may be 8 MiB; gRPC's default is 4), and a keepalive ping every 20 s
+# so that a coordinator whose host died is noticed in seconds, not after TCP's quarter of an hour.
+CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 16 << 20),
+                   ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 20000),
+                   ("grpc.keepalive_permit_without_calls", 1),
+                   ("grpc.http2.max_pings_without_data", 0))
+JobState = job_record_pb2.JobState
 # A job's states that do not change any more.
 FINAL_STATES = (job_record_pb2.JOB_STATE_SUCCEEDED, job_record_pb2.JOB_STATE_FAILED,
                 job_record_pb2.JOB_STATE_CANCELLED, job_record_pb2.JOB_STATE_STOPPED)
+# The states a job can be in, by their short names as polyctl prints and takes them ("queued",
+# "running", "succeeded", ...), in the enum's order; JOB_STATE_UNSPECIFIED is none of them.
+STATE_NAMES = tuple(name[len("JOB_STATE_"):].lower() for name, value in JobState.items()
+                    if value != job_record_pb2.JOB_STATE_UNSPECIFIED)
 
 
 class PolyTrainError(Exception):
@@ -43,6 +58,60 @@ def _is_loopback(address):
     parts = host.split(".")
     return (len(parts) == 4 and parts[0] == "127" and
             all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts))
+
+
+def state_name(state):
+    """A job's state as polyctl prints it: "queued", "running", "succeeded", "failed",
+    "cancelled", "paused" or "stopped" ("unspecified" for 0). `state`: a Job (or anything with a
+    `state` field: what submit, get, wait and jobs return), a JobState value
+    (polytrain.JOB_STATE_SUCCEEDED, 3) or a state's name in any form jobs(states=) takes. A value
+    this client does not know (from a newer coordinator) is "unknown(N)".
+
+        >>> polytrain.state_name(client.wait(job.id))
+        'succeeded'
+    """
+    if hasattr(state, "state") and not isinstance(state, (str, int)):
+        state = state.state
+    if isinstance(state, str):
+        state = _state_value(state, "state")
+    elif not isinstance(state, int) or isinstance(state, bool):
+        raise TypeError(f"state: expected a Job, a JobState value or a state's name, got "
+                        f"{type(state).__name__}")
+    if state not in JobState.values():
+        return f"unknown({state})"
+    return JobState.Name(state)[len("JOB_STATE_"):].lower()
+
+
+def _state_value(state, what):
+    """`state` as a JobState value: a short name ("succeeded", any case), the enum's name
+    ("JOB_STATE_SUCCEEDED") or its value (3, polytrain.JOB_STATE_SUCCEEDED). PolyTrainError
+    naming `what` and listing the names otherwise."""
+    value = None
+    if isinstance(state, str):
+        name = state.strip().upper()
+        if not name.startswith("JOB_STATE_"):
+            name = "JOB_STATE_" + name
+        value = JobState.Value(name) if name in JobState.keys() else None
+    elif isinstance(state, int) and not isinstance(state, bool):
+        value = state if state in JobState.values() else None
+    if value is None or value == job_record_pb2.JOB_STATE_UNSPECIFIED:
+        raise PolyTrainError("INVALID_ARGUMENT", f"{what}: unknown state {state!r}; expected one "
+                             f"of {', '.join(STATE_NAMES)} (or JOB_STATE_* names or values)")
+    return value
+
+
+def _read_pem(value, what):
+    """A PEM argument's bytes: `value` is a file's path, or the PEM itself as bytes."""
+    if isinstance(value, (bytes, bytearray)):
+        data, where = bytes(value), what
+    elif isinstance(value, (str, os.PathLike)):
+        data, where = pathlib.Path(value).read_bytes(), f"{what} {os.fspath(value)}"
+    else:
+        raise TypeError(f"{what}: expected a PEM file's path or PEM bytes, got "
+                        f"{type(value).__name__}")
+    if not data.strip():
+        raise ValueError(f"{where}: empty")
+    return data
 
 
 def artifact_name(file_name):
@@ -96,20 +165,52 @@ def _rows(messages):
 
 
 class Client:
-    """A coordinator at `address` ("host:port"). `token` (else $POLYTRAIN_TOKEN) goes with every
-    call; `tls_ca` (a PEM file) makes the channel TLS, verified against it; without it the channel
-    is plaintext and only a loopback address is allowed, as with polyctl."""
+    """A coordinator at `address` ("host:port"; else $POLYTRAIN_COORDINATOR, else
+    127.0.0.1:50051), reached as polyctl reaches it, its TLS arguments meaning what polyctl's
+    flags of the same names mean:
 
-    def __init__(self, address=None, token=None, tls_ca=None, timeout=30.0):
+    - `token` (else $POLYTRAIN_TOKEN) goes with every call as "authorization: Bearer <token>".
+    - `tls_ca`: the CA (PEM) that signed the coordinator's certificate; it makes the channel TLS.
+      Without it the channel is plaintext, and only to a loopback address.
+    - `tls_cert` and `tls_key`: a client certificate and its private key (PEM), for mutual TLS;
+      both or neither, and only with `tls_ca`.
+    - `tls_server_name`: the name expected in the coordinator's certificate when it is not the
+      address's host (e.g. dialing 10.0.0.5:50051 whose certificate says "coordinator"); only
+      with `tls_ca`.
+
+    Each PEM argument is a file's path or the PEM itself as bytes. Arguments that do not fit
+    together raise ValueError naming the argument; `timeout` (seconds) bounds each call but
+    watch() and wait()."""
+
+    def __init__(self, address=None, token=None, tls_ca=None, timeout=30.0, tls_cert=None,
+                 tls_key=None, tls_server_name=None):
         self.address = address or os.environ.get("POLYTRAIN_COORDINATOR", "127.0.0.1:50051")
         token = token if token is not None else os.environ.get("POLYTRAIN_TOKEN")
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
         self.timeout = timeout
+        if (tls_cert is None) != (tls_key is None):
+            missing, given = ("tls_key", "tls_cert") if tls_key is None else ("tls_cert", "tls_key")
+            raise ValueError(f"{missing}: needed with {given} (a client certificate and its "
+                             f"private key)")
+        options = list(CHANNEL_OPTIONS)
         if tls_ca is not None:
-            credentials = grpc.ssl_channel_credentials(pathlib.Path(tls_ca).read_bytes())
-            self._channel = grpc.secure_channel(self.address, credentials)
+            key = cert = None
+            if tls_cert is not None:
+                cert = _read_pem(tls_cert, "tls_cert")
+                key = _read_pem(tls_key, "tls_key")
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read_pem(tls_ca, "tls_ca"), private_key=key,
+                certificate_chain=cert)
+            if tls_server_name:
+                options.append(("grpc.ssl_target_name_override", tls_server_name))
+            self._channel = grpc.secure_channel(self.address, credentials, options=options)
+        elif tls_cert is not None:
+            raise ValueError("tls_ca: needed with tls_cert (a client certificate is for TLS)")
+        elif tls_server_name:
+            raise ValueError("tls_ca: needed with tls_server_name (it names the coordinator's "
+                             "certificate, and plaintext has none)")
         elif _is_loopback(self.address):
-            self._channel = grpc.insecure_channel(self.address)
+            self._channel = grpc.insecure_channel(self.address, options=options)
         else:
             raise ValueError(f"address: plaintext only to a loopback address; give tls_ca to "
                              f"reach {self.address}")
@@ -130,13 +231,15 @@ class Client:
         except grpc.RpcError as error:
             raise PolyTrainError(error.code().name, error.details()) from None
 
-    def _pages(self, method, request, field):
-        """Every item of a paged list call, fetching pages as the caller iterates."""
+    def _pages(self, method, request, field, limit=None):
+        """The items of a paged list call as a list: every page's, or the first `limit`."""
+        request.page_size = min(limit or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+        items = []
         while True:
             page = self._call(method, request)
-            yield from getattr(page, field)
-            if not page.next_page_token:
-                return
+            items.extend(getattr(page, field))
+            if not page.next_page_token or (limit is not None and len(items) >= limit):
+                return items[:limit]
             request.page_token = page.next_page_token
 
     # --- Jobs ---
@@ -186,11 +289,27 @@ class Client:
     def get(self, job_id):
         return self._call(self._stub.GetJob, coordinator_pb2.GetJobRequest(id=job_id))
 
-    def jobs(self, states=(), labels=None, owner=""):
-        """Every job (newest first) matching the filters, page by page."""
-        request = coordinator_pb2.ListJobsRequest(states=states, labels=labels or {}, owner=owner,
-                                                  page_size=1000)
-        return self._pages(self._stub.ListJobs, request, "jobs")
+    def jobs(self, states=(), labels=None, owner="", limit=None):
+        """The jobs matching the filters, newest first, as a list of Job messages: all of them
+        (fetched page by page before it returns), or with `limit` at most that many (only the
+        pages they need).
+
+        `states`: one state or several, each a name as polyctl takes it ("succeeded", "failed",
+        ...: STATE_NAMES), a JobState name ("JOB_STATE_SUCCEEDED") or value
+        (polytrain.JOB_STATE_SUCCEEDED); an unknown one is a PolyTrainError naming it. `labels`:
+        {key: value}, every one must match. `owner`: whose jobs (an admin's filter; a client
+        token lists only its own). E.g. jobs(states=["failed", "cancelled"], limit=10)."""
+        if states is None:
+            states = ()
+        elif isinstance(states, (str, int)):
+            states = [states]
+        states = [_state_value(state, f"states[{i}]") for i, state in enumerate(states)]
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or
+                                  limit < 1):
+            raise PolyTrainError("INVALID_ARGUMENT",
+                                 f"limit: expected a whole number from 1, got {limit!r}")
+        request = coordinator_pb2.ListJobsRequest(states=states, labels=labels or {}, owner=owner)
+        return self._pages(self._stub.ListJobs, request, "jobs", limit)
 
     def cancel(self, job_id):
         return self._call(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(id=job_id))
@@ -279,9 +398,10 @@ class Client:
         return self._call(self._stub.UploadArtifact, chunks(), timeout=max(self.timeout, 1800))
 
     def artifacts(self):
-        """Your artifacts (an admin's: everyone's), newest first."""
-        request = coordinator_pb2.ListArtifactsRequest(page_size=1000)
-        return self._pages(self._stub.ListArtifacts, request, "artifacts")
+        """Your artifacts (an admin's: everyone's), newest first, as a list of Artifact
+        messages (every page fetched before it returns)."""
+        return self._pages(self._stub.ListArtifacts, coordinator_pb2.ListArtifactsRequest(),
+                           "artifacts")
 
     def delete_artifact(self, artifact_id):
         return self._call(self._stub.DeleteArtifact,
