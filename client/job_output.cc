@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "api/job_states.h"
 #include "cli/svg_chart.h"
 #include "common/proto_file.h"
 
@@ -59,16 +61,27 @@ std::string StateName(polytrain::v1::JobState state) {
   return absl::AsciiStrToLower(absl::StripPrefix(name, "JOB_STATE_"));
 }
 
+void WatchPrinter::PrintState(const Job& job) {
+  if (terminal_) std::printf("\n");
+  // A data-parallel job runs on several workers: all of them, rank 0 first.
+  const std::string workers =
+      job.rank_workers_size() > 0 ? absl::StrJoin(job.rank_workers(), ", ") : job.worker();
+  std::printf("%s %s: %s%s%s\n", job.id().c_str(), job.spec().name().c_str(),
+              StateName(job.state()).c_str(), workers.empty() ? "" : (" on " + workers).c_str(),
+              job.error().empty() ? "" : (" — " + job.error()).c_str());
+}
+
+void WatchPrinter::Finish() {
+  if (final_pending_) PrintState(job_);
+  final_pending_ = false;
+  std::fflush(stdout);
+}
+
 void WatchPrinter::Print(const polytrain::v1::JobEvent& event) {
   if (event.has_job()) {
     job_ = event.job();
-    if (terminal_) std::printf("\n");
-    // A data-parallel job runs on several workers: all of them, rank 0 first.
-    const std::string workers =
-        job_.rank_workers_size() > 0 ? absl::StrJoin(job_.rank_workers(), ", ") : job_.worker();
-    std::printf("%s %s: %s%s%s\n", job_.id().c_str(), job_.spec().name().c_str(),
-                StateName(job_.state()).c_str(), workers.empty() ? "" : (" on " + workers).c_str(),
-                job_.error().empty() ? "" : (" — " + job_.error()).c_str());
+    final_pending_ = IsFinalState(job_.state());
+    if (!final_pending_) PrintState(job_);
   } else {
     const MetricPoint& p = event.point();
     if (p.kind() == MetricPoint::KIND_EVAL) eval_accuracy_ = Value(p.values(), "eval_accuracy");
@@ -132,7 +145,10 @@ void PrintJob(const Job& job) {
         at.c_str(),
         values.empty() ? "" : "; metric at earlier rungs: ", absl::StrJoin(values, " ").c_str());
   }
-  for (const auto& [key, value] : job.final_metrics()) {
+  // By name: a proto map's order changes from call to call.
+  const std::map<std::string, double> metrics(job.final_metrics().begin(),
+                                              job.final_metrics().end());
+  for (const auto& [key, value] : metrics) {
     if (key.find('/') == std::string::npos) std::printf("  %-16s %.4f\n", key.c_str(), value);
   }
 }

@@ -21,10 +21,16 @@ class WatchPrinter {
  public:
   explicit WatchPrinter(bool terminal) : terminal_(terminal) {}
   void Print(const polytrain::v1::JobEvent& event);
+  // At the end of the stream: the job's final state line. It is held back until then because a
+  // job that ended before the watch began comes first, before its history.
+  void Finish();
 
  private:
+  void PrintState(const polytrain::v1::Job& job);
+
   bool terminal_;
   polytrain::v1::Job job_;
+  bool final_pending_ = false;
   double eval_accuracy_ = NAN;
 };
 

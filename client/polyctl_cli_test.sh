@@ -42,7 +42,15 @@ spec="$root/examples/jobs/synthetic_poly1.txtpb"
 expect 0 "succeeded on cli-worker" -- submit "$spec" --name cli-one --label team=cli --watch
 job=$(head -1 "$tmp/out")
 expect 0 "eval  step 285" -- watch "$job"
+# Watching a job that already ended: its history, then its final state, last.
+checks=$((checks + 1))
+[[ $(tail -1 "$tmp/out") == "$job cli-one: succeeded on cli-worker" && $(wc -l <"$tmp/out") -gt 2 ]] ||
+  fail "watch of an ended job: the final state is not the last line: $(head -3 "$tmp/out")"
 expect 0 "$job cli-one: succeeded (attempts 1, worker cli-worker)" -- get "$job"
+checks=$((checks + 1))
+metric_names=$(awk 'NR > 1 {print $1}' "$tmp/out")
+[[ -n "$metric_names" && "$metric_names" == "$(sort <<<"$metric_names")" ]] ||
+  fail "get: final metrics not sorted by name: $metric_names"
 expect 0 '"state":"JOB_STATE_SUCCEEDED"' -- get "$job" --format json
 expect 0 "cli-one" -- list --label team=cli
 expect 0 "kind,step,epoch,epoch_progress,elapsed_seconds,accuracy" -- metrics "$job"

@@ -2,11 +2,6 @@
 
 namespace polytrain {
 
-bool IsTerminal(polytrain::v1::JobState state) {
-  return state == polytrain::v1::JOB_STATE_SUCCEEDED || state == polytrain::v1::JOB_STATE_FAILED ||
-         state == polytrain::v1::JOB_STATE_CANCELLED || state == polytrain::v1::JOB_STATE_STOPPED;
-}
-
 void JobWatchers::Remove(const std::string& job_id, JobWatcher* watcher) {
   auto it = watchers_.find(job_id);
   if (it == watchers_.end()) return;
@@ -20,7 +15,7 @@ void JobWatchers::JobChanged(const polytrain::v1::Job& job) {
   polytrain::v1::JobEvent event;
   *event.mutable_job() = job;
   for (JobWatcher* watcher : it->second) watcher->OnEvent(event);
-  if (IsTerminal(job.state())) {
+  if (IsFinalState(job.state())) {
     for (JobWatcher* watcher : it->second) watcher->OnEnd();
     watchers_.erase(it);
   }

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "api/job_states.h"
 #include "polytrain/v1/coordinator.pb.h"
 
 namespace polytrain {
@@ -37,8 +38,6 @@ class JobWatchers {
  private:
   std::map<std::string, std::set<JobWatcher*>> watchers_;
 };
-
-bool IsTerminal(polytrain::v1::JobState state);
 
 }  // namespace polytrain
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
+#include "api/job_states.h"
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "common/timestamps.h"
@@ -129,7 +130,7 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
-  if (IsTerminal(job->state())) {
+  if (IsFinalState(job->state())) {
     return absl::FailedPreconditionError(absl::StrCat("id: job ", job->id(), " already ended (",
                                                       polytrain::v1::JobState_Name(job->state()),
                                                       ")"));
@@ -174,7 +175,7 @@ absl::Status Scheduler::Watch(const std::string& job_id, JobWatcher* watcher) {
     *event.mutable_point() = point;
     watcher->OnEvent(event);
   }
-  if (IsTerminal(job->state())) {
+  if (IsFinalState(job->state())) {
     watcher->OnEnd();
   } else {
     watchers_.Add(job_id, watcher);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api/job_spec.h"
+#include "api/job_states.h"
 #include "api/limits.h"
 #include "api/loss_search.h"
 #include "common/status_macros.h"
@@ -194,7 +195,7 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
     return scheduler_->Submit(*std::move(more)).status();
   }
   for (const Job& job : reruns) {
-    if (!IsTerminal(job.state())) return absl::OkStatus();
+    if (!IsFinalState(job.state())) return absl::OkStatus();
   }
   spdlog::info("search {}: done", sweep_id);
   return store_->SetSweepState(sweep_id, Sweep::SWEEP_STATE_DONE);

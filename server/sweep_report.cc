@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "api/job_spec.h"
+#include "api/job_states.h"
 #include "api/limits.h"
 #include "api/loss_search.h"
 #include "loss/core/describe.h"
@@ -110,7 +111,7 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<Job>& jobs) {
       for (double v : Standing(job, metric).rung_values) trial.add_rung_values(v);
     }
     sweep.set_total_steps(sweep.total_steps() + job.steps());
-    all_ended = all_ended && IsTerminal(job.state());
+    all_ended = all_ended && IsFinalState(job.state());
   }
   if (halving) FillRungs(request, jobs, metric, &sweep);
   // A grid or random search is done when its jobs are; a search's state is the controller's.

@@ -105,9 +105,12 @@ int OutcomeExit(const polytrain::v1::Job& job) {
 absl::StatusOr<polytrain::v1::Job> Follow(CoordinatorClient& client, const std::string& job_id,
                                           bool quiet) {
   WatchPrinter printer(isatty(fileno(stdout)) != 0);
-  return client.Watch(job_id, [&](const polytrain::v1::JobEvent& event) {
-    if (!quiet) printer.Print(event);
-  });
+  absl::StatusOr<polytrain::v1::Job> final =
+      client.Watch(job_id, [&](const polytrain::v1::JobEvent& event) {
+        if (!quiet) printer.Print(event);
+      });
+  if (!quiet) printer.Finish();
+  return final;
 }
 
 }  // namespace polytrain::command_support

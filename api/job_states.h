@@ -1,0 +1,15 @@
+// What a job's state means to every side: whether it can still change.
+#ifndef POLYTRAIN_API_JOB_STATES_H_
+#define POLYTRAIN_API_JOB_STATES_H_
+
+#include "polytrain/v1/job_record.pb.h"
+
+namespace polytrain {
+
+// SUCCEEDED, FAILED, CANCELLED and STOPPED (a search trial not promoted) never change again;
+// QUEUED, RUNNING and PAUSED (a search trial between rungs) do.
+bool IsFinalState(polytrain::v1::JobState state);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_API_JOB_STATES_H_
