@@ -176,6 +176,15 @@ expect 1 "--label: expected KEY=VALUE" -- submit "$spec" --label nokey
 expect 4 "id: no job job-000000000000" -- get job-000000000000
 expect 5 "already ended (JOB_STATE_SUCCEEDED)" -- cancel "$job"
 expect 4 "sweep_id: no jobs in sweep sweep-none" -- compare --sweep sweep-none
+expect 4 "--sweep: no jobs in sweep sweep-none" -- list --sweep sweep-none
+expect 2 "compare needs job ids or --sweep ID (one of them)" -- compare
+expect 2 "compare needs job ids or --sweep ID (one of them)" -- compare "$job" --sweep "$sweep"
+expect 1 "--plot $tmp/x.jpg: the file must end in .svg or .png" -- compare "$job" --plot "$tmp/x.jpg"
+checks=$((checks + 1))
+grep -q "eval_accuracy by loss" "$tmp/out" && fail "compare printed its table before refusing --plot"
+expect 1 "--state: unknown state 'bogus'; one of queued, running, succeeded, failed, cancelled, paused, stopped" -- \
+  list --state bogus
+expect 2 "--seed: Value -1 not in range 0 to 9223372036854775807" -- submit "$spec" --seed -1
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- --coordinator 127.0.0.1:1 list
 expect 2 "unknown command 'frobnicate' (one of: submit, sweep, search" -- frobnicate
 expect 2 "unknown command 'frobnicate' (one of: describe, curve)" -- loss frobnicate

@@ -161,7 +161,9 @@ expect 1 "search.min_resource: must be in [1, 9], got 10" -- \
   "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=0:1 --min-resource 10
 expect 1 "--range poly1.epsilon: expected FIELD=MIN:MAX" -- \
   "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon
-expect 1 "search needs --range FIELD=MIN:MAX (draws) or --loss-grid G" -- \
+expect 2 "search needs --range FIELD=MIN:MAX (draws) or --loss-grid G" -- \
   "$polyctl" search "$tmp/base.txtpb"
+expect 1 "--range foo.bar: 'foo' is not a loss form (one of: cross_entropy, focal, poly1" -- \
+  "$polyctl" search "$tmp/base.txtpb" --range foo.bar=1:2
 expect 4 "id: no sweep sweep-000000000000" -- "$polyctl" get sweep-000000000000
 finish search_service_test

@@ -22,7 +22,7 @@ int RunCancel(const std::string& id, CoordinatorClient& client) {
 
 Command AddCancelCommand(CLI::App& app) {
   auto id = std::make_shared<std::string>();
-  CLI::App* cancel = app.add_subcommand("cancel", "Cancel a queued or running job.");
+  CLI::App* cancel = app.add_subcommand("cancel", "Cancel a queued, running or paused job.");
   cancel->add_option("id", *id, "job id")->required();
   return {cancel, [id](CoordinatorClient& client) { return RunCancel(*id, client); }};
 }

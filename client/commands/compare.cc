@@ -1,7 +1,10 @@
 // polyctl compare IDS...|--sweep ID [--metric M] [--baseline LOSS] [--per-job]
 //                 [--format table|json|csv] [--plot F.svg|F.png]
+#include <iostream>
 #include <memory>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "cli/exit_codes.h"
 #include "cli/svg_chart.h"
 #include "client/commands/commands.h"
@@ -17,6 +20,15 @@ struct CompareOptions {
 };
 
 int RunCompare(const CompareOptions& options, CoordinatorClient& client) {
+  if (options.ids.empty() == options.sweep.empty()) {
+    std::cerr << "polyctl: compare needs job ids or --sweep ID (one of them)\n";
+    return kExitUsage;
+  }
+  if (!options.plot.empty() && !absl::EndsWith(options.plot, ".svg") &&
+      !absl::EndsWith(options.plot, ".png")) {  // before any work, not after the table
+    return command_support::Fail(absl::InvalidArgumentError(
+        absl::StrCat("--plot ", options.plot, ": the file must end in .svg or .png")));
+  }
   polytrain::v1::CompareJobsRequest request;
   for (const std::string& id : options.ids) request.add_job_ids(id);
   request.set_sweep_id(options.sweep);

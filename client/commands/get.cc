@@ -49,7 +49,7 @@ Command AddGetCommand(CLI::App& app) {
   CLI::App* get = app.add_subcommand(
       "get", "Show one job, or a sweep: its search, rungs, trials and the ranking of its losses.");
   get->add_option("id", options->id, "job id, or sweep id (sweep-...)")->required();
-  get->add_option("--format", options->format, "text or json")
+  get->add_option("--format", options->format, "text (also: table) or json")
       ->check(CLI::IsMember({"table", "text", "json"}));
   return {get, [options](CoordinatorClient& client) { return RunGet(*options, client); }};
 }

@@ -4,6 +4,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
@@ -20,12 +22,26 @@ struct ListOptions {
   int limit = 50;
 };
 
+// The states a job can be in, as --state takes them: "queued, running, ...".
+std::string StateNames() {
+  std::vector<std::string> names;
+  const google::protobuf::EnumDescriptor* states = polytrain::v1::JobState_descriptor();
+  for (int i = 0; i < states->value_count(); ++i) {
+    if (states->value(i)->number() == polytrain::v1::JOB_STATE_UNSPECIFIED) continue;
+    names.push_back(
+        absl::AsciiStrToLower(absl::StripPrefix(states->value(i)->name(), "JOB_STATE_")));
+  }
+  return absl::StrJoin(names, ", ");
+}
+
 int RunList(const ListOptions& options, CoordinatorClient& client) {
   polytrain::v1::ListJobsRequest request;
   for (const std::string& state : options.states) {
     polytrain::v1::JobState value;
-    if (!polytrain::v1::JobState_Parse("JOB_STATE_" + absl::AsciiStrToUpper(state), &value)) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat("--state: unknown state '", state, "'")));
+    if (!polytrain::v1::JobState_Parse("JOB_STATE_" + absl::AsciiStrToUpper(state), &value) ||
+        value == polytrain::v1::JOB_STATE_UNSPECIFIED) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--state: unknown state '", state, "'; one of ", StateNames())));
     }
     request.add_states(value);
   }
@@ -37,6 +53,10 @@ int RunList(const ListOptions& options, CoordinatorClient& client) {
   absl::StatusOr<polytrain::v1::ListJobsResponse> response =
       client.Call(&polytrain::v1::Coordinator::Stub::ListJobs, request);
   if (!response.ok()) return Fail(response.status());
+  if (!options.sweep.empty() && response->jobs().empty() && options.states.empty() &&
+      options.labels.empty()) {
+    return Fail(absl::NotFoundError(absl::StrCat("--sweep: no jobs in sweep ", options.sweep)));
+  }
   if (options.format == "json") {
     std::cout << ToJson(*response) << "\n";
   } else {
@@ -51,7 +71,7 @@ Command AddListCommand(CLI::App& app) {
   auto options = std::make_shared<ListOptions>();
   CLI::App* list = app.add_subcommand("list", "List jobs, newest first.");
   list->add_option("--state", options->states,
-                   "queued, running, succeeded, failed or cancelled (repeatable)");
+                   "only jobs in this state: " + StateNames() + " (repeatable)");
   list->add_option("--label", options->labels, "only jobs with this label KEY=VALUE (repeatable)");
   list->add_option("--sweep", options->sweep, "only jobs of this sweep");
   list->add_option("--limit", options->limit, "at most this many")

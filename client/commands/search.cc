@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
@@ -40,6 +41,17 @@ struct SearchOptions {
   UploadFlags upload;
 };
 
+// The loss forms a LossSpec takes ("cross_entropy, poly1, ..."), for errors.
+std::string LossForms() {
+  std::vector<std::string> names;
+  const google::protobuf::OneofDescriptor* forms =
+      polytrain::v1::LossSpec::descriptor()->FindOneofByName("form");
+  for (int i = 0; forms != nullptr && i < forms->field_count(); ++i) {
+    names.push_back(forms->field(i)->name());
+  }
+  return absl::StrJoin(names, ", ");
+}
+
 // "poly1.epsilon=-1:10" or "focal.gamma=0.1:5:log".
 absl::StatusOr<polytrain::v1::ParameterRange> ParseRange(const std::string& text) {
   const std::vector<std::string> sides = absl::StrSplit(text, absl::MaxSplits('=', 1));
@@ -63,10 +75,6 @@ absl::StatusOr<polytrain::v1::ParameterRange> ParseRange(const std::string& text
 }
 
 absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptions& options) {
-  if (options.ranges.empty() && options.grids.empty()) {
-    return absl::InvalidArgumentError(
-        "search needs --range FIELD=MIN:MAX (draws) or --loss-grid G (given losses)");
-  }
   polytrain::v1::SubmitSweepRequest request;
   POLYTRAIN_RETURN_IF_ERROR(ReadProtoFile(options.file, request.mutable_base()));
   POLYTRAIN_RETURN_IF_ERROR(ApplyLabels(options.labels, request.mutable_base()->mutable_labels()));
@@ -87,7 +95,17 @@ absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptio
           absl::StrCat("--loss: needed with --range ", field,
                        " (it names no loss form), e.g. --loss 'poly1 {}'"));
     }
-    if (loss.empty()) loss = absl::StrCat(field.substr(0, field.find('.')), " {}");
+    if (loss.empty()) {
+      const std::string form = field.substr(0, field.find('.'));
+      const google::protobuf::FieldDescriptor* named =
+          polytrain::v1::LossSpec::descriptor()->FindFieldByName(form);
+      if (named == nullptr || named->containing_oneof() == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--range ", field, ": '", form, "' is not a loss form (one of: ", LossForms(),
+            "); or give the form with --loss"));
+      }
+      loss = absl::StrCat(form, " {}");
+    }
     POLYTRAIN_RETURN_IF_ERROR(
         ParseProto(loss, ProtoFormat::kText, "--loss", search.mutable_loss()));
     search.set_trials(options.trials);
@@ -145,6 +163,11 @@ int WatchSweep(CoordinatorClient& client, const std::string& id, double poll_sec
 }
 
 int RunSearch(const SearchOptions& options, CoordinatorClient& client) {
+  if (options.ranges.empty() && options.grids.empty()) {
+    std::cerr << "polyctl: search needs --range FIELD=MIN:MAX (draws) or --loss-grid G (given "
+                 "losses)\n";
+    return kExitUsage;
+  }
   absl::StatusOr<polytrain::v1::SubmitSweepRequest> request = BuildRequest(options);
   if (!request.ok()) return Fail(request.status());
   if (absl::Status s =

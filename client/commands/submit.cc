@@ -2,6 +2,7 @@
 //                     [--request-id R] [--files DIR | --no-upload]
 //                     [--watch]
 #include <iostream>
+#include <limits>
 #include <memory>
 
 #include "cli/command_line.h"
@@ -58,7 +59,8 @@ Command AddSubmitCommand(CLI::App& app) {
       "submit", "Submit a job (JobSpec in .txtpb, .json or .yaml); prints its id.");
   submit->add_option("file", options->file, "JobSpec file")->required()->check(ExistingPath());
   submit->add_option("--loss", options->loss, "replace the loss, e.g. 'poly1 { epsilon: 2 }'");
-  submit->add_option("--seed", options->seed, "replace the seed")->check(CLI::NonNegativeNumber);
+  submit->add_option("--seed", options->seed, "replace the seed")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   submit->add_option("--epochs", options->epochs, "replace the epochs")
       ->check(CLI::Range(0, 10000));
   submit->add_option("--name", options->name, "replace the name");

@@ -38,8 +38,8 @@ int RunWatch(const std::string& id, CoordinatorClient& client) {
 
 Command AddWatchCommand(CLI::App& app) {
   auto id = std::make_shared<std::string>();
-  CLI::App* watch =
-      app.add_subcommand("watch", "Follow a job until it ends; exits with its outcome.");
+  CLI::App* watch = app.add_subcommand(
+      "watch", "Follow a job (or each job of a sweep) until it ends; exits with its outcome.");
   watch->add_option("id", *id, "job id, or a sweep id for each of its jobs")->required();
   return {watch, [id](CoordinatorClient& client) { return RunWatch(*id, client); }};
 }
