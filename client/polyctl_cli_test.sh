@@ -192,6 +192,14 @@ expect 2 "a command is needed (one of: submit," --
 expect 4 "$tmp/no-such.txtpb: no such file" -- submit "$tmp/no-such.txtpb"
 expect 4 "--files: $tmp/no-such-dir: no such directory" -- submit "$spec" --files "$tmp/no-such-dir"
 expect 2 "$tmp: is a directory, not a file" -- submit "$tmp"
+# A data file that is not on this machine is sent as the worker's path, with a note; the worker
+# then says it is not in its data root.
+mkdir -p "$tmp/specs"
+sed 's/^  synthetic {.*/  tensors { path: "elsewhere.pt" }/' "$spec" >"$tmp/specs/elsewhere.txtpb"
+expect 6 "elsewhere.pt is not a file under $tmp/specs: sent as a path under the worker's --data_root" -- \
+  submit "$tmp/specs/elsewhere.txtpb" --watch
+grep -qF "'elsewhere.pt' does not exist in the worker's data root (--data_root)" "$tmp/out" ||
+  fail "the worker's error does not say where it looked: $(tail -1 "$tmp/out")"
 expect 2 "sweep needs --loss-grid or --loss" -- sweep "$spec"
 expect 0 "Exit codes: 0 success" -- --help
 

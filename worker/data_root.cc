@@ -41,7 +41,9 @@ absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::s
   }
   if (!fs::exists(resolved, error)) {
     return absl::NotFoundError(
-        absl::StrCat(field, ": ", Quote(relative), " does not exist in the data root"));
+        absl::StrCat(field, ": ", Quote(relative),
+                     " does not exist in the worker's data root (--data_root); "
+                     "a file of yours is uploaded by 'polyctl submit --files DIR'"));
   }
   return resolved.string();
 }

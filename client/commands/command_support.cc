@@ -46,7 +46,13 @@ absl::Status UploadIfLocal(CoordinatorClient& client, const std::filesystem::pat
   }
   const std::filesystem::path local = base_dir / relative;
   std::error_code error;
-  if (!std::filesystem::is_regular_file(local, error)) return absl::OkStatus();
+  if (!std::filesystem::is_regular_file(local, error)) {
+    std::cerr << "polyctl: note: " << source->path() << " is not a file under "
+              << (base_dir.empty() ? std::filesystem::path(".") : base_dir).string()
+              << ": sent as a path under the worker's --data_root (--files DIR uploads it from "
+                 "DIR; --no-upload says the worker has it)\n";
+    return absl::OkStatus();
+  }
   absl::StatusOr<polytrain::v1::Artifact> stored =
       client.Upload(local.string(), ArtifactNameFor(local.filename().string()));
   if (!stored.ok()) {

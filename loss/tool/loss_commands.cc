@@ -168,7 +168,9 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
   CLI::App* describe = parent.add_subcommand(
       "describe", "The named form of a loss, its coefficients alpha_j and its curve L(pt).");
   describe
-      ->add_option("file,--spec", describe_options->file, "LossSpec file (.txtpb, .json, .yaml)")
+      ->add_option("file,--spec", describe_options->file,
+                   "LossSpec file (.txtpb, .json, .yaml): give it as FILE or as --spec FILE, "
+                   "not both")
       ->required()
       ->check(ExistingPath());
   describe->add_option("--format", describe_options->format, "text or json")
@@ -184,7 +186,8 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
       "curve", "L(pt) and dL/dpt of one or more losses; --plot draws them on one chart.");
   curve
       ->add_option("files,--spec", curve_options->files,
-                   "LossSpec files (.txtpb, .json, .yaml); --spec may repeat")
+                   "LossSpec files (.txtpb, .json, .yaml): as FILES... or as --spec FILE, which "
+                   "may repeat")
       ->required()
       ->check(ExistingPath());
   curve->add_option("--pt", curve_options->points, "comma-separated points in [0, 1]")
