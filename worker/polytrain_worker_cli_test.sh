@@ -107,6 +107,22 @@ code=$?
 check '[[ $code -eq 2 ]] && grep -q "one job per GPU" "$tmp/err"' \
   "--device cuda with --slots: exit $code: $(cat "$tmp/err")"
 
+# A run cut short by max_steps says how much of an epoch it trained (57 steps an epoch here).
+sed 's/^epochs: 5/epochs: 5 max_steps: 20/' "$root/examples/jobs/synthetic_poly1.txtpb" >"$tmp/short.txtpb"
+"$worker" --spec "$tmp/short.txtpb" --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 0 ]] && grep -q "finished after 20/20 steps (0.35 epochs)" "$tmp/out"' \
+  "max_steps summary: exit $code: $(cat "$tmp/out" "$tmp/err")"
+
+# A worker that cannot reach its coordinator says so, with the cause, and keeps trying.
+"$worker" --coordinator 127.0.0.1:1 --name lonely 2>"$tmp/lonely.log" &
+lonely=$!
+for _ in $(seq 200); do grep -q "cannot connect" "$tmp/lonely.log" && break; sleep 0.05; done
+kill "$lonely"
+wait "$lonely"
+check 'grep -q "cannot connect to the coordinator at 127.0.0.1:1 (1 attempt(s) so far): .*Connection refused; retrying" "$tmp/lonely.log"' \
+  "no log of the failed connection: $(cat "$tmp/lonely.log")"
+
 # Usage errors exit 2; --help documents the exit codes.
 "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --resume >"$tmp/out" 2>"$tmp/err"
 code=$?

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
@@ -227,7 +228,7 @@ bool ServiceWorker::ServeOneConnection() {
     std::lock_guard<std::mutex> lock(stream_mu_);
     if (stopping_) return false;
     if (!stream->Write(hello)) {
-      (void)stream->Finish();
+      ReportNotConnected(stream->Finish());
       return false;
     }
     context_ = &context;
@@ -241,6 +242,11 @@ bool ServiceWorker::ServeOneConnection() {
   while (stream->Read(&message)) {
     switch (message.kind_case()) {
       case CoordinatorMessage::kWelcome:
+        if (failed_connections_ > 0) {
+          spdlog::info("connected to {} after {} failed attempt(s)", options_.coordinator,
+                       failed_connections_);
+        }
+        failed_connections_ = 0;
         welcomed = true;
         heartbeat_seconds_ = message.welcome().heartbeat_seconds();
         break;
@@ -269,10 +275,26 @@ bool ServiceWorker::ServeOneConnection() {
     context_ = nullptr;
   }
   const grpc::Status status = stream->Finish();
-  if (!stopping_ && !status.ok()) {
+  if (!welcomed && !stopping_) {
+    ReportNotConnected(status);
+  } else if (!stopping_ && !status.ok()) {
     spdlog::warn("stream to {} closed: {}", options_.coordinator, status.error_message());
   }
   return welcomed;
+}
+
+void ServiceWorker::ReportNotConnected(const grpc::Status& status) {
+  if (stopping_) return;
+  // Dials back off to one every 5 s: the first failure, then about one a minute.
+  if (failed_connections_++ % 12 != 0) return;
+  // A plaintext hello to a TLS port is closed without a word: say what may be wrong.
+  const std::string message = status.ok() ? "the stream closed" : status.error_message();
+  const std::string hint =
+      options_.security.tls_ca.empty() && !absl::StrContains(message, "Connection refused")
+          ? " (dialling plaintext: if the coordinator serves TLS, give --tls_ca)"
+          : "";
+  spdlog::warn("cannot connect to the coordinator at {} ({} attempt(s) so far): {}{}; retrying",
+               options_.coordinator, failed_connections_, message, hint);
 }
 
 void ServiceWorker::Run() {

@@ -77,6 +77,9 @@ class ServiceWorker {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(grpc::ClientContext* context);
   // One stream, from the hello until it closes; true if the coordinator welcomed the worker.
   bool ServeOneConnection();
+  // Logs a stream that ended before the coordinator welcomed it: the first, then one a minute
+  // or so, with the cause (an unreachable address, a TLS mismatch, a refused token).
+  void ReportNotConnected(const grpc::Status& status);
   void Assign(const polytrain::v1::Assignment& assignment);
   // Passes rank 0's rendezvous to the job's rank here, if it runs that attempt.
   void PassRendezvous(const polytrain::v1::Rendezvous& rendezvous);
@@ -101,6 +104,7 @@ class ServiceWorker {
       stream_ = nullptr;
   std::atomic<double> heartbeat_seconds_{5.0};  // from the coordinator's welcome
   int64_t stream_generation_ = 0;               // streams opened so far, under stream_mu_
+  int failed_connections_ = 0;  // in a row, since the last welcome (Run's thread only)
 
   std::mutex jobs_mu_;
   std::map<std::string, std::unique_ptr<ServiceJob>> jobs_;

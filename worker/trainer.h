@@ -101,6 +101,7 @@ class Trainer {
   TrainableModel& model() { return *model_; }
   const Dataset& data() const { return data_; }
   int64_t total_steps() const { return total_steps_; }
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
   // Where it trains (the CPU, or its GPU).
   const torch::Device& device() const { return device_; }
   // "mlp hidden [256, 256] (269322 parameters); fashion_mnist: ...; loss poly1(e=2)".

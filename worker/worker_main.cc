@@ -106,7 +106,7 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
     worker.Stop();
   });
   spdlog::info(
-      "{}: serving {} with {} slot(s){}", options.name, options.coordinator, options.slots,
+      "{}: connecting to {} with {} slot(s){}", options.name, options.coordinator, options.slots,
       options.gpus.empty() ? "" : absl::StrCat(" on GPU(s) ", absl::StrJoin(options.gpus, ",")));
   worker.Run();
   // Run() returns only after Stop(), which only the signal thread calls.
@@ -281,10 +281,16 @@ int Main(int argc, char** argv) {
   absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
   if (!summary.ok()) return Fail(ExitCodeFor(summary.status()), summary.status());
 
-  std::printf("job %s %s after %lld/%lld steps (%lld epochs) in %.1f s%s\n", spec.name().c_str(),
+  // Epochs as trained: whole ones, or "0.64 epochs" for a run cut by max_steps.
+  const int64_t per_epoch = (*trainer)->steps_per_epoch();
+  const std::string epochs =
+      per_epoch > 0 && summary->steps % per_epoch != 0
+          ? absl::StrFormat("%.2f epochs", static_cast<double>(summary->steps) / per_epoch)
+          : absl::StrCat(summary->epochs_completed, " epochs");
+  std::printf("job %s %s after %lld/%lld steps (%s) in %.1f s%s\n", spec.name().c_str(),
               summary->stopped_early ? "stopped" : "finished",
               static_cast<long long>(summary->steps), static_cast<long long>(summary->total_steps),
-              static_cast<long long>(summary->epochs_completed), summary->seconds,
+              epochs.c_str(), summary->seconds,
               summary->resumed ? " (resumed from a checkpoint)" : "");
   std::printf("  train throughput %.0f samples/s (%s)\n", summary->samples_per_second,
               allocator.c_str());
