@@ -96,6 +96,11 @@ for row in d["losses"]:
         p = row["p_value"]
         assert p == "NaN" or 0 <= p <= 1, p
 PY
+# A grid's jobs show their final value in polyctl get.
+expect 0 "final eval_accuracy" -- get "$sweep"
+checks=$((checks + 1))
+[[ $(grep -cE '^job-[0-9a-f]+ .* succeeded .* 0\.[0-9]{4}$' "$tmp/out") -eq 9 ]] ||
+  fail "get of a grid sweep: not 9 jobs with their final value: $(cat "$tmp/out")"
 expect 0 "loss,runs,mean,std" -- compare --sweep "$sweep" --format csv
 expect 0 "synthetic-poly1-poly1-e-2-s5: succeeded" -- watch "$sweep"
 # On a terminal, watch draws a progress line rewritten in place (util-linux's script gives it a

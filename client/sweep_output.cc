@@ -104,8 +104,9 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
     });
     const size_t shown =
         max_trials < 0 ? trials.size() : std::min(trials.size(), static_cast<size_t>(max_trials));
-    absl::StrAppendFormat(&out, "\n%-17s %-24s %-10s %6s %8s  %s\n", "job", "loss", "state", "seed",
-                          "steps", "metric at each rung");
+    absl::StrAppendFormat(
+        &out, "\n%-17s %-24s %-10s %6s %8s  %s\n", "job", "loss", "state", "seed", "steps",
+        sweep.rungs_size() > 0 ? "metric at each rung" : "final " + sweep.metric());
     for (size_t i = 0; i < shown; ++i) {
       const Sweep::Trial& t = *trials[i];
       std::vector<std::string> values;

@@ -109,6 +109,9 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<Job>& jobs) {
     trial.set_steps(job.steps());
     if (job.has_search() && !job.search().rerun()) {
       for (double v : Standing(job, metric).rung_values) trial.add_rung_values(v);
+    } else if (!job.has_search()) {  // a grid's or a random search's run: its final value
+      auto value = job.final_metrics().find(metric);
+      if (value != job.final_metrics().end()) trial.add_rung_values(value->second);
     }
     sweep.set_total_steps(sweep.total_steps() + job.steps());
     all_ended = all_ended && IsFinalState(job.state());
