@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -39,8 +40,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     try {
       s->exposer_ = std::make_unique<prometheus::Exposer>(options.metrics_listen);
     } catch (const std::exception& e) {
+      // civetweb says only "null context ... Possible problem binding to port".
+      const std::string why = absl::StrContains(e.what(), "binding to port")
+                                  ? "cannot listen there: the port is in use, or the address is "
+                                    "not this machine's ('' turns /metrics off)"
+                                  : e.what();
       return absl::InvalidArgumentError(
-          absl::StrCat("--metrics_listen ", options.metrics_listen, ": ", e.what()));
+          absl::StrCat("--metrics_listen ", options.metrics_listen, ": ", why));
     }
     s->exposer_->RegisterCollectable(s->registry_);
   }

@@ -1,6 +1,12 @@
 // TLS, mutual TLS and bearer tokens end to end: certificates made by openssl for each run, a real
 // polytrain-coordinator serving TLS on loopback with a tokens file, real polytrain-worker and
 // polyctl processes, and gRPC clients holding each kind of token (or none).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -396,6 +402,17 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
   };
   const std::string tokens = (dir_ / "tokens.txt").string();
   std::ofstream(dir_ / "bad-tokens.txt") << "client alice " << kAliceToken << "\n";
+  // A port someone else holds, for /metrics.
+  const int taken = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(taken, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(taken, 1), 0);
+  ASSERT_EQ(getsockname(taken, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string taken_address = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
   for (const Case& c : std::vector<Case>{
            {{"--listen", "127.0.0.1:0"}, "--tls_cert/--tls_key: give a certificate and key"},
            {{"--listen", "0.0.0.0:0", "--plaintext"}, "--plaintext: only on a loopback address"},
@@ -409,9 +426,14 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
             "bad-tokens.txt:1: the third field must be sha256:"},
            {{"--listen", "127.0.0.1:0", "--plaintext", "--tokens", tokens + ".missing"},
             "--tokens " + tokens + ".missing: cannot read"},
+           {{"--listen", "127.0.0.1:0", "--plaintext", "--metrics_listen", taken_address},
+            "--metrics_listen " + taken_address + ": cannot listen there: the port is in use"},
        }) {
     std::vector<std::string> args = c.args;
-    args.insert(args.end(), {"--db", (dir_ / "refused.db").string(), "--metrics_listen", ""});
+    args.insert(args.end(), {"--db", (dir_ / "refused.db").string()});
+    if (std::find(args.begin(), args.end(), "--metrics_listen") == args.end()) {
+      args.insert(args.end(), {"--metrics_listen", ""});
+    }
     const fs::path log = dir_ / "refused.log";
     Process coordinator(POLYTRAIN_COORDINATOR_BINARY, args, log.string());
     EXPECT_EQ(coordinator.Wait(), 1) << c.error;
@@ -419,6 +441,7 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
     EXPECT_NE(output.find(c.error), std::string::npos) << output;
     EXPECT_EQ(output.find(kAliceToken), std::string::npos) << "echoed a secret: " << output;
   }
+  close(taken);
   EXPECT_FALSE(fs::exists(dir_ / "refused.db"));  // refused before anything was written
 }
 
