@@ -52,7 +52,8 @@ class CoordinatorClient {
   absl::StatusOr<Response> Result(const grpc::Status& status, Response response) const {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       return absl::UnavailableError(
-          absl::StrCat("cannot reach the coordinator at ", address_, ": ", status.error_message()));
+          absl::StrCat("cannot reach the coordinator at ", address_, ": ", status.error_message(),
+                       ConnectionHint(security_, status.error_message())));
     }
     if (!status.ok()) return FromGrpcStatus(status);
     return response;

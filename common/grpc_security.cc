@@ -144,6 +144,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
   return grpc::CreateCustomChannel(std::string(target), grpc::SslCredentials(ssl), args);
 }
 
+std::string ConnectionHint(const ClientSecurityOptions& options, absl::string_view error) {
+  if (!options.tls_ca.empty() || !absl::StrContains(error, "Socket closed")) return "";
+  return " (this client speaks plaintext: if the coordinator serves TLS, give --tls_ca)";
+}
+
 void AddToken(const ClientSecurityOptions& options, grpc::ClientContext* context) {
   if (!options.token.empty()) context->AddMetadata("authorization", "Bearer " + options.token);
 }

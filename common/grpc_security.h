@@ -59,6 +59,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
 // Attaches the token (if any) to one call.
 void AddToken(const ClientSecurityOptions& options, grpc::ClientContext* context);
 
+// What to add to a failed connection's error: a plaintext client whose stream a TLS server
+// closed sees only "Socket closed", so it is told to give --tls_ca. Empty otherwise.
+std::string ConnectionHint(const ClientSecurityOptions& options, absl::string_view error);
+
 }  // namespace polytrain
 
 #endif  // POLYTRAIN_COMMON_GRPC_SECURITY_H_

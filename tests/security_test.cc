@@ -350,6 +350,20 @@ TEST_F(SecurityTest, TheWorkerProtocolNeedsAWorkerTokenAndACertificateFromTheCa)
   Get(*stub, kAliceToken, job.id(), &job);
   EXPECT_EQ(job.worker(), "secure-worker");
   EXPECT_GT(job.final_metrics().at("eval_accuracy"), 0.5);
+
+  // A worker dialling plaintext is told why it cannot connect.
+  workers_.push_back(std::make_unique<Process>(
+      POLYTRAIN_WORKER_BINARY,
+      std::vector<std::string>{"--coordinator", Address(), "--name", "plaintext-worker"},
+      (dir_ / "plaintext-worker.log").string()));
+  EXPECT_TRUE(WaitFor([&] {
+    return ReadFile(dir_ / "plaintext-worker.log")
+               .find("cannot connect to the coordinator at " + Address()) != std::string::npos;
+  }));
+  EXPECT_NE(
+      ReadFile(dir_ / "plaintext-worker.log").find("if the coordinator serves TLS, give --tls_ca"),
+      std::string::npos)
+      << ReadFile(dir_ / "plaintext-worker.log");
 }
 
 TEST_F(SecurityTest, TokensNeverReachLogsOrMetrics) {
@@ -390,6 +404,7 @@ TEST_F(SecurityTest, PolyctlSpeaksTlsWithAToken) {
 
   // Plaintext to a TLS port, and plaintext to another host, are refused.
   EXPECT_EQ(Polyctl({"list", "--coordinator", Address()}, &out), 3) << out;
+  EXPECT_NE(out.find("if the coordinator serves TLS, give --tls_ca"), std::string::npos) << out;
   EXPECT_EQ(Polyctl({"list", "--coordinator", "coordinator.example:50051"}, &out), 1) << out;
   EXPECT_NE(out.find("--tls_ca: needed to reach coordinator.example:50051"), std::string::npos)
       << out;

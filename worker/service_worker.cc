@@ -4,7 +4,6 @@
 #include <chrono>
 #include <optional>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
@@ -287,12 +286,8 @@ void ServiceWorker::ReportNotConnected(const grpc::Status& status) {
   if (stopping_) return;
   // Dials back off to one every 5 s: the first failure, then about one a minute.
   if (failed_connections_++ % 12 != 0) return;
-  // A plaintext hello to a TLS port is closed without a word: say what may be wrong.
   const std::string message = status.ok() ? "the stream closed" : status.error_message();
-  const std::string hint =
-      options_.security.tls_ca.empty() && !absl::StrContains(message, "Connection refused")
-          ? " (dialling plaintext: if the coordinator serves TLS, give --tls_ca)"
-          : "";
+  const std::string hint = ConnectionHint(options_.security, message);
   spdlog::warn("cannot connect to the coordinator at {} ({} attempt(s) so far): {}{}; retrying",
                options_.coordinator, failed_connections_, message, hint);
 }
