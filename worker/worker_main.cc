@@ -121,7 +121,7 @@ int Main(int argc, char** argv) {
   setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
   ReplicaGroup::DisableFlightRecorder();  // before any data-parallel rank joins a gang
   CLI::App app{
-      "polytrain-worker: train a PolyTrain job (JobSpec in .txtpb or .json) with LibTorch.\n"
+      "polytrain-worker: train a PolyTrain job (JobSpec in .txtpb, .json or .yaml) with LibTorch.\n"
       "Example: polytrain-worker --spec examples/jobs/fashion_mnist_mlp_poly1.txtpb "
       "--metrics_out metrics.jsonl"};
   app.footer(absl::StrCat(
@@ -130,7 +130,7 @@ int Main(int argc, char** argv) {
       ExitCodesHelp()));
   std::string spec_path, metrics_out, checkpoint_dir;
   TrainerOptions options;
-  app.add_option("--spec", spec_path, "run this one JobSpec file (.txtpb or .json) and exit")
+  app.add_option("--spec", spec_path, "run this one JobSpec file (.txtpb, .json or .yaml) and exit")
       ->check(ExistingPath());
   ServiceWorker::Options service;
   std::string device = "cpu";
