@@ -304,6 +304,8 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
       CheckIntRange(FieldPath(path, "priority"), spec.priority(), -kMaxPriority, kMaxPriority));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "max_attempts"), spec.max_attempts(), 0, kMaxAttempts));
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(FieldPath(path, "time_limit_seconds"),
+                                          spec.time_limit_seconds(), 0, kMaxTimeLimitSeconds));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "replicas"), spec.replicas(), 0, kMaxReplicas));
   if (spec.replicas() > 1 && spec.batch_size() % spec.replicas() != 0) {

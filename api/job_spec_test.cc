@@ -146,6 +146,10 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid("threads: 257", "spec.threads: must be in [0, 256], got 257");
   ExpectInvalid("priority: 1001", "spec.priority: must be in [-1000, 1000], got 1001");
   ExpectInvalid("max_attempts: 101", "spec.max_attempts: must be in [0, 100], got 101");
+  ExpectInvalid("time_limit_seconds: -1",
+                "spec.time_limit_seconds: must be in [0, 31536000], got -1");
+  ExpectInvalid("time_limit_seconds: 31536001",
+                "spec.time_limit_seconds: must be in [0, 31536000], got 31536001");
   JobSpec bad_device = Spec();
   bad_device.set_device(static_cast<polytrain::v1::Device>(9));
   EXPECT_EQ(ValidateJobSpec(bad_device).message(), "spec.device: unknown value 9");

@@ -23,6 +23,7 @@ inline constexpr int kMaxEpochs = 10000;
 inline constexpr int kMaxThreads = 256;
 inline constexpr int kMaxPriority = 1000;  // and -kMaxPriority
 inline constexpr int kMaxAttempts = 100;
+inline constexpr int kMaxTimeLimitSeconds = 365 * 24 * 3600;
 // Job.attempts counts on across a search trial's segments: a worker message's attempt is only
 // bounded below (it starts at 1).
 inline constexpr int kMaxAttemptNumber = 2'147'483'647;

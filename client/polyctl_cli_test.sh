@@ -197,6 +197,9 @@ expect 2 "a command is needed (one of: submit," --
 expect 4 "$tmp/no-such.txtpb: no such file" -- submit "$tmp/no-such.txtpb"
 expect 4 "--files: $tmp/no-such-dir: no such directory" -- submit "$spec" --files "$tmp/no-such-dir"
 expect 2 "$tmp: is a directory, not a file" -- submit "$tmp"
+# A job past spec.time_limit_seconds is stopped by its worker and fails naming the field.
+sed 's/^epochs: 5/epochs: 10000 time_limit_seconds: 1/' "$spec" >"$tmp/slow.txtpb"
+expect 6 "ran past spec.time_limit_seconds (1 s) on attempt 1" -- submit "$tmp/slow.txtpb" --watch
 # A data file that is not on this machine is sent as the worker's path, with a note; the worker
 # then says it is not in its data root.
 mkdir -p "$tmp/specs"

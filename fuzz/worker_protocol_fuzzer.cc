@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "api/job_spec_defaults.h"
+#include "api/job_states.h"
 #include "api/worker_messages.h"
 #include "fuzz/fuzz_checks.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -309,7 +310,7 @@ class Session {
       if (ended != final_states_.end()) {
         POLYTRAIN_FUZZ_CHECK(job->state() == ended->second,
                              "a job left its final state: " + job->DebugString());
-      } else if (IsTerminal(job->state())) {
+      } else if (IsFinalState(job->state())) {
         final_states_[id] = job->state();
       }
     }

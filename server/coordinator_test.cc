@@ -107,6 +107,50 @@ TEST_F(CoordinatorTest, AJobWaitingForItsWorkerToStopDoesNotHoldUpTheQueue) {
   EXPECT_EQ(State(stuck.id()), polytrain::v1::JOB_STATE_QUEUED);
 }
 
+// spec.time_limit_seconds: past it the attempt's worker is told to stop, and the job fails
+// naming the field, without another attempt.
+TEST_F(CoordinatorTest, AnAttemptPastItsTimeLimitIsStoppedAndTheJobFails) {
+  polytrain::v1::SubmitJobRequest request = Request("slow");
+  request.mutable_spec()->set_time_limit_seconds(2);
+  const Job job = *api_->SubmitJob(request, kAdmin);
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(1));
+  EXPECT_TRUE(channel.Cancelled().empty());  // still within its time
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(3));
+  EXPECT_EQ(channel.Cancelled(), (std::vector<std::string>{job.id()}));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);  // until the worker says so
+  polytrain::v1::WorkerMessage stopped;
+  stopped.mutable_failed()->set_job_id(job.id());
+  stopped.mutable_failed()->set_attempt(1);
+  stopped.mutable_failed()->set_cancelled(true);
+  ASSERT_TRUE(protocol_->Handle(session, stopped).ok());
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Get(job.id()).error(), "ran past spec.time_limit_seconds (2 s) on attempt 1");
+  EXPECT_EQ(Get(job.id()).attempts(), 1);
+}
+
+// A worker that does not stop it (a forward that never returns) is let go a lease later: the
+// job fails all the same, and that worker's slot stays taken.
+TEST_F(CoordinatorTest, AnAttemptItsWorkerDoesNotStopFailsALeaseAfterItsTimeLimit) {
+  polytrain::v1::SubmitJobRequest request = Request("stuck");
+  request.mutable_spec()->set_time_limit_seconds(2);
+  request.mutable_spec()->set_max_attempts(5);
+  const Job job = *api_->SubmitJob(request, kAdmin);
+  RecordingChannel channel;
+  Connect("w", &channel);
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(3));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(13));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Get(job.id()).error(),
+            "ran past spec.time_limit_seconds (2 s) on attempt 1; its worker did not stop it "
+            "within 10 s");
+  EXPECT_EQ(Get(job.id()).attempts(), 1);  // never requeued
+  Submit("next");
+  EXPECT_EQ(channel.Assigned(), (std::vector<std::string>{"stuck"}));
+}
+
 TEST_F(CoordinatorTest, MessagesFromAStaleAttemptAreIgnored) {
   const Job job = Submit("steady");
   RecordingChannel channel;

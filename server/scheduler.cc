@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
       entry.attempt = job.attempts();
       entry.job = job;
       entry.cancel_requested = job.cancel_requested();
+      entry.deadline = AttemptDeadline(job);
       // Each rank waits one lease for its worker to reconnect and re-attach it.
       const std::vector<std::string> workers =
           job.rank_workers().empty()
@@ -356,7 +357,13 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     return absl::OkStatus();
   }
   RunningJob* job = owned.job;
-  job->ranks[owned.rank].done = true;  // it stopped; the others are told to
+  job->ranks[owned.rank].done = true;              // it stopped; the others are told to
+  if (job->timed_out && !job->cancel_requested) {  // stopped for its time limit, or failed then
+    POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(failed.job_id(), polytrain::v1::JOB_STATE_FAILED,
+                                              TimeLimitError(*job), nullptr));
+    ScheduleLocked();
+    return absl::OkStatus();
+  }
   const bool cancelled = failed.cancelled() || job->cancel_requested;
   if (!cancelled && failed.gang_lost() && job->ranks.size() > 1) {
     RequeueLocked(

@@ -169,6 +169,10 @@ class Scheduler {
     std::string rendezvous;  // rank 0's, once it reported it
     // Set when the store refused this attempt's requeue: the lease loop tries it again.
     std::string requeue_error;
+    // spec.time_limit_seconds from the attempt's start (max: none). Once past it the attempt is
+    // `timed_out`: its ranks are told to stop, and it ends FAILED, never requeued.
+    Clock::time_point deadline = Clock::time_point::max();
+    bool timed_out = false;
     polytrain::v1::Job job;  // as assigned: names and labels for the per-job series
   };
   // The running job whose rank `session` holds, at `attempt` (0: any), with that rank's index.
@@ -227,6 +231,13 @@ class Scheduler {
   // The attempt is lost (a lapsed lease, a gang that lost a rank): its ranks are told to stop and
   // the job is queued again as a new attempt, or fails when it has no attempts left.
   void RequeueLocked(const std::string& job_id, const std::string& error);
+  // When the attempt of `job` (just started, or restored from the store) runs out of time.
+  static Clock::time_point AttemptDeadline(const polytrain::v1::Job& job);
+  // Tells the ranks of attempts past their time limit to stop, and fails those whose workers
+  // have not stopped them a lease later.
+  void EnforceTimeLimitsLocked(Clock::time_point now);
+  // "ran past spec.time_limit_seconds (N s) on attempt A".
+  static std::string TimeLimitError(const RunningJob& job);
   absl::Status AttemptRunsLocked(const std::string& job_id, int32_t attempt) const;
   // After `hello`: the ranks its worker held and no longer claims are requeued (or done).
   void ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello);

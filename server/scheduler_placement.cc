@@ -123,6 +123,7 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
   running = RunningJob{};
   running.attempt = job->attempts();
   running.job = *job;
+  running.deadline = AttemptDeadline(*job);
   for (WorkerState* worker : chosen) {
     running.ranks.push_back(Rank{worker->session, worker->hello.name(), Clock::now() + Lease()});
   }

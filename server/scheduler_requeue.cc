@@ -2,6 +2,8 @@
 // lost attempt (or failing the job when it has none left), and lapsed leases.
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
+#include "common/timestamps.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/scheduler.h"
 
 namespace polytrain {
@@ -24,6 +26,11 @@ void Scheduler::StopRanksLocked(const std::string& job_id, RunningJob& job) {
 void Scheduler::RequeueLocked(const std::string& job_id, const std::string& error) {
   auto running = running_.find(job_id);
   if (running == running_.end()) return;
+  if (running->second.timed_out) {  // out of time: no other attempt
+    (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
+                          absl::StrCat(TimeLimitError(running->second), "; then ", error), nullptr);
+    return;
+  }
   // The store first, memory after: when the store fails nothing changes but the mark, and the
   // lease loop tries again (ExpireLeases). Changing memory first would leave a job the store
   // calls RUNNING in neither the running set nor the queue, lost until a restart.
@@ -47,9 +54,49 @@ void Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   watchers_.JobChanged(*job);
 }
 
+Scheduler::Clock::time_point Scheduler::AttemptDeadline(const Job& job) {
+  if (job.spec().time_limit_seconds() <= 0) return Clock::time_point::max();
+  // The attempt's start is stored as wall-clock time; what is left of its limit, from now.
+  const int64_t started_ns =
+      google::protobuf::util::TimeUtil::TimestampToNanoseconds(job.start_time());
+  const int64_t now_ns = google::protobuf::util::TimeUtil::TimestampToNanoseconds(NowTimestamp());
+  const int64_t limit_ns = int64_t{job.spec().time_limit_seconds()} * 1'000'000'000;
+  return Clock::now() + std::chrono::nanoseconds(limit_ns - (now_ns - started_ns));
+}
+
+std::string Scheduler::TimeLimitError(const RunningJob& job) {
+  return absl::StrCat("ran past spec.time_limit_seconds (", job.job.spec().time_limit_seconds(),
+                      " s) on attempt ", job.attempt);
+}
+
+void Scheduler::EnforceTimeLimitsLocked(Clock::time_point now) {
+  std::vector<std::string> let_go;
+  for (auto& [job_id, job] : running_) {
+    if (job.deadline == Clock::time_point::max() || now < job.deadline) continue;
+    if (!job.timed_out) {
+      job.timed_out = true;
+      for (const Rank& rank : job.ranks) {
+        auto worker = workers_.find(rank.session);
+        if (!rank.done && worker != workers_.end()) {
+          worker->second.channel->Send(CancelMessage(job_id));
+        }
+      }
+    }
+    if (now - job.deadline >= Lease()) let_go.push_back(job_id);
+  }
+  for (const std::string& job_id : let_go) {
+    (void)FinishJobLocked(
+        job_id, polytrain::v1::JOB_STATE_FAILED,
+        absl::StrCat(TimeLimitError(running_[job_id]), "; its worker did not stop it within ",
+                     options_.lease_seconds, " s"),
+        nullptr);
+  }
+}
+
 void Scheduler::ExpireLeases(Clock::time_point now) {
   SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
+  EnforceTimeLimitsLocked(now);
   // Each job with a lapsed rank, and the rank to blame: one whose worker is gone if any.
   std::vector<std::pair<std::string, size_t>> lapsed;
   for (const auto& [job_id, job] : running_) {
