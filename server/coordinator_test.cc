@@ -78,7 +78,8 @@ TEST_F(CoordinatorTest, ARequeueTheStoreRefusedIsRetriedByTheLeaseLoop) {
   sqlite3* locker = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &locker), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
-  scheduler_->ExpireLeases(Later());  // the write waits out the busy timeout, then fails
+  const auto refused_at = Later();
+  scheduler_->ExpireLeases(refused_at);  // the write waits out the busy timeout, then fails
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_EQ(scheduler_->QueuedJobs(), 0u);
   ASSERT_EQ(sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
@@ -87,10 +88,36 @@ TEST_F(CoordinatorTest, ARequeueTheStoreRefusedIsRetriedByTheLeaseLoop) {
   RecordingChannel second;
   Connect("w2", &second);
   EXPECT_TRUE(second.Assigned().empty());  // the job is still w1's attempt 1
-  scheduler_->ExpireLeases(Scheduler::Clock::now());
+  // The lease loop backs off for a while after a refused write (each one held the lock for the
+  // busy timeout), then tries again.
+  scheduler_->ExpireLeases(refused_at + std::chrono::seconds(1));
+  EXPECT_TRUE(second.Assigned().empty());
+  scheduler_->ExpireLeases(refused_at + std::chrono::seconds(6));
   EXPECT_EQ(second.Assigned(), (std::vector<std::string>{"patient"}));
   EXPECT_EQ(Get(job.id()).attempts(), 2);
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker w1 (attempt 1)");
+}
+
+// A cancel that arrives while the requeue waits for the store wins over it.
+TEST_F(CoordinatorTest, ACancelWhileARequeueWaitsForTheStoreCancels) {
+  const Job job = Submit("cancelled-meanwhile");
+  RecordingChannel first;
+  protocol_->Disconnected(Connect("w1", &first));
+  sqlite3* locker = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &locker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const auto refused_at = Later();
+  scheduler_->ExpireLeases(refused_at);
+  ASSERT_EQ(sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(locker);
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(job.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  RecordingChannel second;
+  Connect("w2", &second);
+  scheduler_->ExpireLeases(refused_at + std::chrono::seconds(6));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_CANCELLED);
+  EXPECT_TRUE(second.Assigned().empty());
 }
 
 // A worker wedged while stopping a job's old attempt keeps that job off its free slot, but not

@@ -366,10 +366,11 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   }
   const bool cancelled = failed.cancelled() || job->cancel_requested;
   if (!cancelled && failed.gang_lost() && job->ranks.size() > 1) {
-    RequeueLocked(
+    (void)RequeueLocked(
         failed.job_id(),
         absl::StrCat("rank ", owned.rank, " on worker ", job->ranks[owned.rank].worker,
-                     " lost its gang (attempt ", job->attempt, "): ", CutError(failed.error())));
+                     " lost its gang (attempt ", job->attempt, "): ", CutError(failed.error())),
+        /*retry_if_refused=*/true);
     ScheduleLocked();
     return absl::OkStatus();
   }

@@ -167,7 +167,8 @@ class Scheduler {
     std::vector<Rank> ranks;  // one for a job of one replica
     bool cancel_requested = false;
     std::string rendezvous;  // rank 0's, once it reported it
-    // Set when the store refused this attempt's requeue: the lease loop tries it again.
+    // Set when the store refused this attempt's requeue for a cause other than a lapsed lease
+    // (a lost gang, a worker back without it): the lease loop tries it again.
     std::string requeue_error;
     // spec.time_limit_seconds from the attempt's start (max: none). Once past it the attempt is
     // `timed_out`: its ranks are told to stop, and it ends FAILED, never requeued.
@@ -230,7 +231,11 @@ class Scheduler {
                                const google::protobuf::Map<std::string, double>* metrics);
   // The attempt is lost (a lapsed lease, a gang that lost a rank): its ranks are told to stop and
   // the job is queued again as a new attempt, or fails when it has no attempts left.
-  void RequeueLocked(const std::string& job_id, const std::string& error);
+  // Ends the attempt and queues the job again (or fails it with no attempts left, or cancels
+  // it when asked to). False when the store refused, and nothing changed; with
+  // `retry_if_refused` the lease loop then tries again (a lapsed lease needs no mark: it is
+  // still lapsed at the next look).
+  bool RequeueLocked(const std::string& job_id, const std::string& error, bool retry_if_refused);
   // When the attempt of `job` (just started, or restored from the store) runs out of time.
   static Clock::time_point AttemptDeadline(const polytrain::v1::Job& job);
   // Tells the ranks of attempts past their time limit to stop, and fails those whose workers
@@ -254,6 +259,9 @@ class Scheduler {
   JobQueue queue_;
   JobWatchers watchers_;
   int64_t next_session_ = 1;
+  // Until then the lease loop tries no requeue: the store refused one (see ExpireLeases).
+  Clock::time_point store_backoff_until_;
+  static constexpr std::chrono::seconds kStoreBackoff{5};
   std::set<std::string> settled_sweeps_;                    // for the SweepNotifier
   std::function<void(const std::string&)> sweep_listener_;  // set before any use
   int listener_calls_ = 0;                                  // in flight, outside mu_

@@ -101,9 +101,11 @@ void Scheduler::ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello) {
     }
     const std::string of_rank =
         running.ranks.size() > 1 ? absl::StrCat("rank ", rank, " of the job") : "the job";
-    RequeueLocked(
-        job_id, absl::StrCat("worker ", hello.name(), " came back without ", of_rank, " (attempt ",
-                             running.attempt, "): it restarted or never received it"));
+    (void)RequeueLocked(
+        job_id,
+        absl::StrCat("worker ", hello.name(), " came back without ", of_rank, " (attempt ",
+                     running.attempt, "): it restarted or never received it"),
+        /*retry_if_refused=*/true);
   }
 }
 

@@ -5,6 +5,7 @@
 #include "common/timestamps.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/scheduler.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -23,35 +24,46 @@ void Scheduler::StopRanksLocked(const std::string& job_id, RunningJob& job) {
   }
 }
 
-void Scheduler::RequeueLocked(const std::string& job_id, const std::string& error) {
+bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& error,
+                              bool retry_if_refused) {
   auto running = running_.find(job_id);
-  if (running == running_.end()) return;
+  if (running == running_.end()) return true;
+  // The store first, memory after: when the store refuses, nothing changes (a job the store
+  // calls RUNNING must not be in neither the running set nor the queue). A lapsed lease stays
+  // lapsed, so the lease loop sees it again; any other cause is marked for it to retry.
+  if (retry_if_refused) running->second.requeue_error = error;
   if (running->second.timed_out) {  // out of time: no other attempt
-    (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
-                          absl::StrCat(TimeLimitError(running->second), "; then ", error), nullptr);
-    return;
+    return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
+                           absl::StrCat(TimeLimitError(running->second), "; then ", error), nullptr)
+        .ok();
   }
-  // The store first, memory after: when the store fails nothing changes but the mark, and the
-  // lease loop tries again (ExpireLeases). Changing memory first would leave a job the store
-  // calls RUNNING in neither the running set nor the queue, lost until a restart.
-  running->second.requeue_error = error;
+  if (running->second.cancel_requested) {  // cancellation wins over a requeue
+    return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                           absl::StrCat("cancelled; ", error), nullptr)
+        .ok();
+  }
   absl::StatusOr<Job> job = store_->GetJob(job_id);
-  if (!job.ok()) return;
+  if (!job.ok()) return false;
   // A search trial's earlier segments ended well: only this segment's attempts count.
   if (job->attempts() - job->search().attempts_before_segment() >= MaxAttempts(job->spec())) {
-    (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
-                          absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
-                          nullptr);
-    return;
+    return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
+                           absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
+                           nullptr)
+        .ok();
   }
   job->set_state(polytrain::v1::JOB_STATE_QUEUED);
   job->set_error(error);
-  if (!store_->UpdateJob(*job).ok()) return;
+  if (absl::Status stored = store_->UpdateJob(*job); !stored.ok()) {
+    spdlog::warn("{}: the store refused its requeue ({}); the lease loop tries again", job_id,
+                 std::string(stored.message()));
+    return false;
+  }
   StopRanksLocked(job_id, running->second);  // the attempt is over on every rank
   running_.erase(running);
   queue_.Push(*job, Clock::now());
   CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
   watchers_.JobChanged(*job);
+  return true;
 }
 
 Scheduler::Clock::time_point Scheduler::AttemptDeadline(const Job& job) {
@@ -110,32 +122,44 @@ void Scheduler::ExpireLeases(Clock::time_point now) {
     }
     if (blamed.has_value()) lapsed.emplace_back(job_id, *blamed);
   }
-  // Requeues the store refused before: tried again.
+  // After the store refused a write, the lease loop leaves it alone for a while: each refused
+  // write waits out SQLite's busy timeout under mu_, and heartbeats wait on mu_ meanwhile.
+  if (now < store_backoff_until_) return;
+  bool refused = false;
+  // Requeues the store refused before, other than lapsed leases (seen again below).
   std::vector<std::pair<std::string, std::string>> retried;
   for (const auto& [job_id, job] : running_) {
     if (!job.requeue_error.empty()) retried.emplace_back(job_id, job.requeue_error);
   }
-  for (const auto& [job_id, error] : retried) RequeueLocked(job_id, error);
+  for (const auto& [job_id, error] : retried) {
+    if (!RequeueLocked(job_id, error, /*retry_if_refused=*/true)) {
+      refused = true;
+      break;
+    }
+  }
   for (const auto& [job_id, rank] : lapsed) {
+    if (refused) break;
     auto pending = running_.find(job_id);
     if (pending == running_.end() || !pending->second.requeue_error.empty()) continue;  // above
-    const RunningJob& running = running_[job_id];
+    const RunningJob& running = pending->second;
     const Rank& lost = running.ranks[rank];
     auto worker = workers_.find(lost.session);
     const std::string where = worker != workers_.end() ? worker->second.hello.name() : lost.worker;
     // Cancellation wins over a requeue. Either way, every rank still out there (one alive but
     // silent about the job included) is told to stop.
     if (running.cancel_requested) {
-      (void)FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
-                            "cancelled; its worker stopped answering", nullptr);
+      refused = !FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                                 "cancelled; its worker stopped answering", nullptr)
+                     .ok();
       continue;
     }
     const std::string of_rank =
         running.ranks.size() > 1 ? absl::StrCat(" of rank ", rank) : std::string();
     const std::string error = absl::StrCat("lease", of_rank, " expired on worker ", where,
                                            " (attempt ", running.attempt, ")");
-    RequeueLocked(job_id, error);
+    refused = !RequeueLocked(job_id, error, /*retry_if_refused=*/false);
   }
+  if (refused) store_backoff_until_ = now + kStoreBackoff;
   if (!lapsed.empty() || !retried.empty()) ScheduleLocked();
 }
 
