@@ -77,6 +77,10 @@ CLI::Validator ExistingPath(bool directory) {
       [directory](std::string& path) -> std::string {
         std::error_code error;
         const std::filesystem::file_status status = std::filesystem::status(path, error);
+        if (error && error != std::errc::no_such_file_or_directory &&
+            error != std::errc::not_a_directory) {
+          return path + ": " + error.message();  // e.g. permission denied: not "no such file"
+        }
         if (!std::filesystem::exists(status)) {
           return path + (directory ? kNoSuchDirectory : kNoSuchFile);
         }

@@ -1,8 +1,8 @@
 // The jobs waiting to run, indexed the way the scheduler takes them: by the device they need,
 // then highest priority first, then oldest first. Every operation costs O(log n) in the jobs
-// waiting, so scheduling costs the same with ten jobs queued or a search's 100,000. Data-parallel
-// jobs (gangs, replicas > 1) wait in a lane of their own that the scheduler reads whole: they
-// are few, and each needs several workers at once.
+// waiting (Next with k jobs to skip: O(k + log n)), so scheduling costs the same with ten jobs
+// queued or a search's 100,000. Data-parallel jobs (gangs, replicas > 1) wait in a lane of their
+// own that the scheduler reads whole: they are few, and each needs several workers at once.
 #ifndef POLYTRAIN_SERVER_JOB_QUEUE_H_
 #define POLYTRAIN_SERVER_JOB_QUEUE_H_
 

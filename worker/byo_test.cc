@@ -84,6 +84,10 @@ TEST_F(ByoTest, ATensorFileSavedFromAGpuTrainsOnTheCpu) {
     const std::string bytes((std::istreambuf_iterator<char>(file)), {});
     ASSERT_NE(bytes.find("cuda:0"), std::string::npos) << "the fixture is not tagged as from a GPU";
   }
+  Dataset data;
+  ASSERT_TRUE(ReadTensorFile(*root_ + "/from_gpu.pt", "tensors", &data).ok());
+  EXPECT_TRUE(data.train.x.device().is_cpu());  // mapped, also where a GPU is present
+  EXPECT_TRUE(data.test.y.device().is_cpu());
   ModelState from_gpu, from_cpu;
   ASSERT_TRUE(Train(Job("mlp { hidden: [32] }", "from_gpu.pt"), Options(), &from_gpu).ok());
   ASSERT_TRUE(Train(Job("mlp { hidden: [32] }", "vectors.pt"), Options(), &from_cpu).ok());

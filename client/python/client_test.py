@@ -229,6 +229,18 @@ class ClientTest(unittest.TestCase):
             self.assertEqual([j.id for j in self.client.jobs(limit=3)],
                              [j.id for j in everything[:3]])
         self.assertIsInstance(self.client.artifacts(), list)
+        # iter_jobs: the same, lazily: the first item comes after the first page only.
+        with mock.patch.object(polytrain.client, "MAX_PAGE_SIZE", 2):
+            calls = []
+            real = self.client._call
+            with mock.patch.object(self.client, "_call",
+                                   side_effect=lambda *a, **k: calls.append(1) or real(*a, **k)):
+                lazy = self.client.iter_jobs()
+                self.assertEqual(next(lazy).id, everything[0].id)
+                self.assertEqual(len(calls), 1)
+                self.assertEqual([j.id for j in lazy], [j.id for j in everything[1:]])
+            self.assertEqual([j.id for j in self.client.iter_jobs(limit=3)],
+                             [j.id for j in everything[:3]])
         for limit in (0, -1, 1.5, True):
             with self.assertRaises(PolyTrainError) as error:
                 self.client.jobs(limit=limit)

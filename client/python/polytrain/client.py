@@ -231,16 +231,25 @@ class Client:
         except grpc.RpcError as error:
             raise PolyTrainError(error.code().name, error.details()) from None
 
-    def _pages(self, method, request, field, limit=None):
-        """The items of a paged list call as a list: every page's, or the first `limit`."""
+    def _iter_pages(self, method, request, field, limit=None):
+        """The items of a paged list call, fetched a page at a time as the caller goes: every
+        page's, or the first `limit`."""
         request.page_size = min(limit or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-        items = []
+        count = 0
         while True:
             page = self._call(method, request)
-            items.extend(getattr(page, field))
-            if not page.next_page_token or (limit is not None and len(items) >= limit):
-                return items[:limit]
+            for item in getattr(page, field):
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield item
+            if not page.next_page_token or (limit is not None and count >= limit):
+                return
             request.page_token = page.next_page_token
+
+    def _pages(self, method, request, field, limit=None):
+        """The items of a paged list call as a list: every page's, or the first `limit`."""
+        return list(self._iter_pages(method, request, field, limit))
 
     # --- Jobs ---
 
@@ -298,7 +307,14 @@ class Client:
         ...: STATE_NAMES), a JobState name ("JOB_STATE_SUCCEEDED") or value
         (polytrain.JOB_STATE_SUCCEEDED); an unknown one is a PolyTrainError naming it. `labels`:
         {key: value}, every one must match. `owner`: whose jobs (an admin's filter; a client
-        token lists only its own). E.g. jobs(states=["failed", "cancelled"], limit=10)."""
+        token lists only its own). E.g. jobs(states=["failed", "cancelled"], limit=10).
+        iter_jobs() takes the same arguments and fetches lazily."""
+        request = self._jobs_request(states, labels, owner, limit)
+        return self._pages(self._stub.ListJobs, request, "jobs", limit)
+
+    @staticmethod
+    def _jobs_request(states, labels, owner, limit):
+        """The ListJobsRequest of jobs() and iter_jobs(), its arguments checked."""
         if states is None:
             states = ()
         elif isinstance(states, (str, int)):
@@ -308,8 +324,13 @@ class Client:
                                   limit < 1):
             raise PolyTrainError("INVALID_ARGUMENT",
                                  f"limit: expected a whole number from 1, got {limit!r}")
-        request = coordinator_pb2.ListJobsRequest(states=states, labels=labels or {}, owner=owner)
-        return self._pages(self._stub.ListJobs, request, "jobs", limit)
+        return coordinator_pb2.ListJobsRequest(states=states, labels=labels or {}, owner=owner)
+
+    def iter_jobs(self, states=(), labels=None, owner="", limit=None):
+        """jobs(), lazily: an iterator that fetches the next page only when the caller gets that
+        far, for listings too large to hold (a search's 100,000 trials)."""
+        request = self._jobs_request(states, labels, owner, limit)
+        return self._iter_pages(self._stub.ListJobs, request, "jobs", limit)
 
     def cancel(self, job_id):
         return self._call(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(id=job_id))
