@@ -1,8 +1,6 @@
 // The coordinator's rules through its core (ClientApi, WorkerProtocol, Scheduler), in process and
 // deterministic: a real SQLite file, workers stood in for by channels that record what the
 // scheduler sends, and lease expiry driven by explicit times instead of waiting.
-#include <sqlite3.h>
-
 #include <filesystem>
 
 #include "google/protobuf/text_format.h"
@@ -75,15 +73,10 @@ TEST_F(CoordinatorTest, ARequeueTheStoreRefusedIsRetriedByTheLeaseLoop) {
   const Job job = Submit("patient");
   RecordingChannel first;
   protocol_->Disconnected(Connect("w1", &first));
-  sqlite3* locker = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &locker), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
   const auto refused_at = Later();
-  scheduler_->ExpireLeases(refused_at);  // the write waits out the busy timeout, then fails
+  ExpireLeasesWhileTheStoreIsLocked(refused_at);
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_EQ(scheduler_->QueuedJobs(), 0u);
-  ASSERT_EQ(sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(locker);
 
   RecordingChannel second;
   Connect("w2", &second);
@@ -103,13 +96,8 @@ TEST_F(CoordinatorTest, ACancelWhileARequeueWaitsForTheStoreCancels) {
   const Job job = Submit("cancelled-meanwhile");
   RecordingChannel first;
   protocol_->Disconnected(Connect("w1", &first));
-  sqlite3* locker = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &locker), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
   const auto refused_at = Later();
-  scheduler_->ExpireLeases(refused_at);
-  ASSERT_EQ(sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(locker);
+  ExpireLeasesWhileTheStoreIsLocked(refused_at);
   polytrain::v1::CancelJobRequest cancel;
   cancel.set_id(job.id());
   ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
@@ -171,11 +159,31 @@ TEST_F(CoordinatorTest, AnAttemptItsWorkerDoesNotStopFailsALeaseAfterItsTimeLimi
   scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(13));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
   EXPECT_EQ(Get(job.id()).error(),
-            "ran past spec.time_limit_seconds (2 s) on attempt 1; its worker did not stop it "
-            "within 10 s");
+            "ran past spec.time_limit_seconds (2 s) on attempt 1; let go 10 s later without word "
+            "from its worker");
   EXPECT_EQ(Get(job.id()).attempts(), 1);  // never requeued
   Submit("next");
   EXPECT_EQ(channel.Assigned(), (std::vector<std::string>{"stuck"}));
+}
+
+// A worker away when the limit passed hears of it when it comes back; a cancel asked for
+// meanwhile wins over the limit.
+TEST_F(CoordinatorTest, ATimedOutAttemptIsStoppedOnReconnectAndACancelWinsOverTheLimit) {
+  polytrain::v1::SubmitJobRequest request = Request("away");
+  request.mutable_spec()->set_time_limit_seconds(2);
+  const Job job = *api_->SubmitJob(request, kAdmin);
+  RecordingChannel before, after;
+  protocol_->Disconnected(Connect("w", &before));
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(3));
+  EXPECT_TRUE(before.Cancelled().empty());  // nobody to tell
+  Connect("w", &after, 1, false, {job.id()});
+  EXPECT_EQ(after.Cancelled(), (std::vector<std::string>{job.id()}));
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(job.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(13));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(Get(job.id()).error(), "cancelled; let go 10 s later without word from its worker");
 }
 
 TEST_F(CoordinatorTest, MessagesFromAStaleAttemptAreIgnored) {

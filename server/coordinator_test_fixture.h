@@ -3,6 +3,7 @@
 #ifndef POLYTRAIN_SERVER_COORDINATOR_TEST_FIXTURE_H_
 #define POLYTRAIN_SERVER_COORDINATOR_TEST_FIXTURE_H_
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -118,6 +119,17 @@ class CoordinatorTest : public ::testing::Test {
     message.mutable_finished()->set_attempt(Get(job.id()).attempts());
     message.mutable_finished()->mutable_final_metrics()->insert(metrics.begin(), metrics.end());
     ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  }
+  // ExpireLeases(at) while another connection holds the database's write lock (as a backup or
+  // an operator's sqlite3 shell would): every write it tries waits out SQLite's busy timeout
+  // and fails.
+  void ExpireLeasesWhileTheStoreIsLocked(Scheduler::Clock::time_point at) {
+    sqlite3* locker = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &locker), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    scheduler_->ExpireLeases(at);
+    EXPECT_EQ(sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(locker);
   }
   // Far enough past every lease.
   Scheduler::Clock::time_point Later() {

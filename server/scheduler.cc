@@ -137,9 +137,10 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
                                                       ")"));
   }
   if (job->state() == polytrain::v1::JOB_STATE_QUEUED) {
-    queue_.Remove(job_id);
+    // The store first: a refused write leaves the job queued, in the store and here.
     POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
                                               "cancelled while queued", nullptr));
+    queue_.Remove(job_id);
     return store_->GetJob(job_id);
   }
   if (job->state() == polytrain::v1::JOB_STATE_PAUSED) {  // a search trial between rungs

@@ -238,9 +238,12 @@ class Scheduler {
   bool RequeueLocked(const std::string& job_id, const std::string& error, bool retry_if_refused);
   // When the attempt of `job` (just started, or restored from the store) runs out of time.
   static Clock::time_point AttemptDeadline(const polytrain::v1::Job& job);
-  // Tells the ranks of attempts past their time limit to stop, and fails those whose workers
-  // have not stopped them a lease later.
-  void EnforceTimeLimitsLocked(Clock::time_point now);
+  // Tells the ranks of attempts past their time limit to stop; returns those whose workers have
+  // not stopped them a lease later, for LetGoOfTimedOutLocked.
+  std::vector<std::string> EnforceTimeLimitsLocked(Clock::time_point now);
+  // Ends a timed-out attempt nobody confirmed stopping: FAILED (CANCELLED if a cancel was asked
+  // for). False when the store refused.
+  bool LetGoOfTimedOutLocked(const std::string& job_id);
   // "ran past spec.time_limit_seconds (N s) on attempt A".
   static std::string TimeLimitError(const RunningJob& job);
   absl::Status AttemptRunsLocked(const std::string& job_id, int32_t attempt) const;

@@ -47,7 +47,9 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
       rank.restored = false;  // it runs: not a rank that may have finished unseen
       state.running.insert(job_id);
       attached = true;
-      if (it->second.cancel_requested) channel->Send(CancelMessage(job_id));
+      if (it->second.cancel_requested || it->second.timed_out) {
+        channel->Send(CancelMessage(job_id));
+      }
       if (r > 0 && !it->second.rendezvous.empty()) {
         polytrain::v1::CoordinatorMessage rendezvous;
         rendezvous.mutable_rendezvous()->set_job_id(job_id);

@@ -32,14 +32,14 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   // calls RUNNING must not be in neither the running set nor the queue). A lapsed lease stays
   // lapsed, so the lease loop sees it again; any other cause is marked for it to retry.
   if (retry_if_refused) running->second.requeue_error = error;
+  if (running->second.cancel_requested) {  // cancellation wins over a requeue (and a limit)
+    return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                           absl::StrCat("cancelled; ", error), nullptr)
+        .ok();
+  }
   if (running->second.timed_out) {  // out of time: no other attempt
     return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
                            absl::StrCat(TimeLimitError(running->second), "; then ", error), nullptr)
-        .ok();
-  }
-  if (running->second.cancel_requested) {  // cancellation wins over a requeue
-    return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
-                           absl::StrCat("cancelled; ", error), nullptr)
         .ok();
   }
   absl::StatusOr<Job> job = store_->GetJob(job_id);
@@ -81,7 +81,7 @@ std::string Scheduler::TimeLimitError(const RunningJob& job) {
                       " s) on attempt ", job.attempt);
 }
 
-void Scheduler::EnforceTimeLimitsLocked(Clock::time_point now) {
+std::vector<std::string> Scheduler::EnforceTimeLimitsLocked(Clock::time_point now) {
   std::vector<std::string> let_go;
   for (auto& [job_id, job] : running_) {
     if (job.deadline == Clock::time_point::max() || now < job.deadline) continue;
@@ -96,19 +96,27 @@ void Scheduler::EnforceTimeLimitsLocked(Clock::time_point now) {
     }
     if (now - job.deadline >= Lease()) let_go.push_back(job_id);
   }
-  for (const std::string& job_id : let_go) {
-    (void)FinishJobLocked(
-        job_id, polytrain::v1::JOB_STATE_FAILED,
-        absl::StrCat(TimeLimitError(running_[job_id]), "; its worker did not stop it within ",
-                     options_.lease_seconds, " s"),
-        nullptr);
+  return let_go;
+}
+
+bool Scheduler::LetGoOfTimedOutLocked(const std::string& job_id) {
+  const RunningJob& job = running_[job_id];
+  const std::string unconfirmed =
+      absl::StrCat("let go ", options_.lease_seconds, " s later without word from its worker");
+  if (job.cancel_requested) {  // cancellation wins, as everywhere
+    return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
+                           absl::StrCat("cancelled; ", unconfirmed), nullptr)
+        .ok();
   }
+  return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
+                         absl::StrCat(TimeLimitError(job), "; ", unconfirmed), nullptr)
+      .ok();
 }
 
 void Scheduler::ExpireLeases(Clock::time_point now) {
   SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
-  EnforceTimeLimitsLocked(now);
+  const std::vector<std::string> let_go = EnforceTimeLimitsLocked(now);
   // Each job with a lapsed rank, and the rank to blame: one whose worker is gone if any.
   std::vector<std::pair<std::string, size_t>> lapsed;
   for (const auto& [job_id, job] : running_) {
@@ -126,12 +134,19 @@ void Scheduler::ExpireLeases(Clock::time_point now) {
   // write waits out SQLite's busy timeout under mu_, and heartbeats wait on mu_ meanwhile.
   if (now < store_backoff_until_) return;
   bool refused = false;
+  for (const std::string& job_id : let_go) {
+    if (!LetGoOfTimedOutLocked(job_id)) {
+      refused = true;
+      break;
+    }
+  }
   // Requeues the store refused before, other than lapsed leases (seen again below).
   std::vector<std::pair<std::string, std::string>> retried;
   for (const auto& [job_id, job] : running_) {
     if (!job.requeue_error.empty()) retried.emplace_back(job_id, job.requeue_error);
   }
   for (const auto& [job_id, error] : retried) {
+    if (refused) break;
     if (!RequeueLocked(job_id, error, /*retry_if_refused=*/true)) {
       refused = true;
       break;
@@ -159,8 +174,9 @@ void Scheduler::ExpireLeases(Clock::time_point now) {
                                            " (attempt ", running.attempt, ")");
     refused = !RequeueLocked(job_id, error, /*retry_if_refused=*/false);
   }
-  if (refused) store_backoff_until_ = now + kStoreBackoff;
-  if (!lapsed.empty() || !retried.empty()) ScheduleLocked();
+  // From when the refusal came: a refused write took SQLite's busy timeout.
+  if (refused) store_backoff_until_ = std::max(now, Clock::now()) + kStoreBackoff;
+  if (!lapsed.empty() || !retried.empty() || !let_go.empty()) ScheduleLocked();
 }
 
 }  // namespace polytrain
