@@ -473,6 +473,15 @@ TEST_F(CoordinatorTest, RetriesAreIdempotentPerOwner) {
   const Job first = Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), "r1");
   const Job retry = Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), "r1");
   EXPECT_EQ(retry.id(), first.id());
+  // The same id with another spec is not a retry.
+  polytrain::v1::SubmitJobRequest other = Request("a");
+  other.mutable_spec()->set_epochs(2);
+  other.set_client_request_id("r1");
+  const absl::StatusOr<Job> changed = api_->SubmitJob(other, Caller::Client("alice"));
+  EXPECT_EQ(changed.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(changed.status().message(),
+            "client_request_id: 'r1' already names job " + first.id() +
+                ", submitted with another spec; use a new id for a new job");
   // Bob's request id is his own: a new job, not a view of Alice's.
   const Job bobs = Submit("b", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("bob"), "r1");
   EXPECT_NE(bobs.id(), first.id());

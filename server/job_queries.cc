@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
+#include "common/validation.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/job_comparison.h"
 #include "server/sweep_report.h"
@@ -128,7 +129,7 @@ absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> JobQueries::Re
   if (stored->owner() != record.owner() ||
       !google::protobuf::util::MessageDifferencer::Equals(stored->request(), record.request())) {
     return absl::AlreadyExistsError(absl::StrCat(
-        "client_request_id: '", record.request().client_request_id(), "' already names sweep ",
+        "client_request_id: ", Quote(record.request().client_request_id()), " already names sweep ",
         record.id(), ", submitted with other parameters; use a new id for a new sweep"));
   }
   absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *stored);

@@ -13,6 +13,8 @@
 #include "api/client_requests.h"
 #include "common/status_macros.h"
 #include "common/timestamps.h"
+#include "common/validation.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "server/sqlite_statement.h"
 
 namespace polytrain {
@@ -187,6 +189,13 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
       if (rc == SQLITE_ROW) {
         absl::StatusOr<Job> existing = ParseJob(find.Blob(0));
         if (!existing.ok()) return existing.status();
+        // A retry is the same request; the same id with another spec is a mistake (or another
+        // client's key), not a retry: refused, as a sweep's is.
+        if (!google::protobuf::util::MessageDifferencer::Equals(existing->spec(), job.spec())) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "client_request_id: ", Quote(job.client_request_id()), " already names job ",
+              existing->id(), ", submitted with another spec; use a new id for a new job"));
+        }
         job = *std::move(existing);
         continue;
       }
