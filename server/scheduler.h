@@ -19,6 +19,10 @@
 // until it confirms (its report of the old attempt, or a heartbeat without the job), and the
 // job's next attempt never goes to a worker still stopping it.
 //
+// An attempt past spec.time_limit_seconds is told to stop and ends FAILED, never requeued.
+// Every transition is stored before memory changes; a write the store refuses leaves both as
+// they were, and the lease loop tries again after a pause.
+//
 // Requests reach it checked (api/): the Coordinator service through ClientApi, workers through
 // WorkerProtocol. Reads that need no scheduling state (GetJob, ListJobs, GetMetrics,
 // CompareJobs) go to the store through JobQueries without taking this lock.

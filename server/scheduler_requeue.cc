@@ -1,9 +1,8 @@
 // Scheduler, part: ending attempts that are lost. Telling a job's ranks to stop, requeueing a
-// lost attempt (or failing the job when it has none left), and lapsed leases.
+// lost attempt (or failing the job when it has none left), and the lease loop's look at lapsed
+// leases, time limits and requeues the store refused.
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
-#include "common/timestamps.h"
-#include "google/protobuf/util/time_util.h"
 #include "server/scheduler.h"
 #include "spdlog/spdlog.h"
 
@@ -64,53 +63,6 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
   watchers_.JobChanged(*job);
   return true;
-}
-
-Scheduler::Clock::time_point Scheduler::AttemptDeadline(const Job& job) {
-  if (job.spec().time_limit_seconds() <= 0) return Clock::time_point::max();
-  // The attempt's start is stored as wall-clock time; what is left of its limit, from now.
-  const int64_t started_ns =
-      google::protobuf::util::TimeUtil::TimestampToNanoseconds(job.start_time());
-  const int64_t now_ns = google::protobuf::util::TimeUtil::TimestampToNanoseconds(NowTimestamp());
-  const int64_t limit_ns = int64_t{job.spec().time_limit_seconds()} * 1'000'000'000;
-  return Clock::now() + std::chrono::nanoseconds(limit_ns - (now_ns - started_ns));
-}
-
-std::string Scheduler::TimeLimitError(const RunningJob& job) {
-  return absl::StrCat("ran past spec.time_limit_seconds (", job.job.spec().time_limit_seconds(),
-                      " s) on attempt ", job.attempt);
-}
-
-std::vector<std::string> Scheduler::EnforceTimeLimitsLocked(Clock::time_point now) {
-  std::vector<std::string> let_go;
-  for (auto& [job_id, job] : running_) {
-    if (job.deadline == Clock::time_point::max() || now < job.deadline) continue;
-    if (!job.timed_out) {
-      job.timed_out = true;
-      for (const Rank& rank : job.ranks) {
-        auto worker = workers_.find(rank.session);
-        if (!rank.done && worker != workers_.end()) {
-          worker->second.channel->Send(CancelMessage(job_id));
-        }
-      }
-    }
-    if (now - job.deadline >= Lease()) let_go.push_back(job_id);
-  }
-  return let_go;
-}
-
-bool Scheduler::LetGoOfTimedOutLocked(const std::string& job_id) {
-  const RunningJob& job = running_[job_id];
-  const std::string unconfirmed =
-      absl::StrCat("let go ", options_.lease_seconds, " s later without word from its worker");
-  if (job.cancel_requested) {  // cancellation wins, as everywhere
-    return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
-                           absl::StrCat("cancelled; ", unconfirmed), nullptr)
-        .ok();
-  }
-  return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
-                         absl::StrCat(TimeLimitError(job), "; ", unconfirmed), nullptr)
-      .ok();
 }
 
 void Scheduler::ExpireLeases(Clock::time_point now) {
