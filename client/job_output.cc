@@ -128,6 +128,9 @@ void PrintJob(const Job& job) {
     std::printf("  %d replicas, global batch %d (%d per replica)\n", job.spec().replicas(),
                 job.spec().batch_size(), job.spec().batch_size() / job.spec().replicas());
   }
+  if (job.spec().time_limit_seconds() > 0) {
+    std::printf("  time limit %d s per attempt\n", job.spec().time_limit_seconds());
+  }
   // A search's trial: where it stands (polyctl get SWEEP_ID shows the whole search).
   if (job.has_search()) {
     auto sweep = job.spec().labels().find("sweep");

@@ -200,6 +200,14 @@ expect 2 "$tmp: is a directory, not a file" -- submit "$tmp"
 # A job past spec.time_limit_seconds is stopped by its worker and fails naming the field.
 sed 's/^epochs: 5/epochs: 10000 time_limit_seconds: 1/' "$spec" >"$tmp/slow.txtpb"
 expect 6 "ran past spec.time_limit_seconds (1 s) on attempt 1" -- submit "$tmp/slow.txtpb" --watch
+# --time-limit sets it from the command line.
+sed 's/^epochs: 5/epochs: 10000/' "$spec" >"$tmp/long.txtpb"
+expect 6 "ran past spec.time_limit_seconds (1 s) on attempt 1" -- \
+  submit "$tmp/long.txtpb" --time-limit 1 --watch
+slow_job=$(head -1 "$tmp/out")
+expect 0 "time limit 1 s per attempt" -- get "$slow_job"
+expect 2 "--time-limit: Value 31536001 not in range 0 to 31536000" -- \
+  submit "$spec" --time-limit 31536001
 # A data file that is not on this machine is sent as the worker's path, with a note; the worker
 # then says it is not in its data root.
 mkdir -p "$tmp/specs"

@@ -5,6 +5,7 @@
 #include <limits>
 #include <memory>
 
+#include "api/limits.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
@@ -17,7 +18,7 @@ using namespace command_support;  // NOLINT(build/namespaces): the commands' sha
 
 struct SubmitOptions {
   std::string file, loss, name, request_id;
-  int64_t seed = -1, epochs = -1;
+  int64_t seed = -1, epochs = -1, time_limit = -1;
   std::vector<std::string> labels;
   bool watch = false;
   UploadFlags upload;
@@ -36,6 +37,8 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
   }
   if (options.seed >= 0) spec.set_seed(options.seed);
   if (options.epochs >= 0) spec.set_epochs(static_cast<int32_t>(options.epochs));
+  if (options.time_limit >= 0)
+    spec.set_time_limit_seconds(static_cast<int32_t>(options.time_limit));
   if (!options.name.empty()) spec.set_name(options.name);
   if (absl::Status s = ApplyLabels(options.labels, spec.mutable_labels()); !s.ok()) return Fail(s);
   if (absl::Status s = UploadAsFlagged(client, options.upload, options.file, &spec); !s.ok()) {
@@ -63,6 +66,10 @@ Command AddSubmitCommand(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   submit->add_option("--epochs", options->epochs, "replace the epochs")
       ->check(CLI::Range(0, 10000));
+  submit
+      ->add_option("--time-limit", options->time_limit,
+                   "replace spec.time_limit_seconds: each attempt's limit in seconds (0: none)")
+      ->check(CLI::Range(int64_t{0}, int64_t{kMaxTimeLimitSeconds}));
   submit->add_option("--name", options->name, "replace the name");
   submit->add_option("--label", options->labels, "add a label KEY=VALUE (repeatable)");
   submit->add_option("--request-id", options->request_id, "makes retries of this submit safe");
