@@ -214,7 +214,7 @@ mkdir -p "$tmp/specs"
 sed 's/^  synthetic {.*/  tensors { path: "elsewhere.pt" }/' "$spec" >"$tmp/specs/elsewhere.txtpb"
 expect 6 "elsewhere.pt is not a file under $tmp/specs: sent as a path under the worker's --data_root" -- \
   submit "$tmp/specs/elsewhere.txtpb" --watch
-grep -qF "'elsewhere.pt' does not exist in the worker's data root (--data_root)" "$tmp/out" ||
+grep -qF "'elsewhere.pt' does not exist in the data root (the worker's --data_root)" "$tmp/out" ||
   fail "the worker's error does not say where it looked: $(tail -1 "$tmp/out")"
 expect 2 "sweep needs --loss-grid or --loss" -- sweep "$spec"
 expect 0 "Exit codes: 0 success" -- --help

@@ -40,10 +40,10 @@ absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::s
         field, absl::StrCat("must stay inside the data root, but ", Quote(relative), " leaves it"));
   }
   if (!fs::exists(resolved, error)) {
-    return absl::NotFoundError(absl::StrCat(
-        field, ": ", Quote(relative),
-        " does not exist in the worker's data root (--data_root); "
-        "polyctl submit uploads a file of yours from the spec's directory or --files DIR"));
+    return absl::NotFoundError(
+        absl::StrCat(field, ": ", Quote(relative),
+                     " does not exist in the data root (the worker's --data_root); polyctl submit "
+                     "uploads a file of yours from the spec's directory or --files DIR"));
   }
   return resolved.string();
 }

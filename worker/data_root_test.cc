@@ -58,8 +58,8 @@ TEST_F(DataRootTest, MissingFilesAndRoots) {
   EXPECT_EQ(ResolveDataPath(root_, "sub/none.txt", "f").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(ResolveDataPath(root_, "sub/none.txt", "f").status().message(),
-            "f: 'sub/none.txt' does not exist in the worker's data root (--data_root); polyctl "
-            "submit uploads a file of yours from the spec's directory or --files DIR");
+            "f: 'sub/none.txt' does not exist in the data root (the worker's --data_root); "
+            "polyctl submit uploads a file of yours from the spec's directory or --files DIR");
   EXPECT_EQ(ResolveDataPath((base_ / "no-root").string(), "x", "f").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(ResolveDataPath((base_ / "no-root").string(), "x", "f").status().message(),

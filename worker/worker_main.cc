@@ -106,7 +106,7 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
     worker.Stop();
   });
   spdlog::info(
-      "{}: connecting to {} with {} slot(s){}", options.name, options.coordinator, options.slots,
+      "{}: serving {} with {} slot(s){}", options.name, options.coordinator, options.slots,
       options.gpus.empty() ? "" : absl::StrCat(" on GPU(s) ", absl::StrJoin(options.gpus, ",")));
   worker.Run();
   // Run() returns only after Stop(), which only the signal thread calls.
