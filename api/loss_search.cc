@@ -74,6 +74,18 @@ absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
                          !class_index.empty() && class_index.size() <= 5 &&
                          std::all_of(class_index.begin(), class_index.end(), absl::ascii_isdigit);
   const bool known = prefixed && (key == "loss" || key == "accuracy" || key == "ece" || per_class);
+  // Evaluations name classes as "class_accuracy/7" (no leading zero), and only for tasks of at
+  // most kMaxClassesWithPerClassMetrics classes: any other index is never reported.
+  int index = 0;
+  if (known && per_class &&
+      ((class_index.size() > 1 && class_index[0] == '0') ||
+       !absl::SimpleAtoi(class_index, &index) || index >= kMaxClassesWithPerClassMetrics)) {
+    return InvalidField(
+        "search.metric",
+        absl::StrCat(Quote(metric), " is never reported: per-class accuracies are named ",
+                     "class_accuracy/0 to class_accuracy/", kMaxClassesWithPerClassMetrics - 1,
+                     " (tasks of at most ", kMaxClassesWithPerClassMetrics, " classes)"));
+  }
   if (!known) {
     return InvalidField("search.metric", absl::StrCat(Quote(metric),
                                                       " is no metric an evaluation reports (e.g. "

@@ -239,6 +239,16 @@ TEST(LossSearchTest, TheMetricIsOneAnEvaluationReports) {
     request.mutable_search()->set_metric(bad);
     EXPECT_EQ(Error(request).substr(0, 15), "search.metric: ") << bad;
   }
+  // Class indices as evaluations write them, and only where they are reported.
+  request.mutable_search()->set_metric("eval_class_accuracy/99");
+  EXPECT_EQ(Error(request), "");
+  for (const char* never : {"eval_class_accuracy/100", "eval_class_accuracy/07"}) {
+    request.mutable_search()->set_metric(never);
+    EXPECT_EQ(Error(request), absl::StrCat("search.metric: '", never,
+                                           "' is never reported: per-class accuracies are named "
+                                           "class_accuracy/0 to class_accuracy/99 (tasks of at "
+                                           "most 100 classes)"));
+  }
   request.mutable_search()->set_metric("eval_acc");
   EXPECT_EQ(Error(request),
             "search.metric: 'eval_acc' is no metric an evaluation reports (e.g. eval_accuracy, "
