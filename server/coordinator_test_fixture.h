@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -120,14 +121,14 @@ class CoordinatorTest : public ::testing::Test {
     message.mutable_finished()->mutable_final_metrics()->insert(metrics.begin(), metrics.end());
     ASSERT_TRUE(protocol_->Handle(session, message).ok());
   }
-  // ExpireLeases(at) while another connection holds the database's write lock (as a backup or
-  // an operator's sqlite3 shell would): every write it tries waits out SQLite's busy timeout
-  // and fails.
-  void ExpireLeasesWhileTheStoreIsLocked(Scheduler::Clock::time_point at) {
+  // Runs `action` while another connection holds the database's write lock (as a backup or an
+  // operator's sqlite3 shell would): every write it tries waits out SQLite's busy timeout and
+  // fails.
+  void WhileTheStoreIsLocked(const std::function<void()>& action) {
     sqlite3* locker = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &locker), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
-    scheduler_->ExpireLeases(at);
+    action();
     EXPECT_EQ(sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(locker);
   }
