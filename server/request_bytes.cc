@@ -45,7 +45,12 @@ absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Messa
   parse_complaint = &complaint;
   const bool parsed = request->ParseFromString(data);
   parse_complaint = nullptr;
-  if (parsed) return absl::OkStatus();
+  if (parsed) {
+    // Fields this coordinator does not know are dropped, not kept: they would be stored with the
+    // job and sent back in every answer about it (a 16 MiB one would make the job unreadable).
+    request->DiscardUnknownFields();
+    return absl::OkStatus();
+  }
   if (complaint.empty()) complaint = "the bytes are not this message (truncated or malformed)";
   // protobuf's advice on using 'bytes' fields is meant for the API's authors, not its callers.
   const size_t advice = complaint.find(" Use the 'bytes' type");

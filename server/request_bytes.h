@@ -1,7 +1,8 @@
 // Requests read from, and responses written to, gRPC's raw bytes. The Coordinator service
 // receives its requests as bytes so that a request protobuf cannot parse (truncated, or a string
 // field that is not UTF-8) is answered INVALID_ARGUMENT naming what is wrong: gRPC 1.51's typed
-// callback handlers answer those UNIMPLEMENTED with no message.
+// callback handlers answer those UNIMPLEMENTED with no message. Unknown fields (from a newer
+// client) are dropped on parsing, as proto3 peers expect, so they are never stored or echoed.
 #ifndef POLYTRAIN_SERVER_REQUEST_BYTES_H_
 #define POLYTRAIN_SERVER_REQUEST_BYTES_H_
 
