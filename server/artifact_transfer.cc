@@ -9,21 +9,22 @@
 #include "api/worker_messages.h"
 #include "common/chunked_file.h"
 #include "common/grpc_status.h"
+#include "server/request_bytes.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
 namespace {
 
-class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::ArtifactChunk> {
+class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  ArtifactUpload(WorkerProtocol* protocol, ArtifactStore* artifacts,
-                 polytrain::v1::ArtifactReceipt* receipt, const absl::Status& access)
+  ArtifactUpload(WorkerProtocol* protocol, ArtifactStore* artifacts, grpc::ByteBuffer* receipt,
+                 const absl::Status& access)
       : protocol_(protocol), artifacts_(artifacts), receipt_(receipt) {
     if (!access.ok()) {
       Finish(ToGrpcStatus(access));
       return;
     }
-    StartRead(&chunk_);
+    StartRead(&chunk_bytes_);
   }
 
   void OnReadDone(bool ok) override {
@@ -32,10 +33,13 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
                           "the upload ended before its last chunk"));
       return;
     }
-    if (absl::Status s = Receive(); !s.ok()) {
+    chunk_.Clear();
+    absl::Status s = ParseRequest(chunk_bytes_, &chunk_);
+    if (s.ok()) s = Receive();
+    if (!s.ok()) {
       Finish(ToGrpcStatus(s));
     } else if (!chunk_.last()) {
-      StartRead(&chunk_);
+      StartRead(&chunk_bytes_);
     } else {
       Finish(grpc::Status::OK);
     }
@@ -66,25 +70,29 @@ class ArtifactUpload final : public grpc::ServerReadReactor<polytrain::v1::Artif
       return s;
     }
     artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_);
-    receipt_->set_path(*path);
-    receipt_->set_size(chunk_.size());
-    return absl::OkStatus();
+    polytrain::v1::ArtifactReceipt receipt;
+    receipt.set_path(*path);
+    receipt.set_size(chunk_.size());
+    return SerializeResponse(receipt, receipt_);
   }
 
   WorkerProtocol* protocol_;
   ArtifactStore* artifacts_;
-  polytrain::v1::ArtifactReceipt* receipt_;
+  grpc::ByteBuffer* receipt_;
+  grpc::ByteBuffer chunk_bytes_;
   polytrain::v1::ArtifactChunk chunk_;
   std::unique_ptr<ArtifactStore::Upload> upload_;
   std::string job_id_, name_;
   int32_t attempt_ = 0;
 };
 
-class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk> {
+class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  ArtifactDownload(ArtifactStore* artifacts, const polytrain::v1::DownloadArtifactRequest& request,
+  ArtifactDownload(ArtifactStore* artifacts, const grpc::ByteBuffer& request_bytes,
                    const absl::Status& access) {
+    polytrain::v1::DownloadArtifactRequest request;
     absl::Status status = access;
+    if (status.ok()) status = ParseRequest(request_bytes, &request);
     if (status.ok()) status = ValidateDownloadArtifactRequest(request);
     if (status.ok()) status = Open(artifacts, request);
     if (!status.ok()) {
@@ -142,26 +150,32 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<polytrain::v1::Ar
       chunk_.set_crc32(file_.crc32);
       done_ = true;
     }
-    StartWrite(&chunk_);
+    if (absl::Status s = SerializeResponse(chunk_, &chunk_bytes_); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    StartWrite(&chunk_bytes_);
   }
 
   IntactArtifact file_;
   std::unique_ptr<ChunkedFileReader> reader_;
   polytrain::v1::ArtifactChunk chunk_;
+  grpc::ByteBuffer chunk_bytes_;
   bool done_ = false;
 };
 
 }  // namespace
 
-grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* NewArtifactUpload(
-    WorkerProtocol* protocol, ArtifactStore* artifacts, polytrain::v1::ArtifactReceipt* receipt,
-    const absl::Status& access) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* protocol,
+                                                             ArtifactStore* artifacts,
+                                                             grpc::ByteBuffer* receipt,
+                                                             const absl::Status& access) {
   return new ArtifactUpload(protocol, artifacts, receipt, access);
 }
 
-grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk>* NewArtifactDownload(
-    ArtifactStore* artifacts, const polytrain::v1::DownloadArtifactRequest& request,
-    const absl::Status& access) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(ArtifactStore* artifacts,
+                                                                const grpc::ByteBuffer& request,
+                                                                const absl::Status& access) {
   return new ArtifactDownload(artifacts, request, access);
 }
 

@@ -5,6 +5,7 @@
 #define POLYTRAIN_SERVER_ARTIFACT_TRANSFER_H_
 
 #include "absl/status/status.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "polytrain/v1/worker.pb.h"
 #include "server/artifact_store.h"
@@ -13,16 +14,20 @@
 namespace polytrain {
 
 // Starts reading an upload, or finishes at once with a refused `access`.
-grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* NewArtifactUpload(
-    WorkerProtocol* protocol, ArtifactStore* artifacts, polytrain::v1::ArtifactReceipt* receipt,
-    const absl::Status& access);
+// Chunks and the receipt travel as bytes (request_bytes.h): a chunk that does not parse ends the
+// upload with INVALID_ARGUMENT and stores nothing.
+grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* protocol,
+                                                             ArtifactStore* artifacts,
+                                                             grpc::ByteBuffer* receipt,
+                                                             const absl::Status& access);
 
 // The first chunk names the file served (with or_older_checkpoint, perhaps an older one); the
 // last carries the size and CRC-32 recorded when it was stored, so the receiver also catches a
 // file that changed while it was read.
-grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk>* NewArtifactDownload(
-    ArtifactStore* artifacts, const polytrain::v1::DownloadArtifactRequest& request,
-    const absl::Status& access);
+// `request` holds a DownloadArtifactRequest's bytes.
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(ArtifactStore* artifacts,
+                                                                const grpc::ByteBuffer& request,
+                                                                const absl::Status& access);
 
 }  // namespace polytrain
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/grpc_status.h"
+#include "server/request_bytes.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
@@ -15,7 +16,7 @@ WorkerConnection::WorkerConnection(WorkerProtocol* protocol, const absl::Status&
     CloseWith(ToGrpcStatus(access));
     return;
   }
-  StartRead(&incoming_);
+  StartRead(&incoming_bytes_);
 }
 
 void WorkerConnection::Send(const CoordinatorMessage& message) {
@@ -28,6 +29,11 @@ void WorkerConnection::Send(const CoordinatorMessage& message) {
 void WorkerConnection::OnReadDone(bool ok) {
   if (!ok) {
     CloseWith(grpc::Status::OK);
+    return;
+  }
+  if (absl::Status parsed = ParseRequest(incoming_bytes_, &incoming_); !parsed.ok()) {
+    spdlog::warn("refused a worker stream: {}", std::string(parsed.message()));
+    CloseWith(ToGrpcStatus(parsed));
     return;
   }
   if (session_ < 0) {
@@ -53,7 +59,7 @@ void WorkerConnection::OnReadDone(bool ok) {
   } else if (incoming_.sequence() != 0) {
     SendAck(incoming_.sequence());  // stored: the worker may forget it
   }
-  StartRead(&incoming_);
+  StartRead(&incoming_bytes_);
 }
 
 void WorkerConnection::OnWriteDone(bool ok) {
@@ -77,7 +83,8 @@ void WorkerConnection::OnDone() {
 }
 
 void WorkerConnection::WriteNextLocked() {
-  current_ = std::move(outgoing_.front());
+  // Serializing fails only for a message over 2 GiB, which the Scheduler never sends.
+  (void)SerializeResponse(outgoing_.front(), &current_);
   outgoing_.pop_front();
   writing_ = true;
   StartWrite(&current_);

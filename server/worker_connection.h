@@ -1,6 +1,7 @@
 // One worker's stream (WorkerService.Connect): reads the hello and then each message into the
 // WorkerProtocol, acknowledging what it stored; writes what the Scheduler sends, one write in
-// flight at a time.
+// flight at a time. Messages travel as bytes: one that does not parse ends the stream with
+// INVALID_ARGUMENT naming why.
 #ifndef POLYTRAIN_SERVER_WORKER_CONNECTION_H_
 #define POLYTRAIN_SERVER_WORKER_CONNECTION_H_
 
@@ -9,14 +10,14 @@
 #include <mutex>
 
 #include "absl/status/status.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "polytrain/v1/worker.pb.h"
 #include "server/worker_protocol.h"
 
 namespace polytrain {
 
-class WorkerConnection final : public grpc::ServerBidiReactor<polytrain::v1::WorkerMessage,
-                                                              polytrain::v1::CoordinatorMessage>,
+class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                                public WorkerChannel {
  public:
   // A refused `access` finishes the stream at once. Deletes itself when the stream is done.
@@ -35,10 +36,11 @@ class WorkerConnection final : public grpc::ServerBidiReactor<polytrain::v1::Wor
 
   WorkerProtocol* protocol_;
   int64_t session_ = -1;
+  grpc::ByteBuffer incoming_bytes_;
   polytrain::v1::WorkerMessage incoming_;
   std::mutex mu_;
   std::deque<polytrain::v1::CoordinatorMessage> outgoing_;
-  polytrain::v1::CoordinatorMessage current_;
+  grpc::ByteBuffer current_;
   bool writing_ = false;
   bool finishing_ = false;
   bool finished_ = false;

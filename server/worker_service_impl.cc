@@ -5,18 +5,18 @@
 
 namespace polytrain {
 
-grpc::ServerBidiReactor<polytrain::v1::WorkerMessage, polytrain::v1::CoordinatorMessage>*
-WorkerServiceImpl::Connect(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WorkerServiceImpl::Connect(
+    grpc::CallbackServerContext* context) {
   return new WorkerConnection(protocol_, access_->CheckWorker(*context));
 }
 
-grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* WorkerServiceImpl::UploadArtifact(
-    grpc::CallbackServerContext* context, polytrain::v1::ArtifactReceipt* receipt) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* WorkerServiceImpl::UploadArtifact(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* receipt) {
   return NewArtifactUpload(protocol_, artifacts_, receipt, access_->CheckWorker(*context));
 }
 
-grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk>* WorkerServiceImpl::DownloadArtifact(
-    grpc::CallbackServerContext* context, const polytrain::v1::DownloadArtifactRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* WorkerServiceImpl::DownloadArtifact(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return NewArtifactDownload(artifacts_, *request, access_->CheckWorker(*context));
 }
 

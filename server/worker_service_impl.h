@@ -5,6 +5,7 @@
 #ifndef POLYTRAIN_SERVER_WORKER_SERVICE_IMPL_H_
 #define POLYTRAIN_SERVER_WORKER_SERVICE_IMPL_H_
 
+#include "grpcpp/support/byte_buffer.h"
 #include "polytrain/v1/worker.grpc.pb.h"
 #include "server/access_control.h"
 #include "server/artifact_store.h"
@@ -12,19 +13,27 @@
 
 namespace polytrain {
 
-class WorkerServiceImpl final : public polytrain::v1::WorkerService::CallbackService {
+namespace worker_service_internal {
+using v1::WorkerService;
+// Every method of the service, taking and giving bytes (request_bytes.h): a message that does
+// not parse is refused with INVALID_ARGUMENT naming why, not dropped with OK or UNIMPLEMENTED.
+using RawService = WorkerService::WithRawCallbackMethod_Connect<
+    WorkerService::WithRawCallbackMethod_UploadArtifact<
+        WorkerService::WithRawCallbackMethod_DownloadArtifact<WorkerService::Service>>>;
+}  // namespace worker_service_internal
+
+class WorkerServiceImpl final : public worker_service_internal::RawService {
  public:
   // All must outlive the service.
   WorkerServiceImpl(WorkerProtocol* protocol, ArtifactStore* artifacts, const AccessControl* access)
       : protocol_(protocol), artifacts_(artifacts), access_(access) {}
 
-  grpc::ServerBidiReactor<polytrain::v1::WorkerMessage, polytrain::v1::CoordinatorMessage>* Connect(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override;
-  grpc::ServerReadReactor<polytrain::v1::ArtifactChunk>* UploadArtifact(
-      grpc::CallbackServerContext* context, polytrain::v1::ArtifactReceipt* receipt) override;
-  grpc::ServerWriteReactor<polytrain::v1::ArtifactChunk>* DownloadArtifact(
-      grpc::CallbackServerContext* context,
-      const polytrain::v1::DownloadArtifactRequest* request) override;
+  grpc::ServerReadReactor<grpc::ByteBuffer>* UploadArtifact(grpc::CallbackServerContext* context,
+                                                            grpc::ByteBuffer* receipt) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* DownloadArtifact(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 
  private:
   WorkerProtocol* const protocol_;

@@ -150,6 +150,32 @@ class OpenCoordinatorTest(unittest.TestCase):
         self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("polytrain.v1.WatchJobRequest", error.exception.details())
 
+    def test_malformed_bytes_are_invalid_argument_on_the_worker_service(self):
+        worker = "/polytrain.v1.WorkerService/"
+        connect = self.coordinator.channel.stream_stream(worker + "Connect")
+        hello = worker_pb2.WorkerMessage()
+        hello.hello.name = "w-malformed"
+        hello.hello.slots = 1
+        for messages, type_name in [([b"\xff\xff\xff"], "WorkerMessage"),
+                                    ([b"\x0a\x05\x0a\x03\xff\xfeA"], "WorkerMessage"),
+                                    ([hello.SerializeToString(), b"\x0a\x05ab"],
+                                     "WorkerMessage")]:
+            with self.assertRaises(grpc.RpcError) as error:
+                list(connect(iter(messages), timeout=10))
+            self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(f"request: not a valid polytrain.v1.{type_name}",
+                          error.exception.details())
+        download = self.coordinator.channel.unary_stream(worker + "DownloadArtifact")
+        with self.assertRaises(grpc.RpcError) as error:
+            list(download(b"\x0a\x02\xc3\x28", timeout=10))
+        self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("polytrain.v1.DownloadArtifactRequest", error.exception.details())
+        upload_rpc = self.coordinator.channel.stream_unary(worker + "UploadArtifact")
+        with self.assertRaises(grpc.RpcError) as error:
+            upload_rpc(iter([b"\xff\xff\xff"]), timeout=10)
+        self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("polytrain.v1.ArtifactChunk", error.exception.details())
+
     def test_errors_do_not_echo_what_was_sent_without_bound(self):
         request = coordinator_pb2.CompareJobsRequest(job_ids=["job-1"], baseline_loss="x" * 8000)
         code, details, _ = self.coordinator.call(SERVICE + "CompareJobs",
@@ -247,6 +273,27 @@ class OpenCoordinatorTest(unittest.TestCase):
                 coordinator_pb2.GetSweepRequest(id=sweep_id).SerializeToString())
             self.assertEqual(code, status, message)
             self.assertTrue(message.startswith("id: "), message)
+
+    def test_unknown_fields_are_dropped_not_stored(self):
+        def varint(n):
+            out = b""
+            while n >= 0x80:
+                out, n = out + bytes([n & 0x7f | 0x80]), n >> 7
+            return out + bytes([n])
+
+        # Field 127 (length-delimited) of 4 MiB, inside the spec and beside it.
+        unknown = b"\xfa\x07" + varint(4 << 20) + b"u" * (4 << 20)
+        spec = small_job("unknown-fields").spec.SerializeToString() + unknown
+        request = b"\x0a" + varint(len(spec)) + spec + unknown
+        code, details, reply = self.coordinator.call(SERVICE + "SubmitJob", request)
+        self.assertEqual(code, grpc.StatusCode.OK, details)
+        self.assertLess(len(reply), 4096)
+        job = job_record_pb2.Job.FromString(reply)
+        self.assertEqual(job.spec.name, "unknown-fields")
+        code, details, reply = self.coordinator.call(
+            SERVICE + "GetJob", coordinator_pb2.GetJobRequest(id=job.id).SerializeToString())
+        self.assertEqual(code, grpc.StatusCode.OK, details)
+        self.assertLess(len(reply), 4096)
 
     def test_timestamps_have_sub_second_resolution(self):
         spec = small_job("stamped")
