@@ -203,6 +203,27 @@ TEST_F(FaultTest, ACoordinatorKilledUnderLoadReattachesItsRunningJobAndLosesNoth
   ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
 }
 
+TEST_F(FaultTest, AJobThatEndsWhileItsCoordinatorIsDownStillStoresItsLastCheckpoint) {
+  StartCoordinator();
+  TcpProxy proxy(port_);
+  StartWorker("w1", nullptr, /*checkpoints=*/true, proxy.port());
+  v1::JobSpec spec = Spec("ends-while-the-coordinator-is-down", 600);  // 24000 steps
+  spec.mutable_checkpoint()->set_every_steps(4000);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !StoredCheckpoints(job.id()).empty(); }));
+  coordinator_->Kill(SIGKILL);
+  // The worker writes its last checkpoint while nobody can take it.
+  const std::string last = "ckpt-000000024000.pt";
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(dir_ / "w1-checkpoints" / job.id() / last); }, 60));
+
+  StartCoordinator();
+  proxy.SetTarget(port_);
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  EXPECT_EQ(Get(job.id()).checkpoint(), job.id() + "/" + last);
+  EXPECT_EQ(StoredCheckpoints(job.id()).back(), last);
+}
+
 TEST_F(FaultTest, ADamagedStoredCheckpointIsPassedOverForThePreviousOne) {
   StartCoordinator(/*lease_seconds=*/2);
   StartWorker("doomed", nullptr, /*checkpoints=*/true);

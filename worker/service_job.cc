@@ -204,20 +204,23 @@ absl::Status ServiceJob::FetchStoredCheckpoint(const std::string& dir) {
       [this, &dir] { return FetchCheckpoint(*context_.artifacts, job_, dir); });
 }
 
-void ServiceJob::UploadPausedCheckpoint(const std::string& path) {
+void ServiceJob::UploadLastCheckpoint(const std::string& path, bool paused) {
   absl::Status s = RetryWhileCoordinatorAway(
       [this, &path] { return context_.artifacts->Upload(job_.id(), job_.attempts(), path); });
   if (!s.ok()) {
-    spdlog::warn("{}: uploading {}: {}; the trial will resume from an older checkpoint", job_.id(),
-                 path, std::string(s.message()));
+    spdlog::warn("{}: uploading {}: {}{}", job_.id(), path, std::string(s.message()),
+                 paused ? "; the trial will resume from an older checkpoint" : "");
   }
 }
 
 void ServiceJob::Run() {
   const polytrain::v1::Job& job = job_;
-  auto upload = [this, &job](const std::string& path) {
+  std::string uploaded;  // the newest checkpoint the coordinator has
+  auto upload = [this, &job, &uploaded](const std::string& path) {
     if (absl::Status s = context_.artifacts->Upload(job.id(), job.attempts(), path); !s.ok()) {
       spdlog::warn("{}: uploading {}: {}", job.id(), path, std::string(s.message()));
+    } else {
+      uploaded = path;
     }
   };
   const bool gang = context_.world_size > 1;
@@ -341,14 +344,12 @@ void ServiceJob::Run() {
       spdlog::warn("{}: passed over {}", job.id(), why);
     }
     // The final checkpoint goes to the coordinator's artifact store before the job is reported
-    // done; a failed upload is logged, the job still succeeded. A paused trial resumes from it
-    // (perhaps on another worker), so its upload is retried while the coordinator is away.
-    if (!summary->last_checkpoint.empty()) {
-      if (summary->paused) {
-        UploadPausedCheckpoint(summary->last_checkpoint);
-      } else {
-        upload(summary->last_checkpoint);
-      }
+    // done, retried while the coordinator is away (restarting): the job's record names it, and a
+    // paused trial resumes from it (perhaps on another worker). An upload that still fails is
+    // logged; the job still succeeded. Checkpoints during training are tried once each (the
+    // next one supersedes a failed one), so an outage never stalls the training.
+    if (!summary->last_checkpoint.empty() && summary->last_checkpoint != uploaded) {
+      UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
     }
     auto* finished = result.mutable_finished();
     finished->set_job_id(job.id());

@@ -81,8 +81,9 @@ class ServiceJob {
   absl::Status RetryWhileCoordinatorAway(const std::function<absl::Status()>& call);
   // The job's stored checkpoint into `dir` (FetchCheckpoint), retried for a search trial.
   absl::Status FetchStoredCheckpoint(const std::string& dir);
-  // Uploads a paused search trial's checkpoint, retried: the trial resumes from it.
-  void UploadPausedCheckpoint(const std::string& path);
+  // Uploads the attempt's last checkpoint (a paused trial's, or the finished job's), retried
+  // while the coordinator is away: the job's record names it and a trial resumes from it.
+  void UploadLastCheckpoint(const std::string& path, bool paused);
 
   polytrain::v1::Job job_;
   Context context_;
