@@ -60,6 +60,9 @@ inline constexpr int kMaxLossNameLength = 128;
 // --- Worker protocol (worker.proto) ---
 inline constexpr int kMaxWorkerNameLength = 128;
 inline constexpr int kMaxSlots = 64;
+// Hello.threads (the worker's threads for all its jobs) and Hello.devices.
+inline constexpr int kMaxWorkerThreads = 65536;
+inline constexpr int kMaxWorkerDevices = 8;
 // Jobs a hello or heartbeat may claim: its slots' jobs and results not yet acknowledged.
 inline constexpr int kMaxClaimedJobs = 1024;
 // A data-parallel attempt's rendezvous, "host:port".
@@ -80,6 +83,10 @@ inline constexpr int64_t kMaxArtifactBytes = int64_t{4} << 30;
 inline constexpr int kMaxArtifactNameLength = 128;
 // Checkpoints are the artifacts named ckpt-<zero-padded step>.pt, so that names sort by step.
 inline constexpr char kCheckpointPrefix[] = "ckpt-";
+inline constexpr int kCheckpointStepDigits = 12;
+// What marks the artifact store's temporary files (<name>.upload-<random>): never in a stored
+// name.
+inline constexpr char kUploadMarker[] = ".upload-";
 // Checkpoints the coordinator keeps per job: the newest, and two to fall back on.
 inline constexpr size_t kStoredCheckpointsPerJob = 3;
 

@@ -1,7 +1,10 @@
 #include "api/worker_messages.h"
 
+#include <cmath>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
@@ -39,6 +42,12 @@ absl::Status ValidateClaims(const std::string& field,
   return absl::OkStatus();
 }
 
+// A duration a worker measured: finite and not negative.
+absl::Status CheckSeconds(const std::string& field, double seconds) {
+  if (std::isfinite(seconds) && seconds >= 0) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat("must be finite and >= 0, got ", seconds));
+}
+
 }  // namespace
 
 absl::Status ValidateHello(const polytrain::v1::Hello& hello) {
@@ -49,6 +58,21 @@ absl::Status ValidateHello(const polytrain::v1::Hello& hello) {
     }
   }
   POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("hello.slots", hello.slots(), 0, kMaxSlots));
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("hello.version", hello.version(), 0, kMaxWorkerNameLength));
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("hello.threads", hello.threads(), 0, kMaxWorkerThreads));
+  if (hello.devices_size() > kMaxWorkerDevices) {
+    return InvalidField("hello.devices", absl::StrCat("at most ", kMaxWorkerDevices,
+                                                      " devices, got ", hello.devices_size()));
+  }
+  for (int i = 0; i < hello.devices_size(); ++i) {
+    const std::string& device = hello.devices(i);
+    bool plain = !device.empty() && device.size() <= 16;
+    for (char c : device) plain = plain && (absl::ascii_islower(c) || absl::ascii_isdigit(c));
+    if (!plain) {
+      return InvalidField(IndexPath("hello.devices", i),
+                          absl::StrCat("a device is 1 to 16 of [a-z0-9], got ", Quote(device)));
+    }
+  }
   return ValidateClaims("hello.running_job_ids", hello.running_job_ids());
 }
 
@@ -63,6 +87,13 @@ absl::Status ValidateMetricBatch(const polytrain::v1::MetricBatch& batch) {
     const std::string path = IndexPath("metrics.points", i);
     POLYTRAIN_RETURN_IF_ERROR(
         CheckIntRange(absl::StrCat(path, ".step"), point.step(), 0, kMaxSteps));
+    if (!polytrain::v1::MetricPoint::Kind_IsValid(point.kind())) {
+      return InvalidField(absl::StrCat(path, ".kind"), absl::StrCat("unknown kind ", point.kind()));
+    }
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckIntRange(absl::StrCat(path, ".epoch"), point.epoch(), 0, kMaxSteps));
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckSeconds(absl::StrCat(path, ".elapsed_seconds"), point.elapsed_seconds()));
     POLYTRAIN_RETURN_IF_ERROR(CheckMetricValues(absl::StrCat(path, ".values"), point.values()));
   }
   return absl::OkStatus();
@@ -82,14 +113,21 @@ absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message) 
       POLYTRAIN_RETURN_IF_ERROR(attempt("started.attempt", message.started().attempt()));
       return CheckIntRange("started.resumed_from_step", message.started().resumed_from_step(), 0,
                            kMaxSteps);
-    case polytrain::v1::WorkerMessage::kFinished:
-      POLYTRAIN_RETURN_IF_ERROR(attempt("finished.attempt", message.finished().attempt()));
-      return CheckMetricValues("finished.final_metrics", message.finished().final_metrics());
+    case polytrain::v1::WorkerMessage::kFinished: {
+      const polytrain::v1::JobFinished& finished = message.finished();
+      POLYTRAIN_RETURN_IF_ERROR(attempt("finished.attempt", finished.attempt()));
+      POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("finished.steps", finished.steps(), 0, kMaxSteps));
+      POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("finished.resumed_from_step",
+                                              finished.resumed_from_step(), 0, finished.steps()));
+      POLYTRAIN_RETURN_IF_ERROR(CheckSeconds("finished.seconds", finished.seconds()));
+      return CheckMetricValues("finished.final_metrics", finished.final_metrics());
+    }
     case polytrain::v1::WorkerMessage::kRendezvous:
       POLYTRAIN_RETURN_IF_ERROR(attempt("rendezvous.attempt", message.rendezvous().attempt()));
       return ValidateRendezvousAddress("rendezvous.address", message.rendezvous().address());
     case polytrain::v1::WorkerMessage::kFailed:
-      return attempt("failed.attempt", message.failed().attempt());
+      POLYTRAIN_RETURN_IF_ERROR(attempt("failed.attempt", message.failed().attempt()));
+      return CheckIntRange("failed.steps", message.failed().steps(), 0, kMaxSteps);
     case polytrain::v1::WorkerMessage::kHeartbeat:
       return ValidateClaims("heartbeat.running_job_ids", message.heartbeat().running_job_ids());
     case polytrain::v1::WorkerMessage::kHello:
@@ -140,11 +178,35 @@ absl::Status ValidateArtifactName(absl::string_view field, absl::string_view nam
   return InvalidField(field, absl::StrCat("not a file name: ", Quote(name)));
 }
 
+absl::Status ValidateUploadedName(absl::string_view field, absl::string_view name) {
+  // The store's own temporary files hold this marker: a name with it would be taken for one
+  // and deleted at the next start.
+  if (absl::StrContains(name, kUploadMarker)) {
+    return InvalidField(field,
+                        absl::StrCat("must not contain '", kUploadMarker, "', got ", Quote(name)));
+  }
+  // Checkpoints are kept and fallen back on in name order, which is step order only in this form.
+  if (absl::StartsWith(name, kCheckpointPrefix)) {
+    bool numbered = name.size() == sizeof(kCheckpointPrefix) - 1 + kCheckpointStepDigits + 3 &&
+                    absl::EndsWith(name, ".pt");
+    for (size_t i = sizeof(kCheckpointPrefix) - 1; numbered && i < name.size() - 3; ++i) {
+      numbered = absl::ascii_isdigit(static_cast<unsigned char>(name[i]));
+    }
+    if (!numbered) {
+      return InvalidField(field,
+                          absl::StrCat("a checkpoint is named ", kCheckpointPrefix, "<",
+                                       kCheckpointStepDigits, " digits>.pt, got ", Quote(name)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bool first) {
   if (first) {
     POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("job_id", chunk.job_id()));
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("job_id", chunk.job_id()));
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("name", chunk.name()));
+    POLYTRAIN_RETURN_IF_ERROR(ValidateUploadedName("name", chunk.name()));
   }
   if (chunk.data().size() > kArtifactChunkBytes) {
     return InvalidField(

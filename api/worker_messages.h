@@ -37,8 +37,12 @@ absl::Status ValidateArtifactName(absl::string_view field, absl::string_view nam
 // A stored artifact's path as requests name it: "<job_id>/<name>", both plain names.
 absl::Status ValidateArtifactPath(absl::string_view field, absl::string_view path);
 
-// The first chunk of an upload names the job and the file; every chunk holds at most
-// kArtifactChunkBytes. `first` says which this is.
+// A file a worker uploads: never with the store's temporary marker (kUploadMarker) in its name,
+// and a checkpoint (kCheckpointPrefix) numbered by its step in kCheckpointStepDigits digits.
+absl::Status ValidateUploadedName(absl::string_view field, absl::string_view name);
+
+// The first chunk of an upload names the job and the file (ValidateUploadedName); every chunk holds
+// at most kArtifactChunkBytes. `first` says which this is.
 absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bool first);
 
 // The path names a stored file: "<job_id>/<name>".

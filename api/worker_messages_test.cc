@@ -1,5 +1,9 @@
 #include "api/worker_messages.h"
 
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {
@@ -27,6 +31,78 @@ TEST(WorkerMessagesTest, ArtifactNamesArePlainFileNames) {
             "name: not a file name: 'a\\x00z'");
 }
 
+TEST(WorkerMessagesTest, UploadedNamesAreNeverTemporaryFilesAndCheckpointsSortByStep) {
+  EXPECT_TRUE(ValidateUploadedName("name", "ckpt-000000000010.pt").ok());
+  EXPECT_TRUE(ValidateUploadedName("name", "model.pt").ok());
+  EXPECT_EQ(ValidateUploadedName("name", "ckpt-1.upload-abc").message(),
+            "name: must not contain '.upload-', got 'ckpt-1.upload-abc'");
+  for (const char* bad : {"ckpt-1.pt", "ckpt-zzzzzzzzzzzz.pt", "ckpt-0000000000100.pt",
+                          "ckpt-000000000010.pth", "ckpt-"}) {
+    EXPECT_EQ(ValidateUploadedName("name", bad).message(),
+              absl::StrCat("name: a checkpoint is named ckpt-<12 digits>.pt, got '", bad, "'"));
+  }
+  polytrain::v1::ArtifactChunk chunk;
+  chunk.set_job_id("job-1");
+  chunk.set_name("ckpt-zzzz");
+  EXPECT_EQ(ValidateArtifactChunk(chunk, true).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
+  polytrain::v1::WorkerMessage message;
+  polytrain::v1::JobFinished& finished = *message.mutable_finished();
+  finished.set_attempt(1);
+  finished.set_steps(100);
+  finished.set_resumed_from_step(100);
+  finished.set_seconds(0);
+  EXPECT_TRUE(ValidateWorkerMessage(message).ok());
+  finished.set_steps(-7);
+  EXPECT_EQ(ValidateWorkerMessage(message).message(),
+            "finished.steps: must be in [0, 1000000000], got -7");
+  finished.set_steps(100);
+  finished.set_resumed_from_step(101);
+  EXPECT_EQ(ValidateWorkerMessage(message).message(),
+            "finished.resumed_from_step: must be in [0, 100], got 101");
+  finished.set_resumed_from_step(0);
+  finished.set_seconds(std::nan(""));
+  EXPECT_EQ(ValidateWorkerMessage(message).message(),
+            "finished.seconds: must be finite and >= 0, got nan");
+
+  polytrain::v1::WorkerMessage metrics;
+  metrics.mutable_metrics()->set_attempt(1);
+  polytrain::v1::MetricPoint* point = metrics.mutable_metrics()->add_points();
+  point->set_kind(polytrain::v1::MetricPoint::KIND_EVAL);
+  point->set_step(3);
+  EXPECT_TRUE(ValidateWorkerMessage(metrics).ok());
+  point->set_kind(static_cast<polytrain::v1::MetricPoint::Kind>(7));
+  EXPECT_EQ(ValidateWorkerMessage(metrics).message(), "metrics.points[0].kind: unknown kind 7");
+  point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+  point->set_epoch(-1);
+  EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
+            "metrics.points[0].epoch: must be in [0, 1000000000], got -1");
+  point->set_epoch(0);
+  point->set_elapsed_seconds(-std::numeric_limits<double>::infinity());
+  EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
+            "metrics.points[0].elapsed_seconds: must be finite and >= 0, got -inf");
+}
+
+TEST(WorkerMessagesTest, HellosAreBounded) {
+  polytrain::v1::Hello hello;
+  hello.set_name("w1");
+  hello.add_devices("cpu");
+  hello.add_devices("cuda");
+  hello.set_threads(65536);
+  EXPECT_TRUE(ValidateHello(hello).ok());
+  hello.set_threads(-5);
+  EXPECT_EQ(ValidateHello(hello).message(), "hello.threads: must be in [0, 65536], got -5");
+  hello.set_threads(2);
+  hello.add_devices("CUDA:0");
+  EXPECT_EQ(ValidateHello(hello).message(),
+            "hello.devices[2]: a device is 1 to 16 of [a-z0-9], got 'CUDA:0'");
+  hello.clear_devices();
+  for (int i = 0; i < 9; ++i) hello.add_devices("cpu");
+  EXPECT_EQ(ValidateHello(hello).message(), "hello.devices: at most 8 devices, got 9");
+}
+
 TEST(WorkerMessagesTest, DownloadPathsAreQuotedShort) {
   polytrain::v1::DownloadArtifactRequest request;
   request.set_path(std::string(100000, 'p'));
@@ -43,7 +119,7 @@ TEST(WorkerMessagesTest, DownloadPathsAreQuotedShort) {
 TEST(WorkerMessagesTest, ChunksAreBounded) {
   polytrain::v1::ArtifactChunk chunk;
   chunk.set_job_id("job-1");
-  chunk.set_name("ckpt-1.pt");
+  chunk.set_name("ckpt-000000000001.pt");
   chunk.set_data(std::string(1 << 20, 'd'));
   EXPECT_TRUE(ValidateArtifactChunk(chunk, true).ok());
   chunk.mutable_data()->push_back('d');

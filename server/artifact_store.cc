@@ -33,7 +33,7 @@ absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::st
   for (auto it = fs::recursive_directory_iterator(root, error);
        !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
     if (it->is_regular_file(error) &&
-        absl::StrContains(it->path().filename().string(), ".upload-")) {
+        absl::StrContains(it->path().filename().string(), kUploadMarker)) {
       fs::remove(it->path(), error);
     }
   }
@@ -94,7 +94,7 @@ absl::StatusOr<IntactArtifact> ArtifactStore::FindIntactOrOlder(
   for (const auto& entry : fs::directory_iterator(fs::path(root_) / job_id, error)) {
     const std::string candidate = entry.path().filename().string();
     if (entry.is_regular_file() && absl::StartsWith(candidate, prefix) && candidate < name &&
-        !absl::StrContains(candidate, ".upload-")) {
+        !absl::StrContains(candidate, kUploadMarker)) {
       older.push_back(candidate);
     }
   }
@@ -116,7 +116,7 @@ size_t ArtifactStore::PruneOlder(const std::string& job_id, const std::string& p
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
     if (entry.is_regular_file() && absl::StartsWith(name, prefix) && name != spared &&
-        !absl::StrContains(name, ".upload-")) {
+        !absl::StrContains(name, kUploadMarker)) {
       names.push_back(name);
     }
   }

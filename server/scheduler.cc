@@ -217,13 +217,15 @@ size_t Scheduler::QueuedJobs() {
 
 absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState state,
                                         const std::string& error,
-                                        const google::protobuf::Map<std::string, double>* metrics) {
+                                        const google::protobuf::Map<std::string, double>* metrics,
+                                        int64_t steps) {
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
   const JobState previous = job->state();
   job->set_state(state);
   job->set_error(error);
   if (metrics != nullptr) *job->mutable_final_metrics() = *metrics;
+  job->set_steps(std::max(job->steps(), steps));
   *job->mutable_end_time() = NowTimestamp();
   POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
   auto running = running_.find(job_id);
@@ -380,7 +382,8 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(
       failed.job_id(),
       cancelled ? polytrain::v1::JOB_STATE_CANCELLED : polytrain::v1::JOB_STATE_FAILED,
-      cancelled ? "cancelled while running" : prefix + CutError(failed.error()), nullptr));
+      cancelled ? "cancelled while running" : prefix + CutError(failed.error()), nullptr,
+      failed.steps()));
   ScheduleLocked();
   return absl::OkStatus();
 }

@@ -229,10 +229,12 @@ class Scheduler {
   Owned OwnedLocked(int64_t session, const std::string& job_id, int32_t attempt);
   // Tells every rank of `job` that has not stopped to stop, and frees its slot.
   void StopRanksLocked(const std::string& job_id, RunningJob& job);
-  // Ends the job in `state`; ranks still running elsewhere are told to stop.
+  // Ends the job in `state`; ranks still running elsewhere are told to stop. Job.steps becomes
+  // `steps` (how far an attempt that failed trained) when that is further.
   absl::Status FinishJobLocked(const std::string& job_id, polytrain::v1::JobState state,
                                const std::string& error,
-                               const google::protobuf::Map<std::string, double>* metrics);
+                               const google::protobuf::Map<std::string, double>* metrics,
+                               int64_t steps = 0);
   // The attempt is lost (a lapsed lease, a gang that lost a rank): its ranks are told to stop and
   // the job is queued again as a new attempt, or fails when it has no attempts left.
   // Ends the attempt and queues the job again (or fails it with no attempts left, or cancels

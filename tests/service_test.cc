@@ -297,11 +297,15 @@ TEST_F(ServiceTest, CancelQueuedAndRunningJobs) {
   Job running;
   ASSERT_TRUE(Submit(Spec("long", 5000), &running).ok());
   ASSERT_TRUE(WaitForState(running.id(), v1::JOB_STATE_RUNNING));
+  ASSERT_TRUE(WaitFor([&] { return !Metrics(running.id()).empty(); }));
   grpc::ClientContext cancel_context;
   cancel.set_id(running.id());
   ASSERT_TRUE(stub_->CancelJob(&cancel_context, cancel, &after).ok());
   ASSERT_TRUE(WaitForState(running.id(), v1::JOB_STATE_CANCELLED, 30));
   EXPECT_EQ(Get(running.id()).error(), "cancelled while running");
+  // Job.steps says how far it trained: the newest step it reported.
+  EXPECT_EQ(Get(running.id()).steps(), Metrics(running.id()).back().step());
+  EXPECT_GT(Get(running.id()).steps(), 0);
 
   grpc::ClientContext again;
   const grpc::Status twice = stub_->CancelJob(&again, cancel, &after);

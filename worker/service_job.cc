@@ -45,6 +45,7 @@ class StreamingSink : public MetricSink {
       metrics_->TrainingProgress(batch_size_ / rate->second, rate->second);
     }
     *batch_.add_points() = point;
+    last_step_ = std::max(last_step_, point.step());
     if (point.kind() == MetricPoint::KIND_EVAL || batch_.points_size() >= 100 ||
         Clock::now() - last_flush_ > std::chrono::seconds(1)) {
       Flush();
@@ -62,6 +63,9 @@ class StreamingSink : public MetricSink {
     batch_.Clear();
   }
 
+  // The newest step the job reported: how far a failed or cancelled attempt trained.
+  int64_t last_step() const { return last_step_; }
+
  private:
   std::string job_id_;
   int32_t attempt_;
@@ -70,6 +74,7 @@ class StreamingSink : public MetricSink {
   WorkerMetrics* metrics_;
   polytrain::v1::MetricBatch batch_;
   Clock::time_point last_flush_ = Clock::now();
+  int64_t last_step_ = 0;
 };
 
 // Fetches the job's stored checkpoint into `dir`, unless it is there already (resumed here
@@ -365,6 +370,7 @@ void ServiceJob::Run() {
     failed->set_job_id(job.id());
     failed->set_attempt(job.attempts());
     failed->set_error(std::string(summary.status().message()));
+    failed->set_steps(sink.last_step());
     failed->set_cancelled(summary.status().code() == absl::StatusCode::kCancelled);
     failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
   }
