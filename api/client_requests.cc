@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
 #include "api/limits.h"
@@ -24,7 +25,15 @@ constexpr int kSweepLabelCount = 2;
 
 absl::Status ValidateJobId(absl::string_view field, absl::string_view id) {
   if (id.empty()) return InvalidField(field, "must be set");
-  return CheckLength(field, id, 1, kMaxJobIdLength);
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, id, 1, kMaxJobIdLength));
+  // Every id the coordinator gives ("job-…", "sweep-…") is of these characters: any other is
+  // a mistake, and is never echoed raw into an error.
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return InvalidField(field, absl::StrCat("not an id (use only [A-Za-z0-9._-]): ", Quote(id)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateRequestId(absl::string_view field, absl::string_view id, int max_length) {
@@ -168,8 +177,7 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
 }
 
 absl::Status ValidateGetSweepRequest(const polytrain::v1::GetSweepRequest& request) {
-  if (request.id().empty()) return InvalidField("id", "must be set");
-  return CheckLength("id", request.id(), 1, kMaxJobIdLength);
+  return ValidateJobId("id", request.id());
 }
 
 absl::Status ValidateGetJobRequest(const polytrain::v1::GetJobRequest& request) {
@@ -228,7 +236,7 @@ absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest&
     }
   }
   if (!request.sweep_id().empty()) {
-    POLYTRAIN_RETURN_IF_ERROR(CheckLength("sweep_id", request.sweep_id(), 1, kMaxJobIdLength));
+    POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("sweep_id", request.sweep_id()));
   }
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("metric", request.metric(), 0, kMaxValueNameLength));
   POLYTRAIN_RETURN_IF_ERROR(

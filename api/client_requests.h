@@ -16,7 +16,8 @@
 
 namespace polytrain {
 
-// A job id as a request names it: set, at most kMaxJobIdLength characters.
+// A job or sweep id as a request names it: set, at most kMaxJobIdLength characters of
+// [A-Za-z0-9._-].
 absl::Status ValidateJobId(absl::string_view field, absl::string_view id);
 
 // Optional; printable ASCII, at most `max_length` characters (the store keys idempotency by

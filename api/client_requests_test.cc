@@ -76,6 +76,19 @@ TEST(ClientRequestsTest, ASweepsBaseLeavesRoomForTheSweepAndLossLabels) {
             "'loss'), got 31");
 }
 
+TEST(ClientRequestsTest, IdsAreOfTheCharactersTheCoordinatorGivesAndQuotedWhenNot) {
+  EXPECT_TRUE(ValidateJobId("id", "job-00000000000a").ok());
+  EXPECT_TRUE(ValidateJobId("id", "sweep-000000000001").ok());
+  EXPECT_EQ(ValidateJobId("id", std::string("job-\0", 5)).message(),
+            "id: not an id (use only [A-Za-z0-9._-]): 'job-\\x00'");
+  EXPECT_EQ(ValidateJobId("id", "\n").message(), "id: not an id (use only [A-Za-z0-9._-]): '\\n'");
+  EXPECT_EQ(ValidateJobId("id", "../etc").message(),
+            "id: not an id (use only [A-Za-z0-9._-]): '../etc'");
+  polytrain::v1::GetSweepRequest sweep;
+  sweep.set_id("sweep 1");
+  EXPECT_EQ(ValidateGetSweepRequest(sweep).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ClientRequestsTest, SweepGridLimits) {
   EXPECT_EQ(ValidateSubmitSweepRequest(Sweep("seeds: 101")).status().message(),
             "seeds: must be in [0, 100], got 101");

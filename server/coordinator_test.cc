@@ -665,6 +665,15 @@ TEST_F(CoordinatorTest, ASweepIsExpandedOnceAndARetryNamesTheSameSweep) {
   absl::StatusOr<polytrain::v1::Sweep> report = api_->GetSweep(get, Caller::Client("alice"));
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->trials_size(), 4);
+  // Nor may Bob read Alice's sweep, by either call.
+  EXPECT_EQ(api_->GetSweep(get, Caller::Client("bob")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  polytrain::v1::CompareJobsRequest compare;
+  compare.set_sweep_id(first->sweep_id());
+  EXPECT_EQ(api_->CompareJobs(compare, Caller::Client("bob")).status().message(),
+            "sweep_id: sweep " + first->sweep_id() + " belongs to another user");
+  EXPECT_NE(api_->CompareJobs(compare, Caller::Client("alice")).status().code(),
+            absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {

@@ -87,6 +87,13 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
     jobs.push_back(*std::move(job));
   }
   if (!request.sweep_id().empty()) {
+    // Another user's sweep is refused as GetSweep refuses it, not reported empty.
+    absl::StatusOr<polytrain::v1::Sweep> record = store_->GetSweep(request.sweep_id());
+    if (record.ok() && caller.own_jobs_only && record->owner() != caller.name) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("sweep_id: sweep ", request.sweep_id(), " belongs to another user"));
+    }
+    if (!record.ok() && !absl::IsNotFound(record.status())) return record.status();
     JobFilter filter;
     filter.labels = {{kSweepLabel, request.sweep_id()}};
     if (caller.own_jobs_only) filter.owner = caller.name;

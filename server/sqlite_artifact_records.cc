@@ -66,7 +66,7 @@ absl::StatusOr<ArtifactPage> SqliteJobStore::ListArtifacts(const std::optional<s
                                                            int page_size,
                                                            const std::string& page_token) {
   int64_t before = INT64_MAX;
-  if (!page_token.empty() && !absl::SimpleAtoi(page_token, &before)) {
+  if (!page_token.empty() && !ParsePageToken(page_token, &before)) {
     return absl::InvalidArgumentError("page_token: not a token from a previous ListArtifacts");
   }
   std::lock_guard<std::mutex> lock(reader_->mu);

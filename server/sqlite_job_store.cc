@@ -2,10 +2,12 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <random>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -258,9 +260,18 @@ absl::Status SqliteJobStore::UpdateJob(const Job& job) {
   return absl::OkStatus();
 }
 
+bool SqliteJobStore::ParsePageToken(const std::string& token, int64_t* before) {
+  if (token.empty() || !std::all_of(token.begin(), token.end(), [](char c) {
+        return absl::ascii_isdigit(static_cast<unsigned char>(c));
+      })) {
+    return false;
+  }
+  return absl::SimpleAtoi(token, before) && *before >= 1;
+}
+
 absl::StatusOr<JobPage> SqliteJobStore::ListJobs(const JobFilter& filter) {
   int64_t before = INT64_MAX;
-  if (!filter.page_token.empty() && !absl::SimpleAtoi(filter.page_token, &before)) {
+  if (!filter.page_token.empty() && !ParsePageToken(filter.page_token, &before)) {
     return absl::InvalidArgumentError("page_token: not a token from a previous ListJobs");
   }
   std::string sql = "SELECT seq, job FROM jobs WHERE seq < ?";

@@ -55,6 +55,10 @@ class SqliteJobStore : public JobStore {
                                                 const std::optional<std::string>& owner) override;
 
  private:
+  // A page token is the seq of the last row of the previous page, in decimal: digits only, at
+  // least 1. Anything else (signs, spaces, 0) is no token this store gave.
+  static bool ParsePageToken(const std::string& token, int64_t* before);
+
   struct Connection {
     sqlite3* db = nullptr;
     std::mutex mu;

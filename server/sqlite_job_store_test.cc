@@ -103,8 +103,14 @@ TEST_F(SqliteJobStoreTest, ListFiltersAndPages) {
   EXPECT_EQ(page->jobs[1].id(), ids[0]);
 
   JobFilter bad;
-  bad.page_token = "garbage";
-  EXPECT_EQ(store_->ListJobs(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  for (const char* token :
+       {"garbage", "+5", " 5", "-1", "0", "-9223372036854775808", "99999999999999999999", "5 "}) {
+    bad.page_token = token;
+    EXPECT_EQ(store_->ListJobs(bad).status().code(), absl::StatusCode::kInvalidArgument) << token;
+    EXPECT_EQ(store_->ListArtifacts(std::nullopt, 10, token).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << token;
+  }
 
   absl::StatusOr<std::vector<Job>> queued = store_->JobsInStates({polytrain::v1::JOB_STATE_QUEUED});
   ASSERT_TRUE(queued.ok());
