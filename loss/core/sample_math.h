@@ -59,6 +59,9 @@ inline __attribute__((always_inline)) SampleTermsOf<T> CombineSample(double gamm
   const T tail_ce = ce_tail ? ce : T{};
   SampleTermsOf<T> terms;
   terms.loss = xg * (tail_ce + poly_weight * x * q);
+  // Every alpha_j >= 0, so the loss is too; where alpha_j = 0 terms (eps_j = -1/j) cancel near
+  // x = 0 rounding can leave it a few ulps below. (A NaN stays NaN.)
+  terms.loss = Select(terms.loss < T{}, T{}, terms.loss);
   terms.dloss_dx = xg * poly_weight * d;
   // g x^(g-1) (t ce + w P) = g x^g (t ce / x + w Q); absent for g = 0 (even where ce is
   // infinite) and 0 at x = 0, its limit (the quotient there is computed, then not taken).

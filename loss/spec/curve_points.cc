@@ -14,7 +14,7 @@ absl::StatusOr<std::vector<double>> ParseCurvePoints(absl::string_view text) {
       return absl::InvalidArgumentError(
           absl::StrCat("--pt: each point must be a number in [0, 1], got '", item, "'"));
     }
-    pts.push_back(v);
+    pts.push_back(v + 0.0);  // -0 is 0: the curve's limits at pt = 0 take their sign from it
   }
   if (pts.empty()) return absl::InvalidArgumentError("--pt: no points given");
   if (pts.size() > kMaxCurvePoints) {

@@ -80,6 +80,12 @@ int RunEval(const std::string& spec_path, const std::string& logits_path,
         return Fail(kExitInvalid,
                     absl::StrCat(targets_path, ": class indices must be integers, got ", v));
       }
+      // Beyond int64 the conversion is undefined; any index out of [0, classes) is refused by
+      // the loss itself, naming the row (ignore_index may be any int64).
+      if (!(std::fabs(v) < 9.2e18)) {
+        return Fail(kExitInvalid,
+                    absl::StrCat(targets_path, ": class index ", v, " is out of range"));
+      }
     }
     targets = targets.to(torch::kLong);
   }

@@ -175,6 +175,61 @@ TEST_F(PolyLossTest, ExtremeLogitsStayFinite) {
   }
 }
 
+TEST_F(PolyLossTest, LogitsNearTheDoubleLimitGiveNoNaNGradient) {
+  // log p_t overflows to -inf (the loss is +inf, as float64 has it), but p_t is 0 and the
+  // gradient keeps its finite limit on both paths.
+  const torch::Tensor z = torch::tensor({{1.7e308, -1.7e308, 0.0}}, torch::kDouble);
+  const torch::Tensor y = torch::tensor({1}, torch::kLong);
+  for (const char* spec :
+       {"focal { gamma: 0.5 }", "poly_focal { gamma: 2 epsilons: [1] }", "cross_entropy {}"}) {
+    SCOPED_TRACE(spec);
+    for (KernelPath path : {KernelPath::kHost, KernelPath::kDevice}) {
+      const PolyLoss op(Config(spec), path);
+      const LossAndGrad r = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, y); });
+      EXPECT_TRUE(torch::isfinite(r.grad).all().item<bool>()) << r.grad;
+    }
+  }
+}
+
+TEST_F(PolyLossTest, SigmoidGradientsKeepTheirPrecisionFarFromTheDecisionBoundary) {
+  // dCE/dz = sigma(z) - y: for y = 1 and z = 30 it is -sigma(-30), not the rounding of
+  // sigma(30) - 1.
+  const torch::Tensor z = torch::tensor({{30.0, -30.0, 40.0}}, torch::kDouble);
+  const torch::Tensor y = torch::tensor({{1.0, 0.0, 1.0}}, torch::kDouble);
+  const torch::Tensor expected =
+      torch::tensor({{-1.0 / (1.0 + std::exp(30.0)), 1.0 / (1.0 + std::exp(30.0)),
+                      -1.0 / (1.0 + std::exp(40.0))}},
+                    torch::kDouble);
+  for (KernelPath path : {KernelPath::kHost, KernelPath::kDevice}) {
+    const PolyLoss op(
+        Config("cross_entropy {} activation: ACTIVATION_SIGMOID reduction: REDUCTION_SUM"), path);
+    const LossAndGrad r = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, y); });
+    EXPECT_LE(((r.grad - expected) / expected).abs().max().item<double>(), 1e-14) << r.grad;
+  }
+}
+
+TEST_F(PolyLossTest, LossesWhoseLowTermsVanishAreNeverNegative) {
+  // alpha_j = 0 (eps_j = -1/j) cancels near pt = 1; the loss stays >= 0 all the same.
+  torch::manual_seed(3);
+  const torch::Tensor z = torch::rand({300, 3}, torch::kDouble) * 40;
+  const torch::Tensor classes = torch::zeros({300}, torch::kLong);
+  const torch::Tensor labels = torch::rand({300, 3}).lt(0.5).to(torch::kDouble);
+  for (const char* spec :
+       {"poly_n { epsilons: [-1, -0.5] }", "coefficients { alpha: [0, 0] add_ce_tail: true }",
+        "poly_focal { gamma: 0.3 epsilons: [-1, -0.5] }"}) {
+    for (const char* activation : {"", " activation: ACTIVATION_SIGMOID"}) {
+      const std::string text = std::string(spec) + activation + " reduction: REDUCTION_NONE";
+      SCOPED_TRACE(text);
+      const bool sigmoid = *activation != '\0';
+      for (KernelPath path : {KernelPath::kHost, KernelPath::kDevice}) {
+        const PolyLoss op(Config(text), path);
+        const torch::Tensor loss = op(z, sigmoid ? labels : classes);
+        EXPECT_GE(loss.min().item<double>(), 0.0);
+      }
+    }
+  }
+}
+
 TEST_F(PolyLossTest, AtPtOneTheLossAndGradientAreTheirLimits) {
   // pt = 1 exactly in float64: zero loss and, for gamma > 0, a zero gradient (gamma < 1 too).
   const torch::Tensor z = torch::tensor({{1e4, 0.0}}, torch::kDouble);

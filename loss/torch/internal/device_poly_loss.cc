@@ -29,6 +29,7 @@ TermTensors Combine(const PolySeries& series, const torch::Tensor& x, const torc
   const torch::Tensor tail_ce = series.ce_tail ? ce : torch::zeros_like(ce);
   TermTensors terms;
   terms.loss = xg * (tail_ce + poly_weight * x * q);
+  terms.loss = torch::where(terms.loss < 0, torch::zeros_like(terms.loss), terms.loss);
   terms.dloss_dx = xg * poly_weight * d;
   if (series.gamma != 0.0) {
     // g x^g (t ce / x + w Q), and its limit 0 at x = 0 (where the division is not taken).
@@ -96,8 +97,12 @@ class DeviceSoftmaxFunction : public torch::autograd::Function<DeviceSoftmaxFunc
     }
     const TermTensors terms = Combine(config.series, x, xg, ce, w_t, q, d);
     const torch::Tensor loss = terms.loss * keep;
-    const torch::Tensor target_coef =
-        (1.0 - s) * (terms.dloss_dx * log_pt.exp() + terms.dloss_dce * w_t) * keep;
+    // Through x, dL/dx * p_t; 0 where p_t underflows to 0 (its limit), even where dL/dx is
+    // infinite (ce overflowed), which would make it NaN.
+    const torch::Tensor p_t = log_pt.exp();
+    const torch::Tensor through_x =
+        torch::where(p_t == 0, torch::zeros_like(p_t), terms.dloss_dx * p_t);
+    const torch::Tensor target_coef = (1.0 - s) * (through_x + terms.dloss_dce * w_t) * keep;
     const auto [result, scale] = Reduce(config, loss, (w_t * keep).sum());
 
     ctx->saved_data["log_probs"] = log_probs;
@@ -176,7 +181,8 @@ class DeviceSigmoidFunction : public torch::autograd::Function<DeviceSigmoidFunc
     const auto [q, d] = prepared->device_series.Evaluate(x);
     const TermTensors terms = Combine(config.series, x, xg, ce, omega_poly, q, d);
     const torch::Tensor grad =
-        terms.dloss_dx * (1.0 - 2.0 * y) * sig * sig_neg + terms.dloss_dce * omega * (sig - y);
+        terms.dloss_dx * (1.0 - 2.0 * y) * sig * sig_neg +
+        terms.dloss_dce * omega * ((1.0 - y) * sig - y * sig_neg);  // sig - y, no cancellation
     const auto [result, scale] = Reduce(config, terms.loss, keep.sum());
     ctx->saved_data["grad"] = grad;
     if (scale.defined()) ctx->saved_data["scale"] = scale;

@@ -118,7 +118,7 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
     const DoubleLanes x = y * sig_neg + (one - y) * sig;
     const DoubleLanes ce = w * (y * softplus_neg + (one - y) * softplus_pos);
     const DoubleLanes dx_dz = (one - 2.0 * y) * sig * sig_neg;
-    const DoubleLanes dce_dz = w * (sig - y);
+    const DoubleLanes dce_dz = w * ((one - y) * sig - y * sig_neg);  // sig - y, no cancellation
     std::memcpy(&s.x[k], &x, sizeof(x));
     std::memcpy(&s.ce[k], &ce, sizeof(ce));
     std::memcpy(&s.omega[k], &w_poly, sizeof(w_poly));

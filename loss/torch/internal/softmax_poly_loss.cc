@@ -59,7 +59,10 @@ RowFactors ComputeRows(const PreparedLoss& prepared, const double* log_pt, const
         CombineSample(series.gamma, series.ce_tail, x[i], xg[i], ce, w_t, q[i], d[i]);
     const double p_t = std::exp(log_pt[i]);
     out.loss[i] = terms.loss;
-    out.target_coef[i] = (1.0 - s) * (terms.dloss_dx * p_t + terms.dloss_dce * w_t);
+    // Through x, dL/dx * p_t; 0 where p_t underflows to 0 (its limit), even where dL/dx is
+    // infinite (ce overflowed), which would make it NaN.
+    const double through_x = p_t == 0.0 ? 0.0 : terms.dloss_dx * p_t;
+    out.target_coef[i] = (1.0 - s) * (through_x + terms.dloss_dce * w_t);
     out.spread_coef[i] = terms.dloss_dce * s / c;
     out.weight_sum += w_t;
   }
