@@ -186,6 +186,18 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
   EXPECT_EQ(CreateError(Job("torchscript { path: 'frozen.pt' }")),
             "spec.model.torchscript: the module has no trainable parameters (none requires a "
             "gradient)");
+  // What the probe cannot see is caught at the first step that shows it.
+  absl::StatusOr<TrainingSummary> narrow =
+      Train(Job("torchscript { path: 'narrow_in_training.pt' }"), Options());
+  EXPECT_EQ(narrow.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(narrow.status().message(),
+            "spec.model.torchscript: forward on a batch [64, 20] returned [64, 3]; the loss needs "
+            "[64, 5] logits (5 classes in the data)");
+  absl::StatusOr<TrainingSummary> nan =
+      Train(Job("torchscript { path: 'nan_in_evaluation.pt' }"), Options());
+  EXPECT_EQ(nan.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(nan.status().message().find("evaluation diverged: eval_loss is nan at step "), 0u)
+      << nan.status();
   // A checkpoint of another model is not loaded into this one.
   const std::string dir = TempDir("other_model");
   TrainerOptions options = Options();
@@ -237,6 +249,14 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
             0u)
       << CreateError(Job(model, "lying_storage.pt"));
   EXPECT_EQ(CreateError(Job(model, "mlp.pt")).find(f + "not a file torch.save wrote: "), 0u);
+  // A record that would inflate to 80 MiB from a few kilobytes is refused before it is read, and
+  // a view whose byte count overflows int64 is named, not reported with LibTorch's backtrace.
+  EXPECT_EQ(CreateError(Job(model, "inflating.pt")),
+            f + "not a file torch.save wrote: its compressed records would inflate to more than "
+                "67108864 bytes");
+  EXPECT_EQ(
+      CreateError(Job(model, "huge_view.pt")).find(f + "train_x is [64, 268435456, 268435456]"), 0u)
+      << CreateError(Job(model, "huge_view.pt"));
   JobSpec split_twice = Job(model, "images.pt");
   split_twice.mutable_dataset()->set_validation_fraction(0.1);
   EXPECT_EQ(CreateError(split_twice),

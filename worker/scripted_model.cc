@@ -12,6 +12,7 @@
 #include "api/worker_messages.h"
 #include "common/validation.h"
 #include "worker/data_root.h"
+#include "worker/zip_records.h"
 
 namespace polytrain {
 namespace {
@@ -101,11 +102,39 @@ std::vector<torch::Tensor> UniqueParameters(const torch::jit::Module& module) {
 
 class ScriptedModel : public TrainableModel {
  public:
-  ScriptedModel(torch::jit::Module module, std::string description)
-      : module_(std::move(module)), description_(std::move(description)) {}
+  ScriptedModel(torch::jit::Module module, std::string description, std::string field,
+                int64_t classes)
+      : module_(std::move(module)),
+        description_(std::move(description)),
+        field_(std::move(field)),
+        classes_(classes) {}
 
+  // The module's code may answer differently in training mode, or for other batches, than it
+  // did for the probe: every answer is checked (a few comparisons of sizes).
   torch::Tensor Forward(const torch::Tensor& batch) override {
-    return module_.forward({batch}).toTensor();
+    const c10::IValue output = module_.forward({batch});
+    if (!output.isTensor()) {
+      throw ModelOutputError(absl::StrCat(field_, ": forward on a batch ", Shape(batch),
+                                          " returned a ", output.tagKind(),
+                                          ", not a tensor of logits"));
+    }
+    torch::Tensor logits = output.toTensor();
+    if (logits.dim() != 2 || logits.size(0) != batch.size(0) || logits.size(1) != classes_) {
+      throw ModelOutputError(absl::StrCat(field_, ": forward on a batch ", Shape(batch),
+                                          " returned ", Shape(logits), "; the loss needs [",
+                                          batch.size(0), ", ", classes_, "] logits (", classes_,
+                                          " classes in the data)"));
+    }
+    if (!logits.is_floating_point()) {
+      throw ModelOutputError(absl::StrCat(field_, ": forward returned ",
+                                          c10::toString(logits.scalar_type()),
+                                          " values; logits must be floating point"));
+    }
+    if (training_ && torch::GradMode::is_enabled() && !logits.requires_grad()) {
+      throw ModelOutputError(absl::StrCat(
+          field_, ": forward's output does not depend on any trained parameter (detached?)"));
+    }
+    return logits;
   }
   std::vector<torch::Tensor> Parameters() override {
     std::vector<torch::Tensor> trainable;
@@ -120,7 +149,10 @@ class ScriptedModel : public TrainableModel {
     for (const auto& item : module_.named_buffers()) state.emplace_back(item.name, item.value);
     return state;
   }
-  void SetTraining(bool training) override { module_.train(training); }
+  void SetTraining(bool training) override {
+    module_.train(training);
+    training_ = training;
+  }
   void To(const torch::Device& device) override { module_.to(device); }
   // One dict attribute, name -> tensor: the names have dots, which an archive's keys cannot.
   void Save(torch::serialize::OutputArchive& archive) override {
@@ -150,6 +182,9 @@ class ScriptedModel : public TrainableModel {
  private:
   torch::jit::Module module_;
   std::string description_;
+  std::string field_;
+  int64_t classes_;
+  bool training_ = true;
 };
 
 }  // namespace
@@ -161,6 +196,12 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
   absl::StatusOr<std::string> file =
       ResolveJobFile(files, spec.has_artifact(), spec.path(), spec.artifact(), field);
   if (!file.ok()) return file.status();
+  // LibTorch would allocate and inflate whatever sizes the archive declares.
+  if (absl::Status s =
+          CheckZipFileRecords(*file, path_field, "not a TorchScript file (torch.jit.save)");
+      !s.ok()) {
+    return s;
+  }
   torch::jit::Module module;
   try {
     module = torch::jit::load(*file, device);
@@ -224,7 +265,7 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
   }
   absl::StrAppend(&description, ")");
   return std::unique_ptr<TrainableModel>(
-      std::make_unique<ScriptedModel>(std::move(module), std::move(description)));
+      std::make_unique<ScriptedModel>(std::move(module), std::move(description), field, classes));
 }
 
 }  // namespace polytrain

@@ -19,6 +19,7 @@
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
+#include "worker/zip_records.h"
 
 namespace polytrain {
 namespace {
@@ -43,18 +44,31 @@ absl::Status CheckStorage(const torch::Tensor& t, int64_t file_bytes, const std:
         absl::StrCat(where, " claims ", storage_bytes, " bytes of data in a file of ", file_bytes));
   }
   if (t.numel() == 0) return absl::OkStatus();
+  // Sizes and strides are the file's own claims: every product is checked for overflow.
+  const int64_t item = static_cast<int64_t>(t.element_size());
   int64_t last = t.storage_offset();  // the furthest element the view reaches
+  int64_t numel = 1;
+  bool overflow = false;
   for (int64_t d = 0; d < t.dim(); ++d) {
     if (t.stride(d) < 0)
       return absl::InvalidArgumentError(absl::StrCat(where, " has a negative stride"));
-    last += (t.size(d) - 1) * t.stride(d);
+    int64_t reach = 0;
+    overflow = overflow || __builtin_mul_overflow(t.size(d) - 1, t.stride(d), &reach) ||
+               __builtin_add_overflow(last, reach, &last) ||
+               __builtin_mul_overflow(numel, t.size(d), &numel);
   }
-  const int64_t item = static_cast<int64_t>(t.element_size());
-  if ((last + 1) * item > storage_bytes) {
+  int64_t end_bytes = 0, numel_bytes = 0;
+  overflow = overflow || __builtin_mul_overflow(last + 1, item, &end_bytes) ||
+             __builtin_mul_overflow(numel, item, &numel_bytes);
+  if (overflow) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is ", Shape(t.sizes()), ": more values than any file holds"));
+  }
+  if (end_bytes > storage_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, " reaches past the end of its storage (a damaged file)"));
   }
-  if (t.numel() * item > storage_bytes) {
+  if (numel_bytes > storage_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, " is ", Shape(t.sizes()), " over only ", storage_bytes / item,
                      " stored values (an expanded view?); save it with .contiguous()"));
@@ -163,6 +177,8 @@ absl::StatusOr<std::vector<char>> ReadBytes(const std::string& file, const std::
 absl::Status ReadTensorFile(const std::string& file, const std::string& field, Dataset* data) {
   absl::StatusOr<std::vector<char>> bytes = ReadBytes(file, field);
   if (!bytes.ok()) return bytes.status();
+  POLYTRAIN_RETURN_IF_ERROR(CheckZipRecords(absl::string_view(bytes->data(), bytes->size()), field,
+                                            "not a file torch.save wrote"));
   std::map<std::string, torch::Tensor> tensors;
   try {
     const c10::IValue value = LoadOnCpu(*bytes);
@@ -236,7 +252,11 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
     }
     data->sample_shape.assign(shape.begin(), shape.end());
   } catch (const std::exception& e) {  // e.g. out of memory converting a huge tensor
-    return InvalidField(field, absl::StrCat("reading the tensors: ", e.what()));
+    const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+    return InvalidField(
+        field, absl::StrCat("reading the tensors: ",
+                            CutError(torch_error != nullptr ? torch_error->what_without_backtrace()
+                                                            : e.what())));
   }
   return absl::OkStatus();
 }

@@ -133,6 +133,8 @@ std::string Trainer::Describe() const {
 absl::StatusOr<TrainingSummary> Trainer::Run() {
   try {
     return RunLoop();
+  } catch (const ModelOutputError& e) {
+    return absl::InvalidArgumentError(e.what());
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
   } catch (const std::exception& e) {
@@ -205,6 +207,24 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
                      "); lower spec.optimizer.learning_rate or set spec.optimizer.grad_clip_norm"));
   };
   model_->SetTraining(true);
+
+  // An evaluation whose loss is not finite fails the job as a diverged training does: its
+  // accuracy (every NaN row predicts class 0) would be made up.
+  auto evaluate = [&]() -> absl::Status {
+    summary.final_metrics = EvaluateAll();
+    for (const char* key : {"eval_loss", "val_loss"}) {
+      auto it = summary.final_metrics.find(key);
+      if (it != summary.final_metrics.end() && !std::isfinite(it->second)) {
+        return absl::AbortedError(absl::StrCat(
+            "evaluation diverged: ", key, " is ", it->second, " at step ", position.step,
+            " (epoch ", position.epoch,
+            "): the model's outputs are not finite; lower spec.optimizer.learning_rate or set "
+            "spec.optimizer.grad_clip_norm"));
+      }
+    }
+    EmitEval(position, Seconds(start), summary.final_metrics);
+    return absl::OkStatus();
+  };
 
   auto checkpoint = [&]() -> absl::Status {
     absl::StatusOr<std::string> path =
@@ -388,9 +408,8 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
         (epoch_end && position.epoch % EvalEveryEpochs(spec_) == 0) ||
         (spec_.eval().every_steps() > 0 && position.step % spec_.eval().every_steps() == 0);
     if (eval_now && lead) {
-      summary.final_metrics = EvaluateAll();
+      POLYTRAIN_RETURN_IF_ERROR(evaluate());
       last_eval_step = position.step;
-      EmitEval(position, Seconds(start), summary.final_metrics);
     }
     if (!options_.checkpoint_dir.empty() && lead) {
       const auto& every = spec_.checkpoint();
@@ -412,10 +431,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   summary.paused = !summary.stopped_early && pause_step > 0 && position.step >= pause_step;
 
   if (!summary.stopped_early && lead) {
-    if (last_eval_step != position.step) {
-      summary.final_metrics = EvaluateAll();
-      EmitEval(position, Seconds(start), summary.final_metrics);
-    }
+    if (last_eval_step != position.step) POLYTRAIN_RETURN_IF_ERROR(evaluate());
     if (!options_.checkpoint_dir.empty() && last_checkpoint_step != position.step) {
       POLYTRAIN_RETURN_IF_ERROR(checkpoint());
     }

@@ -84,6 +84,47 @@ class Tied(nn.Module):
         return self.out(self.second(torch.relu(self.first(x))))
 
 
+class NarrowInTraining(nn.Module):
+    """Right for the probe (evaluation mode), three logits of five while training."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(20, 5)
+
+    def forward(self, x):
+        y = self.linear(x)
+        if self.training:
+            return y[:, :3]
+        return y
+
+
+class NanInEvaluation(nn.Module):
+    """Trains well, answers NaN in evaluation mode for more than the probe's two rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(20, 5)
+
+    def forward(self, x):
+        y = self.linear(x)
+        if not self.training and x.size(0) > 2:
+            return y * float("nan")
+        return y
+
+
+def inflating(path, tensors):
+    """torch.save of `tensors`, rewritten with one more record deflated from 80 MiB of zeros to
+    a few kilobytes: a "zip bomb" that LibTorch would inflate in full."""
+    torch.save(tensors, path)
+    with zipfile.ZipFile(path) as z:
+        entries = [(info.filename, z.read(info.filename)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+        z.writestr(entries[0][0].split("/")[0] + "/padding", bytes(80 << 20),
+                   compress_type=zipfile.ZIP_DEFLATED)
+
+
 def lying_storage(path, tensors):
     """torch.save of `tensors`, then train_x's storage made to claim 10^8 values: a crafted file
     whose storage is larger than the record behind it."""
@@ -130,6 +171,8 @@ def main():
     torch.jit.script(Pair()).save(f"{out}/pair.pt")
     torch.jit.script(Frozen()).save(f"{out}/frozen.pt")
     torch.jit.script(Tied()).save(f"{out}/tied.pt")
+    torch.jit.script(NarrowInTraining()).save(f"{out}/narrow_in_training.pt")
+    torch.jit.script(NanInEvaluation()).save(f"{out}/nan_in_evaluation.pt")
     with open(f"{out}/not_torchscript.pt", "w") as f:
         f.write("this is not a TorchScript file\n")
 
@@ -160,6 +203,9 @@ def main():
     torch.save(dict(good, train_x=torch.zeros(1200, 0)), f"{out}/zero_width.pt")
     small = {"train_x": x[:100].clone(), "train_y": y[:100].clone(), "test_x": tx, "test_y": ty}
     lying_storage(f"{out}/lying_storage.pt", small)
+    inflating(f"{out}/inflating.pt", small)
+    huge = torch.zeros(1).expand(64, 2**28, 2**28)  # 2^62 elements of one stored value
+    torch.save(dict(good, train_x=huge, test_x=huge), f"{out}/huge_view.pt")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,167 @@
+#include "worker/zip_records.h"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/validation.h"
+
+namespace polytrain {
+namespace {
+
+// Little-endian fields of the zip format (APPNOTE.TXT).
+uint64_t Read(absl::string_view bytes, size_t at, int width) {
+  uint64_t value = 0;
+  for (int i = width - 1; i >= 0; --i) {
+    value = value << 8 | static_cast<unsigned char>(bytes[at + i]);
+  }
+  return value;
+}
+
+constexpr uint32_t kEndOfDirectory = 0x06054b50;
+constexpr uint32_t kZip64Locator = 0x07064b50;
+constexpr uint32_t kZip64EndOfDirectory = 0x06064b50;
+constexpr uint32_t kDirectoryEntry = 0x02014b50;
+constexpr size_t kEndOfDirectoryBytes = 22;
+constexpr size_t kZip64LocatorBytes = 20;
+constexpr size_t kZip64EndOfDirectoryBytes = 56;
+constexpr size_t kDirectoryEntryBytes = 46;
+constexpr uint16_t kStored = 0, kDeflated = 8;
+
+// Reads `length` bytes at `offset` of an archive of `size` bytes; false when out of range.
+using ReadAt = std::function<bool(uint64_t offset, size_t length, std::string* out)>;
+
+absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& field,
+                   absl::string_view what) {
+  auto bad = [&](absl::string_view why) {
+    return InvalidField(field, absl::StrCat(what, ": ", why));
+  };
+  // The end-of-directory record is in the last 22 + 65535 (its comment) bytes.
+  const uint64_t tail_bytes = std::min<uint64_t>(size, kEndOfDirectoryBytes + 0xffff);
+  std::string tail;
+  if (size < kEndOfDirectoryBytes || !read_at(size - tail_bytes, tail_bytes, &tail)) {
+    return bad("too short for a zip archive");
+  }
+  size_t end = std::string::npos;
+  for (size_t i = tail.size() - kEndOfDirectoryBytes + 1; i-- > 0;) {
+    if (Read(tail, i, 4) == kEndOfDirectory) {
+      end = i;
+      break;
+    }
+  }
+  if (end == std::string::npos) return bad("no zip directory");
+  uint64_t entries = Read(tail, end + 10, 2);
+  uint64_t directory_bytes = Read(tail, end + 12, 4);
+  uint64_t directory_offset = Read(tail, end + 16, 4);
+  if (entries == 0xffff || directory_bytes == 0xffffffff || directory_offset == 0xffffffff) {
+    // A zip64 archive: the locator just before the record points at the zip64 record.
+    const uint64_t end_offset = size - tail_bytes + end;
+    std::string locator, record;
+    if (end_offset < kZip64LocatorBytes ||
+        !read_at(end_offset - kZip64LocatorBytes, kZip64LocatorBytes, &locator) ||
+        Read(locator, 0, 4) != kZip64Locator ||
+        !read_at(Read(locator, 8, 8), kZip64EndOfDirectoryBytes, &record) ||
+        Read(record, 0, 4) != kZip64EndOfDirectory) {
+      return bad("a damaged zip64 directory");
+    }
+    entries = Read(record, 32, 8);
+    directory_bytes = Read(record, 40, 8);
+    directory_offset = Read(record, 48, 8);
+  }
+  if (entries > static_cast<uint64_t>(kMaxZipRecords)) {
+    return bad(absl::StrCat(entries, " records; at most ", kMaxZipRecords));
+  }
+  std::string directory;
+  if (directory_offset > size || directory_bytes > size - directory_offset ||
+      !read_at(directory_offset, directory_bytes, &directory)) {
+    return bad("its zip directory lies outside the file");
+  }
+  uint64_t inflated = 0;
+  size_t at = 0;
+  for (uint64_t n = 0; n < entries; ++n) {
+    if (at + kDirectoryEntryBytes > directory.size() || Read(directory, at, 4) != kDirectoryEntry) {
+      return bad("a damaged zip directory");
+    }
+    const uint64_t method = Read(directory, at + 10, 2);
+    uint64_t compressed = Read(directory, at + 20, 4);
+    uint64_t uncompressed = Read(directory, at + 24, 4);
+    const size_t name_bytes = Read(directory, at + 28, 2);
+    const size_t extra_bytes = Read(directory, at + 30, 2);
+    const size_t comment_bytes = Read(directory, at + 32, 2);
+    uint64_t local_offset = Read(directory, at + 42, 4);
+    const size_t extra_at = at + kDirectoryEntryBytes + name_bytes;
+    at = extra_at + extra_bytes + comment_bytes;
+    if (at > directory.size()) return bad("a damaged zip directory");
+    const std::string name = directory.substr(at - extra_bytes - comment_bytes - name_bytes,
+                                              std::min<size_t>(name_bytes, 128));
+    // Sizes and offset too large for 32 bits are in the zip64 extra field, in this order.
+    for (size_t e = extra_at; e + 4 <= extra_at + extra_bytes;) {
+      const uint64_t id = Read(directory, e, 2), length = Read(directory, e + 2, 2);
+      size_t v = e + 4;
+      const size_t field_end = std::min<size_t>(v + length, extra_at + extra_bytes);
+      if (id == 1) {
+        for (uint64_t* value : {&uncompressed, &compressed, &local_offset}) {
+          if (*value == 0xffffffff && v + 8 <= field_end) {
+            *value = Read(directory, v, 8);
+            v += 8;
+          }
+        }
+      }
+      e = field_end;
+    }
+    if (local_offset > size || compressed > size - local_offset) {
+      return bad(absl::StrCat("record ", Quote(name), " lies outside the file"));
+    }
+    if (method == kStored && compressed != uncompressed) {
+      return bad(absl::StrCat("record ", Quote(name), " claims ", uncompressed, " bytes but holds ",
+                              compressed));
+    }
+    if (method == kDeflated) {
+      inflated += uncompressed;
+      if (uncompressed > static_cast<uint64_t>(kMaxInflatedZipBytes) ||
+          inflated > static_cast<uint64_t>(kMaxInflatedZipBytes)) {
+        return bad(absl::StrCat("its compressed records would inflate to more than ",
+                                kMaxInflatedZipBytes, " bytes"));
+      }
+    } else if (method != kStored) {
+      return bad(absl::StrCat("record ", Quote(name), " uses zip method ", method));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckZipRecords(absl::string_view archive, const std::string& field,
+                             absl::string_view what) {
+  return Check(
+      archive.size(),
+      [&](uint64_t offset, size_t length, std::string* out) {
+        if (offset > archive.size() || length > archive.size() - offset) return false;
+        out->assign(archive.data() + offset, length);
+        return true;
+      },
+      field, what);
+}
+
+absl::Status CheckZipFileRecords(const std::string& path, const std::string& field,
+                                 absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidField(field, absl::StrCat(what, ": cannot open ", path));
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<uint64_t>(in.tellg());
+  return Check(
+      size,
+      [&](uint64_t offset, size_t length, std::string* out) {
+        if (offset > size || length > size - offset) return false;
+        out->resize(length);
+        in.clear();
+        in.seekg(static_cast<std::streamoff>(offset));
+        return static_cast<bool>(in.read(out->data(), static_cast<std::streamsize>(length)));
+      },
+      field, what);
+}
+
+}  // namespace polytrain

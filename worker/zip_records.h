@@ -1,0 +1,33 @@
+// The records of a zip archive (what torch.save and torch.jit.save write), checked from its
+// central directory before LibTorch reads any of them: LibTorch allocates each record's declared
+// size and inflates it, so a small crafted file (a "zip bomb", or a directory that lies about
+// sizes) could make a worker allocate gigabytes. Each stored record must be its declared size
+// and lie inside the file; compressed records (TorchScript's code) may inflate to at most
+// kMaxInflatedZipBytes in all.
+#ifndef POLYTRAIN_WORKER_ZIP_RECORDS_H_
+#define POLYTRAIN_WORKER_ZIP_RECORDS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace polytrain {
+
+inline constexpr int64_t kMaxInflatedZipBytes = int64_t{64} << 20;
+inline constexpr int64_t kMaxZipRecords = 1'000'000;
+
+// `archive` is the whole file. INVALID_ARGUMENT "<field>: <what>: <why>" when it is not a zip
+// archive or a record breaks the rules above; `what` says what the file should be, e.g. "not a
+// file torch.save wrote".
+absl::Status CheckZipRecords(absl::string_view archive, const std::string& field,
+                             absl::string_view what);
+
+// The same for a file, reading only its directory.
+absl::Status CheckZipFileRecords(const std::string& path, const std::string& field,
+                                 absl::string_view what);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_WORKER_ZIP_RECORDS_H_

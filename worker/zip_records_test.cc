@@ -1,0 +1,121 @@
+#include "worker/zip_records.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+// A minimal zip archive writer for the test: each record's method and declared sizes are set
+// by hand, as a crafted file would set them.
+struct Record {
+  std::string name;
+  std::string data;
+  uint16_t method = 0;
+  uint64_t declared_size = 0;  // the uncompressed size the directory claims
+};
+
+void Put(std::string* out, uint64_t value, int width) {
+  for (int i = 0; i < width; ++i) out->push_back(static_cast<char>(value >> (8 * i) & 0xff));
+}
+
+std::string Archive(const std::vector<Record>& records, bool zip64 = false) {
+  std::string file, directory;
+  for (const Record& r : records) {
+    const uint64_t offset = file.size();
+    Put(&file, 0x04034b50, 4);
+    Put(&file, 20, 2);
+    Put(&file, 0, 2);
+    Put(&file, r.method, 2);
+    Put(&file, 0, 4);  // time, date
+    Put(&file, 0, 4);  // crc (not checked here)
+    Put(&file, r.data.size(), 4);
+    Put(&file, r.declared_size, 4);
+    Put(&file, r.name.size(), 2);
+    Put(&file, 0, 2);
+    file += r.name + r.data;
+    Put(&directory, 0x02014b50, 4);
+    Put(&directory, 20, 2);
+    Put(&directory, 20, 2);
+    Put(&directory, 0, 2);
+    Put(&directory, r.method, 2);
+    Put(&directory, 0, 4);
+    Put(&directory, 0, 4);
+    Put(&directory, zip64 ? 0xffffffff : r.data.size(), 4);
+    Put(&directory, zip64 ? 0xffffffff : r.declared_size, 4);
+    Put(&directory, r.name.size(), 2);
+    Put(&directory, zip64 ? 28 : 0, 2);  // extra
+    Put(&directory, 0, 2);               // comment
+    Put(&directory, 0, 2);
+    Put(&directory, 0, 2);
+    Put(&directory, 0, 4);
+    Put(&directory, zip64 ? 0xffffffff : offset, 4);
+    directory += r.name;
+    if (zip64) {
+      Put(&directory, 1, 2);
+      Put(&directory, 16 + 8, 2);
+      Put(&directory, r.declared_size, 8);
+      Put(&directory, r.data.size(), 8);
+      Put(&directory, offset, 8);
+    }
+  }
+  const uint64_t directory_offset = file.size();
+  file += directory;
+  Put(&file, 0x06054b50, 4);
+  Put(&file, 0, 4);
+  Put(&file, records.size(), 2);
+  Put(&file, records.size(), 2);
+  Put(&file, directory.size(), 4);
+  Put(&file, directory_offset, 4);
+  Put(&file, 0, 2);
+  return file;
+}
+
+TEST(ZipRecordsTest, StoredRecordsOfTheirDeclaredSizeAndSmallCompressedOnesPass) {
+  EXPECT_TRUE(CheckZipRecords(Archive({{"archive/data.pkl", "abc", 0, 3},
+                                       {"archive/code/x.py", "zz", 8, 4096}}),
+                              "f", "not a zip")
+                  .ok());
+  EXPECT_TRUE(
+      CheckZipRecords(Archive({{"archive/data/0", "abcd", 0, 4}}, /*zip64=*/true), "f", "not a zip")
+          .ok());
+}
+
+TEST(ZipRecordsTest, ABombOrALyingDirectoryIsRefusedBeforeAnythingIsInflated) {
+  EXPECT_EQ(
+      CheckZipRecords(Archive({{"archive/data/0", "tiny", 8, uint64_t{1} << 30}}), "f", "not a zip")
+          .message(),
+      "f: not a zip: its compressed records would "
+      "inflate to more than 67108864 bytes");
+  EXPECT_EQ(CheckZipRecords(Archive({{"archive/data/0", "tiny", 8, uint64_t{1} << 30}}, true), "f",
+                            "not a zip")
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckZipRecords(Archive({{"archive/data/0", "abcd", 0, 4000000}}), "f", "not a zip")
+                .message(),
+            "f: not a zip: record 'archive/data/0' claims "
+            "4000000 bytes but holds 4");
+  EXPECT_EQ(CheckZipRecords(Archive({{"a", "abcd", 12, 4}}), "f", "not a zip").message(),
+            "f: not a zip: record 'a' uses zip method 12");
+  // Many small compressed records add up.
+  std::vector<Record> many(100, Record{"code", "z", 8, 1 << 20});
+  EXPECT_EQ(CheckZipRecords(Archive(many), "f", "not a zip").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ZipRecordsTest, WhatIsNotAZipArchiveIsRefused) {
+  EXPECT_EQ(CheckZipRecords("", "f", "not a zip").message(),
+            "f: not a zip: too short for a zip archive");
+  EXPECT_EQ(CheckZipRecords(std::string(100, 'x'), "f", "not a zip").message(),
+            "f: not a zip: no zip directory");
+  std::string cut = Archive({{"a", "abcd", 0, 4}});
+  cut.erase(10, 20);  // the directory now points past its records
+  EXPECT_EQ(CheckZipRecords(cut, "f", "not a zip").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckZipFileRecords("/nonexistent/file.pt", "f", "not a zip").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace polytrain
