@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "worker/augmentation.h"
@@ -32,6 +33,12 @@ absl::StatusOr<IdxArray> ReadJobIdx(const std::string& data_root, const std::str
   }
   if (idx->dims[0] == 0) {
     return InvalidField(field, absl::StrCat(Quote(file), " holds no samples"));
+  }
+  for (size_t d = 1; d < idx->dims.size(); ++d) {
+    if (idx->dims[d] == 0) {
+      return InvalidField(field, absl::StrCat(Quote(file), " is [", absl::StrJoin(idx->dims, ", "),
+                                              "]; a sample dimension of 0 holds nothing"));
+    }
   }
   return idx;
 }
@@ -77,8 +84,15 @@ absl::Status LoadIdx(const std::string& data_root, const IdxSources& sources,
   if (out->train.x.sizes().slice(1) != out->test.x.sizes().slice(1)) {
     return InvalidField(field, "train and test images differ in size");
   }
-  out->classes =
-      std::max(out->train.y.max().item<int64_t>(), out->test.y.max().item<int64_t>()) + 1;
+  // The training labels name the classes; a test label beyond them is a mismatch of files.
+  out->classes = out->train.y.max().item<int64_t>() + 1;
+  const int64_t test_top = out->test.y.max().item<int64_t>();
+  if (test_top >= out->classes) {
+    return InvalidField(sources.fields[3],
+                        absl::StrCat(Quote(sources.files[3]), " holds class ", test_top, " but ",
+                                     Quote(sources.files[1]), " names ", out->classes,
+                                     " classes (0 to ", out->classes - 1, ")"));
+  }
   out->sample_shape = out->train.x.sizes().slice(1).vec();
   // Standardize with the training set's statistics.
   const torch::Tensor mean = out->train.x.mean();

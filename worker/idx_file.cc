@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -59,10 +60,17 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path, absl::string_view 
           absl::StrCat(name, ": IDX data larger than ", kMaxIdxBytes, " bytes"));
     }
   }
-  array.data.resize(total);
-  if (!ReadExactly(file.get(), array.data.data(), total)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": IDX data shorter than its header's ", total, " bytes"));
+  // Read in chunks, the buffer growing with what the file really holds: a few bytes whose
+  // header claims 2 GiB cost no more than they hold.
+  constexpr int64_t kChunkBytes = int64_t{16} << 20;
+  while (static_cast<int64_t>(array.data.size()) < total) {
+    const int64_t at = static_cast<int64_t>(array.data.size());
+    const int64_t n = std::min(kChunkBytes, total - at);
+    array.data.resize(at + n);
+    if (!ReadExactly(file.get(), array.data.data() + at, n)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": IDX data shorter than its header's ", total, " bytes"));
+    }
   }
   return array;
 }

@@ -376,6 +376,22 @@ TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
   in_root.data_root = root;
   EXPECT_EQ(error(empty, in_root).message(),
             "spec.dataset.idx.train_images: 'empty-images' holds no samples");
+  // Images of no rows, and test labels beyond the classes the training labels name.
+  write_idx("zero-height", {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 8});
+  files->set_train_images("zero-height");
+  EXPECT_EQ(error(empty, in_root).message(),
+            "spec.dataset.idx.train_images: 'zero-height' is [2, 0, 8]; a sample dimension of 0 "
+            "holds nothing");
+  write_idx("tiny-images", {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 5, 9});
+  write_idx("low-labels", {0, 0, 8, 1, 0, 0, 0, 2, 0, 1});
+  write_idx("high-labels", {0, 0, 8, 1, 0, 0, 0, 2, 9, 1});
+  files->set_train_images("tiny-images");
+  files->set_train_labels("low-labels");
+  files->set_test_images("tiny-images");
+  files->set_test_labels("high-labels");
+  EXPECT_EQ(error(empty, in_root).message(),
+            "spec.dataset.idx.test_labels: 'high-labels' holds class 9 but 'low-labels' names 2 "
+            "classes (0 to 1)");
 
   JobSpec cuda = Spec(kSynthetic);
   cuda.set_device(polytrain::v1::DEVICE_CUDA);
