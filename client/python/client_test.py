@@ -360,6 +360,43 @@ class TlsTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             Client("127.0.0.1:1", tls_ca=3)
 
+    def test_misused_arguments_are_named_before_anything_is_sent(self):
+        client = Client("127.0.0.1:1")  # nothing listens: every error below is the client's own
+        spec = {"name": "x"}
+        for call, error, message in (
+                (lambda: client.get(123), TypeError, "job_id: expected a string, got int"),
+                (lambda: client.cancel(None), TypeError, "job_id: expected a string"),
+                (lambda: client.metrics("job-1", max_points="5"), TypeError,
+                 "max_points: expected a whole number, got str"),
+                (lambda: client.compare(job_ids="job-abc"), TypeError,
+                 "job_ids: expected a list of strings, got str"),
+                (lambda: client.compare(job_ids=["job-a", 1]), TypeError,
+                 "job_ids[1]: expected a string, got int"),
+                (lambda: client.sweep(spec, "poly1 {}"), TypeError,
+                 "losses: expected a list, got str"),
+                (lambda: client.sweep(spec, ["poly1 {}"], seeds="3"), TypeError,
+                 "seeds: expected a whole number, got str"),
+                (lambda: client.submit(spec, request_id=5), TypeError,
+                 "request_id: expected a string, got int"),
+                (lambda: client.jobs(labels=["a"]), TypeError,
+                 "labels: expected a dict of str to str, got list"),
+                (lambda: client.jobs(labels={"a": 1}), TypeError,
+                 "labels['a']: expected a string, got int"),
+                (lambda: client.upload(b"x", name=5), TypeError, "name: expected a string"),
+                (lambda: Client(5), TypeError, "address: expected a string, got int"),
+                (lambda: Client("127.0.0.1"), ValueError,
+                 "address: expected host:port, got '127.0.0.1'"),
+                (lambda: Client("127.0.0.1:notaport"), ValueError, "address: expected host:port"),
+                (lambda: Client("127.0.0.1:1", timeout="3"), ValueError,
+                 "timeout: expected seconds > 0, got '3'"),
+                (lambda: Client("127.0.0.1:1", token="t\u00f6k\n"), ValueError,
+                 "token: printable ASCII without spaces"),
+                (lambda: Client("127.0.0.1:1", tls_ca=""), ValueError, "tls_ca: empty path")):
+            with self.assertRaises(error) as raised:
+                call()
+            self.assertIn(message, str(raised.exception))
+        client.close()
+
 
 if __name__ == "__main__":
     result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result

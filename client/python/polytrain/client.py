@@ -105,6 +105,8 @@ def _read_pem(value, what):
     if isinstance(value, (bytes, bytearray)):
         data, where = bytes(value), what
     elif isinstance(value, (str, os.PathLike)):
+        if not os.fspath(value):
+            raise ValueError(f"{what}: empty path")
         data, where = pathlib.Path(value).read_bytes(), f"{what} {os.fspath(value)}"
     else:
         raise TypeError(f"{what}: expected a PEM file's path or PEM bytes, got "
@@ -114,11 +116,61 @@ def _read_pem(value, what):
     return data
 
 
+def _text(value, what):
+    """`value`, a str: anything else (an int, bytes, None) is a TypeError naming the argument,
+    not protobuf's complaint from deep inside."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _texts(values, what):
+    """A list of str: one str alone is a TypeError (it would be taken a character at a time)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{what}: expected a list of strings, got {type(values).__name__}")
+    return [_text(value, f"{what}[{i}]") for i, value in enumerate(values)]
+
+
+def _whole(value, what):
+    """An int (not a bool, a float or a string of digits)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what}: expected a whole number, got {type(value).__name__}")
+    return value
+
+
+def _labels(labels, what):
+    """{str: str}, or None for none."""
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict):
+        raise TypeError(f"{what}: expected a dict of str to str, got {type(labels).__name__}")
+    for key, value in labels.items():
+        _text(key, f"{what} key")
+        _text(value, f"{what}[{key!r}]")
+    return labels
+
+
+def _address(address):
+    """"host:port" with a port in [1, 65535] ("[::1]:50051" for IPv6)."""
+    _text(address, "address")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"address: expected host:port, got {address!r}")
+    return address
+
+
 def artifact_name(file_name):
     """A name the coordinator takes for a file ([A-Za-z0-9._-], 1 to 128, no leading dot), made
     from any file name: other characters become '_'."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", file_name.lstrip("."))[:128]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", _text(file_name, "name").lstrip("."))[:128]
     return name or "artifact"
+
+
+def _messages(values, cls, what):
+    """A list of `cls` messages (each as _message takes it): one alone, or a str, is a TypeError."""
+    if isinstance(values, (str, bytes, dict, cls)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{what}: expected a list, got {type(values).__name__}")
+    return [_message(value, cls, f"{what}[{i}]") for i, value in enumerate(values)]
 
 
 def _message(value, cls, what):
@@ -184,10 +236,17 @@ class Client:
 
     def __init__(self, address=None, token=None, tls_ca=None, timeout=30.0, tls_cert=None,
                  tls_key=None, tls_server_name=None):
-        self.address = address or os.environ.get("POLYTRAIN_COORDINATOR", "127.0.0.1:50051")
+        self.address = _address(address or os.environ.get("POLYTRAIN_COORDINATOR",
+                                                           "127.0.0.1:50051"))
         token = token if token is not None else os.environ.get("POLYTRAIN_TOKEN")
+        if token is not None and not re.fullmatch(r"[!-~]*", _text(token, "token")):
+            raise ValueError("token: printable ASCII without spaces, as tokens are minted")
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout: expected seconds > 0, got {timeout!r}")
         self.timeout = timeout
+        if tls_server_name is not None:
+            _text(tls_server_name, "tls_server_name")
         if (tls_cert is None) != (tls_key is None):
             missing, given = ("tls_key", "tls_cert") if tls_key is None else ("tls_cert", "tls_key")
             raise ValueError(f"{missing}: needed with {given} (a client certificate and its "
@@ -260,7 +319,8 @@ class Client:
         spec = _message(spec, job_pb2.JobSpec, "spec")
         if files is not None:
             spec = self._upload_named_files(spec, files)
-        request = coordinator_pb2.SubmitJobRequest(spec=spec, client_request_id=request_id)
+        request = coordinator_pb2.SubmitJobRequest(
+            spec=spec, client_request_id=_text(request_id, "request_id"))
         return self._call(self._stub.SubmitJob, request)
 
     def sweep(self, base, losses, seeds=1, request_id="", files=None):
@@ -270,9 +330,9 @@ class Client:
         if files is not None:
             base = self._upload_named_files(base, files)
         request = coordinator_pb2.SubmitSweepRequest(
-            base=base, seeds=seeds, client_request_id=request_id,
-            losses=[_message(loss, loss_pb2.LossSpec, f"losses[{i}]")
-                    for i, loss in enumerate(losses)])
+            base=base, seeds=_whole(seeds, "seeds"),
+            client_request_id=_text(request_id, "request_id"),
+            losses=_messages(losses, loss_pb2.LossSpec, "losses"))
         return self._call(self._stub.SubmitSweep, request)
 
     def search(self, base, search, losses=(), seeds=1, request_id="", files=None):
@@ -285,18 +345,19 @@ class Client:
         if files is not None:
             base = self._upload_named_files(base, files)
         request = coordinator_pb2.SubmitSweepRequest(
-            base=base, seeds=seeds, client_request_id=request_id,
+            base=base, seeds=_whole(seeds, "seeds"),
+            client_request_id=_text(request_id, "request_id"),
             search=_message(search, coordinator_pb2.LossSearch, "search"),
-            losses=[_message(loss, loss_pb2.LossSpec, f"losses[{i}]")
-                    for i, loss in enumerate(losses)])
+            losses=_messages(losses, loss_pb2.LossSpec, "losses"))
         return self._call(self._stub.SubmitSweep, request)
 
     def get_sweep(self, sweep_id):
         """The Sweep: its request, state, rungs, trials, steps trained and ranking (best_loss)."""
-        return self._call(self._stub.GetSweep, coordinator_pb2.GetSweepRequest(id=sweep_id))
+        return self._call(self._stub.GetSweep, coordinator_pb2.GetSweepRequest(
+            id=_text(sweep_id, "sweep_id")))
 
     def get(self, job_id):
-        return self._call(self._stub.GetJob, coordinator_pb2.GetJobRequest(id=job_id))
+        return self._call(self._stub.GetJob, coordinator_pb2.GetJobRequest(id=_text(job_id, "job_id")))
 
     def jobs(self, states=(), labels=None, owner="", limit=None):
         """The jobs matching the filters, newest first, as a list of Job messages: all of them
@@ -324,7 +385,8 @@ class Client:
                                   limit < 1):
             raise PolyTrainError("INVALID_ARGUMENT",
                                  f"limit: expected a whole number from 1, got {limit!r}")
-        return coordinator_pb2.ListJobsRequest(states=states, labels=labels or {}, owner=owner)
+        return coordinator_pb2.ListJobsRequest(states=states, labels=_labels(labels, "labels"),
+                                               owner=_text(owner, "owner"))
 
     def iter_jobs(self, states=(), labels=None, owner="", limit=None):
         """jobs(), lazily: an iterator that fetches the next page only when the caller gets that
@@ -333,13 +395,15 @@ class Client:
         return self._iter_pages(self._stub.ListJobs, request, "jobs", limit)
 
     def cancel(self, job_id):
-        return self._call(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(id=job_id))
+        return self._call(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(
+            id=_text(job_id, "job_id")))
 
     def watch(self, job_id):
         """The job's events until it ends: JobEvent messages, each with `job` (a state change)
         or `point` (a metric point)."""
+        request = coordinator_pb2.WatchJobRequest(id=_text(job_id, "job_id"))
         try:
-            yield from self._stub.WatchJob(coordinator_pb2.WatchJobRequest(id=job_id),
+            yield from self._stub.WatchJob(request,
                                            metadata=self._metadata)
         except grpc.RpcError as error:
             raise PolyTrainError(error.code().name, error.details()) from None
@@ -355,14 +419,15 @@ class Client:
     def metrics(self, job_id, max_points=0):
         """The job's metric points as rows: kind, step, epoch, ..., and one column per value."""
         response = self._call(self._stub.GetMetrics, coordinator_pb2.GetMetricsRequest(
-            job_id=job_id, max_points=max_points))
+            job_id=_text(job_id, "job_id"), max_points=_whole(max_points, "max_points")))
         return _rows(response.points)
 
     def compare(self, job_ids=(), sweep_id="", metric="", baseline_loss="", per_job=False):
         """CompareJobs as rows: one per loss (runs, mean, std, ci95, p against the baseline), or
         with `per_job` one per job."""
         response = self._call(self._stub.CompareJobs, coordinator_pb2.CompareJobsRequest(
-            job_ids=job_ids, sweep_id=sweep_id, metric=metric, baseline_loss=baseline_loss))
+            job_ids=_texts(job_ids, "job_ids"), sweep_id=_text(sweep_id, "sweep_id"),
+            metric=_text(metric, "metric"), baseline_loss=_text(baseline_loss, "baseline_loss")))
         return _rows(response.jobs if per_job else response.losses)
 
     # --- Artifacts ---
@@ -372,6 +437,8 @@ class Client:
         names). `source`: a path (streamed, never read whole into memory), bytes, or a
         torch.jit.ScriptModule (saved as torch.jit.save would). Uploading what you uploaded
         before sends only its hash."""
+        if name is not None:
+            _text(name, "name")
         if isinstance(source, (str, os.PathLike)):
             path = pathlib.Path(source)
             name = name or path.name
@@ -426,7 +493,8 @@ class Client:
 
     def delete_artifact(self, artifact_id):
         return self._call(self._stub.DeleteArtifact,
-                          coordinator_pb2.DeleteArtifactRequest(id=artifact_id))
+                          coordinator_pb2.DeleteArtifactRequest(
+                              id=_text(artifact_id, "artifact_id")))
 
     def _upload_named_files(self, spec, files):
         spec = job_pb2.JobSpec.FromString(spec.SerializeToString())  # the caller's stays as is
