@@ -1,6 +1,7 @@
 #include "common/validation.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,20 @@ std::string Quote(absl::string_view value, size_t max_length) {
                       " characters)");
 }
 
+namespace {
+
+// `value` in as few digits as name it exactly: -0.25 stays "-0.25", and -0.2500000001 (refused
+// by a bound of -1/4) is not printed as "-0.25".
+std::string ExactNumber(double value) {
+  for (int digits = 6; digits < 17; ++digits) {
+    const std::string text = absl::StrFormat("%.*g", digits, value);
+    if (std::strtod(text.c_str(), nullptr) == value) return text;
+  }
+  return absl::StrFormat("%.17g", value);
+}
+
+}  // namespace
+
 absl::Status CheckFinite(absl::string_view field, double value) {
   if (std::isfinite(value)) return absl::OkStatus();
   return InvalidField(field, absl::StrFormat("must be a finite number, got %g", value));
@@ -36,11 +51,13 @@ absl::Status CheckRange(absl::string_view field, double value, double lo, double
   if (absl::Status s = CheckFinite(field, value); !s.ok()) return s;
   if (value < lo) {
     return InvalidField(
-        field,
-        absl::StrFormat("must be >= %s, got %g",
-                        lo_text.empty() ? absl::StrFormat("%g", lo) : std::string(lo_text), value));
+        field, absl::StrFormat("must be >= %s, got %s",
+                               lo_text.empty() ? absl::StrFormat("%g", lo) : std::string(lo_text),
+                               ExactNumber(value)));
   }
-  if (value > hi) return InvalidField(field, absl::StrFormat("must be <= %g, got %g", hi, value));
+  if (value > hi) {
+    return InvalidField(field, absl::StrFormat("must be <= %g, got %s", hi, ExactNumber(value)));
+  }
   return absl::OkStatus();
 }
 

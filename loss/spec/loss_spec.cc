@@ -18,7 +18,8 @@ absl::Status CheckGamma(absl::string_view field, double gamma) {
 
 absl::Status CheckTermCount(absl::string_view field, int n, int min) {
   if (n < min)
-    return InvalidField(field, absl::StrCat("needs at least ", min, " entries, got ", n));
+    return InvalidField(
+        field, absl::StrCat("needs at least ", min, min == 1 ? " entry" : " entries", ", got ", n));
   if (n > kMaxPolyTerms) {
     return InvalidField(field, absl::StrCat("at most ", kMaxPolyTerms, " terms, got ", n));
   }

@@ -86,10 +86,14 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
                 "loss.poly_n.epsilons[3]: must be >= -1/4, got -0.5", "loss");
   ExpectInvalid(Parse("poly_n { epsilons: [-1.5] }"),
                 "poly_n.epsilons[0]: must be >= -1, got -1.5");
-  ExpectInvalid(Parse("poly_n {}"), "poly_n.epsilons: needs at least 1 entries, got 0");
+  ExpectInvalid(Parse("poly_n {}"), "poly_n.epsilons: needs at least 1 entry, got 0");
   ExpectInvalid(Parse("poly_n { epsilons: [1001] }"),
                 "poly_n.epsilons[0]: must be <= 1000, got 1001");
   ExpectInvalid(Parse("poly1 { epsilon: -1.01 }"), "poly1.epsilon: must be >= -1, got -1.01");
+  // Just past a bound is printed in the digits that show it.
+  ExpectInvalid(Parse("poly1 { epsilon: -1.0000000001 }"),
+                "poly1.epsilon: must be >= -1, got -1.0000000001");
+  ExpectInvalid(Parse("focal { gamma: 50.0000001 }"), "focal.gamma: must be <= 50, got 50.0000001");
   ExpectInvalid(Parse("focal { gamma: -0.5 }"), "focal.gamma: must be >= 0, got -0.5");
   ExpectInvalid(Parse("focal { gamma: 50.5 }"), "focal.gamma: must be <= 50, got 50.5");
   ExpectInvalid(Parse("poly_focal { gamma: 1 epsilons: [0, -0.6] }"),
@@ -97,7 +101,7 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid(Parse("poly_focal { gamma: -1 }"), "poly_focal.gamma: must be >= 0, got -1");
   ExpectInvalid(Parse("drop { n: 0 }"), "drop.n: must be in [1, 10000], got 0");
   ExpectInvalid(Parse("drop { n: 10001 }"), "drop.n: must be in [1, 10000], got 10001");
-  ExpectInvalid(Parse("coefficients {}"), "coefficients.alpha: needs at least 1 entries, got 0");
+  ExpectInvalid(Parse("coefficients {}"), "coefficients.alpha: needs at least 1 entry, got 0");
   ExpectInvalid(Parse("coefficients { alpha: [1, -0.1] }"),
                 "coefficients.alpha[1]: must be >= 0, got -0.1");
   ExpectInvalid(Parse("coefficients { alpha: [1] gamma: 51 }"),
