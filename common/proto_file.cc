@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -209,7 +210,11 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
       google::protobuf::StringPiece(content.data(), content.size()), message, options);
   if (!status.ok()) {
     message->Clear();
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", std::string(status.message())));
+    // protobuf names the field path first, and an empty one (the message itself, e.g. two
+    // members of one oneof) as ": ...".
+    absl::string_view why(status.message().data(), status.message().size());
+    absl::ConsumePrefix(&why, ": ");
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", why));
   }
   return absl::OkStatus();
 }

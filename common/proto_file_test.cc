@@ -49,6 +49,11 @@ TEST(ProtoFileTest, JsonErrorsAreInvalidArgument) {
   EXPECT_NE(status.message().find("s.json: "), std::string::npos) << status;
   EXPECT_EQ(ParseProto(R"({"unknown_field": 1})", ProtoFormat::kJson, "s.json", &spec).code(),
             absl::StatusCode::kInvalidArgument);
+  // An error of the message itself has no field path before it.
+  const absl::Status twice =
+      ParseProto(R"({"poly1": {}, "focal": {}})", ProtoFormat::kJson, "s.json", &spec);
+  EXPECT_EQ(twice.message().find("s.json: invalid value oneof field 'form' is already set"), 0u)
+      << twice;
 }
 
 // Protobuf's text parser takes any byte escape in a string; its binary parser (gRPC, the job
