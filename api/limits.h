@@ -108,6 +108,11 @@ inline constexpr char kSweepLabel[] = "sweep";
 inline constexpr char kLossLabel[] = "loss";
 inline constexpr char kJobIdPrefix[] = "job-";
 inline constexpr char kSweepIdPrefix[] = "sweep-";
+// Job.error of a search trial cancelled between its rungs: it finished its rung, and the
+// sweep's report keeps that rung's value.
+inline constexpr char kCancelledWhilePaused[] = "cancelled while paused";
+// ... and of one whose cancel came as it finished its rung (its result is that rung's).
+inline constexpr char kCancelledAtRungEnd[] = "cancelled as it finished its rung";
 // The gRPC metadata key of bearer tokens.
 inline constexpr char kAuthorizationMetadataKey[] = "authorization";
 

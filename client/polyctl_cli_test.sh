@@ -190,6 +190,10 @@ grep -q "eval_accuracy by loss" "$tmp/out" && fail "compare printed its table be
 expect 1 "--state: unknown state 'bogus'; one of queued, running, succeeded, failed, cancelled, paused, stopped" -- \
   list --state bogus
 expect 2 "--seed: Value -1 not in range 0 to 9223372036854775807" -- submit "$spec" --seed -1
+expect 2 "--draw-seed: must be a whole number >= 0, got -1" -- \
+  search "$spec" --range poly1.epsilon=0:1 --draw-seed -1
+expect 2 "--poll-seconds: must be a finite number, got nan" -- \
+  search "$spec" --range poly1.epsilon=0:1 --poll-seconds nan
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- --coordinator 127.0.0.1:1 list
 expect 2 "unknown command 'frobnicate' (one of: submit, sweep, search" -- frobnicate
 expect 2 "unknown command 'frobnicate' (one of: describe, curve)" -- loss frobnicate

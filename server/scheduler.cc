@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
 #include "api/job_states.h"
+#include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "common/timestamps.h"
@@ -145,7 +146,7 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
   }
   if (job->state() == polytrain::v1::JOB_STATE_PAUSED) {  // a search trial between rungs
     POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
-                                              "cancelled while paused", nullptr));
+                                              kCancelledWhilePaused, nullptr));
     return store_->GetJob(job_id);
   }
   auto running = running_.find(job_id);
@@ -334,12 +335,13 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
     job->set_steps(finished.steps());
     POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
     if (finished.paused() && job->has_search()) {
-      // A trial cancelled while it ran stops at its rung: it is not paused to be promoted.
-      POLYTRAIN_RETURN_IF_ERROR(owned.job->cancel_requested
-                                    ? FinishJobLocked(finished.job_id(),
-                                                      polytrain::v1::JOB_STATE_CANCELLED,
-                                                      "cancelled while running", nullptr)
-                                    : PauseTrialLocked(finished));
+      // A trial cancelled while it ran stops at its rung: it is not paused to be promoted, and
+      // its result stays the rung's (the sweep's report counts it).
+      POLYTRAIN_RETURN_IF_ERROR(
+          owned.job->cancel_requested
+              ? FinishJobLocked(finished.job_id(), polytrain::v1::JOB_STATE_CANCELLED,
+                                kCancelledAtRungEnd, &finished.final_metrics())
+              : PauseTrialLocked(finished));
       ScheduleLocked();
       return absl::OkStatus();
     }

@@ -177,9 +177,11 @@ TEST_F(SearchControllerTest, ASearchGoesOnAfterARestartAndACancelledTrialDropsOu
   RecordingChannel channel;
   const int64_t worker = Connect("w2", &channel, 6);
   for (int i = 2; i < 6; ++i) Report(worker, ids[i], 0.1 * i, true, 2);
-  // Five reported rung 0 (the cancelled one too): floor(5/3) = 1, the best (0.6) goes up.
+  // Six reported rung 0, the cancelled one too (it finished the rung before its cancel):
+  // floor(6/3) = 2 go up, the best two being 0.6 and the cancelled 0.5: only 0.6 runs on.
   EXPECT_EQ(Get(ids[0]).search().rung(), 1);
   EXPECT_EQ(Get(ids[0]).state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(GetSweep(submitted.sweep_id()).rungs(0).reported(), 6);
 }
 
 TEST_F(SearchControllerTest, ATrialCancelledWhileItRunsEndsAtItsRungInsteadOfPausing) {
@@ -192,7 +194,13 @@ TEST_F(SearchControllerTest, ATrialCancelledWhileItRunsEndsAtItsRungInsteadOfPau
   ASSERT_EQ(api_->CancelJob(cancel, kAdmin)->state(), polytrain::v1::JOB_STATE_RUNNING);
   Report(worker, id, 0.9, /*paused=*/true, 2);  // its rung's result came before the stop
   EXPECT_EQ(Get(id).state(), polytrain::v1::JOB_STATE_CANCELLED);
-  EXPECT_EQ(Get(id).error(), "cancelled while running");
+  EXPECT_EQ(Get(id).error(), "cancelled as it finished its rung");
+  // Its rung's result is the sweep's, as a paused trial's is.
+  const Sweep report = GetSweep(submitted.sweep_id());
+  ASSERT_GT(report.trials_size(), 0);
+  EXPECT_EQ(std::vector<double>(report.trials(0).rung_values().begin(),
+                                report.trials(0).rung_values().end()),
+            std::vector<double>{0.9});
 }
 
 TEST_F(SearchControllerTest, ARestartDecidesWhatTheStoppedCoordinatorLeftUndecided) {

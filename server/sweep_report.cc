@@ -71,9 +71,14 @@ TrialStanding Standing(const Job& job, const std::string& metric) {
   TrialStanding standing;
   standing.state = job.state();
   standing.rung_values.assign(job.search().rung_values().begin(), job.search().rung_values().end());
-  const bool at_rung_end = job.state() == polytrain::v1::JOB_STATE_PAUSED ||
-                           job.state() == polytrain::v1::JOB_STATE_STOPPED ||
-                           job.state() == polytrain::v1::JOB_STATE_SUCCEEDED;
+  // Cancelled between rungs, it finished the rung it paused at (its final metrics are that
+  // rung's); cancelled while it ran one, it did not.
+  const bool at_rung_end =
+      job.state() == polytrain::v1::JOB_STATE_PAUSED ||
+      job.state() == polytrain::v1::JOB_STATE_STOPPED ||
+      job.state() == polytrain::v1::JOB_STATE_SUCCEEDED ||
+      (job.state() == polytrain::v1::JOB_STATE_CANCELLED &&
+       (job.error() == kCancelledWhilePaused || job.error() == kCancelledAtRungEnd));
   if (at_rung_end && standing.rung_values.size() == static_cast<size_t>(job.search().rung())) {
     auto value = job.final_metrics().find(metric);
     standing.rung_values.push_back(value == job.final_metrics().end() ? kNaN : value->second);

@@ -155,6 +155,9 @@ PY
 # Wrong requests name their field; nothing is stored.
 expect 1 "search.ranges[0].min: poly1.epsilon = -2 is not a valid loss" -- \
   "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=-2:1
+# A list's entry is drawn from the form alone: poly_n's epsilons are made long enough (zeros).
+expect 1 "search.ranges[0].min: poly_n.epsilons[1] = -2 is not a valid loss" -- \
+  "$polyctl" search "$tmp/base.txtpb" --range 'poly_n.epsilons[1]=-2:1'
 expect 1 "search.ranges[0].field: 'focal.gamma' needs the search's loss to be focal" -- \
   "$polyctl" search "$tmp/base.txtpb" --range focal.gamma=0:1 --loss 'poly1 {}'
 expect 1 "search.min_resource: must be in [1, 9], got 10" -- \

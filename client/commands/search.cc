@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "api/loss_search.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
@@ -28,6 +30,39 @@ namespace {
 
 using namespace command_support;  // NOLINT(build/namespaces): the commands' shared helpers
 using polytrain::v1::LossSearch;
+
+// For each range "form.list[i]" of search.loss's form, list gets zeros up to index i (an index
+// out of bounds is left for the coordinator to refuse, naming the range).
+void ExtendListsTheRangesIndex(LossSearch& search) {
+  google::protobuf::Message* loss = search.mutable_loss();
+  const google::protobuf::Reflection* reflection = loss->GetReflection();
+  for (const auto& range : search.ranges()) {
+    const std::string& field = range.field();
+    const size_t dot = field.find('.'), open = field.find('['), close = field.find(']');
+    if (dot == std::string::npos || open == std::string::npos || close != field.size() - 1 ||
+        open < dot) {
+      continue;
+    }
+    const google::protobuf::FieldDescriptor* form =
+        loss->GetDescriptor()->FindFieldByName(field.substr(0, dot));
+    int index = 0;
+    if (form == nullptr || form->message_type() == nullptr ||
+        !absl::SimpleAtoi(field.substr(open + 1, close - open - 1), &index) || index < 0 ||
+        index > kMaxRangeIndex) {
+      continue;
+    }
+    google::protobuf::Message* sub = reflection->MutableMessage(loss, form);
+    const google::protobuf::FieldDescriptor* list =
+        sub->GetDescriptor()->FindFieldByName(field.substr(dot + 1, open - dot - 1));
+    if (list == nullptr || !list->is_repeated() ||
+        list->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE) {
+      continue;
+    }
+    while (sub->GetReflection()->FieldSize(*sub, list) <= index) {
+      sub->GetReflection()->AddDouble(sub, list, 0.0);
+    }
+  }
+}
 
 struct SearchOptions {
   std::string file, request_id, strategy = "successive_halving", unit = "epochs", metric;
@@ -108,6 +143,9 @@ absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptio
     }
     POLYTRAIN_RETURN_IF_ERROR(
         ParseProto(loss, ProtoFormat::kText, "--loss", search.mutable_loss()));
+    // A form made from the ranges ("poly_n.epsilons[1]": poly_n {}) has each list the ranges
+    // index long enough, of zeros: `poly_n {}` alone is no loss (it needs an epsilon).
+    if (options.loss.empty()) ExtendListsTheRangesIndex(search);
     search.set_trials(options.trials);
     search.set_draw_seed(options.draw_seed);
   }
@@ -208,7 +246,15 @@ Command AddSearchCommand(CLI::App& app) {
   search->add_option("--trials", options->trials, "configurations drawn")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  search->add_option("--draw-seed", options->draw_seed, "seed of the draws")->capture_default_str();
+  search->add_option("--draw-seed", options->draw_seed, "seed of the draws")
+      ->check(CLI::Validator(  // an unsigned option would take -1 as 2^64 - 1
+          [](const std::string& text) {
+            return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos
+                       ? std::string()
+                       : "must be a whole number >= 0, got " + text;
+          },
+          "UINT"))
+      ->capture_default_str();
   search->add_option("--loss-grid", options->grids,
                      "successive halving over a grid instead of ranges: PRESET.FIELD=V1,V2,...");
   search->add_option("--unit", options->unit, "rungs in epochs or steps")
@@ -237,6 +283,14 @@ Command AddSearchCommand(CLI::App& app) {
   search->add_option("--request-id", options->request_id, "makes retries of this search safe");
   search->add_option("--poll-seconds", options->poll_seconds, "how often --watch asks")
       ->check(CLI::Range(0.05, 60.0))
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            double value = 0;
+            return absl::SimpleAtod(text, &value) && std::isfinite(value)
+                       ? std::string()
+                       : "must be a finite number, got " + text;
+          },
+          "FINITE"))
       ->capture_default_str();
   AddUploadFlags(search, &options->upload);
   search->add_flag("--watch", options->watch,
