@@ -114,6 +114,7 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
                                      "base.seed + 1, ...), got ",
                                      request.base().seed()));
   }
+  POLYTRAIN_RETURN_IF_ERROR(ValidateSearchStrategy(search));
   // The configurations are counted first: a search's bounds (top_k) are counted in them.
   if (!draws && !(SearchStrategy(request) == polytrain::v1::LossSearch::STRATEGY_RANDOM &&
                   request.losses_size() == 0)) {

@@ -266,24 +266,61 @@ absl::Status SetLossNumber(absl::string_view field, double value, LossSpec* loss
   return absl::OkStatus();
 }
 
-absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
-  const LossSearch& search = request.search();
+absl::Status ValidateSearchStrategy(const LossSearch& search) {
   if (!LossSearch::Strategy_IsValid(search.strategy())) {
     return InvalidField("search.strategy", absl::StrCat("unknown strategy ", search.strategy()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
+  const LossSearch& search = request.search();
+  POLYTRAIN_RETURN_IF_ERROR(ValidateSearchStrategy(search));
   POLYTRAIN_RETURN_IF_ERROR(ValidateSearchMetric(request));
   const LossSearch::Strategy strategy = SearchStrategy(request);
+  // Fields only successive halving reads, and those a drawing search (random, or halving with
+  // ranges) reads: the first one set where the strategy does not read it is named.
+  const std::vector<std::pair<const char*, bool>> halving_fields = {
+      {"unit", search.unit() != LossSearch::RESOURCE_UNSPECIFIED},
+      {"min_resource", search.min_resource() != 0},
+      {"reduction_factor", search.reduction_factor() != 0},
+      {"top_k", search.top_k() != 0},
+      {"baseline", search.has_baseline()}};
   if (strategy == LossSearch::STRATEGY_GRID) {
-    if (search.ranges_size() > 0 || search.trials() != 0 || search.min_resource() != 0 ||
-        search.top_k() != 0 || search.has_loss() || search.has_baseline() ||
-        search.reduction_factor() != 0 || search.unit() != LossSearch::RESOURCE_UNSPECIFIED ||
-        search.draw_seed() != 0) {
-      return InvalidField("search.strategy",
-                          "a grid runs `losses` as given: loss, ranges, trials, draw_seed, unit, "
-                          "min_resource, reduction_factor, top_k and baseline need RANDOM or "
-                          "SUCCESSIVE_HALVING");
+    const std::vector<std::pair<const char*, bool>> drawing_fields = {
+        {"loss", search.has_loss()},
+        {"ranges", search.ranges_size() > 0},
+        {"trials", search.trials() != 0},
+        {"draw_seed", search.draw_seed() != 0}};
+    for (const auto& [name, set] : drawing_fields) {
+      if (set) {
+        return InvalidField(absl::StrCat("search.", name),
+                            "needs search.strategy RANDOM or SUCCESSIVE_HALVING (a grid runs "
+                            "`losses` as given)");
+      }
+    }
+    for (const auto& [name, set] : halving_fields) {
+      if (set) {
+        return InvalidField(absl::StrCat("search.", name),
+                            "needs search.strategy SUCCESSIVE_HALVING (a grid runs `losses` as "
+                            "given)");
+      }
     }
     return absl::OkStatus();
+  }
+  if (strategy == LossSearch::STRATEGY_RANDOM) {
+    for (const auto& [name, set] : halving_fields) {
+      if (set) {
+        return InvalidField(absl::StrCat("search.", name),
+                            "needs search.strategy SUCCESSIVE_HALVING (a random search trains "
+                            "every trial to the end)");
+      }
+    }
+    if (search.ranges_size() == 0) {
+      return InvalidField("search.ranges",
+                          "a random search draws its losses from ranges of search.loss: set at "
+                          "least one (a grid runs `losses` as given)");
+    }
   }
   const bool draws = strategy == LossSearch::STRATEGY_RANDOM || search.ranges_size() > 0;
   if (draws) {
@@ -301,12 +338,6 @@ absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
                         "to draw trials instead");
   }
   if (strategy == LossSearch::STRATEGY_RANDOM) {
-    if (search.min_resource() != 0 || search.top_k() != 0 || search.reduction_factor() != 0 ||
-        search.unit() != LossSearch::RESOURCE_UNSPECIFIED || search.has_baseline()) {
-      return InvalidField("search.strategy",
-                          "unit, min_resource, reduction_factor, top_k and baseline need "
-                          "SUCCESSIVE_HALVING");
-    }
     const int seeds = std::max(request.seeds(), 1);
     if (int64_t{search.trials()} * seeds > kMaxSweepJobs) {
       return InvalidField("search.trials",

@@ -35,6 +35,10 @@ polytrain::v1::LossSearch::Strategy SearchStrategy(
 // number of LossSpec, or a form other than the loss's.
 absl::Status SetLossNumber(absl::string_view field, double value, polytrain::v1::LossSpec* loss);
 
+// INVALID_ARGUMENT naming search.strategy when it is none of the enum's values: checked before
+// anything that depends on the strategy (how many `losses` it needs).
+absl::Status ValidateSearchStrategy(const polytrain::v1::LossSearch& search);
+
 // Checks `request.search` (under the path "search"), given a base already checked. A grid's
 // search is the strategy alone.
 absl::Status ValidateLossSearch(const polytrain::v1::SubmitSweepRequest& request);

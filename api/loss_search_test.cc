@@ -210,15 +210,24 @@ TEST(LossSearchTest, HalvingLimitsAndBudget) {
 
 TEST(LossSearchTest, AGridTakesNoSearchFields) {
   SubmitSweepRequest request = Search("losses { cross_entropy {} } search { top_k: 1 }");
-  EXPECT_EQ(
-      Error(request),
-      "search.strategy: a grid runs `losses` as given: loss, ranges, trials, draw_seed, unit, "
-      "min_resource, reduction_factor, top_k and baseline need RANDOM or SUCCESSIVE_HALVING");
+  EXPECT_EQ(Error(request),
+            "search.top_k: needs search.strategy SUCCESSIVE_HALVING (a grid runs `losses` as "
+            "given)");
   request.mutable_search()->set_top_k(0);
   EXPECT_EQ(Error(request), "");
   request.mutable_search()->mutable_baseline()->mutable_cross_entropy();
-  EXPECT_NE(Error(request), "");
+  EXPECT_EQ(Error(request),
+            "search.baseline: needs search.strategy SUCCESSIVE_HALVING (a grid runs `losses` as "
+            "given)");
   request.mutable_search()->clear_baseline();
+  request.mutable_search()->set_draw_seed(3);
+  EXPECT_EQ(Error(request),
+            "search.draw_seed: needs search.strategy RANDOM or SUCCESSIVE_HALVING (a grid runs "
+            "`losses` as given)");
+  request.mutable_search()->set_draw_seed(0);
+  request.mutable_search()->add_ranges()->set_field("poly1.epsilon");
+  EXPECT_EQ(Error(request).substr(0, 34), "search.ranges: needs search.strate");
+  request.mutable_search()->clear_ranges();
   request.mutable_search()->set_metric(std::string(129, 'm'));
   EXPECT_EQ(Error(request), "search.metric: length must be in [0, 128] characters, got 129");
   request.mutable_search()->set_metric(std::string(128, 'm'));
@@ -276,16 +285,31 @@ TEST(LossSearchTest, ARandomSearchIsBoundedByTrialsTimesSeeds) {
   request.mutable_search()->set_trials(500);
   EXPECT_EQ(Error(request), "");
   const std::string halving_only =
-      "search.strategy: unit, min_resource, reduction_factor, top_k and baseline need "
-      "SUCCESSIVE_HALVING";
+      ": needs search.strategy SUCCESSIVE_HALVING (a random search trains every trial to the end)";
   request.mutable_search()->set_top_k(1);
-  EXPECT_EQ(Error(request), halving_only);
+  EXPECT_EQ(Error(request), "search.top_k" + halving_only);
   request.mutable_search()->set_top_k(0);
   request.mutable_search()->set_unit(static_cast<polytrain::v1::LossSearch::ResourceUnit>(7));
-  EXPECT_EQ(Error(request), halving_only);
+  EXPECT_EQ(Error(request), "search.unit" + halving_only);
   request.mutable_search()->set_unit(polytrain::v1::LossSearch::RESOURCE_UNSPECIFIED);
   request.mutable_search()->mutable_baseline()->mutable_focal()->set_gamma(2);
-  EXPECT_EQ(Error(request), halving_only);
+  EXPECT_EQ(Error(request), "search.baseline" + halving_only);
+  request.mutable_search()->clear_baseline();
+  // Without ranges it has nothing to draw, given losses or not.
+  request.mutable_search()->clear_ranges();
+  const std::string no_ranges =
+      "search.ranges: a random search draws its losses from ranges of search.loss: set at least "
+      "one (a grid runs `losses` as given)";
+  EXPECT_EQ(Error(request), no_ranges);
+  request.add_losses()->mutable_cross_entropy();
+  EXPECT_EQ(Error(request), no_ranges);
+}
+
+TEST(LossSearchTest, AnUnknownStrategyIsNamedBeforeTheLossesItWouldNeed) {
+  SubmitSweepRequest request = Search("search { strategy: STRATEGY_GRID }");
+  EXPECT_EQ(Error(request).substr(0, 7), "losses:");
+  request.mutable_search()->set_strategy(static_cast<polytrain::v1::LossSearch::Strategy>(7));
+  EXPECT_EQ(Error(request), "search.strategy: unknown strategy 7");
 }
 
 TEST(LossSearchTest, ASweepWhoseJobsWouldNotFitOneAnswerIsRefused) {

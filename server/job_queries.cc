@@ -105,13 +105,10 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
     }
     jobs.assign(page->jobs.rbegin(), page->jobs.rend());  // oldest first
   }
-  std::vector<JobWithMetrics> with_metrics;
-  for (Job& job : jobs) {
-    absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points = store_->GetMetrics(job.id());
-    if (!points.ok()) return points.status();
-    with_metrics.push_back({std::move(job), *std::move(points)});
-  }
-  return BuildComparison(with_metrics, request.metric(), request.baseline_loss(),
+  absl::StatusOr<std::vector<JobWithMetrics>> with_metrics =
+      WithMetricPoints(*store_, std::move(jobs));
+  if (!with_metrics.ok()) return with_metrics.status();
+  return BuildComparison(*with_metrics, request.metric(), request.baseline_loss(),
                          request.curve_points());
 }
 
@@ -125,7 +122,9 @@ absl::StatusOr<polytrain::v1::Sweep> JobQueries::GetSweep(
   }
   absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
   if (!jobs.ok()) return jobs.status();
-  return BuildSweepReport(*record, *jobs);
+  absl::StatusOr<std::vector<JobWithMetrics>> runs = WithMetricPoints(*store_, *std::move(jobs));
+  if (!runs.ok()) return runs.status();
+  return BuildSweepReport(*record, *runs);
 }
 
 absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> JobQueries::RetriedSweep(

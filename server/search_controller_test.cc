@@ -44,6 +44,17 @@ class SearchControllerTest : public CoordinatorTest {
     message.mutable_finished()->set_steps(steps);
     ASSERT_TRUE(protocol_->Handle(session, message).ok());
   }
+  // An evaluation the worker reports mid-run (the ranking's mean_best is the best of these).
+  void Evaluated(int64_t session, const std::string& job_id, int64_t step, double accuracy) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_metrics()->set_job_id(job_id);
+    message.mutable_metrics()->set_attempt(Get(job_id).attempts());
+    polytrain::v1::MetricPoint* point = message.mutable_metrics()->add_points();
+    point->set_kind(polytrain::v1::MetricPoint::KIND_EVAL);
+    point->set_step(step);
+    (*point->mutable_values())["eval_accuracy"] = accuracy;
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  }
   Sweep GetSweep(const std::string& id) {
     polytrain::v1::GetSweepRequest request;
     request.set_id(id);
@@ -114,6 +125,7 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
   Report(worker, ids[5], 0.72, true, 6);
   EXPECT_EQ(Get(ids[5]).search().rung(), 2);
   EXPECT_EQ(Assigned(channel, ids[5])->search().pause_at_epoch(), 0);  // to the end
+  Evaluated(worker, ids[5], 12, 0.80);
   Report(worker, ids[5], 0.77, /*paused=*/false, 18);
   EXPECT_EQ(Get(ids[5]).state(), polytrain::v1::JOB_STATE_SUCCEEDED);
   // Halving is over: the rest are stopped by the search, with the rung that ended them.
@@ -137,6 +149,8 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
   EXPECT_EQ(Get(reruns[0]).search().pause_at_epoch(), 0);
   EXPECT_EQ(Get(reruns[1]).loss_name(), "ce");
   EXPECT_EQ(sweep.state(), Sweep::SWEEP_STATE_RUNNING);
+  Evaluated(worker, reruns[0], 6, 0.70);
+  Evaluated(worker, reruns[0], 12, 0.78);
   Report(worker, reruns[0], 0.76, false, 18);
   Report(worker, reruns[1], 0.70, false, 18);
   Report(worker, reruns[2], 0.71, false, 18);
@@ -149,6 +163,8 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
   EXPECT_NEAR(sweep.ranking(0).mean(), (0.77 + 0.76) / 2, 1e-12);
   EXPECT_FALSE(std::isnan(sweep.ranking(0).ci95_low()));
   EXPECT_FALSE(std::isnan(sweep.ranking(0).p_value()));
+  // The mean over its runs of each run's best evaluation (as CompareJobs computes it).
+  EXPECT_NEAR(sweep.ranking(0).mean_best(), (0.80 + 0.78) / 2, 1e-12);
   // Compute: four trials stopped at 2 steps, one at 6, one to the end, three full re-runs.
   EXPECT_EQ(sweep.total_steps(), 4 * 2 + 6 + 18 + 3 * 18);
 }

@@ -94,7 +94,29 @@ polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& 
   return baseline;
 }
 
+absl::StatusOr<std::vector<JobWithMetrics>> WithMetricPoints(JobStore& store,
+                                                             std::vector<Job> jobs) {
+  std::vector<JobWithMetrics> runs;
+  runs.reserve(jobs.size());
+  for (Job& job : jobs) {
+    absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points = store.GetMetrics(job.id());
+    if (!points.ok()) return points.status();
+    runs.push_back({std::move(job), *std::move(points)});
+  }
+  return runs;
+}
+
 Sweep BuildSweepReport(const Sweep& record, const std::vector<Job>& jobs) {
+  std::vector<JobWithMetrics> runs;
+  runs.reserve(jobs.size());
+  for (const Job& job : jobs) runs.push_back({job, {}});
+  return BuildSweepReport(record, runs);
+}
+
+Sweep BuildSweepReport(const Sweep& record, const std::vector<JobWithMetrics>& runs) {
+  std::vector<Job> jobs;
+  jobs.reserve(runs.size());
+  for (const JobWithMetrics& run : runs) jobs.push_back(run.job);
   Sweep sweep = record;
   const polytrain::v1::SubmitSweepRequest& request = record.request();
   const bool halving =
@@ -132,12 +154,8 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<Job>& jobs) {
       baseline = loss::ShortName(config);
     }
   }
-  std::vector<JobWithMetrics> runs;
   bool has_baseline = false;
-  for (const Job& job : jobs) {
-    runs.push_back({job, {}});
-    has_baseline = has_baseline || job.loss_name() == baseline;
-  }
+  for (const Job& job : jobs) has_baseline = has_baseline || job.loss_name() == baseline;
   if (!has_baseline) baseline.clear();
   absl::StatusOr<polytrain::v1::CompareJobsResponse> comparison =
       BuildComparison(runs, metric, baseline, 0);

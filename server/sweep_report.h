@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "polytrain/v1/coordinator.pb.h"
+#include "server/job_comparison.h"
 #include "server/job_store.h"
 #include "server/successive_halving.h"
 
@@ -27,9 +28,19 @@ TrialStanding Standing(const polytrain::v1::Job& job, const std::string& metric)
 // configuration's activation, smoothing, weights and reduction.
 polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& request);
 
-// `record` (as stored) filled in from `jobs`.
+// `record` (as stored) filled in from `runs`: its jobs, each with its metric points, which give
+// the ranking's mean_best as CompareJobs computes it.
+polytrain::v1::Sweep BuildSweepReport(const polytrain::v1::Sweep& record,
+                                      const std::vector<JobWithMetrics>& runs);
+
+// As above without metric points (ranking[].mean_best stays NaN): for the search's gauges, which
+// do not show it and are refreshed at every trial's change.
 polytrain::v1::Sweep BuildSweepReport(const polytrain::v1::Sweep& record,
                                       const std::vector<polytrain::v1::Job>& jobs);
+
+// `jobs` with their metric points read from `store`.
+absl::StatusOr<std::vector<JobWithMetrics>> WithMetricPoints(JobStore& store,
+                                                             std::vector<polytrain::v1::Job> jobs);
 
 }  // namespace polytrain
 

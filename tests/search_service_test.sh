@@ -168,5 +168,16 @@ expect 2 "search needs --range FIELD=MIN:MAX (draws) or --loss-grid G" -- \
   "$polyctl" search "$tmp/base.txtpb"
 expect 1 "--range foo.bar: 'foo' is not a loss form (one of: cross_entropy, focal, poly1" -- \
   "$polyctl" search "$tmp/base.txtpb" --range foo.bar=1:2
+expect 1 "--range =0:1: expected FIELD=MIN:MAX" -- \
+  "$polyctl" search "$tmp/base.txtpb" --range =0:1
+# Options a search would not read are refused, not dropped.
+expect 2 "--loss-grid excludes --trials" -- \
+  "$polyctl" search "$tmp/base.txtpb" --loss-grid poly1.epsilon=1,2 --trials 5
+expect 2 "--top-k is read by --strategy successive_halving only" -- \
+  "$polyctl" search "$tmp/base.txtpb" --strategy random --range poly1.epsilon=0:1 --top-k 1
+expect 2 "--min-resource: must be a whole number >= 1, got 99999999999999999999" -- \
+  "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=0:1 --min-resource 99999999999999999999
+expect 1 "search.ranges: a random search draws its losses from ranges" -- \
+  "$polyctl" search "$tmp/base.txtpb" --strategy random --loss-grid poly1.epsilon=1,2
 expect 4 "id: no sweep sweep-000000000000" -- "$polyctl" get sweep-000000000000
 finish search_service_test

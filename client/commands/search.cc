@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "api/job_states.h"
 #include "api/loss_search.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
@@ -94,7 +95,7 @@ absl::StatusOr<polytrain::v1::ParameterRange> ParseRange(const std::string& text
       sides.size() == 2 ? absl::StrSplit(sides[1], ':') : std::vector<std::string>();
   polytrain::v1::ParameterRange range;
   double min = 0, max = 0;
-  if (sides.size() != 2 || (bounds.size() != 2 && bounds.size() != 3) ||
+  if (sides.size() != 2 || sides[0].empty() || (bounds.size() != 2 && bounds.size() != 3) ||
       !absl::SimpleAtod(bounds[0], &min) || !absl::SimpleAtod(bounds[1], &max) ||
       (bounds.size() == 3 && bounds[2] != "log")) {
     return absl::InvalidArgumentError(
@@ -188,8 +189,15 @@ int WatchSweep(CoordinatorClient& client, const std::string& id, double poll_sec
       if (text != shown) std::cout << "\033[H\033[2J" << text << std::flush;
       shown = text;
     } else {
-      std::string line = "rungs reported:";
-      for (const auto& r : sweep->rungs()) absl::StrAppend(&line, " ", r.reported());
+      std::string line;
+      if (sweep->rungs_size() > 0) {
+        line = "rungs reported:";
+        for (const auto& r : sweep->rungs()) absl::StrAppend(&line, " ", r.reported());
+      } else {  // a random search: no rungs, each trial trains to the end
+        int ended = 0;
+        for (const auto& t : sweep->trials()) ended += IsFinalState(t.state()) ? 1 : 0;
+        line = absl::StrCat("trials ended: ", ended, " of ", sweep->trials_size());
+      }
       absl::StrAppend(&line, "; steps ", sweep->total_steps());
       if (line != shown) std::cerr << line << "\n";
       shown = line;
@@ -200,11 +208,25 @@ int WatchSweep(CoordinatorClient& client, const std::string& id, double poll_sec
   }
 }
 
-int RunSearch(const SearchOptions& options, CoordinatorClient& client) {
+// The options only successive halving reads.
+constexpr const char* kHalvingOptions[] = {"--unit", "--min-resource", "--eta", "--top-k",
+                                           "--baseline"};
+
+int RunSearch(const SearchOptions& options, const CLI::App& command, CoordinatorClient& client) {
   if (options.ranges.empty() && options.grids.empty()) {
     std::cerr << "polyctl: search needs --range FIELD=MIN:MAX (draws) or --loss-grid G (given "
                  "losses)\n";
     return kExitUsage;
+  }
+  if (options.strategy == "random") {
+    for (const char* name : kHalvingOptions) {
+      if (command.count(name) > 0) {
+        std::cerr << "polyctl: " << name
+                  << " is read by --strategy successive_halving only (a random search trains "
+                     "every trial to the end)\n";
+        return kExitUsage;
+      }
+    }
   }
   absl::StatusOr<polytrain::v1::SubmitSweepRequest> request = BuildRequest(options);
   if (!request.ok()) return Fail(request.status());
@@ -237,14 +259,22 @@ Command AddSearchCommand(CLI::App& app) {
   search->add_option("--strategy", options->strategy, "successive_halving or random")
       ->check(CLI::IsMember({"successive_halving", "random"}))
       ->capture_default_str();
-  search->add_option("--range", options->ranges,
-                     "draw FIELD uniformly in [MIN, MAX] (':log': log-uniformly), e.g. "
-                     "poly1.epsilon=-1:10 (repeatable)");
-  search->add_option("--loss", options->loss,
-                     "the loss the ranges draw from (default: the form of the first range's "
-                     "field, e.g. 'poly1 {}')");
+  CLI::Option* grid = search->add_option(
+      "--loss-grid", options->grids,
+      "successive halving over a grid instead of ranges: PRESET.FIELD=V1,V2,... (repeatable)");
+  search
+      ->add_option("--range", options->ranges,
+                   "draw FIELD uniformly in [MIN, MAX] (':log': log-uniformly), e.g. "
+                   "poly1.epsilon=-1:10 (repeatable)")
+      ->excludes(grid);
+  search
+      ->add_option("--loss", options->loss,
+                   "the loss the ranges draw from (default: the form of the first range's "
+                   "field, e.g. 'poly1 {}')")
+      ->excludes(grid);
   search->add_option("--trials", options->trials, "configurations drawn")
       ->check(CLI::Range(1, 1000))
+      ->excludes(grid)
       ->capture_default_str();
   search->add_option("--draw-seed", options->draw_seed, "seed of the draws")
       ->check(CLI::Validator(  // an unsigned option would take -1 as 2^64 - 1
@@ -254,13 +284,21 @@ Command AddSearchCommand(CLI::App& app) {
                        : "must be a whole number >= 0, got " + text;
           },
           "UINT"))
+      ->excludes(grid)
       ->capture_default_str();
-  search->add_option("--loss-grid", options->grids,
-                     "successive halving over a grid instead of ranges: PRESET.FIELD=V1,V2,...");
   search->add_option("--unit", options->unit, "rungs in epochs or steps")
       ->check(CLI::IsMember({"epochs", "steps"}))
       ->capture_default_str();
   search->add_option("--min-resource", options->min_resource, "the first rung")
+      ->check(CLI::Validator(  // CLI11 would take 1e30 as the largest int64
+          [](const std::string& text) {
+            int64_t value = 0;
+            return text.find_first_not_of("0123456789") == std::string::npos &&
+                           absl::SimpleAtoi(text, &value) && value >= 1
+                       ? std::string()
+                       : "must be a whole number >= 1, got " + text;
+          },
+          "INT>=1"))
       ->capture_default_str();
   search->add_option("--eta", options->eta, "reduction factor: the top 1/eta go up a rung")
       ->check(CLI::Range(2, 16))
@@ -268,6 +306,7 @@ Command AddSearchCommand(CLI::App& app) {
   search
       ->add_option("--top-k", options->top_k,
                    "at the end, re-run the best K with --seeds seeds, and the baseline")
+      ->check(CLI::Range(0, kMaxSearchTopK))
       ->capture_default_str();
   search
       ->add_option("--seeds", options->seeds,
@@ -295,7 +334,9 @@ Command AddSearchCommand(CLI::App& app) {
   AddUploadFlags(search, &options->upload);
   search->add_flag("--watch", options->watch,
                    "show the rung table live until the search is done, then its ranking");
-  return {search, [options](CoordinatorClient& client) { return RunSearch(*options, client); }};
+  return {search, [options, search](CoordinatorClient& client) {
+            return RunSearch(*options, *search, client);
+          }};
 }
 
 }  // namespace polytrain
