@@ -211,9 +211,13 @@ TEST_F(PolyLossTest, SigmoidGradientsKeepTheirPrecisionFarFromTheDecisionBoundar
 TEST_F(PolyLossTest, LossesWhoseLowTermsVanishAreNeverNegative) {
   // alpha_j = 0 (eps_j = -1/j) cancels near pt = 1; the loss stays >= 0 all the same.
   torch::manual_seed(3);
-  const torch::Tensor z = torch::rand({300, 3}, torch::kDouble) * 40;
-  const torch::Tensor classes = torch::zeros({300}, torch::kLong);
-  const torch::Tensor labels = torch::rand({300, 3}).lt(0.5).to(torch::kDouble);
+  // Random rows, and two where softmax's rounding went below 0 without the clamp.
+  const torch::Tensor z = torch::cat({torch::rand({300, 3}, torch::kDouble) * 40,
+                                      torch::tensor({{19.844192208329027, 1.623856654024448, 0.0},
+                                                     {23.74666520252371, 3.9681839182812535, 0.0}},
+                                                    torch::kDouble)});
+  const torch::Tensor classes = torch::zeros({302}, torch::kLong);
+  const torch::Tensor labels = torch::rand({302, 3}).lt(0.5).to(torch::kDouble);
   for (const char* spec :
        {"poly_n { epsilons: [-1, -0.5] }", "coefficients { alpha: [0, 0] add_ce_tail: true }",
         "poly_focal { gamma: 0.3 epsilons: [-1, -0.5] }"}) {
