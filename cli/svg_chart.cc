@@ -1,10 +1,15 @@
 #include "cli/svg_chart.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/match.h"
@@ -39,6 +44,61 @@ std::vector<double> Ticks(double lo, double hi) {
     ticks.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
   }
   return ticks;
+}
+
+// Writes every byte of `data` to `fd`; false with errno set otherwise.
+bool WriteAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Runs `rsvg-convert -f png` with `svg` on its stdin and `png_fd` as its stdout.
+absl::Status ConvertToPng(const std::string& svg, int png_fd) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  const pid_t child = fork();
+  if (child < 0) {
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  }
+  if (child == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    if (dup2(pipe_fds[0], STDIN_FILENO) < 0 || dup2(png_fd, STDOUT_FILENO) < 0 ||
+        (null >= 0 && dup2(null, STDERR_FILENO) < 0)) {
+      _exit(126);
+    }
+    char* const argv[] = {const_cast<char*>("rsvg-convert"), const_cast<char*>("-f"),
+                          const_cast<char*>("png"), nullptr};
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  close(pipe_fds[0]);
+  // A converter that exits early must not kill this process by SIGPIPE.
+  struct sigaction ignore = {}, previous = {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &previous);
+  WriteAll(pipe_fds[1], svg);  // a short write shows in the converter's exit status
+  close(pipe_fds[1]);
+  sigaction(SIGPIPE, &previous, nullptr);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+    return absl::FailedPreconditionError("rsvg-convert not found (install package librsvg2-bin)");
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError("rsvg-convert failed to convert the chart to PNG");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -143,21 +203,28 @@ absl::Status WriteChart(const std::string& path, const std::string& svg) {
     return absl::InvalidArgumentError(
         absl::StrCat("--plot ", path, ": the file must end in .svg or .png"));
   }
-  const std::string svg_path = png ? path + ".svg" : path;
-  {
-    std::ofstream out(svg_path);
-    out << svg;
-    if (!out)
-      return absl::InvalidArgumentError(absl::StrCat("--plot ", svg_path, ": cannot write"));
+  const int out = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--plot ", path, ": cannot write: ", std::strerror(errno)));
   }
-  if (!png) return absl::OkStatus();
-  const std::string command =
-      absl::StrCat("rsvg-convert -f png -o '", path, "' '", svg_path, "' 2>/dev/null");
-  const int rc = std::system(command.c_str());
-  std::remove(svg_path.c_str());
-  if (rc != 0) {
-    return absl::InternalError(
-        absl::StrCat("--plot ", path, ": rsvg-convert failed (package librsvg2-bin)"));
+  if (!png) {
+    const bool written = WriteAll(out, svg);
+    const int error = errno;
+    if (close(out) != 0 || !written) {
+      std::remove(path.c_str());
+      return absl::InvalidArgumentError(
+          absl::StrCat("--plot ", path, ": cannot write: ", std::strerror(error)));
+    }
+    return absl::OkStatus();
+  }
+  // rsvg-convert reads the SVG from a pipe and writes the PNG to the file: run without a shell,
+  // so the file's name is never a command.
+  absl::Status converted = ConvertToPng(svg, out);
+  close(out);
+  if (!converted.ok()) {
+    std::remove(path.c_str());
+    return absl::InternalError(absl::StrCat("--plot ", path, ": ", converted.message()));
   }
   return absl::OkStatus();
 }

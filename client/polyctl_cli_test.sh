@@ -153,6 +153,20 @@ expect 1 "--pt: each point must be a number in [0, 1], got '2'" -- \
   loss curve "$root/examples/losses/poly1.txtpb" --pt 2
 expect 1 "--plot $tmp/x.gif: the file must end in .svg or .png" -- \
   loss curve "$root/examples/losses/poly1.txtpb" --plot "$tmp/x.gif"
+# The file's name is a name, never a command; nothing beside it is written or removed.
+mkdir "$tmp/plots"
+cd "$tmp/plots"
+odd="a'; touch pwned; echo \$(touch pwned2) 'b.png"
+echo keep >"$odd.svg"
+expect 0 "poly1(e=2)" -- loss curve "$root/examples/losses/poly1.txtpb" --plot "$odd"
+checks=$((checks + 1))
+[[ ! -e pwned && ! -e pwned2 ]] || fail "--plot ran its file name"
+[[ $(head -c 4 "$odd" | tail -c 3) == PNG ]] || fail "--plot with quotes in its name wrote no PNG"
+[[ $(cat "$odd.svg") == keep ]] || fail "--plot touched a file beside its own"
+[[ $(ls | wc -l) -eq 2 ]] || fail "--plot left files behind: $(ls)"
+cd - >/dev/null
+expect 1 "--plot $tmp/no/such/dir/x.png: cannot write: No such file or directory" -- \
+  loss curve "$root/examples/losses/poly1.txtpb" --plot "$tmp/no/such/dir/x.png"
 
 # YAML specs (the JSON mapping written as YAML).
 cat >"$tmp/job.yaml" <<'YAML'

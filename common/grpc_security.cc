@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "grpcpp/create_channel.h"
@@ -93,15 +94,26 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,
                                                            ClientSecurityOptions* options) {
+  std::string token_source = "the token";
   if (!options->token_file.empty()) {
     absl::StatusOr<std::string> token = ReadFlagFile("--token_file", options->token_file);
     if (!token.ok()) return token.status();
     options->token = std::string(absl::StripAsciiWhitespace(*token));
+    token_source = absl::StrCat("--token_file ", options->token_file);
   } else if (const char* env = std::getenv("POLYTRAIN_TOKEN"); env != nullptr) {
     options->token = std::string(absl::StripAsciiWhitespace(env));
+    token_source = "$POLYTRAIN_TOKEN";
   }
-  if (options->token.find_first_of("\r\n") != std::string::npos) {
-    return absl::InvalidArgumentError("--token_file: the token must be one line");
+  // gRPC aborts the process on a header value outside printable ASCII; the coordinator's tokens
+  // never have one (nor a space).
+  for (char c : options->token) {
+    if (c <= ' ' || c > '~') {
+      return absl::InvalidArgumentError(
+          absl::StrCat(token_source,
+                       ": a token is one line of printable ASCII characters without spaces, "
+                       "got a byte ",
+                       absl::StrFormat("0x%02x", static_cast<unsigned char>(c))));
+    }
   }
   if (options->tls_cert.empty() != options->tls_key.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(

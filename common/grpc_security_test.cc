@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -89,8 +92,24 @@ TEST(MakeChannelTest, TokenFromFileOrEnvironment) {
   std::ofstream(path) << "two\nlines\n";
   ClientSecurityOptions two_lines;
   two_lines.token_file = path;
-  EXPECT_THAT(MakeChannel("127.0.0.1:1", &two_lines).status().message(),
-              HasSubstr("--token_file: the token must be one line"));
+  EXPECT_EQ(MakeChannel("127.0.0.1:1", &two_lines).status().message(),
+            "--token_file " + path +
+                ": a token is one line of printable ASCII characters without spaces, got a byte "
+                "0x0a");
+  // Bytes gRPC would abort on in a header are refused before a call (here from the environment).
+  for (const auto& [token, byte] :
+       std::vector<std::pair<std::string, std::string>>{{"token-with-\x01-control", "0x01"},
+                                                        {"token-with-utf8-\xc3\xa9", "0xc3"},
+                                                        {"token-with-\x7f-del", "0x7f"},
+                                                        {"token with-a-space", "0x20"}}) {
+    setenv("POLYTRAIN_TOKEN", token.c_str(), 1);
+    ClientSecurityOptions odd;
+    EXPECT_EQ(MakeChannel("127.0.0.1:1", &odd).status().message(),
+              "$POLYTRAIN_TOKEN: a token is one line of printable ASCII characters without "
+              "spaces, got a byte " +
+                  byte);
+  }
+  unsetenv("POLYTRAIN_TOKEN");
   ClientSecurityOptions missing;
   missing.token_file = "/nonexistent/token";
   EXPECT_THAT(MakeChannel("127.0.0.1:1", &missing).status().message(),
