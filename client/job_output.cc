@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "api/job_states.h"
 #include "cli/svg_chart.h"
@@ -41,6 +42,13 @@ void PrintProgress(const Job& job, const MetricPoint& p, double eval_accuracy) {
       std::string(width - filled, ' ').c_str(), 100 * done, static_cast<long long>(p.step()),
       p.epoch() + 1, epochs, Value(p.values(), "loss"), Value(p.values(), "accuracy"),
       eval_accuracy, Value(p.values(), "samples_per_second"), eta);
+}
+
+// A CSV field (RFC 4180): quoted, with quotes doubled, where it holds a comma, a quote or a line
+// break ("poly_n(e=1,0.5)").
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
 }
 
 // The shortest text that reads back as exactly `value` (absl::StrCat keeps 6 digits only).
@@ -187,13 +195,25 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
     std::cout << ToJson(table, true) << "\n";
     return;
   }
+  if (format == "csv" && per_job) {  // one table per CSV: the jobs' rows alone
+    std::cout << "job_id,name,loss,state,seed,final_value,best_value,seconds\n";
+    for (const auto& j : table.jobs()) {
+      std::cout << absl::StrCat(j.job_id(), ",", CsvField(j.name()), ",", CsvField(j.loss_name()),
+                                ",", StateName(j.state()), ",", j.seed(), ",",
+                                Exact(j.final_value()), ",", Exact(j.best_value()), ",",
+                                Exact(j.seconds()))
+                << "\n";
+    }
+    return;
+  }
   if (format == "csv") {
     std::cout << "loss,runs,mean,std,ci95_low,ci95_high,p_value,baseline,mean_best,mean_ece\n";
     for (const auto& r : table.losses()) {
-      std::cout << absl::StrCat(r.loss_name(), ",", r.runs(), ",", r.mean(), ",", r.std(), ",",
-                                r.ci95_low(), ",", r.ci95_high(), ",", r.p_value(), ",",
-                                r.baseline() ? "true" : "false", ",", r.mean_best(), ",",
-                                r.mean_ece())
+      std::cout << absl::StrCat(CsvField(r.loss_name()), ",", r.runs(), ",", Exact(r.mean()), ",",
+                                Exact(r.std()), ",", Exact(r.ci95_low()), ",",
+                                Exact(r.ci95_high()), ",", Exact(r.p_value()), ",",
+                                r.baseline() ? "true" : "false", ",", Exact(r.mean_best()), ",",
+                                Exact(r.mean_ece()))
                 << "\n";
     }
     return;
@@ -235,7 +255,7 @@ void PrintMetrics(const polytrain::v1::GetMetricsResponse& metrics, const std::s
   }
   std::sort(keys.begin(), keys.end());
   std::cout << "kind,step,epoch,epoch_progress,elapsed_seconds";
-  for (const std::string& key : keys) std::cout << "," << key;
+  for (const std::string& key : keys) std::cout << "," << CsvField(key);
   std::cout << "\n";
   for (const auto& p : metrics.points()) {
     std::cout << (p.kind() == MetricPoint::KIND_EVAL ? "eval" : "train") << "," << p.step() << ","

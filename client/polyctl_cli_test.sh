@@ -101,7 +101,34 @@ expect 0 "final eval_accuracy" -- get "$sweep"
 checks=$((checks + 1))
 [[ $(grep -cE '^job-[0-9a-f]+ .* succeeded .* 0\.[0-9]{4}$' "$tmp/out") -eq 9 ]] ||
   fail "get of a grid sweep: not 9 jobs with their final value: $(cat "$tmp/out")"
+expect 0 '"baseline_loss":"ce"' -- compare --sweep "$sweep" --format json
+cp "$tmp/out" "$tmp/compare.json"
 expect 0 "loss,runs,mean,std" -- compare --sweep "$sweep" --format csv
+cp "$tmp/out" "$tmp/compare.csv"
+expect 0 "job_id,name,loss,state" -- compare --sweep "$sweep" --format csv --per-job
+cp "$tmp/out" "$tmp/compare-jobs.csv"
+# A loss name with a comma stays one CSV field.
+expect 0 "job-" -- submit "$spec" --loss 'poly_n { epsilons: [1, 0.5] }' --name comma --watch
+comma_job=$(head -1 "$tmp/out")
+expect 0 '"poly_n(e=1,0.5)",1,' -- compare "$comma_job" --format csv
+cp "$tmp/out" "$tmp/comma.csv"
+expect 0 ',comma,"poly_n(e=1,0.5)",succeeded,' -- compare "$comma_job" --format csv --per-job
+checks=$((checks + 1))
+python3 - "$tmp/compare.json" "$tmp/compare.csv" "$tmp/compare-jobs.csv" "$tmp/comma.csv" <<'PY' ||
+import csv, json, math, sys
+d = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert [r["loss"] for r in rows] == [r["loss_name"] for r in d["losses"]], rows
+for row, want in zip(rows, d["losses"]):
+    for key in ("mean", "std", "ci95_low", "ci95_high", "mean_best"):
+        assert float(row[key]) == want[key], (key, row[key], want[key])  # exact, not 6 digits
+jobs = list(csv.DictReader(open(sys.argv[3])))
+assert [j["job_id"] for j in jobs] == [j["job_id"] for j in d["jobs"]], jobs
+assert all(float(j["final_value"]) == w["final_value"] for j, w in zip(jobs, d["jobs"]))
+comma = list(csv.reader(open(sys.argv[4])))
+assert len(comma) == 2 and len(comma[1]) == len(comma[0]) == 10, comma
+PY
+  fail "compare csv does not read back as the json"
 expect 0 "synthetic-poly1-poly1-e-2-s5: succeeded" -- watch "$sweep"
 # On a terminal, watch draws a progress line rewritten in place (util-linux's script gives it a
 # pseudo-terminal).

@@ -57,7 +57,8 @@ Command AddCompareCommand(CLI::App& app) {
   compare->add_option("--metric", options->metric, "evaluation metric (default eval_accuracy)");
   compare->add_option("--baseline", options->baseline,
                       "baseline loss (default ce, else the first)");
-  compare->add_flag("--per-job", options->per_job, "also one row per job");
+  compare->add_flag("--per-job", options->per_job,
+                    "also one row per job (with --format csv: the rows of the jobs instead)");
   compare->add_option("--format", options->format, "table, json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}));
   compare->add_option("--plot", options->plot,
