@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/exit_codes.h"
@@ -90,6 +91,19 @@ CLI::Validator ExistingPath(bool directory) {
         return std::string();
       },
       directory ? "DIR" : "FILE");
+}
+
+CLI::Validator WholeNumber(uint64_t min, uint64_t max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        uint64_t value = 0;
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+            !absl::SimpleAtoi(text, &value) || value < min || value > max) {
+          return absl::StrCat("must be a whole number in [", min, ", ", max, "], got ", text);
+        }
+        return std::string();
+      },
+      absl::StrCat("UINT in [", min, ", ", max, "]"));
 }
 
 int ExitWithError(const std::string& tool, const absl::Status& status) {

@@ -3,6 +3,8 @@
 #ifndef POLYTRAIN_CLI_COMMAND_LINE_H_
 #define POLYTRAIN_CLI_COMMAND_LINE_H_
 
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -19,6 +21,10 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv);
 // The check of a file (or, with `directory`, a directory) argument: one that does not exist is
 // "PATH: no such file" and exits kExitNotFound, as a missing file does everywhere else.
 CLI::Validator ExistingPath(bool directory = false);
+
+// The check of a whole-number option in [min, max]: digits only (no sign, exponent or fraction),
+// so that CLI11 never clamps 1e30 or 2^64 to the type's largest value, nor wraps -1.
+CLI::Validator WholeNumber(uint64_t min = 0, uint64_t max = std::numeric_limits<uint64_t>::max());
 
 // Prints "<tool>: <message>" on stderr and returns ExitCodeFor(status): the one-line error every
 // tool ends with.

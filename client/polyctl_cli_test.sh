@@ -230,9 +230,17 @@ checks=$((checks + 1))
 grep -q "eval_accuracy by loss" "$tmp/out" && fail "compare printed its table before refusing --plot"
 expect 1 "--state: unknown state 'bogus'; one of queued, running, succeeded, failed, cancelled, paused, stopped" -- \
   list --state bogus
-expect 2 "--seed: Value -1 not in range 0 to 9223372036854775807" -- submit "$spec" --seed -1
-expect 2 "--draw-seed: must be a whole number >= 0, got -1" -- \
+expect 2 "--seed: must be a whole number in [0, 18446744073709551615], got -1" -- submit "$spec" --seed -1
+expect 2 "--draw-seed: must be a whole number in [0, 18446744073709551615], got -1" -- \
   search "$spec" --range poly1.epsilon=0:1 --draw-seed -1
+# Seeds are uint64: 2^64 - 1 is a seed, and a number beyond is refused, not clamped.
+expect 2 "--draw-seed: must be a whole number in [0, 18446744073709551615], got 18446744073709551616" -- \
+  search "$spec" --range poly1.epsilon=0:1 --draw-seed 18446744073709551616
+expect 2 "--seed: must be a whole number in [0, 18446744073709551615], got 99999999999999999999999" -- \
+  submit "$spec" --seed 99999999999999999999999
+expect 0 "job-" -- submit "$spec" --seed 18446744073709551615 --epochs 1
+seed_job=$(head -1 "$tmp/out")
+expect 0 "\"seed\":\"18446744073709551615\"" -- get "$seed_job" --format json
 expect 2 "--poll-seconds: must be a finite number, got nan" -- \
   search "$spec" --range poly1.epsilon=0:1 --poll-seconds nan
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- --coordinator 127.0.0.1:1 list

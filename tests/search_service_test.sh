@@ -175,7 +175,7 @@ expect 2 "--loss-grid excludes --trials" -- \
   "$polyctl" search "$tmp/base.txtpb" --loss-grid poly1.epsilon=1,2 --trials 5
 expect 2 "--top-k is read by --strategy successive_halving only" -- \
   "$polyctl" search "$tmp/base.txtpb" --strategy random --range poly1.epsilon=0:1 --top-k 1
-expect 2 "--min-resource: must be a whole number >= 1, got 99999999999999999999" -- \
+expect 2 "--min-resource: must be a whole number in [1, 9223372036854775807], got 99999999999999999999" -- \
   "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=0:1 --min-resource 99999999999999999999
 expect 1 "search.ranges: a random search draws its losses from ranges" -- \
   "$polyctl" search "$tmp/base.txtpb" --strategy random --loss-grid poly1.epsilon=1,2

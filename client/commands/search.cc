@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -277,28 +278,14 @@ Command AddSearchCommand(CLI::App& app) {
       ->excludes(grid)
       ->capture_default_str();
   search->add_option("--draw-seed", options->draw_seed, "seed of the draws")
-      ->check(CLI::Validator(  // an unsigned option would take -1 as 2^64 - 1
-          [](const std::string& text) {
-            return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos
-                       ? std::string()
-                       : "must be a whole number >= 0, got " + text;
-          },
-          "UINT"))
+      ->check(WholeNumber())
       ->excludes(grid)
       ->capture_default_str();
   search->add_option("--unit", options->unit, "rungs in epochs or steps")
       ->check(CLI::IsMember({"epochs", "steps"}))
       ->capture_default_str();
   search->add_option("--min-resource", options->min_resource, "the first rung")
-      ->check(CLI::Validator(  // CLI11 would take 1e30 as the largest int64
-          [](const std::string& text) {
-            int64_t value = 0;
-            return text.find_first_not_of("0123456789") == std::string::npos &&
-                           absl::SimpleAtoi(text, &value) && value >= 1
-                       ? std::string()
-                       : "must be a whole number >= 1, got " + text;
-          },
-          "INT>=1"))
+      ->check(WholeNumber(1, std::numeric_limits<int64_t>::max()))
       ->capture_default_str();
   search->add_option("--eta", options->eta, "reduction factor: the top 1/eta go up a rung")
       ->check(CLI::Range(2, 16))

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "api/limits.h"
 #include "cli/command_line.h"
@@ -18,7 +19,8 @@ using namespace command_support;  // NOLINT(build/namespaces): the commands' sha
 
 struct SubmitOptions {
   std::string file, loss, name, request_id;
-  int64_t seed = -1, epochs = -1, time_limit = -1;
+  int64_t epochs = -1, time_limit = -1;
+  std::optional<uint64_t> seed;
   std::vector<std::string> labels;
   bool watch = false;
   UploadFlags upload;
@@ -35,7 +37,7 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
       return Fail(s);
     }
   }
-  if (options.seed >= 0) spec.set_seed(options.seed);
+  if (options.seed.has_value()) spec.set_seed(*options.seed);
   if (options.epochs >= 0) spec.set_epochs(static_cast<int32_t>(options.epochs));
   if (options.time_limit >= 0)
     spec.set_time_limit_seconds(static_cast<int32_t>(options.time_limit));
@@ -62,8 +64,10 @@ Command AddSubmitCommand(CLI::App& app) {
       "submit", "Submit a job (JobSpec in .txtpb, .json or .yaml); prints its id.");
   submit->add_option("file", options->file, "JobSpec file")->required()->check(ExistingPath());
   submit->add_option("--loss", options->loss, "replace the loss, e.g. 'poly1 { epsilon: 2 }'");
-  submit->add_option("--seed", options->seed, "replace the seed")
-      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+  submit
+      ->add_option_function<uint64_t>(
+          "--seed", [options](const uint64_t& seed) { options->seed = seed; }, "replace the seed")
+      ->check(WholeNumber());
   submit->add_option("--epochs", options->epochs, "replace the epochs")
       ->check(CLI::Range(0, 10000));
   submit
