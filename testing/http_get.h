@@ -11,10 +11,15 @@
 
 namespace polytrain::testing {
 
-// The response body, or "" when the connection fails.
-inline std::string HttpGet(int port, const std::string& path) {
+// The response body, or "" when the connection fails (or, with `timeout_seconds`, when the
+// answer has not come within it).
+inline std::string HttpGet(int port, const std::string& path, int timeout_seconds = 0) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return "";
+  if (timeout_seconds > 0) {
+    const timeval timeout{timeout_seconds, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));

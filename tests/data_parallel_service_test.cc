@@ -143,7 +143,8 @@ TEST_F(DataParallelServiceTest, EachRankReportsItsTimesAndCancelStopsThemAll) {
   const Job running = Get(job.id());
   for (int rank = 0; rank < 2; ++rank) {
     const int port = metrics_ports[running.rank_workers(rank) == "w1" ? 0 : 1];
-    const std::string labels = "{job=\"" + job.id() + "\",rank=\"" + std::to_string(rank) + "\"}";
+    const std::string labels =
+        "{job_id=\"" + job.id() + "\",rank=\"" + std::to_string(rank) + "\"}";
     ASSERT_TRUE(WaitFor(
         [&] { return Scrape("polytrain_worker_replica_step_seconds" + labels, port) > 0; }, 30))
         << "rank " << rank;

@@ -316,6 +316,45 @@ TEST(DataParallelTest, ARankThatCannotReachRankZeroSaysWhere) {
       << joined;
 }
 
+TEST(DataParallelTest, ACancelStopsAJoinThatWaitsForAGoneRank) {
+  // Rank 1 told of a rendezvous whose rank 0 died: it would try for the whole timeout.
+  ReplicaGroup::Options lead_options;
+  lead_options.world_size = 2;
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
+  ASSERT_TRUE(lead.ok()) << lead.status();
+  const std::string closed = (*lead)->rendezvous();
+  lead->reset();
+  std::atomic<bool> cancel{false};
+  ReplicaGroup::Options options;
+  options.rank = 1;
+  options.world_size = 2;
+  options.rendezvous = closed;
+  options.timeout = std::chrono::hours(1);
+  options.cancel = &cancel;
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(options);
+  ASSERT_TRUE(group.ok()) << group.status();
+  std::thread coordinator([&] { cancel = true; });  // the coordinator's stop, at any moment
+  EXPECT_EQ((*group)->Join().code(), absl::StatusCode::kCancelled);
+  coordinator.join();
+
+  // Rank 0 waiting for a rank 1 that never comes: cancelled, or after the timeout named.
+  lead_options.timeout = std::chrono::hours(1);
+  std::atomic<bool> cancel_lead{false};
+  lead_options.cancel = &cancel_lead;
+  lead = ReplicaGroup::Open(lead_options);
+  ASSERT_TRUE(lead.ok()) << lead.status();
+  std::thread stop_lead([&] { cancel_lead = true; });
+  EXPECT_EQ((*lead)->Join().code(), absl::StatusCode::kCancelled);
+  stop_lead.join();
+  lead_options.timeout = std::chrono::seconds(1);
+  lead_options.cancel = nullptr;
+  lead = ReplicaGroup::Open(lead_options);
+  ASSERT_TRUE(lead.ok()) << lead.status();
+  const absl::Status alone = (*lead)->Join();
+  EXPECT_EQ(alone.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(alone.message(), "rank 0: rank(s) 1 did not join within 1 s");
+}
+
 TEST(DataParallelTest, OpenChecksTheRankAndTheRendezvous) {
   ReplicaGroup::Options options;
   options.world_size = 1;

@@ -6,10 +6,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "prometheus/text_serializer.h"
 
 namespace polytrain {
@@ -32,7 +37,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      listen(fd, 16) != 0) {
+      listen(fd, kMaxConnections) != 0) {
     const std::string error = std::strerror(errno);
     if (fd >= 0) close(fd);
     return absl::InvalidArgumentError(absl::StrCat("--metrics_listen ", address, ": ", error));
@@ -59,32 +64,105 @@ MetricsHttpServer::~MetricsHttpServer() {
   close(fd_);
 }
 
-void MetricsHttpServer::Serve() {
-  while (!stopping_) {
-    pollfd listener{fd_, POLLIN, 0};
-    if (poll(&listener, 1, 200) <= 0) continue;  // wakes up to notice stopping_
-    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    char request[2048];
-    pollfd readable{client, POLLIN, 0};
-    ssize_t n = poll(&readable, 1, 2000) > 0 ? read(client, request, sizeof(request) - 1) : -1;
-    std::string response;
-    if (n > 0 && std::strncmp(request, "GET /metrics", 12) == 0) {
-      if (before_scrape_) before_scrape_();
-      const std::string body = prometheus::TextSerializer().Serialize(registry_->Collect());
-      response = absl::StrCat(
-          "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: ",
-          body.size(), "\r\n\r\n", body);
-    } else {
-      response = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-    }
-    for (size_t sent = 0; sent < response.size();) {
-      const ssize_t w = write(client, response.data() + sent, response.size() - sent);
-      if (w <= 0) break;
-      sent += static_cast<size_t>(w);
-    }
-    close(client);
+std::string MetricsHttpServer::Respond(const std::string& request) {
+  // "METHOD TARGET VERSION"; the target may carry a query, which is ignored.
+  const std::string line = request.substr(0, request.find_first_of("\r\n"));
+  const std::vector<std::string> words = absl::StrSplit(line, ' ');
+  const std::string path =
+      words.size() == 3 ? words[1].substr(0, words[1].find('?')) : std::string();
+  if (words.size() != 3 || !absl::StartsWith(words[2], "HTTP/")) {
+    return "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
   }
+  if (path != "/metrics") return "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+  if (words[0] != "GET" && words[0] != "HEAD") {
+    return "HTTP/1.0 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n\r\n";
+  }
+  if (before_scrape_) before_scrape_();
+  const std::string body = prometheus::TextSerializer().Serialize(registry_->Collect());
+  return absl::StrCat(
+      "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: ", body.size(),
+      "\r\n\r\n", words[0] == "GET" ? body : "");
+}
+
+namespace {
+
+struct Connection {
+  int fd;
+  std::string request;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+void SendAndClose(int fd, const std::string& response) {
+  for (size_t sent = 0; sent < response.size();) {
+    // MSG_NOSIGNAL: a client gone away must not raise SIGPIPE.
+    const ssize_t w = send(fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    sent += static_cast<size_t>(w);
+  }
+  shutdown(fd, SHUT_WR);
+  close(fd);
+}
+
+}  // namespace
+
+void MetricsHttpServer::Serve() {
+  std::vector<Connection> open;  // oldest first
+  while (!stopping_) {
+    std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+    for (const Connection& c : open) fds.push_back({c.fd, POLLIN, 0});
+    if (poll(fds.data(), fds.size(), 200) < 0) continue;  // wakes up to notice stopping_
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<Connection> still_open;
+    for (size_t k = 0; k < open.size(); ++k) {
+      Connection& c = open[k];
+      if ((fds[k + 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        char chunk[4096];
+        const ssize_t n = recv(c.fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+          still_open.push_back(c);
+          continue;
+        }
+        if (n <= 0) {  // closed or reset before a whole request
+          close(c.fd);
+          continue;
+        }
+        c.request.append(chunk, static_cast<size_t>(n));
+        if (c.request.find("\r\n\r\n") != std::string::npos ||
+            c.request.find("\n\n") != std::string::npos) {
+          SendAndClose(c.fd, Respond(c.request));
+          continue;
+        }
+        if (c.request.size() > kMaxRequestBytes) {
+          SendAndClose(c.fd,
+                       "HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n");
+          continue;
+        }
+      }
+      if (now >= c.deadline) {
+        SendAndClose(c.fd, "HTTP/1.0 408 Request Timeout\r\nContent-Length: 0\r\n\r\n");
+        continue;
+      }
+      still_open.push_back(c);
+    }
+    open = std::move(still_open);
+    if ((fds[0].revents & POLLIN) != 0) {
+      const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client >= 0) {
+        // A client that does not read its response holds the thread at most this long.
+        const timeval send_timeout{2, 0};
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+        if (open.size() >= static_cast<size_t>(kMaxConnections)) {  // the oldest makes room
+          close(open.front().fd);
+          open.erase(open.begin());
+        }
+        open.push_back({client, std::string(),
+                        now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(kRequestSeconds))});
+      }
+    }
+  }
+  for (const Connection& c : open) close(c.fd);
 }
 
 }  // namespace polytrain

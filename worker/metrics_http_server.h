@@ -3,8 +3,10 @@
 // Why not prometheus-cpp's Exposer, as the coordinator uses: it runs on civetweb, which Debian
 // builds to start its threads with 100 KiB stacks, and in a process that loads LibTorch the
 // static TLS alone exceeds that, so pthread_create fails ("null context when constructing
-// CivetServer"). This server runs one thread with a default stack and answers GET /metrics
-// with the registry in Prometheus text format, one connection at a time (scrapes are rare).
+// CivetServer"). This server runs one thread with a default stack and answers GET (and HEAD)
+// /metrics with the registry in Prometheus text format. It waits on every open connection at
+// once (poll), so a client that connects and says nothing never delays a scrape: it is closed
+// after kRequestSeconds, or when kMaxConnections newer ones are open.
 #ifndef POLYTRAIN_WORKER_METRICS_HTTP_SERVER_H_
 #define POLYTRAIN_WORKER_METRICS_HTTP_SERVER_H_
 
@@ -21,6 +23,10 @@ namespace polytrain {
 
 class MetricsHttpServer {
  public:
+  static constexpr int kMaxConnections = 64;
+  static constexpr double kRequestSeconds = 5.0;  // to send the whole request
+  static constexpr size_t kMaxRequestBytes = 16 * 1024;
+
   // Listens on "host:port" (an IPv4 address; port 0 picks a free one). `before_scrape`, if
   // set, runs before each scrape's collection (to refresh gauges read from elsewhere).
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
@@ -34,6 +40,8 @@ class MetricsHttpServer {
   MetricsHttpServer(int fd, int port, std::shared_ptr<prometheus::Registry> registry,
                     std::function<void()> before_scrape);
   void Serve();
+  // The response to a whole request (its line and headers).
+  std::string Respond(const std::string& request);
 
   int fd_;
   int port_;

@@ -65,12 +65,21 @@ void Outbox::Acknowledge(uint64_t sequence) {
     unacked_.pop_front();
   }
   ShowBufferedLocked();
+  acked_cv_.notify_all();
+}
+
+bool Outbox::WaitAcknowledged(uint64_t sequence, std::chrono::duration<double> timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return acked_cv_.wait_for(lock, timeout, [&] {
+    return closed_ || acked_through_.load() >= sequence;
+  }) && acked_through_.load() >= sequence;
 }
 
 void Outbox::Close() {
   closed_ = true;
   std::lock_guard<std::mutex> lock(mu_);
   cv_.notify_all();
+  acked_cv_.notify_all();
 }
 
 void Outbox::WaitUnlessClosed(std::chrono::duration<double> timeout) {

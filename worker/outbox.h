@@ -43,6 +43,9 @@ class Outbox {
   // The coordinator has stored every message numbered up to `sequence`.
   void Acknowledge(uint64_t sequence);
   uint64_t acknowledged_through() const { return acked_through_.load(); }
+  // Waits until every message up to `sequence` is acknowledged (true), or `timeout` passed or
+  // the outbox closed (false).
+  bool WaitAcknowledged(uint64_t sequence, std::chrono::duration<double> timeout);
 
   // Wakes every wait and makes them return at once from now on.
   void Close();
@@ -66,6 +69,7 @@ class Outbox {
 
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable acked_cv_;  // notified at each Acknowledge and at Close
   // Written but not acknowledged (unacked_), and not yet written (unsent_), both oldest first;
   // every unacknowledged one is older than every unwritten one.
   std::deque<polytrain::v1::WorkerMessage> unacked_;

@@ -106,6 +106,22 @@ TEST(OutboxTest, AMessageLeftWithNoPointsIsDroppedWhole) {
   EXPECT_EQ(SendAll(outbox, 2), (std::vector<uint64_t>{2}));
 }
 
+TEST(OutboxTest, AWaitForAnAcknowledgementEndsWithItOrWithClose) {
+  Outbox outbox(10, nullptr);
+  const uint64_t first = outbox.Enqueue(Points(1));
+  const uint64_t second = outbox.Enqueue(Points(1));
+  SendAll(outbox, 1);
+  EXPECT_FALSE(outbox.WaitAcknowledged(first, milliseconds(1)));  // nothing acknowledged yet
+  std::thread coordinator([&] { outbox.Acknowledge(second); });
+  EXPECT_TRUE(outbox.WaitAcknowledged(second, std::chrono::seconds(60)));
+  coordinator.join();
+  EXPECT_TRUE(outbox.WaitAcknowledged(first, milliseconds(0)));  // already
+  const uint64_t third = outbox.Enqueue(Points(1));
+  std::thread closer([&] { outbox.Close(); });
+  EXPECT_FALSE(outbox.WaitAcknowledged(third, std::chrono::seconds(60)));
+  closer.join();
+}
+
 TEST(OutboxTest, CloseWakesAWaitingSender) {
   Outbox outbox(10, nullptr);
   std::thread closer([&] { outbox.Close(); });

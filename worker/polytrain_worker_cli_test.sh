@@ -120,8 +120,22 @@ lonely=$!
 for _ in $(seq 200); do grep -q "cannot connect" "$tmp/lonely.log" && break; sleep 0.05; done
 kill "$lonely"
 wait "$lonely"
+code=$?
 check 'grep -q "cannot connect to the coordinator at 127.0.0.1:1 (1 attempt(s) so far): .*Connection refused; retrying" "$tmp/lonely.log"' \
   "no log of the failed connection: $(cat "$tmp/lonely.log")"
+# SIGTERM and SIGINT stop it cleanly, exit 0, whichever of its threads (OpenBLAS starts some
+# before main) the signal reaches.
+check '[[ $code -eq 0 ]]' "SIGTERM: the worker exited $code, not 0"
+"$worker" --coordinator 127.0.0.1:1 --name lonely2 2>"$tmp/lonely2.log" &
+lonely=$!
+for _ in $(seq 200); do grep -q "cannot connect" "$tmp/lonely2.log" && break; sleep 0.05; done
+kill -INT "$lonely"
+# A worker that ignored the signal would make `wait` hang: give it 30 s, then kill it.
+for _ in $(seq 600); do kill -0 "$lonely" 2>/dev/null || break; sleep 0.05; done
+kill -9 "$lonely" 2>/dev/null
+wait "$lonely"
+code=$?
+check '[[ $code -eq 0 ]]' "SIGINT: the worker exited $code, not 0"
 
 # Usage errors exit 2; --help documents the exit codes.
 "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --resume >"$tmp/out" 2>"$tmp/err"

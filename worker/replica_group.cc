@@ -1,19 +1,27 @@
 #include "worker/replica_group.h"
 
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <thread>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 // PyTorch's LibTorch built with CUDA carries ProcessGroupNCCL (the build finds NCCL's and CUDA's
@@ -66,6 +74,55 @@ absl::Status Collective(const char* what, int rank, Fn&& fn) {
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("data-parallel ", what, " failed on rank ", rank,
                                                " (a replica is gone or stalled): ", e.what()));
+  }
+}
+
+bool Cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(); }
+
+// Waits until something accepts TCP connections at `address` (rank 0's store), trying in short
+// attempts so that a cancel is heard: c10d's own client retries a refused connection until its
+// timeout with no way to stop it.
+absl::Status AwaitListening(const HostPort& address, const std::string& text, int rank,
+                            Clock::time_point deadline, std::chrono::milliseconds timeout,
+                            const std::atomic<bool>* cancel) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  std::string last_error = "no answer";
+  while (true) {
+    if (Cancelled(cancel)) return absl::CancelledError("cancelled while joining the gang");
+    addrinfo* found = nullptr;
+    const int resolved =
+        getaddrinfo(address.host.c_str(), std::to_string(address.port).c_str(), &hints, &found);
+    if (resolved != 0) {
+      last_error = gai_strerror(resolved);
+    } else {
+      for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+        const int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        int error = connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+        if (error == EINPROGRESS) {
+          pollfd writable{fd, POLLOUT, 0};
+          socklen_t length = sizeof(error);
+          error = poll(&writable, 1, 100) == 1 &&
+                          getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0
+                      ? error
+                      : ETIMEDOUT;
+        }
+        close(fd);
+        if (error == 0) {
+          freeaddrinfo(found);
+          return absl::OkStatus();
+        }
+        last_error = std::strerror(error);
+      }
+      freeaddrinfo(found);
+    }
+    if (Clock::now() >= deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("rank ", rank, " could not reach rank 0's rendezvous at ", text, " within ",
+                       timeout.count() / 1000.0, " s: ", last_error));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
@@ -156,8 +213,11 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ReplicaGroup::Open(Options options
 absl::Status ReplicaGroup::Join(const torch::Device& device) {
   const Options& o = options_;
   device_ = device;
+  const Clock::time_point deadline = Clock::now() + o.timeout;
   if (o.rank != 0) {
     const HostPort rendezvous = *SplitAddress(rendezvous_);
+    POLYTRAIN_RETURN_IF_ERROR(
+        AwaitListening(rendezvous, rendezvous_, o.rank, deadline, o.timeout, o.cancel));
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(rendezvous.port);
     store_options.isServer = false;
@@ -171,6 +231,7 @@ absl::Status ReplicaGroup::Join(const torch::Device& device) {
                        " within ", o.timeout.count() / 1000.0, " s: ", e.what()));
     }
   }
+  POLYTRAIN_RETURN_IF_ERROR(AwaitPeers(deadline));
   return Collective("join", o.rank, [&] {
 #ifdef POLYTRAIN_WITH_NCCL
     if (device.is_cuda()) {
@@ -190,6 +251,37 @@ absl::Status ReplicaGroup::Join(const torch::Device& device) {
         c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, o.rank, o.world_size, gloo);
     backend_ = "gloo";
   });
+}
+
+absl::Status ReplicaGroup::AwaitPeers(Clock::time_point deadline) {
+  const Options& o = options_;
+  // Each rank marks itself here in the store, and waits for every mark, in short looks: building
+  // the process group would wait for missing ranks until the timeout, deaf to a cancel.
+  auto key = [](int rank) { return absl::StrCat("polytrain/joined/", rank); };
+  std::vector<std::string> everyone;
+  for (int r = 0; r < o.world_size; ++r) everyone.push_back(key(r));
+  while (true) {
+    bool all_here = false;
+    const absl::Status looked = Collective("rendezvous", o.rank, [&] {
+      if (!impl_->store->check({key(o.rank)})) impl_->store->set(key(o.rank), {1});
+      all_here = impl_->store->check(everyone);
+    });
+    if (!looked.ok()) return looked;  // rank 0's store is gone
+    if (all_here) return absl::OkStatus();
+    if (Cancelled(o.cancel)) return absl::CancelledError("cancelled while joining the gang");
+    if (Clock::now() >= deadline) {
+      std::vector<int> missing;
+      for (int r = 0; r < o.world_size; ++r) {
+        bool here = true;
+        (void)Collective("rendezvous", o.rank, [&] { here = impl_->store->check({key(r)}); });
+        if (!here) missing.push_back(r);
+      }
+      return absl::UnavailableError(
+          absl::StrCat("rank ", o.rank, ": rank(s) ", absl::StrJoin(missing, ", "),
+                       " did not join within ", o.timeout.count() / 1000.0, " s"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 namespace {

@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,9 @@ class ReplicaGroup {
     std::chrono::milliseconds timeout{std::chrono::minutes(30)};
     // Gradients travel in buckets of at most this many bytes.
     int64_t bucket_bytes = kBucketBytes;
+    // Set (by another thread) to stop joining: Join then returns CANCELLED within a tenth of a
+    // second, rather than waiting out the timeout for a rank that is gone.
+    const std::atomic<bool>* cancel = nullptr;
   };
 
   // Call once before any group is opened: turns off the c10d flight recorder (PyTorch 2.x
@@ -59,9 +63,10 @@ class ReplicaGroup {
   int rank() const { return options_.rank; }
   int world_size() const { return options_.world_size; }
 
-  // Ranks > 0 connect to rank 0's store; then every rank builds the process group for tensors on
-  // `device`, which waits for all of them. UNAVAILABLE, saying which rendezvous could not be
-  // reached, after the timeout.
+  // Ranks > 0 connect to rank 0's store; every rank then waits until all have, and builds the
+  // process group for tensors on `device`. UNAVAILABLE, saying which rendezvous could not be
+  // reached or which ranks did not come, after the timeout; at once when rank 0's store goes
+  // away. CANCELLED when options.cancel is set meanwhile.
   absl::Status Join(const torch::Device& device = torch::kCPU);
   // "gloo" or "nccl" once joined.
   const char* backend() const { return backend_; }
@@ -100,6 +105,8 @@ class ReplicaGroup {
  private:
   struct Impl;
   explicit ReplicaGroup(Options options);
+  // Until every rank has connected to the store (or the deadline, a cancel, the store lost).
+  absl::Status AwaitPeers(std::chrono::steady_clock::time_point deadline);
   // Launches the buckets whose gradients are all final, in order; true if any. Under impl_->mu.
   bool LaunchReadyLocked();
 

@@ -42,7 +42,7 @@ class StreamingSink : public MetricSink {
     auto rate = point.values().find("samples_per_second");
     if (metrics_ != nullptr && point.kind() == MetricPoint::KIND_TRAIN &&
         rate != point.values().end() && rate->second > 0) {
-      metrics_->TrainingProgress(batch_size_ / rate->second, rate->second);
+      metrics_->TrainingProgress(job_id_, batch_size_ / rate->second, rate->second);
     }
     *batch_.add_points() = point;
     last_step_ = std::max(last_step_, point.step());
@@ -52,15 +52,17 @@ class StreamingSink : public MetricSink {
     }
   }
 
-  void Flush() {
+  // Sends the points held; returns the sequence of the newest batch it ever sent (0: none).
+  uint64_t Flush() {
     last_flush_ = Clock::now();
-    if (batch_.points_size() == 0) return;
+    if (batch_.points_size() == 0) return last_sequence_;
     WorkerMessage message;
     *message.mutable_metrics() = std::move(batch_);
     message.mutable_metrics()->set_job_id(job_id_);
     message.mutable_metrics()->set_attempt(attempt_);
-    outbox_->Enqueue(std::move(message));
+    last_sequence_ = outbox_->Enqueue(std::move(message));
     batch_.Clear();
+    return last_sequence_;
   }
 
   // The newest step the job reported: how far a failed or cancelled attempt trained.
@@ -75,7 +77,14 @@ class StreamingSink : public MetricSink {
   polytrain::v1::MetricBatch batch_;
   Clock::time_point last_flush_ = Clock::now();
   int64_t last_step_ = 0;
+  uint64_t last_sequence_ = 0;
 };
+
+// How long a checkpoint's upload during training waits for the coordinator to store the
+// points before it (milliseconds when it is there): training never stalls on an outage.
+constexpr std::chrono::seconds kPointsBeforeCheckpoint(2);
+// The same for the last checkpoint, after training: as long as its upload is retried.
+constexpr std::chrono::minutes kPointsBeforeLastCheckpoint(2);
 
 // Fetches the job's stored checkpoint into `dir`, unless it is there already (resumed here
 // before). A damaged newest one is replaced by the newest older intact one the coordinator has.
@@ -158,6 +167,7 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ServiceJob::OpenGang() {
   options.host = context_.advertise_host;
   options.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(context_.replica_timeout_seconds * 1000));
+  options.cancel = &cancel_;  // a gang whose peer died is stopped by the coordinator
   if (options.host.empty()) {
     return absl::UnavailableError(
         "this worker has no address to give its peers: set its --advertise_address");
@@ -221,7 +231,19 @@ void ServiceJob::UploadLastCheckpoint(const std::string& path, bool paused) {
 void ServiceJob::Run() {
   const polytrain::v1::Job& job = job_;
   std::string uploaded;  // the newest checkpoint the coordinator has
-  auto upload = [this, &job, &uploaded](const std::string& path) {
+  StreamingSink sink(job, context_.outbox, context_.metrics);
+  auto upload = [this, &job, &uploaded, &sink](const std::string& path) {
+    // The points up to this checkpoint are stored first: once the coordinator names it, a new
+    // attempt resumes after them and never sends them again. Not stored soon (the coordinator
+    // is away, and the upload would fail too): this checkpoint is not uploaded; a later one is.
+    if (const uint64_t points = sink.Flush();
+        points > 0 && !context_.outbox->WaitAcknowledged(points, kPointsBeforeCheckpoint)) {
+      spdlog::warn(
+          "{}: not uploading {}: the coordinator has not stored the metric points "
+          "before it",
+          job.id(), path);
+      return;
+    }
     if (absl::Status s = context_.artifacts->Upload(job.id(), job.attempts(), path); !s.ok()) {
       spdlog::warn("{}: uploading {}: {}", job.id(), path, std::string(s.message()));
     } else {
@@ -289,7 +311,6 @@ void ServiceJob::Run() {
     }
   }
   options.cancel = &cancel_;
-  StreamingSink sink(job, context_.outbox, context_.metrics);
   options.sink = &sink;
   options.on_start = [this, &job](int64_t step) {
     WorkerMessage started;
@@ -305,7 +326,7 @@ void ServiceJob::Run() {
     options.on_replica_window = [this, &job](double step_seconds, double allreduce_seconds,
                                              double samples_per_second) {
       context_.metrics->ReplicaWindow(job.id(), context_.rank, step_seconds, allreduce_seconds);
-      context_.metrics->TrainingProgress(step_seconds, samples_per_second);
+      context_.metrics->TrainingProgress(job.id(), step_seconds, samples_per_second);
     };
   }
 
@@ -342,7 +363,7 @@ void ServiceJob::Run() {
   // Leaving the gang closes this rank's connections: peers still waiting on it fail at once.
   if (trainer.ok()) trainer->reset();
   if (gang && context_.metrics != nullptr) context_.metrics->ReplicaEnded(job.id(), context_.rank);
-  sink.Flush();
+  const uint64_t points = sink.Flush();
   WorkerMessage result;
   if (summary.ok()) {
     for (const std::string& why : summary->passed_over_checkpoints) {
@@ -354,6 +375,8 @@ void ServiceJob::Run() {
     // logged; the job still succeeded. Checkpoints during training are tried once each (the
     // next one supersedes a failed one), so an outage never stalls the training.
     if (!summary->last_checkpoint.empty() && summary->last_checkpoint != uploaded) {
+      // As during training: the points before the checkpoint are stored before it is named.
+      if (points > 0) context_.outbox->WaitAcknowledged(points, kPointsBeforeLastCheckpoint);
       UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
     }
     auto* finished = result.mutable_finished();

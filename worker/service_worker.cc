@@ -199,7 +199,10 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
   context.on_training_ended = [this, id = job.id()] {
     gpu_slots_.Release(id);
     const int left = --running_jobs_;
-    if (options_.metrics != nullptr) options_.metrics->SetJobsRunning(left);
+    if (options_.metrics != nullptr) {
+      options_.metrics->SetJobsRunning(left);
+      options_.metrics->TrainingEnded(id);
+    }
   };
   jobs_[job.id()] = std::make_unique<ServiceJob>(job, std::move(context));
 }

@@ -7,10 +7,13 @@
 //
 // Standalone: shows progress on stderr, writes metric points as JSON lines and prints a final
 // summary. Service mode: dials the coordinator and trains what it assigns until SIGINT/SIGTERM.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -78,16 +81,30 @@ absl::StatusOr<std::vector<int>> OfferedGpus(const std::string& listed) {
   return gpus;
 }
 
+// The write end is written by the SIGINT/SIGTERM handler (write is async-signal-safe).
+int stop_pipe[2] = {-1, -1};
+
+void WakeStopWaiter(int /*signal*/) {
+  const int saved = errno;
+  const char byte = 1;
+  (void)!write(stop_pipe[1], &byte, 1);
+  errno = saved;
+}
+
 // Service mode until SIGINT or SIGTERM.
 int RunService(ServiceWorker::Options options, const std::string& metrics_listen,
                const std::string& metrics_port_file) {
-  // Blocked before any thread starts, so every thread inherits the mask and only the waiter
-  // below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Libraries start threads before main (OpenBLAS's pool), so a blocked mask would not cover
+  // every thread: a handler, run by whichever thread the signal reaches, wakes the waiter below.
+  if (pipe2(stop_pipe, O_CLOEXEC) != 0) {
+    return Fail(kExitInternal, absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno))));
+  }
+  struct sigaction stop = {};
+  stop.sa_handler = WakeStopWaiter;
+  sigemptyset(&stop.sa_mask);
+  stop.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &stop, nullptr);
+  sigaction(SIGTERM, &stop, nullptr);
   auto registry = std::make_shared<prometheus::Registry>();
   WorkerMetrics metrics(*registry);
   if (!metrics_listen.empty()) options.metrics = &metrics;
@@ -101,8 +118,9 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
     if (!metrics_port_file.empty()) std::ofstream(metrics_port_file) << endpoint->port() << "\n";
   }
   std::thread waiter([&] {
-    int received = 0;
-    sigwait(&signals, &received);
+    char byte = 0;
+    while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
     worker.Stop();
   });
   spdlog::info(
@@ -115,6 +133,9 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
 }
 
 int Main(int argc, char** argv) {
+  // A peer that resets a connection (a scrape of /metrics, the coordinator) must cost a failed
+  // write, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   const std::string allocator = TuneAllocatorForTensors();
   // cuBLAS needs a fixed workspace to be deterministic (JobSpec.deterministic on CUDA), and it
   // is read once, when cuBLAS starts: set before any job can run, unless the user set it.

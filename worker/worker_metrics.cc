@@ -20,11 +20,13 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                         .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002,
                                                                          0.005, 0.01, 0.02, 0.05,
                                                                          0.1, 0.2, 0.5, 1, 2, 5})),
-      samples_per_second_(BuildGauge()
-                              .Name("polytrain_worker_samples_per_second")
-                              .Help("Training throughput of the latest logging window.")
-                              .Register(registry)
-                              .Add({})),
+      samples_per_second_(
+          BuildGauge()
+              .Name("polytrain_worker_samples_per_second")
+              .Help("Training throughput of the jobs running here: the sum of each one's "
+                    "latest logging window (0 when idle).")
+              .Register(registry)
+              .Add({})),
       jobs_running_(BuildGauge()
                         .Name("polytrain_worker_jobs_running")
                         .Help("Jobs this worker is training.")
@@ -71,9 +73,22 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
   RefreshProcessMemory();
 }
 
-void WorkerMetrics::TrainingProgress(double seconds_per_step, double samples_per_second) {
+void WorkerMetrics::TrainingProgress(const std::string& job_id, double seconds_per_step,
+                                     double samples_per_second) {
   step_seconds_.Observe(seconds_per_step);
-  samples_per_second_.Set(samples_per_second);
+  std::lock_guard<std::mutex> lock(mu_);
+  samples_per_second_by_job_[job_id] = samples_per_second;
+  double total = 0;
+  for (const auto& [job, rate] : samples_per_second_by_job_) total += rate;
+  samples_per_second_.Set(total);
+}
+
+void WorkerMetrics::TrainingEnded(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  samples_per_second_by_job_.erase(job_id);
+  double total = 0;
+  for (const auto& [job, rate] : samples_per_second_by_job_) total += rate;
+  samples_per_second_.Set(total);
 }
 
 void WorkerMetrics::SetJobsRunning(int jobs) { jobs_running_.Set(jobs); }
@@ -95,13 +110,15 @@ void WorkerMetrics::SetGpu(int gpu, double allocated_bytes, double reserved_byte
 
 void WorkerMetrics::ReplicaWindow(const std::string& job_id, int rank, double step_seconds,
                                   double allreduce_seconds) {
-  const std::map<std::string, std::string> labels{{"job", job_id}, {"rank", std::to_string(rank)}};
+  const std::map<std::string, std::string> labels{{"job_id", job_id},
+                                                  {"rank", std::to_string(rank)}};
   replica_step_seconds_.Add(labels).Set(step_seconds);
   replica_allreduce_seconds_.Add(labels).Set(allreduce_seconds);
 }
 
 void WorkerMetrics::ReplicaEnded(const std::string& job_id, int rank) {
-  const std::map<std::string, std::string> labels{{"job", job_id}, {"rank", std::to_string(rank)}};
+  const std::map<std::string, std::string> labels{{"job_id", job_id},
+                                                  {"rank", std::to_string(rank)}};
   for (auto* family : {&replica_step_seconds_, &replica_allreduce_seconds_}) {
     if (family->Has(labels)) family->Remove(&family->Add(labels));
   }

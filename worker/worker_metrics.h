@@ -1,11 +1,12 @@
 // The Prometheus series a worker exports on its own /metrics (service mode): step time,
 // throughput, jobs running, metric points held for the coordinator, its memory and, per GPU,
 // the GPU's memory and jobs, and per rank of a data-parallel job its step and all-reduce time.
-// Built once here;
-// the rest only calls the methods.
+// Built once here; the rest only calls the methods (from any thread).
 #ifndef POLYTRAIN_WORKER_WORKER_METRICS_H_
 #define POLYTRAIN_WORKER_WORKER_METRICS_H_
 
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "prometheus/counter.h"
@@ -20,8 +21,12 @@ class WorkerMetrics {
  public:
   explicit WorkerMetrics(prometheus::Registry& registry);
 
-  // From a training metric point: the mean step time over its window and the throughput.
-  void TrainingProgress(double seconds_per_step, double samples_per_second);
+  // From a training metric point of `job_id`: the mean step time over its window and the
+  // throughput. The worker's throughput is the sum over its running jobs of their latest.
+  void TrainingProgress(const std::string& job_id, double seconds_per_step,
+                        double samples_per_second);
+  // The job stopped training here: its throughput no longer counts (0 when idle).
+  void TrainingEnded(const std::string& job_id);
   void SetJobsRunning(int jobs);
   // Metric points held until the coordinator acknowledges them, and those dropped over the
   // bound while the stream was down.
@@ -32,7 +37,7 @@ class WorkerMetrics {
   // One GPU of the worker's (label gpu="<index>"): the memory LibTorch's allocator has
   // allocated for tensors and reserved from the driver, and the jobs running on it.
   void SetGpu(int gpu, double allocated_bytes, double reserved_bytes, int jobs);
-  // A rank of a data-parallel job this worker runs (labels job, rank): its mean step time over
+  // A rank of a data-parallel job this worker runs (labels job_id, rank): its mean step time over
   // the latest logging window and the part of it spent in the gradient all-reduce.
   void ReplicaWindow(const std::string& job_id, int rank, double step_seconds,
                      double allreduce_seconds);
@@ -40,6 +45,8 @@ class WorkerMetrics {
   void ReplicaEnded(const std::string& job_id, int rank);
 
  private:
+  std::mutex mu_;
+  std::map<std::string, double> samples_per_second_by_job_;  // guarded by mu_
   prometheus::Histogram& step_seconds_;
   prometheus::Gauge& samples_per_second_;
   prometheus::Gauge& jobs_running_;
