@@ -38,7 +38,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       static_cast<size_t>(options.max_finished_job_series));
   if (!options.metrics_listen.empty()) {
     try {
-      s->exposer_ = std::make_unique<prometheus::Exposer>(options.metrics_listen);
+      // civetweb gives each connection a thread until its request is whole: with its defaults
+      // (2 threads, a long wait) two clients that connect and say nothing held every scrape for
+      // 30 s. More threads, and a request must arrive within 2 s.
+      s->exposer_ = std::make_unique<prometheus::Exposer>(
+          std::vector<std::string>{"listening_ports", options.metrics_listen, "num_threads", "16",
+                                   "request_timeout_ms", "2000", "enable_keep_alive", "no"});
     } catch (const std::exception& e) {
       // civetweb says only "null context ... Possible problem binding to port".
       const std::string why = absl::StrContains(e.what(), "binding to port")

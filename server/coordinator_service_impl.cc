@@ -20,9 +20,9 @@ namespace {
 class JobWatch final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public JobWatcher {
  public:
   // A refused `status` (the caller or the request) finishes the stream at once.
-  JobWatch(ClientApi* api, const grpc::ByteBuffer& request_bytes,
+  JobWatch(ClientApi* api, CoordinatorMetrics* metrics, const grpc::ByteBuffer& request_bytes,
            const absl::StatusOr<Caller>& caller)
-      : api_(api) {
+      : api_(api), metrics_(metrics) {
     polytrain::v1::WatchJobRequest request;
     absl::Status status = caller.status();
     if (status.ok()) status = ParseRequest(request_bytes, &request);
@@ -93,10 +93,17 @@ class JobWatch final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
     if (finished_) return;
     finished_ = true;
     pending_.clear();
+    if (metrics_ != nullptr) {  // counted as it ends, with how long it was watched
+      metrics_->Rpc(
+          "WatchJob", status.error_code(),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    }
     Finish(status);
   }
 
   ClientApi* api_;
+  CoordinatorMetrics* metrics_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::string job_id_;
   std::mutex mu_;
   std::deque<grpc::ByteBuffer> pending_;
@@ -306,7 +313,7 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::DeleteArtifact(
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return new JobWatch(api_, *request, access_->ClientCaller(*context));
+  return new JobWatch(api_, metrics_, *request, access_->ClientCaller(*context));
 }
 
 }  // namespace polytrain

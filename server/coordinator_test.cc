@@ -674,6 +674,11 @@ TEST_F(CoordinatorTest, ASweepIsExpandedOnceAndARetryNamesTheSameSweep) {
             "sweep_id: sweep " + first->sweep_id() + " belongs to another user");
   EXPECT_NE(api_->CompareJobs(compare, Caller::Client("alice")).status().code(),
             absl::StatusCode::kPermissionDenied);
+  // An admin's comparison of the sweep has its four jobs, not Bob's as well.
+  EXPECT_EQ(api_->GetSweep(get, kAdmin)->trials_size(), 4);
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> table = api_->CompareJobs(compare, kAdmin);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->jobs_size(), 4);
 }
 
 TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {
@@ -692,6 +697,23 @@ TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {
   EXPECT_NE(text.find("polytrain_jobs{state=\"queued\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("polytrain_jobs{state=\"running\"} 1"), std::string::npos) << text;
   EXPECT_EQ(text.find("polytrain_job_transitions_total{"), std::string::npos) << text;
+}
+
+TEST_F(CoordinatorTest, QueueDepthCountsAJobCancelledWhileQueuedOut) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  Scheduler::Options options;
+  options.lease_thread = false;
+  options.metrics = &metrics;
+  core_.reset();
+  Open(options);
+  const Job job = Submit("queued");  // no worker: it waits
+  auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
+  EXPECT_NE(exposition().find("polytrain_queue_depth 1\n"), std::string::npos) << exposition();
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(job.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  EXPECT_NE(exposition().find("polytrain_queue_depth 0\n"), std::string::npos) << exposition();
 }
 
 }  // namespace

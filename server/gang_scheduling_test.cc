@@ -312,6 +312,32 @@ TEST_F(GangSchedulingTest, CancelReachesEveryRank) {
   EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_CANCELLED);
 }
 
+TEST_F(GangSchedulingTest, AGangsStepsAreRankZerosWhicheverRankReportsItsEnd) {
+  const Job gang = SubmitGang("gang", 2);
+  RecordingChannel w1, w2;
+  const int64_t s1 = Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  polytrain::v1::WorkerMessage points;
+  points.mutable_metrics()->set_job_id(gang.id());
+  points.mutable_metrics()->set_attempt(1);
+  points.mutable_metrics()->add_points()->set_step(800);
+  ASSERT_TRUE(protocol_->Handle(s1, points).ok());
+  points.mutable_metrics()->mutable_points(0)->set_step(999);  // a rank > 0's points: ignored
+  ASSERT_TRUE(protocol_->Handle(s2, points).ok());
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(gang.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  polytrain::v1::WorkerMessage failed;  // rank 1 answers first, with its own count (none)
+  failed.mutable_failed()->set_job_id(gang.id());
+  failed.mutable_failed()->set_attempt(1);
+  failed.mutable_failed()->set_cancelled(true);
+  failed.mutable_failed()->set_steps(3);
+  ASSERT_TRUE(protocol_->Handle(s2, failed).ok());
+  const Job cancelled = Get(gang.id());
+  EXPECT_EQ(cancelled.state(), polytrain::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(cancelled.steps(), 800);
+}
+
 TEST_F(GangSchedulingTest, RanksReattachToTheirOwnWorkersAfterARestart) {
   const Job gang = SubmitGang("gang", 2);
   {

@@ -96,6 +96,9 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
     if (!record.ok() && !absl::IsNotFound(record.status())) return record.status();
     JobFilter filter;
     filter.labels = {{kSweepLabel, request.sweep_id()}};
+    // A label is the submitter's to set: the sweep's jobs are its owner's alone, as GetSweep
+    // counts them (an admin's comparison too).
+    if (record.ok()) filter.owner = record->owner();
     if (caller.own_jobs_only) filter.owner = caller.name;
     filter.page_size = kMaxCompareJobs;
     absl::StatusOr<JobPage> page = store_->ListJobs(filter);

@@ -142,6 +142,7 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
     POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
                                               "cancelled while queued", nullptr));
     queue_.Remove(job_id);
+    RefreshGaugesLocked();  // FinishJobLocked counted the queue with the job still in it
     return store_->GetJob(job_id);
   }
   if (job->state() == polytrain::v1::JOB_STATE_PAUSED) {  // a search trial between rungs
@@ -288,6 +289,7 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
   job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
   if (owned.rank != 0) return absl::OkStatus();  // rank 0 reports for its gang
   for (const auto& point : batch.points()) {
+    job->newest_step = std::max(job->newest_step, point.step());
     if (options_.metrics != nullptr) options_.metrics->JobProgress(job->job, point);
     watchers_.PointAdded(batch.job_id(), point);
   }
@@ -385,7 +387,8 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
       failed.job_id(),
       cancelled ? polytrain::v1::JOB_STATE_CANCELLED : polytrain::v1::JOB_STATE_FAILED,
       cancelled ? "cancelled while running" : prefix + CutError(failed.error()), nullptr,
-      failed.steps()));
+      // A rank > 0 reports no points: its own count says nothing of how far the gang trained.
+      owned.rank == 0 ? std::max(failed.steps(), job->newest_step) : job->newest_step));
   ScheduleLocked();
   return absl::OkStatus();
 }

@@ -178,6 +178,9 @@ class Scheduler {
     // `timed_out`: its ranks are told to stop, and it ends FAILED, never requeued.
     Clock::time_point deadline = Clock::time_point::max();
     bool timed_out = false;
+    // The newest step of rank 0's metric points: how far the attempt trained, whichever rank
+    // reports its end (only rank 0 reports points).
+    int64_t newest_step = 0;
     polytrain::v1::Job job;  // as assigned: names and labels for the per-job series
   };
   // The running job whose rank `session` holds, at `attempt` (0: any), with that rank's index.

@@ -106,6 +106,7 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
   absl::StatusOr<Job> job = store_->GetJob(entry.job_id);
   if (absl::IsNotFound(job.status())) {  // gone from the store: nothing to run
     queue_.Remove(entry.job_id);
+    RefreshGaugesLocked();
     return true;
   }
   if (!job.ok()) return false;  // the store failed: the job stays queued for the next event

@@ -1,5 +1,10 @@
 // The service end to end: a real polytrain-coordinator and real polytrain-workers as separate
 // processes on 127.0.0.1 ports chosen at run time, a real SQLite file, gRPC over loopback.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -62,6 +67,17 @@ TEST_F(ServiceTest, PrometheusEndpointShowsJobsWorkersRpcsAndPerJobProgress) {
   ASSERT_TRUE(Submit(Spec("watched"), &job).ok());
   ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED));
   const Job done = Get(job.id());
+  {  // a watch of the ended job: its state, then the stream ends (and is counted)
+    grpc::ClientContext context;
+    v1::WatchJobRequest request;
+    request.set_id(job.id());
+    auto reader = stub_->WatchJob(&context, request);
+    v1::JobEvent event;
+    while (reader->Read(&event)) {
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+  }
+  EXPECT_EQ(Scrape("polytrain_rpc_requests_total{code=\"OK\",method=\"WatchJob\"}"), 1);
   EXPECT_EQ(Scrape("polytrain_jobs{state=\"succeeded\"}"), 1);
   EXPECT_EQ(Scrape("polytrain_jobs{state=\"queued\"}"), 0);
   EXPECT_EQ(Scrape("polytrain_queue_depth"), 0);
@@ -83,9 +99,30 @@ TEST_F(ServiceTest, PrometheusEndpointShowsJobsWorkersRpcsAndPerJobProgress) {
   const std::string worker_body = testing::HttpGet(worker_metrics_port, "/metrics");
   EXPECT_NE(worker_body.find("\npolytrain_worker_jobs_running 0"), std::string::npos)
       << worker_body;
+  // Idle: no throughput, not the last job's.
+  EXPECT_NE(worker_body.find("\npolytrain_worker_samples_per_second 0\n"), std::string::npos)
+      << worker_body;
   EXPECT_NE(worker_body.find("\npolytrain_worker_step_seconds_count "), std::string::npos);
   EXPECT_EQ(worker_body.find("\npolytrain_worker_step_seconds_count 0\n"), std::string::npos);
   EXPECT_NE(worker_body.find("\nprocess_resident_memory_bytes "), std::string::npos);
+
+  // Clients that connect and say nothing hold no scrape up (one idle connection used to take a
+  // whole civetweb thread of two for 30 s; the worker's server used to serve one at a time).
+  for (int port : {metrics_port_, worker_metrics_port}) {
+    std::vector<int> idle;
+    for (int i = 0; i < 8; ++i) {
+      idle.push_back(socket(AF_INET, SOCK_STREAM, 0));
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(port));
+      inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+      ASSERT_EQ(connect(idle.back(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    }
+    EXPECT_NE(testing::HttpGet(port, "/metrics", /*timeout_seconds=*/10).find("# TYPE"),
+              std::string::npos)
+        << "a scrape waited behind idle connections on port " << port;
+    for (int fd : idle) close(fd);
+  }
 
   // Both expositions pass Prometheus's own linter.
   for (int port : {metrics_port_, worker_metrics_port}) {
