@@ -1,8 +1,10 @@
 #include "common/grpc_security.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -11,21 +13,38 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/pem_check.h"
+#include "common/status_macros.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
 namespace polytrain {
 namespace {
 
+// Certificates, keys and tokens are a few kB; a bigger file is a mistake (/dev/zero).
+constexpr std::uintmax_t kMaxFlagFileBytes = 1 << 20;
+
 absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": cannot read"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": empty"));
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (std::filesystem::is_directory(status)) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": is a directory"));
   }
-  return text.str();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", path, ": cannot read: ",
+                     std::filesystem::exists(status) ? std::strerror(errno) : "no such file"));
+  }
+  std::string text(kMaxFlagFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxFlagFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", path, ": larger than ", kMaxFlagFileBytes >> 20, " MiB"));
+  }
+  if (text.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": empty"));
+  return text;
 }
 
 // The host part of "host:port", "[v6]:port", "dns:///host:port" or "ipv4:host:port".
@@ -80,11 +99,16 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> key = ReadFlagFile("--tls_key", options.tls_key);
   if (!key.ok()) return key.status();
+  const PemFile cert_file{"--tls_cert", options.tls_cert, *cert};
+  POLYTRAIN_RETURN_IF_ERROR(CheckCertificates(cert_file, /*check_validity=*/true));
+  POLYTRAIN_RETURN_IF_ERROR(CheckKeyOfCertificate({"--tls_key", options.tls_key, *key}, cert_file));
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   if (!options.tls_client_ca.empty()) {
     absl::StatusOr<std::string> ca = ReadFlagFile("--tls_client_ca", options.tls_client_ca);
     if (!ca.ok()) return ca.status();
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckCertificates({"--tls_client_ca", options.tls_client_ca, *ca}, false));
     ssl.pem_root_certs = *ca;
     // Verified when presented; the worker service then insists on one (clients need none).
     ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
@@ -92,8 +116,32 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+absl::Status CheckTarget(absl::string_view target) {
+  if (absl::StartsWith(target, "unix:")) return absl::OkStatus();
+  absl::string_view address = target;
+  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
+    if (absl::ConsumePrefix(&address, scheme)) break;
+  }
+  const size_t colon = address.rfind(':');
+  const absl::string_view host = colon == absl::string_view::npos ? "" : address.substr(0, colon);
+  const absl::string_view port = colon == absl::string_view::npos ? "" : address.substr(colon + 1);
+  int number = 0;
+  const bool bracketed = absl::StartsWith(host, "[") && absl::EndsWith(host, "]");
+  if (host.empty() || host.find_first_of(" \t/") != absl::string_view::npos ||
+      (!bracketed && host.find(':') != absl::string_view::npos) || port.empty() ||
+      port.find_first_not_of("0123456789") != absl::string_view::npos ||
+      !absl::SimpleAtoi(port, &number) || number < 1 || number > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--coordinator: expected HOST:PORT with a port in [1, 65535] (e.g. "
+                     "127.0.0.1:50051, [::1]:50051), got '",
+                     target.substr(0, 256), "'"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,
                                                            ClientSecurityOptions* options) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckTarget(target));
   std::string token_source = "the token";
   if (!options->token_file.empty()) {
     absl::StatusOr<std::string> token = ReadFlagFile("--token_file", options->token_file);
@@ -141,12 +189,17 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
   grpc::SslCredentialsOptions ssl;
   absl::StatusOr<std::string> ca = ReadFlagFile("--tls_ca", options->tls_ca);
   if (!ca.ok()) return ca.status();
+  POLYTRAIN_RETURN_IF_ERROR(CheckCertificates({"--tls_ca", options->tls_ca, *ca}, false));
   ssl.pem_root_certs = *ca;
   if (!options->tls_cert.empty()) {
     absl::StatusOr<std::string> cert = ReadFlagFile("--tls_cert", options->tls_cert);
     if (!cert.ok()) return cert.status();
     absl::StatusOr<std::string> key = ReadFlagFile("--tls_key", options->tls_key);
     if (!key.ok()) return key.status();
+    const PemFile cert_file{"--tls_cert", options->tls_cert, *cert};
+    POLYTRAIN_RETURN_IF_ERROR(CheckCertificates(cert_file, /*check_validity=*/true));
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckKeyOfCertificate({"--tls_key", options->tls_key, *key}, cert_file));
     ssl.pem_cert_chain = *cert;
     ssl.pem_private_key = *key;
   }

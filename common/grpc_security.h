@@ -50,6 +50,11 @@ struct ClientSecurityOptions {
 // goes unanswered as long); the coordinator accepts pings at twice this rate.
 inline constexpr int kClientKeepaliveSeconds = 20;
 
+// INVALID_ARGUMENT naming --coordinator unless `target` is HOST:PORT ([V6]:PORT; a dns:, ipv4: or
+// ipv6: scheme may come first) with a port in [1, 65535], or unix:PATH. gRPC would dial port 0,
+// or port 99999 mod 65536.
+absl::Status CheckTarget(absl::string_view target);
+
 // A channel to `target`, and loads the token into options->token. INVALID_ARGUMENT naming the
 // flag for unreadable files, a half-given client certificate, or plaintext to a non-loopback
 // target.

@@ -55,6 +55,21 @@ TEST(MakeServerCredentialsTest, TlsFilesNamedInErrors) {
               HasSubstr("--tls_cert /nonexistent/cert.pem: cannot read"));
 }
 
+TEST(CheckTargetTest, AHostAndAPortInRange) {
+  for (const char* good : {"127.0.0.1:1", "localhost:65535", "[::1]:50051", "dns:///host:443",
+                           "ipv4:127.0.0.1:5", "unix:/tmp/socket"}) {
+    EXPECT_TRUE(CheckTarget(good).ok()) << good;
+  }
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:99999", "127.0.0.1:-5",
+                          "127.0.0.1:1 junk", "", ":50051", "::1:50051", "host:+5"}) {
+    EXPECT_EQ(CheckTarget(bad).message(),
+              std::string("--coordinator: expected HOST:PORT with a port in [1, 65535] (e.g. "
+                          "127.0.0.1:50051, [::1]:50051), got '") +
+                  bad + "'")
+        << bad;
+  }
+}
+
 TEST(MakeChannelTest, PlaintextOnlyToLoopback) {
   unsetenv("POLYTRAIN_TOKEN");
   ClientSecurityOptions options;

@@ -1,6 +1,11 @@
 #include "server/artifact_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
@@ -28,6 +33,16 @@ absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::st
   fs::create_directories(root, error);
   if (error) {
     return absl::InvalidArgumentError(absl::StrCat("--artifacts ", root, ": ", error.message()));
+  }
+  // Every upload writes here: a directory this process cannot write to is refused now, not at
+  // the first upload.
+  const fs::path probe = fs::path(root) / absl::StrCat(".write-check-", getpid());
+  if (FILE* file = std::fopen(probe.c_str(), "wb"); file != nullptr) {
+    std::fclose(file);
+    fs::remove(probe, error);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--artifacts ", root, ": cannot write there: ", std::strerror(errno)));
   }
   // Uploads that a crash cut short left their temporary files (nothing is in flight yet).
   for (auto it = fs::recursive_directory_iterator(root, error);

@@ -6,6 +6,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
     const std::string& db, const Scheduler::Options& options,
     const std::optional<Artifacts>& artifacts) {
   std::unique_ptr<CoordinatorCore> core(new CoordinatorCore());
+  // The artifacts' directory first: one that cannot be used refuses the start before the
+  // database file is created.
+  if (artifacts.has_value()) {
+    absl::StatusOr<std::unique_ptr<ArtifactStore>> files = ArtifactStore::Open(artifacts->dir);
+    if (!files.ok()) return files.status();
+    core->artifact_store_ = *std::move(files);
+  }
   absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(db);
   if (!store.ok()) return store.status();
   core->store_ = *std::move(store);
@@ -16,9 +23,6 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
   core->searches_ = std::make_unique<SearchController>(core->store_.get(), core->scheduler_.get());
   core->queries_ = std::make_unique<JobQueries>(core->store_.get());
   if (artifacts.has_value()) {
-    absl::StatusOr<std::unique_ptr<ArtifactStore>> files = ArtifactStore::Open(artifacts->dir);
-    if (!files.ok()) return files.status();
-    core->artifact_store_ = *std::move(files);
     core->artifact_catalog_ = std::make_unique<ArtifactCatalog>(
         core->artifact_store_.get(), core->store_.get(), artifacts->max_upload_bytes);
   }

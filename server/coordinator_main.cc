@@ -13,6 +13,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
 #include "cli/command_line.h"
@@ -119,6 +120,12 @@ int Main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // SQLite would take these as a database that lives only as long as the process.
+  if (options.db.empty() || options.db == ":memory:" || absl::StartsWith(options.db, "file:")) {
+    return ExitWithError(kTool, absl::InvalidArgumentError(absl::StrCat(
+                                    "--db: must name a file (jobs must outlive the process), got '",
+                                    options.db, "'")));
+  }
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(options);
   if (!server.ok()) {
     // Every start-up failure is a flag's value (a file, an address): invalid input.

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
 #include "common/status_macros.h"
@@ -126,14 +127,21 @@ absl::StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::
     return absl::OkStatus();
   };
   if (absl::Status s = open(&store->writer_.db); !s.ok()) return s;
+  // Every later error names the file: it is the --db flag's.
+  auto named = [&path](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat("--db ", path, ": ", s.message()));
+  };
+  // Before anything is written to it (WAL mode is a write): another program's database is left
+  // as it was.
+  if (absl::Status s = store->CheckIsOurs(); !s.ok()) return named(s);
   // WAL: readers never block the writer; NORMAL sync keeps every committed transaction across a
   // process crash (a power loss may drop the last ones).
   if (absl::Status s =
           Exec(store->writer_.db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
       !s.ok()) {
-    return s;
+    return named(s);
   }
-  if (absl::Status s = store->Migrate(); !s.ok()) return s;
+  if (absl::Status s = store->Migrate(); !s.ok()) return named(s);
   if (path != ":memory:" && !path.empty()) {
     if (absl::Status s = open(&store->own_reader_.db); !s.ok()) return s;
     store->reader_ = &store->own_reader_;
@@ -144,6 +152,24 @@ absl::StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::
 SqliteJobStore::~SqliteJobStore() {
   sqlite3_close(own_reader_.db);
   sqlite3_close(writer_.db);
+}
+
+absl::Status SqliteJobStore::CheckIsOurs() {
+  sqlite3* db = writer_.db;
+  Statement version(db, "PRAGMA user_version");
+  if (!version.ok() || version.Step() != SQLITE_ROW) return version.status("user_version");
+  if (version.Int(0) != 0) return absl::OkStatus();  // ours (Migrate checks which version)
+  // Version 0: a new, empty file, or one of another program's.
+  Statement tables(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+  if (!tables.ok()) return tables.status("sqlite_master");
+  std::vector<std::string> names;
+  while (tables.Step() == SQLITE_ROW && names.size() < 5) names.push_back(tables.Blob(0));
+  if (!names.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("not a PolyTrain database (it has other tables: ", absl::StrJoin(names, ", "),
+                     "); give a new file or one a polytrain-coordinator made"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteJobStore::Migrate() {

@@ -65,6 +65,8 @@ class SqliteJobStore : public JobStore {
   };
 
   SqliteJobStore() = default;
+  // FAILED_PRECONDITION for a database of another program (schema version 0 with tables).
+  absl::Status CheckIsOurs();
   absl::Status Migrate();
   // Inserts `sweep` unless its id is stored, inside the caller's transaction on `db`.
   static absl::Status InsertSweep(sqlite3* db, const polytrain::v1::Sweep& sweep);

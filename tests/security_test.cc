@@ -87,6 +87,14 @@ class SecurityTest : public ::testing::Test {
                 "openssl x509 -req -in " + n + ".csr -CA " + leaf.ca + ".pem -CAkey " + leaf.ca +
                 ".key -CAcreateserial -days 2 -out " + n + ".pem -extfile " + n + ".ext\n";
     }
+    // A server certificate that expired in 2020 (openssl ca sets the dates).
+    script += "openssl req " + key + " -keyout expired.key -out expired.csr -subj /CN=expired\n" +
+              "touch index.txt; echo 01 > serial\n" +
+              "printf '[ca]\\ndefault_ca = d\\n[d]\\ndatabase = index.txt\\nserial = "
+              "serial\\nnew_certs_dir = .\\ndefault_md = sha256\\npolicy = p\\n[p]\\ncommonName = "
+              "supplied\\n' > ca.cnf\n" +
+              "openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr "
+              "-out expired.pem -startdate 20200101000000Z -enddate 20200102000000Z -notext\n";
     ASSERT_TRUE(Shell("bash -c \"" + script + "\"")) << ReadFile(*pki_ / "openssl.log");
   }
   static void TearDownTestSuite() {
@@ -417,6 +425,19 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
   };
   const std::string tokens = (dir_ / "tokens.txt").string();
   std::ofstream(dir_ / "bad-tokens.txt") << "client alice " << kAliceToken << "\n";
+  // Another program's SQLite file (Python's sqlite3 module makes it; no sqlite3 tool needed).
+  const fs::path foreign = dir_ / "foreign.db";
+  const fs::path inspect = dir_ / "inspect.py";
+  std::ofstream(inspect)
+      << "import sqlite3, sys\n"
+         "db = sqlite3.connect(sys.argv[1])\n"
+         "if sys.argv[2] == 'make':\n"
+         "    db.execute('CREATE TABLE notes (text TEXT)'); db.commit()\n"
+         "else:\n"
+         "    mode = db.execute('PRAGMA journal_mode').fetchone()[0]\n"
+         "    names = [r[0] for r in db.execute('SELECT name FROM sqlite_master')]\n"
+         "    sys.exit(0 if (mode, names) == ('delete', ['notes']) else 1)\n";
+  ASSERT_TRUE(Shell("python3 '" + inspect.string() + "' '" + foreign.string() + "' make"));
   // A port someone else holds, for /metrics.
   const int taken = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(taken, 0);
@@ -428,7 +449,37 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
   ASSERT_EQ(listen(taken, 1), 0);
   ASSERT_EQ(getsockname(taken, reinterpret_cast<sockaddr*>(&address), &length), 0);
   const std::string taken_address = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  const std::string garbage = (dir_ / "garbage.pem").string();
+  std::ofstream(garbage) << "not a certificate\n";
   for (const Case& c : std::vector<Case>{
+           // Certificates and keys are read and checked before anything starts.
+           {{"--listen", "127.0.0.1:0", "--tls_cert", garbage, "--tls_key", Pki("server.key")},
+            "--tls_cert " + garbage + ": no PEM certificate in it"},
+           {{"--listen", "127.0.0.1:0", "--tls_cert", Pki("server.pem"), "--tls_key",
+             Pki("worker.key")},
+            "--tls_key " + Pki("worker.key") + ": not the key of the certificate in --tls_cert " +
+                Pki("server.pem")},
+           {{"--listen", "127.0.0.1:0", "--tls_cert", Pki("server.pem"), "--tls_key", garbage},
+            "--tls_key " + garbage + ": no unencrypted PEM private key in it"},
+           {{"--listen", "127.0.0.1:0", "--tls_cert", Pki("expired.pem"), "--tls_key",
+             Pki("expired.key")},
+            "--tls_cert " + Pki("expired.pem") +
+                ": the certificate expired on Jan  2 00:00:00 2020"},
+           {{"--listen", "127.0.0.1:0", "--tls_cert", Pki("server.pem"), "--tls_key",
+             Pki("server.key"), "--tls_client_ca", garbage},
+            "--tls_client_ca " + garbage + ": no PEM certificate in it"},
+           {{"--listen", "127.0.0.1:0", "--tls_cert", dir_.string(), "--tls_key",
+             Pki("server.key")},
+            "--tls_cert " + dir_.string() + ": is a directory"},
+           // The store: another program's database is not touched, nor a memory one taken.
+           {{"--listen", "127.0.0.1:0", "--plaintext", "--db", foreign.string()},
+            "--db " + foreign.string() + ": not a PolyTrain database (it has other tables: notes)"},
+           {{"--listen", "127.0.0.1:0", "--plaintext", "--db", ":memory:"},
+            "--db: must name a file (jobs must outlive the process), got ':memory:'"},
+           // A directory nobody may create files in, root included (sysfs).
+           {{"--listen", "127.0.0.1:0", "--plaintext", "--artifacts", "/sys/kernel"},
+            fs::is_directory("/sys/kernel") ? "--artifacts /sys/kernel: cannot write there: "
+                                            : "--artifacts /sys/kernel: "},
            {{"--listen", "127.0.0.1:0"}, "--tls_cert/--tls_key: give a certificate and key"},
            {{"--listen", "0.0.0.0:0", "--plaintext"}, "--plaintext: only on a loopback address"},
            {{"--listen", "127.0.0.1:0", "--tls_cert", Pki("server.pem")},
@@ -445,7 +496,9 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
             "--metrics_listen " + taken_address + ": cannot listen there: the port is in use"},
        }) {
     std::vector<std::string> args = c.args;
-    args.insert(args.end(), {"--db", (dir_ / "refused.db").string()});
+    if (std::find(args.begin(), args.end(), "--db") == args.end()) {
+      args.insert(args.end(), {"--db", (dir_ / "refused.db").string()});
+    }
     if (std::find(args.begin(), args.end(), "--metrics_listen") == args.end()) {
       args.insert(args.end(), {"--metrics_listen", ""});
     }
@@ -458,6 +511,8 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
   }
   close(taken);
   EXPECT_FALSE(fs::exists(dir_ / "refused.db"));  // refused before anything was written
+  // The other program's database is as it was: not switched to WAL, nothing added.
+  EXPECT_TRUE(Shell("python3 '" + inspect.string() + "' '" + foreign.string() + "' check"));
 }
 
 }  // namespace
