@@ -210,10 +210,9 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
     std::cout << "loss,runs,mean,std,ci95_low,ci95_high,p_value,baseline,mean_best,mean_ece\n";
     for (const auto& r : table.losses()) {
       std::cout << absl::StrCat(CsvField(r.loss_name()), ",", r.runs(), ",", Exact(r.mean()), ",",
-                                Exact(r.std()), ",", Exact(r.ci95_low()), ",",
-                                Exact(r.ci95_high()), ",", Exact(r.p_value()), ",",
-                                r.baseline() ? "true" : "false", ",", Exact(r.mean_best()), ",",
-                                Exact(r.mean_ece()))
+                                Exact(r.std()), ",", Exact(r.ci95_low()), ",", Exact(r.ci95_high()),
+                                ",", Exact(r.p_value()), ",", r.baseline() ? "true" : "false", ",",
+                                Exact(r.mean_best()), ",", Exact(r.mean_ece()))
                 << "\n";
     }
     return;

@@ -43,6 +43,15 @@ seed: 3
 max_attempts: 1
 SPEC
 
+# A spec the coordinator would refuse is refused before its files are sent: nothing stored.
+sed 's/batch_size: 64/batch_size: 0/' "$tmp/files/job.txtpb" >"$tmp/files/refused.txtpb"
+expect 1 "spec.batch_size: must be in [1, 65536], got 0" -- "$polyctl" submit "$tmp/files/refused.txtpb"
+checks=$((checks + 1))
+grep -q "is stored as" "$tmp/err" && fail "a refused submit uploaded: $(cat "$tmp/err")"
+checks=$((checks + 1))
+"$polyctl" artifacts >"$tmp/out" 2>&1 || fail "artifacts failed: $(cat "$tmp/out")"
+grep -q "^sha256:" "$tmp/out" && fail "a refused submit left artifacts: $(cat "$tmp/out")"
+
 # Local paths are uploaded and named by their hashes; the worker trains from its cache.
 expect 0 "succeeded on byo-worker" -- "$polyctl" submit "$tmp/files/job.txtpb" --watch
 grep -qF "$tmp/files/mlp.pt (" "$tmp/err" || fail "submit did not say it uploaded mlp.pt"

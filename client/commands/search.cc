@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "api/client_requests.h"
 #include "api/job_states.h"
 #include "api/loss_search.h"
 #include "cli/command_line.h"
@@ -231,6 +232,8 @@ int RunSearch(const SearchOptions& options, const CLI::App& command, Coordinator
   }
   absl::StatusOr<polytrain::v1::SubmitSweepRequest> request = BuildRequest(options);
   if (!request.ok()) return Fail(request.status());
+  // Checked here as the coordinator will check it, before any file is uploaded for it.
+  if (absl::Status s = ValidateSubmitSweepRequest(*request).status(); !s.ok()) return Fail(s);
   if (absl::Status s =
           UploadAsFlagged(client, options.upload, options.file, request->mutable_base());
       !s.ok()) {

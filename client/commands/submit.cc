@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "api/client_requests.h"
 #include "api/limits.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
@@ -43,10 +44,12 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
     spec.set_time_limit_seconds(static_cast<int32_t>(options.time_limit));
   if (!options.name.empty()) spec.set_name(options.name);
   if (absl::Status s = ApplyLabels(options.labels, spec.mutable_labels()); !s.ok()) return Fail(s);
+  request.set_client_request_id(options.request_id);
+  // Checked here as the coordinator will check it, before any file is uploaded for it.
+  if (absl::Status s = ValidateSubmitJobRequest(request); !s.ok()) return Fail(s);
   if (absl::Status s = UploadAsFlagged(client, options.upload, options.file, &spec); !s.ok()) {
     return Fail(s);
   }
-  request.set_client_request_id(options.request_id);
   absl::StatusOr<polytrain::v1::Job> job =
       client.Call(&polytrain::v1::Coordinator::Stub::SubmitJob, request);
   if (!job.ok()) return Fail(job.status());

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "api/client_requests.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
@@ -48,6 +49,8 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   }
   request.set_seeds(options.seeds);
   request.set_client_request_id(options.request_id);
+  // Checked here as the coordinator will check it, before any file is uploaded for it.
+  if (absl::Status s = ValidateSubmitSweepRequest(request).status(); !s.ok()) return Fail(s);
   if (absl::Status s =
           UploadAsFlagged(client, options.upload, options.file, request.mutable_base());
       !s.ok()) {
