@@ -103,11 +103,19 @@ absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
 
 absl::Status ValidateRanges(const LossSearch& search) {
   if (!search.has_loss()) return InvalidField("search.loss", "must be set to draw ranges of it");
-  POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(search.loss(), "search.loss"));
   if (search.ranges_size() < 1 || search.ranges_size() > kMaxSearchRanges) {
     return InvalidField("search.ranges", absl::StrCat("must have 1 to ", kMaxSearchRanges,
                                                       " entries, got ", search.ranges_size()));
   }
+  // Each range's field first: one that names no number (an index beyond the bound) is the
+  // mistake, not the loss it leaves without the list entries the ranges would have drawn.
+  for (int i = 0; i < search.ranges_size(); ++i) {
+    LossSpec probe = search.loss();
+    if (absl::Status s = SetLossNumber(search.ranges(i).field(), 0.0, &probe); !s.ok()) {
+      return InvalidField(FieldPath(IndexPath("search.ranges", i), "field"), s.message());
+    }
+  }
+  POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(search.loss(), "search.loss"));
   std::set<std::string> fields;
   for (int i = 0; i < search.ranges_size(); ++i) {
     const ParameterRange& range = search.ranges(i);

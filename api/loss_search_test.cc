@@ -144,6 +144,12 @@ TEST(LossSearchTest, RangesAreCheckedAgainstTheLossFamily) {
   request = Search(kHalving);
   *request.mutable_search()->add_ranges() = request.search().ranges(0);
   EXPECT_EQ(Error(request), "search.ranges[1].field: 'poly1.epsilon' is drawn by an earlier range");
+  // A range beyond a list's bound is named, not the loss it left without that entry.
+  request = Search(kHalving);
+  request.mutable_search()->mutable_loss()->mutable_poly_n();
+  request.mutable_search()->mutable_ranges(0)->set_field("poly_n.epsilons[10001]");
+  EXPECT_EQ(Error(request),
+            "search.ranges[0].field: 'poly_n.epsilons[10001]': index must be at most 9999");
   request = Search(kHalving);
   request.mutable_search()->clear_ranges();
   request.add_losses()->mutable_cross_entropy();

@@ -1,7 +1,10 @@
 #include "common/proto_file.h"
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -135,7 +138,14 @@ nlohmann::json YamlToJson(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       nlohmann::json object = nlohmann::json::object();
-      for (const auto& item : node) object[item.first.as<std::string>()] = YamlToJson(item.second);
+      for (const auto& item : node) {
+        const std::string key = item.first.as<std::string>();
+        if (object.contains(key)) {  // as text format refuses a field given twice
+          throw YAML::ParserException(item.first.Mark(),
+                                      absl::StrCat("duplicate key '", key, "' (give each once)"));
+        }
+        object[key] = YamlToJson(item.second);
+      }
       return object;
     }
     case YAML::NodeType::Sequence: {
@@ -160,6 +170,32 @@ nlohmann::json YamlToJson(const YAML::Node& node) {
     default:
       return nullptr;
   }
+}
+
+// The first key a JSON object has twice ("" if none, or if the text is no JSON: protobuf's
+// parser then says why). protobuf's own parser keeps the last silently.
+std::string DuplicateJsonKey(absl::string_view content) {
+  std::vector<std::set<std::string>> open;  // the keys of each object being read
+  std::string duplicate;
+  try {
+    const nlohmann::json parsed_whole = nlohmann::json::parse(
+        content.begin(), content.end(),
+        [&](int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+          if (event == nlohmann::json::parse_event_t::object_start) open.emplace_back();
+          if (event == nlohmann::json::parse_event_t::object_end && !open.empty()) {
+            open.pop_back();
+          }
+          if (event == nlohmann::json::parse_event_t::key && !open.empty() &&
+              !open.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
+            duplicate = parsed.get<std::string>();
+          }
+          return true;
+        });
+    (void)parsed_whole;  // only the keys matter
+  } catch (const nlohmann::json::exception&) {
+    return "";
+  }
+  return duplicate;
 }
 
 }  // namespace
@@ -203,6 +239,9 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
           absl::StrCat(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
     }
     content = json;
+  } else if (const std::string key = DuplicateJsonKey(content); !key.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": duplicate key '", key, "' (give each once)"));
   }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
@@ -214,6 +253,8 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
     // members of one oneof) as ": ...".
     absl::string_view why(status.message().data(), status.message().size());
     absl::ConsumePrefix(&why, ": ");
+    // One line: a syntax error goes on with the text and a caret under it.
+    why = why.substr(0, why.find('\n'));
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", why));
   }
   return absl::OkStatus();
@@ -223,7 +264,11 @@ absl::Status ReadProtoFile(const std::string& path, google::protobuf::Message* m
   absl::StatusOr<ProtoFormat> format = ProtoFormatFromPath(path);
   if (!format.ok()) return format.status();
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
+  if (!in) {
+    const int error = errno;
+    if (error == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read: ", std::strerror(error)));
+  }
   std::ostringstream content;
   content << in.rdbuf();
   return ParseProto(content.str(), *format, path, message);

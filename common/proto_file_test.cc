@@ -108,6 +108,43 @@ TEST(ProtoFileTest, YamlIsTheJsonMappingWrittenAsYaml) {
   EXPECT_EQ(*ProtoFormatFromPath("a.yml"), ProtoFormat::kYaml);
 }
 
+TEST(ProtoFileTest, AKeyGivenTwiceIsRefusedInEveryFormat) {
+  polytrain::v1::JobSpec spec;
+  EXPECT_EQ(ParseProto(R"({"name": "first", "batch_size": 8, "name": "second"})",
+                       ProtoFormat::kJson, "j.json", &spec)
+                .message(),
+            "j.json: duplicate key 'name' (give each once)");
+  EXPECT_EQ(ParseProto(R"({"loss": {"poly1": {"epsilon": 1, "epsilon": 2}}})", ProtoFormat::kJson,
+                       "j.json", &spec)
+                .message(),
+            "j.json: duplicate key 'epsilon' (give each once)");
+  // The same key in two objects is no duplicate.
+  EXPECT_TRUE(ParseProto(R"({"loss": {"poly1": {"epsilon": 1}}, "labels": {"epsilon": "x"}})",
+                         ProtoFormat::kJson, "j.json", &spec)
+                  .ok());
+  EXPECT_EQ(ParseProto("name: a\nbatch_size: 8\nname: b\n", ProtoFormat::kYaml, "j.yaml", &spec)
+                .message(),
+            "j.yaml:3:1: duplicate key 'name' (give each once)");
+  EXPECT_NE(ParseProto("name: 'a'\nname: 'b'\n", ProtoFormat::kText, "j.txtpb", &spec).message(),
+            "");
+}
+
+TEST(ProtoFileTest, AJsonSyntaxErrorIsOneLine) {
+  polytrain::v1::JobSpec spec;
+  const absl::Status cut = ParseProto(R"({"name": "tru)", ProtoFormat::kJson, "t.json", &spec);
+  EXPECT_EQ(cut.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cut.message().find('\n'), absl::string_view::npos) << cut.message();
+  EXPECT_EQ(cut.message().substr(0, 8), "t.json: ");
+}
+
+TEST(ProtoFileTest, AnUnreadableFileSaysWhy) {
+  polytrain::v1::JobSpec spec;
+  const absl::Status missing = ReadProtoFile(::testing::TempDir() + "/missing.txtpb", &spec);
+  EXPECT_EQ(missing.message(), ::testing::TempDir() + "/missing.txtpb: no such file");
+  const absl::Status directory = ReadProtoFile(::testing::TempDir() + "/.", &spec);
+  EXPECT_NE(directory.code(), absl::StatusCode::kOk);
+}
+
 TEST(ProtoFileTest, JsonOutputUsesProtoFieldNames) {
   LossSpec spec;
   spec.mutable_poly_n()->add_epsilons(1.5);
