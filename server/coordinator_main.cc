@@ -20,6 +20,7 @@
 #include "cli/exit_codes.h"
 #include "cli/logging_flags.h"
 #include "cli/security_flags.h"
+#include "common/grpc_logging.h"
 #include "server/coordinator_server.h"
 #include "server/token_authenticator.h"
 #include "spdlog/spdlog.h"
@@ -105,6 +106,7 @@ int Main(int argc, char** argv) {
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
   if (reflection_flag->count() > 0) options.reflection = reflection;
   if (absl::Status s = InitLogging(kTool, logging); !s.ok()) return ExitWithError(kTool, s);
+  RouteGrpcLogsToSpdlog();
 
   if (hash_token) {
     std::string token;

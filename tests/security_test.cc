@@ -136,31 +136,31 @@ class SecurityTest : public ::testing::Test {
   }
 
   // A TLS coordinator on loopback that verifies worker certificates against the CA.
-  void StartCoordinator() {
+  void StartCoordinator(const std::vector<std::string>& extra_flags = {}) {
     const fs::path port_file = dir_ / "port", metrics_port_file = dir_ / "metrics_port";
-    coordinator_ =
-        std::make_unique<Process>(POLYTRAIN_COORDINATOR_BINARY,
-                                  std::vector<std::string>{"--listen",
-                                                           "127.0.0.1:0",
-                                                           "--tls_cert",
-                                                           Pki("server.pem"),
-                                                           "--tls_key",
-                                                           Pki("server.key"),
-                                                           "--tls_client_ca",
-                                                           Pki("ca.pem"),
-                                                           "--tokens",
-                                                           (dir_ / "tokens.txt").string(),
-                                                           "--db",
-                                                           (dir_ / "jobs.db").string(),
-                                                           "--port_file",
-                                                           port_file.string(),
-                                                           "--metrics_listen",
-                                                           "127.0.0.1:0",
-                                                           "--metrics_port_file",
-                                                           metrics_port_file.string(),
-                                                           "--artifacts",
-                                                           (dir_ / "artifacts").string()},
-                                  (dir_ / "coordinator.log").string());
+    std::vector<std::string> flags{"--listen",
+                                   "127.0.0.1:0",
+                                   "--tls_cert",
+                                   Pki("server.pem"),
+                                   "--tls_key",
+                                   Pki("server.key"),
+                                   "--tls_client_ca",
+                                   Pki("ca.pem"),
+                                   "--tokens",
+                                   (dir_ / "tokens.txt").string(),
+                                   "--db",
+                                   (dir_ / "jobs.db").string(),
+                                   "--port_file",
+                                   port_file.string(),
+                                   "--metrics_listen",
+                                   "127.0.0.1:0",
+                                   "--metrics_port_file",
+                                   metrics_port_file.string(),
+                                   "--artifacts",
+                                   (dir_ / "artifacts").string()};
+    flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+    coordinator_ = std::make_unique<Process>(POLYTRAIN_COORDINATOR_BINARY, flags,
+                                             (dir_ / "coordinator.log").string());
     ASSERT_TRUE(coordinator_->started());
     ASSERT_TRUE(WaitFor(
         [&] { return static_cast<bool>(std::ifstream(port_file) >> port_) && port_ > 0; }, 20))
@@ -260,7 +260,7 @@ class SecurityTest : public ::testing::Test {
 fs::path* SecurityTest::pki_ = nullptr;
 
 TEST_F(SecurityTest, OnlyTlsClientsThatTrustTheRightCaGetThrough) {
-  StartCoordinator();
+  StartCoordinator({"--log_format", "json"});
   Job job;
   EXPECT_TRUE(Submit(*v1::Coordinator::NewStub(TlsChannel()), kAdminToken, &job).ok());
 
@@ -271,6 +271,16 @@ TEST_F(SecurityTest, OnlyTlsClientsThatTrustTheRightCaGetThrough) {
   EXPECT_EQ(
       Submit(*v1::Coordinator::NewStub(TlsChannel("other-ca")), kAdminToken, &job).error_code(),
       grpc::StatusCode::UNAVAILABLE);
+  // The failed handshakes are logged as the rest: one JSON object per line (gRPC's own lines
+  // went to stderr raw).
+  coordinator_.reset();
+  std::istringstream log(ReadFile(dir_ / "coordinator.log"));
+  int grpc_lines = 0;
+  for (std::string line; std::getline(log, line);) {
+    EXPECT_TRUE(!line.empty() && line.front() == '{' && line.back() == '}') << line;
+    grpc_lines += line.find("\"grpc: ") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_GT(grpc_lines, 0) << ReadFile(dir_ / "coordinator.log");
 }
 
 TEST_F(SecurityTest, TokensDecideWhoMayDoWhat) {

@@ -29,6 +29,7 @@
 #include "cli/logging_flags.h"
 #include "cli/security_flags.h"
 #include "common/allocator.h"
+#include "common/grpc_logging.h"
 #include "common/proto_file.h"
 #include "polytrain/v1/job.pb.h"
 #include "prometheus/registry.h"
@@ -216,6 +217,7 @@ int Main(int argc, char** argv) {
   AddLoggingFlags(app, &logging);
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
   if (absl::Status s = InitLogging(kTool, logging); !s.ok()) return Fail(kExitInvalid, s);
+  RouteGrpcLogsToSpdlog();
   if (spec_path.empty() == service.coordinator.empty()) {
     std::cerr << "polytrain-worker: give --spec FILE (one job) or --coordinator HOST:PORT "
                  "(service mode)\n";

@@ -1,0 +1,13 @@
+// gRPC's own log lines (a failed TLS handshake of some peer, a refused connection) through the
+// process's spdlog logger, so that --log_format json stays one JSON object per line.
+#ifndef POLYTRAIN_COMMON_GRPC_LOGGING_H_
+#define POLYTRAIN_COMMON_GRPC_LOGGING_H_
+
+namespace polytrain {
+
+// Call after InitLogging, before gRPC logs anything worth keeping.
+void RouteGrpcLogsToSpdlog();
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_COMMON_GRPC_LOGGING_H_
