@@ -55,8 +55,8 @@ std::string Named(const PemFile& file) { return absl::StrCat(file.flag, " ", fil
 absl::Status CheckCertificates(const PemFile& file, bool check_validity) {
   Certificate cert = FirstCertificate(file.pem);
   if (cert == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Named(file), ": no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        Named(file), ": no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)"));
   }
   if (check_validity) {
     if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) <= 0) {
@@ -64,9 +64,9 @@ absl::Status CheckCertificates(const PemFile& file, bool check_validity) {
                                                      TimeText(X509_get0_notAfter(cert.get()))));
     }
     if (X509_cmp_current_time(X509_get0_notBefore(cert.get())) >= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(Named(file), ": the certificate is not valid before ",
-                       TimeText(X509_get0_notBefore(cert.get()))));
+      return absl::InvalidArgumentError(absl::StrCat(Named(file),
+                                                     ": the certificate is not valid before ",
+                                                     TimeText(X509_get0_notBefore(cert.get()))));
     }
   }
   return absl::OkStatus();
@@ -75,12 +75,13 @@ absl::Status CheckCertificates(const PemFile& file, bool check_validity) {
 absl::Status CheckKeyOfCertificate(const PemFile& key, const PemFile& certificate) {
   Bio bio = MemoryBio(key.pem);
   // No passphrase callback: an encrypted key fails here rather than prompting on a terminal.
-  PrivateKey parsed(PEM_read_bio_PrivateKey(bio.get(), nullptr,
-                                            [](char*, int, int, void*) { return 0; }, nullptr));
+  PrivateKey parsed(PEM_read_bio_PrivateKey(
+      bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
   ERR_clear_error();
   if (parsed == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
-        Named(key), ": no unencrypted PEM private key in it (expected -----BEGIN PRIVATE KEY-----)"));
+        Named(key),
+        ": no unencrypted PEM private key in it (expected -----BEGIN PRIVATE KEY-----)"));
   }
   Certificate cert = FirstCertificate(certificate.pem);
   if (cert == nullptr) return CheckCertificates(certificate, /*check_validity=*/false);
