@@ -88,12 +88,13 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
 class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  ArtifactDownload(ArtifactStore* artifacts, const grpc::ByteBuffer& request_bytes,
-                   const absl::Status& access) {
+  ArtifactDownload(WorkerProtocol* protocol, ArtifactStore* artifacts,
+                   const grpc::ByteBuffer& request_bytes, const absl::Status& access) {
     polytrain::v1::DownloadArtifactRequest request;
     absl::Status status = access;
     if (status.ok()) status = ParseRequest(request_bytes, &request);
     if (status.ok()) status = ValidateDownloadArtifactRequest(request);
+    if (status.ok()) status = protocol->CheckDownload(request.path());
     if (status.ok()) status = Open(artifacts, request);
     if (!status.ok()) {
       Finish(ToGrpcStatus(status));
@@ -173,10 +174,11 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* pro
   return new ArtifactUpload(protocol, artifacts, receipt, access);
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(ArtifactStore* artifacts,
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(WorkerProtocol* protocol,
+                                                                ArtifactStore* artifacts,
                                                                 const grpc::ByteBuffer& request,
                                                                 const absl::Status& access) {
-  return new ArtifactDownload(artifacts, request, access);
+  return new ArtifactDownload(protocol, artifacts, request, access);
 }
 
 }  // namespace polytrain

@@ -25,7 +25,9 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* pro
 // last carries the size and CRC-32 recorded when it was stored, so the receiver also catches a
 // file that changed while it was read.
 // `request` holds a DownloadArtifactRequest's bytes.
-grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(ArtifactStore* artifacts,
+// Only what `protocol` allows (WorkerProtocol::CheckDownload) is served.
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(WorkerProtocol* protocol,
+                                                                ArtifactStore* artifacts,
                                                                 const grpc::ByteBuffer& request,
                                                                 const absl::Status& access);
 

@@ -301,6 +301,22 @@ TEST_F(CoordinatorTest, AWorkerThatComesBackWithoutItsJobLosesTheAttemptAtOnce) 
   EXPECT_EQ(Get(other.id()).error(), "cancelled; its worker restarted");
 }
 
+TEST_F(CoordinatorTest, AWorkerDownloadsOnlyWhatARunningJobNeeds) {
+  const Job running = Submit("running");
+  RecordingChannel channel;
+  Connect("w1", &channel);
+  const Job queued = Submit("queued");  // the one slot is taken
+  EXPECT_TRUE(protocol_->CheckDownload(running.id() + "/ckpt-000000000100.pt").ok());
+  EXPECT_EQ(protocol_->CheckDownload(queued.id() + "/ckpt-000000000100.pt").message(),
+            "path: job " + queued.id() +
+                " is not running (a worker reads only the checkpoints of running jobs)");
+  const std::string hex(64, 'a');
+  const absl::Status unnamed = protocol_->CheckDownload("sha256/" + hex);
+  EXPECT_EQ(unnamed.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(unnamed.message(), "path: no running job names sha256:" + hex +
+                                   " (a worker reads only what the jobs it runs need)");
+}
+
 TEST_F(CoordinatorTest, AnAttemptGivenUpOnIsToldToStopWhenItsWorkerReturns) {
   const Job job = Submit("outlived");
   RecordingChannel first, rescuer, back;

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "api/artifacts.h"
 #include "api/job_spec_defaults.h"
 #include "api/job_states.h"
 #include "api/limits.h"
@@ -413,6 +414,29 @@ absl::Status Scheduler::JobExists(const std::string& job_id) const {
 absl::Status Scheduler::AttemptRuns(const std::string& job_id, int32_t attempt) {
   std::lock_guard<std::mutex> lock(mu_);
   return AttemptRunsLocked(job_id, attempt);
+}
+
+absl::Status Scheduler::CheckDownload(const std::string& path) {
+  const std::string owner = path.substr(0, path.find('/'));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (owner == "sha256") {
+    const std::string id = "sha256:" + path.substr(path.find('/') + 1);
+    for (const auto& [job_id, running] : running_) {
+      for (const NamedArtifact& named : ArtifactsNamedBy(running.job.spec())) {
+        if (named.id == id) return absl::OkStatus();
+      }
+    }
+    return absl::PermissionDeniedError(absl::StrCat("path: no running job names ", id,
+                                                    " (a worker reads only what the jobs it "
+                                                    "runs need)"));
+  }
+  if (running_.count(owner) == 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("path: job ", owner,
+                     " is not running (a worker reads only the checkpoints "
+                     "of running jobs)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Scheduler::AttemptRunsLocked(const std::string& job_id, int32_t attempt) const {

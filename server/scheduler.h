@@ -135,6 +135,10 @@ class Scheduler {
   // OK while `attempt` of the job runs; FAILED_PRECONDITION naming the attempt otherwise (an
   // upload from an attempt the coordinator gave up on must not become the job's checkpoint).
   absl::Status AttemptRuns(const std::string& job_id, int32_t attempt);
+  // A worker may download `path` (a DownloadArtifactRequest's): a running job's own checkpoint
+  // ("<job id>/ckpt-..."), or an uploaded file ("sha256/<hex>") a running job's spec names.
+  // PERMISSION_DENIED otherwise: a worker token reads only what the jobs it may run need.
+  absl::Status CheckDownload(const std::string& path);
 
   // Requeues or fails every running job whose lease lapsed before `now`.
   void ExpireLeases(Clock::time_point now);

@@ -44,6 +44,10 @@ absl::Status WorkerProtocol::CheckUpload(const polytrain::v1::ArtifactChunk& fir
   return scheduler_->AttemptRuns(first.job_id(), first.attempt());
 }
 
+absl::Status WorkerProtocol::CheckDownload(const std::string& path) {
+  return scheduler_->CheckDownload(path);
+}
+
 absl::Status WorkerProtocol::ArtifactStored(const std::string& job_id, int32_t attempt,
                                             const std::string& name, const std::string& path) {
   if (!absl::StartsWith(name, kCheckpointPrefix)) return absl::OkStatus();

@@ -17,7 +17,7 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* WorkerServiceImpl::UploadArtifact(
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WorkerServiceImpl::DownloadArtifact(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return NewArtifactDownload(artifacts_, *request, access_->CheckWorker(*context));
+  return NewArtifactDownload(protocol_, artifacts_, *request, access_->CheckWorker(*context));
 }
 
 }  // namespace polytrain
