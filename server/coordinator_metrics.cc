@@ -273,6 +273,10 @@ void CoordinatorMetrics::DropExpiredJobSeries(Clock::time_point now) {
 
 void CoordinatorMetrics::DropLocked(std::map<std::string, JobSeries>::iterator it) {
   for (auto& [key, gauge] : it->second.gauges) job_families_.at(key)->Remove(gauge);
+  // Its place among the finished goes too: were it to run and end again, a stale place would
+  // drop its new series early.
+  auto place = std::find(finished_order_.begin(), finished_order_.end(), it->first);
+  if (place != finished_order_.end()) finished_order_.erase(place);
   job_series_.erase(it);
 }
 

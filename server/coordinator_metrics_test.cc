@@ -59,6 +59,28 @@ TEST(CoordinatorMetricsTest, AtMostTheNewestFinishedJobsKeepTheirSeries) {
   }
 }
 
+TEST(CoordinatorMetricsTest, AJobBackAfterItsSeriesExpiredCountsAsNewlyFinished) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10), /*max_finished_job_series=*/2);
+  polytrain::v1::MetricPoint point;
+  point.set_step(1);
+  polytrain::v1::Job a, b;
+  a.set_id("job-a");
+  b.set_id("job-b");
+  const auto now = CoordinatorMetrics::Clock::now();
+  metrics.JobProgress(a, point);
+  metrics.JobEnded("job-a", now);
+  metrics.DropExpiredJobSeries(now + std::chrono::minutes(11));  // a paused trial, long idle
+  metrics.JobProgress(a, point);                                 // promoted: it runs again
+  metrics.JobEnded("job-a", now + std::chrono::minutes(12));
+  metrics.JobProgress(b, point);
+  metrics.JobEnded("job-b", now + std::chrono::minutes(13));
+  // Two finished, at the cap: both keep their series (job-a's old place in line is gone).
+  const std::string text = Exposition(registry);
+  EXPECT_NE(text.find("job-a"), std::string::npos) << text;
+  EXPECT_NE(text.find("job-b"), std::string::npos) << text;
+}
+
 TEST(CoordinatorMetricsTest, JobsByStateFollowTransitions) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
