@@ -179,6 +179,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
     if (!options->tls_cert.empty()) {
       return absl::InvalidArgumentError("--tls_ca: needed with --tls_cert");
     }
+    if (!options->tls_server_name.empty()) {
+      return absl::InvalidArgumentError("--tls_ca: needed with --tls_server_name");
+    }
     if (!IsLoopbackAddress(target)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--tls_ca: needed to reach ", target,

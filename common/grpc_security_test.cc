@@ -78,6 +78,10 @@ TEST(MakeChannelTest, PlaintextOnlyToLoopback) {
       MakeChannel("coordinator.example:50051", &options);
   ASSERT_FALSE(remote.ok());
   EXPECT_THAT(remote.status().message(), HasSubstr("--tls_ca: needed to reach"));
+  ClientSecurityOptions named;  // a server name means TLS: not plaintext without a word
+  named.tls_server_name = "localhost";
+  EXPECT_EQ(MakeChannel("127.0.0.1:1", &named).status().message(),
+            "--tls_ca: needed with --tls_server_name");
 
   options.tls_cert = "/nonexistent/c.pem";
   EXPECT_THAT(MakeChannel("127.0.0.1:1", &options).status().message(),

@@ -10,9 +10,11 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
@@ -109,8 +111,14 @@ int Main(int argc, char** argv) {
   RouteGrpcLogsToSpdlog();
 
   if (hash_token) {
-    std::string token;
-    std::getline(std::cin, token);
+    // One line, its surrounding whitespace (a CRLF) dropped, as polyctl and the worker read a
+    // token file.
+    std::string text(std::istreambuf_iterator<char>(std::cin), {});
+    const std::string token(absl::StripAsciiWhitespace(text));
+    if (token.find_first_of("\r\n") != std::string::npos) {
+      return ExitWithError(
+          kTool, absl::InvalidArgumentError("--hash_token: give one token, on one line, on stdin"));
+    }
     if (absl::Status s = CheckTokenShape(token); !s.ok()) return ExitWithError(kTool, s);
     std::cout << HashToken(token) << "\n";
     return kExitOk;

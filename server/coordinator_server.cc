@@ -112,13 +112,16 @@ int CoordinatorServer::metrics_port() const {
 
 std::string CoordinatorServer::Describe() const {
   const ServerSecurityOptions& security = options_.security;
-  return absl::StrCat("port ", port_, " (",
-                      security.plaintext               ? "plaintext"
-                      : security.tls_client_ca.empty() ? "TLS"
-                                                       : "TLS, workers need client certificates",
-                      ", ",
-                      tokens_.has_value() ? absl::StrCat(tokens_->size(), " tokens") : "no tokens",
-                      "), db ", options_.db);
+  return absl::StrCat(
+      "port ", port_, " (",
+      security.plaintext               ? "plaintext"
+      : security.tls_client_ca.empty() ? "TLS"
+                                       : "TLS, workers need client certificates",
+      ", ",
+      tokens_.has_value()
+          ? absl::StrCat(tokens_->size(), tokens_->size() == 1 ? " token" : " tokens")
+          : "no tokens",
+      "), db ", options_.db);
 }
 
 void CoordinatorServer::Shutdown(double grace_seconds) {

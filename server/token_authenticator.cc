@@ -118,6 +118,14 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view t
       if (other.hash == entry.hash) {
         return absl::InvalidArgumentError(absl::StrCat(where, "the same token hash appears twice"));
       }
+      // Several tokens of one name (a rotation) share its role: one name, one owner, one role.
+      if (other.principal.name == entry.principal.name &&
+          other.principal.role != entry.principal.role) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "'", name,
+                         "' has another role on an earlier line (one name, one "
+                         "role: give the other role's tokens another name)"));
+      }
     }
     if (static_cast<int>(authenticator.entries_.size()) == kMaxTokens) {
       return absl::InvalidArgumentError(absl::StrCat(where, "at most ", kMaxTokens, " tokens"));

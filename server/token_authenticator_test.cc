@@ -90,6 +90,8 @@ TEST(TokenAuthenticatorTest, BadFilesNameTheLineAndNeverEchoTheSecretField) {
                 "tokens:1: the third field"},
            Case{"client alice " + hash + "\nadmin ops " + hash,
                 "tokens:2: the same token hash appears twice"},
+           Case{"client alice " + hash + "\nadmin alice " + HashToken("another-token-123456"),
+                "tokens:2: 'alice' has another role on an earlier line"},
        }) {
     absl::StatusOr<TokenAuthenticator> tokens = TokenAuthenticator::Parse(c.text, "tokens");
     ASSERT_FALSE(tokens.ok()) << c.text;

@@ -384,6 +384,18 @@ TEST_F(SecurityTest, TheWorkerProtocolNeedsAWorkerTokenAndACertificateFromTheCa)
       << ReadFile(dir_ / "plaintext-worker.log");
 }
 
+TEST_F(SecurityTest, HashTokenReadsATokenFileAsTheClientsDo) {
+  const std::string hash = Hash(kAliceToken);  // "TOKEN\n"
+  const fs::path out = dir_ / "crlf.hash";
+  ASSERT_TRUE(Shell("printf '%s\\r\\n' '" + std::string(kAliceToken) + "' | " +
+                    POLYTRAIN_COORDINATOR_BINARY + " --hash_token > '" + out.string() + "'"));
+  std::string crlf;
+  std::ifstream(out) >> crlf;
+  EXPECT_EQ(crlf, hash);  // a CRLF line is the same token, as polyctl reads it
+  EXPECT_FALSE(Shell("printf 'first-token-0123456789\\nsecond-token-0123456789\\n' | " +
+                     std::string(POLYTRAIN_COORDINATOR_BINARY) + " --hash_token 2>/dev/null"));
+}
+
 TEST_F(SecurityTest, TokensNeverReachLogsOrMetrics) {
   StartCoordinator();
   auto stub = v1::Coordinator::NewStub(TlsChannel());
