@@ -293,14 +293,17 @@ TEST(DataParallelTest, ARankThatLeavesStopsItsPeersInsteadOfHangingThem) {
       << gang[0].summary.status();
 }
 
-TEST(DataParallelTest, ARankThatCannotReachRankZeroSaysWhere) {
-  // A port nothing listens on: bound, then closed.
+// A rendezvous nothing listens at any more: rank 0's store, opened and closed.
+std::string ClosedRendezvous() {
   ReplicaGroup::Options lead_options;
   lead_options.world_size = 2;
   absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
-  ASSERT_TRUE(lead.ok()) << lead.status();
-  const std::string closed = (*lead)->rendezvous();
-  lead->reset();
+  EXPECT_TRUE(lead.ok()) << lead.status();
+  return lead.ok() ? (*lead)->rendezvous() : "127.0.0.1:1";
+}
+
+TEST(DataParallelTest, ARankThatCannotReachRankZeroSaysWhere) {
+  const std::string closed = ClosedRendezvous();
   ReplicaGroup::Options options;
   options.rank = 1;
   options.world_size = 2;
@@ -318,12 +321,7 @@ TEST(DataParallelTest, ARankThatCannotReachRankZeroSaysWhere) {
 
 TEST(DataParallelTest, ACancelStopsAJoinThatWaitsForAGoneRank) {
   // Rank 1 told of a rendezvous whose rank 0 died: it would try for the whole timeout.
-  ReplicaGroup::Options lead_options;
-  lead_options.world_size = 2;
-  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
-  ASSERT_TRUE(lead.ok()) << lead.status();
-  const std::string closed = (*lead)->rendezvous();
-  lead->reset();
+  const std::string closed = ClosedRendezvous();
   std::atomic<bool> cancel{false};
   ReplicaGroup::Options options;
   options.rank = 1;
@@ -338,10 +336,12 @@ TEST(DataParallelTest, ACancelStopsAJoinThatWaitsForAGoneRank) {
   coordinator.join();
 
   // Rank 0 waiting for a rank 1 that never comes: cancelled, or after the timeout named.
+  ReplicaGroup::Options lead_options;
+  lead_options.world_size = 2;
   lead_options.timeout = std::chrono::hours(1);
   std::atomic<bool> cancel_lead{false};
   lead_options.cancel = &cancel_lead;
-  lead = ReplicaGroup::Open(lead_options);
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
   ASSERT_TRUE(lead.ok()) << lead.status();
   std::thread stop_lead([&] { cancel_lead = true; });
   EXPECT_EQ((*lead)->Join().code(), absl::StatusCode::kCancelled);
