@@ -106,6 +106,14 @@ CLI::Validator WholeNumber(uint64_t min, uint64_t max) {
       absl::StrCat("UINT in [", min, ", ", max, "]"));
 }
 
+CLI::Validator NotEmpty() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return text.empty() ? "must not be empty (leave the option out instead)" : "";
+      },
+      "TEXT");
+}
+
 int ExitWithError(const std::string& tool, const absl::Status& status) {
   std::cerr << tool << ": " << status.message() << "\n";
   return ExitCodeFor(status);

@@ -26,6 +26,10 @@ CLI::Validator ExistingPath(bool directory = false);
 // so that CLI11 never clamps 1e30 or 2^64 to the type's largest value, nor wraps -1.
 CLI::Validator WholeNumber(uint64_t min = 0, uint64_t max = std::numeric_limits<uint64_t>::max());
 
+// The check of an option whose empty value would mean "not given" and so be dropped silently:
+// "--name ''" is refused rather than ignored.
+CLI::Validator NotEmpty();
+
 // Prints "<tool>: <message>" on stderr and returns ExitCodeFor(status): the one-line error every
 // tool ends with.
 int ExitWithError(const std::string& tool, const absl::Status& status);

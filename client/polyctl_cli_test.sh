@@ -233,6 +233,9 @@ expect 1 "--state: unknown state 'bogus'; one of queued, running, succeeded, fai
 expect 2 "--seed: must be a whole number in [0, 18446744073709551615], got -1" -- submit "$spec" --seed -1
 expect 2 "--draw-seed: must be a whole number in [0, 18446744073709551615], got -1" -- \
   search "$spec" --range poly1.epsilon=0:1 --draw-seed -1
+# An empty value is refused, not taken as "not given".
+expect 2 "--name: must not be empty (leave the option out instead)" -- submit "$spec" --name ''
+expect 2 "--loss: must not be empty" -- submit "$spec" --loss ''
 # Seeds are uint64: 2^64 - 1 is a seed, and a number beyond is refused, not clamped.
 expect 2 "--draw-seed: must be a whole number in [0, 18446744073709551615], got 18446744073709551616" -- \
   search "$spec" --range poly1.epsilon=0:1 --draw-seed 18446744073709551616

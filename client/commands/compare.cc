@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "cli/svg_chart.h"
 #include "client/commands/commands.h"
@@ -53,8 +54,9 @@ Command AddCompareCommand(CLI::App& app) {
   CLI::App* compare =
       app.add_subcommand("compare", "Compare jobs or a sweep, per loss and per job.");
   compare->add_option("ids", options->ids, "job ids");
-  compare->add_option("--sweep", options->sweep, "every job of this sweep");
-  compare->add_option("--metric", options->metric, "evaluation metric (default eval_accuracy)");
+  compare->add_option("--sweep", options->sweep, "every job of this sweep")->check(NotEmpty());
+  compare->add_option("--metric", options->metric, "evaluation metric (default eval_accuracy)")
+      ->check(NotEmpty());
   compare->add_option("--baseline", options->baseline,
                       "baseline loss (default ce, else the first)");
   compare->add_flag("--per-job", options->per_job,

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
@@ -73,7 +74,7 @@ Command AddListCommand(CLI::App& app) {
   list->add_option("--state", options->states,
                    "only jobs in this state: " + StateNames() + " (repeatable)");
   list->add_option("--label", options->labels, "only jobs with this label KEY=VALUE (repeatable)");
-  list->add_option("--sweep", options->sweep, "only jobs of this sweep");
+  list->add_option("--sweep", options->sweep, "only jobs of this sweep")->check(NotEmpty());
   list->add_option("--limit", options->limit, "at most this many")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

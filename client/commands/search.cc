@@ -275,7 +275,8 @@ Command AddSearchCommand(CLI::App& app) {
       ->add_option("--loss", options->loss,
                    "the loss the ranges draw from (default: the form of the first range's "
                    "field, e.g. 'poly1 {}')")
-      ->excludes(grid);
+      ->excludes(grid)
+      ->check(NotEmpty());
   search->add_option("--trials", options->trials, "configurations drawn")
       ->check(CLI::Range(1, 1000))
       ->excludes(grid)
@@ -303,11 +304,15 @@ Command AddSearchCommand(CLI::App& app) {
                    "seeds of the final re-runs (random search: runs per configuration)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  search->add_option("--metric", options->metric,
-                     "metric to rank by (default eval_accuracy; *_loss and *_ece: lower is "
-                     "better)");
-  search->add_option("--baseline", options->baseline,
-                     "loss the winner is tested against (default: cross-entropy)");
+  search
+      ->add_option("--metric", options->metric,
+                   "metric to rank by (default eval_accuracy; *_loss and *_ece: lower is "
+                   "better)")
+      ->check(NotEmpty());
+  search
+      ->add_option("--baseline", options->baseline,
+                   "loss the winner is tested against (default: cross-entropy)")
+      ->check(NotEmpty());
   search->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
   search->add_option("--request-id", options->request_id, "makes retries of this search safe");
   search->add_option("--poll-seconds", options->poll_seconds, "how often --watch asks")

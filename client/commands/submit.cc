@@ -66,7 +66,8 @@ Command AddSubmitCommand(CLI::App& app) {
   CLI::App* submit = app.add_subcommand(
       "submit", "Submit a job (JobSpec in .txtpb, .json or .yaml); prints its id.");
   submit->add_option("file", options->file, "JobSpec file")->required()->check(ExistingPath());
-  submit->add_option("--loss", options->loss, "replace the loss, e.g. 'poly1 { epsilon: 2 }'");
+  submit->add_option("--loss", options->loss, "replace the loss, e.g. 'poly1 { epsilon: 2 }'")
+      ->check(NotEmpty());
   submit
       ->add_option_function<uint64_t>(
           "--seed", [options](const uint64_t& seed) { options->seed = seed; }, "replace the seed")
@@ -77,7 +78,7 @@ Command AddSubmitCommand(CLI::App& app) {
       ->add_option("--time-limit", options->time_limit,
                    "replace spec.time_limit_seconds: each attempt's limit in seconds (0: none)")
       ->check(CLI::Range(int64_t{0}, int64_t{kMaxTimeLimitSeconds}));
-  submit->add_option("--name", options->name, "replace the name");
+  submit->add_option("--name", options->name, "replace the name")->check(NotEmpty());
   submit->add_option("--label", options->labels, "add a label KEY=VALUE (repeatable)");
   submit->add_option("--request-id", options->request_id, "makes retries of this submit safe");
   AddUploadFlags(submit, &options->upload);
