@@ -391,11 +391,21 @@ class TlsTest(unittest.TestCase):
                  "timeout: expected seconds > 0, got '3'"),
                 (lambda: Client("127.0.0.1:1", token="t\u00f6k\n"), ValueError,
                  "token: printable ASCII without spaces"),
+                (lambda: Client("127.0.0.1:1", token="to ken"), ValueError,
+                 "token: printable ASCII without spaces"),
+                (lambda: Client("coordinator.example:1"), ValueError,
+                 "address: plaintext only to a loopback address"),
                 (lambda: Client("127.0.0.1:1", tls_ca=""), ValueError, "tls_ca: empty path")):
             with self.assertRaises(error) as raised:
                 call()
             self.assertIn(message, str(raised.exception))
         client.close()
+        # A token read from a file keeps no newline, as polyctl reads it; a gRPC target with a
+        # scheme is loopback when its host is.
+        with Client("127.0.0.1:1", token="token-from-a-file-1234\r\n") as filed:
+            self.assertEqual(filed._metadata, [("authorization", "Bearer token-from-a-file-1234")])
+        for target in ("dns:///127.0.0.1:1", "ipv4:127.0.0.1:1", "dns:localhost:1"):
+            Client(target).close()
 
 
 if __name__ == "__main__":

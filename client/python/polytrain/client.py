@@ -49,6 +49,10 @@ def _is_loopback(address):
     if address.startswith("unix:"):
         return True
     host = address
+    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+        if host.startswith(scheme):
+            host = host[len(scheme):]
+            break
     if host.startswith("["):
         host = host[1:host.find("]")]
     elif ":" in host:
@@ -239,7 +243,9 @@ class Client:
         self.address = _address(address or os.environ.get("POLYTRAIN_COORDINATOR",
                                                            "127.0.0.1:50051"))
         token = token if token is not None else os.environ.get("POLYTRAIN_TOKEN")
-        if token is not None and not re.fullmatch(r"[!-~]*", _text(token, "token")):
+        if token is not None:  # surrounding whitespace (a file's newline) dropped, as polyctl does
+            token = _text(token, "token").strip(" \t\r\n")
+        if token is not None and not re.fullmatch(r"[!-~]*", token):
             raise ValueError("token: printable ASCII without spaces, as tokens are minted")
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
