@@ -131,6 +131,19 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
   }
 
   void OnReadDone(bool ok) override {
+    if (last_received_) {  // the stream must end with the chunk marked last
+      if (ok) {
+        End(absl::InvalidArgumentError(
+            "last: a chunk came after the one marked last (it must end the upload); nothing "
+            "stored"));
+        return;
+      }
+      absl::StatusOr<polytrain::v1::Artifact> stored = upload_->Finish();
+      absl::Status s = stored.status();
+      if (s.ok()) s = SerializeResponse(*stored, response_);
+      End(s);
+      return;
+    }
     if (!ok) {
       End(absl::InvalidArgumentError("last: the upload ended before a chunk marked last"));
       return;
@@ -146,7 +159,8 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
   void OnDone() override { delete this; }
 
  private:
-  // Takes one chunk: true when more are to come; the record is answered after the last.
+  // Takes one chunk: true when the stream is to be read on (after the chunk marked last too, to
+  // see it end); false once answered early (the file is stored already).
   absl::StatusOr<bool> Receive() {
     polytrain::v1::UploadArtifactRequest chunk;
     if (absl::Status s = ParseRequest(chunk_bytes_, &chunk); !s.ok()) return s;
@@ -169,12 +183,10 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
       upload_ = *std::move(upload);
     }
     if (absl::Status s = upload_->Append(chunk.data()); !s.ok()) return s;
-    if (!chunk.last()) return true;
-    absl::StatusOr<polytrain::v1::Artifact> stored = upload_->Finish();
-    if (!stored.ok()) return stored.status();
-    if (absl::Status s = SerializeResponse(*stored, response_); !s.ok()) return s;
-    End(absl::OkStatus());
-    return false;
+    // After the last chunk, one more read: the stream's end stores the file, a further chunk
+    // refuses it.
+    last_received_ = chunk.last();
+    return true;
   }
 
   void End(const absl::Status& status) {
@@ -190,6 +202,7 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
   Caller caller_;
   grpc::ByteBuffer chunk_bytes_;
   std::unique_ptr<ArtifactCatalog::Upload> upload_;
+  bool last_received_ = false;
 };
 
 }  // namespace

@@ -349,6 +349,10 @@ class OpenCoordinatorTest(unittest.TestCase):
             ([good[0].replace(b"\x20\x01", b""),
               coordinator_pb2.UploadArtifactRequest(name="again", last=True).SerializeToString()],
              grpc.StatusCode.INVALID_ARGUMENT, "name: set on the first chunk only"),
+            (good + [coordinator_pb2.UploadArtifactRequest(data=b"more").SerializeToString()],
+             grpc.StatusCode.INVALID_ARGUMENT,
+             "last: a chunk came after the one marked last (it must end the upload); nothing "
+             "stored"),
         ]
         for chunks, code, message in cases:
             got, details, _ = upload(self.coordinator, chunks)
