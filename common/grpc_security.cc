@@ -47,11 +47,17 @@ absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::stri
   return text;
 }
 
-// The host part of "host:port", "[v6]:port", "dns:///host:port" or "ipv4:host:port".
-absl::string_view HostOf(absl::string_view address) {
+// "host:port" of "dns:///host:port", "ipv4:host:port" and the like.
+absl::string_view WithoutScheme(absl::string_view address) {
   for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
     if (absl::ConsumePrefix(&address, scheme)) break;
   }
+  return address;
+}
+
+// The host part of "host:port", "[v6]:port", "dns:///host:port" or "ipv4:host:port".
+absl::string_view HostOf(absl::string_view address) {
+  address = WithoutScheme(address);
   if (absl::ConsumePrefix(&address, "[")) return address.substr(0, address.find(']'));
   const size_t colon = address.rfind(':');
   return colon == absl::string_view::npos ? address : address.substr(0, colon);
@@ -118,10 +124,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 
 absl::Status CheckTarget(absl::string_view target) {
   if (absl::StartsWith(target, "unix:")) return absl::OkStatus();
-  absl::string_view address = target;
-  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
-    if (absl::ConsumePrefix(&address, scheme)) break;
-  }
+  const absl::string_view address = WithoutScheme(target);
   const size_t colon = address.rfind(':');
   const absl::string_view host = colon == absl::string_view::npos ? "" : address.substr(0, colon);
   const absl::string_view port = colon == absl::string_view::npos ? "" : address.substr(colon + 1);

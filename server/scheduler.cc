@@ -3,7 +3,6 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "api/artifacts.h"
 #include "api/job_spec_defaults.h"
 #include "api/job_states.h"
 #include "api/limits.h"
@@ -391,62 +390,6 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
       // A rank > 0 reports no points: its own count says nothing of how far the gang trained.
       owned.rank == 0 ? std::max(failed.steps(), job->newest_step) : job->newest_step));
   ScheduleLocked();
-  return absl::OkStatus();
-}
-
-absl::Status Scheduler::CheckpointStored(const std::string& job_id, int32_t attempt,
-                                         const std::string& path) {
-  std::lock_guard<std::mutex> lock(mu_);
-  // Checked again at the end: the attempt may have been given up on while it uploaded.
-  POLYTRAIN_RETURN_IF_ERROR(AttemptRunsLocked(job_id, attempt));
-  absl::StatusOr<Job> job = store_->GetJob(job_id);
-  if (!job.ok()) return job.status();
-  job->set_checkpoint(path);
-  return store_->UpdateJob(*job);
-}
-
-absl::Status Scheduler::JobExists(const std::string& job_id) const {
-  absl::Status status = store_->GetJob(job_id).status();
-  if (absl::IsNotFound(status)) return absl::NotFoundError(absl::StrCat("job_id: no job ", job_id));
-  return status;
-}
-
-absl::Status Scheduler::AttemptRuns(const std::string& job_id, int32_t attempt) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return AttemptRunsLocked(job_id, attempt);
-}
-
-absl::Status Scheduler::CheckDownload(const std::string& path) {
-  const std::string owner = path.substr(0, path.find('/'));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (owner == "sha256") {
-    const std::string id = "sha256:" + path.substr(path.find('/') + 1);
-    for (const auto& [job_id, running] : running_) {
-      for (const NamedArtifact& named : ArtifactsNamedBy(running.job.spec())) {
-        if (named.id == id) return absl::OkStatus();
-      }
-    }
-    return absl::PermissionDeniedError(absl::StrCat("path: no running job names ", id,
-                                                    " (a worker reads only what the jobs it "
-                                                    "runs need)"));
-  }
-  if (running_.count(owner) == 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("path: job ", owner,
-                     " is not running (a worker reads only the checkpoints "
-                     "of running jobs)"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Scheduler::AttemptRunsLocked(const std::string& job_id, int32_t attempt) const {
-  auto running = running_.find(job_id);
-  if (running == running_.end() || running->second.attempt != attempt) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "attempt: attempt ", attempt, " of job ", job_id, " is not running",
-        running == running_.end() ? std::string()
-                                  : absl::StrCat(" (attempt ", running->second.attempt, " is)")));
-  }
   return absl::OkStatus();
 }
 

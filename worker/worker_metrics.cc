@@ -78,14 +78,16 @@ void WorkerMetrics::TrainingProgress(const std::string& job_id, double seconds_p
   step_seconds_.Observe(seconds_per_step);
   std::lock_guard<std::mutex> lock(mu_);
   samples_per_second_by_job_[job_id] = samples_per_second;
-  double total = 0;
-  for (const auto& [job, rate] : samples_per_second_by_job_) total += rate;
-  samples_per_second_.Set(total);
+  ShowThroughputLocked();
 }
 
 void WorkerMetrics::TrainingEnded(const std::string& job_id) {
   std::lock_guard<std::mutex> lock(mu_);
   samples_per_second_by_job_.erase(job_id);
+  ShowThroughputLocked();
+}
+
+void WorkerMetrics::ShowThroughputLocked() {
   double total = 0;
   for (const auto& [job, rate] : samples_per_second_by_job_) total += rate;
   samples_per_second_.Set(total);

@@ -45,6 +45,9 @@ class WorkerMetrics {
   void ReplicaEnded(const std::string& job_id, int rank);
 
  private:
+  // samples_per_second_ as the sum over the running jobs.
+  void ShowThroughputLocked();
+
   std::mutex mu_;
   std::map<std::string, double> samples_per_second_by_job_;  // guarded by mu_
   prometheus::Histogram& step_seconds_;
