@@ -28,9 +28,18 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   }
 
   void OnReadDone(bool ok) override {
+    if (last_received_) {  // the stream must end with the chunk marked last
+      absl::Status s = ok ? absl::InvalidArgumentError(
+                                "last: a chunk came after the one marked last (it must end the "
+                                "upload); nothing stored")
+                          : Store();
+      upload_.reset();  // an unstored upload's temporary file goes now
+      Finish(ToGrpcStatus(s));
+      return;
+    }
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "the upload ended before its last chunk"));
+                          "last: the upload ended before a chunk marked last"));
       return;
     }
     chunk_.Clear();
@@ -38,11 +47,12 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     if (s.ok()) s = Receive();
     if (!s.ok()) {
       Finish(ToGrpcStatus(s));
-    } else if (!chunk_.last()) {
-      StartRead(&chunk_bytes_);
-    } else {
-      Finish(grpc::Status::OK);
+      return;
     }
+    // After the last chunk, one more read: the stream's end stores the file, a further chunk
+    // refuses it.
+    last_received_ = chunk_.last();
+    StartRead(&chunk_bytes_);
   }
 
   void OnDone() override { delete this; }
@@ -62,8 +72,17 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       return s;
     }
     if (absl::Status s = upload_->Append(chunk_.data()); !s.ok()) return s;
-    if (!chunk_.last()) return absl::OkStatus();
-    absl::StatusOr<std::string> path = upload_->Commit(chunk_.size(), chunk_.crc32());
+    if (chunk_.last()) {
+      size_ = chunk_.size();
+      crc32_ = chunk_.crc32();
+    }
+    return absl::OkStatus();
+  }
+
+  // The whole file received and the stream ended: checked against the last chunk's size and CRC,
+  // stored, and named the job's (the attempt must still be running).
+  absl::Status Store() {
+    absl::StatusOr<std::string> path = upload_->Commit(size_, crc32_);
     if (!path.ok()) return path.status();
     if (absl::Status s = protocol_->ArtifactStored(job_id_, attempt_, name_, *path); !s.ok()) {
       (void)artifacts_->Remove(*path);  // no job points at it
@@ -72,7 +91,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_);
     polytrain::v1::ArtifactReceipt receipt;
     receipt.set_path(*path);
-    receipt.set_size(chunk_.size());
+    receipt.set_size(size_);
     return SerializeResponse(receipt, receipt_);
   }
 
@@ -84,6 +103,9 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   std::unique_ptr<ArtifactStore::Upload> upload_;
   std::string job_id_, name_;
   int32_t attempt_ = 0;
+  bool last_received_ = false;
+  int64_t size_ = 0;
+  uint32_t crc32_ = 0;
 };
 
 class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {

@@ -7,12 +7,14 @@ Usage: raw_client_test.py BUILD_DIR REPO_ROOT (runs real polytrain-coordinator p
 """
 import hashlib
 import os
+import queue
 import pathlib
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+import zlib
 
 import grpc
 
@@ -387,6 +389,89 @@ class OpenCoordinatorTest(unittest.TestCase):
 
     def test_reflection_answers_without_tokens(self):
         self.assertEqual(list_services(self.coordinator), grpc.StatusCode.OK)
+
+
+class FakeWorker:
+    """A worker as the protos describe it: a Connect stream fed from a queue, its replies read in
+    order, so a test sees exactly what the coordinator sends a worker."""
+
+    def __init__(self, coordinator, name):
+        self.outgoing = queue.Queue()
+        hello = worker_pb2.WorkerMessage()
+        hello.hello.name, hello.hello.slots = name, 1
+        self.outgoing.put(hello.SerializeToString())
+        connect = coordinator.channel.stream_stream("/polytrain.v1.WorkerService/Connect")
+        self.call = connect(iter(self.outgoing.get, None), timeout=60)
+
+    def next_message(self):
+        return worker_pb2.CoordinatorMessage.FromString(next(self.call))
+
+    def close(self):
+        self.outgoing.put(None)
+        self.call.cancel()
+
+
+def worker_upload(coordinator, chunks):
+    """A WorkerService.UploadArtifact stream; returns (code, details, ArtifactReceipt)."""
+    rpc = coordinator.channel.stream_unary("/polytrain.v1.WorkerService/UploadArtifact")
+    try:
+        reply = rpc(iter(c.SerializeToString() for c in chunks), timeout=30)
+        return grpc.StatusCode.OK, "", worker_pb2.ArtifactReceipt.FromString(reply)
+    except grpc.RpcError as error:
+        return error.code(), error.details(), None
+
+
+class WorkerUploadTest(unittest.TestCase):
+    """A checkpoint upload over the worker service, from a worker built from the protos."""
+
+    def test_a_checkpoint_is_stored_only_when_its_stream_ends_after_the_last_chunk(self):
+        coordinator = Coordinator("worker-upload")
+        worker = FakeWorker(coordinator, "w-upload")
+        try:
+            self.assertEqual(worker.next_message().WhichOneof("kind"), "welcome")
+            code, details, reply = coordinator.call(SERVICE + "SubmitJob",
+                                                    small_job("ckpt").SerializeToString())
+            self.assertEqual(code, grpc.StatusCode.OK, details)
+            job_id = job_record_pb2.Job.FromString(reply).id
+            assignment = worker.next_message()
+            self.assertEqual(assignment.assignment.job.id, job_id)
+            attempt = assignment.assignment.job.attempts
+            data = b"checkpoint bytes" * 1000
+
+            def chunks(name, extra=None):
+                first = worker_pb2.ArtifactChunk(job_id=job_id, attempt=attempt, name=name,
+                                                 data=data[:9000])
+                last = worker_pb2.ArtifactChunk(data=data[9000:], last=True, size=len(data),
+                                                crc32=zlib.crc32(data))
+                return [first, last] + ([extra] if extra else [])
+
+            job_dir = coordinator.dir / "artifacts" / job_id
+
+            def stored():
+                return sorted(p.name for p in job_dir.glob("ckpt-*"))
+
+            code, details, _ = worker_upload(
+                coordinator, chunks("ckpt-000000000001.pt", worker_pb2.ArtifactChunk(data=b"x")))
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertEqual(details, "last: a chunk came after the one marked last (it must end "
+                             "the upload); nothing stored")
+            self.assertEqual(stored(), [])
+            code, details, _ = worker_upload(coordinator, chunks("ckpt-000000000001.pt")[:1])
+            self.assertEqual((code, details), (grpc.StatusCode.INVALID_ARGUMENT,
+                                               "last: the upload ended before a chunk marked last"))
+            code, details, receipt = worker_upload(coordinator, chunks("ckpt-000000000002.pt"))
+            self.assertEqual(code, grpc.StatusCode.OK, details)
+            self.assertEqual((receipt.path, receipt.size),
+                             (f"{job_id}/ckpt-000000000002.pt", len(data)))
+            self.assertEqual(stored(), ["ckpt-000000000002.pt"])
+            self.assertEqual((job_dir / "ckpt-000000000002.pt").read_bytes(), data)
+            code, details, reply = coordinator.call(
+                SERVICE + "GetJob", coordinator_pb2.GetJobRequest(id=job_id).SerializeToString())
+            self.assertEqual(job_record_pb2.Job.FromString(reply).checkpoint,
+                             f"{job_id}/ckpt-000000000002.pt")
+        finally:
+            worker.close()
+            coordinator.close()
 
 
 def list_services(coordinator, metadata=None):
