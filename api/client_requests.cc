@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
@@ -53,6 +54,11 @@ absl::Status ValidateSubmitJobRequest(const polytrain::v1::SubmitJobRequest& req
                                       loss::LossConfig* loss) {
   if (!request.has_spec()) return InvalidField("spec", "must be set");
   POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(request.spec(), "spec", loss));
+  // A sweep's jobs are found by this label: a job labelled so by hand would join the sweep.
+  if (request.spec().labels().contains(kSweepLabel)) {
+    return InvalidField(absl::StrCat("spec.labels[\"", kSweepLabel, "\"]"),
+                        "reserved: the coordinator sets it on the jobs of a sweep (SubmitSweep)");
+  }
   return ValidateRequestId("client_request_id", request.client_request_id(), kMaxRequestIdLength);
 }
 
@@ -94,6 +100,12 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
     const polytrain::v1::SubmitSweepRequest& request) {
   if (!request.has_base()) return InvalidField("base", "must be set");
   POLYTRAIN_RETURN_IF_ERROR(ValidateSweepBase(request.base(), "base"));
+  for (const char* reserved : {kSweepLabel, kLossLabel}) {
+    if (request.base().labels().contains(reserved)) {
+      return InvalidField(absl::StrCat("base.labels[\"", reserved, "\"]"),
+                          "reserved: the coordinator sets it on each of the sweep's jobs");
+    }
+  }
   if (request.base().labels_size() > kMaxLabels - kSweepLabelCount) {
     return InvalidField(
         "base.labels",
@@ -198,6 +210,14 @@ absl::Status ValidateListJobsRequest(const polytrain::v1::ListJobsRequest& reque
   POLYTRAIN_RETURN_IF_ERROR(
       CheckLength("page_token", request.page_token(), 0, kMaxPageTokenLength));
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("owner", request.owner(), 0, kMaxOwnerLength));
+  // As the tokens file names its holders: a name no token can have is a mistake, not "none".
+  if (!absl::c_all_of(request.owner(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+               c == '-';
+      })) {
+    return InvalidField("owner", absl::StrCat("a token's name uses only [A-Za-z0-9._-], got ",
+                                              Quote(request.owner())));
+  }
   POLYTRAIN_RETURN_IF_ERROR(ValidateLabelMap(request.labels(), "labels"));
   if (request.states_size() > polytrain::v1::JobState_ARRAYSIZE) {
     return InvalidField("states", absl::StrCat("at most ", polytrain::v1::JobState_ARRAYSIZE,

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
+#include "api/limits.h"
 #include "common/status_macros.h"
 #include "loss/core/describe.h"
 #include "server/sweep_expansion.h"
@@ -23,8 +24,8 @@ absl::StatusOr<Job> ClientApi::SubmitJob(const polytrain::v1::SubmitJobRequest& 
   job.set_client_request_id(request.client_request_id());
   job.set_loss_name(loss::ShortName(loss));
   job.set_owner(caller.name);
-  absl::StatusOr<std::vector<Job>> stored =
-      SubmitChecked(request.spec(), "spec", {std::move(job)}, caller);
+  absl::StatusOr<std::vector<Job>> stored = SubmitChecked(request.spec(), "spec", {std::move(job)},
+                                                          caller, nullptr, request.validate_only());
   if (!stored.ok()) return stored.status();
   return std::move(stored->front());
 }
@@ -37,8 +38,9 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> ClientApi::SubmitSweep(
   record.set_id(SweepId(caller.name, request.client_request_id()));
   record.set_owner(caller.name);
   *record.mutable_request() = plan->request;
+  record.mutable_request()->clear_validate_only();
   record.set_state(polytrain::v1::Sweep::SWEEP_STATE_RUNNING);
-  if (!request.client_request_id().empty()) {
+  if (!request.client_request_id().empty() && !request.validate_only()) {
     absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> retried =
         queries_->RetriedSweep(record);
     if (!retried.ok()) return retried.status();
@@ -46,13 +48,18 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> ClientApi::SubmitSweep(
   }
   // Every job is checked, then all are stored with the sweep's record in one transaction: a
   // sweep is accepted whole or not at all.
+  const bool validate_only = request.validate_only();
   absl::StatusOr<std::vector<Job>> stored = SubmitChecked(
-      request.base(), "base", ExpandSweep(plan->request, plan->losses, record.id(), caller.name),
-      caller, &record);
+      request.base(), "base",
+      ExpandSweep(plan->request, plan->losses, validate_only ? "" : record.id(), caller.name),
+      caller, &record, validate_only);
   if (!stored.ok()) return stored.status();
   polytrain::v1::SubmitSweepResponse response;
-  response.set_sweep_id(record.id());
-  for (Job& job : *stored) *response.add_jobs() = std::move(job);
+  if (!validate_only) response.set_sweep_id(record.id());
+  for (Job& job : *stored) {
+    if (validate_only) job.mutable_spec()->mutable_labels()->erase(kSweepLabel);
+    *response.add_jobs() = std::move(job);
+  }
   return response;
 }
 
@@ -100,20 +107,21 @@ absl::Status ClientApi::Watch(const polytrain::v1::WatchJobRequest& request, Job
   return scheduler_->Watch(request.id(), watcher);
 }
 
-absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(const polytrain::v1::JobSpec& spec,
-                                                          absl::string_view spec_path,
-                                                          std::vector<Job> jobs,
-                                                          const Caller& caller,
-                                                          const polytrain::v1::Sweep* sweep) {
+absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
+    const polytrain::v1::JobSpec& spec, absl::string_view spec_path, std::vector<Job> jobs,
+    const Caller& caller, const polytrain::v1::Sweep* sweep, bool validate_only) {
   const std::vector<NamedArtifact> named = ArtifactsNamedBy(spec, spec_path);
-  if (named.empty()) return scheduler_->Submit(std::move(jobs), sweep);
+  if (named.empty()) {
+    if (validate_only) return jobs;
+    return scheduler_->Submit(std::move(jobs), sweep);
+  }
   if (artifacts_ == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat(named.front().field, ": this coordinator stores no artifacts"));
   }
   absl::StatusOr<std::vector<Job>> stored;
   POLYTRAIN_RETURN_IF_ERROR(artifacts_->SubmitNaming(named, caller, [&] {
-    stored = scheduler_->Submit(std::move(jobs), sweep);
+    stored = validate_only ? std::move(jobs) : scheduler_->Submit(std::move(jobs), sweep);
     return stored.status();
   }));
   return stored;

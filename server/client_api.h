@@ -55,11 +55,12 @@ class ClientApi {
 
  private:
   // Scheduler::Submit (with the sweep's record, if any), once the caller may use every artifact
-  // the jobs name (all share `spec`'s).
+  // the jobs name (all share `spec`'s). With `validate_only`, the jobs as given once checked,
+  // nothing stored.
   absl::StatusOr<std::vector<polytrain::v1::Job>> SubmitChecked(
       const polytrain::v1::JobSpec& spec, absl::string_view spec_path,
-      std::vector<polytrain::v1::Job> jobs, const Caller& caller,
-      const polytrain::v1::Sweep* sweep = nullptr);
+      std::vector<polytrain::v1::Job> jobs, const Caller& caller, const polytrain::v1::Sweep* sweep,
+      bool validate_only);
 
   Scheduler* const scheduler_;
   JobQueries* const queries_;

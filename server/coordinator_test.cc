@@ -530,6 +530,8 @@ TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {
             "page_token: length must be in [0, 32] characters, got 33"},
            {"owner: '" + std::string(65, 'o') + "'",
             "owner: length must be in [0, 64] characters, got 65"},
+           {"owner: 'bad name!'",
+            "owner: a token's name uses only [A-Za-z0-9._-], got 'bad name!'"},
        }) {
     polytrain::v1::ListJobsRequest request;
     ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(c.text, &request)) << c.text;
@@ -544,6 +546,8 @@ TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {
   EXPECT_EQ(api_->ListJobs(request, kAdmin).status().message(),
             "labels: at most 32 labels, got 33");
   request.mutable_labels()->erase("k32");  // 32 is the limit itself
+  EXPECT_TRUE(api_->ListJobs(request, kAdmin).ok());
+  request.set_owner("Al.ice_2-" + std::string(55, 'x'));  // every character a name may have
   EXPECT_TRUE(api_->ListJobs(request, kAdmin).ok());
 }
 
@@ -672,10 +676,39 @@ TEST_F(CoordinatorTest, ASweepIsExpandedOnceAndARetryNamesTheSameSweep) {
                                    "sweep");
   EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 4);
 
-  // Another user's job labelled with Alice's sweep is not part of it.
+  // A retry that spells seeds 2 as before names the same sweep; one seed spelled 0 or 1 too.
+  sweep.clear_losses();
+  sweep.add_losses()->mutable_cross_entropy();
+  sweep.set_seeds(0);
+  sweep.set_client_request_id("grid-2");
+  const std::string zero = api_->SubmitSweep(sweep, Caller::Client("alice"))->sweep_id();
+  sweep.set_seeds(1);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> one =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->sweep_id(), zero);
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 5);
+
+  // The label that makes a job a sweep's is the coordinator's alone.
   polytrain::v1::SubmitJobRequest intruder = Request("intruder");
   (*intruder.mutable_spec()->mutable_labels())["sweep"] = first->sweep_id();
-  ASSERT_TRUE(api_->SubmitJob(intruder, Caller::Client("bob")).ok());
+  EXPECT_EQ(api_->SubmitJob(intruder, Caller::Client("alice")).status().message(),
+            "spec.labels[\"sweep\"]: reserved: the coordinator sets it on the jobs of a sweep "
+            "(SubmitSweep)");
+  polytrain::v1::SubmitSweepRequest labelled = sweep;
+  labelled.set_client_request_id("");
+  (*labelled.mutable_base()->mutable_labels())["loss"] = "mine";
+  EXPECT_EQ(api_->SubmitSweep(labelled, Caller::Client("alice")).status().message(),
+            "base.labels[\"loss\"]: reserved: the coordinator sets it on each of the sweep's jobs");
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 5);
+  // Another user's job labelled with Alice's sweep (as a coordinator before the label was
+  // reserved stored it) is not part of it.
+  Job stored_intruder;
+  *stored_intruder.mutable_spec() = intruder.spec();
+  stored_intruder.set_owner("bob");
+  stored_intruder.set_state(polytrain::v1::JOB_STATE_QUEUED);
+  stored_intruder.set_loss_name("ce");
+  ASSERT_TRUE(scheduler_->Submit({stored_intruder}, nullptr).ok());
   polytrain::v1::GetSweepRequest get;
   get.set_id(first->sweep_id());
   absl::StatusOr<polytrain::v1::Sweep> report = api_->GetSweep(get, Caller::Client("alice"));
@@ -695,6 +728,50 @@ TEST_F(CoordinatorTest, ASweepIsExpandedOnceAndARetryNamesTheSameSweep) {
   absl::StatusOr<polytrain::v1::CompareJobsResponse> table = api_->CompareJobs(compare, kAdmin);
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_EQ(table->jobs_size(), 4);
+}
+
+TEST_F(CoordinatorTest, ValidateOnlyChecksEverythingAndStoresNothing) {
+  polytrain::v1::SubmitJobRequest job = Request("dry");
+  job.set_validate_only(true);
+  absl::StatusOr<Job> checked = api_->SubmitJob(job, Caller::Client("alice"));
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->id(), "");
+  EXPECT_EQ(checked->state(), polytrain::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(checked->owner(), "alice");
+  EXPECT_EQ(checked->loss_name(), "ce");
+  job.mutable_spec()->set_batch_size(0);
+  EXPECT_EQ(api_->SubmitJob(job, Caller::Client("alice")).status().message(),
+            "spec.batch_size: must be in [1, 65536], got 0");
+
+  polytrain::v1::SubmitSweepRequest sweep;
+  *sweep.mutable_base() = Request("dry-grid").spec();
+  sweep.add_losses()->mutable_cross_entropy();
+  sweep.add_losses()->mutable_poly1()->set_epsilon(2);
+  sweep.set_seeds(2);
+  sweep.set_validate_only(true);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> planned =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_EQ(planned->sweep_id(), "");
+  std::vector<std::string> names;
+  for (const Job& planned_job : planned->jobs()) {
+    names.push_back(planned_job.spec().name());
+    EXPECT_EQ(planned_job.id(), "");
+    EXPECT_FALSE(planned_job.spec().labels().contains("sweep"));
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"dry-grid-ce-s0", "dry-grid-ce-s1",
+                                             "dry-grid-poly1-e-2-s0", "dry-grid-poly1-e-2-s1"}));
+  sweep.set_seeds(101);
+  EXPECT_EQ(api_->SubmitSweep(sweep, Caller::Client("alice")).status().message(),
+            "seeds: must be in [0, 100], got 101");
+
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 0);
+  // The real submit afterwards is unaffected by the checks before it.
+  sweep.set_seeds(1);
+  sweep.set_validate_only(false);
+  ASSERT_TRUE(api_->SubmitSweep(sweep, Caller::Client("alice")).ok());
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);
 }
 
 TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {

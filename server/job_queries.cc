@@ -1,5 +1,6 @@
 #include "server/job_queries.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -135,8 +136,13 @@ absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> JobQueries::Re
   absl::StatusOr<polytrain::v1::Sweep> stored = store_->GetSweep(record.id());
   if (absl::IsNotFound(stored.status())) return std::nullopt;
   if (!stored.ok()) return stored.status();
+  // Compared as meant: seeds 0 means 1.
+  polytrain::v1::SubmitSweepRequest stored_request = stored->request();
+  polytrain::v1::SubmitSweepRequest request = record.request();
+  stored_request.set_seeds(std::max(stored_request.seeds(), 1));
+  request.set_seeds(std::max(request.seeds(), 1));
   if (stored->owner() != record.owner() ||
-      !google::protobuf::util::MessageDifferencer::Equals(stored->request(), record.request())) {
+      !google::protobuf::util::MessageDifferencer::Equals(stored_request, request)) {
     return absl::AlreadyExistsError(absl::StrCat(
         "client_request_id: ", Quote(record.request().client_request_id()), " already names sweep ",
         record.id(), ", submitted with other parameters; use a new id for a new sweep"));

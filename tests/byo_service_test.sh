@@ -52,6 +52,25 @@ checks=$((checks + 1))
 "$polyctl" artifacts >"$tmp/out" 2>&1 || fail "artifacts failed: $(cat "$tmp/out")"
 grep -q "^sha256:" "$tmp/out" && fail "a refused submit left artifacts: $(cat "$tmp/out")"
 
+# What only the coordinator can check (an artifact named by id that nobody uploaded) refuses
+# the spec before its other file is sent; a dry run prints the jobs and stores nothing.
+sed 's|dataset { tensors { path: "vectors.pt" } }|dataset { tensors { artifact: "sha256:'"$(printf 'a%.0s' $(seq 64))"'" } }|' \
+  "$tmp/files/job.txtpb" >"$tmp/files/unknown.txtpb"
+expect 4 "spec.dataset.tensors.artifact: no artifact sha256:aaaa" -- "$polyctl" submit \
+  "$tmp/files/unknown.txtpb"
+checks=$((checks + 1))
+grep -q "is stored as" "$tmp/err" && fail "a submit refused by the coordinator uploaded: $(cat "$tmp/err")"
+expect 0 "dry run: the coordinator would queue 2 jobs (nothing was uploaded or stored)" -- \
+  "$polyctl" sweep "$tmp/files/job.txtpb" --loss-grid 'poly1.epsilon=0,2' --seeds 1 --dry-run
+checks=$((checks + 1))
+grep -q "^byo-service-poly1-e-2-s3 *poly1(e=2) *3$" "$tmp/out" ||
+  fail "dry run: no planned job line: $(cat "$tmp/out")"
+checks=$((checks + 1))
+"$polyctl" artifacts >"$tmp/out" 2>&1 || fail "artifacts failed: $(cat "$tmp/out")"
+grep -q "^sha256:" "$tmp/out" && fail "a refused submit or a dry run left artifacts: $(cat "$tmp/out")"
+checks=$((checks + 1))
+[[ $("$polyctl" list | wc -l) -eq 1 ]] || fail "a dry run stored jobs: $("$polyctl" list)"
+
 # Local paths are uploaded and named by their hashes; the worker trains from its cache.
 expect 0 "succeeded on byo-worker" -- "$polyctl" submit "$tmp/files/job.txtpb" --watch
 grep -qF "$tmp/files/mlp.pt (" "$tmp/err" || fail "submit did not say it uploaded mlp.pt"

@@ -79,6 +79,57 @@ void AddUploadFlags(CLI::App* command, UploadFlags* flags) {
       ->add_flag("--no-upload", flags->no_upload,
                  "upload nothing: every path is the worker's, under its --data_root")
       ->excludes(files);
+  command->add_flag("--dry-run", flags->dry_run,
+                    "only check the request with the coordinator and print the jobs it would "
+                    "queue; nothing is uploaded or stored");
+}
+
+namespace {
+
+bool CheckFirst(const UploadFlags& flags, const polytrain::v1::JobSpec& spec) {
+  if (flags.dry_run) return true;
+  if (flags.no_upload) return false;
+  return (spec.model().has_torchscript() && spec.model().torchscript().has_path()) ||
+         (spec.dataset().has_tensors() && spec.dataset().tensors().has_path());
+}
+
+void PrintPlannedJobs(const google::protobuf::RepeatedPtrField<polytrain::v1::Job>& jobs) {
+  std::printf("dry run: the coordinator would queue %d job%s (nothing was uploaded or stored)\n",
+              jobs.size(), jobs.size() == 1 ? "" : "s");
+  std::printf("%-40s %-24s %s\n", "name", "loss", "seed");
+  for (const polytrain::v1::Job& job : jobs) {
+    std::printf("%-40s %-24s %llu\n", job.spec().name().c_str(), job.loss_name().c_str(),
+                static_cast<unsigned long long>(job.spec().seed()));  // NOLINT(runtime/int)
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
+                                          polytrain::v1::SubmitJobRequest* request) {
+  if (!CheckFirst(flags, request->spec())) return false;
+  request->set_validate_only(true);
+  absl::StatusOr<polytrain::v1::Job> planned =
+      client.Call(&polytrain::v1::Coordinator::Stub::SubmitJob, *request);
+  request->set_validate_only(false);
+  if (!planned.ok()) return planned.status();
+  if (!flags.dry_run) return false;
+  google::protobuf::RepeatedPtrField<polytrain::v1::Job> jobs;
+  *jobs.Add() = *std::move(planned);
+  PrintPlannedJobs(jobs);
+  return true;
+}
+
+absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
+                                          polytrain::v1::SubmitSweepRequest* request) {
+  if (!CheckFirst(flags, request->base())) return false;
+  request->set_validate_only(true);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> planned =
+      client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, *request);
+  request->set_validate_only(false);
+  if (!planned.ok()) return planned.status();
+  if (flags.dry_run) PrintPlannedJobs(planned->jobs());
+  return flags.dry_run;
 }
 
 absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags,

@@ -48,14 +48,25 @@ absl::Status UploadLocalFiles(CoordinatorClient& client, const std::string& file
                               polytrain::v1::JobSpec* spec);
 // --files DIR of submit and sweep: where UploadLocalFiles looks (default: the spec file's
 // directory), and --no-upload.
+// --dry-run too: the coordinator checks the request (validate_only) and nothing is uploaded or
+// stored.
 struct UploadFlags {
   std::string files_dir;
   bool no_upload = false;
+  bool dry_run = false;
 };
 void AddUploadFlags(CLI::App* command, UploadFlags* flags);
 // UploadLocalFiles as the flags say, for the spec read from `spec_file`.
 absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags,
                              const std::string& spec_file, polytrain::v1::JobSpec* spec);
+// For a dry run, and before files are uploaded for it, the request goes to the coordinator with
+// validate_only (so that what the coordinator alone checks, such as the artifacts a spec names
+// by id, refuses it before anything is uploaded). Returns true when the command is done: a dry
+// run, the jobs it would queue printed on stdout.
+absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
+                                          polytrain::v1::SubmitJobRequest* request);
+absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
+                                          polytrain::v1::SubmitSweepRequest* request);
 // Follows the job until it ends, printing its events unless `quiet` (a progress line on a
 // terminal); returns the job as it ended.
 absl::StatusOr<polytrain::v1::Job> Follow(CoordinatorClient& client, const std::string& job_id,

@@ -3,7 +3,7 @@
 //                     [--strategy successive_halving|random] [--min-resource R] [--eta N]
 //                     [--unit epochs|steps] [--top-k K] [--seeds N] [--metric M]
 //                     [--baseline TEXT] [--draw-seed S] [--label K=V]... [--request-id R]
-//                     [--files DIR | --no-upload] [--watch]
+//                     [--files DIR | --no-upload] [--dry-run] [--watch]
 #include <unistd.h>
 
 #include <chrono>
@@ -234,6 +234,9 @@ int RunSearch(const SearchOptions& options, const CLI::App& command, Coordinator
   if (!request.ok()) return Fail(request.status());
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitSweepRequest(*request).status(); !s.ok()) return Fail(s);
+  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &*request);
+  if (!done.ok()) return Fail(done.status());
+  if (*done) return kExitOk;
   if (absl::Status s =
           UploadAsFlagged(client, options.upload, options.file, request->mutable_base());
       !s.ok()) {

@@ -1,5 +1,5 @@
 // polyctl submit FILE [--loss TEXT] [--seed N] [--epochs N] [--name S] [--label K=V]...
-//                     [--request-id R] [--files DIR | --no-upload]
+//                     [--request-id R] [--files DIR | --no-upload] [--dry-run]
 //                     [--watch]
 #include <iostream>
 #include <limits>
@@ -47,6 +47,9 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
   request.set_client_request_id(options.request_id);
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitJobRequest(request); !s.ok()) return Fail(s);
+  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);
+  if (!done.ok()) return Fail(done.status());
+  if (*done) return kExitOk;
   if (absl::Status s = UploadAsFlagged(client, options.upload, options.file, &spec); !s.ok()) {
     return Fail(s);
   }

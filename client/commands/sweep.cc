@@ -1,5 +1,5 @@
 // polyctl sweep FILE --loss-grid G... [--loss TEXT...] [--seeds N] [--label K=V]...
-//                    [--request-id R] [--files DIR | --no-upload]
+//                    [--request-id R] [--files DIR | --no-upload] [--dry-run]
 //                    [--wait]
 #include <iostream>
 #include <memory>
@@ -51,6 +51,9 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   request.set_client_request_id(options.request_id);
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitSweepRequest(request).status(); !s.ok()) return Fail(s);
+  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);
+  if (!done.ok()) return Fail(done.status());
+  if (*done) return kExitOk;
   if (absl::Status s =
           UploadAsFlagged(client, options.upload, options.file, request.mutable_base());
       !s.ok()) {

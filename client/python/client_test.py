@@ -10,6 +10,7 @@ modules are taken from this directory, so that the test sees them as edited, wit
 """
 import hashlib
 import pathlib
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ import torch.nn as nn  # noqa: E402
 
 import polytrain  # noqa: E402
 from polytrain import Client, PolyTrainError, state_name  # noqa: E402
-from polytrain.v1 import job_pb2, job_record_pb2  # noqa: E402
+from polytrain.v1 import coordinator_pb2, job_pb2, job_record_pb2  # noqa: E402
 
 SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="python_client_test_"))
 TOKEN = "a-python-client-token"
@@ -194,6 +195,43 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
         self.assertIn("id: expected sha256:", error.exception.message)
 
+    def test_a_refused_request_uploads_nothing_and_a_dry_run_stores_nothing(self):
+        files = SCRATCH / "refused-files"
+        files.mkdir()
+        (files / "never-stored.pt").write_bytes(b"a model that no accepted request named")
+        digest = "sha256:" + hashlib.sha256((files / "never-stored.pt").read_bytes()).hexdigest()
+        base = {"name": "refused", "model": {"torchscript": {"path": "never-stored.pt"}},
+                "dataset": {"synthetic": {"classes": 2, "features": 4, "train_samples": 40,
+                                          "test_samples": 20}},
+                "loss": {"crossEntropy": {}}, "optimizer": {"sgd": {}, "learningRate": 0.1},
+                "epochs": 1, "batchSize": 0}
+        jobs_before = len(self.client.jobs())
+        for call, message in (
+                (lambda: self.client.submit(base, files=files),
+                 "spec.batch_size: must be in [1, 65536], got 0"),
+                (lambda: self.client.sweep({**base, "batchSize": 10}, ["poly1 { epsilon: -5 }"],
+                                           files=files), "losses[0].poly1.epsilon"),
+                (lambda: self.client.search({**base, "batchSize": 10},
+                                            {"strategy": "STRATEGY_RANDOM", "trials": 0},
+                                            files=files), "search.")):
+            with self.assertRaises(PolyTrainError) as error:
+                call()
+            self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
+            self.assertIn(message, error.exception.message)
+        self.assertNotIn(digest, [a.id for a in self.client.artifacts()])
+
+        # A dry run checks the whole request and answers with what would be queued.
+        planned = self.client.submit({**base, "batchSize": 10}, dry_run=True)
+        self.assertEqual((planned.id, planned.loss_name, planned.spec.batch_size), ("", "ce", 10))
+        grid = self.client.sweep({**base, "batchSize": 10}, ["cross_entropy {}", "focal { gamma: 2 }"],
+                                 seeds=2, dry_run=True)
+        self.assertEqual(grid.sweep_id, "")
+        self.assertEqual([j.spec.name for j in grid.jobs],
+                         ["refused-ce-s0", "refused-ce-s1", "refused-focal-g-2-s0",
+                          "refused-focal-g-2-s1"])
+        self.assertEqual(len(self.client.jobs()), jobs_before)
+        self.assertNotIn(digest, [a.id for a in self.client.artifacts()])
+
     def test_jobs_by_state_names_as_polyctl_takes_them_and_enum_names_and_values(self):
         job = self.client.submit(SMALL_JOB)
         self.assertEqual(state_name(self.client.wait(job.id)), "succeeded")
@@ -270,6 +308,16 @@ class StateNameTest(unittest.TestCase):
         self.assertIn("state: unknown state 'done'", error.exception.message)
         with self.assertRaises(TypeError):
             state_name(None)
+        # A sweep's states are its own.
+        done = coordinator_pb2.Sweep(state=coordinator_pb2.Sweep.SWEEP_STATE_DONE)
+        self.assertEqual(state_name(done), "done")
+        self.assertEqual(state_name(coordinator_pb2.Sweep(
+            state=coordinator_pb2.Sweep.SWEEP_STATE_RUNNING)), "running")
+
+    def test_an_error_survives_pickling_as_multiprocessing_sends_it(self):
+        error = pickle.loads(pickle.dumps(PolyTrainError("NOT_FOUND", "id: no job job-1")))
+        self.assertEqual((error.code, error.message, str(error)),
+                         ("NOT_FOUND", "id: no job job-1", "NOT_FOUND: id: no job job-1"))
 
 
 class TokenTest(unittest.TestCase):
@@ -388,14 +436,39 @@ class TlsTest(unittest.TestCase):
                  "address: expected host:port, got '127.0.0.1'"),
                 (lambda: Client("127.0.0.1:notaport"), ValueError, "address: expected host:port"),
                 (lambda: Client("127.0.0.1:1", timeout="3"), ValueError,
-                 "timeout: expected seconds > 0, got '3'"),
+                 "timeout: expected seconds > 0 (at most 100000000), got '3'"),
                 (lambda: Client("127.0.0.1:1", token="t\u00f6k\n"), ValueError,
                  "token: printable ASCII without spaces"),
                 (lambda: Client("127.0.0.1:1", token="to ken"), ValueError,
                  "token: printable ASCII without spaces"),
                 (lambda: Client("coordinator.example:1"), ValueError,
                  "address: plaintext only to a loopback address"),
-                (lambda: Client("127.0.0.1:1", tls_ca=""), ValueError, "tls_ca: empty path")):
+                (lambda: Client("127.0.0.1:1", tls_ca=""), ValueError, "tls_ca: empty path"),
+                (lambda: Client("127.0.0.1:1", timeout=float("inf")), ValueError,
+                 "timeout: expected seconds > 0 (at most 100000000), got inf"),
+                (lambda: Client("127.0.0.1:\uff15\uff10"), ValueError,
+                 "address: expected host:port"),
+                (lambda: client.metrics("job-1", max_points=2**40), PolyTrainError,
+                 "INVALID_ARGUMENT: max_points: must be in [-2147483648, 2147483647], got "
+                 "1099511627776"),
+                (lambda: client.sweep(spec, ["poly1 {}"], seeds=2**40), PolyTrainError,
+                 "seeds: must be in [-2147483648, 2147483647]"),
+                (lambda: client.jobs(states=3.0), TypeError,
+                 "states: expected a state or a list of states, got float"),
+                (lambda: client.get("job-\udc80"), ValueError,
+                 "job_id: not valid Unicode text (it holds a lone surrogate)"),
+                (lambda: client.upload(""), ValueError, "source: empty path"),
+                (lambda: client.upload(SCRATCH), IsADirectoryError, "is a directory, not a file"),
+                (lambda: client.upload(b"q", name="a/b.pt"), PolyTrainError,
+                 "INVALID_ARGUMENT: name: not a file name: 'a/b.pt'"),
+                (lambda: client.upload(b"q", name=""), PolyTrainError,
+                 "name: not a file name: ''"),
+                (lambda: client.upload(b"q", name="n" * 129), PolyTrainError,
+                 "name: not a file name"),
+                (lambda: client.submit(spec, files=SCRATCH / "missing"), NotADirectoryError,
+                 "files: " + str(SCRATCH / "missing") + " is not a directory"),
+                (lambda: client.submit(spec, dry_run="yes"), TypeError,
+                 "dry_run: expected a bool, got str")):
             with self.assertRaises(error) as raised:
                 call()
             self.assertIn(message, str(raised.exception))
@@ -404,7 +477,8 @@ class TlsTest(unittest.TestCase):
         # scheme is loopback when its host is.
         with Client("127.0.0.1:1", token="token-from-a-file-1234\r\n") as filed:
             self.assertEqual(filed._metadata, [("authorization", "Bearer token-from-a-file-1234")])
-        for target in ("dns:///127.0.0.1:1", "ipv4:127.0.0.1:1", "dns:localhost:1"):
+        for target in ("dns:///127.0.0.1:1", "ipv4:127.0.0.1:1", "dns:localhost:1",
+                       "unix:/run/polytrain.sock"):
             Client(target).close()
 
 

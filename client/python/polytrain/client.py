@@ -23,6 +23,8 @@ CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 16 << 20),
                    ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 20000),
                    ("grpc.keepalive_permit_without_calls", 1),
                    ("grpc.http2.max_pings_without_data", 0))
+# The longest per-call timeout: gRPC's deadline overflows not far beyond (1e10 s fails every call).
+MAX_TIMEOUT_SECONDS = 1e8
 JobState = job_record_pb2.JobState
 # A job's states that do not change any more.
 FINAL_STATES = (job_record_pb2.JOB_STATE_SUCCEEDED, job_record_pb2.JOB_STATE_FAILED,
@@ -41,6 +43,9 @@ class PolyTrainError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+    def __reduce__(self):  # pickled (multiprocessing) and copied with both arguments
+        return type(self), (self.code, self.message)
 
 
 def _is_loopback(address):
@@ -74,6 +79,11 @@ def state_name(state):
         >>> polytrain.state_name(client.wait(job.id))
         'succeeded'
     """
+    if isinstance(state, coordinator_pb2.Sweep):  # a sweep's own states: "running", "done"
+        value = state.state
+        if value not in coordinator_pb2.Sweep.State.values():
+            return f"unknown({value})"
+        return coordinator_pb2.Sweep.State.Name(value)[len("SWEEP_STATE_"):].lower()
     if hasattr(state, "state") and not isinstance(state, (str, int)):
         state = state.state
     if isinstance(state, str):
@@ -125,6 +135,10 @@ def _text(value, what):
     not protobuf's complaint from deep inside."""
     if not isinstance(value, str):
         raise TypeError(f"{what}: expected a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what}: not valid Unicode text (it holds a lone surrogate)") from None
     return value
 
 
@@ -135,11 +149,28 @@ def _texts(values, what):
     return [_text(value, f"{what}[{i}]") for i, value in enumerate(values)]
 
 
-def _whole(value, what):
-    """An int (not a bool, a float or a string of digits)."""
+INT32_MAX = 2**31 - 1
+
+
+def _whole(value, what, low=-INT32_MAX - 1, high=INT32_MAX):
+    """An int (not a bool, a float or a string of digits) that the request's field holds (an
+    int32 by default; the coordinator checks its own range): beyond it, a PolyTrainError naming
+    the argument as the coordinator would name its field, not protobuf's ValueError."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what}: expected a whole number, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise PolyTrainError("INVALID_ARGUMENT", f"{what}: must be in [{low}, {high}], got {value}")
     return value
+
+
+def _path(value, what):
+    """A file system path argument, as str: empty is a ValueError (it would mean ".")."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{what}: expected a path, got {type(value).__name__}")
+    path = _text(os.fspath(value), what)
+    if not path:
+        raise ValueError(f"{what}: empty path")
+    return path
 
 
 def _labels(labels, what):
@@ -155,12 +186,26 @@ def _labels(labels, what):
 
 
 def _address(address):
-    """"host:port" with a port in [1, 65535] ("[::1]:50051" for IPv6)."""
+    """"host:port" with a port in [1, 65535] ("[::1]:50051" for IPv6), or a gRPC unix: socket
+    target ("unix:/run/polytrain.sock")."""
     _text(address, "address")
+    if address.startswith("unix:") and len(address) > len("unix:"):
+        return address
     host, _, port = address.rpartition(":")
-    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
         raise ValueError(f"address: expected host:port, got {address!r}")
     return address
+
+
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+def _plain_name(name):
+    """A name given for an upload, as the coordinator and polyctl take it: plain already."""
+    if not PLAIN_NAME.fullmatch(_text(name, "name")):
+        raise PolyTrainError("INVALID_ARGUMENT", f"name: not a file name: {name!r} (1 to 128 "
+                             f"characters from [A-Za-z0-9._-], not starting with '.')")
+    return name
 
 
 def artifact_name(file_name):
@@ -248,8 +293,10 @@ class Client:
         if token is not None and not re.fullmatch(r"[!-~]*", token):
             raise ValueError("token: printable ASCII without spaces, as tokens are minted")
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValueError(f"timeout: expected seconds > 0, got {timeout!r}")
+        if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or
+                not 0 < timeout <= MAX_TIMEOUT_SECONDS):
+            raise ValueError(f"timeout: expected seconds > 0 (at most {MAX_TIMEOUT_SECONDS:.0f}), "
+                             f"got {timeout!r}")
         self.timeout = timeout
         if tls_server_name is not None:
             _text(tls_server_name, "tls_server_name")
@@ -318,44 +365,59 @@ class Client:
 
     # --- Jobs ---
 
-    def submit(self, spec, request_id="", files=None):
+    def submit(self, spec, request_id="", files=None, dry_run=False):
         """Submits one job. `spec`: a JobSpec, its text format or a dict. With `files` (a
         directory), the model and dataset files it names by path that exist there are uploaded
-        first and named by their sha256. Returns the Job."""
-        spec = _message(spec, job_pb2.JobSpec, "spec")
-        if files is not None:
-            spec = self._upload_named_files(spec, files)
+        first and named by their sha256, once the coordinator has checked the spec (a refused
+        spec uploads nothing). Returns the Job. `dry_run`: only the check, nothing uploaded or
+        stored; returns the job as it would be queued, without an id."""
         request = coordinator_pb2.SubmitJobRequest(
-            spec=spec, client_request_id=_text(request_id, "request_id"))
-        return self._call(self._stub.SubmitJob, request)
+            spec=_message(spec, job_pb2.JobSpec, "spec"),
+            client_request_id=_text(request_id, "request_id"))
+        return self._submit(self._stub.SubmitJob, request, "spec", files, dry_run)
 
-    def sweep(self, base, losses, seeds=1, request_id="", files=None):
+    def sweep(self, base, losses, seeds=1, request_id="", files=None, dry_run=False):
         """Submits base x losses x seeds as one sweep (all jobs or none). `losses`: LossSpecs,
-        their text format or dicts. Returns the SubmitSweepResponse (sweep_id, jobs)."""
-        base = _message(base, job_pb2.JobSpec, "base")
-        if files is not None:
-            base = self._upload_named_files(base, files)
+        their text format or dicts. Returns the SubmitSweepResponse (sweep_id, jobs). `files`
+        and `dry_run` as for submit (a dry run's jobs have no ids, and it has no sweep_id)."""
         request = coordinator_pb2.SubmitSweepRequest(
-            base=base, seeds=_whole(seeds, "seeds"),
+            base=_message(base, job_pb2.JobSpec, "base"), seeds=_whole(seeds, "seeds"),
             client_request_id=_text(request_id, "request_id"),
             losses=_messages(losses, loss_pb2.LossSpec, "losses"))
-        return self._call(self._stub.SubmitSweep, request)
+        return self._submit(self._stub.SubmitSweep, request, "base", files, dry_run)
 
-    def search(self, base, search, losses=(), seeds=1, request_id="", files=None):
+    def search(self, base, search, losses=(), seeds=1, request_id="", files=None,
+               dry_run=False):
         """Submits a search sweep: `search` is a LossSearch (or its text format, or a dict), e.g.
         {"strategy": "STRATEGY_SUCCESSIVE_HALVING", "loss": {"poly1": {}}, "ranges": [{"field":
         "poly1.epsilon", "min": -1, "max": 10}], "trials": 12, "min_resource": 1, "top_k": 2}.
         `losses`: the configurations of a successive halving without ranges. Returns the
-        SubmitSweepResponse; follow it with get_sweep."""
-        base = _message(base, job_pb2.JobSpec, "base")
-        if files is not None:
-            base = self._upload_named_files(base, files)
+        SubmitSweepResponse; follow it with get_sweep. `files` and `dry_run` as for sweep."""
         request = coordinator_pb2.SubmitSweepRequest(
-            base=base, seeds=_whole(seeds, "seeds"),
+            base=_message(base, job_pb2.JobSpec, "base"), seeds=_whole(seeds, "seeds"),
             client_request_id=_text(request_id, "request_id"),
             search=_message(search, coordinator_pb2.LossSearch, "search"),
             losses=_messages(losses, loss_pb2.LossSpec, "losses"))
-        return self._call(self._stub.SubmitSweep, request)
+        return self._submit(self._stub.SubmitSweep, request, "base", files, dry_run)
+
+    def _submit(self, method, request, spec_field, files, dry_run):
+        """A SubmitJob or SubmitSweep: checked by the coordinator first (validate_only) when
+        files are to be uploaded or only the check is asked for, then sent for real."""
+        if not isinstance(dry_run, bool):
+            raise TypeError(f"dry_run: expected a bool, got {type(dry_run).__name__}")
+        if files is not None:
+            files = pathlib.Path(_path(files, "files"))
+            if not files.is_dir():
+                raise NotADirectoryError(f"files: {files} is not a directory")
+        if dry_run or files is not None:
+            request.validate_only = True
+            checked = self._call(method, request)
+            if dry_run:
+                return checked
+            request.validate_only = False
+            spec = getattr(request, spec_field)
+            spec.CopyFrom(self._upload_named_files(spec, files))
+        return self._call(method, request)
 
     def get_sweep(self, sweep_id):
         """The Sweep: its request, state, rungs, trials, steps trained and ranking (best_loss)."""
@@ -363,6 +425,7 @@ class Client:
             id=_text(sweep_id, "sweep_id")))
 
     def get(self, job_id):
+        """The Job."""
         return self._call(self._stub.GetJob, coordinator_pb2.GetJobRequest(id=_text(job_id, "job_id")))
 
     def jobs(self, states=(), labels=None, owner="", limit=None):
@@ -386,6 +449,9 @@ class Client:
             states = ()
         elif isinstance(states, (str, int)):
             states = [states]
+        elif isinstance(states, bytes) or not hasattr(states, "__iter__"):
+            raise TypeError(f"states: expected a state or a list of states, got "
+                            f"{type(states).__name__}")
         states = [_state_value(state, f"states[{i}]") for i, state in enumerate(states)]
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or
                                   limit < 1):
@@ -444,10 +510,12 @@ class Client:
         torch.jit.ScriptModule (saved as torch.jit.save would). Uploading what you uploaded
         before sends only its hash."""
         if name is not None:
-            _text(name, "name")
+            _plain_name(name)
         if isinstance(source, (str, os.PathLike)):
-            path = pathlib.Path(source)
-            name = name or path.name
+            path = pathlib.Path(_path(source, "source"))
+            if path.is_dir():
+                raise IsADirectoryError(f"source: {path} is a directory, not a file")
+            name = name or artifact_name(path.name)
             digest = hashlib.sha256()
             with open(path, "rb") as f:
                 for piece in iter(lambda: f.read(CHUNK_BYTES), b""):
@@ -464,7 +532,7 @@ class Client:
                 buffer = io.BytesIO()
                 torch.jit.save(source, buffer)
                 data = buffer.getvalue()
-                name = name or f"{type(source).__name__}.pt"
+                name = name or artifact_name(f"{type(source).__name__}.pt")
             else:
                 raise TypeError(f"source: expected a path, bytes or a torch.jit.ScriptModule, "
                                 f"got {type(source).__name__}")
@@ -475,7 +543,7 @@ class Client:
                     yield data[at:at + CHUNK_BYTES]
 
         first = coordinator_pb2.UploadArtifactRequest(
-            name=artifact_name(name or "artifact"), sha256="sha256:" + digest.hexdigest())
+            name=name or "artifact", sha256="sha256:" + digest.hexdigest())
 
         def chunks():
             # One chunk behind, so that the last one can be marked; an empty file is one empty
