@@ -1,5 +1,9 @@
 #include "server/coordinator_core.h"
 
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
 namespace polytrain {
 
 absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
@@ -9,12 +13,36 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
   // The artifacts' directory first: one that cannot be used refuses the start before the
   // database file is created.
   if (artifacts.has_value()) {
+    // Locked before ArtifactStore::Open removes what interrupted uploads left: another
+    // coordinator's uploads in flight look the same. (Where it cannot be made, Open says why.)
+    std::error_code ignored;
+    std::filesystem::create_directories(artifacts->dir, ignored);
+    if (std::filesystem::is_directory(artifacts->dir, ignored)) {
+      absl::StatusOr<std::unique_ptr<ExclusiveLock>> lock =
+          ExclusiveLock::OnDirectory(artifacts->dir, absl::StrCat("--artifacts ", artifacts->dir));
+      if (!lock.ok()) return lock.status();
+      core->artifacts_lock_ = *std::move(lock);
+    }
     absl::StatusOr<std::unique_ptr<ArtifactStore>> files = ArtifactStore::Open(artifacts->dir);
     if (!files.ok()) return files.status();
     core->artifact_store_ = *std::move(files);
   }
+  const bool in_memory = db.empty() || db == ":memory:";
+  const std::string lock_path = absl::StrCat(db, ".lock");
+  std::error_code ignored;
+  const bool lock_existed = std::filesystem::exists(lock_path, ignored);
+  if (!in_memory) {
+    absl::StatusOr<std::unique_ptr<ExclusiveLock>> lock =
+        ExclusiveLock::OnFile(lock_path, absl::StrCat("--db ", db));
+    if (!lock.ok()) return lock.status();
+    core->db_lock_ = *std::move(lock);
+  }
   absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(db);
-  if (!store.ok()) return store.status();
+  if (!store.ok()) {
+    // A refused file (another program's database) gets nothing beside it either.
+    if (!in_memory && !lock_existed) std::filesystem::remove(lock_path, ignored);
+    return store.status();
+  }
   core->store_ = *std::move(store);
   absl::StatusOr<std::unique_ptr<Scheduler>> scheduler =
       Scheduler::Create(core->store_.get(), options);

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "api/limits.h"
+#include "common/exclusive_lock.h"
 #include "server/artifact_catalog.h"
 #include "server/artifact_store.h"
 #include "server/client_api.h"
@@ -33,7 +34,9 @@ class CoordinatorCore {
 
   // Opens (or creates) the SQLite database at `db` (":memory:" for none) and loads its queued
   // and running jobs into the scheduler. Without `artifacts` there is no artifact store: jobs
-  // naming users' artifacts are refused.
+  // naming users' artifacts are refused. The database (by "<db>.lock") and the artifacts'
+  // directory are locked while this lives: FAILED_PRECONDITION when another coordinator has
+  // either.
   static absl::StatusOr<std::unique_ptr<CoordinatorCore>> Open(
       const std::string& db, const Scheduler::Options& options,
       const std::optional<Artifacts>& artifacts = std::nullopt);
@@ -50,6 +53,8 @@ class CoordinatorCore {
  private:
   CoordinatorCore() = default;
 
+  std::unique_ptr<ExclusiveLock> artifacts_lock_;
+  std::unique_ptr<ExclusiveLock> db_lock_;
   std::unique_ptr<SqliteJobStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<SearchController> searches_;

@@ -43,6 +43,7 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   // Sends `signal` and reaps the process; returns its wait status (or -1 if it was gone).
   int Kill(int signal) {
     if (pid_ <= 0) return -1;

@@ -440,6 +440,37 @@ TEST_F(SecurityTest, PolyctlSpeaksTlsWithAToken) {
       << out;
 }
 
+TEST_F(SecurityTest, OneCoordinatorPerDatabaseAndArtifactsDirectoryWithNoLockLeftByAKill) {
+  StartCoordinator();
+  const std::string db = (dir_ / "jobs.db").string();
+  const std::string artifacts = (dir_ / "artifacts").string();
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--db", db, "--artifacts", (dir_ / "other-artifacts").string()},
+            "--db " + db + ": another coordinator (process " + std::to_string(coordinator_->pid()) +
+                ", lock " + db +
+                ".lock) is using it; one coordinator per database and artifacts directory"},
+           {{"--db", (dir_ / "other.db").string(), "--artifacts", artifacts},
+            "--artifacts " + artifacts + ": another coordinator is using it"},
+       }) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.end(), {"--listen", "127.0.0.1:0", "--plaintext", "--metrics_listen", ""});
+    const fs::path log = dir_ / "second.log";
+    Process second(POLYTRAIN_COORDINATOR_BINARY, args, log.string());
+    EXPECT_EQ(second.Wait(), 1) << c.error;
+    EXPECT_NE(ReadFile(log).find(c.error), std::string::npos) << ReadFile(log);
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "other.db"));  // refused before it was created
+  // A coordinator killed outright takes its locks with it: the next one starts on both.
+  coordinator_->Kill(SIGKILL);
+  fs::remove(dir_ / "port");
+  fs::remove(dir_ / "metrics_port");
+  StartCoordinator();  // fails the test unless it serves (writes its port)
+}
+
 TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
   struct Case {
     std::vector<std::string> args;
