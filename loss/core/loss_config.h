@@ -9,6 +9,7 @@
 #ifndef POLYTRAIN_LOSS_CORE_LOSS_CONFIG_H_
 #define POLYTRAIN_LOSS_CORE_LOSS_CONFIG_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -65,6 +66,27 @@ struct LossConfig {
   std::optional<int64_t> ignore_index;
   Reduction reduction = Reduction::kMean;
 };
+
+// Whether the loss is >= 0 for every input, so that a value below 0 can only be rounding (where
+// alpha_j = 0 terms cancel near x = 0) and is taken as 0. Every alpha_j >= 0 makes it so, as the
+// (smoothed) cross-entropy is at least -log(1 - x), but not in two cases where a negative c_j
+// can outweigh what the cross-entropy brings: an alpha-balance on the cross-entropy term alone
+// (alpha_t CE + P(x): alpha_t / j + c_j may be < 0), and label smoothing with unequal class
+// weights (the smoothed, weighted CE lacks the floor x has). There the loss is its formula,
+// negative values included, as its gradient always is.
+inline bool NeverNegative(const LossConfig& config) {
+  const std::vector<double>& c = config.series.extra;
+  if (std::all_of(c.begin(), c.end(), [](double v) { return v >= 0.0; })) return true;
+  if (config.series.ce_tail && config.alpha_on_ce_only && config.alpha.has_value()) {
+    const double least = std::min(*config.alpha, 1.0 - *config.alpha);
+    for (size_t j = 1; j <= c.size(); ++j) {
+      if (least / static_cast<double>(j) + c[j - 1] < 0.0) return false;
+    }
+  }
+  const std::vector<double>& w = config.class_weights;
+  const bool unequal = std::any_of(w.begin(), w.end(), [&w](double v) { return v != w[0]; });
+  return !(config.label_smoothing > 0.0 && unequal);
+}
 
 }  // namespace polytrain::loss
 

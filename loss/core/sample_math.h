@@ -50,18 +50,19 @@ struct SampleTermsOf {
 using SampleTerms = SampleTermsOf<double>;
 
 // Combines one sample (T = double), or four at once (T = DoubleLanes, double_lanes.h). `xg` =
-// x^gamma (PowGamma), `q` and `d` come from SeriesPolynomials at the same x. Always inlined, as
-// the lanes' helpers are.
+// x^gamma (PowGamma), `q` and `d` come from SeriesPolynomials at the same x. `never_negative`:
+// NeverNegative of the loss (loss_config.h). Always inlined, as the lanes' helpers are.
 template <typename T>
 inline __attribute__((always_inline)) SampleTermsOf<T> CombineSample(double gamma, bool ce_tail,
-                                                                     T x, T xg, T ce, T poly_weight,
-                                                                     T q, T d) {
+                                                                     bool never_negative, T x, T xg,
+                                                                     T ce, T poly_weight, T q,
+                                                                     T d) {
   const T tail_ce = ce_tail ? ce : T{};
   SampleTermsOf<T> terms;
   terms.loss = xg * (tail_ce + poly_weight * x * q);
-  // Every alpha_j >= 0, so the loss is too; where alpha_j = 0 terms (eps_j = -1/j) cancel near
-  // x = 0 rounding can leave it a few ulps below. (A NaN stays NaN.)
-  terms.loss = Select(terms.loss < T{}, T{}, terms.loss);
+  // A loss that is never negative can still come out a few ulps below 0 where alpha_j = 0 terms
+  // (eps_j = -1/j) cancel near x = 0: that is rounding, and 0 is its value. (A NaN stays NaN.)
+  if (never_negative) terms.loss = Select(terms.loss < T{}, T{}, terms.loss);
   terms.dloss_dx = xg * poly_weight * d;
   // g x^(g-1) (t ce + w P) = g x^g (t ce / x + w Q); absent for g = 0 (even where ce is
   // infinite) and 0 at x = 0, its limit (the quotient there is computed, then not taken).

@@ -17,8 +17,9 @@ std::vector<CurvePoint> EvaluateCurve(const PolySeries& series, const std::vecto
   for (int64_t i = 0; i < n; ++i) {
     const double pt = pts[i];
     const double ce = -std::log(pt);
-    const SampleTerms terms = CombineSample(series.gamma, series.ce_tail, x[i], xg[i], ce,
-                                            /*poly_weight=*/1.0, q[i], d[i]);
+    // A curve has neither an alpha-balance nor class weights: never negative.
+    const SampleTerms terms = CombineSample(series.gamma, series.ce_tail, /*never_negative=*/true,
+                                            x[i], xg[i], ce, /*poly_weight=*/1.0, q[i], d[i]);
     // dx/dpt = -1 and dce/dpt = -1/pt.
     double dloss_dpt = -terms.dloss_dx;
     if (terms.dloss_dce != 0.0) dloss_dpt -= terms.dloss_dce / pt;

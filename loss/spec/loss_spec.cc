@@ -1,5 +1,6 @@
 #include "loss/spec/loss_spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -76,6 +77,12 @@ absl::Status ValidateForm(const LossSpec& spec, absl::string_view path) {
             !s.ok()) {
           return s;
         }
+      }
+      if (!coef.add_ce_tail() && std::all_of(coef.alpha().begin(), coef.alpha().end(),
+                                             [](double a) { return a == 0.0; })) {
+        return InvalidField(field,
+                            "every alpha is 0 and add_ce_tail is off: the loss would be 0 for "
+                            "every input, and nothing would train");
       }
       return CheckGamma(FieldPath(path, "coefficients.gamma"), coef.gamma());
     }

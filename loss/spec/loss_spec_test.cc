@@ -104,6 +104,10 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid(Parse("coefficients {}"), "coefficients.alpha: needs at least 1 entry, got 0");
   ExpectInvalid(Parse("coefficients { alpha: [1, -0.1] }"),
                 "coefficients.alpha[1]: must be >= 0, got -0.1");
+  ExpectInvalid(Parse("coefficients { alpha: [0, -0.0] }"),
+                "coefficients.alpha: every alpha is 0 and add_ce_tail is off: the loss would be 0 "
+                "for every input, and nothing would train");
+  EXPECT_TRUE(ValidateLossSpec(Parse("coefficients { alpha: [0] add_ce_tail: true }")).ok());
   ExpectInvalid(Parse("coefficients { alpha: [1] gamma: 51 }"),
                 "coefficients.gamma: must be <= 50, got 51");
   ExpectInvalid(Parse("cross_entropy {} label_smoothing: 1"),

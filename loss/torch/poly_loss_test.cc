@@ -389,40 +389,88 @@ TEST_F(PolyLossTest, BadInputsAreClearErrors) {
 TEST_F(PolyLossTest, ThePapersAlphaConventionIsItsFormula) {
   const torch::Tensor z = torch::randn({8, 5}, torch::kDouble) * 3;
   const torch::Tensor y = torch::rand({8, 5}, torch::kDouble).lt(0.3).to(torch::kDouble);
-  const double epsilon = 1.5, gamma = 2, alpha = 0.25;
-  auto paper = [&](const torch::Tensor& logits, bool balance_all) {
-    const torch::Tensor p = torch::sigmoid(logits);
-    const torch::Tensor ce =
-        torch::binary_cross_entropy_with_logits(logits, y, {}, {}, at::Reduction::None);
-    const torch::Tensor pt = y * p + (1 - y) * (1 - p);
-    const torch::Tensor alpha_t = alpha * y + (1 - alpha) * (1 - y);
-    const torch::Tensor focal = alpha_t * ce * torch::pow(1 - pt, gamma);
-    const torch::Tensor poly1 = epsilon * torch::pow(1 - pt, gamma + 1);
-    return focal + (balance_all ? alpha_t * poly1 : poly1);
-  };
-  const std::string spec =
-      "poly_focal { gamma: 2 epsilons: [1.5] } activation: ACTIVATION_SIGMOID alpha: 0.25 "
-      "reduction: REDUCTION_NONE";
-  const LossConfig papers = Config(spec + " alpha_balance: ALPHA_BALANCE_CE_TERM_ONLY");
-  const LossConfig ours = Config(spec);
-  EXPECT_TRUE(papers.alpha_on_ce_only);
-  EXPECT_EQ(ShortName(papers), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25@ce,none");
-  EXPECT_EQ(ShortName(ours), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25,none");
-  for (const bool balance_all : {false, true}) {
-    SCOPED_TRACE(balance_all ? "whole loss" : "paper's convention");
-    const LossConfig& config = balance_all ? ours : papers;
-    const LossAndGrad expected =
-        RunWithGrad(z, [&](const torch::Tensor& v) { return paper(v, balance_all); });
-    for (const KernelPath path : {KernelPath::kHost, KernelPath::kDevice}) {
-      const PolyLoss op(config, path);
-      const LossAndGrad got = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, y); });
-      ExpectClose(got.loss, expected.loss);
-      ExpectClose(got.grad, expected.grad);
+  // The paper's detection runs take epsilon = -1 too, where its formula goes below 0 for
+  // confident elements (alpha_t + epsilon < 0): that is the loss, not rounding to clamp away.
+  for (const double epsilon : {1.5, -1.0}) {
+    SCOPED_TRACE(epsilon);
+    const double gamma = 2, alpha = 0.25;
+    auto paper = [&](const torch::Tensor& logits, bool balance_all) {
+      const torch::Tensor p = torch::sigmoid(logits);
+      const torch::Tensor ce =
+          torch::binary_cross_entropy_with_logits(logits, y, {}, {}, at::Reduction::None);
+      const torch::Tensor pt = y * p + (1 - y) * (1 - p);
+      const torch::Tensor alpha_t = alpha * y + (1 - alpha) * (1 - y);
+      const torch::Tensor focal = alpha_t * ce * torch::pow(1 - pt, gamma);
+      const torch::Tensor poly1 = epsilon * torch::pow(1 - pt, gamma + 1);
+      return focal + (balance_all ? alpha_t * poly1 : poly1);
+    };
+    const std::string spec = "poly_focal { gamma: 2 epsilons: [" + std::to_string(epsilon) +
+                             "] } activation: ACTIVATION_SIGMOID alpha: 0.25 "
+                             "reduction: REDUCTION_NONE";
+    const LossConfig papers = Config(spec + " alpha_balance: ALPHA_BALANCE_CE_TERM_ONLY");
+    const LossConfig ours = Config(spec);
+    EXPECT_TRUE(papers.alpha_on_ce_only);
+    if (epsilon > 0) {
+      EXPECT_EQ(ShortName(papers), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25@ce,none");
+      EXPECT_EQ(ShortName(ours), "sigmoid_poly1_focal(g=2,e=1.5),a=0.25,none");
+    } else {
+      EXPECT_LT(paper(z * 10, false).min().item<double>(), -1e-6);  // below 0 by far
     }
-    ExpectClose(NaivePolyLoss(config, z, y), expected.loss);
+    for (const bool balance_all : {false, true}) {
+      SCOPED_TRACE(balance_all ? "whole loss" : "paper's convention");
+      const LossConfig& config = balance_all ? ours : papers;
+      const LossAndGrad expected =
+          RunWithGrad(z, [&](const torch::Tensor& v) { return paper(v, balance_all); });
+      for (const KernelPath path : {KernelPath::kHost, KernelPath::kDevice}) {
+        const PolyLoss op(config, path);
+        const LossAndGrad got = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, y); });
+        ExpectClose(got.loss, expected.loss);
+        ExpectClose(got.grad, expected.grad);
+      }
+      ExpectClose(NaivePolyLoss(config, z, y), expected.loss);
+      // Confident logits: where the paper's formula is negative, so is the loss.
+      const torch::Tensor sure = z * 10;
+      const LossAndGrad formula =
+          RunWithGrad(sure, [&](const torch::Tensor& v) { return paper(v, balance_all); });
+      for (const KernelPath path : {KernelPath::kHost, KernelPath::kDevice}) {
+        const PolyLoss op(config, path);
+        const LossAndGrad got = RunWithGrad(sure, [&](const torch::Tensor& v) { return op(v, y); });
+        ExpectClose(got.loss, formula.loss);
+        ExpectClose(got.grad, formula.grad);
+      }
+    }
+    // The two conventions differ wherever epsilon's term counts.
+    EXPECT_GT((paper(z, true) - paper(z, false)).abs().max().item<double>(), 1e-3);
   }
-  // The two conventions differ wherever epsilon's term counts.
-  EXPECT_GT((paper(z, true) - paper(z, false)).abs().max().item<double>(), 1e-3);
+}
+
+TEST_F(PolyLossTest, SmoothingWithUnequalClassWeightsIsItsFormulaBelowZeroToo) {
+  // The smoothed, weighted cross-entropy lacks the floor s (C - 1) / C that x has: with
+  // epsilon = -1 the formula goes below 0, and the loss and its gradient are the formula's.
+  const torch::Tensor z =
+      torch::tensor({5.0, 0.0, 0.0, 1.0, 0.0, 0.0, -2.0, 3.0, 0.5}, torch::kDouble).view({3, 3});
+  const torch::Tensor t = torch::tensor({0, 0, 1}, torch::kLong);
+  const torch::Tensor w = torch::tensor({1.0, 0.0, 0.0}, torch::kDouble);
+  const double s = 0.3, c = 3, epsilon = -1;
+  auto formula = [&](const torch::Tensor& logits) {
+    const torch::Tensor lp = torch::log_softmax(logits, 1);
+    const torch::Tensor lp_t = lp.gather(1, t.view({-1, 1})).squeeze(1);
+    const torch::Tensor w_t = w.index_select(0, t);
+    const torch::Tensor ce = -(1 - s) * w_t * lp_t - s / c * lp.matmul(w);
+    const torch::Tensor x = (1 - s) * (1 - lp_t.exp()) + s * (c - 1) / c;
+    return ce + w_t * epsilon * x;
+  };
+  const LossAndGrad expected = RunWithGrad(z, formula);
+  ASSERT_LT(expected.loss[0].item<double>(), -0.1);  // -0.1986: the case the clamp hid
+  const LossConfig config = Config(
+      "poly1 { epsilon: -1 } label_smoothing: 0.3 class_weights: [1, 0, 0] "
+      "reduction: REDUCTION_NONE");
+  for (const KernelPath path : {KernelPath::kHost, KernelPath::kDevice}) {
+    const PolyLoss op(config, path);
+    const LossAndGrad got = RunWithGrad(z, [&](const torch::Tensor& v) { return op(v, t); });
+    ExpectClose(got.loss, expected.loss);
+    ExpectClose(got.grad, expected.grad);
+  }
 }
 
 TEST_F(PolyLossTest, HalfPrecisionIsComputedInFloat32) {

@@ -23,13 +23,16 @@ struct TermTensors {
   torch::Tensor loss, dloss_dx, dloss_dce;
 };
 
-TermTensors Combine(const PolySeries& series, const torch::Tensor& x, const torch::Tensor& xg,
-                    const torch::Tensor& ce, const torch::Tensor& poly_weight,
-                    const torch::Tensor& q, const torch::Tensor& d) {
+TermTensors Combine(const PolySeries& series, bool never_negative, const torch::Tensor& x,
+                    const torch::Tensor& xg, const torch::Tensor& ce,
+                    const torch::Tensor& poly_weight, const torch::Tensor& q,
+                    const torch::Tensor& d) {
   const torch::Tensor tail_ce = series.ce_tail ? ce : torch::zeros_like(ce);
   TermTensors terms;
   terms.loss = xg * (tail_ce + poly_weight * x * q);
-  terms.loss = torch::where(terms.loss < 0, torch::zeros_like(terms.loss), terms.loss);
+  if (never_negative) {
+    terms.loss = torch::where(terms.loss < 0, torch::zeros_like(terms.loss), terms.loss);
+  }
   terms.dloss_dx = xg * poly_weight * d;
   if (series.gamma != 0.0) {
     // g x^g (t ce / x + w Q), and its limit 0 at x = 0 (where the division is not taken).
@@ -95,7 +98,8 @@ class DeviceSoftmaxFunction : public torch::autograd::Function<DeviceSoftmaxFunc
           weights.defined() ? log_probs.matmul(weights) : log_probs.sum(1);
       ce = ce - s / c * row_sum;
     }
-    const TermTensors terms = Combine(config.series, x, xg, ce, w_t, q, d);
+    const TermTensors terms =
+        Combine(config.series, prepared->never_negative, x, xg, ce, w_t, q, d);
     const torch::Tensor loss = terms.loss * keep;
     // Through x, dL/dx * p_t; 0 where p_t underflows to 0 (its limit), even where dL/dx is
     // infinite (ce overflowed), which would make it NaN.
@@ -179,7 +183,8 @@ class DeviceSigmoidFunction : public torch::autograd::Function<DeviceSigmoidFunc
     const torch::Tensor x = y * sig_neg + (1.0 - y) * sig;
     const torch::Tensor xg = PowGammaTensor(x, config.series.gamma);
     const auto [q, d] = prepared->device_series.Evaluate(x);
-    const TermTensors terms = Combine(config.series, x, xg, ce, omega_poly, q, d);
+    const TermTensors terms =
+        Combine(config.series, prepared->never_negative, x, xg, ce, omega_poly, q, d);
     const torch::Tensor grad =
         terms.dloss_dx * (1.0 - 2.0 * y) * sig * sig_neg +
         terms.dloss_dce * omega * ((1.0 - y) * sig - y * sig_neg);  // sig - y, no cancellation

@@ -17,6 +17,7 @@ namespace polytrain::loss::internal {
 struct PreparedLoss {
   explicit PreparedLoss(LossConfig c)
       : config(std::move(c)),
+        never_negative(NeverNegative(config)),
         polynomials(config.series.extra),
         device_series(config.series.extra) {}
 
@@ -24,6 +25,7 @@ struct PreparedLoss {
   torch::Tensor ClassWeights(const torch::TensorOptions& options) const;
 
   LossConfig config;
+  bool never_negative;            // NeverNegative(config): below 0 is rounding, taken as 0
   SeriesPolynomials polynomials;  // the host kernels' series (float64)
   DeviceSeries device_series;     // the device kernels' series
 

@@ -150,7 +150,7 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
     std::memcpy(&dce_dz, &s.dce_dz[k], sizeof(dce_dz));
     std::memcpy(&kept, &s.keep[k], sizeof(kept));
     const SampleTermsOf<DoubleLanes> terms =
-        CombineSample(series.gamma, series.ce_tail, x, xg, ce, w, q, d);
+        CombineSample(series.gamma, series.ce_tail, prepared.never_negative, x, xg, ce, w, q, d);
     const DoubleLanes grad = terms.dloss_dx * dx_dz + terms.dloss_dce * dce_dz;
     StoreLanes(grad, in.grad + begin + k, count);
     if (in.loss != nullptr) StoreLanes(terms.loss, in.loss + begin + k, count);

@@ -55,8 +55,8 @@ RowFactors ComputeRows(const PreparedLoss& prepared, const double* log_pt, const
     const double w_t = weighted ? config.class_weights[targets[i]] : 1.0;
     double ce = -(1.0 - s) * w_t * log_pt[i];
     if (s != 0.0) ce -= s / c * row_sum[i];
-    const SampleTerms terms =
-        CombineSample(series.gamma, series.ce_tail, x[i], xg[i], ce, w_t, q[i], d[i]);
+    const SampleTerms terms = CombineSample(series.gamma, series.ce_tail, prepared.never_negative,
+                                            x[i], xg[i], ce, w_t, q[i], d[i]);
     const double p_t = std::exp(log_pt[i]);
     out.loss[i] = terms.loss;
     // Through x, dL/dx * p_t; 0 where p_t underflows to 0 (its limit), even where dL/dx is
