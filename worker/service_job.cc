@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -110,18 +111,24 @@ absl::Status FetchCheckpoint(ArtifactClient& artifacts, const polytrain::v1::Job
 
 // Fetches (or finds in the cache) every artifact the spec names, checked against its hash; the
 // leases keep the copies until the job ends.
-absl::Status FetchArtifacts(const polytrain::v1::JobSpec& spec, ArtifactCache* cache,
-                            std::map<std::string, std::string>* files,
-                            std::vector<ArtifactCache::Lease>* leases) {
+absl::Status FetchArtifacts(
+    const polytrain::v1::JobSpec& spec, ArtifactCache* cache,
+    const std::function<absl::Status(const std::function<absl::Status()>&)>& retry,
+    std::map<std::string, std::string>* files, std::vector<ArtifactCache::Lease>* leases) {
   for (const NamedArtifact& named : ArtifactsNamedBy(spec)) {
     if (cache == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
           named.field, ": this worker has no artifact cache (see its --artifact_cache_dir)"));
     }
-    absl::StatusOr<ArtifactCache::Lease> lease = cache->Acquire(named.id);
-    if (!lease.ok()) {
-      return absl::Status(lease.status().code(),
-                          absl::StrCat(named.field, ": ", lease.status().message()));
+    std::optional<ArtifactCache::Lease> lease;
+    const absl::Status fetched = retry([&]() -> absl::Status {
+      absl::StatusOr<ArtifactCache::Lease> acquired = cache->Acquire(named.id);
+      if (!acquired.ok()) return acquired.status();
+      lease.emplace(*std::move(acquired));
+      return absl::OkStatus();
+    });
+    if (!fetched.ok()) {
+      return absl::Status(fetched.code(), absl::StrCat(named.field, ": ", fetched.message()));
     }
     (*files)[named.id] = lease->path();
     leases->push_back(*std::move(lease));
@@ -206,15 +213,16 @@ absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Sta
     if (!away || cancel_.load() || std::chrono::steady_clock::now() - start > kGiveUpAfter) {
       return s;
     }
+    spdlog::warn("{}: the coordinator is away ({}); trying again in {} ms", job_.id(),
+                 std::string(s.message()), backoff.count());
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
 }
 
 absl::Status ServiceJob::FetchStoredCheckpoint(const std::string& dir) {
-  // A search trial resumes from its rung's checkpoint: it waits for a coordinator that is away
-  // (restarting) rather than train from the start again.
-  if (!job_.has_search()) return FetchCheckpoint(*context_.artifacts, job_, dir);
+  // A job resumes from its checkpoint (a search trial from its rung's): it waits for a
+  // coordinator that is away (restarting) rather than train from the start again.
   return RetryWhileCoordinatorAway(
       [this, &dir] { return FetchCheckpoint(*context_.artifacts, job_, dir); });
 }
@@ -331,8 +339,13 @@ void ServiceJob::Run() {
   }
 
   std::vector<ArtifactCache::Lease> leases;
-  absl::Status ready = fetch_failure.ok() ? FetchArtifacts(job.spec(), context_.artifact_cache,
-                                                           &options.artifact_files, &leases)
+  // A coordinator away (restarting) while a file is fetched is waited for, as for a checkpoint.
+  absl::Status ready = fetch_failure.ok() ? FetchArtifacts(
+                                                job.spec(), context_.artifact_cache,
+                                                [this](const std::function<absl::Status()>& call) {
+                                                  return RetryWhileCoordinatorAway(call);
+                                                },
+                                                &options.artifact_files, &leases)
                                           : fetch_failure;
   // A gang's rendezvous opens before the (slow) data loading, and is joined after it.
   std::unique_ptr<ReplicaGroup> group;

@@ -79,7 +79,8 @@ class ServiceJob {
   // `call` until it succeeds or fails otherwise than UNAVAILABLE or DEADLINE_EXCEEDED (the
   // coordinator away), with backoff, for at most two minutes or until a cancel.
   absl::Status RetryWhileCoordinatorAway(const std::function<absl::Status()>& call);
-  // The job's stored checkpoint into `dir` (FetchCheckpoint), retried for a search trial.
+  // The job's stored checkpoint into `dir` (FetchCheckpoint), retried while the coordinator is
+  // away.
   absl::Status FetchStoredCheckpoint(const std::string& dir);
   // Uploads the attempt's last checkpoint (a paused trial's, or the finished job's), retried
   // while the coordinator is away: the job's record names it and a trial resumes from it.
