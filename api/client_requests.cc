@@ -154,6 +154,10 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
       *plan.request.add_losses() = std::move(drawn);
     }
   }
+  if (draws) {
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckClassWeightsFit(search.loss(), "search.loss", request.base().dataset()));
+  }
   std::vector<polytrain::v1::LossSpec> named(plan.request.losses().begin(),
                                              plan.request.losses().end());
   if (search.has_baseline()) named.push_back(search.baseline());
@@ -166,6 +170,10 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
                                        : IndexPath("losses", i);
     loss::LossConfig config;
     POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(named[i], field, &config));
+    // A drawn loss has its template's weights: checked once, as search.loss, below.
+    if (!draws || baseline) {
+      POLYTRAIN_RETURN_IF_ERROR(CheckClassWeightsFit(named[i], field, request.base().dataset()));
+    }
     // Given twice, a loss's jobs would share names and its comparison row would mix the two
     // (drawn ones may coincide: they are the same loss, and their runs count together).
     if (!draws && !baseline) {

@@ -43,6 +43,16 @@ TEST(ClientRequestsTest, ASweepValidatesEachLossOnceAndReturnsItsCanonicalForm) 
                 .message(),
             "losses[2].reduction: a training job needs REDUCTION_MEAN or REDUCTION_SUM, got "
             "REDUCTION_NONE");
+  EXPECT_EQ(ValidateSubmitSweepRequest(Sweep("losses { focal { gamma: 2 } class_weights: [1] }"))
+                .status()
+                .message(),
+            "losses[2].class_weights: has 1 entries but the dataset has 2 classes");
+  SubmitSweepRequest drawn = Sweep(
+      "search { strategy: STRATEGY_RANDOM trials: 2 loss { poly1 {} class_weights: [1, 2, "
+      "3] } ranges { field: 'poly1.epsilon' min: 0 max: 1 } }");
+  drawn.clear_losses();
+  EXPECT_EQ(ValidateSubmitSweepRequest(drawn).status().message(),
+            "search.loss.class_weights: has 3 entries but the dataset has 2 classes");
 }
 
 TEST(ClientRequestsTest, ASweepsBaseNameMustLeaveRoomForEveryJobsSuffix) {

@@ -257,6 +257,7 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
     const std::string loss = FieldPath(path, "loss");
     if (!spec.has_loss()) return InvalidField(loss, "must be set");
     POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(spec.loss(), loss, loss_config));
+    POLYTRAIN_RETURN_IF_ERROR(CheckClassWeightsFit(spec.loss(), loss, spec.dataset()));
   }
   if (!spec.has_optimizer()) return InvalidField(FieldPath(path, "optimizer"), "must be set");
   POLYTRAIN_RETURN_IF_ERROR(ValidateOptimizer(spec.optimizer(), FieldPath(path, "optimizer")));
@@ -318,6 +319,19 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
 }
 
 }  // namespace
+
+absl::Status CheckClassWeightsFit(const polytrain::v1::LossSpec& loss, absl::string_view loss_path,
+                                  const polytrain::v1::DatasetSpec& dataset) {
+  int64_t classes = 0;
+  if (dataset.has_fashion_mnist()) classes = 10;
+  if (dataset.has_synthetic()) classes = dataset.synthetic().classes();
+  if (loss.class_weights().empty() || classes == 0 || loss.class_weights_size() == classes) {
+    return absl::OkStatus();
+  }
+  return InvalidField(FieldPath(loss_path, "class_weights"),
+                      absl::StrCat("has ", loss.class_weights_size(),
+                                   " entries but the dataset has ", classes, " classes"));
+}
 
 absl::Status ValidateLabelMap(const google::protobuf::Map<std::string, std::string>& labels,
                               const std::string& path) {

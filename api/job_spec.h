@@ -29,6 +29,12 @@ absl::Status ValidateSweepBase(const polytrain::v1::JobSpec& spec, absl::string_
 absl::Status ValidateTrainingLoss(const polytrain::v1::LossSpec& loss, absl::string_view path,
                                   loss::LossConfig* config = nullptr);
 
+// A loss's class_weights against the classes of a dataset whose class count is known before any
+// file is read (Fashion-MNIST's 10, a synthetic dataset's `classes`): one weight per class, or
+// INVALID_ARGUMENT on "<loss_path>.class_weights". Other datasets are checked by the worker.
+absl::Status CheckClassWeightsFit(const polytrain::v1::LossSpec& loss, absl::string_view loss_path,
+                                  const polytrain::v1::DatasetSpec& dataset);
+
 // A job's name: 1 to kMaxNameLength characters of [A-Za-z0-9._-].
 absl::Status ValidateJobName(absl::string_view name, absl::string_view field);
 

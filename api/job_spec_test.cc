@@ -174,6 +174,18 @@ TEST(JobSpecTest, ATrainingJobReducesItsLossToOneNumber) {
   EXPECT_EQ(config.series.extra, std::vector<double>{1.0});  // poly1 { epsilon: 1 }
 }
 
+TEST(JobSpecTest, ClassWeightsFitADatasetWhoseClassesAreKnownAtSubmit) {
+  ExpectInvalid("loss { cross_entropy {} class_weights: [1, 2] }",
+                "spec.loss.class_weights: has 2 entries but the dataset has 3 classes");
+  EXPECT_TRUE(ValidateJobSpec(Spec("loss { cross_entropy {} class_weights: [1, 2, 3] }")).ok());
+  ExpectInvalid("loss { cross_entropy {} class_weights: [1, 2, 3] } dataset { fashion_mnist {} }",
+                "spec.loss.class_weights: has 3 entries but the dataset has 10 classes");
+  // A file's classes are known once the worker reads it: checked there.
+  EXPECT_TRUE(ValidateJobSpec(Spec("loss { cross_entropy {} class_weights: [1, 2] } "
+                                   "dataset { tensors { path: 'data.pt' } }"))
+                  .ok());
+}
+
 TEST(JobSpecTest, ASweepBaseNeedsNoLossButEverythingElse) {
   JobSpec base = Spec();
   base.clear_loss();

@@ -326,7 +326,9 @@ TEST(LossSearchTest, ASweepWhoseJobsWouldNotFitOneAnswerIsRefused) {
       ranges { field: "label_smoothing" min: 0 max: 0.5 }
       trials: 1000
     })");
-  // 20000 class weights (160 kB) in each of 1000 drawn losses: 160 MB of jobs.
+  // 20000 class weights (160 kB) in each of 1000 drawn losses: 160 MB of jobs (on a file's
+  // dataset, whose classes the worker counts).
+  request.mutable_base()->mutable_dataset()->mutable_tensors()->set_path("data.pt");
   for (int i = 0; i < 20000; ++i) request.mutable_search()->mutable_loss()->add_class_weights(1);
   EXPECT_EQ(Error(request),
             "search.loss: the sweep's 1000 jobs would take about 153 MiB (each carries the base "
