@@ -372,6 +372,16 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     return absl::OkStatus();
   }
   const bool cancelled = failed.cancelled() || job->cancel_requested;
+  if (failed.released()) workers_[session].draining = true;
+  if (!cancelled && failed.released()) {  // its worker is shutting down: another one resumes it
+    (void)RequeueLocked(
+        failed.job_id(),
+        absl::StrCat("worker ", job->ranks[owned.rank].worker, " shut down during attempt ",
+                     job->attempt, " and gave the job back"),
+        /*retry_if_refused=*/true);
+    ScheduleLocked();
+    return absl::OkStatus();
+  }
   if (!cancelled && failed.gang_lost() && job->ranks.size() > 1) {
     (void)RequeueLocked(
         failed.job_id(),

@@ -158,8 +158,10 @@ class Scheduler {
     // start a job it still runs).
     std::set<std::string> stopping;
     bool cuda = false;
+    // It gave a job back (JobFailed.released): it is shutting down, and gets no more work.
+    bool draining = false;
     bool HasFreeSlot() const {
-      return static_cast<int>(running.size() + stopping.size()) < hello.slots();
+      return !draining && static_cast<int>(running.size() + stopping.size()) < hello.slots();
     }
   };
   struct Rank {

@@ -324,6 +324,31 @@ TEST_F(FaultTest, AWorkerRestartedUnderItsNameGetsItsJobBackWithoutWaitingForThe
   ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
 }
 
+TEST_F(FaultTest, AWorkerStoppedWithSigtermGivesItsJobBackAtOnce) {
+  // A lease far longer than the test may take: only the worker's release can requeue the job.
+  StartCoordinator(/*lease_seconds=*/3600);
+  StartWorker("drained", nullptr, /*checkpoints=*/true);
+  v1::JobSpec spec = Spec("handed-over", 150);
+  spec.mutable_checkpoint()->set_every_steps(400);
+  spec.set_max_attempts(2);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !Get(job.id()).checkpoint().empty(); }));
+  const int status = workers_.back()->Kill(SIGTERM);  // as a rolling restart stops a pod
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // Requeued by the time the worker has exited, not after its lease: not cancelled either.
+  const Job released = Get(job.id());
+  EXPECT_EQ(released.state(), v1::JOB_STATE_QUEUED) << released.error();
+  EXPECT_EQ(released.error(), "worker drained shut down during attempt 1 and gave the job back");
+  StartWorker("successor", nullptr, /*checkpoints=*/true);
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
+  const Job done = Get(job.id());
+  EXPECT_EQ(done.attempts(), 2);
+  EXPECT_EQ(done.worker(), "successor");
+  EXPECT_GT(done.resumed_from_step(), 0);  // from the checkpoint the drained worker stored
+  ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
+}
+
 TEST_F(FaultTest, CoordinatorRestartKeepsJobsAndMetrics) {
   StartCoordinator();
   StartWorker("w1");

@@ -147,6 +147,11 @@ ServiceJob::~ServiceJob() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ServiceJob::Release() {
+  released_ = true;
+  Cancel();
+}
+
 void ServiceJob::Cancel() {
   cancel_ = true;
   std::lock_guard<std::mutex> lock(rendezvous_mu_);
@@ -407,7 +412,8 @@ void ServiceJob::Run() {
     failed->set_attempt(job.attempts());
     failed->set_error(std::string(summary.status().message()));
     failed->set_steps(sink.last_step());
-    failed->set_cancelled(summary.status().code() == absl::StatusCode::kCancelled);
+    failed->set_released(released_.load());
+    failed->set_cancelled(!released_ && summary.status().code() == absl::StatusCode::kCancelled);
     failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
   }
   if (!trial_dir.empty()) {

@@ -62,6 +62,9 @@ class ServiceJob {
 
   // Stops training at the next step; the job then fails as cancelled.
   void Cancel();
+  // Stops training at the next step and gives the attempt back (JobFailed.released): the worker
+  // is shutting down, and the coordinator requeues the job.
+  void Release();
   // Rank 0's rendezvous for this attempt, from the coordinator (ranks > 0 wait for it).
   void SetRendezvous(const std::string& address);
   // Training ended and the result is queued (the thread ends right after).
@@ -89,6 +92,7 @@ class ServiceJob {
   polytrain::v1::Job job_;
   Context context_;
   std::atomic<bool> cancel_{false};
+  std::atomic<bool> released_{false};
   std::atomic<bool> done_{false};
   std::atomic<uint64_t> result_sequence_{0};
   std::mutex rendezvous_mu_;

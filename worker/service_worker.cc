@@ -49,6 +49,35 @@ ServiceWorker::~ServiceWorker() {
   jobs_.clear();  // joins each job's thread
 }
 
+void ServiceWorker::Drain(std::chrono::duration<double> timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    for (auto& [id, job] : jobs_) {
+      if (!job->done()) job->Release();
+    }
+  }
+  // A job stops at its next step (or data load): then its result is queued and sent.
+  while (std::chrono::steady_clock::now() < deadline) {
+    uint64_t last_result = 0;
+    bool all_done = true;
+    {
+      std::lock_guard<std::mutex> lock(jobs_mu_);
+      for (const auto& [id, job] : jobs_) {
+        all_done = all_done && job->done();
+        last_result = std::max<uint64_t>(last_result, job->result_sequence());
+      }
+    }
+    if (all_done &&
+        (last_result == 0 ||
+         outbox_.WaitAcknowledged(last_result, deadline - std::chrono::steady_clock::now()))) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a stopping job: soon done
+  }
+  Stop();
+}
+
 void ServiceWorker::Stop() {
   stopping_ = true;
   {

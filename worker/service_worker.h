@@ -68,6 +68,10 @@ class ServiceWorker {
   void Run();
   // Cancels running jobs, closes the stream and makes Run() return. Safe from any thread.
   void Stop();
+  // A graceful Stop (SIGTERM): every running job stops and gives its attempt back, so that the
+  // coordinator requeues it at once rather than after the lease; waits at most `timeout` for
+  // the coordinator to acknowledge their results, then Stop().
+  void Drain(std::chrono::duration<double> timeout);
   // Reads what its gauges show from elsewhere (process and GPU memory, jobs per GPU) into
   // options.metrics; called before each scrape of the worker's /metrics.
   void RefreshMetrics();

@@ -49,6 +49,9 @@ namespace polytrain {
 namespace {
 
 constexpr char kTool[] = "polytrain-worker";
+// How long a SIGTERM waits for running jobs to stop and the coordinator to take them back,
+// within the 30 s a Kubernetes pod gets by default.
+constexpr int kDrainSeconds = 20;
 
 int Fail(int code, const absl::Status& status) {
   std::cerr << kTool << ": " << status.message() << "\n";
@@ -122,7 +125,8 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
     char byte = 0;
     while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
-    worker.Stop();
+    // Running jobs are given back (requeued at once, to resume elsewhere) before the exit.
+    worker.Drain(std::chrono::seconds(kDrainSeconds));
   });
   spdlog::info(
       "{}: serving {} with {} slot(s){}", options.name, options.coordinator, options.slots,
@@ -147,7 +151,11 @@ int Main(int argc, char** argv) {
       "Example: polytrain-worker --spec examples/jobs/fashion_mnist_mlp_poly1.txtpb "
       "--metrics_out metrics.jsonl"};
   app.footer(absl::StrCat(
-      "Service mode runs until SIGINT or SIGTERM (then exits 0). A standalone job that "
+      "Service mode runs until SIGINT or SIGTERM, then gives its running jobs back to the "
+      "coordinator (requeued at once, to resume elsewhere from their last stored checkpoint; at "
+      "most ",
+      kDrainSeconds,
+      " s) and exits 0. A standalone job that "
       "diverges (non-finite loss) exits 6. ",
       ExitCodesHelp()));
   std::string spec_path, metrics_out, checkpoint_dir;
