@@ -60,8 +60,10 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "started (0: they never pass it)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  app.add_option("--metrics_listen", options->metrics_listen,
-                 "serve Prometheus /metrics on address:port (port 0 picks one; empty: off)")
+  app.add_option(
+         "--metrics_listen", options->metrics_listen,
+         "serve Prometheus /metrics on IPV4:PORT (0.0.0.0: every interface; port 0 picks one; "
+         "empty: off)")
       ->capture_default_str();
   app.add_option("--job_series_retention_seconds", options->job_series_retention_seconds,
                  "keep a finished job's per-job series this long")

@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -37,23 +36,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
           std::chrono::duration<double>(options.job_series_retention_seconds)),
       static_cast<size_t>(options.max_finished_job_series));
   if (!options.metrics_listen.empty()) {
-    try {
-      // civetweb gives each connection a thread until its request is whole: with its defaults
-      // (2 threads, a long wait) two clients that connect and say nothing held every scrape for
-      // 30 s. More threads, and a request must arrive within 2 s.
-      s->exposer_ = std::make_unique<prometheus::Exposer>(
-          std::vector<std::string>{"listening_ports", options.metrics_listen, "num_threads", "16",
-                                   "request_timeout_ms", "2000", "enable_keep_alive", "no"});
-    } catch (const std::exception& e) {
-      // civetweb says only "null context ... Possible problem binding to port".
-      const std::string why = absl::StrContains(e.what(), "binding to port")
-                                  ? "cannot listen there: the port is in use, or the address is "
-                                    "not this machine's ('' turns /metrics off)"
-                                  : e.what();
-      return absl::InvalidArgumentError(
-          absl::StrCat("--metrics_listen ", options.metrics_listen, ": ", why));
-    }
-    s->exposer_->RegisterCollectable(s->registry_);
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics_http =
+        MetricsHttpServer::Start(options.metrics_listen, s->registry_);
+    if (!metrics_http.ok()) return metrics_http.status();
+    s->metrics_http_ = *std::move(metrics_http);
   }
 
   Scheduler::Options scheduling;
@@ -107,7 +93,7 @@ CoordinatorServer::~CoordinatorServer() {
 }
 
 int CoordinatorServer::metrics_port() const {
-  return exposer_ == nullptr ? 0 : exposer_->GetListeningPorts().front();
+  return metrics_http_ == nullptr ? 0 : metrics_http_->port();
 }
 
 std::string CoordinatorServer::Describe() const {

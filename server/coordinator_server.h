@@ -12,8 +12,8 @@
 #include "absl/status/statusor.h"
 #include "api/limits.h"
 #include "common/grpc_security.h"
+#include "common/metrics_http_server.h"
 #include "grpcpp/server.h"
-#include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "server/access_control.h"
 #include "server/coordinator_core.h"
@@ -65,7 +65,7 @@ class CoordinatorServer {
   Options options_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<CoordinatorMetrics> metrics_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<CoordinatorCore> core_;
   std::optional<TokenAuthenticator> tokens_;
   std::unique_ptr<AccessControl> access_;

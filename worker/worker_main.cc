@@ -39,7 +39,7 @@
 #include "worker/gpu_memory.h"
 #include "worker/gpu_slots.h"
 #include "worker/metric_sink.h"
-#include "worker/metrics_http_server.h"
+#include "common/metrics_http_server.h"
 #include "worker/outbound_address.h"
 #include "worker/replica_group.h"
 #include "worker/service_worker.h"

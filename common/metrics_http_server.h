@@ -1,14 +1,15 @@
-// A minimal /metrics HTTP endpoint for the worker process.
+// The /metrics HTTP endpoint of the coordinator and the worker.
 //
-// Why not prometheus-cpp's Exposer, as the coordinator uses: it runs on civetweb, which Debian
-// builds to start its threads with 100 KiB stacks, and in a process that loads LibTorch the
-// static TLS alone exceeds that, so pthread_create fails ("null context when constructing
-// CivetServer"). This server runs one thread with a default stack and answers GET (and HEAD)
-// /metrics with the registry in Prometheus text format. It waits on every open connection at
-// once (poll), so a client that connects and says nothing never delays a scrape: it is closed
-// after kRequestSeconds, or when kMaxConnections newer ones are open.
-#ifndef POLYTRAIN_WORKER_METRICS_HTTP_SERVER_H_
-#define POLYTRAIN_WORKER_METRICS_HTTP_SERVER_H_
+// Why not prometheus-cpp's Exposer: it runs on civetweb, which gives each connection a thread
+// until its request is whole (idle connections held scrapes for seconds) and which Debian builds
+// to start its threads with 100 KiB stacks: in a process that loads LibTorch the static TLS
+// alone exceeds that, so pthread_create fails ("null context when constructing CivetServer").
+// This server runs one thread with a default stack and answers GET (and HEAD) /metrics with the
+// registry in Prometheus text format. It waits on every open connection at once (poll), so a
+// client that connects and says nothing never delays a scrape: it is closed after
+// kRequestSeconds, or when kMaxConnections newer ones are open.
+#ifndef POLYTRAIN_COMMON_METRICS_HTTP_SERVER_H_
+#define POLYTRAIN_COMMON_METRICS_HTTP_SERVER_H_
 
 #include <atomic>
 #include <functional>
@@ -53,4 +54,4 @@ class MetricsHttpServer {
 
 }  // namespace polytrain
 
-#endif  // POLYTRAIN_WORKER_METRICS_HTTP_SERVER_H_
+#endif  // POLYTRAIN_COMMON_METRICS_HTTP_SERVER_H_

@@ -1,4 +1,4 @@
-#include "worker/metrics_http_server.h"
+#include "common/metrics_http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -38,9 +38,14 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       listen(fd, kMaxConnections) != 0) {
-    const std::string error = std::strerror(errno);
+    const int error = errno;
     if (fd >= 0) close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("--metrics_listen ", address, ": ", error));
+    const std::string why = error == EADDRINUSE ? "cannot listen there: the port is in use"
+                            : error == EADDRNOTAVAIL
+                                ? "cannot listen there: the address is not this machine's"
+                                : std::strerror(error);
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_listen ", address, ": ", why, " ('' turns /metrics off)"));
   }
   socklen_t length = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);

@@ -1,6 +1,6 @@
 // The worker's /metrics endpoint over real sockets: what it answers, and that clients which say
 // nothing, send too much or reset the connection neither delay a scrape nor stop the server.
-#include "worker/metrics_http_server.h"
+#include "common/metrics_http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
