@@ -41,6 +41,12 @@ std::optional<std::string> MissingCommand(CLI::App& app) {
   return absl::StrCat("a command is needed", there);
 }
 
+// A command line CLI11 refused: "<tool>: <why>" as every other error of ours, exit 2.
+int UsageError(const std::string& tool, const CLI::Error& e) {
+  std::cerr << tool << ": " << e.what() << "\nRun with --help for more information.\n";
+  return kExitUsage;
+}
+
 }  // namespace
 
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
@@ -57,18 +63,15 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
       std::cerr << tool << ": " << message << "\n";
       return kExitNotFound;
     }
-    (void)app.exit(e);
-    return kExitUsage;
+    return UsageError(tool, e);
   } catch (const CLI::RequiredError& e) {
     if (std::optional<std::string> missing = MissingCommand(app)) {
       std::cerr << tool << ": " << *missing << "\nRun with --help for more information.\n";
       return kExitUsage;
     }
-    (void)app.exit(e);
-    return kExitUsage;
+    return UsageError(tool, e);
   } catch (const CLI::ParseError& e) {
-    (void)app.exit(e);
-    return kExitUsage;
+    return UsageError(tool, e);
   }
   return std::nullopt;
 }

@@ -262,8 +262,11 @@ expect 6 "ran past spec.time_limit_seconds (1 s) on attempt 1" -- \
   submit "$tmp/long.txtpb" --time-limit 1 --watch
 slow_job=$(head -1 "$tmp/out")
 expect 0 "time limit 1 s per attempt" -- get "$slow_job"
-expect 2 "--time-limit: Value 31536001 not in range 0 to 31536000" -- \
+expect 2 "polyctl: --time-limit: Value 31536001 not in range 0 to 31536000" -- \
   submit "$spec" --time-limit 31536001
+# Every refused command line says whose error it is, as every other error does.
+expect 2 "polyctl: file is required" -- submit
+expect 2 "polyctl: The following argument was not expected: --bogus" -- list --bogus
 # A data file that is not on this machine is sent as the worker's path, with a note; the worker
 # then says it is not in its data root.
 mkdir -p "$tmp/specs"
