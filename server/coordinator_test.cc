@@ -346,6 +346,28 @@ TEST_F(CoordinatorTest, AnAttemptGivenUpOnIsToldToStopWhenItsWorkerReturns) {
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);  // attempt 2 goes on
 }
 
+TEST_F(CoordinatorTest, AJobGivenBackByAStoppingWorkerIsRequeuedAndGoesElsewhere) {
+  const Job job = Submit("handed-over");
+  RecordingChannel stopping, other;
+  const int64_t session = Connect("w1", &stopping, /*slots=*/2);
+  ASSERT_EQ(stopping.Assigned(), (std::vector<std::string>{"handed-over"}));
+  polytrain::v1::WorkerMessage back;
+  back.mutable_failed()->set_job_id(job.id());
+  back.mutable_failed()->set_attempt(1);
+  back.mutable_failed()->set_error("cancelled at step 7");
+  back.mutable_failed()->set_released(true);
+  ASSERT_TRUE(protocol_->Handle(session, back).ok());
+  const Job requeued = Get(job.id());
+  EXPECT_EQ(requeued.state(), polytrain::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(requeued.error(), "worker w1 shut down during attempt 1 and gave the job back");
+  // The stopping worker has a free slot, but gets nothing more: not this job, nor a new one.
+  Submit("later");
+  EXPECT_EQ(stopping.Assigned().size(), 1u);
+  Connect("w2", &other, /*slots=*/2);
+  EXPECT_EQ(other.Assigned(), (std::vector<std::string>{"handed-over", "later"}));
+  EXPECT_EQ(Get(job.id()).attempts(), 2);
+}
+
 TEST_F(CoordinatorTest, ACancelSentWhileItsWorkerWasAwayIsSentAgainOnReturn) {
   const Job job = Submit("cancel-me");
   RecordingChannel before, after;

@@ -220,7 +220,11 @@ absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Sta
     }
     spdlog::warn("{}: the coordinator is away ({}); trying again in {} ms", job_.id(),
                  std::string(s.message()), backoff.count());
-    std::this_thread::sleep_for(backoff);
+    {
+      // A cancel (or a drain) ends the wait at once: Cancel() notifies this condition.
+      std::unique_lock<std::mutex> lock(rendezvous_mu_);
+      if (rendezvous_cv_.wait_for(lock, backoff, [this] { return cancel_.load(); })) return s;
+    }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
 }

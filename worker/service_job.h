@@ -95,6 +95,7 @@ class ServiceJob {
   std::atomic<bool> released_{false};
   std::atomic<bool> done_{false};
   std::atomic<uint64_t> result_sequence_{0};
+  // Wakes whoever waits for the rendezvous, or in a retry's backoff, on a cancel.
   std::mutex rendezvous_mu_;
   std::condition_variable rendezvous_cv_;
   std::string rendezvous_;

@@ -53,6 +53,7 @@ void ServiceWorker::Drain(std::chrono::duration<double> timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   {
     std::lock_guard<std::mutex> lock(jobs_mu_);
+    draining_ = true;
     for (auto& [id, job] : jobs_) {
       if (!job->done()) job->Release();
     }
@@ -63,6 +64,7 @@ void ServiceWorker::Drain(std::chrono::duration<double> timeout) {
     bool all_done = true;
     {
       std::lock_guard<std::mutex> lock(jobs_mu_);
+      last_result = given_back_sequence_;
       for (const auto& [id, job] : jobs_) {
         all_done = all_done && job->done();
         last_result = std::max<uint64_t>(last_result, job->result_sequence());
@@ -200,6 +202,17 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
     if (stopping_) return;  // Stop() ran meanwhile: it could not cancel a job not yet here
   }
   if (jobs_.count(job.id()) != 0) return;  // already running it
+  if (draining_) {
+    // Shutting down: the job goes straight back, as the running ones did (the coordinator sent
+    // it before it heard of the drain), and is requeued for another worker.
+    WorkerMessage back;
+    back.mutable_failed()->set_job_id(job.id());
+    back.mutable_failed()->set_attempt(job.attempts());
+    back.mutable_failed()->set_error("its worker is shutting down");
+    back.mutable_failed()->set_released(true);
+    given_back_sequence_ = outbox_.Enqueue(std::move(back));
+    return;
+  }
   const int running = ++running_jobs_;
   if (options_.metrics != nullptr) options_.metrics->SetJobsRunning(running);
   ServiceJob::Context context;
