@@ -1,8 +1,5 @@
 #include "server/artifact_catalog.h"
 
-#include <filesystem>
-#include <vector>
-
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
@@ -17,28 +14,6 @@ std::string StoredPath(const std::string& id) {
 }
 
 }  // namespace
-
-absl::StatusOr<size_t> ArtifactCatalog::RemoveUnrecordedFiles() {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::string> ids;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(
-           std::filesystem::path(files_->root()) / kUserArtifactDir, error)) {
-    const std::string id = ArtifactIdOfHex(entry.path().filename().string());
-    if (entry.is_regular_file(error) && ValidateArtifactId("id", id).ok()) ids.push_back(id);
-  }
-  size_t removed = 0;
-  for (const std::string& id : ids) {
-    absl::StatusOr<int64_t> records = store_->CountArtifactRecords(id);
-    if (!records.ok()) return records.status();
-    if (*records > 0) continue;
-    POLYTRAIN_RETURN_IF_ERROR(files_->Remove(StoredPath(id)));
-    spdlog::warn("artifact {}: its file had no record (an upload or a delete cut short); removed",
-                 id);
-    ++removed;
-  }
-  return removed;
-}
 
 std::optional<std::string> ArtifactCatalog::OwnerScope(const Caller& caller) {
   if (caller.own_jobs_only) return caller.name;

@@ -75,11 +75,6 @@ class ArtifactCatalog {
   absl::Status SubmitNaming(const std::vector<NamedArtifact>& named, const Caller& caller,
                             const std::function<absl::Status()>& submit);
 
-  // Deletes the stored files no record names: a coordinator killed between storing a file and
-  // recording it (or between deleting the last record and the file) left them, and nothing could
-  // list or delete them. Run at start, with no upload in flight. Returns how many went.
-  absl::StatusOr<size_t> RemoveUnrecordedFiles();
-
   int64_t max_upload_bytes() const { return max_upload_bytes_; }
 
  private:

@@ -4,7 +4,6 @@
 #include "server/artifact_catalog.h"
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -271,22 +270,6 @@ TEST_F(ArtifactCatalogTest, AnAdminDeletesEveryRecordOfAnArtifact) {
   EXPECT_EQ(deleted->deleted_size(), 2);
   EXPECT_TRUE(deleted->file_deleted());
   EXPECT_TRUE(Listed(kAdmin).empty());
-}
-
-TEST_F(ArtifactCatalogTest, AFileWithNoRecordLeftByACrashIsRemovedAtStart) {
-  const absl::StatusOr<Artifact> kept = Upload("recorded bytes", Caller::Client("alice"));
-  ASSERT_TRUE(kept.ok()) << kept.status();
-  // As a coordinator killed between storing a file and recording it leaves it.
-  const std::string orphan_hex = Sha256Hex("stored, never recorded");
-  const fs::path stored = dir_ / "artifacts" / "sha256";
-  std::ofstream(stored / orphan_hex) << "stored, never recorded";
-  std::ofstream(stored / "not-an-artifact.txt") << "someone else's";
-  Open();  // a restart
-  EXPECT_FALSE(fs::exists(stored / orphan_hex));
-  EXPECT_TRUE(fs::exists(stored / ArtifactHex(kept->id())));
-  EXPECT_TRUE(fs::exists(stored / "not-an-artifact.txt"));  // not a name ours could have
-  polytrain::v1::ListArtifactsRequest list;
-  EXPECT_EQ(api_->ListArtifacts(list, Caller::Client("alice"))->artifacts_size(), 1);
 }
 
 TEST_F(ArtifactCatalogTest, ListingPages) {

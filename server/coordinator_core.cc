@@ -53,8 +53,6 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
   if (artifacts.has_value()) {
     core->artifact_catalog_ = std::make_unique<ArtifactCatalog>(
         core->artifact_store_.get(), core->store_.get(), artifacts->max_upload_bytes);
-    absl::StatusOr<size_t> removed = core->artifact_catalog_->RemoveUnrecordedFiles();
-    if (!removed.ok()) return removed.status();
   }
   core->client_api_ = std::make_unique<ClientApi>(core->scheduler_.get(), core->queries_.get(),
                                                   core->artifact_catalog_.get());
