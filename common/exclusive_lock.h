@@ -14,9 +14,13 @@ namespace polytrain {
 
 class ExclusiveLock {
  public:
-  // Locks the file `path` (created if missing; this process's id is written into it) without
-  // waiting. FAILED_PRECONDITION starting with `what` (e.g. "--db jobs.db") and naming the
-  // holder's process id when another process holds it; INVALID_ARGUMENT when it cannot be made.
+  // Locks the file `path` itself (created empty if missing; nothing is written to it), so that
+  // any path to it (a symlink, a hard link) finds the lock, without waiting. FAILED_PRECONDITION
+  // starting with `what` (e.g. "--db jobs.db") and naming the holder's process id when another
+  // process holds it; INVALID_ARGUMENT when it cannot be opened.
+  //
+  // For a SQLite database: this descriptor must stay open until SQLite has closed the file
+  // (closing any descriptor of a file drops the process's POSIX locks on it, SQLite's too).
   static absl::StatusOr<std::unique_ptr<ExclusiveLock>> OnFile(const std::string& path,
                                                                const std::string& what);
   // Locks the directory `path` itself (nothing is written into it), as OnFile.

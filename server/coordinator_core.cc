@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace polytrain {
 
@@ -10,12 +11,24 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
     const std::string& db, const Scheduler::Options& options,
     const std::optional<Artifacts>& artifacts) {
   std::unique_ptr<CoordinatorCore> core(new CoordinatorCore());
-  // The artifacts' directory first: one that cannot be used refuses the start before the
+  const bool in_memory = db.empty() || db == ":memory:";
+  std::error_code ignored;
+  // The database file itself is locked, so that any path to it (a symlink, a hard link) finds
+  // the lock: an existing one first, so that a busy database refuses the start untouched.
+  auto lock_db = [&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<ExclusiveLock>> lock =
+        ExclusiveLock::OnFile(db, absl::StrCat("--db ", db));
+    if (!lock.ok()) return lock.status();
+    core->db_lock_ = *std::move(lock);
+    return absl::OkStatus();
+  };
+  const bool db_existed = !in_memory && std::filesystem::exists(db, ignored);
+  if (db_existed) POLYTRAIN_RETURN_IF_ERROR(lock_db());
+  // Then the artifacts' directory: one that cannot be used refuses the start before a new
   // database file is created.
   if (artifacts.has_value()) {
     // Locked before ArtifactStore::Open removes what interrupted uploads left: another
     // coordinator's uploads in flight look the same. (Where it cannot be made, Open says why.)
-    std::error_code ignored;
     std::filesystem::create_directories(artifacts->dir, ignored);
     if (std::filesystem::is_directory(artifacts->dir, ignored)) {
       absl::StatusOr<std::unique_ptr<ExclusiveLock>> lock =
@@ -27,20 +40,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
     if (!files.ok()) return files.status();
     core->artifact_store_ = *std::move(files);
   }
-  const bool in_memory = db.empty() || db == ":memory:";
-  const std::string lock_path = absl::StrCat(db, ".lock");
-  std::error_code ignored;
-  const bool lock_existed = std::filesystem::exists(lock_path, ignored);
-  if (!in_memory) {
-    absl::StatusOr<std::unique_ptr<ExclusiveLock>> lock =
-        ExclusiveLock::OnFile(lock_path, absl::StrCat("--db ", db));
-    if (!lock.ok()) return lock.status();
-    core->db_lock_ = *std::move(lock);
-  }
+  if (!in_memory && !db_existed) POLYTRAIN_RETURN_IF_ERROR(lock_db());  // made here, empty
   absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(db);
   if (!store.ok()) {
-    // A refused file (another program's database) gets nothing beside it either.
-    if (!in_memory && !lock_existed) std::filesystem::remove(lock_path, ignored);
+    // SQLite has closed it: a file made here for nothing goes again.
+    if (!in_memory && !db_existed && std::filesystem::file_size(db, ignored) == 0) {
+      std::filesystem::remove(db, ignored);
+    }
     return store.status();
   }
   core->store_ = *std::move(store);

@@ -34,9 +34,8 @@ class CoordinatorCore {
 
   // Opens (or creates) the SQLite database at `db` (":memory:" for none) and loads its queued
   // and running jobs into the scheduler. Without `artifacts` there is no artifact store: jobs
-  // naming users' artifacts are refused. The database (by "<db>.lock") and the artifacts'
-  // directory are locked while this lives: FAILED_PRECONDITION when another coordinator has
-  // either.
+  // naming users' artifacts are refused. The database file and the artifacts' directory are
+  // locked while this lives: FAILED_PRECONDITION when another coordinator has either.
   static absl::StatusOr<std::unique_ptr<CoordinatorCore>> Open(
       const std::string& db, const Scheduler::Options& options,
       const std::optional<Artifacts>& artifacts = std::nullopt);
@@ -54,6 +53,8 @@ class CoordinatorCore {
   CoordinatorCore() = default;
 
   std::unique_ptr<ExclusiveLock> artifacts_lock_;
+  // Declared before store_, so destroyed after it: SQLite must have closed the file first
+  // (closing any descriptor of the file drops SQLite's own POSIX locks).
   std::unique_ptr<ExclusiveLock> db_lock_;
   std::unique_ptr<SqliteJobStore> store_;
   std::unique_ptr<Scheduler> scheduler_;

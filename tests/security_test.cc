@@ -448,13 +448,21 @@ TEST_F(SecurityTest, OneCoordinatorPerDatabaseAndArtifactsDirectoryWithNoLockLef
     std::vector<std::string> args;
     std::string error;
   };
+  // The same database by another path: the lock is the file's own, not its name's.
+  const std::string symlink = (dir_ / "jobs-link.db").string();
+  const std::string hardlink = (dir_ / "jobs-hard.db").string();
+  fs::create_symlink(db, symlink);
+  fs::create_hard_link(db, hardlink);
+  const std::string held = ": another coordinator (process " + std::to_string(coordinator_->pid()) +
+                           ") is using it; one coordinator per database and artifacts directory";
   for (const Case& c : std::vector<Case>{
-           {{"--db", db, "--artifacts", (dir_ / "other-artifacts").string()},
-            "--db " + db + ": another coordinator (process " + std::to_string(coordinator_->pid()) +
-                ", lock " + db +
-                ".lock) is using it; one coordinator per database and artifacts directory"},
+           {{"--db", db, "--artifacts", (dir_ / "other-artifacts").string()}, "--db " + db + held},
+           {{"--db", symlink, "--artifacts", (dir_ / "other-artifacts").string()},
+            "--db " + symlink + held},
+           {{"--db", hardlink, "--artifacts", (dir_ / "other-artifacts").string()},
+            "--db " + hardlink + held},
            {{"--db", (dir_ / "other.db").string(), "--artifacts", artifacts},
-            "--artifacts " + artifacts + ": another coordinator is using it"},
+            "--artifacts " + artifacts + held},
        }) {
     std::vector<std::string> args = c.args;
     args.insert(args.end(), {"--listen", "127.0.0.1:0", "--plaintext", "--metrics_listen", ""});
@@ -463,7 +471,8 @@ TEST_F(SecurityTest, OneCoordinatorPerDatabaseAndArtifactsDirectoryWithNoLockLef
     EXPECT_EQ(second.Wait(), 1) << c.error;
     EXPECT_NE(ReadFile(log).find(c.error), std::string::npos) << ReadFile(log);
   }
-  EXPECT_FALSE(fs::exists(dir_ / "other.db"));  // refused before it was created
+  EXPECT_FALSE(fs::exists(dir_ / "other.db"));         // refused before it was created
+  EXPECT_FALSE(fs::exists(dir_ / "other-artifacts"));  // a busy database refuses first
   // A coordinator killed outright takes its locks with it: the next one starts on both.
   coordinator_->Kill(SIGKILL);
   fs::remove(dir_ / "port");
