@@ -7,6 +7,7 @@ ExitCode ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kOk:
       return kExitOk;
     case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
       return kExitInvalid;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
@@ -14,6 +15,8 @@ ExitCode ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kNotFound:
       return kExitNotFound;
     case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kResourceExhausted:
       return kExitPrecondition;
     case absl::StatusCode::kAborted:
     case absl::StatusCode::kCancelled:
@@ -29,7 +32,9 @@ ExitCode ExitCodeFor(const absl::Status& status) {
 std::string ExitCodesHelp() {
   return "Exit codes: 0 success, 1 invalid input (a spec, file, flag value or request field; "
          "the message names it), 2 bad command line, 3 coordinator unreachable, 4 not found (an "
-         "unknown id or a missing file), 5 not allowed now (e.g. cancelling a finished job), 6 "
+         "unknown id or a missing file), 5 not allowed now (e.g. cancelling a finished job, a "
+         "request "
+         "id already used for another request, too many uploads at once), 6 "
          "the job did not succeed (failed, training diverged, or cancelled), 7 internal error, 8 "
          "no or an unknown token, or not your job. Every PolyTrain tool uses this one table.";
 }

@@ -20,7 +20,8 @@ enum ExitCode : int {
   kExitUnreachable = 3,
   // An id or file that does not exist.
   kExitNotFound = 4,
-  // Not allowed now, e.g. cancelling a job that already ended.
+  // Not allowed now, e.g. cancelling a job that already ended, a request id already used for
+  // another request, too many uploads at once.
   kExitPrecondition = 5,
   // The job did not succeed: it failed, its training diverged, or it was cancelled.
   kExitJobFailed = 6,
@@ -30,9 +31,9 @@ enum ExitCode : int {
   kExitDenied = 8,
 };
 
-// The code for an error (kExitOk for OK): INVALID_ARGUMENT 1, UNAVAILABLE and DEADLINE_EXCEEDED 3,
-// NOT_FOUND 4, FAILED_PRECONDITION 5, ABORTED (diverged) and CANCELLED 6, UNAUTHENTICATED and
-// PERMISSION_DENIED 8, others 7.
+// The code for an error (kExitOk for OK): INVALID_ARGUMENT and OUT_OF_RANGE 1, UNAVAILABLE and
+// DEADLINE_EXCEEDED 3, NOT_FOUND 4, FAILED_PRECONDITION, ALREADY_EXISTS and RESOURCE_EXHAUSTED 5,
+// ABORTED (diverged) and CANCELLED 6, UNAUTHENTICATED and PERMISSION_DENIED 8, others 7.
 ExitCode ExitCodeFor(const absl::Status& status);
 
 // The table in words, for --help footers.

@@ -11,7 +11,10 @@ TEST(ExitCodesTest, OneMeaningPerCodeForEveryTool) {
   EXPECT_EQ(ExitCodeFor(absl::UnavailableError("down")), 3);
   EXPECT_EQ(ExitCodeFor(absl::DeadlineExceededError("slow")), 3);
   EXPECT_EQ(ExitCodeFor(absl::NotFoundError("id")), 4);
+  EXPECT_EQ(ExitCodeFor(absl::OutOfRangeError("field")), 1);
   EXPECT_EQ(ExitCodeFor(absl::FailedPreconditionError("ended")), 5);
+  EXPECT_EQ(ExitCodeFor(absl::AlreadyExistsError("request id taken")), 5);
+  EXPECT_EQ(ExitCodeFor(absl::ResourceExhaustedError("4 uploads in flight")), 5);
   EXPECT_EQ(ExitCodeFor(absl::AbortedError("diverged")), 6);
   EXPECT_EQ(ExitCodeFor(absl::CancelledError("cancelled")), 6);
   EXPECT_EQ(ExitCodeFor(absl::InternalError("bug")), 7);

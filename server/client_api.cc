@@ -24,6 +24,11 @@ absl::StatusOr<Job> ClientApi::SubmitJob(const polytrain::v1::SubmitJobRequest& 
   job.set_client_request_id(request.client_request_id());
   job.set_loss_name(loss::ShortName(loss));
   job.set_owner(caller.name);
+  if (request.validate_only()) {  // a retry is answered as a submit would answer it
+    absl::StatusOr<std::optional<Job>> retried = queries_->RetriedJob(job);
+    if (!retried.ok()) return retried.status();
+    if (retried->has_value()) return **std::move(retried);
+  }
   absl::StatusOr<std::vector<Job>> stored = SubmitChecked(request.spec(), "spec", {std::move(job)},
                                                           caller, nullptr, request.validate_only());
   if (!stored.ok()) return stored.status();
@@ -40,7 +45,7 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> ClientApi::SubmitSweep(
   *record.mutable_request() = plan->request;
   record.mutable_request()->clear_validate_only();
   record.set_state(polytrain::v1::Sweep::SWEEP_STATE_RUNNING);
-  if (!request.client_request_id().empty() && !request.validate_only()) {
+  if (!request.client_request_id().empty()) {
     absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> retried =
         queries_->RetriedSweep(record);
     if (!retried.ok()) return retried.status();

@@ -792,8 +792,30 @@ TEST_F(CoordinatorTest, ValidateOnlyChecksEverythingAndStoresNothing) {
   // The real submit afterwards is unaffected by the checks before it.
   sweep.set_seeds(1);
   sweep.set_validate_only(false);
-  ASSERT_TRUE(api_->SubmitSweep(sweep, Caller::Client("alice")).ok());
+  sweep.set_client_request_id("dry-sweep");
+  const absl::StatusOr<polytrain::v1::SubmitSweepResponse> stored =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);
+
+  // A request id is checked as a submit checks it: a retry is answered with what is stored,
+  // another request under the same id is refused, before anything is uploaded for it.
+  sweep.set_validate_only(true);
+  EXPECT_EQ(api_->SubmitSweep(sweep, Caller::Client("alice"))->sweep_id(), stored->sweep_id());
+  sweep.add_losses()->mutable_focal()->set_gamma(2);
+  EXPECT_EQ(api_->SubmitSweep(sweep, Caller::Client("alice")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  job.mutable_spec()->set_batch_size(2);
+  job.set_client_request_id("dry-job");
+  job.set_validate_only(false);
+  const std::string job_id = api_->SubmitJob(job, Caller::Client("alice"))->id();
+  job.set_validate_only(true);
+  EXPECT_EQ(api_->SubmitJob(job, Caller::Client("alice"))->id(), job_id);
+  job.mutable_spec()->set_batch_size(4);
+  EXPECT_EQ(api_->SubmitJob(job, Caller::Client("alice")).status().message(),
+            "client_request_id: 'dry-job' already names job " + job_id +
+                ", submitted with another spec; use a new id for a new job");
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 3);
 }
 
 TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {

@@ -37,6 +37,12 @@ class JobQueries {
                                                 const Caller& caller) const;
   absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(
       const polytrain::v1::CompareJobsRequest& request, const Caller& caller) const;
+  // What SubmitJob's store would do with the job's client_request_id, storing nothing
+  // (JobStore::RetriedJob).
+  absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
+      const polytrain::v1::Job& job) const {
+    return store_->RetriedJob(job);
+  }
   // A SubmitSweep retried (the same client_request_id, so the same sweep id as `record`): the
   // stored sweep's jobs as the answer, or nullopt when there is no such sweep yet. A retry
   // whose request differs from the stored one is refused (ALREADY_EXISTS naming

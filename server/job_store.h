@@ -51,6 +51,10 @@ class JobStore {
   virtual absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
       const polytrain::v1::Sweep* sweep = nullptr) = 0;
+  // What CreateJobs would do with `job`'s client_request_id, storing nothing: the job its owner
+  // stored under it (a retry), none, or ALREADY_EXISTS when that job has another spec.
+  virtual absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
+      const polytrain::v1::Job& job) = 0;
   // CreateJobs of one job.
   absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) {
     std::vector<bool> flags;

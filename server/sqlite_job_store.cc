@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <random>
 
 #include "absl/strings/ascii.h"
@@ -106,6 +107,26 @@ absl::StatusOr<Job> ParseJob(const std::string& blob) {
   Job job;
   if (!job.ParseFromString(blob)) return absl::DataLossError("sqlite: a stored job does not parse");
   return job;
+}
+
+// The job `job` retries (the one its owner stored under the same client_request_id), if any.
+// The same id with another spec is a mistake (or another client's key), not a retry: refused,
+// as a sweep's is.
+absl::StatusOr<std::optional<Job>> FindRetried(sqlite3* db, const Job& job) {
+  if (job.client_request_id().empty()) return std::nullopt;
+  Statement find(db, "SELECT job FROM jobs WHERE client_request_id = ?");
+  find.Bind(1, RequestKey(job.owner(), job.client_request_id()));
+  const int rc = find.Step();
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) return find.status("find request id");
+  absl::StatusOr<Job> existing = ParseJob(find.Blob(0));
+  if (!existing.ok()) return existing.status();
+  if (!google::protobuf::util::MessageDifferencer::Equals(existing->spec(), job.spec())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("client_request_id: ", Quote(job.client_request_id()), " already names job ",
+                     existing->id(), ", submitted with another spec; use a new id for a new job"));
+  }
+  return *std::move(existing);
 }
 
 }  // namespace
@@ -210,24 +231,11 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
   if (!insert.ok()) return insert.status("insert job");
   for (size_t i = 0; i < jobs.size(); ++i) {
     Job& job = jobs[i];
-    if (!job.client_request_id().empty()) {
-      Statement find(db, "SELECT job FROM jobs WHERE client_request_id = ?");
-      find.Bind(1, RequestKey(job.owner(), job.client_request_id()));
-      const int rc = find.Step();
-      if (rc == SQLITE_ROW) {
-        absl::StatusOr<Job> existing = ParseJob(find.Blob(0));
-        if (!existing.ok()) return existing.status();
-        // A retry is the same request; the same id with another spec is a mistake (or another
-        // client's key), not a retry: refused, as a sweep's is.
-        if (!google::protobuf::util::MessageDifferencer::Equals(existing->spec(), job.spec())) {
-          return absl::AlreadyExistsError(absl::StrCat(
-              "client_request_id: ", Quote(job.client_request_id()), " already names job ",
-              existing->id(), ", submitted with another spec; use a new id for a new job"));
-        }
-        job = *std::move(existing);
-        continue;
-      }
-      if (rc != SQLITE_DONE) return find.status("find request id");
+    absl::StatusOr<std::optional<Job>> retried = FindRetried(db, job);
+    if (!retried.ok()) return retried.status();
+    if (retried->has_value()) {
+      job = **std::move(retried);
+      continue;
     }
     job.set_id(NewJobId());
     *job.mutable_create_time() = NowTimestamp();
@@ -262,6 +270,11 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
   *created = std::move(made);
   return jobs;
+}
+
+absl::StatusOr<std::optional<Job>> SqliteJobStore::RetriedJob(const Job& job) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  return FindRetried(reader_->db, job);
 }
 
 absl::StatusOr<Job> SqliteJobStore::GetJob(const std::string& id) {
