@@ -347,7 +347,8 @@ TEST_F(CoordinatorTest, AnAttemptGivenUpOnIsToldToStopWhenItsWorkerReturns) {
 }
 
 TEST_F(CoordinatorTest, AJobGivenBackByAStoppingWorkerIsRequeuedAndGoesElsewhere) {
-  const Job job = Submit("handed-over");
+  // One attempt allowed: a planned shutdown does not use it up.
+  const Job job = Submit("handed-over", 0, polytrain::v1::DEVICE_CPU, /*max_attempts=*/1);
   RecordingChannel stopping, other;
   const int64_t session = Connect("w1", &stopping, /*slots=*/2);
   ASSERT_EQ(stopping.Assigned(), (std::vector<std::string>{"handed-over"}));
@@ -366,6 +367,8 @@ TEST_F(CoordinatorTest, AJobGivenBackByAStoppingWorkerIsRequeuedAndGoesElsewhere
   Connect("w2", &other, /*slots=*/2);
   EXPECT_EQ(other.Assigned(), (std::vector<std::string>{"handed-over", "later"}));
   EXPECT_EQ(Get(job.id()).attempts(), 2);
+  EXPECT_EQ(Get(job.id()).attempts_given_back(), 1);
+  EXPECT_EQ(Get(job.id()).state(), polytrain::v1::JOB_STATE_RUNNING);
 }
 
 TEST_F(CoordinatorTest, ACancelSentWhileItsWorkerWasAwayIsSentAgainOnReturn) {

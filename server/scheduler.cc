@@ -374,6 +374,7 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   const bool cancelled = failed.cancelled() || job->cancel_requested;
   if (failed.released()) workers_[session].draining = true;
   if (!cancelled && failed.released()) {  // its worker is shutting down: another one resumes it
+    job->given_back = true;
     (void)RequeueLocked(
         failed.job_id(),
         absl::StrCat("worker ", job->ranks[owned.rank].worker, " shut down during attempt ",

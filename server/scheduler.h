@@ -180,6 +180,8 @@ class Scheduler {
     // Set when the store refused this attempt's requeue for a cause other than a lapsed lease
     // (a lost gang, a worker back without it): the lease loop tries it again.
     std::string requeue_error;
+    // Its worker is shutting down and gave it back: requeued without counting the attempt.
+    bool given_back = false;
     // spec.time_limit_seconds from the attempt's start (max: none). Once past it the attempt is
     // `timed_out`: its ranks are told to stop, and it ends FAILED, never requeued.
     Clock::time_point deadline = Clock::time_point::max();

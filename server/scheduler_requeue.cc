@@ -43,8 +43,13 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   }
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return false;
-  // A search trial's earlier segments ended well: only this segment's attempts count.
-  if (job->attempts() - job->search().attempts_before_segment() >= MaxAttempts(job->spec())) {
+  // A search trial's earlier segments ended well: only this segment's attempts count, and of
+  // those not the ones a stopping worker gave back.
+  if (running->second.given_back) {
+    job->set_attempts_given_back(job->attempts_given_back() + 1);
+  } else if (job->attempts() - job->attempts_given_back() -
+                 job->search().attempts_before_segment() >=
+             MaxAttempts(job->spec())) {
     return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
                            absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
                            nullptr)

@@ -73,7 +73,7 @@ void SetTrialRung(const polytrain::v1::SubmitSweepRequest& request, int rung,
   const std::vector<int64_t> rungs = RungResources(request);
   polytrain::v1::SearchTrial& trial = *job->mutable_search();
   trial.set_rung(rung);
-  trial.set_attempts_before_segment(job->attempts());
+  trial.set_attempts_before_segment(job->attempts() - job->attempts_given_back());
   trial.clear_pause_at_epoch();
   trial.clear_pause_at_step();
   if (rung + 1 >= static_cast<int>(rungs.size())) return;  // the last rung: the full budget
