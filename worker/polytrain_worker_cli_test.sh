@@ -137,6 +137,12 @@ wait "$lonely"
 code=$?
 check '[[ $code -eq 0 ]]' "SIGINT: the worker exited $code, not 0"
 
+# A flag's value that is wrong (a credential file) exits 1, as in polyctl and the coordinator.
+printf 'not a certificate\n' >"$tmp/junk.pem"
+"$worker" --coordinator 127.0.0.1:1 --tls_ca "$tmp/junk.pem" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -q "tls_ca" "$tmp/err"' "a junk --tls_ca: exit $code: $(cat "$tmp/err")"
+
 # Usage errors exit 2; --help documents the exit codes.
 "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --resume >"$tmp/out" 2>"$tmp/err"
 code=$?

@@ -30,6 +30,7 @@
 #include "cli/security_flags.h"
 #include "common/allocator.h"
 #include "common/grpc_logging.h"
+#include "common/metrics_http_server.h"
 #include "common/proto_file.h"
 #include "polytrain/v1/job.pb.h"
 #include "prometheus/registry.h"
@@ -39,7 +40,6 @@
 #include "worker/gpu_memory.h"
 #include "worker/gpu_slots.h"
 #include "worker/metric_sink.h"
-#include "common/metrics_http_server.h"
 #include "worker/outbound_address.h"
 #include "worker/replica_group.h"
 #include "worker/service_worker.h"
@@ -241,7 +241,7 @@ int Main(int argc, char** argv) {
     // in its reconnect loop.
     ClientSecurityOptions checked = service.security;
     if (absl::Status s = MakeChannel(service.coordinator, &checked).status(); !s.ok()) {
-      return Fail(kExitUsage, s);
+      return Fail(kExitInvalid, s);  // a flag's value or file, as polyctl and the coordinator say
     }
     if (device == "cuda" && app.count("--slots") > 0) {
       return Fail(kExitUsage, absl::InvalidArgumentError(
@@ -276,7 +276,7 @@ int Main(int argc, char** argv) {
     std::error_code error;
     if (std::filesystem::exists(service.artifact_cache_dir, error) &&
         !std::filesystem::is_directory(service.artifact_cache_dir, error)) {
-      return Fail(kExitUsage,
+      return Fail(kExitInvalid,
                   absl::InvalidArgumentError(absl::StrCat(
                       "--artifact_cache_dir ", service.artifact_cache_dir, ": not a directory")));
     }

@@ -11,7 +11,16 @@
 # start): ca.pem, coordinator.pem/.key, worker.pem/.key, tokens (for --tokens), and
 # client.token, worker.token, admin.token (the secrets, mode 600).
 set -euo pipefail
-out=${1:?usage: make-dev-pki.sh OUT_DIR [EXTRA_SAN...]}
+usage() {
+  echo "usage: make-dev-pki.sh OUT_DIR [EXTRA_SAN...]   (e.g. DNS:polytrain.example.com)"
+  echo "Writes a development CA, the coordinator's and a worker's certificates, one token per"
+  echo "role and the coordinator's tokens file into OUT_DIR (nothing if OUT_DIR/ca.pem exists)."
+}
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  "" | -*) usage >&2; exit 2 ;;
+esac
+out=$1
 shift
 mkdir -p "$out"
 if [[ -e "$out/ca.pem" ]]; then
