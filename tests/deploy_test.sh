@@ -16,7 +16,7 @@ docker-compose -f docker-compose.yml config -q || { echo "FAIL: docker-compose c
 pki_dir=$(mktemp -d)
 trap 'rm -rf "$pki_dir"' EXIT
 deploy/pki/make-dev-pki.sh "$pki_dir/pki" 2>/dev/null || { echo "FAIL: make-dev-pki.sh"; failures=1; }
-deploy/pki/make-dev-pki.sh --help | grep -q "^usage: make-dev-pki.sh OUT_DIR" ||
+[[ "$(deploy/pki/make-dev-pki.sh --help)" == "usage: make-dev-pki.sh OUT_DIR"* ]] ||
   { echo "FAIL: make-dev-pki.sh --help"; failures=1; }
 [[ ! -e --help ]] || { echo "FAIL: make-dev-pki.sh --help made a directory"; failures=1; }
 PKI_DIR="$pki_dir" BUILD_DIR="$build" /usr/bin/python3 - <<'PY' || failures=$((failures + 1))
