@@ -38,7 +38,7 @@ PY
 "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --checkpoint_dir "$tmp/ckpt" \
   --resume --quiet >"$tmp/out" 2>"$tmp/err"
 code=$?
-check '[[ $code -eq 0 ]] && grep -q "(resumed from a checkpoint)" "$tmp/out"' \
+check '[[ $code -eq 0 ]] && grep -q "finished after 285/285 steps (5 epochs) in .* (resumed from a checkpoint)" "$tmp/out"' \
   "resume of a finished run: $(cat "$tmp/out" "$tmp/err")"
 
 # A bad spec: exit 1, one line naming the field, no metrics file, no checkpoint dir.

@@ -312,12 +312,14 @@ int Main(int argc, char** argv) {
   absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
   if (!summary.ok()) return Fail(ExitCodeFor(summary.status()), summary.status());
 
-  // Epochs as trained: whole ones, or "0.64 epochs" for a run cut by max_steps.
+  // Epochs as trained, from the start (a resumed run's too): whole ones, or "0.64 epochs" for
+  // a run cut by max_steps.
   const int64_t per_epoch = (*trainer)->steps_per_epoch();
+  const int64_t whole = per_epoch > 0 ? summary->steps / per_epoch : summary->epochs_completed;
   const std::string epochs =
       per_epoch > 0 && summary->steps % per_epoch != 0
           ? absl::StrFormat("%.2f epochs", static_cast<double>(summary->steps) / per_epoch)
-          : absl::StrCat(summary->epochs_completed, " epochs");
+          : absl::StrCat(whole, whole == 1 ? " epoch" : " epochs");
   std::printf("job %s %s after %lld/%lld steps (%s) in %.1f s%s\n", spec.name().c_str(),
               summary->stopped_early ? "stopped" : "finished",
               static_cast<long long>(summary->steps), static_cast<long long>(summary->total_steps),
