@@ -267,6 +267,10 @@ expect 2 "polyctl: --time-limit: Value 31536001 not in range 0 to 31536000" -- \
 # Every refused command line says whose error it is, as every other error does.
 expect 2 "polyctl: file is required" -- submit
 expect 2 "polyctl: The following argument was not expected: --bogus" -- list --bogus
+# Every subcommand's --help ends with the exit codes and where the coordinator comes from.
+for command in submit sweep search list get cancel watch compare metrics upload artifacts; do
+  expect 0 "Exit codes: 0 success" -- "$command" --help
+done
 # A data file that is not on this machine is sent as the worker's path, with a note; the worker
 # then says it is not in its data root.
 mkdir -p "$tmp/specs"

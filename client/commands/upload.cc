@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
@@ -34,10 +35,13 @@ Command AddUploadCommand(CLI::App& app) {
   auto options = std::make_shared<UploadOptions>();
   CLI::App* upload = app.add_subcommand(
       "upload", "Store a model or dataset file in the coordinator; prints its id (sha256:...).");
-  upload->footer(
+  // Its own note, then polyctl's (exit codes, where the coordinator and token come from), which
+  // a subcommand's footer would otherwise hide.
+  upload->footer(absl::StrCat(
       "A JobSpec names the id as model { torchscript { artifact: ID } } or dataset { tensors { "
       "artifact: ID } }; submit and sweep upload the files a spec names by path themselves "
-      "(--files). The same bytes uploaded again are stored once.");
+      "(--files). The same bytes uploaded again are stored once.\n",
+      app.get_footer()));
   upload->add_option("file", options->file, "the file")->required()->check(ExistingPath());
   upload->add_option("--name", options->name, "a name for people (default: the file's name)");
   return {upload, [options](CoordinatorClient& client) { return RunUpload(*options, client); }};
