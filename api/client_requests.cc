@@ -6,7 +6,6 @@
 #include <map>
 #include <string>
 
-#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
@@ -218,13 +217,10 @@ absl::Status ValidateListJobsRequest(const polytrain::v1::ListJobsRequest& reque
   POLYTRAIN_RETURN_IF_ERROR(
       CheckLength("page_token", request.page_token(), 0, kMaxPageTokenLength));
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("owner", request.owner(), 0, kMaxOwnerLength));
-  // As the tokens file names its holders: a name no token can have is a mistake, not "none".
-  if (!absl::c_all_of(request.owner(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-               c == '-';
-      })) {
-    return InvalidField("owner", absl::StrCat("a token's name uses only [A-Za-z0-9._-], got ",
-                                              Quote(request.owner())));
+  // Token names are of a job name's characters: a name no token can have is a mistake, not
+  // "none".
+  if (!request.owner().empty()) {
+    POLYTRAIN_RETURN_IF_ERROR(ValidateJobName(request.owner(), "owner"));
   }
   POLYTRAIN_RETURN_IF_ERROR(ValidateLabelMap(request.labels(), "labels"));
   if (request.states_size() > polytrain::v1::JobState_ARRAYSIZE) {

@@ -555,8 +555,7 @@ TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {
             "page_token: length must be in [0, 32] characters, got 33"},
            {"owner: '" + std::string(65, 'o') + "'",
             "owner: length must be in [0, 64] characters, got 65"},
-           {"owner: 'bad name!'",
-            "owner: a token's name uses only [A-Za-z0-9._-], got 'bad name!'"},
+           {"owner: 'bad name!'", "owner: use only [A-Za-z0-9._-], got 'bad name!'"},
        }) {
     polytrain::v1::ListJobsRequest request;
     ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(c.text, &request)) << c.text;
