@@ -48,6 +48,18 @@ for w in 1 2; do
   wait_for_file "$tmp/worker$w.metrics" || fail "worker $w did not start: $(cat "$tmp/worker$w.log")"
 done
 coordinator_metrics=$(cat "$tmp/coordinator_metrics")
+# The coordinator's page is served as the worker's is: HEAD answered, other paths 404.
+check /usr/bin/python3 - "$coordinator_metrics" <<'PY'
+import sys, urllib.error, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+head = urllib.request.urlopen(urllib.request.Request(base + "/metrics", method="HEAD"), timeout=10)
+assert head.status == 200 and head.read() == b"", head.status
+try:
+    urllib.request.urlopen(base + "/metricsXYZ", timeout=10)
+    raise AssertionError("/metricsXYZ was served")
+except urllib.error.HTTPError as error:
+    assert error.code == 404, error.code
+PY
 
 # The shipped rules, with the shipped job names, scraped every second.
 cp "$root/deploy/prometheus/rules.yml" "$tmp/rules.yml"
