@@ -139,7 +139,10 @@ absl::Status FetchArtifacts(
 }  // namespace
 
 ServiceJob::ServiceJob(polytrain::v1::Job job, Context context)
-    : job_(std::move(job)), context_(std::move(context)) {
+    : job_(std::move(job)),
+      context_(std::move(context)),
+      checkpoints_at_release_(context_.world_size <= 1 &&
+                              (!context_.checkpoint_root.empty() || job_.has_search())) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -149,7 +152,12 @@ ServiceJob::~ServiceJob() {
 
 void ServiceJob::Release() {
   released_ = true;
-  Cancel();
+  if (!checkpoints_at_release_) {
+    Cancel();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(rendezvous_mu_);
+  rendezvous_cv_.notify_all();  // ends a retry's backoff
 }
 
 void ServiceJob::Cancel() {
@@ -215,7 +223,8 @@ absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Sta
   while (true) {
     absl::Status s = call();
     const bool away = absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
-    if (!away || cancel_.load() || std::chrono::steady_clock::now() - start > kGiveUpAfter) {
+    const bool stopping = cancel_.load() || released_.load();
+    if (!away || stopping || std::chrono::steady_clock::now() - start > kGiveUpAfter) {
       return s;
     }
     spdlog::warn("{}: the coordinator is away ({}); trying again in {} ms", job_.id(),
@@ -223,7 +232,10 @@ absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Sta
     {
       // A cancel (or a drain) ends the wait at once: Cancel() notifies this condition.
       std::unique_lock<std::mutex> lock(rendezvous_mu_);
-      if (rendezvous_cv_.wait_for(lock, backoff, [this] { return cancel_.load(); })) return s;
+      if (rendezvous_cv_.wait_for(lock, backoff,
+                                  [this] { return cancel_.load() || released_.load(); })) {
+        return s;
+      }
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
@@ -328,6 +340,7 @@ void ServiceJob::Run() {
     }
   }
   options.cancel = &cancel_;
+  options.release = &released_;
   options.sink = &sink;
   options.on_start = [this, &job](int64_t step) {
     WorkerMessage started;
@@ -395,12 +408,15 @@ void ServiceJob::Run() {
     // done, retried while the coordinator is away (restarting): the job's record names it, and a
     // paused trial resumes from it (perhaps on another worker). An upload that still fails is
     // logged; the job still succeeded. Checkpoints during training are tried once each (the
-    // next one supersedes a failed one), so an outage never stalls the training.
+    // next one supersedes a failed one), so an outage never stalls the training. A released
+    // job's checkpoint is where its next attempt resumes.
     if (!summary->last_checkpoint.empty() && summary->last_checkpoint != uploaded) {
       // As during training: the points before the checkpoint are stored before it is named.
       if (points > 0) context_.outbox->WaitAcknowledged(points, kPointsBeforeLastCheckpoint);
       UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
     }
+  }
+  if (summary.ok() && !summary->released) {
     auto* finished = result.mutable_finished();
     finished->set_job_id(job.id());
     finished->set_attempt(job.attempts());
@@ -414,11 +430,17 @@ void ServiceJob::Run() {
     auto* failed = result.mutable_failed();
     failed->set_job_id(job.id());
     failed->set_attempt(job.attempts());
-    failed->set_error(std::string(summary.status().message()));
-    failed->set_steps(sink.last_step());
-    failed->set_released(released_.load());
-    failed->set_cancelled(!released_ && summary.status().code() == absl::StatusCode::kCancelled);
-    failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
+    if (summary.ok()) {  // released, at a checkpoint
+      failed->set_error(absl::StrCat("given back at step ", summary->steps));
+      failed->set_steps(summary->steps);
+      failed->set_released(true);
+    } else {
+      failed->set_error(std::string(summary.status().message()));
+      failed->set_steps(sink.last_step());
+      failed->set_released(released_.load());
+      failed->set_cancelled(!released_ && summary.status().code() == absl::StatusCode::kCancelled);
+      failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
+    }
   }
   if (!trial_dir.empty()) {
     std::error_code ignored;

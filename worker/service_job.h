@@ -62,8 +62,10 @@ class ServiceJob {
 
   // Stops training at the next step; the job then fails as cancelled.
   void Cancel();
-  // Stops training at the next step and gives the attempt back (JobFailed.released): the worker
-  // is shutting down, and the coordinator requeues the job.
+  // Gives the attempt back (JobFailed.released): the worker is shutting down, and the
+  // coordinator requeues the job. A job that writes checkpoints trains on to the end of its
+  // logging window, checkpoints and uploads there, so the next attempt loses no step
+  // (TrainerOptions::release); any other (one rank of a gang) stops at its next step.
   void Release();
   // Rank 0's rendezvous for this attempt, from the coordinator (ranks > 0 wait for it).
   void SetRendezvous(const std::string& address);
@@ -80,7 +82,7 @@ class ServiceJob {
   // This rank's gang, opened: rank 0 reports its rendezvous, the others wait for it.
   absl::StatusOr<std::unique_ptr<ReplicaGroup>> OpenGang();
   // `call` until it succeeds or fails otherwise than UNAVAILABLE or DEADLINE_EXCEEDED (the
-  // coordinator away), with backoff, for at most two minutes or until a cancel.
+  // coordinator away), with backoff, for at most two minutes or until a cancel or release.
   absl::Status RetryWhileCoordinatorAway(const std::function<absl::Status()>& call);
   // The job's stored checkpoint into `dir` (FetchCheckpoint), retried while the coordinator is
   // away.
@@ -93,6 +95,9 @@ class ServiceJob {
   Context context_;
   std::atomic<bool> cancel_{false};
   std::atomic<bool> released_{false};
+  // Writes checkpoints, and is not one rank of a gang (whose ranks would have to agree on the
+  // step): Release() lets it checkpoint first.
+  const bool checkpoints_at_release_;
   std::atomic<bool> done_{false};
   std::atomic<uint64_t> result_sequence_{0};
   // Wakes whoever waits for the rendezvous, or in a retry's backoff, on a cancel.

@@ -237,9 +237,29 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   };
 
   const bool augments = Augments(spec_.dataset().augment());
+  const int64_t first_step = position.step;
+  // A drain checkpoints where a logging window ends (none is open here): the window's sums are
+  // not in a checkpoint, so a resume from there logs exactly what an uninterrupted run logs.
+  const bool checkpoints_at_release = !options_.checkpoint_dir.empty() && group == nullptr;
   while (position.step < total_steps_) {
     if (options_.cancel != nullptr && options_.cancel->load()) {
       return absl::CancelledError(absl::StrCat("cancelled at step ", position.step));
+    }
+    if (options_.release != nullptr && options_.release->load()) {
+      if (!checkpoints_at_release) {
+        return absl::CancelledError(absl::StrCat("given back at step ", position.step));
+      }
+      if (window_steps == 0) {
+        if (position.step > first_step && last_checkpoint_step != position.step) {
+          POLYTRAIN_RETURN_IF_ERROR(checkpoint());
+        }
+        summary.released = true;
+        summary.steps = position.step;
+        summary.seconds = Seconds(start);
+        summary.samples_per_second = trained_samples / std::max(train_seconds, 1e-9);
+        summary.trained_samples = trained_samples;
+        return summary;
+      }
     }
     const Clock::time_point step_start = Clock::now();
     if (order_epoch != position.epoch) {  // drawn on the host, copied once per epoch

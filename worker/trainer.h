@@ -46,6 +46,12 @@ struct TrainerOptions {
   int64_t pause_at_step = 0;
   // Checked before every step; set by the service to cancel a job within one step.
   const std::atomic<bool>* cancel = nullptr;
+  // Set by the service when its worker drains (SIGTERM): the run trains on to the end of its
+  // logging window (at most log_every_steps - 1 more steps), writes a checkpoint there and stops
+  // with TrainingSummary::released, so that the next attempt resumes from that step with the
+  // same history as an uninterrupted run. A run that writes no checkpoints, or one rank of a
+  // gang, stops before its next step instead (CANCELLED).
+  const std::atomic<bool>* release = nullptr;
   // Called with each checkpoint's path right after it is written (the service uploads it).
   std::function<void(const std::string& path)> on_checkpoint;
   // Called once the run knows where it starts, before its first metric point: the step of the
@@ -72,6 +78,7 @@ struct TrainingSummary {
   int64_t epochs_completed = 0;
   bool stopped_early = false;  // stop_after_steps reached
   bool paused = false;         // a search trial's segment ended before the end of the spec
+  bool released = false;       // stopped for TrainerOptions::release, checkpointed at `steps`
   bool resumed = false;
   int64_t resumed_from_step = 0;  // the checkpoint's step when resumed
   // Checkpoints skipped on resume because they did not match their recorded checksum.

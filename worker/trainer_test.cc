@@ -2,6 +2,7 @@
 // reached, exact resumption, determinism, and every way a job is refused.
 #include "worker/trainer.h"
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
@@ -320,6 +321,88 @@ TEST(TrainerTest, CancelStopsBeforeTheNextStep) {
   absl::StatusOr<TrainingSummary> summary = Train(Spec(kSynthetic), options);
   EXPECT_EQ(summary.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(summary.status().message(), "cancelled at step 0");
+}
+
+// Keeps every point, and asks for a release (as a draining worker does) at a given train point.
+class ReleasingSink : public VectorSink {
+ public:
+  ReleasingSink(std::atomic<bool>* release, int64_t at_step)
+      : release_(release), at_step_(at_step) {}
+  void Emit(const MetricPoint& point) override {
+    VectorSink::Emit(point);
+    if (point.kind() == MetricPoint::KIND_TRAIN && point.step() == at_step_) *release_ = true;
+  }
+
+ private:
+  std::atomic<bool>* release_;
+  int64_t at_step_;
+};
+
+TEST(TrainerTest, AReleaseCheckpointsWhereItsLoggingWindowEndsAndTheResumeIsExact) {
+  const JobSpec spec = Spec(kSynthetic);  // logs every 5 steps; no periodic checkpoints
+  VectorSink reference_sink;
+  TrainerOptions plain;
+  plain.sink = &reference_sink;
+  ModelState uninterrupted;
+  ASSERT_TRUE(Train(spec, plain, &uninterrupted).ok());
+
+  std::atomic<bool> release{false};
+  ReleasingSink sink(&release, 10);
+  const std::string dir = TempDir("released");
+  TrainerOptions first;
+  first.checkpoint_dir = dir;
+  first.release = &release;
+  first.sink = &sink;
+  absl::StatusOr<TrainingSummary> released = Train(spec, first);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_TRUE(released->released);
+  EXPECT_EQ(released->steps, 10);
+  EXPECT_NE(released->last_checkpoint.find("ckpt-000000000010.pt"), std::string::npos)
+      << released->last_checkpoint;
+
+  release = false;
+  TrainerOptions second = first;
+  second.resume = true;
+  ModelState resumed_state;
+  absl::StatusOr<TrainingSummary> resumed = Train(spec, second, &resumed_state);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_FALSE(resumed->released);
+  EXPECT_EQ(resumed->resumed_from_step, 10);
+  ExpectSameWeights(uninterrupted, resumed_state);
+  // Both attempts' points together are the uninterrupted run's: no window was cut in two.
+  ASSERT_EQ(sink.points.size(), reference_sink.points.size());
+  for (size_t i = 0; i < sink.points.size(); ++i) {
+    EXPECT_EQ(sink.points[i].step(), reference_sink.points[i].step()) << "point " << i;
+    for (const char* key : {"loss", "accuracy", "eval_loss"}) {
+      const auto& actual = sink.points[i].values();
+      const auto& expected = reference_sink.points[i].values();
+      ASSERT_EQ(actual.count(key), expected.count(key)) << key << " at point " << i;
+      if (actual.count(key) != 0) {
+        EXPECT_EQ(actual.at(key), expected.at(key)) << key;
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
+
+  // Released before its first step: nothing trained, so nothing to checkpoint.
+  release = true;
+  const std::string untouched = TempDir("released_at_once");
+  TrainerOptions at_once;
+  at_once.checkpoint_dir = untouched;
+  at_once.release = &release;
+  released = Train(spec, at_once);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_TRUE(released->released);
+  EXPECT_EQ(released->steps, 0);
+  EXPECT_TRUE(released->last_checkpoint.empty());
+  std::filesystem::remove_all(untouched);
+
+  // A run that writes no checkpoints stops at once, as on a cancel.
+  TrainerOptions nowhere;
+  nowhere.release = &release;
+  absl::StatusOr<TrainingSummary> stopped = Train(spec, nowhere);
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(stopped.status().message(), "given back at step 0");
 }
 
 TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {

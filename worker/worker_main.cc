@@ -152,8 +152,8 @@ int Main(int argc, char** argv) {
       "--metrics_out metrics.jsonl"};
   app.footer(absl::StrCat(
       "Service mode runs until SIGINT or SIGTERM, then gives its running jobs back to the "
-      "coordinator (requeued at once, to resume elsewhere from their last stored checkpoint; at "
-      "most ",
+      "coordinator, each checkpointed where its logging window ends (requeued at once, to resume "
+      "elsewhere from there; at most ",
       kDrainSeconds,
       " s) and exits 0. A standalone job that "
       "diverges (non-finite loss) exits 6. ",
