@@ -114,6 +114,47 @@ code=$?
 check '[[ $code -eq 0 ]] && grep -q "finished after 20/20 steps (0.35 epochs)" "$tmp/out"' \
   "max_steps summary: exit $code: $(cat "$tmp/out" "$tmp/err")"
 
+# SIGINT (Ctrl-C) and SIGTERM stop a standalone run: with --checkpoint_dir it trains on to the
+# end of its logging window (10 steps), checkpoints there and exits 6; --resume continues from
+# that step. A run far longer than the test (57000 steps), stopped once it has logged a point.
+sed 's/^epochs: 5/epochs: 1000/' "$root/examples/jobs/synthetic_poly1.txtpb" >"$tmp/long.txtpb"
+# Runs the long spec with "$@" and stops it with signal $1 once its metrics file has a point;
+# leaves the exit code in $code.
+run_and_signal() {
+  local signal=$1
+  shift
+  rm -f "$tmp/long.jsonl"
+  "$worker" --spec "$tmp/long.txtpb" --metrics_out "$tmp/long.jsonl" --quiet "$@" \
+    >"$tmp/out" 2>"$tmp/err" &
+  local pid=$!
+  for _ in $(seq 1200); do [[ -s "$tmp/long.jsonl" ]] && break; sleep 0.05; done
+  kill "-$signal" "$pid"
+  wait "$pid"
+  code=$?
+}
+run_and_signal INT --checkpoint_dir "$tmp/stopped"
+check '[[ $code -eq 6 ]] && grep -q "stopped by SIGINT after [0-9]*/57000 steps" "$tmp/out"' \
+  "SIGINT with --checkpoint_dir: exit $code: $(cat "$tmp/out" "$tmp/err")"
+stopped_at=$(sed -n 's/.*stopped by SIGINT at step \([0-9]*\); run again with --resume.*/\1/p' "$tmp/err")
+check '[[ -n "$stopped_at" && $((stopped_at % 10)) -eq 0 && $stopped_at -gt 0 ]]' \
+  "SIGINT: not stopped where a logging window ends: '$stopped_at': $(cat "$tmp/err")"
+check '[[ -f "$tmp/stopped/$(printf "ckpt-%012d.pt" "${stopped_at:-0}")" ]]' \
+  "SIGINT: no checkpoint at step $stopped_at: $(ls "$tmp/stopped")"
+run_and_signal TERM --checkpoint_dir "$tmp/stopped" --resume
+resumed_at=$(sed -n 's/.*stopped by SIGTERM at step \([0-9]*\); run again.*/\1/p' "$tmp/err")
+check '[[ $code -eq 6 && -n "$resumed_at" ]] && (( resumed_at > stopped_at )) && grep -q "(resumed from a checkpoint)" "$tmp/out"' \
+  "SIGTERM of the resumed run: exit $code, from $stopped_at to '$resumed_at': $(cat "$tmp/out" "$tmp/err")"
+run_and_signal INT
+check '[[ $code -eq 6 ]] && grep -q "^polytrain-worker: stopped by SIGINT: released at step [0-9]*; nothing saved (no --checkpoint_dir)$" "$tmp/err"' \
+  "SIGINT without --checkpoint_dir: exit $code: $(cat "$tmp/err")"
+
+# spec.time_limit_seconds bounds a standalone run as it bounds an attempt in the service.
+{ cat "$tmp/long.txtpb"; echo "time_limit_seconds: 1"; } >"$tmp/limited.txtpb"
+"$worker" --spec "$tmp/limited.txtpb" --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 6 ]] && grep -q "^polytrain-worker: ran past spec.time_limit_seconds (1 s): cancelled at step [0-9]*$" "$tmp/err"' \
+  "time limit: exit $code: $(cat "$tmp/err")"
+
 # A worker that cannot reach its coordinator says so, with the cause, and keeps trying.
 "$worker" --coordinator 127.0.0.1:1 --name lonely 2>"$tmp/lonely.log" &
 lonely=$!

@@ -247,7 +247,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     }
     if (options_.release != nullptr && options_.release->load()) {
       if (!checkpoints_at_release) {
-        return absl::CancelledError(absl::StrCat("given back at step ", position.step));
+        return absl::CancelledError(absl::StrCat("released at step ", position.step));
       }
       if (window_steps == 0) {
         if (position.step > first_step && last_checkpoint_step != position.step) {

@@ -402,7 +402,7 @@ TEST(TrainerTest, AReleaseCheckpointsWhereItsLoggingWindowEndsAndTheResumeIsExac
   nowhere.release = &release;
   absl::StatusOr<TrainingSummary> stopped = Train(spec, nowhere);
   EXPECT_EQ(stopped.status().code(), absl::StatusCode::kCancelled);
-  EXPECT_EQ(stopped.status().message(), "given back at step 0");
+  EXPECT_EQ(stopped.status().message(), "released at step 0");
 }
 
 TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {

@@ -43,6 +43,7 @@
 #include "worker/outbound_address.h"
 #include "worker/replica_group.h"
 #include "worker/service_worker.h"
+#include "worker/standalone_stop.h"
 #include "worker/trainer.h"
 
 namespace polytrain {
@@ -155,8 +156,10 @@ int Main(int argc, char** argv) {
       "coordinator, each checkpointed where its logging window ends (requeued at once, to resume "
       "elsewhere from there; at most ",
       kDrainSeconds,
-      " s) and exits 0. A standalone job that "
-      "diverges (non-finite loss) exits 6. ",
+      " s) and exits 0. A standalone job (--spec) stops at SIGINT or SIGTERM, with "
+      "--checkpoint_dir where its logging window ends and checkpointed there (continue with "
+      "--resume), and at spec.time_limit_seconds; it exits 6 then, and when it diverges "
+      "(non-finite loss). ",
       ExitCodesHelp()));
   std::string spec_path, metrics_out, checkpoint_dir;
   TrainerOptions options;
@@ -290,6 +293,10 @@ int Main(int argc, char** argv) {
 
   polytrain::v1::JobSpec spec;
   if (absl::Status s = ReadProtoFile(spec_path, &spec); !s.ok()) return Fail(kExitInvalid, s);
+  // The time limit counts from here, data loading included, as an attempt's does in the service.
+  StandaloneStop stop(spec.time_limit_seconds());
+  options.cancel = stop.cancel();
+  options.release = stop.release();
   // Everything is validated and loaded before anything is written.
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
   if (!trainer.ok()) return Fail(ExitCodeFor(trainer.status()), trainer.status());
@@ -310,6 +317,17 @@ int Main(int argc, char** argv) {
 
   if (!quiet) std::cerr << "job " << spec.name() << ": " << (*trainer)->Describe() << "\n";
   absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
+  if (!summary.ok() && stop.time_limit_passed()) {
+    return Fail(kExitJobFailed, absl::DeadlineExceededError(absl::StrCat(
+                                    "ran past spec.time_limit_seconds (", spec.time_limit_seconds(),
+                                    " s): ", summary.status().message())));
+  }
+  if (!summary.ok() && !stop.signal_name().empty()) {
+    return Fail(kExitJobFailed,
+                absl::CancelledError(absl::StrCat("stopped by ", stop.signal_name(), ": ",
+                                                  summary.status().message(),
+                                                  "; nothing saved (no --checkpoint_dir)")));
+  }
   if (!summary.ok()) return Fail(ExitCodeFor(summary.status()), summary.status());
 
   // Epochs as trained, from the start (a resumed run's too): whole ones, or "0.64 epochs" for
@@ -320,10 +338,12 @@ int Main(int argc, char** argv) {
       per_epoch > 0 && summary->steps % per_epoch != 0
           ? absl::StrFormat("%.2f epochs", static_cast<double>(summary->steps) / per_epoch)
           : absl::StrCat(whole, whole == 1 ? " epoch" : " epochs");
+  const std::string ended = summary->released        ? "stopped by " + stop.signal_name()
+                            : summary->stopped_early ? "stopped"
+                                                     : "finished";
   std::printf("job %s %s after %lld/%lld steps (%s) in %.1f s%s\n", spec.name().c_str(),
-              summary->stopped_early ? "stopped" : "finished",
-              static_cast<long long>(summary->steps), static_cast<long long>(summary->total_steps),
-              epochs.c_str(), summary->seconds,
+              ended.c_str(), static_cast<long long>(summary->steps),
+              static_cast<long long>(summary->total_steps), epochs.c_str(), summary->seconds,
               summary->resumed ? " (resumed from a checkpoint)" : "");
   std::printf("  train throughput %.0f samples/s (%s)\n", summary->samples_per_second,
               allocator.c_str());
@@ -333,6 +353,14 @@ int Main(int argc, char** argv) {
   }
   if (!summary->last_checkpoint.empty()) {
     std::printf("  checkpoint     %s\n", summary->last_checkpoint.c_str());
+  }
+  if (summary->released) {
+    std::cerr << kTool << ": stopped by " << stop.signal_name() << " at step " << summary->steps
+              << (summary->last_checkpoint.empty()
+                      ? " before training; nothing to save"
+                      : "; run again with --resume to continue from the checkpoint")
+              << "\n";
+    return kExitJobFailed;
   }
   return 0;
 }
