@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -15,12 +16,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/json_shape.h"
+#include "common/yaml_to_json.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
-#include "yaml-cpp/yaml.h"
 
 namespace polytrain {
 namespace {
@@ -132,53 +134,14 @@ std::string InvalidUtf8Path(const google::protobuf::Message& message, const std:
   return "";
 }
 
-// YAML scalars carry no types: true/false become booleans, numbers numbers, the rest strings
-// (protobuf's JSON parser then checks them against the message's field types).
-nlohmann::json YamlToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      nlohmann::json object = nlohmann::json::object();
-      for (const auto& item : node) {
-        const std::string key = item.first.as<std::string>();
-        if (object.contains(key)) {  // as text format refuses a field given twice
-          throw YAML::ParserException(item.first.Mark(),
-                                      absl::StrCat("duplicate key '", key, "' (give each once)"));
-        }
-        object[key] = YamlToJson(item.second);
-      }
-      return object;
-    }
-    case YAML::NodeType::Sequence: {
-      nlohmann::json array = nlohmann::json::array();
-      for (const auto& item : node) array.push_back(YamlToJson(item));
-      return array;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string text = node.Scalar();
-      if (node.Tag() == "!") return text;  // quoted in the YAML: a string
-      if (text == "true") return true;
-      if (text == "false") return false;
-      double number = 0;
-      if (absl::SimpleAtod(text, &number) &&
-          text.find_first_of("0123456789") != std::string::npos) {
-        int64_t integer = 0;
-        if (absl::SimpleAtoi(text, &integer)) return integer;
-        return number;
-      }
-      return text;
-    }
-    default:
-      return nullptr;
-  }
-}
-
 // The first key a JSON object has twice ("" if none, or if the text is no JSON: protobuf's
-// parser then says why). protobuf's own parser keeps the last silently.
-std::string DuplicateJsonKey(absl::string_view content) {
+// parser then says why). protobuf's own parser keeps the last silently. The parsed JSON goes to
+// `parsed` (discarded when the text is no JSON).
+std::string DuplicateJsonKey(absl::string_view content, nlohmann::json* parsed) {
   std::vector<std::set<std::string>> open;  // the keys of each object being read
   std::string duplicate;
   try {
-    const nlohmann::json parsed_whole = nlohmann::json::parse(
+    *parsed = nlohmann::json::parse(
         content.begin(), content.end(),
         [&](int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
           if (event == nlohmann::json::parse_event_t::object_start) open.emplace_back();
@@ -191,8 +154,8 @@ std::string DuplicateJsonKey(absl::string_view content) {
           }
           return true;
         });
-    (void)parsed_whole;  // only the keys matter
   } catch (const nlohmann::json::exception&) {
+    *parsed = nlohmann::json(nlohmann::json::value_t::discarded);
     return "";
   }
   return duplicate;
@@ -232,16 +195,27 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
   }
   std::string json;
   if (format == ProtoFormat::kYaml) {
-    try {
-      json = YamlToJson(YAML::Load(std::string(content))).dump();
-    } catch (const YAML::Exception& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+    absl::StatusOr<nlohmann::json> converted = YamlToJson(content, source);
+    if (!converted.ok()) return converted.status();
+    JsonShapeOptions shape;
+    shape.null_message_is_empty = true;
+    if (absl::Status s = CheckJsonShape(*message->GetDescriptor(), shape, &*converted); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": ", s.message()));
     }
+    json = converted->dump();
     content = json;
-  } else if (const std::string key = DuplicateJsonKey(content); !key.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": duplicate key '", key, "' (give each once)"));
+  } else {
+    nlohmann::json parsed;
+    if (const std::string key = DuplicateJsonKey(content, &parsed); !key.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": duplicate key '", key, "' (give each once)"));
+    }
+    // Checked only: protobuf's parser reads the text as written.
+    if (!parsed.is_discarded()) {
+      if (absl::Status s = CheckJsonShape(*message->GetDescriptor(), {}, &parsed); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": ", s.message()));
+      }
+    }
   }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
@@ -263,6 +237,15 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
 absl::Status ReadProtoFile(const std::string& path, google::protobuf::Message* message) {
   absl::StatusOr<ProtoFormat> format = ProtoFormatFromPath(path);
   if (!format.ok()) return format.status();
+  // A FIFO or a device would block or never end: only regular files (or links to them) are read.
+  std::error_code error_code;
+  const std::filesystem::file_status status = std::filesystem::status(path, error_code);
+  if (!error_code && std::filesystem::is_directory(status)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory, not a file"));
+  }
+  if (!error_code && !std::filesystem::is_regular_file(status)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int error = errno;

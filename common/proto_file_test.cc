@@ -1,6 +1,10 @@
 #include "common/proto_file.h"
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "polytrain/v1/job.pb.h"
@@ -106,6 +110,100 @@ TEST(ProtoFileTest, YamlIsTheJsonMappingWrittenAsYaml) {
   const absl::Status type = ParseProto("batch_size: lots\n", ProtoFormat::kYaml, "t.yaml", &spec);
   EXPECT_EQ(type.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(*ProtoFormatFromPath("a.yml"), ProtoFormat::kYaml);
+}
+
+TEST(ProtoFileTest, YamlAliasesExpandWithinBounds) {
+  polytrain::v1::JobSpec spec;
+  // An alias for what its anchor named is YAML's own shorthand, and works.
+  ASSERT_TRUE(
+      ParseProto("labels: {a: &v shared, b: *v}\n", ProtoFormat::kYaml, "j.yaml", &spec).ok());
+  EXPECT_EQ(spec.labels().at("b"), "shared");
+  // An alias inside what it names never ends: refused (it used to overflow the stack).
+  LossSpec loss;
+  EXPECT_EQ(ParseProto("cross_entropy: {}\nclass_weights: &a [1, *a]\n", ProtoFormat::kYaml,
+                       "a.yaml", &loss)
+                .message(),
+            "a.yaml:2:20: nested deeper than 64 levels (an alias inside what it names?)");
+  EXPECT_EQ(ParseProto("a: &a [*a]\n", ProtoFormat::kYaml, "a.yaml", &loss).code(),
+            absl::StatusCode::kInvalidArgument);
+  // A few hundred bytes of nested aliases that would expand to 10^9 values ("billion
+  // laughs"): refused once kMaxYamlValues are reached.
+  std::string laughs = "a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+  for (int level = 1; level < 9; ++level) {
+    laughs += "a" + std::to_string(level) + ": &a" + std::to_string(level) + " [";
+    for (int k = 0; k < 10; ++k) laughs += (k > 0 ? ", *a" : "*a") + std::to_string(level - 1);
+    laughs += "]\n";
+  }
+  EXPECT_EQ(ParseProto(laughs, ProtoFormat::kYaml, "l.yaml", &loss).message(),
+            "l.yaml:1:31: more than 250000 values once its aliases are expanded");
+  // The largest spec there can be is within the bound: 100000 class weights.
+  std::string weights = "cross_entropy: {}\nclass_weights: [1";
+  for (int i = 1; i < 100000; ++i) weights += ", 1";
+  ASSERT_TRUE(ParseProto(weights + "]\n", ProtoFormat::kYaml, "w.yaml", &loss).ok());
+  EXPECT_EQ(loss.class_weights_size(), 100000);
+}
+
+TEST(ProtoFileTest, AYamlFileHoldsOneDocument) {
+  LossSpec loss;
+  EXPECT_EQ(
+      ParseProto("---\npoly1: {}\n---\nfocal: {gamma: 2}\n", ProtoFormat::kYaml, "m.yaml", &loss)
+          .message(),
+      "m.yaml:4:1: a second YAML document (after ---): a spec file holds one, and the rest "
+      "would be ignored");
+  // An empty one after a closing --- is no second document.
+  ASSERT_TRUE(ParseProto("focal: {gamma: 2}\n---\n", ProtoFormat::kYaml, "m.yaml", &loss).ok());
+  EXPECT_EQ(loss.focal().gamma(), 2);
+}
+
+TEST(ProtoFileTest, ListsAndSingleValuesAreWhereTheMessageHasThem) {
+  LossSpec loss;
+  // protobuf's JSON parser would flatten the first and wrap the second.
+  EXPECT_EQ(ParseProto(R"({"cross_entropy": {}, "class_weights": [[1, 2], [3]]})",
+                       ProtoFormat::kJson, "n.json", &loss)
+                .message(),
+            "n.json: class_weights[0]: a list inside a list where one value belongs");
+  EXPECT_EQ(
+      ParseProto(R"({"poly_n": {"epsilons": 1}})", ProtoFormat::kJson, "s.json", &loss).message(),
+      "s.json: poly_n.epsilons: a list is expected (poly_n.epsilons: [...]), got a number");
+  EXPECT_EQ(
+      ParseProto(R"({"poly1": {"epsilon": [1]}})", ProtoFormat::kJson, "l.json", &loss).message(),
+      "l.json: poly1.epsilon: a list where one value belongs");
+  EXPECT_EQ(ParseProto("cross_entropy: {}\nclass_weights: [[1, 2]]\n", ProtoFormat::kYaml, "n.yaml",
+                       &loss)
+                .message(),
+            "n.yaml: class_weights[0]: a list inside a list where one value belongs");
+  // JSON names (camelCase) are checked as the proto names are.
+  EXPECT_EQ(
+      ParseProto(R"({"crossEntropy": {}, "classWeights": 2})", ProtoFormat::kJson, "c.json", &loss)
+          .message(),
+      "c.json: classWeights: a list is expected (classWeights: [...]), got a number");
+  // In YAML an empty value for a message is that message, empty: `cross_entropy:` is
+  // `cross_entropy: {}`. (In JSON, null is "not set".)
+  ASSERT_TRUE(
+      ParseProto("cross_entropy:\nlabel_smoothing: 0.1\n", ProtoFormat::kYaml, "e.yaml", &loss)
+          .ok());
+  EXPECT_TRUE(loss.has_cross_entropy());
+  polytrain::v1::JobSpec spec;
+  ASSERT_TRUE(ParseProto("name: x\nmodel:\n  mlp:\nloss: {cross_entropy: }\n", ProtoFormat::kYaml,
+                         "e.yaml", &spec)
+                  .ok());
+  EXPECT_TRUE(spec.model().has_mlp());
+  EXPECT_TRUE(spec.loss().has_cross_entropy());
+}
+
+TEST(ProtoFileTest, OnlyRegularFilesAreRead) {
+  LossSpec loss;
+  EXPECT_EQ(ReadProtoFile(::testing::TempDir() + "/", &loss).code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::string dir = ::testing::TempDir() + "/dir.txtpb";
+  std::filesystem::create_directories(dir);
+  EXPECT_EQ(ReadProtoFile(dir, &loss).message(), dir + ": is a directory, not a file");
+  // A FIFO with no writer would block the reader forever.
+  const std::string fifo = ::testing::TempDir() + "/fifo.txtpb";
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(ReadProtoFile(fifo, &loss).message(), fifo + ": not a regular file");
+  std::filesystem::remove(fifo);
 }
 
 TEST(ProtoFileTest, AKeyGivenTwiceIsRefusedInEveryFormat) {

@@ -1,0 +1,98 @@
+#include "common/json_shape.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace polytrain {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+const char* KindOf(const nlohmann::json& value) {
+  if (value.is_array()) return "a list";
+  if (value.is_object()) return "an object";
+  if (value.is_string()) return "a string";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_null()) return "null";
+  return "a number";
+}
+
+const FieldDescriptor* FieldNamed(const Descriptor& type, const std::string& key) {
+  if (const FieldDescriptor* field = type.FindFieldByName(key)) return field;
+  for (int i = 0; i < type.field_count(); ++i) {
+    if (type.field(i)->json_name() == key) return type.field(i);
+  }
+  return nullptr;
+}
+
+bool IsWellKnown(const Descriptor& type) {
+  return absl::StartsWith(type.full_name(), "google.protobuf.");
+}
+
+absl::Status CheckMessage(const Descriptor& type, const JsonShapeOptions& options,
+                          const std::string& path, nlohmann::json* value);
+
+// One value of `field` (an element, for a repeated one).
+absl::Status CheckSingle(const FieldDescriptor& field, const JsonShapeOptions& options,
+                         const std::string& path, nlohmann::json* value) {
+  if (value->is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", field.is_repeated() ? "a list inside a list" : "a list",
+                     " where one value belongs"));
+  }
+  if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return absl::OkStatus();
+  const Descriptor& type = *field.message_type();
+  if (IsWellKnown(type)) return absl::OkStatus();
+  if (value->is_null() && options.null_message_is_empty) *value = nlohmann::json::object();
+  if (!value->is_object()) return absl::OkStatus();  // protobuf's parser says what is wrong
+  return CheckMessage(type, options, path, value);
+}
+
+absl::Status CheckMessage(const Descriptor& type, const JsonShapeOptions& options,
+                          const std::string& path, nlohmann::json* value) {
+  for (auto& [key, member] : value->items()) {
+    const FieldDescriptor* field = FieldNamed(type, key);
+    if (field == nullptr) continue;
+    const std::string field_path = path.empty() ? key : absl::StrCat(path, ".", key);
+    if (field->is_map()) {
+      if (!member.is_object()) continue;  // null (not set), or protobuf's parser refuses it
+      const FieldDescriptor& map_value = *field->message_type()->map_value();
+      for (auto& [map_key, entry] : member.items()) {
+        if (absl::Status s = CheckSingle(map_value, options,
+                                         absl::StrCat(field_path, "[\"", map_key, "\"]"), &entry);
+            !s.ok()) {
+          return s;
+        }
+      }
+    } else if (field->is_repeated()) {
+      if (member.is_null()) continue;  // not set
+      if (!member.is_array()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field_path, ": a list is expected (", field_path, ": [...]), got ", KindOf(member)));
+      }
+      for (size_t i = 0; i < member.size(); ++i) {
+        if (absl::Status s =
+                CheckSingle(*field, options, absl::StrCat(field_path, "[", i, "]"), &member[i]);
+            !s.ok()) {
+          return s;
+        }
+      }
+    } else if (absl::Status s = CheckSingle(*field, options, field_path, &member); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckJsonShape(const Descriptor& type, JsonShapeOptions options,
+                            nlohmann::json* value) {
+  if (!value->is_object()) return absl::OkStatus();  // protobuf's parser says what is wrong
+  return CheckMessage(type, options, "", value);
+}
+
+}  // namespace polytrain

@@ -1,0 +1,85 @@
+#include "common/yaml_to_json.h"
+
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
+
+namespace polytrain {
+namespace {
+
+class Converter {
+ public:
+  nlohmann::json Convert(const YAML::Node& node, int depth) {
+    if (depth > kMaxYamlDepth) {
+      throw YAML::ParserException(node.Mark(),
+                                  absl::StrCat("nested deeper than ", kMaxYamlDepth,
+                                               " levels (an alias inside what it names?)"));
+    }
+    if (++values_ > kMaxYamlValues) {
+      throw YAML::ParserException(
+          node.Mark(),
+          absl::StrCat("more than ", kMaxYamlValues, " values once its aliases are expanded"));
+    }
+    switch (node.Type()) {
+      case YAML::NodeType::Map: {
+        nlohmann::json object = nlohmann::json::object();
+        for (const auto& item : node) {
+          const std::string key = item.first.as<std::string>();
+          if (object.contains(key)) {  // as text format refuses a field given twice
+            throw YAML::ParserException(item.first.Mark(),
+                                        absl::StrCat("duplicate key '", key, "' (give each once)"));
+          }
+          object[key] = Convert(item.second, depth + 1);
+        }
+        return object;
+      }
+      case YAML::NodeType::Sequence: {
+        nlohmann::json array = nlohmann::json::array();
+        for (const auto& item : node) array.push_back(Convert(item, depth + 1));
+        return array;
+      }
+      case YAML::NodeType::Scalar: {
+        const std::string text = node.Scalar();
+        if (node.Tag() == "!") return text;  // quoted in the YAML: a string
+        if (text == "true") return true;
+        if (text == "false") return false;
+        double number = 0;
+        if (absl::SimpleAtod(text, &number) &&
+            text.find_first_of("0123456789") != std::string::npos) {
+          int64_t integer = 0;
+          if (absl::SimpleAtoi(text, &integer)) return integer;
+          return number;
+        }
+        return text;
+      }
+      default:
+        return nullptr;
+    }
+  }
+
+ private:
+  int64_t values_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> YamlToJson(absl::string_view content, absl::string_view source) {
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(content));
+    for (size_t i = 1; i < documents.size(); ++i) {
+      if (documents[i].IsNull()) continue;  // an empty one, as after a closing ---
+      throw YAML::ParserException(
+          documents[i].Mark(),
+          "a second YAML document (after ---): a spec file holds one, and the rest would be "
+          "ignored");
+    }
+    return Converter().Convert(documents.empty() ? YAML::Node() : documents[0], 0);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+}
+
+}  // namespace polytrain
