@@ -67,6 +67,9 @@ expect 0 "best: " -- "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=-
   --trials 9 --draw-seed 5 --min-resource 1 --eta 3 --top-k 2 --seeds 3 --request-id s1 \
   --watch --poll-seconds 0.2
 expect 0 "successive halving  done" -- "$polyctl" get "$sweep"
+# `polyctl watch` on a search shows its ranking and exits 0: its stopped trials are how a search
+# ends, not jobs that failed.
+expect 0 "best: " -- "$polyctl" watch "$sweep"
 expect 0 "rung   epochs  reported" -- "$polyctl" get "$sweep"
 "$polyctl" get "$sweep" --format json >"$tmp/sweep.json"
 "$polyctl" list --label "sweep=$sweep" --format json >"$tmp/jobs.json" 2>"$tmp/err" ||

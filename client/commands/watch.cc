@@ -12,11 +12,22 @@ namespace {
 
 using namespace command_support;  // NOLINT(build/namespaces): the commands' shared helpers
 
+// How often a search is asked how it stands (as `search --watch` does by default).
+constexpr double kSweepPollSeconds = 1.0;
+
 int RunWatch(const std::string& id, CoordinatorClient& client) {
   if (!absl::StartsWith(id, kSweepIdPrefix)) {
     absl::StatusOr<polytrain::v1::Job> final = Follow(client, id, /*quiet=*/false);
     return final.ok() ? OutcomeExit(*final) : Fail(final.status());
   }
+  // A search: its rungs and ranking until it is done (trials pause, stop and are re-run; the
+  // final re-runs do not exist yet while it runs).
+  polytrain::v1::GetSweepRequest get;
+  get.set_id(id);
+  absl::StatusOr<polytrain::v1::Sweep> sweep =
+      client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, get);
+  if (!sweep.ok()) return Fail(sweep.status());
+  if (sweep->request().has_search()) return WatchSweep(client, id, kSweepPollSeconds);
   // A sweep: each of its jobs in submission order.
   polytrain::v1::ListJobsRequest request;
   (*request.mutable_labels())[kSweepLabel] = id;
@@ -38,8 +49,9 @@ int RunWatch(const std::string& id, CoordinatorClient& client) {
 
 Command AddWatchCommand(CLI::App& app) {
   auto id = std::make_shared<std::string>();
-  CLI::App* watch = app.add_subcommand(
-      "watch", "Follow a job (or each job of a sweep) until it ends; exits with its outcome.");
+  CLI::App* watch = app.add_subcommand("watch",
+                                       "Follow a job (or each job of a sweep, or a search's rungs) "
+                                       "until it ends; exits with its outcome.");
   watch->add_option("id", *id, "job id, or a sweep id for each of its jobs")->required();
   return {watch, [id](CoordinatorClient& client) { return RunWatch(*id, client); }};
 }
