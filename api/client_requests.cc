@@ -148,10 +148,10 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
   SweepPlan plan;
   plan.request = request;
   if (draws) {
+    absl::StatusOr<std::vector<polytrain::v1::LossSpec>> losses = DrawLosses(search);
+    if (!losses.ok()) return losses.status();
     plan.request.clear_losses();
-    for (polytrain::v1::LossSpec& drawn : DrawLosses(search)) {
-      *plan.request.add_losses() = std::move(drawn);
-    }
+    for (polytrain::v1::LossSpec& drawn : *losses) *plan.request.add_losses() = std::move(drawn);
   }
   if (draws) {
     POLYTRAIN_RETURN_IF_ERROR(
@@ -174,7 +174,7 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
       POLYTRAIN_RETURN_IF_ERROR(CheckClassWeightsFit(named[i], field, request.base().dataset()));
     }
     // Given twice, a loss's jobs would share names and its comparison row would mix the two
-    // (drawn ones may coincide: they are the same loss, and their runs count together).
+    // (drawn ones are drawn different).
     if (!draws && !baseline) {
       const auto [first, inserted] = given.emplace(loss::ShortName(config), i);
       if (!inserted) {

@@ -320,11 +320,15 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
 
 }  // namespace
 
+int64_t KnownClasses(const polytrain::v1::DatasetSpec& dataset) {
+  if (dataset.has_fashion_mnist()) return 10;
+  if (dataset.has_synthetic()) return dataset.synthetic().classes();
+  return 0;
+}
+
 absl::Status CheckClassWeightsFit(const polytrain::v1::LossSpec& loss, absl::string_view loss_path,
                                   const polytrain::v1::DatasetSpec& dataset) {
-  int64_t classes = 0;
-  if (dataset.has_fashion_mnist()) classes = 10;
-  if (dataset.has_synthetic()) classes = dataset.synthetic().classes();
+  const int64_t classes = KnownClasses(dataset);
   if (loss.class_weights().empty() || classes == 0 || loss.class_weights_size() == classes) {
     return absl::OkStatus();
   }

@@ -29,6 +29,10 @@ absl::Status ValidateSweepBase(const polytrain::v1::JobSpec& spec, absl::string_
 absl::Status ValidateTrainingLoss(const polytrain::v1::LossSpec& loss, absl::string_view path,
                                   loss::LossConfig* config = nullptr);
 
+// The classes of a dataset whose class count is known before any file is read (Fashion-MNIST's
+// 10, a synthetic dataset's `classes`); 0 for the others (files the worker reads).
+int64_t KnownClasses(const polytrain::v1::DatasetSpec& dataset);
+
 // A loss's class_weights against the classes of a dataset whose class count is known before any
 // file is read (Fashion-MNIST's 10, a synthetic dataset's `classes`): one weight per class, or
 // INVALID_ARGUMENT on "<loss_path>.class_weights". Other datasets are checked by the worker.

@@ -93,6 +93,19 @@ absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
                                                       "val_accuracy)"));
   }
   const polytrain::v1::DatasetSpec& data = request.base().dataset();
+  // Where the class count is known now, an index past it (or any, for a task with more classes
+  // than per-class accuracies are reported for) would leave every trial without a value.
+  if (const int64_t classes = KnownClasses(data);
+      per_class && classes > 0 && (index >= classes || classes > kMaxClassesWithPerClassMetrics)) {
+    return InvalidField(
+        "search.metric",
+        absl::StrCat(
+            Quote(metric), " is never reported: base.dataset has ", classes, " classes",
+            classes > kMaxClassesWithPerClassMetrics
+                ? absl::StrCat(" (per-class accuracies are reported for tasks of at most ",
+                               kMaxClassesWithPerClassMetrics, ")")
+                : absl::StrCat(" (class_accuracy/0 to class_accuracy/", classes - 1, ")")));
+  }
   if (validation && data.validation_fraction() <= 0.0 && !data.has_tensors()) {
     return InvalidField("search.metric", absl::StrCat(Quote(metric),
                                                       " needs a validation split: set "
@@ -357,21 +370,42 @@ absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
   return ValidateHalving(request);
 }
 
-std::vector<LossSpec> DrawLosses(const LossSearch& search) {
+absl::StatusOr<std::vector<LossSpec>> DrawLosses(const LossSearch& search) {
+  // A draw that rounds to one an earlier trial has is drawn again: two trials of one loss and
+  // seed would be the same run twice, counted as two.
+  constexpr int kDrawsPerTrial = 1000;
   std::mt19937_64 random(search.draw_seed());
   std::vector<LossSpec> losses;
   losses.reserve(search.trials());
+  std::set<std::vector<double>> drawn;
   for (int t = 0; t < search.trials(); ++t) {
+    std::vector<double> values;
+    for (int attempt = 0; attempt < kDrawsPerTrial; ++attempt) {
+      values.clear();
+      for (const ParameterRange& range : search.ranges()) {
+        const double u = Unit(random);
+        const double value = range.log_scale()
+                                 ? std::exp(std::log(range.min()) +
+                                            u * (std::log(range.max()) - std::log(range.min())))
+                                 : range.min() + u * (range.max() - range.min());
+        // + 0.0: -0 and 0 are one value.
+        values.push_back(
+            std::clamp(RoundSignificant(value, kDrawnSignificantDigits), range.min(), range.max()) +
+            0.0);
+      }
+      if (drawn.insert(values).second) break;
+      if (attempt + 1 == kDrawsPerTrial) {
+        return InvalidField("search.trials",
+                            absl::StrCat("the ranges give fewer than ", search.trials(),
+                                         " different configurations at ", kDrawnSignificantDigits,
+                                         " significant digits (trial ", t,
+                                         " drew only ones earlier trials have); "
+                                         "widen search.ranges or ask for fewer trials"));
+      }
+    }
     LossSpec loss = search.loss();
-    for (const ParameterRange& range : search.ranges()) {
-      const double u = Unit(random);
-      double value = range.log_scale()
-                         ? std::exp(std::log(range.min()) +
-                                    u * (std::log(range.max()) - std::log(range.min())))
-                         : range.min() + u * (range.max() - range.min());
-      value =
-          std::clamp(RoundSignificant(value, kDrawnSignificantDigits), range.min(), range.max());
-      (void)SetLossNumber(range.field(), value, &loss);
+    for (int r = 0; r < search.ranges_size(); ++r) {
+      (void)SetLossNumber(search.ranges(r).field(), values[r], &loss);
     }
     losses.push_back(std::move(loss));
   }

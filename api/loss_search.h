@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "polytrain/v1/coordinator.pb.h"
 
@@ -45,8 +46,11 @@ absl::Status ValidateLossSearch(const polytrain::v1::SubmitSweepRequest& request
 
 // The configurations of a checked RANDOM search, or of a SUCCESSIVE_HALVING one with ranges:
 // `trials` copies of search.loss, each range's field drawn from mt19937_64(draw_seed) (range by
-// range, trial by trial) and rounded to kDrawnSignificantDigits within [min, max].
-std::vector<polytrain::v1::LossSpec> DrawLosses(const polytrain::v1::LossSearch& search);
+// range, trial by trial) and rounded to kDrawnSignificantDigits within [min, max]; a trial whose
+// draw equals an earlier trial's is drawn again. INVALID_ARGUMENT on search.trials when the
+// ranges hold too few different configurations for the trials (min == max, say).
+absl::StatusOr<std::vector<polytrain::v1::LossSpec>> DrawLosses(
+    const polytrain::v1::LossSearch& search);
 
 // Successive halving's full budget: base.epochs, or base.max_steps with RESOURCE_STEPS.
 int64_t SearchBudget(const polytrain::v1::SubmitSweepRequest& request);

@@ -1,6 +1,7 @@
 #include "api/loss_search.h"
 
 #include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "api/client_requests.h"
@@ -97,14 +98,46 @@ TEST(LossSearchTest, DrawsTheSameConfigurationsForTheSameSeedWithinTheRange) {
   EXPECT_EQ(plan->request.losses(0).poly1().epsilon(), 7.298);
   EXPECT_EQ(plan->request.losses(1).poly1().epsilon(), 9.442);
   EXPECT_EQ(plan->request.losses(2).poly1().epsilon(), 0.2916);
-  const std::vector<LossSpec> again = DrawLosses(request.search());
+  const absl::StatusOr<std::vector<LossSpec>> again = DrawLosses(request.search());
+  ASSERT_TRUE(again.ok()) << again.status();
   for (int i = 0; i < 12; ++i) {
-    EXPECT_EQ(again[i].poly1().epsilon(), plan->request.losses(i).poly1().epsilon());
+    EXPECT_EQ((*again)[i].poly1().epsilon(), plan->request.losses(i).poly1().epsilon());
   }
   SubmitSweepRequest other = request;
   other.mutable_search()->set_draw_seed(8);
-  EXPECT_NE(DrawLosses(other.search())[0].poly1().epsilon(),
-            DrawLosses(request.search())[0].poly1().epsilon());
+  EXPECT_NE(DrawLosses(other.search())->at(0).poly1().epsilon(), (*again)[0].poly1().epsilon());
+}
+
+TEST(LossSearchTest, EveryTrialDrawsADifferentLoss) {
+  // 500 draws of one number at 4 significant digits in [0, 1]: coincidences are likely (the
+  // birthday bound), and each is drawn again.
+  SubmitSweepRequest request = Search(R"(
+    search {
+      strategy: STRATEGY_RANDOM
+      loss { poly1 {} }
+      ranges { field: "poly1.epsilon" min: 0 max: 1 }
+      trials: 500
+    })");
+  absl::StatusOr<SweepPlan> plan = ValidateSubmitSweepRequest(request);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::set<double> values;
+  for (const LossSpec& loss : plan->request.losses()) values.insert(loss.poly1().epsilon());
+  EXPECT_EQ(values.size(), 500u);
+  // A range of one value holds one configuration: one trial, not two.
+  request.mutable_search()->mutable_ranges(0)->set_min(1);
+  request.mutable_search()->set_trials(1);
+  EXPECT_EQ(Error(request), "");
+  request.mutable_search()->set_trials(2);
+  EXPECT_EQ(Error(request),
+            "search.trials: the ranges give fewer than 2 different configurations at 4 "
+            "significant digits (trial 1 drew only ones earlier trials have); widen search.ranges "
+            "or ask for fewer trials");
+  // Nor a range narrower than the rounding (1, 1.0001, 1.0002 ... at 4 digits: 1 and 1.001).
+  request.mutable_search()->mutable_ranges(0)->set_min(1);
+  request.mutable_search()->mutable_ranges(0)->set_max(1.001);
+  EXPECT_EQ(Error(request), "");
+  request.mutable_search()->set_trials(3);
+  EXPECT_EQ(Error(request).substr(0, 50), "search.trials: the ranges give fewer than 3 differ");
 }
 
 TEST(LossSearchTest, LogScaleDrawsSpanDecades) {
@@ -117,7 +150,9 @@ TEST(LossSearchTest, LogScaleDrawsSpanDecades) {
     })");
   ASSERT_TRUE(ValidateSubmitSweepRequest(request).ok()) << Error(request);
   int below_one_tenth = 0;
-  for (const LossSpec& loss : DrawLosses(request.search())) {
+  const absl::StatusOr<std::vector<LossSpec>> drawn = DrawLosses(request.search());
+  ASSERT_TRUE(drawn.ok()) << drawn.status();
+  for (const LossSpec& loss : *drawn) {
     if (loss.focal().gamma() < 0.1) ++below_one_tenth;
   }
   // A third of the log range lies below 0.1 (uniform would put 0.9% there).
@@ -244,6 +279,7 @@ TEST(LossSearchTest, AGridTakesNoSearchFields) {
 
 TEST(LossSearchTest, TheMetricIsOneAnEvaluationReports) {
   SubmitSweepRequest request = Search(kHalving);
+  request.mutable_base()->mutable_dataset()->mutable_synthetic()->set_classes(100);
   for (const char* good : {"eval_accuracy", "eval_loss", "eval_ece", "eval_class_accuracy/3"}) {
     request.mutable_search()->set_metric(good);
     EXPECT_EQ(Error(request), "") << good;
@@ -264,6 +300,27 @@ TEST(LossSearchTest, TheMetricIsOneAnEvaluationReports) {
                                            "class_accuracy/0 to class_accuracy/99 (tasks of at "
                                            "most 100 classes)"));
   }
+  // Where the dataset's classes are known at submit, a class it does not have: every trial would
+  // end its rung without a value.
+  request.mutable_base()->mutable_dataset()->mutable_synthetic()->set_classes(5);
+  request.mutable_search()->set_metric("eval_class_accuracy/4");
+  EXPECT_EQ(Error(request), "");
+  request.mutable_search()->set_metric("eval_class_accuracy/5");
+  EXPECT_EQ(Error(request),
+            "search.metric: 'eval_class_accuracy/5' is never reported: base.dataset has 5 classes "
+            "(class_accuracy/0 to class_accuracy/4)");
+  request.mutable_base()->mutable_dataset()->mutable_synthetic()->set_classes(101);
+  request.mutable_search()->set_metric("eval_class_accuracy/3");
+  EXPECT_EQ(Error(request),
+            "search.metric: 'eval_class_accuracy/3' is never reported: base.dataset has 101 "
+            "classes (per-class accuracies are reported for tasks of at most 100)");
+  const polytrain::v1::DatasetSpec synthetic = request.base().dataset();
+  request.mutable_base()->mutable_dataset()->mutable_fashion_mnist();
+  request.mutable_search()->set_metric("eval_class_accuracy/10");
+  EXPECT_EQ(Error(request).substr(0, 74),
+            "search.metric: 'eval_class_accuracy/10' is never reported: base.dataset ha");
+  *request.mutable_base()->mutable_dataset() = synthetic;
+  request.mutable_base()->mutable_dataset()->mutable_synthetic()->set_classes(2);
   request.mutable_search()->set_metric("eval_acc");
   EXPECT_EQ(Error(request),
             "search.metric: 'eval_acc' is no metric an evaluation reports (e.g. eval_accuracy, "
