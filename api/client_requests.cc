@@ -200,6 +200,10 @@ absl::Status ValidateGetSweepRequest(const polytrain::v1::GetSweepRequest& reque
   return ValidateJobId("id", request.id());
 }
 
+absl::Status ValidateCancelSweepRequest(const polytrain::v1::CancelSweepRequest& request) {
+  return ValidateJobId("id", request.id());
+}
+
 absl::Status ValidateGetJobRequest(const polytrain::v1::GetJobRequest& request) {
   return ValidateJobId("id", request.id());
 }

@@ -56,6 +56,7 @@ absl::Status ValidateListJobsRequest(const polytrain::v1::ListJobsRequest& reque
 absl::Status ValidateGetMetricsRequest(const polytrain::v1::GetMetricsRequest& request);
 absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest& request);
 absl::Status ValidateGetSweepRequest(const polytrain::v1::GetSweepRequest& request);
+absl::Status ValidateCancelSweepRequest(const polytrain::v1::CancelSweepRequest& request);
 
 // The name a sweep gives the job of one loss and seed: "<base>-<loss part>-s<seed>", where the
 // loss part is the short name with every run of other characters than [A-Za-z0-9._-] made one

@@ -221,6 +221,16 @@ expect 1 "--loss-grid 'poly1.epsilon=-2'" -- sweep "$spec" --loss-grid 'poly1.ep
 expect 1 "--label: expected KEY=VALUE" -- submit "$spec" --label nokey
 expect 4 "id: no job job-000000000000" -- get job-000000000000
 expect 5 "already ended (JOB_STATE_SUCCEEDED)" -- cancel "$job"
+expect 5 "id: sweep $sweep is done: every job of it ended" -- cancel "$sweep"
+# A sweep is cancelled whole: its gangs of two wait queued (one worker here) until then.
+{ cat "$spec"; echo "replicas: 2"; } >"$tmp/gang.txtpb"
+expect 0 "sweep-" -- sweep "$tmp/gang.txtpb" --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=1'
+gang_sweep=$(head -1 "$tmp/out")
+expect 0 "$gang_sweep  grid  cancelled" -- cancel "$gang_sweep"
+expect 0 "cancelled" -- list --sweep "$gang_sweep" --state cancelled
+checks=$((checks + 1))
+[[ $(grep -c "^job-.* cancelled " "$tmp/out") -eq 2 ]] ||
+  fail "cancel of a sweep: not both jobs cancelled: $(cat "$tmp/out")"
 expect 4 "sweep_id: no jobs in sweep sweep-none" -- compare --sweep sweep-none
 expect 4 "--sweep: no jobs in sweep sweep-none" -- list --sweep sweep-none
 expect 2 "compare needs job ids or --sweep ID (one of them)" -- compare

@@ -71,12 +71,23 @@ std::string SearchLine(const Sweep& sweep) {
 
 }  // namespace
 
+std::string SweepStateName(Sweep::State state) {
+  switch (state) {
+    case Sweep::SWEEP_STATE_DONE:
+      return "done";
+    case Sweep::SWEEP_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "running";
+  }
+}
+
 std::string SweepText(const Sweep& sweep, int max_trials) {
   const bool lower = LowerIsBetter(sweep.metric());
-  std::string out = absl::StrFormat(
-      "%s  %s  %s  (%s, %s is better)\n  %s\n  steps trained: %s\n", sweep.id(),
-      StrategyName(sweep.request()), sweep.state() == Sweep::SWEEP_STATE_DONE ? "done" : "running",
-      sweep.metric(), lower ? "lower" : "higher", SearchLine(sweep), Count(sweep.total_steps()));
+  std::string out =
+      absl::StrFormat("%s  %s  %s  (%s, %s is better)\n  %s\n  steps trained: %s\n", sweep.id(),
+                      StrategyName(sweep.request()), SweepStateName(sweep.state()), sweep.metric(),
+                      lower ? "lower" : "higher", SearchLine(sweep), Count(sweep.total_steps()));
   if (sweep.rungs_size() > 0) {
     const std::string unit =
         sweep.request().search().unit() == LossSearch::RESOURCE_STEPS ? "steps" : "epochs";

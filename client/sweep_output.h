@@ -12,6 +12,8 @@ namespace polytrain {
 // The sweep as text: a header with its search, the rung table, the trials (at most
 // `max_trials`, best first; all with a negative value) and the ranking.
 std::string SweepText(const polytrain::v1::Sweep& sweep, int max_trials = -1);
+// "running", "done" or "cancelled".
+std::string SweepStateName(polytrain::v1::Sweep::State state);
 
 }  // namespace polytrain
 

@@ -74,6 +74,22 @@ absl::StatusOr<polytrain::v1::Sweep> ClientApi::GetSweep(
   return queries_->GetSweep(request, caller);
 }
 
+absl::StatusOr<polytrain::v1::Sweep> ClientApi::CancelSweep(
+    const polytrain::v1::CancelSweepRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateCancelSweepRequest(request));
+  polytrain::v1::GetSweepRequest get;
+  get.set_id(request.id());
+  // As GetSweep answers it: the caller's to see (so to cancel), and done or not.
+  absl::StatusOr<polytrain::v1::Sweep> sweep = queries_->GetSweep(get, caller);
+  if (!sweep.ok()) return sweep.status();
+  if (sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_DONE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("id: sweep ", request.id(), " is done: every job of it ended"));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(sweeps_->Cancel(*sweep).status());
+  return queries_->GetSweep(get, caller);
+}
+
 absl::StatusOr<Job> ClientApi::GetJob(const polytrain::v1::GetJobRequest& request,
                                       const Caller& caller) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateGetJobRequest(request));

@@ -14,6 +14,7 @@
 #include "server/caller.h"
 #include "server/job_queries.h"
 #include "server/scheduler.h"
+#include "server/search_controller.h"
 
 namespace polytrain {
 
@@ -21,8 +22,9 @@ class ClientApi {
  public:
   // All must outlive this; `artifacts` may be null (no artifact store: jobs naming an artifact
   // and artifact requests are refused).
-  ClientApi(Scheduler* scheduler, JobQueries* queries, ArtifactCatalog* artifacts)
-      : scheduler_(scheduler), queries_(queries), artifacts_(artifacts) {}
+  ClientApi(Scheduler* scheduler, JobQueries* queries, SearchController* sweeps,
+            ArtifactCatalog* artifacts)
+      : scheduler_(scheduler), queries_(queries), sweeps_(sweeps), artifacts_(artifacts) {}
 
   // PERMISSION_DENIED when a client names another's job; INVALID_ARGUMENT naming the field.
   absl::StatusOr<polytrain::v1::Job> SubmitJob(const polytrain::v1::SubmitJobRequest& request,
@@ -31,6 +33,9 @@ class ClientApi {
       const polytrain::v1::SubmitSweepRequest& request, const Caller& caller);
   absl::StatusOr<polytrain::v1::Sweep> GetSweep(const polytrain::v1::GetSweepRequest& request,
                                                 const Caller& caller);
+  // FAILED_PRECONDITION for a sweep that is done; PERMISSION_DENIED for another's.
+  absl::StatusOr<polytrain::v1::Sweep> CancelSweep(const polytrain::v1::CancelSweepRequest& request,
+                                                   const Caller& caller);
   absl::StatusOr<polytrain::v1::Job> GetJob(const polytrain::v1::GetJobRequest& request,
                                             const Caller& caller);
   absl::StatusOr<polytrain::v1::ListJobsResponse> ListJobs(
@@ -64,6 +69,7 @@ class ClientApi {
 
   Scheduler* const scheduler_;
   JobQueries* const queries_;
+  SearchController* const sweeps_;
   ArtifactCatalog* const artifacts_;
 };
 

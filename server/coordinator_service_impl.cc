@@ -296,6 +296,14 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::GetSweep(grpc::CallbackServerC
       [this](const auto& r, const Caller& caller) { return api_->GetSweep(r, caller); });
 }
 
+grpc::ServerUnaryReactor* CoordinatorServiceImpl::CancelSweep(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  return Unary<polytrain::v1::CancelSweepRequest>(
+      "CancelSweep", context, request, response,
+      [this](const auto& r, const Caller& caller) { return api_->CancelSweep(r, caller); });
+}
+
 grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifact(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   const auto start = std::chrono::steady_clock::now();

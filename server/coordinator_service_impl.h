@@ -26,7 +26,8 @@ using RawService = Coordinator::WithRawCallbackMethod_SubmitJob<
                             Coordinator::WithRawCallbackMethod_ListArtifacts<
                                 Coordinator::WithRawCallbackMethod_DeleteArtifact<
                                     Coordinator::WithRawCallbackMethod_GetSweep<
-                                        Coordinator::Service>>>>>>>>>>>>;
+                                        Coordinator::WithRawCallbackMethod_CancelSweep<
+                                            Coordinator::Service>>>>>>>>>>>>>;
 }  // namespace coordinator_service_internal
 
 class CoordinatorServiceImpl final : public coordinator_service_internal::RawService {
@@ -55,6 +56,9 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* CompareJobs(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* CancelSweep(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetSweep(grpc::CallbackServerContext* context,

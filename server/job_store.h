@@ -89,6 +89,7 @@ class JobStore {
   // --- Sweeps: their requests and states (their jobs carry the label sweep=<id>). ---
   // The stored record (id, owner, create_time, request, state). NOT_FOUND for an unknown id.
   virtual absl::StatusOr<polytrain::v1::Sweep> GetSweep(const std::string& id) = 0;
+  // A cancelled sweep keeps its state (cancelling is final; setting another is a no-op).
   virtual absl::Status SetSweepState(const std::string& id, polytrain::v1::Sweep::State state) = 0;
   // Every sweep in `state`, oldest first.
   virtual absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsInState(

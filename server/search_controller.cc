@@ -79,6 +79,19 @@ SearchController::SearchController(JobStore* store, Scheduler* scheduler)
 SearchController::~SearchController() { scheduler_->SetSweepListener(nullptr); }
 
 void SearchController::Recover() {
+  // A cancel the coordinator did not finish (it stopped between the sweep's state and its jobs).
+  absl::StatusOr<std::vector<Sweep>> cancelled =
+      store_->SweepsInState(Sweep::SWEEP_STATE_CANCELLED);
+  if (!cancelled.ok()) {
+    spdlog::error("sweeps: cannot list cancelled sweeps: {}", cancelled.status().ToString());
+  }
+  for (const Sweep& sweep : cancelled.ok() ? *cancelled : std::vector<Sweep>()) {
+    if (absl::StatusOr<int> n = CancelUnendedJobs(sweep.id()); !n.ok()) {
+      spdlog::error("sweep {}: cancelling its jobs: {}", sweep.id(), n.status().ToString());
+    } else if (*n > 0) {
+      spdlog::info("sweep {}: cancelled {} more of its jobs", sweep.id(), *n);
+    }
+  }
   absl::StatusOr<std::vector<Sweep>> running = store_->SweepsInState(Sweep::SWEEP_STATE_RUNNING);
   if (!running.ok()) {
     spdlog::error("searches: cannot list running sweeps: {}", running.status().ToString());
@@ -192,13 +205,48 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
     if (more->empty()) return store_->SetSweepState(sweep_id, Sweep::SWEEP_STATE_DONE);
     spdlog::info("search {}: halving done; {} re-runs of the best {} and the baseline", sweep_id,
                  more->size(), request.search().top_k());
-    return scheduler_->Submit(*std::move(more)).status();
+    POLYTRAIN_RETURN_IF_ERROR(scheduler_->Submit(*std::move(more)).status());
+    // A cancel that listed the sweep's jobs before these were stored has not cancelled them.
+    absl::StatusOr<Sweep> now = store_->GetSweep(sweep_id);
+    if (!now.ok()) return now.status();
+    if (now->state() == Sweep::SWEEP_STATE_CANCELLED) {
+      return CancelUnendedJobs(sweep_id).status();
+    }
+    return absl::OkStatus();
   }
   for (const Job& job : reruns) {
     if (!IsFinalState(job.state())) return absl::OkStatus();
   }
   spdlog::info("search {}: done", sweep_id);
   return store_->SetSweepState(sweep_id, Sweep::SWEEP_STATE_DONE);
+}
+
+absl::StatusOr<int> SearchController::Cancel(const Sweep& record) {
+  // The state first: from now on no decision promotes, stops or submits for it, and the jobs a
+  // decision already under way submits are cancelled by it (Advance) or below.
+  POLYTRAIN_RETURN_IF_ERROR(store_->SetSweepState(record.id(), Sweep::SWEEP_STATE_CANCELLED));
+  absl::StatusOr<int> cancelled = CancelUnendedJobs(record.id());
+  if (cancelled.ok())
+    spdlog::info("sweep {}: cancelled, with {} of its jobs", record.id(), *cancelled);
+  return cancelled;
+}
+
+absl::StatusOr<int> SearchController::CancelUnendedJobs(const std::string& sweep_id) {
+  absl::StatusOr<Sweep> record = store_->GetSweep(sweep_id);
+  if (!record.ok()) return record.status();
+  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
+  if (!jobs.ok()) return jobs.status();
+  int cancelled = 0;
+  for (const Job& job : *jobs) {
+    if (IsFinalState(job.state())) continue;
+    absl::StatusOr<Job> ended = scheduler_->Cancel(job.id());
+    if (ended.ok()) {
+      ++cancelled;
+    } else if (!absl::IsFailedPrecondition(ended.status())) {  // not one that ended meanwhile
+      return ended.status();
+    }
+  }
+  return cancelled;
 }
 
 }  // namespace polytrain

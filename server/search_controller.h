@@ -3,7 +3,8 @@
 // scheduler, stops the rest when nothing more can go up ("stopped by search"), then submits the
 // re-runs of the best configurations and of the baseline (LossSearch.top_k), and marks the sweep
 // done when they end. Everything it decides follows from the sweep's stored record and its jobs,
-// so a coordinator that restarts simply decides again (Recover).
+// so a coordinator that restarts simply decides again (Recover). It also cancels sweeps (any
+// strategy): a cancelled sweep is decided for no more.
 #ifndef POLYTRAIN_SERVER_SEARCH_CONTROLLER_H_
 #define POLYTRAIN_SERVER_SEARCH_CONTROLLER_H_
 
@@ -28,9 +29,16 @@ class SearchController {
   // A trial of `sweep_id` paused or ended: decides now, or (when another thread is deciding)
   // right after that thread's decision, on that thread.
   void SweepChanged(const std::string& sweep_id);
+  // CancelSweep: marks the sweep SWEEP_STATE_CANCELLED, then cancels each of its jobs that has
+  // not ended; returns how many it cancelled. The caller checked that it may, and that the sweep
+  // is not done.
+  absl::StatusOr<int> Cancel(const polytrain::v1::Sweep& record);
 
  private:
   absl::Status Advance(const std::string& sweep_id);
+  // Cancels the jobs of a cancelled sweep that have not ended (a job that ends meanwhile is
+  // passed over); how many.
+  absl::StatusOr<int> CancelUnendedJobs(const std::string& sweep_id);
   // The search's rungs to the coordinator's Prometheus series, if it has them.
   void Publish(const std::string& sweep_id);
 

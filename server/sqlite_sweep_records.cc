@@ -52,13 +52,18 @@ absl::StatusOr<Sweep> SqliteJobStore::GetSweep(const std::string& id) {
 
 absl::Status SqliteJobStore::SetSweepState(const std::string& id, Sweep::State state) {
   std::lock_guard<std::mutex> lock(writer_.mu);
-  Statement update(writer_.db, "UPDATE sweeps SET state = ? WHERE id = ?");
+  // Cancelled is final: a decision made before the cancel cannot mark the sweep done after it.
+  Statement update(writer_.db, "UPDATE sweeps SET state = ? WHERE id = ? AND state != ?");
   update.Bind(1, state);
   update.Bind(2, id);
+  update.Bind(3, Sweep::SWEEP_STATE_CANCELLED);
   if (update.Step() != SQLITE_DONE) return update.status("update sweep");
-  if (sqlite3_changes(writer_.db) == 0) {
-    return absl::NotFoundError(absl::StrCat("id: no sweep ", id));
-  }
+  if (sqlite3_changes(writer_.db) > 0) return absl::OkStatus();
+  Statement exists(writer_.db, "SELECT 1 FROM sweeps WHERE id = ?");
+  exists.Bind(1, id);
+  const int rc = exists.Step();
+  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("id: no sweep ", id));
+  if (rc != SQLITE_ROW) return exists.status("find sweep");
   return absl::OkStatus();
 }
 

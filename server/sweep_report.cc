@@ -144,8 +144,11 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<JobWithMetrics>& r
     all_ended = all_ended && IsFinalState(job.state());
   }
   if (halving) FillRungs(request, jobs, metric, &sweep);
-  // A grid or random search is done when its jobs are; a search's state is the controller's.
-  if (!halving && all_ended) sweep.set_state(Sweep::SWEEP_STATE_DONE);
+  // A grid or random search is done when its jobs are (unless cancelled); a search's state is the
+  // controller's.
+  if (!halving && all_ended && record.state() == Sweep::SWEEP_STATE_RUNNING) {
+    sweep.set_state(Sweep::SWEEP_STATE_DONE);
+  }
 
   std::string baseline;
   if (halving) {

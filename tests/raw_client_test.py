@@ -137,6 +137,7 @@ class OpenCoordinatorTest(unittest.TestCase):
                                 ("SubmitSweep", "SubmitSweepRequest"),
                                 ("CompareJobs", "CompareJobsRequest"),
                                 ("GetSweep", "GetSweepRequest"),
+                                ("CancelSweep", "CancelSweepRequest"),
                                 ("ListArtifacts", "ListArtifactsRequest"),
                                 ("DeleteArtifact", "DeleteArtifactRequest")]:
             code, details, _ = self.coordinator.call(SERVICE + method, b"\x0a\x05ab")

@@ -69,7 +69,8 @@ absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const Uploa
                                           polytrain::v1::SubmitSweepRequest* request);
 // Follows a search (a sweep with a LossSearch) until it is done, asking every `poll_seconds`: on a
 // terminal its table redrawn as it changes, otherwise a line per change of its rung table, then
-// the table. kExitOk once it has a best loss, kExitJobFailed when none of its runs succeeded.
+// the table. kExitOk once it has a best loss, kExitJobFailed when none of its runs succeeded or
+// it was cancelled.
 int WatchSweep(CoordinatorClient& client, const std::string& id, double poll_seconds);
 // Follows the job until it ends, printing its events unless `quiet` (a progress line on a
 // terminal); returns the job as it ended.

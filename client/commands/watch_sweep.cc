@@ -25,7 +25,8 @@ int WatchSweep(CoordinatorClient& client, const std::string& id, double poll_sec
     absl::StatusOr<polytrain::v1::Sweep> sweep =
         client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, request);
     if (!sweep.ok()) return Fail(sweep.status());
-    const bool done = sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_DONE;
+    const bool cancelled = sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_CANCELLED;
+    const bool done = cancelled || sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_DONE;
     if (terminal) {
       const std::string text = SweepText(*sweep, /*max_trials=*/10);
       if (text != shown) std::cout << "\033[H\033[2J" << text << std::flush;
@@ -45,7 +46,7 @@ int WatchSweep(CoordinatorClient& client, const std::string& id, double poll_sec
       shown = line;
       if (done) std::cout << SweepText(*sweep, 10);
     }
-    if (done) return sweep->best_loss().empty() ? kExitJobFailed : kExitOk;
+    if (done) return cancelled || sweep->best_loss().empty() ? kExitJobFailed : kExitOk;
     std::this_thread::sleep_for(std::chrono::duration<double>(poll_seconds));
   }
 }

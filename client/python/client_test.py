@@ -232,6 +232,25 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(len(self.client.jobs()), jobs_before)
         self.assertNotIn(digest, [a.id for a in self.client.artifacts()])
 
+    def test_a_sweep_is_cancelled_whole(self):
+        # Gangs of two on a service of one worker: queued until the cancel.
+        base = {"name": "cancelled", "model": {"mlp": {}},
+                "dataset": {"synthetic": {"classes": 2, "features": 4, "train_samples": 40,
+                                          "test_samples": 20}},
+                "optimizer": {"sgd": {}, "learningRate": 0.1}, "epochs": 1, "batchSize": 8,
+                "replicas": 2}
+        sweep = self.client.sweep(base, ["cross_entropy {}", "poly1 { epsilon: 1 }"], seeds=2)
+        cancelled = self.client.cancel(sweep.sweep_id)  # a sweep id: the whole sweep
+        self.assertEqual(state_name(cancelled), "cancelled")
+        self.assertEqual(len(cancelled.trials), 4)
+        self.assertEqual({state_name(t) for t in cancelled.trials}, {"cancelled"})
+        self.assertEqual(state_name(self.client.get_sweep(sweep.sweep_id)), "cancelled")
+        self.assertEqual(state_name(self.client.cancel_sweep(sweep.sweep_id)), "cancelled")
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.cancel_sweep("sweep-000000000000")
+        self.assertEqual(error.exception.code, "NOT_FOUND")
+        self.assertIn("id: no sweep sweep-000000000000", error.exception.message)
+
     def test_jobs_by_state_names_as_polyctl_takes_them_and_enum_names_and_values(self):
         job = self.client.submit(SMALL_JOB)
         self.assertEqual(state_name(self.client.wait(job.id)), "succeeded")
@@ -313,6 +332,8 @@ class StateNameTest(unittest.TestCase):
         self.assertEqual(state_name(done), "done")
         self.assertEqual(state_name(coordinator_pb2.Sweep(
             state=coordinator_pb2.Sweep.SWEEP_STATE_RUNNING)), "running")
+        self.assertEqual(state_name(coordinator_pb2.Sweep(
+            state=coordinator_pb2.Sweep.SWEEP_STATE_CANCELLED)), "cancelled")
 
     def test_an_error_survives_pickling_as_multiprocessing_sends_it(self):
         error = pickle.loads(pickle.dumps(PolyTrainError("NOT_FOUND", "id: no job job-1")))

@@ -79,7 +79,7 @@ def state_name(state):
         >>> polytrain.state_name(client.wait(job.id))
         'succeeded'
     """
-    if isinstance(state, coordinator_pb2.Sweep):  # a sweep's own states: "running", "done"
+    if isinstance(state, coordinator_pb2.Sweep):  # a sweep's own: "running", "done", "cancelled"
         value = state.state
         if value not in coordinator_pb2.Sweep.State.values():
             return f"unknown({value})"
@@ -467,8 +467,19 @@ class Client:
         return self._iter_pages(self._stub.ListJobs, request, "jobs", limit)
 
     def cancel(self, job_id):
-        return self._call(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(
-            id=_text(job_id, "job_id")))
+        """Cancels a queued, running or paused job; returns the Job. Given a sweep id
+        ("sweep-..."), cancels the sweep as cancel_sweep() does and returns the Sweep."""
+        job_id = _text(job_id, "job_id")
+        if job_id.startswith("sweep-"):
+            return self.cancel_sweep(job_id)
+        return self._call(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(id=job_id))
+
+    def cancel_sweep(self, sweep_id):
+        """Cancels a sweep: each of its jobs that has not ended, and a search promotes, stops and
+        re-runs nothing more. Returns the Sweep (state_name(): "cancelled"). A sweep that is done
+        is a PolyTrainError FAILED_PRECONDITION."""
+        return self._call(self._stub.CancelSweep, coordinator_pb2.CancelSweepRequest(
+            id=_text(sweep_id, "sweep_id")))
 
     def watch(self, job_id):
         """The job's events until it ends: JobEvent messages, each with `job` (a state change)
