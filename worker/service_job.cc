@@ -4,137 +4,27 @@
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "api/artifacts.h"
-#include "api/limits.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint.h"
+#include "worker/streaming_sink.h"
 #include "worker/trainer.h"
 
 namespace polytrain {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using polytrain::v1::MetricPoint;
 using polytrain::v1::WorkerMessage;
-
-// Collects a job's metric points into batches: flushed at every evaluation, every 100 points
-// and at least once a second.
-class StreamingSink : public MetricSink {
- public:
-  // A gang's points carry its summed throughput: its ranks report their own to `metrics`
-  // (TrainerOptions::on_replica_window), so the sink does not.
-  StreamingSink(const polytrain::v1::Job& job, Outbox* outbox, WorkerMetrics* metrics)
-      : job_id_(job.id()),
-        attempt_(job.attempts()),
-        batch_size_(job.spec().batch_size()),
-        outbox_(outbox),
-        metrics_(job.spec().replicas() > 1 ? nullptr : metrics) {}
-
-  void Emit(const MetricPoint& point) override {
-    auto rate = point.values().find("samples_per_second");
-    if (metrics_ != nullptr && point.kind() == MetricPoint::KIND_TRAIN &&
-        rate != point.values().end() && rate->second > 0) {
-      metrics_->TrainingProgress(job_id_, batch_size_ / rate->second, rate->second);
-    }
-    *batch_.add_points() = point;
-    last_step_ = std::max(last_step_, point.step());
-    if (point.kind() == MetricPoint::KIND_EVAL || batch_.points_size() >= 100 ||
-        Clock::now() - last_flush_ > std::chrono::seconds(1)) {
-      Flush();
-    }
-  }
-
-  // Sends the points held; returns the sequence of the newest batch it ever sent (0: none).
-  uint64_t Flush() {
-    last_flush_ = Clock::now();
-    if (batch_.points_size() == 0) return last_sequence_;
-    WorkerMessage message;
-    *message.mutable_metrics() = std::move(batch_);
-    message.mutable_metrics()->set_job_id(job_id_);
-    message.mutable_metrics()->set_attempt(attempt_);
-    last_sequence_ = outbox_->Enqueue(std::move(message));
-    batch_.Clear();
-    return last_sequence_;
-  }
-
-  // The newest step the job reported: how far a failed or cancelled attempt trained.
-  int64_t last_step() const { return last_step_; }
-
- private:
-  std::string job_id_;
-  int32_t attempt_;
-  int batch_size_;
-  Outbox* outbox_;
-  WorkerMetrics* metrics_;
-  polytrain::v1::MetricBatch batch_;
-  Clock::time_point last_flush_ = Clock::now();
-  int64_t last_step_ = 0;
-  uint64_t last_sequence_ = 0;
-};
 
 // How long a checkpoint's upload during training waits for the coordinator to store the
 // points before it (milliseconds when it is there): training never stalls on an outage.
 constexpr std::chrono::seconds kPointsBeforeCheckpoint(2);
 // The same for the last checkpoint, after training: as long as its upload is retried.
 constexpr std::chrono::minutes kPointsBeforeLastCheckpoint(2);
-
-// Fetches the job's stored checkpoint into `dir`, unless it is there already (resumed here
-// before). A damaged newest one is replaced by the newest older intact one the coordinator has.
-absl::Status FetchCheckpoint(ArtifactClient& artifacts, const polytrain::v1::Job& job,
-                             const std::string& dir) {
-  const std::string name = job.checkpoint().substr(job.checkpoint().find('/') + 1);
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (std::filesystem::exists(dir + "/" + name)) return absl::OkStatus();
-  absl::StatusOr<ArtifactClient::Downloaded> fetched = artifacts.Download(
-      job.checkpoint(), /*or_older_checkpoint=*/true, dir,
-      [](const std::string& served) { return absl::StartsWith(served, kCheckpointPrefix); },
-      [](const ArtifactClient::Downloaded& file) {
-        return RecordCheckpointChecksum(file.path, file.checksum);
-      });
-  if (!fetched.ok()) return fetched.status();
-  const std::string served = fetched->path.substr(fetched->path.find_last_of('/') + 1);
-  if (served != name) {
-    spdlog::warn("{}: {} is damaged; resuming from {}", job.id(), name, served);
-  }
-  return absl::OkStatus();
-}
-
-// Fetches (or finds in the cache) every artifact the spec names, checked against its hash; the
-// leases keep the copies until the job ends.
-absl::Status FetchArtifacts(
-    const polytrain::v1::JobSpec& spec, ArtifactCache* cache,
-    const std::function<absl::Status(const std::function<absl::Status()>&)>& retry,
-    std::map<std::string, std::string>* files, std::vector<ArtifactCache::Lease>* leases) {
-  for (const NamedArtifact& named : ArtifactsNamedBy(spec)) {
-    if (cache == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          named.field, ": this worker has no artifact cache (see its --artifact_cache_dir)"));
-    }
-    std::optional<ArtifactCache::Lease> lease;
-    const absl::Status fetched = retry([&]() -> absl::Status {
-      absl::StatusOr<ArtifactCache::Lease> acquired = cache->Acquire(named.id);
-      if (!acquired.ok()) return acquired.status();
-      lease.emplace(*std::move(acquired));
-      return absl::OkStatus();
-    });
-    if (!fetched.ok()) {
-      return absl::Status(fetched.code(), absl::StrCat(named.field, ": ", fetched.message()));
-    }
-    (*files)[named.id] = lease->path();
-    leases->push_back(*std::move(lease));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -214,47 +104,6 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ServiceJob::OpenGang() {
     context_.outbox->Enqueue(std::move(ready));
   }
   return group;
-}
-
-absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Status()>& call) {
-  constexpr auto kGiveUpAfter = std::chrono::minutes(2);
-  const auto start = std::chrono::steady_clock::now();
-  auto backoff = std::chrono::milliseconds(200);
-  while (true) {
-    absl::Status s = call();
-    const bool away = absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
-    const bool stopping = cancel_.load() || released_.load();
-    if (!away || stopping || std::chrono::steady_clock::now() - start > kGiveUpAfter) {
-      return s;
-    }
-    spdlog::warn("{}: the coordinator is away ({}); trying again in {} ms", job_.id(),
-                 std::string(s.message()), backoff.count());
-    {
-      // A cancel (or a drain) ends the wait at once: Cancel() notifies this condition.
-      std::unique_lock<std::mutex> lock(rendezvous_mu_);
-      if (rendezvous_cv_.wait_for(lock, backoff,
-                                  [this] { return cancel_.load() || released_.load(); })) {
-        return s;
-      }
-    }
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-  }
-}
-
-absl::Status ServiceJob::FetchStoredCheckpoint(const std::string& dir) {
-  // A job resumes from its checkpoint (a search trial from its rung's): it waits for a
-  // coordinator that is away (restarting) rather than train from the start again.
-  return RetryWhileCoordinatorAway(
-      [this, &dir] { return FetchCheckpoint(*context_.artifacts, job_, dir); });
-}
-
-void ServiceJob::UploadLastCheckpoint(const std::string& path, bool paused) {
-  absl::Status s = RetryWhileCoordinatorAway(
-      [this, &path] { return context_.artifacts->Upload(job_.id(), job_.attempts(), path); });
-  if (!s.ok()) {
-    spdlog::warn("{}: uploading {}: {}{}", job_.id(), path, std::string(s.message()),
-                 paused ? "; the trial will resume from an older checkpoint" : "");
-  }
 }
 
 void ServiceJob::Run() {
@@ -362,13 +211,8 @@ void ServiceJob::Run() {
 
   std::vector<ArtifactCache::Lease> leases;
   // A coordinator away (restarting) while a file is fetched is waited for, as for a checkpoint.
-  absl::Status ready = fetch_failure.ok() ? FetchArtifacts(
-                                                job.spec(), context_.artifact_cache,
-                                                [this](const std::function<absl::Status()>& call) {
-                                                  return RetryWhileCoordinatorAway(call);
-                                                },
-                                                &options.artifact_files, &leases)
-                                          : fetch_failure;
+  absl::Status ready =
+      fetch_failure.ok() ? FetchArtifacts(&options.artifact_files, &leases) : fetch_failure;
   // A gang's rendezvous opens before the (slow) data loading, and is joined after it.
   std::unique_ptr<ReplicaGroup> group;
   if (ready.ok() && gang) {

@@ -13,10 +13,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "polytrain/v1/job_record.pb.h"
@@ -84,8 +86,13 @@ class ServiceJob {
   // `call` until it succeeds or fails otherwise than UNAVAILABLE or DEADLINE_EXCEEDED (the
   // coordinator away), with backoff, for at most two minutes or until a cancel or release.
   absl::Status RetryWhileCoordinatorAway(const std::function<absl::Status()>& call);
-  // The job's stored checkpoint into `dir` (FetchCheckpoint), retried while the coordinator is
-  // away.
+  // Fetches (or finds in the cache) every artifact the spec names, checked against its hash,
+  // retried while the coordinator is away: id -> local file into `files`; the leases keep the
+  // copies until the job ends. The error names the spec field.
+  absl::Status FetchArtifacts(std::map<std::string, std::string>* files,
+                              std::vector<ArtifactCache::Lease>* leases);
+  // The job's stored checkpoint into `dir` (a damaged newest one replaced by the newest intact
+  // older one), retried while the coordinator is away.
   absl::Status FetchStoredCheckpoint(const std::string& dir);
   // Uploads the attempt's last checkpoint (a paused trial's, or the finished job's), retried
   // while the coordinator is away: the job's record names it and a trial resumes from it.

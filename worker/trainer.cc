@@ -25,6 +25,7 @@
 #include "worker/model.h"
 #include "worker/optimizer.h"
 #include "worker/scripted_model.h"
+#include "worker/training_window.h"
 
 namespace polytrain {
 namespace {
@@ -182,22 +183,10 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   std::vector<torch::Tensor> parameters = model_->Parameters();
   torch::Tensor order;
   int64_t order_epoch = -1, last_eval_step = -1, last_checkpoint_step = -1;
-  double window_seconds = 0.0, train_seconds = 0.0;
-  int64_t window_samples = 0, trained_samples = 0;
-  // Data-parallel: this rank's share of the window, and the gradient traffic when it began.
-  int64_t window_steps = 0, window_local_samples = 0;
-  double window_allreduce_start = group != nullptr ? group->gradient_seconds() : 0.0;
-  int64_t window_bytes_start = group != nullptr ? group->gradient_bytes() : 0;
-  // The window's loss (sum over samples) and correct predictions stay on the training device
-  // and are read at logging points only: on a GPU no step waits for them. On the CPU the loss is
-  // also read every step (that costs nothing there), so a diverged run stops at its first
-  // non-finite step.
+  // On the CPU the loss is also read every step (that costs nothing there), so a diverged run
+  // stops at its first non-finite step; on a GPU only at logging points.
   const bool read_every_step = device_.is_cpu();
-  const auto zeros = [&](torch::ScalarType type) {
-    return torch::zeros({}, torch::TensorOptions().dtype(type).device(device_));
-  };
-  torch::Tensor window_loss = zeros(torch::kDouble), window_correct = zeros(torch::kLong);
-  Clock::time_point window_start = Clock::now();
+  TrainingWindow window(device_, read_every_step, group);
   // A non-finite loss stops the run: `step` is the step it came from, or with `in_window` the
   // last of the logging window it was found in.
   auto diverged = [&](double loss, int64_t step, int64_t epoch, bool in_window) {
@@ -226,6 +215,15 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     return absl::OkStatus();
   };
 
+  auto finish = [&]() {
+    summary.steps = position.step;
+    summary.seconds = Seconds(start);
+    summary.trained_samples = window.trained_samples();
+    summary.samples_per_second =
+        window.trained_samples() / std::max(window.trained_seconds(), 1e-9);
+    return summary;
+  };
+
   auto checkpoint = [&]() -> absl::Status {
     absl::StatusOr<std::string> path =
         SaveCheckpoint(options_.checkpoint_dir, state, position, keep_last);
@@ -249,16 +247,12 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       if (!checkpoints_at_release) {
         return absl::CancelledError(absl::StrCat("released at step ", position.step));
       }
-      if (window_steps == 0) {
+      if (window.steps() == 0) {
         if (position.step > first_step && last_checkpoint_step != position.step) {
           POLYTRAIN_RETURN_IF_ERROR(checkpoint());
         }
         summary.released = true;
-        summary.steps = position.step;
-        summary.seconds = Seconds(start);
-        summary.samples_per_second = trained_samples / std::max(train_seconds, 1e-9);
-        summary.trained_samples = trained_samples;
-        return summary;
+        return finish();
       }
     }
     const Clock::time_point step_start = Clock::now();
@@ -331,19 +325,8 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       grad_norm = GradNorm(parameters);
     }
     optimizer_->step();
-    if (local_len > 0) window_correct += logits.argmax(1).eq(y).sum();
-    // The window's summed loss over samples: a mean's batch value counts len times, a sum's once.
-    const bool batch_mean = loss_.config().reduction == loss::Reduction::kMean;
-    window_loss += loss.detach().to(torch::kDouble) * (batch_mean ? static_cast<double>(len) : 1.0);
-    window_samples += len;
-    window_local_samples += local_len;
-    ++window_steps;
-    trained_samples += local_len;
-    if (read_every_step) {  // a host step is done when it returns
-      const double step_seconds = Seconds(step_start);
-      window_seconds += step_seconds;
-      train_seconds += step_seconds;
-    }
+    window.AddStep(loss, loss_.config().reduction == loss::Reduction::kMean, logits, y, len,
+                   local_len, step_start);
 
     ++position.step;
     ++position.batch_in_epoch;
@@ -356,71 +339,15 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       ++summary.epochs_completed;
     }
 
-    double window_loss_sum = 0.0, window_grad_norm = 0.0;
-    int64_t window_correct_count = 0;
-    if (log_now) {  // the window's only reads from the device (a GPU catches up here)
-      window_loss_sum = window_loss.item<double>();
-      window_correct_count = window_correct.item<int64_t>();
-      window_grad_norm = grad_norm.defined() ? grad_norm.item<double>() : 0.0;
-      if (!read_every_step) {
-        window_seconds = Seconds(window_start);
-        train_seconds += window_seconds;
-        if (!std::isfinite(window_loss_sum)) {
-          return diverged(window_loss_sum, position.step, epoch_of_step, true);
-        }
-      }
-    }
-    // Data-parallel: the gang's correct predictions and samples/s are the sums over its ranks.
-    double window_rate = window_samples / std::max(window_seconds, 1e-9);
-    double allreduce_seconds = 0.0, allreduce_bytes = 0.0;
-    if (log_now && group != nullptr) {
-      const double local_rate = window_local_samples / std::max(window_seconds, 1e-9);
-      allreduce_seconds = (group->gradient_seconds() - window_allreduce_start) / window_steps;
-      allreduce_bytes =
-          static_cast<double>(group->gradient_bytes() - window_bytes_start) / window_steps;
-      if (options_.on_replica_window) {
-        options_.on_replica_window(window_seconds / window_steps, allreduce_seconds, local_rate);
-      }
-      torch::Tensor sums =
-          torch::tensor({static_cast<double>(window_correct_count), local_rate}, torch::kDouble);
-      POLYTRAIN_RETURN_IF_ERROR(group->Sum(sums));
-      window_correct_count = static_cast<int64_t>(sums[0].item<double>());
-      window_rate = sums[1].item<double>();
-    }
-    if (log_now && options_.sink != nullptr && lead) {
-      MetricPoint point;
-      point.set_kind(MetricPoint::KIND_TRAIN);
-      point.set_step(position.step);
-      point.set_epoch(static_cast<int32_t>(epoch_of_step));
-      point.set_epoch_progress(progress);
-      point.set_elapsed_seconds(Seconds(start));
-      auto& values = *point.mutable_values();
-      values["loss"] = window_loss_sum / static_cast<double>(window_samples);
-      values["accuracy"] =
-          static_cast<double>(window_correct_count) / static_cast<double>(window_samples);
-      values["learning_rate"] = lr;
-      values["samples_per_second"] = window_rate;
-      values["grad_norm"] = window_grad_norm;
-      if (group != nullptr) {
-        values["allreduce_seconds_per_step"] = allreduce_seconds;
-        values["allreduce_bytes_per_step"] = allreduce_bytes;
-      }
-      if (const std::optional<GpuMemory> memory = ReadGpuMemory(device_)) {
-        values["gpu_memory_peak_bytes"] = static_cast<double>(memory->peak_allocated_bytes);
-        ResetGpuMemoryPeak(device_);  // each window reports its own peak
-      }
-      options_.sink->Emit(point);
-    }
     if (log_now) {
-      window_loss.zero_();
-      window_correct.zero_();
-      window_seconds = 0.0;
-      window_samples = 0;
-      window_local_samples = 0;
-      window_steps = 0;
-      if (group != nullptr) {
-        window_allreduce_start = group->gradient_seconds();
-        window_bytes_start = group->gradient_bytes();
+      WindowTotals totals = window.Close();  // the window's only reads from the device
+      if (!read_every_step && !std::isfinite(totals.loss_sum)) {
+        return diverged(totals.loss_sum, position.step, epoch_of_step, true);
+      }
+      POLYTRAIN_RETURN_IF_ERROR(window.SumOverGang(totals, options_.on_replica_window));
+      if (lead) {
+        EmitTrain(position, epoch_of_step, progress, Seconds(start), lr,
+                  grad_norm.defined() ? grad_norm.item<double>() : 0.0, totals);
       }
     }
 
@@ -438,9 +365,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
           (every.every_steps() > 0 && position.step % every.every_steps() == 0);
       if (checkpoint_now) POLYTRAIN_RETURN_IF_ERROR(checkpoint());
     }
-    // A new window begins after the logging, evaluation and checkpoint of the last (their time
-    // is not training time).
-    if (log_now) window_start = Clock::now();
+    if (log_now) window.Restart();
     if (options_.stop_after_steps > 0 && position.step >= options_.stop_after_steps &&
         position.step < total_steps_) {
       summary.stopped_early = true;
@@ -456,11 +381,35 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       POLYTRAIN_RETURN_IF_ERROR(checkpoint());
     }
   }
-  summary.steps = position.step;
-  summary.seconds = Seconds(start);
-  summary.samples_per_second = trained_samples / std::max(train_seconds, 1e-9);
-  summary.trained_samples = trained_samples;
-  return summary;
+  return finish();
+}
+
+void Trainer::EmitTrain(const RunPosition& position, int64_t epoch, double epoch_progress,
+                        double elapsed, double learning_rate, double grad_norm,
+                        const WindowTotals& totals) {
+  if (options_.sink == nullptr) return;
+  MetricPoint point;
+  point.set_kind(MetricPoint::KIND_TRAIN);
+  point.set_step(position.step);
+  point.set_epoch(static_cast<int32_t>(epoch));
+  point.set_epoch_progress(epoch_progress);
+  point.set_elapsed_seconds(elapsed);
+  auto& values = *point.mutable_values();
+  const double samples = static_cast<double>(totals.samples);
+  values["loss"] = totals.loss_sum / samples;
+  values["accuracy"] = static_cast<double>(totals.correct) / samples;
+  values["learning_rate"] = learning_rate;
+  values["samples_per_second"] = totals.samples_per_second;
+  values["grad_norm"] = grad_norm;
+  if (options_.replicas != nullptr) {
+    values["allreduce_seconds_per_step"] = totals.allreduce_seconds_per_step;
+    values["allreduce_bytes_per_step"] = totals.allreduce_bytes_per_step;
+  }
+  if (const std::optional<GpuMemory> memory = ReadGpuMemory(device_)) {
+    values["gpu_memory_peak_bytes"] = static_cast<double>(memory->peak_allocated_bytes);
+    ResetGpuMemoryPeak(device_);  // each window reports its own peak
+  }
+  options_.sink->Emit(point);
 }
 
 }  // namespace polytrain

@@ -23,6 +23,7 @@
 #include "worker/metric_sink.h"
 #include "worker/replica_group.h"
 #include "worker/trainable_model.h"
+#include "worker/training_window.h"
 
 namespace polytrain {
 
@@ -123,6 +124,9 @@ class Trainer {
   std::map<std::string, double> EvaluateAll();
   void EmitEval(const RunPosition& position, double elapsed,
                 const std::map<std::string, double>& values);
+  // The training metric point of a logging window that ended at `position` (in `epoch`).
+  void EmitTrain(const RunPosition& position, int64_t epoch, double epoch_progress, double elapsed,
+                 double learning_rate, double grad_norm, const WindowTotals& totals);
 
   polytrain::v1::JobSpec spec_;
   TrainerOptions options_;

@@ -1,0 +1,89 @@
+#include "worker/training_window.h"
+
+#include <algorithm>
+
+#include "common/status_macros.h"
+
+namespace polytrain {
+namespace {
+
+double SecondsSince(TrainingWindow::Clock::time_point start) {
+  return std::chrono::duration<double>(TrainingWindow::Clock::now() - start).count();
+}
+
+}  // namespace
+
+TrainingWindow::TrainingWindow(const torch::Device& device, bool timed_per_step,
+                               ReplicaGroup* group)
+    : group_(group),
+      timed_per_step_(timed_per_step),
+      loss_sum_(torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device))),
+      correct_(torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device))) {
+  Restart();
+}
+
+void TrainingWindow::AddStep(const torch::Tensor& loss, bool batch_mean,
+                             const torch::Tensor& logits, const torch::Tensor& targets,
+                             int64_t samples, int64_t local_samples, Clock::time_point step_start) {
+  if (local_samples > 0) correct_ += logits.argmax(1).eq(targets).sum();
+  loss_sum_ += loss.detach().to(torch::kDouble) * (batch_mean ? static_cast<double>(samples) : 1.0);
+  samples_ += samples;
+  local_samples_ += local_samples;
+  trained_samples_ += local_samples;
+  ++steps_;
+  if (timed_per_step_) {
+    const double seconds = SecondsSince(step_start);
+    seconds_ += seconds;
+    trained_seconds_ += seconds;
+  }
+}
+
+WindowTotals TrainingWindow::Close() {
+  WindowTotals totals;
+  totals.loss_sum = loss_sum_.item<double>();
+  totals.correct = correct_.item<int64_t>();
+  totals.samples = samples_;
+  if (timed_per_step_) {
+    totals.seconds = seconds_;
+  } else {
+    totals.seconds = SecondsSince(start_);
+    trained_seconds_ += totals.seconds;
+  }
+  totals.samples_per_second = samples_ / std::max(totals.seconds, 1e-9);
+  return totals;
+}
+
+absl::Status TrainingWindow::SumOverGang(
+    WindowTotals& totals, const std::function<void(double, double, double)>& on_replica_window) {
+  if (group_ == nullptr || steps_ == 0) return absl::OkStatus();
+  const double local_rate = local_samples_ / std::max(totals.seconds, 1e-9);
+  totals.allreduce_seconds_per_step =
+      (group_->gradient_seconds() - allreduce_seconds_start_) / steps_;
+  totals.allreduce_bytes_per_step =
+      static_cast<double>(group_->gradient_bytes() - allreduce_bytes_start_) / steps_;
+  if (on_replica_window) {
+    on_replica_window(totals.seconds / steps_, totals.allreduce_seconds_per_step, local_rate);
+  }
+  torch::Tensor sums =
+      torch::tensor({static_cast<double>(totals.correct), local_rate}, torch::kDouble);
+  POLYTRAIN_RETURN_IF_ERROR(group_->Sum(sums));
+  totals.correct = static_cast<int64_t>(sums[0].item<double>());
+  totals.samples_per_second = sums[1].item<double>();
+  return absl::OkStatus();
+}
+
+void TrainingWindow::Restart() {
+  loss_sum_.zero_();
+  correct_.zero_();
+  steps_ = 0;
+  samples_ = 0;
+  local_samples_ = 0;
+  seconds_ = 0.0;
+  if (group_ != nullptr) {
+    allreduce_seconds_start_ = group_->gradient_seconds();
+    allreduce_bytes_start_ = group_->gradient_bytes();
+  }
+  start_ = Clock::now();
+}
+
+}  // namespace polytrain
