@@ -76,7 +76,10 @@ void WatchPrinter::PrintState(const Job& job) {
       job.rank_workers_size() > 0 ? absl::StrJoin(job.rank_workers(), ", ") : job.worker();
   std::printf("%s %s: %s%s%s\n", job.id().c_str(), job.spec().name().c_str(),
               StateName(job.state()).c_str(), workers.empty() ? "" : (" on " + workers).c_str(),
-              job.error().empty() ? "" : (" — " + job.error()).c_str());
+              // Running again: the error is the previous attempt's, printed when it was queued.
+              job.error().empty() || job.state() == polytrain::v1::JOB_STATE_RUNNING
+                  ? ""
+                  : (" — " + job.error()).c_str());
 }
 
 void WatchPrinter::Finish() {
@@ -121,14 +124,25 @@ void PrintJobTable(const polytrain::v1::ListJobsResponse& jobs) {
 
 void PrintJob(const Job& job) {
   const bool cancelling = job.cancel_requested() && job.state() == polytrain::v1::JOB_STATE_RUNNING;
+  // A job queued or running again: its error and workers are its previous attempt's.
+  const bool again = !IsFinalState(job.state()) && job.attempts() > 0 &&
+                     job.state() != polytrain::v1::JOB_STATE_PAUSED;
+  const bool queued = job.state() == polytrain::v1::JOB_STATE_QUEUED;
+  const std::string worker =
+      job.worker().empty() ? "" : absl::StrCat(queued ? ", last on " : ", worker ", job.worker());
   std::printf("%s %s: %s%s (attempts %d%s%s)\n", job.id().c_str(), job.spec().name().c_str(),
               StateName(job.state()).c_str(), cancelling ? ", cancel requested" : "",
-              job.attempts(), job.worker().empty() ? "" : (", worker " + job.worker()).c_str(),
-              job.error().empty() ? "" : (", " + job.error()).c_str());
+              job.attempts(), worker.c_str(),
+              job.error().empty() || again ? "" : (", " + job.error()).c_str());
+  if (again && !job.error().empty()) {
+    std::printf("  attempt %d ended: %s\n", job.attempts() - (queued ? 0 : 1), job.error().c_str());
+  }
+  if (!job.waiting_for().empty()) std::printf("  waiting: %s\n", job.waiting_for().c_str());
   // A data-parallel job: where each rank of its latest attempt ran.
   if (job.rank_workers_size() > 0) {
-    std::printf("  %d replicas, global batch %d (%d per replica):\n", job.rank_workers_size(),
-                job.spec().batch_size(), job.spec().batch_size() / job.rank_workers_size());
+    std::printf("  %d replicas, global batch %d (%d per replica)%s:\n", job.rank_workers_size(),
+                job.spec().batch_size(), job.spec().batch_size() / job.rank_workers_size(),
+                queued ? absl::StrCat(", attempt ", job.attempts()).c_str() : "");
     for (int rank = 0; rank < job.rank_workers_size(); ++rank) {
       std::printf("    rank %d on %s\n", rank, job.rank_workers(rank).c_str());
     }

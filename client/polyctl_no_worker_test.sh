@@ -32,6 +32,7 @@ export POLYTRAIN_COORDINATOR=$coordinator_address
 expect 0 "job-" -- "$polyctl" submit "$spec" --name waiting --label team=none
 job=$(head -1 "$tmp/out")
 expect 0 "$job waiting: queued (attempts 0)" -- "$polyctl" get "$job"
+expect 0 "waiting: no worker is connected" -- "$polyctl" get "$job"
 expect 0 "waiting" -- "$polyctl" list --state queued --label team=none
 expect 0 "eval_accuracy by loss" -- "$polyctl" compare "$job"
 expect 0 "cancelled" -- "$polyctl" cancel "$job"

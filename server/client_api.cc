@@ -93,13 +93,19 @@ absl::StatusOr<polytrain::v1::Sweep> ClientApi::CancelSweep(
 absl::StatusOr<Job> ClientApi::GetJob(const polytrain::v1::GetJobRequest& request,
                                       const Caller& caller) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateGetJobRequest(request));
-  return queries_->GetJob(request, caller);
+  absl::StatusOr<Job> job = queries_->GetJob(request, caller);
+  if (job.ok()) job->set_waiting_for(scheduler_->WaitingFor(*job));
+  return job;
 }
 
 absl::StatusOr<polytrain::v1::ListJobsResponse> ClientApi::ListJobs(
     const polytrain::v1::ListJobsRequest& request, const Caller& caller) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateListJobsRequest(request));
-  return queries_->ListJobs(request, caller);
+  absl::StatusOr<polytrain::v1::ListJobsResponse> page = queries_->ListJobs(request, caller);
+  if (page.ok()) {
+    for (Job& job : *page->mutable_jobs()) job.set_waiting_for(scheduler_->WaitingFor(job));
+  }
+  return page;
 }
 
 absl::StatusOr<Job> ClientApi::CancelJob(const polytrain::v1::CancelJobRequest& request,

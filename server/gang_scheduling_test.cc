@@ -148,6 +148,49 @@ TEST_F(GangSchedulingTest, AGangLargerThanTheWorkersHoldsNoOneBack) {
   EXPECT_EQ(StateOf(huge), polytrain::v1::JOB_STATE_QUEUED);
 }
 
+TEST_F(GangSchedulingTest, AQueuedJobSaysWhatItWaitsFor) {
+  OpenWithBackfill(3600);
+  const Job gang = SubmitGang("gang", 3);
+  EXPECT_EQ(Get(gang.id()).waiting_for(), "no worker is connected");
+  polytrain::v1::SubmitJobRequest gpu_request = Request("gpu");
+  gpu_request.mutable_spec()->set_device(polytrain::v1::DEVICE_CUDA);
+  const Job gpu = *api_->SubmitJob(gpu_request, kAdmin);
+  RecordingChannel w1, w2;
+  const int64_t s1 = Connect("w1", &w1);
+  EXPECT_EQ(Get(gang.id()).waiting_for(),
+            "needs 3 workers at once (spec.replicas); 1 of the 1 connected worker can run it");
+  EXPECT_EQ(Get(gpu.id()).waiting_for(),
+            "needs a worker with a GPU (spec.device); none of the 1 connected worker has one");
+  const Job small = Submit("small");  // takes w1's only slot
+  ASSERT_EQ(StateOf(small), polytrain::v1::JOB_STATE_RUNNING);
+  Connect("w2", &w2);
+  const Job behind = Submit("behind");  // takes w2
+  ASSERT_EQ(StateOf(behind), polytrain::v1::JOB_STATE_RUNNING);
+  const Job third = Submit("third");
+  EXPECT_EQ(Get(third.id()).waiting_for(),
+            "every worker that can run it is busy (2 of the 2 connected workers)");
+  RecordingChannel w3;
+  Connect("w3", &w3);  // the third job takes it; the gang now has 3 workers, all busy
+  EXPECT_EQ(StateOf(third), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(gang.id()).waiting_for(),
+            "waiting for 3 workers free at once; 0 of the 3 that can run it are free now");
+  Finish(s1, small);
+  EXPECT_EQ(Get(gang.id()).waiting_for(),
+            "waiting for 3 workers free at once; 1 of the 3 that can run it are free now");
+  // Listing fills it too; a job that runs waits for nothing.
+  polytrain::v1::ListJobsRequest list;
+  absl::StatusOr<polytrain::v1::ListJobsResponse> jobs = api_->ListJobs(list, kAdmin);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  int waiting = 0;
+  for (const Job& job : jobs->jobs()) {
+    EXPECT_EQ(job.waiting_for().empty(), job.state() != polytrain::v1::JOB_STATE_QUEUED)
+        << job.spec().name();
+    waiting += !job.waiting_for().empty();
+  }
+  EXPECT_EQ(waiting, 2);  // the gang and the GPU job
+  EXPECT_EQ(Get(third.id()).waiting_for(), "");
+}
+
 TEST_F(GangSchedulingTest, RankZerosRendezvousReachesTheOtherRanks) {
   const Job gang = SubmitGang("gang", 3);
   RecordingChannel w1, w2, w3;

@@ -143,6 +143,10 @@ class Scheduler {
   // Requeues or fails every running job whose lease lapsed before `now`.
   void ExpireLeases(Clock::time_point now);
 
+  // Why a queued job has not started (Job.waiting_for), from the workers connected now; empty
+  // for a job that is not waiting in the queue.
+  std::string WaitingFor(const polytrain::v1::Job& job);
+
   int ConnectedWorkers();
   size_t QueuedJobs();
   const Options& options() const { return options_; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "common/timestamps.h"
 #include "server/scheduler.h"
 
@@ -47,6 +48,57 @@ bool Scheduler::HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_poin
                         : gang.any_device              ? std::max(with_gpu, without_gpu)
                                                        : with_gpu + without_gpu;
   return could_run >= gang.replicas;
+}
+
+std::string Scheduler::WaitingFor(const Job& job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (job.state() != polytrain::v1::JOB_STATE_QUEUED || !queue_.Contains(job.id())) return "";
+  const DeviceNeed need = DeviceNeedOf(job.spec());
+  const int replicas = std::max(1, job.spec().replicas());
+  // Workers that take jobs (a draining one takes none), with and without a GPU, and their slots
+  // free now.
+  int with_gpu = 0, without_gpu = 0, free_with_gpu = 0, free_without_gpu = 0, draining = 0;
+  for (const auto& [session, worker] : workers_) {
+    if (worker.draining) {
+      ++draining;
+      continue;
+    }
+    (worker.cuda ? with_gpu : without_gpu) += 1;
+    if (worker.HasFreeSlot()) (worker.cuda ? free_with_gpu : free_without_gpu) += 1;
+  }
+  const int connected = with_gpu + without_gpu;
+  const std::string draining_note =
+      draining > 0 ? absl::StrCat(" (", draining, " more shutting down)") : "";
+  if (connected == 0) return absl::StrCat("no worker is connected", draining_note);
+  // A gang of DEVICE_ANY runs all on GPUs or all without.
+  const bool any_device_gang =
+      need == DeviceNeed::kAny && replicas > 1 && job.spec().device() == polytrain::v1::DEVICE_ANY;
+  const int able = need == DeviceNeed::kCuda ? with_gpu
+                   : any_device_gang         ? std::max(with_gpu, without_gpu)
+                                             : connected;
+  const int free = need == DeviceNeed::kCuda ? free_with_gpu
+                   : any_device_gang         ? std::max(free_with_gpu, free_without_gpu)
+                                             : free_with_gpu + free_without_gpu;
+  const std::string of_connected =
+      absl::StrCat(connected, " connected worker", connected == 1 ? "" : "s", draining_note);
+  if (able == 0) {
+    return absl::StrCat("needs a worker with a GPU (spec.device); none of the ", of_connected,
+                        connected == 1 ? " has one" : " have one");
+  }
+  if (replicas > able) {
+    return absl::StrCat("needs ", replicas, " workers at once (spec.replicas); ", able, " of the ",
+                        of_connected, " can run it",
+                        any_device_gang ? " (a gang's ranks all have a GPU or all lack one)" : "");
+  }
+  if (free < replicas) {
+    return replicas > 1 ? absl::StrCat("waiting for ", replicas, " workers free at once; ", free,
+                                       " of the ", able, " that can run it are free now")
+                        : absl::StrCat("every worker that can run it is busy (", able, " of the ",
+                                       of_connected, ")");
+  }
+  // Slots are free: jobs before it in the queue take them first, or a worker still stops the
+  // job's previous attempt.
+  return "jobs queued before it are starting first";
 }
 
 std::vector<Job> Scheduler::ScheduleLocked() {

@@ -1,0 +1,65 @@
+// What polyctl prints for a job: the states a user reads it in, a job queued or running again
+// after a lost attempt included.
+#include "client/job_output.h"
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+
+std::string Printed(const Job& job) {
+  testing::internal::CaptureStdout();
+  PrintJob(job);
+  return testing::internal::GetCapturedStdout();
+}
+
+Job MakeJob(polytrain::v1::JobState state, int attempts, const std::string& worker,
+            const std::string& error) {
+  Job job;
+  job.set_id("job-0123456789ab");
+  job.mutable_spec()->set_name("mlp");
+  job.set_state(state);
+  job.set_attempts(attempts);
+  job.set_worker(worker);
+  job.set_error(error);
+  return job;
+}
+
+TEST(PrintJobTest, AFailedJobSaysWhyOnItsLine) {
+  EXPECT_EQ(Printed(MakeJob(polytrain::v1::JOB_STATE_FAILED, 1, "w1", "training diverged")),
+            "job-0123456789ab mlp: failed (attempts 1, worker w1, training diverged)\n");
+}
+
+TEST(PrintJobTest, AJobQueuedAgainShowsItsLastAttemptAsPast) {
+  Job job = MakeJob(polytrain::v1::JOB_STATE_QUEUED, 1, "w1", "lease expired on worker w1");
+  job.set_waiting_for("no worker is connected");
+  EXPECT_EQ(Printed(job),
+            "job-0123456789ab mlp: queued (attempts 1, last on w1)\n"
+            "  attempt 1 ended: lease expired on worker w1\n"
+            "  waiting: no worker is connected\n");
+}
+
+TEST(PrintJobTest, AJobRunningAgainNamesTheAttemptThatEnded) {
+  EXPECT_EQ(Printed(MakeJob(polytrain::v1::JOB_STATE_RUNNING, 2, "w2", "lease expired")),
+            "job-0123456789ab mlp: running (attempts 2, worker w2)\n"
+            "  attempt 1 ended: lease expired\n");
+}
+
+TEST(PrintJobTest, AGangQueuedAgainListsItsPreviousAttemptsRanks) {
+  Job job = MakeJob(polytrain::v1::JOB_STATE_QUEUED, 1, "w1", "rank 1 lost");
+  job.mutable_spec()->set_batch_size(64);
+  job.mutable_spec()->set_replicas(2);
+  job.add_rank_workers("w1");
+  job.add_rank_workers("w2");
+  EXPECT_EQ(Printed(job),
+            "job-0123456789ab mlp: queued (attempts 1, last on w1)\n"
+            "  attempt 1 ended: rank 1 lost\n"
+            "  2 replicas, global batch 64 (32 per replica), attempt 1:\n"
+            "    rank 0 on w1\n"
+            "    rank 1 on w2\n");
+}
+
+}  // namespace
+}  // namespace polytrain
