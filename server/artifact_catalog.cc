@@ -22,10 +22,15 @@ std::optional<std::string> ArtifactCatalog::OwnerScope(const Caller& caller) {
 
 std::optional<polytrain::v1::Artifact> ArtifactCatalog::AlreadyUploaded(
     const polytrain::v1::UploadArtifactRequest& first, const Caller& caller) {
-  std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<polytrain::v1::Artifact> record =
-      store_->FindArtifact(first.sha256(), caller.name);
-  if (!record.ok() || !files_->Find(StoredPath(first.sha256())).ok()) return std::nullopt;
+  absl::StatusOr<polytrain::v1::Artifact> record;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    record = store_->FindArtifact(first.sha256(), caller.name);
+  }
+  // The stored file is read whole (outside the lock: it may be large) and checked against the
+  // size and CRC-32 it was stored with: a damaged or missing one is uploaded again, which
+  // replaces it.
+  if (!record.ok() || !files_->FindIntact(StoredPath(first.sha256())).ok()) return std::nullopt;
   return *std::move(record);
 }
 

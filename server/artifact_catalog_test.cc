@@ -4,6 +4,8 @@
 #include "server/artifact_catalog.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -128,6 +130,24 @@ TEST_F(ArtifactCatalogTest, AnUploadIsStoredOnceUnderItsHash) {
   // Records live in the database: a restarted coordinator still has them.
   Open();
   EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 26 0"}));
+
+  // A stored file damaged on disk (same size) is not taken as uploaded: the owner's upload of
+  // the same bytes repairs it.
+  {
+    std::fstream damage(StoredFile(first->id()), std::ios::in | std::ios::out | std::ios::binary);
+    damage.seekp(3);
+    damage.put('X');
+  }
+  absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
+  ASSERT_TRUE(catalog.ok());
+  polytrain::v1::UploadArtifactRequest header;
+  header.set_name("model.pt");
+  header.set_sha256(first->id());
+  EXPECT_FALSE((*catalog)->AlreadyUploaded(header, kAlice).has_value());
+  ASSERT_TRUE(Upload(content, kAlice).ok());
+  std::ifstream repaired(StoredFile(first->id()), std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(repaired), {}), content);
+  EXPECT_TRUE((*catalog)->AlreadyUploaded(header, kAlice).has_value());
 }
 
 TEST_F(ArtifactCatalogTest, AWrongHashOrTooManyBytesStoresNothing) {

@@ -127,11 +127,17 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> ClientApi::CompareJobs(
   return queries_->CompareJobs(request, caller);
 }
 
-absl::Status ClientApi::Watch(const polytrain::v1::WatchJobRequest& request, JobWatcher* watcher,
-                              const Caller& caller) {
+absl::StatusOr<WatchStart> ClientApi::Watch(const polytrain::v1::WatchJobRequest& request,
+                                            JobWatcher* watcher, const Caller& caller) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateWatchJobRequest(request));
   POLYTRAIN_RETURN_IF_ERROR(queries_->AccessibleJob("id", request.id(), caller).status());
   return scheduler_->Watch(request.id(), watcher);
+}
+
+absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> ClientApi::WatchHistory(
+    const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
+    int limit) {
+  return queries_->MetricsBetween(job_id, after, through, limit);
 }
 
 absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(

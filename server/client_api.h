@@ -47,8 +47,12 @@ class ClientApi {
   absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(
       const polytrain::v1::CompareJobsRequest& request, const Caller& caller);
   // Scheduler::Watch for a caller that may see the job.
-  absl::Status Watch(const polytrain::v1::WatchJobRequest& request, JobWatcher* watcher,
-                     const Caller& caller);
+  absl::StatusOr<WatchStart> Watch(const polytrain::v1::WatchJobRequest& request,
+                                   JobWatcher* watcher, const Caller& caller);
+  // A page of a watched job's history (WatchStart::history_through bounds it).
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> WatchHistory(
+      const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
+      int limit);
   void Unwatch(const std::string& job_id, JobWatcher* watcher);
 
   // The catalog uploads go to: FAILED_PRECONDITION when there is none.

@@ -60,6 +60,16 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "started (0: they never pass it)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--max_watches_per_caller", options->watch.per_caller,
+                 "WatchJob streams one caller may hold open at once (without --tokens, every "
+                 "caller counts as one)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--max_watch_backlog_bytes", options->watch.backlog_bytes,
+                 "a WatchJob stream whose client falls this many bytes of events behind is ended "
+                 "with RESOURCE_EXHAUSTED (the client watches again and gets the history)")
+      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 30))
+      ->capture_default_str();
   app.add_option(
          "--metrics_listen", options->metrics_listen,
          "serve Prometheus /metrics on IPV4:PORT (0.0.0.0: every interface; port 0 picks one; "

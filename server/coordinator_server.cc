@@ -54,7 +54,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   s->core_ = *std::move(core);
 
   s->client_service_ = std::make_unique<CoordinatorServiceImpl>(
-      &s->core_->client_api(), s->metrics_.get(), s->access_.get());
+      &s->core_->client_api(), s->metrics_.get(), s->access_.get(), options.watch);
   s->worker_service_ = std::make_unique<WorkerServiceImpl>(
       &s->core_->worker_protocol(), s->core_->artifact_store(), s->access_.get());
   grpc::EnableDefaultHealthCheckService(true);

@@ -37,6 +37,7 @@ class CoordinatorServer {
     // leased out) in seconds, not after TCP's quarter of an hour.
     double keepalive_seconds = 20.0;
     double gang_backfill_seconds = 30.0;            // see Scheduler::Options
+    WatchLimits watch;                              // WatchJob streams per caller, backlog
     std::string metrics_listen = "127.0.0.1:9464";  // empty: no /metrics
     double job_series_retention_seconds = 600;
     int max_finished_job_series = 1000;

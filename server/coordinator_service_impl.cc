@@ -15,104 +15,6 @@
 namespace polytrain {
 namespace {
 
-// One WatchJob stream: the Scheduler pushes events (under its lock), this queues them and
-// writes one at a time; the stream finishes after the job's final state.
-class JobWatch final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public JobWatcher {
- public:
-  // A refused `status` (the caller or the request) finishes the stream at once.
-  JobWatch(ClientApi* api, CoordinatorMetrics* metrics, const grpc::ByteBuffer& request_bytes,
-           const absl::StatusOr<Caller>& caller)
-      : api_(api), metrics_(metrics) {
-    polytrain::v1::WatchJobRequest request;
-    absl::Status status = caller.status();
-    if (status.ok()) status = ParseRequest(request_bytes, &request);
-    if (status.ok()) {
-      job_id_ = request.id();
-      status = api_->Watch(request, this, *caller);
-    }
-    if (!status.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      FinishLocked(ToGrpcStatus(status));
-    }
-  }
-
-  void OnEvent(const polytrain::v1::JobEvent& event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return;
-    pending_.emplace_back();
-    if (!SerializeResponse(event, &pending_.back()).ok()) {
-      pending_.pop_back();
-      return;
-    }
-    if (!writing_) WriteNextLocked();
-  }
-
-  void OnEnd() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    ended_ = true;
-    if (!writing_ && pending_.empty()) FinishLocked(grpc::Status::OK);
-  }
-
-  void OnWriteDone(bool ok) override {
-    bool client_gone = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
-      if (!ok) {
-        client_gone = true;
-        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
-      } else if (!pending_.empty()) {
-        WriteNextLocked();
-      } else if (ended_) {
-        FinishLocked(grpc::Status::OK);
-      }
-    }
-    // Outside our lock: the Scheduler calls OnEvent while holding its own.
-    if (client_gone) api_->Unwatch(job_id_, this);
-  }
-
-  void OnCancel() override {
-    api_->Unwatch(job_id_, this);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!writing_) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-  }
-
-  void OnDone() override {
-    api_->Unwatch(job_id_, this);  // no event can arrive after this returns
-    delete this;
-  }
-
- private:
-  void WriteNextLocked() {
-    current_ = std::move(pending_.front());
-    pending_.pop_front();
-    writing_ = true;
-    StartWrite(&current_);
-  }
-  void FinishLocked(const grpc::Status& status) {
-    if (finished_) return;
-    finished_ = true;
-    pending_.clear();
-    if (metrics_ != nullptr) {  // counted as it ends, with how long it was watched
-      metrics_->Rpc(
-          "WatchJob", status.error_code(),
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
-    }
-    Finish(status);
-  }
-
-  ClientApi* api_;
-  CoordinatorMetrics* metrics_;
-  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::string job_id_;
-  std::mutex mu_;
-  std::deque<grpc::ByteBuffer> pending_;
-  grpc::ByteBuffer current_;
-  bool writing_ = false;
-  bool ended_ = false;
-  bool finished_ = false;
-};
-
 // One UploadArtifact stream: chunks parsed and checked one by one into the catalog's upload,
 // finished at the chunk marked last with the stored record (or the first error, nothing kept).
 class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
@@ -334,7 +236,8 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::DeleteArtifact(
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return new JobWatch(api_, metrics_, *request, access_->ClientCaller(*context));
+  return StartJobWatch(context, api_, metrics_, &watch_quota_, watch_limits_, *request,
+                       access_->ClientCaller(*context));
 }
 
 }  // namespace polytrain

@@ -10,6 +10,7 @@
 #include "server/access_control.h"
 #include "server/client_api.h"
 #include "server/coordinator_metrics.h"
+#include "server/job_watch_stream.h"
 
 namespace polytrain {
 
@@ -34,8 +35,13 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
  public:
   // `metrics` may be null; `access` decides who the caller is (a call it refuses never reaches
   // the ClientApi). All must outlive the service.
-  CoordinatorServiceImpl(ClientApi* api, CoordinatorMetrics* metrics, const AccessControl* access)
-      : api_(api), metrics_(metrics), access_(access) {}
+  CoordinatorServiceImpl(ClientApi* api, CoordinatorMetrics* metrics, const AccessControl* access,
+                         const WatchLimits& watch_limits = {})
+      : api_(api),
+        metrics_(metrics),
+        access_(access),
+        watch_limits_(watch_limits),
+        watch_quota_(watch_limits.per_caller) {}
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
@@ -86,6 +92,8 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
   ClientApi* const api_;
   CoordinatorMetrics* const metrics_;
   const AccessControl* const access_;
+  const WatchLimits watch_limits_;
+  CallerQuota watch_quota_;  // WatchJob streams open per caller
 };
 
 }  // namespace polytrain

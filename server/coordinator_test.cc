@@ -490,7 +490,8 @@ TEST_F(CoordinatorTest, ClientsSeeAndChangeOnlyTheirOwnJobs) {
   RecordingWatcher watcher;
   polytrain::v1::WatchJobRequest watch;
   watch.set_id(theirs.id());
-  EXPECT_EQ(api_->Watch(watch, &watcher, alice).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(api_->Watch(watch, &watcher, alice).status().code(),
+            absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(watcher.events, 0);
 
   polytrain::v1::CompareJobsRequest compare;

@@ -32,6 +32,12 @@ class JobQueries {
       const polytrain::v1::ListJobsRequest& request, const Caller& caller) const;
   absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
       const polytrain::v1::GetMetricsRequest& request, const Caller& caller) const;
+  // A page of a job's history (JobStore::GetMetricsBetween); the caller was checked before.
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> MetricsBetween(
+      const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
+      int limit) const {
+    return store_->GetMetricsBetween(job_id, after, through, limit);
+  }
   // NOT_FOUND ("id: no sweep <id>"), or PERMISSION_DENIED for a client's other than its own.
   absl::StatusOr<polytrain::v1::Sweep> GetSweep(const polytrain::v1::GetSweepRequest& request,
                                                 const Caller& caller) const;

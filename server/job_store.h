@@ -39,6 +39,13 @@ struct JobPage {
   std::string next_page_token;           // empty on the last page
 };
 
+// A metric point's place in a job's history, which is ordered by step, then kind (a replayed
+// point with the step and kind of a stored one replaces it).
+struct MetricKey {
+  int64_t step = 0;
+  int32_t kind = 0;
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -85,6 +92,13 @@ class JobStore {
   // Oldest first.
   virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) = 0;
+  // The newest point's place in the history (none: no points).
+  virtual absl::StatusOr<std::optional<MetricKey>> NewestMetricKey(const std::string& job_id) = 0;
+  // A page of the history, oldest first: at most `limit` points after `after` (from the first
+  // when absent) and at or before `through`.
+  virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsBetween(
+      const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
+      int limit) = 0;
 
   // --- Sweeps: their requests and states (their jobs carry the label sweep=<id>). ---
   // The stored record (id, owner, create_time, request, state). NOT_FOUND for an unknown id.

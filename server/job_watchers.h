@@ -1,18 +1,28 @@
 // Who is watching which job (WatchJob streams), and sending them what happens to it: every state
 // change and metric point, then the end of the watch once the job's state is final. Not locked:
-// the scheduler calls it under its own lock, so that no event falls between a watcher's history
-// and its live feed.
+// the scheduler calls it under its own lock, so that no event falls between the history a
+// watcher reads (WatchStart) and its live feed.
 #ifndef POLYTRAIN_SERVER_JOB_WATCHERS_H_
 #define POLYTRAIN_SERVER_JOB_WATCHERS_H_
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "api/job_states.h"
 #include "polytrain/v1/coordinator.pb.h"
+#include "server/job_store.h"
 
 namespace polytrain {
+
+// Where a watch starts: the job as it was, and the newest metric point stored then. The history
+// up to that point is the watcher's to read (JobStore::GetMetricsBetween, in pages); every
+// event after it reaches the watcher live.
+struct WatchStart {
+  polytrain::v1::Job job;
+  std::optional<MetricKey> history_through;  // none: no history
+};
 
 // Receives a watched job's events. OnEvent must not block or call back; OnEnd follows the job's
 // final state (or the coordinator's shutdown).

@@ -165,26 +165,23 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
   return job;  // still RUNNING; CANCELLED once a worker stops it (or a lease lapses)
 }
 
-absl::Status Scheduler::Watch(const std::string& job_id, JobWatcher* watcher) {
-  // Under mu_, so no state change or metric point falls between the history and the live feed.
+absl::StatusOr<WatchStart> Scheduler::Watch(const std::string& job_id, JobWatcher* watcher) {
+  // Under mu_, so no state change or metric point falls between the history and the live feed:
+  // points are stored and sent to watchers under it too.
   std::lock_guard<std::mutex> lock(mu_);
+  WatchStart start;
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
-  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> history = store_->GetMetrics(job_id);
-  if (!history.ok()) return history.status();
-  polytrain::v1::JobEvent event;
-  *event.mutable_job() = *job;
-  watcher->OnEvent(event);
-  for (const auto& point : *history) {
-    *event.mutable_point() = point;
-    watcher->OnEvent(event);
-  }
-  if (IsFinalState(job->state())) {
+  start.job = *std::move(job);
+  absl::StatusOr<std::optional<MetricKey>> newest = store_->NewestMetricKey(job_id);
+  if (!newest.ok()) return newest.status();
+  start.history_through = *newest;
+  if (IsFinalState(start.job.state())) {
     watcher->OnEnd();
   } else {
     watchers_.Add(job_id, watcher);
   }
-  return absl::OkStatus();
+  return start;
 }
 
 void Scheduler::Unwatch(const std::string& job_id, JobWatcher* watcher) {

@@ -88,9 +88,11 @@ class Scheduler {
   // A queued job is cancelled at once; a running one is asked to stop and stays RUNNING until
   // its worker confirms (or its lease lapses). FAILED_PRECONDITION for a job that already ended.
   absl::StatusOr<polytrain::v1::Job> Cancel(const std::string& job_id);
-  // Sends the job, its metric history and then its live events to `watcher` until the job ends;
-  // a job that already ended gets its snapshot, history and OnEnd at once.
-  absl::Status Watch(const std::string& job_id, JobWatcher* watcher);
+  // Starts a watch: returns the job as it is and where its stored history ends, and sends every
+  // later event to `watcher` until the job ends (a job that already ended gets OnEnd at once).
+  // The history itself is read by the watcher, outside the scheduler's lock: a long one holds
+  // up nothing else.
+  absl::StatusOr<WatchStart> Watch(const std::string& job_id, JobWatcher* watcher);
   // Stops sending to `watcher` (the client went away). No OnEnd follows.
   void Unwatch(const std::string& job_id, JobWatcher* watcher);
 

@@ -45,6 +45,10 @@ class SqliteJobStore : public JobStore {
   absl::Status DeleteMetricsAfter(const std::string& job_id, int64_t step) override;
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) override;
+  absl::StatusOr<std::optional<MetricKey>> NewestMetricKey(const std::string& job_id) override;
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsBetween(
+      const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
+      int limit) override;
   absl::StatusOr<polytrain::v1::Artifact> PutArtifact(polytrain::v1::Artifact record) override;
   absl::StatusOr<polytrain::v1::Artifact> FindArtifact(
       const std::string& id, const std::optional<std::string>& owner) override;
