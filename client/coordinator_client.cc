@@ -1,5 +1,7 @@
 #include "client/coordinator_client.h"
 
+#include <filesystem>
+
 #include "api/limits.h"
 #include "common/chunked_file.h"
 #include "common/sha256.h"
@@ -19,6 +21,12 @@ CoordinatorClient::CoordinatorClient(std::string address, ClientSecurityOptions 
 absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::string& path,
                                                                   const std::string& name) {
   if (!status_.ok()) return status_;
+  // A device, a FIFO or a directory would be read forever, block, or fail midway.
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a regular file (a model or dataset is uploaded from a file)"));
+  }
   absl::StatusOr<std::string> hex = Sha256HexOfFile(path);
   if (!hex.ok()) return hex.status();
   absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
@@ -61,12 +69,14 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
   auto reader = stub_->WatchJob(&context, request);
   polytrain::v1::JobEvent event;
   polytrain::v1::Job last;
+  bool connected = false;
   while (reader->Read(&event)) {
+    connected = true;
     if (event.has_job()) last = event.job();
     on_event(event);
   }
   const grpc::Status status = reader->Finish();
-  return Result(status, std::move(last));
+  return Result(status, std::move(last), connected);
 }
 
 }  // namespace polytrain

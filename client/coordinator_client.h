@@ -48,12 +48,22 @@ class CoordinatorClient {
 
  private:
   void Prepare(grpc::ClientContext* context) const { AddToken(security_, context); }
+  // `connected`: the call got an answer before it failed (no connection hint then: TLS and the
+  // address were right).
   template <typename Response>
-  absl::StatusOr<Response> Result(const grpc::Status& status, Response response) const {
+  absl::StatusOr<Response> Result(const grpc::Status& status, Response response,
+                                  bool connected = false) const {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       return absl::UnavailableError(
           absl::StrCat("cannot reach the coordinator at ", address_, ": ", status.error_message(),
-                       ConnectionHint(security_, status.error_message())));
+                       connected ? "" : ConnectionHint(security_, status.error_message())));
+    }
+    // polyctl cancels no call of its own: a cancelled one was ended by a coordinator shutting
+    // down or restarting, which is an outage, not a job's outcome.
+    if (status.error_code() == grpc::StatusCode::CANCELLED) {
+      return absl::UnavailableError(absl::StrCat(
+          "the coordinator at ", address_,
+          " ended the call (it is shutting down or restarting): ", status.error_message()));
     }
     if (!status.ok()) return FromGrpcStatus(status);
     return response;

@@ -36,12 +36,13 @@ void PrintProgress(const Job& job, const MetricPoint& p, double eval_accuracy) {
   const int width = 24, filled = static_cast<int>(done * width);
   const double eta = done > 0 ? p.elapsed_seconds() * (1 - done) / done : 0;
   std::printf(
-      "\r%s [%s%s] %3.0f%% step %lld epoch %d/%d loss %.4f acc %.4f eval %.4f %.0f "
+      "\r%s [%s%s] %3.0f%% step %lld epoch %d/%d loss %s acc %s eval %s %.0f "
       "samples/s ETA %.0fs\033[K",
       job.spec().name().c_str(), std::string(filled, '=').c_str(),
       std::string(width - filled, ' ').c_str(), 100 * done, static_cast<long long>(p.step()),
-      p.epoch() + 1, epochs, Value(p.values(), "loss"), Value(p.values(), "accuracy"),
-      eval_accuracy, Value(p.values(), "samples_per_second"), eta);
+      p.epoch() + 1, epochs, Fixed(Value(p.values(), "loss")).c_str(),
+      Fixed(Value(p.values(), "accuracy")).c_str(), Fixed(eval_accuracy).c_str(),
+      Value(p.values(), "samples_per_second"), eta);
 }
 
 // A CSV field (RFC 4180): quoted, with quotes doubled, where it holds a comma, a quote or a line
@@ -51,8 +52,10 @@ std::string CsvField(const std::string& text) {
   return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
 }
 
-// The shortest text that reads back as exactly `value` (absl::StrCat keeps 6 digits only).
+// The shortest text that reads back as exactly `value` (absl::StrCat keeps 6 digits only); a
+// CSV's empty field for NaN, which marks a value missing (too few runs, no evaluation).
 std::string Exact(double value) {
+  if (std::isnan(value)) return "";
   char text[32];
   const std::to_chars_result end = std::to_chars(text, text + sizeof(text), value);
   return std::string(text, end.ptr);
@@ -61,7 +64,10 @@ std::string Exact(double value) {
 }  // namespace
 
 std::string Fixed(double v, int digits) {
-  return std::isnan(v) ? "-" : absl::StrFormat("%.*f", digits, v);
+  if (std::isnan(v)) return "-";
+  // A diverging run's loss (1e30, say) in a width a table can hold, not 30 digits.
+  if (std::isfinite(v) && std::abs(v) >= 1e6) return absl::StrFormat("%.*e", digits - 1, v);
+  return absl::StrFormat("%.*f", digits, v);
 }
 
 std::string StateName(polytrain::v1::JobState state) {
@@ -99,13 +105,16 @@ void WatchPrinter::Print(const polytrain::v1::JobEvent& event) {
     if (terminal_) {
       if (p.kind() == MetricPoint::KIND_TRAIN) PrintProgress(job_, p, eval_accuracy_);
     } else if (p.kind() == MetricPoint::KIND_EVAL) {
-      std::printf("  eval  step %lld epoch %d: loss %.4f accuracy %.4f ece %.4f\n",
-                  static_cast<long long>(p.step()), p.epoch(), Value(p.values(), "eval_loss"),
-                  Value(p.values(), "eval_accuracy"), Value(p.values(), "eval_ece"));
+      std::printf("  eval  step %lld epoch %d: loss %s accuracy %s ece %s\n",
+                  static_cast<long long>(p.step()), p.epoch(),
+                  Fixed(Value(p.values(), "eval_loss")).c_str(),
+                  Fixed(Value(p.values(), "eval_accuracy")).c_str(),
+                  Fixed(Value(p.values(), "eval_ece")).c_str());
     } else {
-      std::printf("  train step %lld epoch %d (%.0f%%): loss %.4f accuracy %.4f %.0f samples/s\n",
+      std::printf("  train step %lld epoch %d (%.0f%%): loss %s accuracy %s %.0f samples/s\n",
                   static_cast<long long>(p.step()), p.epoch(), 100 * p.epoch_progress(),
-                  Value(p.values(), "loss"), Value(p.values(), "accuracy"),
+                  Fixed(Value(p.values(), "loss")).c_str(),
+                  Fixed(Value(p.values(), "accuracy")).c_str(),
                   Value(p.values(), "samples_per_second"));
     }
   }
@@ -174,7 +183,9 @@ void PrintJob(const Job& job) {
   const std::map<std::string, double> metrics(job.final_metrics().begin(),
                                               job.final_metrics().end());
   for (const auto& [key, value] : metrics) {
-    if (key.find('/') == std::string::npos) std::printf("  %-16s %.4f\n", key.c_str(), value);
+    if (key.find('/') == std::string::npos) {
+      std::printf("  %-16s %s\n", key.c_str(), Fixed(value).c_str());
+    }
   }
 }
 
@@ -236,9 +247,10 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
   std::printf("%-28s %4s %8s %8s  %-19s %9s %8s %8s\n", "loss", "runs", "mean", "std",
               "95% interval", "p", "best", "ece");
   for (const auto& r : table.losses()) {
-    const std::string interval = std::isnan(r.ci95_low())
-                                     ? "-"
-                                     : absl::StrFormat("[%.4f, %.4f]", r.ci95_low(), r.ci95_high());
+    const std::string interval =
+        std::isnan(r.ci95_low())
+            ? "-"
+            : absl::StrCat("[", Fixed(r.ci95_low()), ", ", Fixed(r.ci95_high()), "]");
     std::printf("%-28s %4d %8s %8s  %-19s %9s %8s %8s\n", r.loss_name().c_str(), r.runs(),
                 Fixed(r.mean()).c_str(), Fixed(r.std()).c_str(), interval.c_str(),
                 r.baseline() ? "baseline" : Fixed(r.p_value(), 3).c_str(),

@@ -61,5 +61,35 @@ TEST(PrintJobTest, AGangQueuedAgainListsItsPreviousAttemptsRanks) {
             "    rank 1 on w2\n");
 }
 
+TEST(PrintJobTest, ADivergedLossFitsItsColumn) {
+  EXPECT_EQ(Fixed(2.864721431870701e23), "2.865e+23");  // not 24 digits
+  EXPECT_EQ(Fixed(999999.5), "999999.5000");
+  EXPECT_EQ(Fixed(NAN), "-");
+}
+
+TEST(PrintComparisonTest, AMissingValueIsAnEmptyCsvFieldAndAJsonNull) {
+  polytrain::v1::CompareJobsResponse table;
+  auto* row = table.add_losses();
+  row->set_loss_name("poly1(e=1)");
+  row->set_runs(0);
+  row->set_mean(NAN);
+  row->set_std(NAN);
+  row->set_ci95_low(NAN);
+  row->set_ci95_high(NAN);
+  row->set_p_value(NAN);
+  row->set_mean_best(NAN);
+  row->set_mean_ece(NAN);
+  testing::internal::CaptureStdout();
+  PrintComparison(table, "csv", /*per_job=*/false);
+  EXPECT_EQ(testing::internal::GetCapturedStdout(),
+            "loss,runs,mean,std,ci95_low,ci95_high,p_value,baseline,mean_best,mean_ece\n"
+            "poly1(e=1),0,,,,,,false,,\n");
+  testing::internal::CaptureStdout();
+  PrintComparison(table, "json", /*per_job=*/false);
+  const std::string json = testing::internal::GetCapturedStdout();
+  EXPECT_NE(json.find(R"("mean":null)"), std::string::npos) << json;
+  EXPECT_EQ(json.find("NaN"), std::string::npos) << json;
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -50,4 +50,30 @@ expect 1 "base.name: too long for this sweep" -- "$polyctl" sweep "$tmp/long.txt
 expect 0 "sweep-" -- "$polyctl" sweep "$spec" --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=1'
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- "$polyctl" --coordinator 127.0.0.1:1 list
 
+# Uploads take regular files only (a FIFO blocked, /dev/zero was hashed forever); the same
+# bytes again keep their first name, and polyctl says so.
+mkfifo "$tmp/fifo"
+expect 1 "fifo: not a regular file" -- "$polyctl" upload "$tmp/fifo"
+expect 1 "/dev/null: not a regular file" -- "$polyctl" upload /dev/null
+printf 'some bytes' >"$tmp/a.bin"
+expect 0 "sha256:" -- "$polyctl" upload "$tmp/a.bin" --name first.bin
+expect 0 "was stored before as 'first.bin'" -- "$polyctl" upload "$tmp/a.bin" --name second.bin
+
+# A search watched while its coordinator stops: an outage (exit 3), not a failed search (6).
+expect 0 "sweep-" -- "$polyctl" search "$spec" --range poly1.epsilon=0:5 --trials 3
+search=$(head -1 "$tmp/out")
+"$polyctl" watch "$search" >"$tmp/watch.out" 2>"$tmp/watch.err" &
+watch_pid=$!
+for _ in $(seq 400); do  # until its first poll was answered
+  [[ -s "$tmp/watch.err" ]] && break
+  sleep 0.05
+done
+kill -TERM "$coordinator_pid"
+wait "$coordinator_pid"
+wait "$watch_pid"
+code=$?
+checks=$((checks + 1))
+[[ $code -eq 3 ]] && grep -qE "cannot reach the coordinator|ended the call" "$tmp/watch.err" ||
+  fail "watch of a search whose coordinator stopped exited $code: $(tail -2 "$tmp/watch.err")"
+
 finish polyctl_no_worker_test

@@ -257,13 +257,55 @@ absl::Status ReadProtoFile(const std::string& path, google::protobuf::Message* m
   return ParseProto(content.str(), *format, path, message);
 }
 
+namespace {
+
+bool IsFloating(const google::protobuf::FieldDescriptor* field) {
+  return field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE ||
+         field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_FLOAT;
+}
+
+// protobuf's JSON writes a double that is not finite as a string ("NaN"): one field would then
+// hold a number in one row and a string in the next. Those become null, in every message field,
+// list and map of `object` (a JSON object of `descriptor`).
+void NullNonFinite(const google::protobuf::Descriptor* descriptor, nlohmann::ordered_json& object) {
+  if (!object.is_object()) return;  // a well-known type written as a string, say
+  for (auto& [key, value] : object.items()) {
+    const google::protobuf::FieldDescriptor* field = descriptor->FindFieldByName(key);
+    if (field == nullptr) continue;
+    const google::protobuf::FieldDescriptor* element =
+        field->is_map() ? field->message_type()->map_value() : field;
+    auto fix = [&](nlohmann::ordered_json& item) {
+      if (IsFloating(element) && item.is_string()) {
+        item = nullptr;  // finite doubles are numbers: a string is NaN or an infinity
+      } else if (element->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        NullNonFinite(element->message_type(), item);
+      }
+    };
+    if (field->is_map() && value.is_object()) {
+      for (auto& [entry_key, entry] : value.items()) fix(entry);
+    } else if (field->is_repeated() && value.is_array()) {
+      for (auto& item : value) fix(item);
+    } else {
+      fix(value);
+    }
+  }
+}
+
+}  // namespace
+
 std::string ToJson(const google::protobuf::Message& message, bool include_defaults) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = include_defaults;
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
+  if (out.find("NaN") == std::string::npos && out.find("Infinity") == std::string::npos) {
+    return out;
+  }
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(out, nullptr, false);
+  if (json.is_discarded()) return out;
+  NullNonFinite(message.GetDescriptor(), json);
+  return json.dump();
 }
 
 }  // namespace polytrain

@@ -29,6 +29,7 @@ absl::Status ReadProtoFile(const std::string& path, google::protobuf::Message* m
 
 // One-line JSON with the proto field names as written in .proto files; with
 // `include_defaults`, fields at their zero value are printed too (stable columns for readers).
+// A double that is not finite (NaN marks a value missing) is null: JSON has no number for it.
 std::string ToJson(const google::protobuf::Message& message, bool include_defaults = false);
 
 }  // namespace polytrain

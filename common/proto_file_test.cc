@@ -250,5 +250,21 @@ TEST(ProtoFileTest, JsonOutputUsesProtoFieldNames) {
   EXPECT_EQ(ToJson(spec), R"({"poly_n":{"epsilons":[1.5]},"label_smoothing":0.1})");
 }
 
+TEST(ProtoFileTest, JsonWritesADoubleThatIsNotFiniteAsNull) {
+  // A number in one row and the string "NaN" in the next broke typed readers.
+  LossSpec spec;
+  spec.mutable_poly_n()->add_epsilons(NAN);
+  spec.mutable_poly_n()->add_epsilons(2);
+  spec.mutable_poly_n()->add_epsilons(-INFINITY);
+  spec.set_label_smoothing(INFINITY);
+  EXPECT_EQ(ToJson(spec), R"({"poly_n":{"epsilons":[null,2,null]},"label_smoothing":null})");
+  polytrain::v1::JobSpec job;
+  (*job.mutable_labels())["k"] = "Infinity";  // a string keeps its text
+  job.set_name("NaN");
+  job.mutable_loss()->set_label_smoothing(NAN);
+  EXPECT_EQ(ToJson(job),
+            R"({"name":"NaN","labels":{"k":"Infinity"},"loss":{"label_smoothing":null}})");
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -25,6 +25,10 @@ int RunUpload(const UploadOptions& options, CoordinatorClient& client) {
           : options.name;
   absl::StatusOr<polytrain::v1::Artifact> stored = client.Upload(options.file, name);
   if (!stored.ok()) return Fail(stored.status());
+  if (stored->name() != name) {  // the same bytes, stored before under another name
+    std::cerr << "polyctl: " << stored->id() << " was stored before as '" << stored->name()
+              << "' (the same bytes are stored once, under their first name)\n";
+  }
   std::cout << stored->id() << std::endl;
   return kExitOk;
 }
