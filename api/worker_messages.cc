@@ -207,6 +207,15 @@ absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bo
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("job_id", chunk.job_id()));
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("name", chunk.name()));
     POLYTRAIN_RETURN_IF_ERROR(ValidateUploadedName("name", chunk.name()));
+  } else {
+    // As Coordinator.UploadArtifact refuses it: a later chunk naming another file would be
+    // stored under the first one's name without a word.
+    for (const auto& [field, set] :
+         {std::pair<const char*, bool>{"job_id", !chunk.job_id().empty()},
+          {"attempt", chunk.attempt() != 0},
+          {"name", !chunk.name().empty()}}) {
+      if (set) return InvalidField(field, "set on the first chunk only");
+    }
   }
   if (chunk.data().size() > kArtifactChunkBytes) {
     return InvalidField(
@@ -224,8 +233,13 @@ absl::Status ValidateArtifactPath(absl::string_view field, absl::string_view pat
   if (slash == absl::string_view::npos) {
     return InvalidField(field, absl::StrCat("expected <job_id>/<name>, got ", Quote(path)));
   }
-  POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName(field, path.substr(0, slash)));
-  return ValidateArtifactName(field, path.substr(slash + 1));
+  // The whole path is quoted: "/etc/passwd" was refused as "not a file name: ''".
+  if (!ValidateArtifactName(field, path.substr(0, slash)).ok() ||
+      !ValidateArtifactName(field, path.substr(slash + 1)).ok()) {
+    return InvalidField(
+        field, absl::StrCat("expected <job_id>/<name> of two plain file names, got ", Quote(path)));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateDownloadArtifactRequest(

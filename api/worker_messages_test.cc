@@ -111,7 +111,11 @@ TEST(WorkerMessagesTest, DownloadPathsAreQuotedShort) {
   EXPECT_EQ(status.message(), "path: expected <job_id>/<name>, got '" + std::string(64, 'p') +
                                   "...' (100000 characters)");
   request.set_path("job-1/../x");
-  EXPECT_EQ(ValidateDownloadArtifactRequest(request).message(), "path: not a file name: '../x'");
+  EXPECT_EQ(ValidateDownloadArtifactRequest(request).message(),
+            "path: expected <job_id>/<name> of two plain file names, got 'job-1/../x'");
+  request.set_path("/etc/passwd");
+  EXPECT_EQ(ValidateDownloadArtifactRequest(request).message(),
+            "path: expected <job_id>/<name> of two plain file names, got '/etc/passwd'");
   request.set_path("job-1/ckpt-1.pt");
   EXPECT_TRUE(ValidateDownloadArtifactRequest(request).ok());
 }
@@ -128,7 +132,15 @@ TEST(WorkerMessagesTest, ChunksAreBounded) {
   chunk.clear_data();
   chunk.set_name("../up");
   EXPECT_EQ(ValidateArtifactChunk(chunk, true).message(), "name: not a file name: '../up'");
-  EXPECT_TRUE(ValidateArtifactChunk(chunk, false).ok());  // only the first chunk names the file
+  // Only the first chunk names the file: a later one that does is refused, by field.
+  EXPECT_EQ(ValidateArtifactChunk(chunk, false).message(), "job_id: set on the first chunk only");
+  chunk.clear_job_id();
+  chunk.set_attempt(2);
+  EXPECT_EQ(ValidateArtifactChunk(chunk, false).message(), "attempt: set on the first chunk only");
+  chunk.clear_attempt();
+  EXPECT_EQ(ValidateArtifactChunk(chunk, false).message(), "name: set on the first chunk only");
+  chunk.clear_name();
+  EXPECT_TRUE(ValidateArtifactChunk(chunk, false).ok());
   chunk.set_last(true);
   chunk.set_size(-1);
   EXPECT_EQ(ValidateArtifactChunk(chunk, false).message(),

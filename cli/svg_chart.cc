@@ -197,12 +197,17 @@ std::string RenderSvg(const std::vector<ChartPanel>& panels,
   return svg;
 }
 
-absl::Status WriteChart(const std::string& path, const std::string& svg) {
-  const bool png = absl::EndsWith(path, ".png");
-  if (!png && !absl::EndsWith(path, ".svg")) {
+absl::Status CheckPlotPath(const std::string& path) {
+  if (!absl::EndsWith(path, ".png") && !absl::EndsWith(path, ".svg")) {
     return absl::InvalidArgumentError(
         absl::StrCat("--plot ", path, ": the file must end in .svg or .png"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status WriteChart(const std::string& path, const std::string& svg) {
+  if (absl::Status s = CheckPlotPath(path); !s.ok()) return s;
+  const bool png = absl::EndsWith(path, ".png");
   const int out = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) {
     return absl::InvalidArgumentError(

@@ -10,12 +10,16 @@
 #include "cli/exit_codes.h"
 #include "cli/security_flags.h"
 #include "client/commands/commands.h"
+#include "google/protobuf/stubs/logging.h"
 #include "loss/tool/loss_commands.h"
 
 namespace polytrain {
 namespace {
 
 int Main(int argc, char** argv) {
+  // protobuf logs a string that is not UTF-8 as it serializes a request; the coordinator refuses
+  // that request naming the field, which is the error the user reads. The raw log line is noise.
+  google::protobuf::SetLogHandler(nullptr);
   CLI::App app{
       "polyctl: submit, watch, sweep and compare PolyTrain training jobs.\n"
       "Example: polyctl sweep examples/jobs/fashion_mnist_mlp_ce.txtpb "

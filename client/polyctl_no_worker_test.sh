@@ -24,6 +24,11 @@ expect 0 "L(0.50)  dL(0.50)" -- "$polyctl" loss curve "$losses/cross_entropy.txt
 printf 'poly1: {epsilon: -2}\n' >"$tmp/bad.yaml"
 expect 1 "bad.yaml: poly1.epsilon: must be >= -1, got -2" -- "$polyctl" loss describe "$tmp/bad.yaml"
 expect 0 "Exit codes: 0 success" -- "$polyctl" --help
+# A bad --plot name is refused before any output, not after the whole table.
+expect 1 "--plot $tmp/x.gif: the file must end in .svg or .png" -- \
+  "$polyctl" loss curve "$losses/poly1.txtpb" --plot "$tmp/x.gif"
+checks=$((checks + 1))
+[[ ! -s "$tmp/out" ]] || fail "loss curve --plot x.gif printed: $(head -2 "$tmp/out")"
 
 start_coordinator "$build"
 export POLYTRAIN_COORDINATOR=$coordinator_address
@@ -34,11 +39,16 @@ job=$(head -1 "$tmp/out")
 expect 0 "$job waiting: queued (attempts 0)" -- "$polyctl" get "$job"
 expect 0 "waiting: no worker is connected" -- "$polyctl" get "$job"
 expect 0 "waiting" -- "$polyctl" list --state queued --label team=none
+expect 1 "--label: key 'team' given twice" -- "$polyctl" submit "$spec" --label team=a --label team=b
 expect 0 "eval_accuracy by loss" -- "$polyctl" compare "$job"
 expect 0 "cancelled" -- "$polyctl" cancel "$job"
 expect 6 "cancelled" -- "$polyctl" watch "$job"
 expect 5 "already ended (JOB_STATE_CANCELLED)" -- "$polyctl" cancel "$job"
 expect 4 "id: no job job-000000000000" -- "$polyctl" get job-000000000000
+# An id that is not UTF-8: the coordinator's refusal names the field; no protobuf log line.
+expect 1 "GetJobRequest.id' contains invalid UTF-8" -- "$polyctl" get "$(printf 'job-\x01\xff')"
+checks=$((checks + 1))
+! grep -q "libprotobuf" "$tmp/err" || fail "a protobuf log line leaked: $(cat "$tmp/err")"
 
 # Refusals name the field.
 sed 's/loss {.*}/loss { cross_entropy {} reduction: REDUCTION_NONE }/' "$spec" >"$tmp/none.txtpb"
@@ -49,6 +59,10 @@ expect 1 "base.name: too long for this sweep" -- "$polyctl" sweep "$tmp/long.txt
   --loss 'cross_entropy {}'
 expect 0 "sweep-" -- "$polyctl" sweep "$spec" --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=1'
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- "$polyctl" --coordinator 127.0.0.1:1 list
+expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- \
+  "$polyctl" --coordinator 127.0.0.1:1 artifacts
+checks=$((checks + 1))
+[[ ! -s "$tmp/out" ]] || fail "artifacts with no coordinator printed: $(cat "$tmp/out")"
 
 # Uploads take regular files only (a FIFO blocked, /dev/zero was hashed forever); the same
 # bytes again keep their first name, and polyctl says so.

@@ -28,12 +28,16 @@ std::string Created(const google::protobuf::Timestamp& time) {
 int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
   polytrain::v1::ListArtifactsRequest request;
   request.set_page_size(1000);
-  std::printf("%-71s  %-24s  %12s  %-12s  %-19s  %s\n", "ID", "NAME", "BYTES", "OWNER",
-              "CREATED (UTC)", "ACTIVE JOBS");
+  bool header = false;
   do {
     absl::StatusOr<polytrain::v1::ListArtifactsResponse> page =
         client.Call(&polytrain::v1::Coordinator::Stub::ListArtifacts, request);
     if (!page.ok()) return Fail(page.status());
+    if (!header) {  // once the coordinator answered: nothing on stdout when it did not
+      std::printf("%-71s  %-24s  %12s  %-12s  %-19s  %s\n", "ID", "NAME", "BYTES", "OWNER",
+                  "CREATED (UTC)", "ACTIVE JOBS");
+      header = true;
+    }
     for (const polytrain::v1::Artifact& a : page->artifacts()) {
       std::printf("%-71s  %-24s  %12lld  %-12s  %-19s  %d\n", a.id().c_str(), a.name().c_str(),
                   static_cast<long long>(a.size_bytes()),  // NOLINT(runtime/int): printf's type

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -19,11 +21,17 @@ int Fail(const absl::Status& status) { return ExitWithError("polyctl", status); 
 
 absl::Status ApplyLabels(const std::vector<std::string>& labels,
                          google::protobuf::Map<std::string, std::string>* into) {
+  std::set<std::string> given;
   for (const std::string& label : labels) {
     const std::vector<std::string> kv = absl::StrSplit(label, absl::MaxSplits('=', 1));
     if (kv.size() != 2 || kv[0].empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--label: expected KEY=VALUE, got '", label, "'"));
+    }
+    // As a spec file's duplicate key is refused: the second value silently won. (A label the
+    // spec file set is replaced: the flag is the later word.)
+    if (!given.insert(kv[0]).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--label: key '", kv[0], "' given twice"));
     }
     (*into)[kv[0]] = kv[1];
   }

@@ -25,10 +25,8 @@ int RunCompare(const CompareOptions& options, CoordinatorClient& client) {
     std::cerr << "polyctl: compare needs job ids or --sweep ID (one of them)\n";
     return kExitUsage;
   }
-  if (!options.plot.empty() && !absl::EndsWith(options.plot, ".svg") &&
-      !absl::EndsWith(options.plot, ".png")) {  // before any work, not after the table
-    return command_support::Fail(absl::InvalidArgumentError(
-        absl::StrCat("--plot ", options.plot, ": the file must end in .svg or .png")));
+  if (!options.plot.empty()) {
+    if (absl::Status s = CheckPlotPath(options.plot); !s.ok()) return command_support::Fail(s);
   }
   polytrain::v1::CompareJobsRequest request;
   for (const std::string& id : options.ids) request.add_job_ids(id);

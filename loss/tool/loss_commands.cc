@@ -113,6 +113,9 @@ absl::Status RunDescribe(const DescribeOptions& options) {
 }
 
 absl::Status RunCurve(const CurveOptions& options) {
+  if (!options.plot.empty()) {
+    if (absl::Status s = CheckPlotPath(options.plot); !s.ok()) return s;  // before any output
+  }
   absl::StatusOr<std::vector<double>> pts = ParseCurvePoints(options.points);
   if (!pts.ok()) return pts.status();
   std::vector<LossConfig> configs;
