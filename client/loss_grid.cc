@@ -4,13 +4,15 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/proto_file.h"
+#include "common/validation.h"
 #include "loss/spec/loss_spec.h"
 
 namespace polytrain {
 
 absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(const std::string& grid) {
   auto invalid = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("--loss-grid '", grid, "': ", why));
+    // Quoted short: a grid of thousands of values is not echoed whole.
+    return absl::InvalidArgumentError(absl::StrCat("--loss-grid ", Quote(grid), ": ", why));
   };
   std::string preset;
   // Each dimension: the field and its values as text-format literals.
@@ -27,8 +29,11 @@ absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(const std::s
     }
     preset = dim_preset;
     std::vector<std::string> values;
-    for (absl::string_view v : absl::StrSplit(sides[1], ',', absl::SkipWhitespace())) {
-      values.emplace_back(absl::StripAsciiWhitespace(v));
+    for (absl::string_view v : absl::StrSplit(sides[1], ',')) {
+      v = absl::StripAsciiWhitespace(v);
+      // "1,,2" was read as "1,2": a value left out by mistake went unnoticed.
+      if (v.empty()) return invalid("an empty value between commas");
+      values.emplace_back(v);
     }
     if (values.empty()) return invalid("a dimension has no values");
     dims.emplace_back(std::string(absl::StripAsciiWhitespace(path[1])), std::move(values));

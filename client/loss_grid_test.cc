@@ -39,8 +39,13 @@ TEST(LossGridTest, ErrorsNameTheGrid) {
             std::string::npos);
   std::string many = "poly1.epsilon=";
   for (int i = 0; i < 101; ++i) many += (i ? "," : "") + std::to_string(i);
-  EXPECT_NE(ExpandLossGrid(many).status().message().find("at most 100 losses, got 101"),
-            std::string::npos);
+  const std::string refused(ExpandLossGrid(many).status().message());
+  EXPECT_NE(refused.find("at most 100 losses, got 101"), std::string::npos);
+  EXPECT_LT(refused.size(), 200u);  // the grid is quoted short, not echoed whole
+  EXPECT_EQ(ExpandLossGrid("poly1.epsilon=1,,2").status().message(),
+            "--loss-grid 'poly1.epsilon=1,,2': an empty value between commas");
+  EXPECT_EQ(ExpandLossGrid("poly1.epsilon=1,").status().message(),
+            "--loss-grid 'poly1.epsilon=1,': an empty value between commas");
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ expect 0 '"family": "Poly-1"' -- "$polyctl" loss describe --spec "$losses/poly1.
 printf 'poly1: {epsilon: 2}\n' >"$tmp/poly1.yaml"
 expect 0 "poly1(e=2)" -- "$polyctl" loss curve "$tmp/poly1.yaml" --pt 0.5
 expect 0 '"dloss_dpt": -4.0' -- "$polyctl" loss curve "$tmp/poly1.yaml" --pt 0.5 --format json
+expect 1 "--pt: an empty item between commas" -- "$polyctl" loss curve "$tmp/poly1.yaml" --pt 0.5,,0.6
 expect 0 "L(0.50)  dL(0.50)" -- "$polyctl" loss curve "$losses/cross_entropy.txtpb" \
   "$tmp/poly1.yaml" --pt 0.5 --format table
 printf 'poly1: {epsilon: -2}\n' >"$tmp/bad.yaml"

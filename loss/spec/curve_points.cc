@@ -3,12 +3,19 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace polytrain::loss {
 
 absl::StatusOr<std::vector<double>> ParseCurvePoints(absl::string_view text) {
   std::vector<double> pts;
-  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+  if (absl::StripAsciiWhitespace(text).empty()) {
+    return absl::InvalidArgumentError("--pt: no points given");
+  }
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    if (absl::StripAsciiWhitespace(item).empty()) {
+      return absl::InvalidArgumentError("--pt: an empty item between commas");
+    }
     double v = 0.0;
     if (!absl::SimpleAtod(item, &v) || !(v >= 0.0 && v <= 1.0)) {
       return absl::InvalidArgumentError(
