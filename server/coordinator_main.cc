@@ -153,10 +153,12 @@ int Main(int argc, char** argv) {
     // Every start-up failure is a flag's value (a file, an address): invalid input.
     return ExitWithError(kTool, absl::InvalidArgumentError(server.status().message()));
   }
-  if (!port_file.empty()) std::ofstream(port_file) << (*server)->port() << "\n";
+  // The metrics port first: a script that waits for --port_file then finds it written (one that
+  // read it at once found it missing, now and then, under load).
   if (!metrics_port_file.empty()) {
     std::ofstream(metrics_port_file) << (*server)->metrics_port() << "\n";
   }
+  if (!port_file.empty()) std::ofstream(port_file) << (*server)->port() << "\n";
   spdlog::info("serving on {}", (*server)->Describe());
 
   int received = 0;
