@@ -94,8 +94,8 @@ class JobStore {
       const std::string& job_id) = 0;
   // The newest point's place in the history (none: no points).
   virtual absl::StatusOr<std::optional<MetricKey>> NewestMetricKey(const std::string& job_id) = 0;
-  // A page of the history, oldest first: at most `limit` points after `after` (from the first
-  // when absent) and at or before `through`.
+  // A page of the history, oldest first: at most `limit` points (-1: no limit) after `after`
+  // (from the first when absent) and at or before `through`.
   virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsBetween(
       const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
       int limit) = 0;

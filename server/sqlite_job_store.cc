@@ -26,7 +26,6 @@ namespace {
 
 using polytrain::v1::Job;
 using polytrain::v1::JobState;
-using polytrain::v1::MetricPoint;
 using sqlite::Exec;
 using sqlite::Statement;
 using sqlite::Transaction;
@@ -391,100 +390,6 @@ absl::StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountJobsByState() {
   }
   if (rc != SQLITE_DONE) return count.status("count jobs");
   return counts;
-}
-
-absl::Status SqliteJobStore::AddMetrics(const std::string& job_id,
-                                        const std::vector<MetricPoint>& points) {
-  std::lock_guard<std::mutex> lock(writer_.mu);
-  sqlite3* db = writer_.db;
-  Transaction tx(db);
-  POLYTRAIN_RETURN_IF_ERROR(tx.begun());
-  Statement insert(db,
-                   "INSERT OR REPLACE INTO metric_points (job_id, step, kind, point) "
-                   "VALUES (?, ?, ?, ?)");
-  if (!insert.ok()) return insert.status("add metrics");
-  for (const MetricPoint& point : points) {
-    insert.Reset();
-    insert.Bind(1, job_id);
-    insert.Bind(2, point.step());
-    insert.Bind(3, point.kind());
-    insert.BindBlob(4, point.SerializeAsString());
-    if (insert.Step() != SQLITE_DONE) return insert.status("add metric point");
-  }
-  return tx.Commit();
-}
-
-absl::Status SqliteJobStore::DeleteMetricsAfter(const std::string& job_id, int64_t step) {
-  std::lock_guard<std::mutex> lock(writer_.mu);
-  sqlite3* db = writer_.db;
-  Statement erase(db, "DELETE FROM metric_points WHERE job_id = ? AND step > ?");
-  if (!erase.ok()) return erase.status("delete metrics");
-  erase.Bind(1, job_id);
-  erase.Bind(2, step);
-  if (erase.Step() != SQLITE_DONE) return erase.status("delete metrics");
-  return absl::OkStatus();
-}
-
-namespace {
-
-// The points a bound select returns, in its order.
-absl::StatusOr<std::vector<MetricPoint>> ReadPoints(Statement& select) {
-  std::vector<MetricPoint> points;
-  int rc;
-  while ((rc = select.Step()) == SQLITE_ROW) {
-    MetricPoint point;
-    if (!point.ParseFromString(select.Blob(0))) {
-      return absl::DataLossError("sqlite: a stored metric point does not parse");
-    }
-    points.push_back(std::move(point));
-  }
-  if (rc != SQLITE_DONE) return select.status("get metrics");
-  return points;
-}
-
-}  // namespace
-
-absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetrics(const std::string& job_id) {
-  std::lock_guard<std::mutex> lock(reader_->mu);
-  Statement select(reader_->db,
-                   "SELECT point FROM metric_points WHERE job_id = ? ORDER BY step, kind");
-  if (!select.ok()) return select.status("get metrics");
-  select.Bind(1, job_id);
-  return ReadPoints(select);
-}
-
-absl::StatusOr<std::optional<MetricKey>> SqliteJobStore::NewestMetricKey(
-    const std::string& job_id) {
-  std::lock_guard<std::mutex> lock(reader_->mu);
-  Statement select(reader_->db,
-                   "SELECT step, kind FROM metric_points WHERE job_id = ? "
-                   "ORDER BY step DESC, kind DESC LIMIT 1");
-  if (!select.ok()) return select.status("newest metric point");
-  select.Bind(1, job_id);
-  const int rc = select.Step();
-  if (rc == SQLITE_DONE) return std::nullopt;
-  if (rc != SQLITE_ROW) return select.status("newest metric point");
-  return MetricKey{select.Int(0), static_cast<int32_t>(select.Int(1))};
-}
-
-absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetricsBetween(
-    const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
-    int limit) {
-  std::lock_guard<std::mutex> lock(reader_->mu);
-  // Row values compare (step, kind) as the primary key orders them, so the index serves both
-  // bounds.
-  Statement select(reader_->db,
-                   "SELECT point FROM metric_points WHERE job_id = ? AND (step, kind) > (?, ?) "
-                   "AND (step, kind) <= (?, ?) ORDER BY step, kind LIMIT ?");
-  if (!select.ok()) return select.status("get metrics");
-  select.Bind(1, job_id);
-  // Before every key: steps are >= 0 and kinds >= 0, and nothing is below (-1, -1).
-  select.Bind(2, after.has_value() ? after->step : int64_t{-1});
-  select.Bind(3, int64_t{after.has_value() ? after->kind : -1});
-  select.Bind(4, through.step);
-  select.Bind(5, int64_t{through.kind});
-  select.Bind(6, int64_t{limit});
-  return ReadPoints(select);
 }
 
 }  // namespace polytrain
