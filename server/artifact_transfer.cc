@@ -5,11 +5,13 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/chunked_file.h"
 #include "common/grpc_status.h"
 #include "server/request_bytes.h"
+#include "server/stream_idle_timer.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
@@ -18,17 +20,28 @@ namespace {
 class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   ArtifactUpload(WorkerProtocol* protocol, ArtifactStore* artifacts, grpc::ByteBuffer* receipt,
-                 const absl::Status& access)
-      : protocol_(protocol), artifacts_(artifacts), receipt_(receipt) {
+                 const absl::Status& access, absl::Duration idle_timeout)
+      : protocol_(protocol),
+        artifacts_(artifacts),
+        receipt_(receipt),
+        idle_(idle_timeout, [this, idle_timeout] {
+          upload_.reset();
+          Finish(grpc::Status(
+              grpc::StatusCode::DEADLINE_EXCEEDED,
+              absl::StrCat("upload: no chunk came for ", absl::ToDoubleSeconds(idle_timeout),
+                           " s (the coordinator's --transfer_idle_seconds); "
+                           "nothing stored")));
+        }) {
     if (!access.ok()) {
       Finish(ToGrpcStatus(access));
       return;
     }
-    StartRead(&chunk_bytes_);
+    Read();
   }
 
   void OnReadDone(bool ok) override {
-    if (last_received_) {  // the stream must end with the chunk marked last
+    if (!idle_.Disarm()) return;  // ended for being idle
+    if (last_received_) {         // the stream must end with the chunk marked last
       absl::Status s = ok ? absl::InvalidArgumentError(
                                 "last: a chunk came after the one marked last (it must end the "
                                 "upload); nothing stored")
@@ -52,12 +65,20 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     // After the last chunk, one more read: the stream's end stores the file, a further chunk
     // refuses it.
     last_received_ = chunk_.last();
+    Read();
+  }
+
+  void OnDone() override {
+    idle_.Stop();
+    delete this;
+  }
+
+ private:
+  void Read() {
+    idle_.Arm();
     StartRead(&chunk_bytes_);
   }
 
-  void OnDone() override { delete this; }
-
- private:
   absl::Status Receive() {
     if (upload_ == nullptr) {
       if (absl::Status s = protocol_->CheckUpload(chunk_); !s.ok()) return s;
@@ -106,6 +127,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   bool last_received_ = false;
   int64_t size_ = 0;
   uint32_t crc32_ = 0;
+  StreamIdleTimer idle_;  // last: stopped before the rest goes
 };
 
 class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
@@ -192,8 +214,9 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* protocol,
                                                              ArtifactStore* artifacts,
                                                              grpc::ByteBuffer* receipt,
-                                                             const absl::Status& access) {
-  return new ArtifactUpload(protocol, artifacts, receipt, access);
+                                                             const absl::Status& access,
+                                                             absl::Duration idle_timeout) {
+  return new ArtifactUpload(protocol, artifacts, receipt, access, idle_timeout);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(WorkerProtocol* protocol,

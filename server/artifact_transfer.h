@@ -5,6 +5,7 @@
 #define POLYTRAIN_SERVER_ARTIFACT_TRANSFER_H_
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "polytrain/v1/worker.pb.h"
@@ -15,11 +16,13 @@ namespace polytrain {
 
 // Starts reading an upload, or finishes at once with a refused `access`.
 // Chunks and the receipt travel as bytes (request_bytes.h): a chunk that does not parse ends the
-// upload with INVALID_ARGUMENT and stores nothing.
+// upload with INVALID_ARGUMENT and stores nothing, as does a wait of `idle_timeout` for a chunk
+// (DEADLINE_EXCEEDED).
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* protocol,
                                                              ArtifactStore* artifacts,
                                                              grpc::ByteBuffer* receipt,
-                                                             const absl::Status& access);
+                                                             const absl::Status& access,
+                                                             absl::Duration idle_timeout);
 
 // The first chunk names the file served (with or_older_checkpoint, perhaps an older one); the
 // last carries the size and CRC-32 recorded when it was stored, so the receiver also catches a

@@ -60,6 +60,11 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "started (0: they never pass it)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--transfer_idle_seconds", options->transfer_idle_seconds,
+                 "an artifact upload (polyctl upload, a worker's checkpoint) on which no chunk "
+                 "comes for this long is ended with DEADLINE_EXCEEDED, nothing stored")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--max_watches_per_caller", options->watch.per_caller,
                  "WatchJob streams one caller may hold open at once (without --tokens, every "
                  "caller counts as one)")

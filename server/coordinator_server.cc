@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
 
@@ -54,9 +55,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   s->core_ = *std::move(core);
 
   s->client_service_ = std::make_unique<CoordinatorServiceImpl>(
-      &s->core_->client_api(), s->metrics_.get(), s->access_.get(), options.watch);
+      &s->core_->client_api(), s->metrics_.get(), s->access_.get(), options.watch,
+      absl::Seconds(options.transfer_idle_seconds));
   s->worker_service_ = std::make_unique<WorkerServiceImpl>(
-      &s->core_->worker_protocol(), s->core_->artifact_store(), s->access_.get());
+      &s->core_->worker_protocol(), s->core_->artifact_store(), s->access_.get(),
+      absl::Seconds(options.transfer_idle_seconds));
   grpc::EnableDefaultHealthCheckService(true);
   if (options.reflection.value_or(!s->tokens_.has_value())) {
     // gRPC's reflection library adds itself to every server built once it is loaded (a static

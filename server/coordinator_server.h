@@ -19,6 +19,7 @@
 #include "server/coordinator_core.h"
 #include "server/coordinator_metrics.h"
 #include "server/coordinator_service_impl.h"
+#include "server/stream_idle_timer.h"
 #include "server/token_authenticator.h"
 #include "server/worker_service_impl.h"
 
@@ -36,8 +37,10 @@ class CoordinatorServer {
     // again: a worker whose host died without a word is let go (its name freed, its jobs
     // leased out) in seconds, not after TCP's quarter of an hour.
     double keepalive_seconds = 20.0;
-    double gang_backfill_seconds = 30.0;            // see Scheduler::Options
-    WatchLimits watch;                              // WatchJob streams per caller, backlog
+    double gang_backfill_seconds = 30.0;  // see Scheduler::Options
+    WatchLimits watch;                    // WatchJob streams per caller, backlog
+    // An artifact upload (users' or workers') on which no chunk comes this long is ended.
+    double transfer_idle_seconds = kDefaultTransferIdleSeconds;
     std::string metrics_listen = "127.0.0.1:9464";  // empty: no /metrics
     double job_series_retention_seconds = 600;
     int max_finished_job_series = 1000;

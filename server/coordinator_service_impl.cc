@@ -1,113 +1,12 @@
 #include "server/coordinator_service_impl.h"
 
 #include <chrono>
-#include <deque>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
 
-#include "api/artifacts.h"
 #include "common/grpc_status.h"
+#include "server/artifact_upload_reactor.h"
 #include "server/request_bytes.h"
 
 namespace polytrain {
-namespace {
-
-// One UploadArtifact stream: chunks parsed and checked one by one into the catalog's upload,
-// finished at the chunk marked last with the stored record (or the first error, nothing kept).
-class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
- public:
-  using Done = std::function<void(const grpc::Status&)>;
-
-  ArtifactUploadReactor(ClientApi* api, const absl::StatusOr<Caller>& caller,
-                        grpc::ByteBuffer* response, Done done)
-      : api_(api), response_(response), done_(std::move(done)) {
-    if (!caller.ok()) {
-      End(caller.status());
-      return;
-    }
-    caller_ = *caller;
-    StartRead(&chunk_bytes_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (last_received_) {  // the stream must end with the chunk marked last
-      if (ok) {
-        End(absl::InvalidArgumentError(
-            "last: a chunk came after the one marked last (it must end the upload); nothing "
-            "stored"));
-        return;
-      }
-      absl::StatusOr<polytrain::v1::Artifact> stored = upload_->Finish();
-      absl::Status s = stored.status();
-      if (s.ok()) s = SerializeResponse(*stored, response_);
-      End(s);
-      return;
-    }
-    if (!ok) {
-      End(absl::InvalidArgumentError("last: the upload ended before a chunk marked last"));
-      return;
-    }
-    absl::StatusOr<bool> more = Receive();
-    if (!more.ok()) {
-      End(more.status());
-    } else if (*more) {
-      StartRead(&chunk_bytes_);
-    }
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  // Takes one chunk: true when the stream is to be read on (after the chunk marked last too, to
-  // see it end); false once answered early (the file is stored already).
-  absl::StatusOr<bool> Receive() {
-    polytrain::v1::UploadArtifactRequest chunk;
-    if (absl::Status s = ParseRequest(chunk_bytes_, &chunk); !s.ok()) return s;
-    if (absl::Status s = ValidateUploadArtifactRequest(chunk, upload_ == nullptr); !s.ok()) {
-      return s;
-    }
-    if (upload_ == nullptr) {
-      absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
-      if (!catalog.ok()) return catalog.status();
-      if (std::optional<polytrain::v1::Artifact> stored =
-              (*catalog)->AlreadyUploaded(chunk, caller_)) {
-        // The rest of the stream is not read: the client's writes fail and it finishes.
-        if (absl::Status s = SerializeResponse(*stored, response_); !s.ok()) return s;
-        End(absl::OkStatus());
-        return false;
-      }
-      absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> upload =
-          (*catalog)->BeginUpload(chunk, caller_);
-      if (!upload.ok()) return upload.status();
-      upload_ = *std::move(upload);
-    }
-    if (absl::Status s = upload_->Append(chunk.data()); !s.ok()) return s;
-    // After the last chunk, one more read: the stream's end stores the file, a further chunk
-    // refuses it.
-    last_received_ = chunk.last();
-    return true;
-  }
-
-  void End(const absl::Status& status) {
-    upload_.reset();  // an unfinished upload's temporary file goes now
-    const grpc::Status grpc_status = ToGrpcStatus(status);
-    done_(grpc_status);
-    Finish(grpc_status);
-  }
-
-  ClientApi* api_;
-  grpc::ByteBuffer* response_;
-  Done done_;
-  Caller caller_;
-  grpc::ByteBuffer chunk_bytes_;
-  std::unique_ptr<ArtifactCatalog::Upload> upload_;
-  bool last_received_ = false;
-};
-
-}  // namespace
 
 template <typename Request, typename Call>
 grpc::ServerUnaryReactor* CoordinatorServiceImpl::Unary(const char* method,
@@ -209,8 +108,9 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::CancelSweep(grpc::CallbackServ
 grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifact(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   const auto start = std::chrono::steady_clock::now();
-  return new ArtifactUploadReactor(
-      api_, access_->ClientCaller(*context), response, [this, start](const grpc::Status& status) {
+  return NewUserArtifactUpload(
+      api_, access_->ClientCaller(*context), response, transfer_idle_,
+      [this, start](const grpc::Status& status) {
         if (metrics_ == nullptr) return;
         metrics_->Rpc(
             "UploadArtifact", status.error_code(),

@@ -5,12 +5,14 @@
 #ifndef POLYTRAIN_SERVER_COORDINATOR_SERVICE_IMPL_H_
 #define POLYTRAIN_SERVER_COORDINATOR_SERVICE_IMPL_H_
 
+#include "absl/time/time.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "server/access_control.h"
 #include "server/client_api.h"
 #include "server/coordinator_metrics.h"
 #include "server/job_watch_stream.h"
+#include "server/stream_idle_timer.h"
 
 namespace polytrain {
 
@@ -36,12 +38,14 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
   // `metrics` may be null; `access` decides who the caller is (a call it refuses never reaches
   // the ClientApi). All must outlive the service.
   CoordinatorServiceImpl(ClientApi* api, CoordinatorMetrics* metrics, const AccessControl* access,
-                         const WatchLimits& watch_limits = {})
+                         const WatchLimits& watch_limits = {},
+                         absl::Duration transfer_idle = absl::Seconds(kDefaultTransferIdleSeconds))
       : api_(api),
         metrics_(metrics),
         access_(access),
         watch_limits_(watch_limits),
-        watch_quota_(watch_limits.per_caller) {}
+        watch_quota_(watch_limits.per_caller),
+        transfer_idle_(transfer_idle) {}
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
@@ -93,7 +97,8 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
   CoordinatorMetrics* const metrics_;
   const AccessControl* const access_;
   const WatchLimits watch_limits_;
-  CallerQuota watch_quota_;  // WatchJob streams open per caller
+  CallerQuota watch_quota_;             // WatchJob streams open per caller
+  const absl::Duration transfer_idle_;  // an upload with no chunk this long is ended
 };
 
 }  // namespace polytrain

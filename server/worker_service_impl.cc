@@ -12,7 +12,8 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WorkerServiceImpl::
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* WorkerServiceImpl::UploadArtifact(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* receipt) {
-  return NewArtifactUpload(protocol_, artifacts_, receipt, access_->CheckWorker(*context));
+  return NewArtifactUpload(protocol_, artifacts_, receipt, access_->CheckWorker(*context),
+                           transfer_idle_);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WorkerServiceImpl::DownloadArtifact(

@@ -5,10 +5,12 @@
 #ifndef POLYTRAIN_SERVER_WORKER_SERVICE_IMPL_H_
 #define POLYTRAIN_SERVER_WORKER_SERVICE_IMPL_H_
 
+#include "absl/time/time.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "polytrain/v1/worker.grpc.pb.h"
 #include "server/access_control.h"
 #include "server/artifact_store.h"
+#include "server/stream_idle_timer.h"
 #include "server/worker_protocol.h"
 
 namespace polytrain {
@@ -25,8 +27,13 @@ using RawService = WorkerService::WithRawCallbackMethod_Connect<
 class WorkerServiceImpl final : public worker_service_internal::RawService {
  public:
   // All must outlive the service.
-  WorkerServiceImpl(WorkerProtocol* protocol, ArtifactStore* artifacts, const AccessControl* access)
-      : protocol_(protocol), artifacts_(artifacts), access_(access) {}
+  // An artifact upload on which no chunk comes for `transfer_idle` is ended.
+  WorkerServiceImpl(WorkerProtocol* protocol, ArtifactStore* artifacts, const AccessControl* access,
+                    absl::Duration transfer_idle = absl::Seconds(kDefaultTransferIdleSeconds))
+      : protocol_(protocol),
+        artifacts_(artifacts),
+        access_(access),
+        transfer_idle_(transfer_idle) {}
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -39,6 +46,7 @@ class WorkerServiceImpl final : public worker_service_internal::RawService {
   WorkerProtocol* const protocol_;
   ArtifactStore* const artifacts_;
   const AccessControl* const access_;
+  const absl::Duration transfer_idle_;
 };
 
 }  // namespace polytrain

@@ -1,0 +1,164 @@
+// Artifact uploads that stop moving, against a real coordinator server over loopback gRPC: a
+// client that opens an upload and sends nothing more is cut off after --transfer_idle_seconds
+// with DEADLINE_EXCEEDED naming the flag, its temporary file removed and its upload slot given
+// back; an upload that keeps sending, however slowly, is not; a worker's upload (WorkerService)
+// is held to the same rule. In-process and torch-free, so the sanitizer builds run it too.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/limits.h"
+#include "common/sha256.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "polytrain/v1/coordinator.grpc.pb.h"
+#include "polytrain/v1/worker.grpc.pb.h"
+#include "server/coordinator_server.h"
+
+namespace polytrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kIdleSeconds = 1;
+
+int RegularFilesUnder(const fs::path& dir) {
+  int n = 0;
+  if (!fs::exists(dir)) return 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) n += entry.is_regular_file();
+  return n;
+}
+
+class TransferIdleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("transfer_idle_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    CoordinatorServer::Options options;
+    options.listen = "127.0.0.1:0";
+    options.db = (dir_ / "jobs.db").string();
+    options.artifacts = (dir_ / "artifacts").string();
+    options.metrics_listen = "";
+    options.security.plaintext = true;
+    options.transfer_idle_seconds = kIdleSeconds;
+    absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::Coordinator::NewStub(channel_);
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown(5);
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // An upload's first chunk: the file's name and digest, and a part of its bytes.
+  static v1::UploadArtifactRequest FirstChunk(const std::string& name, const std::string& bytes) {
+    v1::UploadArtifactRequest chunk;
+    chunk.set_name(name);
+    chunk.set_sha256("sha256:" + Sha256Hex(bytes));
+    chunk.set_data(bytes.substr(0, bytes.size() / 2));
+    return chunk;
+  }
+
+  // A client deadline far beyond the server's idle limit: a stream that the server does not end
+  // fails the test with the client's own deadline, whose message does not name the flag.
+  static void SetDeadline(grpc::ClientContext* context) {
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  }
+
+  fs::path dir_;
+  std::unique_ptr<CoordinatorServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+TEST_F(TransferIdleTest, AStalledUploadIsEndedWithNothingKeptAndItsSlotGivenBack) {
+  // As many stalled uploads as one caller may hold: each sends half its file and nothing more.
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<v1::Artifact> answers(kMaxConcurrentUploads);
+  std::vector<std::unique_ptr<grpc::ClientWriter<v1::UploadArtifactRequest>>> uploads;
+  for (int i = 0; i < kMaxConcurrentUploads; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    SetDeadline(contexts.back().get());
+    uploads.push_back(stub_->UploadArtifact(contexts.back().get(), &answers[i]));
+    const std::string bytes(4096, static_cast<char>('a' + i));
+    ASSERT_TRUE(uploads.back()->Write(FirstChunk("stalled-" + std::to_string(i), bytes)));
+  }
+  for (auto& upload : uploads) {
+    const grpc::Status status = upload->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+    EXPECT_NE(status.error_message().find("no chunk came for 1 s"), std::string::npos)
+        << status.error_message();
+    EXPECT_NE(status.error_message().find("--transfer_idle_seconds"), std::string::npos);
+  }
+  EXPECT_EQ(RegularFilesUnder(dir_ / "artifacts"), 0);  // no temporary file left
+
+  // The slots are free again: a whole upload is stored.
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::Artifact stored;
+  auto upload = stub_->UploadArtifact(&context, &stored);
+  const std::string bytes(4096, 'z');
+  v1::UploadArtifactRequest chunk = FirstChunk("whole", bytes);
+  chunk.set_data(bytes);
+  chunk.set_last(true);
+  ASSERT_TRUE(upload->Write(chunk));
+  upload->WritesDone();
+  const grpc::Status status = upload->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(stored.size_bytes(), 4096);
+
+  grpc::ClientContext list_context;
+  v1::ListArtifactsResponse listed;
+  ASSERT_TRUE(stub_->ListArtifacts(&list_context, v1::ListArtifactsRequest(), &listed).ok());
+  ASSERT_EQ(listed.artifacts_size(), 1);
+  EXPECT_EQ(listed.artifacts(0).name(), "whole");
+}
+
+TEST_F(TransferIdleTest, AnUploadThatKeepsSendingOutlastsTheIdleLimit) {
+  // Twelve chunks a quarter of a second apart: three times the idle limit in all, never idle.
+  const std::string bytes(12 * 1024, 'p');
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::Artifact stored;
+  auto upload = stub_->UploadArtifact(&context, &stored);
+  for (int i = 0; i < 12; ++i) {
+    v1::UploadArtifactRequest chunk;
+    if (i == 0) chunk = FirstChunk("slow", bytes);
+    chunk.set_data(bytes.substr(i * 1024, 1024));
+    chunk.set_last(i == 11);
+    ASSERT_TRUE(upload->Write(chunk)) << "chunk " << i;
+    // The pace of a slow client is what is tested here, not a wait for another thread.
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  upload->WritesDone();
+  const grpc::Status status = upload->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(stored.size_bytes(), 12 * 1024);
+}
+
+TEST_F(TransferIdleTest, AWorkersUploadThatSendsNothingIsEnded) {
+  auto workers = v1::WorkerService::NewStub(channel_);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::ArtifactReceipt receipt;
+  auto upload = workers->UploadArtifact(&context, &receipt);
+  const grpc::Status status = upload->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_NE(status.error_message().find("--transfer_idle_seconds"), std::string::npos)
+      << status.error_message();
+}
+
+}  // namespace
+}  // namespace polytrain
