@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "api/job_states.h"
 #include "cli/svg_chart.h"
+#include "cli/text_table.h"
 #include "common/proto_file.h"
 
 namespace polytrain {
@@ -122,13 +123,17 @@ void WatchPrinter::Print(const polytrain::v1::JobEvent& event) {
 }
 
 void PrintJobTable(const polytrain::v1::ListJobsResponse& jobs) {
-  std::printf("%-18s %-32s %-24s %-10s %8s %s\n", "id", "name", "loss", "state", "accuracy",
-              "worker");
+  TextTable table({{"id", 18},
+                   {"name", 32},
+                   {"loss", 24},
+                   {"state", 10},
+                   {"accuracy", 8, /*right_aligned=*/true},
+                   {"worker"}});
   for (const Job& job : jobs.jobs()) {
-    std::printf("%-18s %-32s %-24s %-10s %8s %s\n", job.id().c_str(), job.spec().name().c_str(),
-                job.loss_name().c_str(), StateName(job.state()).c_str(),
-                Fixed(Value(job.final_metrics(), "eval_accuracy")).c_str(), job.worker().c_str());
+    table.AddRow({job.id(), job.spec().name(), job.loss_name(), StateName(job.state()),
+                  Fixed(Value(job.final_metrics(), "eval_accuracy")), job.worker()});
   }
+  std::fputs(table.ToString().c_str(), stdout);
 }
 
 void PrintJob(const Job& job) {
@@ -244,27 +249,39 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
   }
   std::printf("%s by loss (mean over seeds; p: Welch's t-test vs %s)\n", table.metric().c_str(),
               table.baseline_loss().c_str());
-  std::printf("%-28s %4s %8s %8s  %-19s %9s %8s %8s\n", "loss", "runs", "mean", "std",
-              "95% interval", "p", "best", "ece");
+  TextTable losses({{"loss", 28},
+                    {"runs", 4, true},
+                    {"mean", 8, true},
+                    {"std", 8, true},
+                    {"95% interval", 19, false, 2},
+                    {"p", 9, true},
+                    {"best", 8, true},
+                    {"ece", 8, true}});
   for (const auto& r : table.losses()) {
     const std::string interval =
         std::isnan(r.ci95_low())
             ? "-"
             : absl::StrCat("[", Fixed(r.ci95_low()), ", ", Fixed(r.ci95_high()), "]");
-    std::printf("%-28s %4d %8s %8s  %-19s %9s %8s %8s\n", r.loss_name().c_str(), r.runs(),
-                Fixed(r.mean()).c_str(), Fixed(r.std()).c_str(), interval.c_str(),
-                r.baseline() ? "baseline" : Fixed(r.p_value(), 3).c_str(),
-                Fixed(r.mean_best()).c_str(), Fixed(r.mean_ece()).c_str());
+    losses.AddRow({r.loss_name(), absl::StrCat(r.runs()), Fixed(r.mean()), Fixed(r.std()), interval,
+                   r.baseline() ? "baseline" : Fixed(r.p_value(), 3), Fixed(r.mean_best()),
+                   Fixed(r.mean_ece())});
   }
+  std::fputs(losses.ToString().c_str(), stdout);
   if (!per_job) return;
-  std::printf("\n%-18s %-28s %-28s %-10s %6s %8s %8s %8s\n", "job", "name", "loss", "state", "seed",
-              "final", "best", "seconds");
+  TextTable jobs({{"job", 18},
+                  {"name", 28},
+                  {"loss", 28},
+                  {"state", 10},
+                  {"seed", 6, true},
+                  {"final", 8, true},
+                  {"best", 8, true},
+                  {"seconds", 8, true}});
   for (const auto& j : table.jobs()) {
-    std::printf("%-18s %-28s %-28s %-10s %6llu %8s %8s %8.1f\n", j.job_id().c_str(),
-                j.name().c_str(), j.loss_name().c_str(), StateName(j.state()).c_str(),
-                static_cast<unsigned long long>(j.seed()), Fixed(j.final_value()).c_str(),
-                Fixed(j.best_value()).c_str(), j.seconds());
+    jobs.AddRow({j.job_id(), j.name(), j.loss_name(), StateName(j.state()), absl::StrCat(j.seed()),
+                 Fixed(j.final_value()), Fixed(j.best_value()),
+                 absl::StrFormat("%.1f", j.seconds())});
   }
+  std::printf("\n%s", jobs.ToString().c_str());
 }
 
 void PrintMetrics(const polytrain::v1::GetMetricsResponse& metrics, const std::string& format) {

@@ -91,5 +91,28 @@ TEST(PrintComparisonTest, AMissingValueIsAnEmptyCsvFieldAndAJsonNull) {
   EXPECT_EQ(json.find("NaN"), std::string::npos) << json;
 }
 
+TEST(PrintJobTableTest, ALongNameWidensItsColumnInsteadOfShiftingTheRow) {
+  polytrain::v1::ListJobsResponse jobs;
+  Job* long_one = jobs.add_jobs();
+  *long_one = MakeJob(polytrain::v1::JOB_STATE_RUNNING, 1, "w1", "");
+  long_one->mutable_spec()->set_name("fashion-mnist-resnet-poly1-epsilon-2-seed-1");
+  long_one->set_loss_name("poly1(e=2)");
+  Job* short_one = jobs.add_jobs();
+  *short_one = MakeJob(polytrain::v1::JOB_STATE_QUEUED, 0, "", "");
+  short_one->set_id("job-ba9876543210");
+  short_one->set_loss_name("ce");
+  testing::internal::CaptureStdout();
+  PrintJobTable(jobs);
+  const std::string printed = testing::internal::GetCapturedStdout();
+  EXPECT_EQ(
+      printed,
+      "id                 name                                        loss                     "
+      "state      accuracy worker\n"
+      "job-0123456789ab   fashion-mnist-resnet-poly1-epsilon-2-seed-1 poly1(e=2)               "
+      "running           - w1\n"
+      "job-ba9876543210   mlp                                         ce                       "
+      "queued            -\n");
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "api/loss_search.h"
+#include "cli/text_table.h"
 #include "client/job_output.h"
 
 namespace polytrain {
@@ -91,13 +92,20 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
   if (sweep.rungs_size() > 0) {
     const std::string unit =
         sweep.request().search().unit() == LossSearch::RESOURCE_STEPS ? "steps" : "epochs";
-    absl::StrAppendFormat(&out, "\n%-5s %7s %9s %9s %7s %9s  %-8s %s\n", "rung", unit, "reported",
-                          "promoted", "paused", "training", "best", "job");
+    TextTable rungs({{"rung", 5},
+                     {unit, 7, true},
+                     {"reported", 9, true},
+                     {"promoted", 9, true},
+                     {"paused", 7, true},
+                     {"training", 9, true},
+                     {"best", 8, false, 2},
+                     {"job"}});
     for (const Sweep::Rung& r : sweep.rungs()) {
-      absl::StrAppendFormat(&out, "%-5d %7d %9d %9d %7d %9d  %-8s %s\n", r.rung(), r.resource(),
-                            r.reported(), r.promoted(), r.paused(), r.active(),
-                            Fixed(r.best_value()), r.best_job_id());
+      rungs.AddRow({absl::StrCat(r.rung()), absl::StrCat(r.resource()), absl::StrCat(r.reported()),
+                    absl::StrCat(r.promoted()), absl::StrCat(r.paused()), absl::StrCat(r.active()),
+                    Fixed(r.best_value()), r.best_job_id()});
     }
+    absl::StrAppend(&out, "\n", rungs.ToString());
   }
   if (max_trials != 0 && sweep.trials_size() > 0) {
     std::vector<const Sweep::Trial*> trials;
@@ -115,17 +123,21 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
     });
     const size_t shown =
         max_trials < 0 ? trials.size() : std::min(trials.size(), static_cast<size_t>(max_trials));
-    absl::StrAppendFormat(
-        &out, "\n%-17s %-24s %-10s %6s %8s  %s\n", "job", "loss", "state", "seed", "steps",
-        sweep.rungs_size() > 0 ? "metric at each rung" : "final " + sweep.metric());
+    TextTable table({{"job", 17},
+                     {"loss", 24},
+                     {"state", 10},
+                     {"seed", 6, true},
+                     {"steps", 8, true},
+                     {sweep.rungs_size() > 0 ? "metric at each rung" : "final " + sweep.metric(), 0,
+                      false, 2}});
     for (size_t i = 0; i < shown; ++i) {
       const Sweep::Trial& t = *trials[i];
       std::vector<std::string> values;
       for (double v : t.rung_values()) values.push_back(Fixed(v));
-      absl::StrAppendFormat(&out, "%-17s %-24s %-10s %6d %8d  %s\n", t.job_id(), t.loss_name(),
-                            StateName(t.state()), t.seed(), t.steps(),
-                            t.rerun() ? "(re-run)" : absl::StrJoin(values, "  "));
+      table.AddRow({t.job_id(), t.loss_name(), StateName(t.state()), absl::StrCat(t.seed()),
+                    absl::StrCat(t.steps()), t.rerun() ? "(re-run)" : absl::StrJoin(values, "  ")});
     }
+    absl::StrAppend(&out, "\n", table.ToString());
     if (shown < trials.size()) {
       absl::StrAppendFormat(&out, "... and %d more\n", trials.size() - shown);
     }
@@ -134,16 +146,19 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
     absl::StrAppendFormat(
         &out, "\nranking (succeeded runs at the full budget; p: Welch's t-test vs %s)\n",
         sweep.baseline_loss());
-    absl::StrAppendFormat(&out, "%-28s %4s %8s  %-19s %9s\n", "loss", "runs", "mean",
-                          "95% interval", "p");
+    TextTable ranking({{"loss", 28},
+                       {"runs", 4, true},
+                       {"mean", 8, true},
+                       {"95% interval", 19, false, 2},
+                       {"p", 9, true}});
     for (const auto& r : sweep.ranking()) {
       const std::string interval =
           std::isnan(r.ci95_low()) ? "-"
                                    : absl::StrFormat("[%.4f, %.4f]", r.ci95_low(), r.ci95_high());
-      absl::StrAppendFormat(&out, "%-28s %4d %8s  %-19s %9s\n", r.loss_name(), r.runs(),
-                            Fixed(r.mean()), interval,
-                            r.baseline() ? "baseline" : Fixed(r.p_value(), 3));
+      ranking.AddRow({r.loss_name(), absl::StrCat(r.runs()), Fixed(r.mean()), interval,
+                      r.baseline() ? "baseline" : Fixed(r.p_value(), 3)});
     }
+    absl::StrAppend(&out, ranking.ToString());
     absl::StrAppendFormat(&out, "best: %s\n", sweep.best_loss());
   }
   return out;

@@ -4,8 +4,10 @@
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cli/exit_codes.h"
+#include "cli/text_table.h"
 #include "client/commands/commands.h"
 
 namespace polytrain {
@@ -28,24 +30,24 @@ std::string Created(const google::protobuf::Timestamp& time) {
 int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
   polytrain::v1::ListArtifactsRequest request;
   request.set_page_size(1000);
-  bool header = false;
+  TextTable table({{"ID", 71},
+                   {"NAME", 24, false, 2},
+                   {"BYTES", 12, true, 2},
+                   {"OWNER", 12, false, 2},
+                   {"CREATED (UTC)", 19, false, 2},
+                   {"ACTIVE JOBS", 0, false, 2}});
   do {
     absl::StatusOr<polytrain::v1::ListArtifactsResponse> page =
         client.Call(&polytrain::v1::Coordinator::Stub::ListArtifacts, request);
-    if (!page.ok()) return Fail(page.status());
-    if (!header) {  // once the coordinator answered: nothing on stdout when it did not
-      std::printf("%-71s  %-24s  %12s  %-12s  %-19s  %s\n", "ID", "NAME", "BYTES", "OWNER",
-                  "CREATED (UTC)", "ACTIVE JOBS");
-      header = true;
-    }
+    if (!page.ok()) return Fail(page.status());  // nothing on stdout then
     for (const polytrain::v1::Artifact& a : page->artifacts()) {
-      std::printf("%-71s  %-24s  %12lld  %-12s  %-19s  %d\n", a.id().c_str(), a.name().c_str(),
-                  static_cast<long long>(a.size_bytes()),  // NOLINT(runtime/int): printf's type
-                  a.owner().empty() ? "-" : a.owner().c_str(), Created(a.create_time()).c_str(),
-                  a.active_jobs());
+      table.AddRow({a.id(), a.name(), absl::StrCat(a.size_bytes()),
+                    a.owner().empty() ? "-" : a.owner(), Created(a.create_time()),
+                    absl::StrCat(a.active_jobs())});
     }
     request.set_page_token(page->next_page_token());
   } while (options.all && !request.page_token().empty());
+  std::fputs(table.ToString().c_str(), stdout);
   if (!request.page_token().empty()) {
     std::cerr << "polyctl: more artifacts than these 1000 newest: --all lists every one\n";
   }

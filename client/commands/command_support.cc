@@ -11,6 +11,7 @@
 #include "api/artifacts.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
+#include "cli/text_table.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
 #include "common/status_macros.h"
@@ -104,11 +105,11 @@ bool CheckFirst(const UploadFlags& flags, const polytrain::v1::JobSpec& spec) {
 void PrintPlannedJobs(const google::protobuf::RepeatedPtrField<polytrain::v1::Job>& jobs) {
   std::printf("dry run: the coordinator would queue %d job%s (nothing was uploaded or stored)\n",
               jobs.size(), jobs.size() == 1 ? "" : "s");
-  std::printf("%-40s %-24s %s\n", "name", "loss", "seed");
+  TextTable table({{"name", 40}, {"loss", 24}, {"seed"}});
   for (const polytrain::v1::Job& job : jobs) {
-    std::printf("%-40s %-24s %llu\n", job.spec().name().c_str(), job.loss_name().c_str(),
-                static_cast<unsigned long long>(job.spec().seed()));  // NOLINT(runtime/int)
+    table.AddRow({job.spec().name(), job.loss_name(), absl::StrCat(job.spec().seed())});
   }
+  std::fputs(table.ToString().c_str(), stdout);
 }
 
 }  // namespace
