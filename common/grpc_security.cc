@@ -3,8 +3,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -13,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/flag_file.h"
 #include "common/pem_check.h"
 #include "common/status_macros.h"
 #include "grpcpp/create_channel.h"
@@ -22,28 +21,13 @@ namespace polytrain {
 namespace {
 
 // Certificates, keys and tokens are a few kB; a bigger file is a mistake (/dev/zero).
-constexpr std::uintmax_t kMaxFlagFileBytes = 1 << 20;
+constexpr int64_t kMaxFlagFileBytes = 1 << 20;
 
 absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::string& path) {
-  std::error_code error;
-  const std::filesystem::file_status status = std::filesystem::status(path, error);
-  if (std::filesystem::is_directory(status)) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": is a directory"));
+  absl::StatusOr<std::string> text = polytrain::ReadFlagFile(flag, path, kMaxFlagFileBytes);
+  if (text.ok() && text->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": empty"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, ": cannot read: ",
-                     std::filesystem::exists(status) ? std::strerror(errno) : "no such file"));
-  }
-  std::string text(kMaxFlagFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxFlagFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, ": larger than ", kMaxFlagFileBytes >> 20, " MiB"));
-  }
-  if (text.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": empty"));
   return text;
 }
 

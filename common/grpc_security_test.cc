@@ -52,7 +52,7 @@ TEST(MakeServerCredentialsTest, TlsFilesNamedInErrors) {
               HasSubstr("--tls_key: needed with the other"));
   options.tls_key = "/nonexistent/key.pem";
   EXPECT_THAT(MakeServerCredentials(options, "0.0.0.0:1").status().message(),
-              HasSubstr("--tls_cert /nonexistent/cert.pem: cannot read"));
+              HasSubstr("--tls_cert /nonexistent/cert.pem: no such file"));
 }
 
 TEST(CheckTargetTest, AHostAndAPortInRange) {
@@ -91,7 +91,7 @@ TEST(MakeChannelTest, PlaintextOnlyToLoopback) {
               HasSubstr("--tls_ca: needed with --tls_cert"));
   options.tls_ca = "/nonexistent/ca.pem";
   EXPECT_THAT(MakeChannel("127.0.0.1:1", &options).status().message(),
-              HasSubstr("--tls_ca /nonexistent/ca.pem: cannot read"));
+              HasSubstr("--tls_ca /nonexistent/ca.pem: no such file"));
 }
 
 TEST(MakeChannelTest, TokenFromFileOrEnvironment) {
@@ -132,7 +132,7 @@ TEST(MakeChannelTest, TokenFromFileOrEnvironment) {
   ClientSecurityOptions missing;
   missing.token_file = "/nonexistent/token";
   EXPECT_THAT(MakeChannel("127.0.0.1:1", &missing).status().message(),
-              HasSubstr("--token_file /nonexistent/token: cannot read"));
+              HasSubstr("--token_file /nonexistent/token: no such file"));
 }
 
 }  // namespace

@@ -3,14 +3,13 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/flag_file.h"
 #include "common/sha256.h"
 
 namespace polytrain {
@@ -139,11 +138,10 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view t
 }
 
 absl::StatusOr<TokenAuthenticator> TokenAuthenticator::ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("--tokens ", path, ": cannot read"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return Parse(text.str(), absl::StrCat("--tokens ", path));
+  // kMaxTokens lines of a name, a role and a SHA-256 fit in a few MiB.
+  absl::StatusOr<std::string> text = ReadFlagFile("--tokens", path, int64_t{16} << 20);
+  if (!text.ok()) return text.status();
+  return Parse(*text, absl::StrCat("--tokens ", path));
 }
 
 absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view authorization) const {

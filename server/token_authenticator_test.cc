@@ -122,6 +122,7 @@ TEST(TokenAuthenticatorTest, ReadFileNamesTheFlag) {
   absl::StatusOr<TokenAuthenticator> tokens =
       TokenAuthenticator::ReadFile("/nonexistent/tokens.txt");
   ASSERT_FALSE(tokens.ok());
+  EXPECT_EQ(tokens.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(tokens.status().message(), HasSubstr("--tokens /nonexistent/tokens.txt"));
 }
 
