@@ -30,8 +30,10 @@ ExitCode ExitCodeFor(const absl::Status& status) {
 }
 
 std::string ExitCodesHelp() {
-  return "Exit codes: 0 success, 1 invalid input (a spec, file, flag value or request field; "
-         "the message names it), 2 bad command line, 3 coordinator unreachable, 4 not found (an "
+  return "Exit codes: 0 success, 1 invalid input (a spec or its file, a request field, a value "
+         "checked after parsing; the message names it), 2 bad command line (an unknown flag, a "
+         "missing argument, a value the parser refuses), 3 coordinator unreachable, 4 not found "
+         "(an "
          "unknown id or a missing file), 5 not allowed now (e.g. cancelling a finished job, a "
          "request "
          "id already used for another request, too many uploads at once), 6 "
