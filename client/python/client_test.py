@@ -9,6 +9,7 @@ Usage: client_test.py BUILD_DIR (its python/ holds the generated polytrain.v1; t
 modules are taken from this directory, so that the test sees them as edited, without a build).
 """
 import hashlib
+import os
 import pathlib
 import pickle
 import subprocess
@@ -25,6 +26,8 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 import polytrain  # noqa: E402
+import polytrain._messages  # noqa: E402
+import polytrain._upload  # noqa: E402
 from polytrain import Client, PolyTrainError, state_name  # noqa: E402
 from polytrain.v1 import coordinator_pb2, job_pb2, job_record_pb2  # noqa: E402
 
@@ -232,6 +235,55 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(len(self.client.jobs()), jobs_before)
         self.assertNotIn(digest, [a.id for a in self.client.artifacts()])
 
+    def test_what_an_upload_cannot_send_is_refused_by_name_and_a_read_error_is_the_os_error(self):
+        folder = SCRATCH / "odd-sources"
+        folder.mkdir()
+        os.mkfifo(folder / "fifo.pt")
+        (folder / "zero.pt").symlink_to("/dev/zero")
+        for source in (folder / "fifo.pt", "/dev/zero", folder / "zero.pt"):  # would never end
+            with self.assertRaises(PolyTrainError) as error:
+                self.client.upload(source)
+            self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
+            self.assertIn(f"source {source}: not a regular file", error.exception.message)
+        with self.assertRaises(FileNotFoundError) as error:
+            self.client.upload(folder / "missing.pt")
+        self.assertEqual(error.exception.code, "NOT_FOUND")
+
+        # A file that fails while it streams: the OS error, not gRPC's UNKNOWN.
+        (folder / "model.pt").write_bytes(b"m" * (3 << 20))
+
+        def failing_pieces(upload):
+            yield b"m" * (1 << 20)
+            raise OSError(5, "Input/output error")
+
+        with mock.patch.object(polytrain._upload.Upload, "_pieces", failing_pieces):
+            with self.assertRaises(OSError) as error:
+                self.client.upload(folder / "model.pt")
+        self.assertNotIsInstance(error.exception, PolyTrainError)
+        self.assertIn(f"source {folder / 'model.pt'}: Input/output error", str(error.exception))
+        self.assertEqual(self.client.upload(folder / "model.pt").size_bytes, 3 << 20)
+
+        # Bytes stored before under another name: that record, and a warning saying so.
+        first = self.client.upload(b"named twice", name="first.bin")
+        with self.assertWarnsRegex(UserWarning, "stored before as 'first.bin'"):
+            again = self.client.upload(b"named twice", name="second.bin")
+        self.assertEqual(again.id, first.id)
+
+    def test_a_named_file_that_is_not_a_file_goes_as_a_worker_path_with_a_warning(self):
+        files = SCRATCH / "fifo-files"
+        files.mkdir()
+        os.mkfifo(files / "fifo.pt")
+        spec = {"name": "fifo-model", "model": {"torchscript": {"path": "fifo.pt"}},
+                "dataset": {"synthetic": {"classes": 2, "features": 4, "train_samples": 40,
+                                          "test_samples": 20}},
+                "loss": {"crossEntropy": {}}, "optimizer": {"sgd": {}, "learningRate": 0.1},
+                "epochs": 1, "batchSize": 10}
+        with self.assertWarnsRegex(UserWarning, "fifo.pt is not a file under .*: sent as a path "
+                                                "under the worker's --data_root"):
+            job = self.client.submit(spec, files=files)
+        self.assertEqual(job.spec.model.torchscript.path, "fifo.pt")
+        self.client.cancel(job.id)
+
     def test_a_sweep_is_cancelled_whole(self):
         # Gangs of two on a service of one worker: queued until the cancel.
         base = {"name": "cancelled", "model": {"mlp": {}},
@@ -298,10 +350,13 @@ class ClientTest(unittest.TestCase):
                 self.assertEqual([j.id for j in lazy], [j.id for j in everything[1:]])
             self.assertEqual([j.id for j in self.client.iter_jobs(limit=3)],
                              [j.id for j in everything[:3]])
-        for limit in (0, -1, 1.5, True):
+        for limit in (0, -1):
             with self.assertRaises(PolyTrainError) as error:
                 self.client.jobs(limit=limit)
             self.assertIn("limit: expected a whole number from 1", error.exception.message)
+        for limit in (1.5, True):
+            with self.assertRaises(TypeError):
+                self.client.jobs(limit=limit)
 
 
 class StateNameTest(unittest.TestCase):
@@ -341,6 +396,96 @@ class StateNameTest(unittest.TestCase):
                          ("NOT_FOUND", "id: no job job-1", "NOT_FOUND: id: no job job-1"))
 
 
+class ArgumentTest(unittest.TestCase):
+    """The client's own checks, with nothing listening: refusals are PolyTrainError (and the
+    built-in error a caller expects), wrong types TypeError."""
+
+    def setUp(self):
+        self.client = Client("127.0.0.1:1")
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_pem_arguments_must_hold_what_they_are_for(self):
+        pem = SCRATCH / "garbage.pem"
+        pem.write_bytes(b"not a certificate")
+        TlsTest.make_pki()
+        worker_cert, worker_key = TlsTest.pki / "worker.pem", TlsTest.pki / "worker.key"
+        for arguments, message in (
+                ({"tls_ca": b"garbage"}, "tls_ca: no PEM certificate in it (expected -----BEGIN "
+                                         "CERTIFICATE-----)"),
+                ({"tls_ca": pem}, f"tls_ca {pem}: no PEM certificate in it"),
+                ({"tls_ca": worker_cert, "tls_cert": worker_key, "tls_key": worker_cert},
+                 f"tls_cert {worker_key}: no PEM certificate in it"),
+                ({"tls_ca": worker_cert, "tls_cert": worker_cert, "tls_key": worker_cert},
+                 f"tls_key {worker_cert}: no PEM key in it"),
+                ({"tls_ca": b"-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n"},
+                 "tls_ca: its certificate is not valid base64")):
+            with self.assertRaises(PolyTrainError) as error:
+                Client("127.0.0.1:1", **arguments)
+            self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
+            self.assertIn(message, error.exception.message)
+        with self.assertRaises(FileNotFoundError) as error:
+            Client("127.0.0.1:1", tls_ca=SCRATCH / "nonexistent.pem")
+        self.assertIn(f"tls_ca {SCRATCH / 'nonexistent.pem'}: no such file", str(error.exception))
+        Client("127.0.0.1:1", tls_ca=TlsTest.pki / "ca.pem", tls_cert=worker_cert,
+               tls_key=worker_key).close()
+
+    def test_addresses_left_out_empty_or_unbracketed(self):
+        with self.assertRaises(PolyTrainError) as error:
+            Client("::1:52111")
+        self.assertIn("an IPv6 address goes in brackets, as [::1]:52111", error.exception.message)
+        with self.assertRaises(PolyTrainError) as error:
+            Client("")
+        self.assertIn("address: empty", error.exception.message)
+        with mock.patch.dict(os.environ, {"POLYTRAIN_COORDINATOR": ""}):
+            with Client() as default:
+                self.assertEqual(default.address, "127.0.0.1:50051")
+        with mock.patch.dict(os.environ, {"POLYTRAIN_COORDINATOR": "127.0.0.1:7"}):
+            with Client() as from_environment:
+                self.assertEqual(from_environment.address, "127.0.0.1:7")
+
+    def test_values_that_do_not_parse_name_the_argument(self):
+        huge = {"name": "x", "loss": {"poly1": {"epsilon": 10**400}}}
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.submit(huge, dry_run=True)
+        self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
+        self.assertTrue(error.exception.message.startswith("spec: "), error.exception.message)
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.submit('name: "a\ud800"')
+        str(error.exception).encode("utf-8")  # printable: the surrogate is escaped
+        with self.assertRaises(PolyTrainError):
+            self.client.jobs(states=["\u017fucceeded"])  # a long s upper-cases to S
+        for call in (lambda: self.client.compare(job_ids=["job-1"], per_job="no"),
+                     lambda: self.client.watch(None),
+                     lambda: self.client.metrics("job-1", max_points=1.0)):
+            with self.assertRaises(TypeError):
+                call()
+
+    def test_rows_keep_an_enum_value_this_client_does_not_know(self):
+        reply = coordinator_pb2.CompareJobsResponse()
+        reply.jobs.add(job_id="job-1", state=42)
+        self.assertEqual(polytrain._messages.rows(reply.jobs)[0]["state"], 42)
+        reply.jobs.add(job_id="job-2", state=job_record_pb2.JOB_STATE_FAILED)
+        self.assertEqual(polytrain._messages.rows(reply.jobs)[1]["state"], "JOB_STATE_FAILED")
+
+    def test_a_closed_client_says_so(self):
+        self.client.close()
+        for call in (lambda: self.client.get("job-1"), lambda: self.client.watch("job-1"),
+                     lambda: self.client.upload(b"x")):
+            with self.assertRaises(PolyTrainError) as error:
+                call()
+            self.assertEqual(error.exception.code, "FAILED_PRECONDITION")
+
+    def test_a_script_module_is_named_after_its_class(self):
+        class Doubler(nn.Module):
+            def forward(self, x):
+                return x * 2
+
+        traced = torch.jit.trace(Doubler(), torch.zeros(2))
+        self.assertEqual(polytrain._upload.Upload(traced, None).name, "Doubler.pt")
+
+
 class TokenTest(unittest.TestCase):
     def test_the_token_goes_with_every_call(self):
         (SCRATCH / "tokens.txt").write_text(
@@ -363,15 +508,23 @@ class TlsTest(unittest.TestCase):
     certificates made by deploy/pki/make-dev-pki.sh (for the names coordinator, localhost and
     127.0.0.1), and an impostor's self-signed certificate."""
 
+    pki = SCRATCH / "pki"
+
     @classmethod
-    def setUpClass(cls):
-        cls.pki = SCRATCH / "pki"
+    def make_pki(cls):
+        """The certificates, made once for every test that needs them."""
+        if (cls.pki / "impostor.pem").exists():
+            return
         subprocess.run([str(SOURCE.parents[1] / "deploy/pki/make-dev-pki.sh"), str(cls.pki)],
                        check=True, stderr=subprocess.DEVNULL)
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
                         "/CN=impostor", "-keyout", str(cls.pki / "impostor.key"), "-out",
                         str(cls.pki / "impostor.pem")], check=True, stderr=subprocess.DEVNULL)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_pki()
         cls.service = Service("tls", "--tls_cert", str(cls.pki / "coordinator.pem"), "--tls_key",
                               str(cls.pki / "coordinator.key"), "--tls_client_ca",
                               str(cls.pki / "ca.pem"), worker=False, plaintext=False)
@@ -456,8 +609,8 @@ class TlsTest(unittest.TestCase):
                 (lambda: Client("127.0.0.1"), ValueError,
                  "address: expected host:port, got '127.0.0.1'"),
                 (lambda: Client("127.0.0.1:notaport"), ValueError, "address: expected host:port"),
-                (lambda: Client("127.0.0.1:1", timeout="3"), ValueError,
-                 "timeout: expected seconds > 0 (at most 100000000), got '3'"),
+                (lambda: Client("127.0.0.1:1", timeout="3"), TypeError,
+                 "timeout: expected seconds (a number), got str"),
                 (lambda: Client("127.0.0.1:1", token="t\u00f6k\n"), ValueError,
                  "token: printable ASCII without spaces"),
                 (lambda: Client("127.0.0.1:1", token="to ken"), ValueError,
@@ -470,8 +623,7 @@ class TlsTest(unittest.TestCase):
                 (lambda: Client("127.0.0.1:\uff15\uff10"), ValueError,
                  "address: expected host:port"),
                 (lambda: client.metrics("job-1", max_points=2**40), PolyTrainError,
-                 "INVALID_ARGUMENT: max_points: must be in [-2147483648, 2147483647], got "
-                 "1099511627776"),
+                 "INVALID_ARGUMENT: max_points: must be in [0, 10000000], got 1099511627776"),
                 (lambda: client.sweep(spec, ["poly1 {}"], seeds=2**40), PolyTrainError,
                  "seeds: must be in [-2147483648, 2147483647]"),
                 (lambda: client.jobs(states=3.0), TypeError,
@@ -486,8 +638,8 @@ class TlsTest(unittest.TestCase):
                  "name: not a file name: ''"),
                 (lambda: client.upload(b"q", name="n" * 129), PolyTrainError,
                  "name: not a file name"),
-                (lambda: client.submit(spec, files=SCRATCH / "missing"), NotADirectoryError,
-                 "files: " + str(SCRATCH / "missing") + " is not a directory"),
+                (lambda: client.submit(spec, files=SCRATCH / "missing"), FileNotFoundError,
+                 "NOT_FOUND: files " + str(SCRATCH / "missing") + ": no such directory"),
                 (lambda: client.submit(spec, dry_run="yes"), TypeError,
                  "dry_run: expected a bool, got str")):
             with self.assertRaises(error) as raised:

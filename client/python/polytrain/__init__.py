@@ -10,17 +10,24 @@ bring your own TorchScript model and tensor data, watch runs and compare losses.
 
 A job's `state` is a JobState value: polytrain.JOB_STATE_SUCCEEDED, ... (the enum itself is
 polytrain.JobState; FINAL_STATES those that do not change any more, STATE_NAMES the short names).
+Every refusal, the coordinator's or the client's own check of an argument, is a PolyTrainError.
 
 Depends on grpcio and protobuf only (Debian: python3-grpcio, python3-protobuf); torch only to
 upload a torch.jit.ScriptModule directly. The message classes (polytrain.v1.*_pb2) are generated
 from proto/ by the build (`cmake --build build --target polytrain_python`, into build/python).
+
+Modules: client (Client), errors (PolyTrainError), states (state names), and the client's own
+_arguments (argument checks), _messages (requests from text or dicts, replies as rows) and
+_upload (what an upload streams).
 """
 # The package may span directories on sys.path: its modules as written (client/python) ahead of
 # the build's copy of them and the generated polytrain.v1 (build/python), as client_test.py runs.
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
-from polytrain.client import (FINAL_STATES, STATE_NAMES, Client, JobState,  # noqa: E402
-                              PolyTrainError, artifact_name, state_name)
+from polytrain._arguments import artifact_name  # noqa: E402
+from polytrain.client import Client  # noqa: E402
+from polytrain.errors import PolyTrainError  # noqa: E402
+from polytrain.states import FINAL_STATES, STATE_NAMES, JobState, state_name  # noqa: E402
 from polytrain.v1.job_record_pb2 import (JOB_STATE_CANCELLED, JOB_STATE_FAILED,  # noqa: E402
                                          JOB_STATE_PAUSED, JOB_STATE_QUEUED, JOB_STATE_RUNNING,
                                          JOB_STATE_STOPPED, JOB_STATE_SUCCEEDED,

@@ -1,0 +1,81 @@
+"""What upload() sends: a file (read from one open handle: hashed, then streamed from its start,
+so that a file renamed or removed in between still sends what was hashed), bytes, or a
+torch.jit.ScriptModule; as UploadArtifactRequest chunks, the last one marked."""
+import hashlib
+import io
+import os
+
+from polytrain import _arguments
+from polytrain.v1 import coordinator_pb2
+
+CHUNK_BYTES = 1 << 20  # the coordinator's limit per UploadArtifact chunk
+
+
+class Upload:
+    """One upload's name, digest and chunks. A read error while the chunks stream is kept in
+    `failure` (gRPC would turn it into UNKNOWN "Exception iterating requests!") for the caller to
+    raise instead of the coordinator's "the upload ended before a chunk marked last"."""
+
+    def __init__(self, source, name):
+        self.failure = None
+        self._file = None
+        if isinstance(source, (str, os.PathLike)):
+            path = _arguments.regular_file(source, "source")
+            self.path = path
+            self.name = name or _arguments.artifact_name(path.name)
+            try:
+                self._file = open(path, "rb")
+                digest = hashlib.sha256()
+                for piece in iter(lambda: self._file.read(CHUNK_BYTES), b""):
+                    digest.update(piece)
+            except OSError as error:
+                self.close()
+                raise OSError(error.errno, f"source {path}: {error.strerror}") from None
+            self._data = None
+        else:
+            self.path = None
+            if isinstance(source, (bytes, bytearray)):
+                self._data = bytes(source)
+            elif hasattr(source, "save") and hasattr(source, "_c"):  # a torch.jit.ScriptModule
+                import torch  # only here: the client does not need torch otherwise
+                buffer = io.BytesIO()
+                torch.jit.save(source, buffer)
+                self._data = buffer.getvalue()
+                model = getattr(source, "original_name", None) or type(source).__name__
+                name = name or _arguments.artifact_name(f"{model}.pt")
+            else:
+                raise TypeError(f"source: expected a path, bytes or a torch.jit.ScriptModule, "
+                                f"got {type(source).__name__}")
+            self.name = name or "artifact"
+            digest = hashlib.sha256(self._data)
+        self.sha256 = "sha256:" + digest.hexdigest()
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _pieces(self):
+        if self._data is not None:
+            for at in range(0, len(self._data), CHUNK_BYTES):
+                yield self._data[at:at + CHUNK_BYTES]
+            return
+        self._file.seek(0)
+        yield from iter(lambda: self._file.read(CHUNK_BYTES), b"")
+
+    def chunks(self):
+        """The request stream: one chunk behind, so that the last one can be marked; an empty
+        file is one empty chunk, the first."""
+        first = coordinator_pb2.UploadArtifactRequest(name=self.name, sha256=self.sha256)
+        pending = first
+        try:
+            for piece in self._pieces():
+                if pending.data or pending is not first:
+                    yield pending
+                    pending = coordinator_pb2.UploadArtifactRequest()
+                pending.data = piece
+        except OSError as error:  # ends the stream unmarked: the coordinator stores nothing
+            self.failure = OSError(error.errno, f"source {self.path}: {error.strerror}")
+            return
+        pending.last = True
+        yield pending

@@ -1,0 +1,63 @@
+"""The client's one error type. The coordinator's refusals arrive as PolyTrainError with its gRPC
+status code's name; the client's own checks of an argument's value raise the same type, so that
+`except PolyTrainError` catches every refusal. Those also derive from the built-in exception a
+Python caller would expect (ValueError, FileNotFoundError, ...). A value of the wrong Python type
+is a TypeError naming the argument: a mistake in the calling code, not a refusal."""
+
+
+def _printable(text):
+    """`text` with any lone surrogate (from a caller's string echoed back) escaped, so that
+    printing the error cannot itself fail with UnicodeEncodeError."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class PolyTrainError(Exception):
+    """A call the coordinator refused or could not answer, or an argument the client refused
+    before sending it: `code` is the gRPC status code's name ("INVALID_ARGUMENT", "NOT_FOUND",
+    ...), `message` says why and names the field or argument."""
+
+    def __init__(self, code, message):
+        message = _printable(message)
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    def __reduce__(self):  # pickled (multiprocessing) and copied with both arguments
+        return type(self), (self.code, self.message)
+
+
+class ArgumentError(PolyTrainError, ValueError):
+    """INVALID_ARGUMENT from the client's own check of an argument's value."""
+
+    def __init__(self, code, message=None):
+        if message is None:  # ArgumentError("what: why")
+            code, message = "INVALID_ARGUMENT", code
+        super().__init__(code, message)
+
+
+class MissingFileError(PolyTrainError, FileNotFoundError):
+    """NOT_FOUND: a path argument names nothing."""
+
+    def __init__(self, code, message=None):
+        if message is None:
+            code, message = "NOT_FOUND", code
+        super().__init__(code, message)
+
+
+class NotAFileError(PolyTrainError, IsADirectoryError):
+    """INVALID_ARGUMENT: a path argument that must be a regular file is a directory, a FIFO or a
+    device."""
+
+    def __init__(self, code, message=None):
+        if message is None:
+            code, message = "INVALID_ARGUMENT", code
+        super().__init__(code, message)
+
+
+class NotADirectoryArgumentError(PolyTrainError, NotADirectoryError):
+    """INVALID_ARGUMENT: a path argument that must be a directory is not one."""
+
+    def __init__(self, code, message=None):
+        if message is None:
+            code, message = "INVALID_ARGUMENT", code
+        super().__init__(code, message)
