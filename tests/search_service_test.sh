@@ -70,6 +70,10 @@ expect 0 "successive halving  done" -- "$polyctl" get "$sweep"
 # `polyctl watch` on a search shows its ranking and exits 0: its stopped trials are how a search
 # ends, not jobs that failed.
 expect 0 "best: " -- "$polyctl" watch "$sweep"
+# So does a watch of one trial it stopped.
+stopped_trial=$("$polyctl" list --label "sweep=$sweep" --state stopped --format json |
+  /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["jobs"][0]["id"])')
+expect 0 "stopped by search $sweep" -- "$polyctl" watch "$stopped_trial"
 expect 0 "rung   epochs  reported" -- "$polyctl" get "$sweep"
 "$polyctl" get "$sweep" --format json >"$tmp/sweep.json"
 "$polyctl" list --label "sweep=$sweep" --format json >"$tmp/jobs.json" 2>"$tmp/err" ||

@@ -165,7 +165,11 @@ absl::Status UploadLocalFiles(CoordinatorClient& client, const std::string& file
 }
 
 int OutcomeExit(const polytrain::v1::Job& job) {
-  return job.state() == polytrain::v1::JOB_STATE_SUCCEEDED ? kExitOk : kExitJobFailed;
+  // A search trial stopped at a rung ended as its search meant it to: not a failure.
+  return job.state() == polytrain::v1::JOB_STATE_SUCCEEDED ||
+                 job.state() == polytrain::v1::JOB_STATE_STOPPED
+             ? kExitOk
+             : kExitJobFailed;
 }
 
 absl::StatusOr<polytrain::v1::Job> Follow(CoordinatorClient& client, const std::string& job_id,

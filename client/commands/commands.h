@@ -39,7 +39,7 @@ int Fail(const absl::Status& status);
 // KEY=VALUE pairs (--label) into a label map.
 absl::Status ApplyLabels(const std::vector<std::string>& labels,
                          google::protobuf::Map<std::string, std::string>* into);
-// kExitOk for a job that succeeded, kExitJobFailed otherwise.
+// kExitOk for a job that succeeded or a search stopped at a rung, kExitJobFailed otherwise.
 int OutcomeExit(const polytrain::v1::Job& job);
 // Uploads every file `spec` names by a path (the model's and the dataset's) that exists here
 // under `files_dir`, and names it by its artifact instead; a path that does not exist here is
