@@ -246,6 +246,9 @@ expect 2 "--draw-seed: must be a whole number in [0, 18446744073709551615], got 
 # An empty value is refused, not taken as "not given".
 expect 2 "--name: must not be empty (leave the option out instead)" -- submit "$spec" --name ''
 expect 2 "--loss: must not be empty" -- submit "$spec" --loss ''
+expect 2 "--request-id: must not be empty" -- submit "$spec" --request-id ''
+expect 2 "--request-id: must not be empty" -- sweep "$spec" --loss 'poly1 {}' --request-id ''
+expect 2 "--name: must not be empty" -- upload "$spec" --name ''
 # Seeds are uint64: 2^64 - 1 is a seed, and a number beyond is refused, not clamped.
 expect 2 "--draw-seed: must be a whole number in [0, 18446744073709551615], got 18446744073709551616" -- \
   search "$spec" --range poly1.epsilon=0:1 --draw-seed 18446744073709551616

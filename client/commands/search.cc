@@ -277,7 +277,8 @@ Command AddSearchCommand(CLI::App& app) {
                    "loss the winner is tested against (default: cross-entropy)")
       ->check(NotEmpty());
   search->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
-  search->add_option("--request-id", options->request_id, "makes retries of this search safe");
+  search->add_option("--request-id", options->request_id, "makes retries of this search safe")
+      ->check(NotEmpty());
   search->add_option("--poll-seconds", options->poll_seconds, "how often --watch asks")
       ->check(CLI::Range(0.05, 60.0))
       ->check(CLI::Validator(

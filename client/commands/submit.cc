@@ -83,7 +83,8 @@ Command AddSubmitCommand(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{kMaxTimeLimitSeconds}));
   submit->add_option("--name", options->name, "replace the name")->check(NotEmpty());
   submit->add_option("--label", options->labels, "add a label KEY=VALUE (repeatable)");
-  submit->add_option("--request-id", options->request_id, "makes retries of this submit safe");
+  submit->add_option("--request-id", options->request_id, "makes retries of this submit safe")
+      ->check(NotEmpty());
   AddUploadFlags(submit, &options->upload);
   submit->add_flag("--watch", options->watch, "follow the job until it ends");
   return {submit, [options](CoordinatorClient& client) { return RunSubmit(*options, client); }};

@@ -90,7 +90,8 @@ Command AddSweepCommand(CLI::App& app) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   sweep->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
-  sweep->add_option("--request-id", options->request_id, "makes retries of this sweep safe");
+  sweep->add_option("--request-id", options->request_id, "makes retries of this sweep safe")
+      ->check(NotEmpty());
   AddUploadFlags(sweep, &options->upload);
   sweep->add_flag("--wait", options->wait, "wait until every job has ended");
   return {sweep, [options](CoordinatorClient& client) { return RunSweep(*options, client); }};

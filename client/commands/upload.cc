@@ -47,7 +47,8 @@ Command AddUploadCommand(CLI::App& app) {
       "(--files). The same bytes uploaded again are stored once.\n",
       app.get_footer()));
   upload->add_option("file", options->file, "the file")->required()->check(ExistingPath());
-  upload->add_option("--name", options->name, "a name for people (default: the file's name)");
+  upload->add_option("--name", options->name, "a name for people (default: the file's name)")
+      ->check(NotEmpty());
   return {upload, [options](CoordinatorClient& client) { return RunUpload(*options, client); }};
 }
 
