@@ -26,38 +26,32 @@ class PolyTrainError(Exception):
         return type(self), (self.code, self.message)
 
 
-class ArgumentError(PolyTrainError, ValueError):
-    """INVALID_ARGUMENT from the client's own check of an argument's value."""
+class _ClientRefusal(PolyTrainError):
+    """A refusal by the client's own check: raised with the message alone, its code the class's;
+    with both arguments when unpickled."""
 
-    def __init__(self, code, message=None):
-        if message is None:  # ArgumentError("what: why")
-            code, message = "INVALID_ARGUMENT", code
-        super().__init__(code, message)
-
-
-class MissingFileError(PolyTrainError, FileNotFoundError):
-    """NOT_FOUND: a path argument names nothing."""
+    CODE = "INVALID_ARGUMENT"
 
     def __init__(self, code, message=None):
         if message is None:
-            code, message = "NOT_FOUND", code
+            code, message = self.CODE, code
         super().__init__(code, message)
 
 
-class NotAFileError(PolyTrainError, IsADirectoryError):
+class ArgumentError(_ClientRefusal, ValueError):
+    """INVALID_ARGUMENT from the client's own check of an argument's value."""
+
+
+class MissingFileError(_ClientRefusal, FileNotFoundError):
+    """NOT_FOUND: a path argument names nothing."""
+
+    CODE = "NOT_FOUND"
+
+
+class NotAFileError(_ClientRefusal, IsADirectoryError):
     """INVALID_ARGUMENT: a path argument that must be a regular file is a directory, a FIFO or a
     device."""
 
-    def __init__(self, code, message=None):
-        if message is None:
-            code, message = "INVALID_ARGUMENT", code
-        super().__init__(code, message)
 
-
-class NotADirectoryArgumentError(PolyTrainError, NotADirectoryError):
+class NotADirectoryArgumentError(_ClientRefusal, NotADirectoryError):
     """INVALID_ARGUMENT: a path argument that must be a directory is not one."""
-
-    def __init__(self, code, message=None):
-        if message is None:
-            code, message = "INVALID_ARGUMENT", code
-        super().__init__(code, message)
