@@ -353,6 +353,43 @@ TEST_F(FaultTest, AWorkerStoppedWithSigtermCheckpointsAndGivesItsJobBackAtOnce) 
   ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
 }
 
+TEST_F(FaultTest, AWorkerRestartedAfterItsCoordinatorWasDownResumesOnlyFromAStoredCheckpoint) {
+  // The worker trains on while its coordinator is down, checkpointing here and holding the metric
+  // points; then it is killed too, and those points die with it. Restarted under its name, it
+  // must not resume from a checkpoint the coordinator never stored: the points before it would
+  // be missing from the job's history for good.
+  StartCoordinator(/*lease_seconds=*/3600);
+  StartWorker("amnesiac", nullptr, /*checkpoints=*/true);
+  v1::JobSpec spec = Spec("gapless", 150);  // 6000 steps
+  spec.mutable_checkpoint()->set_every_steps(400);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
+  const std::string stored = fs::path(Get(job.id()).checkpoint()).filename();  // "" if none yet
+  coordinator_->Kill(SIGKILL);
+  const fs::path local = dir_ / "amnesiac-checkpoints" / job.id();
+  // Two checkpoints past the stored one, written while nobody could take them.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int unstored = 0;
+        std::error_code error;
+        for (const auto& entry : fs::directory_iterator(local, error)) {
+          const std::string name = entry.path().filename();
+          unstored += name.size() == 20 && name.rfind("ckpt-", 0) == 0 && name > stored;
+        }
+        return unstored >= 2;
+      },
+      60));
+  workers_.back()->Kill(SIGKILL);
+
+  StartCoordinator(/*lease_seconds=*/3600);
+  StartWorker("amnesiac", nullptr, /*checkpoints=*/true);
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120))
+      << v1::JobState_Name(Get(job.id()).state()) << " " << Get(job.id()).error();
+  EXPECT_EQ(Get(job.id()).attempts(), 2);
+  ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);  // no gap where the points died
+}
+
 TEST_F(FaultTest, CoordinatorRestartKeepsJobsAndMetrics) {
   StartCoordinator();
   StartWorker("w1");

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint.h"
+#include "worker/checkpoint_files.h"
 #include "worker/streaming_sink.h"
 #include "worker/trainer.h"
 
@@ -142,6 +143,14 @@ void ServiceJob::Run() {
     if (gang) {
       std::error_code ignored;
       std::filesystem::remove_all(options.checkpoint_dir, ignored);
+    } else {
+      // Nor does a lone job resume from one the coordinator never stored: the metric points
+      // before it may have died with an earlier run of this worker (held while the coordinator
+      // was away), and the job's history would have a gap.
+      for (const std::string& name :
+           DeleteCheckpointsAfter(options.checkpoint_dir, job.checkpoint())) {
+        spdlog::warn("{}: not resuming from {}: the coordinator never stored it", job.id(), name);
+      }
     }
     // A requeued job resumes from the checkpoint its earlier attempt uploaded, wherever that
     // attempt ran; every checkpoint this attempt writes is uploaded in turn.
