@@ -48,13 +48,18 @@ void WorkerConnection::OnReadDone(bool ok) {
       return;
     }
     session_ = *session;
+    worker_name_ = incoming_.hello().name();
   } else if (absl::Status s = protocol_->Handle(session_, incoming_);
              s.code() == absl::StatusCode::kInvalidArgument) {
     // Refused for good: acknowledged so the worker does not send it again at every reconnect.
     spdlog::warn("refused a message from a worker: {}", std::string(s.message()));
     if (incoming_.sequence() != 0) SendAck(incoming_.sequence());
   } else if (!s.ok()) {
-    CloseWith(ToGrpcStatus(s));  // e.g. the store failed: the worker sends it again later
+    // E.g. the store failed (a full disk): the worker sends it again when it reconnects, backing
+    // off. Said here, where the operator looks, not only in the worker's log.
+    spdlog::error("closing worker {}'s stream: {} (it sends the message again)", worker_name_,
+                  std::string(s.message()));
+    CloseWith(ToGrpcStatus(s));
     return;
   } else if (incoming_.sequence() != 0) {
     SendAck(incoming_.sequence());  // stored: the worker may forget it

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <string>
 
 #include "absl/status/status.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -36,6 +37,7 @@ class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
 
   WorkerProtocol* protocol_;
   int64_t session_ = -1;
+  std::string worker_name_;  // from its hello
   grpc::ByteBuffer incoming_bytes_;
   polytrain::v1::WorkerMessage incoming_;
   std::mutex mu_;

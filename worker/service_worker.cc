@@ -282,6 +282,7 @@ bool ServiceWorker::ServeOneConnection() {
   outbox_.Wake();
 
   bool welcomed = false;
+  std::chrono::steady_clock::time_point welcomed_at;
   CoordinatorMessage message;
   while (stream->Read(&message)) {
     switch (message.kind_case()) {
@@ -292,6 +293,7 @@ bool ServiceWorker::ServeOneConnection() {
         }
         failed_connections_ = 0;
         welcomed = true;
+        welcomed_at = std::chrono::steady_clock::now();
         heartbeat_seconds_ = message.welcome().heartbeat_seconds();
         break;
       case CoordinatorMessage::kAssignment:
@@ -324,7 +326,9 @@ bool ServiceWorker::ServeOneConnection() {
   } else if (!stopping_ && !status.ok()) {
     spdlog::warn("stream to {} closed: {}", options_.coordinator, status.error_message());
   }
-  return welcomed;
+  // A coordinator that welcomes the worker and then closes at once (its store failing, say) is
+  // dialled with the growing backoff too, not ten times a second.
+  return welcomed && std::chrono::steady_clock::now() - welcomed_at >= kHealthyConnection;
 }
 
 void ServiceWorker::ReportNotConnected(const grpc::Status& status) {

@@ -6,6 +6,7 @@
 #define POLYTRAIN_WORKER_SERVICE_WORKER_H_
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,8 +80,10 @@ class ServiceWorker {
  private:
   // A fresh channel to the coordinator, with the token attached to `context`.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(grpc::ClientContext* context);
-  // One stream, from the hello until it closes; true if the coordinator welcomed the worker.
+  // One stream, from the hello until it closes; true if the coordinator welcomed the worker and
+  // the stream then lasted kHealthyConnection (the next dial comes at once, not after backoff).
   bool ServeOneConnection();
+  static constexpr std::chrono::seconds kHealthyConnection{10};
   // Logs a stream that ended before the coordinator welcomed it: the first, then one a minute
   // or so, with the cause (an unreachable address, a TLS mismatch, a refused token).
   void ReportNotConnected(const grpc::Status& status);
