@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
 #include "api/job_states.h"
@@ -9,6 +10,7 @@
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "common/timestamps.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 namespace {
@@ -233,6 +235,16 @@ absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState stat
     running_.erase(running);
   }
   CountTransitionLocked(previous, state);
+  // One line per job's end, where an operator looks first (the coordinator's log).
+  const std::string ended =
+      absl::AsciiStrToLower(polytrain::v1::JobState_Name(state).substr(sizeof("JOB_STATE_") - 1));
+  if (state == polytrain::v1::JOB_STATE_FAILED) {
+    spdlog::warn("{} ({}): failed after {} attempt(s): {}", job_id, job->spec().name(),
+                 job->attempts(), error);
+  } else {
+    spdlog::info("{} ({}): {}{}{}", job_id, job->spec().name(), ended, error.empty() ? "" : ": ",
+                 error);
+  }
   if (options_.metrics != nullptr) options_.metrics->JobEnded(job_id, Clock::now());
   watchers_.JobChanged(*job);
   SweepJobSettledLocked(*job);

@@ -4,8 +4,10 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/timestamps.h"
 #include "server/scheduler.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -187,6 +189,10 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
   }
   CountTransitionLocked(polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING);
   watchers_.JobChanged(*job);
+  std::vector<std::string> names;
+  for (const WorkerState* worker : chosen) names.push_back(worker->hello.name());
+  spdlog::info("{} ({}): attempt {} runs on {}", job->id(), job->spec().name(), job->attempts(),
+               absl::StrJoin(names, ", "));
   for (size_t rank = 0; rank < chosen.size(); ++rank) {
     chosen[rank]->running.insert(job->id());
     polytrain::v1::CoordinatorMessage assignment;

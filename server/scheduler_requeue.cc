@@ -62,6 +62,8 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
                  std::string(stored.message()));
     return false;
   }
+  spdlog::warn("{} ({}): attempt {} ended, queued again: {}", job_id, job->spec().name(),
+               job->attempts(), error);
   StopRanksLocked(job_id, running->second);  // the attempt is over on every rank
   running_.erase(running);
   queue_.Push(*job, Clock::now());

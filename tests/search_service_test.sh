@@ -133,6 +133,11 @@ PY
 grep -q "starting from scratch\|starts from scratch" "$tmp/w1.log" "$tmp/w2.log" &&
   fail "a trial started from scratch: $(grep -h scratch "$tmp"/w*.log | head -2)"
 expect 0 "p: Welch's t-test vs ce" -- "$polyctl" compare --sweep "$sweep"
+# The restarted coordinator's log has a line for each start and end of an attempt.
+grep -q "): attempt [0-9]* runs on w[12]" "$tmp/coordinator2.log" ||
+  fail "no start lines in the coordinator's log: $(head -5 "$tmp/coordinator2.log")"
+grep -q "): stopped: stopped by search $sweep" "$tmp/coordinator2.log" ||
+  fail "no stop lines in the coordinator's log: $(grep -c . "$tmp/coordinator2.log") lines"
 trial=$(/usr/bin/python3 -c "import json; print(json.load(open('$tmp/sweep.json'))['trials'][0]['job_id'])")
 expect 0 "trial 0 of $sweep, rung " -- "$polyctl" get "$trial"
 
