@@ -393,10 +393,19 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     return absl::OkStatus();
   }
   if (!cancelled && failed.gang_lost() && job->ranks.size() > 1) {
+    // The rank that reports first is usually a survivor: the ranks whose workers are gone are
+    // named first, since they are what broke the gang.
+    std::string gone;
+    for (size_t rank = 0; rank < job->ranks.size(); ++rank) {
+      if (static_cast<int>(rank) == owned.rank || job->ranks[rank].session >= 0) continue;
+      absl::StrAppend(&gone, gone.empty() ? "" : ", ", "rank ", rank, " on worker ",
+                      job->ranks[rank].worker);
+    }
     (void)RequeueLocked(
         failed.job_id(),
-        absl::StrCat("rank ", owned.rank, " on worker ", job->ranks[owned.rank].worker,
-                     " lost its gang (attempt ", job->attempt, "): ", CutError(failed.error())),
+        absl::StrCat(gone, gone.empty() ? "" : " disconnected; ", "rank ", owned.rank,
+                     " on worker ", job->ranks[owned.rank].worker, " lost its gang (attempt ",
+                     job->attempt, "): ", CutError(failed.error())),
         /*retry_if_refused=*/true);
     ScheduleLocked();
     return absl::OkStatus();
