@@ -253,6 +253,7 @@ void ServiceJob::Run() {
   if (gang && context_.metrics != nullptr) context_.metrics->ReplicaEnded(job.id(), context_.rank);
   const uint64_t points = sink.Flush();
   WorkerMessage result;
+  bool last_checkpoint_stored = true;
   if (summary.ok()) {
     for (const std::string& why : summary->passed_over_checkpoints) {
       spdlog::warn("{}: passed over {}", job.id(), why);
@@ -266,7 +267,7 @@ void ServiceJob::Run() {
     if (!summary->last_checkpoint.empty() && summary->last_checkpoint != uploaded) {
       // As during training: the points before the checkpoint are stored before it is named.
       if (points > 0) context_.outbox->WaitAcknowledged(points, kPointsBeforeLastCheckpoint);
-      UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
+      last_checkpoint_stored = UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
     }
   }
   if (summary.ok() && !summary->released) {
@@ -298,6 +299,17 @@ void ServiceJob::Run() {
   if (!trial_dir.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(trial_dir, ignored);
+  }
+  // The job's checkpoints here only spare a download of what the coordinator stored: once the
+  // job has ended for good (succeeded with its last checkpoint stored, or cancelled) they go, or
+  // a worker's --checkpoint_dir would grow with every job it ever ran.
+  const bool succeeded = summary.ok() && !summary->released && !summary->paused;
+  const bool cancelled =
+      !summary.ok() && !released_.load() && summary.status().code() == absl::StatusCode::kCancelled;
+  if (trial_dir.empty() && !options.checkpoint_dir.empty() &&
+      ((succeeded && last_checkpoint_stored) || cancelled)) {
+    std::error_code ignored;
+    std::filesystem::remove_all(options.checkpoint_dir, ignored);
   }
   if (context_.on_training_ended) context_.on_training_ended();
   result_sequence_ = context_.outbox->Enqueue(std::move(result));

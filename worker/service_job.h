@@ -96,7 +96,7 @@ class ServiceJob {
   absl::Status FetchStoredCheckpoint(const std::string& dir);
   // Uploads the attempt's last checkpoint (a paused trial's, or the finished job's), retried
   // while the coordinator is away: the job's record names it and a trial resumes from it.
-  void UploadLastCheckpoint(const std::string& path, bool paused);
+  bool UploadLastCheckpoint(const std::string& path, bool paused);  // true once stored
 
   polytrain::v1::Job job_;
   Context context_;

@@ -94,13 +94,14 @@ absl::Status ServiceJob::FetchStoredCheckpoint(const std::string& dir) {
       [this, &dir] { return FetchCheckpoint(*context_.artifacts, job_, dir); });
 }
 
-void ServiceJob::UploadLastCheckpoint(const std::string& path, bool paused) {
+bool ServiceJob::UploadLastCheckpoint(const std::string& path, bool paused) {
   absl::Status s = RetryWhileCoordinatorAway(
       [this, &path] { return context_.artifacts->Upload(job_.id(), job_.attempts(), path); });
   if (!s.ok()) {
     spdlog::warn("{}: uploading {}: {}{}", job_.id(), path, std::string(s.message()),
                  paused ? "; the trial will resume from an older checkpoint" : "");
   }
+  return s.ok();
 }
 
 }  // namespace polytrain

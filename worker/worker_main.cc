@@ -219,7 +219,8 @@ int Main(int argc, char** argv) {
   app.add_option("--metrics_out", metrics_out, "write metric points here as JSON lines");
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
-                 "service mode, one subdirectory per job");
+                 "service mode, one subdirectory per job, removed once the job has succeeded "
+                 "(its last checkpoint stored) or been cancelled");
   app.add_flag("--resume", options.resume,
                "continue from the newest checkpoint in --checkpoint_dir");
   bool quiet = false;
