@@ -143,9 +143,10 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
     }
   }
   if (sweep.ranking_size() > 0) {
-    absl::StrAppendFormat(
-        &out, "\nranking (succeeded runs at the full budget; p: Welch's t-test vs %s)\n",
-        sweep.baseline_loss());
+    absl::StrAppendFormat(&out, "\nranking (succeeded runs at the full budget; %s)\n",
+                          sweep.baseline_loss().empty()
+                              ? "no p-values: no run of the baseline loss"
+                              : absl::StrCat("p: Welch's t-test vs ", sweep.baseline_loss()));
     TextTable ranking({{"loss", 28},
                        {"runs", 4, true},
                        {"mean", 8, true},

@@ -150,8 +150,13 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<JobWithMetrics>& r
     sweep.set_state(Sweep::SWEEP_STATE_DONE);
   }
 
+  // A search is tested against its baseline loss (cross-entropy unless set), never against
+  // whichever configuration it happened to draw first: without a run of the baseline (a random
+  // search, or top_k 0) its ranking has no p-values. A grid's is CompareJobs' (ce, else its
+  // first loss: the user's own list).
+  const bool searched = request.has_search();
   std::string baseline;
-  if (halving) {
+  if (searched) {
     loss::LossConfig config;
     if (ValidateTrainingLoss(SearchBaseline(request), "baseline", &config).ok()) {
       baseline = loss::ShortName(config);
@@ -160,13 +165,19 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<JobWithMetrics>& r
   bool has_baseline = false;
   for (const Job& job : jobs) has_baseline = has_baseline || job.loss_name() == baseline;
   if (!has_baseline) baseline.clear();
+  const bool untested = searched && !has_baseline;
   absl::StatusOr<polytrain::v1::CompareJobsResponse> comparison =
       BuildComparison(runs, metric, baseline, 0);
   if (comparison.ok()) {
-    sweep.set_baseline_loss(comparison->baseline_loss());
+    sweep.set_baseline_loss(untested ? "" : comparison->baseline_loss());
     std::vector<polytrain::v1::CompareJobsResponse::LossRow> rows;
-    for (const auto& row : comparison->losses()) {
-      if (row.runs() > 0) rows.push_back(row);
+    for (auto row : comparison->losses()) {
+      if (row.runs() == 0) continue;
+      if (untested) {
+        row.set_baseline(false);
+        row.set_p_value(kNaN);
+      }
+      rows.push_back(std::move(row));
     }
     const bool lower = LowerIsBetter(metric);
     std::stable_sort(rows.begin(), rows.end(), [lower](const auto& a, const auto& b) {

@@ -143,8 +143,9 @@ expect 0 "trial 0 of $sweep, rung " -- "$polyctl" get "$trial"
 
 # A random search through the Python client; every draw within its range, each run to the end.
 checks=$((checks + 1))
-PYTHONPATH=$build/python /usr/bin/python3 - "$tmp/base.txtpb" <<'PY' || fail "python random search"
-import sys, time
+random_search=(/usr/bin/python3 - "$tmp/base.txtpb" "$tmp/random")
+PYTHONPATH=$build/python "${random_search[@]}" <<'PY' || fail "python random search"
+import math, sys, time
 from polytrain.client import Client, FINAL_STATES
 from google.protobuf import text_format
 from polytrain.v1 import job_pb2
@@ -162,7 +163,12 @@ with Client() as client:
         assert client.wait(job.id).state in FINAL_STATES
     sweep = client.get_sweep(response.sweep_id)
     assert sweep.state == sweep.SWEEP_STATE_DONE and not sweep.rungs and sweep.best_loss, sweep
+    # No cross-entropy run: no baseline, so no p-values (not a test against its first draw).
+    assert sweep.baseline_loss == "", sweep.baseline_loss
+    assert all(math.isnan(r.p_value) and not r.baseline for r in sweep.ranking), sweep.ranking
+    open(sys.argv[2], "w").write(response.sweep_id)
 PY
+expect 0 "no p-values: no run of the baseline loss" -- "$polyctl" get "$(cat "$tmp/random")"
 
 # Wrong requests name their field; nothing is stored.
 expect 1 "search.ranges[0].min: poly1.epsilon = -2 is not a valid loss" -- \
