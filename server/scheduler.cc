@@ -206,6 +206,11 @@ void Scheduler::DisconnectWorker(int64_t session) {
   RefreshGaugesLocked();
 }
 
+void Scheduler::CloseWorkerStreams(const absl::Status& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [session, worker] : workers_) worker.channel->Close(status);
+}
+
 int Scheduler::ConnectedWorkers() {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int>(workers_.size());

@@ -55,6 +55,9 @@ class WorkerChannel {
  public:
   virtual ~WorkerChannel() = default;
   virtual void Send(const polytrain::v1::CoordinatorMessage& message) = 0;
+  // Ends the worker's stream with `status` (the coordinator is shutting down); the worker
+  // reconnects, to this coordinator's successor, and keeps training meanwhile.
+  virtual void Close(const absl::Status& /*status*/) {}
 };
 
 class Scheduler {
@@ -150,6 +153,9 @@ class Scheduler {
   std::string WaitingFor(const polytrain::v1::Job& job);
 
   int ConnectedWorkers();
+  // Closes every worker's stream (WorkerChannel::Close), so that a shutdown does not wait out its
+  // grace period for streams that never end by themselves.
+  void CloseWorkerStreams(const absl::Status& status);
   size_t QueuedJobs();
   const Options& options() const { return options_; }
 

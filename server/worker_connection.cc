@@ -112,6 +112,19 @@ void WorkerConnection::SendAck(uint64_t sequence) {
   Send(ack);
 }
 
+void WorkerConnection::Close(const absl::Status& status) {
+  // From the Scheduler, under its lock: the session is left to the read that this ends.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finishing_) return;
+  finishing_ = true;
+  final_status_ = ToGrpcStatus(status);
+  outgoing_.clear();
+  if (!writing_ && !finished_) {
+    finished_ = true;
+    Finish(final_status_);
+  }
+}
+
 void WorkerConnection::CloseWith(const grpc::Status& status) {
   if (session_ >= 0) {
     protocol_->Disconnected(session_);

@@ -25,6 +25,8 @@ class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   WorkerConnection(WorkerProtocol* protocol, const absl::Status& access);
 
   void Send(const polytrain::v1::CoordinatorMessage& message) override;
+  // Finishes the stream with `status`; the pending read then ends and the session with it.
+  void Close(const absl::Status& status) override;
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnDone() override;

@@ -198,4 +198,18 @@ expect 2 "--min-resource: must be a whole number in [1, 9223372036854775807], go
 expect 1 "search.ranges: a random search draws its losses from ranges" -- \
   "$polyctl" search "$tmp/base.txtpb" --strategy random --loss-grid poly1.epsilon=1,2
 expect 4 "id: no sweep sweep-000000000000" -- "$polyctl" get sweep-000000000000
+
+# SIGTERM: the coordinator ends its workers' streams itself (they never end on their own) and
+# says why, instead of waiting out its grace period for them.
+checks=$((checks + 1))
+kill -TERM "$coordinator_pid"
+wait "$coordinator_pid"
+code=$?
+[[ $code -eq 0 ]] || fail "the coordinator exited $code on SIGTERM"
+for _ in $(seq 200); do
+  grep -q "the coordinator is shutting down" "$tmp/w1.log" && break
+  sleep 0.05
+done
+grep -q "the coordinator is shutting down" "$tmp/w1.log" ||
+  fail "w1 was not told the coordinator was shutting down: $(tail -3 "$tmp/w1.log")"
 finish search_service_test
