@@ -172,7 +172,10 @@ void PrintJob(const Job& job) {
     auto sweep = job.spec().labels().find("sweep");
     std::vector<std::string> values;
     for (double v : job.search().rung_values()) values.push_back(Fixed(v));
-    const std::string at = job.search().pause_at_epoch() > 0
+    // Where it pauses is news only while it can still get there.
+    const bool ahead = !IsFinalState(job.state());
+    const std::string at = !ahead ? ""
+                           : job.search().pause_at_epoch() > 0
                                ? absl::StrCat(", pauses at epoch ", job.search().pause_at_epoch())
                            : job.search().pause_at_step() > 0
                                ? absl::StrCat(", pauses at step ", job.search().pause_at_step())

@@ -114,5 +114,19 @@ TEST(PrintJobTableTest, ALongNameWidensItsColumnInsteadOfShiftingTheRow) {
       "queued            -\n");
 }
 
+TEST(PrintJobTest, AnEndedTrialNoLongerSaysWhereItPauses) {
+  Job trial = MakeJob(polytrain::v1::JOB_STATE_RUNNING, 1, "w1", "");
+  (*trial.mutable_spec()->mutable_labels())["sweep"] = "sweep-0123456789ab";
+  trial.mutable_search()->set_trial(4);
+  trial.mutable_search()->set_pause_at_step(150);
+  EXPECT_NE(Printed(trial).find("trial 4 of sweep-0123456789ab, rung 0, pauses at step 150"),
+            std::string::npos);
+  trial.set_state(polytrain::v1::JOB_STATE_FAILED);
+  trial.set_error("lease expired on worker w1 (attempt 1); no attempts left of 1");
+  const std::string printed = Printed(trial);
+  EXPECT_NE(printed.find("trial 4 of sweep-0123456789ab, rung 0\n"), std::string::npos) << printed;
+  EXPECT_EQ(printed.find("pauses"), std::string::npos) << printed;
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -58,12 +58,18 @@ TEST_F(CoordinatorTest, LapsedLeasesRequeueUntilMaxAttemptsThenFail) {
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker w1 (attempt 1)");
 
   RecordingChannel second;
-  Connect("w2", &second);
+  const int64_t w2 = Connect("w2", &second);
   EXPECT_EQ(Get(job.id()).attempts(), 2);
+  polytrain::v1::WorkerMessage points;  // it trained to step 150 before it fell silent
+  points.mutable_metrics()->set_job_id(job.id());
+  points.mutable_metrics()->set_attempt(2);
+  for (int64_t step : {50, 100, 150}) points.mutable_metrics()->add_points()->set_step(step);
+  ASSERT_TRUE(protocol_->Handle(w2, points).ok());
   scheduler_->ExpireLeases(Later());  // w2 alive but silent about it: taken back
   EXPECT_EQ(second.Cancelled(), (std::vector<std::string>{job.id()}));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker w2 (attempt 2); no attempts left of 2");
+  EXPECT_EQ(Get(job.id()).steps(), 150);  // how far it trained, by its points
 }
 
 // Another process holds the database's write lock (a backup, an operator's sqlite3 shell): the

@@ -231,6 +231,11 @@ absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState stat
   job->set_state(state);
   job->set_error(error);
   if (metrics != nullptr) *job->mutable_final_metrics() = *metrics;
+  // How far the attempt trained by the points it sent, where its worker did not say (a lapsed
+  // lease, a cancel): a failed search trial showed 0 steps beside its 150 steps of points.
+  if (auto running = running_.find(job_id); running != running_.end()) {
+    steps = std::max(steps, running->second.newest_step);
+  }
   job->set_steps(std::max(job->steps(), steps));
   *job->mutable_end_time() = NowTimestamp();
   POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
