@@ -1,7 +1,14 @@
 #include "client/coordinator_client.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <iostream>
+#include <set>
+#include <thread>
+#include <utility>
 
+#include "api/job_states.h"
 #include "api/limits.h"
 #include "common/chunked_file.h"
 #include "common/sha256.h"
@@ -62,21 +69,51 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
     const std::string& job_id,
     const std::function<void(const polytrain::v1::JobEvent&)>& on_event) {
   if (!status_.ok()) return status_;
-  grpc::ClientContext context;
-  Prepare(&context);
-  polytrain::v1::WatchJobRequest request;
-  request.set_id(job_id);
-  auto reader = stub_->WatchJob(&context, request);
-  polytrain::v1::JobEvent event;
+  // Points passed on already: a watch begun again gets the whole history first.
+  std::set<std::pair<int64_t, int>> seen;
   polytrain::v1::Job last;
-  bool connected = false;
-  while (reader->Read(&event)) {
-    connected = true;
-    if (event.has_job()) last = event.job();
-    on_event(event);
+  bool ever_connected = false;
+  bool away = false;  // since away_since, the watch begun again until the coordinator is back
+  std::chrono::steady_clock::time_point away_since;
+  auto backoff = std::chrono::milliseconds(200);
+  while (true) {
+    grpc::ClientContext context;
+    Prepare(&context);
+    polytrain::v1::WatchJobRequest request;
+    request.set_id(job_id);
+    auto reader = stub_->WatchJob(&context, request);
+    polytrain::v1::JobEvent event;
+    while (reader->Read(&event)) {
+      ever_connected = true;
+      away = false;
+      backoff = std::chrono::milliseconds(200);
+      if (event.has_point()) {
+        if (!seen.emplace(event.point().step(), event.point().kind()).second) continue;
+      } else if (event.has_job()) {
+        last = event.job();
+      }
+      on_event(event);
+    }
+    const grpc::Status status = reader->Finish();
+    const bool outage = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                        status.error_code() == grpc::StatusCode::CANCELLED;
+    // A coordinator that goes away (a restart) after the watch began is waited for.
+    if (!outage || !ever_connected || IsFinalState(last.state()) || rewatch_seconds_ <= 0) {
+      return Result(status, std::move(last), ever_connected);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!away) {
+      away = true;
+      away_since = now;
+      std::cerr << "polyctl: the coordinator at " << address_ << " went away ("
+                << status.error_message() << "); watching again for up to " << rewatch_seconds_
+                << " s\n";
+    } else if (now - away_since > std::chrono::duration<double>(rewatch_seconds_)) {
+      return Result(status, std::move(last), true);
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
-  const grpc::Status status = reader->Finish();
-  return Result(status, std::move(last), connected);
 }
 
 }  // namespace polytrain

@@ -41,7 +41,11 @@ class CoordinatorClient {
   absl::StatusOr<polytrain::v1::Artifact> Upload(const std::string& path, const std::string& name);
 
   // Streams the job's events (WatchJob) into `on_event` until the job ends; returns the last
-  // state of the job seen.
+  // state of the job seen. A coordinator that goes away after the watch began (a restart) is
+  // watched again for up to rewatch_seconds(), each point passed on once.
+  static constexpr double kDefaultRewatchSeconds = 120;
+  void set_rewatch_seconds(double seconds) { rewatch_seconds_ = seconds; }
+  double rewatch_seconds() const { return rewatch_seconds_; }
   absl::StatusOr<polytrain::v1::Job> Watch(
       const std::string& job_id,
       const std::function<void(const polytrain::v1::JobEvent&)>& on_event);
@@ -72,6 +76,7 @@ class CoordinatorClient {
   std::string address_;
   ClientSecurityOptions security_;
   absl::Status status_;
+  double rewatch_seconds_ = kDefaultRewatchSeconds;
   std::unique_ptr<polytrain::v1::Coordinator::Stub> stub_;
 };
 

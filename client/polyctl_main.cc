@@ -35,6 +35,12 @@ int Main(int argc, char** argv) {
   const char* env = std::getenv("POLYTRAIN_COORDINATOR");
   std::string address = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
   app.add_option("--coordinator", address, "coordinator HOST:PORT");
+  double reconnect_seconds = CoordinatorClient::kDefaultRewatchSeconds;
+  app.add_option("--reconnect-seconds", reconnect_seconds,
+                 "a watch (watch, --wait, --watch) whose coordinator goes away after it began "
+                 "waits this long for it to come back, then exits 3 (0: at once)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   ClientSecurityOptions security;
   AddClientSecurityFlags(app, &security);
 
@@ -51,6 +57,7 @@ int Main(int argc, char** argv) {
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
   if (*loss) return loss_exit;
   CoordinatorClient client(address, security);
+  client.set_rewatch_seconds(reconnect_seconds);
   for (const Command& command : commands) {
     if (*command.app) return command.run(client);
   }

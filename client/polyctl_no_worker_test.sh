@@ -74,10 +74,11 @@ printf 'some bytes' >"$tmp/a.bin"
 expect 0 "sha256:" -- "$polyctl" upload "$tmp/a.bin" --name first.bin
 expect 0 "was stored before as 'first.bin'" -- "$polyctl" upload "$tmp/a.bin" --name second.bin
 
-# A search watched while its coordinator stops: an outage (exit 3), not a failed search (6).
+# A search watched while its coordinator stops: an outage (exit 3), not a failed search (6),
+# once --reconnect-seconds have passed without it.
 expect 0 "sweep-" -- "$polyctl" search "$spec" --range poly1.epsilon=0:5 --trials 3
 search=$(head -1 "$tmp/out")
-"$polyctl" watch "$search" >"$tmp/watch.out" 2>"$tmp/watch.err" &
+"$polyctl" watch "$search" --reconnect-seconds 1 >"$tmp/watch.out" 2>"$tmp/watch.err" &
 watch_pid=$!
 for _ in $(seq 400); do  # until its first poll was answered
   [[ -s "$tmp/watch.err" ]] && break

@@ -115,11 +115,10 @@ std::string CoordinatorServer::Describe() const {
 
 void CoordinatorServer::Shutdown(double grace_seconds) {
   if (server_ == nullptr) return;
-  // Workers' streams never end by themselves: ended now, they do not hold the shutdown for its
-  // whole grace period. A worker redials after at least 0.1 s, by when no call is taken.
-  core_->scheduler().CloseWorkerStreams(
-      absl::UnavailableError("the coordinator is shutting down; the worker reconnects to the "
-                             "next one and keeps training meanwhile"));
+  // Workers' streams and watches of running jobs never end by themselves: ended now, they do
+  // not hold the shutdown for its whole grace period. A worker redials after at least 0.1 s, by
+  // when no call is taken.
+  core_->scheduler().CloseStreamsForShutdown();
   server_->Shutdown(std::chrono::system_clock::now() +
                     std::chrono::duration_cast<std::chrono::system_clock::duration>(
                         std::chrono::duration<double>(grace_seconds)));

@@ -92,6 +92,13 @@ class JobWatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, 
     if (started_ && !writing_ && history_.empty() && history_read_) WriteNextLocked(lock);
   }
 
+  void OnShutdown() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    CloseLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "the coordinator is shutting down; watch again once it is back (the "
+                             "history comes first)"));
+  }
+
   void OnWriteDone(bool ok) override {
     bool client_gone = false;
     {

@@ -29,9 +29,15 @@ void JobWatchers::PointAdded(const std::string& job_id, const polytrain::v1::Met
   for (JobWatcher* watcher : it->second) watcher->OnEvent(event);
 }
 
-void JobWatchers::EndAll() {
+void JobWatchers::EndAll(bool shutting_down) {
   for (auto& [id, watchers] : watchers_) {
-    for (JobWatcher* watcher : watchers) watcher->OnEnd();
+    for (JobWatcher* watcher : watchers) {
+      if (shutting_down) {
+        watcher->OnShutdown();
+      } else {
+        watcher->OnEnd();
+      }
+    }
   }
   watchers_.clear();
 }

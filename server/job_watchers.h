@@ -25,12 +25,13 @@ struct WatchStart {
 };
 
 // Receives a watched job's events. OnEvent must not block or call back; OnEnd follows the job's
-// final state (or the coordinator's shutdown).
+// final state; OnShutdown ends the watch early, the coordinator going away.
 class JobWatcher {
  public:
   virtual ~JobWatcher() = default;
   virtual void OnEvent(const polytrain::v1::JobEvent& event) = 0;
   virtual void OnEnd() = 0;
+  virtual void OnShutdown() { OnEnd(); }
 };
 
 class JobWatchers {
@@ -42,8 +43,8 @@ class JobWatchers {
   // The job after a state change; a final state ends its watchers' watch.
   void JobChanged(const polytrain::v1::Job& job);
   void PointAdded(const std::string& job_id, const polytrain::v1::MetricPoint& point);
-  // Ends every watch (the coordinator is shutting down).
-  void EndAll();
+  // Ends every watch: with OnShutdown (the coordinator is shutting down), or OnEnd.
+  void EndAll(bool shutting_down = false);
 
  private:
   std::map<std::string, std::set<JobWatcher*>> watchers_;

@@ -206,9 +206,13 @@ void Scheduler::DisconnectWorker(int64_t session) {
   RefreshGaugesLocked();
 }
 
-void Scheduler::CloseWorkerStreams(const absl::Status& status) {
+void Scheduler::CloseStreamsForShutdown() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [session, worker] : workers_) worker.channel->Close(status);
+  const absl::Status closing = absl::UnavailableError(
+      "the coordinator is shutting down; the worker reconnects to the next one and keeps "
+      "training meanwhile");
+  for (auto& [session, worker] : workers_) worker.channel->Close(closing);
+  watchers_.EndAll(/*shutting_down=*/true);
 }
 
 int Scheduler::ConnectedWorkers() {

@@ -153,9 +153,10 @@ class Scheduler {
   std::string WaitingFor(const polytrain::v1::Job& job);
 
   int ConnectedWorkers();
-  // Closes every worker's stream (WorkerChannel::Close), so that a shutdown does not wait out its
-  // grace period for streams that never end by themselves.
-  void CloseWorkerStreams(const absl::Status& status);
+  // Ends every worker's stream (WorkerChannel::Close) and every watch (JobWatcher::OnShutdown),
+  // saying the coordinator is shutting down, so that a shutdown does not wait out its grace
+  // period for streams that never end by themselves.
+  void CloseStreamsForShutdown();
   size_t QueuedJobs();
   const Options& options() const { return options_; }
 

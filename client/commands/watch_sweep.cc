@@ -1,11 +1,13 @@
 // polyctl's view of a search as it runs (search --watch, watch SWEEP_ID).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <string>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_states.h"
 #include "cli/exit_codes.h"
@@ -21,10 +23,30 @@ int WatchSweep(CoordinatorClient& client, const std::string& id, double poll_sec
   polytrain::v1::GetSweepRequest request;
   request.set_id(id);
   std::string shown;
+  bool answered = false;  // once the coordinator has answered, an outage (a restart) is waited for
+  bool away = false;
+  std::chrono::steady_clock::time_point away_since;
   while (true) {
     absl::StatusOr<polytrain::v1::Sweep> sweep =
         client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, request);
-    if (!sweep.ok()) return Fail(sweep.status());
+    if (!sweep.ok()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!answered || !absl::IsUnavailable(sweep.status()) ||
+          (away && now - away_since > std::chrono::duration<double>(client.rewatch_seconds())) ||
+          client.rewatch_seconds() <= 0) {
+        return Fail(sweep.status());
+      }
+      if (!away) {
+        away = true;
+        away_since = now;
+        std::cerr << "polyctl: " << sweep.status().message() << "; watching again for up to "
+                  << client.rewatch_seconds() << " s\n";
+      }
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::max(poll_seconds, 0.5)));
+      continue;
+    }
+    answered = true;
+    away = false;
     const bool cancelled = sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_CANCELLED;
     const bool done = cancelled || sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_DONE;
     if (terminal) {

@@ -278,11 +278,17 @@ class ClientTest(unittest.TestCase):
                                           "test_samples": 20}},
                 "loss": {"crossEntropy": {}}, "optimizer": {"sgd": {}, "learningRate": 0.1},
                 "epochs": 1, "batchSize": 10}
-        with self.assertWarnsRegex(UserWarning, "fifo.pt is not a file under .*: sent as a path "
-                                                "under the worker's --data_root"):
-            job = self.client.submit(spec, files=files)
-        self.assertEqual(job.spec.model.torchscript.path, "fifo.pt")
-        self.client.cancel(job.id)
+        # A coordinator of its own, without a worker: the job stays queued, failing no listing.
+        service = Service("fifo-coordinator", worker=False)
+        try:
+            with Client(service.address) as client:
+                with self.assertWarnsRegex(UserWarning, "fifo.pt is not a file under .*: sent as "
+                                                        "a path under the worker's --data_root"):
+                    job = client.submit(spec, files=files)
+                self.assertEqual(job.spec.model.torchscript.path, "fifo.pt")
+                self.assertEqual(client.artifacts(), [])  # nothing was uploaded
+        finally:
+            service.close()
 
     def test_a_sweep_is_cancelled_whole(self):
         # Gangs of two on a service of one worker: queued until the cancel.
