@@ -52,6 +52,14 @@ d = json.load(open('$tmp/sweep.json'))
 sys.exit(0 if d['rungs'][0].get('reported', 0) >= 3 else 1)" 2>/dev/null && break
   sleep 0.05
 done
+# A watch of the search and one of a trial, begun before the kill, outlive it: they watch again
+# once the coordinator is back.
+"$polyctl" watch "$sweep" >"$tmp/watch-sweep.out" 2>"$tmp/watch-sweep.err" &
+watch_sweep_pid=$!
+first_trial=$(/usr/bin/python3 -c "import json; print(json.load(open('$tmp/sweep.json'))['trials'][0]['job_id'])")
+"$polyctl" watch "$first_trial" >"$tmp/watch-trial.out" 2>"$tmp/watch-trial.err" &
+watch_trial_pid=$!
+for _ in $(seq 200); do [[ -s "$tmp/watch-trial.out" ]] && break; sleep 0.05; done
 kill -9 "$coordinator_pid"
 wait "$coordinator_pid" 2>/dev/null
 rm -f "$tmp/port"
@@ -67,6 +75,12 @@ expect 0 "best: " -- "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=-
   --trials 9 --draw-seed 5 --min-resource 1 --eta 3 --top-k 2 --seeds 3 --request-id s1 \
   --watch --poll-seconds 0.2
 expect 0 "successive halving  done" -- "$polyctl" get "$sweep"
+checks=$((checks + 2))
+wait "$watch_sweep_pid" || fail "the search's watch exited $?: $(cat "$tmp/watch-sweep.err")"
+grep -q "best: " "$tmp/watch-sweep.out" || fail "the search's watch: $(tail -3 "$tmp/watch-sweep.out")"
+wait "$watch_trial_pid" || fail "the trial's watch exited $?: $(cat "$tmp/watch-trial.err")"
+grep -q "went away" "$tmp/watch-trial.err" ||
+  fail "the trial's watch did not see the coordinator go: $(cat "$tmp/watch-trial.err")"
 # `polyctl watch` on a search shows its ranking and exits 0: its stopped trials are how a search
 # ends, not jobs that failed.
 expect 0 "best: " -- "$polyctl" watch "$sweep"
