@@ -29,7 +29,7 @@ import polytrain  # noqa: E402
 import polytrain._messages  # noqa: E402
 import polytrain._upload  # noqa: E402
 from polytrain import Client, PolyTrainError, state_name  # noqa: E402
-from polytrain.v1 import coordinator_pb2, job_pb2, job_record_pb2  # noqa: E402
+from polytrain.v1 import coordinator_pb2, job_pb2, job_record_pb2, metrics_pb2  # noqa: E402
 
 SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="python_client_test_"))
 TOKEN = "a-python-client-token"
@@ -53,24 +53,36 @@ class Service:
     def __init__(self, name, *flags, worker=True, plaintext=True):
         self.dir = SCRATCH / name
         self.dir.mkdir()
-        port_file = self.dir / "port"
+        self.flags = list(flags) + (["--plaintext"] if plaintext else [])
         self.logs = [open(self.dir / "coordinator.log", "w"), open(self.dir / "worker.log", "w")]
-        self.processes = [subprocess.Popen(
-            [str(BUILD / "server/polytrain-coordinator"), "--listen", "127.0.0.1:0",
-             "--port_file", str(port_file), "--db", str(self.dir / "db"),
-             "--artifacts", str(self.dir / "artifacts"), "--metrics_listen", ""] +
-            (["--plaintext"] if plaintext else []) + list(flags),
-            stderr=self.logs[0])]
-        for _ in range(400):
-            if port_file.exists() and port_file.read_text().strip():
-                break
-            time.sleep(0.05)
-        self.address = f"127.0.0.1:{port_file.read_text().strip()}"
+        self.processes = [self._coordinator("127.0.0.1:0")]
+        self.address = f"127.0.0.1:{(self.dir / 'port').read_text().strip()}"
         if worker:
             self.processes.append(subprocess.Popen(
                 [str(BUILD / "worker/polytrain-worker"), "--coordinator", self.address,
                  "--name", "py-worker", "--data_root", str(self.dir),
                  "--artifact_cache_dir", str(self.dir / "cache")], stderr=self.logs[1]))
+
+    def _coordinator(self, listen):
+        """Starts the coordinator on `listen` and waits until it serves."""
+        port_file = self.dir / "port"
+        port_file.unlink(missing_ok=True)
+        process = subprocess.Popen(
+            [str(BUILD / "server/polytrain-coordinator"), "--listen", listen,
+             "--port_file", str(port_file), "--db", str(self.dir / "db"),
+             "--artifacts", str(self.dir / "artifacts"), "--metrics_listen", ""] + self.flags,
+            stderr=self.logs[0])
+        for _ in range(400):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            time.sleep(0.05)
+        return process
+
+    def restart_coordinator(self):
+        """SIGKILLs the coordinator and starts it again on the same database and address."""
+        self.processes[0].kill()
+        self.processes[0].wait(timeout=30)
+        self.processes[0] = self._coordinator(self.address)
 
     def close(self):
         for process in reversed(self.processes):
@@ -290,6 +302,32 @@ class ClientTest(unittest.TestCase):
         finally:
             service.close()
 
+    def test_a_watch_outlives_a_coordinator_restart_and_passes_each_point_once(self):
+        service = Service("restarted")
+        try:
+            with Client(service.address) as client:
+                job = client.submit(SMALL_JOB.replace("epochs: 2", "epochs: 60"))
+                events = client.watch(job.id)
+                points = []
+                for event in events:  # until it trains
+                    if event.HasField("point"):
+                        points.append((event.point.step, event.point.kind))
+                        break
+                service.restart_coordinator()
+                states = []
+                for event in events:
+                    if event.HasField("point"):
+                        points.append((event.point.step, event.point.kind))
+                    else:
+                        states.append(event.job.state)
+                self.assertEqual(states[-1], job_record_pb2.JOB_STATE_SUCCEEDED)
+                self.assertEqual(len(points), len(set(points)))  # each point once
+                self.assertEqual(sorted(points),
+                                 sorted((r["step"], metrics_pb2.MetricPoint.Kind.Value(r["kind"]))
+                                        for r in client.metrics(job.id)))
+        finally:
+            service.close()
+
     def test_a_sweep_is_cancelled_whole(self):
         # Gangs of two on a service of one worker: queued until the cancel.
         base = {"name": "cancelled", "model": {"mlp": {}},
@@ -462,8 +500,12 @@ class ArgumentTest(unittest.TestCase):
         str(error.exception).encode("utf-8")  # printable: the surrogate is escaped
         with self.assertRaises(PolyTrainError):
             self.client.jobs(states=["\u017fucceeded"])  # a long s upper-cases to S
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.watch("job-1", reconnect_seconds=-1)
+        self.assertIn("reconnect_seconds: expected seconds in [0, ", error.exception.message)
         for call in (lambda: self.client.compare(job_ids=["job-1"], per_job="no"),
                      lambda: self.client.watch(None),
+                     lambda: self.client.watch("job-1", reconnect_seconds="5"),
                      lambda: self.client.metrics("job-1", max_points=1.0)):
             with self.assertRaises(TypeError):
                 call()

@@ -4,6 +4,7 @@ override), plaintext only to a loopback address, a bearer token per call."""
 import os
 import pathlib
 import re
+import time
 import warnings
 
 import grpc
@@ -32,6 +33,8 @@ MAX_TIMEOUT_SECONDS = 1e8
 # An upload's deadline is at least this long, whatever `timeout` is: as polyctl's.
 UPLOAD_TIMEOUT_SECONDS = 1800
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+# How long watch() and wait() wait for a coordinator that went away after the watch began.
+DEFAULT_RECONNECT_SECONDS = 120
 
 
 class Client:
@@ -270,24 +273,58 @@ class Client:
         return self._call(self._stub.CancelSweep, coordinator_pb2.CancelSweepRequest(
             id=_arguments.text(sweep_id, "sweep_id")))
 
-    def watch(self, job_id):
+    def watch(self, job_id, reconnect_seconds=DEFAULT_RECONNECT_SECONDS):
         """The job's events until it ends: an iterator of JobEvent messages, each with `job` (a
-        state change) or `point` (a metric point). The id is checked now; the stream opens at
-        the first next()."""
+        state change) or `point` (a metric point). A coordinator that goes away after the watch
+        began (a restart) is watched again for up to `reconnect_seconds` (as polyctl's
+        --reconnect-seconds), each point passed on once; then PolyTrainError UNAVAILABLE. The
+        arguments are checked now; the stream opens at the first next()."""
         request = coordinator_pb2.WatchJobRequest(id=_arguments.text(job_id, "job_id"))
+        if (isinstance(reconnect_seconds, bool) or
+                not isinstance(reconnect_seconds, (int, float))):
+            raise TypeError(f"reconnect_seconds: expected seconds (a number), got "
+                            f"{type(reconnect_seconds).__name__}")
+        if not 0 <= reconnect_seconds <= MAX_TIMEOUT_SECONDS:
+            raise ArgumentError(f"reconnect_seconds: expected seconds in [0, "
+                                f"{MAX_TIMEOUT_SECONDS:.0f}], got {reconnect_seconds!r}")
         self._check_open()
-        return self._watch(request)
+        return self._watch(request, reconnect_seconds)
 
-    def _watch(self, request):
-        try:
-            yield from self._stub.WatchJob(request, metadata=self._metadata)
-        except grpc.RpcError as error:
-            raise PolyTrainError(error.code().name, error.details() or "") from None
-
-    def wait(self, job_id):
-        """Blocks until the job ends; returns it as it ended."""
+    def _watch(self, request, reconnect_seconds):
+        seen = set()  # (step, kind) of the points passed on: a new watch replays the history
         last = None
-        for event in self.watch(job_id):
+        away_since = None
+        backoff = 0.2
+        while True:
+            try:
+                for event in self._stub.WatchJob(request, metadata=self._metadata):
+                    away_since, backoff = None, 0.2
+                    if event.HasField("point"):
+                        key = (event.point.step, event.point.kind)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                    elif event.HasField("job"):
+                        last = event.job
+                    yield event
+                return
+            except grpc.RpcError as error:
+                code = error.code()
+                outage = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+                now = time.monotonic()
+                if away_since is None:
+                    away_since = now
+                if (not outage or last is None or last.state in FINAL_STATES or
+                        now - away_since >= reconnect_seconds):
+                    raise PolyTrainError(code.name, error.details() or "") from None
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+    def wait(self, job_id, reconnect_seconds=DEFAULT_RECONNECT_SECONDS):
+        """Blocks until the job ends; returns it as it ended. A coordinator restart meanwhile is
+        waited for, as watch() waits for it."""
+        last = None
+        for event in self.watch(job_id, reconnect_seconds):
             if event.HasField("job"):
                 last = event.job
         return last if last is not None and last.state in FINAL_STATES else self.get(job_id)
