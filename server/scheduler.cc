@@ -191,30 +191,6 @@ void Scheduler::Unwatch(const std::string& job_id, JobWatcher* watcher) {
   watchers_.Remove(job_id, watcher);
 }
 
-void Scheduler::DisconnectWorker(int64_t session) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = workers_.find(session);
-  if (it == workers_.end()) return;
-  for (const std::string& job_id : it->second.running) {
-    auto job = running_.find(job_id);
-    if (job == running_.end()) continue;
-    for (Rank& rank : job->second.ranks) {
-      if (rank.session == session) rank.session = -1;
-    }
-  }
-  workers_.erase(it);
-  RefreshGaugesLocked();
-}
-
-void Scheduler::CloseStreamsForShutdown() {
-  std::lock_guard<std::mutex> lock(mu_);
-  const absl::Status closing = absl::UnavailableError(
-      "the coordinator is shutting down; the worker reconnects to the next one and keeps "
-      "training meanwhile");
-  for (auto& [session, worker] : workers_) worker.channel->Close(closing);
-  watchers_.EndAll(/*shutting_down=*/true);
-}
-
 int Scheduler::ConnectedWorkers() {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int>(workers_.size());

@@ -1,5 +1,7 @@
-// Scheduler, part: a worker connecting. Its hello re-attaches the ranks it kept running, tells
-// it to stop attempts the coordinator gave up on, and ends the attempts it no longer claims.
+// Scheduler, part: a worker connecting and going. Its hello re-attaches the ranks it kept
+// running, tells it to stop attempts the coordinator gave up on, and ends the attempts it no
+// longer claims; a stream that closes leaves its ranks to their leases; a shutdown closes every
+// worker's stream and watch.
 #include <set>
 #include <string>
 #include <utility>
@@ -109,6 +111,30 @@ void Scheduler::ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello) {
                      running.attempt, "): it restarted or never received it"),
         /*retry_if_refused=*/true);
   }
+}
+
+void Scheduler::DisconnectWorker(int64_t session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = workers_.find(session);
+  if (it == workers_.end()) return;
+  for (const std::string& job_id : it->second.running) {
+    auto job = running_.find(job_id);
+    if (job == running_.end()) continue;
+    for (Rank& rank : job->second.ranks) {
+      if (rank.session == session) rank.session = -1;
+    }
+  }
+  workers_.erase(it);
+  RefreshGaugesLocked();
+}
+
+void Scheduler::CloseStreamsForShutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const absl::Status closing = absl::UnavailableError(
+      "the coordinator is shutting down; the worker reconnects to the next one and keeps "
+      "training meanwhile");
+  for (auto& [session, worker] : workers_) worker.channel->Close(closing);
+  watchers_.EndAll(/*shutting_down=*/true);
 }
 
 }  // namespace polytrain
