@@ -65,6 +65,18 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
   return Result(status, std::move(stored));
 }
 
+bool CoordinatorClient::Outage::TryAgain(const std::string& why) {
+  const auto now = std::chrono::steady_clock::now();
+  if (patience_.count() <= 0) return false;
+  if (!away_) {
+    away_ = true;
+    since_ = now;
+    std::cerr << "polyctl: " << why << "; watching again for up to " << patience_.count() << " s\n";
+    return true;
+  }
+  return now - since_ <= patience_;
+}
+
 absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
     const std::string& job_id,
     const std::function<void(const polytrain::v1::JobEvent&)>& on_event) {
@@ -73,8 +85,7 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
   std::set<std::pair<int64_t, int>> seen;
   polytrain::v1::Job last;
   bool ever_connected = false;
-  bool away = false;  // since away_since, the watch begun again until the coordinator is back
-  std::chrono::steady_clock::time_point away_since;
+  Outage outage = NewOutage();
   auto backoff = std::chrono::milliseconds(200);
   while (true) {
     grpc::ClientContext context;
@@ -85,7 +96,7 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
     polytrain::v1::JobEvent event;
     while (reader->Read(&event)) {
       ever_connected = true;
-      away = false;
+      outage.Reset();
       backoff = std::chrono::milliseconds(200);
       if (event.has_point()) {
         if (!seen.emplace(event.point().step(), event.point().kind()).second) continue;
@@ -95,21 +106,13 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
       on_event(event);
     }
     const grpc::Status status = reader->Finish();
-    const bool outage = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                        status.error_code() == grpc::StatusCode::CANCELLED;
+    const bool away = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                      status.error_code() == grpc::StatusCode::CANCELLED;
     // A coordinator that goes away (a restart) after the watch began is waited for.
-    if (!outage || !ever_connected || IsFinalState(last.state()) || rewatch_seconds_ <= 0) {
+    if (!away || !ever_connected || IsFinalState(last.state()) ||
+        !outage.TryAgain(absl::StrCat("the coordinator at ", address_, " went away (",
+                                      status.error_message(), ")"))) {
       return Result(status, std::move(last), ever_connected);
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (!away) {
-      away = true;
-      away_since = now;
-      std::cerr << "polyctl: the coordinator at " << address_ << " went away ("
-                << status.error_message() << "); watching again for up to " << rewatch_seconds_
-                << " s\n";
-    } else if (now - away_since > std::chrono::duration<double>(rewatch_seconds_)) {
-      return Result(status, std::move(last), true);
     }
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));

@@ -40,12 +40,28 @@ class CoordinatorClient {
   // in 1 MiB chunks (the coordinator checks one against the other).
   absl::StatusOr<polytrain::v1::Artifact> Upload(const std::string& path, const std::string& name);
 
+  // A coordinator that answered before and is now away (a restart), as a watch sees it: whether
+  // to try again (after a pause of the caller's), saying so on stderr the first time, until
+  // the rewatch seconds have passed. Reset() once it answers again.
+  class Outage {
+   public:
+    explicit Outage(double patience_seconds) : patience_(patience_seconds) {}
+    bool TryAgain(const std::string& why);
+    void Reset() { away_ = false; }
+
+   private:
+    std::chrono::duration<double> patience_;
+    bool away_ = false;
+    std::chrono::steady_clock::time_point since_;
+  };
+  Outage NewOutage() const { return Outage(rewatch_seconds_); }
+
   // Streams the job's events (WatchJob) into `on_event` until the job ends; returns the last
   // state of the job seen. A coordinator that goes away after the watch began (a restart) is
-  // watched again for up to rewatch_seconds(), each point passed on once.
+  // watched again for up to --reconnect-seconds (set_rewatch_seconds), each point passed
+  // on once.
   static constexpr double kDefaultRewatchSeconds = 120;
   void set_rewatch_seconds(double seconds) { rewatch_seconds_ = seconds; }
-  double rewatch_seconds() const { return rewatch_seconds_; }
   absl::StatusOr<polytrain::v1::Job> Watch(
       const std::string& job_id,
       const std::function<void(const polytrain::v1::JobEvent&)>& on_event);

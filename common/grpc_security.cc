@@ -23,8 +23,8 @@ namespace {
 // Certificates, keys and tokens are a few kB; a bigger file is a mistake (/dev/zero).
 constexpr int64_t kMaxFlagFileBytes = 1 << 20;
 
-absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::string& path) {
-  absl::StatusOr<std::string> text = polytrain::ReadFlagFile(flag, path, kMaxFlagFileBytes);
+absl::StatusOr<std::string> ReadCredentialFile(absl::string_view flag, const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFlagFile(flag, path, kMaxFlagFileBytes);
   if (text.ok() && text->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": empty"));
   }
@@ -85,9 +85,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     return absl::InvalidArgumentError(absl::StrCat(
         options.tls_cert.empty() ? "--tls_cert" : "--tls_key", ": needed with the other"));
   }
-  absl::StatusOr<std::string> cert = ReadFlagFile("--tls_cert", options.tls_cert);
+  absl::StatusOr<std::string> cert = ReadCredentialFile("--tls_cert", options.tls_cert);
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFlagFile("--tls_key", options.tls_key);
+  absl::StatusOr<std::string> key = ReadCredentialFile("--tls_key", options.tls_key);
   if (!key.ok()) return key.status();
   const PemFile cert_file{"--tls_cert", options.tls_cert, *cert};
   POLYTRAIN_RETURN_IF_ERROR(CheckCertificates(cert_file, /*check_validity=*/true));
@@ -95,7 +95,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   if (!options.tls_client_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadFlagFile("--tls_client_ca", options.tls_client_ca);
+    absl::StatusOr<std::string> ca = ReadCredentialFile("--tls_client_ca", options.tls_client_ca);
     if (!ca.ok()) return ca.status();
     POLYTRAIN_RETURN_IF_ERROR(
         CheckCertificates({"--tls_client_ca", options.tls_client_ca, *ca}, false));
@@ -131,7 +131,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
   POLYTRAIN_RETURN_IF_ERROR(CheckTarget(target));
   std::string token_source = "the token";
   if (!options->token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadFlagFile("--token_file", options->token_file);
+    absl::StatusOr<std::string> token = ReadCredentialFile("--token_file", options->token_file);
     if (!token.ok()) return token.status();
     options->token = std::string(absl::StripAsciiWhitespace(*token));
     token_source = absl::StrCat("--token_file ", options->token_file);
@@ -177,14 +177,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
     return grpc::CreateCustomChannel(std::string(target), grpc::InsecureChannelCredentials(), args);
   }
   grpc::SslCredentialsOptions ssl;
-  absl::StatusOr<std::string> ca = ReadFlagFile("--tls_ca", options->tls_ca);
+  absl::StatusOr<std::string> ca = ReadCredentialFile("--tls_ca", options->tls_ca);
   if (!ca.ok()) return ca.status();
   POLYTRAIN_RETURN_IF_ERROR(CheckCertificates({"--tls_ca", options->tls_ca, *ca}, false));
   ssl.pem_root_certs = *ca;
   if (!options->tls_cert.empty()) {
-    absl::StatusOr<std::string> cert = ReadFlagFile("--tls_cert", options->tls_cert);
+    absl::StatusOr<std::string> cert = ReadCredentialFile("--tls_cert", options->tls_cert);
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadFlagFile("--tls_key", options->tls_key);
+    absl::StatusOr<std::string> key = ReadCredentialFile("--tls_key", options->tls_key);
     if (!key.ok()) return key.status();
     const PemFile cert_file{"--tls_cert", options->tls_cert, *cert};
     POLYTRAIN_RETURN_IF_ERROR(CheckCertificates(cert_file, /*check_validity=*/true));

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/chunked_file.h"
@@ -26,11 +25,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
         receipt_(receipt),
         idle_(idle_timeout, [this, idle_timeout] {
           upload_.reset();
-          Finish(grpc::Status(
-              grpc::StatusCode::DEADLINE_EXCEEDED,
-              absl::StrCat("upload: no chunk came for ", absl::ToDoubleSeconds(idle_timeout),
-                           " s (the coordinator's --transfer_idle_seconds); "
-                           "nothing stored")));
+          Finish(ToGrpcStatus(IdleUploadStatus(idle_timeout)));
         }) {
     if (!access.ok()) {
       Finish(ToGrpcStatus(access));

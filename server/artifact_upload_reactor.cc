@@ -4,7 +4,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "common/grpc_status.h"
 #include "server/artifact_catalog.h"
@@ -23,11 +22,7 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
       : api_(api),
         response_(response),
         done_(std::move(done)),
-        idle_(idle_timeout, [this, idle_timeout] {
-          End(absl::DeadlineExceededError(
-              absl::StrCat("upload: no chunk came for ", absl::ToDoubleSeconds(idle_timeout),
-                           " s (the coordinator's --transfer_idle_seconds); nothing stored")));
-        }) {
+        idle_(idle_timeout, [this, idle_timeout] { End(IdleUploadStatus(idle_timeout)); }) {
     if (!caller.ok()) {
       End(caller.status());
       return;

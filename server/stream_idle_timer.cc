@@ -2,7 +2,15 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace polytrain {
+
+absl::Status IdleUploadStatus(absl::Duration timeout) {
+  return absl::DeadlineExceededError(
+      absl::StrCat("upload: no chunk came for ", absl::ToDoubleSeconds(timeout),
+                   " s (the coordinator's --transfer_idle_seconds); nothing stored"));
+}
 
 StreamIdleTimer::StreamIdleTimer(absl::Duration timeout, std::function<void()> on_idle)
     : timeout_(timeout), state_(std::make_shared<State>()) {

@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/alarm.h"
@@ -26,6 +27,9 @@ namespace polytrain {
 
 // A coordinator's default for --transfer_idle_seconds.
 inline constexpr double kDefaultTransferIdleSeconds = 60.0;
+
+// How an upload on which no chunk came for `timeout` ends: DEADLINE_EXCEEDED naming the flag.
+absl::Status IdleUploadStatus(absl::Duration timeout);
 
 class StreamIdleTimer {
  public:

@@ -114,15 +114,7 @@ void WorkerConnection::SendAck(uint64_t sequence) {
 
 void WorkerConnection::Close(const absl::Status& status) {
   // From the Scheduler, under its lock: the session is left to the read that this ends.
-  std::lock_guard<std::mutex> lock(mu_);
-  if (finishing_) return;
-  finishing_ = true;
-  final_status_ = ToGrpcStatus(status);
-  outgoing_.clear();
-  if (!writing_ && !finished_) {
-    finished_ = true;
-    Finish(final_status_);
-  }
+  FinishOnce(ToGrpcStatus(status));
 }
 
 void WorkerConnection::CloseWith(const grpc::Status& status) {
@@ -130,7 +122,12 @@ void WorkerConnection::CloseWith(const grpc::Status& status) {
     protocol_->Disconnected(session_);
     session_ = -1;
   }
+  FinishOnce(status);
+}
+
+void WorkerConnection::FinishOnce(const grpc::Status& status) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (finishing_) return;  // the first reason stands
   finishing_ = true;
   final_status_ = status;
   outgoing_.clear();

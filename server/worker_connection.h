@@ -36,6 +36,8 @@ class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   void SendAck(uint64_t sequence);
   // Stops taking messages from the Scheduler and finishes once no write is in flight.
   void CloseWith(const grpc::Status& status);
+  // The part of both closes under mu_: the stream finishes once, with the first status.
+  void FinishOnce(const grpc::Status& status);
 
   WorkerProtocol* protocol_;
   int64_t session_ = -1;

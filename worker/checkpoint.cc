@@ -14,14 +14,13 @@
 #include "api/limits.h"
 #include "common/file_checksum.h"
 #include "common/status_macros.h"
+#include "worker/checkpoint_files.h"
 
 namespace polytrain {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kSuffix[] = ".pt";
-constexpr char kRecordSuffix[] = ".crc32";
 constexpr char kCudaRngKey[] = "cuda_rng";
 
 // A generator's state as a CPU byte tensor (what get_state gives on every device type).
@@ -35,20 +34,6 @@ void SetGeneratorState(at::Generator generator, const torch::Tensor& state) {
   generator.set_state(state.to(torch::kCPU));  // loaded onto the job's device with the rest
 }
 
-std::vector<fs::path> Checkpoints(const std::string& dir) {
-  std::vector<fs::path> found;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(dir, error)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && absl::StartsWith(name, kCheckpointPrefix) &&
-        absl::EndsWith(name, kSuffix)) {
-      found.push_back(entry.path());
-    }
-  }
-  std::sort(found.begin(), found.end());  // zero-padded steps sort by name
-  return found;
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const TrainingState& state,
@@ -58,9 +43,9 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
   if (error) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint dir ", dir, ": ", error.message()));
   }
-  const std::string path =
-      (fs::path(dir) / absl::StrFormat("%s%012d%s", kCheckpointPrefix, position.step, kSuffix))
-          .string();
+  const std::string path = (fs::path(dir) / absl::StrFormat("%s%012d%s", kCheckpointPrefix,
+                                                            position.step, kCheckpointSuffix))
+                               .string();
   const std::string temp = path + ".tmp";
   try {
     torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
@@ -89,16 +74,13 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
   fs::rename(temp, path, error);
   if (error) return absl::InternalError(absl::StrCat("renaming ", temp, ": ", error.message()));
 
-  std::vector<fs::path> all = Checkpoints(dir);
-  for (size_t i = 0; i + keep_last < all.size(); ++i) {
-    fs::remove(all[i], error);
-    fs::remove(all[i].string() + kRecordSuffix, error);
-  }
+  std::vector<fs::path> all = ListCheckpoints(dir);
+  for (size_t i = 0; i + keep_last < all.size(); ++i) DeleteCheckpoint(all[i]);
   return path;
 }
 
 absl::Status RecordCheckpointChecksum(const std::string& path, const FileChecksum& checksum) {
-  return WriteChecksumRecord(path + kRecordSuffix, checksum);
+  return WriteChecksumRecord(path + kCheckpointRecordSuffix, checksum);
 }
 
 absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const TrainingState& state) {
@@ -127,10 +109,11 @@ absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const Traini
 
 absl::StatusOr<std::optional<RunPosition>> RestoreNewestIntactCheckpoint(
     const std::string& dir, const TrainingState& state, std::vector<std::string>* passed_over) {
-  std::vector<fs::path> all = Checkpoints(dir);
+  std::vector<fs::path> all = ListCheckpoints(dir);
   for (auto it = all.rbegin(); it != all.rend(); ++it) {
     const std::string path = it->string();
-    absl::StatusOr<FileChecksum> intact = VerifyAgainstRecord(path, path, path + kRecordSuffix);
+    absl::StatusOr<FileChecksum> intact =
+        VerifyAgainstRecord(path, path, path + kCheckpointRecordSuffix);
     if (!intact.ok()) {
       // Set aside (not deleted: someone may want to look at it), so it is not tried again.
       std::error_code error;

@@ -1,12 +1,24 @@
 // The checkpoint files a worker keeps per job (ckpt-<step, 12 digits>.pt, each with its .crc32
-// record), seen as files: no LibTorch here.
+// record), seen as files: no LibTorch here. checkpoint.h writes and reads their contents.
 #ifndef POLYTRAIN_WORKER_CHECKPOINT_FILES_H_
 #define POLYTRAIN_WORKER_CHECKPOINT_FILES_H_
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 namespace polytrain {
+
+inline constexpr char kCheckpointSuffix[] = ".pt";
+// A checkpoint's size and CRC-32 are recorded in <checkpoint>.crc32.
+inline constexpr char kCheckpointRecordSuffix[] = ".crc32";
+
+// The checkpoints in `dir`, oldest first (zero-padded steps sort by name); none when it is
+// missing.
+std::vector<std::filesystem::path> ListCheckpoints(const std::string& dir);
+
+// Deletes a checkpoint and its record.
+void DeleteCheckpoint(const std::filesystem::path& checkpoint);
 
 // Deletes the checkpoints in `dir` that come after `newest_kept`, a checkpoint's file name (or a
 // path ending in one); an empty `newest_kept` deletes every one. Returns the names deleted, in

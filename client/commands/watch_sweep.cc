@@ -24,29 +24,20 @@ int WatchSweep(CoordinatorClient& client, const std::string& id, double poll_sec
   request.set_id(id);
   std::string shown;
   bool answered = false;  // once the coordinator has answered, an outage (a restart) is waited for
-  bool away = false;
-  std::chrono::steady_clock::time_point away_since;
+  CoordinatorClient::Outage outage = client.NewOutage();
   while (true) {
     absl::StatusOr<polytrain::v1::Sweep> sweep =
         client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, request);
     if (!sweep.ok()) {
-      const auto now = std::chrono::steady_clock::now();
       if (!answered || !absl::IsUnavailable(sweep.status()) ||
-          (away && now - away_since > std::chrono::duration<double>(client.rewatch_seconds())) ||
-          client.rewatch_seconds() <= 0) {
+          !outage.TryAgain(std::string(sweep.status().message()))) {
         return Fail(sweep.status());
-      }
-      if (!away) {
-        away = true;
-        away_since = now;
-        std::cerr << "polyctl: " << sweep.status().message() << "; watching again for up to "
-                  << client.rewatch_seconds() << " s\n";
       }
       std::this_thread::sleep_for(std::chrono::duration<double>(std::max(poll_seconds, 0.5)));
       continue;
     }
     answered = true;
-    away = false;
+    outage.Reset();
     const bool cancelled = sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_CANCELLED;
     const bool done = cancelled || sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_DONE;
     if (terminal) {

@@ -101,6 +101,14 @@ def labels(value, what):
     return value
 
 
+def _without_scheme(target):
+    """A gRPC target without its resolver scheme ("dns:///", "ipv4:", ...)."""
+    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+        if target.startswith(scheme):
+            return target[len(scheme):]
+    return target
+
+
 def address(value):
     """"host:port" with a port in [1, 65535] ("[::1]:50051" for IPv6), a gRPC target with a
     scheme ("dns:///host:port", "ipv4:127.0.0.1:1"), or a unix: socket ("unix:/run/x.sock")."""
@@ -110,11 +118,7 @@ def address(value):
     host, _, port = value.rpartition(":")
     if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
         raise ArgumentError(f"address: expected host:port, got {value!r}")
-    bare = host
-    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
-        if bare.startswith(scheme):
-            bare = bare[len(scheme):]
-            break
+    bare = _without_scheme(host)
     if ":" in bare and not bare.startswith("["):
         raise ArgumentError(f"address: an IPv6 address goes in brackets, as [{bare}]:{port}; "
                             f"got {value!r}")
@@ -126,11 +130,7 @@ def is_loopback(target):
     127.x.y.z written out, never a name that DNS might resolve elsewhere."""
     if target.startswith("unix:"):
         return True
-    host = target
-    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
-        if host.startswith(scheme):
-            host = host[len(scheme):]
-            break
+    host = _without_scheme(target)
     if host.startswith("["):
         host = host[1:host.find("]")]
     elif ":" in host:
