@@ -9,6 +9,7 @@
 #include "api/worker_messages.h"
 #include "common/chunked_file.h"
 #include "common/grpc_status.h"
+#include "grpcpp/server_context.h"
 #include "server/request_bytes.h"
 #include "server/stream_idle_timer.h"
 #include "spdlog/spdlog.h"
@@ -127,8 +128,16 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
 class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  ArtifactDownload(WorkerProtocol* protocol, ArtifactStore* artifacts,
-                   const grpc::ByteBuffer& request_bytes, const absl::Status& access) {
+  ArtifactDownload(grpc::CallbackServerContext* context, WorkerProtocol* protocol,
+                   ArtifactStore* artifacts, const grpc::ByteBuffer& request_bytes,
+                   const absl::Status& access, absl::Duration idle_timeout)
+      // A write that waits is a downloader that stopped reading: only cancelling the call ends
+      // it (Finish would wait behind the write).
+      : idle_(idle_timeout, [this, context, idle_timeout] {
+          spdlog::warn("download of {}: not read for {} s (--transfer_idle_seconds); ended",
+                       file_.relative, absl::ToDoubleSeconds(idle_timeout));
+          context->TryCancel();
+        }) {
     polytrain::v1::DownloadArtifactRequest request;
     absl::Status status = access;
     if (status.ok()) status = ParseRequest(request_bytes, &request);
@@ -143,7 +152,9 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok) {
+    if (!idle_.Disarm()) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the downloader stopped reading"));
+    } else if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the downloader went away"));
     } else if (done_) {
       Finish(grpc::Status::OK);
@@ -153,7 +164,10 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     }
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    idle_.Stop();
+    delete this;
+  }
 
  private:
   absl::Status Open(ArtifactStore* artifacts,
@@ -194,6 +208,7 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       Finish(ToGrpcStatus(s));
       return;
     }
+    idle_.Arm();
     StartWrite(&chunk_bytes_);
   }
 
@@ -202,6 +217,7 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   polytrain::v1::ArtifactChunk chunk_;
   grpc::ByteBuffer chunk_bytes_;
   bool done_ = false;
+  StreamIdleTimer idle_;  // last: stopped before the rest goes
 };
 
 }  // namespace
@@ -214,11 +230,10 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* pro
   return new ArtifactUpload(protocol, artifacts, receipt, access, idle_timeout);
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(WorkerProtocol* protocol,
-                                                                ArtifactStore* artifacts,
-                                                                const grpc::ByteBuffer& request,
-                                                                const absl::Status& access) {
-  return new ArtifactDownload(protocol, artifacts, request, access);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(
+    grpc::CallbackServerContext* context, WorkerProtocol* protocol, ArtifactStore* artifacts,
+    const grpc::ByteBuffer& request, const absl::Status& access, absl::Duration idle_timeout) {
+  return new ArtifactDownload(context, protocol, artifacts, request, access, idle_timeout);
 }
 
 }  // namespace polytrain

@@ -28,11 +28,11 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* pro
 // last carries the size and CRC-32 recorded when it was stored, so the receiver also catches a
 // file that changed while it was read.
 // `request` holds a DownloadArtifactRequest's bytes.
-// Only what `protocol` allows (WorkerProtocol::CheckDownload) is served.
-grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(WorkerProtocol* protocol,
-                                                                ArtifactStore* artifacts,
-                                                                const grpc::ByteBuffer& request,
-                                                                const absl::Status& access);
+// Only what `protocol` allows (WorkerProtocol::CheckDownload) is served. A downloader that takes
+// no chunk for `idle_timeout` has its call cancelled, so it holds no file and no reactor.
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(
+    grpc::CallbackServerContext* context, WorkerProtocol* protocol, ArtifactStore* artifacts,
+    const grpc::ByteBuffer& request, const absl::Status& access, absl::Duration idle_timeout);
 
 }  // namespace polytrain
 

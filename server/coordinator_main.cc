@@ -62,7 +62,8 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
       ->capture_default_str();
   app.add_option("--transfer_idle_seconds", options->transfer_idle_seconds,
                  "an artifact upload (polyctl upload, a worker's checkpoint) on which no chunk "
-                 "comes for this long is ended with DEADLINE_EXCEEDED, nothing stored")
+                 "comes for this long is ended with DEADLINE_EXCEEDED, nothing stored; a worker's "
+                 "download that takes no chunk for this long is cancelled")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
   app.add_option("--max_watches_per_caller", options->watch.per_caller,

@@ -2,13 +2,15 @@
 // client that opens an upload and sends nothing more is cut off after --transfer_idle_seconds
 // with DEADLINE_EXCEEDED naming the flag, its temporary file removed and its upload slot given
 // back; an upload that keeps sending, however slowly, is not; a worker's upload (WorkerService)
-// is held to the same rule. In-process and torch-free, so the sanitizer builds run it too.
+// is held to the same rule, and a worker's download that stops reading is cancelled. In-process
+// and torch-free, so the sanitizer builds run it too.
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -26,6 +28,18 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kIdleSeconds = 1;
+
+// How many of this process's open files lie under `dir` (the in-process server's included).
+int OpenFilesUnder(const fs::path& dir) {
+  int n = 0;
+  const std::string prefix = fs::canonical(dir).string() + "/";
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const fs::path target = fs::read_symlink(entry.path(), error);
+    n += !error && target.string().rfind(prefix, 0) == 0;
+  }
+  return n;
+}
 
 int RegularFilesUnder(const fs::path& dir) {
   int n = 0;
@@ -158,6 +172,93 @@ TEST_F(TransferIdleTest, AWorkersUploadThatSendsNothingIsEnded) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_NE(status.error_message().find("--transfer_idle_seconds"), std::string::npos)
       << status.error_message();
+}
+
+TEST_F(TransferIdleTest, AWorkersDownloadThatStopsReadingIsCancelledAndItsFileClosed) {
+  // A file far larger than what gRPC and the kernel buffer for a reader that reads nothing, so
+  // the coordinator's writes must wait on the worker.
+  constexpr int kChunks = 64;
+  const std::string chunk_bytes(kArtifactChunkBytes, 'm');
+  std::string digest_input;
+  for (int i = 0; i < kChunks; ++i) digest_input += chunk_bytes;
+  const std::string id = "sha256:" + Sha256Hex(digest_input);
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::Artifact stored;
+    auto upload = stub_->UploadArtifact(&context, &stored);
+    for (int i = 0; i < kChunks; ++i) {
+      v1::UploadArtifactRequest chunk;
+      if (i == 0) {
+        chunk.set_name("model.pt");
+        chunk.set_sha256(id);
+      }
+      chunk.set_data(chunk_bytes);
+      chunk.set_last(i == kChunks - 1);
+      ASSERT_TRUE(upload->Write(chunk)) << "chunk " << i;
+    }
+    upload->WritesDone();
+    const grpc::Status status = upload->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  // A worker may read the file only for a running job that names it.
+  {
+    grpc::ClientContext context;
+    v1::SubmitJobRequest request;
+    v1::JobSpec* spec = request.mutable_spec();
+    spec->set_name("byo");
+    spec->mutable_model()->mutable_torchscript()->set_artifact(id);
+    auto* data = spec->mutable_dataset()->mutable_synthetic();
+    data->set_classes(2);
+    data->set_features(2);
+    data->set_train_samples(4);
+    data->set_test_samples(4);
+    spec->mutable_loss()->mutable_cross_entropy();
+    spec->mutable_optimizer()->mutable_sgd();
+    spec->mutable_optimizer()->set_learning_rate(0.1);
+    spec->set_epochs(1);
+    spec->set_batch_size(2);
+    v1::Job job;
+    const grpc::Status status = stub_->SubmitJob(&context, request, &job);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  auto workers = v1::WorkerService::NewStub(channel_);
+  grpc::ClientContext worker_context;
+  auto worker = workers->Connect(&worker_context);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_name("w");
+  hello.mutable_hello()->set_slots(1);
+  hello.mutable_hello()->add_devices("cpu");
+  ASSERT_TRUE(worker->Write(hello));
+  v1::CoordinatorMessage message;
+  while (!message.has_assignment()) ASSERT_TRUE(worker->Read(&message));
+
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::DownloadArtifactRequest request;
+  request.set_path("sha256/" + id.substr(7));
+  auto download = workers->DownloadArtifact(&context, request);
+  v1::ArtifactChunk chunk;
+  ASSERT_TRUE(download->Read(&chunk));  // the download runs, and then nothing more is read
+  int64_t received = chunk.data().size();
+  EXPECT_EQ(chunk.name(), id.substr(7));  // stored files are named by their hash
+
+  // The coordinator closes the file once it gives up on the reader; without the idle limit it
+  // holds it as long as the connection lives, and the wait below runs out.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (OpenFilesUnder(dir_ / "artifacts") > 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(OpenFilesUnder(dir_ / "artifacts"), 0);
+  while (download->Read(&chunk)) received += chunk.data().size();  // what was on its way
+  const grpc::Status status = download->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+  EXPECT_LT(received, int64_t{kChunks} * static_cast<int64_t>(kArtifactChunkBytes));
+
+  worker_context.TryCancel();
+  while (worker->Read(&message)) {
+  }
+  (void)worker->Finish();
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* WorkerServiceImpl::UploadArtifact(
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WorkerServiceImpl::DownloadArtifact(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return NewArtifactDownload(protocol_, artifacts_, *request, access_->CheckWorker(*context));
+  return NewArtifactDownload(context, protocol_, artifacts_, *request,
+                             access_->CheckWorker(*context), transfer_idle_);
 }
 
 }  // namespace polytrain
