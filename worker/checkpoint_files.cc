@@ -45,4 +45,28 @@ std::vector<std::string> DeleteCheckpointsAfter(const std::string& dir,
   return deleted;
 }
 
+std::vector<std::string> RemoveIdleJobDirs(const std::string& root, std::chrono::seconds idle,
+                                           const std::set<std::string>& running) {
+  std::vector<std::string> removed;
+  if (root.empty()) return removed;
+  const fs::file_time_type cutoff = fs::file_time_type::clock::now() - idle;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(root, error)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_symlink() || !entry.is_directory() || running.count(name) != 0) continue;
+    // The directory's own time moves with each file made or renamed in it; its files' times
+    // with each write.
+    fs::file_time_type newest = fs::last_write_time(entry.path(), error);
+    for (const auto& file : fs::directory_iterator(entry.path(), error)) {
+      newest = std::max(newest, fs::last_write_time(file.path(), error));
+    }
+    if (error || newest > cutoff) continue;
+    if (fs::remove_all(entry.path(), error) != static_cast<std::uintmax_t>(-1) && !error) {
+      removed.push_back(name);
+    }
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
+}
+
 }  // namespace polytrain

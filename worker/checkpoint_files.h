@@ -3,7 +3,9 @@
 #ifndef POLYTRAIN_WORKER_CHECKPOINT_FILES_H_
 #define POLYTRAIN_WORKER_CHECKPOINT_FILES_H_
 
+#include <chrono>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,14 @@ void DeleteCheckpoint(const std::filesystem::path& checkpoint);
 // order. Files that are not checkpoints stay.
 std::vector<std::string> DeleteCheckpointsAfter(const std::string& dir,
                                                 const std::string& newest_kept);
+
+// A service worker's --checkpoint_dir holds a directory per job. Once a job no longer runs
+// there, its copies only spare a download of what the coordinator stored (a job resumes only from
+// a stored checkpoint), so the directories of jobs not in `running` in which nothing was written
+// for `idle` are removed (a paused search trial that was never resumed, a failed job). Entries
+// that are not directories stay. Returns the names removed.
+std::vector<std::string> RemoveIdleJobDirs(const std::string& root, std::chrono::seconds idle,
+                                           const std::set<std::string>& running);
 
 }  // namespace polytrain
 

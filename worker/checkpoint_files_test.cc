@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -54,6 +55,39 @@ TEST_F(CheckpointFilesTest, WithNoStoredCheckpointEveryOneGoes) {
 TEST_F(CheckpointFilesTest, TheNewestStoredKeepsEverything) {
   EXPECT_TRUE(DeleteCheckpointsAfter(dir_.string(), "ckpt-000000001200.pt").empty());
   EXPECT_TRUE(DeleteCheckpointsAfter((dir_ / "missing").string(), "").empty());
+}
+
+TEST_F(CheckpointFilesTest, IdleJobDirsGoButRunningOnesFreshOnesAndOtherEntriesStay) {
+  const fs::path root = dir_ / "root";
+  const auto two_days_ago = fs::file_time_type::clock::now() - std::chrono::hours(48);
+  auto make_job = [&](const std::string& name, bool fresh_file) {
+    fs::create_directories(root / name);
+    std::ofstream(root / name / "ckpt-000000000400.pt") << "x";
+    fs::last_write_time(root / name / "ckpt-000000000400.pt", two_days_ago);
+    if (fresh_file) std::ofstream(root / name / "ckpt-000000000800.pt") << "x";
+    fs::last_write_time(root / name, two_days_ago);
+  };
+  make_job("job-idle", false);
+  make_job("job-running", false);
+  make_job("job-written-today", true);
+  fs::create_directories(root / "job-new");
+  std::ofstream(root / "notes.txt") << "x";
+  fs::last_write_time(root / "notes.txt", two_days_ago);
+  make_job("../outside", false);  // reached only through a link in the root: left alone
+  fs::create_directory_symlink(dir_ / "outside", root / "link");
+
+  EXPECT_EQ(RemoveIdleJobDirs(root.string(), std::chrono::hours(24), {"job-running"}),
+            (std::vector<std::string>{"job-idle"}));
+  for (const char* kept : {"job-running", "job-written-today", "job-new", "notes.txt", "link"}) {
+    EXPECT_TRUE(fs::exists(fs::symlink_status(root / kept))) << kept;
+  }
+  EXPECT_FALSE(fs::exists(root / "job-idle"));
+  EXPECT_TRUE(fs::exists(dir_ / "outside" / "ckpt-000000000400.pt"));
+
+  // With no idle time allowed every job dir not running goes at once; a missing root is no error.
+  EXPECT_EQ(RemoveIdleJobDirs(root.string(), std::chrono::seconds(0), {"job-running"}),
+            (std::vector<std::string>{"job-new", "job-written-today"}));
+  EXPECT_TRUE(RemoveIdleJobDirs((dir_ / "missing").string(), std::chrono::seconds(0), {}).empty());
 }
 
 }  // namespace

@@ -155,8 +155,14 @@ code=$?
 check '[[ $code -eq 6 ]] && grep -q "^polytrain-worker: ran past spec.time_limit_seconds (1 s): cancelled at step [0-9]*$" "$tmp/err"' \
   "time limit: exit $code: $(cat "$tmp/err")"
 
-# A worker that cannot reach its coordinator says so, with the cause, and keeps trying.
-"$worker" --coordinator 127.0.0.1:1 --name lonely 2>"$tmp/lonely.log" &
+# A worker that cannot reach its coordinator says so, with the cause, and keeps trying. Before
+# it connects it removes the checkpoint directories of jobs in which nothing was written for
+# --checkpoint_keep_hours (it runs none yet); fresh ones and other files stay.
+mkdir -p "$tmp/ckpt/job-idle" "$tmp/ckpt/job-fresh"
+touch "$tmp/ckpt/job-idle/ckpt-000000000400.pt" "$tmp/ckpt/job-fresh/ckpt-000000000400.pt" "$tmp/ckpt/notes"
+touch -d '3 hours ago' "$tmp/ckpt/job-idle/ckpt-000000000400.pt" "$tmp/ckpt/job-idle" "$tmp/ckpt/notes"
+"$worker" --coordinator 127.0.0.1:1 --name lonely --checkpoint_dir "$tmp/ckpt" \
+  --checkpoint_keep_hours 2 2>"$tmp/lonely.log" &
 lonely=$!
 for _ in $(seq 200); do grep -q "cannot connect" "$tmp/lonely.log" && break; sleep 0.05; done
 kill "$lonely"
@@ -164,6 +170,10 @@ wait "$lonely"
 code=$?
 check 'grep -q "cannot connect to the coordinator at 127.0.0.1:1 (1 attempt(s) so far): .*Connection refused; retrying" "$tmp/lonely.log"' \
   "no log of the failed connection: $(cat "$tmp/lonely.log")"
+check '[[ ! -e $tmp/ckpt/job-idle && -e $tmp/ckpt/job-fresh/ckpt-000000000400.pt && -e $tmp/ckpt/notes ]]' \
+  "idle checkpoint dirs: $(ls "$tmp/ckpt")"
+check 'grep -q "removed $tmp/ckpt/job-idle: the job no longer runs here and nothing was written there for 2 h (--checkpoint_keep_hours)" "$tmp/lonely.log"' \
+  "no log of the idle checkpoint dir removed: $(cat "$tmp/lonely.log")"
 # SIGTERM and SIGINT stop it cleanly, exit 0, whichever of its threads (OpenBLAS starts some
 # before main) the signal reaches.
 check '[[ $code -eq 0 ]]' "SIGTERM: the worker exited $code, not 0"

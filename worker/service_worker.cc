@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
 #include "grpcpp/create_channel.h"
 #include "spdlog/spdlog.h"
+#include "worker/checkpoint_files.h"
 #include "worker/compute_threads.h"
 #include "worker/gpu_memory.h"
 #include "worker/outbound_address.h"
@@ -246,7 +248,21 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
       options_.metrics->TrainingEnded(id);
     }
   };
+  RemoveIdleCheckpoints(job.id());
   jobs_[job.id()] = std::make_unique<ServiceJob>(job, std::move(context));
+}
+
+void ServiceWorker::RemoveIdleCheckpoints(const std::string& assigned) {
+  std::set<std::string> running = {assigned};
+  for (const auto& [id, job] : jobs_) running.insert(id);
+  for (const std::string& id :
+       RemoveIdleJobDirs(options_.checkpoint_root, options_.checkpoint_keep, running)) {
+    spdlog::info(
+        "removed {}/{}: the job no longer runs here and nothing was written there for {} h "
+        "(--checkpoint_keep_hours)",
+        options_.checkpoint_root, id,
+        std::chrono::duration<double, std::ratio<3600>>(options_.checkpoint_keep).count());
+  }
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ServiceWorker::Dial(grpc::ClientContext* context) {
@@ -342,6 +358,10 @@ void ServiceWorker::ReportNotConnected(const grpc::Status& status) {
 }
 
 void ServiceWorker::Run() {
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    RemoveIdleCheckpoints("");
+  }
   sender_ = std::thread([this] { SenderLoop(); });
   double backoff = 0.1;
   while (!stopping_) {

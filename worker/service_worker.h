@@ -45,6 +45,9 @@ class ServiceWorker {
     std::string data_root;
     // Checkpoints of job J go to <checkpoint_root>/J; empty: no checkpoints.
     std::string checkpoint_root;
+    // The directory of a job that no longer runs here goes once nothing was written in it for
+    // this long, checked at start-up and at each assignment (checkpoint_files.h).
+    std::chrono::seconds checkpoint_keep = std::chrono::hours(24);
     // Users' artifacts that jobs name, fetched from the coordinator (artifact_cache.h).
     std::string artifact_cache_dir = "polytrain-artifact-cache";
     int64_t artifact_cache_bytes = int64_t{10} << 30;
@@ -116,6 +119,10 @@ class ServiceWorker {
   std::atomic<double> heartbeat_seconds_{5.0};  // from the coordinator's welcome
   int64_t stream_generation_ = 0;               // streams opened so far, under stream_mu_
   int failed_connections_ = 0;  // in a row, since the last welcome (Run's thread only)
+
+  // RemoveIdleJobDirs for the jobs in jobs_ (and `assigned`), logged. Under jobs_mu_, so no job
+  // starts in a directory being removed.
+  void RemoveIdleCheckpoints(const std::string& assigned);
 
   std::mutex jobs_mu_;
   std::map<std::string, std::unique_ptr<ServiceJob>> jobs_;

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -220,7 +222,16 @@ int Main(int argc, char** argv) {
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
                  "service mode, one subdirectory per job, removed once the job has succeeded "
-                 "(its last checkpoint stored) or been cancelled");
+                 "(its last checkpoint stored) or been cancelled, or after "
+                 "--checkpoint_keep_hours");
+  double checkpoint_keep_hours = 24;
+  app.add_option("--checkpoint_keep_hours", checkpoint_keep_hours,
+                 "service mode: a job's subdirectory of --checkpoint_dir in which nothing was "
+                 "written for this long goes when the job is not running here (checked at "
+                 "start-up and at each new job; 0: at once); a job resumes from the "
+                 "coordinator's copy")
+      ->check(CLI::Range(0.0, 8760.0))
+      ->capture_default_str();
   app.add_flag("--resume", options.resume,
                "continue from the newest checkpoint in --checkpoint_dir");
   bool quiet = false;
@@ -277,6 +288,7 @@ int Main(int argc, char** argv) {
     service.advertise_host = advertise_address;
     service.data_root = options.data_root;
     service.checkpoint_root = checkpoint_dir;
+    service.checkpoint_keep = std::chrono::seconds(std::llround(checkpoint_keep_hours * 3600));
     std::error_code error;
     if (std::filesystem::exists(service.artifact_cache_dir, error) &&
         !std::filesystem::is_directory(service.artifact_cache_dir, error)) {
