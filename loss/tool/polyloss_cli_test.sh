@@ -114,8 +114,15 @@ printf '1,2,x\n' >"$tmp/bad.csv"
 expect_exit 1 "bad.csv:1: column 3: not a number: 'x'" -- eval --spec "$ex/poly1.txtpb" \
   --logits "$tmp/bad.csv" --targets "$tmp/targets.csv"
 printf '0\n3\n1\n' >"$tmp/range.csv"
-expect_exit 1 "target 3 at row 1 is outside [0, 3)" -- eval --spec "$ex/poly1.txtpb" \
+expect_exit 1 "range.csv:2: class index 3 is outside [0, 3) (the logits have 3 columns)" -- \
+  eval --spec "$ex/poly1.txtpb" --logits "$tmp/logits.csv" --targets "$tmp/range.csv"
+# The spec's ignore_index is the one index outside the classes that is taken.
+{ cat "$ex/poly1.txtpb"; echo "ignore_index: 3"; } >"$tmp/ignore3.txtpb"
+expect_exit 0 "sample 1: loss 0.0  grad [0.0,0.0,0.0]" -- eval --spec "$tmp/ignore3.txtpb" \
   --logits "$tmp/logits.csv" --targets "$tmp/range.csv"
+printf '0\n-1\n1\n' >"$tmp/negative.csv"
+expect_exit 1 "negative.csv:2: class index -1 is outside [0, 3) (the logits have 3 columns) and is not ignore_index 3" -- \
+  eval --spec "$tmp/ignore3.txtpb" --logits "$tmp/logits.csv" --targets "$tmp/negative.csv"
 printf '0\n1\n' >"$tmp/short.csv"
 expect_exit 1 "expected 3 rows of 1 class index, got 2 x 1" -- eval --spec "$ex/poly1.txtpb" \
   --logits "$tmp/logits.csv" --targets "$tmp/short.csv"

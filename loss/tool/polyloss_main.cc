@@ -75,16 +75,23 @@ int RunEval(const std::string& spec_path, const std::string& logits_path,
   if (sigmoid) {
     targets = targets.view({rows, cols});
   } else {
-    for (double v : targets_table->values) {
+    for (int64_t row = 0; row < rows; ++row) {
+      const double v = targets_table->values[row];
       if (v != std::floor(v)) {
-        return Fail(kExitInvalid,
-                    absl::StrCat(targets_path, ": class indices must be integers, got ", v));
+        return Fail(kExitInvalid, absl::StrCat(targets_path, ":", row + 1,
+                                               ": class indices must be integers, got ", v));
       }
-      // Beyond int64 the conversion is undefined; any index out of [0, classes) is refused by
-      // the loss itself, naming the row (ignore_index may be any int64).
-      if (!(std::fabs(v) < 9.2e18)) {
-        return Fail(kExitInvalid,
-                    absl::StrCat(targets_path, ": class index ", v, " is out of range"));
+      // Beyond int64 the conversion is undefined.
+      const bool ignored = std::fabs(v) < 9.2e18 && config->ignore_index.has_value() &&
+                           static_cast<int64_t>(v) == *config->ignore_index;
+      if (!ignored && !(v >= 0 && v < cols)) {
+        return Fail(
+            kExitInvalid,
+            absl::StrCat(targets_path, ":", row + 1, ": class index ", v, " is outside [0, ", cols,
+                         ") (the logits have ", cols, " columns)",
+                         config->ignore_index.has_value()
+                             ? absl::StrCat(" and is not ignore_index ", *config->ignore_index)
+                             : std::string()));
       }
     }
     targets = targets.to(torch::kLong);
