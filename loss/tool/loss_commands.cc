@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -12,6 +13,7 @@
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "cli/svg_chart.h"
+#include "cli/text_table.h"
 #include "common/proto_file.h"
 #include "loss/core/describe.h"
 #include "loss/core/scalar_loss.h"
@@ -52,19 +54,30 @@ std::string CurveRows(const std::vector<CurvePoint>& curve) {
   return out;
 }
 
+// A point as a column header shows it: two decimals where they hold it exactly (0.05, 0.50),
+// else as many as it has (0.001, 0.9999), so that no two points share a header.
+std::string PointLabel(double pt) {
+  return std::round(pt * 100) / 100 == pt ? absl::StrFormat("%.2f", pt) : absl::StrFormat("%g", pt);
+}
+
 // Several losses side by side, a row per loss.
 std::string CurveTable(const std::vector<LossConfig>& configs, const std::vector<double>& pts) {
-  std::string out = absl::StrFormat("%-28s", "loss");
-  for (double pt : pts) absl::StrAppend(&out, absl::StrFormat("   L(%.2f)  dL(%.2f)", pt, pt));
-  out += "\n";
-  for (const LossConfig& config : configs) {
-    absl::StrAppend(&out, absl::StrFormat("%-28s", ShortName(config)));
-    for (const CurvePoint& point : EvaluateCurve(config.series, pts)) {
-      absl::StrAppend(&out, absl::StrFormat(" %9.4f %9.4f", point.loss, point.dloss_dpt));
-    }
-    out += "\n";
+  std::vector<TextTable::Column> columns = {{"loss", /*min_width=*/28}};
+  for (double pt : pts) {
+    const std::string label = PointLabel(pt);
+    columns.push_back({absl::StrCat("L(", label, ")"), 9, /*right_aligned=*/true});
+    columns.push_back({absl::StrCat("dL(", label, ")"), 9, /*right_aligned=*/true});
   }
-  return out;
+  TextTable table(std::move(columns));
+  for (const LossConfig& config : configs) {
+    std::vector<std::string> row = {ShortName(config)};
+    for (const CurvePoint& point : EvaluateCurve(config.series, pts)) {
+      row.push_back(absl::StrFormat("%.4f", point.loss));
+      row.push_back(absl::StrFormat("%.4f", point.dloss_dpt));
+    }
+    table.AddRow(std::move(row));
+  }
+  return table.ToString();
 }
 
 // L(pt) and dL/dpt of each loss on pt in (0, 1], one colour per loss.

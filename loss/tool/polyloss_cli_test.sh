@@ -10,6 +10,7 @@ failures=0
 checks=0
 
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+check() { checks=$((checks + 1)); if ! eval "$1"; then fail "$2"; fi; }
 
 # expect_exit CODE PATTERN -- ARGS...: runs polyloss, checks the exit code, that stderr is
 # exactly one line when the code is non-zero, and that stdout+stderr contains PATTERN.
@@ -110,6 +111,14 @@ expect_exit 1 "--pt: each point must be a number in [0, 1], got '1.5'" -- \
   curve --spec "$ex/poly1.txtpb" --pt 0.5,1.5
 expect_exit 1 "--pt: each point must be a number in [0, 1], got 'nan'" -- \
   curve --spec "$ex/poly1.txtpb" --pt nan
+# Points closer than two decimals get headers of their own, and a long name widens its column:
+# every line of the table ends at the same place.
+polyloss_out=$("$polyloss" curve --format table --pt 0.001,0.004,0.9999 "$ex/cross_entropy.txtpb" \
+  "$ex/sigmoid_poly1_focal.txtpb")
+check 'grep -qF "L(0.001)  dL(0.001)  L(0.004) dL(0.004) L(0.9999) dL(0.9999)" <<<"$polyloss_out"' \
+  "curve table headers: $polyloss_out"
+check '[[ $(awk "{ print length(\$0) }" <<<"$polyloss_out" | sort -u | wc -l) -eq 1 ]]' \
+  "curve table rows out of line: $polyloss_out"
 printf '1,2,x\n' >"$tmp/bad.csv"
 expect_exit 1 "bad.csv:1: column 3: not a number: 'x'" -- eval --spec "$ex/poly1.txtpb" \
   --logits "$tmp/bad.csv" --targets "$tmp/targets.csv"
