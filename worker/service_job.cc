@@ -270,6 +270,8 @@ void ServiceJob::Run() {
       last_checkpoint_stored = UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
     }
   }
+  const bool cancelled =
+      !summary.ok() && !released_.load() && summary.status().code() == absl::StatusCode::kCancelled;
   if (summary.ok() && !summary->released) {
     auto* finished = result.mutable_finished();
     finished->set_job_id(job.id());
@@ -292,7 +294,7 @@ void ServiceJob::Run() {
       failed->set_error(std::string(summary.status().message()));
       failed->set_steps(sink.last_step());
       failed->set_released(released_.load());
-      failed->set_cancelled(!released_ && summary.status().code() == absl::StatusCode::kCancelled);
+      failed->set_cancelled(cancelled);
       failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
     }
   }
@@ -304,8 +306,6 @@ void ServiceJob::Run() {
   // job has ended for good (succeeded with its last checkpoint stored, or cancelled) they go, or
   // a worker's --checkpoint_dir would grow with every job it ever ran.
   const bool succeeded = summary.ok() && !summary->released && !summary->paused;
-  const bool cancelled =
-      !summary.ok() && !released_.load() && summary.status().code() == absl::StatusCode::kCancelled;
   if (trial_dir.empty() && !options.checkpoint_dir.empty() &&
       ((succeeded && last_checkpoint_stored) || cancelled)) {
     std::error_code ignored;
