@@ -9,6 +9,7 @@
 #include "api/client_requests.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
+#include "common/utf8_text.h"
 #include "common/validation.h"
 
 namespace polytrain {
@@ -163,8 +164,9 @@ absl::Status ValidateRendezvousAddress(absl::string_view field, absl::string_vie
 }
 
 std::string CutError(const std::string& error) {
-  if (error.size() <= kMaxErrorLength) return error;
-  return absl::StrCat(error.substr(0, kMaxErrorLength), "... (cut)");
+  const std::string valid = ToValidUtf8(error);
+  if (valid.size() <= kMaxErrorLength) return valid;
+  return absl::StrCat(Utf8Prefix(valid, kMaxErrorLength), "... (cut)");
 }
 
 absl::Status ValidateArtifactName(absl::string_view field, absl::string_view name) {

@@ -25,7 +25,8 @@ absl::Status ValidateMetricBatch(const polytrain::v1::MetricBatch& batch);
 // [1, 65535]: where rank 0 of a data-parallel attempt listens for its peers.
 absl::Status ValidateRendezvousAddress(absl::string_view field, absl::string_view address);
 
-// A failed job's error as the coordinator keeps it: at most kMaxErrorLength bytes, then a mark
+// A failed job's error as the coordinator keeps it and a worker sends it: valid UTF-8 (each byte
+// that is not, U+FFFD), at most kMaxErrorLength bytes cut between two characters, then a mark
 // that it was cut.
 std::string CutError(const std::string& error);
 

@@ -13,6 +13,12 @@ TEST(WorkerMessagesTest, ErrorsAreCutNeverRefused) {
   EXPECT_EQ(CutError("short"), "short");
   EXPECT_EQ(CutError(std::string(4096, 'x')).size(), 4096u);
   EXPECT_EQ(CutError(std::string(5000, 'x')), std::string(4096, 'x') + "... (cut)");
+  // Cut between characters, never inside one: a message of 2-byte characters past the limit
+  // keeps 4095 bytes. Bytes that are not UTF-8 become U+FFFD, so the error can go into a message.
+  std::string accents = "a";
+  for (int i = 0; i < 3000; ++i) accents += "\xC3\xA9";
+  EXPECT_EQ(CutError(accents), accents.substr(0, 4095) + "... (cut)");
+  EXPECT_EQ(CutError("bad \xFF byte"), "bad \xEF\xBF\xBD byte");
   polytrain::v1::WorkerMessage failed;
   failed.mutable_failed()->set_error(std::string(100000, 'x'));
   failed.mutable_failed()->set_attempt(1);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "api/worker_messages.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint.h"
 #include "worker/checkpoint_files.h"
@@ -291,7 +292,9 @@ void ServiceJob::Run() {
       failed->set_steps(summary->steps);
       failed->set_released(true);
     } else {
-      failed->set_error(std::string(summary.status().message()));
+      // Valid UTF-8 of a bounded length whatever LibTorch or a user's file put in it: the
+      // coordinator refuses a message that is not, and the worker would send it again forever.
+      failed->set_error(CutError(std::string(summary.status().message())));
       failed->set_steps(sink.last_step());
       failed->set_released(released_.load());
       failed->set_cancelled(cancelled);
