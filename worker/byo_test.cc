@@ -174,6 +174,10 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
   EXPECT_EQ(CreateError(Job("torchscript { path: 'not_torchscript.pt' }"))
                 .find("spec.model.torchscript.path: not a TorchScript file (torch.jit.save): "),
             0u);
+  // A parameter whose record was cut short is refused before anything reads or writes it.
+  EXPECT_EQ(CreateError(Job("torchscript { path: 'short_record_model.pt' }")),
+            "spec.model.torchscript.path: 0.weight claims 400 bytes of storage, more than the "
+            "file holds for it (a damaged file)");
   EXPECT_EQ(CreateError(Job("torchscript { path: 'seven_classes.pt' }")),
             "spec.model.torchscript: forward on a batch [2, 20] returned [2, 7]; the loss needs "
             "[2, 5] logits (5 classes in the data)");
@@ -248,6 +252,10 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   EXPECT_EQ(CreateError(Job(model, "lying_storage.pt")).find(f + "train_x claims 400000000 bytes"),
             0u)
       << CreateError(Job(model, "lying_storage.pt"));
+  // So is one claiming more than its own record holds, in a file padded to be large enough.
+  EXPECT_EQ(CreateError(Job(model, "short_record.pt")),
+            f + "train_x claims 96000 bytes of storage, more than the file holds for it (a damaged "
+                "file)");
   EXPECT_EQ(CreateError(Job(model, "mlp.pt")).find(f + "not a file torch.save wrote: "), 0u);
   // A record that would inflate to 80 MiB from a few kilobytes is refused before it is read, and
   // a view whose byte count overflows int64 is named, not reported with LibTorch's backtrace.

@@ -12,6 +12,7 @@
 #include "api/worker_messages.h"
 #include "common/validation.h"
 #include "worker/data_root.h"
+#include "worker/tensor_storage.h"
 #include "worker/zip_records.h"
 
 namespace polytrain {
@@ -204,7 +205,15 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
   }
   torch::jit::Module module;
   try {
-    module = torch::jit::load(*file, device);
+    // On the CPU first: each tensor is checked against the record it was read into before
+    // anything reads it, a copy to the device included.
+    module = torch::jit::load(*file, torch::kCPU);
+    for (const NamedTensor& named : ModuleTensors(module)) {
+      if (absl::Status s = CheckTensorStorage(named.tensor, named.name); !s.ok()) {
+        return InvalidField(path_field, s.message());
+      }
+    }
+    module.to(device);
   } catch (const std::exception& e) {
     return InvalidField(path_field,
                         absl::StrCat("not a TorchScript file (torch.jit.save): ", Reason(e)));

@@ -19,6 +19,7 @@
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
+#include "worker/tensor_storage.h"
 #include "worker/zip_records.h"
 
 namespace polytrain {
@@ -30,50 +31,16 @@ std::string Shape(c10::IntArrayRef sizes) {
   return absl::StrCat("[", absl::StrJoin(sizes, ", "), "]");
 }
 
-// What a tensor claims of its storage must be what a file of `file_bytes` can hold, before any
-// of its values is read: a crafted file can declare a storage larger than the record behind it
-// (LibTorch does not compare them), and an expanded view (stride 0) of a few values can stand
-// for billions. Each is refused, naming the key.
+// No tensor may claim more bytes than the whole file, nor reach past the memory behind it
+// (tensor_storage.h). Each is refused, naming the key.
 absl::Status CheckStorage(const torch::Tensor& t, int64_t file_bytes, const std::string& field,
                           const std::string& key) {
   const std::string where = absl::StrCat(field, ": ", key);
-  if (!t.has_storage()) return absl::InvalidArgumentError(absl::StrCat(where, " has no storage"));
-  const int64_t storage_bytes = static_cast<int64_t>(t.storage().nbytes());
-  if (storage_bytes > file_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, " claims ", storage_bytes, " bytes of data in a file of ", file_bytes));
+  if (t.has_storage() && static_cast<int64_t>(t.storage().nbytes()) > file_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " claims ", t.storage().nbytes(),
+                                                   " bytes of data in a file of ", file_bytes));
   }
-  if (t.numel() == 0) return absl::OkStatus();
-  // Sizes and strides are the file's own claims: every product is checked for overflow.
-  const int64_t item = static_cast<int64_t>(t.element_size());
-  int64_t last = t.storage_offset();  // the furthest element the view reaches
-  int64_t numel = 1;
-  bool overflow = false;
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    if (t.stride(d) < 0)
-      return absl::InvalidArgumentError(absl::StrCat(where, " has a negative stride"));
-    int64_t reach = 0;
-    overflow = overflow || __builtin_mul_overflow(t.size(d) - 1, t.stride(d), &reach) ||
-               __builtin_add_overflow(last, reach, &last) ||
-               __builtin_mul_overflow(numel, t.size(d), &numel);
-  }
-  int64_t end_bytes = 0, numel_bytes = 0;
-  overflow = overflow || __builtin_mul_overflow(last + 1, item, &end_bytes) ||
-             __builtin_mul_overflow(numel, item, &numel_bytes);
-  if (overflow) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, " is ", Shape(t.sizes()), ": more values than any file holds"));
-  }
-  if (end_bytes > storage_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, " reaches past the end of its storage (a damaged file)"));
-  }
-  if (numel_bytes > storage_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, " is ", Shape(t.sizes()), " over only ", storage_bytes / item,
-                     " stored values (an expanded view?); save it with .contiguous()"));
-  }
-  return absl::OkStatus();
+  return CheckTensorStorage(t, where);
 }
 
 // x of one split as float32 [N, sample...]: a floating dtype, or uint8 scaled to [0, 1].

@@ -144,6 +144,20 @@ def lying_storage(path, tensors):
             z.writestr(info.filename, data)
 
 
+def short_record(source, path, padding=0):
+    """A copy of the archive `source` with its first storage record (data/0) cut to 4 bytes,
+    the directory rebuilt to match, and a `padding` record of that many zero bytes besides: a
+    crafted file whose pickle claims more of a storage than its record holds, and which is as
+    large as the claim."""
+    with zipfile.ZipFile(source) as z:
+        entries = [(info.filename, z.read(info.filename)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for name, data in entries:
+            z.writestr(name, data[:4] if name.endswith("/data/0") else data)
+        if padding:
+            z.writestr(entries[0][0].split("/")[0] + "/padding", bytes(padding))
+
+
 def save_as_from_gpu(tensors, path):
     """torch.save as a GPU machine writes it (every storage tagged "cuda:0"), made on a machine
     without one."""
@@ -204,6 +218,9 @@ def main():
     small = {"train_x": x[:100].clone(), "train_y": y[:100].clone(), "test_x": tx, "test_y": ty}
     lying_storage(f"{out}/lying_storage.pt", small)
     inflating(f"{out}/inflating.pt", small)
+    short_record(f"{out}/vectors.pt", f"{out}/short_record.pt", padding=200000)
+    torch.jit.script(nn.Sequential(nn.Linear(20, 5))).save(f"{out}/linear.pt")
+    short_record(f"{out}/linear.pt", f"{out}/short_record_model.pt")
     huge = torch.zeros(1).expand(64, 2**28, 2**28)  # 2^62 elements of one stored value
     torch.save(dict(good, train_x=huge, test_x=huge), f"{out}/huge_view.pt")
 
