@@ -94,6 +94,22 @@ TEST_F(ByoTest, ATensorFileSavedFromAGpuTrainsOnTheCpu) {
   ExpectSameWeights(from_cpu, from_gpu);
 }
 
+// Features saved with requires_grad (the output of another model) are data like any other: the
+// same weights as the plain file, with normalization and a validation split drawn from them.
+TEST_F(ByoTest, SamplesSavedWithRequiresGradTrainAsData) {
+  JobSpec with_grad = Job("mlp { hidden: [32] }", "requires_grad.pt");
+  with_grad.mutable_dataset()->set_validation_fraction(0.2);
+  with_grad.mutable_dataset()->mutable_normalize()->add_mean(0.1);
+  with_grad.mutable_dataset()->mutable_normalize()->add_std(2);
+  JobSpec plain = with_grad;
+  plain.mutable_dataset()->mutable_tensors()->set_path("vectors.pt");
+  ModelState from_grad, from_plain;
+  const absl::StatusOr<TrainingSummary> summary = Train(with_grad, Options(), &from_grad);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_TRUE(Train(plain, Options(), &from_plain).ok());
+  ExpectSameWeights(from_plain, from_grad);
+}
+
 // The scripted twin of the built-in MLP, drawn from the same seed, is the same model: the same
 // initial weights and, step after step, the same arithmetic.
 TEST_F(ByoTest, TheScriptedTwinOfTheBuiltInMlpTrainsToTheSameWeights) {

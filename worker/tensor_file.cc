@@ -172,7 +172,9 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
       const torch::Tensor tensor = entry.value().toTensor();
       POLYTRAIN_RETURN_IF_ERROR(
           CheckStorage(tensor, static_cast<int64_t>(bytes->size()), field, key));
-      tensors[key] = tensor;
+      // Data, not a graph: a tensor saved with requires_grad (features from a model) would make
+      // normalization or a validation split fail inside autograd.
+      tensors[key] = tensor.detach();
     }
   } catch (const std::exception& e) {
     const auto* torch_error = dynamic_cast<const c10::Error*>(&e);

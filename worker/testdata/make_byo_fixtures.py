@@ -209,6 +209,7 @@ def main():
     nan = x.clone()
     nan[3, 4] = float("nan")
     torch.save(dict(good, train_x=nan), f"{out}/nan.pt")
+    torch.save(dict(good, train_x=x.clone().requires_grad_()), f"{out}/requires_grad.pt")
     torch.save({k: v for k, v in good.items() if k != "test_y"}, f"{out}/no_test_y.pt")
     torch.save(dict(good, train_x=x.reshape(1200, 20, 1, 1, 1)), f"{out}/five_dims.pt")
     torch.save(dict(good, train_y=torch.zeros_like(y)), f"{out}/one_class.pt")
