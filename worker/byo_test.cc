@@ -94,6 +94,15 @@ TEST_F(ByoTest, ATensorFileSavedFromAGpuTrainsOnTheCpu) {
   ExpectSameWeights(from_cpu, from_gpu);
 }
 
+// A model answering float16 logits trains and is evaluated in float32 (LibTorch has no CPU
+// softmax for float16).
+TEST_F(ByoTest, AModelWithFloat16LogitsIsEvaluated) {
+  const absl::StatusOr<TrainingSummary> summary =
+      Train(Job("torchscript { path: 'half_logits.pt' }"), Options());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_GE(summary->final_metrics.at("eval_accuracy"), 0.5);
+}
+
 // Features saved with requires_grad (the output of another model) are data like any other: the
 // same weights as the plain file, with normalization and a validation split drawn from them.
 TEST_F(ByoTest, SamplesSavedWithRequiresGradTrainAsData) {

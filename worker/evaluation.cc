@@ -37,7 +37,11 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
       AutocastScope autocast(options.device, options.precision);
       logits = model.Forward(x);
     }
-    if (logits.scalar_type() == torch::kBFloat16) logits = logits.to(torch::kFloat);
+    // Half-precision logits (a model's own .half(), or autocast's bfloat16) are evaluated in
+    // float32, as the loss computes them: LibTorch has no CPU softmax for float16.
+    if (logits.scalar_type() == torch::kBFloat16 || logits.scalar_type() == torch::kHalf) {
+      logits = logits.to(torch::kFloat);
+    }
     const torch::Tensor losses =
         per_sample_loss(logits, LossTargets(per_sample_loss, y, classes, logits.scalar_type()));
     loss_sum += losses.sum().item<double>();

@@ -112,6 +112,17 @@ class NanInEvaluation(nn.Module):
         return y
 
 
+class HalfLogits(nn.Module):
+    """Answers float16 logits, as a model converted with .half() at its end does."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(20, 5)
+
+    def forward(self, x):
+        return self.linear(x).half()
+
+
 def inflating(path, tensors):
     """torch.save of `tensors`, rewritten with one more record deflated from 80 MiB of zeros to
     a few kilobytes: a "zip bomb" that LibTorch would inflate in full."""
@@ -187,6 +198,7 @@ def main():
     torch.jit.script(Tied()).save(f"{out}/tied.pt")
     torch.jit.script(NarrowInTraining()).save(f"{out}/narrow_in_training.pt")
     torch.jit.script(NanInEvaluation()).save(f"{out}/nan_in_evaluation.pt")
+    torch.jit.script(HalfLogits()).save(f"{out}/half_logits.pt")
     with open(f"{out}/not_torchscript.pt", "w") as f:
         f.write("this is not a TorchScript file\n")
 
