@@ -45,6 +45,15 @@ absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::s
                      " does not exist in the data root (the worker's --data_root); polyctl submit "
                      "uploads a file of yours from the spec's directory or --files DIR"));
   }
+  // Checked before anything opens it: opening a FIFO waits for a writer, past any time limit
+  // and any cancel.
+  if (!fs::is_regular_file(resolved, error)) {
+    return InvalidField(
+        field, absl::StrCat(Quote(relative), fs::is_directory(resolved, error)
+                                                 ? " is a directory; name a file"
+                                                 : " is not a regular file (a FIFO, a socket or a "
+                                                   "device); name a file"));
+  }
   return resolved.string();
 }
 

@@ -15,8 +15,8 @@ namespace polytrain {
 inline constexpr char kDefaultDataRoot[] = "/usr/share/datasets";
 
 // The canonical path of `relative` under `data_root`, or INVALID_ARGUMENT naming `field` when
-// it escapes the root (through "..", an absolute path elsewhere or a symlink pointing out) and
-// NOT_FOUND when it does not exist.
+// it escapes the root (through "..", an absolute path elsewhere or a symlink pointing out) or is
+// not a regular file (a directory, a FIFO), and NOT_FOUND when it does not exist.
 absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::string_view relative,
                                             absl::string_view field);
 

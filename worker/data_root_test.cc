@@ -1,8 +1,11 @@
 #include "worker/data_root.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {
@@ -52,6 +55,21 @@ TEST_F(DataRootTest, EscapesAreRefusedNamingTheField) {
   EXPECT_EQ(link.status().message().find(base_.string()), std::string::npos);
   EXPECT_EQ(link.status().message().find("secret"), std::string::npos);
   EXPECT_EQ(dots.status().message().find(root_), std::string::npos);
+}
+
+// Only regular files: a FIFO would block whoever opens it, past any time limit or cancel.
+TEST_F(DataRootTest, DirectoriesAndFifosAreRefusedNamingTheField) {
+  ASSERT_EQ(mkfifo((base_ / "root" / "pipe").c_str(), 0600), 0);
+  fs::create_symlink(base_ / "root" / "pipe", base_ / "root" / "link-to-pipe");
+  EXPECT_EQ(ResolveDataPath(root_, "sub", "f").status().message(),
+            "f: 'sub' is a directory; name a file");
+  for (const char* fifo : {"pipe", "link-to-pipe"}) {
+    const absl::Status status = ResolveDataPath(root_, fifo, "f").status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(status.message(), absl::StrCat("f: '", fifo,
+                                             "' is not a regular file (a FIFO, a socket or a "
+                                             "device); name a file"));
+  }
 }
 
 TEST_F(DataRootTest, MissingFilesAndRoots) {

@@ -127,14 +127,15 @@ c10::IValue LoadOnCpu(const std::vector<char>& bytes) {
 absl::StatusOr<std::vector<char>> ReadBytes(const std::string& file, const std::string& field) {
   std::error_code error;
   const auto size = std::filesystem::file_size(file, error);
-  if (error) return absl::NotFoundError(absl::StrCat(field, ": ", file, ": ", error.message()));
+  // Errors name the field, never the file's path on the worker (data_root.h).
+  if (error) return absl::NotFoundError(absl::StrCat(field, ": ", error.message()));
   if (static_cast<int64_t>(size) > kMaxTensorFileBytes) {
     return InvalidField(field, absl::StrCat(size, " bytes; at most ", kMaxTensorFileBytes));
   }
   std::vector<char> bytes(size);
   std::ifstream in(file, std::ios::binary);
   if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": reading ", file, " failed"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": reading the file failed"));
   }
   return bytes;
 }
