@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <utility>
 
 namespace polytrain {
 namespace {
@@ -18,7 +19,7 @@ void RequestRelease(int signal) {
 
 }  // namespace
 
-StandaloneStop::StandaloneStop(int32_t time_limit_seconds) {
+StandaloneStop::StandaloneStop(int32_t time_limit_seconds, std::function<void()> on_stuck) {
   struct sigaction release = {};
   release.sa_handler = RequestRelease;
   sigemptyset(&release.sa_mask);
@@ -27,11 +28,15 @@ StandaloneStop::StandaloneStop(int32_t time_limit_seconds) {
   sigaction(SIGINT, &release, nullptr);
   sigaction(SIGTERM, &release, nullptr);
   if (time_limit_seconds <= 0) return;
-  clock_ = std::thread([this, time_limit_seconds] {
+  clock_ = std::thread([this, time_limit_seconds, on_stuck = std::move(on_stuck)] {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, std::chrono::seconds(time_limit_seconds),
-                      [this] { return stopping_; })) {
-      time_limit_passed_ = true;
+    if (cv_.wait_for(lock, std::chrono::seconds(time_limit_seconds),
+                     [this] { return stopping_; })) {
+      return;
+    }
+    time_limit_passed_ = true;
+    if (!cv_.wait_for(lock, std::chrono::seconds(kStuckSeconds), [this] { return stopping_; })) {
+      on_stuck();
     }
   });
 }

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -124,18 +125,30 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
     endpoint = *std::move(started);
     if (!metrics_port_file.empty()) std::ofstream(metrics_port_file) << endpoint->port() << "\n";
   }
-  std::thread waiter([&] {
+  std::promise<void> run_returned;
+  std::thread waiter([&, returned = run_returned.get_future()] {
     char byte = 0;
     while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
     // Running jobs are given back (requeued at once, to resume elsewhere) before the exit.
     worker.Drain(std::chrono::seconds(kDrainSeconds));
+    // Then cancelled. A job that does not notice (stuck in its model's code or in reading a
+    // file) cannot be joined: the process ends without it; the coordinator requeues it.
+    if (returned.wait_for(std::chrono::seconds(kStuckSeconds)) == std::future_status::timeout) {
+      spdlog::error(
+          "a job did not stop within {} s of its cancel (stuck in its model's code or "
+          "in reading a file); exiting without it",
+          kStuckSeconds);
+      spdlog::shutdown();
+      std::_Exit(0);
+    }
   });
   spdlog::info(
       "{}: serving {} with {} slot(s){}", options.name, options.coordinator, options.slots,
       options.gpus.empty() ? "" : absl::StrCat(" on GPU(s) ", absl::StrJoin(options.gpus, ",")));
   worker.Run();
   // Run() returns only after Stop(), which only the signal thread calls.
+  run_returned.set_value();
   waiter.join();
   return 0;
 }
@@ -307,7 +320,13 @@ int Main(int argc, char** argv) {
   polytrain::v1::JobSpec spec;
   if (absl::Status s = ReadProtoFile(spec_path, &spec); !s.ok()) return Fail(kExitInvalid, s);
   // The time limit counts from here, data loading included, as an attempt's does in the service.
-  StandaloneStop stop(spec.time_limit_seconds());
+  StandaloneStop stop(spec.time_limit_seconds(), [&spec] {
+    std::cerr << kTool << ": ran past spec.time_limit_seconds (" << spec.time_limit_seconds()
+              << " s) and did not stop within " << kStuckSeconds
+              << " s of its cancel (stuck in the model's code or in reading a file); ended"
+              << std::endl;
+    std::_Exit(kExitJobFailed);
+  });
   options.cancel = stop.cancel();
   options.release = stop.release();
   // Everything is validated and loaded before anything is written.
