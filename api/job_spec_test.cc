@@ -224,6 +224,15 @@ TEST(JobSpecTest, LimitsHoldAtTheirEdges) {
   EXPECT_TRUE(ValidateJobSpec(labels).ok());
   (*labels.mutable_labels())["one-more"] = "v";
   EXPECT_EQ(ValidateJobSpec(labels).message(), "spec.labels: at most 32 labels, got 33");
+  // A value's limit counts characters, not bytes: 256 two-byte characters are the edge.
+  JobSpec accents = Spec();
+  std::string value;
+  for (int i = 0; i < 256; ++i) value += "\xC3\xA9";
+  (*accents.mutable_labels())["note"] = value;
+  EXPECT_TRUE(ValidateJobSpec(accents).ok()) << ValidateJobSpec(accents);
+  (*accents.mutable_labels())["note"] = value + "\xC3\xA9";
+  EXPECT_EQ(ValidateJobSpec(accents).message(),
+            "spec.labels[\"note\"]: length must be in [0, 256] characters, got 257");
 }
 
 TEST(JobSpecTest, ReplicasSplitTheGlobalBatchEvenly) {

@@ -59,6 +59,12 @@ std::string ToValidUtf8(absl::string_view text) {
   return out;
 }
 
+size_t Utf8Length(absl::string_view text) {
+  size_t n = 0;
+  for (char c : text) n += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 absl::string_view Utf8Prefix(absl::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
   size_t end = max_bytes;

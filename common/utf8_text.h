@@ -19,6 +19,9 @@ bool IsValidUtf8(absl::string_view text);
 // `text` with each byte that does not begin a valid UTF-8 sequence replaced by U+FFFD.
 std::string ToValidUtf8(absl::string_view text);
 
+// The characters (code points) in valid UTF-8 `text`: its bytes less the continuation bytes.
+size_t Utf8Length(absl::string_view text);
+
 // The longest prefix of valid UTF-8 `text` of at most `max_bytes` bytes that ends between two
 // characters.
 absl::string_view Utf8Prefix(absl::string_view text, size_t max_bytes);

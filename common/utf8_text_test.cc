@@ -25,6 +25,12 @@ TEST(Utf8TextTest, ValidTextIsKeptAndInvalidBytesAreReplaced) {
   EXPECT_EQ(ToValidUtf8(std::string("a\0b", 3)), std::string("a\0b", 3));
 }
 
+TEST(Utf8TextTest, LengthCountsCharactersNotBytes) {
+  EXPECT_EQ(Utf8Length(""), 0u);
+  EXPECT_EQ(Utf8Length("abc"), 3u);
+  EXPECT_EQ(Utf8Length("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"), 4u);  // a é € 😀
+}
+
 TEST(Utf8TextTest, APrefixNeverSplitsACharacter) {
   const std::string e_acute = "\xC3\xA9";
   std::string text = "a";

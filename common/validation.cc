@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/utf8_text.h"
 
 namespace polytrain {
 
@@ -67,7 +68,8 @@ absl::Status CheckIntRange(absl::string_view field, int64_t value, int64_t lo, i
 }
 
 absl::Status CheckLength(absl::string_view field, absl::string_view value, int64_t lo, int64_t hi) {
-  const int64_t n = static_cast<int64_t>(value.size());
+  // Characters, as the limits are documented: a protobuf string is valid UTF-8.
+  const int64_t n = static_cast<int64_t>(Utf8Length(value));
   if (n >= lo && n <= hi) return absl::OkStatus();
   return InvalidField(field,
                       absl::StrCat("length must be in [", lo, ", ", hi, "] characters, got ", n));
