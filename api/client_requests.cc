@@ -147,6 +147,9 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
   POLYTRAIN_RETURN_IF_ERROR(CheckSweepFitsAnAnswer(request));
   SweepPlan plan;
   plan.request = request;
+  // A job file serves as the base (polyctl sweep FILE): its loss is no part of the sweep, each
+  // job gets one of the sweep's, so it is neither kept nor shown back.
+  plan.request.mutable_base()->clear_loss();
   if (draws) {
     absl::StatusOr<std::vector<polytrain::v1::LossSpec>> losses = DrawLosses(search);
     if (!losses.ok()) return losses.status();

@@ -35,6 +35,11 @@ TEST(ClientRequestsTest, ASweepValidatesEachLossOnceAndReturnsItsCanonicalForm) 
   EXPECT_TRUE(plan->losses.at(0).series.extra.empty());
   EXPECT_EQ(plan->losses.at(1).series.extra, std::vector<double>{2.0});
   EXPECT_EQ(plan->request.losses_size(), 2);
+  // A base's own loss (a job file used as the base) is dropped, not kept beside the sweep's.
+  absl::StatusOr<SweepPlan> with_loss =
+      ValidateSubmitSweepRequest(Sweep("base { loss { focal { gamma: 3 } } }"));
+  ASSERT_TRUE(with_loss.ok()) << with_loss.status();
+  EXPECT_FALSE(with_loss->request.base().has_loss());
   EXPECT_EQ(
       ValidateSubmitSweepRequest(Sweep("losses { poly1 { epsilon: -2 } }")).status().message(),
       "losses[2].poly1.epsilon: must be >= -1, got -2");
