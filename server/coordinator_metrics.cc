@@ -93,11 +93,13 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
                              .Help("Workers with an open stream.")
                              .Register(registry)
                              .Add({})),
-      submissions_(BuildCounter()
-                       .Name("polytrain_job_submissions_total")
-                       .Help("Jobs accepted by SubmitJob.")
-                       .Register(registry)
-                       .Add({})),
+      submissions_(
+          BuildCounter()
+              .Name("polytrain_job_submissions_total")
+              .Help("Jobs created: by SubmitJob, by SubmitSweep, and by searches (trials and "
+                    "re-runs).")
+              .Register(registry)
+              .Add({})),
       scheduling_latency_(
           BuildHistogram()
               .Name("polytrain_scheduling_latency_seconds")
@@ -244,10 +246,24 @@ void CoordinatorMetrics::SearchChanged(const polytrain::v1::Sweep& sweep) {
   set(search_steps_.Add({{"sweep", sweep.id()}}), static_cast<double>(sweep.total_steps()));
 }
 
+void CoordinatorMetrics::ZeroThroughput(JobSeries& series) {
+  for (const char* key : {"samples_per_second", "allreduce_seconds_per_step"}) {
+    auto gauge = series.gauges.find(key);
+    if (gauge != series.gauges.end()) gauge->second->Set(0);
+  }
+}
+
+void CoordinatorMetrics::AttemptStopped(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = job_series_.find(job_id);
+  if (it != job_series_.end()) ZeroThroughput(it->second);
+}
+
 void CoordinatorMetrics::JobEnded(const std::string& job_id, Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = job_series_.find(job_id);
   if (it == job_series_.end() || it->second.ended != Clock::time_point::max()) return;
+  ZeroThroughput(it->second);
   it->second.ended = now;
   finished_order_.push_back(job_id);
   while (finished_order_.size() > max_finished_) {

@@ -49,8 +49,11 @@ class CoordinatorMetrics {
 
   // The latest values of a running job, from its metric points.
   void JobProgress(const polytrain::v1::Job& job, const polytrain::v1::MetricPoint& point);
-  // Starts the retention clock of a finished job's series; drops the oldest finished job's
-  // series beyond max_finished_job_series.
+  // An attempt ended without the job ending (requeued: a lapsed lease, a worker gone, a job given
+  // back): the job trains nowhere until its next attempt reports, so its throughput is 0.
+  void AttemptStopped(const std::string& job_id);
+  // Starts the retention clock of a finished (or paused) job's series, its throughput 0; drops
+  // the oldest finished job's series beyond max_finished_job_series.
   void JobEnded(const std::string& job_id, Clock::time_point now);
   // Removes the series of jobs that ended more than the retention ago.
   void DropExpiredJobSeries(Clock::time_point now);
@@ -90,6 +93,7 @@ class CoordinatorMetrics {
   std::deque<std::string> search_order_;                                  // oldest first
 
   void DropLocked(std::map<std::string, JobSeries>::iterator it);
+  static void ZeroThroughput(JobSeries& series);
 };
 
 }  // namespace polytrain

@@ -36,6 +36,33 @@ TEST(CoordinatorMetricsTest, FinishedJobSeriesAreDroppedAfterTheRetention) {
   EXPECT_EQ(Exposition(registry).find("job-1"), std::string::npos);
 }
 
+// A requeued or ended job trains nowhere: its throughput goes to 0, its other values stay.
+TEST(CoordinatorMetricsTest, AJobNotTrainingShowsNoThroughput) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  polytrain::v1::Job job;
+  job.set_id("job-1");
+  polytrain::v1::MetricPoint point;
+  point.set_step(150);
+  (*point.mutable_values())["samples_per_second"] = 966.5;
+  metrics.JobProgress(job, point);
+  const std::string labels = "{job_id=\"job-1\",job_name=\"\",loss=\"\",replicas=\"1\",sweep=\"\"}";
+  EXPECT_NE(Exposition(registry).find("polytrain_job_samples_per_second" + labels + " 966.5"),
+            std::string::npos)
+      << Exposition(registry);
+  metrics.AttemptStopped("job-1");
+  EXPECT_NE(Exposition(registry).find("polytrain_job_samples_per_second" + labels + " 0"),
+            std::string::npos)
+      << Exposition(registry);
+  EXPECT_NE(Exposition(registry).find("polytrain_job_step" + labels + " 150"), std::string::npos);
+  metrics.JobProgress(job, point);  // the next attempt reports
+  metrics.JobEnded("job-1", CoordinatorMetrics::Clock::now());
+  EXPECT_NE(Exposition(registry).find("polytrain_job_samples_per_second" + labels + " 0"),
+            std::string::npos)
+      << Exposition(registry);
+  metrics.AttemptStopped("job-unknown");  // no series: nothing to do
+}
+
 TEST(CoordinatorMetricsTest, AtMostTheNewestFinishedJobsKeepTheirSeries) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::hours(1), /*max_finished_job_series=*/2);

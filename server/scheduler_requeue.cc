@@ -68,6 +68,7 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   running_.erase(running);
   queue_.Push(*job, Clock::now());
   CountTransitionLocked(polytrain::v1::JOB_STATE_RUNNING, polytrain::v1::JOB_STATE_QUEUED);
+  if (options_.metrics != nullptr) options_.metrics->AttemptStopped(job_id);
   watchers_.JobChanged(*job);
   return true;
 }
