@@ -395,12 +395,14 @@ absl::StatusOr<std::vector<LossSpec>> DrawLosses(const LossSearch& search) {
       }
       if (drawn.insert(values).second) break;
       if (attempt + 1 == kDrawsPerTrial) {
-        return InvalidField("search.trials",
-                            absl::StrCat("the ranges give fewer than ", search.trials(),
-                                         " different configurations at ", kDrawnSignificantDigits,
-                                         " significant digits (trial ", t,
-                                         " drew only ones earlier trials have); "
-                                         "widen search.ranges or ask for fewer trials"));
+        // At or near the ranges' capacity the last few configurations are rarely drawn: the
+        // message says what happened, not that there are fewer.
+        return InvalidField(
+            "search.trials",
+            absl::StrCat("trial ", t, " drew only configurations earlier trials have, ",
+                         kDrawsPerTrial, " times over: at ", kDrawnSignificantDigits,
+                         " significant digits the ranges hold no more, or barely more, than ", t,
+                         " different ones; widen search.ranges or ask for fewer trials"));
       }
     }
     LossSpec loss = search.loss();

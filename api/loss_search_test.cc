@@ -129,15 +129,15 @@ TEST(LossSearchTest, EveryTrialDrawsADifferentLoss) {
   EXPECT_EQ(Error(request), "");
   request.mutable_search()->set_trials(2);
   EXPECT_EQ(Error(request),
-            "search.trials: the ranges give fewer than 2 different configurations at 4 "
-            "significant digits (trial 1 drew only ones earlier trials have); widen search.ranges "
-            "or ask for fewer trials");
+            "search.trials: trial 1 drew only configurations earlier trials have, 1000 times "
+            "over: at 4 significant digits the ranges hold no more, or barely more, than 1 "
+            "different ones; widen search.ranges or ask for fewer trials");
   // Nor a range narrower than the rounding (1, 1.0001, 1.0002 ... at 4 digits: 1 and 1.001).
   request.mutable_search()->mutable_ranges(0)->set_min(1);
   request.mutable_search()->mutable_ranges(0)->set_max(1.001);
   EXPECT_EQ(Error(request), "");
   request.mutable_search()->set_trials(3);
-  EXPECT_EQ(Error(request).substr(0, 50), "search.trials: the ranges give fewer than 3 differ");
+  EXPECT_EQ(Error(request).substr(0, 50), "search.trials: trial 2 drew only configurations ea");
 }
 
 TEST(LossSearchTest, LogScaleDrawsSpanDecades) {
