@@ -222,6 +222,16 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
   EXPECT_EQ(narrow.status().message(),
             "spec.model.torchscript: forward on a batch [64, 20] returned [64, 3]; the loss needs "
             "[64, 5] logits (5 classes in the data)");
+  // The model's own error at a training step is an error in the spec, naming the field.
+  absl::StatusOr<TrainingSummary> raises =
+      Train(Job("torchscript { path: 'raises_in_training.pt' }"), Options());
+  EXPECT_EQ(raises.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(raises.status().message().find("spec.model.torchscript: forward on a batch [64, 20] "
+                                           "threw: "),
+            0u)
+      << raises.status();
+  EXPECT_NE(raises.status().message().find("this model fails in training mode"), std::string::npos)
+      << raises.status();
   absl::StatusOr<TrainingSummary> nan =
       Train(Job("torchscript { path: 'nan_in_evaluation.pt' }"), Options());
   EXPECT_EQ(nan.status().code(), absl::StatusCode::kAborted);

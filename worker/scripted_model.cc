@@ -113,7 +113,14 @@ class ScriptedModel : public TrainableModel {
   // The module's code may answer differently in training mode, or for other batches, than it
   // did for the probe: every answer is checked (a few comparisons of sizes).
   torch::Tensor Forward(const torch::Tensor& batch) override {
-    const c10::IValue output = module_.forward({batch});
+    c10::IValue output;
+    try {
+      output = module_.forward({batch});
+    } catch (const std::exception& e) {
+      // The user's code failed, not the trainer: an error in their spec, named as such.
+      throw ModelOutputError(absl::StrCat(field_, ": forward on a batch ", Shape(batch), " threw",
+                                          training_ ? "" : " in evaluation mode", ": ", Reason(e)));
+    }
     if (!output.isTensor()) {
       throw ModelOutputError(absl::StrCat(field_, ": forward on a batch ", Shape(batch),
                                           " returned a ", output.tagKind(),
@@ -130,6 +137,12 @@ class ScriptedModel : public TrainableModel {
       throw ModelOutputError(absl::StrCat(field_, ": forward returned ",
                                           c10::toString(logits.scalar_type()),
                                           " values; logits must be floating point"));
+    }
+    if (logits.layout() != torch::kStrided || logits.device() != batch.device()) {
+      throw ModelOutputError(
+          absl::StrCat(field_, ": forward returned ", logits.is_sparse() ? "sparse " : "",
+                       "logits on ", logits.device().str(), "; the loss needs dense logits on ",
+                       batch.device().str(), ", the batch's device"));
     }
     if (training_ && torch::GradMode::is_enabled() && !logits.requires_grad()) {
       throw ModelOutputError(absl::StrCat(
@@ -258,6 +271,13 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
       return InvalidField(field,
                           absl::StrCat("forward returned ", c10::toString(logits.scalar_type()),
                                        " values; logits must be floating point"));
+    }
+    if (logits.layout() != torch::kStrided || logits.device() != probe.device()) {
+      return InvalidField(
+          field,
+          absl::StrCat("forward returned ", logits.is_sparse() ? "sparse " : "", "logits on ",
+                       logits.device().str(), "; the loss needs dense logits on ",
+                       probe.device().str(), ", the batch's device"));
     }
   } catch (const std::exception& e) {
     return InvalidField(field, absl::StrCat("forward on a batch ", input, " threw: ", Reason(e)));

@@ -112,6 +112,19 @@ class NanInEvaluation(nn.Module):
         return y
 
 
+class RaisesInTraining(nn.Module):
+    """Passes the probe (evaluation mode), raises at its first training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(20, 5)
+
+    def forward(self, x):
+        if self.training:
+            raise RuntimeError("this model fails in training mode")
+        return self.linear(x)
+
+
 class HalfLogits(nn.Module):
     """Answers float16 logits, as a model converted with .half() at its end does."""
 
@@ -199,6 +212,7 @@ def main():
     torch.jit.script(NarrowInTraining()).save(f"{out}/narrow_in_training.pt")
     torch.jit.script(NanInEvaluation()).save(f"{out}/nan_in_evaluation.pt")
     torch.jit.script(HalfLogits()).save(f"{out}/half_logits.pt")
+    torch.jit.script(RaisesInTraining()).save(f"{out}/raises_in_training.pt")
     with open(f"{out}/not_torchscript.pt", "w") as f:
         f.write("this is not a TorchScript file\n")
 
