@@ -39,6 +39,8 @@ inline constexpr int kMaxRequestIdLength = 128;
 inline constexpr int kSweepRequestIdSuffixLength = 16;
 inline constexpr int kDefaultPageSize = 100;
 inline constexpr int kMaxPageSize = 1000;
+// The largest gRPC message either end sends or takes (the coordinator's server and clients).
+inline constexpr int64_t kMaxMessageBytes = 16 << 20;
 // What one answer of ListJobs or SubmitSweep may carry, well below the 16 MiB gRPC message limit
 // of both ends: a ListJobs page ends early (with a next_page_token) before it; a sweep whose
 // jobs would not fit is refused.

@@ -473,6 +473,41 @@ TEST_F(CoordinatorTest, WorkerMessagesBeyondTheirLimitsAreRefusedByField) {
       << stored->error().size() << " bytes, beginning " << stored->error().substr(0, 40);
 }
 
+// A history too large for one answer is refused naming max_points, with a count that fits,
+// rather than by gRPC's send; downsampled to that count it is answered.
+TEST_F(CoordinatorTest, AHistoryOverTheMessageLimitAsksForMaxPoints) {
+  const Job job = Submit("long");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  for (int batch = 0; batch < 5; ++batch) {  // 5000 points of 256 values: about 20 MiB
+    polytrain::v1::WorkerMessage message;
+    message.mutable_metrics()->set_job_id(job.id());
+    message.mutable_metrics()->set_attempt(1);
+    for (int i = 0; i < 1000; ++i) {
+      polytrain::v1::MetricPoint* point = message.mutable_metrics()->add_points();
+      point->set_step(batch * 1000 + i + 1);
+      for (int v = 0; v < 256; ++v) (*point->mutable_values())["value" + std::to_string(v)] = v;
+    }
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  }
+  polytrain::v1::GetMetricsRequest request;
+  request.set_job_id(job.id());
+  const absl::Status all = api_->GetMetrics(request, kAdmin).status();
+  EXPECT_EQ(all.code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_EQ(all.message().find("max_points: 5000 points are "), 0u) << all;
+  const size_t ask = all.message().find("ask for at most ");
+  ASSERT_NE(ask, std::string::npos) << all;
+  const int fit = std::stoi(std::string(all.message().substr(ask + 16)));
+  EXPECT_GT(fit, 1000);
+  EXPECT_LT(fit, 5000);
+  request.set_max_points(fit);
+  const absl::StatusOr<polytrain::v1::GetMetricsResponse> thinned =
+      api_->GetMetrics(request, kAdmin);
+  ASSERT_TRUE(thinned.ok()) << thinned.status();
+  EXPECT_EQ(thinned->points_size(), fit);
+  EXPECT_EQ(thinned->points(fit - 1).step(), 5000);  // the newest is always there
+}
+
 class RecordingWatcher : public JobWatcher {
  public:
   void OnEvent(const polytrain::v1::JobEvent&) override { ++events; }

@@ -11,6 +11,12 @@
 #include "server/sweep_report.h"
 
 namespace polytrain {
+namespace {
+
+// Room in a message for what an answer carries besides its points (framing, status).
+constexpr int64_t kMessageHeadroomBytes = 64 << 10;
+
+}  // namespace
 
 using polytrain::v1::Job;
 
@@ -74,6 +80,15 @@ absl::StatusOr<polytrain::v1::GetMetricsResponse> JobQueries::GetMetrics(
       const size_t index = limit == 1 ? n - 1 : k * (n - 1) / (limit - 1);
       *response.add_points() = std::move((*points)[index]);
     }
+  }
+  // Refused here, naming the field, rather than by gRPC's send with a message about bytes.
+  const int64_t bytes = static_cast<int64_t>(response.ByteSizeLong());
+  if (bytes > kMaxMessageBytes - kMessageHeadroomBytes) {
+    const int64_t fit = response.points_size() * (kMaxMessageBytes - kMessageHeadroomBytes) / bytes;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "max_points: ", response.points_size(), " points are ", bytes >> 20, " MiB, over the ",
+        kMaxMessageBytes >> 20, " MiB message limit; ask for at most ", fit,
+        " (they are spread evenly over the history)"));
   }
   return response;
 }
