@@ -113,7 +113,8 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
                         .Register(registry)),
       rpc_duration_(BuildHistogram()
                         .Name("polytrain_rpc_duration_seconds")
-                        .Help("Client RPC handling time, by method.")
+                        .Help("Client RPC handling time, by method; a stream (WatchJob, "
+                              "UploadArtifact) counts as it ends, with its whole duration.")
                         .Register(registry)),
       search_trials_(BuildGauge()
                          .Name("polytrain_search_rung_trials")
@@ -175,7 +176,7 @@ void CoordinatorMetrics::Rpc(const std::string& method, int grpc_code, double se
   rpc_duration_
       .Add({{"method", method}},
            prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
-                                                   0.5, 1})
+                                                   0.5, 1, 5, 30, 300, 3600})
       .Observe(seconds);
 }
 
