@@ -219,14 +219,16 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
   torch::jit::Module module;
   try {
     // On the CPU first: each tensor is checked against the record it was read into before
-    // anything reads it, a copy to the device included.
+    // anything reads it, a copy to the device included. A file that passed is loaded again
+    // onto the job's device, which places every tensor there, plain attributes too (Module::to
+    // moves only parameters and buffers).
     module = torch::jit::load(*file, torch::kCPU);
     for (const NamedTensor& named : ModuleTensors(module)) {
       if (absl::Status s = CheckTensorStorage(named.tensor, named.name); !s.ok()) {
         return InvalidField(path_field, s.message());
       }
     }
-    module.to(device);
+    if (!device.is_cpu()) module = torch::jit::load(*file, device);
   } catch (const std::exception& e) {
     return InvalidField(path_field,
                         absl::StrCat("not a TorchScript file (torch.jit.save): ", Reason(e)));
