@@ -45,11 +45,11 @@ std::vector<std::string> DeleteCheckpointsAfter(const std::string& dir,
   return deleted;
 }
 
-std::vector<std::string> RemoveIdleJobDirs(const std::string& root, std::chrono::seconds idle,
-                                           const std::set<std::string>& running) {
-  std::vector<std::string> removed;
-  if (root.empty()) return removed;
-  const fs::file_time_type cutoff = fs::file_time_type::clock::now() - idle;
+namespace {
+
+void RemoveIdleJobDirsOrThrow(const std::string& root, fs::file_time_type cutoff,
+                              const std::set<std::string>& running,
+                              std::vector<std::string>* removed) {
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(root, error)) {
     const std::string name = entry.path().filename().string();
@@ -62,8 +62,22 @@ std::vector<std::string> RemoveIdleJobDirs(const std::string& root, std::chrono:
     }
     if (error || newest > cutoff) continue;
     if (fs::remove_all(entry.path(), error) != static_cast<std::uintmax_t>(-1) && !error) {
-      removed.push_back(name);
+      removed->push_back(name);
     }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> RemoveIdleJobDirs(const std::string& root, std::chrono::seconds idle,
+                                           const std::set<std::string>& running) {
+  std::vector<std::string> removed;
+  if (root.empty()) return removed;
+  // A directory iterator's step throws where a directory goes meanwhile: this is housekeeping,
+  // so what is left stays for the next time.
+  try {
+    RemoveIdleJobDirsOrThrow(root, fs::file_time_type::clock::now() - idle, running, &removed);
+  } catch (const fs::filesystem_error&) {
   }
   std::sort(removed.begin(), removed.end());
   return removed;
