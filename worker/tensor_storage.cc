@@ -38,7 +38,10 @@ void AddGraphConstants(torch::jit::Block* block, const std::string& method,
 }  // namespace
 
 absl::Status CheckTensorStorage(const torch::Tensor& t, const std::string& where) {
-  if (!t.has_storage()) return absl::InvalidArgumentError(absl::StrCat(where, " has no storage"));
+  if (!t.has_storage()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " has no storage (a sparse or MKL-DNN tensor?); save dense tensors"));
+  }
   const int64_t storage_bytes = static_cast<int64_t>(t.storage().nbytes());
   const int64_t allocated = AllocatedBytes(t.storage());
   if (storage_bytes > 0 && allocated < 0) {
