@@ -395,8 +395,7 @@ absl::StatusOr<std::vector<LossSpec>> DrawLosses(const LossSearch& search) {
       }
       if (drawn.insert(values).second) break;
       if (attempt + 1 == kDrawsPerTrial) {
-        // At or near the ranges' capacity the last few configurations are rarely drawn: the
-        // message says what happened, not that there are fewer.
+        // Near the ranges' capacity the last ones are rarely drawn: say what happened.
         return InvalidField(
             "search.trials",
             absl::StrCat("trial ", t, " drew only configurations earlier trials have, ",

@@ -24,6 +24,32 @@ std::string Shape(const torch::Tensor& t) {
   return absl::StrCat("[", absl::StrJoin(t.sizes(), ", "), "]");
 }
 
+// What is wrong with a forward's answer on `batch`, for the probe and every later step alike;
+// empty when it is the [batch, classes] floating-point logits on the batch's device that the
+// loss takes.
+std::string LogitsProblem(const c10::IValue& output, const torch::Tensor& batch, int64_t classes) {
+  if (!output.isTensor()) {
+    return absl::StrCat("forward on a batch ", Shape(batch), " returned a ", output.tagKind(),
+                        ", not a tensor of logits");
+  }
+  const torch::Tensor& logits = output.toTensor();
+  if (logits.dim() != 2 || logits.size(0) != batch.size(0) || logits.size(1) != classes) {
+    return absl::StrCat("forward on a batch ", Shape(batch), " returned ", Shape(logits),
+                        "; the loss needs [", batch.size(0), ", ", classes, "] logits (", classes,
+                        " classes in the data)");
+  }
+  if (!logits.is_floating_point()) {
+    return absl::StrCat("forward returned ", c10::toString(logits.scalar_type()),
+                        " values; logits must be floating point");
+  }
+  if (logits.layout() != torch::kStrided || logits.device() != batch.device()) {
+    return absl::StrCat("forward returned ", logits.is_sparse() ? "sparse " : "", "logits on ",
+                        logits.device().str(), "; the loss needs dense logits on ",
+                        batch.device().str(), ", the batch's device");
+  }
+  return "";
+}
+
 // What went wrong inside LibTorch, without its C++ backtrace, cut to an error's length.
 std::string Reason(const std::exception& e) {
   const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
@@ -121,29 +147,10 @@ class ScriptedModel : public TrainableModel {
       throw ModelOutputError(absl::StrCat(field_, ": forward on a batch ", Shape(batch), " threw",
                                           training_ ? "" : " in evaluation mode", ": ", Reason(e)));
     }
-    if (!output.isTensor()) {
-      throw ModelOutputError(absl::StrCat(field_, ": forward on a batch ", Shape(batch),
-                                          " returned a ", output.tagKind(),
-                                          ", not a tensor of logits"));
+    if (const std::string problem = LogitsProblem(output, batch, classes_); !problem.empty()) {
+      throw ModelOutputError(absl::StrCat(field_, ": ", problem));
     }
     torch::Tensor logits = output.toTensor();
-    if (logits.dim() != 2 || logits.size(0) != batch.size(0) || logits.size(1) != classes_) {
-      throw ModelOutputError(absl::StrCat(field_, ": forward on a batch ", Shape(batch),
-                                          " returned ", Shape(logits), "; the loss needs [",
-                                          batch.size(0), ", ", classes_, "] logits (", classes_,
-                                          " classes in the data)"));
-    }
-    if (!logits.is_floating_point()) {
-      throw ModelOutputError(absl::StrCat(field_, ": forward returned ",
-                                          c10::toString(logits.scalar_type()),
-                                          " values; logits must be floating point"));
-    }
-    if (logits.layout() != torch::kStrided || logits.device() != batch.device()) {
-      throw ModelOutputError(
-          absl::StrCat(field_, ": forward returned ", logits.is_sparse() ? "sparse " : "",
-                       "logits on ", logits.device().str(), "; the loss needs dense logits on ",
-                       batch.device().str(), ", the batch's device"));
-    }
     if (training_ && torch::GradMode::is_enabled() && !logits.requires_grad()) {
       throw ModelOutputError(absl::StrCat(
           field_, ": forward's output does not depend on any trained parameter (detached?)"));
@@ -258,28 +265,8 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
     module.eval();
     const c10::IValue output = module.forward({probe});
     module.train();
-    if (!output.isTensor()) {
-      return InvalidField(field, absl::StrCat("forward on a batch ", input, " returned a ",
-                                              output.tagKind(), ", not a tensor of logits"));
-    }
-    const torch::Tensor logits = output.toTensor();
-    if (logits.dim() != 2 || logits.size(0) != probe.size(0) || logits.size(1) != classes) {
-      return InvalidField(
-          field, absl::StrCat("forward on a batch ", input, " returned ", Shape(logits),
-                              "; the loss needs [", probe.size(0), ", ", classes, "] logits (",
-                              classes, " classes in the data)"));
-    }
-    if (!logits.is_floating_point()) {
-      return InvalidField(field,
-                          absl::StrCat("forward returned ", c10::toString(logits.scalar_type()),
-                                       " values; logits must be floating point"));
-    }
-    if (logits.layout() != torch::kStrided || logits.device() != probe.device()) {
-      return InvalidField(
-          field,
-          absl::StrCat("forward returned ", logits.is_sparse() ? "sparse " : "", "logits on ",
-                       logits.device().str(), "; the loss needs dense logits on ",
-                       probe.device().str(), ", the batch's device"));
+    if (const std::string problem = LogitsProblem(output, probe, classes); !problem.empty()) {
+      return InvalidField(field, problem);
     }
   } catch (const std::exception& e) {
     return InvalidField(field, absl::StrCat("forward on a batch ", input, " threw: ", Reason(e)));
