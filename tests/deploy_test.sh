@@ -233,6 +233,18 @@ finally:
             process.wait()
 
 expect(objects[("Service", "worker")]["spec"].get("clusterIP") == "None", "k8s worker Service must be headless (DNS discovery)")
+# Each Deployment's selector matches its own pods and no other Deployment's (controllers with
+# overlapping selectors fight over pods); the headless Service finds every worker pod.
+def selects(selector, labels):
+    return all(labels.get(k) == v for k, v in selector.items())
+deployments = {key[1]: doc for key, doc in objects.items() if key[0] == "Deployment"}
+for name, doc in deployments.items():
+    for other, other_doc in deployments.items():
+        labels = other_doc["spec"]["template"]["metadata"]["labels"]
+        expect(selects(doc["spec"]["selector"]["matchLabels"], labels) == (name == other),
+               f"k8s Deployment {name}'s selector and Deployment {other}'s pod labels")
+    expect(selects(objects[("Service", "worker")]["spec"]["selector"], doc["spec"]["template"]["metadata"]["labels"]),
+           f"k8s worker Service does not select Deployment {name}'s pods")
 gpu = container("Deployment", "worker-gpu")
 expect(gpu["resources"]["limits"].get("nvidia.com/gpu") == 1 and "cuda" in gpu["args"], "k8s GPU worker")
 expect(gpu["image"] == "polytrain-worker-cuda:latest" and "--slots" not in gpu["args"],
