@@ -28,7 +28,8 @@ data_hex=$(sha256sum "$tmp/files/vectors.pt" | cut -d' ' -f1)
 start_coordinator "$build" --max_artifact_bytes 5000000
 export POLYTRAIN_COORDINATOR=$coordinator_address
 "$build/worker/polytrain-worker" --coordinator "$coordinator_address" --name byo-worker \
-  --data_root "$tmp/empty_root" --artifact_cache_dir "$tmp/cache" 2>"$tmp/worker.log" &
+  --data_root "$tmp/empty_root" --artifact_cache_dir "$tmp/cache" --cancel_grace_seconds 2 \
+  2>"$tmp/worker.log" &
 worker_pid=$!
 
 cat >"$tmp/files/job.txtpb" <<'SPEC'
@@ -125,5 +126,35 @@ expect 4 "id: no artifact sha256:$model_hex" -- "$polyctl" artifacts delete "sha
 # A standalone run has no coordinator to fetch from.
 expect 5 "spec.dataset.tensors.artifact: sha256:$data_hex was not fetched" -- \
   "$build/worker/polytrain-worker" --spec "$tmp/by_id.txtpb" --quiet
+
+# Last, as it ends the worker: a job stuck in its model's code (its forward never returns) is
+# ended by its cancel all the same. The worker reports it cancelled --cancel_grace_seconds after
+# the cancel, then exits 6, since only a new process frees the stuck thread's slot.
+/usr/bin/python3 "$root/worker/testdata/make_stuck_model.py" "$tmp/files/stuck.pt"
+cat >"$tmp/files/stuck.txtpb" <<'SPEC'
+name: "stuck"
+model { torchscript { path: "stuck.pt" } }
+dataset { synthetic { classes: 2 features: 4 train_samples: 8 test_samples: 8 } }
+loss { cross_entropy {} }
+optimizer { sgd {} learning_rate: 0.1 }
+epochs: 1
+batch_size: 4
+SPEC
+expect 0 "job-" -- "$polyctl" submit "$tmp/files/stuck.txtpb"
+stuck_job=$(head -1 "$tmp/out")
+for _ in $(seq 300); do
+  "$polyctl" get "$stuck_job" --format json 2>/dev/null | grep -q JOB_STATE_RUNNING && break
+  sleep 0.1
+done
+expect 0 "" -- "$polyctl" cancel "$stuck_job"
+timeout 60 tail --pid="$worker_pid" -f /dev/null || { fail "the worker with a stuck job did not exit"; kill -9 "$worker_pid"; }
+wait "$worker_pid"
+code=$?
+checks=$((checks + 1))
+[[ $code -eq 6 ]] || fail "the worker with a stuck job exited $code, expected 6: $(tail -3 "$tmp/worker.log")"
+checks=$((checks + 1))
+grep -qF "$stuck_job: cancelled; it did not stop within 2 s of its cancel (stuck in its model's code, in reading a file or in a collective), so worker byo-worker exits to end it" "$tmp/worker.log" ||
+  fail "the worker did not say why it exits: $(tail -3 "$tmp/worker.log")"
+expect 0 "$stuck_job stuck: cancelled" -- "$polyctl" get "$stuck_job"
 
 finish byo_service_test

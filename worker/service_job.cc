@@ -53,9 +53,32 @@ void ServiceJob::Release() {
 }
 
 void ServiceJob::Cancel() {
+  int64_t never = 0;
+  cancelled_at_.compare_exchange_strong(
+      never, std::chrono::steady_clock::now().time_since_epoch().count());
   cancel_ = true;
   std::lock_guard<std::mutex> lock(rendezvous_mu_);
   rendezvous_cv_.notify_all();
+}
+
+bool ServiceJob::StuckAfterCancel(std::chrono::steady_clock::duration grace) const {
+  const int64_t at = cancelled_at_;
+  if (at == 0 || done_) return false;
+  const std::chrono::steady_clock::time_point cancelled{std::chrono::steady_clock::duration(at)};
+  return std::chrono::steady_clock::now() - cancelled >= grace;
+}
+
+bool ServiceJob::Abandon(const std::string& why) {
+  if (result_taken_.exchange(true)) return false;
+  WorkerMessage result;
+  auto* failed = result.mutable_failed();
+  failed->set_job_id(job_.id());
+  failed->set_attempt(job_.attempts());
+  failed->set_error(CutError(why));
+  failed->set_cancelled(true);
+  abandoned_ = true;
+  result_sequence_ = context_.outbox->Enqueue(std::move(result));
+  return true;
 }
 
 void ServiceJob::SetRendezvous(const std::string& address) {
@@ -315,7 +338,10 @@ void ServiceJob::Run() {
     std::filesystem::remove_all(options.checkpoint_dir, ignored);
   }
   if (context_.on_training_ended) context_.on_training_ended();
-  result_sequence_ = context_.outbox->Enqueue(std::move(result));
+  // Unless Abandon() reported the job already (it was stuck past its cancel).
+  if (!result_taken_.exchange(true)) {
+    result_sequence_ = context_.outbox->Enqueue(std::move(result));
+  }
   // Only now leave the gang (closing this rank's connections): a rank that failed on its own
   // has its reason queued before its peers see it go and report their gang lost.
   group.reset();

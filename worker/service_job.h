@@ -71,6 +71,15 @@ class ServiceJob {
   void Release();
   // Rank 0's rendezvous for this attempt, from the coordinator (ranks > 0 wait for it).
   void SetRendezvous(const std::string& address);
+  // Cancel() was called at least `grace` ago and the job has not ended: it is stuck where
+  // nothing looks at the cancel (in its model's code, in reading a file, in a collective whose
+  // peer hangs).
+  bool StuckAfterCancel(std::chrono::steady_clock::duration grace) const;
+  // Queues the result of a stuck job in its place (JobFailed.cancelled, with `why`): the
+  // coordinator then ends it. Its thread is left behind, and whatever result it queues if it
+  // ever ends is dropped. False when the job queued its own result first.
+  bool Abandon(const std::string& why);
+  bool abandoned() const { return abandoned_; }
   // Training ended and the result is queued (the thread ends right after).
   bool done() const { return done_; }
   int32_t attempt() const { return job_.attempts(); }
@@ -106,6 +115,11 @@ class ServiceJob {
   // step): Release() lets it checkpoint first.
   const bool checkpoints_at_release_;
   std::atomic<bool> done_{false};
+  // When Cancel() was first called, in steady_clock ticks (0: never).
+  std::atomic<int64_t> cancelled_at_{0};
+  // The one result is queued by whichever comes first: the job's thread or Abandon().
+  std::atomic<bool> result_taken_{false};
+  std::atomic<bool> abandoned_{false};
   std::atomic<uint64_t> result_sequence_{0};
   // Wakes whoever waits for the rendezvous, or in a retry's backoff, on a cancel.
   std::mutex rendezvous_mu_;

@@ -68,7 +68,7 @@ void ServiceWorker::Drain(std::chrono::duration<double> timeout) {
       std::lock_guard<std::mutex> lock(jobs_mu_);
       last_result = given_back_sequence_;
       for (const auto& [id, job] : jobs_) {
-        all_done = all_done && job->done();
+        all_done = all_done && (job->done() || job->abandoned());
         last_result = std::max<uint64_t>(last_result, job->result_sequence());
       }
     }
@@ -122,16 +122,41 @@ polytrain::v1::Hello ServiceWorker::MakeHello() {
 std::vector<std::string> ServiceWorker::ClaimedJobsLocked() const {
   std::vector<std::string> ids;
   for (const auto& [id, job] : jobs_) {
-    if (!job->done() || job->result_sequence() > outbox_.acknowledged_through()) {
+    if ((!job->done() && !job->abandoned()) ||
+        job->result_sequence() > outbox_.acknowledged_through()) {
       ids.push_back(id);
     }
   }
   return ids;
 }
 
+void ServiceWorker::AbandonStuckJobs() {
+  bool abandoned = false;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    for (auto& [id, job] : jobs_) {
+      if (job->abandoned() || !job->StuckAfterCancel(options_.cancel_grace)) continue;
+      const std::string why = absl::StrCat(
+          "cancelled; it did not stop within ", options_.cancel_grace.count(),
+          " s of its cancel (stuck in its model's code, in reading a file or in a collective), "
+          "so worker ",
+          options_.name, " exits to end it");
+      if (job->Abandon(why)) {
+        spdlog::error("{}: {}", id, why);
+        abandoned = true;
+      }
+    }
+  }
+  if (abandoned && options_.on_stuck) options_.on_stuck();
+}
+
 void ServiceWorker::SenderLoop() {
-  Clock::time_point last_beat;
+  Clock::time_point last_beat, last_stuck_check;
   while (!stopping_) {
+    if (Clock::now() - last_stuck_check >= std::chrono::seconds(1)) {
+      last_stuck_check = Clock::now();
+      AbandonStuckJobs();
+    }
     int64_t stream = 0;
     {
       std::lock_guard<std::mutex> lock(stream_mu_);

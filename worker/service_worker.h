@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +58,12 @@ class ServiceWorker {
     // never dropped. 100000 points are about 15 MB, hours of training at the default
     // log_every_steps.
     size_t max_buffered_points = 100000;
+    // A job that has not stopped this long after its cancel is stuck where nothing looks at
+    // the cancel (its model's code, a file's loading, a collective whose peer hangs): it is
+    // reported cancelled in its place, and on_stuck runs once. polytrain-worker then gives its
+    // other jobs back and exits, since only a new process frees the slot the stuck thread holds.
+    std::chrono::seconds cancel_grace{60};
+    std::function<void()> on_stuck;
     // Receives step times, throughput, jobs running and memory; may be null.
     WorkerMetrics* metrics = nullptr;
     // Data-parallel jobs: the host the other ranks of a gang reach this worker at, and how long
@@ -95,6 +102,9 @@ class ServiceWorker {
   void PassRendezvous(const polytrain::v1::Rendezvous& rendezvous);
   // Writes the outbox's messages, and heartbeats, on the live stream.
   void SenderLoop();
+  // Reports each job stuck past Options::cancel_grace as cancelled (ServiceJob::Abandon), then
+  // runs on_stuck.
+  void AbandonStuckJobs();
   // Jobs this worker answers for: still training, or their result not yet acknowledged (so a
   // restarted coordinator re-attaches them instead of waiting for the lease). Under jobs_mu_.
   std::vector<std::string> ClaimedJobsLocked() const;

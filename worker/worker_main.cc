@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -116,6 +117,15 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
   auto registry = std::make_shared<prometheus::Registry>();
   WorkerMetrics metrics(*registry);
   if (!metrics_listen.empty()) options.metrics = &metrics;
+  // A job stuck past its cancel: the others are given back as at SIGTERM, then the process
+  // ends (exit 6), the one way to free the stuck thread's slot.
+  static std::atomic<bool> stuck_job{false};
+  options.on_stuck = [] {
+    stuck_job = true;
+    spdlog::error(
+        "giving the other jobs back and exiting: only a restart frees a stuck job's slot");
+    WakeStopWaiter(0);
+  };
   ServiceWorker worker(options);
   std::unique_ptr<MetricsHttpServer> endpoint;
   if (!metrics_listen.empty()) {
@@ -140,7 +150,7 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
           "in reading a file); exiting without it",
           kStuckSeconds);
       spdlog::shutdown();
-      std::_Exit(0);
+      std::_Exit(stuck_job ? kExitJobFailed : kExitOk);
     }
   });
   spdlog::info(
@@ -150,7 +160,7 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
   // Run() returns only after Stop(), which only the signal thread calls.
   run_returned.set_value();
   waiter.join();
-  return 0;
+  return stuck_job ? kExitJobFailed : kExitOk;
 }
 
 int Main(int argc, char** argv) {
@@ -171,7 +181,8 @@ int Main(int argc, char** argv) {
       "coordinator, each checkpointed where its logging window ends (requeued at once, to resume "
       "elsewhere from there; at most ",
       kDrainSeconds,
-      " s) and exits 0. A standalone job (--spec) stops at SIGINT or SIGTERM, with "
+      " s) and exits 0; the same, exit 6, when a job is stuck past --cancel_grace_seconds. "
+      "A standalone job (--spec) stops at SIGINT or SIGTERM, with "
       "--checkpoint_dir where its logging window ends and checkpointed there (continue with "
       "--resume), and at spec.time_limit_seconds; it exits 6 then, and when it diverges "
       "(non-finite loss). ",
@@ -231,6 +242,14 @@ int Main(int argc, char** argv) {
                  "whose process dies is noticed at once")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
+  int cancel_grace_seconds = 60;
+  app.add_option("--cancel_grace_seconds", cancel_grace_seconds,
+                 "service mode: a job that has not stopped this long after its cancel (stuck in "
+                 "its model's code, in reading a file, in a collective) is reported cancelled; "
+                 "the worker then gives its other jobs back and exits 6, since only a restart "
+                 "frees the stuck job's slot")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   app.add_option("--metrics_out", metrics_out, "write metric points here as JSON lines");
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
@@ -287,6 +306,7 @@ int Main(int argc, char** argv) {
       service.gpus = *offered;
       service.slots = static_cast<int>(offered->size());
     }
+    service.cancel_grace = std::chrono::seconds(cancel_grace_seconds);
     if (advertise_address.empty()) {
       // Asked again at each data-parallel job while unknown (a coordinator's name may resolve
       // only later).
