@@ -48,7 +48,10 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
   polytrain::v1::UploadArtifactRequest chunk;
   chunk.set_name(name);
   chunk.set_sha256(absl::StrCat(kArtifactIdPrefix, *hex));
-  bool last = false;
+  // The bytes sent are hashed too: a file written while it is uploaded is then named as such,
+  // rather than by the coordinator's refusal of a hash that does not match.
+  Sha256Hasher sent;
+  bool last = false, sent_all = false;
   while (!last) {
     if (absl::Status s = (*reader)->Next(chunk.mutable_data(), &last); !s.ok()) {
       context.TryCancel();
@@ -56,12 +59,22 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
       return s;
     }
     chunk.set_last(last);
+    sent.Update(chunk.data());
     // A refused write means the coordinator ended the call: Finish says why.
     if (!writer->Write(chunk)) break;
+    sent_all = last;
     chunk.Clear();
   }
   writer->WritesDone();
   const grpc::Status status = writer->Finish();  // fills `stored`
+  if (sent_all && !status.ok()) {
+    if (const std::string sent_hex = sent.FinishHex(); sent_hex != *hex) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " changed while it was uploaded (its SHA-256 was ", *hex,
+                       " before, the bytes sent have ", sent_hex,
+                       "); nothing was stored: upload it again once nothing writes to it"));
+    }
+  }
   return Result(status, std::move(stored));
 }
 

@@ -249,6 +249,9 @@ expect 2 "--loss: must not be empty" -- submit "$spec" --loss ''
 expect 2 "--request-id: must not be empty" -- submit "$spec" --request-id ''
 expect 2 "--request-id: must not be empty" -- sweep "$spec" --loss 'poly1 {}' --request-id ''
 expect 2 "--name: must not be empty" -- upload "$spec" --name ''
+# A file whose bytes change between the hash and the upload (each read of this one differs) is
+# named as such; nothing is stored.
+expect 5 "/proc/sys/kernel/random/uuid changed while it was uploaded" -- upload /proc/sys/kernel/random/uuid
 # Seeds are uint64: 2^64 - 1 is a seed, and a number beyond is refused, not clamped.
 expect 2 "--draw-seed: must be a whole number in [0, 18446744073709551615], got 18446744073709551616" -- \
   search "$spec" --range poly1.epsilon=0:1 --draw-seed 18446744073709551616

@@ -275,6 +275,16 @@ class ClientTest(unittest.TestCase):
         self.assertIn(f"source {folder / 'model.pt'}: Input/output error", str(error.exception))
         self.assertEqual(self.client.upload(folder / "model.pt").size_bytes, 3 << 20)
 
+        # A file whose bytes change between the hash and the stream (each read of this one
+        # differs) is named as such; nothing is stored.
+        uuid = "/proc/sys/kernel/random/uuid"
+        before = {a.id for a in self.client.artifacts()}
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.upload(uuid)
+        self.assertEqual(error.exception.code, "FAILED_PRECONDITION")
+        self.assertIn(f"source {uuid} changed while it was uploaded", error.exception.message)
+        self.assertEqual({a.id for a in self.client.artifacts()}, before)
+
         # Bytes stored before under another name: that record, and a warning saying so.
         first = self.client.upload(b"named twice", name="first.bin")
         with self.assertWarnsRegex(UserWarning, "stored before as 'first.bin'"):

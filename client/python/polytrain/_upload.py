@@ -19,6 +19,8 @@ class Upload:
     def __init__(self, source, name):
         self.failure = None
         self._file = None
+        self._sent = hashlib.sha256()  # of the bytes streamed: a file written meanwhile differs
+        self._sent_all = False
         if isinstance(source, (str, os.PathLike)):
             path = _arguments.regular_file(source, "source")
             self.path = path
@@ -70,6 +72,7 @@ class Upload:
         pending = first
         try:
             for piece in self._pieces():
+                self._sent.update(piece)
                 if pending.data or pending is not first:
                     yield pending
                     pending = coordinator_pb2.UploadArtifactRequest()
@@ -79,3 +82,16 @@ class Upload:
             return
         pending.last = True
         yield pending
+        self._sent_all = True
+
+    def changed(self):
+        """After a refused upload: a message when the file's bytes streamed are not those hashed
+        (it was written meanwhile), else None."""
+        if self.path is None or not self._sent_all:
+            return None
+        sent = "sha256:" + self._sent.hexdigest()
+        if sent == self.sha256:
+            return None
+        return (f"source {self.path} changed while it was uploaded (its SHA-256 was {self.sha256} "
+                f"before, the bytes sent have {sent}); nothing was stored: upload it again once "
+                f"nothing writes to it")

@@ -369,6 +369,8 @@ class Client:
         except PolyTrainError:
             if upload.failure is not None:
                 raise upload.failure from None
+            if (changed := upload.changed()) is not None:
+                raise PolyTrainError("FAILED_PRECONDITION", changed) from None
             raise
         finally:
             upload.close()
