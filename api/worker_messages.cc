@@ -15,8 +15,11 @@
 namespace polytrain {
 namespace {
 
+// `finite`: every value must be finite (a result; a point's value, e.g. a gradient norm that
+// overflowed, may not be).
 absl::Status CheckMetricValues(absl::string_view field,
-                               const google::protobuf::Map<std::string, double>& values) {
+                               const google::protobuf::Map<std::string, double>& values,
+                               bool finite = false) {
   if (values.size() > static_cast<size_t>(kMaxValuesPerPoint)) {
     return InvalidField(
         field, absl::StrCat("at most ", kMaxValuesPerPoint, " values, got ", values.size()));
@@ -25,6 +28,10 @@ absl::Status CheckMetricValues(absl::string_view field,
     POLYTRAIN_RETURN_IF_ERROR(
         CheckLength(absl::StrCat(field, "[", absl::CHexEscape(name.substr(0, 32)), "]"), name, 1,
                     kMaxValueNameLength));
+    if (finite && !std::isfinite(value)) {
+      return InvalidField(absl::StrCat(field, "[", absl::CHexEscape(name), "]"),
+                          absl::StrCat("must be finite, got ", value));
+    }
   }
   return absl::OkStatus();
 }
@@ -121,7 +128,8 @@ absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message) 
       POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("finished.resumed_from_step",
                                               finished.resumed_from_step(), 0, finished.steps()));
       POLYTRAIN_RETURN_IF_ERROR(CheckSeconds("finished.seconds", finished.seconds()));
-      return CheckMetricValues("finished.final_metrics", finished.final_metrics());
+      return CheckMetricValues("finished.final_metrics", finished.final_metrics(),
+                               /*finite=*/true);
     }
     case polytrain::v1::WorkerMessage::kRendezvous:
       POLYTRAIN_RETURN_IF_ERROR(attempt("rendezvous.attempt", message.rendezvous().attempt()));

@@ -72,6 +72,12 @@ TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
   finished.set_seconds(std::nan(""));
   EXPECT_EQ(ValidateWorkerMessage(message).message(),
             "finished.seconds: must be finite and >= 0, got nan");
+  finished.set_seconds(1);
+  (*finished.mutable_final_metrics())["eval_loss"] = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(ValidateWorkerMessage(message).message(),
+            "finished.final_metrics[eval_loss]: must be finite, got inf");
+  (*finished.mutable_final_metrics())["eval_loss"] = 0.5;
+  EXPECT_TRUE(ValidateWorkerMessage(message).ok());
 
   polytrain::v1::WorkerMessage metrics;
   metrics.mutable_metrics()->set_attempt(1);
