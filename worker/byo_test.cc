@@ -203,6 +203,12 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
   EXPECT_EQ(CreateError(Job("torchscript { path: 'short_record_model.pt' }")),
             "spec.model.torchscript.path: 0.weight claims 400 bytes of storage, more than the "
             "file holds for it (a damaged file)");
+  // An op of a newer PyTorch is named as a version mismatch.
+  const std::string newer = CreateError(Job("torchscript { path: 'newer_op.pt' }"));
+  EXPECT_EQ(
+      newer.find("spec.model.torchscript.path: the model calls an op this worker's LibTorch "), 0u)
+      << newer;
+  EXPECT_NE(newer.find("aten::relu_from_a_newer_torch"), std::string::npos) << newer;
   EXPECT_EQ(CreateError(Job("torchscript { path: 'seven_classes.pt' }")),
             "spec.model.torchscript: forward on a batch [2, 20] returned [2, 7]; the loss needs "
             "[2, 5] logits (5 classes in the data)");
@@ -232,6 +238,14 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
       << raises.status();
   EXPECT_NE(raises.status().message().find("this model fails in training mode"), std::string::npos)
       << raises.status();
+  // A loss that is not finite before any update is not blamed on the learning rate.
+  absl::StatusOr<TrainingSummary> infinite =
+      Train(Job("torchscript { path: 'infinite_weight.pt' init: INIT_FROM_MODULE }"), Options());
+  EXPECT_EQ(infinite.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(infinite.status().message(),
+            "the loss is nan at step 1 (epoch 0), before any update of this run: the model's "
+            "outputs on finite data are not finite or too large for the loss (check spec.model's "
+            "weights)");
   absl::StatusOr<TrainingSummary> nan =
       Train(Job("torchscript { path: 'nan_in_evaluation.pt' }"), Options());
   EXPECT_EQ(nan.status().code(), absl::StatusCode::kAborted);
@@ -292,6 +306,10 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
             f + "train_x claims 96000 bytes of storage, more than the file holds for it (a damaged "
                 "file)");
   EXPECT_EQ(CreateError(Job(model, "mlp.pt")).find(f + "not a file torch.save wrote: "), 0u);
+  EXPECT_EQ(CreateError(Job(model, "legacy.pt")),
+            f + "torch.save's legacy format (before torch 1.6, or "
+                "_use_new_zipfile_serialization=False); save it again with torch.save and the "
+                "default zip format");
   // A record that would inflate to 80 MiB from a few kilobytes is refused before it is read, and
   // a view whose byte count overflows int64 is named, not reported with LibTorch's backtrace.
   EXPECT_EQ(CreateError(Job(model, "inflating.pt")),

@@ -1,12 +1,14 @@
 #include "worker/scripted_model.h"
 
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/worker_messages.h"
@@ -237,8 +239,18 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
     }
     if (!device.is_cpu()) module = torch::jit::load(*file, device);
   } catch (const std::exception& e) {
+    const std::string reason = Reason(e);
+    if (absl::StrContains(reason, "Unknown builtin op")) {
+      return InvalidField(
+          path_field,
+          absl::StrCat("the model calls an op this worker's LibTorch ", TORCH_VERSION,
+                       " does not have (a model scripted by a newer PyTorch can): script it with "
+                       "torch ",
+                       TORCH_VERSION_MAJOR, ".", TORCH_VERSION_MINOR,
+                       " or run a worker built with a newer LibTorch; ", reason));
+    }
     return InvalidField(path_field,
-                        absl::StrCat("not a TorchScript file (torch.jit.save): ", Reason(e)));
+                        absl::StrCat("not a TorchScript file (torch.jit.save): ", reason));
   }
   if (!module.find_method("forward")) {
     return InvalidField(path_field, "the module has no forward method");

@@ -140,11 +140,26 @@ absl::StatusOr<std::vector<char>> ReadBytes(const std::string& file, const std::
   return bytes;
 }
 
+// torch.save's format before torch 1.6 (or with _use_new_zipfile_serialization=False): a pickle
+// that opens with torch's magic number 0x1950a86a20f9469cfc6c, not a zip archive.
+bool IsLegacyTorchSave(absl::string_view bytes) {
+  static constexpr char kMagic[] = "\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+  return !bytes.empty() && bytes[0] == '\x80' &&
+         bytes.substr(0, 32).find(absl::string_view(kMagic, sizeof(kMagic) - 1)) !=
+             absl::string_view::npos;
+}
+
 }  // namespace
 
 absl::Status ReadTensorFile(const std::string& file, const std::string& field, Dataset* data) {
   absl::StatusOr<std::vector<char>> bytes = ReadBytes(file, field);
   if (!bytes.ok()) return bytes.status();
+  if (IsLegacyTorchSave(absl::string_view(bytes->data(), bytes->size()))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field,
+        ": torch.save's legacy format (before torch 1.6, or _use_new_zipfile_serialization=False); "
+        "save it again with torch.save and the default zip format"));
+  }
   POLYTRAIN_RETURN_IF_ERROR(CheckZipRecords(absl::string_view(bytes->data(), bytes->size()), field,
                                             "not a file torch.save wrote"));
   std::map<std::string, torch::Tensor> tensors;

@@ -186,10 +186,20 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   // On the CPU the loss is also read every step (that costs nothing there), so a diverged run
   // stops at its first non-finite step; on a GPU only at logging points.
   const bool read_every_step = device_.is_cpu();
+  const int64_t first_step = position.step;
   TrainingWindow window(device_, read_every_step, group);
   // A non-finite loss stops the run: `step` is the step it came from, or with `in_window` the
   // last of the logging window it was found in.
+  // The data were checked finite on load, so a loss that is not finite at the run's first step,
+  // before any update, comes from the model's weights: the learning rate is not the cause.
   auto diverged = [&](double loss, int64_t step, int64_t epoch, bool in_window) {
+    if (!in_window && step == first_step + 1) {
+      return absl::AbortedError(absl::StrCat(
+          "the loss is ", loss, " at step ", step, " (epoch ", epoch,
+          "), before any update of this run: the model's outputs on finite data are not finite "
+          "or too large for the loss (check spec.model's weights",
+          first_step > 0 ? " and the checkpoint resumed from" : "", ")"));
+    }
     return absl::AbortedError(
         absl::StrCat("training diverged: the loss is ", loss,
                      in_window ? " in the steps up to step " : " at step ", step, " (epoch ", epoch,
@@ -235,7 +245,6 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   };
 
   const bool augments = Augments(spec_.dataset().augment());
-  const int64_t first_step = position.step;
   // A drain checkpoints where a logging window ends (none is open here): the window's sums are
   // not in a checkpoint, so a resume from there logs exactly what an uninterrupted run logs.
   const bool checkpoints_at_release = !options_.checkpoint_dir.empty() && group == nullptr;

@@ -136,6 +136,15 @@ class HalfLogits(nn.Module):
         return self.linear(x).half()
 
 
+class Relu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(20, 5)
+
+    def forward(self, x):
+        return torch.relu(self.linear(x))
+
+
 def inflating(path, tensors):
     """torch.save of `tensors`, rewritten with one more record deflated from 80 MiB of zeros to
     a few kilobytes: a "zip bomb" that LibTorch would inflate in full."""
@@ -182,6 +191,19 @@ def short_record(source, path, padding=0):
             z.writestr(entries[0][0].split("/")[0] + "/padding", bytes(padding))
 
 
+def with_op_from_a_newer_torch(path):
+    """A scripted model whose code calls an op this LibTorch lacks, as one scripted by a newer
+    PyTorch can."""
+    torch.jit.script(Relu()).save(path)
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info.filename)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as out:
+        for info, data in members:
+            if info.filename.endswith("code/__torch__.py"):
+                data = data.replace(b"torch.relu(", b"torch.relu_from_a_newer_torch(")
+            out.writestr(info, data)
+
+
 def save_as_from_gpu(tensors, path):
     """torch.save as a GPU machine writes it (every storage tagged "cuda:0"), made on a machine
     without one."""
@@ -212,6 +234,11 @@ def main():
     torch.jit.script(NarrowInTraining()).save(f"{out}/narrow_in_training.pt")
     torch.jit.script(NanInEvaluation()).save(f"{out}/nan_in_evaluation.pt")
     torch.jit.script(HalfLogits()).save(f"{out}/half_logits.pt")
+    infinite = nn.Sequential(nn.Linear(20, 5))
+    with torch.no_grad():
+        infinite[0].weight[0, 0] = float("inf")  # its logits are not finite before any update
+    torch.jit.script(infinite).save(f"{out}/infinite_weight.pt")
+    with_op_from_a_newer_torch(f"{out}/newer_op.pt")
     torch.jit.script(RaisesInTraining()).save(f"{out}/raises_in_training.pt")
     with open(f"{out}/not_torchscript.pt", "w") as f:
         f.write("this is not a TorchScript file\n")
@@ -235,6 +262,7 @@ def main():
     nan = x.clone()
     nan[3, 4] = float("nan")
     torch.save(dict(good, train_x=nan), f"{out}/nan.pt")
+    torch.save(good, f"{out}/legacy.pt", _use_new_zipfile_serialization=False)
     torch.save(dict(good, train_x=x.clone().requires_grad_()), f"{out}/requires_grad.pt")
     torch.save({k: v for k, v in good.items() if k != "test_y"}, f"{out}/no_test_y.pt")
     torch.save(dict(good, train_x=x.reshape(1200, 20, 1, 1, 1)), f"{out}/five_dims.pt")
