@@ -217,13 +217,19 @@ absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bo
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("job_id", chunk.job_id()));
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("name", chunk.name()));
     POLYTRAIN_RETURN_IF_ERROR(ValidateUploadedName("name", chunk.name()));
+    if (!absl::StartsWith(chunk.name(), kCheckpointPrefix)) {
+      return InvalidField(
+          "name", absl::StrCat("a worker stores only checkpoints (", kCheckpointPrefix, "<",
+                               kCheckpointStepDigits, " digits>.pt), got ", Quote(chunk.name())));
+    }
   } else {
     // As Coordinator.UploadArtifact refuses it: a later chunk naming another file would be
     // stored under the first one's name without a word.
     for (const auto& [field, set] :
          {std::pair<const char*, bool>{"job_id", !chunk.job_id().empty()},
           {"attempt", chunk.attempt() != 0},
-          {"name", !chunk.name().empty()}}) {
+          {"name", !chunk.name().empty()},
+          {"session_key", !chunk.session_key().empty()}}) {
       if (set) return InvalidField(field, "set on the first chunk only");
     }
   }

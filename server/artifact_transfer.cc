@@ -142,7 +142,7 @@ class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     absl::Status status = access;
     if (status.ok()) status = ParseRequest(request_bytes, &request);
     if (status.ok()) status = ValidateDownloadArtifactRequest(request);
-    if (status.ok()) status = protocol->CheckDownload(request.path());
+    if (status.ok()) status = protocol->CheckDownload(request.session_key(), request.path());
     if (status.ok()) status = Open(artifacts, request);
     if (!status.ok()) {
       Finish(ToGrpcStatus(status));

@@ -308,20 +308,40 @@ TEST_F(CoordinatorTest, AWorkerThatComesBackWithoutItsJobLosesTheAttemptAtOnce) 
   EXPECT_EQ(Get(other.id()).error(), "cancelled; its worker restarted");
 }
 
-TEST_F(CoordinatorTest, AWorkerDownloadsOnlyWhatARunningJobNeeds) {
+TEST_F(CoordinatorTest, AWorkerDownloadsOnlyWhatItsOwnJobsNeed) {
   const Job running = Submit("running");
-  RecordingChannel channel;
+  RecordingChannel channel, other;
   Connect("w1", &channel);
+  const std::string key = channel.SessionKey();
+  ASSERT_EQ(key.size(), 32u);
   const Job queued = Submit("queued");  // the one slot is taken
-  EXPECT_TRUE(protocol_->CheckDownload(running.id() + "/ckpt-000000000100.pt").ok());
-  EXPECT_EQ(protocol_->CheckDownload(queued.id() + "/ckpt-000000000100.pt").message(),
+  EXPECT_TRUE(protocol_->CheckDownload(key, running.id() + "/ckpt-000000000100.pt").ok());
+  EXPECT_EQ(protocol_->CheckDownload(key, queued.id() + "/ckpt-000000000100.pt").message(),
             "path: job " + queued.id() +
-                " is not running (a worker reads only the checkpoints of running jobs)");
+                " is not running on worker w1 (a worker reads only the checkpoints of the jobs "
+                "it runs)");
   const std::string hex(64, 'a');
-  const absl::Status unnamed = protocol_->CheckDownload("sha256/" + hex);
+  const absl::Status unnamed = protocol_->CheckDownload(key, "sha256/" + hex);
   EXPECT_EQ(unnamed.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(unnamed.message(), "path: no running job names sha256:" + hex +
+  EXPECT_EQ(unnamed.message(), "path: no job running on worker w1 names sha256:" + hex +
                                    " (a worker reads only what the jobs it runs need)");
+  // Another worker (every worker may share one token) reads nothing of w1's jobs, and a call
+  // without a live session's key reads nothing at all.
+  Connect("w2", &other);
+  ASSERT_NE(other.SessionKey(), key);
+  EXPECT_EQ(protocol_->CheckDownload(other.SessionKey(), running.id() + "/ckpt-000000000100.pt")
+                .message(),
+            "path: job " + running.id() +
+                " is not running on worker w2 (a worker reads only the checkpoints of the jobs "
+                "it runs)");
+  for (const std::string& wrong : {std::string(), std::string(32, '0')}) {
+    const absl::Status refused =
+        protocol_->CheckDownload(wrong, running.id() + "/ckpt-000000000100.pt");
+    EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(refused.message(),
+              "session_key: not the key of a connected worker's session (Welcome.session_key of "
+              "the worker's Connect stream)");
+  }
 }
 
 TEST_F(CoordinatorTest, AnAttemptGivenUpOnIsToldToStopWhenItsWorkerReturns) {
@@ -337,10 +357,27 @@ TEST_F(CoordinatorTest, AnAttemptGivenUpOnIsToldToStopWhenItsWorkerReturns) {
   chunk.set_job_id(job.id());
   chunk.set_name("ckpt-000000000100.pt");
   chunk.set_attempt(1);
+  chunk.set_session_key(rescuer.SessionKey());
   EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
             "attempt: attempt 1 of job " + job.id() + " is not running (attempt 2 is)");
   chunk.set_attempt(2);
   EXPECT_TRUE(protocol_->CheckUpload(chunk).ok());
+  // Only from the worker that runs it: not with another session's key, nor with none; and a
+  // worker stores only checkpoints.
+  RecordingChannel bystander;
+  const int64_t bystander_session = Connect("w3", &bystander);
+  chunk.set_session_key(bystander.SessionKey());
+  EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
+            "job_id: attempt 2 of job " + job.id() +
+                " does not run on worker w3 (a worker stores only its own jobs' checkpoints)");
+  chunk.set_session_key("");
+  EXPECT_EQ(protocol_->CheckUpload(chunk).code(), absl::StatusCode::kPermissionDenied);
+  chunk.set_session_key(rescuer.SessionKey());
+  chunk.set_name("notes.txt");
+  EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
+            "name: a worker stores only checkpoints (ckpt-<12 digits>.pt), got 'notes.txt'");
+  chunk.set_name("ckpt-000000000100.pt");
+  protocol_->Disconnected(bystander_session);  // it would take the next job
   // w1 comes back still training attempt 1: it must stop, and its slot is busy until it has.
   const int64_t returned = Connect("w1", &back, 1, false, {job.id()});
   EXPECT_EQ(back.Cancelled(), (std::vector<std::string>{job.id()}));

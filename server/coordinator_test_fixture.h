@@ -36,6 +36,14 @@ class RecordingChannel : public WorkerChannel {
     }
     return ids;
   }
+  // Welcome.session_key of the newest session on this channel ("" before one).
+  std::string SessionKey() const {
+    std::string key;
+    for (const auto& m : sent) {
+      if (m.has_welcome()) key = m.welcome().session_key();
+    }
+    return key;
+  }
   std::vector<polytrain::v1::CoordinatorMessage> sent;
 };
 

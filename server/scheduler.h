@@ -137,13 +137,17 @@ class Scheduler {
 
   // OK when the store has the job; NOT_FOUND ("job_id: no job <id>") otherwise. Takes no lock.
   absl::Status JobExists(const std::string& job_id) const;
-  // OK while `attempt` of the job runs; FAILED_PRECONDITION naming the attempt otherwise (an
-  // upload from an attempt the coordinator gave up on must not become the job's checkpoint).
-  absl::Status AttemptRuns(const std::string& job_id, int32_t attempt);
-  // A worker may download `path` (a DownloadArtifactRequest's): a running job's own checkpoint
-  // ("<job id>/ckpt-..."), or an uploaded file ("sha256/<hex>") a running job's spec names.
-  // PERMISSION_DENIED otherwise: a worker token reads only what the jobs it may run need.
-  absl::Status CheckDownload(const std::string& path);
+  // The worker whose session `session_key` names (Welcome.session_key) may store a checkpoint
+  // of `attempt` of the job: that attempt runs, on that worker. FAILED_PRECONDITION naming the
+  // attempt when it does not run (an upload from an attempt the coordinator gave up on must not
+  // become the job's checkpoint), PERMISSION_DENIED when it runs elsewhere: every worker may
+  // hold the same token, and only the session proves which one calls.
+  absl::Status MayStore(const std::string& session_key, const std::string& job_id, int32_t attempt);
+  // The worker whose session `session_key` names may download `path` (a
+  // DownloadArtifactRequest's): the checkpoint ("<job id>/ckpt-...") of a job it runs, or an
+  // uploaded file ("sha256/<hex>") the spec of a job it runs names. PERMISSION_DENIED
+  // otherwise: a worker reads only what its own jobs need.
+  absl::Status CheckDownload(const std::string& session_key, const std::string& path);
 
   // Requeues or fails every running job whose lease lapsed before `now`.
   void ExpireLeases(Clock::time_point now);
@@ -163,6 +167,7 @@ class Scheduler {
  private:
   struct WorkerState {
     int64_t session = 0;
+    std::string key;  // Welcome.session_key
     polytrain::v1::Hello hello;
     WorkerChannel* channel = nullptr;
     std::set<std::string> running;
@@ -277,6 +282,9 @@ class Scheduler {
   // "ran past spec.time_limit_seconds (N s) on attempt A".
   static std::string TimeLimitError(const RunningJob& job);
   absl::Status AttemptRunsLocked(const std::string& job_id, int32_t attempt) const;
+  // The connected worker whose session `key` names; PERMISSION_DENIED naming session_key when
+  // none is.
+  absl::StatusOr<const WorkerState*> SessionForKeyLocked(const std::string& key) const;
   // After `hello`: the ranks its worker held and no longer claims are requeued (or done).
   void ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello);
   // Counts one job moving between states, and refreshes queue depth and workers connected.

@@ -28,32 +28,55 @@ absl::Status Scheduler::JobExists(const std::string& job_id) const {
   return status;
 }
 
-absl::Status Scheduler::AttemptRuns(const std::string& job_id, int32_t attempt) {
+absl::Status Scheduler::MayStore(const std::string& session_key, const std::string& job_id,
+                                 int32_t attempt) {
   std::lock_guard<std::mutex> lock(mu_);
-  return AttemptRunsLocked(job_id, attempt);
+  absl::StatusOr<const WorkerState*> worker = SessionForKeyLocked(session_key);
+  if (!worker.ok()) return worker.status();
+  POLYTRAIN_RETURN_IF_ERROR(AttemptRunsLocked(job_id, attempt));
+  for (const Rank& rank : running_.at(job_id).ranks) {
+    if (rank.session == (*worker)->session) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("job_id: attempt ", attempt, " of job ", job_id, " does not run on worker ",
+                   (*worker)->hello.name(), " (a worker stores only its own jobs' checkpoints)"));
 }
 
-absl::Status Scheduler::CheckDownload(const std::string& path) {
+absl::Status Scheduler::CheckDownload(const std::string& session_key, const std::string& path) {
   const std::string owner = path.substr(0, path.find('/'));
   std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<const WorkerState*> worker = SessionForKeyLocked(session_key);
+  if (!worker.ok()) return worker.status();
   if (owner == "sha256") {
     const std::string id = "sha256:" + path.substr(path.find('/') + 1);
-    for (const auto& [job_id, running] : running_) {
-      for (const NamedArtifact& named : ArtifactsNamedBy(running.job.spec())) {
+    for (const std::string& job_id : (*worker)->running) {
+      auto running = running_.find(job_id);
+      if (running == running_.end()) continue;
+      for (const NamedArtifact& named : ArtifactsNamedBy(running->second.job.spec())) {
         if (named.id == id) return absl::OkStatus();
       }
     }
-    return absl::PermissionDeniedError(absl::StrCat("path: no running job names ", id,
+    return absl::PermissionDeniedError(absl::StrCat("path: no job running on worker ",
+                                                    (*worker)->hello.name(), " names ", id,
                                                     " (a worker reads only what the jobs it "
                                                     "runs need)"));
   }
-  if (running_.count(owner) == 0) {
+  if (running_.count(owner) == 0 || (*worker)->running.count(owner) == 0) {
     return absl::PermissionDeniedError(
-        absl::StrCat("path: job ", owner,
-                     " is not running (a worker reads only the checkpoints "
-                     "of running jobs)"));
+        absl::StrCat("path: job ", owner, " is not running on worker ", (*worker)->hello.name(),
+                     " (a worker reads only the checkpoints of the jobs it runs)"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<const Scheduler::WorkerState*> Scheduler::SessionForKeyLocked(
+    const std::string& key) const {
+  for (const auto& [session, worker] : workers_) {
+    if (!key.empty() && worker.key == key) return &worker;
+  }
+  return absl::PermissionDeniedError(
+      "session_key: not the key of a connected worker's session (Welcome.session_key of the "
+      "worker's Connect stream)");
 }
 
 absl::Status Scheduler::AttemptRunsLocked(const std::string& job_id, int32_t attempt) const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/random_key.h"
 #include "server/scheduler.h"
 
 namespace polytrain {
@@ -29,9 +30,11 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
   if (state.hello.slots() == 0) state.hello.set_slots(1);
   for (const std::string& device : hello.devices()) state.cuda = state.cuda || device == "cuda";
   state.channel = channel;
+  state.key = RandomHexKey(16);
   polytrain::v1::CoordinatorMessage welcome;
   welcome.mutable_welcome()->set_heartbeat_seconds(options_.heartbeat_seconds);
   welcome.mutable_welcome()->set_lease_seconds(options_.lease_seconds);
+  welcome.mutable_welcome()->set_session_key(state.key);
   channel->Send(welcome);
   // Re-attach the ranks it kept running across a reconnect (a rank waiting for its gang's
   // rendezvous is told it again, a cancel sent while it was away is sent again).

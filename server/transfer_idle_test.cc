@@ -231,12 +231,17 @@ TEST_F(TransferIdleTest, AWorkersDownloadThatStopsReadingIsCancelledAndItsFileCl
   hello.mutable_hello()->add_devices("cpu");
   ASSERT_TRUE(worker->Write(hello));
   v1::CoordinatorMessage message;
-  while (!message.has_assignment()) ASSERT_TRUE(worker->Read(&message));
+  std::string session_key;  // the worker's downloads name its session
+  while (!message.has_assignment()) {
+    ASSERT_TRUE(worker->Read(&message));
+    if (message.has_welcome()) session_key = message.welcome().session_key();
+  }
 
   grpc::ClientContext context;
   SetDeadline(&context);
   v1::DownloadArtifactRequest request;
   request.set_path("sha256/" + id.substr(7));
+  request.set_session_key(session_key);
   auto download = workers->DownloadArtifact(&context, request);
   v1::ArtifactChunk chunk;
   ASSERT_TRUE(download->Read(&chunk));  // the download runs, and then nothing more is read

@@ -41,11 +41,12 @@ void WorkerProtocol::Disconnected(int64_t session) { scheduler_->DisconnectWorke
 absl::Status WorkerProtocol::CheckUpload(const polytrain::v1::ArtifactChunk& first) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactChunk(first, /*first=*/true));
   POLYTRAIN_RETURN_IF_ERROR(scheduler_->JobExists(first.job_id()));
-  return scheduler_->AttemptRuns(first.job_id(), first.attempt());
+  return scheduler_->MayStore(first.session_key(), first.job_id(), first.attempt());
 }
 
-absl::Status WorkerProtocol::CheckDownload(const std::string& path) {
-  return scheduler_->CheckDownload(path);
+absl::Status WorkerProtocol::CheckDownload(const std::string& session_key,
+                                           const std::string& path) {
+  return scheduler_->CheckDownload(session_key, path);
 }
 
 absl::Status WorkerProtocol::ArtifactStored(const std::string& job_id, int32_t attempt,

@@ -28,10 +28,11 @@ class WorkerProtocol {
   // The stream closed; its running jobs keep their leases until they lapse.
   void Disconnected(int64_t session);
 
-  // An upload may start: the chunk is a valid first chunk of a job the coordinator has.
+  // An upload may start: the chunk is a valid first chunk of a job the coordinator has, from
+  // the worker running that attempt (Scheduler::MayStore).
   absl::Status CheckUpload(const polytrain::v1::ArtifactChunk& first);
   // A download of `path` may start (Scheduler::CheckDownload).
-  absl::Status CheckDownload(const std::string& path);
+  absl::Status CheckDownload(const std::string& session_key, const std::string& path);
   // An upload of the job's file `name` by `attempt` is stored at `path`; a checkpoint becomes
   // the job's newest (Job.checkpoint) if that attempt still runs (FAILED_PRECONDITION if not).
   absl::Status ArtifactStored(const std::string& job_id, int32_t attempt, const std::string& name,

@@ -429,7 +429,10 @@ class WorkerUploadTest(unittest.TestCase):
         coordinator = Coordinator("worker-upload")
         worker = FakeWorker(coordinator, "w-upload")
         try:
-            self.assertEqual(worker.next_message().WhichOneof("kind"), "welcome")
+            welcome = worker.next_message()
+            self.assertEqual(welcome.WhichOneof("kind"), "welcome")
+            session_key = welcome.welcome.session_key
+            self.assertRegex(session_key, "^[0-9a-f]{32}$")
             code, details, reply = coordinator.call(SERVICE + "SubmitJob",
                                                     small_job("ckpt").SerializeToString())
             self.assertEqual(code, grpc.StatusCode.OK, details)
@@ -439,9 +442,9 @@ class WorkerUploadTest(unittest.TestCase):
             attempt = assignment.assignment.job.attempts
             data = b"checkpoint bytes" * 1000
 
-            def chunks(name, extra=None):
+            def chunks(name, extra=None, key=session_key):
                 first = worker_pb2.ArtifactChunk(job_id=job_id, attempt=attempt, name=name,
-                                                 data=data[:9000])
+                                                 data=data[:9000], session_key=key)
                 last = worker_pb2.ArtifactChunk(data=data[9000:], last=True, size=len(data),
                                                 crc32=zlib.crc32(data))
                 return [first, last] + ([extra] if extra else [])
@@ -456,6 +459,17 @@ class WorkerUploadTest(unittest.TestCase):
             self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
             self.assertEqual(details, "last: a chunk came after the one marked last (it must end "
                              "the upload); nothing stored")
+            self.assertEqual(stored(), [])
+            # Only the worker running the attempt stores its checkpoints, and only those.
+            for key in ("", "0" * 32):
+                code, details, _ = worker_upload(coordinator, chunks("ckpt-000000000001.pt",
+                                                                     key=key))
+                self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED, details)
+                self.assertTrue(details.startswith("session_key: "), details)
+            code, details, _ = worker_upload(coordinator, chunks("notes.txt"))
+            self.assertEqual((code, details), (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "name: a worker stores only checkpoints (ckpt-<12 digits>.pt), got 'notes.txt'"))
             self.assertEqual(stored(), [])
             code, details, _ = worker_upload(coordinator, chunks("ckpt-000000000001.pt")[:1])
             self.assertEqual((code, details), (grpc.StatusCode.INVALID_ARGUMENT,

@@ -36,6 +36,7 @@ absl::Status ArtifactClient::Upload(const std::string& job_id, int attempt,
   chunk.set_job_id(job_id);
   chunk.set_attempt(attempt);
   chunk.set_name(path.substr(path.find_last_of('/') + 1));
+  chunk.set_session_key(session_key_());
   bool last = false;
   while (!last) {
     if (absl::Status s = (*file)->Next(chunk.mutable_data(), &last); !s.ok()) {
@@ -65,6 +66,7 @@ absl::StatusOr<ArtifactClient::Downloaded> ArtifactClient::Download(
   polytrain::v1::DownloadArtifactRequest request;
   request.set_path(relative);
   request.set_or_older_checkpoint(or_older_checkpoint);
+  request.set_session_key(session_key_());
   auto reader = (*stub)->DownloadArtifact(&context, request);
   std::unique_ptr<ChunkedFileWriter> file;
   absl::Status status;

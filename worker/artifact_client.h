@@ -23,7 +23,12 @@ class ArtifactClient {
   using Dialer =
       std::function<absl::StatusOr<std::shared_ptr<grpc::Channel>>(grpc::ClientContext* context)>;
 
-  explicit ArtifactClient(Dialer dial) : dial_(std::move(dial)) {}
+  // The key of the worker's live session with the coordinator (Welcome.session_key), named on
+  // every transfer: the coordinator lets a worker store and read only its own jobs' files.
+  using SessionKey = std::function<std::string()>;
+
+  ArtifactClient(Dialer dial, SessionKey session_key)
+      : dial_(std::move(dial)), session_key_(std::move(session_key)) {}
 
   // Streams the file at `path` as "<job_id>/<its file name>" of `attempt`.
   absl::Status Upload(const std::string& job_id, int attempt, const std::string& path);
@@ -49,6 +54,7 @@ class ArtifactClient {
       grpc::ClientContext* context);
 
   Dialer dial_;
+  SessionKey session_key_;
 };
 
 }  // namespace polytrain

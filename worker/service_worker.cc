@@ -24,7 +24,11 @@ using Clock = std::chrono::steady_clock;
 ServiceWorker::ServiceWorker(Options options)
     : options_(std::move(options)),
       outbox_(options_.max_buffered_points, options_.metrics),
-      artifacts_([this](grpc::ClientContext* context) { return Dial(context); }),
+      artifacts_([this](grpc::ClientContext* context) { return Dial(context); },
+                 [this] {
+                   std::lock_guard<std::mutex> lock(session_key_mu_);
+                   return session_key_;
+                 }),
       gpu_slots_(options_.gpus) {
   absl::StatusOr<std::unique_ptr<ArtifactCache>> cache = ArtifactCache::Open(
       options_.artifact_cache_dir, options_.artifact_cache_bytes,
@@ -336,6 +340,10 @@ bool ServiceWorker::ServeOneConnection() {
         welcomed = true;
         welcomed_at = std::chrono::steady_clock::now();
         heartbeat_seconds_ = message.welcome().heartbeat_seconds();
+        {
+          std::lock_guard<std::mutex> lock(session_key_mu_);
+          session_key_ = message.welcome().session_key();
+        }
         break;
       case CoordinatorMessage::kAssignment:
         Assign(message.assignment());

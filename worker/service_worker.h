@@ -121,6 +121,9 @@ class ServiceWorker {
   // Null when its directory could not be made (jobs naming artifacts then fail, saying so).
   std::unique_ptr<ArtifactCache> artifact_cache_;
 
+  // The newest session's Welcome.session_key, named on artifact transfers.
+  std::mutex session_key_mu_;
+  std::string session_key_;
   // The live stream, if any; writes happen under stream_mu_.
   std::mutex stream_mu_;
   grpc::ClientContext* context_ = nullptr;
