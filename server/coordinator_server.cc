@@ -2,6 +2,11 @@
 
 #include <dlfcn.h>
 
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "api/limits.h"
@@ -9,9 +14,30 @@
 #include "grpcpp/server_builder.h"
 
 namespace polytrain {
+namespace {
+
+// HOST:PORT with a port in [0, 65535]: gRPC takes 99999 as 99999 - 65536 without a word.
+absl::Status CheckListenAddress(absl::string_view listen) {
+  if (absl::StartsWith(listen, "unix:")) return absl::OkStatus();
+  const size_t colon = listen.rfind(':');
+  const absl::string_view port = colon == absl::string_view::npos ? "" : listen.substr(colon + 1);
+  int number = 0;
+  if (colon == absl::string_view::npos || colon == 0 || port.empty() ||
+      port.find_first_not_of("0123456789") != absl::string_view::npos ||
+      !absl::SimpleAtoi(port, &number) || number > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: expected HOST:PORT with a port in [0, 65535] (0 picks a free "
+                     "one), got '",
+                     listen.substr(0, 256), "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const Options& options) {
+  if (absl::Status s = CheckListenAddress(options.listen); !s.ok()) return s;
   std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
   s->options_ = options;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
@@ -43,6 +69,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   scheduling.heartbeat_seconds = options.lease_seconds / 3.0;
   scheduling.gang_backfill_seconds = options.gang_backfill_seconds;
   scheduling.metrics = s->metrics_.get();
+  // What this start creates goes again if it fails to listen: nothing is left half-set-up.
+  std::error_code ignored;
+  const bool db_existed = std::filesystem::exists(options.db, ignored);
+  const bool artifacts_existed = std::filesystem::exists(options.artifacts, ignored);
   absl::StatusOr<std::unique_ptr<CoordinatorCore>> core = CoordinatorCore::Open(
       options.db, scheduling,
       CoordinatorCore::Artifacts{options.artifacts, options.max_artifact_bytes});
@@ -67,6 +97,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   }
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *credentials, &s->port_);
+  // gRPC shares a port with SO_REUSEPORT by default: a second coordinator on the same port
+  // would start, and clients and workers would be split between two stores without a word.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
   const int keepalive_ms = static_cast<int>(options.keepalive_seconds * 1000);
@@ -81,7 +114,19 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.RegisterService(s->worker_service_.get());
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", options.listen));
+    s->server_.reset();
+    s->worker_service_.reset();
+    s->client_service_.reset();
+    s->core_.reset();  // closes the database and lets go of its locks
+    if (!db_existed) {
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        std::filesystem::remove(options.db + suffix, ignored);
+      }
+    }
+    if (!artifacts_existed) std::filesystem::remove_all(options.artifacts, ignored);
+    return absl::UnavailableError(absl::StrCat(
+        "--listen ", options.listen,
+        ": cannot listen there (the port is in use, or the address is not this machine's)"));
   }
   return s;
 }

@@ -473,6 +473,20 @@ TEST_F(SecurityTest, OneCoordinatorPerDatabaseAndArtifactsDirectoryWithNoLockLef
   }
   EXPECT_FALSE(fs::exists(dir_ / "other.db"));         // refused before it was created
   EXPECT_FALSE(fs::exists(dir_ / "other-artifacts"));  // a busy database refuses first
+  // Nor on its port with a store of its own: gRPC would share the port (SO_REUSEPORT) and split
+  // clients and workers between two stores.
+  {
+    const std::string address = "127.0.0.1:" + std::to_string(port_);
+    const fs::path log = dir_ / "same-port.log";
+    Process second(POLYTRAIN_COORDINATOR_BINARY,
+                   {"--listen", address, "--plaintext", "--db", (dir_ / "port.db").string(),
+                    "--artifacts", (dir_ / "port-artifacts").string(), "--metrics_listen", ""},
+                   log.string());
+    EXPECT_EQ(second.Wait(), 1);
+    EXPECT_NE(ReadFile(log).find("--listen " + address + ": cannot listen there"),
+              std::string::npos)
+        << ReadFile(log);
+  }
   // A coordinator killed outright takes its locks with it: the next one starts on both.
   coordinator_->Kill(SIGKILL);
   fs::remove(dir_ / "port");
@@ -556,6 +570,16 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
             "--tokens " + tokens + ".missing: no such file"},
            {{"--listen", "127.0.0.1:0", "--plaintext", "--metrics_listen", taken_address},
             "--metrics_listen " + taken_address + ": cannot listen there: the port is in use"},
+           {{"--listen", taken_address, "--plaintext"},
+            "--listen " + taken_address +
+                ": cannot listen there (the port is in use, or the address is not this "
+                "machine's)"},
+           {{"--listen", "127.0.0.1:99999", "--plaintext"},
+            "--listen: expected HOST:PORT with a port in [0, 65535] (0 picks a free one), got "
+            "'127.0.0.1:99999'"},
+           {{"--listen", "127.0.0.1", "--plaintext"},
+            "--listen: expected HOST:PORT with a port in [0, 65535] (0 picks a free one), got "
+            "'127.0.0.1'"},
        }) {
     std::vector<std::string> args = c.args;
     if (std::find(args.begin(), args.end(), "--db") == args.end()) {
