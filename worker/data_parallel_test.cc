@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "worker/replica_group.h"
 #include "worker/trainer.h"
@@ -188,6 +189,27 @@ TEST(DataParallelTest, FourReplicasWithASumReductionTrainAsOne) {
   }
   ExpectCloseWeights(gang[0].state, alone);
   testing_util::ExpectSameWeights(gang[0].state, gang[3].state);
+}
+
+TEST(DataParallelTest, AMeanOverWeightedOrIgnoredRowsTrainsAsOne) {
+  // A mean divides by the batch's class weights (ignored rows excluded), which differ between
+  // ranks' shares: each rank weighs its own mean by its part of that sum, not of the rows.
+  for (const std::string loss :
+       {"poly1 { epsilon: 2 } class_weights: [0.05, 20, 1, 3] ignore_index: 2",
+        "focal { gamma: 2 } activation: ACTIVATION_SIGMOID ignore_index: 0"}) {
+    polytrain::v1::JobSpec spec = Spec(kSpec);
+    ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString("loss { " + loss + " }", &spec))
+        << loss;
+    const ModelState alone = TrainAlone(spec);
+    spec.set_replicas(2);
+    std::vector<RankResult> gang = RunGang(spec, 2);
+    for (int rank = 0; rank < 2; ++rank) {
+      ASSERT_TRUE(gang[rank].summary.ok()) << rank << ": " << gang[rank].summary.status();
+    }
+    SCOPED_TRACE(loss);
+    ExpectCloseWeights(gang[0].state, alone);
+    testing_util::ExpectSameWeights(gang[0].state, gang[1].state);
+  }
 }
 
 TEST(DataParallelTest, AugmentedRanksTrainAsOneEvenWithNoRowsInAShortBatch) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
@@ -24,6 +25,7 @@
 #include "worker/lr_schedule.h"
 #include "worker/model.h"
 #include "worker/optimizer.h"
+#include "worker/replica_share.h"
 #include "worker/scripted_model.h"
 #include "worker/training_window.h"
 
@@ -181,8 +183,15 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   const int log_every = LogEverySteps(spec_);
   const int keep_last = CheckpointKeepLast(spec_);
   std::vector<torch::Tensor> parameters = model_->Parameters();
-  torch::Tensor order;
+  torch::Tensor order, host_order;
   int64_t order_epoch = -1, last_eval_step = -1, last_checkpoint_step = -1;
+  // A gang's mean with class weights or ignore_index: each rank's share of the denominator.
+  const loss::LossConfig& loss_config = loss_.config();
+  std::optional<ReplicaShare> replica_share;
+  if (group != nullptr && loss_config.reduction == loss::Reduction::kMean &&
+      (!loss_config.class_weights.empty() || loss_config.ignore_index)) {
+    replica_share.emplace(loss_config, data_.train.y, data_.classes);
+  }
   // On the CPU the loss is also read every step (that costs nothing there), so a diverged run
   // stops at its first non-finite step; on a GPU only at logging points.
   const bool read_every_step = device_.is_cpu();
@@ -266,7 +275,8 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     }
     const Clock::time_point step_start = Clock::now();
     if (order_epoch != position.epoch) {  // drawn on the host, copied once per epoch
-      order = EpochOrder(spec_.seed(), position.epoch, n).to(data_.train.x.device());
+      host_order = EpochOrder(spec_.seed(), position.epoch, n);
+      order = host_order.to(data_.train.x.device());
       order_epoch = position.epoch;
     }
     // The global batch is [begin, begin + len) of the epoch's order; a replica takes its rank's
@@ -305,11 +315,13 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       if (!std::isfinite(value)) return diverged(value, position.step + 1, position.epoch, false);
     }
     if (group != nullptr) {
-      // A rank's gradient counts by its share of the batch (for a mean); the sum over ranks is
-      // then the whole batch's gradient, and the loss riding along is the whole batch's loss, so
-      // every rank sees a divergence at the same step. Buckets go out during backward.
-      const bool mean = loss_.config().reduction == loss::Reduction::kMean;
-      const double weight = mean ? static_cast<double>(local_len) / static_cast<double>(len) : 1.0;
+      // A rank's gradient counts by its share of the batch (for a mean: of its denominator);
+      // the sum over ranks is then the whole batch's gradient, and the loss riding along is the
+      // whole batch's loss, so every rank sees a divergence at the same step. Buckets go out
+      // during backward.
+      const bool mean = loss_config.reduction == loss::Reduction::kMean;
+      double weight = mean ? static_cast<double>(local_len) / static_cast<double>(len) : 1.0;
+      if (replica_share) weight = replica_share->Of(host_order, begin, len, local_begin, local_len);
       group->BeginStep(weight, local_len > 0
                                    ? loss.detach()
                                    : torch::zeros({}, torch::TensorOptions().device(device_)));
