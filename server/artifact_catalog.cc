@@ -1,5 +1,9 @@
 #include "server/artifact_catalog.h"
 
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
@@ -20,17 +24,53 @@ std::optional<std::string> ArtifactCatalog::OwnerScope(const Caller& caller) {
   return std::nullopt;
 }
 
-std::optional<polytrain::v1::Artifact> ArtifactCatalog::AlreadyUploaded(
+absl::Status ArtifactCatalog::TakeUploadSlotLocked(const std::string& caller) {
+  int& in_flight = uploads_in_flight_[caller];
+  if (in_flight >= kMaxConcurrentUploads) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "at most ", kMaxConcurrentUploads, " uploads at once per caller; wait for one to end"));
+  }
+  ++in_flight;
+  return absl::OkStatus();
+}
+
+void ArtifactCatalog::ReleaseUploadSlotLocked(const std::string& caller) {
+  auto it = uploads_in_flight_.find(caller);
+  if (it != uploads_in_flight_.end() && --it->second == 0) uploads_in_flight_.erase(it);
+}
+
+absl::StatusOr<std::optional<polytrain::v1::Artifact>> ArtifactCatalog::AlreadyUploaded(
     const polytrain::v1::UploadArtifactRequest& first, const Caller& caller) {
   absl::StatusOr<polytrain::v1::Artifact> record;
+  const std::string relative = StoredPath(first.sha256());
+  std::optional<FileStamp> stamp;
   {
     std::lock_guard<std::mutex> lock(mu_);
     record = store_->FindArtifact(first.sha256(), caller.name);
+    if (!record.ok()) return std::nullopt;
+    std::error_code error;
+    const std::filesystem::path path = std::filesystem::path(files_->root()) / relative;
+    const auto size = std::filesystem::file_size(path, error);
+    const auto modified = std::filesystem::last_write_time(path, error);
+    if (error) return std::nullopt;  // gone: uploaded again
+    stamp = FileStamp{
+        static_cast<int64_t>(size),
+        std::chrono::duration_cast<std::chrono::nanoseconds>(modified.time_since_epoch()).count()};
+    auto known = intact_.find(first.sha256());
+    if (known != intact_.end() && known->second == *stamp) return *std::move(record);
+    POLYTRAIN_RETURN_IF_ERROR(TakeUploadSlotLocked(caller.name));
   }
   // The stored file is read whole (outside the lock: it may be large) and checked against the
   // size and CRC-32 it was stored with: a damaged or missing one is uploaded again, which
   // replaces it.
-  if (!record.ok() || !files_->FindIntact(StoredPath(first.sha256())).ok()) return std::nullopt;
+  const bool intact = files_->FindIntact(relative).ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  ReleaseUploadSlotLocked(caller.name);
+  if (!intact) {
+    intact_.erase(first.sha256());
+    return std::nullopt;
+  }
+  intact_[first.sha256()] = *stamp;
   return *std::move(record);
 }
 
@@ -38,18 +78,13 @@ absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> ArtifactCatalog::BeginU
     const polytrain::v1::UploadArtifactRequest& first, const Caller& caller) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    int& in_flight = uploads_in_flight_[caller.name];
-    if (in_flight >= kMaxConcurrentUploads) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "at most ", kMaxConcurrentUploads, " uploads at once per caller; wait for one to end"));
-    }
-    ++in_flight;
+    POLYTRAIN_RETURN_IF_ERROR(TakeUploadSlotLocked(caller.name));
   }
   absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> file =
       files_->Begin(kUserArtifactDir, ArtifactHex(first.sha256()));
   if (!file.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (--uploads_in_flight_[caller.name] == 0) uploads_in_flight_.erase(caller.name);
+    ReleaseUploadSlotLocked(caller.name);
     return file.status();
   }
   polytrain::v1::UploadArtifactRequest header = first;
@@ -67,10 +102,7 @@ ArtifactCatalog::Upload::Upload(ArtifactCatalog* catalog, Caller caller,
 
 ArtifactCatalog::Upload::~Upload() {
   std::lock_guard<std::mutex> lock(catalog_->mu_);
-  auto it = catalog_->uploads_in_flight_.find(caller_.name);
-  if (it != catalog_->uploads_in_flight_.end() && --it->second == 0) {
-    catalog_->uploads_in_flight_.erase(it);
-  }
+  catalog_->ReleaseUploadSlotLocked(caller_.name);
 }
 
 absl::Status ArtifactCatalog::Upload::Append(const std::string& data) {
@@ -168,6 +200,7 @@ absl::StatusOr<polytrain::v1::DeleteArtifactResponse> ArtifactCatalog::Delete(
   // The file goes with its last record. Only an admin is told: a client would otherwise learn
   // whether someone else stored the same bytes.
   if (last_records) {
+    intact_.erase(request.id());
     if (absl::Status s = files_->Remove(StoredPath(request.id())); !s.ok()) {
       spdlog::error("artifact {}: its records are deleted but the file stays: {}", request.id(),
                     std::string(s.message()));

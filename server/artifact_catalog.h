@@ -55,9 +55,12 @@ class ArtifactCatalog {
   };
 
   // The caller's own record of the artifact the first chunk announces, when the caller uploaded
-  // it before and the file is still stored: the upload can be answered with it at once (others
-  // must send the bytes, which proves they have them).
-  std::optional<polytrain::v1::Artifact> AlreadyUploaded(
+  // it before and the file is still stored intact: the upload can be answered with it at once
+  // (others must send the bytes, which proves they have them). Checking the file counts as one
+  // of the caller's uploads in flight (RESOURCE_EXHAUSTED past kMaxConcurrentUploads), and a
+  // file checked before and unchanged since (size and modification time) is not read again: a
+  // few small requests must not make the coordinator read a large file over and over.
+  absl::StatusOr<std::optional<polytrain::v1::Artifact>> AlreadyUploaded(
       const polytrain::v1::UploadArtifactRequest& first, const Caller& caller);
 
   // Starts an upload from its validated first chunk (whose data the caller then Appends).
@@ -89,6 +92,19 @@ class ArtifactCatalog {
   const int64_t max_upload_bytes_;
   std::mutex mu_;  // storing or deleting a file, or accepting jobs that name one
   std::map<std::string, int> uploads_in_flight_;  // by caller name, under mu_
+  // Stored files found intact, by artifact id: the size and modification time they had then.
+  struct FileStamp {
+    int64_t size = 0;
+    int64_t modified_ns = 0;
+    bool operator==(const FileStamp& other) const {
+      return size == other.size && modified_ns == other.modified_ns;
+    }
+  };
+  std::map<std::string, FileStamp> intact_;  // under mu_
+  // Takes one of the caller's kMaxConcurrentUploads (RESOURCE_EXHAUSTED when none is left);
+  // ReleaseUploadSlot gives it back. Under mu_.
+  absl::Status TakeUploadSlotLocked(const std::string& caller);
+  void ReleaseUploadSlotLocked(const std::string& caller);
 };
 
 }  // namespace polytrain

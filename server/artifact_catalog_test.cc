@@ -143,11 +143,11 @@ TEST_F(ArtifactCatalogTest, AnUploadIsStoredOnceUnderItsHash) {
   polytrain::v1::UploadArtifactRequest header;
   header.set_name("model.pt");
   header.set_sha256(first->id());
-  EXPECT_FALSE((*catalog)->AlreadyUploaded(header, kAlice).has_value());
+  EXPECT_FALSE((*catalog)->AlreadyUploaded(header, kAlice)->has_value());
   ASSERT_TRUE(Upload(content, kAlice).ok());
   std::ifstream repaired(StoredFile(first->id()), std::ios::binary);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(repaired), {}), content);
-  EXPECT_TRUE((*catalog)->AlreadyUploaded(header, kAlice).has_value());
+  EXPECT_TRUE((*catalog)->AlreadyUploaded(header, kAlice)->has_value());
 }
 
 TEST_F(ArtifactCatalogTest, AWrongHashOrTooManyBytesStoresNothing) {
@@ -279,6 +279,48 @@ TEST_F(ArtifactCatalogTest, ACallerHasAtMostFourUploadsInFlight) {
   EXPECT_TRUE(begin(kBob, 0).ok());  // others are not held up
   open.pop_back();                   // one ends (dropped: nothing stored)
   EXPECT_TRUE(begin(kAlice, 100).ok());
+}
+
+TEST_F(ArtifactCatalogTest, CheckingAStoredFileTakesAnUploadSlotAndHappensOncePerChange) {
+  const std::string content(60, 'c');  // the fixture's coordinator stores at most 64 bytes
+  absl::StatusOr<Artifact> stored = Upload(content, kAlice);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  Open();  // a fresh coordinator has checked nothing yet
+  ArtifactCatalog* catalog = *api_->Artifacts();
+  polytrain::v1::UploadArtifactRequest header;
+  header.set_name("model.pt");
+  header.set_sha256(stored->id());
+  auto hold_every_slot = [&] {
+    std::vector<std::unique_ptr<ArtifactCatalog::Upload>> open;
+    for (int i = 0; i < kMaxConcurrentUploads; ++i) {
+      polytrain::v1::UploadArtifactRequest first;
+      first.set_name("f");
+      first.set_sha256(ArtifactIdOfHex(Sha256Hex(absl::StrCat("held", i))));
+      open.push_back(*catalog->BeginUpload(first, kAlice));
+    }
+    return open;
+  };
+  {
+    // Reading the stored file is an upload's work: it counts against the caller's uploads.
+    auto open = hold_every_slot();
+    EXPECT_EQ(catalog->AlreadyUploaded(header, kAlice).status().code(),
+              absl::StatusCode::kResourceExhausted);
+  }
+  ASSERT_TRUE(catalog->AlreadyUploaded(header, kAlice)->has_value());
+  {
+    // Checked once, and unchanged since: answered without reading it (or a slot).
+    auto open = hold_every_slot();
+    EXPECT_TRUE(catalog->AlreadyUploaded(header, kAlice)->has_value());
+  }
+  // Changed since (damaged in place, later): read again, and no longer taken as uploaded.
+  {
+    std::fstream damage(StoredFile(stored->id()), std::ios::in | std::ios::out | std::ios::binary);
+    damage.seekp(10);
+    damage.put('X');
+  }
+  fs::last_write_time(StoredFile(stored->id()),
+                      fs::last_write_time(StoredFile(stored->id())) + std::chrono::seconds(1));
+  EXPECT_FALSE(catalog->AlreadyUploaded(header, kAlice)->has_value());
 }
 
 TEST_F(ArtifactCatalogTest, AnAdminDeletesEveryRecordOfAnArtifact) {

@@ -80,10 +80,12 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
     if (upload_ == nullptr) {
       absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
       if (!catalog.ok()) return catalog.status();
-      if (std::optional<polytrain::v1::Artifact> stored =
-              (*catalog)->AlreadyUploaded(chunk, caller_)) {
+      absl::StatusOr<std::optional<polytrain::v1::Artifact>> stored =
+          (*catalog)->AlreadyUploaded(chunk, caller_);
+      if (!stored.ok()) return stored.status();
+      if (stored->has_value()) {
         // The rest of the stream is not read: the client's writes fail and it finishes.
-        if (absl::Status s = SerializeResponse(*stored, response_); !s.ok()) return s;
+        if (absl::Status s = SerializeResponse(**stored, response_); !s.ok()) return s;
         End(absl::OkStatus());
         return false;
       }
