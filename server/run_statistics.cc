@@ -29,7 +29,7 @@ SampleSummary Summarize(const std::vector<double>& values) {
   SampleSummary s;
   s.n = static_cast<int>(values.size());
   s.mean = Mean(values);
-  s.std = std::sqrt(SampleVariance(values, s.mean));
+  s.std = s.n == 0 ? kNaN : std::sqrt(SampleVariance(values, s.mean));
   if (s.n < 2 || !std::isfinite(s.std)) {
     s.ci95_low = s.ci95_high = kNaN;
     return s;

@@ -9,7 +9,7 @@ namespace polytrain {
 struct SampleSummary {
   int n = 0;
   double mean = 0.0;
-  double std = 0.0;       // sample standard deviation (n - 1); 0 when n < 2
+  double std = 0.0;       // sample standard deviation (n - 1); 0 for one value, NaN for none
   double ci95_low = 0.0;  // Student-t 95% interval of the mean; NaN when n < 2
   double ci95_high = 0.0;
 };

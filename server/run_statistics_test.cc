@@ -20,6 +20,10 @@ TEST(RunStatisticsTest, SummaryOfASample) {
   const SampleSummary one = Summarize({0.9});
   EXPECT_EQ(one.std, 0.0);
   EXPECT_TRUE(std::isnan(one.ci95_low));
+  // No runs: nothing to show (a table's "-", JSON's null), not a spread of 0.
+  const SampleSummary none = Summarize({});
+  EXPECT_TRUE(std::isnan(none.mean));
+  EXPECT_TRUE(std::isnan(none.std));
 }
 
 TEST(RunStatisticsTest, WelchMatchesTheTextbookExample) {

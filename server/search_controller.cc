@@ -57,11 +57,22 @@ absl::StatusOr<std::vector<Job>> Reruns(const Sweep& record, const std::vector<J
     }
   }
   if (finalists == 0) return jobs;  // every trial was cancelled or failed: nothing to re-run
+  // A loss and seed trained at the full budget already (a trial, or a finalist's re-run above)
+  // is not run again as the baseline's (a grid point equal to it): its row would count the same
+  // run twice.
+  std::set<std::pair<std::string, uint64_t>> full_runs;
+  for (const Job& trial : trials) {
+    if (trial.state() == polytrain::v1::JOB_STATE_SUCCEEDED) {
+      full_runs.emplace(trial.loss_name(), trial.spec().seed());
+    }
+  }
+  for (const Job& job : jobs) full_runs.emplace(job.loss_name(), job.spec().seed());
   const polytrain::v1::LossSpec baseline = SearchBaseline(request);
   loss::LossConfig config;
   POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(baseline, "baseline", &config));
   for (int k = 0; k < seeds; ++k) {
     Job job = SweepJob(request, baseline, config, "b", k, record.id(), record.owner());
+    if (full_runs.count({job.loss_name(), job.spec().seed()}) != 0) continue;
     job.mutable_search()->set_trial(-1);
     job.mutable_search()->set_rerun(true);
     jobs.push_back(std::move(job));

@@ -5,6 +5,7 @@
 #include "api/loss_search.h"
 #include "server/coordinator_test_fixture.h"
 #include "server/sqlite_job_store.h"
+#include "server/sweep_report.h"
 
 namespace polytrain {
 namespace {
@@ -167,6 +168,71 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
   EXPECT_NEAR(sweep.ranking(0).mean_best(), (0.80 + 0.78) / 2, 1e-12);
   // Compute: four trials stopped at 2 steps, one at 6, one to the end, three full re-runs.
   EXPECT_EQ(sweep.total_steps(), 4 * 2 + 6 + 18 + 3 * 18);
+}
+
+TEST_F(SearchControllerTest, TheBaselineRunsNoSeedTheSameLossRanAlready) {
+  // Poly-1 with epsilon 0 is cross-entropy, the baseline. When it wins, its trial and its
+  // re-run are the baseline's runs too: no seed of it trains twice, nor counts twice.
+  const polytrain::v1::SubmitSweepResponse submitted = SubmitSweep(Halving(/*top_k=*/1, 2));
+  RecordingChannel channel;
+  const int64_t worker = Connect("w", &channel, /*slots=*/6);
+  std::vector<std::string> ids;
+  for (const Job& job : submitted.jobs()) ids.push_back(job.id());
+  ASSERT_EQ(Get(ids[0]).loss_name(), "ce");
+  const double rung0[] = {0.70, 0.50, 0.55, 0.52, 0.58, 0.60};
+  for (int i = 0; i < 6; ++i) Report(worker, ids[i], rung0[i], /*paused=*/true, 2);
+  Report(worker, ids[0], 0.75, true, 6);
+  Report(worker, ids[5], 0.61, true, 6);
+  ASSERT_EQ(Get(ids[0]).search().rung(), 2);
+  Report(worker, ids[0], 0.77, /*paused=*/false, 18);
+  Sweep sweep = GetSweep(submitted.sweep_id());
+  std::vector<std::string> reruns;
+  for (const Sweep::Trial& t : sweep.trials()) {
+    if (t.rerun()) reruns.push_back(t.job_id());
+  }
+  ASSERT_EQ(reruns.size(), 1u);  // the finalist's second seed; the baseline has both already
+  EXPECT_EQ(Get(reruns[0]).loss_name(), "ce");
+  EXPECT_EQ(Get(reruns[0]).spec().seed(), submitted.jobs(0).spec().seed() + 1);
+  Report(worker, reruns[0], 0.76, false, 18);
+  sweep = GetSweep(submitted.sweep_id());
+  EXPECT_EQ(sweep.state(), Sweep::SWEEP_STATE_DONE);
+  EXPECT_EQ(sweep.best_loss(), "ce");
+  ASSERT_EQ(sweep.ranking_size(), 1);
+  EXPECT_EQ(sweep.ranking(0).runs(), 2);
+  EXPECT_NEAR(sweep.ranking(0).mean(), (0.77 + 0.76) / 2, 1e-12);
+}
+
+TEST(SweepReportTest, AFinalistReRunWithSeveralSeedsRanksBeforeATrialOfOneSeed) {
+  polytrain::v1::SubmitSweepRequest request;
+  request.set_seeds(2);
+  request.mutable_search()->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
+  request.mutable_search()->set_top_k(1);
+  Sweep record;
+  record.set_id("sweep-1");
+  *record.mutable_request() = request;
+  record.set_state(Sweep::SWEEP_STATE_DONE);
+  std::vector<Job> jobs;
+  auto run = [&](const std::string& loss, int trial, bool rerun, double accuracy) {
+    Job job;
+    job.set_id("job-" + std::to_string(jobs.size()));
+    job.set_loss_name(loss);
+    job.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
+    job.mutable_search()->set_trial(trial);
+    job.mutable_search()->set_rerun(rerun);
+    (*job.mutable_final_metrics())["eval_accuracy"] = accuracy;
+    jobs.push_back(job);
+  };
+  run("poly1(e=1)", 0, false, 0.80);  // reached the full budget, was no finalist: one seed
+  run("poly1(e=2)", 1, false, 0.79);  // the finalist, and its re-run
+  run("poly1(e=2)", 1, true, 0.78);
+  run("ce", -1, true, 0.70);  // the baseline
+  run("ce", -1, true, 0.71);
+  const Sweep sweep = BuildSweepReport(record, jobs);
+  ASSERT_EQ(sweep.ranking_size(), 3);
+  EXPECT_EQ(sweep.ranking(0).loss_name(), "poly1(e=2)");
+  EXPECT_EQ(sweep.ranking(1).loss_name(), "ce");
+  EXPECT_EQ(sweep.ranking(2).loss_name(), "poly1(e=1)");
+  EXPECT_EQ(sweep.best_loss(), "poly1(e=2)");
 }
 
 TEST_F(SearchControllerTest, ASearchGoesOnAfterARestartAndACancelledTrialDropsOut) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "api/job_spec.h"
 #include "api/job_states.h"
@@ -180,7 +181,19 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<JobWithMetrics>& r
       rows.push_back(std::move(row));
     }
     const bool lower = LowerIsBetter(metric);
-    std::stable_sort(rows.begin(), rows.end(), [lower](const auto& a, const auto& b) {
+    // A halving search that re-ran its best top_k with several seeds names its winner among
+    // them and the baseline: a trial that reached the full budget but was no finalist (one
+    // seed) ranks after them, never first on one lucky seed.
+    std::set<std::string> rerun;
+    if (halving && request.search().top_k() > 0 && request.seeds() > 1) {
+      for (const Job& job : jobs) {
+        if (job.search().rerun()) rerun.insert(job.loss_name());
+      }
+    }
+    std::stable_sort(rows.begin(), rows.end(), [&](const auto& a, const auto& b) {
+      const bool a_rerun = rerun.count(a.loss_name()) != 0;
+      const bool b_rerun = rerun.count(b.loss_name()) != 0;
+      if (a_rerun != b_rerun) return a_rerun;
       return RanksBefore(a.mean(), b.mean(), lower);
     });
     for (auto& row : rows) *sweep.add_ranking() = std::move(row);
