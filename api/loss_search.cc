@@ -60,60 +60,6 @@ double RoundSignificant(double value, int digits) {
   return std::isfinite(scale) && std::isfinite(rounded) ? rounded : value;
 }
 
-// A key an evaluation reports (worker/evaluation.cc): eval_ or val_ with loss, accuracy, ece or
-// class_accuracy/<k>; val_ only where there is a validation split to evaluate.
-absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
-  const std::string& metric = request.search().metric();
-  POLYTRAIN_RETURN_IF_ERROR(CheckLength("search.metric", metric, 0, kMaxValueNameLength));
-  if (metric.empty()) return absl::OkStatus();
-  const bool validation = absl::StartsWith(metric, "val_");
-  absl::string_view key = metric;  // exactly one prefix: "eval_val_accuracy" is no key
-  const bool prefixed = absl::ConsumePrefix(&key, "eval_") || absl::ConsumePrefix(&key, "val_");
-  absl::string_view class_index = key;
-  const bool per_class = absl::ConsumePrefix(&class_index, "class_accuracy/") &&
-                         !class_index.empty() && class_index.size() <= 5 &&
-                         std::all_of(class_index.begin(), class_index.end(), absl::ascii_isdigit);
-  const bool known = prefixed && (key == "loss" || key == "accuracy" || key == "ece" || per_class);
-  // Evaluations name classes as "class_accuracy/7" (no leading zero), and only for tasks of at
-  // most kMaxClassesWithPerClassMetrics classes: any other index is never reported.
-  int index = 0;
-  if (known && per_class &&
-      ((class_index.size() > 1 && class_index[0] == '0') ||
-       !absl::SimpleAtoi(class_index, &index) || index >= kMaxClassesWithPerClassMetrics)) {
-    return InvalidField(
-        "search.metric",
-        absl::StrCat(Quote(metric), " is never reported: per-class accuracies are named ",
-                     "class_accuracy/0 to class_accuracy/", kMaxClassesWithPerClassMetrics - 1,
-                     " (tasks of at most ", kMaxClassesWithPerClassMetrics, " classes)"));
-  }
-  if (!known) {
-    return InvalidField("search.metric", absl::StrCat(Quote(metric),
-                                                      " is no metric an evaluation reports (e.g. "
-                                                      "eval_accuracy, eval_loss, eval_ece, "
-                                                      "val_accuracy)"));
-  }
-  const polytrain::v1::DatasetSpec& data = request.base().dataset();
-  // Where the class count is known now, an index past it (or any, for a task with more classes
-  // than per-class accuracies are reported for) would leave every trial without a value.
-  if (const int64_t classes = KnownClasses(data);
-      per_class && classes > 0 && (index >= classes || classes > kMaxClassesWithPerClassMetrics)) {
-    return InvalidField(
-        "search.metric",
-        absl::StrCat(
-            Quote(metric), " is never reported: base.dataset has ", classes, " classes",
-            classes > kMaxClassesWithPerClassMetrics
-                ? absl::StrCat(" (per-class accuracies are reported for tasks of at most ",
-                               kMaxClassesWithPerClassMetrics, ")")
-                : absl::StrCat(" (class_accuracy/0 to class_accuracy/", classes - 1, ")")));
-  }
-  if (validation && data.validation_fraction() <= 0.0 && !data.has_tensors()) {
-    return InvalidField("search.metric", absl::StrCat(Quote(metric),
-                                                      " needs a validation split: set "
-                                                      "base.dataset.validation_fraction"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateRanges(const LossSearch& search) {
   if (!search.has_loss()) return InvalidField("search.loss", "must be set to draw ranges of it");
   if (search.ranges_size() < 1 || search.ranges_size() > kMaxSearchRanges) {
@@ -431,20 +377,6 @@ std::vector<int64_t> RungResources(const SubmitSweepRequest& request) {
 
 int ReductionFactor(const LossSearch& search) {
   return search.reduction_factor() == 0 ? kDefaultReductionFactor : search.reduction_factor();
-}
-
-std::string SearchMetric(const SubmitSweepRequest& request) {
-  return request.search().metric().empty() ? kDefaultSearchMetric : request.search().metric();
-}
-
-bool RanksBefore(double a, double b, bool lower_is_better) {
-  if (std::isnan(b)) return !std::isnan(a);
-  if (std::isnan(a)) return false;
-  return lower_is_better ? a < b : a > b;
-}
-
-bool LowerIsBetter(absl::string_view metric) {
-  return absl::EndsWith(metric, "loss") || absl::EndsWith(metric, "ece");
 }
 
 }  // namespace polytrain

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "api/search_metric.h"
 #include "polytrain/v1/coordinator.pb.h"
 
 namespace polytrain {
@@ -24,7 +25,6 @@ inline constexpr int kMaxReductionFactor = 16;
 inline constexpr int kDrawnSignificantDigits = 4;
 // The highest list index a range may name (a loss has at most 10000 polynomial terms).
 inline constexpr int kMaxRangeIndex = 9999;
-inline constexpr char kDefaultSearchMetric[] = "eval_accuracy";
 
 // The strategy with UNSPECIFIED read as GRID.
 polytrain::v1::LossSearch::Strategy SearchStrategy(
@@ -58,14 +58,6 @@ int64_t SearchBudget(const polytrain::v1::SubmitSweepRequest& request);
 std::vector<int64_t> RungResources(const polytrain::v1::SubmitSweepRequest& request);
 // The reduction factor with 0 read as kDefaultReductionFactor.
 int ReductionFactor(const polytrain::v1::LossSearch& search);
-// The ranked metric with "" read as kDefaultSearchMetric.
-std::string SearchMetric(const polytrain::v1::SubmitSweepRequest& request);
-// Whether a lower value of `metric` is better (*_loss, *_ece).
-bool LowerIsBetter(absl::string_view metric);
-// Whether metric value `a` ranks before `b`: the better one (the lower with `lower_is_better`),
-// and any number before NaN (a value not measured).
-bool RanksBefore(double a, double b, bool lower_is_better);
-
 }  // namespace polytrain
 
 #endif  // POLYTRAIN_API_LOSS_SEARCH_H_

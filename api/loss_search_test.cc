@@ -280,10 +280,17 @@ TEST(LossSearchTest, AGridTakesNoSearchFields) {
 TEST(LossSearchTest, TheMetricIsOneAnEvaluationReports) {
   SubmitSweepRequest request = Search(kHalving);
   request.mutable_base()->mutable_dataset()->mutable_synthetic()->set_classes(100);
-  for (const char* good : {"eval_accuracy", "eval_loss", "eval_ece", "eval_class_accuracy/3"}) {
+  for (const char* good : {"eval_accuracy", "eval_nll", "eval_ece", "eval_class_accuracy/3"}) {
     request.mutable_search()->set_metric(good);
     EXPECT_EQ(Error(request), "") << good;
   }
+  // Each trial's own loss is on its loss's scale: a larger focal gamma would rank first.
+  request.mutable_search()->set_metric("eval_loss");
+  EXPECT_EQ(Error(request),
+            "search.metric: 'eval_loss' is each trial's own loss, whose scale differs between "
+            "losses; rank by eval_nll (the negative log-likelihood of the true class, the same "
+            "measure for every loss) or by an accuracy");
+  EXPECT_TRUE(LowerIsBetter("eval_nll"));
   // Exactly one prefix, and a class index after class_accuracy/.
   for (const char* bad : {"eval_val_accuracy", "eval_eval_loss", "eval_class_accuracy/",
                           "eval_class_accuracy/abc", "eval_class_accuracy/-1"}) {
@@ -324,7 +331,7 @@ TEST(LossSearchTest, TheMetricIsOneAnEvaluationReports) {
   request.mutable_search()->set_metric("eval_acc");
   EXPECT_EQ(Error(request),
             "search.metric: 'eval_acc' is no metric an evaluation reports (e.g. eval_accuracy, "
-            "eval_loss, eval_ece, val_accuracy)");
+            "eval_nll, eval_ece, val_accuracy)");
   request.mutable_search()->set_metric("accuracy");
   EXPECT_NE(Error(request), "");
   request.mutable_search()->set_metric("val_accuracy");

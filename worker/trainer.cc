@@ -220,7 +220,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   // accuracy (every NaN row predicts class 0) would be made up.
   auto evaluate = [&]() -> absl::Status {
     summary.final_metrics = EvaluateAll();
-    for (const char* key : {"eval_loss", "val_loss"}) {
+    for (const char* key : {"eval_loss", "val_loss", "eval_nll", "val_nll"}) {
       auto it = summary.final_metrics.find(key);
       if (it != summary.final_metrics.end() && !std::isfinite(it->second)) {
         return absl::AbortedError(absl::StrCat(

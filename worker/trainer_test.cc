@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "absl/strings/str_format.h"
 #include "api/limits.h"
@@ -67,6 +68,29 @@ TEST(TrainerTest, PerClassMetricsStopAtAHundredClassesAndEveryPointFitsTheProtoc
       EXPECT_LE(p.values_size(), kMaxValuesPerPoint) << classes << " classes, step " << p.step();
     }
   }
+}
+
+TEST(TrainerTest, EvalNllIsTheSameMeasureForEveryLoss) {
+  // Trained with cross-entropy (softmax, or sigmoid with one-hot targets), the job's own loss
+  // is the negative log-likelihood; trained with focal loss, it is not, while eval_nll still is.
+  std::map<std::string, std::map<std::string, double>> finals;
+  for (const std::string loss :
+       {"cross_entropy {}", "cross_entropy {} activation: ACTIVATION_SIGMOID",
+        "focal { gamma: 2 }"}) {
+    polytrain::v1::JobSpec spec = Spec(kSynthetic);
+    ASSERT_TRUE(
+        google::protobuf::TextFormat::MergeFromString("loss { " + loss + " } epochs: 1", &spec));
+    absl::StatusOr<TrainingSummary> summary = Train(spec, TrainerOptions());
+    ASSERT_TRUE(summary.ok()) << summary.status();
+    finals[loss] = summary->final_metrics;
+  }
+  for (const char* ce : {"cross_entropy {}", "cross_entropy {} activation: ACTIVATION_SIGMOID"}) {
+    EXPECT_NEAR(finals[ce].at("eval_nll"), finals[ce].at("eval_loss"),
+                1e-5 * finals[ce].at("eval_loss"))
+        << ce;
+  }
+  const auto& focal = finals["focal { gamma: 2 }"];
+  EXPECT_LT(focal.at("eval_loss"), 0.5 * focal.at("eval_nll"));
 }
 
 TEST(TrainerTest, SyntheticDataReachesNinetyPercent) {

@@ -53,7 +53,11 @@ Command AddCompareCommand(CLI::App& app) {
       app.add_subcommand("compare", "Compare jobs or a sweep, per loss and per job.");
   compare->add_option("ids", options->ids, "job ids");
   compare->add_option("--sweep", options->sweep, "every job of this sweep")->check(NotEmpty());
-  compare->add_option("--metric", options->metric, "evaluation metric (default eval_accuracy)")
+  compare
+      ->add_option(
+          "--metric", options->metric,
+          "evaluation metric (default eval_accuracy; eval_nll compares likelihoods across losses, "
+          "eval_loss is each job's own loss)")
       ->check(NotEmpty());
   compare->add_option("--baseline", options->baseline,
                       "baseline loss (default ce, else the first)");

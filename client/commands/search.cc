@@ -269,8 +269,8 @@ Command AddSearchCommand(CLI::App& app) {
       ->capture_default_str();
   search
       ->add_option("--metric", options->metric,
-                   "metric to rank by (default eval_accuracy; *_loss and *_ece: lower is "
-                   "better)")
+                   "metric to rank by (default eval_accuracy; eval_nll and eval_ece: lower is "
+                   "better; not eval_loss, each trial's own loss on its own scale)")
       ->check(NotEmpty());
   search
       ->add_option("--baseline", options->baseline,

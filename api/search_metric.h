@@ -1,0 +1,30 @@
+// What a loss search ranks its trials by: a metric an evaluation reports (worker/evaluation.cc),
+// which way is better, and how values compare (NaN, a value not measured, last).
+#ifndef POLYTRAIN_API_SEARCH_METRIC_H_
+#define POLYTRAIN_API_SEARCH_METRIC_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "polytrain/v1/coordinator.pb.h"
+
+namespace polytrain {
+
+inline constexpr char kDefaultSearchMetric[] = "eval_accuracy";
+
+// search.metric: eval_ or val_ with nll, accuracy, ece or class_accuracy/<k> ("" is
+// kDefaultSearchMetric); val_ only where there is a validation split to evaluate. Not loss:
+// each trial's own loss is on the scale of that loss. INVALID_ARGUMENT naming search.metric.
+absl::Status ValidateSearchMetric(const polytrain::v1::SubmitSweepRequest& request);
+// The ranked metric with "" read as kDefaultSearchMetric.
+std::string SearchMetric(const polytrain::v1::SubmitSweepRequest& request);
+// Whether a lower value of `metric` is better (*_loss, *_ece).
+bool LowerIsBetter(absl::string_view metric);
+// Whether metric value `a` ranks before `b`: the better one (the lower with `lower_is_better`),
+// and any number before NaN (a value not measured).
+bool RanksBefore(double a, double b, bool lower_is_better);
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_API_SEARCH_METRIC_H_
