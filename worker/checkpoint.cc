@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <iterator>
 #include <mutex>
 #include <vector>
 
@@ -14,6 +16,8 @@
 #include "api/limits.h"
 #include "common/file_checksum.h"
 #include "common/status_macros.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "worker/checkpoint_files.h"
 
 namespace polytrain {
@@ -22,6 +26,44 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kCudaRngKey[] = "cuda_rng";
+constexpr char kSpecKey[] = "spec";
+// The JobSpec fields that shape a run's training: a checkpoint continues only a run that agrees
+// on all of them (its name, epochs, cadences and limits may change).
+constexpr const char* kShapingFields[] = {"model",     "dataset",  "loss",
+                                          "optimizer", "schedule", "batch_size",
+                                          "seed",      "replicas", "precision"};
+
+// `spec` with only the fields `keep` says to keep.
+polytrain::v1::JobSpec OnlyFields(const polytrain::v1::JobSpec& spec,
+                                  const std::function<bool(const std::string&)>& keep) {
+  polytrain::v1::JobSpec part = spec;
+  const google::protobuf::Descriptor* descriptor = part.GetDescriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (!keep(field->name())) part.GetReflection()->ClearField(&part, field);
+  }
+  return part;
+}
+
+polytrain::v1::JobSpec ShapingPart(const polytrain::v1::JobSpec& spec) {
+  return OnlyFields(spec, [](const std::string& name) {
+    return std::find(std::begin(kShapingFields), std::end(kShapingFields), name) !=
+           std::end(kShapingFields);
+  });
+}
+
+// The first shaping field in which `saved` (a checkpoint's) and `current` differ; "" if none.
+std::string FirstDifference(const polytrain::v1::JobSpec& saved,
+                            const polytrain::v1::JobSpec& current) {
+  for (const std::string name : kShapingFields) {
+    auto just = [&name](const std::string& field) { return field == name; };
+    if (!google::protobuf::util::MessageDifferencer::Equals(OnlyFields(saved, just),
+                                                            OnlyFields(current, just))) {
+      return name;
+    }
+  }
+  return "";
+}
 
 // A generator's state as a CPU byte tensor (what get_state gives on every device type).
 torch::Tensor GeneratorState(at::Generator generator) {
@@ -57,6 +99,11 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
         "position",
         torch::tensor({position.step, position.epoch, position.batch_in_epoch}, torch::kLong));
     archive.write("cpu_rng", GeneratorState(at::detail::getDefaultCPUGenerator()));
+    if (state.spec != nullptr) {
+      std::string text;
+      google::protobuf::TextFormat::PrintToString(ShapingPart(*state.spec), &text);
+      archive.write(kSpecKey, c10::IValue(text));
+    }
     if (state.device.is_cuda()) {
       archive.write(kCudaRngKey,
                     GeneratorState(at::globalContext().defaultGenerator(state.device)));
@@ -87,6 +134,21 @@ absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const Traini
   try {
     torch::serialize::InputArchive archive, model_archive, optimizer_archive;
     archive.load_from(path, state.device);
+    c10::IValue recorded;
+    if (state.spec != nullptr && archive.try_read(kSpecKey, recorded) && recorded.isString()) {
+      polytrain::v1::JobSpec saved;
+      if (!google::protobuf::TextFormat::ParseFromString(recorded.toStringRef(), &saved)) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": its recorded spec does not parse"));
+      }
+      const polytrain::v1::JobSpec current = ShapingPart(*state.spec);
+      if (const std::string field = FirstDifference(saved, current); !field.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": a checkpoint of another run: its spec.", field,
+            " differs from this one's (a run continues only with the model, dataset, loss, "
+            "optimizer, schedule, batch_size, seed, replicas and precision it was written "
+            "with); give another --checkpoint_dir"));
+      }
+    }
     archive.read("model", model_archive);
     archive.read("optimizer", optimizer_archive);
     state.model.Load(model_archive);

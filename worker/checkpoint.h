@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/file_checksum.h"
+#include "polytrain/v1/job.pb.h"
 #include "worker/trainable_model.h"
 
 namespace polytrain {
@@ -32,6 +33,10 @@ struct TrainingState {
   TrainableModel& model;
   torch::optim::Optimizer& optimizer;
   torch::Device device;
+  // The run's spec: a checkpoint records what shapes the training (model, data, loss,
+  // optimizer, schedule, batch, seed, replicas, precision), and one of a run that differs in
+  // any of these is refused naming the field. Null: nothing recorded or checked.
+  const polytrain::v1::JobSpec* spec = nullptr;
 };
 
 // Writes <dir>/ckpt-<step, 12 digits>.pt and deletes the oldest beyond `keep_last`.

@@ -149,7 +149,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   TrainingSummary summary;
   summary.total_steps = total_steps_;
   const std::unique_ptr<AlgorithmLease> algorithms = LeaseAlgorithms(spec_.deterministic());
-  const TrainingState state{*model_, *optimizer_, device_};
+  const TrainingState state{*model_, *optimizer_, device_, &spec_};
   RunPosition position;
   if (options_.resume && !options_.checkpoint_dir.empty()) {
     absl::StatusOr<std::optional<RunPosition>> restored = RestoreNewestIntactCheckpoint(

@@ -326,6 +326,36 @@ TEST(TrainerTest, AnIntactFileThatIsNotThisModelsCheckpointIsRefused) {
   fs::remove_all(options.checkpoint_dir);
 }
 
+TEST(TrainerTest, ACheckpointOfAnotherRunOfTheSameModelIsRefusedNamingTheField) {
+  TrainerOptions options;
+  options.checkpoint_dir = TempDir("another-run");
+  JobSpec first = Spec(kSynthetic);
+  first.set_epochs(1);
+  ASSERT_TRUE(Train(first, options).ok());
+  options.resume = true;
+  // The same model, another loss: its weights would pass for this run's.
+  JobSpec other = first;
+  other.mutable_loss()->mutable_cross_entropy();
+  absl::StatusOr<TrainingSummary> refused = Train(other, options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find(
+                ": a checkpoint of another run: its spec.loss differs from this one's"),
+            std::string::npos)
+      << refused.status();
+  other = first;
+  other.set_seed(first.seed() + 1);
+  EXPECT_NE(Train(other, options).status().message().find("its spec.seed differs"),
+            std::string::npos);
+  // What may change: the name, and more epochs to train on.
+  other = first;
+  other.set_name("renamed");
+  other.set_epochs(2);
+  absl::StatusOr<TrainingSummary> continued = Train(other, options);
+  ASSERT_TRUE(continued.ok()) << continued.status();
+  EXPECT_GT(continued->resumed_from_step, 0);
+  fs::remove_all(options.checkpoint_dir);
+}
+
 TEST(TrainerTest, NonFiniteLossStopsTheJob) {
   JobSpec spec = Spec(kSynthetic);
   spec.mutable_dataset()->mutable_synthetic()->set_separation(100);
