@@ -131,15 +131,7 @@ expect 5 "spec.dataset.tensors.artifact: sha256:$data_hex was not fetched" -- \
 # ended by its cancel all the same. The worker reports it cancelled --cancel_grace_seconds after
 # the cancel, then exits 6, since only a new process frees the stuck thread's slot.
 /usr/bin/python3 "$root/worker/testdata/make_stuck_model.py" "$tmp/files/stuck.pt"
-cat >"$tmp/files/stuck.txtpb" <<'SPEC'
-name: "stuck"
-model { torchscript { path: "stuck.pt" } }
-dataset { synthetic { classes: 2 features: 4 train_samples: 8 test_samples: 8 } }
-loss { cross_entropy {} }
-optimizer { sgd {} learning_rate: 0.1 }
-epochs: 1
-batch_size: 4
-SPEC
+cp "$root/worker/testdata/stuck_job.txtpb" "$tmp/files/stuck.txtpb"
 expect 0 "job-" -- "$polyctl" submit "$tmp/files/stuck.txtpb"
 stuck_job=$(head -1 "$tmp/out")
 for _ in $(seq 300); do

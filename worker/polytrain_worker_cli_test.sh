@@ -159,16 +159,7 @@ check '[[ $code -eq 6 ]] && grep -q "^polytrain-worker: ran past spec.time_limit
 # after its time limit, exit 6, instead of running on forever.
 mkdir -p "$tmp/stuck"
 /usr/bin/python3 "$root/worker/testdata/make_stuck_model.py" "$tmp/stuck/stuck.pt"
-cat >"$tmp/stuck.txtpb" <<'SPEC'
-name: "stuck"
-model { torchscript { path: "stuck.pt" } }
-dataset { synthetic { classes: 2 features: 4 train_samples: 8 test_samples: 8 } }
-loss { cross_entropy {} }
-optimizer { sgd {} learning_rate: 0.1 }
-epochs: 1
-batch_size: 4
-time_limit_seconds: 1
-SPEC
+{ cat "$root/worker/testdata/stuck_job.txtpb"; echo "time_limit_seconds: 1"; } >"$tmp/stuck.txtpb"
 timeout 60 "$worker" --spec "$tmp/stuck.txtpb" --data_root "$tmp/stuck" --quiet >"$tmp/out" 2>"$tmp/err"
 code=$?
 check '[[ $code -eq 6 ]] && grep -qF "polytrain-worker: ran past spec.time_limit_seconds (1 s) and did not stop within 5 s of its cancel (stuck in the model'"'"'s code or in reading a file); ended" "$tmp/err"' \
