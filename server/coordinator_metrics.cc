@@ -63,6 +63,9 @@ struct JobGauge {
 const JobGauge kJobGauges[] = {
     {"loss", "polytrain_job_train_loss", "Latest training loss of the job (window mean)."},
     {"eval_loss", "polytrain_job_eval_loss", "Loss of the job's latest evaluation."},
+    {"eval_nll", "polytrain_job_eval_nll",
+     "Negative log-likelihood of the true class at the job's latest evaluation: the same "
+     "measure whatever the job's loss, so comparable across losses."},
     {"eval_accuracy", "polytrain_job_eval_accuracy",
      "Top-1 accuracy of the job's latest evaluation (0-1)."},
     {"samples_per_second", "polytrain_job_samples_per_second",
