@@ -150,9 +150,12 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view aut
         "no token: send the metadata 'authorization: Bearer <token>' (polyctl: --token_file or "
         "$POLYTRAIN_TOKEN)");
   }
-  if (!absl::ConsumePrefix(&authorization, kBearer) || authorization.empty()) {
+  // The scheme's name is case-insensitive (RFC 7235), as gRPC clients of other languages send it.
+  if (!absl::StartsWithIgnoreCase(authorization, kBearer) ||
+      authorization.size() == kBearer.size()) {
     return absl::UnauthenticatedError("authorization: expected 'Bearer <token>'");
   }
+  authorization.remove_prefix(kBearer.size());
   const std::array<uint8_t, 32> presented = Sha256(authorization);
   // Every entry is compared, whether or not an earlier one matched.
   const Entry* match = nullptr;

@@ -56,12 +56,22 @@ TEST(TokenAuthenticatorTest, EachTokenYieldsItsRoleAndName) {
   }
 }
 
+TEST(TokenAuthenticatorTest, TheSchemeIsCaseInsensitive) {
+  absl::StatusOr<TokenAuthenticator> tokens = TokenAuthenticator::Parse(TokensFile(), "tokens");
+  ASSERT_TRUE(tokens.ok());
+  for (const char* scheme : {"bearer ", "BEARER ", "bEaReR "}) {
+    absl::StatusOr<Principal> principal = tokens->Authenticate(absl::StrCat(scheme, kAliceToken));
+    ASSERT_TRUE(principal.ok()) << scheme << principal.status();
+    EXPECT_EQ(principal->name, "alice");
+  }
+}
+
 TEST(TokenAuthenticatorTest, RefusesMissingMalformedAndUnknownTokens) {
   absl::StatusOr<TokenAuthenticator> tokens = TokenAuthenticator::Parse(TokensFile(), "tokens");
   ASSERT_TRUE(tokens.ok());
   for (const std::string& header :
        {std::string(""), std::string("Bearer "), std::string(kAliceToken),
-        absl::StrCat("Basic ", kAliceToken), absl::StrCat("bearer ", kAliceToken),
+        absl::StrCat("Basic ", kAliceToken), absl::StrCat("Bearer", kAliceToken),
         absl::StrCat("Bearer ", kAliceToken, "x"), absl::StrCat("Bearer  ", kAliceToken),
         absl::StrCat("Bearer ", HashToken(kAliceToken))}) {
     absl::StatusOr<Principal> principal = tokens->Authenticate(header);
