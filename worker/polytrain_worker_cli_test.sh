@@ -155,6 +155,16 @@ code=$?
 check '[[ $code -eq 6 ]] && grep -q "^polytrain-worker: ran past spec.time_limit_seconds (1 s): cancelled at step [0-9]*$" "$tmp/err"' \
   "time limit: exit $code: $(cat "$tmp/err")"
 
+# Service flags do nothing in a --spec run, and it says so; --spec with --coordinator is refused.
+"$worker" --spec "$tmp/bad.txtpb" --slots 3 --threads 2 >"$tmp/out" 2>"$tmp/err"
+check 'grep -qF "polytrain-worker: --slots is for service mode (--coordinator); a --spec run ignores it" "$tmp/err" &&
+       grep -qF "polytrain-worker: --threads is for service mode" "$tmp/err"' \
+  "service flags with --spec: $(cat "$tmp/err")"
+"$worker" --spec "$tmp/bad.txtpb" --coordinator 127.0.0.1:1 >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -qF "or --coordinator HOST:PORT (service mode), not both" "$tmp/err"' \
+  "--spec and --coordinator: exit $code: $(cat "$tmp/err")"
+
 # A run stuck in its model's code, where nothing looks at the cancel, is ended kStuckSeconds (5)
 # after its time limit, exit 6, instead of running on forever.
 mkdir -p "$tmp/stuck"

@@ -275,8 +275,25 @@ int Main(int argc, char** argv) {
   RouteGrpcLogsToSpdlog();
   if (spec_path.empty() == service.coordinator.empty()) {
     std::cerr << "polytrain-worker: give --spec FILE (one job) or --coordinator HOST:PORT "
-                 "(service mode)\n";
+                 "(service mode)"
+              << (spec_path.empty() ? "" : ", not both") << "\n";
     return kExitUsage;
+  }
+  if (!spec_path.empty()) {
+    // A standalone run takes its threads and device from the spec: a service flag given here
+    // does nothing, and says so rather than seem to.
+    for (const char* flag :
+         {"--name", "--slots", "--device", "--gpus", "--threads", "--metrics_listen",
+          "--metrics_port_file", "--artifact_cache_dir", "--artifact_cache_bytes",
+          "--advertise_address", "--replica_timeout_seconds", "--checkpoint_keep_hours",
+          "--cancel_grace_seconds", "--tls_ca", "--tls_cert", "--tls_key", "--tls_server_name",
+          "--token_file"}) {
+      if (app.count(flag) > 0) {
+        std::cerr << "polytrain-worker: " << flag
+                  << " is for service mode (--coordinator); a --spec run ignores it (its spec "
+                     "sets threads and device)\n";
+      }
+    }
   }
   if (!service.coordinator.empty()) {
     if (service.name.empty()) {
