@@ -612,6 +612,8 @@ class TlsTest(unittest.TestCase):
             with Client(self.service.address, timeout=10) as plaintext:
                 plaintext.jobs()
         self.assertEqual(error.exception.code, "UNAVAILABLE")
+        self.assertIn("this client speaks plaintext: if the coordinator serves TLS, give tls_ca",
+                      error.exception.message)
 
     def test_a_client_certificate_is_presented_for_mutual_tls(self):
         # The coordinator verifies a certificate that is presented: one from its CA gets

@@ -106,6 +106,7 @@ class Client:
             raise ArgumentError(f"address: plaintext only to a loopback address; give tls_ca to "
                                 f"reach {self.address}")
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
+        self._plaintext = tls_ca is None
         self._closed = False
 
     def close(self):
@@ -130,7 +131,15 @@ class Client:
         try:
             return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as error:
-            raise PolyTrainError(error.code().name, error.details() or "") from None
+            raise self._refusal(error.code(), error.details()) from None
+
+    def _refusal(self, code, details):
+        """The PolyTrainError of a failed call. A plaintext client whose connection the server
+        closed at once is told why that may be, as polyctl tells it."""
+        details = details or ""
+        if self._plaintext and code == grpc.StatusCode.UNAVAILABLE and "Socket closed" in details:
+            details += " (this client speaks plaintext: if the coordinator serves TLS, give tls_ca)"
+        return PolyTrainError(code.name, details)
 
     def _iter_pages(self, method, request, field, limit=None):
         """The items of a paged list call, fetched a page at a time as the caller goes: every
@@ -316,7 +325,7 @@ class Client:
                     away_since = now
                 if (not outage or last is None or last.state in FINAL_STATES or
                         now - away_since >= reconnect_seconds):
-                    raise PolyTrainError(code.name, error.details() or "") from None
+                    raise self._refusal(code, error.details()) from None
             time.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
 
