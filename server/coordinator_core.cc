@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -24,6 +25,16 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
   };
   const bool db_existed = !in_memory && std::filesystem::exists(db, ignored);
   if (db_existed) POLYTRAIN_RETURN_IF_ERROR(lock_db());
+  // A start refused after the artifacts' directory was made here removes it again (its lock
+  // first): nothing is left behind by a start that did not happen.
+  const bool artifacts_existed =
+      artifacts.has_value() && std::filesystem::exists(artifacts->dir, ignored);
+  bool opened = false;
+  absl::Cleanup remove_made_directory = [&] {
+    if (opened || !artifacts.has_value() || artifacts_existed) return;
+    core.reset();
+    std::filesystem::remove_all(artifacts->dir, ignored);
+  };
   // Then the artifacts' directory: one that cannot be used refuses the start before a new
   // database file is created.
   if (artifacts.has_value()) {
@@ -65,6 +76,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
                                   core->searches_.get(), core->artifact_catalog_.get());
   core->worker_protocol_ = std::make_unique<WorkerProtocol>(core->scheduler_.get());
   core->searches_->Recover();  // searches go on from where the store says they are
+  opened = true;
   return core;
 }
 

@@ -548,7 +548,8 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
              Pki("server.key")},
             "--tls_cert " + dir_.string() + ": is a directory"},
            // The store: another program's database is not touched, nor a memory one taken.
-           {{"--listen", "127.0.0.1:0", "--plaintext", "--db", foreign.string()},
+           {{"--listen", "127.0.0.1:0", "--plaintext", "--db", foreign.string(), "--artifacts",
+             (dir_ / "refused-artifacts").string()},
             "--db " + foreign.string() + ": not a PolyTrain database (it has other tables: notes)"},
            {{"--listen", "127.0.0.1:0", "--plaintext", "--db", ":memory:"},
             "--db: must name a file (jobs must outlive the process), got ':memory:'"},
@@ -596,7 +597,8 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
     EXPECT_EQ(output.find(kAliceToken), std::string::npos) << "echoed a secret: " << output;
   }
   close(taken);
-  EXPECT_FALSE(fs::exists(dir_ / "refused.db"));  // refused before anything was written
+  EXPECT_FALSE(fs::exists(dir_ / "refused.db"));         // refused before anything was written
+  EXPECT_FALSE(fs::exists(dir_ / "refused-artifacts"));  // made, then removed with the refusal
   // The other program's database is as it was: not switched to WAL, nothing added.
   EXPECT_TRUE(Shell("python3 '" + inspect.string() + "' '" + foreign.string() + "' check"));
 }
