@@ -1,5 +1,6 @@
 #include "cli/command_line.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -41,6 +42,52 @@ std::optional<std::string> MissingCommand(CLI::App& app) {
   return absl::StrCat("a command is needed", there);
 }
 
+// Levenshtein distance, for suggesting the option a mistyped one was meant to be.
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// For arguments CLI11 did not expect: the first unknown option, with the closest option of the
+// commands given when one is within two edits ("--epoch" -> "--epochs"); "" when every extra
+// is a plain word (CLI11's own message says those).
+std::string UnknownOption(CLI::App& app) {
+  std::vector<std::string> known;
+  for (CLI::App* command = &app; command != nullptr;
+       command = command->get_subcommands().empty() ? nullptr
+                                                    : command->get_subcommands().front()) {
+    for (const CLI::Option* option : command->get_options()) {
+      for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
+    }
+  }
+  for (const std::string& word : app.remaining(/*recurse=*/true)) {
+    if (word.size() < 2 || word[0] != '-') continue;
+    const std::string option = word.substr(0, word.find('='));
+    std::string closest;
+    size_t best = 3;
+    for (const std::string& name : known) {
+      const size_t distance = EditDistance(option, name);
+      if (distance < best) {
+        best = distance;
+        closest = name;
+      }
+    }
+    return absl::StrCat("unknown option ", option,
+                        closest.empty() ? "" : absl::StrCat(" (did you mean ", closest, "?)"));
+  }
+  return "";
+}
+
 // A command line CLI11 refused: "<tool>: <why>" as every other error of ours, exit 2.
 int UsageError(const std::string& tool, const CLI::Error& e) {
   std::cerr << tool << ": " << e.what() << "\nRun with --help for more information.\n";
@@ -67,6 +114,12 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::RequiredError& e) {
     if (std::optional<std::string> missing = MissingCommand(app)) {
       std::cerr << tool << ": " << *missing << "\nRun with --help for more information.\n";
+      return kExitUsage;
+    }
+    return UsageError(tool, e);
+  } catch (const CLI::ExtrasError& e) {
+    if (const std::string unknown = UnknownOption(app); !unknown.empty()) {
+      std::cerr << tool << ": " << unknown << "\nRun with --help for more information.\n";
       return kExitUsage;
     }
     return UsageError(tool, e);

@@ -282,7 +282,11 @@ expect 2 "polyctl: --time-limit: Value 31536001 not in range 0 to 31536000" -- \
   submit "$spec" --time-limit 31536001
 # Every refused command line says whose error it is, as every other error does.
 expect 2 "polyctl: file is required" -- submit
-expect 2 "polyctl: The following argument was not expected: --bogus" -- list --bogus
+expect 2 "polyctl: unknown option --bogus" -- list --bogus
+# A mistyped option is named with the one it was likely meant to be, from the command given.
+expect 2 "polyctl: unknown option --epoch (did you mean --epochs?)" -- submit "$spec" --epoch 2
+expect 2 "polyctl: unknown option --lable (did you mean --label?)" -- list --lable=team=cli
+expect 2 "polyctl: The following argument was not expected: extra" -- list extra
 # Every subcommand's --help ends with the exit codes and where the coordinator comes from.
 for command in submit sweep search list get cancel watch compare metrics upload artifacts; do
   expect 0 "Exit codes: 0 success" -- "$command" --help
