@@ -10,6 +10,7 @@
 #include "cli/exit_codes.h"
 #include "cli/security_flags.h"
 #include "client/commands/commands.h"
+#include "common/grpc_logging.h"
 #include "google/protobuf/stubs/logging.h"
 #include "loss/tool/loss_commands.h"
 
@@ -56,6 +57,7 @@ int Main(int argc, char** argv) {
 
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
   if (*loss) return loss_exit;
+  SilenceGrpcLogs();  // each failed call's status is reported, with a hint where one helps
   CoordinatorClient client(address, security);
   client.set_rewatch_seconds(reconnect_seconds);
   for (const Command& command : commands) {

@@ -20,4 +20,8 @@ void ToSpdlog(gpr_log_func_args* args) {
 
 void RouteGrpcLogsToSpdlog() { gpr_set_log_function(&ToSpdlog); }
 
+void SilenceGrpcLogs() {
+  gpr_set_log_function([](gpr_log_func_args*) {});
+}
+
 }  // namespace polytrain

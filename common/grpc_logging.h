@@ -7,6 +7,9 @@ namespace polytrain {
 
 // Call after InitLogging, before gRPC logs anything worth keeping.
 void RouteGrpcLogsToSpdlog();
+// Drops gRPC's own log lines: for a command-line client, which reports each failed call's
+// status itself (a raw "Handshake failed" line on stderr would only repeat it, less clearly).
+void SilenceGrpcLogs();
 
 }  // namespace polytrain
 

@@ -200,8 +200,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
 }
 
 std::string ConnectionHint(const ClientSecurityOptions& options, absl::string_view error) {
-  if (!options.tls_ca.empty() || !absl::StrContains(error, "Socket closed")) return "";
-  return " (this client speaks plaintext: if the coordinator serves TLS, give --tls_ca)";
+  if (options.tls_ca.empty() && absl::StrContains(error, "Socket closed")) {
+    return " (this client speaks plaintext: if the coordinator serves TLS, give --tls_ca)";
+  }
+  // OpenSSL's answer to a peer that does not speak TLS at all.
+  if (!options.tls_ca.empty() && absl::StrContains(error, "wrong version number")) {
+    return " (this client speaks TLS: the coordinator there answers in plaintext, which it "
+           "serves only on loopback; leave --tls_ca out to reach it)";
+  }
+  return "";
 }
 
 void AddToken(const ClientSecurityOptions& options, grpc::ClientContext* context) {

@@ -438,6 +438,24 @@ TEST_F(SecurityTest, PolyctlSpeaksTlsWithAToken) {
   EXPECT_EQ(Polyctl({"list", "--coordinator", "coordinator.example:50051"}, &out), 1) << out;
   EXPECT_NE(out.find("--tls_ca: needed to reach coordinator.example:50051"), std::string::npos)
       << out;
+  // TLS to a plaintext coordinator: the hint, and no raw gRPC log line besides the message.
+  const fs::path plain_port = dir_ / "plain-port";
+  Process plaintext(POLYTRAIN_COORDINATOR_BINARY,
+                    {"--listen", "127.0.0.1:0", "--plaintext", "--port_file", plain_port.string(),
+                     "--db", (dir_ / "plain.db").string(), "--artifacts",
+                     (dir_ / "plain-artifacts").string(), "--metrics_listen", ""},
+                    (dir_ / "plain.log").string());
+  int port = 0;
+  ASSERT_TRUE(WaitFor([&] { return static_cast<bool>(std::ifstream(plain_port) >> port); }, 20));
+  EXPECT_EQ(Polyctl({"list", "--coordinator", "127.0.0.1:" + std::to_string(port), "--tls_ca",
+                     Pki("ca.pem")},
+                    &out),
+            3)
+      << out;
+  EXPECT_NE(out.find("(this client speaks TLS: the coordinator there answers in plaintext"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("ssl_transport_security"), std::string::npos) << out;
 }
 
 TEST_F(SecurityTest, OneCoordinatorPerDatabaseAndArtifactsDirectoryWithNoLockLeftByAKill) {
