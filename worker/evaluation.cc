@@ -24,7 +24,8 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
   const int64_t n = split.size();
   const bool sigmoid = per_sample_loss.config().activation == loss::Activation::kSigmoid;
   const int bins = options.calibration_bins;
-  double loss_sum = 0.0, nll_sum = 0.0;
+  double loss_sum = 0.0;
+  torch::Tensor nll_total;
   std::vector<double> class_total(classes, 0.0), class_correct(classes, 0.0);
   std::vector<double> bin_count(bins, 0.0), bin_correct(bins, 0.0), bin_confidence(bins, 0.0);
 
@@ -53,7 +54,8 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
             ? torch::binary_cross_entropy_with_logits(
                   scores, torch::one_hot(y, classes).to(torch::kDouble), {}, {}, at::Reduction::Sum)
             : torch::nll_loss(torch::log_softmax(scores, 1), y, {}, at::Reduction::Sum);
-    nll_sum += nll.item<double>();
+    // Summed on the device and read once after the last batch: no extra sync per batch.
+    nll_total = nll_total.defined() ? nll_total + nll : nll;
 
     const torch::Tensor probs = sigmoid ? torch::sigmoid(logits) : torch::softmax(logits, 1);
     const auto [confidence, predicted] = probs.max(1);
@@ -92,6 +94,7 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
     }
   }
   out[prefix + "loss"] = n > 0 ? loss_sum / static_cast<double>(n) : 0.0;
+  const double nll_sum = nll_total.defined() ? nll_total.item<double>() : 0.0;
   out[prefix + "nll"] = n > 0 ? nll_sum / static_cast<double>(n) : 0.0;
   out[prefix + "accuracy"] = n > 0 ? correct_total / static_cast<double>(n) : 0.0;
   out[prefix + "ece"] = ece;
