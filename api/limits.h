@@ -61,6 +61,8 @@ inline constexpr int kMaxLossNameLength = 128;
 
 // --- Worker protocol (worker.proto) ---
 inline constexpr int kMaxWorkerNameLength = 128;
+// Hello.previous_session_key (a Welcome.session_key is 32 hex digits).
+inline constexpr int kMaxSessionKeyLength = 64;
 inline constexpr int kMaxSlots = 64;
 // Hello.threads (the worker's threads for all its jobs) and Hello.devices.
 inline constexpr int kMaxWorkerThreads = 65536;

@@ -81,6 +81,8 @@ absl::Status ValidateHello(const polytrain::v1::Hello& hello) {
                           absl::StrCat("a device is 1 to 16 of [a-z0-9], got ", Quote(device)));
     }
   }
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("hello.previous_session_key", hello.previous_session_key(),
+                                        0, kMaxSessionKeyLength));
   return ValidateClaims("hello.running_job_ids", hello.running_job_ids());
 }
 

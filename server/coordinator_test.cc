@@ -266,48 +266,6 @@ TEST_F(CoordinatorTest, ANewAttemptReplacesWhatTheDeadOneStoredPastItsCheckpoint
   EXPECT_EQ(stored_steps(), (std::vector<int64_t>{10, 20, 30}));
 }
 
-TEST_F(CoordinatorTest, AReconnectingWorkerReattachesItsRunningJob) {
-  const Job job = Submit("survives-a-blip");
-  RecordingChannel before, after;
-  const int64_t first = Connect("w", &before);
-  protocol_->Disconnected(first);
-  const int64_t second = Connect("w", &after, 1, false, {job.id()});
-  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(9));
-  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
-  EXPECT_TRUE(after.Assigned().empty());  // not assigned again
-  Finish(second, job);
-  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
-  EXPECT_EQ(Get(job.id()).attempts(), 1);
-}
-
-TEST_F(CoordinatorTest, AWorkerThatComesBackWithoutItsJobLosesTheAttemptAtOnce) {
-  const Job job = Submit("lost-in-a-restart");
-  RecordingChannel before, after;
-  const int64_t first = Connect("w", &before);
-  protocol_->Disconnected(first);
-  scheduler_->ExpireLeases(Scheduler::Clock::now());  // its lease still runs
-  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
-  // A new process under the same name claims nothing: no lease to wait for.
-  Connect("w", &after);
-  const Job again = Get(job.id());
-  EXPECT_EQ(again.attempts(), 2);
-  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);
-  EXPECT_EQ(after.Assigned(), (std::vector<std::string>{"lost-in-a-restart"}));
-  EXPECT_EQ(again.error(),
-            "worker w came back without the job (attempt 1): it restarted or never received it");
-
-  // Cancelled while its worker was away: it ends cancelled instead.
-  const Job other = Submit("cancelled-while-away");
-  RecordingChannel third, fourth;
-  protocol_->Disconnected(Connect("x", &third));
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(other.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
-  Connect("x", &fourth);
-  EXPECT_EQ(State(other.id()), polytrain::v1::JOB_STATE_CANCELLED);
-  EXPECT_EQ(Get(other.id()).error(), "cancelled; its worker restarted");
-}
-
 TEST_F(CoordinatorTest, AWorkerDownloadsOnlyWhatItsOwnJobsNeed) {
   const Job running = Submit("running");
   RecordingChannel channel, other;

@@ -22,6 +22,7 @@ namespace polytrain {
 class RecordingChannel : public WorkerChannel {
  public:
   void Send(const polytrain::v1::CoordinatorMessage& message) override { sent.push_back(message); }
+  void Close(const absl::Status& status) override { closed = status; }
   std::vector<std::string> Assigned() const {
     std::vector<std::string> names;
     for (const auto& m : sent) {
@@ -45,6 +46,7 @@ class RecordingChannel : public WorkerChannel {
     return key;
   }
   std::vector<polytrain::v1::CoordinatorMessage> sent;
+  absl::Status closed;  // what Close ended the stream with (OK: not closed)
 };
 
 class CoordinatorTest : public ::testing::Test {
@@ -98,6 +100,8 @@ class CoordinatorTest : public ::testing::Test {
     return request;
   }
 
+  // Connects as a real worker process named `name` does: naming the key of its previous
+  // session (this fixture's last Connect under that name), which proves its claims.
   int64_t Connect(const std::string& name, RecordingChannel* channel, int slots = 1,
                   bool cuda = false, std::vector<std::string> running = {}) {
     polytrain::v1::Hello hello;
@@ -106,8 +110,10 @@ class CoordinatorTest : public ::testing::Test {
     hello.add_devices("cpu");
     if (cuda) hello.add_devices("cuda");
     for (const auto& id : running) hello.add_running_job_ids(id);
+    hello.set_previous_session_key(session_keys_[name]);
     absl::StatusOr<int64_t> session = protocol_->Connected(hello, channel);
     EXPECT_TRUE(session.ok()) << session.status();
+    session_keys_[name] = channel->SessionKey();
     return *session;
   }
 
@@ -146,6 +152,7 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   const Caller kAdmin = Caller::Admin("");
+  std::map<std::string, std::string> session_keys_;  // by worker name, as Connect left them
   std::string path_;
   std::unique_ptr<CoordinatorCore> core_;
   Scheduler* scheduler_ = nullptr;

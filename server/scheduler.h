@@ -55,8 +55,9 @@ class WorkerChannel {
  public:
   virtual ~WorkerChannel() = default;
   virtual void Send(const polytrain::v1::CoordinatorMessage& message) = 0;
-  // Ends the worker's stream with `status` (the coordinator is shutting down); the worker
-  // reconnects, to this coordinator's successor, and keeps training meanwhile.
+  // Ends the worker's stream with `status` (the coordinator is shutting down, or the same
+  // worker connected again on a new stream); the worker reconnects, to this coordinator or its
+  // successor, and keeps training meanwhile.
   virtual void Close(const absl::Status& /*status*/) {}
 };
 
@@ -189,6 +190,10 @@ class Scheduler {
     bool done = false;  // a rank > 0 that finished its part (rank 0's finish ends the job)
     // Rebuilt from the store by a restarted coordinator, which did not keep `done`.
     bool restored = false;
+    // The session key of the stream it runs under: a reconnecting worker re-attaches it only by
+    // naming that key (Hello.previous_session_key). Empty for a restored rank: the key was not
+    // stored, so after a coordinator restart the worker's name alone re-attaches it.
+    std::string key;
   };
   struct RunningJob {
     int32_t attempt = 0;
@@ -286,6 +291,8 @@ class Scheduler {
   // none is.
   absl::StatusOr<const WorkerState*> SessionForKeyLocked(const std::string& key) const;
   // After `hello`: the ranks its worker held and no longer claims are requeued (or done).
+  // Forgets a session's stream: its ranks wait for a reconnect or their lease.
+  void DetachSessionLocked(int64_t session);
   void ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello);
   // Counts one job moving between states, and refreshes queue depth and workers connected.
   void CountTransitionLocked(polytrain::v1::JobState from, polytrain::v1::JobState to);

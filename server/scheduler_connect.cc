@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/random_key.h"
 #include "server/scheduler.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -17,11 +18,20 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
                                                  WorkerChannel* channel) {
   SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [session, worker] : workers_) {
-    if (worker.hello.name() == hello.name()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("hello.name: a worker named ", hello.name(), " is already connected"));
+  const std::string& previous_key = hello.previous_session_key();
+  for (auto& [session, worker] : workers_) {
+    if (worker.hello.name() != hello.name()) continue;
+    if (previous_key.empty() || worker.key != previous_key) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "hello.name: a worker named ", hello.name(),
+          " is already connected (a worker back before its old stream was seen to close names "
+          "that stream's key in hello.previous_session_key)"));
     }
+    // The same process on a new stream, before its old one was seen to close: the old one goes.
+    worker.channel->Close(absl::UnavailableError(
+        "this worker connected again on another stream, which replaces this one"));
+    DetachSessionLocked(session);
+    break;
   }
   const int64_t session = next_session_++;
   WorkerState& state = workers_[session];
@@ -43,11 +53,17 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
                                      hello.running_job_ids().end());
   for (const std::string& job_id : claims) {
     auto it = running_.find(job_id);
-    bool attached = false;
+    bool attached = false, wrong_key = false;
     for (size_t r = 0; it != running_.end() && r < it->second.ranks.size(); ++r) {
       Rank& rank = it->second.ranks[r];
       if (rank.session != -1 || rank.worker != hello.name()) continue;
+      // Only the process that ran it may take it back (worker tokens may be shared).
+      if (!rank.key.empty() && rank.key != previous_key) {
+        wrong_key = true;
+        continue;
+      }
       rank.session = session;
+      rank.key = state.key;
       rank.lease_expiry = Clock::now() + Lease();
       rank.restored = false;  // it runs: not a rank that may have finished unseen
       state.running.insert(job_id);
@@ -62,6 +78,12 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
         rendezvous.mutable_rendezvous()->set_address(it->second.rendezvous);
         channel->Send(rendezvous);
       }
+    }
+    if (wrong_key && !attached) {
+      spdlog::warn(
+          "worker {} claimed {} without the key of the session that runs it: not re-attached, "
+          "told to stop; the attempt waits for its worker or its lease",
+          hello.name(), job_id);
     }
     if (!attached) {
       // An attempt the coordinator gave up on while the worker was away (its lease lapsed, the
@@ -118,6 +140,11 @@ void Scheduler::ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello) {
 
 void Scheduler::DisconnectWorker(int64_t session) {
   std::lock_guard<std::mutex> lock(mu_);
+  DetachSessionLocked(session);
+  RefreshGaugesLocked();
+}
+
+void Scheduler::DetachSessionLocked(int64_t session) {
   auto it = workers_.find(session);
   if (it == workers_.end()) return;
   for (const std::string& job_id : it->second.running) {
@@ -128,7 +155,6 @@ void Scheduler::DisconnectWorker(int64_t session) {
     }
   }
   workers_.erase(it);
-  RefreshGaugesLocked();
 }
 
 void Scheduler::CloseStreamsForShutdown() {

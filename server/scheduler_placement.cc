@@ -181,7 +181,8 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
   running.job = *job;
   running.deadline = AttemptDeadline(*job);
   for (WorkerState* worker : chosen) {
-    running.ranks.push_back(Rank{worker->session, worker->hello.name(), Clock::now() + Lease()});
+    running.ranks.push_back(Rank{worker->session, worker->hello.name(), Clock::now() + Lease(),
+                                 false, false, worker->key});
   }
   if (options_.metrics != nullptr) {
     options_.metrics->JobScheduled(

@@ -118,6 +118,11 @@ polytrain::v1::Hello ServiceWorker::MakeHello() {
   hello.add_devices("cpu");
   if (!options_.gpus.empty()) hello.add_devices("cuda");
   hello.set_threads(options_.threads);
+  {
+    // Proves the claims below are this process's (worker tokens may be shared).
+    std::lock_guard<std::mutex> lock(session_key_mu_);
+    hello.set_previous_session_key(session_key_);
+  }
   std::lock_guard<std::mutex> lock(jobs_mu_);
   for (const std::string& id : ClaimedJobsLocked()) hello.add_running_job_ids(id);
   return hello;

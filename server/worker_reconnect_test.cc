@@ -1,0 +1,129 @@
+// A worker's session across reconnects: which claims re-attach its running jobs (only the
+// process that ran them, proven by its previous session key), what a worker that restarted
+// loses at once, and a stream that died unnoticed being replaced.
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "server/coordinator_test_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+
+TEST_F(CoordinatorTest, AReconnectingWorkerReattachesItsRunningJob) {
+  const Job job = Submit("survives-a-blip");
+  RecordingChannel before, after;
+  const int64_t first = Connect("w", &before);
+  protocol_->Disconnected(first);
+  const int64_t second = Connect("w", &after, 1, false, {job.id()});
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(9));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_TRUE(after.Assigned().empty());  // not assigned again
+  Finish(second, job);
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(job.id()).attempts(), 1);
+}
+
+TEST_F(CoordinatorTest, AWorkerThatComesBackWithoutItsJobLosesTheAttemptAtOnce) {
+  const Job job = Submit("lost-in-a-restart");
+  RecordingChannel before, after;
+  const int64_t first = Connect("w", &before);
+  protocol_->Disconnected(first);
+  scheduler_->ExpireLeases(Scheduler::Clock::now());  // its lease still runs
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  // A new process under the same name claims nothing: no lease to wait for.
+  Connect("w", &after);
+  const Job again = Get(job.id());
+  EXPECT_EQ(again.attempts(), 2);
+  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(after.Assigned(), (std::vector<std::string>{"lost-in-a-restart"}));
+  EXPECT_EQ(again.error(),
+            "worker w came back without the job (attempt 1): it restarted or never received it");
+
+  // Cancelled while its worker was away: it ends cancelled instead.
+  const Job other = Submit("cancelled-while-away");
+  RecordingChannel third, fourth;
+  protocol_->Disconnected(Connect("x", &third));
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(other.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  Connect("x", &fourth);
+  EXPECT_EQ(State(other.id()), polytrain::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(Get(other.id()).error(), "cancelled; its worker restarted");
+}
+
+TEST_F(CoordinatorTest, OnlyTheProcessThatRanAJobTakesItBack) {
+  const Job job = Submit("not-yours");
+  RecordingChannel owner, squatter, back;
+  protocol_->Disconnected(Connect("w", &owner));
+  // Another holder of a worker token, under the away worker's name, claims its job without the
+  // key of the session that ran it: the job is not its, and it is told to stop it.
+  polytrain::v1::Hello hello;
+  hello.set_name("w");
+  hello.add_running_job_ids(job.id());
+  hello.set_previous_session_key("0123456789abcdef0123456789abcdef");
+  const absl::StatusOr<int64_t> intruder = protocol_->Connected(hello, &squatter);
+  ASSERT_TRUE(intruder.ok()) << intruder.status();
+  EXPECT_EQ(squatter.Cancelled(), (std::vector<std::string>{job.id()}));
+  polytrain::v1::WorkerMessage finished;
+  finished.mutable_finished()->set_job_id(job.id());
+  finished.mutable_finished()->set_attempt(1);
+  // Its report of the job's end is dropped, as that of an attempt told to stop.
+  EXPECT_TRUE(protocol_->Handle(*intruder, finished).ok());
+  polytrain::v1::ArtifactChunk chunk;
+  chunk.set_job_id(job.id());
+  chunk.set_attempt(1);
+  chunk.set_name("ckpt-000000000100.pt");
+  chunk.set_session_key(squatter.SessionKey());
+  EXPECT_EQ(protocol_->CheckUpload(chunk).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  protocol_->Disconnected(*intruder);
+  // The process that ran it comes back with its key and finishes attempt 1.
+  const int64_t returned = Connect("w", &back, 1, false, {job.id()});
+  EXPECT_TRUE(back.Cancelled().empty());
+  Finish(returned, job);
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(job.id()).attempts(), 1);
+}
+
+TEST_F(CoordinatorTest, AWorkerBackBeforeItsOldStreamClosedReplacesItByItsKey) {
+  const Job job = Submit("blip");
+  RecordingChannel old_stream, impostor, new_stream;
+  const int64_t first = Connect("w", &old_stream);
+  // Without the old stream's key, the name stays taken.
+  polytrain::v1::Hello hello;
+  hello.set_name("w");
+  hello.add_running_job_ids(job.id());
+  const absl::Status refused = protocol_->Connected(hello, &impostor).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(refused.message(),
+            "hello.name: a worker named w is already connected (a worker back before its old "
+            "stream was seen to close names that stream's key in hello.previous_session_key)");
+  // With it, the new stream replaces the old one (closed) and keeps the job.
+  const int64_t second = Connect("w", &new_stream, 1, false, {job.id()});
+  EXPECT_EQ(old_stream.closed.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(new_stream.Cancelled().empty());
+  EXPECT_TRUE(new_stream.Assigned().empty());
+  polytrain::v1::WorkerMessage beat;
+  beat.mutable_heartbeat();
+  EXPECT_FALSE(protocol_->Handle(first, beat).ok());  // the old session is gone
+  protocol_->Disconnected(first);                     // and its late close changes nothing
+  Finish(second, job);
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(job.id()).attempts(), 1);
+}
+
+TEST_F(CoordinatorTest, APreviousSessionKeyHasALengthLimit) {
+  RecordingChannel channel;
+  polytrain::v1::Hello hello;
+  hello.set_name("w");
+  hello.set_previous_session_key(std::string(64, 'a'));
+  EXPECT_TRUE(protocol_->Connected(hello, &channel).ok());
+  hello.set_name("x");
+  hello.set_previous_session_key(std::string(65, 'a'));
+  EXPECT_EQ(protocol_->Connected(hello, &channel).status().message(),
+            "hello.previous_session_key: length must be in [0, 64] characters, got 65");
+}
+
+}  // namespace
+}  // namespace polytrain
