@@ -583,6 +583,35 @@ TEST_F(CoordinatorTest, RetriesAreIdempotentPerOwner) {
             "client_request_id: use only printable ASCII characters");
 }
 
+TEST_F(CoordinatorTest, ASweepsJobsRequestIdsNeverMeetSubmitJobsOnes) {
+  polytrain::v1::SubmitSweepRequest sweep;
+  *sweep.mutable_base() = Request("grid").spec();
+  sweep.mutable_base()->clear_loss();
+  sweep.add_losses()->mutable_cross_entropy();
+  sweep.set_client_request_id("coll");
+  sweep.set_validate_only(true);
+  const absl::StatusOr<polytrain::v1::SubmitSweepResponse> plan =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const std::string derived = plan->jobs(0).client_request_id();  // "coll/<loss>/<seed>"
+  ASSERT_EQ(derived.find("coll/"), 0u) << derived;
+  // A job submitted under that id first blocks neither the sweep's check nor the sweep itself.
+  const Job job = Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), derived);
+  EXPECT_TRUE(api_->SubmitSweep(sweep, Caller::Client("alice")).ok());
+  sweep.set_validate_only(false);
+  const absl::StatusOr<polytrain::v1::SubmitSweepResponse> stored =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->jobs(0).client_request_id(), derived);
+  EXPECT_NE(stored->jobs(0).id(), job.id());
+  // And each still answers its own retries.
+  EXPECT_EQ(Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), derived).id(),
+            job.id());
+  EXPECT_EQ(api_->SubmitSweep(sweep, Caller::Client("alice"))->jobs(0).id(), stored->jobs(0).id());
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);
+}
+
 TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {
   struct Case {
     std::string text;

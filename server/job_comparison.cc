@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "api/loss_search.h"
 #include "common/validation.h"
@@ -20,6 +21,8 @@ using polytrain::v1::CompareJobsResponse;
 using polytrain::v1::MetricPoint;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string Mib(int64_t bytes) { return absl::StrFormat("%.1f MiB", bytes / 1048576.0); }
 
 // Indices of at most `limit` evenly spaced elements of n, always keeping the last.
 std::vector<size_t> Downsample(size_t n, size_t limit) {
@@ -144,6 +147,28 @@ absl::StatusOr<CompareJobsResponse> BuildComparison(const std::vector<JobWithMet
     row->set_mean_ece(Summarize(eces[loss]).mean);
   }
   return response;
+}
+
+absl::Status CheckComparisonFits(const CompareJobsResponse& response, int64_t limit) {
+  const int64_t bytes = static_cast<int64_t>(response.ByteSizeLong());
+  if (bytes <= limit) return absl::OkStatus();
+  int64_t curve_bytes = 0, longest_curve = 0;
+  for (const auto& curve : response.curves()) {
+    curve_bytes += static_cast<int64_t>(curve.ByteSizeLong());
+    longest_curve = std::max<int64_t>(longest_curve,
+                                      std::max(curve.eval_steps_size(), curve.train_steps_size()));
+  }
+  const int64_t rest = bytes - curve_bytes;  // the rows, which shorter curves do not shrink
+  const int64_t fit = rest < limit / 2 ? longest_curve * (limit - rest) / curve_bytes : 0;
+  if (fit >= 1) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "curve_points: the comparison of ", response.jobs_size(), " jobs is ", Mib(bytes),
+        " with curves of up to ", longest_curve, " points, over the ", Mib(limit),
+        " limit; ask for at most ", fit, " curve points, or compare fewer jobs"));
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "job_ids: the comparison of ", response.jobs_size(), " jobs is ", Mib(bytes), ", over the ",
+      Mib(limit), " limit even with shorter curves; compare fewer jobs"));
 }
 
 }  // namespace polytrain

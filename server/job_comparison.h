@@ -22,6 +22,11 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> BuildComparison(
     const std::vector<JobWithMetrics>& jobs, std::string metric, std::string baseline_loss,
     int curve_points);
 
+// RESOURCE_EXHAUSTED when `response` is over `limit` bytes, naming what to change: curve_points
+// (with the most that fits) when the curves make the difference, else job_ids. Checked before
+// sending, rather than failing in gRPC's send with a message about bytes.
+absl::Status CheckComparisonFits(const polytrain::v1::CompareJobsResponse& response, int64_t limit);
+
 }  // namespace polytrain
 
 #endif  // POLYTRAIN_SERVER_JOB_COMPARISON_H_

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
+#include "common/status_macros.h"
 #include "common/validation.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/job_comparison.h"
@@ -127,8 +128,12 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
   absl::StatusOr<std::vector<JobWithMetrics>> with_metrics =
       WithMetricPoints(*store_, std::move(jobs));
   if (!with_metrics.ok()) return with_metrics.status();
-  return BuildComparison(*with_metrics, request.metric(), request.baseline_loss(),
-                         request.curve_points());
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> response = BuildComparison(
+      *with_metrics, request.metric(), request.baseline_loss(), request.curve_points());
+  if (!response.ok()) return response;
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckComparisonFits(*response, kMaxMessageBytes - kMessageHeadroomBytes));
+  return response;
 }
 
 absl::StatusOr<polytrain::v1::Sweep> JobQueries::GetSweep(

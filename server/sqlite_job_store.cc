@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
+#include "api/limits.h"
 #include "common/status_macros.h"
 #include "common/timestamps.h"
 #include "common/validation.h"
@@ -108,13 +109,22 @@ absl::StatusOr<Job> ParseJob(const std::string& blob) {
   return job;
 }
 
+// The stored key of a job's client_request_id. A sweep's jobs ("<sweep's id>/<loss>/<k>") keep
+// theirs apart from SubmitJob's, so that a job submitted as "a/0/0" neither blocks sweep "a" nor
+// is blocked by it.
+std::string StoredRequestKey(const Job& job) {
+  std::string key = RequestKey(job.owner(), job.client_request_id());
+  if (job.spec().labels().contains(kSweepLabel)) key += "\x1esweep";
+  return key;
+}
+
 // The job `job` retries (the one its owner stored under the same client_request_id), if any.
 // The same id with another spec is a mistake (or another client's key), not a retry: refused,
 // as a sweep's is.
 absl::StatusOr<std::optional<Job>> FindRetried(sqlite3* db, const Job& job) {
   if (job.client_request_id().empty()) return std::nullopt;
   Statement find(db, "SELECT job FROM jobs WHERE client_request_id = ?");
-  find.Bind(1, RequestKey(job.owner(), job.client_request_id()));
+  find.Bind(1, StoredRequestKey(job));
   const int rc = find.Step();
   if (rc == SQLITE_DONE) return std::nullopt;
   if (rc != SQLITE_ROW) return find.status("find request id");
@@ -245,7 +255,7 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
     if (job.client_request_id().empty()) {
       insert.BindNull(4);
     } else {
-      insert.Bind(4, RequestKey(job.owner(), job.client_request_id()));
+      insert.Bind(4, StoredRequestKey(job));
     }
     insert.BindBlob(5, job.SerializeAsString());
     insert.Bind(6, job.owner());

@@ -1,0 +1,57 @@
+// BuildComparison's answer checked against the message limit before it is sent.
+#include "server/job_comparison.h"
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::CompareJobsResponse;
+
+// `jobs` rows, each with a curve of `points` eval and train points.
+CompareJobsResponse Comparison(int jobs, int points) {
+  CompareJobsResponse response;
+  for (int j = 0; j < jobs; ++j) {
+    response.add_jobs()->set_job_id("job-" + std::to_string(j));
+    auto* curve = response.add_curves();
+    curve->set_job_id("job-" + std::to_string(j));
+    for (int p = 0; p < points; ++p) {
+      curve->add_eval_steps(1000 + p);
+      curve->add_eval_values(0.5);
+      curve->add_train_steps(1000 + p);
+      curve->add_train_loss(0.25);
+    }
+  }
+  return response;
+}
+
+TEST(CheckComparisonFitsTest, LongCurvesAskForFewerCurvePointsThatThenFit) {
+  const CompareJobsResponse small = Comparison(10, 1000);
+  const int64_t limit = static_cast<int64_t>(small.ByteSizeLong()) * 3;
+  EXPECT_TRUE(CheckComparisonFits(small, limit).ok());
+  const CompareJobsResponse large = Comparison(10, 5000);
+  const absl::Status refused = CheckComparisonFits(large, limit);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_EQ(refused.message().find("curve_points: the comparison of 10 jobs is "), 0u) << refused;
+  const size_t ask = refused.message().find("ask for at most ");
+  ASSERT_NE(ask, std::string::npos) << refused;
+  const int fit = std::stoi(std::string(refused.message().substr(ask + 16)));
+  EXPECT_GE(fit, 2500);  // 3x the bytes of 1000 points, less the rows
+  EXPECT_LT(fit, 3100);
+  EXPECT_TRUE(CheckComparisonFits(Comparison(10, fit), limit).ok());
+  EXPECT_FALSE(CheckComparisonFits(Comparison(10, fit + 100), limit).ok());
+}
+
+TEST(CheckComparisonFitsTest, RowsOverTheLimitWithoutCurvesAskForFewerJobs) {
+  CompareJobsResponse rows = Comparison(200, 0);
+  for (auto& row : *rows.mutable_jobs()) {
+    for (int v = 0; v < 100; ++v) (*row.mutable_final_metrics())["value" + std::to_string(v)] = v;
+  }
+  const absl::Status refused = CheckComparisonFits(rows, 100 << 10);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.message().find("job_ids: the comparison of 200 jobs is "), 0u) << refused;
+  EXPECT_NE(refused.message().find("compare fewer jobs"), std::string::npos) << refused;
+}
+
+}  // namespace
+}  // namespace polytrain
