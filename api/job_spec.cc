@@ -1,10 +1,12 @@
 #include "api/job_spec.h"
 
+#include <cmath>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
@@ -187,7 +189,16 @@ absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
           CheckRange(IndexPath(FieldPath(n, "std"), i), normalize.std(i), 1e-30, 1e30));
     }
   }
-  return CheckRange(FieldPath(path, "validation_fraction"), data.validation_fraction(), 0, 0.5);
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckRange(FieldPath(path, "validation_fraction"), data.validation_fraction(), 0, 0.5));
+  // Where the training set's size is known here: a split that holds no sample is refused now,
+  // as the worker refuses it for other data.
+  if (data.has_synthetic() && data.validation_fraction() > 0) {
+    POLYTRAIN_RETURN_IF_ERROR(CheckValidationSplit(data.synthetic().train_samples(),
+                                                   data.validation_fraction(),
+                                                   FieldPath(path, "validation_fraction")));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path) {
@@ -382,6 +393,14 @@ absl::Status ValidateJobName(absl::string_view name, absl::string_view field) {
     return InvalidField(field, absl::StrCat("use only [A-Za-z0-9._-], got ", Quote(name)));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckValidationSplit(int64_t train_samples, double fraction, absl::string_view field) {
+  // fraction is at most 0.5: a split never takes every sample.
+  if (std::floor(static_cast<double>(train_samples) * fraction) >= 1) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat(absl::StrFormat("%g", fraction), " of ", train_samples,
+                                          " training samples is less than one sample: no "
+                                          "validation split; raise it or use more samples"));
 }
 
 }  // namespace polytrain

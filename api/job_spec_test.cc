@@ -114,6 +114,11 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
       "1 } validation_fraction: 0.6 }",
       "spec.dataset.validation_fraction: must be <= 0.5, got 0.6");
   ExpectInvalid(
+      "dataset { synthetic { classes: 3 features: 4 train_samples: 9 test_samples: 10 separation: "
+      "1 } validation_fraction: 0.1 }",
+      "spec.dataset.validation_fraction: 0.1 of 9 training samples is less than one sample: no "
+      "validation split; raise it or use more samples");
+  ExpectInvalid(
       "dataset { synthetic { classes: 3 features: 4 train_samples: 10 test_samples: 10 separation: "
       "1 } train_limit: -1 }",
       "spec.dataset.train_limit: must be in [0, 10000000], got -1");
@@ -210,6 +215,10 @@ TEST(JobSpecTest, LimitsHoldAtTheirEdges) {
   EXPECT_TRUE(ValidateJobSpec(Spec("epochs: 0 max_steps: 1000000000")).ok());
   EXPECT_TRUE(ValidateJobSpec(Spec("dataset { synthetic { classes: 3 features: 4 train_samples: 10 "
                                    "test_samples: 10 separation: 1 } validation_fraction: 0.5 }"))
+                  .ok());
+  // One sample held out is enough (0.1 of 10; 0.1 of 9 is refused).
+  EXPECT_TRUE(ValidateJobSpec(Spec("dataset { synthetic { classes: 3 features: 4 train_samples: 10 "
+                                   "test_samples: 10 separation: 1 } validation_fraction: 0.1 }"))
                   .ok());
   EXPECT_TRUE(ValidateJobSpec(Spec(kDatasetWith + "augment { random_crop_padding: 64 } }")).ok());
   JobSpec channels = Spec();

@@ -338,7 +338,7 @@ TEST(LossSearchTest, TheMetricIsOneAnEvaluationReports) {
   EXPECT_EQ(Error(request),
             "search.metric: 'val_accuracy' needs a validation split: set "
             "base.dataset.validation_fraction");
-  request.mutable_base()->mutable_dataset()->set_validation_fraction(0.1);
+  request.mutable_base()->mutable_dataset()->set_validation_fraction(0.25);
   EXPECT_EQ(Error(request), "");
 }
 

@@ -323,6 +323,12 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   EXPECT_EQ(CreateError(split_twice),
             "spec.dataset.validation_fraction: the tensor file has a validation split of its own "
             "(val_x, val_y)");
+  // A split that holds no sample is refused, not trained without one (vectors.pt: 1200 rows).
+  JobSpec empty_split = Job(model);
+  empty_split.mutable_dataset()->set_validation_fraction(0.0008);
+  EXPECT_EQ(CreateError(empty_split),
+            "spec.dataset.validation_fraction: 0.0008 of 1200 training samples is less than one "
+            "sample: no validation split; raise it or use more samples");
 }
 
 // Damaged files (truncated, bytes overwritten) are errors, never a crash: 300 of them, drawn

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/job_spec.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "worker/augmentation.h"
@@ -198,6 +199,8 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& fil
   if (spec.validation_fraction() > 0.0) {
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x5eedda7aULL);
     const int64_t n = data.train.size();
+    POLYTRAIN_RETURN_IF_ERROR(CheckValidationSplit(n, spec.validation_fraction(),
+                                                   FieldPath(path, "validation_fraction")));
     const int64_t held_out = static_cast<int64_t>(std::floor(n * spec.validation_fraction()));
     const torch::Tensor order = torch::randperm(n, gen, torch::kLong);
     const torch::Tensor val_index = order.narrow(0, 0, held_out);
