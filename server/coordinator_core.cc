@@ -74,7 +74,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
   core->client_api_ =
       std::make_unique<ClientApi>(core->scheduler_.get(), core->queries_.get(),
                                   core->searches_.get(), core->artifact_catalog_.get());
-  core->worker_protocol_ = std::make_unique<WorkerProtocol>(core->scheduler_.get());
+  core->worker_protocol_ =
+      std::make_unique<WorkerProtocol>(core->scheduler_.get(), options.metrics);
   core->searches_->Recover();  // searches go on from where the store says they are
   opened = true;
   return core;

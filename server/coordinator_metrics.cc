@@ -119,6 +119,13 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
                         .Help("Client RPC handling time, by method; a stream (WatchJob, "
                               "UploadArtifact) counts as it ends, with its whole duration.")
                         .Register(registry)),
+      worker_messages_refused_(
+          BuildCounter()
+              .Name("polytrain_worker_messages_refused_total")
+              .Help("Worker messages refused for good (a field past its limit, a non-finite "
+                    "metric...), by kind: what they carried is dropped, and the coordinator's log "
+                    "and the worker's name the field.")
+              .Register(registry)),
       search_trials_(BuildGauge()
                          .Name("polytrain_search_rung_trials")
                          .Help("A successive-halving search's trials per rung, by status: "
@@ -172,6 +179,10 @@ void CoordinatorMetrics::JobSubmitted() { submissions_.Increment(); }
 
 void CoordinatorMetrics::JobScheduled(double queued_seconds) {
   scheduling_latency_.Observe(queued_seconds);
+}
+
+void CoordinatorMetrics::WorkerMessageRefused(const std::string& kind) {
+  worker_messages_refused_.Add({{"kind", kind}}).Increment();
 }
 
 void CoordinatorMetrics::Rpc(const std::string& method, int grpc_code, double seconds) {

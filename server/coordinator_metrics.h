@@ -46,6 +46,9 @@ class CoordinatorMetrics {
   // Seconds from the job's (re)queueing to its assignment.
   void JobScheduled(double queued_seconds);
   void Rpc(const std::string& method, int grpc_code, double seconds);
+  // A worker's message refused for good (INVALID_ARGUMENT), by its kind (heartbeat, metrics,
+  // started, finished, failed, rendezvous, hello, none).
+  void WorkerMessageRefused(const std::string& kind);
 
   // The latest values of a running job, from its metric points.
   void JobProgress(const polytrain::v1::Job& job, const polytrain::v1::MetricPoint& point);
@@ -78,6 +81,7 @@ class CoordinatorMetrics {
   prometheus::Histogram& scheduling_latency_;
   prometheus::Family<prometheus::Counter>& rpc_requests_;
   prometheus::Family<prometheus::Histogram>& rpc_duration_;
+  prometheus::Family<prometheus::Counter>& worker_messages_refused_;
   // Per-job gauge families, by the MetricPoint value they show.
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> job_families_;
   prometheus::Family<prometheus::Gauge>& search_trials_;

@@ -931,5 +931,33 @@ TEST_F(CoordinatorTest, QueueDepthCountsAJobCancelledWhileQueuedOut) {
   EXPECT_NE(exposition().find("polytrain_queue_depth 0\n"), std::string::npos) << exposition();
 }
 
+TEST_F(CoordinatorTest, RefusedWorkerMessagesAreCountedByKind) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  Scheduler::Options options;
+  options.lease_thread = false;
+  options.metrics = &metrics;
+  core_.reset();
+  Open(options);
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage bad;
+  bad.mutable_metrics()->set_job_id("job-1");  // attempt 0
+  EXPECT_EQ(protocol_->Handle(session, bad).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(protocol_->Handle(session, polytrain::v1::WorkerMessage()).code(),
+            absl::StatusCode::kInvalidArgument);
+  polytrain::v1::WorkerMessage beat;
+  beat.mutable_heartbeat();
+  EXPECT_TRUE(protocol_->Handle(session, beat).ok());
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_NE(text.find("polytrain_worker_messages_refused_total{kind=\"metrics\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("polytrain_worker_messages_refused_total{kind=\"none\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("kind=\"heartbeat\""), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/limits.h"
 #include "common/grpc_status.h"
 #include "server/request_bytes.h"
 #include "spdlog/spdlog.h"
@@ -52,8 +53,8 @@ void WorkerConnection::OnReadDone(bool ok) {
   } else if (absl::Status s = protocol_->Handle(session_, incoming_);
              s.code() == absl::StatusCode::kInvalidArgument) {
     // Refused for good: acknowledged so the worker does not send it again at every reconnect.
-    spdlog::warn("refused a message from a worker: {}", std::string(s.message()));
-    if (incoming_.sequence() != 0) SendAck(incoming_.sequence());
+    spdlog::warn("refused a message from worker {}: {}", worker_name_, std::string(s.message()));
+    if (incoming_.sequence() != 0) SendAck(incoming_.sequence(), s.message());
   } else if (!s.ok()) {
     // E.g. the store failed (a full disk): the worker sends it again when it reconnects, backing
     // off. Said here, where the operator looks, not only in the worker's log.
@@ -95,20 +96,27 @@ void WorkerConnection::WriteNextLocked() {
   StartWrite(&current_);
 }
 
-void WorkerConnection::SendAck(uint64_t sequence) {
+void WorkerConnection::SendAck(uint64_t sequence, absl::string_view refused) {
+  auto set = [&](polytrain::v1::Ack* ack) {
+    ack->set_sequence(std::max(ack->sequence(), sequence));
+    if (!refused.empty()) {
+      ack->set_refused_sequence(sequence);
+      ack->set_refused(std::string(refused.substr(0, kMaxErrorLength)));
+    }
+  };
   {
-    // An ack covers every message up to its sequence: one still queued is raised instead of
-    // queueing another, so a worker that sends without reading cannot grow the queue.
+    // An ack covers every message up to its sequence: one still queued is raised (keeping the
+    // newest refusal) instead of queueing another, so a worker that sends without reading cannot
+    // grow the queue.
     std::lock_guard<std::mutex> lock(mu_);
     if (finishing_) return;
     if (!outgoing_.empty() && outgoing_.back().has_ack()) {
-      CoordinatorMessage& queued = outgoing_.back();
-      queued.mutable_ack()->set_sequence(std::max(queued.ack().sequence(), sequence));
+      set(outgoing_.back().mutable_ack());
       return;
     }
   }
   CoordinatorMessage ack;
-  ack.mutable_ack()->set_sequence(sequence);
+  set(ack.mutable_ack());
   Send(ack);
 }
 

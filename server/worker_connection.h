@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "polytrain/v1/worker.pb.h"
@@ -33,7 +34,8 @@ class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
 
  private:
   void WriteNextLocked();
-  void SendAck(uint64_t sequence);
+  // `refused`: why the message of `sequence` was refused for good (empty: it was handled).
+  void SendAck(uint64_t sequence, absl::string_view refused = {});
   // Stops taking messages from the Scheduler and finishes once no write is in flight.
   void CloseWith(const grpc::Status& status);
   // The part of both closes under mu_: the stream finishes once, with the first status.

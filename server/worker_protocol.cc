@@ -14,6 +14,17 @@ absl::StatusOr<int64_t> WorkerProtocol::Connected(const polytrain::v1::Hello& he
 }
 
 absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {
+  absl::Status status = Dispatch(session, message);
+  if (status.code() == absl::StatusCode::kInvalidArgument && metrics_ != nullptr) {
+    const auto* kind = polytrain::v1::WorkerMessage::descriptor()->FindFieldByNumber(
+        static_cast<int>(message.kind_case()));
+    metrics_->WorkerMessageRefused(kind == nullptr ? "none" : kind->name());
+  }
+  return status;
+}
+
+absl::Status WorkerProtocol::Dispatch(int64_t session,
+                                      const polytrain::v1::WorkerMessage& message) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateWorkerMessage(message));
   switch (message.kind_case()) {
     case polytrain::v1::WorkerMessage::kHeartbeat:

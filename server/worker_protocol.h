@@ -10,14 +10,16 @@
 
 #include "absl/status/statusor.h"
 #include "polytrain/v1/worker.pb.h"
+#include "server/coordinator_metrics.h"
 #include "server/scheduler.h"
 
 namespace polytrain {
 
 class WorkerProtocol {
  public:
-  // `scheduler` must outlive this.
-  explicit WorkerProtocol(Scheduler* scheduler) : scheduler_(scheduler) {}
+  // `scheduler` and `metrics` (may be null) must outlive this.
+  explicit WorkerProtocol(Scheduler* scheduler, CoordinatorMetrics* metrics = nullptr)
+      : scheduler_(scheduler), metrics_(metrics) {}
 
   // A worker's stream opened with `hello`; returns its session. INVALID_ARGUMENT for a bad
   // hello, ALREADY_EXISTS for a name that is connected.
@@ -39,7 +41,10 @@ class WorkerProtocol {
                               const std::string& path);
 
  private:
+  absl::Status Dispatch(int64_t session, const polytrain::v1::WorkerMessage& message);
+
   Scheduler* const scheduler_;
+  CoordinatorMetrics* const metrics_;
 };
 
 }  // namespace polytrain

@@ -412,6 +412,32 @@ class FakeWorker:
         self.call.cancel()
 
 
+class WorkerReportTest(unittest.TestCase):
+    """What a worker built from the protos hears of the reports it sends."""
+
+    def test_a_refused_report_is_acknowledged_with_the_field_that_is_wrong(self):
+        coordinator = Coordinator("worker-refused")
+        worker = FakeWorker(coordinator, "w-refused")
+        try:
+            self.assertEqual(worker.next_message().WhichOneof("kind"), "welcome")
+            bad = worker_pb2.WorkerMessage(sequence=7)
+            bad.metrics.job_id = "job-x"  # attempt 0: refused for good
+            worker.outgoing.put(bad.SerializeToString())
+            ack = worker.next_message()
+            self.assertEqual(ack.WhichOneof("kind"), "ack")
+            self.assertEqual((ack.ack.sequence, ack.ack.refused_sequence), (7, 7))
+            self.assertTrue(ack.ack.refused.startswith("metrics.attempt: "), ack.ack.refused)
+            good = worker_pb2.WorkerMessage(sequence=8)
+            good.heartbeat.SetInParent()
+            worker.outgoing.put(good.SerializeToString())
+            ack = worker.next_message()
+            self.assertEqual((ack.ack.sequence, ack.ack.refused_sequence, ack.ack.refused),
+                             (8, 0, ""))
+        finally:
+            worker.close()
+            coordinator.close()
+
+
 def worker_upload(coordinator, chunks):
     """A WorkerService.UploadArtifact stream; returns (code, details, ArtifactReceipt)."""
     rpc = coordinator.channel.stream_unary("/polytrain.v1.WorkerService/UploadArtifact")

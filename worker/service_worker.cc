@@ -363,6 +363,11 @@ bool ServiceWorker::ServeOneConnection() {
         break;
       }
       case CoordinatorMessage::kAck:
+        if (!message.ack().refused().empty()) {
+          // Dropped for good: said here, where this worker's operator looks.
+          spdlog::warn("the coordinator refused message {} from this worker: {}",
+                       message.ack().refused_sequence(), message.ack().refused());
+        }
         outbox_.Acknowledge(message.ack().sequence());
         break;
       case CoordinatorMessage::KIND_NOT_SET:
