@@ -5,6 +5,7 @@
 
 #include "api/limits.h"
 #include "worker/autocast_scope.h"
+#include "worker/loss_denominator.h"
 
 namespace polytrain {
 
@@ -93,7 +94,12 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
       ece += std::fabs(bin_correct[b] - bin_confidence[b]) / static_cast<double>(n);
     }
   }
-  out[prefix + "loss"] = n > 0 ? loss_sum / static_cast<double>(n) : 0.0;
+  // A split whose denominator is 0 (every row ignored) has loss 0, as such a batch has.
+  const double denominator =
+      options.reduction == loss::Reduction::kMean
+          ? MeanDenominators(per_sample_loss.config(), split.y, classes).sum().item<double>()
+          : static_cast<double>(n);
+  out[prefix + "loss"] = denominator > 0 ? loss_sum / denominator : 0.0;
   const double nll_sum = nll_total.defined() ? nll_total.item<double>() : 0.0;
   out[prefix + "nll"] = n > 0 ? nll_sum / static_cast<double>(n) : 0.0;
   out[prefix + "accuracy"] = n > 0 ? correct_total / static_cast<double>(n) : 0.0;

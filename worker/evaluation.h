@@ -22,11 +22,15 @@ struct EvalOptions {
   // The job's precision for the forward pass (autocast_scope.h); the metrics are computed from
   // float32 logits either way.
   polytrain::v1::Precision precision = polytrain::v1::PRECISION_FP32;
+  // The job's reduction: <prefix>loss is the split's summed losses divided as the job's loss
+  // divides a batch's (REDUCTION_MEAN: by its denominator, loss_denominator.h; REDUCTION_SUM:
+  // by the samples, as the training loss is logged), so it reads on the training loss's scale.
+  loss::Reduction reduction = loss::Reduction::kMean;
 };
 
-// Keys: <prefix>loss (mean per sample), <prefix>accuracy, <prefix>ece and, for tasks of at most
-// kMaxClassesWithPerClassMetrics classes, <prefix>class_accuracy/<k> for each class k present in
-// the split. `per_sample_loss` must use
+// Keys: <prefix>loss (the job's own loss, see EvalOptions::reduction), <prefix>accuracy,
+// <prefix>ece and, for tasks of at most kMaxClassesWithPerClassMetrics classes,
+// <prefix>class_accuracy/<k> for each class k present in the split. `per_sample_loss` must use
 // reduction none. Confidence is the softmax (or, for sigmoid losses, sigmoid) probability of the
 // predicted class. Runs in eval mode without gradients and restores train mode.
 std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split, int64_t classes,

@@ -9,7 +9,8 @@ namespace polytrain {
 using polytrain::v1::MetricPoint;
 
 std::map<std::string, double> Trainer::EvaluateAll() {
-  EvalOptions options{EvalBatchSize(spec_), CalibrationBins(spec_), device_, spec_.precision()};
+  EvalOptions options{EvalBatchSize(spec_), CalibrationBins(spec_), device_, spec_.precision(),
+                      loss_.config().reduction};
   std::map<std::string, double> values =
       Evaluate(*model_, data_.test, data_.classes, per_sample_loss_, options, "eval_");
   if (data_.validation.size() > 0) {

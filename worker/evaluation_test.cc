@@ -1,0 +1,83 @@
+// An evaluation's loss is the job's own loss over the split, divided as the job's reduction
+// divides a batch's: checked against the loss op run on the whole split as one batch.
+#include "worker/evaluation.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "loss/spec/loss_spec.h"
+
+namespace polytrain {
+namespace {
+
+// Logits are the samples themselves: the loss depends on nothing but the split.
+class IdentityModel : public TrainableModel {
+ public:
+  torch::Tensor Forward(const torch::Tensor& batch) override { return batch; }
+  std::vector<torch::Tensor> Parameters() override { return {}; }
+  std::vector<std::pair<std::string, torch::Tensor>> State() override { return {}; }
+  void SetTraining(bool) override {}
+  void To(const torch::Device&) override {}
+  void Save(torch::serialize::OutputArchive&) override {}
+  void Load(torch::serialize::InputArchive&) override {}
+  std::string Describe() const override { return "identity"; }
+};
+
+loss::LossConfig Config(const std::string& text) {
+  polytrain::v1::LossSpec spec;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec)) << text;
+  absl::StatusOr<loss::LossConfig> config = loss::ToLossConfig(spec);
+  EXPECT_TRUE(config.ok()) << config.status();
+  return *config;
+}
+
+TEST(EvaluationTest, TheLossIsTheJobsOwnOverTheSplitAsOneBatch) {
+  constexpr int64_t kClasses = 4, kRows = 50;
+  torch::manual_seed(3);
+  Split split{torch::randn({kRows, kClasses}, torch::kFloat) * 3,
+              torch::randint(0, kClasses, {kRows}, torch::kLong)};
+  IdentityModel model;
+  for (const char* text :
+       {"cross_entropy {}", "cross_entropy {} class_weights: [0.2, 3, 1, 0.5]",
+        "poly1 { epsilon: 2 } ignore_index: 1",
+        "focal { gamma: 2 } class_weights: [0.2, 3, 1, 0.5] ignore_index: 0",
+        "cross_entropy {} activation: ACTIVATION_SIGMOID",
+        "focal { gamma: 1 } activation: ACTIVATION_SIGMOID ignore_index: 0",
+        "cross_entropy {} activation: ACTIVATION_SIGMOID ignore_index: 1",
+        "cross_entropy {} reduction: REDUCTION_SUM",
+        "cross_entropy {} activation: ACTIVATION_SIGMOID reduction: REDUCTION_SUM"}) {
+    const loss::LossConfig job = Config(text);
+    loss::LossConfig none = job;
+    none.reduction = loss::Reduction::kNone;
+    EvalOptions options;
+    options.batch_size = 7;  // several batches, the last one short
+    options.reduction = job.reduction;
+    const double evaluated =
+        Evaluate(model, split, kClasses, loss::PolyLoss(none), options, "eval_").at("eval_loss");
+    const torch::Tensor logits = split.x.to(torch::kDouble);
+    const torch::Tensor targets = job.activation == loss::Activation::kSigmoid
+                                      ? torch::one_hot(split.y, kClasses).to(torch::kDouble)
+                                      : split.y;
+    double expected = loss::PolyLoss(job)(logits, targets).item<double>();
+    if (job.reduction == loss::Reduction::kSum) expected /= kRows;  // as the training loss
+    EXPECT_NEAR(evaluated, expected, 1e-5 * expected) << text;
+  }
+}
+
+TEST(EvaluationTest, ASplitWhoseRowsAreAllIgnoredHasLossZero) {
+  Split split{torch::randn({6, 3}), torch::full({6}, 2, torch::kLong)};
+  IdentityModel model;
+  EvalOptions options;
+  const std::map<std::string, double> values =
+      Evaluate(model, split, 3,
+               loss::PolyLoss(Config("cross_entropy {} ignore_index: 2 reduction: "
+                                     "REDUCTION_NONE")),
+               options, "eval_");
+  EXPECT_EQ(values.at("eval_loss"), 0.0);
+}
+
+}  // namespace
+}  // namespace polytrain
