@@ -39,6 +39,7 @@ absl::StatusOr<NumericTable> ReadNumericCsv(const std::string& path) {
     }
     table.cols = cols;
     ++table.rows;
+    table.lines.push_back(line_number);
   }
   if (table.rows == 0) return absl::InvalidArgumentError(absl::StrCat(path, ": no data rows"));
   return table;

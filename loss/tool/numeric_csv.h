@@ -18,6 +18,7 @@ struct NumericTable {
   int64_t rows = 0;
   int64_t cols = 0;
   std::vector<double> values;  // row-major
+  std::vector<int64_t> lines;  // each row's line in the file (from 1), for messages
 };
 
 // Every row must have the same number of columns. Errors name the file, line and column.

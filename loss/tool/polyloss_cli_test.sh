@@ -129,6 +129,15 @@ expect_exit 1 "range.csv:2: class index 3 is outside [0, 3) (the logits have 3 c
 { cat "$ex/poly1.txtpb"; echo "ignore_index: 3"; } >"$tmp/ignore3.txtpb"
 expect_exit 0 "sample 1: loss 0.0  grad [0.0,0.0,0.0]" -- eval --spec "$tmp/ignore3.txtpb" \
   --logits "$tmp/logits.csv" --targets "$tmp/range.csv"
+# Errors name the file's own line, comment lines counted.
+printf '# targets\n\n0\n3\n1\n' >"$tmp/commented.csv"
+expect_exit 1 "commented.csv:4: class index 3 is outside [0, 3)" -- \
+  eval --spec "$ex/poly1.txtpb" --logits "$tmp/logits.csv" --targets "$tmp/commented.csv"
+# Sigmoid targets are checked here, by file, line and column, not inside the op.
+printf '# one-hot\n1,0,0\n0,2,0\n0,0,1\n' >"$tmp/sigmoid_targets.csv"
+expect_exit 1 "sigmoid_targets.csv:3: column 2: sigmoid targets must be in [0, 1], got 2" -- \
+  eval --spec "$ex/sigmoid_poly1_focal.txtpb" --logits "$tmp/logits.csv" \
+  --targets "$tmp/sigmoid_targets.csv"
 printf '0\n-1\n1\n' >"$tmp/negative.csv"
 expect_exit 1 "negative.csv:2: class index -1 is outside [0, 3) (the logits have 3 columns) and is not ignore_index 3" -- \
   eval --spec "$tmp/ignore3.txtpb" --logits "$tmp/logits.csv" --targets "$tmp/negative.csv"

@@ -73,12 +73,26 @@ int RunEval(const std::string& spec_path, const std::string& logits_path,
       torch::tensor(logits_table->values, torch::kDouble).view({rows, cols}).requires_grad_(true);
   torch::Tensor targets = torch::tensor(targets_table->values, torch::kDouble);
   if (sigmoid) {
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      const double v = targets_table->values[i];
+      const bool ignored =
+          config->ignore_index.has_value() && v == static_cast<double>(*config->ignore_index);
+      if (!ignored && !(v >= 0 && v <= 1)) {
+        return Fail(kExitInvalid,
+                    absl::StrCat(targets_path, ":", targets_table->lines[i / cols], ": column ",
+                                 i % cols + 1, ": sigmoid targets must be in [0, 1]",
+                                 config->ignore_index.has_value()
+                                     ? absl::StrCat(" or ignore_index ", *config->ignore_index)
+                                     : std::string(),
+                                 ", got ", v));
+      }
+    }
     targets = targets.view({rows, cols});
   } else {
     for (int64_t row = 0; row < rows; ++row) {
       const double v = targets_table->values[row];
       if (v != std::floor(v)) {
-        return Fail(kExitInvalid, absl::StrCat(targets_path, ":", row + 1,
+        return Fail(kExitInvalid, absl::StrCat(targets_path, ":", targets_table->lines[row],
                                                ": class indices must be integers, got ", v));
       }
       // Beyond int64 the conversion is undefined.
@@ -87,8 +101,8 @@ int RunEval(const std::string& spec_path, const std::string& logits_path,
       if (!ignored && !(v >= 0 && v < cols)) {
         return Fail(
             kExitInvalid,
-            absl::StrCat(targets_path, ":", row + 1, ": class index ", v, " is outside [0, ", cols,
-                         ") (the logits have ", cols, " columns)",
+            absl::StrCat(targets_path, ":", targets_table->lines[row], ": class index ", v,
+                         " is outside [0, ", cols, ") (the logits have ", cols, " columns)",
                          config->ignore_index.has_value()
                              ? absl::StrCat(" and is not ignore_index ", *config->ignore_index)
                              : std::string()));
