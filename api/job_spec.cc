@@ -140,8 +140,9 @@ absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
       POLYTRAIN_RETURN_IF_ERROR(
           CheckIntRange(FieldPath(s, "test_samples"), syn.test_samples(), 1, kMaxSamples));
       if (syn.features() * std::max<int64_t>(syn.train_samples(), syn.test_samples()) >
-          200'000'000) {
-        return InvalidField(s, "features x samples must be at most 200000000 (800 MB)");
+          kMaxSyntheticValues) {
+        return InvalidField(s, absl::StrCat("features x samples must be at most ",
+                                            kMaxSyntheticValues, " (800 MB)"));
       }
       POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(s, "separation"), syn.separation(), 0, 100));
       if (syn.imbalance() != 0.0) {

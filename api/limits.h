@@ -1,6 +1,7 @@
-// Every limit of the public API, and the names both sides of it share, in one place. The protos
-// (job.proto, coordinator.proto, worker.proto) repeat each limit next to its field; validation
-// (api/*.h) is the only code that checks them against requests.
+// The limits of the public API, and the names both sides of it share. Two families live beside
+// their own code: a loss's (loss/core/loss_config.h) and a loss search's (api/loss_search.h). The
+// protos (job.proto, coordinator.proto, worker.proto) repeat each limit next to its field;
+// validation (api/*.h) is the only code that checks them against requests.
 #ifndef POLYTRAIN_API_LIMITS_H_
 #define POLYTRAIN_API_LIMITS_H_
 
@@ -18,6 +19,8 @@ inline constexpr int kMaxPathLength = 4096;
 inline constexpr int kMaxLayerWidth = 65536;
 inline constexpr int kMaxBatchSize = 65536;
 inline constexpr int64_t kMaxSamples = 10'000'000;
+// A synthetic dataset's features x max(train, test) samples (800 MB of float32).
+inline constexpr int64_t kMaxSyntheticValues = 200'000'000;
 inline constexpr int64_t kMaxSteps = 1'000'000'000;
 inline constexpr int kMaxEpochs = 10000;
 inline constexpr int kMaxThreads = 256;
