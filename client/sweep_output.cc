@@ -161,6 +161,8 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
     }
     absl::StrAppend(&out, ranking.ToString());
     absl::StrAppendFormat(&out, "best: %s\n", sweep.best_loss());
+  } else if (!sweep.ranking_note().empty()) {
+    absl::StrAppendFormat(&out, "\nno ranking: %s\n", sweep.ranking_note());
   }
   return out;
 }

@@ -5,7 +5,6 @@
 #include "api/loss_search.h"
 #include "server/coordinator_test_fixture.h"
 #include "server/sqlite_job_store.h"
-#include "server/sweep_report.h"
 
 namespace polytrain {
 namespace {
@@ -200,39 +199,6 @@ TEST_F(SearchControllerTest, TheBaselineRunsNoSeedTheSameLossRanAlready) {
   ASSERT_EQ(sweep.ranking_size(), 1);
   EXPECT_EQ(sweep.ranking(0).runs(), 2);
   EXPECT_NEAR(sweep.ranking(0).mean(), (0.77 + 0.76) / 2, 1e-12);
-}
-
-TEST(SweepReportTest, AFinalistReRunWithSeveralSeedsRanksBeforeATrialOfOneSeed) {
-  polytrain::v1::SubmitSweepRequest request;
-  request.set_seeds(2);
-  request.mutable_search()->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
-  request.mutable_search()->set_top_k(1);
-  Sweep record;
-  record.set_id("sweep-1");
-  *record.mutable_request() = request;
-  record.set_state(Sweep::SWEEP_STATE_DONE);
-  std::vector<Job> jobs;
-  auto run = [&](const std::string& loss, int trial, bool rerun, double accuracy) {
-    Job job;
-    job.set_id("job-" + std::to_string(jobs.size()));
-    job.set_loss_name(loss);
-    job.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
-    job.mutable_search()->set_trial(trial);
-    job.mutable_search()->set_rerun(rerun);
-    (*job.mutable_final_metrics())["eval_accuracy"] = accuracy;
-    jobs.push_back(job);
-  };
-  run("poly1(e=1)", 0, false, 0.80);  // reached the full budget, was no finalist: one seed
-  run("poly1(e=2)", 1, false, 0.79);  // the finalist, and its re-run
-  run("poly1(e=2)", 1, true, 0.78);
-  run("ce", -1, true, 0.70);  // the baseline
-  run("ce", -1, true, 0.71);
-  const Sweep sweep = BuildSweepReport(record, jobs);
-  ASSERT_EQ(sweep.ranking_size(), 3);
-  EXPECT_EQ(sweep.ranking(0).loss_name(), "poly1(e=2)");
-  EXPECT_EQ(sweep.ranking(1).loss_name(), "ce");
-  EXPECT_EQ(sweep.ranking(2).loss_name(), "poly1(e=1)");
-  EXPECT_EQ(sweep.best_loss(), "poly1(e=2)");
 }
 
 TEST_F(SearchControllerTest, ASearchGoesOnAfterARestartAndACancelledTrialDropsOut) {

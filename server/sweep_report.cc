@@ -199,6 +199,12 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<JobWithMetrics>& r
     for (auto& row : rows) *sweep.add_ranking() = std::move(row);
     if (!rows.empty()) sweep.set_best_loss(sweep.ranking(0).loss_name());
   }
+  bool any_ended = false;
+  for (const Job& job : jobs) any_ended = any_ended || IsFinalState(job.state());
+  if (sweep.ranking_size() == 0 && any_ended) {
+    sweep.set_ranking_note(comparison.ok() ? "no run succeeded at the full budget yet"
+                                           : std::string(comparison.status().message()));
+  }
   return sweep;
 }
 

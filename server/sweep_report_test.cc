@@ -1,0 +1,75 @@
+// A sweep's report from its record and jobs alone: the ranking's order, and why it is empty.
+#include "server/sweep_report.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::Sweep;
+
+TEST(SweepReportTest, AFinalistReRunWithSeveralSeedsRanksBeforeATrialOfOneSeed) {
+  polytrain::v1::SubmitSweepRequest request;
+  request.set_seeds(2);
+  request.mutable_search()->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
+  request.mutable_search()->set_top_k(1);
+  Sweep record;
+  record.set_id("sweep-1");
+  *record.mutable_request() = request;
+  record.set_state(Sweep::SWEEP_STATE_DONE);
+  std::vector<Job> jobs;
+  auto run = [&](const std::string& loss, int trial, bool rerun, double accuracy) {
+    Job job;
+    job.set_id("job-" + std::to_string(jobs.size()));
+    job.set_loss_name(loss);
+    job.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
+    job.mutable_search()->set_trial(trial);
+    job.mutable_search()->set_rerun(rerun);
+    (*job.mutable_final_metrics())["eval_accuracy"] = accuracy;
+    jobs.push_back(job);
+  };
+  run("poly1(e=1)", 0, false, 0.80);  // reached the full budget, was no finalist: one seed
+  run("poly1(e=2)", 1, false, 0.79);  // the finalist, and its re-run
+  run("poly1(e=2)", 1, true, 0.78);
+  run("ce", -1, true, 0.70);  // the baseline
+  run("ce", -1, true, 0.71);
+  const Sweep sweep = BuildSweepReport(record, jobs);
+  ASSERT_EQ(sweep.ranking_size(), 3);
+  EXPECT_EQ(sweep.ranking(0).loss_name(), "poly1(e=2)");
+  EXPECT_EQ(sweep.ranking(1).loss_name(), "ce");
+  EXPECT_EQ(sweep.ranking(2).loss_name(), "poly1(e=1)");
+  EXPECT_EQ(sweep.best_loss(), "poly1(e=2)");
+}
+
+TEST(SweepReportTest, AnEmptyRankingSaysWhy) {
+  Sweep record;
+  record.set_id("sweep-2");
+  record.mutable_request()->mutable_search()->set_strategy(
+      polytrain::v1::LossSearch::STRATEGY_RANDOM);
+  record.mutable_request()->mutable_search()->set_metric("val_accuracy");
+  record.set_state(Sweep::SWEEP_STATE_RUNNING);
+  Job job;
+  job.set_id("job-0");
+  job.set_loss_name("poly1(e=1)");
+  job.set_state(polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(BuildSweepReport(record, {job}).ranking_note(), "");  // nothing ended yet
+  // A tensor file without a validation split: the runs report no val_accuracy.
+  job.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
+  (*job.mutable_final_metrics())["eval_accuracy"] = 0.8;
+  const Sweep done = BuildSweepReport(record, {job});
+  EXPECT_EQ(done.state(), Sweep::SWEEP_STATE_DONE);
+  EXPECT_EQ(done.ranking_size(), 0);
+  EXPECT_EQ(done.ranking_note(),
+            "metric: no job reports 'val_accuracy' (they report: eval_accuracy)");
+  job.set_state(polytrain::v1::JOB_STATE_FAILED);
+  job.clear_final_metrics();
+  EXPECT_EQ(BuildSweepReport(record, {job}).ranking_note(),
+            "no run succeeded at the full budget yet");
+}
+
+}  // namespace
+}  // namespace polytrain
