@@ -903,11 +903,7 @@ TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {
   Connect("w", &channel);  // "a" runs, "b" waits
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
-  Scheduler::Options options;
-  options.lease_thread = false;
-  options.metrics = &metrics;
-  core_.reset();  // the coordinator stops; its SQLite file keeps both jobs
-  Open(options);
+  ReopenWithMetrics(&metrics);  // the coordinator stops; its SQLite file keeps both jobs
   const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
   EXPECT_NE(text.find("polytrain_jobs{state=\"queued\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("polytrain_jobs{state=\"running\"} 1"), std::string::npos) << text;
@@ -917,11 +913,7 @@ TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {
 TEST_F(CoordinatorTest, QueueDepthCountsAJobCancelledWhileQueuedOut) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
-  Scheduler::Options options;
-  options.lease_thread = false;
-  options.metrics = &metrics;
-  core_.reset();
-  Open(options);
+  ReopenWithMetrics(&metrics);
   const Job job = Submit("queued");  // no worker: it waits
   auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
   EXPECT_NE(exposition().find("polytrain_queue_depth 1\n"), std::string::npos) << exposition();
@@ -934,11 +926,7 @@ TEST_F(CoordinatorTest, QueueDepthCountsAJobCancelledWhileQueuedOut) {
 TEST_F(CoordinatorTest, RefusedWorkerMessagesAreCountedByKind) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
-  Scheduler::Options options;
-  options.lease_thread = false;
-  options.metrics = &metrics;
-  core_.reset();
-  Open(options);
+  ReopenWithMetrics(&metrics);
   RecordingChannel channel;
   const int64_t session = Connect("w", &channel);
   polytrain::v1::WorkerMessage bad;

@@ -65,6 +65,14 @@ class CoordinatorTest : public ::testing::Test {
     api_ = &core_->client_api();
     protocol_ = &core_->worker_protocol();
   }
+  // Starts the core again on the same store, exporting to `metrics` (no lease thread).
+  void ReopenWithMetrics(CoordinatorMetrics* metrics) {
+    Scheduler::Options options;
+    options.lease_thread = false;
+    options.metrics = metrics;
+    core_.reset();
+    Open(options);
+  }
   void TearDown() override {
     core_.reset();
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
