@@ -4,6 +4,7 @@
 
 #include "api/limits.h"
 #include "common/grpc_status.h"
+#include "common/utf8_text.h"
 #include "server/request_bytes.h"
 #include "spdlog/spdlog.h"
 
@@ -101,7 +102,9 @@ void WorkerConnection::SendAck(uint64_t sequence, absl::string_view refused) {
     ack->set_sequence(std::max(ack->sequence(), sequence));
     if (!refused.empty()) {
       ack->set_refused_sequence(sequence);
-      ack->set_refused(std::string(refused.substr(0, kMaxErrorLength)));
+      // Valid UTF-8, cut between characters: a proto3 string must be, or the ack does not parse.
+      const std::string valid = ToValidUtf8(refused);
+      ack->set_refused(std::string(Utf8Prefix(valid, kMaxErrorLength)));
     }
   };
   {
