@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
+#include "api/model_size.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "loss/spec/loss_spec.h"
@@ -265,6 +266,9 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
   POLYTRAIN_RETURN_IF_ERROR(ValidateModel(spec.model(), FieldPath(path, "model")));
   if (!spec.has_dataset()) return InvalidField(FieldPath(path, "dataset"), "must be set");
   POLYTRAIN_RETURN_IF_ERROR(ValidateDataset(spec.dataset(), FieldPath(path, "dataset")));
+  const SampleShapeBound samples = SubmittedSampleShape(spec.model(), spec.dataset());
+  POLYTRAIN_RETURN_IF_ERROR(CheckModelSize(spec.model(), samples.sample_shape, samples.classes,
+                                           FieldPath(path, "model")));
   if (check_loss) {
     const std::string loss = FieldPath(path, "loss");
     if (!spec.has_loss()) return InvalidField(loss, "must be set");

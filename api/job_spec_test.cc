@@ -191,6 +191,27 @@ TEST(JobSpecTest, ClassWeightsFitADatasetWhoseClassesAreKnownAtSubmit) {
                   .ok());
 }
 
+TEST(JobSpecTest, AModelTooLargeForAnyDataIsRefusedAtSubmit) {
+  // Synthetic data of 4096 features, 3 classes: 4097 x 65536 + 65537 x 10000 + 10001 x 3
+  // parameters (924 million) pass; a second layer of 15000 (1.25 billion) does not.
+  const std::string data =
+      " dataset { synthetic { classes: 3 features: 4096 train_samples: 10 test_samples: 10 } }";
+  EXPECT_TRUE(ValidateJobSpec(Spec("model { mlp { hidden: [65536, 10000] } }" + data)).ok());
+  ExpectInvalid("model { mlp { hidden: [65536, 15000] } }" + data,
+                "spec.model.mlp.hidden: makes a model of 1,251,600,995 parameters for samples "
+                "[4096] and 3 classes; the most is 1,000,000,000");
+  // Fashion-MNIST's shape is known; a file's is not, so its bound is what no data could fit.
+  ExpectInvalid("model { cnn { channels: [1024] hidden: 65536 } } dataset { fashion_mnist {} }",
+                "spec.model.cnn: makes a model of 13,154,068,490 parameters for samples "
+                "[1, 28, 28] and 10 classes; the most is 1,000,000,000");
+  EXPECT_TRUE(ValidateJobSpec(Spec("model { cnn { channels: [1024] hidden: 65536 } } "
+                                   "dataset { tensors { path: 'data.pt' } }"))
+                  .ok());
+  ExpectInvalid("model { mlp { hidden: [65536, 65536] } } dataset { tensors { path: 'd.pt' } }",
+                "spec.model.mlp.hidden: makes a model of 4,295,294,978 parameters for samples "
+                "[1, 1, 1] and 2 classes; the most is 1,000,000,000");
+}
+
 TEST(JobSpecTest, ASweepBaseNeedsNoLossButEverythingElse) {
   JobSpec base = Spec();
   base.clear_loss();

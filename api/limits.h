@@ -17,6 +17,9 @@ inline constexpr int kMaxLabelKeyLength = 63;
 inline constexpr int kMaxLabelValueLength = 256;
 inline constexpr int kMaxPathLength = 4096;
 inline constexpr int kMaxLayerWidth = 65536;
+// A built-in model's parameters (api/model_size.h): 4 GB of float32 weights, about 16 GB once
+// gradients and Adam's two moments are counted.
+inline constexpr int64_t kMaxModelParameters = 1'000'000'000;
 inline constexpr int kMaxBatchSize = 65536;
 inline constexpr int64_t kMaxSamples = 10'000'000;
 // A synthetic dataset's features x max(train, test) samples (800 MB of float32).

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/job_spec_defaults.h"
+#include "api/model_size.h"
+#include "common/status_macros.h"
 #include "common/validation.h"
 
 namespace polytrain {
@@ -54,6 +56,8 @@ int64_t Product(const std::vector<int64_t>& v) {
 absl::StatusOr<nn::Sequential> BuildModel(const polytrain::v1::ModelSpec& spec,
                                           const std::vector<int64_t>& shape, int64_t classes,
                                           const std::string& path) {
+  // Before a byte of it is allocated: a model too large is an error, not an out-of-memory kill.
+  POLYTRAIN_RETURN_IF_ERROR(CheckModelSize(spec, shape, classes, path));
   nn::Sequential model;
   switch (spec.architecture_case()) {
     case polytrain::v1::ModelSpec::kMlp: {
