@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "api/limits.h"
 #include "api/loss_search.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
@@ -38,103 +39,100 @@ std::vector<size_t> Downsample(size_t n, size_t limit) {
 
 }  // namespace
 
-absl::StatusOr<CompareJobsResponse> BuildComparison(const std::vector<JobWithMetrics>& jobs,
-                                                    std::string metric, std::string baseline,
-                                                    int curve_points) {
+ComparisonBuilder::ComparisonBuilder(std::string metric, int curve_points)
+    : curve_points_(curve_points == 0 ? kDefaultCurvePoints : static_cast<size_t>(curve_points)) {
   if (metric.empty()) metric = "eval_accuracy";
-  const bool lower_better = LowerIsBetter(metric);
-  CompareJobsResponse response;
-  response.set_metric(metric);
+  lower_better_ = LowerIsBetter(metric);
+  response_.set_metric(std::move(metric));
+}
 
-  std::vector<std::string> loss_order;
-  std::map<std::string, std::vector<double>> finals, bests, eces;
-  std::set<std::string> reported;  // every metric some job has a value of
-  for (const JobWithMetrics& item : jobs) {
-    const polytrain::v1::Job& job = item.job;
-    auto* row = response.add_jobs();
-    row->set_job_id(job.id());
-    row->set_name(job.spec().name());
-    row->set_loss_name(job.loss_name());
-    row->set_state(job.state());
-    row->set_seed(job.spec().seed());
-    *row->mutable_final_metrics() = job.final_metrics();
-    if (job.has_start_time() && job.has_end_time()) {
-      row->set_seconds(google::protobuf::util::TimeUtil::DurationToNanoseconds(job.end_time() -
-                                                                               job.start_time()) /
-                       1e9);
+void ComparisonBuilder::Add(const polytrain::v1::Job& job, const std::vector<MetricPoint>& points) {
+  const std::string& metric = response_.metric();
+  auto* row = response_.add_jobs();
+  row->set_job_id(job.id());
+  row->set_name(job.spec().name());
+  row->set_loss_name(job.loss_name());
+  row->set_state(job.state());
+  row->set_seed(job.spec().seed());
+  *row->mutable_final_metrics() = job.final_metrics();
+  if (job.has_start_time() && job.has_end_time()) {
+    row->set_seconds(
+        google::protobuf::util::TimeUtil::DurationToNanoseconds(job.end_time() - job.start_time()) /
+        1e9);
+  }
+  double last = kNaN, best = kNaN;
+  auto* curve = response_.add_curves();
+  curve->set_job_id(job.id());
+  curve->set_loss_name(job.loss_name());
+  std::vector<const MetricPoint*> evals, trains;
+  for (const auto& [key, value] : job.final_metrics()) reported_.insert(key);
+  for (const MetricPoint& p : points) {
+    if (p.kind() == MetricPoint::KIND_EVAL) {
+      for (const auto& [key, value] : p.values()) reported_.insert(key);
     }
-    double last = kNaN, best = kNaN;
-    auto* curve = response.add_curves();
-    curve->set_job_id(job.id());
-    curve->set_loss_name(job.loss_name());
-    std::vector<const MetricPoint*> evals, trains;
-    for (const auto& [key, value] : job.final_metrics()) reported.insert(key);
-    for (const MetricPoint& p : item.points) {
-      if (p.kind() == MetricPoint::KIND_EVAL) {
-        for (const auto& [key, value] : p.values()) reported.insert(key);
-      }
-      if (p.kind() == MetricPoint::KIND_EVAL && p.values().count(metric) != 0) {
-        const double v = p.values().at(metric);
-        last = v;
-        if (std::isnan(best) || (lower_better ? v < best : v > best)) best = v;
-        evals.push_back(&p);
-      } else if (p.kind() == MetricPoint::KIND_TRAIN && p.values().count("loss") != 0) {
-        trains.push_back(&p);
-      }
-    }
-    auto final_metric = job.final_metrics().find(metric);
-    if (final_metric != job.final_metrics().end()) last = final_metric->second;
-    row->set_final_value(last);
-    row->set_best_value(best);
-    const size_t limit = curve_points == 0 ? 200 : static_cast<size_t>(curve_points);
-    for (size_t i : Downsample(evals.size(), limit)) {
-      curve->add_eval_steps(evals[i]->step());
-      curve->add_eval_values(evals[i]->values().at(metric));
-    }
-    for (size_t i : Downsample(trains.size(), limit)) {
-      curve->add_train_steps(trains[i]->step());
-      curve->add_train_loss(trains[i]->values().at("loss"));
-    }
-
-    if (std::find(loss_order.begin(), loss_order.end(), job.loss_name()) == loss_order.end()) {
-      loss_order.push_back(job.loss_name());
-    }
-    // Only finite values enter the statistics: one infinite run would make every interval
-    // and test of its loss meaningless (NaN degrees of freedom).
-    if (job.state() == polytrain::v1::JOB_STATE_SUCCEEDED && std::isfinite(last)) {
-      finals[job.loss_name()].push_back(last);
-      if (std::isfinite(best)) bests[job.loss_name()].push_back(best);
-      auto ece = job.final_metrics().find("eval_ece");
-      if (ece != job.final_metrics().end() && std::isfinite(ece->second)) {
-        eces[job.loss_name()].push_back(ece->second);
-      }
+    if (p.kind() == MetricPoint::KIND_EVAL && p.values().count(metric) != 0) {
+      const double v = p.values().at(metric);
+      last = v;
+      if (std::isnan(best) || (lower_better_ ? v < best : v > best)) best = v;
+      evals.push_back(&p);
+    } else if (p.kind() == MetricPoint::KIND_TRAIN && p.values().count("loss") != 0) {
+      trains.push_back(&p);
     }
   }
+  auto final_metric = job.final_metrics().find(metric);
+  if (final_metric != job.final_metrics().end()) last = final_metric->second;
+  row->set_final_value(last);
+  row->set_best_value(best);
+  for (size_t i : Downsample(evals.size(), curve_points_)) {
+    curve->add_eval_steps(evals[i]->step());
+    curve->add_eval_values(evals[i]->values().at(metric));
+  }
+  for (size_t i : Downsample(trains.size(), curve_points_)) {
+    curve->add_train_steps(trains[i]->step());
+    curve->add_train_loss(trains[i]->values().at("loss"));
+  }
 
+  if (std::find(loss_order_.begin(), loss_order_.end(), job.loss_name()) == loss_order_.end()) {
+    loss_order_.push_back(job.loss_name());
+  }
+  // Only finite values enter the statistics: one infinite run would make every interval
+  // and test of its loss meaningless (NaN degrees of freedom).
+  if (job.state() == polytrain::v1::JOB_STATE_SUCCEEDED && std::isfinite(last)) {
+    finals_[job.loss_name()].push_back(last);
+    if (std::isfinite(best)) bests_[job.loss_name()].push_back(best);
+    auto ece = job.final_metrics().find("eval_ece");
+    if (ece != job.final_metrics().end() && std::isfinite(ece->second)) {
+      eces_[job.loss_name()].push_back(ece->second);
+    }
+  }
+}
+
+absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baseline) && {
+  const std::string& metric = response_.metric();
   // Jobs that have reported nothing yet (still queued) cannot tell a misspelt metric.
-  if (!reported.empty() && reported.count(metric) == 0) {
+  if (!reported_.empty() && reported_.count(metric) == 0) {
     std::vector<std::string> names;
-    for (const std::string& name : reported) {
+    for (const std::string& name : reported_) {
       if (name.find('/') == std::string::npos && names.size() < 12) names.push_back(name);
     }
     return absl::InvalidArgumentError(absl::StrCat("metric: no job reports ", Quote(metric),
                                                    " (they report: ", absl::StrJoin(names, ", "),
                                                    ")"));
   }
-  if (baseline.empty() && !loss_order.empty()) {
-    baseline = std::find(loss_order.begin(), loss_order.end(), "ce") != loss_order.end()
+  if (baseline.empty() && !loss_order_.empty()) {
+    baseline = std::find(loss_order_.begin(), loss_order_.end(), "ce") != loss_order_.end()
                    ? "ce"
-                   : loss_order.front();
+                   : loss_order_.front();
   } else if (!baseline.empty() &&
-             std::find(loss_order.begin(), loss_order.end(), baseline) == loss_order.end()) {
+             std::find(loss_order_.begin(), loss_order_.end(), baseline) == loss_order_.end()) {
     return absl::InvalidArgumentError(
         absl::StrCat("baseline_loss: no job has loss ", Quote(baseline),
-                     " (losses: ", absl::StrJoin(loss_order, ", "), ")"));
+                     " (losses: ", absl::StrJoin(loss_order_, ", "), ")"));
   }
-  response.set_baseline_loss(baseline);
-  for (const std::string& loss : loss_order) {
-    const SampleSummary s = Summarize(finals[loss]);
-    auto* row = response.add_losses();
+  response_.set_baseline_loss(baseline);
+  for (const std::string& loss : loss_order_) {
+    const SampleSummary s = Summarize(finals_[loss]);
+    auto* row = response_.add_losses();
     row->set_loss_name(loss);
     row->set_runs(s.n);
     row->set_mean(s.mean);
@@ -142,11 +140,11 @@ absl::StatusOr<CompareJobsResponse> BuildComparison(const std::vector<JobWithMet
     row->set_ci95_low(s.ci95_low);
     row->set_ci95_high(s.ci95_high);
     row->set_baseline(loss == baseline);
-    row->set_p_value(loss == baseline ? kNaN : WelchTTestPValue(finals[loss], finals[baseline]));
-    row->set_mean_best(Summarize(bests[loss]).mean);
-    row->set_mean_ece(Summarize(eces[loss]).mean);
+    row->set_p_value(loss == baseline ? kNaN : WelchTTestPValue(finals_[loss], finals_[baseline]));
+    row->set_mean_best(Summarize(bests_[loss]).mean);
+    row->set_mean_ece(Summarize(eces_[loss]).mean);
   }
-  return response;
+  return std::move(response_);
 }
 
 absl::Status CheckComparisonFits(const CompareJobsResponse& response, int64_t limit) {

@@ -3,6 +3,8 @@
 #ifndef POLYTRAIN_SERVER_JOB_COMPARISON_H_
 #define POLYTRAIN_SERVER_JOB_COMPARISON_H_
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,16 +13,30 @@
 
 namespace polytrain {
 
-struct JobWithMetrics {
-  polytrain::v1::Job job;
-  std::vector<polytrain::v1::MetricPoint> points;  // oldest first
-};
+// Builds the answer one job at a time, so that only one job's metric history is held at once:
+// each Add keeps what the answer needs of it (its row, its downsampled curves, its last and best
+// values) and the caller frees the points after.
+class ComparisonBuilder {
+ public:
+  // `metric` as in CompareJobsRequest (empty: eval_accuracy); `curve_points` 0 means 200.
+  ComparisonBuilder(std::string metric, int curve_points);
 
-// `metric` and `baseline_loss` as in CompareJobsRequest (already defaulted by the caller or
-// empty); INVALID_ARGUMENT when baseline_loss names no job's loss.
-absl::StatusOr<polytrain::v1::CompareJobsResponse> BuildComparison(
-    const std::vector<JobWithMetrics>& jobs, std::string metric, std::string baseline_loss,
-    int curve_points);
+  // `points` are the job's metric history, oldest first (empty for none).
+  void Add(const polytrain::v1::Job& job, const std::vector<polytrain::v1::MetricPoint>& points);
+
+  // The answer over every job added; INVALID_ARGUMENT when some job reports metrics but none
+  // the asked one, or when `baseline_loss` (empty: ce if present, else the first loss) names no
+  // job's loss.
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> Build(std::string baseline_loss) &&;
+
+ private:
+  polytrain::v1::CompareJobsResponse response_;
+  bool lower_better_;
+  size_t curve_points_;
+  std::vector<std::string> loss_order_;
+  std::map<std::string, std::vector<double>> finals_, bests_, eces_;
+  std::set<std::string> reported_;  // every metric some job has a value of
+};
 
 // RESOURCE_EXHAUSTED when `response` is over `limit` bytes, naming what to change: curve_points
 // (with the most that fits) when the curves make the difference, else job_ids. Checked before

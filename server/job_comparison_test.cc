@@ -1,4 +1,4 @@
-// BuildComparison's answer checked against the message limit before it is sent.
+// A comparison's answer checked against the message limit before it is sent.
 #include "server/job_comparison.h"
 
 #include "gtest/gtest.h"

@@ -125,11 +125,15 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
     }
     jobs.assign(page->jobs.rbegin(), page->jobs.rend());  // oldest first
   }
-  absl::StatusOr<std::vector<JobWithMetrics>> with_metrics =
-      WithMetricPoints(*store_, std::move(jobs));
-  if (!with_metrics.ok()) return with_metrics.status();
-  absl::StatusOr<polytrain::v1::CompareJobsResponse> response = BuildComparison(
-      *with_metrics, request.metric(), request.baseline_loss(), request.curve_points());
+  // One job's history at a time: a thousand long curves are never held at once.
+  ComparisonBuilder builder(request.metric(), request.curve_points());
+  for (const Job& job : jobs) {
+    absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points = store_->GetMetrics(job.id());
+    if (!points.ok()) return points.status();
+    builder.Add(job, *points);
+  }
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> response =
+      std::move(builder).Build(request.baseline_loss());
   if (!response.ok()) return response;
   POLYTRAIN_RETURN_IF_ERROR(
       CheckComparisonFits(*response, kMaxMessageBytes - kMessageHeadroomBytes));
@@ -146,9 +150,8 @@ absl::StatusOr<polytrain::v1::Sweep> JobQueries::GetSweep(
   }
   absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
   if (!jobs.ok()) return jobs.status();
-  absl::StatusOr<std::vector<JobWithMetrics>> runs = WithMetricPoints(*store_, *std::move(jobs));
-  if (!runs.ok()) return runs.status();
-  return BuildSweepReport(*record, *runs);
+  return BuildSweepReport(*record, *jobs,
+                          [this](const std::string& id) { return store_->GetMetrics(id); });
 }
 
 absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> JobQueries::RetriedSweep(

@@ -95,29 +95,10 @@ polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& 
   return baseline;
 }
 
-absl::StatusOr<std::vector<JobWithMetrics>> WithMetricPoints(JobStore& store,
-                                                             std::vector<Job> jobs) {
-  std::vector<JobWithMetrics> runs;
-  runs.reserve(jobs.size());
-  for (Job& job : jobs) {
-    absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points = store.GetMetrics(job.id());
-    if (!points.ok()) return points.status();
-    runs.push_back({std::move(job), *std::move(points)});
-  }
-  return runs;
-}
+namespace {
 
-Sweep BuildSweepReport(const Sweep& record, const std::vector<Job>& jobs) {
-  std::vector<JobWithMetrics> runs;
-  runs.reserve(jobs.size());
-  for (const Job& job : jobs) runs.push_back({job, {}});
-  return BuildSweepReport(record, runs);
-}
-
-Sweep BuildSweepReport(const Sweep& record, const std::vector<JobWithMetrics>& runs) {
-  std::vector<Job> jobs;
-  jobs.reserve(runs.size());
-  for (const JobWithMetrics& run : runs) jobs.push_back(run.job);
+absl::StatusOr<Sweep> Report(const Sweep& record, const std::vector<Job>& jobs,
+                             const MetricHistory* history) {
   Sweep sweep = record;
   const polytrain::v1::SubmitSweepRequest& request = record.request();
   const bool halving =
@@ -167,8 +148,18 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<JobWithMetrics>& r
   for (const Job& job : jobs) has_baseline = has_baseline || job.loss_name() == baseline;
   if (!has_baseline) baseline.clear();
   const bool untested = searched && !has_baseline;
+  ComparisonBuilder builder(metric, 0);
+  for (const Job& job : jobs) {
+    if (history == nullptr) {
+      builder.Add(job, {});
+      continue;
+    }
+    absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points = (*history)(job.id());
+    if (!points.ok()) return points.status();
+    builder.Add(job, *points);
+  }
   absl::StatusOr<polytrain::v1::CompareJobsResponse> comparison =
-      BuildComparison(runs, metric, baseline, 0);
+      std::move(builder).Build(baseline);
   if (comparison.ok()) {
     sweep.set_baseline_loss(untested ? "" : comparison->baseline_loss());
     std::vector<polytrain::v1::CompareJobsResponse::LossRow> rows;
@@ -206,6 +197,17 @@ Sweep BuildSweepReport(const Sweep& record, const std::vector<JobWithMetrics>& r
                                            : std::string(comparison.status().message()));
   }
   return sweep;
+}
+
+}  // namespace
+
+absl::StatusOr<Sweep> BuildSweepReport(const Sweep& record, const std::vector<Job>& jobs,
+                                       const MetricHistory& history) {
+  return Report(record, jobs, &history);
+}
+
+Sweep BuildSweepReport(const Sweep& record, const std::vector<Job>& jobs) {
+  return *Report(record, jobs, nullptr);  // nothing to read: never an error
 }
 
 }  // namespace polytrain

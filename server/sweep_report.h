@@ -5,6 +5,7 @@
 #ifndef POLYTRAIN_SERVER_SWEEP_REPORT_H_
 #define POLYTRAIN_SERVER_SWEEP_REPORT_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,19 +29,21 @@ TrialStanding Standing(const polytrain::v1::Job& job, const std::string& metric)
 // configuration's activation, smoothing, weights and reduction.
 polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& request);
 
-// `record` (as stored) filled in from `runs`: its jobs, each with its metric points, which give
-// the ranking's mean_best as CompareJobs computes it.
-polytrain::v1::Sweep BuildSweepReport(const polytrain::v1::Sweep& record,
-                                      const std::vector<JobWithMetrics>& runs);
+// One job's metric history, oldest first (JobStore::GetMetrics).
+using MetricHistory =
+    std::function<absl::StatusOr<std::vector<polytrain::v1::MetricPoint>>(const std::string&)>;
+
+// `record` (as stored) filled in from its `jobs` and their metric points, which give the
+// ranking's mean_best as CompareJobs computes it. The points are read through `history` one job
+// at a time and dropped before the next; an error is a history's that could not be read.
+absl::StatusOr<polytrain::v1::Sweep> BuildSweepReport(const polytrain::v1::Sweep& record,
+                                                      const std::vector<polytrain::v1::Job>& jobs,
+                                                      const MetricHistory& history);
 
 // As above without metric points (ranking[].mean_best stays NaN): for the search's gauges, which
 // do not show it and are refreshed at every trial's change.
 polytrain::v1::Sweep BuildSweepReport(const polytrain::v1::Sweep& record,
                                       const std::vector<polytrain::v1::Job>& jobs);
-
-// `jobs` with their metric points read from `store`.
-absl::StatusOr<std::vector<JobWithMetrics>> WithMetricPoints(JobStore& store,
-                                                             std::vector<polytrain::v1::Job> jobs);
 
 }  // namespace polytrain
 
