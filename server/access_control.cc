@@ -29,7 +29,8 @@ absl::StatusOr<Caller> AccessControl::ClientCaller(const grpc::ServerContextBase
                    "': a worker token may only speak the worker protocol"));
 }
 
-absl::Status AccessControl::CheckWorker(const grpc::ServerContextBase& context) const {
+absl::StatusOr<std::string> AccessControl::CheckWorker(
+    const grpc::ServerContextBase& context) const {
   if (worker_certificate_required_) {
     const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
     if (auth == nullptr || !auth->IsPeerAuthenticated()) {
@@ -44,7 +45,7 @@ absl::Status AccessControl::CheckWorker(const grpc::ServerContextBase& context) 
     return absl::PermissionDeniedError(absl::StrCat("token of client '", principal->name,
                                                     "': the worker protocol needs a worker token"));
   }
-  return absl::OkStatus();
+  return principal->name;
 }
 
 }  // namespace polytrain

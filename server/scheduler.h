@@ -100,9 +100,12 @@ class Scheduler {
   // Stops sending to `watcher` (the client went away). No OnEnd follows.
   void Unwatch(const std::string& job_id, JobWatcher* watcher);
 
-  // A worker's stream opened with a (valid) hello; returns its session. ALREADY_EXISTS when a
-  // worker of that name is connected.
-  absl::StatusOr<int64_t> ConnectWorker(const polytrain::v1::Hello& hello, WorkerChannel* channel);
+  // A worker's stream opened with a (valid) hello and the worker token `token_name` (empty
+  // without tokens); returns its session. ALREADY_EXISTS when a worker of that name is
+  // connected; PERMISSION_DENIED when ranks of a worker of that name wait for it and it ran them
+  // under another token (a holder of one token cannot take, or end, another's jobs).
+  absl::StatusOr<int64_t> ConnectWorker(const polytrain::v1::Hello& hello, WorkerChannel* channel,
+                                        const std::string& token_name = "");
   // The stream closed; its running jobs keep their leases until they lapse.
   void DisconnectWorker(int64_t session);
 
@@ -168,7 +171,8 @@ class Scheduler {
  private:
   struct WorkerState {
     int64_t session = 0;
-    std::string key;  // Welcome.session_key
+    std::string key;         // Welcome.session_key
+    std::string token_name;  // the worker token it connected with (empty without tokens)
     polytrain::v1::Hello hello;
     WorkerChannel* channel = nullptr;
     std::set<std::string> running;
@@ -194,6 +198,9 @@ class Scheduler {
     // naming that key (Hello.previous_session_key). Empty for a restored rank: the key was not
     // stored, so after a coordinator restart the worker's name alone re-attaches it.
     std::string key;
+    // The worker token its worker connected with: while it waits for its worker, only a hello
+    // with that token may use the worker's name. Empty without tokens, and for a restored rank.
+    std::string token_name;
   };
   struct RunningJob {
     int32_t attempt = 0;

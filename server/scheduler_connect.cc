@@ -15,7 +15,8 @@
 namespace polytrain {
 
 absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hello,
-                                                 WorkerChannel* channel) {
+                                                 WorkerChannel* channel,
+                                                 const std::string& token_name) {
   SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& previous_key = hello.previous_session_key();
@@ -33,6 +34,16 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
     DetachSessionLocked(session);
     break;
   }
+  for (const auto& [job_id, running] : running_) {
+    for (const Rank& rank : running.ranks) {
+      if (rank.session == -1 && rank.worker == hello.name() && !rank.token_name.empty() &&
+          rank.token_name != token_name) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "hello.name: worker ", hello.name(), " has jobs running under another worker token (",
+            job_id, "); until they end, only a worker with that token may use the name"));
+      }
+    }
+  }
   const int64_t session = next_session_++;
   WorkerState& state = workers_[session];
   state.session = session;
@@ -41,6 +52,7 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
   for (const std::string& device : hello.devices()) state.cuda = state.cuda || device == "cuda";
   state.channel = channel;
   state.key = RandomHexKey(16);
+  state.token_name = token_name;
   polytrain::v1::CoordinatorMessage welcome;
   welcome.mutable_welcome()->set_heartbeat_seconds(options_.heartbeat_seconds);
   welcome.mutable_welcome()->set_lease_seconds(options_.lease_seconds);

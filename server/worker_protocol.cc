@@ -8,9 +8,10 @@
 namespace polytrain {
 
 absl::StatusOr<int64_t> WorkerProtocol::Connected(const polytrain::v1::Hello& hello,
-                                                  WorkerChannel* channel) {
+                                                  WorkerChannel* channel,
+                                                  const std::string& token_name) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateHello(hello));
-  return scheduler_->ConnectWorker(hello, channel);
+  return scheduler_->ConnectWorker(hello, channel, token_name);
 }
 
 absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {

@@ -1,6 +1,6 @@
 // A worker's session across reconnects: which claims re-attach its running jobs (only the
-// process that ran them, proven by its previous session key), what a worker that restarted
-// loses at once, and a stream that died unnoticed being replaced.
+// process that ran them, proven by its previous session key and its worker token), what a worker
+// that restarted loses at once, and a stream that died unnoticed being replaced.
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "server/coordinator_test_fixture.h"
@@ -84,6 +84,44 @@ TEST_F(CoordinatorTest, OnlyTheProcessThatRanAJobTakesItBack) {
   Finish(returned, job);
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(Get(job.id()).attempts(), 1);
+}
+
+TEST_F(CoordinatorTest, AnAwayWorkersNameIsBoundToTheTokenItsJobsRanUnder) {
+  const Job job = Submit("pool-a-job");
+  RecordingChannel owner, other_pool, back;
+  polytrain::v1::Hello hello;
+  hello.set_name("w");
+  const absl::StatusOr<int64_t> first = protocol_->Connected(hello, &owner, "pool-a");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(owner.Assigned(), (std::vector<std::string>{"pool-a-job"}));
+  protocol_->Disconnected(*first);
+  // A holder of another worker token can neither take the name while the job waits for its
+  // worker, nor end the job by claiming nothing under it.
+  const absl::Status refused = protocol_->Connected(hello, &other_pool, "pool-b").status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.message(),
+            "hello.name: worker w has jobs running under another worker "
+            "token (" +
+                job.id() +
+                "); until they end, only a worker with that token may use "
+                "the name");
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(job.id()).attempts(), 1);
+  // The worker of pool-a comes back with its key and finishes attempt 1.
+  hello.add_running_job_ids(job.id());
+  hello.set_previous_session_key(owner.SessionKey());
+  const absl::StatusOr<int64_t> returned = protocol_->Connected(hello, &back, "pool-a");
+  ASSERT_TRUE(returned.ok()) << returned.status();
+  EXPECT_TRUE(back.Cancelled().empty());
+  Finish(*returned, job);
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(job.id()).attempts(), 1);
+  // Once its jobs ended, the name is anyone's again.
+  RecordingChannel later;
+  protocol_->Disconnected(*returned);
+  polytrain::v1::Hello fresh;
+  fresh.set_name("w");
+  EXPECT_TRUE(protocol_->Connected(fresh, &later, "pool-b").ok());
 }
 
 TEST_F(CoordinatorTest, AWorkerBackBeforeItsOldStreamClosedReplacesItByItsKey) {

@@ -12,14 +12,14 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WorkerServiceImpl::
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* WorkerServiceImpl::UploadArtifact(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* receipt) {
-  return NewArtifactUpload(protocol_, artifacts_, receipt, access_->CheckWorker(*context),
+  return NewArtifactUpload(protocol_, artifacts_, receipt, access_->CheckWorker(*context).status(),
                            transfer_idle_);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WorkerServiceImpl::DownloadArtifact(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return NewArtifactDownload(context, protocol_, artifacts_, *request,
-                             access_->CheckWorker(*context), transfer_idle_);
+                             access_->CheckWorker(*context).status(), transfer_idle_);
 }
 
 }  // namespace polytrain
