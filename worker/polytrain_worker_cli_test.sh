@@ -52,6 +52,21 @@ check 'grep -qF "polytrain-worker: spec.batch_size: must be in [1, 65536], got 0
   "bad spec message: $(cat "$tmp/err")"
 check '[[ ! -e "$tmp/bad.jsonl" && ! -e "$tmp/bad_ckpt" ]]' "a refused job wrote files"
 
+# A --checkpoint_dir that cannot hold files fails before the first step (standalone) or at
+# start-up (service mode), naming the flag: not at the first checkpoint, after the training.
+touch "$tmp/a-file"
+"$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --checkpoint_dir "$tmp/a-file/ckpt" \
+  >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-file/ckpt: " "$tmp/err"' \
+  "unwritable --checkpoint_dir: exit $code: $(cat "$tmp/err")"
+check '! grep -q "step\|finished" "$tmp/out" "$tmp/err"' "trained before refusing: $(cat "$tmp/out")"
+"$worker" --coordinator 127.0.0.1:1 --name nowhere --checkpoint_dir "$tmp/a-file" \
+  >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-file: not a directory" "$tmp/err"' \
+  "service mode, file as --checkpoint_dir: exit $code: $(cat "$tmp/err")"
+
 # A data path escaping the data root, and a syntax error with line and column.
 cat >"$tmp/escape.txtpb" <<'SPEC'
 name: "escape"

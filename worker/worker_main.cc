@@ -33,6 +33,7 @@
 #include "cli/logging_flags.h"
 #include "cli/security_flags.h"
 #include "common/allocator.h"
+#include "common/flag_directory.h"
 #include "common/grpc_logging.h"
 #include "common/metrics_http_server.h"
 #include "common/proto_file.h"
@@ -339,6 +340,13 @@ int Main(int argc, char** argv) {
     service.data_root = options.data_root;
     service.checkpoint_root = checkpoint_dir;
     service.checkpoint_keep = std::chrono::seconds(std::llround(checkpoint_keep_hours * 3600));
+    // Made and tried now: a path that cannot hold files fails here, not at a job's first
+    // checkpoint.
+    if (!checkpoint_dir.empty()) {
+      if (absl::Status s = PrepareFlagDirectory("--checkpoint_dir", checkpoint_dir); !s.ok()) {
+        return Fail(kExitInvalid, s);
+      }
+    }
     std::error_code error;
     if (std::filesystem::exists(service.artifact_cache_dir, error) &&
         !std::filesystem::is_directory(service.artifact_cache_dir, error)) {
@@ -369,6 +377,12 @@ int Main(int argc, char** argv) {
   // Everything is validated and loaded before anything is written.
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
   if (!trainer.ok()) return Fail(ExitCodeFor(trainer.status()), trainer.status());
+  // Tried before the first step, not at the first checkpoint after hours of training.
+  if (!checkpoint_dir.empty()) {
+    if (absl::Status s = PrepareFlagDirectory("--checkpoint_dir", checkpoint_dir); !s.ok()) {
+      return Fail(kExitInvalid, s);
+    }
+  }
 
   std::unique_ptr<JsonLinesMetricSink> jsonl;
   if (!metrics_out.empty()) {
