@@ -299,6 +299,12 @@ expect 6 "elsewhere.pt is not a file under $tmp/specs: sent as a path under the 
   submit "$tmp/specs/elsewhere.txtpb" --watch
 grep -qF "'elsewhere.pt' does not exist in the data root (the worker's --data_root)" "$tmp/out" ||
   fail "the worker's error does not say where it looked: $(tail -1 "$tmp/out")"
+# An absolute path is the worker's too, even where this machine has the file: said, not uploaded.
+touch "$tmp/specs/here.pt"
+sed "s|^  synthetic {.*|  tensors { path: \"$tmp/specs/here.pt\" }|" "$spec" >"$tmp/specs/absolute.txtpb"
+expect 0 "$tmp/specs/here.pt is absolute: sent as a path on the worker, where it must lie inside its --data_root" -- \
+  submit "$tmp/specs/absolute.txtpb"
+if grep -q "is stored as" "$tmp/err"; then fail "an absolute path was uploaded: $(cat "$tmp/err")"; fi
 expect 2 "sweep needs --loss-grid or --loss" -- sweep "$spec"
 expect 0 "Exit codes: 0 success" -- --help
 

@@ -49,7 +49,14 @@ absl::Status UploadIfLocal(CoordinatorClient& client, const std::filesystem::pat
   if (!source->has_path()) return absl::OkStatus();
   // An absolute path, or one that climbs out, is the worker's (under its data root).
   const std::filesystem::path relative(source->path());
-  if (relative.empty() || relative.is_absolute()) return absl::OkStatus();
+  if (relative.empty()) return absl::OkStatus();
+  if (relative.is_absolute()) {
+    std::cerr << "polyctl: note: " << source->path()
+              << " is absolute: sent as a path on the worker, where it must lie inside its "
+                 "--data_root; to upload a file of yours, name it relative to --files DIR "
+                 "(default: the spec file's directory)\n";
+    return absl::OkStatus();
+  }
   for (const auto& part : relative) {
     if (part == "..") return absl::OkStatus();
   }

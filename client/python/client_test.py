@@ -308,6 +308,12 @@ class ClientTest(unittest.TestCase):
                                                         "a path under the worker's --data_root"):
                     job = client.submit(spec, files=files)
                 self.assertEqual(job.spec.model.torchscript.path, "fifo.pt")
+                # An absolute path is the worker's even where this machine has the file.
+                (files / "here.pt").write_bytes(b"not uploaded")
+                spec["model"]["torchscript"]["path"] = str(files / "here.pt")
+                with self.assertWarnsRegex(UserWarning, "here.pt is absolute: sent as a path on "
+                                                        "the worker"):
+                    client.submit(spec, files=files)
                 self.assertEqual(client.artifacts(), [])  # nothing was uploaded
         finally:
             service.close()

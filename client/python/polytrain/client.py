@@ -411,9 +411,13 @@ class Client:
         for source in sources:
             if source.WhichOneof("source") != "path":
                 continue
-            if pathlib.PurePath(source.path).is_absolute() or ".." in pathlib.PurePath(
-                    source.path).parts:
-                continue  # the worker's, under its data root
+            if pathlib.PurePath(source.path).is_absolute():
+                warnings.warn(f"{source.path} is absolute: sent as a path on the worker, where it "
+                              f"must lie inside its --data_root; to upload a file of yours, name "
+                              f"it relative to files=DIR", stacklevel=4)
+                continue
+            if ".." in pathlib.PurePath(source.path).parts:
+                continue  # the worker's, under its data root (refused by the coordinator)
             local = pathlib.Path(files) / source.path
             if not local.is_file():  # missing, a directory, a FIFO, a broken link
                 warnings.warn(f"{source.path} is not a file under {files}: sent as a path under "
