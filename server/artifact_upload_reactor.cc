@@ -1,5 +1,6 @@
 #include "server/artifact_upload_reactor.h"
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -17,9 +18,11 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
  public:
   using Done = std::function<void(const grpc::Status&)>;
 
-  ArtifactUploadReactor(ClientApi* api, const absl::StatusOr<Caller>& caller,
-                        grpc::ByteBuffer* response, absl::Duration idle_timeout, Done done)
-      : api_(api),
+  ArtifactUploadReactor(grpc::CallbackServerContext* context, ClientApi* api,
+                        const absl::StatusOr<Caller>& caller, grpc::ByteBuffer* response,
+                        absl::Duration idle_timeout, Done done)
+      : context_(context),
+        api_(api),
         response_(response),
         done_(std::move(done)),
         idle_(idle_timeout, [this, idle_timeout] { End(IdleUploadStatus(idle_timeout)); }) {
@@ -47,7 +50,12 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
       return;
     }
     if (!ok) {
-      End(absl::InvalidArgumentError("last: the upload ended before a chunk marked last"));
+      // A client that went away (killed, its deadline passed) is not one that sent a bad
+      // request: the call's metrics tell them apart.
+      End(cancelled_ || context_->IsCancelled()
+              ? absl::CancelledError("the client went away before the chunk marked last; "
+                                     "nothing stored")
+              : absl::InvalidArgumentError("last: the upload ended before a chunk marked last"));
       return;
     }
     absl::StatusOr<bool> more = Receive();
@@ -57,6 +65,8 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
       Read();
     }
   }
+
+  void OnCancel() override { cancelled_ = true; }
 
   void OnDone() override {
     idle_.Stop();
@@ -109,6 +119,7 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
     Finish(grpc_status);
   }
 
+  grpc::CallbackServerContext* const context_;
   ClientApi* api_;
   grpc::ByteBuffer* response_;
   Done done_;
@@ -116,15 +127,17 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
   grpc::ByteBuffer chunk_bytes_;
   std::unique_ptr<ArtifactCatalog::Upload> upload_;
   bool last_received_ = false;
+  std::atomic<bool> cancelled_{false};
   StreamIdleTimer idle_;  // last: stopped before the rest goes
 };
 
 }  // namespace
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewUserArtifactUpload(
-    ClientApi* api, const absl::StatusOr<Caller>& caller, grpc::ByteBuffer* response,
-    absl::Duration idle_timeout, std::function<void(const grpc::Status&)> done) {
-  return new ArtifactUploadReactor(api, caller, response, idle_timeout, std::move(done));
+    grpc::CallbackServerContext* context, ClientApi* api, const absl::StatusOr<Caller>& caller,
+    grpc::ByteBuffer* response, absl::Duration idle_timeout,
+    std::function<void(const grpc::Status&)> done) {
+  return new ArtifactUploadReactor(context, api, caller, response, idle_timeout, std::move(done));
 }
 
 }  // namespace polytrain

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/server_context.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "server/caller.h"
@@ -16,11 +17,13 @@
 
 namespace polytrain {
 
-// `done` gets the stream's final status (for the call's metrics). The reactor deletes itself when
-// the stream is done; `api` must outlive it.
+// `done` gets the stream's final status (for the call's metrics): CANCELLED when the client went
+// away before the chunk marked last. The reactor deletes itself when the stream is done; `api`
+// must outlive it.
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewUserArtifactUpload(
-    ClientApi* api, const absl::StatusOr<Caller>& caller, grpc::ByteBuffer* response,
-    absl::Duration idle_timeout, std::function<void(const grpc::Status&)> done);
+    grpc::CallbackServerContext* context, ClientApi* api, const absl::StatusOr<Caller>& caller,
+    grpc::ByteBuffer* response, absl::Duration idle_timeout,
+    std::function<void(const grpc::Status&)> done);
 
 }  // namespace polytrain
 

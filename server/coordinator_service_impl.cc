@@ -109,7 +109,7 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifac
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   const auto start = std::chrono::steady_clock::now();
   return NewUserArtifactUpload(
-      api_, access_->ClientCaller(*context), response, transfer_idle_,
+      context, api_, access_->ClientCaller(*context), response, transfer_idle_,
       [this, start](const grpc::Status& status) {
         if (metrics_ == nullptr) return;
         metrics_->Rpc(

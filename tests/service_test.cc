@@ -133,6 +133,49 @@ TEST_F(ServiceTest, PrometheusEndpointShowsJobsWorkersRpcsAndPerJobProgress) {
   }
 }
 
+// An upload whose client went away (killed, or its call cancelled) counts as CANCELLED, not as a
+// bad request; one that ends without its last chunk on purpose is refused naming `last`.
+TEST_F(ServiceTest, AnUploadWhoseClientWentAwayCountsAsCancelled) {
+  StartCoordinator();
+  v1::UploadArtifactRequest first;
+  first.set_name("model.pt");
+  first.set_sha256("sha256:" + std::string(64, '0'));
+  first.set_data(std::string(1000, 'x'));
+  {
+    grpc::ClientContext context;
+    v1::Artifact stored;
+    auto writer = stub_->UploadArtifact(&context, &stored);
+    ASSERT_TRUE(writer->Write(first));
+    context.TryCancel();
+    EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  const std::string counted =
+      "polytrain_rpc_requests_total{code=\"CANCELLED\",method=\"UploadArtifact\"}";
+  EXPECT_TRUE(WaitFor([&] { return Scrape(counted) == 1; })) << Scrape(counted);
+  {
+    grpc::ClientContext context;
+    v1::Artifact stored;
+    auto writer = stub_->UploadArtifact(&context, &stored);
+    ASSERT_TRUE(writer->Write(first));
+    ASSERT_TRUE(writer->WritesDone());
+    const grpc::Status refused = writer->Finish();
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(refused.error_message(), "last: the upload ended before a chunk marked last");
+  }
+  const std::string metrics = testing::HttpGet(metrics_port_, "/metrics");
+  EXPECT_EQ(SeriesValue(metrics, counted), 1);
+  EXPECT_EQ(SeriesValue(metrics,
+                        "polytrain_rpc_requests_total{code=\"INVALID_ARGUMENT\","
+                        "method=\"UploadArtifact\"}"),
+            1);
+  // Neither left a file behind.
+  std::vector<std::string> left;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "artifacts")) {
+    if (entry.is_regular_file()) left.push_back(entry.path().string());
+  }
+  EXPECT_TRUE(left.empty()) << left.front();
+}
+
 TEST_F(ServiceTest, WatchSeesEveryStateChangeAndMetricPoint) {
   StartCoordinator();
   Job job;
