@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "api/job_spec_defaults.h"
+
 namespace polytrain {
 
 DeviceNeed DeviceNeedOf(const polytrain::v1::JobSpec& spec) {
@@ -16,8 +18,9 @@ void JobQueue::Push(const polytrain::v1::Job& job, Clock::time_point now) {
   const LaneId lane = replicas > 1                ? LaneId::kGang
                       : need == DeviceNeed::kCuda ? LaneId::kCuda
                                                   : LaneId::kAny;
-  LaneOf(lane).emplace(key, Entry{job.id(), job.spec().priority(), need, now, replicas, key.order,
-                                  job.spec().device() == polytrain::v1::DEVICE_ANY});
+  LaneOf(lane).emplace(
+      key, Entry{job.id(), job.spec().priority(), need, now, replicas, key.order,
+                 job.spec().device() == polytrain::v1::DEVICE_ANY, Threads(job.spec())});
   index_[job.id()] = {lane, key};
 }
 

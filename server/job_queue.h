@@ -39,6 +39,8 @@ class JobQueue {
     // DEVICE_ANY: a gang's ranks must then all have a GPU or all lack one (so that they all
     // train on the same kind of device and join the same kind of process group).
     bool any_device = false;
+    // spec.threads (0 means 1): only a worker that gives each job this many runs it.
+    int32_t threads = 1;
   };
 
   // Whether `a` comes before `b` in the scheduler's order (priority, then age).

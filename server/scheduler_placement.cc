@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/job_spec_defaults.h"
 #include "common/timestamps.h"
 #include "server/scheduler.h"
 #include "spdlog/spdlog.h"
@@ -15,12 +16,13 @@ using polytrain::v1::Job;
 
 std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed need, int count,
                                                                   const std::string& job_id,
-                                                                  bool without_gpu) {
+                                                                  bool without_gpu, int threads) {
   std::vector<WorkerState*> free;
   for (auto& [session, worker] : workers_) {
     if (static_cast<int>(free.size()) == count) break;
     if (!worker.HasFreeSlot() || (need == DeviceNeed::kCuda && !worker.cuda) ||
-        (without_gpu && worker.cuda) || worker.stopping.count(job_id) != 0) {
+        (without_gpu && worker.cuda) || worker.stopping.count(job_id) != 0 ||
+        worker.threads_per_job < threads) {
       continue;
     }
     free.push_back(&worker);
@@ -29,10 +31,14 @@ std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed nee
 }
 
 std::vector<Scheduler::WorkerState*> Scheduler::GangWorkersLocked(const JobQueue::Entry& gang) {
-  if (!gang.any_device) return FreeWorkersLocked(gang.need, gang.replicas, gang.job_id);
-  std::vector<WorkerState*> gpus = FreeWorkersLocked(DeviceNeed::kCuda, gang.replicas, gang.job_id);
+  if (!gang.any_device) {
+    return FreeWorkersLocked(gang.need, gang.replicas, gang.job_id, false, gang.threads);
+  }
+  std::vector<WorkerState*> gpus =
+      FreeWorkersLocked(DeviceNeed::kCuda, gang.replicas, gang.job_id, false, gang.threads);
   if (static_cast<int>(gpus.size()) == gang.replicas) return gpus;
-  return FreeWorkersLocked(DeviceNeed::kAny, gang.replicas, gang.job_id, /*without_gpu=*/true);
+  return FreeWorkersLocked(DeviceNeed::kAny, gang.replicas, gang.job_id, /*without_gpu=*/true,
+                           gang.threads);
 }
 
 bool Scheduler::StoppedLocked(int64_t session, const std::string& job_id) {
@@ -44,8 +50,10 @@ bool Scheduler::HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_poin
   if (now - gang.queued_at < std::chrono::duration<double>(options_.gang_backfill_seconds)) {
     return false;
   }
-  int with_gpu = 0, without_gpu = 0;  // connected workers, busy or not
-  for (const auto& [session, worker] : workers_) (worker.cuda ? with_gpu : without_gpu) += 1;
+  int with_gpu = 0, without_gpu = 0;  // connected workers that give it its threads, busy or not
+  for (const auto& [session, worker] : workers_) {
+    if (worker.threads_per_job >= gang.threads) (worker.cuda ? with_gpu : without_gpu) += 1;
+  }
   const int could_run = gang.need == DeviceNeed::kCuda ? with_gpu
                         : gang.any_device              ? std::max(with_gpu, without_gpu)
                                                        : with_gpu + without_gpu;
@@ -58,18 +66,25 @@ std::string Scheduler::WaitingFor(const Job& job) {
   if (!queue_.Contains(job.id())) return "";
   const DeviceNeed need = DeviceNeedOf(job.spec());
   const int replicas = std::max(1, job.spec().replicas());
-  // Workers that take jobs (a draining one takes none), with and without a GPU, and their slots
-  // free now.
+  const int threads = Threads(job.spec());
+  // Workers that take jobs (a draining one takes none) and give it its threads, with and without
+  // a GPU, and their slots free now.
   int with_gpu = 0, without_gpu = 0, free_with_gpu = 0, free_without_gpu = 0, draining = 0;
+  int too_few_threads = 0, most_threads = 0;
   for (const auto& [session, worker] : workers_) {
     if (worker.draining) {
       ++draining;
       continue;
     }
+    if (worker.threads_per_job < threads) {
+      ++too_few_threads;
+      most_threads = std::max(most_threads, worker.threads_per_job);
+      continue;
+    }
     (worker.cuda ? with_gpu : without_gpu) += 1;
     if (worker.HasFreeSlot()) (worker.cuda ? free_with_gpu : free_without_gpu) += 1;
   }
-  const int connected = with_gpu + without_gpu;
+  const int connected = with_gpu + without_gpu + too_few_threads;
   const std::string draining_note =
       draining > 0 ? absl::StrCat(" (", draining, " more shutting down)") : "";
   if (connected == 0) return absl::StrCat("no worker is connected", draining_note);
@@ -78,12 +93,19 @@ std::string Scheduler::WaitingFor(const Job& job) {
       need == DeviceNeed::kAny && replicas > 1 && job.spec().device() == polytrain::v1::DEVICE_ANY;
   const int able = need == DeviceNeed::kCuda ? with_gpu
                    : any_device_gang         ? std::max(with_gpu, without_gpu)
-                                             : connected;
+                                             : with_gpu + without_gpu;
   const int free = need == DeviceNeed::kCuda ? free_with_gpu
                    : any_device_gang         ? std::max(free_with_gpu, free_without_gpu)
                                              : free_with_gpu + free_without_gpu;
   const std::string of_connected =
       absl::StrCat(connected, " connected worker", connected == 1 ? "" : "s", draining_note);
+  if (able == 0 && too_few_threads > 0) {
+    return absl::StrCat("needs a worker that gives each job ", threads,
+                        " threads (spec.threads); the ", of_connected,
+                        connected == 1 ? " gives" : " give at most", " ", most_threads,
+                        " (its --threads divided by its --slots)",
+                        need == DeviceNeed::kCuda ? ", and it must have a GPU (spec.device)" : "");
+  }
   if (able == 0) {
     return absl::StrCat("needs a worker with a GPU (spec.device); none of the ", of_connected,
                         connected == 1 ? " has one" : " have one");
@@ -107,16 +129,16 @@ std::string Scheduler::WaitingFor(const Job& job) {
 std::vector<Job> Scheduler::ScheduleLocked() {
   std::vector<Job> started;
   const Clock::time_point now = Clock::now();
-  // Jobs whose only free workers are still stopping their previous attempt: passed over, so
-  // that they do not hold up the jobs behind them.
-  std::set<std::string> waiting_for_stop;
+  // Jobs whose free workers are still stopping their previous attempt, or give fewer threads
+  // than they ask for: passed over, so that they do not hold up the jobs behind them.
+  std::set<std::string> passed_over;
   while (true) {
     const std::vector<WorkerState*> free_cuda = FreeWorkersLocked(DeviceNeed::kCuda, 1);
     const std::vector<WorkerState*> free_any = FreeWorkersLocked(DeviceNeed::kAny, 1);
     if (free_any.empty()) break;
     // The first job of one replica that a free worker can run, and the first gang (in queue
     // order) that fits now; a gang that holds the line stops the search at itself.
-    std::optional<JobQueue::Entry> next = queue_.Next(!free_cuda.empty(), waiting_for_stop);
+    std::optional<JobQueue::Entry> next = queue_.Next(!free_cuda.empty(), passed_over);
     std::optional<JobQueue::Entry> gang, barrier;
     std::vector<WorkerState*> gang_workers;
     for (const JobQueue::Entry& waiting : queue_.Gangs()) {
@@ -139,11 +161,12 @@ std::vector<Job> Scheduler::ScheduleLocked() {
       without_gpu = true;
     }
     if (next.has_value()) {
-      // Not on a worker still stopping its previous attempt (it would not start this one).
+      // Not on a worker still stopping its previous attempt (it would not start this one), nor
+      // on one that gives it fewer threads than it asks for.
       const std::vector<WorkerState*> chosen =
-          FreeWorkersLocked(next->need, 1, next->job_id, without_gpu);
+          FreeWorkersLocked(next->need, 1, next->job_id, without_gpu, next->threads);
       if (chosen.empty() && !FreeWorkersLocked(next->need, 1, "", without_gpu).empty()) {
-        waiting_for_stop.insert(next->job_id);
+        passed_over.insert(next->job_id);
         continue;
       }
       if (chosen.empty() || !StartLocked(*next, chosen, &started)) break;

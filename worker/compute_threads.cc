@@ -11,8 +11,6 @@
 
 namespace polytrain {
 
-int ThreadsPerJob(int cores, int slots) { return std::max(1, cores / std::max(1, slots)); }
-
 int JobThreads(int requested, int limit) { return std::max(1, std::min(requested, limit)); }
 
 std::string SetComputeThreads(int threads, ThreadPool pool) {

@@ -8,17 +8,17 @@
 // Set here before the job's first matrix product, `threads: N` means N threads in all.
 //
 // The rule for a worker running several jobs at once (--slots): each job gets at most
-// floor(cores / slots) threads (at least 1), where cores is the worker's --threads (default: the
-// machine's cores), so the threads of concurrent jobs never add up to more than the worker has.
+// floor(cores / slots) threads (at least 1, api/worker_threads.h), where cores is the worker's
+// --threads (default: the machine's cores), so the threads of concurrent jobs never add up to
+// more than the worker has. The coordinator places a job only where it gets all it asks for.
 #ifndef POLYTRAIN_WORKER_COMPUTE_THREADS_H_
 #define POLYTRAIN_WORKER_COMPUTE_THREADS_H_
 
 #include <string>
 
-namespace polytrain {
+#include "api/worker_threads.h"  // ThreadsPerJob: the share of each slot
 
-// floor(cores / slots), at least 1; a job asking for more is given this many.
-int ThreadsPerJob(int cores, int slots);
+namespace polytrain {
 
 // The threads a job asking for `requested` (>= 1) gets under `limit`.
 int JobThreads(int requested, int limit);

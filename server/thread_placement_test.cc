@@ -1,0 +1,54 @@
+// A job runs only on a worker that gives it all its spec.threads (api/worker_threads.h), so that
+// the same spec and seed train alike wherever they land; one that no free worker can give its
+// threads holds up no job behind it, and says what it waits for.
+#include "gtest/gtest.h"
+#include "server/coordinator_test_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+
+int64_t ConnectWithThreads(WorkerProtocol& protocol, const std::string& name, int slots,
+                           int threads, RecordingChannel* channel) {
+  polytrain::v1::Hello hello;
+  hello.set_name(name);
+  hello.set_slots(slots);
+  hello.set_threads(threads);
+  absl::StatusOr<int64_t> session = protocol.Connected(hello, channel);
+  EXPECT_TRUE(session.ok()) << session.status();
+  return session.value_or(-1);
+}
+
+TEST_F(CoordinatorTest, AJobRunsOnlyWhereItGetsAllItsThreads) {
+  polytrain::v1::SubmitJobRequest request = Request("two-threads");
+  request.mutable_spec()->set_threads(2);
+  const Job wide = *api_->SubmitJob(request, kAdmin);
+  const Job narrow = Submit("one-thread");
+
+  // One thread per job: the second job passes the first, which waits and says why.
+  RecordingChannel small;
+  ConnectWithThreads(*protocol_, "small", 1, 1, &small);
+  EXPECT_EQ(small.Assigned(), (std::vector<std::string>{"one-thread"}));
+  EXPECT_EQ(State(wide.id()), polytrain::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(Get(wide.id()).waiting_for(),
+            "needs a worker that gives each job 2 threads (spec.threads); the 1 connected "
+            "worker gives 1 (its --threads divided by its --slots)");
+
+  // Three threads over two slots are one each: still not enough.
+  RecordingChannel shared;
+  ConnectWithThreads(*protocol_, "shared", 2, 3, &shared);
+  EXPECT_TRUE(shared.Assigned().empty());
+  EXPECT_EQ(Get(wide.id()).waiting_for(),
+            "needs a worker that gives each job 2 threads (spec.threads); the 2 connected "
+            "workers give at most 1 (its --threads divided by its --slots)");
+
+  // Four over two are two each.
+  RecordingChannel large;
+  ConnectWithThreads(*protocol_, "large", 2, 4, &large);
+  EXPECT_EQ(large.Assigned(), (std::vector<std::string>{"two-threads"}));
+  EXPECT_EQ(Get(wide.id()).worker(), "large");
+}
+
+}  // namespace
+}  // namespace polytrain
