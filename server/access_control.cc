@@ -6,11 +6,21 @@ namespace polytrain {
 
 absl::StatusOr<Principal> AccessControl::Authenticate(
     const grpc::ServerContextBase& context) const {
-  if (tokens_ == nullptr) return Principal{"", Role::kAdmin};
+  std::shared_ptr<const TokenAuthenticator> tokens;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tokens = tokens_;
+  }
+  if (tokens == nullptr) return Principal{"", Role::kAdmin};
   const auto& metadata = context.client_metadata();
   const auto it = metadata.find("authorization");
-  if (it == metadata.end()) return tokens_->Authenticate("");
-  return tokens_->Authenticate(absl::string_view(it->second.data(), it->second.size()));
+  if (it == metadata.end()) return tokens->Authenticate("");
+  return tokens->Authenticate(absl::string_view(it->second.data(), it->second.size()));
+}
+
+void AccessControl::ReplaceTokens(std::shared_ptr<const TokenAuthenticator> tokens) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tokens_ = std::move(tokens);
 }
 
 absl::StatusOr<Caller> AccessControl::ClientCaller(const grpc::ServerContextBase& context) const {

@@ -3,6 +3,10 @@
 #ifndef POLYTRAIN_SERVER_ACCESS_CONTROL_H_
 #define POLYTRAIN_SERVER_ACCESS_CONTROL_H_
 
+#include <memory>
+#include <mutex>
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
 #include "server/caller.h"
@@ -15,8 +19,12 @@ class AccessControl {
   // `tokens` null: no authentication, every caller is an anonymous admin. With
   // `worker_certificate_required`, worker-protocol calls must come over TLS with a verified client
   // certificate (the server verifies any certificate presented against --tls_client_ca).
-  AccessControl(const TokenAuthenticator* tokens, bool worker_certificate_required)
-      : tokens_(tokens), worker_certificate_required_(worker_certificate_required) {}
+  AccessControl(std::shared_ptr<const TokenAuthenticator> tokens, bool worker_certificate_required)
+      : tokens_(std::move(tokens)), worker_certificate_required_(worker_certificate_required) {}
+
+  // Checks every later call against `tokens` (a reloaded --tokens file, never null); calls
+  // already under way keep the access they were given.
+  void ReplaceTokens(std::shared_ptr<const TokenAuthenticator> tokens);
 
   // The Coordinator service: a client token acts on its own jobs, an admin token on all.
   absl::StatusOr<Caller> ClientCaller(const grpc::ServerContextBase& context) const;
@@ -28,8 +36,9 @@ class AccessControl {
  private:
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
 
-  const TokenAuthenticator* tokens_;
-  bool worker_certificate_required_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const TokenAuthenticator> tokens_;  // guarded by mu_
+  const bool worker_certificate_required_;
 };
 
 }  // namespace polytrain

@@ -105,7 +105,9 @@ int Main(int argc, char** argv) {
       "Tokens file (--tokens): one 'ROLE NAME sha256:HEX' per line, ROLE one of client (own "
       "jobs), worker (worker protocol only), admin (everything); make the hash with "
       "'polytrain-coordinator --hash_token < token-file'. Without --tokens every caller is an "
-      "admin.\nRuns until SIGINT or SIGTERM (then exits 0). ",
+      "admin. SIGHUP reads the tokens file again (revoking a token closes its workers' streams; "
+      "a file with an error leaves the tokens as they were).\nRuns until SIGINT or SIGTERM (then "
+      "exits 0). ",
       ExitCodesHelp()));
   CoordinatorServer::Options options;
   AddFlags(app, &options);
@@ -146,6 +148,7 @@ int Main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // SQLite would take these as a database that lives only as long as the process.
@@ -168,7 +171,15 @@ int Main(int argc, char** argv) {
   spdlog::info("serving on {}", (*server)->Describe());
 
   int received = 0;
-  sigwait(&signals, &received);
+  while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
+    absl::StatusOr<std::string> reloaded = (*server)->ReloadTokens();
+    if (reloaded.ok()) {
+      spdlog::info("reloaded {}", *reloaded);
+    } else {
+      spdlog::error("--tokens not reloaded, the tokens in force stay: {}",
+                    std::string(reloaded.status().message()));
+    }
+  }
   spdlog::info("shutting down");
   (*server)->Shutdown(5);
   return kExitOk;

@@ -46,10 +46,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   if (!options.tokens_file.empty()) {
     absl::StatusOr<TokenAuthenticator> tokens = TokenAuthenticator::ReadFile(options.tokens_file);
     if (!tokens.ok()) return tokens.status();
-    s->tokens_ = *std::move(tokens);
+    s->tokens_ = std::make_shared<const TokenAuthenticator>(*std::move(tokens));
   }
-  s->access_ = std::make_unique<AccessControl>(s->tokens_.has_value() ? &*s->tokens_ : nullptr,
-                                               !options.security.tls_client_ca.empty());
+  s->access_ = std::make_unique<AccessControl>(s->tokens_, !options.security.tls_client_ca.empty());
 
   s->registry_ = std::make_shared<prometheus::Registry>();
   s->metrics_ = std::make_unique<CoordinatorMetrics>(
@@ -86,7 +85,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       &s->core_->worker_protocol(), s->core_->artifact_store(), s->access_.get(),
       absl::Seconds(options.transfer_idle_seconds));
   grpc::EnableDefaultHealthCheckService(true);
-  if (options.reflection.value_or(!s->tokens_.has_value())) {
+  if (options.reflection.value_or(s->tokens_ == nullptr)) {
     // gRPC's reflection library adds itself to every server built once it is loaded (a static
     // initializer), so it is loaded here, only when reflection is wanted: it answers without a
     // token.
@@ -141,16 +140,33 @@ int CoordinatorServer::metrics_port() const {
 
 std::string CoordinatorServer::Describe() const {
   const ServerSecurityOptions& security = options_.security;
+  return absl::StrCat("port ", port_, " (",
+                      security.plaintext               ? "plaintext"
+                      : security.tls_client_ca.empty() ? "TLS"
+                                                       : "TLS, workers need client certificates",
+                      ", ",
+                      tokens_ != nullptr ? absl::StrCat(tokens_->size(),
+                                                        tokens_->size() == 1 ? " token" : " tokens")
+                                         : "no tokens",
+                      "), db ", options_.db);
+}
+
+absl::StatusOr<std::string> CoordinatorServer::ReloadTokens() {
+  if (options_.tokens_file.empty()) {
+    return absl::FailedPreconditionError(
+        "no --tokens file to reload: this coordinator runs without tokens");
+  }
+  absl::StatusOr<TokenAuthenticator> read = TokenAuthenticator::ReadFile(options_.tokens_file);
+  if (!read.ok()) return read.status();
+  auto tokens = std::make_shared<const TokenAuthenticator>(*std::move(read));
+  access_->ReplaceTokens(tokens);
+  tokens_ = tokens;
+  const int closed = core_->scheduler().CloseWorkersOfRevokedTokens(
+      [&tokens](const std::string& name) { return tokens->HasWorkerAccess(name); });
   return absl::StrCat(
-      "port ", port_, " (",
-      security.plaintext               ? "plaintext"
-      : security.tls_client_ca.empty() ? "TLS"
-                                       : "TLS, workers need client certificates",
-      ", ",
-      tokens_.has_value()
-          ? absl::StrCat(tokens_->size(), tokens_->size() == 1 ? " token" : " tokens")
-          : "no tokens",
-      "), db ", options_.db);
+      tokens->size(), tokens->size() == 1 ? " token" : " tokens", " from ", options_.tokens_file,
+      closed == 0 ? ""
+                  : absl::StrCat("; closed ", closed, " worker stream(s) whose token was revoked"));
 }
 
 void CoordinatorServer::Shutdown(double grace_seconds) {

@@ -60,6 +60,11 @@ class CoordinatorServer {
   int metrics_port() const;
   // "port 50051 (plaintext, no tokens), db polytrain.db": for the start-up log line.
   std::string Describe() const;
+  // Reads the --tokens file again (SIGHUP): every later call is checked against it, and the
+  // streams of workers whose worker token is gone are closed; calls under way (a watch, an
+  // upload) keep going. A file that does not parse leaves the tokens as they were. Returns what
+  // was loaded, in words, for the log; FAILED_PRECONDITION without --tokens.
+  absl::StatusOr<std::string> ReloadTokens();
   // Stops taking calls and finishes those in flight, waiting at most `grace_seconds`.
   void Shutdown(double grace_seconds);
 
@@ -71,7 +76,7 @@ class CoordinatorServer {
   std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<CoordinatorCore> core_;
-  std::optional<TokenAuthenticator> tokens_;
+  std::shared_ptr<const TokenAuthenticator> tokens_;  // null without --tokens
   std::unique_ptr<AccessControl> access_;
   std::unique_ptr<CoordinatorServiceImpl> client_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;

@@ -108,6 +108,10 @@ class Scheduler {
                                         const std::string& token_name = "");
   // The stream closed; its running jobs keep their leases until they lapse.
   void DisconnectWorker(int64_t session);
+  // Closes the stream of every worker that connected with a worker token whose name
+  // `still_valid` no longer accepts (a token revoked by a reload of --tokens): UNAUTHENTICATED.
+  // Its jobs then wait for their leases like those of any worker gone. Returns how many.
+  int CloseWorkersOfRevokedTokens(const std::function<bool(const std::string&)>& still_valid);
 
   // What a worker reports about its jobs (checked messages). A message about a job counts only
   // from the worker and attempt that hold its lease; others are dropped (OK). FAILED_PRECONDITION
@@ -181,6 +185,9 @@ class Scheduler {
     // start a job it still runs).
     std::set<std::string> stopping;
     bool cuda = false;
+    // The threads it gives each job (api/worker_threads.h); a hello without Hello.threads sets
+    // no bound.
+    int threads_per_job = 0;
     // It gave a job back (JobFailed.released): it is shutting down, and gets no more work.
     bool draining = false;
     bool HasFreeSlot() const {
@@ -256,10 +263,11 @@ class Scheduler {
   bool StartLocked(const JobQueue::Entry& entry, const std::vector<WorkerState*>& chosen,
                    std::vector<polytrain::v1::Job>* started);
   // Up to `count` workers with a free slot for `need`, in connection order, that are not still
-  // stopping `job_id`; with `without_gpu`, only workers that have none.
+  // stopping `job_id` and give each job at least `threads`; with `without_gpu`, only workers
+  // that have none.
   std::vector<WorkerState*> FreeWorkersLocked(DeviceNeed need, int count,
                                               const std::string& job_id = "",
-                                              bool without_gpu = false);
+                                              bool without_gpu = false, int threads = 1);
   // A gang's workers if all its ranks fit now (one worker each), else fewer.
   std::vector<WorkerState*> GangWorkersLocked(const JobQueue::Entry& gang);
   // `session`'s worker confirmed that `job_id` stopped there (any message about it, or a

@@ -2,12 +2,14 @@
 // running, tells it to stop attempts the coordinator gave up on, and ends the attempts it no
 // longer claims; a stream that closes leaves its ranks to their leases; a shutdown closes every
 // worker's stream and watch.
+#include <limits>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "api/worker_threads.h"
 #include "common/random_key.h"
 #include "server/scheduler.h"
 #include "spdlog/spdlog.h"
@@ -50,6 +52,8 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
   state.hello = hello;
   if (state.hello.slots() == 0) state.hello.set_slots(1);
   for (const std::string& device : hello.devices()) state.cuda = state.cuda || device == "cuda";
+  state.threads_per_job = hello.threads() > 0 ? ThreadsPerJob(hello.threads(), state.hello.slots())
+                                              : std::numeric_limits<int>::max();
   state.channel = channel;
   state.key = RandomHexKey(16);
   state.token_name = token_name;
@@ -167,6 +171,19 @@ void Scheduler::DetachSessionLocked(int64_t session) {
     }
   }
   workers_.erase(it);
+}
+
+int Scheduler::CloseWorkersOfRevokedTokens(
+    const std::function<bool(const std::string&)>& still_valid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int closed = 0;
+  for (auto& [session, worker] : workers_) {
+    if (worker.token_name.empty() || still_valid(worker.token_name)) continue;
+    worker.channel->Close(absl::UnauthenticatedError(absl::StrCat(
+        "the worker token '", worker.token_name, "' was revoked (the coordinator's --tokens)")));
+    ++closed;
+  }
+  return closed;
 }
 
 void Scheduler::CloseStreamsForShutdown() {

@@ -167,4 +167,11 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view aut
   return match->principal;
 }
 
+bool TokenAuthenticator::HasWorkerAccess(absl::string_view name) const {
+  for (const Entry& entry : entries_) {
+    if (entry.principal.name == name && entry.principal.role != Role::kClient) return true;
+  }
+  return false;
+}
+
 }  // namespace polytrain

@@ -53,6 +53,8 @@ class TokenAuthenticator {
   absl::StatusOr<Principal> Authenticate(absl::string_view authorization) const;
 
   size_t size() const { return entries_.size(); }
+  // Whether some token of `name` may speak the worker protocol (a worker or admin token).
+  bool HasWorkerAccess(absl::string_view name) const;
 
  private:
   struct Entry {

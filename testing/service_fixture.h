@@ -91,7 +91,7 @@ class ServiceFixture : public ::testing::Test {
                                   "--artifacts",
                                   (dir_ / "artifacts").string()};
     args.insert(args.end(), extra.begin(), extra.end());
-    coordinator_ = std::make_unique<Process>(POLYTRAIN_COORDINATOR_BINARY, args);
+    coordinator_ = std::make_unique<Process>(POLYTRAIN_COORDINATOR_BINARY, args, coordinator_log_);
     ASSERT_TRUE(coordinator_->started());
     ASSERT_TRUE(WaitFor(
         [&] {
@@ -194,6 +194,7 @@ class ServiceFixture : public ::testing::Test {
   int port_ = 0;
   int metrics_port_ = 0;
   std::unique_ptr<Process> coordinator_;
+  std::string coordinator_log_;  // set before StartCoordinator: its output goes there
   std::vector<std::unique_ptr<Process>> workers_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
 };

@@ -1,0 +1,114 @@
+// A coordinator's --tokens file read again on SIGHUP: a revoked token is refused on its next call
+// and its workers' streams are closed, a new token works at once, and a file with an error
+// leaves the tokens in force as they were. Real processes on loopback.
+#include <signal.h>
+
+#include <fstream>
+#include <string>
+
+#include "common/sha256.h"
+#include "polytrain/v1/worker.grpc.pb.h"
+#include "testing/service_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using testing::WaitFor;
+
+constexpr char kAliceToken[] = "alice-client-token-5e2d9c1a";
+constexpr char kBobToken[] = "bob-client-token-0f3b7e6d42";
+constexpr char kWorkerToken[] = "pool-worker-token-c4e6a8b0d2";
+
+std::string Line(const std::string& role, const std::string& name, const std::string& token) {
+  return role + " " + name + " sha256:" + Sha256Hex(token) + "\n";
+}
+
+class TokenReloadTest : public testing::ServiceFixture {
+ protected:
+  void SetUp() override {
+    ServiceFixture::SetUp();
+    coordinator_log_ = (dir_ / "coordinator.log").string();
+  }
+  void WriteTokens(const std::string& text) { std::ofstream(dir_ / "tokens.txt") << text; }
+  std::string Log() {
+    std::ifstream in(coordinator_log_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  grpc::StatusCode ListWith(const std::string& token) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    context.AddMetadata("authorization", "Bearer " + token);
+    v1::ListJobsRequest request;
+    v1::ListJobsResponse response;
+    return stub_->ListJobs(&context, request, &response).error_code();
+  }
+};
+
+TEST_F(TokenReloadTest, SighupRevokesAndAddsTokensAndKeepsThemWhenTheFileIsBroken) {
+  WriteTokens(Line("client", "alice", kAliceToken) + Line("worker", "pool", kWorkerToken));
+  StartCoordinator(30, {"--tokens", (dir_ / "tokens.txt").string()});
+  ASSERT_EQ(ListWith(kAliceToken), grpc::StatusCode::OK);
+  ASSERT_EQ(ListWith(kBobToken), grpc::StatusCode::UNAUTHENTICATED);
+
+  // A worker stream under the worker token, welcomed.
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  auto workers = v1::WorkerService::NewStub(channel);
+  grpc::ClientContext worker_context;
+  worker_context.AddMetadata("authorization", std::string("Bearer ") + kWorkerToken);
+  auto stream = workers->Connect(&worker_context);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_name("w1");
+  ASSERT_TRUE(stream->Write(hello));
+  v1::CoordinatorMessage welcome;
+  ASSERT_TRUE(stream->Read(&welcome));
+  ASSERT_TRUE(welcome.has_welcome());
+
+  // Alice and the worker token revoked, Bob added: each call after the reload sees it.
+  WriteTokens(Line("client", "bob", kBobToken));
+  ASSERT_EQ(kill(coordinator_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(WaitFor([&] { return ListWith(kAliceToken) == grpc::StatusCode::UNAUTHENTICATED; }))
+      << "the revoked token still works";
+  EXPECT_EQ(ListWith(kBobToken), grpc::StatusCode::OK);
+  v1::CoordinatorMessage next;
+  while (stream->Read(&next)) {
+  }
+  const grpc::Status closed = stream->Finish();
+  EXPECT_EQ(closed.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(closed.error_message(),
+            "the worker token 'pool' was revoked (the coordinator's --tokens)");
+
+  // A file with an error changes nothing: Bob still gets in, Alice still does not.
+  WriteTokens(Line("client", "bob", kBobToken) + "client alice not-a-hash\n");
+  ASSERT_EQ(kill(coordinator_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(WaitFor([&] { return Log().find("--tokens not reloaded") != std::string::npos; }))
+      << Log();
+  EXPECT_NE(Log().find(":2: "), std::string::npos) << Log();  // the line it names
+  EXPECT_EQ(ListWith(kBobToken), grpc::StatusCode::OK);
+  EXPECT_EQ(ListWith(kAliceToken), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(TokenReloadTest, SighupWithoutTokensChangesNothing) {
+  StartCoordinator();
+  const auto reload_refusals = [&] {
+    const std::string log = Log();
+    int count = 0;
+    for (size_t at = log.find("no --tokens file to reload"); at != std::string::npos;
+         at = log.find("no --tokens file to reload", at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  for (int signals = 1; signals <= 2; ++signals) {
+    ASSERT_EQ(kill(coordinator_->pid(), SIGHUP), 0);
+    EXPECT_TRUE(WaitFor([&] { return reload_refusals() == signals; })) << Log();
+  }
+  // Still serving, still without tokens, and SIGTERM still ends it cleanly.
+  EXPECT_EQ(ListWith("anything-at-all-0123"), grpc::StatusCode::OK);
+  const int status = coordinator_->Kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+}  // namespace
+}  // namespace polytrain
