@@ -67,6 +67,17 @@ code=$?
 check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-file: not a directory" "$tmp/err"' \
   "service mode, file as --checkpoint_dir: exit $code: $(cat "$tmp/err")"
 
+# A --data_root given that is not there: exit 4 naming it, in either mode, before anything runs.
+"$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --data_root "$tmp/nowhere" \
+  >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 4 ]] && grep -qx "polytrain-worker: --data_root $tmp/nowhere: no such directory" "$tmp/err"' \
+  "missing --data_root: exit $code: $(cat "$tmp/err")"
+"$worker" --coordinator 127.0.0.1:1 --name rootless --data_root "$tmp/nowhere" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 4 ]] && grep -q "no such directory" "$tmp/err"' \
+  "service mode, missing --data_root: exit $code: $(cat "$tmp/err")"
+
 # A data path escaping the data root, and a syntax error with line and column.
 cat >"$tmp/escape.txtpb" <<'SPEC'
 name: "escape"

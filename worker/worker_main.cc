@@ -296,6 +296,15 @@ int Main(int argc, char** argv) {
       }
     }
   }
+  // A --data_root given by hand that is not there is a mistake to say now, naming the path; the
+  // default may be missing on a worker that runs only uploaded files and synthetic data.
+  if (app.count("--data_root") > 0) {
+    std::error_code error;
+    if (!std::filesystem::is_directory(options.data_root, error)) {
+      return Fail(kExitNotFound, absl::NotFoundError(absl::StrCat("--data_root ", options.data_root,
+                                                                  ": no such directory")));
+    }
+  }
   if (!service.coordinator.empty()) {
     if (service.name.empty()) {
       char host[256] = "worker";
