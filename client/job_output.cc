@@ -87,6 +87,8 @@ void WatchPrinter::PrintState(const Job& job) {
               job.error().empty() || job.state() == polytrain::v1::JOB_STATE_RUNNING
                   ? ""
                   : (" — " + job.error()).c_str());
+  // A queued job says what it waits for (the watch's first event carries it).
+  if (!job.waiting_for().empty()) std::printf("  waiting: %s\n", job.waiting_for().c_str());
 }
 
 void WatchPrinter::Finish() {

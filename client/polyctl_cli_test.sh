@@ -312,7 +312,19 @@ expect 0 "Exit codes: 0 success" -- --help
 kill "$worker_pid"; wait "$worker_pid" 2>/dev/null
 "$polyctl" submit "$spec" --name never >"$tmp/out"
 queued=$(head -1 "$tmp/out")
+# A watch of it says what it waits for, then ends when it is cancelled.
+"$polyctl" watch "$queued" >"$tmp/watch.out" 2>&1 &
+watcher=$!
+for _ in $(seq 400); do grep -q "waiting:" "$tmp/watch.out" && break; sleep 0.05; done
+checks=$((checks + 1))
+grep -qx "  waiting: no worker is connected" "$tmp/watch.out" ||
+  fail "a watch of a queued job does not say what it waits for: $(cat "$tmp/watch.out")"
 expect 0 "cancelled" -- cancel "$queued"
+wait "$watcher"
+watch_code=$?
+checks=$((checks + 1))
+[[ $watch_code -eq 6 ]] && grep -q "cancelled" "$tmp/watch.out" ||
+  fail "the watch did not end cancelled (exit $watch_code): $(cat "$tmp/watch.out")"
 expect 6 "cancelled" -- watch "$queued"
 
 echo "polyctl_cli_test: $((checks - failures)) passed, $failures failed"

@@ -175,6 +175,7 @@ absl::StatusOr<WatchStart> Scheduler::Watch(const std::string& job_id, JobWatche
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
   start.job = *std::move(job);
+  start.job.set_waiting_for(WaitingForLocked(start.job));  // a watch of a queued job says why
   absl::StatusOr<std::optional<MetricKey>> newest = store_->NewestMetricKey(job_id);
   if (!newest.ok()) return newest.status();
   start.history_through = *newest;

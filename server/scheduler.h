@@ -275,6 +275,7 @@ class Scheduler {
   bool StoppedLocked(int64_t session, const std::string& job_id);
   // Whether a gang that does not fit now stops the jobs behind it (see the class comment).
   bool HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_point now);
+  std::string WaitingForLocked(const polytrain::v1::Job& job);
   Owned OwnedLocked(int64_t session, const std::string& job_id, int32_t attempt);
   // Tells every rank of `job` that has not stopped to stop, and frees its slot.
   void StopRanksLocked(const std::string& job_id, RunningJob& job);

@@ -63,7 +63,11 @@ bool Scheduler::HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_poin
 std::string Scheduler::WaitingFor(const Job& job) {
   if (job.state() != polytrain::v1::JOB_STATE_QUEUED) return "";  // a listing's most jobs: no lock
   std::lock_guard<std::mutex> lock(mu_);
-  if (!queue_.Contains(job.id())) return "";
+  return WaitingForLocked(job);
+}
+
+std::string Scheduler::WaitingForLocked(const Job& job) {
+  if (job.state() != polytrain::v1::JOB_STATE_QUEUED || !queue_.Contains(job.id())) return "";
   const DeviceNeed need = DeviceNeedOf(job.spec());
   const int replicas = std::max(1, job.spec().replicas());
   const int threads = Threads(job.spec());

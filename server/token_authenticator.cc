@@ -147,7 +147,8 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::ReadFile(const std::strin
 absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view authorization) const {
   if (authorization.empty()) {
     return absl::UnauthenticatedError(
-        "no token: send the metadata 'authorization: Bearer <token>' (polyctl: --token_file or "
+        "no token: send the metadata 'authorization: Bearer <token>' (polyctl and the worker: "
+        "--token_file or $POLYTRAIN_TOKEN; the Python client: Client(token=...) or "
         "$POLYTRAIN_TOKEN)");
   }
   // The scheme's name is case-insensitive (RFC 7235), as gRPC clients of other languages send it.
