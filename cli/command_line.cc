@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/exit_codes.h"
+#include "common/logging.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -171,7 +173,11 @@ CLI::Validator NotEmpty() {
 }
 
 int ExitWithError(const std::string& tool, const absl::Status& status) {
-  std::cerr << tool << ": " << status.message() << "\n";
+  if (LogsAsJson()) {
+    spdlog::error("{}", std::string(status.message()));
+  } else {
+    std::cerr << tool << ": " << status.message() << "\n";
+  }
   return ExitCodeFor(status);
 }
 

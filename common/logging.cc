@@ -1,5 +1,6 @@
 #include "common/logging.h"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -31,7 +32,11 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
+std::atomic<bool> logs_as_json{false};
+
 }  // namespace
+
+bool LogsAsJson() { return logs_as_json.load(); }
 
 std::string JsonString(absl::string_view text) {
   std::string out = "\"";
@@ -78,6 +83,7 @@ absl::Status InitLogging(absl::string_view program, const LoggingOptions& option
   } else {
     logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %n %l: %v");
   }
+  logs_as_json = options.format == "json";
   logger->set_level(level);
   logger->flush_on(spdlog::level::trace);  // every line reaches the file at once
   spdlog::set_default_logger(std::move(logger));

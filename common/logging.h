@@ -22,6 +22,10 @@ struct LoggingOptions {
 // --log_format for values outside the lists above.
 absl::Status InitLogging(absl::string_view program, const LoggingOptions& options);
 
+// Whether InitLogging set JSON lines: a service's fatal error is then one of them too, so that a
+// log collector sees why the process exited.
+bool LogsAsJson();
+
 // One line of text as a JSON string literal, quotes included.
 std::string JsonString(absl::string_view text);
 

@@ -60,7 +60,7 @@ constexpr char kTool[] = "polytrain-worker";
 constexpr int kDrainSeconds = 20;
 
 int Fail(int code, const absl::Status& status) {
-  std::cerr << kTool << ": " << status.message() << "\n";
+  ExitWithError(kTool, status);  // as a JSON line under --log_format json
   return code;
 }
 
