@@ -30,6 +30,10 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
           " is already connected (a worker back before its old stream was seen to close names "
           "that stream's key in hello.previous_session_key)"));
     }
+    if (worker.token_name != token_name) {  // the same key, but not the same credentials
+      return absl::PermissionDeniedError(absl::StrCat("hello.name: worker ", hello.name(),
+                                                      " is connected under another worker token"));
+    }
     // The same process on a new stream, before its old one was seen to close: the old one goes.
     worker.channel->Close(absl::UnavailableError(
         "this worker connected again on another stream, which replaces this one"));

@@ -94,6 +94,13 @@ TEST_F(CoordinatorTest, AnAwayWorkersNameIsBoundToTheTokenItsJobsRanUnder) {
   const absl::StatusOr<int64_t> first = protocol_->Connected(hello, &owner, "pool-a");
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(owner.Assigned(), (std::vector<std::string>{"pool-a-job"}));
+  // Its session's key is not enough to replace its stream under another token.
+  polytrain::v1::Hello replacing = hello;
+  replacing.set_previous_session_key(owner.SessionKey());
+  RecordingChannel stolen_key;
+  EXPECT_EQ(protocol_->Connected(replacing, &stolen_key, "pool-b").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(owner.closed.ok());  // the owner's stream stays open
   protocol_->Disconnected(*first);
   // A holder of another worker token can neither take the name while the job waits for its
   // worker, nor end the job by claiming nothing under it.
