@@ -106,8 +106,9 @@ std::string Scheduler::WaitingForLocked(const Job& job) {
   if (able == 0 && too_few_threads > 0) {
     return absl::StrCat("needs a worker that gives each job ", threads,
                         " threads (spec.threads); the ", of_connected,
-                        connected == 1 ? " gives" : " give at most", " ", most_threads,
-                        " (its --threads divided by its --slots)",
+                        connected == 1 ? " gives " : " give at most ", most_threads,
+                        connected == 1 ? " (its --threads divided by its --slots)"
+                                       : " (their --threads divided by their --slots)",
                         need == DeviceNeed::kCuda ? ", and it must have a GPU (spec.device)" : "");
   }
   if (able == 0) {

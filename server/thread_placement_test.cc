@@ -41,7 +41,7 @@ TEST_F(CoordinatorTest, AJobRunsOnlyWhereItGetsAllItsThreads) {
   EXPECT_TRUE(shared.Assigned().empty());
   EXPECT_EQ(Get(wide.id()).waiting_for(),
             "needs a worker that gives each job 2 threads (spec.threads); the 2 connected "
-            "workers give at most 1 (its --threads divided by its --slots)");
+            "workers give at most 1 (their --threads divided by their --slots)");
 
   // Four over two are two each.
   RecordingChannel large;
