@@ -12,7 +12,6 @@
 #include "absl/strings/str_join.h"
 #include "cli/exit_codes.h"
 #include "common/logging.h"
-#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -174,7 +173,8 @@ CLI::Validator NotEmpty() {
 
 int ExitWithError(const std::string& tool, const absl::Status& status) {
   if (LogsAsJson()) {
-    spdlog::error("{}", std::string(status.message()));
+    // Written whatever --log_level says: it is why the process ends.
+    std::cerr << JsonLogLine("error", tool, status.message()) << std::flush;
   } else {
     std::cerr << tool << ": " << status.message() << "\n";
   }

@@ -13,18 +13,23 @@
 namespace polytrain {
 namespace {
 
+std::string JsonLine(absl::Time time, absl::string_view level, absl::string_view logger,
+                     absl::string_view message) {
+  return absl::StrCat("{\"time\":\"",
+                      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone()),
+                      "\",\"level\":", JsonString(level), ",\"logger\":", JsonString(logger),
+                      ",\"message\":", JsonString(message), "}\n");
+}
+
 // One JSON object per record; spdlog's pattern language cannot escape a message for JSON.
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    const absl::Time time = absl::FromChrono(msg.time);
     const spdlog::string_view_t level = spdlog::level::to_string_view(msg.level);
-    const std::string line = absl::StrCat(
-        "{\"time\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone()),
-        "\",\"level\":", JsonString(absl::string_view(level.data(), level.size())), ",\"logger\":",
-        JsonString(absl::string_view(msg.logger_name.data(), msg.logger_name.size())),
-        ",\"message\":", JsonString(absl::string_view(msg.payload.data(), msg.payload.size())),
-        "}\n");
+    const std::string line =
+        JsonLine(absl::FromChrono(msg.time), absl::string_view(level.data(), level.size()),
+                 absl::string_view(msg.logger_name.data(), msg.logger_name.size()),
+                 absl::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override {
@@ -37,6 +42,11 @@ std::atomic<bool> logs_as_json{false};
 }  // namespace
 
 bool LogsAsJson() { return logs_as_json.load(); }
+
+std::string JsonLogLine(absl::string_view level, absl::string_view logger,
+                        absl::string_view message) {
+  return JsonLine(absl::Now(), level, logger, message);
+}
 
 std::string JsonString(absl::string_view text) {
   std::string out = "\"";

@@ -26,6 +26,10 @@ absl::Status InitLogging(absl::string_view program, const LoggingOptions& option
 // log collector sees why the process exited.
 bool LogsAsJson();
 
+// One log record as the JSON line --log_format json writes (newline included), timed now.
+std::string JsonLogLine(absl::string_view level, absl::string_view logger,
+                        absl::string_view message);
+
 // One line of text as a JSON string literal, quotes included.
 std::string JsonString(absl::string_view text);
 

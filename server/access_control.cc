@@ -11,7 +11,7 @@ absl::StatusOr<Principal> AccessControl::Authenticate(
     std::lock_guard<std::mutex> lock(mu_);
     tokens = tokens_;
   }
-  if (tokens == nullptr) return Principal{"", Role::kAdmin};
+  if (tokens == nullptr) return Principal{"", Role::kAdmin, ""};
   const auto& metadata = context.client_metadata();
   const auto it = metadata.find("authorization");
   if (it == metadata.end()) return tokens->Authenticate("");
@@ -39,7 +39,7 @@ absl::StatusOr<Caller> AccessControl::ClientCaller(const grpc::ServerContextBase
                    "': a worker token may only speak the worker protocol"));
 }
 
-absl::StatusOr<std::string> AccessControl::CheckWorker(
+absl::StatusOr<WorkerToken> AccessControl::CheckWorker(
     const grpc::ServerContextBase& context) const {
   if (worker_certificate_required_) {
     const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
@@ -55,7 +55,7 @@ absl::StatusOr<std::string> AccessControl::CheckWorker(
     return absl::PermissionDeniedError(absl::StrCat("token of client '", principal->name,
                                                     "': the worker protocol needs a worker token"));
   }
-  return principal->name;
+  return WorkerToken{principal->name, principal->fingerprint};
 }
 
 }  // namespace polytrain

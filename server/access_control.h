@@ -29,9 +29,9 @@ class AccessControl {
   // The Coordinator service: a client token acts on its own jobs, an admin token on all.
   absl::StatusOr<Caller> ClientCaller(const grpc::ServerContextBase& context) const;
   // The WorkerService: a worker or admin token (and the certificate, when required). Returns the
-  // token's name (empty without --tokens): the worker names it connects under are bound to it
-  // while they run jobs (Scheduler::ConnectWorker).
-  absl::StatusOr<std::string> CheckWorker(const grpc::ServerContextBase& context) const;
+  // token (empty without --tokens): the worker names it connects under are bound to its name
+  // while they run jobs, and a reload that drops it closes the stream (Scheduler).
+  absl::StatusOr<WorkerToken> CheckWorker(const grpc::ServerContextBase& context) const;
 
  private:
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;

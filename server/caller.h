@@ -9,6 +9,15 @@
 
 namespace polytrain {
 
+// The token a worker's stream authenticated with: its name in the tokens file (what a worker's
+// name is bound to while its jobs wait for it) and the SHA-256 of the token itself (what a reload
+// of --tokens revokes: a name may hold several tokens, one of them leaked). Both empty without
+// tokens.
+struct WorkerToken {
+  std::string name;
+  std::string fingerprint;  // 64 hex digits, as in the tokens file
+};
+
 struct Caller {
   std::string name;  // becomes Job.owner of what it submits
   bool own_jobs_only = false;

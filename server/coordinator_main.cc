@@ -175,6 +175,8 @@ int Main(int argc, char** argv) {
     absl::StatusOr<std::string> reloaded = (*server)->ReloadTokens();
     if (reloaded.ok()) {
       spdlog::info("reloaded {}", *reloaded);
+    } else if (absl::IsFailedPrecondition(reloaded.status())) {
+      spdlog::warn("SIGHUP: {}", std::string(reloaded.status().message()));
     } else {
       spdlog::error("--tokens not reloaded, the tokens in force stay: {}",
                     std::string(reloaded.status().message()));

@@ -161,8 +161,8 @@ absl::StatusOr<std::string> CoordinatorServer::ReloadTokens() {
   auto tokens = std::make_shared<const TokenAuthenticator>(*std::move(read));
   access_->ReplaceTokens(tokens);
   tokens_ = tokens;
-  const int closed = core_->scheduler().CloseWorkersOfRevokedTokens(
-      [&tokens](const std::string& name) { return tokens->HasWorkerAccess(name); });
+  const int closed = core_->scheduler().RevokeWorkerTokens(
+      [tokens](const WorkerToken& token) { return tokens->HasWorkerToken(token.fingerprint); });
   return absl::StrCat(
       tokens->size(), tokens->size() == 1 ? " token" : " tokens", " from ", options_.tokens_file,
       closed == 0 ? ""

@@ -33,6 +33,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,7 @@
 
 #include "absl/status/statusor.h"
 #include "polytrain/v1/worker.pb.h"
+#include "server/caller.h"
 #include "server/coordinator_metrics.h"
 #include "server/job_queue.h"
 #include "server/job_store.h"
@@ -100,18 +102,20 @@ class Scheduler {
   // Stops sending to `watcher` (the client went away). No OnEnd follows.
   void Unwatch(const std::string& job_id, JobWatcher* watcher);
 
-  // A worker's stream opened with a (valid) hello and the worker token `token_name` (empty
-  // without tokens); returns its session. ALREADY_EXISTS when a worker of that name is
-  // connected; PERMISSION_DENIED when ranks of a worker of that name wait for it and it ran them
-  // under another token (a holder of one token cannot take, or end, another's jobs).
+  // A worker's stream opened with a (valid) hello and the worker token `token` (empty without
+  // tokens); returns its session. ALREADY_EXISTS when a worker of that name is connected;
+  // PERMISSION_DENIED when that name is bound to another token (ranks of a worker of that name
+  // wait for it and ran under another token: a holder of one token cannot take, or end, another's
+  // jobs); UNAUTHENTICATED when RevokeWorkerTokens revoked the token since the stream opened.
   absl::StatusOr<int64_t> ConnectWorker(const polytrain::v1::Hello& hello, WorkerChannel* channel,
-                                        const std::string& token_name = "");
+                                        const WorkerToken& token = {});
   // The stream closed; its running jobs keep their leases until they lapse.
   void DisconnectWorker(int64_t session);
-  // Closes the stream of every worker that connected with a worker token whose name
-  // `still_valid` no longer accepts (a token revoked by a reload of --tokens): UNAUTHENTICATED.
-  // Its jobs then wait for their leases like those of any worker gone. Returns how many.
-  int CloseWorkersOfRevokedTokens(const std::function<bool(const std::string&)>& still_valid);
+  // From now on only worker tokens `still_valid` accepts connect (a reload of --tokens): the
+  // stream of every connected worker whose token it refuses is closed (UNAUTHENTICATED), and the
+  // worker takes no more jobs; its jobs wait for their leases like those of any worker gone. A
+  // stream opened before and not yet said hello is refused at its hello. Returns how many closed.
+  int RevokeWorkerTokens(std::function<bool(const WorkerToken&)> still_valid);
 
   // What a worker reports about its jobs (checked messages). A message about a job counts only
   // from the worker and attempt that hold its lease; others are dropped (OK). FAILED_PRECONDITION
@@ -175,8 +179,8 @@ class Scheduler {
  private:
   struct WorkerState {
     int64_t session = 0;
-    std::string key;         // Welcome.session_key
-    std::string token_name;  // the worker token it connected with (empty without tokens)
+    std::string key;    // Welcome.session_key
+    WorkerToken token;  // the worker token it connected with (empty without tokens)
     polytrain::v1::Hello hello;
     WorkerChannel* channel = nullptr;
     std::set<std::string> running;
@@ -186,8 +190,8 @@ class Scheduler {
     std::set<std::string> stopping;
     bool cuda = false;
     // The threads it gives each job (api/worker_threads.h); a hello without Hello.threads sets
-    // no bound.
-    int threads_per_job = 0;
+    // no bound (the most an int holds).
+    int threads_per_job = std::numeric_limits<int>::max();
     // It gave a job back (JobFailed.released): it is shutting down, and gets no more work.
     bool draining = false;
     bool HasFreeSlot() const {
@@ -276,6 +280,8 @@ class Scheduler {
   // Whether a gang that does not fit now stops the jobs behind it (see the class comment).
   bool HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_point now);
   std::string WaitingForLocked(const polytrain::v1::Job& job);
+  // Which worker tokens may connect (RevokeWorkerTokens); empty: every one that authenticated.
+  std::function<bool(const WorkerToken&)> token_still_valid_;
   Owned OwnedLocked(int64_t session, const std::string& job_id, int32_t attempt);
   // Tells every rank of `job` that has not stopped to stop, and frees its slot.
   void StopRanksLocked(const std::string& job_id, RunningJob& job);

@@ -17,11 +17,25 @@
 namespace polytrain {
 
 absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hello,
-                                                 WorkerChannel* channel,
-                                                 const std::string& token_name) {
+                                                 WorkerChannel* channel, const WorkerToken& token) {
   SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& previous_key = hello.previous_session_key();
+  if (!token.fingerprint.empty() && token_still_valid_ && !token_still_valid_(token)) {
+    return absl::UnauthenticatedError(absl::StrCat("the worker token '", token.name,
+                                                   "' was revoked (the coordinator's --tokens)"));
+  }
+  // A name bound to another token: its ranks waiting for their worker ran under that one.
+  for (const auto& [job_id, running] : running_) {
+    for (const Rank& rank : running.ranks) {
+      if (rank.session == -1 && !rank.done && rank.worker == hello.name() &&
+          !rank.token_name.empty() && rank.token_name != token.name) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "hello.name: worker ", hello.name(), " has jobs running under another worker token (",
+            job_id, "); until they end, only a worker with that token may use the name"));
+      }
+    }
+  }
   for (auto& [session, worker] : workers_) {
     if (worker.hello.name() != hello.name()) continue;
     if (previous_key.empty() || worker.key != previous_key) {
@@ -30,7 +44,7 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
           " is already connected (a worker back before its old stream was seen to close names "
           "that stream's key in hello.previous_session_key)"));
     }
-    if (worker.token_name != token_name) {  // the same key, but not the same credentials
+    if (worker.token.name != token.name) {  // the same key, but not the same credentials
       return absl::PermissionDeniedError(absl::StrCat("hello.name: worker ", hello.name(),
                                                       " is connected under another worker token"));
     }
@@ -39,16 +53,6 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
         "this worker connected again on another stream, which replaces this one"));
     DetachSessionLocked(session);
     break;
-  }
-  for (const auto& [job_id, running] : running_) {
-    for (const Rank& rank : running.ranks) {
-      if (rank.session == -1 && rank.worker == hello.name() && !rank.token_name.empty() &&
-          rank.token_name != token_name) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "hello.name: worker ", hello.name(), " has jobs running under another worker token (",
-            job_id, "); until they end, only a worker with that token may use the name"));
-      }
-    }
   }
   const int64_t session = next_session_++;
   WorkerState& state = workers_[session];
@@ -60,7 +64,7 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
                                               : std::numeric_limits<int>::max();
   state.channel = channel;
   state.key = RandomHexKey(16);
-  state.token_name = token_name;
+  state.token = token;
   polytrain::v1::CoordinatorMessage welcome;
   welcome.mutable_welcome()->set_heartbeat_seconds(options_.heartbeat_seconds);
   welcome.mutable_welcome()->set_lease_seconds(options_.lease_seconds);
@@ -84,6 +88,7 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
       }
       rank.session = session;
       rank.key = state.key;
+      rank.token_name = token.name;  // a restored rank is bound from here on
       rank.lease_expiry = Clock::now() + Lease();
       rank.restored = false;  // it runs: not a rank that may have finished unseen
       state.running.insert(job_id);
@@ -177,14 +182,15 @@ void Scheduler::DetachSessionLocked(int64_t session) {
   workers_.erase(it);
 }
 
-int Scheduler::CloseWorkersOfRevokedTokens(
-    const std::function<bool(const std::string&)>& still_valid) {
+int Scheduler::RevokeWorkerTokens(std::function<bool(const WorkerToken&)> still_valid) {
   std::lock_guard<std::mutex> lock(mu_);
+  token_still_valid_ = std::move(still_valid);
   int closed = 0;
   for (auto& [session, worker] : workers_) {
-    if (worker.token_name.empty() || still_valid(worker.token_name)) continue;
+    if (worker.token.fingerprint.empty() || token_still_valid_(worker.token)) continue;
     worker.channel->Close(absl::UnauthenticatedError(absl::StrCat(
-        "the worker token '", worker.token_name, "' was revoked (the coordinator's --tokens)")));
+        "the worker token '", worker.token.name, "' was revoked (the coordinator's --tokens)")));
+    worker.draining = true;  // until its stream is seen to end: no more jobs
     ++closed;
   }
   return closed;

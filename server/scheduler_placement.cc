@@ -71,24 +71,25 @@ std::string Scheduler::WaitingForLocked(const Job& job) {
   const DeviceNeed need = DeviceNeedOf(job.spec());
   const int replicas = std::max(1, job.spec().replicas());
   const int threads = Threads(job.spec());
-  // Workers that take jobs (a draining one takes none) and give it its threads, with and without
-  // a GPU, and their slots free now.
-  int with_gpu = 0, without_gpu = 0, free_with_gpu = 0, free_without_gpu = 0, draining = 0;
-  int too_few_threads = 0, most_threads = 0;
+  // Workers that take jobs (a draining one takes none), with and without a GPU; of those, the
+  // ones that give it its threads and their slots free now; and the most threads a worker of the
+  // device it needs gives.
+  int connected = 0, gpus = 0, with_gpu = 0, without_gpu = 0, free_with_gpu = 0;
+  int free_without_gpu = 0, draining = 0, most_threads = 0;
   for (const auto& [session, worker] : workers_) {
     if (worker.draining) {
       ++draining;
       continue;
     }
-    if (worker.threads_per_job < threads) {
-      ++too_few_threads;
+    ++connected;
+    gpus += worker.cuda ? 1 : 0;
+    if (need != DeviceNeed::kCuda || worker.cuda) {
       most_threads = std::max(most_threads, worker.threads_per_job);
-      continue;
     }
+    if (worker.threads_per_job < threads) continue;
     (worker.cuda ? with_gpu : without_gpu) += 1;
     if (worker.HasFreeSlot()) (worker.cuda ? free_with_gpu : free_without_gpu) += 1;
   }
-  const int connected = with_gpu + without_gpu + too_few_threads;
   const std::string draining_note =
       draining > 0 ? absl::StrCat(" (", draining, " more shutting down)") : "";
   if (connected == 0) return absl::StrCat("no worker is connected", draining_note);
@@ -103,17 +104,19 @@ std::string Scheduler::WaitingForLocked(const Job& job) {
                                              : free_with_gpu + free_without_gpu;
   const std::string of_connected =
       absl::StrCat(connected, " connected worker", connected == 1 ? "" : "s", draining_note);
-  if (able == 0 && too_few_threads > 0) {
-    return absl::StrCat("needs a worker that gives each job ", threads,
-                        " threads (spec.threads); the ", of_connected,
-                        connected == 1 ? " gives " : " give at most ", most_threads,
-                        connected == 1 ? " (its --threads divided by its --slots)"
-                                       : " (their --threads divided by their --slots)",
-                        need == DeviceNeed::kCuda ? ", and it must have a GPU (spec.device)" : "");
-  }
-  if (able == 0) {
+  if (need == DeviceNeed::kCuda && gpus == 0) {
     return absl::StrCat("needs a worker with a GPU (spec.device); none of the ", of_connected,
                         connected == 1 ? " has one" : " have one");
+  }
+  if (able == 0) {  // workers of its device are there, but none gives it its threads
+    const int of_device = need == DeviceNeed::kCuda ? gpus : connected;
+    return absl::StrCat(
+        "needs a worker that gives each job ", threads, " threads (spec.threads); the ",
+        of_device == connected ? of_connected
+                               : absl::StrCat(of_device, " with a GPU of the ", of_connected),
+        of_device == 1 ? " gives " : " give at most ", most_threads,
+        of_device == 1 ? " (its --threads divided by its --slots)"
+                       : " (their --threads divided by their --slots)");
   }
   if (replicas > able) {
     return absl::StrCat("needs ", replicas, " workers at once (spec.replicas); ", able, " of the ",
@@ -210,7 +213,7 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
   running.deadline = AttemptDeadline(*job);
   for (WorkerState* worker : chosen) {
     running.ranks.push_back(Rank{worker->session, worker->hello.name(), Clock::now() + Lease(),
-                                 false, false, worker->key, worker->token_name});
+                                 false, false, worker->key, worker->token.name});
   }
   if (options_.metrics != nullptr) {
     options_.metrics->JobScheduled(

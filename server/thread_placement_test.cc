@@ -10,11 +10,13 @@ namespace {
 using polytrain::v1::Job;
 
 int64_t ConnectWithThreads(WorkerProtocol& protocol, const std::string& name, int slots,
-                           int threads, RecordingChannel* channel) {
+                           int threads, RecordingChannel* channel, bool cuda = false) {
   polytrain::v1::Hello hello;
   hello.set_name(name);
   hello.set_slots(slots);
   hello.set_threads(threads);
+  hello.add_devices("cpu");
+  if (cuda) hello.add_devices("cuda");
   absl::StatusOr<int64_t> session = protocol.Connected(hello, channel);
   EXPECT_TRUE(session.ok()) << session.status();
   return session.value_or(-1);
@@ -48,6 +50,23 @@ TEST_F(CoordinatorTest, AJobRunsOnlyWhereItGetsAllItsThreads) {
   ConnectWithThreads(*protocol_, "large", 2, 4, &large);
   EXPECT_EQ(large.Assigned(), (std::vector<std::string>{"two-threads"}));
   EXPECT_EQ(Get(wide.id()).worker(), "large");
+}
+
+TEST_F(CoordinatorTest, AGpuJobShortOfThreadsSaysWhichWorkersItCounted) {
+  polytrain::v1::SubmitJobRequest request = Request("gpu-two-threads");
+  request.mutable_spec()->set_threads(2);
+  request.mutable_spec()->set_device(polytrain::v1::DEVICE_CUDA);
+  const Job job = *api_->SubmitJob(request, kAdmin);
+  RecordingChannel cpu, gpu;
+  ConnectWithThreads(*protocol_, "wide-cpu", 1, 8, &cpu);
+  EXPECT_EQ(Get(job.id()).waiting_for(),
+            "needs a worker with a GPU (spec.device); none of the 1 connected worker has one");
+  ConnectWithThreads(*protocol_, "narrow-gpu", 1, 1, &gpu, /*cuda=*/true);
+  EXPECT_EQ(Get(job.id()).waiting_for(),
+            "needs a worker that gives each job 2 threads (spec.threads); the 1 with a GPU of "
+            "the 2 connected workers gives 1 (its --threads divided by its --slots)");
+  EXPECT_TRUE(cpu.Assigned().empty());
+  EXPECT_TRUE(gpu.Assigned().empty());
 }
 
 }  // namespace

@@ -113,6 +113,7 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view t
                        "the third field must be sha256: and 64 lowercase hex digits (make one with "
                        "polytrain-coordinator --hash_token)"));
     }
+    entry.principal.fingerprint = ToHex(entry.hash);
     for (const Entry& other : authenticator.entries_) {
       if (other.hash == entry.hash) {
         return absl::InvalidArgumentError(absl::StrCat(where, "the same token hash appears twice"));
@@ -168,9 +169,11 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view aut
   return match->principal;
 }
 
-bool TokenAuthenticator::HasWorkerAccess(absl::string_view name) const {
+bool TokenAuthenticator::HasWorkerToken(absl::string_view fingerprint) const {
   for (const Entry& entry : entries_) {
-    if (entry.principal.name == name && entry.principal.role != Role::kClient) return true;
+    if (entry.principal.fingerprint == fingerprint && entry.principal.role != Role::kClient) {
+      return true;
+    }
   }
   return false;
 }

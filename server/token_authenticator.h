@@ -31,6 +31,8 @@ absl::string_view RoleName(Role role);
 struct Principal {
   std::string name;
   Role role = Role::kAdmin;
+  // The SHA-256 of the token it presented, in hex (the tokens file's form without "sha256:").
+  std::string fingerprint;
 };
 
 // The form stored in a tokens file: "sha256:" and 64 lowercase hex digits.
@@ -53,8 +55,9 @@ class TokenAuthenticator {
   absl::StatusOr<Principal> Authenticate(absl::string_view authorization) const;
 
   size_t size() const { return entries_.size(); }
-  // Whether some token of `name` may speak the worker protocol (a worker or admin token).
-  bool HasWorkerAccess(absl::string_view name) const;
+  // Whether the token of `fingerprint` (Principal::fingerprint) is in the file and may speak the
+  // worker protocol (a worker or admin token).
+  bool HasWorkerToken(absl::string_view fingerprint) const;
 
  private:
   struct Entry {

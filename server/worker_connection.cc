@@ -13,13 +13,13 @@ namespace polytrain {
 using polytrain::v1::CoordinatorMessage;
 
 WorkerConnection::WorkerConnection(WorkerProtocol* protocol,
-                                   const absl::StatusOr<std::string>& access)
+                                   const absl::StatusOr<WorkerToken>& access)
     : protocol_(protocol) {
   if (!access.ok()) {
     CloseWith(ToGrpcStatus(access.status()));
     return;
   }
-  token_name_ = *access;
+  token_ = *access;
   StartRead(&incoming_bytes_);
 }
 
@@ -46,7 +46,7 @@ void WorkerConnection::OnReadDone(bool ok) {
                              "the first message on a worker stream must be a hello"));
       return;
     }
-    absl::StatusOr<int64_t> session = protocol_->Connected(incoming_.hello(), this, token_name_);
+    absl::StatusOr<int64_t> session = protocol_->Connected(incoming_.hello(), this, token_);
     if (!session.ok()) {
       CloseWith(ToGrpcStatus(session.status()));
       return;

@@ -24,7 +24,7 @@ class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
  public:
   // A refused `access` finishes the stream at once; an accepted one is the name of the worker
   // token it came with (empty without tokens). Deletes itself when the stream is done.
-  WorkerConnection(WorkerProtocol* protocol, const absl::StatusOr<std::string>& access);
+  WorkerConnection(WorkerProtocol* protocol, const absl::StatusOr<WorkerToken>& access);
 
   void Send(const polytrain::v1::CoordinatorMessage& message) override;
   // Finishes the stream with `status`; the pending read then ends and the session with it.
@@ -45,7 +45,7 @@ class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   WorkerProtocol* protocol_;
   int64_t session_ = -1;
   std::string worker_name_;  // from its hello
-  std::string token_name_;   // the worker token it came with
+  WorkerToken token_;        // the worker token it came with
   grpc::ByteBuffer incoming_bytes_;
   polytrain::v1::WorkerMessage incoming_;
   std::mutex mu_;

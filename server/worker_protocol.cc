@@ -9,9 +9,9 @@ namespace polytrain {
 
 absl::StatusOr<int64_t> WorkerProtocol::Connected(const polytrain::v1::Hello& hello,
                                                   WorkerChannel* channel,
-                                                  const std::string& token_name) {
+                                                  const WorkerToken& token) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateHello(hello));
-  return scheduler_->ConnectWorker(hello, channel, token_name);
+  return scheduler_->ConnectWorker(hello, channel, token);
 }
 
 absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {

@@ -21,11 +21,12 @@ class WorkerProtocol {
   explicit WorkerProtocol(Scheduler* scheduler, CoordinatorMetrics* metrics = nullptr)
       : scheduler_(scheduler), metrics_(metrics) {}
 
-  // A worker's stream opened with `hello` by a holder of the worker token `token_name` (empty
+  // A worker's stream opened with `hello` by a holder of the worker token `token` (empty
   // without tokens); returns its session. INVALID_ARGUMENT for a bad hello, ALREADY_EXISTS for a
-  // name that is connected, PERMISSION_DENIED for a name whose jobs run under another token.
+  // name that is connected, PERMISSION_DENIED for a name whose jobs run under another token,
+  // UNAUTHENTICATED for a token revoked since the stream opened.
   absl::StatusOr<int64_t> Connected(const polytrain::v1::Hello& hello, WorkerChannel* channel,
-                                    const std::string& token_name = "");
+                                    const WorkerToken& token = {});
   // A message after the hello. INVALID_ARGUMENT: refused for good (the worker need not send it
   // again); other errors: not handled now (e.g. the store failed), the worker sends it again.
   absl::Status Handle(int64_t session, const polytrain::v1::WorkerMessage& message);

@@ -91,20 +91,24 @@ TEST_F(CoordinatorTest, AnAwayWorkersNameIsBoundToTheTokenItsJobsRanUnder) {
   RecordingChannel owner, other_pool, back;
   polytrain::v1::Hello hello;
   hello.set_name("w");
-  const absl::StatusOr<int64_t> first = protocol_->Connected(hello, &owner, "pool-a");
+  const absl::StatusOr<int64_t> first =
+      protocol_->Connected(hello, &owner, WorkerToken{"pool-a", "fingerprint-a"});
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(owner.Assigned(), (std::vector<std::string>{"pool-a-job"}));
   // Its session's key is not enough to replace its stream under another token.
   polytrain::v1::Hello replacing = hello;
   replacing.set_previous_session_key(owner.SessionKey());
   RecordingChannel stolen_key;
-  EXPECT_EQ(protocol_->Connected(replacing, &stolen_key, "pool-b").status().code(),
+  EXPECT_EQ(protocol_->Connected(replacing, &stolen_key, WorkerToken{"pool-b", "fingerprint-b"})
+                .status()
+                .code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(owner.closed.ok());  // the owner's stream stays open
   protocol_->Disconnected(*first);
   // A holder of another worker token can neither take the name while the job waits for its
   // worker, nor end the job by claiming nothing under it.
-  const absl::Status refused = protocol_->Connected(hello, &other_pool, "pool-b").status();
+  const absl::Status refused =
+      protocol_->Connected(hello, &other_pool, WorkerToken{"pool-b", "fingerprint-b"}).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(refused.message(),
             "hello.name: worker w has jobs running under another worker "
@@ -117,7 +121,8 @@ TEST_F(CoordinatorTest, AnAwayWorkersNameIsBoundToTheTokenItsJobsRanUnder) {
   // The worker of pool-a comes back with its key and finishes attempt 1.
   hello.add_running_job_ids(job.id());
   hello.set_previous_session_key(owner.SessionKey());
-  const absl::StatusOr<int64_t> returned = protocol_->Connected(hello, &back, "pool-a");
+  const absl::StatusOr<int64_t> returned =
+      protocol_->Connected(hello, &back, WorkerToken{"pool-a", "fingerprint-a"});
   ASSERT_TRUE(returned.ok()) << returned.status();
   EXPECT_TRUE(back.Cancelled().empty());
   Finish(*returned, job);
@@ -128,7 +133,32 @@ TEST_F(CoordinatorTest, AnAwayWorkersNameIsBoundToTheTokenItsJobsRanUnder) {
   protocol_->Disconnected(*returned);
   polytrain::v1::Hello fresh;
   fresh.set_name("w");
-  EXPECT_TRUE(protocol_->Connected(fresh, &later, "pool-b").ok());
+  EXPECT_TRUE(protocol_->Connected(fresh, &later, WorkerToken{"pool-b", "fingerprint-b"}).ok());
+}
+
+TEST_F(CoordinatorTest, ARankRestoredAfterARestartIsBoundToTheTokenThatReattachesIt) {
+  const Job job = Submit("restored");
+  RecordingChannel before;
+  polytrain::v1::Hello hello;
+  hello.set_name("w");
+  ASSERT_TRUE(protocol_->Connected(hello, &before, WorkerToken{"pool-a", "fingerprint-a"}).ok());
+  ReopenWithMetrics(nullptr);  // the coordinator restarts: keys and bindings are gone
+  // The name alone re-attaches the restored rank; the token it comes with binds it from then on.
+  RecordingChannel back, other_pool;
+  hello.add_running_job_ids(job.id());
+  const absl::StatusOr<int64_t> returned =
+      protocol_->Connected(hello, &back, WorkerToken{"pool-a", "fingerprint-a"});
+  ASSERT_TRUE(returned.ok()) << returned.status();
+  EXPECT_TRUE(back.Cancelled().empty());
+  protocol_->Disconnected(*returned);
+  polytrain::v1::Hello squatter;
+  squatter.set_name("w");
+  EXPECT_EQ(protocol_->Connected(squatter, &other_pool, WorkerToken{"pool-b", "fingerprint-b"})
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(job.id()).attempts(), 1);
 }
 
 TEST_F(CoordinatorTest, AWorkerBackBeforeItsOldStreamClosedReplacesItByItsKey) {

@@ -2,8 +2,10 @@
 // and its workers' streams are closed, a new token works at once, and a file with an error
 // leaves the tokens in force as they were. Real processes on loopback.
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "common/sha256.h"
@@ -18,6 +20,7 @@ using testing::WaitFor;
 constexpr char kAliceToken[] = "alice-client-token-5e2d9c1a";
 constexpr char kBobToken[] = "bob-client-token-0f3b7e6d42";
 constexpr char kWorkerToken[] = "pool-worker-token-c4e6a8b0d2";
+constexpr char kRotatedWorkerToken[] = "pool-worker-token-rotated-91f3";
 
 std::string Line(const std::string& role, const std::string& name, const std::string& token) {
   return role + " " + name + " sha256:" + Sha256Hex(token) + "\n";
@@ -56,6 +59,8 @@ TEST_F(TokenReloadTest, SighupRevokesAndAddsTokensAndKeepsThemWhenTheFileIsBroke
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
   auto workers = v1::WorkerService::NewStub(channel);
   grpc::ClientContext worker_context;
+  // Bounded, so that a stream the reload fails to close fails the test instead of hanging it.
+  worker_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   worker_context.AddMetadata("authorization", std::string("Bearer ") + kWorkerToken);
   auto stream = workers->Connect(&worker_context);
   v1::WorkerMessage hello;
@@ -65,8 +70,9 @@ TEST_F(TokenReloadTest, SighupRevokesAndAddsTokensAndKeepsThemWhenTheFileIsBroke
   ASSERT_TRUE(stream->Read(&welcome));
   ASSERT_TRUE(welcome.has_welcome());
 
-  // Alice and the worker token revoked, Bob added: each call after the reload sees it.
-  WriteTokens(Line("client", "bob", kBobToken));
+  // Alice revoked, Bob added, and the worker token rotated (a new token under the same name, as
+  // when one leaked): each call after the reload sees it, and the old token's stream is closed.
+  WriteTokens(Line("client", "bob", kBobToken) + Line("worker", "pool", kRotatedWorkerToken));
   ASSERT_EQ(kill(coordinator_->pid(), SIGHUP), 0);
   EXPECT_TRUE(WaitFor([&] { return ListWith(kAliceToken) == grpc::StatusCode::UNAUTHENTICATED; }))
       << "the revoked token still works";
@@ -81,6 +87,10 @@ TEST_F(TokenReloadTest, SighupRevokesAndAddsTokensAndKeepsThemWhenTheFileIsBroke
 
   // A file with an error changes nothing: Bob still gets in, Alice still does not.
   WriteTokens(Line("client", "bob", kBobToken) + "client alice not-a-hash\n");
+  EXPECT_TRUE(WaitFor([&] {
+    return Log().find("reloaded 2 tokens from " + (dir_ / "tokens.txt").string() +
+                      "; closed 1 worker stream(s) whose token was revoked") != std::string::npos;
+  })) << Log();
   ASSERT_EQ(kill(coordinator_->pid(), SIGHUP), 0);
   EXPECT_TRUE(WaitFor([&] { return Log().find("--tokens not reloaded") != std::string::npos; }))
       << Log();

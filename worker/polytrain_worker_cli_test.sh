@@ -77,8 +77,9 @@ check '[[ $code -eq 4 ]] && grep -qx "polytrain-worker: --data_root $tmp/nowhere
 code=$?
 check '[[ $code -eq 4 ]] && grep -q "no such directory" "$tmp/err"' \
   "service mode, missing --data_root: exit $code: $(cat "$tmp/err")"
-# Under --log_format json that error is a JSON line too, for the log collector.
+# Under --log_format json that error is a JSON line too, for the log collector, whatever the level.
 "$worker" --coordinator 127.0.0.1:1 --name rootless --data_root "$tmp/nowhere" --log_format json \
+  --log_level off \
   >"$tmp/out" 2>"$tmp/err"
 check 'python3 -c "import json,sys; l=open(sys.argv[1]).read().splitlines(); e=json.loads(l[-1]); sys.exit(not (len(l)==1 and e[\"level\"]==\"error\" and e[\"message\"].endswith(\"no such directory\")))" "$tmp/err"' \
   "a fatal error under --log_format json is not one JSON line: $(cat "$tmp/err")"
