@@ -42,8 +42,7 @@
 #include "spdlog/spdlog.h"
 #include "worker/compute_threads.h"
 #include "worker/data_root.h"
-#include "worker/gpu_memory.h"
-#include "worker/gpu_slots.h"
+#include "worker/device_choice.h"
 #include "worker/metric_sink.h"
 #include "worker/outbound_address.h"
 #include "worker/replica_group.h"
@@ -62,33 +61,6 @@ constexpr int kDrainSeconds = 20;
 int Fail(int code, const absl::Status& status) {
   ExitWithError(kTool, status);  // as a JSON line under --log_format json
   return code;
-}
-
-// The GPUs a worker offers: those listed (--gpus), or with none listed every one LibTorch sees.
-// FAILED_PRECONDITION when there is none, or a listed one is not there.
-absl::StatusOr<std::vector<int>> OfferedGpus(const std::string& listed) {
-  std::vector<int> gpus;
-  if (!listed.empty()) {
-    absl::StatusOr<std::vector<int>> parsed = ParseGpuList(listed, "--gpus");
-    if (!parsed.ok()) return parsed.status();
-    gpus = *parsed;
-  }
-  const int64_t visible = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
-  if (visible == 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        listed.empty() ? "--device cuda" : "--gpus", ": LibTorch sees no CUDA device",
-        BuiltWithCuda() ? "" : " (this build's LibTorch has no CUDA: POLYTRAIN_TORCH=pip)"));
-  }
-  if (listed.empty()) {
-    for (int gpu = 0; gpu < visible && gpu < kMaxGpusPerWorker; ++gpu) gpus.push_back(gpu);
-  }
-  for (int gpu : gpus) {
-    if (gpu >= visible) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--gpus: GPU ", gpu, " is not there (LibTorch sees ", visible, " CUDA device(s))"));
-    }
-  }
-  return gpus;
 }
 
 // The write end is written by the SIGINT/SIGTERM handler (write is async-signal-safe).
