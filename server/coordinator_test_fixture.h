@@ -109,12 +109,14 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   // Connects as a real worker process named `name` does: naming the key of its previous
-  // session (this fixture's last Connect under that name), which proves its claims.
+  // session (this fixture's last Connect under that name), which proves its claims. `threads`
+  // 0: the hello says none (no bound on a job's spec.threads).
   int64_t Connect(const std::string& name, RecordingChannel* channel, int slots = 1,
-                  bool cuda = false, std::vector<std::string> running = {}) {
+                  bool cuda = false, std::vector<std::string> running = {}, int threads = 0) {
     polytrain::v1::Hello hello;
     hello.set_name(name);
     hello.set_slots(slots);
+    hello.set_threads(threads);
     hello.add_devices("cpu");
     if (cuda) hello.add_devices("cuda");
     for (const auto& id : running) hello.add_running_job_ids(id);

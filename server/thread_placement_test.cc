@@ -9,19 +9,6 @@ namespace {
 
 using polytrain::v1::Job;
 
-int64_t ConnectWithThreads(WorkerProtocol& protocol, const std::string& name, int slots,
-                           int threads, RecordingChannel* channel, bool cuda = false) {
-  polytrain::v1::Hello hello;
-  hello.set_name(name);
-  hello.set_slots(slots);
-  hello.set_threads(threads);
-  hello.add_devices("cpu");
-  if (cuda) hello.add_devices("cuda");
-  absl::StatusOr<int64_t> session = protocol.Connected(hello, channel);
-  EXPECT_TRUE(session.ok()) << session.status();
-  return session.value_or(-1);
-}
-
 TEST_F(CoordinatorTest, AJobRunsOnlyWhereItGetsAllItsThreads) {
   polytrain::v1::SubmitJobRequest request = Request("two-threads");
   request.mutable_spec()->set_threads(2);
@@ -30,7 +17,7 @@ TEST_F(CoordinatorTest, AJobRunsOnlyWhereItGetsAllItsThreads) {
 
   // One thread per job: the second job passes the first, which waits and says why.
   RecordingChannel small;
-  ConnectWithThreads(*protocol_, "small", 1, 1, &small);
+  Connect("small", &small, 1, false, {}, 1);
   EXPECT_EQ(small.Assigned(), (std::vector<std::string>{"one-thread"}));
   EXPECT_EQ(State(wide.id()), polytrain::v1::JOB_STATE_QUEUED);
   EXPECT_EQ(Get(wide.id()).waiting_for(),
@@ -39,7 +26,7 @@ TEST_F(CoordinatorTest, AJobRunsOnlyWhereItGetsAllItsThreads) {
 
   // Three threads over two slots are one each: still not enough.
   RecordingChannel shared;
-  ConnectWithThreads(*protocol_, "shared", 2, 3, &shared);
+  Connect("shared", &shared, 2, false, {}, 3);
   EXPECT_TRUE(shared.Assigned().empty());
   EXPECT_EQ(Get(wide.id()).waiting_for(),
             "needs a worker that gives each job 2 threads (spec.threads); the 2 connected "
@@ -47,7 +34,7 @@ TEST_F(CoordinatorTest, AJobRunsOnlyWhereItGetsAllItsThreads) {
 
   // Four over two are two each.
   RecordingChannel large;
-  ConnectWithThreads(*protocol_, "large", 2, 4, &large);
+  Connect("large", &large, 2, false, {}, 4);
   EXPECT_EQ(large.Assigned(), (std::vector<std::string>{"two-threads"}));
   EXPECT_EQ(Get(wide.id()).worker(), "large");
 }
@@ -58,10 +45,10 @@ TEST_F(CoordinatorTest, AGpuJobShortOfThreadsSaysWhichWorkersItCounted) {
   request.mutable_spec()->set_device(polytrain::v1::DEVICE_CUDA);
   const Job job = *api_->SubmitJob(request, kAdmin);
   RecordingChannel cpu, gpu;
-  ConnectWithThreads(*protocol_, "wide-cpu", 1, 8, &cpu);
+  Connect("wide-cpu", &cpu, 1, false, {}, 8);
   EXPECT_EQ(Get(job.id()).waiting_for(),
             "needs a worker with a GPU (spec.device); none of the 1 connected worker has one");
-  ConnectWithThreads(*protocol_, "narrow-gpu", 1, 1, &gpu, /*cuda=*/true);
+  Connect("narrow-gpu", &gpu, 1, /*cuda=*/true, {}, 1);
   EXPECT_EQ(Get(job.id()).waiting_for(),
             "needs a worker that gives each job 2 threads (spec.threads); the 1 with a GPU of "
             "the 2 connected workers gives 1 (its --threads divided by its --slots)");
