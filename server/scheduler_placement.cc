@@ -19,7 +19,6 @@ std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed nee
                                                                   bool without_gpu, int threads) {
   std::vector<WorkerState*> free;
   for (auto& [session, worker] : workers_) {
-    if (static_cast<int>(free.size()) == count) break;
     if (!worker.HasFreeSlot() || (need == DeviceNeed::kCuda && !worker.cuda) ||
         (without_gpu && worker.cuda) || worker.stopping.count(job_id) != 0 ||
         worker.threads_per_job < threads) {
@@ -27,6 +26,13 @@ std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed nee
     }
     free.push_back(&worker);
   }
+  // Narrowest fit: the workers that give the fewest threads per job first (in connection order
+  // among equals), so that a job of one thread does not take the slot that a wider job behind it
+  // is the only one able to use.
+  std::stable_sort(free.begin(), free.end(), [](const WorkerState* a, const WorkerState* b) {
+    return a->threads_per_job < b->threads_per_job;
+  });
+  if (static_cast<int>(free.size()) > count) free.resize(count);
   return free;
 }
 

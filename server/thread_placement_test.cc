@@ -1,6 +1,7 @@
 // A job runs only on a worker that gives it all its spec.threads (api/worker_threads.h), so that
 // the same spec and seed train alike wherever they land; one that no free worker can give its
-// threads holds up no job behind it, and says what it waits for.
+// threads holds up no job behind it, and says what it waits for. Of the workers that can run a
+// job, the one that gives the fewest threads per job takes it.
 #include "gtest/gtest.h"
 #include "server/coordinator_test_fixture.h"
 
@@ -37,6 +38,19 @@ TEST_F(CoordinatorTest, AJobRunsOnlyWhereItGetsAllItsThreads) {
   Connect("large", &large, 2, false, {}, 4);
   EXPECT_EQ(large.Assigned(), (std::vector<std::string>{"two-threads"}));
   EXPECT_EQ(Get(wide.id()).worker(), "large");
+}
+
+TEST_F(CoordinatorTest, AJobTakesTheNarrowestWorkerThatGivesItItsThreads) {
+  // The wide worker connects first; a job of one thread still leaves it to the job that needs it.
+  RecordingChannel wide, narrow;
+  Connect("wide", &wide, 1, false, {}, 4);
+  Connect("narrow", &narrow, 1, false, {}, 1);
+  Submit("one-thread");
+  polytrain::v1::SubmitJobRequest request = Request("four-threads");
+  request.mutable_spec()->set_threads(4);
+  ASSERT_TRUE(api_->SubmitJob(request, kAdmin).ok());
+  EXPECT_EQ(narrow.Assigned(), (std::vector<std::string>{"one-thread"}));
+  EXPECT_EQ(wide.Assigned(), (std::vector<std::string>{"four-threads"}));
 }
 
 TEST_F(CoordinatorTest, AGpuJobShortOfThreadsSaysWhichWorkersItCounted) {
