@@ -239,6 +239,12 @@ absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bo
     return InvalidField(
         "data", absl::StrCat("chunks are at most 1 MiB, got ", chunk.data().size(), " bytes"));
   }
+  if (!chunk.last() && (chunk.size() != 0 || chunk.crc32() != 0)) {
+    // Said on a chunk that is not the last, they would be ignored: a sender that means them
+    // learns it did not mark the end.
+    return InvalidField(chunk.size() != 0 ? "size" : "crc32",
+                        "set on the last chunk only (the one with last: true)");
+  }
   if (chunk.last() && (chunk.size() < 0 || chunk.size() > kMaxArtifactBytes)) {
     return InvalidField(
         "size", absl::StrCat("must be in [0, ", kMaxArtifactBytes, "], got ", chunk.size()));

@@ -53,6 +53,21 @@ TEST(WorkerMessagesTest, UploadedNamesAreNeverTemporaryFilesAndCheckpointsSortBy
   EXPECT_EQ(ValidateArtifactChunk(chunk, true).code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(WorkerMessagesTest, AChunkCarriesTheFilesSizeAndCrcOnlyWhenMarkedLast) {
+  polytrain::v1::ArtifactChunk chunk;
+  chunk.set_data("abc");
+  chunk.set_size(3);
+  EXPECT_EQ(ValidateArtifactChunk(chunk, false).message(),
+            "size: set on the last chunk only (the one with last: true)");
+  chunk.set_size(0);
+  chunk.set_crc32(7);
+  EXPECT_EQ(ValidateArtifactChunk(chunk, false).message(),
+            "crc32: set on the last chunk only (the one with last: true)");
+  chunk.set_last(true);
+  chunk.set_size(3);
+  EXPECT_TRUE(ValidateArtifactChunk(chunk, false).ok());
+}
+
 TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
   polytrain::v1::WorkerMessage message;
   polytrain::v1::JobFinished& finished = *message.mutable_finished();
