@@ -337,10 +337,11 @@ bool ServiceWorker::ServeOneConnection() {
   while (stream->Read(&message)) {
     switch (message.kind_case()) {
       case CoordinatorMessage::kWelcome:
-        if (failed_connections_ > 0) {
-          spdlog::info("connected to {} after {} failed attempt(s)", options_.coordinator,
-                       failed_connections_);
-        }
+        // Said once the coordinator has taken the hello, not when the process starts.
+        spdlog::info("connected to {}{}", options_.coordinator,
+                     failed_connections_ > 0
+                         ? absl::StrCat(" after ", failed_connections_, " failed attempt(s)")
+                         : "");
         failed_connections_ = 0;
         welcomed = true;
         welcomed_at = std::chrono::steady_clock::now();

@@ -127,8 +127,9 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
     }
   });
   spdlog::info(
-      "{}: serving {} with {} slot(s){}", options.name, options.coordinator, options.slots,
-      options.gpus.empty() ? "" : absl::StrCat(" on GPU(s) ", absl::StrJoin(options.gpus, ",")));
+      "{}: starting with {} slot(s){}; coordinator {}", options.name, options.slots,
+      options.gpus.empty() ? "" : absl::StrCat(" on GPU(s) ", absl::StrJoin(options.gpus, ",")),
+      options.coordinator);
   worker.Run();
   // Run() returns only after Stop(), which only the signal thread calls.
   run_returned.set_value();
