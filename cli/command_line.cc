@@ -89,6 +89,25 @@ std::string UnknownOption(CLI::App& app) {
   return "";
 }
 
+// For arguments CLI11 did not expect after a command that has commands of its own ("polyctl
+// artifacts rm ID"): the first plain word, named as the command it is not; "" otherwise.
+std::string UnknownSubcommand(CLI::App& app) {
+  CLI::App* given = &app;
+  while (!given->get_subcommands().empty()) given = given->get_subcommands().front();
+  if (given == &app) return "";  // the tool's own commands are required: MissingCommand says it
+  std::vector<std::string> names;
+  for (CLI::App* command : given->get_subcommands([](CLI::App*) { return true; })) {
+    names.push_back(command->get_name());
+  }
+  if (names.empty()) return "";
+  for (const std::string& word : app.remaining(/*recurse=*/true)) {
+    if (word.empty() || word[0] == '-') continue;
+    return absl::StrCat("unknown command '", word, "' of '", given->get_name(),
+                        "' (one of: ", absl::StrJoin(names, ", "), ")");
+  }
+  return "";
+}
+
 // A command line CLI11 refused: "<tool>: <why>" as every other error of ours, exit 2.
 int UsageError(const std::string& tool, const CLI::Error& e) {
   std::cerr << tool << ": " << e.what() << "\nRun with --help for more information.\n";
@@ -119,7 +138,8 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
     }
     return UsageError(tool, e);
   } catch (const CLI::ExtrasError& e) {
-    if (const std::string unknown = UnknownOption(app); !unknown.empty()) {
+    for (const std::string& unknown : {UnknownOption(app), UnknownSubcommand(app)}) {
+      if (unknown.empty()) continue;
       std::cerr << tool << ": " << unknown << "\nRun with --help for more information.\n";
       return kExitUsage;
     }

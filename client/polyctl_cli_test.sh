@@ -265,6 +265,7 @@ expect 2 "--poll-seconds: must be a finite number, got nan" -- \
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- --coordinator 127.0.0.1:1 list
 expect 2 "unknown command 'frobnicate' (one of: submit, sweep, search" -- frobnicate
 expect 2 "unknown command 'frobnicate' (one of: describe, curve)" -- loss frobnicate
+expect 2 "polyctl: unknown command 'rm' of 'artifacts' (one of: delete)" -- artifacts rm sha256:00
 expect 2 "a command is needed (one of: submit," --
 expect 4 "$tmp/no-such.txtpb: no such file" -- submit "$tmp/no-such.txtpb"
 expect 4 "--files: $tmp/no-such-dir: no such directory" -- submit "$spec" --files "$tmp/no-such-dir"

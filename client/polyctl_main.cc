@@ -29,7 +29,10 @@ int Main(int argc, char** argv) {
       ExitCodesHelp(),
       "\nThe coordinator address comes from --coordinator, else $POLYTRAIN_COORDINATOR, else "
       "127.0.0.1:50051. The token comes from --token_file, else $POLYTRAIN_TOKEN. Without "
-      "--tls_ca polyctl speaks plaintext, and only to a loopback address."));
+      "--tls_ca polyctl speaks plaintext, and only to a loopback address. These connection "
+      "options (--coordinator, --token_file, --tls_ca, --tls_cert, --tls_key, "
+      "--tls_server_name, --reconnect-seconds) go before or after the command; `polyctl --help` "
+      "describes them."));
   app.require_subcommand(1);
   // Connection flags may come before or after the subcommand (`polyctl list --coordinator X`).
   app.fallthrough();

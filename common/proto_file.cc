@@ -33,7 +33,10 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
     if (!error_.empty()) return;
-    error_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+    // The tokenizer's end of input has no text: "Expected identifier, got: " is an open brace.
+    const bool at_end = absl::EndsWith(message, "got: ");
+    error_ = absl::StrCat(line + 1, ":", column + 1, ": ", message,
+                          at_end ? "the end of the text (a '{' or '<' left open?)" : "");
   }
   void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
   const std::string& error() const { return error_; }

@@ -43,6 +43,8 @@ TEST(ProtoFileTest, TextErrorsCarryLineAndColumn) {
   EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(unknown.message().find("<flag>:1:7: "), std::string::npos) << unknown;
   EXPECT_NE(unknown.message().find("poly2"), std::string::npos) << unknown;
+  EXPECT_EQ(ParseProto("poly1 { epsilon: 2\n", ProtoFormat::kText, "<flag>", &spec).message(),
+            "<flag>:2:1: Expected identifier, got: the end of the text (a '{' or '<' left open?)");
 }
 
 TEST(ProtoFileTest, JsonErrorsAreInvalidArgument) {

@@ -179,20 +179,24 @@ absl::StatusOr<LossConfig> ReadLossFile(const std::string& path) {
   return config;
 }
 
+// CLI11 adds " is required".
+constexpr char kLossFileNeeded[] = "a LossSpec file (FILE or --spec FILE)";
+
 void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) {
   auto describe_options = std::make_shared<DescribeOptions>();
   CLI::App* describe = parent.add_subcommand(
       "describe", "The named form of a loss, its coefficients alpha_j and its curve L(pt).");
   describe
       ->add_option("file,--spec", describe_options->file,
-                   "LossSpec file (.txtpb, .json, .yaml): give it as FILE or as --spec FILE, "
-                   "not both")
-      ->required()
+                   "LossSpec file (.txtpb, .json, .yaml), needed: give it as FILE or as --spec "
+                   "FILE, not both")
       ->check(ExistingPath());
   describe->add_option("--format", describe_options->format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  // Needed, but not marked required(): CLI11 would print REQUIRED beside both of its names.
   describe->callback([describe_options, tool, exit_code] {
+    if (describe_options->file.empty()) throw CLI::RequiredError(kLossFileNeeded);
     const absl::Status status = RunDescribe(*describe_options);
     *exit_code = status.ok() ? kExitOk : ExitWithError(tool, status);
   });
@@ -202,9 +206,8 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
       "curve", "L(pt) and dL/dpt of one or more losses; --plot draws them on one chart.");
   curve
       ->add_option("files,--spec", curve_options->files,
-                   "LossSpec files (.txtpb, .json, .yaml): as FILES... or as --spec FILE, which "
-                   "may repeat")
-      ->required()
+                   "LossSpec files (.txtpb, .json, .yaml), at least one: as FILES... or as "
+                   "--spec FILE, which may repeat")
       ->check(ExistingPath());
   curve->add_option("--pt", curve_options->points, "comma-separated points in [0, 1]")
       ->capture_default_str();
@@ -216,6 +219,7 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
   curve->add_option("--plot", curve_options->plot,
                     "also draw L(pt) and dL/dpt on pt in (0, 1] (.svg or .png)");
   curve->callback([curve_options, tool, exit_code] {
+    if (curve_options->files.empty()) throw CLI::RequiredError(kLossFileNeeded);
     const absl::Status status = RunCurve(*curve_options);
     *exit_code = status.ok() ? kExitOk : ExitWithError(tool, status);
   });

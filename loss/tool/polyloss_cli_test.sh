@@ -151,7 +151,11 @@ printf '1,inf,0\n' >"$tmp/inf.csv"
 printf '0\n' >"$tmp/one.csv"
 expect_exit 1 "logits must be finite" -- eval --spec "$ex/poly1.txtpb" \
   --logits "$tmp/inf.csv" --targets "$tmp/one.csv"
-expect_exit 2 "--spec is required" -- describe
+expect_exit 2 "polyloss: a LossSpec file (FILE or --spec FILE) is required" -- describe
+expect_exit 2 "polyloss: a LossSpec file (FILE or --spec FILE) is required" -- curve --pt 0.5
+if "$polyloss" describe --help | grep -q REQUIRED; then
+  fail "describe --help marks its file REQUIRED twice (as FILE and as --spec)"
+fi
 expect_exit 2 "unknown command 'frobnicate' (one of: describe, curve, eval, bench)" -- frobnicate
 expect_exit 4 "$tmp/does-not-exist.txtpb: no such file" -- describe --spec "$tmp/does-not-exist.txtpb"
 expect_exit 2 "format" -- describe --spec "$ex/poly1.txtpb" --format yaml
