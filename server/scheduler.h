@@ -266,12 +266,12 @@ class Scheduler {
   // Starts `entry`'s job on `chosen` (one worker per rank); false when the store failed.
   bool StartLocked(const JobQueue::Entry& entry, const std::vector<WorkerState*>& chosen,
                    std::vector<polytrain::v1::Job>* started);
-  // Up to `count` workers with a free slot for `need`, in connection order, that are not still
-  // stopping `job_id` and give each job at least `threads`; with `without_gpu`, only workers
-  // that have none.
+  // Up to `count` workers with a free slot for `need` that are not still stopping `job_id` and
+  // give each job at least `threads`, those that give the fewest first (then in connection
+  // order); with `without_gpu`, only workers that have none. `threads` 0: the first free ones.
   std::vector<WorkerState*> FreeWorkersLocked(DeviceNeed need, int count,
                                               const std::string& job_id = "",
-                                              bool without_gpu = false, int threads = 1);
+                                              bool without_gpu = false, int threads = 0);
   // A gang's workers if all its ranks fit now (one worker each), else fewer.
   std::vector<WorkerState*> GangWorkersLocked(const JobQueue::Entry& gang);
   // `session`'s worker confirmed that `job_id` stopped there (any message about it, or a

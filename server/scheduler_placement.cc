@@ -18,6 +18,7 @@ std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed nee
                                                                   const std::string& job_id,
                                                                   bool without_gpu, int threads) {
   std::vector<WorkerState*> free;
+  int exact_fits = 0;
   for (auto& [session, worker] : workers_) {
     if (!worker.HasFreeSlot() || (need == DeviceNeed::kCuda && !worker.cuda) ||
         (without_gpu && worker.cuda) || worker.stopping.count(job_id) != 0 ||
@@ -25,6 +26,10 @@ std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed nee
       continue;
     }
     free.push_back(&worker);
+    // Asked whether any is free (threads 0), or found enough that fit exactly: no narrower one
+    // can come later.
+    if (static_cast<int>(free.size()) == count && threads == 0) break;
+    if (worker.threads_per_job <= threads && ++exact_fits == count) break;
   }
   // Narrowest fit: the workers that give the fewest threads per job first (in connection order
   // among equals), so that a job of one thread does not take the slot that a wider job behind it
