@@ -106,24 +106,28 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-absl::Status CheckTarget(absl::string_view target) {
-  if (absl::StartsWith(target, "unix:")) return absl::OkStatus();
-  const absl::string_view address = WithoutScheme(target);
-  const size_t colon = address.rfind(':');
-  const absl::string_view host = colon == absl::string_view::npos ? "" : address.substr(0, colon);
-  const absl::string_view port = colon == absl::string_view::npos ? "" : address.substr(colon + 1);
+absl::Status CheckHostPort(absl::string_view flag, absl::string_view address, int min_port,
+                           absl::string_view help) {
+  if (absl::StartsWith(address, "unix:")) return absl::OkStatus();
+  const absl::string_view bare = WithoutScheme(address);
+  const size_t colon = bare.rfind(':');
+  const absl::string_view host = colon == absl::string_view::npos ? "" : bare.substr(0, colon);
+  const absl::string_view port = colon == absl::string_view::npos ? "" : bare.substr(colon + 1);
   int number = 0;
   const bool bracketed = absl::StartsWith(host, "[") && absl::EndsWith(host, "]");
   if (host.empty() || host.find_first_of(" \t/") != absl::string_view::npos ||
       (!bracketed && host.find(':') != absl::string_view::npos) || port.empty() ||
       port.find_first_not_of("0123456789") != absl::string_view::npos ||
-      !absl::SimpleAtoi(port, &number) || number < 1 || number > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--coordinator: expected HOST:PORT with a port in [1, 65535] (e.g. "
-                     "127.0.0.1:50051, [::1]:50051), got '",
-                     target.substr(0, 256), "'"));
+      !absl::SimpleAtoi(port, &number) || number < min_port || number > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": expected HOST:PORT with a port in [",
+                                                   min_port, ", 65535] ", help, ", got '",
+                                                   address.substr(0, 256), "'"));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckTarget(absl::string_view target) {
+  return CheckHostPort("--coordinator", target, 1, "(e.g. 127.0.0.1:50051, [::1]:50051)");
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,

@@ -50,6 +50,11 @@ struct ClientSecurityOptions {
 // goes unanswered as long); the coordinator accepts pings at twice this rate.
 inline constexpr int kClientKeepaliveSeconds = 20;
 
+// INVALID_ARGUMENT naming `flag` unless `address` is HOST:PORT or [V6]:PORT with a port in
+// [min_port, 65535], or unix:PATH; `help` follows "a port in [min_port, 65535]" in the message.
+absl::Status CheckHostPort(absl::string_view flag, absl::string_view address, int min_port,
+                           absl::string_view help);
+
 // INVALID_ARGUMENT naming --coordinator unless `target` is HOST:PORT ([V6]:PORT; a dns:, ipv4: or
 // ipv6: scheme may come first) with a port in [1, 65535], or unix:PATH. gRPC would dial port 0,
 // or port 99999 mod 65536.

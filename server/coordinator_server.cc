@@ -5,8 +5,6 @@
 #include <filesystem>
 #include <system_error>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "api/limits.h"
@@ -14,30 +12,14 @@
 #include "grpcpp/server_builder.h"
 
 namespace polytrain {
-namespace {
-
-// HOST:PORT with a port in [0, 65535]: gRPC takes 99999 as 99999 - 65536 without a word.
-absl::Status CheckListenAddress(absl::string_view listen) {
-  if (absl::StartsWith(listen, "unix:")) return absl::OkStatus();
-  const size_t colon = listen.rfind(':');
-  const absl::string_view port = colon == absl::string_view::npos ? "" : listen.substr(colon + 1);
-  int number = 0;
-  if (colon == absl::string_view::npos || colon == 0 || port.empty() ||
-      port.find_first_not_of("0123456789") != absl::string_view::npos ||
-      !absl::SimpleAtoi(port, &number) || number > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--listen: expected HOST:PORT with a port in [0, 65535] (0 picks a free "
-                     "one), got '",
-                     listen.substr(0, 256), "'"));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const Options& options) {
-  if (absl::Status s = CheckListenAddress(options.listen); !s.ok()) return s;
+  // gRPC takes port 99999 as 99999 - 65536 without a word.
+  if (absl::Status s = CheckHostPort("--listen", options.listen, 0, "(0 picks a free one)");
+      !s.ok()) {
+    return s;
+  }
   std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
   s->options_ = options;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
