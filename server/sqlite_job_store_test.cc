@@ -230,5 +230,31 @@ TEST_F(SqliteJobStoreTest, RefusesANewerSchema) {
   EXPECT_NE(reopened.status().message().find("schema version 99"), std::string::npos);
 }
 
+// A sweep's jobs are found through the label index, not by reading every job: the plan of the
+// query ListJobs runs for a label, owner and states names the index.
+TEST_F(SqliteJobStoreTest, ALabelFilterUsesTheLabelIndex) {
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  std::string plan;
+  sqlite3_stmt* statement = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(
+                db,
+                "EXPLAIN QUERY PLAN SELECT seq, job FROM jobs WHERE seq < 5 AND +state IN (1) AND "
+                "+owner = 'a' AND jobs.id IN (SELECT job_id FROM job_labels WHERE key = 'k' AND "
+                "value = 'v') ORDER BY seq DESC LIMIT 10",
+                -1, &statement, nullptr),
+            SQLITE_OK);
+  while (sqlite3_step(statement) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
+    plan += "\n";
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  EXPECT_NE(plan.find("job_labels_by_value"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("jobs_by_owner"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("jobs_by_state"), std::string::npos) << plan;
+}
+
 }  // namespace
 }  // namespace polytrain
