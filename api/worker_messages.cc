@@ -28,6 +28,19 @@ absl::Status CheckMetricValues(absl::string_view field,
     POLYTRAIN_RETURN_IF_ERROR(
         CheckLength(absl::StrCat(field, "[", absl::CHexEscape(name.substr(0, 32)), "]"), name, 1,
                     kMaxValueNameLength));
+    // Names reach terminals (polyctl get, metrics as CSV): no control character, C0 or C1
+    // (U+0080..U+009F, which some terminals take as escapes too).
+    for (size_t i = 0; i < name.size(); ++i) {
+      const unsigned char byte = static_cast<unsigned char>(name[i]);
+      const bool c1 = byte == 0xc2 && i + 1 < name.size() &&
+                      static_cast<unsigned char>(name[i + 1]) >= 0x80 &&
+                      static_cast<unsigned char>(name[i + 1]) <= 0x9f;
+      if (byte < 0x20 || byte == 0x7f || c1) {
+        return InvalidField(
+            absl::StrCat(field, "[", absl::CHexEscape(name.substr(0, 32)), "]"),
+            absl::StrCat("a value's name must not hold a control character (byte ", i, ")"));
+      }
+    }
     if (finite && !std::isfinite(value)) {
       return InvalidField(absl::StrCat(field, "[", absl::CHexEscape(name), "]"),
                           absl::StrCat("must be finite, got ", value));

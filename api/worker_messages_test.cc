@@ -53,6 +53,23 @@ TEST(WorkerMessagesTest, UploadedNamesAreNeverTemporaryFilesAndCheckpointsSortBy
   EXPECT_EQ(ValidateArtifactChunk(chunk, true).code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(WorkerMessagesTest, AValuesNameHoldsNoControlCharacter) {
+  polytrain::v1::WorkerMessage message;
+  polytrain::v1::JobFinished& finished = *message.mutable_finished();
+  finished.set_attempt(1);
+  finished.set_steps(1);
+  (*finished.mutable_final_metrics())["eval_class_accuracy/3 \xc2\xa0"] = 0.5;  // NBSP: fine
+  EXPECT_TRUE(ValidateWorkerMessage(message).ok());
+  finished.mutable_final_metrics()->clear();
+  (*finished.mutable_final_metrics())["x\x1b[2J"] = 0.5;
+  EXPECT_EQ(ValidateWorkerMessage(message).message(),
+            "finished.final_metrics[x\\x1b[2J]: a value's name must not hold a control "
+            "character (byte 1)");
+  finished.mutable_final_metrics()->clear();
+  (*finished.mutable_final_metrics())["x\xc2\x9b"] = 0.5;  // C1 CSI
+  EXPECT_FALSE(ValidateWorkerMessage(message).ok());
+}
+
 TEST(WorkerMessagesTest, AChunkCarriesTheFilesSizeAndCrcOnlyWhenMarkedLast) {
   polytrain::v1::ArtifactChunk chunk;
   chunk.set_data("abc");
