@@ -115,7 +115,7 @@ absl::Status CheckHostPort(absl::string_view flag, absl::string_view address, in
   const absl::string_view port = colon == absl::string_view::npos ? "" : bare.substr(colon + 1);
   int number = 0;
   const bool bracketed = absl::StartsWith(host, "[") && absl::EndsWith(host, "]");
-  if (host.empty() || host.find_first_of(" \t/") != absl::string_view::npos ||
+  if (host.empty() || host.find_first_of(" \t/,") != absl::string_view::npos ||
       (!bracketed && host.find(':') != absl::string_view::npos) || port.empty() ||
       port.find_first_not_of("0123456789") != absl::string_view::npos ||
       !absl::SimpleAtoi(port, &number) || number < min_port || number > 65535) {

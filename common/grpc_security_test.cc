@@ -61,7 +61,8 @@ TEST(CheckTargetTest, AHostAndAPortInRange) {
     EXPECT_TRUE(CheckTarget(good).ok()) << good;
   }
   for (const char* bad : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:99999", "127.0.0.1:-5",
-                          "127.0.0.1:1 junk", "", ":50051", "::1:50051", "host:+5"}) {
+                          "127.0.0.1:1 junk", "", ":50051", "::1:50051", "host:+5",
+                          "ipv6:[::1]:5,[fd00::2]:5", "ipv4:127.0.0.1:5,10.0.0.1:5"}) {
     EXPECT_EQ(CheckTarget(bad).message(),
               std::string("--coordinator: expected HOST:PORT with a port in [1, 65535] (e.g. "
                           "127.0.0.1:50051, [::1]:50051), got '") +

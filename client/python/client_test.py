@@ -495,6 +495,10 @@ class ArgumentTest(unittest.TestCase):
         with self.assertRaises(PolyTrainError) as error:
             Client("::1:52111")
         self.assertIn("an IPv6 address goes in brackets, as [::1]:52111", error.exception.message)
+        # A list's later entries would be dialled in plaintext unchecked.
+        with self.assertRaises(PolyTrainError) as error:
+            Client("ipv6:[::1]:52111,[fd00::2]:52111")
+        self.assertIn("address: one host:port, not a list", error.exception.message)
         with self.assertRaises(PolyTrainError) as error:
             Client("")
         self.assertIn("address: empty", error.exception.message)

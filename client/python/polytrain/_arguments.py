@@ -115,6 +115,8 @@ def address(value):
     text(value, "address")
     if value.startswith("unix:") and len(value) > len("unix:"):
         return value
+    if "," in value:  # a gRPC address list: one unchecked entry could be dialled in plaintext
+        raise ArgumentError(f"address: one host:port, not a list; got {value!r}")
     host, _, port = value.rpartition(":")
     if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
         raise ArgumentError(f"address: expected host:port, got {value!r}")
