@@ -15,6 +15,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 from unittest import mock
@@ -117,6 +118,54 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(evals[-1]["step"], 20)  # 300 samples / 30 x 2 epochs
         self.assertEqual(self.client.get(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
         self.assertIn(job.id, [j.id for j in self.client.jobs(labels={})])
+
+    def test_closing_the_client_ends_a_watch_in_another_thread_with_its_error(self):
+        # A job no worker here can run (it needs a GPU) stays queued: the watch waits on it.
+        job = self.client.submit(SMALL_JOB.replace("epochs:", "device: DEVICE_CUDA\nepochs:"))
+        own = Client(self.service.address)
+        first_event, outcome = threading.Event(), []
+
+        def watch():
+            try:
+                for _ in own.watch(job.id):
+                    first_event.set()
+            except Exception as error:  # noqa: BLE001 - the test asserts which one it was
+                outcome.append(error)
+            first_event.set()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        self.assertTrue(first_event.wait(30))
+        own.close()
+        watcher.join(30)
+        self.assertFalse(watcher.is_alive())
+        self.client.cancel(job.id)
+        self.assertEqual(len(outcome), 1)
+        self.assertIsInstance(outcome[0], PolyTrainError)
+        self.assertEqual(outcome[0].code, "FAILED_PRECONDITION")
+        self.assertIn("this Client is closed", outcome[0].message)
+
+    def test_a_watch_that_fell_behind_resumes_and_passes_each_point_once(self):
+        # 4 KiB of backlog: a consumer that stops reading while 2400 points are made falls
+        # behind, and the coordinator ends its watch.
+        service = Service("behind", "--max_watch_backlog_bytes", "4096")
+        try:
+            with Client(service.address) as client:
+                spec = SMALL_JOB.replace("epochs: 2", "epochs: 240").replace(
+                    "log_every_steps: 5", "log_every_steps: 1")
+                job = client.submit(spec)
+                events = client.watch(job.id)
+                first = next(events)  # the stream is open; nothing more is read until the end
+                self.assertEqual(client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
+                rest = list(events)
+                points = [(e.point.step, e.point.kind) for e in [first] + rest
+                          if e.HasField("point")]
+                self.assertEqual(len(points), len(set(points)))
+                self.assertEqual(len(points), len(client.metrics(job.id)))
+                states = [e.job.state for e in rest if e.HasField("job")]
+                self.assertEqual(states[-1], job_record_pb2.JOB_STATE_SUCCEEDED)
+        finally:
+            service.close()
 
     def test_specs_as_dicts_and_messages_and_errors_naming_the_field(self):
         spec = job_pb2.JobSpec()

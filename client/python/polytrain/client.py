@@ -286,8 +286,10 @@ class Client:
         """The job's events until it ends: an iterator of JobEvent messages, each with `job` (a
         state change) or `point` (a metric point). A coordinator that goes away after the watch
         began (a restart) is watched again for up to `reconnect_seconds` (as polyctl's
-        --reconnect-seconds), each point passed on once; then PolyTrainError UNAVAILABLE. The
-        arguments are checked now; the stream opens at the first next()."""
+        --reconnect-seconds), each point passed on once; then PolyTrainError UNAVAILABLE. A
+        watch the coordinator ended because this consumer fell behind is resumed the same way.
+        Closing the client ends it with PolyTrainError FAILED_PRECONDITION. The arguments are
+        checked now; the stream opens at the first next()."""
         request = coordinator_pb2.WatchJobRequest(id=_arguments.text(job_id, "job_id"))
         if (isinstance(reconnect_seconds, bool) or
                 not isinstance(reconnect_seconds, (int, float))):
@@ -305,6 +307,7 @@ class Client:
         away_since = None
         backoff = 0.2
         while True:
+            self._check_open()
             try:
                 for event in self._stub.WatchJob(request, metadata=self._metadata):
                     away_since, backoff = None, 0.2
@@ -317,8 +320,18 @@ class Client:
                         last = event.job
                     yield event
                 return
+            except ValueError:  # grpc's "Cannot invoke RPC: Channel closed!"
+                self._check_open()
+                raise
             except grpc.RpcError as error:
+                self._check_open()  # closed by another thread: not an outage to wait out
                 code = error.code()
+                # A consumer slower than the job's events for a while: the coordinator ended
+                # the watch; a new one replays the history, and points already passed on are
+                # skipped, so the caller sees one unbroken stream.
+                if (code == grpc.StatusCode.RESOURCE_EXHAUSTED and
+                        "this watch fell behind" in (error.details() or "")):
+                    continue
                 outage = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
                 now = time.monotonic()
                 if away_since is None:
