@@ -8,6 +8,7 @@ by deploy/pki/make-dev-pki.sh.
 Usage: client_test.py BUILD_DIR (its python/ holds the generated polytrain.v1; the package's own
 modules are taken from this directory, so that the test sees them as edited, without a build).
 """
+import errno
 import hashlib
 import os
 import pathlib
@@ -537,6 +538,8 @@ class ArgumentTest(unittest.TestCase):
         with self.assertRaises(FileNotFoundError) as error:
             Client("127.0.0.1:1", tls_ca=SCRATCH / "nonexistent.pem")
         self.assertIn(f"tls_ca {SCRATCH / 'nonexistent.pem'}: no such file", str(error.exception))
+        self.assertEqual(error.exception.errno, errno.ENOENT)
+        self.assertEqual(error.exception.filename, str(SCRATCH / "nonexistent.pem"))
         Client("127.0.0.1:1", tls_ca=TlsTest.pki / "ca.pem", tls_cert=worker_cert,
                tls_key=worker_key).close()
 
@@ -585,6 +588,13 @@ class ArgumentTest(unittest.TestCase):
         self.assertEqual(polytrain._messages.rows(reply.jobs)[0]["state"], 42)
         reply.jobs.add(job_id="job-2", state=job_record_pb2.JOB_STATE_FAILED)
         self.assertEqual(polytrain._messages.rows(reply.jobs)[1]["state"], "JOB_STATE_FAILED")
+
+    def test_a_bad_token_from_the_environment_is_named_as_such(self):
+        with mock.patch.dict(os.environ, {"POLYTRAIN_TOKEN": "to ken"}):
+            with self.assertRaises(PolyTrainError) as error:
+                Client("127.0.0.1:1")
+        self.assertEqual(error.exception.message,
+                         "$POLYTRAIN_TOKEN: printable ASCII without spaces, as tokens are minted")
 
     def test_a_closed_client_says_so(self):
         self.client.close()

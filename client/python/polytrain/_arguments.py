@@ -3,6 +3,7 @@ is a TypeError naming the argument, a value the coordinator would refuse (or tha
 like a FIFO to upload) an ArgumentError (a PolyTrainError and a ValueError) naming it."""
 import base64
 import binascii
+import errno
 import os
 import pathlib
 import re
@@ -69,7 +70,9 @@ def regular_file(value, what):
     try:
         mode = file.stat().st_mode
     except FileNotFoundError:
-        raise MissingFileError(f"{what} {file}: no such file") from None
+        missing = MissingFileError(f"{what} {file}: no such file")
+        missing.errno, missing.filename = errno.ENOENT, str(file)  # as OSError's own would say
+        raise missing from None
     except OSError as error:
         raise ArgumentError(f"{what} {file}: {error.strerror}") from None
     if stat.S_ISDIR(mode):

@@ -65,11 +65,13 @@ class Client:
             raise ArgumentError(f"address: empty (leave it out for $POLYTRAIN_COORDINATOR or "
                                 f"{DEFAULT_ADDRESS})")
         self.address = _arguments.address(address)
+        token_source = "token" if token is not None else "$POLYTRAIN_TOKEN"
         token = token if token is not None else os.environ.get("POLYTRAIN_TOKEN")
         if token is not None:  # surrounding whitespace (a file's newline) dropped, as polyctl does
-            token = _arguments.text(token, "token").strip(" \t\r\n")
+            token = _arguments.text(token, token_source).strip(" \t\r\n")
         if token is not None and not re.fullmatch(r"[!-~]*", token):
-            raise ArgumentError("token: printable ASCII without spaces, as tokens are minted")
+            raise ArgumentError(f"{token_source}: printable ASCII without spaces, as tokens are "
+                                f"minted")
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(f"timeout: expected seconds (a number), got {type(timeout).__name__}")

@@ -43,9 +43,13 @@ class ArgumentError(_ClientRefusal, ValueError):
 
 
 class MissingFileError(_ClientRefusal, FileNotFoundError):
-    """NOT_FOUND: a path argument names nothing."""
+    """NOT_FOUND: a path argument names nothing. `errno` is ENOENT and `filename` the path, as
+    on the OSError it stands for."""
 
     CODE = "NOT_FOUND"
+
+    def __str__(self):  # OSError's own would print "[Errno 2] ..." once errno is set
+        return f"{self.code}: {self.message}"
 
 
 class NotAFileError(_ClientRefusal, IsADirectoryError):
