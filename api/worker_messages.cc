@@ -232,6 +232,8 @@ absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bo
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("job_id", chunk.job_id()));
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("name", chunk.name()));
     POLYTRAIN_RETURN_IF_ERROR(ValidateUploadedName("name", chunk.name()));
+    // As every report names it (Job.attempts, from 1).
+    POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("attempt", chunk.attempt(), 1, kMaxAttemptNumber));
     if (!absl::StartsWith(chunk.name(), kCheckpointPrefix)) {
       return InvalidField(
           "name", absl::StrCat("a worker stores only checkpoints (", kCheckpointPrefix, "<",

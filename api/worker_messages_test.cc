@@ -51,6 +51,11 @@ TEST(WorkerMessagesTest, UploadedNamesAreNeverTemporaryFilesAndCheckpointsSortBy
   chunk.set_job_id("job-1");
   chunk.set_name("ckpt-zzzz");
   EXPECT_EQ(ValidateArtifactChunk(chunk, true).code(), absl::StatusCode::kInvalidArgument);
+  chunk.set_name("ckpt-000000000010.pt");
+  EXPECT_EQ(ValidateArtifactChunk(chunk, true).message(),
+            "attempt: must be in [1, 2147483647], got 0");
+  chunk.set_attempt(1);
+  EXPECT_TRUE(ValidateArtifactChunk(chunk, true).ok());
 }
 
 TEST(WorkerMessagesTest, AValuesNameHoldsNoControlCharacter) {
@@ -168,6 +173,7 @@ TEST(WorkerMessagesTest, ChunksAreBounded) {
   polytrain::v1::ArtifactChunk chunk;
   chunk.set_job_id("job-1");
   chunk.set_name("ckpt-000000000001.pt");
+  chunk.set_attempt(1);
   chunk.set_data(std::string(1 << 20, 'd'));
   EXPECT_TRUE(ValidateArtifactChunk(chunk, true).ok());
   chunk.mutable_data()->push_back('d');
