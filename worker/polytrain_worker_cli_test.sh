@@ -131,6 +131,10 @@ fi
 code=$?
 check '[[ $code -eq 2 ]] && grep -q "^polytrain-worker: --gpus: GPU 0 is listed twice" "$tmp/err"' \
   "--gpus 0,0: exit $code: $(cat "$tmp/err")"
+"$worker" --coordinator 127.0.0.1:1 --gpus '' >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -q "^polytrain-worker: --gpus: empty" "$tmp/err"' \
+  "--gpus '': exit $code: $(cat "$tmp/err")"
 "$worker" --coordinator 127.0.0.1:1 --gpus 0 --slots 2 >"$tmp/out" 2>"$tmp/err"
 code=$?
 check '[[ $code -eq 2 ]] && grep -q "excludes" "$tmp/err"' "--gpus with --slots: exit $code"

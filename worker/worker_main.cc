@@ -295,6 +295,10 @@ int Main(int argc, char** argv) {
                                   "--slots: a GPU worker runs one job per GPU; leave --slots "
                                   "out (or list the GPUs with --gpus)"));
     }
+    if (app.count("--gpus") > 0 && gpus.empty()) {  // an unset variable in a script, most likely
+      return Fail(kExitUsage, absl::InvalidArgumentError(
+                                  "--gpus: empty; list GPU indices (0,1,...) or leave it out"));
+    }
     if (device == "cuda" || !gpus.empty()) {
       absl::StatusOr<std::vector<int>> offered = OfferedGpus(gpus);
       if (!offered.ok()) {
