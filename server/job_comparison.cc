@@ -111,13 +111,24 @@ absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baselin
   const std::string& metric = response_.metric();
   // Jobs that have reported nothing yet (still queued) cannot tell a misspelt metric.
   if (!reported_.empty() && reported_.count(metric) == 0) {
+    // Per-class values ("eval_class_accuracy/3") are counted, not listed: there may be
+    // thousands.
     std::vector<std::string> names;
+    std::string per_class;
+    int per_class_count = 0;
     for (const std::string& name : reported_) {
-      if (name.find('/') == std::string::npos && names.size() < 12) names.push_back(name);
+      if (name.find('/') != std::string::npos) {
+        if (per_class_count++ == 0) per_class = name;
+      } else if (names.size() < 12) {
+        names.push_back(name);
+      }
     }
-    return absl::InvalidArgumentError(absl::StrCat("metric: no job reports ", Quote(metric),
-                                                   " (they report: ", absl::StrJoin(names, ", "),
-                                                   ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metric: no job reports ", Quote(metric), " (they report: ", absl::StrJoin(names, ", "),
+        per_class_count == 0
+            ? ""
+            : absl::StrCat("; and ", per_class_count, " per-class values such as ", per_class),
+        ")"));
   }
   if (baseline.empty() && !loss_order_.empty()) {
     baseline = std::find(loss_order_.begin(), loss_order_.end(), "ce") != loss_order_.end()

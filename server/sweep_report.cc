@@ -193,8 +193,11 @@ absl::StatusOr<Sweep> Report(const Sweep& record, const std::vector<Job>& jobs,
   bool any_ended = false;
   for (const Job& job : jobs) any_ended = any_ended || IsFinalState(job.state());
   if (sweep.ranking_size() == 0 && any_ended) {
-    sweep.set_ranking_note(comparison.ok() ? "no run succeeded at the full budget yet"
-                                           : std::string(comparison.status().message()));
+    const bool ended = sweep.state() == polytrain::v1::Sweep::SWEEP_STATE_DONE ||
+                       sweep.state() == polytrain::v1::Sweep::SWEEP_STATE_CANCELLED;
+    sweep.set_ranking_note(!comparison.ok() ? std::string(comparison.status().message())
+                           : ended          ? "no run succeeded at the full budget"
+                                            : "no run succeeded at the full budget yet");
   }
   return sweep;
 }

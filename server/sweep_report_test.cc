@@ -60,14 +60,23 @@ TEST(SweepReportTest, AnEmptyRankingSaysWhy) {
   // A tensor file without a validation split: the runs report no val_accuracy.
   job.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
   (*job.mutable_final_metrics())["eval_accuracy"] = 0.8;
+  (*job.mutable_final_metrics())["eval_class_accuracy/0"] = 0.7;
+  (*job.mutable_final_metrics())["eval_class_accuracy/1"] = 0.9;
   const Sweep done = BuildSweepReport(record, {job});
   EXPECT_EQ(done.state(), Sweep::SWEEP_STATE_DONE);
   EXPECT_EQ(done.ranking_size(), 0);
   EXPECT_EQ(done.ranking_note(),
-            "metric: no job reports 'val_accuracy' (they report: eval_accuracy)");
+            "metric: no job reports 'val_accuracy' (they report: eval_accuracy; and 2 per-class "
+            "values such as eval_class_accuracy/0)");
+  // Every run failed: the sweep ended, so not "yet".
   job.set_state(polytrain::v1::JOB_STATE_FAILED);
   job.clear_final_metrics();
-  EXPECT_EQ(BuildSweepReport(record, {job}).ranking_note(),
+  EXPECT_EQ(BuildSweepReport(record, {job}).ranking_note(), "no run succeeded at the full budget");
+  // A search with runs still to come says "yet".
+  Job running = job;
+  running.set_id("job-1");
+  running.set_state(polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(BuildSweepReport(record, {job, running}).ranking_note(),
             "no run succeeded at the full budget yet");
 }
 
