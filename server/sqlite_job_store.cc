@@ -322,11 +322,7 @@ bool SqliteJobStore::ParsePageToken(const std::string& token, int64_t* before) {
   return absl::SimpleAtoi(token, before) && *before >= 1;
 }
 
-absl::StatusOr<JobPage> SqliteJobStore::ListJobs(const JobFilter& filter) {
-  int64_t before = INT64_MAX;
-  if (!filter.page_token.empty() && !ParsePageToken(filter.page_token, &before)) {
-    return absl::InvalidArgumentError("page_token: not a token from a previous ListJobs");
-  }
+std::string SqliteJobStore::ListJobsSql(const JobFilter& filter) {
   std::string sql = "SELECT seq, job FROM jobs WHERE seq < ?";
   // With a label, its index finds the few jobs: '+' keeps SQLite from walking the state or owner
   // index over every job instead (it has no statistics to know better).
@@ -341,7 +337,15 @@ absl::StatusOr<JobPage> SqliteJobStore::ListJobs(const JobFilter& filter) {
     sql += " AND jobs.id IN (SELECT job_id FROM job_labels WHERE key = ? AND value = ?)";
   }
   sql += " ORDER BY seq DESC LIMIT ?";
+  return sql;
+}
 
+absl::StatusOr<JobPage> SqliteJobStore::ListJobs(const JobFilter& filter) {
+  int64_t before = INT64_MAX;
+  if (!filter.page_token.empty() && !ParsePageToken(filter.page_token, &before)) {
+    return absl::InvalidArgumentError("page_token: not a token from a previous ListJobs");
+  }
+  const std::string sql = ListJobsSql(filter);
   std::lock_guard<std::mutex> lock(reader_->mu);
   sqlite3* db = reader_->db;
   Statement list(db, sql.c_str());

@@ -24,6 +24,8 @@ class SqliteJobStore : public JobStore {
 
   // The schema version this build writes; Open() refuses a newer file.
   static int CurrentSchemaVersion();
+  // The SQL ListJobs runs for `filter`, its parameters unbound (a test checks its query plan).
+  static std::string ListJobsSql(const JobFilter& filter);
 
   absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,

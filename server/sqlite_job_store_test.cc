@@ -238,13 +238,12 @@ TEST_F(SqliteJobStoreTest, ALabelFilterUsesTheLabelIndex) {
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   std::string plan;
   sqlite3_stmt* statement = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(
-                db,
-                "EXPLAIN QUERY PLAN SELECT seq, job FROM jobs WHERE seq < 5 AND +state IN (1) AND "
-                "+owner = 'a' AND jobs.id IN (SELECT job_id FROM job_labels WHERE key = 'k' AND "
-                "value = 'v') ORDER BY seq DESC LIMIT 10",
-                -1, &statement, nullptr),
-            SQLITE_OK);
+  JobFilter filter;
+  filter.states = {polytrain::v1::JOB_STATE_QUEUED};
+  filter.owner = "a";
+  filter.labels = {{"sweep", "s-1"}, {"team", "x"}};
+  const std::string sql = "EXPLAIN QUERY PLAN " + SqliteJobStore::ListJobsSql(filter);
+  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sql;
   while (sqlite3_step(statement) == SQLITE_ROW) {
     plan += reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
     plan += "\n";
