@@ -115,20 +115,28 @@ absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baselin
     // thousands.
     std::vector<std::string> names;
     std::string per_class;
-    int per_class_count = 0;
+    int other_count = 0, per_class_count = 0;
     for (const std::string& name : reported_) {
       if (name.find('/') != std::string::npos) {
         if (per_class_count++ == 0) per_class = name;
       } else if (names.size() < 12) {
         names.push_back(name);
+      } else {
+        ++other_count;
       }
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metric: no job reports ", Quote(metric), " (they report: ", absl::StrJoin(names, ", "),
-        per_class_count == 0
-            ? ""
-            : absl::StrCat("; and ", per_class_count, " per-class values such as ", per_class),
-        ")"));
+    std::vector<std::string> parts;
+    if (!names.empty()) {
+      parts.push_back(
+          absl::StrCat(absl::StrJoin(names, ", "),
+                       other_count == 0 ? "" : absl::StrCat(" and ", other_count, " more")));
+    }
+    if (per_class_count > 0) {
+      parts.push_back(absl::StrCat(per_class_count, " per-class values such as ", per_class));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("metric: no job reports ", Quote(metric),
+                                                   " (they report: ", absl::StrJoin(parts, "; "),
+                                                   ")"));
   }
   if (baseline.empty() && !loss_order_.empty()) {
     baseline = std::find(loss_order_.begin(), loss_order_.end(), "ce") != loss_order_.end()

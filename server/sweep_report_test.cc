@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {
@@ -66,8 +67,18 @@ TEST(SweepReportTest, AnEmptyRankingSaysWhy) {
   EXPECT_EQ(done.state(), Sweep::SWEEP_STATE_DONE);
   EXPECT_EQ(done.ranking_size(), 0);
   EXPECT_EQ(done.ranking_note(),
-            "metric: no job reports 'val_accuracy' (they report: eval_accuracy; and 2 per-class "
+            "metric: no job reports 'val_accuracy' (they report: eval_accuracy; 2 per-class "
             "values such as eval_class_accuracy/0)");
+  // Only per-class values, then more names than are listed.
+  job.mutable_final_metrics()->erase("eval_accuracy");
+  EXPECT_EQ(BuildSweepReport(record, {job}).ranking_note(),
+            "metric: no job reports 'val_accuracy' (they report: 2 per-class values such as "
+            "eval_class_accuracy/0)");
+  job.clear_final_metrics();
+  for (int i = 10; i < 24; ++i) (*job.mutable_final_metrics())[absl::StrCat("m", i)] = 1;
+  EXPECT_EQ(BuildSweepReport(record, {job}).ranking_note(),
+            "metric: no job reports 'val_accuracy' (they report: m10, m11, m12, m13, m14, m15, "
+            "m16, m17, m18, m19, m20, m21 and 2 more)");
   // Every run failed: the sweep ended, so not "yet".
   job.set_state(polytrain::v1::JOB_STATE_FAILED);
   job.clear_final_metrics();
