@@ -24,23 +24,46 @@ std::string ToolName(const char* argv0) {
   return std::filesystem::path(argv0 != nullptr ? argv0 : "").filename().string();
 }
 
-// The innermost command given, and, when it needs a command after it that was not given, the
-// message naming the word that is not one (or saying that one is needed).
-std::optional<std::string> MissingCommand(CLI::App& app) {
+// The innermost command given.
+CLI::App* InnermostCommand(CLI::App& app) {
   CLI::App* given = &app;
   while (!given->get_subcommands().empty()) given = given->get_subcommands().front();
-  if (given->get_require_subcommand_min() == 0) return std::nullopt;
+  return given;
+}
+
+// The first plain word (not an option) left over after `given`, looked for at its own level
+// before the levels around it.
+std::optional<std::string> FirstLeftoverWord(CLI::App& app, CLI::App* given) {
+  for (const std::vector<std::string>& words :
+       {given->remaining(/*recurse=*/false), app.remaining(/*recurse=*/true)}) {
+    for (const std::string& word : words) {
+      if (!word.empty() && word[0] != '-') return word;
+    }
+  }
+  return std::nullopt;
+}
+
+// "unknown command 'W' of 'X' (one of: ...)" (without "of 'X'" at the tool's own level), or
+// "a command is needed (one of: ...)" without a word; nullopt when `given` has no commands.
+std::optional<std::string> NotACommand(CLI::App& app, CLI::App* given,
+                                       const std::optional<std::string>& word) {
   std::vector<std::string> names;
   for (CLI::App* command : given->get_subcommands([](CLI::App*) { return true; })) {
     names.push_back(command->get_name());
   }
+  if (names.empty()) return std::nullopt;
   const std::string there = absl::StrCat(" (one of: ", absl::StrJoin(names, ", "), ")");
-  for (const std::string& word : app.remaining(/*recurse=*/true)) {
-    if (!word.empty() && word[0] != '-') {
-      return absl::StrCat("unknown command '", word, "'", there);
-    }
-  }
-  return absl::StrCat("a command is needed", there);
+  if (!word.has_value()) return absl::StrCat("a command is needed", there);
+  const std::string of = given == &app ? "" : absl::StrCat(" of '", given->get_name(), "'");
+  return absl::StrCat("unknown command '", *word, "'", of, there);
+}
+
+// When the innermost command given needs a command after it that was not given: the message
+// naming the word that is not one (or saying that one is needed).
+std::optional<std::string> MissingCommand(CLI::App& app) {
+  CLI::App* given = InnermostCommand(app);
+  if (given->get_require_subcommand_min() == 0) return std::nullopt;
+  return NotACommand(app, given, FirstLeftoverWord(app, given));
 }
 
 // Levenshtein distance, for suggesting the option a mistyped one was meant to be.
@@ -92,20 +115,11 @@ std::string UnknownOption(CLI::App& app) {
 // For arguments CLI11 did not expect after a command that has commands of its own ("polyctl
 // artifacts rm ID"): the first plain word, named as the command it is not; "" otherwise.
 std::string UnknownSubcommand(CLI::App& app) {
-  CLI::App* given = &app;
-  while (!given->get_subcommands().empty()) given = given->get_subcommands().front();
+  CLI::App* given = InnermostCommand(app);
   if (given == &app) return "";  // the tool's own commands are required: MissingCommand says it
-  std::vector<std::string> names;
-  for (CLI::App* command : given->get_subcommands([](CLI::App*) { return true; })) {
-    names.push_back(command->get_name());
-  }
-  if (names.empty()) return "";
-  for (const std::string& word : app.remaining(/*recurse=*/true)) {
-    if (word.empty() || word[0] == '-') continue;
-    return absl::StrCat("unknown command '", word, "' of '", given->get_name(),
-                        "' (one of: ", absl::StrJoin(names, ", "), ")");
-  }
-  return "";
+  const std::optional<std::string> word = FirstLeftoverWord(app, given);
+  if (!word.has_value()) return "";
+  return NotACommand(app, given, word).value_or("");
 }
 
 // A command line CLI11 refused: "<tool>: <why>" as every other error of ours, exit 2.

@@ -264,9 +264,10 @@ expect 2 "--poll-seconds: must be a finite number, got nan" -- \
   search "$spec" --range poly1.epsilon=0:1 --poll-seconds nan
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- --coordinator 127.0.0.1:1 list
 expect 2 "unknown command 'frobnicate' (one of: submit, sweep, search" -- frobnicate
-expect 2 "unknown command 'frobnicate' (one of: describe, curve)" -- loss frobnicate
+expect 2 "unknown command 'frobnicate' of 'loss' (one of: describe, curve)" -- loss frobnicate
 expect 2 "polyctl: unknown command 'rm' of 'artifacts' (one of: delete)" -- artifacts rm sha256:00
 expect 2 "a command is needed (one of: submit," --
+expect 2 "a command is needed (one of: describe, curve)" -- loss
 expect 4 "$tmp/no-such.txtpb: no such file" -- submit "$tmp/no-such.txtpb"
 expect 4 "--files: $tmp/no-such-dir: no such directory" -- submit "$spec" --files "$tmp/no-such-dir"
 expect 2 "$tmp: is a directory, not a file" -- submit "$tmp"
