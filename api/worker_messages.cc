@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/artifacts.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
@@ -110,11 +111,18 @@ absl::Status ValidateMetricBatch(const polytrain::v1::MetricBatch& batch) {
     const std::string path = IndexPath("metrics.points", i);
     POLYTRAIN_RETURN_IF_ERROR(
         CheckIntRange(absl::StrCat(path, ".step"), point.step(), 0, kMaxSteps));
-    if (!polytrain::v1::MetricPoint::Kind_IsValid(point.kind())) {
-      return InvalidField(absl::StrCat(path, ".kind"), absl::StrCat("unknown kind ", point.kind()));
+    if (point.kind() != polytrain::v1::MetricPoint::KIND_TRAIN &&
+        point.kind() != polytrain::v1::MetricPoint::KIND_EVAL) {
+      return InvalidField(absl::StrCat(path, ".kind"),
+                          absl::StrCat("must be KIND_TRAIN or KIND_EVAL, got ", point.kind()));
     }
     POLYTRAIN_RETURN_IF_ERROR(
         CheckIntRange(absl::StrCat(path, ".epoch"), point.epoch(), 0, kMaxSteps));
+    // Written so that NaN, which fails every comparison, is refused.
+    if (!(point.epoch_progress() >= 0 && point.epoch_progress() <= 1)) {
+      return InvalidField(absl::StrCat(path, ".epoch_progress"),
+                          absl::StrCat("must be in [0, 1], got ", point.epoch_progress()));
+    }
     POLYTRAIN_RETURN_IF_ERROR(
         CheckSeconds(absl::StrCat(path, ".elapsed_seconds"), point.elapsed_seconds()));
     POLYTRAIN_RETURN_IF_ERROR(CheckMetricValues(absl::StrCat(path, ".values"), point.values()));
@@ -277,6 +285,13 @@ absl::Status ValidateArtifactPath(absl::string_view field, absl::string_view pat
       !ValidateArtifactName(field, path.substr(slash + 1)).ok()) {
     return InvalidField(
         field, absl::StrCat("expected <job_id>/<name> of two plain file names, got ", Quote(path)));
+  }
+  // A stored file is read by its id: sha256/<64 lowercase hex digits>.
+  if (path.substr(0, slash) == "sha256" &&
+      !ValidateArtifactId(field, ArtifactIdOfHex(path.substr(slash + 1))).ok()) {
+    return InvalidField(field, absl::StrCat("expected sha256/<64 lowercase hex digits> for a "
+                                            "stored file, got ",
+                                            Quote(path)));
   }
   return absl::OkStatus();
 }

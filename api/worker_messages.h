@@ -35,7 +35,8 @@ std::string CutError(const std::string& error);
 // or "..", nor a hidden file).
 absl::Status ValidateArtifactName(absl::string_view field, absl::string_view name);
 
-// A stored artifact's path as requests name it: "<job_id>/<name>", both plain names.
+// A stored artifact's path as requests name it: "<job_id>/<name>", both plain names, or
+// "sha256/<64 lowercase hex digits>" for a stored file.
 absl::Status ValidateArtifactPath(absl::string_view field, absl::string_view path);
 
 // A file a worker uploads: never with the store's temporary marker (kUploadMarker) in its name,

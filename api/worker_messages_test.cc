@@ -123,8 +123,21 @@ TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
   point->set_step(3);
   EXPECT_TRUE(ValidateWorkerMessage(metrics).ok());
   point->set_kind(static_cast<polytrain::v1::MetricPoint::Kind>(7));
-  EXPECT_EQ(ValidateWorkerMessage(metrics).message(), "metrics.points[0].kind: unknown kind 7");
+  EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
+            "metrics.points[0].kind: must be KIND_TRAIN or KIND_EVAL, got 7");
+  point->set_kind(polytrain::v1::MetricPoint::KIND_UNSPECIFIED);
+  EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
+            "metrics.points[0].kind: must be KIND_TRAIN or KIND_EVAL, got 0");
   point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+  for (const double progress : {std::nan(""), -0.5, 1.5, 1e300}) {
+    point->set_epoch_progress(progress);
+    EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
+              absl::StrCat("metrics.points[0].epoch_progress: must be in [0, 1], got ", progress));
+  }
+  for (const double progress : {0.0, 1.0}) {
+    point->set_epoch_progress(progress);
+    EXPECT_TRUE(ValidateWorkerMessage(metrics).ok());
+  }
   point->set_epoch(-1);
   EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
             "metrics.points[0].epoch: must be in [0, 1000000000], got -1");
@@ -165,6 +178,13 @@ TEST(WorkerMessagesTest, DownloadPathsAreQuotedShort) {
   request.set_path("/etc/passwd");
   EXPECT_EQ(ValidateDownloadArtifactRequest(request).message(),
             "path: expected <job_id>/<name> of two plain file names, got '/etc/passwd'");
+  request.set_path("sha256/zz");
+  EXPECT_EQ(ValidateDownloadArtifactRequest(request).message(),
+            "path: expected sha256/<64 lowercase hex digits> for a stored file, got 'sha256/zz'");
+  request.set_path("sha256/" + std::string(64, 'A'));
+  EXPECT_EQ(ValidateDownloadArtifactRequest(request).code(), absl::StatusCode::kInvalidArgument);
+  request.set_path("sha256/" + std::string(64, 'a'));
+  EXPECT_TRUE(ValidateDownloadArtifactRequest(request).ok());
   request.set_path("job-1/ckpt-1.pt");
   EXPECT_TRUE(ValidateDownloadArtifactRequest(request).ok());
 }

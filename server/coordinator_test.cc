@@ -64,7 +64,7 @@ TEST_F(CoordinatorTest, LapsedLeasesRequeueUntilMaxAttemptsThenFail) {
   polytrain::v1::WorkerMessage points;  // it trained to step 150 before it fell silent
   points.mutable_metrics()->set_job_id(job.id());
   points.mutable_metrics()->set_attempt(2);
-  for (int64_t step : {50, 100, 150}) points.mutable_metrics()->add_points()->set_step(step);
+  for (int64_t step : {50, 100, 150}) AddTrainPoint(points.mutable_metrics(), step);
   ASSERT_TRUE(protocol_->Handle(w2, points).ok());
   scheduler_->ExpireLeases(Later());  // w2 alive but silent about it: taken back
   EXPECT_EQ(second.Cancelled(), (std::vector<std::string>{job.id()}));
@@ -226,7 +226,7 @@ TEST_F(CoordinatorTest, ANewAttemptReplacesWhatTheDeadOneStoredPastItsCheckpoint
     polytrain::v1::WorkerMessage message;
     message.mutable_metrics()->set_job_id(job.id());
     message.mutable_metrics()->set_attempt(attempt);
-    for (int64_t step : steps) message.mutable_metrics()->add_points()->set_step(step);
+    for (int64_t step : steps) AddTrainPoint(message.mutable_metrics(), step);
     return protocol_->Handle(session, message);
   };
   auto started = [&](int64_t session, int attempt, int64_t step) {
@@ -417,7 +417,11 @@ TEST_F(CoordinatorTest, WorkerMessagesBeyondTheirLimitsAreRefusedByField) {
     polytrain::v1::WorkerMessage message;
     message.mutable_metrics()->set_job_id(job.id());
     message.mutable_metrics()->set_attempt(1);
-    for (int i = 0; i < points; ++i) message.mutable_metrics()->add_points()->set_step(i);
+    for (int i = 0; i < points; ++i) {
+      polytrain::v1::MetricPoint* point = message.mutable_metrics()->add_points();
+      point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+      point->set_step(i);
+    }
     return message;
   };
   EXPECT_TRUE(protocol_->Handle(session, batch_of(10000)).ok());
@@ -447,6 +451,15 @@ TEST_F(CoordinatorTest, WorkerMessagesBeyondTheirLimitsAreRefusedByField) {
   unnumbered.mutable_failed()->set_job_id(job.id());
   EXPECT_EQ(protocol_->Handle(session, unnumbered).message(),
             "failed.attempt: must be in [1, 2147483647], got 0");
+  // Only a loss-search trial pauses at a rung: a job that is not one is not taken as ended.
+  polytrain::v1::WorkerMessage paused;
+  paused.mutable_finished()->set_job_id(job.id());
+  paused.mutable_finished()->set_attempt(1);
+  paused.mutable_finished()->set_paused(true);
+  EXPECT_EQ(protocol_->Handle(session, paused).message(),
+            absl::StrCat("finished.paused: job ", job.id(),
+                         " is not a loss-search trial, so it has no rung to pause at; report its "
+                         "end without paused"));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
 
   // A failure is kept whatever its message's length: cut, not refused, and between two
@@ -480,6 +493,7 @@ TEST_F(CoordinatorTest, AHistoryOverTheMessageLimitAsksForMaxPoints) {
     message.mutable_metrics()->set_attempt(1);
     for (int i = 0; i < 1000; ++i) {
       polytrain::v1::MetricPoint* point = message.mutable_metrics()->add_points();
+      point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
       point->set_step(batch * 1000 + i + 1);
       for (int v = 0; v < 256; ++v) (*point->mutable_values())["value" + std::to_string(v)] = v;
     }

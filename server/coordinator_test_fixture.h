@@ -49,6 +49,13 @@ class RecordingChannel : public WorkerChannel {
   absl::Status closed;  // what Close ended the stream with (OK: not closed)
 };
 
+// Adds a training point at `step` to a worker's metrics message.
+inline void AddTrainPoint(polytrain::v1::MetricBatch* batch, int64_t step) {
+  polytrain::v1::MetricPoint* point = batch->add_points();
+  point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+  point->set_step(step);
+}
+
 class CoordinatorTest : public ::testing::Test {
  protected:
   void SetUp() override {

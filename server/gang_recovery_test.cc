@@ -143,7 +143,7 @@ TEST_F(GangSchedulingTest, AGangsStepsAreRankZerosWhicheverRankReportsItsEnd) {
   polytrain::v1::WorkerMessage points;
   points.mutable_metrics()->set_job_id(gang.id());
   points.mutable_metrics()->set_attempt(1);
-  points.mutable_metrics()->add_points()->set_step(800);
+  AddTrainPoint(points.mutable_metrics(), 800);
   ASSERT_TRUE(protocol_->Handle(s1, points).ok());
   points.mutable_metrics()->mutable_points(0)->set_step(999);  // a rank > 0's points: ignored
   ASSERT_TRUE(protocol_->Handle(s2, points).ok());

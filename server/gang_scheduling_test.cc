@@ -179,6 +179,7 @@ TEST_F(GangSchedulingTest, OnlyRankZeroReportsForTheGang) {
   metrics.mutable_metrics()->set_job_id(gang.id());
   metrics.mutable_metrics()->set_attempt(1);
   auto* point = metrics.mutable_metrics()->add_points();
+  point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
   point->set_step(5);
   (*point->mutable_values())["loss"] = 1.0;
   ASSERT_TRUE(protocol_->Handle(s2, metrics).ok());

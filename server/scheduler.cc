@@ -323,6 +323,12 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
     if (StoppedLocked(session, finished.job_id())) ScheduleLocked();
     return absl::OkStatus();
   }
+  if (finished.paused() && !owned.job->job.has_search()) {  // only a trial stops at a rung
+    return absl::InvalidArgumentError(
+        absl::StrCat("finished.paused: job ", finished.job_id(),
+                     " is not a loss-search trial, so it has no "
+                     "rung to pause at; report its end without paused"));
+  }
   owned.job->ranks[owned.rank].done = true;
   if (owned.rank != 0) {  // its part is done: its slot is free, the gang goes on
     auto worker = workers_.find(session);
