@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   scheduling.heartbeat_seconds = options.lease_seconds / 3.0;
   scheduling.gang_backfill_seconds = options.gang_backfill_seconds;
   scheduling.metrics = s->metrics_.get();
+  scheduling.restored_leases_wait_for_serving = true;  // Serving() below, once the port is open
   // What this start creates goes again if it fails to listen: nothing is left half-set-up.
   std::error_code ignored;
   const bool db_existed = std::filesystem::exists(options.db, ignored);
@@ -109,6 +110,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         "--listen ", options.listen,
         ": cannot listen there (the port is in use, or the address is not this machine's)"));
   }
+  s->core_->scheduler().Serving();
   return s;
 }
 

@@ -38,6 +38,8 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
   {
     std::lock_guard<std::mutex> lock(s->mu_);
     const Clock::time_point now = Clock::now();
+    const Clock::time_point restored_expiry =
+        options.restored_leases_wait_for_serving ? Clock::time_point::max() : now + s->Lease();
     for (const Job& job : *queued) s->queue_.Push(job, now);
     for (const Job& job : *running) {
       RunningJob& entry = s->running_[job.id()];
@@ -51,7 +53,7 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
               ? std::vector<std::string>{job.worker()}
               : std::vector<std::string>(job.rank_workers().begin(), job.rank_workers().end());
       for (const std::string& worker : workers) {
-        entry.ranks.push_back(Rank{-1, worker, now + s->Lease(), false, /*restored=*/true, "", ""});
+        entry.ranks.push_back(Rank{-1, worker, restored_expiry, false, /*restored=*/true, "", ""});
       }
     }
   }
@@ -64,6 +66,16 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
   }
   if (options.lease_thread) s->lease_thread_ = std::thread([p = s.get()] { p->LeaseLoop(); });
   return s;
+}
+
+void Scheduler::Serving() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Clock::time_point expiry = Clock::now() + Lease();
+  for (auto& [id, job] : running_) {
+    for (Rank& rank : job.ranks) {
+      if (rank.restored && rank.session == -1 && !rank.done) rank.lease_expiry = expiry;
+    }
+  }
 }
 
 Scheduler::~Scheduler() {

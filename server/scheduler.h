@@ -78,6 +78,10 @@ class Scheduler {
     CoordinatorMetrics* metrics = nullptr;
     // How long jobs behind a waiting gang may start before it (see above); 0: never.
     double gang_backfill_seconds = 30.0;
+    // The lease of a running job restored from the store starts at Serving(), not at Create():
+    // a start-up that takes long (a large store) must not lose them before workers can reach
+    // the coordinator to re-attach them.
+    bool restored_leases_wait_for_serving = false;
   };
 
   // Loads queued and running jobs from `store` (which must outlive the scheduler): queued ones
@@ -85,6 +89,9 @@ class Scheduler {
   // and re-attach, then are requeued.
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(JobStore* store, Options options);
   ~Scheduler();
+  // The coordinator serves: restored ranks no worker re-attached yet get a whole lease from now
+  // (with restored_leases_wait_for_serving, none lapses before this).
+  void Serving();
 
   // Stores new jobs in one transaction (all or none), queues the new ones and schedules;
   // returns each as it stands now (a retried one as it already was).

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -91,12 +93,24 @@ SearchController::~SearchController() { scheduler_->SetSweepListener(nullptr); }
 
 void SearchController::Recover() {
   // A cancel the coordinator did not finish (it stopped between the sweep's state and its jobs).
+  // Only a sweep with a job not yet ended has one: those are found from the unended jobs' sweep
+  // labels, so a start does not read the jobs of every sweep ever cancelled.
+  absl::StatusOr<std::vector<Job>> unended =
+      store_->JobsInStates({polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING,
+                            polytrain::v1::JOB_STATE_PAUSED});
   absl::StatusOr<std::vector<Sweep>> cancelled =
       store_->SweepsInState(Sweep::SWEEP_STATE_CANCELLED);
-  if (!cancelled.ok()) {
-    spdlog::error("sweeps: cannot list cancelled sweeps: {}", cancelled.status().ToString());
+  if (!cancelled.ok() || !unended.ok()) {
+    spdlog::error("sweeps: cannot list cancelled sweeps: {}",
+                  (cancelled.ok() ? unended.status() : cancelled.status()).ToString());
+  }
+  std::set<std::string> with_unended_jobs;
+  for (const Job& job : unended.ok() ? *unended : std::vector<Job>()) {
+    auto sweep = job.spec().labels().find(kSweepLabel);
+    if (sweep != job.spec().labels().end()) with_unended_jobs.insert(sweep->second);
   }
   for (const Sweep& sweep : cancelled.ok() ? *cancelled : std::vector<Sweep>()) {
+    if (with_unended_jobs.count(sweep.id()) == 0) continue;
     if (absl::StatusOr<int> n = CancelUnendedJobs(sweep.id()); !n.ok()) {
       spdlog::error("sweep {}: cancelling its jobs: {}", sweep.id(), n.status().ToString());
     } else if (*n > 0) {

@@ -200,5 +200,26 @@ TEST_F(CoordinatorTest, APreviousSessionKeyHasALengthLimit) {
             "hello.previous_session_key: length must be in [0, 64] characters, got 65");
 }
 
+// A coordinator whose start-up outlasts a lease (a large store) must not requeue the jobs it
+// restored before their workers could reach it: their lease starts when it serves.
+TEST_F(CoordinatorTest, ARestoredJobsLeaseStartsWhenTheCoordinatorServes) {
+  const Job job = Submit("restored");
+  RecordingChannel channel;
+  Connect("w", &channel);
+  Scheduler::Options options;
+  options.lease_seconds = 10;
+  options.lease_thread = false;
+  options.restored_leases_wait_for_serving = true;
+  core_.reset();
+  Open(options);
+  scheduler_->ExpireLeases(Later());  // still starting: not yet serving
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  scheduler_->Serving();
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(9));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  scheduler_->ExpireLeases(Later());  // its worker never came back
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_QUEUED);
+}
+
 }  // namespace
 }  // namespace polytrain
