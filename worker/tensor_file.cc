@@ -13,6 +13,7 @@
 #include <map>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/limits.h"
@@ -194,10 +195,16 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
     }
   } catch (const std::exception& e) {
     const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
-    return InvalidField(
-        field, absl::StrCat("not a file torch.save wrote: ",
-                            CutError(torch_error != nullptr ? torch_error->what_without_backtrace()
-                                                            : e.what())));
+    const std::string why =
+        torch_error != nullptr ? torch_error->what_without_backtrace() : e.what();
+    // Python pickles a dict of one item with SETITEM ('s'), which LibTorch 1.13 lacks: such a
+    // file lacks keys anyway, so say that rather than the unpickler's opcode.
+    if (absl::StrContains(why, "Unknown opcode") && absl::StrContains(why, "0x73")) {
+      return InvalidField(field,
+                          "a dict of one key, which this worker's LibTorch cannot read; a tensors "
+                          "file holds train_x, train_y, test_x and test_y");
+    }
+    return InvalidField(field, absl::StrCat("not a file torch.save wrote: ", CutError(why)));
   }
   for (const char* key : {"train_x", "train_y", "test_x", "test_y"}) {
     if (tensors.count(key) == 0) return InvalidField(field, absl::StrCat("no ", key));

@@ -254,6 +254,7 @@ def main():
     save_as_from_gpu(good, f"{out}/from_gpu.pt")
     torch.save([x, y], f"{out}/list.pt")
     torch.save(dict(good, extra=x), f"{out}/extra_key.pt")
+    torch.save({"train_x": x}, f"{out}/one_key.pt")  # pickled with SETITEM, not SETITEMS
     torch.save(dict(good, train_x=x.to(torch.int32)), f"{out}/int_samples.pt")
     torch.save(dict(good, train_y=y.float()), f"{out}/float_labels.pt")
     torch.save(dict(good, train_y=y[:-1]), f"{out}/short_labels.pt")
