@@ -30,6 +30,9 @@ double Value(const google::protobuf::Map<std::string, double>& values, const cha
   return it == values.end() ? NAN : it->second;
 }
 
+// A rate in whole units ("-" where the point has none, as Fixed says it).
+std::string Rate(double v) { return std::isnan(v) ? "-" : absl::StrFormat("%.0f", v); }
+
 // One progress line, rewritten in place on a terminal.
 void PrintProgress(const Job& job, const MetricPoint& p, double eval_accuracy) {
   const int epochs = job.spec().epochs();
@@ -37,13 +40,13 @@ void PrintProgress(const Job& job, const MetricPoint& p, double eval_accuracy) {
   const int width = 24, filled = static_cast<int>(done * width);
   const double eta = done > 0 ? p.elapsed_seconds() * (1 - done) / done : 0;
   std::printf(
-      "\r%s [%s%s] %3.0f%% step %lld epoch %d/%d loss %s acc %s eval %s %.0f "
+      "\r%s [%s%s] %3.0f%% step %lld epoch %d/%d loss %s acc %s eval %s %s "
       "samples/s ETA %.0fs\033[K",
       job.spec().name().c_str(), std::string(filled, '=').c_str(),
       std::string(width - filled, ' ').c_str(), 100 * done, static_cast<long long>(p.step()),
       p.epoch() + 1, epochs, Fixed(Value(p.values(), "loss")).c_str(),
       Fixed(Value(p.values(), "accuracy")).c_str(), Fixed(eval_accuracy).c_str(),
-      Value(p.values(), "samples_per_second"), eta);
+      Rate(Value(p.values(), "samples_per_second")).c_str(), eta);
 }
 
 // A CSV field (RFC 4180): quoted, with quotes doubled, where it holds a comma, a quote or a line
@@ -114,11 +117,11 @@ void WatchPrinter::Print(const polytrain::v1::JobEvent& event) {
                   Fixed(Value(p.values(), "eval_accuracy")).c_str(),
                   Fixed(Value(p.values(), "eval_ece")).c_str());
     } else {
-      std::printf("  train step %lld epoch %d (%.0f%%): loss %s accuracy %s %.0f samples/s\n",
+      std::printf("  train step %lld epoch %d (%.0f%%): loss %s accuracy %s %s samples/s\n",
                   static_cast<long long>(p.step()), p.epoch(), 100 * p.epoch_progress(),
                   Fixed(Value(p.values(), "loss")).c_str(),
                   Fixed(Value(p.values(), "accuracy")).c_str(),
-                  Value(p.values(), "samples_per_second"));
+                  Rate(Value(p.values(), "samples_per_second")).c_str());
     }
   }
   std::fflush(stdout);

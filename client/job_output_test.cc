@@ -67,6 +67,29 @@ TEST(PrintJobTest, ADivergedLossFitsItsColumn) {
   EXPECT_EQ(Fixed(NAN), "-");
 }
 
+TEST(WatchPrinterTest, APointWithoutARateShowsADashNotNan) {
+  polytrain::v1::JobEvent event;
+  polytrain::v1::MetricPoint& point = *event.mutable_point();
+  point.set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+  point.set_step(7);
+  point.set_epoch_progress(0.5);
+  (*point.mutable_values())["loss"] = 0.25;
+  for (const bool terminal : {false, true}) {
+    WatchPrinter printer(terminal);
+    testing::internal::CaptureStdout();
+    printer.Print(event);
+    const std::string printed = testing::internal::GetCapturedStdout();
+    EXPECT_NE(printed.find("- samples/s"), std::string::npos) << printed;
+    EXPECT_EQ(printed.find("nan"), std::string::npos) << printed;
+  }
+  (*point.mutable_values())["samples_per_second"] = 1234567.4;
+  WatchPrinter printer(false);
+  testing::internal::CaptureStdout();
+  printer.Print(event);
+  EXPECT_EQ(testing::internal::GetCapturedStdout(),
+            "  train step 7 epoch 0 (50%): loss 0.2500 accuracy - 1234567 samples/s\n");
+}
+
 TEST(PrintComparisonTest, AMissingValueIsAnEmptyCsvFieldAndAJsonNull) {
   polytrain::v1::CompareJobsResponse table;
   auto* row = table.add_losses();
