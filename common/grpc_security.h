@@ -49,6 +49,8 @@ struct ClientSecurityOptions {
 // Channels from MakeChannel ping a silent coordinator this often (and give up on it when a ping
 // goes unanswered as long); the coordinator accepts pings at twice this rate.
 inline constexpr int kClientKeepaliveSeconds = 20;
+// The longest wait between two dials of a coordinator that is away.
+inline constexpr int kMaxReconnectBackoffMs = 2000;
 
 // INVALID_ARGUMENT naming `flag` unless `address` is HOST:PORT or [V6]:PORT with a port in
 // [min_port, 65535], or unix:PATH; `help` follows "a port in [min_port, 65535]" in the message.

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import unittest
+import warnings
 from unittest import mock
 
 BUILD = pathlib.Path(sys.argv[1])
@@ -146,25 +147,36 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(outcome[0].code, "FAILED_PRECONDITION")
         self.assertIn("this Client is closed", outcome[0].message)
 
-    def test_a_watch_that_fell_behind_resumes_and_passes_each_point_once(self):
-        # 4 KiB of backlog: a consumer that stops reading while 2400 points are made falls
-        # behind, and the coordinator ends its watch.
-        service = Service("behind", "--max_watch_backlog_bytes", "4096")
+    def test_a_watch_that_fell_behind_resumes_and_passes_each_event_once(self):
+        # 4 KiB of backlog: a consumer that stops reading while hundreds of points are made
+        # falls behind, and the coordinator ends its watch. One watch per caller: the resumed
+        # watch may reach the coordinator before it has freed the place of the one that fell
+        # behind.
+        service = Service("behind", "--max_watch_backlog_bytes", "4096",
+                          "--max_watches_per_caller", "1")
         try:
             with Client(service.address) as client:
-                spec = SMALL_JOB.replace("epochs: 2", "epochs: 240").replace(
+                spec = SMALL_JOB.replace("epochs: 2", "epochs: 10000").replace(
                     "log_every_steps: 5", "log_every_steps: 1")
                 job = client.submit(spec)
                 events = client.watch(job.id)
-                first = next(events)  # the stream is open; nothing more is read until the end
-                self.assertEqual(client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
-                rest = list(events)
-                points = [(e.point.step, e.point.kind) for e in [first] + rest
-                          if e.HasField("point")]
+                first = next(events)  # the stream is open; nothing more is read for a while
+                while len(client.metrics(job.id)) < 400:  # far more than 4 KiB of events
+                    time.sleep(0.05)
+                # Read on while the job still runs: the watch resumes mid-run, where the job is
+                # as it was, then cancel it and read to the end.
+                seen = [first]
+                while sum(e.HasField("point") for e in seen) < 450:
+                    seen.append(next(events))
+                client.cancel(job.id)
+                seen.extend(events)
+                points = [(e.point.step, e.point.kind) for e in seen if e.HasField("point")]
                 self.assertEqual(len(points), len(set(points)))
                 self.assertEqual(len(points), len(client.metrics(job.id)))
-                states = [e.job.state for e in rest if e.HasField("job")]
-                self.assertEqual(states[-1], job_record_pb2.JOB_STATE_SUCCEEDED)
+                jobs = [e.job for e in seen if e.HasField("job")]
+                self.assertEqual(jobs[-1].state, job_record_pb2.JOB_STATE_CANCELLED)
+                for before, after in zip(jobs, jobs[1:]):
+                    self.assertNotEqual(before, after)
         finally:
             service.close()
 
@@ -340,6 +352,15 @@ class ClientTest(unittest.TestCase):
         with self.assertWarnsRegex(UserWarning, "stored before as 'first.bin'"):
             again = self.client.upload(b"named twice", name="second.bin")
         self.assertEqual(again.id, first.id)
+        # Without name=, the name taken from the source is the one compared.
+        same_bytes = SCRATCH / "renamed.bin"
+        same_bytes.write_bytes(b"named twice")
+        with self.assertWarnsRegex(UserWarning, "renamed.bin: these bytes were stored before as "
+                                                "'first.bin'"):
+            self.assertEqual(self.client.upload(same_bytes).id, first.id)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the same name again: no warning
+            self.assertEqual(self.client.upload(b"named twice", name="first.bin").id, first.id)
 
     def test_a_named_file_that_is_not_a_file_goes_as_a_worker_path_with_a_warning(self):
         files = SCRATCH / "fifo-files"
@@ -521,6 +542,10 @@ class ArgumentTest(unittest.TestCase):
         pem.write_bytes(b"not a certificate")
         TlsTest.make_pki()
         worker_cert, worker_key = TlsTest.pki / "worker.pem", TlsTest.pki / "worker.key"
+        encrypted = SCRATCH / "encrypted.key"
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-aes256", "-pass", "pass:secret",
+                        "-out", str(encrypted)], check=True, capture_output=True)
         for arguments, message in (
                 ({"tls_ca": b"garbage"}, "tls_ca: no PEM certificate in it (expected -----BEGIN "
                                          "CERTIFICATE-----)"),
@@ -529,6 +554,11 @@ class ArgumentTest(unittest.TestCase):
                  f"tls_cert {worker_key}: no PEM certificate in it"),
                 ({"tls_ca": worker_cert, "tls_cert": worker_cert, "tls_key": worker_cert},
                  f"tls_key {worker_cert}: no PEM key in it"),
+                ({"tls_ca": worker_cert, "tls_cert": worker_cert,
+                  "tls_key": TlsTest.pki / "impostor.key"},
+                 "tls_key: not the key of the certificate in tls_cert"),
+                ({"tls_ca": worker_cert, "tls_cert": worker_cert, "tls_key": encrypted},
+                 "tls_key: no unencrypted private key that OpenSSL reads in it"),
                 ({"tls_ca": b"-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n"},
                  "tls_ca: its certificate is not valid base64")):
             with self.assertRaises(PolyTrainError) as error:
@@ -754,7 +784,9 @@ class TlsTest(unittest.TestCase):
                 (lambda: client.metrics("job-1", max_points=2**40), PolyTrainError,
                  "INVALID_ARGUMENT: max_points: must be in [0, 10000000], got 1099511627776"),
                 (lambda: client.sweep(spec, ["poly1 {}"], seeds=2**40), PolyTrainError,
-                 "seeds: must be in [-2147483648, 2147483647]"),
+                 "seeds: must be in [0, 100], got 1099511627776"),
+                (lambda: client.search(spec, {}, seeds=101), PolyTrainError,
+                 "seeds: must be in [0, 100], got 101"),
                 (lambda: client.jobs(states=3.0), TypeError,
                  "states: expected a state or a list of states, got float"),
                 (lambda: client.get("job-\udc80"), ValueError,
@@ -770,7 +802,15 @@ class TlsTest(unittest.TestCase):
                 (lambda: client.submit(spec, files=SCRATCH / "missing"), FileNotFoundError,
                  "NOT_FOUND: files " + str(SCRATCH / "missing") + ": no such directory"),
                 (lambda: client.submit(spec, dry_run="yes"), TypeError,
-                 "dry_run: expected a bool, got str")):
+                 "dry_run: expected a bool, got str"),
+                (lambda: client.submit({"loss": {"poly1": {"epsilon": float("nan")}}}),
+                 PolyTrainError, "spec.loss.poly1.epsilon: must be a finite number, got nan"),
+                (lambda: client.sweep(spec, [{"polyN": {"epsilons": [1, -float("inf")]}}]),
+                 PolyTrainError, "losses[0].polyN.epsilons[1]: must be a finite number, "
+                                 "got -inf"),
+                (lambda: client.compare(job_ids=["job-" + "0" * 1000] * 17000), PolyTrainError,
+                 "job_ids: the request would be 17119000 bytes, over the coordinator's limit "
+                 "of 16777216 bytes (16 MiB) per message")):
             with self.assertRaises(error) as raised:
                 call()
             self.assertIn(message, str(raised.exception))
@@ -785,6 +825,7 @@ class TlsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
+    # Further arguments name tests to run (ClientTest.test_x), as unittest takes them.
+    result = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[2:], exit=False).result
     subprocess.run(["rm", "-rf", str(SCRATCH)])
     sys.exit(0 if result.wasSuccessful() else 1)

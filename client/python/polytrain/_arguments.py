@@ -7,7 +7,9 @@ import errno
 import os
 import pathlib
 import re
+import ssl
 import stat
+import tempfile
 
 from polytrain.errors import (ArgumentError, MissingFileError, NotADirectoryArgumentError,
                               NotAFileError)
@@ -193,3 +195,22 @@ def read_pem(value, what, kind):
     expected = ("-----BEGIN CERTIFICATE-----" if kind == "certificate" else
                 "-----BEGIN PRIVATE KEY----- or another -----BEGIN ... PRIVATE KEY-----")
     raise ArgumentError(f"{where}: no PEM {kind} in it (expected {expected})")
+
+
+def check_key_pair(cert, key):
+    """A client certificate and its key (PEM bytes, each read by read_pem) must belong together,
+    as polyctl checks them: otherwise every call fails later with a handshake error naming
+    neither. An encrypted key is refused (gRPC cannot use one) rather than prompted for."""
+    with tempfile.TemporaryDirectory(prefix="polytrain-tls-") as scratch:
+        cert_file, key_file = os.path.join(scratch, "cert.pem"), os.path.join(scratch, "key.pem")
+        for name, data in ((cert_file, cert), (key_file, key)):
+            with open(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                out.write(data)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(
+                cert_file, key_file, password=lambda: b"")
+        except ssl.SSLError as error:
+            if "KEY_VALUES_MISMATCH" in str(error) or "key values mismatch" in str(error):
+                raise ArgumentError("tls_key: not the key of the certificate in tls_cert") from None
+            raise ArgumentError("tls_key: no unencrypted private key that OpenSSL reads in it "
+                                "(gRPC cannot use an encrypted key)") from None

@@ -1,5 +1,7 @@
 """Requests from what a caller writes (a message, its text format, a dict), and replies as rows
 (flat dicts a pandas DataFrame takes)."""
+import math
+
 from google.protobuf import json_format, text_format
 
 from polytrain.errors import ArgumentError
@@ -23,6 +25,8 @@ def message(value, cls, what):
     if not isinstance(value, (str, dict)):
         raise TypeError(f"{what}: expected text, a dict or {cls.__name__}, got "
                         f"{type(value).__name__}")
+    if isinstance(value, dict):
+        _check_finite(value, what)
     parsed = cls()
     try:
         if isinstance(value, str):
@@ -33,6 +37,40 @@ def message(value, cls, what):
             TypeError, RecursionError) as error:
         raise ArgumentError(f"{what}: {error}") from None
     return parsed
+
+
+def _check_finite(value, where):
+    """A dict's NaN or infinity is refused naming its key: no field of a request takes one, and
+    protobuf's own error would suggest the quoted "NaN" that the coordinator then refuses."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ArgumentError(f"{where}: must be a finite number, got {value}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_finite(item, f"{where}[{i}]")
+
+
+def check_size(request, limit):
+    """A request over the coordinator's per-message limit is refused naming its largest field,
+    before gRPC refuses it with "Received message larger than max" naming none."""
+    size = request.ByteSize()
+    if size <= limit:
+        return
+    largest, largest_size = None, -1
+    for field, value in request.ListFields():
+        if field.label == field.LABEL_REPEATED:
+            field_size = sum(item.ByteSize() if field.message_type is not None else
+                             len(str(item)) for item in value)
+        elif field.message_type is not None:
+            field_size = value.ByteSize()
+        else:
+            field_size = len(value) if isinstance(value, (str, bytes)) else 0
+        if field_size > largest_size:
+            largest, largest_size = field.name, field_size
+    raise ArgumentError(f"{largest}: the request would be {size} bytes, over the coordinator's "
+                        f"limit of {limit} bytes ({limit >> 20} MiB) per message")
 
 
 def _enum_name(field, value):

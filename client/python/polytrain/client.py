@@ -17,14 +17,18 @@ from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
                               state_name, state_value)
 from polytrain.v1 import coordinator_pb2, coordinator_pb2_grpc, job_pb2, loss_pb2
 
+# The largest message the coordinator takes (api/limits.h: kMaxMessageBytes).
+MAX_MESSAGE_BYTES = 16 << 20
 # The most items one ListJobs or ListArtifacts page may hold.
 MAX_PAGE_SIZE = 1000
 # GetMetricsRequest.max_points' range (api/limits.h: kMaxRequestedMetricPoints).
 MAX_REQUESTED_METRIC_POINTS = 10_000_000
 # What MakeChannel (common/grpc_security.cc) gives polyctl's and the worker's channels: replies up
 # to 16 MiB (a ListJobs page may be 8 MiB; gRPC's default is 4), and a keepalive ping every 20 s
-# so that a coordinator whose host died is noticed in seconds, not after TCP's quarter of an hour.
+# so that a coordinator whose host died is noticed in seconds, not after TCP's quarter of an hour;
+# a coordinator back from a restart is dialled again within 2 s (gRPC's backoff grows to 120 s).
 CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 16 << 20),
+                   ("grpc.max_reconnect_backoff_ms", 2000),
                    ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 20000),
                    ("grpc.keepalive_permit_without_calls", 1),
                    ("grpc.http2.max_pings_without_data", 0))
@@ -33,8 +37,16 @@ MAX_TIMEOUT_SECONDS = 1e8
 # An upload's deadline is at least this long, whatever `timeout` is: as polyctl's.
 UPLOAD_TIMEOUT_SECONDS = 1800
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+# The coordinator's bound on a sweep's seeds (api/limits.h kMaxSweepSeeds; 0 means 1).
+MAX_SWEEP_SEEDS = 100
 # How long watch() and wait() wait for a coordinator that went away after the watch began.
 DEFAULT_RECONNECT_SECONDS = 120
+# A watch that falls behind is resumed at once; this many in a row that pass on nothing new
+# end it with the coordinator's RESOURCE_EXHAUSTED.
+_MAX_WATCHES_BEHIND_IN_A_ROW = 3
+# How long a resumed watch waits for the coordinator to free the place of the one that fell
+# behind (--max_watches_per_caller), whatever reconnect_seconds says.
+_SLOT_RELEASE_SECONDS = 10
 
 
 class Client:
@@ -91,6 +103,7 @@ class Client:
             if tls_cert is not None:
                 cert = _arguments.read_pem(tls_cert, "tls_cert", "certificate")
                 key = _arguments.read_pem(tls_key, "tls_key", "key")
+                _arguments.check_key_pair(cert, key)
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=_arguments.read_pem(tls_ca, "tls_ca", "certificate"),
                 private_key=key, certificate_chain=cert)
@@ -125,11 +138,17 @@ class Client:
 
     def _check_open(self):
         if self._closed:
-            raise PolyTrainError("FAILED_PRECONDITION",
-                                 "this Client is closed: make a new one to call the coordinator")
+            raise self._closed_error()
+
+    @staticmethod
+    def _closed_error():
+        return PolyTrainError("FAILED_PRECONDITION",
+                              "this Client is closed: make a new one to call the coordinator")
 
     def _call(self, method, request, timeout=None):
         self._check_open()
+        if not hasattr(request, "__next__"):  # an upload's chunks are each bounded
+            _messages.check_size(request, MAX_MESSAGE_BYTES)
         try:
             return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as error:
@@ -183,7 +202,7 @@ class Client:
         and `dry_run` as for submit (a dry run's jobs have no ids, and it has no sweep_id)."""
         request = coordinator_pb2.SubmitSweepRequest(
             base=_messages.message(base, job_pb2.JobSpec, "base"),
-            seeds=_arguments.whole(seeds, "seeds"),
+            seeds=_arguments.whole(seeds, "seeds", 0, MAX_SWEEP_SEEDS),
             client_request_id=_arguments.text(request_id, "request_id"),
             losses=_messages.messages(losses, loss_pb2.LossSpec, "losses"))
         return self._submit(self._stub.SubmitSweep, request, "base", files, dry_run)
@@ -197,7 +216,7 @@ class Client:
         SubmitSweepResponse; follow it with get_sweep. `files` and `dry_run` as for sweep."""
         request = coordinator_pb2.SubmitSweepRequest(
             base=_messages.message(base, job_pb2.JobSpec, "base"),
-            seeds=_arguments.whole(seeds, "seeds"),
+            seeds=_arguments.whole(seeds, "seeds", 0, MAX_SWEEP_SEEDS),
             client_request_id=_arguments.text(request_id, "request_id"),
             search=_messages.message(search, coordinator_pb2.LossSearch, "search"),
             losses=_messages.messages(losses, loss_pb2.LossSpec, "losses"))
@@ -288,8 +307,10 @@ class Client:
         """The job's events until it ends: an iterator of JobEvent messages, each with `job` (a
         state change) or `point` (a metric point). A coordinator that goes away after the watch
         began (a restart) is watched again for up to `reconnect_seconds` (as polyctl's
-        --reconnect-seconds), each point passed on once; then PolyTrainError UNAVAILABLE. A
-        watch the coordinator ended because this consumer fell behind is resumed the same way.
+        --reconnect-seconds); then PolyTrainError UNAVAILABLE. A watch the coordinator ended
+        because this consumer fell behind is resumed at once (RESOURCE_EXHAUSTED only if it
+        falls behind 3 times in a row while passing on nothing new). A resumed watch skips what
+        was passed on already: each point once, and the job only when it changed.
         Closing the client ends it with PolyTrainError FAILED_PRECONDITION. The arguments are
         checked now; the stream opens at the first next()."""
         request = coordinator_pb2.WatchJobRequest(id=_arguments.text(job_id, "job_id"))
@@ -305,9 +326,10 @@ class Client:
 
     def _watch(self, request, reconnect_seconds):
         seen = set()  # (step, kind) of the points passed on: a new watch replays the history
-        last = None
+        last = None  # the job as last passed on
         away_since = None
         backoff = 0.2
+        lagged = 0  # watches in a row that fell behind and passed on nothing new
         while True:
             self._check_open()
             try:
@@ -319,28 +341,47 @@ class Client:
                             continue
                         seen.add(key)
                     elif event.HasField("job"):
+                        if event.job == last:  # each watch opens with the job as it stands
+                            continue
                         last = event.job
+                    lagged = 0
                     yield event
                 return
             except ValueError:  # grpc's "Cannot invoke RPC: Channel closed!"
-                self._check_open()
+                if self._closed:
+                    raise self._closed_error() from None
                 raise
             except grpc.RpcError as error:
-                self._check_open()  # closed by another thread: not an outage to wait out
-                code = error.code()
+                if self._closed:  # closed by another thread: not an outage to wait out
+                    raise self._closed_error() from None
+                code, details = error.code(), error.details() or ""
                 # A consumer slower than the job's events for a while: the coordinator ended
-                # the watch; a new one replays the history, and points already passed on are
-                # skipped, so the caller sees one unbroken stream.
+                # the watch; a new one replays the history, and what was passed on already is
+                # skipped. A watch that falls behind again before passing anything on means
+                # the history alone outruns this consumer: that is the coordinator's answer.
                 if (code == grpc.StatusCode.RESOURCE_EXHAUSTED and
-                        "this watch fell behind" in (error.details() or "")):
-                    continue
-                outage = code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+                        "this watch fell behind" in details):
+                    lagged += 1
+                    if last is not None and last.state in FINAL_STATES:
+                        return  # its end was passed on: nothing is left to see
+                    if lagged <= _MAX_WATCHES_BEHIND_IN_A_ROW:
+                        continue
+                    raise self._refusal(code, details) from None
+                # The stream that fell behind holds its place in the coordinator's
+                # --max_watches_per_caller until the coordinator has finished it, which may
+                # come a moment after its end reached us: waited for like an outage.
+                slot_still_held = (lagged > 0 and code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                                   and "WatchJob streams at once" in details)
+                outage = (slot_still_held or
+                          code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED))
                 now = time.monotonic()
                 if away_since is None:
                     away_since = now
+                budget = (max(reconnect_seconds, _SLOT_RELEASE_SECONDS) if slot_still_held
+                          else reconnect_seconds)
                 if (not outage or last is None or last.state in FINAL_STATES or
-                        now - away_since >= reconnect_seconds):
-                    raise self._refusal(code, error.details()) from None
+                        now - away_since >= budget):
+                    raise self._refusal(code, details) from None
             time.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
 
@@ -382,7 +423,8 @@ class Client:
         names). `source`: the path of a regular file (streamed, never read whole into memory),
         bytes, or a torch.jit.ScriptModule (saved as torch.jit.save would, named after its
         class). Uploading what you uploaded before sends only its hash and returns that record,
-        under the name it was stored with (a warning says so when `name` differs)."""
+        under the name it was stored with (a warning says so when that is not this upload's
+        name: `name`, or the one taken from the file or the module)."""
         if name is not None:
             _arguments.plain_name(name)
         self._check_open()
@@ -398,9 +440,9 @@ class Client:
             raise
         finally:
             upload.close()
-        if name is not None and stored.name != name:
-            warnings.warn(f"{name}: these bytes were stored before as {stored.name!r}; that "
-                          f"record ({stored.id}) is returned", stacklevel=2)
+        if stored.name != upload.name:  # the name given, or the one taken from the source
+            warnings.warn(f"{upload.name}: these bytes were stored before as {stored.name!r}; "
+                          f"that record ({stored.id}) is returned", stacklevel=2)
         return stored
 
     def artifacts(self):
