@@ -11,11 +11,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "common/json_position.h"
 #include "common/json_shape.h"
 #include "common/yaml_to_json.h"
 #include "google/protobuf/descriptor.h"
@@ -137,10 +140,11 @@ std::string InvalidUtf8Path(const google::protobuf::Message& message, const std:
   return "";
 }
 
-// The first key a JSON object has twice ("" if none, or if the text is no JSON: protobuf's
-// parser then says why). protobuf's own parser keeps the last silently. The parsed JSON goes to
-// `parsed` (discarded when the text is no JSON).
-std::string DuplicateJsonKey(absl::string_view content, nlohmann::json* parsed) {
+// The first key a JSON object has twice ("" if none, or if the text is no JSON). protobuf's own
+// parser keeps the last silently. The parsed JSON goes to `parsed` (discarded when the text is no
+// JSON, and then `syntax_error` says why: "LINE:COLUMN: why").
+std::string DuplicateJsonKey(absl::string_view content, nlohmann::json* parsed,
+                             std::string* syntax_error) {
   std::vector<std::set<std::string>> open;  // the keys of each object being read
   std::string duplicate;
   try {
@@ -157,11 +161,72 @@ std::string DuplicateJsonKey(absl::string_view content, nlohmann::json* parsed) 
           }
           return true;
         });
+  } catch (const nlohmann::json::parse_error& e) {
+    *parsed = nlohmann::json(nlohmann::json::value_t::discarded);
+    // e.byte is 1-based, at the character that could not be read; the reason follows the
+    // library's own "parse error at line L, column C: " and holds the text's bytes, printable.
+    absl::string_view why = e.what();
+    if (const size_t at = why.find(": syntax error"); at != absl::string_view::npos) {
+      why.remove_prefix(at + 2);
+    }
+    std::string printable;
+    for (const char c : why) {
+      const auto byte = static_cast<unsigned char>(c);
+      printable +=
+          byte < 0x20 || byte >= 0x7f ? absl::StrFormat("\\x%02x", byte) : std::string(1, c);
+    }
+    *syntax_error =
+        absl::StrCat(TextPosition(content, e.byte == 0 ? 0 : e.byte - 1), ": ", printable);
+    return "";
   } catch (const nlohmann::json::exception&) {
     *parsed = nlohmann::json(nlohmann::json::value_t::discarded);
     return "";
   }
   return duplicate;
+}
+
+// The last member a field path names: "a.b[0]" names b.
+std::string PathKey(absl::string_view path) {
+  const size_t dot = path.rfind('.');
+  if (dot != absl::string_view::npos) path.remove_prefix(dot + 1);
+  return std::string(path.substr(0, path.find('[')));
+}
+
+// The member an error about a JSON text is about: protobuf's "(a.b) c: Cannot find field."
+// names c and "(a.b[0]): why" names b; ours, "a.b[0]: why", names b. "" when it names none.
+std::string ErrorKey(absl::string_view why) {
+  if (!absl::ConsumePrefix(&why, "(")) {
+    const size_t colon = why.find(": ");
+    return colon == absl::string_view::npos ? "" : PathKey(why.substr(0, colon));
+  }
+  const size_t close = why.find(')');
+  if (close == absl::string_view::npos) return "";
+  absl::string_view rest = why.substr(close + 1);
+  if (absl::ConsumePrefix(&rest, " ")) return std::string(rest.substr(0, rest.find(':')));
+  return PathKey(why.substr(0, close));
+}
+
+// lowerCamelCase of a snake_case field name, as JSON may spell it.
+std::string LowerCamel(absl::string_view name) {
+  std::string camel;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '_' && i + 1 < name.size()) {
+      camel += absl::ascii_toupper(name[++i]);
+    } else {
+      camel += name[i];
+    }
+  }
+  return camel;
+}
+
+// "SOURCE:LINE: why", with the line of the member `why` is about where the JSON text has lines
+// and names that key once; "SOURCE: why" otherwise.
+absl::Status JsonError(absl::string_view source, absl::string_view json, absl::string_view why) {
+  const std::string key = ErrorKey(why);
+  const bool lines = json.find('\n') < json.size() - 1;  // more than one line
+  const int line = key.empty() || !lines ? 0 : LineOfJsonKey(json, {key, LowerCamel(key)});
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, line > 0 ? absl::StrCat(":", line) : "", ": ", why));
 }
 
 }  // namespace
@@ -209,14 +274,18 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
     content = json;
   } else {
     nlohmann::json parsed;
-    if (const std::string key = DuplicateJsonKey(content, &parsed); !key.empty()) {
+    std::string syntax_error;
+    if (const std::string key = DuplicateJsonKey(content, &parsed, &syntax_error); !key.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": duplicate key '", key, "' (give each once)"));
+    }
+    if (!syntax_error.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ":", syntax_error));
     }
     // Checked only: protobuf's parser reads the text as written.
     if (!parsed.is_discarded()) {
       if (absl::Status s = CheckJsonShape(*message->GetDescriptor(), {}, &parsed); !s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(source, ": ", s.message()));
+        return JsonError(source, content, s.message());
       }
     }
   }
@@ -232,6 +301,8 @@ absl::Status ParseProto(absl::string_view content, ProtoFormat format, absl::str
     absl::ConsumePrefix(&why, ": ");
     // One line: a syntax error goes on with the text and a caret under it.
     why = why.substr(0, why.find('\n'));
+    // A YAML text was converted to one line of JSON: its own lines are not known here.
+    if (format == ProtoFormat::kJson) return JsonError(source, content, why);
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", why));
   }
   return absl::OkStatus();
