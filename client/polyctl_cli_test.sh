@@ -307,6 +307,15 @@ sed "s|^  synthetic {.*|  tensors { path: \"$tmp/specs/here.pt\" }|" "$spec" >"$
 expect 0 "$tmp/specs/here.pt is absolute: sent as a path on the worker, where it must lie inside its --data_root" -- \
   submit "$tmp/specs/absolute.txtpb"
 if grep -q "is stored as" "$tmp/err"; then fail "an absolute path was uploaded: $(cat "$tmp/err")"; fi
+# A dry run says the same, and what it would upload, without uploading it.
+expect 0 "elsewhere.pt is not a file under $tmp/specs: sent as a path" -- \
+  submit "$tmp/specs/elsewhere.txtpb" --dry-run
+printf 'not really a tensor file' >"$tmp/specs/local.pt"
+sed 's/^  synthetic {.*/  tensors { path: "local.pt" }/' "$spec" >"$tmp/specs/local.txtpb"
+expect 0 "polyctl: dry run: would upload $tmp/specs/local.pt (24 bytes)" -- \
+  submit "$tmp/specs/local.txtpb" --dry-run
+grep -qF "dry run: the coordinator would queue 1 job" "$tmp/out" || fail "no dry-run table: $(cat "$tmp/out")"
+if "$polyctl" artifacts | grep -q local.pt; then fail "a dry run uploaded local.pt"; fi
 expect 2 "sweep needs --loss-grid or --loss" -- sweep "$spec"
 expect 0 "Exit codes: 0 success" -- --help
 

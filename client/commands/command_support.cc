@@ -42,10 +42,10 @@ absl::Status ApplyLabels(const std::vector<std::string>& labels,
 namespace {
 
 // Uploads the file `source` (a TorchScriptModel or TensorFile) names by path when it exists
-// under `base_dir`, and names it by its artifact instead.
+// under `base_dir`, and names it by its artifact instead; a dry run only says it would.
 template <typename FileSource>
 absl::Status UploadIfLocal(CoordinatorClient& client, const std::filesystem::path& base_dir,
-                           FileSource* source) {
+                           bool dry_run, FileSource* source) {
   if (!source->has_path()) return absl::OkStatus();
   // An absolute path, or one that climbs out, is the worker's (under its data root).
   const std::filesystem::path relative(source->path());
@@ -67,6 +67,13 @@ absl::Status UploadIfLocal(CoordinatorClient& client, const std::filesystem::pat
               << (base_dir.empty() ? std::filesystem::path(".") : base_dir).string()
               << ": sent as a path under the worker's --data_root (--files DIR uploads it from "
                  "DIR; --no-upload says the worker has it)\n";
+    return absl::OkStatus();
+  }
+  if (dry_run) {
+    const std::uintmax_t size = std::filesystem::file_size(local, error);
+    std::cerr << "polyctl: dry run: would upload " << local.string();
+    if (!error) std::cerr << " (" << size << " bytes)";
+    std::cerr << "\n";
     return absl::OkStatus();
   }
   absl::StatusOr<polytrain::v1::Artifact> stored =
@@ -155,18 +162,18 @@ absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags
                           flags.files_dir.empty()
                               ? std::filesystem::path(spec_file).parent_path().string()
                               : flags.files_dir,
-                          spec);
+                          spec, flags.dry_run);
 }
 
 absl::Status UploadLocalFiles(CoordinatorClient& client, const std::string& files_dir,
-                              polytrain::v1::JobSpec* spec) {
+                              polytrain::v1::JobSpec* spec, bool dry_run) {
   if (spec->model().has_torchscript()) {
     POLYTRAIN_RETURN_IF_ERROR(
-        UploadIfLocal(client, files_dir, spec->mutable_model()->mutable_torchscript()));
+        UploadIfLocal(client, files_dir, dry_run, spec->mutable_model()->mutable_torchscript()));
   }
   if (spec->dataset().has_tensors()) {
     POLYTRAIN_RETURN_IF_ERROR(
-        UploadIfLocal(client, files_dir, spec->mutable_dataset()->mutable_tensors()));
+        UploadIfLocal(client, files_dir, dry_run, spec->mutable_dataset()->mutable_tensors()));
   }
   return absl::OkStatus();
 }

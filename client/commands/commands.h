@@ -43,9 +43,10 @@ absl::Status ApplyLabels(const std::vector<std::string>& labels,
 int OutcomeExit(const polytrain::v1::Job& job);
 // Uploads every file `spec` names by a path (the model's and the dataset's) that exists here
 // under `files_dir`, and names it by its artifact instead; a path that does not exist here is
-// left for the worker's data root. Says what it uploaded on stderr.
+// left for the worker's data root. Says what it uploaded on stderr; a dry run uploads nothing
+// and says what it would upload, and what goes as a worker's path.
 absl::Status UploadLocalFiles(CoordinatorClient& client, const std::string& files_dir,
-                              polytrain::v1::JobSpec* spec);
+                              polytrain::v1::JobSpec* spec, bool dry_run = false);
 // --files DIR of submit and sweep: where UploadLocalFiles looks (default: the spec file's
 // directory), and --no-upload.
 // --dry-run too: the coordinator checks the request (validate_only) and nothing is uploaded or

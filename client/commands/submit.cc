@@ -49,10 +49,10 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
   if (absl::Status s = ValidateSubmitJobRequest(request); !s.ok()) return Fail(s);
   absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);
   if (!done.ok()) return Fail(done.status());
-  if (*done) return kExitOk;
   if (absl::Status s = UploadAsFlagged(client, options.upload, options.file, &spec); !s.ok()) {
     return Fail(s);
   }
+  if (*done) return kExitOk;  // a dry run: the files were only named, not uploaded
   absl::StatusOr<polytrain::v1::Job> job =
       client.Call(&polytrain::v1::Coordinator::Stub::SubmitJob, request);
   if (!job.ok()) return Fail(job.status());

@@ -53,12 +53,12 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   if (absl::Status s = ValidateSubmitSweepRequest(request).status(); !s.ok()) return Fail(s);
   absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);
   if (!done.ok()) return Fail(done.status());
-  if (*done) return kExitOk;
   if (absl::Status s =
           UploadAsFlagged(client, options.upload, options.file, request.mutable_base());
       !s.ok()) {
     return Fail(s);
   }
+  if (*done) return kExitOk;  // a dry run: the files were only named, not uploaded
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> response =
       client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, request);
   if (!response.ok()) return Fail(response.status());

@@ -385,6 +385,11 @@ class ClientTest(unittest.TestCase):
                 with self.assertWarnsRegex(UserWarning, "here.pt is absolute: sent as a path on "
                                                         "the worker"):
                     client.submit(spec, files=files)
+                # A dry run warns as the real submit does, and uploads nothing.
+                with self.assertWarnsRegex(UserWarning, "here.pt is absolute"):
+                    client.submit(spec, files=files, dry_run=True)
+                spec["model"]["torchscript"]["path"] = "here.pt"
+                self.assertEqual(client.submit(spec, files=files, dry_run=True).id, "")
                 self.assertEqual(client.artifacts(), [])  # nothing was uploaded
         finally:
             service.close()

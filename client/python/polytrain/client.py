@@ -232,6 +232,8 @@ class Client:
             request.validate_only = True
             checked = self._call(method, request)
             if dry_run:
+                if files is not None:  # the same warnings as a real submit, nothing uploaded
+                    self._upload_named_files(getattr(request, spec_field), files, dry_run=True)
                 return checked
             request.validate_only = False
             spec = getattr(request, spec_field)
@@ -458,7 +460,7 @@ class Client:
                           coordinator_pb2.DeleteArtifactRequest(
                               id=_arguments.text(artifact_id, "artifact_id")))
 
-    def _upload_named_files(self, spec, files):
+    def _upload_named_files(self, spec, files, dry_run=False):
         spec = job_pb2.JobSpec.FromString(spec.SerializeToString())  # the caller's stays as is
         sources = []
         if spec.model.HasField("torchscript"):
@@ -479,6 +481,8 @@ class Client:
             if not local.is_file():  # missing, a directory, a FIFO, a broken link
                 warnings.warn(f"{source.path} is not a file under {files}: sent as a path under "
                               f"the worker's --data_root", stacklevel=4)
+                continue
+            if dry_run:
                 continue
             try:
                 source.artifact = self.upload(local).id
