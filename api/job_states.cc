@@ -1,10 +1,18 @@
 #include "api/job_states.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
+
 namespace polytrain {
 
 bool IsFinalState(polytrain::v1::JobState state) {
   return state == polytrain::v1::JOB_STATE_SUCCEEDED || state == polytrain::v1::JOB_STATE_FAILED ||
          state == polytrain::v1::JOB_STATE_CANCELLED || state == polytrain::v1::JOB_STATE_STOPPED;
+}
+
+std::string JobStateWord(polytrain::v1::JobState state) {
+  return absl::AsciiStrToLower(
+      absl::StripPrefix(polytrain::v1::JobState_Name(state), "JOB_STATE_"));
 }
 
 }  // namespace polytrain

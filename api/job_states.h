@@ -2,6 +2,8 @@
 #ifndef POLYTRAIN_API_JOB_STATES_H_
 #define POLYTRAIN_API_JOB_STATES_H_
 
+#include <string>
+
 #include "polytrain/v1/job_record.pb.h"
 
 namespace polytrain {
@@ -9,6 +11,9 @@ namespace polytrain {
 // SUCCEEDED, FAILED, CANCELLED and STOPPED (a search trial not promoted) never change again;
 // QUEUED, RUNNING and PAUSED (a search trial between rungs) do.
 bool IsFinalState(polytrain::v1::JobState state);
+
+// The state as users read it, in errors and logs as polyctl prints it: "succeeded", "paused".
+std::string JobStateWord(polytrain::v1::JobState state);
 
 }  // namespace polytrain
 

@@ -74,10 +74,7 @@ std::string Fixed(double v, int digits) {
   return absl::StrFormat("%.*f", digits, v);
 }
 
-std::string StateName(polytrain::v1::JobState state) {
-  std::string name = polytrain::v1::JobState_Name(state);
-  return absl::AsciiStrToLower(absl::StripPrefix(name, "JOB_STATE_"));
-}
+std::string StateName(polytrain::v1::JobState state) { return JobStateWord(state); }
 
 void WatchPrinter::PrintState(const Job& job) {
   if (terminal_) std::printf("\n");
@@ -270,7 +267,9 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
         std::isnan(r.ci95_low())
             ? "-"
             : absl::StrCat("[", Fixed(r.ci95_low()), ", ", Fixed(r.ci95_high()), "]");
-    losses.AddRow({r.loss_name(), absl::StrCat(r.runs()), Fixed(r.mean()), Fixed(r.std()), interval,
+    // One run has no spread to show (the reply's std is 0 then): "-", as for its interval.
+    losses.AddRow({r.loss_name(), absl::StrCat(r.runs()), Fixed(r.mean()),
+                   r.runs() < 2 ? "-" : Fixed(r.std()), interval,
                    r.baseline() ? "baseline" : Fixed(r.p_value(), 3), Fixed(r.mean_best()),
                    Fixed(r.mean_ece())});
   }

@@ -114,6 +114,25 @@ TEST(PrintComparisonTest, AMissingValueIsAnEmptyCsvFieldAndAJsonNull) {
   EXPECT_EQ(json.find("NaN"), std::string::npos) << json;
 }
 
+TEST(PrintComparisonTest, OneRunShowsNoSpreadInTheTable) {
+  polytrain::v1::CompareJobsResponse table;
+  auto* row = table.add_losses();
+  row->set_loss_name("ce");
+  row->set_runs(1);
+  row->set_mean(0.875);
+  row->set_std(0);  // as the reply gives it for one run
+  row->set_ci95_low(NAN);
+  row->set_ci95_high(NAN);
+  row->set_baseline(true);
+  row->set_mean_best(0.9);
+  row->set_mean_ece(0.05);
+  testing::internal::CaptureStdout();
+  PrintComparison(table, "table", /*per_job=*/false);
+  const std::string printed = testing::internal::GetCapturedStdout();
+  EXPECT_NE(printed.find("0.8750        -  -"), std::string::npos) << printed;
+  EXPECT_EQ(printed.find("0.0000"), std::string::npos) << printed;
+}
+
 TEST(PrintJobTableTest, ALongNameWidensItsColumnInsteadOfShiftingTheRow) {
   polytrain::v1::ListJobsResponse jobs;
   Job* long_one = jobs.add_jobs();

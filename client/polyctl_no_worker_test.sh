@@ -44,7 +44,7 @@ expect 1 "--label: key 'team' given twice" -- "$polyctl" submit "$spec" --label 
 expect 0 "eval_accuracy by loss" -- "$polyctl" compare "$job"
 expect 0 "cancelled" -- "$polyctl" cancel "$job"
 expect 6 "cancelled" -- "$polyctl" watch "$job"
-expect 5 "already ended (JOB_STATE_CANCELLED)" -- "$polyctl" cancel "$job"
+expect 5 "already ended (cancelled)" -- "$polyctl" cancel "$job"
 expect 4 "id: no job job-000000000000" -- "$polyctl" get job-000000000000
 # An id that is not UTF-8: the coordinator's refusal names the field; no protobuf log line.
 expect 1 "GetJobRequest.id' contains invalid UTF-8" -- "$polyctl" get "$(printf 'job-\x01\xff')"

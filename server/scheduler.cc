@@ -147,9 +147,8 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
   if (IsFinalState(job->state())) {
-    return absl::FailedPreconditionError(absl::StrCat("id: job ", job->id(), " already ended (",
-                                                      polytrain::v1::JobState_Name(job->state()),
-                                                      ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("id: job ", job->id(), " already ended (", JobStateWord(job->state()), ")"));
   }
   if (job->state() == polytrain::v1::JOB_STATE_QUEUED) {
     // The store first: a refused write leaves the job queued, in the store and here.
@@ -239,8 +238,7 @@ absl::Status Scheduler::FinishJobLocked(const std::string& job_id, JobState stat
   }
   CountTransitionLocked(previous, state);
   // One line per job's end, where an operator looks first (the coordinator's log).
-  const std::string ended =
-      absl::AsciiStrToLower(polytrain::v1::JobState_Name(state).substr(sizeof("JOB_STATE_") - 1));
+  const std::string ended = JobStateWord(state);
   if (state == polytrain::v1::JOB_STATE_FAILED) {
     spdlog::warn("{} ({}): failed after {} attempt(s): {}", job_id, job->spec().name(),
                  job->attempts(), error);

@@ -3,6 +3,7 @@
 // resumes it towards the next rung or stops it. The controller hears of every trial that paused
 // or ended through the sweep listener, called outside the scheduler's lock.
 #include "absl/strings/str_cat.h"
+#include "api/job_states.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
 #include "server/scheduler.h"
@@ -67,8 +68,8 @@ absl::StatusOr<Job> Scheduler::PausedJobLocked(const std::string& job_id) {
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
   if (job->state() != polytrain::v1::JOB_STATE_PAUSED) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", job_id, " is not paused (", polytrain::v1::JobState_Name(job->state()), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job_id, " is not paused (", JobStateWord(job->state()), ")"));
   }
   return job;
 }
