@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "common/allocator.h"
 #include "loss/core/loss_config.h"
 #include "loss/torch/poly_loss.h"
@@ -63,7 +64,7 @@ double Median(std::vector<double> v) {
 
 }  // namespace
 
-std::vector<LossBenchRow> RunLossBench(const LossBenchOptions& options) {
+absl::StatusOr<std::vector<LossBenchRow>> RunLossBench(const LossBenchOptions& options) {
   TuneAllocatorForTensors();
   torch::set_num_threads(options.threads);
   torch::manual_seed(0);
@@ -129,6 +130,11 @@ std::vector<LossBenchRow> RunLossBench(const LossBenchOptions& options) {
     naive("sigmoid", "sigmoid focal g=2 a=0.25", Sigmoid(Focal(2.0), 0.25), multi_targets);
   }
 
+  if (std::all_of(cases.begin(), cases.end(), [](const Case& c) { return c.baseline; })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--filter: no case's name contains '", options.filter,
+        "' (names such as 'fused poly1 e=2', 'naive poly_n N=100', 'sigmoid focal g=2 a=0.25')"));
+  }
   for (int round = 0; round < options.warmup + options.rounds; ++round) {
     for (Case& item : cases) {
       logits.mutable_grad().reset();

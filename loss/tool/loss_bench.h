@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "loss/torch/poly_loss.h"
 
 namespace polytrain::loss {
@@ -33,7 +34,8 @@ struct LossBenchRow {
   double ratio = 0;  // median / the group's baseline median
 };
 
-std::vector<LossBenchRow> RunLossBench(const LossBenchOptions& options);
+// INVALID_ARGUMENT naming --filter when it leaves no case but the baselines.
+absl::StatusOr<std::vector<LossBenchRow>> RunLossBench(const LossBenchOptions& options);
 
 // A fixed-width table with the settings (sizes, threads, allocator) in its header.
 std::string FormatLossBench(const LossBenchOptions& options, const std::vector<LossBenchRow>& rows);

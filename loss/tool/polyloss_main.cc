@@ -160,7 +160,12 @@ int RunEval(const std::string& spec_path, const std::string& logits_path,
 }
 
 int RunBench(const LossBenchOptions& options) {
-  std::cout << FormatLossBench(options, RunLossBench(options)) << std::flush;
+  absl::StatusOr<std::vector<LossBenchRow>> rows = RunLossBench(options);
+  if (!rows.ok()) {
+    std::cerr << kTool << ": " << rows.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::cout << FormatLossBench(options, *rows) << std::flush;
   return 0;
 }
 
@@ -192,12 +197,21 @@ int Main(int argc, char** argv) {
   LossBenchOptions bench_options;
   auto* bench = app.add_subcommand(
       "bench", "Time forward+backward: torch cross_entropy vs fused vs naive PolyLoss.");
-  bench->add_option("--batch", bench_options.batch, "batch size")->check(CLI::Range(1, 1 << 20));
-  bench->add_option("--classes", bench_options.classes, "classes")->check(CLI::Range(2, 1 << 20));
-  bench->add_option("--warmup", bench_options.warmup, "untimed rounds")->check(CLI::Range(0, 1000));
-  bench->add_option("--rounds", bench_options.rounds, "timed rounds")->check(CLI::Range(1, 1000));
+  bench->add_option("--batch", bench_options.batch, "batch size (batch x classes at most 2^28)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  bench->add_option("--classes", bench_options.classes, "classes")
+      ->check(CLI::Range(2, 1 << 20))
+      ->capture_default_str();
+  bench->add_option("--warmup", bench_options.warmup, "untimed rounds")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  bench->add_option("--rounds", bench_options.rounds, "timed rounds")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   bench->add_option("--threads", bench_options.threads, "LibTorch intra-op threads")
-      ->check(CLI::Range(1, 256));
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   bench->add_option("--filter", bench_options.filter, "only cases whose name contains this");
   bench->add_option("--device", bench_options.device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
@@ -209,8 +223,9 @@ int Main(int argc, char** argv) {
                    "host or device")
       ->check(CLI::IsMember({"auto", "host", "device"}))
       ->capture_default_str();
-  bench->add_flag("!--no-naive", bench_options.naive, "skip the naive compositions");
-  bench->add_flag("!--no-sigmoid", bench_options.sigmoid, "skip the sigmoid cases");
+  bool no_naive = false, no_sigmoid = false;
+  bench->add_flag("--no-naive", no_naive, "skip the naive compositions");
+  bench->add_flag("--no-sigmoid", no_sigmoid, "skip the sigmoid cases");
 
   try {
     // describe and curve run as they are parsed.
@@ -220,6 +235,16 @@ int Main(int argc, char** argv) {
       bench_options.path = bench_path == "host"     ? KernelPath::kHost
                            : bench_path == "device" ? KernelPath::kDevice
                                                     : KernelPath::kAuto;
+      bench_options.naive = !no_naive;
+      bench_options.sigmoid = !no_sigmoid;
+      // Logits, their gradient and the sigmoid targets are each batch x classes floats.
+      constexpr int64_t kMaxBenchLogits = int64_t{1} << 28;
+      if (bench_options.batch * bench_options.classes > kMaxBenchLogits) {
+        return Fail(kExitUsage, absl::StrCat("--batch x --classes: at most ", kMaxBenchLogits,
+                                             " logits (1 GiB of float32 each for logits, "
+                                             "gradient and targets), got ",
+                                             bench_options.batch * bench_options.classes));
+      }
       if (bench_options.device == "cuda" && !torch::cuda::is_available()) {
         return Fail(kExitPrecondition, "bench --device cuda: LibTorch sees no CUDA device");
       }
