@@ -41,6 +41,13 @@ code=$?
 check '[[ $code -eq 0 ]] && grep -q "finished after 285/285 steps (5 epochs) in .* (resumed from a checkpoint)" "$tmp/out"' \
   "resume of a finished run: $(cat "$tmp/out" "$tmp/err")"
 
+# --resume with no checkpoint yet starts from step 0 and says so.
+"$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --checkpoint_dir "$tmp/fresh" \
+  --resume --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 0 ]] && grep -qF "polytrain-worker: --resume: no checkpoint in $tmp/fresh yet; starting from step 0" "$tmp/err"' \
+  "resume without a checkpoint: $(cat "$tmp/out" "$tmp/err")"
+
 # A bad spec: exit 1, one line naming the field, no metrics file, no checkpoint dir.
 sed 's/batch_size: 64/batch_size: 0/' "$root/examples/jobs/synthetic_poly1.txtpb" >"$tmp/bad.txtpb"
 "$worker" --spec "$tmp/bad.txtpb" --metrics_out "$tmp/bad.jsonl" --checkpoint_dir "$tmp/bad_ckpt" \

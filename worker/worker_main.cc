@@ -40,6 +40,7 @@
 #include "polytrain/v1/job.pb.h"
 #include "prometheus/registry.h"
 #include "spdlog/spdlog.h"
+#include "worker/checkpoint_files.h"
 #include "worker/compute_threads.h"
 #include "worker/data_root.h"
 #include "worker/device_choice.h"
@@ -347,6 +348,12 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   options.checkpoint_dir = checkpoint_dir;
+  // Not an error (a script may always pass --resume), but said: a typo in the directory would
+  // otherwise start the run over without a word.
+  if (options.resume && ListCheckpoints(checkpoint_dir).empty()) {
+    std::cerr << kTool << ": --resume: no checkpoint in " << checkpoint_dir
+              << " yet; starting from step 0\n";
+  }
 
   polytrain::v1::JobSpec spec;
   if (absl::Status s = ReadProtoFile(spec_path, &spec); !s.ok()) return Fail(kExitInvalid, s);
