@@ -1,4 +1,5 @@
-// polyctl list [--state S]... [--label K=V]... [--sweep ID] [--limit N] [--format table|json]
+// polyctl list [--state S]... [--label K=V]... [--sweep ID] [--limit N] [--page-token T]
+//              [--format table|json]
 #include <iostream>
 #include <memory>
 
@@ -19,7 +20,7 @@ using namespace command_support;  // NOLINT(build/namespaces): the commands' sha
 
 struct ListOptions {
   std::vector<std::string> states, labels;
-  std::string sweep, format = "table";
+  std::string sweep, page_token, format = "table";
   int limit = 50;
 };
 
@@ -51,6 +52,7 @@ int RunList(const ListOptions& options, CoordinatorClient& client) {
   }
   if (!options.sweep.empty()) (*request.mutable_labels())["sweep"] = options.sweep;
   request.set_page_size(options.limit);
+  request.set_page_token(options.page_token);
   absl::StatusOr<polytrain::v1::ListJobsResponse> response =
       client.Call(&polytrain::v1::Coordinator::Stub::ListJobs, request);
   if (!response.ok()) return Fail(response.status());
@@ -62,6 +64,11 @@ int RunList(const ListOptions& options, CoordinatorClient& client) {
     std::cout << ToJson(*response) << "\n";
   } else {
     PrintJobTable(*response);
+    // On stderr: the table stays a table for whoever reads it.
+    if (!response->next_page_token().empty()) {
+      std::cerr << "polyctl: more jobs: the next " << options.limit << " with --page-token "
+                << response->next_page_token() << "\n";
+    }
   }
   return kExitOk;
 }
@@ -78,8 +85,13 @@ Command AddListCommand(CLI::App& app) {
   list->add_option("--limit", options->limit, "at most this many")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  list->add_option("--page-token", options->page_token,
+                   "the page after a previous list (its next_page_token, or the token its table "
+                   "names on stderr)")
+      ->check(NotEmpty());
   list->add_option("--format", options->format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
   return {list, [options](CoordinatorClient& client) { return RunList(*options, client); }};
 }
 
