@@ -220,7 +220,7 @@ expect 1 "spec.loss.poly1.epsilon: must be >= -1, got -3" -- submit "$spec" --lo
 expect 1 "--loss-grid 'poly1.epsilon=-2'" -- sweep "$spec" --loss-grid 'poly1.epsilon=-2'
 expect 1 "--label: expected KEY=VALUE" -- submit "$spec" --label nokey
 expect 4 "id: no job job-000000000000" -- get job-000000000000
-expect 5 "already ended (JOB_STATE_SUCCEEDED)" -- cancel "$job"
+expect 5 "already ended (succeeded)" -- cancel "$job"
 expect 5 "id: sweep $sweep is done: every job of it ended" -- cancel "$sweep"
 # A sweep is cancelled whole: its gangs of two wait queued (one worker here) until then.
 { cat "$spec"; echo "replicas: 2"; } >"$tmp/gang.txtpb"
@@ -231,6 +231,17 @@ expect 0 "cancelled" -- list --sweep "$gang_sweep" --state cancelled
 checks=$((checks + 1))
 [[ $(grep -c "^job-.* cancelled " "$tmp/out") -eq 2 ]] ||
   fail "cancel of a sweep: not both jobs cancelled: $(cat "$tmp/out")"
+# A page at a time: the table names the next page's token on stderr, --page-token takes it.
+expect 0 "polyctl: more jobs: the next 1 with --page-token " -- list --sweep "$gang_sweep" --limit 1
+first_of_sweep=$(awk 'NR == 2 {print $1}' "$tmp/out")
+token=$(sed -n 's/.*--page-token \([0-9]*\)$/\1/p' "$tmp/err")
+expect 0 "job-" -- list --sweep "$gang_sweep" --limit 1 --page-token "$token"
+checks=$((checks + 1))
+second_of_sweep=$(awk 'NR == 2 {print $1}' "$tmp/out")
+[[ -n "$second_of_sweep" && "$second_of_sweep" != "$first_of_sweep" ]] ||
+  fail "--page-token: the same page again ($first_of_sweep, $second_of_sweep)"
+grep -q "more jobs" "$tmp/err" && fail "the last page names a next one: $(cat "$tmp/err")"
+expect 1 "page_token: not a token from a previous ListJobs" -- list --page-token zz
 expect 4 "sweep_id: no jobs in sweep sweep-none" -- compare --sweep sweep-none
 expect 4 "--sweep: no jobs in sweep sweep-none" -- list --sweep sweep-none
 expect 2 "compare needs job ids or --sweep ID (one of them)" -- compare
