@@ -808,6 +808,9 @@ class TlsTest(unittest.TestCase):
                  "NOT_FOUND: files " + str(SCRATCH / "missing") + ": no such directory"),
                 (lambda: client.submit(spec, dry_run="yes"), TypeError,
                  "dry_run: expected a bool, got str"),
+                (lambda: client.submit("examples/jobs/synthetic_poly1.txtpb"), PolyTrainError,
+                 "spec: 'examples/jobs/synthetic_poly1.txtpb' is a file's name, not a spec: pass "
+                 "its text (pathlib.Path(name).read_text()) or a dict"),
                 (lambda: client.submit({"loss": {"poly1": {"epsilon": float("nan")}}}),
                  PolyTrainError, "spec.loss.poly1.epsilon: must be a finite number, got nan"),
                 (lambda: client.sweep(spec, [{"polyN": {"epsilons": [1, -float("inf")]}}]),

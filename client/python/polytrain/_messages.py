@@ -1,10 +1,14 @@
 """Requests from what a caller writes (a message, its text format, a dict), and replies as rows
 (flat dicts a pandas DataFrame takes)."""
 import math
+import re
 
 from google.protobuf import json_format, text_format
 
 from polytrain.errors import ArgumentError
+
+# A text that is one spec file's name (what polyctl takes), not a spec's text.
+_SPEC_FILE_NAME = re.compile(r"[^\s{}:<>]*\.(txtpb|textproto|pbtxt|json|ya?ml)")
 
 
 def messages(values, cls, what):
@@ -35,6 +39,9 @@ def message(value, cls, what):
             json_format.ParseDict(value, parsed)
     except (text_format.ParseError, json_format.ParseError, ValueError, OverflowError,
             TypeError, RecursionError) as error:
+        if isinstance(value, str) and _SPEC_FILE_NAME.fullmatch(value.strip()):
+            raise ArgumentError(f"{what}: {value.strip()!r} is a file's name, not a spec: pass "
+                                f"its text (pathlib.Path(name).read_text()) or a dict") from None
         raise ArgumentError(f"{what}: {error}") from None
     return parsed
 
