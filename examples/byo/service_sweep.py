@@ -40,6 +40,7 @@ def main():
         "dataset": {"tensors": {"artifact": data.id}, "test_limit": 2000},
         "optimizer": {"sgd": {"momentum": 0.9, "nesterov": True}, "learning_rate": 0.05,
                       "weight_decay": 5e-4},
+        "schedule": {"cosine": {"min_factor": 0.02}, "warmup_steps": 30},
         "max_steps": args.steps, "batch_size": 128, "seed": 1, "threads": 2,
     }
     losses = ["cross_entropy {}", "poly1 { epsilon: 2 }", "focal { gamma: 2 }"]
