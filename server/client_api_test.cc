@@ -1,0 +1,446 @@
+// The coordinator's client API through its core: requests checked field by field, what each
+// caller may see and change, idempotent retries, sweeps expanded once, dry runs, history limits.
+#include <string>
+#include <vector>
+
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "server/coordinator_test_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+
+// A history too large for one answer is refused naming max_points, with a count that fits,
+// rather than by gRPC's send; downsampled to that count it is answered.
+TEST_F(CoordinatorTest, AHistoryOverTheMessageLimitAsksForMaxPoints) {
+  const Job job = Submit("long");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  for (int batch = 0; batch < 5; ++batch) {  // 5000 points of 256 values: about 20 MiB
+    polytrain::v1::WorkerMessage message;
+    message.mutable_metrics()->set_job_id(job.id());
+    message.mutable_metrics()->set_attempt(1);
+    for (int i = 0; i < 1000; ++i) {
+      polytrain::v1::MetricPoint* point = message.mutable_metrics()->add_points();
+      point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+      point->set_step(batch * 1000 + i + 1);
+      for (int v = 0; v < 256; ++v) (*point->mutable_values())["value" + std::to_string(v)] = v;
+    }
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  }
+  polytrain::v1::GetMetricsRequest request;
+  request.set_job_id(job.id());
+  const absl::Status all = api_->GetMetrics(request, kAdmin).status();
+  EXPECT_EQ(all.code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_EQ(all.message().find("max_points: 5000 points are "), 0u) << all;
+  const size_t ask = all.message().find("ask for at most ");
+  ASSERT_NE(ask, std::string::npos) << all;
+  const int fit = std::stoi(std::string(all.message().substr(ask + 16)));
+  EXPECT_GT(fit, 1000);
+  EXPECT_LT(fit, 5000);
+  request.set_max_points(fit);
+  const absl::StatusOr<polytrain::v1::GetMetricsResponse> thinned =
+      api_->GetMetrics(request, kAdmin);
+  ASSERT_TRUE(thinned.ok()) << thinned.status();
+  EXPECT_EQ(thinned->points_size(), fit);
+  EXPECT_EQ(thinned->points(fit - 1).step(), 5000);  // the newest is always there
+}
+
+class RecordingWatcher : public JobWatcher {
+ public:
+  void OnEvent(const polytrain::v1::JobEvent&) override { ++events; }
+  void OnEnd() override {}
+  int events = 0;
+};
+
+TEST_F(CoordinatorTest, ClientsSeeAndChangeOnlyTheirOwnJobs) {
+  const Caller alice = Caller::Client("alice"), bob = Caller::Client("bob");
+  const Job mine = Submit("alices", 0, polytrain::v1::DEVICE_CPU, 0, alice);
+  const Job theirs = Submit("bobs", 0, polytrain::v1::DEVICE_CPU, 0, bob);
+  EXPECT_EQ(mine.owner(), "alice");
+
+  polytrain::v1::GetJobRequest get;
+  get.set_id(theirs.id());
+  EXPECT_EQ(api_->GetJob(get, alice).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(api_->GetJob(get, alice).status().message(),
+            "id: job " + theirs.id() + " belongs to another user");
+  EXPECT_TRUE(api_->GetJob(get, bob).ok());
+  EXPECT_TRUE(api_->GetJob(get, Caller::Admin("ops")).ok());
+
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(theirs.id());
+  EXPECT_EQ(api_->CancelJob(cancel, alice).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(State(theirs.id()), polytrain::v1::JOB_STATE_QUEUED);  // untouched
+
+  polytrain::v1::GetMetricsRequest metrics;
+  metrics.set_job_id(theirs.id());
+  EXPECT_EQ(api_->GetMetrics(metrics, alice).status().code(), absl::StatusCode::kPermissionDenied);
+
+  RecordingWatcher watcher;
+  polytrain::v1::WatchJobRequest watch;
+  watch.set_id(theirs.id());
+  EXPECT_EQ(api_->Watch(watch, &watcher, alice).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(watcher.events, 0);
+
+  polytrain::v1::CompareJobsRequest compare;
+  compare.add_job_ids(mine.id());
+  compare.add_job_ids(theirs.id());
+  EXPECT_EQ(api_->CompareJobs(compare, alice).status().message(),
+            "job_ids[1]: job " + theirs.id() + " belongs to another user");
+
+  // Listing: a client sees its own jobs, may name only itself; an admin sees all or filters.
+  polytrain::v1::ListJobsRequest list;
+  absl::StatusOr<polytrain::v1::ListJobsResponse> listed = api_->ListJobs(list, alice);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->jobs_size(), 1);
+  EXPECT_EQ(listed->jobs(0).id(), mine.id());
+  EXPECT_EQ(api_->ListJobs(list, Caller::Admin(""))->jobs_size(), 2);
+  list.set_owner("bob");
+  EXPECT_EQ(api_->ListJobs(list, alice).status().code(), absl::StatusCode::kPermissionDenied);
+  listed = api_->ListJobs(list, Caller::Admin(""));
+  ASSERT_EQ(listed->jobs_size(), 1);
+  EXPECT_EQ(listed->jobs(0).id(), theirs.id());
+}
+
+TEST_F(CoordinatorTest, RetriesAreIdempotentPerOwner) {
+  const Job first = Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), "r1");
+  const Job retry = Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), "r1");
+  EXPECT_EQ(retry.id(), first.id());
+  // The same id with another spec is not a retry.
+  polytrain::v1::SubmitJobRequest other = Request("a");
+  other.mutable_spec()->set_epochs(2);
+  other.set_client_request_id("r1");
+  const absl::StatusOr<Job> changed = api_->SubmitJob(other, Caller::Client("alice"));
+  EXPECT_EQ(changed.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(changed.status().message(),
+            "client_request_id: 'r1' already names job " + first.id() +
+                ", submitted with another spec; use a new id for a new job");
+  // Bob's request id is his own: a new job, not a view of Alice's.
+  const Job bobs = Submit("b", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("bob"), "r1");
+  EXPECT_NE(bobs.id(), first.id());
+  EXPECT_EQ(bobs.owner(), "bob");
+  polytrain::v1::SubmitJobRequest request = Request("c");
+  request.set_client_request_id("tab\there");
+  EXPECT_EQ(api_->SubmitJob(request, kAdmin).status().message(),
+            "client_request_id: use only printable ASCII characters");
+}
+
+TEST_F(CoordinatorTest, ASweepsJobsRequestIdsNeverMeetSubmitJobsOnes) {
+  polytrain::v1::SubmitSweepRequest sweep;
+  *sweep.mutable_base() = Request("grid").spec();
+  sweep.mutable_base()->clear_loss();
+  sweep.add_losses()->mutable_cross_entropy();
+  sweep.set_client_request_id("coll");
+  sweep.set_validate_only(true);
+  const absl::StatusOr<polytrain::v1::SubmitSweepResponse> plan =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const std::string derived = plan->jobs(0).client_request_id();  // "coll/<loss>/<seed>"
+  ASSERT_EQ(derived.find("coll/"), 0u) << derived;
+  // A job submitted under that id first blocks neither the sweep's check nor the sweep itself.
+  const Job job = Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), derived);
+  EXPECT_TRUE(api_->SubmitSweep(sweep, Caller::Client("alice")).ok());
+  sweep.set_validate_only(false);
+  const absl::StatusOr<polytrain::v1::SubmitSweepResponse> stored =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->jobs(0).client_request_id(), derived);
+  EXPECT_NE(stored->jobs(0).id(), job.id());
+  // And each still answers its own retries.
+  EXPECT_EQ(Submit("a", 0, polytrain::v1::DEVICE_CPU, 0, Caller::Client("alice"), derived).id(),
+            job.id());
+  EXPECT_EQ(api_->SubmitSweep(sweep, Caller::Client("alice"))->jobs(0).id(), stored->jobs(0).id());
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);
+}
+
+TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"page_size: -1", "page_size: must be in [0, 1000], got -1"},
+           {"page_size: 1001", "page_size: must be in [0, 1000], got 1001"},
+           {"states: 9", "states[0]: unknown state 9"},
+           {"states: JOB_STATE_UNSPECIFIED", "states[0]: unknown state 0"},
+           {"labels { key: 'Team' value: 'x' }", "labels[\"Team\"]: keys use only [a-z0-9._-/]"},
+           {"labels { key: '' value: 'x' }", "labels[\"\"]: length must be in [1, 63]"},
+           {"labels { key: 'k' value: '" + std::string(257, 'v') + "' }",
+            "labels[\"k\"]: length must be in [0, 256] characters, got 257"},
+           {"page_token: 'abc'", "page_token: not a token from a previous ListJobs"},
+           {"page_token: '" + std::string(33, '1') + "'",
+            "page_token: length must be in [0, 32] characters, got 33"},
+           {"owner: '" + std::string(65, 'o') + "'",
+            "owner: length must be in [0, 64] characters, got 65"},
+           {"owner: 'bad name!'", "owner: use only [A-Za-z0-9._-], got 'bad name!'"},
+       }) {
+    polytrain::v1::ListJobsRequest request;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(c.text, &request)) << c.text;
+    absl::StatusOr<polytrain::v1::ListJobsResponse> response = api_->ListJobs(request, kAdmin);
+    EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_EQ(response.status().message().substr(0, c.error.size()), c.error) << c.text;
+  }
+  std::string many;
+  for (int i = 0; i < 33; ++i) many += "labels { key: 'k" + std::to_string(i) + "' value: 'v' } ";
+  polytrain::v1::ListJobsRequest request;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(many, &request));
+  EXPECT_EQ(api_->ListJobs(request, kAdmin).status().message(),
+            "labels: at most 32 labels, got 33");
+  request.mutable_labels()->erase("k32");  // 32 is the limit itself
+  EXPECT_TRUE(api_->ListJobs(request, kAdmin).ok());
+  request.set_owner("Al.ice_2-" + std::string(55, 'x'));  // every character a name may have
+  EXPECT_TRUE(api_->ListJobs(request, kAdmin).ok());
+}
+
+TEST_F(CoordinatorTest, TimestampsHaveSubSecondResolution) {
+  const Job job = Submit("quick");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  Finish(session, job);
+  const Job done = Get(job.id());
+  // Created, started and ended within a few milliseconds: whole-second clocks would make these
+  // equal (and CompareJobs' seconds 0); nanosecond ones tell them apart.
+  using google::protobuf::util::TimeUtil;
+  EXPECT_LT(done.create_time(), done.start_time());
+  EXPECT_LT(done.start_time(), done.end_time());
+  EXPECT_LT(TimeUtil::DurationToSeconds(done.end_time() - done.create_time()), 5);
+  polytrain::v1::CompareJobsRequest compare;
+  compare.add_job_ids(job.id());
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> table = api_->CompareJobs(compare, kAdmin);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_GT(table->jobs(0).seconds(), 0.0);
+  EXPECT_LT(table->jobs(0).seconds(), 5.0);
+}
+
+TEST_F(CoordinatorTest, ComparisonCurvesKeepAtMostCurvePointsEndingAtTheLast) {
+  const Job job = Submit("curves");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage message;
+  message.mutable_metrics()->set_job_id(job.id());
+  message.mutable_metrics()->set_attempt(1);
+  for (int step = 10; step <= 50; step += 10) {
+    polytrain::v1::MetricPoint* train = message.mutable_metrics()->add_points();
+    train->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+    train->set_step(step);
+    (*train->mutable_values())["loss"] = 1.0 / step;
+    polytrain::v1::MetricPoint* eval = message.mutable_metrics()->add_points();
+    eval->set_kind(polytrain::v1::MetricPoint::KIND_EVAL);
+    eval->set_step(step);
+    (*eval->mutable_values())["eval_accuracy"] = step / 100.0;
+  }
+  ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  polytrain::v1::CompareJobsRequest compare;
+  compare.add_job_ids(job.id());
+  for (const auto& [limit, steps] :
+       std::vector<std::pair<int, std::vector<int64_t>>>{{1, {50}},
+                                                         {2, {10, 50}},
+                                                         {3, {10, 30, 50}},
+                                                         {5, {10, 20, 30, 40, 50}},
+                                                         {6, {10, 20, 30, 40, 50}}}) {
+    compare.set_curve_points(limit);
+    absl::StatusOr<polytrain::v1::CompareJobsResponse> table = api_->CompareJobs(compare, kAdmin);
+    ASSERT_TRUE(table.ok()) << table.status();
+    const auto& curve = table->curves(0);
+    EXPECT_EQ(std::vector<int64_t>(curve.eval_steps().begin(), curve.eval_steps().end()), steps)
+        << "curve_points " << limit;
+    EXPECT_EQ(std::vector<int64_t>(curve.train_steps().begin(), curve.train_steps().end()), steps)
+        << "curve_points " << limit;
+  }
+}
+
+TEST_F(CoordinatorTest, ATrainingJobMustReduceItsLoss) {
+  polytrain::v1::SubmitJobRequest request = Request("per-sample");
+  request.mutable_spec()->mutable_loss()->set_reduction(polytrain::v1::REDUCTION_NONE);
+  const absl::Status status = api_->SubmitJob(request, kAdmin).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "spec.loss.reduction: a training job needs REDUCTION_MEAN or REDUCTION_SUM, got "
+            "REDUCTION_NONE");
+}
+
+TEST_F(CoordinatorTest, ErrorsNameTheRequestFieldThatIsWrong) {
+  const Job job = Submit("known");
+  RecordingChannel channel;
+  Finish(Connect("w", &channel), job, {{"eval_accuracy", 0.9}});
+  polytrain::v1::CompareJobsRequest compare;
+  compare.add_job_ids(job.id());
+  compare.add_job_ids("job-000000000000");
+  absl::Status status = api_->CompareJobs(compare, kAdmin).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(status.message(), "job_ids[1]: no job job-000000000000");
+  polytrain::v1::GetMetricsRequest metrics;
+  metrics.set_job_id("job-000000000000");
+  EXPECT_EQ(api_->GetMetrics(metrics, kAdmin).status().message(),
+            "job_id: no job job-000000000000");
+
+  // A metric no job reports is a mistake, not an empty comparison.
+  compare.mutable_job_ids()->RemoveLast();
+  compare.set_metric("eval_acuracy");
+  status = api_->CompareJobs(compare, kAdmin).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message().substr(0, 46), "metric: no job reports 'eval_acuracy' (they re");
+}
+
+TEST_F(CoordinatorTest, ASweepIsExpandedOnceAndARetryNamesTheSameSweep) {
+  polytrain::v1::SubmitSweepRequest sweep;
+  *sweep.mutable_base() = Request("grid").spec();
+  sweep.mutable_base()->clear_loss();
+  sweep.add_losses()->mutable_cross_entropy();
+  sweep.add_losses()->mutable_poly1()->set_epsilon(2);
+  sweep.set_seeds(2);
+  sweep.set_client_request_id("grid-1");
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> first =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::vector<std::string> names;
+  for (const Job& job : first->jobs()) names.push_back(job.spec().name());
+  EXPECT_EQ(names, (std::vector<std::string>{"grid-ce-s0", "grid-ce-s1", "grid-poly1-e-2-s0",
+                                             "grid-poly1-e-2-s1"}));
+  EXPECT_EQ(first->jobs(2).spec().labels().at("loss"), "poly1-e-2");
+  EXPECT_EQ(first->jobs(2).loss_name(), "poly1(e=2)");
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> retry =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->sweep_id(), first->sweep_id());
+  EXPECT_EQ(retry->jobs(3).id(), first->jobs(3).id());
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 4);  // not stored twice
+
+  // The same id with other losses is a mistake, not more jobs in the first sweep.
+  sweep.add_losses()->mutable_focal()->set_gamma(2);
+  absl::Status changed = api_->SubmitSweep(sweep, Caller::Client("alice")).status();
+  EXPECT_EQ(changed.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(changed.message(), "client_request_id: 'grid-1' already names sweep " +
+                                   first->sweep_id() +
+                                   ", submitted with other parameters; use a new id for a new "
+                                   "sweep");
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 4);
+
+  // A retry that spells seeds 2 as before names the same sweep; one seed spelled 0 or 1 too.
+  sweep.clear_losses();
+  sweep.add_losses()->mutable_cross_entropy();
+  sweep.set_seeds(0);
+  sweep.set_client_request_id("grid-2");
+  const std::string zero = api_->SubmitSweep(sweep, Caller::Client("alice"))->sweep_id();
+  sweep.set_seeds(1);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> one =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->sweep_id(), zero);
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 5);
+
+  // The label that makes a job a sweep's is the coordinator's alone.
+  polytrain::v1::SubmitJobRequest intruder = Request("intruder");
+  (*intruder.mutable_spec()->mutable_labels())["sweep"] = first->sweep_id();
+  EXPECT_EQ(api_->SubmitJob(intruder, Caller::Client("alice")).status().message(),
+            "spec.labels[\"sweep\"]: reserved: the coordinator sets it on the jobs of a sweep "
+            "(SubmitSweep)");
+  polytrain::v1::SubmitSweepRequest labelled = sweep;
+  labelled.set_client_request_id("");
+  (*labelled.mutable_base()->mutable_labels())["loss"] = "mine";
+  EXPECT_EQ(api_->SubmitSweep(labelled, Caller::Client("alice")).status().message(),
+            "base.labels[\"loss\"]: reserved: the coordinator sets it on each of the sweep's jobs");
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 5);
+  // Another user's job labelled with Alice's sweep (as a coordinator before the label was
+  // reserved stored it) is not part of it.
+  Job stored_intruder;
+  *stored_intruder.mutable_spec() = intruder.spec();
+  stored_intruder.set_owner("bob");
+  stored_intruder.set_state(polytrain::v1::JOB_STATE_QUEUED);
+  stored_intruder.set_loss_name("ce");
+  ASSERT_TRUE(scheduler_->Submit({stored_intruder}, nullptr).ok());
+  polytrain::v1::GetSweepRequest get;
+  get.set_id(first->sweep_id());
+  absl::StatusOr<polytrain::v1::Sweep> report = api_->GetSweep(get, Caller::Client("alice"));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->trials_size(), 4);
+  // Nor may Bob read Alice's sweep, by either call.
+  EXPECT_EQ(api_->GetSweep(get, Caller::Client("bob")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  polytrain::v1::CompareJobsRequest compare;
+  compare.set_sweep_id(first->sweep_id());
+  EXPECT_EQ(api_->CompareJobs(compare, Caller::Client("bob")).status().message(),
+            "sweep_id: sweep " + first->sweep_id() + " belongs to another user");
+  EXPECT_NE(api_->CompareJobs(compare, Caller::Client("alice")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // An admin's comparison of the sweep has its four jobs, not Bob's as well.
+  EXPECT_EQ(api_->GetSweep(get, kAdmin)->trials_size(), 4);
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> table = api_->CompareJobs(compare, kAdmin);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->jobs_size(), 4);
+}
+
+TEST_F(CoordinatorTest, ValidateOnlyChecksEverythingAndStoresNothing) {
+  polytrain::v1::SubmitJobRequest job = Request("dry");
+  job.set_validate_only(true);
+  absl::StatusOr<Job> checked = api_->SubmitJob(job, Caller::Client("alice"));
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->id(), "");
+  EXPECT_EQ(checked->state(), polytrain::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(checked->owner(), "alice");
+  EXPECT_EQ(checked->loss_name(), "ce");
+  job.mutable_spec()->set_batch_size(0);
+  EXPECT_EQ(api_->SubmitJob(job, Caller::Client("alice")).status().message(),
+            "spec.batch_size: must be in [1, 65536], got 0");
+
+  polytrain::v1::SubmitSweepRequest sweep;
+  *sweep.mutable_base() = Request("dry-grid").spec();
+  sweep.add_losses()->mutable_cross_entropy();
+  sweep.add_losses()->mutable_poly1()->set_epsilon(2);
+  sweep.set_seeds(2);
+  sweep.set_validate_only(true);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> planned =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_EQ(planned->sweep_id(), "");
+  std::vector<std::string> names;
+  for (const Job& planned_job : planned->jobs()) {
+    names.push_back(planned_job.spec().name());
+    EXPECT_EQ(planned_job.id(), "");
+    EXPECT_FALSE(planned_job.spec().labels().contains("sweep"));
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"dry-grid-ce-s0", "dry-grid-ce-s1",
+                                             "dry-grid-poly1-e-2-s0", "dry-grid-poly1-e-2-s1"}));
+  sweep.set_seeds(101);
+  EXPECT_EQ(api_->SubmitSweep(sweep, Caller::Client("alice")).status().message(),
+            "seeds: must be in [0, 100], got 101");
+
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 0);
+  // The real submit afterwards is unaffected by the checks before it.
+  sweep.set_seeds(1);
+  sweep.set_validate_only(false);
+  sweep.set_client_request_id("dry-sweep");
+  const absl::StatusOr<polytrain::v1::SubmitSweepResponse> stored =
+      api_->SubmitSweep(sweep, Caller::Client("alice"));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);
+
+  // A request id is checked as a submit checks it: a retry is answered with what is stored,
+  // another request under the same id is refused, before anything is uploaded for it.
+  sweep.set_validate_only(true);
+  EXPECT_EQ(api_->SubmitSweep(sweep, Caller::Client("alice"))->sweep_id(), stored->sweep_id());
+  sweep.add_losses()->mutable_focal()->set_gamma(2);
+  EXPECT_EQ(api_->SubmitSweep(sweep, Caller::Client("alice")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  job.mutable_spec()->set_batch_size(2);
+  job.set_client_request_id("dry-job");
+  job.set_validate_only(false);
+  const std::string job_id = api_->SubmitJob(job, Caller::Client("alice"))->id();
+  job.set_validate_only(true);
+  EXPECT_EQ(api_->SubmitJob(job, Caller::Client("alice"))->id(), job_id);
+  job.mutable_spec()->set_batch_size(4);
+  EXPECT_EQ(api_->SubmitJob(job, Caller::Client("alice")).status().message(),
+            "client_request_id: 'dry-job' already names job " + job_id +
+                ", submitted with another spec; use a new id for a new job");
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 3);
+}
+
+}  // namespace
+}  // namespace polytrain

@@ -1,0 +1,68 @@
+// What the coordinator exports to Prometheus as jobs and workers come and go: job counts by
+// state (a restart is not a transition), the queue's depth, refused worker messages by kind.
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+#include "server/coordinator_test_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+
+TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {
+  Submit("a");
+  Submit("b");
+  RecordingChannel channel;
+  Connect("w", &channel);  // "a" runs, "b" waits
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  ReopenWithMetrics(&metrics);  // the coordinator stops; its SQLite file keeps both jobs
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_NE(text.find("polytrain_jobs{state=\"queued\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("polytrain_jobs{state=\"running\"} 1"), std::string::npos) << text;
+  EXPECT_EQ(text.find("polytrain_job_transitions_total{"), std::string::npos) << text;
+}
+
+TEST_F(CoordinatorTest, QueueDepthCountsAJobCancelledWhileQueuedOut) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  ReopenWithMetrics(&metrics);
+  const Job job = Submit("queued");  // no worker: it waits
+  auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
+  EXPECT_NE(exposition().find("polytrain_queue_depth 1\n"), std::string::npos) << exposition();
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(job.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  EXPECT_NE(exposition().find("polytrain_queue_depth 0\n"), std::string::npos) << exposition();
+}
+
+TEST_F(CoordinatorTest, RefusedWorkerMessagesAreCountedByKind) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  ReopenWithMetrics(&metrics);
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage bad;
+  bad.mutable_metrics()->set_job_id("job-1");  // attempt 0
+  EXPECT_EQ(protocol_->Handle(session, bad).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(protocol_->Handle(session, polytrain::v1::WorkerMessage()).code(),
+            absl::StatusCode::kInvalidArgument);
+  polytrain::v1::WorkerMessage beat;
+  beat.mutable_heartbeat();
+  EXPECT_TRUE(protocol_->Handle(session, beat).ok());
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_NE(text.find("polytrain_worker_messages_refused_total{kind=\"metrics\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("polytrain_worker_messages_refused_total{kind=\"none\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("kind=\"heartbeat\""), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace polytrain

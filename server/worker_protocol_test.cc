@@ -1,0 +1,143 @@
+// What the coordinator takes from workers, through its core: hellos, reports and downloads
+// checked field by field, a worker reading only what its own jobs need.
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "server/coordinator_test_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+
+TEST_F(CoordinatorTest, AWorkerDownloadsOnlyWhatItsOwnJobsNeed) {
+  const Job running = Submit("running");
+  RecordingChannel channel, other;
+  Connect("w1", &channel);
+  const std::string key = channel.SessionKey();
+  ASSERT_EQ(key.size(), 32u);
+  const Job queued = Submit("queued");  // the one slot is taken
+  EXPECT_TRUE(protocol_->CheckDownload(key, running.id() + "/ckpt-000000000100.pt").ok());
+  EXPECT_EQ(protocol_->CheckDownload(key, queued.id() + "/ckpt-000000000100.pt").message(),
+            "path: job " + queued.id() +
+                " is not running on worker w1 (a worker reads only the checkpoints of the jobs "
+                "it runs)");
+  const std::string hex(64, 'a');
+  const absl::Status unnamed = protocol_->CheckDownload(key, "sha256/" + hex);
+  EXPECT_EQ(unnamed.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(unnamed.message(), "path: no job running on worker w1 names sha256:" + hex +
+                                   " (a worker reads only what the jobs it runs need)");
+  // Another worker (every worker may share one token) reads nothing of w1's jobs, and a call
+  // without a live session's key reads nothing at all.
+  Connect("w2", &other);
+  ASSERT_NE(other.SessionKey(), key);
+  EXPECT_EQ(protocol_->CheckDownload(other.SessionKey(), running.id() + "/ckpt-000000000100.pt")
+                .message(),
+            "path: job " + running.id() +
+                " is not running on worker w2 (a worker reads only the checkpoints of the jobs "
+                "it runs)");
+  for (const std::string& wrong : {std::string(), std::string(32, '0')}) {
+    const absl::Status refused =
+        protocol_->CheckDownload(wrong, running.id() + "/ckpt-000000000100.pt");
+    EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(refused.message(),
+              "session_key: not the key of a connected worker's session (Welcome.session_key of "
+              "the worker's Connect stream)");
+  }
+}
+
+TEST_F(CoordinatorTest, BadHellosAreRefused) {
+  RecordingChannel channel;
+  polytrain::v1::Hello hello;
+  EXPECT_EQ(protocol_->Connected(hello, &channel).status().message(),
+            "hello.name: length must be in [1, 128] characters, got 0");
+  hello.set_name("w/../x y");
+  EXPECT_EQ(protocol_->Connected(hello, &channel).status().message(),
+            "hello.name: use only [A-Za-z0-9._-]");
+  hello.set_name("w");
+  hello.set_slots(65);
+  EXPECT_EQ(protocol_->Connected(hello, &channel).status().message(),
+            "hello.slots: must be in [0, 64], got 65");
+  hello.set_slots(1);
+  ASSERT_TRUE(protocol_->Connected(hello, &channel).ok());
+  EXPECT_EQ(protocol_->Connected(hello, &channel).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(CoordinatorTest, WorkerMessagesBeyondTheirLimitsAreRefusedByField) {
+  const Job job = Submit("bounded");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  auto batch_of = [&](int points) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_metrics()->set_job_id(job.id());
+    message.mutable_metrics()->set_attempt(1);
+    for (int i = 0; i < points; ++i) {
+      polytrain::v1::MetricPoint* point = message.mutable_metrics()->add_points();
+      point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+      point->set_step(i);
+    }
+    return message;
+  };
+  EXPECT_TRUE(protocol_->Handle(session, batch_of(10000)).ok());
+  EXPECT_EQ(protocol_->Handle(session, batch_of(10001)).message(),
+            "metrics.points: at most 10000 points per batch, got 10001");
+  polytrain::v1::WorkerMessage bad = batch_of(2);
+  bad.mutable_metrics()->mutable_points(1)->set_step(-5);
+  EXPECT_EQ(protocol_->Handle(session, bad).message(),
+            "metrics.points[1].step: must be in [0, 1000000000], got -5");
+  bad = batch_of(1);
+  auto& values = *bad.mutable_metrics()->mutable_points(0)->mutable_values();
+  for (int i = 0; i < 256; ++i) values["v" + std::to_string(i)] = i;
+  EXPECT_TRUE(protocol_->Handle(session, bad).ok());
+  values["one-too-many"] = 1;
+  EXPECT_EQ(protocol_->Handle(session, bad).message(),
+            "metrics.points[0].values: at most 256 values, got 257");
+  values.clear();
+  values[std::string(129, 'k')] = 1;
+  EXPECT_EQ(protocol_->Handle(session, bad).code(), absl::StatusCode::kInvalidArgument);
+  polytrain::v1::WorkerMessage empty;
+  EXPECT_EQ(protocol_->Handle(session, empty).message(), "kind: empty worker message");
+  // A report without its attempt must not pass for the current one.
+  polytrain::v1::WorkerMessage unnumbered;
+  unnumbered.mutable_finished()->set_job_id(job.id());
+  EXPECT_EQ(protocol_->Handle(session, unnumbered).message(),
+            "finished.attempt: must be in [1, 2147483647], got 0");
+  unnumbered.mutable_failed()->set_job_id(job.id());
+  EXPECT_EQ(protocol_->Handle(session, unnumbered).message(),
+            "failed.attempt: must be in [1, 2147483647], got 0");
+  // Only a loss-search trial pauses at a rung: a job that is not one is not taken as ended.
+  polytrain::v1::WorkerMessage paused;
+  paused.mutable_finished()->set_job_id(job.id());
+  paused.mutable_finished()->set_attempt(1);
+  paused.mutable_finished()->set_paused(true);
+  EXPECT_EQ(protocol_->Handle(session, paused).message(),
+            absl::StrCat("finished.paused: job ", job.id(),
+                         " is not a loss-search trial, so it has no rung to pause at; report its "
+                         "end without paused"));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+
+  // A failure is kept whatever its message's length: cut, not refused, and between two
+  // characters (a cut inside one would store a job that no longer parses).
+  polytrain::v1::WorkerMessage failed;
+  failed.mutable_failed()->set_job_id(job.id());
+  failed.mutable_failed()->set_attempt(1);
+  std::string accents = "a";
+  for (int i = 0; i < 3000; ++i) accents += "\xC3\xA9";  // é
+  failed.mutable_failed()->set_error(accents);
+  ASSERT_TRUE(protocol_->Handle(session, failed).ok());
+  polytrain::v1::GetJobRequest get;
+  get.set_id(job.id());
+  const absl::StatusOr<Job> stored = api_->GetJob(get, kAdmin);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->state(), polytrain::v1::JOB_STATE_FAILED);
+  // Compared as a bool: gtest would print both 4 KB strings.
+  EXPECT_TRUE(absl::EndsWith(stored->error(), accents.substr(0, 4095) + "... (cut)"))
+      << stored->error().size() << " bytes, beginning " << stored->error().substr(0, 40);
+}
+
+}  // namespace
+}  // namespace polytrain
