@@ -4,11 +4,19 @@
 #include <system_error>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "api/limits.h"
 
 namespace polytrain {
 
 namespace fs = std::filesystem;
+
+std::string WithoutCheckpointDirs(std::string error, const std::vector<std::string>& dirs) {
+  for (const std::string& dir : dirs) {
+    if (!dir.empty()) error = absl::StrReplaceAll(error, {{dir + "/", ""}});
+  }
+  return error;
+}
 
 std::vector<fs::path> ListCheckpoints(const std::string& dir) {
   std::vector<fs::path> found;

@@ -36,6 +36,11 @@ std::vector<std::string> DeleteCheckpointsAfter(const std::string& dir,
 std::vector<std::string> RemoveIdleJobDirs(const std::string& root, std::chrono::seconds idle,
                                            const std::set<std::string>& running);
 
+// `error` for the coordinator and its clients: the worker's own checkpoint directories (`dirs`,
+// each ending without '/') taken out of the paths it names, so that "ROOT/job-x/ckpt-....pt"
+// reads as "job-x/ckpt-....pt", the coordinator's name for its copy.
+std::string WithoutCheckpointDirs(std::string error, const std::vector<std::string>& dirs);
+
 }  // namespace polytrain
 
 #endif  // POLYTRAIN_WORKER_CHECKPOINT_FILES_H_

@@ -90,5 +90,15 @@ TEST_F(CheckpointFilesTest, IdleJobDirsGoButRunningOnesFreshOnesAndOtherEntriesS
   EXPECT_TRUE(RemoveIdleJobDirs((dir_ / "missing").string(), std::chrono::seconds(0), {}).empty());
 }
 
+// A job's error names its checkpoints as the coordinator does, not by this worker's paths.
+TEST_F(CheckpointFilesTest, ErrorsLeaveTheWorkersDirectoriesOut) {
+  EXPECT_EQ(WithoutCheckpointDirs("saving checkpoint /var/ckpt/job-1/ckpt-000000000080.pt: disk "
+                                  "full; renaming /tmp/trial-job-1/ckpt-000000000080.pt.tmp",
+                                  {"/tmp/trial-job-1", "/var/ckpt"}),
+            "saving checkpoint job-1/ckpt-000000000080.pt: disk full; renaming "
+            "ckpt-000000000080.pt.tmp");
+  EXPECT_EQ(WithoutCheckpointDirs("no path here", {"", "/var/ckpt"}), "no path here");
+}
+
 }  // namespace
 }  // namespace polytrain

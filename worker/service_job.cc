@@ -317,7 +317,10 @@ void ServiceJob::Run() {
     } else {
       // Valid UTF-8 of a bounded length whatever LibTorch or a user's file put in it: the
       // coordinator refuses a message that is not, and the worker would send it again forever.
-      failed->set_error(CutError(std::string(summary.status().message())));
+      // The worker's own directories stay on the worker: a checkpoint reads as "job-x/ckpt-..."
+      // (the coordinator's name for its copy), not as a path on this machine.
+      failed->set_error(CutError(WithoutCheckpointDirs(std::string(summary.status().message()),
+                                                       {trial_dir, context_.checkpoint_root})));
       failed->set_steps(sink.last_step());
       failed->set_released(released_.load());
       failed->set_cancelled(cancelled);
