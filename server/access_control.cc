@@ -14,8 +14,17 @@ absl::StatusOr<Principal> AccessControl::Authenticate(
   if (tokens == nullptr) return Principal{"", Role::kAdmin, ""};
   const auto& metadata = context.client_metadata();
   const auto it = metadata.find("authorization");
-  if (it == metadata.end()) return tokens->Authenticate("");
-  return tokens->Authenticate(absl::string_view(it->second.data(), it->second.size()));
+  absl::StatusOr<Principal> principal = tokens->Authenticate(
+      it == metadata.end() ? absl::string_view()
+                           : absl::string_view(it->second.data(), it->second.size()));
+  if (!principal.ok()) return Refuse(context, principal.status());
+  return principal;
+}
+
+absl::Status AccessControl::Refuse(const grpc::ServerContextBase& context,
+                                   absl::Status status) const {
+  failures_.Record(context.peer(), status);
+  return status;
 }
 
 void AccessControl::ReplaceTokens(std::shared_ptr<const TokenAuthenticator> tokens) {
@@ -34,9 +43,9 @@ absl::StatusOr<Caller> AccessControl::ClientCaller(const grpc::ServerContextBase
     case Role::kWorker:
       break;
   }
-  return absl::PermissionDeniedError(
-      absl::StrCat("token of worker '", principal->name,
-                   "': a worker token may only speak the worker protocol"));
+  return Refuse(context, absl::PermissionDeniedError(
+                             absl::StrCat("token of worker '", principal->name,
+                                          "': a worker token may only speak the worker protocol")));
 }
 
 absl::StatusOr<WorkerToken> AccessControl::CheckWorker(
@@ -44,16 +53,18 @@ absl::StatusOr<WorkerToken> AccessControl::CheckWorker(
   if (worker_certificate_required_) {
     const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
     if (auth == nullptr || !auth->IsPeerAuthenticated()) {
-      return absl::UnauthenticatedError(
-          "workers must present a client certificate signed by the coordinator's "
-          "--tls_client_ca (polytrain-worker --tls_cert/--tls_key)");
+      return Refuse(context, absl::UnauthenticatedError(
+                                 "workers must present a client certificate signed by the "
+                                 "coordinator's --tls_client_ca (polytrain-worker "
+                                 "--tls_cert/--tls_key)"));
     }
   }
   absl::StatusOr<Principal> principal = Authenticate(context);
   if (!principal.ok()) return principal.status();
   if (principal->role == Role::kClient) {
-    return absl::PermissionDeniedError(absl::StrCat("token of client '", principal->name,
-                                                    "': the worker protocol needs a worker token"));
+    return Refuse(context, absl::PermissionDeniedError(
+                               absl::StrCat("token of client '", principal->name,
+                                            "': the worker protocol needs a worker token")));
   }
   return WorkerToken{principal->name, principal->fingerprint};
 }

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
+#include "server/auth_failure_log.h"
 #include "server/caller.h"
 #include "server/token_authenticator.h"
 
@@ -36,9 +37,13 @@ class AccessControl {
  private:
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
 
+  // Refuses with `status`, logged with the caller's peer.
+  absl::Status Refuse(const grpc::ServerContextBase& context, absl::Status status) const;
+
   mutable std::mutex mu_;
   std::shared_ptr<const TokenAuthenticator> tokens_;  // guarded by mu_
   const bool worker_certificate_required_;
+  mutable AuthFailureLog failures_;
 };
 
 }  // namespace polytrain

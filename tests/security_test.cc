@@ -408,6 +408,10 @@ TEST_F(SecurityTest, TokensNeverReachLogsOrMetrics) {
   coordinator_->Kill(SIGTERM);
   const std::string log = ReadFile(dir_ / "coordinator.log");
   ASSERT_NE(log.find("4 tokens"), std::string::npos) << log;
+  // The refused calls are logged with their peer and why, and still without the token.
+  EXPECT_NE(log.find("refused a call from ipv4:127.0.0.1:"), std::string::npos) << log;
+  EXPECT_NE(log.find("UNAUTHENTICATED: unknown token"), std::string::npos) << log;
+  EXPECT_NE(log.find("PERMISSION_DENIED: token of worker"), std::string::npos) << log;
   for (const char* token : {kAliceToken, kBobToken, kWorkerToken, kAdminToken}) {
     EXPECT_EQ(log.find(token), std::string::npos) << token;
     EXPECT_EQ(metrics.find(token), std::string::npos) << token;
