@@ -143,6 +143,13 @@ absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> ClientApi::WatchHistory(
 absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
     const polytrain::v1::JobSpec& spec, absl::string_view spec_path, std::vector<Job> jobs,
     const Caller& caller, const polytrain::v1::Sweep* sweep, bool validate_only) {
+  // Priority orders everyone's jobs in one queue: how high a client may put its own is the
+  // operator's to bound.
+  if (caller.own_jobs_only && spec.priority() > policy_.max_client_priority) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        spec_path, ".priority: a client token may set at most ", policy_.max_client_priority,
+        " (coordinator flag --max_client_priority), got ", spec.priority()));
+  }
   const std::vector<NamedArtifact> named = ArtifactsNamedBy(spec, spec_path);
   if (named.empty()) {
     if (validate_only) return jobs;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "api/limits.h"
 #include "polytrain/v1/coordinator.pb.h"
 #include "server/artifact_catalog.h"
 #include "server/caller.h"
@@ -18,13 +19,24 @@
 
 namespace polytrain {
 
+// What callers with a client token may ask for (an admin token, or no --tokens, may ask for
+// anything the API allows).
+struct ClientPolicy {
+  // The highest spec.priority a client may submit; above it, PERMISSION_DENIED.
+  int max_client_priority = kMaxPriority;
+};
+
 class ClientApi {
  public:
   // All must outlive this; `artifacts` may be null (no artifact store: jobs naming an artifact
   // and artifact requests are refused).
   ClientApi(Scheduler* scheduler, JobQueries* queries, SearchController* sweeps,
-            ArtifactCatalog* artifacts)
-      : scheduler_(scheduler), queries_(queries), sweeps_(sweeps), artifacts_(artifacts) {}
+            ArtifactCatalog* artifacts, ClientPolicy policy = {})
+      : scheduler_(scheduler),
+        queries_(queries),
+        sweeps_(sweeps),
+        artifacts_(artifacts),
+        policy_(policy) {}
 
   // PERMISSION_DENIED when a client names another's job; INVALID_ARGUMENT naming the field.
   absl::StatusOr<polytrain::v1::Job> SubmitJob(const polytrain::v1::SubmitJobRequest& request,
@@ -75,6 +87,7 @@ class ClientApi {
   JobQueries* const queries_;
   SearchController* const sweeps_;
   ArtifactCatalog* const artifacts_;
+  const ClientPolicy policy_;
 };
 
 }  // namespace polytrain

@@ -56,6 +56,39 @@ class RecordingWatcher : public JobWatcher {
   int events = 0;
 };
 
+// --max_client_priority bounds a client token's priority; an admin's is the API's to bound.
+TEST_F(CoordinatorTest, AClientsPriorityIsBoundedByThePolicy) {
+  core_.reset();
+  Scheduler::Options options;
+  options.lease_thread = false;
+  ClientPolicy policy;
+  policy.max_client_priority = 10;
+  core_ = *CoordinatorCore::Open(path_, options, std::nullopt, policy);
+  api_ = &core_->client_api();
+  const Caller alice = Caller::Client("alice");
+  polytrain::v1::SubmitJobRequest request = Request("urgent");
+  request.mutable_spec()->set_priority(10);
+  EXPECT_TRUE(api_->SubmitJob(request, alice).ok());
+  request.mutable_spec()->set_priority(11);
+  const absl::Status refused = api_->SubmitJob(request, alice).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.message(),
+            "spec.priority: a client token may set at most 10 (coordinator flag "
+            "--max_client_priority), got 11");
+  request.set_validate_only(true);  // a dry run is refused alike
+  EXPECT_EQ(api_->SubmitJob(request, alice).status().code(), absl::StatusCode::kPermissionDenied);
+  request.set_validate_only(false);
+  EXPECT_TRUE(api_->SubmitJob(request, Caller::Admin("ops")).ok());
+  polytrain::v1::SubmitSweepRequest sweep;
+  *sweep.mutable_base() = request.spec();
+  sweep.add_losses()->mutable_cross_entropy();
+  EXPECT_EQ(api_->SubmitSweep(sweep, alice).status().message(),
+            "base.priority: a client token may set at most 10 (coordinator flag "
+            "--max_client_priority), got 11");
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);  // nothing of the refused ones
+}
+
 TEST_F(CoordinatorTest, ClientsSeeAndChangeOnlyTheirOwnJobs) {
   const Caller alice = Caller::Client("alice"), bob = Caller::Client("bob");
   const Job mine = Submit("alices", 0, polytrain::v1::DEVICE_CPU, 0, alice);

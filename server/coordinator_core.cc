@@ -10,7 +10,7 @@ namespace polytrain {
 
 absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
     const std::string& db, const Scheduler::Options& options,
-    const std::optional<Artifacts>& artifacts) {
+    const std::optional<Artifacts>& artifacts, const ClientPolicy& policy) {
   std::unique_ptr<CoordinatorCore> core(new CoordinatorCore());
   const bool in_memory = db.empty() || db == ":memory:";
   std::error_code ignored;
@@ -73,7 +73,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
   }
   core->client_api_ =
       std::make_unique<ClientApi>(core->scheduler_.get(), core->queries_.get(),
-                                  core->searches_.get(), core->artifact_catalog_.get());
+                                  core->searches_.get(), core->artifact_catalog_.get(), policy);
   core->worker_protocol_ =
       std::make_unique<WorkerProtocol>(core->scheduler_.get(), options.metrics);
   core->searches_->Recover();  // searches go on from where the store says they are

@@ -38,7 +38,7 @@ class CoordinatorCore {
   // locked while this lives: FAILED_PRECONDITION when another coordinator has either.
   static absl::StatusOr<std::unique_ptr<CoordinatorCore>> Open(
       const std::string& db, const Scheduler::Options& options,
-      const std::optional<Artifacts>& artifacts = std::nullopt);
+      const std::optional<Artifacts>& artifacts = std::nullopt, const ClientPolicy& policy = {});
   ~CoordinatorCore();
 
   JobStore& store() { return *store_; }

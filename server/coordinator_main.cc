@@ -66,6 +66,11 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "download that takes no chunk for this long is cancelled")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--max_client_priority", options->clients.max_client_priority,
+                 "the highest spec.priority a client token may submit (an admin token may use up "
+                 "to 1000): bounds how far one user's jobs can jump the shared queue")
+      ->check(CLI::Range(-kMaxPriority, kMaxPriority))
+      ->capture_default_str();
   app.add_option("--max_watches_per_caller", options->watch.per_caller,
                  "WatchJob streams one caller may hold open at once (without --tokens, every "
                  "caller counts as one)")

@@ -39,6 +39,7 @@ class CoordinatorServer {
     double keepalive_seconds = 20.0;
     double gang_backfill_seconds = 30.0;  // see Scheduler::Options
     WatchLimits watch;                    // WatchJob streams per caller, backlog
+    ClientPolicy clients;                 // what a client token may ask for
     // An artifact upload (users' or workers') on which no chunk comes this long is ended.
     double transfer_idle_seconds = kDefaultTransferIdleSeconds;
     std::string metrics_listen = "127.0.0.1:9464";  // empty: no /metrics
