@@ -1,98 +1,34 @@
 #!/usr/bin/python3
 """The Python client against a real coordinator and worker on loopback: jobs from text, dicts and
 messages, a TorchScript module and a tensor file uploaded from Python and swept over three
-losses, the comparison as rows, errors as PolyTrainError naming the field, jobs listed by state
-names as polyctl takes them, and TLS (server name override, mutual TLS) with certificates made
-by deploy/pki/make-dev-pki.sh.
+losses, the comparison as rows, errors as PolyTrainError naming the field, watches that outlive
+a restart or fall behind, jobs listed by state names as polyctl takes them. The client's own
+argument checks and TLS are in client_arguments_test.py, run from here too.
 
-Usage: client_test.py BUILD_DIR (its python/ holds the generated polytrain.v1; the package's own
-modules are taken from this directory, so that the test sees them as edited, without a build).
+Usage: client_test.py BUILD_DIR [TEST...] (BUILD_DIR/python holds the generated polytrain.v1; the
+package's own modules are taken from this directory, so that the test sees them as edited,
+without a build).
 """
-import errno
 import hashlib
 import os
-import pathlib
 import pickle
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 import warnings
 from unittest import mock
 
-BUILD = pathlib.Path(sys.argv[1])
-SOURCE = pathlib.Path(__file__).resolve().parent
-sys.path[:0] = [str(SOURCE), str(BUILD / "python")]
+from client_support import SCRATCH, SMALL_JOB, Service  # sets sys.path first
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 import polytrain  # noqa: E402
-import polytrain._messages  # noqa: E402
 import polytrain._upload  # noqa: E402
 from polytrain import Client, PolyTrainError, state_name  # noqa: E402
 from polytrain.v1 import coordinator_pb2, job_pb2, job_record_pb2, metrics_pb2  # noqa: E402
-
-SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="python_client_test_"))
-TOKEN = "a-python-client-token"
-
-SMALL_JOB = """
-name: "small"
-model { mlp { hidden: 16 } }
-dataset { synthetic { classes: 3 features: 8 train_samples: 300 test_samples: 90 } }
-loss { poly1 { epsilon: 1 } }
-optimizer { sgd {} learning_rate: 0.1 }
-epochs: 2
-batch_size: 30
-log_every_steps: 5
-"""
-
-
-class Service:
-    """A coordinator (with `flags`; plaintext unless `plaintext` is false, when the flags give
-    its TLS) and, unless `worker` is false, one worker."""
-
-    def __init__(self, name, *flags, worker=True, plaintext=True):
-        self.dir = SCRATCH / name
-        self.dir.mkdir()
-        self.flags = list(flags) + (["--plaintext"] if plaintext else [])
-        self.logs = [open(self.dir / "coordinator.log", "w"), open(self.dir / "worker.log", "w")]
-        self.processes = [self._coordinator("127.0.0.1:0")]
-        self.address = f"127.0.0.1:{(self.dir / 'port').read_text().strip()}"
-        if worker:
-            self.processes.append(subprocess.Popen(
-                [str(BUILD / "worker/polytrain-worker"), "--coordinator", self.address,
-                 "--name", "py-worker", "--data_root", str(self.dir),
-                 "--artifact_cache_dir", str(self.dir / "cache")], stderr=self.logs[1]))
-
-    def _coordinator(self, listen):
-        """Starts the coordinator on `listen` and waits until it serves."""
-        port_file = self.dir / "port"
-        port_file.unlink(missing_ok=True)
-        process = subprocess.Popen(
-            [str(BUILD / "server/polytrain-coordinator"), "--listen", listen,
-             "--port_file", str(port_file), "--db", str(self.dir / "db"),
-             "--artifacts", str(self.dir / "artifacts"), "--metrics_listen", ""] + self.flags,
-            stderr=self.logs[0])
-        for _ in range(400):
-            if port_file.exists() and port_file.read_text().strip():
-                break
-            time.sleep(0.05)
-        return process
-
-    def restart_coordinator(self):
-        """SIGKILLs the coordinator and starts it again on the same database and address."""
-        self.processes[0].kill()
-        self.processes[0].wait(timeout=30)
-        self.processes[0] = self._coordinator(self.address)
-
-    def close(self):
-        for process in reversed(self.processes):
-            process.terminate()
-            process.wait(timeout=30)
-        for log in self.logs:
-            log.close()
+from client_arguments_test import ArgumentTest, TlsTest, TokenTest  # noqa: E402,F401 (run here)
 
 
 class ClientTest(unittest.TestCase):
@@ -530,306 +466,6 @@ class StateNameTest(unittest.TestCase):
         error = pickle.loads(pickle.dumps(PolyTrainError("NOT_FOUND", "id: no job job-1")))
         self.assertEqual((error.code, error.message, str(error)),
                          ("NOT_FOUND", "id: no job job-1", "NOT_FOUND: id: no job job-1"))
-
-
-class ArgumentTest(unittest.TestCase):
-    """The client's own checks, with nothing listening: refusals are PolyTrainError (and the
-    built-in error a caller expects), wrong types TypeError."""
-
-    def setUp(self):
-        self.client = Client("127.0.0.1:1")
-
-    def tearDown(self):
-        self.client.close()
-
-    def test_pem_arguments_must_hold_what_they_are_for(self):
-        pem = SCRATCH / "garbage.pem"
-        pem.write_bytes(b"not a certificate")
-        TlsTest.make_pki()
-        worker_cert, worker_key = TlsTest.pki / "worker.pem", TlsTest.pki / "worker.key"
-        encrypted = SCRATCH / "encrypted.key"
-        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-aes256", "-pass", "pass:secret",
-                        "-out", str(encrypted)], check=True, capture_output=True)
-        for arguments, message in (
-                ({"tls_ca": b"garbage"}, "tls_ca: no PEM certificate in it (expected -----BEGIN "
-                                         "CERTIFICATE-----)"),
-                ({"tls_ca": pem}, f"tls_ca {pem}: no PEM certificate in it"),
-                ({"tls_ca": worker_cert, "tls_cert": worker_key, "tls_key": worker_cert},
-                 f"tls_cert {worker_key}: no PEM certificate in it"),
-                ({"tls_ca": worker_cert, "tls_cert": worker_cert, "tls_key": worker_cert},
-                 f"tls_key {worker_cert}: no PEM key in it"),
-                ({"tls_ca": worker_cert, "tls_cert": worker_cert,
-                  "tls_key": TlsTest.pki / "impostor.key"},
-                 "tls_key: not the key of the certificate in tls_cert"),
-                ({"tls_ca": worker_cert, "tls_cert": worker_cert, "tls_key": encrypted},
-                 "tls_key: no unencrypted private key that OpenSSL reads in it"),
-                ({"tls_ca": b"-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n"},
-                 "tls_ca: its certificate is not valid base64")):
-            with self.assertRaises(PolyTrainError) as error:
-                Client("127.0.0.1:1", **arguments)
-            self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
-            self.assertIn(message, error.exception.message)
-        with self.assertRaises(FileNotFoundError) as error:
-            Client("127.0.0.1:1", tls_ca=SCRATCH / "nonexistent.pem")
-        self.assertIn(f"tls_ca {SCRATCH / 'nonexistent.pem'}: no such file", str(error.exception))
-        self.assertEqual(error.exception.errno, errno.ENOENT)
-        self.assertEqual(error.exception.filename, str(SCRATCH / "nonexistent.pem"))
-        Client("127.0.0.1:1", tls_ca=TlsTest.pki / "ca.pem", tls_cert=worker_cert,
-               tls_key=worker_key).close()
-
-    def test_addresses_left_out_empty_or_unbracketed(self):
-        with self.assertRaises(PolyTrainError) as error:
-            Client("::1:52111")
-        self.assertIn("an IPv6 address goes in brackets, as [::1]:52111", error.exception.message)
-        # A list's later entries would be dialled in plaintext unchecked.
-        with self.assertRaises(PolyTrainError) as error:
-            Client("ipv6:[::1]:52111,[fd00::2]:52111")
-        self.assertIn("address: one host:port, not a list", error.exception.message)
-        with self.assertRaises(PolyTrainError) as error:
-            Client("")
-        self.assertIn("address: empty", error.exception.message)
-        with mock.patch.dict(os.environ, {"POLYTRAIN_COORDINATOR": ""}):
-            with Client() as default:
-                self.assertEqual(default.address, "127.0.0.1:50051")
-        with mock.patch.dict(os.environ, {"POLYTRAIN_COORDINATOR": "127.0.0.1:7"}):
-            with Client() as from_environment:
-                self.assertEqual(from_environment.address, "127.0.0.1:7")
-
-    def test_values_that_do_not_parse_name_the_argument(self):
-        huge = {"name": "x", "loss": {"poly1": {"epsilon": 10**400}}}
-        with self.assertRaises(PolyTrainError) as error:
-            self.client.submit(huge, dry_run=True)
-        self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
-        self.assertTrue(error.exception.message.startswith("spec: "), error.exception.message)
-        with self.assertRaises(PolyTrainError) as error:
-            self.client.submit('name: "a\ud800"')
-        str(error.exception).encode("utf-8")  # printable: the surrogate is escaped
-        with self.assertRaises(PolyTrainError):
-            self.client.jobs(states=["\u017fucceeded"])  # a long s upper-cases to S
-        with self.assertRaises(PolyTrainError) as error:
-            self.client.watch("job-1", reconnect_seconds=-1)
-        self.assertIn("reconnect_seconds: expected seconds in [0, ", error.exception.message)
-        for call in (lambda: self.client.compare(job_ids=["job-1"], per_job="no"),
-                     lambda: self.client.watch(None),
-                     lambda: self.client.watch("job-1", reconnect_seconds="5"),
-                     lambda: self.client.metrics("job-1", max_points=1.0)):
-            with self.assertRaises(TypeError):
-                call()
-
-    def test_rows_keep_an_enum_value_this_client_does_not_know(self):
-        reply = coordinator_pb2.CompareJobsResponse()
-        reply.jobs.add(job_id="job-1", state=42)
-        self.assertEqual(polytrain._messages.rows(reply.jobs)[0]["state"], 42)
-        reply.jobs.add(job_id="job-2", state=job_record_pb2.JOB_STATE_FAILED)
-        self.assertEqual(polytrain._messages.rows(reply.jobs)[1]["state"], "JOB_STATE_FAILED")
-
-    def test_a_bad_token_from_the_environment_is_named_as_such(self):
-        with mock.patch.dict(os.environ, {"POLYTRAIN_TOKEN": "to ken"}):
-            with self.assertRaises(PolyTrainError) as error:
-                Client("127.0.0.1:1")
-        self.assertEqual(error.exception.message,
-                         "$POLYTRAIN_TOKEN: printable ASCII without spaces, as tokens are minted")
-
-    def test_a_closed_client_says_so(self):
-        self.client.close()
-        for call in (lambda: self.client.get("job-1"), lambda: self.client.watch("job-1"),
-                     lambda: self.client.upload(b"x")):
-            with self.assertRaises(PolyTrainError) as error:
-                call()
-            self.assertEqual(error.exception.code, "FAILED_PRECONDITION")
-
-    def test_a_script_module_is_named_after_its_class(self):
-        class Doubler(nn.Module):
-            def forward(self, x):
-                return x * 2
-
-        traced = torch.jit.trace(Doubler(), torch.zeros(2))
-        self.assertEqual(polytrain._upload.Upload(traced, None).name, "Doubler.pt")
-
-
-class TokenTest(unittest.TestCase):
-    def test_the_token_goes_with_every_call(self):
-        (SCRATCH / "tokens.txt").write_text(
-            f"client carol sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n")
-        service = Service("tokens", "--tokens", str(SCRATCH / "tokens.txt"), worker=False)
-        try:
-            with Client(service.address) as anonymous:
-                with self.assertRaises(PolyTrainError) as error:
-                    list(anonymous.jobs())
-                self.assertEqual(error.exception.code, "UNAUTHENTICATED")
-            with Client(service.address, token=TOKEN) as carol:
-                self.assertEqual(carol.upload(b"carol's").owner, "carol")
-                self.assertEqual(carol.submit(SMALL_JOB).owner, "carol")
-        finally:
-            service.close()
-
-
-class TlsTest(unittest.TestCase):
-    """A TLS coordinator that verifies client certificates when presented (as for workers), its
-    certificates made by deploy/pki/make-dev-pki.sh (for the names coordinator, localhost and
-    127.0.0.1), and an impostor's self-signed certificate."""
-
-    pki = SCRATCH / "pki"
-
-    @classmethod
-    def make_pki(cls):
-        """The certificates, made once for every test that needs them."""
-        if (cls.pki / "impostor.pem").exists():
-            return
-        subprocess.run([str(SOURCE.parents[1] / "deploy/pki/make-dev-pki.sh"), str(cls.pki)],
-                       check=True, stderr=subprocess.DEVNULL)
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                        "/CN=impostor", "-keyout", str(cls.pki / "impostor.key"), "-out",
-                        str(cls.pki / "impostor.pem")], check=True, stderr=subprocess.DEVNULL)
-
-    @classmethod
-    def setUpClass(cls):
-        cls.make_pki()
-        cls.service = Service("tls", "--tls_cert", str(cls.pki / "coordinator.pem"), "--tls_key",
-                              str(cls.pki / "coordinator.key"), "--tls_client_ca",
-                              str(cls.pki / "ca.pem"), worker=False, plaintext=False)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.service.close()
-
-    def reaches(self, **tls):
-        """Whether a call over a Client made with `tls` (and the CA) gets through."""
-        tls.setdefault("tls_ca", self.pki / "ca.pem")
-        with Client(self.service.address, timeout=10, **tls) as client:
-            try:
-                client.jobs()
-                return True
-            except PolyTrainError as error:
-                self.assertEqual(error.code, "UNAVAILABLE", error.message)
-                return False
-
-    def test_a_server_name_override_names_the_certificate(self):
-        self.assertTrue(self.reaches())  # its certificate names 127.0.0.1
-        self.assertTrue(self.reaches(tls_server_name="coordinator"))
-        self.assertFalse(self.reaches(tls_server_name="elsewhere.example"))
-        self.assertTrue(self.reaches(tls_ca=(self.pki / "ca.pem").read_bytes()))  # PEM bytes
-        self.assertFalse(self.reaches(tls_ca=self.pki / "impostor.pem"))
-        with self.assertRaises(PolyTrainError) as error:
-            with Client(self.service.address, timeout=10) as plaintext:
-                plaintext.jobs()
-        self.assertEqual(error.exception.code, "UNAVAILABLE")
-        self.assertIn("this client speaks plaintext: if the coordinator serves TLS, give tls_ca",
-                      error.exception.message)
-
-    def test_a_client_certificate_is_presented_for_mutual_tls(self):
-        # The coordinator verifies a certificate that is presented: one from its CA gets
-        # through, the impostor's fails the handshake (so it was presented).
-        self.assertTrue(self.reaches(tls_cert=self.pki / "worker.pem",
-                                     tls_key=self.pki / "worker.key"))
-        self.assertTrue(self.reaches(tls_cert=str(self.pki / "worker.pem"),
-                                     tls_key=(self.pki / "worker.key").read_bytes(),
-                                     tls_server_name="localhost"))
-        self.assertFalse(self.reaches(tls_cert=self.pki / "impostor.pem",
-                                      tls_key=self.pki / "impostor.key"))
-
-    def test_tls_arguments_that_do_not_fit_together_name_the_argument(self):
-        pem = self.pki / "worker.pem"
-        (SCRATCH / "empty.pem").write_bytes(b"")
-        for arguments, message in (
-                ({"tls_cert": pem}, "tls_key: needed with tls_cert"),
-                ({"tls_key": pem, "tls_ca": pem}, "tls_cert: needed with tls_key"),
-                ({"tls_cert": pem, "tls_key": pem}, "tls_ca: needed with tls_cert"),
-                ({"tls_server_name": "coordinator"}, "tls_ca: needed with tls_server_name"),
-                ({"tls_ca": SCRATCH / "empty.pem"}, f"tls_ca {SCRATCH / 'empty.pem'}: empty"),
-                ({"tls_ca": pem, "tls_cert": pem, "tls_key": b" "}, "tls_key: empty")):
-            with self.assertRaises(ValueError) as error:
-                Client("127.0.0.1:1", **arguments)
-            self.assertIn(message, str(error.exception))
-        with self.assertRaises(TypeError):
-            Client("127.0.0.1:1", tls_ca=3)
-
-    def test_misused_arguments_are_named_before_anything_is_sent(self):
-        client = Client("127.0.0.1:1")  # nothing listens: every error below is the client's own
-        spec = {"name": "x"}
-        for call, error, message in (
-                (lambda: client.get(123), TypeError, "job_id: expected a string, got int"),
-                (lambda: client.cancel(None), TypeError, "job_id: expected a string"),
-                (lambda: client.metrics("job-1", max_points="5"), TypeError,
-                 "max_points: expected a whole number, got str"),
-                (lambda: client.compare(job_ids="job-abc"), TypeError,
-                 "job_ids: expected a list of strings, got str"),
-                (lambda: client.compare(job_ids=["job-a", 1]), TypeError,
-                 "job_ids[1]: expected a string, got int"),
-                (lambda: client.sweep(spec, "poly1 {}"), TypeError,
-                 "losses: expected a list, got str"),
-                (lambda: client.sweep(spec, ["poly1 {}"], seeds="3"), TypeError,
-                 "seeds: expected a whole number, got str"),
-                (lambda: client.submit(spec, request_id=5), TypeError,
-                 "request_id: expected a string, got int"),
-                (lambda: client.jobs(labels=["a"]), TypeError,
-                 "labels: expected a dict of str to str, got list"),
-                (lambda: client.jobs(labels={"a": 1}), TypeError,
-                 "labels['a']: expected a string, got int"),
-                (lambda: client.upload(b"x", name=5), TypeError, "name: expected a string"),
-                (lambda: Client(5), TypeError, "address: expected a string, got int"),
-                (lambda: Client("127.0.0.1"), ValueError,
-                 "address: expected host:port, got '127.0.0.1'"),
-                (lambda: Client("127.0.0.1:notaport"), ValueError, "address: expected host:port"),
-                (lambda: Client("127.0.0.1:1", timeout="3"), TypeError,
-                 "timeout: expected seconds (a number), got str"),
-                (lambda: Client("127.0.0.1:1", token="t\u00f6k\n"), ValueError,
-                 "token: printable ASCII without spaces"),
-                (lambda: Client("127.0.0.1:1", token="to ken"), ValueError,
-                 "token: printable ASCII without spaces"),
-                (lambda: Client("coordinator.example:1"), ValueError,
-                 "address: plaintext only to a loopback address"),
-                (lambda: Client("127.0.0.1:1", tls_ca=""), ValueError, "tls_ca: empty path"),
-                (lambda: Client("127.0.0.1:1", timeout=float("inf")), ValueError,
-                 "timeout: expected seconds > 0 (at most 100000000), got inf"),
-                (lambda: Client("127.0.0.1:\uff15\uff10"), ValueError,
-                 "address: expected host:port"),
-                (lambda: client.metrics("job-1", max_points=2**40), PolyTrainError,
-                 "INVALID_ARGUMENT: max_points: must be in [0, 10000000], got 1099511627776"),
-                (lambda: client.sweep(spec, ["poly1 {}"], seeds=2**40), PolyTrainError,
-                 "seeds: must be in [0, 100], got 1099511627776"),
-                (lambda: client.search(spec, {}, seeds=101), PolyTrainError,
-                 "seeds: must be in [0, 100], got 101"),
-                (lambda: client.jobs(states=3.0), TypeError,
-                 "states: expected a state or a list of states, got float"),
-                (lambda: client.get("job-\udc80"), ValueError,
-                 "job_id: not valid Unicode text (it holds a lone surrogate)"),
-                (lambda: client.upload(""), ValueError, "source: empty path"),
-                (lambda: client.upload(SCRATCH), IsADirectoryError, "is a directory, not a file"),
-                (lambda: client.upload(b"q", name="a/b.pt"), PolyTrainError,
-                 "INVALID_ARGUMENT: name: not a file name: 'a/b.pt'"),
-                (lambda: client.upload(b"q", name=""), PolyTrainError,
-                 "name: not a file name: ''"),
-                (lambda: client.upload(b"q", name="n" * 129), PolyTrainError,
-                 "name: not a file name"),
-                (lambda: client.submit(spec, files=SCRATCH / "missing"), FileNotFoundError,
-                 "NOT_FOUND: files " + str(SCRATCH / "missing") + ": no such directory"),
-                (lambda: client.submit(spec, dry_run="yes"), TypeError,
-                 "dry_run: expected a bool, got str"),
-                (lambda: client.submit("examples/jobs/synthetic_poly1.txtpb"), PolyTrainError,
-                 "spec: 'examples/jobs/synthetic_poly1.txtpb' is a file's name, not a spec: pass "
-                 "its text (pathlib.Path(name).read_text()) or a dict"),
-                (lambda: client.submit({"loss": {"poly1": {"epsilon": float("nan")}}}),
-                 PolyTrainError, "spec.loss.poly1.epsilon: must be a finite number, got nan"),
-                (lambda: client.sweep(spec, [{"polyN": {"epsilons": [1, -float("inf")]}}]),
-                 PolyTrainError, "losses[0].polyN.epsilons[1]: must be a finite number, "
-                                 "got -inf"),
-                (lambda: client.compare(job_ids=["job-" + "0" * 1000] * 17000), PolyTrainError,
-                 "job_ids: the request would be 17119000 bytes, over the coordinator's limit "
-                 "of 16777216 bytes (16 MiB) per message")):
-            with self.assertRaises(error) as raised:
-                call()
-            self.assertIn(message, str(raised.exception))
-        client.close()
-        # A token read from a file keeps no newline, as polyctl reads it; a gRPC target with a
-        # scheme is loopback when its host is.
-        with Client("127.0.0.1:1", token="token-from-a-file-1234\r\n") as filed:
-            self.assertEqual(filed._metadata, [("authorization", "Bearer token-from-a-file-1234")])
-        for target in ("dns:///127.0.0.1:1", "ipv4:127.0.0.1:1", "dns:localhost:1",
-                       "unix:/run/polytrain.sock"):
-            Client(target).close()
 
 
 if __name__ == "__main__":
