@@ -1,6 +1,7 @@
 #include "common/metrics_http_server.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -22,21 +23,34 @@ namespace polytrain {
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry,
     std::function<void()> before_scrape) {
+  // HOST:PORT or [IPV6]:PORT, the host a name or an address of this machine.
   const size_t colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? "" : address.substr(0, colon);
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) host = host.substr(1, host.size() - 2);
   int port = -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-      port < 0 || port > 65535 ||
-      inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics_listen: expected IPV4:PORT, got '", address, "'"));
+  addrinfo* found = nullptr;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  if (host.empty() || (!bracketed && host.find(':') != std::string::npos) ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535 ||
+      getaddrinfo(host.c_str(), address.substr(colon + 1).c_str(), &hints, &found) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_listen: expected HOST:PORT or [IPV6]:PORT (e.g. 127.0.0.1:9464, [::1]:9464, "
+        "0.0.0.0:9464 for every interface; '' turns /metrics off), got '",
+        address, "'"));
   }
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage addr{};
+  std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
+  const socklen_t addr_length = found->ai_addrlen;
+  const int family = found->ai_family;
+  freeaddrinfo(found);
+  const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_length) != 0 ||
       listen(fd, kMaxConnections) != 0) {
     const int error = errno;
     if (fd >= 0) close(fd);
@@ -49,8 +63,11 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   }
   socklen_t length = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-  return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(
-      fd, ntohs(addr.sin_port), std::move(registry), std::move(before_scrape)));
+  const uint16_t bound = addr.ss_family == AF_INET6
+                             ? reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port
+                             : reinterpret_cast<const sockaddr_in*>(&addr)->sin_port;
+  return std::unique_ptr<MetricsHttpServer>(
+      new MetricsHttpServer(fd, ntohs(bound), std::move(registry), std::move(before_scrape)));
 }
 
 MetricsHttpServer::MetricsHttpServer(int fd, int port,

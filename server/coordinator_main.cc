@@ -83,8 +83,8 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
       ->capture_default_str();
   app.add_option(
          "--metrics_listen", options->metrics_listen,
-         "serve Prometheus /metrics on IPV4:PORT (0.0.0.0: every interface; port 0 picks one; "
-         "empty: off)")
+         "serve Prometheus /metrics on HOST:PORT or [IPV6]:PORT (0.0.0.0: every interface; port "
+         "0 picks one; empty: off)")
       ->capture_default_str();
   app.add_option("--job_series_retention_seconds", options->job_series_retention_seconds,
                  "keep a finished job's per-job series this long")
