@@ -426,5 +426,21 @@ TEST_F(FaultTest, LapsedLeaseRequeuesTheJobOnAnotherWorker) {
   EXPECT_EQ(done.worker(), "rescuer");
 }
 
+// A running job restored by a restarted coordinator waits one lease for its worker, counted from
+// when the coordinator serves again; a worker that never comes back loses it then.
+TEST_F(FaultTest, ARestoredJobWhoseWorkerNeverReturnsIsRequeuedALeaseAfterTheRestart) {
+  StartCoordinator(/*lease_seconds=*/2);
+  StartWorker("gone");
+  Job job;
+  ASSERT_TRUE(Submit(Spec("orphan", 200), &job).ok());
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_RUNNING));
+  coordinator_->Kill(SIGKILL);
+  workers_.back()->Kill(SIGKILL);
+  StartCoordinator(/*lease_seconds=*/2);
+  ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_QUEUED; }, 20))
+      << v1::JobState_Name(Get(job.id()).state());
+  EXPECT_EQ(Get(job.id()).error(), "lease expired on worker gone (attempt 1)");
+}
+
 }  // namespace
 }  // namespace polytrain
