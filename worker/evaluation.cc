@@ -58,11 +58,16 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
     // Summed on the device and read once after the last batch: no extra sync per batch.
     nll_total = nll_total.defined() ? nll_total + nll : nll;
 
-    const torch::Tensor probs = sigmoid ? torch::sigmoid(logits) : torch::softmax(logits, 1);
-    const auto [confidence, predicted] = probs.max(1);
+    // The prediction is the largest logit (softmax and sigmoid are both monotone), and its
+    // confidence its probability in float64: in float32 every sigmoid of a logit above ~16.6 is
+    // 1.0, so two confident classes tied and the lower index won.
+    const auto [top_logit, predicted] = scores.max(1);
+    const torch::Tensor confidence =
+        sigmoid ? torch::sigmoid(top_logit) : torch::exp(top_logit - torch::logsumexp(scores, 1));
     const torch::Tensor correct = predicted.eq(y);
+    // Bins [b/B, (b+1)/B), a confidence of 1 in the last.
     const torch::Tensor bin =
-        (confidence * bins).to(torch::kLong).clamp(0, bins - 1).to(torch::kCPU);
+        (confidence * bins).floor().to(torch::kLong).clamp(0, bins - 1).to(torch::kCPU);
     const torch::Tensor y_cpu = y.to(torch::kCPU);
     const torch::Tensor correct_cpu = correct.to(torch::kCPU);
     const torch::Tensor confidence_cpu = confidence.to(torch::kCPU, torch::kDouble);

@@ -79,5 +79,43 @@ TEST(EvaluationTest, ASplitWhoseRowsAreAllIgnoredHasLossZero) {
   EXPECT_EQ(values.at("eval_loss"), 0.0);
 }
 
+// A sigmoid model confident in two classes predicts the larger logit, as training's accuracy
+// does: in float32 both probabilities are 1.0, and the lower class won a tie. Its confidence is
+// the float64 probability, so a nearly certain right answer is a calibrated one.
+TEST(EvaluationTest, ConfidentSigmoidClassesAreToldApartByTheirLogits) {
+  Split split{torch::tensor({{-5.0F, 17.0F, -5.0F, 18.0F}, {30.0F, 20.0F, -1.0F, -1.0F}}),
+              torch::tensor({3, 0}, torch::kLong)};
+  IdentityModel model;
+  EvalOptions options;
+  const std::map<std::string, double> values =
+      Evaluate(model, split, 4,
+               loss::PolyLoss(Config("focal { gamma: 2 } activation: ACTIVATION_SIGMOID "
+                                     "reduction: REDUCTION_NONE")),
+               options, "eval_");
+  EXPECT_EQ(values.at("eval_accuracy"), 1.0);
+  EXPECT_EQ(values.at("eval_class_accuracy/3"), 1.0);
+  EXPECT_LT(values.at("eval_ece"), 1e-7);
+}
+
+// A tie goes to the lower class, and the calibration error is the confidence's gap to the
+// accuracy, bin by bin: two rows at confidence 0.5 (one right) and two at 0.25 (both wrong).
+TEST(EvaluationTest, ATieGoesToTheLowerClassAndEceIsTheGapToAccuracy) {
+  Split split{torch::tensor({{0.0F, 0.0F, -100.0F, -100.0F},
+                             {0.0F, 0.0F, -100.0F, -100.0F},
+                             {0.0F, 0.0F, 0.0F, 0.0F},
+                             {0.0F, 0.0F, 0.0F, 0.0F}}),
+              torch::tensor({0, 1, 3, 2}, torch::kLong)};
+  IdentityModel model;
+  EvalOptions options;
+  options.calibration_bins = 4;
+  const std::map<std::string, double> values = Evaluate(
+      model, split, 4, loss::PolyLoss(Config("cross_entropy {} reduction: REDUCTION_NONE")),
+      options, "eval_");
+  // Confidence 0.5 (or one ulp below it): 1 right of 2, |1 - 1| = 0; confidence 0.25: none
+  // right of 2, |0 - 0.5| = 0.5 (in one bin or two, the sum is 0.5). ECE = 0.5 / 4 rows.
+  EXPECT_NEAR(values.at("eval_ece"), 0.125, 1e-12);
+  EXPECT_EQ(values.at("eval_accuracy"), 0.25);
+}
+
 }  // namespace
 }  // namespace polytrain
