@@ -216,7 +216,17 @@ absl::Status ValidateCancelJobRequest(const polytrain::v1::CancelJobRequest& req
 }
 
 absl::Status ValidateWatchJobRequest(const polytrain::v1::WatchJobRequest& request) {
-  return ValidateJobId("id", request.id());
+  POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("id", request.id()));
+  if (request.has_resume_after()) {
+    const polytrain::v1::PointPosition& after = request.resume_after();
+    POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("resume_after.step", after.step(), 0, kMaxSteps));
+    if (after.kind() != polytrain::v1::MetricPoint::KIND_TRAIN &&
+        after.kind() != polytrain::v1::MetricPoint::KIND_EVAL) {
+      return InvalidField("resume_after.kind",
+                          absl::StrCat("must be KIND_TRAIN or KIND_EVAL, got ", after.kind()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateListJobsRequest(const polytrain::v1::ListJobsRequest& request) {

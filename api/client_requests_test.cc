@@ -104,6 +104,22 @@ TEST(ClientRequestsTest, IdsAreOfTheCharactersTheCoordinatorGivesAndQuotedWhenNo
   EXPECT_EQ(ValidateGetSweepRequest(sweep).code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ClientRequestsTest, AWatchResumesAfterAPointOfAKindAtAStepInRange) {
+  polytrain::v1::WatchJobRequest request;
+  request.set_id("job-0123456789ab");
+  EXPECT_TRUE(ValidateWatchJobRequest(request).ok());
+  request.mutable_resume_after()->set_step(0);
+  EXPECT_EQ(ValidateWatchJobRequest(request).message(),
+            "resume_after.kind: must be KIND_TRAIN or KIND_EVAL, got 0");
+  request.mutable_resume_after()->set_kind(polytrain::v1::MetricPoint::KIND_EVAL);
+  EXPECT_TRUE(ValidateWatchJobRequest(request).ok());
+  request.mutable_resume_after()->set_step(1'000'000'000);
+  EXPECT_TRUE(ValidateWatchJobRequest(request).ok());
+  request.mutable_resume_after()->set_step(-1);
+  EXPECT_EQ(ValidateWatchJobRequest(request).message(),
+            "resume_after.step: must be in [0, 1000000000], got -1");
+}
+
 TEST(ClientRequestsTest, SweepGridLimits) {
   EXPECT_EQ(ValidateSubmitSweepRequest(Sweep("seeds: 101")).status().message(),
             "seeds: must be in [0, 100], got 101");

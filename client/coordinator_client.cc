@@ -8,12 +8,17 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "api/job_states.h"
 #include "api/limits.h"
 #include "common/chunked_file.h"
 #include "common/sha256.h"
 
 namespace polytrain {
+
+// A watch that falls behind is resumed at once; this many in a row that pass on nothing new end
+// it with the coordinator's RESOURCE_EXHAUSTED.
+constexpr int kMaxWatchesBehindInARow = 3;
 
 CoordinatorClient::CoordinatorClient(std::string address, ClientSecurityOptions security)
     : address_(std::move(address)), security_(std::move(security)) {
@@ -94,10 +99,13 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
     const std::string& job_id,
     const std::function<void(const polytrain::v1::JobEvent&)>& on_event) {
   if (!status_.ok()) return status_;
-  // Points passed on already: a watch begun again gets the whole history first.
+  // Points passed on already, (step, kind): a resumed watch asks for the history after the
+  // newest (resume_after), and skips any that come again (a coordinator before resume_after
+  // sends the whole history).
   std::set<std::pair<int64_t, int>> seen;
   polytrain::v1::Job last;
   bool ever_connected = false;
+  int behind = 0;  // watches in a row that fell behind and passed on nothing new
   Outage outage = NewOutage();
   auto backoff = std::chrono::milliseconds(200);
   while (true) {
@@ -105,6 +113,11 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
     Prepare(&context);
     polytrain::v1::WatchJobRequest request;
     request.set_id(job_id);
+    if (!seen.empty()) {
+      request.mutable_resume_after()->set_step(seen.rbegin()->first);
+      request.mutable_resume_after()->set_kind(
+          static_cast<polytrain::v1::MetricPoint::Kind>(seen.rbegin()->second));
+    }
     auto reader = stub_->WatchJob(&context, request);
     polytrain::v1::JobEvent event;
     while (reader->Read(&event)) {
@@ -114,12 +127,29 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
       if (event.has_point()) {
         if (!seen.emplace(event.point().step(), event.point().kind()).second) continue;
       } else if (event.has_job()) {
+        // Each watch opens with the job as it stands: passed on again only when it changed.
+        if (!last.id().empty() && event.job().SerializeAsString() == last.SerializeAsString()) {
+          continue;
+        }
         last = event.job();
       }
+      behind = 0;
       on_event(event);
     }
     const grpc::Status status = reader->Finish();
-    const bool away = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+    // A client slower than the job's events (a slow terminal): the coordinator ended the watch;
+    // it resumes at once after what was passed on, unless that keeps passing on nothing.
+    const bool fell_behind = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+                             absl::StrContains(status.error_message(), "this watch fell behind");
+    if (fell_behind && !IsFinalState(last.state()) && ++behind <= kMaxWatchesBehindInARow) {
+      continue;
+    }
+    // The stream that fell behind may hold its place in --max_watches_per_caller a moment
+    // longer: waited for as an outage.
+    const bool slot_still_held =
+        behind > 0 && status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+        absl::StrContains(status.error_message(), "WatchJob streams at once");
+    const bool away = slot_still_held || status.error_code() == grpc::StatusCode::UNAVAILABLE ||
                       status.error_code() == grpc::StatusCode::CANCELLED;
     // A coordinator that goes away (a restart) after the watch began is waited for.
     if (!away || !ever_connected || IsFinalState(last.state()) ||

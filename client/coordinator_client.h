@@ -58,8 +58,9 @@ class CoordinatorClient {
 
   // Streams the job's events (WatchJob) into `on_event` until the job ends; returns the last
   // state of the job seen. A coordinator that goes away after the watch began (a restart) is
-  // watched again for up to --reconnect-seconds (set_rewatch_seconds), each point passed
-  // on once.
+  // watched again for up to --reconnect-seconds (set_rewatch_seconds), and a watch the
+  // coordinator ended because this client fell behind at once; either resumes after the
+  // newest point passed on, so each point is passed on once, and the job when it changed.
   static constexpr double kDefaultRewatchSeconds = 120;
   void set_rewatch_seconds(double seconds) { rewatch_seconds_ = seconds; }
   absl::StatusOr<polytrain::v1::Job> Watch(

@@ -62,6 +62,11 @@ class JobWatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, 
     }
     history_through_ = start->history_through;
     history_read_ = !history_through_.has_value();
+    // A resumed watch: the history the client has seen is not sent again.
+    if (request.has_resume_after()) {
+      history_after_ = MetricKey{request.resume_after().step(),
+                                 static_cast<int32_t>(request.resume_after().kind())};
+    }
     started_ = true;
     if (!writing_) WriteNextLocked(lock);
   }

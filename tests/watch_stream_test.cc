@@ -81,6 +81,40 @@ TEST_F(WatchStreamTest, ALongHistoryArrivesWholeAndOnceWhenEverTheWatchBegins) {
   }
 }
 
+// A resumed watch (resume_after) gets the history after that point, in order, and the rest;
+// resumed past the newest point, nothing of the history.
+TEST_F(WatchStreamTest, AResumedWatchGetsOnlyTheHistoryAfterItsPoint) {
+  StartCoordinator();
+  StartWorker("w1");
+  Job job;
+  ASSERT_TRUE(Submit(LongJob("resumed", 15), &job).ok());  // 600 steps: 615 points
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED));
+  const std::vector<Key> stored = StoredKeys(job.id());
+  ASSERT_GT(stored.size(), 600u);
+  for (const size_t from : {size_t{0}, size_t{599}, stored.size() - 1}) {
+    grpc::ClientContext context;
+    v1::WatchJobRequest request;
+    request.set_id(job.id());
+    request.mutable_resume_after()->set_step(stored[from].first);
+    request.mutable_resume_after()->set_kind(
+        static_cast<v1::MetricPoint::Kind>(stored[from].second));
+    auto reader = stub_->WatchJob(&context, request);
+    grpc::Status status;
+    const std::vector<Key> seen = ReadPoints(*reader, &status);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(seen, std::vector<Key>(stored.begin() + from + 1, stored.end())) << from;
+  }
+  grpc::ClientContext context;
+  v1::WatchJobRequest bad;
+  bad.set_id(job.id());
+  bad.mutable_resume_after()->set_step(-3);
+  auto reader = stub_->WatchJob(&context, bad);
+  grpc::Status status;
+  ReadPoints(*reader, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "resume_after.step: must be in [0, 1000000000], got -3");
+}
+
 TEST_F(WatchStreamTest, ACallersOpenWatchesAreBounded) {
   StartCoordinator(30, {"--max_watches_per_caller", "2"});
   Job job;  // no worker: it stays queued and its watches stay open
