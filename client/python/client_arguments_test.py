@@ -48,13 +48,18 @@ class ArgumentTest(unittest.TestCase):
                  f"tls_cert {worker_key}: no PEM certificate in it"),
                 ({"tls_ca": worker_cert, "tls_cert": worker_cert, "tls_key": worker_cert},
                  f"tls_key {worker_cert}: no PEM key in it"),
+                ({"tls_ca": worker_cert, "tls_cert": worker_cert, "tls_key": encrypted},
+                 f"tls_key {encrypted}: no unencrypted private key that OpenSSL reads in it"),
+                ({"tls_ca": b"-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n"},
+                 "tls_ca: its certificate is not valid base64"),
+                # base64, but no certificate: the certificate is named, not the key.
+                ({"tls_ca": worker_cert, "tls_key": worker_key,
+                  "tls_cert": b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
+                 "tls_cert: no certificate that OpenSSL reads in it"),
                 ({"tls_ca": worker_cert, "tls_cert": worker_cert,
                   "tls_key": TlsTest.pki / "impostor.key"},
-                 "tls_key: not the key of the certificate in tls_cert"),
-                ({"tls_ca": worker_cert, "tls_cert": worker_cert, "tls_key": encrypted},
-                 "tls_key: no unencrypted private key that OpenSSL reads in it"),
-                ({"tls_ca": b"-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n"},
-                 "tls_ca: its certificate is not valid base64")):
+                 f"tls_key {TlsTest.pki / 'impostor.key'}: not the key of the certificate in "
+                 f"tls_cert {worker_cert}")):
             with self.assertRaises(PolyTrainError) as error:
                 Client("127.0.0.1:1", **arguments)
             self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
@@ -307,7 +312,9 @@ class TlsTest(unittest.TestCase):
                                  "got -inf"),
                 (lambda: client.compare(job_ids=["job-" + "0" * 1000] * 17000), PolyTrainError,
                  "job_ids: the request would be 17119000 bytes, over the coordinator's limit "
-                 "of 16777216 bytes (16 MiB) per message")):
+                 "of 16777216 bytes (16 MiB) per message"),
+                (lambda: client.jobs(labels={"k" * (17 << 20): "v"}), PolyTrainError,
+                 "labels: the request would be")):
             with self.assertRaises(error) as raised:
                 call()
             self.assertIn(message, str(raised.exception))

@@ -95,14 +95,20 @@ class ClientTest(unittest.TestCase):
                 spec = SMALL_JOB.replace("epochs: 2", "epochs: 10000").replace(
                     "log_every_steps: 5", "log_every_steps: 1")
                 job = client.submit(spec)
+                watches = []  # WatchJob calls: the watch must have been resumed
+                watch_job = client._stub.WatchJob
+                client._stub.WatchJob = lambda *a, **k: watches.append(1) or watch_job(*a, **k)
                 events = client.watch(job.id)
                 first = next(events)  # the stream is open; nothing more is read for a while
-                while len(client.metrics(job.id)) < 400:  # far more than 4 KiB of events
+                deadline = time.monotonic() + 120
+                # Far more than 4 KiB of events, and than what gRPC's windows take in transit.
+                while len(client.metrics(job.id)) < 3000:
+                    self.assertLess(time.monotonic(), deadline, client.get(job.id))
                     time.sleep(0.05)
                 # Read on while the job still runs: the watch resumes mid-run, where the job is
                 # as it was, then cancel it and read to the end.
                 seen = [first]
-                while sum(e.HasField("point") for e in seen) < 450:
+                while sum(e.HasField("point") for e in seen) < 3050:
                     seen.append(next(events))
                 client.cancel(job.id)
                 seen.extend(events)
@@ -113,6 +119,7 @@ class ClientTest(unittest.TestCase):
                 self.assertEqual(jobs[-1].state, job_record_pb2.JOB_STATE_CANCELLED)
                 for before, after in zip(jobs, jobs[1:]):
                     self.assertNotEqual(before, after)
+                self.assertGreaterEqual(len(watches), 2)
         finally:
             service.close()
 
@@ -291,8 +298,8 @@ class ClientTest(unittest.TestCase):
         # Without name=, the name taken from the source is the one compared.
         same_bytes = SCRATCH / "renamed.bin"
         same_bytes.write_bytes(b"named twice")
-        with self.assertWarnsRegex(UserWarning, "renamed.bin: these bytes were stored before as "
-                                                "'first.bin'"):
+        with self.assertWarnsRegex(UserWarning, r"these bytes \(uploaded as 'renamed.bin'\) were "
+                                                "stored before as 'first.bin'"):
             self.assertEqual(self.client.upload(same_bytes).id, first.id)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the same name again: no warning

@@ -197,12 +197,28 @@ def read_pem(value, what, kind):
     raise ArgumentError(f"{where}: no PEM {kind} in it (expected {expected})")
 
 
-def check_key_pair(cert, key):
-    """A client certificate and its key (PEM bytes, each read by read_pem) must belong together,
-    as polyctl checks them: otherwise every call fails later with a handshake error naming
-    neither. An encrypted key is refused (gRPC cannot use one) rather than prompted for."""
-    with tempfile.TemporaryDirectory(prefix="polytrain-tls-") as scratch:
-        cert_file, key_file = os.path.join(scratch, "cert.pem"), os.path.join(scratch, "key.pem")
+def pem_source(value, what):
+    """How an error names a PEM argument: "tls_key /path/key.pem", or "tls_key" for bytes."""
+    return f"{what} {value}" if isinstance(value, (str, os.PathLike)) else what
+
+
+def check_key_pair(cert, key, cert_source="tls_cert", key_source="tls_key"):
+    """A client certificate and its key (PEM bytes, each read by read_pem) must be ones OpenSSL
+    reads, and belong together, as polyctl checks them: otherwise every call fails later with a
+    handshake error naming neither. An encrypted key is refused (gRPC cannot use one) rather
+    than prompted for. `cert_source` and `key_source` name them in errors (pem_source)."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
+            cadata=cert.decode("ascii", "replace"))
+    except ssl.SSLError:
+        raise ArgumentError(f"{cert_source}: no certificate that OpenSSL reads in it") from None
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix="polytrain-tls-")
+    except OSError:
+        return  # no place for the files ssl reads: gRPC will say it at the first call
+    with scratch:
+        cert_file, key_file = os.path.join(scratch.name, "cert.pem"), os.path.join(
+            scratch.name, "key.pem")
         for name, data in ((cert_file, cert), (key_file, key)):
             with open(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
                 out.write(data)
@@ -210,7 +226,8 @@ def check_key_pair(cert, key):
             ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(
                 cert_file, key_file, password=lambda: b"")
         except ssl.SSLError as error:
-            if "KEY_VALUES_MISMATCH" in str(error) or "key values mismatch" in str(error):
-                raise ArgumentError("tls_key: not the key of the certificate in tls_cert") from None
-            raise ArgumentError("tls_key: no unencrypted private key that OpenSSL reads in it "
-                                "(gRPC cannot use an encrypted key)") from None
+            if error.reason == "KEY_VALUES_MISMATCH":
+                raise ArgumentError(f"{key_source}: not the key of the certificate in "
+                                    f"{cert_source}") from None
+            raise ArgumentError(f"{key_source}: no unencrypted private key that OpenSSL reads in "
+                                f"it (gRPC cannot use an encrypted key)") from None

@@ -1,6 +1,7 @@
 """Requests from what a caller writes (a message, its text format, a dict), and replies as rows
 (flat dicts a pandas DataFrame takes)."""
 import math
+import os
 import re
 
 from google.protobuf import json_format, text_format
@@ -8,7 +9,7 @@ from google.protobuf import json_format, text_format
 from polytrain.errors import ArgumentError
 
 # A text that is one spec file's name (what polyctl takes), not a spec's text.
-_SPEC_FILE_NAME = re.compile(r"[^\s{}:<>]*\.(txtpb|textproto|pbtxt|json|ya?ml)")
+_SPEC_FILE_NAME = re.compile(r"[^\s{}:<>]*\.(txtpb|textproto|pbtxt|txt|json|ya?ml)")
 
 
 def messages(values, cls, what):
@@ -26,6 +27,9 @@ def message(value, cls, what):
     value can raise (an int too large for a double, a string where a number goes)."""
     if isinstance(value, cls):
         return value
+    if isinstance(value, os.PathLike):
+        raise TypeError(f"{what}: {os.fspath(value)!r} is a path, not a spec: pass its text "
+                        f"(pathlib.Path(name).read_text()) or a dict")
     if not isinstance(value, (str, dict)):
         raise TypeError(f"{what}: expected text, a dict or {cls.__name__}, got "
                         f"{type(value).__name__}")
@@ -66,14 +70,15 @@ def check_size(request, limit):
     if size <= limit:
         return
     largest, largest_size = None, -1
-    for field, value in request.ListFields():
-        if field.label == field.LABEL_REPEATED:
-            field_size = sum(item.ByteSize() if field.message_type is not None else
-                             len(str(item)) for item in value)
-        elif field.message_type is not None:
-            field_size = value.ByteSize()
-        else:
-            field_size = len(value) if isinstance(value, (str, bytes)) else 0
+    for field, _ in request.ListFields():
+        # The field's own size, as protobuf encodes it (maps and repeated fields included): the
+        # request with every other field cleared.
+        only = type(request)()
+        only.CopyFrom(request)
+        for other, _ in request.ListFields():
+            if other.name != field.name:
+                only.ClearField(other.name)
+        field_size = only.ByteSize()
         if field_size > largest_size:
             largest, largest_size = field.name, field_size
     raise ArgumentError(f"{largest}: the request would be {size} bytes, over the coordinator's "

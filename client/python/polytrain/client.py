@@ -103,7 +103,8 @@ class Client:
             if tls_cert is not None:
                 cert = _arguments.read_pem(tls_cert, "tls_cert", "certificate")
                 key = _arguments.read_pem(tls_key, "tls_key", "key")
-                _arguments.check_key_pair(cert, key)
+                _arguments.check_key_pair(cert, key, _arguments.pem_source(tls_cert, "tls_cert"),
+                                          _arguments.pem_source(tls_key, "tls_key"))
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=_arguments.read_pem(tls_ca, "tls_ca", "certificate"),
                 private_key=key, certificate_chain=cert)
@@ -311,8 +312,9 @@ class Client:
         began (a restart) is watched again for up to `reconnect_seconds` (as polyctl's
         --reconnect-seconds); then PolyTrainError UNAVAILABLE. A watch the coordinator ended
         because this consumer fell behind is resumed at once (RESOURCE_EXHAUSTED only if it
-        falls behind 3 times in a row while passing on nothing new). A resumed watch skips what
-        was passed on already: each point once, and the job only when it changed.
+        falls behind 3 times in a row while passing on nothing new). A resumed watch asks for the
+        history after the newest point passed on: each point once, and the job only when it
+        changed.
         Closing the client ends it with PolyTrainError FAILED_PRECONDITION. The arguments are
         checked now; the stream opens at the first next()."""
         request = coordinator_pb2.WatchJobRequest(id=_arguments.text(job_id, "job_id"))
@@ -327,13 +329,19 @@ class Client:
         return self._watch(request, reconnect_seconds)
 
     def _watch(self, request, reconnect_seconds):
-        seen = set()  # (step, kind) of the points passed on: a new watch replays the history
+        # (step, kind) of the points passed on. A resumed watch asks for the history after the
+        # newest of them (resume_after); they are still skipped if they come again (a
+        # coordinator that predates resume_after sends the whole history).
+        seen = set()
+        newest = None
         last = None  # the job as last passed on
         away_since = None
         backoff = 0.2
         lagged = 0  # watches in a row that fell behind and passed on nothing new
         while True:
             self._check_open()
+            if newest is not None:
+                request.resume_after.step, request.resume_after.kind = newest
             try:
                 for event in self._stub.WatchJob(request, metadata=self._metadata):
                     away_since, backoff = None, 0.2
@@ -342,6 +350,7 @@ class Client:
                         if key in seen:
                             continue
                         seen.add(key)
+                        newest = key if newest is None else max(newest, key)
                     elif event.HasField("job"):
                         if event.job == last:  # each watch opens with the job as it stands
                             continue
@@ -358,9 +367,8 @@ class Client:
                     raise self._closed_error() from None
                 code, details = error.code(), error.details() or ""
                 # A consumer slower than the job's events for a while: the coordinator ended
-                # the watch; a new one replays the history, and what was passed on already is
-                # skipped. A watch that falls behind again before passing anything on means
-                # the history alone outruns this consumer: that is the coordinator's answer.
+                # the watch; a new one resumes after what was passed on. A watch that falls
+                # behind again before passing anything on, 3 times, is the coordinator's answer.
                 if (code == grpc.StatusCode.RESOURCE_EXHAUSTED and
                         "this watch fell behind" in details):
                     lagged += 1
@@ -427,6 +435,10 @@ class Client:
         class). Uploading what you uploaded before sends only its hash and returns that record,
         under the name it was stored with (a warning says so when that is not this upload's
         name: `name`, or the one taken from the file or the module)."""
+        return self._upload(source, name, stacklevel=3)
+
+    def _upload(self, source, name, stacklevel):
+        """upload(); `stacklevel` points its warning at the caller's line (warnings.warn)."""
         if name is not None:
             _arguments.plain_name(name)
         self._check_open()
@@ -443,8 +455,9 @@ class Client:
         finally:
             upload.close()
         if stored.name != upload.name:  # the name given, or the one taken from the source
-            warnings.warn(f"{upload.name}: these bytes were stored before as {stored.name!r}; "
-                          f"that record ({stored.id}) is returned", stacklevel=2)
+            warnings.warn(f"these bytes (uploaded as {upload.name!r}) were stored before as "
+                          f"{stored.name!r}; that record ({stored.id}) is returned",
+                          stacklevel=stacklevel)
         return stored
 
     def artifacts(self):
@@ -485,7 +498,8 @@ class Client:
             if dry_run:
                 continue
             try:
-                source.artifact = self.upload(local).id
+                # submit() -> _submit() -> here -> _upload(): the warning names submit's caller.
+                source.artifact = self._upload(local, None, stacklevel=5).id
             except PolyTrainError as error:
                 raise type(error)(error.code, f"uploading {local}: {error.message}") from None
         return spec
