@@ -100,9 +100,14 @@ void SearchController::Recover() {
                             polytrain::v1::JOB_STATE_PAUSED});
   absl::StatusOr<std::vector<Sweep>> cancelled =
       store_->SweepsInState(Sweep::SWEEP_STATE_CANCELLED);
-  if (!cancelled.ok() || !unended.ok()) {
-    spdlog::error("sweeps: cannot list cancelled sweeps: {}",
-                  (cancelled.ok() ? unended.status() : cancelled.status()).ToString());
+  if (!cancelled.ok()) {
+    spdlog::error("sweeps: cannot list cancelled sweeps: {}", cancelled.status().ToString());
+  }
+  // Without the list of unended jobs, every cancelled sweep is read (slower, but no cancel is
+  // left unfinished).
+  if (!unended.ok()) {
+    spdlog::error("sweeps: cannot list unended jobs: {}; reading every cancelled sweep",
+                  unended.status().ToString());
   }
   std::set<std::string> with_unended_jobs;
   for (const Job& job : unended.ok() ? *unended : std::vector<Job>()) {
@@ -110,7 +115,7 @@ void SearchController::Recover() {
     if (sweep != job.spec().labels().end()) with_unended_jobs.insert(sweep->second);
   }
   for (const Sweep& sweep : cancelled.ok() ? *cancelled : std::vector<Sweep>()) {
-    if (with_unended_jobs.count(sweep.id()) == 0) continue;
+    if (unended.ok() && with_unended_jobs.count(sweep.id()) == 0) continue;
     if (absl::StatusOr<int> n = CancelUnendedJobs(sweep.id()); !n.ok()) {
       spdlog::error("sweep {}: cancelling its jobs: {}", sweep.id(), n.status().ToString());
     } else if (*n > 0) {
