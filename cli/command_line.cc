@@ -44,7 +44,8 @@ std::optional<std::string> FirstLeftoverWord(CLI::App& app, CLI::App* given) {
 }
 
 // "unknown command 'W' of 'X' (one of: ...)" (without "of 'X'" at the tool's own level), or
-// "a command is needed (one of: ...)" without a word; nullopt when `given` has no commands.
+// without a word "'X' needs a command (one of: ...)" ("a command is needed" at the tool's own
+// level); nullopt when `given` has no commands.
 std::optional<std::string> NotACommand(CLI::App& app, CLI::App* given,
                                        const std::optional<std::string>& word) {
   std::vector<std::string> names;
@@ -53,7 +54,10 @@ std::optional<std::string> NotACommand(CLI::App& app, CLI::App* given,
   }
   if (names.empty()) return std::nullopt;
   const std::string there = absl::StrCat(" (one of: ", absl::StrJoin(names, ", "), ")");
-  if (!word.has_value()) return absl::StrCat("a command is needed", there);
+  if (!word.has_value()) {
+    return absl::StrCat(given == &app ? "a command" : absl::StrCat("'", given->get_name(), "'"),
+                        given == &app ? " is needed" : " needs a command", there);
+  }
   const std::string of = given == &app ? "" : absl::StrCat(" of '", given->get_name(), "'");
   return absl::StrCat("unknown command '", *word, "'", of, there);
 }

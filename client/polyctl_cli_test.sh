@@ -232,7 +232,7 @@ checks=$((checks + 1))
 [[ $(grep -c "^job-.* cancelled " "$tmp/out") -eq 2 ]] ||
   fail "cancel of a sweep: not both jobs cancelled: $(cat "$tmp/out")"
 # A page at a time: the table names the next page's token on stderr, --page-token takes it.
-expect 0 "polyctl: more jobs: the next 1 with --page-token " -- list --sweep "$gang_sweep" --limit 1
+expect 0 "polyctl: more jobs: the next 1 with the same filters and --page-token " -- list --sweep "$gang_sweep" --limit 1
 first_of_sweep=$(awk 'NR == 2 {print $1}' "$tmp/out")
 token=$(sed -n 's/.*--page-token \([0-9]*\)$/\1/p' "$tmp/err")
 expect 0 "job-" -- list --sweep "$gang_sweep" --limit 1 --page-token "$token"
@@ -278,7 +278,7 @@ expect 2 "unknown command 'frobnicate' (one of: submit, sweep, search" -- frobni
 expect 2 "unknown command 'frobnicate' of 'loss' (one of: describe, curve)" -- loss frobnicate
 expect 2 "polyctl: unknown command 'rm' of 'artifacts' (one of: delete)" -- artifacts rm sha256:00
 expect 2 "a command is needed (one of: submit," --
-expect 2 "a command is needed (one of: describe, curve)" -- loss
+expect 2 "polyctl: 'loss' needs a command (one of: describe, curve)" -- loss
 expect 4 "$tmp/no-such.txtpb: no such file" -- submit "$tmp/no-such.txtpb"
 expect 4 "--files: $tmp/no-such-dir: no such directory" -- submit "$spec" --files "$tmp/no-such-dir"
 expect 2 "$tmp: is a directory, not a file" -- submit "$tmp"

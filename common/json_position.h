@@ -3,6 +3,7 @@
 #ifndef POLYTRAIN_COMMON_JSON_POSITION_H_
 #define POLYTRAIN_COMMON_JSON_POSITION_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,8 @@
 
 namespace polytrain {
 
-// "LINE:COLUMN" (1-based) of the byte at `offset` (0-based) of `text`.
+// "LINE:COLUMN" (1-based) of the byte at `offset` (0-based) of `text`; the column counts bytes
+// (a line with multi-byte UTF-8 before the place shows a larger number than an editor).
 std::string TextPosition(absl::string_view text, size_t offset);
 
 // The 1-based line of the one object member of the JSON text whose key is one of `keys`; 0 when

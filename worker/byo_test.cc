@@ -289,8 +289,9 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   // LibTorch 1.13 cannot read a dict of one key; 2.x can, and finds the keys missing.
   const std::string one_key = CreateError(Job(model, "one_key.pt"));
   EXPECT_TRUE(one_key == f + "no train_y" ||
-              one_key == f + "a dict of one key, which this worker's LibTorch cannot read; a "
-                             "tensors file holds train_x, train_y, test_x and test_y")
+              one_key == f + "holds a dict of one item (at the top or inside), which this "
+                             "worker's LibTorch cannot read; a tensors file is one dict of "
+                             "tensors with train_x, train_y, test_x and test_y")
       << one_key;
   EXPECT_EQ(CreateError(Job(model, "five_dims.pt")),
             f + "train_x is [1200, 20, 1, 1, 1]; expected [samples, 1 to 3 sample dimensions]");

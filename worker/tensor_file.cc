@@ -197,12 +197,13 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
     const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
     const std::string why =
         torch_error != nullptr ? torch_error->what_without_backtrace() : e.what();
-    // Python pickles a dict of one item with SETITEM ('s'), which LibTorch 1.13 lacks: such a
-    // file lacks keys anyway, so say that rather than the unpickler's opcode.
+    // Python pickles a dict of one item with SETITEM ('s'), which LibTorch 1.13 lacks: say what
+    // a tensors file holds rather than the unpickler's opcode.
     if (absl::StrContains(why, "Unknown opcode") && absl::StrContains(why, "0x73")) {
       return InvalidField(field,
-                          "a dict of one key, which this worker's LibTorch cannot read; a tensors "
-                          "file holds train_x, train_y, test_x and test_y");
+                          "holds a dict of one item (at the top or inside), which this worker's "
+                          "LibTorch cannot read; a tensors file is one dict of tensors with "
+                          "train_x, train_y, test_x and test_y");
     }
     return InvalidField(field, absl::StrCat("not a file torch.save wrote: ", CutError(why)));
   }

@@ -348,12 +348,6 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   options.checkpoint_dir = checkpoint_dir;
-  // Not an error (a script may always pass --resume), but said: a typo in the directory would
-  // otherwise start the run over without a word.
-  if (options.resume && ListCheckpoints(checkpoint_dir).empty()) {
-    std::cerr << kTool << ": --resume: no checkpoint in " << checkpoint_dir
-              << " yet; starting from step 0\n";
-  }
 
   polytrain::v1::JobSpec spec;
   if (absl::Status s = ReadProtoFile(spec_path, &spec); !s.ok()) return Fail(kExitInvalid, s);
@@ -375,6 +369,12 @@ int Main(int argc, char** argv) {
     if (absl::Status s = PrepareFlagDirectory("--checkpoint_dir", checkpoint_dir); !s.ok()) {
       return Fail(kExitInvalid, s);
     }
+  }
+  // Not an error (a script may always pass --resume), but said: a typo in the directory would
+  // otherwise start the run over without a word.
+  if (options.resume && ListCheckpoints(checkpoint_dir).empty()) {
+    std::cerr << kTool << ": --resume: no checkpoint in " << checkpoint_dir
+              << " yet; starting from step 0\n";
   }
 
   std::unique_ptr<JsonLinesMetricSink> jsonl;

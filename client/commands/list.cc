@@ -66,8 +66,9 @@ int RunList(const ListOptions& options, CoordinatorClient& client) {
     PrintJobTable(*response);
     // On stderr: the table stays a table for whoever reads it.
     if (!response->next_page_token().empty()) {
-      std::cerr << "polyctl: more jobs: the next " << options.limit << " with --page-token "
-                << response->next_page_token() << "\n";
+      std::cerr << "polyctl: more jobs: the next " << options.limit
+                << " with the same filters and --page-token " << response->next_page_token()
+                << "\n";
     }
   }
   return kExitOk;

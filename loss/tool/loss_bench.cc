@@ -132,8 +132,11 @@ absl::StatusOr<std::vector<LossBenchRow>> RunLossBench(const LossBenchOptions& o
 
   if (std::all_of(cases.begin(), cases.end(), [](const Case& c) { return c.baseline; })) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--filter: no case's name contains '", options.filter,
-        "' (names such as 'fused poly1 e=2', 'naive poly_n N=100', 'sigmoid focal g=2 a=0.25')"));
+        "--filter: no case compared with a baseline has a name containing '", options.filter,
+        "' (names such as 'fused poly1 e=2', 'naive poly_n N=100', 'fused sigmoid focal g=2 "
+        "a=0.25'; the torch baselines always run",
+        options.naive ? "" : "; --no-naive drops the naive cases",
+        options.sigmoid ? "" : "; --no-sigmoid drops the sigmoid cases", ")"));
   }
   for (int round = 0; round < options.warmup + options.rounds; ++round) {
     for (Case& item : cases) {

@@ -157,7 +157,7 @@ if "$polyloss" describe --help | grep -q REQUIRED; then
   fail "describe --help marks its file REQUIRED twice (as FILE and as --spec)"
 fi
 expect_exit 2 "unknown command 'frobnicate' (one of: describe, curve, eval, bench)" -- frobnicate
-expect_exit 2 "--filter: no case's name contains 'nosuchcase'" -- \
+expect_exit 2 "--filter: no case compared with a baseline has a name containing 'nosuchcase'" -- \
   bench --filter nosuchcase --batch 8 --classes 4 --warmup 0 --rounds 1
 expect_exit 2 "--batch x --classes: at most 268435456 logits" -- bench --batch 1048576 --classes 257
 expect_exit 0 "fused poly1 e=2" -- bench --filter "poly1 e=2" --batch 8 --classes 4 --warmup 0 --rounds 1 --no-naive
