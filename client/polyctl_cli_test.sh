@@ -260,6 +260,9 @@ expect 2 "--loss: must not be empty" -- submit "$spec" --loss ''
 expect 2 "--request-id: must not be empty" -- submit "$spec" --request-id ''
 expect 2 "--request-id: must not be empty" -- sweep "$spec" --loss 'poly1 {}' --request-id ''
 expect 2 "--name: must not be empty" -- upload "$spec" --name ''
+{ cat "$spec"; echo "# bytes of their own"; } >"$tmp/my spec.txtpb"
+expect 0 "polyctl: stored as 'my_spec.txtpb' (an artifact's name is [A-Za-z0-9._-])" -- \
+  upload "$tmp/my spec.txtpb"
 # A file whose bytes change between the hash and the upload (each read of this one differs) is
 # named as such; nothing is stored.
 expect 5 "/proc/sys/kernel/random/uuid changed while it was uploaded" -- upload /proc/sys/kernel/random/uuid

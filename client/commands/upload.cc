@@ -28,6 +28,10 @@ int RunUpload(const UploadOptions& options, CoordinatorClient& client) {
   if (stored->name() != name) {  // the same bytes, stored before under another name
     std::cerr << "polyctl: " << stored->id() << " was stored before as '" << stored->name()
               << "' (the same bytes are stored once, under their first name)\n";
+  } else if (options.name.empty() &&
+             name != std::filesystem::path(options.file).filename().string()) {
+    // An artifact's name is a plain file name: "my model.pt" is stored as "my_model.pt".
+    std::cerr << "polyctl: stored as '" << name << "' (an artifact's name is [A-Za-z0-9._-])\n";
   }
   std::cout << stored->id() << std::endl;
   return kExitOk;
