@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -162,6 +163,22 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
       return kExitUsage;
     }
     return UsageError(tool, e);
+  } catch (const CLI::ArgumentMismatch& e) {
+    // CLI11 says "--spec: At Most 1 required but received 2" of an option given twice.
+    const std::string message = e.what();
+    const size_t at = message.find(": At Most 1 required but received ");
+    if (at == std::string::npos) return UsageError(tool, e);
+    const std::string name = message.substr(0, at);
+    const CLI::Option* option = InnermostCommand(app)->get_option_no_throw(name);
+    const bool positional_too = option != nullptr && option->get_positional();
+    std::cerr << tool << ": " << name << ": given "
+              << message.substr(at + sizeof(": At Most 1 required but received ") - 1)
+              << " times; give it once"
+              << (positional_too ? absl::StrCat(" (", absl::AsciiStrToUpper(option->get_name(true)),
+                                                " and ", name, " FILE are the same option)")
+                                 : "")
+              << "\nRun with --help for more information.\n";
+    return kExitUsage;
   } catch (const CLI::ParseError& e) {
     return UsageError(tool, e);
   }

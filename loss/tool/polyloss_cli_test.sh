@@ -152,6 +152,8 @@ printf '0\n' >"$tmp/one.csv"
 expect_exit 1 "logits must be finite" -- eval --spec "$ex/poly1.txtpb" \
   --logits "$tmp/inf.csv" --targets "$tmp/one.csv"
 expect_exit 2 "polyloss: a LossSpec file (FILE or --spec FILE) is required" -- describe
+expect_exit 2 "polyloss: --spec: given 2 times; give it once (FILE and --spec FILE are the same option)" -- \
+  describe "$ex/poly1.txtpb" --spec "$ex/poly1.txtpb"
 expect_exit 2 "polyloss: a LossSpec file (FILE or --spec FILE) is required" -- curve --pt 0.5
 if "$polyloss" describe --help | grep -q REQUIRED; then
   fail "describe --help marks its file REQUIRED twice (as FILE and as --spec)"
