@@ -42,7 +42,8 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "datasets (polyctl upload) under sha256/")
       ->capture_default_str();
   app.add_option("--max_artifact_bytes", options->max_artifact_bytes,
-                 "largest file a user may upload (polyctl upload), in bytes")
+                 "largest file a user may upload (polyctl upload), in bytes (0: only empty "
+                 "files; bytes stored before stay usable by their id)")
       ->check(CLI::Range(int64_t{0}, kMaxUploadBytes))
       ->capture_default_str();
   app.add_option("--lease_seconds", options->lease_seconds,
