@@ -423,7 +423,7 @@ int Main(int argc, char** argv) {
               summary->resumed ? " (resumed from a checkpoint)" : "");
   std::printf("  train throughput %.0f samples/s (%s)\n", summary->samples_per_second,
               allocator.c_str());
-  for (const char* key : {"eval_loss", "eval_accuracy", "eval_ece", "val_accuracy"}) {
+  for (const char* key : {"eval_loss", "eval_nll", "eval_accuracy", "eval_ece", "val_accuracy"}) {
     auto it = summary->final_metrics.find(key);
     if (it != summary->final_metrics.end()) std::printf("  %-14s %.4f\n", key, it->second);
   }
