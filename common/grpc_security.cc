@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/flag_file.h"
+#include "common/host_port.h"
 #include "common/pem_check.h"
 #include "common/status_macros.h"
 #include "grpcpp/create_channel.h"
@@ -29,14 +30,6 @@ absl::StatusOr<std::string> ReadCredentialFile(absl::string_view flag, const std
     return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": empty"));
   }
   return text;
-}
-
-// "host:port" of "dns:///host:port", "ipv4:host:port" and the like.
-absl::string_view WithoutScheme(absl::string_view address) {
-  for (absl::string_view scheme : {"dns:///", "dns:", "ipv4:", "ipv6:"}) {
-    if (absl::ConsumePrefix(&address, scheme)) break;
-  }
-  return address;
 }
 
 // The host part of "host:port", "[v6]:port", "dns:///host:port" or "ipv4:host:port".
@@ -104,26 +97,6 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(ssl);
-}
-
-absl::Status CheckHostPort(absl::string_view flag, absl::string_view address, int min_port,
-                           absl::string_view help) {
-  if (absl::StartsWith(address, "unix:")) return absl::OkStatus();
-  const absl::string_view bare = WithoutScheme(address);
-  const size_t colon = bare.rfind(':');
-  const absl::string_view host = colon == absl::string_view::npos ? "" : bare.substr(0, colon);
-  const absl::string_view port = colon == absl::string_view::npos ? "" : bare.substr(colon + 1);
-  int number = 0;
-  const bool bracketed = absl::StartsWith(host, "[") && absl::EndsWith(host, "]");
-  if (host.empty() || host.find_first_of(" \t/,") != absl::string_view::npos ||
-      (!bracketed && host.find(':') != absl::string_view::npos) || port.empty() ||
-      port.find_first_not_of("0123456789") != absl::string_view::npos ||
-      !absl::SimpleAtoi(port, &number) || number < min_port || number > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": expected HOST:PORT with a port in [",
-                                                   min_port, ", 65535] ", help, ", got '",
-                                                   address.substr(0, 256), "'"));
-  }
-  return absl::OkStatus();
 }
 
 absl::Status CheckTarget(absl::string_view target) {

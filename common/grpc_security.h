@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/host_port.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/server_credentials.h"
@@ -51,11 +52,6 @@ struct ClientSecurityOptions {
 inline constexpr int kClientKeepaliveSeconds = 20;
 // The longest wait between two dials of a coordinator that is away.
 inline constexpr int kMaxReconnectBackoffMs = 2000;
-
-// INVALID_ARGUMENT naming `flag` unless `address` is HOST:PORT or [V6]:PORT with a port in
-// [min_port, 65535], or unix:PATH; `help` follows "a port in [min_port, 65535]" in the message.
-absl::Status CheckHostPort(absl::string_view flag, absl::string_view address, int min_port,
-                           absl::string_view help);
 
 // INVALID_ARGUMENT naming --coordinator unless `target` is HOST:PORT ([V6]:PORT; a dns:, ipv4: or
 // ipv6: scheme may come first) with a port in [1, 65535], or unix:PATH. gRPC would dial port 0,

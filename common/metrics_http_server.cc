@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/host_port.h"
 #include "prometheus/text_serializer.h"
 
 namespace polytrain {
@@ -23,24 +24,19 @@ namespace polytrain {
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry,
     std::function<void()> before_scrape) {
-  // HOST:PORT or [IPV6]:PORT, the host a name or an address of this machine.
-  const size_t colon = address.rfind(':');
-  std::string host = colon == std::string::npos ? "" : address.substr(0, colon);
-  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
-  if (bracketed) host = host.substr(1, host.size() - 2);
-  int port = -1;
+  // HOST:PORT or [IPV6]:PORT as --listen takes it, the host a name or an address of this machine.
+  constexpr absl::string_view kHelp =
+      "(e.g. 127.0.0.1:9464, [::1]:9464; 0 picks a free port; '' turns /metrics off)";
+  absl::StatusOr<HostPort> where = SplitHostPort("--metrics_listen", address, 0, kHelp);
+  if (!where.ok()) return where.status();
   addrinfo* found = nullptr;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  if (host.empty() || (!bracketed && host.find(':') != std::string::npos) ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535 ||
-      getaddrinfo(host.c_str(), address.substr(colon + 1).c_str(), &hints, &found) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics_listen: expected HOST:PORT or [IPV6]:PORT (e.g. 127.0.0.1:9464, [::1]:9464, "
-        "0.0.0.0:9464 for every interface; '' turns /metrics off), got '",
-        address, "'"));
+  if (getaddrinfo(where->host.c_str(), absl::StrCat(where->port).c_str(), &hints, &found) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_listen ", address, ": not an address or a name of this machine"));
   }
   sockaddr_storage addr{};
   std::memcpy(&addr, found->ai_addr, found->ai_addrlen);

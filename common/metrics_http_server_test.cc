@@ -85,7 +85,9 @@ TEST(MetricsHttpServerAddressTest, ListensOnIpv6AndNamesAndRefusesTheRest) {
   for (const char* address : {"::1:9464", "127.0.0.1", "127.0.0.1:65536", ":9464", "[::1]9464"}) {
     const absl::Status refused = MetricsHttpServer::Start(address, registry).status();
     EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << address;
-    EXPECT_EQ(refused.message().rfind("--metrics_listen: expected HOST:PORT or [IPV6]:PORT", 0), 0u)
+    EXPECT_EQ(refused.message().rfind(
+                  "--metrics_listen: expected HOST:PORT with a port in [0, 65535]", 0),
+              0u)
         << refused;
   }
 }
