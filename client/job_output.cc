@@ -74,15 +74,13 @@ std::string Fixed(double v, int digits) {
   return absl::StrFormat("%.*f", digits, v);
 }
 
-std::string StateName(polytrain::v1::JobState state) { return JobStateWord(state); }
-
 void WatchPrinter::PrintState(const Job& job) {
   if (terminal_) std::printf("\n");
   // A data-parallel job runs on several workers: all of them, rank 0 first.
   const std::string workers =
       job.rank_workers_size() > 0 ? absl::StrJoin(job.rank_workers(), ", ") : job.worker();
   std::printf("%s %s: %s%s%s\n", job.id().c_str(), job.spec().name().c_str(),
-              StateName(job.state()).c_str(), workers.empty() ? "" : (" on " + workers).c_str(),
+              JobStateWord(job.state()).c_str(), workers.empty() ? "" : (" on " + workers).c_str(),
               // Running again: the error is the previous attempt's, printed when it was queued.
               job.error().empty() || job.state() == polytrain::v1::JOB_STATE_RUNNING
                   ? ""
@@ -132,7 +130,7 @@ void PrintJobTable(const polytrain::v1::ListJobsResponse& jobs) {
                    {"accuracy", 8, /*right_aligned=*/true},
                    {"worker"}});
   for (const Job& job : jobs.jobs()) {
-    table.AddRow({job.id(), job.spec().name(), job.loss_name(), StateName(job.state()),
+    table.AddRow({job.id(), job.spec().name(), job.loss_name(), JobStateWord(job.state()),
                   Fixed(Value(job.final_metrics(), "eval_accuracy")), job.worker()});
   }
   std::fputs(table.ToString().c_str(), stdout);
@@ -147,7 +145,7 @@ void PrintJob(const Job& job) {
   const std::string worker =
       job.worker().empty() ? "" : absl::StrCat(queued ? ", last on " : ", worker ", job.worker());
   std::printf("%s %s: %s%s (attempts %d%s%s)\n", job.id().c_str(), job.spec().name().c_str(),
-              StateName(job.state()).c_str(), cancelling ? ", cancel requested" : "",
+              JobStateWord(job.state()).c_str(), cancelling ? ", cancel requested" : "",
               job.attempts(), worker.c_str(),
               job.error().empty() || again ? "" : (", " + job.error()).c_str());
   if (again && !job.error().empty()) {
@@ -234,7 +232,7 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
     std::cout << "job_id,name,loss,state,seed,final_value,best_value,seconds\n";
     for (const auto& j : table.jobs()) {
       std::cout << absl::StrCat(j.job_id(), ",", CsvField(j.name()), ",", CsvField(j.loss_name()),
-                                ",", StateName(j.state()), ",", j.seed(), ",",
+                                ",", JobStateWord(j.state()), ",", j.seed(), ",",
                                 Exact(j.final_value()), ",", Exact(j.best_value()), ",",
                                 Exact(j.seconds()))
                 << "\n";
@@ -284,8 +282,8 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
                   {"best", 8, true},
                   {"seconds", 8, true}});
   for (const auto& j : table.jobs()) {
-    jobs.AddRow({j.job_id(), j.name(), j.loss_name(), StateName(j.state()), absl::StrCat(j.seed()),
-                 Fixed(j.final_value()), Fixed(j.best_value()),
+    jobs.AddRow({j.job_id(), j.name(), j.loss_name(), JobStateWord(j.state()),
+                 absl::StrCat(j.seed()), Fixed(j.final_value()), Fixed(j.best_value()),
                  absl::StrFormat("%.1f", j.seconds())});
   }
   std::printf("\n%s", jobs.ToString().c_str());

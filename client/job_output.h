@@ -12,8 +12,6 @@ namespace polytrain {
 
 // `v` with `digits` decimals, "-" for NaN (a value not measured).
 std::string Fixed(double v, int digits = 4);
-// "queued", "running", ...
-std::string StateName(polytrain::v1::JobState state);
 
 // Follows a job's events as `polyctl watch` shows them: a line per state change, and a line
 // per metric point (or, on a terminal, one progress line rewritten in place).

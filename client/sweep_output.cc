@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "api/job_states.h"
 #include "api/loss_search.h"
 #include "cli/text_table.h"
 #include "client/job_output.h"
@@ -134,7 +135,7 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
       const Sweep::Trial& t = *trials[i];
       std::vector<std::string> values;
       for (double v : t.rung_values()) values.push_back(Fixed(v));
-      table.AddRow({t.job_id(), t.loss_name(), StateName(t.state()), absl::StrCat(t.seed()),
+      table.AddRow({t.job_id(), t.loss_name(), JobStateWord(t.state()), absl::StrCat(t.seed()),
                     absl::StrCat(t.steps()), t.rerun() ? "(re-run)" : absl::StrJoin(values, "  ")});
     }
     absl::StrAppend(&out, "\n", table.ToString());

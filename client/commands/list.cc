@@ -6,7 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
+#include "api/job_states.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
@@ -30,8 +30,7 @@ std::string StateNames() {
   const google::protobuf::EnumDescriptor* states = polytrain::v1::JobState_descriptor();
   for (int i = 0; i < states->value_count(); ++i) {
     if (states->value(i)->number() == polytrain::v1::JOB_STATE_UNSPECIFIED) continue;
-    names.push_back(
-        absl::AsciiStrToLower(absl::StripPrefix(states->value(i)->name(), "JOB_STATE_")));
+    names.push_back(JobStateWord(static_cast<polytrain::v1::JobState>(states->value(i)->number())));
   }
   return absl::StrJoin(names, ", ");
 }

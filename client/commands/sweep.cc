@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "api/client_requests.h"
+#include "api/job_states.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
@@ -68,7 +69,7 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   for (const polytrain::v1::Job& job : response->jobs()) {
     absl::StatusOr<polytrain::v1::Job> final = Follow(client, job.id(), /*quiet=*/true);
     if (!final.ok()) return Fail(final.status());
-    std::cerr << final->id() << " " << final->spec().name() << ": " << StateName(final->state())
+    std::cerr << final->id() << " " << final->spec().name() << ": " << JobStateWord(final->state())
               << "\n";
     if (OutcomeExit(*final) != kExitOk) outcome = kExitJobFailed;
   }
