@@ -46,7 +46,10 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       Finish(ToGrpcStatus(s));
       return;
     }
+    // A refused upload's temporary file goes before the status does: a client that sees the
+    // status must not find the file still there.
     if (!ok) {
+      upload_.reset();
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "last: the upload ended before a chunk marked last"));
       return;
@@ -55,6 +58,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     absl::Status s = ParseRequest(chunk_bytes_, &chunk_);
     if (s.ok()) s = Receive();
     if (!s.ok()) {
+      upload_.reset();
       Finish(ToGrpcStatus(s));
       return;
     }
