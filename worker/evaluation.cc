@@ -46,7 +46,9 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
     }
     const torch::Tensor losses =
         per_sample_loss(logits, LossTargets(per_sample_loss, y, classes, logits.scalar_type()));
-    loss_sum += losses.sum().item<double>();
+    // Summed in double, as training's reduction is: a float32 sum of large finite losses could
+    // overflow to inf and call a model diverged whose loss is finite.
+    loss_sum += losses.sum(torch::kDouble).item<double>();
     // The negative log-likelihood of the true class (for a sigmoid model, of the one-hot
     // target), in float64: the same measure whatever loss trained the model.
     const torch::Tensor scores = logits.to(torch::kDouble);

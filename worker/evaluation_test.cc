@@ -67,6 +67,21 @@ TEST(EvaluationTest, TheLossIsTheJobsOwnOverTheSplitAsOneBatch) {
   }
 }
 
+// Losses near float32's largest: their mean fits, so evaluation (summing in double, as training
+// reduces) reports it instead of an overflowed inf that calls the model diverged.
+TEST(EvaluationTest, LargeFiniteLossesAreSummedWithoutOverflow) {
+  Split split{torch::tensor({{1e38F, 0.0F}, {1e38F, 0.0F}, {1e38F, 0.0F}, {1e38F, 0.0F}}),
+              torch::tensor({1, 1, 1, 1}, torch::kLong)};
+  IdentityModel model;
+  EvalOptions options;
+  options.batch_size = 4;
+  const double loss = Evaluate(model, split, 2,
+                               loss::PolyLoss(Config("cross_entropy {} reduction: REDUCTION_NONE")),
+                               options, "eval_")
+                          .at("eval_loss");
+  EXPECT_NEAR(loss, 1e38, 1e38 * 1e-6);
+}
+
 TEST(EvaluationTest, ASplitWhoseRowsAreAllIgnoredHasLossZero) {
   Split split{torch::randn({6, 3}), torch::full({6}, 2, torch::kLong)};
   IdentityModel model;

@@ -70,9 +70,14 @@ absl::StatusOr<std::vector<LossBenchRow>> RunLossBench(const LossBenchOptions& o
   torch::manual_seed(0);
   const torch::Device device(options.device);
   const int64_t b = options.batch, c = options.classes;
-  torch::Tensor logits =
-      torch::randn({b, c}, torch::kFloat).mul_(2.0).to(device).requires_grad_(true);
-  const torch::Tensor targets = torch::randint(0, c, {b}, torch::kLong).to(device);
+  torch::Tensor logits = torch::randn({b, c}, torch::kFloat).mul_(2.0);
+  const torch::Tensor host_targets = torch::randint(0, c, {b}, torch::kLong);
+  if (options.target_margin != 0) {
+    logits.scatter_add_(1, host_targets.unsqueeze(1),
+                        torch::full({b, 1}, options.target_margin, torch::kFloat));
+  }
+  logits = logits.to(device).requires_grad_(true);
+  const torch::Tensor targets = host_targets.to(device);
   const torch::Tensor multi_targets = torch::rand({b, c}).lt(0.05).to(device, torch::kFloat);
 
   std::vector<Case> cases;
@@ -176,6 +181,9 @@ std::string FormatLossBench(const LossBenchOptions& options,
       << options.classes << "] on " << options.device << ", fused series path " << path << ", "
       << options.threads << " thread(s), " << options.warmup << " warm-up + " << options.rounds
       << " timed rounds (cases interleaved)\n";
+  if (options.target_margin != 0) {
+    out << "target logits raised by " << options.target_margin << " (confident rows)\n";
+  }
   out << "allocator: " << TuneAllocatorForTensors() << "\n";
   out << "ratio = median / the group's torch baseline median, measured in this run\n\n";
   char line[160];

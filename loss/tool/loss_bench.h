@@ -24,6 +24,9 @@ struct LossBenchOptions {
   std::string filter;          // only cases whose name contains this
   std::string device = "cpu";  // "cpu" or "cuda" (timed with a synchronize after each case)
   KernelPath path = KernelPath::kAuto;  // where the fused op's series runs
+  // Added to each row's target logit: 0 draws logits with no confident row; 20 makes every row
+  // confident (p_t > 0.99), where the host kernels take 1 - p_t from the other classes.
+  double target_margin = 0;
 };
 
 struct LossBenchRow {

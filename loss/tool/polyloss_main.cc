@@ -203,6 +203,11 @@ int Main(int argc, char** argv) {
   bench->add_option("--classes", bench_options.classes, "classes")
       ->check(CLI::Range(2, 1 << 20))
       ->capture_default_str();
+  bench
+      ->add_option("--target-margin", bench_options.target_margin,
+                   "added to each row's target logit (20: every row confident, p_t > 0.99)")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
   bench->add_option("--warmup", bench_options.warmup, "untimed rounds")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();

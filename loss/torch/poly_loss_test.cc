@@ -498,6 +498,69 @@ TEST_F(PolyLossTest, HalfPrecisionIsComputedInFloat32) {
   }
 }
 
+// A confident sample (p_t within float32's rounding of 1) keeps its loss: the host path takes
+// 1 - p_t from the other classes, where log_softmax's log p_t is 0 and a large epsilon would
+// multiply the loss of precision. Its gradient stays log-softmax's (close in absolute terms, as
+// torch's cross_entropy has it). Against autograd through float64 log_softmax.
+TEST_F(PolyLossTest, ConfidentSamplesKeepTheirLossOnTheHostPath) {
+  // Margins to 20 (1 - p_t ~ 4e-9), where float64's own 1 - p_t is still good to 3e-8.
+  const torch::Tensor margins = torch::tensor({15.0, 17.0, 18.0, 20.0, 20.0}, torch::kDouble);
+  torch::Tensor z = torch::zeros({5, 3}, torch::kDouble);
+  const torch::Tensor targets = torch::tensor({0, 1, 2, 0, 1}, torch::kLong);
+  z.scatter_(1, targets.unsqueeze(1), margins.unsqueeze(1));
+  z[4][2] = 17.0;  // a second class closer behind
+  for (const char* spec :
+       {"poly1 { epsilon: 1000 } reduction: REDUCTION_NONE",
+        "focal { gamma: 0.5 } reduction: REDUCTION_NONE",
+        "poly1 { epsilon: 1000 } label_smoothing: 0.1 class_weights: [0.5, 2, 1] reduction: "
+        "REDUCTION_NONE",
+        "poly_n { epsilons: [100, 50] } reduction: REDUCTION_SUM"}) {
+    SCOPED_TRACE(spec);
+    const LossConfig config = Config(spec);
+    const LossAndGrad reference =
+        RunWithGrad(z, [&](const torch::Tensor& v) { return NaivePolyLoss(config, v, targets); });
+    const PolyLoss host(config, KernelPath::kHost);
+    for (auto dtype : {torch::kFloat, torch::kDouble}) {
+      const LossAndGrad r =
+          RunWithGrad(z.to(dtype), [&](const torch::Tensor& v) { return host(v, targets); });
+      const torch::Tensor loss = r.loss.to(torch::kDouble);
+      const double tolerance = dtype == torch::kFloat ? 1e-5 : 1e-6;  // the reference's own
+      // Relative to each value, not to the largest: the small ones are the point.
+      EXPECT_LE(((loss - reference.loss).abs() / reference.loss.abs()).max().item<double>(),
+                tolerance)
+          << loss << "\nvs\n"
+          << reference.loss;
+      ExpectClose(r.grad.to(torch::kDouble), reference.grad, dtype == torch::kFloat ? 1e-5 : 1e-12);
+    }
+  }
+  // float64 loses 1 - p_t the same way at a margin of 38: log1p(2 e^-38) and its 1000 x.
+  const PolyLoss poly1(Config("poly1 { epsilon: 1000 }"), KernelPath::kHost);
+  const torch::Tensor far = torch::tensor({{38.0, 0.0, 0.0}}, torch::kDouble);
+  const double r = 2 * std::exp(-38.0);
+  const double expected = std::log1p(r) + 1000 * (r / (1 + r));
+  EXPECT_NEAR(poly1(far, torch::tensor({0}, torch::kLong)).item<double>(), expected,
+              1e-12 * expected);
+}
+
+TEST_F(PolyLossTest, ASumPastFloat32sRangeIsInfinityNotAnError) {
+  // Five samples of about 1e38 each: the sum (in double) does not fit a float32.
+  const torch::Tensor z =
+      torch::tensor({{1e38f, 0.0f}, {1e38f, 0.0f}, {1e38f, 0.0f}, {1e38f, 0.0f}, {1e38f, 0.0f}});
+  const torch::Tensor targets = torch::tensor({1, 1, 1, 1, 1}, torch::kLong);
+  for (const char* spec : {"cross_entropy {} reduction: REDUCTION_SUM",
+                           "cross_entropy {} activation: ACTIVATION_SIGMOID reduction: "
+                           "REDUCTION_SUM"}) {
+    SCOPED_TRACE(spec);
+    const LossConfig config = Config(spec);
+    const torch::Tensor y = config.activation == Activation::kSigmoid
+                                ? torch::zeros({5, 2}) + torch::tensor({0.0f, 1.0f})
+                                : targets;
+    torch::Tensor loss;
+    EXPECT_NO_THROW(loss = PolyLoss(config, KernelPath::kHost)(z, y));
+    EXPECT_TRUE(std::isinf(loss.item<float>())) << loss;
+  }
+}
+
 TEST_F(PolyLossTest, TheDevicePathAgreesWithTheHostPath) {
   // Both paths on the same CPU tensors, whatever POLYTRAIN_LOSS_PATH says: float64 to rounding,
   // float32 to float32's.

@@ -232,7 +232,9 @@ class SigmoidPolyLossFunction : public torch::autograd::Function<SigmoidPolyLoss
         scale = count > 0.0 ? 1.0 / count : 0.0;
         total *= scale;
       }
-      result = torch::scalar_tensor(total, logits.options());
+      // Through a double tensor: a sum past float32's range becomes inf (a diverged loss the
+      // trainer names), where scalar_tensor would throw.
+      result = torch::scalar_tensor(total, torch::kDouble).to(logits.options());
     }
     ctx->saved_data["grad"] = grad.to(logits.device());
     ctx->saved_data["scale"] = scale;

@@ -6,6 +6,7 @@
 // Collecting terms, this is exactly log_softmax_backward(G) = G_k - p_k sum_j G_j with
 //   G_k = -(B s / C) w_k - [k = target] (1 - s)(A p_t + B w_t),
 // so the backward costs what cross-entropy's does, whatever the loss.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -73,6 +74,76 @@ torch::Tensor ToTensor(const std::vector<double>& values, const torch::TensorOpt
   return torch::tensor(values, torch::TensorOptions().dtype(torch::kDouble)).to(options);
 }
 
+// Rows whose log p_t is above this (p_t > 0.99) take 1 - p_t from the other classes'
+// probabilities: log_softmax's log p_t = -log(1 + r) there keeps r only to the precision of 1
+// (it is exactly 0 once r < 2^-24 in float32), which a large epsilon multiplies.
+constexpr double kConfidentLogPt = -0.01;
+
+// The confident rows (not ignored, log p_t above kConfidentLogPt), each with its 1 - p_t summed
+// from the other classes' probabilities in double and its log p_t = log1p(-(1 - p_t)).
+struct ConfidentRows {
+  std::vector<int64_t> rows;
+  std::vector<double> rest;    // 1 - p_t of each
+  std::vector<double> log_pt;  // log p_t of each, from `rest`
+};
+
+void SumOthersAsTensors(const torch::Tensor& log_probs, const torch::Tensor& safe_targets,
+                        int64_t rows, ConfidentRows* confident) {
+  const torch::Tensor index = torch::tensor(confident->rows, torch::kLong).to(log_probs.device());
+  // Most rows confident (a trained model): one pass over them all beats copying them out.
+  const bool most = 2 * static_cast<int64_t>(confident->rows.size()) > rows;
+  torch::Tensor others = most ? log_probs.exp() : log_probs.index_select(0, index).exp();
+  others.scatter_(1, (most ? safe_targets : safe_targets.index_select(0, index)).unsqueeze(1), 0.0);
+  // ATen's cascade sum keeps float32's own precision here (the terms are all positive).
+  torch::Tensor rest = others.sum(1);
+  if (most) rest = rest.index_select(0, index);
+  rest = rest.to(torch::kCPU, torch::kDouble).contiguous();
+  const double* rest_data = rest.data_ptr<double>();
+  confident->rest.assign(rest_data, rest_data + rest.numel());
+}
+
+// Up to this many values, CPU rows are summed in a loop (a tensor op costs tens of microseconds
+// before it starts, more than a small batch's whole loss); beyond it, by ATen's vectorized ops.
+constexpr int64_t kLoopValues = 1 << 15;
+
+template <typename T>
+void SumOthersInALoop(const torch::Tensor& log_probs, const int64_t* targets,
+                      ConfidentRows* confident) {
+  const torch::Tensor contiguous = log_probs.contiguous();
+  const T* data = contiguous.data_ptr<T>();
+  const int64_t classes = log_probs.size(1);
+  for (const int64_t i : confident->rows) {
+    const T* row = data + i * classes;
+    double sum = 0.0;
+    for (int64_t k = 0; k < classes; ++k) {
+      if (k != targets[i]) sum += std::exp(static_cast<double>(row[k]));
+    }
+    confident->rest.push_back(sum);
+  }
+}
+
+ConfidentRows FindConfidentRows(const LossConfig& config, const torch::Tensor& log_probs,
+                                const torch::Tensor& safe_targets, const int64_t* targets,
+                                const double* log_pt, int64_t rows) {
+  ConfidentRows confident;
+  for (int64_t i = 0; i < rows; ++i) {
+    if (!IsIgnored(config, targets[i]) && log_pt[i] > kConfidentLogPt) confident.rows.push_back(i);
+  }
+  if (confident.rows.empty()) return confident;
+  const bool few = static_cast<int64_t>(confident.rows.size()) * log_probs.size(1) <= kLoopValues;
+  if (few && log_probs.is_cpu() && log_probs.scalar_type() == torch::kFloat) {
+    SumOthersInALoop<float>(log_probs, targets, &confident);
+  } else if (few && log_probs.is_cpu() && log_probs.scalar_type() == torch::kDouble) {
+    SumOthersInALoop<double>(log_probs, targets, &confident);
+  } else {
+    SumOthersAsTensors(log_probs, safe_targets, rows, &confident);
+  }
+  for (const double rest : confident.rest) {
+    confident.log_pt.push_back(std::log1p(-std::min(rest, 1.0)));
+  }
+  return confident;
+}
+
 class SoftmaxPolyLossFunction : public torch::autograd::Function<SoftmaxPolyLossFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits,
@@ -111,9 +182,29 @@ class SoftmaxPolyLossFunction : public torch::autograd::Function<SoftmaxPolyLoss
           weights.defined() ? log_probs.matmul(weights) : log_probs.sum(1);
       row_sum_cpu = row_sum.to(torch::kCPU, torch::kDouble).contiguous();
     }
-    const RowFactors factors = ComputeRows(*prepared, log_pt_cpu.contiguous().data_ptr<double>(),
-                                           smoothing ? row_sum_cpu.data_ptr<double>() : nullptr,
-                                           target_data, rows, classes);
+    const torch::Tensor log_pt_host = log_pt_cpu.contiguous();
+    const double* log_pt = log_pt_host.data_ptr<double>();
+    const double* row_sum = smoothing ? row_sum_cpu.data_ptr<double>() : nullptr;
+    RowFactors factors = ComputeRows(*prepared, log_pt, row_sum, target_data, rows, classes);
+    // The confident rows' losses again, from their precise log p_t. Only the values: the
+    // gradient stays log-softmax's (as torch's cross_entropy has it), so training takes the
+    // same steps whatever the rounding of a loss it only reports.
+    const ConfidentRows confident =
+        FindConfidentRows(config, log_probs, safe_targets, target_data, log_pt, rows);
+    if (!confident.rows.empty()) {
+      std::vector<double> sub_row_sum;
+      std::vector<int64_t> sub_targets;
+      for (const int64_t i : confident.rows) {
+        sub_targets.push_back(target_data[i]);
+        if (smoothing) sub_row_sum.push_back(row_sum[i]);
+      }
+      const RowFactors precise =
+          ComputeRows(*prepared, confident.log_pt.data(), smoothing ? sub_row_sum.data() : nullptr,
+                      sub_targets.data(), static_cast<int64_t>(sub_targets.size()), classes);
+      for (size_t k = 0; k < confident.rows.size(); ++k) {
+        factors.loss[confident.rows[k]] = precise.loss[k];
+      }
+    }
 
     double scale = 1.0;
     torch::Tensor result;
@@ -127,7 +218,9 @@ class SoftmaxPolyLossFunction : public torch::autograd::Function<SoftmaxPolyLoss
         scale = factors.weight_sum > 0.0 ? 1.0 / factors.weight_sum : 0.0;
         total *= scale;
       }
-      result = torch::scalar_tensor(total, logits.options());
+      // Through a double tensor: a sum past float32's range becomes inf (a diverged loss the
+      // trainer names), where scalar_tensor would throw.
+      result = torch::scalar_tensor(total, torch::kDouble).to(logits.options());
     }
 
     ctx->saved_data["log_probs"] = log_probs;
