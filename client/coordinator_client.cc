@@ -13,12 +13,16 @@
 #include "api/limits.h"
 #include "common/chunked_file.h"
 #include "common/sha256.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace polytrain {
 
 // A watch that falls behind is resumed at once; this many in a row that pass on nothing new end
 // it with the coordinator's RESOURCE_EXHAUSTED.
 constexpr int kMaxWatchesBehindInARow = 3;
+// How long a watch that fell behind may still hold its place in the coordinator's
+// --max_watches_per_caller (as the Python client's _SLOT_RELEASE_SECONDS).
+constexpr double kSlotReleaseSeconds = 10;
 
 CoordinatorClient::CoordinatorClient(std::string address, ClientSecurityOptions security)
     : address_(std::move(address)), security_(std::move(security)) {
@@ -89,6 +93,7 @@ bool CoordinatorClient::Outage::TryAgain(const std::string& why) {
   if (!away_) {
     away_ = true;
     since_ = now;
+    if (quiet_) return true;
     std::cerr << "polyctl: " << why << "; watching again for up to " << patience_.count() << " s\n";
     return true;
   }
@@ -107,6 +112,7 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
   bool ever_connected = false;
   int behind = 0;  // watches in a row that fell behind and passed on nothing new
   Outage outage = NewOutage();
+  Outage slot_wait(std::max(rewatch_seconds_, kSlotReleaseSeconds), /*quiet=*/true);
   auto backoff = std::chrono::milliseconds(200);
   while (true) {
     grpc::ClientContext context;
@@ -128,7 +134,10 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
         if (!seen.emplace(event.point().step(), event.point().kind()).second) continue;
       } else if (event.has_job()) {
         // Each watch opens with the job as it stands: passed on again only when it changed.
-        if (!last.id().empty() && event.job().SerializeAsString() == last.SerializeAsString()) {
+        // Compared by content: serialized bytes differ between equal jobs with maps (labels,
+        // final_metrics), whose order protobuf does not fix.
+        if (!last.id().empty() &&
+            google::protobuf::util::MessageDifferencer::Equals(event.job(), last)) {
           continue;
         }
         last = event.job();
@@ -141,15 +150,23 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
     // it resumes at once after what was passed on, unless that keeps passing on nothing.
     const bool fell_behind = status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
                              absl::StrContains(status.error_message(), "this watch fell behind");
-    if (fell_behind && !IsFinalState(last.state()) && ++behind <= kMaxWatchesBehindInARow) {
-      continue;
-    }
+    if (fell_behind && IsFinalState(last.state())) return last;  // its end was passed on
+    if (fell_behind && ++behind <= kMaxWatchesBehindInARow) continue;
     // The stream that fell behind may hold its place in --max_watches_per_caller a moment
-    // longer: waited for as an outage.
+    // longer, until the coordinator has finished it: waited for at least kSlotReleaseSeconds,
+    // whatever --reconnect-seconds says.
     const bool slot_still_held =
         behind > 0 && status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
         absl::StrContains(status.error_message(), "WatchJob streams at once");
-    const bool away = slot_still_held || status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+    if (slot_still_held) {
+      if (!slot_wait.TryAgain("the watch that fell behind still holds its place")) {
+        return Result(status, std::move(last), ever_connected);
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      continue;
+    }
+    const bool away = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
                       status.error_code() == grpc::StatusCode::CANCELLED;
     // A coordinator that goes away (a restart) after the watch began is waited for.
     if (!away || !ever_connected || IsFinalState(last.state()) ||

@@ -45,12 +45,15 @@ class CoordinatorClient {
   // the rewatch seconds have passed. Reset() once it answers again.
   class Outage {
    public:
-    explicit Outage(double patience_seconds) : patience_(patience_seconds) {}
+    // `quiet`: says nothing on stderr.
+    explicit Outage(double patience_seconds, bool quiet = false)
+        : patience_(patience_seconds), quiet_(quiet) {}
     bool TryAgain(const std::string& why);
     void Reset() { away_ = false; }
 
    private:
     std::chrono::duration<double> patience_;
+    bool quiet_;
     bool away_ = false;
     std::chrono::steady_clock::time_point since_;
   };

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "server/request_bytes.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 namespace {
@@ -81,6 +82,8 @@ class JobWatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, 
     backlog_bytes_ += static_cast<int64_t>(bytes.Length()) + kEventOverheadBytes;
     backlog_.push_back(std::move(bytes));
     if (backlog_bytes_ > limits_.backlog_bytes) {
+      spdlog::info("a watch of job {} fell behind (more than {} bytes of events unread): ended",
+                   job_id_, limits_.backlog_bytes);
       CloseLocked(grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
           absl::StrCat("this watch fell behind: more than ", limits_.backlog_bytes,

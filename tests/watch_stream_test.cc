@@ -3,11 +3,15 @@
 // ended); a caller's open watches are bounded; a watcher that stops reading is cut off with
 // RESOURCE_EXHAUSTED instead of growing the coordinator's memory.
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "client/coordinator_client.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/grpcpp.h"
 #include "testing/service_fixture.h"
 
@@ -182,6 +186,55 @@ TEST_F(WatchStreamTest, AWatcherThatStopsReadingIsCutOff) {
   auto again = Watch(&again_context, job.id());
   EXPECT_EQ(ReadPoints(*again, &status), StoredKeys(job.id()));
   EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// polyctl's watch (CoordinatorClient::Watch) resumes a watch that fell behind after what it
+// passed on: each point once, the job passed on only when it changed (its labels and final
+// metrics are maps, which serialize in no fixed order), and the watch ends OK with the job's end.
+// One watch per caller: the resumed one may come before the coordinator freed the old one's place.
+TEST_F(WatchStreamTest, PolyctlsWatchThatFellBehindResumesAndPassesEachEventOnce) {
+  coordinator_log_ = (dir_ / "coordinator.log").string();
+  StartCoordinator(30, {"--max_watch_backlog_bytes", "4096", "--max_watches_per_caller", "1"});
+  v1::JobSpec spec = LongJob("behind", 10000);
+  for (const char* key : {"team", "project", "owner", "stage"}) (*spec.mutable_labels())[key] = "x";
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  StartWorker("w1");
+  CoordinatorClient client("127.0.0.1:" + std::to_string(port_), ClientSecurityOptions{});
+  std::vector<Key> points;
+  std::vector<Job> jobs;
+  bool cancelled = false;
+  const absl::StatusOr<Job> final = client.Watch(job.id(), [&](const v1::JobEvent& event) {
+    if (event.has_job()) jobs.push_back(event.job());
+    if (event.has_point()) points.emplace_back(event.point().step(), event.point().kind());
+    if (jobs.size() == 1 && points.empty()) {
+      // Nothing more is read until the job made far more than 4 KiB of points (and more than
+      // gRPC's windows hold in transit): the coordinator ends this watch.
+      ASSERT_TRUE(WaitFor([&] { return Metrics(job.id()).size() >= 3000; }, 120));
+    }
+    if (points.size() == 3050 && !cancelled) {  // resumed mid-run: now let the job end
+      cancelled = true;
+      v1::CancelJobRequest cancel;
+      cancel.set_id(job.id());
+      v1::Job answer;
+      grpc::ClientContext context;
+      ASSERT_TRUE(stub_->CancelJob(&context, cancel, &answer).ok());
+    }
+  });
+  ASSERT_TRUE(final.ok()) << final.status();
+  EXPECT_EQ(final->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_TRUE(cancelled);
+  EXPECT_EQ(points, StoredKeys(job.id()));  // each once, in order, none missing
+  ASSERT_FALSE(jobs.empty());
+  EXPECT_EQ(jobs.back().state(), v1::JOB_STATE_CANCELLED);
+  for (size_t i = 1; i < jobs.size(); ++i) {
+    EXPECT_FALSE(google::protobuf::util::MessageDifferencer::Equals(jobs[i - 1], jobs[i]))
+        << "job event " << i << " repeats the one before";
+  }
+  // It fell behind: the coordinator said so (a watch that never fell behind proves nothing).
+  std::ifstream log(coordinator_log_);
+  const std::string logged((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(logged.find("a watch of job " + job.id() + " fell behind"), std::string::npos);
 }
 
 }  // namespace
