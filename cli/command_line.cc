@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "cli/exit_codes.h"
 #include "common/logging.h"
 
@@ -164,15 +165,16 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
     }
     return UsageError(tool, e);
   } catch (const CLI::ArgumentMismatch& e) {
-    // CLI11 says "--spec: At Most 1 required but received 2" of an option given twice.
+    // CLI11 says "--spec: At Most 1 required but received 2" of an option given twice (it counts
+    // values, which for a single-valued option are the times it was given).
+    constexpr absl::string_view kAtMostOne = ": At Most 1 required but received ";
     const std::string message = e.what();
-    const size_t at = message.find(": At Most 1 required but received ");
+    const size_t at = absl::string_view(message).find(kAtMostOne);
     if (at == std::string::npos) return UsageError(tool, e);
     const std::string name = message.substr(0, at);
     const CLI::Option* option = InnermostCommand(app)->get_option_no_throw(name);
     const bool positional_too = option != nullptr && option->get_positional();
-    std::cerr << tool << ": " << name << ": given "
-              << message.substr(at + sizeof(": At Most 1 required but received ") - 1)
+    std::cerr << tool << ": " << name << ": given " << message.substr(at + kAtMostOne.size())
               << " times; give it once"
               << (positional_too ? absl::StrCat(" (", absl::AsciiStrToUpper(option->get_name(true)),
                                                 " and ", name, " FILE are the same option)")

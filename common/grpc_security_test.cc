@@ -71,14 +71,6 @@ TEST(CheckTargetTest, AHostAndAPortInRange) {
   }
 }
 
-TEST(CheckTargetTest, AListenAddressMayAskForAnyPort) {
-  EXPECT_TRUE(CheckHostPort("--listen", "0.0.0.0:0", 0, "(0 picks a free one)").ok());
-  EXPECT_TRUE(CheckHostPort("--listen", "[::]:65535", 0, "(0 picks a free one)").ok());
-  EXPECT_EQ(CheckHostPort("--listen", "0.0.0.0:65536", 0, "(0 picks a free one)").message(),
-            "--listen: expected HOST:PORT with a port in [0, 65535] (0 picks a free one), got "
-            "'0.0.0.0:65536'");
-}
-
 TEST(MakeChannelTest, PlaintextOnlyToLoopback) {
   unsetenv("POLYTRAIN_TOKEN");
   ClientSecurityOptions options;

@@ -38,18 +38,26 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics_listen ", address, ": not an address or a name of this machine"));
   }
-  sockaddr_storage addr{};
-  std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
-  const socklen_t addr_length = found->ai_addrlen;
-  const int family = found->ai_family;
-  freeaddrinfo(found);
-  const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_length) != 0 ||
-      listen(fd, kMaxConnections) != 0) {
-    const int error = errno;
+  // Each address the name has, in getaddrinfo's order, until one binds: "localhost" may give
+  // ::1 first on a host without IPv6, where 127.0.0.1 then serves.
+  int fd = -1;
+  int error = 0;
+  for (const addrinfo* candidate = found; candidate != nullptr; candidate = candidate->ai_next) {
+    fd = socket(candidate->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      const int one = 1;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      if (bind(fd, candidate->ai_addr, candidate->ai_addrlen) == 0 &&
+          listen(fd, kMaxConnections) == 0) {
+        break;
+      }
+    }
+    if (error == 0 || errno == EADDRINUSE) error = errno;  // the first reason, or a port in use
     if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(found);
+  if (fd < 0) {
     const std::string why = error == EADDRINUSE ? "cannot listen there: the port is in use"
                             : error == EADDRNOTAVAIL
                                 ? "cannot listen there: the address is not this machine's"
@@ -57,6 +65,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics_listen ", address, ": ", why, " ('' turns /metrics off)"));
   }
+  sockaddr_storage addr{};
   socklen_t length = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
   const uint16_t bound = addr.ss_family == AF_INET6

@@ -436,9 +436,13 @@ TEST_F(FaultTest, ARestoredJobWhoseWorkerNeverReturnsIsRequeuedALeaseAfterTheRes
   ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_RUNNING));
   coordinator_->Kill(SIGKILL);
   workers_.back()->Kill(SIGKILL);
-  StartCoordinator(/*lease_seconds=*/2);
+  StartCoordinator(/*lease_seconds=*/3);
+  const auto serving = std::chrono::steady_clock::now();  // the port answers
   ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_QUEUED; }, 20))
       << v1::JobState_Name(Get(job.id()).state());
+  // A whole lease from when it serves (less what StartCoordinator took after it began serving),
+  // not one that had lapsed before or lapses at once.
+  EXPECT_GE(std::chrono::steady_clock::now() - serving, std::chrono::milliseconds(2500));
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker gone (attempt 1)");
 }
 
