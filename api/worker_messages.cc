@@ -138,14 +138,17 @@ absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message) 
   };
   switch (message.kind_case()) {
     case polytrain::v1::WorkerMessage::kMetrics:
+      POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("metrics.job_id", message.metrics().job_id()));
       POLYTRAIN_RETURN_IF_ERROR(attempt("metrics.attempt", message.metrics().attempt()));
       return ValidateMetricBatch(message.metrics());
     case polytrain::v1::WorkerMessage::kStarted:
+      POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("started.job_id", message.started().job_id()));
       POLYTRAIN_RETURN_IF_ERROR(attempt("started.attempt", message.started().attempt()));
       return CheckIntRange("started.resumed_from_step", message.started().resumed_from_step(), 0,
                            kMaxSteps);
     case polytrain::v1::WorkerMessage::kFinished: {
       const polytrain::v1::JobFinished& finished = message.finished();
+      POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("finished.job_id", finished.job_id()));
       POLYTRAIN_RETURN_IF_ERROR(attempt("finished.attempt", finished.attempt()));
       POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("finished.steps", finished.steps(), 0, kMaxSteps));
       POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("finished.resumed_from_step",
@@ -155,9 +158,11 @@ absl::Status ValidateWorkerMessage(const polytrain::v1::WorkerMessage& message) 
                                /*finite=*/true);
     }
     case polytrain::v1::WorkerMessage::kRendezvous:
+      POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("rendezvous.job_id", message.rendezvous().job_id()));
       POLYTRAIN_RETURN_IF_ERROR(attempt("rendezvous.attempt", message.rendezvous().attempt()));
       return ValidateRendezvousAddress("rendezvous.address", message.rendezvous().address());
     case polytrain::v1::WorkerMessage::kFailed:
+      POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("failed.job_id", message.failed().job_id()));
       POLYTRAIN_RETURN_IF_ERROR(attempt("failed.attempt", message.failed().attempt()));
       return CheckIntRange("failed.steps", message.failed().steps(), 0, kMaxSteps);
     case polytrain::v1::WorkerMessage::kHeartbeat:

@@ -21,6 +21,7 @@ TEST(WorkerMessagesTest, ErrorsAreCutNeverRefused) {
   EXPECT_EQ(CutError("bad \xFF byte"), "bad \xEF\xBF\xBD byte");
   polytrain::v1::WorkerMessage failed;
   failed.mutable_failed()->set_error(std::string(100000, 'x'));
+  failed.mutable_failed()->set_job_id("job-0123456789ab");
   failed.mutable_failed()->set_attempt(1);
   EXPECT_TRUE(ValidateWorkerMessage(failed).ok());
 }
@@ -61,6 +62,7 @@ TEST(WorkerMessagesTest, UploadedNamesAreNeverTemporaryFilesAndCheckpointsSortBy
 TEST(WorkerMessagesTest, AValuesNameHoldsNoControlCharacter) {
   polytrain::v1::WorkerMessage message;
   polytrain::v1::JobFinished& finished = *message.mutable_finished();
+  finished.set_job_id("job-0123456789ab");
   finished.set_attempt(1);
   finished.set_steps(1);
   (*finished.mutable_final_metrics())["eval_class_accuracy/3 \xc2\xa0"] = 0.5;  // NBSP: fine
@@ -93,6 +95,7 @@ TEST(WorkerMessagesTest, AChunkCarriesTheFilesSizeAndCrcOnlyWhenMarkedLast) {
 TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
   polytrain::v1::WorkerMessage message;
   polytrain::v1::JobFinished& finished = *message.mutable_finished();
+  finished.set_job_id("job-0123456789ab");
   finished.set_attempt(1);
   finished.set_steps(100);
   finished.set_resumed_from_step(100);
@@ -117,6 +120,7 @@ TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
   EXPECT_TRUE(ValidateWorkerMessage(message).ok());
 
   polytrain::v1::WorkerMessage metrics;
+  metrics.mutable_metrics()->set_job_id("job-0123456789ab");
   metrics.mutable_metrics()->set_attempt(1);
   polytrain::v1::MetricPoint* point = metrics.mutable_metrics()->add_points();
   point->set_kind(polytrain::v1::MetricPoint::KIND_EVAL);
@@ -145,6 +149,35 @@ TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
   point->set_elapsed_seconds(-std::numeric_limits<double>::infinity());
   EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
             "metrics.points[0].elapsed_seconds: must be finite and >= 0, got -inf");
+}
+
+TEST(WorkerMessagesTest, EveryReportNamesAWellFormedJobId) {
+  polytrain::v1::WorkerMessage metrics, started, finished, failed, rendezvous;
+  metrics.mutable_metrics()->set_attempt(1);
+  started.mutable_started()->set_attempt(1);
+  finished.mutable_finished()->set_attempt(1);
+  failed.mutable_failed()->set_attempt(1);
+  rendezvous.mutable_rendezvous()->set_attempt(1);
+  rendezvous.mutable_rendezvous()->set_address("127.0.0.1:29500");
+  for (const char* id : {"a b", ""}) {
+    metrics.mutable_metrics()->set_job_id(id);
+    EXPECT_NE(ValidateWorkerMessage(metrics).message().find("metrics.job_id: "), std::string::npos)
+        << id;
+    started.mutable_started()->set_job_id(id);
+    EXPECT_NE(ValidateWorkerMessage(started).message().find("started.job_id: "), std::string::npos);
+    finished.mutable_finished()->set_job_id(id);
+    EXPECT_NE(ValidateWorkerMessage(finished).message().find("finished.job_id: "),
+              std::string::npos);
+    failed.mutable_failed()->set_job_id(id);
+    EXPECT_NE(ValidateWorkerMessage(failed).message().find("failed.job_id: "), std::string::npos);
+    rendezvous.mutable_rendezvous()->set_job_id(id);
+    EXPECT_NE(ValidateWorkerMessage(rendezvous).message().find("rendezvous.job_id: "),
+              std::string::npos);
+  }
+  polytrain::v1::WorkerMessage well_formed;
+  well_formed.mutable_started()->set_job_id("job-0123456789ab");
+  well_formed.mutable_started()->set_attempt(1);
+  EXPECT_TRUE(ValidateWorkerMessage(well_formed).ok());
 }
 
 TEST(WorkerMessagesTest, HellosAreBounded) {
@@ -237,6 +270,7 @@ TEST(WorkerMessagesTest, RendezvousAddressesAreHostAndPort) {
   EXPECT_EQ(ValidateRendezvousAddress("address", "a b:80").message(),
             "address: the host uses only [A-Za-z0-9.:_[]-]");
   polytrain::v1::WorkerMessage ready;
+  ready.mutable_rendezvous()->set_job_id("job-0123456789ab");
   ready.mutable_rendezvous()->set_address("nope");
   EXPECT_EQ(ValidateWorkerMessage(ready).message(),
             "rendezvous.attempt: must be in [1, 2147483647], got 0");

@@ -234,13 +234,14 @@ checks=$((checks + 1))
 # A page at a time: the table names the next page's token on stderr, --page-token takes it.
 expect 0 "polyctl: more jobs: the next 1 with the same filters and --page-token " -- list --sweep "$gang_sweep" --limit 1
 first_of_sweep=$(awk 'NR == 2 {print $1}' "$tmp/out")
-token=$(sed -n 's/.*--page-token \([0-9]*\)$/\1/p' "$tmp/err")
+token=$(sed -n 's/.*--page-token \([0-9a-f.]*\)$/\1/p' "$tmp/err")
 expect 0 "job-" -- list --sweep "$gang_sweep" --limit 1 --page-token "$token"
 checks=$((checks + 1))
 second_of_sweep=$(awk 'NR == 2 {print $1}' "$tmp/out")
 [[ -n "$second_of_sweep" && "$second_of_sweep" != "$first_of_sweep" ]] ||
   fail "--page-token: the same page again ($first_of_sweep, $second_of_sweep)"
 grep -q "more jobs" "$tmp/err" && fail "the last page names a next one: $(cat "$tmp/err")"
+expect 1 "page_token: a token of another ListJobs" -- list --limit 1 --page-token "$token"
 expect 1 "page_token: not a token from a previous ListJobs" -- list --page-token zz
 expect 4 "sweep_id: no jobs in sweep sweep-none" -- compare --sweep sweep-none
 expect 4 "--sweep: no jobs in sweep sweep-none" -- list --sweep sweep-none

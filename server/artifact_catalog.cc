@@ -8,6 +8,7 @@
 #include "api/limits.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
+#include "server/page_token.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
@@ -147,9 +148,13 @@ absl::StatusOr<polytrain::v1::Artifact> ArtifactCatalog::WithActiveJobs(
 
 absl::StatusOr<polytrain::v1::ListArtifactsResponse> ArtifactCatalog::List(
     const polytrain::v1::ListArtifactsRequest& request, const Caller& caller) {
+  PageQuery query;  // what a page token is bound to: the caller
+  query.Add(caller.name).Add(caller.own_jobs_only ? "client" : "admin");
+  absl::StatusOr<std::string> position = PagePosition(request.page_token(), query, "ListArtifacts");
+  if (!position.ok()) return position.status();
   absl::StatusOr<ArtifactPage> page = store_->ListArtifacts(
       OwnerScope(caller), request.page_size() == 0 ? kDefaultPageSize : request.page_size(),
-      request.page_token());
+      *position);
   if (!page.ok()) return page.status();
   polytrain::v1::ListArtifactsResponse response;
   for (polytrain::v1::Artifact& record : page->artifacts) {
@@ -157,7 +162,7 @@ absl::StatusOr<polytrain::v1::ListArtifactsResponse> ArtifactCatalog::List(
     if (!counted.ok()) return counted.status();
     *response.add_artifacts() = *std::move(counted);
   }
-  response.set_next_page_token(page->next_page_token);
+  response.set_next_page_token(BindPageToken(page->next_page_token, query));
   return response;
 }
 

@@ -352,6 +352,14 @@ TEST_F(ArtifactCatalogTest, ListingPages) {
   request.set_page_token("not-a-token");
   EXPECT_EQ(api_->ListArtifacts(request, kAlice).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Alice's token pages only alice's listing.
+  request.set_page_token("");
+  absl::StatusOr<polytrain::v1::ListArtifactsResponse> first = api_->ListArtifacts(request, kAlice);
+  ASSERT_TRUE(first.ok());
+  request.set_page_token(first->next_page_token());
+  EXPECT_TRUE(api_->ListArtifacts(request, kAlice).ok());
+  EXPECT_EQ(api_->ListArtifacts(request, kBob).status().message().substr(0, 47),
+            "page_token: a token of another ListArtifacts (o");
 }
 
 TEST_F(ArtifactCatalogTest, WithoutAnArtifactStoreEveryArtifactRequestIsRefused) {

@@ -1,5 +1,6 @@
 #include "server/client_api.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -150,10 +151,12 @@ absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
         spec_path, ".priority: a client token may set at most ", policy_.max_client_priority,
         " (coordinator flag --max_client_priority), got ", spec.priority()));
   }
+  const std::optional<int64_t> unended_limit =
+      caller.own_jobs_only ? std::optional<int64_t>(policy_.max_unended_jobs) : std::nullopt;
   const std::vector<NamedArtifact> named = ArtifactsNamedBy(spec, spec_path);
   if (named.empty()) {
     if (validate_only) return jobs;
-    return scheduler_->Submit(std::move(jobs), sweep);
+    return scheduler_->Submit(std::move(jobs), sweep, unended_limit);
   }
   if (artifacts_ == nullptr) {
     return absl::FailedPreconditionError(
@@ -161,7 +164,8 @@ absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
   }
   absl::StatusOr<std::vector<Job>> stored;
   POLYTRAIN_RETURN_IF_ERROR(artifacts_->SubmitNaming(named, caller, [&] {
-    stored = validate_only ? std::move(jobs) : scheduler_->Submit(std::move(jobs), sweep);
+    stored =
+        validate_only ? std::move(jobs) : scheduler_->Submit(std::move(jobs), sweep, unended_limit);
     return stored.status();
   }));
   return stored;

@@ -6,6 +6,7 @@
 #ifndef POLYTRAIN_SERVER_CLIENT_API_H_
 #define POLYTRAIN_SERVER_CLIENT_API_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,10 @@ namespace polytrain {
 struct ClientPolicy {
   // The highest spec.priority a client may submit; above it, PERMISSION_DENIED.
   int max_client_priority = kMaxPriority;
+  // How many jobs one client may have queued, running or paused at once; a submit that would go
+  // past it is RESOURCE_EXHAUSTED, nothing stored.
+  // The default lets a client fill ten full sweeps (kMaxSweepJobs) ahead of the workers.
+  int64_t max_unended_jobs = 10 * kMaxSweepJobs;
 };
 
 class ClientApi {

@@ -89,6 +89,40 @@ TEST_F(CoordinatorTest, AClientsPriorityIsBoundedByThePolicy) {
   EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);  // nothing of the refused ones
 }
 
+// --max_unended_jobs_per_client bounds what a client token has queued, running or paused.
+TEST_F(CoordinatorTest, AClientsUnendedJobsAreBoundedByThePolicy) {
+  core_.reset();
+  Scheduler::Options options;
+  options.lease_thread = false;
+  ClientPolicy policy;
+  policy.max_unended_jobs = 3;
+  core_ = *CoordinatorCore::Open(path_, options, std::nullopt, policy);
+  api_ = &core_->client_api();
+  const Caller alice = Caller::Client("alice");
+  ASSERT_TRUE(api_->SubmitJob(Request("one"), alice).ok());
+  absl::StatusOr<Job> second = api_->SubmitJob(Request("two"), alice);
+  ASSERT_TRUE(second.ok());
+  polytrain::v1::SubmitSweepRequest sweep;
+  *sweep.mutable_base() = Request("sweep").spec();
+  sweep.add_losses()->mutable_cross_entropy();
+  sweep.add_losses()->mutable_focal()->set_gamma(2);
+  const absl::Status refused = api_->SubmitSweep(sweep, alice).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  EXPECT_NE(refused.message().find("adds 2; at most 3 at once"), std::string::npos) << refused;
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);  // nothing of the refused sweep
+  EXPECT_TRUE(api_->SubmitSweep(sweep, Caller::Client("bob")).ok());  // bob's count is his own
+  EXPECT_TRUE(api_->SubmitJob(Request("ops"), Caller::Admin("ops")).ok());  // no limit
+
+  // An ended job makes room: the same sweep now fits, to the limit exactly.
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(second->id());
+  ASSERT_TRUE(api_->CancelJob(cancel, alice).ok());
+  EXPECT_TRUE(api_->SubmitSweep(sweep, alice).ok());
+  EXPECT_EQ(api_->SubmitJob(Request("four"), alice).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
 TEST_F(CoordinatorTest, ClientsSeeAndChangeOnlyTheirOwnJobs) {
   const Caller alice = Caller::Client("alice"), bob = Caller::Client("bob");
   const Job mine = Submit("alices", 0, polytrain::v1::DEVICE_CPU, 0, alice);
@@ -189,6 +223,49 @@ TEST_F(CoordinatorTest, ASweepsJobsRequestIdsNeverMeetSubmitJobsOnes) {
   EXPECT_EQ(api_->SubmitSweep(sweep, Caller::Client("alice"))->jobs(0).id(), stored->jobs(0).id());
   polytrain::v1::ListJobsRequest all;
   EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);
+}
+
+// A page token is bound to the query that gave it: the next page of the same query (the page
+// size may change), never a page of another query or another caller's.
+TEST_F(CoordinatorTest, APageTokenServesOnlyTheQueryThatGaveIt) {
+  const Caller alice = Caller::Client("alice");
+  for (int i = 0; i < 5; ++i)
+    Submit("j" + std::to_string(i), 0, polytrain::v1::DEVICE_CPU, 0, alice);
+  polytrain::v1::ListJobsRequest request;
+  request.set_page_size(2);
+  request.add_states(polytrain::v1::JOB_STATE_QUEUED);
+  (*request.mutable_labels())["team"] = "x";
+  absl::StatusOr<polytrain::v1::ListJobsResponse> first = api_->ListJobs(request, alice);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->jobs_size(), 0);  // no job has the label: no page after it
+  EXPECT_TRUE(first->next_page_token().empty());
+  request.clear_labels();
+  first = api_->ListJobs(request, alice);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->jobs_size(), 2);
+  ASSERT_FALSE(first->next_page_token().empty());
+  request.set_page_token(first->next_page_token());
+  request.set_page_size(3);  // the page size may change
+  absl::StatusOr<polytrain::v1::ListJobsResponse> rest = api_->ListJobs(request, alice);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(rest->jobs_size(), 3);
+  EXPECT_TRUE(rest->next_page_token().empty());
+
+  const std::string other = "page_token: a token of another ListJobs";
+  polytrain::v1::ListJobsRequest changed = request;
+  changed.add_states(polytrain::v1::JOB_STATE_RUNNING);  // another filter
+  EXPECT_EQ(api_->ListJobs(changed, alice).status().message().substr(0, other.size()), other);
+  changed = request;
+  (*changed.mutable_labels())["team"] = "x";
+  EXPECT_EQ(api_->ListJobs(changed, alice).status().message().substr(0, other.size()), other);
+  EXPECT_EQ(
+      api_->ListJobs(request, Caller::Client("bob")).status().message().substr(0, other.size()),
+      other);  // another caller
+  EXPECT_EQ(api_->ListJobs(request, kAdmin).status().code(), absl::StatusCode::kInvalidArgument);
+  changed = request;
+  changed.set_page_token("1");  // a bare position, as tokens were once
+  EXPECT_EQ(api_->ListJobs(changed, alice).status().message(),
+            "page_token: not a token from a previous ListJobs");
 }
 
 TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {

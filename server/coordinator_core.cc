@@ -65,7 +65,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
       Scheduler::Create(core->store_.get(), options);
   if (!scheduler.ok()) return scheduler.status();
   core->scheduler_ = *std::move(scheduler);
-  core->searches_ = std::make_unique<SearchController>(core->store_.get(), core->scheduler_.get());
+  core->searches_ = std::make_unique<SearchController>(core->store_.get(), core->scheduler_.get(),
+                                                       policy.max_client_priority);
   core->queries_ = std::make_unique<JobQueries>(core->store_.get());
   if (artifacts.has_value()) {
     core->artifact_catalog_ = std::make_unique<ArtifactCatalog>(

@@ -72,6 +72,12 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "to 1000): bounds how far one user's jobs can jump the shared queue")
       ->check(CLI::Range(-kMaxPriority, kMaxPriority))
       ->capture_default_str();
+  app.add_option("--max_unended_jobs_per_client", options->clients.max_unended_jobs,
+                 "jobs one client token may have queued, running or paused at once; a submit "
+                 "that would pass it is refused (RESOURCE_EXHAUSTED, nothing stored; an admin "
+                 "token has no limit)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}))
+      ->capture_default_str();
   app.add_option("--max_watches_per_caller", options->watch.per_caller,
                  "WatchJob streams one caller may hold open at once (without --tokens, every "
                  "caller counts as one)")

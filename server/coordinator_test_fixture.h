@@ -66,8 +66,9 @@ class CoordinatorTest : public ::testing::Test {
     options.lease_thread = false;
     Open(options);
   }
-  void Open(const Scheduler::Options& options) {
-    core_ = *CoordinatorCore::Open(path_, options);
+  void Open(const Scheduler::Options& options, const ClientPolicy& policy = {}) {
+    core_.reset();
+    core_ = *CoordinatorCore::Open(path_, options, std::nullopt, policy);
     scheduler_ = &core_->scheduler();
     api_ = &core_->client_api();
     protocol_ = &core_->worker_protocol();
@@ -144,10 +145,12 @@ class CoordinatorTest : public ::testing::Test {
     request.set_id(id);
     return *api_->GetJob(request, kAdmin);
   }
+  // `steps`: where the attempt ended (at least its newest point's step, or it is refused).
   void Finish(int64_t session, const polytrain::v1::Job& job,
-              const std::map<std::string, double>& metrics = {}) {
+              const std::map<std::string, double>& metrics = {}, int64_t steps = 0) {
     polytrain::v1::WorkerMessage message;
     message.mutable_finished()->set_job_id(job.id());
+    message.mutable_finished()->set_steps(steps);
     message.mutable_finished()->set_attempt(Get(job.id()).attempts());
     message.mutable_finished()->mutable_final_metrics()->insert(metrics.begin(), metrics.end());
     ASSERT_TRUE(protocol_->Handle(session, message).ok());

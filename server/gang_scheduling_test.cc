@@ -188,7 +188,7 @@ TEST_F(GangSchedulingTest, OnlyRankZeroReportsForTheGang) {
   EXPECT_EQ(api_->GetMetrics(request, kAdmin)->points_size(), 0);
   ASSERT_TRUE(protocol_->Handle(s1, metrics).ok());
   EXPECT_EQ(api_->GetMetrics(request, kAdmin)->points_size(), 1);
-  Finish(s1, gang, {{"eval_accuracy", 0.9}});
+  Finish(s1, gang, {{"eval_accuracy", 0.9}}, /*steps=*/5);
   EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(Get(gang.id()).final_metrics().at("eval_accuracy"), 0.9);
 }

@@ -1,14 +1,17 @@
 #include "server/job_queries.h"
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/job_comparison.h"
+#include "server/page_token.h"
 #include "server/sweep_report.h"
 
 namespace polytrain {
@@ -54,13 +57,24 @@ absl::StatusOr<polytrain::v1::ListJobsResponse> JobQueries::ListJobs(
   for (int state : request.states()) filter.states.push_back(polytrain::v1::JobState(state));
   filter.labels.insert(request.labels().begin(), request.labels().end());
   filter.page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
-  filter.page_token = request.page_token();
   filter.max_bytes = kMaxResponseBytes;
+  // What a page token is bound to: who asks and what, in a fixed order (states sorted, labels
+  // in key order), the page size aside.
+  PageQuery query;
+  query.Add(caller.name).Add(caller.own_jobs_only ? "client" : "admin");
+  query.Add(filter.owner.value_or(""));
+  std::vector<int> states(request.states().begin(), request.states().end());
+  std::sort(states.begin(), states.end());
+  query.Add(absl::StrJoin(states, ","));
+  for (const auto& [key, value] : filter.labels) query.Add(key).Add(value);
+  absl::StatusOr<std::string> position = PagePosition(request.page_token(), query, "ListJobs");
+  if (!position.ok()) return position.status();
+  filter.page_token = *std::move(position);
   absl::StatusOr<JobPage> page = store_->ListJobs(filter);
   if (!page.ok()) return page.status();
   polytrain::v1::ListJobsResponse response;
   for (Job& job : page->jobs) *response.add_jobs() = std::move(job);
-  response.set_next_page_token(page->next_page_token);
+  response.set_next_page_token(BindPageToken(page->next_page_token, query));
   return response;
 }
 

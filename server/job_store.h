@@ -55,9 +55,13 @@ class JobStore {
   // used is not stored again: the existing job comes back in its place, (*created)[i] false.
   // With `sweep`, the sweep's record (id, owner, request, state; create_time is set here) is
   // stored in the same transaction, unless one of that id exists (a retried request).
+  // With `owner_unended_limit`, RESOURCE_EXHAUSTED and nothing stored when the new jobs would give
+  // their owner (every job of one call has the same) more than that many jobs queued, running or
+  // paused; a call that stores nothing new (every job a retry) is never refused for it.
   virtual absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
-      const polytrain::v1::Sweep* sweep = nullptr) = 0;
+      const polytrain::v1::Sweep* sweep = nullptr,
+      std::optional<int64_t> owner_unended_limit = std::nullopt) = 0;
   // What CreateJobs would do with `job`'s client_request_id, storing nothing: the job its owner
   // stored under it (a retry), none, or ALREADY_EXISTS when that job has another spec.
   virtual absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(

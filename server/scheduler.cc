@@ -117,11 +117,13 @@ void Scheduler::CountTransitionLocked(JobState from, JobState to) {
 }
 
 absl::StatusOr<std::vector<Job>> Scheduler::Submit(std::vector<Job> jobs,
-                                                   const polytrain::v1::Sweep* sweep) {
+                                                   const polytrain::v1::Sweep* sweep,
+                                                   std::optional<int64_t> owner_unended_limit) {
   SweepNotifier notify(this);  // a new search is published (and decided on) at once
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<bool> created;
-  absl::StatusOr<std::vector<Job>> stored = store_->CreateJobs(std::move(jobs), &created, sweep);
+  absl::StatusOr<std::vector<Job>> stored =
+      store_->CreateJobs(std::move(jobs), &created, sweep, owner_unended_limit);
   if (!stored.ok()) return stored.status();
   const Clock::time_point now = Clock::now();
   for (size_t i = 0; i < stored->size(); ++i) {
@@ -338,6 +340,11 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
         absl::StrCat("finished.paused: job ", finished.job_id(),
                      " is not a loss-search trial, so it has no "
                      "rung to pause at; report its end without paused"));
+  }
+  if (owned.rank == 0 && finished.steps() < owned.job->newest_step) {  // Job.steps is its word
+    return absl::InvalidArgumentError(
+        absl::StrCat("finished.steps: job ", finished.job_id(), " ended at step ", finished.steps(),
+                     " but this attempt reported a point at step ", owned.job->newest_step));
   }
   owned.job->ranks[owned.rank].done = true;
   if (owned.rank != 0) {  // its part is done: its slot is free, the gang goes on

@@ -37,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -95,9 +96,11 @@ class Scheduler {
 
   // Stores new jobs in one transaction (all or none), queues the new ones and schedules;
   // returns each as it stands now (a retried one as it already was).
-  // With `sweep`, its record is stored in the same transaction (JobStore::CreateJobs).
+  // With `sweep`, its record is stored in the same transaction, and `owner_unended_limit` bounds
+  // the owner's unended jobs (JobStore::CreateJobs).
   absl::StatusOr<std::vector<polytrain::v1::Job>> Submit(
-      std::vector<polytrain::v1::Job> jobs, const polytrain::v1::Sweep* sweep = nullptr);
+      std::vector<polytrain::v1::Job> jobs, const polytrain::v1::Sweep* sweep = nullptr,
+      std::optional<int64_t> owner_unended_limit = std::nullopt);
   // A queued job is cancelled at once; a running one is asked to stop and stays RUNNING until
   // its worker confirms (or its lease lapses). FAILED_PRECONDITION for a job that already ended.
   absl::StatusOr<polytrain::v1::Job> Cancel(const std::string& job_id);

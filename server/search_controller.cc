@@ -84,8 +84,8 @@ absl::StatusOr<std::vector<Job>> Reruns(const Sweep& record, const std::vector<J
 
 }  // namespace
 
-SearchController::SearchController(JobStore* store, Scheduler* scheduler)
-    : store_(store), scheduler_(scheduler) {
+SearchController::SearchController(JobStore* store, Scheduler* scheduler, int max_promoted_priority)
+    : store_(store), scheduler_(scheduler), max_promoted_priority_(max_promoted_priority) {
   scheduler_->SetSweepListener([this](const std::string& sweep_id) { SweepChanged(sweep_id); });
 }
 
@@ -207,8 +207,11 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
     absl::Status resumed = scheduler_->ResumeTrial(trials[i].id(), [&](Job* job) {
       job->mutable_search()->add_rung_values(value);
       SetTrialRung(request, next, job);
-      // Promoted trials run before the search's new ones (as ASHA prefers promotions).
-      job->mutable_spec()->set_priority(std::min(kMaxPriority, request.base().priority() + next));
+      // Promoted trials run before the search's new ones (as ASHA prefers promotions), but never
+      // above what the operator lets a client ask for, nor below the search's own priority.
+      const int base = request.base().priority();
+      job->mutable_spec()->set_priority(
+          std::max(base, std::min({kMaxPriority, max_promoted_priority_, base + next})));
     });
     if (!resumed.ok() && !absl::IsFailedPrecondition(resumed)) return resumed;
     spdlog::info("search {}: {} goes up to rung {} ({} {}) with {} {}", sweep_id, trials[i].id(),

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "api/limits.h"
 #include "server/job_store.h"
 #include "server/scheduler.h"
 
@@ -20,8 +21,11 @@ namespace polytrain {
 
 class SearchController {
  public:
-  // Both must outlive this; registers itself as the scheduler's sweep listener.
-  SearchController(JobStore* store, Scheduler* scheduler);
+  // Both must outlive this; registers itself as the scheduler's sweep listener. A promoted
+  // trial's priority rises above its search's base priority by its rung, to at most
+  // `max_promoted_priority` (a client's --max_client_priority: a promotion never lifts a trial
+  // past what its owner could have asked for).
+  SearchController(JobStore* store, Scheduler* scheduler, int max_promoted_priority = kMaxPriority);
   ~SearchController();
 
   // Decides again for every sweep not done (after a restart, an event may have been missed).
@@ -44,6 +48,7 @@ class SearchController {
 
   JobStore* const store_;
   Scheduler* const scheduler_;
+  const int max_promoted_priority_;
   std::mutex mu_;
   std::set<std::string> pending_;
   bool deciding_ = false;

@@ -169,6 +169,30 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
   EXPECT_EQ(sweep.total_steps(), 4 * 2 + 6 + 18 + 3 * 18);
 }
 
+// A promotion lifts a trial's priority by its rung, but never past --max_client_priority (a
+// client's search at the limit stays there) nor below the search's own.
+TEST_F(SearchControllerTest, APromotionNeverLiftsATrialPastTheClientPriorityLimit) {
+  Scheduler::Options options;
+  options.lease_thread = false;
+  ClientPolicy policy;
+  policy.max_client_priority = 5;
+  Open(options, policy);
+  polytrain::v1::SubmitSweepRequest request = Halving(/*top_k=*/0, 1);
+  request.mutable_base()->set_priority(5);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> submitted =
+      api_->SubmitSweep(request, Caller::Client("alice"));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  RecordingChannel channel;
+  const int64_t worker = Connect("w", &channel, /*slots=*/6);
+  const double rung0[] = {0.60, 0.50, 0.55, 0.52, 0.58, 0.70};
+  for (int i = 0; i < 6; ++i) {
+    Report(worker, submitted->jobs(i).id(), rung0[i], /*paused=*/true, 2);
+  }
+  const Job promoted = Get(submitted->jobs(5).id());
+  ASSERT_EQ(promoted.search().rung(), 1);
+  EXPECT_EQ(promoted.spec().priority(), 5);  // not 6
+}
+
 TEST_F(SearchControllerTest, TheBaselineRunsNoSeedTheSameLossRanAlready) {
   // Poly-1 with epsilon 0 is cross-entropy, the baseline. When it wins, its trial and its
   // re-run are the baseline's runs too: no seed of it trains twice, nor counts twice.

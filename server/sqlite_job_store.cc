@@ -98,6 +98,11 @@ const char* const kMigrations[] = {
     R"sql(
       CREATE INDEX job_labels_by_value ON job_labels (key, value);
     )sql",
+    // 6: an owner's jobs by state, so that a submit counts the owner's unended jobs (a client's
+    // limit, --max_unended_jobs_per_client) without reading the others'.
+    R"sql(
+      CREATE INDEX jobs_by_owner_state ON jobs (owner, state);
+    )sql",
 };
 
 std::string NewJobId() {
@@ -141,6 +146,18 @@ absl::StatusOr<std::optional<Job>> FindRetried(sqlite3* db, const Job& job) {
                      existing->id(), ", submitted with another spec; use a new id for a new job"));
   }
   return *std::move(existing);
+}
+
+// How many of `owner`'s jobs are queued, running or paused, counting at most `cap` of them.
+absl::StatusOr<int64_t> CountUnended(sqlite3* db, const std::string& owner, int64_t cap) {
+  Statement count(db, SqliteJobStore::CountUnendedSql());
+  count.Bind(1, owner);
+  count.Bind(2, polytrain::v1::JOB_STATE_QUEUED);
+  count.Bind(3, polytrain::v1::JOB_STATE_RUNNING);
+  count.Bind(4, polytrain::v1::JOB_STATE_PAUSED);
+  count.Bind(5, cap);
+  if (count.Step() != SQLITE_ROW) return count.status("count unended jobs");
+  return count.Int(0);
 }
 
 }  // namespace
@@ -229,9 +246,9 @@ absl::Status SqliteJobStore::Migrate() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> jobs,
-                                                            std::vector<bool>* created,
-                                                            const polytrain::v1::Sweep* sweep) {
+absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
+    std::vector<Job> jobs, std::vector<bool>* created, const polytrain::v1::Sweep* sweep,
+    std::optional<int64_t> owner_unended_limit) {
   std::lock_guard<std::mutex> lock(writer_.mu);
   sqlite3* db = writer_.db;
   created->assign(jobs.size(), false);
@@ -281,6 +298,24 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> job
     }
     made[i] = true;
   }
+  const int64_t added = std::count(made.begin(), made.end(), true);
+  if (owner_unended_limit.has_value() && added > 0) {
+    // Counted with the new rows in, inside the transaction: two submits at once cannot both fit
+    // in the last places.
+    absl::StatusOr<int64_t> unended =
+        CountUnended(db, jobs.front().owner(), *owner_unended_limit + added);
+    if (!unended.ok()) return unended.status();
+    if (*unended > *owner_unended_limit) {
+      const int64_t before = *unended - added;  // exact below the limit (the count stops there)
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "client ", Quote(jobs.front().owner()), " has ",
+          before >= *owner_unended_limit ? absl::StrCat(before, " or more") : absl::StrCat(before),
+          " jobs queued, running or paused and this request adds ", added, "; at most ",
+          *owner_unended_limit,
+          " at once (coordinator flag --max_unended_jobs_per_client): wait for some to end or "
+          "cancel some"));
+    }
+  }
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
   *created = std::move(made);
   return jobs;
@@ -320,6 +355,10 @@ bool SqliteJobStore::ParsePageToken(const std::string& token, int64_t* before) {
     return false;
   }
   return absl::SimpleAtoi(token, before) && *before >= 1;
+}
+
+const char* SqliteJobStore::CountUnendedSql() {
+  return "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE owner = ? AND state IN (?, ?, ?) LIMIT ?)";
 }
 
 std::string SqliteJobStore::ListJobsSql(const JobFilter& filter) {

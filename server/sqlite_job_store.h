@@ -26,10 +26,13 @@ class SqliteJobStore : public JobStore {
   static int CurrentSchemaVersion();
   // The SQL ListJobs runs for `filter`, its parameters unbound (a test checks its query plan).
   static std::string ListJobsSql(const JobFilter& filter);
+  // The SQL that counts an owner's unended jobs for CreateJobs' owner_unended_limit (as above).
+  static const char* CountUnendedSql();
 
   absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
-      const polytrain::v1::Sweep* sweep = nullptr) override;
+      const polytrain::v1::Sweep* sweep = nullptr,
+      std::optional<int64_t> owner_unended_limit = std::nullopt) override;
   absl::StatusOr<polytrain::v1::Sweep> GetSweep(const std::string& id) override;
   absl::Status SetSweepState(const std::string& id, polytrain::v1::Sweep::State state) override;
   absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsInState(

@@ -217,6 +217,69 @@ TEST_F(SqliteJobStoreTest, ABatchIsStoredWholeOrNotAtAll) {
   EXPECT_EQ(store_->ListJobs(everything)->jobs.size(), 4u);
 }
 
+TEST_F(SqliteJobStoreTest, AnOwnersUnendedJobsAreBoundedAtTheLimit) {
+  auto owned = [](const std::string& owner, const std::string& request_id = "") {
+    Job job;
+    job.set_owner(owner);
+    job.mutable_spec()->set_name("j");
+    job.set_state(polytrain::v1::JOB_STATE_QUEUED);
+    job.set_client_request_id(request_id);
+    return job;
+  };
+  std::vector<bool> created;
+  // Two, then a third that ends: "a" has 2 unended, and "b"'s jobs are not "a"'s.
+  ASSERT_TRUE(store_->CreateJobs({owned("a", "r1"), owned("a")}, &created, nullptr, 3).ok());
+  absl::StatusOr<std::vector<Job>> ended = store_->CreateJobs({owned("a")}, &created, nullptr, 3);
+  ASSERT_TRUE(ended.ok());
+  Job done = (*ended)[0];
+  done.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
+  ASSERT_TRUE(store_->UpdateJob(done).ok());
+  ASSERT_TRUE(store_->CreateJobs({owned("b"), owned("b"), owned("b")}, &created, nullptr, 3).ok());
+
+  // One past the limit: refused whole, naming the limit; nothing stored.
+  absl::StatusOr<std::vector<Job>> over =
+      store_->CreateJobs({owned("a"), owned("a")}, &created, nullptr, 3);
+  ASSERT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted) << over.status();
+  EXPECT_NE(over.status().message().find("client 'a' has 2 jobs queued, running or paused and this "
+                                         "request adds 2; at most 3"),
+            std::string::npos)
+      << over.status();
+  EXPECT_NE(over.status().message().find("--max_unended_jobs_per_client"), std::string::npos);
+  JobFilter of_a;
+  of_a.owner = "a";
+  EXPECT_EQ(store_->ListJobs(of_a)->jobs.size(), 3u);
+
+  // At the limit: taken. Then a retry of a stored job adds nothing and is never refused.
+  ASSERT_TRUE(store_->CreateJobs({owned("a")}, &created, nullptr, 3).ok());
+  absl::StatusOr<std::vector<Job>> retry =
+      store_->CreateJobs({owned("a", "r1")}, &created, nullptr, 3);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(created, std::vector<bool>{false});
+  absl::StatusOr<std::vector<Job>> full = store_->CreateJobs({owned("a")}, &created, nullptr, 3);
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(full.status().message().find("has 3 or more jobs"), std::string::npos) << full.status();
+  // Without a limit (an admin's submit), none applies.
+  EXPECT_TRUE(store_->CreateJobs({owned("a")}, &created).ok());
+  EXPECT_EQ(store_->ListJobs(of_a)->jobs.size(), 5u);
+}
+
+TEST_F(SqliteJobStoreTest, CountingUnendedJobsUsesTheOwnerStateIndex) {
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  std::string plan;
+  sqlite3_stmt* statement = nullptr;
+  const std::string sql = std::string("EXPLAIN QUERY PLAN ") + SqliteJobStore::CountUnendedSql();
+  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sql;
+  while (sqlite3_step(statement) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
+    plan += "\n";
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  EXPECT_NE(plan.find("COVERING INDEX jobs_by_owner_state"), std::string::npos) << plan;
+}
+
 TEST_F(SqliteJobStoreTest, RefusesANewerSchema) {
   store_.reset();
   {
