@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_replace.h"
 #include "api/limits.h"
 
 namespace polytrain {
@@ -12,8 +12,25 @@ namespace polytrain {
 namespace fs = std::filesystem;
 
 std::string WithoutCheckpointDirs(std::string error, const std::vector<std::string>& dirs) {
-  for (const std::string& dir : dirs) {
-    if (!dir.empty()) error = absl::StrReplaceAll(error, {{dir + "/", ""}});
+  // A character a path goes on with: a directory that follows one is part of a longer path
+  // ("my_ckpt/" is not "ckpt/").
+  auto in_path = [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+           c == '/';
+  };
+  for (std::string dir : dirs) {
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();  // "ckpt/" as "ckpt"
+    if (dir.empty()) continue;
+    const std::string prefix = dir == "/" ? dir : dir + "/";
+    std::string kept;
+    size_t from = 0;
+    for (size_t at = error.find(prefix); at != std::string::npos; at = error.find(prefix, at + 1)) {
+      if (at > 0 && in_path(error[at - 1])) continue;
+      kept.append(error, from, at - from);
+      from = at + prefix.size();
+    }
+    kept.append(error, from, std::string::npos);
+    error = std::move(kept);
   }
   return error;
 }

@@ -37,8 +37,10 @@ std::vector<std::string> RemoveIdleJobDirs(const std::string& root, std::chrono:
                                            const std::set<std::string>& running);
 
 // `error` for the coordinator and its clients: the worker's own checkpoint directories (`dirs`,
-// each ending without '/') taken out of the paths it names, so that "ROOT/job-x/ckpt-....pt"
-// reads as "job-x/ckpt-....pt", the coordinator's name for its copy.
+// with or without a trailing '/') taken out of the paths it names, so that
+// "ROOT/job-x/ckpt-....pt" reads as "job-x/ckpt-....pt", the coordinator's name for its copy (a
+// search trial's temporary directory leaves the bare file name). Only whole leading parts of a
+// path go: "my_ckpt/x" stays when "ckpt" is one of `dirs`.
 std::string WithoutCheckpointDirs(std::string error, const std::vector<std::string>& dirs);
 
 }  // namespace polytrain

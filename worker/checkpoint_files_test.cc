@@ -98,6 +98,9 @@ TEST_F(CheckpointFilesTest, ErrorsLeaveTheWorkersDirectoriesOut) {
             "saving checkpoint job-1/ckpt-000000000080.pt: disk full; renaming "
             "ckpt-000000000080.pt.tmp");
   EXPECT_EQ(WithoutCheckpointDirs("no path here", {"", "/var/ckpt"}), "no path here");
+  // A relative directory, given with a trailing '/': only where a path begins with it.
+  EXPECT_EQ(WithoutCheckpointDirs("ckpt/job-1/a.pt and my_ckpt/job-1/b.pt, 'ckpt/c.pt'", {"ckpt/"}),
+            "job-1/a.pt and my_ckpt/job-1/b.pt, 'c.pt'");
 }
 
 }  // namespace
