@@ -94,7 +94,8 @@ bool CoordinatorClient::Outage::TryAgain(const std::string& why) {
     away_ = true;
     since_ = now;
     if (quiet_) return true;
-    std::cerr << "polyctl: " << why << "; watching again for up to " << patience_.count() << " s\n";
+    std::cerr << "polyctl: " << why << "; " << action_ << " for up to " << patience_.count()
+              << " s\n";
     return true;
   }
   return now - since_ <= patience_;

@@ -4,10 +4,14 @@
 #ifndef POLYTRAIN_CLIENT_COORDINATOR_CLIENT_H_
 #define POLYTRAIN_CLIENT_COORDINATOR_CLIENT_H_
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -33,8 +37,48 @@ class CoordinatorClient {
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     Response response;
     const grpc::Status status = (stub_.get()->*method)(&context, request, &response);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        status.error_code() != grpc::StatusCode::CANCELLED) {
+      answered_ = true;
+    }
     return Result(status, std::move(response));
   }
+
+  // A call that stores something (SubmitJob, SubmitSweep) with a client_request_id, so safe to
+  // send again: when the coordinator answered this client before (a ListJobs first, if nothing
+  // has) and then goes away before answering it (UNAVAILABLE, or a restart's CANCELLED), it may
+  // have stored the request already; the same request goes again until it is answered or
+  // --reconnect-seconds pass, and a coordinator that stored it answers with what it stored.
+  // A coordinator never reached is an error at once, as for Call.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> CallAgainWhileAway(
+      grpc::Status (polytrain::v1::Coordinator::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                               Response*),
+      const Request& request) {
+    if (!answered_) {
+      polytrain::v1::ListJobsRequest probe;
+      probe.set_page_size(1);
+      absl::StatusOr<polytrain::v1::ListJobsResponse> reached =
+          Call(&polytrain::v1::Coordinator::Stub::ListJobs, probe);
+      if (!answered_) return reached.status();
+    }
+    absl::StatusOr<Response> response = Call(method, request);
+    Outage outage(rewatch_seconds_, /*quiet=*/false, "sending it again");
+    auto backoff = std::chrono::milliseconds(200);
+    while (absl::IsUnavailable(response.status()) &&
+           outage.TryAgain(absl::StrCat("the coordinator went away before it answered (",
+                                        response.status().message(),
+                                        "): it may have stored the request (request id ",
+                                        request.client_request_id(), ", stored at most once)"))) {
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      ++sent_again_;
+      response = Call(method, request);
+    }
+    return response;
+  }
+  // How many times CallAgainWhileAway sent a request again (any thread may ask).
+  int sent_again() const { return sent_again_; }
 
   // Uploads the file at `path` as an artifact called `name`: its SHA-256 first, then its bytes
   // in 1 MiB chunks (the coordinator checks one against the other).
@@ -45,15 +89,17 @@ class CoordinatorClient {
   // the rewatch seconds have passed. Reset() once it answers again.
   class Outage {
    public:
-    // `quiet`: says nothing on stderr.
-    explicit Outage(double patience_seconds, bool quiet = false)
-        : patience_(patience_seconds), quiet_(quiet) {}
+    // `quiet`: says nothing on stderr; `action`: what is done meanwhile, as stderr says it.
+    explicit Outage(double patience_seconds, bool quiet = false,
+                    std::string action = "watching again")
+        : patience_(patience_seconds), quiet_(quiet), action_(std::move(action)) {}
     bool TryAgain(const std::string& why);
     void Reset() { away_ = false; }
 
    private:
     std::chrono::duration<double> patience_;
     bool quiet_;
+    std::string action_;
     bool away_ = false;
     std::chrono::steady_clock::time_point since_;
   };
@@ -97,6 +143,8 @@ class CoordinatorClient {
   ClientSecurityOptions security_;
   absl::Status status_;
   double rewatch_seconds_ = kDefaultRewatchSeconds;
+  bool answered_ = false;  // a call got the coordinator's answer (of any status)
+  std::atomic<int> sent_again_{0};
   std::unique_ptr<polytrain::v1::Coordinator::Stub> stub_;
 };
 

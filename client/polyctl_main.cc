@@ -42,7 +42,9 @@ int Main(int argc, char** argv) {
   double reconnect_seconds = CoordinatorClient::kDefaultRewatchSeconds;
   app.add_option("--reconnect-seconds", reconnect_seconds,
                  "a watch (watch, --wait, --watch) whose coordinator goes away after it began "
-                 "waits this long for it to come back, then exits 3 (0: at once)")
+                 "waits this long for it to come back, then exits 3 (0: at once); a submit, "
+                 "sweep or search it went away during is sent again as long (its request id, "
+                 "--request-id or a new one, keeps it from being stored twice)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   ClientSecurityOptions security;

@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "client/coordinator_client.h"
 #include "testing/service_fixture.h"
 #include "testing/tcp_proxy.h"
 
@@ -444,6 +445,54 @@ TEST_F(FaultTest, ARestoredJobWhoseWorkerNeverReturnsIsRequeuedALeaseAfterTheRes
   // not one that had lapsed before or lapses at once.
   EXPECT_GE(std::chrono::steady_clock::now() - serving, std::chrono::milliseconds(2500));
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker gone (attempt 1)");
+}
+
+// A submit whose connection is lost before it is answered (the coordinator may have stored it)
+// is sent again with its request id until answered: one job, whether the first try reached the
+// coordinator or not (polyctl's CoordinatorClient::CallAgainWhileAway).
+TEST_F(FaultTest, ASubmitCutOffBeforeItsAnswerIsSentAgainAndStoredOnce) {
+  StartCoordinator();
+  TcpProxy proxy(port_);
+  CoordinatorClient client("127.0.0.1:" + std::to_string(proxy.port()), ClientSecurityOptions{});
+  client.set_rewatch_seconds(60);
+  v1::SubmitJobRequest request;
+  *request.mutable_spec() = Spec("resent", 1);
+  request.set_client_request_id("resent-1");
+
+  // Stored, then the answer lost: the request again gets the job stored the first time.
+  v1::Job stored;
+  ASSERT_TRUE(Submit(request.spec(), &stored, "resent-1").ok());
+  ASSERT_TRUE(client.Call(&v1::Coordinator::Stub::ListJobs, v1::ListJobsRequest()).ok());
+  proxy.Cut();  // the connection ends; new ones are refused until Restore()
+  absl::StatusOr<v1::Job> again;
+  std::thread submit(
+      [&] { again = client.CallAgainWhileAway(&v1::Coordinator::Stub::SubmitJob, request); });
+  ASSERT_TRUE(WaitFor([&] { return client.sent_again() >= 1; }, 30));
+  proxy.Restore();
+  submit.join();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->id(), stored.id());
+
+  // Never stored: sent again, stored once.
+  request.set_client_request_id("resent-2");
+  proxy.Cut();
+  std::thread second(
+      [&] { again = client.CallAgainWhileAway(&v1::Coordinator::Stub::SubmitJob, request); });
+  ASSERT_TRUE(WaitFor([&] { return client.sent_again() >= 2; }, 30));
+  proxy.Restore();
+  second.join();
+  ASSERT_TRUE(again.ok()) << again.status();
+  v1::ListJobsRequest all;
+  v1::ListJobsResponse listed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->ListJobs(&context, all, &listed).ok());
+  EXPECT_EQ(listed.jobs_size(), 2);  // "resent-1" once and "resent-2" once
+
+  // A coordinator never reached is an error at once, not a wait.
+  CoordinatorClient nowhere("127.0.0.1:1", ClientSecurityOptions{});
+  EXPECT_TRUE(absl::IsUnavailable(
+      nowhere.CallAgainWhileAway(&v1::Coordinator::Stub::SubmitJob, request).status()));
+  EXPECT_EQ(nowhere.sent_again(), 0);
 }
 
 }  // namespace

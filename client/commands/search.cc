@@ -166,7 +166,7 @@ absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptio
         ParseProto(options.baseline, ProtoFormat::kText, "--baseline", search.mutable_baseline()));
   }
   request.set_seeds(options.seeds);
-  request.set_client_request_id(options.request_id);
+  request.set_client_request_id(RequestIdOrNew(options.request_id));
   return request;
 }
 
@@ -203,7 +203,7 @@ int RunSearch(const SearchOptions& options, const CLI::App& command, Coordinator
   }
   if (*done) return kExitOk;  // a dry run: the files were only named, not uploaded
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> response =
-      client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, *request);
+      client.CallAgainWhileAway(&polytrain::v1::Coordinator::Stub::SubmitSweep, *request);
   if (!response.ok()) return Fail(response.status());
   std::cout << response->sweep_id() << std::endl;
   if (!options.watch) return kExitOk;
@@ -277,7 +277,10 @@ Command AddSearchCommand(CLI::App& app) {
                    "loss the winner is tested against (default: cross-entropy)")
       ->check(NotEmpty());
   search->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
-  search->add_option("--request-id", options->request_id, "makes retries of this search safe")
+  search
+      ->add_option("--request-id", options->request_id,
+                   "makes retries of this search safe (without it, a new one for each run: "
+                   "polyctl's own resends are safe either way)")
       ->check(NotEmpty());
   search->add_option("--poll-seconds", options->poll_seconds, "how often --watch asks")
       ->check(CLI::Range(0.05, 60.0))

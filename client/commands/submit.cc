@@ -44,7 +44,7 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
     spec.set_time_limit_seconds(static_cast<int32_t>(options.time_limit));
   if (!options.name.empty()) spec.set_name(options.name);
   if (absl::Status s = ApplyLabels(options.labels, spec.mutable_labels()); !s.ok()) return Fail(s);
-  request.set_client_request_id(options.request_id);
+  request.set_client_request_id(RequestIdOrNew(options.request_id));
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitJobRequest(request); !s.ok()) return Fail(s);
   absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);
@@ -54,7 +54,7 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
   }
   if (*done) return kExitOk;  // a dry run: the files were only named, not uploaded
   absl::StatusOr<polytrain::v1::Job> job =
-      client.Call(&polytrain::v1::Coordinator::Stub::SubmitJob, request);
+      client.CallAgainWhileAway(&polytrain::v1::Coordinator::Stub::SubmitJob, request);
   if (!job.ok()) return Fail(job.status());
   std::cout << job->id() << std::endl;
   if (!options.watch) return kExitOk;
@@ -83,7 +83,10 @@ Command AddSubmitCommand(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{kMaxTimeLimitSeconds}));
   submit->add_option("--name", options->name, "replace the name")->check(NotEmpty());
   submit->add_option("--label", options->labels, "add a label KEY=VALUE (repeatable)");
-  submit->add_option("--request-id", options->request_id, "makes retries of this submit safe")
+  submit
+      ->add_option("--request-id", options->request_id,
+                   "makes retries of this submit safe (without it, a new one for each run: "
+                   "polyctl's own resends are safe either way)")
       ->check(NotEmpty());
   AddUploadFlags(submit, &options->upload);
   submit->add_flag("--watch", options->watch, "follow the job until it ends");

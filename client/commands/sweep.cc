@@ -49,7 +49,7 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
     return kExitUsage;
   }
   request.set_seeds(options.seeds);
-  request.set_client_request_id(options.request_id);
+  request.set_client_request_id(RequestIdOrNew(options.request_id));
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitSweepRequest(request).status(); !s.ok()) return Fail(s);
   absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);
@@ -61,7 +61,7 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   }
   if (*done) return kExitOk;  // a dry run: the files were only named, not uploaded
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> response =
-      client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, request);
+      client.CallAgainWhileAway(&polytrain::v1::Coordinator::Stub::SubmitSweep, request);
   if (!response.ok()) return Fail(response.status());
   std::cout << response->sweep_id() << std::endl;
   if (!options.wait) return kExitOk;
@@ -91,7 +91,10 @@ Command AddSweepCommand(CLI::App& app) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   sweep->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
-  sweep->add_option("--request-id", options->request_id, "makes retries of this sweep safe")
+  sweep
+      ->add_option("--request-id", options->request_id,
+                   "makes retries of this sweep safe (without it, a new one for each run: "
+                   "polyctl's own resends are safe either way)")
       ->check(NotEmpty());
   AddUploadFlags(sweep, &options->upload);
   sweep->add_flag("--wait", options->wait, "wait until every job has ended");

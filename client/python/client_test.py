@@ -20,6 +20,8 @@ import unittest
 import warnings
 from unittest import mock
 
+import grpc
+
 from client_support import SCRATCH, SMALL_JOB, Service  # sets sys.path first
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -29,6 +31,10 @@ import polytrain._upload  # noqa: E402
 from polytrain import Client, PolyTrainError, state_name  # noqa: E402
 from polytrain.v1 import coordinator_pb2, job_pb2, job_record_pb2, metrics_pb2  # noqa: E402
 from client_arguments_test import ArgumentTest, TlsTest, TokenTest  # noqa: E402,F401 (run here)
+
+
+def raise_(error):
+    raise error
 
 
 class ClientTest(unittest.TestCase):
@@ -56,6 +62,48 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(evals[-1]["step"], 20)  # 300 samples / 30 x 2 epochs
         self.assertEqual(self.client.get(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
         self.assertIn(job.id, [j.id for j in self.client.jobs(labels={})])
+
+    def test_a_submit_whose_answer_was_lost_is_sent_again_and_stored_once(self):
+        # The coordinator stores the first try, then the connection is lost before its answer
+        # (as when it restarts): the client sends the same request (its generated request id)
+        # again and gets the job stored the first time.
+        class Lost(grpc.RpcError):
+            def code(self):
+                return grpc.StatusCode.UNAVAILABLE
+
+            def details(self):
+                return "Socket closed"
+
+        with Client(self.service.address) as client:
+            real = client._stub.SubmitJob
+            sent = []
+
+            def lose_the_first_answer(request, **kwargs):
+                sent.append(request.client_request_id)
+                job = real(request, **kwargs)
+                if len(sent) == 1:
+                    raise Lost()
+                return job
+
+            client._stub.SubmitJob = lose_the_first_answer
+            spec = SMALL_JOB.replace('name: "small"', 'name: "resent"')
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                job = client.submit(spec)
+            self.assertEqual(len(sent), 2)
+            self.assertEqual(sent[0], sent[1])
+            self.assertTrue(sent[0].startswith("python-"), sent[0])
+            self.assertTrue(any("sending it again" in str(w.message) for w in caught), caught)
+            stored = [j for j in client.jobs() if j.client_request_id == sent[0]]
+            self.assertEqual([j.id for j in stored], [job.id])
+            # With reconnect_seconds 0, nothing is sent again: the error at once.
+            client.reconnect_seconds = 0
+            sent.clear()
+            client._stub.SubmitJob = lambda request, **kwargs: (sent.append(1), raise_(Lost()))
+            with self.assertRaises(PolyTrainError) as error:
+                client.submit(spec)
+            self.assertEqual(error.exception.code, "UNAVAILABLE")
+            self.assertEqual(len(sent), 1)
 
     def test_closing_the_client_ends_a_watch_in_another_thread_with_its_error(self):
         # A job no worker here can run (it needs a GPU) stays queued: the watch waits on it.

@@ -4,6 +4,7 @@ override), plaintext only to a loopback address, a bearer token per call."""
 import os
 import pathlib
 import re
+import secrets
 import time
 import warnings
 
@@ -124,6 +125,8 @@ class Client:
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
         self._plaintext = tls_ca is None
         self._closed = False
+        self._answered = False  # a call got the coordinator's answer (of any status)
+        self.reconnect_seconds = DEFAULT_RECONNECT_SECONDS  # for a submit sent again
 
     def close(self):
         """Closes the connection; a call after it raises PolyTrainError FAILED_PRECONDITION."""
@@ -151,9 +154,46 @@ class Client:
         if not hasattr(request, "__next__"):  # an upload's chunks are each bounded
             _messages.check_size(request, MAX_MESSAGE_BYTES)
         try:
-            return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            response = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as error:
+            if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+                self._answered = True
             raise self._refusal(error.code(), error.details()) from None
+        self._answered = True
+        return response
+
+    def _call_again_while_away(self, method, request):
+        """A submit (its request has a client_request_id): when the coordinator answered this
+        client before (a ListJobs first, if nothing has) and goes away before answering it, it
+        may have stored the request; the same request goes again until it is answered or
+        reconnect_seconds pass, and a coordinator that stored it answers with what it stored. A
+        coordinator never reached raises at once."""
+        if not self._answered:
+            try:
+                self._call(self._stub.ListJobs, coordinator_pb2.ListJobsRequest(page_size=1))
+            except PolyTrainError:
+                if not self._answered:
+                    raise
+        away_since, backoff = None, 0.2
+        while True:
+            try:
+                return self._call(method, request)
+            except PolyTrainError as error:
+                if self._closed or error.code not in ("UNAVAILABLE", "CANCELLED"):
+                    raise
+                now = time.monotonic()
+                if away_since is None:
+                    away_since = now
+                    if self.reconnect_seconds > 0:
+                        warnings.warn(
+                            f"the coordinator at {self.address} went away before it answered "
+                            f"({error.message}): it may have stored the request (request id "
+                            f"{request.client_request_id}, stored at most once); sending it "
+                            f"again for up to {self.reconnect_seconds} s", stacklevel=4)
+                if now - away_since >= self.reconnect_seconds:
+                    raise
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
 
     def _refusal(self, code, details):
         """The PolyTrainError of a failed call. A plaintext client whose connection the server
@@ -191,7 +231,10 @@ class Client:
         uploaded first and named by their sha256, once the coordinator has checked the spec (a
         refused spec uploads nothing); a path that is not a file there goes as it is, a path under
         the worker's --data_root, with a warning. Returns the Job. `dry_run`: only the check,
-        nothing uploaded or stored; returns the job as it would be queued, without an id."""
+        nothing uploaded or stored; returns the job as it would be queued, without an id.
+        `request_id` makes a retry of yours safe; without it the client draws one, and a submit
+        (sweep, search) the coordinator went away during after it was reached is sent again with
+        it for up to `client.reconnect_seconds` (120), so that it is stored once."""
         request = coordinator_pb2.SubmitJobRequest(
             spec=_messages.message(spec, job_pb2.JobSpec, "spec"),
             client_request_id=_arguments.text(request_id, "request_id"))
@@ -225,7 +268,8 @@ class Client:
 
     def _submit(self, method, request, spec_field, files, dry_run):
         """A SubmitJob or SubmitSweep: checked by the coordinator first (validate_only) when
-        files are to be uploaded or only the check is asked for, then sent for real."""
+        files are to be uploaded or only the check is asked for, then sent for real, with a
+        request id (the caller's, or a new random one) so that it can be sent again."""
         _arguments.boolean(dry_run, "dry_run")
         if files is not None:
             files = _arguments.directory(files, "files")
@@ -239,7 +283,9 @@ class Client:
             request.validate_only = False
             spec = getattr(request, spec_field)
             spec.CopyFrom(self._upload_named_files(spec, files))
-        return self._call(method, request)
+        if not request.client_request_id:
+            request.client_request_id = "python-" + secrets.token_hex(8)
+        return self._call_again_while_away(method, request)
 
     def get_sweep(self, sweep_id):
         """The Sweep: its request, state, rungs, trials, steps trained and ranking (best_loss)."""
