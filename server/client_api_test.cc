@@ -58,13 +58,11 @@ class RecordingWatcher : public JobWatcher {
 
 // --max_client_priority bounds a client token's priority; an admin's is the API's to bound.
 TEST_F(CoordinatorTest, AClientsPriorityIsBoundedByThePolicy) {
-  core_.reset();
   Scheduler::Options options;
   options.lease_thread = false;
   ClientPolicy policy;
   policy.max_client_priority = 10;
-  core_ = *CoordinatorCore::Open(path_, options, std::nullopt, policy);
-  api_ = &core_->client_api();
+  Open(options, policy);
   const Caller alice = Caller::Client("alice");
   polytrain::v1::SubmitJobRequest request = Request("urgent");
   request.mutable_spec()->set_priority(10);
@@ -91,13 +89,11 @@ TEST_F(CoordinatorTest, AClientsPriorityIsBoundedByThePolicy) {
 
 // --max_unended_jobs_per_client bounds what a client token has queued, running or paused.
 TEST_F(CoordinatorTest, AClientsUnendedJobsAreBoundedByThePolicy) {
-  core_.reset();
   Scheduler::Options options;
   options.lease_thread = false;
   ClientPolicy policy;
   policy.max_unended_jobs = 3;
-  core_ = *CoordinatorCore::Open(path_, options, std::nullopt, policy);
-  api_ = &core_->client_api();
+  Open(options, policy);
   const Caller alice = Caller::Client("alice");
   ASSERT_TRUE(api_->SubmitJob(Request("one"), alice).ok());
   absl::StatusOr<Job> second = api_->SubmitJob(Request("two"), alice);

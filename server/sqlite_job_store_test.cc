@@ -35,6 +35,23 @@ class SqliteJobStoreTest : public ::testing::Test {
     EXPECT_TRUE(stored.ok()) << stored.status();
     return *stored;
   }
+  // SQLite's plan for `sql` (its parameters unbound), one step per line; the store is closed.
+  std::string QueryPlan(const std::string& sql) {
+    store_.reset();
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    std::string plan;
+    sqlite3_stmt* statement = nullptr;
+    const std::string explain = "EXPLAIN QUERY PLAN " + sql;
+    EXPECT_EQ(sqlite3_prepare_v2(db, explain.c_str(), -1, &statement, nullptr), SQLITE_OK) << sql;
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
+      plan += "\n";
+    }
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return plan;
+  }
   std::string path_;
   std::unique_ptr<SqliteJobStore> store_;
 };
@@ -264,19 +281,7 @@ TEST_F(SqliteJobStoreTest, AnOwnersUnendedJobsAreBoundedAtTheLimit) {
 }
 
 TEST_F(SqliteJobStoreTest, CountingUnendedJobsUsesTheOwnerStateIndex) {
-  store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  std::string plan;
-  sqlite3_stmt* statement = nullptr;
-  const std::string sql = std::string("EXPLAIN QUERY PLAN ") + SqliteJobStore::CountUnendedSql();
-  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sql;
-  while (sqlite3_step(statement) == SQLITE_ROW) {
-    plan += reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
-    plan += "\n";
-  }
-  sqlite3_finalize(statement);
-  sqlite3_close(db);
+  const std::string plan = QueryPlan(SqliteJobStore::CountUnendedSql());
   EXPECT_NE(plan.find("COVERING INDEX jobs_by_owner_state"), std::string::npos) << plan;
 }
 
@@ -296,23 +301,11 @@ TEST_F(SqliteJobStoreTest, RefusesANewerSchema) {
 // A sweep's jobs are found through the label index, not by reading every job: the plan of the
 // query ListJobs runs for a label, owner and states names the index.
 TEST_F(SqliteJobStoreTest, ALabelFilterUsesTheLabelIndex) {
-  store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  std::string plan;
-  sqlite3_stmt* statement = nullptr;
   JobFilter filter;
   filter.states = {polytrain::v1::JOB_STATE_QUEUED};
   filter.owner = "a";
   filter.labels = {{"sweep", "s-1"}, {"team", "x"}};
-  const std::string sql = "EXPLAIN QUERY PLAN " + SqliteJobStore::ListJobsSql(filter);
-  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sql;
-  while (sqlite3_step(statement) == SQLITE_ROW) {
-    plan += reinterpret_cast<const char*>(sqlite3_column_text(statement, 3));
-    plan += "\n";
-  }
-  sqlite3_finalize(statement);
-  sqlite3_close(db);
+  const std::string plan = QueryPlan(SqliteJobStore::ListJobsSql(filter));
   EXPECT_NE(plan.find("job_labels_by_value"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("jobs_by_owner"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("jobs_by_state"), std::string::npos) << plan;
