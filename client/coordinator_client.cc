@@ -130,6 +130,7 @@ absl::StatusOr<polytrain::v1::Job> CoordinatorClient::Watch(
     while (reader->Read(&event)) {
       ever_connected = true;
       outage.Reset();
+      slot_wait.Reset();
       backoff = std::chrono::milliseconds(200);
       if (event.has_point()) {
         if (!seen.emplace(event.point().step(), event.point().kind()).second) continue;

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_security.h"
 #include "common/grpc_status.h"
+#include "common/random_key.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
 
 namespace polytrain {
@@ -36,25 +37,30 @@ class CoordinatorClient {
     Prepare(&context);
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     Response response;
+    const bool answered_before = answered_;  // then no hint about TLS or the address
     const grpc::Status status = (stub_.get()->*method)(&context, request, &response);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
         status.error_code() != grpc::StatusCode::CANCELLED) {
       answered_ = true;
     }
-    return Result(status, std::move(response));
+    return Result(status, std::move(response), answered_before);
   }
 
-  // A call that stores something (SubmitJob, SubmitSweep) with a client_request_id, so safe to
-  // send again: when the coordinator answered this client before (a ListJobs first, if nothing
-  // has) and then goes away before answering it (UNAVAILABLE, or a restart's CANCELLED), it may
-  // have stored the request already; the same request goes again until it is answered or
-  // --reconnect-seconds pass, and a coordinator that stored it answers with what it stored.
-  // A coordinator never reached is an error at once, as for Call.
+  // A call that stores something (SubmitJob, SubmitSweep), made safe to send again by its
+  // client_request_id (a new random one, "polyctl-" and 16 hex digits, when it has none): when
+  // the coordinator answered this client before (a ListJobs first, if nothing has) and then goes
+  // away before answering it (UNAVAILABLE, or a restart's CANCELLED, which Result() makes
+  // UNAVAILABLE), it may have stored the request already; the same request goes again until it
+  // is answered or --reconnect-seconds pass, and a coordinator that stored it answers with what
+  // it stored. A coordinator never reached is an error at once, as for Call.
   template <typename Request, typename Response>
   absl::StatusOr<Response> CallAgainWhileAway(
       grpc::Status (polytrain::v1::Coordinator::Stub::*method)(grpc::ClientContext*, const Request&,
                                                                Response*),
-      const Request& request) {
+      Request request) {
+    if (request.client_request_id().empty()) {
+      request.set_client_request_id(absl::StrCat("polyctl-", RandomHexKey(8)));
+    }
     if (!answered_) {
       polytrain::v1::ListJobsRequest probe;
       probe.set_page_size(1);
@@ -143,7 +149,7 @@ class CoordinatorClient {
   ClientSecurityOptions security_;
   absl::Status status_;
   double rewatch_seconds_ = kDefaultRewatchSeconds;
-  bool answered_ = false;  // a call got the coordinator's answer (of any status)
+  std::atomic<bool> answered_{false};  // a call got the coordinator's answer (any status)
   std::atomic<int> sent_again_{0};
   std::unique_ptr<polytrain::v1::Coordinator::Stub> stub_;
 };

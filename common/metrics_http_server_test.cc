@@ -62,8 +62,6 @@ class MetricsHttpServerTest : public ::testing::Test {
   std::unique_ptr<MetricsHttpServer> server_;
 };
 
-// IPv6 and names listen as IPv4 does (the port of each is its own); what is not HOST:PORT is
-// refused naming the flag.
 // Whether this host has an IPv6 loopback to listen on (a container may have none).
 bool HasIpv6Loopback() {
   const int fd = socket(AF_INET6, SOCK_STREAM, 0);
@@ -76,6 +74,8 @@ bool HasIpv6Loopback() {
   return bound;
 }
 
+// IPv6 and names listen as IPv4 does (the port of each is its own); what is not HOST:PORT is
+// refused naming the flag.
 TEST(MetricsHttpServerAddressTest, ListensOnIpv6AndNamesAndRefusesTheRest) {
   auto registry = std::make_shared<prometheus::Registry>();
   const bool ipv6 = HasIpv6Loopback();

@@ -145,7 +145,7 @@ class CoordinatorTest : public ::testing::Test {
     request.set_id(id);
     return *api_->GetJob(request, kAdmin);
   }
-  // `steps`: where the attempt ended (at least its newest point's step, or it is refused).
+  // `steps`: where the attempt ended (Job.steps is the larger of it and its newest point's).
   void Finish(int64_t session, const polytrain::v1::Job& job,
               const std::map<std::string, double>& metrics = {}, int64_t steps = 0) {
     polytrain::v1::WorkerMessage message;

@@ -65,6 +65,7 @@ absl::StatusOr<polytrain::v1::ListJobsResponse> JobQueries::ListJobs(
   query.Add(filter.owner.value_or(""));
   std::vector<int> states(request.states().begin(), request.states().end());
   std::sort(states.begin(), states.end());
+  states.erase(std::unique(states.begin(), states.end()), states.end());
   query.Add(absl::StrJoin(states, ","));
   for (const auto& [key, value] : filter.labels) query.Add(key).Add(value);
   absl::StatusOr<std::string> position = PagePosition(request.page_token(), query, "ListJobs");

@@ -341,10 +341,11 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
                      " is not a loss-search trial, so it has no "
                      "rung to pause at; report its end without paused"));
   }
-  if (owned.rank == 0 && finished.steps() < owned.job->newest_step) {  // Job.steps is its word
-    return absl::InvalidArgumentError(
-        absl::StrCat("finished.steps: job ", finished.job_id(), " ended at step ", finished.steps(),
-                     " but this attempt reported a point at step ", owned.job->newest_step));
+  if (owned.rank == 0 && finished.steps() < owned.job->newest_step) {
+    // Not refused: a worker drops a refused result for good, and the job would train again.
+    // Job.steps keeps the furthest step (FinishJobLocked).
+    spdlog::warn("job {}: its worker reported its end at step {} after a point at step {}",
+                 finished.job_id(), finished.steps(), owned.job->newest_step);
   }
   owned.job->ranks[owned.rank].done = true;
   if (owned.rank != 0) {  // its part is done: its slot is free, the gang goes on

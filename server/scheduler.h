@@ -96,8 +96,8 @@ class Scheduler {
 
   // Stores new jobs in one transaction (all or none), queues the new ones and schedules;
   // returns each as it stands now (a retried one as it already was).
-  // With `sweep`, its record is stored in the same transaction, and `owner_unended_limit` bounds
-  // the owner's unended jobs (JobStore::CreateJobs).
+  // With `sweep`, its record is stored in the same transaction. With `owner_unended_limit`, the
+  // owner's unended jobs are bounded (both as JobStore::CreateJobs does them).
   absl::StatusOr<std::vector<polytrain::v1::Job>> Submit(
       std::vector<polytrain::v1::Job> jobs, const polytrain::v1::Sweep* sweep = nullptr,
       std::optional<int64_t> owner_unended_limit = std::nullopt);

@@ -208,10 +208,11 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
       job->mutable_search()->add_rung_values(value);
       SetTrialRung(request, next, job);
       // Promoted trials run before the search's new ones (as ASHA prefers promotions), but never
-      // above what the operator lets a client ask for, nor below the search's own priority.
+      // above what the operator lets a client ask for, nor below the search's own priority. A
+      // search above that limit is an admin's (a client's is refused there): it rises freely.
       const int base = request.base().priority();
-      job->mutable_spec()->set_priority(
-          std::max(base, std::min({kMaxPriority, max_promoted_priority_, base + next})));
+      const int cap = base > max_promoted_priority_ ? kMaxPriority : max_promoted_priority_;
+      job->mutable_spec()->set_priority(std::max(base, std::min({kMaxPriority, cap, base + next})));
     });
     if (!resumed.ok() && !absl::IsFailedPrecondition(resumed)) return resumed;
     spdlog::info("search {}: {} goes up to rung {} ({} {}) with {} {}", sweep_id, trials[i].id(),

@@ -23,8 +23,9 @@ class SearchController {
  public:
   // Both must outlive this; registers itself as the scheduler's sweep listener. A promoted
   // trial's priority rises above its search's base priority by its rung, to at most
-  // `max_promoted_priority` (a client's --max_client_priority: a promotion never lifts a trial
-  // past what its owner could have asked for).
+  // `max_promoted_priority` (--max_client_priority: a promotion never lifts a client's trial
+  // past what it could have asked for; a search whose own priority is above it, an admin's,
+  // rises to 1000).
   SearchController(JobStore* store, Scheduler* scheduler, int max_promoted_priority = kMaxPriority);
   ~SearchController();
 

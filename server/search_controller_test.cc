@@ -191,6 +191,20 @@ TEST_F(SearchControllerTest, APromotionNeverLiftsATrialPastTheClientPriorityLimi
   const Job promoted = Get(submitted->jobs(5).id());
   ASSERT_EQ(promoted.search().rung(), 1);
   EXPECT_EQ(promoted.spec().priority(), 5);  // not 6
+
+  // An admin's search above the limit rises as before.
+  request.mutable_base()->set_priority(7);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> admins = api_->SubmitSweep(request, kAdmin);
+  ASSERT_TRUE(admins.ok()) << admins.status();
+  RecordingChannel more;
+  const int64_t second_worker = Connect("w2", &more, /*slots=*/6);
+  for (int i = 0; i < 6; ++i) {
+    const std::string& id = admins->jobs(i).id();
+    Report(Assigned(more, id) != nullptr ? second_worker : worker, id, rung0[i], true, 2);
+  }
+  const Job rising = Get(admins->jobs(5).id());
+  ASSERT_EQ(rising.search().rung(), 1);
+  EXPECT_EQ(rising.spec().priority(), 8);
 }
 
 TEST_F(SearchControllerTest, TheBaselineRunsNoSeedTheSameLossRanAlready) {

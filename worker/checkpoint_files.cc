@@ -24,10 +24,14 @@ std::string WithoutCheckpointDirs(std::string error, const std::vector<std::stri
     const std::string prefix = dir == "/" ? dir : dir + "/";
     std::string kept;
     size_t from = 0;
-    for (size_t at = error.find(prefix); at != std::string::npos; at = error.find(prefix, at + 1)) {
-      if (at > 0 && in_path(error[at - 1])) continue;
+    for (size_t at = error.find(prefix); at != std::string::npos;) {
+      if (at > 0 && in_path(error[at - 1])) {
+        at = error.find(prefix, at + 1);
+        continue;
+      }
       kept.append(error, from, at - from);
       from = at + prefix.size();
+      at = error.find(prefix, from);  // past the part taken out
     }
     kept.append(error, from, std::string::npos);
     error = std::move(kept);

@@ -101,6 +101,8 @@ TEST_F(CheckpointFilesTest, ErrorsLeaveTheWorkersDirectoriesOut) {
   // A relative directory, given with a trailing '/': only where a path begins with it.
   EXPECT_EQ(WithoutCheckpointDirs("ckpt/job-1/a.pt and my_ckpt/job-1/b.pt, 'ckpt/c.pt'", {"ckpt/"}),
             "job-1/a.pt and my_ckpt/job-1/b.pt, 'c.pt'");
+  // A match that starts inside the one just taken out is not another.
+  EXPECT_EQ(WithoutCheckpointDirs("a/@a/@a/x.pt", {"a/@a"}), "@a/x.pt");
 }
 
 }  // namespace

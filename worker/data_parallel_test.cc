@@ -389,7 +389,8 @@ TEST(DataParallelTest, OpenChecksTheRankAndTheRendezvous) {
   options.rank = 1;
   options.rendezvous = "nowhere";
   EXPECT_EQ(ReplicaGroup::Open(options).status().message(),
-            "rendezvous: expected host:port, got 'nowhere'");
+            "rendezvous: expected HOST:PORT with a port in [1, 65535] (rank 0's address, as the "
+            "coordinator sent it), got 'nowhere'");
 }
 
 }  // namespace

@@ -9,25 +9,12 @@
 #include <cstring>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace polytrain {
 
-// "host:port" or "[v6]:port" (already checked by the coordinator's validation).
 absl::StatusOr<HostPort> SplitAddress(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  HostPort out;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &out.port) ||
-      out.port < 1 || out.port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rendezvous: expected host:port, got '", address.substr(0, 64), "'"));
-  }
-  out.host = address.substr(0, colon);
-  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
-    out.host = out.host.substr(1, out.host.size() - 2);
-  }
-  return out;
+  return SplitHostPort("rendezvous", address, 1, "(rank 0's address, as the coordinator sent it)");
 }
 
 std::string WithPort(const std::string& host, int port) {

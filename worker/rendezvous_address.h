@@ -9,15 +9,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/host_port.h"
 
 namespace polytrain {
 
-struct HostPort {
-  std::string host;  // without brackets
-  int port = 0;
-};
-
-// "host:port" or "[v6]:port"; INVALID_ARGUMENT naming "rendezvous" otherwise.
+// "host:port" or "[v6]:port" (common/host_port.h's SplitHostPort, as every address flag is
+// read); INVALID_ARGUMENT naming "rendezvous" otherwise.
 absl::StatusOr<HostPort> SplitAddress(const std::string& address);
 // The inverse: brackets around an IPv6 host.
 std::string WithPort(const std::string& host, int port);

@@ -14,7 +14,6 @@
 #include "cli/text_table.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
-#include "common/random_key.h"
 #include "common/status_macros.h"
 
 namespace polytrain::command_support {
@@ -128,10 +127,6 @@ void PrintPlannedJobs(const google::protobuf::RepeatedPtrField<polytrain::v1::Jo
 }
 
 }  // namespace
-
-std::string RequestIdOrNew(const std::string& given) {
-  return given.empty() ? absl::StrCat("polyctl-", RandomHexKey(8)) : given;
-}
 
 absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
                                           polytrain::v1::SubmitJobRequest* request) {

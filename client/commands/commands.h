@@ -64,11 +64,6 @@ absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags
 // validate_only (so that what the coordinator alone checks, such as the artifacts a spec names
 // by id, refuses it before anything is uploaded). Returns true when the command is done: a dry
 // run, the jobs it would queue printed on stdout.
-// `given` (--request-id), or a new random one ("polyctl-" and 16 hex digits): every submit
-// carries one, so that sending it again after the coordinator went away mid-call
-// (CoordinatorClient::CallAgainWhileAway) never stores it twice.
-std::string RequestIdOrNew(const std::string& given);
-
 absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
                                           polytrain::v1::SubmitJobRequest* request);
 absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,

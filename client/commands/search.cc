@@ -166,7 +166,7 @@ absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptio
         ParseProto(options.baseline, ProtoFormat::kText, "--baseline", search.mutable_baseline()));
   }
   request.set_seeds(options.seeds);
-  request.set_client_request_id(RequestIdOrNew(options.request_id));
+  request.set_client_request_id(options.request_id);
   return request;
 }
 

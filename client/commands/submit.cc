@@ -44,7 +44,7 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
     spec.set_time_limit_seconds(static_cast<int32_t>(options.time_limit));
   if (!options.name.empty()) spec.set_name(options.name);
   if (absl::Status s = ApplyLabels(options.labels, spec.mutable_labels()); !s.ok()) return Fail(s);
-  request.set_client_request_id(RequestIdOrNew(options.request_id));
+  request.set_client_request_id(options.request_id);
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitJobRequest(request); !s.ok()) return Fail(s);
   absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);

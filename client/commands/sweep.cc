@@ -49,7 +49,7 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
     return kExitUsage;
   }
   request.set_seeds(options.seeds);
-  request.set_client_request_id(RequestIdOrNew(options.request_id));
+  request.set_client_request_id(options.request_id);
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitSweepRequest(request).status(); !s.ok()) return Fail(s);
   absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);

@@ -542,6 +542,29 @@ TEST_F(PolyLossTest, ConfidentSamplesKeepTheirLossOnTheHostPath) {
               1e-12 * expected);
 }
 
+// Past the plain loop's 32,768 values, confident rows are summed by tensor ops: with most rows
+// confident (one pass over all of them) and with a few (those rows copied out), each value
+// against the float64 reference.
+TEST_F(PolyLossTest, ConfidentRowsOfALargeBatchKeepTheirLoss) {
+  torch::manual_seed(11);
+  const int64_t rows = 128, classes = 1000;
+  const torch::Tensor targets = torch::randint(0, classes, {rows}, torch::kLong);
+  const LossConfig config = Config("poly1 { epsilon: 1000 } reduction: REDUCTION_NONE");
+  const PolyLoss host(config, KernelPath::kHost);
+  for (const int64_t confident : {100, 40}) {  // most rows; 40 rows = 40,000 values, a few
+    SCOPED_TRACE(confident);
+    torch::Tensor z = torch::randn({rows, classes}, torch::kDouble);
+    torch::Tensor lift = torch::zeros({rows, 1}, torch::kDouble);
+    lift.narrow(0, 0, confident).fill_(20.0);
+    z.scatter_add_(1, targets.unsqueeze(1), lift);
+    const torch::Tensor reference = NaivePolyLoss(config, z, targets);
+    const torch::Tensor got = host(z.to(torch::kFloat), targets).to(torch::kDouble);
+    EXPECT_LE(((got - reference).abs() / reference.abs()).max().item<double>(), 1e-5)
+        << got.narrow(0, 0, 4) << "\nvs\n"
+        << reference.narrow(0, 0, 4);
+  }
+}
+
 TEST_F(PolyLossTest, ASumPastFloat32sRangeIsInfinityNotAnError) {
   // Five samples of about 1e38 each: the sum (in double) does not fit a float32.
   const torch::Tensor z =
