@@ -70,11 +70,19 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
 
 void Scheduler::Serving() {
   std::lock_guard<std::mutex> lock(mu_);
-  const Clock::time_point expiry = Clock::now() + Lease();
+  serving_ = true;
+  const Clock::time_point now = Clock::now();
+  const Clock::time_point expiry = now + Lease();
   for (auto& [id, job] : running_) {
+    bool restored = false;
     for (Rank& rank : job.ranks) {
-      if (rank.restored && rank.session == -1 && !rank.done) rank.lease_expiry = expiry;
+      if (rank.restored && rank.session == -1 && !rank.done) {
+        rank.lease_expiry = expiry;
+        restored = true;
+      }
     }
+    // A limit that passed while nobody could hear the worker counts from now.
+    if (restored && job.deadline < now) job.deadline = now;
   }
 }
 

@@ -91,7 +91,9 @@ class Scheduler {
   static absl::StatusOr<std::unique_ptr<Scheduler>> Create(JobStore* store, Options options);
   ~Scheduler();
   // The coordinator serves: restored ranks no worker re-attached yet get a whole lease from now
-  // (with restored_leases_wait_for_serving, none lapses before this).
+  // (with restored_leases_wait_for_serving, none lapses before this), and a restored attempt
+  // whose time limit passed while the coordinator was down is stopped from now: its worker is
+  // told when it re-attaches, and let go a lease later only if it says nothing.
   void Serving();
 
   // Stores new jobs in one transaction (all or none), queues the new ones and schedules;
@@ -349,6 +351,7 @@ class Scheduler {
 
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  bool serving_ = false;  // Serving() was called
   std::thread lease_thread_;
 };
 

@@ -26,6 +26,8 @@ std::string Scheduler::TimeLimitError(const RunningJob& job) {
 
 std::vector<std::string> Scheduler::EnforceTimeLimitsLocked(Clock::time_point now) {
   std::vector<std::string> let_go;
+  // Before the port opens no worker can confirm a stop: restored attempts wait for Serving().
+  if (options_.restored_leases_wait_for_serving && !serving_) return let_go;
   for (auto& [job_id, job] : running_) {
     if (job.deadline == Clock::time_point::max() || now < job.deadline) continue;
     if (!job.timed_out) {

@@ -447,6 +447,35 @@ TEST_F(FaultTest, ARestoredJobWhoseWorkerNeverReturnsIsRequeuedALeaseAfterTheRes
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker gone (attempt 1)");
 }
 
+// A job whose time limit passes while its coordinator is down: the restarted coordinator stops
+// it once its worker re-attaches (the worker confirms, so the error says nothing of an unheard
+// worker), and the points the worker made meanwhile are stored (probe W: it was failed at start-up,
+// 'let go without word from its worker', and those points were dropped).
+TEST_F(FaultTest, ATimeLimitPassedWhileTheCoordinatorWasDownStopsTheJobOnceItsWorkerIsBack) {
+  StartCoordinator(/*lease_seconds=*/2);
+  TcpProxy proxy(port_);
+  StartWorker("w1", nullptr, false, proxy.port());
+  v1::JobSpec spec = Spec("limit-while-down", 10000);  // far longer than its limit
+  spec.set_time_limit_seconds(2);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
+  const size_t before = Metrics(job.id()).size();
+  const auto killed = std::chrono::steady_clock::now();
+  coordinator_->Kill(SIGKILL);
+  // Down past the attempt's limit and a lease more (time itself is what is waited for here).
+  ASSERT_TRUE(WaitFor(
+      [&] { return std::chrono::steady_clock::now() - killed > std::chrono::seconds(6); }, 10));
+  StartCoordinator(/*lease_seconds=*/2);
+  proxy.SetTarget(port_);
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_FAILED, 60));
+  const Job done = Get(job.id());
+  EXPECT_EQ(done.error().rfind("ran past spec.time_limit_seconds (2 s) on attempt 1", 0), 0u)
+      << done.error();
+  EXPECT_EQ(done.error().find("without word"), std::string::npos) << done.error();
+  EXPECT_GT(Metrics(job.id()).size(), before);  // what it made while the coordinator was down
+}
+
 // A submit whose connection is lost before it is answered (the coordinator may have stored it)
 // is sent again with its request id until answered: one job, whether the first try reached the
 // coordinator or not (polyctl's CoordinatorClient::CallAgainWhileAway).
