@@ -91,6 +91,11 @@ checks=$((checks + 1))
   fail "expected 2 fetches in the worker's log: $(grep "artifact cache" "$tmp/worker.log")"
 checks=$((checks + 1))
 [[ $(find "$tmp/cache" -type f | wc -l) -eq 2 ]] || fail "expected 2 files in the cache"
+# The worker's own log says what became of each attempt it ran.
+checks=$((checks + 1))
+[[ $(grep -c ": attempt 1 training$" "$tmp/worker.log") -ge 3 &&
+   $(grep -c ": attempt 1 finished at step [0-9]* after " "$tmp/worker.log") -ge 3 ]] ||
+  fail "the worker's log misses its attempts: $(grep attempt "$tmp/worker.log")"
 
 # A copy damaged in the worker's cache is noticed and fetched again.
 printf 'x' >>"$tmp/cache/$model_hex"

@@ -150,6 +150,7 @@ void ServiceJob::Run() {
     if (absl::Status s = context_.artifacts->Upload(job.id(), job.attempts(), path); !s.ok()) {
       spdlog::warn("{}: uploading {}: {}", job.id(), path, std::string(s.message()));
     } else {
+      spdlog::debug("{}: checkpoint {} stored by the coordinator", job.id(), path);
       uploaded = path;
     }
   };
@@ -270,6 +271,11 @@ void ServiceJob::Run() {
                    context_.world_size, group->backend());
     }
   }
+  if (trainer.ok()) {
+    spdlog::info(
+        "{} ({}): attempt {} training{}", job.id(), job.spec().name(), job.attempts(),
+        job.checkpoint().empty() ? "" : absl::StrCat(" from its checkpoint ", job.checkpoint()));
+  }
   absl::StatusOr<TrainingSummary> summary =
       trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());
   // Leaving the gang closes this rank's connections: peers still waiting on it fail at once.
@@ -339,6 +345,21 @@ void ServiceJob::Run() {
       ((succeeded && last_checkpoint_stored) || cancelled)) {
     std::error_code ignored;
     std::filesystem::remove_all(options.checkpoint_dir, ignored);
+  }
+  // What became of the attempt, on this worker's own log (the coordinator has the job's).
+  if (result.has_finished()) {
+    spdlog::info("{}: attempt {} {} at step {} after {:.1f} s", job.id(), job.attempts(),
+                 summary->paused ? "paused at its rung" : "finished", summary->steps,
+                 summary->seconds);
+  } else if (result.failed().released()) {
+    spdlog::info("{}: attempt {} given back at step {}", job.id(), job.attempts(),
+                 result.failed().steps());
+  } else if (cancelled) {
+    spdlog::info("{}: attempt {} cancelled at step {}", job.id(), job.attempts(),
+                 result.failed().steps());
+  } else {
+    spdlog::warn("{}: attempt {} failed at step {}: {}", job.id(), job.attempts(),
+                 result.failed().steps(), result.failed().error());
   }
   if (context_.on_training_ended) context_.on_training_ended();
   // Unless Abandon() reported the job already (it was stuck past its cancel).
