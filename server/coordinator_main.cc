@@ -68,14 +68,18 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
   app.add_option("--max_client_priority", options->clients.max_client_priority,
-                 "the highest spec.priority a client token may submit (an admin token may use up "
-                 "to 1000): bounds how far one user's jobs can jump the shared queue")
+                 absl::StrCat("the highest spec.priority a client token may submit (an admin "
+                              "token may use up to ",
+                              kMaxPriority,
+                              "; without --tokens every caller is an admin): bounds how far one "
+                              "user's jobs, and their searches' promotions, can jump the shared "
+                              "queue"))
       ->check(CLI::Range(-kMaxPriority, kMaxPriority))
       ->capture_default_str();
   app.add_option("--max_unended_jobs_per_client", options->clients.max_unended_jobs,
                  "jobs one client token may have queued, running or paused at once; a submit "
                  "that would pass it is refused (RESOURCE_EXHAUSTED, nothing stored; an admin "
-                 "token has no limit)")
+                 "token, or any caller without --tokens, has no limit)")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}))
       ->capture_default_str();
   app.add_option("--max_watches_per_caller", options->watch.per_caller,
