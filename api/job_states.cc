@@ -15,4 +15,9 @@ std::string JobStateWord(polytrain::v1::JobState state) {
       absl::StripPrefix(polytrain::v1::JobState_Name(state), "JOB_STATE_"));
 }
 
+bool ParseJobStateWord(const std::string& word, polytrain::v1::JobState* state) {
+  return polytrain::v1::JobState_Parse("JOB_STATE_" + absl::AsciiStrToUpper(word), state) &&
+         *state != polytrain::v1::JOB_STATE_UNSPECIFIED;
+}
+
 }  // namespace polytrain

@@ -14,6 +14,9 @@ bool IsFinalState(polytrain::v1::JobState state);
 
 // The state as users read it, in errors and logs as polyctl prints it: "succeeded", "paused".
 std::string JobStateWord(polytrain::v1::JobState state);
+// JobStateWord's inverse, in any case ("Succeeded" too); false for a word that names no state
+// (and for "unspecified").
+bool ParseJobStateWord(const std::string& word, polytrain::v1::JobState* state);
 
 }  // namespace polytrain
 

@@ -13,17 +13,25 @@ AuthFailureLog::AuthFailureLog(Sink sink, int per_window, Clock::duration window
       per_window_(per_window),
       window_(window) {}
 
+AuthFailureLog::~AuthFailureLog() {
+  std::lock_guard<std::mutex> lock(mu_);
+  WriteCountLocked();
+}
+
+void AuthFailureLog::WriteCountLocked() {
+  if (unlogged_ == 0) return;
+  sink_(absl::StrCat("refused ", unlogged_, " more call(s) for their credentials since ",
+                     per_window_, " were logged (not each logged)"));
+  unlogged_ = 0;
+}
+
 void AuthFailureLog::Record(const std::string& peer, const absl::Status& why,
                             Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   if (logged_ == 0 || now - window_start_ >= window_) {
-    if (unlogged_ > 0) {
-      sink_(absl::StrCat("refused ", unlogged_, " more call(s) for their credentials since ",
-                         per_window_, " were logged (not each logged)"));
-    }
+    WriteCountLocked();
     window_start_ = now;
     logged_ = 0;
-    unlogged_ = 0;
   }
   if (logged_ >= per_window_) {
     ++unlogged_;

@@ -1,6 +1,8 @@
 // Refused authentications in the coordinator's log: a wrong, missing or revoked token, a worker
 // without its certificate. Each names the peer and why, at most `per_window` in a window and then
-// a count, so that a client retrying a bad token in a loop cannot flood the log.
+// a count, so that a client retrying a bad token in a loop cannot flood the log. The count is
+// written with the first refusal after its window, or when the log is destroyed (the coordinator
+// stops), whichever comes first.
 #ifndef POLYTRAIN_SERVER_AUTH_FAILURE_LOG_H_
 #define POLYTRAIN_SERVER_AUTH_FAILURE_LOG_H_
 
@@ -22,12 +24,18 @@ class AuthFailureLog {
 
   explicit AuthFailureLog(Sink sink = nullptr, int per_window = 10,
                           Clock::duration window = std::chrono::seconds(60));
+  ~AuthFailureLog();
+  AuthFailureLog(const AuthFailureLog&) = delete;
+  AuthFailureLog& operator=(const AuthFailureLog&) = delete;
 
   // A refused call from `peer` (gRPC's "ipv4:127.0.0.1:50432"), refused with `why`.
   void Record(const std::string& peer, const absl::Status& why, Clock::time_point now);
   void Record(const std::string& peer, const absl::Status& why) { Record(peer, why, Clock::now()); }
 
  private:
+  // The count of refusals not logged one by one, if any; guarded by mu_.
+  void WriteCountLocked();
+
   const Sink sink_;
   const int per_window_;
   const Clock::duration window_;

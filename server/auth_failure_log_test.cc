@@ -38,5 +38,21 @@ TEST(AuthFailureLogTest, ABurstIsLoggedUpToItsBoundThenCounted) {
             "token may only speak the worker protocol");
 }
 
+// A burst that ends within its window still has its count written, when the log goes (the
+// coordinator stops), not only with a later refusal that may never come.
+TEST(AuthFailureLogTest, TheCountOfABurstThatStopsIsWrittenAtTheEnd) {
+  std::vector<std::string> lines;
+  {
+    AuthFailureLog log([&](const std::string& line) { lines.push_back(line); }, 1,
+                       std::chrono::seconds(60));
+    const absl::Status unknown = absl::UnauthenticatedError("unknown token");
+    for (int i = 0; i < 3; ++i) log.Record("ipv4:127.0.0.1:1", unknown);
+    EXPECT_EQ(lines.size(), 1u);
+  }
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1],
+            "refused 2 more call(s) for their credentials since 1 were logged (not each logged)");
+}
+
 }  // namespace
 }  // namespace polytrain

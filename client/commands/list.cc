@@ -3,7 +3,6 @@
 #include <iostream>
 #include <memory>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/job_states.h"
@@ -39,8 +38,7 @@ int RunList(const ListOptions& options, CoordinatorClient& client) {
   polytrain::v1::ListJobsRequest request;
   for (const std::string& state : options.states) {
     polytrain::v1::JobState value;
-    if (!polytrain::v1::JobState_Parse("JOB_STATE_" + absl::AsciiStrToUpper(state), &value) ||
-        value == polytrain::v1::JOB_STATE_UNSPECIFIED) {
+    if (!ParseJobStateWord(state, &value)) {
       return Fail(absl::InvalidArgumentError(
           absl::StrCat("--state: unknown state '", state, "'; one of ", StateNames())));
     }
