@@ -58,11 +58,9 @@ class RecordingWatcher : public JobWatcher {
 
 // --max_client_priority bounds a client token's priority; an admin's is the API's to bound.
 TEST_F(CoordinatorTest, AClientsPriorityIsBoundedByThePolicy) {
-  Scheduler::Options options;
-  options.lease_thread = false;
   ClientPolicy policy;
   policy.max_client_priority = 10;
-  Open(options, policy);
+  OpenWithPolicy(policy);
   const Caller alice = Caller::Client("alice");
   polytrain::v1::SubmitJobRequest request = Request("urgent");
   request.mutable_spec()->set_priority(10);
@@ -89,11 +87,9 @@ TEST_F(CoordinatorTest, AClientsPriorityIsBoundedByThePolicy) {
 
 // --max_unended_jobs_per_client bounds what a client token has queued, running or paused.
 TEST_F(CoordinatorTest, AClientsUnendedJobsAreBoundedByThePolicy) {
-  Scheduler::Options options;
-  options.lease_thread = false;
   ClientPolicy policy;
   policy.max_unended_jobs = 3;
-  Open(options, policy);
+  OpenWithPolicy(policy);
   const Caller alice = Caller::Client("alice");
   ASSERT_TRUE(api_->SubmitJob(Request("one"), alice).ok());
   absl::StatusOr<Job> second = api_->SubmitJob(Request("two"), alice);

@@ -73,6 +73,12 @@ class CoordinatorTest : public ::testing::Test {
     api_ = &core_->client_api();
     protocol_ = &core_->worker_protocol();
   }
+  // Starts the core again on the same store with `policy` for client tokens (no lease thread).
+  void OpenWithPolicy(const ClientPolicy& policy) {
+    Scheduler::Options options;
+    options.lease_thread = false;
+    Open(options, policy);
+  }
   // Starts the core again on the same store, exporting to `metrics` (no lease thread).
   void ReopenWithMetrics(CoordinatorMetrics* metrics) {
     Scheduler::Options options;

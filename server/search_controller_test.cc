@@ -172,11 +172,9 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
 // A promotion lifts a trial's priority by its rung, but never past --max_client_priority (a
 // client's search at the limit stays there) nor below the search's own.
 TEST_F(SearchControllerTest, APromotionNeverLiftsATrialPastTheClientPriorityLimit) {
-  Scheduler::Options options;
-  options.lease_thread = false;
   ClientPolicy policy;
   policy.max_client_priority = 5;
-  Open(options, policy);
+  OpenWithPolicy(policy);
   polytrain::v1::SubmitSweepRequest request = Halving(/*top_k=*/0, 1);
   request.mutable_base()->set_priority(5);
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> submitted =

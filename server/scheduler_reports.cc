@@ -1,0 +1,227 @@
+// Scheduler, part: what workers report of the attempts they run. Metric points, an attempt's
+// start, its end (finished, paused at a rung, failed, given back) and a gang's rendezvous, each
+// taken only from the worker that holds the attempt (OwnedLocked), and lease renewals.
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "api/job_states.h"
+#include "api/limits.h"
+#include "api/worker_messages.h"
+#include "common/status_macros.h"
+#include "common/timestamps.h"
+#include "server/scheduler.h"
+#include "spdlog/spdlog.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::JobState;
+
+absl::Status UnknownSession() { return absl::FailedPreconditionError("unknown worker session"); }
+
+}  // namespace
+
+Scheduler::Owned Scheduler::OwnedLocked(int64_t session, const std::string& job_id,
+                                        int32_t attempt) {
+  auto it = running_.find(job_id);
+  if (it == running_.end()) return {};
+  if (attempt != 0 && attempt != it->second.attempt) return {};
+  for (size_t rank = 0; rank < it->second.ranks.size(); ++rank) {
+    if (it->second.ranks[rank].session == session) {
+      return Owned{&it->second, static_cast<int>(rank)};
+    }
+  }
+  return {};
+}
+
+absl::Status Scheduler::RenewLeases(int64_t session, const polytrain::v1::Heartbeat& heartbeat) {
+  SweepNotifier notify(this);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto worker = workers_.find(session);
+  if (worker == workers_.end()) return UnknownSession();
+  // Jobs it was told to stop and no longer claims have stopped.
+  const std::set<std::string> claimed(heartbeat.running_job_ids().begin(),
+                                      heartbeat.running_job_ids().end());
+  bool freed = false;
+  for (auto it = worker->second.stopping.begin(); it != worker->second.stopping.end();) {
+    if (claimed.count(*it) == 0) {
+      it = worker->second.stopping.erase(it);
+      freed = true;
+    } else {
+      ++it;
+    }
+  }
+  if (freed) ScheduleLocked();
+  for (const std::string& job_id : heartbeat.running_job_ids()) {
+    const Owned owned = OwnedLocked(session, job_id, 0);
+    if (owned.job != nullptr) owned.job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricBatch& batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  const Owned owned = OwnedLocked(session, batch.job_id(), batch.attempt());
+  if (owned.job == nullptr) return absl::OkStatus();  // a stale attempt: dropped
+  RunningJob* job = owned.job;
+  job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
+  if (owned.rank != 0) return absl::OkStatus();  // rank 0 reports for its gang
+  for (const auto& point : batch.points()) {
+    job->newest_step = std::max(job->newest_step, point.step());
+    if (options_.metrics != nullptr) options_.metrics->JobProgress(job->job, point);
+    watchers_.PointAdded(batch.job_id(), point);
+  }
+  return store_->AddMetrics(batch.job_id(), {batch.points().begin(), batch.points().end()});
+}
+
+absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::JobStarted& started) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  const Owned owned = OwnedLocked(session, started.job_id(), started.attempt());
+  if (owned.job == nullptr) return absl::OkStatus();
+  owned.job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
+  if (owned.rank != 0) return absl::OkStatus();
+  // Points the earlier attempt stored past this attempt's checkpoint would otherwise sit beside
+  // the ones this attempt writes for the same steps, or outlive them.
+  POLYTRAIN_RETURN_IF_ERROR(
+      store_->DeleteMetricsAfter(started.job_id(), started.resumed_from_step()));
+  absl::StatusOr<Job> stored = store_->GetJob(started.job_id());
+  if (!stored.ok()) return stored.status();
+  stored->set_resumed_from_step(started.resumed_from_step());
+  return store_->UpdateJob(*stored);
+}
+
+absl::Status Scheduler::AttemptFinished(int64_t session,
+                                        const polytrain::v1::JobFinished& finished) {
+  SweepNotifier notify(this);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  const Owned owned = OwnedLocked(session, finished.job_id(), finished.attempt());
+  if (owned.job == nullptr) {  // an attempt it was told to stop has ended
+    if (StoppedLocked(session, finished.job_id())) ScheduleLocked();
+    return absl::OkStatus();
+  }
+  if (finished.paused() && !owned.job->job.has_search()) {  // only a trial stops at a rung
+    return absl::InvalidArgumentError(
+        absl::StrCat("finished.paused: job ", finished.job_id(),
+                     " is not a loss-search trial, so it has no "
+                     "rung to pause at; report its end without paused"));
+  }
+  if (owned.rank == 0 && finished.steps() < owned.job->newest_step) {
+    // Not refused: a worker drops a refused result for good, and the job would train again.
+    // Job.steps keeps the furthest step (FinishJobLocked).
+    spdlog::warn("job {}: its worker reported its end at step {} after a point at step {}",
+                 finished.job_id(), finished.steps(), owned.job->newest_step);
+  }
+  owned.job->ranks[owned.rank].done = true;
+  if (owned.rank != 0) {  // its part is done: its slot is free, the gang goes on
+    auto worker = workers_.find(session);
+    if (worker != workers_.end()) worker->second.running.erase(finished.job_id());
+    ScheduleLocked();
+    return absl::OkStatus();
+  }
+  {
+    absl::StatusOr<Job> job = store_->GetJob(finished.job_id());
+    if (!job.ok()) return job.status();
+    if (finished.resumed_from_step() > 0) job->set_resumed_from_step(finished.resumed_from_step());
+    job->set_steps(finished.steps());
+    POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+    if (finished.paused() && job->has_search()) {
+      // A trial cancelled while it ran stops at its rung: it is not paused to be promoted, and
+      // its result stays the rung's (the sweep's report counts it).
+      POLYTRAIN_RETURN_IF_ERROR(
+          owned.job->cancel_requested
+              ? FinishJobLocked(finished.job_id(), polytrain::v1::JOB_STATE_CANCELLED,
+                                kCancelledAtRungEnd, &finished.final_metrics())
+              : PauseTrialLocked(finished));
+      ScheduleLocked();
+      return absl::OkStatus();
+    }
+  }
+  POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(finished.job_id(), polytrain::v1::JOB_STATE_SUCCEEDED,
+                                            "", &finished.final_metrics()));
+  ScheduleLocked();
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobFailed& failed) {
+  SweepNotifier notify(this);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  const Owned owned = OwnedLocked(session, failed.job_id(), failed.attempt());
+  if (owned.job == nullptr) {  // an attempt it was told to stop has ended
+    if (StoppedLocked(session, failed.job_id())) ScheduleLocked();
+    return absl::OkStatus();
+  }
+  RunningJob* job = owned.job;
+  job->ranks[owned.rank].done = true;              // it stopped; the others are told to
+  if (job->timed_out && !job->cancel_requested) {  // stopped for its time limit, or failed then
+    POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(failed.job_id(), polytrain::v1::JOB_STATE_FAILED,
+                                              TimeLimitError(*job), nullptr));
+    ScheduleLocked();
+    return absl::OkStatus();
+  }
+  const bool cancelled = failed.cancelled() || job->cancel_requested;
+  if (failed.released()) workers_[session].draining = true;
+  if (!cancelled && failed.released()) {  // its worker is shutting down: another one resumes it
+    job->given_back = true;
+    (void)RequeueLocked(
+        failed.job_id(),
+        absl::StrCat("worker ", job->ranks[owned.rank].worker, " shut down during attempt ",
+                     job->attempt, " and gave the job back"),
+        /*retry_if_refused=*/true);
+    ScheduleLocked();
+    return absl::OkStatus();
+  }
+  if (!cancelled && failed.gang_lost() && job->ranks.size() > 1) {
+    // The rank that reports first is usually a survivor: the ranks whose workers are gone are
+    // named first, since they are what broke the gang.
+    std::string gone;
+    for (size_t rank = 0; rank < job->ranks.size(); ++rank) {
+      if (static_cast<int>(rank) == owned.rank || job->ranks[rank].session >= 0) continue;
+      absl::StrAppend(&gone, gone.empty() ? "" : ", ", "rank ", rank, " on worker ",
+                      job->ranks[rank].worker);
+    }
+    (void)RequeueLocked(
+        failed.job_id(),
+        absl::StrCat(gone, gone.empty() ? "" : " disconnected; ", "rank ", owned.rank,
+                     " on worker ", job->ranks[owned.rank].worker, " lost its gang (attempt ",
+                     job->attempt, "): ", CutError(failed.error())),
+        /*retry_if_refused=*/true);
+    ScheduleLocked();
+    return absl::OkStatus();
+  }
+  const std::string prefix =
+      job->ranks.size() > 1 && !cancelled ? absl::StrCat("rank ", owned.rank, ": ") : "";
+  POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(
+      failed.job_id(),
+      cancelled ? polytrain::v1::JOB_STATE_CANCELLED : polytrain::v1::JOB_STATE_FAILED,
+      cancelled ? "cancelled while running" : prefix + CutError(failed.error()), nullptr,
+      // A rank > 0 reports no points: its own count says nothing of how far the gang trained.
+      owned.rank == 0 ? std::max(failed.steps(), job->newest_step) : job->newest_step));
+  ScheduleLocked();
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::RendezvousReady(int64_t session,
+                                        const polytrain::v1::RendezvousReady& ready) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (workers_.count(session) == 0) return UnknownSession();
+  const Owned owned = OwnedLocked(session, ready.job_id(), ready.attempt());
+  if (owned.job == nullptr || owned.rank != 0) return absl::OkStatus();
+  owned.job->rendezvous = ready.address();
+  polytrain::v1::CoordinatorMessage rendezvous;
+  rendezvous.mutable_rendezvous()->set_job_id(ready.job_id());
+  rendezvous.mutable_rendezvous()->set_attempt(ready.attempt());
+  rendezvous.mutable_rendezvous()->set_address(ready.address());
+  for (size_t rank = 1; rank < owned.job->ranks.size(); ++rank) {
+    auto worker = workers_.find(owned.job->ranks[rank].session);
+    if (worker != workers_.end()) worker->second.channel->Send(rendezvous);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace polytrain

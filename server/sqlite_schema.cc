@@ -1,0 +1,84 @@
+#include "server/sqlite_schema.h"
+
+namespace polytrain {
+namespace {
+
+// Schema migrations, applied in order; the database's user_version counts those applied.
+constexpr const char* kMigrations[] = {
+    // 1: jobs, their labels (for filtering) and metric points.
+    R"sql(
+      CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        state INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        client_request_id TEXT UNIQUE,
+        job BLOB NOT NULL
+      );
+      CREATE INDEX jobs_by_state ON jobs (state, priority, seq);
+      CREATE TABLE job_labels (
+        job_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (job_id, key)
+      ) WITHOUT ROWID;
+      CREATE TABLE metric_points (
+        job_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        point BLOB NOT NULL,
+        PRIMARY KEY (job_id, step, kind)
+      ) WITHOUT ROWID;
+    )sql",
+    // 2: who submitted each job (Job.owner), for listing a client's own jobs. Request ids
+    // become "<owner>\x1f<id>" for owned jobs, so two users' retries never meet.
+    R"sql(
+      ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+      CREATE INDEX jobs_by_owner ON jobs (owner, seq);
+    )sql",
+    // 3: users' artifacts, a record per uploader (the record is an Artifact message), and which
+    // artifacts each job names, so that one named by an active job is never deleted.
+    R"sql(
+      CREATE TABLE artifacts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        record BLOB NOT NULL,
+        UNIQUE (id, owner)
+      );
+      CREATE INDEX artifacts_by_owner ON artifacts (owner, seq);
+      CREATE TABLE job_artifacts (
+        artifact_id TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        PRIMARY KEY (artifact_id, job_id)
+      ) WITHOUT ROWID;
+    )sql",
+    // 4: sweeps (a Sweep message with its request and state), so that a search goes on after a
+    // restart.
+    R"sql(
+      CREATE TABLE sweeps (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        owner TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        record BLOB NOT NULL
+      );
+      CREATE INDEX sweeps_by_state ON sweeps (state, seq);
+    )sql",
+    // 5: jobs by label value, so that a sweep's jobs are found without reading every job (a
+    // restart re-reads each cancelled sweep's).
+    R"sql(
+      CREATE INDEX job_labels_by_value ON job_labels (key, value);
+    )sql",
+    // 6: an owner's jobs by state, so that a submit counts the owner's unended jobs (a client's
+    // limit, --max_unended_jobs_per_client) without reading the others'.
+    R"sql(
+      CREATE INDEX jobs_by_owner_state ON jobs (owner, state);
+    )sql",
+};
+
+}  // namespace
+
+absl::Span<const char* const> SchemaMigrations() { return kMigrations; }
+
+}  // namespace polytrain

@@ -1,0 +1,15 @@
+// The job store's SQLite schema: its migrations, applied in order (the database's user_version
+// counts those applied). A new version appends one; none is ever edited.
+#ifndef POLYTRAIN_SERVER_SQLITE_SCHEMA_H_
+#define POLYTRAIN_SERVER_SQLITE_SCHEMA_H_
+
+#include "absl/types/span.h"
+
+namespace polytrain {
+
+// Migration v + 1 is SchemaMigrations()[v], SQL of one or more statements.
+absl::Span<const char* const> SchemaMigrations();
+
+}  // namespace polytrain
+
+#endif  // POLYTRAIN_SERVER_SQLITE_SCHEMA_H_
