@@ -67,9 +67,10 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
     const torch::Tensor confidence =
         sigmoid ? torch::sigmoid(top_logit) : torch::exp(top_logit - torch::logsumexp(scores, 1));
     const torch::Tensor correct = predicted.eq(y);
-    // Bins [b/B, (b+1)/B), a confidence of 1 in the last.
+    // Bins [b/B, (b+1)/B), a confidence of 1 in the last (the cast truncates, and confidences
+    // are >= 0).
     const torch::Tensor bin =
-        (confidence * bins).floor().to(torch::kLong).clamp(0, bins - 1).to(torch::kCPU);
+        (confidence * bins).to(torch::kLong).clamp(0, bins - 1).to(torch::kCPU);
     const torch::Tensor y_cpu = y.to(torch::kCPU);
     const torch::Tensor correct_cpu = correct.to(torch::kCPU);
     const torch::Tensor confidence_cpu = confidence.to(torch::kCPU, torch::kDouble);

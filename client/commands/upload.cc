@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
+#include "api/limits.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
@@ -48,7 +49,10 @@ Command AddUploadCommand(CLI::App& app) {
   upload->footer(absl::StrCat(
       "A JobSpec names the id as model { torchscript { artifact: ID } } or dataset { tensors { "
       "artifact: ID } }; submit and sweep upload the files a spec names by path themselves "
-      "(--files). The same bytes uploaded again are stored once.\n",
+      "(--files). The same bytes uploaded again are stored once. A file is at most ",
+      kMaxUploadBytes >> 30, " GiB; a name is 1 to ", kMaxArtifactNameLength,
+      " characters of [A-Za-z0-9._-], not starting with '.' (without --name, the file's name "
+      "with other characters made '_').\n",
       app.get_footer()));
   upload->add_option("file", options->file, "the file")->required()->check(ExistingPath());
   upload->add_option("--name", options->name, "a name for people (default: the file's name)")

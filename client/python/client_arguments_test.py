@@ -18,7 +18,7 @@ import polytrain  # noqa: E402
 import polytrain._messages  # noqa: E402
 import polytrain._upload  # noqa: E402
 from polytrain import Client, PolyTrainError  # noqa: E402
-from polytrain.v1 import coordinator_pb2, job_record_pb2  # noqa: E402
+from polytrain.v1 import coordinator_pb2, job_pb2, job_record_pb2  # noqa: E402
 
 
 class ArgumentTest(unittest.TestCase):
@@ -140,6 +140,39 @@ class ArgumentTest(unittest.TestCase):
 
         traced = torch.jit.trace(Doubler(), torch.zeros(2))
         self.assertEqual(polytrain._upload.Upload(traced, None).name, "Doubler.pt")
+
+    def test_a_spec_file_is_read_by_its_extension_and_its_errors_name_the_file(self):
+        expected = job_pb2.JobSpec(name="from-a-file", epochs=2)
+        files = {"spec.txtpb": 'name: "from-a-file" epochs: 2',
+                 "spec.json": '{"name": "from-a-file", "epochs": 2}',
+                 "spec.yaml": "name: from-a-file\nepochs: 2\n"}
+        for name, text in files.items():
+            (SCRATCH / name).write_text(text)
+            self.assertEqual(polytrain._messages.message(SCRATCH / name, job_pb2.JobSpec, "spec"),
+                             expected, name)
+        # A spec file's named files are uploaded from its directory, as polyctl's --files.
+        self.assertEqual(polytrain.client._files_for(SCRATCH / "spec.json", None), SCRATCH)
+        self.assertEqual(polytrain.client._files_for("name: 'x'", None), None)
+        for name, text, error, message in (
+                ("spec.toml", "x", ValueError, "spec.toml: unknown file extension"),
+                ("twice.json", '{"name": "a", "name": "b"}', ValueError,
+                 "twice.json: the key 'name' is given twice"),
+                ("list.json", "[1]", ValueError, "list.json: expected an object at the top, "
+                                                 "got list"),
+                ("broken.yaml", "name: [", ValueError, "broken.yaml: while parsing"),
+                ("typo.txtpb", "nmae: 1", ValueError, "typo.txtpb: spec: 1:1 : Message type "
+                                                      '"polytrain.v1.JobSpec" has no field '
+                                                      'named "nmae"'),
+                ("nan.json", '{"loss": {"poly1": {"epsilon": NaN}}}', ValueError,
+                 "nan.json: spec.loss.poly1.epsilon: must be a finite number")):
+            (SCRATCH / name).write_text(text)
+            with self.assertRaises(error) as raised:
+                self.client.submit(SCRATCH / name)
+            self.assertIn(message, str(raised.exception))
+            self.assertIsInstance(raised.exception, PolyTrainError)
+        with self.assertRaises(FileNotFoundError) as missing:
+            self.client.submit(SCRATCH / "missing.txtpb")
+        self.assertIn("missing.txtpb: no such file", str(missing.exception))
 
 
 class TokenTest(unittest.TestCase):
@@ -304,7 +337,7 @@ class TlsTest(unittest.TestCase):
                  "dry_run: expected a bool, got str"),
                 (lambda: client.submit("examples/jobs/synthetic_poly1.txtpb"), PolyTrainError,
                  "spec: 'examples/jobs/synthetic_poly1.txtpb' is a file's name, not a spec: pass "
-                 "its text (pathlib.Path(name).read_text()) or a dict"),
+                 "pathlib.Path('examples/jobs/synthetic_poly1.txtpb'), its text or a dict"),
                 (lambda: client.submit({"loss": {"poly1": {"epsilon": float("nan")}}}),
                  PolyTrainError, "spec.loss.poly1.epsilon: must be a finite number, got nan"),
                 (lambda: client.sweep(spec, [{"polyN": {"epsilons": [1, -float("inf")]}}]),

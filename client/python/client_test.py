@@ -10,6 +10,7 @@ package's own modules are taken from this directory, so that the test sees them 
 without a build).
 """
 import hashlib
+import json
 import os
 import pickle
 import subprocess
@@ -243,6 +244,11 @@ class ClientTest(unittest.TestCase):
         job = self.client.submit(local, files=SCRATCH)
         self.assertEqual(job.spec.dataset.tensors.artifact, data.id)
         self.assertEqual(self.client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
+        # A spec file's paths are uploaded from its own directory, as polyctl does.
+        (SCRATCH / "local.json").write_text(json.dumps(local))
+        from_file = self.client.submit(SCRATCH / "local.json")
+        self.assertEqual(from_file.spec.dataset.tensors.artifact, data.id)
+        self.client.cancel(from_file.id)
 
         # A path is streamed in 1 MiB chunks: exactly two here, the second marked last; a name
         # the coordinator would refuse is made acceptable.

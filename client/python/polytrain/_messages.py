@@ -1,11 +1,13 @@
 """Requests from what a caller writes (a message, its text format, a dict), and replies as rows
 (flat dicts a pandas DataFrame takes)."""
+import json
 import math
 import os
 import re
 
 from google.protobuf import json_format, text_format
 
+from polytrain import _arguments
 from polytrain.errors import ArgumentError
 
 # A text that is one spec file's name (what polyctl takes), not a spec's text.
@@ -28,8 +30,7 @@ def message(value, cls, what):
     if isinstance(value, cls):
         return value
     if isinstance(value, os.PathLike):
-        raise TypeError(f"{what}: {os.fspath(value)!r} is a path, not a spec: pass its text "
-                        f"(pathlib.Path(name).read_text()) or a dict")
+        return _message_from_file(value, cls, what)
     if not isinstance(value, (str, dict)):
         raise TypeError(f"{what}: expected text, a dict or {cls.__name__}, got "
                         f"{type(value).__name__}")
@@ -45,8 +46,58 @@ def message(value, cls, what):
             TypeError, RecursionError) as error:
         if isinstance(value, str) and _SPEC_FILE_NAME.fullmatch(value.strip()):
             raise ArgumentError(f"{what}: {value.strip()!r} is a file's name, not a spec: pass "
-                                f"its text (pathlib.Path(name).read_text()) or a dict") from None
+                                f"pathlib.Path({value.strip()!r}), its text or a dict") from None
         raise ArgumentError(f"{what}: {error}") from None
+    return parsed
+
+
+def _message_from_file(value, cls, what):
+    """A `cls` message from a spec file, by its extension as polyctl reads one: .txtpb,
+    .textproto, .pbtxt or .txt (text format), .json, .yaml or .yml. Errors name `what` and the
+    file."""
+    file = _arguments.regular_file(value, what)
+    suffix = file.suffix.lower()
+    if suffix not in (".txtpb", ".textproto", ".pbtxt", ".txt", ".json", ".yaml", ".yml"):
+        raise ArgumentError(f"{what} {file}: unknown file extension; use .txtpb (protobuf text "
+                            f"format), .json or .yaml")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ArgumentError(f"{what} {file}: cannot read: {error}") from None
+    if suffix == ".json":
+        try:
+            parsed = json.loads(text, object_pairs_hook=_object_without_repeated_keys)
+        except ValueError as error:  # json.JSONDecodeError, or a key given twice
+            raise ArgumentError(f"{what} {file}: {error}") from None
+    elif suffix in (".yaml", ".yml"):
+        try:
+            import yaml  # pylint: disable=import-outside-toplevel: only YAML files need it
+        except ImportError:
+            raise ArgumentError(f"{what} {file}: reading YAML needs PyYAML (pip install pyyaml, "
+                                f"or Debian's python3-yaml)") from None
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ArgumentError(f"{what} {file}: {error}") from None
+    else:
+        parsed = text
+    if parsed is not text and not isinstance(parsed, dict):  # JSON or YAML that is no object
+        raise ArgumentError(f"{what} {file}: expected an object at the top, got "
+                            f"{type(parsed).__name__}")
+    try:
+        return message(parsed, cls, what)
+    except ArgumentError as error:  # "FILE: spec.loss.poly1.epsilon: why", as polyctl names it
+        raise ArgumentError(f"{file}: {error.message}") from None
+
+
+def _object_without_repeated_keys(pairs):
+    """A JSON object as a dict; a key given twice is refused, as polyctl refuses it (json keeps
+    the last silently)."""
+    parsed = {}
+    for key, item in pairs:
+        if key in parsed:
+            raise ValueError(f"the key {key!r} is given twice")
+        parsed[key] = item
     return parsed
 
 

@@ -50,6 +50,14 @@ _MAX_WATCHES_BEHIND_IN_A_ROW = 3
 _SLOT_RELEASE_SECONDS = 10
 
 
+def _files_for(spec, files):
+    """The directory submit() uploads a spec's named files from: `files`, or a spec file's own
+    directory (as polyctl's --files defaults)."""
+    if files is None and isinstance(spec, os.PathLike):
+        return pathlib.Path(os.fspath(spec)).parent
+    return files
+
+
 class Client:
     """A coordinator at `address` ("host:port", "[::1]:port"; when left out,
     $POLYTRAIN_COORDINATOR, else 127.0.0.1:50051), reached as polyctl reaches it, its TLS
@@ -226,8 +234,10 @@ class Client:
     # --- Jobs ---
 
     def submit(self, spec, request_id="", files=None, dry_run=False):
-        """Submits one job. `spec`: a JobSpec, its text format or a dict. With `files` (a
-        directory), the model and dataset files it names by path that are files there are
+        """Submits one job. `spec`: a JobSpec, its text format, a dict, or a spec file's
+        pathlib.Path (.txtpb, .json or .yaml, as polyctl reads; `files` is then its directory
+        unless given). With `files` (a directory), the model and dataset files it names by path
+        that are files there are
         uploaded first and named by their sha256, once the coordinator has checked the spec (a
         refused spec uploads nothing); a path that is not a file there goes as it is, a path under
         the worker's --data_root, with a warning. Returns the Job. `dry_run`: only the check,
@@ -238,18 +248,20 @@ class Client:
         request = coordinator_pb2.SubmitJobRequest(
             spec=_messages.message(spec, job_pb2.JobSpec, "spec"),
             client_request_id=_arguments.text(request_id, "request_id"))
-        return self._submit(self._stub.SubmitJob, request, "spec", files, dry_run)
+        return self._submit(self._stub.SubmitJob, request, "spec", _files_for(spec, files),
+                            dry_run)
 
     def sweep(self, base, losses, seeds=1, request_id="", files=None, dry_run=False):
         """Submits base x losses x seeds as one sweep (all jobs or none). `losses`: LossSpecs,
-        their text format or dicts. Returns the SubmitSweepResponse (sweep_id, jobs). `files`
-        and `dry_run` as for submit (a dry run's jobs have no ids, and it has no sweep_id)."""
+        their text format or dicts. Returns the SubmitSweepResponse (sweep_id, jobs). `base`,
+        `files` and `dry_run` as for submit (a dry run's jobs have no ids, and it has no sweep_id)."""
         request = coordinator_pb2.SubmitSweepRequest(
             base=_messages.message(base, job_pb2.JobSpec, "base"),
             seeds=_arguments.whole(seeds, "seeds", 0, MAX_SWEEP_SEEDS),
             client_request_id=_arguments.text(request_id, "request_id"),
             losses=_messages.messages(losses, loss_pb2.LossSpec, "losses"))
-        return self._submit(self._stub.SubmitSweep, request, "base", files, dry_run)
+        return self._submit(self._stub.SubmitSweep, request, "base", _files_for(base, files),
+                            dry_run)
 
     def search(self, base, search, losses=(), seeds=1, request_id="", files=None,
                dry_run=False):
@@ -257,14 +269,16 @@ class Client:
         {"strategy": "STRATEGY_SUCCESSIVE_HALVING", "loss": {"poly1": {}}, "ranges": [{"field":
         "poly1.epsilon", "min": -1, "max": 10}], "trials": 12, "min_resource": 1, "top_k": 2}.
         `losses`: the configurations of a successive halving without ranges. Returns the
-        SubmitSweepResponse; follow it with get_sweep. `files` and `dry_run` as for sweep."""
+        SubmitSweepResponse; follow it with get_sweep. `base`, `files` and `dry_run` as for
+        sweep."""
         request = coordinator_pb2.SubmitSweepRequest(
             base=_messages.message(base, job_pb2.JobSpec, "base"),
             seeds=_arguments.whole(seeds, "seeds", 0, MAX_SWEEP_SEEDS),
             client_request_id=_arguments.text(request_id, "request_id"),
             search=_messages.message(search, coordinator_pb2.LossSearch, "search"),
             losses=_messages.messages(losses, loss_pb2.LossSpec, "losses"))
-        return self._submit(self._stub.SubmitSweep, request, "base", files, dry_run)
+        return self._submit(self._stub.SubmitSweep, request, "base", _files_for(base, files),
+                            dry_run)
 
     def _submit(self, method, request, spec_field, files, dry_run):
         """A SubmitJob or SubmitSweep: checked by the coordinator first (validate_only) when
