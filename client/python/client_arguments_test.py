@@ -151,8 +151,8 @@ class ArgumentTest(unittest.TestCase):
             self.assertEqual(polytrain._messages.message(SCRATCH / name, job_pb2.JobSpec, "spec"),
                              expected, name)
         # A spec file's named files are uploaded from its directory, as polyctl's --files.
-        self.assertEqual(polytrain.client._files_for(SCRATCH / "spec.json", None), SCRATCH)
-        self.assertEqual(polytrain.client._files_for("name: 'x'", None), None)
+        self.assertEqual(polytrain._upload.files_for(SCRATCH / "spec.json", None), SCRATCH)
+        self.assertEqual(polytrain._upload.files_for("name: 'x'", None), None)
         for name, text, error, message in (
                 ("spec.toml", "x", ValueError, "spec.toml: unknown file extension"),
                 ("twice.json", '{"name": "a", "name": "b"}', ValueError,

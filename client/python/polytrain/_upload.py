@@ -1,12 +1,16 @@
 """What upload() sends: a file (read from one open handle: hashed, then streamed from its start,
 so that a file renamed or removed in between still sends what was hashed), bytes, or a
-torch.jit.ScriptModule; as UploadArtifactRequest chunks, the last one marked."""
+torch.jit.ScriptModule; as UploadArtifactRequest chunks, the last one marked. And the files a
+spec names by path that submit() uploads for it."""
 import hashlib
 import io
 import os
+import pathlib
+import warnings
 
 from polytrain import _arguments
-from polytrain.v1 import coordinator_pb2
+from polytrain.errors import PolyTrainError
+from polytrain.v1 import coordinator_pb2, job_pb2
 
 CHUNK_BYTES = 1 << 20  # the coordinator's limit per UploadArtifact chunk
 
@@ -95,3 +99,45 @@ class Upload:
         return (f"source {self.path} changed while it was uploaded (its SHA-256 was {self.sha256} "
                 f"before, the bytes sent have {sent}); nothing was stored: upload it again once "
                 f"nothing writes to it")
+
+
+def files_for(spec, files):
+    """The directory submit() uploads a spec's named files from: `files`, or a spec file's own
+    directory (as polyctl's --files defaults)."""
+    if files is None and isinstance(spec, os.PathLike):
+        return pathlib.Path(os.fspath(spec)).parent
+    return files
+
+
+def upload_named_files(spec, files, upload, dry_run=False):
+    """`spec` (a JobSpec) with each model or dataset path that is a file under `files` uploaded
+    by `upload` (Client._upload) and named by its artifact id; the caller's spec stays as is."""
+    spec = job_pb2.JobSpec.FromString(spec.SerializeToString())
+    sources = []
+    if spec.model.HasField("torchscript"):
+        sources.append(spec.model.torchscript)
+    if spec.dataset.HasField("tensors"):
+        sources.append(spec.dataset.tensors)
+    for source in sources:
+        if source.WhichOneof("source") != "path":
+            continue
+        if pathlib.PurePath(source.path).is_absolute():
+            warnings.warn(f"{source.path} is absolute: sent as a path on the worker, where it "
+                          f"must lie inside its --data_root; to upload a file of yours, name "
+                          f"it relative to files=DIR", stacklevel=4)
+            continue
+        if ".." in pathlib.PurePath(source.path).parts:
+            continue  # the worker's, under its data root (refused by the coordinator)
+        local = pathlib.Path(files) / source.path
+        if not local.is_file():  # missing, a directory, a FIFO, a broken link
+            warnings.warn(f"{source.path} is not a file under {files}: sent as a path under "
+                          f"the worker's --data_root", stacklevel=4)
+            continue
+        if dry_run:
+            continue
+        try:
+            # submit() -> _submit() -> here -> _upload(): the warning names submit's caller.
+            source.artifact = upload(local, None, stacklevel=5).id
+        except PolyTrainError as error:
+            raise type(error)(error.code, f"uploading {local}: {error.message}") from None
+    return spec

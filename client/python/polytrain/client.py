@@ -2,17 +2,15 @@
 polyctl: TLS when given a CA (with a client certificate for mutual TLS, and a server name
 override), plaintext only to a loopback address, a bearer token per call."""
 import os
-import pathlib
 import re
 import secrets
-import time
 import warnings
 
 import grpc
 
-from polytrain import _arguments, _messages
+from polytrain import _arguments, _messages, _reconnect
 from polytrain._arguments import artifact_name  # noqa: F401 (the package exports it from here)
-from polytrain._upload import Upload
+from polytrain._upload import Upload, files_for, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
 from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
                               state_name, state_value)
@@ -42,20 +40,6 @@ DEFAULT_ADDRESS = "127.0.0.1:50051"
 MAX_SWEEP_SEEDS = 100
 # How long watch() and wait() wait for a coordinator that went away after the watch began.
 DEFAULT_RECONNECT_SECONDS = 120
-# A watch that falls behind is resumed at once; this many in a row that pass on nothing new
-# end it with the coordinator's RESOURCE_EXHAUSTED.
-_MAX_WATCHES_BEHIND_IN_A_ROW = 3
-# How long a resumed watch waits for the coordinator to free the place of the one that fell
-# behind (--max_watches_per_caller), whatever reconnect_seconds says.
-_SLOT_RELEASE_SECONDS = 10
-
-
-def _files_for(spec, files):
-    """The directory submit() uploads a spec's named files from: `files`, or a spec file's own
-    directory (as polyctl's --files defaults)."""
-    if files is None and isinstance(spec, os.PathLike):
-        return pathlib.Path(os.fspath(spec)).parent
-    return files
 
 
 class Client:
@@ -170,39 +154,6 @@ class Client:
         self._answered = True
         return response
 
-    def _call_again_while_away(self, method, request):
-        """A submit (its request has a client_request_id): when the coordinator answered this
-        client before (a ListJobs first, if nothing has) and goes away before answering it, it
-        may have stored the request; the same request goes again until it is answered or
-        reconnect_seconds pass, and a coordinator that stored it answers with what it stored. A
-        coordinator never reached raises at once."""
-        if not self._answered:
-            try:
-                self._call(self._stub.ListJobs, coordinator_pb2.ListJobsRequest(page_size=1))
-            except PolyTrainError:
-                if not self._answered:
-                    raise
-        away_since, backoff = None, 0.2
-        while True:
-            try:
-                return self._call(method, request)
-            except PolyTrainError as error:
-                if self._closed or error.code not in ("UNAVAILABLE", "CANCELLED"):
-                    raise
-                now = time.monotonic()
-                if away_since is None:
-                    away_since = now
-                    if self.reconnect_seconds > 0:
-                        warnings.warn(
-                            f"the coordinator at {self.address} went away before it answered "
-                            f"({error.message}): it may have stored the request (request id "
-                            f"{request.client_request_id}, stored at most once); sending it "
-                            f"again for up to {self.reconnect_seconds} s", stacklevel=4)
-                if now - away_since >= self.reconnect_seconds:
-                    raise
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-
     def _refusal(self, code, details):
         """The PolyTrainError of a failed call. A plaintext client whose connection the server
         closed at once is told why that may be, as polyctl tells it."""
@@ -248,20 +199,21 @@ class Client:
         request = coordinator_pb2.SubmitJobRequest(
             spec=_messages.message(spec, job_pb2.JobSpec, "spec"),
             client_request_id=_arguments.text(request_id, "request_id"))
-        return self._submit(self._stub.SubmitJob, request, "spec", _files_for(spec, files),
-                            dry_run)
+        files = files_for(spec, files)
+        return self._submit(self._stub.SubmitJob, request, "spec", files, dry_run)
 
     def sweep(self, base, losses, seeds=1, request_id="", files=None, dry_run=False):
         """Submits base x losses x seeds as one sweep (all jobs or none). `losses`: LossSpecs,
         their text format or dicts. Returns the SubmitSweepResponse (sweep_id, jobs). `base`,
-        `files` and `dry_run` as for submit (a dry run's jobs have no ids, and it has no sweep_id)."""
+        `files` and `dry_run` as for submit (a dry run's jobs have no ids, and it has no
+        sweep_id)."""
         request = coordinator_pb2.SubmitSweepRequest(
             base=_messages.message(base, job_pb2.JobSpec, "base"),
             seeds=_arguments.whole(seeds, "seeds", 0, MAX_SWEEP_SEEDS),
             client_request_id=_arguments.text(request_id, "request_id"),
             losses=_messages.messages(losses, loss_pb2.LossSpec, "losses"))
-        return self._submit(self._stub.SubmitSweep, request, "base", _files_for(base, files),
-                            dry_run)
+        files = files_for(base, files)
+        return self._submit(self._stub.SubmitSweep, request, "base", files, dry_run)
 
     def search(self, base, search, losses=(), seeds=1, request_id="", files=None,
                dry_run=False):
@@ -277,8 +229,8 @@ class Client:
             client_request_id=_arguments.text(request_id, "request_id"),
             search=_messages.message(search, coordinator_pb2.LossSearch, "search"),
             losses=_messages.messages(losses, loss_pb2.LossSpec, "losses"))
-        return self._submit(self._stub.SubmitSweep, request, "base", _files_for(base, files),
-                            dry_run)
+        files = files_for(base, files)
+        return self._submit(self._stub.SubmitSweep, request, "base", files, dry_run)
 
     def _submit(self, method, request, spec_field, files, dry_run):
         """A SubmitJob or SubmitSweep: checked by the coordinator first (validate_only) when
@@ -292,14 +244,15 @@ class Client:
             checked = self._call(method, request)
             if dry_run:
                 if files is not None:  # the same warnings as a real submit, nothing uploaded
-                    self._upload_named_files(getattr(request, spec_field), files, dry_run=True)
+                    upload_named_files(getattr(request, spec_field), files, self._upload,
+                                       dry_run=True)
                 return checked
             request.validate_only = False
             spec = getattr(request, spec_field)
-            spec.CopyFrom(self._upload_named_files(spec, files))
+            spec.CopyFrom(upload_named_files(spec, files, self._upload))
         if not request.client_request_id:
             request.client_request_id = "python-" + secrets.token_hex(8)
-        return self._call_again_while_away(method, request)
+        return _reconnect.call_again_while_away(self, method, request)
 
     def get_sweep(self, sweep_id):
         """The Sweep: its request, state, rungs, trials, steps trained and ranking (best_loss)."""
@@ -386,74 +339,7 @@ class Client:
             raise ArgumentError(f"reconnect_seconds: expected seconds in [0, "
                                 f"{MAX_TIMEOUT_SECONDS:.0f}], got {reconnect_seconds!r}")
         self._check_open()
-        return self._watch(request, reconnect_seconds)
-
-    def _watch(self, request, reconnect_seconds):
-        # (step, kind) of the points passed on. A resumed watch asks for the history after the
-        # newest of them (resume_after); they are still skipped if they come again (a
-        # coordinator that predates resume_after sends the whole history).
-        seen = set()
-        newest = None
-        last = None  # the job as last passed on
-        away_since = None
-        backoff = 0.2
-        lagged = 0  # watches in a row that fell behind and passed on nothing new
-        while True:
-            self._check_open()
-            if newest is not None:
-                request.resume_after.step, request.resume_after.kind = newest
-            try:
-                for event in self._stub.WatchJob(request, metadata=self._metadata):
-                    away_since, backoff = None, 0.2
-                    if event.HasField("point"):
-                        key = (event.point.step, event.point.kind)
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                        newest = key if newest is None else max(newest, key)
-                    elif event.HasField("job"):
-                        if event.job == last:  # each watch opens with the job as it stands
-                            continue
-                        last = event.job
-                    lagged = 0
-                    yield event
-                return
-            except ValueError:  # grpc's "Cannot invoke RPC: Channel closed!"
-                if self._closed:
-                    raise self._closed_error() from None
-                raise
-            except grpc.RpcError as error:
-                if self._closed:  # closed by another thread: not an outage to wait out
-                    raise self._closed_error() from None
-                code, details = error.code(), error.details() or ""
-                # A consumer slower than the job's events for a while: the coordinator ended
-                # the watch; a new one resumes after what was passed on. A watch that falls
-                # behind again before passing anything on, 3 times, is the coordinator's answer.
-                if (code == grpc.StatusCode.RESOURCE_EXHAUSTED and
-                        "this watch fell behind" in details):
-                    lagged += 1
-                    if last is not None and last.state in FINAL_STATES:
-                        return  # its end was passed on: nothing is left to see
-                    if lagged <= _MAX_WATCHES_BEHIND_IN_A_ROW:
-                        continue
-                    raise self._refusal(code, details) from None
-                # The stream that fell behind holds its place in the coordinator's
-                # --max_watches_per_caller until the coordinator has finished it, which may
-                # come a moment after its end reached us: waited for like an outage.
-                slot_still_held = (lagged > 0 and code == grpc.StatusCode.RESOURCE_EXHAUSTED
-                                   and "WatchJob streams at once" in details)
-                outage = (slot_still_held or
-                          code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED))
-                now = time.monotonic()
-                if away_since is None:
-                    away_since = now
-                budget = (max(reconnect_seconds, _SLOT_RELEASE_SECONDS) if slot_still_held
-                          else reconnect_seconds)
-                if (not outage or last is None or last.state in FINAL_STATES or
-                        now - away_since >= budget):
-                    raise self._refusal(code, details) from None
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
+        return _reconnect.watch_events(self, request, reconnect_seconds)
 
     def wait(self, job_id, reconnect_seconds=DEFAULT_RECONNECT_SECONDS):
         """Blocks until the job ends; returns it as it ended. A coordinator restart meanwhile is
@@ -532,34 +418,3 @@ class Client:
         return self._call(self._stub.DeleteArtifact,
                           coordinator_pb2.DeleteArtifactRequest(
                               id=_arguments.text(artifact_id, "artifact_id")))
-
-    def _upload_named_files(self, spec, files, dry_run=False):
-        spec = job_pb2.JobSpec.FromString(spec.SerializeToString())  # the caller's stays as is
-        sources = []
-        if spec.model.HasField("torchscript"):
-            sources.append(spec.model.torchscript)
-        if spec.dataset.HasField("tensors"):
-            sources.append(spec.dataset.tensors)
-        for source in sources:
-            if source.WhichOneof("source") != "path":
-                continue
-            if pathlib.PurePath(source.path).is_absolute():
-                warnings.warn(f"{source.path} is absolute: sent as a path on the worker, where it "
-                              f"must lie inside its --data_root; to upload a file of yours, name "
-                              f"it relative to files=DIR", stacklevel=4)
-                continue
-            if ".." in pathlib.PurePath(source.path).parts:
-                continue  # the worker's, under its data root (refused by the coordinator)
-            local = pathlib.Path(files) / source.path
-            if not local.is_file():  # missing, a directory, a FIFO, a broken link
-                warnings.warn(f"{source.path} is not a file under {files}: sent as a path under "
-                              f"the worker's --data_root", stacklevel=4)
-                continue
-            if dry_run:
-                continue
-            try:
-                # submit() -> _submit() -> here -> _upload(): the warning names submit's caller.
-                source.artifact = self._upload(local, None, stacklevel=5).id
-            except PolyTrainError as error:
-                raise type(error)(error.code, f"uploading {local}: {error.message}") from None
-        return spec
