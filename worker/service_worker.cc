@@ -14,6 +14,7 @@
 #include "worker/compute_threads.h"
 #include "worker/gpu_memory.h"
 #include "worker/outbound_address.h"
+#include "worker/redial_backoff.h"
 
 namespace polytrain {
 
@@ -393,7 +394,8 @@ bool ServiceWorker::ServeOneConnection() {
 
 void ServiceWorker::ReportNotConnected(const grpc::Status& status) {
   if (stopping_) return;
-  // Dials back off to one every 5 s: the first failure, then about one a minute.
+  // Dials back off to one every 5 s (or every heartbeat, if shorter): the first failure, then
+  // one in 12 (about one a minute).
   if (failed_connections_++ % 12 != 0) return;
   const std::string message = status.ok() ? "the stream closed" : status.error_message();
   const std::string hint = ConnectionHint(options_.security, message);
@@ -407,12 +409,11 @@ void ServiceWorker::Run() {
     RemoveIdleCheckpoints("");
   }
   sender_ = std::thread([this] { SenderLoop(); });
-  double backoff = 0.1;
+  RedialBackoff backoff;
   while (!stopping_) {
-    if (ServeOneConnection()) backoff = 0.1;
+    if (ServeOneConnection()) backoff.Reset();
     if (stopping_) break;
-    outbox_.WaitUnlessClosed(std::chrono::duration<double>(backoff));
-    backoff = std::min(backoff * 2, 5.0);
+    outbox_.WaitUnlessClosed(backoff.Next(heartbeat_seconds_.load()));
   }
   {
     std::lock_guard<std::mutex> lock(jobs_mu_);
