@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -173,6 +174,31 @@ TEST_F(ByoTest, ACustomParameterIsLeftAsSavedAndNamed) {
     if (name == "scale") {
       EXPECT_TRUE(torch::equal(tensor, torch::full({5}, 0.5)));
     }
+  }
+}
+
+TEST_F(ByoTest, FromSeedKeepsFrozenLayersAsSavedAndZeroesAnEmbeddingsPaddingRow) {
+  absl::StatusOr<std::unique_ptr<Trainer>> frozen =
+      Trainer::Create(Job("torchscript { path: 'frozen_backbone.pt' }"), Options());
+  ASSERT_TRUE(frozen.ok()) << frozen.status();
+  EXPECT_NE((*frozen)->Describe().find(
+                "; left as saved: backbone.weight, backbone.bias, norm.weight, norm.bias)"),
+            std::string::npos)
+      << (*frozen)->Describe();
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& [name, tensor] : (*frozen)->model().State()) state[name] = tensor;
+  EXPECT_TRUE(torch::equal(state.at("backbone.weight"), torch::full({8, 20}, 0.5)));
+  EXPECT_TRUE(torch::equal(state.at("backbone.bias"), torch::full({8}, 0.25)));
+  EXPECT_TRUE(torch::equal(state.at("norm.running_mean"), torch::full({8}, 0.3)));
+
+  absl::StatusOr<std::unique_ptr<Trainer>> padded =
+      Trainer::Create(Job("torchscript { path: 'padded.pt' }"), Options());
+  ASSERT_TRUE(padded.ok()) << padded.status();
+  for (const auto& [name, tensor] : (*padded)->model().State()) {
+    if (name != "embedding.weight") continue;
+    EXPECT_TRUE(torch::equal(tensor[0], torch::zeros({4})));  // as PyTorch's reset_parameters
+    EXPECT_GT(tensor[1].abs().sum().item<float>(), 0.0f);     // the other rows drawn
+    EXPECT_FALSE(torch::equal(tensor[1], torch::full({4}, 7.0)));
   }
 }
 

@@ -81,14 +81,23 @@ std::vector<std::string> InitializeFromSeed(torch::jit::Module& module) {
       const c10::IValue value = item.value.attr(name);
       return value.isTensor() ? value.toTensor() : torch::Tensor();
     };
-    const torch::Tensor weight = attribute("weight");
-    const torch::Tensor bias = attribute("bias");
-    if ((kind == "Linear" || kind == "Conv1d" || kind == "Conv2d" || kind == "Conv3d") &&
-        weight.defined() && weight.dim() >= 2) {
-      torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
-      drawn.insert(prefix + "weight");
+    // A parameter that does not train (a frozen, pretrained layer) keeps its saved value: drawn
+    // again, it would stay random for the whole run.
+    auto trained = [&](const char* name) -> torch::Tensor {
+      const torch::Tensor tensor = attribute(name);
+      return tensor.defined() && tensor.requires_grad() ? tensor : torch::Tensor();
+    };
+    const torch::Tensor weight = trained("weight");
+    const torch::Tensor bias = trained("bias");
+    if (kind == "Linear" || kind == "Conv1d" || kind == "Conv2d" || kind == "Conv3d") {
+      const torch::Tensor shape = attribute("weight");  // the fan-in, trained or not
+      if (!shape.defined() || shape.dim() < 2) continue;
+      if (weight.defined()) {
+        torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+        drawn.insert(prefix + "weight");
+      }
       if (bias.defined()) {
-        const int64_t fan_in = std::get<0>(torch::nn::init::_calculate_fan_in_and_fan_out(weight));
+        const int64_t fan_in = std::get<0>(torch::nn::init::_calculate_fan_in_and_fan_out(shape));
         const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
         bias.uniform_(-bound, bound);
         drawn.insert(prefix + "bias");
@@ -102,11 +111,24 @@ std::vector<std::string> InitializeFromSeed(torch::jit::Module& module) {
         bias.zero_();
         drawn.insert(prefix + "bias");
       }
+      // The running statistics go with the affine parameters: a frozen BatchNorm keeps them.
+      const bool frozen = !weight.defined() && !bias.defined() &&
+                          (attribute("weight").defined() || attribute("bias").defined());
+      if (frozen) continue;
       if (const torch::Tensor mean = attribute("running_mean"); mean.defined()) mean.zero_();
       if (const torch::Tensor var = attribute("running_var"); var.defined()) var.fill_(1.0);
       if (const torch::Tensor n = attribute("num_batches_tracked"); n.defined()) n.zero_();
     } else if (kind == "Embedding" && weight.defined()) {
       weight.normal_();
+      // As PyTorch's reset_parameters: the padding row is zero (it gets no gradient, so a drawn
+      // one would stay random).
+      if (item.value.hasattr("padding_idx")) {
+        const c10::IValue padding = item.value.attr("padding_idx");
+        if (padding.isInt() && weight.dim() == 2) {
+          const int64_t row = padding.toInt();
+          if (row >= -weight.size(0) && row < weight.size(0)) weight[row].zero_();
+        }
+      }
       drawn.insert(prefix + "weight");
     }
   }

@@ -70,6 +70,41 @@ class Frozen(nn.Module):
         return self.linear(x)
 
 
+class FrozenBackbone(nn.Module):
+    """A pretrained backbone kept frozen (weights 0.5, biases 0.25, its BatchNorm's running mean
+    0.3) under a trained head."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Linear(20, 8)
+        self.norm = nn.BatchNorm1d(8)
+        self.head = nn.Linear(8, 5)
+        with torch.no_grad():
+            self.backbone.weight.fill_(0.5)
+            self.backbone.bias.fill_(0.25)
+            self.norm.running_mean.fill_(0.3)
+        for p in list(self.backbone.parameters()) + list(self.norm.parameters()):
+            p.requires_grad_(False)
+
+    def forward(self, x):
+        return self.head(self.norm(self.backbone(x)))
+
+
+class Padded(nn.Module):
+    """An Embedding with a padding row (saved as 7s; PyTorch's initialisation zeroes it) over
+    token ids made from the features."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(10, 4, padding_idx=0)
+        self.head = nn.Linear(4, 5)
+        with torch.no_grad():
+            self.embedding.weight[0].fill_(7.0)
+
+    def forward(self, x):
+        return self.head(self.embedding(x.abs().long().clamp(0, 9)).mean(1))
+
+
 class Tied(nn.Module):
     """Two layers sharing one weight, as a language model's embedding and output layer."""
 
@@ -230,6 +265,8 @@ def main():
     torch.jit.script(nn.Sequential(nn.Linear(3, 5))).save(f"{out}/wrong_input.pt")
     torch.jit.script(Pair()).save(f"{out}/pair.pt")
     torch.jit.script(Frozen()).save(f"{out}/frozen.pt")
+    torch.jit.script(FrozenBackbone()).save(f"{out}/frozen_backbone.pt")
+    torch.jit.script(Padded()).save(f"{out}/padded.pt")
     torch.jit.script(Tied()).save(f"{out}/tied.pt")
     torch.jit.script(NarrowInTraining()).save(f"{out}/narrow_in_training.pt")
     torch.jit.script(NanInEvaluation()).save(f"{out}/nan_in_evaluation.pt")
