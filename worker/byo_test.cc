@@ -202,6 +202,35 @@ TEST_F(ByoTest, FromSeedKeepsFrozenLayersAsSavedAndZeroesAnEmbeddingsPaddingRow)
   }
 }
 
+TEST_F(ByoTest, DropLastDropsTheShortBatchABatchNormModelCannotTrainOn) {
+  // 1200 training samples in batches of 109: ten and a batch of one, which BatchNorm refuses.
+  JobSpec spec = Job("torchscript { path: 'bn_mlp.pt' }");
+  spec.set_batch_size(109);
+  spec.set_epochs(1);
+  absl::StatusOr<std::unique_ptr<Trainer>> kept = Trainer::Create(spec, Options());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ((*kept)->steps_per_epoch(), 12);
+  absl::StatusOr<TrainingSummary> failed = (*kept)->Run();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find(
+                "(a batch of one sample: spec.drop_last drops an epoch's short last batch)"),
+            std::string::npos)
+      << failed.status();
+
+  spec.set_drop_last(true);
+  absl::StatusOr<std::unique_ptr<Trainer>> dropped = Trainer::Create(spec, Options());
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_EQ((*dropped)->steps_per_epoch(), 11);
+  absl::StatusOr<TrainingSummary> summary = (*dropped)->Run();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->steps, 11);
+
+  spec.set_batch_size(1201);  // every batch would be dropped
+  EXPECT_EQ(CreateError(spec),
+            "spec.drop_last: the training split holds 1200 samples, fewer than batch_size (1201): "
+            "every batch would be dropped");
+}
+
 TEST_F(ByoTest, ResumingABatchNormCnnWithDropoutIsExact) {
   JobSpec spec = Job("torchscript { path: 'bn_cnn.pt' }", "images.pt");
   spec.mutable_checkpoint()->set_every_steps(3);

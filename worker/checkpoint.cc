@@ -29,9 +29,9 @@ constexpr char kCudaRngKey[] = "cuda_rng";
 constexpr char kSpecKey[] = "spec";
 // The JobSpec fields that shape a run's training: a checkpoint continues only a run that agrees
 // on all of them (its name, epochs, cadences and limits may change).
-constexpr const char* kShapingFields[] = {"model",     "dataset",  "loss",
-                                          "optimizer", "schedule", "batch_size",
-                                          "seed",      "replicas", "precision"};
+constexpr const char* kShapingFields[] = {"model",    "dataset",    "loss",      "optimizer",
+                                          "schedule", "batch_size", "drop_last", "seed",
+                                          "replicas", "precision"};
 
 // `spec` with only the fields `keep` says to keep.
 polytrain::v1::JobSpec OnlyFields(const polytrain::v1::JobSpec& spec,
@@ -145,7 +145,8 @@ absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const Traini
         return absl::InvalidArgumentError(absl::StrCat(
             path, ": a checkpoint of another run: its spec.", field,
             " differs from this one's (a run continues only with the model, dataset, loss, "
-            "optimizer, schedule, batch_size, seed, replicas and precision it was written "
+            "optimizer, schedule, batch_size, drop_last, seed, replicas and precision it was "
+            "written "
             "with); give another --checkpoint_dir"));
       }
     }

@@ -1,6 +1,7 @@
 #include "worker/evaluation.h"
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "api/limits.h"
@@ -29,6 +30,12 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
   torch::Tensor nll_total;
   std::vector<double> class_total(classes, 0.0), class_correct(classes, 0.0);
   std::vector<double> bin_count(bins, 0.0), bin_correct(bins, 0.0), bin_confidence(bins, 0.0);
+  // Accuracy, per-class accuracy and calibration score the rows a softmax loss does not ignore
+  // (a sigmoid loss's ignore_index drops target elements, not rows). eval_nll covers every row.
+  const int64_t ignored = !sigmoid && per_sample_loss.config().ignore_index
+                              ? *per_sample_loss.config().ignore_index
+                              : std::numeric_limits<int64_t>::min();
+  int64_t scored = 0;
 
   for (int64_t start = 0; start < n; start += options.batch_size) {
     const int64_t len = std::min(options.batch_size, n - start);
@@ -79,6 +86,8 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
     const bool* hit = correct_cpu.data_ptr<bool>();
     const double* conf = confidence_cpu.data_ptr<double>();
     for (int64_t i = 0; i < len; ++i) {
+      if (label[i] == ignored) continue;  // the loss ignores it: no target to score against
+      ++scored;
       class_total[label[i]] += 1;
       class_correct[label[i]] += hit[i] ? 1 : 0;
       bin_count[bin_data[i]] += 1;
@@ -99,7 +108,7 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
   }
   for (int b = 0; b < bins; ++b) {
     if (bin_count[b] > 0) {
-      ece += std::fabs(bin_correct[b] - bin_confidence[b]) / static_cast<double>(n);
+      ece += std::fabs(bin_correct[b] - bin_confidence[b]) / static_cast<double>(scored);
     }
   }
   // A split whose denominator is 0 (every row ignored) has loss 0, as such a batch has.
@@ -110,7 +119,7 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
   out[prefix + "loss"] = denominator > 0 ? loss_sum / denominator : 0.0;
   const double nll_sum = nll_total.defined() ? nll_total.item<double>() : 0.0;
   out[prefix + "nll"] = n > 0 ? nll_sum / static_cast<double>(n) : 0.0;
-  out[prefix + "accuracy"] = n > 0 ? correct_total / static_cast<double>(n) : 0.0;
+  out[prefix + "accuracy"] = scored > 0 ? correct_total / static_cast<double>(scored) : 0.0;
   out[prefix + "ece"] = ece;
   return out;
 }

@@ -2,6 +2,7 @@
 // divides a batch's: checked against the loss op run on the whole split as one batch.
 #include "worker/evaluation.h"
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -130,6 +131,33 @@ TEST(EvaluationTest, ATieGoesToTheLowerClassAndEceIsTheGapToAccuracy) {
   // right of 2, |0 - 0.5| = 0.5 (in one bin or two, the sum is 0.5). ECE = 0.5 / 4 rows.
   EXPECT_NEAR(values.at("eval_ece"), 0.125, 1e-12);
   EXPECT_EQ(values.at("eval_accuracy"), 0.25);
+}
+
+// Accuracy, per-class accuracy and calibration score only the rows a softmax loss does not
+// ignore (they have no target); eval_nll still covers every row.
+TEST(EvaluationTest, IgnoredRowsAreNotScored) {
+  // Rows 0 and 1 right (classes 0 and 1), row 2 wrong (class 0 predicted, labelled 1), row 3
+  // labelled with the ignored class 2 and predicted 0.
+  Split split{torch::tensor(
+                  {{9.0F, 0.0F, 0.0F}, {0.0F, 9.0F, 0.0F}, {9.0F, 0.0F, 0.0F}, {9.0F, 0.0F, 0.0F}}),
+              torch::tensor({0, 1, 1, 2}, torch::kLong)};
+  IdentityModel model;
+  EvalOptions options;
+  const std::map<std::string, double> ignoring =
+      Evaluate(model, split, 3,
+               loss::PolyLoss(Config("cross_entropy {} ignore_index: 2 reduction: REDUCTION_NONE")),
+               options, "eval_");
+  EXPECT_DOUBLE_EQ(ignoring.at("eval_accuracy"), 2.0 / 3);
+  EXPECT_EQ(ignoring.count("eval_class_accuracy/2"), 0u);
+  const std::map<std::string, double> scoring_all = Evaluate(
+      model, split, 3, loss::PolyLoss(Config("cross_entropy {} reduction: REDUCTION_NONE")),
+      options, "eval_");
+  EXPECT_DOUBLE_EQ(scoring_all.at("eval_accuracy"), 0.5);
+  EXPECT_EQ(scoring_all.at("eval_class_accuracy/2"), 0.0);
+  EXPECT_DOUBLE_EQ(ignoring.at("eval_nll"), scoring_all.at("eval_nll"));
+  // Every confidence is p = e^9 / (e^9 + 2): ECE is |accuracy - p| over the rows scored.
+  const double p = std::exp(9.0) / (std::exp(9.0) + 2.0);
+  EXPECT_NEAR(ignoring.at("eval_ece"), p - 2.0 / 3, 1e-6);
 }
 
 }  // namespace

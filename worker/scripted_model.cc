@@ -168,8 +168,13 @@ class ScriptedModel : public TrainableModel {
       output = module_.forward({batch});
     } catch (const std::exception& e) {
       // The user's code failed, not the trainer: an error in their spec, named as such.
-      throw ModelOutputError(absl::StrCat(field_, ": forward on a batch ", Shape(batch), " threw",
-                                          training_ ? "" : " in evaluation mode", ": ", Reason(e)));
+      // A BatchNorm layer cannot train on one sample: an epoch's short last batch may hold one.
+      const bool lone = training_ && batch.dim() > 0 && batch.size(0) == 1;
+      throw ModelOutputError(absl::StrCat(
+          field_, ": forward on a batch ", Shape(batch), " threw",
+          training_ ? "" : " in evaluation mode", ": ", Reason(e),
+          lone ? " (a batch of one sample: spec.drop_last drops an epoch's short last batch)"
+               : ""));
     }
     if (const std::string problem = LogitsProblem(output, batch, classes_); !problem.empty()) {
       throw ModelOutputError(absl::StrCat(field_, ": ", problem));

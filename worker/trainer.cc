@@ -74,7 +74,8 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options, Dataset data,
       device_(device) {
   optimizer_ = MakeOptimizer(spec_.optimizer(), model_->Parameters());
   const int64_t n = data_.train.size();
-  steps_per_epoch_ = (n + spec_.batch_size() - 1) / spec_.batch_size();
+  steps_per_epoch_ = spec_.drop_last() ? n / spec_.batch_size()
+                                       : (n + spec_.batch_size() - 1) / spec_.batch_size();
   total_steps_ = spec_.epochs() > 0 ? spec_.epochs() * steps_per_epoch_ : spec_.max_steps();
   if (spec_.max_steps() > 0) total_steps_ = std::min<int64_t>(total_steps_, spec_.max_steps());
 }
@@ -100,6 +101,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
       return InvalidField("spec.loss.class_weights",
                           absl::StrCat("has ", loss_config->class_weights.size(),
                                        " entries but the dataset has ", data->classes, " classes"));
+    }
+    if (spec.drop_last() && data->train.size() < spec.batch_size()) {
+      return InvalidField("spec.drop_last",
+                          absl::StrCat("the training split holds ", data->train.size(),
+                                       " samples, fewer than batch_size (", spec.batch_size(),
+                                       "): every batch would be dropped"));
     }
     torch::manual_seed(spec.seed());
     absl::StatusOr<std::unique_ptr<TrainableModel>> model =
@@ -139,7 +146,17 @@ absl::StatusOr<TrainingSummary> Trainer::Run() {
   } catch (const ModelOutputError& e) {
     return absl::InvalidArgumentError(e.what());
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
+    const std::string what = e.what_without_backtrace();
+    // BatchNorm cannot train on a single sample: an epoch's short last batch may hold one, or
+    // leave a replica a share of one. The spec can avoid it.
+    if (what.find("Expected more than 1 value per channel when training") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.drop_last: a BatchNorm layer met a batch of one sample (an epoch's "
+                       "short last batch, or a replica's share of it); drop_last: true drops that "
+                       "batch. LibTorch: ",
+                       what));
+    }
+    return absl::InternalError(absl::StrCat("LibTorch: ", what));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("training: ", e.what()));
   }
@@ -196,7 +213,11 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   // stops at its first non-finite step; on a GPU only at logging points.
   const bool read_every_step = device_.is_cpu();
   const int64_t first_step = position.step;
-  TrainingWindow window(device_, read_every_step, group);
+  // A softmax loss's ignored rows have no target to score accuracy against.
+  const std::optional<int64_t> ignored_label = loss_config.activation == loss::Activation::kSoftmax
+                                                   ? loss_config.ignore_index
+                                                   : std::nullopt;
+  TrainingWindow window(device_, read_every_step, group, ignored_label);
   // A non-finite loss stops the run: `step` is the step it came from, or with `in_window` the
   // last of the logging window it was found in.
   // The data were checked finite on load, so a loss that is not finite at the run's first step,
@@ -418,7 +439,10 @@ void Trainer::EmitTrain(const RunPosition& position, int64_t epoch, double epoch
   auto& values = *point.mutable_values();
   const double samples = static_cast<double>(totals.samples);
   values["loss"] = totals.loss_sum / samples;
-  values["accuracy"] = static_cast<double>(totals.correct) / samples;
+  // A window of ignored rows only has no accuracy to report.
+  if (totals.scored > 0) {
+    values["accuracy"] = static_cast<double>(totals.correct) / static_cast<double>(totals.scored);
+  }
   values["learning_rate"] = learning_rate;
   values["samples_per_second"] = totals.samples_per_second;
   values["grad_norm"] = grad_norm;

@@ -14,18 +14,30 @@ double SecondsSince(TrainingWindow::Clock::time_point start) {
 }  // namespace
 
 TrainingWindow::TrainingWindow(const torch::Device& device, bool timed_per_step,
-                               ReplicaGroup* group)
+                               ReplicaGroup* group, std::optional<int64_t> ignored_label)
     : group_(group),
       timed_per_step_(timed_per_step),
       loss_sum_(torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device))),
-      correct_(torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device))) {
+      ignored_label_(ignored_label),
+      correct_(torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device))),
+      scored_(torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device))) {
   Restart();
 }
 
 void TrainingWindow::AddStep(const torch::Tensor& loss, bool batch_mean,
                              const torch::Tensor& logits, const torch::Tensor& targets,
                              int64_t samples, int64_t local_samples, Clock::time_point step_start) {
-  if (local_samples > 0) correct_ += logits.argmax(1).eq(targets).sum();
+  if (local_samples > 0) {
+    const torch::Tensor hits = logits.argmax(1).eq(targets);
+    if (ignored_label_) {
+      const torch::Tensor kept = targets.ne(*ignored_label_);
+      correct_ += hits.logical_and(kept).sum();
+      scored_ += kept.sum();
+    } else {
+      correct_ += hits.sum();
+      scored_ += local_samples;
+    }
+  }
   loss_sum_ += loss.detach().to(torch::kDouble) * (batch_mean ? static_cast<double>(samples) : 1.0);
   samples_ += samples;
   local_samples_ += local_samples;
@@ -42,6 +54,7 @@ WindowTotals TrainingWindow::Close() {
   WindowTotals totals;
   totals.loss_sum = loss_sum_.item<double>();
   totals.correct = correct_.item<int64_t>();
+  totals.scored = scored_.item<int64_t>();
   totals.samples = samples_;
   if (timed_per_step_) {
     totals.seconds = seconds_;
@@ -64,17 +77,20 @@ absl::Status TrainingWindow::SumOverGang(
   if (on_replica_window) {
     on_replica_window(totals.seconds / steps_, totals.allreduce_seconds_per_step, local_rate);
   }
-  torch::Tensor sums =
-      torch::tensor({static_cast<double>(totals.correct), local_rate}, torch::kDouble);
+  torch::Tensor sums = torch::tensor(
+      {static_cast<double>(totals.correct), static_cast<double>(totals.scored), local_rate},
+      torch::kDouble);
   POLYTRAIN_RETURN_IF_ERROR(group_->Sum(sums));
   totals.correct = static_cast<int64_t>(sums[0].item<double>());
-  totals.samples_per_second = sums[1].item<double>();
+  totals.scored = static_cast<int64_t>(sums[1].item<double>());
+  totals.samples_per_second = sums[2].item<double>();
   return absl::OkStatus();
 }
 
 void TrainingWindow::Restart() {
   loss_sum_.zero_();
   correct_.zero_();
+  scored_.zero_();
   steps_ = 0;
   samples_ = 0;
   local_samples_ = 0;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "worker/replica_group.h"
@@ -19,6 +20,7 @@ namespace polytrain {
 struct WindowTotals {
   double loss_sum = 0.0;  // the loss summed over the window's samples
   int64_t correct = 0;    // correct predictions: this rank's, the gang's after SumOverGang
+  int64_t scored = 0;     // the rows accuracy counts (not ignored): as `correct`
   int64_t samples = 0;    // the rows of the window's (global) batches
   double seconds = 0.0;   // training time, logging and evaluation excluded
   // Rows per second: the window's, or a gang's sum of its ranks' rates after SumOverGang.
@@ -34,8 +36,10 @@ class TrainingWindow {
 
   // timed_per_step: each step's time is what AddStep is given (a host step is done when it
   // returns); otherwise a window's time is its clock from Restart to Close (a GPU catches up at
-  // Close's reads). group: the gang of a data-parallel run, null for one replica.
-  TrainingWindow(const torch::Device& device, bool timed_per_step, ReplicaGroup* group);
+  // Close's reads). group: the gang of a data-parallel run, null for one replica. ignored_label:
+  // a softmax loss's ignore_index, whose rows accuracy does not count.
+  TrainingWindow(const torch::Device& device, bool timed_per_step, ReplicaGroup* group,
+                 std::optional<int64_t> ignored_label = std::nullopt);
 
   // One step. loss: its value as the loss returned it (a batch mean counts `samples` times, a sum
   // once); logits and targets: this rank's rows (undefined where it had none, local_samples 0).
@@ -50,7 +54,8 @@ class TrainingWindow {
   WindowTotals Close();
 
   // Data-parallel, on every rank at the same step: reports this rank's mean step and all-reduce
-  // seconds to on_replica_window, then sums correct predictions and samples/s over the gang.
+  // seconds to on_replica_window, then sums correct predictions, scored rows and samples/s over
+  // the gang.
   absl::Status SumOverGang(WindowTotals& totals,
                            const std::function<void(double step_seconds, double allreduce_seconds,
                                                     double samples_per_second)>& on_replica_window);
@@ -68,7 +73,9 @@ class TrainingWindow {
   ReplicaGroup* const group_;
   const bool timed_per_step_;
   torch::Tensor loss_sum_;  // float64, on the device
-  torch::Tensor correct_;   // int64, on the device
+  const std::optional<int64_t> ignored_label_;
+  torch::Tensor correct_;  // int64, on the device
+  torch::Tensor scored_;   // int64, on the device: this rank's rows that accuracy counts
   int64_t steps_ = 0;
   int64_t samples_ = 0;
   int64_t local_samples_ = 0;

@@ -267,6 +267,8 @@ def main():
     torch.jit.script(Frozen()).save(f"{out}/frozen.pt")
     torch.jit.script(FrozenBackbone()).save(f"{out}/frozen_backbone.pt")
     torch.jit.script(Padded()).save(f"{out}/padded.pt")
+    torch.jit.script(nn.Sequential(nn.Linear(20, 16), nn.BatchNorm1d(16), nn.ReLU(),
+                                   nn.Linear(16, 5))).save(f"{out}/bn_mlp.pt")
     torch.jit.script(Tied()).save(f"{out}/tied.pt")
     torch.jit.script(NarrowInTraining()).save(f"{out}/narrow_in_training.pt")
     torch.jit.script(NanInEvaluation()).save(f"{out}/nan_in_evaluation.pt")

@@ -1,0 +1,39 @@
+// A training window's accuracy counts: a softmax loss's ignored rows have no target, so they
+// are neither right nor wrong.
+#include "worker/training_window.h"
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+TEST(TrainingWindowTest, AccuracyScoresOnlyTheRowsTheLossDoesNotIgnore) {
+  // Predictions 0, 1, 0, 0 for labels 0, 1, 1, 2: two right; the last row's label is ignored.
+  const torch::Tensor logits = torch::tensor(
+      {{9.0F, 0.0F, 0.0F}, {0.0F, 9.0F, 0.0F}, {9.0F, 0.0F, 0.0F}, {9.0F, 0.0F, 0.0F}});
+  const torch::Tensor labels = torch::tensor({0, 1, 1, 2}, torch::kLong);
+  const torch::Tensor loss = torch::tensor(0.5);
+  const auto now = TrainingWindow::Clock::now();
+
+  TrainingWindow ignoring(torch::kCPU, /*timed_per_step=*/true, nullptr, int64_t{2});
+  ignoring.AddStep(loss, true, logits, labels, 4, 4, now);
+  ignoring.AddStep(loss, true, logits, labels, 4, 4, now);
+  const WindowTotals ignored = ignoring.Close();
+  EXPECT_EQ(ignored.correct, 4);
+  EXPECT_EQ(ignored.scored, 6);
+  EXPECT_EQ(ignored.samples, 8);  // the loss's rows, ignored ones included
+
+  TrainingWindow scoring_all(torch::kCPU, /*timed_per_step=*/true, nullptr);
+  scoring_all.AddStep(loss, true, logits, labels, 4, 4, now);
+  const WindowTotals all = scoring_all.Close();
+  EXPECT_EQ(all.correct, 2);
+  EXPECT_EQ(all.scored, 4);
+
+  // A rank without rows this step scores none; a restarted window starts from zero.
+  scoring_all.Restart();
+  scoring_all.AddStep(loss, true, torch::Tensor(), torch::Tensor(), 4, 0, now);
+  EXPECT_EQ(scoring_all.Close().scored, 0);
+}
+
+}  // namespace
+}  // namespace polytrain
