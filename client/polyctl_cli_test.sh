@@ -127,6 +127,7 @@ assert [j["job_id"] for j in jobs] == [j["job_id"] for j in d["jobs"]], jobs
 assert all(float(j["final_value"]) == w["final_value"] for j, w in zip(jobs, d["jobs"]))
 comma = list(csv.reader(open(sys.argv[4])))
 assert len(comma) == 2 and len(comma[1]) == len(comma[0]) == 10, comma
+assert comma[1][3] == comma[1][4] == "", comma  # one run: no std and no interval, not a std of 0
 PY
   fail "compare csv does not read back as the json"
 expect 0 "synthetic-poly1-poly1-e-2-s5: succeeded" -- watch "$sweep"

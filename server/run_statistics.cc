@@ -29,7 +29,9 @@ SampleSummary Summarize(const std::vector<double>& values) {
   SampleSummary s;
   s.n = static_cast<int>(values.size());
   s.mean = Mean(values);
-  s.std = s.n == 0 ? kNaN : std::sqrt(SampleVariance(values, s.mean));
+  // One run has no spread to estimate (n - 1 = 0): NaN, as numpy's ddof=1 and pandas give, and
+  // shown as missing (a table's "-", CSV's empty field, JSON's null), not as a certain 0.
+  s.std = s.n < 2 ? kNaN : std::sqrt(SampleVariance(values, s.mean));
   if (s.n < 2 || !std::isfinite(s.std)) {
     s.ci95_low = s.ci95_high = kNaN;
     return s;

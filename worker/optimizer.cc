@@ -6,8 +6,8 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const polytrain::v1::Opti
                                                        std::vector<torch::Tensor> parameters) {
   const double lr = spec.learning_rate();
   auto adam_betas = [](const polytrain::v1::Adam& adam) {
-    return std::make_tuple(adam.beta1() == 0.0 ? 0.9 : adam.beta1(),
-                           adam.beta2() == 0.0 ? 0.999 : adam.beta2());
+    return std::make_tuple(adam.has_beta1() ? adam.beta1() : 0.9,
+                           adam.has_beta2() ? adam.beta2() : 0.999);
   };
   auto adam_eps = [](const polytrain::v1::Adam& adam) {
     return adam.eps() == 0.0 ? 1e-8 : adam.eps();

@@ -49,8 +49,10 @@ Command AddUploadCommand(CLI::App& app) {
   upload->footer(absl::StrCat(
       "A JobSpec names the id as model { torchscript { artifact: ID } } or dataset { tensors { "
       "artifact: ID } }; submit and sweep upload the files a spec names by path themselves "
-      "(--files). The same bytes uploaded again are stored once. A file is at most ",
-      kMaxUploadBytes >> 30, " GiB; a name is 1 to ", kMaxArtifactNameLength,
+      "(--files). The same bytes uploaded again are stored once. A file is at most the "
+      "coordinator's --max_artifact_bytes (",
+      kDefaultMaxUploadBytes >> 30, " GiB unless its operator set it; ", kMaxUploadBytes >> 30,
+      " GiB at most); a name is 1 to ", kMaxArtifactNameLength,
       " characters of [A-Za-z0-9._-], not starting with '.' (without --name, the file's name "
       "with other characters made '_').\n",
       app.get_footer()));
