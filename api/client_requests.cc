@@ -215,6 +215,10 @@ absl::Status ValidateCancelJobRequest(const polytrain::v1::CancelJobRequest& req
   return ValidateJobId("id", request.id());
 }
 
+absl::Status ValidateDeleteJobRequest(const polytrain::v1::DeleteJobRequest& request) {
+  return ValidateJobId("id", request.id());
+}
+
 absl::Status ValidateWatchJobRequest(const polytrain::v1::WatchJobRequest& request) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("id", request.id()));
   if (request.has_resume_after()) {

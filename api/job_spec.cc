@@ -219,6 +219,14 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path
           FieldPath(path, opt.kind_case() == OptimizerSpec::kAdam ? "adam" : "adamw");
       POLYTRAIN_RETURN_IF_ERROR(CheckProbability(FieldPath(a, "beta1"), adam.beta1()));
       POLYTRAIN_RETURN_IF_ERROR(CheckProbability(FieldPath(a, "beta2"), adam.beta2()));
+      // 0 once meant the default (before the betas had presence): a spec written then would
+      // now train with a degenerate second moment. beta1 0 is a real choice (GANs).
+      if (adam.has_beta2() && adam.beta2() == 0.0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(FieldPath(a, "beta2"),
+                         ": 0 is refused (it once meant the default); leave the field "
+                         "out for torch's 0.999"));
+      }
       POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(a, "eps"), adam.eps(), 0, 1));
       break;
     }

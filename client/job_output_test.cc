@@ -120,7 +120,7 @@ TEST(PrintComparisonTest, OneRunShowsNoSpreadInTheTable) {
   row->set_loss_name("ce");
   row->set_runs(1);
   row->set_mean(0.875);
-  row->set_std(0);  // as the reply gives it for one run
+  row->set_std(NAN);  // as the reply gives it for one run
   row->set_ci95_low(NAN);
   row->set_ci95_high(NAN);
   row->set_baseline(true);

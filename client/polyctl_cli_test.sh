@@ -223,10 +223,15 @@ expect 1 "--label: expected KEY=VALUE" -- submit "$spec" --label nokey
 expect 4 "id: no job job-000000000000" -- get job-000000000000
 expect 5 "already ended (succeeded)" -- cancel "$job"
 expect 5 "id: sweep $sweep is done: every job of it ended" -- cancel "$sweep"
+expect 0 ": deleted (succeeded; " -- delete "$comma_job"
+expect 4 "id: no job $comma_job" -- get "$comma_job"
 # A sweep is cancelled whole: its gangs of two wait queued (one worker here) until then.
 { cat "$spec"; echo "replicas: 2"; } >"$tmp/gang.txtpb"
 expect 0 "sweep-" -- sweep "$tmp/gang.txtpb" --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=1'
 gang_sweep=$(head -1 "$tmp/out")
+expect 0 "queued" -- list --sweep "$gang_sweep"
+queued_job=$(awk 'NR == 2 {print $1}' "$tmp/out")
+expect 5 "id: job $queued_job is queued; cancel it first" -- delete "$queued_job"
 expect 0 "$gang_sweep  grid  cancelled" -- cancel "$gang_sweep"
 expect 0 "cancelled" -- list --sweep "$gang_sweep" --state cancelled
 checks=$((checks + 1))

@@ -11,9 +11,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/file_checksum.h"
 #include "common/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 namespace {
@@ -154,6 +156,20 @@ absl::Status ArtifactStore::Remove(const std::string& relative) const {
   if (error) return absl::InternalError(absl::StrCat(path.string(), ": ", error.message()));
   fs::remove(ChecksumPath(path), error);
   return absl::OkStatus();
+}
+
+int ArtifactStore::RemoveJob(const std::string& job_id) const {
+  // The users' directory is not a job's (job ids never take its name, but say so here too).
+  if (!ValidateArtifactName("job_id", job_id).ok() || job_id == kUserArtifactDir) return 0;
+  const fs::path directory = fs::path(root_) / job_id;
+  std::error_code error;
+  int files = 0;
+  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+    if (it->is_regular_file(error)) ++files;  // its checksums are in a directory of their own
+  }
+  fs::remove_all(directory, error);
+  if (error) spdlog::warn("{}: not all removed: {}", directory.string(), error.message());
+  return files;
 }
 
 ArtifactStore::Upload::Upload(std::string relative, std::unique_ptr<ChunkedFileWriter> file)

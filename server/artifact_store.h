@@ -74,6 +74,9 @@ class ArtifactStore {
 
   // Deletes the file at "<job_id>/<name>" and its record (absent already: OK).
   absl::Status Remove(const std::string& relative) const;
+  // Deletes every file of the job (its directory); returns how many files (not counting their
+  // records) went. A job id that is not a plain file name removes nothing.
+  int RemoveJob(const std::string& job_id) const;
 
   const std::string& root() const { return root_; }
 

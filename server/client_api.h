@@ -13,6 +13,7 @@
 #include "api/limits.h"
 #include "polytrain/v1/coordinator.pb.h"
 #include "server/artifact_catalog.h"
+#include "server/artifact_store.h"
 #include "server/caller.h"
 #include "server/job_queries.h"
 #include "server/scheduler.h"
@@ -33,14 +34,15 @@ struct ClientPolicy {
 
 class ClientApi {
  public:
-  // All must outlive this; `artifacts` may be null (no artifact store: jobs naming an artifact
-  // and artifact requests are refused).
+  // All must outlive this; `artifacts` and `files` may be null (no artifact store: jobs naming an
+  // artifact and artifact requests are refused, and jobs have no checkpoints there).
   ClientApi(Scheduler* scheduler, JobQueries* queries, SearchController* sweeps,
-            ArtifactCatalog* artifacts, ClientPolicy policy = {})
+            ArtifactCatalog* artifacts, ClientPolicy policy = {}, ArtifactStore* files = nullptr)
       : scheduler_(scheduler),
         queries_(queries),
         sweeps_(sweeps),
         artifacts_(artifacts),
+        files_(files),
         policy_(policy) {}
 
   // PERMISSION_DENIED when a client names another's job; INVALID_ARGUMENT naming the field.
@@ -57,6 +59,9 @@ class ClientApi {
                                             const Caller& caller);
   absl::StatusOr<polytrain::v1::ListJobsResponse> ListJobs(
       const polytrain::v1::ListJobsRequest& request, const Caller& caller);
+  // An ended job's record, history and checkpoint files (Coordinator.DeleteJob).
+  absl::StatusOr<polytrain::v1::DeleteJobResponse> DeleteJob(
+      const polytrain::v1::DeleteJobRequest& request, const Caller& caller);
   absl::StatusOr<polytrain::v1::Job> CancelJob(const polytrain::v1::CancelJobRequest& request,
                                                const Caller& caller);
   absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
@@ -92,6 +97,7 @@ class ClientApi {
   JobQueries* const queries_;
   SearchController* const sweeps_;
   ArtifactCatalog* const artifacts_;
+  ArtifactStore* const files_;
   const ClientPolicy policy_;
 };
 

@@ -65,6 +65,14 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::CancelJob(grpc::CallbackServer
       [this](const auto& r, const Caller& caller) { return api_->CancelJob(r, caller); });
 }
 
+grpc::ServerUnaryReactor* CoordinatorServiceImpl::DeleteJob(grpc::CallbackServerContext* context,
+                                                            const grpc::ByteBuffer* request,
+                                                            grpc::ByteBuffer* response) {
+  return Unary<polytrain::v1::DeleteJobRequest>(
+      "DeleteJob", context, request, response,
+      [this](const auto& r, const Caller& caller) { return api_->DeleteJob(r, caller); });
+}
+
 grpc::ServerUnaryReactor* CoordinatorServiceImpl::GetMetrics(grpc::CallbackServerContext* context,
                                                              const grpc::ByteBuffer* request,
                                                              grpc::ByteBuffer* response) {

@@ -30,7 +30,8 @@ using RawService = Coordinator::WithRawCallbackMethod_SubmitJob<
                                 Coordinator::WithRawCallbackMethod_DeleteArtifact<
                                     Coordinator::WithRawCallbackMethod_GetSweep<
                                         Coordinator::WithRawCallbackMethod_CancelSweep<
-                                            Coordinator::Service>>>>>>>>>>>>>;
+                                            Coordinator::WithRawCallbackMethod_DeleteJob<
+                                                Coordinator::Service>>>>>>>>>>>>>>;
 }  // namespace coordinator_service_internal
 
 class CoordinatorServiceImpl final : public coordinator_service_internal::RawService {
@@ -57,6 +58,9 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeleteJob(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* context,

@@ -90,6 +90,9 @@ class JobStore {
   // replayed batch is never counted twice.
   virtual absl::Status AddMetrics(const std::string& job_id,
                                   const std::vector<polytrain::v1::MetricPoint>& points) = 0;
+  // Deletes an ended job for good: its record, labels, metric points and artifact references,
+  // in one transaction. Returns how many metric points went; NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<int64_t> DeleteJob(const std::string& id) = 0;
   // Deletes the job's points with a step past `step` (those of an attempt that did not finish,
   // beyond the checkpoint the next attempt resumes from).
   virtual absl::Status DeleteMetricsAfter(const std::string& job_id, int64_t step) = 0;

@@ -184,6 +184,33 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
   return job;  // still RUNNING; CANCELLED once a worker stops it (or a lease lapses)
 }
 
+absl::StatusOr<std::pair<Job, int64_t>> Scheduler::DeleteEndedJob(const std::string& job_id) {
+  // Under mu_, so that no state change falls between the check and the delete.
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (!job.ok()) return job.status();
+  if (!IsFinalState(job->state())) {
+    return absl::FailedPreconditionError(absl::StrCat("id: job ", job_id, " is ",
+                                                      JobStateWord(job->state()),
+                                                      "; cancel it first, or wait for its end"));
+  }
+  // A running search ranks its trials (and may re-run its finalists) from their records.
+  if (auto sweep_id = job->spec().labels().find(kSweepLabel);
+      sweep_id != job->spec().labels().end()) {
+    absl::StatusOr<polytrain::v1::Sweep> sweep = store_->GetSweep(sweep_id->second);
+    if (sweep.ok() && sweep->request().has_search() &&
+        sweep->state() == polytrain::v1::Sweep::SWEEP_STATE_RUNNING) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("id: job ", job_id, " is a trial of search ", sweep_id->second,
+                       ", which is still running; delete it once the search is done (or "
+                       "cancelled)"));
+    }
+  }
+  absl::StatusOr<int64_t> points = store_->DeleteJob(job_id);
+  if (!points.ok()) return points.status();
+  return std::make_pair(*std::move(job), *points);
+}
+
 absl::StatusOr<WatchStart> Scheduler::Watch(const std::string& job_id, JobWatcher* watcher) {
   // Under mu_, so no state change or metric point falls between the history and the live feed:
   // points are stored and sent to watchers under it too.

@@ -41,6 +41,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -106,6 +107,10 @@ class Scheduler {
   // A queued job is cancelled at once; a running one is asked to stop and stays RUNNING until
   // its worker confirms (or its lease lapses). FAILED_PRECONDITION for a job that already ended.
   absl::StatusOr<polytrain::v1::Job> Cancel(const std::string& job_id);
+  // Deletes an ended job from the store (JobStore::DeleteJob) and returns it as it was, with
+  // its metric points' count. FAILED_PRECONDITION for a job that has not ended and for a trial
+  // of a search still running; the caller removes its checkpoint files.
+  absl::StatusOr<std::pair<polytrain::v1::Job, int64_t>> DeleteEndedJob(const std::string& job_id);
   // Starts a watch: returns the job as it is and where its stored history ends, and sends every
   // later event to `watcher` until the job ends (a job that already ended gets OnEnd at once).
   // The history itself is read by the watcher, outside the scheduler's lock: a long one holds

@@ -47,6 +47,7 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<std::map<polytrain::v1::JobState, int64_t>> CountJobsByState() override;
   absl::Status AddMetrics(const std::string& job_id,
                           const std::vector<polytrain::v1::MetricPoint>& points) override;
+  absl::StatusOr<int64_t> DeleteJob(const std::string& id) override;
   absl::Status DeleteMetricsAfter(const std::string& job_id, int64_t step) override;
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) override;

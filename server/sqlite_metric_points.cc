@@ -1,7 +1,9 @@
 // SqliteJobStore's metric points (the metric_points table, keyed by job, step and kind): stored
-// as MetricPoint messages, replaced by a replayed point of the same key, read whole or in pages.
+// as MetricPoint messages, replaced by a replayed point of the same key, read whole or in pages;
+// and an ended job's deletion, which is mostly its points.
 #include <sqlite3.h>
 
+#include <iterator>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +36,31 @@ absl::Status SqliteJobStore::AddMetrics(const std::string& job_id,
     if (insert.Step() != SQLITE_DONE) return insert.status("add metric point");
   }
   return tx.Commit();
+}
+
+absl::StatusOr<int64_t> SqliteJobStore::DeleteJob(const std::string& id) {
+  std::lock_guard<std::mutex> lock(writer_.mu);
+  sqlite3* db = writer_.db;
+  Transaction tx(db);
+  POLYTRAIN_RETURN_IF_ERROR(tx.begun());
+  // The job's row last: its count tells whether there was such a job.
+  constexpr const char* kDeletes[] = {
+      "DELETE FROM metric_points WHERE job_id = ?", "DELETE FROM job_labels WHERE job_id = ?",
+      "DELETE FROM job_artifacts WHERE job_id = ?", "DELETE FROM jobs WHERE id = ?"};
+  int64_t changed[std::size(kDeletes)] = {};
+  for (size_t i = 0; i < std::size(kDeletes); ++i) {
+    Statement erase(db, kDeletes[i]);
+    if (!erase.ok()) return erase.status("delete job");
+    erase.Bind(1, id);
+    if (erase.Step() != SQLITE_DONE) return erase.status("delete job");
+    changed[i] = sqlite3_changes(db);
+  }
+  if (changed[std::size(kDeletes) - 1] == 0) {
+    return absl::NotFoundError(absl::StrCat("id: no job ", id));
+  }
+  const int64_t points = changed[0];
+  POLYTRAIN_RETURN_IF_ERROR(tx.Commit());
+  return points;
 }
 
 absl::Status SqliteJobStore::DeleteMetricsAfter(const std::string& job_id, int64_t step) {

@@ -146,8 +146,7 @@ absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const Traini
             path, ": a checkpoint of another run: its spec.", field,
             " differs from this one's (a run continues only with the model, dataset, loss, "
             "optimizer, schedule, batch_size, drop_last, seed, replicas and precision it was "
-            "written "
-            "with); give another --checkpoint_dir"));
+            "written with); give another --checkpoint_dir"));
       }
     }
     archive.read("model", model_archive);

@@ -1,7 +1,7 @@
 #include "worker/evaluation.h"
 
 #include <cmath>
-#include <limits>
+#include <optional>
 #include <vector>
 
 #include "api/limits.h"
@@ -32,9 +32,9 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
   std::vector<double> bin_count(bins, 0.0), bin_correct(bins, 0.0), bin_confidence(bins, 0.0);
   // Accuracy, per-class accuracy and calibration score the rows a softmax loss does not ignore
   // (a sigmoid loss's ignore_index drops target elements, not rows). eval_nll covers every row.
-  const int64_t ignored = !sigmoid && per_sample_loss.config().ignore_index
-                              ? *per_sample_loss.config().ignore_index
-                              : std::numeric_limits<int64_t>::min();
+  const std::optional<int64_t>& ignore_index = per_sample_loss.config().ignore_index;
+  const bool skips_ignored = !sigmoid && ignore_index.has_value();
+  const int64_t ignored = skips_ignored ? *ignore_index : 0;
   int64_t scored = 0;
 
   for (int64_t start = 0; start < n; start += options.batch_size) {
@@ -86,7 +86,8 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
     const bool* hit = correct_cpu.data_ptr<bool>();
     const double* conf = confidence_cpu.data_ptr<double>();
     for (int64_t i = 0; i < len; ++i) {
-      if (label[i] == ignored) continue;  // the loss ignores it: no target to score against
+      // The loss ignores it: no target to score against.
+      if (skips_ignored && label[i] == ignored) continue;
       ++scored;
       class_total[label[i]] += 1;
       class_correct[label[i]] += hit[i] ? 1 : 0;
@@ -119,8 +120,10 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
   out[prefix + "loss"] = denominator > 0 ? loss_sum / denominator : 0.0;
   const double nll_sum = nll_total.defined() ? nll_total.item<double>() : 0.0;
   out[prefix + "nll"] = n > 0 ? nll_sum / static_cast<double>(n) : 0.0;
-  out[prefix + "accuracy"] = scored > 0 ? correct_total / static_cast<double>(scored) : 0.0;
-  out[prefix + "ece"] = ece;
+  if (scored > 0) {  // a split of ignored rows only has nothing to score
+    out[prefix + "accuracy"] = correct_total / static_cast<double>(scored);
+    out[prefix + "ece"] = ece;
+  }
   return out;
 }
 

@@ -93,6 +93,8 @@ TEST(EvaluationTest, ASplitWhoseRowsAreAllIgnoredHasLossZero) {
                                      "REDUCTION_NONE")),
                options, "eval_");
   EXPECT_EQ(values.at("eval_loss"), 0.0);
+  EXPECT_EQ(values.count("eval_accuracy"), 0u);  // no row to score: none, not a made-up 0
+  EXPECT_EQ(values.count("eval_ece"), 0u);
 }
 
 // A sigmoid model confident in two classes predicts the larger logit, as training's accuracy

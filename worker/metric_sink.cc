@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/proto_file.h"
 
 namespace polytrain {
@@ -29,12 +32,17 @@ void ProgressMetricSink::Emit(const MetricPoint& point) {
     auto it = point.values().find(key);
     return it == point.values().end() ? 0.0 : it->second;
   };
+  // A value a point may lack (accuracy over rows that were all ignored): "-".
+  auto shown = [&](const char* name) -> std::string {
+    auto it = point.values().find(name);
+    return it == point.values().end() ? "-" : absl::StrFormat("%.4f", it->second);
+  };
   if (point.kind() == MetricPoint::KIND_EVAL) {
     if (line_open_) std::fputc('\n', out_);
     line_open_ = false;
-    std::fprintf(out_, "eval  step %lld epoch %d: loss %.4f accuracy %.4f ece %.4f",
+    std::fprintf(out_, "eval  step %lld epoch %d: loss %.4f accuracy %s ece %s",
                  static_cast<long long>(point.step()), point.epoch(), value("eval_loss"),
-                 value("eval_accuracy"), value("eval_ece"));
+                 shown("eval_accuracy").c_str(), shown("eval_ece").c_str());
     if (point.values().count("val_accuracy") != 0) {
       std::fprintf(out_, " | val accuracy %.4f", value("val_accuracy"));
     }
@@ -43,15 +51,16 @@ void ProgressMetricSink::Emit(const MetricPoint& point) {
     return;
   }
   const double rate = value("samples_per_second");
+  const std::string accuracy = shown("accuracy");
   const double remaining = static_cast<double>(total_steps_ - point.step());
   const double seconds_per_step =
       point.step() > 0 ? point.elapsed_seconds() / static_cast<double>(point.step()) : 0.0;
   std::fprintf(out_,
-               "%strain step %lld/%lld epoch %d (%3.0f%%): loss %.4f accuracy %.4f lr %.3g "
+               "%strain step %lld/%lld epoch %d (%3.0f%%): loss %.4f accuracy %s lr %.3g "
                "%.0f samples/s ETA %.0fs%s",
                terminal_ ? "\r" : "", static_cast<long long>(point.step()),
                static_cast<long long>(total_steps_), point.epoch(), 100.0 * point.epoch_progress(),
-               value("loss"), value("accuracy"), value("learning_rate"), rate,
+               value("loss"), accuracy.c_str(), value("learning_rate"), rate,
                remaining * seconds_per_step, terminal_ ? "\033[K" : "\n");
   line_open_ = terminal_;
   std::fflush(out_);

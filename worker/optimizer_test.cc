@@ -2,6 +2,8 @@
 // the spec's value where it sets one, 0 included.
 #include "worker/optimizer.h"
 
+#include <memory>
+#include <string>
 #include <tuple>
 
 #include "google/protobuf/text_format.h"

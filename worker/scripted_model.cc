@@ -169,7 +169,9 @@ class ScriptedModel : public TrainableModel {
     } catch (const std::exception& e) {
       // The user's code failed, not the trainer: an error in their spec, named as such.
       // A BatchNorm layer cannot train on one sample: an epoch's short last batch may hold one.
-      const bool lone = training_ && batch.dim() > 0 && batch.size(0) == 1;
+      const bool lone =
+          training_ && batch.dim() > 0 && batch.size(0) == 1 &&
+          Reason(e).find("Expected more than 1 value per channel") != std::string::npos;
       throw ModelOutputError(absl::StrCat(
           field_, ": forward on a batch ", Shape(batch), " threw",
           training_ ? "" : " in evaluation mode", ": ", Reason(e),

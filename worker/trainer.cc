@@ -149,7 +149,8 @@ absl::StatusOr<TrainingSummary> Trainer::Run() {
     const std::string what = e.what_without_backtrace();
     // BatchNorm cannot train on a single sample: an epoch's short last batch may hold one, or
     // leave a replica a share of one. The spec can avoid it.
-    if (what.find("Expected more than 1 value per channel when training") != std::string::npos) {
+    if (what.find("Expected more than 1 value per channel when training") != std::string::npos &&
+        !spec_.drop_last() && spec_.batch_size() / std::max(1, spec_.replicas()) > 1) {
       return absl::InvalidArgumentError(
           absl::StrCat("spec.drop_last: a BatchNorm layer met a batch of one sample (an epoch's "
                        "short last batch, or a replica's share of it); drop_last: true drops that "

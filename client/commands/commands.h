@@ -25,6 +25,7 @@ Command AddSearchCommand(CLI::App& app);
 Command AddListCommand(CLI::App& app);
 Command AddGetCommand(CLI::App& app);
 Command AddCancelCommand(CLI::App& app);
+Command AddDeleteCommand(CLI::App& app);
 Command AddWatchCommand(CLI::App& app);
 Command AddCompareCommand(CLI::App& app);
 Command AddMetricsCommand(CLI::App& app);

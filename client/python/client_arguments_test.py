@@ -150,9 +150,15 @@ class ArgumentTest(unittest.TestCase):
             (SCRATCH / name).write_text(text)
             self.assertEqual(polytrain._messages.message(SCRATCH / name, job_pb2.JobSpec, "spec"),
                              expected, name)
+        # YAML as polyctl reads it: a null message is that message, empty; yes/no are strings.
+        (SCRATCH / "null.yaml").write_text("loss:\n  cross_entropy:\nlabels:\n  on: yes\n")
+        from_yaml = polytrain._messages.message(SCRATCH / "null.yaml", job_pb2.JobSpec, "spec")
+        self.assertTrue(from_yaml.loss.HasField("cross_entropy"))
+        self.assertEqual(dict(from_yaml.labels), {"on": "yes"})
         # A spec file's named files are uploaded from its directory, as polyctl's --files.
         self.assertEqual(polytrain._upload.files_for(SCRATCH / "spec.json", None), SCRATCH)
         self.assertEqual(polytrain._upload.files_for("name: 'x'", None), None)
+        self.assertEqual(polytrain._upload.files_for(SCRATCH / "spec.json", False), None)
         for name, text, error, message in (
                 ("spec.toml", "x", ValueError, "spec.toml: unknown file extension"),
                 ("twice.json", '{"name": "a", "name": "b"}', ValueError,
@@ -160,6 +166,7 @@ class ArgumentTest(unittest.TestCase):
                 ("list.json", "[1]", ValueError, "list.json: expected an object at the top, "
                                                  "got list"),
                 ("broken.yaml", "name: [", ValueError, "broken.yaml: while parsing"),
+                ("twice.yaml", "name: a\nname: b\n", ValueError, "the key 'name' is given twice"),
                 ("typo.txtpb", "nmae: 1", ValueError, "typo.txtpb: spec: 1:1 : Message type "
                                                       '"polytrain.v1.JobSpec" has no field '
                                                       'named "nmae"'),

@@ -249,6 +249,17 @@ class ClientTest(unittest.TestCase):
         from_file = self.client.submit(SCRATCH / "local.json")
         self.assertEqual(from_file.spec.dataset.tensors.artifact, data.id)
         self.client.cancel(from_file.id)
+        # An ended job is deleted with its history; one not ended is refused.
+        with self.assertRaises(PolyTrainError) as refused:
+            self.client.delete(self.client.submit(local, files=SCRATCH).id)
+        self.assertEqual(refused.exception.code, "FAILED_PRECONDITION")
+        deleted = self.client.delete(job.id)
+        self.assertEqual((deleted.deleted.id, deleted.deleted.state),
+                         (job.id, job_record_pb2.JOB_STATE_SUCCEEDED))
+        self.assertGreater(deleted.metric_points, 0)
+        with self.assertRaises(PolyTrainError) as gone:
+            self.client.get(job.id)
+        self.assertEqual(gone.exception.code, "NOT_FOUND")
 
         # A path is streamed in 1 MiB chunks: exactly two here, the second marked last; a name
         # the coordinator would refuse is made acceptable.

@@ -23,8 +23,8 @@ def messages(values, cls, what):
 
 
 def message(value, cls, what):
-    """`value` as a `cls` message: a message of that type, protobuf text format or a dict (the
-    JSON form: field names as in the .proto or lowerCamelCase). A value that does not parse is
+    """`value` as a `cls` message: a message of that type, protobuf text format, a dict (the
+    JSON form: field names as in the .proto or lowerCamelCase) or a spec file's os.PathLike. A value that does not parse is
     refused naming `what`: protobuf's parse errors, and the ValueError or OverflowError a dict's
     value can raise (an int too large for a double, a string where a number goes)."""
     if isinstance(value, cls):
@@ -76,7 +76,7 @@ def _message_from_file(value, cls, what):
             raise ArgumentError(f"{what} {file}: reading YAML needs PyYAML (pip install pyyaml, "
                                 f"or Debian's python3-yaml)") from None
         try:
-            parsed = yaml.safe_load(text)
+            parsed = _empty_for_null(yaml.load(text, Loader=_yaml_loader(yaml)))
         except yaml.YAMLError as error:
             raise ArgumentError(f"{what} {file}: {error}") from None
     else:
@@ -88,6 +88,44 @@ def _message_from_file(value, cls, what):
         return message(parsed, cls, what)
     except ArgumentError as error:  # "FILE: spec.loss.poly1.epsilon: why", as polyctl names it
         raise ArgumentError(f"{file}: {error.message}") from None
+
+
+def _yaml_loader(yaml):
+    """A safe YAML loader that reads as polyctl's yaml-cpp does: a key given twice is refused,
+    and only true/false are booleans (YAML 1.1's yes/no/on/off stay strings)."""
+
+    class Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+        pass
+
+    bool_tag = "tag:yaml.org,2002:bool"
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver(bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                 list("tTfF"))
+
+    def mapping(loader, node):
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return loader.construct_mapping(node, deep=True)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return Loader
+
+
+def _empty_for_null(value):
+    """A YAML null where a message goes (`cross_entropy:`) is that message, empty, as polyctl
+    reads it; protobuf's ParseDict would clear the field instead."""
+    if isinstance(value, dict):
+        return {key: {} if item is None else _empty_for_null(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_empty_for_null(item) for item in value]
+    return value
 
 
 def _object_without_repeated_keys(pairs):

@@ -103,7 +103,10 @@ class Upload:
 
 def files_for(spec, files):
     """The directory submit() uploads a spec's named files from: `files`, or a spec file's own
-    directory (as polyctl's --files defaults)."""
+    directory (as polyctl's --files defaults); files=False uploads nothing (polyctl's
+    --no-upload)."""
+    if files is False:
+        return None
     if files is None and isinstance(spec, os.PathLike):
         return pathlib.Path(os.fspath(spec)).parent
     return files

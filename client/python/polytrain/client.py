@@ -187,7 +187,7 @@ class Client:
     def submit(self, spec, request_id="", files=None, dry_run=False):
         """Submits one job. `spec`: a JobSpec, its text format, a dict, or a spec file's
         pathlib.Path (.txtpb, .json or .yaml, as polyctl reads; `files` is then its directory
-        unless given). With `files` (a directory), the model and dataset files it names by path
+        unless given, and files=False uploads nothing). With `files` (a directory), the model and dataset files it names by path
         that are files there are
         uploaded first and named by their sha256, once the coordinator has checked the spec (a
         refused spec uploads nothing); a path that is not a file there goes as it is, a path under
@@ -311,6 +311,14 @@ class Client:
         if job_id.startswith("sweep-"):
             return self.cancel_sweep(job_id)
         return self._call(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(id=job_id))
+
+    def delete(self, job_id):
+        """Deletes an ended job for good: its record, metric history and stored checkpoints
+        (refused, FAILED_PRECONDITION, for a job queued, running or paused, and for a trial of a
+        search still running). Returns the DeleteJobResponse: `deleted` (the job as it was),
+        `metric_points`, `checkpoint_files`."""
+        return self._call(self._stub.DeleteJob, coordinator_pb2.DeleteJobRequest(
+            id=_arguments.text(job_id, "job_id")))
 
     def cancel_sweep(self, sweep_id):
         """Cancels a sweep: each of its jobs that has not ended, and a search promotes, stops and

@@ -1,0 +1,48 @@
+// polyctl delete ID...
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api/job_states.h"
+#include "cli/exit_codes.h"
+#include "client/commands/commands.h"
+
+namespace polytrain {
+namespace {
+
+// Each job in turn; the first refusal ends the command with its exit code (those before it are
+// gone, and were printed).
+int RunDelete(const std::vector<std::string>& ids, CoordinatorClient& client) {
+  for (const std::string& id : ids) {
+    polytrain::v1::DeleteJobRequest request;
+    request.set_id(id);
+    absl::StatusOr<polytrain::v1::DeleteJobResponse> deleted =
+        client.Call(&polytrain::v1::Coordinator::Stub::DeleteJob, request);
+    if (!deleted.ok()) return command_support::Fail(deleted.status());
+    std::cout << absl::StrCat(id, " ", deleted->deleted().spec().name(), ": deleted (",
+                              JobStateWord(deleted->deleted().state()), "; ",
+                              deleted->metric_points(), " metric points, ",
+                              deleted->checkpoint_files(), " checkpoint files)\n");
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddDeleteCommand(CLI::App& app) {
+  auto ids = std::make_shared<std::vector<std::string>>();
+  CLI::App* remove = app.add_subcommand(
+      "delete",
+      "Delete ended jobs for good: each one's record, metric history and stored checkpoints.");
+  remove->footer(absl::StrCat(
+      "A job queued, running or paused is refused (exit 5: cancel it first), as is a trial of a "
+      "search still running. Keeps a long-lived coordinator's database and artifacts bounded; "
+      "the files a job named that you uploaded stay (polyctl artifacts delete).\n",
+      app.get_footer()));
+  remove->add_option("ids", *ids, "job ids")->required();
+  return {remove, [ids](CoordinatorClient& client) { return RunDelete(*ids, client); }};
+}
+
+}  // namespace polytrain

@@ -1,0 +1,63 @@
+// Coordinator.DeleteJob: an ended job goes for good (record, labels, metric history), a job not
+// ended is refused, and only its owner (or an admin) may delete it.
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/coordinator_test_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+
+TEST_F(CoordinatorTest, AnEndedJobIsDeletedWithItsHistoryAndOnlyByItsOwner) {
+  const Caller alice = Caller::Client("alice"), bob = Caller::Client("bob");
+  const Job job = Submit("to-delete", 0, polytrain::v1::DEVICE_CPU, 0, alice);
+  polytrain::v1::DeleteJobRequest request;
+  request.set_id(job.id());
+  // Queued, then running: refused, and untouched.
+  absl::StatusOr<polytrain::v1::DeleteJobResponse> refused = api_->DeleteJob(request, alice);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().message(),
+            "id: job " + job.id() + " is queued; cancel it first, or wait for its end");
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel);
+  ASSERT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(api_->DeleteJob(request, alice).status().code(), absl::StatusCode::kFailedPrecondition);
+  polytrain::v1::WorkerMessage points;
+  points.mutable_metrics()->set_job_id(job.id());
+  points.mutable_metrics()->set_attempt(1);
+  for (int64_t step : {10, 20, 30}) AddTrainPoint(points.mutable_metrics(), step);
+  ASSERT_TRUE(protocol_->Handle(session, points).ok());
+  Finish(session, job, {{"eval_accuracy", 0.5}}, 30);
+  ASSERT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
+
+  // Another client may not; a bad id is named.
+  EXPECT_EQ(api_->DeleteJob(request, bob).status().code(), absl::StatusCode::kPermissionDenied);
+  polytrain::v1::DeleteJobRequest bad;
+  bad.set_id("a b");
+  EXPECT_EQ(api_->DeleteJob(bad, alice).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->DeleteJob(bad, alice).status().message().rfind("id: ", 0), 0u);
+
+  absl::StatusOr<polytrain::v1::DeleteJobResponse> deleted = api_->DeleteJob(request, alice);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->deleted().id(), job.id());
+  EXPECT_EQ(deleted->deleted().state(), polytrain::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(deleted->metric_points(), 3);
+  EXPECT_EQ(deleted->checkpoint_files(), 0);  // this core has no artifact store
+
+  // Gone: its record, its history, its place in lists; deleting it again is NOT_FOUND.
+  polytrain::v1::GetJobRequest get;
+  get.set_id(job.id());
+  EXPECT_EQ(api_->GetJob(get, alice).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->DeleteJob(request, alice).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->ListJobs(polytrain::v1::ListJobsRequest(), alice)->jobs_size(), 0);
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> history =
+      core_->store().GetMetrics(job.id());
+  ASSERT_TRUE(history.ok());
+  EXPECT_TRUE(history->empty());
+}
+
+}  // namespace
+}  // namespace polytrain
