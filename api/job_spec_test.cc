@@ -132,6 +132,9 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
                 "spec.optimizer.sgd.nesterov: needs momentum > 0");
   ExpectInvalid("optimizer { adam { beta2: 1 } learning_rate: 0.1 }",
                 "spec.optimizer.adam.beta2: must be < 1, got 1");
+  ExpectInvalid("optimizer { adamw { beta2: 0 } learning_rate: 0.1 }",
+                "spec.optimizer.adamw.beta2: 0 is refused (it once meant the default); leave the "
+                "field out for torch's 0.999");
   ExpectInvalid("optimizer { sgd {} learning_rate: nan }",
                 "spec.optimizer.learning_rate: must be a finite number, got nan");
   ExpectInvalid("schedule { step { step_size: 0 gamma: 0.5 } }",

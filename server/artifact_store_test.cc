@@ -117,6 +117,21 @@ class StoredCheckpointsTest : public ArtifactStoreTest {
   }
 };
 
+TEST_F(StoredCheckpointsTest, RemovingAJobTakesAllItsFilesAndNothingElse) {
+  Store("ckpt-000000000010.pt", "10");
+  Store("ckpt-000000000020.pt", "20");
+  auto other = *store_->Begin("job-2", "ckpt-000000000010.pt");
+  ASSERT_TRUE(other->Append("x").ok());
+  ASSERT_TRUE(other->Commit(1, Crc("x")).ok());
+  EXPECT_EQ(store_->RemoveJob("job-1"), 2);  // the files, not their checksum records
+  EXPECT_FALSE(fs::exists(root_ / "job-1"));
+  EXPECT_TRUE(store_->FindIntact("job-2/ckpt-000000000010.pt").ok());
+  EXPECT_EQ(store_->RemoveJob("job-1"), 0);   // gone already
+  EXPECT_EQ(store_->RemoveJob(".."), 0);      // never outside a job's own directory
+  EXPECT_EQ(store_->RemoveJob("sha256"), 0);  // users' artifacts are not a job's
+  EXPECT_TRUE(fs::exists(root_));
+}
+
 TEST_F(StoredCheckpointsTest, PruningKeepsTheNewestAndOtherFiles) {
   for (const char* step : {"10", "20", "30", "40"}) {
     Store(std::string("ckpt-0000000000") + step + ".pt", step);

@@ -151,9 +151,14 @@ absl::Status SqliteJobStore::CheckIsOurs() {
 
 absl::Status SqliteJobStore::Migrate() {
   sqlite3* db = writer_.db;
-  Statement version(db, "PRAGMA user_version");
-  if (!version.ok() || version.Step() != SQLITE_ROW) return version.status("user_version");
-  const int current = static_cast<int>(version.Int(0));
+  int current = 0;
+  {
+    // Finalized before any migration runs: an open statement would keep DROP INDEX from running
+    // ("database table is locked").
+    Statement version(db, "PRAGMA user_version");
+    if (!version.ok() || version.Step() != SQLITE_ROW) return version.status("user_version");
+    current = static_cast<int>(version.Int(0));
+  }
   if (current > CurrentSchemaVersion()) {
     return absl::FailedPreconditionError(
         absl::StrCat("the database has schema version ", current, ", newer than this build's ",

@@ -298,6 +298,20 @@ TEST_F(SqliteJobStoreTest, RefusesANewerSchema) {
   EXPECT_NE(reopened.status().message().find("schema version 99"), std::string::npos);
 }
 
+// A page of one state's jobs (or one owner's) walks an index in the page's order and stops at
+// its limit: no sort of every job in the state.
+TEST_F(SqliteJobStoreTest, AStateFilterWalksAnIndexInPageOrder) {
+  JobFilter filter;
+  filter.states = {polytrain::v1::JOB_STATE_SUCCEEDED};
+  std::string plan = QueryPlan(SqliteJobStore::ListJobsSql(filter));
+  EXPECT_NE(plan.find("jobs_by_state_seq"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  filter.owner = "a";
+  plan = QueryPlan(SqliteJobStore::ListJobsSql(filter));
+  EXPECT_NE(plan.find("jobs_by_owner_state"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
 // A sweep's jobs are found through the label index, not by reading every job: the plan of the
 // query ListJobs runs for a label, owner and states names the index.
 TEST_F(SqliteJobStoreTest, ALabelFilterUsesTheLabelIndex) {

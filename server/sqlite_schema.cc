@@ -75,6 +75,14 @@ constexpr const char* kMigrations[] = {
     R"sql(
       CREATE INDEX jobs_by_owner_state ON jobs (owner, state);
     )sql",
+    // 7: a state's (and an owner's state's) jobs newest first, so that a filtered ListJobs page
+    // walks the index from its token and stops at its limit, instead of sorting every job in
+    // the state (150,000 succeeded jobs: 0.75 s under the store's one reader lock).
+    R"sql(
+      CREATE INDEX jobs_by_state_seq ON jobs (state, seq);
+      DROP INDEX jobs_by_owner_state;
+      CREATE INDEX jobs_by_owner_state ON jobs (owner, state, seq);
+    )sql",
 };
 
 }  // namespace
