@@ -1,7 +1,6 @@
 #include "server/client_api.h"
 
 #include <optional>
-#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -10,8 +9,8 @@
 #include "api/limits.h"
 #include "common/status_macros.h"
 #include "loss/core/describe.h"
+#include "server/job_retention.h"
 #include "server/sweep_expansion.h"
-#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -122,18 +121,7 @@ absl::StatusOr<polytrain::v1::DeleteJobResponse> ClientApi::DeleteJob(
     const polytrain::v1::DeleteJobRequest& request, const Caller& caller) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateDeleteJobRequest(request));
   POLYTRAIN_RETURN_IF_ERROR(queries_->AccessibleJob("id", request.id(), caller).status());
-  absl::StatusOr<std::pair<Job, int64_t>> deleted = scheduler_->DeleteEndedJob(request.id());
-  if (!deleted.ok()) return deleted.status();
-  polytrain::v1::DeleteJobResponse response;
-  *response.mutable_deleted() = std::move(deleted->first);
-  response.set_metric_points(deleted->second);
-  // The record went first: a crash between the two leaves files without a job, never a job
-  // whose checkpoints are gone.
-  if (files_ != nullptr) response.set_checkpoint_files(files_->RemoveJob(request.id()));
-  spdlog::info("{} ({}): deleted with {} metric points and {} checkpoint files", request.id(),
-               response.deleted().spec().name(), response.metric_points(),
-               response.checkpoint_files());
-  return response;
+  return polytrain::DeleteEndedJob(*scheduler_, files_, request.id());
 }
 
 absl::StatusOr<polytrain::v1::GetMetricsResponse> ClientApi::GetMetrics(

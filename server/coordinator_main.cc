@@ -105,6 +105,11 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "at most this many finished jobs keep their per-job series (oldest dropped)")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
+  app.add_option("--delete_ended_jobs_after_days", options->delete_ended_jobs_after_days,
+                 "delete each ended job (its record, metric history and checkpoints) this many "
+                 "days after its end, checked hourly; 0: keep them (polyctl delete removes one)")
+      ->check(CLI::Range(0.0, 36500.0))
+      ->capture_default_str();
   AddServerSecurityFlags(app, &options->security);
   app.add_option("--tokens", options->tokens_file,
                  "bearer tokens file (hashed, see below); without it no token is asked for");

@@ -112,6 +112,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         ": cannot listen there (the port is in use, or the address is not this machine's)"));
   }
   s->core_->scheduler().Serving();
+  if (options.delete_ended_jobs_after_days > 0) {
+    s->retention_ = std::make_unique<JobRetention>(
+        &s->core_->scheduler(), &s->core_->store(), s->core_->artifact_store(),
+        std::chrono::duration_cast<JobRetention::Clock::duration>(
+            std::chrono::duration<double>(options.delete_ended_jobs_after_days * 86400.0)));
+    s->retention_->Start(std::chrono::hours(1));
+  }
   return s;
 }
 
@@ -156,6 +163,7 @@ absl::StatusOr<std::string> CoordinatorServer::ReloadTokens() {
 
 void CoordinatorServer::Shutdown(double grace_seconds) {
   if (server_ == nullptr) return;
+  if (retention_ != nullptr) retention_->Stop();
   // Workers' streams and watches of running jobs never end by themselves: ended now, they do
   // not hold the shutdown for its whole grace period. A worker redials after at least 0.1 s, by
   // when no call is taken.

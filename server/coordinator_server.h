@@ -19,6 +19,7 @@
 #include "server/coordinator_core.h"
 #include "server/coordinator_metrics.h"
 #include "server/coordinator_service_impl.h"
+#include "server/job_retention.h"
 #include "server/stream_idle_timer.h"
 #include "server/token_authenticator.h"
 #include "server/worker_service_impl.h"
@@ -45,6 +46,9 @@ class CoordinatorServer {
     std::string metrics_listen = "127.0.0.1:9464";  // empty: no /metrics
     double job_series_retention_seconds = 600;
     int max_finished_job_series = 1000;
+    // Ended jobs are deleted this many days after their end (record, history, checkpoints),
+    // checked hourly; 0 keeps them until DeleteJob.
+    double delete_ended_jobs_after_days = 0;
     ServerSecurityOptions security;
     std::string tokens_file;  // empty: no authentication, every caller is an admin
     // gRPC server reflection answers without a token, so it is off by default when there are
@@ -77,6 +81,7 @@ class CoordinatorServer {
   std::unique_ptr<CoordinatorMetrics> metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   std::unique_ptr<CoordinatorCore> core_;
+  std::unique_ptr<JobRetention> retention_;  // before core_ in destruction: it uses the core
   std::shared_ptr<const TokenAuthenticator> tokens_;  // null without --tokens
   std::unique_ptr<AccessControl> access_;
   std::unique_ptr<CoordinatorServiceImpl> client_service_;

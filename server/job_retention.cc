@@ -1,0 +1,88 @@
+#include "server/job_retention.h"
+
+#include <utility>
+#include <vector>
+
+#include "google/protobuf/util/time_util.h"
+#include "spdlog/spdlog.h"
+
+namespace polytrain {
+
+absl::StatusOr<polytrain::v1::DeleteJobResponse> DeleteEndedJob(Scheduler& scheduler,
+                                                                ArtifactStore* files,
+                                                                const std::string& job_id) {
+  absl::StatusOr<std::pair<polytrain::v1::Job, int64_t>> deleted = scheduler.DeleteEndedJob(job_id);
+  if (!deleted.ok()) return deleted.status();
+  polytrain::v1::DeleteJobResponse response;
+  *response.mutable_deleted() = std::move(deleted->first);
+  response.set_metric_points(deleted->second);
+  if (files != nullptr) response.set_checkpoint_files(files->RemoveJob(job_id));
+  spdlog::info("{} ({}): deleted with {} metric points and {} checkpoint files", job_id,
+               response.deleted().spec().name(), response.metric_points(),
+               response.checkpoint_files());
+  return response;
+}
+
+absl::StatusOr<int64_t> JobRetention::RunOnce(Clock::time_point now) {
+  const int64_t cutoff_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>((now - keep_).time_since_epoch())
+          .count();
+  // The ids first, a page at a time (the store's reader is held per page only), then the
+  // deletes, each a transaction of its own.
+  std::vector<std::string> expired;
+  JobFilter filter;
+  filter.states = {polytrain::v1::JOB_STATE_SUCCEEDED, polytrain::v1::JOB_STATE_FAILED,
+                   polytrain::v1::JOB_STATE_CANCELLED, polytrain::v1::JOB_STATE_STOPPED};
+  filter.page_size = 1000;
+  do {
+    absl::StatusOr<JobPage> page = store_->ListJobs(filter);
+    if (!page.ok()) return page.status();
+    for (const polytrain::v1::Job& job : page->jobs) {
+      if (job.has_end_time() &&
+          google::protobuf::util::TimeUtil::TimestampToMilliseconds(job.end_time()) < cutoff_ms) {
+        expired.push_back(job.id());
+      }
+    }
+    filter.page_token = page->next_page_token;
+  } while (!filter.page_token.empty());
+  int64_t deleted = 0;
+  for (const std::string& id : expired) {
+    absl::StatusOr<polytrain::v1::DeleteJobResponse> gone = DeleteEndedJob(*scheduler_, files_, id);
+    if (gone.ok()) {
+      ++deleted;
+    } else if (gone.status().code() != absl::StatusCode::kFailedPrecondition &&
+               gone.status().code() != absl::StatusCode::kNotFound) {
+      return gone.status();  // the store failed: the next pass tries again
+    }
+  }
+  return deleted;
+}
+
+void JobRetention::Start(Clock::duration period) {
+  thread_ = std::thread([this, period] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      absl::StatusOr<int64_t> deleted = RunOnce(Clock::now());
+      if (!deleted.ok()) {
+        spdlog::warn("deleting ended jobs past their retention: {} (tried again later)",
+                     std::string(deleted.status().message()));
+      } else if (*deleted > 0) {
+        spdlog::info("deleted {} jobs that ended over the retention period ago", *deleted);
+      }
+      lock.lock();
+      wake_.wait_for(lock, period, [this] { return stopping_; });
+    }
+  });
+}
+
+void JobRetention::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace polytrain
