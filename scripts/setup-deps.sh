@@ -28,7 +28,7 @@ PACKAGES=(
   # Real data and the real Prometheus server (integration tests).
   dataset-fashion-mnist prometheus
   # Deployment checks: docker-compose validates the compose file (no engine needed), PyYAML for
-  # the manifests and dashboards tests.
+  # the manifests and dashboards tests (and the Python client's YAML spec files).
   docker-compose python3-yaml
   # Benchmark scripts.
   bc

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "grpcpp/support/status_code_enum.h"
+#include "polytrain/v1/worker.pb.h"
 
 namespace polytrain {
 namespace {
@@ -148,6 +149,13 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
   }
   for (const JobGauge& g : kJobGauges) {
     job_families_[g.value] = &BuildGauge().Name(g.name).Help(g.help).Register(registry);
+  }
+  // Each kind at 0 from the start, so that the family is scraped (and an alert on its rate, or
+  // absent(), works) before the first refusal.
+  const google::protobuf::OneofDescriptor* kinds =
+      polytrain::v1::WorkerMessage::descriptor()->FindOneofByName("kind");
+  for (int i = 0; kinds != nullptr && i < kinds->field_count(); ++i) {
+    worker_messages_refused_.Add({{"kind", kinds->field(i)->name()}});
   }
 }
 

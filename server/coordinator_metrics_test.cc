@@ -124,5 +124,25 @@ TEST(CoordinatorMetricsTest, JobsByStateFollowTransitions) {
   EXPECT_NE(text.find("polytrain_jobs{state=\"failed\"} 0"), std::string::npos) << text;
 }
 
+// Refused worker messages are scraped at 0 per kind before the first one, so that an alert on
+// their rate (or absent()) sees the family; then each refusal counts.
+TEST(CoordinatorMetricsTest, RefusedWorkerMessagesAreCountedFromZero) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  std::string text = Exposition(registry);
+  for (const char* kind : {"hello", "heartbeat", "metrics", "started", "finished", "failed"}) {
+    EXPECT_NE(
+        text.find(std::string("polytrain_worker_messages_refused_total{kind=\"") + kind + "\"} 0"),
+        std::string::npos)
+        << kind << "\n"
+        << text;
+  }
+  metrics.WorkerMessageRefused("metrics");
+  text = Exposition(registry);
+  EXPECT_NE(text.find("polytrain_worker_messages_refused_total{kind=\"metrics\"} 1"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -90,7 +90,10 @@ absl::StatusOr<torch::Tensor> Labels(const torch::Tensor& y, int64_t samples,
   }
   if (y.dim() != 1 || y.size(0) != samples) {
     return absl::InvalidArgumentError(absl::StrCat(
-        where, " is ", Shape(y.sizes()), "; expected one label per sample: [", samples, "]"));
+        where, " is ", Shape(y.sizes()), "; expected one label per sample: [", samples, "]",
+        y.dim() == 2 ? " (multi-label targets are not taken by a training job yet: a sigmoid "
+                       "loss trains on each sample's one class)"
+                     : ""));
   }
   const torch::Tensor labels = y.to(torch::kLong).contiguous();
   if (labels.min().item<int64_t>() < 0) {
