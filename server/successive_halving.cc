@@ -32,8 +32,17 @@ std::vector<size_t> Promotions(const std::vector<TrialStanding>& trials, int run
     const std::vector<size_t> ranked = RungRanking(trials, static_cast<size_t>(k), lower_is_better);
     const size_t n = ranked.size();
     const size_t top = round_up ? (n + eta - 1) / eta : n / eta;
-    for (size_t r = 0; r < top && r < n; ++r) {
+    size_t taken = 0;  // places among the top held by trials that went up, or may
+    for (size_t r = 0; r < n && taken < top; ++r) {
       const TrialStanding& t = trials[ranked[r]];
+      // A trial that went up from this rung and then failed (diverged, say) before the next
+      // frees its place: held, every trial that could go on might be stopped with none at the
+      // full budget.
+      if (t.state == polytrain::v1::JOB_STATE_FAILED &&
+          t.rung_values.size() == static_cast<size_t>(k) + 1) {
+        continue;
+      }
+      ++taken;
       if (t.state == polytrain::v1::JOB_STATE_PAUSED &&
           t.rung_values.size() == static_cast<size_t>(k) + 1 && !std::isnan(t.rung_values[k])) {
         promote.push_back(ranked[r]);

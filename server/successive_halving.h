@@ -31,7 +31,8 @@ struct HalvingDecision {
 // A trial paused at rung k goes up once it is among the best floor(n_k / eta) of the n_k trials
 // that finished rung k so far (ties by index). When nothing is queued or running, ceil(n_k / eta)
 // instead, so that the best of every rung goes on and at least one trial reaches the full budget.
-// Trials with a NaN value rank last and never go up.
+// Trials with a NaN value rank last and never go up. A trial that went up from rung k and failed
+// before finishing rung k + 1 frees its place among rung k's best for the next one.
 HalvingDecision DecideHalving(const std::vector<TrialStanding>& trials, int rungs, int eta,
                               bool lower_is_better);
 

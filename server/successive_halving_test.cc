@@ -7,6 +7,7 @@
 namespace polytrain {
 namespace {
 
+using polytrain::v1::JOB_STATE_FAILED;
 using polytrain::v1::JOB_STATE_PAUSED;
 using polytrain::v1::JOB_STATE_QUEUED;
 using polytrain::v1::JOB_STATE_RUNNING;
@@ -15,6 +16,22 @@ using polytrain::v1::JOB_STATE_SUCCEEDED;
 
 TrialStanding T(polytrain::v1::JobState state, std::vector<double> values) {
   return TrialStanding{state, std::move(values)};
+}
+
+// Rungs 1, 2 with eta 2, six trials at rung 0: the best three go up. One of them fails at rung 1
+// (it diverged): its place goes to the next best, so a search whose promoted trials fail still
+// brings one to the full budget.
+TEST(SuccessiveHalvingTest, ATrialThatFailsAfterGoingUpFreesItsPlace) {
+  std::vector<TrialStanding> trials = {T(JOB_STATE_FAILED, {0.9}),  T(JOB_STATE_RUNNING, {0.8}),
+                                       T(JOB_STATE_RUNNING, {0.7}), T(JOB_STATE_PAUSED, {0.6}),
+                                       T(JOB_STATE_PAUSED, {0.5}),  T(JOB_STATE_PAUSED, {0.4})};
+  HalvingDecision d = DecideHalving(trials, 2, 2, false);
+  EXPECT_EQ(d.promote, std::vector<size_t>{3});
+  // One that failed before reporting the rung never held a place there.
+  trials[0] = T(JOB_STATE_FAILED, {});
+  trials[3] = T(JOB_STATE_QUEUED, {0.6});
+  d = DecideHalving(trials, 2, 2, false);  // 5 reported: floor(5/2) = 2 places, both taken
+  EXPECT_TRUE(d.promote.empty());
 }
 
 TEST(SuccessiveHalvingTest, PromotesTheTopThirdOfWhatReachedTheRungSoFar) {
