@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -149,6 +150,10 @@ absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baselin
                      " (losses: ", absl::StrJoin(loss_order_, ", "), ")"));
   }
   response_.set_baseline_loss(baseline);
+  // Accuracies and calibration errors lie in [0, 1]: a t interval of a few runs may reach past
+  // either end, where no run could be; it is cut there.
+  const bool unit_range = absl::StrContains(response_.metric(), "accuracy") ||
+                          absl::EndsWith(response_.metric(), "_ece");
   for (const std::string& loss : loss_order_) {
     const SampleSummary s = Summarize(finals_[loss]);
     auto* row = response_.add_losses();
@@ -156,8 +161,8 @@ absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baselin
     row->set_runs(s.n);
     row->set_mean(s.mean);
     row->set_std(s.std);
-    row->set_ci95_low(s.ci95_low);
-    row->set_ci95_high(s.ci95_high);
+    row->set_ci95_low(unit_range && s.ci95_low < 0.0 ? 0.0 : s.ci95_low);
+    row->set_ci95_high(unit_range && s.ci95_high > 1.0 ? 1.0 : s.ci95_high);
     row->set_baseline(loss == baseline);
     row->set_p_value(loss == baseline ? kNaN : WelchTTestPValue(finals_[loss], finals_[baseline]));
     row->set_mean_best(Summarize(bests_[loss]).mean);

@@ -1,6 +1,10 @@
 // A comparison's answer checked against the message limit before it is sent.
 #include "server/job_comparison.h"
 
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {
@@ -23,6 +27,32 @@ CompareJobsResponse Comparison(int jobs, int points) {
     }
   }
   return response;
+}
+
+// Two runs' accuracies far apart: the t interval (12.7 standard errors wide) reaches past 0 and
+// 1, where no accuracy can be; it is cut to [0, 1]. A loss's interval is left as it is.
+TEST(ComparisonBuilderTest, AnAccuracysIntervalStaysWithinZeroAndOne) {
+  for (const char* metric : {"eval_accuracy", "eval_nll"}) {
+    ComparisonBuilder builder(metric, 0);
+    for (const double value : {0.2, 0.9}) {
+      polytrain::v1::Job job;
+      job.set_id(absl::StrCat("job-", value * 10));
+      job.set_loss_name("ce");
+      job.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
+      (*job.mutable_final_metrics())[metric] = value;
+      builder.Add(job, {});
+    }
+    absl::StatusOr<CompareJobsResponse> table = std::move(builder).Build("");
+    ASSERT_TRUE(table.ok()) << table.status();
+    const auto& row = table->losses(0);
+    if (std::string(metric) == "eval_accuracy") {
+      EXPECT_EQ(row.ci95_low(), 0.0);
+      EXPECT_EQ(row.ci95_high(), 1.0);
+    } else {
+      EXPECT_LT(row.ci95_low(), 0.0);
+      EXPECT_GT(row.ci95_high(), 1.0);
+    }
+  }
 }
 
 TEST(CheckComparisonFitsTest, LongCurvesAskForFewerCurvePointsThatThenFit) {
