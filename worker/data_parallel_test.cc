@@ -200,7 +200,10 @@ TEST(DataParallelTest, AMeanOverWeightedOrIgnoredRowsTrainsAsOne) {
     polytrain::v1::JobSpec spec = Spec(kSpec);
     ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString("loss { " + loss + " }", &spec))
         << loss;
-    const ModelState alone = TrainAlone(spec);
+    VectorSink alone_points;
+    TrainerOptions alone_options;
+    alone_options.sink = &alone_points;
+    const ModelState alone = TrainAlone(spec, alone_options);
     spec.set_replicas(2);
     std::vector<RankResult> gang = RunGang(spec, 2);
     for (int rank = 0; rank < 2; ++rank) {
@@ -209,6 +212,14 @@ TEST(DataParallelTest, AMeanOverWeightedOrIgnoredRowsTrainsAsOne) {
     SCOPED_TRACE(loss);
     ExpectCloseWeights(gang[0].state, alone);
     testing_util::ExpectSameWeights(gang[0].state, gang[1].state);
+    // Training accuracy is the gang's: its ranks' right answers over their rows not ignored
+    // (one rank's alone would be about twice as high). A near tie may flip a prediction.
+    ASSERT_EQ(gang[0].points.size(), alone_points.points.size());
+    for (size_t i = 0; i < alone_points.points.size(); ++i) {
+      const auto& solo = alone_points.points[i].values();
+      if (solo.count("accuracy") == 0) continue;
+      EXPECT_NEAR(gang[0].points[i].values().at("accuracy"), solo.at("accuracy"), 0.02) << i;
+    }
   }
 }
 

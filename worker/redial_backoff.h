@@ -3,6 +3,8 @@
 // lease, from its Welcome). A restarted coordinator gives each job it restored one lease for
 // its worker to come back and re-attach it; a worker dialling every 5 s would miss a lease of
 // 4 s, and its running job would be requeued (or, cancelled, ended as if its worker vanished).
+// The bound is the last Welcome's: a coordinator restarted with a shorter lease is dialled at
+// the old one's pace (at most 5 s) until it has welcomed the worker once.
 #ifndef POLYTRAIN_WORKER_REDIAL_BACKOFF_H_
 #define POLYTRAIN_WORKER_REDIAL_BACKOFF_H_
 
@@ -10,6 +12,7 @@
 
 namespace polytrain {
 
+// The wait before each dial; one per worker, used by its connection loop alone.
 class RedialBackoff {
  public:
   static constexpr double kFirstSeconds = 0.1;

@@ -346,6 +346,10 @@ TEST(TrainerTest, ACheckpointOfAnotherRunOfTheSameModelIsRefusedNamingTheField) 
   other.set_seed(first.seed() + 1);
   EXPECT_NE(Train(other, options).status().message().find("its spec.seed differs"),
             std::string::npos);
+  other = first;
+  other.set_drop_last(true);  // another count of steps per epoch
+  EXPECT_NE(Train(other, options).status().message().find("its spec.drop_last differs"),
+            std::string::npos);
   // What may change: the name, and more epochs to train on.
   other = first;
   other.set_name("renamed");
