@@ -20,11 +20,14 @@ from make_model_and_data import SmallResNet, fashion_mnist_tensors  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--coordinator", default=None, help="HOST:PORT (default: "
                         "$POLYTRAIN_COORDINATOR, else 127.0.0.1:50051)")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=300,
+                        help="training steps of each job (default: 300)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="runs of each loss, one seed each (default: 1)")
     args = parser.parse_args()
 
     client = Client(args.coordinator)

@@ -56,7 +56,7 @@ def _message_from_file(value, cls, what):
     .textproto, .pbtxt or .txt (text format), .json, .yaml or .yml. Errors name `what` and the
     file."""
     file = _arguments.regular_file(value, what)
-    suffix = file.suffix.lower()
+    suffix = file.suffix  # as polyctl: ".JSON" is no known extension
     if suffix not in (".txtpb", ".textproto", ".pbtxt", ".txt", ".json", ".yaml", ".yml"):
         raise ArgumentError(f"{what} {file}: unknown file extension; use .txtpb (protobuf text "
                             f"format), .json or .yaml")
