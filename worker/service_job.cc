@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -278,6 +279,8 @@ void ServiceJob::Run() {
   }
   absl::StatusOr<TrainingSummary> summary =
       trainer.ok() ? (*trainer)->Run() : absl::StatusOr<TrainingSummary>(trainer.status());
+  // How far it trained, logged or not (a run that diverged between its logging points).
+  const int64_t steps_run = trainer.ok() ? (*trainer)->steps_run() : 0;
   // Leaving the gang closes this rank's connections: peers still waiting on it fail at once.
   if (trainer.ok()) trainer->reset();
   if (gang && context_.metrics != nullptr) context_.metrics->ReplicaEnded(job.id(), context_.rank);
@@ -327,7 +330,7 @@ void ServiceJob::Run() {
       // (the coordinator's name for its copy), not as a path on this machine.
       failed->set_error(CutError(WithoutCheckpointDirs(std::string(summary.status().message()),
                                                        {trial_dir, context_.checkpoint_root})));
-      failed->set_steps(sink.last_step());
+      failed->set_steps(std::max(sink.last_step(), steps_run));
       failed->set_released(released_.load());
       failed->set_cancelled(cancelled);
       failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);

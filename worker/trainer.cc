@@ -88,6 +88,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       summary.resumed = true;
       summary.resumed_from_step = position.step;
     }
+    steps_run_ = position.step;
   }
   ReplicaGroup* const group = options_.replicas;
   const int rank = group != nullptr ? group->rank() : 0;
@@ -282,6 +283,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
                    local_len, step_start);
 
     ++position.step;
+    steps_run_ = position.step;
     ++position.batch_in_epoch;
     const bool epoch_end = position.batch_in_epoch == steps_per_epoch_;
     const int64_t epoch_of_step = position.epoch;

@@ -110,6 +110,9 @@ class Trainer {
   const Dataset& data() const { return data_; }
   int64_t total_steps() const { return total_steps_; }
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  // The optimizer steps taken so far, a resumed run's earlier ones included: after a Run that
+  // failed (a diverged loss, a model's error), how far it trained, logged or not.
+  int64_t steps_run() const { return steps_run_; }
   // Where it trains (the CPU, or its GPU).
   const torch::Device& device() const { return device_; }
   // "mlp hidden [256, 256] (269322 parameters); fashion_mnist: ...; loss poly1(e=2)".
@@ -138,6 +141,7 @@ class Trainer {
   torch::Device device_;
   int64_t steps_per_epoch_ = 0;
   int64_t total_steps_ = 0;
+  int64_t steps_run_ = 0;
   std::string threads_description_;
 };
 

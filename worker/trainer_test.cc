@@ -367,9 +367,16 @@ TEST(TrainerTest, NonFiniteLossStopsTheJob) {
   spec.mutable_optimizer()->mutable_sgd()->set_momentum(0.99);
   spec.mutable_loss()->mutable_focal()->set_gamma(0.5);
   spec.clear_schedule();
-  absl::StatusOr<TrainingSummary> summary = Train(spec, TrainerOptions());
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, TrainerOptions());
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
   EXPECT_EQ(summary.status().code(), absl::StatusCode::kAborted) << summary.status();
   EXPECT_NE(summary.status().message().find("training diverged: the loss is"), std::string::npos);
+  // How far it trained: the steps before the one whose loss was not finite, logged or not.
+  const std::string message(summary.status().message());
+  const size_t at = message.find(" at step ");
+  ASSERT_NE(at, std::string::npos) << message;
+  EXPECT_EQ((*trainer)->steps_run() + 1, std::stoll(message.substr(at + 9))) << message;
 }
 
 TEST(TrainerTest, CancelStopsBeforeTheNextStep) {
