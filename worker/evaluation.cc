@@ -30,11 +30,11 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
   torch::Tensor nll_total;
   std::vector<double> class_total(classes, 0.0), class_correct(classes, 0.0);
   std::vector<double> bin_count(bins, 0.0), bin_correct(bins, 0.0), bin_confidence(bins, 0.0);
-  // Accuracy, per-class accuracy and calibration score the rows a softmax loss does not ignore
-  // (a sigmoid loss's ignore_index drops target elements, not rows). eval_nll covers every row.
-  const std::optional<int64_t>& ignore_index = per_sample_loss.config().ignore_index;
-  const bool skips_ignored = !sigmoid && ignore_index.has_value();
-  const int64_t ignored = skips_ignored ? *ignore_index : 0;
+  // Accuracy, per-class accuracy and calibration skip the rows the loss ignores; eval_nll covers
+  // every row.
+  const std::optional<int64_t> ignored_row_label = IgnoredRowLabel(per_sample_loss.config());
+  const bool skips_ignored = ignored_row_label.has_value();
+  const int64_t ignored = skips_ignored ? *ignored_row_label : 0;
   int64_t scored = 0;
 
   for (int64_t start = 0; start < n; start += options.batch_size) {

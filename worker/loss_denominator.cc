@@ -24,4 +24,9 @@ torch::Tensor MeanDenominators(const loss::LossConfig& config, const torch::Tens
   return weights.index_select(0, safe) * kept.to(torch::kDouble);
 }
 
+std::optional<int64_t> IgnoredRowLabel(const loss::LossConfig& config) {
+  if (config.activation != loss::Activation::kSoftmax) return std::nullopt;
+  return config.ignore_index;
+}
+
 }  // namespace polytrain

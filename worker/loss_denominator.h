@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <optional>
 
 #include "loss/core/loss_config.h"
 
@@ -16,6 +17,11 @@ namespace polytrain {
 // One float64 value per label (class indices), on the labels' device.
 torch::Tensor MeanDenominators(const loss::LossConfig& config, const torch::Tensor& labels,
                                int64_t classes);
+
+// The label whose rows a loss ignores whole: a softmax loss's ignore_index (a sigmoid loss's
+// drops target elements, not rows). Accuracy, per-class accuracy and calibration, in training
+// and evaluation alike, score only the other rows.
+std::optional<int64_t> IgnoredRowLabel(const loss::LossConfig& config);
 
 }  // namespace polytrain
 

@@ -22,6 +22,7 @@
 #include "worker/gpu_memory.h"
 #include "worker/gradient_norm.h"
 #include "worker/job_model.h"
+#include "worker/loss_denominator.h"
 #include "worker/lr_schedule.h"
 #include "worker/model.h"
 #include "worker/optimizer.h"
@@ -125,11 +126,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   // stops at its first non-finite step; on a GPU only at logging points.
   const bool read_every_step = device_.is_cpu();
   const int64_t first_step = position.step;
-  // A softmax loss's ignored rows have no target to score accuracy against.
-  const std::optional<int64_t> ignored_label = loss_config.activation == loss::Activation::kSoftmax
-                                                   ? loss_config.ignore_index
-                                                   : std::nullopt;
-  TrainingWindow window(device_, read_every_step, group, ignored_label);
+  TrainingWindow window(device_, read_every_step, group, IgnoredRowLabel(loss_config));
   // A non-finite loss stops the run: `step` is the step it came from, or with `in_window` the
   // last of the logging window it was found in.
   // The data were checked finite on load, so a loss that is not finite at the run's first step,
