@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,9 +67,10 @@ class CoordinatorTest : public ::testing::Test {
     options.lease_thread = false;
     Open(options);
   }
-  void Open(const Scheduler::Options& options, const ClientPolicy& policy = {}) {
+  void Open(const Scheduler::Options& options, const ClientPolicy& policy = {},
+            const std::optional<CoordinatorCore::Artifacts>& artifacts = std::nullopt) {
     core_.reset();
-    core_ = *CoordinatorCore::Open(path_, options, std::nullopt, policy);
+    core_ = *CoordinatorCore::Open(path_, options, artifacts, policy);
     scheduler_ = &core_->scheduler();
     api_ = &core_->client_api();
     protocol_ = &core_->worker_protocol();

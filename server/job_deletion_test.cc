@@ -1,5 +1,7 @@
 // Coordinator.DeleteJob: an ended job goes for good (record, labels, metric history), a job not
 // ended is refused, and only its owner (or an admin) may delete it.
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,41 @@ TEST_F(CoordinatorTest, AnEndedJobIsDeletedWithItsHistoryAndOnlyByItsOwner) {
       core_->store().GetMetrics(job.id());
   ASSERT_TRUE(history.ok());
   EXPECT_TRUE(history->empty());
+}
+
+TEST_F(CoordinatorTest, DeletingAJobRemovesItsStoredCheckpointsAndNoOtherJobs) {
+  const std::filesystem::path root =
+      ::testing::TempDir() + "/job_deletion_artifacts_" + std::to_string(getpid());
+  std::filesystem::remove_all(root);
+  Scheduler::Options options;
+  options.lease_thread = false;
+  Open(options, {}, CoordinatorCore::Artifacts{root.string()});
+  ASSERT_NE(core_->artifact_store(), nullptr);
+  const Job deleted_job = Submit("deleted"), kept_job = Submit("kept");
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel, /*slots=*/2);
+  for (const Job& job : {deleted_job, kept_job}) {
+    for (const char* name : {"ckpt-000000000010.pt", "ckpt-000000000020.pt"}) {
+      absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> upload =
+          core_->artifact_store()->Begin(job.id(), name);
+      ASSERT_TRUE(upload.ok()) << upload.status();
+      ASSERT_TRUE((*upload)->Append("weights").ok());
+      ASSERT_TRUE((*upload)->CommitAsWritten().ok());
+    }
+    Finish(session, job, {{"eval_accuracy", 0.5}}, 20);
+  }
+  ASSERT_TRUE(std::filesystem::exists(root / deleted_job.id()));
+
+  polytrain::v1::DeleteJobRequest request;
+  request.set_id(deleted_job.id());
+  absl::StatusOr<polytrain::v1::DeleteJobResponse> deleted =
+      api_->DeleteJob(request, Caller::Admin(""));
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->checkpoint_files(), 2);
+  EXPECT_FALSE(std::filesystem::exists(root / deleted_job.id()));
+  EXPECT_TRUE(core_->artifact_store()->FindIntact(kept_job.id() + "/ckpt-000000000020.pt").ok());
+  core_.reset();
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace
