@@ -199,6 +199,22 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
   return plan;
 }
 
+namespace {
+
+// A list call's page size, page token and owner filter (ListJobs, ListSweeps).
+absl::Status ValidatePaging(int page_size, const std::string& page_token,
+                            const std::string& owner) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("page_size", page_size, 0, kMaxPageSize));
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("page_token", page_token, 0, kMaxPageTokenLength));
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength("owner", owner, 0, kMaxOwnerLength));
+  // Token names are of a job name's characters: a name no token can have is a mistake, not
+  // "none".
+  if (!owner.empty()) POLYTRAIN_RETURN_IF_ERROR(ValidateJobName(owner, "owner"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateGetSweepRequest(const polytrain::v1::GetSweepRequest& request) {
   return ValidateJobId("id", request.id());
 }
@@ -234,15 +250,8 @@ absl::Status ValidateWatchJobRequest(const polytrain::v1::WatchJobRequest& reque
 }
 
 absl::Status ValidateListJobsRequest(const polytrain::v1::ListJobsRequest& request) {
-  POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("page_size", request.page_size(), 0, kMaxPageSize));
   POLYTRAIN_RETURN_IF_ERROR(
-      CheckLength("page_token", request.page_token(), 0, kMaxPageTokenLength));
-  POLYTRAIN_RETURN_IF_ERROR(CheckLength("owner", request.owner(), 0, kMaxOwnerLength));
-  // Token names are of a job name's characters: a name no token can have is a mistake, not
-  // "none".
-  if (!request.owner().empty()) {
-    POLYTRAIN_RETURN_IF_ERROR(ValidateJobName(request.owner(), "owner"));
-  }
+      ValidatePaging(request.page_size(), request.page_token(), request.owner()));
   POLYTRAIN_RETURN_IF_ERROR(ValidateLabelMap(request.labels(), "labels"));
   if (request.states_size() > polytrain::v1::JobState_ARRAYSIZE) {
     return InvalidField("states", absl::StrCat("at most ", polytrain::v1::JobState_ARRAYSIZE,
@@ -255,6 +264,28 @@ absl::Status ValidateListJobsRequest(const polytrain::v1::ListJobsRequest& reque
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateListSweepsRequest(const polytrain::v1::ListSweepsRequest& request) {
+  POLYTRAIN_RETURN_IF_ERROR(
+      ValidatePaging(request.page_size(), request.page_token(), request.owner()));
+  constexpr int kStates = polytrain::v1::Sweep::State_ARRAYSIZE - 1;  // UNSPECIFIED aside
+  if (request.states_size() > kStates) {
+    return InvalidField("states",
+                        absl::StrCat("at most ", kStates, " states, got ", request.states_size()));
+  }
+  for (int i = 0; i < request.states_size(); ++i) {
+    const int state = request.states(i);
+    if (!polytrain::v1::Sweep::State_IsValid(state) ||
+        state == polytrain::v1::Sweep::SWEEP_STATE_UNSPECIFIED) {
+      return InvalidField(IndexPath("states", i), absl::StrCat("unknown state ", state));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDeleteSweepRequest(const polytrain::v1::DeleteSweepRequest& request) {
+  return ValidateJobId("id", request.id());
 }
 
 absl::Status ValidateGetMetricsRequest(const polytrain::v1::GetMetricsRequest& request) {

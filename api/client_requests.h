@@ -58,6 +58,8 @@ absl::Status ValidateGetMetricsRequest(const polytrain::v1::GetMetricsRequest& r
 absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest& request);
 absl::Status ValidateGetSweepRequest(const polytrain::v1::GetSweepRequest& request);
 absl::Status ValidateCancelSweepRequest(const polytrain::v1::CancelSweepRequest& request);
+absl::Status ValidateListSweepsRequest(const polytrain::v1::ListSweepsRequest& request);
+absl::Status ValidateDeleteSweepRequest(const polytrain::v1::DeleteSweepRequest& request);
 
 // The name a sweep gives the job of one loss and seed: "<base>-<loss part>-s<seed>", where the
 // loss part is the short name with every run of other characters than [A-Za-z0-9._-] made one

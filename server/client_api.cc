@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "loss/core/describe.h"
 #include "server/job_retention.h"
+#include "server/sweep_deletion.h"
 #include "server/sweep_expansion.h"
 
 namespace polytrain {
@@ -90,6 +91,20 @@ absl::StatusOr<polytrain::v1::Sweep> ClientApi::CancelSweep(
   }
   POLYTRAIN_RETURN_IF_ERROR(sweeps_->Cancel(*sweep).status());
   return queries_->GetSweep(get, caller);
+}
+
+absl::StatusOr<polytrain::v1::ListSweepsResponse> ClientApi::ListSweeps(
+    const polytrain::v1::ListSweepsRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateListSweepsRequest(request));
+  return queries_->ListSweeps(request, caller);
+}
+
+absl::StatusOr<polytrain::v1::DeleteSweepResponse> ClientApi::DeleteSweep(
+    const polytrain::v1::DeleteSweepRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateDeleteSweepRequest(request));
+  absl::StatusOr<polytrain::v1::Sweep> record = queries_->AccessibleSweep(request.id(), caller);
+  if (!record.ok()) return record.status();
+  return DeleteEndedSweep(*scheduler_, *store_, files_, *record);
 }
 
 absl::StatusOr<Job> ClientApi::GetJob(const polytrain::v1::GetJobRequest& request,

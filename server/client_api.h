@@ -36,9 +36,10 @@ class ClientApi {
  public:
   // All must outlive this; `artifacts` and `files` may be null (no artifact store: jobs naming an
   // artifact and artifact requests are refused, and jobs have no checkpoints there).
-  ClientApi(Scheduler* scheduler, JobQueries* queries, SearchController* sweeps,
+  ClientApi(Scheduler* scheduler, JobStore* store, JobQueries* queries, SearchController* sweeps,
             ArtifactCatalog* artifacts, ClientPolicy policy = {}, ArtifactStore* files = nullptr)
       : scheduler_(scheduler),
+        store_(store),
         queries_(queries),
         sweeps_(sweeps),
         artifacts_(artifacts),
@@ -55,6 +56,11 @@ class ClientApi {
   // FAILED_PRECONDITION for a sweep that is done; PERMISSION_DENIED for another's.
   absl::StatusOr<polytrain::v1::Sweep> CancelSweep(const polytrain::v1::CancelSweepRequest& request,
                                                    const Caller& caller);
+  absl::StatusOr<polytrain::v1::ListSweepsResponse> ListSweeps(
+      const polytrain::v1::ListSweepsRequest& request, const Caller& caller);
+  // A sweep that ended, with its jobs (Coordinator.DeleteSweep).
+  absl::StatusOr<polytrain::v1::DeleteSweepResponse> DeleteSweep(
+      const polytrain::v1::DeleteSweepRequest& request, const Caller& caller);
   absl::StatusOr<polytrain::v1::Job> GetJob(const polytrain::v1::GetJobRequest& request,
                                             const Caller& caller);
   absl::StatusOr<polytrain::v1::ListJobsResponse> ListJobs(
@@ -94,6 +100,7 @@ class ClientApi {
       bool validate_only);
 
   Scheduler* const scheduler_;
+  JobStore* const store_;
   JobQueries* const queries_;
   SearchController* const sweeps_;
   ArtifactCatalog* const artifacts_;

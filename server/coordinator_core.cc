@@ -73,7 +73,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
         core->artifact_store_.get(), core->store_.get(), artifacts->max_upload_bytes);
   }
   core->client_api_ = std::make_unique<ClientApi>(
-      core->scheduler_.get(), core->queries_.get(), core->searches_.get(),
+      core->scheduler_.get(), core->store_.get(), core->queries_.get(), core->searches_.get(),
       core->artifact_catalog_.get(), policy, core->artifact_store_.get());
   core->worker_protocol_ =
       std::make_unique<WorkerProtocol>(core->scheduler_.get(), options.metrics);

@@ -113,6 +113,22 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::CancelSweep(grpc::CallbackServ
       [this](const auto& r, const Caller& caller) { return api_->CancelSweep(r, caller); });
 }
 
+grpc::ServerUnaryReactor* CoordinatorServiceImpl::ListSweeps(grpc::CallbackServerContext* context,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return Unary<polytrain::v1::ListSweepsRequest>(
+      "ListSweeps", context, request, response,
+      [this](const auto& r, const Caller& caller) { return api_->ListSweeps(r, caller); });
+}
+
+grpc::ServerUnaryReactor* CoordinatorServiceImpl::DeleteSweep(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  return Unary<polytrain::v1::DeleteSweepRequest>(
+      "DeleteSweep", context, request, response,
+      [this](const auto& r, const Caller& caller) { return api_->DeleteSweep(r, caller); });
+}
+
 grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifact(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   const auto start = std::chrono::steady_clock::now();

@@ -31,7 +31,9 @@ using RawService = Coordinator::WithRawCallbackMethod_SubmitJob<
                                     Coordinator::WithRawCallbackMethod_GetSweep<
                                         Coordinator::WithRawCallbackMethod_CancelSweep<
                                             Coordinator::WithRawCallbackMethod_DeleteJob<
-                                                Coordinator::Service>>>>>>>>>>>>>>;
+                                                Coordinator::WithRawCallbackMethod_ListSweeps<
+                                                    Coordinator::WithRawCallbackMethod_DeleteSweep<
+                                                        Coordinator::Service>>>>>>>>>>>>>>>>;
 }  // namespace coordinator_service_internal
 
 class CoordinatorServiceImpl final : public coordinator_service_internal::RawService {
@@ -78,6 +80,12 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
   grpc::ServerUnaryReactor* GetSweep(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListSweeps(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeleteSweep(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchJob(grpc::CallbackServerContext* context,
                                                        const grpc::ByteBuffer* request) override;
   grpc::ServerReadReactor<grpc::ByteBuffer>* UploadArtifact(grpc::CallbackServerContext* context,

@@ -155,14 +155,52 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
   return response;
 }
 
-absl::StatusOr<polytrain::v1::Sweep> JobQueries::GetSweep(
-    const polytrain::v1::GetSweepRequest& request, const Caller& caller) const {
-  absl::StatusOr<polytrain::v1::Sweep> record = store_->GetSweep(request.id());
+absl::StatusOr<polytrain::v1::Sweep> JobQueries::AccessibleSweep(const std::string& id,
+                                                                 const Caller& caller) const {
+  absl::StatusOr<polytrain::v1::Sweep> record = store_->GetSweep(id);
   if (!record.ok()) return record.status();
   if (caller.own_jobs_only && record->owner() != caller.name) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("id: sweep ", request.id(), " belongs to another user"));
+    return absl::PermissionDeniedError(absl::StrCat("id: sweep ", id, " belongs to another user"));
   }
+  return record;
+}
+
+absl::StatusOr<polytrain::v1::ListSweepsResponse> JobQueries::ListSweeps(
+    const polytrain::v1::ListSweepsRequest& request, const Caller& caller) const {
+  SweepFilter filter;
+  if (caller.own_jobs_only) {
+    if (!request.owner().empty() && request.owner() != caller.name) {
+      return absl::PermissionDeniedError("owner: a client token lists only its own sweeps");
+    }
+    filter.owner = caller.name;
+  } else if (!request.owner().empty()) {
+    filter.owner = request.owner();
+  }
+  std::vector<int> states(request.states().begin(), request.states().end());
+  std::sort(states.begin(), states.end());
+  states.erase(std::unique(states.begin(), states.end()), states.end());
+  for (int state : states) filter.states.push_back(polytrain::v1::Sweep::State(state));
+  filter.page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  filter.max_bytes = kMaxResponseBytes;
+  // As ListJobs' token: bound to who asks and what, the page size aside.
+  PageQuery query;
+  query.Add(caller.name).Add(caller.own_jobs_only ? "client" : "admin");
+  query.Add(filter.owner.value_or("")).Add(absl::StrJoin(states, ","));
+  absl::StatusOr<std::string> position = PagePosition(request.page_token(), query, "ListSweeps");
+  if (!position.ok()) return position.status();
+  filter.page_token = *std::move(position);
+  absl::StatusOr<SweepPage> page = store_->ListSweeps(filter);
+  if (!page.ok()) return page.status();
+  polytrain::v1::ListSweepsResponse response;
+  for (polytrain::v1::Sweep& sweep : page->sweeps) *response.add_sweeps() = std::move(sweep);
+  response.set_next_page_token(BindPageToken(page->next_page_token, query));
+  return response;
+}
+
+absl::StatusOr<polytrain::v1::Sweep> JobQueries::GetSweep(
+    const polytrain::v1::GetSweepRequest& request, const Caller& caller) const {
+  absl::StatusOr<polytrain::v1::Sweep> record = AccessibleSweep(request.id(), caller);
+  if (!record.ok()) return record.status();
   absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
   if (!jobs.ok()) return jobs.status();
   return BuildSweepReport(*record, *jobs,

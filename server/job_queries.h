@@ -38,6 +38,13 @@ class JobQueries {
       int limit) const {
     return store_->GetMetricsBetween(job_id, after, through, limit);
   }
+  // The stored record of the sweep `id`, if `caller` may see it: NOT_FOUND ("id: no sweep <id>")
+  // or PERMISSION_DENIED otherwise.
+  absl::StatusOr<polytrain::v1::Sweep> AccessibleSweep(const std::string& id,
+                                                       const Caller& caller) const;
+  // Records as stored (ListSweeps): a client's own only.
+  absl::StatusOr<polytrain::v1::ListSweepsResponse> ListSweeps(
+      const polytrain::v1::ListSweepsRequest& request, const Caller& caller) const;
   // NOT_FOUND ("id: no sweep <id>"), or PERMISSION_DENIED for a client's other than its own.
   absl::StatusOr<polytrain::v1::Sweep> GetSweep(const polytrain::v1::GetSweepRequest& request,
                                                 const Caller& caller) const;

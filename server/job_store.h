@@ -34,6 +34,19 @@ struct ArtifactPage {
   std::string next_page_token;                     // empty on the last page
 };
 
+struct SweepFilter {
+  std::vector<polytrain::v1::Sweep::State> states;  // empty: any
+  std::optional<std::string> owner;                 // unset: anyone's
+  int page_size = 100;
+  std::string page_token;  // opaque, from SweepPage::next_page_token
+  int64_t max_bytes = 0;   // as JobFilter's
+};
+
+struct SweepPage {
+  std::vector<polytrain::v1::Sweep> sweeps;  // records, newest first
+  std::string next_page_token;               // empty on the last page
+};
+
 struct JobPage {
   std::vector<polytrain::v1::Job> jobs;  // newest first
   std::string next_page_token;           // empty on the last page
@@ -115,6 +128,10 @@ class JobStore {
   // Every sweep in `state`, oldest first.
   virtual absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsInState(
       polytrain::v1::Sweep::State state) = 0;
+  // Stored records, newest first, filtered and paged.
+  virtual absl::StatusOr<SweepPage> ListSweeps(const SweepFilter& filter) = 0;
+  // Deletes the record (not its jobs). NOT_FOUND for an unknown id.
+  virtual absl::Status DeleteSweep(const std::string& id) = 0;
 
   // --- Users' artifacts: one record per (id, owner); the files are in the ArtifactStore. ---
   // Stores `record` (id, name, size, owner; create_time is set here) unless its owner already

@@ -39,7 +39,9 @@ void Scheduler::SweepNeedsDecision(const std::string& sweep_id) {
 }
 
 void Scheduler::SweepJobSettledLocked(const Job& job) {
-  if (!job.has_search()) return;
+  // A search trial queued, paused or ended (its search decides), or any sweep job that ended
+  // (its sweep may be done).
+  if (!job.has_search() && !IsFinalState(job.state())) return;
   auto sweep = job.spec().labels().find(kSweepLabel);
   if (sweep != job.spec().labels().end()) settled_sweeps_.insert(sweep->second);
 }

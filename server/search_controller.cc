@@ -127,12 +127,9 @@ void SearchController::Recover() {
     spdlog::error("searches: cannot list running sweeps: {}", running.status().ToString());
     return;
   }
-  for (const Sweep& sweep : *running) {
-    // Grid and random sweeps have nothing to decide (their state is read from their jobs).
-    if (SearchStrategy(sweep.request()) == polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
-      SweepChanged(sweep.id());
-    }
-  }
+  // A grid's or random search's jobs may have ended while the coordinator was down (or before it
+  // marked such sweeps done at all).
+  for (const Sweep& sweep : *running) SweepChanged(sweep.id());
 }
 
 void SearchController::SweepChanged(const std::string& sweep_id) {
@@ -153,7 +150,9 @@ void SearchController::SweepChanged(const std::string& sweep_id) {
       next = *pending_.begin();
       pending_.erase(pending_.begin());
     }
-    if (absl::Status s = Advance(next); !s.ok()) {
+    if (absl::Status s = Advance(next); absl::IsNotFound(s)) {
+      spdlog::info("sweep {}: deleted, nothing to decide", next);
+    } else if (!s.ok()) {
       // Tried again when the scheduler next tells (within its lease loop's 200 ms): a search
       // whose trials are all paused hears of nothing else.
       spdlog::error("search {}: {}; deciding again shortly", next, s.ToString());
@@ -179,12 +178,18 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
   absl::StatusOr<Sweep> record = store_->GetSweep(sweep_id);
   if (!record.ok()) return record.status();
   const polytrain::v1::SubmitSweepRequest& request = record->request();
-  if (record->state() != Sweep::SWEEP_STATE_RUNNING ||
-      SearchStrategy(request) != polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
-    return absl::OkStatus();
-  }
+  if (record->state() != Sweep::SWEEP_STATE_RUNNING) return absl::OkStatus();
   absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
   if (!jobs.ok()) return jobs.status();
+  // A grid or a random search submitted all its jobs: it is done when they have ended (so that
+  // ListSweeps filters it by its state, and its trials may be deleted).
+  if (SearchStrategy(request) != polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
+    for (const Job& job : *jobs) {
+      if (!IsFinalState(job.state())) return absl::OkStatus();
+    }
+    spdlog::info("sweep {}: done", sweep_id);
+    return store_->SetSweepState(sweep_id, Sweep::SWEEP_STATE_DONE);
+  }
   const std::string metric = SearchMetric(request);
   const bool lower = LowerIsBetter(metric);
   const std::vector<int64_t> rungs = RungResources(request);

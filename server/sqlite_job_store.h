@@ -37,6 +37,8 @@ class SqliteJobStore : public JobStore {
   absl::Status SetSweepState(const std::string& id, polytrain::v1::Sweep::State state) override;
   absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsInState(
       polytrain::v1::Sweep::State state) override;
+  absl::StatusOr<SweepPage> ListSweeps(const SweepFilter& filter) override;
+  absl::Status DeleteSweep(const std::string& id) override;
   absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
       const polytrain::v1::Job& job) override;
   absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) override;

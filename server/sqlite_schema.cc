@@ -83,6 +83,10 @@ constexpr const char* kMigrations[] = {
       DROP INDEX jobs_by_owner_state;
       CREATE INDEX jobs_by_owner_state ON jobs (owner, state, seq);
     )sql",
+    // 8: an owner's sweeps newest first (ListSweeps for a client token).
+    R"sql(
+      CREATE INDEX sweeps_by_owner ON sweeps (owner, seq);
+    )sql",
 };
 
 }  // namespace

@@ -82,4 +82,55 @@ absl::StatusOr<std::vector<Sweep>> SqliteJobStore::SweepsInState(Sweep::State st
   return sweeps;
 }
 
+absl::StatusOr<SweepPage> SqliteJobStore::ListSweeps(const SweepFilter& filter) {
+  int64_t before = INT64_MAX;
+  if (!filter.page_token.empty() && !ParsePageToken(filter.page_token, &before)) {
+    return absl::InvalidArgumentError("page_token: not a token from a previous ListSweeps");
+  }
+  std::string sql = "SELECT seq, record, state FROM sweeps WHERE seq < ?";
+  if (!filter.states.empty()) {
+    sql += " AND state IN (";
+    for (size_t i = 0; i < filter.states.size(); ++i) sql += i == 0 ? "?" : ", ?";
+    sql += ")";
+  }
+  if (filter.owner.has_value()) sql += " AND owner = ?";
+  sql += " ORDER BY seq DESC LIMIT ?";
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement list(reader_->db, sql.c_str());
+  if (!list.ok()) return list.status("list sweeps");
+  int arg = 1;
+  list.Bind(arg++, before);
+  for (Sweep::State state : filter.states) list.Bind(arg++, state);
+  if (filter.owner.has_value()) list.Bind(arg++, *filter.owner);
+  list.Bind(arg++, filter.page_size + 1);
+  SweepPage page;
+  int64_t last_seq = 0, bytes = 0;
+  int rc;
+  while ((rc = list.Step()) == SQLITE_ROW) {
+    const std::string blob = list.Blob(1);
+    bytes += static_cast<int64_t>(blob.size());
+    const bool full = filter.max_bytes > 0 && !page.sweeps.empty() && bytes > filter.max_bytes;
+    if (static_cast<int>(page.sweeps.size()) == filter.page_size || full) {
+      page.next_page_token = absl::StrCat(last_seq);
+      break;
+    }
+    absl::StatusOr<Sweep> sweep = ParseSweep(blob, list.Int(2));
+    if (!sweep.ok()) return sweep.status();
+    page.sweeps.push_back(*std::move(sweep));
+    last_seq = list.Int(0);
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return list.status("list sweeps");
+  return page;
+}
+
+absl::Status SqliteJobStore::DeleteSweep(const std::string& id) {
+  std::lock_guard<std::mutex> lock(writer_.mu);
+  Statement erase(writer_.db, "DELETE FROM sweeps WHERE id = ?");
+  erase.Bind(1, id);
+  if (erase.Step() != SQLITE_DONE) return erase.status("delete sweep");
+  if (sqlite3_changes(writer_.db) == 0)
+    return absl::NotFoundError(absl::StrCat("id: no sweep ", id));
+  return absl::OkStatus();
+}
+
 }  // namespace polytrain
