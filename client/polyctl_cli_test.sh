@@ -247,6 +247,18 @@ second_of_sweep=$(awk 'NR == 2 {print $1}' "$tmp/out")
 [[ -n "$second_of_sweep" && "$second_of_sweep" != "$first_of_sweep" ]] ||
   fail "--page-token: the same page again ($first_of_sweep, $second_of_sweep)"
 grep -q "more jobs" "$tmp/err" && fail "the last page names a next one: $(cat "$tmp/err")"
+# Sweeps are listed by state, newest first; an ended one is deleted with its jobs.
+expect 0 "$gang_sweep cancelled grid " -- sweeps
+checks=$((checks + 1))
+grep -q "^$sweep done " "$tmp/out" || fail "sweeps: the done sweep is not listed: $(cat "$tmp/out")"
+expect 0 "$sweep done " -- sweeps --state done
+checks=$((checks + 1))
+! grep -q "$gang_sweep" "$tmp/out" || fail "sweeps --state done lists a cancelled one"
+expect 0 '"sweeps":' -- sweeps --format json --limit 1
+expect 1 "--state: unknown state 'finished'; one of running, done, cancelled" -- sweeps --state finished
+expect 0 "$gang_sweep: deleted (cancelled; 2 jobs, " -- delete "$gang_sweep"
+expect 4 "--sweep: no jobs in sweep $gang_sweep" -- list --sweep "$gang_sweep"
+expect 4 "id: no sweep $gang_sweep" -- get "$gang_sweep"
 expect 1 "page_token: a token of another ListJobs" -- list --limit 1 --page-token "$token"
 expect 1 "page_token: not a token from a previous ListJobs" -- list --page-token zz
 expect 4 "sweep_id: no jobs in sweep sweep-none" -- compare --sweep sweep-none
@@ -312,7 +324,7 @@ expect 2 "polyctl: unknown option --epoch (did you mean --epochs?)" -- submit "$
 expect 2 "polyctl: unknown option --lable (did you mean --label?)" -- list --lable=team=cli
 expect 2 "polyctl: The following argument was not expected: extra" -- list extra
 # Every subcommand's --help ends with the exit codes and where the coordinator comes from.
-for command in submit sweep search list get cancel watch compare metrics upload artifacts; do
+for command in submit sweep search list sweeps get cancel delete watch compare metrics upload artifacts; do
   expect 0 "Exit codes: 0 success" -- "$command" --help
 done
 # A data file that is not on this machine is sent as the worker's path, with a note; the worker

@@ -59,6 +59,9 @@ sed "s/^name: .*/name: \"$(printf 'n%.0s' $(seq 125))\"/" "$spec" >"$tmp/long.tx
 expect 1 "base.name: too long for this sweep" -- "$polyctl" sweep "$tmp/long.txtpb" \
   --loss 'cross_entropy {}'
 expect 0 "sweep-" -- "$polyctl" sweep "$spec" --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=1'
+sweep=$(head -1 "$tmp/out")
+expect 0 "$sweep running " -- "$polyctl" sweeps --state running
+expect 5 "id: sweep $sweep has job job-" -- "$polyctl" delete "$sweep"
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- "$polyctl" --coordinator 127.0.0.1:1 list
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- \
   "$polyctl" --coordinator 127.0.0.1:1 artifacts

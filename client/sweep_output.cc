@@ -12,6 +12,7 @@
 #include "api/loss_search.h"
 #include "cli/text_table.h"
 #include "client/job_output.h"
+#include "common/timestamps.h"
 
 namespace polytrain {
 namespace {
@@ -166,6 +167,24 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
     absl::StrAppendFormat(&out, "\nno ranking: %s\n", sweep.ranking_note());
   }
   return out;
+}
+
+std::string SweepTable(const polytrain::v1::ListSweepsResponse& sweeps) {
+  TextTable table({{"id", 18},
+                   {"state", 9},
+                   {"strategy", 18},
+                   {"losses", 6, /*right_aligned=*/true},
+                   {"seeds", 5, /*right_aligned=*/true},
+                   {"name", 24},
+                   {"owner", 8},
+                   {"submitted"}});
+  for (const Sweep& sweep : sweeps.sweeps()) {
+    const polytrain::v1::SubmitSweepRequest& request = sweep.request();
+    table.AddRow({sweep.id(), SweepStateName(sweep.state()), StrategyName(request),
+                  absl::StrCat(request.losses_size()), absl::StrCat(std::max(request.seeds(), 1)),
+                  request.base().name(), sweep.owner().empty() ? "-" : sweep.owner(), TimestampText(sweep.create_time())});
+  }
+  return table.ToString();
 }
 
 }  // namespace polytrain

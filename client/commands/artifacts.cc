@@ -5,10 +5,10 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 #include "cli/exit_codes.h"
 #include "cli/text_table.h"
 #include "client/commands/commands.h"
+#include "common/timestamps.h"
 
 namespace polytrain {
 namespace {
@@ -20,12 +20,6 @@ struct ArtifactsOptions {
   std::string delete_id;
   CLI::App* delete_command = nullptr;
 };
-
-// "2026-12-01 23:58:43" in UTC.
-std::string Created(const google::protobuf::Timestamp& time) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(time.seconds()),
-                          absl::UTCTimeZone());
-}
 
 int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
   polytrain::v1::ListArtifactsRequest request;
@@ -42,7 +36,7 @@ int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
     if (!page.ok()) return Fail(page.status());  // nothing on stdout then
     for (const polytrain::v1::Artifact& a : page->artifacts()) {
       table.AddRow({a.id(), a.name(), absl::StrCat(a.size_bytes()),
-                    a.owner().empty() ? "-" : a.owner(), Created(a.create_time()),
+                    a.owner().empty() ? "-" : a.owner(), TimestampText(a.create_time()),
                     absl::StrCat(a.active_jobs())});
     }
     request.set_page_token(page->next_page_token());

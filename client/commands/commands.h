@@ -26,6 +26,7 @@ Command AddListCommand(CLI::App& app);
 Command AddGetCommand(CLI::App& app);
 Command AddCancelCommand(CLI::App& app);
 Command AddDeleteCommand(CLI::App& app);
+Command AddSweepsCommand(CLI::App& app);
 Command AddWatchCommand(CLI::App& app);
 Command AddCompareCommand(CLI::App& app);
 Command AddMetricsCommand(CLI::App& app);

@@ -1,21 +1,42 @@
-// polyctl delete ID...
+// polyctl delete ID|SWEEP_ID...
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_states.h"
+#include "api/limits.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
+#include "client/sweep_output.h"
 
 namespace polytrain {
 namespace {
 
-// Each job in turn; the first refusal ends the command with its exit code (those before it are
-// gone, and were printed).
+// A sweep with its jobs.
+absl::Status DeleteSweep(const std::string& id, CoordinatorClient& client) {
+  polytrain::v1::DeleteSweepRequest request;
+  request.set_id(id);
+  absl::StatusOr<polytrain::v1::DeleteSweepResponse> deleted =
+      client.Call(&polytrain::v1::Coordinator::Stub::DeleteSweep, request);
+  if (!deleted.ok()) return deleted.status();
+  std::cout << absl::StrCat(id, ": deleted (", SweepStateName(deleted->deleted().state()), "; ",
+                            deleted->jobs(), " jobs, ", deleted->metric_points(),
+                            " metric points, ", deleted->checkpoint_files(),
+                            " checkpoint files)\n");
+  return absl::OkStatus();
+}
+
+// Each job or sweep in turn; the first refusal ends the command with its exit code (those
+// before it are gone, and were printed).
 int RunDelete(const std::vector<std::string>& ids, CoordinatorClient& client) {
   for (const std::string& id : ids) {
+    if (absl::StartsWith(id, kSweepIdPrefix)) {
+      if (absl::Status s = DeleteSweep(id, client); !s.ok()) return command_support::Fail(s);
+      continue;
+    }
     polytrain::v1::DeleteJobRequest request;
     request.set_id(id);
     absl::StatusOr<polytrain::v1::DeleteJobResponse> deleted =
@@ -35,13 +56,16 @@ Command AddDeleteCommand(CLI::App& app) {
   auto ids = std::make_shared<std::vector<std::string>>();
   CLI::App* remove = app.add_subcommand(
       "delete",
-      "Delete ended jobs for good: each one's record, metric history and stored checkpoints.");
+      "Delete ended jobs for good (each one's record, metric history and stored checkpoints), or "
+      "ended sweeps with all their jobs.");
   remove->footer(absl::StrCat(
       "A job queued, running or paused is refused (exit 5: cancel it first), as is a trial of a "
-      "search still running. Keeps a long-lived coordinator's database and artifacts bounded; "
-      "the files a job named that you uploaded stay (polyctl artifacts delete).\n",
+      "search still running, and a sweep that runs or has a job not ended (polyctl cancel "
+      "SWEEP_ID, then wait for its jobs). Keeps a long-lived coordinator's database and "
+      "artifacts bounded; the files a job named that you uploaded stay (polyctl artifacts "
+      "delete).\n",
       app.get_footer()));
-  remove->add_option("ids", *ids, "job ids")->required();
+  remove->add_option("ids", *ids, "job ids or sweep ids")->required();
   return {remove, [ids](CoordinatorClient& client) { return RunDelete(*ids, client); }};
 }
 
