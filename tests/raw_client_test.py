@@ -138,6 +138,9 @@ class OpenCoordinatorTest(unittest.TestCase):
                                 ("CompareJobs", "CompareJobsRequest"),
                                 ("GetSweep", "GetSweepRequest"),
                                 ("CancelSweep", "CancelSweepRequest"),
+                                ("DeleteJob", "DeleteJobRequest"),
+                                ("ListSweeps", "ListSweepsRequest"),
+                                ("DeleteSweep", "DeleteSweepRequest"),
                                 ("ListArtifacts", "ListArtifactsRequest"),
                                 ("DeleteArtifact", "DeleteArtifactRequest")]:
             code, details, _ = self.coordinator.call(SERVICE + method, b"\x0a\x05ab")
@@ -152,6 +155,18 @@ class OpenCoordinatorTest(unittest.TestCase):
             list(watch(b"\x0a\x02\xff\xfe", timeout=10))
         self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("polytrain.v1.WatchJobRequest", error.exception.details())
+
+    def test_a_sweep_state_no_coordinator_knows_is_named(self):
+        # An open enum keeps a value from a newer client: refused by its place in the list.
+        request = coordinator_pb2.ListSweepsRequest(states=[coordinator_pb2.Sweep.SWEEP_STATE_DONE])
+        request.states.append(7)
+        code, details, _ = self.coordinator.call(SERVICE + "ListSweeps",
+                                                 request.SerializeToString())
+        self.assertEqual((code, details), (grpc.StatusCode.INVALID_ARGUMENT,
+                                           "states[1]: unknown state 7"))
+        code, details, _ = self.coordinator.call(
+            SERVICE + "DeleteSweep", coordinator_pb2.DeleteSweepRequest().SerializeToString())
+        self.assertEqual((code, details), (grpc.StatusCode.INVALID_ARGUMENT, "id: must be set"))
 
     def test_malformed_bytes_are_invalid_argument_on_the_worker_service(self):
         worker = "/polytrain.v1.WorkerService/"

@@ -428,7 +428,7 @@ class ClientTest(unittest.TestCase):
         finally:
             service.close()
 
-    def test_a_sweep_is_cancelled_whole(self):
+    def test_a_sweep_is_cancelled_whole_listed_by_state_and_deleted_with_its_jobs(self):
         # Gangs of two on a service of one worker: queued until the cancel.
         base = {"name": "cancelled", "model": {"mlp": {}},
                 "dataset": {"synthetic": {"classes": 2, "features": 4, "train_samples": 40,
@@ -446,6 +446,23 @@ class ClientTest(unittest.TestCase):
             self.client.cancel_sweep("sweep-000000000000")
         self.assertEqual(error.exception.code, "NOT_FOUND")
         self.assertIn("id: no sweep sweep-000000000000", error.exception.message)
+        self.assertIn(sweep.sweep_id, [s.id for s in self.client.sweeps(states="cancelled")])
+        self.assertNotIn(sweep.sweep_id,
+                         [s.id for s in self.client.sweeps(states=["done", "running"])])
+        self.assertEqual(self.client.sweeps(limit=1)[0].id, sweep.sweep_id)  # newest first
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.sweeps(states=["finished"])
+        self.assertIn("states[0]: unknown state 'finished'; expected one of running, done, "
+                      "cancelled", error.exception.message)
+        deleted = self.client.delete(sweep.sweep_id)  # a sweep id: the sweep with its jobs
+        self.assertEqual((deleted.deleted.id, deleted.jobs), (sweep.sweep_id, 4))
+        for trial in cancelled.trials:
+            with self.assertRaises(PolyTrainError) as error:
+                self.client.get(trial.job_id)
+            self.assertEqual(error.exception.code, "NOT_FOUND")
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.delete_sweep(sweep.sweep_id)
+        self.assertEqual(error.exception.code, "NOT_FOUND")
 
     def test_jobs_by_state_names_as_polyctl_takes_them_and_enum_names_and_values(self):
         job = self.client.submit(SMALL_JOB)

@@ -27,13 +27,14 @@ __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 from polytrain._arguments import artifact_name  # noqa: E402
 from polytrain.client import Client  # noqa: E402
 from polytrain.errors import PolyTrainError  # noqa: E402
-from polytrain.states import FINAL_STATES, STATE_NAMES, JobState, state_name  # noqa: E402
+from polytrain.states import (FINAL_STATES, STATE_NAMES, SWEEP_STATE_NAMES, JobState,  # noqa: E402
+                              state_name)
 from polytrain.v1.job_record_pb2 import (JOB_STATE_CANCELLED, JOB_STATE_FAILED,  # noqa: E402
                                          JOB_STATE_PAUSED, JOB_STATE_QUEUED, JOB_STATE_RUNNING,
                                          JOB_STATE_STOPPED, JOB_STATE_SUCCEEDED,
                                          JOB_STATE_UNSPECIFIED)
 
 __all__ = ["Client", "PolyTrainError", "artifact_name", "state_name", "JobState", "FINAL_STATES",
-           "STATE_NAMES", "JOB_STATE_UNSPECIFIED", "JOB_STATE_QUEUED", "JOB_STATE_RUNNING",
-           "JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_PAUSED",
-           "JOB_STATE_STOPPED"]
+           "STATE_NAMES", "SWEEP_STATE_NAMES", "JOB_STATE_UNSPECIFIED", "JOB_STATE_QUEUED",
+           "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
+           "JOB_STATE_PAUSED", "JOB_STATE_STOPPED"]

@@ -106,6 +106,29 @@ def labels(value, what):
     return value
 
 
+def states(value, parse):
+    """A list of states from one state or several, each read by `parse(state, "states[i]")`
+    (states.state_value or sweep_state_value); None for none."""
+    if value is None:
+        return []
+    if isinstance(value, (str, int)):
+        value = [value]
+    elif isinstance(value, bytes) or not hasattr(value, "__iter__"):
+        raise TypeError(f"states: expected a state or a list of states, got "
+                        f"{type(value).__name__}")
+    return [parse(state, f"states[{i}]") for i, state in enumerate(value)]
+
+
+def limit(value):
+    """A list call's `limit`: None (all) or a whole number from 1."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"limit: expected a whole number, got {type(value).__name__}")
+    if value < 1:
+        raise ArgumentError(f"limit: expected a whole number from 1, got {value!r}")
+
+
 def _without_scheme(target):
     """A gRPC target without its resolver scheme ("dns:///", "ipv4:", ...)."""
     for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):

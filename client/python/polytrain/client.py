@@ -13,7 +13,7 @@ from polytrain._arguments import artifact_name  # noqa: F401 (the package export
 from polytrain._upload import Upload, files_for, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
 from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
-                              state_name, state_value)
+                              state_name, state_value, sweep_state_value)
 from polytrain.v1 import coordinator_pb2, coordinator_pb2_grpc, job_pb2, loss_pb2
 
 # The largest message the coordinator takes (api/limits.h: kMaxMessageBytes).
@@ -187,9 +187,9 @@ class Client:
     def submit(self, spec, request_id="", files=None, dry_run=False):
         """Submits one job. `spec`: a JobSpec, its text format, a dict, or a spec file's
         pathlib.Path (.txtpb, .json or .yaml, as polyctl reads; `files` is then its directory
-        unless given, and files=False uploads nothing). With `files` (a directory), the model and dataset files it names by path
-        that are files there are
-        uploaded first and named by their sha256, once the coordinator has checked the spec (a
+        unless given, and files=False uploads nothing). With `files` (a directory), the model and
+        dataset files it names by path that are files there are uploaded first and named by
+        their sha256, once the coordinator has checked the spec (a
         refused spec uploads nothing); a path that is not a file there goes as it is, a path under
         the worker's --data_root, with a warning. Returns the Job. `dry_run`: only the check,
         nothing uploaded or stored; returns the job as it would be queued, without an id.
@@ -281,22 +281,10 @@ class Client:
     @staticmethod
     def _jobs_request(states, labels, owner, limit):
         """The ListJobsRequest of jobs() and iter_jobs(), its arguments checked."""
-        if states is None:
-            states = ()
-        elif isinstance(states, (str, int)):
-            states = [states]
-        elif isinstance(states, bytes) or not hasattr(states, "__iter__"):
-            raise TypeError(f"states: expected a state or a list of states, got "
-                            f"{type(states).__name__}")
-        states = [state_value(state, f"states[{i}]") for i, state in enumerate(states)]
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int):
-                raise TypeError(f"limit: expected a whole number, got {type(limit).__name__}")
-            if limit < 1:
-                raise ArgumentError(f"limit: expected a whole number from 1, got {limit!r}")
+        _arguments.limit(limit)
         return coordinator_pb2.ListJobsRequest(
-            states=states, labels=_arguments.labels(labels, "labels"),
-            owner=_arguments.text(owner, "owner"))
+            states=_arguments.states(states, state_value),
+            labels=_arguments.labels(labels, "labels"), owner=_arguments.text(owner, "owner"))
 
     def iter_jobs(self, states=(), labels=None, owner="", limit=None):
         """jobs(), lazily: an iterator that fetches the next page only when the caller gets that
@@ -316,9 +304,30 @@ class Client:
         """Deletes an ended job for good: its record, metric history and stored checkpoints
         (refused, FAILED_PRECONDITION, for a job queued, running or paused, and for a trial of a
         search still running). Returns the DeleteJobResponse: `deleted` (the job as it was),
+        `metric_points`, `checkpoint_files`. Given a sweep id, delete_sweep()."""
+        job_id = _arguments.text(job_id, "job_id")
+        if job_id.startswith("sweep-"):
+            return self.delete_sweep(job_id)
+        return self._call(self._stub.DeleteJob, coordinator_pb2.DeleteJobRequest(id=job_id))
+
+    def sweeps(self, states=(), owner="", limit=None):
+        """Sweeps and searches, newest first, as a list of Sweep records (id, owner, create_time,
+        request, state; get_sweep() for one's trials and ranking). `states`: "running", "done",
+        "cancelled" (SWEEP_STATE_NAMES), one or several; `owner` and `limit` as jobs() takes
+        them."""
+        _arguments.limit(limit)
+        request = coordinator_pb2.ListSweepsRequest(
+            states=_arguments.states(states, sweep_state_value),
+            owner=_arguments.text(owner, "owner"))
+        return self._pages(self._stub.ListSweeps, request, "sweeps", limit)
+
+    def delete_sweep(self, sweep_id):
+        """Deletes a sweep that is done or cancelled, with all its jobs (refused,
+        FAILED_PRECONDITION, while it runs or one of its jobs has not ended: cancel_sweep(), then
+        wait for them). Returns the DeleteSweepResponse: `deleted` (the record as it was), `jobs`,
         `metric_points`, `checkpoint_files`."""
-        return self._call(self._stub.DeleteJob, coordinator_pb2.DeleteJobRequest(
-            id=_arguments.text(job_id, "job_id")))
+        return self._call(self._stub.DeleteSweep, coordinator_pb2.DeleteSweepRequest(
+            id=_arguments.text(sweep_id, "sweep_id")))
 
     def cancel_sweep(self, sweep_id):
         """Cancels a sweep: each of its jobs that has not ended, and a search promotes, stops and

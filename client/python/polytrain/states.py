@@ -11,6 +11,9 @@ FINAL_STATES = (job_record_pb2.JOB_STATE_SUCCEEDED, job_record_pb2.JOB_STATE_FAI
 STATE_NAMES = tuple(name[len("JOB_STATE_"):].lower() for name, value in JobState.items()
                     if value != job_record_pb2.JOB_STATE_UNSPECIFIED)
 
+# A sweep's states, as polyctl prints and takes them.
+SWEEP_STATE_NAMES = ("running", "done", "cancelled")
+
 
 def state_name(state):
     """A job's state as polyctl prints it: "queued", "running", "succeeded", "failed",
@@ -37,6 +40,26 @@ def state_name(state):
     if state not in JobState.values():
         return f"unknown({state})"
     return JobState.Name(state)[len("JOB_STATE_"):].lower()
+
+
+def sweep_state_value(state, what):
+    """`state` as a Sweep.State value: "running", "done", "cancelled" (any case), the enum's name
+    ("SWEEP_STATE_DONE") or its value. A PolyTrainError naming `what` otherwise."""
+    names = coordinator_pb2.Sweep.State
+    value = None
+    if isinstance(state, str):
+        name = state.strip()
+        if name.isascii():
+            name = name.upper()
+            if not name.startswith("SWEEP_STATE_"):
+                name = "SWEEP_STATE_" + name
+            value = names.Value(name) if name in names.keys() else None
+    elif isinstance(state, int) and not isinstance(state, bool):
+        value = state if state in names.values() else None
+    if value is None or value == coordinator_pb2.Sweep.SWEEP_STATE_UNSPECIFIED:
+        raise ArgumentError(f"{what}: unknown state {state!r}; expected one of "
+                            f"{', '.join(SWEEP_STATE_NAMES)} (or SWEEP_STATE_* names or values)")
+    return value
 
 
 def state_value(state, what):
