@@ -107,7 +107,8 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
       ->capture_default_str();
   app.add_option("--delete_ended_jobs_after_days", options->delete_ended_jobs_after_days,
                  "delete each ended job (its record, metric history and checkpoints) this many "
-                 "days after its end, checked hourly; 0: keep them (polyctl delete removes one)")
+                 "days after its end, and then an ended sweep's record left without jobs, checked "
+                 "hourly; 0: keep them (polyctl delete removes a job or a sweep)")
       ->check(CLI::Range(0.0, 36500.0))
       ->capture_default_str();
   AddServerSecurityFlags(app, &options->security);

@@ -3,7 +3,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/sweep_report.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
@@ -55,7 +57,36 @@ absl::StatusOr<int64_t> JobRetention::RunOnce(Clock::time_point now) {
       return gone.status();  // the store failed: the next pass tries again
     }
   }
+  POLYTRAIN_RETURN_IF_ERROR(DeleteEmptySweeps(cutoff_ms));
   return deleted;
+}
+
+absl::Status JobRetention::DeleteEmptySweeps(int64_t cutoff_ms) {
+  SweepFilter filter;
+  filter.states = {polytrain::v1::Sweep::SWEEP_STATE_DONE,
+                   polytrain::v1::Sweep::SWEEP_STATE_CANCELLED};
+  filter.page_size = 1000;
+  std::vector<polytrain::v1::Sweep> old;
+  do {
+    absl::StatusOr<SweepPage> page = store_->ListSweeps(filter);
+    if (!page.ok()) return page.status();
+    for (polytrain::v1::Sweep& sweep : page->sweeps) {
+      if (google::protobuf::util::TimeUtil::TimestampToMilliseconds(sweep.create_time()) <
+          cutoff_ms) {
+        old.push_back(std::move(sweep));
+      }
+    }
+    filter.page_token = page->next_page_token;
+  } while (!filter.page_token.empty());
+  for (const polytrain::v1::Sweep& sweep : old) {
+    absl::StatusOr<std::vector<polytrain::v1::Job>> jobs = SweepJobs(*store_, sweep);
+    if (!jobs.ok()) return jobs.status();
+    if (!jobs->empty()) continue;  // a job of it is kept yet (ended later, or not deletable)
+    absl::Status gone = store_->DeleteSweep(sweep.id());
+    if (!gone.ok() && !absl::IsNotFound(gone)) return gone;
+    if (gone.ok()) spdlog::info("sweep {}: deleted, its jobs gone past the retention", sweep.id());
+  }
+  return absl::OkStatus();
 }
 
 void JobRetention::Start(Clock::duration period) {

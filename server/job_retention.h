@@ -1,6 +1,7 @@
 // Deleting ended jobs: one on request (Coordinator.DeleteJob), or every job that ended more than
-// a retention period ago (the coordinator's --delete_ended_jobs_after_days), so that a
-// long-lived coordinator's database and artifacts stay bounded.
+// a retention period ago (the coordinator's --delete_ended_jobs_after_days, which also takes the
+// records of ended sweeps left without jobs), so that a long-lived coordinator's database and
+// artifacts stay bounded.
 #ifndef POLYTRAIN_SERVER_JOB_RETENTION_H_
 #define POLYTRAIN_SERVER_JOB_RETENTION_H_
 
@@ -36,7 +37,8 @@ class JobRetention {
   ~JobRetention() { Stop(); }
 
   // One pass at `now`: every ended job whose end_time is before now - keep goes (a trial of a
-  // search still running waits for a later pass). Returns how many went.
+  // search still running waits for a later pass), then the record of every ended sweep
+  // submitted before then that has no job left. Returns how many jobs went.
   absl::StatusOr<int64_t> RunOnce(Clock::time_point now);
 
   // A pass at once, then one every `period`, on a thread of its own until Stop.
@@ -44,6 +46,9 @@ class JobRetention {
   void Stop();
 
  private:
+  // The records of ended sweeps submitted before `cutoff_ms` whose jobs are all gone.
+  absl::Status DeleteEmptySweeps(int64_t cutoff_ms);
+
   Scheduler* const scheduler_;
   JobStore* const store_;
   ArtifactStore* const files_;

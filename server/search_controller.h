@@ -4,7 +4,8 @@
 // re-runs of the best configurations and of the baseline (LossSearch.top_k), and marks the sweep
 // done when they end. Everything it decides follows from the sweep's stored record and its jobs,
 // so a coordinator that restarts simply decides again (Recover). It also cancels sweeps (any
-// strategy): a cancelled sweep is decided for no more.
+// strategy): a cancelled sweep is decided for no more; and marks a grid or a random search done
+// once its jobs have ended.
 #ifndef POLYTRAIN_SERVER_SEARCH_CONTROLLER_H_
 #define POLYTRAIN_SERVER_SEARCH_CONTROLLER_H_
 
@@ -31,8 +32,8 @@ class SearchController {
 
   // Decides again for every sweep not done (after a restart, an event may have been missed).
   void Recover();
-  // A trial of `sweep_id` paused or ended: decides now, or (when another thread is deciding)
-  // right after that thread's decision, on that thread.
+  // A trial of `sweep_id` paused or ended (or any job of a grid ended): decides now, or (when
+  // another thread is deciding) right after that thread's decision, on that thread.
   void SweepChanged(const std::string& sweep_id);
   // CancelSweep: marks the sweep SWEEP_STATE_CANCELLED, then cancels each of its jobs that has
   // not ended; returns how many it cancelled. The caller checked that it may, and that the sweep
