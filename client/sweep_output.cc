@@ -182,7 +182,8 @@ std::string SweepTable(const polytrain::v1::ListSweepsResponse& sweeps) {
     const polytrain::v1::SubmitSweepRequest& request = sweep.request();
     table.AddRow({sweep.id(), SweepStateName(sweep.state()), StrategyName(request),
                   absl::StrCat(request.losses_size()), absl::StrCat(std::max(request.seeds(), 1)),
-                  request.base().name(), sweep.owner().empty() ? "-" : sweep.owner(), TimestampText(sweep.create_time())});
+                  request.base().name(), sweep.owner().empty() ? "-" : sweep.owner(),
+                  TimestampText(sweep.create_time())});
   }
   return table.ToString();
 }
