@@ -145,6 +145,24 @@ TEST(ProtoFileTest, YamlAliasesExpandWithinBounds) {
   EXPECT_EQ(loss.class_weights_size(), 100000);
 }
 
+TEST(ProtoFileTest, YamlThatIsNotUtf8OrHasANullInAListIsRefusedByPlace) {
+  polytrain::v1::JobSpec spec;
+  // A byte that is not UTF-8 in a value or a key (nlohmann's dump threw, and polyctl aborted).
+  EXPECT_EQ(ParseProto("seed: 1\nname: x\xe9y\n", ProtoFormat::kYaml, "u.yaml", &spec).message(),
+            "u.yaml:2:7: not valid UTF-8 (a spec file is UTF-8 text)");
+  EXPECT_EQ(ParseProto("n\xff"
+                       "ame: x\n",
+                       ProtoFormat::kYaml, "k.yaml", &spec)
+                .message(),
+            "k.yaml:1:1: not valid UTF-8 (a spec file is UTF-8 text)");
+  // A null in a list: protobuf's JSON parser dropped it, and an MLP lost a layer.
+  EXPECT_EQ(ParseProto("model: {mlp: {hidden: [32, null]}}\n", ProtoFormat::kYaml, "h.yaml", &spec)
+                .message(),
+            "h.yaml:1:28: an empty value (null) in a list");
+  ASSERT_TRUE(ParseProto("name: \"caf\xc3\xa9\"\n", ProtoFormat::kYaml, "ok.yaml", &spec).ok());
+  EXPECT_EQ(spec.name(), "caf\xc3\xa9");
+}
+
 TEST(ProtoFileTest, AYamlFileHoldsOneDocument) {
   LossSpec loss;
   EXPECT_EQ(

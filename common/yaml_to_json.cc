@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8_text.h"
 #include "yaml-cpp/yaml.h"
 
 namespace polytrain {
@@ -27,6 +28,7 @@ class Converter {
         nlohmann::json object = nlohmann::json::object();
         for (const auto& item : node) {
           const std::string key = item.first.as<std::string>();
+          CheckUtf8(item.first, key);
           if (object.contains(key)) {  // as text format refuses a field given twice
             throw YAML::ParserException(item.first.Mark(),
                                         absl::StrCat("duplicate key '", key, "' (give each once)"));
@@ -37,11 +39,18 @@ class Converter {
       }
       case YAML::NodeType::Sequence: {
         nlohmann::json array = nlohmann::json::array();
-        for (const auto& item : node) array.push_back(Convert(item, depth + 1));
+        for (const auto& item : node) {
+          // protobuf's JSON parser would drop it, and the list would be a value short.
+          if (item.IsNull()) {
+            throw YAML::ParserException(item.Mark(), "an empty value (null) in a list");
+          }
+          array.push_back(Convert(item, depth + 1));
+        }
         return array;
       }
       case YAML::NodeType::Scalar: {
         const std::string text = node.Scalar();
+        CheckUtf8(node, text);
         if (node.Tag() == "!") return text;  // quoted in the YAML: a string
         if (text == "true") return true;
         if (text == "false") return false;
@@ -60,6 +69,13 @@ class Converter {
   }
 
  private:
+  // JSON (and protobuf's strings) hold UTF-8 only.
+  static void CheckUtf8(const YAML::Node& node, const std::string& text) {
+    if (!IsValidUtf8(text)) {
+      throw YAML::ParserException(node.Mark(), "not valid UTF-8 (a spec file is UTF-8 text)");
+    }
+  }
+
   int64_t values_ = 0;
 };
 
