@@ -74,6 +74,11 @@ absl::Status CheckMessage(const Descriptor& type, const JsonShapeOptions& option
             field_path, ": a list is expected (", field_path, ": [...]), got ", KindOf(member)));
       }
       for (size_t i = 0; i < member.size(); ++i) {
+        // protobuf's parser drops a null element: the list would be a value short.
+        if (member[i].is_null()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(field_path, "[", i, "]: null in a list (give every element a value)"));
+        }
         if (absl::Status s =
                 CheckSingle(*field, options, absl::StrCat(field_path, "[", i, "]"), &member[i]);
             !s.ok()) {

@@ -192,6 +192,10 @@ TEST(ProtoFileTest, ListsAndSingleValuesAreWhereTheMessageHasThem) {
                        &loss)
                 .message(),
             "n.yaml: class_weights[0]: a list inside a list where one value belongs");
+  EXPECT_EQ(ParseProto(R"({"cross_entropy": {}, "class_weights": [1, null]})", ProtoFormat::kJson,
+                       "z.json", &loss)
+                .message(),
+            "z.json: class_weights[1]: null in a list (give every element a value)");
   // JSON names (camelCase) are checked as the proto names are.
   EXPECT_EQ(
       ParseProto(R"({"crossEntropy": {}, "classWeights": 2})", ProtoFormat::kJson, "c.json", &loss)
