@@ -155,6 +155,35 @@ class ArgumentTest(unittest.TestCase):
         from_yaml = polytrain._messages.message(SCRATCH / "null.yaml", job_pb2.JobSpec, "spec")
         self.assertTrue(from_yaml.loss.HasField("cross_entropy"))
         self.assertEqual(dict(from_yaml.labels), {"on": "yes"})
+        # Plain scalars as polyctl's yaml-cpp and absl read them, so that one file is one spec.
+        def read(text):
+            (SCRATCH / "read.yaml").write_text(text)
+            return polytrain._messages.message(SCRATCH / "read.yaml", job_pb2.JobSpec, "spec")
+
+        self.assertEqual(read("seed: 010\n").seed, 10)  # not octal 8
+        self.assertEqual(read("seed: 1e3\n").seed, 1000)
+        self.assertEqual(read("name: 2024-01-01\n").name, "2024-01-01")  # not a date
+        self.assertEqual(read("name: 'true'\nseed:\n"), job_pb2.JobSpec(name="true"))
+        self.assertEqual(read("name: ~\nmodel: {mlp: {hidden: [32, 8]}}\n").model.mlp.hidden,
+                         [32, 8])
+        for text, named in (("seed: 1_000\n", "seed"), ("seed: 1:30\n", "seed"),
+                            ("seed: 0x_1F\n", "seed"), ("seed: 0b101\n", "seed"),
+                            ("name: 1e3\n", "name"),
+                            ("model: {mlp: {hidden: [32, null]}}\n",
+                             "an empty value (null) in a list"),
+                            ("? [a, b]\n: 1\n", "a key that is a list or a map"),
+                            ("name: !!binary aGVsbG8=\n", "the tag tag:yaml.org,2002:binary")):
+            with self.assertRaises(PolyTrainError, msg=text) as refused:
+                read(text)
+            self.assertIn(named, refused.exception.message, text)
+        # Aliases count as expanded: a few hundred bytes that would be 10^8 values are refused
+        # at once, as polyctl refuses them.
+        bomb = "a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+            f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]\n" for k in range(1, 8))
+        with self.assertRaises(PolyTrainError) as refused:
+            read(bomb)
+        self.assertIn("more than 250000 values once its aliases are expanded",
+                      refused.exception.message)
         # A spec file's named files are uploaded from its directory, as polyctl's --files.
         self.assertEqual(polytrain._upload.files_for(SCRATCH / "spec.json", None), SCRATCH)
         self.assertEqual(polytrain._upload.files_for("name: 'x'", None), None)

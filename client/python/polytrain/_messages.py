@@ -7,7 +7,7 @@ import re
 
 from google.protobuf import json_format, text_format
 
-from polytrain import _arguments
+from polytrain import _arguments, _yaml_spec
 from polytrain.errors import ArgumentError
 
 # A text that is one spec file's name (what polyctl takes), not a spec's text.
@@ -76,9 +76,11 @@ def _message_from_file(value, cls, what):
             raise ArgumentError(f"{what} {file}: reading YAML needs PyYAML (pip install pyyaml, "
                                 f"or Debian's python3-yaml)") from None
         try:
-            parsed = _empty_for_null(yaml.load(text, Loader=_yaml_loader(yaml)))
+            parsed = _yaml_spec.load(yaml, text, cls.DESCRIPTOR)
         except yaml.YAMLError as error:
             raise ArgumentError(f"{what} {file}: {error}") from None
+        except ArgumentError as error:
+            raise ArgumentError(f"{what} {file}: {error.message}") from None
     else:
         parsed = text
     if parsed is not text and not isinstance(parsed, dict):  # JSON or YAML that is no object
@@ -88,44 +90,6 @@ def _message_from_file(value, cls, what):
         return message(parsed, cls, what)
     except ArgumentError as error:  # "FILE: spec.loss.poly1.epsilon: why", as polyctl names it
         raise ArgumentError(f"{file}: {error.message}") from None
-
-
-def _yaml_loader(yaml):
-    """A safe YAML loader that reads as polyctl's yaml-cpp does: a key given twice is refused,
-    and only true/false are booleans (YAML 1.1's yes/no/on/off stay strings)."""
-
-    class Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
-        pass
-
-    bool_tag = "tag:yaml.org,2002:bool"
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, pattern) for tag, pattern in resolvers if tag != bool_tag]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-    Loader.add_implicit_resolver(bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                 list("tTfF"))
-
-    def mapping(loader, node):
-        seen = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key!r} is given twice", key_node.start_mark)
-            seen.add(key)
-        return loader.construct_mapping(node, deep=True)
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    return Loader
-
-
-def _empty_for_null(value):
-    """A YAML null where a message goes (`cross_entropy:`) is that message, empty, as polyctl
-    reads it; protobuf's ParseDict would clear the field instead."""
-    if isinstance(value, dict):
-        return {key: {} if item is None else _empty_for_null(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_empty_for_null(item) for item in value]
-    return value
 
 
 def _object_without_repeated_keys(pairs):
