@@ -310,6 +310,14 @@ void CoordinatorMetrics::DropExpiredJobSeries(Clock::time_point now) {
   }
 }
 
+void CoordinatorMetrics::JobDeleted(const std::string& job_id, polytrain::v1::JobState state) {
+  if (const std::string label = StateLabel(state); !label.empty()) {
+    jobs_.Add({{"state", label}}).Decrement();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = job_series_.find(job_id); it != job_series_.end()) DropLocked(it);
+}
+
 void CoordinatorMetrics::DropLocked(std::map<std::string, JobSeries>::iterator it) {
   for (auto& [key, gauge] : it->second.gauges) job_families_.at(key)->Remove(gauge);
   // Its place among the finished goes too: were it to run and end again, a stale place would

@@ -60,6 +60,9 @@ class CoordinatorMetrics {
   void JobEnded(const std::string& job_id, Clock::time_point now);
   // Removes the series of jobs that ended more than the retention ago.
   void DropExpiredJobSeries(Clock::time_point now);
+  // A job that ended in `state` was deleted: it leaves the jobs-by-state count, and its series
+  // go at once.
+  void JobDeleted(const std::string& job_id, polytrain::v1::JobState state);
 
   // A successive-halving search's rungs as they stand (GetSweep's report): trials per rung by
   // status (reported, promoted, paused, training) and each rung's best value, labelled sweep and

@@ -40,6 +40,32 @@ TEST_F(CoordinatorTest, QueueDepthCountsAJobCancelledWhileQueuedOut) {
   EXPECT_NE(exposition().find("polytrain_queue_depth 0\n"), std::string::npos) << exposition();
 }
 
+TEST_F(CoordinatorTest, ADeletedJobLeavesTheCountOfItsStateAndItsSeriesGo) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  ReopenWithMetrics(&metrics);
+  const Job job = Submit("deleted"), kept = Submit("kept");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel, /*slots=*/2);
+  polytrain::v1::WorkerMessage points;
+  points.mutable_metrics()->set_job_id(job.id());
+  points.mutable_metrics()->set_attempt(1);
+  AddTrainPoint(points.mutable_metrics(), 10);
+  ASSERT_TRUE(protocol_->Handle(session, points).ok());
+  Finish(session, job, {}, 10);
+  Finish(session, kept, {}, 10);
+  auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
+  ASSERT_NE(exposition().find("polytrain_jobs{state=\"succeeded\"} 2"), std::string::npos)
+      << exposition();
+  ASSERT_NE(exposition().find("job_id=\"" + job.id() + "\""), std::string::npos) << exposition();
+  polytrain::v1::DeleteJobRequest request;
+  request.set_id(job.id());
+  ASSERT_TRUE(api_->DeleteJob(request, kAdmin).ok());
+  EXPECT_NE(exposition().find("polytrain_jobs{state=\"succeeded\"} 1"), std::string::npos)
+      << exposition();
+  EXPECT_EQ(exposition().find("job_id=\"" + job.id() + "\""), std::string::npos) << exposition();
+}
+
 TEST_F(CoordinatorTest, RefusedWorkerMessagesAreCountedByKind) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));

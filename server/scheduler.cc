@@ -208,6 +208,7 @@ absl::StatusOr<std::pair<Job, int64_t>> Scheduler::DeleteEndedJob(const std::str
   }
   absl::StatusOr<int64_t> points = store_->DeleteJob(job_id);
   if (!points.ok()) return points.status();
+  if (options_.metrics != nullptr) options_.metrics->JobDeleted(job_id, job->state());
   return std::make_pair(*std::move(job), *points);
 }
 
