@@ -1,6 +1,7 @@
 #include "cli/command_line.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -218,6 +219,19 @@ CLI::Validator WholeNumber(uint64_t min, uint64_t max) {
         return std::string();
       },
       absl::StrCat("UINT in [", min, ", ", max, "]"));
+}
+
+CLI::Validator FiniteRange(double min, double max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        double value = 0;
+        if (absl::SimpleAtod(text, &value) && std::isfinite(value) && value >= min &&
+            value <= max) {
+          return "";
+        }
+        return absl::StrCat("must be a number from ", min, " to ", max, ", got ", text);
+      },
+      absl::StrCat("NUMBER in [", min, ", ", max, "]"));
 }
 
 CLI::Validator NotEmpty() {

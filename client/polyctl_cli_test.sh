@@ -294,7 +294,7 @@ expect 2 "--seed: must be a whole number in [0, 18446744073709551615], got 99999
 expect 0 "job-" -- submit "$spec" --seed 18446744073709551615 --epochs 1
 seed_job=$(head -1 "$tmp/out")
 expect 0 "\"seed\":\"18446744073709551615\"" -- get "$seed_job" --format json
-expect 2 "--poll-seconds: must be a finite number, got nan" -- \
+expect 2 "--poll-seconds: must be a number from 0.05 to 60, got nan" -- \
   search "$spec" --range poly1.epsilon=0:1 --poll-seconds nan
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- --coordinator 127.0.0.1:1 list
 expect 2 "unknown command 'frobnicate' (one of: submit, sweep, search" -- frobnicate

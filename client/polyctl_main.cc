@@ -45,7 +45,7 @@ int Main(int argc, char** argv) {
                  "waits this long for it to come back, then exits 3 (0: at once); a submit, "
                  "sweep or search it went away during is sent again as long (its request id, "
                  "--request-id or a new one, keeps it from being stored twice)")
-      ->check(CLI::Range(0.0, 86400.0))
+      ->check(FiniteRange(0.0, 86400.0))
       ->capture_default_str();
   ClientSecurityOptions security;
   AddClientSecurityFlags(app, &security);

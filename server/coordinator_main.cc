@@ -48,24 +48,24 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
       ->capture_default_str();
   app.add_option("--lease_seconds", options->lease_seconds,
                  "a running job is requeued when its worker is silent this long")
-      ->check(CLI::Range(1.0, 86400.0))
+      ->check(FiniteRange(1.0, 86400.0))
       ->capture_default_str();
   app.add_option("--keepalive_seconds", options->keepalive_seconds,
                  "a silent connection is pinged after this long and closed when the ping goes "
                  "unanswered as long again (a worker's host gone without a word)")
-      ->check(CLI::Range(1.0, 3600.0))
+      ->check(FiniteRange(1.0, 3600.0))
       ->capture_default_str();
   app.add_option("--gang_backfill_seconds", options->gang_backfill_seconds,
                  "jobs queued behind a data-parallel job (spec.replicas > 1) that waits for its "
                  "workers may start before it for this long; after it, they wait until it has "
                  "started (0: they never pass it)")
-      ->check(CLI::Range(0.0, 86400.0))
+      ->check(FiniteRange(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--transfer_idle_seconds", options->transfer_idle_seconds,
                  "an artifact upload (polyctl upload, a worker's checkpoint) on which no chunk "
                  "comes for this long is ended with DEADLINE_EXCEEDED, nothing stored; a worker's "
                  "download that takes no chunk for this long is cancelled")
-      ->check(CLI::Range(1.0, 86400.0))
+      ->check(FiniteRange(1.0, 86400.0))
       ->capture_default_str();
   app.add_option("--max_client_priority", options->clients.max_client_priority,
                  absl::StrCat("the highest spec.priority a client token may submit (an admin "
@@ -99,7 +99,7 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
       ->capture_default_str();
   app.add_option("--job_series_retention_seconds", options->job_series_retention_seconds,
                  "keep a finished job's per-job series this long")
-      ->check(CLI::Range(0.0, 86400.0 * 7))
+      ->check(FiniteRange(0.0, 86400.0 * 7))
       ->capture_default_str();
   app.add_option("--max_finished_job_series", options->max_finished_job_series,
                  "at most this many finished jobs keep their per-job series (oldest dropped)")
@@ -109,7 +109,7 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "delete each ended job (its record, metric history and checkpoints) this many "
                  "days after its end, and then an ended sweep's record left without jobs, checked "
                  "hourly; 0: keep them (polyctl delete removes a job or a sweep)")
-      ->check(CLI::Range(0.0, 36500.0))
+      ->check(FiniteRange(0.0, 36500.0))
       ->capture_default_str();
   AddServerSecurityFlags(app, &options->security);
   app.add_option("--tokens", options->tokens_file,

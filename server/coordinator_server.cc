@@ -11,6 +11,7 @@
 #include "common/host_port.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -118,6 +119,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         std::chrono::duration_cast<JobRetention::Clock::duration>(
             std::chrono::duration<double>(options.delete_ended_jobs_after_days * 86400.0)));
     s->retention_->Start(std::chrono::hours(1));
+    spdlog::info("retention: ended jobs are deleted {} days after their end (checked hourly)",
+                 options.delete_ended_jobs_after_days);
   }
   return s;
 }

@@ -215,7 +215,7 @@ int Main(int argc, char** argv) {
                  "service mode: how long a rank of a data-parallel job waits for its gang (the "
                  "rendezvous, joining, each all-reduce) before its attempt is given up; a peer "
                  "whose process dies is noticed at once")
-      ->check(CLI::Range(1.0, 86400.0))
+      ->check(FiniteRange(1.0, 86400.0))
       ->capture_default_str();
   int cancel_grace_seconds = 60;
   app.add_option("--cancel_grace_seconds", cancel_grace_seconds,
@@ -237,7 +237,7 @@ int Main(int argc, char** argv) {
                  "written for this long goes when the job is not running here (checked at "
                  "start-up and at each new job; 0: at once); a job resumes from the "
                  "coordinator's copy")
-      ->check(CLI::Range(0.0, 8760.0))
+      ->check(FiniteRange(0.0, 8760.0))
       ->capture_default_str();
   app.add_flag("--resume", options.resume,
                "continue from the newest checkpoint in --checkpoint_dir");

@@ -283,15 +283,7 @@ Command AddSearchCommand(CLI::App& app) {
                    "polyctl's own resends are safe either way)")
       ->check(NotEmpty());
   search->add_option("--poll-seconds", options->poll_seconds, "how often --watch asks")
-      ->check(CLI::Range(0.05, 60.0))
-      ->check(CLI::Validator(
-          [](const std::string& text) {
-            double value = 0;
-            return absl::SimpleAtod(text, &value) && std::isfinite(value)
-                       ? std::string()
-                       : "must be a finite number, got " + text;
-          },
-          "FINITE"))
+      ->check(FiniteRange(0.05, 60.0))
       ->capture_default_str();
   AddUploadFlags(search, &options->upload);
   search->add_flag("--watch", options->watch,

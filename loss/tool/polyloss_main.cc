@@ -206,7 +206,7 @@ int Main(int argc, char** argv) {
   bench
       ->add_option("--target-margin", bench_options.target_margin,
                    "added to each row's target logit (20: every row confident, p_t > 0.99)")
-      ->check(CLI::Range(0.0, 100.0))
+      ->check(FiniteRange(0.0, 100.0))
       ->capture_default_str();
   bench->add_option("--warmup", bench_options.warmup, "untimed rounds")
       ->check(CLI::Range(0, 1000))
