@@ -231,7 +231,12 @@ expect 0 "sweep-" -- sweep "$tmp/gang.txtpb" --loss 'cross_entropy {}' --loss-gr
 gang_sweep=$(head -1 "$tmp/out")
 expect 0 "queued" -- list --sweep "$gang_sweep"
 queued_job=$(awk 'NR == 2 {print $1}' "$tmp/out")
-expect 5 "id: job $queued_job is queued; cancel it first" -- delete "$queued_job"
+# A refusal does not keep the rest from going: the exit code is the first refusal's.
+expect 4 "id: no job job-000000000000" -- delete job-000000000000 "$queued_job" "$tty_job"
+checks=$((checks + 1))
+grep -q "id: job $queued_job is queued; cancel it first" "$tmp/err" &&
+  grep -q "^$tty_job .*: deleted (succeeded; " "$tmp/out" ||
+  fail "delete of several: not each tried: $(cat "$tmp/out" "$tmp/err")"
 expect 0 "$gang_sweep  grid  cancelled" -- cancel "$gang_sweep"
 expect 0 "cancelled" -- list --sweep "$gang_sweep" --state cancelled
 checks=$((checks + 1))

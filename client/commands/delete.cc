@@ -29,25 +29,33 @@ absl::Status DeleteSweep(const std::string& id, CoordinatorClient& client) {
   return absl::OkStatus();
 }
 
-// Each job or sweep in turn; the first refusal ends the command with its exit code (those
-// before it are gone, and were printed).
+absl::Status DeleteJob(const std::string& id, CoordinatorClient& client) {
+  polytrain::v1::DeleteJobRequest request;
+  request.set_id(id);
+  absl::StatusOr<polytrain::v1::DeleteJobResponse> deleted =
+      client.Call(&polytrain::v1::Coordinator::Stub::DeleteJob, request);
+  if (!deleted.ok()) return deleted.status();
+  std::cout << absl::StrCat(id, " ", deleted->deleted().spec().name(), ": deleted (",
+                            JobStateWord(deleted->deleted().state()), "; ",
+                            deleted->metric_points(), " metric points, ",
+                            deleted->checkpoint_files(), " checkpoint files)\n");
+  return absl::OkStatus();
+}
+
+// Each job or sweep in turn, so that one still running does not keep a clean-up from the rest:
+// a refusal is said on stderr and the command goes on; it exits with the first refusal's code.
+// A coordinator out of reach ends it at once.
 int RunDelete(const std::vector<std::string>& ids, CoordinatorClient& client) {
+  int exit = kExitOk;
   for (const std::string& id : ids) {
-    if (absl::StartsWith(id, kSweepIdPrefix)) {
-      if (absl::Status s = DeleteSweep(id, client); !s.ok()) return command_support::Fail(s);
-      continue;
-    }
-    polytrain::v1::DeleteJobRequest request;
-    request.set_id(id);
-    absl::StatusOr<polytrain::v1::DeleteJobResponse> deleted =
-        client.Call(&polytrain::v1::Coordinator::Stub::DeleteJob, request);
-    if (!deleted.ok()) return command_support::Fail(deleted.status());
-    std::cout << absl::StrCat(id, " ", deleted->deleted().spec().name(), ": deleted (",
-                              JobStateWord(deleted->deleted().state()), "; ",
-                              deleted->metric_points(), " metric points, ",
-                              deleted->checkpoint_files(), " checkpoint files)\n");
+    const absl::Status deleted =
+        absl::StartsWith(id, kSweepIdPrefix) ? DeleteSweep(id, client) : DeleteJob(id, client);
+    if (deleted.ok()) continue;
+    const int code = command_support::Fail(deleted);
+    if (absl::IsUnavailable(deleted)) return code;
+    if (exit == kExitOk) exit = code;
   }
-  return kExitOk;
+  return exit;
 }
 
 }  // namespace
@@ -61,9 +69,10 @@ Command AddDeleteCommand(CLI::App& app) {
   remove->footer(absl::StrCat(
       "A job queued, running or paused is refused (exit 5: cancel it first), as is a trial of a "
       "search still running, and a sweep that runs or has a job not ended (polyctl cancel "
-      "SWEEP_ID, then wait for its jobs). Keeps a long-lived coordinator's database and "
-      "artifacts bounded; the files a job named that you uploaded stay (polyctl artifacts "
-      "delete).\n",
+      "SWEEP_ID, then wait for its jobs). Each id is tried in turn: a refusal is said on stderr "
+      "and the rest are still deleted; the exit code is the first refusal's. Keeps a "
+      "long-lived coordinator's database and artifacts bounded; the files a job named that you "
+      "uploaded stay (polyctl artifacts delete).\n",
       app.get_footer()));
   remove->add_option("ids", *ids, "job ids or sweep ids")->required();
   return {remove, [ids](CoordinatorClient& client) { return RunDelete(*ids, client); }};
