@@ -161,7 +161,21 @@ absl::StatusOr<WatchStart> ClientApi::Watch(const polytrain::v1::WatchJobRequest
 absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> ClientApi::WatchHistory(
     const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
     int limit) {
-  return queries_->MetricsBetween(job_id, after, through, limit);
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> page =
+      queries_->MetricsBetween(job_id, after, through, limit);
+  // A page that ends short of `through` ends the history; unless the job went (DeleteJob) while
+  // it was read, when the watcher must not take what it got for the whole history.
+  const bool short_of_through =
+      page.ok() && static_cast<int>(page->size()) < limit &&
+      (page->empty()
+           ? !after.has_value() || after->step != through.step || after->kind != through.kind
+           : page->back().step() != through.step ||
+                 static_cast<int32_t>(page->back().kind()) != through.kind);
+  if (short_of_through && absl::IsNotFound(store_->GetJob(job_id).status())) {
+    return absl::NotFoundError(
+        absl::StrCat("id: job ", job_id, " was deleted while it was watched"));
+  }
+  return page;
 }
 
 absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(

@@ -61,6 +61,35 @@ TEST_F(CoordinatorTest, AnEndedJobIsDeletedWithItsHistoryAndOnlyByItsOwner) {
   EXPECT_TRUE(history->empty());
 }
 
+TEST_F(CoordinatorTest, AWatchWhoseJobIsDeletedMidHistoryEndsNotFoundNotShort) {
+  const Job job = Submit("watched");
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel);
+  polytrain::v1::WorkerMessage points;
+  points.mutable_metrics()->set_job_id(job.id());
+  points.mutable_metrics()->set_attempt(1);
+  for (int64_t step : {10, 20, 30}) AddTrainPoint(points.mutable_metrics(), step);
+  ASSERT_TRUE(protocol_->Handle(session, points).ok());
+  Finish(session, job, {}, 30);
+  const MetricKey through{30, polytrain::v1::MetricPoint::KIND_TRAIN};
+  const MetricKey second{20, polytrain::v1::MetricPoint::KIND_TRAIN};
+  // Pages of two: the whole history is two pages, the last one short but at `through`.
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> page =
+      api_->WatchHistory(job.id(), std::nullopt, through, 2);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->size(), 2u);
+  page = api_->WatchHistory(job.id(), second, through, 2);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->size(), 1u);
+  // Deleted between two pages: the next page says so, rather than ending the history early.
+  polytrain::v1::DeleteJobRequest request;
+  request.set_id(job.id());
+  ASSERT_TRUE(api_->DeleteJob(request, kAdmin).ok());
+  page = api_->WatchHistory(job.id(), second, through, 2);
+  EXPECT_EQ(page.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(page.status().message(), "id: job " + job.id() + " was deleted while it was watched");
+}
+
 TEST_F(CoordinatorTest, DeletingAJobRemovesItsStoredCheckpointsAndNoOtherJobs) {
   const std::filesystem::path root =
       ::testing::TempDir() + "/job_deletion_artifacts_" + std::to_string(getpid());
