@@ -46,8 +46,11 @@ absl::Status CheckWidths(absl::string_view field,
 }
 
 absl::Status CheckProbability(absl::string_view field, double p) {
-  POLYTRAIN_RETURN_IF_ERROR(CheckRange(field, p, 0.0, 1.0));
-  if (p >= 1.0) return InvalidField(field, absl::StrCat("must be < 1, got ", p));
+  POLYTRAIN_RETURN_IF_ERROR(CheckFinite(field, p));
+  // One message for either side: "<= 1" for 1.5 and "< 1" for 1 read as two different rules.
+  if (p < 0.0 || p >= 1.0) {
+    return InvalidField(field, absl::StrCat("must be in [0, 1), got ", ExactNumber(p)));
+  }
   return absl::OkStatus();
 }
 

@@ -64,7 +64,7 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
                 "spec.labels[\"Bad\"]: keys use only [a-z0-9._-/]");
   ExpectInvalid("model { mlp { hidden: [16, 0] } }",
                 "spec.model.mlp.hidden[1]: must be in [1, 65536], got 0");
-  ExpectInvalid("model { mlp { dropout: 1 } }", "spec.model.mlp.dropout: must be < 1, got 1");
+  ExpectInvalid("model { mlp { dropout: 1 } }", "spec.model.mlp.dropout: must be in [0, 1), got 1");
   ExpectInvalid("model { cnn { channels: [8, 2000] } }",
                 "spec.model.cnn.channels[1]: must be in [1, 1024], got 2000");
   ExpectInvalid("model { resnet { blocks_per_stage: 17 } }",
@@ -131,7 +131,7 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid("optimizer { sgd { nesterov: true } learning_rate: 0.1 }",
                 "spec.optimizer.sgd.nesterov: needs momentum > 0");
   ExpectInvalid("optimizer { adam { beta2: 1 } learning_rate: 0.1 }",
-                "spec.optimizer.adam.beta2: must be < 1, got 1");
+                "spec.optimizer.adam.beta2: must be in [0, 1), got 1");
   ExpectInvalid("optimizer { adamw { beta2: 0 } learning_rate: 0.1 }",
                 "spec.optimizer.adamw.beta2: 0 is refused (it once meant the default); leave the "
                 "field out for torch's 0.999");

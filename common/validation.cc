@@ -28,10 +28,6 @@ std::string Quote(absl::string_view value, size_t max_length) {
                       " characters)");
 }
 
-namespace {
-
-// `value` in as few digits as name it exactly: -0.25 stays "-0.25", and -0.2500000001 (refused
-// by a bound of -1/4) is not printed as "-0.25".
 std::string ExactNumber(double value) {
   for (int digits = 6; digits < 17; ++digits) {
     const std::string text = absl::StrFormat("%.*g", digits, value);
@@ -39,8 +35,6 @@ std::string ExactNumber(double value) {
   }
   return absl::StrFormat("%.17g", value);
 }
-
-}  // namespace
 
 absl::Status CheckFinite(absl::string_view field, double value) {
   if (std::isfinite(value)) return absl::OkStatus();

@@ -24,6 +24,10 @@ absl::Status InvalidField(absl::string_view field, absl::string_view what);
 // error never grows with what a client sent.
 std::string Quote(absl::string_view value, size_t max_length = 64);
 
+// `value` in as few digits as name it exactly: -0.25 stays "-0.25", and -0.2500000001 (refused
+// by a bound of -1/4) is not printed as "-0.25".
+std::string ExactNumber(double value);
+
 // Finite, and within [lo, hi]. `lo_text` replaces the printed lower bound (e.g. "-1/4").
 absl::Status CheckFinite(absl::string_view field, double value);
 absl::Status CheckRange(absl::string_view field, double value, double lo, double hi,
