@@ -13,12 +13,18 @@ namespace polytrain {
 absl::StatusOr<polytrain::v1::DeleteJobResponse> DeleteEndedJob(Scheduler& scheduler,
                                                                 ArtifactStore* files,
                                                                 const std::string& job_id) {
+  // The files first: a coordinator stopped between the two leaves a record whose deletion a
+  // retry (or the next retention pass) ends, never files that no record leads to.
+  if (absl::Status deletable = scheduler.DeletableJob(job_id).status(); !deletable.ok()) {
+    return deletable;
+  }
+  const int checkpoint_files = files != nullptr ? files->RemoveJob(job_id) : 0;
   absl::StatusOr<std::pair<polytrain::v1::Job, int64_t>> deleted = scheduler.DeleteEndedJob(job_id);
   if (!deleted.ok()) return deleted.status();
   polytrain::v1::DeleteJobResponse response;
   *response.mutable_deleted() = std::move(deleted->first);
   response.set_metric_points(deleted->second);
-  if (files != nullptr) response.set_checkpoint_files(files->RemoveJob(job_id));
+  response.set_checkpoint_files(checkpoint_files);
   spdlog::info("{} ({}): deleted with {} metric points and {} checkpoint files", job_id,
                response.deleted().spec().name(), response.metric_points(),
                response.checkpoint_files());

@@ -20,9 +20,9 @@
 
 namespace polytrain {
 
-// The job's record and history (Scheduler::DeleteEndedJob), then its checkpoint files (`files`
-// may be null: no artifact store). The record goes first: a crash between the two leaves files
-// without a job, never a job whose checkpoints are gone.
+// The job's checkpoint files (`files` may be null: no artifact store), then its record and
+// history (Scheduler::DeleteEndedJob), once it may be deleted. The files go first: a crash
+// between the two leaves a record that a retry deletes, never files no record leads to.
 absl::StatusOr<polytrain::v1::DeleteJobResponse> DeleteEndedJob(Scheduler& scheduler,
                                                                 ArtifactStore* files,
                                                                 const std::string& job_id);

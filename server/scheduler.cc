@@ -184,9 +184,23 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
   return job;  // still RUNNING; CANCELLED once a worker stops it (or a lease lapses)
 }
 
+absl::StatusOr<Job> Scheduler::DeletableJob(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return DeletableJobLocked(job_id);
+}
+
 absl::StatusOr<std::pair<Job, int64_t>> Scheduler::DeleteEndedJob(const std::string& job_id) {
   // Under mu_, so that no state change falls between the check and the delete.
   std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Job> job = DeletableJobLocked(job_id);
+  if (!job.ok()) return job.status();
+  absl::StatusOr<int64_t> points = store_->DeleteJob(job_id);
+  if (!points.ok()) return points.status();
+  if (options_.metrics != nullptr) options_.metrics->JobDeleted(job_id, job->state());
+  return std::make_pair(*std::move(job), *points);
+}
+
+absl::StatusOr<Job> Scheduler::DeletableJobLocked(const std::string& job_id) {
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
   if (!IsFinalState(job->state())) {
@@ -206,10 +220,7 @@ absl::StatusOr<std::pair<Job, int64_t>> Scheduler::DeleteEndedJob(const std::str
                        "cancelled)"));
     }
   }
-  absl::StatusOr<int64_t> points = store_->DeleteJob(job_id);
-  if (!points.ok()) return points.status();
-  if (options_.metrics != nullptr) options_.metrics->JobDeleted(job_id, job->state());
-  return std::make_pair(*std::move(job), *points);
+  return job;
 }
 
 absl::StatusOr<WatchStart> Scheduler::Watch(const std::string& job_id, JobWatcher* watcher) {

@@ -111,6 +111,8 @@ class Scheduler {
   // its metric points' count. FAILED_PRECONDITION for a job that has not ended and for a trial
   // of a search still running; the caller removes its checkpoint files.
   absl::StatusOr<std::pair<polytrain::v1::Job, int64_t>> DeleteEndedJob(const std::string& job_id);
+  // The job, if DeleteEndedJob would delete it now (the same refusals otherwise).
+  absl::StatusOr<polytrain::v1::Job> DeletableJob(const std::string& job_id);
   // Starts a watch: returns the job as it is and where its stored history ends, and sends every
   // later event to `watcher` until the job ends (a job that already ended gets OnEnd at once).
   // The history itself is read by the watcher, outside the scheduler's lock: a long one holds
@@ -275,6 +277,7 @@ class Scheduler {
   absl::StatusOr<polytrain::v1::Job> PausedJobLocked(const std::string& job_id);
   // Remembers the sweep of `job` (a search trial) for the SweepNotifier.
   void SweepJobSettledLocked(const polytrain::v1::Job& job);
+  absl::StatusOr<polytrain::v1::Job> DeletableJobLocked(const std::string& job_id);
   static polytrain::v1::CoordinatorMessage CancelMessage(const std::string& job_id);
   Clock::duration Lease() const;
   void LeaseLoop();
