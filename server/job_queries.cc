@@ -13,6 +13,7 @@
 #include "server/job_comparison.h"
 #include "server/page_token.h"
 #include "server/sweep_report.h"
+#include "server/training_setup_diff.h"
 
 namespace polytrain {
 namespace {
@@ -150,6 +151,17 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
   absl::StatusOr<polytrain::v1::CompareJobsResponse> response =
       std::move(builder).Build(request.baseline_loss());
   if (!response.ok()) return response;
+  // Jobs picked by id may have been trained differently: the statistics would not show it.
+  for (size_t i = 1; i < jobs.size() && request.sweep_id().empty(); ++i) {
+    const std::vector<std::string> fields =
+        TrainingSetupDifferences(jobs[0].spec(), jobs[i].spec());
+    if (fields.empty()) continue;
+    response->set_note(absl::StrCat(
+        "jobs ", jobs[0].id(), " and ", jobs[i].id(), " differ in more than their loss and seed (",
+        absl::StrJoin(fields, ", "),
+        "): each loss's runs are pooled, and the losses compared, across that difference"));
+    break;
+  }
   POLYTRAIN_RETURN_IF_ERROR(
       CheckComparisonFits(*response, kMaxMessageBytes - kMessageHeadroomBytes));
   return response;

@@ -36,6 +36,8 @@ int RunCompare(const CompareOptions& options, CoordinatorClient& client) {
   absl::StatusOr<polytrain::v1::CompareJobsResponse> table =
       client.Call(&polytrain::v1::Coordinator::Stub::CompareJobs, request);
   if (!table.ok()) return command_support::Fail(table.status());
+  // On stderr: the table (or CSV, JSON) stays what it is for whoever reads it.
+  if (!table->note().empty()) std::cerr << "polyctl: note: " << table->note() << "\n";
   PrintComparison(*table, options.format, options.per_job);
   if (!options.plot.empty()) {
     if (absl::Status s = WriteChart(options.plot, ComparisonChart(*table)); !s.ok()) {

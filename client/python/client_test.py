@@ -464,6 +464,17 @@ class ClientTest(unittest.TestCase):
             self.client.delete_sweep(sweep.sweep_id)
         self.assertEqual(error.exception.code, "NOT_FOUND")
 
+    def test_comparing_jobs_trained_differently_warns_which_fields_differ(self):
+        first = self.client.submit(SMALL_JOB)
+        other = self.client.submit(SMALL_JOB.replace("batch_size: 30", "batch_size: 10"))
+        with self.assertWarns(UserWarning) as warned:
+            self.client.compare(job_ids=[first.id, other.id])
+        self.assertIn(f"jobs {first.id} and {other.id} differ in more than their loss and seed "
+                      f"(spec.batch_size)", str(warned.warning))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the same setup: no warning
+            self.client.compare(job_ids=[first.id, self.client.submit(SMALL_JOB).id])
+
     def test_jobs_by_state_names_as_polyctl_takes_them_and_enum_names_and_values(self):
         job = self.client.submit(SMALL_JOB)
         self.assertEqual(state_name(self.client.wait(job.id)), "succeeded")

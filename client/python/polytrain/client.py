@@ -380,13 +380,16 @@ class Client:
 
     def compare(self, job_ids=(), sweep_id="", metric="", baseline_loss="", per_job=False):
         """CompareJobs as rows: one per loss (runs, mean, std, ci95, p against the baseline), or
-        with `per_job` one per job."""
+        with `per_job` one per job. Jobs given by id that differ in more than their loss and seed
+        are compared all the same, with a UserWarning saying which fields differ."""
         _arguments.boolean(per_job, "per_job")
         response = self._call(self._stub.CompareJobs, coordinator_pb2.CompareJobsRequest(
             job_ids=_arguments.texts(job_ids, "job_ids"),
             sweep_id=_arguments.text(sweep_id, "sweep_id"),
             metric=_arguments.text(metric, "metric"),
             baseline_loss=_arguments.text(baseline_loss, "baseline_loss")))
+        if response.note:
+            warnings.warn(response.note, stacklevel=2)
         return _messages.rows(response.jobs if per_job else response.losses)
 
     # --- Artifacts ---
