@@ -158,7 +158,10 @@ TEST(ProtoFileTest, YamlThatIsNotUtf8OrHasANullInAListIsRefusedByPlace) {
   // A null in a list: protobuf's JSON parser dropped it, and an MLP lost a layer.
   EXPECT_EQ(ParseProto("model: {mlp: {hidden: [32, null]}}\n", ProtoFormat::kYaml, "h.yaml", &spec)
                 .message(),
-            "h.yaml:1:28: an empty value (null) in a list");
+            "h.yaml: model.mlp.hidden[1]: null in a list (give every element a value)");
+  EXPECT_EQ(ParseProto("loss: {poly1: {epsilon: 1e400}}\n", ProtoFormat::kYaml, "e.yaml", &spec)
+                .message(),
+            "e.yaml:1:25: a number out of a double's range");
   ASSERT_TRUE(ParseProto("name: \"caf\xc3\xa9\"\n", ProtoFormat::kYaml, "ok.yaml", &spec).ok());
   EXPECT_EQ(spec.name(), "caf\xc3\xa9");
 }

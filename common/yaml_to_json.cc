@@ -1,5 +1,6 @@
 #include "common/yaml_to_json.h"
 
+#include <cmath>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -39,13 +40,8 @@ class Converter {
       }
       case YAML::NodeType::Sequence: {
         nlohmann::json array = nlohmann::json::array();
-        for (const auto& item : node) {
-          // protobuf's JSON parser would drop it, and the list would be a value short.
-          if (item.IsNull()) {
-            throw YAML::ParserException(item.Mark(), "an empty value (null) in a list");
-          }
-          array.push_back(Convert(item, depth + 1));
-        }
+        // A null in it is refused by CheckJsonShape, naming its field.
+        for (const auto& item : node) array.push_back(Convert(item, depth + 1));
         return array;
       }
       case YAML::NodeType::Scalar: {
@@ -57,6 +53,10 @@ class Converter {
         double number = 0;
         if (absl::SimpleAtod(text, &number) &&
             text.find_first_of("0123456789") != std::string::npos) {
+          // JSON has no infinity: it would be written as null, and the field left unset.
+          if (!std::isfinite(number)) {
+            throw YAML::ParserException(node.Mark(), "a number out of a double's range");
+          }
           int64_t integer = 0;
           if (absl::SimpleAtoi(text, &integer)) return integer;
           return number;

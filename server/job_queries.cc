@@ -194,9 +194,10 @@ absl::StatusOr<polytrain::v1::ListSweepsResponse> JobQueries::ListSweeps(
   for (int state : states) filter.states.push_back(polytrain::v1::Sweep::State(state));
   filter.page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   filter.max_bytes = kMaxResponseBytes;
-  // As ListJobs' token: bound to who asks and what, the page size aside.
+  // As ListJobs' token: bound to who asks and what, the page size aside; and to this method (a
+  // ListJobs token of the same caller, owner and state numbers would hash alike).
   PageQuery query;
-  query.Add(caller.name).Add(caller.own_jobs_only ? "client" : "admin");
+  query.Add("ListSweeps").Add(caller.name).Add(caller.own_jobs_only ? "client" : "admin");
   query.Add(filter.owner.value_or("")).Add(absl::StrJoin(states, ","));
   absl::StatusOr<std::string> position = PagePosition(request.page_token(), query, "ListSweeps");
   if (!position.ok()) return position.status();

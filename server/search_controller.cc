@@ -244,12 +244,19 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
     if (more->empty()) return store_->SetSweepState(sweep_id, Sweep::SWEEP_STATE_DONE);
     spdlog::info("search {}: halving done; {} re-runs of the best {} and the baseline", sweep_id,
                  more->size(), request.search().top_k());
-    POLYTRAIN_RETURN_IF_ERROR(scheduler_->Submit(*std::move(more)).status());
-    // A cancel that listed the sweep's jobs before these were stored has not cancelled them.
+    absl::StatusOr<std::vector<Job>> submitted = scheduler_->Submit(*std::move(more));
+    if (!submitted.ok()) return submitted.status();
+    // A cancel that listed the sweep's jobs before these were stored has not cancelled them, and
+    // a sweep deleted meanwhile (cancelled, every job it had ended) has no record to find them
+    // by: they are cancelled here, by id.
     absl::StatusOr<Sweep> now = store_->GetSweep(sweep_id);
-    if (!now.ok()) return now.status();
-    if (now->state() == Sweep::SWEEP_STATE_CANCELLED) {
-      return CancelUnendedJobs(sweep_id).status();
+    if (now.ok() && now->state() != Sweep::SWEEP_STATE_CANCELLED) return absl::OkStatus();
+    if (!now.ok() && !absl::IsNotFound(now.status())) return now.status();
+    for (const Job& job : *submitted) {
+      absl::StatusOr<Job> cancelled = scheduler_->Cancel(job.id());
+      if (!cancelled.ok() && !absl::IsFailedPrecondition(cancelled.status())) {
+        return cancelled.status();
+      }
     }
     return absl::OkStatus();
   }

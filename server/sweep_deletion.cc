@@ -42,7 +42,10 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> DeleteEndedSweep(Scheduler& s
   // record was not marked so yet: marked first, so that DeleteJob takes its trials.
   if (record.state() == Sweep::SWEEP_STATE_RUNNING) {
     POLYTRAIN_RETURN_IF_ERROR(store.SetSweepState(id, Sweep::SWEEP_STATE_DONE));
-    response.mutable_deleted()->set_state(Sweep::SWEEP_STATE_DONE);
+    // As stored: a cancel that came first keeps CANCELLED.
+    absl::StatusOr<Sweep> now = store.GetSweep(id);
+    if (!now.ok()) return now.status();
+    response.mutable_deleted()->set_state(now->state());
   }
   for (const Job& job : *jobs) {
     absl::StatusOr<polytrain::v1::DeleteJobResponse> gone =

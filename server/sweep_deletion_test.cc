@@ -113,6 +113,14 @@ TEST_F(SweepDeletionTest, ListSweepsIsNewestFirstByStateAndAClientSeesItsOwn) {
   ASSERT_EQ(page->sweeps_size(), 1);
   EXPECT_EQ(page->sweeps(0).id(), first.sweep_id());
   EXPECT_TRUE(page->next_page_token().empty());
+  // A ListJobs token is no ListSweeps token, though it binds the same caller and filters.
+  polytrain::v1::ListJobsRequest jobs;
+  jobs.set_page_size(1);
+  absl::StatusOr<polytrain::v1::ListJobsResponse> job_page = api_->ListJobs(jobs, alice);
+  ASSERT_TRUE(job_page.ok()) << job_page.status();
+  ASSERT_FALSE(job_page->next_page_token().empty());
+  request.set_page_token(job_page->next_page_token());
+  EXPECT_EQ(api_->ListSweeps(request, alice).status().code(), absl::StatusCode::kInvalidArgument);
 
   // Bad requests name their field.
   request.Clear();
@@ -185,6 +193,39 @@ TEST_F(SweepDeletionTest, AnEndedSweepGoesWithItsJobsAndARunningOneIsRefused) {
   ASSERT_EQ(again.jobs_size(), 2);
   EXPECT_NE(again.jobs(0).id(), grid.jobs(0).id());
   EXPECT_EQ(StoredState(id), Sweep::SWEEP_STATE_RUNNING);
+}
+
+TEST_F(SweepDeletionTest, ARandomSearchIsDoneOnceItsTrialsEndAndItsTrialsMayThenGo) {
+  polytrain::v1::SubmitSweepRequest request;
+  *request.mutable_base() = Request("random").spec();
+  request.mutable_base()->clear_loss();
+  polytrain::v1::LossSearch* search = request.mutable_search();
+  search->set_strategy(polytrain::v1::LossSearch::STRATEGY_RANDOM);
+  search->mutable_loss()->mutable_poly1();
+  polytrain::v1::ParameterRange* range = search->add_ranges();
+  range->set_field("poly1.epsilon");
+  range->set_min(0);
+  range->set_max(5);
+  search->set_trials(2);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> random = api_->SubmitSweep(request, kAdmin);
+  ASSERT_TRUE(random.ok()) << random.status();
+  ASSERT_EQ(random->jobs_size(), 2);
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel, /*slots=*/2);
+  for (const Job& trial : random->jobs()) Finish(session, trial, {{"eval_accuracy", 0.5}}, 4);
+  EXPECT_EQ(StoredState(random->sweep_id()), Sweep::SWEEP_STATE_DONE);
+  // Done: a trial may go (it was refused as a trial of a search still running, for good).
+  polytrain::v1::DeleteJobRequest one;
+  one.set_id(random->jobs(0).id());
+  EXPECT_TRUE(api_->DeleteJob(one, kAdmin).ok());
+
+  // A record not marked done yet (a coordinator that stopped first) is marked by DeleteSweep
+  // before its trials go.
+  ASSERT_TRUE(core_->store().SetSweepState(random->sweep_id(), Sweep::SWEEP_STATE_RUNNING).ok());
+  absl::StatusOr<polytrain::v1::DeleteSweepResponse> deleted = Delete(random->sweep_id(), kAdmin);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->jobs(), 1);
+  EXPECT_EQ(deleted->deleted().state(), Sweep::SWEEP_STATE_DONE);
 }
 
 TEST_F(SweepDeletionTest, ARunningSearchIsRefused) {
