@@ -158,6 +158,22 @@ absl::StatusOr<WatchStart> ClientApi::Watch(const polytrain::v1::WatchJobRequest
   return scheduler_->Watch(request.id(), watcher);
 }
 
+namespace {
+
+// Whether a history page of at most `limit` points read after `after` ends the history before
+// `through`: fewer than `limit` points, the last of them (or `after`) not `through`.
+bool EndsShortOf(const std::vector<polytrain::v1::MetricPoint>& page, int limit,
+                 const std::optional<MetricKey>& after, const MetricKey& through) {
+  if (static_cast<int>(page.size()) >= limit) return false;
+  if (page.empty()) {
+    return !after.has_value() || after->step != through.step || after->kind != through.kind;
+  }
+  return page.back().step() != through.step ||
+         static_cast<int32_t>(page.back().kind()) != through.kind;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> ClientApi::WatchHistory(
     const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
     int limit) {
@@ -165,12 +181,7 @@ absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> ClientApi::WatchHistory(
       queries_->MetricsBetween(job_id, after, through, limit);
   // A page that ends short of `through` ends the history; unless the job went (DeleteJob) while
   // it was read, when the watcher must not take what it got for the whole history.
-  const bool short_of_through =
-      page.ok() && static_cast<int>(page->size()) < limit &&
-      (page->empty()
-           ? !after.has_value() || after->step != through.step || after->kind != through.kind
-           : page->back().step() != through.step ||
-                 static_cast<int32_t>(page->back().kind()) != through.kind);
+  const bool short_of_through = page.ok() && EndsShortOf(*page, limit, after, through);
   if (short_of_through && absl::IsNotFound(store_->GetJob(job_id).status())) {
     return absl::NotFoundError(
         absl::StrCat("id: job ", job_id, " was deleted while it was watched"));

@@ -56,6 +56,7 @@ class ClientApi {
   // FAILED_PRECONDITION for a sweep that is done; PERMISSION_DENIED for another's.
   absl::StatusOr<polytrain::v1::Sweep> CancelSweep(const polytrain::v1::CancelSweepRequest& request,
                                                    const Caller& caller);
+  // Sweep records, newest first (a client's own only).
   absl::StatusOr<polytrain::v1::ListSweepsResponse> ListSweeps(
       const polytrain::v1::ListSweepsRequest& request, const Caller& caller);
   // A sweep that ended, with its jobs (Coordinator.DeleteSweep).

@@ -109,7 +109,7 @@ class Scheduler {
   absl::StatusOr<polytrain::v1::Job> Cancel(const std::string& job_id);
   // Deletes an ended job from the store (JobStore::DeleteJob) and returns it as it was, with
   // its metric points' count. FAILED_PRECONDITION for a job that has not ended and for a trial
-  // of a search still running; the caller removes its checkpoint files.
+  // of a search still running; the caller removed its checkpoint files before (DeletableJob).
   absl::StatusOr<std::pair<polytrain::v1::Job, int64_t>> DeleteEndedJob(const std::string& job_id);
   // The job, if DeleteEndedJob would delete it now (the same refusals otherwise).
   absl::StatusOr<polytrain::v1::Job> DeletableJob(const std::string& job_id);

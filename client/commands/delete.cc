@@ -44,7 +44,7 @@ absl::Status DeleteJob(const std::string& id, CoordinatorClient& client) {
 
 // Each job or sweep in turn, so that one still running does not keep a clean-up from the rest:
 // a refusal is said on stderr and the command goes on; it exits with the first refusal's code.
-// A coordinator out of reach ends it at once.
+// A coordinator out of reach (or too slow to answer) ends it at once.
 int RunDelete(const std::vector<std::string>& ids, CoordinatorClient& client) {
   int exit = kExitOk;
   for (const std::string& id : ids) {
@@ -52,7 +52,7 @@ int RunDelete(const std::vector<std::string>& ids, CoordinatorClient& client) {
         absl::StartsWith(id, kSweepIdPrefix) ? DeleteSweep(id, client) : DeleteJob(id, client);
     if (deleted.ok()) continue;
     const int code = command_support::Fail(deleted);
-    if (absl::IsUnavailable(deleted)) return code;
+    if (absl::IsUnavailable(deleted) || absl::IsDeadlineExceeded(deleted)) return code;
     if (exit == kExitOk) exit = code;
   }
   return exit;

@@ -1,7 +1,10 @@
 // polyctl sweeps [--state S]... [--owner NAME] [--limit N] [--page-token T] [--format table|json]
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"

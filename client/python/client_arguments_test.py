@@ -161,6 +161,7 @@ class ArgumentTest(unittest.TestCase):
             return polytrain._messages.message(SCRATCH / "read.yaml", job_pb2.JobSpec, "spec")
 
         self.assertEqual(read("seed: 010\n").seed, 10)  # not octal 8
+        self.assertEqual(read("seed: !!int 010\n").seed, 10)  # yaml-cpp ignores the tag
         self.assertEqual(read("seed: 1e3\n").seed, 1000)
         self.assertEqual(read("name: 2024-01-01\n").name, "2024-01-01")  # not a date
         self.assertEqual(read("name: 'true'\nseed:\n"), job_pb2.JobSpec(name="true"))
@@ -170,7 +171,11 @@ class ArgumentTest(unittest.TestCase):
                             ("seed: 0x_1F\n", "seed"), ("seed: 0b101\n", "seed"),
                             ("name: 1e3\n", "name"),
                             ("model: {mlp: {hidden: [32, null]}}\n",
-                             "an empty value (null) in a list"),
+                             "model.mlp.hidden[1]: null in a list"),
+                            ("seed: \u0661\u0660\n", "seed: not a whole number"),  # not ASCII
+                            ("loss: {poly1: {epsilon: '1_0.5'}}\n",
+                             "loss.poly1.epsilon: not a number"),
+                            ("loss: {poly1: {epsilon: 1e400}}\n", "out of a double's range"),
                             ("? [a, b]\n: 1\n", "a key that is a list or a map"),
                             ("name: !!binary aGVsbG8=\n", "the tag tag:yaml.org,2002:binary")):
             with self.assertRaises(PolyTrainError, msg=text) as refused:
