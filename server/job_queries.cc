@@ -1,6 +1,7 @@
 #include "server/job_queries.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,21 @@ namespace {
 
 // Room in a message for what an answer carries besides its points (framing, status).
 constexpr int64_t kMessageHeadroomBytes = 64 << 10;
+
+// Whose records a list call reads: a client's own (naming another is PERMISSION_DENIED), or for
+// an admin the owner asked for (unset: everyone's).
+absl::StatusOr<std::optional<std::string>> OwnerFilter(const std::string& requested,
+                                                       const Caller& caller,
+                                                       absl::string_view what) {
+  if (!caller.own_jobs_only) {
+    return requested.empty() ? std::nullopt : std::optional<std::string>(requested);
+  }
+  if (!requested.empty() && requested != caller.name) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("owner: a client token lists only its own ", what));
+  }
+  return std::optional<std::string>(caller.name);
+}
 
 }  // namespace
 
@@ -47,14 +63,9 @@ absl::StatusOr<Job> JobQueries::GetJob(const polytrain::v1::GetJobRequest& reque
 absl::StatusOr<polytrain::v1::ListJobsResponse> JobQueries::ListJobs(
     const polytrain::v1::ListJobsRequest& request, const Caller& caller) const {
   JobFilter filter;
-  if (caller.own_jobs_only) {
-    if (!request.owner().empty() && request.owner() != caller.name) {
-      return absl::PermissionDeniedError("owner: a client token lists only its own jobs");
-    }
-    filter.owner = caller.name;
-  } else if (!request.owner().empty()) {
-    filter.owner = request.owner();
-  }
+  absl::StatusOr<std::optional<std::string>> owner = OwnerFilter(request.owner(), caller, "jobs");
+  if (!owner.ok()) return owner.status();
+  filter.owner = *std::move(owner);
   for (int state : request.states()) filter.states.push_back(polytrain::v1::JobState(state));
   filter.labels.insert(request.labels().begin(), request.labels().end());
   filter.page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
@@ -180,14 +191,9 @@ absl::StatusOr<polytrain::v1::Sweep> JobQueries::AccessibleSweep(const std::stri
 absl::StatusOr<polytrain::v1::ListSweepsResponse> JobQueries::ListSweeps(
     const polytrain::v1::ListSweepsRequest& request, const Caller& caller) const {
   SweepFilter filter;
-  if (caller.own_jobs_only) {
-    if (!request.owner().empty() && request.owner() != caller.name) {
-      return absl::PermissionDeniedError("owner: a client token lists only its own sweeps");
-    }
-    filter.owner = caller.name;
-  } else if (!request.owner().empty()) {
-    filter.owner = request.owner();
-  }
+  absl::StatusOr<std::optional<std::string>> owner = OwnerFilter(request.owner(), caller, "sweeps");
+  if (!owner.ok()) return owner.status();
+  filter.owner = *std::move(owner);
   std::vector<int> states(request.states().begin(), request.states().end());
   std::sort(states.begin(), states.end());
   states.erase(std::unique(states.begin(), states.end()), states.end());
