@@ -98,6 +98,11 @@ class JobStore {
 
   // How many jobs are in each state (states with none are absent).
   virtual absl::StatusOr<std::map<polytrain::v1::JobState, int64_t>> CountJobsByState() = 0;
+  // Whether one of `owner`'s jobs labelled key=value is queued, running or paused (read from the
+  // label index and the state column: no job record is parsed).
+  virtual absl::StatusOr<bool> HasUnendedJobLabelled(const std::string& owner,
+                                                     const std::string& key,
+                                                     const std::string& value) = 0;
 
   // Adds metric points; a point with the kind and step of a stored one replaces it, so a
   // replayed batch is never counted twice.

@@ -179,17 +179,19 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
   if (!record.ok()) return record.status();
   const polytrain::v1::SubmitSweepRequest& request = record->request();
   if (record->state() != Sweep::SWEEP_STATE_RUNNING) return absl::OkStatus();
-  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
-  if (!jobs.ok()) return jobs.status();
   // A grid or a random search submitted all its jobs: it is done when they have ended (so that
-  // ListSweeps filters it by its state, and its trials may be deleted).
+  // ListSweeps filters it by its state, and its trials may be deleted). Asked of the index as
+  // each job ends: reading every job of a 1000-job grid at each end would parse a million.
   if (SearchStrategy(request) != polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING) {
-    for (const Job& job : *jobs) {
-      if (!IsFinalState(job.state())) return absl::OkStatus();
-    }
+    absl::StatusOr<bool> unended =
+        store_->HasUnendedJobLabelled(record->owner(), kSweepLabel, sweep_id);
+    if (!unended.ok()) return unended.status();
+    if (*unended) return absl::OkStatus();
     spdlog::info("sweep {}: done", sweep_id);
     return store_->SetSweepState(sweep_id, Sweep::SWEEP_STATE_DONE);
   }
+  absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
+  if (!jobs.ok()) return jobs.status();
   const std::string metric = SearchMetric(request);
   const bool lower = LowerIsBetter(metric);
   const std::vector<int64_t> rungs = RungResources(request);

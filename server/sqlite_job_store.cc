@@ -368,6 +368,25 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::JobsInStates(const std::vector<
   return jobs;
 }
 
+absl::StatusOr<bool> SqliteJobStore::HasUnendedJobLabelled(const std::string& owner,
+                                                           const std::string& key,
+                                                           const std::string& value) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement find(reader_->db,
+                 "SELECT 1 FROM job_labels JOIN jobs ON jobs.id = job_labels.job_id "
+                 "WHERE job_labels.key = ? AND job_labels.value = ? AND jobs.owner = ? "
+                 "AND jobs.state IN (?, ?, ?) LIMIT 1");
+  find.Bind(1, key);
+  find.Bind(2, value);
+  find.Bind(3, owner);
+  find.Bind(4, polytrain::v1::JOB_STATE_QUEUED);
+  find.Bind(5, polytrain::v1::JOB_STATE_RUNNING);
+  find.Bind(6, polytrain::v1::JOB_STATE_PAUSED);
+  const int rc = find.Step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return find.status("find unended labelled jobs");
+  return rc == SQLITE_ROW;
+}
+
 absl::StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountJobsByState() {
   std::lock_guard<std::mutex> lock(reader_->mu);
   sqlite3* db = reader_->db;

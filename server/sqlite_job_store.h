@@ -47,6 +47,8 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<std::vector<polytrain::v1::Job>> JobsInStates(
       const std::vector<polytrain::v1::JobState>& states) override;
   absl::StatusOr<std::map<polytrain::v1::JobState, int64_t>> CountJobsByState() override;
+  absl::StatusOr<bool> HasUnendedJobLabelled(const std::string& owner, const std::string& key,
+                                             const std::string& value) override;
   absl::Status AddMetrics(const std::string& job_id,
                           const std::vector<polytrain::v1::MetricPoint>& points) override;
   absl::StatusOr<int64_t> DeleteJob(const std::string& id) override;

@@ -73,6 +73,26 @@ TEST_F(SqliteJobStoreTest, JobsSurviveReopening) {
   EXPECT_EQ(store_->GetJob("job-000000000000").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(SqliteJobStoreTest, AnUnendedJobIsFoundByItsLabelAndOwner) {
+  const Job first = NewJob("a", "", {{"sweep", "s1"}});
+  const Job second = NewJob("b", "", {{"sweep", "s1"}});
+  NewJob("c", "", {{"sweep", "s2"}});  // another sweep's, queued
+  auto unended = [&](const std::string& owner, const std::string& sweep) {
+    absl::StatusOr<bool> found = store_->HasUnendedJobLabelled(owner, "sweep", sweep);
+    EXPECT_TRUE(found.ok()) << found.status();
+    return found.ok() && *found;
+  };
+  EXPECT_TRUE(unended("", "s1"));
+  EXPECT_FALSE(unended("mallory", "s1"));  // a label is its owner's
+  for (Job job : {first, second}) {
+    EXPECT_TRUE(unended("", "s1"));
+    job.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
+    ASSERT_TRUE(store_->UpdateJob(job).ok());
+  }
+  EXPECT_FALSE(unended("", "s1"));
+  EXPECT_TRUE(unended("", "s2"));
+}
+
 TEST_F(SqliteJobStoreTest, ClientRequestIdMakesSubmitIdempotent) {
   const Job first = NewJob("a", "req-1");
   Job retry;
