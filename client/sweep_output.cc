@@ -175,6 +175,7 @@ std::string SweepTable(const polytrain::v1::ListSweepsResponse& sweeps) {
                    {"strategy", 18},
                    {"losses", 6, /*right_aligned=*/true},
                    {"seeds", 5, /*right_aligned=*/true},
+                   {"ended", 9, /*right_aligned=*/true},
                    {"name", 24},
                    {"owner", 8},
                    {"submitted"}});
@@ -182,8 +183,8 @@ std::string SweepTable(const polytrain::v1::ListSweepsResponse& sweeps) {
     const polytrain::v1::SubmitSweepRequest& request = sweep.request();
     table.AddRow({sweep.id(), SweepStateName(sweep.state()), StrategyName(request),
                   absl::StrCat(request.losses_size()), absl::StrCat(std::max(request.seeds(), 1)),
-                  request.base().name(), sweep.owner().empty() ? "-" : sweep.owner(),
-                  TimestampText(sweep.create_time())});
+                  absl::StrCat(sweep.ended_jobs(), "/", sweep.jobs()), request.base().name(),
+                  sweep.owner().empty() ? "-" : sweep.owner(), TimestampText(sweep.create_time())});
   }
   return table.ToString();
 }

@@ -14,8 +14,8 @@ namespace polytrain {
 std::string SweepText(const polytrain::v1::Sweep& sweep, int max_trials = -1);
 // "running", "done" or "cancelled".
 std::string SweepStateName(polytrain::v1::Sweep::State state);
-// ListSweeps' records as a table: id, state, strategy, losses, seeds, the base job's name, owner
-// and when each was submitted (UTC).
+// ListSweeps' records as a table: id, state, strategy, losses, seeds, jobs ended of all, the base
+// job's name, owner and when each was submitted (UTC).
 std::string SweepTable(const polytrain::v1::ListSweepsResponse& sweeps);
 
 }  // namespace polytrain

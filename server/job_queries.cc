@@ -211,7 +211,14 @@ absl::StatusOr<polytrain::v1::ListSweepsResponse> JobQueries::ListSweeps(
   absl::StatusOr<SweepPage> page = store_->ListSweeps(filter);
   if (!page.ok()) return page.status();
   polytrain::v1::ListSweepsResponse response;
-  for (polytrain::v1::Sweep& sweep : page->sweeps) *response.add_sweeps() = std::move(sweep);
+  for (polytrain::v1::Sweep& sweep : page->sweeps) {
+    absl::StatusOr<std::pair<int64_t, int64_t>> counts =
+        store_->CountJobsLabelled(sweep.owner(), kSweepLabel, sweep.id());
+    if (!counts.ok()) return counts.status();
+    sweep.set_jobs(static_cast<int32_t>(counts->first));
+    sweep.set_ended_jobs(static_cast<int32_t>(counts->second));
+    *response.add_sweeps() = std::move(sweep);
+  }
   response.set_next_page_token(BindPageToken(page->next_page_token, query));
   return response;
 }

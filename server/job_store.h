@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -103,6 +104,9 @@ class JobStore {
   virtual absl::StatusOr<bool> HasUnendedJobLabelled(const std::string& owner,
                                                      const std::string& key,
                                                      const std::string& value) = 0;
+  // How many of `owner`'s jobs are labelled key=value, and how many of those ended (as above).
+  virtual absl::StatusOr<std::pair<int64_t, int64_t>> CountJobsLabelled(
+      const std::string& owner, const std::string& key, const std::string& value) = 0;
 
   // Adds metric points; a point with the kind and step of a stored one replaces it, so a
   // replayed batch is never counted twice.

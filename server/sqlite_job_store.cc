@@ -387,6 +387,23 @@ absl::StatusOr<bool> SqliteJobStore::HasUnendedJobLabelled(const std::string& ow
   return rc == SQLITE_ROW;
 }
 
+absl::StatusOr<std::pair<int64_t, int64_t>> SqliteJobStore::CountJobsLabelled(
+    const std::string& owner, const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement count(reader_->db,
+                  "SELECT COUNT(*), COALESCE(SUM(jobs.state NOT IN (?, ?, ?)), 0) "
+                  "FROM job_labels JOIN jobs ON jobs.id = job_labels.job_id "
+                  "WHERE job_labels.key = ? AND job_labels.value = ? AND jobs.owner = ?");
+  count.Bind(1, polytrain::v1::JOB_STATE_QUEUED);
+  count.Bind(2, polytrain::v1::JOB_STATE_RUNNING);
+  count.Bind(3, polytrain::v1::JOB_STATE_PAUSED);
+  count.Bind(4, key);
+  count.Bind(5, value);
+  count.Bind(6, owner);
+  if (count.Step() != SQLITE_ROW) return count.status("count labelled jobs");
+  return std::make_pair(count.Int(0), count.Int(1));
+}
+
 absl::StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountJobsByState() {
   std::lock_guard<std::mutex> lock(reader_->mu);
   sqlite3* db = reader_->db;

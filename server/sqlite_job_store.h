@@ -49,6 +49,9 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<std::map<polytrain::v1::JobState, int64_t>> CountJobsByState() override;
   absl::StatusOr<bool> HasUnendedJobLabelled(const std::string& owner, const std::string& key,
                                              const std::string& value) override;
+  absl::StatusOr<std::pair<int64_t, int64_t>> CountJobsLabelled(const std::string& owner,
+                                                                const std::string& key,
+                                                                const std::string& value) override;
   absl::Status AddMetrics(const std::string& job_id,
                           const std::vector<polytrain::v1::MetricPoint>& points) override;
   absl::StatusOr<int64_t> DeleteJob(const std::string& id) override;

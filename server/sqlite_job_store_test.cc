@@ -91,6 +91,10 @@ TEST_F(SqliteJobStoreTest, AnUnendedJobIsFoundByItsLabelAndOwner) {
   }
   EXPECT_FALSE(unended("", "s1"));
   EXPECT_TRUE(unended("", "s2"));
+  using Counts = std::pair<int64_t, int64_t>;  // jobs, ended
+  EXPECT_EQ(*store_->CountJobsLabelled("", "sweep", "s1"), Counts(2, 2));
+  EXPECT_EQ(*store_->CountJobsLabelled("", "sweep", "s2"), Counts(1, 0));
+  EXPECT_EQ(*store_->CountJobsLabelled("mallory", "sweep", "s1"), Counts(0, 0));
 }
 
 TEST_F(SqliteJobStoreTest, ClientRequestIdMakesSubmitIdempotent) {

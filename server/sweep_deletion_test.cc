@@ -95,6 +95,11 @@ TEST_F(SweepDeletionTest, ListSweepsIsNewestFirstByStateAndAClientSeesItsOwn) {
   EXPECT_EQ(admins->sweeps(0).owner(), "alice");
   EXPECT_EQ(admins->sweeps(0).request().client_request_id(), "second");
   EXPECT_EQ(admins->sweeps(0).trials_size(), 0);
+  // With how many of its jobs ended.
+  EXPECT_EQ(admins->sweeps(0).jobs(), 1);
+  EXPECT_EQ(admins->sweeps(0).ended_jobs(), 0);
+  EXPECT_EQ(admins->sweeps(1).jobs(), 1);
+  EXPECT_EQ(admins->sweeps(1).ended_jobs(), 1);
   EXPECT_EQ(api_->ListSweeps(request, bob).status().message(),
             "owner: a client token lists only its own sweeps");
 

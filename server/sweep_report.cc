@@ -123,6 +123,8 @@ absl::StatusOr<Sweep> Report(const Sweep& record, const std::vector<Job>& jobs,
       if (value != job.final_metrics().end()) trial.add_rung_values(value->second);
     }
     sweep.set_total_steps(sweep.total_steps() + job.steps());
+    sweep.set_jobs(sweep.jobs() + 1);
+    if (IsFinalState(job.state())) sweep.set_ended_jobs(sweep.ended_jobs() + 1);
     all_ended = all_ended && IsFinalState(job.state());
   }
   if (halving) FillRungs(request, jobs, metric, &sweep);
