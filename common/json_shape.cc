@@ -1,5 +1,6 @@
 #include "common/json_shape.h"
 
+#include <set>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -43,6 +44,11 @@ absl::Status CheckSingle(const FieldDescriptor& field, const JsonShapeOptions& o
         absl::StrCat(path, ": ", field.is_repeated() ? "a list inside a list" : "a list",
                      " where one value belongs"));
   }
+  // protobuf's parser also takes "true", "yes", "1" or "t" for a boolean: the docs say true or
+  // false, and the Python client takes those alone.
+  if (field.cpp_type() == FieldDescriptor::CPPTYPE_BOOL && value->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected true or false, got a string"));
+  }
   if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return absl::OkStatus();
   const Descriptor& type = *field.message_type();
   if (IsWellKnown(type)) return absl::OkStatus();
@@ -53,10 +59,17 @@ absl::Status CheckSingle(const FieldDescriptor& field, const JsonShapeOptions& o
 
 absl::Status CheckMessage(const Descriptor& type, const JsonShapeOptions& options,
                           const std::string& path, nlohmann::json* value) {
+  std::set<int> given;  // field numbers
   for (auto& [key, member] : value->items()) {
     const FieldDescriptor* field = FieldNamed(type, key);
     if (field == nullptr) continue;
     const std::string field_path = path.empty() ? key : absl::StrCat(path, ".", key);
+    // Under both its names (max_steps and maxSteps), one would silently win.
+    if (!given.insert(field->number()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(path.empty() ? "" : absl::StrCat(path, "."),
+                                                     field->name(), ": given twice, as ",
+                                                     field->name(), " and ", field->json_name()));
+    }
     if (field->is_map()) {
       if (!member.is_object()) continue;  // null (not set), or protobuf's parser refuses it
       const FieldDescriptor& map_value = *field->message_type()->map_value();

@@ -1,7 +1,8 @@
 // What protobuf's JSON parser (3.21) lets through but a spec author did not mean: a list inside
 // a list (`"class_weights": [[1, 2], [3]]` read as [1, 2, 3]), a single value for a repeated
 // field (`"epsilons": 1` read as [1]), a null in a list (dropped: `"hidden": [32, null]` read as
-// [32]) and a list for a single field. Checked against the
+// [32]), a list for a single field, a field given under both its names (`max_steps` and
+// `maxSteps`: the last kept) and a string for a boolean ("yes" read as true). Checked against the
 // message's descriptor before that parser runs, naming the field.
 #ifndef POLYTRAIN_COMMON_JSON_SHAPE_H_
 #define POLYTRAIN_COMMON_JSON_SHAPE_H_

@@ -199,6 +199,26 @@ TEST(ProtoFileTest, ListsAndSingleValuesAreWhereTheMessageHasThem) {
                        "z.json", &loss)
                 .message(),
             "z.json: class_weights[1]: null in a list (give every element a value)");
+  // A field under both its names: protobuf kept the last, and YAML's keys are sorted.
+  polytrain::v1::JobSpec job;
+  EXPECT_EQ(ParseProto("max_steps: 5\nmaxSteps: 6\n", ProtoFormat::kYaml, "d.yaml", &job).message(),
+            "d.yaml: max_steps: given twice, as max_steps and maxSteps");
+  EXPECT_EQ(ParseProto(R"({"cross_entropy": {}, "label_smoothing": 0.1, "labelSmoothing": 0.2})",
+                       ProtoFormat::kJson, "d.json", &loss)
+                .message(),
+            "d.json: label_smoothing: given twice, as label_smoothing and labelSmoothing");
+  // A boolean is true or false (protobuf's parser took "yes", "1" and "t" too).
+  EXPECT_EQ(ParseProto("optimizer: {sgd: {nesterov: True}}\n", ProtoFormat::kYaml, "b.yaml", &job)
+                .message(),
+            "b.yaml: optimizer.sgd.nesterov: expected true or false, got a string");
+  // Numbers are decimal: hexadecimal stays text (a string field takes it), a uint64 is exact.
+  ASSERT_TRUE(
+      ParseProto("name: 0x1F\nseed: 18446744073709551615\n", ProtoFormat::kYaml, "h.yaml", &job)
+          .ok());
+  EXPECT_EQ(job.name(), "0x1F");
+  EXPECT_EQ(job.seed(), 18446744073709551615u);
+  EXPECT_EQ(ParseProto("max_steps: 0x1F\n", ProtoFormat::kYaml, "x.yaml", &job).code(),
+            absl::StatusCode::kInvalidArgument);
   // JSON names (camelCase) are checked as the proto names are.
   EXPECT_EQ(
       ParseProto(R"({"crossEntropy": {}, "classWeights": 2})", ProtoFormat::kJson, "c.json", &loss)
