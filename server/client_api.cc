@@ -102,6 +102,7 @@ absl::StatusOr<polytrain::v1::ListSweepsResponse> ClientApi::ListSweeps(
 absl::StatusOr<polytrain::v1::DeleteSweepResponse> ClientApi::DeleteSweep(
     const polytrain::v1::DeleteSweepRequest& request, const Caller& caller) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateDeleteSweepRequest(request));
+  std::lock_guard<std::mutex> lock(sweep_deletion_mu_);
   absl::StatusOr<polytrain::v1::Sweep> record = queries_->AccessibleSweep(request.id(), caller);
   if (!record.ok()) return record.status();
   return DeleteEndedSweep(*scheduler_, *store_, files_, *record);

@@ -7,6 +7,7 @@
 #define POLYTRAIN_SERVER_CLIENT_API_H_
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -107,6 +108,9 @@ class ClientApi {
   ArtifactCatalog* const artifacts_;
   ArtifactStore* const files_;
   const ClientPolicy policy_;
+  // One DeleteSweep at a time: two of one sweep split its jobs between them, and each counted
+  // only its share (the second one now finds it gone, NOT_FOUND).
+  std::mutex sweep_deletion_mu_;
 };
 
 }  // namespace polytrain

@@ -237,14 +237,7 @@ void CoordinatorMetrics::SearchChanged(const polytrain::v1::Sweep& sweep) {
   if (added) {
     search_order_.push_back(sweep.id());
     while (search_order_.size() > kMaxSearchSeries) {
-      auto oldest = search_series_.find(search_order_.front());
-      search_order_.pop_front();
-      for (prometheus::Gauge* gauge : oldest->second) {
-        search_trials_.Remove(gauge);
-        search_best_.Remove(gauge);
-        search_steps_.Remove(gauge);
-      }
-      search_series_.erase(oldest);
+      DropSearchLocked(search_series_.find(search_order_.front()));
     }
   }
   std::vector<prometheus::Gauge*>& gauges = it->second;
@@ -267,6 +260,23 @@ void CoordinatorMetrics::SearchChanged(const polytrain::v1::Sweep& sweep) {
     }
   }
   set(search_steps_.Add({{"sweep", sweep.id()}}), static_cast<double>(sweep.total_steps()));
+}
+
+void CoordinatorMetrics::SweepDeleted(const std::string& sweep_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = search_series_.find(sweep_id); it != search_series_.end()) DropSearchLocked(it);
+}
+
+void CoordinatorMetrics::DropSearchLocked(
+    std::map<std::string, std::vector<prometheus::Gauge*>>::iterator it) {
+  for (prometheus::Gauge* gauge : it->second) {
+    search_trials_.Remove(gauge);
+    search_best_.Remove(gauge);
+    search_steps_.Remove(gauge);
+  }
+  search_order_.erase(std::remove(search_order_.begin(), search_order_.end(), it->first),
+                      search_order_.end());
+  search_series_.erase(it);
 }
 
 void CoordinatorMetrics::ZeroThroughput(JobSeries& series) {

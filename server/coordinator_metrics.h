@@ -68,6 +68,8 @@ class CoordinatorMetrics {
   // status (reported, promoted, paused, training) and each rung's best value, labelled sweep and
   // rung; the series of the oldest searches go beyond kMaxSearchSeries searches.
   void SearchChanged(const polytrain::v1::Sweep& sweep);
+  // A sweep was deleted: its search series go.
+  void SweepDeleted(const std::string& sweep_id);
   static constexpr size_t kMaxSearchSeries = 100;
 
  private:
@@ -100,6 +102,7 @@ class CoordinatorMetrics {
   std::deque<std::string> search_order_;                                  // oldest first
 
   void DropLocked(std::map<std::string, JobSeries>::iterator it);
+  void DropSearchLocked(std::map<std::string, std::vector<prometheus::Gauge*>>::iterator it);
   static void ZeroThroughput(JobSeries& series);
 };
 

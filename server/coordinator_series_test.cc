@@ -66,6 +66,31 @@ TEST_F(CoordinatorTest, ADeletedJobLeavesTheCountOfItsStateAndItsSeriesGo) {
   EXPECT_EQ(exposition().find("job_id=\"" + job.id() + "\""), std::string::npos) << exposition();
 }
 
+TEST_F(CoordinatorTest, ADeletedSearchsSeriesGo) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  ReopenWithMetrics(&metrics);
+  polytrain::v1::SubmitSweepRequest request;
+  *request.mutable_base() = Request("search").spec();
+  request.mutable_base()->clear_loss();
+  request.mutable_base()->set_epochs(3);
+  for (int e = 0; e < 3; ++e) request.add_losses()->mutable_poly1()->set_epsilon(e);
+  request.mutable_search()->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
+  request.mutable_search()->set_min_resource(1);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> search = api_->SubmitSweep(request, kAdmin);
+  ASSERT_TRUE(search.ok()) << search.status();
+  auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
+  const std::string label = "sweep=\"" + search->sweep_id() + "\"";
+  ASSERT_NE(exposition().find(label), std::string::npos) << exposition();
+  polytrain::v1::CancelSweepRequest cancel;  // its trials are queued: they end at once
+  cancel.set_id(search->sweep_id());
+  ASSERT_TRUE(api_->CancelSweep(cancel, kAdmin).ok());
+  polytrain::v1::DeleteSweepRequest remove;
+  remove.set_id(search->sweep_id());
+  ASSERT_TRUE(api_->DeleteSweep(remove, kAdmin).ok());
+  EXPECT_EQ(exposition().find(label), std::string::npos) << exposition();
+}
+
 TEST_F(CoordinatorTest, RefusedWorkerMessagesAreCountedByKind) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));

@@ -7,6 +7,7 @@
 #include "api/job_states.h"
 #include "api/loss_search.h"
 #include "common/status_macros.h"
+#include "server/coordinator_metrics.h"
 #include "server/job_retention.h"
 #include "server/sweep_report.h"
 #include "spdlog/spdlog.h"
@@ -57,6 +58,9 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> DeleteEndedSweep(Scheduler& s
     response.set_checkpoint_files(response.checkpoint_files() + gone->checkpoint_files());
   }
   POLYTRAIN_RETURN_IF_ERROR(store.DeleteSweep(id));
+  if (CoordinatorMetrics* metrics = scheduler.options().metrics; metrics != nullptr) {
+    metrics->SweepDeleted(id);
+  }
   spdlog::info("sweep {}: deleted with {} jobs, {} metric points and {} checkpoint files", id,
                response.jobs(), response.metric_points(), response.checkpoint_files());
   return response;

@@ -35,6 +35,17 @@ class TopLevelFields : public MessageDifferencer::Reporter {
   }
 };
 
+// `spec` as trained: a constant schedule without warm-up is no schedule.
+polytrain::v1::JobSpec AsTrained(polytrain::v1::JobSpec spec) {
+  const polytrain::v1::ScheduleSpec& schedule = spec.schedule();
+  if (schedule.kind_case() != polytrain::v1::ScheduleSpec::kStep &&
+      schedule.kind_case() != polytrain::v1::ScheduleSpec::kCosine &&
+      schedule.warmup_steps() == 0) {
+    spec.clear_schedule();
+  }
+  return spec;
+}
+
 }  // namespace
 
 std::vector<std::string> TrainingSetupDifferences(const polytrain::v1::JobSpec& a,
@@ -44,11 +55,11 @@ std::vector<std::string> TrainingSetupDifferences(const polytrain::v1::JobSpec& 
   MessageDifferencer differencer;
   differencer.ReportDifferencesTo(&reporter);
   for (const char* ignored :
-       {"name", "labels", "loss", "seed", "log_every_steps", "checkpoint", "device", "threads",
-        "priority", "max_attempts", "time_limit_seconds", "replicas", "deterministic"}) {
+       {"name", "labels", "loss", "seed", "log_every_steps", "eval", "checkpoint", "device",
+        "threads", "priority", "max_attempts", "time_limit_seconds", "replicas", "deterministic"}) {
     differencer.IgnoreField(spec.FindFieldByName(ignored));
   }
-  differencer.Compare(a, b);
+  differencer.Compare(AsTrained(a), AsTrained(b));
   std::vector<std::string> fields;
   for (int i = 0; i < spec.field_count(); ++i) {
     if (reporter.numbers.count(spec.field(i)->number()) > 0) {

@@ -13,9 +13,9 @@ namespace polytrain {
 
 // The JobSpec fields ("spec.optimizer", "spec.batch_size", ...) whose values differ between `a`
 // and `b`, in field order, among those that change what is trained and how: every field but the
-// name, labels, loss, seed and what only decides where, when and how often a job runs or reports
-// (device, threads, priority, attempts, time limit, logging, checkpoints, replicas,
-// determinism).
+// name, labels, loss, seed and what only decides where, when and how often a job runs, reports
+// or is evaluated (device, threads, priority, attempts, time limit, logging, evaluation,
+// checkpoints, replicas, determinism). A constant schedule without warm-up is no schedule.
 std::vector<std::string> TrainingSetupDifferences(const polytrain::v1::JobSpec& a,
                                                   const polytrain::v1::JobSpec& b);
 

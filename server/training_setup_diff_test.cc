@@ -27,7 +27,12 @@ TEST(TrainingSetupDiffTest, OnlyFieldsThatChangeTrainingCount) {
   b.set_threads(2);
   b.set_priority(9);
   (*b.mutable_labels())["team"] = "x";
+  b.mutable_eval()->set_calibration_bins(15);  // evaluation only: the same training
+  b.mutable_schedule()->mutable_constant();    // the same as none
   EXPECT_TRUE(TrainingSetupDifferences(a, b).empty());
+  b.mutable_schedule()->set_warmup_steps(5);
+  EXPECT_EQ(TrainingSetupDifferences(a, b), std::vector<std::string>{"spec.schedule"});
+  b.clear_schedule();
   b.set_batch_size(64);
   b.mutable_optimizer()->set_learning_rate(0.2);
   EXPECT_EQ(TrainingSetupDifferences(a, b),
