@@ -162,6 +162,11 @@ class ArgumentTest(unittest.TestCase):
 
         self.assertEqual(read("seed: 010\n").seed, 10)  # not octal 8
         self.assertEqual(read("seed: !!int 010\n").seed, 10)  # yaml-cpp ignores the tag
+        self.assertEqual(read("seed: 18446744073709551615\n").seed, 2**64 - 1)  # exact
+        self.assertEqual(read("name: ! 10\n").name, "10")  # yaml-cpp's "!": a string
+        self.assertEqual(read("name: !!str ~\n").name, "~")  # tagged: never null
+        self.assertEqual(read("name: !!binary aGVsbG8=\n").name, "aGVsbG8=")  # tag ignored
+        self.assertEqual(dict(read("labels: {a: , ~: b}\n---\n").labels), {"a": "", "null": "b"})
         self.assertEqual(read("seed: 1e3\n").seed, 1000)
         self.assertEqual(read("name: 2024-01-01\n").name, "2024-01-01")  # not a date
         self.assertEqual(read("name: 'true'\nseed:\n"), job_pb2.JobSpec(name="true"))
@@ -177,7 +182,13 @@ class ArgumentTest(unittest.TestCase):
                              "loss.poly1.epsilon: not a number"),
                             ("loss: {poly1: {epsilon: 1e400}}\n", "out of a double's range"),
                             ("? [a, b]\n: 1\n", "a key that is a list or a map"),
-                            ("name: !!binary aGVsbG8=\n", "the tag tag:yaml.org,2002:binary")):
+                            ("max_steps: 5\nmaxSteps: 6\n",
+                             "max_steps: given twice, as max_steps and maxSteps"),
+                            ("optimizer: {sgd: {nesterov: yes}}\n",
+                             "optimizer.sgd.nesterov: expected true or false, got a string"),
+                            ("optimizer: {sgd: {}, learning_rate: true}\n",
+                             "optimizer.learning_rate: expected a number, got a boolean"),
+                            ("name: a\n---\nname: b\n", "a second YAML document")):
             with self.assertRaises(PolyTrainError, msg=text) as refused:
                 read(text)
             self.assertIn(named, refused.exception.message, text)
