@@ -309,8 +309,8 @@ class ClientTest(unittest.TestCase):
         # A dry run checks the whole request and answers with what would be queued.
         planned = self.client.submit({**base, "batchSize": 10}, dry_run=True)
         self.assertEqual((planned.id, planned.loss_name, planned.spec.batch_size), ("", "ce", 10))
-        grid = self.client.sweep({**base, "batchSize": 10}, ["cross_entropy {}", "focal { gamma: 2 }"],
-                                 seeds=2, dry_run=True)
+        grid = self.client.sweep({**base, "batchSize": 10},
+                                 ["cross_entropy {}", "focal { gamma: 2 }"], seeds=2, dry_run=True)
         self.assertEqual(grid.sweep_id, "")
         self.assertEqual([j.spec.name for j in grid.jobs],
                          ["refused-ce-s0", "refused-ce-s1", "refused-focal-g-2-s0",
