@@ -25,8 +25,9 @@ def messages(values, cls, what):
 def message(value, cls, what):
     """`value` as a `cls` message: a message of that type, protobuf text format, a dict (the
     JSON form: field names as in the .proto or lowerCamelCase) or a spec file's os.PathLike. A
-    value that does not parse is refused naming `what`: protobuf's parse errors, and the ValueError or OverflowError a dict's
-    value can raise (an int too large for a double, a string where a number goes)."""
+    value that does not parse is refused naming `what`: protobuf's parse errors, and the
+    ValueError or OverflowError a dict's value can raise (an int too large for a double, a string
+    where a number goes)."""
     if isinstance(value, cls):
         return value
     if isinstance(value, os.PathLike):
