@@ -120,7 +120,7 @@ def _loader(yaml):
     for tag in ("str", "int", "float", "bool", "null", "binary", "timestamp"):
         Loader.add_constructor(f"tag:yaml.org,2002:{tag}", scalar)
     for tag in ("map", "set", "omap", "pairs"):
-        Loader.add_constructor(f"tag:yaml.org,2002:{tag}", lambda l, n: any_tag(l, "", n))
+        Loader.add_constructor(f"tag:yaml.org,2002:{tag}", lambda loader, node: any_tag(loader, "", node))
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     Loader.add_multi_constructor("", any_tag)  # every other tag, !foo and !!python/... alike
     return Loader
