@@ -119,8 +119,11 @@ def _loader(yaml):
     Loader.yaml_multi_constructors = {}
     for tag in ("str", "int", "float", "bool", "null", "binary", "timestamp"):
         Loader.add_constructor(f"tag:yaml.org,2002:{tag}", scalar)
+    def collection(loader, node):
+        return any_tag(loader, "", node)
+
     for tag in ("map", "set", "omap", "pairs"):
-        Loader.add_constructor(f"tag:yaml.org,2002:{tag}", lambda loader, node: any_tag(loader, "", node))
+        Loader.add_constructor(f"tag:yaml.org,2002:{tag}", collection)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     Loader.add_multi_constructor("", any_tag)  # every other tag, !foo and !!python/... alike
     return Loader
