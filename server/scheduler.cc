@@ -190,9 +190,10 @@ absl::StatusOr<Job> Scheduler::DeletableJob(const std::string& job_id) {
 }
 
 absl::StatusOr<std::pair<Job, int64_t>> Scheduler::DeleteEndedJob(const std::string& job_id) {
-  // Under mu_, so that no state change falls between the check and the delete.
-  std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<Job> job = DeletableJobLocked(job_id);
+  // Checked under mu_, deleted outside it: an ended job's state never changes, nor does a search
+  // that is no longer running run again, so nothing can make it undeletable meanwhile; and the
+  // store's delete of a long history (milliseconds) holds up no scheduling.
+  absl::StatusOr<Job> job = DeletableJob(job_id);
   if (!job.ok()) return job.status();
   absl::StatusOr<int64_t> points = store_->DeleteJob(job_id);
   if (!points.ok()) return points.status();
