@@ -9,10 +9,10 @@
 namespace polytrain::loss {
 namespace {
 
-// Shortest round-trippable-enough rendering of a number for people: %g with 6 digits.
+// Shortest round-trippable-enough rendering of a number for people: %g with 6 digits; -0 is 0.
 std::string Num(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", v);
+  std::snprintf(buf, sizeof(buf), "%g", v == 0.0 ? 0.0 : v);
   return buf;
 }
 
@@ -47,7 +47,8 @@ std::string ConfigDigest(const LossConfig& config) {
   std::string text;
   auto add = [&](double v) {
     char buf[40];
-    std::snprintf(buf, sizeof(buf), "%.17g;", v);
+    // -0 and 0 are one loss (its canonical spec writes 0): "-0" would give it a second name.
+    std::snprintf(buf, sizeof(buf), "%.17g;", v == 0.0 ? 0.0 : v);
     text += buf;
   };
   const PolySeries& s = config.series;

@@ -52,6 +52,10 @@ TEST(DescribeTest, ShortNamesStayShortForLongSeries) {
   other.ignore_index = std::numeric_limits<int64_t>::min() + 1;
   EXPECT_EQ(ShortName(wide).size(), kMaxShortNameLength);
   EXPECT_NE(ShortName(wide), ShortName(other));
+  // -0 is 0: a digest of its bits named one loss twice (found by the loss-spec fuzzer).
+  const std::vector<double> four = {1e-307, 3e-312, 1e-307, 3e-306};
+  EXPECT_EQ(ShortName(Config(four, -0.0, false)), ShortName(Config(four, 0.0, false)));
+  EXPECT_EQ(ShortName(Config({0.1, -0.0, 0.2, 0.3})), ShortName(Config({0.1, 0.0, 0.2, 0.3})));
 }
 
 // Sweeps and comparisons group runs by short name: losses that differ must not share one.
