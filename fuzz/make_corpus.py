@@ -120,6 +120,9 @@ LOSS_TEXTS = {
     "bad_gamma": "focal { gamma: 51 }",
     "bad_smoothing": "cross_entropy {} label_smoothing: 1",
     "alpha_softmax": "poly1 { epsilon: 1 } alpha: 0.5",
+    # -0 is 0: it once gave the loss a second short name (a fuzzer's find).
+    "negative_zero": "coefficients { alpha: [1e-307, 3e-312, 1e-307, 3e-306] add_ce_tail: true "
+                     "gamma: -0 }",
     "empty": "",
 }
 
