@@ -319,6 +319,11 @@ expect 6 "ran past spec.time_limit_seconds (1 s) on attempt 1" -- \
   submit "$tmp/long.txtpb" --time-limit 1 --watch
 slow_job=$(head -1 "$tmp/out")
 expect 0 "time limit 1 s per attempt" -- get "$slow_job"
+# Jobs trained differently are compared all the same, and polyctl says how they differ.
+expect 0 "eval_accuracy by loss" -- compare "$job" "$slow_job"
+checks=$((checks + 1))
+grep -q "^polyctl: note: jobs $job and $slow_job differ in more than their loss and seed (spec.epochs" "$tmp/err" ||
+  fail "compare of differently trained jobs: no note: $(cat "$tmp/err")"
 expect 2 "polyctl: --time-limit: Value 31536001 not in range 0 to 31536000" -- \
   submit "$spec" --time-limit 31536001
 # Every refused command line says whose error it is, as every other error does.

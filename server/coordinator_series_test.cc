@@ -70,14 +70,8 @@ TEST_F(CoordinatorTest, ADeletedSearchsSeriesGo) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
   ReopenWithMetrics(&metrics);
-  polytrain::v1::SubmitSweepRequest request;
-  *request.mutable_base() = Request("search").spec();
-  request.mutable_base()->clear_loss();
-  request.mutable_base()->set_epochs(3);
-  for (int e = 0; e < 3; ++e) request.add_losses()->mutable_poly1()->set_epsilon(e);
-  request.mutable_search()->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
-  request.mutable_search()->set_min_resource(1);
-  absl::StatusOr<polytrain::v1::SubmitSweepResponse> search = api_->SubmitSweep(request, kAdmin);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> search =
+      api_->SubmitSweep(SmallHalvingSearch(), kAdmin);
   ASSERT_TRUE(search.ok()) << search.status();
   auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
   const std::string label = "sweep=\"" + search->sweep_id() + "\"";

@@ -108,6 +108,18 @@ class CoordinatorTest : public ::testing::Test {
     return *job;
   }
 
+  // A successive-halving search of three poly1 losses over 3 epochs, rungs from 1 epoch.
+  static polytrain::v1::SubmitSweepRequest SmallHalvingSearch() {
+    polytrain::v1::SubmitSweepRequest request;
+    *request.mutable_base() = Request("search").spec();
+    request.mutable_base()->clear_loss();
+    request.mutable_base()->set_epochs(3);
+    for (int e = 0; e < 3; ++e) request.add_losses()->mutable_poly1()->set_epsilon(e);
+    request.mutable_search()->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
+    request.mutable_search()->set_min_resource(1);
+    return request;
+  }
+
   static polytrain::v1::SubmitJobRequest Request(const std::string& name) {
     polytrain::v1::SubmitJobRequest request;
     EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(

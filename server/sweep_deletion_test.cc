@@ -234,14 +234,8 @@ TEST_F(SweepDeletionTest, ARandomSearchIsDoneOnceItsTrialsEndAndItsTrialsMayThen
 }
 
 TEST_F(SweepDeletionTest, ARunningSearchIsRefused) {
-  polytrain::v1::SubmitSweepRequest request;
-  *request.mutable_base() = Request("search").spec();
-  request.mutable_base()->clear_loss();
-  request.mutable_base()->set_epochs(3);
-  for (int e = 0; e < 3; ++e) request.add_losses()->mutable_poly1()->set_epsilon(e);
-  request.mutable_search()->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
-  request.mutable_search()->set_min_resource(1);
-  absl::StatusOr<polytrain::v1::SubmitSweepResponse> search = api_->SubmitSweep(request, kAdmin);
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> search =
+      api_->SubmitSweep(SmallHalvingSearch(), kAdmin);
   ASSERT_TRUE(search.ok()) << search.status();
   EXPECT_EQ(Delete(search->sweep_id(), kAdmin).status().message(),
             "id: sweep " + search->sweep_id() +

@@ -7,23 +7,15 @@ import unittest
 import warnings
 from unittest import mock
 
-from client_support import SMALL_JOB, Service  # sets sys.path first
+from client_support import SMALL_JOB, ServiceTestCase  # sets sys.path first
 
 import polytrain  # noqa: E402
-from polytrain import Client, PolyTrainError, state_name  # noqa: E402
+from polytrain import PolyTrainError, state_name  # noqa: E402
 from polytrain.v1 import coordinator_pb2, job_record_pb2  # noqa: E402
 
 
-class ListingTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.service = Service("listing")
-        cls.client = Client(cls.service.address)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        cls.service.close()
+class ListingTest(ServiceTestCase):
+    SERVICE_NAME = "listing"
 
     def test_a_sweep_is_cancelled_whole_listed_by_state_and_deleted_with_its_jobs(self):
         # Gangs of two on a service of one worker: queued until the cancel.

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 BUILD = pathlib.Path(sys.argv[1])
 SOURCE = pathlib.Path(__file__).resolve().parent
@@ -79,3 +80,18 @@ class Service:
             process.wait(timeout=30)
         for log in self.logs:
             log.close()
+
+
+class ServiceTestCase(unittest.TestCase):
+    """Tests against one Service (named SERVICE_NAME) and a Client of it, for the whole class."""
+    SERVICE_NAME = "open"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.service = Service(cls.SERVICE_NAME)
+        cls.client = Client(cls.service.address)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.service.close()

@@ -23,7 +23,7 @@ from unittest import mock
 
 import grpc
 
-from client_support import SCRATCH, SMALL_JOB, Service  # sets sys.path first
+from client_support import SCRATCH, SMALL_JOB, Service, ServiceTestCase  # sets sys.path first
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
@@ -39,16 +39,8 @@ def raise_(error):
     raise error
 
 
-class ClientTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.service = Service("open")
-        cls.client = Client(cls.service.address)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        cls.service.close()
+class ClientTest(ServiceTestCase):
+    SERVICE_NAME = "open"
 
     def test_a_job_from_text_runs_and_its_events_and_metrics_are_rows(self):
         job = self.client.submit(SMALL_JOB)
