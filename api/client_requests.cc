@@ -235,6 +235,11 @@ absl::Status ValidateDeleteJobRequest(const polytrain::v1::DeleteJobRequest& req
   return ValidateJobId("id", request.id());
 }
 
+absl::Status ValidateDownloadCheckpointRequest(
+    const polytrain::v1::DownloadCheckpointRequest& request) {
+  return ValidateJobId("id", request.id());
+}
+
 absl::Status ValidateWatchJobRequest(const polytrain::v1::WatchJobRequest& request) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("id", request.id()));
   if (request.has_resume_after()) {

@@ -52,6 +52,8 @@ int64_t SweepJobCount(const polytrain::v1::SubmitSweepRequest& request, int conf
 absl::Status ValidateGetJobRequest(const polytrain::v1::GetJobRequest& request);
 absl::Status ValidateCancelJobRequest(const polytrain::v1::CancelJobRequest& request);
 absl::Status ValidateDeleteJobRequest(const polytrain::v1::DeleteJobRequest& request);
+absl::Status ValidateDownloadCheckpointRequest(
+    const polytrain::v1::DownloadCheckpointRequest& request);
 absl::Status ValidateWatchJobRequest(const polytrain::v1::WatchJobRequest& request);
 absl::Status ValidateListJobsRequest(const polytrain::v1::ListJobsRequest& request);
 absl::Status ValidateGetMetricsRequest(const polytrain::v1::GetMetricsRequest& request);

@@ -331,7 +331,21 @@ TEST(LossSearchTest, TheMetricIsOneAnEvaluationReports) {
   request.mutable_search()->set_metric("eval_acc");
   EXPECT_EQ(Error(request),
             "search.metric: 'eval_acc' is no metric an evaluation reports (e.g. eval_accuracy, "
-            "eval_nll, eval_ece, val_accuracy)");
+            "eval_nll, eval_ece, val_accuracy; multi-label data also eval_exact_match, eval_f1)");
+  // Multi-label scores, which only a tensor file's targets can have.
+  for (const char* multi_label : {"eval_exact_match", "val_f1"}) {
+    request.mutable_search()->set_metric(multi_label);
+    EXPECT_EQ(Error(request), absl::StrCat("search.metric: '", multi_label,
+                                           "' is reported for multi-label data (a tensor file's "
+                                           "[N, C] train_y); base.dataset has one class per "
+                                           "sample"));
+  }
+  request.mutable_base()->mutable_dataset()->mutable_tensors()->set_path("multi_label.pt");
+  request.mutable_search()->set_metric("eval_f1");
+  EXPECT_EQ(Error(request), "");
+  EXPECT_FALSE(LowerIsBetter("eval_f1"));
+  *request.mutable_base()->mutable_dataset() = synthetic;
+  request.mutable_base()->mutable_dataset()->mutable_synthetic()->set_classes(2);
   request.mutable_search()->set_metric("accuracy");
   EXPECT_NE(Error(request), "");
   request.mutable_search()->set_metric("val_accuracy");

@@ -29,8 +29,8 @@ absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
   const bool per_class = absl::ConsumePrefix(&class_index, "class_accuracy/") &&
                          !class_index.empty() && class_index.size() <= 5 &&
                          std::all_of(class_index.begin(), class_index.end(), absl::ascii_isdigit);
-  const bool known =
-      prefixed && (key == "loss" || key == "nll" || key == "accuracy" || key == "ece" || per_class);
+  const bool known = prefixed && (key == "loss" || key == "nll" || key == "accuracy" ||
+                                  key == "ece" || key == "exact_match" || key == "f1" || per_class);
   // Evaluations name classes as "class_accuracy/7" (no leading zero), and only for tasks of at
   // most kMaxClassesWithPerClassMetrics classes: any other index is never reported.
   int index = 0;
@@ -47,7 +47,8 @@ absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
     return InvalidField("search.metric", absl::StrCat(Quote(metric),
                                                       " is no metric an evaluation reports (e.g. "
                                                       "eval_accuracy, eval_nll, eval_ece, "
-                                                      "val_accuracy)"));
+                                                      "val_accuracy; multi-label data also "
+                                                      "eval_exact_match, eval_f1)"));
   }
   // Each trial's own loss: its scale is the loss's (a larger focal gamma reads smaller), so
   // ranking by it would rank the losses' scales, not the models.
@@ -73,6 +74,13 @@ absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
                 ? absl::StrCat(" (per-class accuracies are reported for tasks of at most ",
                                kMaxClassesWithPerClassMetrics, ")")
                 : absl::StrCat(" (class_accuracy/0 to class_accuracy/", classes - 1, ")")));
+  }
+  // Only a tensor file may hold multi-label targets; every other source is one class per sample.
+  if ((key == "exact_match" || key == "f1") && !data.has_tensors()) {
+    return InvalidField("search.metric",
+                        absl::StrCat(Quote(metric),
+                                     " is reported for multi-label data (a tensor file's [N, C] "
+                                     "train_y); base.dataset has one class per sample"));
   }
   if (validation && data.validation_fraction() <= 0.0 && !data.has_tensors()) {
     return InvalidField("search.metric", absl::StrCat(Quote(metric),

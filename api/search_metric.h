@@ -13,7 +13,8 @@ namespace polytrain {
 
 inline constexpr char kDefaultSearchMetric[] = "eval_accuracy";
 
-// search.metric: eval_ or val_ with nll, accuracy, ece or class_accuracy/<k> ("" is
+// search.metric: eval_ or val_ with nll, accuracy, ece, class_accuracy/<k> or (reported for
+// multi-label data) exact_match or f1 ("" is
 // kDefaultSearchMetric); val_ only where there is a validation split to evaluate. Not loss:
 // each trial's own loss is on the scale of that loss. INVALID_ARGUMENT naming search.metric.
 absl::Status ValidateSearchMetric(const polytrain::v1::SubmitSweepRequest& request);

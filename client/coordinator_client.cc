@@ -12,7 +12,9 @@
 #include "api/job_states.h"
 #include "api/limits.h"
 #include "common/chunked_file.h"
+#include "common/file_checksum.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace polytrain {
@@ -85,6 +87,46 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
     }
   }
   return Result(status, std::move(stored));
+}
+
+absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckpoint(
+    const std::string& job_id, const std::string& path) {
+  if (!status_.ok()) return status_;
+  std::error_code error;
+  if (std::filesystem::exists(path, error)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(path, " exists; remove it or name another file (nothing was downloaded)"));
+  }
+  // Written as the worker writes a fetched checkpoint: a temporary file, checked, renamed.
+  absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> writer =
+      ChunkedFileWriter::Create(path, kMaxArtifactBytes);
+  if (!writer.ok()) return writer.status();
+  grpc::ClientContext context;
+  Prepare(&context);
+  polytrain::v1::DownloadCheckpointRequest request;
+  request.set_id(job_id);
+  auto reader = stub_->DownloadCheckpoint(&context, request);
+  polytrain::v1::CheckpointChunk chunk, first, last;
+  absl::Status appended;
+  for (bool any = false; appended.ok() && reader->Read(&chunk); any = true) {
+    if (!any) {
+      first = chunk;
+      first.clear_data();
+    }
+    appended = (*writer)->Append(chunk.data());
+    if (chunk.last()) last = chunk;
+  }
+  if (!appended.ok()) context.TryCancel();  // nothing more is read
+  const grpc::Status status = reader->Finish();
+  if (!appended.ok()) return appended;
+  if (!status.ok()) return Result(status, first).status();
+  if (!last.last()) {
+    return absl::DataLossError("the download ended before its last chunk; nothing was written");
+  }
+  POLYTRAIN_RETURN_IF_ERROR(
+      (*writer)->Verify("the checkpoint", FileChecksum{last.size(), last.crc32()}));
+  POLYTRAIN_RETURN_IF_ERROR((*writer)->Commit());
+  return first;
 }
 
 bool CoordinatorClient::Outage::TryAgain(const std::string& why) {

@@ -106,11 +106,16 @@ void WatchPrinter::Print(const polytrain::v1::JobEvent& event) {
     if (terminal_) {
       if (p.kind() == MetricPoint::KIND_TRAIN) PrintProgress(job_, p, eval_accuracy_);
     } else if (p.kind() == MetricPoint::KIND_EVAL) {
-      std::printf("  eval  step %lld epoch %d: loss %s accuracy %s ece %s\n",
+      std::printf("  eval  step %lld epoch %d: loss %s accuracy %s ece %s",
                   static_cast<long long>(p.step()), p.epoch(),
                   Fixed(Value(p.values(), "eval_loss")).c_str(),
                   Fixed(Value(p.values(), "eval_accuracy")).c_str(),
                   Fixed(Value(p.values(), "eval_ece")).c_str());
+      if (p.values().count("eval_exact_match") != 0) {  // multi-label data
+        std::printf(" exact_match %s f1 %s", Fixed(Value(p.values(), "eval_exact_match")).c_str(),
+                    Fixed(Value(p.values(), "eval_f1")).c_str());
+      }
+      std::printf("\n");
     } else {
       std::printf("  train step %lld epoch %d (%.0f%%): loss %s accuracy %s %s samples/s\n",
                   static_cast<long long>(p.step()), p.epoch(), 100 * p.epoch_progress(),

@@ -9,7 +9,23 @@
 
 namespace polytrain {
 
-absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(const std::string& grid) {
+polytrain::v1::LossSpec WithOptionsOf(const polytrain::v1::LossSpec& options_of,
+                                      const polytrain::v1::LossSpec& form) {
+  polytrain::v1::LossSpec loss = options_of;
+  const google::protobuf::OneofDescriptor* forms =
+      polytrain::v1::LossSpec::descriptor()->FindOneofByName("form");
+  const google::protobuf::Reflection* reflection = loss.GetReflection();
+  reflection->ClearOneof(&loss, forms);
+  const google::protobuf::FieldDescriptor* chosen =
+      reflection->GetOneofFieldDescriptor(form, forms);
+  if (chosen != nullptr) {  // every form is a message
+    reflection->MutableMessage(&loss, chosen)->CopyFrom(reflection->GetMessage(form, chosen));
+  }
+  return loss;
+}
+
+absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(
+    const std::string& grid, const polytrain::v1::LossSpec& options_of) {
   auto invalid = [&](absl::string_view why) {
     // Quoted short: a grid of thousands of values is not echoed whole.
     return absl::InvalidArgumentError(absl::StrCat("--loss-grid ", Quote(grid), ": ", why));
@@ -44,6 +60,7 @@ absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(const std::s
   if (total > kMaxGridLosses) {
     return invalid(absl::StrCat("at most ", kMaxGridLosses, " losses, got ", total));
   }
+  const bool has_options = WithOptionsOf(options_of, {}).ByteSizeLong() > 0;
   std::vector<polytrain::v1::LossSpec> losses;
   for (size_t index = 0; index < total; ++index) {
     std::string text = preset + " {";
@@ -57,12 +74,14 @@ absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(const std::s
       absl::StrAppend(&text, " ", dims[d].first, ": ", dims[d].second[pick[d]]);
     }
     text += " }";
-    polytrain::v1::LossSpec loss;
-    if (absl::Status s = ParseProto(text, ProtoFormat::kText, "--loss-grid", &loss); !s.ok()) {
+    polytrain::v1::LossSpec form;
+    if (absl::Status s = ParseProto(text, ProtoFormat::kText, "--loss-grid", &form); !s.ok()) {
       return invalid(absl::StrCat("'", text, "' does not parse: ", s.message()));
     }
+    polytrain::v1::LossSpec loss = WithOptionsOf(options_of, form);
     if (absl::Status s = loss::ValidateLossSpec(loss); !s.ok()) {
-      return invalid(absl::StrCat("'", text, "': ", s.message()));
+      return invalid(absl::StrCat(
+          "'", text, "'", has_options ? " with the base's loss options" : "", ": ", s.message()));
     }
     losses.push_back(std::move(loss));
   }

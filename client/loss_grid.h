@@ -14,8 +14,15 @@ namespace polytrain {
 // At most this many losses from one grid.
 inline constexpr int kMaxGridLosses = 100;
 
+// Each loss takes `options_of`'s options (every field but the form: activation, ignore_index,
+// alpha, label smoothing, class weights, reduction), so a grid over a sigmoid base stays sigmoid.
 // INVALID_ARGUMENT naming the grid for a malformed value or a loss that fails validation.
-absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(const std::string& grid);
+absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(
+    const std::string& grid, const polytrain::v1::LossSpec& options_of = {});
+
+// `form`'s form (poly1 {...}, focal {...}, ...) with the other fields of `options_of`.
+polytrain::v1::LossSpec WithOptionsOf(const polytrain::v1::LossSpec& options_of,
+                                      const polytrain::v1::LossSpec& form);
 
 }  // namespace polytrain
 

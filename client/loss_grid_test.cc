@@ -1,5 +1,6 @@
 #include "client/loss_grid.h"
 
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {
@@ -23,6 +24,33 @@ TEST(LossGridTest, DimensionsMultiply) {
   EXPECT_EQ((*losses)[0].poly_focal().epsilons(0), 0);
   EXPECT_EQ((*losses)[5].poly_focal().gamma(), 2);
   EXPECT_EQ((*losses)[5].poly_focal().epsilons(0), 3);
+}
+
+// A grid varies the form; the base spec's loss options (a sigmoid activation, ignore_index,
+// alpha, ...) stay on every loss, and its own form goes.
+TEST(LossGridTest, EachLossKeepsTheBaseLossOptions) {
+  polytrain::v1::LossSpec base;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "cross_entropy {} activation: ACTIVATION_SIGMOID ignore_index: -1 alpha: 0.25 "
+      "label_smoothing: 0.1",
+      &base));
+  absl::StatusOr<std::vector<polytrain::v1::LossSpec>> losses =
+      ExpandLossGrid("focal.gamma=0,2", base);
+  ASSERT_TRUE(losses.ok()) << losses.status();
+  ASSERT_EQ(losses->size(), 2u);
+  for (const polytrain::v1::LossSpec& loss : *losses) {
+    EXPECT_EQ(loss.activation(), polytrain::v1::ACTIVATION_SIGMOID);
+    EXPECT_EQ(loss.ignore_index(), -1);
+    EXPECT_EQ(loss.alpha(), 0.25);
+    EXPECT_EQ(loss.label_smoothing(), 0.1);
+    EXPECT_FALSE(loss.has_cross_entropy());
+  }
+  EXPECT_EQ((*losses)[1].focal().gamma(), 2);
+  // Options that do not fit (a softmax alpha) are the grid's error.
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString("alpha: 0.25", &base));  // softmax
+  EXPECT_EQ(std::string(ExpandLossGrid("focal.gamma=0,2", base).status().message()),
+            "--loss-grid 'focal.gamma=0,2': 'focal { gamma: 0 }' with the base's loss options: "
+            "alpha: alpha-balance applies to activation ACTIVATION_SIGMOID only");
 }
 
 TEST(LossGridTest, ErrorsNameTheGrid) {

@@ -51,6 +51,33 @@ checks=$((checks + 1))
 metric_names=$(awk 'NR > 1 {print $1}' "$tmp/out")
 [[ -n "$metric_names" && "$metric_names" == "$(sort <<<"$metric_names")" ]] ||
   fail "get: final metrics not sorted by name: $metric_names"
+# Its trained model: the newest stored checkpoint, byte for byte the coordinator's copy, which
+# torch.jit.load reads in Python; never over an existing file.
+expect 0 "$job: ckpt-000000000285.pt (step 285, " -- checkpoint "$job" --output "$tmp/model.pt"
+checks=$((checks + 1))
+cmp -s "$tmp/model.pt" "$tmp/artifacts/$job/ckpt-000000000285.pt" ||
+  fail "the downloaded checkpoint differs from the stored one"
+checks=$((checks + 1))
+/usr/bin/python3 -c "
+import sys, torch
+weights = torch.jit.load(sys.argv[1]).model.state_dict()
+assert {k: tuple(v.shape) for k, v in weights.items()} == {
+    '1.weight': (64, 20), '1.bias': (64,), '3.weight': (5, 64), '3.bias': (5,)}, weights.keys()
+" "$tmp/model.pt" || fail "the downloaded checkpoint is not the model torch.jit.load reads"
+expect 5 "$tmp/model.pt exists; remove it or name another file (nothing was downloaded)" -- \
+  checkpoint "$job" --output "$tmp/model.pt"
+expect 4 "id: no job job-000000000000" -- checkpoint job-000000000000 --output "$tmp/none.pt"
+checks=$((checks + 1))
+[[ ! -e "$tmp/none.pt" ]] || fail "a refused download left a file"
+# A stored checkpoint damaged on the coordinator's disk is never served (the job has no older
+# one): DATA_LOSS, and nothing written. Mended, it is served again.
+stored="$tmp/artifacts/$job/ckpt-000000000285.pt"
+printf 'X' | dd of="$stored" bs=1 seek=100 conv=notrunc status=none
+expect 7 " on disk, written as " -- checkpoint "$job" --output "$tmp/damaged.pt"
+checks=$((checks + 1))
+[[ ! -e "$tmp/damaged.pt" ]] || fail "a damaged checkpoint was written"
+cp "$tmp/model.pt" "$stored"
+expect 0 "written to $tmp/mended.pt" -- checkpoint "$job" --output "$tmp/mended.pt"
 expect 0 '"state":"JOB_STATE_SUCCEEDED"' -- get "$job" --format json
 expect 0 "cli-one" -- list --label team=cli
 expect 0 "kind,step,epoch,epoch_progress,elapsed_seconds,accuracy" -- metrics "$job"
@@ -334,7 +361,7 @@ expect 2 "polyctl: unknown option --epoch (did you mean --epochs?)" -- submit "$
 expect 2 "polyctl: unknown option --lable (did you mean --label?)" -- list --lable=team=cli
 expect 2 "polyctl: The following argument was not expected: extra" -- list extra
 # Every subcommand's --help ends with the exit codes and where the coordinator comes from.
-for command in submit sweep search list sweeps get cancel delete watch compare metrics upload artifacts; do
+for command in submit sweep search list sweeps get cancel delete watch compare metrics checkpoint upload artifacts; do
   expect 0 "Exit codes: 0 success" -- "$command" --help
 done
 # A data file that is not on this machine is sent as the worker's path, with a note; the worker
@@ -361,6 +388,11 @@ expect 0 "polyctl: dry run: would upload $tmp/specs/local.pt (24 bytes)" -- \
 grep -qF "dry run: the coordinator would queue 1 job" "$tmp/out" || fail "no dry-run table: $(cat "$tmp/out")"
 if "$polyctl" artifacts | grep -q local.pt; then fail "a dry run uploaded local.pt"; fi
 expect 2 "sweep needs --loss-grid or --loss" -- sweep "$spec"
+# A grid over a sigmoid base keeps the base's loss options: sigmoid losses that ignore -1.
+sed 's/^loss {.*/loss { poly1 { epsilon: 1 } activation: ACTIVATION_SIGMOID ignore_index: -1 }/' \
+  "$spec" >"$tmp/sigmoid.txtpb"
+expect 0 "sigmoid_focal(g=2),ig=-1" -- sweep "$tmp/sigmoid.txtpb" --loss-grid 'focal.gamma=0,2' --dry-run
+expect 0 "sigmoid_poly1(e=" -- search "$tmp/sigmoid.txtpb" --range poly1.epsilon=0:2 --trials 2 --dry-run
 expect 0 "Exit codes: 0 success" -- --help
 
 # Cancel a queued job (the worker is gone) and watch it end as cancelled: exit 6.

@@ -51,11 +51,11 @@ int Main(int argc, char** argv) {
   AddClientSecurityFlags(app, &security);
 
   const std::vector<Command> commands = {
-      AddSubmitCommand(app),   AddSweepCommand(app),   AddSearchCommand(app),
-      AddListCommand(app),     AddSweepsCommand(app),  AddGetCommand(app),
-      AddCancelCommand(app),   AddDeleteCommand(app),  AddWatchCommand(app),
-      AddCompareCommand(app),  AddMetricsCommand(app), AddUploadCommand(app),
-      AddArtifactsCommand(app)};
+      AddSubmitCommand(app),  AddSweepCommand(app),    AddSearchCommand(app),
+      AddListCommand(app),    AddSweepsCommand(app),   AddGetCommand(app),
+      AddCancelCommand(app),  AddDeleteCommand(app),   AddWatchCommand(app),
+      AddCompareCommand(app), AddMetricsCommand(app),  AddCheckpointCommand(app),
+      AddUploadCommand(app),  AddArtifactsCommand(app)};
   int loss_exit = kExitUsage;
   CLI::App* loss = app.add_subcommand("loss", "Inspect LossSpec files (no coordinator needed).");
   loss->require_subcommand(1);

@@ -117,6 +117,22 @@ run() {
   note "peak GPU memory per logging window (bytes): $(grep -o '"gpu_memory_peak_bytes":[0-9.e+]*' \
     "$work/cnn.jsonl" 2>/dev/null | cut -d: -f2 | sort -g | tail -1)"
 
+  section "3b. a multi-label job on $device, deterministic (its evaluation's label scores)"
+  step 60 "$python" -c 'import sys, torch
+g = torch.Generator().manual_seed(1)
+x, rules = torch.randn(2000, 20, generator=g), torch.randn(20, 5, generator=g)
+y = (x @ rules > 0.5).float()
+torch.save({"train_x": x[:1500], "train_y": y[:1500], "test_x": x[1500:], "test_y": y[1500:]},
+           sys.argv[1])' "$work/multi_label.pt"
+  cat >"$work/multi_label.txtpb" <<SPEC
+name: "gpu-check-multi-label" model { mlp { hidden: [32] } }
+dataset { tensors { path: "multi_label.pt" } }
+loss { focal { gamma: 2 } activation: ACTIVATION_SIGMOID }
+optimizer { adam {} learning_rate: 0.01 } epochs: 2 batch_size: 64 seed: 1
+device: $device_enum deterministic: true
+SPEC
+  step 120 "$bin/polytrain-worker" --spec "$work/multi_label.txtpb" --data_root "$work" --quiet
+
   section "4. samples/s, C++ trainer vs Python PyTorch, same $device, model and batch (medians of $rounds)"
   printf '%-7s %-9s %6s %14s %14s %7s\n' model precision steps "C++ samples/s" "Py samples/s" \
     ratio >>"$report"

@@ -9,7 +9,9 @@
 #include "api/worker_messages.h"
 #include "common/chunked_file.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 #include "grpcpp/server_context.h"
+#include "server/file_download_reactor.h"
 #include "server/request_bytes.h"
 #include "server/stream_idle_timer.h"
 #include "spdlog/spdlog.h"
@@ -130,99 +132,26 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   StreamIdleTimer idle_;  // last: stopped before the rest goes
 };
 
-class ArtifactDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
- public:
-  ArtifactDownload(grpc::CallbackServerContext* context, WorkerProtocol* protocol,
-                   ArtifactStore* artifacts, const grpc::ByteBuffer& request_bytes,
-                   const absl::Status& access, absl::Duration idle_timeout)
-      // A write that waits is a downloader that stopped reading: only cancelling the call ends
-      // it (Finish would wait behind the write).
-      : idle_(idle_timeout, [this, context, idle_timeout] {
-          spdlog::warn("download of {}: not read for {} s (--transfer_idle_seconds); ended",
-                       file_.relative, absl::ToDoubleSeconds(idle_timeout));
-          context->TryCancel();
-        }) {
-    polytrain::v1::DownloadArtifactRequest request;
-    absl::Status status = access;
-    if (status.ok()) status = ParseRequest(request_bytes, &request);
-    if (status.ok()) status = ValidateDownloadArtifactRequest(request);
-    if (status.ok()) status = protocol->CheckDownload(request.session_key(), request.path());
-    if (status.ok()) status = Open(artifacts, request);
-    if (!status.ok()) {
-      Finish(ToGrpcStatus(status));
-      return;
-    }
-    WriteNext();
-  }
-
-  void OnWriteDone(bool ok) override {
-    if (!idle_.Disarm()) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the downloader stopped reading"));
-    } else if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the downloader went away"));
-    } else if (done_) {
-      Finish(grpc::Status::OK);
-    } else {
-      chunk_.Clear();
-      WriteNext();
-    }
-  }
-
-  void OnDone() override {
-    idle_.Stop();
-    delete this;
-  }
-
- private:
-  absl::Status Open(ArtifactStore* artifacts,
-                    const polytrain::v1::DownloadArtifactRequest& request) {
-    std::vector<std::string> passed_over;
-    const std::string name = request.path().substr(request.path().find('/') + 1);
-    const bool checkpoint =
-        request.or_older_checkpoint() && absl::StartsWith(name, kCheckpointPrefix);
-    absl::StatusOr<IntactArtifact> file =
-        checkpoint ? artifacts->FindIntactOrOlder(request.path(), kCheckpointPrefix, &passed_over)
-                   : artifacts->FindIntact(request.path());
-    for (const std::string& why : passed_over) spdlog::warn("passed over {}", why);
-    if (!file.ok()) return file.status();
-    file_ = *std::move(file);
-    absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
-        ChunkedFileReader::Open(file_.path, kArtifactChunkBytes);
-    if (!reader.ok()) return reader.status();
-    reader_ = *std::move(reader);
-    chunk_.set_job_id(file_.relative.substr(0, file_.relative.find('/')));
-    chunk_.set_name(file_.name);
-    return absl::OkStatus();
-  }
-
-  void WriteNext() {
-    bool last = false;
-    if (absl::Status s = reader_->Next(chunk_.mutable_data(), &last); !s.ok()) {
-      Finish(ToGrpcStatus(s));
-      return;
-    }
-    if (last) {
-      // The size and CRC-32 recorded when it was stored, not those of what was read now.
-      chunk_.set_last(true);
-      chunk_.set_size(file_.size);
-      chunk_.set_crc32(file_.crc32);
-      done_ = true;
-    }
-    if (absl::Status s = SerializeResponse(chunk_, &chunk_bytes_); !s.ok()) {
-      Finish(ToGrpcStatus(s));
-      return;
-    }
-    idle_.Arm();
-    StartWrite(&chunk_bytes_);
-  }
-
-  IntactArtifact file_;
-  std::unique_ptr<ChunkedFileReader> reader_;
-  polytrain::v1::ArtifactChunk chunk_;
-  grpc::ByteBuffer chunk_bytes_;
-  bool done_ = false;
-  StreamIdleTimer idle_;  // last: stopped before the rest goes
-};
+// What a worker's request may have: the file it names (with or_older_checkpoint, perhaps an
+// older checkpoint of the same job), if the protocol lets that worker read it.
+absl::StatusOr<IntactArtifact> RequestedFile(WorkerProtocol* protocol, ArtifactStore* artifacts,
+                                             const grpc::ByteBuffer& request_bytes,
+                                             const absl::Status& access) {
+  polytrain::v1::DownloadArtifactRequest request;
+  POLYTRAIN_RETURN_IF_ERROR(access);
+  POLYTRAIN_RETURN_IF_ERROR(ParseRequest(request_bytes, &request));
+  POLYTRAIN_RETURN_IF_ERROR(ValidateDownloadArtifactRequest(request));
+  POLYTRAIN_RETURN_IF_ERROR(protocol->CheckDownload(request.session_key(), request.path()));
+  std::vector<std::string> passed_over;
+  const std::string name = request.path().substr(request.path().find('/') + 1);
+  const bool checkpoint =
+      request.or_older_checkpoint() && absl::StartsWith(name, kCheckpointPrefix);
+  absl::StatusOr<IntactArtifact> file =
+      checkpoint ? artifacts->FindIntactOrOlder(request.path(), kCheckpointPrefix, &passed_over)
+                 : artifacts->FindIntact(request.path());
+  for (const std::string& why : passed_over) spdlog::warn("passed over {}", why);
+  return file;
+}
 
 }  // namespace
 
@@ -237,7 +166,14 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* pro
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(
     grpc::CallbackServerContext* context, WorkerProtocol* protocol, ArtifactStore* artifacts,
     const grpc::ByteBuffer& request, const absl::Status& access, absl::Duration idle_timeout) {
-  return new ArtifactDownload(context, protocol, artifacts, request, access, idle_timeout);
+  absl::StatusOr<IntactArtifact> file = RequestedFile(protocol, artifacts, request, access);
+  polytrain::v1::ArtifactChunk first;
+  if (file.ok()) {
+    first.set_job_id(file->relative.substr(0, file->relative.find('/')));
+    first.set_name(file->name);
+  }
+  return new FileDownload<polytrain::v1::ArtifactChunk>(context, std::move(file), std::move(first),
+                                                        idle_timeout);
 }
 
 }  // namespace polytrain

@@ -12,6 +12,7 @@
 #include "server/job_retention.h"
 #include "server/sweep_deletion.h"
 #include "server/sweep_expansion.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -106,6 +107,28 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> ClientApi::DeleteSweep(
   absl::StatusOr<polytrain::v1::Sweep> record = queries_->AccessibleSweep(request.id(), caller);
   if (!record.ok()) return record.status();
   return DeleteEndedSweep(*scheduler_, *store_, files_, *record);
+}
+
+absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
+    const polytrain::v1::DownloadCheckpointRequest& request, const Caller& caller) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateDownloadCheckpointRequest(request));
+  absl::StatusOr<Job> job = queries_->AccessibleJob("id", request.id(), caller);
+  if (!job.ok()) return job.status();
+  if (files_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "id: this coordinator keeps no checkpoints (it runs without an artifact store)");
+  }
+  if (job->checkpoint().empty()) {
+    return absl::NotFoundError(absl::StrCat("id: job ", request.id(), " has no stored checkpoint",
+                                            job->state() == polytrain::v1::JOB_STATE_QUEUED
+                                                ? " (it has not started)"
+                                                : " (it has not trained to one)"));
+  }
+  std::vector<std::string> passed_over;
+  absl::StatusOr<IntactArtifact> file =
+      files_->FindIntactOrOlder(job->checkpoint(), kCheckpointPrefix, &passed_over);
+  for (const std::string& why : passed_over) spdlog::warn("{}: passed over {}", job->id(), why);
+  return file;
 }
 
 absl::StatusOr<Job> ClientApi::GetJob(const polytrain::v1::GetJobRequest& request,

@@ -72,6 +72,10 @@ class ClientApi {
       const polytrain::v1::DeleteJobRequest& request, const Caller& caller);
   absl::StatusOr<polytrain::v1::Job> CancelJob(const polytrain::v1::CancelJobRequest& request,
                                                const Caller& caller);
+  // The newest intact stored checkpoint of a job the caller may read (Coordinator.
+  // DownloadCheckpoint): NOT_FOUND when it has none stored, DATA_LOSS when none is intact.
+  absl::StatusOr<IntactArtifact> StoredCheckpoint(
+      const polytrain::v1::DownloadCheckpointRequest& request, const Caller& caller);
   absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
       const polytrain::v1::GetMetricsRequest& request, const Caller& caller);
   absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(

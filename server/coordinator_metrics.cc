@@ -68,7 +68,10 @@ const JobGauge kJobGauges[] = {
      "Negative log-likelihood of the true class at the job's latest evaluation: the same "
      "measure whatever the job's loss, so comparable across losses."},
     {"eval_accuracy", "polytrain_job_eval_accuracy",
-     "Top-1 accuracy of the job's latest evaluation (0-1)."},
+     "Top-1 accuracy of the job's latest evaluation (0-1; multi-label data: the fraction of "
+     "label decisions right)."},
+    {"eval_f1", "polytrain_job_eval_f1",
+     "Micro-averaged F1 of the job's latest evaluation, for multi-label data (0-1)."},
     {"samples_per_second", "polytrain_job_samples_per_second",
      "Training throughput of the job, samples per second."},
     {"allreduce_seconds_per_step", "polytrain_job_allreduce_seconds_per_step",

@@ -22,6 +22,8 @@ TEST(CoordinatorMetricsTest, FinishedJobSeriesAreDroppedAfterTheRetention) {
   point.set_step(5);
   (*point.mutable_values())["eval_accuracy"] = 0.5;
   metrics.JobProgress(job, point);
+  // A gauge of a value the job does not report (eval_f1: multi-label data) has no series of it.
+  EXPECT_EQ(Exposition(registry).find("polytrain_job_eval_f1{"), std::string::npos);
   const std::string series =
       "polytrain_job_eval_accuracy{job_id=\"job-1\",job_name=\"n\",loss=\"ce\",replicas=\"1\","
       "sweep=\"sweep-7\"} "
@@ -34,6 +36,13 @@ TEST(CoordinatorMetricsTest, FinishedJobSeriesAreDroppedAfterTheRetention) {
   EXPECT_NE(Exposition(registry).find(series), std::string::npos);
   metrics.DropExpiredJobSeries(ended + std::chrono::minutes(10));
   EXPECT_EQ(Exposition(registry).find("job-1"), std::string::npos);
+  // Multi-label data's F1 has its gauge.
+  (*point.mutable_values())["eval_f1"] = 0.75;
+  metrics.JobProgress(job, point);
+  EXPECT_NE(Exposition(registry).find("polytrain_job_eval_f1{job_id=\"job-1\",job_name=\"n\","
+                                      "loss=\"ce\",replicas=\"1\",sweep=\"sweep-7\"} 0.75"),
+            std::string::npos)
+      << Exposition(registry);
 }
 
 // A requeued or ended job trains nowhere: its throughput goes to 0, its other values stay.

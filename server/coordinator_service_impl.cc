@@ -2,8 +2,12 @@
 
 #include <chrono>
 
+#include "absl/strings/numbers.h"
+#include "api/limits.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 #include "server/artifact_upload_reactor.h"
+#include "server/file_download_reactor.h"
 #include "server/request_bytes.h"
 
 namespace polytrain {
@@ -138,6 +142,37 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifac
         if (metrics_ == nullptr) return;
         metrics_->Rpc(
             "UploadArtifact", status.error_code(),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      });
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadCheckpoint(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<IntactArtifact> file = [&]() -> absl::StatusOr<IntactArtifact> {
+    absl::StatusOr<Caller> caller = access_->ClientCaller(*context);
+    if (!caller.ok()) return caller.status();
+    polytrain::v1::DownloadCheckpointRequest parsed;
+    POLYTRAIN_RETURN_IF_ERROR(ParseRequest(*request, &parsed));
+    return api_->StoredCheckpoint(parsed, *caller);
+  }();
+  polytrain::v1::CheckpointChunk first;
+  if (file.ok()) {
+    first.set_name(file->name);
+    int64_t step = 0;  // the name is ckpt-<step>.pt
+    if (absl::SimpleAtoi(
+            absl::string_view(file->name)
+                .substr(absl::string_view(kCheckpointPrefix).size(), kCheckpointStepDigits),
+            &step)) {
+      first.set_step(step);
+    }
+  }
+  return new FileDownload<polytrain::v1::CheckpointChunk>(
+      context, std::move(file), std::move(first), transfer_idle_,
+      [this, start](const grpc::Status& status) {
+        if (metrics_ == nullptr) return;
+        metrics_->Rpc(
+            "DownloadCheckpoint", status.error_code(),
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       });
 }

@@ -33,7 +33,10 @@ using RawService = Coordinator::WithRawCallbackMethod_SubmitJob<
                                             Coordinator::WithRawCallbackMethod_DeleteJob<
                                                 Coordinator::WithRawCallbackMethod_ListSweeps<
                                                     Coordinator::WithRawCallbackMethod_DeleteSweep<
-                                                        Coordinator::Service>>>>>>>>>>>>>>>>;
+                                                        Coordinator::
+                                                            WithRawCallbackMethod_DownloadCheckpoint<
+                                                                Coordinator::
+                                                                    Service>>>>>>>>>>>>>>>>>;
 }  // namespace coordinator_service_internal
 
 class CoordinatorServiceImpl final : public coordinator_service_internal::RawService {
@@ -90,6 +93,8 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
                                                        const grpc::ByteBuffer* request) override;
   grpc::ServerReadReactor<grpc::ByteBuffer>* UploadArtifact(grpc::CallbackServerContext* context,
                                                             grpc::ByteBuffer* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* DownloadCheckpoint(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* ListArtifacts(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;

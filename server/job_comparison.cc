@@ -150,10 +150,12 @@ absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baselin
                      " (losses: ", absl::StrJoin(loss_order_, ", "), ")"));
   }
   response_.set_baseline_loss(baseline);
-  // Accuracies and calibration errors lie in [0, 1]: a t interval of a few runs may reach past
-  // either end, where no run could be; it is cut there.
+  // Accuracies, F1 and calibration errors lie in [0, 1]: a t interval of a few runs may reach
+  // past either end, where no run could be; it is cut there.
   const bool unit_range = absl::StrContains(response_.metric(), "accuracy") ||
-                          absl::EndsWith(response_.metric(), "_ece");
+                          absl::EndsWith(response_.metric(), "_ece") ||
+                          absl::EndsWith(response_.metric(), "_exact_match") ||
+                          absl::EndsWith(response_.metric(), "_f1");
   for (const std::string& loss : loss_order_) {
     const SampleSummary s = Summarize(finals_[loss]);
     auto* row = response_.add_losses();

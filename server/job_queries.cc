@@ -124,6 +124,9 @@ absl::StatusOr<polytrain::v1::GetMetricsResponse> JobQueries::GetMetrics(
 absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
     const polytrain::v1::CompareJobsRequest& request, const Caller& caller) const {
   std::vector<Job> jobs;
+  // Unless the request names one: a search's own baseline (sigmoid_ce for a sigmoid search, not
+  // whichever loss came first), else the comparison's default.
+  std::string baseline = request.baseline_loss();
   for (int i = 0; i < request.job_ids_size(); ++i) {
     absl::StatusOr<Job> job =
         AccessibleJob(absl::StrCat("job_ids[", i, "]"), request.job_ids(i), caller);
@@ -138,6 +141,7 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
           absl::StrCat("sweep_id: sweep ", request.sweep_id(), " belongs to another user"));
     }
     if (!record.ok() && !absl::IsNotFound(record.status())) return record.status();
+    if (record.ok() && baseline.empty()) baseline = SearchBaselineName(record->request());
     JobFilter filter;
     filter.labels = {{kSweepLabel, request.sweep_id()}};
     // A label is the submitter's to set: the sweep's jobs are its owner's alone, as GetSweep
@@ -151,6 +155,12 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
       return absl::NotFoundError(absl::StrCat("sweep_id: no jobs in sweep ", request.sweep_id()));
     }
     jobs.assign(page->jobs.rbegin(), page->jobs.rend());  // oldest first
+    // A search whose baseline never ran (a random search) takes the comparison's default.
+    if (request.baseline_loss().empty() &&
+        std::none_of(jobs.begin(), jobs.end(),
+                     [&](const Job& job) { return job.loss_name() == baseline; })) {
+      baseline.clear();
+    }
   }
   // One job's history at a time: a thousand long curves are never held at once.
   ComparisonBuilder builder(request.metric(), request.curve_points());
@@ -159,13 +169,17 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
     if (!points.ok()) return points.status();
     builder.Add(job, *points);
   }
-  absl::StatusOr<polytrain::v1::CompareJobsResponse> response =
-      std::move(builder).Build(request.baseline_loss());
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> response = std::move(builder).Build(baseline);
   if (!response.ok()) return response;
   // Jobs picked by id may have been trained differently: the statistics would not show it.
   for (size_t i = 1; i < jobs.size() && request.sweep_id().empty(); ++i) {
+    // A budget written as epochs in one and steps in the other trains alike where both ran
+    // the same steps to their end.
+    const bool same_steps_trained = jobs[0].state() == polytrain::v1::JOB_STATE_SUCCEEDED &&
+                                    jobs[i].state() == polytrain::v1::JOB_STATE_SUCCEEDED &&
+                                    jobs[0].steps() == jobs[i].steps();
     const std::vector<std::string> fields =
-        TrainingSetupDifferences(jobs[0].spec(), jobs[i].spec());
+        TrainingSetupDifferences(jobs[0].spec(), jobs[i].spec(), same_steps_trained);
     if (fields.empty()) continue;
     response->set_note(absl::StrCat(
         "jobs ", jobs[0].id(), " and ", jobs[i].id(), " differ in more than their loss and seed (",

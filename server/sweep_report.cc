@@ -87,6 +87,15 @@ TrialStanding Standing(const Job& job, const std::string& metric) {
   return standing;
 }
 
+std::string SearchBaselineName(const polytrain::v1::SubmitSweepRequest& request) {
+  loss::LossConfig config;
+  if (!request.has_search() ||
+      !ValidateTrainingLoss(SearchBaseline(request), "baseline", &config).ok()) {
+    return "";
+  }
+  return loss::ShortName(config);
+}
+
 polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& request) {
   if (request.search().has_baseline()) return request.search().baseline();
   polytrain::v1::LossSpec baseline =
@@ -139,13 +148,7 @@ absl::StatusOr<Sweep> Report(const Sweep& record, const std::vector<Job>& jobs,
   // search, or top_k 0) its ranking has no p-values. A grid's is CompareJobs' (ce, else its
   // first loss: the user's own list).
   const bool searched = request.has_search();
-  std::string baseline;
-  if (searched) {
-    loss::LossConfig config;
-    if (ValidateTrainingLoss(SearchBaseline(request), "baseline", &config).ok()) {
-      baseline = loss::ShortName(config);
-    }
-  }
+  std::string baseline = SearchBaselineName(request);
   bool has_baseline = false;
   for (const Job& job : jobs) has_baseline = has_baseline || job.loss_name() == baseline;
   if (!has_baseline) baseline.clear();

@@ -28,6 +28,9 @@ TrialStanding Standing(const polytrain::v1::Job& job, const std::string& metric)
 // The loss a search tests against: its baseline, or cross-entropy with the first
 // configuration's activation, smoothing, weights and reduction.
 polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& request);
+// The short name of a search's baseline loss; "" for a grid (no search) or a baseline that is
+// no training loss.
+std::string SearchBaselineName(const polytrain::v1::SubmitSweepRequest& request);
 
 // One job's metric history, oldest first (JobStore::GetMetrics).
 using MetricHistory =

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/coordinator_test_fixture.h"
 
 namespace polytrain {
 namespace {
@@ -89,6 +90,33 @@ TEST(SweepReportTest, AnEmptyRankingSaysWhy) {
   running.set_state(polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_EQ(BuildSweepReport(record, {job, running}).ranking_note(),
             "no run succeeded at the full budget yet");
+}
+
+// CompareJobs of a search compares against the search's own baseline, also where it is not
+// called "ce" (a sigmoid search's sigmoid_ce) and is not the first loss.
+TEST_F(CoordinatorTest, ComparingASearchTakesItsBaseline) {
+  polytrain::v1::SubmitSweepRequest request = SmallHalvingSearch();
+  request.clear_losses();
+  for (int e : {2, 1, 0}) {  // poly1 with epsilon 0 is cross-entropy, the baseline, last
+    polytrain::v1::LossSpec* loss = request.add_losses();
+    loss->mutable_poly1()->set_epsilon(e);
+    loss->set_activation(polytrain::v1::ACTIVATION_SIGMOID);
+  }
+  EXPECT_EQ(SearchBaselineName(request), "sigmoid_ce");
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> search = api_->SubmitSweep(request, kAdmin);
+  ASSERT_TRUE(search.ok()) << search.status();
+  polytrain::v1::CompareJobsRequest compare;
+  compare.set_sweep_id(search->sweep_id());
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> table = api_->CompareJobs(compare, kAdmin);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->baseline_loss(), "sigmoid_ce");
+  compare.set_baseline_loss("sigmoid_poly1(e=2)");  // one the request names goes first
+  table = api_->CompareJobs(compare, kAdmin);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->baseline_loss(), "sigmoid_poly1(e=2)");
+  // A grid has no baseline of its own.
+  request.clear_search();
+  EXPECT_EQ(SearchBaselineName(request), "");
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ polytrain::v1::JobSpec AsTrained(polytrain::v1::JobSpec spec) {
 }  // namespace
 
 std::vector<std::string> TrainingSetupDifferences(const polytrain::v1::JobSpec& a,
-                                                  const polytrain::v1::JobSpec& b) {
+                                                  const polytrain::v1::JobSpec& b,
+                                                  bool same_steps_trained) {
   const google::protobuf::Descriptor& spec = *polytrain::v1::JobSpec::descriptor();
   TopLevelFields reporter;
   MessageDifferencer differencer;
@@ -58,6 +59,10 @@ std::vector<std::string> TrainingSetupDifferences(const polytrain::v1::JobSpec& 
        {"name", "labels", "loss", "seed", "log_every_steps", "eval", "checkpoint", "device",
         "threads", "priority", "max_attempts", "time_limit_seconds", "replicas", "deterministic"}) {
     differencer.IgnoreField(spec.FindFieldByName(ignored));
+  }
+  if (same_steps_trained) {
+    differencer.IgnoreField(spec.FindFieldByName("epochs"));
+    differencer.IgnoreField(spec.FindFieldByName("max_steps"));
   }
   differencer.Compare(AsTrained(a), AsTrained(b));
   std::vector<std::string> fields;

@@ -16,8 +16,11 @@ namespace polytrain {
 // name, labels, loss, seed and what only decides where, when and how often a job runs, reports
 // or is evaluated (device, threads, priority, attempts, time limit, logging, evaluation,
 // checkpoints, replicas, determinism). A constant schedule without warm-up is no schedule.
+// same_steps_trained: both jobs trained to their end the same number of steps, so how the
+// budget was written (epochs, max_steps) made no difference.
 std::vector<std::string> TrainingSetupDifferences(const polytrain::v1::JobSpec& a,
-                                                  const polytrain::v1::JobSpec& b);
+                                                  const polytrain::v1::JobSpec& b,
+                                                  bool same_steps_trained = false);
 
 }  // namespace polytrain
 

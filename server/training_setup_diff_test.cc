@@ -37,6 +37,13 @@ TEST(TrainingSetupDiffTest, OnlyFieldsThatChangeTrainingCount) {
   b.mutable_optimizer()->set_learning_rate(0.2);
   EXPECT_EQ(TrainingSetupDifferences(a, b),
             (std::vector<std::string>{"spec.optimizer", "spec.batch_size"}));
+  // A budget in epochs against one in steps: a difference, unless both trained the same steps.
+  b = a;
+  b.clear_epochs();
+  b.set_max_steps(50);
+  EXPECT_EQ(TrainingSetupDifferences(a, b),
+            (std::vector<std::string>{"spec.epochs", "spec.max_steps"}));
+  EXPECT_TRUE(TrainingSetupDifferences(a, b, /*same_steps_trained=*/true).empty());
 }
 
 TEST_F(CoordinatorTest, ComparingJobsTrainedDifferentlyCarriesANote) {
@@ -60,6 +67,35 @@ TEST_F(CoordinatorTest, ComparingJobsTrainedDifferentlyCarriesANote) {
                                " differ in more than their loss and seed (spec.epochs): each "
                                "loss's runs are pooled, and the losses compared, across that "
                                "difference");
+}
+
+// Jobs that ended having trained the same steps, one budget written in epochs, the other in
+// steps, trained alike: no note. Ended after different steps, they did not.
+TEST_F(CoordinatorTest, ABudgetWrittenTwoWaysThatTrainedTheSameStepsIsNoDifference) {
+  polytrain::v1::SubmitJobRequest request = Request("epochs");  // 4 samples, batch 2: 2 steps
+  const Job in_epochs = *api_->SubmitJob(request, kAdmin);
+  request.mutable_spec()->clear_epochs();
+  request.mutable_spec()->set_max_steps(2);
+  const Job in_steps = *api_->SubmitJob(request, kAdmin);
+  const Job stopped_short = *api_->SubmitJob(request, kAdmin);
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel, /*slots=*/3);
+  Finish(session, in_epochs, {{"eval_accuracy", 0.5}}, 2);
+  Finish(session, in_steps, {{"eval_accuracy", 0.5}}, 2);
+  Finish(session, stopped_short, {{"eval_accuracy", 0.5}}, 1);
+  polytrain::v1::CompareJobsRequest compare;
+  compare.add_job_ids(in_epochs.id());
+  compare.add_job_ids(in_steps.id());
+  absl::StatusOr<polytrain::v1::CompareJobsResponse> table = api_->CompareJobs(compare, kAdmin);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->note(), "");
+  compare.add_job_ids(stopped_short.id());
+  table = api_->CompareJobs(compare, kAdmin);
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_NE(table->note().find(stopped_short.id() + " differ in more than their loss and seed "
+                                                    "(spec.epochs, spec.max_steps)"),
+            std::string::npos)
+      << table->note();
 }
 
 }  // namespace

@@ -128,6 +128,30 @@ expect 4 "spec.model.torchscript.artifact: no artifact sha256:$model_hex is stor
   "$polyctl" submit "$tmp/by_id.txtpb" --no-upload
 expect 4 "id: no artifact sha256:$model_hex" -- "$polyctl" artifacts delete "sha256:$model_hex"
 
+# Multi-label data (train_y [N, 5] of 0/1) trains with a sigmoid loss through the service, its
+# evaluations scored label by label; a softmax loss on it fails naming the field.
+cat >"$tmp/files/multi_label.txtpb" <<'SPEC'
+name: "byo-multi-label"
+model { mlp { hidden: [32] } }
+dataset { tensors { path: "multi_label.pt" } }
+loss { focal { gamma: 2 } activation: ACTIVATION_SIGMOID }
+optimizer { adam {} learning_rate: 0.01 }
+epochs: 4
+batch_size: 64
+seed: 3
+max_attempts: 1
+SPEC
+expect 0 "exact_match" -- "$polyctl" submit "$tmp/files/multi_label.txtpb" --watch
+checks=$((checks + 1))
+grep -q "succeeded on byo-worker" "$tmp/out" "$tmp/err" ||
+  fail "the multi-label job did not succeed: $(tail -3 "$tmp/out" "$tmp/err")"
+multi_job=$(cat "$tmp/out" "$tmp/err" | grep -o "job-[0-9a-z-]*" | head -1)
+expect 0 '"eval_f1"' -- "$polyctl" get "$multi_job" --format json
+sed 's/ activation: ACTIVATION_SIGMOID//' "$tmp/files/multi_label.txtpb" >"$tmp/files/softmax_multi.txtpb"
+expect 6 "failed" -- "$polyctl" submit "$tmp/files/softmax_multi.txtpb" --watch
+expect 0 "spec.loss.activation: a softmax loss takes one class per sample" -- \
+  "$polyctl" get "$(cat "$tmp/out" "$tmp/err" | grep -o "job-[0-9a-z-]*" | head -1)"
+
 # A standalone run has no coordinator to fetch from.
 expect 5 "spec.dataset.tensors.artifact: sha256:$data_hex was not fetched" -- \
   "$build/worker/polytrain-worker" --spec "$tmp/by_id.txtpb" --quiet

@@ -20,6 +20,7 @@ check '^[0-9]+ passed, 0 failed$' "device check"
 check '^softmax +fused poly_n N=1000 +[0-9.]+ +[0-9.]+ +[0-9.]+x$' "bench table"
 check '^sigmoid +fused sigmoid poly1 e=2 ' "bench sigmoid row"
 check '^job gpu-check-cnn finished after 5/5 steps' "standalone job"
+check '^  eval_f1 +[0-9.]+$' "multi-label job"
 for model in mlp cnn resnet; do
   check "^$model +FP32 +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+x$" "$model C++ vs Python row"
   check "^$model +BF16 +[0-9]+ +[0-9]+ " "$model BF16 row"

@@ -155,6 +155,22 @@ class OpenCoordinatorTest(unittest.TestCase):
             list(watch(b"\x0a\x02\xff\xfe", timeout=10))
         self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("polytrain.v1.WatchJobRequest", error.exception.details())
+        download = self.coordinator.channel.unary_stream(SERVICE + "DownloadCheckpoint")
+        with self.assertRaises(grpc.RpcError) as error:
+            list(download(b"\x0a\x05ab", timeout=10))
+        self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        details = error.exception.details()
+        self.assertTrue(
+            details.startswith("request: not a valid polytrain.v1.DownloadCheckpointRequest"),
+            details)
+        for job_id, code in [("", grpc.StatusCode.INVALID_ARGUMENT),
+                             ("a b", grpc.StatusCode.INVALID_ARGUMENT),
+                             ("job-nothere", grpc.StatusCode.NOT_FOUND)]:
+            request = coordinator_pb2.DownloadCheckpointRequest(id=job_id).SerializeToString()
+            with self.assertRaises(grpc.RpcError) as error:
+                list(download(request, timeout=10))
+            self.assertEqual(error.exception.code(), code, job_id)
+            self.assertTrue(error.exception.details().startswith("id: "), error.exception.details())
 
     def test_a_sweep_state_no_coordinator_knows_is_named(self):
         # An open enum keeps a value from a newer client: refused by its place in the list.
@@ -563,6 +579,17 @@ class TokenCoordinatorTest(unittest.TestCase):
             code, details, artifact = upload(coordinator, chunks,
                                              [("authorization", f"Bearer {TOKEN}")])
             self.assertEqual((code, artifact.owner), (grpc.StatusCode.OK, "alice"), details)
+            # Nor may a worker token read a job's trained model, or no token at all.
+            download = coordinator.channel.unary_stream(SERVICE + "DownloadCheckpoint")
+            request = coordinator_pb2.DownloadCheckpointRequest(id="job-x").SerializeToString()
+            for metadata, code in [([("authorization", f"Bearer {WORKER_TOKEN}")],
+                                    grpc.StatusCode.PERMISSION_DENIED),
+                                   ([], grpc.StatusCode.UNAUTHENTICATED),
+                                   ([("authorization", f"Bearer {TOKEN}")],
+                                    grpc.StatusCode.NOT_FOUND)]:
+                with self.assertRaises(grpc.RpcError) as error:
+                    list(download(request, timeout=10, metadata=metadata))
+                self.assertEqual(error.exception.code(), code, metadata)
             # Probes need no token: grpc.health.v1 answers SERVING (field 1 = 1).
             code, _, reply = coordinator.call("/grpc.health.v1.Health/Check", b"")
             self.assertEqual((code, reply), (grpc.StatusCode.OK, b"\x08\x01"))

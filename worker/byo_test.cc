@@ -10,6 +10,7 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "worker/byo_test_fixture.h"
 #include "worker/tensor_file.h"
 #include "worker/trainer.h"
 #include "worker/trainer_test_util.h"
@@ -26,40 +27,15 @@ using testing_util::Spec;
 using testing_util::TempDir;
 using testing_util::Train;
 
-class ByoTest : public ::testing::Test {
+class ByoTest : public ByoFixture {
  protected:
-  static void SetUpTestSuite() {
-    root_ = new std::string(TempDir("byo"));
-    const std::string command = std::string("/usr/bin/python3 ") + POLYTRAIN_SOURCE_DIR +
-                                "/worker/testdata/make_byo_fixtures.py " + *root_;
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  }
-  static void TearDownTestSuite() {
-    fs::remove_all(*root_);
-    delete root_;
-  }
-
-  TrainerOptions Options() const {
-    TrainerOptions options;
-    options.data_root = *root_;
-    return options;
-  }
-
   // A job on `data` (a tensor file) with `model` (a model spec's text).
   static JobSpec Job(const std::string& model, const std::string& data = "vectors.pt") {
     return Spec("name: 'byo' model { " + model + " } dataset { tensors { path: '" + data +
                 "' } } loss { poly1 { epsilon: 1 } } optimizer { sgd { momentum: 0.9 } "
                 "learning_rate: 0.05 } epochs: 2 batch_size: 64 seed: 5 log_every_steps: 10");
   }
-
-  std::string CreateError(const JobSpec& spec) const {
-    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, Options());
-    return trainer.ok() ? "no error" : std::string(trainer.status().message());
-  }
-
-  static std::string* root_;
 };
-std::string* ByoTest::root_ = nullptr;
 
 TEST_F(ByoTest, AScriptedMlpTrainsOnATensorFile) {
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
@@ -332,9 +308,11 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   EXPECT_EQ(CreateError(Job(model, "int_samples.pt")),
             f + "train_x is Int; expected a floating dtype or uint8");
   EXPECT_EQ(CreateError(Job(model, "float_labels.pt")),
-            f + "train_y is Float; expected integer class indices");
+            f + "train_y is Float [1200]; expected integer class indices [N] or multi-label "
+                "targets [N, labels]");
   EXPECT_EQ(CreateError(Job(model, "short_labels.pt")),
-            f + "train_y is [1199]; expected one label per sample: [1200]");
+            f + "train_y is [1199]; expected one label per sample: [1200] (or multi-label "
+                "targets: [1200, labels])");
   EXPECT_EQ(CreateError(Job(model, "unknown_class.pt")),
             f + "test_y holds class 9 but train_y names 5 classes (0 to 4)");
   EXPECT_EQ(CreateError(Job(model, "other_shape.pt")),

@@ -1,10 +1,17 @@
 #include "worker/checkpoint_files.h"
 
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "api/limits.h"
 
 namespace polytrain {
@@ -107,6 +114,49 @@ std::vector<std::string> RemoveIdleJobDirs(const std::string& root, std::chrono:
   try {
     RemoveIdleJobDirsOrThrow(root, fs::file_time_type::clock::now() - idle, running, &removed);
   } catch (const fs::filesystem_error&) {
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
+}
+
+namespace {
+
+constexpr char kAttemptDirPrefix[] = "polytrain-attempt-";
+
+// The process named in an attempt directory's name, "polytrain-attempt-<job>-p<pid>-XXXXXX"; 0
+// when it names none.
+pid_t AttemptDirProcess(const std::string& name) {
+  if (!absl::StartsWith(name, kAttemptDirPrefix) || name.size() < 8) return 0;
+  const std::string head = name.substr(0, name.size() - 7);  // without "-XXXXXX"
+  const size_t mark = head.rfind("-p");
+  int pid = 0;
+  if (mark == std::string::npos || !absl::SimpleAtoi(head.substr(mark + 2), &pid)) return 0;
+  return pid;
+}
+
+}  // namespace
+
+std::string MakeAttemptDir(const std::string& temp_dir, const std::string& job_id) {
+  std::string pattern =
+      (fs::path(temp_dir) / absl::StrCat(kAttemptDirPrefix, job_id, "-p", getpid(), "-XXXXXX"))
+          .string();
+  return mkdtemp(pattern.data()) != nullptr ? pattern : "";
+}
+
+std::vector<std::string> RemoveOrphanedAttemptDirs(const std::string& temp_dir) {
+  std::vector<std::string> removed;
+  std::error_code error;
+  try {
+    for (const auto& entry : fs::directory_iterator(temp_dir, error)) {
+      const std::string name = entry.path().filename().string();
+      const pid_t pid = AttemptDirProcess(name);
+      if (pid <= 0 || entry.is_symlink() || !entry.is_directory()) continue;
+      if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to ask
+      if (fs::remove_all(entry.path(), error) != static_cast<std::uintmax_t>(-1) && !error) {
+        removed.push_back(name);
+      }
+    }
+  } catch (const fs::filesystem_error&) {  // housekeeping: what is left stays for next time
   }
   std::sort(removed.begin(), removed.end());
   return removed;

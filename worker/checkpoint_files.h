@@ -36,6 +36,14 @@ std::vector<std::string> DeleteCheckpointsAfter(const std::string& dir,
 std::vector<std::string> RemoveIdleJobDirs(const std::string& root, std::chrono::seconds idle,
                                            const std::set<std::string>& running);
 
+// A service worker without --checkpoint_dir gives each attempt a directory of its own under
+// `temp_dir` (the system's temporary directory): MakeAttemptDir makes one, unpredictably named
+// and private (0700), naming the worker's process; "" when it cannot. An attempt removes its
+// directory when it ends; RemoveOrphanedAttemptDirs removes those whose process is gone (a
+// worker killed mid-attempt) and returns their names.
+std::string MakeAttemptDir(const std::string& temp_dir, const std::string& job_id);
+std::vector<std::string> RemoveOrphanedAttemptDirs(const std::string& temp_dir);
+
 // `error` for the coordinator and its clients: the worker's own checkpoint directories (`dirs`,
 // with or without a trailing '/') taken out of the paths it names, so that
 // "ROOT/job-x/ckpt-....pt" reads as "job-x/ckpt-....pt", the coordinator's name for its copy (a

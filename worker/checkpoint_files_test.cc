@@ -1,5 +1,6 @@
 #include "worker/checkpoint_files.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -91,6 +92,26 @@ TEST_F(CheckpointFilesTest, IdleJobDirsGoButRunningOnesFreshOnesAndOtherEntriesS
 }
 
 // A job's error names its checkpoints as the coordinator does, not by this worker's paths.
+// An attempt's own directory is private and new each time; one left by a process that is gone
+// (a worker killed mid-attempt) is removed, those of live processes and other entries stay.
+TEST_F(CheckpointFilesTest, AttemptDirsArePrivateAndThoseOfGoneProcessesGo) {
+  const std::string mine = MakeAttemptDir(dir_.string(), "job-a");
+  ASSERT_FALSE(mine.empty());
+  EXPECT_EQ(fs::status(mine).permissions() & fs::perms::all, fs::perms::owner_all);
+  EXPECT_NE(MakeAttemptDir(dir_.string(), "job-a"), mine);
+  const pid_t child = fork();  // a process that exits at once: its pid then names none
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  const std::string orphan = "polytrain-attempt-job-b-p" + std::to_string(child) + "-Ab3dEf";
+  fs::create_directories(dir_ / orphan);
+  std::ofstream(dir_ / orphan / "ckpt-000000000001.pt") << "x";
+  EXPECT_EQ(RemoveOrphanedAttemptDirs(dir_.string()), std::vector<std::string>{orphan});
+  EXPECT_TRUE(fs::exists(mine));
+  EXPECT_TRUE(fs::exists(dir_ / "notes.txt"));
+  EXPECT_TRUE(RemoveOrphanedAttemptDirs(dir_.string()).empty());
+}
+
 TEST_F(CheckpointFilesTest, ErrorsLeaveTheWorkersDirectoriesOut) {
   EXPECT_EQ(WithoutCheckpointDirs("saving checkpoint /var/ckpt/job-1/ckpt-000000000080.pt: disk "
                                   "full; renaming /tmp/trial-job-1/ckpt-000000000080.pt.tmp",

@@ -1,10 +1,12 @@
 // Data-parallel training (JobSpec.replicas) against a single trainer: the gang's ranks run here
 // as threads of one process, joined through a real TCPStore and Gloo over loopback.
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "google/protobuf/text_format.h"
@@ -221,6 +223,42 @@ TEST(DataParallelTest, AMeanOverWeightedOrIgnoredRowsTrainsAsOne) {
       EXPECT_NEAR(gang[0].points[i].values().at("accuracy"), solo.at("accuracy"), 0.02) << i;
     }
   }
+}
+
+// Multi-label targets with unknown (ignored) elements, more of them in the first half of the
+// data: a rank's mean counts its own kept elements, and the gang's weights are one trainer's.
+TEST(DataParallelTest, MultiLabelTargetsWithIgnoredElementsTrainAsOne) {
+  const std::string root = TempDir("dp_multi_label");
+  std::filesystem::create_directories(root);
+  torch::manual_seed(4);
+  const torch::Tensor rules = torch::randn({12, 4});
+  c10::Dict<std::string, torch::Tensor> tensors;
+  for (const auto& [split, rows] : {std::pair<std::string, int64_t>{"train", 100}, {"test", 64}}) {
+    const torch::Tensor x = torch::randn({rows, 12});
+    torch::Tensor y = x.mm(rules).gt(0.5).to(torch::kFloat);
+    y.narrow(0, 0, rows / 2).masked_fill_(torch::rand({rows / 2, 4}).lt(0.6), -1.0);
+    tensors.insert(split + "_x", x);
+    tensors.insert(split + "_y", y);
+  }
+  const std::vector<char> bytes = torch::pickle_save(tensors);
+  std::ofstream(root + "/multi_label.pt", std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  polytrain::v1::JobSpec spec = Spec(kSpec);
+  ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString(
+      "dataset { tensors { path: 'multi_label.pt' } } "
+      "loss { focal { gamma: 2 } activation: ACTIVATION_SIGMOID ignore_index: -1 }",
+      &spec));
+  TrainerOptions alone_options;
+  alone_options.data_root = root;
+  const ModelState alone = TrainAlone(spec, alone_options);
+  spec.set_replicas(2);
+  std::vector<RankResult> gang =
+      RunGang(spec, 2, [&](int, TrainerOptions& options) { options.data_root = root; });
+  for (int rank = 0; rank < 2; ++rank) {
+    ASSERT_TRUE(gang[rank].summary.ok()) << rank << ": " << gang[rank].summary.status();
+  }
+  ExpectCloseWeights(gang[0].state, alone);
+  std::filesystem::remove_all(root);
 }
 
 TEST(DataParallelTest, AugmentedRanksTrainAsOneEvenWithNoRowsInAShortBatch) {

@@ -12,6 +12,7 @@
 #include "worker/augmentation.h"
 #include "worker/data_root.h"
 #include "worker/idx_file.h"
+#include "worker/multi_label.h"
 #include "worker/tensor_file.h"
 
 namespace polytrain {
@@ -150,6 +151,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& fil
            dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz"},
           {field, field, field, field}};
       POLYTRAIN_RETURN_IF_ERROR(LoadIdx(data_root, sources, field, &data));
+      data.field = field;
       break;
     }
     case DatasetSpec::kIdx: {
@@ -161,11 +163,13 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& fil
           {FieldPath(field, "train_images"), FieldPath(field, "train_labels"),
            FieldPath(field, "test_images"), FieldPath(field, "test_labels")}};
       POLYTRAIN_RETURN_IF_ERROR(LoadIdx(data_root, sources, field, &data));
+      data.field = field;
       break;
     }
     case DatasetSpec::kSynthetic:
       source = "synthetic";
       Generate(spec.synthetic(), &data);
+      data.field = FieldPath(path, "synthetic");
       break;
     case DatasetSpec::kTensors: {
       source = "tensors";
@@ -176,6 +180,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& fil
                          FieldPath(path, "tensors"));
       if (!file.ok()) return file.status();
       POLYTRAIN_RETURN_IF_ERROR(ReadTensorFile(*file, field, &data));
+      data.field = field;
       if (data.validation.size() > 0 && spec.validation_fraction() > 0.0) {
         return InvalidField(FieldPath(path, "validation_fraction"),
                             "the tensor file has a validation split of its own (val_x, val_y)");
@@ -185,7 +190,8 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& fil
     case DatasetSpec::SOURCE_NOT_SET:
       return InvalidField(FieldPath(path, "source"), "no dataset set");
   }
-  if (data.classes < 2) {
+  // One label of multi-label targets is a binary task of its own; class indices need two.
+  if (data.classes < (IsMultiLabel(data.train.y) ? 1 : 2)) {
     return InvalidField(FieldPath(path, "source"), "the labels name fewer than 2 classes");
   }
   POLYTRAIN_RETURN_IF_ERROR(
@@ -220,7 +226,8 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& fil
   }
   data.description =
       absl::StrCat(source, ": ", data.train.size(), " train, ", data.validation.size(),
-                   " validation, ", data.test.size(), " test, ", data.classes, " classes");
+                   " validation, ", data.test.size(), " test, ", data.classes,
+                   IsMultiLabel(data.train.y) ? " labels (multi-label)" : " classes");
   if (spec.has_normalize()) absl::StrAppend(&data.description, ", normalized per channel");
   if (Augments(spec.augment())) {
     absl::StrAppend(

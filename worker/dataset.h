@@ -16,7 +16,9 @@ namespace polytrain {
 
 struct Split {
   torch::Tensor x;  // float32 [N, sample_shape...]
-  torch::Tensor y;  // int64 [N], class indices
+  // int64 [N], class indices; or float32 [N, C] multi-label targets (multi_label.h), C the
+  // dataset's `classes`
+  torch::Tensor y;
   int64_t size() const { return y.defined() ? y.size(0) : 0; }
 };
 
@@ -27,6 +29,7 @@ struct Dataset {
   int64_t classes = 0;
   std::vector<int64_t> sample_shape;  // {1, H, W} for images, {features} otherwise
   std::string description;            // e.g. "fashion_mnist: 60000 train, 10000 test, 10 classes"
+  std::string field;                  // the spec field errors about the data's values name
 };
 
 // Reads (or generates) the data of `spec`, its files found through `files`. Image

@@ -7,13 +7,14 @@
 #include "api/limits.h"
 #include "worker/autocast_scope.h"
 #include "worker/loss_denominator.h"
+#include "worker/multi_label.h"
 
 namespace polytrain {
 
 torch::Tensor LossTargets(const loss::PolyLoss& loss, const torch::Tensor& labels, int64_t classes,
                           torch::ScalarType dtype) {
   if (loss.config().activation == loss::Activation::kSigmoid) {
-    return torch::one_hot(labels, classes).to(dtype);
+    return IsMultiLabel(labels) ? labels.to(dtype) : torch::one_hot(labels, classes).to(dtype);
   }
   return labels;
 }
@@ -32,10 +33,17 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
   std::vector<double> bin_count(bins, 0.0), bin_correct(bins, 0.0), bin_confidence(bins, 0.0);
   // Accuracy, per-class accuracy and calibration skip the rows the loss ignores; eval_nll covers
   // every row.
+  const bool multi_label = IsMultiLabel(split.y);
   const std::optional<int64_t> ignored_row_label = IgnoredRowLabel(per_sample_loss.config());
   const bool skips_ignored = ignored_row_label.has_value();
   const int64_t ignored = skips_ignored ? *ignored_row_label : 0;
   int64_t scored = 0;
+  std::optional<MultiLabelScores> multi_label_scores;
+  if (multi_label) {
+    multi_label_scores.emplace(classes, bins,
+                               UnscoredTarget(per_sample_loss.config(), /*multi_label=*/true),
+                               options.device);
+  }
 
   for (int64_t start = 0; start < n; start += options.batch_size) {
     const int64_t len = std::min(options.batch_size, n - start);
@@ -59,6 +67,10 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
     // The negative log-likelihood of the true class (for a sigmoid model, of the one-hot
     // target), in float64: the same measure whatever loss trained the model.
     const torch::Tensor scores = logits.to(torch::kDouble);
+    if (multi_label) {
+      multi_label_scores->Add(scores, y);
+      continue;
+    }
     const torch::Tensor nll =
         sigmoid
             ? torch::binary_cross_entropy_with_logits(
@@ -99,8 +111,18 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
   model.SetTraining(true);
 
   std::map<std::string, double> out;
-  double correct_total = 0.0, ece = 0.0;
   const bool per_class = classes <= kMaxClassesWithPerClassMetrics;
+  // A split whose denominator is 0 (every row ignored) has loss 0, as such a batch has.
+  const double denominator =
+      options.reduction == loss::Reduction::kMean
+          ? MeanDenominators(per_sample_loss.config(), split.y, classes).sum().item<double>()
+          : static_cast<double>(n);
+  out[prefix + "loss"] = denominator > 0 ? loss_sum / denominator : 0.0;
+  if (multi_label) {
+    multi_label_scores->Report(prefix, n, per_class, out);
+    return out;
+  }
+  double correct_total = 0.0, ece = 0.0;
   for (int64_t k = 0; k < classes; ++k) {
     correct_total += class_correct[k];
     if (per_class && class_total[k] > 0) {
@@ -112,12 +134,6 @@ std::map<std::string, double> Evaluate(TrainableModel& model, const Split& split
       ece += std::fabs(bin_correct[b] - bin_confidence[b]) / static_cast<double>(scored);
     }
   }
-  // A split whose denominator is 0 (every row ignored) has loss 0, as such a batch has.
-  const double denominator =
-      options.reduction == loss::Reduction::kMean
-          ? MeanDenominators(per_sample_loss.config(), split.y, classes).sum().item<double>()
-          : static_cast<double>(n);
-  out[prefix + "loss"] = denominator > 0 ? loss_sum / denominator : 0.0;
   const double nll_sum = nll_total.defined() ? nll_total.item<double>() : 0.0;
   out[prefix + "nll"] = n > 0 ? nll_sum / static_cast<double>(n) : 0.0;
   if (scored > 0) {  // a split of ignored rows only has nothing to score

@@ -162,5 +162,56 @@ TEST(EvaluationTest, IgnoredRowsAreNotScored) {
   EXPECT_NEAR(ignoring.at("eval_ece"), p - 2.0 / 3, 1e-6);
 }
 
+// Multi-label targets are scored decision by decision (logit > 0 against target >= 0.5), the
+// elements the loss ignores (-1 here) left out of every score.
+TEST(EvaluationTest, MultiLabelTargetsAreScoredLabelByLabel) {
+  const torch::Tensor logits =
+      torch::tensor({{2.0F, -1.0F, 0.5F}, {-3.0F, 4.0F, 1.0F}, {1.0F, -1.0F, -2.0F}});
+  const torch::Tensor targets =
+      torch::tensor({{1.0F, 0.0F, 0.0F}, {0.0F, 1.0F, 1.0F}, {0.0F, -1.0F, 0.0F}});
+  Split split{logits, targets};
+  IdentityModel model;
+  EvalOptions options;
+  options.calibration_bins = 1;
+  options.batch_size = 2;
+  const loss::LossConfig job = Config(
+      "cross_entropy {} activation: ACTIVATION_SIGMOID "
+      "ignore_index: -1");
+  loss::LossConfig none = job;
+  none.reduction = loss::Reduction::kNone;
+  const std::map<std::string, double> values =
+      Evaluate(model, split, 3, loss::PolyLoss(none), options, "eval_");
+  // Hits: row 0 labels 0 and 1, row 1 all three, row 2 label 2 (label 1 ignored, though its
+  // decision matches the -1 read as a target): 6 of 8.
+  EXPECT_DOUBLE_EQ(values.at("eval_accuracy"), 6.0 / 8);
+  EXPECT_DOUBLE_EQ(values.at("eval_exact_match"), 1.0 / 3);
+  // TP 3 (row 0 label 0, row 1 labels 1 and 2), FP 2 (row 0 label 2, row 2 label 0), FN 0.
+  EXPECT_DOUBLE_EQ(values.at("eval_f1"), 6.0 / 8);
+  EXPECT_DOUBLE_EQ(values.at("eval_class_accuracy/0"), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(values.at("eval_class_accuracy/1"), 1.0);
+  EXPECT_DOUBLE_EQ(values.at("eval_class_accuracy/2"), 2.0 / 3);
+  // The float64 reference: BCE summed over the kept elements, per row; one calibration bin.
+  const double z[3][3] = {{2, -1, 0.5}, {-3, 4, 1}, {1, -1, -2}};
+  const double t[3][3] = {{1, 0, 0}, {0, 1, 1}, {0, -1, 0}};
+  double bce = 0, confidence = 0;
+  for (int i = 0; i < 3; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      if (t[i][k] < 0) continue;
+      bce += std::log1p(std::exp(z[i][k])) - t[i][k] * z[i][k];
+      confidence += 1 / (1 + std::exp(-std::fabs(z[i][k])));
+    }
+  }
+  EXPECT_NEAR(values.at("eval_nll"), bce / 3, 1e-12);
+  EXPECT_NEAR(values.at("eval_ece"), std::fabs(6 - confidence) / 8, 1e-12);
+  // The loss is the job's own mean over the kept elements, as one batch of the op computes it.
+  EXPECT_NEAR(values.at("eval_loss"), loss::PolyLoss(job)(logits, targets).item<double>(), 1e-6);
+  // No label present nor predicted: every decision is right, and F1 is 1, not missing.
+  const Split absent{torch::full({2, 3}, -4.0F), torch::zeros({2, 3})};
+  const std::map<std::string, double> none_present =
+      Evaluate(model, absent, 3, loss::PolyLoss(none), options, "eval_");
+  EXPECT_EQ(none_present.at("eval_f1"), 1.0);
+  EXPECT_EQ(none_present.at("eval_exact_match"), 1.0);
+}
+
 }  // namespace
 }  // namespace polytrain

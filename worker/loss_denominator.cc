@@ -5,6 +5,11 @@ namespace polytrain {
 torch::Tensor MeanDenominators(const loss::LossConfig& config, const torch::Tensor& labels,
                                int64_t classes) {
   const auto options = labels.options().dtype(torch::kDouble);
+  if (config.activation == loss::Activation::kSigmoid && labels.dim() == 2) {
+    // Multi-label rows: the elements ignore_index leaves.
+    if (!config.ignore_index) return torch::full({labels.size(0)}, labels.size(1), options);
+    return labels.ne(static_cast<double>(*config.ignore_index)).sum({1}, false, torch::kDouble);
+  }
   if (config.activation == loss::Activation::kSigmoid) {
     // A row is its one-hot target: one 1 and classes - 1 zeros; ignore_index drops the elements
     // equal to it.
@@ -27,6 +32,10 @@ torch::Tensor MeanDenominators(const loss::LossConfig& config, const torch::Tens
 std::optional<int64_t> IgnoredRowLabel(const loss::LossConfig& config) {
   if (config.activation != loss::Activation::kSoftmax) return std::nullopt;
   return config.ignore_index;
+}
+
+std::optional<int64_t> UnscoredTarget(const loss::LossConfig& config, bool multi_label) {
+  return multi_label ? config.ignore_index : IgnoredRowLabel(config);
 }
 
 }  // namespace polytrain

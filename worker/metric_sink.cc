@@ -43,6 +43,10 @@ void ProgressMetricSink::Emit(const MetricPoint& point) {
     std::fprintf(out_, "eval  step %lld epoch %d: loss %.4f accuracy %s ece %s",
                  static_cast<long long>(point.step()), point.epoch(), value("eval_loss"),
                  shown("eval_accuracy").c_str(), shown("eval_ece").c_str());
+    if (point.values().count("eval_exact_match") != 0) {  // multi-label data
+      std::fprintf(out_, " exact_match %s f1 %s", shown("eval_exact_match").c_str(),
+                   shown("eval_f1").c_str());
+    }
     if (point.values().count("val_accuracy") != 0) {
       std::fprintf(out_, " | val accuracy %.4f", value("val_accuracy"));
     }

@@ -48,6 +48,16 @@ code=$?
 check '[[ $code -eq 0 ]] && grep -qF "polytrain-worker: --resume: no checkpoint in $tmp/fresh yet; starting from step 0" "$tmp/err"' \
   "resume without a checkpoint: $(cat "$tmp/out" "$tmp/err")"
 
+# A checkpoint without its size and CRC-32 record cannot be trusted: set aside, said so, and the
+# run starts from step 0.
+mkdir -p "$tmp/unrecorded"
+cp "$(ls "$tmp"/ckpt/ckpt-*.pt | tail -1)" "$tmp/unrecorded/"
+"$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --checkpoint_dir "$tmp/unrecorded" \
+  --resume --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 0 ]] && grep -q "polytrain-worker: passed over .*(set aside as .corrupt)" "$tmp/err" && ! grep -q "resumed" "$tmp/out"' \
+  "resume from an unrecorded checkpoint: $(cat "$tmp/out" "$tmp/err")"
+
 # A bad spec: exit 1, one line naming the field, no metrics file, no checkpoint dir.
 sed 's/batch_size: 64/batch_size: 0/' "$root/examples/jobs/synthetic_poly1.txtpb" >"$tmp/bad.txtpb"
 "$worker" --spec "$tmp/bad.txtpb" --metrics_out "$tmp/bad.jsonl" --checkpoint_dir "$tmp/bad_ckpt" \

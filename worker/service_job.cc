@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -195,8 +197,7 @@ void ServiceJob::Run() {
     options.on_checkpoint = upload;
   }
   // A search trial pauses at its rung and is resumed (perhaps elsewhere) from the checkpoint it
-  // uploads then: without a checkpoint root it gets a directory of its own for this attempt.
-  std::string trial_dir;
+  // uploads then.
   if (job.has_search()) {
     options.pause_at_epoch = job.search().pause_at_epoch();
     options.pause_at_step = job.search().pause_at_step();
@@ -206,22 +207,35 @@ void ServiceJob::Run() {
           "start again",
           job.id());
     }
-    if (options.checkpoint_dir.empty()) {
-      trial_dir = (std::filesystem::temp_directory_path() /
-                   absl::StrCat("polytrain-trial-", job.id(), "-", getpid()))
-                      .string();
-      options.checkpoint_dir = trial_dir;
-      options.resume = true;
-      if (!job.checkpoint().empty()) {
-        if (absl::Status s = FetchStoredCheckpoint(trial_dir); !s.ok() && gang) {
-          fetch_failure = absl::UnavailableError(absl::StrCat(
-              "rank ", context_.rank, " could not fetch ", job.checkpoint(), ": ", s.message()));
-        } else if (!s.ok()) {
-          spdlog::warn("{}: the trial starts from scratch: {}", job.id(), std::string(s.message()));
-        }
-      }
-      options.on_checkpoint = upload;
+  }
+  // Without a checkpoint root, the attempt gets a directory of its own: its checkpoints (the
+  // spec's cadence, and always the last) still go to the coordinator, so that the trained model
+  // can be downloaded (DownloadCheckpoint), a requeued attempt resumes from them, and a search
+  // trial from its rung.
+  std::string attempt_dir;
+  if (options.checkpoint_dir.empty()) {
+    std::error_code error;
+    attempt_dir = MakeAttemptDir(std::filesystem::temp_directory_path(error).string(), job.id());
+    if (attempt_dir.empty()) {
+      spdlog::warn(
+          "{}: no directory for its checkpoints in the temporary directory ({}): none "
+          "are written",
+          job.id(), std::strerror(errno));
     }
+  }
+  if (!attempt_dir.empty()) {
+    options.checkpoint_dir = attempt_dir;
+    options.resume = true;
+    options.checkpoints_best_effort = true;
+    if (!job.checkpoint().empty()) {
+      if (absl::Status s = FetchStoredCheckpoint(attempt_dir); !s.ok() && gang) {
+        fetch_failure = absl::UnavailableError(absl::StrCat(
+            "rank ", context_.rank, " could not fetch ", job.checkpoint(), ": ", s.message()));
+      } else if (!s.ok()) {
+        spdlog::warn("{}: starting from scratch: {}", job.id(), std::string(s.message()));
+      }
+    }
+    options.on_checkpoint = upload;
   }
   options.cancel = &cancel_;
   options.release = &released_;
@@ -291,6 +305,9 @@ void ServiceJob::Run() {
     for (const std::string& why : summary->passed_over_checkpoints) {
       spdlog::warn("{}: passed over {}", job.id(), why);
     }
+    for (const std::string& why : summary->checkpoint_failures) {
+      spdlog::warn("{}: no checkpoint written (the job goes on): {}", job.id(), why);
+    }
     // The final checkpoint goes to the coordinator's artifact store before the job is reported
     // done, retried while the coordinator is away (restarting): the job's record names it, and a
     // paused trial resumes from it (perhaps on another worker). An upload that still fails is
@@ -329,22 +346,22 @@ void ServiceJob::Run() {
       // The worker's own directories stay on the worker: a checkpoint reads as "job-x/ckpt-..."
       // (the coordinator's name for its copy), not as a path on this machine.
       failed->set_error(CutError(WithoutCheckpointDirs(std::string(summary.status().message()),
-                                                       {trial_dir, context_.checkpoint_root})));
+                                                       {attempt_dir, context_.checkpoint_root})));
       failed->set_steps(std::max(sink.last_step(), steps_run));
       failed->set_released(released_.load());
       failed->set_cancelled(cancelled);
       failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
     }
   }
-  if (!trial_dir.empty()) {
+  if (!attempt_dir.empty()) {
     std::error_code ignored;
-    std::filesystem::remove_all(trial_dir, ignored);
+    std::filesystem::remove_all(attempt_dir, ignored);
   }
   // The job's checkpoints here only spare a download of what the coordinator stored: once the
   // job has ended for good (succeeded with its last checkpoint stored, or cancelled) they go, or
   // a worker's --checkpoint_dir would grow with every job it ever ran.
   const bool succeeded = summary.ok() && !summary->released && !summary->paused;
-  if (trial_dir.empty() && !options.checkpoint_dir.empty() &&
+  if (attempt_dir.empty() && !options.checkpoint_dir.empty() &&
       ((succeeded && last_checkpoint_stored) || cancelled)) {
     std::error_code ignored;
     std::filesystem::remove_all(options.checkpoint_dir, ignored);

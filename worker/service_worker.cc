@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <set>
 
@@ -288,6 +289,11 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
 }
 
 void ServiceWorker::RemoveIdleCheckpoints(const std::string& assigned) {
+  std::error_code error;
+  for (const std::string& name :
+       RemoveOrphanedAttemptDirs(std::filesystem::temp_directory_path(error).string())) {
+    spdlog::info("removed {}: the checkpoints of an attempt whose worker process is gone", name);
+  }
   std::set<std::string> running = {assigned};
   for (const auto& [id, job] : jobs_) running.insert(id);
   for (const std::string& id :

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -20,6 +21,7 @@
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
+#include "worker/multi_label.h"
 #include "worker/tensor_storage.h"
 #include "worker/zip_records.h"
 
@@ -80,20 +82,44 @@ absl::StatusOr<torch::Tensor> Samples(const torch::Tensor& x, const std::string&
   return samples.contiguous();
 }
 
-// y of one split as int64 [N]: integer class indices, at least 0.
+// Multi-label targets [N, C] of one split as float32; their values are checked against the
+// job's loss (multi_label.h), which may ignore one of them.
+absl::StatusOr<torch::Tensor> Targets(const torch::Tensor& y, int64_t samples,
+                                      const std::string& where) {
+  if (y.size(0) != samples) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is ", Shape(y.sizes()),
+                                                   "; expected a row of targets per sample: [",
+                                                   samples, ", labels]"));
+  }
+  if (y.size(1) == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is ", Shape(y.sizes()), "; a row of 0 targets holds no label"));
+  }
+  if (y.is_complex()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is ", c10::toString(y.scalar_type()),
+                                                   "; expected real multi-label targets"));
+  }
+  const torch::Tensor targets = y.to(torch::kFloat).contiguous();
+  if (!std::isfinite(targets.sum(torch::kDouble).item<double>())) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " holds NaN or infinite values"));
+  }
+  return targets;
+}
+
+// y of one split: int64 [N] integer class indices, at least 0, or multi-label targets [N, C].
 absl::StatusOr<torch::Tensor> Labels(const torch::Tensor& y, int64_t samples,
                                      const std::string& field, const std::string& key) {
   const std::string where = absl::StrCat(field, ": ", key);
+  if (y.dim() == 2) return Targets(y, samples, where);
   if (y.is_floating_point() || y.is_complex() || y.scalar_type() == torch::kBool) {
-    return absl::InvalidArgumentError(absl::StrCat(where, " is ", c10::toString(y.scalar_type()),
-                                                   "; expected integer class indices"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is ", c10::toString(y.scalar_type()), " ", Shape(y.sizes()),
+                     "; expected integer class indices [N] or multi-label targets [N, labels]"));
   }
   if (y.dim() != 1 || y.size(0) != samples) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, " is ", Shape(y.sizes()), "; expected one label per sample: [", samples, "]",
-        y.dim() == 2 ? " (multi-label targets are not taken by a training job yet: a sigmoid "
-                       "loss trains on each sample's one class)"
-                     : ""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is ", Shape(y.sizes()), "; expected one label per sample: [", samples,
+                     "] (or multi-label targets: [", samples, ", labels])"));
   }
   const torch::Tensor labels = y.to(torch::kLong).contiguous();
   if (labels.min().item<int64_t>() < 0) {
@@ -217,8 +243,10 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
     return InvalidField(field, "val_x and val_y come together");
   }
   try {
-    std::map<std::string, Split*> splits{{"train", &data->train}, {"test", &data->test}};
-    if (tensors.count("val_x") != 0) splits["val"] = &data->validation;
+    // Train first: its errors are named before another split's that repeats them.
+    std::vector<std::pair<std::string, Split*>> splits{{"train", &data->train}};
+    if (tensors.count("val_x") != 0) splits.emplace_back("val", &data->validation);
+    splits.emplace_back("test", &data->test);
     for (const auto& [name, split] : splits) {
       absl::StatusOr<torch::Tensor> x = Samples(tensors[name + "_x"], field, name + "_x");
       if (!x.ok()) return x.status();
@@ -228,10 +256,19 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
       *split = {*x, *y};
     }
     const c10::IntArrayRef shape = data->train.x.sizes().slice(1);
-    data->classes = data->train.y.max().item<int64_t>() + 1;
-    if (data->classes < 2 || data->classes > kMaxTensorFileClasses) {
-      return InvalidField(field, absl::StrCat("train_y names ", data->classes,
-                                              " classes; expected 2 to ", kMaxTensorFileClasses));
+    const bool multi_label = IsMultiLabel(data->train.y);
+    if (multi_label) {
+      data->classes = data->train.y.size(1);
+      if (data->classes > kMaxTensorFileClasses) {
+        return InvalidField(field, absl::StrCat("train_y has ", data->classes, " labels; at most ",
+                                                kMaxTensorFileClasses));
+      }
+    } else {
+      data->classes = data->train.y.max().item<int64_t>() + 1;
+      if (data->classes < 2 || data->classes > kMaxTensorFileClasses) {
+        return InvalidField(field, absl::StrCat("train_y names ", data->classes,
+                                                " classes; expected 2 to ", kMaxTensorFileClasses));
+      }
     }
     for (const auto& [name, split] : splits) {
       if (split->x.sizes().slice(1) != shape) {
@@ -239,6 +276,16 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
                             absl::StrCat(name, "_x samples are ", Shape(split->x.sizes().slice(1)),
                                          " but train_x's are ", Shape(shape)));
       }
+      if (split->y.dim() != data->train.y.dim() ||
+          (multi_label && split->y.size(1) != data->classes)) {
+        return InvalidField(
+            field, absl::StrCat(name, "_y is ", Shape(split->y.sizes()), " but train_y is ",
+                                Shape(data->train.y.sizes()),
+                                split->y.dim() == data->train.y.dim()
+                                    ? ": every split has the same labels"
+                                    : ": class indices in one, multi-label rows in the other"));
+      }
+      if (multi_label) continue;
       const int64_t top = split->y.max().item<int64_t>();
       if (top >= data->classes) {
         return InvalidField(

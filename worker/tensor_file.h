@@ -19,7 +19,8 @@ inline constexpr int64_t kMaxTensorFileBytes = int64_t{16} << 30;
 inline constexpr int64_t kMaxTensorFileClasses = 100000;
 
 // Reads `file` into data->train, data->test and (with val_x/val_y) data->validation, and sets
-// data->classes and data->sample_shape. x becomes float32 (uint8 scaled to [0, 1]), y int64.
+// data->classes and data->sample_shape. x becomes float32 (uint8 scaled to [0, 1]), y int64
+// class indices, or float32 multi-label targets where train_y is [N, C] (C is then `classes`).
 // INVALID_ARGUMENT naming `field` and the key otherwise.
 absl::Status ReadTensorFile(const std::string& file, const std::string& field, Dataset* data);
 

@@ -25,6 +25,7 @@
 #include "worker/loss_denominator.h"
 #include "worker/lr_schedule.h"
 #include "worker/model.h"
+#include "worker/multi_label.h"
 #include "worker/optimizer.h"
 #include "worker/replica_share.h"
 #include "worker/scripted_model.h"
@@ -126,7 +127,8 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   // stops at its first non-finite step; on a GPU only at logging points.
   const bool read_every_step = device_.is_cpu();
   const int64_t first_step = position.step;
-  TrainingWindow window(device_, read_every_step, group, IgnoredRowLabel(loss_config));
+  TrainingWindow window(device_, read_every_step, group,
+                        UnscoredTarget(loss_config, IsMultiLabel(data_.train.y)));
   // A non-finite loss stops the run: `step` is the step it came from, or with `in_window` the
   // last of the logging window it was found in.
   // The data were checked finite on load, so a loss that is not finite at the run's first step,
@@ -176,6 +178,10 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   auto checkpoint = [&]() -> absl::Status {
     absl::StatusOr<std::string> path =
         SaveCheckpoint(options_.checkpoint_dir, state, position, keep_last);
+    if (!path.ok() && options_.checkpoints_best_effort) {
+      summary.checkpoint_failures.push_back(std::string(path.status().message()));
+      return absl::OkStatus();
+    }
     if (!path.ok()) return path.status();
     summary.last_checkpoint = *path;
     last_checkpoint_step = position.step;

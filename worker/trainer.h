@@ -35,6 +35,10 @@ struct TrainerOptions {
   std::string checkpoint_dir;
   // Continue from the newest checkpoint in checkpoint_dir (a fresh start when there is none).
   bool resume = false;
+  // A checkpoint that cannot be written (a full disk) is told in
+  // TrainingSummary::checkpoint_failures and the run goes on, instead of failing it: for
+  // checkpoints nobody asked to keep (a service worker without --checkpoint_dir).
+  bool checkpoints_best_effort = false;
   // Receives every metric point; may be null.
   MetricSink* sink = nullptr;
   // Stop after this many steps as if interrupted (no final evaluation); 0: run to the end.
@@ -84,6 +88,8 @@ struct TrainingSummary {
   int64_t resumed_from_step = 0;  // the checkpoint's step when resumed
   // Checkpoints skipped on resume because they did not match their recorded checksum.
   std::vector<std::string> passed_over_checkpoints;
+  // With checkpoints_best_effort: why checkpoints were not written.
+  std::vector<std::string> checkpoint_failures;
   double seconds = 0.0;
   double samples_per_second = 0.0;              // training steps only, evaluations excluded
   int64_t trained_samples = 0;                  // this replica's rows over the steps it ran

@@ -14,6 +14,7 @@
 #include "worker/compute_threads.h"
 #include "worker/device_choice.h"
 #include "worker/job_model.h"
+#include "worker/multi_label.h"
 #include "worker/optimizer.h"
 #include "worker/trainer.h"
 
@@ -70,11 +71,16 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
     const JobFiles files{options.data_root, options.artifact_files};
     absl::StatusOr<Dataset> data = LoadDataset(spec.dataset(), files, spec.seed());
     if (!data.ok()) return data.status();
+    if (IsMultiLabel(data->train.y)) {
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckMultiLabelJob(*loss_config, *data, spec.dataset().validation_fraction() > 0.0));
+    }
     if (!loss_config->class_weights.empty() &&
         static_cast<int64_t>(loss_config->class_weights.size()) != data->classes) {
-      return InvalidField("spec.loss.class_weights",
-                          absl::StrCat("has ", loss_config->class_weights.size(),
-                                       " entries but the dataset has ", data->classes, " classes"));
+      return InvalidField(
+          "spec.loss.class_weights",
+          absl::StrCat("has ", loss_config->class_weights.size(), " entries but the dataset has ",
+                       data->classes, IsMultiLabel(data->train.y) ? " labels" : " classes"));
     }
     if (spec.drop_last() && data->train.size() < spec.batch_size()) {
       return InvalidField("spec.drop_last",

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/status_macros.h"
+#include "worker/multi_label.h"
 
 namespace polytrain {
 namespace {
@@ -27,7 +28,11 @@ TrainingWindow::TrainingWindow(const torch::Device& device, bool timed_per_step,
 void TrainingWindow::AddStep(const torch::Tensor& loss, bool batch_mean,
                              const torch::Tensor& logits, const torch::Tensor& targets,
                              int64_t samples, int64_t local_samples, Clock::time_point step_start) {
-  if (local_samples > 0) {
+  if (local_samples > 0 && IsMultiLabel(targets)) {
+    const LabelDecisions decisions = DecideLabels(logits, targets, ignored_label_);
+    correct_ += decisions.Hits().sum();
+    scored_ += decisions.kept.sum();
+  } else if (local_samples > 0) {
     const torch::Tensor hits = logits.argmax(1).eq(targets);
     if (ignored_label_) {
       const torch::Tensor kept = targets.ne(*ignored_label_);

@@ -19,10 +19,11 @@ namespace polytrain {
 // What a closed window logs.
 struct WindowTotals {
   double loss_sum = 0.0;  // the loss summed over the window's samples
-  int64_t correct = 0;    // correct predictions: this rank's, the gang's after SumOverGang
-  int64_t scored = 0;     // the rows accuracy counts (not ignored): as `correct`
-  int64_t samples = 0;    // the rows of the window's (global) batches
-  double seconds = 0.0;   // training time, logging and evaluation excluded
+  // Correct predictions (multi-label: label decisions): this rank's, the gang's after SumOverGang.
+  int64_t correct = 0;
+  int64_t scored = 0;    // the rows (multi-label: elements) accuracy counts, as `correct`
+  int64_t samples = 0;   // the rows of the window's (global) batches
+  double seconds = 0.0;  // training time, logging and evaluation excluded
   // Rows per second: the window's, or a gang's sum of its ranks' rates after SumOverGang.
   double samples_per_second = 0.0;
   // Data-parallel: the gradient all-reduce's seconds and bytes per step.
@@ -37,7 +38,8 @@ class TrainingWindow {
   // timed_per_step: each step's time is what AddStep is given (a host step is done when it
   // returns); otherwise a window's time is its clock from Restart to Close (a GPU catches up at
   // Close's reads). group: the gang of a data-parallel run, null for one replica. ignored_label:
-  // a softmax loss's ignore_index, whose rows accuracy does not count.
+  // the target accuracy does not count (UnscoredTarget: a softmax loss's ignored rows, or the
+  // ignored elements of multi-label targets).
   TrainingWindow(const torch::Device& device, bool timed_per_step, ReplicaGroup* group,
                  std::optional<int64_t> ignored_label = std::nullopt);
 

@@ -35,5 +35,20 @@ TEST(TrainingWindowTest, AccuracyScoresOnlyTheRowsTheLossDoesNotIgnore) {
   EXPECT_EQ(scoring_all.Close().scored, 0);
 }
 
+// Multi-label targets are scored element by element; an element equal to the ignored target
+// (a sigmoid loss's ignore_index) is not scored.
+TEST(TrainingWindowTest, MultiLabelAccuracyScoresEachLabelDecision) {
+  const torch::Tensor logits =
+      torch::tensor({{2.0F, -1.0F, 0.5F}, {-3.0F, 4.0F, 1.0F}, {1.0F, -1.0F, -2.0F}});
+  const torch::Tensor targets =
+      torch::tensor({{1.0F, 0.0F, 0.0F}, {0.0F, 1.0F, 1.0F}, {0.0F, -1.0F, 0.0F}});
+  TrainingWindow window(torch::kCPU, /*timed_per_step=*/true, nullptr, int64_t{-1});
+  window.AddStep(torch::tensor(0.5), true, logits, targets, 3, 3, TrainingWindow::Clock::now());
+  const WindowTotals totals = window.Close();
+  EXPECT_EQ(totals.correct, 6);
+  EXPECT_EQ(totals.scored, 8);
+  EXPECT_EQ(totals.samples, 3);
+}
+
 }  // namespace
 }  // namespace polytrain

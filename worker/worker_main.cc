@@ -26,7 +26,6 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
@@ -47,6 +46,7 @@
 #include "worker/metric_sink.h"
 #include "worker/outbound_address.h"
 #include "worker/replica_group.h"
+#include "worker/run_summary.h"
 #include "worker/service_worker.h"
 #include "worker/standalone_stop.h"
 #include "worker/trainer.h"
@@ -230,7 +230,8 @@ int Main(int argc, char** argv) {
                  "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
                  "service mode, one subdirectory per job, removed once the job has succeeded "
                  "(its last checkpoint stored) or been cancelled, or after "
-                 "--checkpoint_keep_hours");
+                 "--checkpoint_keep_hours (without it, each attempt writes to a temporary "
+                 "directory; checkpoints go to the coordinator either way)");
   double checkpoint_keep_hours = 24;
   app.add_option("--checkpoint_keep_hours", checkpoint_keep_hours,
                  "service mode: a job's subdirectory of --checkpoint_dir in which nothing was "
@@ -405,31 +406,14 @@ int Main(int argc, char** argv) {
                                                   "; nothing saved (no --checkpoint_dir)")));
   }
   if (!summary.ok()) return Fail(ExitCodeFor(summary.status()), summary.status());
+  for (const std::string& why : summary->passed_over_checkpoints) {
+    std::cerr << kTool << ": passed over " << why << " (set aside as .corrupt)\n";
+  }
 
-  // Epochs as trained, from the start (a resumed run's too): whole ones, or "0.64 epochs" for
-  // a run cut by max_steps.
-  const int64_t per_epoch = (*trainer)->steps_per_epoch();
-  const int64_t whole = per_epoch > 0 ? summary->steps / per_epoch : summary->epochs_completed;
-  const std::string epochs =
-      per_epoch > 0 && summary->steps % per_epoch != 0
-          ? absl::StrFormat("%.2f epochs", static_cast<double>(summary->steps) / per_epoch)
-          : absl::StrCat(whole, whole == 1 ? " epoch" : " epochs");
   const std::string ended = summary->released        ? "stopped by " + stop.signal_name()
                             : summary->stopped_early ? "stopped"
                                                      : "finished";
-  std::printf("job %s %s after %lld/%lld steps (%s) in %.1f s%s\n", spec.name().c_str(),
-              ended.c_str(), static_cast<long long>(summary->steps),
-              static_cast<long long>(summary->total_steps), epochs.c_str(), summary->seconds,
-              summary->resumed ? " (resumed from a checkpoint)" : "");
-  std::printf("  train throughput %.0f samples/s (%s)\n", summary->samples_per_second,
-              allocator.c_str());
-  for (const char* key : {"eval_loss", "eval_nll", "eval_accuracy", "eval_ece", "val_accuracy"}) {
-    auto it = summary->final_metrics.find(key);
-    if (it != summary->final_metrics.end()) std::printf("  %-14s %.4f\n", key, it->second);
-  }
-  if (!summary->last_checkpoint.empty()) {
-    std::printf("  checkpoint     %s\n", summary->last_checkpoint.c_str());
-  }
+  PrintRunSummary(stdout, spec.name(), ended, *summary, (*trainer)->steps_per_epoch(), allocator);
   if (summary->released) {
     std::cerr << kTool << ": stopped by " << stop.signal_name() << " at step " << summary->steps
               << (summary->last_checkpoint.empty()

@@ -30,6 +30,7 @@ Command AddSweepsCommand(CLI::App& app);
 Command AddWatchCommand(CLI::App& app);
 Command AddCompareCommand(CLI::App& app);
 Command AddMetricsCommand(CLI::App& app);
+Command AddCheckpointCommand(CLI::App& app);
 Command AddUploadCommand(CLI::App& app);
 Command AddArtifactsCommand(CLI::App& app);
 

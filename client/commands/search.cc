@@ -143,13 +143,18 @@ absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptio
     POLYTRAIN_RETURN_IF_ERROR(
         ParseProto(loss, ProtoFormat::kText, "--loss", search.mutable_loss()));
     // A form made from the ranges ("poly_n.epsilons[1]": poly_n {}) has each list the ranges
-    // index long enough, of zeros: `poly_n {}` alone is no loss (it needs an epsilon).
-    if (options.loss.empty()) ExtendListsTheRangesIndex(search);
+    // index long enough, of zeros: `poly_n {}` alone is no loss (it needs an epsilon). It keeps
+    // the base spec's loss options (a sigmoid base's search draws sigmoid losses).
+    if (options.loss.empty()) {
+      *search.mutable_loss() = WithOptionsOf(request.base().loss(), search.loss());
+      ExtendListsTheRangesIndex(search);
+    }
     search.set_trials(options.trials);
     search.set_draw_seed(options.draw_seed);
   }
   for (const std::string& grid : options.grids) {
-    absl::StatusOr<std::vector<polytrain::v1::LossSpec>> losses = ExpandLossGrid(grid);
+    absl::StatusOr<std::vector<polytrain::v1::LossSpec>> losses =
+        ExpandLossGrid(grid, request.base().loss());
     if (!losses.ok()) return losses.status();
     for (auto& loss : *losses) *request.add_losses() = std::move(loss);
   }
@@ -228,7 +233,8 @@ Command AddSearchCommand(CLI::App& app) {
       ->capture_default_str();
   CLI::Option* grid = search->add_option(
       "--loss-grid", options->grids,
-      "successive halving over a grid instead of ranges: PRESET.FIELD=V1,V2,... (repeatable)");
+      "successive halving over a grid instead of ranges: PRESET.FIELD=V1,V2,... (each loss "
+      "keeps the base spec's loss options, as sweep's; repeatable)");
   search
       ->add_option("--range", options->ranges,
                    "draw FIELD uniformly in [MIN, MAX] (':log': log-uniformly), e.g. "
@@ -236,8 +242,8 @@ Command AddSearchCommand(CLI::App& app) {
       ->excludes(grid);
   search
       ->add_option("--loss", options->loss,
-                   "the loss the ranges draw from (default: the form of the first range's "
-                   "field, e.g. 'poly1 {}')")
+                   "the loss the ranges draw from, as written (default: the form of the first "
+                   "range's field, e.g. 'poly1 {}', with the base spec's loss options)")
       ->excludes(grid)
       ->check(NotEmpty());
   search->add_option("--trials", options->trials, "configurations drawn")
@@ -270,7 +276,8 @@ Command AddSearchCommand(CLI::App& app) {
   search
       ->add_option("--metric", options->metric,
                    "metric to rank by (default eval_accuracy; eval_nll and eval_ece: lower is "
-                   "better; not eval_loss, each trial's own loss on its own scale)")
+                   "better; multi-label data also eval_exact_match, eval_f1; not eval_loss, each "
+                   "trial's own loss on its own scale)")
       ->check(NotEmpty());
   search
       ->add_option("--baseline", options->baseline,

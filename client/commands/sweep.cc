@@ -40,7 +40,8 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
     }
   }
   for (const std::string& grid : options.grids) {
-    absl::StatusOr<std::vector<polytrain::v1::LossSpec>> losses = ExpandLossGrid(grid);
+    absl::StatusOr<std::vector<polytrain::v1::LossSpec>> losses =
+        ExpandLossGrid(grid, request.base().loss());
     if (!losses.ok()) return Fail(losses.status());
     for (auto& loss : *losses) *request.add_losses() = std::move(loss);
   }
@@ -84,7 +85,9 @@ Command AddSweepCommand(CLI::App& app) {
       app.add_subcommand("sweep", "Submit one job per loss x seed; prints the sweep id.");
   sweep->add_option("file", options->file, "base JobSpec file")->required()->check(ExistingPath());
   sweep->add_option("--loss-grid", options->grids,
-                    "PRESET.FIELD=V1,V2,... (';' multiplies dimensions), repeatable");
+                    "PRESET.FIELD=V1,V2,... (';' multiplies dimensions; each loss keeps the "
+                    "base spec's loss options: activation, ignore_index, alpha, label smoothing, "
+                    "class weights, reduction), repeatable");
   sweep->add_option("--loss", options->losses,
                     "one more loss, e.g. 'cross_entropy {}' (repeatable)");
   sweep->add_option("--seeds", options->seeds, "runs per loss")

@@ -230,7 +230,8 @@ class ArgumentTest(unittest.TestCase):
 class TokenTest(unittest.TestCase):
     def test_the_token_goes_with_every_call(self):
         (SCRATCH / "tokens.txt").write_text(
-            f"client carol sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n")
+            f"client carol sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n"
+            f"client dave sha256:{hashlib.sha256(b'dave-token').hexdigest()}\n")
         service = Service("tokens", "--tokens", str(SCRATCH / "tokens.txt"), worker=False)
         try:
             with Client(service.address) as anonymous:
@@ -239,7 +240,14 @@ class TokenTest(unittest.TestCase):
                 self.assertEqual(error.exception.code, "UNAUTHENTICATED")
             with Client(service.address, token=TOKEN) as carol:
                 self.assertEqual(carol.upload(b"carol's").owner, "carol")
-                self.assertEqual(carol.submit(SMALL_JOB).owner, "carol")
+                job = carol.submit(SMALL_JOB)
+                self.assertEqual(job.owner, "carol")
+            # Another client's job, its model included, is not hers to read.
+            with Client(service.address, token="dave-token") as dave:
+                with self.assertRaises(PolyTrainError) as error:
+                    dave.download_checkpoint(job.id, SCRATCH / "daves.pt")
+                self.assertEqual(error.exception.code, "PERMISSION_DENIED")
+                self.assertFalse((SCRATCH / "daves.pt").exists())
         finally:
             service.close()
 

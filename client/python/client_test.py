@@ -57,6 +57,22 @@ class ClientTest(ServiceTestCase):
         self.assertEqual(self.client.get(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
         self.assertIn(job.id, [j.id for j in self.client.jobs(labels={})])
 
+    def test_a_trained_model_is_downloaded_whole_and_loads_in_torch(self):
+        job = self.client.submit(SMALL_JOB)
+        self.assertEqual(self.client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
+        path = SCRATCH / f"{job.id}.pt"
+        first = self.client.download_checkpoint(job.id, path)
+        self.assertEqual((first.name, first.step), ("ckpt-000000000020.pt", 20))
+        weights = torch.jit.load(str(path)).model.state_dict()
+        self.assertTrue(weights and all(t.isfinite().all() for t in weights.values()), weights)
+        with self.assertRaises(FileExistsError):  # never over a file, and nothing downloaded
+            self.client.download_checkpoint(job.id, path)
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.download_checkpoint("job-000000000000", SCRATCH / "none.pt")
+        self.assertEqual(error.exception.code, "NOT_FOUND")
+        self.assertFalse((SCRATCH / "none.pt").exists())
+        self.assertEqual([p.name for p in SCRATCH.glob("*.part-*")], [])
+
     def test_a_submit_whose_answer_was_lost_is_sent_again_and_stored_once(self):
         # The coordinator stores the first try, then the connection is lost before its answer
         # (as when it restarts): the client sends the same request (its generated request id)

@@ -8,6 +8,7 @@ Fashion-MNIST, written into DIR:
   polyctl submit examples/byo/resnet_poly1.txtpb --files /tmp/byo --watch   # through the service
 
 service_sweep.py does the same from Python with the client package, and compares three losses.
+fashion_attributes.pt holds the same images with multi-label targets (attributes_focal.txtpb).
 """
 import gzip
 import os
@@ -68,12 +69,30 @@ def fashion_mnist_tensors(source="/usr/share/datasets/fashion-mnist"):
             "test_y": read_idx(f"{source}/t10k-labels-idx1-ubyte.gz").long()}
 
 
+# Multi-label targets from the same images: attributes of each garment, any number per image
+# (a bag has none, a dress two). Fashion-MNIST's classes: 0 T-shirt/top, 1 trouser, 2 pullover,
+# 3 dress, 4 coat, 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 ankle boot.
+ATTRIBUTES = {"upper_body": [0, 2, 3, 4, 6], "lower_body": [1, 3], "long_sleeves": [2, 4, 6],
+              "footwear": [5, 7, 9], "closed_shoe": [7, 9]}
+
+
+def attribute_tensors(tensors):
+    """The tensor dict with train_y and test_y as [N, 5] float 0/1 rows, one column per entry of
+    ATTRIBUTES: a multi-label task for a sigmoid loss."""
+    table = torch.zeros(10, len(ATTRIBUTES))
+    for column, classes in enumerate(ATTRIBUTES.values()):
+        table[classes, column] = 1
+    return dict(tensors, train_y=table[tensors["train_y"]], test_y=table[tensors["test_y"]])
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/byo"
     os.makedirs(out, exist_ok=True)
     torch.jit.script(SmallResNet()).save(f"{out}/resnet.pt")
-    torch.save(fashion_mnist_tensors(), f"{out}/fashion_mnist.pt")
-    print(f"wrote {out}/resnet.pt and {out}/fashion_mnist.pt")
+    tensors = fashion_mnist_tensors()
+    torch.save(tensors, f"{out}/fashion_mnist.pt")
+    torch.save(attribute_tensors(tensors), f"{out}/fashion_attributes.pt")
+    print(f"wrote {out}/resnet.pt, {out}/fashion_mnist.pt and {out}/fashion_attributes.pt")
 
 
 if __name__ == "__main__":

@@ -239,6 +239,42 @@ def with_op_from_a_newer_torch(path):
             out.writestr(info, data)
 
 
+def multi_label(sizes, features, labels, seed):
+    """Gaussian samples, each label present where its own linear rule is positive: a sample
+    carries any number of labels (none, one or several)."""
+    g = torch.Generator().manual_seed(seed)
+    rules = torch.randn(features, labels, generator=g)
+    splits = []
+    for n in sizes:
+        x = torch.randn(n, features, generator=g)
+        splits += [x, (x @ rules > 0.5).float()]
+    return splits
+
+
+def save_multi_label_files(out):
+    """A multi-label task of 5 labels, the same as bool targets, with unknown (-1) targets, and
+    broken variants."""
+    x, y, tx, ty = multi_label([1200, 400], 20, 5, seed=2)
+    good = {"train_x": x, "train_y": y, "test_x": tx, "test_y": ty}
+    torch.save(good, f"{out}/multi_label.pt")
+    torch.save(dict(good, train_y=y.bool(), test_y=ty.bool()), f"{out}/multi_label_bool.pt")
+    unknown = y.clone()
+    unknown[torch.arange(0, 1200, 7), torch.arange(0, 1200, 7) % 5] = -1
+    torch.save(dict(good, train_y=unknown), f"{out}/multi_label_unknown.pt")
+    wrong = y.clone()
+    wrong[10, 3] = 2
+    torch.save(dict(good, train_y=wrong), f"{out}/multi_label_two.pt")
+    torch.save(dict(good, test_y=ty[:, :4]), f"{out}/multi_label_four_test_labels.pt")
+    torch.save(dict(good, test_y=ty.argmax(1)), f"{out}/multi_label_class_test.pt")
+    torch.save(dict(good, train_y=y[:, :0]), f"{out}/multi_label_no_labels.pt")
+    torch.save(dict(good, train_y=y[:-1]), f"{out}/multi_label_short.pt")
+    torch.save(dict(good, train_y=torch.full_like(y, -1)), f"{out}/multi_label_all_unknown.pt")
+    classes = torch.randint(0, 3, (1200, 1))  # class indices saved as a column by mistake
+    torch.save(dict(good, train_y=classes, test_y=classes[:400]), f"{out}/multi_label_column.pt")
+    torch.save(dict(good, train_y=y.unsqueeze(2), test_y=ty.unsqueeze(2)),
+               f"{out}/multi_label_three_dims.pt")
+
+
 def save_as_from_gpu(tensors, path):
     """torch.save as a GPU machine writes it (every storage tagged "cuda:0"), made on a machine
     without one."""
@@ -318,6 +354,7 @@ def main():
     short_record(f"{out}/linear.pt", f"{out}/short_record_model.pt")
     huge = torch.zeros(1).expand(64, 2**28, 2**28)  # 2^62 elements of one stored value
     torch.save(dict(good, train_x=huge, test_x=huge), f"{out}/huge_view.pt")
+    save_multi_label_files(out)
 
 
 if __name__ == "__main__":

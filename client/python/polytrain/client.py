@@ -2,6 +2,7 @@
 polyctl: TLS when given a CA (with a client certificate for mutual TLS, and a server name
 override), plaintext only to a loopback address, a bearer token per call."""
 import os
+import pathlib
 import re
 import secrets
 import warnings
@@ -10,6 +11,7 @@ import grpc
 
 from polytrain import _arguments, _messages, _reconnect
 from polytrain._arguments import artifact_name  # noqa: F401 (the package exports it from here)
+from polytrain._download import write_checkpoint
 from polytrain._upload import Upload, files_for, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
 from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
@@ -148,11 +150,16 @@ class Client:
         try:
             response = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as error:
-            if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
-                self._answered = True
-            raise self._refusal(error.code(), error.details()) from None
+            raise self._failed(error) from None
         self._answered = True
         return response
+
+    def _failed(self, error):
+        """The PolyTrainError of a gRPC error; an answer other than an outage's means the
+        coordinator was reached."""
+        if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+            self._answered = True
+        return self._refusal(error.code(), error.details())
 
     def _refusal(self, code, details):
         """The PolyTrainError of a failed call. A plaintext client whose connection the server
@@ -391,6 +398,29 @@ class Client:
         if response.note:
             warnings.warn(response.note, stacklevel=2)
         return _messages.rows(response.jobs if per_job else response.losses)
+
+    def download_checkpoint(self, job_id, path):
+        """Writes the job's trained model, its newest stored checkpoint, to `path` and returns
+        the first CheckpointChunk (`name`, `step`; no data). The file is written beside `path`
+        under a temporary name, checked against the size and CRC-32 the coordinator recorded,
+        then renamed: `path` is the whole checkpoint or untouched (FileExistsError, nothing
+        downloaded, when it exists). In Python, torch.jit.load(path).model.state_dict() are the
+        model's weights. A job with none stored is PolyTrainError NOT_FOUND. The call's deadline
+        is an upload's (at least UPLOAD_TIMEOUT_SECONDS)."""
+        request = coordinator_pb2.DownloadCheckpointRequest(id=_arguments.text(job_id, "job_id"))
+        target = pathlib.Path(os.fspath(path))
+        if target.exists():
+            raise FileExistsError(f"path {target} exists; remove it or name another file "
+                                  f"(nothing was downloaded)")
+        self._check_open()
+        chunks = self._stub.DownloadCheckpoint(
+            request, timeout=max(self.timeout, UPLOAD_TIMEOUT_SECONDS), metadata=self._metadata)
+        try:
+            first = write_checkpoint(chunks, target)
+        except grpc.RpcError as error:
+            raise self._failed(error) from None
+        self._answered = True
+        return first
 
     # --- Artifacts ---
 

@@ -1,0 +1,45 @@
+// polyctl checkpoint ID [--output FILE]: a job's trained model, its newest stored checkpoint.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/exit_codes.h"
+#include "client/commands/commands.h"
+
+namespace polytrain {
+namespace {
+
+struct CheckpointOptions {
+  std::string id, output;
+};
+
+int RunCheckpoint(const CheckpointOptions& options, CoordinatorClient& client) {
+  const std::string path = options.output.empty() ? options.id + ".pt" : options.output;
+  absl::StatusOr<polytrain::v1::CheckpointChunk> first =
+      client.DownloadCheckpoint(options.id, path);
+  if (!first.ok()) return command_support::Fail(first.status());
+  std::error_code error;
+  const auto bytes = std::filesystem::file_size(path, error);
+  std::cerr << "polyctl: " << options.id << ": " << first->name() << " (step " << first->step()
+            << ", " << (error ? 0 : bytes) << " bytes) written to " << path << "\n";
+  std::cout << path << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddCheckpointCommand(CLI::App& app) {
+  auto options = std::make_shared<CheckpointOptions>();
+  CLI::App* checkpoint = app.add_subcommand(
+      "checkpoint",
+      "Download a job's trained model: its newest stored checkpoint (LibTorch's archive of the "
+      "model's weights, the optimizer and the position; in Python, "
+      "torch.jit.load(FILE).model.state_dict() are the weights).");
+  checkpoint->add_option("id", options->id, "job id")->required();
+  checkpoint->add_option("--output,-o", options->output,
+                         "file to write (default ID.pt; an existing file is refused)");
+  return {checkpoint,
+          [options](CoordinatorClient& client) { return RunCheckpoint(*options, client); }};
+}
+
+}  // namespace polytrain

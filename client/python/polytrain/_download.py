@@ -1,0 +1,38 @@
+"""What download_checkpoint() writes: a stream of CheckpointChunk messages into a file beside the
+target under a temporary name, checked against the size and CRC-32 its last chunk carries, then
+renamed: the target is the whole checkpoint or untouched."""
+import os
+import secrets
+import zlib
+
+from polytrain.errors import PolyTrainError
+from polytrain.v1 import coordinator_pb2
+
+
+def write_checkpoint(chunks, target):
+    """Writes `chunks` (an iterator of CheckpointChunk) to `target` (a pathlib.Path that does
+    not exist) and returns the first chunk without its data. PolyTrainError DATA_LOSS when what
+    arrived is not what the coordinator recorded; errors of the iterator pass through. No
+    partial file is left either way."""
+    partial = target.with_name(f"{target.name}.part-{secrets.token_hex(4)}")
+    first = last = None
+    crc, size = 0, 0
+    try:
+        with open(partial, "wb") as out:
+            for chunk in chunks:
+                if first is None:
+                    first = coordinator_pb2.CheckpointChunk(name=chunk.name, step=chunk.step)
+                out.write(chunk.data)
+                crc, size = zlib.crc32(chunk.data, crc), size + len(chunk.data)
+                if chunk.last:
+                    last = chunk
+        if last is None or last.size != size or last.crc32 != crc:
+            recorded = "no last chunk came" if last is None else (
+                f"the coordinator recorded {last.size} bytes with CRC-32 {last.crc32}")
+            raise PolyTrainError("DATA_LOSS", f"the checkpoint arrived damaged ({size} bytes with "
+                                 f"CRC-32 {crc}; {recorded}); nothing was written: download it "
+                                 f"again")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return first
