@@ -111,6 +111,9 @@ inline constexpr int64_t kDefaultMaxUploadBytes = int64_t{2} << 30;
 inline constexpr int64_t kMaxUploadBytes = kMaxArtifactBytes;
 // Uploads one caller may have in flight at once (each holds a temporary file of up to the limit).
 inline constexpr int kMaxConcurrentUploads = 4;
+// Checkpoint downloads (DownloadCheckpoint) one caller may have in flight at once (each holds a
+// file open, and a thread while the file is checked against its record).
+inline constexpr int kMaxConcurrentDownloads = 4;
 
 // --- Names shared by the coordinator, the worker and the clients ---
 // The labels a sweep puts on each of its jobs.

@@ -134,12 +134,9 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
 // What a worker's request may have: the file it names (with or_older_checkpoint, perhaps an
 // older checkpoint of the same job), if the protocol lets that worker read it.
-absl::StatusOr<IntactArtifact> RequestedFile(WorkerProtocol* protocol, ArtifactStore* artifacts,
-                                             const grpc::ByteBuffer& request_bytes,
-                                             const absl::Status& access) {
-  polytrain::v1::DownloadArtifactRequest request;
-  POLYTRAIN_RETURN_IF_ERROR(access);
-  POLYTRAIN_RETURN_IF_ERROR(ParseRequest(request_bytes, &request));
+absl::StatusOr<IntactArtifact> RequestedFile(
+    WorkerProtocol* protocol, ArtifactStore* artifacts,
+    const polytrain::v1::DownloadArtifactRequest& request) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateDownloadArtifactRequest(request));
   POLYTRAIN_RETURN_IF_ERROR(protocol->CheckDownload(request.session_key(), request.path()));
   std::vector<std::string> passed_over;
@@ -165,14 +162,24 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* pro
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(
     grpc::CallbackServerContext* context, WorkerProtocol* protocol, ArtifactStore* artifacts,
-    const grpc::ByteBuffer& request, const absl::Status& access, absl::Duration idle_timeout) {
-  absl::StatusOr<IntactArtifact> file = RequestedFile(protocol, artifacts, request, access);
-  polytrain::v1::ArtifactChunk first;
-  if (file.ok()) {
-    first.set_job_id(file->relative.substr(0, file->relative.find('/')));
-    first.set_name(file->name);
-  }
-  return new FileDownload<polytrain::v1::ArtifactChunk>(context, std::move(file), std::move(first),
+    const grpc::ByteBuffer& request_bytes, const absl::Status& access,
+    absl::Duration idle_timeout) {
+  // Parsed here: the request buffer is the call's, and the file is found on another thread.
+  polytrain::v1::DownloadArtifactRequest request;
+  absl::Status refused = access;
+  if (refused.ok()) refused = ParseRequest(request_bytes, &request);
+  auto find = [protocol, artifacts, refused,
+               request = std::move(request)]() -> absl::StatusOr<IntactArtifact> {
+    if (!refused.ok()) return refused;
+    return RequestedFile(protocol, artifacts, request);
+  };
+  auto first = [](const IntactArtifact& file) {
+    polytrain::v1::ArtifactChunk chunk;
+    chunk.set_job_id(file.relative.substr(0, file.relative.find('/')));
+    chunk.set_name(file.name);
+    return chunk;
+  };
+  return new FileDownload<polytrain::v1::ArtifactChunk>(context, std::move(find), std::move(first),
                                                         idle_timeout);
 }
 

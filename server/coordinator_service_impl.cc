@@ -1,8 +1,12 @@
 #include "server/coordinator_service_impl.h"
 
 #include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "api/limits.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
@@ -149,27 +153,42 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifac
 grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadCheckpoint(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<IntactArtifact> file = [&]() -> absl::StatusOr<IntactArtifact> {
-    absl::StatusOr<Caller> caller = access_->ClientCaller(*context);
-    if (!caller.ok()) return caller.status();
-    polytrain::v1::DownloadCheckpointRequest parsed;
-    POLYTRAIN_RETURN_IF_ERROR(ParseRequest(*request, &parsed));
-    return api_->StoredCheckpoint(parsed, *caller);
-  }();
-  polytrain::v1::CheckpointChunk first;
-  if (file.ok()) {
-    first.set_name(file->name);
-    int64_t step = 0;  // the name is ckpt-<step>.pt
-    if (absl::SimpleAtoi(
-            absl::string_view(file->name)
-                .substr(absl::string_view(kCheckpointPrefix).size(), kCheckpointStepDigits),
-            &step)) {
-      first.set_step(step);
+  // The caller, the request and a download slot here; the job and its file (a read of the whole
+  // file to check it) on the download's own thread.
+  absl::StatusOr<Caller> caller = access_->ClientCaller(*context);
+  polytrain::v1::DownloadCheckpointRequest parsed;
+  absl::Status refused = caller.status();
+  if (refused.ok()) refused = ParseRequest(*request, &parsed);
+  std::optional<std::string> slot;
+  if (refused.ok()) {
+    if (download_quota_.TryAcquire(caller->name)) {
+      slot = caller->name;
+    } else {
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("at most ", download_quota_.per_caller(),
+                       " checkpoint downloads at once per caller; wait for one to end"));
     }
   }
+  auto find = [this, refused, parsed = std::move(parsed),
+               caller = caller.ok() ? *caller : Caller{}]() -> absl::StatusOr<IntactArtifact> {
+    if (!refused.ok()) return refused;
+    return api_->StoredCheckpoint(parsed, caller);
+  };
+  auto first = [](const IntactArtifact& file) {
+    polytrain::v1::CheckpointChunk chunk;
+    chunk.set_name(file.name);
+    int64_t step = 0;  // the name is ckpt-<step>.pt
+    if (absl::SimpleAtoi(absl::string_view(file.name).substr(
+                             absl::string_view(kCheckpointPrefix).size(), kCheckpointStepDigits),
+                         &step)) {
+      chunk.set_step(step);
+    }
+    return chunk;
+  };
   return new FileDownload<polytrain::v1::CheckpointChunk>(
-      context, std::move(file), std::move(first), transfer_idle_,
-      [this, start](const grpc::Status& status) {
+      context, std::move(find), std::move(first), transfer_idle_,
+      [this, start, slot](const grpc::Status& status) {
+        if (slot.has_value()) download_quota_.Release(*slot);
         if (metrics_ == nullptr) return;
         metrics_->Rpc(
             "DownloadCheckpoint", status.error_code(),

@@ -6,9 +6,11 @@
 #define POLYTRAIN_SERVER_COORDINATOR_SERVICE_IMPL_H_
 
 #include "absl/time/time.h"
+#include "api/limits.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "server/access_control.h"
+#include "server/caller_quota.h"
 #include "server/client_api.h"
 #include "server/coordinator_metrics.h"
 #include "server/job_watch_stream.h"
@@ -51,6 +53,7 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
         access_(access),
         watch_limits_(watch_limits),
         watch_quota_(watch_limits.per_caller),
+        download_quota_(kMaxConcurrentDownloads),
         transfer_idle_(transfer_idle) {}
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
@@ -115,6 +118,7 @@ class CoordinatorServiceImpl final : public coordinator_service_internal::RawSer
   const AccessControl* const access_;
   const WatchLimits watch_limits_;
   CallerQuota watch_quota_;             // WatchJob streams open per caller
+  CallerQuota download_quota_;          // DownloadCheckpoint streams open per caller
   const absl::Duration transfer_idle_;  // an upload with no chunk this long is ended
 };
 

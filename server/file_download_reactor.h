@@ -4,11 +4,18 @@
 // of what was read now), so the receiver also catches a file that changed while it was read. A
 // downloader that takes no chunk for `idle_timeout` has its call cancelled, so it holds no file
 // and no reactor. The reactor deletes itself when its stream is done.
+//
+// Finding the file runs on a thread of its own: checking a stored file against its record reads
+// it whole (up to kMaxArtifactBytes, seconds), and a gRPC callback thread that blocks that long
+// delays every other call of the server (workers' heartbeats among them). ServerWriteReactor
+// takes StartWrite and Finish from any thread, before or after the handler has returned it.
 #ifndef POLYTRAIN_SERVER_FILE_DOWNLOAD_REACTOR_H_
 #define POLYTRAIN_SERVER_FILE_DOWNLOAD_REACTOR_H_
 
 #include <functional>
 #include <memory>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -30,13 +37,15 @@ namespace polytrain {
 template <typename Chunk>
 class FileDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  // `file`: what to serve, or why nothing is (the call ends with that status). `first`: the
-  // first chunk's fields besides the data. `done` (may be null) gets the stream's final status.
-  FileDownload(grpc::CallbackServerContext* context, absl::StatusOr<IntactArtifact> file,
-               Chunk first, absl::Duration idle_timeout,
-               std::function<void(const grpc::Status&)> done = nullptr)
+  using Finder = std::function<absl::StatusOr<IntactArtifact>()>;
+  using FirstChunk = std::function<Chunk(const IntactArtifact&)>;
+
+  // `find`: what to serve, or why nothing is (the call ends with that status); it must not use
+  // the call's request buffer (parse it first). `first`: the first chunk's fields besides the
+  // data. `done` (may be null) gets the stream's final status.
+  FileDownload(grpc::CallbackServerContext* context, Finder find, FirstChunk first,
+               absl::Duration idle_timeout, std::function<void(const grpc::Status&)> done = nullptr)
       : done_callback_(std::move(done)),
-        chunk_(std::move(first)),
         // A write that waits is a downloader that stopped reading: only cancelling the call ends
         // it (Finish would wait behind the write).
         idle_(idle_timeout, [this, context, idle_timeout] {
@@ -44,19 +53,13 @@ class FileDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
                        file_.relative, absl::ToDoubleSeconds(idle_timeout));
           context->TryCancel();
         }) {
-    if (!file.ok()) {
-      End(ToGrpcStatus(file.status()));
-      return;
+    auto begin = [this, find = std::move(find), first = std::move(first)] { Begin(find(), first); };
+    try {
+      std::thread(std::move(begin)).detach();
+    } catch (const std::system_error& e) {  // no thread to be had: find it here instead
+      spdlog::warn("download: no thread to find the file on ({}); found on the call's", e.what());
+      begin();
     }
-    file_ = *std::move(file);
-    absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
-        ChunkedFileReader::Open(file_.path, kArtifactChunkBytes);
-    if (!reader.ok()) {
-      End(ToGrpcStatus(reader.status()));
-      return;
-    }
-    reader_ = *std::move(reader);
-    WriteNext();
   }
 
   void OnWriteDone(bool ok) override {
@@ -79,6 +82,25 @@ class FileDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   }
 
  private:
+  // Nothing of this reactor may be touched once WriteNext or End has returned: the stream may
+  // be done, and the reactor deleted, on another thread.
+  void Begin(absl::StatusOr<IntactArtifact> file, const FirstChunk& first) {
+    if (!file.ok()) {
+      End(ToGrpcStatus(file.status()));
+      return;
+    }
+    file_ = *std::move(file);
+    chunk_ = first(file_);
+    absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
+        ChunkedFileReader::Open(file_.path, kArtifactChunkBytes);
+    if (!reader.ok()) {
+      End(ToGrpcStatus(reader.status()));
+      return;
+    }
+    reader_ = *std::move(reader);
+    WriteNext();
+  }
+
   void End(const grpc::Status& status) {
     status_ = status;
     Finish(status);

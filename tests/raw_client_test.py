@@ -1,119 +1,19 @@
 #!/usr/bin/python3
 """The coordinator driven as an outside client would: Python's grpcio with messages generated
 from proto/ alone, and hostile bytes where a client could send them. Every bad request must get a
-clear status naming what is wrong, and the coordinator must keep serving.
+clear status naming what is wrong, and the coordinator must keep serving. (The worker service's
+side: raw_worker_test.py.)
 
 Usage: raw_client_test.py BUILD_DIR REPO_ROOT (runs real polytrain-coordinator processes).
 """
 import hashlib
-import os
-import queue
-import pathlib
-import subprocess
-import sys
-import tempfile
-import time
 import unittest
-import zlib
 
 import grpc
 
-BUILD, ROOT = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="raw_client_test_"))
-
-# Python modules for the messages, from the .proto files (no gRPC plugin: methods are called by
-# their paths, with bytes in and out).
-subprocess.run(["protoc", f"-I{ROOT / 'proto'}", f"--python_out={SCRATCH}"] +
-               [str(p) for p in (ROOT / "proto/polytrain/v1").glob("*.proto")], check=True)
-sys.path.insert(0, str(SCRATCH))
-from polytrain.v1 import coordinator_pb2, job_record_pb2, worker_pb2  # noqa: E402
-
-SERVICE = "/polytrain.v1.Coordinator/"
-TOKEN = "a-client-token-of-some-length"
-WORKER_TOKEN = "a-worker-token-of-some-length"
-
-
-class Coordinator:
-    """A polytrain-coordinator process on a free loopback port, with its own database."""
-
-    def __init__(self, name, *flags):
-        self.dir = SCRATCH / name
-        self.dir.mkdir()
-        port_file = self.dir / "port"
-        self.log = open(self.dir / "log", "w")
-        self.process = subprocess.Popen(
-            [str(BUILD / "server/polytrain-coordinator"), "--plaintext", "--listen", "127.0.0.1:0",
-             "--port_file", str(port_file), "--db", str(self.dir / "db"), "--artifacts",
-             str(self.dir / "artifacts"), "--metrics_listen", ""] + list(flags),
-            stderr=self.log)
-        for _ in range(400):
-            if port_file.exists() and port_file.read_text().strip():
-                break
-            if self.process.poll() is not None:
-                raise RuntimeError(f"coordinator exited: {(self.dir / 'log').read_text()}")
-            time.sleep(0.05)
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port_file.read_text().strip()}")
-
-    def call(self, method, request_bytes, metadata=None):
-        """A unary call with raw bytes; returns (code, details, response bytes)."""
-        rpc = self.channel.unary_unary(method)
-        try:
-            return grpc.StatusCode.OK, "", rpc(request_bytes, timeout=10, metadata=metadata)
-        except grpc.RpcError as error:
-            return error.code(), error.details(), None
-
-    def close(self):
-        self.channel.close()
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self.log.close()
-
-
-def tokens_file(directory):
-    path = directory / "tokens"
-    path.write_text(f"client alice sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n"
-                    f"worker w1 sha256:{hashlib.sha256(WORKER_TOKEN.encode()).hexdigest()}\n")
-    return str(path)
-
-
-def small_job(name):
-    """A SubmitJobRequest of a tiny valid job: an MLP on 4 synthetic samples."""
-    request = coordinator_pb2.SubmitJobRequest()
-    request.spec.name = name
-    request.spec.model.mlp.SetInParent()
-    request.spec.dataset.synthetic.classes = 2
-    request.spec.dataset.synthetic.features = 2
-    request.spec.dataset.synthetic.train_samples = 4
-    request.spec.dataset.synthetic.test_samples = 4
-    request.spec.loss.cross_entropy.SetInParent()
-    request.spec.optimizer.sgd.SetInParent()
-    request.spec.optimizer.learning_rate = 0.1
-    request.spec.epochs = 1
-    request.spec.batch_size = 2
-    return request
-
-
-def upload(coordinator, chunks, metadata=None):
-    """An UploadArtifact stream of raw chunk bytes; returns (code, details, Artifact)."""
-    rpc = coordinator.channel.stream_unary(SERVICE + "UploadArtifact")
-    try:
-        reply = rpc(iter(chunks), timeout=30, metadata=metadata)
-        return grpc.StatusCode.OK, "", coordinator_pb2.Artifact.FromString(reply)
-    except grpc.RpcError as error:
-        return error.code(), error.details(), None
-
-
-def upload_chunks(data, name="model.pt", sha256=None, size=1 << 20):
-    """`data` as UploadArtifactRequest bytes: the first chunk named, the last marked."""
-    sha256 = sha256 or "sha256:" + hashlib.sha256(data).hexdigest()
-    pieces = [data[i:i + size] for i in range(0, len(data), size)] or [b""]
-    out = []
-    for i, piece in enumerate(pieces):
-        chunk = coordinator_pb2.UploadArtifactRequest(data=piece, last=i == len(pieces) - 1)
-        if i == 0:
-            chunk.name, chunk.sha256 = name, sha256
-        out.append(chunk.SerializeToString())
-    return out
+from raw_grpc import (SCRATCH, SERVICE, TOKEN, WORKER_TOKEN, Coordinator, coordinator_pb2,
+                      job_record_pb2, list_services, run_tests, small_job, tokens_file, upload,
+                      upload_chunks, worker_pb2)
 
 
 class OpenCoordinatorTest(unittest.TestCase):
@@ -423,140 +323,6 @@ class OpenCoordinatorTest(unittest.TestCase):
         self.assertEqual(list_services(self.coordinator), grpc.StatusCode.OK)
 
 
-class FakeWorker:
-    """A worker as the protos describe it: a Connect stream fed from a queue, its replies read in
-    order, so a test sees exactly what the coordinator sends a worker."""
-
-    def __init__(self, coordinator, name):
-        self.outgoing = queue.Queue()
-        hello = worker_pb2.WorkerMessage()
-        hello.hello.name, hello.hello.slots = name, 1
-        self.outgoing.put(hello.SerializeToString())
-        connect = coordinator.channel.stream_stream("/polytrain.v1.WorkerService/Connect")
-        self.call = connect(iter(self.outgoing.get, None), timeout=60)
-
-    def next_message(self):
-        return worker_pb2.CoordinatorMessage.FromString(next(self.call))
-
-    def close(self):
-        self.outgoing.put(None)
-        self.call.cancel()
-
-
-class WorkerReportTest(unittest.TestCase):
-    """What a worker built from the protos hears of the reports it sends."""
-
-    def test_a_refused_report_is_acknowledged_with_the_field_that_is_wrong(self):
-        coordinator = Coordinator("worker-refused")
-        worker = FakeWorker(coordinator, "w-refused")
-        try:
-            self.assertEqual(worker.next_message().WhichOneof("kind"), "welcome")
-            bad = worker_pb2.WorkerMessage(sequence=7)
-            bad.metrics.job_id = "job-x"  # attempt 0: refused for good
-            worker.outgoing.put(bad.SerializeToString())
-            ack = worker.next_message()
-            self.assertEqual(ack.WhichOneof("kind"), "ack")
-            self.assertEqual((ack.ack.sequence, ack.ack.refused_sequence), (7, 7))
-            self.assertTrue(ack.ack.refused.startswith("metrics.attempt: "), ack.ack.refused)
-            good = worker_pb2.WorkerMessage(sequence=8)
-            good.heartbeat.SetInParent()
-            worker.outgoing.put(good.SerializeToString())
-            ack = worker.next_message()
-            self.assertEqual((ack.ack.sequence, ack.ack.refused_sequence, ack.ack.refused),
-                             (8, 0, ""))
-        finally:
-            worker.close()
-            coordinator.close()
-
-
-def worker_upload(coordinator, chunks):
-    """A WorkerService.UploadArtifact stream; returns (code, details, ArtifactReceipt)."""
-    rpc = coordinator.channel.stream_unary("/polytrain.v1.WorkerService/UploadArtifact")
-    try:
-        reply = rpc(iter(c.SerializeToString() for c in chunks), timeout=30)
-        return grpc.StatusCode.OK, "", worker_pb2.ArtifactReceipt.FromString(reply)
-    except grpc.RpcError as error:
-        return error.code(), error.details(), None
-
-
-class WorkerUploadTest(unittest.TestCase):
-    """A checkpoint upload over the worker service, from a worker built from the protos."""
-
-    def test_a_checkpoint_is_stored_only_when_its_stream_ends_after_the_last_chunk(self):
-        coordinator = Coordinator("worker-upload")
-        worker = FakeWorker(coordinator, "w-upload")
-        try:
-            welcome = worker.next_message()
-            self.assertEqual(welcome.WhichOneof("kind"), "welcome")
-            session_key = welcome.welcome.session_key
-            self.assertRegex(session_key, "^[0-9a-f]{32}$")
-            code, details, reply = coordinator.call(SERVICE + "SubmitJob",
-                                                    small_job("ckpt").SerializeToString())
-            self.assertEqual(code, grpc.StatusCode.OK, details)
-            job_id = job_record_pb2.Job.FromString(reply).id
-            assignment = worker.next_message()
-            self.assertEqual(assignment.assignment.job.id, job_id)
-            attempt = assignment.assignment.job.attempts
-            data = b"checkpoint bytes" * 1000
-
-            def chunks(name, extra=None, key=session_key):
-                first = worker_pb2.ArtifactChunk(job_id=job_id, attempt=attempt, name=name,
-                                                 data=data[:9000], session_key=key)
-                last = worker_pb2.ArtifactChunk(data=data[9000:], last=True, size=len(data),
-                                                crc32=zlib.crc32(data))
-                return [first, last] + ([extra] if extra else [])
-
-            job_dir = coordinator.dir / "artifacts" / job_id
-
-            def stored():
-                return sorted(p.name for p in job_dir.glob("ckpt-*"))
-
-            code, details, _ = worker_upload(
-                coordinator, chunks("ckpt-000000000001.pt", worker_pb2.ArtifactChunk(data=b"x")))
-            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
-            self.assertEqual(details, "last: a chunk came after the one marked last (it must end "
-                             "the upload); nothing stored")
-            self.assertEqual(stored(), [])
-            # Only the worker running the attempt stores its checkpoints, and only those.
-            for key in ("", "0" * 32):
-                code, details, _ = worker_upload(coordinator, chunks("ckpt-000000000001.pt",
-                                                                     key=key))
-                self.assertEqual(code, grpc.StatusCode.PERMISSION_DENIED, details)
-                self.assertTrue(details.startswith("session_key: "), details)
-            code, details, _ = worker_upload(coordinator, chunks("notes.txt"))
-            self.assertEqual((code, details), (
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "name: a worker stores only checkpoints (ckpt-<12 digits>.pt), got 'notes.txt'"))
-            self.assertEqual(stored(), [])
-            code, details, _ = worker_upload(coordinator, chunks("ckpt-000000000001.pt")[:1])
-            self.assertEqual((code, details), (grpc.StatusCode.INVALID_ARGUMENT,
-                                               "last: the upload ended before a chunk marked last"))
-            code, details, receipt = worker_upload(coordinator, chunks("ckpt-000000000002.pt"))
-            self.assertEqual(code, grpc.StatusCode.OK, details)
-            self.assertEqual((receipt.path, receipt.size),
-                             (f"{job_id}/ckpt-000000000002.pt", len(data)))
-            self.assertEqual(stored(), ["ckpt-000000000002.pt"])
-            self.assertEqual((job_dir / "ckpt-000000000002.pt").read_bytes(), data)
-            code, details, reply = coordinator.call(
-                SERVICE + "GetJob", coordinator_pb2.GetJobRequest(id=job_id).SerializeToString())
-            self.assertEqual(job_record_pb2.Job.FromString(reply).checkpoint,
-                             f"{job_id}/ckpt-000000000002.pt")
-        finally:
-            worker.close()
-            coordinator.close()
-
-
-def list_services(coordinator, metadata=None):
-    """ServerReflection's list_services (field 7 of the request); returns the status code."""
-    rpc = coordinator.channel.stream_stream(
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
-    try:
-        replies = list(rpc(iter([b"\x3a\x00"]), timeout=10, metadata=metadata))
-        return grpc.StatusCode.OK if replies and b"polytrain.v1.Coordinator" in replies[0] else None
-    except grpc.RpcError as error:
-        return error.code()
-
-
 class TokenCoordinatorTest(unittest.TestCase):
     """Coordinators with tokens: reflection follows them, health checking stays open."""
 
@@ -608,6 +374,4 @@ class TokenCoordinatorTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
-    subprocess.run(["rm", "-rf", str(SCRATCH)])
-    sys.exit(0 if result.wasSuccessful() else 1)
+    run_tests()
