@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "api/client_requests.h"
 #include "api/job_states.h"
 #include "api/limits.h"
 #include "common/chunked_file.h"
@@ -92,19 +93,29 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
 absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckpoint(
     const std::string& job_id, const std::string& path) {
   if (!status_.ok()) return status_;
+  polytrain::v1::DownloadCheckpointRequest request;
+  request.set_id(job_id);
+  // Checked here first as well: a bad id is named before any file is made for it.
+  POLYTRAIN_RETURN_IF_ERROR(ValidateDownloadCheckpointRequest(request));
   std::error_code error;
   if (std::filesystem::exists(path, error)) {
     return absl::AlreadyExistsError(
         absl::StrCat(path, " exists; remove it or name another file (nothing was downloaded)"));
   }
+  const std::filesystem::path directory = std::filesystem::path(path).parent_path();
+  if (!directory.empty() && !std::filesystem::is_directory(directory, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no directory ", directory.string(),
+                                                   " (nothing was downloaded; make it first)"));
+  }
   // Written as the worker writes a fetched checkpoint: a temporary file, checked, renamed.
   absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> writer =
       ChunkedFileWriter::Create(path, kMaxArtifactBytes);
-  if (!writer.ok()) return writer.status();
+  if (!writer.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot be written (", writer.status().message(), ")"));
+  }
   grpc::ClientContext context;
   Prepare(&context);
-  polytrain::v1::DownloadCheckpointRequest request;
-  request.set_id(job_id);
   auto reader = stub_->DownloadCheckpoint(&context, request);
   polytrain::v1::CheckpointChunk chunk, first, last;
   absl::Status appended;
@@ -125,7 +136,8 @@ absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckp
   }
   POLYTRAIN_RETURN_IF_ERROR(
       (*writer)->Verify("the checkpoint", FileChecksum{last.size(), last.crc32()}));
-  POLYTRAIN_RETURN_IF_ERROR((*writer)->Commit());
+  // Never over a file made while this one downloaded (another download to the same path).
+  POLYTRAIN_RETURN_IF_ERROR((*writer)->Commit(ChunkedFileWriter::Existing::kKeep));
   return first;
 }
 

@@ -78,6 +78,31 @@ checks=$((checks + 1))
 [[ ! -e "$tmp/damaged.pt" ]] || fail "a damaged checkpoint was written"
 cp "$tmp/model.pt" "$stored"
 expect 0 "written to $tmp/mended.pt" -- checkpoint "$job" --output "$tmp/mended.pt"
+# A newer checkpoint damaged there is passed over for the newest intact older one, and the
+# download says so. With the job's files gone, DATA_LOSS naming the id.
+cat "$spec" - >"$tmp/checkpoints.txtpb" <<<'checkpoint { every_steps: 100 }'
+expect 0 "succeeded on cli-worker" -- submit "$tmp/checkpoints.txtpb" --name cli-ckpts --watch
+ckpt_job=$(head -1 "$tmp/out")
+printf 'X' | dd of="$tmp/artifacts/$ckpt_job/ckpt-000000000285.pt" bs=1 seek=9 conv=notrunc \
+  status=none
+expect 0 "warning: $ckpt_job: a newer checkpoint is damaged on the coordinator and was passed over (artifact $ckpt_job/ckpt-000000000285.pt" -- \
+  checkpoint "$ckpt_job" --output "$tmp/older.pt"
+checks=$((checks + 1))
+grep -qF "ckpt-000000000200.pt (step 200, " "$tmp/err" && cmp -s "$tmp/older.pt" \
+  "$tmp/artifacts/$ckpt_job/ckpt-000000000200.pt" || fail "not the older checkpoint: $(cat "$tmp/err")"
+rm -r "$tmp/artifacts/$ckpt_job"
+expect 7 "id: job $ckpt_job has no intact stored checkpoint: " -- \
+  checkpoint "$ckpt_job" --output "$tmp/gone.pt"
+# A bad id is named before any file is made for it (ID.pt would be a name too long here);
+# an output whose directory is missing is refused, and an empty one.
+pushd "$tmp" >/dev/null || exit 1
+expect 1 "id: length must be in [1, 64] characters" -- checkpoint "$(printf 'a%.0s' {1..300})"
+checks=$((checks + 1))
+[[ -z $(compgen -G "aaaa*") ]] || fail "a refused id left a file: $(compgen -G "aaaa*")"
+popd >/dev/null || exit 1
+expect 1 "$tmp/missing/x.pt: no directory $tmp/missing (nothing was downloaded; make it first)" -- \
+  checkpoint "$job" --output "$tmp/missing/x.pt"
+expect 2 "must not be empty" -- checkpoint "$job" --output ""
 expect 0 '"state":"JOB_STATE_SUCCEEDED"' -- get "$job" --format json
 expect 0 "cli-one" -- list --label team=cli
 expect 0 "kind,step,epoch,epoch_progress,elapsed_seconds,accuracy" -- metrics "$job"
@@ -387,6 +412,8 @@ expect 0 "polyctl: dry run: would upload $tmp/specs/local.pt (24 bytes)" -- \
   submit "$tmp/specs/local.txtpb" --dry-run
 grep -qF "dry run: the coordinator would queue 1 job" "$tmp/out" || fail "no dry-run table: $(cat "$tmp/out")"
 if "$polyctl" artifacts | grep -q local.pt; then fail "a dry run uploaded local.pt"; fi
+expect 0 "polyctl: dry run: local.pt goes to the worker as a path under its --data_root (--no-upload)" -- \
+  submit "$tmp/specs/local.txtpb" --dry-run --no-upload
 expect 2 "sweep needs --loss-grid or --loss" -- sweep "$spec"
 # A grid over a sigmoid base keeps the base's loss options: sigmoid losses that ignore -1.
 sed 's/^loss {.*/loss { poly1 { epsilon: 1 } activation: ACTIVATION_SIGMOID ignore_index: -1 }/' \

@@ -67,7 +67,8 @@ std::string SearchLine(const Sweep& sweep) {
                                       search.top_k(), std::max(request.seeds(), 1)));
     }
   } else {
-    parts.push_back(absl::StrCat(std::max(request.seeds(), 1), " seeds each"));
+    const int seeds = std::max(request.seeds(), 1);
+    parts.push_back(absl::StrCat(seeds, seeds == 1 ? " seed each" : " seeds each"));
   }
   return absl::StrJoin(parts, "; ");
 }

@@ -1,9 +1,15 @@
 #include "common/chunked_file.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 
@@ -38,8 +44,12 @@ absl::Status ChunkedFileReader::Next(std::string* data, bool* last) {
 
 ChunkedFileWriter::ChunkedFileWriter(std::string final_path, int64_t max_bytes)
     : final_path_(std::move(final_path)), max_bytes_(max_bytes) {
-  static std::atomic<int64_t> counter{0};
-  temp_path_ = absl::StrCat(final_path_, ".upload-", counter++);
+  // The pid and a random number: another process writing the same final path (two downloads
+  // to one file) has its own temporary file, so neither renames the other's bytes into place.
+  static std::atomic<uint64_t> counter{std::random_device{}()};
+  // ".upload-" is api/limits.h's kUploadMarker: what the artifact store skips as unfinished.
+  temp_path_ = absl::StrCat(final_path_, ".upload-", getpid(), "-",
+                            absl::Hex(counter.fetch_add(0x9E3779B97F4A7C15ULL)));
 }
 
 absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> ChunkedFileWriter::Create(
@@ -49,7 +59,9 @@ absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> ChunkedFileWriter::Create(
   std::unique_ptr<ChunkedFileWriter> writer(new ChunkedFileWriter(final_path, max_bytes));
   writer->out_.open(writer->temp_path_, std::ios::binary | std::ios::trunc);
   if (!writer->out_) {
-    return absl::InternalError(absl::StrCat(writer->temp_path_, ": cannot open for writing"));
+    const int why = errno;
+    return absl::InternalError(
+        absl::StrCat(writer->temp_path_, ": cannot open for writing: ", std::strerror(why)));
   }
   return writer;
 }
@@ -87,11 +99,30 @@ absl::Status ChunkedFileWriter::Verify(absl::string_view label, const FileChecks
   return absl::OkStatus();
 }
 
-absl::Status ChunkedFileWriter::Commit() {
+absl::Status ChunkedFileWriter::Commit(Existing existing) {
   if (!verified_) return absl::FailedPreconditionError("commit before verify");
-  std::error_code error;
-  std::filesystem::rename(temp_path_, final_path_, error);
-  if (error) return absl::InternalError(absl::StrCat(final_path_, ": ", error.message()));
+  if (existing == Existing::kReplace) {
+    std::error_code error;
+    std::filesystem::rename(temp_path_, final_path_, error);
+    if (error) return absl::InternalError(absl::StrCat(final_path_, ": ", error.message()));
+    committed_ = true;
+    return absl::OkStatus();
+  }
+  int result =
+      renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_NOREPLACE);
+  if (result != 0 && (errno == EINVAL || errno == ENOSYS)) {
+    // A file system without RENAME_NOREPLACE: link() also fails on an existing name.
+    result = link(temp_path_.c_str(), final_path_.c_str());
+    if (result == 0) unlink(temp_path_.c_str());
+  }
+  if (result != 0) {
+    const int why = errno;
+    if (why == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          final_path_, " exists (made while this was written); remove it or name another file"));
+    }
+    return absl::InternalError(absl::StrCat(final_path_, ": ", std::strerror(why)));
+  }
   committed_ = true;
   return absl::OkStatus();
 }

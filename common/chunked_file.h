@@ -40,7 +40,8 @@ class ChunkedFileReader {
 
 class ChunkedFileWriter {
  public:
-  // Writes to a temporary file beside `final_path` (created, with its directory, if needed).
+  // Writes to a temporary file beside `final_path` (created, with its directory, if needed),
+  // named <final_path>.upload-<pid>-<random>: writers in other processes never share it.
   // Appending beyond `max_bytes` is INVALID_ARGUMENT on the field "data".
   static absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> Create(const std::string& final_path,
                                                                    int64_t max_bytes);
@@ -51,8 +52,11 @@ class ChunkedFileWriter {
   // What was appended matches what the sender says it sent: DATA_LOSS naming `label` otherwise.
   // Closes the temporary file.
   absl::Status Verify(absl::string_view label, const FileChecksum& sent);
-  // Renames the verified file into place.
-  absl::Status Commit();
+  enum class Existing { kReplace, kKeep };
+  // Renames the verified file into place. With kKeep a file already there (one made while this
+  // was written) stays, and the commit is ALREADY_EXISTS: the check and the rename are one step
+  // (renameat2's RENAME_NOREPLACE, or link where the file system lacks it).
+  absl::Status Commit(Existing existing = Existing::kReplace);
   const FileChecksum& written() const { return written_; }
   const std::string& final_path() const { return final_path_; }
 

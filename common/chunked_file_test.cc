@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "testing/scratch_dir.h"
 
@@ -68,6 +69,50 @@ TEST_F(ChunkedFileTest, AWrittenFileAppearsOnlyWhenVerifiedAndCommitted) {
   std::stringstream content;
   content << in.rdbuf();
   EXPECT_EQ(content.str(), "hello world");
+}
+
+// Two downloads to one file (two processes, or two writers here): each writes its own
+// temporary file, and the second commit keeps what the first put in place.
+TEST_F(ChunkedFileTest, TwoWritersOfOneFileNeverMixAndKeepRefusesToReplace) {
+  const std::string target = (dir_ / "model.pt").string();
+  auto first = *ChunkedFileWriter::Create(target, 100);
+  auto second = *ChunkedFileWriter::Create(target, 100);
+  ASSERT_TRUE(first->Append("first writer").ok());
+  ASSERT_TRUE(second->Append("second").ok());
+  ASSERT_TRUE(first->Verify("file", {12, ZlibCrc("first writer")}).ok());
+  ASSERT_TRUE(second->Verify("file", {6, ZlibCrc("second")}).ok());
+  ASSERT_TRUE(first->Commit(ChunkedFileWriter::Existing::kKeep).ok());
+  const absl::Status refused = second->Commit(ChunkedFileWriter::Existing::kKeep);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(refused.message(),
+            target + " exists (made while this was written); remove it or name another file");
+  second.reset();  // its temporary file goes with it
+  std::ifstream in(target, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  EXPECT_EQ(content.str(), "first writer");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+}
+
+TEST_F(ChunkedFileTest, ACommitReplacesByDefault) {
+  const std::string target = (dir_ / "ckpt.pt").string();
+  for (const std::string data : {"old", "new!"}) {
+    auto writer = *ChunkedFileWriter::Create(target, 100);
+    ASSERT_TRUE(writer->Append(data).ok());
+    ASSERT_TRUE(writer->Verify("file", {static_cast<int64_t>(data.size()), ZlibCrc(data)}).ok());
+    ASSERT_TRUE(writer->Commit().ok());
+  }
+  EXPECT_EQ(fs::file_size(target), 4u);
+}
+
+TEST_F(ChunkedFileTest, AFileThatCannotBeOpenedSaysWhy) {
+  std::ofstream(dir_ / "plain") << "a file, not a directory";
+  absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> writer =
+      ChunkedFileWriter::Create((dir_ / "plain" / "f").string(), 100);
+  ASSERT_FALSE(writer.ok());
+  EXPECT_TRUE(
+      absl::EndsWith(writer.status().message(), ": cannot open for writing: Not a directory"))
+      << writer.status();
 }
 
 TEST_F(ChunkedFileTest, AWriterRefusesMoreThanItsLimit) {

@@ -168,19 +168,17 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(
   polytrain::v1::DownloadArtifactRequest request;
   absl::Status refused = access;
   if (refused.ok()) refused = ParseRequest(request_bytes, &request);
-  auto find = [protocol, artifacts, refused,
-               request = std::move(request)]() -> absl::StatusOr<IntactArtifact> {
+  auto find = [protocol, artifacts, refused, request = std::move(request)](
+                  polytrain::v1::ArtifactChunk* first) -> absl::StatusOr<IntactArtifact> {
     if (!refused.ok()) return refused;
-    return RequestedFile(protocol, artifacts, request);
+    absl::StatusOr<IntactArtifact> file = RequestedFile(protocol, artifacts, request);
+    if (file.ok()) {
+      first->set_job_id(file->relative.substr(0, file->relative.find('/')));
+      first->set_name(file->name);
+    }
+    return file;
   };
-  auto first = [](const IntactArtifact& file) {
-    polytrain::v1::ArtifactChunk chunk;
-    chunk.set_job_id(file.relative.substr(0, file.relative.find('/')));
-    chunk.set_name(file.name);
-    return chunk;
-  };
-  return new FileDownload<polytrain::v1::ArtifactChunk>(context, std::move(find), std::move(first),
-                                                        idle_timeout);
+  return new FileDownload<polytrain::v1::ArtifactChunk>(context, std::move(find), idle_timeout);
 }
 
 }  // namespace polytrain

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
@@ -110,7 +111,8 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> ClientApi::DeleteSweep(
 }
 
 absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
-    const polytrain::v1::DownloadCheckpointRequest& request, const Caller& caller) {
+    const polytrain::v1::DownloadCheckpointRequest& request, const Caller& caller,
+    std::vector<std::string>* passed_over) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateDownloadCheckpointRequest(request));
   absl::StatusOr<Job> job = queries_->AccessibleJob("id", request.id(), caller);
   if (!job.ok()) return job.status();
@@ -124,10 +126,16 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
                                                 ? " (it has not started)"
                                                 : " (it has not trained to one)"));
   }
-  std::vector<std::string> passed_over;
   absl::StatusOr<IntactArtifact> file =
-      files_->FindIntactOrOlder(job->checkpoint(), kCheckpointPrefix, &passed_over);
-  for (const std::string& why : passed_over) spdlog::warn("{}: passed over {}", job->id(), why);
+      files_->FindIntactOrOlder(job->checkpoint(), kCheckpointPrefix, passed_over);
+  for (const std::string& why : *passed_over) spdlog::warn("{}: passed over {}", job->id(), why);
+  if (!file.ok()) {
+    // Damaged or gone (a store's files removed by hand): the record has a checkpoint no file
+    // holds intact. The message names the request's field, not the store's "path".
+    return absl::DataLossError(absl::StrCat("id: job ", job->id(),
+                                            " has no intact stored checkpoint: ",
+                                            absl::StripPrefix(file.status().message(), "path: ")));
+  }
   return file;
 }
 

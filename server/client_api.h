@@ -73,9 +73,11 @@ class ClientApi {
   absl::StatusOr<polytrain::v1::Job> CancelJob(const polytrain::v1::CancelJobRequest& request,
                                                const Caller& caller);
   // The newest intact stored checkpoint of a job the caller may read (Coordinator.
-  // DownloadCheckpoint): NOT_FOUND when it has none stored, DATA_LOSS when none is intact.
+  // DownloadCheckpoint): NOT_FOUND when it has none stored, DATA_LOSS when none is intact (or
+  // its files are gone). `passed_over` gets why each newer one was not (newest first).
   absl::StatusOr<IntactArtifact> StoredCheckpoint(
-      const polytrain::v1::DownloadCheckpointRequest& request, const Caller& caller);
+      const polytrain::v1::DownloadCheckpointRequest& request, const Caller& caller,
+      std::vector<std::string>* passed_over);
   absl::StatusOr<polytrain::v1::GetMetricsResponse> GetMetrics(
       const polytrain::v1::GetMetricsRequest& request, const Caller& caller);
   absl::StatusOr<polytrain::v1::CompareJobsResponse> CompareJobs(

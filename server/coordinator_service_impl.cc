@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -170,24 +171,25 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadChec
     }
   }
   auto find = [this, refused, parsed = std::move(parsed),
-               caller = caller.ok() ? *caller : Caller{}]() -> absl::StatusOr<IntactArtifact> {
+               caller = caller.ok() ? *caller : Caller{}](
+                  polytrain::v1::CheckpointChunk* first) -> absl::StatusOr<IntactArtifact> {
     if (!refused.ok()) return refused;
-    return api_->StoredCheckpoint(parsed, caller);
-  };
-  auto first = [](const IntactArtifact& file) {
-    polytrain::v1::CheckpointChunk chunk;
-    chunk.set_name(file.name);
+    std::vector<std::string> passed_over;
+    absl::StatusOr<IntactArtifact> file = api_->StoredCheckpoint(parsed, caller, &passed_over);
+    if (!file.ok()) return file.status();
+    first->set_name(file->name);
     int64_t step = 0;  // the name is ckpt-<step>.pt
-    if (absl::SimpleAtoi(absl::string_view(file.name).substr(
-                             absl::string_view(kCheckpointPrefix).size(), kCheckpointStepDigits),
-                         &step)) {
-      chunk.set_step(step);
+    if (absl::SimpleAtoi(
+            absl::string_view(file->name)
+                .substr(absl::string_view(kCheckpointPrefix).size(), kCheckpointStepDigits),
+            &step)) {
+      first->set_step(step);
     }
-    return chunk;
+    for (std::string& why : passed_over) first->add_passed_over(std::move(why));
+    return file;
   };
   return new FileDownload<polytrain::v1::CheckpointChunk>(
-      context, std::move(find), std::move(first), transfer_idle_,
-      [this, start, slot](const grpc::Status& status) {
+      context, std::move(find), transfer_idle_, [this, start, slot](const grpc::Status& status) {
         if (slot.has_value()) download_quota_.Release(*slot);
         if (metrics_ == nullptr) return;
         metrics_->Rpc(

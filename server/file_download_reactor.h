@@ -37,14 +37,13 @@ namespace polytrain {
 template <typename Chunk>
 class FileDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  using Finder = std::function<absl::StatusOr<IntactArtifact>()>;
-  using FirstChunk = std::function<Chunk(const IntactArtifact&)>;
+  // What to serve, or why nothing is (the call ends with that status), with the first chunk's
+  // fields besides the data set. It must not use the call's request buffer (parse it first).
+  using Finder = std::function<absl::StatusOr<IntactArtifact>(Chunk* first)>;
 
-  // `find`: what to serve, or why nothing is (the call ends with that status); it must not use
-  // the call's request buffer (parse it first). `first`: the first chunk's fields besides the
-  // data. `done` (may be null) gets the stream's final status.
-  FileDownload(grpc::CallbackServerContext* context, Finder find, FirstChunk first,
-               absl::Duration idle_timeout, std::function<void(const grpc::Status&)> done = nullptr)
+  // `done` (may be null) gets the stream's final status.
+  FileDownload(grpc::CallbackServerContext* context, Finder find, absl::Duration idle_timeout,
+               std::function<void(const grpc::Status&)> done = nullptr)
       : done_callback_(std::move(done)),
         // A write that waits is a downloader that stopped reading: only cancelling the call ends
         // it (Finish would wait behind the write).
@@ -53,7 +52,7 @@ class FileDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
                        file_.relative, absl::ToDoubleSeconds(idle_timeout));
           context->TryCancel();
         }) {
-    auto begin = [this, find = std::move(find), first = std::move(first)] { Begin(find(), first); };
+    auto begin = [this, find = std::move(find)] { Begin(find(&chunk_)); };
     try {
       std::thread(std::move(begin)).detach();
     } catch (const std::system_error& e) {  // no thread to be had: find it here instead
@@ -84,13 +83,12 @@ class FileDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  private:
   // Nothing of this reactor may be touched once WriteNext or End has returned: the stream may
   // be done, and the reactor deleted, on another thread.
-  void Begin(absl::StatusOr<IntactArtifact> file, const FirstChunk& first) {
+  void Begin(absl::StatusOr<IntactArtifact> file) {
     if (!file.ok()) {
       End(ToGrpcStatus(file.status()));
       return;
     }
     file_ = *std::move(file);
-    chunk_ = first(file_);
     absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
         ChunkedFileReader::Open(file_.path, kArtifactChunkBytes);
     if (!reader.ok()) {

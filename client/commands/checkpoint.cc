@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <string>
 
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
@@ -20,8 +21,14 @@ int RunCheckpoint(const CheckpointOptions& options, CoordinatorClient& client) {
   if (!first.ok()) return command_support::Fail(first.status());
   std::error_code error;
   const auto bytes = std::filesystem::file_size(path, error);
+  for (const std::string& why : first->passed_over()) {
+    std::cerr << "polyctl: warning: " << options.id << ": a newer checkpoint is damaged on the "
+              << "coordinator and was passed over (" << why << ")\n";
+  }
   std::cerr << "polyctl: " << options.id << ": " << first->name() << " (step " << first->step()
-            << ", " << (error ? 0 : bytes) << " bytes) written to " << path << "\n";
+            << ", " << (error ? 0 : bytes) << " bytes"
+            << (first->passed_over().empty() ? "" : ", not the newest: see the warning")
+            << ") written to " << path << "\n";
   std::cout << path << std::endl;
   return kExitOk;
 }
@@ -36,8 +43,13 @@ Command AddCheckpointCommand(CLI::App& app) {
       "model's weights, the optimizer and the position; in Python, "
       "torch.jit.load(FILE).model.state_dict() are the weights).");
   checkpoint->add_option("id", options->id, "job id")->required();
-  checkpoint->add_option("--output,-o", options->output,
-                         "file to write (default ID.pt; an existing file is refused)");
+  checkpoint
+      ->add_option("--output,-o", options->output,
+                   "file to write (default ID.pt; an existing file is refused; its directory "
+                   "must exist)")
+      ->check([](const std::string& value) {
+        return value.empty() ? std::string("must not be empty") : std::string();
+      });
   return {checkpoint,
           [options](CoordinatorClient& client) { return RunCheckpoint(*options, client); }};
 }

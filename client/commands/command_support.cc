@@ -157,7 +157,17 @@ absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const Uploa
 
 absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags,
                              const std::string& spec_file, polytrain::v1::JobSpec* spec) {
-  if (flags.no_upload) return absl::OkStatus();
+  if (flags.no_upload) {
+    if (flags.dry_run) {  // what the worker will be asked to find
+      for (const std::string* path :
+           {&spec->model().torchscript().path(), &spec->dataset().tensors().path()}) {
+        if (path->empty()) continue;
+        std::cerr << "polyctl: dry run: " << *path
+                  << " goes to the worker as a path under its --data_root (--no-upload)\n";
+      }
+    }
+    return absl::OkStatus();
+  }
   return UploadLocalFiles(client,
                           flags.files_dir.empty()
                               ? std::filesystem::path(spec_file).parent_path().string()

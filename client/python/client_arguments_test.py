@@ -8,6 +8,7 @@ import os
 import pathlib
 import subprocess
 import unittest
+import zlib
 from unittest import mock
 
 from client_support import SCRATCH, SMALL_JOB, SOURCE, TOKEN, Service  # sets sys.path first
@@ -15,6 +16,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 import polytrain  # noqa: E402
+import polytrain._download  # noqa: E402
 import polytrain._messages  # noqa: E402
 import polytrain._upload  # noqa: E402
 from polytrain import Client, PolyTrainError  # noqa: E402
@@ -71,6 +73,31 @@ class ArgumentTest(unittest.TestCase):
         self.assertEqual(error.exception.filename, str(SCRATCH / "nonexistent.pem"))
         Client("127.0.0.1:1", tls_ca=TlsTest.pki / "ca.pem", tls_cert=worker_cert,
                tls_key=worker_key).close()
+
+    def test_a_download_never_replaces_a_file_made_meanwhile(self):
+        # Two downloads to one path: the second to finish finds the first's file and keeps it.
+        target = SCRATCH / "raced.pt"
+        data = [b"newer model", b" bytes"]
+
+        def chunks():
+            yield coordinator_pb2.CheckpointChunk(name="ckpt-000000000002.pt", step=2,
+                                                  data=data[0], passed_over=["ckpt-3: damaged"])
+            target.write_bytes(b"the other download's model")
+            whole = b"".join(data)
+            yield coordinator_pb2.CheckpointChunk(data=data[1], last=True, size=len(whole),
+                                                  crc32=zlib.crc32(whole))
+
+        with self.assertRaisesRegex(FileExistsError, "raced.pt was made while the checkpoint "
+                                    "downloaded; remove it or name another file"):
+            polytrain._download.write_checkpoint(chunks(), target)
+        self.assertEqual(target.read_bytes(), b"the other download's model")
+        self.assertEqual(list(SCRATCH.glob("raced.pt.part-*")), [])
+        first = polytrain._download.write_checkpoint(chunks(), SCRATCH / "other.pt")
+        self.assertEqual((first.name, first.step, list(first.passed_over)),
+                         ("ckpt-000000000002.pt", 2, ["ckpt-3: damaged"]))
+        self.assertEqual((SCRATCH / "other.pt").read_bytes(), b"".join(data))
+        with self.assertRaisesRegex(FileNotFoundError, "no directory .*missing"):
+            self.client.download_checkpoint("job-1", SCRATCH / "missing" / "x.pt")
 
     def test_addresses_left_out_empty_or_unbracketed(self):
         with self.assertRaises(PolyTrainError) as error:

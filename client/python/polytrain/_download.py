@@ -1,6 +1,7 @@
 """What download_checkpoint() writes: a stream of CheckpointChunk messages into a file beside the
 target under a temporary name, checked against the size and CRC-32 its last chunk carries, then
-renamed: the target is the whole checkpoint or untouched."""
+linked into place: the target is the whole checkpoint or untouched, and a file made there while
+it downloaded (another download to the same path) is never replaced."""
 import os
 import secrets
 import zlib
@@ -12,8 +13,8 @@ from polytrain.v1 import coordinator_pb2
 def write_checkpoint(chunks, target):
     """Writes `chunks` (an iterator of CheckpointChunk) to `target` (a pathlib.Path that does
     not exist) and returns the first chunk without its data. PolyTrainError DATA_LOSS when what
-    arrived is not what the coordinator recorded; errors of the iterator pass through. No
-    partial file is left either way."""
+    arrived is not what the coordinator recorded, FileExistsError when `target` appeared
+    meanwhile; errors of the iterator pass through. No partial file is left either way."""
     partial = target.with_name(f"{target.name}.part-{secrets.token_hex(4)}")
     first = last = None
     crc, size = 0, 0
@@ -21,7 +22,8 @@ def write_checkpoint(chunks, target):
         with open(partial, "wb") as out:
             for chunk in chunks:
                 if first is None:
-                    first = coordinator_pb2.CheckpointChunk(name=chunk.name, step=chunk.step)
+                    first = coordinator_pb2.CheckpointChunk(name=chunk.name, step=chunk.step,
+                                                            passed_over=chunk.passed_over)
                 out.write(chunk.data)
                 crc, size = zlib.crc32(chunk.data, crc), size + len(chunk.data)
                 if chunk.last:
@@ -32,7 +34,11 @@ def write_checkpoint(chunks, target):
             raise PolyTrainError("DATA_LOSS", f"the checkpoint arrived damaged ({size} bytes with "
                                  f"CRC-32 {crc}; {recorded}); nothing was written: download it "
                                  f"again")
-        os.replace(partial, target)
+        try:
+            os.link(partial, target)  # unlike a rename, never over an existing file
+        except FileExistsError:
+            raise FileExistsError(f"path {target} was made while the checkpoint downloaded; "
+                                  f"remove it or name another file (nothing was written)") from None
     finally:
         partial.unlink(missing_ok=True)
     return first

@@ -405,13 +405,18 @@ class Client:
         under a temporary name, checked against the size and CRC-32 the coordinator recorded,
         then renamed: `path` is the whole checkpoint or untouched (FileExistsError, nothing
         downloaded, when it exists). In Python, torch.jit.load(path).model.state_dict() are the
-        model's weights. A job with none stored is PolyTrainError NOT_FOUND. The call's deadline
-        is an upload's (at least UPLOAD_TIMEOUT_SECONDS)."""
+        model's weights. A job with none stored is PolyTrainError NOT_FOUND; `passed_over` of
+        the chunk returned, and a warning, say when newer ones were damaged on the coordinator
+        and this is an older one. The call's deadline is an upload's (at least
+        UPLOAD_TIMEOUT_SECONDS)."""
         request = coordinator_pb2.DownloadCheckpointRequest(id=_arguments.text(job_id, "job_id"))
         target = pathlib.Path(os.fspath(path))
         if target.exists():
             raise FileExistsError(f"path {target} exists; remove it or name another file "
                                   f"(nothing was downloaded)")
+        if not target.parent.is_dir():
+            raise FileNotFoundError(f"path {target}: no directory {target.parent} (nothing was "
+                                    f"downloaded; make it first)")
         self._check_open()
         chunks = self._stub.DownloadCheckpoint(
             request, timeout=max(self.timeout, UPLOAD_TIMEOUT_SECONDS), metadata=self._metadata)
@@ -420,6 +425,10 @@ class Client:
         except grpc.RpcError as error:
             raise self._failed(error) from None
         self._answered = True
+        if first.passed_over:
+            warnings.warn(f"{job_id}: got {first.name}, not the newest checkpoint: newer ones are "
+                          f"damaged on the coordinator ({'; '.join(first.passed_over)})",
+                          stacklevel=2)
         return first
 
     # --- Artifacts ---
