@@ -318,6 +318,9 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   EXPECT_EQ(CreateError(Job(model, "other_shape.pt")),
             f + "test_x samples are [10] but train_x's are [20]");
   EXPECT_EQ(CreateError(Job(model, "nan.pt")), f + "train_x holds NaN or infinite values");
+  EXPECT_EQ(CreateError(Job(model, "float32_overflow.pt")),
+            f + "train_x holds values beyond float32's range (3.40282e+38), the precision the "
+                "worker trains in");
   EXPECT_EQ(CreateError(Job(model, "no_test_y.pt")), f + "no test_y");
   // LibTorch 1.13 cannot read a dict of one key; 2.x can, and finds the keys missing.
   const std::string one_key = CreateError(Job(model, "one_key.pt"));

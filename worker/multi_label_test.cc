@@ -100,6 +100,9 @@ TEST_F(MultiLabelTest, WrongMultiLabelJobsNameTheField) {
   split.mutable_dataset()->set_validation_fraction(0.5);
   EXPECT_EQ(CreateError(split).find(f + "train_y holds the target 2 (label 3)"), 0u)
       << CreateError(split);
+  EXPECT_EQ(CreateError(Job("multi_label_float32_overflow.pt")),
+            f + "train_y holds values beyond float32's range (3.40282e+38), the precision the "
+                "worker trains in");
   EXPECT_EQ(CreateError(Job("multi_label_four_test_labels.pt")),
             f + "test_y is [400, 4] but train_y is [1200, 5]: every split has the same labels");
   EXPECT_EQ(CreateError(Job("multi_label_class_test.pt")),

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <utility>
 #include <vector>
@@ -46,6 +47,21 @@ absl::Status CheckStorage(const torch::Tensor& t, int64_t file_bytes, const std:
   return CheckTensorStorage(t, where);
 }
 
+// `as_float` (`original` converted to float32) holds only finite values. One pass and no
+// temporary where `original` is float32: a float32 sum in float64 cannot overflow, so it is
+// finite exactly when every value is. A float64 value past float32's range is named as such
+// (it is finite where it was saved).
+absl::Status CheckFiniteAsFloat(const torch::Tensor& original, const torch::Tensor& as_float,
+                                const std::string& where) {
+  if (std::isfinite(as_float.sum(torch::kDouble).item<double>())) return absl::OkStatus();
+  if (original.scalar_type() == torch::kDouble && torch::isfinite(original).all().item<bool>()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " holds values beyond float32's range (",
+                                                   std::numeric_limits<float>::max(),
+                                                   "), the precision the worker trains in"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(where, " holds NaN or infinite values"));
+}
+
 // x of one split as float32 [N, sample...]: a floating dtype, or uint8 scaled to [0, 1].
 absl::StatusOr<torch::Tensor> Samples(const torch::Tensor& x, const std::string& field,
                                       const std::string& key) {
@@ -70,11 +86,7 @@ absl::StatusOr<torch::Tensor> Samples(const torch::Tensor& x, const std::string&
     samples = x.to(torch::kFloat).div_(255.0);
   } else if (x.is_floating_point()) {
     samples = x.to(torch::kFloat);
-    // One pass and no temporary: a float32 sum in float64 cannot overflow, so it is finite
-    // exactly when every value is.
-    if (!std::isfinite(samples.sum(torch::kDouble).item<double>())) {
-      return absl::InvalidArgumentError(absl::StrCat(where, " holds NaN or infinite values"));
-    }
+    POLYTRAIN_RETURN_IF_ERROR(CheckFiniteAsFloat(x, samples, where));
   } else {
     return absl::InvalidArgumentError(absl::StrCat(where, " is ", c10::toString(x.scalar_type()),
                                                    "; expected a floating dtype or uint8"));
@@ -100,9 +112,7 @@ absl::StatusOr<torch::Tensor> Targets(const torch::Tensor& y, int64_t samples,
                                                    "; expected real multi-label targets"));
   }
   const torch::Tensor targets = y.to(torch::kFloat).contiguous();
-  if (!std::isfinite(targets.sum(torch::kDouble).item<double>())) {
-    return absl::InvalidArgumentError(absl::StrCat(where, " holds NaN or infinite values"));
-  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckFiniteAsFloat(y, targets, where));
   return targets;
 }
 

@@ -264,6 +264,9 @@ def save_multi_label_files(out):
     wrong = y.clone()
     wrong[10, 3] = 2
     torch.save(dict(good, train_y=wrong), f"{out}/multi_label_two.pt")
+    huge = y.double()
+    huge[10, 3] = -1e300
+    torch.save(dict(good, train_y=huge), f"{out}/multi_label_float32_overflow.pt")
     torch.save(dict(good, test_y=ty[:, :4]), f"{out}/multi_label_four_test_labels.pt")
     torch.save(dict(good, test_y=ty.argmax(1)), f"{out}/multi_label_class_test.pt")
     torch.save(dict(good, train_y=y[:, :0]), f"{out}/multi_label_no_labels.pt")
@@ -338,6 +341,9 @@ def main():
     nan = x.clone()
     nan[3, 4] = float("nan")
     torch.save(dict(good, train_x=nan), f"{out}/nan.pt")
+    huge = x.double()
+    huge[3, 4] = 1e300  # finite in float64, infinite as the float32 the worker trains in
+    torch.save(dict(good, train_x=huge), f"{out}/float32_overflow.pt")
     torch.save(good, f"{out}/legacy.pt", _use_new_zipfile_serialization=False)
     torch.save(dict(good, train_x=x.clone().requires_grad_()), f"{out}/requires_grad.pt")
     torch.save({k: v for k, v in good.items() if k != "test_y"}, f"{out}/no_test_y.pt")
