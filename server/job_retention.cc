@@ -35,26 +35,12 @@ absl::StatusOr<int64_t> JobRetention::RunOnce(Clock::time_point now) {
   const int64_t cutoff_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>((now - keep_).time_since_epoch())
           .count();
-  // The ids first, a page at a time (the store's reader is held per page only), then the
-  // deletes, each a transaction of its own.
-  std::vector<std::string> expired;
-  JobFilter filter;
-  filter.states = {polytrain::v1::JOB_STATE_SUCCEEDED, polytrain::v1::JOB_STATE_FAILED,
-                   polytrain::v1::JOB_STATE_CANCELLED, polytrain::v1::JOB_STATE_STOPPED};
-  filter.page_size = 1000;
-  do {
-    absl::StatusOr<JobPage> page = store_->ListJobs(filter);
-    if (!page.ok()) return page.status();
-    for (const polytrain::v1::Job& job : page->jobs) {
-      if (job.has_end_time() &&
-          google::protobuf::util::TimeUtil::TimestampToMilliseconds(job.end_time()) < cutoff_ms) {
-        expired.push_back(job.id());
-      }
-    }
-    filter.page_token = page->next_page_token;
-  } while (!filter.page_token.empty());
+  // The ids first (through the end-time index; the store's reader is held for that read
+  // only), then the deletes, each a transaction of its own.
+  absl::StatusOr<std::vector<std::string>> expired = store_->JobsEndedBefore(cutoff_ms);
+  if (!expired.ok()) return expired.status();
   int64_t deleted = 0;
-  for (const std::string& id : expired) {
+  for (const std::string& id : *expired) {
     absl::StatusOr<polytrain::v1::DeleteJobResponse> gone = DeleteEndedJob(*scheduler_, files_, id);
     if (gone.ok()) {
       ++deleted;

@@ -96,6 +96,9 @@ class JobStore {
   // Every job in one of `states`, oldest first (the scheduler's view after a restart).
   virtual absl::StatusOr<std::vector<polytrain::v1::Job>> JobsInStates(
       const std::vector<polytrain::v1::JobState>& states) = 0;
+  // The ids of the jobs in a final state whose end_time is before `cutoff_ms` (milliseconds
+  // since the epoch), the longest ended first (retention).
+  virtual absl::StatusOr<std::vector<std::string>> JobsEndedBefore(int64_t cutoff_ms) = 0;
 
   // How many jobs are in each state (states with none are absent).
   virtual absl::StatusOr<std::map<polytrain::v1::JobState, int64_t>> CountJobsByState() = 0;

@@ -28,6 +28,8 @@ class SqliteJobStore : public JobStore {
   static std::string ListJobsSql(const JobFilter& filter);
   // The SQL that counts an owner's unended jobs for CreateJobs' owner_unended_limit (as above).
   static const char* CountUnendedSql();
+  // The SQL JobsEndedBefore runs (as above).
+  static const char* JobsEndedBeforeSql();
 
   absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
@@ -46,6 +48,7 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<JobPage> ListJobs(const JobFilter& filter) override;
   absl::StatusOr<std::vector<polytrain::v1::Job>> JobsInStates(
       const std::vector<polytrain::v1::JobState>& states) override;
+  absl::StatusOr<std::vector<std::string>> JobsEndedBefore(int64_t cutoff_ms) override;
   absl::StatusOr<std::map<polytrain::v1::JobState, int64_t>> CountJobsByState() override;
   absl::StatusOr<bool> HasUnendedJobLabelled(const std::string& owner, const std::string& key,
                                              const std::string& value) override;
@@ -87,6 +90,9 @@ class SqliteJobStore : public JobStore {
   // FAILED_PRECONDITION for a database of another program (schema version 0 with tables).
   absl::Status CheckIsOurs();
   absl::Status Migrate();
+  // Fills jobs.end_ms from the records of the jobs already ended (kJobEndTimeSchemaVersion),
+  // inside the migration's transaction.
+  static absl::Status FillJobEndTimes(sqlite3* db);
   // Inserts `sweep` unless its id is stored, inside the caller's transaction on `db`.
   static absl::Status InsertSweep(sqlite3* db, const polytrain::v1::Sweep& sweep);
 

@@ -3,8 +3,12 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "server/sqlite_schema.h"
 
 namespace polytrain {
 namespace {
@@ -320,6 +324,71 @@ TEST_F(SqliteJobStoreTest, RefusesANewerSchema) {
   absl::StatusOr<std::unique_ptr<SqliteJobStore>> reopened = SqliteJobStore::Open(path_);
   EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(reopened.status().message().find("schema version 99"), std::string::npos);
+}
+
+// Retention's read: the jobs in a final state that ended before a time, the longest ended
+// first, through the end-time index (no job record read, no sort).
+TEST_F(SqliteJobStoreTest, JobsEndedBeforeATimeAreFoundByTheirEndTime) {
+  auto end = [this](Job job, polytrain::v1::JobState state, int64_t end_ms) {
+    job.set_state(state);
+    *job.mutable_end_time() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(end_ms);
+    EXPECT_TRUE(store_->UpdateJob(job).ok());
+    return job;
+  };
+  const Job late = end(NewJob("late"), polytrain::v1::JOB_STATE_SUCCEEDED, 3000);
+  const Job early = end(NewJob("early"), polytrain::v1::JOB_STATE_CANCELLED, 1000);
+  end(NewJob("edge"), polytrain::v1::JOB_STATE_FAILED, 5000);  // not before 5000
+  NewJob("queued");
+  // A stopped search trial resumed: queued again, its end_time of the stop kept, not ended.
+  end(end(NewJob("resumed"), polytrain::v1::JOB_STATE_STOPPED, 500),
+      polytrain::v1::JOB_STATE_QUEUED, 500);
+  EXPECT_EQ(*store_->JobsEndedBefore(5000), (std::vector<std::string>{early.id(), late.id()}));
+  EXPECT_EQ(*store_->JobsEndedBefore(1000), std::vector<std::string>{});
+  const std::string plan = QueryPlan(SqliteJobStore::JobsEndedBeforeSql());
+  EXPECT_NE(plan.find("INDEX jobs_by_end"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
+// A database of schema 8 (before jobs.end_ms) opened by this build: the jobs that had ended
+// get their end time from their records, in the migration.
+TEST_F(SqliteJobStoreTest, TheMigrationFillsTheEndTimeOfJobsAlreadyEnded) {
+  store_.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  for (int v = 0; v + 1 < kJobEndTimeSchemaVersion; ++v) {
+    ASSERT_EQ(sqlite3_exec(db, SchemaMigrations()[v], nullptr, nullptr, nullptr), SQLITE_OK);
+  }
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=8", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto insert = [db](const std::string& id, polytrain::v1::JobState state, int64_t end_ms) {
+    Job job;
+    job.set_id(id);
+    job.set_state(state);
+    if (end_ms > 0) {
+      *job.mutable_end_time() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(end_ms);
+    }
+    sqlite3_stmt* statement = nullptr;
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "INSERT INTO jobs (id, state, priority, job) VALUES (?, ?, 0, ?)",
+                           -1, &statement, nullptr),
+        SQLITE_OK);
+    const std::string blob = job.SerializeAsString();
+    sqlite3_bind_text(statement, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(statement, 2, state);
+    sqlite3_bind_blob(statement, 3, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    EXPECT_EQ(sqlite3_step(statement), SQLITE_DONE);
+    sqlite3_finalize(statement);
+  };
+  insert("job-old", polytrain::v1::JOB_STATE_SUCCEEDED, 2000);
+  insert("job-older", polytrain::v1::JOB_STATE_FAILED, 1000);
+  insert("job-newer", polytrain::v1::JOB_STATE_CANCELLED, 9000);
+  insert("job-running", polytrain::v1::JOB_STATE_RUNNING, 0);
+  sqlite3_close(db);
+  absl::StatusOr<std::unique_ptr<SqliteJobStore>> migrated = SqliteJobStore::Open(path_);
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  EXPECT_EQ(*(*migrated)->JobsEndedBefore(5000),
+            (std::vector<std::string>{"job-older", "job-old"}));
+  EXPECT_EQ((*migrated)->JobsEndedBefore(10000)->size(), 3u);
 }
 
 // A page of one state's jobs (or one owner's) walks an index in the page's order and stops at

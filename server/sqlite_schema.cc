@@ -87,6 +87,14 @@ constexpr const char* kMigrations[] = {
     R"sql(
       CREATE INDEX sweeps_by_owner ON sweeps (owner, seq);
     )sql",
+    // 9: when each job in a final state ended (Job.end_time in milliseconds since the epoch;
+    // NULL before), so that retention finds the jobs past it through an index instead of
+    // reading every ended job's record. The store fills it for jobs already ended
+    // (kJobEndTimeSchemaVersion).
+    R"sql(
+      ALTER TABLE jobs ADD COLUMN end_ms INTEGER;
+      CREATE INDEX jobs_by_end ON jobs (end_ms) WHERE end_ms IS NOT NULL;
+    )sql",
 };
 
 }  // namespace

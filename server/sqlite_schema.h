@@ -10,6 +10,10 @@ namespace polytrain {
 // Migration v + 1 is SchemaMigrations()[v], SQL of one or more statements.
 absl::Span<const char* const> SchemaMigrations();
 
+// The version that adds jobs.end_ms: its migration also fills the column from each ended job's
+// record, which SQL cannot read (SqliteJobStore does it in the same transaction).
+inline constexpr int kJobEndTimeSchemaVersion = 9;
+
 }  // namespace polytrain
 
 #endif  // POLYTRAIN_SERVER_SQLITE_SCHEMA_H_
