@@ -137,7 +137,13 @@ absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckp
   POLYTRAIN_RETURN_IF_ERROR(
       (*writer)->Verify("the checkpoint", FileChecksum{last.size(), last.crc32()}));
   // Never over a file made while this one downloaded (another download to the same path).
-  POLYTRAIN_RETURN_IF_ERROR((*writer)->Commit(ChunkedFileWriter::Existing::kKeep));
+  if (absl::Status s = (*writer)->Commit(ChunkedFileWriter::Existing::kKeep); !s.ok()) {
+    if (!absl::IsAlreadyExists(s)) return s;
+    return absl::AlreadyExistsError(absl::StrCat(path,
+                                                 " was made while the checkpoint downloaded; "
+                                                 "remove it or name another file (nothing was "
+                                                 "written)"));
+  }
   return first;
 }
 

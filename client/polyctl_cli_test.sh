@@ -85,7 +85,7 @@ expect 0 "succeeded on cli-worker" -- submit "$tmp/checkpoints.txtpb" --name cli
 ckpt_job=$(head -1 "$tmp/out")
 printf 'X' | dd of="$tmp/artifacts/$ckpt_job/ckpt-000000000285.pt" bs=1 seek=9 conv=notrunc \
   status=none
-expect 0 "warning: $ckpt_job: a newer checkpoint is damaged on the coordinator and was passed over (artifact $ckpt_job/ckpt-000000000285.pt" -- \
+expect 0 "warning: $ckpt_job: a newer checkpoint is damaged or missing on the coordinator and was passed over (artifact $ckpt_job/ckpt-000000000285.pt" -- \
   checkpoint "$ckpt_job" --output "$tmp/older.pt"
 checks=$((checks + 1))
 grep -qF "ckpt-000000000200.pt (step 200, " "$tmp/err" && cmp -s "$tmp/older.pt" \

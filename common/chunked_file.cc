@@ -47,7 +47,8 @@ ChunkedFileWriter::ChunkedFileWriter(std::string final_path, int64_t max_bytes)
   // The pid and a random number: another process writing the same final path (two downloads
   // to one file) has its own temporary file, so neither renames the other's bytes into place.
   static std::atomic<uint64_t> counter{std::random_device{}()};
-  // ".upload-" is api/limits.h's kUploadMarker: what the artifact store skips as unfinished.
+  // ".upload-" is api/limits.h's kUploadMarker (common/ is below api/ and does not include
+  // it): what the artifact store skips as unfinished.
   temp_path_ = absl::StrCat(final_path_, ".upload-", getpid(), "-",
                             absl::Hex(counter.fetch_add(0x9E3779B97F4A7C15ULL)));
 }
@@ -113,6 +114,8 @@ absl::Status ChunkedFileWriter::Commit(Existing existing) {
   if (result != 0 && (errno == EINVAL || errno == ENOSYS)) {
     // A file system without RENAME_NOREPLACE: link() also fails on an existing name.
     result = link(temp_path_.c_str(), final_path_.c_str());
+    // The file is in place either way; a temporary name left beside it (unlink failing on a
+    // file system that just took a link is not expected) is one the stores skip as unfinished.
     if (result == 0) unlink(temp_path_.c_str());
   }
   if (result != 0) {

@@ -40,6 +40,9 @@ class ChunkedFileReader {
 
 class ChunkedFileWriter {
  public:
+  // What Commit does with a file already at the final path.
+  enum class Existing { kReplace, kKeep };
+
   // Writes to a temporary file beside `final_path` (created, with its directory, if needed),
   // named <final_path>.upload-<pid>-<random>: writers in other processes never share it.
   // Appending beyond `max_bytes` is INVALID_ARGUMENT on the field "data".
@@ -52,13 +55,13 @@ class ChunkedFileWriter {
   // What was appended matches what the sender says it sent: DATA_LOSS naming `label` otherwise.
   // Closes the temporary file.
   absl::Status Verify(absl::string_view label, const FileChecksum& sent);
-  enum class Existing { kReplace, kKeep };
   // Renames the verified file into place. With kKeep a file already there (one made while this
   // was written) stays, and the commit is ALREADY_EXISTS: the check and the rename are one step
   // (renameat2's RENAME_NOREPLACE, or link where the file system lacks it).
   absl::Status Commit(Existing existing = Existing::kReplace);
   const FileChecksum& written() const { return written_; }
   const std::string& final_path() const { return final_path_; }
+  const std::string& temp_path() const { return temp_path_; }
 
  private:
   ChunkedFileWriter(std::string final_path, int64_t max_bytes);

@@ -1,5 +1,6 @@
 #include "common/chunked_file.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "testing/scratch_dir.h"
 
@@ -77,6 +79,11 @@ TEST_F(ChunkedFileTest, TwoWritersOfOneFileNeverMixAndKeepRefusesToReplace) {
   const std::string target = (dir_ / "model.pt").string();
   auto first = *ChunkedFileWriter::Create(target, 100);
   auto second = *ChunkedFileWriter::Create(target, 100);
+  // The pid in the name keeps other processes' writers apart; the random part, this one's.
+  const std::string mine = absl::StrCat(target, ".upload-", getpid(), "-");
+  EXPECT_TRUE(absl::StartsWith(first->temp_path(), mine)) << first->temp_path();
+  EXPECT_TRUE(absl::StartsWith(second->temp_path(), mine)) << second->temp_path();
+  EXPECT_NE(first->temp_path(), second->temp_path());
   ASSERT_TRUE(first->Append("first writer").ok());
   ASSERT_TRUE(second->Append("second").ok());
   ASSERT_TRUE(first->Verify("file", {12, ZlibCrc("first writer")}).ok());

@@ -132,13 +132,10 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   StreamIdleTimer idle_;  // last: stopped before the rest goes
 };
 
-// What a worker's request may have: the file it names (with or_older_checkpoint, perhaps an
-// older checkpoint of the same job), if the protocol lets that worker read it.
+// The file a worker's request names (with or_older_checkpoint, perhaps an older checkpoint of
+// the same job); the request is one the protocol lets that worker make.
 absl::StatusOr<IntactArtifact> RequestedFile(
-    WorkerProtocol* protocol, ArtifactStore* artifacts,
-    const polytrain::v1::DownloadArtifactRequest& request) {
-  POLYTRAIN_RETURN_IF_ERROR(ValidateDownloadArtifactRequest(request));
-  POLYTRAIN_RETURN_IF_ERROR(protocol->CheckDownload(request.session_key(), request.path()));
+    ArtifactStore* artifacts, const polytrain::v1::DownloadArtifactRequest& request) {
   std::vector<std::string> passed_over;
   const std::string name = request.path().substr(request.path().find('/') + 1);
   const bool checkpoint =
@@ -164,21 +161,24 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(
     grpc::CallbackServerContext* context, WorkerProtocol* protocol, ArtifactStore* artifacts,
     const grpc::ByteBuffer& request_bytes, const absl::Status& access,
     absl::Duration idle_timeout) {
-  // Parsed here: the request buffer is the call's, and the file is found on another thread.
+  // Checked here (the request buffer is the call's, and a refused call needs no thread); the
+  // file is found on another thread.
   polytrain::v1::DownloadArtifactRequest request;
   absl::Status refused = access;
   if (refused.ok()) refused = ParseRequest(request_bytes, &request);
-  auto find = [protocol, artifacts, refused, request = std::move(request)](
+  if (refused.ok()) refused = ValidateDownloadArtifactRequest(request);
+  if (refused.ok()) refused = protocol->CheckDownload(request.session_key(), request.path());
+  auto find = [artifacts, request = std::move(request)](
                   polytrain::v1::ArtifactChunk* first) -> absl::StatusOr<IntactArtifact> {
-    if (!refused.ok()) return refused;
-    absl::StatusOr<IntactArtifact> file = RequestedFile(protocol, artifacts, request);
+    absl::StatusOr<IntactArtifact> file = RequestedFile(artifacts, request);
     if (file.ok()) {
       first->set_job_id(file->relative.substr(0, file->relative.find('/')));
       first->set_name(file->name);
     }
     return file;
   };
-  return new FileDownload<polytrain::v1::ArtifactChunk>(context, std::move(find), idle_timeout);
+  return new FileDownload<polytrain::v1::ArtifactChunk>(context, refused, std::move(find),
+                                                        idle_timeout);
 }
 
 }  // namespace polytrain

@@ -128,10 +128,14 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
   }
   absl::StatusOr<IntactArtifact> file =
       files_->FindIntactOrOlder(job->checkpoint(), kCheckpointPrefix, passed_over);
-  for (const std::string& why : *passed_over) spdlog::warn("{}: passed over {}", job->id(), why);
-  if (!file.ok()) {
+  // The store's NOT_FOUND names its own field, "path", which this request does not have.
+  for (std::string& why : *passed_over) {
+    spdlog::warn("{}: passed over {}", job->id(), why);
+    why = std::string(absl::StripPrefix(why, "path: "));
+  }
+  if (absl::IsDataLoss(file.status()) || absl::IsNotFound(file.status())) {
     // Damaged or gone (a store's files removed by hand): the record has a checkpoint no file
-    // holds intact. The message names the request's field, not the store's "path".
+    // holds intact.
     return absl::DataLossError(absl::StrCat("id: job ", job->id(),
                                             " has no intact stored checkpoint: ",
                                             absl::StripPrefix(file.status().message(), "path: ")));

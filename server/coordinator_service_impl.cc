@@ -170,10 +170,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadChec
                        " checkpoint downloads at once per caller; wait for one to end"));
     }
   }
-  auto find = [this, refused, parsed = std::move(parsed),
-               caller = caller.ok() ? *caller : Caller{}](
+  auto find = [this, parsed = std::move(parsed), caller = caller.ok() ? *caller : Caller{}](
                   polytrain::v1::CheckpointChunk* first) -> absl::StatusOr<IntactArtifact> {
-    if (!refused.ok()) return refused;
     std::vector<std::string> passed_over;
     absl::StatusOr<IntactArtifact> file = api_->StoredCheckpoint(parsed, caller, &passed_over);
     if (!file.ok()) return file.status();
@@ -189,7 +187,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadChec
     return file;
   };
   return new FileDownload<polytrain::v1::CheckpointChunk>(
-      context, std::move(find), transfer_idle_, [this, start, slot](const grpc::Status& status) {
+      context, refused, std::move(find), transfer_idle_,
+      [this, start, slot](const grpc::Status& status) {
         if (slot.has_value()) download_quota_.Release(*slot);
         if (metrics_ == nullptr) return;
         metrics_->Rpc(

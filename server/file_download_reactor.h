@@ -12,6 +12,7 @@
 #ifndef POLYTRAIN_SERVER_FILE_DOWNLOAD_REACTOR_H_
 #define POLYTRAIN_SERVER_FILE_DOWNLOAD_REACTOR_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <system_error>
@@ -41,9 +42,11 @@ class FileDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   // fields besides the data set. It must not use the call's request buffer (parse it first).
   using Finder = std::function<absl::StatusOr<IntactArtifact>(Chunk* first)>;
 
-  // `done` (may be null) gets the stream's final status.
-  FileDownload(grpc::CallbackServerContext* context, Finder find, absl::Duration idle_timeout,
-               std::function<void(const grpc::Status&)> done = nullptr)
+  // `refused`: why the call is refused before any file is looked for (its caller, its request,
+  // a quota), or OK; a refused call ends at once, on the call's thread. `done` (may be null)
+  // gets the stream's final status.
+  FileDownload(grpc::CallbackServerContext* context, const absl::Status& refused, Finder find,
+               absl::Duration idle_timeout, std::function<void(const grpc::Status&)> done = nullptr)
       : done_callback_(std::move(done)),
         // A write that waits is a downloader that stopped reading: only cancelling the call ends
         // it (Finish would wait behind the write).
@@ -52,14 +55,23 @@ class FileDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
                        file_.relative, absl::ToDoubleSeconds(idle_timeout));
           context->TryCancel();
         }) {
-    auto begin = [this, find = std::move(find)] { Begin(find(&chunk_)); };
+    if (!refused.ok()) {
+      End(ToGrpcStatus(refused));
+      return;
+    }
+    auto begin = [this, find = std::move(find)] {
+      // A downloader gone while it waited is not worth reading a file for.
+      Begin(cancelled_ ? absl::CancelledError("the downloader went away") : find(&chunk_));
+    };
     try {
-      std::thread(std::move(begin)).detach();
+      std::thread(begin).detach();          // a copy: `begin` stays whole for the fallback below
     } catch (const std::system_error& e) {  // no thread to be had: find it here instead
       spdlog::warn("download: no thread to find the file on ({}); found on the call's", e.what());
       begin();
     }
   }
+
+  void OnCancel() override { cancelled_ = true; }
 
   void OnWriteDone(bool ok) override {
     if (!idle_.Disarm()) {
@@ -125,6 +137,7 @@ class FileDownload final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   }
 
   const std::function<void(const grpc::Status&)> done_callback_;
+  std::atomic<bool> cancelled_{false};
   grpc::Status status_ = grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
   IntactArtifact file_;
   std::unique_ptr<ChunkedFileReader> reader_;

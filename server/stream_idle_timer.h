@@ -41,8 +41,9 @@ class StreamIdleTimer {
   StreamIdleTimer(const StreamIdleTimer&) = delete;
   StreamIdleTimer& operator=(const StreamIdleTimer&) = delete;
 
-  // Starts the wait for the next message; the reactor's reactions call Arm and Disarm one after
-  // the other, never concurrently.
+  // Starts the wait for the next message; the reactor calls Arm and Disarm one after the other,
+  // never concurrently (from its reactions, and a download's first Arm from the thread that
+  // found its file, before its first write).
   void Arm();
   // Ends the wait. False when the timer fired first: `on_idle` has finished the stream, and the
   // reaction must return without touching it.

@@ -134,9 +134,10 @@ class CheckpointDownloadTest(unittest.TestCase):
             download = channel.unary_stream(SERVICE + "DownloadCheckpoint")
             request = coordinator_pb2.DownloadCheckpointRequest(id=job_id).SerializeToString()
             held = [download(request, timeout=60) for _ in range(4)]
-            for call in held:
-                first = coordinator_pb2.CheckpointChunk.FromString(next(call))
-                self.assertEqual((first.name, first.step), ("ckpt-000000000007.pt", 7))
+            firsts = [coordinator_pb2.CheckpointChunk.FromString(next(call)) for call in held]
+            for first in firsts:
+                self.assertEqual((first.name, first.step, list(first.passed_over)),
+                                 ("ckpt-000000000007.pt", 7, []))
             with self.assertRaises(grpc.RpcError) as error:
                 list(download(request, timeout=30))
             self.assertEqual((error.exception.code(), error.exception.details()), (
@@ -146,7 +147,7 @@ class CheckpointDownloadTest(unittest.TestCase):
             # One read to its end is the whole file, and gives its place back (once its stream
             # is done on the coordinator's side too: asked again until then).
             rest = [coordinator_pb2.CheckpointChunk.FromString(c) for c in held[0]]
-            self.assertEqual(first.data + b"".join(c.data for c in rest), data)
+            self.assertEqual(firsts[0].data + b"".join(c.data for c in rest), data)
             self.assertEqual((rest[-1].last, rest[-1].size, rest[-1].crc32),
                              (True, len(data), zlib.crc32(data)))
             deadline = time.monotonic() + 30

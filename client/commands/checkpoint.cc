@@ -22,8 +22,9 @@ int RunCheckpoint(const CheckpointOptions& options, CoordinatorClient& client) {
   std::error_code error;
   const auto bytes = std::filesystem::file_size(path, error);
   for (const std::string& why : first->passed_over()) {
-    std::cerr << "polyctl: warning: " << options.id << ": a newer checkpoint is damaged on the "
-              << "coordinator and was passed over (" << why << ")\n";
+    std::cerr << "polyctl: warning: " << options.id
+              << ": a newer checkpoint is damaged or missing on "
+              << "the coordinator and was passed over (" << why << ")\n";
   }
   std::cerr << "polyctl: " << options.id << ": " << first->name() << " (step " << first->step()
             << ", " << (error ? 0 : bytes) << " bytes"

@@ -96,6 +96,15 @@ class ArgumentTest(unittest.TestCase):
         self.assertEqual((first.name, first.step, list(first.passed_over)),
                          ("ckpt-000000000002.pt", 2, ["ckpt-3: damaged"]))
         self.assertEqual((SCRATCH / "other.pt").read_bytes(), b"".join(data))
+        # Where the file system has no hard links, the name is taken, then renamed over.
+        with mock.patch("os.link", side_effect=OSError(errno.EPERM, "Operation not permitted")):
+            polytrain._download.write_checkpoint(chunks(), SCRATCH / "nolink.pt")
+            self.assertEqual((SCRATCH / "nolink.pt").read_bytes(), b"".join(data))
+            target.unlink()
+            with self.assertRaises(FileExistsError):
+                polytrain._download.write_checkpoint(chunks(), target)
+            self.assertEqual(target.read_bytes(), b"the other download's model")
+        self.assertEqual(list(SCRATCH.glob("*.part-*")), [])
         with self.assertRaisesRegex(FileNotFoundError, "no directory .*missing"):
             self.client.download_checkpoint("job-1", SCRATCH / "missing" / "x.pt")
 

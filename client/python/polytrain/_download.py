@@ -2,12 +2,34 @@
 target under a temporary name, checked against the size and CRC-32 its last chunk carries, then
 linked into place: the target is the whole checkpoint or untouched, and a file made there while
 it downloaded (another download to the same path) is never replaced."""
+import errno
 import os
 import secrets
 import zlib
 
 from polytrain.errors import PolyTrainError
 from polytrain.v1 import coordinator_pb2
+
+
+def _place(partial, target):
+    """Moves `partial` to `target`, never over a file there: FileExistsError when one is."""
+    try:
+        os.link(partial, target)  # unlike a rename, never over an existing file
+        return
+    except FileExistsError:
+        raise FileExistsError(f"path {target} was made while the checkpoint downloaded; "
+                              f"remove it or name another file (nothing was written)") from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+    # A file system without hard links (vfat, some network mounts): the name is taken first
+    # (O_EXCL fails on an existing file), then the file renamed over that empty placeholder.
+    try:
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        raise FileExistsError(f"path {target} was made while the checkpoint downloaded; "
+                              f"remove it or name another file (nothing was written)") from None
+    os.replace(partial, target)
 
 
 def write_checkpoint(chunks, target):
@@ -34,11 +56,7 @@ def write_checkpoint(chunks, target):
             raise PolyTrainError("DATA_LOSS", f"the checkpoint arrived damaged ({size} bytes with "
                                  f"CRC-32 {crc}; {recorded}); nothing was written: download it "
                                  f"again")
-        try:
-            os.link(partial, target)  # unlike a rename, never over an existing file
-        except FileExistsError:
-            raise FileExistsError(f"path {target} was made while the checkpoint downloaded; "
-                                  f"remove it or name another file (nothing was written)") from None
+        _place(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return first

@@ -403,7 +403,7 @@ class Client:
         """Writes the job's trained model, its newest stored checkpoint, to `path` and returns
         the first CheckpointChunk (`name`, `step`; no data). The file is written beside `path`
         under a temporary name, checked against the size and CRC-32 the coordinator recorded,
-        then renamed: `path` is the whole checkpoint or untouched (FileExistsError, nothing
+        then moved into place: `path` is the whole checkpoint or untouched (FileExistsError, nothing
         downloaded, when it exists). In Python, torch.jit.load(path).model.state_dict() are the
         model's weights. A job with none stored is PolyTrainError NOT_FOUND; `passed_over` of
         the chunk returned, and a warning, say when newer ones were damaged on the coordinator
