@@ -77,6 +77,17 @@ expect 0 "succeeded on byo-worker" -- "$polyctl" submit "$tmp/files/job.txtpb" -
 grep -qF "$tmp/files/mlp.pt (" "$tmp/err" || fail "submit did not say it uploaded mlp.pt"
 job=$(head -1 "$tmp/out")
 expect 0 "\"artifact\":\"sha256:$model_hex\"" -- "$polyctl" get "$job" --format json
+# Its trained model: the TorchScript model's weights, by its own names, load into it in Python.
+expect 0 "written to $tmp/trained.pt" -- "$polyctl" checkpoint "$job" --output "$tmp/trained.pt"
+checks=$((checks + 1))
+/usr/bin/python3 -c "
+import sys, torch
+model = torch.jit.load(sys.argv[2])
+trained = dict(torch.jit.load(sys.argv[1]).model.state)
+assert sorted(trained) == sorted(model.state_dict()), (sorted(trained), model.state_dict().keys())
+model.load_state_dict(trained)
+assert any(not torch.equal(v, torch.jit.load(sys.argv[2]).state_dict()[k]) for k, v in trained.items())
+" "$tmp/trained.pt" "$tmp/files/mlp.pt" || fail "the trained TorchScript model's weights do not load"
 expect 0 "sha256:$data_hex" -- "$polyctl" artifacts
 checks=$((checks + 1))
 [[ $(grep -c "^sha256:.*  0$" "$tmp/out") -eq 2 ]] || fail "artifacts: expected 2 rows, 0 active: $(cat "$tmp/out")"

@@ -22,4 +22,11 @@ double ReplicaShare::Of(const torch::Tensor& order, int64_t begin, int64_t len, 
   return all > 0 ? local / all : 0.0;
 }
 
+double ReplicaShare::Denominator(const torch::Tensor& order, int64_t begin, int64_t len) const {
+  const int64_t* row = order.data_ptr<int64_t>() + begin;
+  double all = 0;
+  for (int64_t i = 0; i < len; ++i) all += row_weight_[row[i]];
+  return all;
+}
+
 }  // namespace polytrain

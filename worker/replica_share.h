@@ -25,6 +25,9 @@ class ReplicaShare {
   // 0 (every row ignored: the loss is 0 with zero gradient).
   double Of(const torch::Tensor& order, int64_t begin, int64_t len, int64_t local_begin,
             int64_t local_len) const;
+  // The whole batch's denominator: what its mean divided by, and what it weighs in the mean of
+  // its logging window.
+  double Denominator(const torch::Tensor& order, int64_t begin, int64_t len) const;
 
  private:
   // What each training row adds to the denominator.

@@ -118,9 +118,12 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   int64_t order_epoch = -1, last_eval_step = -1, last_checkpoint_step = -1;
   // A gang's mean with class weights or ignore_index: each rank's share of the denominator.
   const loss::LossConfig& loss_config = loss_.config();
+  // Such a mean's batches also weigh in their window's loss by their denominators (a batch of
+  // ignored rows only, by nothing), not by their rows.
+  const bool weighted_mean = loss_config.reduction == loss::Reduction::kMean &&
+                             (!loss_config.class_weights.empty() || loss_config.ignore_index);
   std::optional<ReplicaShare> replica_share;
-  if (group != nullptr && loss_config.reduction == loss::Reduction::kMean &&
-      (!loss_config.class_weights.empty() || loss_config.ignore_index)) {
+  if (group != nullptr && weighted_mean) {
     replica_share.emplace(loss_config, data_.train.y, data_.classes);
   }
   // On the CPU the loss is also read every step (that costs nothing there), so a diverged run
@@ -282,8 +285,16 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       grad_norm = GradNorm(parameters);
     }
     optimizer_->step();
-    window.AddStep(loss, loss_.config().reduction == loss::Reduction::kMean, logits, y, len,
-                   local_len, step_start);
+    torch::Tensor mean_denominator;  // the whole batch's, where not its rows
+    if (replica_share) {
+      mean_denominator = torch::scalar_tensor(replica_share->Denominator(host_order, begin, len),
+                                              torch::TensorOptions().dtype(torch::kDouble))
+                             .to(device_);
+    } else if (weighted_mean) {
+      mean_denominator = MeanDenominators(loss_config, y, data_.classes).sum();
+    }
+    window.AddStep(loss, loss_.config().reduction == loss::Reduction::kMean, mean_denominator,
+                   logits, y, len, local_len, step_start);
 
     ++position.step;
     steps_run_ = position.step;
@@ -353,8 +364,8 @@ void Trainer::EmitTrain(const RunPosition& position, int64_t epoch, double epoch
   point.set_epoch_progress(epoch_progress);
   point.set_elapsed_seconds(elapsed);
   auto& values = *point.mutable_values();
-  const double samples = static_cast<double>(totals.samples);
-  values["loss"] = totals.loss_sum / samples;
+  // A window of ignored rows only has no loss beside its zero gradients: 0.
+  values["loss"] = totals.loss_denominator > 0 ? totals.loss_sum / totals.loss_denominator : 0.0;
   // A window of ignored rows only has no accuracy to report.
   if (totals.scored > 0) {
     values["accuracy"] = static_cast<double>(totals.correct) / static_cast<double>(totals.scored);

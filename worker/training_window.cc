@@ -26,8 +26,9 @@ TrainingWindow::TrainingWindow(const torch::Device& device, bool timed_per_step,
 }
 
 void TrainingWindow::AddStep(const torch::Tensor& loss, bool batch_mean,
-                             const torch::Tensor& logits, const torch::Tensor& targets,
-                             int64_t samples, int64_t local_samples, Clock::time_point step_start) {
+                             const torch::Tensor& mean_denominator, const torch::Tensor& logits,
+                             const torch::Tensor& targets, int64_t samples, int64_t local_samples,
+                             Clock::time_point step_start) {
   if (local_samples > 0 && IsMultiLabel(targets)) {
     const LabelDecisions decisions = DecideLabels(logits, targets, ignored_label_);
     correct_ += decisions.Hits().sum();
@@ -43,7 +44,16 @@ void TrainingWindow::AddStep(const torch::Tensor& loss, bool batch_mean,
       scored_ += local_samples;
     }
   }
-  loss_sum_ += loss.detach().to(torch::kDouble) * (batch_mean ? static_cast<double>(samples) : 1.0);
+  if (batch_mean && mean_denominator.defined()) {
+    loss_sum_ += loss.detach().to(torch::kDouble) * mean_denominator;
+    weighted_denominator_ = weighted_denominator_.defined()
+                                ? weighted_denominator_ + mean_denominator
+                                : mean_denominator.to(torch::kDouble).clone();
+  } else {
+    loss_sum_ +=
+        loss.detach().to(torch::kDouble) * (batch_mean ? static_cast<double>(samples) : 1.0);
+    unweighted_samples_ += samples;
+  }
   samples_ += samples;
   local_samples_ += local_samples;
   trained_samples_ += local_samples;
@@ -58,6 +68,9 @@ void TrainingWindow::AddStep(const torch::Tensor& loss, bool batch_mean,
 WindowTotals TrainingWindow::Close() {
   WindowTotals totals;
   totals.loss_sum = loss_sum_.item<double>();
+  totals.loss_denominator =
+      static_cast<double>(unweighted_samples_) +
+      (weighted_denominator_.defined() ? weighted_denominator_.item<double>() : 0.0);
   totals.correct = correct_.item<int64_t>();
   totals.scored = scored_.item<int64_t>();
   totals.samples = samples_;
@@ -94,6 +107,8 @@ absl::Status TrainingWindow::SumOverGang(
 
 void TrainingWindow::Restart() {
   loss_sum_.zero_();
+  weighted_denominator_ = torch::Tensor();
+  unweighted_samples_ = 0;
   correct_.zero_();
   scored_.zero_();
   steps_ = 0;

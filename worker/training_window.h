@@ -18,7 +18,12 @@ namespace polytrain {
 
 // What a closed window logs.
 struct WindowTotals {
-  double loss_sum = 0.0;  // the loss summed over the window's samples
+  // The window's loss is loss_sum / loss_denominator: its batches' means weighted by their
+  // denominators (the rows, or where ignore_index or class weights make it other, what each
+  // batch's mean divided by: a batch of ignored rows only weighs nothing), or its sums per row.
+  // 0 / 0 where every row of the window was ignored.
+  double loss_sum = 0.0;
+  double loss_denominator = 0.0;
   // Correct predictions (multi-label: label decisions): this rank's, the gang's after SumOverGang.
   int64_t correct = 0;
   int64_t scored = 0;    // the rows (multi-label: elements) accuracy counts, as `correct`
@@ -43,11 +48,13 @@ class TrainingWindow {
   TrainingWindow(const torch::Device& device, bool timed_per_step, ReplicaGroup* group,
                  std::optional<int64_t> ignored_label = std::nullopt);
 
-  // One step. loss: its value as the loss returned it (a batch mean counts `samples` times, a sum
-  // once); logits and targets: this rank's rows (undefined where it had none, local_samples 0).
-  void AddStep(const torch::Tensor& loss, bool batch_mean, const torch::Tensor& logits,
-               const torch::Tensor& targets, int64_t samples, int64_t local_samples,
-               Clock::time_point step_start);
+  // One step. loss: its value as the loss returned it (a batch mean counts by its denominator,
+  // a sum once per row); mean_denominator: the whole batch's (a float64 scalar on the device),
+  // or undefined where it is the batch's rows (`samples`); logits and targets: this rank's rows
+  // (undefined where it had none, local_samples 0).
+  void AddStep(const torch::Tensor& loss, bool batch_mean, const torch::Tensor& mean_denominator,
+               const torch::Tensor& logits, const torch::Tensor& targets, int64_t samples,
+               int64_t local_samples, Clock::time_point step_start);
 
   // Steps since the last Restart: 0 where a window has just ended.
   int64_t steps() const { return steps_; }
@@ -75,6 +82,9 @@ class TrainingWindow {
   ReplicaGroup* const group_;
   const bool timed_per_step_;
   torch::Tensor loss_sum_;  // float64, on the device
+  // float64, on the device: the denominators given to AddStep (undefined until one is).
+  torch::Tensor weighted_denominator_;
+  int64_t unweighted_samples_ = 0;  // the rows of the steps whose mean counts by rows (or sums)
   const std::optional<int64_t> ignored_label_;
   torch::Tensor correct_;  // int64, on the device
   torch::Tensor scored_;   // int64, on the device: this rank's rows that accuracy counts

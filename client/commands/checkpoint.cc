@@ -42,7 +42,8 @@ Command AddCheckpointCommand(CLI::App& app) {
       "checkpoint",
       "Download a job's trained model: its newest stored checkpoint (LibTorch's archive of the "
       "model's weights, the optimizer and the position; in Python, "
-      "torch.jit.load(FILE).model.state_dict() are the weights).");
+      "torch.jit.load(FILE).model.state_dict() are a built-in model's weights, "
+      "dict(torch.jit.load(FILE).model.state) a TorchScript model's).");
   checkpoint->add_option("id", options->id, "job id")->required();
   checkpoint
       ->add_option("--output,-o", options->output,

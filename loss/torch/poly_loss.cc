@@ -1,5 +1,6 @@
 #include "loss/torch/poly_loss.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -15,6 +16,12 @@ KernelPath PathFromEnvironment() {
     const std::string text = value == nullptr ? "" : value;
     if (text == "device") return KernelPath::kDevice;
     if (text == "host") return KernelPath::kHost;
+    if (!text.empty()) {
+      std::fprintf(stderr,
+                   "polytrain: POLYTRAIN_LOSS_PATH=%s is neither host nor device; ignored (the "
+                   "path follows the tensors' device)\n",
+                   text.c_str());
+    }
     return KernelPath::kAuto;
   }();
   return path;

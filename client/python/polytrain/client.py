@@ -403,12 +403,12 @@ class Client:
         """Writes the job's trained model, its newest stored checkpoint, to `path` and returns
         the first CheckpointChunk (`name`, `step`; no data). The file is written beside `path`
         under a temporary name, checked against the size and CRC-32 the coordinator recorded,
-        then moved into place: `path` is the whole checkpoint or untouched (FileExistsError, nothing
-        downloaded, when it exists). In Python, torch.jit.load(path).model.state_dict() are the
-        model's weights. A job with none stored is PolyTrainError NOT_FOUND; `passed_over` of
-        the chunk returned, and a warning, say when newer ones were damaged on the coordinator
-        and this is an older one. The call's deadline is an upload's (at least
-        UPLOAD_TIMEOUT_SECONDS)."""
+        then moved into place: `path` is the whole checkpoint or untouched (FileExistsError,
+        nothing downloaded, when it exists). torch.jit.load(path).model.state_dict() are a
+        built-in model's weights, dict(torch.jit.load(path).model.state) a TorchScript model's.
+        A job with none stored is PolyTrainError NOT_FOUND; `passed_over` of the chunk returned,
+        and a warning, say when newer ones were damaged on the coordinator and this is an older
+        one. The call's deadline is an upload's (at least UPLOAD_TIMEOUT_SECONDS)."""
         request = coordinator_pb2.DownloadCheckpointRequest(id=_arguments.text(job_id, "job_id"))
         target = pathlib.Path(os.fspath(path))
         if target.exists():
