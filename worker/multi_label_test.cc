@@ -3,6 +3,7 @@
 #include "worker/multi_label.h"
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "worker/byo_test_fixture.h"
@@ -66,6 +67,45 @@ TEST_F(MultiLabelTest, ASigmoidLossTrainsOnMultiLabelTargets) {
   ModelState from_bool;
   ASSERT_TRUE(Train(Job("multi_label_bool.pt"), Options(), &from_bool).ok());
   testing_util::ExpectSameWeights(from_float, from_bool);
+}
+
+// A logging window's loss is the mean of its batches' means weighed by what each divided by:
+// batches of ignored targets only (loss 0) do not pull it toward 0. With one row per batch and
+// 4 rows of 64 labelled, the one-window run reports the mean of the labelled steps' losses.
+TEST_F(MultiLabelTest, AWindowsLossLeavesOutBatchesOfIgnoredTargetsOnly) {
+  const auto run = [this](int log_every) {
+    JobSpec spec = Job("multi_label_sparse.pt",
+                       "focal { gamma: 0.5 } activation: ACTIVATION_SIGMOID ignore_index: -1");
+    spec.set_batch_size(1);
+    spec.set_epochs(1);
+    spec.set_log_every_steps(log_every);
+    spec.mutable_optimizer()->clear_adam();
+    spec.mutable_optimizer()->mutable_sgd();
+    VectorSink sink;
+    TrainerOptions options = Options();
+    options.sink = &sink;
+    EXPECT_TRUE(Train(spec, options).ok());
+    std::vector<polytrain::v1::MetricPoint> train;
+    for (const auto& point : sink.points) {
+      if (point.kind() == polytrain::v1::MetricPoint::KIND_TRAIN) train.push_back(point);
+    }
+    return train;
+  };
+  const std::vector<polytrain::v1::MetricPoint> steps = run(1), window = run(64);
+  ASSERT_EQ(steps.size(), 64u);
+  ASSERT_EQ(window.size(), 1u);
+  double labelled_sum = 0;
+  int labelled = 0;
+  for (const auto& step : steps) {
+    if (step.values().count("accuracy") == 0) {  // every target ignored: nothing to score
+      EXPECT_EQ(step.values().at("loss"), 0.0);
+      continue;
+    }
+    labelled_sum += step.values().at("loss");
+    ++labelled;
+  }
+  ASSERT_EQ(labelled, 4);
+  EXPECT_NEAR(window[0].values().at("loss"), labelled_sum / labelled, 1e-6);
 }
 
 // Targets of -1 ("unknown") are ignored where the loss says so, and refused where it does not.

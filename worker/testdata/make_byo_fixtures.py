@@ -264,6 +264,11 @@ def save_multi_label_files(out):
     wrong = y.clone()
     wrong[10, 3] = 2
     torch.save(dict(good, train_y=wrong), f"{out}/multi_label_two.pt")
+    # 64 rows of which only the first 4 carry targets: with batches of one, most are ignored.
+    sparse = y[:64].clone()
+    sparse[4:] = -1
+    torch.save({"train_x": x[:64], "train_y": sparse, "test_x": tx[:16], "test_y": ty[:16]},
+               f"{out}/multi_label_sparse.pt")
     huge = y.double()
     huge[10, 3] = -1e300
     torch.save(dict(good, train_y=huge), f"{out}/multi_label_float32_overflow.pt")
