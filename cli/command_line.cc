@@ -221,6 +221,21 @@ CLI::Validator WholeNumber(uint64_t min, uint64_t max) {
       absl::StrCat("UINT in [", min, ", ", max, "]"));
 }
 
+CLI::Validator IntegerRange(int64_t min, int64_t max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        const size_t digits = !text.empty() && text[0] == '-' ? 1 : 0;
+        int64_t value = 0;
+        if (text.size() == digits ||
+            text.find_first_not_of("0123456789", digits) != std::string::npos ||
+            !absl::SimpleAtoi(text, &value) || value < min || value > max) {
+          return absl::StrCat("must be a whole number in [", min, ", ", max, "], got ", text);
+        }
+        return std::string();
+      },
+      absl::StrCat("INT in [", min, ", ", max, "]"));
+}
+
 CLI::Validator FiniteRange(double min, double max) {
   return CLI::Validator(
       [min, max](std::string& text) -> std::string {

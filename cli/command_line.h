@@ -26,6 +26,10 @@ CLI::Validator ExistingPath(bool directory = false);
 // so that CLI11 never clamps 1e30 or 2^64 to the type's largest value, nor wraps -1.
 CLI::Validator WholeNumber(uint64_t min = 0, uint64_t max = std::numeric_limits<uint64_t>::max());
 
+// The check of an integer option in [min, max]: an optional '-' and digits only; "must be a
+// whole number in [MIN, MAX], got TEXT" (CLI::Range says "not in range" of "abc" too).
+CLI::Validator IntegerRange(int64_t min, int64_t max);
+
 // The check of a real-number option in [min, max]: a finite decimal number (CLI::Range lets NaN
 // through, and names no finite bound for "abc"); "must be a number from MIN to MAX, got TEXT".
 CLI::Validator FiniteRange(double min, double max);

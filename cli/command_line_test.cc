@@ -20,5 +20,18 @@ TEST(FiniteRangeTest, OnlyAFiniteNumberWithinTheBoundsPasses) {
   EXPECT_EQ(Check(FiniteRange(0.05, 60.0), "0.01"), "must be a number from 0.05 to 60, got 0.01");
 }
 
+TEST(IntegerRangeTest, OnlyAWholeNumberWithinTheBoundsPasses) {
+  const CLI::Validator priority = IntegerRange(-1000, 1000);
+  for (const char* good : {"-1000", "-1", "0", "7", "1000"}) {
+    EXPECT_EQ(Check(priority, good), "") << good;
+  }
+  for (const char* bad :
+       {"-1001", "1001", "abc", "", "-", "1e3", "1.0", "+5", " 5", "5 ", "99999999999999999999"}) {
+    EXPECT_EQ(Check(priority, bad),
+              std::string("must be a whole number in [-1000, 1000], got ") + bad)
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace polytrain

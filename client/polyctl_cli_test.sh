@@ -376,8 +376,9 @@ expect 0 "eval_accuracy by loss" -- compare "$job" "$slow_job"
 checks=$((checks + 1))
 grep -q "^polyctl: note: jobs $job and $slow_job differ in more than their loss and seed (spec.epochs" "$tmp/err" ||
   fail "compare of differently trained jobs: no note: $(cat "$tmp/err")"
-expect 2 "polyctl: --time-limit: Value 31536001 not in range 0 to 31536000" -- \
+expect 2 "polyctl: --time-limit: must be a whole number in [0, 31536000], got 31536001" -- \
   submit "$spec" --time-limit 31536001
+expect 2 "polyctl: --limit: must be a whole number in [1, 1000], got abc" -- list --limit abc
 # Every refused command line says whose error it is, as every other error does.
 expect 2 "polyctl: file is required" -- submit
 expect 2 "polyctl: unknown option --bogus" -- list --bogus

@@ -44,7 +44,7 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
   app.add_option("--max_artifact_bytes", options->max_artifact_bytes,
                  "largest file a user may upload (polyctl upload), in bytes (0: only empty "
                  "files; bytes stored before stay usable by their id)")
-      ->check(CLI::Range(int64_t{0}, kMaxUploadBytes))
+      ->check(IntegerRange(int64_t{0}, kMaxUploadBytes))
       ->capture_default_str();
   app.add_option("--lease_seconds", options->lease_seconds,
                  "a running job is requeued when its worker is silent this long")
@@ -74,23 +74,23 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                               "; without --tokens every caller is an admin): bounds how far one "
                               "user's jobs, and their searches' promotions, can jump the shared "
                               "queue"))
-      ->check(CLI::Range(-kMaxPriority, kMaxPriority))
+      ->check(IntegerRange(-kMaxPriority, kMaxPriority))
       ->capture_default_str();
   app.add_option("--max_unended_jobs_per_client", options->clients.max_unended_jobs,
                  "jobs one client token may have queued, running or paused at once; a submit "
                  "that would pass it is refused (RESOURCE_EXHAUSTED, nothing stored; an admin "
                  "token, or any caller without --tokens, has no limit)")
-      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}))
+      ->check(IntegerRange(int64_t{1}, int64_t{100'000'000}))
       ->capture_default_str();
   app.add_option("--max_watches_per_caller", options->watch.per_caller,
                  "WatchJob streams one caller may hold open at once (without --tokens, every "
                  "caller counts as one)")
-      ->check(CLI::Range(1, 100000))
+      ->check(IntegerRange(1, 100000))
       ->capture_default_str();
   app.add_option("--max_watch_backlog_bytes", options->watch.backlog_bytes,
                  "a WatchJob stream whose client falls this many bytes of events behind is ended "
                  "with RESOURCE_EXHAUSTED (the client watches again and gets the history)")
-      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 30))
+      ->check(IntegerRange(int64_t{4096}, int64_t{1} << 30))
       ->capture_default_str();
   app.add_option(
          "--metrics_listen", options->metrics_listen,
@@ -103,7 +103,7 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
       ->capture_default_str();
   app.add_option("--max_finished_job_series", options->max_finished_job_series,
                  "at most this many finished jobs keep their per-job series (oldest dropped)")
-      ->check(CLI::Range(0, 1000000))
+      ->check(IntegerRange(0, 1000000))
       ->capture_default_str();
   app.add_option("--delete_ended_jobs_after_days", options->delete_ended_jobs_after_days,
                  "delete each ended job (its record, metric history and checkpoints) this many "

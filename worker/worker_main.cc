@@ -172,7 +172,7 @@ int Main(int argc, char** argv) {
                  "service mode: train jobs from the coordinator at HOST:PORT");
   app.add_option("--name", service.name, "service mode: worker name (default HOSTNAME-PID)");
   app.add_option("--slots", service.slots, "service mode: jobs run at once")
-      ->check(CLI::Range(1, 64))
+      ->check(IntegerRange(1, 64))
       ->capture_default_str();
   app.add_option("--device", device,
                  "service mode: devices offered; cuda offers every GPU LibTorch sees, one job "
@@ -189,7 +189,7 @@ int Main(int argc, char** argv) {
   app.add_option("--threads", service.threads,
                  "service mode: threads for all jobs together; each of the --slots jobs gets at "
                  "most threads/slots (default: the machine's cores)")
-      ->check(CLI::Range(1, 256))
+      ->check(IntegerRange(1, 256))
       ->capture_default_str();
   std::string metrics_listen, metrics_port_file;
   app.add_option("--metrics_listen", metrics_listen,
@@ -204,7 +204,7 @@ int Main(int argc, char** argv) {
   app.add_option("--artifact_cache_bytes", service.artifact_cache_bytes,
                  "service mode: bound of that cache; least recently used files go first (a file "
                  "in use stays)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 50))
+      ->check(IntegerRange(int64_t{0}, int64_t{1} << 50))
       ->capture_default_str();
   std::string advertise_address;
   app.add_option("--advertise_address", advertise_address,
@@ -223,7 +223,7 @@ int Main(int argc, char** argv) {
                  "its model's code, in reading a file, in a collective) is reported cancelled; "
                  "the worker then gives its other jobs back and exits 6, since only a restart "
                  "frees the stuck job's slot")
-      ->check(CLI::Range(1, 86400))
+      ->check(IntegerRange(1, 86400))
       ->capture_default_str();
   app.add_option("--metrics_out", metrics_out, "write metric points here as JSON lines");
   app.add_option("--checkpoint_dir", checkpoint_dir,

@@ -81,7 +81,7 @@ Command AddListCommand(CLI::App& app) {
   list->add_option("--label", options->labels, "only jobs with this label KEY=VALUE (repeatable)");
   list->add_option("--sweep", options->sweep, "only jobs of this sweep")->check(NotEmpty());
   list->add_option("--limit", options->limit, "at most this many")
-      ->check(CLI::Range(1, 1000))
+      ->check(IntegerRange(1, 1000))
       ->capture_default_str();
   list->add_option("--page-token", options->page_token,
                    "the page after a previous list (its next_page_token, or the token its table "

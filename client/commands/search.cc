@@ -247,7 +247,7 @@ Command AddSearchCommand(CLI::App& app) {
       ->excludes(grid)
       ->check(NotEmpty());
   search->add_option("--trials", options->trials, "configurations drawn")
-      ->check(CLI::Range(1, 1000))
+      ->check(IntegerRange(1, 1000))
       ->excludes(grid)
       ->capture_default_str();
   search->add_option("--draw-seed", options->draw_seed, "seed of the draws")
@@ -261,17 +261,17 @@ Command AddSearchCommand(CLI::App& app) {
       ->check(WholeNumber(1, std::numeric_limits<int64_t>::max()))
       ->capture_default_str();
   search->add_option("--eta", options->eta, "reduction factor: the top 1/eta go up a rung")
-      ->check(CLI::Range(2, 16))
+      ->check(IntegerRange(2, 16))
       ->capture_default_str();
   search
       ->add_option("--top-k", options->top_k,
                    "at the end, re-run the best K with --seeds seeds, and the baseline")
-      ->check(CLI::Range(0, kMaxSearchTopK))
+      ->check(IntegerRange(0, kMaxSearchTopK))
       ->capture_default_str();
   search
       ->add_option("--seeds", options->seeds,
                    "seeds of the final re-runs (random search: runs per configuration)")
-      ->check(CLI::Range(1, 100))
+      ->check(IntegerRange(1, 100))
       ->capture_default_str();
   search
       ->add_option("--metric", options->metric,

@@ -76,11 +76,11 @@ Command AddSubmitCommand(CLI::App& app) {
           "--seed", [options](const uint64_t& seed) { options->seed = seed; }, "replace the seed")
       ->check(WholeNumber());
   submit->add_option("--epochs", options->epochs, "replace the epochs")
-      ->check(CLI::Range(0, 10000));
+      ->check(IntegerRange(0, 10000));
   submit
       ->add_option("--time-limit", options->time_limit,
                    "replace spec.time_limit_seconds: each attempt's limit in seconds (0: none)")
-      ->check(CLI::Range(int64_t{0}, int64_t{kMaxTimeLimitSeconds}));
+      ->check(IntegerRange(int64_t{0}, int64_t{kMaxTimeLimitSeconds}));
   submit->add_option("--name", options->name, "replace the name")->check(NotEmpty());
   submit->add_option("--label", options->labels, "add a label KEY=VALUE (repeatable)");
   submit

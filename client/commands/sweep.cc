@@ -91,7 +91,7 @@ Command AddSweepCommand(CLI::App& app) {
   sweep->add_option("--loss", options->losses,
                     "one more loss, e.g. 'cross_entropy {}' (repeatable)");
   sweep->add_option("--seeds", options->seeds, "runs per loss")
-      ->check(CLI::Range(1, 100))
+      ->check(IntegerRange(1, 100))
       ->capture_default_str();
   sweep->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
   sweep

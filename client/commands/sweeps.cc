@@ -72,7 +72,7 @@ Command AddSweepsCommand(CLI::App& app) {
                    "own)")
       ->check(NotEmpty());
   sweeps->add_option("--limit", options->limit, "at most this many")
-      ->check(CLI::Range(1, 1000))
+      ->check(IntegerRange(1, 1000))
       ->capture_default_str();
   sweeps
       ->add_option("--page-token", options->page_token,

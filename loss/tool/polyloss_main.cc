@@ -198,10 +198,10 @@ int Main(int argc, char** argv) {
   auto* bench = app.add_subcommand(
       "bench", "Time forward+backward: torch cross_entropy vs fused vs naive PolyLoss.");
   bench->add_option("--batch", bench_options.batch, "batch size (batch x classes at most 2^28)")
-      ->check(CLI::Range(1, 1 << 20))
+      ->check(IntegerRange(1, 1 << 20))
       ->capture_default_str();
   bench->add_option("--classes", bench_options.classes, "classes")
-      ->check(CLI::Range(2, 1 << 20))
+      ->check(IntegerRange(2, 1 << 20))
       ->capture_default_str();
   bench
       ->add_option("--target-margin", bench_options.target_margin,
@@ -209,13 +209,13 @@ int Main(int argc, char** argv) {
       ->check(FiniteRange(0.0, 100.0))
       ->capture_default_str();
   bench->add_option("--warmup", bench_options.warmup, "untimed rounds")
-      ->check(CLI::Range(0, 1000))
+      ->check(IntegerRange(0, 1000))
       ->capture_default_str();
   bench->add_option("--rounds", bench_options.rounds, "timed rounds")
-      ->check(CLI::Range(1, 1000))
+      ->check(IntegerRange(1, 1000))
       ->capture_default_str();
   bench->add_option("--threads", bench_options.threads, "LibTorch intra-op threads")
-      ->check(CLI::Range(1, 256))
+      ->check(IntegerRange(1, 256))
       ->capture_default_str();
   bench->add_option("--filter", bench_options.filter, "only cases whose name contains this");
   bench->add_option("--device", bench_options.device, "cpu or cuda")
