@@ -285,13 +285,11 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       grad_norm = GradNorm(parameters);
     }
     optimizer_->step();
-    torch::Tensor mean_denominator;  // the whole batch's, where not its rows
+    MeanDenominator mean_denominator;  // the whole batch's, where not its rows
     if (replica_share) {
-      mean_denominator = torch::scalar_tensor(replica_share->Denominator(host_order, begin, len),
-                                              torch::TensorOptions().dtype(torch::kDouble))
-                             .to(device_);
+      mean_denominator.on_host = replica_share->Denominator(host_order, begin, len);
     } else if (weighted_mean) {
-      mean_denominator = MeanDenominators(loss_config, y, data_.classes).sum();
+      mean_denominator.on_device = MeanDenominators(loss_config, y, data_.classes).sum();
     }
     window.AddStep(loss, loss_.config().reduction == loss::Reduction::kMean, mean_denominator,
                    logits, y, len, local_len, step_start);

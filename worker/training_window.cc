@@ -26,7 +26,7 @@ TrainingWindow::TrainingWindow(const torch::Device& device, bool timed_per_step,
 }
 
 void TrainingWindow::AddStep(const torch::Tensor& loss, bool batch_mean,
-                             const torch::Tensor& mean_denominator, const torch::Tensor& logits,
+                             const MeanDenominator& mean_denominator, const torch::Tensor& logits,
                              const torch::Tensor& targets, int64_t samples, int64_t local_samples,
                              Clock::time_point step_start) {
   if (local_samples > 0 && IsMultiLabel(targets)) {
@@ -44,11 +44,13 @@ void TrainingWindow::AddStep(const torch::Tensor& loss, bool batch_mean,
       scored_ += local_samples;
     }
   }
-  if (batch_mean && mean_denominator.defined()) {
-    loss_sum_ += loss.detach().to(torch::kDouble) * mean_denominator;
-    weighted_denominator_ = weighted_denominator_.defined()
-                                ? weighted_denominator_ + mean_denominator
-                                : mean_denominator.to(torch::kDouble).clone();
+  if (batch_mean && mean_denominator.on_host.has_value()) {
+    loss_sum_ += loss.detach().to(torch::kDouble) * *mean_denominator.on_host;
+    host_denominator_ += *mean_denominator.on_host;
+  } else if (batch_mean && mean_denominator.on_device.defined()) {
+    const torch::Tensor d = mean_denominator.on_device.to(torch::kDouble);
+    loss_sum_ += loss.detach().to(torch::kDouble) * d;
+    weighted_denominator_ = weighted_denominator_.defined() ? weighted_denominator_ + d : d.clone();
   } else {
     loss_sum_ +=
         loss.detach().to(torch::kDouble) * (batch_mean ? static_cast<double>(samples) : 1.0);
@@ -69,7 +71,7 @@ WindowTotals TrainingWindow::Close() {
   WindowTotals totals;
   totals.loss_sum = loss_sum_.item<double>();
   totals.loss_denominator =
-      static_cast<double>(unweighted_samples_) +
+      static_cast<double>(unweighted_samples_) + host_denominator_ +
       (weighted_denominator_.defined() ? weighted_denominator_.item<double>() : 0.0);
   totals.correct = correct_.item<int64_t>();
   totals.scored = scored_.item<int64_t>();
@@ -108,6 +110,7 @@ absl::Status TrainingWindow::SumOverGang(
 void TrainingWindow::Restart() {
   loss_sum_.zero_();
   weighted_denominator_ = torch::Tensor();
+  host_denominator_ = 0.0;
   unweighted_samples_ = 0;
   correct_.zero_();
   scored_.zero_();

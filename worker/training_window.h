@@ -36,6 +36,15 @@ struct WindowTotals {
   double allreduce_bytes_per_step = 0.0;
 };
 
+// What a batch's REDUCTION_MEAN loss divided by, where ignore_index or class weights make it
+// other than the batch's rows: one worker's, from its targets, stays on the device; a gang's,
+// from the epoch's order, is known on the host (sent to the device it would cost a copy, on a
+// GPU a sync, every step). Neither set: the batch's rows.
+struct MeanDenominator {
+  torch::Tensor on_device;  // a float64 scalar
+  std::optional<double> on_host;
+};
+
 class TrainingWindow {
  public:
   using Clock = std::chrono::steady_clock;
@@ -49,10 +58,9 @@ class TrainingWindow {
                  std::optional<int64_t> ignored_label = std::nullopt);
 
   // One step. loss: its value as the loss returned it (a batch mean counts by its denominator,
-  // a sum once per row); mean_denominator: the whole batch's (a float64 scalar on the device),
-  // or undefined where it is the batch's rows (`samples`); logits and targets: this rank's rows
-  // (undefined where it had none, local_samples 0).
-  void AddStep(const torch::Tensor& loss, bool batch_mean, const torch::Tensor& mean_denominator,
+  // the whole batch's, a sum once per row); logits and targets: this rank's rows (undefined
+  // where it had none, local_samples 0).
+  void AddStep(const torch::Tensor& loss, bool batch_mean, const MeanDenominator& mean_denominator,
                const torch::Tensor& logits, const torch::Tensor& targets, int64_t samples,
                int64_t local_samples, Clock::time_point step_start);
 
@@ -82,8 +90,10 @@ class TrainingWindow {
   ReplicaGroup* const group_;
   const bool timed_per_step_;
   torch::Tensor loss_sum_;  // float64, on the device
-  // float64, on the device: the denominators given to AddStep (undefined until one is).
+  // The denominators given to AddStep: on the device (float64; undefined until one is), on the
+  // host.
   torch::Tensor weighted_denominator_;
+  double host_denominator_ = 0.0;
   int64_t unweighted_samples_ = 0;  // the rows of the steps whose mean counts by rows (or sums)
   const std::optional<int64_t> ignored_label_;
   torch::Tensor correct_;  // int64, on the device

@@ -16,22 +16,22 @@ TEST(TrainingWindowTest, AccuracyScoresOnlyTheRowsTheLossDoesNotIgnore) {
   const auto now = TrainingWindow::Clock::now();
 
   TrainingWindow ignoring(torch::kCPU, /*timed_per_step=*/true, nullptr, int64_t{2});
-  ignoring.AddStep(loss, true, torch::Tensor(), logits, labels, 4, 4, now);
-  ignoring.AddStep(loss, true, torch::Tensor(), logits, labels, 4, 4, now);
+  ignoring.AddStep(loss, true, {}, logits, labels, 4, 4, now);
+  ignoring.AddStep(loss, true, {}, logits, labels, 4, 4, now);
   const WindowTotals ignored = ignoring.Close();
   EXPECT_EQ(ignored.correct, 4);
   EXPECT_EQ(ignored.scored, 6);
   EXPECT_EQ(ignored.samples, 8);  // the loss's rows, ignored ones included
 
   TrainingWindow scoring_all(torch::kCPU, /*timed_per_step=*/true, nullptr);
-  scoring_all.AddStep(loss, true, torch::Tensor(), logits, labels, 4, 4, now);
+  scoring_all.AddStep(loss, true, {}, logits, labels, 4, 4, now);
   const WindowTotals all = scoring_all.Close();
   EXPECT_EQ(all.correct, 2);
   EXPECT_EQ(all.scored, 4);
 
   // A rank without rows this step scores none; a restarted window starts from zero.
   scoring_all.Restart();
-  scoring_all.AddStep(loss, true, torch::Tensor(), torch::Tensor(), torch::Tensor(), 4, 0, now);
+  scoring_all.AddStep(loss, true, {}, torch::Tensor(), torch::Tensor(), 4, 0, now);
   EXPECT_EQ(scoring_all.Close().scored, 0);
 }
 
@@ -43,8 +43,7 @@ TEST(TrainingWindowTest, MultiLabelAccuracyScoresEachLabelDecision) {
   const torch::Tensor targets =
       torch::tensor({{1.0F, 0.0F, 0.0F}, {0.0F, 1.0F, 1.0F}, {0.0F, -1.0F, 0.0F}});
   TrainingWindow window(torch::kCPU, /*timed_per_step=*/true, nullptr, int64_t{-1});
-  window.AddStep(torch::tensor(0.5), true, torch::Tensor(), logits, targets, 3, 3,
-                 TrainingWindow::Clock::now());
+  window.AddStep(torch::tensor(0.5), true, {}, logits, targets, 3, 3, TrainingWindow::Clock::now());
   const WindowTotals totals = window.Close();
   EXPECT_EQ(totals.correct, 6);
   EXPECT_EQ(totals.scored, 8);
@@ -55,14 +54,18 @@ TEST(TrainingWindowTest, MultiLabelAccuracyScoresEachLabelDecision) {
 // denominator) does not pull the window's loss toward 0; a sum counts per row.
 TEST(TrainingWindowTest, ALossMeanWeighsEachBatchByItsDenominator) {
   const auto now = TrainingWindow::Clock::now();
-  const auto denominator = [](double d) { return torch::scalar_tensor(d, torch::kDouble); };
+  // On the device (one worker's), and on the host (a gang's): the same weighing.
+  const auto denominator = [](double d) {
+    return MeanDenominator{torch::scalar_tensor(d, torch::kDouble), std::nullopt};
+  };
+  const auto host_denominator = [](double d) { return MeanDenominator{torch::Tensor(), d}; };
   TrainingWindow window(torch::kCPU, /*timed_per_step=*/true, nullptr);
   window.AddStep(torch::tensor(0.6F), true, denominator(3), torch::Tensor(), torch::Tensor(), 4, 0,
                  now);
   window.AddStep(torch::tensor(0.0F), true, denominator(0), torch::Tensor(), torch::Tensor(), 4, 0,
                  now);
-  window.AddStep(torch::tensor(0.2F), true, denominator(1), torch::Tensor(), torch::Tensor(), 4, 0,
-                 now);
+  window.AddStep(torch::tensor(0.2F), true, host_denominator(1), torch::Tensor(), torch::Tensor(),
+                 4, 0, now);
   WindowTotals totals = window.Close();
   EXPECT_NEAR(totals.loss_sum / totals.loss_denominator, (0.6 * 3 + 0.2) / 4, 1e-7);
   EXPECT_EQ(totals.samples, 12);
@@ -74,10 +77,8 @@ TEST(TrainingWindowTest, ALossMeanWeighsEachBatchByItsDenominator) {
   EXPECT_EQ(totals.loss_denominator, 0.0);
 
   window.Restart();  // without a denominator a mean counts by rows, a sum once per row
-  window.AddStep(torch::tensor(0.5F), true, torch::Tensor(), torch::Tensor(), torch::Tensor(), 2, 0,
-                 now);
-  window.AddStep(torch::tensor(3.0F), false, torch::Tensor(), torch::Tensor(), torch::Tensor(), 2,
-                 0, now);
+  window.AddStep(torch::tensor(0.5F), true, {}, torch::Tensor(), torch::Tensor(), 2, 0, now);
+  window.AddStep(torch::tensor(3.0F), false, {}, torch::Tensor(), torch::Tensor(), 2, 0, now);
   totals = window.Close();
   EXPECT_NEAR(totals.loss_sum / totals.loss_denominator, (0.5 * 2 + 3.0) / 4, 1e-7);
 }
