@@ -466,7 +466,10 @@ TEST_F(FaultTest, ATimeLimitPassedWhileTheCoordinatorWasDownStopsTheJobOnceItsWo
   // Down past the attempt's limit and a lease more (time itself is what is waited for here).
   ASSERT_TRUE(WaitFor(
       [&] { return std::chrono::steady_clock::now() - killed > std::chrono::seconds(6); }, 10));
-  StartCoordinator(/*lease_seconds=*/2);
+  // The restored job's lease outlasts the worker's redial: gRPC's reconnect backoff alone may
+  // take kMaxReconnectBackoffMs (2 s, with jitter) after the port answers again, and a lease of
+  // 2 s let the job go first on a loaded machine.
+  StartCoordinator(/*lease_seconds=*/6);
   proxy.SetTarget(port_);
   ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_FAILED, 60));
   const Job done = Get(job.id());
