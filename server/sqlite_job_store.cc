@@ -18,13 +18,11 @@
 #include "absl/strings/str_join.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
-#include "api/job_states.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
 #include "common/timestamps.h"
 #include "common/validation.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "google/protobuf/util/time_util.h"
 #include "server/sqlite_schema.h"
 #include "server/sqlite_statement.h"
 
@@ -49,12 +47,6 @@ absl::StatusOr<Job> ParseJob(const std::string& blob) {
   Job job;
   if (!job.ParseFromString(blob)) return absl::DataLossError("sqlite: a stored job does not parse");
   return job;
-}
-
-// jobs.end_ms of `job`: when it ended, for a job in a final state; none before.
-std::optional<int64_t> EndMillis(const Job& job) {
-  if (!IsFinalState(job.state()) || !job.has_end_time()) return std::nullopt;
-  return google::protobuf::util::TimeUtil::TimestampToMilliseconds(job.end_time());
 }
 
 // The stored key of a job's client_request_id. A sweep's jobs ("<sweep's id>/<loss>/<k>") keep
@@ -184,38 +176,6 @@ absl::Status SqliteJobStore::Migrate() {
       return s;
     }
     if (absl::Status s = tx.Commit(); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SqliteJobStore::FillJobEndTimes(sqlite3* db) {
-  // Read whole first, then written: rows are not updated under a statement still reading them.
-  std::vector<std::pair<int64_t, int64_t>> ended;  // (seq, end_ms)
-  {
-    Statement select(db, "SELECT seq, job FROM jobs WHERE state IN (?, ?, ?, ?)");
-    if (!select.ok()) return select.status("jobs ended");
-    int i = 0;
-    for (JobState state : {polytrain::v1::JOB_STATE_SUCCEEDED, polytrain::v1::JOB_STATE_FAILED,
-                           polytrain::v1::JOB_STATE_CANCELLED, polytrain::v1::JOB_STATE_STOPPED}) {
-      select.Bind(++i, state);  // IsFinalState's
-    }
-    int rc;
-    while ((rc = select.Step()) == SQLITE_ROW) {
-      absl::StatusOr<Job> job = ParseJob(select.Blob(1));
-      if (!job.ok()) return job.status();
-      if (std::optional<int64_t> end_ms = EndMillis(*job); end_ms.has_value()) {
-        ended.emplace_back(select.Int(0), *end_ms);
-      }
-    }
-    if (rc != SQLITE_DONE) return select.status("jobs ended");
-  }
-  Statement update(db, "UPDATE jobs SET end_ms = ? WHERE seq = ?");
-  if (!update.ok()) return update.status("job end time");
-  for (const auto& [seq, end_ms] : ended) {
-    update.Reset();
-    update.Bind(1, end_ms);
-    update.Bind(2, seq);
-    if (update.Step() != SQLITE_DONE) return update.status("job end time");
   }
   return absl::OkStatus();
 }
@@ -415,22 +375,6 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::JobsInStates(const std::vector<
   }
   if (rc != SQLITE_DONE) return select.status("jobs in states");
   return jobs;
-}
-
-const char* SqliteJobStore::JobsEndedBeforeSql() {
-  return "SELECT id FROM jobs WHERE end_ms < ? ORDER BY end_ms";
-}
-
-absl::StatusOr<std::vector<std::string>> SqliteJobStore::JobsEndedBefore(int64_t cutoff_ms) {
-  std::lock_guard<std::mutex> lock(reader_->mu);
-  Statement select(reader_->db, JobsEndedBeforeSql());
-  if (!select.ok()) return select.status("jobs ended before");
-  select.Bind(1, cutoff_ms);
-  std::vector<std::string> ids;
-  int rc;
-  while ((rc = select.Step()) == SQLITE_ROW) ids.push_back(select.Blob(0));
-  if (rc != SQLITE_DONE) return select.status("jobs ended before");
-  return ids;
 }
 
 absl::StatusOr<bool> SqliteJobStore::HasUnendedJobLabelled(const std::string& owner,
