@@ -148,7 +148,19 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::ValidationError& e) {
     const std::string message = e.what();
     if (absl::StrContains(message, kNoSuchFile) || absl::StrContains(message, kNoSuchDirectory)) {
-      std::cerr << tool << ": " << message << "\n";
+      // CLI11 names an option that is also a positional by its long name ("--spec: x: no such
+      // file") even when it was given as FILE: name both.
+      const size_t colon = message.find(": ");
+      const CLI::Option* option =
+          colon == std::string::npos
+              ? nullptr
+              : InnermostCommand(app)->get_option_no_throw(message.substr(0, colon));
+      if (option != nullptr && option->get_positional() && !option->get_lnames().empty()) {
+        std::cerr << tool << ": " << absl::AsciiStrToUpper(option->get_name(true)) << " ("
+                  << message.substr(0, colon) << ")" << message.substr(colon) << "\n";
+      } else {
+        std::cerr << tool << ": " << message << "\n";
+      }
       return kExitNotFound;
     }
     return UsageError(tool, e);
