@@ -1,5 +1,7 @@
 // Data-parallel training (JobSpec.replicas) against a single trainer: the gang's ranks run here
 // as threads of one process, joined through a real TCPStore and Gloo over loopback.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -215,10 +217,18 @@ TEST(DataParallelTest, AMeanOverWeightedOrIgnoredRowsTrainsAsOne) {
     ExpectCloseWeights(gang[0].state, alone);
     testing_util::ExpectSameWeights(gang[0].state, gang[1].state);
     // Training accuracy is the gang's: its ranks' right answers over their rows not ignored
-    // (one rank's alone would be about twice as high). A near tie may flip a prediction.
+    // (one rank's alone would be about twice as high). A near tie may flip a prediction. The
+    // window's loss is one trainer's: its batches weigh by their denominators (5 steps a
+    // window), which the gang takes from its rows' weights on the host.
     ASSERT_EQ(gang[0].points.size(), alone_points.points.size());
     for (size_t i = 0; i < alone_points.points.size(); ++i) {
       const auto& solo = alone_points.points[i].values();
+      if (solo.count("loss") != 0) {
+        const double expected = solo.at("loss");
+        EXPECT_NEAR(gang[0].points[i].values().at("loss"), expected,
+                    1e-4 * std::max(1.0, std::abs(expected)))
+            << i;
+      }
       if (solo.count("accuracy") == 0) continue;
       EXPECT_NEAR(gang[0].points[i].values().at("accuracy"), solo.at("accuracy"), 0.02) << i;
     }

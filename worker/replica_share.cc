@@ -10,8 +10,8 @@ ReplicaShare::ReplicaShare(const loss::LossConfig& config, const torch::Tensor& 
   row_weight_.assign(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
 }
 
-double ReplicaShare::Of(const torch::Tensor& order, int64_t begin, int64_t len, int64_t local_begin,
-                        int64_t local_len) const {
+ReplicaShare::Batch ReplicaShare::Of(const torch::Tensor& order, int64_t begin, int64_t len,
+                                     int64_t local_begin, int64_t local_len) const {
   const int64_t* row = order.data_ptr<int64_t>() + begin;
   double all = 0, local = 0;
   for (int64_t i = 0; i < len; ++i) {
@@ -19,14 +19,10 @@ double ReplicaShare::Of(const torch::Tensor& order, int64_t begin, int64_t len, 
     all += w;
     if (i >= local_begin && i < local_begin + local_len) local += w;
   }
-  return all > 0 ? local / all : 0.0;
-}
-
-double ReplicaShare::Denominator(const torch::Tensor& order, int64_t begin, int64_t len) const {
-  const int64_t* row = order.data_ptr<int64_t>() + begin;
-  double all = 0;
-  for (int64_t i = 0; i < len; ++i) all += row_weight_[row[i]];
-  return all;
+  Batch batch;
+  batch.share = all > 0 ? local / all : 0.0;
+  batch.denominator = all;
+  return batch;
 }
 
 }  // namespace polytrain

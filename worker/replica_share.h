@@ -20,14 +20,18 @@ class ReplicaShare {
   // `labels`: the training split's class indices (any device; read once, on the host).
   ReplicaShare(const loss::LossConfig& config, const torch::Tensor& labels, int64_t classes);
 
-  // The share of rows [local_begin, local_begin + local_len) of the batch, rows [begin,
-  // begin + len) of `order` (the epoch's order, on the host); 0 when the batch's denominator is
-  // 0 (every row ignored: the loss is 0 with zero gradient).
-  double Of(const torch::Tensor& order, int64_t begin, int64_t len, int64_t local_begin,
-            int64_t local_len) const;
-  // The whole batch's denominator: what its mean divided by, and what it weighs in the mean of
-  // its logging window.
-  double Denominator(const torch::Tensor& order, int64_t begin, int64_t len) const;
+  struct Batch {
+    // Of the rank's rows: what they carry of the batch's mean; 0 when the batch's denominator
+    // is 0 (every row ignored: the loss is 0 with zero gradient).
+    double share = 0;
+    // The whole batch's denominator: what its mean divided by, and what it weighs in the mean
+    // of its logging window.
+    double denominator = 0;
+  };
+  // The batch of rows [begin, begin + len) of `order` (the epoch's order, on the host) whose
+  // rows [local_begin, local_begin + local_len) are this rank's: one pass over the rows.
+  Batch Of(const torch::Tensor& order, int64_t begin, int64_t len, int64_t local_begin,
+           int64_t local_len) const;
 
  private:
   // What each training row adds to the denominator.

@@ -253,6 +253,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       const double value = loss.item<double>();
       if (!std::isfinite(value)) return diverged(value, position.step + 1, position.epoch, false);
     }
+    ReplicaShare::Batch batch_share;  // with replica_share: this rank's, the batch's denominator
     if (group != nullptr) {
       // A rank's gradient counts by its share of the batch (for a mean: of its denominator);
       // the sum over ranks is then the whole batch's gradient, and the loss riding along is the
@@ -260,7 +261,10 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       // during backward.
       const bool mean = loss_config.reduction == loss::Reduction::kMean;
       double weight = mean ? static_cast<double>(local_len) / static_cast<double>(len) : 1.0;
-      if (replica_share) weight = replica_share->Of(host_order, begin, len, local_begin, local_len);
+      if (replica_share) {
+        batch_share = replica_share->Of(host_order, begin, len, local_begin, local_len);
+        weight = batch_share.share;
+      }
       group->BeginStep(weight, local_len > 0
                                    ? loss.detach()
                                    : torch::zeros({}, torch::TensorOptions().device(device_)));
@@ -287,7 +291,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     optimizer_->step();
     MeanDenominator mean_denominator;  // the whole batch's, where not its rows
     if (replica_share) {
-      mean_denominator.on_host = replica_share->Denominator(host_order, begin, len);
+      mean_denominator.on_host = batch_share.denominator;
     } else if (weighted_mean) {
       mean_denominator.on_device = MeanDenominators(loss_config, y, data_.classes).sum();
     }
