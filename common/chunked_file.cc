@@ -12,6 +12,8 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_sync.h"
+#include "common/status_macros.h"
 
 namespace polytrain {
 
@@ -96,6 +98,8 @@ absl::Status ChunkedFileWriter::Verify(absl::string_view label, const FileChecks
         absl::StrCat(label, ": received ", written_.size, " bytes with CRC-32 ", written_.crc32,
                      ", the sender says ", sent.size, " bytes with CRC-32 ", sent.crc32));
   }
+  // On the disk before it is renamed into place: a name in place never holds a partial file.
+  POLYTRAIN_RETURN_IF_ERROR(SyncFile(temp_path_));
   verified_ = true;
   return absl::OkStatus();
 }
@@ -107,7 +111,7 @@ absl::Status ChunkedFileWriter::Commit(Existing existing) {
     std::filesystem::rename(temp_path_, final_path_, error);
     if (error) return absl::InternalError(absl::StrCat(final_path_, ": ", error.message()));
     committed_ = true;
-    return absl::OkStatus();
+    return SyncParentDirectory(final_path_);
   }
   int result =
       renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_NOREPLACE);
@@ -127,7 +131,7 @@ absl::Status ChunkedFileWriter::Commit(Existing existing) {
     return absl::InternalError(absl::StrCat(final_path_, ": ", std::strerror(why)));
   }
   committed_ = true;
-  return absl::OkStatus();
+  return SyncParentDirectory(final_path_);
 }
 
 }  // namespace polytrain

@@ -1,7 +1,8 @@
 // A file moved in chunks, as artifacts travel between workers and the coordinator: read chunk by
 // chunk with the size and CRC-32 of what was read, or written chunk by chunk to a temporary file
-// that is checked against the sender's size and CRC-32 and only then renamed into place, so a
-// file in place is never partial. Both sides of every transfer use these.
+// that is checked against the sender's size and CRC-32 and only then synced and renamed into
+// place (its directory synced after), so a file in place is never partial, not even after a power
+// loss. Both sides of every transfer use these.
 #ifndef POLYTRAIN_COMMON_CHUNKED_FILE_H_
 #define POLYTRAIN_COMMON_CHUNKED_FILE_H_
 

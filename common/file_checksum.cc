@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/chunked_file.h"
+#include "common/file_sync.h"
 
 namespace polytrain {
 
@@ -32,11 +33,15 @@ absl::Status WriteChecksumRecord(const std::string& record_path, const FileCheck
       return absl::InternalError(absl::StrCat(temp, ": write failed"));
     }
   }
+  if (absl::Status synced = SyncFile(temp); !synced.ok()) {
+    std::remove(temp.c_str());
+    return synced;
+  }
   if (std::rename(temp.c_str(), record_path.c_str()) != 0) {
     std::remove(temp.c_str());
     return absl::InternalError(absl::StrCat(record_path, ": rename failed"));
   }
-  return absl::OkStatus();
+  return SyncParentDirectory(record_path);
 }
 
 absl::StatusOr<FileChecksum> VerifyAgainstRecord(const std::string& label, const std::string& path,

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "api/limits.h"
 #include "common/file_checksum.h"
+#include "common/file_sync.h"
 #include "common/status_macros.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -117,9 +118,11 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
   // Its size and CRC-32 first, then the file: a checkpoint in place always has its record.
   absl::StatusOr<FileChecksum> checksum = ComputeFileChecksum(temp);
   if (!checksum.ok()) return checksum.status();
+  POLYTRAIN_RETURN_IF_ERROR(SyncFile(temp));  // on the disk whole before its name is
   POLYTRAIN_RETURN_IF_ERROR(RecordCheckpointChecksum(path, *checksum));
   fs::rename(temp, path, error);
   if (error) return absl::InternalError(absl::StrCat("renaming ", temp, ": ", error.message()));
+  POLYTRAIN_RETURN_IF_ERROR(SyncParentDirectory(path));
 
   std::vector<fs::path> all = ListCheckpoints(dir);
   for (size_t i = 0; i + keep_last < all.size(); ++i) DeleteCheckpoint(all[i]);

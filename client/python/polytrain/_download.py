@@ -32,6 +32,18 @@ def _place(partial, target):
     os.replace(partial, target)
 
 
+def _sync_directory(directory):
+    """Makes the name just placed in `directory` last a power loss."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        if error.errno != errno.EINVAL:  # a file system that cannot sync a directory
+            raise
+    finally:
+        os.close(fd)
+
+
 def write_checkpoint(chunks, target):
     """Writes `chunks` (an iterator of CheckpointChunk) to `target` (a pathlib.Path that does
     not exist) and returns the first chunk without its data. PolyTrainError DATA_LOSS when what
@@ -50,6 +62,8 @@ def write_checkpoint(chunks, target):
                 crc, size = zlib.crc32(chunk.data, crc), size + len(chunk.data)
                 if chunk.last:
                     last = chunk
+            out.flush()
+            os.fsync(out.fileno())  # on the disk whole before it is given its name
         if last is None or last.size != size or last.crc32 != crc:
             recorded = "no last chunk came" if last is None else (
                 f"the coordinator recorded {last.size} bytes with CRC-32 {last.crc32}")
@@ -57,6 +71,7 @@ def write_checkpoint(chunks, target):
                                  f"CRC-32 {crc}; {recorded}); nothing was written: download it "
                                  f"again")
         _place(partial, target)
+        _sync_directory(target.parent)
     finally:
         partial.unlink(missing_ok=True)
     return first
