@@ -13,6 +13,11 @@ absl::StatusOr<Principal> AccessControl::Authenticate(
   }
   if (tokens == nullptr) return Principal{"", Role::kAdmin, ""};
   const auto& metadata = context.client_metadata();
+  // Two tokens (say, one a proxy added) would make who calls a matter of their order: refused.
+  if (const size_t given = metadata.count("authorization"); given > 1) {
+    return Refuse(context, absl::UnauthenticatedError(absl::StrCat("authorization: given ", given,
+                                                                   " times; send one token")));
+  }
   const auto it = metadata.find("authorization");
   absl::StatusOr<Principal> principal = tokens->Authenticate(
       it == metadata.end() ? absl::string_view()

@@ -337,6 +337,14 @@ class TokenCoordinatorTest(unittest.TestCase):
             code, _, _ = coordinator.call(SERVICE + "ListJobs", b"",
                                           metadata=[("authorization", f"Bearer {TOKEN}")])
             self.assertEqual(code, grpc.StatusCode.OK)
+            # Two tokens on one call are refused whatever their order: who calls is not left to
+            # which header came first.
+            for pair in [(TOKEN, WORKER_TOKEN), (WORKER_TOKEN, TOKEN), (TOKEN, TOKEN)]:
+                code, details, _ = coordinator.call(
+                    SERVICE + "ListJobs", b"",
+                    metadata=[("authorization", f"Bearer {token}") for token in pair])
+                self.assertEqual((code, details), (grpc.StatusCode.UNAUTHENTICATED,
+                                                   "authorization: given 2 times; send one token"))
             # Only client and admin tokens may upload.
             chunks = upload_chunks(b"payload")
             code, _, _ = upload(coordinator, chunks,
