@@ -90,8 +90,18 @@ expect 0 "warning: $ckpt_job: a newer checkpoint is damaged or missing on the co
 checks=$((checks + 1))
 grep -qF "ckpt-000000000200.pt (step 200, " "$tmp/err" && cmp -s "$tmp/older.pt" \
   "$tmp/artifacts/$ckpt_job/ckpt-000000000200.pt" || fail "not the older checkpoint: $(cat "$tmp/err")"
+# With every one damaged, DATA_LOSS names each it checked, newest first.
+stored_all=("$tmp/artifacts/$ckpt_job"/ckpt-*.pt)
+for stored in "${stored_all[@]}"; do
+  printf 'X' | dd of="$stored" bs=1 seek=9 conv=notrunc status=none
+done
+expect 7 "id: job $ckpt_job has no intact stored checkpoint (${#stored_all[@]} checked): artifact $ckpt_job/ckpt-000000000285.pt: " -- \
+  checkpoint "$ckpt_job" --output "$tmp/damaged-all.pt"
+checks=$((checks + 1))
+grep -qF "; artifact $ckpt_job/ckpt-000000000200.pt: " "$tmp/err" ||
+  fail "the older damaged checkpoint is not named: $(cat "$tmp/err")"
 rm -r "$tmp/artifacts/$ckpt_job"
-expect 7 "id: job $ckpt_job has no intact stored checkpoint: " -- \
+expect 7 "id: job $ckpt_job has no intact stored checkpoint (1 checked): " -- \
   checkpoint "$ckpt_job" --output "$tmp/gone.pt"
 # A bad id is named before any file is made for it (ID.pt would be a name too long here);
 # an output whose directory is missing is refused, and an empty one.
