@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
@@ -116,6 +117,26 @@ absl::Status ValidateModel(const ModelSpec& model, const std::string& path) {
                       "no model set: choose mlp, cnn, resnet or torchscript");
 }
 
+// Where the samples' shape is known here (the built-in datasets), what the worker would refuse
+// of augment and normalize for it is refused now, in the worker's words.
+absl::Status CheckKnownSampleShape(const DatasetSpec& data, const std::string& path) {
+  if (!data.has_synthetic() && !data.has_fashion_mnist()) return absl::OkStatus();
+  const std::string shape =
+      data.has_synthetic() ? absl::StrCat("[", data.synthetic().features(), "]") : "[1, 28, 28]";
+  const polytrain::v1::Augmentation& augment = data.augment();
+  if (data.has_synthetic() && (augment.random_crop_padding() > 0 || augment.horizontal_flip())) {
+    return InvalidField(
+        FieldPath(path, "augment"),
+        absl::StrCat("needs image samples ([H, W] or [C, H, W]); these are ", shape));
+  }
+  if (data.has_normalize() && data.normalize().mean_size() != 1) {
+    return InvalidField(FieldPath(path, "normalize.mean"),
+                        absl::StrCat("has ", data.normalize().mean_size(), " values, but samples ",
+                                     shape, " have 1 channel(s): give one per channel, or one"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
   switch (data.source_case()) {
     case DatasetSpec::kFashionMnist:
@@ -194,6 +215,7 @@ absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
           CheckRange(IndexPath(FieldPath(n, "std"), i), normalize.std(i), 1e-30, 1e30));
     }
   }
+  POLYTRAIN_RETURN_IF_ERROR(CheckKnownSampleShape(data, path));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckRange(FieldPath(path, "validation_fraction"), data.validation_fraction(), 0, 0.5));
   // Where the training set's size is known here: a split that holds no sample is refused now,
@@ -278,6 +300,12 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
   if (!spec.has_dataset()) return InvalidField(FieldPath(path, "dataset"), "must be set");
   POLYTRAIN_RETURN_IF_ERROR(ValidateDataset(spec.dataset(), FieldPath(path, "dataset")));
   const SampleShapeBound samples = SubmittedSampleShape(spec.model(), spec.dataset());
+  if ((spec.model().has_cnn() || spec.model().has_resnet()) && samples.sample_shape.size() != 3) {
+    // As the worker would refuse it, in its words (synthetic samples are vectors).
+    return InvalidField(FieldPath(path, spec.model().has_cnn() ? "model.cnn" : "model.resnet"),
+                        absl::StrCat("needs image samples [C, H, W]; this dataset's samples are [",
+                                     absl::StrJoin(samples.sample_shape, ", "), "]"));
+  }
   POLYTRAIN_RETURN_IF_ERROR(CheckModelSize(spec.model(), samples.sample_shape, samples.classes,
                                            FieldPath(path, "model")));
   if (check_loss) {

@@ -107,6 +107,23 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
                 "spec.dataset.normalize.std[1]: must be >= 1e-30, got 0");
   ExpectInvalid(kDatasetWith + "normalize { mean: [nan] std: [1] } }",
                 "spec.dataset.normalize.mean[0]: must be a finite number, got nan");
+  // Built-in data's samples have a known shape: what the worker would refuse of it, now.
+  ExpectInvalid(kDatasetWith + "} model { cnn { } }",
+                "spec.model.cnn: needs image samples [C, H, W]; this dataset's samples are [4]");
+  ExpectInvalid(kDatasetWith + "} model { resnet { } }",
+                "spec.model.resnet: needs image samples [C, H, W]; this dataset's samples are [4]");
+  ExpectInvalid(kDatasetWith + "augment { horizontal_flip: true } }",
+                "spec.dataset.augment: needs image samples ([H, W] or [C, H, W]); these are [4]");
+  ExpectInvalid(kDatasetWith + "normalize { mean: [0, 0, 0] std: [1, 1, 1] } }",
+                "spec.dataset.normalize.mean: has 3 values, but samples [4] have 1 channel(s): "
+                "give one per channel, or one");
+  ExpectInvalid("dataset { fashion_mnist { } normalize { mean: [0, 0] std: [1, 1] } }",
+                "spec.dataset.normalize.mean: has 2 values, but samples [1, 28, 28] have 1 "
+                "channel(s): give one per channel, or one");
+  EXPECT_TRUE(ValidateJobSpec(Spec("dataset { fashion_mnist { } normalize { mean: [0.3] std: [0.4] "
+                                   "} augment { random_crop_padding: 4 horizontal_flip: true } }"))
+                  .ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec(kDatasetWith + "normalize { mean: [0.3] std: [0.4] } }")).ok());
   ExpectInvalid("dataset { idx { train_images: 'a' train_labels: 'b' test_images: 'c' } }",
                 "spec.dataset.idx.test_labels: must be set");
   ExpectInvalid(
@@ -244,8 +261,11 @@ TEST(JobSpecTest, LimitsHoldAtTheirEdges) {
   EXPECT_TRUE(ValidateJobSpec(Spec("dataset { synthetic { classes: 3 features: 4 train_samples: 10 "
                                    "test_samples: 10 separation: 1 } validation_fraction: 0.1 }"))
                   .ok());
-  EXPECT_TRUE(ValidateJobSpec(Spec(kDatasetWith + "augment { random_crop_padding: 64 } }")).ok());
-  JobSpec channels = Spec();
+  // Data whose samples' shape is known only to the worker (a tensor file).
+  EXPECT_TRUE(ValidateJobSpec(Spec("dataset { tensors { path: 'images.pt' } augment { "
+                                   "random_crop_padding: 64 } }"))
+                  .ok());
+  JobSpec channels = Spec("dataset { tensors { path: 'images.pt' } }");
   for (int i = 0; i < kMaxNormalizedChannels; ++i) {
     channels.mutable_dataset()->mutable_normalize()->add_mean(0.5);
     channels.mutable_dataset()->mutable_normalize()->add_std(0.25);

@@ -133,7 +133,9 @@ absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baselin
                        other_count == 0 ? "" : absl::StrCat(" and ", other_count, " more")));
     }
     if (per_class_count > 0) {
-      parts.push_back(absl::StrCat(per_class_count, " per-class values such as ", per_class));
+      parts.push_back(per_class_count == 1
+                          ? absl::StrCat("1 per-class value, ", per_class)
+                          : absl::StrCat(per_class_count, " per-class values such as ", per_class));
     }
     return absl::InvalidArgumentError(absl::StrCat("metric: no job reports ", Quote(metric),
                                                    " (they report: ", absl::StrJoin(parts, "; "),
