@@ -179,6 +179,16 @@ absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
       return s;
     }
   }
+  // A sigmoid loss's targets are floating point (float32 at least): an ignore_index beyond 2^24
+  // could not be told from its neighbours there.
+  constexpr int64_t kExactInFloat32 = int64_t{1} << 24;
+  if (sigmoid && spec.has_ignore_index() &&
+      (spec.ignore_index() < -kExactInFloat32 || spec.ignore_index() > kExactInFloat32)) {
+    return InvalidField(FieldPath(path, "ignore_index"),
+                        absl::StrCat("a sigmoid loss compares it with float targets: use one in [",
+                                     -kExactInFloat32, ", ", kExactInFloat32, "] (e.g. -1), got ",
+                                     spec.ignore_index()));
+  }
   if (!polytrain::v1::AlphaBalance_IsValid(spec.alpha_balance())) {
     return InvalidField(FieldPath(path, "alpha_balance"),
                         absl::StrCat("unknown value ", spec.alpha_balance()));

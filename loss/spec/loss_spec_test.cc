@@ -186,6 +186,24 @@ TEST(LossSpecTest, LimitsHoldExactlyAtTheirEdges) {
   EXPECT_TRUE(ValidateLossSpec(weights).ok());
   weights.add_class_weights(1.0);
   ExpectInvalid(weights, "class_weights: at most 100000 entries, got 100001");
+
+  // A sigmoid loss's ignore_index is one its float32 targets hold exactly; a softmax loss's
+  // targets are int64.
+  for (const char* edge : {"16777216", "-16777216"}) {
+    EXPECT_TRUE(
+        ValidateLossSpec(
+            Parse(std::string("cross_entropy {} activation: ACTIVATION_SIGMOID ignore_index: ") +
+                  edge))
+            .ok())
+        << edge;
+  }
+  ExpectInvalid(Parse("cross_entropy {} activation: ACTIVATION_SIGMOID ignore_index: 16777217"),
+                "ignore_index: a sigmoid loss compares it with float targets: use one in "
+                "[-16777216, 16777216] (e.g. -1), got 16777217");
+  ExpectInvalid(Parse("focal { gamma: 2 } activation: ACTIVATION_SIGMOID ignore_index: -16777217"),
+                "ignore_index: a sigmoid loss compares it with float targets: use one in "
+                "[-16777216, 16777216] (e.g. -1), got -16777217");
+  EXPECT_TRUE(ValidateLossSpec(Parse("cross_entropy {} ignore_index: 9223372036854775807")).ok());
 }
 
 }  // namespace
