@@ -11,6 +11,7 @@ import grpc
 
 from polytrain import _arguments, _messages, _reconnect
 from polytrain._arguments import artifact_name  # noqa: F401 (the package exports it from here)
+from polytrain._channel import open_channel
 from polytrain._download import write_checkpoint
 from polytrain._upload import Upload, files_for, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
@@ -24,15 +25,6 @@ MAX_MESSAGE_BYTES = 16 << 20
 MAX_PAGE_SIZE = 1000
 # GetMetricsRequest.max_points' range (api/limits.h: kMaxRequestedMetricPoints).
 MAX_REQUESTED_METRIC_POINTS = 10_000_000
-# What MakeChannel (common/grpc_security.cc) gives polyctl's and the worker's channels: replies up
-# to 16 MiB (a ListJobs page may be 8 MiB; gRPC's default is 4), and a keepalive ping every 20 s
-# so that a coordinator whose host died is noticed in seconds, not after TCP's quarter of an hour;
-# a coordinator back from a restart is dialled again within 2 s (gRPC's backoff grows to 120 s).
-CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 16 << 20),
-                   ("grpc.max_reconnect_backoff_ms", 2000),
-                   ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 20000),
-                   ("grpc.keepalive_permit_without_calls", 1),
-                   ("grpc.http2.max_pings_without_data", 0))
 # The longest per-call timeout: gRPC's deadline overflows not far beyond (1e10 s fails every call).
 MAX_TIMEOUT_SECONDS = 1e8
 # An upload's deadline is at least this long, whatever `timeout` is: as polyctl's.
@@ -86,36 +78,7 @@ class Client:
             raise ArgumentError(f"timeout: expected seconds > 0 (at most "
                                 f"{MAX_TIMEOUT_SECONDS:.0f}), got {timeout!r}")
         self.timeout = timeout
-        if tls_server_name is not None:
-            _arguments.text(tls_server_name, "tls_server_name")
-        if (tls_cert is None) != (tls_key is None):
-            missing, given = ("tls_key", "tls_cert") if tls_key is None else ("tls_cert", "tls_key")
-            raise ArgumentError(f"{missing}: needed with {given} (a client certificate and its "
-                                f"private key)")
-        options = list(CHANNEL_OPTIONS)
-        if tls_ca is not None:
-            key = cert = None
-            if tls_cert is not None:
-                cert = _arguments.read_pem(tls_cert, "tls_cert", "certificate")
-                key = _arguments.read_pem(tls_key, "tls_key", "key")
-                _arguments.check_key_pair(cert, key, _arguments.pem_source(tls_cert, "tls_cert"),
-                                          _arguments.pem_source(tls_key, "tls_key"))
-            credentials = grpc.ssl_channel_credentials(
-                root_certificates=_arguments.read_pem(tls_ca, "tls_ca", "certificate"),
-                private_key=key, certificate_chain=cert)
-            if tls_server_name:
-                options.append(("grpc.ssl_target_name_override", tls_server_name))
-            self._channel = grpc.secure_channel(self.address, credentials, options=options)
-        elif tls_cert is not None:
-            raise ArgumentError("tls_ca: needed with tls_cert (a client certificate is for TLS)")
-        elif tls_server_name:
-            raise ArgumentError("tls_ca: needed with tls_server_name (it names the "
-                                "coordinator's certificate, and plaintext has none)")
-        elif _arguments.is_loopback(self.address):
-            self._channel = grpc.insecure_channel(self.address, options=options)
-        else:
-            raise ArgumentError(f"address: plaintext only to a loopback address; give tls_ca to "
-                                f"reach {self.address}")
+        self._channel = open_channel(self.address, tls_ca, tls_cert, tls_key, tls_server_name)
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
         self._plaintext = tls_ca is None
         self._closed = False
