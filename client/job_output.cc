@@ -79,8 +79,13 @@ void WatchPrinter::PrintState(const Job& job) {
   // A data-parallel job runs on several workers: all of them, rank 0 first.
   const std::string workers =
       job.rank_workers_size() > 0 ? absl::StrJoin(job.rank_workers(), ", ") : job.worker();
+  // Queued or paused again, its workers are the attempt that ended: past, not where it waits.
+  const bool waits = job.state() == polytrain::v1::JOB_STATE_QUEUED ||
+                     job.state() == polytrain::v1::JOB_STATE_PAUSED;
+  const std::string where =
+      workers.empty() ? "" : (waits ? " (last on " + workers + ")" : " on " + workers);
   std::printf("%s %s: %s%s%s\n", job.id().c_str(), job.spec().name().c_str(),
-              JobStateWord(job.state()).c_str(), workers.empty() ? "" : (" on " + workers).c_str(),
+              JobStateWord(job.state()).c_str(), where.c_str(),
               // Running again: the error is the previous attempt's, printed when it was queued.
               job.error().empty() || job.state() == polytrain::v1::JOB_STATE_RUNNING
                   ? ""

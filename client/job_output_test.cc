@@ -67,6 +67,23 @@ TEST(PrintJobTest, ADivergedLossFitsItsColumn) {
   EXPECT_EQ(Fixed(NAN), "-");
 }
 
+TEST(WatchPrinterTest, AGangQueuedAgainNamesItsWorkersAsPast) {
+  polytrain::v1::JobEvent event;
+  *event.mutable_job() = MakeJob(polytrain::v1::JOB_STATE_QUEUED, 1, "w3", "rank 1 lost its gang");
+  event.mutable_job()->add_rank_workers("w3");
+  event.mutable_job()->add_rank_workers("w1");
+  WatchPrinter printer(false);
+  testing::internal::CaptureStdout();
+  printer.Print(event);
+  EXPECT_EQ(testing::internal::GetCapturedStdout(),
+            "job-0123456789ab mlp: queued (last on w3, w1) — rank 1 lost its gang\n");
+  event.mutable_job()->set_state(polytrain::v1::JOB_STATE_RUNNING);
+  event.mutable_job()->set_rank_workers(0, "w2");
+  testing::internal::CaptureStdout();
+  printer.Print(event);
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "job-0123456789ab mlp: running on w2, w1\n");
+}
+
 TEST(WatchPrinterTest, APointWithoutARateShowsADashNotNan) {
   polytrain::v1::JobEvent event;
   polytrain::v1::MetricPoint& point = *event.mutable_point();

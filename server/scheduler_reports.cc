@@ -179,17 +179,22 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   if (!cancelled && failed.gang_lost() && job->ranks.size() > 1) {
     // The rank that reports first is usually a survivor: the ranks whose workers are gone are
     // named first, since they are what broke the gang.
-    std::string gone;
+    // A worker killed may not have been seen gone yet (its stream's end and this report race):
+    // then the peers still connected are named, one of which broke the gang.
+    std::string gone, connected;
     for (size_t rank = 0; rank < job->ranks.size(); ++rank) {
-      if (static_cast<int>(rank) == owned.rank || job->ranks[rank].session >= 0) continue;
-      absl::StrAppend(&gone, gone.empty() ? "" : ", ", "rank ", rank, " on worker ",
+      if (static_cast<int>(rank) == owned.rank) continue;
+      std::string& list = job->ranks[rank].session >= 0 ? connected : gone;
+      absl::StrAppend(&list, list.empty() ? "" : ", ", "rank ", rank, " on worker ",
                       job->ranks[rank].worker);
     }
     (void)RequeueLocked(
         failed.job_id(),
         absl::StrCat(gone, gone.empty() ? "" : " disconnected; ", "rank ", owned.rank,
                      " on worker ", job->ranks[owned.rank].worker, " lost its gang (attempt ",
-                     job->attempt, "): ", CutError(failed.error())),
+                     job->attempt, ")",
+                     gone.empty() ? absl::StrCat(", ", connected, " still connected") : "", ": ",
+                     CutError(failed.error())),
         /*retry_if_refused=*/true);
     ScheduleLocked();
     return absl::OkStatus();
