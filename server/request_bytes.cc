@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
@@ -29,6 +31,57 @@ void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename, 
   spdlog::log(ours, "protobuf {}:{}: {}", filename, line, message);
 }
 
+std::string WireTypeName(google::protobuf::UnknownField::Type type) {
+  switch (type) {
+    case google::protobuf::UnknownField::TYPE_VARINT:
+      return "a varint";
+    case google::protobuf::UnknownField::TYPE_FIXED32:
+      return "a 32-bit value";
+    case google::protobuf::UnknownField::TYPE_FIXED64:
+      return "a 64-bit value";
+    case google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED:
+      return "length-delimited bytes";
+    case google::protobuf::UnknownField::TYPE_GROUP:
+      return "a group";
+  }
+  return "another wire type";
+}
+
+// A field of this message sent with another wire type than its own is kept by protobuf as an
+// unknown field: the field reads as unset, so without this check a sent `spec` would be answered
+// "spec: must be set". Walks every message set inside `message`.
+absl::Status CheckWireTypes(const google::protobuf::Message& message, const std::string& path) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field =
+        message.GetDescriptor()->FindFieldByNumber(unknown.field(i).number());
+    if (field == nullptr) continue;  // a field this coordinator does not know: dropped
+    const std::string kind = field->message_type() != nullptr
+                                 ? absl::StrCat("a ", field->message_type()->full_name())
+                                 : std::string(field->type_name());
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, path.empty() ? "" : ".", field->name(), ": sent as ",
+        WireTypeName(unknown.field(i).type()), ", but it is ",
+        field->is_repeated() ? "repeated " : "", kind, " (field ", field->number(), ")"));
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string inner = absl::StrCat(path, path.empty() ? "" : ".", field->name());
+    if (!field->is_repeated()) {
+      POLYTRAIN_RETURN_IF_ERROR(CheckWireTypes(reflection->GetMessage(message, field), inner));
+      continue;
+    }
+    for (int j = 0; j < reflection->FieldSize(message, field); ++j) {
+      POLYTRAIN_RETURN_IF_ERROR(CheckWireTypes(reflection->GetRepeatedMessage(message, field, j),
+                                               absl::StrCat(inner, "[", j, "]")));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request) {
@@ -46,6 +99,7 @@ absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Messa
   const bool parsed = request->ParseFromString(data);
   parse_complaint = nullptr;
   if (parsed) {
+    POLYTRAIN_RETURN_IF_ERROR(CheckWireTypes(*request, ""));
     // Fields this coordinator does not know are dropped, not kept: they would be stored with the
     // job and sent back in every answer about it (a 16 MiB one would make the job unreadable).
     request->DiscardUnknownFields();

@@ -44,5 +44,20 @@ TEST(RequestBytesTest, TruncatedBytesAreInvalidArgument) {
             "(truncated or malformed)");
 }
 
+TEST(RequestBytesTest, AFieldSentWithAnotherWireTypeIsNamedNotTakenAsUnset) {
+  // Field 1 (spec, a message) sent as the varint 1: protobuf keeps it as an unknown field.
+  polytrain::v1::SubmitJobRequest request;
+  absl::Status status = ParseRequest(Bytes(std::string("\x08\x01", 2)), &request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "spec: sent as a varint, but it is a polytrain.v1.JobSpec (field 1)");
+  // Inside: spec { name (field 1, a string) as the 64-bit value 0 }.
+  status = ParseRequest(Bytes(std::string("\x0a\x09\x09\0\0\0\0\0\0\0\0", 11)), &request);
+  EXPECT_EQ(status.message(), "spec.name: sent as a 64-bit value, but it is string (field 1)");
+  // A field number this message does not have (a newer client's) is dropped, as before.
+  ASSERT_TRUE(ParseRequest(Bytes(std::string("\xf8\x3e\x01", 3)), &request).ok());
+  EXPECT_FALSE(request.has_spec());
+  EXPECT_TRUE(request.GetReflection()->GetUnknownFields(request).empty());
+}
+
 }  // namespace
 }  // namespace polytrain
