@@ -149,13 +149,15 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
     const std::string message = e.what();
     if (absl::StrContains(message, kNoSuchFile) || absl::StrContains(message, kNoSuchDirectory)) {
       // CLI11 names an option that is also a positional by its long name ("--spec: x: no such
-      // file") even when it was given as FILE: name both.
+      // file") even when it was given as FILE: then both are named.
       const size_t colon = message.find(": ");
+      const std::string name = colon == std::string::npos ? "" : message.substr(0, colon);
       const CLI::Option* option =
-          colon == std::string::npos
-              ? nullptr
-              : InnermostCommand(app)->get_option_no_throw(message.substr(0, colon));
-      if (option != nullptr && option->get_positional() && !option->get_lnames().empty()) {
+          name.empty() ? nullptr : InnermostCommand(app)->get_option_no_throw(name);
+      const bool given_by_name = std::any_of(argv, argv + argc, [&](const char* arg) {
+        return arg == name || absl::StartsWith(arg, name + "=");
+      });
+      if (option != nullptr && option->get_positional() && !given_by_name) {
         std::cerr << tool << ": " << absl::AsciiStrToUpper(option->get_name(true)) << " ("
                   << message.substr(0, colon) << ")" << message.substr(colon) << "\n";
       } else {

@@ -13,7 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_sync.h"
-#include "common/status_macros.h"
 
 namespace polytrain {
 
@@ -57,21 +56,25 @@ ChunkedFileWriter::ChunkedFileWriter(std::string final_path, int64_t max_bytes)
 
 absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> ChunkedFileWriter::Create(
     const std::string& final_path, int64_t max_bytes) {
-  std::error_code error;
-  std::filesystem::create_directories(std::filesystem::path(final_path).parent_path(), error);
+  // A directory that cannot be made is named by the open below.
+  (void)CreateDirectoriesDurably(std::filesystem::path(final_path).parent_path().string());
   std::unique_ptr<ChunkedFileWriter> writer(new ChunkedFileWriter(final_path, max_bytes));
-  writer->out_.open(writer->temp_path_, std::ios::binary | std::ios::trunc);
-  if (!writer->out_) {
+  // O_EXCL: a name taken (by a writer whose pid and random number came out the same) is never
+  // shared.
+  writer->fd_ = open(writer->temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (writer->fd_ < 0) {
     const int why = errno;
     return absl::InternalError(
         absl::StrCat(writer->temp_path_, ": cannot open for writing: ", std::strerror(why)));
   }
+  writer->created_ = true;
   return writer;
 }
 
 ChunkedFileWriter::~ChunkedFileWriter() {
-  if (committed_) return;
-  out_.close();
+  if (fd_ >= 0) close(fd_);
+  // Only a file this writer made (an O_EXCL refusal names another's) and did not commit.
+  if (!created_ || committed_) return;
   std::error_code error;
   std::filesystem::remove(temp_path_, error);
 }
@@ -81,25 +84,44 @@ absl::Status ChunkedFileWriter::Append(absl::string_view data) {
     return absl::InvalidArgumentError(
         absl::StrCat("data: a file is at most ", max_bytes_, " bytes here"));
   }
-  out_.write(data.data(), static_cast<std::streamsize>(data.size()));
-  if (!out_) return absl::InternalError(absl::StrCat(temp_path_, ": write failed"));
+  if (fd_ < 0) return absl::FailedPreconditionError("append after verify");
+  for (size_t done = 0; done < data.size();) {
+    const ssize_t wrote = write(fd_, data.data() + done, data.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) {
+      return absl::InternalError(
+          absl::StrCat("writing the received file failed: ", std::strerror(errno)));
+    }
+    done += static_cast<size_t>(wrote);
+  }
   written_.crc32 = ExtendCrc32(written_.crc32, data);
   written_.size += static_cast<int64_t>(data.size());
+  // Start writing back what came so far, without waiting: the sync before the rename then waits
+  // for the last few MiB only, not for the whole file (up to 4 GiB) on the caller's thread.
+  if (written_.size - started_writeback_ >= kWritebackBytes) {
+    (void)sync_file_range(fd_, started_writeback_, written_.size - started_writeback_,
+                          SYNC_FILE_RANGE_WRITE);
+    started_writeback_ = written_.size;
+  }
   return absl::OkStatus();
 }
 
 absl::Status ChunkedFileWriter::Verify(absl::string_view label, const FileChecksum& sent) {
-  out_.flush();
-  const bool flushed = static_cast<bool>(out_);
-  out_.close();
-  if (!flushed) return absl::InternalError(absl::StrCat(temp_path_, ": write failed"));
+  if (fd_ < 0) return absl::FailedPreconditionError("verify twice");
+  // On the disk before it is renamed into place: a name in place never holds a partial file.
+  const int synced = fsync(fd_) == 0 || errno == EINVAL ? 0 : errno;
+  const int closed = close(fd_) == 0 ? 0 : errno;
+  fd_ = -1;
+  if (synced != 0 || closed != 0) {
+    // The coordinator's own paths stay out of a caller's answer.
+    return absl::InternalError(absl::StrCat(label, ": storing the received file failed: ",
+                                            std::strerror(synced != 0 ? synced : closed)));
+  }
   if (!(sent == written_)) {
     return absl::DataLossError(
         absl::StrCat(label, ": received ", written_.size, " bytes with CRC-32 ", written_.crc32,
                      ", the sender says ", sent.size, " bytes with CRC-32 ", sent.crc32));
   }
-  // On the disk before it is renamed into place: a name in place never holds a partial file.
-  POLYTRAIN_RETURN_IF_ERROR(SyncFile(temp_path_));
   verified_ = true;
   return absl::OkStatus();
 }
@@ -111,7 +133,8 @@ absl::Status ChunkedFileWriter::Commit(Existing existing) {
     std::filesystem::rename(temp_path_, final_path_, error);
     if (error) return absl::InternalError(absl::StrCat(final_path_, ": ", error.message()));
     committed_ = true;
-    return SyncParentDirectory(final_path_);
+    SyncParentDirectory(final_path_);
+    return absl::OkStatus();
   }
   int result =
       renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_NOREPLACE);
@@ -131,7 +154,8 @@ absl::Status ChunkedFileWriter::Commit(Existing existing) {
     return absl::InternalError(absl::StrCat(final_path_, ": ", std::strerror(why)));
   }
   committed_ = true;
-  return SyncParentDirectory(final_path_);
+  SyncParentDirectory(final_path_);
+  return absl::OkStatus();
 }
 
 }  // namespace polytrain

@@ -45,7 +45,7 @@ class ChunkedFileWriter {
   enum class Existing { kReplace, kKeep };
 
   // Writes to a temporary file beside `final_path` (created, with its directory, if needed),
-  // named <final_path>.upload-<pid>-<random>: writers in other processes never share it.
+  // named <final_path>.upload-<pid>-<random> and opened O_EXCL: writers never share it.
   // Appending beyond `max_bytes` is INVALID_ARGUMENT on the field "data".
   static absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> Create(const std::string& final_path,
                                                                    int64_t max_bytes);
@@ -53,12 +53,15 @@ class ChunkedFileWriter {
   ~ChunkedFileWriter();
 
   absl::Status Append(absl::string_view data);
-  // What was appended matches what the sender says it sent: DATA_LOSS naming `label` otherwise.
-  // Closes the temporary file.
+  // Syncs and closes the temporary file (INTERNAL naming `label`, not the path, when that
+  // fails), then checks that what was appended matches what the sender says it sent: DATA_LOSS
+  // naming `label` otherwise.
   absl::Status Verify(absl::string_view label, const FileChecksum& sent);
-  // Renames the verified file into place. With kKeep a file already there (one made while this
-  // was written) stays, and the commit is ALREADY_EXISTS: the check and the rename are one step
-  // (renameat2's RENAME_NOREPLACE, or link where the file system lacks it).
+  // Renames the verified file into place, then syncs its directory (best effort: the file is in
+  // place whatever that sync says). With kKeep a file already there (one made while this was
+  // written) stays, and the commit is ALREADY_EXISTS: the check and the rename are one step
+  // (renameat2's RENAME_NOREPLACE, or link where the file system lacks it). An error means
+  // nothing was put in place.
   absl::Status Commit(Existing existing = Existing::kReplace);
   const FileChecksum& written() const { return written_; }
   const std::string& final_path() const { return final_path_; }
@@ -69,8 +72,12 @@ class ChunkedFileWriter {
   std::string final_path_;
   std::string temp_path_;
   int64_t max_bytes_;
-  std::ofstream out_;
+  // Appending starts writing back every this many bytes (sync_file_range, not waited for).
+  static constexpr int64_t kWritebackBytes = int64_t{8} << 20;
+  int fd_ = -1;  // the temporary file, until Verify
   FileChecksum written_;
+  int64_t started_writeback_ = 0;
+  bool created_ = false;
   bool verified_ = false;
   bool committed_ = false;
 };

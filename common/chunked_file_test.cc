@@ -122,6 +122,33 @@ TEST_F(ChunkedFileTest, AFileThatCannotBeOpenedSaysWhy) {
       << writer.status();
 }
 
+TEST_F(ChunkedFileTest, AVerifiedFileTakesNoMoreAndIsVerifiedOnce) {
+  auto writer = *ChunkedFileWriter::Create((dir_ / "f").string(), 10);
+  ASSERT_TRUE(writer->Append("abc").ok());
+  ASSERT_TRUE(writer->Verify("file", {3, ZlibCrc("abc")}).ok());
+  EXPECT_EQ(writer->Append("d").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writer->Verify("file", {3, ZlibCrc("abc")}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(writer->Commit().ok());
+  EXPECT_EQ(fs::file_size(dir_ / "f"), 3u);
+}
+
+// Writeback starts every 8 MiB as it comes: a file of several such spans arrives whole.
+TEST_F(ChunkedFileTest, ALargeFileArrivesWhole) {
+  const std::string target = (dir_ / "large.bin").string();
+  auto writer = *ChunkedFileWriter::Create(target, int64_t{64} << 20);
+  std::string chunk(1 << 20, 'x');
+  uint32_t crc = 0;
+  for (int i = 0; i < 20; ++i) {
+    chunk[0] = static_cast<char>('a' + i);
+    ASSERT_TRUE(writer->Append(chunk).ok());
+    crc = ExtendCrc32(crc, chunk);
+  }
+  ASSERT_TRUE(writer->Verify("file", {int64_t{20} << 20, crc}).ok());
+  ASSERT_TRUE(writer->Commit().ok());
+  EXPECT_EQ(fs::file_size(target), uintmax_t{20} << 20);
+}
+
 TEST_F(ChunkedFileTest, AWriterRefusesMoreThanItsLimit) {
   auto writer = *ChunkedFileWriter::Create((dir_ / "f").string(), 10);
   ASSERT_TRUE(writer->Append(std::string(10, 'x')).ok());  // the limit itself

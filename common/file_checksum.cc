@@ -41,7 +41,8 @@ absl::Status WriteChecksumRecord(const std::string& record_path, const FileCheck
     std::remove(temp.c_str());
     return absl::InternalError(absl::StrCat(record_path, ": rename failed"));
   }
-  return SyncParentDirectory(record_path);
+  SyncParentDirectory(record_path);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<FileChecksum> VerifyAgainstRecord(const std::string& label, const std::string& path,

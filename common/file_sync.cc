@@ -6,38 +6,68 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 namespace {
 
-absl::Status Sync(const std::string& path, int flags) {
+// 0 when synced (or nothing to sync: EINVAL), else the errno of the open or the fsync.
+int Sync(const std::string& path, int flags, bool* opened) {
   const int fd = open(path.c_str(), flags | O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int why = errno;
-    if (why == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    return absl::InternalError(absl::StrCat(path, ": cannot open to sync: ", std::strerror(why)));
-  }
+  *opened = fd >= 0;
+  if (fd < 0) return errno;
   const int result = fsync(fd);
   const int why = errno;
   close(fd);
-  // EINVAL: a file or directory that cannot be synced (a special file system); nothing to wait
-  // for there.
-  if (result != 0 && why != EINVAL) {
-    return absl::InternalError(absl::StrCat(path, ": sync failed: ", std::strerror(why)));
-  }
-  return absl::OkStatus();
+  return result == 0 || why == EINVAL ? 0 : why;
+}
+
+std::string ParentOf(const std::string& path) {
+  std::string directory = std::filesystem::path(path).parent_path().string();
+  return directory.empty() ? "." : directory;
 }
 
 }  // namespace
 
-absl::Status SyncFile(const std::string& path) { return Sync(path, 0); }
+absl::Status SyncFile(const std::string& path) {
+  bool opened = false;
+  const int why = Sync(path, 0, &opened);
+  if (why == 0) return absl::OkStatus();
+  if (!opened && why == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  return absl::InternalError(
+      absl::StrCat(path, opened ? ": sync failed: " : ": cannot open: ", std::strerror(why)));
+}
 
-absl::Status SyncParentDirectory(const std::string& path) {
-  std::string directory = std::filesystem::path(path).parent_path().string();
-  if (directory.empty()) directory = ".";
-  return Sync(directory, O_DIRECTORY);
+void SyncParentDirectory(const std::string& path) {
+  const std::string directory = ParentOf(path);
+  bool opened = false;
+  const int why = Sync(directory, O_DIRECTORY, &opened);
+  if (why == 0 || (!opened && (why == EACCES || why == EPERM))) return;
+  spdlog::warn("{}: syncing the directory failed ({}): a power loss now may lose the name of {}",
+               directory, std::strerror(why), path);
+}
+
+absl::Status CreateDirectoriesDurably(const std::string& dir) {
+  // The directories that do not exist yet, innermost first.
+  std::vector<std::filesystem::path> missing;
+  std::error_code error;
+  std::filesystem::path start = std::filesystem::path(dir).lexically_normal();
+  if (!start.has_filename()) start = start.parent_path();  // "a/b/" is "a/b"
+  for (std::filesystem::path at = start; !at.empty() && !std::filesystem::exists(at, error);
+       at = at.parent_path()) {
+    missing.push_back(at);
+    if (at == at.parent_path()) break;
+  }
+  std::filesystem::create_directories(dir, error);
+  if (error) return absl::InternalError(absl::StrCat(dir, ": ", error.message()));
+  // Outermost first: each new directory's name, in its parent.
+  for (auto made = missing.rbegin(); made != missing.rend(); ++made) {
+    SyncParentDirectory(made->string());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace polytrain

@@ -12,12 +12,19 @@
 namespace polytrain {
 
 // fsync of the file at `path`: NOT_FOUND when it does not exist, INTERNAL naming the path and
-// the system's reason when the sync fails.
+// the system's reason when the sync fails. A file system that cannot sync (EINVAL) passes.
 absl::Status SyncFile(const std::string& path);
 
 // fsync of the directory holding `path` (the current directory for a bare name), so that a name
-// made, renamed or removed there lasts.
-absl::Status SyncParentDirectory(const std::string& path);
+// made, renamed or removed there lasts. Best effort, for a name already in place: a directory
+// this process may write but not read (EACCES) or that cannot be synced (EINVAL) is skipped, any
+// other failure logged as a warning; the file itself was synced before it got its name.
+void SyncParentDirectory(const std::string& path);
+
+// std::filesystem::create_directories, with each directory it made synced into its parent (best
+// effort, as above): a file later renamed into the innermost one is reachable after a power
+// loss. INTERNAL naming `dir` when it cannot be made.
+absl::Status CreateDirectoriesDurably(const std::string& dir);
 
 }  // namespace polytrain
 

@@ -1,6 +1,7 @@
 #include "server/access_control.h"
 
 #include "absl/strings/str_cat.h"
+#include "api/limits.h"
 
 namespace polytrain {
 
@@ -14,11 +15,11 @@ absl::StatusOr<Principal> AccessControl::Authenticate(
   if (tokens == nullptr) return Principal{"", Role::kAdmin, ""};
   const auto& metadata = context.client_metadata();
   // Two tokens (say, one a proxy added) would make who calls a matter of their order: refused.
-  if (const size_t given = metadata.count("authorization"); given > 1) {
+  if (const size_t given = metadata.count(kAuthorizationMetadataKey); given > 1) {
     return Refuse(context, absl::UnauthenticatedError(absl::StrCat("authorization: given ", given,
                                                                    " times; send one token")));
   }
-  const auto it = metadata.find("authorization");
+  const auto it = metadata.find(kAuthorizationMetadataKey);
   absl::StatusOr<Principal> principal = tokens->Authenticate(
       it == metadata.end() ? absl::string_view()
                            : absl::string_view(it->second.data(), it->second.size()));

@@ -14,6 +14,7 @@
 #include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/file_checksum.h"
+#include "common/file_sync.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -62,9 +63,8 @@ absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> ArtifactStore::Begin(
   if (absl::Status s = ValidateArtifactName("job_id", job_id); !s.ok()) return s;
   if (absl::Status s = ValidateArtifactName("name", name); !s.ok()) return s;
   const fs::path dir = fs::path(root_) / job_id;
-  std::error_code error;
-  fs::create_directories(dir / kChecksumDir, error);
-  if (error) return absl::InternalError(absl::StrCat(dir.string(), ": ", error.message()));
+  // Synced into their parents: a file stored in them is reachable after a power loss.
+  POLYTRAIN_RETURN_IF_ERROR(CreateDirectoriesDurably((dir / kChecksumDir).string()));
   absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> file =
       ChunkedFileWriter::Create((dir / name).string(), kMaxArtifactBytes);
   if (!file.ok()) return file.status();

@@ -244,8 +244,9 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
       return absl::ResourceExhaustedError(absl::StrCat(
           "client ", Quote(jobs.front().owner()), " has ",
           before >= *owner_unended_limit ? absl::StrCat(before, " or more") : absl::StrCat(before),
-          before == 1 ? " job" : " jobs", " queued, running or paused and this request adds ",
-          added, "; at most ", *owner_unended_limit,
+          before == 1 && before < *owner_unended_limit ? " job" : " jobs",
+          " queued, running or paused and this request adds ", added, "; at most ",
+          *owner_unended_limit,
           " at once (coordinator flag --max_unended_jobs_per_client): wait for some to end or "
           "cancel some"));
     }

@@ -81,11 +81,10 @@ void SetGeneratorState(at::Generator generator, const torch::Tensor& state) {
 
 absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const TrainingState& state,
                                            const RunPosition& position, int keep_last) {
-  std::error_code error;
-  fs::create_directories(dir, error);
-  if (error) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint dir ", dir, ": ", error.message()));
+  if (absl::Status made = CreateDirectoriesDurably(dir); !made.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint dir ", made.message()));
   }
+  std::error_code error;
   const std::string path = (fs::path(dir) / absl::StrFormat("%s%012d%s", kCheckpointPrefix,
                                                             position.step, kCheckpointSuffix))
                                .string();
@@ -115,14 +114,22 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
     return absl::InternalError(
         absl::StrCat("saving checkpoint ", path, ": ", e.what_without_backtrace()));
   }
-  // Its size and CRC-32 first, then the file: a checkpoint in place always has its record.
+  // Its size and CRC-32 first, then the file, on the disk whole before it has its name: a
+  // checkpoint in place always has its record. A failure leaves no temporary file (a full disk
+  // would otherwise fill with them, one per checkpoint that failed).
   absl::StatusOr<FileChecksum> checksum = ComputeFileChecksum(temp);
-  if (!checksum.ok()) return checksum.status();
-  POLYTRAIN_RETURN_IF_ERROR(SyncFile(temp));  // on the disk whole before its name is
-  POLYTRAIN_RETURN_IF_ERROR(RecordCheckpointChecksum(path, *checksum));
-  fs::rename(temp, path, error);
-  if (error) return absl::InternalError(absl::StrCat("renaming ", temp, ": ", error.message()));
-  POLYTRAIN_RETURN_IF_ERROR(SyncParentDirectory(path));
+  absl::Status placed = checksum.status();
+  if (placed.ok()) placed = SyncFile(temp);
+  if (placed.ok()) placed = RecordCheckpointChecksum(path, *checksum);
+  if (placed.ok()) {
+    fs::rename(temp, path, error);
+    if (error) placed = absl::InternalError(absl::StrCat("renaming: ", error.message()));
+  }
+  if (!placed.ok()) {
+    fs::remove(temp, error);
+    return absl::InternalError(absl::StrCat("saving checkpoint ", path, ": ", placed.message()));
+  }
+  SyncParentDirectory(path);
 
   std::vector<fs::path> all = ListCheckpoints(dir);
   for (size_t i = 0; i + keep_last < all.size(); ++i) DeleteCheckpoint(all[i]);

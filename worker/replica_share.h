@@ -17,9 +17,6 @@ namespace polytrain {
 
 class ReplicaShare {
  public:
-  // `labels`: the training split's class indices (any device; read once, on the host).
-  ReplicaShare(const loss::LossConfig& config, const torch::Tensor& labels, int64_t classes);
-
   struct Batch {
     // Of the rank's rows: what they carry of the batch's mean; 0 when the batch's denominator
     // is 0 (every row ignored: the loss is 0 with zero gradient).
@@ -28,6 +25,10 @@ class ReplicaShare {
     // of its logging window.
     double denominator = 0;
   };
+
+  // `labels`: the training split's class indices (any device; read once, on the host).
+  ReplicaShare(const loss::LossConfig& config, const torch::Tensor& labels, int64_t classes);
+
   // The batch of rows [begin, begin + len) of `order` (the epoch's order, on the host) whose
   // rows [local_begin, local_begin + local_len) are this rank's: one pass over the rows.
   Batch Of(const torch::Tensor& order, int64_t begin, int64_t len, int64_t local_begin,

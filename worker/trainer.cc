@@ -290,7 +290,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     }
     optimizer_->step();
     MeanDenominator mean_denominator;  // the whole batch's, where not its rows
-    if (replica_share) {
+    if (replica_share) {               // only a gang's: batch_share was taken above
       mean_denominator.on_host = batch_share.denominator;
     } else if (weighted_mean) {
       mean_denominator.on_device = MeanDenominators(loss_config, y, data_.classes).sum();

@@ -164,7 +164,7 @@ expect_exit 2 "--filter: no case compared with a baseline has a name containing 
 expect_exit 2 "--batch x --classes: at most 268435456 logits" -- bench --batch 1048576 --classes 257
 expect_exit 0 "fused poly1 e=2" -- bench --filter "poly1 e=2" --batch 8 --classes 4 --warmup 0 --rounds 1 --no-naive
 expect_exit 0 "--batch INT:INT in [1, 1048576]=4096" -- bench --help
-expect_exit 4 "$tmp/does-not-exist.txtpb: no such file" -- describe --spec "$tmp/does-not-exist.txtpb"
+expect_exit 4 "polyloss: --spec: $tmp/does-not-exist.txtpb: no such file" -- describe --spec "$tmp/does-not-exist.txtpb"
 # Given as FILE, the missing file is named by both of its option's names.
 expect_exit 4 "polyloss: FILE (--spec): $tmp/does-not-exist.txtpb: no such file" -- \
   describe "$tmp/does-not-exist.txtpb"

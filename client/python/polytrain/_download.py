@@ -5,6 +5,7 @@ it downloaded (another download to the same path) is never replaced."""
 import errno
 import os
 import secrets
+import warnings
 import zlib
 
 from polytrain.errors import PolyTrainError
@@ -33,13 +34,23 @@ def _place(partial, target):
 
 
 def _sync_directory(directory):
-    """Makes the name just placed in `directory` last a power loss."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    """Makes the name just placed in `directory` last a power loss. Best effort, as the file is
+    in place already (and was synced before it got its name): a directory this process may write
+    but not read is skipped, another failure is a warning."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except (PermissionError, IsADirectoryError):  # write-only; Windows opens no directory
+        return
+    except OSError as error:
+        warnings.warn(f"{directory}: cannot sync the directory ({error.strerror}): a power loss "
+                      f"now may lose the downloaded file's name", stacklevel=3)
+        return
     try:
         os.fsync(fd)
     except OSError as error:
         if error.errno != errno.EINVAL:  # a file system that cannot sync a directory
-            raise
+            warnings.warn(f"{directory}: syncing the directory failed ({error.strerror}): a "
+                          f"power loss now may lose the downloaded file's name", stacklevel=3)
     finally:
         os.close(fd)
 
@@ -71,7 +82,7 @@ def write_checkpoint(chunks, target):
                                  f"CRC-32 {crc}; {recorded}); nothing was written: download it "
                                  f"again")
         _place(partial, target)
-        _sync_directory(target.parent)
     finally:
         partial.unlink(missing_ok=True)
+    _sync_directory(target.parent)  # after the temporary name is gone, so it never comes back
     return first

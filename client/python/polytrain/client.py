@@ -11,7 +11,7 @@ import grpc
 
 from polytrain import _arguments, _messages, _reconnect
 from polytrain._arguments import artifact_name  # noqa: F401 (the package exports it from here)
-from polytrain._channel import open_channel
+from polytrain._channel import CHANNEL_OPTIONS, open_channel  # noqa: F401 (exported here)
 from polytrain._download import write_checkpoint
 from polytrain._upload import Upload, files_for, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
