@@ -107,9 +107,11 @@ absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckp
     return absl::InvalidArgumentError(absl::StrCat(path, ": no directory ", directory.string(),
                                                    " (nothing was downloaded; make it first)"));
   }
-  // Written as the worker writes a fetched checkpoint: a temporary file, checked, renamed.
+  // Written as the worker writes a fetched checkpoint: a temporary file, checked, renamed; that
+  // file hidden, and those of downloads killed before to this path removed.
+  ChunkedFileWriter::RemoveAbandonedDownloads(path);
   absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> writer =
-      ChunkedFileWriter::Create(path, kMaxArtifactBytes);
+      ChunkedFileWriter::Create(path, kMaxArtifactBytes, ChunkedFileWriter::TempName::kDownload);
   if (!writer.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": cannot be written (", writer.status().message(), ")"));

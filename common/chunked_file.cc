@@ -1,16 +1,20 @@
 #include "common/chunked_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <random>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_sync.h"
 
@@ -43,22 +47,64 @@ absl::Status ChunkedFileReader::Next(std::string* data, bool* last) {
   return absl::OkStatus();
 }
 
-ChunkedFileWriter::ChunkedFileWriter(std::string final_path, int64_t max_bytes)
+namespace {
+
+constexpr char kDownloadMarker[] = ".download-";
+
+// The hidden temporary name's prefix of a download to `final_path`: "<dir>/.<name>.download-".
+std::string DownloadTempPrefix(const std::string& final_path) {
+  const std::filesystem::path path(final_path);
+  return (path.parent_path() / absl::StrCat(".", path.filename().string(), kDownloadMarker))
+      .string();
+}
+
+}  // namespace
+
+ChunkedFileWriter::ChunkedFileWriter(std::string final_path, int64_t max_bytes, TempName temp_name)
     : final_path_(std::move(final_path)), max_bytes_(max_bytes) {
   // The pid and a random number: another process writing the same final path (two downloads
   // to one file) has its own temporary file, so neither renames the other's bytes into place.
   static std::atomic<uint64_t> counter{std::random_device{}()};
+  const std::string unique =
+      absl::StrCat(getpid(), "-", absl::Hex(counter.fetch_add(0x9E3779B97F4A7C15ULL)));
   // ".upload-" is api/limits.h's kUploadMarker (common/ is below api/ and does not include
   // it): what the artifact store skips as unfinished.
-  temp_path_ = absl::StrCat(final_path_, ".upload-", getpid(), "-",
-                            absl::Hex(counter.fetch_add(0x9E3779B97F4A7C15ULL)));
+  temp_path_ = temp_name == TempName::kDownload
+                   ? absl::StrCat(DownloadTempPrefix(final_path_), unique)
+                   : absl::StrCat(final_path_, ".upload-", unique);
+}
+
+int ChunkedFileWriter::RemoveAbandonedDownloads(const std::string& final_path) {
+  const std::string prefix = DownloadTempPrefix(final_path);
+  const std::string name_prefix = std::filesystem::path(prefix).filename().string();
+  std::filesystem::path directory = std::filesystem::path(prefix).parent_path();
+  if (directory.empty()) directory = ".";
+  int removed = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!absl::StartsWith(name, name_prefix)) continue;
+    // "<pid>-<random>" after the prefix.
+    const std::string rest = name.substr(name_prefix.size());
+    int pid = 0;
+    if (!absl::SimpleAtoi(rest.substr(0, rest.find('-')), &pid) || pid <= 0) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // its writer may still run
+    const auto written = std::filesystem::last_write_time(entry.path(), error);
+    if (error ||
+        std::filesystem::file_time_type::clock::now() - written < std::chrono::minutes(1)) {
+      continue;
+    }
+    if (std::filesystem::remove(entry.path(), error)) ++removed;
+  }
+  return removed;
 }
 
 absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> ChunkedFileWriter::Create(
-    const std::string& final_path, int64_t max_bytes) {
+    const std::string& final_path, int64_t max_bytes, TempName temp_name) {
   // A directory that cannot be made is named by the open below.
   (void)CreateDirectoriesDurably(std::filesystem::path(final_path).parent_path().string());
-  std::unique_ptr<ChunkedFileWriter> writer(new ChunkedFileWriter(final_path, max_bytes));
+  std::unique_ptr<ChunkedFileWriter> writer(
+      new ChunkedFileWriter(final_path, max_bytes, temp_name));
   // O_EXCL: a name taken (by a writer whose pid and random number came out the same) is never
   // shared.
   writer->fd_ = open(writer->temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -43,12 +43,20 @@ class ChunkedFileWriter {
  public:
   // What Commit does with a file already at the final path.
   enum class Existing { kReplace, kKeep };
+  // How the temporary file is named, in the final path's directory. kStored: the stores' own
+  // files, <name>.upload-<pid>-<random> (they skip and clean up that marker). kDownload: a user's
+  // file, hidden, .<name>.download-<pid>-<random>, so a download killed half-way leaves nothing
+  // that looks like output (RemoveAbandonedDownloads clears it later).
+  enum class TempName { kStored, kDownload };
 
   // Writes to a temporary file beside `final_path` (created, with its directory, if needed),
-  // named <final_path>.upload-<pid>-<random> and opened O_EXCL: writers never share it.
-  // Appending beyond `max_bytes` is INVALID_ARGUMENT on the field "data".
-  static absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> Create(const std::string& final_path,
-                                                                   int64_t max_bytes);
+  // named as `temp_name` says and opened O_EXCL: writers never share it. Appending beyond
+  // `max_bytes` is INVALID_ARGUMENT on the field "data".
+  static absl::StatusOr<std::unique_ptr<ChunkedFileWriter>> Create(
+      const std::string& final_path, int64_t max_bytes, TempName temp_name = TempName::kStored);
+  // Removes the kDownload temporary files of `final_path` whose writer is gone: its pid runs no
+  // process here and the file was not written for a minute. Returns how many it removed.
+  static int RemoveAbandonedDownloads(const std::string& final_path);
   // Removes the temporary file unless it was committed.
   ~ChunkedFileWriter();
 
@@ -68,7 +76,7 @@ class ChunkedFileWriter {
   const std::string& temp_path() const { return temp_path_; }
 
  private:
-  ChunkedFileWriter(std::string final_path, int64_t max_bytes);
+  ChunkedFileWriter(std::string final_path, int64_t max_bytes, TempName temp_name);
   std::string final_path_;
   std::string temp_path_;
   int64_t max_bytes_;

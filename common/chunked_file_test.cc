@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -147,6 +148,29 @@ TEST_F(ChunkedFileTest, ALargeFileArrivesWhole) {
   ASSERT_TRUE(writer->Verify("file", {int64_t{20} << 20, crc}).ok());
   ASSERT_TRUE(writer->Commit().ok());
   EXPECT_EQ(fs::file_size(target), uintmax_t{20} << 20);
+}
+
+TEST_F(ChunkedFileTest, ADownloadsTemporaryFileIsHiddenAndClearedOnceItsWriterIsGone) {
+  const std::string target = (dir_ / "model.pt").string();
+  auto writer = *ChunkedFileWriter::Create(target, 100, ChunkedFileWriter::TempName::kDownload);
+  EXPECT_TRUE(absl::StartsWith(
+      writer->temp_path(), (dir_ / absl::StrCat(".model.pt.download-", getpid(), "-")).string()))
+      << writer->temp_path();
+  // Left by killed downloads: one old, whose pid runs nothing (past Linux's largest pid), goes;
+  // one written just now, one whose process runs (this one's) and another path's stay.
+  const int gone_pid = 4194304 + 7;
+  const fs::path abandoned = dir_ / absl::StrCat(".model.pt.download-", gone_pid, "-ff");
+  const fs::path fresh = dir_ / absl::StrCat(".model.pt.download-", gone_pid, "-aa");
+  const fs::path other = dir_ / absl::StrCat(".other.pt.download-", gone_pid, "-cc");
+  for (const fs::path& leftover : {abandoned, fresh, other}) std::ofstream(leftover) << "part";
+  for (const fs::path& old : {abandoned, other, fs::path(writer->temp_path())}) {
+    fs::last_write_time(old, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  }
+  EXPECT_EQ(ChunkedFileWriter::RemoveAbandonedDownloads(target), 1);
+  EXPECT_FALSE(fs::exists(abandoned));
+  EXPECT_TRUE(fs::exists(fresh));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(fs::exists(writer->temp_path()));
 }
 
 TEST_F(ChunkedFileTest, AWriterRefusesMoreThanItsLimit) {

@@ -74,6 +74,30 @@ class ArgumentTest(unittest.TestCase):
         Client("127.0.0.1:1", tls_ca=TlsTest.pki / "ca.pem", tls_cert=worker_cert,
                tls_key=worker_key).close()
 
+    def test_a_download_clears_what_killed_downloads_to_its_path_left(self):
+        target = SCRATCH / "again.pt"
+        gone_pid = 4194304 + 7  # past Linux's largest pid: no process has it
+        abandoned = SCRATCH / f".again.pt.download-{gone_pid}-00ff"
+        fresh = SCRATCH / f".again.pt.download-{gone_pid}-0aaa"  # written just now: kept
+        running = SCRATCH / f".again.pt.download-{os.getpid()}-0bbb"  # its process runs: kept
+        other = SCRATCH / f".other.pt.download-{gone_pid}-0ccc"  # another path's: kept
+        for leftover in (abandoned, fresh, running, other):
+            leftover.write_bytes(b"part of a model")
+        for old in (abandoned, running, other):
+            os.utime(old, (0, 0))
+
+        def chunks():
+            yield coordinator_pb2.CheckpointChunk(name="ckpt-000000000001.pt", step=1,
+                                                  data=b"model", last=True, size=5,
+                                                  crc32=zlib.crc32(b"model"))
+
+        polytrain._download.write_checkpoint(chunks(), target)
+        self.assertEqual(target.read_bytes(), b"model")
+        self.assertEqual(sorted(p.name for p in SCRATCH.glob(".*.download-*")),
+                         sorted(p.name for p in (fresh, running, other)))
+        for leftover in (fresh, running, other):
+            leftover.unlink()
+
     def test_a_download_never_replaces_a_file_made_meanwhile(self):
         # Two downloads to one path: the second to finish finds the first's file and keeps it.
         target = SCRATCH / "raced.pt"
@@ -91,7 +115,7 @@ class ArgumentTest(unittest.TestCase):
                                     "downloaded; remove it or name another file"):
             polytrain._download.write_checkpoint(chunks(), target)
         self.assertEqual(target.read_bytes(), b"the other download's model")
-        self.assertEqual(list(SCRATCH.glob("raced.pt.part-*")), [])
+        self.assertEqual(list(SCRATCH.glob(".raced.pt.download-*")), [])
         first = polytrain._download.write_checkpoint(chunks(), SCRATCH / "other.pt")
         self.assertEqual((first.name, first.step, list(first.passed_over)),
                          ("ckpt-000000000002.pt", 2, ["ckpt-3: damaged"]))
@@ -104,7 +128,7 @@ class ArgumentTest(unittest.TestCase):
             with self.assertRaises(FileExistsError):
                 polytrain._download.write_checkpoint(chunks(), target)
             self.assertEqual(target.read_bytes(), b"the other download's model")
-        self.assertEqual(list(SCRATCH.glob("*.part-*")), [])
+        self.assertEqual(list(SCRATCH.glob(".*.download-*")), [])
         with self.assertRaisesRegex(FileNotFoundError, "no directory .*missing"):
             self.client.download_checkpoint("job-1", SCRATCH / "missing" / "x.pt")
 

@@ -71,7 +71,7 @@ class ClientTest(ServiceTestCase):
             self.client.download_checkpoint("job-000000000000", SCRATCH / "none.pt")
         self.assertEqual(error.exception.code, "NOT_FOUND")
         self.assertFalse((SCRATCH / "none.pt").exists())
-        self.assertEqual([p.name for p in SCRATCH.glob("*.part-*")], [])
+        self.assertEqual([p.name for p in SCRATCH.glob(".*.download-*")], [])
 
     def test_a_submit_whose_answer_was_lost_is_sent_again_and_stored_once(self):
         # The coordinator stores the first try, then the connection is lost before its answer

@@ -3,8 +3,10 @@ target under a temporary name, checked against the size and CRC-32 its last chun
 linked into place: the target is the whole checkpoint or untouched, and a file made there while
 it downloaded (another download to the same path) is never replaced."""
 import errno
+import glob
 import os
 import secrets
+import time
 import warnings
 import zlib
 
@@ -55,12 +57,37 @@ def _sync_directory(directory):
         os.close(fd)
 
 
+def _remove_abandoned(target):
+    """Removes the temporary files of earlier downloads to `target` whose process is gone (its
+    pid runs nothing here) and that were not written for a minute: a download that was killed."""
+    prefix = f".{target.name}.download-"
+    for leftover in target.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = leftover.name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) <= 0:
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # running
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue  # another user's, or not ours to tell
+        try:
+            if time.time() - leftover.stat().st_mtime >= 60:
+                leftover.unlink()
+        except OSError:
+            pass
+
+
 def write_checkpoint(chunks, target):
     """Writes `chunks` (an iterator of CheckpointChunk) to `target` (a pathlib.Path that does
     not exist) and returns the first chunk without its data. PolyTrainError DATA_LOSS when what
     arrived is not what the coordinator recorded, FileExistsError when `target` appeared
     meanwhile; errors of the iterator pass through. No partial file is left either way."""
-    partial = target.with_name(f"{target.name}.part-{secrets.token_hex(4)}")
+    _remove_abandoned(target)
+    # Hidden, and named as polyctl names its own: a download killed half-way leaves nothing that
+    # looks like output, and the next one to this path clears it.
+    partial = target.with_name(f".{target.name}.download-{os.getpid()}-{secrets.token_hex(8)}")
     first = last = None
     crc, size = 0, 0
     try:
