@@ -63,7 +63,7 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
   // The bytes sent are hashed too: a file written while it is uploaded is then named as such,
   // rather than by the coordinator's refusal of a hash that does not match.
   Sha256Hasher sent;
-  bool last = false, sent_all = false;
+  bool last = false, sent_all = false, sent_any = false;
   while (!last) {
     if (absl::Status s = (*reader)->Next(chunk.mutable_data(), &last); !s.ok()) {
       context.TryCancel();
@@ -74,6 +74,7 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
     sent.Update(chunk.data());
     // A refused write means the coordinator ended the call: Finish says why.
     if (!writer->Write(chunk)) break;
+    sent_any = true;  // the connection was made: a later outage is a lost one
     sent_all = last;
     chunk.Clear();
   }
@@ -87,7 +88,7 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
                        "); nothing was stored: upload it again once nothing writes to it"));
     }
   }
-  return Result(status, std::move(stored));
+  return Result(status, std::move(stored), sent_any);
 }
 
 absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckpoint(
@@ -121,7 +122,8 @@ absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckp
   auto reader = stub_->DownloadCheckpoint(&context, request);
   polytrain::v1::CheckpointChunk chunk, first, last;
   absl::Status appended;
-  for (bool any = false; appended.ok() && reader->Read(&chunk); any = true) {
+  bool any = false;
+  for (; appended.ok() && reader->Read(&chunk); any = true) {
     if (!any) {
       first = chunk;
       first.clear_data();
@@ -132,7 +134,7 @@ absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckp
   if (!appended.ok()) context.TryCancel();  // nothing more is read
   const grpc::Status status = reader->Finish();
   if (!appended.ok()) return appended;
-  if (!status.ok()) return Result(status, first).status();
+  if (!status.ok()) return Result(status, first, /*connected=*/any).status();
   if (!last.last()) {
     return absl::DataLossError("the download ended before its last chunk; nothing was written");
   }

@@ -138,8 +138,11 @@ class CoordinatorClient {
                                   bool connected = false) const {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       return absl::UnavailableError(
-          absl::StrCat("cannot reach the coordinator at ", address_, ": ", status.error_message(),
-                       connected ? "" : ConnectionHint(security_, status.error_message())));
+          connected ? absl::StrCat("lost the connection to the coordinator at ", address_,
+                                   " (it stopped or restarted?): ", status.error_message())
+                    : absl::StrCat("cannot reach the coordinator at ", address_, ": ",
+                                   status.error_message(),
+                                   ConnectionHint(security_, status.error_message())));
     }
     // polyctl cancels no call of its own: a cancelled one was ended by a coordinator shutting
     // down or restarting, which is an outage, not a job's outcome.

@@ -92,7 +92,7 @@ wait "$coordinator_pid"
 wait "$watch_pid"
 code=$?
 checks=$((checks + 1))
-[[ $code -eq 3 ]] && grep -qE "cannot reach the coordinator|ended the call" "$tmp/watch.err" ||
+[[ $code -eq 3 ]] && grep -qE "cannot reach the coordinator|lost the connection to the coordinator|ended the call" "$tmp/watch.err" ||
   fail "watch of a search whose coordinator stopped exited $code: $(tail -2 "$tmp/watch.err")"
 
 finish polyctl_no_worker_test
