@@ -250,6 +250,8 @@ check 'grep -q "removed $tmp/ckpt/job-idle: the job no longer runs here and noth
 # SIGTERM and SIGINT stop it cleanly, exit 0, whichever of its threads (OpenBLAS starts some
 # before main) the signal reaches.
 check '[[ $code -eq 0 ]]' "SIGTERM: the worker exited $code, not 0"
+check 'grep -q "lonely: SIGTERM received: giving running jobs back to the coordinator (up to 20 s), then exiting" "$tmp/lonely.log" && grep -q "lonely: stopped" "$tmp/lonely.log"' \
+  "no log of the SIGTERM and the stop: $(cat "$tmp/lonely.log")"
 "$worker" --coordinator 127.0.0.1:1 --name lonely2 2>"$tmp/lonely2.log" &
 lonely=$!
 for _ in $(seq 200); do grep -q "cannot connect" "$tmp/lonely2.log" && break; sleep 0.05; done
@@ -260,6 +262,7 @@ kill -9 "$lonely" 2>/dev/null
 wait "$lonely"
 code=$?
 check '[[ $code -eq 0 ]]' "SIGINT: the worker exited $code, not 0"
+check 'grep -q "lonely2: SIGINT received" "$tmp/lonely2.log"' "no log of the SIGINT: $(cat "$tmp/lonely2.log")"
 
 # A flag's value that is wrong (a credential file) exits 1, as in polyctl and the coordinator.
 printf 'not a certificate\n' >"$tmp/junk.pem"

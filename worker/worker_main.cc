@@ -67,9 +67,10 @@ int Fail(int code, const absl::Status& status) {
 // The write end is written by the SIGINT/SIGTERM handler (write is async-signal-safe).
 int stop_pipe[2] = {-1, -1};
 
-void WakeStopWaiter(int /*signal*/) {
+// The byte written is the signal's number (0: a stuck job).
+void WakeStopWaiter(int signal) {
   const int saved = errno;
-  const char byte = 1;
+  const char byte = static_cast<char>(signal);
   (void)!write(stop_pipe[1], &byte, 1);
   errno = saved;
 }
@@ -85,7 +86,9 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
   struct sigaction stop = {};
   stop.sa_handler = WakeStopWaiter;
   sigemptyset(&stop.sa_mask);
-  stop.sa_flags = SA_RESTART;
+  // The handler runs once, as a standalone run's: a second Ctrl-C ends the process at once
+  // (killed by the signal), not waiting for the jobs to be given back.
+  stop.sa_flags = SA_RESTART | SA_RESETHAND;
   sigaction(SIGINT, &stop, nullptr);
   sigaction(SIGTERM, &stop, nullptr);
   auto registry = std::make_shared<prometheus::Registry>();
@@ -114,6 +117,12 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
     char byte = 0;
     while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
     }
+    if (byte == SIGINT || byte == SIGTERM) {
+      spdlog::info(
+          "{}: {} received: giving running jobs back to the coordinator (up to {} s), then "
+          "exiting; another ends the process at once",
+          options.name, byte == SIGTERM ? "SIGTERM" : "SIGINT", kDrainSeconds);
+    }
     // Running jobs are given back (requeued at once, to resume elsewhere) before the exit.
     worker.Drain(std::chrono::seconds(kDrainSeconds));
     // Then cancelled. A job that does not notice (stuck in its model's code or in reading a
@@ -135,6 +144,7 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
   // Run() returns only after Stop(), which only the signal thread calls.
   run_returned.set_value();
   waiter.join();
+  spdlog::info("{}: stopped", options.name);
   return stuck_job ? kExitJobFailed : kExitOk;
 }
 
