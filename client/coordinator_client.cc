@@ -99,7 +99,8 @@ absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckp
   // Checked here first as well: a bad id is named before any file is made for it.
   POLYTRAIN_RETURN_IF_ERROR(ValidateDownloadCheckpointRequest(request));
   std::error_code error;
-  if (std::filesystem::exists(path, error)) {
+  // A link counts as there even when it leads nowhere: nothing is written through one.
+  if (std::filesystem::exists(std::filesystem::symlink_status(path, error))) {
     return absl::AlreadyExistsError(
         absl::StrCat(path, " exists; remove it or name another file (nothing was downloaded)"));
   }

@@ -50,11 +50,16 @@ absl::Status ChunkedFileReader::Next(std::string* data, bool* last) {
 namespace {
 
 constexpr char kDownloadMarker[] = ".download-";
+// The most of a name its hidden temporary name keeps: with the marker, the pid and the random
+// part it stays within the 255 bytes of a file name (a name that long is allowed; its temporary
+// name would not be). The Python client cuts it the same way.
+constexpr size_t kMaxNameBytes = 200;
 
 // The hidden temporary name's prefix of a download to `final_path`: "<dir>/.<name>.download-".
 std::string DownloadTempPrefix(const std::string& final_path) {
   const std::filesystem::path path(final_path);
-  return (path.parent_path() / absl::StrCat(".", path.filename().string(), kDownloadMarker))
+  return (path.parent_path() /
+          absl::StrCat(".", path.filename().string().substr(0, kMaxNameBytes), kDownloadMarker))
       .string();
 }
 

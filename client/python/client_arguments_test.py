@@ -5,20 +5,22 @@ deploy/pki/make-dev-pki.sh (server name override, mutual TLS). Run by client_tes
 import errno
 import hashlib
 import os
-import pathlib
 import subprocess
 import unittest
 import zlib
 from unittest import mock
 
 from client_support import SCRATCH, SMALL_JOB, SOURCE, TOKEN, Service  # sets sys.path first
+import numpy  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 import polytrain  # noqa: E402
+import polytrain._arguments  # noqa: E402
 import polytrain._download  # noqa: E402
 import polytrain._messages  # noqa: E402
 import polytrain._upload  # noqa: E402
+import polytrain.states  # noqa: E402
 from polytrain import Client, PolyTrainError  # noqa: E402
 from polytrain.v1 import coordinator_pb2, job_pb2, job_record_pb2  # noqa: E402
 
@@ -54,7 +56,9 @@ class ArgumentTest(unittest.TestCase):
                  f"tls_key {encrypted}: no unencrypted private key that OpenSSL reads in it"),
                 ({"tls_ca": b"-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n"},
                  "tls_ca: its certificate is not valid base64"),
-                # base64, but no certificate: the certificate is named, not the key.
+                # base64, but no certificate: the CA is named, and the certificate, not the key.
+                ({"tls_ca": b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
+                 "tls_ca: no certificate that OpenSSL reads in it"),
                 ({"tls_ca": worker_cert, "tls_key": worker_key,
                   "tls_cert": b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
                  "tls_cert: no certificate that OpenSSL reads in it"),
@@ -396,6 +400,11 @@ class TlsTest(unittest.TestCase):
     def test_misused_arguments_are_named_before_anything_is_sent(self):
         client = Client("127.0.0.1:1")  # nothing listens: every error below is the client's own
         spec = {"name": "x"}
+        looped = {"name": "x"}
+        looped["labels"] = {"self": looped}
+        dangling = SCRATCH / "dangling.pt"
+        dangling.unlink(missing_ok=True)
+        dangling.symlink_to(SCRATCH / "nowhere")
         for call, error, message in (
                 (lambda: client.get(123), TypeError, "job_id: expected a string, got int"),
                 (lambda: client.cancel(None), TypeError, "job_id: expected a string"),
@@ -439,6 +448,8 @@ class TlsTest(unittest.TestCase):
                  "seeds: must be in [0, 100], got 1099511627776"),
                 (lambda: client.search(spec, {}, seeds=101), PolyTrainError,
                  "seeds: must be in [0, 100], got 101"),
+                (lambda: client.search(spec, {}), PolyTrainError,
+                 "search: empty; give its strategy, ranges or trials"),
                 (lambda: client.jobs(states=3.0), TypeError,
                  "states: expected a state or a list of states, got float"),
                 (lambda: client.get("job-\udc80"), ValueError,
@@ -467,11 +478,30 @@ class TlsTest(unittest.TestCase):
                  "job_ids: the request would be 17119000 bytes, over the coordinator's limit "
                  "of 16777216 bytes (16 MiB) per message"),
                 (lambda: client.jobs(labels={"k" * (17 << 20): "v"}), PolyTrainError,
-                 "labels: the request would be")):
+                 "labels: the request would be"),
+                # A field under both its names, a bool for a number, a dict holding itself.
+                (lambda: client.submit({"batch_size": 8, "batchSize": 16}), PolyTrainError,
+                 "spec.batch_size: given twice, as batch_size and batchSize"),
+                (lambda: client.submit({"optimizer": {"learning_rate": True}}), PolyTrainError,
+                 "spec.optimizer.learning_rate: expected a number, got a bool"),
+                (lambda: client.submit(looped), PolyTrainError, "nested more than 100 deep"),
+                # download_checkpoint's path as polyctl's --output.
+                (lambda: client.download_checkpoint("job-1", None), TypeError,
+                 "path: expected a path, got NoneType"),
+                (lambda: client.download_checkpoint("job-1", ""), ValueError, "path: empty path"),
+                (lambda: client.download_checkpoint("job-1", f"{SCRATCH}/newdir/"),
+                 FileNotFoundError, f"path {SCRATCH}/newdir/: no directory {SCRATCH}/newdir/"),
+                (lambda: client.download_checkpoint("job-1", dangling), FileExistsError,
+                 f"path {dangling} exists")):
             with self.assertRaises(error) as raised:
                 call()
             self.assertIn(message, str(raised.exception))
+        # numpy's whole numbers are whole numbers (a loop over np.arange gives them).
         client.close()
+        self.assertEqual(Client("127.0.0.1:1", timeout=numpy.int64(5)).timeout, 5.0)
+        self.assertEqual(polytrain.states.state_value(numpy.int64(3), "states[0]"), 3)
+        self.assertEqual(polytrain.state_name(numpy.int64(3)), "succeeded")
+        self.assertEqual(polytrain._arguments.whole(numpy.int32(7), "seeds"), 7)
         # A token read from a file keeps no newline, as polyctl reads it; a gRPC target with a
         # scheme is loopback when its host is.
         with Client("127.0.0.1:1", token="token-from-a-file-1234\r\n") as filed:

@@ -4,6 +4,8 @@ like a FIFO to upload) an ArgumentError (a PolyTrainError and a ValueError) nami
 import base64
 import binascii
 import errno
+import numbers
+import operator
 import os
 import pathlib
 import re
@@ -48,8 +50,9 @@ def whole(value, what, low=-INT32_MAX - 1, high=INT32_MAX):
     """An int (not a bool, a float or a string of digits) in [low, high] (an int32 unless the
     coordinator's range for the field is given): beyond it, a refusal naming the argument as the
     coordinator would name its field, not protobuf's ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # numpy's too
         raise TypeError(f"{what}: expected a whole number, got {type(value).__name__}")
+    value = operator.index(value)
     if not low <= value <= high:
         raise ArgumentError(f"{what}: must be in [{low}, {high}], got {value}")
     return value
@@ -111,7 +114,7 @@ def states(value, parse):
     (states.state_value or sweep_state_value); None for none."""
     if value is None:
         return []
-    if isinstance(value, (str, int)):
+    if isinstance(value, (str, numbers.Integral)):
         value = [value]
     elif isinstance(value, bytes) or not hasattr(value, "__iter__"):
         raise TypeError(f"states: expected a state or a list of states, got "
@@ -123,7 +126,7 @@ def limit(value):
     """A list call's `limit`: None (all) or a whole number from 1."""
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"limit: expected a whole number, got {type(value).__name__}")
     if value < 1:
         raise ArgumentError(f"limit: expected a whole number from 1, got {value!r}")
@@ -225,16 +228,23 @@ def pem_source(value, what):
     return f"{what} {value}" if isinstance(value, (str, os.PathLike)) else what
 
 
+def check_certificates(pem, source):
+    """PEM bytes (read by read_pem) must hold certificates OpenSSL reads, as polyctl checks
+    them: a block of base64 that is no certificate would otherwise fail every call later ("empty
+    address list") naming no argument. `source` names them in errors (pem_source)."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
+            cadata=pem.decode("ascii", "replace"))
+    except ssl.SSLError:
+        raise ArgumentError(f"{source}: no certificate that OpenSSL reads in it") from None
+
+
 def check_key_pair(cert, key, cert_source="tls_cert", key_source="tls_key"):
     """A client certificate and its key (PEM bytes, each read by read_pem) must be ones OpenSSL
     reads, and belong together, as polyctl checks them: otherwise every call fails later with a
     handshake error naming neither. An encrypted key is refused (gRPC cannot use one) rather
     than prompted for. `cert_source` and `key_source` name them in errors (pem_source)."""
-    try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
-            cadata=cert.decode("ascii", "replace"))
-    except ssl.SSLError:
-        raise ArgumentError(f"{cert_source}: no certificate that OpenSSL reads in it") from None
+    check_certificates(cert, cert_source)
     try:
         scratch = tempfile.TemporaryDirectory(prefix="polytrain-tls-")
     except OSError:

@@ -9,8 +9,12 @@ from polytrain.errors import ArgumentError
 # to 16 MiB (a ListJobs page may be 8 MiB; gRPC's default is 4), and a keepalive ping every 20 s
 # so that a coordinator whose host died is noticed in seconds, not after TCP's quarter of an hour;
 # a coordinator back from a restart is dialled again within 2 s (gRPC's backoff grows to 120 s).
+# Python's channel, called now and then (not streaming as a worker's), also needs a short first
+# backoff for that: with gRPC's 1 s one, calls kept failing ("Connection refused") for 6 s after
+# the coordinator was back (measured with grpcio 1.51).
 CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 16 << 20),
                    ("grpc.max_reconnect_backoff_ms", 2000),
+                   ("grpc.initial_reconnect_backoff_ms", 200),
                    ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 20000),
                    ("grpc.keepalive_permit_without_calls", 1),
                    ("grpc.http2.max_pings_without_data", 0))
@@ -33,8 +37,10 @@ def open_channel(address, tls_ca, tls_cert, tls_key, tls_server_name):
             key = _arguments.read_pem(tls_key, "tls_key", "key")
             _arguments.check_key_pair(cert, key, _arguments.pem_source(tls_cert, "tls_cert"),
                                       _arguments.pem_source(tls_key, "tls_key"))
+        ca = _arguments.read_pem(tls_ca, "tls_ca", "certificate")
+        _arguments.check_certificates(ca, _arguments.pem_source(tls_ca, "tls_ca"))
         credentials = grpc.ssl_channel_credentials(
-            root_certificates=_arguments.read_pem(tls_ca, "tls_ca", "certificate"),
+            root_certificates=ca,
             private_key=key, certificate_chain=cert)
         if tls_server_name:
             options.append(("grpc.ssl_target_name_override", tls_server_name))

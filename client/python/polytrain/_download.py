@@ -14,6 +14,10 @@ from polytrain.errors import PolyTrainError
 from polytrain.v1 import coordinator_pb2
 
 
+# The most of a target's name its temporary name keeps (common/chunked_file.cc's kMaxNameBytes).
+_MAX_NAME_BYTES = 200
+
+
 def _place(partial, target):
     """Moves `partial` to `target`, never over a file there: FileExistsError when one is."""
     try:
@@ -57,10 +61,18 @@ def _sync_directory(directory):
         os.close(fd)
 
 
+def _temp_prefix(target):
+    """".NAME.download-", NAME cut to 200 bytes: with the pid and the random part the name stays
+    within the 255 bytes a file system allows (a NAME that long is one; its temporary name, not),
+    as polyctl cuts it."""
+    name = os.fsdecode(os.fsencode(target.name)[:_MAX_NAME_BYTES])
+    return f".{name}.download-"
+
+
 def _remove_abandoned(target):
     """Removes the temporary files of earlier downloads to `target` whose process is gone (its
     pid runs nothing here) and that were not written for a minute: a download that was killed."""
-    prefix = f".{target.name}.download-"
+    prefix = _temp_prefix(target)
     for leftover in target.parent.glob(f"{glob.escape(prefix)}*"):
         pid = leftover.name[len(prefix):].split("-", 1)[0]
         if not pid.isdigit() or int(pid) <= 0:
@@ -87,7 +99,7 @@ def write_checkpoint(chunks, target):
     _remove_abandoned(target)
     # Hidden, and named as polyctl names its own: a download killed half-way leaves nothing that
     # looks like output, and the next one to this path clears it.
-    partial = target.with_name(f".{target.name}.download-{os.getpid()}-{secrets.token_hex(8)}")
+    partial = target.with_name(f"{_temp_prefix(target)}{os.getpid()}-{secrets.token_hex(8)}")
     first = last = None
     crc, size = 0, 0
     try:

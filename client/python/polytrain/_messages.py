@@ -36,7 +36,7 @@ def message(value, cls, what):
         raise TypeError(f"{what}: expected text, a dict or {cls.__name__}, got "
                         f"{type(value).__name__}")
     if isinstance(value, dict):
-        _check_finite(value, what)
+        _check_dict(value, cls.DESCRIPTOR, what)
     parsed = cls()
     try:
         if isinstance(value, str):
@@ -104,17 +104,45 @@ def _object_without_repeated_keys(pairs):
     return parsed
 
 
-def _check_finite(value, where):
-    """A dict's NaN or infinity is refused naming its key: no field of a request takes one, and
-    protobuf's own error would suggest the quoted "NaN" that the coordinator then refuses."""
+# As protobuf's own parsers: a message nests at most this deep (a dict that holds itself would
+# otherwise recurse until Python's stack gives out).
+_MAX_DEPTH = 100
+
+
+def _check_dict(value, descriptor, where, depth=0):
+    """What ParseDict lets pass and polyctl refuses, named by its key: a NaN or infinity (no field
+    of a request takes one, and protobuf's own error would suggest the quoted "NaN" that the
+    coordinator then refuses), a field given twice under its two names (batch_size and
+    batchSize: ParseDict keeps one silently), a bool where a number goes (it would be 1.0)."""
+    if depth > _MAX_DEPTH:
+        raise ArgumentError(f"{where[:60]}...: nested more than {_MAX_DEPTH} deep")
     if isinstance(value, float) and not math.isfinite(value):
         raise ArgumentError(f"{where}: must be a finite number, got {value}")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_finite(item, f"{where}.{key}")
-    elif isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_finite(item, f"{where}[{i}]")
+            _check_dict(item, descriptor, f"{where}[{i}]", depth + 1)
+        return
+    if not isinstance(value, dict):
+        return
+    seen = {}
+    for key, item in value.items():
+        field = None
+        if descriptor is not None and isinstance(key, str):
+            field = (descriptor.fields_by_name.get(key)
+                     or descriptor.fields_by_camelcase_name.get(key))
+        inner = None
+        if field is not None:
+            if field.name in seen:
+                raise ArgumentError(f"{where}.{field.name}: given twice, as {seen[field.name]} "
+                                    f"and {key}")
+            seen[field.name] = key
+            number = (field.TYPE_DOUBLE, field.TYPE_FLOAT)
+            items = item if isinstance(item, (list, tuple)) else [item]
+            if field.type in number and any(isinstance(x, bool) for x in items):
+                raise ArgumentError(f"{where}.{key}: expected a number, got a bool")
+            is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
+            inner = None if is_map else field.message_type
+        _check_dict(item, inner, f"{where}.{key}", depth + 1)
 
 
 def check_size(request, limit):

@@ -1,6 +1,8 @@
 """The Client: one connection to a coordinator (polytrain.v1.Coordinator), with the same rules as
 polyctl: TLS when given a CA (with a client certificate for mutual TLS, and a server name
 override), plaintext only to a loopback address, a bearer token per call."""
+import numbers
+import operator
 import os
 import pathlib
 import re
@@ -72,12 +74,12 @@ class Client:
             raise ArgumentError(f"{token_source}: printable ASCII without spaces, as tokens are "
                                 f"minted")
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
             raise TypeError(f"timeout: expected seconds (a number), got {type(timeout).__name__}")
         if not 0 < timeout <= MAX_TIMEOUT_SECONDS:
             raise ArgumentError(f"timeout: expected seconds > 0 (at most "
                                 f"{MAX_TIMEOUT_SECONDS:.0f}), got {timeout!r}")
-        self.timeout = timeout
+        self.timeout = float(timeout)
         self._channel = open_channel(self.address, tls_ca, tls_cert, tls_key, tls_server_name)
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
         self._plaintext = tls_ca is None
@@ -114,6 +116,10 @@ class Client:
             response = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as error:
             raise self._failed(error) from None
+        except ValueError:  # grpc's "Channel closed!": closed by another thread meanwhile
+            if self._closed:
+                raise self._closed_error() from None
+            raise
         self._answered = True
         return response
 
@@ -135,6 +141,7 @@ class Client:
     def _iter_pages(self, method, request, field, limit=None):
         """The items of a paged list call, fetched a page at a time as the caller goes: every
         page's, or the first `limit`."""
+        limit = None if limit is None else operator.index(limit)  # a numpy int too
         request.page_size = min(limit or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
         count = 0
         while True:
@@ -199,6 +206,9 @@ class Client:
             client_request_id=_arguments.text(request_id, "request_id"),
             search=_messages.message(search, coordinator_pb2.LossSearch, "search"),
             losses=_messages.messages(losses, loss_pb2.LossSpec, "losses"))
+        if request.search.ByteSize() == 0:  # the coordinator would take it for a grid: sweep()'s
+            raise ArgumentError("search: empty; give its strategy, ranges or trials (sweep() "
+                                "runs a grid of given losses)")
         files = files_for(base, files)
         return self._submit(self._stub.SubmitSweep, request, "base", files, dry_run)
 
@@ -319,14 +329,14 @@ class Client:
         checked now; the stream opens at the first next()."""
         request = coordinator_pb2.WatchJobRequest(id=_arguments.text(job_id, "job_id"))
         if (isinstance(reconnect_seconds, bool) or
-                not isinstance(reconnect_seconds, (int, float))):
+                not isinstance(reconnect_seconds, numbers.Real)):
             raise TypeError(f"reconnect_seconds: expected seconds (a number), got "
                             f"{type(reconnect_seconds).__name__}")
         if not 0 <= reconnect_seconds <= MAX_TIMEOUT_SECONDS:
             raise ArgumentError(f"reconnect_seconds: expected seconds in [0, "
                                 f"{MAX_TIMEOUT_SECONDS:.0f}], got {reconnect_seconds!r}")
         self._check_open()
-        return _reconnect.watch_events(self, request, reconnect_seconds)
+        return _reconnect.watch_events(self, request, float(reconnect_seconds))
 
     def wait(self, job_id, reconnect_seconds=DEFAULT_RECONNECT_SECONDS):
         """Blocks until the job ends; returns it as it ended. A coordinator restart meanwhile is
@@ -373,20 +383,28 @@ class Client:
         and a warning, say when newer ones were damaged on the coordinator and this is an older
         one. The call's deadline is an upload's (at least UPLOAD_TIMEOUT_SECONDS)."""
         request = coordinator_pb2.DownloadCheckpointRequest(id=_arguments.text(job_id, "job_id"))
-        target = pathlib.Path(os.fspath(path))
-        if target.exists():
+        given = _arguments.path(path, "path")
+        target = pathlib.Path(given)
+        if target.exists() or target.is_symlink():
             raise FileExistsError(f"path {target} exists; remove it or name another file "
                                   f"(nothing was downloaded)")
-        if not target.parent.is_dir():
-            raise FileNotFoundError(f"path {target}: no directory {target.parent} (nothing was "
+        # "dir/" names a directory, which pathlib would forget: as polyctl, that is no file.
+        directory = given if given.endswith(os.sep) else target.parent
+        if given.endswith(os.sep) or not target.parent.is_dir():
+            raise FileNotFoundError(f"path {given}: no directory {directory} (nothing was "
                                     f"downloaded; make it first)")
         self._check_open()
-        chunks = self._stub.DownloadCheckpoint(
-            request, timeout=max(self.timeout, UPLOAD_TIMEOUT_SECONDS), metadata=self._metadata)
         try:
+            chunks = self._stub.DownloadCheckpoint(
+                request, timeout=max(self.timeout, UPLOAD_TIMEOUT_SECONDS),
+                metadata=self._metadata)
             first = write_checkpoint(chunks, target)
         except grpc.RpcError as error:
             raise self._failed(error) from None
+        except ValueError:
+            if self._closed:  # closed by another thread meanwhile
+                raise self._closed_error() from None
+            raise
         self._answered = True
         if first.passed_over:
             warnings.warn(f"{job_id}: got {first.name}, not the newest checkpoint: newer ones are "

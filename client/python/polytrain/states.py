@@ -1,4 +1,6 @@
 """A job's states by the names polyctl prints and takes ("queued", "running", "succeeded", ...)."""
+import numbers
+
 from polytrain.errors import ArgumentError
 from polytrain.v1 import coordinator_pb2, job_record_pb2
 
@@ -30,11 +32,11 @@ def state_name(state):
         if value not in coordinator_pb2.Sweep.State.values():
             return f"unknown({value})"
         return coordinator_pb2.Sweep.State.Name(value)[len("SWEEP_STATE_"):].lower()
-    if hasattr(state, "state") and not isinstance(state, (str, int)):
+    if hasattr(state, "state") and not isinstance(state, (str, numbers.Integral)):
         state = state.state
     if isinstance(state, str):
         state = state_value(state, "state")
-    elif not isinstance(state, int) or isinstance(state, bool):
+    elif not isinstance(state, numbers.Integral) or isinstance(state, bool):
         raise TypeError(f"state: expected a Job, a JobState value or a state's name, got "
                         f"{type(state).__name__}")
     if state not in JobState.values():
@@ -54,8 +56,8 @@ def sweep_state_value(state, what):
             if not name.startswith("SWEEP_STATE_"):
                 name = "SWEEP_STATE_" + name
             value = names.Value(name) if name in names.keys() else None
-    elif isinstance(state, int) and not isinstance(state, bool):
-        value = state if state in names.values() else None
+    elif isinstance(state, numbers.Integral) and not isinstance(state, bool):  # numpy's too
+        value = int(state) if int(state) in names.values() else None
     if value is None or value == coordinator_pb2.Sweep.SWEEP_STATE_UNSPECIFIED:
         raise ArgumentError(f"{what}: unknown state {state!r}; expected one of "
                             f"{', '.join(SWEEP_STATE_NAMES)} (or SWEEP_STATE_* names or values)")
@@ -74,8 +76,8 @@ def state_value(state, what):
             if not name.startswith("JOB_STATE_"):
                 name = "JOB_STATE_" + name
             value = JobState.Value(name) if name in JobState.keys() else None
-    elif isinstance(state, int) and not isinstance(state, bool):
-        value = state if state in JobState.values() else None
+    elif isinstance(state, numbers.Integral) and not isinstance(state, bool):  # numpy's too
+        value = int(state) if int(state) in JobState.values() else None
     if value is None or value == job_record_pb2.JOB_STATE_UNSPECIFIED:
         raise ArgumentError(f"{what}: unknown state {state!r}; expected one of "
                             f"{', '.join(STATE_NAMES)} (or JOB_STATE_* names or values)")
