@@ -112,8 +112,11 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
               .Name("polytrain_scheduling_latency_seconds")
               .Help("Time from a job's queueing to its assignment to a worker.")
               .Register(registry)
-              .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.01, 0.1, 0.5, 1, 5, 30, 120,
-                                                               600, 3600})),
+              // Jobs of a sweep often queue seconds to a minute: bounds close enough there for
+              // a quantile to mean something.
+              .Add({},
+                   prometheus::Histogram::BucketBoundaries{0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 20,
+                                                           30, 60, 120, 300, 600, 1800, 3600})),
       rpc_requests_(BuildCounter()
                         .Name("polytrain_rpc_requests_total")
                         .Help("Client RPCs handled, by method and status code.")
@@ -149,6 +152,9 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
   for (const char* state :
        {"queued", "running", "succeeded", "failed", "cancelled", "paused", "stopped"}) {
     jobs_.Add({{"state", state}}).Set(0);
+    // At 0 from the start (a restart's too): an alert on its increase sees the first job that
+    // enters the state, which a series born at 1 would hide.
+    transitions_.Add({{"to", state}});
   }
   for (const JobGauge& g : kJobGauges) {
     job_families_[g.value] = &BuildGauge().Name(g.name).Help(g.help).Register(registry);

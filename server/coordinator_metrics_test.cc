@@ -131,6 +131,9 @@ TEST(CoordinatorMetricsTest, JobsByStateFollowTransitions) {
       << text;
   EXPECT_NE(text.find("polytrain_jobs{state=\"running\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("polytrain_jobs{state=\"failed\"} 0"), std::string::npos) << text;
+  // Every state's count is there from the start, at 0 (an alert's increase() sees the first).
+  EXPECT_NE(text.find("polytrain_job_transitions_total{to=\"failed\"} 0"), std::string::npos)
+      << text;
 }
 
 // Refused worker messages are scraped at 0 per kind before the first one, so that an alert on
