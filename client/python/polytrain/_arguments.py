@@ -155,6 +155,8 @@ def address(value):
     if ":" in bare and not bare.startswith("["):
         raise ArgumentError(f"address: an IPv6 address goes in brackets, as [{bare}]:{port}; "
                             f"got {value!r}")
+    if bare.startswith("[") and (not bare.endswith("]") or "]" in bare[:-1]):
+        raise ArgumentError(f"address: expected [IPv6]:port, got {value!r}")
     return value
 
 
