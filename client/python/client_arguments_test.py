@@ -489,6 +489,11 @@ class TlsTest(unittest.TestCase):
                 (lambda: client.submit({"optimizer": {"learning_rate": True}}), PolyTrainError,
                  "spec.optimizer.learning_rate: expected a number, got a bool"),
                 (lambda: client.submit(looped), PolyTrainError, "nested more than 100 deep"),
+                # Named as the coordinator names a field.
+                (lambda: client.submit({"model": "mlp"}), PolyTrainError,
+                 "spec.model: expected a map of its fields, got str"),
+                (lambda: client.submit({"optimizer": {"learning_rate": "fast"}}), PolyTrainError,
+                 "spec.optimizer.learning_rate: Couldn't parse float: fast"),
                 # download_checkpoint's path as polyctl's --output.
                 (lambda: client.download_checkpoint("job-1", None), TypeError,
                  "path: expected a path, got NoneType"),

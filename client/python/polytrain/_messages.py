@@ -48,8 +48,28 @@ def message(value, cls, what):
         if isinstance(value, str) and _SPEC_FILE_NAME.fullmatch(value.strip()):
             raise ArgumentError(f"{what}: {value.strip()!r} is a file's name, not a spec: pass "
                                 f"pathlib.Path({value.strip()!r}), its text or a dict") from None
-        raise ArgumentError(f"{what}: {error}") from None
+        raise ArgumentError(_named_parse_error(what, error)) from None
     return parsed
+
+
+# protobuf's json_format says where a value failed as "Failed to parse optimizer field: Failed to
+# parse learning_rate field: why at JobSpec.optimizer.learning_rate.".
+_PARSE_FIELD = re.compile(r"Failed to parse (\w+) field: ")
+_PARSE_AT = re.compile(r'^(?P<why>.*?) at "?[A-Za-z0-9_]+(?P<path>(?:\.[\w\[\]]+)*)"?\.*'
+                       r'(?P<rest>\n.*)?$', re.S)
+
+
+def _named_parse_error(what, error):
+    """A parse error as the coordinator names a field: "spec.optimizer.learning_rate: why"."""
+    text = str(error)
+    fields = _PARSE_FIELD.findall(text)
+    if not isinstance(error, json_format.ParseError) or not fields:
+        return f"{what}: {text}"
+    text = _PARSE_FIELD.sub("", text)
+    at = _PARSE_AT.match(text)
+    if at and at.group("path"):
+        return f"{what}{at.group('path')}: {at.group('why')}{at.group('rest') or ''}"
+    return f"{what}.{'.'.join(fields)}: {text}"
 
 
 def _message_from_file(value, cls, what):
@@ -142,6 +162,14 @@ def _check_dict(value, descriptor, where, depth=0):
                 raise ArgumentError(f"{where}.{key}: expected a number, got a bool")
             is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
             inner = None if is_map else field.message_type
+            # A message's value is a map of its fields (ParseDict would take "mlp" for the
+            # letters m, l, p); a Struct-like type aside, none of ours is anything else.
+            if inner is not None and inner.full_name.startswith("polytrain."):
+                for i, x in enumerate(items):
+                    if not isinstance(x, dict) and x is not None:  # JSON's null: unset
+                        index = f"[{i}]" if isinstance(item, (list, tuple)) else ""
+                        raise ArgumentError(f"{where}.{key}{index}: expected a map of its fields, "
+                                            f"got {type(x).__name__}")
         _check_dict(item, inner, f"{where}.{key}", depth + 1)
 
 
