@@ -166,6 +166,13 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
   for (int i = 0; kinds != nullptr && i < kinds->field_count(); ++i) {
     worker_messages_refused_.Add({{"kind", kinds->field(i)->name()}});
   }
+  // And each client method's successful calls, for the same reason (a restart's first call
+  // would otherwise make its series at 1, which increase() does not count).
+  const google::protobuf::ServiceDescriptor* service =
+      polytrain::v1::SubmitJobRequest::descriptor()->file()->FindServiceByName("Coordinator");
+  for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+    rpc_requests_.Add({{"method", service->method(i)->name()}, {"code", CodeLabel(0)}});
+  }
 }
 
 void CoordinatorMetrics::JobStateChanged(polytrain::v1::JobState from, polytrain::v1::JobState to) {

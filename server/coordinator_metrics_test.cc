@@ -131,8 +131,12 @@ TEST(CoordinatorMetricsTest, JobsByStateFollowTransitions) {
       << text;
   EXPECT_NE(text.find("polytrain_jobs{state=\"running\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("polytrain_jobs{state=\"failed\"} 0"), std::string::npos) << text;
-  // Every state's count is there from the start, at 0 (an alert's increase() sees the first).
+  // Every state's count is there from the start, at 0 (an alert's increase() sees the first),
+  // and every client method's successful calls.
   EXPECT_NE(text.find("polytrain_job_transitions_total{to=\"failed\"} 0"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("polytrain_rpc_requests_total{code=\"OK\",method=\"DeleteArtifact\"} 0"),
+            std::string::npos)
       << text;
 }
 
