@@ -5,11 +5,13 @@ it downloaded (another download to the same path) is never replaced."""
 import errno
 import glob
 import os
+import pathlib
 import secrets
 import time
 import warnings
 import zlib
 
+from polytrain import _arguments
 from polytrain.errors import PolyTrainError
 from polytrain.v1 import coordinator_pb2
 
@@ -89,6 +91,23 @@ def _remove_abandoned(target):
                 leftover.unlink()
         except OSError:
             pass
+
+
+def download_target(path):
+    """download_checkpoint()'s `path` as a pathlib.Path, checked as polyctl checks --output: a
+    file there (or a link, even one to nowhere) is refused, as is a directory that is missing
+    or a path that names one ("dir/")."""
+    given = _arguments.path(path, "path")
+    target = pathlib.Path(given)
+    if target.exists() or target.is_symlink():
+        raise FileExistsError(f"path {target} exists; remove it or name another file (nothing "
+                              f"was downloaded)")
+    # "dir/" names a directory, which pathlib would forget: as polyctl, that is no file.
+    directory = given if given.endswith(os.sep) else target.parent
+    if given.endswith(os.sep) or not target.parent.is_dir():
+        raise FileNotFoundError(f"path {given}: no directory {directory} (nothing was downloaded; "
+                                f"make it first)")
+    return target
 
 
 def write_checkpoint(chunks, target):

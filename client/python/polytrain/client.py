@@ -4,7 +4,6 @@ override), plaintext only to a loopback address, a bearer token per call."""
 import numbers
 import operator
 import os
-import pathlib
 import re
 import secrets
 import warnings
@@ -14,7 +13,7 @@ import grpc
 from polytrain import _arguments, _messages, _reconnect
 from polytrain._arguments import artifact_name  # noqa: F401 (the package exports it from here)
 from polytrain._channel import CHANNEL_OPTIONS, open_channel  # noqa: F401 (exported here)
-from polytrain._download import write_checkpoint
+from polytrain._download import download_target, write_checkpoint
 from polytrain._upload import Upload, files_for, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
 from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
@@ -383,16 +382,7 @@ class Client:
         and a warning, say when newer ones were damaged on the coordinator and this is an older
         one. The call's deadline is an upload's (at least UPLOAD_TIMEOUT_SECONDS)."""
         request = coordinator_pb2.DownloadCheckpointRequest(id=_arguments.text(job_id, "job_id"))
-        given = _arguments.path(path, "path")
-        target = pathlib.Path(given)
-        if target.exists() or target.is_symlink():
-            raise FileExistsError(f"path {target} exists; remove it or name another file "
-                                  f"(nothing was downloaded)")
-        # "dir/" names a directory, which pathlib would forget: as polyctl, that is no file.
-        directory = given if given.endswith(os.sep) else target.parent
-        if given.endswith(os.sep) or not target.parent.is_dir():
-            raise FileNotFoundError(f"path {given}: no directory {directory} (nothing was "
-                                    f"downloaded; make it first)")
+        target = download_target(path)
         self._check_open()
         try:
             chunks = self._stub.DownloadCheckpoint(
