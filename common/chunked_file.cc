@@ -86,20 +86,33 @@ int ChunkedFileWriter::RemoveAbandonedDownloads(const std::string& final_path) {
   if (directory.empty()) directory = ".";
   int removed = 0;
   std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+  // Stepped with an error code: a directory that cannot be read (a stale NFS handle) ends the
+  // search, not the program.
+  for (std::filesystem::directory_iterator it(directory, error), end; !error && it != end;
+       it.increment(error)) {
+    const std::filesystem::directory_entry& entry = *it;
     const std::string name = entry.path().filename().string();
     if (!absl::StartsWith(name, name_prefix)) continue;
-    // "<pid>-<random>" after the prefix.
+    // Exactly "<pid>-<hex>" after the prefix: the temporary file of a download to
+    // "NAME.download-1-x" starts with this prefix too, and is not this path's.
     const std::string rest = name.substr(name_prefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0 || dash + 1 == rest.size() ||
+        rest.find_first_not_of("0123456789") != dash ||
+        rest.find_first_not_of("0123456789abcdef", dash + 1) != std::string::npos) {
+      continue;
+    }
     int pid = 0;
-    if (!absl::SimpleAtoi(rest.substr(0, rest.find('-')), &pid) || pid <= 0) continue;
+    if (!absl::SimpleAtoi(rest.substr(0, dash), &pid) || pid <= 0) continue;
     if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // its writer may still run
-    const auto written = std::filesystem::last_write_time(entry.path(), error);
-    if (error ||
+    std::error_code stat_error;
+    const auto written = std::filesystem::last_write_time(entry.path(), stat_error);
+    if (stat_error ||
         std::filesystem::file_time_type::clock::now() - written < std::chrono::minutes(1)) {
       continue;
     }
-    if (std::filesystem::remove(entry.path(), error)) ++removed;
+    std::error_code remove_error;
+    if (std::filesystem::remove(entry.path(), remove_error)) ++removed;
   }
   return removed;
 }

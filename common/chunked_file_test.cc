@@ -162,14 +162,20 @@ TEST_F(ChunkedFileTest, ADownloadsTemporaryFileIsHiddenAndClearedOnceItsWriterIs
   const fs::path abandoned = dir_ / absl::StrCat(".model.pt.download-", gone_pid, "-ff");
   const fs::path fresh = dir_ / absl::StrCat(".model.pt.download-", gone_pid, "-aa");
   const fs::path other = dir_ / absl::StrCat(".other.pt.download-", gone_pid, "-cc");
-  for (const fs::path& leftover : {abandoned, fresh, other}) std::ofstream(leftover) << "part";
-  for (const fs::path& old : {abandoned, other, fs::path(writer->temp_path())}) {
+  // A download to "model.pt.download-<gone pid>-x": its own temporary name starts alike.
+  const fs::path longer =
+      dir_ / absl::StrCat(".model.pt.download-", gone_pid, "-x.download-", getpid(), "-dd");
+  for (const fs::path& leftover : {abandoned, fresh, other, longer}) {
+    std::ofstream(leftover) << "part";
+  }
+  for (const fs::path& old : {abandoned, other, longer, fs::path(writer->temp_path())}) {
     fs::last_write_time(old, fs::file_time_type::clock::now() - std::chrono::hours(1));
   }
   EXPECT_EQ(ChunkedFileWriter::RemoveAbandonedDownloads(target), 1);
   EXPECT_FALSE(fs::exists(abandoned));
   EXPECT_TRUE(fs::exists(fresh));
   EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(fs::exists(longer));
   EXPECT_TRUE(fs::exists(writer->temp_path()));
 }
 

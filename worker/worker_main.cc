@@ -67,9 +67,19 @@ int Fail(int code, const absl::Status& status) {
 // The write end is written by the SIGINT/SIGTERM handler (write is async-signal-safe).
 int stop_pipe[2] = {-1, -1};
 
-// The byte written is the signal's number (0: a stuck job).
+// The byte written is the signal's number (0: a stuck job). After the first SIGINT or SIGTERM
+// both take their default action again, so a second one of either ends the process at once (as
+// a standalone run's second Ctrl-C), not waiting for the jobs to be given back. sigaction is
+// async-signal-safe.
 void WakeStopWaiter(int signal) {
   const int saved = errno;
+  if (signal != 0) {
+    struct sigaction default_action = {};
+    default_action.sa_handler = SIG_DFL;
+    sigemptyset(&default_action.sa_mask);
+    sigaction(SIGINT, &default_action, nullptr);
+    sigaction(SIGTERM, &default_action, nullptr);
+  }
   const char byte = static_cast<char>(signal);
   (void)!write(stop_pipe[1], &byte, 1);
   errno = saved;
@@ -86,9 +96,7 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
   struct sigaction stop = {};
   stop.sa_handler = WakeStopWaiter;
   sigemptyset(&stop.sa_mask);
-  // The handler runs once, as a standalone run's: a second Ctrl-C ends the process at once
-  // (killed by the signal), not waiting for the jobs to be given back.
-  stop.sa_flags = SA_RESTART | SA_RESETHAND;
+  stop.sa_flags = SA_RESTART;
   sigaction(SIGINT, &stop, nullptr);
   sigaction(SIGTERM, &stop, nullptr);
   auto registry = std::make_shared<prometheus::Registry>();

@@ -85,9 +85,12 @@ class ArgumentTest(unittest.TestCase):
         fresh = SCRATCH / f".again.pt.download-{gone_pid}-0aaa"  # written just now: kept
         running = SCRATCH / f".again.pt.download-{os.getpid()}-0bbb"  # its process runs: kept
         other = SCRATCH / f".other.pt.download-{gone_pid}-0ccc"  # another path's: kept
-        for leftover in (abandoned, fresh, running, other):
+        # A download to "again.pt.download-<gone pid>-x": its temporary name starts alike. Kept.
+        longer = SCRATCH / f".again.pt.download-{gone_pid}-x.download-{os.getpid()}-0ddd"
+        huge = SCRATCH / ".again.pt.download-99999999999999999999-0eee"  # no pid: kept
+        for leftover in (abandoned, fresh, running, other, longer, huge):
             leftover.write_bytes(b"part of a model")
-        for old in (abandoned, running, other):
+        for old in (abandoned, running, other, longer, huge):
             os.utime(old, (0, 0))
 
         def chunks():
@@ -97,9 +100,10 @@ class ArgumentTest(unittest.TestCase):
 
         polytrain._download.write_checkpoint(chunks(), target)
         self.assertEqual(target.read_bytes(), b"model")
+        kept = (fresh, running, other, longer, huge)
         self.assertEqual(sorted(p.name for p in SCRATCH.glob(".*.download-*")),
-                         sorted(p.name for p in (fresh, running, other)))
-        for leftover in (fresh, running, other):
+                         sorted(p.name for p in kept))
+        for leftover in kept:
             leftover.unlink()
 
     def test_a_download_never_replaces_a_file_made_meanwhile(self):
@@ -159,7 +163,8 @@ class ArgumentTest(unittest.TestCase):
         with self.assertRaises(PolyTrainError) as error:
             self.client.submit(huge, dry_run=True)
         self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
-        self.assertTrue(error.exception.message.startswith("spec: "), error.exception.message)
+        self.assertEqual(error.exception.message,
+                         "spec.loss.poly1.epsilon: out of a double's range")
         with self.assertRaises(PolyTrainError) as error:
             self.client.submit('name: "a\ud800"')
         str(error.exception).encode("utf-8")  # printable: the surrogate is escaped
@@ -476,7 +481,7 @@ class TlsTest(unittest.TestCase):
                 (lambda: client.submit({"loss": {"poly1": {"epsilon": float("nan")}}}),
                  PolyTrainError, "spec.loss.poly1.epsilon: must be a finite number, got nan"),
                 (lambda: client.sweep(spec, [{"polyN": {"epsilons": [1, -float("inf")]}}]),
-                 PolyTrainError, "losses[0].polyN.epsilons[1]: must be a finite number, "
+                 PolyTrainError, "losses[0].poly_n.epsilons[1]: must be a finite number, "
                                  "got -inf"),
                 (lambda: client.compare(job_ids=["job-" + "0" * 1000] * 17000), PolyTrainError,
                  "job_ids: the request would be 17119000 bytes, over the coordinator's limit "
@@ -489,6 +494,12 @@ class TlsTest(unittest.TestCase):
                 (lambda: client.submit({"optimizer": {"learning_rate": True}}), PolyTrainError,
                  "spec.optimizer.learning_rate: expected a number, got a bool"),
                 (lambda: client.submit(looped), PolyTrainError, "nested more than 100 deep"),
+                (lambda: client.submit({"device": True}), PolyTrainError,
+                 "spec.device: expected a name, got a bool"),
+                (lambda: client.submit({"loss": {"cross_entropy": []}}), PolyTrainError,
+                 "spec.loss.cross_entropy: expected one value, got a list"),
+                (lambda: client.submit({"loss": {"polyN": {"epsilons": [1, "-Infinity"]}}}),
+                 PolyTrainError, "spec.loss.poly_n.epsilons[1]: must be a finite number"),
                 # Named as the coordinator names a field.
                 (lambda: client.submit({"model": "mlp"}), PolyTrainError,
                  "spec.model: expected a map of its fields, got str"),

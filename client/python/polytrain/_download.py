@@ -6,6 +6,7 @@ import errno
 import glob
 import os
 import pathlib
+import re
 import secrets
 import time
 import warnings
@@ -76,15 +77,17 @@ def _remove_abandoned(target):
     pid runs nothing here) and that were not written for a minute: a download that was killed."""
     prefix = _temp_prefix(target)
     for leftover in target.parent.glob(f"{glob.escape(prefix)}*"):
-        pid = leftover.name[len(prefix):].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) <= 0:
+        # Exactly "<pid>-<hex>" after the prefix: a download to "NAME.download-1-x" has a
+        # temporary name that starts alike, and is not this path's.
+        rest = re.fullmatch(r"([0-9]{1,9})-[0-9a-f]+", leftover.name[len(prefix):])
+        if rest is None or int(rest.group(1)) <= 0:
             continue
         try:
-            os.kill(int(pid), 0)
+            os.kill(int(rest.group(1)), 0)
             continue  # running
         except ProcessLookupError:
             pass
-        except OSError:
+        except (OSError, OverflowError):
             continue  # another user's, or not ours to tell
         try:
             if time.time() - leftover.stat().st_mtime >= 60:

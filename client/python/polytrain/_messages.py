@@ -2,8 +2,10 @@
 (flat dicts a pandas DataFrame takes)."""
 import json
 import math
+import numbers
 import os
 import re
+import sys
 
 from google.protobuf import json_format, text_format
 
@@ -129,48 +131,82 @@ def _object_without_repeated_keys(pairs):
 _MAX_DEPTH = 100
 
 
+def _not_finite(value):
+    """A float, numpy's too, or a string protobuf reads as one ("NaN", "-Infinity"), that is NaN
+    or infinite."""
+    if isinstance(value, str):
+        try:
+            return not math.isfinite(float(value))
+        except ValueError:
+            return False  # not a number at all: protobuf names it
+    if isinstance(value, numbers.Integral):
+        return False  # whole numbers are finite (too large for a double is another error)
+    return isinstance(value, numbers.Real) and not math.isfinite(value)
+
+
+def _is_bool(value):
+    """True or False, numpy's too (np.bool_ is no bool, nor a number)."""
+    return isinstance(value, bool) or type(value).__name__ == "bool_"
+
+
 def _check_dict(value, descriptor, where, depth=0):
-    """What ParseDict lets pass and polyctl refuses, named by its key: a NaN or infinity (no field
-    of a request takes one, and protobuf's own error would suggest the quoted "NaN" that the
-    coordinator then refuses), a field given twice under its two names (batch_size and
-    batchSize: ParseDict keeps one silently), a bool where a number goes (it would be 1.0)."""
+    """What ParseDict lets pass and polyctl refuses, named by its field as the coordinator names
+    it (spec.loss.poly_n.epsilons[3]): a NaN or infinity (no field of a request takes one, and
+    protobuf's own error would suggest the quoted "NaN" that the coordinator then refuses), a
+    field given twice under its two names (batch_size and batchSize: ParseDict keeps one
+    silently), a bool where a number or an enum goes (it would be 1), a list for a field that is
+    not repeated, a value that is not a map for a message."""
     if depth > _MAX_DEPTH:
         raise ArgumentError(f"{where[:60]}...: nested more than {_MAX_DEPTH} deep")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ArgumentError(f"{where}: must be a finite number, got {value}")
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_dict(item, descriptor, f"{where}[{i}]", depth + 1)
-        return
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or descriptor is None:
+        # A map's values, or what is not a message: only NaN and infinity are looked for.
+        items = value.items() if isinstance(value, dict) else (
+            enumerate(value) if isinstance(value, (list, tuple)) else ())
+        if _not_finite(value) and not isinstance(value, str):
+            raise ArgumentError(f"{where}: must be a finite number, got {value}")
+        for key, item in items:
+            inner = f"{where}[{key}]" if isinstance(value, (list, tuple)) else f'{where}["{key}"]'
+            _check_dict(item, None, inner, depth + 1)
         return
     seen = {}
     for key, item in value.items():
         field = None
-        if descriptor is not None and isinstance(key, str):
+        if isinstance(key, str):
             field = (descriptor.fields_by_name.get(key)
                      or descriptor.fields_by_camelcase_name.get(key))
-        inner = None
-        if field is not None:
-            if field.name in seen:
-                raise ArgumentError(f"{where}.{field.name}: given twice, as {seen[field.name]} "
-                                    f"and {key}")
-            seen[field.name] = key
-            number = (field.TYPE_DOUBLE, field.TYPE_FLOAT)
-            items = item if isinstance(item, (list, tuple)) else [item]
-            if field.type in number and any(isinstance(x, bool) for x in items):
-                raise ArgumentError(f"{where}.{key}: expected a number, got a bool")
-            is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
-            inner = None if is_map else field.message_type
+        if field is None:  # protobuf names an unknown key
+            _check_dict(item, None, f"{where}.{key}", depth + 1)
+            continue
+        if field.name in seen:
+            raise ArgumentError(f"{where}.{field.name}: given twice, as {seen[field.name]} and "
+                                f"{key}")
+        seen[field.name] = key
+        named = f"{where}.{field.name}"
+        is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
+        repeated = field.label == field.LABEL_REPEATED and not is_map
+        if isinstance(item, (list, tuple)) and not repeated:
+            raise ArgumentError(f"{named}: expected one value, got a list")
+        items = list(enumerate(item)) if repeated and isinstance(item, (list, tuple)) else [
+            (None, item)]
+        for i, x in items:
+            at = named if i is None else f"{named}[{i}]"
+            if field.type in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
+                if _not_finite(x):
+                    raise ArgumentError(f"{at}: must be a finite number, got {x}")
+                whole = isinstance(x, numbers.Integral) and not _is_bool(x)
+                if whole and abs(x) > sys.float_info.max:
+                    raise ArgumentError(f"{at}: out of a double's range")
+            if field.cpp_type != field.CPPTYPE_BOOL and _is_bool(x):
+                raise ArgumentError(f"{at}: expected {'a name' if field.enum_type else 'a number'}"
+                                    f", got a bool")
             # A message's value is a map of its fields (ParseDict would take "mlp" for the
-            # letters m, l, p); a Struct-like type aside, none of ours is anything else.
-            if inner is not None and inner.full_name.startswith("polytrain."):
-                for i, x in enumerate(items):
-                    if not isinstance(x, dict) and x is not None:  # JSON's null: unset
-                        index = f"[{i}]" if isinstance(item, (list, tuple)) else ""
-                        raise ArgumentError(f"{where}.{key}{index}: expected a map of its fields, "
-                                            f"got {type(x).__name__}")
-        _check_dict(item, inner, f"{where}.{key}", depth + 1)
+            # letters m, l, p); protobuf's own well-known types aside.
+            message = None if is_map else field.message_type
+            if message is not None and message.full_name.startswith("polytrain."):
+                if not isinstance(x, dict) and x is not None:  # JSON's null: unset
+                    raise ArgumentError(f"{at}: expected a map of its fields, got "
+                                        f"{type(x).__name__}")
+            _check_dict(x, message, at, depth + 1)
 
 
 def check_size(request, limit):

@@ -233,6 +233,6 @@ def _check_scalar_kinds(field, item, where):
             raise ArgumentError(f"{named}: not a whole number: {value!r}")
         if (field.cpp_type in _FLOAT_TYPES and not _NUMBER.fullmatch(value) and
                 value not in _FLOAT_WORDS):
-            if value.lower().lstrip("+-") in (".nan", ".inf"):  # YAML's own NaN and infinity
+            if value.lower().lstrip("+-") in (".nan", ".inf", "nan", "inf"):  # NaN, infinity
                 raise ArgumentError(f"{named}: must be a finite number, got {value!r}")
             raise ArgumentError(f"{named}: not a number: {value!r}")

@@ -127,6 +127,8 @@ class Client:
         coordinator was reached."""
         if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
             self._answered = True
+        if self._closed and error.code() == grpc.StatusCode.CANCELLED:  # close() cut it short
+            return self._closed_error()
         return self._refusal(error.code(), error.details())
 
     def _refusal(self, code, details):
