@@ -172,19 +172,21 @@ absl::Status ChunkedFileWriter::Append(absl::string_view data) {
 
 absl::Status ChunkedFileWriter::Verify(absl::string_view label, const FileChecksum& sent) {
   if (fd_ < 0) return absl::FailedPreconditionError("verify twice");
+  // A damaged file is not worth a sync: it is never renamed into place.
+  const bool intact = sent == written_;
   // On the disk before it is renamed into place: a name in place never holds a partial file.
-  const int synced = fsync(fd_) == 0 || errno == EINVAL ? 0 : errno;
+  const int synced = !intact || fsync(fd_) == 0 || errno == EINVAL ? 0 : errno;
   const int closed = close(fd_) == 0 ? 0 : errno;
   fd_ = -1;
+  if (!intact) {
+    return absl::DataLossError(
+        absl::StrCat(label, ": received ", written_.size, " bytes with CRC-32 ", written_.crc32,
+                     ", the sender says ", sent.size, " bytes with CRC-32 ", sent.crc32));
+  }
   if (synced != 0 || closed != 0) {
     // The coordinator's own paths stay out of a caller's answer.
     return absl::InternalError(absl::StrCat(label, ": storing the received file failed: ",
                                             std::strerror(synced != 0 ? synced : closed)));
-  }
-  if (!(sent == written_)) {
-    return absl::DataLossError(
-        absl::StrCat(label, ": received ", written_.size, " bytes with CRC-32 ", written_.crc32,
-                     ", the sender says ", sent.size, " bytes with CRC-32 ", sent.crc32));
   }
   verified_ = true;
   return absl::OkStatus();

@@ -1,15 +1,14 @@
 #include "server/client_api.h"
 
-#include <algorithm>
 #include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
+#include "common/short_list.h"
 #include "common/status_macros.h"
 #include "loss/core/describe.h"
 #include "server/job_retention.h"
@@ -139,13 +138,9 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
     // Damaged or gone (a store's files removed by hand): the record has a checkpoint no file
     // holds intact.
     // Each one checked, newest first (a job keeps a few: checkpoint.keep_last).
-    constexpr size_t kNamed = 4;
-    const size_t checked = passed_over->size();
-    std::string why =
-        absl::StrJoin(passed_over->begin(), passed_over->begin() + std::min(checked, kNamed), "; ");
-    if (checked > kNamed) absl::StrAppend(&why, "; and ", checked - kNamed, " more");
-    return absl::DataLossError(absl::StrCat(
-        "id: job ", job->id(), " has no intact stored checkpoint (", checked, " checked): ", why));
+    return absl::DataLossError(
+        absl::StrCat("id: job ", job->id(), " has no intact stored checkpoint (",
+                     passed_over->size(), " checked): ", ShortList(*passed_over, 4, "; ")));
   }
   return file;
 }

@@ -1,16 +1,15 @@
 // Scheduler, part: what workers report of the attempts they run. Metric points, an attempt's
 // start, its end (finished, paused at a rung, failed, given back) and a gang's rendezvous, each
 // taken only from the worker that holds the attempt (OwnedLocked), and lease renewals.
-#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "api/job_states.h"
 #include "api/limits.h"
 #include "api/worker_messages.h"
+#include "common/short_list.h"
 #include "common/status_macros.h"
 #include "common/timestamps.h"
 #include "server/scheduler.h"
@@ -185,22 +184,15 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     // A worker killed may not have been seen gone yet (its stream's end and this report race):
     // then the peers still connected are named, one of which broke the gang.
     // At most a few of each are named (a gang has up to 64 ranks; the error is on every line).
-    static constexpr int kNamed = 4;
+    constexpr size_t kNamed = 4;
     std::vector<std::string> gone_ranks, connected_ranks;
     for (size_t rank = 0; rank < job->ranks.size(); ++rank) {
       if (static_cast<int>(rank) == owned.rank) continue;
       (job->ranks[rank].session >= 0 ? connected_ranks : gone_ranks)
           .push_back(absl::StrCat("rank ", rank, " on worker ", job->ranks[rank].worker));
     }
-    const auto named = [](const std::vector<std::string>& ranks) {
-      const int shown = std::min<int>(kNamed, static_cast<int>(ranks.size()));
-      std::string list = absl::StrJoin(ranks.begin(), ranks.begin() + shown, ", ");
-      if (static_cast<int>(ranks.size()) > shown) {
-        absl::StrAppend(&list, " and ", ranks.size() - shown, " more");
-      }
-      return list;
-    };
-    const std::string gone = named(gone_ranks), connected = named(connected_ranks);
+    const std::string gone = ShortList(gone_ranks, kNamed);
+    const std::string connected = ShortList(connected_ranks, kNamed);
     (void)RequeueLocked(
         failed.job_id(),
         absl::StrCat(gone, gone.empty() ? "" : " disconnected; ", "rank ", owned.rank,

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/worker_messages.h"
+#include "common/short_list.h"
 #include "common/validation.h"
 #include "worker/data_root.h"
 #include "worker/tensor_storage.h"
@@ -317,10 +318,7 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
                    parameters, " parameters, ", trainable, " trained; ",
                    from_seed ? "initialised from the seed" : "saved weights");
   if (from_seed && !kept.empty()) {
-    absl::StrAppend(
-        &description, "; left as saved: ",
-        absl::StrJoin(kept.begin(), kept.begin() + std::min<size_t>(kept.size(), 8), ", "),
-        kept.size() > 8 ? absl::StrCat(" and ", kept.size() - 8, " more") : "");
+    absl::StrAppend(&description, "; left as saved: ", ShortList(kept, 8));
   }
   absl::StrAppend(&description, ")");
   return std::unique_ptr<TrainableModel>(
