@@ -47,7 +47,7 @@ expect 6 "cancelled" -- "$polyctl" watch "$job"
 expect 5 "already ended (cancelled)" -- "$polyctl" cancel "$job"
 expect 4 "id: no job job-000000000000" -- "$polyctl" get job-000000000000
 # An id that is not UTF-8: the coordinator's refusal names the field; no protobuf log line.
-expect 1 "GetJobRequest.id' contains invalid UTF-8" -- "$polyctl" get "$(printf 'job-\x01\xff')"
+expect 1 "id: is not valid UTF-8" -- "$polyctl" get "$(printf 'job-\x01\xff')"
 checks=$((checks + 1))
 ! grep -q "libprotobuf" "$tmp/err" || fail "a protobuf log line leaked: $(cat "$tmp/err")"
 

@@ -250,6 +250,27 @@ def worker_protocol():
     ]))
 
 
+# --- request_bytes_fuzzer: byte 0 picks the message (0 SubmitJobRequest, 1 SubmitSweepRequest,
+# 2 CompareJobsRequest, 3 ListJobsRequest, 4 WorkerMessage, 5 ArtifactChunk), then its bytes -----
+def request_bytes():
+    h = "request_bytes_fuzzer"
+    reset(h)
+    example = (ROOT / "examples" / "jobs" / "fashion_mnist_mlp_poly1.txtpb").read_text()
+    write(h, "submit.bin", b"\x00" + encode("SubmitJobRequest", f"spec {{ {example} }}"))
+    write(h, "submit_labels.bin",
+          b"\x00" + encode("SubmitJobRequest", 'spec { name: "x" labels { key: "k" value: "v" } }'))
+    write(h, "bad_label_value.bin", b"\x00\x0a\x09\x12\x07\x0a\x01k\x12\x02\xff\xfe")
+    write(h, "spec_as_varint.bin", b"\x00\x08\x01")
+    write(h, "sweep.bin", b"\x01" + encode(
+        "SubmitSweepRequest", 'base { name: "b" } losses { cross_entropy {} } seeds: 2'))
+    write(h, "compare.bin", b"\x02" + encode("CompareJobsRequest", 'job_ids: ["a", "b"]'))
+    write(h, "compare_bad_id.bin", b"\x02\x0a\x01a\x0a\x02\xc3\x28")
+    write(h, "list.bin", b"\x03" + encode("ListJobsRequest", 'labels { key: "a" value: "b" }'))
+    write(h, "hello.bin", b"\x04" + encode("WorkerMessage", 'hello { name: "w" slots: 2 }'))
+    write(h, "truncated.bin", b"\x04\x0a\x05ab")
+    write(h, "chunk.bin", b"\x05" + encode("ArtifactChunk", 'data: "abc"'))
+
+
 # --- dictionaries: field and enum names help the text and JSON fuzzers reach deep fields --------
 def dictionary():
     import re
@@ -271,4 +292,5 @@ if __name__ == "__main__":
     json_jobs()
     losses()
     worker_protocol()
+    request_bytes()
     dictionary()

@@ -6,8 +6,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/utf8_text.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/unknown_field_set.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
@@ -82,6 +87,61 @@ absl::Status CheckWireTypes(const google::protobuf::Message& message, const std:
   return absl::OkStatus();
 }
 
+// Deeper than any message of ours nests; protobuf's own parser stops at 100 as well.
+constexpr int kMaxNesting = 100;
+
+// The request path of the first string field in `data` (a serialized `type`) whose bytes are not
+// UTF-8, e.g. "spec.tags[2]" or "spec.labels (a value)"; empty when there is none or the bytes
+// stop parsing before one. protobuf's own complaint names the field's declaration only
+// ('polytrain.v1.JobSpec.LabelsEntry.value'), not where in the request it was.
+std::string FindTextThatIsNotUtf8(absl::string_view data, const google::protobuf::Descriptor& type,
+                                  const std::string& path, int nesting) {
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::internal::WireFormatLite;
+  if (nesting > kMaxNesting) return "";
+  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(data.data()),
+                                               static_cast<int>(data.size()));
+  std::vector<int> occurrences(static_cast<size_t>(type.field_count()), 0);
+  while (const uint32_t tag = input.ReadTag()) {
+    const FieldDescriptor* field = type.FindFieldByNumber(WireFormatLite::GetTagFieldNumber(tag));
+    if (field == nullptr ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED ||
+        (field->type() != FieldDescriptor::TYPE_STRING &&
+         field->type() != FieldDescriptor::TYPE_MESSAGE)) {
+      if (!WireFormatLite::SkipField(&input, tag)) return "";
+      continue;
+    }
+    uint32_t length = 0;
+    std::string bytes;
+    if (!input.ReadVarint32(&length) || !input.ReadString(&bytes, static_cast<int>(length))) {
+      return "";
+    }
+    if (type.options().map_entry()) {
+      // Inside a map's entry: the map's own path, and which half of the entry it was.
+      if (field->type() == FieldDescriptor::TYPE_STRING && !IsValidUtf8(bytes)) {
+        return absl::StrCat(path, field->number() == 1 ? " (a key)" : " (a value)");
+      }
+      if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
+        std::string found = FindTextThatIsNotUtf8(bytes, *field->message_type(),
+                                                  absl::StrCat(path, " (a value)"), nesting + 1);
+        if (!found.empty()) return found;
+      }
+      continue;
+    }
+    std::string name = absl::StrCat(path, path.empty() ? "" : ".", field->name());
+    int& occurrence = occurrences[static_cast<size_t>(field->index())];
+    if (field->is_repeated() && !field->is_map()) absl::StrAppend(&name, "[", occurrence, "]");
+    ++occurrence;
+    if (field->type() == FieldDescriptor::TYPE_STRING) {
+      if (!IsValidUtf8(bytes)) return name;
+      continue;
+    }
+    std::string found = FindTextThatIsNotUtf8(bytes, *field->message_type(), name, nesting + 1);
+    if (!found.empty()) return found;
+  }
+  return "";
+}
+
 }  // namespace
 
 absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request) {
@@ -104,6 +164,12 @@ absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Messa
     // job and sent back in every answer about it (a 16 MiB one would make the job unreadable).
     request->DiscardUnknownFields();
     return absl::OkStatus();
+  }
+  if (const std::string field =
+          FindTextThatIsNotUtf8(data, *request->GetDescriptor(), "", /*nesting=*/0);
+      !field.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": is not valid UTF-8 (every text field must be)"));
   }
   if (complaint.empty()) complaint = "the bytes are not this message (truncated or malformed)";
   // protobuf's advice on using 'bytes' fields is meant for the API's authors, not its callers.

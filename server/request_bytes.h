@@ -12,8 +12,9 @@
 
 namespace polytrain {
 
-// INVALID_ARGUMENT "request: not a valid <type>: <why>" when the bytes do not parse; the why is
-// protobuf's own complaint (e.g. which string field is not UTF-8) when it has one.
+// INVALID_ARGUMENT when the bytes do not parse: "<path>: is not valid UTF-8 ..." naming a text
+// field by its path in the request ("spec.labels (a value)", "job_ids[1]"), else "request: not a
+// valid <type>: <why>" with protobuf's own complaint as the why when it has one.
 absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request);
 
 // INTERNAL only when serializing fails (a message over 2 GiB).

@@ -26,10 +26,32 @@ TEST(RequestBytesTest, AStringThatIsNotUtf8IsInvalidArgumentNamingTheField) {
   polytrain::v1::GetJobRequest request;
   const absl::Status status = ParseRequest(Bytes(std::string("\x0a\x02\xff\xfe", 4)), &request);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(),
-            "request: not a valid polytrain.v1.GetJobRequest: String field "
-            "'polytrain.v1.GetJobRequest.id' contains invalid UTF-8 data when parsing a protocol "
-            "buffer.");
+  EXPECT_EQ(status.message(), "id: is not valid UTF-8 (every text field must be)");
+}
+
+TEST(RequestBytesTest, TextThatIsNotUtf8IsNamedByItsPathInTheRequest) {
+  const std::string bad("\xff\xfe", 2);
+  polytrain::v1::SubmitJobRequest submit;
+  // spec { name: <bad> }: a nested field.
+  EXPECT_EQ(ParseRequest(Bytes(std::string("\x0a\x04\x0a\x02", 4) + bad), &submit).message(),
+            "spec.name: is not valid UTF-8 (every text field must be)");
+  // spec { labels { key: "k" value: <bad> } }, then the same with the bad bytes as the key.
+  EXPECT_EQ(ParseRequest(Bytes(std::string("\x0a\x09\x12\x07\x0a\x01k\x12\x02", 9) + bad), &submit)
+                .message(),
+            "spec.labels (a value): is not valid UTF-8 (every text field must be)");
+  EXPECT_EQ(
+      ParseRequest(Bytes(std::string("\x0a\x06\x12\x04\x0a\x02", 6) + bad), &submit).message(),
+      "spec.labels (a key): is not valid UTF-8 (every text field must be)");
+  // job_ids: ["a", <bad>]: a repeated field's index; fields of other wire types are skipped.
+  polytrain::v1::CompareJobsRequest compare;
+  EXPECT_EQ(ParseRequest(Bytes(std::string("\x0a\x01"
+                                           "a"
+                                           "\x0a\x02",
+                                           5) +
+                               bad),
+                         &compare)
+                .message(),
+            "job_ids[1]: is not valid UTF-8 (every text field must be)");
 }
 
 TEST(RequestBytesTest, TruncatedBytesAreInvalidArgument) {
