@@ -246,9 +246,9 @@ class ArgumentTest(unittest.TestCase):
                             ("name: 1e3\n", "name"),
                             ("model: {mlp: {hidden: [32, null]}}\n",
                              "model.mlp.hidden[1]: null in a list"),
-                            ("seed: \u0661\u0660\n", "seed: not a whole number"),  # not ASCII
+                            ("seed: \u0661\u0660\n", "seed: must be a whole number, got"),  # not ASCII
                             ("loss: {poly1: {epsilon: '1_0.5'}}\n",
-                             "loss.poly1.epsilon: not a number"),
+                             "spec.loss.poly1.epsilon: must be a number, got '1_0.5'"),
                             ("loss: {poly1: {epsilon: 1e400}}\n", "out of a double's range"),
                             ("loss: {poly1: {epsilon: -.Inf}}\n",
                              "loss.poly1.epsilon: must be a finite number, got '-.Inf'"),
@@ -256,9 +256,9 @@ class ArgumentTest(unittest.TestCase):
                             ("max_steps: 5\nmaxSteps: 6\n",
                              "max_steps: given twice, as max_steps and maxSteps"),
                             ("optimizer: {sgd: {nesterov: yes}}\n",
-                             "optimizer.sgd.nesterov: expected true or false, got a string"),
+                             "spec.optimizer.sgd.nesterov: must be true or false, got a string"),
                             ("optimizer: {sgd: {}, learning_rate: true}\n",
-                             "optimizer.learning_rate: expected a number, got a boolean"),
+                             "spec.optimizer.learning_rate: must be a number, got a boolean"),
                             ("name: a\n---\nname: b\n", "a second YAML document")):
             with self.assertRaises(PolyTrainError, msg=text) as refused:
                 read(text)
@@ -281,11 +281,21 @@ class ArgumentTest(unittest.TestCase):
                  "twice.json: the key 'name' is given twice"),
                 ("list.json", "[1]", ValueError, "list.json: expected an object at the top, "
                                                  "got list"),
-                ("broken.yaml", "name: [", ValueError, "broken.yaml: while parsing"),
+                ("broken.yaml", "name: [", ValueError, "broken.yaml:1:8: expected the node content"),
                 ("twice.yaml", "name: a\nname: b\n", ValueError, "the key 'name' is given twice"),
-                ("typo.txtpb", "nmae: 1", ValueError, "typo.txtpb: spec: 1:1 : Message type "
+                ("typo.txtpb", "nmae: 1", ValueError, "typo.txtpb:1:1: Message type "
                                                       '"polytrain.v1.JobSpec" has no field '
                                                       'named "nmae"'),
+                ("typo.json", '{"loss": {"poyl1": {}}}', ValueError,
+                 "typo.json: spec.loss.poyl1: no such field"),
+                ("enum.yaml", "precision: FP64\n", ValueError,
+                 "enum.yaml: spec.precision: must be one of PRECISION_UNSPECIFIED, PRECISION_FP32, "
+                 "PRECISION_BF16, got FP64"),
+                ("hidden.json", '{"model": {"mlp": {"hidden": [8, "x"]}}}', ValueError,
+                 "hidden.json: spec.model.mlp.hidden: must be a whole number from -2147483648 to "
+                 "2147483647, got 'x'"),
+                ("syntax.json", '{"name": "a",\n "seed": }', ValueError,
+                 "syntax.json:2:10: Expecting value"),
                 ("nan.json", '{"loss": {"poly1": {"epsilon": NaN}}}', ValueError,
                  "nan.json: spec.loss.poly1.epsilon: must be a finite number")):
             (SCRATCH / name).write_text(text)
@@ -504,7 +514,7 @@ class TlsTest(unittest.TestCase):
                 (lambda: client.submit({"model": "mlp"}), PolyTrainError,
                  "spec.model: expected a map of its fields, got str"),
                 (lambda: client.submit({"optimizer": {"learning_rate": "fast"}}), PolyTrainError,
-                 "spec.optimizer.learning_rate: Couldn't parse float: fast"),
+                 "spec.optimizer.learning_rate: must be a number, got fast"),
                 # download_checkpoint's path as polyctl's --output.
                 (lambda: client.download_checkpoint("job-1", None), TypeError,
                  "path: expected a path, got NoneType"),

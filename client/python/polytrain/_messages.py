@@ -8,6 +8,7 @@ import re
 import sys
 
 from google.protobuf import json_format, text_format
+from google.protobuf.descriptor import FieldDescriptor
 
 from polytrain import _arguments, _yaml_spec
 from polytrain.errors import ArgumentError
@@ -50,7 +51,7 @@ def message(value, cls, what):
         if isinstance(value, str) and _SPEC_FILE_NAME.fullmatch(value.strip()):
             raise ArgumentError(f"{what}: {value.strip()!r} is a file's name, not a spec: pass "
                                 f"pathlib.Path({value.strip()!r}), its text or a dict") from None
-        raise ArgumentError(_named_parse_error(what, error)) from None
+        raise ArgumentError(_named_parse_error(what, error, cls.DESCRIPTOR, value)) from None
     return parsed
 
 
@@ -61,17 +62,106 @@ _PARSE_AT = re.compile(r'^(?P<why>.*?) at "?[A-Za-z0-9_]+(?P<path>(?:\.[\w\[\]]+
                        r'(?P<rest>\n.*)?$', re.S)
 
 
-def _named_parse_error(what, error):
-    """A parse error as the coordinator names a field: "spec.optimizer.learning_rate: why"."""
+def _named_parse_error(what, error, descriptor, value):
+    """A parse error as the coordinator names a field: "spec.optimizer.learning_rate: why", in
+    polyctl's words where protobuf's are about its internals (common/proto_file.cc)."""
     text = str(error)
+    if isinstance(error, json_format.ParseError):
+        no_field = _NO_FIELD.search(text)
+        if no_field:  # not protobuf's list of every field there is
+            fields = _PARSE_FIELD.findall(text)
+            return f"{'.'.join([what, *fields, no_field.group('name')])}: no such field"
     fields = _PARSE_FIELD.findall(text)
     if not isinstance(error, json_format.ParseError) or not fields:
         return f"{what}: {text}"
     text = _PARSE_FIELD.sub("", text)
     at = _PARSE_AT.match(text)
     if at and at.group("path"):
-        return f"{what}{at.group('path')}: {at.group('why')}{at.group('rest') or ''}"
-    return f"{what}.{'.'.join(fields)}: {text}"
+        path, why = at.group("path"), f"{at.group('why')}{at.group('rest') or ''}"
+    else:
+        path, why = "." + ".".join(fields), text
+    path, field = _field_at(descriptor, path, value)
+    return f"{what}{path}: {_readable_value_error(field, why)}"
+
+
+def _field_at(descriptor, path, value):
+    """The field `path` (".a.b[0]") of a `descriptor` message names, or None, and the path with
+    what protobuf leaves out filled in: it says "model.hidden" for model.mlp.hidden (the one of
+    the message's fields holding a "hidden" that `value`, the dict parsed, has)."""
+    field, named = None, []
+    for name in path.strip(".").split(".") if path else []:
+        bare = re.sub(r"\[\d+\]$", "", name)
+        field = descriptor.fields_by_name.get(bare) if descriptor else None
+        if field is None and descriptor is not None:
+            holders = [f for f in descriptor.fields if f.message_type is not None
+                       and bare in f.message_type.fields_by_name
+                       and _member(value, f) is not None]
+            if len(holders) != 1:
+                return path, None
+            named.append(holders[0].name)
+            value = _member(value, holders[0])
+            field = holders[0].message_type.fields_by_name[bare]
+        if field is None:
+            return path, None
+        named.append(name)
+        value = _member(value, field)
+        descriptor = field.message_type
+    return "." + ".".join(named) if named else path, field
+
+
+def _member(value, field):
+    """`field`'s member of a dict, under its name or its JSON name; None when there is none."""
+    if not isinstance(value, dict):
+        return None
+    return value.get(field.name, value.get(field.json_name))
+
+
+_NO_FIELD = re.compile(r'Message type "[\w.]+" has no field named "(?P<name>[^"]+)"')
+# protobuf's complaints about one value, with the value they quote (if any).
+_VALUE_ERROR = re.compile(r"^(?:invalid literal for int\(\) with base 10: (?P<literal>.*?)\.*"
+                          r"|Couldn't parse (?:integer|float): (?P<parsed>.*)"
+                          r"|Value out of range: (?P<range>.*?)\.?"
+                          r"|Invalid enum value (?P<enum>.*) for enum type [\w.]+"
+                          r"|Expected true or false without quotes"
+                          r"|expected string or bytes-like object, got '\w+'\.?)$")
+_ONEOF = re.compile(r'^Message type "[\w.]+" should not have multiple "(?P<oneof>\w+)" oneof '
+                    r'fields')
+_INT32, _UINT32 = "from -2147483648 to 2147483647", "from 0 to 4294967295"
+_INT64, _UINT64 = "from -2^63 to 2^63-1", "from 0 to 2^64-1"
+_WHOLE_NUMBERS = {
+    FieldDescriptor.TYPE_INT32: _INT32, FieldDescriptor.TYPE_SINT32: _INT32,
+    FieldDescriptor.TYPE_SFIXED32: _INT32, FieldDescriptor.TYPE_UINT32: _UINT32,
+    FieldDescriptor.TYPE_FIXED32: _UINT32, FieldDescriptor.TYPE_INT64: _INT64,
+    FieldDescriptor.TYPE_SINT64: _INT64, FieldDescriptor.TYPE_SFIXED64: _INT64,
+    FieldDescriptor.TYPE_UINT64: _UINT64, FieldDescriptor.TYPE_FIXED64: _UINT64}
+
+
+def _readable_value_error(field, why):
+    """`why` about a value of `field` as polyctl says it: "must be a whole number from 0 to
+    4294967295, got 'x'"; as it was when it is about something else."""
+    oneof = _ONEOF.match(why)
+    if oneof:
+        return f"more than one field of '{oneof.group('oneof')}' is set; give one"
+    said = _VALUE_ERROR.match(why)
+    if field is not None and field.message_type is not None and \
+            field.message_type.GetOptions().map_entry:
+        field = field.message_type.fields_by_name["value"]  # a map's value is what failed
+    if not said or field is None or field.message_type is not None:
+        return why
+    if field.enum_type is not None:
+        expected = "must be one of " + ", ".join(v.name for v in field.enum_type.values)
+    elif field.type == field.TYPE_BOOL:
+        expected = "must be true or false"
+    elif field.type in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
+        expected = "must be a number"
+    elif field.type == field.TYPE_STRING:
+        expected = "must be a string"
+    else:
+        if field.type not in _WHOLE_NUMBERS:
+            return why
+        expected = f"must be a whole number {_WHOLE_NUMBERS[field.type]}"
+    value = next((v for v in said.groups() if v is not None), None)
+    return expected if value is None else f"{expected}, got {value}"
 
 
 def _message_from_file(value, cls, what):
@@ -81,38 +171,53 @@ def _message_from_file(value, cls, what):
     file = _arguments.regular_file(value, what)
     suffix = file.suffix  # as polyctl: ".JSON" is no known extension
     if suffix not in (".txtpb", ".textproto", ".pbtxt", ".txt", ".json", ".yaml", ".yml"):
-        raise ArgumentError(f"{what} {file}: unknown file extension; use .txtpb (protobuf text "
+        raise ArgumentError(f"{file}: unknown file extension; use .txtpb (protobuf text "
                             f"format), .json or .yaml")
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ArgumentError(f"{what} {file}: cannot read: {error}") from None
+        raise ArgumentError(f"{file}: cannot read: {error}") from None
     if suffix == ".json":
         try:
             parsed = json.loads(text, object_pairs_hook=_object_without_repeated_keys)
-        except ValueError as error:  # json.JSONDecodeError, or a key given twice
-            raise ArgumentError(f"{what} {file}: {error}") from None
+        except json.JSONDecodeError as error:  # "FILE:LINE:COLUMN: why", as polyctl says it
+            raise ArgumentError(f"{file}:{error.lineno}:{error.colno}: {error.msg}") from None
+        except ValueError as error:  # a key given twice
+            raise ArgumentError(f"{file}: {error}") from None
     elif suffix in (".yaml", ".yml"):
         try:
             import yaml  # pylint: disable=import-outside-toplevel: only YAML files need it
         except ImportError:
-            raise ArgumentError(f"{what} {file}: reading YAML needs PyYAML (pip install pyyaml, "
-                                f"or Debian's python3-yaml)") from None
+            raise ArgumentError(f"{file}: reading YAML needs PyYAML (pip install pyyaml, or "
+                                f"Debian's python3-yaml)") from None
         try:
-            parsed = _yaml_spec.load(yaml, text, cls.DESCRIPTOR)
+            parsed = _yaml_spec.load(yaml, text, cls.DESCRIPTOR, what)
         except yaml.YAMLError as error:
-            raise ArgumentError(f"{what} {file}: {error}") from None
-        except ArgumentError as error:
-            raise ArgumentError(f"{what} {file}: {error.message}") from None
+            raise ArgumentError(_yaml_syntax_error(file, error)) from None
+        except ArgumentError as error:  # "FILE: spec.path: why", as below
+            raise ArgumentError(f"{file}: {error.message}") from None
     else:
-        parsed = text
+        try:
+            return text_format.Parse(text, cls())
+        except text_format.ParseError as error:  # "FILE:LINE:COLUMN: why", as polyctl says it
+            why = re.sub(r"^\d+:\d+ : ", "", str(error))
+            raise ArgumentError(f"{file}:{error.GetLine()}:{error.GetColumn()}: {why}") from None
     if parsed is not text and not isinstance(parsed, dict):  # JSON or YAML that is no object
-        raise ArgumentError(f"{what} {file}: expected an object at the top, got "
+        raise ArgumentError(f"{file}: expected an object at the top, got "
                             f"{type(parsed).__name__}")
     try:
         return message(parsed, cls, what)
     except ArgumentError as error:  # "FILE: spec.loss.poly1.epsilon: why", as polyctl names it
         raise ArgumentError(f"{file}: {error.message}") from None
+
+
+def _yaml_syntax_error(file, error):
+    """PyYAML's error as polyctl says one: "FILE:LINE:COLUMN: problem" (PyYAML counts from 0)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    if mark is None or not problem:
+        return f"{file}: {' '.join(str(error).split())}"
+    return f"{file}:{mark.line + 1}:{mark.column + 1}: {problem}"
 
 
 def _object_without_repeated_keys(pairs):

@@ -53,9 +53,9 @@ def plain_scalar(text, nulls=True):
     return text
 
 
-def load(yaml, text, descriptor):
+def load(yaml, text, descriptor, what):
     """The dict a `descriptor` message's YAML `text` stands for; yaml.YAMLError for what YAML
-    refuses, ArgumentError for what a spec may not hold."""
+    refuses, ArgumentError for what a spec may not hold (naming a field "what.path")."""
     documents = list(yaml.load_all(text, Loader=_loader(yaml)))
     if any(document is not None for document in documents[1:]):
         raise ArgumentError("a second YAML document (after ---): a spec file holds one, and the "
@@ -63,7 +63,7 @@ def load(yaml, text, descriptor):
     tree = documents[0] if documents else None
     if not isinstance(tree, dict):
         return tree  # the caller says that a spec is an object
-    return _spec_value(tree, descriptor, [0], 0)
+    return _spec_value(tree, descriptor, [0], 0, what)
 
 
 def _loader(yaml):
@@ -223,16 +223,16 @@ def _check_scalar_kinds(field, item, where):
         named = f"{where}[{i}]" if isinstance(item, list) else where
         if field.cpp_type == FieldDescriptor.CPPTYPE_BOOL:
             if isinstance(value, str):
-                raise ArgumentError(f"{named}: expected true or false, got a string")
+                raise ArgumentError(f"{named}: must be true or false, got a string")
             continue
         if isinstance(value, bool):
-            raise ArgumentError(f"{named}: expected a number, got a boolean")
+            raise ArgumentError(f"{named}: must be a number, got a boolean")
         if not isinstance(value, str):
             continue
         if field.cpp_type in _INTEGER_TYPES and not _INTEGER.fullmatch(value):
-            raise ArgumentError(f"{named}: not a whole number: {value!r}")
+            raise ArgumentError(f"{named}: must be a whole number, got {value!r}")
         if (field.cpp_type in _FLOAT_TYPES and not _NUMBER.fullmatch(value) and
                 value not in _FLOAT_WORDS):
             if value.lower().lstrip("+-") in (".nan", ".inf", "nan", "inf"):  # NaN, infinity
                 raise ArgumentError(f"{named}: must be a finite number, got {value!r}")
-            raise ArgumentError(f"{named}: not a number: {value!r}")
+            raise ArgumentError(f"{named}: must be a number, got {value!r}")
