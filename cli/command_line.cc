@@ -135,10 +135,56 @@ int UsageError(const std::string& tool, const CLI::Error& e) {
   return kExitUsage;
 }
 
+// The option `name` ("--x") of `app` or of any of its commands, the first found; null if none.
+const CLI::Option* FindOptionAnywhere(const CLI::App& app, const std::string& name) {
+  if (const CLI::Option* option = app.get_option_no_throw(name)) return option;
+  for (const CLI::App* command : app.get_subcommands({})) {
+    if (const CLI::Option* option = FindOptionAnywhere(*command, name)) return option;
+  }
+  return nullptr;
+}
+
+// CLI11 reads "--x=" (an empty value after '=') as "--x" alone: the next argument becomes its
+// value ("--name= --dry-run" names the job "--dry-run" and submits it for real), and a flag
+// given so is off. So "--x=" is split into "--x" and an explicit empty value, which the option's
+// own check then judges ("--name: must not be empty"), and a flag given a value is refused.
+// Everything after "--" is left alone. Empty when the arguments are fine; else the message.
+std::string SplitEmptyValues(const CLI::App& app, int argc, char** argv,
+                             std::vector<std::string>* args) {
+  bool options_ended = false;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (i == 0 || options_ended || arg.size() < 4 || !absl::StartsWith(arg, "--") ||
+        arg.back() != '=' || arg.find('=') != arg.size() - 1) {
+      options_ended = options_ended || (i > 0 && arg == "--");
+      args->push_back(arg);
+      continue;
+    }
+    const std::string name = arg.substr(0, arg.size() - 1);
+    const CLI::Option* option = FindOptionAnywhere(app, name);
+    if (option != nullptr && option->get_expected_max() == 0) {
+      return absl::StrCat(name, ": a flag takes no value; give ", name, " alone, or leave it out");
+    }
+    args->push_back(name);
+    args->push_back("");
+  }
+  return "";
+}
+
 }  // namespace
 
-std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
-  const std::string tool = ToolName(argc > 0 ? argv[0] : nullptr);
+std::optional<int> ParseCommandLine(CLI::App& app, int raw_argc, char** raw_argv) {
+  const std::string tool = ToolName(raw_argc > 0 ? raw_argv[0] : nullptr);
+  std::vector<std::string> args;
+  if (const std::string refused = SplitEmptyValues(app, raw_argc, raw_argv, &args);
+      !refused.empty()) {
+    std::cerr << tool << ": " << refused << "\nRun with --help for more information.\n";
+    return kExitUsage;
+  }
+  std::vector<char*> split;
+  for (std::string& arg : args) split.push_back(arg.data());
+  const int argc = static_cast<int>(split.size());
+  char** argv = split.data();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

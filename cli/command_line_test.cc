@@ -3,7 +3,9 @@
 #include "cli/command_line.h"
 
 #include <string>
+#include <vector>
 
+#include "cli/exit_codes.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {
@@ -31,6 +33,35 @@ TEST(IntegerRangeTest, OnlyAWholeNumberWithinTheBoundsPasses) {
               std::string("must be a whole number in [-1000, 1000], got ") + bad)
         << bad;
   }
+}
+
+// ParseCommandLine on `args` (argv[0] first); its exit code, or -1 when the tool goes on.
+int Parse(CLI::App& app, std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  return ParseCommandLine(app, static_cast<int>(argv.size()), argv.data()).value_or(-1);
+}
+
+TEST(ParseCommandLineTest, AnEmptyValueAfterEqualsIsEmptyNotTheNextArgument) {
+  std::string name = "unset";
+  bool dry_run = false;
+  CLI::App app("test");
+  CLI::App* submit = app.add_subcommand("submit");
+  submit->add_option("--name", name);
+  submit->add_flag("--dry-run", dry_run);
+  // CLI11 alone took "--dry-run" as the name here, and the run was no dry run.
+  EXPECT_EQ(Parse(app, {"tool", "submit", "--name=", "--dry-run"}), -1);
+  EXPECT_EQ(name, "");
+  EXPECT_TRUE(dry_run);
+  // A value of its own, or '=' inside one, is as before; after "--" nothing is touched.
+  EXPECT_EQ(Parse(app, {"tool", "submit", "--name=a=", "--dry-run"}), -1);
+  EXPECT_EQ(name, "a=");
+  // A flag given an empty value is refused (CLI11 took it as off).
+  EXPECT_EQ(Parse(app, {"tool", "submit", "--dry-run="}), kExitUsage);
+  // The option's own check judges the empty value.
+  CLI::App checked("test");
+  checked.add_option("--name", name)->check(NotEmpty());
+  EXPECT_EQ(Parse(checked, {"tool", "--name=", "x"}), kExitUsage);
 }
 
 }  // namespace

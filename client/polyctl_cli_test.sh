@@ -346,6 +346,10 @@ expect 2 "--loss: must not be empty" -- submit "$spec" --loss ''
 expect 2 "--request-id: must not be empty" -- submit "$spec" --request-id ''
 expect 2 "--request-id: must not be empty" -- sweep "$spec" --loss 'poly1 {}' --request-id ''
 expect 2 "--name: must not be empty" -- upload "$spec" --name ''
+# "--x=" is an empty value too, never the next argument (which made a --dry-run a real submit).
+expect 2 "--name: must not be empty" -- submit "$spec" --name= --dry-run
+expect 2 "--request-id: must not be empty" -- sweep "$spec" --loss 'poly1 {}' --request-id= --dry-run
+expect 2 "--dry-run: a flag takes no value" -- submit "$spec" --dry-run=
 expect 2 "polyctl: --seed: given 2 times; give it once" -- submit "$spec" --seed 1 --seed 2
 { cat "$spec"; echo "# bytes of their own"; } >"$tmp/my spec.txtpb"
 expect 0 "polyctl: stored as 'my_spec.txtpb' (an artifact's name is [A-Za-z0-9._-])" -- \
