@@ -82,10 +82,18 @@ void Outbox::Close() {
   acked_cv_.notify_all();
 }
 
+void Outbox::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++wakes_;
+  }
+  cv_.notify_all();
+}
+
 void Outbox::WaitUnlessClosed(std::chrono::duration<double> timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (closed_) return;
-  cv_.wait_for(lock, timeout);  // any notification ends the wait: the caller looks again
+  const uint64_t wakes = wakes_;
+  cv_.wait_for(lock, timeout, [&] { return closed_.load() || wakes_ != wakes; });
 }
 
 size_t Outbox::buffered_points() {

@@ -50,9 +50,11 @@ class Outbox {
   // Wakes every wait and makes them return at once from now on.
   void Close();
   bool closed() const { return closed_.load(); }
-  // Ends a WaitUnlessClosed now (e.g. a stream opened).
-  void Wake() { cv_.notify_all(); }
-  // Sleeps up to `timeout`, or until Close(), Wake() or an Enqueue.
+  // Ends every WaitUnlessClosed now (e.g. a stream opened).
+  void Wake();
+  // Sleeps up to `timeout`, or until Close() or Wake(). An Enqueue does not end it: the
+  // connection loop's backoff between dials would otherwise end at each report of a running job
+  // (a worker dialled a stopped coordinator ~36 times a second).
   void WaitUnlessClosed(std::chrono::duration<double> timeout);
 
   // Metric points held: waiting, in the sender's hands, or written and not acknowledged.
@@ -68,6 +70,7 @@ class Outbox {
   WorkerMetrics* const metrics_;
 
   std::mutex mu_;
+  uint64_t wakes_ = 0;  // Wake() calls, under mu_
   std::condition_variable cv_;
   std::condition_variable acked_cv_;  // notified at each Acknowledge and at Close
   // Written but not acknowledged (unacked_), and not yet written (unsent_), both oldest first;

@@ -1,5 +1,6 @@
 #include "worker/outbox.h"
 
+#include <atomic>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -131,6 +132,29 @@ TEST(OutboxTest, CloseWakesAWaitingSender) {
   closer.join();
   EXPECT_TRUE(outbox.closed());
   outbox.WaitUnlessClosed(std::chrono::hours(1));  // returns at once once closed
+}
+
+// The connection loop's wait between dials: a running job's reports (each an Enqueue) must not
+// end it, or a worker dials a stopped coordinator as fast as its job reports.
+TEST(OutboxTest, ABackoffWaitIsNotCutShortByReportsButEndsAtWake) {
+  Outbox outbox(1000000, nullptr);
+  std::atomic<bool> waited{false};
+  std::thread job([&] {
+    while (!waited) outbox.Enqueue(Points(1));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  outbox.WaitUnlessClosed(milliseconds(200));
+  // A lower bound only: wait_for never returns before its timeout unless woken for a reason.
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(200));
+  waited = true;
+  job.join();
+  std::atomic<bool> woken{false};
+  std::thread waker([&] {
+    while (!woken) outbox.Wake();
+  });
+  outbox.WaitUnlessClosed(std::chrono::hours(1));  // ends at a Wake (else the test times out)
+  woken = true;
+  waker.join();
 }
 
 }  // namespace
