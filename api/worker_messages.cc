@@ -72,13 +72,18 @@ absl::Status CheckSeconds(const std::string& field, double seconds) {
 
 }  // namespace
 
-absl::Status ValidateHello(const polytrain::v1::Hello& hello) {
-  POLYTRAIN_RETURN_IF_ERROR(CheckLength("hello.name", hello.name(), 1, kMaxWorkerNameLength));
-  for (char c : hello.name()) {
+absl::Status ValidateWorkerName(absl::string_view field, absl::string_view name) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, name, 1, kMaxWorkerNameLength));
+  for (char c : name) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return InvalidField("hello.name", "use only [A-Za-z0-9._-]");
+      return InvalidField(field, "use only [A-Za-z0-9._-]");
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateHello(const polytrain::v1::Hello& hello) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateWorkerName("hello.name", hello.name()));
   POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("hello.slots", hello.slots(), 0, kMaxSlots));
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("hello.version", hello.version(), 0, kMaxWorkerNameLength));
   POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("hello.threads", hello.threads(), 0, kMaxWorkerThreads));

@@ -14,6 +14,10 @@ namespace polytrain {
 
 absl::Status ValidateHello(const polytrain::v1::Hello& hello);
 
+// A worker's name: 1 to kMaxWorkerNameLength characters of [A-Za-z0-9._-]; errors name `field`
+// (the worker checks its --name so, before it dials).
+absl::Status ValidateWorkerName(absl::string_view field, absl::string_view name);
+
 // Any message after the hello: its kind is set and every part of it is within bounds. A hello
 // here is not an error of its own (the stream's state decides); a failure's error text is never
 // refused for its length (CutError shortens it).

@@ -90,6 +90,14 @@ check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-
 code=$?
 check '[[ $code -eq 4 ]] && grep -qx "polytrain-worker: --data_root $tmp/nowhere: no such directory" "$tmp/err"' \
   "missing --data_root: exit $code: $(cat "$tmp/err")"
+# A name the coordinator would refuse at every dial stops the worker at once (it retried forever).
+for name in 'bad name' "$(printf 'n%.0s' {1..129})" ''; do
+  "$worker" --coordinator 127.0.0.1:1 --name "$name" >"$tmp/out" 2>"$tmp/err"
+  code=$?
+  check '[[ $code -eq 2 ]] && grep -q "^polytrain-worker: --name: " "$tmp/err"' \
+    "worker --name '$name': exit $code, $(cat "$tmp/err")"
+done
+
 "$worker" --coordinator 127.0.0.1:1 --name rootless --data_root "$tmp/nowhere" >"$tmp/out" 2>"$tmp/err"
 code=$?
 check '[[ $code -eq 4 ]] && grep -q "no such directory" "$tmp/err"' \

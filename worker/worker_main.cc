@@ -27,6 +27,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/worker_messages.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "cli/logging_flags.h"
@@ -188,7 +189,10 @@ int Main(int argc, char** argv) {
   std::string device = "cpu";
   app.add_option("--coordinator", service.coordinator,
                  "service mode: train jobs from the coordinator at HOST:PORT");
-  app.add_option("--name", service.name, "service mode: worker name (default HOSTNAME-PID)");
+  app.add_option("--name", service.name,
+                 "service mode: worker name, 1-128 characters of [A-Za-z0-9._-] (default "
+                 "HOSTNAME-PID)")
+      ->check(NotEmpty());
   app.add_option("--slots", service.slots, "service mode: jobs run at once")
       ->check(IntegerRange(1, 64))
       ->capture_default_str();
@@ -303,6 +307,12 @@ int Main(int argc, char** argv) {
       char host[256] = "worker";
       gethostname(host, sizeof(host) - 1);
       service.name = std::string(host) + "-" + std::to_string(getpid());
+    }
+    // The coordinator would refuse it at every dial: a name it cannot take stops the worker here.
+    if (absl::Status s =
+            ValidateWorkerName(app.count("--name") > 0 ? "--name" : "HOSTNAME-PID", service.name);
+        !s.ok()) {
+      return Fail(kExitUsage, s);
     }
     // Flag mistakes (unreadable files, plaintext to another host) stop the worker here, not
     // in its reconnect loop.
