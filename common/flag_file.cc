@@ -1,6 +1,9 @@
 #include "common/flag_file.h"
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +40,47 @@ absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::stri
     return absl::InvalidArgumentError(absl::StrCat(where, "larger than ", max_bytes >> 20, " MiB"));
   }
   return text;
+}
+
+absl::Status CheckFlagFileWritable(absl::string_view flag, const std::string& path) {
+  const std::string where = absl::StrCat(flag, " ", path, ": cannot write: ");
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "is a directory"));
+  }
+  std::filesystem::path directory = std::filesystem::path(path).parent_path();
+  if (directory.empty()) directory = ".";
+  if (access(directory.c_str(), W_OK) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(where, std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFlagFile(absl::string_view flag, const std::string& path,
+                           absl::string_view content) {
+  const std::string where = absl::StrCat(flag, " ", path, ": cannot write: ");
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "is a directory"));
+  }
+  const std::string temporary = absl::StrCat(path, ".tmp-", getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) return absl::InvalidArgumentError(absl::StrCat(where, std::strerror(errno)));
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.close();
+    if (!out) {
+      const int saved = errno;
+      std::filesystem::remove(temporary, error);
+      return absl::InvalidArgumentError(absl::StrCat(where, std::strerror(saved)));
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    std::filesystem::remove(temporary, error);
+    return absl::InvalidArgumentError(absl::StrCat(where, std::strerror(saved)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace polytrain

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -17,6 +18,18 @@ namespace polytrain {
 // is a directory, not a regular file, unreadable or larger, each as "FLAG PATH: why".
 absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag, const std::string& path,
                                          int64_t max_bytes);
+
+// Writes `content` to the file a flag names (a --port_file a script waits for): into a temporary
+// file beside it, then renamed into place, so that a reader never sees it half-written.
+// INVALID_ARGUMENT "FLAG PATH: cannot write: why" when it cannot be (no such directory, a
+// directory there, no permission), and nothing is left behind.
+absl::Status WriteFlagFile(absl::string_view flag, const std::string& path,
+                           absl::string_view content);
+
+// WriteFlagFile's errors, checked before there is anything to write (a port not yet bound), so
+// that a tool refuses the flag before it starts: the path is no directory and the directory it
+// goes in exists and may be written.
+absl::Status CheckFlagFileWritable(absl::string_view flag, const std::string& path);
 
 }  // namespace polytrain
 

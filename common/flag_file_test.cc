@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -53,6 +54,30 @@ TEST_F(FlagFileTest, ADirectoryOrAFifoIsRefusedWithoutBlocking) {
   EXPECT_THAT(status.message(), HasSubstr("--tokens " + fifo + ": not a regular file"));
   EXPECT_THAT(ReadFlagFile("--token_file", "/dev/zero", 1024).status().message(),
               HasSubstr("not a regular file"));
+}
+
+TEST_F(FlagFileTest, AWrittenFileIsWholeAndAFailureNamesTheFlagAndLeavesNothing) {
+  const std::string path = (dir_ / "port").string();
+  ASSERT_TRUE(WriteFlagFile("--port_file", path, "50051\n").ok());
+  ASSERT_TRUE(WriteFlagFile("--port_file", path, "7\n").ok());  // replaced whole
+  std::ifstream in(path);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "7\n");
+  const std::string missing = (dir_ / "nodir" / "port").string();
+  absl::Status status = WriteFlagFile("--port_file", missing, "1\n");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "--port_file " + missing + ": cannot write: No such file or directory");
+  status = WriteFlagFile("--metrics_port_file", dir_.string(), "1\n");
+  EXPECT_EQ(status.message(),
+            "--metrics_port_file " + dir_.string() + ": cannot write: is a directory");
+  EXPECT_TRUE(CheckFlagFileWritable("--port_file", path).ok());
+  EXPECT_EQ(CheckFlagFileWritable("--port_file", missing).message(),
+            "--port_file " + missing + ": cannot write: No such file or directory");
+  EXPECT_EQ(CheckFlagFileWritable("--metrics_port_file", dir_.string()).message(),
+            "--metrics_port_file " + dir_.string() + ": cannot write: is a directory");
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir_)) ++files;
+  EXPECT_EQ(files, 1);  // the port file; no temporary left
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <tuple>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
@@ -22,6 +23,7 @@
 #include "cli/exit_codes.h"
 #include "cli/logging_flags.h"
 #include "cli/security_flags.h"
+#include "common/flag_file.h"
 #include "common/grpc_logging.h"
 #include "server/coordinator_server.h"
 #include "server/token_authenticator.h"
@@ -179,6 +181,14 @@ int Main(int argc, char** argv) {
                                     "--db: must name a file (jobs must outlive the process), got '",
                                     options.db, "'")));
   }
+  for (const auto& [flag, path] :
+       {std::pair<const char*, const std::string&>{"--metrics_port_file", metrics_port_file},
+        {"--port_file", port_file}}) {
+    if (path.empty()) continue;
+    if (absl::Status s = CheckFlagFileWritable(flag, path); !s.ok()) {
+      return ExitWithError(kTool, s);
+    }
+  }
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(options);
   if (!server.ok()) {
     // Every start-up failure is a flag's value (a file, an address): invalid input.
@@ -186,10 +196,17 @@ int Main(int argc, char** argv) {
   }
   // The metrics port first: a script that waits for --port_file then finds it written (one that
   // read it at once found it missing, now and then, under load).
-  if (!metrics_port_file.empty()) {
-    std::ofstream(metrics_port_file) << (*server)->metrics_port() << "\n";
+  for (const auto& [flag, path, port] :
+       {std::tuple<const char*, const std::string&, int>{"--metrics_port_file", metrics_port_file,
+                                                         (*server)->metrics_port()},
+        {"--port_file", port_file, (*server)->port()}}) {
+    if (path.empty()) continue;
+    // A script waiting for the file would wait forever: a file that cannot be written stops it.
+    if (absl::Status s = WriteFlagFile(flag, path, absl::StrCat(port, "\n")); !s.ok()) {
+      (*server)->Shutdown(0);
+      return ExitWithError(kTool, s);
+    }
   }
-  if (!port_file.empty()) std::ofstream(port_file) << (*server)->port() << "\n";
   spdlog::info("serving on {}", (*server)->Describe());
 
   int received = 0;

@@ -597,6 +597,11 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
             "--listen " + taken_address +
                 ": cannot listen there (the port is in use, or the address is not this "
                 "machine's)"},
+           // A script waiting for the port file would wait forever.
+           {{"--listen", "127.0.0.1:0", "--plaintext", "--port_file",
+             (dir_ / "nodir" / "port").string()},
+            "--port_file " + (dir_ / "nodir" / "port").string() +
+                ": cannot write: No such file or directory"},
            {{"--listen", "127.0.0.1:99999", "--plaintext"},
             "--listen: expected HOST:PORT with a port in [0, 65535] (0 picks a free one), got "
             "'127.0.0.1:99999'"},

@@ -34,6 +34,7 @@
 #include "cli/security_flags.h"
 #include "common/allocator.h"
 #include "common/flag_directory.h"
+#include "common/flag_file.h"
 #include "common/grpc_logging.h"
 #include "common/metrics_http_server.h"
 #include "common/proto_file.h"
@@ -119,7 +120,11 @@ int RunService(ServiceWorker::Options options, const std::string& metrics_listen
         MetricsHttpServer::Start(metrics_listen, registry, [&worker] { worker.RefreshMetrics(); });
     if (!started.ok()) return Fail(kExitInvalid, started.status());
     endpoint = *std::move(started);
-    if (!metrics_port_file.empty()) std::ofstream(metrics_port_file) << endpoint->port() << "\n";
+    if (!metrics_port_file.empty()) {
+      absl::Status written = WriteFlagFile("--metrics_port_file", metrics_port_file,
+                                           absl::StrCat(endpoint->port(), "\n"));
+      if (!written.ok()) return Fail(kExitInvalid, written);
+    }
   }
   std::promise<void> run_returned;
   std::thread waiter([&, returned = run_returned.get_future()] {
