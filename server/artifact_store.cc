@@ -33,7 +33,7 @@ fs::path ChecksumPath(const fs::path& file) {
 
 absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::string& root) {
   std::error_code error;
-  fs::create_directories(root, error);
+  fs::create_directory(root, error);  // its parent exists (CoordinatorCore checked)
   if (error) {
     return absl::InvalidArgumentError(absl::StrCat("--artifacts ", root, ": ", error.message()));
   }

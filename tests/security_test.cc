@@ -597,6 +597,11 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
             "--listen " + taken_address +
                 ": cannot listen there (the port is in use, or the address is not this "
                 "machine's)"},
+           // A typo must not make a tree of directories: only the last one is made.
+           {{"--listen", "127.0.0.1:0", "--plaintext", "--artifacts",
+             (dir_ / "no" / "such" / "artifacts").string()},
+            "--artifacts " + (dir_ / "no" / "such" / "artifacts").string() + ": no directory " +
+                (dir_ / "no" / "such").string() + " to make it in"},
            // A script waiting for the port file would wait forever.
            {{"--listen", "127.0.0.1:0", "--plaintext", "--port_file",
              (dir_ / "nodir" / "port").string()},
