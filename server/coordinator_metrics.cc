@@ -130,8 +130,15 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
           BuildCounter()
               .Name("polytrain_worker_messages_refused_total")
               .Help("Worker messages refused for good (a field past its limit, a non-finite "
-                    "metric...), by kind: what they carried is dropped, and the coordinator's log "
-                    "and the worker's name the field.")
+                    "final metric...), by kind: what they carried is dropped, and the "
+                    "coordinator's log and the worker's name the field.")
+              .Register(registry)),
+      worker_messages_dropped_(
+          BuildCounter()
+              .Name("polytrain_worker_messages_dropped_total")
+              .Help("Worker reports about an attempt the worker does not hold (ended, requeued, "
+                    "another worker's, no such job), by kind: acknowledged and dropped; the "
+                    "coordinator logs the first of each job per worker stream.")
               .Register(registry)),
       search_trials_(BuildGauge()
                          .Name("polytrain_search_rung_trials")
@@ -165,6 +172,9 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
       polytrain::v1::WorkerMessage::descriptor()->FindOneofByName("kind");
   for (int i = 0; kinds != nullptr && i < kinds->field_count(); ++i) {
     worker_messages_refused_.Add({{"kind", kinds->field(i)->name()}});
+  }
+  for (const char* kind : {"metrics", "started", "finished", "failed", "rendezvous"}) {
+    worker_messages_dropped_.Add({{"kind", kind}});
   }
   // And each client method's successful calls, for the same reason (a restart's first call
   // would otherwise make its series at 1, which increase() does not count).
@@ -207,6 +217,10 @@ void CoordinatorMetrics::JobScheduled(double queued_seconds) {
 
 void CoordinatorMetrics::WorkerMessageRefused(const std::string& kind) {
   worker_messages_refused_.Add({{"kind", kind}}).Increment();
+}
+
+void CoordinatorMetrics::WorkerMessageDropped(const std::string& kind) {
+  worker_messages_dropped_.Add({{"kind", kind}}).Increment();
 }
 
 void CoordinatorMetrics::Rpc(const std::string& method, int grpc_code, double seconds) {

@@ -49,6 +49,9 @@ class CoordinatorMetrics {
   // A worker's message refused for good (INVALID_ARGUMENT), by its kind (heartbeat, metrics,
   // started, finished, failed, rendezvous, hello, none).
   void WorkerMessageRefused(const std::string& kind);
+  // A worker's report about an attempt it does not hold (ended, requeued, another worker's, no
+  // such job): acknowledged and dropped, by its kind.
+  void WorkerMessageDropped(const std::string& kind);
 
   // The latest values of a running job, from its metric points.
   void JobProgress(const polytrain::v1::Job& job, const polytrain::v1::MetricPoint& point);
@@ -87,6 +90,7 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Counter>& rpc_requests_;
   prometheus::Family<prometheus::Histogram>& rpc_duration_;
   prometheus::Family<prometheus::Counter>& worker_messages_refused_;
+  prometheus::Family<prometheus::Counter>& worker_messages_dropped_;
   // Per-job gauge families, by the MetricPoint value they show.
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> job_families_;
   prometheus::Family<prometheus::Gauge>& search_trials_;

@@ -1,6 +1,7 @@
 // What the coordinator exports to Prometheus as jobs and workers come and go: job counts by
 // state (a restart is not a transition), the queue's depth, refused worker messages by kind.
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -44,6 +45,43 @@ TEST_F(CoordinatorTest, QueueDepthCountsAJobCancelledWhileQueuedOut) {
   cancel.set_id(job.id());
   ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
   EXPECT_NE(exposition().find("polytrain_queue_depth 0\n"), std::string::npos) << exposition();
+}
+
+// Reports about an attempt a worker does not hold are acknowledged (a stale one is no error)
+// but counted: another worker's job, no such job, an attempt that is not the one running.
+TEST_F(CoordinatorTest, ReportsAboutAnAttemptTheWorkerDoesNotHoldAreCounted) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  ReopenWithMetrics(&metrics);
+  const Job job = Submit("held");
+  RecordingChannel owner_channel, other_channel;
+  const int64_t owner = Connect("owner", &owner_channel);
+  const int64_t other = Connect("other", &other_channel);
+  auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
+  EXPECT_NE(exposition().find("polytrain_worker_messages_dropped_total{kind=\"metrics\"} 0\n"),
+            std::string::npos)
+      << exposition();
+  for (const auto& [session, job_id, attempt] :
+       {std::tuple<int64_t, std::string, int>{other, job.id(), 1},
+        {owner, "job-ffffffffffff", 1},
+        {owner, job.id(), 2}}) {
+    polytrain::v1::WorkerMessage points;
+    points.mutable_metrics()->set_job_id(job_id);
+    points.mutable_metrics()->set_attempt(attempt);
+    AddTrainPoint(points.mutable_metrics(), 10);
+    ASSERT_TRUE(protocol_->Handle(session, points).ok());
+  }
+  polytrain::v1::WorkerMessage finished;
+  finished.mutable_finished()->set_job_id(job.id());
+  finished.mutable_finished()->set_attempt(1);
+  ASSERT_TRUE(protocol_->Handle(other, finished).ok());
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_NE(exposition().find("polytrain_worker_messages_dropped_total{kind=\"metrics\"} 3\n"),
+            std::string::npos)
+      << exposition();
+  EXPECT_NE(exposition().find("polytrain_worker_messages_dropped_total{kind=\"finished\"} 1\n"),
+            std::string::npos)
+      << exposition();
 }
 
 TEST_F(CoordinatorTest, ADeletedJobLeavesTheCountOfItsStateAndItsSeriesGo) {

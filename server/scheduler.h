@@ -213,6 +213,8 @@ class Scheduler {
     int threads_per_job = std::numeric_limits<int>::max();
     // It gave a job back (JobFailed.released): it is shutting down, and gets no more work.
     bool draining = false;
+    // Jobs whose dropped reports were logged (ReportDroppedLocked), at most a few.
+    std::set<std::string> dropped_logged;
     bool HasFreeSlot() const {
       return !draining && static_cast<int>(running.size() + stopping.size()) < hello.slots();
     }
@@ -246,6 +248,9 @@ class Scheduler {
     // `timed_out`: its ranks are told to stop, and it ends FAILED, never requeued.
     Clock::time_point deadline = Clock::time_point::max();
     bool timed_out = false;
+    // A lease after its cancel (max: none asked for): a worker that renews its lease but never
+    // confirms the stop (hung, or hostile) is let go then, as one past its time limit is.
+    Clock::time_point cancel_let_go = Clock::time_point::max();
     // The newest step of rank 0's metric points: how far the attempt trained, whichever rank
     // reports its end (only rank 0 reports points).
     int64_t newest_step = 0;
@@ -303,6 +308,11 @@ class Scheduler {
   // Which worker tokens may connect (RevokeWorkerTokens); empty: every one that authenticated.
   std::function<bool(const WorkerToken&)> token_still_valid_;
   Owned OwnedLocked(int64_t session, const std::string& job_id, int32_t attempt);
+  // A report (`kind`: metrics, started, ...) about an attempt `session`'s worker does not hold
+  // (ended, requeued, another worker's, no such job): acknowledged and dropped, but counted, and
+  // logged once per job and worker stream.
+  void ReportDroppedLocked(int64_t session, const char* kind, const std::string& job_id,
+                           int32_t attempt);
   // Tells every rank of `job` that has not stopped to stop, and frees its slot.
   void StopRanksLocked(const std::string& job_id, RunningJob& job);
   // Ends the job in `state`; ranks still running elsewhere are told to stop. Job.steps becomes
@@ -321,10 +331,11 @@ class Scheduler {
   // When the attempt of `job` (just started, or restored from the store) runs out of time.
   static Clock::time_point AttemptDeadline(const polytrain::v1::Job& job);
   // Tells the ranks of attempts past their time limit to stop; returns those whose workers have
-  // not stopped them a lease later, for LetGoOfTimedOutLocked.
+  // not stopped them a lease later, and those cancelled a lease ago and still running, for
+  // LetGoOfTimedOutLocked.
   std::vector<std::string> EnforceTimeLimitsLocked(Clock::time_point now);
-  // Ends a timed-out attempt nobody confirmed stopping: FAILED (CANCELLED if a cancel was asked
-  // for). False when the store refused.
+  // Ends a timed-out or cancelled attempt nobody confirmed stopping: FAILED (CANCELLED if a
+  // cancel was asked for). False when the store refused.
   bool LetGoOfTimedOutLocked(const std::string& job_id);
   // "ran past spec.time_limit_seconds (N s) on attempt A".
   static std::string TimeLimitError(const RunningJob& job);

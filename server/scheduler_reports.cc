@@ -38,6 +38,32 @@ Scheduler::Owned Scheduler::OwnedLocked(int64_t session, const std::string& job_
   return {};
 }
 
+void Scheduler::ReportDroppedLocked(int64_t session, const char* kind, const std::string& job_id,
+                                    int32_t attempt) {
+  if (options_.metrics != nullptr) options_.metrics->WorkerMessageDropped(kind);
+  auto worker = workers_.find(session);
+  // A worker sends for a stale attempt a few times at most; a hostile one could name millions of
+  // jobs, and each is logged only while the log names fewer than this many for its stream.
+  constexpr size_t kLoggedJobsPerStream = 16;
+  if (worker == workers_.end() || worker->second.dropped_logged.size() >= kLoggedJobsPerStream ||
+      !worker->second.dropped_logged.insert(job_id).second) {
+    return;
+  }
+  auto running = running_.find(job_id);
+  const std::string now = running == running_.end()
+                              ? "it runs nowhere now (ended, queued or unknown)"
+                          : running->second.attempt != attempt
+                              ? absl::StrCat("it runs attempt ", running->second.attempt, " now")
+                          : running->second.ranks.size() == 1
+                              ? absl::StrCat("it runs on worker ", running->second.ranks[0].worker)
+                              : "its gang runs on other workers";
+  spdlog::warn(
+      "worker {} reported {} of job {} attempt {}, which it does not hold: dropped ({}; further "
+      "such reports of this job from this stream are counted in "
+      "polytrain_worker_messages_dropped_total only)",
+      worker->second.hello.name(), kind, job_id, attempt, now);
+}
+
 absl::Status Scheduler::RenewLeases(int64_t session, const polytrain::v1::Heartbeat& heartbeat) {
   SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
@@ -67,7 +93,10 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   const Owned owned = OwnedLocked(session, batch.job_id(), batch.attempt());
-  if (owned.job == nullptr) return absl::OkStatus();  // a stale attempt: dropped
+  if (owned.job == nullptr) {  // a stale attempt: dropped
+    ReportDroppedLocked(session, "metrics", batch.job_id(), batch.attempt());
+    return absl::OkStatus();
+  }
   RunningJob* job = owned.job;
   job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
   if (owned.rank != 0) return absl::OkStatus();  // rank 0 reports for its gang
@@ -83,7 +112,10 @@ absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::Job
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   const Owned owned = OwnedLocked(session, started.job_id(), started.attempt());
-  if (owned.job == nullptr) return absl::OkStatus();
+  if (owned.job == nullptr) {
+    ReportDroppedLocked(session, "started", started.job_id(), started.attempt());
+    return absl::OkStatus();
+  }
   owned.job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
   if (owned.rank != 0) return absl::OkStatus();
   // Points the earlier attempt stored past this attempt's checkpoint would otherwise sit beside
@@ -102,8 +134,12 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   const Owned owned = OwnedLocked(session, finished.job_id(), finished.attempt());
-  if (owned.job == nullptr) {  // an attempt it was told to stop has ended
-    if (StoppedLocked(session, finished.job_id())) ScheduleLocked();
+  if (owned.job == nullptr) {  // an attempt it was told to stop has ended, or a stale report
+    if (StoppedLocked(session, finished.job_id())) {
+      ScheduleLocked();
+    } else {
+      ReportDroppedLocked(session, "finished", finished.job_id(), finished.attempt());
+    }
     return absl::OkStatus();
   }
   if (finished.paused() && !owned.job->job.has_search()) {  // only a trial stops at a rung
@@ -154,8 +190,12 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   const Owned owned = OwnedLocked(session, failed.job_id(), failed.attempt());
-  if (owned.job == nullptr) {  // an attempt it was told to stop has ended
-    if (StoppedLocked(session, failed.job_id())) ScheduleLocked();
+  if (owned.job == nullptr) {  // an attempt it was told to stop has ended, or a stale report
+    if (StoppedLocked(session, failed.job_id())) {
+      ScheduleLocked();
+    } else {
+      ReportDroppedLocked(session, "failed", failed.job_id(), failed.attempt());
+    }
     return absl::OkStatus();
   }
   RunningJob* job = owned.job;
@@ -221,7 +261,11 @@ absl::Status Scheduler::RendezvousReady(int64_t session,
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
   const Owned owned = OwnedLocked(session, ready.job_id(), ready.attempt());
-  if (owned.job == nullptr || owned.rank != 0) return absl::OkStatus();
+  if (owned.job == nullptr) {
+    ReportDroppedLocked(session, "rendezvous", ready.job_id(), ready.attempt());
+    return absl::OkStatus();
+  }
+  if (owned.rank != 0) return absl::OkStatus();
   owned.job->rendezvous = ready.address();
   polytrain::v1::CoordinatorMessage rendezvous;
   rendezvous.mutable_rendezvous()->set_job_id(ready.job_id());
