@@ -22,10 +22,11 @@ namespace {
 class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   ArtifactUpload(WorkerProtocol* protocol, ArtifactStore* artifacts, grpc::ByteBuffer* receipt,
-                 const absl::Status& access, absl::Duration idle_timeout)
+                 const absl::Status& access, absl::Duration idle_timeout, RefusalLog refusals)
       : protocol_(protocol),
         artifacts_(artifacts),
         receipt_(receipt),
+        refusals_(std::move(refusals)),
         idle_(idle_timeout, [this, idle_timeout] {
           upload_.reset();
           Finish(ToGrpcStatus(IdleUploadStatus(idle_timeout)));
@@ -45,15 +46,14 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
                                 "upload); nothing stored")
                           : Store();
       upload_.reset();  // an unstored upload's temporary file goes now
-      Finish(ToGrpcStatus(s));
+      Refuse(s);
       return;
     }
     // A refused upload's temporary file goes before the status does: a client that sees the
     // status must not find the file still there.
     if (!ok) {
       upload_.reset();
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "last: the upload ended before a chunk marked last"));
+      Refuse(absl::InvalidArgumentError("last: the upload ended before a chunk marked last"));
       return;
     }
     chunk_.Clear();
@@ -61,7 +61,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     if (s.ok()) s = Receive();
     if (!s.ok()) {
       upload_.reset();
-      Finish(ToGrpcStatus(s));
+      Refuse(s);
       return;
     }
     // After the last chunk, one more read: the stream's end stores the file, a further chunk
@@ -76,6 +76,12 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   }
 
  private:
+  // Ends the upload with `status` (OK: stored), logging a refusal.
+  void Refuse(const absl::Status& status) {
+    if (!status.ok() && refusals_ != nullptr) refusals_(status);
+    Finish(ToGrpcStatus(status));
+  }
+
   void Read() {
     idle_.Arm();
     StartRead(&chunk_bytes_);
@@ -121,6 +127,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   WorkerProtocol* protocol_;
   ArtifactStore* artifacts_;
   grpc::ByteBuffer* receipt_;
+  const RefusalLog refusals_;
   grpc::ByteBuffer chunk_bytes_;
   polytrain::v1::ArtifactChunk chunk_;
   std::unique_ptr<ArtifactStore::Upload> upload_;
@@ -149,18 +156,17 @@ absl::StatusOr<IntactArtifact> RequestedFile(
 
 }  // namespace
 
-grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(WorkerProtocol* protocol,
-                                                             ArtifactStore* artifacts,
-                                                             grpc::ByteBuffer* receipt,
-                                                             const absl::Status& access,
-                                                             absl::Duration idle_timeout) {
-  return new ArtifactUpload(protocol, artifacts, receipt, access, idle_timeout);
+grpc::ServerReadReactor<grpc::ByteBuffer>* NewArtifactUpload(
+    WorkerProtocol* protocol, ArtifactStore* artifacts, grpc::ByteBuffer* receipt,
+    const absl::Status& access, absl::Duration idle_timeout, RefusalLog refusals) {
+  return new ArtifactUpload(protocol, artifacts, receipt, access, idle_timeout,
+                            std::move(refusals));
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(
     grpc::CallbackServerContext* context, WorkerProtocol* protocol, ArtifactStore* artifacts,
-    const grpc::ByteBuffer& request_bytes, const absl::Status& access,
-    absl::Duration idle_timeout) {
+    const grpc::ByteBuffer& request_bytes, const absl::Status& access, absl::Duration idle_timeout,
+    RefusalLog refusals) {
   // Checked here (the request buffer is the call's, and a refused call needs no thread); the
   // file is found on another thread.
   polytrain::v1::DownloadArtifactRequest request;
@@ -168,6 +174,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(
   if (refused.ok()) refused = ParseRequest(request_bytes, &request);
   if (refused.ok()) refused = ValidateDownloadArtifactRequest(request);
   if (refused.ok()) refused = protocol->CheckDownload(request.session_key(), request.path());
+  if (access.ok() && !refused.ok() && refusals != nullptr) refusals(refused);
   auto find = [artifacts, request = std::move(request)](
                   polytrain::v1::ArtifactChunk* first) -> absl::StatusOr<IntactArtifact> {
     absl::StatusOr<IntactArtifact> file = RequestedFile(artifacts, request);

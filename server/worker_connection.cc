@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/limits.h"
 #include "common/grpc_status.h"
 #include "common/utf8_text.h"
@@ -13,8 +15,9 @@ namespace polytrain {
 using polytrain::v1::CoordinatorMessage;
 
 WorkerConnection::WorkerConnection(WorkerProtocol* protocol,
-                                   const absl::StatusOr<WorkerToken>& access)
-    : protocol_(protocol) {
+                                   const absl::StatusOr<WorkerToken>& access, RefusalLog refusals,
+                                   std::string peer)
+    : protocol_(protocol), refusals_(std::move(refusals)), peer_(std::move(peer)) {
   if (!access.ok()) {
     CloseWith(ToGrpcStatus(access.status()));
     return;
@@ -36,28 +39,39 @@ void WorkerConnection::OnReadDone(bool ok) {
     return;
   }
   if (absl::Status parsed = ParseRequest(incoming_bytes_, &incoming_); !parsed.ok()) {
-    spdlog::warn("refused a worker stream: {}", std::string(parsed.message()));
+    spdlog::warn("refused a worker stream from {}{}: {}", peer_.empty() ? "an unknown peer" : peer_,
+                 worker_name_.empty() ? "" : absl::StrCat(" (worker ", worker_name_, ")"),
+                 std::string(parsed.message()));
     CloseWith(ToGrpcStatus(parsed));
     return;
   }
   if (session_ < 0) {
-    if (!incoming_.has_hello()) {
-      CloseWith(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                             "the first message on a worker stream must be a hello"));
-      return;
-    }
-    absl::StatusOr<int64_t> session = protocol_->Connected(incoming_.hello(), this, token_);
+    absl::StatusOr<int64_t> session =
+        incoming_.has_hello()
+            ? protocol_->Connected(incoming_.hello(), this, token_)
+            : absl::FailedPreconditionError("the first message on a worker stream must be a hello");
     if (!session.ok()) {
+      if (refusals_ != nullptr) refusals_(session.status());
       CloseWith(ToGrpcStatus(session.status()));
       return;
     }
     session_ = *session;
     worker_name_ = incoming_.hello().name();
+    spdlog::info("worker {} connected from {} ({} slot(s){})", worker_name_,
+                 peer_.empty() ? "an unknown peer" : peer_, incoming_.hello().slots(),
+                 incoming_.hello().devices().empty()
+                     ? ""
+                     : absl::StrCat(", ", absl::StrJoin(incoming_.hello().devices(), ", ")));
   } else if (absl::Status s = protocol_->Handle(session_, incoming_);
              s.code() == absl::StatusCode::kInvalidArgument) {
     // Refused for good: acknowledged so the worker does not send it again at every reconnect.
     spdlog::warn("refused a message from worker {}: {}", worker_name_, std::string(s.message()));
     if (incoming_.sequence() != 0) SendAck(incoming_.sequence(), s.message());
+  } else if (s.code() == absl::StatusCode::kFailedPrecondition) {
+    // Out of protocol (a second hello): the stream ends; sent again, it would end again.
+    if (refusals_ != nullptr) refusals_(s);
+    CloseWith(ToGrpcStatus(s));
+    return;
   } else if (!s.ok()) {
     // E.g. the store failed (a full disk): the worker sends it again when it reconnects, backing
     // off. Said here, where the operator looks, not only in the worker's log.
@@ -87,8 +101,15 @@ void WorkerConnection::OnWriteDone(bool ok) {
 }
 
 void WorkerConnection::OnDone() {
-  if (session_ >= 0) protocol_->Disconnected(session_);
+  EndSession();
   delete this;
+}
+
+void WorkerConnection::EndSession() {
+  if (session_ < 0) return;
+  protocol_->Disconnected(session_);
+  session_ = -1;
+  spdlog::info("worker {} disconnected", worker_name_);
 }
 
 void WorkerConnection::WriteNextLocked() {
@@ -131,10 +152,7 @@ void WorkerConnection::Close(const absl::Status& status) {
 }
 
 void WorkerConnection::CloseWith(const grpc::Status& status) {
-  if (session_ >= 0) {
-    protocol_->Disconnected(session_);
-    session_ = -1;
-  }
+  EndSession();
   FinishOnce(status);
 }
 

@@ -15,6 +15,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "polytrain/v1/worker.pb.h"
+#include "server/worker_call_refusals.h"
 #include "server/worker_protocol.h"
 
 namespace polytrain {
@@ -23,8 +24,10 @@ class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
                                public WorkerChannel {
  public:
   // A refused `access` finishes the stream at once; an accepted one is the name of the worker
-  // token it came with (empty without tokens). Deletes itself when the stream is done.
-  WorkerConnection(WorkerProtocol* protocol, const absl::StatusOr<WorkerToken>& access);
+  // token it came with (empty without tokens). A refused hello goes to `refusals`; the stream's
+  // start and end are logged with `peer`. Deletes itself when the stream is done.
+  WorkerConnection(WorkerProtocol* protocol, const absl::StatusOr<WorkerToken>& access,
+                   RefusalLog refusals = nullptr, std::string peer = "");
 
   void Send(const polytrain::v1::CoordinatorMessage& message) override;
   // Finishes the stream with `status`; the pending read then ends and the session with it.
@@ -37,12 +40,16 @@ class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   void WriteNextLocked();
   // `refused`: why the message of `sequence` was refused for good (empty: it was handled).
   void SendAck(uint64_t sequence, absl::string_view refused = {});
+  // The Scheduler forgets the session (its jobs wait a lease for the worker to come back).
+  void EndSession();
   // Stops taking messages from the Scheduler and finishes once no write is in flight.
   void CloseWith(const grpc::Status& status);
   // The part of both closes under mu_: the stream finishes once, with the first status.
   void FinishOnce(const grpc::Status& status);
 
   WorkerProtocol* protocol_;
+  const RefusalLog refusals_;
+  const std::string peer_;
   int64_t session_ = -1;
   std::string worker_name_;  // from its hello
   WorkerToken token_;        // the worker token it came with

@@ -5,21 +5,27 @@
 
 namespace polytrain {
 
+RefusalLog WorkerServiceImpl::RefusalsOf(const grpc::CallbackServerContext& context) {
+  return [this, peer = context.peer()](const absl::Status& why) { refusals_.Record(peer, why); };
+}
+
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WorkerServiceImpl::Connect(
     grpc::CallbackServerContext* context) {
-  return new WorkerConnection(protocol_, access_->CheckWorker(*context));
+  return new WorkerConnection(protocol_, access_->CheckWorker(*context), RefusalsOf(*context),
+                              context->peer());
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* WorkerServiceImpl::UploadArtifact(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* receipt) {
   return NewArtifactUpload(protocol_, artifacts_, receipt, access_->CheckWorker(*context).status(),
-                           transfer_idle_);
+                           transfer_idle_, RefusalsOf(*context));
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WorkerServiceImpl::DownloadArtifact(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return NewArtifactDownload(context, protocol_, artifacts_, *request,
-                             access_->CheckWorker(*context).status(), transfer_idle_);
+                             access_->CheckWorker(*context).status(), transfer_idle_,
+                             RefusalsOf(*context));
 }
 
 }  // namespace polytrain

@@ -10,7 +10,9 @@
 #include "polytrain/v1/worker.grpc.pb.h"
 #include "server/access_control.h"
 #include "server/artifact_store.h"
+#include "server/auth_failure_log.h"
 #include "server/stream_idle_timer.h"
+#include "server/worker_call_refusals.h"
 #include "server/worker_protocol.h"
 
 namespace polytrain {
@@ -43,10 +45,14 @@ class WorkerServiceImpl final : public worker_service_internal::RawService {
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 
  private:
+  // Logs the refusals of the call `context` is for, naming its peer.
+  RefusalLog RefusalsOf(const grpc::CallbackServerContext& context);
+
   WorkerProtocol* const protocol_;
   ArtifactStore* const artifacts_;
   const AccessControl* const access_;
   const absl::Duration transfer_idle_;
+  AuthFailureLog refusals_;
 };
 
 }  // namespace polytrain

@@ -40,6 +40,37 @@ class WorkerReportTest(unittest.TestCase):
             worker.close()
             coordinator.close()
 
+    def test_refused_worker_calls_and_stream_ends_are_logged_with_the_peer(self):
+        coordinator = Coordinator("worker-log")
+        worker = FakeWorker(coordinator, "w-log")
+        try:
+            self.assertEqual(worker.next_message().WhichOneof("kind"), "welcome")
+            twin = FakeWorker(coordinator, "w-log")  # the name a live worker holds
+            with self.assertRaises(grpc.RpcError) as refused:
+                twin.next_message()
+            self.assertEqual(refused.exception.code(), grpc.StatusCode.ALREADY_EXISTS)
+            download = coordinator.channel.unary_stream(
+                "/polytrain.v1.WorkerService/DownloadArtifact")
+            request = worker_pb2.DownloadArtifactRequest(
+                path="job-000000000000/ckpt-000000000001.pt", session_key="0" * 32)
+            with self.assertRaises(grpc.RpcError) as refused:
+                list(download(request.SerializeToString(), timeout=10))
+            download_code = refused.exception.code().name
+            worker.close()
+            # The stream's end is logged once the coordinator sees it: polled for, not slept on.
+            deadline = time.monotonic() + 30
+            while ("worker w-log disconnected" not in (coordinator.dir / "log").read_text()
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+        finally:
+            worker.close()
+            coordinator.close()
+        log = (coordinator.dir / "log").read_text()
+        self.assertRegex(log, r"worker w-log connected from ipv4:127\.0\.0\.1:\d+ \(1 slot")
+        self.assertRegex(log, r"refused a call from ipv4:127\.0\.0\.1:\d+: ALREADY_EXISTS: ")
+        self.assertRegex(log, rf"refused a call from ipv4:127\.0\.0\.1:\d+: {download_code}: ")
+        self.assertIn("worker w-log disconnected", log)
+
 
 class WorkerUploadTest(unittest.TestCase):
     """A checkpoint upload over the worker service, from a worker built from the protos."""
