@@ -192,6 +192,31 @@ TEST_F(CoordinatorTest, ATimedOutAttemptIsStoppedOnReconnectAndACancelWinsOverTh
   EXPECT_EQ(Get(job.id()).error(), "cancelled; let go 10 s later without word from its worker");
 }
 
+// A worker that keeps its lease alive but never confirms a cancel (hung, or hostile) does not
+// keep the job running: it is let go a lease after the cancel, and its slot stays taken.
+TEST_F(CoordinatorTest, ACancelItsWorkerNeverConfirmsEndsALeaseLater) {
+  const Job job = Submit("unstoppable");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(job.id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  EXPECT_EQ(channel.Cancelled(), (std::vector<std::string>{job.id()}));
+  polytrain::v1::WorkerMessage beat;
+  beat.mutable_heartbeat()->add_running_job_ids(job.id());
+  ASSERT_TRUE(protocol_->Handle(session, beat).ok());
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);  // within its lease
+  // Renewed (its lease runs past the moment looked at), still no word of the stop.
+  const Scheduler::Clock::time_point before_beat = Scheduler::Clock::now();
+  ASSERT_TRUE(protocol_->Handle(session, beat).ok());
+  scheduler_->ExpireLeases(before_beat + std::chrono::seconds(10));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(Get(job.id()).error(), "cancelled; let go 10 s later without word from its worker");
+  Submit("next");
+  EXPECT_EQ(channel.Assigned(), (std::vector<std::string>{"unstoppable"}));  // slot still taken
+}
+
 TEST_F(CoordinatorTest, MessagesFromAStaleAttemptAreIgnored) {
   const Job job = Submit("steady");
   RecordingChannel channel;

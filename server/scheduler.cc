@@ -176,6 +176,7 @@ absl::StatusOr<Job> Scheduler::Cancel(const std::string& job_id) {
       POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
     }
     running->second.cancel_requested = true;
+    running->second.cancel_let_go = std::min(running->second.cancel_let_go, Clock::now() + Lease());
     for (const Rank& rank : running->second.ranks) {
       auto worker = workers_.find(rank.session);
       if (worker != workers_.end()) worker->second.channel->Send(CancelMessage(job_id));

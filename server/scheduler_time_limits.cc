@@ -1,5 +1,6 @@
 // Scheduler, part: spec.time_limit_seconds. Each attempt's deadline, telling the ranks of an
-// attempt past it to stop, and letting go of one nobody confirmed stopping a lease later.
+// attempt past it to stop, and letting go of one nobody confirmed stopping a lease later (and of
+// a cancelled one, a lease after its cancel).
 #include "absl/strings/str_cat.h"
 #include "common/timestamps.h"
 #include "google/protobuf/util/time_util.h"
@@ -29,6 +30,14 @@ std::vector<std::string> Scheduler::EnforceTimeLimitsLocked(Clock::time_point no
   // Before the port opens no worker can confirm a stop: restored attempts wait for Serving().
   if (options_.restored_leases_wait_for_serving && !serving_) return let_go;
   for (auto& [job_id, job] : running_) {
+    if (job.cancel_requested) {
+      // Restored from the store with its cancel: a lease from when this coordinator serves.
+      if (job.cancel_let_go == Clock::time_point::max()) job.cancel_let_go = now + Lease();
+      if (now >= job.cancel_let_go) {
+        let_go.push_back(job_id);
+        continue;
+      }
+    }
     if (job.deadline == Clock::time_point::max() || now < job.deadline) continue;
     if (!job.timed_out) {
       job.timed_out = true;
