@@ -74,12 +74,18 @@ absl::Status ValidateRanges(const LossSearch& search) {
       return InvalidField(FieldPath(IndexPath("search.ranges", i), "field"), s.message());
     }
   }
-  POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(search.loss(), "search.loss"));
+  // As every draw has it: its lists lengthened to the indices the ranges draw ("lengthened with
+  // zeros up to j": poly_n {} with a range of epsilons[0] is a poly_n of one term).
+  LossSpec lengthened = search.loss();
+  for (const ParameterRange& range : search.ranges()) {
+    (void)LengthenLossList(range.field(), &lengthened);
+  }
+  POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(lengthened, "search.loss"));
   std::set<std::string> fields;
   for (int i = 0; i < search.ranges_size(); ++i) {
     const ParameterRange& range = search.ranges(i);
     const std::string path = IndexPath("search.ranges", i);
-    LossSpec probe = search.loss();
+    LossSpec probe = lengthened;
     if (absl::Status s = SetLossNumber(range.field(), 0.0, &probe); !s.ok()) {
       return InvalidField(FieldPath(path, "field"), s.message());
     }
@@ -100,7 +106,7 @@ absl::Status ValidateRanges(const LossSearch& search) {
     // The family's bounds are intervals: both ends valid means every draw is.
     for (const auto& [end, value] : {std::pair<const char*, double>{"min", range.min()},
                                      std::pair<const char*, double>{"max", range.max()}}) {
-      probe = search.loss();
+      probe = lengthened;
       (void)SetLossNumber(range.field(), value, &probe);
       if (absl::Status s = ValidateTrainingLoss(probe, "loss"); !s.ok()) {
         return InvalidField(
@@ -171,7 +177,10 @@ LossSearch::Strategy SearchStrategy(const SubmitSweepRequest& request) {
              : request.search().strategy();
 }
 
-absl::Status SetLossNumber(absl::string_view field, double value, LossSpec* loss) {
+namespace {
+
+// SetLossNumber, or with a null `value` LengthenLossList.
+absl::Status SetOrLengthen(absl::string_view field, const double* value, LossSpec* loss) {
   const std::vector<absl::string_view> parts = absl::StrSplit(field, '.');
   if (field.empty() || parts.size() > 2) {
     return absl::InvalidArgumentError(
@@ -222,15 +231,27 @@ absl::Status SetLossNumber(absl::string_view field, double value, LossSpec* loss
           absl::StrCat(Quote(field), ": index must be at most ", kMaxRangeIndex));
     }
     if (index < 0) {
-      reflection->SetDouble(message, descriptor, value);
+      if (value != nullptr) reflection->SetDouble(message, descriptor, *value);
     } else {
       while (reflection->FieldSize(*message, descriptor) <= index) {
         reflection->AddDouble(message, descriptor, 0.0);
       }
-      reflection->SetRepeatedDouble(message, descriptor, static_cast<int>(index), value);
+      if (value != nullptr) {
+        reflection->SetRepeatedDouble(message, descriptor, static_cast<int>(index), *value);
+      }
     }
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SetLossNumber(absl::string_view field, double value, LossSpec* loss) {
+  return SetOrLengthen(field, &value, loss);
+}
+
+absl::Status LengthenLossList(absl::string_view field, LossSpec* loss) {
+  return SetOrLengthen(field, nullptr, loss);
 }
 
 absl::Status ValidateSearchStrategy(const LossSearch& search) {

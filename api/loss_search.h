@@ -36,6 +36,11 @@ polytrain::v1::LossSearch::Strategy SearchStrategy(
 // number of LossSpec, or a form other than the loss's.
 absl::Status SetLossNumber(absl::string_view field, double value, polytrain::v1::LossSpec* loss);
 
+// The list `field` indexes in `loss`, lengthened with zeros to hold its index, as SetLossNumber
+// would, without setting the number; a field without an index leaves `loss` as it is. The shape
+// every drawn loss has, for checking the search's loss before any draw.
+absl::Status LengthenLossList(absl::string_view field, polytrain::v1::LossSpec* loss);
+
 // INVALID_ARGUMENT naming search.strategy when it is none of the enum's values: checked before
 // anything that depends on the strategy (how many `losses` it needs).
 absl::Status ValidateSearchStrategy(const polytrain::v1::LossSearch& search);

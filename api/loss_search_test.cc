@@ -75,6 +75,16 @@ TEST(LossSearchTest, SetsNumbersByPathAndLengthensLists) {
         << odd;
   }
   EXPECT_TRUE(SetLossNumber("poly_n.epsilons[0]", 1, &loss).ok());
+  // Lengthening only: the list holds the index, and a number already there stays.
+  LossSpec lengthened;
+  lengthened.mutable_poly_n()->add_epsilons(0.25);
+  ASSERT_TRUE(LengthenLossList("poly_n.epsilons[2]", &lengthened).ok());
+  EXPECT_EQ(lengthened.poly_n().epsilons_size(), 3);
+  EXPECT_EQ(lengthened.poly_n().epsilons(0), 0.25);
+  ASSERT_TRUE(LengthenLossList("poly_n.epsilons[0]", &lengthened).ok());
+  EXPECT_EQ(lengthened.poly_n().epsilons(0), 0.25);
+  ASSERT_TRUE(LengthenLossList("label_smoothing", &lengthened).ok());
+  EXPECT_EQ(lengthened.label_smoothing(), 0.0);
   // Class weights are no coefficient of the family.
   EXPECT_EQ(SetLossNumber("class_weights[0]", 1, &loss).message(),
             "'class_weights[0]': class_weights is not a number a search can draw");
@@ -203,6 +213,16 @@ TEST(LossSearchTest, RangesAreCheckedAgainstTheLossFamily) {
   request = Search(kHalving);
   request.add_losses()->mutable_cross_entropy();
   EXPECT_EQ(Error(request), "losses: must be empty when the search draws its losses (ranges)");
+  // A list the ranges lengthen is checked as drawn: poly_n {} with ranges of epsilons[0] and [1]
+  // is a poly_n of two terms (its empty list alone would need at least 1 entry).
+  request = Search(kHalving);
+  request.mutable_search()->mutable_loss()->mutable_poly_n();
+  request.mutable_search()->mutable_ranges(0)->set_field("poly_n.epsilons[0]");
+  request.mutable_search()->mutable_ranges(0)->set_min(0);
+  request.mutable_search()->mutable_ranges(0)->set_max(1);
+  *request.mutable_search()->add_ranges() = request.search().ranges(0);
+  request.mutable_search()->mutable_ranges(1)->set_field("poly_n.epsilons[1]");
+  EXPECT_EQ(Error(request), "");
   request = Search(kHalving);
   request.mutable_search()->set_trials(1001);
   EXPECT_EQ(Error(request), "search.trials: must be in [1, 1000], got 1001");
@@ -409,9 +429,9 @@ TEST(LossSearchTest, ASweepWhoseJobsWouldNotFitOneAnswerIsRefused) {
   request.mutable_base()->mutable_dataset()->mutable_tensors()->set_path("data.pt");
   for (int i = 0; i < 20000; ++i) request.mutable_search()->mutable_loss()->add_class_weights(1);
   EXPECT_EQ(Error(request),
-            "search.loss: the sweep's 1000 jobs would take about 153 MiB (each carries the base "
-            "and its loss), over the 8 MiB an answer holds: make the loss smaller or run fewer "
-            "jobs");
+            "search.loss: the sweep's 1000 jobs would take about 160567000 bytes (each carries "
+            "the base and its loss), over the 8388608 bytes (8 MiB) an answer holds: make the "
+            "loss smaller or run fewer jobs");
   request.mutable_search()->set_trials(40);  // 6.4 MB
   EXPECT_EQ(Error(request), "");
   request.mutable_search()->mutable_loss()->clear_class_weights();
