@@ -87,10 +87,11 @@ absl::Status CheckSweepFitsAnAnswer(const polytrain::v1::SubmitSweepRequest& req
   if (bytes <= kMaxResponseBytes) return absl::OkStatus();
   const std::string field = base_bytes >= largest_loss ? "base" : draws ? "search.loss" : "losses";
   return InvalidField(
-      field, absl::StrCat("the sweep's ", jobs, " jobs would take about ", bytes >> 20,
-                          " MiB (each carries the base and its loss), over the ",
-                          kMaxResponseBytes >> 20, " MiB an answer holds: make the ",
-                          field == "base" ? "base" : "loss", " smaller or run fewer jobs"));
+      field,
+      absl::StrCat("the sweep's ", jobs, " jobs would take about ", bytes,
+                   " bytes (each carries the base and its loss), over the ", kMaxResponseBytes,
+                   " bytes (", kMaxResponseBytes >> 20, " MiB) an answer holds: make the ",
+                   field == "base" ? "base" : "loss", " smaller or run fewer jobs"));
 }
 
 }  // namespace

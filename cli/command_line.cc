@@ -131,7 +131,7 @@ std::string UnknownSubcommand(CLI::App& app) {
 
 // A command line CLI11 refused: "<tool>: <why>" as every other error of ours, exit 2.
 int UsageError(const std::string& tool, const CLI::Error& e) {
-  std::cerr << tool << ": " << e.what() << "\nRun with --help for more information.\n";
+  std::cerr << tool << ": " << e.what() << "\n" << kRunWithHelp;
   return kExitUsage;
 }
 
@@ -178,7 +178,7 @@ std::optional<int> ParseCommandLine(CLI::App& app, int raw_argc, char** raw_argv
   std::vector<std::string> args;
   if (const std::string refused = SplitEmptyValues(app, raw_argc, raw_argv, &args);
       !refused.empty()) {
-    std::cerr << tool << ": " << refused << "\nRun with --help for more information.\n";
+    std::cerr << tool << ": " << refused << "\n" << kRunWithHelp;
     return kExitUsage;
   }
   std::vector<char*> split;
@@ -214,14 +214,14 @@ std::optional<int> ParseCommandLine(CLI::App& app, int raw_argc, char** raw_argv
     return UsageError(tool, e);
   } catch (const CLI::RequiredError& e) {
     if (std::optional<std::string> missing = MissingCommand(app)) {
-      std::cerr << tool << ": " << *missing << "\nRun with --help for more information.\n";
+      std::cerr << tool << ": " << *missing << "\n" << kRunWithHelp;
       return kExitUsage;
     }
     return UsageError(tool, e);
   } catch (const CLI::ExtrasError& e) {
     for (const std::string& unknown : {UnknownOption(app), UnknownSubcommand(app)}) {
       if (unknown.empty()) continue;
-      std::cerr << tool << ": " << unknown << "\nRun with --help for more information.\n";
+      std::cerr << tool << ": " << unknown << "\n" << kRunWithHelp;
       return kExitUsage;
     }
     return UsageError(tool, e);
@@ -240,7 +240,8 @@ std::optional<int> ParseCommandLine(CLI::App& app, int raw_argc, char** raw_argv
               << (positional_too ? absl::StrCat(" (", absl::AsciiStrToUpper(option->get_name(true)),
                                                 " and ", name, " FILE are the same option)")
                                  : "")
-              << "\nRun with --help for more information.\n";
+              << "\n"
+              << kRunWithHelp;
     return kExitUsage;
   } catch (const CLI::ParseError& e) {
     return UsageError(tool, e);

@@ -13,6 +13,9 @@
 
 namespace polytrain {
 
+// The line after every usage error (exit kExitUsage), as CLI11's own errors end.
+inline constexpr char kRunWithHelp[] = "Run with --help for more information.\n";
+
 // Empty when the tool should go on; else the code to exit with now: 0 after --help, kExitNotFound
 // for a file argument that does not exist (ExistingPath), kExitUsage for every other mistake. A
 // word that is not one of the commands is named, with the commands there are.

@@ -114,6 +114,10 @@ expect 1 "$tmp/missing/x.pt: no directory $tmp/missing (nothing was downloaded; 
   checkpoint "$job" --output "$tmp/missing/x.pt"
 expect 2 "must not be empty" -- checkpoint "$job" --output ""
 expect 0 '"state":"JOB_STATE_SUCCEEDED"' -- get "$job" --format json
+# Fields at zero are printed too (a script reading .attempts or .jobs[] finds them), and an
+# empty list is [] (jq '.jobs[]' failed on {}).
+expect 0 '"priority":0' -- get "$job" --format json
+expect 0 '"jobs":[]' -- list --state paused --format json
 expect 0 "cli-one" -- list --label team=cli
 expect 0 "kind,step,epoch,epoch_progress,elapsed_seconds,accuracy" -- metrics "$job"
 checks=$((checks + 1))

@@ -25,8 +25,10 @@ namespace {
 using polytrain::v1::Job;
 using polytrain::v1::Sweep;
 
-std::string UnitName(const polytrain::v1::SubmitSweepRequest& request) {
-  return request.search().unit() == polytrain::v1::LossSearch::RESOURCE_STEPS ? "steps" : "epochs";
+// "1 epoch", "3 epochs", "1 step", ...
+std::string Amount(int64_t count, const polytrain::v1::SubmitSweepRequest& request) {
+  const bool steps = request.search().unit() == polytrain::v1::LossSearch::RESOURCE_STEPS;
+  return absl::StrCat(count, " ", steps ? "step" : "epoch", count == 1 ? "" : "s");
 }
 
 // The re-runs of the best `top_k` configurations and the baseline, at the full budget.
@@ -222,8 +224,8 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
       job->mutable_spec()->set_priority(std::max(base, std::min({kMaxPriority, cap, base + next})));
     });
     if (!resumed.ok() && !absl::IsFailedPrecondition(resumed)) return resumed;
-    spdlog::info("search {}: {} goes up to rung {} ({} {}) with {} {}", sweep_id, trials[i].id(),
-                 next, rungs[next], UnitName(request), metric, value);
+    spdlog::info("search {}: {} goes up to rung {} ({}) with {} {}", sweep_id, trials[i].id(), next,
+                 Amount(rungs[next], request), metric, value);
   }
   if (!decision.finished) return absl::OkStatus();
 
@@ -232,9 +234,9 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
     size_t reported = 0;
     for (const TrialStanding& s : standings) reported += s.rung_values.size() > k ? 1 : 0;
     const std::string reason = absl::StrFormat(
-        "stopped by search %s at rung %d (%d %s): %s %.6g is not in the top 1/%d of the %d "
+        "stopped by search %s at rung %d (%s): %s %.6g is not in the top 1/%d of the %d "
         "trials that reached it",
-        sweep_id, k, rungs[k], UnitName(request), metric, standings[i].rung_values.back(), eta,
+        sweep_id, k, Amount(rungs[k], request), metric, standings[i].rung_values.back(), eta,
         reported);
     absl::Status stopped = scheduler_->StopTrial(trials[i].id(), reason);
     if (!stopped.ok() && !absl::IsFailedPrecondition(stopped)) return stopped;

@@ -136,7 +136,7 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
         << job.error();
   }
   EXPECT_NE(Get(ids[0]).error().find("at rung 1 (3 epochs)"), std::string::npos);
-  EXPECT_NE(Get(ids[1]).error().find("at rung 0 (1 epochs)"), std::string::npos);
+  EXPECT_NE(Get(ids[1]).error().find("at rung 0 (1 epoch)"), std::string::npos);
   // Re-runs: the finalist with its second seed, and the baseline (cross-entropy) with two.
   sweep = GetSweep(submitted.sweep_id());
   std::vector<std::string> reruns;

@@ -22,7 +22,7 @@ struct CompareOptions {
 
 int RunCompare(const CompareOptions& options, CoordinatorClient& client) {
   if (options.ids.empty() == options.sweep.empty()) {
-    std::cerr << "polyctl: compare needs job ids or --sweep ID (one of them)\n";
+    std::cerr << "polyctl: compare needs job ids or --sweep ID (one of them)\n" << kRunWithHelp;
     return kExitUsage;
   }
   if (!options.plot.empty()) {

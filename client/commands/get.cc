@@ -23,7 +23,8 @@ int RunGetSweep(const GetOptions& options, CoordinatorClient& client) {
   absl::StatusOr<polytrain::v1::Sweep> sweep =
       client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, request);
   if (!sweep.ok()) return command_support::Fail(sweep.status());
-  std::cout << (options.format == "json" ? ToJson(*sweep) + "\n" : SweepText(*sweep));
+  std::cout << (options.format == "json" ? ToJson(*sweep, /*include_defaults=*/true) + "\n"
+                                         : SweepText(*sweep));
   return kExitOk;
 }
 
@@ -35,7 +36,7 @@ int RunGet(const GetOptions& options, CoordinatorClient& client) {
       client.Call(&polytrain::v1::Coordinator::Stub::GetJob, request);
   if (!job.ok()) return command_support::Fail(job.status());
   if (options.format == "json") {
-    std::cout << ToJson(*job) << "\n";
+    std::cout << ToJson(*job, /*include_defaults=*/true) << "\n";
   } else {
     PrintJob(*job);
   }

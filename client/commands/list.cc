@@ -58,7 +58,7 @@ int RunList(const ListOptions& options, CoordinatorClient& client) {
     return Fail(absl::NotFoundError(absl::StrCat("--sweep: no jobs in sweep ", options.sweep)));
   }
   if (options.format == "json") {
-    std::cout << ToJson(*response) << "\n";
+    std::cout << ToJson(*response, /*include_defaults=*/true) << "\n";
   } else {
     PrintJobTable(*response);
     // On stderr: the table stays a table for whoever reads it.

@@ -182,7 +182,8 @@ constexpr const char* kHalvingOptions[] = {"--unit", "--min-resource", "--eta", 
 int RunSearch(const SearchOptions& options, const CLI::App& command, CoordinatorClient& client) {
   if (options.ranges.empty() && options.grids.empty()) {
     std::cerr << "polyctl: search needs --range FIELD=MIN:MAX (draws) or --loss-grid G (given "
-                 "losses)\n";
+                 "losses)\n"
+              << kRunWithHelp;
     return kExitUsage;
   }
   if (options.strategy == "random") {
@@ -190,10 +191,16 @@ int RunSearch(const SearchOptions& options, const CLI::App& command, Coordinator
       if (command.count(name) > 0) {
         std::cerr << "polyctl: " << name
                   << " is read by --strategy successive_halving only (a random search trains "
-                     "every trial to the end)\n";
+                     "every trial to the end, and ranks them with no baseline or re-runs)\n"
+                  << kRunWithHelp;
         return kExitUsage;
       }
     }
+  } else if (options.top_k == 0 && command.count("--seeds") > 0) {
+    std::cerr << "polyctl: --seeds is read with --top-k 1 or more only (the seeds of the final "
+                 "re-runs; --top-k 0 re-runs nothing)\n"
+              << kRunWithHelp;
+    return kExitUsage;
   }
   absl::StatusOr<polytrain::v1::SubmitSweepRequest> request = BuildRequest(options);
   if (!request.ok()) return Fail(request.status());

@@ -46,7 +46,7 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
     for (auto& loss : *losses) *request.add_losses() = std::move(loss);
   }
   if (request.losses().empty()) {
-    std::cerr << "polyctl: sweep needs --loss-grid or --loss\n";
+    std::cerr << "polyctl: sweep needs --loss-grid or --loss\n" << kRunWithHelp;
     return kExitUsage;
   }
   request.set_seeds(options.seeds);

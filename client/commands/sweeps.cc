@@ -46,7 +46,7 @@ int RunSweeps(const SweepsOptions& options, CoordinatorClient& client) {
       client.Call(&polytrain::v1::Coordinator::Stub::ListSweeps, request);
   if (!response.ok()) return Fail(response.status());
   if (options.format == "json") {
-    std::cout << ToJson(*response) << "\n";
+    std::cout << ToJson(*response, /*include_defaults=*/true) << "\n";
     return kExitOk;
   }
   std::cout << SweepTable(*response);
