@@ -128,8 +128,13 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
   }
   POLYTRAIN_RETURN_IF_ERROR(ValidateSearchStrategy(search));
   // The configurations are counted first: a search's bounds (top_k) are counted in them.
-  if (!draws && !(SearchStrategy(request) == polytrain::v1::LossSearch::STRATEGY_RANDOM &&
-                  request.losses_size() == 0)) {
+  // A halving search's loss without ranges says what is missing (ranges) before `losses` does.
+  const bool loss_without_ranges =
+      SearchStrategy(request) == polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING &&
+      search.has_loss() && request.losses_size() == 0;
+  if (!draws && !loss_without_ranges &&
+      !(SearchStrategy(request) == polytrain::v1::LossSearch::STRATEGY_RANDOM &&
+        request.losses_size() == 0)) {
     if (request.losses_size() < 1 || request.losses_size() > kMaxSweepLosses) {
       return InvalidField("losses", absl::StrCat("must have 1 to ", kMaxSweepLosses,
                                                  " entries, got ", request.losses_size()));

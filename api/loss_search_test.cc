@@ -201,6 +201,11 @@ TEST(LossSearchTest, RangesAreCheckedAgainstTheLossFamily) {
   EXPECT_EQ(Error(request),
             "search.loss: successive halving draws from search.loss only with ranges: set "
             "search.ranges, or give the configurations as `losses`");
+  request.clear_losses();  // with no `losses` either, the ranges are what is missing
+  EXPECT_EQ(Error(request),
+            "search.loss: successive halving draws from search.loss only with ranges: set "
+            "search.ranges, or give the configurations as `losses`");
+  request.add_losses()->mutable_cross_entropy();
   request.mutable_search()->clear_loss();
   EXPECT_EQ(Error(request),
             "search.trials: successive halving over `losses` takes them as its trials: set "

@@ -39,7 +39,8 @@ absl::Status CheckMetricValues(absl::string_view field,
       if (byte < 0x20 || byte == 0x7f || c1) {
         return InvalidField(
             absl::StrCat(field, "[", absl::CHexEscape(name.substr(0, 32)), "]"),
-            absl::StrCat("a value's name must not hold a control character (byte ", i, ")"));
+            absl::StrCat("a value's name must not hold a control character (at byte offset ", i,
+                         ")"));
       }
     }
     if (finite && !std::isfinite(value)) {

@@ -71,7 +71,7 @@ TEST(WorkerMessagesTest, AValuesNameHoldsNoControlCharacter) {
   (*finished.mutable_final_metrics())["x\x1b[2J"] = 0.5;
   EXPECT_EQ(ValidateWorkerMessage(message).message(),
             "finished.final_metrics[x\\x1b[2J]: a value's name must not hold a control "
-            "character (byte 1)");
+            "character (at byte offset 1)");
   finished.mutable_final_metrics()->clear();
   (*finished.mutable_final_metrics())["x\xc2\x9b"] = 0.5;  // C1 CSI
   EXPECT_FALSE(ValidateWorkerMessage(message).ok());

@@ -143,10 +143,18 @@ int Main(int argc, char** argv) {
   app.add_flag("--hash_token", hash_token,
                "read a token on stdin, print its 'sha256:...' form for --tokens, and exit");
   bool reflection = false;
-  CLI::Option* reflection_flag = app.add_option(
-      "--reflection", reflection,
-      "serve gRPC server reflection, which answers without a token (default: true without "
-      "--tokens, false with)");
+  CLI::Option* reflection_flag =
+      app.add_option(
+             "--reflection", reflection,
+             "serve gRPC server reflection, which answers without a token: true or false (default: "
+             "true without --tokens, false with)")
+          ->check(CLI::Validator(
+              [](std::string& value) -> std::string {
+                return value == "true" || value == "false"
+                           ? ""
+                           : "must be true or false, got '" + value + "'";
+              },
+              "true|false"));
   LoggingOptions logging;
   AddLoggingFlags(app, &logging);
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
@@ -156,8 +164,16 @@ int Main(int argc, char** argv) {
 
   if (hash_token) {
     // One line, its surrounding whitespace (a CRLF) dropped, as polyctl and the worker read a
-    // token file.
-    std::string text(std::istreambuf_iterator<char>(std::cin), {});
+    // token file. At most a little past the longest token: /dev/zero must not fill memory.
+    constexpr size_t kMostRead = 8192;
+    std::string text(kMostRead + 1, '\0');
+    std::cin.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(std::cin.gcount()));
+    if (text.size() > kMostRead) {
+      return ExitWithError(kTool, absl::InvalidArgumentError(absl::StrCat(
+                                      "--hash_token: more than ", kMostRead,
+                                      " bytes on stdin; a token is at most 4096 characters")));
+    }
     const std::string token(absl::StripAsciiWhitespace(text));
     if (token.find_first_of("\r\n") != std::string::npos) {
       return ExitWithError(

@@ -394,6 +394,9 @@ TEST_F(SecurityTest, HashTokenReadsATokenFileAsTheClientsDo) {
   EXPECT_EQ(crlf, hash);  // a CRLF line is the same token, as polyctl reads it
   EXPECT_FALSE(Shell("printf 'first-token-0123456789\\nsecond-token-0123456789\\n' | " +
                      std::string(POLYTRAIN_COORDINATOR_BINARY) + " --hash_token 2>/dev/null"));
+  // Endless input is refused after a few KiB, not read until memory runs out.
+  EXPECT_FALSE(
+      Shell(std::string(POLYTRAIN_COORDINATOR_BINARY) + " --hash_token < /dev/zero 2>/dev/null"));
 }
 
 TEST_F(SecurityTest, TokensNeverReachLogsOrMetrics) {
