@@ -148,6 +148,10 @@ void PrintJobTable(const polytrain::v1::ListJobsResponse& jobs) {
 
 void PrintJob(const Job& job) {
   const bool cancelling = job.cancel_requested() && job.state() == polytrain::v1::JOB_STATE_RUNNING;
+  // A cancel that lost the race: the worker reported the job's end before it stopped it.
+  const bool finished_first =
+      job.cancel_requested() && (job.state() == polytrain::v1::JOB_STATE_SUCCEEDED ||
+                                 job.state() == polytrain::v1::JOB_STATE_FAILED);
   // A job queued or running again: its error and workers are its previous attempt's.
   const bool again = !IsFinalState(job.state()) && job.attempts() > 0 &&
                      job.state() != polytrain::v1::JOB_STATE_PAUSED;
@@ -155,7 +159,10 @@ void PrintJob(const Job& job) {
   const std::string worker =
       job.worker().empty() ? "" : absl::StrCat(queued ? ", last on " : ", worker ", job.worker());
   std::printf("%s %s: %s%s (attempts %d%s%s)\n", job.id().c_str(), job.spec().name().c_str(),
-              JobStateWord(job.state()).c_str(), cancelling ? ", cancel requested" : "",
+              JobStateWord(job.state()).c_str(),
+              cancelling       ? ", cancel requested"
+              : finished_first ? ", before the cancel asked for reached it"
+                               : "",
               job.attempts(), worker.c_str(),
               job.error().empty() || again ? "" : (", " + job.error()).c_str());
   if (again && !job.error().empty()) {

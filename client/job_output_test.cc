@@ -32,6 +32,18 @@ TEST(PrintJobTest, AFailedJobSaysWhyOnItsLine) {
             "job-0123456789ab mlp: failed (attempts 1, worker w1, training diverged)\n");
 }
 
+// A cancel that lost the race is said, not hidden behind a plain "succeeded".
+TEST(PrintJobTest, AJobThatEndedBeforeItsCancelReachedItSaysSo) {
+  Job job = MakeJob(polytrain::v1::JOB_STATE_SUCCEEDED, 1, "w1", "");
+  job.set_cancel_requested(true);
+  EXPECT_EQ(Printed(job),
+            "job-0123456789ab mlp: succeeded, before the cancel asked for reached it (attempts 1, "
+            "worker w1)\n");
+  job.set_state(polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Printed(job),
+            "job-0123456789ab mlp: running, cancel requested (attempts 1, worker w1)\n");
+}
+
 TEST(PrintJobTest, AJobQueuedAgainShowsItsLastAttemptAsPast) {
   Job job = MakeJob(polytrain::v1::JOB_STATE_QUEUED, 1, "w1", "lease expired on worker w1");
   job.set_waiting_for("no worker is connected");
