@@ -163,7 +163,15 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
                       r.baseline() ? "baseline" : Fixed(r.p_value(), 3)});
     }
     absl::StrAppend(&out, ranking.ToString());
-    absl::StrAppendFormat(&out, "best: %s\n", sweep.best_loss());
+    // A best loss no better than the baseline (equal means, p = 1) is no finding: said so.
+    std::string tie;
+    for (const auto& r : sweep.ranking()) {
+      if (r.baseline() && r.loss_name() != sweep.best_loss() && sweep.ranking_size() > 0 &&
+          r.mean() == sweep.ranking(0).mean()) {
+        tie = absl::StrCat(" (tied with the baseline ", r.loss_name(), ": equal means)");
+      }
+    }
+    absl::StrAppendFormat(&out, "best: %s%s\n", sweep.best_loss(), tie);
   } else if (!sweep.ranking_note().empty()) {
     absl::StrAppendFormat(&out, "\nno ranking: %s\n", sweep.ranking_note());
   }

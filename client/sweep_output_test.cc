@@ -1,0 +1,40 @@
+// What polyctl prints for a sweep's ranking: the best loss, and when it is no better than the
+// baseline.
+#include "client/sweep_output.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+polytrain::v1::Sweep Ranked(double best_mean, double baseline_mean) {
+  polytrain::v1::Sweep sweep;
+  sweep.set_id("sweep-0123456789ab");
+  sweep.set_baseline_loss("ce");
+  sweep.set_best_loss("poly1(e=2)");
+  auto* best = sweep.add_ranking();
+  best->set_loss_name("poly1(e=2)");
+  best->set_runs(2);
+  best->set_mean(best_mean);
+  best->set_p_value(best_mean == baseline_mean ? 1.0 : 0.01);
+  auto* baseline = sweep.add_ranking();
+  baseline->set_loss_name("ce");
+  baseline->set_runs(2);
+  baseline->set_mean(baseline_mean);
+  baseline->set_baseline(true);
+  return sweep;
+}
+
+TEST(SweepTextTest, ABestLossTiedWithTheBaselineIsSaidToBe) {
+  EXPECT_NE(SweepText(Ranked(0.9, 0.8)).find("best: poly1(e=2)\n"), std::string::npos)
+      << SweepText(Ranked(0.9, 0.8));
+  EXPECT_NE(SweepText(Ranked(1.0, 1.0))
+                .find("best: poly1(e=2) (tied with the baseline ce: equal means)\n"),
+            std::string::npos)
+      << SweepText(Ranked(1.0, 1.0));
+}
+
+}  // namespace
+}  // namespace polytrain
