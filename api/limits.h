@@ -78,6 +78,10 @@ inline constexpr int kMaxClaimedJobs = 1024;
 // A data-parallel attempt's rendezvous, "host:port".
 inline constexpr int kMaxRendezvousAddressLength = 256;
 inline constexpr int kMaxPointsPerBatch = 10000;
+// A job's stored metric points, all its attempts together, as serialized MetricPoint messages:
+// 256 MiB (a million points of a dozen values take about 150 MB). A batch that would pass it is
+// refused naming the bound, so one job (or one hostile worker) cannot fill the database.
+inline constexpr int64_t kMaxMetricBytesPerJob = int64_t{256} << 20;
 inline constexpr int kMaxValuesPerPoint = 256;
 // An evaluation reports <prefix>class_accuracy/<k> for tasks of at most this many classes (with
 // a validation split twice that, and a few more keys: within kMaxValuesPerPoint). Larger tasks

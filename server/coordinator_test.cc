@@ -241,6 +241,52 @@ TEST_F(CoordinatorTest, CancellationWinsOverARequeue) {
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_CANCELLED);
 }
 
+// A job's metric points are bounded in bytes (all attempts): a batch that would pass the bound
+// is refused naming it, what was stored stays, and an attempt resuming from a checkpoint (which
+// deletes the points after it) has room again.
+TEST_F(CoordinatorTest, AJobsMetricPointsAreBoundedInBytes) {
+  Scheduler::Options options;
+  options.lease_thread = false;
+  polytrain::v1::MetricPoint one;  // as AddTrainPoint makes them
+  one.set_step(10);
+  one.set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+  const int64_t point_bytes = static_cast<int64_t>(one.ByteSizeLong());
+  options.max_metric_bytes_per_job = 3 * point_bytes;  // room for three such points
+  Open(options);
+  const Job job = Submit("chatty");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  auto metrics = [&](std::vector<int64_t> steps) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_metrics()->set_job_id(job.id());
+    message.mutable_metrics()->set_attempt(1);
+    for (int64_t step : steps) AddTrainPoint(message.mutable_metrics(), step);
+    return protocol_->Handle(session, message);
+  };
+  auto stored = [&] {
+    polytrain::v1::GetMetricsRequest request;
+    request.set_job_id(job.id());
+    return api_->GetMetrics(request, kAdmin)->points_size();
+  };
+  ASSERT_TRUE(metrics({10, 20}).ok());
+  const absl::Status refused = metrics({30, 40});
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.message().rfind("metrics.points: job " + job.id() + " stores ", 0), 0u)
+      << refused;
+  EXPECT_EQ(stored(), 2);
+  ASSERT_TRUE(metrics({30}).ok());  // exactly at the bound
+  EXPECT_EQ(stored(), 3);
+  EXPECT_FALSE(metrics({40}).ok());
+  polytrain::v1::WorkerMessage started;
+  started.mutable_started()->set_job_id(job.id());
+  started.mutable_started()->set_attempt(1);
+  started.mutable_started()->set_resumed_from_step(10);  // the points past step 10 go
+  ASSERT_TRUE(protocol_->Handle(session, started).ok());
+  EXPECT_EQ(stored(), 1);
+  ASSERT_TRUE(metrics({20, 30}).ok());
+  EXPECT_EQ(stored(), 3);
+}
+
 TEST_F(CoordinatorTest, ANewAttemptReplacesWhatTheDeadOneStoredPastItsCheckpoint) {
   const Job job = Submit("resumable");
   auto metrics = [&](int64_t session, int attempt, std::vector<int64_t> steps) {

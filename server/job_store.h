@@ -115,6 +115,9 @@ class JobStore {
   // replayed batch is never counted twice.
   virtual absl::Status AddMetrics(const std::string& job_id,
                                   const std::vector<polytrain::v1::MetricPoint>& points) = 0;
+  // The bytes of the job's stored metric points (their serialized messages): what the per-job
+  // bound (kMaxMetricBytesPerJob) counts.
+  virtual absl::StatusOr<int64_t> MetricBytes(const std::string& job_id) = 0;
   // Deletes an ended job for good: its record, labels, metric points and artifact references,
   // in one transaction. Returns how many metric points went; NOT_FOUND for an unknown id.
   virtual absl::StatusOr<int64_t> DeleteJob(const std::string& id) = 0;

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "api/limits.h"
 #include "polytrain/v1/worker.pb.h"
 #include "server/caller.h"
 #include "server/coordinator_metrics.h"
@@ -84,6 +85,8 @@ class Scheduler {
     // a start-up that takes long (a large store) must not lose them before workers can reach
     // the coordinator to re-attach them.
     bool restored_leases_wait_for_serving = false;
+    // The most bytes of metric points a job may store (tests make it small).
+    int64_t max_metric_bytes_per_job = kMaxMetricBytesPerJob;
   };
 
   // Loads queued and running jobs from `store` (which must outlive the scheduler): queued ones
@@ -251,6 +254,9 @@ class Scheduler {
     // A lease after its cancel (max: none asked for): a worker that renews its lease but never
     // confirms the stop (hung, or hostile) is let go then, as one past its time limit is.
     Clock::time_point cancel_let_go = Clock::time_point::max();
+    // The bytes of the job's stored metric points (-1: not counted since the attempt started,
+    // which deletes the points past its checkpoint); batches add theirs.
+    int64_t metric_bytes = -1;
     // The newest step of rank 0's metric points: how far the attempt trained, whichever rank
     // reports its end (only rank 0 reports points).
     int64_t newest_step = 0;

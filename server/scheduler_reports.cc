@@ -100,6 +100,22 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
   RunningJob* job = owned.job;
   job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
   if (owned.rank != 0) return absl::OkStatus();  // rank 0 reports for its gang
+  if (job->metric_bytes < 0) {
+    absl::StatusOr<int64_t> stored = store_->MetricBytes(batch.job_id());
+    if (!stored.ok()) return stored.status();
+    job->metric_bytes = *stored;
+  }
+  int64_t batch_bytes = 0;
+  for (const auto& point : batch.points()) batch_bytes += point.ByteSizeLong();
+  if (job->metric_bytes + batch_bytes > options_.max_metric_bytes_per_job) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics.points: job ", batch.job_id(), " stores ", job->metric_bytes,
+                     " bytes of metric points, and these ", batch.points_size(), " (", batch_bytes,
+                     " bytes) would pass the ", options_.max_metric_bytes_per_job,
+                     " a job may store: dropped (log less often: spec.log_every_steps)"));
+  }
+  job->metric_bytes +=
+      batch_bytes;  // a point replacing one of its step counts twice: an upper bound
   for (const auto& point : batch.points()) {
     job->newest_step = std::max(job->newest_step, point.step());
     if (options_.metrics != nullptr) options_.metrics->JobProgress(job->job, point);
@@ -122,6 +138,7 @@ absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::Job
   // the ones this attempt writes for the same steps, or outlive them.
   POLYTRAIN_RETURN_IF_ERROR(
       store_->DeleteMetricsAfter(started.job_id(), started.resumed_from_step()));
+  owned.job->metric_bytes = -1;  // counted again at its next batch
   absl::StatusOr<Job> stored = store_->GetJob(started.job_id());
   if (!stored.ok()) return stored.status();
   stored->set_resumed_from_step(started.resumed_from_step());

@@ -62,6 +62,7 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) override;
   absl::StatusOr<std::optional<MetricKey>> NewestMetricKey(const std::string& job_id) override;
+  absl::StatusOr<int64_t> MetricBytes(const std::string& job_id) override;
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsBetween(
       const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
       int limit) override;

@@ -114,6 +114,16 @@ absl::StatusOr<std::optional<MetricKey>> SqliteJobStore::NewestMetricKey(
   return MetricKey{select.Int(0), static_cast<int32_t>(select.Int(1))};
 }
 
+absl::StatusOr<int64_t> SqliteJobStore::MetricBytes(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement select(reader_->db,
+                   "SELECT COALESCE(SUM(length(point)), 0) FROM metric_points WHERE job_id = ?");
+  if (!select.ok()) return select.status("metric bytes");
+  select.Bind(1, job_id);
+  if (select.Step() != SQLITE_ROW) return select.status("metric bytes");
+  return select.Int(0);
+}
+
 absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetricsBetween(
     const std::string& job_id, const std::optional<MetricKey>& after, const MetricKey& through,
     int limit) {
