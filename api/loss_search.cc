@@ -309,6 +309,12 @@ absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
                           "a random search draws its losses from ranges of search.loss: set at "
                           "least one (a grid runs `losses` as given)");
     }
+  } else if (search.top_k() == 0 && request.seeds() > 1) {
+    return InvalidField("seeds",
+                        absl::StrCat("successive halving reads it with search.top_k 1 or more "
+                                     "only (the seeds of the final re-runs; top_k 0 re-runs "
+                                     "nothing), got ",
+                                     request.seeds()));
   }
   const bool draws = strategy == LossSearch::STRATEGY_RANDOM || search.ranges_size() > 0;
   if (draws) {

@@ -228,6 +228,14 @@ TEST(LossSearchTest, RangesAreCheckedAgainstTheLossFamily) {
   *request.mutable_search()->add_ranges() = request.search().ranges(0);
   request.mutable_search()->mutable_ranges(1)->set_field("poly_n.epsilons[1]");
   EXPECT_EQ(Error(request), "");
+  // Seeds are those of the final re-runs: with top_k 0 there are none.
+  request = Search(kHalving);
+  request.set_seeds(3);
+  EXPECT_EQ(Error(request),
+            "seeds: successive halving reads it with search.top_k 1 or more only (the seeds of "
+            "the final re-runs; top_k 0 re-runs nothing), got 3");
+  request.mutable_search()->set_top_k(1);
+  EXPECT_EQ(Error(request), "");
   request = Search(kHalving);
   request.mutable_search()->set_trials(1001);
   EXPECT_EQ(Error(request), "search.trials: must be in [1, 1000], got 1001");

@@ -162,8 +162,17 @@ std::string SplitEmptyValues(const CLI::App& app, int argc, char** argv,
     }
     const std::string name = arg.substr(0, arg.size() - 1);
     const CLI::Option* option = FindOptionAnywhere(app, name);
-    if (option != nullptr && option->get_expected_max() == 0) {
+    if (option == nullptr) {  // CLI11 names the unknown option
+      args->push_back(arg);
+      continue;
+    }
+    if (option->get_expected_max() == 0) {
       return absl::StrCat(name, ": a flag takes no value; give ", name, " alone, or leave it out");
+    }
+    // One that takes several values, or is also a positional, would take the arguments after the
+    // empty one as well: an empty value is refused outright.
+    if (option->get_expected_max() > 1 || option->get_positional()) {
+      return absl::StrCat(name, ": must not be empty (leave the option out instead)");
     }
     args->push_back(name);
     args->push_back("");

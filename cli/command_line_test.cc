@@ -62,6 +62,20 @@ TEST(ParseCommandLineTest, AnEmptyValueAfterEqualsIsEmptyNotTheNextArgument) {
   CLI::App checked("test");
   checked.add_option("--name", name)->check(NotEmpty());
   EXPECT_EQ(Parse(checked, {"tool", "--name=", "x"}), kExitUsage);
+  // An option of several values, or one that is also a positional, would take what follows:
+  // refused. An unknown one is CLI11's to name (not an empty positional FILE).
+  std::vector<std::string> ranges;
+  std::string file;
+  CLI::App several("test");
+  several.add_option("--range", ranges);
+  several.add_option("file,--file", file);
+  EXPECT_EQ(Parse(several, {"tool", "--range=", "a.txtpb"}), kExitUsage);
+  EXPECT_TRUE(ranges.empty());
+  EXPECT_EQ(Parse(several, {"tool", "--file=", "a.txtpb"}), kExitUsage);
+  EXPECT_EQ(Parse(several, {"tool", "--nosuch=", "a.txtpb"}), kExitUsage);
+  // After "--" an argument is a value as written.
+  EXPECT_EQ(Parse(several, {"tool", "--", "--range="}), -1);
+  EXPECT_EQ(file, "--range=");
 }
 
 }  // namespace

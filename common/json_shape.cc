@@ -47,7 +47,7 @@ absl::Status CheckSingle(const FieldDescriptor& field, const JsonShapeOptions& o
   // protobuf's parser also takes "true", "yes", "1" or "t" for a boolean: the docs say true or
   // false, and the Python client takes those alone.
   if (field.cpp_type() == FieldDescriptor::CPPTYPE_BOOL && value->is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": expected true or false, got a string"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": must be true or false, got a string"));
   }
   if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return absl::OkStatus();
   const Descriptor& type = *field.message_type();

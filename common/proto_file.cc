@@ -23,6 +23,7 @@
 #include "common/json_shape.h"
 #include "common/yaml_to_json.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -243,6 +244,10 @@ std::string ExpectedJsonValue(absl::string_view type) {
   if (absl::ConsumePrefix(&name, "type.googleapis.com/")) {
     const google::protobuf::DescriptorPool* pool =
         google::protobuf::DescriptorPool::generated_pool();
+    if (const auto* map = pool->FindMessageTypeByName(std::string(name));
+        map != nullptr && map->options().map_entry()) {
+      return "must be an object of names to values";
+    }
     if (const auto* values = pool->FindEnumTypeByName(std::string(name))) {
       std::vector<std::string> names;
       for (int i = 0; i < values->value_count(); ++i) names.push_back(values->value(i)->name());
@@ -253,17 +258,20 @@ std::string ExpectedJsonValue(absl::string_view type) {
   return absl::StrCat("must be a ", type);
 }
 
+// protobuf's "invalid value oneof field 'form' is already set. Cannot set 'focal' for type
+// oneof" in our words; empty when `why` is not that.
+std::string OneofComplaint(absl::string_view why) {
+  if (!absl::ConsumePrefix(&why, "invalid value oneof field '")) return "";
+  return absl::StrCat("more than one field of '", why.substr(0, why.find('\'')),
+                      "' is set; give one");
+}
+
 // protobuf's JSON parser says "(a.b) c: Cannot find field." and "(a.b): invalid value "x" for
 // type TYPE_INT32"; as our other errors name a field: "a.b.c: no such field" and "a.b: must be a
 // whole number from ..., got "x"".
 std::string ReadableJsonComplaint(absl::string_view why) {
   const std::string as_said(why);
-  absl::string_view oneof = why;
-  if (absl::ConsumePrefix(&oneof, "invalid value oneof field '")) {
-    // "...'form' is already set. Cannot set 'focal' for type oneof"
-    return absl::StrCat("more than one field of '", oneof.substr(0, oneof.find('\'')),
-                        "' is set; give one");
-  }
+  if (const std::string oneof = OneofComplaint(why); !oneof.empty()) return oneof;
   if (!absl::StartsWith(why, "(") && absl::ConsumeSuffix(&why, ": Cannot find field.")) {
     return absl::StrCat(why, ": no such field");  // a top-level field: no parentheses
   }
@@ -282,7 +290,9 @@ std::string ReadableJsonComplaint(absl::string_view why) {
   }
   std::string readable(rest);
   const size_t for_type = rest.rfind(" for type ");
-  if (rest == "Cannot find field.") {
+  if (const std::string oneof = OneofComplaint(rest); !oneof.empty()) {
+    readable = oneof;
+  } else if (rest == "Cannot find field.") {
     readable = "no such field";
   } else if (absl::ConsumePrefix(&rest, "invalid value ") && for_type != absl::string_view::npos) {
     const size_t value_length = for_type - std::string("invalid value ").size();

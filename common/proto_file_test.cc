@@ -210,7 +210,7 @@ TEST(ProtoFileTest, ListsAndSingleValuesAreWhereTheMessageHasThem) {
   // A boolean is true or false (protobuf's parser took "yes", "1" and "t" too).
   EXPECT_EQ(ParseProto("optimizer: {sgd: {nesterov: True}}\n", ProtoFormat::kYaml, "b.yaml", &job)
                 .message(),
-            "b.yaml: optimizer.sgd.nesterov: expected true or false, got a string");
+            "b.yaml: optimizer.sgd.nesterov: must be true or false, got a string");
   // Numbers are decimal: hexadecimal stays text (a string field takes it), a uint64 is exact.
   ASSERT_TRUE(
       ParseProto("name: 0x1F\nseed: 18446744073709551615\n", ProtoFormat::kYaml, "h.yaml", &job)
@@ -309,6 +309,13 @@ TEST(ProtoFileTest, JsonErrorsNameTheirLine) {
                        ProtoFormat::kJson, "t.json", &spec)
                 .message(),
             "t.json: model.mlp.name: no such field");
+  EXPECT_EQ(ParseProto("{\"labels\": 5}", ProtoFormat::kJson, "m.json", &spec).message(),
+            "m.json: labels: must be an object of names to values, got 5");
+  // A oneof given twice below the top, too.
+  EXPECT_EQ(
+      ParseProto("{\"loss\": {\"poly1\": {}, \"focal\": {}}}", ProtoFormat::kJson, "o.json", &spec)
+          .message(),
+      "o.json: loss: more than one field of 'form' is set; give one");
   // protobuf's other complaints about a value, in our words.
   EXPECT_EQ(ParseProto("{\"precision\": \"NOPE\"}", ProtoFormat::kJson, "p.json", &spec).message(),
             "p.json: precision: must be one of PRECISION_UNSPECIFIED, PRECISION_FP32, "

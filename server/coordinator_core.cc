@@ -42,15 +42,17 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
     // coordinator's uploads in flight look the same. (Where it cannot be made, Open says why.)
     // Made if missing, as the --db file is, but only in a directory that exists: a typo must not
     // create a tree of directories anywhere.
-    std::filesystem::path made = std::filesystem::absolute(artifacts->dir, ignored);
-    if (!made.has_filename()) made = made.parent_path();  // "dir/"
+    // Normalized ("new/." and "x/../new" are new), without a trailing separator ("new/").
+    std::filesystem::path made =
+        std::filesystem::absolute(artifacts->dir, ignored).lexically_normal();
+    if (!made.has_filename()) made = made.parent_path();
     const std::filesystem::path parent = made.parent_path();
     if (!std::filesystem::exists(artifacts->dir, ignored) &&
         !std::filesystem::is_directory(parent, ignored)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--artifacts ", artifacts->dir, ": no directory ", parent.string(), " to make it in"));
     }
-    std::filesystem::create_directory(artifacts->dir, ignored);
+    std::filesystem::create_directory(made, ignored);
     if (std::filesystem::is_directory(artifacts->dir, ignored)) {
       absl::StatusOr<std::unique_ptr<ExclusiveLock>> lock =
           ExclusiveLock::OnDirectory(artifacts->dir, absl::StrCat("--artifacts ", artifacts->dir));

@@ -38,10 +38,12 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
   app.add_option("--listen", options->listen, "address:port to serve on (port 0 picks a free one)")
       ->capture_default_str();
   app.add_option("--db", options->db, "SQLite database file (created if missing)")
+      ->check(NotEmpty())
       ->capture_default_str();
   app.add_option("--artifacts", options->artifacts,
                  "directory for artifacts: checkpoints uploaded by workers, and users' models and "
                  "datasets (polyctl upload) under sha256/")
+      ->check(NotEmpty())
       ->capture_default_str();
   app.add_option("--max_artifact_bytes", options->max_artifact_bytes,
                  "largest file a user may upload (polyctl upload), in bytes (0: only empty "
@@ -115,7 +117,8 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
       ->capture_default_str();
   AddServerSecurityFlags(app, &options->security);
   app.add_option("--tokens", options->tokens_file,
-                 "bearer tokens file (hashed, see below); without it no token is asked for");
+                 "bearer tokens file (hashed, see below); without it no token is asked for")
+      ->check(NotEmpty());
 }
 
 int Main(int argc, char** argv) {
@@ -136,9 +139,11 @@ int Main(int argc, char** argv) {
   CoordinatorServer::Options options;
   AddFlags(app, &options);
   std::string port_file, metrics_port_file;
-  app.add_option("--port_file", port_file, "write the port actually bound here (for scripts)");
+  app.add_option("--port_file", port_file, "write the port actually bound here (for scripts)")
+      ->check(NotEmpty());
   app.add_option("--metrics_port_file", metrics_port_file,
-                 "write the /metrics port actually bound here");
+                 "write the /metrics port actually bound here")
+      ->check(NotEmpty());
   bool hash_token = false;
   app.add_flag("--hash_token", hash_token,
                "read a token on stdin, print its 'sha256:...' form for --tokens, and exit");
@@ -159,6 +164,12 @@ int Main(int argc, char** argv) {
   AddLoggingFlags(app, &logging);
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
   if (reflection_flag->count() > 0) options.reflection = reflection;
+  if (!metrics_port_file.empty() && options.metrics_listen.empty()) {
+    std::cerr << kTool
+              << ": --metrics_port_file needs /metrics served (--metrics_listen '' turns it off)\n"
+              << kRunWithHelp;
+    return kExitUsage;
+  }
   if (absl::Status s = InitLogging(kTool, logging); !s.ok()) return ExitWithError(kTool, s);
   RouteGrpcLogsToSpdlog();
 

@@ -68,8 +68,10 @@ void WorkerConnection::OnReadDone(bool ok) {
     spdlog::warn("refused a message from worker {}: {}", worker_name_, std::string(s.message()));
     if (incoming_.sequence() != 0) SendAck(incoming_.sequence(), s.message());
   } else if (s.code() == absl::StatusCode::kFailedPrecondition) {
-    // Out of protocol (a second hello): the stream ends; sent again, it would end again.
-    if (refusals_ != nullptr) refusals_(s);
+    // Out of protocol (a second hello), or a session the Scheduler already let go (a revoked
+    // token, a worker replaced by its reconnect, a shutdown): the stream ends. Only the first is
+    // the worker's doing.
+    if (refusals_ != nullptr && incoming_.has_hello()) refusals_(s);
     CloseWith(ToGrpcStatus(s));
     return;
   } else if (!s.ok()) {

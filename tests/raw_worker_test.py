@@ -56,7 +56,13 @@ class WorkerReportTest(unittest.TestCase):
             with self.assertRaises(grpc.RpcError) as refused:
                 list(download(request.SerializeToString(), timeout=10))
             download_code = refused.exception.code().name
-            worker.close()
+            # A second hello on its stream ends it, and is logged as a refusal too.
+            hello = worker_pb2.WorkerMessage()
+            hello.hello.name, hello.hello.slots = "w-log", 1
+            worker.outgoing.put(hello.SerializeToString())
+            with self.assertRaises(grpc.RpcError) as refused:
+                worker.next_message()
+            self.assertEqual(refused.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
             # The stream's end is logged once the coordinator sees it: polled for, not slept on.
             deadline = time.monotonic() + 30
             while ("worker w-log disconnected" not in (coordinator.dir / "log").read_text()
@@ -69,6 +75,7 @@ class WorkerReportTest(unittest.TestCase):
         self.assertRegex(log, r"worker w-log connected from ipv4:127\.0\.0\.1:\d+ \(1 slot")
         self.assertRegex(log, r"refused a call from ipv4:127\.0\.0\.1:\d+: ALREADY_EXISTS: ")
         self.assertRegex(log, rf"refused a call from ipv4:127\.0\.0\.1:\d+: {download_code}: ")
+        self.assertIn("FAILED_PRECONDITION: hello: sent twice on one stream", log)
         self.assertIn("worker w-log disconnected", log)
 
 

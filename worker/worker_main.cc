@@ -63,6 +63,7 @@ constexpr int kDrainSeconds = 20;
 
 int Fail(int code, const absl::Status& status) {
   ExitWithError(kTool, status);  // as a JSON line under --log_format json
+  if (code == kExitUsage) std::cerr << kRunWithHelp;
   return code;
 }
 
@@ -222,7 +223,8 @@ int Main(int argc, char** argv) {
   app.add_option("--metrics_listen", metrics_listen,
                  "service mode: serve Prometheus /metrics on address:port (port 0 picks one)");
   app.add_option("--metrics_port_file", metrics_port_file,
-                 "service mode: write the /metrics port actually bound here");
+                 "service mode: write the /metrics port actually bound here")
+      ->check(NotEmpty());
   app.add_option("--data_root", options.data_root, "directory every data path is confined to")
       ->capture_default_str();
   app.add_option("--artifact_cache_dir", service.artifact_cache_dir,
@@ -280,6 +282,12 @@ int Main(int argc, char** argv) {
     std::cerr << "polytrain-worker: give --spec FILE (one job) or --coordinator HOST:PORT "
                  "(service mode)"
               << (spec_path.empty() ? "" : ", not both") << "\n";
+    return kExitUsage;
+  }
+  if (!metrics_port_file.empty() && metrics_listen.empty()) {
+    std::cerr << "polytrain-worker: --metrics_port_file needs --metrics_listen (no /metrics "
+                 "port to write)\n"
+              << kRunWithHelp;
     return kExitUsage;
   }
   if (!spec_path.empty()) {

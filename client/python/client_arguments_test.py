@@ -290,7 +290,7 @@ class ArgumentTest(unittest.TestCase):
                  "typo.json: spec.loss.poyl1: no such field"),
                 ("enum.yaml", "precision: FP64\n", ValueError,
                  "enum.yaml: spec.precision: must be one of PRECISION_UNSPECIFIED, PRECISION_FP32, "
-                 "PRECISION_BF16, got FP64"),
+                 "PRECISION_BF16, got \"FP64\""),
                 ("hidden.json", '{"model": {"mlp": {"hidden": [8, "x"]}}}', ValueError,
                  "hidden.json: spec.model.mlp.hidden: must be a whole number from -2147483648 to "
                  "2147483647, got 'x'"),
@@ -514,7 +514,7 @@ class TlsTest(unittest.TestCase):
                 (lambda: client.submit({"model": "mlp"}), PolyTrainError,
                  "spec.model: expected a map of its fields, got str"),
                 (lambda: client.submit({"optimizer": {"learning_rate": "fast"}}), PolyTrainError,
-                 "spec.optimizer.learning_rate: must be a number, got fast"),
+                 "spec.optimizer.learning_rate: must be a number, got \"fast\""),
                 # download_checkpoint's path as polyctl's --output.
                 (lambda: client.download_checkpoint("job-1", None), TypeError,
                  "path: expected a path, got NoneType"),

@@ -69,8 +69,13 @@ def _named_parse_error(what, error, descriptor, value):
     if isinstance(error, json_format.ParseError):
         no_field = _NO_FIELD.search(text)
         if no_field:  # not protobuf's list of every field there is
-            fields = _PARSE_FIELD.findall(text)
-            return f"{'.'.join([what, *fields, no_field.group('name')])}: no such field"
+            # Where protobuf says ('at "JobSpec.model.mlp"'), else the fields it failed to parse
+            # with the gaps filled in (it leaves out a oneof's member).
+            at = re.search(r' at "[A-Za-z0-9_]+(?P<path>(?:\.[\w\[\]]+)*)"', text)
+            path = at.group("path") if at else "." + ".".join(_PARSE_FIELD.findall(text))
+            if not at:
+                path, _, _ = _field_at(descriptor, path, value)
+            return f"{what}{path.rstrip('.')}.{no_field.group('name')}: no such field"
     fields = _PARSE_FIELD.findall(text)
     if not isinstance(error, json_format.ParseError) or not fields:
         return f"{what}: {text}"
@@ -80,14 +85,15 @@ def _named_parse_error(what, error, descriptor, value):
         path, why = at.group("path"), f"{at.group('why')}{at.group('rest') or ''}"
     else:
         path, why = "." + ".".join(fields), text
-    path, field = _field_at(descriptor, path, value)
-    return f"{what}{path}: {_readable_value_error(field, why)}"
+    path, field, given = _field_at(descriptor, path, value)
+    return f"{what}{path}: {_readable_value_error(field, why, given)}"
 
 
 def _field_at(descriptor, path, value):
-    """The field `path` (".a.b[0]") of a `descriptor` message names, or None, and the path with
-    what protobuf leaves out filled in: it says "model.hidden" for model.mlp.hidden (the one of
-    the message's fields holding a "hidden" that `value`, the dict parsed, has)."""
+    """The path (".a.b[0]") with what protobuf leaves out filled in: it says "model.hidden" for
+    model.mlp.hidden (the one of the message's fields holding a "hidden" that `value`, the dict
+    parsed, has); the field of a `descriptor` message it names, or None; and its value in
+    `value` (None when not found)."""
     field, named = None, []
     for name in path.strip(".").split(".") if path else []:
         bare = re.sub(r"\[\d+\]$", "", name)
@@ -97,16 +103,16 @@ def _field_at(descriptor, path, value):
                        and bare in f.message_type.fields_by_name
                        and _member(value, f) is not None]
             if len(holders) != 1:
-                return path, None
+                return path, None, None
             named.append(holders[0].name)
             value = _member(value, holders[0])
             field = holders[0].message_type.fields_by_name[bare]
         if field is None:
-            return path, None
+            return path, None, None
         named.append(name)
         value = _member(value, field)
         descriptor = field.message_type
-    return "." + ".".join(named) if named else path, field
+    return "." + ".".join(named) if named else path, field, value
 
 
 def _member(value, field):
@@ -136,9 +142,9 @@ _WHOLE_NUMBERS = {
     FieldDescriptor.TYPE_UINT64: _UINT64, FieldDescriptor.TYPE_FIXED64: _UINT64}
 
 
-def _readable_value_error(field, why):
-    """`why` about a value of `field` as polyctl says it: "must be a whole number from 0 to
-    4294967295, got 'x'"; as it was when it is about something else."""
+def _readable_value_error(field, why, given=None):
+    """`why` about a value of `field` (`given`, if known) as polyctl says it: "must be a whole
+    number from 0 to 4294967295, got "x""; as it was when it is about something else."""
     oneof = _ONEOF.match(why)
     if oneof:
         return f"more than one field of '{oneof.group('oneof')}' is set; give one"
@@ -161,6 +167,8 @@ def _readable_value_error(field, why):
             return why
         expected = f"must be a whole number {_WHOLE_NUMBERS[field.type]}"
     value = next((v for v in said.groups() if v is not None), None)
+    if isinstance(given, (str, int, float)):  # bool too: as JSON writes it, as polyctl quotes it
+        value = json.dumps(given)
     return expected if value is None else f"{expected}, got {value}"
 
 
