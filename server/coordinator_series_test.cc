@@ -41,9 +41,7 @@ TEST_F(CoordinatorTest, QueueDepthCountsAJobCancelledWhileQueuedOut) {
   const Job job = Submit("queued");  // no worker: it waits
   auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
   EXPECT_NE(exposition().find("polytrain_queue_depth 1\n"), std::string::npos) << exposition();
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(job.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  CancelAsAdmin(job.id());
   EXPECT_NE(exposition().find("polytrain_queue_depth 0\n"), std::string::npos) << exposition();
 }
 

@@ -103,9 +103,7 @@ TEST_F(CoordinatorTest, ACancelWhileARequeueWaitsForTheStoreCancels) {
   protocol_->Disconnected(Connect("w1", &first));
   WhileTheStoreIsLocked([&] { Connect("w1", &back); });  // without the job: requeue refused
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(job.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  CancelAsAdmin(job.id());
   scheduler_->ExpireLeases(Scheduler::Clock::now());  // no lease lapsed: the mark is retried
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_CANCELLED);
   EXPECT_EQ(Get(job.id()).error(),
@@ -184,9 +182,7 @@ TEST_F(CoordinatorTest, ATimedOutAttemptIsStoppedOnReconnectAndACancelWinsOverTh
   EXPECT_TRUE(before.Cancelled().empty());  // nobody to tell
   Connect("w", &after, 1, false, {job.id()});
   EXPECT_EQ(after.Cancelled(), (std::vector<std::string>{job.id()}));
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(job.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  CancelAsAdmin(job.id());
   scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(13));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_CANCELLED);
   EXPECT_EQ(Get(job.id()).error(), "cancelled; let go 10 s later without word from its worker");
@@ -198,9 +194,7 @@ TEST_F(CoordinatorTest, ACancelItsWorkerNeverConfirmsEndsALeaseLater) {
   const Job job = Submit("unstoppable");
   RecordingChannel channel;
   const int64_t session = Connect("w", &channel);
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(job.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  CancelAsAdmin(job.id());
   EXPECT_EQ(channel.Cancelled(), (std::vector<std::string>{job.id()}));
   polytrain::v1::WorkerMessage beat;
   beat.mutable_heartbeat()->add_running_job_ids(job.id());
@@ -232,9 +226,7 @@ TEST_F(CoordinatorTest, CancellationWinsOverARequeue) {
   const Job job = Submit("doomed");
   RecordingChannel channel;
   const int64_t session = Connect("w", &channel);
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(job.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  CancelAsAdmin(job.id());
   EXPECT_EQ(channel.Cancelled(), (std::vector<std::string>{job.id()}));
   protocol_->Disconnected(session);  // the worker dies before confirming
   scheduler_->ExpireLeases(Later());
@@ -408,9 +400,7 @@ TEST_F(CoordinatorTest, ACancelSentWhileItsWorkerWasAwayIsSentAgainOnReturn) {
   const Job job = Submit("cancel-me");
   RecordingChannel before, after;
   protocol_->Disconnected(Connect("w", &before));
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(job.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  CancelAsAdmin(job.id());
   EXPECT_TRUE(before.Cancelled().empty());  // nobody to tell
   EXPECT_TRUE(Get(job.id()).cancel_requested());
   // The request is stored: a restarted coordinator still sends it when the worker is back.

@@ -94,6 +94,13 @@ class CoordinatorTest : public ::testing::Test {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
   }
 
+  // Cancels the job as the admin (CancelJob), which must accept it.
+  void CancelAsAdmin(const std::string& id) {
+    polytrain::v1::CancelJobRequest cancel;
+    cancel.set_id(id);
+    ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  }
+
   polytrain::v1::Job Submit(const std::string& name, int priority = 0,
                             polytrain::v1::Device device = polytrain::v1::DEVICE_CPU,
                             int max_attempts = 0, const Caller& caller = Caller::Admin(""),

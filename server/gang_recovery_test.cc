@@ -124,9 +124,7 @@ TEST_F(GangSchedulingTest, CancelReachesEveryRank) {
   Connect("w1", &w1);
   const int64_t s2 = Connect("w2", &w2);
   Connect("w3", &w3);
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(gang.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  CancelAsAdmin(gang.id());
   for (const RecordingChannel* channel : {&w1, &w2, &w3}) {
     EXPECT_EQ(channel->Cancelled(), (std::vector<std::string>{gang.id()}));
   }
@@ -147,9 +145,7 @@ TEST_F(GangSchedulingTest, AGangsStepsAreRankZerosWhicheverRankReportsItsEnd) {
   ASSERT_TRUE(protocol_->Handle(s1, points).ok());
   points.mutable_metrics()->mutable_points(0)->set_step(999);  // a rank > 0's points: ignored
   ASSERT_TRUE(protocol_->Handle(s2, points).ok());
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(gang.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  CancelAsAdmin(gang.id());
   polytrain::v1::WorkerMessage failed;  // rank 1 answers first, with its own count (none)
   failed.mutable_failed()->set_job_id(gang.id());
   failed.mutable_failed()->set_attempt(1);

@@ -44,9 +44,7 @@ TEST_F(CoordinatorTest, AWorkerThatComesBackWithoutItsJobLosesTheAttemptAtOnce) 
   const Job other = Submit("cancelled-while-away");
   RecordingChannel third, fourth;
   protocol_->Disconnected(Connect("x", &third));
-  polytrain::v1::CancelJobRequest cancel;
-  cancel.set_id(other.id());
-  ASSERT_TRUE(api_->CancelJob(cancel, kAdmin).ok());
+  CancelAsAdmin(other.id());
   Connect("x", &fourth);
   EXPECT_EQ(State(other.id()), polytrain::v1::JOB_STATE_CANCELLED);
   EXPECT_EQ(Get(other.id()).error(), "cancelled; its worker restarted");
