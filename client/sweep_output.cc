@@ -137,8 +137,12 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
       const Sweep::Trial& t = *trials[i];
       std::vector<std::string> values;
       for (double v : t.rung_values()) values.push_back(Fixed(v));
-      table.AddRow({t.job_id(), t.loss_name(), JobStateWord(t.state()), absl::StrCat(t.seed()),
-                    absl::StrCat(t.steps()), t.rerun() ? "(re-run)" : absl::StrJoin(values, "  ")});
+      // A cancelled sweep's job still running has been told to stop; its worker has yet to say.
+      const bool stopping = sweep.state() == Sweep::SWEEP_STATE_CANCELLED &&
+                            t.state() == polytrain::v1::JOB_STATE_RUNNING;
+      table.AddRow({t.job_id(), t.loss_name(), stopping ? "stopping" : JobStateWord(t.state()),
+                    absl::StrCat(t.seed()), absl::StrCat(t.steps()),
+                    t.rerun() ? "(re-run)" : absl::StrJoin(values, "  ")});
     }
     absl::StrAppend(&out, "\n", table.ToString());
     if (shown < trials.size()) {

@@ -36,5 +36,21 @@ TEST(SweepTextTest, ABestLossTiedWithTheBaselineIsSaidToBe) {
       << SweepText(Ranked(1.0, 1.0));
 }
 
+// A cancelled sweep's job whose worker has not yet confirmed the stop is "stopping", not
+// "running" under a sweep said to be cancelled.
+TEST(SweepTextTest, ACancelledSweepsJobStillRunningIsStopping) {
+  polytrain::v1::Sweep sweep;
+  sweep.set_id("sweep-0123456789ab");
+  sweep.set_state(polytrain::v1::Sweep::SWEEP_STATE_CANCELLED);
+  auto* trial = sweep.add_trials();
+  trial->set_job_id("job-0123456789ab");
+  trial->set_loss_name("ce");
+  trial->set_state(polytrain::v1::JOB_STATE_RUNNING);
+  const std::string text = SweepText(sweep);
+  EXPECT_NE(text.find("job-0123456789ab  ce"), std::string::npos) << text;
+  EXPECT_NE(text.find("stopping"), std::string::npos) << text;
+  EXPECT_EQ(text.find("running"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace polytrain
