@@ -142,9 +142,18 @@ absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baselin
                                                    ")"));
   }
   if (baseline.empty() && !loss_order_.empty()) {
-    baseline = std::find(loss_order_.begin(), loss_order_.end(), "ce") != loss_order_.end()
-                   ? "ce"
-                   : loss_order_.front();
+    // Cross-entropy if it was run, else the first loss that has a final value: a baseline of no
+    // runs (a failed job's loss, a cancelled search's) would leave every p-value out.
+    auto has_runs = [&](const std::string& loss) {
+      auto it = finals_.find(loss);
+      return it != finals_.end() && !it->second.empty();
+    };
+    const bool has_ce =
+        std::find(loss_order_.begin(), loss_order_.end(), "ce") != loss_order_.end();
+    auto with_runs = std::find_if(loss_order_.begin(), loss_order_.end(), has_runs);
+    baseline = has_ce && (has_runs("ce") || with_runs == loss_order_.end()) ? "ce"
+               : with_runs != loss_order_.end()                             ? *with_runs
+                                                                            : loss_order_.front();
   } else if (!baseline.empty() &&
              std::find(loss_order_.begin(), loss_order_.end(), baseline) == loss_order_.end()) {
     return absl::InvalidArgumentError(

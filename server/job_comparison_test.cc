@@ -55,6 +55,35 @@ TEST(ComparisonBuilderTest, AnAccuracysIntervalStaysWithinZeroAndOne) {
   }
 }
 
+// The default baseline is cross-entropy when it has runs, else the first loss that has: a loss
+// whose only job failed (no final value) would leave every p-value out.
+TEST(ComparisonBuilderTest, TheDefaultBaselineIsALossWithRuns) {
+  auto job = [](const std::string& id, const std::string& loss, polytrain::v1::JobState state,
+                double accuracy) {
+    polytrain::v1::Job j;
+    j.set_id(id);
+    j.set_loss_name(loss);
+    j.set_state(state);
+    if (state == polytrain::v1::JOB_STATE_SUCCEEDED) {
+      (*j.mutable_final_metrics())["eval_accuracy"] = accuracy;
+    }
+    return j;
+  };
+  ComparisonBuilder failed_first("eval_accuracy", 0);
+  failed_first.Add(job("job-1", "focal(g=2)", polytrain::v1::JOB_STATE_FAILED, 0), {});
+  failed_first.Add(job("job-2", "poly1(e=1)", polytrain::v1::JOB_STATE_SUCCEEDED, 0.8), {});
+  failed_first.Add(job("job-3", "poly1(e=1)", polytrain::v1::JOB_STATE_SUCCEEDED, 0.9), {});
+  absl::StatusOr<CompareJobsResponse> table = std::move(failed_first).Build("");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->baseline_loss(), "poly1(e=1)");
+  ComparisonBuilder with_ce("eval_accuracy", 0);
+  with_ce.Add(job("job-1", "poly1(e=1)", polytrain::v1::JOB_STATE_SUCCEEDED, 0.8), {});
+  with_ce.Add(job("job-2", "ce", polytrain::v1::JOB_STATE_SUCCEEDED, 0.7), {});
+  table = std::move(with_ce).Build("");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->baseline_loss(), "ce");
+}
+
 TEST(CheckComparisonFitsTest, LongCurvesAskForFewerCurvePointsThatThenFit) {
   const CompareJobsResponse small = Comparison(10, 1000);
   const int64_t limit = static_cast<int64_t>(small.ByteSizeLong()) * 3;
