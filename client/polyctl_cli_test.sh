@@ -354,6 +354,10 @@ expect 2 "--name: must not be empty" -- upload "$spec" --name ''
 expect 2 "--name: must not be empty" -- submit "$spec" --name= --dry-run
 expect 2 "--request-id: must not be empty" -- sweep "$spec" --loss 'poly1 {}' --request-id= --dry-run
 expect 2 "--dry-run: a flag takes no value" -- submit "$spec" --dry-run=
+# A dry run of a request id already used names what a submit would return.
+retried=$("$polyctl" submit "$spec" --request-id cli-dry-retry)
+expect 0 "dry run: --request-id already names $retried: a submit would return it" -- \
+  submit "$spec" --request-id cli-dry-retry --dry-run
 expect 2 "polyctl: --seed: given 2 times; give it once" -- submit "$spec" --seed 1 --seed 2
 { cat "$spec"; echo "# bytes of their own"; } >"$tmp/my spec.txtpb"
 expect 0 "polyctl: stored as 'my_spec.txtpb' (an artifact's name is [A-Za-z0-9._-])" -- \

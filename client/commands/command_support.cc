@@ -116,9 +116,19 @@ bool CheckFirst(const UploadFlags& flags, const polytrain::v1::JobSpec& spec) {
          (spec.dataset().has_tensors() && spec.dataset().tensors().has_path());
 }
 
-void PrintPlannedJobs(const google::protobuf::RepeatedPtrField<polytrain::v1::Job>& jobs) {
-  std::printf("dry run: the coordinator would queue %d job%s (nothing was uploaded or stored)\n",
-              jobs.size(), jobs.size() == 1 ? "" : "s");
+// `existing`: the job or sweep the request's --request-id already names (the coordinator
+// answers a retry's dry run with it), which a submit would return instead of queueing anew.
+void PrintPlannedJobs(const google::protobuf::RepeatedPtrField<polytrain::v1::Job>& jobs,
+                      const std::string& existing) {
+  if (!existing.empty()) {
+    std::printf(
+        "dry run: --request-id already names %s: a submit would return it and queue nothing new "
+        "(its %d job%s below)\n",
+        existing.c_str(), jobs.size(), jobs.size() == 1 ? "" : "s");
+  } else {
+    std::printf("dry run: the coordinator would queue %d job%s (nothing was uploaded or stored)\n",
+                jobs.size(), jobs.size() == 1 ? "" : "s");
+  }
   TextTable table({{"name", 40}, {"loss", 24}, {"seed"}});
   for (const polytrain::v1::Job& job : jobs) {
     table.AddRow({job.spec().name(), job.loss_name(), absl::StrCat(job.spec().seed())});
@@ -138,8 +148,9 @@ absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const Uploa
   if (!planned.ok()) return planned.status();
   if (!flags.dry_run) return false;
   google::protobuf::RepeatedPtrField<polytrain::v1::Job> jobs;
+  const std::string existing = planned->id();  // a dry run's job has no id; a retry's has
   *jobs.Add() = *std::move(planned);
-  PrintPlannedJobs(jobs);
+  PrintPlannedJobs(jobs, existing);
   return true;
 }
 
@@ -151,7 +162,7 @@ absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const Uploa
       client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, *request);
   request->set_validate_only(false);
   if (!planned.ok()) return planned.status();
-  if (flags.dry_run) PrintPlannedJobs(planned->jobs());
+  if (flags.dry_run) PrintPlannedJobs(planned->jobs(), planned->sweep_id());
   return flags.dry_run;
 }
 
