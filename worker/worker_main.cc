@@ -49,6 +49,7 @@
 #include "worker/outbound_address.h"
 #include "worker/replica_group.h"
 #include "worker/run_summary.h"
+#include "worker/service_process.h"
 #include "worker/service_worker.h"
 #include "worker/standalone_stop.h"
 #include "worker/trainer.h"
@@ -57,110 +58,10 @@ namespace polytrain {
 namespace {
 
 constexpr char kTool[] = "polytrain-worker";
-// How long a SIGTERM waits for running jobs to stop and the coordinator to take them back,
-// within the 30 s a Kubernetes pod gets by default.
-constexpr int kDrainSeconds = 20;
-
 int Fail(int code, const absl::Status& status) {
   ExitWithError(kTool, status);  // as a JSON line under --log_format json
   if (code == kExitUsage) std::cerr << kRunWithHelp;
   return code;
-}
-
-// The write end is written by the SIGINT/SIGTERM handler (write is async-signal-safe).
-int stop_pipe[2] = {-1, -1};
-
-// The byte written is the signal's number (0: a stuck job). After the first SIGINT or SIGTERM
-// both take their default action again, so a second one of either ends the process at once (as
-// a standalone run's second Ctrl-C), not waiting for the jobs to be given back. sigaction is
-// async-signal-safe.
-void WakeStopWaiter(int signal) {
-  const int saved = errno;
-  if (signal != 0) {
-    struct sigaction default_action = {};
-    default_action.sa_handler = SIG_DFL;
-    sigemptyset(&default_action.sa_mask);
-    sigaction(SIGINT, &default_action, nullptr);
-    sigaction(SIGTERM, &default_action, nullptr);
-  }
-  const char byte = static_cast<char>(signal);
-  (void)!write(stop_pipe[1], &byte, 1);
-  errno = saved;
-}
-
-// Service mode until SIGINT or SIGTERM.
-int RunService(ServiceWorker::Options options, const std::string& metrics_listen,
-               const std::string& metrics_port_file) {
-  // Libraries start threads before main (OpenBLAS's pool), so a blocked mask would not cover
-  // every thread: a handler, run by whichever thread the signal reaches, wakes the waiter below.
-  if (pipe2(stop_pipe, O_CLOEXEC) != 0) {
-    return Fail(kExitInternal, absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno))));
-  }
-  struct sigaction stop = {};
-  stop.sa_handler = WakeStopWaiter;
-  sigemptyset(&stop.sa_mask);
-  stop.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &stop, nullptr);
-  sigaction(SIGTERM, &stop, nullptr);
-  auto registry = std::make_shared<prometheus::Registry>();
-  WorkerMetrics metrics(*registry);
-  if (!metrics_listen.empty()) options.metrics = &metrics;
-  // A job stuck past its cancel: the others are given back as at SIGTERM, then the process
-  // ends (exit 6), the one way to free the stuck thread's slot.
-  static std::atomic<bool> stuck_job{false};
-  options.on_stuck = [] {
-    stuck_job = true;
-    spdlog::error(
-        "giving the other jobs back and exiting: only a restart frees a stuck job's slot");
-    WakeStopWaiter(0);
-  };
-  ServiceWorker worker(options);
-  std::unique_ptr<MetricsHttpServer> endpoint;
-  if (!metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
-        MetricsHttpServer::Start(metrics_listen, registry, [&worker] { worker.RefreshMetrics(); });
-    if (!started.ok()) return Fail(kExitInvalid, started.status());
-    endpoint = *std::move(started);
-    if (!metrics_port_file.empty()) {
-      absl::Status written = WriteFlagFile("--metrics_port_file", metrics_port_file,
-                                           absl::StrCat(endpoint->port(), "\n"));
-      if (!written.ok()) return Fail(kExitInvalid, written);
-    }
-  }
-  std::promise<void> run_returned;
-  std::thread waiter([&, returned = run_returned.get_future()] {
-    char byte = 0;
-    while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-    if (byte == SIGINT || byte == SIGTERM) {
-      spdlog::info(
-          "{}: {} received: giving running jobs back to the coordinator (up to {} s), then "
-          "exiting; another ends the process at once",
-          options.name, byte == SIGTERM ? "SIGTERM" : "SIGINT", kDrainSeconds);
-    }
-    // Running jobs are given back (requeued at once, to resume elsewhere) before the exit.
-    worker.Drain(std::chrono::seconds(kDrainSeconds));
-    // Then cancelled. A job that does not notice (stuck in its model's code or in reading a
-    // file) cannot be joined: the process ends without it; the coordinator requeues it.
-    if (returned.wait_for(std::chrono::seconds(kStuckSeconds)) == std::future_status::timeout) {
-      spdlog::error(
-          "a job did not stop within {} s of its cancel (stuck in its model's code or "
-          "in reading a file); exiting without it",
-          kStuckSeconds);
-      spdlog::shutdown();
-      std::_Exit(stuck_job ? kExitJobFailed : kExitOk);
-    }
-  });
-  spdlog::info(
-      "{}: starting with {} slot(s){}; coordinator {}", options.name, options.slots,
-      options.gpus.empty() ? "" : absl::StrCat(" on GPU(s) ", absl::StrJoin(options.gpus, ",")),
-      options.coordinator);
-  worker.Run();
-  // Run() returns only after Stop(), which only the signal thread calls.
-  run_returned.set_value();
-  waiter.join();
-  spdlog::info("{}: stopped", options.name);
-  return stuck_job ? kExitJobFailed : kExitOk;
 }
 
 int Main(int argc, char** argv) {
@@ -383,7 +284,7 @@ int Main(int argc, char** argv) {
                   absl::InvalidArgumentError(absl::StrCat(
                       "--artifact_cache_dir ", service.artifact_cache_dir, ": not a directory")));
     }
-    return RunService(service, metrics_listen, metrics_port_file);
+    return RunServiceProcess(service, metrics_listen, metrics_port_file);
   }
   if (options.resume && checkpoint_dir.empty()) {
     std::cerr << "polytrain-worker: --resume needs --checkpoint_dir\n";
