@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "common/flag_file.h"
 
 namespace polytrain {
 namespace {
@@ -202,7 +203,8 @@ absl::Status CheckPlotPath(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat("--plot ", path, ": the file must end in .svg or .png"));
   }
-  return absl::OkStatus();
+  // Before any output: a table printed and then "cannot write" left a half-done command.
+  return CheckFlagFileWritable("--plot", path);
 }
 
 absl::Status WriteChart(const std::string& path, const std::string& svg) {

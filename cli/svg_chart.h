@@ -35,8 +35,9 @@ std::string RenderSvg(const std::vector<ChartPanel>& panels,
 // Writes the chart to `path`: SVG as is, PNG through rsvg-convert. INVALID_ARGUMENT for another
 // extension.
 absl::Status WriteChart(const std::string& path, const std::string& svg);
-// INVALID_ARGUMENT naming --plot unless `path` ends in .svg or .png: checked before any work, so
-// that a bad name does not come after the output it was meant to go with.
+// INVALID_ARGUMENT naming --plot unless `path` ends in .svg or .png and can be written there (its
+// directory exists and is writable): checked before any work, so that a bad name does not come
+// after the output it was meant to go with.
 absl::Status CheckPlotPath(const std::string& path);
 
 }  // namespace polytrain

@@ -339,6 +339,10 @@ expect 2 "compare needs job ids or --sweep ID (one of them)" -- compare "$job" -
 expect 1 "--plot $tmp/x.jpg: the file must end in .svg or .png" -- compare "$job" --plot "$tmp/x.jpg"
 checks=$((checks + 1))
 grep -q "eval_accuracy by loss" "$tmp/out" && fail "compare printed its table before refusing --plot"
+expect 1 "--plot $tmp/nodir/x.svg: cannot write: No such file or directory" -- \
+  compare "$job" --plot "$tmp/nodir/x.svg"
+checks=$((checks + 1))
+grep -q "eval_accuracy by loss" "$tmp/out" && fail "compare printed its table before refusing --plot"
 expect 1 "--state: unknown state 'bogus'; one of queued, running, succeeded, failed, cancelled, paused, stopped" -- \
   list --state bogus
 expect 2 "--seed: must be a whole number in [0, 18446744073709551615], got -1" -- submit "$spec" --seed -1
