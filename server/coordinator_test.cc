@@ -206,7 +206,8 @@ TEST_F(CoordinatorTest, ACancelItsWorkerNeverConfirmsEndsALeaseLater) {
   ASSERT_TRUE(protocol_->Handle(session, beat).ok());
   scheduler_->ExpireLeases(before_beat + std::chrono::seconds(10));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_CANCELLED);
-  EXPECT_EQ(Get(job.id()).error(), "cancelled; let go 10 s later without word from its worker");
+  EXPECT_EQ(Get(job.id()).error(),
+            "cancelled; let go 10 s later without its worker confirming the stop");
   Submit("next");
   EXPECT_EQ(channel.Assigned(), (std::vector<std::string>{"unstoppable"}));  // slot still taken
 }

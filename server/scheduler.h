@@ -342,7 +342,7 @@ class Scheduler {
   std::vector<std::string> EnforceTimeLimitsLocked(Clock::time_point now);
   // Ends a timed-out or cancelled attempt nobody confirmed stopping: FAILED (CANCELLED if a
   // cancel was asked for). False when the store refused.
-  bool LetGoOfTimedOutLocked(const std::string& job_id);
+  bool LetGoOfTimedOutLocked(const std::string& job_id, Clock::time_point now);
   // "ran past spec.time_limit_seconds (N s) on attempt A".
   static std::string TimeLimitError(const RunningJob& job);
   absl::Status AttemptRunsLocked(const std::string& job_id, int32_t attempt) const;

@@ -95,7 +95,7 @@ void Scheduler::ExpireLeases(Clock::time_point now) {
   if (now < store_backoff_until_) return;
   bool refused = false;
   for (const std::string& job_id : let_go) {
-    if (!LetGoOfTimedOutLocked(job_id)) {
+    if (!LetGoOfTimedOutLocked(job_id, now)) {
       refused = true;
       break;
     }

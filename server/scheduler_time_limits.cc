@@ -53,10 +53,15 @@ std::vector<std::string> Scheduler::EnforceTimeLimitsLocked(Clock::time_point no
   return let_go;
 }
 
-bool Scheduler::LetGoOfTimedOutLocked(const std::string& job_id) {
+bool Scheduler::LetGoOfTimedOutLocked(const std::string& job_id, Clock::time_point now) {
   const RunningJob& job = running_[job_id];
-  const std::string unconfirmed =
-      absl::StrCat("let go ", options_.lease_seconds, " s later without word from its worker");
+  // A worker that still renews its lease heard the stop and did not confirm it; one that does
+  // not has said nothing at all.
+  bool heard = false;
+  for (const Rank& rank : job.ranks) heard = heard || (!rank.done && rank.lease_expiry >= now);
+  const std::string unconfirmed = absl::StrCat(
+      "let go ", options_.lease_seconds, " s later ",
+      heard ? "without its worker confirming the stop" : "without word from its worker");
   if (job.cancel_requested) {  // cancellation wins, as everywhere
     return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_CANCELLED,
                            absl::StrCat("cancelled; ", unconfirmed), nullptr)
