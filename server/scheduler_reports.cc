@@ -114,8 +114,8 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
                      " bytes) would pass the ", options_.max_metric_bytes_per_job,
                      " a job may store: dropped (log less often: spec.log_every_steps)"));
   }
-  job->metric_bytes +=
-      batch_bytes;  // a point replacing one of its step counts twice: an upper bound
+  // A point that replaces a stored one of its step counts twice: an upper bound.
+  job->metric_bytes += batch_bytes;
   for (const auto& point : batch.points()) {
     job->newest_step = std::max(job->newest_step, point.step());
     if (options_.metrics != nullptr) options_.metrics->JobProgress(job->job, point);
