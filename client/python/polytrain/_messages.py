@@ -210,7 +210,7 @@ def _message_from_file(value, cls, what):
         except text_format.ParseError as error:  # "FILE:LINE:COLUMN: why", as polyctl says it
             why = re.sub(r"^\d+:\d+ : ", "", str(error))
             raise ArgumentError(f"{file}:{error.GetLine()}:{error.GetColumn()}: {why}") from None
-    if parsed is not text and not isinstance(parsed, dict):  # JSON or YAML that is no object
+    if not isinstance(parsed, dict):  # JSON or YAML that is no object
         raise ArgumentError(f"{file}: expected an object at the top, got "
                             f"{type(parsed).__name__}")
     try:
