@@ -1,7 +1,5 @@
 #include "common/file_checksum.h"
 
-#include <atomic>
-#include <cstdio>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -23,25 +21,11 @@ absl::StatusOr<FileChecksum> ComputeFileChecksum(const std::string& path) {
 }
 
 absl::Status WriteChecksumRecord(const std::string& record_path, const FileChecksum& checksum) {
-  static std::atomic<int64_t> counter{0};
-  const std::string temp = absl::StrCat(record_path, ".tmp-", counter++);
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << checksum.size << " " << checksum.crc32 << "\n";
-    if (!out.flush()) {
-      std::remove(temp.c_str());
-      return absl::InternalError(absl::StrCat(temp, ": write failed"));
-    }
+  if (absl::Status s = ReplaceFileWhole(
+          record_path, absl::StrCat(checksum.size, " ", checksum.crc32, "\n"), /*durable=*/true);
+      !s.ok()) {
+    return absl::InternalError(absl::StrCat(record_path, ": cannot write: ", s.message()));
   }
-  if (absl::Status synced = SyncFile(temp); !synced.ok()) {
-    std::remove(temp.c_str());
-    return synced;
-  }
-  if (std::rename(temp.c_str(), record_path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    return absl::InternalError(absl::StrCat(record_path, ": rename failed"));
-  }
-  SyncParentDirectory(record_path);
   return absl::OkStatus();
 }
 

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -67,6 +70,37 @@ absl::Status CreateDirectoriesDurably(const std::string& dir) {
   for (auto made = missing.rbegin(); made != missing.rend(); ++made) {
     SyncParentDirectory(made->string());
   }
+  return absl::OkStatus();
+}
+
+absl::Status ReplaceFileWhole(const std::string& path, absl::string_view content, bool durable) {
+  // The process and a counter: two writers of one path (threads or processes) never share one.
+  static std::atomic<int64_t> counter{0};
+  const std::string temporary = absl::StrCat(path, ".tmp-", getpid(), "-", counter++);
+  auto fail = [&](int why) {
+    unlink(temporary.c_str());
+    return absl::InternalError(std::strerror(why));
+  };
+  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(std::strerror(errno));
+  for (size_t done = 0; done < content.size();) {
+    const ssize_t wrote = write(fd, content.data() + done, content.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) {
+      const int why = errno;
+      close(fd);
+      return fail(why);
+    }
+    done += static_cast<size_t>(wrote);
+  }
+  if (durable && fsync(fd) != 0 && errno != EINVAL) {
+    const int why = errno;
+    close(fd);
+    return fail(why);
+  }
+  if (close(fd) != 0) return fail(errno);
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) return fail(errno);
+  if (durable) SyncParentDirectory(path);
   return absl::OkStatus();
 }
 

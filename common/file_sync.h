@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace polytrain {
 
@@ -25,6 +26,13 @@ void SyncParentDirectory(const std::string& path);
 // effort, as above): a file later renamed into the innermost one is reachable after a power
 // loss. INTERNAL naming `dir` when it cannot be made.
 absl::Status CreateDirectoriesDurably(const std::string& dir);
+
+// Writes `content` to a temporary file beside `path` and renames it over `path`: a reader sees the
+// old file or the whole new one, never a part. With `durable`, the file is synced before the
+// rename and its directory after (SyncParentDirectory). Nothing is left behind on a failure,
+// which is INTERNAL with the system's reason only ("No such file or directory"): the caller
+// names the file as its users know it.
+absl::Status ReplaceFileWhole(const std::string& path, absl::string_view content, bool durable);
 
 }  // namespace polytrain
 

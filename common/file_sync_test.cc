@@ -1,6 +1,8 @@
 #include "common/file_sync.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -41,6 +43,21 @@ TEST_F(FileSyncTest, CreatesEveryMissingLevel) {
   const absl::Status status = CreateDirectoriesDurably(blocked);
   EXPECT_TRUE(absl::IsInternal(status)) << status;
   EXPECT_TRUE(absl::StartsWith(status.message(), blocked + ": ")) << status;
+}
+
+TEST_F(FileSyncTest, AFileIsReplacedWholeAndAFailureLeavesNothing) {
+  const std::string path = (dir_ / "record").string();
+  ASSERT_TRUE(ReplaceFileWhole(path, "first\n", /*durable=*/true).ok());
+  ASSERT_TRUE(ReplaceFileWhole(path, "2\n", /*durable=*/false).ok());
+  std::ifstream in(path);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "2\n");
+  const absl::Status status =
+      ReplaceFileWhole((dir_ / "nodir" / "record").string(), "x", /*durable=*/true);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(status.message(), "No such file or directory");  // the caller names the file
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir_)) ++entries;
+  EXPECT_EQ(entries, 1);  // the record; no temporary left
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_sync.h"
 
 namespace polytrain {
 
@@ -63,22 +64,9 @@ absl::Status WriteFlagFile(absl::string_view flag, const std::string& path,
   if (std::filesystem::is_directory(path, error)) {
     return absl::InvalidArgumentError(absl::StrCat(where, "is a directory"));
   }
-  const std::string temporary = absl::StrCat(path, ".tmp-", getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::InvalidArgumentError(absl::StrCat(where, std::strerror(errno)));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.close();
-    if (!out) {
-      const int saved = errno;
-      std::filesystem::remove(temporary, error);
-      return absl::InvalidArgumentError(absl::StrCat(where, std::strerror(saved)));
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int saved = errno;
-    std::filesystem::remove(temporary, error);
-    return absl::InvalidArgumentError(absl::StrCat(where, std::strerror(saved)));
+  // Read by scripts that wait for it, not kept across a power loss: not synced.
+  if (absl::Status s = ReplaceFileWhole(path, content, /*durable=*/false); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, s.message()));
   }
   return absl::OkStatus();
 }
