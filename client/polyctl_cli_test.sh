@@ -358,6 +358,18 @@ expect 2 "--name: must not be empty" -- upload "$spec" --name ''
 expect 2 "--name: must not be empty" -- submit "$spec" --name= --dry-run
 expect 2 "--request-id: must not be empty" -- sweep "$spec" --loss 'poly1 {}' --request-id= --dry-run
 expect 2 "--dry-run: a flag takes no value" -- submit "$spec" --dry-run=
+# The coordinator refuses an empty --tokens (an unset variable would have served with no tokens)
+# and a --metrics_port_file with /metrics off.
+for flags in "--tokens=" "--tls_cert=" "--metrics_listen= --metrics_port_file=$tmp/mp"; do
+  checks=$((checks + 1))
+  # shellcheck disable=SC2086  # $flags is a list of flags
+  timeout 20 "$build/server/polytrain-coordinator" --plaintext --listen 127.0.0.1:0 \
+    --db "$tmp/refused.db" \
+    $flags >"$tmp/out" 2>"$tmp/err"
+  code=$?
+  [[ $code -eq 2 ]] || fail "coordinator $flags: exit $code, expected 2: $(cat "$tmp/err")"
+done
+[[ -e "$tmp/refused.db" ]] && fail "a refused coordinator made its database"
 # A dry run of a request id already used names what a submit would return.
 retried=$("$polyctl" submit "$spec" --request-id cli-dry-retry)
 expect 0 "dry run: --request-id already names $retried: a submit would return it" -- \

@@ -90,6 +90,18 @@ check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-
 code=$?
 check '[[ $code -eq 4 ]] && grep -qx "polytrain-worker: --data_root $tmp/nowhere: no such directory" "$tmp/err"' \
   "missing --data_root: exit $code: $(cat "$tmp/err")"
+# A port file with no /metrics to write it for, and an empty one, are refused (a script would
+# wait for them forever).
+"$worker" --coordinator 127.0.0.1:1 --metrics_port_file "$tmp/mport" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -q "^polytrain-worker: --metrics_port_file needs --metrics_listen" "$tmp/err"' \
+  "--metrics_port_file without --metrics_listen: exit $code, $(cat "$tmp/err")"
+"$worker" --coordinator 127.0.0.1:1 --metrics_listen 127.0.0.1:0 --metrics_port_file= \
+  >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -q "^polytrain-worker: --metrics_port_file: must not be empty" "$tmp/err"' \
+  "--metrics_port_file=: exit $code, $(cat "$tmp/err")"
+
 # A name the coordinator would refuse at every dial stops the worker at once (it retried forever).
 for name in 'bad name' "$(printf 'n%.0s' {1..129})" ''; do
   "$worker" --coordinator 127.0.0.1:1 --name "$name" >"$tmp/out" 2>"$tmp/err"
