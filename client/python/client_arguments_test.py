@@ -246,12 +246,13 @@ class ArgumentTest(unittest.TestCase):
                             ("name: 1e3\n", "name"),
                             ("model: {mlp: {hidden: [32, null]}}\n",
                              "model.mlp.hidden[1]: null in a list"),
-                            ("seed: \u0661\u0660\n", "seed: must be a whole number, got"),  # not ASCII
+                            ("seed: \u0661\u0660\n",  # not ASCII
+                             "seed: must be a whole number from 0 to 2^64-1, got \"\u0661\u0660\""),
                             ("loss: {poly1: {epsilon: '1_0.5'}}\n",
-                             "spec.loss.poly1.epsilon: must be a number, got '1_0.5'"),
+                             'spec.loss.poly1.epsilon: must be a number, got "1_0.5"'),
                             ("loss: {poly1: {epsilon: 1e400}}\n", "out of a double's range"),
                             ("loss: {poly1: {epsilon: -.Inf}}\n",
-                             "loss.poly1.epsilon: must be a finite number, got '-.Inf'"),
+                             'loss.poly1.epsilon: must be a finite number, got "-.Inf"'),
                             ("? [a, b]\n: 1\n", "a key that is a list or a map"),
                             ("max_steps: 5\nmaxSteps: 6\n",
                              "max_steps: given twice, as max_steps and maxSteps"),
@@ -292,8 +293,19 @@ class ArgumentTest(unittest.TestCase):
                  "enum.yaml: spec.precision: must be one of PRECISION_UNSPECIFIED, PRECISION_FP32, "
                  "PRECISION_BF16, got \"FP64\""),
                 ("hidden.json", '{"model": {"mlp": {"hidden": [8, "x"]}}}', ValueError,
-                 "hidden.json: spec.model.mlp.hidden: must be a whole number from -2147483648 to "
-                 "2147483647, got 'x'"),
+                 "hidden.json: spec.model.mlp.hidden[1]: must be a whole number from -2147483648 "
+                 "to 2147483647, got \"x\""),
+                ("eps.json", '{"loss": {"polyN": {"epsilons": [1, 2, "x"]}}}', ValueError,
+                 "eps.json: spec.loss.poly_n.epsilons[2]: must be a number, got \"x\""),
+                ("camel.json", '{"batchSize": 1.5}', ValueError,
+                 "camel.json: spec.batch_size: must be a whole number from -2147483648 to "
+                 "2147483647, got 1.5"),
+                ("label.json", '{"labels": {"a": "b", "c": 5}}', ValueError,
+                 "label.json: spec.labels[\"c\"]: must be a string, got 5"),
+                ("labels.json", '{"labels": 5}', ValueError,
+                 "labels.json: spec.labels: must be an object of names to values, got 5"),
+                ("scalar.yaml", "model: {mlp: {hidden: 5}}\n", ValueError,
+                 "scalar.yaml: spec.model.mlp.hidden: must be a list, got 5"),
                 ("syntax.json", '{"name": "a",\n "seed": }', ValueError,
                  "syntax.json:2:10: Expecting value"),
                 ("nan.json", '{"loss": {"poly1": {"epsilon": NaN}}}', ValueError,

@@ -7,10 +7,9 @@ import os
 import re
 import sys
 
-from google.protobuf import json_format, text_format
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf import json_format, message_factory, text_format
 
-from polytrain import _arguments, _yaml_spec
+from polytrain import _arguments, _field_values, _yaml_spec
 from polytrain.errors import ArgumentError
 
 # A text that is one spec file's name (what polyctl takes), not a spec's text.
@@ -85,8 +84,35 @@ def _named_parse_error(what, error, descriptor, value):
         path, why = at.group("path"), f"{at.group('why')}{at.group('rest') or ''}"
     else:
         path, why = "." + ".".join(fields), text
+    not_a_list = _NOT_A_LIST.match(why)
+    if not_a_list:  # protobuf names the message holding the list
+        path = f"{path.rstrip('.')}.{not_a_list.group('name')}"
     path, field, given = _field_at(descriptor, path, value)
+    if field is not None and isinstance(given, (list, dict)):  # protobuf left out which element
+        bad = _first_unparsed_element(field, given)
+        if bad is not None:
+            path, given = f"{path}[{json.dumps(bad)}]", given[bad]
     return f"{what}{path}: {_readable_value_error(field, why, given)}"
+
+
+def _first_unparsed_element(field, items):
+    """The index (a list's) or key (a map's) of the first of `items` that protobuf does not take
+    as an element of the repeated `field` of scalars; None when each does, or it is no such
+    field."""
+    is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
+    if field.label != field.LABEL_REPEATED or (field.message_type is not None and not is_map) \
+            or isinstance(items, dict) != is_map:
+        return None
+    if hasattr(message_factory, "GetMessageClass"):
+        holder = message_factory.GetMessageClass(field.containing_type)
+    else:  # protobuf before 4.21 (Debian 12's)
+        holder = message_factory.MessageFactory().GetPrototype(field.containing_type)
+    for i in items if is_map else range(len(items)):
+        try:
+            json_format.ParseDict({field.name: {i: items[i]} if is_map else [items[i]]}, holder())
+        except (json_format.ParseError, ValueError, OverflowError, TypeError):
+            return i
+    return None
 
 
 def _field_at(descriptor, path, value):
@@ -96,23 +122,37 @@ def _field_at(descriptor, path, value):
     `value` (None when not found)."""
     field, named = None, []
     for name in path.strip(".").split(".") if path else []:
-        bare = re.sub(r"\[\d+\]$", "", name)
-        field = descriptor.fields_by_name.get(bare) if descriptor else None
+        indexed = re.fullmatch(r"(?P<bare>\w+)(?:\[(?P<index>\d+)\])?", name)
+        if indexed is None:
+            return path, None, None
+        bare, index = indexed.group("bare"), indexed.group("index")
+        field = _field_named(descriptor, bare) if descriptor else None
         if field is None and descriptor is not None:
             holders = [f for f in descriptor.fields if f.message_type is not None
-                       and bare in f.message_type.fields_by_name
+                       and _field_named(f.message_type, bare) is not None
                        and _member(value, f) is not None]
             if len(holders) != 1:
                 return path, None, None
             named.append(holders[0].name)
             value = _member(value, holders[0])
-            field = holders[0].message_type.fields_by_name[bare]
+            field = _field_named(holders[0].message_type, bare)
         if field is None:
             return path, None, None
-        named.append(name)
+        named.append(field.name + (f"[{index}]" if index is not None else ""))
         value = _member(value, field)
+        if index is not None:
+            value = value[int(index)] if isinstance(value, list) and \
+                int(index) < len(value) else None
         descriptor = field.message_type
     return "." + ".".join(named) if named else path, field, value
+
+
+def _field_named(descriptor, name):
+    """`descriptor`'s field called `name` in the .proto or in JSON (lowerCamelCase); None."""
+    field = descriptor.fields_by_name.get(name)
+    if field is None:
+        field = next((f for f in descriptor.fields if f.json_name == name), None)
+    return field
 
 
 def _member(value, field):
@@ -132,14 +172,9 @@ _VALUE_ERROR = re.compile(r"^(?:invalid literal for int\(\) with base 10: (?P<li
                           r"|expected string or bytes-like object, got '\w+'\.?)$")
 _ONEOF = re.compile(r'^Message type "[\w.]+" should not have multiple "(?P<oneof>\w+)" oneof '
                     r'fields')
-_INT32, _UINT32 = "from -2147483648 to 2147483647", "from 0 to 4294967295"
-_INT64, _UINT64 = "from -2^63 to 2^63-1", "from 0 to 2^64-1"
-_WHOLE_NUMBERS = {
-    FieldDescriptor.TYPE_INT32: _INT32, FieldDescriptor.TYPE_SINT32: _INT32,
-    FieldDescriptor.TYPE_SFIXED32: _INT32, FieldDescriptor.TYPE_UINT32: _UINT32,
-    FieldDescriptor.TYPE_FIXED32: _UINT32, FieldDescriptor.TYPE_INT64: _INT64,
-    FieldDescriptor.TYPE_SINT64: _INT64, FieldDescriptor.TYPE_SFIXED64: _INT64,
-    FieldDescriptor.TYPE_UINT64: _UINT64, FieldDescriptor.TYPE_FIXED64: _UINT64}
+_NOT_A_LIST = re.compile(r"^repeated field (?P<name>\w+) must be in \[\] which is (?P<given>.*)$",
+                         re.S)
+_NOT_A_MAP = re.compile(r"^Map field \w+ must be in a dict which is (?P<given>.*)$", re.S)
 
 
 def _readable_value_error(field, why, given=None):
@@ -148,28 +183,19 @@ def _readable_value_error(field, why, given=None):
     oneof = _ONEOF.match(why)
     if oneof:
         return f"more than one field of '{oneof.group('oneof')}' is set; give one"
+    for pattern, expected in ((_NOT_A_LIST, "must be a list"),
+                              (_NOT_A_MAP, "must be an object of names to values")):
+        said = pattern.match(why)
+        if said:
+            return f"{expected}, got {_field_values.as_json(given, said.group('given'))}"
     said = _VALUE_ERROR.match(why)
     if field is not None and field.message_type is not None and \
             field.message_type.GetOptions().map_entry:
         field = field.message_type.fields_by_name["value"]  # a map's value is what failed
     if not said or field is None or field.message_type is not None:
         return why
-    if field.enum_type is not None:
-        expected = "must be one of " + ", ".join(v.name for v in field.enum_type.values)
-    elif field.type == field.TYPE_BOOL:
-        expected = "must be true or false"
-    elif field.type in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
-        expected = "must be a number"
-    elif field.type == field.TYPE_STRING:
-        expected = "must be a string"
-    else:
-        if field.type not in _WHOLE_NUMBERS:
-            return why
-        expected = f"must be a whole number {_WHOLE_NUMBERS[field.type]}"
-    value = next((v for v in said.groups() if v is not None), None)
-    if isinstance(given, (str, int, float)):  # bool too: as JSON writes it, as polyctl quotes it
-        value = json.dumps(given)
-    return expected if value is None else f"{expected}, got {value}"
+    value = _field_values.as_json(given, next((v for v in said.groups() if v is not None), None))
+    return _field_values.expected(field) + ("" if value is None else f", got {value}")
 
 
 def _message_from_file(value, cls, what):
@@ -298,7 +324,8 @@ def _check_dict(value, descriptor, where, depth=0):
         is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
         repeated = field.label == field.LABEL_REPEATED and not is_map
         if isinstance(item, (list, tuple)) and not repeated:
-            raise ArgumentError(f"{named}: expected one value, got a list")
+            raise ArgumentError(f"{named}: " + ("must be an object of names to values, got a list"
+                                                if is_map else "expected one value, got a list"))
         items = list(enumerate(item)) if repeated and isinstance(item, (list, tuple)) else [
             (None, item)]
         for i, x in items:

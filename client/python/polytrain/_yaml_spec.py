@@ -16,6 +16,7 @@ import re
 
 from google.protobuf.descriptor import FieldDescriptor
 
+from polytrain import _field_values
 from polytrain.errors import ArgumentError
 
 # As polyctl's kMaxYamlValues and kMaxYamlDepth.
@@ -229,10 +230,11 @@ def _check_scalar_kinds(field, item, where):
             raise ArgumentError(f"{named}: must be a number, got a boolean")
         if not isinstance(value, str):
             continue
+        given = _field_values.as_json(value)  # quoted, as polyctl quotes it
         if field.cpp_type in _INTEGER_TYPES and not _INTEGER.fullmatch(value):
-            raise ArgumentError(f"{named}: must be a whole number, got {value!r}")
+            raise ArgumentError(f"{named}: {_field_values.expected(field)}, got {given}")
         if (field.cpp_type in _FLOAT_TYPES and not _NUMBER.fullmatch(value) and
                 value not in _FLOAT_WORDS):
             if value.lower().lstrip("+-") in (".nan", ".inf", "nan", "inf"):  # NaN, infinity
-                raise ArgumentError(f"{named}: must be a finite number, got {value!r}")
-            raise ArgumentError(f"{named}: must be a number, got {value!r}")
+                raise ArgumentError(f"{named}: must be a finite number, got {given}")
+            raise ArgumentError(f"{named}: must be a number, got {given}")
