@@ -92,6 +92,11 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
       absl::StrFormat("%s  %s  %s  (%s, %s is better)\n  %s\n  steps trained: %s\n", sweep.id(),
                       StrategyName(sweep.request()), SweepStateName(sweep.state()), sweep.metric(),
                       lower ? "lower" : "higher", SearchLine(sweep), Count(sweep.total_steps()));
+  if (sweep.deleted_jobs() > 0) {
+    absl::StrAppendFormat(
+        &out, "  deleted: %d of its jobs (the rungs, jobs and ranking below leave %s out)\n",
+        sweep.deleted_jobs(), sweep.deleted_jobs() == 1 ? "it" : "them");
+  }
   if (sweep.rungs_size() > 0) {
     const std::string unit =
         sweep.request().search().unit() == LossSearch::RESOURCE_STEPS ? "steps" : "epochs";

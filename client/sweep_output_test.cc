@@ -52,5 +52,18 @@ TEST(SweepTextTest, ACancelledSweepsJobStillRunningIsStopping) {
   EXPECT_EQ(text.find("running"), std::string::npos) << text;
 }
 
+// A sweep some of whose jobs were deleted one by one says its tables leave them out.
+TEST(SweepTextTest, DeletedJobsAreSaidToBeLeftOut) {
+  polytrain::v1::Sweep sweep;
+  sweep.set_id("sweep-0123456789ab");
+  sweep.set_state(polytrain::v1::Sweep::SWEEP_STATE_DONE);
+  EXPECT_EQ(SweepText(sweep).find("deleted"), std::string::npos) << SweepText(sweep);
+  sweep.set_deleted_jobs(2);
+  EXPECT_NE(SweepText(sweep).find(
+                "  deleted: 2 of its jobs (the rungs, jobs and ranking below leave them out)\n"),
+            std::string::npos)
+      << SweepText(sweep);
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -95,6 +95,11 @@ constexpr const char* kMigrations[] = {
       ALTER TABLE jobs ADD COLUMN end_ms INTEGER;
       CREATE INDEX jobs_by_end ON jobs (end_ms) WHERE end_ms IS NOT NULL;
     )sql",
+    // 10: how many of each sweep's jobs were deleted one by one (DeleteJob, retention), so that
+    // its ranking and rungs, computed from the jobs left, say they leave some out.
+    R"sql(
+      ALTER TABLE sweeps ADD COLUMN deleted_jobs INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 }  // namespace

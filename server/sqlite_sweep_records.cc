@@ -13,12 +13,14 @@ namespace {
 using polytrain::v1::Sweep;
 using sqlite::Statement;
 
-absl::StatusOr<Sweep> ParseSweep(const std::string& blob, int64_t state) {
+// A sweep's record from a row of its blob, state and deleted_jobs columns.
+absl::StatusOr<Sweep> ParseSweep(const std::string& blob, int64_t state, int64_t deleted_jobs) {
   Sweep record;
   if (!record.ParseFromString(blob)) {
     return absl::DataLossError("sqlite: a stored sweep record does not parse");
   }
   record.set_state(static_cast<Sweep::State>(state));
+  record.set_deleted_jobs(static_cast<int32_t>(deleted_jobs));
   return record;
 }
 
@@ -42,12 +44,12 @@ absl::Status SqliteJobStore::InsertSweep(sqlite3* db, const Sweep& sweep) {
 
 absl::StatusOr<Sweep> SqliteJobStore::GetSweep(const std::string& id) {
   std::lock_guard<std::mutex> lock(reader_->mu);
-  Statement get(reader_->db, "SELECT record, state FROM sweeps WHERE id = ?");
+  Statement get(reader_->db, "SELECT record, state, deleted_jobs FROM sweeps WHERE id = ?");
   get.Bind(1, id);
   const int rc = get.Step();
   if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("id: no sweep ", id));
   if (rc != SQLITE_ROW) return get.status("get sweep");
-  return ParseSweep(get.Blob(0), get.Int(1));
+  return ParseSweep(get.Blob(0), get.Int(1), get.Int(2));
 }
 
 absl::Status SqliteJobStore::SetSweepState(const std::string& id, Sweep::State state) {
@@ -69,12 +71,13 @@ absl::Status SqliteJobStore::SetSweepState(const std::string& id, Sweep::State s
 
 absl::StatusOr<std::vector<Sweep>> SqliteJobStore::SweepsInState(Sweep::State state) {
   std::lock_guard<std::mutex> lock(reader_->mu);
-  Statement list(reader_->db, "SELECT record, state FROM sweeps WHERE state = ? ORDER BY seq");
+  Statement list(reader_->db,
+                 "SELECT record, state, deleted_jobs FROM sweeps WHERE state = ? ORDER BY seq");
   list.Bind(1, state);
   std::vector<Sweep> sweeps;
   int rc;
   while ((rc = list.Step()) == SQLITE_ROW) {
-    absl::StatusOr<Sweep> sweep = ParseSweep(list.Blob(0), list.Int(1));
+    absl::StatusOr<Sweep> sweep = ParseSweep(list.Blob(0), list.Int(1), list.Int(2));
     if (!sweep.ok()) return sweep.status();
     sweeps.push_back(*std::move(sweep));
   }
@@ -87,7 +90,7 @@ absl::StatusOr<SweepPage> SqliteJobStore::ListSweeps(const SweepFilter& filter) 
   if (!filter.page_token.empty() && !ParsePageToken(filter.page_token, &before)) {
     return absl::InvalidArgumentError("page_token: not a token from a previous ListSweeps");
   }
-  std::string sql = "SELECT seq, record, state FROM sweeps WHERE seq < ?";
+  std::string sql = "SELECT seq, record, state, deleted_jobs FROM sweeps WHERE seq < ?";
   if (!filter.states.empty()) {
     sql += " AND state IN (";
     for (size_t i = 0; i < filter.states.size(); ++i) sql += i == 0 ? "?" : ", ?";
@@ -114,7 +117,7 @@ absl::StatusOr<SweepPage> SqliteJobStore::ListSweeps(const SweepFilter& filter) 
       page.next_page_token = absl::StrCat(last_seq);
       break;
     }
-    absl::StatusOr<Sweep> sweep = ParseSweep(blob, list.Int(2));
+    absl::StatusOr<Sweep> sweep = ParseSweep(blob, list.Int(2), list.Int(3));
     if (!sweep.ok()) return sweep.status();
     page.sweeps.push_back(*std::move(sweep));
     last_seq = list.Int(0);

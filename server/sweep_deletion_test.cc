@@ -223,6 +223,19 @@ TEST_F(SweepDeletionTest, ARandomSearchIsDoneOnceItsTrialsEndAndItsTrialsMayThen
   polytrain::v1::DeleteJobRequest one;
   one.set_id(random->jobs(0).id());
   EXPECT_TRUE(api_->DeleteJob(one, kAdmin).ok());
+  // The search says so: its report, computed from the jobs left, leaves one out.
+  polytrain::v1::GetSweepRequest get;
+  get.set_id(random->sweep_id());
+  absl::StatusOr<Sweep> report = api_->GetSweep(get, kAdmin);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->jobs(), 1);
+  EXPECT_EQ(report->trials_size(), 1);
+  EXPECT_EQ(report->deleted_jobs(), 1);
+  polytrain::v1::ListSweepsRequest list;
+  absl::StatusOr<polytrain::v1::ListSweepsResponse> listed = api_->ListSweeps(list, kAdmin);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->sweeps_size(), 1);
+  EXPECT_EQ(listed->sweeps(0).deleted_jobs(), 1);
 
   // A record not marked done yet (a coordinator that stopped first) is marked by DeleteSweep
   // before its trials go.
