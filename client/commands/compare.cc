@@ -66,7 +66,8 @@ Command AddCompareCommand(CLI::App& app) {
   compare->add_flag("--per-job", options->per_job,
                     "also one row per job (with --format csv: the rows of the jobs instead)");
   compare->add_option("--format", options->format, "table, json or csv")
-      ->check(CLI::IsMember({"table", "json", "csv"}));
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
   compare->add_option("--plot", options->plot,
                       "also draw the runs' curves, coloured by loss (.svg or .png)");
   return {compare, [options](CoordinatorClient& client) { return RunCompare(*options, client); }};

@@ -29,7 +29,8 @@ Command AddMetricsCommand(CLI::App& app) {
   CLI::App* metrics = app.add_subcommand("metrics", "A job's metric history for notebooks.");
   metrics->add_option("id", options->id, "job id")->required();
   metrics->add_option("--format", options->format, "csv or json")
-      ->check(CLI::IsMember({"csv", "json"}));
+      ->check(CLI::IsMember({"csv", "json"}))
+      ->capture_default_str();
   return {metrics, [options](CoordinatorClient& client) { return RunMetrics(*options, client); }};
 }
 
