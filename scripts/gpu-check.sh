@@ -170,9 +170,17 @@ SPEC
   local worker_device=(--device cuda)
   [[ $device == cpu ]] && worker_device=()
   "$bin/polytrain-coordinator" --plaintext --listen 127.0.0.1:0 --port_file "$work/port" \
-    --db "$work/db" --artifacts "$work/artifacts" 2>"$work/coordinator.log" &
+    --metrics_listen 127.0.0.1:0 --db "$work/db" --artifacts "$work/artifacts" \
+    2>"$work/coordinator.log" &
   local coordinator_pid=$!
   for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done
+  if [[ ! -s "$work/port" ]]; then
+    note "(the coordinator did not start (exit 1): $(tail -3 "$work/coordinator.log"))"
+    kill "$coordinator_pid" 2>/dev/null || true
+    rm -rf "$work"
+    echo "gpu-check: report in $report"
+    return 0
+  fi
   POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$work/port")"
   export POLYTRAIN_COORDINATOR
   "$bin/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name gpu-check "${worker_device[@]}" \
