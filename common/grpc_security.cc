@@ -99,6 +99,24 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+absl::Status CheckTokenShape(absl::string_view token, absl::string_view what) {
+  for (char c : token) {
+    if (c <= ' ' || c > '~') {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what,
+                       ": a token is one line of printable ASCII characters without spaces, "
+                       "got a byte ",
+                       absl::StrFormat("0x%02x", static_cast<unsigned char>(c))));
+    }
+  }
+  if (token.size() < kMinTokenLength || token.size() > kMaxTokenLength) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": a token has ", kMinTokenLength, " to ",
+                                                   kMaxTokenLength, " characters, got ",
+                                                   token.size()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckTarget(absl::string_view target) {
   return CheckHostPort("--coordinator", target, 1, "(e.g. 127.0.0.1:50051, [::1]:50051)");
 }
@@ -118,14 +136,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
   }
   // gRPC aborts the process on a header value outside printable ASCII; the coordinator's tokens
   // never have one (nor a space).
-  for (char c : options->token) {
-    if (c <= ' ' || c > '~') {
-      return absl::InvalidArgumentError(
-          absl::StrCat(token_source,
-                       ": a token is one line of printable ASCII characters without spaces, "
-                       "got a byte ",
-                       absl::StrFormat("0x%02x", static_cast<unsigned char>(c))));
-    }
+  if (!options->token.empty()) {
+    POLYTRAIN_RETURN_IF_ERROR(CheckTokenShape(options->token, token_source));
   }
   if (options->tls_cert.empty() != options->tls_key.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(

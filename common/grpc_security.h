@@ -52,6 +52,14 @@ inline constexpr int kClientKeepaliveSeconds = 20;
 // The longest wait between two dials of a coordinator that is away.
 inline constexpr int kMaxReconnectBackoffMs = 2000;
 
+// A token a user may mint: kMinTokenLength to kMaxTokenLength printable ASCII characters without
+// spaces. The coordinator's --hash_token takes no other, and clients send no other, so that a
+// file holding something else (a certificate, a megabyte of junk) is named, not sent.
+inline constexpr size_t kMinTokenLength = 16;
+inline constexpr size_t kMaxTokenLength = 4096;
+// INVALID_ARGUMENT naming `what` (e.g. "--token_file t.txt") unless `token` has that shape.
+absl::Status CheckTokenShape(absl::string_view token, absl::string_view what = "token");
+
 // INVALID_ARGUMENT naming --coordinator unless `target` is HOST:PORT ([V6]:PORT; a dns:, ipv4: or
 // ipv6: scheme may come first) with a port in [1, 65535], or unix:PATH. gRPC would dial port 0,
 // or port 99999 mod 65536.

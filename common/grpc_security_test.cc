@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -128,6 +129,22 @@ TEST(MakeChannelTest, TokenFromFileOrEnvironment) {
               "$POLYTRAIN_TOKEN: a token is one line of printable ASCII characters without "
               "spaces, got a byte " +
                   byte);
+  }
+  // A token of another length (a certificate given by mistake, a megabyte of junk) is named, not
+  // sent: the coordinator would refuse it, or gRPC would with a bare "metadata size exceeds limit".
+  for (size_t length : {kMinTokenLength - 1, kMaxTokenLength + 1, (size_t{1} << 20) - 1}) {
+    std::ofstream(path) << std::string(length, 'a') << "\n";
+    ClientSecurityOptions odd;
+    odd.token_file = path;
+    EXPECT_EQ(
+        MakeChannel("127.0.0.1:1", &odd).status().message(),
+        absl::StrCat("--token_file ", path, ": a token has 16 to 4096 characters, got ", length));
+  }
+  for (size_t length : {kMinTokenLength, kMaxTokenLength}) {
+    std::ofstream(path) << std::string(length, 'a') << "\n";
+    ClientSecurityOptions edge;
+    edge.token_file = path;
+    EXPECT_TRUE(MakeChannel("127.0.0.1:1", &edge).ok()) << length;
   }
   unsetenv("POLYTRAIN_TOKEN");
   ClientSecurityOptions missing;

@@ -25,6 +25,7 @@
 #include "cli/security_flags.h"
 #include "common/flag_file.h"
 #include "common/grpc_logging.h"
+#include "common/grpc_security.h"
 #include "server/coordinator_server.h"
 #include "server/token_authenticator.h"
 #include "spdlog/spdlog.h"
@@ -190,7 +191,9 @@ int Main(int argc, char** argv) {
       return ExitWithError(
           kTool, absl::InvalidArgumentError("--hash_token: give one token, on one line, on stdin"));
     }
-    if (absl::Status s = CheckTokenShape(token); !s.ok()) return ExitWithError(kTool, s);
+    if (absl::Status s = CheckTokenShape(token, "--hash_token"); !s.ok()) {
+      return ExitWithError(kTool, s);
+    }
     std::cout << HashToken(token) << "\n";
     return kExitOk;
   }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/flag_file.h"
+#include "common/grpc_security.h"
 #include "common/sha256.h"
 
 namespace polytrain {
@@ -17,8 +18,6 @@ namespace {
 
 constexpr absl::string_view kHashPrefix = "sha256:";
 constexpr absl::string_view kBearer = "Bearer ";
-constexpr size_t kMinTokenLength = 16;
-constexpr size_t kMaxTokenLength = 4096;
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -58,25 +57,11 @@ std::string HashToken(absl::string_view token) {
   return absl::StrCat(kHashPrefix, Sha256Hex(token));
 }
 
-absl::Status CheckTokenShape(absl::string_view token) {
-  if (token.size() < kMinTokenLength || token.size() > kMaxTokenLength) {
-    return absl::InvalidArgumentError(absl::StrCat("token: must have ", kMinTokenLength, " to ",
-                                                   kMaxTokenLength, " characters, got ",
-                                                   token.size()));
-  }
-  for (char c : token) {
-    if (c <= ' ' || c > '~') {
-      return absl::InvalidArgumentError(
-          "token: only printable ASCII characters without spaces (e.g. openssl rand -hex 32)");
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view text,
                                                              absl::string_view source) {
   TokenAuthenticator authenticator;
   int line_number = 0;
+  std::vector<int> entry_lines;  // each entry's line in `text`
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     const std::string where = absl::StrCat(source, ":", line_number, ": ");
@@ -96,8 +81,12 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view t
     } else if (fields[0] == "admin") {
       entry.principal.role = Role::kAdmin;
     } else {
+      // Echoed only when too short to be a token pasted into the wrong column.
       return absl::InvalidArgumentError(absl::StrCat(
-          where, "role must be client, worker or admin, got '", fields[0].substr(0, 32), "'"));
+          where, "role must be client, worker or admin, got ",
+          fields[0].size() < kMinTokenLength
+              ? absl::StrCat("'", fields[0], "'")
+              : absl::StrCat("a field of ", fields[0].size(), " characters (not shown)")));
     }
     const absl::string_view name = fields[1];
     if (name.empty() || name.size() > kMaxNameLength ||
@@ -131,9 +120,23 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view t
       return absl::InvalidArgumentError(absl::StrCat(where, "at most ", kMaxTokens, " tokens"));
     }
     authenticator.entries_.push_back(std::move(entry));
+    entry_lines.push_back(line_number);
   }
   if (authenticator.entries_.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": no tokens"));
+  }
+  // A name is public (logs, Job.owner, listings): one that is itself a token of the file, pasted
+  // into the wrong column, is refused without saying which.
+  for (size_t i = 0; i < authenticator.entries_.size(); ++i) {
+    const Sha256Digest name_hash = Sha256(authenticator.entries_[i].principal.name);
+    for (const Entry& other : authenticator.entries_) {
+      if (CRYPTO_memcmp(name_hash.data(), other.hash.data(), name_hash.size()) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ":", entry_lines[i],
+            ": the name is one of the file's tokens (names are shown in logs and listings; "
+            "give a token only as its hash, in the third field)"));
+      }
+    }
   }
   return authenticator;
 }

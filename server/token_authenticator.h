@@ -38,9 +38,6 @@ struct Principal {
 // The form stored in a tokens file: "sha256:" and 64 lowercase hex digits.
 std::string HashToken(absl::string_view token);
 
-// A token a user may mint: 16 to 4096 printable ASCII characters without spaces.
-absl::Status CheckTokenShape(absl::string_view token);
-
 class TokenAuthenticator {
  public:
   static constexpr int kMaxTokens = 10000;

@@ -324,7 +324,7 @@ class TokenTest(unittest.TestCase):
     def test_the_token_goes_with_every_call(self):
         (SCRATCH / "tokens.txt").write_text(
             f"client carol sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n"
-            f"client dave sha256:{hashlib.sha256(b'dave-token').hexdigest()}\n")
+            f"client dave sha256:{hashlib.sha256(b'dave-token-of-the-tests').hexdigest()}\n")
         service = Service("tokens", "--tokens", str(SCRATCH / "tokens.txt"), worker=False)
         try:
             with Client(service.address) as anonymous:
@@ -336,7 +336,7 @@ class TokenTest(unittest.TestCase):
                 job = carol.submit(SMALL_JOB)
                 self.assertEqual(job.owner, "carol")
             # Another client's job, its model included, is not hers to read.
-            with Client(service.address, token="dave-token") as dave:
+            with Client(service.address, token="dave-token-of-the-tests") as dave:
                 with self.assertRaises(PolyTrainError) as error:
                     dave.download_checkpoint(job.id, SCRATCH / "daves.pt")
                 self.assertEqual(error.exception.code, "PERMISSION_DENIED")
@@ -464,6 +464,10 @@ class TlsTest(unittest.TestCase):
                  "token: printable ASCII without spaces"),
                 (lambda: Client("127.0.0.1:1", token="to ken"), ValueError,
                  "token: printable ASCII without spaces"),
+                (lambda: Client("127.0.0.1:1", token="a" * 15), ValueError,
+                 "token: a token has 16 to 4096 characters, got 15"),
+                (lambda: Client("127.0.0.1:1", token="a" * 4097), ValueError,
+                 "token: a token has 16 to 4096 characters, got 4097"),
                 (lambda: Client("coordinator.example:1"), ValueError,
                  "address: plaintext only to a loopback address"),
                 (lambda: Client("127.0.0.1:1", tls_ca=""), ValueError, "tls_ca: empty path"),

@@ -31,6 +31,8 @@ MAX_TIMEOUT_SECONDS = 1e8
 # An upload's deadline is at least this long, whatever `timeout` is: as polyctl's.
 UPLOAD_TIMEOUT_SECONDS = 1800
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+# A token's length as the coordinator mints them (common/grpc_security.h kMinTokenLength).
+MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH = 16, 4096
 # The coordinator's bound on a sweep's seeds (api/limits.h kMaxSweepSeeds; 0 means 1).
 MAX_SWEEP_SEEDS = 100
 # How long watch() and wait() wait for a coordinator that went away after the watch began.
@@ -72,6 +74,9 @@ class Client:
         if token is not None and not re.fullmatch(r"[!-~]*", token):
             raise ArgumentError(f"{token_source}: printable ASCII without spaces, as tokens are "
                                 f"minted")
+        if token and not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
+            raise ArgumentError(f"{token_source}: a token has {MIN_TOKEN_LENGTH} to "
+                                f"{MAX_TOKEN_LENGTH} characters, got {len(token)}")
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
         if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
             raise TypeError(f"timeout: expected seconds (a number), got {type(timeout).__name__}")
