@@ -164,7 +164,7 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
   }
   if (draws) {
     POLYTRAIN_RETURN_IF_ERROR(
-        CheckClassWeightsFit(search.loss(), "search.loss", request.base().dataset()));
+        CheckLossFitsDataset(search.loss(), "search.loss", request.base().dataset()));
   }
   std::vector<polytrain::v1::LossSpec> named(plan.request.losses().begin(),
                                              plan.request.losses().end());
@@ -180,7 +180,7 @@ absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
     POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(named[i], field, &config));
     // A drawn loss has its template's weights: checked once, as search.loss, below.
     if (!draws || baseline) {
-      POLYTRAIN_RETURN_IF_ERROR(CheckClassWeightsFit(named[i], field, request.base().dataset()));
+      POLYTRAIN_RETURN_IF_ERROR(CheckLossFitsDataset(named[i], field, request.base().dataset()));
     }
     // Given twice, a loss's jobs would share names and its comparison row would mix the two
     // (drawn ones are drawn different).

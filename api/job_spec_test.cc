@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
 #include "api/limits.h"
 #include "google/protobuf/text_format.h"
@@ -207,6 +208,25 @@ TEST(JobSpecTest, ClassWeightsFitADatasetWhoseClassesAreKnownAtSubmit) {
                 "spec.loss.class_weights: has 3 entries but the dataset has 10 classes");
   // A file's classes are known once the worker reads it: checked there.
   EXPECT_TRUE(ValidateJobSpec(Spec("loss { cross_entropy {} class_weights: [1, 2] } "
+                                   "dataset { tensors { path: 'data.pt' } }"))
+                  .ok());
+}
+
+// A softmax loss's ignored class is one of the dataset's (torch's habitual -100 ignores nothing
+// in a training job); a sigmoid loss's compares element values, any in range.
+TEST(JobSpecTest, AnIgnoredClassIsOneOfTheDatasets) {
+  for (const char* outside : {"-100", "3", "-9223372036854775808"}) {
+    ExpectInvalid(absl::StrCat("loss { cross_entropy {} ignore_index: ", outside, " }"),
+                  absl::StrCat("spec.loss.ignore_index: ", outside,
+                               " is no class of the dataset (its labels are in [0, 3)), so it "
+                               "would ignore nothing; leave it unset for that"));
+  }
+  EXPECT_TRUE(ValidateJobSpec(Spec("loss { cross_entropy {} ignore_index: 0 }")).ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec("loss { cross_entropy {} ignore_index: 2 }")).ok());
+  EXPECT_TRUE(ValidateJobSpec(
+                  Spec("loss { cross_entropy {} activation: ACTIVATION_SIGMOID ignore_index: -1 }"))
+                  .ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec("loss { cross_entropy {} ignore_index: -100 } "
                                    "dataset { tensors { path: 'data.pt' } }"))
                   .ok());
 }

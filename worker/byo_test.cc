@@ -318,6 +318,14 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   EXPECT_EQ(CreateError(Job(model, "other_shape.pt")),
             f + "test_x samples are [10] but train_x's are [20]");
   EXPECT_EQ(CreateError(Job(model, "nan.pt")), f + "train_x holds NaN or infinite values");
+  // A file's classes are known only here: an ignored class outside them would ignore nothing.
+  JobSpec ignoring = Job(model);
+  ignoring.mutable_loss()->set_ignore_index(-100);
+  EXPECT_EQ(CreateError(ignoring),
+            "spec.loss.ignore_index: -100 is no class of the dataset (its labels are in [0, 5)), "
+            "so it would ignore nothing; leave it unset for that");
+  ignoring.mutable_loss()->set_ignore_index(4);
+  EXPECT_EQ(CreateError(ignoring), "no error");
   EXPECT_EQ(CreateError(Job(model, "float32_overflow.pt")),
             f + "train_x holds values beyond float32's range (3.40282e+38), the precision the "
                 "worker trains in");

@@ -82,6 +82,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
           absl::StrCat("has ", loss_config->class_weights.size(), " entries but the dataset has ",
                        data->classes, IsMultiLabel(data->train.y) ? " labels" : " classes"));
     }
+    if (!IsMultiLabel(data->train.y)) {
+      POLYTRAIN_RETURN_IF_ERROR(CheckIgnoredClass(spec.loss(), "spec.loss", data->classes));
+    }
     if (spec.drop_last() && data->train.size() < spec.batch_size()) {
       return InvalidField("spec.drop_last",
                           absl::StrCat("the training split holds ", data->train.size(),

@@ -22,6 +22,9 @@ inline constexpr double kMaxGamma = 50.0;
 inline constexpr double kMaxCoefficient = 1000.0;
 inline constexpr int kMaxClassWeights = 100000;
 inline constexpr double kMaxClassWeight = 1e6;
+// The smallest weight above 0: a batch's weights then sum to at least this, far from float32's
+// underflow (a weight of 1e-39 made the mean's divisor 0 and the loss inf or NaN).
+inline constexpr double kMinPositiveClassWeight = 1e-12;
 
 // The canonical polynomial: (gamma, tail, c_1..c_K) with no trailing zero in c.
 struct PolySeries {

@@ -166,6 +166,11 @@ absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
         !s.ok()) {
       return s;
     }
+    if (spec.class_weights(i) > 0.0 && spec.class_weights(i) < kMinPositiveClassWeight) {
+      return InvalidField(IndexPath(weights, i),
+                          absl::StrFormat("must be 0 or at least %g, got %g",
+                                          kMinPositiveClassWeight, spec.class_weights(i)));
+    }
     any_positive = any_positive || spec.class_weights(i) > 0.0;
   }
   if (!any_positive) return InvalidField(weights, "at least one weight must be > 0");
@@ -194,7 +199,9 @@ absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
                         absl::StrCat("unknown value ", spec.alpha_balance()));
   }
   if (spec.alpha_balance() != polytrain::v1::ALPHA_BALANCE_UNSPECIFIED && !spec.has_alpha()) {
-    return InvalidField(FieldPath(path, "alpha_balance"), "set alpha too: there is no balance");
+    return InvalidField(FieldPath(path, "alpha_balance"),
+                        sigmoid ? "set alpha too: there is no balance"
+                                : "alpha-balance applies to activation ACTIVATION_SIGMOID only");
   }
   return absl::OkStatus();
 }

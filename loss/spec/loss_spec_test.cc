@@ -120,6 +120,12 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
                 "class_weights: at least one weight must be > 0");
   ExpectInvalid(Parse("cross_entropy {} class_weights: [1, 2e6]"),
                 "class_weights[1]: must be <= 1e+06, got 2e+06");
+  // Above 0 but so small that a batch's weights would underflow float32: refused.
+  ExpectInvalid(Parse("cross_entropy {} class_weights: [1, 9.99e-13]"),
+                "class_weights[1]: must be 0 or at least 1e-12, got 9.99e-13");
+  ExpectInvalid(Parse("poly1 { epsilon: 2 } class_weights: [5e-324, 0, 1]"),
+                "class_weights[0]: must be 0 or at least 1e-12, got 4.94066e-324");
+  EXPECT_TRUE(ToLossConfig(Parse("cross_entropy {} class_weights: [1e-12, 0, 1e6]")).ok());
   ExpectInvalid(Parse("cross_entropy {} alpha: 0.25"),
                 "alpha: alpha-balance applies to activation ACTIVATION_SIGMOID only");
   ExpectInvalid(Parse("cross_entropy {} activation: ACTIVATION_SIGMOID alpha: 1.5"),
@@ -127,6 +133,8 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid(Parse("focal { gamma: 2 } activation: ACTIVATION_SIGMOID "
                       "alpha_balance: ALPHA_BALANCE_CE_TERM_ONLY"),
                 "alpha_balance: set alpha too: there is no balance");
+  ExpectInvalid(Parse("cross_entropy {} alpha_balance: ALPHA_BALANCE_WHOLE_LOSS"),
+                "alpha_balance: alpha-balance applies to activation ACTIVATION_SIGMOID only");
   LossSpec balance = Parse("focal { gamma: 2 } activation: ACTIVATION_SIGMOID alpha: 0.25");
   balance.set_alpha_balance(static_cast<polytrain::v1::AlphaBalance>(3));
   ExpectInvalid(balance, "alpha_balance: unknown value 3");
