@@ -99,6 +99,33 @@ TEST_F(TokenReloadTest, SighupRevokesAndAddsTokensAndKeepsThemWhenTheFileIsBroke
   EXPECT_EQ(ListWith(kAliceToken), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// A worker whose token is revoked is refused at each dial; once its jobs' lease has lapsed (the
+// coordinator requeued them) it stops training them rather than train on for nobody.
+TEST_F(TokenReloadTest, ARefusedWorkerStopsItsJobsOnceTheirLeaseLapses) {
+  WriteTokens(Line("client", "alice", kAliceToken) + Line("worker", "pool", kWorkerToken));
+  StartCoordinator(/*lease_seconds=*/2, {"--tokens", (dir_ / "tokens.txt").string()});
+  std::ofstream(dir_ / "worker.token") << kWorkerToken << "\n";
+  int worker_metrics = 0;
+  StartWorker("w1", &worker_metrics, false, 0, {"--token_file", (dir_ / "worker.token").string()});
+  v1::SubmitJobRequest request;
+  *request.mutable_spec() = testing::Spec("long", 1000);
+  v1::Job job;
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", std::string("Bearer ") + kAliceToken);
+    const grpc::Status submitted = stub_->SubmitJob(&context, request, &job);
+    ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+  }
+  ASSERT_TRUE(
+      WaitFor([&] { return Scrape("polytrain_worker_jobs_running", worker_metrics) == 1; }));
+
+  WriteTokens(Line("client", "alice", kAliceToken));
+  ASSERT_EQ(kill(coordinator_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(WaitFor([&] { return Log().find("queued again") != std::string::npos; })) << Log();
+  EXPECT_TRUE(WaitFor([&] { return Scrape("polytrain_worker_jobs_running", worker_metrics) == 0; }))
+      << "the refused worker still trains the job the coordinator requeued";
+}
+
 TEST_F(TokenReloadTest, SighupWithoutTokensChangesNothing) {
   StartCoordinator();
   const auto reload_refusals = [&] {

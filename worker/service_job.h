@@ -64,6 +64,7 @@ class ServiceJob {
 
   // Stops training at the next step; the job then fails as cancelled.
   void Cancel();
+  bool cancelled() const { return cancel_; }
   // Gives the attempt back (JobFailed.released): the worker is shutting down, and the
   // coordinator requeues the job. A job that writes checkpoints trains on to the end of its
   // logging window, checkpoints and uploads there, so the next attempt loses no step

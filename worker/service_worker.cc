@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
 #include "grpcpp/create_channel.h"
@@ -353,6 +354,7 @@ bool ServiceWorker::ServeOneConnection() {
         welcomed = true;
         welcomed_at = std::chrono::steady_clock::now();
         heartbeat_seconds_ = message.welcome().heartbeat_seconds();
+        lease_seconds_ = message.welcome().lease_seconds();
         {
           std::lock_guard<std::mutex> lock(session_key_mu_);
           session_key_ = message.welcome().session_key();
@@ -381,7 +383,9 @@ bool ServiceWorker::ServeOneConnection() {
       case CoordinatorMessage::KIND_NOT_SET:
         break;
     }
+    if (welcomed) last_contact_ = std::chrono::steady_clock::now();
   }
+  if (welcomed) last_contact_ = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(stream_mu_);
     stream_ = nullptr;
@@ -390,12 +394,35 @@ bool ServiceWorker::ServeOneConnection() {
   const grpc::Status status = stream->Finish();
   if (!welcomed && !stopping_) {
     ReportNotConnected(status);
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      StopJobsPastTheirLease(status);
+    }
   } else if (!stopping_ && !status.ok()) {
     spdlog::warn("stream to {} closed: {}", options_.coordinator, status.error_message());
   }
   // A coordinator that welcomes the worker and then closes at once (its store failing, say) is
   // dialled with the growing backoff too, not ten times a second.
   return welcomed && std::chrono::steady_clock::now() - welcomed_at >= kHealthyConnection;
+}
+
+void ServiceWorker::StopJobsPastTheirLease(const grpc::Status& refusal) {
+  const auto lease = std::chrono::duration<double>(lease_seconds_);
+  if (lease_seconds_ <= 0 || std::chrono::steady_clock::now() - last_contact_ <= lease) return;
+  std::vector<std::string> stopped;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    for (auto& [id, job] : jobs_) {
+      if (job->done() || job->abandoned() || job->cancelled()) continue;
+      job->Cancel();
+      stopped.push_back(id);
+    }
+  }
+  if (stopped.empty()) return;
+  spdlog::warn(
+      "stopping {} job(s) ({}): the coordinator refuses this worker ({}) and their lease ({} s) "
+      "has lapsed since it last heard from it, so it has requeued them",
+      stopped.size(), absl::StrJoin(stopped, ", "), refusal.error_message(), lease_seconds_);
 }
 
 void ServiceWorker::ReportNotConnected(const grpc::Status& status) {
