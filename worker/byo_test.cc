@@ -352,6 +352,8 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   EXPECT_EQ(CreateError(Job(model, "lying_storage.pt")).find(f + "train_x claims 400000000 bytes"),
             0u)
       << CreateError(Job(model, "lying_storage.pt"));
+  // A deflated file holds more than its size: taken, up to what its records inflate to.
+  EXPECT_EQ(CreateError(Job(model, "deflated.pt")), "no error");
   // So is one claiming more than its own record holds, in a file padded to be large enough.
   EXPECT_EQ(CreateError(Job(model, "short_record.pt")),
             f + "train_x claims 96000 bytes of storage, more than the file holds for it (a damaged "

@@ -35,14 +35,17 @@ std::string Shape(c10::IntArrayRef sizes) {
   return absl::StrCat("[", absl::StrJoin(sizes, ", "), "]");
 }
 
-// No tensor may claim more bytes than the whole file, nor reach past the memory behind it
+// No tensor may claim more bytes than the file holds once its compressed records are inflated
+// (at most kMaxInflatedZipBytes, zip_records.h), nor reach past the memory behind it
 // (tensor_storage.h). Each is refused, naming the key.
 absl::Status CheckStorage(const torch::Tensor& t, int64_t file_bytes, const std::string& field,
                           const std::string& key) {
   const std::string where = absl::StrCat(field, ": ", key);
-  if (t.has_storage() && static_cast<int64_t>(t.storage().nbytes()) > file_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(where, " claims ", t.storage().nbytes(),
-                                                   " bytes of data in a file of ", file_bytes));
+  if (t.has_storage() &&
+      static_cast<int64_t>(t.storage().nbytes()) > file_bytes + kMaxInflatedZipBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " claims ", t.storage().nbytes(), " bytes of data in a file of ", file_bytes,
+        " (whose compressed records inflate to at most ", kMaxInflatedZipBytes, " bytes)"));
   }
   return CheckTensorStorage(t, where);
 }
@@ -164,22 +167,6 @@ c10::IValue LoadOnCpu(const std::vector<char>& bytes) {
                                            at::Device(at::kCPU), reader);
 }
 
-absl::StatusOr<std::vector<char>> ReadBytes(const std::string& file, const std::string& field) {
-  std::error_code error;
-  const auto size = std::filesystem::file_size(file, error);
-  // Errors name the field, never the file's path on the worker (data_root.h).
-  if (error) return absl::NotFoundError(absl::StrCat(field, ": ", error.message()));
-  if (static_cast<int64_t>(size) > kMaxTensorFileBytes) {
-    return InvalidField(field, absl::StrCat(size, " bytes; at most ", kMaxTensorFileBytes));
-  }
-  std::vector<char> bytes(size);
-  std::ifstream in(file, std::ios::binary);
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": reading the file failed"));
-  }
-  return bytes;
-}
-
 // torch.save's format before torch 1.6 (or with _use_new_zipfile_serialization=False): a pickle
 // that opens with torch's magic number 0x1950a86a20f9469cfc6c, not a zip archive.
 bool IsLegacyTorchSave(absl::string_view bytes) {
@@ -189,17 +176,42 @@ bool IsLegacyTorchSave(absl::string_view bytes) {
              absl::string_view::npos;
 }
 
-}  // namespace
-
-absl::Status ReadTensorFile(const std::string& file, const std::string& field, Dataset* data) {
-  absl::StatusOr<std::vector<char>> bytes = ReadBytes(file, field);
-  if (!bytes.ok()) return bytes.status();
-  if (IsLegacyTorchSave(absl::string_view(bytes->data(), bytes->size()))) {
+// The file whole, once its size, its first bytes and its zip directory (read alone) say it is
+// what torch.save writes: a file of junk is refused before gigabytes of it are read.
+absl::StatusOr<std::vector<char>> ReadTorchSaveFile(const std::string& file,
+                                                    const std::string& field) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(file, error);
+  // Errors name the field, never the file's path on the worker (data_root.h).
+  if (error) return absl::NotFoundError(absl::StrCat(field, ": ", error.message()));
+  if (static_cast<int64_t>(size) > kMaxTensorFileBytes) {
+    return InvalidField(field, absl::StrCat(size, " bytes; at most ", kMaxTensorFileBytes));
+  }
+  std::ifstream in(file, std::ios::binary);
+  char head[32] = {};
+  in.read(head, sizeof(head));
+  if (IsLegacyTorchSave(absl::string_view(head, static_cast<size_t>(in.gcount())))) {
     return absl::InvalidArgumentError(absl::StrCat(
         field,
         ": torch.save's legacy format (before torch 1.6, or _use_new_zipfile_serialization=False); "
         "save it again with torch.save and the default zip format"));
   }
+  POLYTRAIN_RETURN_IF_ERROR(CheckZipFileRecords(file, field, "not a file torch.save wrote"));
+  std::vector<char> bytes(size);
+  in.clear();
+  in.seekg(0);
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": reading the file failed"));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::Status ReadTensorFile(const std::string& file, const std::string& field, Dataset* data) {
+  absl::StatusOr<std::vector<char>> bytes = ReadTorchSaveFile(file, field);
+  if (!bytes.ok()) return bytes.status();
+  // The directory again, of the bytes read: the file may have changed between the two reads.
   POLYTRAIN_RETURN_IF_ERROR(CheckZipRecords(absl::string_view(bytes->data(), bytes->size()), field,
                                             "not a file torch.save wrote"));
   std::map<std::string, torch::Tensor> tensors;

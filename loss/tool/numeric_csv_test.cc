@@ -1,5 +1,9 @@
 #include "loss/tool/numeric_csv.h"
 
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 
 #include "gtest/gtest.h"
@@ -27,11 +31,35 @@ TEST(NumericCsvTest, ErrorsNameLineAndColumn) {
   EXPECT_EQ(ReadNumericCsv(bad).status().message(), bad + ":2: column 2: not a number: 'x'");
   const std::string ragged = WriteTemp("ragged.csv", "1,2\n3\n");
   EXPECT_EQ(ReadNumericCsv(ragged).status().message(),
-            ragged + ":2: has 1 columns, earlier rows have 2");
+            ragged + ":2: has 1 column, earlier rows have 2");
   const std::string empty = WriteTemp("empty.csv", "# nothing\n");
   EXPECT_EQ(ReadNumericCsv(empty).status().message(), empty + ": no data rows");
   EXPECT_EQ(ReadNumericCsv(::testing::TempDir() + "/none.csv").status().code(),
             absl::StatusCode::kNotFound);
+  // Hexadecimal, which SimpleAtod would read, is no CSV number.
+  const std::string hex = WriteTemp("hex.csv", "1,0x2\n");
+  EXPECT_EQ(ReadNumericCsv(hex).status().message(), hex + ":1: column 2: not a number: '0x2'");
+}
+
+TEST(NumericCsvTest, AByteOrderMarkIsSkippedAndWordsAreLeftToTheCaller) {
+  absl::StatusOr<NumericTable> t = ReadNumericCsv(WriteTemp("bom.csv",
+                                                            "\xEF\xBB\xBF"
+                                                            "2.0,-inf,NaN\n"));
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->values[0], 2.0);
+  EXPECT_TRUE(std::isinf(t->values[1]));
+  EXPECT_TRUE(std::isnan(t->values[2]));
+}
+
+// A FIFO would be read until its writer closed it, if ever: refused, as a directory is.
+TEST(NumericCsvTest, OnlyARegularFileIsRead) {
+  const std::string fifo = ::testing::TempDir() + "/logits.fifo";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(ReadNumericCsv(fifo).status().message(), fifo + ": not a regular file");
+  EXPECT_EQ(ReadNumericCsv(::testing::TempDir()).status().message(),
+            ::testing::TempDir() + ": not a regular file");
+  std::remove(fifo.c_str());
 }
 
 }  // namespace

@@ -102,7 +102,8 @@ int RunEval(const std::string& spec_path, const std::string& logits_path,
         return Fail(
             kExitInvalid,
             absl::StrCat(targets_path, ":", targets_table->lines[row], ": class index ", v,
-                         " is outside [0, ", cols, ") (the logits have ", cols, " columns)",
+                         " is outside [0, ", cols, ") (the logits have ", cols,
+                         cols == 1 ? " column)" : " columns)",
                          config->ignore_index.has_value()
                              ? absl::StrCat(" and is not ignore_index ", *config->ignore_index)
                              : std::string()));

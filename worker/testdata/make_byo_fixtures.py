@@ -193,6 +193,17 @@ def inflating(path, tensors):
                    compress_type=zipfile.ZIP_DEFLATED)
 
 
+def deflated(path, tensors):
+    """torch.save of `tensors` with every record deflated (as zipfile.ZIP_DEFLATED rewrites it):
+    a file far smaller than the tensors it holds."""
+    torch.save(tensors, path)
+    with zipfile.ZipFile(path) as z:
+        entries = [(info.filename, z.read(info.filename)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+
+
 def lying_storage(path, tensors):
     """torch.save of `tensors`, then train_x's storage made to claim 10^8 values: a crafted file
     whose storage is larger than the record behind it."""
@@ -360,6 +371,8 @@ def main():
     small = {"train_x": x[:100].clone(), "train_y": y[:100].clone(), "test_x": tx, "test_y": ty}
     lying_storage(f"{out}/lying_storage.pt", small)
     inflating(f"{out}/inflating.pt", small)
+    zeros = torch.zeros(50000, 20)  # 4 MB that deflate to a few kilobytes
+    deflated(f"{out}/deflated.pt", dict(small, train_x=zeros, train_y=torch.arange(50000) % 5))
     short_record(f"{out}/vectors.pt", f"{out}/short_record.pt", padding=200000)
     torch.jit.script(nn.Sequential(nn.Linear(20, 5))).save(f"{out}/linear.pt")
     short_record(f"{out}/linear.pt", f"{out}/short_record_model.pt")
