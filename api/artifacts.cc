@@ -69,12 +69,12 @@ std::vector<NamedArtifact> ArtifactsNamedBy(const polytrain::v1::JobSpec& spec,
                                             absl::string_view path) {
   std::vector<NamedArtifact> named;
   if (spec.model().has_torchscript() && spec.model().torchscript().has_artifact()) {
-    named.push_back(
-        {FieldPath(path, "model.torchscript.artifact"), spec.model().torchscript().artifact()});
+    named.push_back({FieldPath(path, "model.torchscript.artifact"),
+                     spec.model().torchscript().artifact(), TorchFile::kTorchScript});
   }
   if (spec.dataset().has_tensors() && spec.dataset().tensors().has_artifact()) {
-    named.push_back(
-        {FieldPath(path, "dataset.tensors.artifact"), spec.dataset().tensors().artifact()});
+    named.push_back({FieldPath(path, "dataset.tensors.artifact"),
+                     spec.dataset().tensors().artifact(), TorchFile::kTorchSave});
   }
   return named;
 }

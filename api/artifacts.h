@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/torch_file_check.h"
 #include "polytrain/v1/coordinator.pb.h"
 #include "polytrain/v1/job.pb.h"
 
@@ -32,10 +33,12 @@ absl::Status ValidateUploadArtifactRequest(const polytrain::v1::UploadArtifactRe
 absl::Status ValidateListArtifactsRequest(const polytrain::v1::ListArtifactsRequest& request);
 absl::Status ValidateDeleteArtifactRequest(const polytrain::v1::DeleteArtifactRequest& request);
 
-// An artifact a JobSpec names, with the field that names it ("spec.model.torchscript.artifact").
+// An artifact a JobSpec names, with the field that names it ("spec.model.torchscript.artifact")
+// and what that field's file must be.
 struct NamedArtifact {
   std::string field;
   std::string id;
+  TorchFile kind = TorchFile::kTorchSave;
 };
 // Those of `spec` (model and dataset), under `path` (normally "spec"); not validated here.
 std::vector<NamedArtifact> ArtifactsNamedBy(const polytrain::v1::JobSpec& spec,

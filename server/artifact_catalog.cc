@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
+#include "common/torch_file_check.h"
 #include "common/validation.h"
 #include "server/page_token.h"
 #include "spdlog/spdlog.h"
@@ -223,14 +224,19 @@ absl::Status ArtifactCatalog::SubmitNaming(const std::vector<NamedArtifact>& nam
   std::lock_guard<std::mutex> lock(mu_);
   for (const NamedArtifact& artifact : named) {
     // A record whose file is gone (removed by hand) counts as absent.
-    absl::Status found = store_->FindArtifact(artifact.id, OwnerScope(caller)).status();
-    if (found.ok()) found = files_->Find(StoredPath(artifact.id)).status();
-    if (found.code() == absl::StatusCode::kNotFound) {
+    absl::StatusOr<polytrain::v1::Artifact> record =
+        store_->FindArtifact(artifact.id, OwnerScope(caller));
+    absl::StatusOr<std::string> file =
+        record.ok() ? files_->Find(StoredPath(artifact.id)) : record.status();
+    if (file.status().code() == absl::StatusCode::kNotFound) {
       return absl::NotFoundError(absl::StrCat(artifact.field, ": no artifact ", artifact.id,
                                               OwnerScope(caller).has_value() ? " of yours" : "",
                                               " is stored; upload it first (polyctl upload)"));
     }
-    if (!found.ok()) return found;
+    if (!file.ok()) return file.status();
+    // What the worker would refuse after starting the job, refused now, naming the upload.
+    POLYTRAIN_RETURN_IF_ERROR(CheckTorchFile(
+        *file, absl::StrCat(artifact.field, " (", Quote(record->name()), ")"), artifact.kind));
   }
   return submit();
 }

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/coordinator_core.h"
 #include "testing/scratch_dir.h"
+#include "testing/zip_archive.h"
 
 namespace polytrain {
 namespace {
@@ -31,7 +32,7 @@ class ArtifactCatalogTest : public testing::ScratchDirTest {
     Scheduler::Options options;
     options.lease_thread = false;
     core_ = *CoordinatorCore::Open((dir_ / "db").string(), options,
-                                   CoordinatorCore::Artifacts{(dir_ / "artifacts").string(), 64});
+                                   CoordinatorCore::Artifacts{(dir_ / "artifacts").string(), 256});
     api_ = &core_->client_api();
   }
   void TearDown() override {
@@ -158,14 +159,14 @@ TEST_F(ArtifactCatalogTest, AWrongHashOrTooManyBytesStoresNothing) {
   EXPECT_FALSE(fs::exists(StoredFile(other)));
   EXPECT_TRUE(Listed(kAlice).empty());
 
-  // The limit is 64 bytes here: 64 pass, 65 do not.
-  EXPECT_TRUE(Upload(std::string(64, 'x'), kAlice).ok());
-  absl::StatusOr<Artifact> big = Upload(std::string(65, 'y'), kAlice);
+  // The limit is 256 bytes here: 256 pass, 257 do not.
+  EXPECT_TRUE(Upload(std::string(256, 'x'), kAlice).ok());
+  absl::StatusOr<Artifact> big = Upload(std::string(257, 'y'), kAlice);
   EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(big.status().message(),
-            "data: the artifact is larger than this coordinator's --max_artifact_bytes (64 "
+            "data: the artifact is larger than this coordinator's --max_artifact_bytes (256 "
             "bytes)");
-  EXPECT_FALSE(fs::exists(StoredFile(ArtifactIdOfHex(Sha256Hex(std::string(65, 'y'))))));
+  EXPECT_FALSE(fs::exists(StoredFile(ArtifactIdOfHex(Sha256Hex(std::string(257, 'y'))))));
   // No temporary file is left behind by either.
   for (const auto& entry : fs::directory_iterator(dir_ / "artifacts" / "sha256")) {
     EXPECT_EQ(entry.path().filename().string().find(".upload-"), std::string::npos) << entry.path();
@@ -173,7 +174,7 @@ TEST_F(ArtifactCatalogTest, AWrongHashOrTooManyBytesStoresNothing) {
 }
 
 TEST_F(ArtifactCatalogTest, AClientsJobsNameOnlyItsOwnArtifacts) {
-  absl::StatusOr<Artifact> alices = Upload("alice's model", kAlice);
+  absl::StatusOr<Artifact> alices = Upload(testing::StoredZip("alice's model"), kAlice);
   ASSERT_TRUE(alices.ok());
   absl::StatusOr<polytrain::v1::Job> by_bob = SubmitNaming(alices->id(), kBob);
   EXPECT_EQ(by_bob.status().code(), absl::StatusCode::kNotFound);
@@ -206,13 +207,36 @@ TEST_F(ArtifactCatalogTest, AClientsJobsNameOnlyItsOwnArtifacts) {
   swept = api_->SubmitSweep(sweep, kAlice);
   ASSERT_TRUE(swept.ok()) << swept.status();
   EXPECT_EQ(swept->jobs_size(), 2);
-  EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 13 3"}));
+  EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 135 3"}));
+}
+
+// A file no worker could load (not a zip archive, as torch.jit.save and torch.save write) is
+// refused when a job names it, naming the field and the upload, and no job is stored: before,
+// the job was queued, assigned and failed on the worker.
+TEST_F(ArtifactCatalogTest, AJobNamingAFileThatIsNoModelIsRefusedAtSubmit) {
+  for (const std::string& content : {std::string("a pickle, not a model"), std::string()}) {
+    absl::StatusOr<Artifact> junk = Upload(content, kAlice);
+    ASSERT_TRUE(junk.ok()) << junk.status();
+    absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(junk->id(), kAlice);
+    EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(job.status().message().rfind(
+                  "spec.model.torchscript.artifact ('model.pt'): not a TorchScript file "
+                  "(torch.jit.save): ",
+                  0),
+              0u)
+        << job.status();
+  }
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 0);
+  absl::StatusOr<Artifact> archive = Upload(testing::StoredZip("a model"), kAlice);
+  ASSERT_TRUE(archive.ok());
+  EXPECT_TRUE(SubmitNaming(archive->id(), kAlice).ok());
 }
 
 TEST_F(ArtifactCatalogTest, DeletingWaitsForActiveJobsAndTheFileGoesWithTheLastRecord) {
-  absl::StatusOr<Artifact> stored = Upload("shared bytes", kAlice);
+  absl::StatusOr<Artifact> stored = Upload(testing::StoredZip("shared bytes"), kAlice);
   ASSERT_TRUE(stored.ok());
-  ASSERT_TRUE(Upload("shared bytes", kBob).ok());
+  ASSERT_TRUE(Upload(testing::StoredZip("shared bytes"), kBob).ok());
   absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(stored->id(), kAlice);
   ASSERT_TRUE(job.ok());
 
@@ -241,7 +265,7 @@ TEST_F(ArtifactCatalogTest, DeletingWaitsForActiveJobsAndTheFileGoesWithTheLastR
 }
 
 TEST_F(ArtifactCatalogTest, TheLastRecordStaysWhileAnyonesJobNamesIt) {
-  absl::StatusOr<Artifact> stored = Upload("used by an admin's job", kAlice);
+  absl::StatusOr<Artifact> stored = Upload(testing::StoredZip("used by an admin's job"), kAlice);
   ASSERT_TRUE(stored.ok());
   absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(stored->id(), kAdmin);
   ASSERT_TRUE(job.ok());
@@ -282,7 +306,7 @@ TEST_F(ArtifactCatalogTest, ACallerHasAtMostFourUploadsInFlight) {
 }
 
 TEST_F(ArtifactCatalogTest, CheckingAStoredFileTakesAnUploadSlotAndHappensOncePerChange) {
-  const std::string content(60, 'c');  // the fixture's coordinator stores at most 64 bytes
+  const std::string content(250, 'c');  // the fixture's coordinator stores at most 256 bytes
   absl::StatusOr<Artifact> stored = Upload(content, kAlice);
   ASSERT_TRUE(stored.ok()) << stored.status();
   Open();  // a fresh coordinator has checked nothing yet

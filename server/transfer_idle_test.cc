@@ -21,6 +21,7 @@
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "polytrain/v1/worker.grpc.pb.h"
 #include "server/coordinator_server.h"
+#include "testing/zip_archive.h"
 
 namespace polytrain {
 namespace {
@@ -177,25 +178,23 @@ TEST_F(TransferIdleTest, AWorkersUploadThatSendsNothingIsEnded) {
 TEST_F(TransferIdleTest, AWorkersDownloadThatStopsReadingIsCancelledAndItsFileClosed) {
   // A file far larger than what gRPC and the kernel buffer for a reader that reads nothing, so
   // the coordinator's writes must wait on the worker.
-  constexpr int kChunks = 64;
-  const std::string chunk_bytes(kArtifactChunkBytes, 'm');
-  std::string digest_input;
-  for (int i = 0; i < kChunks; ++i) digest_input += chunk_bytes;
-  const std::string id = "sha256:" + Sha256Hex(digest_input);
+  // A zip archive, as a job's model must be, of 64 chunks and a little more.
+  const std::string model = testing::StoredZip(std::string(64 * kArtifactChunkBytes, 'm'));
+  const std::string id = "sha256:" + Sha256Hex(model);
   {
     grpc::ClientContext context;
     SetDeadline(&context);
     v1::Artifact stored;
     auto upload = stub_->UploadArtifact(&context, &stored);
-    for (int i = 0; i < kChunks; ++i) {
+    for (size_t at = 0; at < model.size(); at += kArtifactChunkBytes) {
       v1::UploadArtifactRequest chunk;
-      if (i == 0) {
+      if (at == 0) {
         chunk.set_name("model.pt");
         chunk.set_sha256(id);
       }
-      chunk.set_data(chunk_bytes);
-      chunk.set_last(i == kChunks - 1);
-      ASSERT_TRUE(upload->Write(chunk)) << "chunk " << i;
+      chunk.set_data(model.substr(at, kArtifactChunkBytes));
+      chunk.set_last(at + kArtifactChunkBytes >= model.size());
+      ASSERT_TRUE(upload->Write(chunk)) << "at " << at;
     }
     upload->WritesDone();
     const grpc::Status status = upload->Finish();
@@ -258,7 +257,7 @@ TEST_F(TransferIdleTest, AWorkersDownloadThatStopsReadingIsCancelledAndItsFileCl
   while (download->Read(&chunk)) received += chunk.data().size();  // what was on its way
   const grpc::Status status = download->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
-  EXPECT_LT(received, int64_t{kChunks} * static_cast<int64_t>(kArtifactChunkBytes));
+  EXPECT_LT(received, static_cast<int64_t>(model.size()));
 
   worker_context.TryCancel();
   while (worker->Read(&message)) {

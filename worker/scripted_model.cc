@@ -13,10 +13,11 @@
 #include "absl/strings/str_join.h"
 #include "api/worker_messages.h"
 #include "common/short_list.h"
+#include "common/status_macros.h"
+#include "common/torch_file_check.h"
 #include "common/validation.h"
 #include "worker/data_root.h"
 #include "worker/tensor_storage.h"
-#include "worker/zip_records.h"
 
 namespace polytrain {
 namespace {
@@ -250,11 +251,7 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
       ResolveJobFile(files, spec.has_artifact(), spec.path(), spec.artifact(), field);
   if (!file.ok()) return file.status();
   // LibTorch would allocate and inflate whatever sizes the archive declares.
-  if (absl::Status s =
-          CheckZipFileRecords(*file, path_field, "not a TorchScript file (torch.jit.save)");
-      !s.ok()) {
-    return s;
-  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckTorchFile(*file, path_field, TorchFile::kTorchScript));
   torch::jit::Module module;
   try {
     // On the CPU first: each tensor is checked against the record it was read into before

@@ -21,10 +21,11 @@
 #include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
+#include "common/torch_file_check.h"
 #include "common/validation.h"
+#include "common/zip_records.h"
 #include "worker/multi_label.h"
 #include "worker/tensor_storage.h"
-#include "worker/zip_records.h"
 
 namespace polytrain {
 namespace {
@@ -167,15 +168,6 @@ c10::IValue LoadOnCpu(const std::vector<char>& bytes) {
                                            at::Device(at::kCPU), reader);
 }
 
-// torch.save's format before torch 1.6 (or with _use_new_zipfile_serialization=False): a pickle
-// that opens with torch's magic number 0x1950a86a20f9469cfc6c, not a zip archive.
-bool IsLegacyTorchSave(absl::string_view bytes) {
-  static constexpr char kMagic[] = "\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
-  return !bytes.empty() && bytes[0] == '\x80' &&
-         bytes.substr(0, 32).find(absl::string_view(kMagic, sizeof(kMagic) - 1)) !=
-             absl::string_view::npos;
-}
-
 // The file whole, once its size, its first bytes and its zip directory (read alone) say it is
 // what torch.save writes: a file of junk is refused before gigabytes of it are read.
 absl::StatusOr<std::vector<char>> ReadTorchSaveFile(const std::string& file,
@@ -187,19 +179,9 @@ absl::StatusOr<std::vector<char>> ReadTorchSaveFile(const std::string& file,
   if (static_cast<int64_t>(size) > kMaxTensorFileBytes) {
     return InvalidField(field, absl::StrCat(size, " bytes; at most ", kMaxTensorFileBytes));
   }
-  std::ifstream in(file, std::ios::binary);
-  char head[32] = {};
-  in.read(head, sizeof(head));
-  if (IsLegacyTorchSave(absl::string_view(head, static_cast<size_t>(in.gcount())))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field,
-        ": torch.save's legacy format (before torch 1.6, or _use_new_zipfile_serialization=False); "
-        "save it again with torch.save and the default zip format"));
-  }
-  POLYTRAIN_RETURN_IF_ERROR(CheckZipFileRecords(file, field, "not a file torch.save wrote"));
+  POLYTRAIN_RETURN_IF_ERROR(CheckTorchFile(file, field, TorchFile::kTorchSave));
   std::vector<char> bytes(size);
-  in.clear();
-  in.seekg(0);
+  std::ifstream in(file, std::ios::binary);
   if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": reading the file failed"));
   }

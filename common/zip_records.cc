@@ -1,4 +1,4 @@
-#include "worker/zip_records.h"
+#include "common/zip_records.h"
 
 #include <algorithm>
 #include <fstream>

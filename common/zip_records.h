@@ -4,8 +4,8 @@
 // sizes) could make a worker allocate gigabytes. Each stored record must be its declared size
 // and lie inside the file; compressed records (TorchScript's code) may inflate to at most
 // kMaxInflatedZipBytes in all.
-#ifndef POLYTRAIN_WORKER_ZIP_RECORDS_H_
-#define POLYTRAIN_WORKER_ZIP_RECORDS_H_
+#ifndef POLYTRAIN_COMMON_ZIP_RECORDS_H_
+#define POLYTRAIN_COMMON_ZIP_RECORDS_H_
 
 #include <cstdint>
 #include <string>
@@ -30,4 +30,4 @@ absl::Status CheckZipFileRecords(const std::string& path, const std::string& fie
 
 }  // namespace polytrain
 
-#endif  // POLYTRAIN_WORKER_ZIP_RECORDS_H_
+#endif  // POLYTRAIN_COMMON_ZIP_RECORDS_H_

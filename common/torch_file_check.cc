@@ -1,0 +1,39 @@
+#include "common/torch_file_check.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/zip_records.h"
+
+namespace polytrain {
+namespace {
+
+// torch.save's format before torch 1.6 (or with _use_new_zipfile_serialization=False): a pickle
+// that opens with torch's magic number 0x1950a86a20f9469cfc6c, not a zip archive.
+bool IsLegacyTorchSave(absl::string_view head) {
+  static constexpr char kMagic[] = "\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+  return !head.empty() && head[0] == '\x80' &&
+         head.substr(0, 32).find(absl::string_view(kMagic, sizeof(kMagic) - 1)) !=
+             absl::string_view::npos;
+}
+
+}  // namespace
+
+absl::Status CheckTorchFile(const std::string& path, const std::string& field, TorchFile kind) {
+  if (kind == TorchFile::kTorchScript) {
+    return CheckZipFileRecords(path, field, "not a TorchScript file (torch.jit.save)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  char head[32] = {};
+  in.read(head, sizeof(head));
+  if (IsLegacyTorchSave(absl::string_view(head, static_cast<size_t>(in.gcount())))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field,
+        ": torch.save's legacy format (before torch 1.6, or _use_new_zipfile_serialization=False); "
+        "save it again with torch.save and the default zip format"));
+  }
+  return CheckZipFileRecords(path, field, "not a file torch.save wrote");
+}
+
+}  // namespace polytrain

@@ -1,0 +1,50 @@
+// The kind of file a job names, told from its first bytes and its zip directory alone.
+#include "common/torch_file_check.h"
+
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+std::string Write(const std::string& name, const std::string& bytes) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+TEST(CheckTorchFileTest, EachKindIsNamedInItsOwnWords) {
+  const std::string empty = Write("empty.pt", "");
+  EXPECT_EQ(CheckTorchFile(empty, "f", TorchFile::kTorchScript)
+                .message()
+                .rfind("f: not a TorchScript file (torch.jit.save): ", 0),
+            0u);
+  EXPECT_EQ(CheckTorchFile(empty, "f", TorchFile::kTorchSave)
+                .message()
+                .rfind("f: not a file torch.save wrote: ", 0),
+            0u);
+  // torch.save's format before torch 1.6: a pickle opening with torch's magic number.
+  const std::string legacy =
+      Write("legacy.pt", std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+                                     "more pickle",
+                                     25));
+  EXPECT_EQ(CheckTorchFile(legacy, "f", TorchFile::kTorchSave).message(),
+            "f: torch.save's legacy format (before torch 1.6, or "
+            "_use_new_zipfile_serialization=False); save it again with torch.save and the default "
+            "zip format");
+  EXPECT_EQ(CheckTorchFile(legacy, "f", TorchFile::kTorchScript)
+                .message()
+                .rfind("f: not a TorchScript file (torch.jit.save): ", 0),
+            0u);
+  // An archive (here one of no records: its end-of-directory record alone) passes either way;
+  // what it holds is LibTorch's to read.
+  const std::string archive =
+      Write("archive.pt", std::string("PK\x05\x06", 4) + std::string(18, '\0'));
+  EXPECT_TRUE(CheckTorchFile(archive, "f", TorchFile::kTorchScript).ok());
+  EXPECT_TRUE(CheckTorchFile(archive, "f", TorchFile::kTorchSave).ok());
+}
+
+}  // namespace
+}  // namespace polytrain
