@@ -84,6 +84,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   if (!key.ok()) return key.status();
   const PemFile cert_file{"--tls_cert", options.tls_cert, *cert};
   POLYTRAIN_RETURN_IF_ERROR(CheckCertificates(cert_file, /*check_validity=*/true));
+  POLYTRAIN_RETURN_IF_ERROR(CheckCertificateUse(cert_file, CertificateUse::kTlsServer));
   POLYTRAIN_RETURN_IF_ERROR(CheckKeyOfCertificate({"--tls_key", options.tls_key, *key}, cert_file));
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
@@ -180,6 +181,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
     if (!key.ok()) return key.status();
     const PemFile cert_file{"--tls_cert", options->tls_cert, *cert};
     POLYTRAIN_RETURN_IF_ERROR(CheckCertificates(cert_file, /*check_validity=*/true));
+    POLYTRAIN_RETURN_IF_ERROR(CheckCertificateUse(cert_file, CertificateUse::kTlsClient));
     POLYTRAIN_RETURN_IF_ERROR(
         CheckKeyOfCertificate({"--tls_key", options->tls_key, *key}, cert_file));
     ssl.pem_cert_chain = *cert;

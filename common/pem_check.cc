@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <memory>
 
@@ -70,6 +71,20 @@ absl::Status CheckCertificates(const PemFile& file, bool check_validity) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckCertificateUse(const PemFile& file, CertificateUse use) {
+  Certificate cert = FirstCertificate(file.pem);
+  if (cert == nullptr) return CheckCertificates(file, /*check_validity=*/false);
+  const bool server = use == CertificateUse::kTlsServer;
+  const int fits = X509_check_purpose(
+      cert.get(), server ? X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT, /*ca=*/0);
+  ERR_clear_error();
+  if (fits == 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(Named(file), ": the certificate is not for a TLS ", server ? "server" : "client",
+                   " (its extended key usage lacks ", server ? "serverAuth" : "clientAuth",
+                   "): every peer would refuse it"));
 }
 
 absl::Status CheckKeyOfCertificate(const PemFile& key, const PemFile& certificate) {

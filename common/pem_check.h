@@ -22,6 +22,13 @@ struct PemFile {
 // within its validity period now: an expired one would be refused by every peer.
 absl::Status CheckCertificates(const PemFile& file, bool check_validity);
 
+// What a certificate is presented for.
+enum class CertificateUse { kTlsServer, kTlsClient };
+// The first certificate may be used for `use`: its extended key usage, if it has one, names
+// serverAuth (a coordinator's) or clientAuth (a worker's). Another is refused at start-up, not by
+// every peer later with a bare "certificate verify failed".
+absl::Status CheckCertificateUse(const PemFile& file, CertificateUse use);
+
 // An unencrypted private key parses, and it is the key of `certificate`'s first certificate.
 absl::Status CheckKeyOfCertificate(const PemFile& key, const PemFile& certificate);
 

@@ -238,6 +238,14 @@ int Main(int argc, char** argv) {
     }
   }
   spdlog::info("serving on {}", (*server)->Describe());
+  if (options.tokens_file.empty() && !IsLoopbackAddress(options.listen)) {
+    spdlog::warn(
+        "serving {} without --tokens: every caller may do everything an admin may, and any "
+        "process that reaches the port may train jobs as a worker{}; give --tokens (README: "
+        "Security)",
+        options.listen,
+        options.security.tls_client_ca.empty() ? "" : " that holds a certificate of the CA");
+  }
 
   int received = 0;
   while (sigwait(&signals, &received) == 0 && received == SIGHUP) {

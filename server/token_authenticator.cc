@@ -149,6 +149,8 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::ReadFile(const std::strin
 }
 
 absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view authorization) const {
+  // Whitespace around a field's value is not part of it (RFC 9110 5.5): a proxy may leave some.
+  authorization = absl::StripAsciiWhitespace(authorization);
   if (authorization.empty()) {
     return absl::UnauthenticatedError(
         "no token: send the metadata 'authorization: Bearer <token>' (polyctl and the worker: "

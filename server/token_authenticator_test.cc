@@ -55,6 +55,13 @@ TEST(TokenAuthenticatorTest, TheSchemeIsCaseInsensitive) {
     ASSERT_TRUE(principal.ok()) << scheme << principal.status();
     EXPECT_EQ(principal->name, "alice");
   }
+  // Whitespace around the value is no part of it (HTTP's OWS), as a proxy may leave it.
+  for (const std::string& header : {absl::StrCat("Bearer ", kAliceToken, " "),
+                                    absl::StrCat(" Bearer ", kAliceToken, "\t")}) {
+    absl::StatusOr<Principal> principal = tokens->Authenticate(header);
+    ASSERT_TRUE(principal.ok()) << header << principal.status();
+    EXPECT_EQ(principal->name, "alice");
+  }
 }
 
 TEST(TokenAuthenticatorTest, RefusesMissingMalformedAndUnknownTokens) {

@@ -226,6 +226,38 @@ try:
             connected = re.search(r"^polytrain_workers_connected 1(\.0+)?$", body, re.M) is not None
             time.sleep(0.05)
         expect(connected, "a worker with the compose arguments did not connect over mutual TLS")
+    # A certificate made for the other end is refused at start-up, naming it: a worker's
+    # (clientAuth only) as the coordinator's, the coordinator's (serverAuth only) as a worker's.
+    try:  # bounded: a coordinator that takes the certificate serves until killed
+        refused = subprocess.run([f"{build}/server/polytrain-coordinator", "--listen", "127.0.0.1:0",
+                                  "--tls_cert", f"{pki}/worker.pem", "--tls_key", f"{pki}/worker.key",
+                                  "--db", run + "/refused.db", "--artifacts", run + "/data",
+                                  "--metrics_listen", ""], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired as served:
+        refused = subprocess.CompletedProcess(served.cmd, 0, "", "served with it for 30 s")
+    expect(refused.returncode != 0 and f"--tls_cert {pki}/worker.pem: the certificate is not for a "
+           "TLS server (its extended key usage lacks serverAuth)" in refused.stderr,
+           f"a worker's certificate served by the coordinator: exit {refused.returncode}: {refused.stderr}")
+    # TLS on every interface without tokens serves, with a warning that anyone is an admin.
+    open_log = open(run + "/open.log", "w")
+    wide_open = subprocess.Popen([f"{build}/server/polytrain-coordinator", "--listen", "0.0.0.0:0",
+                                  "--tls_cert", f"{pki}/coordinator.pem", "--tls_key",
+                                  f"{pki}/coordinator.key", "--db", run + "/open.db", "--artifacts",
+                                  run + "/data", "--metrics_listen", "", "--port_file", run + "/open_port"],
+                                 stdout=subprocess.DEVNULL, stderr=open_log)
+    warning = "serving 0.0.0.0:0 without --tokens: every caller may do everything an admin may"
+    deadline = time.time() + 20  # the warning follows the port file
+    while time.time() < deadline and warning not in open(run + "/open.log").read():
+        time.sleep(0.05)
+    wide_open.kill()
+    wide_open.wait()
+    expect(warning in open(run + "/open.log").read(),
+           "no warning for TLS on every interface without tokens: " + open(run + "/open.log").read())
+    refused = subprocess.run([f"{build}/client/polyctl", "list", "--coordinator", "127.0.0.1:1",
+                              "--tls_ca", f"{pki}/ca.pem", "--tls_cert", f"{pki}/coordinator.pem",
+                              "--tls_key", f"{pki}/coordinator.key"], capture_output=True, text=True)
+    expect(refused.returncode == 1 and "the certificate is not for a TLS client" in refused.stderr,
+           f"the coordinator's certificate presented by a client: exit {refused.returncode}: {refused.stderr}")
 finally:
     for process in (worker, coordinator):
         if process is not None:
