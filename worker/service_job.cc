@@ -45,6 +45,11 @@ ServiceJob::~ServiceJob() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ServiceJob::LetGo() {
+  let_go_ = true;  // before the cancel, which the result reads it after
+  Cancel();
+}
+
 void ServiceJob::Release() {
   released_ = true;
   if (!checkpoints_at_release_) {
@@ -320,8 +325,8 @@ void ServiceJob::Run() {
       last_checkpoint_stored = UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
     }
   }
-  const bool cancelled =
-      !summary.ok() && !released_.load() && summary.status().code() == absl::StatusCode::kCancelled;
+  const bool cancelled = !summary.ok() && !released_.load() && !let_go_.load() &&
+                         summary.status().code() == absl::StatusCode::kCancelled;
   if (summary.ok() && !summary->released) {
     auto* finished = result.mutable_finished();
     finished->set_job_id(job.id());
@@ -348,7 +353,7 @@ void ServiceJob::Run() {
       failed->set_error(CutError(WithoutCheckpointDirs(std::string(summary.status().message()),
                                                        {attempt_dir, context_.checkpoint_root})));
       failed->set_steps(std::max(sink.last_step(), steps_run));
-      failed->set_released(released_.load());
+      failed->set_released(released_.load() || let_go_.load());
       failed->set_cancelled(cancelled);
       failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
     }

@@ -64,6 +64,10 @@ class ServiceJob {
 
   // Stops training at the next step; the job then fails as cancelled.
   void Cancel();
+  // Stops training at the next step, without a checkpoint, and reports the attempt given back
+  // (JobFailed.released): the coordinator, which refuses this worker, has requeued it already (or
+  // requeues it, should it still hold the attempt; never ends it as cancelled).
+  void LetGo();
   bool cancelled() const { return cancel_; }
   // Gives the attempt back (JobFailed.released): the worker is shutting down, and the
   // coordinator requeues the job. A job that writes checkpoints trains on to the end of its
@@ -111,6 +115,7 @@ class ServiceJob {
   polytrain::v1::Job job_;
   Context context_;
   std::atomic<bool> cancel_{false};
+  std::atomic<bool> let_go_{false};  // LetGo(): the cancel reports the attempt given back
   std::atomic<bool> released_{false};
   // Writes checkpoints, and is not one rank of a gang (whose ranks would have to agree on the
   // step): Release() lets it checkpoint first.

@@ -330,7 +330,7 @@ bool ServiceWorker::ServeOneConnection() {
     std::lock_guard<std::mutex> lock(stream_mu_);
     if (stopping_) return false;
     if (!stream->Write(hello)) {
-      ReportNotConnected(stream->Finish());
+      NotConnected(stream->Finish());
       return false;
     }
     context_ = &context;
@@ -340,6 +340,7 @@ bool ServiceWorker::ServeOneConnection() {
   outbox_.Wake();
 
   bool welcomed = false;
+  double lease_seconds = 0;
   std::chrono::steady_clock::time_point welcomed_at;
   CoordinatorMessage message;
   while (stream->Read(&message)) {
@@ -354,7 +355,7 @@ bool ServiceWorker::ServeOneConnection() {
         welcomed = true;
         welcomed_at = std::chrono::steady_clock::now();
         heartbeat_seconds_ = message.welcome().heartbeat_seconds();
-        lease_seconds_ = message.welcome().lease_seconds();
+        lease_seconds = message.welcome().lease_seconds();
         {
           std::lock_guard<std::mutex> lock(session_key_mu_);
           session_key_ = message.welcome().session_key();
@@ -383,9 +384,9 @@ bool ServiceWorker::ServeOneConnection() {
       case CoordinatorMessage::KIND_NOT_SET:
         break;
     }
-    if (welcomed) last_contact_ = std::chrono::steady_clock::now();
+    if (welcomed) refused_lease_.Contact(std::chrono::steady_clock::now(), lease_seconds);
   }
-  if (welcomed) last_contact_ = std::chrono::steady_clock::now();
+  if (welcomed) refused_lease_.Contact(std::chrono::steady_clock::now(), lease_seconds);
   {
     std::lock_guard<std::mutex> lock(stream_mu_);
     stream_ = nullptr;
@@ -393,11 +394,7 @@ bool ServiceWorker::ServeOneConnection() {
   }
   const grpc::Status status = stream->Finish();
   if (!welcomed && !stopping_) {
-    ReportNotConnected(status);
-    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-        status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
-      StopJobsPastTheirLease(status);
-    }
+    NotConnected(status);
   } else if (!stopping_ && !status.ok()) {
     spdlog::warn("stream to {} closed: {}", options_.coordinator, status.error_message());
   }
@@ -406,23 +403,31 @@ bool ServiceWorker::ServeOneConnection() {
   return welcomed && std::chrono::steady_clock::now() - welcomed_at >= kHealthyConnection;
 }
 
-void ServiceWorker::StopJobsPastTheirLease(const grpc::Status& refusal) {
-  const auto lease = std::chrono::duration<double>(lease_seconds_);
-  if (lease_seconds_ <= 0 || std::chrono::steady_clock::now() - last_contact_ <= lease) return;
+void ServiceWorker::NotConnected(const grpc::Status& status) {
+  ReportNotConnected(status);
+  const auto now = std::chrono::steady_clock::now();
+  if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED &&
+      status.error_code() != grpc::StatusCode::PERMISSION_DENIED) {
+    refused_lease_.Unreachable();
+    return;
+  }
+  refused_lease_.Refused(now);
+  if (!refused_lease_.Lapsed(now)) return;
   std::vector<std::string> stopped;
   {
     std::lock_guard<std::mutex> lock(jobs_mu_);
     for (auto& [id, job] : jobs_) {
       if (job->done() || job->abandoned() || job->cancelled()) continue;
-      job->Cancel();
+      job->LetGo();
       stopped.push_back(id);
     }
   }
   if (stopped.empty()) return;
   spdlog::warn(
       "stopping {} job(s) ({}): the coordinator refuses this worker ({}) and their lease ({} s) "
-      "has lapsed since it last heard from it, so it has requeued them",
-      stopped.size(), absl::StrJoin(stopped, ", "), refusal.error_message(), lease_seconds_);
+      "has lapsed since, so it has requeued them",
+      stopped.size(), absl::StrJoin(stopped, ", "), status.error_message(),
+      refused_lease_.lease_seconds());
 }
 
 void ServiceWorker::ReportNotConnected(const grpc::Status& status) {

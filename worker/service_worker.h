@@ -23,6 +23,7 @@
 #include "worker/artifact_client.h"
 #include "worker/gpu_slots.h"
 #include "worker/outbox.h"
+#include "worker/refused_lease.h"
 #include "worker/service_job.h"
 #include "worker/worker_metrics.h"
 
@@ -109,10 +110,11 @@ class ServiceWorker {
   // restarted coordinator re-attaches them instead of waiting for the lease). Under jobs_mu_.
   std::vector<std::string> ClaimedJobsLocked() const;
   polytrain::v1::Hello MakeHello();
-  // The coordinator refused this worker (`refusal`: its token revoked, another pool's) and no
-  // lease of its jobs can still be running there: they were requeued, perhaps to another worker
-  // already, so training them on here is wasted. Cancels each job still training, saying so once.
-  void StopJobsPastTheirLease(const grpc::Status& refusal);
+  // A dial that ended without a welcome: logged (ReportNotConnected), and a refusal
+  // (UNAUTHENTICATED, PERMISSION_DENIED: its token revoked, another pool's) counted towards the
+  // lease of its jobs (RefusedLease); once it has lapsed they were requeued, perhaps to another
+  // worker already, so each job still training is let go (ServiceJob::LetGo), said once.
+  void NotConnected(const grpc::Status& status);
 
   Options options_;
   std::atomic<bool> stopping_{false};
@@ -136,11 +138,8 @@ class ServiceWorker {
   std::atomic<double> heartbeat_seconds_{5.0};  // from the coordinator's welcome
   int64_t stream_generation_ = 0;               // streams opened so far, under stream_mu_
   int failed_connections_ = 0;  // in a row, since the last welcome (Run's thread only)
-  // When the coordinator last heard from this worker (the end of the newest welcomed stream, or a
-  // message on it), and the lease it gives jobs (Welcome.lease_seconds; 0 before any welcome).
-  // Run's thread only.
-  std::chrono::steady_clock::time_point last_contact_;
-  double lease_seconds_ = 0;
+  // Whether a refused worker's jobs have surely been requeued. Run's thread only.
+  RefusedLease refused_lease_;
 
   // RemoveIdleJobDirs for the jobs in jobs_ (and `assigned`), logged. Under jobs_mu_, so no job
   // starts in a directory being removed.
