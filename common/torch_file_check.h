@@ -19,7 +19,7 @@ enum class TorchFile {
 
 // INVALID_ARGUMENT "<field>: not a TorchScript file (torch.jit.save): <why>" (or "not a file
 // torch.save wrote: ...", or that it is torch.save's legacy format) unless `path` holds a zip
-// archive of that kind; NOT_FOUND-free: the caller has found the file.
+// archive of that kind; INTERNAL when the file (which the caller found) cannot be opened.
 absl::Status CheckTorchFile(const std::string& path, const std::string& field, TorchFile kind);
 
 }  // namespace polytrain

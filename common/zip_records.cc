@@ -73,6 +73,13 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
   if (entries > static_cast<uint64_t>(kMaxZipRecords)) {
     return bad(absl::StrCat(entries, " records; at most ", kMaxZipRecords));
   }
+  // Each entry is at most its fixed part and three 16-bit lengths: a directory that claims more
+  // (the whole file, say) is refused before it is read into memory.
+  const uint64_t largest_directory = entries * (kDirectoryEntryBytes + 3 * 0xffff);
+  if (directory_bytes > std::min<uint64_t>(largest_directory, kMaxZipDirectoryBytes)) {
+    return bad(absl::StrCat("its zip directory claims ", directory_bytes, " bytes for ", entries,
+                            " records"));
+  }
   std::string directory;
   if (directory_offset > size || directory_bytes > size - directory_offset ||
       !read_at(directory_offset, directory_bytes, &directory)) {
@@ -149,7 +156,9 @@ absl::Status CheckZipRecords(absl::string_view archive, const std::string& field
 absl::Status CheckZipFileRecords(const std::string& path, const std::string& field,
                                  absl::string_view what) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return InvalidField(field, absl::StrCat(what, ": cannot open ", path));
+  // The caller found the file: failing to open it is this machine's trouble, not the file's
+  // (and its path here is no business of whoever named it).
+  if (!in) return absl::InternalError(absl::StrCat(field, ": the file cannot be opened"));
   in.seekg(0, std::ios::end);
   const auto size = static_cast<uint64_t>(in.tellg());
   return Check(

@@ -17,6 +17,9 @@ namespace polytrain {
 
 inline constexpr int64_t kMaxInflatedZipBytes = int64_t{64} << 20;
 inline constexpr int64_t kMaxZipRecords = 1'000'000;
+// The most a zip directory may take, read whole into memory: far more than a million records'
+// entries with names of a few hundred bytes.
+inline constexpr int64_t kMaxZipDirectoryBytes = int64_t{256} << 20;
 
 // `archive` is the whole file. INVALID_ARGUMENT "<field>: <what>: <why>" when it is not a zip
 // archive or a record breaks the rules above; `what` says what the file should be, e.g. "not a
@@ -24,7 +27,7 @@ inline constexpr int64_t kMaxZipRecords = 1'000'000;
 absl::Status CheckZipRecords(absl::string_view archive, const std::string& field,
                              absl::string_view what);
 
-// The same for a file, reading only its directory.
+// The same for a file, reading only its directory (INTERNAL when it cannot be opened).
 absl::Status CheckZipFileRecords(const std::string& path, const std::string& field,
                                  absl::string_view what);
 

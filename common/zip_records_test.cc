@@ -99,6 +99,16 @@ TEST(ZipRecordsTest, ABombOrALyingDirectoryIsRefusedBeforeAnythingIsInflated) {
             "4000000 bytes but holds 4");
   EXPECT_EQ(CheckZipRecords(Archive({{"a", "abcd", 12, 4}}), "f", "not a zip").message(),
             "f: not a zip: record 'a' uses zip method 12");
+  // A directory that claims the whole file is refused before it is read.
+  std::string whole = Archive({{"a", std::string(300000, 'x'), 0, 300000}});
+  const size_t end = whole.size() - 22;
+  std::string patched;
+  Put(&patched, end, 4);  // the directory's size: everything before its end record
+  Put(&patched, 0, 4);    // from the first byte
+  whole.replace(end + 12, 8, patched);
+  EXPECT_EQ(
+      CheckZipRecords(whole, "f", "not a zip").message(),
+      "f: not a zip: its zip directory claims " + std::to_string(end) + " bytes for 1 records");
   // Many small compressed records add up.
   std::vector<Record> many(100, Record{"code", "z", 8, 1 << 20});
   EXPECT_EQ(CheckZipRecords(Archive(many), "f", "not a zip").code(),
@@ -113,8 +123,8 @@ TEST(ZipRecordsTest, WhatIsNotAZipArchiveIsRefused) {
   std::string cut = Archive({{"a", "abcd", 0, 4}});
   cut.erase(10, 20);  // the directory now points past its records
   EXPECT_EQ(CheckZipRecords(cut, "f", "not a zip").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckZipFileRecords("/nonexistent/file.pt", "f", "not a zip").code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckZipFileRecords("/nonexistent/file.pt", "f", "not a zip").message(),
+            "f: the file cannot be opened");
 }
 
 }  // namespace

@@ -226,6 +226,26 @@ TEST_F(ArtifactCatalogTest, AJobNamingAFileThatIsNoModelIsRefusedAtSubmit) {
               0u)
         << job.status();
   }
+  // A dataset is a torch.save file; its legacy format is named as such.
+  const std::string legacy("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19 a pickle", 24);
+  absl::StatusOr<Artifact> old = Upload(legacy, kAlice);
+  ASSERT_TRUE(old.ok()) << old.status();
+  polytrain::v1::SubmitJobRequest request;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"(spec {
+           name: "data"
+           model { mlp { hidden: [4] } }
+           loss { cross_entropy {} }
+           optimizer { sgd {} learning_rate: 0.1 }
+           epochs: 1
+           batch_size: 2
+         })",
+      &request));
+  request.mutable_spec()->mutable_dataset()->mutable_tensors()->set_artifact(old->id());
+  EXPECT_EQ(api_->SubmitJob(request, kAlice).status().message(),
+            "spec.dataset.tensors.artifact ('model.pt'): torch.save's legacy format (before torch "
+            "1.6, or _use_new_zipfile_serialization=False); save it again with torch.save and the "
+            "default zip format");
   polytrain::v1::ListJobsRequest all;
   EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 0);
   absl::StatusOr<Artifact> archive = Upload(testing::StoredZip("a model"), kAlice);

@@ -391,6 +391,38 @@ TEST_F(SqliteJobStoreTest, TheMigrationFillsTheEndTimeOfJobsAlreadyEnded) {
   EXPECT_EQ((*migrated)->JobsEndedBefore(10000)->size(), 3u);
 }
 
+// A database of schema 9 with a sweep opened by this build: the sweep reads back, its count of
+// deleted jobs 0.
+TEST_F(SqliteJobStoreTest, SweepsStoredBeforeTheDeletedJobsColumnReadBack) {
+  store_.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  for (int v = 0; v < 9; ++v) {
+    ASSERT_EQ(sqlite3_exec(db, SchemaMigrations()[v], nullptr, nullptr, nullptr), SQLITE_OK);
+  }
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=9", nullptr, nullptr, nullptr), SQLITE_OK);
+  polytrain::v1::Sweep sweep;
+  sweep.set_id("sweep-0123456789ab");
+  const std::string blob = sweep.SerializeAsString();
+  sqlite3_stmt* insert = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "INSERT INTO sweeps (id, owner, state, record) VALUES "
+                               "('sweep-0123456789ab', '', 2, ?)",
+                               -1, &insert, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(insert, 1, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+  EXPECT_EQ(sqlite3_step(insert), SQLITE_DONE);
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  absl::StatusOr<std::unique_ptr<SqliteJobStore>> migrated = SqliteJobStore::Open(path_);
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  absl::StatusOr<polytrain::v1::Sweep> read = (*migrated)->GetSweep("sweep-0123456789ab");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->state(), polytrain::v1::Sweep::SWEEP_STATE_DONE);
+  EXPECT_EQ(read->deleted_jobs(), 0);
+}
+
 // A page of one state's jobs (or one owner's) walks an index in the page's order and stops at
 // its limit: no sort of every job in the state.
 TEST_F(SqliteJobStoreTest, AStateFilterWalksAnIndexInPageOrder) {

@@ -44,16 +44,18 @@ absl::StatusOr<int64_t> SqliteJobStore::DeleteJob(const std::string& id) {
   sqlite3* db = writer_.db;
   Transaction tx(db);
   POLYTRAIN_RETURN_IF_ERROR(tx.begun());
-  // Its sweep's count of deleted jobs first (from its sweep label, which goes next); the job's
-  // row last: its count tells whether there was such a job.
-  const std::string count_in_sweep = absl::StrCat(
-      "UPDATE sweeps SET deleted_jobs = deleted_jobs + 1 WHERE id = (SELECT value FROM "
-      "job_labels WHERE job_id = ? AND key = '",
-      kSweepLabel, "')");
-  const char* const kDeletes[] = {
-      count_in_sweep.c_str(), "DELETE FROM metric_points WHERE job_id = ?",
-      "DELETE FROM job_labels WHERE job_id = ?", "DELETE FROM job_artifacts WHERE job_id = ?",
-      "DELETE FROM jobs WHERE id = ?"};
+  // Its sweep's count of deleted jobs first, from its sweep label (which goes next).
+  Statement count_in_sweep(db,
+                           "UPDATE sweeps SET deleted_jobs = deleted_jobs + 1 WHERE id = (SELECT "
+                           "value FROM job_labels WHERE job_id = ? AND key = ?)");
+  if (!count_in_sweep.ok()) return count_in_sweep.status("delete job");
+  count_in_sweep.Bind(1, id);
+  count_in_sweep.Bind(2, std::string(kSweepLabel));
+  if (count_in_sweep.Step() != SQLITE_DONE) return count_in_sweep.status("delete job");
+  // The job's row last: its count tells whether there was such a job.
+  constexpr const char* kDeletes[] = {
+      "DELETE FROM metric_points WHERE job_id = ?", "DELETE FROM job_labels WHERE job_id = ?",
+      "DELETE FROM job_artifacts WHERE job_id = ?", "DELETE FROM jobs WHERE id = ?"};
   int64_t changed[std::size(kDeletes)] = {};
   for (size_t i = 0; i < std::size(kDeletes); ++i) {
     Statement erase(db, kDeletes[i]);
@@ -65,7 +67,7 @@ absl::StatusOr<int64_t> SqliteJobStore::DeleteJob(const std::string& id) {
   if (changed[std::size(kDeletes) - 1] == 0) {
     return absl::NotFoundError(absl::StrCat("id: no job ", id));
   }
-  const int64_t points = changed[1];
+  const int64_t points = changed[0];
   POLYTRAIN_RETURN_IF_ERROR(tx.Commit());
   return points;
 }

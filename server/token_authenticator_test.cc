@@ -56,8 +56,8 @@ TEST(TokenAuthenticatorTest, TheSchemeIsCaseInsensitive) {
     EXPECT_EQ(principal->name, "alice");
   }
   // Whitespace around the value is no part of it (HTTP's OWS), as a proxy may leave it.
-  for (const std::string& header : {absl::StrCat("Bearer ", kAliceToken, " "),
-                                    absl::StrCat(" Bearer ", kAliceToken, "\t")}) {
+  for (const std::string& header :
+       {absl::StrCat("Bearer ", kAliceToken, " "), absl::StrCat(" Bearer ", kAliceToken, "\t")}) {
     absl::StatusOr<Principal> principal = tokens->Authenticate(header);
     ASSERT_TRUE(principal.ok()) << header << principal.status();
     EXPECT_EQ(principal->name, "alice");

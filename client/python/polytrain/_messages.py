@@ -91,7 +91,7 @@ def _named_parse_error(what, error, descriptor, value):
     if field is not None and isinstance(given, (list, dict)):  # protobuf left out which element
         bad = _first_unparsed_element(field, given)
         if bad is not None:
-            path, given = f"{path}[{json.dumps(bad)}]", given[bad]
+            path, given = f"{path}[{json.dumps(bad, ensure_ascii=False)}]", given[bad]
     return f"{what}{path}: {_readable_value_error(field, why, given)}"
 
 
@@ -105,7 +105,7 @@ def _first_unparsed_element(field, items):
         return None
     if hasattr(message_factory, "GetMessageClass"):
         holder = message_factory.GetMessageClass(field.containing_type)
-    else:  # protobuf before 4.21 (Debian 12's)
+    else:  # protobuf before 4.22 (Debian 12's 4.21)
         holder = message_factory.MessageFactory().GetPrototype(field.containing_type)
     for i in items if is_map else range(len(items)):
         try:
