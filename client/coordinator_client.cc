@@ -88,7 +88,15 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
                        "); nothing was stored: upload it again once nothing writes to it"));
     }
   }
-  return Result(status, std::move(stored), sent_any);
+  absl::StatusOr<polytrain::v1::Artifact> result = Result(status, std::move(stored), sent_any);
+  if (result.status().code() == absl::StatusCode::kInvalidArgument) {
+    // The coordinator names the request's field ("data: ... larger than ..."); this names the
+    // file, of which it saw only the bytes.
+    return absl::InvalidArgumentError(absl::StrCat(path, " (",
+                                                   std::filesystem::file_size(path, error),
+                                                   " bytes): ", result.status().message()));
+  }
+  return result;
 }
 
 absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckpoint(

@@ -30,9 +30,11 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
     for (const Rank& rank : running.ranks) {
       if (rank.session == -1 && !rank.done && rank.worker == hello.name() &&
           !rank.token_name.empty() && rank.token_name != token.name) {
+        // Which jobs is none of this caller's business: it holds another pool's token.
         return absl::PermissionDeniedError(absl::StrCat(
-            "hello.name: worker ", hello.name(), " has jobs running under another worker token (",
-            job_id, "); until they end, only a worker with that token may use the name"));
+            "hello.name: worker ", hello.name(),
+            " has jobs running under another worker token; until they end, only a worker with "
+            "that token may use the name"));
       }
     }
   }

@@ -108,12 +108,10 @@ TEST_F(CoordinatorTest, AnAwayWorkersNameIsBoundToTheTokenItsJobsRanUnder) {
   const absl::Status refused =
       protocol_->Connected(hello, &other_pool, WorkerToken{"pool-b", "fingerprint-b"}).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  // Which jobs is not said to a holder of another pool's token.
   EXPECT_EQ(refused.message(),
-            "hello.name: worker w has jobs running under another worker "
-            "token (" +
-                job.id() +
-                "); until they end, only a worker with that token may use "
-                "the name");
+            "hello.name: worker w has jobs running under another worker token; until they end, "
+            "only a worker with that token may use the name");
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_EQ(Get(job.id()).attempts(), 1);
   // The worker of pool-a comes back with its key and finishes attempt 1.

@@ -2,6 +2,7 @@
 #include "loss/torch/poly_loss.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -252,6 +253,22 @@ TEST_F(PolyLossTest, EveryTargetIgnoredGivesZeroNotNaN) {
   const LossAndGrad r = RunWithGrad(logits_, [&](const torch::Tensor& z) { return op(z, y); });
   EXPECT_EQ(r.loss.item<double>(), 0.0);
   EXPECT_EQ(r.grad.abs().max().item<double>(), 0.0);
+}
+
+// An ignored row's loss is 0 whatever its logits: a NaN there leaves the batch's loss that of the
+// other rows, on either path (the device path multiplied by 0, and 0 * NaN ended the whole loss).
+TEST_F(PolyLossTest, ANaNLogitInAnIgnoredRowLeavesTheLossFinite) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const torch::Tensor z = torch::tensor({{nan, 1.0, 0.5}, {0.0, 1.0, 2.0}}, torch::kDouble);
+  const PolyLoss softmax(Config("poly1 { epsilon: 2 } ignore_index: 0"));
+  const torch::Tensor both = softmax(z, torch::tensor({0, 2}, torch::kLong));
+  const torch::Tensor alone = softmax(z.slice(0, 1), torch::tensor({2}, torch::kLong));
+  EXPECT_TRUE(std::isfinite(both.item<double>()));
+  EXPECT_DOUBLE_EQ(both.item<double>(), alone.item<double>());
+  const PolyLoss sigmoid(
+      Config("poly1 { epsilon: 2 } activation: ACTIVATION_SIGMOID ignore_index: -1"));
+  const torch::Tensor y = torch::tensor({{-1.0, 1.0, 0.0}, {0.0, 1.0, 1.0}}, torch::kDouble);
+  EXPECT_TRUE(std::isfinite(sigmoid(z, y).item<double>()));
 }
 
 TEST_F(PolyLossTest, Float32AgreesWithFloat64) {

@@ -100,7 +100,9 @@ class DeviceSoftmaxFunction : public torch::autograd::Function<DeviceSoftmaxFunc
     }
     const TermTensors terms =
         Combine(config.series, prepared->never_negative, x, xg, ce, w_t, q, d);
-    const torch::Tensor loss = terms.loss * keep;
+    // where, not a product with keep: an ignored row's loss is 0 even when its logits are NaN,
+    // as on the host path (0 * NaN would be NaN and end the whole batch's loss).
+    const torch::Tensor loss = torch::where(ignored, torch::zeros_like(terms.loss), terms.loss);
     // Through x, dL/dx * p_t; 0 where p_t underflows to 0 (its limit), even where dL/dx is
     // infinite (ce overflowed), which would make it NaN.
     const torch::Tensor p_t = log_pt.exp();
@@ -188,7 +190,8 @@ class DeviceSigmoidFunction : public torch::autograd::Function<DeviceSigmoidFunc
     const torch::Tensor grad =
         terms.dloss_dx * (1.0 - 2.0 * y) * sig * sig_neg +
         terms.dloss_dce * omega * ((1.0 - y) * sig - y * sig_neg);  // sig - y, no cancellation
-    const auto [result, scale] = Reduce(config, terms.loss, keep.sum());
+    const auto [result, scale] = Reduce(
+        config, torch::where(ignored, torch::zeros_like(terms.loss), terms.loss), keep.sum());
     ctx->saved_data["grad"] = grad;
     if (scale.defined()) ctx->saved_data["scale"] = scale;
     return result;
