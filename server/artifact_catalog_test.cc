@@ -58,7 +58,9 @@ class ArtifactCatalogTest : public testing::ScratchDirTest {
     return (*upload)->Finish();
   }
 
-  absl::StatusOr<polytrain::v1::Job> SubmitNaming(const std::string& id, const Caller& caller) {
+  // A job whose model (or, `as_dataset`, whose dataset, the model built in) is the artifact `id`.
+  absl::StatusOr<polytrain::v1::Job> SubmitNaming(const std::string& id, const Caller& caller,
+                                                  bool as_dataset = false) {
     polytrain::v1::SubmitJobRequest request;
     EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
         R"(spec {
@@ -71,7 +73,12 @@ class ArtifactCatalogTest : public testing::ScratchDirTest {
              batch_size: 2
            })",
         &request));
-    request.mutable_spec()->mutable_model()->mutable_torchscript()->set_artifact(id);
+    if (as_dataset) {
+      request.mutable_spec()->mutable_model()->mutable_mlp()->add_hidden(4);
+      request.mutable_spec()->mutable_dataset()->mutable_tensors()->set_artifact(id);
+    } else {
+      request.mutable_spec()->mutable_model()->mutable_torchscript()->set_artifact(id);
+    }
     return api_->SubmitJob(request, caller);
   }
 
@@ -230,19 +237,7 @@ TEST_F(ArtifactCatalogTest, AJobNamingAFileThatIsNoModelIsRefusedAtSubmit) {
   const std::string legacy("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19 a pickle", 24);
   absl::StatusOr<Artifact> old = Upload(legacy, kAlice);
   ASSERT_TRUE(old.ok()) << old.status();
-  polytrain::v1::SubmitJobRequest request;
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
-      R"(spec {
-           name: "data"
-           model { mlp { hidden: [4] } }
-           loss { cross_entropy {} }
-           optimizer { sgd {} learning_rate: 0.1 }
-           epochs: 1
-           batch_size: 2
-         })",
-      &request));
-  request.mutable_spec()->mutable_dataset()->mutable_tensors()->set_artifact(old->id());
-  EXPECT_EQ(api_->SubmitJob(request, kAlice).status().message(),
+  EXPECT_EQ(SubmitNaming(old->id(), kAlice, /*as_dataset=*/true).status().message(),
             "spec.dataset.tensors.artifact ('model.pt'): torch.save's legacy format (before torch "
             "1.6, or _use_new_zipfile_serialization=False); save it again with torch.save and the "
             "default zip format");

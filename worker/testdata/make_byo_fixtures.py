@@ -180,12 +180,17 @@ class Relu(nn.Module):
         return torch.relu(self.linear(x))
 
 
+def saved_records(path, tensors):
+    """torch.save of `tensors` to `path`, and the records it wrote: (name, bytes) in order."""
+    torch.save(tensors, path)
+    with zipfile.ZipFile(path) as z:
+        return [(info.filename, z.read(info.filename)) for info in z.infolist()]
+
+
 def inflating(path, tensors):
     """torch.save of `tensors`, rewritten with one more record deflated from 80 MiB of zeros to
     a few kilobytes: a "zip bomb" that LibTorch would inflate in full."""
-    torch.save(tensors, path)
-    with zipfile.ZipFile(path) as z:
-        entries = [(info.filename, z.read(info.filename)) for info in z.infolist()]
+    entries = saved_records(path, tensors)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
         for name, data in entries:
             z.writestr(name, data)
@@ -196,9 +201,7 @@ def inflating(path, tensors):
 def deflated(path, tensors):
     """torch.save of `tensors` with every record deflated (as zipfile.ZIP_DEFLATED rewrites it):
     a file far smaller than the tensors it holds."""
-    torch.save(tensors, path)
-    with zipfile.ZipFile(path) as z:
-        entries = [(info.filename, z.read(info.filename)) for info in z.infolist()]
+    entries = saved_records(path, tensors)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in entries:
             z.writestr(name, data)
