@@ -326,16 +326,20 @@ bool ServiceWorker::ServeOneConnection() {
   auto stream = stub->Connect(&context);
   WorkerMessage hello;
   *hello.mutable_hello() = MakeHello();
+  bool written = false;
   {
     std::lock_guard<std::mutex> lock(stream_mu_);
     if (stopping_) return false;
-    if (!stream->Write(hello)) {
-      NotConnected(stream->Finish());
-      return false;
+    written = stream->Write(hello);
+    if (written) {
+      context_ = &context;
+      stream_ = stream.get();
+      ++stream_generation_;
     }
-    context_ = &context;
-    stream_ = stream.get();
-    ++stream_generation_;
+  }
+  if (!written) {
+    NotConnected(stream->Finish());  // outside stream_mu_: it takes jobs_mu_
+    return false;
   }
   outbox_.Wake();
 
