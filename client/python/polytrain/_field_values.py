@@ -30,8 +30,12 @@ def expected(field):
 
 
 def as_json(given, otherwise=None):
-    """`given` as JSON writes it (polyctl quotes a value so) when it is a scalar; else
-    `otherwise`."""
+    """`given` as JSON writes it (polyctl quotes a value so) when it is a scalar, "a list" or "an
+    object" (polyctl's words) when it is one; else `otherwise`."""
     if isinstance(given, (str, int, float)):  # bool too
         return json.dumps(given, ensure_ascii=False)
+    if isinstance(given, (list, tuple)):
+        return "a list"
+    if isinstance(given, dict):
+        return "an object"
     return otherwise
