@@ -1,5 +1,6 @@
 #include "server/access_control.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
 
@@ -20,6 +21,12 @@ absl::StatusOr<Principal> AccessControl::Authenticate(
                                                                    " times; send one token")));
   }
   const auto it = metadata.find(kAuthorizationMetadataKey);
+  if (it != metadata.end() &&
+      absl::StripAsciiWhitespace(absl::string_view(it->second.data(), it->second.size())).empty()) {
+    return Refuse(context, absl::UnauthenticatedError(
+                               "authorization: empty; send 'Bearer <token>' (or leave it out for "
+                               "no token)"));
+  }
   absl::StatusOr<Principal> principal = tokens->Authenticate(
       it == metadata.end() ? absl::string_view()
                            : absl::string_view(it->second.data(), it->second.size()));

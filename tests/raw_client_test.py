@@ -364,7 +364,7 @@ class TokenCoordinatorTest(unittest.TestCase):
         finally:
             coordinator.close()
 
-    def test_two_tokens_on_one_call_are_refused(self):
+    def test_two_tokens_or_an_empty_one_on_a_call_are_refused(self):
         # Whatever their order: who calls is not left to which header came first (a proxy's).
         directory = SCRATCH / "tokens-c"
         directory.mkdir()
@@ -376,6 +376,12 @@ class TokenCoordinatorTest(unittest.TestCase):
                     metadata=[("authorization", f"Bearer {token}") for token in pair])
                 self.assertEqual((code, details), (grpc.StatusCode.UNAUTHENTICATED,
                                                    "authorization: given 2 times; send one token"))
+            # A header sent empty is said to be empty, not missing.
+            code, details, _ = coordinator.call(SERVICE + "ListJobs", b"",
+                                                metadata=[("authorization", "")])
+            self.assertEqual((code, details),
+                             (grpc.StatusCode.UNAUTHENTICATED, "authorization: empty; send "
+                              "'Bearer <token>' (or leave it out for no token)"))
         finally:
             coordinator.close()
 
