@@ -192,7 +192,8 @@ int Main(int argc, char** argv) {
           kTool, absl::InvalidArgumentError("--hash_token: give one token, on one line, on stdin"));
     }
     if (absl::Status s = CheckTokenShape(token, "--hash_token"); !s.ok()) {
-      return ExitWithError(kTool, s);
+      return ExitWithError(kTool, absl::InvalidArgumentError(absl::StrCat(
+                                      s.message(), " (make one with e.g. openssl rand -hex 32)")));
     }
     std::cout << HashToken(token) << "\n";
     return kExitOk;

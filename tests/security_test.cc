@@ -394,6 +394,13 @@ TEST_F(SecurityTest, HashTokenReadsATokenFileAsTheClientsDo) {
   EXPECT_EQ(crlf, hash);  // a CRLF line is the same token, as polyctl reads it
   EXPECT_FALSE(Shell("printf 'first-token-0123456789\\nsecond-token-0123456789\\n' | " +
                      std::string(POLYTRAIN_COORDINATOR_BINARY) + " --hash_token 2>/dev/null"));
+  // A token of another shape is refused with how to make one.
+  const fs::path short_error = dir_ / "short.err";
+  EXPECT_FALSE(Shell("echo short-token | " + std::string(POLYTRAIN_COORDINATOR_BINARY) +
+                     " --hash_token 2>'" + short_error.string() + "'"));
+  EXPECT_EQ(ReadFile(short_error),
+            "polytrain-coordinator: --hash_token: a token has 16 to 4096 characters, got 11 (make "
+            "one with e.g. openssl rand -hex 32)\n");
   // Endless input is refused after a few KiB, not read until memory runs out.
   EXPECT_FALSE(
       Shell(std::string(POLYTRAIN_COORDINATOR_BINARY) + " --hash_token < /dev/zero 2>/dev/null"));
