@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
 #include "api/limits.h"
+#include "api/loss_dataset_fit.h"
 #include "api/loss_search.h"
 #include "common/status_macros.h"
 #include "common/validation.h"

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "api/loss_dataset_fit.h"
 #include "loss/core/loss_config.h"
 #include "polytrain/v1/job.pb.h"
 
@@ -28,21 +29,6 @@ absl::Status ValidateSweepBase(const polytrain::v1::JobSpec& spec, absl::string_
 // `config` when given.
 absl::Status ValidateTrainingLoss(const polytrain::v1::LossSpec& loss, absl::string_view path,
                                   loss::LossConfig* config = nullptr);
-
-// The classes of a dataset whose class count is known before any file is read (Fashion-MNIST's
-// 10, a synthetic dataset's `classes`); 0 for the others (files the worker reads).
-int64_t KnownClasses(const polytrain::v1::DatasetSpec& dataset);
-
-// A loss's class_weights and ignore_index against the classes of a dataset whose class count is
-// known before any file is read (Fashion-MNIST's 10, a synthetic dataset's `classes`): one weight
-// per class, a softmax loss's ignored class one of them; INVALID_ARGUMENT on
-// "<loss_path>.class_weights" or ".ignore_index". Other datasets are checked by the worker.
-absl::Status CheckLossFitsDataset(const polytrain::v1::LossSpec& loss, absl::string_view loss_path,
-                                  const polytrain::v1::DatasetSpec& dataset);
-// A softmax loss's ignore_index, if set, is a class in [0, classes): a training job's labels are
-// (a value outside would silently ignore nothing). A sigmoid loss's compares element values.
-absl::Status CheckIgnoredClass(const polytrain::v1::LossSpec& loss, absl::string_view loss_path,
-                               int64_t classes);
 
 // The validation split of `train_samples` training samples (floor(n * fraction) held out): OK
 // when it holds at least one sample, else INVALID_ARGUMENT on `field`.

@@ -7,7 +7,6 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
 #include "grpcpp/create_channel.h"
@@ -405,44 +404,6 @@ bool ServiceWorker::ServeOneConnection() {
   // A coordinator that welcomes the worker and then closes at once (its store failing, say) is
   // dialled with the growing backoff too, not ten times a second.
   return welcomed && std::chrono::steady_clock::now() - welcomed_at >= kHealthyConnection;
-}
-
-void ServiceWorker::NotConnected(const grpc::Status& status) {
-  ReportNotConnected(status);
-  const auto now = std::chrono::steady_clock::now();
-  if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED &&
-      status.error_code() != grpc::StatusCode::PERMISSION_DENIED) {
-    refused_lease_.Unreachable();
-    return;
-  }
-  refused_lease_.Refused(now);
-  if (!refused_lease_.Lapsed(now)) return;
-  std::vector<std::string> stopped;
-  {
-    std::lock_guard<std::mutex> lock(jobs_mu_);
-    for (auto& [id, job] : jobs_) {
-      if (job->done() || job->abandoned() || job->cancelled()) continue;
-      job->LetGo();
-      stopped.push_back(id);
-    }
-  }
-  if (stopped.empty()) return;
-  spdlog::warn(
-      "stopping {} job(s) ({}): the coordinator refuses this worker ({}) and their lease ({} s) "
-      "has lapsed since, so it has requeued them",
-      stopped.size(), absl::StrJoin(stopped, ", "), status.error_message(),
-      refused_lease_.lease_seconds());
-}
-
-void ServiceWorker::ReportNotConnected(const grpc::Status& status) {
-  if (stopping_) return;
-  // Dials back off to one every 5 s (or every heartbeat, if shorter): the first failure, then
-  // one in 12 (about one a minute).
-  if (failed_connections_++ % 12 != 0) return;
-  const std::string message = status.ok() ? "the stream closed" : status.error_message();
-  const std::string hint = ConnectionHint(options_.security, message);
-  spdlog::warn("cannot connect to the coordinator at {} ({} attempt(s) so far): {}{}; retrying",
-               options_.coordinator, failed_connections_, message, hint);
 }
 
 void ServiceWorker::Run() {

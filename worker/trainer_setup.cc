@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
 #include "api/job_spec_defaults.h"
+#include "api/loss_dataset_fit.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "loss/core/describe.h"

@@ -1,0 +1,53 @@
+// ServiceWorker's account of dials that end without a welcome: each logged (one in twelve once
+// they repeat), and a run of refusals counted against its jobs' lease (RefusedLease).
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/grpc_security.h"
+#include "spdlog/spdlog.h"
+#include "worker/service_worker.h"
+
+namespace polytrain {
+
+void ServiceWorker::NotConnected(const grpc::Status& status) {
+  ReportNotConnected(status);
+  const auto now = std::chrono::steady_clock::now();
+  if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED &&
+      status.error_code() != grpc::StatusCode::PERMISSION_DENIED) {
+    refused_lease_.Unreachable();
+    return;
+  }
+  refused_lease_.Refused(now);
+  if (!refused_lease_.Lapsed(now)) return;
+  std::vector<std::string> stopped;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    for (auto& [id, job] : jobs_) {
+      if (job->done() || job->abandoned() || job->cancelled()) continue;
+      job->LetGo();
+      stopped.push_back(id);
+    }
+  }
+  if (stopped.empty()) return;
+  spdlog::warn(
+      "stopping {} job(s) ({}): the coordinator refuses this worker ({}) and their lease ({} s) "
+      "has lapsed since, so it has requeued them",
+      stopped.size(), absl::StrJoin(stopped, ", "), status.error_message(),
+      refused_lease_.lease_seconds());
+}
+
+void ServiceWorker::ReportNotConnected(const grpc::Status& status) {
+  if (stopping_) return;
+  // Dials back off to one every 5 s (or every heartbeat, if shorter): the first failure, then
+  // one in 12 (about one a minute).
+  if (failed_connections_++ % 12 != 0) return;
+  const std::string message = status.ok() ? "the stream closed" : status.error_message();
+  const std::string hint = ConnectionHint(options_.security, message);
+  spdlog::warn("cannot connect to the coordinator at {} ({} attempt(s) so far): {}{}; retrying",
+               options_.coordinator, failed_connections_, message, hint);
+}
+
+}  // namespace polytrain
