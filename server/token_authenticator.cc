@@ -3,6 +3,10 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -62,6 +66,9 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view t
   TokenAuthenticator authenticator;
   int line_number = 0;
   std::vector<int> entry_lines;  // each entry's line in `text`
+  // Sorted containers keep a file of kMaxTokens lines O(n log n) to check.
+  std::set<Sha256Digest> hashes;
+  std::map<std::string, Role, std::less<>> roles_by_name;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     const std::string where = absl::StrCat(source, ":", line_number, ": ");
@@ -103,18 +110,16 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view t
                        "polytrain-coordinator --hash_token)"));
     }
     entry.principal.fingerprint = ToHex(entry.hash);
-    for (const Entry& other : authenticator.entries_) {
-      if (other.hash == entry.hash) {
-        return absl::InvalidArgumentError(absl::StrCat(where, "the same token hash appears twice"));
-      }
-      // Several tokens of one name (a rotation) share its role: one name, one owner, one role.
-      if (other.principal.name == entry.principal.name &&
-          other.principal.role != entry.principal.role) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, "'", name,
-                         "' has another role on an earlier line (one name, one "
-                         "role: give the other role's tokens another name)"));
-      }
+    if (!hashes.insert(entry.hash).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "the same token hash appears twice"));
+    }
+    // Several tokens of one name (a rotation) share its role: one name, one owner, one role.
+    const auto [named, first_of_name] = roles_by_name.emplace(name, entry.principal.role);
+    if (!first_of_name && named->second != entry.principal.role) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "'", name,
+                       "' has another role on an earlier line (one name, one "
+                       "role: give the other role's tokens another name)"));
     }
     if (static_cast<int>(authenticator.entries_.size()) == kMaxTokens) {
       return absl::InvalidArgumentError(absl::StrCat(where, "at most ", kMaxTokens, " tokens"));
@@ -128,14 +133,11 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(absl::string_view t
   // A name is public (logs, Job.owner, listings): one that is itself a token of the file, pasted
   // into the wrong column, is refused without saying which.
   for (size_t i = 0; i < authenticator.entries_.size(); ++i) {
-    const Sha256Digest name_hash = Sha256(authenticator.entries_[i].principal.name);
-    for (const Entry& other : authenticator.entries_) {
-      if (CRYPTO_memcmp(name_hash.data(), other.hash.data(), name_hash.size()) == 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ":", entry_lines[i],
-            ": the name is one of the file's tokens (names are shown in logs and listings; "
-            "give a token only as its hash, in the third field)"));
-      }
+    if (hashes.count(Sha256(authenticator.entries_[i].principal.name)) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ":", entry_lines[i],
+          ": the name is one of the file's tokens (names are shown in logs and listings; "
+          "give a token only as its hash, in the third field)"));
     }
   }
   return authenticator;

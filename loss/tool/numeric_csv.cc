@@ -1,5 +1,6 @@
 #include "loss/tool/numeric_csv.h"
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -34,15 +35,21 @@ bool IsDecimalOrWord(absl::string_view cell) {
 
 absl::StatusOr<NumericTable> ReadNumericCsv(const std::string& path) {
   std::error_code error;
-  if (!std::filesystem::exists(path, error)) {
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::not_found) {
     return absl::NotFoundError(absl::StrCat(path, ": no such file"));
   }
+  // What stopped stat (a directory without permission, a loop of links) is said as it is.
+  if (error) return absl::FailedPreconditionError(absl::StrCat(path, ": ", error.message()));
   // A FIFO or a device would be read until it ends, if ever.
-  if (!std::filesystem::is_regular_file(path, error)) {
+  if (!std::filesystem::is_regular_file(status)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
   }
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": cannot open: ", std::generic_category().message(errno)));
+  }
   NumericTable table;
   std::string line;
   int64_t line_number = 0;

@@ -1,6 +1,7 @@
 #include "loss/tool/numeric_csv.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -60,6 +61,22 @@ TEST(NumericCsvTest, OnlyARegularFileIsRead) {
   EXPECT_EQ(ReadNumericCsv(::testing::TempDir()).status().message(),
             ::testing::TempDir() + ": not a regular file");
   std::remove(fifo.c_str());
+}
+
+// What stopped the file being looked at is said, not taken for a missing file.
+TEST(NumericCsvTest, ALoopOfLinksIsSaidAsSuch) {
+  const std::string a = ::testing::TempDir() + "/loop_a.csv",
+                    b = ::testing::TempDir() + "/loop_b.csv";
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+  ASSERT_EQ(symlink(b.c_str(), a.c_str()), 0);
+  ASSERT_EQ(symlink(a.c_str(), b.c_str()), 0);
+  const absl::Status status = ReadNumericCsv(a).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(), a + ": Too many levels of symbolic links");
+  EXPECT_EQ(ReadNumericCsv(a + ".missing").status().message(), a + ".missing: no such file");
+  std::remove(a.c_str());
+  std::remove(b.c_str());
 }
 
 }  // namespace
