@@ -10,9 +10,18 @@ namespace polytrain::loss {
 namespace {
 
 // Shortest round-trippable-enough rendering of a number for people: %g with 6 digits; -0 is 0.
+// A fraction that 6 digits would round to a whole number (a smoothing of 0.9999999 read as "1")
+// gets the digits that tell it from one.
 std::string Num(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", v == 0.0 ? 0.0 : v);
+  if (v == 0.0) v = 0.0;
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  const double shown = std::strtod(buf, nullptr);
+  if (shown == v || shown != std::trunc(shown) || v == std::trunc(v)) return buf;
+  for (int digits = 7; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) != std::trunc(std::strtod(buf, nullptr))) break;
+  }
   return buf;
 }
 

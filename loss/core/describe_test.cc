@@ -69,7 +69,15 @@ TEST(DescribeTest, DifferentLossesGetDifferentShortNames) {
   EXPECT_EQ(ShortName(Config(a)), ShortName(Config(a)));  // and stable
   // A difference %g's six digits would round away.
   EXPECT_NE(ShortName(Config({1.0000001})), ShortName(Config({1.0000002})));
-  EXPECT_EQ(ShortName(Config({1.0000001})).substr(0, 11), "poly1(e=1)#");
+  // A fraction is never shown as the whole number six digits would round it to.
+  EXPECT_EQ(ShortName(Config({1.0000001})), "poly1(e=1.0000001)");
+  EXPECT_EQ(ShortName(Config({1.00000012345678})).substr(0, 19), "poly1(e=1.0000001)#");
+  LossConfig smoothed = Config({});
+  smoothed.label_smoothing = 0.9999999;
+  EXPECT_EQ(ShortName(smoothed), "ce,ls=0.9999999");
+  EXPECT_NE(Describe(smoothed, 0).find("smoothing:   0.9999999\n"), std::string::npos);
+  smoothed.label_smoothing = 0.123456789;  // rounded to a fraction: six digits and the digest
+  EXPECT_EQ(ShortName(smoothed).substr(0, 15), "ce,ls=0.123457#");
   LossConfig weighted = Config({2}), reweighted = Config({2});
   weighted.class_weights = {1, 2};
   reweighted.class_weights = {2, 1};
