@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern char** environ;
@@ -59,6 +61,23 @@ class Process {
     if (pid_ <= 0) return -1;
     int status = 0;
     waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  // As Wait, for at most `limit`; a process still running then is killed and -2 returned, so
+  // that a test of an exit fails rather than hangs when the process does not exit.
+  int WaitWithin(std::chrono::seconds limit) {
+    if (pid_ <= 0) return -1;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        Kill(SIGKILL);
+        return -2;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polls the exit, bounded
+    }
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 
 #include "common/sha256.h"
@@ -124,6 +125,29 @@ TEST_F(TokenReloadTest, ARefusedWorkerStopsItsJobsOnceTheirLeaseLapses) {
   EXPECT_TRUE(WaitFor([&] { return Log().find("queued again") != std::string::npos; })) << Log();
   EXPECT_TRUE(WaitFor([&] { return Scrape("polytrain_worker_jobs_running", worker_metrics) == 0; }))
       << "the refused worker still trains the job the coordinator requeued";
+}
+
+// A worker never welcomed has no jobs to keep: a token the coordinator refuses ends it at once
+// (exit 8, the coordinator's reason), where it used to dial on forever.
+TEST_F(TokenReloadTest, AWorkerRefusedAtItsFirstDialExits) {
+  WriteTokens(Line("client", "alice", kAliceToken) + Line("worker", "pool", kWorkerToken));
+  StartCoordinator(/*lease_seconds=*/2, {"--tokens", (dir_ / "tokens.txt").string()});
+  std::ofstream(dir_ / "client.token") << kAliceToken << "\n";
+  const std::string output = (dir_ / "refused-worker.log").string();
+  testing::Process worker(POLYTRAIN_WORKER_BINARY,
+                          {"--coordinator", "127.0.0.1:" + std::to_string(port_), "--name", "w2",
+                           "--token_file", (dir_ / "client.token").string()},
+                          output);
+  ASSERT_TRUE(worker.started());
+  EXPECT_EQ(worker.WaitWithin(std::chrono::seconds(30)), 8);
+  std::stringstream said;
+  said << std::ifstream(output).rdbuf();
+  EXPECT_NE(
+      said.str().find("polytrain-worker: the coordinator at 127.0.0.1:" + std::to_string(port_) +
+                      " refuses this worker: token of client 'alice': the worker protocol "
+                      "needs a worker token"),
+      std::string::npos)
+      << said.str();
 }
 
 TEST_F(TokenReloadTest, SighupWithoutTokensChangesNothing) {

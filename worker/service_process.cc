@@ -10,9 +10,11 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_line.h"
@@ -81,6 +83,16 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
         "giving the other jobs back and exiting: only a restart frees a stuck job's slot");
     WakeStopWaiter(0);
   };
+  // Refused before any welcome: said once, with the coordinator's reason, and exit 8.
+  static std::mutex refusal_mu;
+  static std::string refusal;
+  options.on_refused_at_start = [](const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> lock(refusal_mu);
+      refusal = reason;
+    }
+    WakeStopWaiter(0);
+  };
   ServiceWorker worker(options);
   std::unique_ptr<MetricsHttpServer> endpoint;
   if (!metrics_listen.empty()) {
@@ -126,6 +138,16 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
   // Run() returns only after Stop(), which only the signal thread calls.
   run_returned.set_value();
   waiter.join();
+  {
+    std::lock_guard<std::mutex> lock(refusal_mu);
+    if (!refusal.empty()) {
+      const bool hinted = absl::StrContains(refusal, "--token_file");
+      return Fail(kExitDenied,
+                  absl::PermissionDeniedError(absl::StrCat(
+                      "the coordinator at ", options.coordinator, " refuses this worker: ", refusal,
+                      hinted ? "" : " (the worker's token: --token_file or $POLYTRAIN_TOKEN)")));
+    }
+  }
   spdlog::info("{}: stopped", options.name);
   return stuck_job ? kExitJobFailed : kExitOk;
 }

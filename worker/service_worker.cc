@@ -356,6 +356,7 @@ bool ServiceWorker::ServeOneConnection() {
                          : "");
         failed_connections_ = 0;
         welcomed = true;
+        ever_welcomed_ = true;
         welcomed_at = std::chrono::steady_clock::now();
         heartbeat_seconds_ = message.welcome().heartbeat_seconds();
         lease_seconds = message.welcome().lease_seconds();

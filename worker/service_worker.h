@@ -65,6 +65,11 @@ class ServiceWorker {
     // other jobs back and exits, since only a new process frees the slot the stuck thread holds.
     std::chrono::seconds cancel_grace{60};
     std::function<void()> on_stuck;
+    // Runs once, with the coordinator's reason, if the first dials that reach it are refused
+    // (UNAUTHENTICATED or PERMISSION_DENIED: the token unknown, or not a worker's) before it
+    // ever welcomed this worker; polytrain-worker then exits 8. Null: dialled on, as a worker
+    // refused after a welcome always is (a reload of the tokens file may take it back).
+    std::function<void(const std::string& reason)> on_refused_at_start;
     // Receives step times, throughput, jobs running and memory; may be null.
     WorkerMetrics* metrics = nullptr;
     // Data-parallel jobs: the host the other ranks of a gang reach this worker at, and how long
@@ -140,6 +145,8 @@ class ServiceWorker {
   int failed_connections_ = 0;  // in a row, since the last welcome (Run's thread only)
   // Whether a refused worker's jobs have surely been requeued. Run's thread only.
   RefusedLease refused_lease_;
+  // Whether the coordinator has welcomed this worker since it started. Run's thread only.
+  bool ever_welcomed_ = false;
 
   // RemoveIdleJobDirs for the jobs in jobs_ (and `assigned`), logged. Under jobs_mu_, so no job
   // starts in a directory being removed.

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/grpc_security.h"
@@ -13,10 +14,18 @@
 namespace polytrain {
 
 void ServiceWorker::NotConnected(const grpc::Status& status) {
+  const bool refused = status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+                       status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
+  // A worker never taken has no jobs to keep: a wrong token is said once, not retried forever.
+  // A name held under another token ("hello.name: ...") is let go when that token's jobs end.
+  const bool about_the_name = absl::StartsWith(status.error_message(), "hello.name:");
+  if (refused && !about_the_name && !ever_welcomed_ && options_.on_refused_at_start) {
+    if (!stopping_) options_.on_refused_at_start(status.error_message());
+    return;
+  }
   ReportNotConnected(status);
   const auto now = std::chrono::steady_clock::now();
-  if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED &&
-      status.error_code() != grpc::StatusCode::PERMISSION_DENIED) {
+  if (!refused) {
     refused_lease_.Unreachable();
     return;
   }
