@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 
 constexpr char kCudaRngKey[] = "cuda_rng";
 constexpr char kSpecKey[] = "spec";
+constexpr char kTrainRowsKey[] = "train_rows";
 // The JobSpec fields that shape a run's training: a checkpoint continues only a run that agrees
 // on all of them (its name, epochs, cadences and limits may change).
 constexpr const char* kShapingFields[] = {"model",    "dataset",    "loss",      "optimizer",
@@ -104,6 +105,9 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
       google::protobuf::TextFormat::PrintToString(ShapingPart(*state.spec), &text);
       archive.write(kSpecKey, c10::IValue(text));
     }
+    if (state.train_rows > 0) {
+      archive.write(kTrainRowsKey, torch::tensor({state.train_rows}, torch::kLong));
+    }
     if (state.device.is_cuda()) {
       archive.write(kCudaRngKey,
                     GeneratorState(at::globalContext().defaultGenerator(state.device)));
@@ -157,6 +161,16 @@ absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const Traini
             " differs from this one's (a run continues only with the model, dataset, loss, "
             "optimizer, schedule, batch_size, drop_last, seed, replicas and precision it was "
             "written with); give another --checkpoint_dir"));
+      }
+    }
+    torch::Tensor train_rows;
+    if (state.train_rows > 0 && archive.try_read(kTrainRowsKey, train_rows)) {
+      const int64_t recorded_rows = train_rows.to(torch::kCPU)[0].item<int64_t>();
+      if (recorded_rows != state.train_rows) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": a checkpoint of another run: it was written for ", recorded_rows,
+            " training rows and this run's data has ", state.train_rows,
+            " (the data changed under the same spec.dataset); give another --checkpoint_dir"));
       }
     }
     archive.read("model", model_archive);

@@ -37,6 +37,10 @@ struct TrainingState {
   // optimizer, schedule, batch, seed, replicas, precision), and one of a run that differs in
   // any of these is refused naming the field. Null: nothing recorded or checked.
   const polytrain::v1::JobSpec* spec = nullptr;
+  // The training split's rows: recorded, and a checkpoint written for another number refused
+  // (the data changed under the same spec; its epochs and order would not be this run's).
+  // 0: nothing recorded or checked.
+  int64_t train_rows = 0;
 };
 
 // Writes <dir>/ckpt-<step, 12 digits>.pt and deletes the oldest beyond `keep_last`.

@@ -31,6 +31,9 @@ TEST(LrScheduleTest, CosineFromPeakToFloor) {
   EXPECT_DOUBLE_EQ(LearningRateAt(s, 2.0, 10, 111), 2.0);
   EXPECT_NEAR(LearningRateAt(s, 2.0, 60, 111), 1.1, 1e-12);  // halfway: mean of 2 and 0.2
   EXPECT_NEAR(LearningRateAt(s, 2.0, 110, 111), 0.2, 1e-12);
+  // A decay of one step runs at the peak (its first step is its last), as job.proto says.
+  EXPECT_DOUBLE_EQ(LearningRateAt(s, 2.0, 10, 11), 2.0);
+  EXPECT_NEAR(LearningRateAt(s, 2.0, 11, 12), 0.2, 1e-12);  // of two: the second at the floor
 }
 
 }  // namespace

@@ -2,11 +2,15 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/proto_file.h"
+#include "google/protobuf/util/json_util.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -16,12 +20,50 @@ absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> JsonLinesMetricSink::Create
     const std::string& path, bool append) {
   std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
   if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open for writing"));
-  return std::unique_ptr<JsonLinesMetricSink>(new JsonLinesMetricSink(std::move(out)));
+  return std::unique_ptr<JsonLinesMetricSink>(new JsonLinesMetricSink(path, std::move(out)));
 }
 
 void JsonLinesMetricSink::Emit(const MetricPoint& point) {
+  if (point.step() <= resumed_step_) {
+    const absl::Status rewritten = Rewrite([&point](const MetricPoint& held) {
+      return held.step() != point.step() || held.kind() != point.kind();
+    });
+    if (!rewritten.ok()) spdlog::warn("--metrics_out: {}", std::string(rewritten.message()));
+  }
   out_ << ToJson(point, /*include_defaults=*/true) << "\n";
   out_.flush();
+}
+
+absl::Status JsonLinesMetricSink::ResumeAt(int64_t step) {
+  resumed_step_ = step;
+  return Rewrite([step](const MetricPoint& held) { return held.step() <= step; });
+}
+
+absl::Status JsonLinesMetricSink::Rewrite(const std::function<bool(const MetricPoint&)>& keep) {
+  out_.close();
+  const std::string temp = path_ + ".tmp";
+  {
+    std::ifstream in(path_);
+    std::ofstream kept(temp, std::ios::trunc);
+    if (!kept) return absl::InternalError(absl::StrCat(temp, ": cannot open for writing"));
+    std::string line;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    while (std::getline(in, line)) {
+      MetricPoint held;
+      if (!google::protobuf::util::JsonStringToMessage(line, &held, options).ok() || keep(held)) {
+        kept << line << "\n";
+      }
+    }
+    kept.flush();
+    if (!kept) return absl::InternalError(absl::StrCat(temp, ": writing failed"));
+  }
+  std::error_code error;
+  std::filesystem::rename(temp, path_, error);
+  out_.open(path_, std::ios::app);
+  if (error) return absl::InternalError(absl::StrCat(path_, ": ", error.message()));
+  if (!out_) return absl::InternalError(absl::StrCat(path_, ": cannot open for writing"));
+  return absl::OkStatus();
 }
 
 ProgressMetricSink::ProgressMetricSink(std::FILE* out, int64_t total_steps)

@@ -5,10 +5,12 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "polytrain/v1/metrics.pb.h"
 
@@ -27,10 +29,21 @@ class JsonLinesMetricSink : public MetricSink {
   static absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> Create(const std::string& path,
                                                                      bool append);
   void Emit(const polytrain::v1::MetricPoint& point) override;
+  // A resumed run starts at `step`: the points the file holds past it were written by the run
+  // that ended after its checkpoint, and go, as the service deletes them; a point of a step up
+  // to `step` emitted again (a run resumed at its end evaluates again) replaces the one of its
+  // step and kind. The file is rewritten whole and renamed into place.
+  absl::Status ResumeAt(int64_t step);
 
  private:
-  explicit JsonLinesMetricSink(std::ofstream out) : out_(std::move(out)) {}
+  JsonLinesMetricSink(std::string path, std::ofstream out)
+      : path_(std::move(path)), out_(std::move(out)) {}
+  // Rewrites the file with only the lines `keep` takes (a line that is not a point is kept).
+  absl::Status Rewrite(const std::function<bool(const polytrain::v1::MetricPoint&)>& keep);
+
+  std::string path_;
   std::ofstream out_;
+  int64_t resumed_step_ = -1;
 };
 
 // Human progress on a stream: on a terminal one line rewritten in place, otherwise one line per

@@ -34,12 +34,17 @@ assert evals[-1]["values"]["eval_accuracy"] > 0.85
 assert "epoch" in train[0]  # zero values are written too
 PY
 
-# Resuming a finished run does no more steps and says it resumed.
+# Resuming a finished run does no more steps and says it resumed; its --metrics_out holds each
+# point once (the final evaluation, done again, replaces its twin).
+cp "$tmp/m.jsonl" "$tmp/m-before-resume.jsonl"
 "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --checkpoint_dir "$tmp/ckpt" \
-  --resume --quiet >"$tmp/out" 2>"$tmp/err"
+  --metrics_out "$tmp/m.jsonl" --resume --quiet >"$tmp/out" 2>"$tmp/err"
 code=$?
 check '[[ $code -eq 0 ]] && grep -q "finished after 285/285 steps (5 epochs) in .* (resumed from a checkpoint)" "$tmp/out"' \
   "resume of a finished run: $(cat "$tmp/out" "$tmp/err")"
+check 'grep -q "train throughput none (no step trained)" "$tmp/out"' "resume at the end: $(cat "$tmp/out")"
+check '[[ $(wc -l <"$tmp/m.jsonl") -eq $(wc -l <"$tmp/m-before-resume.jsonl") ]]' \
+  "resume at the end: $(wc -l <"$tmp/m-before-resume.jsonl") points before, $(wc -l <"$tmp/m.jsonl") after"
 
 # --resume with no checkpoint yet starts from step 0 and says so.
 "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --checkpoint_dir "$tmp/fresh" \

@@ -19,8 +19,17 @@ void PrintRunSummary(std::FILE* out, const std::string& job_name, const std::str
                ended.c_str(), static_cast<long long>(summary.steps),
                static_cast<long long>(summary.total_steps), epochs.c_str(), summary.seconds,
                summary.resumed ? " (resumed from a checkpoint)" : "");
-  std::fprintf(out, "  train throughput %.0f samples/s (%s)\n", summary.samples_per_second,
-               allocator.c_str());
+  if (summary.trained_samples > 0) {
+    std::fprintf(out, "  train throughput %.0f samples/s (%s)\n", summary.samples_per_second,
+                 allocator.c_str());
+  } else {
+    std::fprintf(out, "  train throughput none (no step trained)\n");
+  }
+  // A run stopped between evaluations shows its last one, and says from when.
+  if (!summary.final_metrics.empty() && summary.final_metrics_step != summary.steps) {
+    std::fprintf(out, "  %-16s step %lld (the last before the stop)\n", "evaluated at",
+                 static_cast<long long>(summary.final_metrics_step));
+  }
   // Multi-label data adds exact_match and f1 (worker/multi_label.h).
   for (const char* key : {"eval_loss", "eval_nll", "eval_accuracy", "eval_exact_match", "eval_f1",
                           "eval_ece", "val_accuracy"}) {

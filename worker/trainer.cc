@@ -79,7 +79,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   TrainingSummary summary;
   summary.total_steps = total_steps_;
   const std::unique_ptr<AlgorithmLease> algorithms = LeaseAlgorithms(spec_.deterministic());
-  const TrainingState state{*model_, *optimizer_, device_, &spec_};
+  const TrainingState state{*model_, *optimizer_, device_, &spec_, data_.train.size()};
   RunPosition position;
   if (options_.resume && !options_.checkpoint_dir.empty()) {
     absl::StatusOr<std::optional<RunPosition>> restored = RestoreNewestIntactCheckpoint(
@@ -89,6 +89,13 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       position = **restored;
       summary.resumed = true;
       summary.resumed_from_step = position.step;
+    }
+    if (position.step > total_steps_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--resume: the newest checkpoint in ", options_.checkpoint_dir,
+                       " is at step ", position.step, ", past this run's end (", total_steps_,
+                       " steps): give spec.epochs or spec.max_steps that reach it, or another "
+                       "--checkpoint_dir"));
     }
     steps_run_ = position.step;
   }
@@ -155,6 +162,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   // accuracy (every NaN row predicts class 0) would be made up.
   auto evaluate = [&]() -> absl::Status {
     summary.final_metrics = EvaluateAll();
+    summary.final_metrics_step = position.step;
     for (const char* key : {"eval_loss", "val_loss", "eval_nll", "val_nll"}) {
       auto it = summary.final_metrics.find(key);
       if (it != summary.final_metrics.end() && !std::isfinite(it->second)) {

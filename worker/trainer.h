@@ -94,6 +94,7 @@ struct TrainingSummary {
   double samples_per_second = 0.0;              // training steps only, evaluations excluded
   int64_t trained_samples = 0;                  // this replica's rows over the steps it ran
   std::map<std::string, double> final_metrics;  // the last evaluation
+  int64_t final_metrics_step = 0;               // the step it evaluated
   std::string last_checkpoint;
 };
 

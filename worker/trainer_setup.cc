@@ -119,9 +119,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
 std::string Trainer::Describe() const {
   return absl::StrCat(
       model_->Describe(), "; ", data_.description, "; loss ", loss::ShortName(loss_.config()), "; ",
-      total_steps_, " steps of batch ", spec_.batch_size(), " on ", device_.str(), " in ",
-      PrecisionName(spec_.precision()), spec_.deterministic() ? ", deterministic" : "", " (",
-      threads_description_, ")");
+      total_steps_, total_steps_ == 1 ? " step" : " steps", " of batch ", spec_.batch_size(),
+      " on ", device_.str(), " in ", PrecisionName(spec_.precision()),
+      spec_.deterministic() ? ", deterministic" : "", " (", threads_description_, ")");
 }
 
 }  // namespace polytrain

@@ -302,6 +302,14 @@ int Main(int argc, char** argv) {
               << std::endl;
     std::_Exit(kExitJobFailed);
   });
+  // A resumed run's --metrics_out keeps the points up to its checkpoint, as the service's store.
+  std::unique_ptr<JsonLinesMetricSink> jsonl;
+  options.on_start = [&jsonl, resume = options.resume](int64_t resumed_from_step) {
+    if (jsonl == nullptr || !resume) return;
+    if (absl::Status s = jsonl->ResumeAt(resumed_from_step); !s.ok()) {
+      std::cerr << kTool << ": --metrics_out: " << s.message() << "\n";
+    }
+  };
   options.cancel = stop.cancel();
   options.release = stop.release();
   // Everything is validated and loaded before anything is written.
@@ -320,7 +328,6 @@ int Main(int argc, char** argv) {
               << " yet; starting from step 0\n";
   }
 
-  std::unique_ptr<JsonLinesMetricSink> jsonl;
   if (!metrics_out.empty()) {
     absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> sink =
         JsonLinesMetricSink::Create(metrics_out, options.resume);

@@ -343,6 +343,7 @@ def main():
     x, y, tx, ty = gaussian_classes([1200, 400], 20, 5, seed=1)
     good = {"train_x": x, "train_y": y, "test_x": tx, "test_y": ty}
     torch.save(good, f"{out}/vectors.pt")
+    torch.save(dict(good, train_x=x[:600], train_y=y[:600]), f"{out}/vectors_half.pt")
     images = torch.randint(0, 256, (300, 1, 8, 8), dtype=torch.uint8)
     labels = torch.randint(0, 3, (300,))
     torch.save({"train_x": images[:200], "train_y": labels[:200], "val_x": images[200:250],
