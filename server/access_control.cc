@@ -6,8 +6,8 @@
 
 namespace polytrain {
 
-absl::StatusOr<Principal> AccessControl::Authenticate(
-    const grpc::ServerContextBase& context) const {
+absl::StatusOr<Principal> AccessControl::Authenticate(const grpc::ServerContextBase& context,
+                                                      const char* protocol) const {
   std::shared_ptr<const TokenAuthenticator> tokens;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -17,26 +17,29 @@ absl::StatusOr<Principal> AccessControl::Authenticate(
   const auto& metadata = context.client_metadata();
   // Two tokens (say, one a proxy added) would make who calls a matter of their order: refused.
   if (const size_t given = metadata.count(kAuthorizationMetadataKey); given > 1) {
-    return Refuse(context, absl::UnauthenticatedError(absl::StrCat("authorization: given ", given,
-                                                                   " times; send one token")));
+    return Refuse(context, protocol,
+                  absl::UnauthenticatedError(
+                      absl::StrCat("authorization: given ", given, " times; send one token")));
   }
   const auto it = metadata.find(kAuthorizationMetadataKey);
   if (it != metadata.end() &&
       absl::StripAsciiWhitespace(absl::string_view(it->second.data(), it->second.size())).empty()) {
-    return Refuse(context, absl::UnauthenticatedError(
-                               "authorization: empty; send 'Bearer <token>' (or leave it out for "
-                               "no token)"));
+    return Refuse(context, protocol,
+                  absl::UnauthenticatedError(
+                      "authorization: empty; send 'Bearer <token>' (or leave it out for "
+                      "no token)"));
   }
   absl::StatusOr<Principal> principal = tokens->Authenticate(
       it == metadata.end() ? absl::string_view()
                            : absl::string_view(it->second.data(), it->second.size()));
-  if (!principal.ok()) return Refuse(context, principal.status());
+  if (!principal.ok()) return Refuse(context, protocol, principal.status());
   return principal;
 }
 
-absl::Status AccessControl::Refuse(const grpc::ServerContextBase& context,
+absl::Status AccessControl::Refuse(const grpc::ServerContextBase& context, const char* protocol,
                                    absl::Status status) const {
   failures_.Record(context.peer(), status);
+  if (count_refusal_) count_refusal_(protocol, status.code());
   return status;
 }
 
@@ -46,7 +49,7 @@ void AccessControl::ReplaceTokens(std::shared_ptr<const TokenAuthenticator> toke
 }
 
 absl::StatusOr<Caller> AccessControl::ClientCaller(const grpc::ServerContextBase& context) const {
-  absl::StatusOr<Principal> principal = Authenticate(context);
+  absl::StatusOr<Principal> principal = Authenticate(context, "client");
   if (!principal.ok()) return principal.status();
   switch (principal->role) {
     case Role::kAdmin:
@@ -56,9 +59,10 @@ absl::StatusOr<Caller> AccessControl::ClientCaller(const grpc::ServerContextBase
     case Role::kWorker:
       break;
   }
-  return Refuse(context, absl::PermissionDeniedError(
-                             absl::StrCat("token of worker '", principal->name,
-                                          "': a worker token may only speak the worker protocol")));
+  return Refuse(context, "client",
+                absl::PermissionDeniedError(
+                    absl::StrCat("token of worker '", principal->name,
+                                 "': a worker token may only speak the worker protocol")));
 }
 
 absl::StatusOr<WorkerToken> AccessControl::CheckWorker(
@@ -66,18 +70,20 @@ absl::StatusOr<WorkerToken> AccessControl::CheckWorker(
   if (worker_certificate_required_) {
     const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
     if (auth == nullptr || !auth->IsPeerAuthenticated()) {
-      return Refuse(context, absl::UnauthenticatedError(
-                                 "workers must present a client certificate signed by the "
-                                 "coordinator's --tls_client_ca (polytrain-worker "
-                                 "--tls_cert/--tls_key)"));
+      return Refuse(
+          context, "worker",
+          absl::UnauthenticatedError("workers must present a client certificate signed by the "
+                                     "coordinator's --tls_client_ca (polytrain-worker "
+                                     "--tls_cert/--tls_key)"));
     }
   }
-  absl::StatusOr<Principal> principal = Authenticate(context);
+  absl::StatusOr<Principal> principal = Authenticate(context, "worker");
   if (!principal.ok()) return principal.status();
   if (principal->role == Role::kClient) {
-    return Refuse(context, absl::PermissionDeniedError(
-                               absl::StrCat("token of client '", principal->name,
-                                            "': the worker protocol needs a worker token")));
+    return Refuse(
+        context, "worker",
+        absl::PermissionDeniedError(absl::StrCat("token of client '", principal->name,
+                                                 "': the worker protocol needs a worker token")));
   }
   return WorkerToken{principal->name, principal->fingerprint};
 }

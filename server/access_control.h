@@ -3,6 +3,7 @@
 #ifndef POLYTRAIN_SERVER_ACCESS_CONTROL_H_
 #define POLYTRAIN_SERVER_ACCESS_CONTROL_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,11 @@ class AccessControl {
   // already under way keep the access they were given.
   void ReplaceTokens(std::shared_ptr<const TokenAuthenticator> tokens);
 
+  // Called with each refusal's protocol ("client" or "worker") and code, for /metrics. Set
+  // before the first call is served.
+  using RefusalCounter = std::function<void(const std::string& protocol, absl::StatusCode code)>;
+  void CountRefusalsWith(RefusalCounter counter) { count_refusal_ = std::move(counter); }
+
   // The Coordinator service: a client token acts on its own jobs, an admin token on all.
   absl::StatusOr<Caller> ClientCaller(const grpc::ServerContextBase& context) const;
   // The WorkerService: a worker or admin token (and the certificate, when required). Returns the
@@ -35,15 +41,19 @@ class AccessControl {
   absl::StatusOr<WorkerToken> CheckWorker(const grpc::ServerContextBase& context) const;
 
  private:
-  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
+  // `protocol`: "client" or "worker", for the refusal count.
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context,
+                                         const char* protocol) const;
 
-  // Refuses with `status`, logged with the caller's peer.
-  absl::Status Refuse(const grpc::ServerContextBase& context, absl::Status status) const;
+  // Refuses with `status`, logged with the caller's peer and counted.
+  absl::Status Refuse(const grpc::ServerContextBase& context, const char* protocol,
+                      absl::Status status) const;
 
   mutable std::mutex mu_;
   std::shared_ptr<const TokenAuthenticator> tokens_;  // guarded by mu_
   const bool worker_certificate_required_;
   mutable AuthFailureLog failures_;
+  RefusalCounter count_refusal_;
 };
 
 }  // namespace polytrain

@@ -140,6 +140,13 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
                     "another worker's, no such job), by kind: acknowledged and dropped; the "
                     "coordinator logs the first of each job per worker stream.")
               .Register(registry)),
+      auth_refusals_(BuildCounter()
+                         .Name("polytrain_auth_refusals_total")
+                         .Help("Calls refused by access control (a missing, unknown or revoked "
+                               "token, the wrong role, a worker without its certificate), by "
+                               "protocol (client, worker) and code; the log names each peer, "
+                               "at most 10 a minute.")
+                         .Register(registry)),
       search_trials_(BuildGauge()
                          .Name("polytrain_search_rung_trials")
                          .Help("A successive-halving search's trials per rung, by status: "
@@ -175,6 +182,11 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry,
   }
   for (const char* kind : {"metrics", "started", "finished", "failed", "rendezvous"}) {
     worker_messages_dropped_.Add({{"kind", kind}});
+  }
+  for (const char* protocol : {"client", "worker"}) {
+    for (int code : {grpc::StatusCode::UNAUTHENTICATED, grpc::StatusCode::PERMISSION_DENIED}) {
+      auth_refusals_.Add({{"protocol", protocol}, {"code", CodeLabel(code)}});
+    }
   }
   // And each client method's successful calls, for the same reason (a restart's first call
   // would otherwise make its series at 1, which increase() does not count).
@@ -221,6 +233,10 @@ void CoordinatorMetrics::WorkerMessageRefused(const std::string& kind) {
 
 void CoordinatorMetrics::WorkerMessageDropped(const std::string& kind) {
   worker_messages_dropped_.Add({{"kind", kind}}).Increment();
+}
+
+void CoordinatorMetrics::AuthRefused(const std::string& protocol, int grpc_code) {
+  auth_refusals_.Add({{"protocol", protocol}, {"code", CodeLabel(grpc_code)}}).Increment();
 }
 
 void CoordinatorMetrics::Rpc(const std::string& method, int grpc_code, double seconds) {

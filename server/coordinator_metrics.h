@@ -52,6 +52,9 @@ class CoordinatorMetrics {
   // A worker's report about an attempt it does not hold (ended, requeued, another worker's, no
   // such job): acknowledged and dropped, by its kind.
   void WorkerMessageDropped(const std::string& kind);
+  // A call refused by access control (a missing, unknown or revoked token, the wrong role, a
+  // worker without its certificate), by protocol ("client" or "worker") and code.
+  void AuthRefused(const std::string& protocol, int grpc_code);
 
   // The latest values of a running job, from its metric points.
   void JobProgress(const polytrain::v1::Job& job, const polytrain::v1::MetricPoint& point);
@@ -91,6 +94,7 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Histogram>& rpc_duration_;
   prometheus::Family<prometheus::Counter>& worker_messages_refused_;
   prometheus::Family<prometheus::Counter>& worker_messages_dropped_;
+  prometheus::Family<prometheus::Counter>& auth_refusals_;
   // Per-job gauge families, by the MetricPoint value they show.
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> job_families_;
   prometheus::Family<prometheus::Gauge>& search_trials_;

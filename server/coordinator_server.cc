@@ -40,6 +40,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       std::chrono::duration_cast<CoordinatorMetrics::Clock::duration>(
           std::chrono::duration<double>(options.job_series_retention_seconds)),
       static_cast<size_t>(options.max_finished_job_series));
+  s->access_->CountRefusalsWith(
+      [metrics = s->metrics_.get()](const std::string& protocol, absl::StatusCode code) {
+        metrics->AuthRefused(protocol, static_cast<int>(code));
+      });
   if (!options.metrics_listen.empty()) {
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics_http =
         MetricsHttpServer::Start(options.metrics_listen, s->registry_);

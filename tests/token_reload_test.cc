@@ -148,6 +148,11 @@ TEST_F(TokenReloadTest, AWorkerRefusedAtItsFirstDialExits) {
                       "needs a worker token"),
       std::string::npos)
       << said.str();
+  // Counted for the operator's dashboards, by protocol and code.
+  EXPECT_EQ(Scrape("polytrain_auth_refusals_total{code=\"PERMISSION_DENIED\",protocol=\"worker\"}"),
+            1);
+  EXPECT_EQ(Scrape("polytrain_auth_refusals_total{code=\"UNAUTHENTICATED\",protocol=\"client\"}"),
+            0);
 }
 
 TEST_F(TokenReloadTest, SighupWithoutTokensChangesNothing) {
