@@ -246,6 +246,15 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
   EXPECT_EQ(CreateError(Job("torchscript { path: 'wrong_input.pt' }"))
                 .find("spec.model.torchscript: forward on a batch [2, 20] threw: "),
             0u);
+  // TorchScript's error first, its traceback after; a dtype that is not the data's is named.
+  const std::string float64 = CreateError(Job("torchscript { path: 'float64_mlp.pt' }"));
+  EXPECT_EQ(float64.find("spec.model.torchscript: forward on a batch [2, 20] threw (the model's "
+                         "parameters are float64 and the batch float32: save the model after "
+                         "model.float()): RuntimeError: mat1 and mat2 must have the same dtype"),
+            0u)
+      << float64;
+  EXPECT_NE(float64.find("\n(TorchScript's traceback, most recent call last:\n"), std::string::npos)
+      << float64;
   EXPECT_EQ(CreateError(Job("torchscript { path: 'pair.pt' }")),
             "spec.model.torchscript: forward on a batch [2, 20] returned a Tuple, not a tensor of "
             "logits");

@@ -8,9 +8,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "api/worker_messages.h"
 #include "common/short_list.h"
 #include "common/status_macros.h"
@@ -54,10 +56,60 @@ std::string LogitsProblem(const c10::IValue& output, const torch::Tensor& batch,
   return "";
 }
 
+// TorchScript's interpreter writes its traceback first and the error last ("RuntimeError: mat1
+// and mat2 must have the same dtype"): the error goes first, so that it is what a reader (and a
+// message cut to an error's length) sees, and the traceback after it.
+std::string ErrorFirst(const std::string& what) {
+  constexpr absl::string_view kInterpreter =
+      "The following operation failed in the TorchScript interpreter.";
+  if (!absl::StartsWith(what, kInterpreter)) return what;
+  const std::vector<std::string> lines = absl::StrSplit(what, '\n');
+  for (size_t i = lines.size(); i-- > 1;) {
+    const std::string& line = lines[i];
+    const size_t named = line.find("Error: ");
+    if (named == std::string::npos || !absl::ascii_isalpha(line[0]) || line.find(' ') < named) {
+      continue;
+    }
+    std::string error = absl::StrJoin(lines.begin() + i, lines.end(), "\n");
+    absl::StripTrailingAsciiWhitespace(&error);
+    return absl::StrCat(error, "\n(TorchScript's traceback, most recent call last:\n",
+                        absl::StrJoin(lines.begin() + 1, lines.begin() + i, "\n"), ")");
+  }
+  return what;
+}
+
 // What went wrong inside LibTorch, without its C++ backtrace, cut to an error's length.
 std::string Reason(const std::exception& e) {
   const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
-  return CutError(torch_error != nullptr ? torch_error->what_without_backtrace() : e.what());
+  return CutError(
+      ErrorFirst(torch_error != nullptr ? torch_error->what_without_backtrace() : e.what()));
+}
+
+// " (the model's parameters are float64 and the batch float32: ...)" when a floating-point
+// parameter's dtype is not the batch's, the usual cause of a forward that throws on real data.
+std::string DtypeHint(const torch::jit::Module& module, const torch::Tensor& batch) {
+  if (!batch.is_floating_point()) return "";
+  auto name = [](c10::ScalarType type) -> std::string {  // as Python's torch writes it
+    switch (type) {
+      case c10::ScalarType::Double:
+        return "float64";
+      case c10::ScalarType::Float:
+        return "float32";
+      case c10::ScalarType::Half:
+        return "float16";
+      case c10::ScalarType::BFloat16:
+        return "bfloat16";
+      default:
+        return c10::toString(type);
+    }
+  };
+  for (const torch::Tensor& p : module.parameters()) {
+    if (p.is_floating_point() && p.scalar_type() != batch.scalar_type()) {
+      return absl::StrCat(" (the model's parameters are ", name(p.scalar_type()), " and the batch ",
+                          name(batch.scalar_type()), ": save the model after model.float())");
+    }
+  }
+  return "";
 }
 
 // "Linear" for a module of class torch.nn.modules.linear.Linear (traced modules' class names
@@ -308,7 +360,8 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
       return InvalidField(field, problem);
     }
   } catch (const std::exception& e) {
-    return InvalidField(field, absl::StrCat("forward on a batch ", input, " threw: ", Reason(e)));
+    return InvalidField(field, absl::StrCat("forward on a batch ", input, " threw",
+                                            DtypeHint(module, probe), ": ", Reason(e)));
   }
   std::string description =
       absl::StrCat("torchscript ", spec.has_artifact() ? spec.artifact() : spec.path(), " (",

@@ -321,6 +321,7 @@ def main():
     torch.jit.script(BnCnn()).save(f"{out}/bn_cnn.pt")
     torch.jit.script(nn.Sequential(nn.Linear(20, 7))).save(f"{out}/seven_classes.pt")
     torch.jit.script(nn.Sequential(nn.Linear(3, 5))).save(f"{out}/wrong_input.pt")
+    torch.jit.script(nn.Sequential(nn.Linear(20, 5)).double()).save(f"{out}/float64_mlp.pt")
     torch.jit.script(Pair()).save(f"{out}/pair.pt")
     torch.jit.script(Frozen()).save(f"{out}/frozen.pt")
     torch.jit.script(FrozenBackbone()).save(f"{out}/frozen_backbone.pt")
