@@ -230,6 +230,15 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
   EXPECT_EQ(CreateError(Job("torchscript { path: 'not_torchscript.pt' }"))
                 .find("spec.model.torchscript.path: not a TorchScript file (torch.jit.save): "),
             0u);
+  // A module whose own code throws as it loads is TorchScript: its error is said as such.
+  const std::string on_load = CreateError(Job("torchscript { path: 'raises_on_load.pt' }"));
+  EXPECT_EQ(on_load.find("spec.model.torchscript.path: loading the module ran its code "
+                         "(__setstate__), which threw: "),
+            0u)
+      << on_load;
+  EXPECT_LT(on_load.find("this module refuses to be restored"),
+            on_load.find("(TorchScript's traceback"))
+      << on_load;
   // A parameter whose record was cut short is refused before anything reads or writes it.
   EXPECT_EQ(CreateError(Job("torchscript { path: 'short_record_model.pt' }")),
             "spec.model.torchscript.path: 0.weight claims 400 bytes of storage, more than the "

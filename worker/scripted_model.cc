@@ -328,6 +328,14 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
                        TORCH_VERSION_MAJOR, ".", TORCH_VERSION_MINOR,
                        " or run a worker built with a newer LibTorch; ", reason));
     }
+    // The interpreter ran the module's own code (its __setstate__) as it loaded: the file is
+    // TorchScript, its code threw.
+    if (absl::StrContains(reason, "(TorchScript's traceback")) {
+      return InvalidField(path_field,
+                          absl::StrCat("loading the module ran its code (__setstate__), which "
+                                       "threw: ",
+                                       reason));
+    }
     return InvalidField(path_field,
                         absl::StrCat("not a TorchScript file (torch.jit.save): ", reason));
   }

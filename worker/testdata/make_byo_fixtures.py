@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import zipfile
+from typing import Tuple
 
 import torch
 import torch.nn as nn
@@ -180,6 +181,25 @@ class Relu(nn.Module):
         return torch.relu(self.linear(x))
 
 
+class RaisesOnLoad(nn.Module):
+    """Its __setstate__, which torch.jit.load runs, throws."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(20, 5))
+
+    def forward(self, x):
+        return x @ self.w
+
+    @torch.jit.export
+    def __getstate__(self) -> Tuple[torch.Tensor, bool]:
+        return (self.w, self.training)
+
+    @torch.jit.export
+    def __setstate__(self, state: Tuple[torch.Tensor, bool]) -> None:
+        raise RuntimeError("this module refuses to be restored")
+
+
 def saved_records(path, tensors):
     """torch.save of `tensors` to `path`, and the records it wrote: (name, bytes) in order."""
     torch.save(tensors, path)
@@ -338,6 +358,7 @@ def main():
     torch.jit.script(infinite).save(f"{out}/infinite_weight.pt")
     with_op_from_a_newer_torch(f"{out}/newer_op.pt")
     torch.jit.script(RaisesInTraining()).save(f"{out}/raises_in_training.pt")
+    torch.jit.script(RaisesOnLoad()).save(f"{out}/raises_on_load.pt")
     with open(f"{out}/not_torchscript.pt", "w") as f:
         f.write("this is not a TorchScript file\n")
 
