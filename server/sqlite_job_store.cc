@@ -134,11 +134,30 @@ SqliteJobStore::~SqliteJobStore() {
   sqlite3_close(writer_.db);
 }
 
+namespace {
+
+absl::Status NewerSchema(int64_t version) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("the database has schema version ", version, ", newer than this build's ",
+                   SqliteJobStore::CurrentSchemaVersion(), "; use a newer polytrain-coordinator"));
+}
+
+}  // namespace
+
 absl::Status SqliteJobStore::CheckIsOurs() {
   sqlite3* db = writer_.db;
   Statement version(db, "PRAGMA user_version");
   if (!version.ok() || version.Step() != SQLITE_ROW) return version.status("user_version");
-  if (version.Int(0) != 0) return absl::OkStatus();  // ours (Migrate checks which version)
+  // Checked here, before WAL mode is set (a write): a file this build would refuse stays as it was.
+  const int64_t claimed = version.Int(0);
+  if (claimed < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("schema version ", claimed,
+                     " (PRAGMA user_version) is not one a polytrain-coordinator writes (0 to ",
+                     CurrentSchemaVersion(), ")"));
+  }
+  if (claimed > CurrentSchemaVersion()) return NewerSchema(claimed);
+  if (claimed != 0) return absl::OkStatus();  // ours
   // Version 0: a new, empty file, or one of another program's.
   Statement tables(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
   if (!tables.ok()) return tables.status("sqlite_master");
@@ -162,15 +181,19 @@ absl::Status SqliteJobStore::Migrate() {
     if (!version.ok() || version.Step() != SQLITE_ROW) return version.status("user_version");
     current = static_cast<int>(version.Int(0));
   }
-  if (current > CurrentSchemaVersion()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the database has schema version ", current, ", newer than this build's ",
-                     CurrentSchemaVersion(), "; use a newer polytrain-coordinator"));
-  }
+  if (current > CurrentSchemaVersion()) return NewerSchema(current);
+  if (current < 0) return absl::FailedPreconditionError("negative schema version");
   for (int v = current; v < CurrentSchemaVersion(); ++v) {
     Transaction tx(db);
     POLYTRAIN_RETURN_IF_ERROR(tx.begun());
-    if (absl::Status s = Exec(db, SchemaMigrations()[v]); !s.ok()) return s;
+    if (absl::Status s = Exec(db, SchemaMigrations()[v]); !s.ok()) {
+      // Its tables are not those of the version it claims (a user_version set by hand): said,
+      // not left as SQLite's "duplicate column name". Rolled back: the file is as it was.
+      return absl::Status(
+          s.code(),
+          absl::StrCat("its tables do not match the schema version it claims (", v,
+                       ", PRAGMA user_version): migrating to ", v + 1, " failed: ", s.message()));
+    }
     if (v + 1 == kJobEndTimeSchemaVersion) POLYTRAIN_RETURN_IF_ERROR(FillJobEndTimes(db));
     if (absl::Status s = Exec(db, absl::StrCat("PRAGMA user_version=", v + 1).c_str()); !s.ok()) {
       return s;

@@ -313,19 +313,6 @@ TEST_F(SqliteJobStoreTest, CountingUnendedJobsUsesTheOwnerStateIndex) {
   EXPECT_NE(plan.find("COVERING INDEX jobs_by_owner_state"), std::string::npos) << plan;
 }
 
-TEST_F(SqliteJobStoreTest, RefusesANewerSchema) {
-  store_.reset();
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  }
-  absl::StatusOr<std::unique_ptr<SqliteJobStore>> reopened = SqliteJobStore::Open(path_);
-  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(reopened.status().message().find("schema version 99"), std::string::npos);
-}
-
 // Retention's read: the jobs in a final state that ended before a time, the longest ended
 // first, through the end-time index (no job record read, no sort).
 TEST_F(SqliteJobStoreTest, JobsEndedBeforeATimeAreFoundByTheirEndTime) {
@@ -347,80 +334,6 @@ TEST_F(SqliteJobStoreTest, JobsEndedBeforeATimeAreFoundByTheirEndTime) {
   const std::string plan = QueryPlan(SqliteJobStore::JobsEndedBeforeSql());
   EXPECT_NE(plan.find("INDEX jobs_by_end"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
-}
-
-// A database of schema 8 (before jobs.end_ms) opened by this build: the jobs that had ended
-// get their end time from their records, in the migration.
-TEST_F(SqliteJobStoreTest, TheMigrationFillsTheEndTimeOfJobsAlreadyEnded) {
-  store_.reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  for (int v = 0; v + 1 < kJobEndTimeSchemaVersion; ++v) {
-    ASSERT_EQ(sqlite3_exec(db, SchemaMigrations()[v], nullptr, nullptr, nullptr), SQLITE_OK);
-  }
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=8", nullptr, nullptr, nullptr), SQLITE_OK);
-  auto insert = [db](const std::string& id, polytrain::v1::JobState state, int64_t end_ms) {
-    Job job;
-    job.set_id(id);
-    job.set_state(state);
-    if (end_ms > 0) {
-      *job.mutable_end_time() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(end_ms);
-    }
-    sqlite3_stmt* statement = nullptr;
-    ASSERT_EQ(
-        sqlite3_prepare_v2(db, "INSERT INTO jobs (id, state, priority, job) VALUES (?, ?, 0, ?)",
-                           -1, &statement, nullptr),
-        SQLITE_OK);
-    const std::string blob = job.SerializeAsString();
-    sqlite3_bind_text(statement, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(statement, 2, state);
-    sqlite3_bind_blob(statement, 3, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
-    EXPECT_EQ(sqlite3_step(statement), SQLITE_DONE);
-    sqlite3_finalize(statement);
-  };
-  insert("job-old", polytrain::v1::JOB_STATE_SUCCEEDED, 2000);
-  insert("job-older", polytrain::v1::JOB_STATE_FAILED, 1000);
-  insert("job-newer", polytrain::v1::JOB_STATE_CANCELLED, 9000);
-  insert("job-running", polytrain::v1::JOB_STATE_RUNNING, 0);
-  sqlite3_close(db);
-  absl::StatusOr<std::unique_ptr<SqliteJobStore>> migrated = SqliteJobStore::Open(path_);
-  ASSERT_TRUE(migrated.ok()) << migrated.status();
-  EXPECT_EQ(*(*migrated)->JobsEndedBefore(5000),
-            (std::vector<std::string>{"job-older", "job-old"}));
-  EXPECT_EQ((*migrated)->JobsEndedBefore(10000)->size(), 3u);
-}
-
-// A database of schema 9 with a sweep opened by this build: the sweep reads back, its count of
-// deleted jobs 0.
-TEST_F(SqliteJobStoreTest, SweepsStoredBeforeTheDeletedJobsColumnReadBack) {
-  store_.reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  for (int v = 0; v < 9; ++v) {
-    ASSERT_EQ(sqlite3_exec(db, SchemaMigrations()[v], nullptr, nullptr, nullptr), SQLITE_OK);
-  }
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=9", nullptr, nullptr, nullptr), SQLITE_OK);
-  polytrain::v1::Sweep sweep;
-  sweep.set_id("sweep-0123456789ab");
-  const std::string blob = sweep.SerializeAsString();
-  sqlite3_stmt* insert = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db,
-                               "INSERT INTO sweeps (id, owner, state, record) VALUES "
-                               "('sweep-0123456789ab', '', 2, ?)",
-                               -1, &insert, nullptr),
-            SQLITE_OK);
-  sqlite3_bind_blob(insert, 1, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
-  EXPECT_EQ(sqlite3_step(insert), SQLITE_DONE);
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
-  absl::StatusOr<std::unique_ptr<SqliteJobStore>> migrated = SqliteJobStore::Open(path_);
-  ASSERT_TRUE(migrated.ok()) << migrated.status();
-  absl::StatusOr<polytrain::v1::Sweep> read = (*migrated)->GetSweep("sweep-0123456789ab");
-  ASSERT_TRUE(read.ok()) << read.status();
-  EXPECT_EQ(read->state(), polytrain::v1::Sweep::SWEEP_STATE_DONE);
-  EXPECT_EQ(read->deleted_jobs(), 0);
 }
 
 // A page of one state's jobs (or one owner's) walks an index in the page's order and stops at
