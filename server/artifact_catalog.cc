@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -228,6 +229,12 @@ absl::Status ArtifactCatalog::SubmitNaming(const std::vector<NamedArtifact>& nam
         store_->FindArtifact(artifact.id, OwnerScope(caller));
     absl::StatusOr<std::string> file =
         record.ok() ? files_->Find(StoredPath(artifact.id)) : record.status();
+    if (record.ok() && file.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(absl::StrCat(
+          artifact.field, ": ", artifact.id, " (", Quote(record->name()),
+          ") is listed but its file is missing from the coordinator's --artifacts directory; "
+          "upload it again (polyctl upload)"));
+    }
     if (file.status().code() == absl::StatusCode::kNotFound) {
       return absl::NotFoundError(absl::StrCat(artifact.field, ": no artifact ", artifact.id,
                                               OwnerScope(caller).has_value() ? " of yours" : "",
@@ -239,6 +246,29 @@ absl::Status ArtifactCatalog::SubmitNaming(const std::vector<NamedArtifact>& nam
         *file, absl::StrCat(artifact.field, " (", Quote(record->name()), ")"), artifact.kind));
   }
   return submit();
+}
+
+absl::StatusOr<ArtifactCatalog::MissingFiles> ArtifactCatalog::FindMissingFiles() const {
+  MissingFiles found;
+  std::set<std::string> seen;  // an id uploaded by several owners has one file
+  std::string token;
+  do {
+    absl::StatusOr<ArtifactPage> page = store_->ListArtifacts(std::nullopt, 1000, token);
+    if (!page.ok()) return page.status();
+    for (const polytrain::v1::Artifact& record : page->artifacts) {
+      if (!seen.insert(record.id()).second) continue;
+      ++found.recorded;
+      if (files_->Find(StoredPath(record.id())).status().code() != absl::StatusCode::kNotFound) {
+        continue;
+      }
+      ++found.missing;
+      if (found.first.size() < 3) {
+        found.first.push_back(absl::StrCat(record.name(), " (", record.id(), ")"));
+      }
+    }
+    token = page->next_page_token;
+  } while (!token.empty());
+  return found;
 }
 
 }  // namespace polytrain

@@ -80,6 +80,15 @@ class ArtifactCatalog {
 
   int64_t max_upload_bytes() const { return max_upload_bytes_; }
 
+  // The uploads the database records whose file is not in the store (another --artifacts
+  // directory than the database's, files removed by hand): how many, of how many, and the
+  // first few as "name (id)". The coordinator warns of them at start-up.
+  struct MissingFiles {
+    int64_t missing = 0, recorded = 0;
+    std::vector<std::string> first;
+  };
+  absl::StatusOr<MissingFiles> FindMissingFiles() const;
+
  private:
   // Whose records a caller acts on: its own (a client), or everyone's (an admin).
   static std::optional<std::string> OwnerScope(const Caller& caller);

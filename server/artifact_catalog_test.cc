@@ -217,6 +217,29 @@ TEST_F(ArtifactCatalogTest, AClientsJobsNameOnlyItsOwnArtifacts) {
   EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 135 3"}));
 }
 
+// An upload whose file is gone (removed by hand, or the database started beside another
+// --artifacts directory) is said to be missing at submit, and counted for the start-up warning.
+TEST_F(ArtifactCatalogTest, AnUploadWhoseFileIsGoneIsSaidToBeMissing) {
+  absl::StatusOr<Artifact> kept = Upload(testing::StoredZip("kept"), kAlice);
+  absl::StatusOr<Artifact> gone = Upload(testing::StoredZip("gone"), kAlice);
+  ASSERT_TRUE(kept.ok() && gone.ok());
+  ASSERT_TRUE(Upload(testing::StoredZip("gone"), kBob).ok());  // one file, two records
+  absl::StatusOr<ArtifactCatalog::MissingFiles> missing = (*api_->Artifacts())->FindMissingFiles();
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_EQ(missing->missing, 0);
+  EXPECT_EQ(missing->recorded, 2);
+  ASSERT_TRUE(fs::remove(StoredFile(gone->id())));
+  EXPECT_EQ(SubmitNaming(gone->id(), kAlice).status().message(),
+            absl::StrCat("spec.model.torchscript.artifact: ", gone->id(),
+                         " ('model.pt') is listed but its file is missing from the coordinator's "
+                         "--artifacts directory; upload it again (polyctl upload)"));
+  missing = (*api_->Artifacts())->FindMissingFiles();
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_EQ(missing->missing, 1);
+  EXPECT_EQ(missing->recorded, 2);
+  EXPECT_EQ(missing->first, std::vector<std::string>{"model.pt (" + gone->id() + ")"});
+}
+
 // A file no worker could load (not a zip archive, as torch.jit.save and torch.save write) is
 // refused when a job names it, naming the field and the upload, and no job is stored: before,
 // the job was queued, assigned and failed on the worker.

@@ -33,6 +33,9 @@ fs::path ChecksumPath(const fs::path& file) {
 
 absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::string& root) {
   std::error_code error;
+  if (fs::exists(root, error) && !fs::is_directory(root, error)) {
+    return absl::InvalidArgumentError(absl::StrCat("--artifacts ", root, ": not a directory"));
+  }
   fs::create_directory(root, error);  // its parent exists (CoordinatorCore checked)
   if (error) {
     return absl::InvalidArgumentError(absl::StrCat("--artifacts ", root, ": ", error.message()));
@@ -47,9 +50,16 @@ absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::st
     return absl::InvalidArgumentError(
         absl::StrCat("--artifacts ", root, ": cannot write there: ", std::strerror(errno)));
   }
-  // Uploads that a crash cut short left their temporary files (nothing is in flight yet).
+  // Uploads that a crash cut short left their temporary files (nothing is in flight yet). And
+  // every directory below is written in too (an upload's file and its checksum record, a job's
+  // checkpoints): one this process cannot write in is refused now as well.
   for (auto it = fs::recursive_directory_iterator(root, error);
        !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (it->is_directory(error) && access(it->path().c_str(), W_OK | X_OK) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--artifacts ", root, ": cannot write in ",
+                                                     it->path().string(), ": ",
+                                                     std::strerror(errno)));
+    }
     if (it->is_regular_file(error) &&
         absl::StrContains(it->path().filename().string(), kUploadMarker)) {
       fs::remove(it->path(), error);

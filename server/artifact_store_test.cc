@@ -46,6 +46,15 @@ TEST_F(ArtifactStoreTest, OpeningRemovesWhatACrashedUploadLeft) {
   EXPECT_TRUE(fs::exists(root_ / "sha256" / "kept"));
 }
 
+TEST_F(ArtifactStoreTest, AFileIsNotADirectory) {
+  store_.reset();
+  fs::remove_all(root_);
+  std::ofstream(root_) << "a file";
+  EXPECT_EQ(ArtifactStore::Open(root_.string()).status().message(),
+            "--artifacts " + root_.string() + ": not a directory");
+  fs::remove(root_);
+}
+
 TEST_F(ArtifactStoreTest, ChunksBecomeOneFileOnCommit) {
   auto upload = *store_->Begin("job-1", "ckpt-000000000010.pt");
   ASSERT_TRUE(upload->Append("hello ").ok());

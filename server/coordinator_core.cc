@@ -4,7 +4,9 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -83,6 +85,19 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
   if (artifacts.has_value()) {
     core->artifact_catalog_ = std::make_unique<ArtifactCatalog>(
         core->artifact_store_.get(), core->store_.get(), artifacts->max_upload_bytes);
+    // A database started beside another directory than its own serves, but says so: its
+    // uploads would otherwise be listed and refused at submit without a word at start.
+    absl::StatusOr<ArtifactCatalog::MissingFiles> missing =
+        core->artifact_catalog_->FindMissingFiles();
+    if (!missing.ok()) return missing.status();
+    if (missing->missing > 0) {
+      spdlog::warn(
+          "--artifacts {}: {} of the {} uploads --db {} records have no file there ({}{}): "
+          "jobs naming them are refused until they are uploaded again; is this the database's "
+          "own artifacts directory?",
+          artifacts->dir, missing->missing, missing->recorded, db,
+          absl::StrJoin(missing->first, ", "), missing->missing > 3 ? ", ..." : "");
+    }
   }
   core->client_api_ = std::make_unique<ClientApi>(
       core->scheduler_.get(), core->store_.get(), core->queries_.get(), core->searches_.get(),
