@@ -143,6 +143,16 @@ ChunkedFileWriter::~ChunkedFileWriter() {
   std::filesystem::remove(temp_path_, error);
 }
 
+absl::Status WriteFailure(absl::string_view what, int error) {
+  // A full disk is the receiver's resource, not a bug: said as such (exit 5 in polyctl, not 7),
+  // and nothing is stored.
+  if (error == ENOSPC || error == EDQUOT) {
+    return absl::ResourceExhaustedError(absl::StrCat(what, ": the receiver's disk is full (",
+                                                     std::strerror(error), "); nothing stored"));
+  }
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(error)));
+}
+
 absl::Status ChunkedFileWriter::Append(absl::string_view data) {
   if (written_.size + static_cast<int64_t>(data.size()) > max_bytes_) {
     return absl::InvalidArgumentError(
@@ -152,10 +162,7 @@ absl::Status ChunkedFileWriter::Append(absl::string_view data) {
   for (size_t done = 0; done < data.size();) {
     const ssize_t wrote = write(fd_, data.data() + done, data.size() - done);
     if (wrote < 0 && errno == EINTR) continue;
-    if (wrote < 0) {
-      return absl::InternalError(
-          absl::StrCat("writing the received file failed: ", std::strerror(errno)));
-    }
+    if (wrote < 0) return WriteFailure("writing the received file failed", errno);
     done += static_cast<size_t>(wrote);
   }
   written_.crc32 = ExtendCrc32(written_.crc32, data);
@@ -185,8 +192,8 @@ absl::Status ChunkedFileWriter::Verify(absl::string_view label, const FileChecks
   }
   if (synced != 0 || closed != 0) {
     // The coordinator's own paths stay out of a caller's answer.
-    return absl::InternalError(absl::StrCat(label, ": storing the received file failed: ",
-                                            std::strerror(synced != 0 ? synced : closed)));
+    return WriteFailure(absl::StrCat(label, ": storing the received file failed"),
+                        synced != 0 ? synced : closed);
   }
   verified_ = true;
   return absl::OkStatus();

@@ -39,6 +39,10 @@ class ChunkedFileReader {
   FileChecksum read_;
 };
 
+// A failed write or sync of a received file as a status: ENOSPC and EDQUOT RESOURCE_EXHAUSTED
+// ("the receiver's disk is full"), anything else INTERNAL; `what` says what failed.
+absl::Status WriteFailure(absl::string_view what, int error);
+
 class ChunkedFileWriter {
  public:
   // What Commit does with a file already at the final path.

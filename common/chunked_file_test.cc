@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +122,17 @@ TEST_F(ChunkedFileTest, AFileThatCannotBeOpenedSaysWhy) {
   EXPECT_TRUE(
       absl::EndsWith(writer.status().message(), ": cannot open for writing: Not a directory"))
       << writer.status();
+}
+
+// A full disk is the receiver's to fix, not a bug: RESOURCE_EXHAUSTED (polyctl's exit 5).
+TEST_F(ChunkedFileTest, AFullDiskIsSaidAsSuch) {
+  const absl::Status full = WriteFailure("writing the received file failed", ENOSPC);
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(full.message(),
+            "writing the received file failed: the receiver's disk is full (No space left on "
+            "device); nothing stored");
+  EXPECT_EQ(WriteFailure("x", EDQUOT).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(WriteFailure("x", EIO).code(), absl::StatusCode::kInternal);
 }
 
 TEST_F(ChunkedFileTest, AVerifiedFileTakesNoMoreAndIsVerifiedOnce) {

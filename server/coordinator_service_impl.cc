@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
@@ -14,6 +15,7 @@
 #include "server/artifact_upload_reactor.h"
 #include "server/file_download_reactor.h"
 #include "server/request_bytes.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -143,7 +145,13 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifac
   const auto start = std::chrono::steady_clock::now();
   return NewUserArtifactUpload(
       context, api_, access_->ClientCaller(*context), response, transfer_idle_,
-      [this, start](const grpc::Status& status) {
+      [this, start, peer = context->peer()](const grpc::Status& status) {
+        // What the operator must act on (a full disk, a failed write) is logged; the caller's
+        // own errors (a wrong hash, a quota) are the caller's to read.
+        if (status.error_code() == grpc::StatusCode::INTERNAL ||
+            absl::StrContains(status.error_message(), "disk is full")) {
+          spdlog::error("an upload from {} failed: {}", peer, status.error_message());
+        }
         if (metrics_ == nullptr) return;
         metrics_->Rpc(
             "UploadArtifact", status.error_code(),
