@@ -90,6 +90,9 @@ expect 0 "warning: $ckpt_job: a newer checkpoint is damaged or missing on the co
 checks=$((checks + 1))
 grep -qF "ckpt-000000000200.pt (step 200, " "$tmp/err" && cmp -s "$tmp/older.pt" \
   "$tmp/artifacts/$ckpt_job/ckpt-000000000200.pt" || fail "not the older checkpoint: $(cat "$tmp/err")"
+checks=$((checks + 1))
+grep -qF "warning: $ckpt_job trained 285 steps; the newest checkpoint the coordinator holds is step 200's" \
+  "$tmp/err" || fail "an older checkpoint than the job's end not said: $(cat "$tmp/err")"
 # With every one damaged, DATA_LOSS names each it checked, newest first.
 stored_all=("$tmp/artifacts/$ckpt_job"/ckpt-*.pt)
 for stored in "${stored_all[@]}"; do

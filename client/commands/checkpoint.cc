@@ -26,6 +26,19 @@ int RunCheckpoint(const CheckpointOptions& options, CoordinatorClient& client) {
               << ": a newer checkpoint is damaged or missing on "
               << "the coordinator and was passed over (" << why << ")\n";
   }
+  // A job that trained past its newest stored checkpoint (later uploads failed: a full disk on
+  // the coordinator) gets this one, said to be older than the job: never silently.
+  polytrain::v1::GetJobRequest get;
+  get.set_id(options.id);
+  absl::StatusOr<polytrain::v1::Job> job =
+      client.Call(&polytrain::v1::Coordinator::Stub::GetJob, get);
+  if (job.ok() && job->state() == polytrain::v1::JOB_STATE_SUCCEEDED &&
+      job->steps() > first->step()) {
+    std::cerr << "polyctl: warning: " << options.id << " trained " << job->steps()
+              << " steps; the newest checkpoint the coordinator holds is step " << first->step()
+              << "'s (the later ones were not stored: the coordinator's and the worker's logs "
+                 "say why)\n";
+  }
   std::cerr << "polyctl: " << options.id << ": " << first->name() << " (step " << first->step()
             << ", " << (error ? 0 : bytes) << " bytes"
             << (first->passed_over().empty() ? "" : ", not the newest: see the warning")

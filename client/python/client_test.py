@@ -73,6 +73,20 @@ class ClientTest(ServiceTestCase):
         self.assertFalse((SCRATCH / "none.pt").exists())
         self.assertEqual([p.name for p in SCRATCH.glob(".*.download-*")], [])
 
+    def test_a_checkpoint_older_than_the_jobs_end_is_said_to_be(self):
+        # The final checkpoint not stored (here removed; a full disk does the same): the older
+        # one comes, with a warning that says so.
+        job = self.client.submit(SMALL_JOB + "checkpoint { every_steps: 10 }")
+        self.assertEqual(self.client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
+        stored = self.service.dir / "artifacts" / job.id
+        (stored / "ckpt-000000000020.pt").unlink()
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            first = self.client.download_checkpoint(job.id, SCRATCH / f"{job.id}-older.pt")
+        self.assertEqual(first.step, 10)
+        self.assertIn(f"{job.id} trained 20 steps; the newest checkpoint the coordinator holds is "
+                      "step 10's", [str(w.message) for w in said][-1])
+
     def test_a_submit_whose_answer_was_lost_is_sent_again_and_stored_once(self):
         # The coordinator stores the first try, then the connection is lost before its answer
         # (as when it restarts): the client sends the same request (its generated request id)

@@ -18,7 +18,7 @@ from polytrain._upload import Upload, files_for, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
 from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
                               state_name, state_value, sweep_state_value)
-from polytrain.v1 import coordinator_pb2, coordinator_pb2_grpc, job_pb2, loss_pb2
+from polytrain.v1 import coordinator_pb2, coordinator_pb2_grpc, job_pb2, job_record_pb2, loss_pb2
 
 # The largest message the coordinator takes (api/limits.h: kMaxMessageBytes).
 MAX_MESSAGE_BYTES = 16 << 20
@@ -406,6 +406,18 @@ class Client:
         if first.passed_over:
             warnings.warn(f"{job_id}: got {first.name}, not the newest checkpoint: newer ones are "
                           f"damaged on the coordinator ({'; '.join(first.passed_over)})",
+                          stacklevel=2)
+        # A succeeded job trained past it when its later checkpoints were not stored (a full
+        # disk on the coordinator): said, as polyctl says it, never silently.
+        try:
+            job = self.get(job_id)
+        except PolyTrainError:
+            job = None
+        if (job is not None and job.state == job_record_pb2.JOB_STATE_SUCCEEDED
+                and job.steps > first.step):
+            warnings.warn(f"{job_id} trained {job.steps} steps; the newest checkpoint the "
+                          f"coordinator holds is step {first.step}'s (the later ones were not "
+                          "stored: the coordinator's and the worker's logs say why)",
                           stacklevel=2)
         return first
 
