@@ -36,6 +36,12 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::Unary(const char* method,
     status = result.ok() ? SerializeResponse(*result, response_bytes) : result.status();
   }
   const grpc::Status grpc_status = ToGrpcStatus(status);
+  // What the operator must act on (a full disk, the store failing) is logged; the caller's own
+  // errors are the caller's to read.
+  if (status.code() == absl::StatusCode::kInternal ||
+      absl::StrContains(status.message(), "disk is full")) {
+    spdlog::error("{} from {} failed: {}", method, context->peer(), std::string(status.message()));
+  }
   if (metrics_ != nullptr) {
     metrics_->Rpc(method, grpc_status.error_code(),
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

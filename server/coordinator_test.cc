@@ -94,6 +94,22 @@ TEST_F(CoordinatorTest, ARequeueTheStoreRefusedIsRetriedByTheLeaseLoop) {
   EXPECT_EQ(Get(job.id()).error(), "lease expired on worker w1 (attempt 1)");
 }
 
+// A placement the store refused (its disk full, another process's lock): the job stays queued,
+// says why, and the lease loop places it once the store writes again. Before, nothing placed it
+// until some other event came (a submit, a worker), however long the queue waited.
+TEST_F(CoordinatorTest, APlacementTheStoreRefusedIsRetriedByTheLeaseLoop) {
+  const Job job = Submit("waits-for-the-store");
+  RecordingChannel channel;
+  WhileTheStoreIsLocked([&] { Connect("w1", &channel); });
+  EXPECT_TRUE(channel.Assigned().empty());
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(Get(job.id()).waiting_for().rfind("the coordinator cannot write its database (", 0), 0u)
+      << Get(job.id()).waiting_for();
+  scheduler_->ExpireLeases(Scheduler::Clock::now());
+  EXPECT_EQ(channel.Assigned(), (std::vector<std::string>{"waits-for-the-store"}));
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+}
+
 // A requeue the store refused for a cause other than a lapsed lease (here: the worker came back
 // without the job) is marked and retried by the lease loop; a cancel that arrives meanwhile
 // wins over it.

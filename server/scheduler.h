@@ -294,6 +294,9 @@ class Scheduler {
   void LeaseLoop();
   // Assigns queued jobs to free slots until none fits; returns the jobs it started.
   std::vector<polytrain::v1::Job> ScheduleLocked();
+  // Notes a placement the store refused (logged once until one succeeds again); false. The
+  // lease loop places again, after kStoreBackoff.
+  bool PlacementFailedLocked(const absl::Status& status);
   // Starts `entry`'s job on `chosen` (one worker per rank); false when the store failed.
   bool StartLocked(const JobQueue::Entry& entry, const std::vector<WorkerState*>& chosen,
                    std::vector<polytrain::v1::Job>* started);
@@ -376,6 +379,9 @@ class Scheduler {
 
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  // Why the store refused the last placement (a full disk, say), empty while placements write:
+  // the lease loop places again until one does, since no event may come.
+  std::string placement_failure_;
   bool serving_ = false;  // Serving() was called
   std::thread lease_thread_;
 };

@@ -140,6 +140,10 @@ std::string Scheduler::WaitingForLocked(const Job& job) {
                         : absl::StrCat("every worker that can run it is busy (", able, " of the ",
                                        of_connected, ")");
   }
+  if (!placement_failure_.empty()) {
+    return absl::StrCat("the coordinator cannot write its database (", placement_failure_,
+                        "); placement is tried again every ", kStoreBackoff.count(), " s");
+  }
   // Slots are free: jobs before it in the queue take them first, or a worker still stops the
   // job's previous attempt.
   return "jobs queued before it are starting first";
@@ -198,6 +202,16 @@ std::vector<Job> Scheduler::ScheduleLocked() {
   return started;
 }
 
+bool Scheduler::PlacementFailedLocked(const absl::Status& status) {
+  // Said once per failure, not at each of the lease thread's tries.
+  if (placement_failure_.empty()) {
+    spdlog::error("cannot place queued jobs: the store failed ({}); trying again every {} s",
+                  std::string(status.message()), kStoreBackoff.count());
+  }
+  placement_failure_ = std::string(status.message());
+  return false;  // the job stays queued
+}
+
 bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<WorkerState*>& chosen,
                             std::vector<Job>* started) {
   absl::StatusOr<Job> job = store_->GetJob(entry.job_id);
@@ -206,7 +220,7 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
     RefreshGaugesLocked();
     return true;
   }
-  if (!job.ok()) return false;  // the store failed: the job stays queued for the next event
+  if (!job.ok()) return PlacementFailedLocked(job.status());
   job->set_state(polytrain::v1::JOB_STATE_RUNNING);
   job->set_attempts(job->attempts() + 1);
   job->set_worker(chosen[0]->hello.name());
@@ -215,7 +229,11 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
     for (const WorkerState* worker : chosen) job->add_rank_workers(worker->hello.name());
   }
   *job->mutable_start_time() = NowTimestamp();
-  if (!store_->UpdateJob(*job).ok()) return false;
+  if (absl::Status s = store_->UpdateJob(*job); !s.ok()) return PlacementFailedLocked(s);
+  if (!placement_failure_.empty()) {
+    spdlog::info("placing jobs again: the store writes again");
+    placement_failure_.clear();
+  }
   queue_.Remove(job->id());
   RunningJob& running = running_[job->id()];
   running = RunningJob{};

@@ -134,9 +134,15 @@ void Scheduler::ExpireLeases(Clock::time_point now) {
                                            " (attempt ", running.attempt, ")");
     refused = !RequeueLocked(job_id, error, /*retry_if_refused=*/false);
   }
+  // A placement the store refused before is tried again (no event may come: the queue and the
+  // free workers wait for nothing else), as the refused requeues are.
+  if (!refused &&
+      (!lapsed.empty() || !retried.empty() || !let_go.empty() || !placement_failure_.empty())) {
+    ScheduleLocked();
+    refused = !placement_failure_.empty();
+  }
   // From when the refusal came: a refused write took SQLite's busy timeout.
   if (refused) store_backoff_until_ = std::max(now, Clock::now()) + kStoreBackoff;
-  if (!lapsed.empty() || !retried.empty() || !let_go.empty()) ScheduleLocked();
 }
 
 }  // namespace polytrain

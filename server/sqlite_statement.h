@@ -15,8 +15,18 @@
 
 namespace polytrain::sqlite {
 
+// `message` as the status of `db`'s last error: a full disk is the operator's to fix, not a
+// bug, so RESOURCE_EXHAUSTED and said as such; anything else INTERNAL.
+inline absl::Status SqliteStatus(sqlite3* db, const std::string& message) {
+  if (sqlite3_errcode(db) == SQLITE_FULL) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(message, " (the coordinator's --db disk is full)"));
+  }
+  return absl::InternalError(message);
+}
+
 inline absl::Status SqliteError(sqlite3* db, absl::string_view what) {
-  return absl::InternalError(absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db)));
+  return SqliteStatus(db, absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db)));
 }
 
 // A prepared statement, finalized on destruction.
@@ -61,7 +71,7 @@ class Statement {
 inline absl::Status Exec(sqlite3* db, const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    absl::Status status = absl::InternalError(absl::StrCat("sqlite: ", error ? error : "?"));
+    absl::Status status = SqliteStatus(db, absl::StrCat("sqlite: ", error ? error : "?"));
     sqlite3_free(error);
     return status;
   }
