@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -173,13 +174,42 @@ int ArtifactStore::RemoveJob(const std::string& job_id) const {
   if (!ValidateArtifactName("job_id", job_id).ok() || job_id == kUserArtifactDir) return 0;
   const fs::path directory = fs::path(root_) / job_id;
   std::error_code error;
-  int files = 0;
+  std::vector<fs::path> files;  // its checksums are in a directory of their own
   for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
-    if (it->is_regular_file(error)) ++files;  // its checksums are in a directory of their own
+    if (it->is_regular_file(error)) files.push_back(it->path());
+  }
+  // Counted as they go: a file that stays (an immutable file, a read-only mount) is not said
+  // to be deleted.
+  int removed = 0;
+  std::string failure;
+  for (const fs::path& file : files) {
+    std::error_code removal;
+    if (fs::remove(file, removal)) {
+      ++removed;
+    } else if (removal && failure.empty()) {
+      failure = absl::StrCat(file.filename().string(), ": ", removal.message());
+    }
   }
   fs::remove_all(directory, error);
-  if (error) spdlog::warn("{}: not all removed: {}", directory.string(), error.message());
-  return files;
+  if (!failure.empty() || error) {
+    spdlog::warn("{}: {} of {} files removed ({}); remove the rest by hand", directory.string(),
+                 removed, files.size(), failure.empty() ? error.message() : failure);
+  }
+  return removed;
+}
+
+std::vector<std::string> ArtifactStore::JobDirectories() const {
+  std::vector<std::string> ids;
+  std::error_code error;
+  for (fs::directory_iterator it(root_, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_directory(error) && name != kUserArtifactDir &&
+        ValidateArtifactName("job_id", name).ok()) {
+      ids.push_back(name);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 ArtifactStore::Upload::Upload(std::string relative, std::unique_ptr<ChunkedFileWriter> file)

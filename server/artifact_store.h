@@ -77,6 +77,8 @@ class ArtifactStore {
   // Deletes every file of the job (its directory); returns how many files (not counting their
   // records) went. A job id that is not a plain file name removes nothing.
   int RemoveJob(const std::string& job_id) const;
+  // The ids of the jobs that have a directory here (checkpoints), in name order.
+  std::vector<std::string> JobDirectories() const;
 
   const std::string& root() const { return root_; }
 

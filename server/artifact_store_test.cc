@@ -55,6 +55,20 @@ TEST_F(ArtifactStoreTest, AFileIsNotADirectory) {
   fs::remove(root_);
 }
 
+// What the coordinator compares with its jobs at start-up (strays are warned of, never removed).
+TEST_F(ArtifactStoreTest, JobDirectoriesAreTheJobsOnly) {
+  for (const char* dir : {"job-b", "job-a", "sha256", ".checksums"}) {
+    fs::create_directories(root_ / dir);
+  }
+  std::ofstream(root_ / "job-file") << "not a directory";
+  EXPECT_EQ(store_->JobDirectories(), (std::vector<std::string>{"job-a", "job-b"}));
+  const auto upload = *store_->Begin("job-a", "ckpt-000000000010.pt");
+  ASSERT_TRUE(upload->Append("x").ok());
+  ASSERT_TRUE(upload->Commit(1, Crc("x")).ok());
+  EXPECT_EQ(store_->RemoveJob("job-a"), 1);  // the files that went, their records not counted
+  EXPECT_FALSE(fs::exists(root_ / "job-a"));
+}
+
 TEST_F(ArtifactStoreTest, ChunksBecomeOneFileOnCommit) {
   auto upload = *store_->Begin("job-1", "ckpt-000000000010.pt");
   ASSERT_TRUE(upload->Append("hello ").ok());

@@ -5,6 +5,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/short_list.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -90,6 +91,19 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
     absl::StatusOr<ArtifactCatalog::MissingFiles> missing =
         core->artifact_catalog_->FindMissingFiles();
     if (!missing.ok()) return missing.status();
+    // Job directories without a job: files a delete could not remove, or another database's
+    // checkpoints. Said, never removed here: with the wrong --db they are another's jobs.
+    std::vector<std::string> strays;
+    for (const std::string& id : core->artifact_store_->JobDirectories()) {
+      if (absl::IsNotFound(core->store_->GetJob(id).status())) strays.push_back(id);
+    }
+    if (!strays.empty()) {
+      spdlog::warn(
+          "--artifacts {}: {} job director{} with no job in --db {} ({}): left by deletes that "
+          "could not remove them, or another database's; remove them by hand if unneeded",
+          artifacts->dir, strays.size(), strays.size() == 1 ? "y" : "ies", db,
+          ShortList(strays, 3));
+    }
     if (missing->missing > 0) {
       spdlog::warn(
           "--artifacts {}: {} of the {} uploads --db {} records have no file there ({}{}): "
