@@ -90,6 +90,22 @@ absl::StatusOr<int64_t> CountUnended(sqlite3* db, const std::string& owner, int6
   return count.Int(0);
 }
 
+// A database SQLite may not write (a read-only file, or a directory where its -wal and -shm
+// files cannot be made) said as such, not as SQLite's "attempt to write a readonly database".
+absl::Status SaidIfReadOnly(sqlite3* db, const absl::Status& status) {
+  if (status.ok() || (sqlite3_errcode(db) & 0xff) != SQLITE_READONLY) return status;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cannot write it (", status.message(),
+      "): the file and its directory must be writable (SQLite keeps -wal and -shm files beside "
+      "it)"));
+}
+
+absl::Status NewerSchema(int64_t version) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("the database has schema version ", version, ", newer than this build's ",
+                   SqliteJobStore::CurrentSchemaVersion(), "; use a newer polytrain-coordinator"));
+}
+
 }  // namespace
 
 int SqliteJobStore::CurrentSchemaVersion() { return static_cast<int>(SchemaMigrations().size()); }
@@ -119,7 +135,7 @@ absl::StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::
   if (absl::Status s =
           Exec(store->writer_.db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
       !s.ok()) {
-    return named(s);
+    return named(SaidIfReadOnly(store->writer_.db, s));
   }
   if (absl::Status s = store->Migrate(); !s.ok()) return named(s);
   if (path != ":memory:" && !path.empty()) {
@@ -134,20 +150,16 @@ SqliteJobStore::~SqliteJobStore() {
   sqlite3_close(writer_.db);
 }
 
-namespace {
-
-absl::Status NewerSchema(int64_t version) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("the database has schema version ", version, ", newer than this build's ",
-                   SqliteJobStore::CurrentSchemaVersion(), "; use a newer polytrain-coordinator"));
-}
-
-}  // namespace
-
 absl::Status SqliteJobStore::CheckIsOurs() {
   sqlite3* db = writer_.db;
   Statement version(db, "PRAGMA user_version");
-  if (!version.ok() || version.Step() != SQLITE_ROW) return version.status("user_version");
+  if (!version.ok() || version.Step() != SQLITE_ROW) {
+    if (sqlite3_errcode(db) == SQLITE_NOTADB) {
+      return absl::FailedPreconditionError(
+          "not a SQLite database; give a new file or one a polytrain-coordinator made");
+    }
+    return SaidIfReadOnly(db, version.status("user_version"));
+  }
   // Checked here, before WAL mode is set (a write): a file this build would refuse stays as it was.
   const int64_t claimed = version.Int(0);
   if (claimed < 0) {

@@ -75,6 +75,16 @@ TEST_F(SqliteSchemaTest, ASchemaThisBuildDoesNotWriteIsRefusedAndLeftAsItWas) {
   }
 }
 
+TEST_F(SqliteSchemaTest, AFileOfAnotherKindIsSaidNotToBeADatabase) {
+  store_.reset();
+  RemoveFiles();
+  std::ofstream(path_) << "a text file, not a database\n";
+  EXPECT_EQ(SqliteJobStore::Open(path_).status().message(),
+            "--db " + path_ +
+                ": not a SQLite database; give a new file or one a polytrain-coordinator made");
+  EXPECT_EQ(Bytes(), "a text file, not a database\n");
+}
+
 // A version set lower than the tables it has (by hand): SQLite's "duplicate column name" is
 // said as a mismatch, and the migration rolled back.
 TEST_F(SqliteSchemaTest, TablesThatDoNotMatchTheClaimedVersionAreSaidAsSuch) {
