@@ -199,12 +199,23 @@ std::string SweepTable(const polytrain::v1::ListSweepsResponse& sweeps) {
                    {"submitted"}});
   for (const Sweep& sweep : sweeps.sweeps()) {
     const polytrain::v1::SubmitSweepRequest& request = sweep.request();
-    table.AddRow({sweep.id(), SweepStateName(sweep.state()), StrategyName(request),
-                  absl::StrCat(request.losses_size()), absl::StrCat(std::max(request.seeds(), 1)),
-                  absl::StrCat(sweep.ended_jobs(), "/", sweep.jobs()), request.base().name(),
-                  sweep.owner().empty() ? "-" : sweep.owner(), TimestampText(sweep.create_time())});
+    table.AddRow(
+        {sweep.id(), SweepStateName(sweep.state()), StrategyName(request),
+         absl::StrCat(request.losses_size()), absl::StrCat(std::max(request.seeds(), 1)),
+         absl::StrCat(sweep.ended_jobs(), "/", sweep.jobs(),
+                      sweep.deleted_jobs() > 0 ? absl::StrCat(" -", sweep.deleted_jobs()) : ""),
+         request.base().name(), sweep.owner().empty() ? "-" : sweep.owner(),
+         TimestampText(sweep.create_time())});
   }
-  return table.ToString();
+  std::string out = table.ToString();
+  const bool deleted = std::any_of(sweeps.sweeps().begin(), sweeps.sweeps().end(),
+                                   [](const Sweep& sweep) { return sweep.deleted_jobs() > 0; });
+  if (deleted) {
+    out +=
+        "(-N: N of the sweep's jobs were deleted one by one and are left out of its counts; "
+        "polyctl get SWEEP says more)\n";
+  }
+  return out;
 }
 
 }  // namespace polytrain

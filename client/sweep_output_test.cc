@@ -63,6 +63,17 @@ TEST(SweepTextTest, DeletedJobsAreSaidToBeLeftOut) {
                 "  deleted: 2 of its jobs (the rungs, jobs and ranking below leave them out)\n"),
             std::string::npos)
       << SweepText(sweep);
+  // And the listing's count column marks them, with a note under the table.
+  sweep.set_jobs(4);
+  sweep.set_ended_jobs(4);
+  polytrain::v1::ListSweepsResponse listed;
+  *listed.add_sweeps() = sweep;
+  const std::string table = SweepTable(listed);
+  EXPECT_NE(table.find("4/4 -2"), std::string::npos) << table;
+  EXPECT_NE(table.find("(-N: N of the sweep's jobs were deleted one by one"), std::string::npos)
+      << table;
+  listed.mutable_sweeps(0)->set_deleted_jobs(0);
+  EXPECT_EQ(SweepTable(listed).find("-N"), std::string::npos) << SweepTable(listed);
 }
 
 }  // namespace
