@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "api/job_states.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
@@ -55,7 +56,21 @@ int RunList(const ListOptions& options, CoordinatorClient& client) {
   if (!response.ok()) return Fail(response.status());
   if (!options.sweep.empty() && response->jobs().empty() && options.states.empty() &&
       options.labels.empty()) {
-    return Fail(absl::NotFoundError(absl::StrCat("--sweep: no jobs in sweep ", options.sweep)));
+    // Why none: no such sweep, another user's, or every job of it deleted.
+    polytrain::v1::GetSweepRequest get;
+    get.set_id(options.sweep);
+    absl::StatusOr<polytrain::v1::Sweep> sweep =
+        client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, get);
+    if (!sweep.ok()) {
+      absl::string_view why = sweep.status().message();
+      absl::ConsumePrefix(&why, "id: ");  // the request's field: here it is --sweep
+      return Fail(absl::Status(sweep.status().code(), absl::StrCat("--sweep: ", why)));
+    }
+    return Fail(absl::NotFoundError(
+        absl::StrCat("--sweep: no jobs in sweep ", options.sweep,
+                     sweep->deleted_jobs() > 0
+                         ? absl::StrCat(" (", sweep->deleted_jobs(), " deleted one by one)")
+                         : "")));
   }
   if (options.format == "json") {
     std::cout << ToJson(*response, /*include_defaults=*/true) << "\n";
