@@ -51,19 +51,33 @@ absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::st
     return absl::InvalidArgumentError(
         absl::StrCat("--artifacts ", root, ": cannot write there: ", std::strerror(errno)));
   }
-  // Uploads that a crash cut short left their temporary files (nothing is in flight yet). And
-  // every directory below is written in too (an upload's file and its checksum record, a job's
-  // checkpoints): one this process cannot write in is refused now as well.
-  for (auto it = fs::recursive_directory_iterator(root, error);
-       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-    if (it->is_directory(error) && access(it->path().c_str(), W_OK | X_OK) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("--artifacts ", root, ": cannot write in ",
-                                                     it->path().string(), ": ",
-                                                     std::strerror(errno)));
+  // Every directory the store writes in (the uploads', each job's, their checksum records) is
+  // written in by later calls too: one this process cannot write in is refused now as well.
+  // Others (a volume's lost+found) are none of the store's business.
+  auto writable = [&root](const fs::path& dir) -> absl::Status {
+    if (access(dir.c_str(), W_OK | X_OK) == 0) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("--artifacts ", root, ": cannot write in ",
+                                                   dir.string(), ": ", std::strerror(errno)));
+  };
+  for (fs::directory_iterator it(root, error), end; !error && it != end; it.increment(error)) {
+    std::error_code kind;
+    if (!it->is_directory(kind) ||
+        !ValidateArtifactName("dir", it->path().filename().string()).ok()) {
+      continue;
     }
-    if (it->is_regular_file(error) &&
+    POLYTRAIN_RETURN_IF_ERROR(writable(it->path()));
+    if (fs::is_directory(it->path() / kChecksumDir, kind)) {
+      POLYTRAIN_RETURN_IF_ERROR(writable(it->path() / kChecksumDir));
+    }
+  }
+  // Uploads that a crash cut short left their temporary files (nothing is in flight yet).
+  for (auto it = fs::recursive_directory_iterator(
+           root, fs::directory_options::skip_permission_denied, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    std::error_code kind;
+    if (it->is_regular_file(kind) &&
         absl::StrContains(it->path().filename().string(), kUploadMarker)) {
-      fs::remove(it->path(), error);
+      fs::remove(it->path(), kind);
     }
   }
   return std::unique_ptr<ArtifactStore>(new ArtifactStore(root));

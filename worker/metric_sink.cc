@@ -3,14 +3,15 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <system_error>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/proto_file.h"
 #include "google/protobuf/util/json_util.h"
-#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -28,22 +29,37 @@ void JsonLinesMetricSink::Emit(const MetricPoint& point) {
     const absl::Status rewritten = Rewrite([&point](const MetricPoint& held) {
       return held.step() != point.step() || held.kind() != point.kind();
     });
-    if (!rewritten.ok()) spdlog::warn("--metrics_out: {}", std::string(rewritten.message()));
+    if (!rewritten.ok())
+      std::cerr << "polytrain-worker: --metrics_out: " << rewritten.message() << "\n";
   }
   out_ << ToJson(point, /*include_defaults=*/true) << "\n";
   out_.flush();
 }
 
 absl::Status JsonLinesMetricSink::ResumeAt(int64_t step) {
+  // Only a regular file is read back and rewritten: a pipe or a terminal (--metrics_out
+  // /dev/stdout) would block the read, and a rename would replace the link, not its target.
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path_, error)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, ": not a regular file, so the points past the checkpoint (step ", step,
+                     ") a stopped run wrote there stay; later points are appended"));
+  }
   resumed_step_ = step;
   return Rewrite([step](const MetricPoint& held) { return held.step() <= step; });
 }
 
 absl::Status JsonLinesMetricSink::Rewrite(const std::function<bool(const MetricPoint&)>& keep) {
+  std::error_code error;
+  // A link's target is rewritten in its own directory; the link stays.
+  const std::filesystem::path target = std::filesystem::canonical(path_, error);
+  if (error) return absl::InternalError(absl::StrCat(path_, ": ", error.message()));
+  const std::string temp = target.string() + ".tmp";
   out_.close();
-  const std::string temp = path_ + ".tmp";
+  // Whatever happens below, the sink appends to the file again: no later point is lost.
+  absl::Cleanup reopen = [this] { out_.open(path_, std::ios::app); };
   {
-    std::ifstream in(path_);
+    std::ifstream in(target);
     std::ofstream kept(temp, std::ios::trunc);
     if (!kept) return absl::InternalError(absl::StrCat(temp, ": cannot open for writing"));
     std::string line;
@@ -56,13 +72,18 @@ absl::Status JsonLinesMetricSink::Rewrite(const std::function<bool(const MetricP
       }
     }
     kept.flush();
-    if (!kept) return absl::InternalError(absl::StrCat(temp, ": writing failed"));
+    if (!kept) {
+      kept.close();
+      std::filesystem::remove(temp, error);
+      return absl::InternalError(absl::StrCat(temp, ": writing failed; the file is as it was"));
+    }
   }
-  std::error_code error;
-  std::filesystem::rename(temp, path_, error);
-  out_.open(path_, std::ios::app);
-  if (error) return absl::InternalError(absl::StrCat(path_, ": ", error.message()));
-  if (!out_) return absl::InternalError(absl::StrCat(path_, ": cannot open for writing"));
+  std::filesystem::rename(temp, target, error);
+  if (error) {
+    const std::string why = error.message();
+    std::filesystem::remove(temp, error);
+    return absl::InternalError(absl::StrCat(path_, ": ", why));
+  }
   return absl::OkStatus();
 }
 

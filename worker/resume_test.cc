@@ -131,7 +131,29 @@ TEST(JsonLinesMetricSinkTest, AResumedRunKeepsThePointsUpToItsCheckpointEachOnce
   EXPECT_NE(text.str().find("not a point\n"), std::string::npos);
   std::vector<std::string> expected = {"1t", "2t", "2e'", "3t'"};
   EXPECT_EQ(StepsAndKinds(path), expected);
+
+  // Through a link: the target is rewritten, the link stays one.
+  const std::string link = path + ".link";
+  fs::remove(link);
+  fs::create_symlink(path, link);
+  absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> linked =
+      JsonLinesMetricSink::Create(link, /*append=*/true);
+  ASSERT_TRUE(linked.ok());
+  ASSERT_TRUE((*linked)->ResumeAt(1).ok());
+  linked->reset();
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(StepsAndKinds(path), std::vector<std::string>{"1t"});
+  fs::remove(link);
   fs::remove(path);
+
+  // Not a regular file (a pipe, a terminal, /dev/null): never read back, only appended to.
+  absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> device =
+      JsonLinesMetricSink::Create("/dev/null", /*append=*/true);
+  ASSERT_TRUE(device.ok());
+  const absl::Status refused = (*device)->ResumeAt(5);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("/dev/null: not a regular file"), std::string::npos) << refused;
+  (*device)->Emit(Point(5, MetricPoint::KIND_EVAL));  // appended, nothing read back
 }
 
 }  // namespace
