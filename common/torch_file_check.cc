@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/zip_records.h"
@@ -22,7 +23,16 @@ bool IsLegacyTorchSave(absl::string_view head) {
 
 absl::Status CheckTorchFile(const std::string& path, const std::string& field, TorchFile kind) {
   if (kind == TorchFile::kTorchScript) {
-    return CheckZipFileRecords(path, field, "not a TorchScript file (torch.jit.save)");
+    // torch.jit.save's archives hold constants.pkl (torch.save's, of weights say, do not).
+    absl::Status checked = CheckZipFileRecords(
+        path, field, "not a TorchScript file (torch.jit.save)", "constants.pkl");
+    if (absl::StrContains(checked.message(), "without its record constants.pkl")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          checked.message(),
+          " (torch.save writes such archives, of a state_dict say: save the module itself with "
+          "torch.jit.save(torch.jit.script(model)))"));
+    }
+    return checked;
   }
   std::ifstream in(path, std::ios::binary);
   char head[32] = {};

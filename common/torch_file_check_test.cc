@@ -5,6 +5,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "testing/zip_archive.h"
 
 namespace polytrain {
 namespace {
@@ -38,12 +39,25 @@ TEST(CheckTorchFileTest, EachKindIsNamedInItsOwnWords) {
                 .message()
                 .rfind("f: not a TorchScript file (torch.jit.save): ", 0),
             0u);
-  // An archive (here one of no records: its end-of-directory record alone) passes either way;
-  // what it holds is LibTorch's to read.
+  // An archive passes as torch.save's (here one of no records: its end-of-directory record
+  // alone); what it holds is LibTorch's to read. A model's must hold TorchScript's
+  // constants.pkl: torch.save's archive of a state_dict does not.
   const std::string archive =
       Write("archive.pt", std::string("PK\x05\x06", 4) + std::string(18, '\0'));
-  EXPECT_TRUE(CheckTorchFile(archive, "f", TorchFile::kTorchScript).ok());
   EXPECT_TRUE(CheckTorchFile(archive, "f", TorchFile::kTorchSave).ok());
+  EXPECT_EQ(CheckTorchFile(archive, "f", TorchFile::kTorchScript).message(),
+            "f: not a TorchScript file (torch.jit.save): a zip archive without its record "
+            "constants.pkl (torch.save writes such archives, of a state_dict say: save the module "
+            "itself with torch.jit.save(torch.jit.script(model)))");
+  const std::string weights = Write("weights.pt", testing::StoredZip("x", "archive/data.pkl"));
+  EXPECT_FALSE(CheckTorchFile(weights, "f", TorchFile::kTorchScript).ok());
+  EXPECT_TRUE(CheckTorchFile(weights, "f", TorchFile::kTorchSave).ok());
+  // Only at the archive's top level: a nested one is some other file's.
+  const std::string nested =
+      Write("nested.pt", testing::StoredZip("x", "archive/extra/constants.pkl"));
+  EXPECT_FALSE(CheckTorchFile(nested, "f", TorchFile::kTorchScript).ok());
+  const std::string model = Write("model.pt", testing::StoredModelZip("x"));
+  EXPECT_TRUE(CheckTorchFile(model, "f", TorchFile::kTorchScript).ok());
 }
 
 }  // namespace

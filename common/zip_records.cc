@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/validation.h"
 
@@ -34,7 +35,7 @@ constexpr uint16_t kStored = 0, kDeflated = 8;
 using ReadAt = std::function<bool(uint64_t offset, size_t length, std::string* out)>;
 
 absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& field,
-                   absl::string_view what) {
+                   absl::string_view what, absl::string_view required_record) {
   auto bad = [&](absl::string_view why) {
     return InvalidField(field, absl::StrCat(what, ": ", why));
   };
@@ -87,6 +88,7 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
   }
   uint64_t inflated = 0;
   size_t at = 0;
+  bool required_found = required_record.empty();
   for (uint64_t n = 0; n < entries; ++n) {
     if (at + kDirectoryEntryBytes > directory.size() || Read(directory, at, 4) != kDirectoryEntry) {
       return bad("a damaged zip directory");
@@ -101,8 +103,16 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
     const size_t extra_at = at + kDirectoryEntryBytes + name_bytes;
     at = extra_at + extra_bytes + comment_bytes;
     if (at > directory.size()) return bad("a damaged zip directory");
-    const std::string name = directory.substr(at - extra_bytes - comment_bytes - name_bytes,
-                                              std::min<size_t>(name_bytes, 128));
+    const absl::string_view full_name = absl::string_view(directory).substr(
+        at - extra_bytes - comment_bytes - name_bytes, name_bytes);
+    const std::string name(full_name.substr(0, 128));
+    // A record "<archive>/<required_record>", at the archive's top level.
+    if (!required_found && absl::EndsWith(full_name, required_record)) {
+      const absl::string_view archive_dir =
+          full_name.substr(0, full_name.size() - required_record.size());
+      required_found =
+          absl::EndsWith(archive_dir, "/") && archive_dir.find('/') == archive_dir.size() - 1;
+    }
     // Sizes and offset too large for 32 bits are in the zip64 extra field, in this order.
     for (size_t e = extra_at; e + 4 <= extra_at + extra_bytes;) {
       const uint64_t id = Read(directory, e, 2), length = Read(directory, e + 2, 2);
@@ -136,13 +146,16 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
       return bad(absl::StrCat("record ", Quote(name), " uses zip method ", method));
     }
   }
+  if (!required_found) {
+    return bad(absl::StrCat("a zip archive without its record ", required_record));
+  }
   return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status CheckZipRecords(absl::string_view archive, const std::string& field,
-                             absl::string_view what) {
+                             absl::string_view what, absl::string_view required_record) {
   return Check(
       archive.size(),
       [&](uint64_t offset, size_t length, std::string* out) {
@@ -150,11 +163,11 @@ absl::Status CheckZipRecords(absl::string_view archive, const std::string& field
         out->assign(archive.data() + offset, length);
         return true;
       },
-      field, what);
+      field, what, required_record);
 }
 
 absl::Status CheckZipFileRecords(const std::string& path, const std::string& field,
-                                 absl::string_view what) {
+                                 absl::string_view what, absl::string_view required_record) {
   std::ifstream in(path, std::ios::binary);
   // The caller found the file: failing to open it is this machine's trouble, not the file's
   // (and its path here is no business of whoever named it).
@@ -170,7 +183,7 @@ absl::Status CheckZipFileRecords(const std::string& path, const std::string& fie
         in.seekg(static_cast<std::streamoff>(offset));
         return static_cast<bool>(in.read(out->data(), static_cast<std::streamsize>(length)));
       },
-      field, what);
+      field, what, required_record);
 }
 
 }  // namespace polytrain

@@ -23,13 +23,14 @@ inline constexpr int64_t kMaxZipDirectoryBytes = int64_t{256} << 20;
 
 // `archive` is the whole file. INVALID_ARGUMENT "<field>: <what>: <why>" when it is not a zip
 // archive or a record breaks the rules above; `what` says what the file should be, e.g. "not a
-// file torch.save wrote".
+// file torch.save wrote". With `required_record` ("constants.pkl"), the archive must also hold
+// that record at its top level ("<archive>/constants.pkl").
 absl::Status CheckZipRecords(absl::string_view archive, const std::string& field,
-                             absl::string_view what);
+                             absl::string_view what, absl::string_view required_record = "");
 
 // The same for a file, reading only its directory (INTERNAL when it cannot be opened).
 absl::Status CheckZipFileRecords(const std::string& path, const std::string& field,
-                                 absl::string_view what);
+                                 absl::string_view what, absl::string_view required_record = "");
 
 }  // namespace polytrain
 

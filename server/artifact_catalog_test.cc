@@ -181,7 +181,7 @@ TEST_F(ArtifactCatalogTest, AWrongHashOrTooManyBytesStoresNothing) {
 }
 
 TEST_F(ArtifactCatalogTest, AClientsJobsNameOnlyItsOwnArtifacts) {
-  absl::StatusOr<Artifact> alices = Upload(testing::StoredZip("alice's model"), kAlice);
+  absl::StatusOr<Artifact> alices = Upload(testing::StoredModelZip("alice's model"), kAlice);
   ASSERT_TRUE(alices.ok());
   absl::StatusOr<polytrain::v1::Job> by_bob = SubmitNaming(alices->id(), kBob);
   EXPECT_EQ(by_bob.status().code(), absl::StatusCode::kNotFound);
@@ -214,16 +214,16 @@ TEST_F(ArtifactCatalogTest, AClientsJobsNameOnlyItsOwnArtifacts) {
   swept = api_->SubmitSweep(sweep, kAlice);
   ASSERT_TRUE(swept.ok()) << swept.status();
   EXPECT_EQ(swept->jobs_size(), 2);
-  EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 135 3"}));
+  EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 153 3"}));
 }
 
 // An upload whose file is gone (removed by hand, or the database started beside another
 // --artifacts directory) is said to be missing at submit, and counted for the start-up warning.
 TEST_F(ArtifactCatalogTest, AnUploadWhoseFileIsGoneIsSaidToBeMissing) {
-  absl::StatusOr<Artifact> kept = Upload(testing::StoredZip("kept"), kAlice);
-  absl::StatusOr<Artifact> gone = Upload(testing::StoredZip("gone"), kAlice);
+  absl::StatusOr<Artifact> kept = Upload(testing::StoredModelZip("kept"), kAlice);
+  absl::StatusOr<Artifact> gone = Upload(testing::StoredModelZip("gone"), kAlice);
   ASSERT_TRUE(kept.ok() && gone.ok());
-  ASSERT_TRUE(Upload(testing::StoredZip("gone"), kBob).ok());  // one file, two records
+  ASSERT_TRUE(Upload(testing::StoredModelZip("gone"), kBob).ok());  // one file, two records
   absl::StatusOr<ArtifactCatalog::MissingFiles> missing = (*api_->Artifacts())->FindMissingFiles();
   ASSERT_TRUE(missing.ok()) << missing.status();
   EXPECT_EQ(missing->missing, 0);
@@ -266,15 +266,15 @@ TEST_F(ArtifactCatalogTest, AJobNamingAFileThatIsNoModelIsRefusedAtSubmit) {
             "default zip format");
   polytrain::v1::ListJobsRequest all;
   EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 0);
-  absl::StatusOr<Artifact> archive = Upload(testing::StoredZip("a model"), kAlice);
+  absl::StatusOr<Artifact> archive = Upload(testing::StoredModelZip("a model"), kAlice);
   ASSERT_TRUE(archive.ok());
   EXPECT_TRUE(SubmitNaming(archive->id(), kAlice).ok());
 }
 
 TEST_F(ArtifactCatalogTest, DeletingWaitsForActiveJobsAndTheFileGoesWithTheLastRecord) {
-  absl::StatusOr<Artifact> stored = Upload(testing::StoredZip("shared bytes"), kAlice);
+  absl::StatusOr<Artifact> stored = Upload(testing::StoredModelZip("shared bytes"), kAlice);
   ASSERT_TRUE(stored.ok());
-  ASSERT_TRUE(Upload(testing::StoredZip("shared bytes"), kBob).ok());
+  ASSERT_TRUE(Upload(testing::StoredModelZip("shared bytes"), kBob).ok());
   absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(stored->id(), kAlice);
   ASSERT_TRUE(job.ok());
 
@@ -303,7 +303,8 @@ TEST_F(ArtifactCatalogTest, DeletingWaitsForActiveJobsAndTheFileGoesWithTheLastR
 }
 
 TEST_F(ArtifactCatalogTest, TheLastRecordStaysWhileAnyonesJobNamesIt) {
-  absl::StatusOr<Artifact> stored = Upload(testing::StoredZip("used by an admin's job"), kAlice);
+  absl::StatusOr<Artifact> stored =
+      Upload(testing::StoredModelZip("used by an admin's job"), kAlice);
   ASSERT_TRUE(stored.ok());
   absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(stored->id(), kAdmin);
   ASSERT_TRUE(job.ok());

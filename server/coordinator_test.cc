@@ -105,8 +105,12 @@ TEST_F(CoordinatorTest, APlacementTheStoreRefusedIsRetriedByTheLeaseLoop) {
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_QUEUED);
   EXPECT_EQ(Get(job.id()).waiting_for().rfind("the coordinator cannot write its database (", 0), 0u)
       << Get(job.id()).waiting_for();
+  // The lease loop leaves the store alone for a while after the refusal, then places it.
   scheduler_->ExpireLeases(Scheduler::Clock::now());
+  EXPECT_TRUE(channel.Assigned().empty());
+  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(6));
   EXPECT_EQ(channel.Assigned(), (std::vector<std::string>{"waits-for-the-store"}));
+  EXPECT_EQ(Get(job.id()).waiting_for(), "");
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
 }
 

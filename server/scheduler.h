@@ -379,10 +379,12 @@ class Scheduler {
 
   std::condition_variable stop_cv_;
   bool stopping_ = false;
-  // Why the store refused the last placement (a full disk, say), empty while placements write:
-  // the lease loop places again until one does, since no event may come.
+  // Why the store refused the last scheduling pass's placement (a full disk, say); empty when
+  // that pass placed or had nothing to place. The lease loop places again while it is set,
+  // since no event may come.
   std::string placement_failure_;
-  bool serving_ = false;  // Serving() was called
+  bool placement_failure_logged_ = false;  // until a placement writes again
+  bool serving_ = false;                   // Serving() was called
   std::thread lease_thread_;
 };
 

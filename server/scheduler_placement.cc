@@ -150,6 +150,9 @@ std::string Scheduler::WaitingForLocked(const Job& job) {
 }
 
 std::vector<Job> Scheduler::ScheduleLocked() {
+  // Only this pass's failure counts: a job placed, cancelled or deleted since, or no free
+  // worker now, leaves nothing to retry.
+  placement_failure_.clear();
   std::vector<Job> started;
   const Clock::time_point now = Clock::now();
   // Jobs whose free workers are still stopping their previous attempt, or give fewer threads
@@ -203,12 +206,16 @@ std::vector<Job> Scheduler::ScheduleLocked() {
 }
 
 bool Scheduler::PlacementFailedLocked(const absl::Status& status) {
-  // Said once per failure, not at each of the lease thread's tries.
-  if (placement_failure_.empty()) {
+  // Said once per outage, not at each of the lease loop's tries.
+  if (!placement_failure_logged_) {
     spdlog::error("cannot place queued jobs: the store failed ({}); trying again every {} s",
                   std::string(status.message()), kStoreBackoff.count());
+    placement_failure_logged_ = true;
   }
   placement_failure_ = std::string(status.message());
+  // A refused write may have waited out SQLite's busy timeout under mu_: the lease loop leaves
+  // the store alone for a while before it tries again.
+  store_backoff_until_ = Clock::now() + kStoreBackoff;
   return false;  // the job stays queued
 }
 
@@ -230,9 +237,9 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
   }
   *job->mutable_start_time() = NowTimestamp();
   if (absl::Status s = store_->UpdateJob(*job); !s.ok()) return PlacementFailedLocked(s);
-  if (!placement_failure_.empty()) {
+  if (placement_failure_logged_) {
     spdlog::info("placing jobs again: the store writes again");
-    placement_failure_.clear();
+    placement_failure_logged_ = false;
   }
   queue_.Remove(job->id());
   RunningJob& running = running_[job->id()];

@@ -134,15 +134,15 @@ void Scheduler::ExpireLeases(Clock::time_point now) {
                                            " (attempt ", running.attempt, ")");
     refused = !RequeueLocked(job_id, error, /*retry_if_refused=*/false);
   }
+  // From when the refusal came: a refused write took SQLite's busy timeout.
+  if (refused) store_backoff_until_ = std::max(now, Clock::now()) + kStoreBackoff;
   // A placement the store refused before is tried again (no event may come: the queue and the
-  // free workers wait for nothing else), as the refused requeues are.
+  // free workers wait for nothing else), as the refused requeues are; a placement refused here
+  // sets the backoff itself (PlacementFailedLocked).
   if (!refused &&
       (!lapsed.empty() || !retried.empty() || !let_go.empty() || !placement_failure_.empty())) {
     ScheduleLocked();
-    refused = !placement_failure_.empty();
   }
-  // From when the refusal came: a refused write took SQLite's busy timeout.
-  if (refused) store_backoff_until_ = std::max(now, Clock::now()) + kStoreBackoff;
 }
 
 }  // namespace polytrain

@@ -13,9 +13,9 @@ inline void PutLittleEndian(std::string* out, uint64_t value, int width) {
   for (int i = 0; i < width; ++i) out->push_back(static_cast<char>(value >> (8 * i) & 0xff));
 }
 
-// `data` as the record "archive/data" of a zip archive.
-inline std::string StoredZip(const std::string& data) {
-  const std::string name = "archive/data";
+// `data` as the record `name` of a zip archive. A TorchScript file holds "archive/constants.pkl"
+// (StoredModelZip), which the coordinator looks for in a model.
+inline std::string StoredZip(const std::string& data, const std::string& name = "archive/data") {
   std::string file;
   PutLittleEndian(&file, 0x04034b50, 4);  // local file header
   PutLittleEndian(&file, 20, 2);
@@ -55,6 +55,11 @@ inline std::string StoredZip(const std::string& data) {
   PutLittleEndian(&file, directory_at, 4);
   PutLittleEndian(&file, 0, 2);
   return file;
+}
+
+// What passes for a TorchScript file until LibTorch reads it.
+inline std::string StoredModelZip(const std::string& data) {
+  return StoredZip(data, "archive/constants.pkl");
 }
 
 }  // namespace polytrain::testing
