@@ -90,7 +90,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
     // uploads would otherwise be listed and refused at submit without a word at start.
     absl::StatusOr<ArtifactCatalog::MissingFiles> missing =
         core->artifact_catalog_->FindMissingFiles();
-    if (!missing.ok()) return missing.status();
+    if (!missing.ok()) {  // a warning's check: the coordinator starts anyway
+      spdlog::warn("--artifacts {}: could not compare it with --db's uploads: {}", artifacts->dir,
+                   std::string(missing.status().message()));
+      missing = ArtifactCatalog::MissingFiles{};
+    }
     // Job directories without a job: files a delete could not remove, or another database's
     // checkpoints. Said, never removed here: with the wrong --db they are another's jobs.
     std::vector<std::string> strays;

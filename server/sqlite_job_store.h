@@ -91,6 +91,9 @@ class SqliteJobStore : public JobStore {
   // FAILED_PRECONDITION for a database of another program (schema version 0 with tables).
   absl::Status CheckIsOurs();
   absl::Status Migrate();
+  // `status` of a database SQLite may not write (a read-only file, or a directory where its
+  // -wal and -shm files cannot be made) said as such; any other status as it is.
+  static absl::Status SaidIfReadOnly(sqlite3* db, const absl::Status& status);
   // Fills jobs.end_ms from the records of the jobs already ended (kJobEndTimeSchemaVersion),
   // inside the migration's transaction.
   static absl::Status FillJobEndTimes(sqlite3* db);
