@@ -127,8 +127,8 @@ TEST_F(TokenReloadTest, ARefusedWorkerStopsItsJobsOnceTheirLeaseLapses) {
       << "the refused worker still trains the job the coordinator requeued";
 }
 
-// A worker never welcomed has no jobs to keep: a token the coordinator refuses ends it at once
-// (exit 8, the coordinator's reason), where it used to dial on forever.
+// A worker never welcomed has no jobs to keep: a token the coordinator refuses at every dial for
+// 10 s ends it (exit 8, the coordinator's reason), where it used to dial on forever.
 TEST_F(TokenReloadTest, AWorkerRefusedAtItsFirstDialExits) {
   WriteTokens(Line("client", "alice", kAliceToken) + Line("worker", "pool", kWorkerToken));
   StartCoordinator(/*lease_seconds=*/2, {"--tokens", (dir_ / "tokens.txt").string()});
@@ -149,10 +149,27 @@ TEST_F(TokenReloadTest, AWorkerRefusedAtItsFirstDialExits) {
       std::string::npos)
       << said.str();
   // Counted for the operator's dashboards, by protocol and code.
-  EXPECT_EQ(Scrape("polytrain_auth_refusals_total{code=\"PERMISSION_DENIED\",protocol=\"worker\"}"),
-            1);
+  // Refused at each dial for 10 s before it gave up.
+  EXPECT_GE(Scrape("polytrain_auth_refusals_total{code=\"PERMISSION_DENIED\",protocol=\"worker\"}"),
+            3);
   EXPECT_EQ(Scrape("polytrain_auth_refusals_total{code=\"UNAUTHENTICATED\",protocol=\"client\"}"),
             0);
+}
+
+// Refused at first but let in within the window (its token added, the coordinator reloaded):
+// the worker stays and serves. One refusal is no reason to end.
+TEST_F(TokenReloadTest, AWorkerWhoseTokenIsAddedSoonAfterItStartsIsLetIn) {
+  WriteTokens(Line("client", "alice", kAliceToken));
+  StartCoordinator(/*lease_seconds=*/2, {"--tokens", (dir_ / "tokens.txt").string()});
+  std::ofstream(dir_ / "worker.token") << kWorkerToken << "\n";
+  StartWorker("w3", nullptr, false, 0, {"--token_file", (dir_ / "worker.token").string()});
+  ASSERT_TRUE(WaitFor([&] {
+    return Scrape("polytrain_auth_refusals_total{code=\"UNAUTHENTICATED\",protocol=\"worker\"}") >=
+           1;
+  }));
+  WriteTokens(Line("client", "alice", kAliceToken) + Line("worker", "pool", kWorkerToken));
+  ASSERT_EQ(kill(coordinator_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(WaitFor([&] { return Scrape("polytrain_workers_connected") == 1; }, 30)) << Log();
 }
 
 TEST_F(TokenReloadTest, SighupWithoutTokensChangesNothing) {

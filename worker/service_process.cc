@@ -84,12 +84,17 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
     WakeStopWaiter(0);
   };
   // Refused before any welcome: said once, with the coordinator's reason, and exit 8.
-  static std::mutex refusal_mu;
-  static std::string refusal;
-  options.on_refused_at_start = [](const std::string& reason) {
+  struct Refusal {
+    std::mutex mu;
+    bool refused = false;
+    std::string reason;
+  };
+  auto refusal = std::make_shared<Refusal>();
+  options.on_refused_at_start = [refusal](const std::string& reason) {
     {
-      std::lock_guard<std::mutex> lock(refusal_mu);
-      refusal = reason;
+      std::lock_guard<std::mutex> lock(refusal->mu);
+      refusal->refused = true;
+      refusal->reason = reason;
     }
     WakeStopWaiter(0);
   };
@@ -139,13 +144,16 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
   run_returned.set_value();
   waiter.join();
   {
-    std::lock_guard<std::mutex> lock(refusal_mu);
-    if (!refusal.empty()) {
-      const bool hinted = absl::StrContains(refusal, "--token_file");
-      return Fail(kExitDenied,
-                  absl::PermissionDeniedError(absl::StrCat(
-                      "the coordinator at ", options.coordinator, " refuses this worker: ", refusal,
-                      hinted ? "" : " (the worker's token: --token_file or $POLYTRAIN_TOKEN)")));
+    std::lock_guard<std::mutex> lock(refusal->mu);
+    if (refusal->refused) {
+      // The token's sources are named where the reason is about a token and does not name them.
+      const bool about_token = absl::StrContains(refusal->reason, "token") &&
+                               !absl::StrContains(refusal->reason, "--token_file");
+      return Fail(
+          kExitDenied,
+          absl::PermissionDeniedError(absl::StrCat(
+              "the coordinator at ", options.coordinator, " refuses this worker: ", refusal->reason,
+              about_token ? " (the worker's token: --token_file or $POLYTRAIN_TOKEN)" : "")));
     }
   }
   spdlog::info("{}: stopped", options.name);

@@ -414,9 +414,9 @@ void ServiceWorker::Run() {
   }
   sender_ = std::thread([this] { SenderLoop(); });
   RedialBackoff backoff;
-  while (!stopping_) {
+  while (!stopping_ && !gave_up_) {
     if (ServeOneConnection()) backoff.Reset();
-    if (stopping_) break;
+    if (stopping_ || gave_up_) break;
     outbox_.WaitUnlessClosed(backoff.Next(heartbeat_seconds_.load()));
   }
   {

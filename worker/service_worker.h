@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,10 +66,11 @@ class ServiceWorker {
     // other jobs back and exits, since only a new process frees the slot the stuck thread holds.
     std::chrono::seconds cancel_grace{60};
     std::function<void()> on_stuck;
-    // Runs once, with the coordinator's reason, if the first dials that reach it are refused
-    // (UNAUTHENTICATED or PERMISSION_DENIED: the token unknown, or not a worker's) before it
-    // ever welcomed this worker; polytrain-worker then exits 8. Null: dialled on, as a worker
-    // refused after a welcome always is (a reload of the tokens file may take it back).
+    // Runs once, with the coordinator's reason, when every dial that reached the coordinator
+    // for kStartRefusal was refused (UNAUTHENTICATED or PERMISSION_DENIED: the token unknown,
+    // or not a worker's) before it ever welcomed this worker; Run() then returns once Stop()
+    // is called, and polytrain-worker exits 8. Null: dialled on, as a worker refused after a
+    // welcome always is (a reload of the tokens file may take it back).
     std::function<void(const std::string& reason)> on_refused_at_start;
     // Receives step times, throughput, jobs running and memory; may be null.
     WorkerMetrics* metrics = nullptr;
@@ -145,8 +147,12 @@ class ServiceWorker {
   int failed_connections_ = 0;  // in a row, since the last welcome (Run's thread only)
   // Whether a refused worker's jobs have surely been requeued. Run's thread only.
   RefusedLease refused_lease_;
-  // Whether the coordinator has welcomed this worker since it started. Run's thread only.
+  // Whether the coordinator has welcomed this worker since it started; when an unbroken run of
+  // refusals before that began; whether it gave up (on_refused_at_start). Run's thread only.
   bool ever_welcomed_ = false;
+  std::optional<std::chrono::steady_clock::time_point> first_start_refusal_;
+  bool gave_up_ = false;
+  static constexpr std::chrono::seconds kStartRefusal{10};
 
   // RemoveIdleJobDirs for the jobs in jobs_ (and `assigned`), logged. Under jobs_mu_, so no job
   // starts in a directory being removed.

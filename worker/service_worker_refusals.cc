@@ -16,19 +16,27 @@ namespace polytrain {
 void ServiceWorker::NotConnected(const grpc::Status& status) {
   const bool refused = status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
                        status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
-  // A worker never taken has no jobs to keep: a wrong token is said once, not retried forever.
-  // A name held under another token ("hello.name: ...") is let go when that token's jobs end.
+  const auto now = std::chrono::steady_clock::now();
+  // A worker never taken has no jobs to keep: refused at every dial for kStartRefusal (not one
+  // refusal: its token may be being added, the coordinator reloading its tokens file), it ends
+  // rather than retry forever. A name held under another token ("hello.name: ...") is let go
+  // when that token's jobs end: dialled on.
   const bool about_the_name = absl::StartsWith(status.error_message(), "hello.name:");
   if (refused && !about_the_name && !ever_welcomed_ && options_.on_refused_at_start) {
-    if (!stopping_) options_.on_refused_at_start(status.error_message());
-    return;
+    if (!first_start_refusal_.has_value()) first_start_refusal_ = now;
+    if (now - *first_start_refusal_ >= kStartRefusal) {
+      gave_up_ = true;
+      if (!stopping_) options_.on_refused_at_start(status.error_message());
+      return;
+    }
   }
   ReportNotConnected(status);
-  const auto now = std::chrono::steady_clock::now();
   if (!refused) {
+    first_start_refusal_.reset();  // a run of refusals is unbroken, or starts again
     refused_lease_.Unreachable();
     return;
   }
+  if (!ever_welcomed_) return;  // no job's lease to count
   refused_lease_.Refused(now);
   if (!refused_lease_.Lapsed(now)) return;
   std::vector<std::string> stopped;
