@@ -271,8 +271,10 @@ CLI::Validator ExistingPath(bool directory) {
           // A dangling link exists as a name: say where it points, or "no such file" misleads.
           if (std::filesystem::is_symlink(std::filesystem::symlink_status(path, error))) {
             const std::filesystem::path target = std::filesystem::read_symlink(path, error);
-            return path + (directory ? kNoSuchDirectory : kNoSuchFile) + " (a link to " +
-                   target.string() + ", which does not exist)";
+            if (!error) {
+              return path + (directory ? kNoSuchDirectory : kNoSuchFile) + " (a link to " +
+                     target.string() + ", which does not exist)";
+            }
           }
           return path + (directory ? kNoSuchDirectory : kNoSuchFile);
         }

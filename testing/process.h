@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -71,7 +72,8 @@ class Process {
     if (pid_ <= 0) return -1;
     const auto deadline = std::chrono::steady_clock::now() + limit;
     int status = 0;
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
+    pid_t reaped = 0;
+    while ((reaped = waitpid(pid_, &status, WNOHANG)) == 0 || (reaped < 0 && errno == EINTR)) {
       if (std::chrono::steady_clock::now() >= deadline) {
         Kill(SIGKILL);
         return -2;
@@ -79,6 +81,7 @@ class Process {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polls the exit, bounded
     }
     pid_ = -1;
+    if (reaped < 0) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 

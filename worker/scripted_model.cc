@@ -103,6 +103,8 @@ std::string DtypeHint(const torch::jit::Module& module, const torch::Tensor& bat
         return c10::toString(type);
     }
   };
+  // The data is float32 (tensor files are converted): a model of another dtype is the cause.
+  if (batch.scalar_type() != torch::kFloat) return "";
   for (const torch::Tensor& p : module.parameters()) {
     if (p.is_floating_point() && p.scalar_type() != batch.scalar_type()) {
       return absl::StrCat(" (the model's parameters are ", name(p.scalar_type()), " and the batch ",
