@@ -24,6 +24,24 @@ TEST_F(CoordinatorTest, AReconnectingWorkerReattachesItsRunningJob) {
   EXPECT_EQ(Get(job.id()).attempts(), 1);
 }
 
+// A worker that says "cancelled" of a job nobody cancelled (a faulty worker) has failed it: the
+// job is not recorded as a user's cancel, and its error says what the worker claimed.
+TEST_F(CoordinatorTest, ACancelNobodyAskedForIsAFailure) {
+  const Job job = Submit("never-cancelled");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage stopped;
+  stopped.mutable_failed()->set_job_id(job.id());
+  stopped.mutable_failed()->set_attempt(1);
+  stopped.mutable_failed()->set_cancelled(true);
+  stopped.mutable_failed()->set_error("stopped");
+  ASSERT_TRUE(protocol_->Handle(session, stopped).ok());
+  const Job failed = Get(job.id());
+  EXPECT_EQ(failed.state(), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(failed.error(), "the worker reported it cancelled, but no cancel was asked: stopped");
+  EXPECT_FALSE(failed.cancel_requested());
+}
+
 TEST_F(CoordinatorTest, AWorkerThatComesBackWithoutItsJobLosesTheAttemptAtOnce) {
   const Job job = Submit("lost-in-a-restart");
   RecordingChannel before, after;
