@@ -93,6 +93,9 @@ inline constexpr size_t kMaxErrorLength = 4096;
 
 // --- Artifacts (worker.proto) ---
 inline constexpr size_t kArtifactChunkBytes = size_t{1} << 20;
+// Empty chunks in a row an upload may send (a chunk marked last may be empty): each would keep
+// the transfer's idle timer from running out, holding an upload slot with no bytes coming.
+inline constexpr int kMaxEmptyChunksInARow = 64;
 inline constexpr int64_t kMaxArtifactBytes = int64_t{4} << 30;
 inline constexpr int kMaxArtifactNameLength = 128;
 // Checkpoints are the artifacts named ckpt-<zero-padded step>.pt, so that names sort by step.

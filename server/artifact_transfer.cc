@@ -101,6 +101,11 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       return s;
     }
     if (absl::Status s = upload_->Append(chunk_.data()); !s.ok()) return s;
+    empty_in_a_row_ = chunk_.data().empty() ? empty_in_a_row_ + 1 : 0;
+    if (empty_in_a_row_ > kMaxEmptyChunksInARow && !chunk_.last()) {
+      return absl::InvalidArgumentError(absl::StrCat("data: more than ", kMaxEmptyChunksInARow,
+                                                     " empty chunks in a row; nothing stored"));
+    }
     if (chunk_.last()) {
       size_ = chunk_.size();
       crc32_ = chunk_.crc32();
@@ -134,6 +139,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   std::string job_id_, name_;
   int32_t attempt_ = 0;
   bool last_received_ = false;
+  int empty_in_a_row_ = 0;
   int64_t size_ = 0;
   uint32_t crc32_ = 0;
   StreamIdleTimer idle_;  // last: stopped before the rest goes

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "api/artifacts.h"
+#include "api/limits.h"
 #include "common/grpc_status.h"
 #include "server/artifact_catalog.h"
 #include "server/request_bytes.h"
@@ -105,6 +106,11 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
       upload_ = *std::move(upload);
     }
     if (absl::Status s = upload_->Append(chunk.data()); !s.ok()) return s;
+    empty_in_a_row_ = chunk.data().empty() ? empty_in_a_row_ + 1 : 0;
+    if (empty_in_a_row_ > kMaxEmptyChunksInARow && !chunk.last()) {
+      return absl::InvalidArgumentError(absl::StrCat("data: more than ", kMaxEmptyChunksInARow,
+                                                     " empty chunks in a row; nothing stored"));
+    }
     // After the last chunk, one more read: the stream's end stores the file, a further chunk
     // refuses it.
     last_received_ = chunk.last();
@@ -127,6 +133,7 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
   grpc::ByteBuffer chunk_bytes_;
   std::unique_ptr<ArtifactCatalog::Upload> upload_;
   bool last_received_ = false;
+  int empty_in_a_row_ = 0;
   std::atomic<bool> cancelled_{false};
   StreamIdleTimer idle_;  // last: stopped before the rest goes
 };

@@ -163,6 +163,24 @@ TEST_F(TransferIdleTest, AnUploadThatKeepsSendingOutlastsTheIdleLimit) {
   EXPECT_EQ(stored.size_bytes(), 12 * 1024);
 }
 
+// Empty chunks are no progress: past kMaxEmptyChunksInARow in a row the upload is refused, not
+// kept open (each one reset the idle limit, so a caller could hold a slot forever).
+TEST_F(TransferIdleTest, AnUploadOfEmptyChunksIsRefused) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::Artifact stored;
+  auto upload = stub_->UploadArtifact(&context, &stored);
+  ASSERT_TRUE(upload->Write(FirstChunk("empty-chunks", std::string(64, 'e'))));
+  for (int i = 0; i <= kMaxEmptyChunksInARow; ++i) {
+    if (!upload->Write(v1::UploadArtifactRequest())) break;  // refused meanwhile
+  }
+  upload->WritesDone();
+  const grpc::Status status = upload->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "data: more than 64 empty chunks in a row; nothing stored");
+  EXPECT_EQ(RegularFilesUnder(dir_ / "artifacts"), 0);
+}
+
 TEST_F(TransferIdleTest, AWorkersUploadThatSendsNothingIsEnded) {
   auto workers = v1::WorkerService::NewStub(channel_);
   grpc::ClientContext context;
