@@ -312,7 +312,7 @@ checks=$((checks + 1))
 [[ $(grep -c "^job-.* cancelled " "$tmp/out") -eq 2 ]] ||
   fail "cancel of a sweep: not both jobs cancelled: $(cat "$tmp/out")"
 # A page at a time: the table names the next page's token on stderr, --page-token takes it.
-expect 0 "polyctl: more jobs: the next 1 with the same filters and --page-token " -- list --sweep "$gang_sweep" --limit 1
+expect 0 "polyctl: more jobs: the next page (up to 1) with the same filters and --page-token " -- list --sweep "$gang_sweep" --limit 1
 first_of_sweep=$(awk 'NR == 2 {print $1}' "$tmp/out")
 token=$(sed -n 's/.*--page-token \([0-9a-f.]*\)$/\1/p' "$tmp/err")
 expect 0 "job-" -- list --sweep "$gang_sweep" --limit 1 --page-token "$token"

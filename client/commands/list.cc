@@ -78,8 +78,8 @@ int RunList(const ListOptions& options, CoordinatorClient& client) {
     PrintJobTable(*response);
     // On stderr: the table stays a table for whoever reads it.
     if (!response->next_page_token().empty()) {
-      std::cerr << "polyctl: more jobs: the next " << options.limit
-                << " with the same filters and --page-token " << response->next_page_token()
+      std::cerr << "polyctl: more jobs: the next page (up to " << options.limit
+                << ") with the same filters and --page-token " << response->next_page_token()
                 << "\n";
     }
   }

@@ -193,7 +193,9 @@ int Main(int argc, char** argv) {
                    "CSV: a class index per line (softmax) or 0/1 per class (sigmoid)")
       ->required()
       ->check(ExistingPath());
-  eval->add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  eval->add_option("--format", format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   LossBenchOptions bench_options;
   auto* bench = app.add_subcommand(
