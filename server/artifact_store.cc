@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -131,20 +132,29 @@ absl::StatusOr<IntactArtifact> ArtifactStore::FindIntactOrOlder(
   passed_over->push_back(std::string(requested.status().message()));
   const std::string job_id = relative.substr(0, relative.find('/'));
   const std::string name = relative.substr(relative.find('/') + 1);
-  std::vector<std::string> older;
+  // The older ones stored: their files, and the records of files since gone (removed by hand),
+  // which are passed over and said to be missing, not skipped without a word.
+  std::set<std::string> older;
   std::error_code error;
-  for (const auto& entry : fs::directory_iterator(fs::path(root_) / job_id, error)) {
-    const std::string candidate = entry.path().filename().string();
-    if (entry.is_regular_file() && absl::StartsWith(candidate, prefix) && candidate < name &&
-        !absl::StrContains(candidate, kUploadMarker)) {
-      older.push_back(candidate);
+  for (const fs::path& dir : {fs::path(root_) / job_id, fs::path(root_) / job_id / kChecksumDir}) {
+    for (const auto& entry : fs::directory_iterator(dir, error)) {
+      const std::string candidate = entry.path().filename().string();
+      std::error_code kind;
+      if (entry.is_regular_file(kind) && absl::StartsWith(candidate, prefix) && candidate < name &&
+          !absl::StrContains(candidate, kUploadMarker)) {
+        older.insert(candidate);
+      }
     }
   }
-  std::sort(older.rbegin(), older.rend());  // newest first
-  for (const std::string& candidate : older) {
-    absl::StatusOr<IntactArtifact> intact = FindIntact(job_id + "/" + candidate);
+  for (auto it = older.rbegin(); it != older.rend(); ++it) {  // newest first
+    const std::string candidate = job_id + "/" + *it;
+    absl::StatusOr<IntactArtifact> intact = FindIntact(candidate);
     if (intact.ok()) return intact;
-    passed_over->push_back(std::string(intact.status().message()));
+    passed_over->push_back(absl::IsNotFound(intact.status())
+                               ? absl::StrCat("artifact ", candidate,
+                                              ": its file is missing (its checksum record is "
+                                              "there)")
+                               : std::string(intact.status().message()));
   }
   return requested.status();
 }

@@ -216,6 +216,16 @@ TEST_F(StoredCheckpointsTest, ACorruptCheckpointFallsBackToTheNewestOlderIntactO
   ASSERT_EQ(passed_over.size(), 2u);
   EXPECT_NE(passed_over[0].find("ckpt-000000000040.pt"), std::string::npos);
   EXPECT_NE(passed_over[1].find("ckpt-000000000030.pt"), std::string::npos);
+  // One whose file was removed by hand (its record stays) is passed over and said missing.
+  fs::remove(root_ / "job-1" / "ckpt-000000000030.pt");
+  passed_over.clear();
+  chosen = store_->FindIntactOrOlder("job-1/ckpt-000000000040.pt", kCheckpointPrefix, &passed_over);
+  ASSERT_TRUE(chosen.ok()) << chosen.status();
+  EXPECT_EQ(chosen->relative, "job-1/ckpt-000000000020.pt");
+  ASSERT_EQ(passed_over.size(), 2u);
+  EXPECT_EQ(passed_over[1],
+            "artifact job-1/ckpt-000000000030.pt: its file is missing (its checksum record is "
+            "there)");
 
   // Never a newer one, and an intact request is served as is.
   passed_over.clear();
