@@ -29,8 +29,9 @@ void JsonLinesMetricSink::Emit(const MetricPoint& point) {
     const absl::Status rewritten = Rewrite([&point](const MetricPoint& held) {
       return held.step() != point.step() || held.kind() != point.kind();
     });
-    if (!rewritten.ok())
+    if (!rewritten.ok()) {
       std::cerr << "polytrain-worker: --metrics_out: " << rewritten.message() << "\n";
+    }
   }
   out_ << ToJson(point, /*include_defaults=*/true) << "\n";
   out_.flush();
