@@ -179,7 +179,7 @@ std::string Describe(const LossConfig& config, int max_alpha_rows) {
   const int rows = std::max(s.NumExtraTerms(), s.ce_tail ? 3 : 0);
   for (int j = 1; j <= std::min(rows, max_alpha_rows); ++j) {
     char line[96];
-    std::snprintf(line, sizeof(line), "  alpha_%-5d = %.6g\n", j, s.Alpha(j));
+    std::snprintf(line, sizeof(line), "  alpha_%-5d = %s\n", j, Num(s.Alpha(j)).c_str());
     out << line;
   }
   if (rows > max_alpha_rows) out << "  ... (" << rows - max_alpha_rows << " more)\n";

@@ -76,6 +76,8 @@ TEST(DescribeTest, DifferentLossesGetDifferentShortNames) {
   smoothed.label_smoothing = 0.9999999;
   EXPECT_EQ(ShortName(smoothed), "ce,ls=0.9999999");
   EXPECT_NE(Describe(smoothed, 0).find("smoothing:   0.9999999\n"), std::string::npos);
+  EXPECT_NE(Describe(Config({1e-7})).find("alpha_1     = 1.0000001\n"), std::string::npos)
+      << Describe(Config({1e-7}));
   smoothed.label_smoothing = 0.123456789;  // rounded to a fraction: six digits and the digest
   EXPECT_EQ(ShortName(smoothed).substr(0, 15), "ce,ls=0.123457#");
   LossConfig weighted = Config({2}), reweighted = Config({2});
