@@ -29,6 +29,13 @@ class ArgumentTest(unittest.TestCase):
     """The client's own checks, with nothing listening: refusals are PolyTrainError (and the
     built-in error a caller expects), wrong types TypeError."""
 
+    def test_an_artifact_name_is_made_as_polyctl_makes_it(self):
+        # Byte by byte of the UTF-8, as ArtifactNameFor in C++: one file, one name from either.
+        self.assertEqual(polytrain.artifact_name("modèle final.pt"), "mod__le_final.pt")
+        self.assertEqual(polytrain.artifact_name("..hidden"), "hidden")
+        self.assertEqual(polytrain.artifact_name("é" * 100), "_" * 128)
+        self.assertEqual(polytrain.artifact_name("..."), "artifact")
+
     def setUp(self):
         self.client = Client("127.0.0.1:1")
 

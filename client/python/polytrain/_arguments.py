@@ -187,8 +187,10 @@ def plain_name(name):
 
 def artifact_name(file_name):
     """A name the coordinator takes for a file ([A-Za-z0-9._-], 1 to 128, no leading dot), made
-    from any file name: other characters become '_'."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", text(file_name, "name").lstrip("."))[:128]
+    from any file name as polyctl makes it: each other byte of its UTF-8 becomes '_' (so
+    "modèle.pt" is "mod__le.pt" from either, and the same file gets the same name)."""
+    raw = text(file_name, "name").lstrip(".").encode("utf-8", "surrogateescape")
+    name = re.sub(rb"[^A-Za-z0-9._-]", b"_", raw)[:128].decode("ascii")
     return name or "artifact"
 
 
