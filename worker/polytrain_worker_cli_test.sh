@@ -74,6 +74,18 @@ check 'grep -qF "polytrain-worker: spec.batch_size: must be in [1, 65536], got 0
   "bad spec message: $(cat "$tmp/err")"
 check '[[ ! -e "$tmp/bad.jsonl" && ! -e "$tmp/bad_ckpt" ]]' "a refused job wrote files"
 
+# A run that fails before it writes anything (it diverges before its first logging point or
+# checkpoint) takes away the directory and file it made: nothing that looks like a result.
+sed 's/learning_rate: 0.05/learning_rate: 9.5/; s/separation: 3/separation: 100/; s/momentum: 0.9/momentum: 0.99/; s/poly1 { epsilon: 1 }/focal { gamma: 0.5 }/' \
+  "$root/examples/jobs/synthetic_poly1.txtpb" >"$tmp/diverges.txtpb"
+echo "log_every_steps: 1000" >>"$tmp/diverges.txtpb"
+"$worker" --spec "$tmp/diverges.txtpb" --metrics_out "$tmp/diverged.jsonl" \
+  --checkpoint_dir "$tmp/diverged_ckpt" --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 6 ]] && grep -q "training diverged" "$tmp/err"' "diverging run: exit $code: $(cat "$tmp/err")"
+check '[[ ! -e "$tmp/diverged.jsonl" && ! -e "$tmp/diverged_ckpt" ]]' \
+  "a run that failed before writing left $(ls -d "$tmp"/diverged* 2>/dev/null)"
+
 # A --checkpoint_dir that cannot hold files fails before the first step (standalone) or at
 # start-up (service mode), naming the flag: not at the first checkpoint, after the training.
 touch "$tmp/a-file"

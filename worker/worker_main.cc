@@ -315,6 +315,24 @@ int Main(int argc, char** argv) {
   // Everything is validated and loaded before anything is written.
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
   if (!trainer.ok()) return Fail(ExitCodeFor(trainer.status()), trainer.status());
+  // What this run makes, it takes away again if it fails before writing anything there: a
+  // failed run leaves no empty checkpoint directory or metrics file that looks like a result.
+  std::error_code made_error;
+  const bool checkpoint_dir_made =
+      !checkpoint_dir.empty() && !std::filesystem::exists(checkpoint_dir, made_error);
+  const bool metrics_out_made =
+      !metrics_out.empty() && !std::filesystem::exists(metrics_out, made_error);
+  auto tidy = [&](int code) {
+    std::error_code error;
+    if (checkpoint_dir_made && std::filesystem::is_empty(checkpoint_dir, error) && !error) {
+      std::filesystem::remove(checkpoint_dir, error);
+    }
+    if (metrics_out_made && std::filesystem::is_regular_file(metrics_out, error) &&
+        std::filesystem::file_size(metrics_out, error) == 0 && !error) {
+      std::filesystem::remove(metrics_out, error);
+    }
+    return code;
+  };
   // Tried before the first step, not at the first checkpoint after hours of training.
   if (!checkpoint_dir.empty()) {
     if (absl::Status s = PrepareFlagDirectory("--checkpoint_dir", checkpoint_dir); !s.ok()) {
@@ -344,17 +362,18 @@ int Main(int argc, char** argv) {
   if (!quiet) std::cerr << "job " << spec.name() << ": " << (*trainer)->Describe() << "\n";
   absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
   if (!summary.ok() && stop.time_limit_passed()) {
-    return Fail(kExitJobFailed, absl::DeadlineExceededError(absl::StrCat(
-                                    "ran past spec.time_limit_seconds (", spec.time_limit_seconds(),
-                                    " s): ", summary.status().message())));
+    return tidy(
+        Fail(kExitJobFailed, absl::DeadlineExceededError(absl::StrCat(
+                                 "ran past spec.time_limit_seconds (", spec.time_limit_seconds(),
+                                 " s): ", summary.status().message()))));
   }
   if (!summary.ok() && !stop.signal_name().empty()) {
-    return Fail(kExitJobFailed,
-                absl::CancelledError(absl::StrCat("stopped by ", stop.signal_name(), ": ",
-                                                  summary.status().message(),
-                                                  "; nothing saved (no --checkpoint_dir)")));
+    return tidy(Fail(kExitJobFailed,
+                     absl::CancelledError(absl::StrCat("stopped by ", stop.signal_name(), ": ",
+                                                       summary.status().message(),
+                                                       "; nothing saved (no --checkpoint_dir)"))));
   }
-  if (!summary.ok()) return Fail(ExitCodeFor(summary.status()), summary.status());
+  if (!summary.ok()) return tidy(Fail(ExitCodeFor(summary.status()), summary.status()));
   for (const std::string& why : summary->passed_over_checkpoints) {
     std::cerr << kTool << ": passed over " << why << " (set aside as .corrupt)\n";
   }
