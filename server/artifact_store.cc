@@ -140,8 +140,10 @@ absl::StatusOr<IntactArtifact> ArtifactStore::FindIntactOrOlder(
     for (const auto& entry : fs::directory_iterator(dir, error)) {
       const std::string candidate = entry.path().filename().string();
       std::error_code kind;
+      // Only names a worker may upload (a record's leftover temporary file is none).
       if (entry.is_regular_file(kind) && absl::StartsWith(candidate, prefix) && candidate < name &&
-          !absl::StrContains(candidate, kUploadMarker)) {
+          !absl::StrContains(candidate, kUploadMarker) &&
+          ValidateUploadedName("name", candidate).ok()) {
         older.insert(candidate);
       }
     }

@@ -224,11 +224,18 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     return absl::OkStatus();
   }
   // Cancelled only when a cancel was asked: a worker's "cancelled" for a job nobody cancelled
-  // (a faulty worker) is a failure, said as such, not a user's cancel.
+  // is not a user's cancel. The attempt ended without its own error: queued again, as a lost
+  // attempt is (it counts against spec.max_attempts).
   const bool cancelled = job->cancel_requested;
-  const std::string unasked = failed.cancelled() && !cancelled
-                                  ? "the worker reported it cancelled, but no cancel was asked: "
-                                  : "";
+  if (failed.cancelled() && !cancelled && !failed.released()) {
+    (void)RequeueLocked(
+        failed.job_id(),
+        absl::StrCat("worker ", job->ranks[owned.rank].worker, " ended attempt ", job->attempt,
+                     " as cancelled, though no cancel was asked: ", CutError(failed.error())),
+        /*retry_if_refused=*/true);
+    ScheduleLocked();
+    return absl::OkStatus();
+  }
   if (failed.released()) workers_[session].draining = true;
   if (!cancelled && failed.released()) {  // its worker is shutting down: another one resumes it
     job->given_back = true;
@@ -271,7 +278,7 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(
       failed.job_id(),
       cancelled ? polytrain::v1::JOB_STATE_CANCELLED : polytrain::v1::JOB_STATE_FAILED,
-      cancelled ? "cancelled while running" : prefix + unasked + CutError(failed.error()), nullptr,
+      cancelled ? "cancelled while running" : prefix + CutError(failed.error()), nullptr,
       // A rank > 0 reports no points: its own count says nothing of how far the gang trained.
       owned.rank == 0 ? std::max(failed.steps(), job->newest_step) : job->newest_step));
   ScheduleLocked();

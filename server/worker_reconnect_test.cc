@@ -24,9 +24,9 @@ TEST_F(CoordinatorTest, AReconnectingWorkerReattachesItsRunningJob) {
   EXPECT_EQ(Get(job.id()).attempts(), 1);
 }
 
-// A worker that says "cancelled" of a job nobody cancelled (a faulty worker) has failed it: the
-// job is not recorded as a user's cancel, and its error says what the worker claimed.
-TEST_F(CoordinatorTest, ACancelNobodyAskedForIsAFailure) {
+// A worker that says "cancelled" of a job nobody cancelled: not recorded as a user's cancel; the
+// attempt is lost and the job queued again, its error saying what the worker claimed.
+TEST_F(CoordinatorTest, ACancelNobodyAskedForLosesTheAttempt) {
   const Job job = Submit("never-cancelled");
   RecordingChannel channel;
   const int64_t session = Connect("w", &channel);
@@ -36,10 +36,12 @@ TEST_F(CoordinatorTest, ACancelNobodyAskedForIsAFailure) {
   stopped.mutable_failed()->set_cancelled(true);
   stopped.mutable_failed()->set_error("stopped");
   ASSERT_TRUE(protocol_->Handle(session, stopped).ok());
-  const Job failed = Get(job.id());
-  EXPECT_EQ(failed.state(), polytrain::v1::JOB_STATE_FAILED);
-  EXPECT_EQ(failed.error(), "the worker reported it cancelled, but no cancel was asked: stopped");
-  EXPECT_FALSE(failed.cancel_requested());
+  const Job again = Get(job.id());
+  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);  // on the free slot again
+  EXPECT_EQ(again.attempts(), 2);
+  EXPECT_EQ(again.error(),
+            "worker w ended attempt 1 as cancelled, though no cancel was asked: stopped");
+  EXPECT_FALSE(again.cancel_requested());
 }
 
 TEST_F(CoordinatorTest, AWorkerThatComesBackWithoutItsJobLosesTheAttemptAtOnce) {

@@ -7,7 +7,6 @@
 #include <string>
 #include <system_error>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/proto_file.h"
@@ -38,29 +37,41 @@ void JsonLinesMetricSink::Emit(const MetricPoint& point) {
 }
 
 absl::Status JsonLinesMetricSink::ResumeAt(int64_t step) {
-  // Only a regular file is read back and rewritten: a pipe or a terminal (--metrics_out
-  // /dev/stdout) would block the read, and a rename would replace the link, not its target.
+  // Only a plain regular file is read back and rewritten: a pipe or a terminal would block the
+  // read, and through a link (/dev/stdout, /proc/self/fd/N) the rename would leave this sink
+  // writing to the file it replaced.
   std::error_code error;
-  if (!std::filesystem::is_regular_file(path_, error)) {
+  const std::filesystem::file_status named = std::filesystem::symlink_status(path_, error);
+  if (error || !std::filesystem::is_regular_file(named)) {
     return absl::FailedPreconditionError(
-        absl::StrCat(path_, ": not a regular file, so the points past the checkpoint (step ", step,
-                     ") a stopped run wrote there stay; later points are appended"));
+        absl::StrCat(path_,
+                     ": not a plain regular file (a link, a pipe, a device), so the points "
+                     "past the checkpoint (step ",
+                     step, ") a stopped run wrote there stay; later points are appended"));
   }
   resumed_step_ = step;
   return Rewrite([step](const MetricPoint& held) { return held.step() <= step; });
 }
 
 absl::Status JsonLinesMetricSink::Rewrite(const std::function<bool(const MetricPoint&)>& keep) {
-  std::error_code error;
-  // A link's target is rewritten in its own directory; the link stays.
-  const std::filesystem::path target = std::filesystem::canonical(path_, error);
-  if (error) return absl::InternalError(absl::StrCat(path_, ": ", error.message()));
-  const std::string temp = target.string() + ".tmp";
   out_.close();
-  // Whatever happens below, the sink appends to the file again: no later point is lost.
-  absl::Cleanup reopen = [this] { out_.open(path_, std::ios::app); };
+  absl::Status rewritten = RewriteClosed(keep);
+  // Whatever happened, the sink appends to the file again: a later point is never lost unsaid.
+  out_.open(path_, std::ios::app);
+  if (!out_) {
+    return absl::InternalError(absl::StrCat(path_, ": cannot open for writing again",
+                                            rewritten.ok() ? "" : "; ", rewritten.message()));
+  }
+  return rewritten;
+}
+
+absl::Status JsonLinesMetricSink::RewriteClosed(
+    const std::function<bool(const MetricPoint&)>& keep) {
+  const std::string temp = absl::StrCat(path_, ".rewrite-", getpid());
+  std::error_code error;
   {
-    std::ifstream in(target);
+    std::ifstream in(path_);
+    if (!in) return absl::InternalError(absl::StrCat(path_, ": cannot read it back"));
     std::ofstream kept(temp, std::ios::trunc);
     if (!kept) return absl::InternalError(absl::StrCat(temp, ": cannot open for writing"));
     std::string line;
@@ -73,13 +84,16 @@ absl::Status JsonLinesMetricSink::Rewrite(const std::function<bool(const MetricP
       }
     }
     kept.flush();
-    if (!kept) {
+    if (in.bad() || !kept) {
       kept.close();
       std::filesystem::remove(temp, error);
-      return absl::InternalError(absl::StrCat(temp, ": writing failed; the file is as it was"));
+      return absl::InternalError(
+          absl::StrCat(path_, ": rewriting it failed; the file is as it was"));
     }
   }
-  std::filesystem::rename(temp, target, error);
+  // The file keeps its permissions.
+  std::filesystem::permissions(temp, std::filesystem::status(path_, error).permissions(), error);
+  std::filesystem::rename(temp, path_, error);
   if (error) {
     const std::string why = error.message();
     std::filesystem::remove(temp, error);

@@ -38,8 +38,10 @@ class JsonLinesMetricSink : public MetricSink {
  private:
   JsonLinesMetricSink(std::string path, std::ofstream out)
       : path_(std::move(path)), out_(std::move(out)) {}
-  // Rewrites the file with only the lines `keep` takes (a line that is not a point is kept).
+  // Rewrites the file with only the lines `keep` takes (a line that is not a point is kept),
+  // through a temporary file renamed into place, and appends to it again.
   absl::Status Rewrite(const std::function<bool(const polytrain::v1::MetricPoint&)>& keep);
+  absl::Status RewriteClosed(const std::function<bool(const polytrain::v1::MetricPoint&)>& keep);
 
   std::string path_;
   std::ofstream out_;

@@ -132,17 +132,20 @@ TEST(JsonLinesMetricSinkTest, AResumedRunKeepsThePointsUpToItsCheckpointEachOnce
   std::vector<std::string> expected = {"1t", "2t", "2e'", "3t'"};
   EXPECT_EQ(StepsAndKinds(path), expected);
 
-  // Through a link: the target is rewritten, the link stays one.
+  // Through a link (/dev/stdout redirected to a file, say): never rewritten, since the sink would
+  // go on writing to the file the rename replaced; appended to, and said.
   const std::string link = path + ".link";
   fs::remove(link);
   fs::create_symlink(path, link);
   absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> linked =
       JsonLinesMetricSink::Create(link, /*append=*/true);
   ASSERT_TRUE(linked.ok());
-  ASSERT_TRUE((*linked)->ResumeAt(1).ok());
+  const absl::Status through_link = (*linked)->ResumeAt(1);
+  EXPECT_EQ(through_link.code(), absl::StatusCode::kFailedPrecondition);
+  (*linked)->Emit(Point(9, MetricPoint::KIND_TRAIN));
   linked->reset();
   EXPECT_TRUE(fs::is_symlink(link));
-  EXPECT_EQ(StepsAndKinds(path), std::vector<std::string>{"1t"});
+  EXPECT_EQ(StepsAndKinds(path), (std::vector<std::string>{"1t", "2t", "2e'", "3t'", "9t"}));
   fs::remove(link);
   fs::remove(path);
 
@@ -152,7 +155,7 @@ TEST(JsonLinesMetricSinkTest, AResumedRunKeepsThePointsUpToItsCheckpointEachOnce
   ASSERT_TRUE(device.ok());
   const absl::Status refused = (*device)->ResumeAt(5);
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(refused.message().find("/dev/null: not a regular file"), std::string::npos) << refused;
+  EXPECT_NE(refused.message().find("/dev/null: not a plain regular file"), std::string::npos) << refused;
   (*device)->Emit(Point(5, MetricPoint::KIND_EVAL));  // appended, nothing read back
 }
 

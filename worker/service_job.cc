@@ -83,7 +83,11 @@ bool ServiceJob::Abandon(const std::string& why) {
   failed->set_job_id(job_.id());
   failed->set_attempt(job_.attempts());
   failed->set_error(CutError(why));
-  failed->set_cancelled(true);
+  // As the attempt would have ended had it stopped: given back (a drain, a lapsed lease) or
+  // cancelled (what the coordinator asked).
+  const bool given_back = released_.load() || let_go_.load();
+  failed->set_released(given_back);
+  failed->set_cancelled(!given_back && cancel_.load());
   abandoned_ = true;
   result_sequence_ = context_.outbox->Enqueue(std::move(result));
   return true;
@@ -325,7 +329,9 @@ void ServiceJob::Run() {
       last_checkpoint_stored = UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
     }
   }
-  const bool cancelled = !summary.ok() && !released_.load() && !let_go_.load() &&
+  // Cancelled only when the coordinator asked (a transfer it cut is also CANCELLED, but no
+  // cancel of the job's: that attempt failed).
+  const bool cancelled = !summary.ok() && !released_.load() && !let_go_.load() && cancel_.load() &&
                          summary.status().code() == absl::StatusCode::kCancelled;
   if (summary.ok() && !summary->released) {
     auto* finished = result.mutable_finished();

@@ -45,7 +45,10 @@ absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Sta
   auto backoff = std::chrono::milliseconds(200);
   while (true) {
     absl::Status s = call();
-    const bool away = absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+    // A transfer the coordinator cut (CANCELLED, not by this job's cancel: a stalled download)
+    // is tried again as an outage is.
+    const bool away = absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
+                      (absl::IsCancelled(s) && !cancel_.load());
     const bool stopping = cancel_.load() || released_.load();
     if (!away || stopping || std::chrono::steady_clock::now() - start > kGiveUpAfter) {
       return s;

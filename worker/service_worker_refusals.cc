@@ -22,6 +22,7 @@ void ServiceWorker::NotConnected(const grpc::Status& status) {
   // rather than retry forever. A name held under another token ("hello.name: ...") is let go
   // when that token's jobs end: dialled on.
   const bool about_the_name = absl::StartsWith(status.error_message(), "hello.name:");
+  if (about_the_name) first_start_refusal_.reset();  // its token was taken
   if (refused && !about_the_name && !ever_welcomed_ && options_.on_refused_at_start) {
     if (!first_start_refusal_.has_value()) first_start_refusal_ = now;
     if (now - *first_start_refusal_ >= kStartRefusal) {

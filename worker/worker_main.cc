@@ -317,19 +317,22 @@ int Main(int argc, char** argv) {
   if (!trainer.ok()) return Fail(ExitCodeFor(trainer.status()), trainer.status());
   // What this run makes, it takes away again if it fails before writing anything there: a
   // failed run leaves no empty checkpoint directory or metrics file that looks like a result.
-  std::error_code made_error;
-  const bool checkpoint_dir_made =
-      !checkpoint_dir.empty() && !std::filesystem::exists(checkpoint_dir, made_error);
-  const bool metrics_out_made =
-      !metrics_out.empty() && !std::filesystem::exists(metrics_out, made_error);
+  // A name that exists in any form (a dangling link included) is the user's, never removed.
+  auto absent = [](const std::string& path) {
+    std::error_code error;  // set for a missing name too: the type tells
+    return !path.empty() && std::filesystem::symlink_status(path, error).type() ==
+                                std::filesystem::file_type::not_found;
+  };
+  const bool checkpoint_dir_made = absent(checkpoint_dir);
+  const bool metrics_out_made = absent(metrics_out);
   auto tidy = [&](int code) {
     std::error_code error;
-    if (checkpoint_dir_made && std::filesystem::is_empty(checkpoint_dir, error) && !error) {
-      std::filesystem::remove(checkpoint_dir, error);
-    }
     if (metrics_out_made && std::filesystem::is_regular_file(metrics_out, error) &&
         std::filesystem::file_size(metrics_out, error) == 0 && !error) {
       std::filesystem::remove(metrics_out, error);
+    }
+    if (checkpoint_dir_made && std::filesystem::is_empty(checkpoint_dir, error) && !error) {
+      std::filesystem::remove(checkpoint_dir, error);
     }
     return code;
   };
@@ -349,7 +352,7 @@ int Main(int argc, char** argv) {
   if (!metrics_out.empty()) {
     absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> sink =
         JsonLinesMetricSink::Create(metrics_out, options.resume);
-    if (!sink.ok()) return Fail(kExitInvalid, sink.status());
+    if (!sink.ok()) return tidy(Fail(kExitInvalid, sink.status()));
     jsonl = *std::move(sink);
   }
   ProgressMetricSink progress(stderr, (*trainer)->total_steps());
