@@ -155,7 +155,8 @@ TEST(JsonLinesMetricSinkTest, AResumedRunKeepsThePointsUpToItsCheckpointEachOnce
   ASSERT_TRUE(device.ok());
   const absl::Status refused = (*device)->ResumeAt(5);
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(refused.message().find("/dev/null: not a plain regular file"), std::string::npos) << refused;
+  EXPECT_NE(refused.message().find("/dev/null: not a plain regular file"), std::string::npos)
+      << refused;
   (*device)->Emit(Point(5, MetricPoint::KIND_EVAL));  // appended, nothing read back
 }
 
