@@ -18,6 +18,18 @@
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
+namespace {
+
+// A failure the coordinator's operator must act on (the store failing, a full disk: the
+// ChunkedFileWriter's and SQLite's RESOURCE_EXHAUSTED say "disk is full"), logged; the caller's
+// own errors (a bad field, a wrong hash, a quota) are the caller's to read.
+bool ForTheOperator(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInternal ||
+         (status.code() == absl::StatusCode::kResourceExhausted &&
+          absl::StrContains(status.message(), "disk is full"));
+}
+
+}  // namespace
 
 template <typename Request, typename Call>
 grpc::ServerUnaryReactor* CoordinatorServiceImpl::Unary(const char* method,
@@ -36,10 +48,7 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::Unary(const char* method,
     status = result.ok() ? SerializeResponse(*result, response_bytes) : result.status();
   }
   const grpc::Status grpc_status = ToGrpcStatus(status);
-  // What the operator must act on (a full disk, the store failing) is logged; the caller's own
-  // errors are the caller's to read.
-  if (status.code() == absl::StatusCode::kInternal ||
-      absl::StrContains(status.message(), "disk is full")) {
+  if (ForTheOperator(status)) {
     spdlog::error("{} from {} failed: {}", method, context->peer(), std::string(status.message()));
   }
   if (metrics_ != nullptr) {
@@ -152,10 +161,8 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::UploadArtifac
   return NewUserArtifactUpload(
       context, api_, access_->ClientCaller(*context), response, transfer_idle_,
       [this, start, peer = context->peer()](const grpc::Status& status) {
-        // What the operator must act on (a full disk, a failed write) is logged; the caller's
-        // own errors (a wrong hash, a quota) are the caller's to read.
-        if (status.error_code() == grpc::StatusCode::INTERNAL ||
-            absl::StrContains(status.error_message(), "disk is full")) {
+        if (ForTheOperator(absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                                        status.error_message()))) {
           spdlog::error("an upload from {} failed: {}", peer, status.error_message());
         }
         if (metrics_ == nullptr) return;

@@ -9,6 +9,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "server/sqlite_schema.h"
+#include "server/sqlite_statement.h"
 
 namespace polytrain {
 namespace {
@@ -361,6 +362,22 @@ TEST_F(SqliteJobStoreTest, ALabelFilterUsesTheLabelIndex) {
   EXPECT_NE(plan.find("job_labels_by_value"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("jobs_by_owner"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("jobs_by_state"), std::string::npos) << plan;
+}
+
+// A database that cannot grow (a full disk; here SQLite's page limit, which fails the same way)
+// is RESOURCE_EXHAUSTED, said as such, where any other failure stays INTERNAL.
+TEST(SqliteStatusTest, AFullDatabaseIsResourceExhausted) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  ASSERT_TRUE(sqlite::Exec(db, "CREATE TABLE t (v BLOB)").ok());
+  ASSERT_TRUE(sqlite::Exec(db, "PRAGMA max_page_count = 3").ok());
+  const absl::Status full = sqlite::Exec(db, "INSERT INTO t SELECT zeroblob(100000)");
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
+  EXPECT_NE(full.message().find("(the coordinator's --db disk is full)"), std::string::npos)
+      << full;
+  const absl::Status other = sqlite::Exec(db, "INSERT INTO no_such_table VALUES (1)");
+  EXPECT_EQ(other.code(), absl::StatusCode::kInternal) << other;
+  sqlite3_close(db);
 }
 
 }  // namespace
