@@ -1,5 +1,5 @@
 // The trainer end to end on real data (Debian's Fashion-MNIST) and synthetic data: accuracy
-// reached, exact resumption, determinism, and every way a job is refused.
+// reached, determinism, and every way a job is refused (exact resumption: trainer_resume_test.cc).
 #include "worker/trainer.h"
 
 #include <atomic>
@@ -7,7 +7,6 @@
 #include <fstream>
 #include <map>
 
-#include "absl/strings/str_format.h"
 #include "api/limits.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -19,36 +18,20 @@ namespace {
 namespace fs = std::filesystem;
 using polytrain::v1::JobSpec;
 using polytrain::v1::MetricPoint;
-using testing_util::ExpectResumeIsExact;
 using testing_util::ExpectSameWeights;
+using testing_util::kSyntheticMlpSpec;
 using testing_util::ModelState;
 using testing_util::Spec;
 using testing_util::TempDir;
 using testing_util::Train;
 using testing_util::VectorSink;
 
-constexpr char kSynthetic[] = R"(
-  name: "synthetic"
-  model { mlp { hidden: [32] dropout: 0.2 } }
-  dataset {
-    synthetic { classes: 5 features: 20 train_samples: 3000 test_samples: 1000 separation: 3
-                seed: 7 }
-  }
-  loss { poly1 { epsilon: 1 } }
-  optimizer { sgd { momentum: 0.9 nesterov: true } learning_rate: 0.05 weight_decay: 1e-4 }
-  schedule { cosine { min_factor: 0.1 } warmup_steps: 10 }
-  epochs: 3
-  batch_size: 64
-  seed: 11
-  log_every_steps: 5
-)";
-
 // Per-class accuracies stop at kMaxClassesWithPerClassMetrics classes, so every point and the
 // final metrics stay within what the coordinator accepts (kMaxValuesPerPoint), validation split
 // included.
 TEST(TrainerTest, PerClassMetricsStopAtAHundredClassesAndEveryPointFitsTheProtocol) {
   for (const int classes : {kMaxClassesWithPerClassMetrics, kMaxClassesWithPerClassMetrics + 1}) {
-    JobSpec spec = Spec(kSynthetic);
+    JobSpec spec = Spec(kSyntheticMlpSpec);
     spec.mutable_dataset()->mutable_synthetic()->set_classes(classes);
     spec.mutable_dataset()->mutable_synthetic()->set_train_samples(4000);
     spec.mutable_dataset()->mutable_synthetic()->set_test_samples(2000);
@@ -78,7 +61,7 @@ TEST(TrainerTest, EvalNllIsTheSameMeasureForEveryLoss) {
   for (const std::string loss :
        {"cross_entropy {}", "cross_entropy {} activation: ACTIVATION_SIGMOID",
         "focal { gamma: 2 }"}) {
-    polytrain::v1::JobSpec spec = Spec(kSynthetic);
+    polytrain::v1::JobSpec spec = Spec(kSyntheticMlpSpec);
     ASSERT_TRUE(
         google::protobuf::TextFormat::MergeFromString("loss { " + loss + " } epochs: 1", &spec));
     absl::StatusOr<TrainingSummary> summary = Train(spec, TrainerOptions());
@@ -97,7 +80,7 @@ TEST(TrainerTest, SyntheticDataReachesNinetyPercent) {
   VectorSink sink;
   TrainerOptions options;
   options.sink = &sink;
-  absl::StatusOr<TrainingSummary> summary = Train(Spec(kSynthetic), options);
+  absl::StatusOr<TrainingSummary> summary = Train(Spec(kSyntheticMlpSpec), options);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->steps, 3 * 47);
   EXPECT_EQ(summary->epochs_completed, 3);
@@ -152,8 +135,8 @@ TEST(TrainerTest, SameSpecAndSeedGiveTheSameRun) {
   first.sink = &first_sink;
   second.sink = &second_sink;
   ModelState a, b;
-  ASSERT_TRUE(Train(Spec(kSynthetic), first, &a).ok());
-  ASSERT_TRUE(Train(Spec(kSynthetic), second, &b).ok());
+  ASSERT_TRUE(Train(Spec(kSyntheticMlpSpec), first, &a).ok());
+  ASSERT_TRUE(Train(Spec(kSyntheticMlpSpec), second, &b).ok());
   ExpectSameWeights(a, b);
   ASSERT_EQ(first_sink.points.size(), second_sink.points.size());
   for (size_t i = 0; i < first_sink.points.size(); ++i) {
@@ -166,53 +149,11 @@ TEST(TrainerTest, SameSpecAndSeedGiveTheSameRun) {
     }
   }
   // A different seed is a different run.
-  JobSpec other = Spec(kSynthetic);
+  JobSpec other = Spec(kSyntheticMlpSpec);
   other.set_seed(12);
   ModelState c;
   ASSERT_TRUE(Train(other, TrainerOptions(), &c).ok());
   EXPECT_FALSE(torch::equal(a[0].second, c[0].second));
-}
-
-TEST(TrainerTest, ResumeEqualsUninterruptedMlpWithDropoutAndMomentum) {
-  JobSpec spec = Spec(kSynthetic);
-  spec.mutable_checkpoint()->set_every_steps(7);
-  ExpectResumeIsExact(spec, 56);  // mid-epoch 1, on a checkpoint
-}
-
-TEST(TrainerTest, ResumeEqualsUninterruptedResNetWithBatchNormAndAdam) {
-  const JobSpec spec = Spec(R"(
-    name: "resnet"
-    model { resnet { stage_channels: [4, 8] } }
-    dataset { fashion_mnist {} train_limit: 256 test_limit: 128 }
-    loss { poly_focal { gamma: 2 epsilons: [1] } label_smoothing: 0.1 }
-    optimizer { adamw {} learning_rate: 0.003 weight_decay: 0.01 }
-    epochs: 2
-    batch_size: 32
-    seed: 5
-    checkpoint { every_epochs: 1 }
-  )");
-  ExpectResumeIsExact(spec, 8);  // the end of epoch 0
-}
-
-TEST(TrainerTest, ResumeEqualsUninterruptedWithAugmentationAndNormalization) {
-  const JobSpec spec = Spec(R"(
-    name: "augmented"
-    model { cnn { channels: [4] hidden: 16 } }
-    dataset {
-      fashion_mnist {}
-      train_limit: 256
-      test_limit: 64
-      augment { random_crop_padding: 2 horizontal_flip: true }
-      normalize { mean: [0.1] std: [1.5] }
-    }
-    loss { poly1 { epsilon: 1 } }
-    optimizer { sgd { momentum: 0.9 } learning_rate: 0.05 }
-    epochs: 2
-    batch_size: 32
-    seed: 9
-    checkpoint { every_steps: 5 }
-  )");
-  ExpectResumeIsExact(spec, 10);  // mid-epoch 1
 }
 
 TEST(TrainerTest, AugmentationChangesWhatIsTrainedOn) {
@@ -245,123 +186,8 @@ TEST(TrainerTest, AugmentationChangesWhatIsTrainedOn) {
             "spec.dataset.augment: needs image samples ([H, W] or [C, H, W]); these are [4]");
 }
 
-TEST(TrainerTest, CheckpointsKeepTheLastN) {
-  JobSpec spec = Spec(kSynthetic);
-  spec.mutable_checkpoint()->set_every_steps(10);
-  spec.mutable_checkpoint()->set_keep_last(3);
-  TrainerOptions options;
-  options.checkpoint_dir = TempDir("keep");
-  absl::StatusOr<TrainingSummary> summary = Train(spec, options);
-  ASSERT_TRUE(summary.ok());
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(options.checkpoint_dir)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"ckpt-000000000130.pt", "ckpt-000000000130.pt.crc32",
-                                      "ckpt-000000000140.pt", "ckpt-000000000140.pt.crc32",
-                                      "ckpt-000000000141.pt", "ckpt-000000000141.pt.crc32"}));
-  fs::remove_all(options.checkpoint_dir);
-}
-
-// A damaged newest checkpoint (a flipped byte) is passed over: the run resumes from the one
-// before it and still ends exactly where an uninterrupted run ends.
-TEST(TrainerTest, ADamagedCheckpointIsPassedOverForThePreviousIntactOne) {
-  JobSpec spec = Spec(kSynthetic);
-  spec.mutable_checkpoint()->set_every_steps(10);
-  ModelState uninterrupted;
-  ASSERT_TRUE(Train(spec, TrainerOptions(), &uninterrupted).ok());
-
-  TrainerOptions first;
-  first.checkpoint_dir = TempDir("damaged");
-  first.stop_after_steps = 30;
-  ASSERT_TRUE(Train(spec, first).ok());
-  const fs::path newest = fs::path(first.checkpoint_dir) / "ckpt-000000000030.pt";
-  {
-    std::fstream file(newest, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekg(static_cast<std::streamoff>(fs::file_size(newest) / 2));
-    const char byte = static_cast<char>(file.get());
-    file.seekp(static_cast<std::streamoff>(fs::file_size(newest) / 2));
-    file.put(static_cast<char>(byte ^ 0x10));
-  }
-
-  TrainerOptions second;
-  second.checkpoint_dir = first.checkpoint_dir;
-  second.resume = true;
-  VectorSink sink;
-  second.sink = &sink;
-  int64_t started_at = -1;
-  size_t points_before_start = 0;
-  second.on_start = [&](int64_t step) {
-    started_at = step;
-    points_before_start = sink.points.size();
-  };
-  ModelState resumed;
-  absl::StatusOr<TrainingSummary> summary = Train(spec, second, &resumed);
-  ASSERT_TRUE(summary.ok()) << summary.status();
-  EXPECT_EQ(summary->resumed_from_step, 20);
-  EXPECT_EQ(started_at, 20);
-  EXPECT_EQ(points_before_start, 0u);
-  ASSERT_EQ(summary->passed_over_checkpoints.size(), 1u);
-  EXPECT_NE(summary->passed_over_checkpoints[0].find("ckpt-000000000030.pt: "), std::string::npos)
-      << summary->passed_over_checkpoints[0];
-  EXPECT_TRUE(fs::exists(newest.string() + ".corrupt"));
-  ExpectSameWeights(uninterrupted, resumed);
-  fs::remove_all(first.checkpoint_dir);
-}
-
-TEST(TrainerTest, AnIntactFileThatIsNotThisModelsCheckpointIsRefused) {
-  TrainerOptions options;
-  options.checkpoint_dir = TempDir("foreign");
-  options.resume = true;
-  fs::create_directories(options.checkpoint_dir);
-  const std::string path = options.checkpoint_dir + "/ckpt-000000000010.pt";
-  std::ofstream(path) << "not a checkpoint";
-  ASSERT_TRUE(RecordCheckpointChecksum(path, *ComputeFileChecksum(path)).ok());
-  absl::StatusOr<TrainingSummary> summary = Train(Spec(kSynthetic), options);
-  EXPECT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(summary.status().message().find("not a checkpoint of this job's model"),
-            std::string::npos);
-  fs::remove_all(options.checkpoint_dir);
-}
-
-TEST(TrainerTest, ACheckpointOfAnotherRunOfTheSameModelIsRefusedNamingTheField) {
-  TrainerOptions options;
-  options.checkpoint_dir = TempDir("another-run");
-  JobSpec first = Spec(kSynthetic);
-  first.set_epochs(1);
-  ASSERT_TRUE(Train(first, options).ok());
-  options.resume = true;
-  // The same model, another loss: its weights would pass for this run's.
-  JobSpec other = first;
-  other.mutable_loss()->mutable_cross_entropy();
-  absl::StatusOr<TrainingSummary> refused = Train(other, options);
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(refused.status().message().find(
-                ": a checkpoint of another run: its spec.loss differs from this one's"),
-            std::string::npos)
-      << refused.status();
-  other = first;
-  other.set_seed(first.seed() + 1);
-  EXPECT_NE(Train(other, options).status().message().find("its spec.seed differs"),
-            std::string::npos);
-  other = first;
-  other.set_drop_last(true);  // another count of steps per epoch
-  EXPECT_NE(Train(other, options).status().message().find("its spec.drop_last differs"),
-            std::string::npos);
-  // What may change: the name, and more epochs to train on.
-  other = first;
-  other.set_name("renamed");
-  other.set_epochs(2);
-  absl::StatusOr<TrainingSummary> continued = Train(other, options);
-  ASSERT_TRUE(continued.ok()) << continued.status();
-  EXPECT_GT(continued->resumed_from_step, 0);
-  fs::remove_all(options.checkpoint_dir);
-}
-
 TEST(TrainerTest, NonFiniteLossStopsTheJob) {
-  JobSpec spec = Spec(kSynthetic);
+  JobSpec spec = Spec(kSyntheticMlpSpec);
   spec.mutable_dataset()->mutable_synthetic()->set_separation(100);
   spec.mutable_optimizer()->set_learning_rate(10);
   spec.mutable_optimizer()->mutable_sgd()->set_momentum(0.99);
@@ -383,113 +209,31 @@ TEST(TrainerTest, CancelStopsBeforeTheNextStep) {
   std::atomic<bool> cancel{true};
   TrainerOptions options;
   options.cancel = &cancel;
-  absl::StatusOr<TrainingSummary> summary = Train(Spec(kSynthetic), options);
+  absl::StatusOr<TrainingSummary> summary = Train(Spec(kSyntheticMlpSpec), options);
   EXPECT_EQ(summary.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(summary.status().message(), "cancelled at step 0");
-}
-
-// Keeps every point, and asks for a release (as a draining worker does) at a given train point.
-class ReleasingSink : public VectorSink {
- public:
-  ReleasingSink(std::atomic<bool>* release, int64_t at_step)
-      : release_(release), at_step_(at_step) {}
-  void Emit(const MetricPoint& point) override {
-    VectorSink::Emit(point);
-    if (point.kind() == MetricPoint::KIND_TRAIN && point.step() == at_step_) *release_ = true;
-  }
-
- private:
-  std::atomic<bool>* release_;
-  int64_t at_step_;
-};
-
-TEST(TrainerTest, AReleaseCheckpointsWhereItsLoggingWindowEndsAndTheResumeIsExact) {
-  const JobSpec spec = Spec(kSynthetic);  // logs every 5 steps; no periodic checkpoints
-  VectorSink reference_sink;
-  TrainerOptions plain;
-  plain.sink = &reference_sink;
-  ModelState uninterrupted;
-  ASSERT_TRUE(Train(spec, plain, &uninterrupted).ok());
-
-  std::atomic<bool> release{false};
-  ReleasingSink sink(&release, 10);
-  const std::string dir = TempDir("released");
-  TrainerOptions first;
-  first.checkpoint_dir = dir;
-  first.release = &release;
-  first.sink = &sink;
-  absl::StatusOr<TrainingSummary> released = Train(spec, first);
-  ASSERT_TRUE(released.ok()) << released.status();
-  EXPECT_TRUE(released->released);
-  EXPECT_EQ(released->steps, 10);
-  EXPECT_NE(released->last_checkpoint.find("ckpt-000000000010.pt"), std::string::npos)
-      << released->last_checkpoint;
-
-  release = false;
-  TrainerOptions second = first;
-  second.resume = true;
-  ModelState resumed_state;
-  absl::StatusOr<TrainingSummary> resumed = Train(spec, second, &resumed_state);
-  ASSERT_TRUE(resumed.ok()) << resumed.status();
-  EXPECT_FALSE(resumed->released);
-  EXPECT_EQ(resumed->resumed_from_step, 10);
-  ExpectSameWeights(uninterrupted, resumed_state);
-  // Both attempts' points together are the uninterrupted run's: no window was cut in two.
-  ASSERT_EQ(sink.points.size(), reference_sink.points.size());
-  for (size_t i = 0; i < sink.points.size(); ++i) {
-    EXPECT_EQ(sink.points[i].step(), reference_sink.points[i].step()) << "point " << i;
-    for (const char* key : {"loss", "accuracy", "eval_loss"}) {
-      const auto& actual = sink.points[i].values();
-      const auto& expected = reference_sink.points[i].values();
-      ASSERT_EQ(actual.count(key), expected.count(key)) << key << " at point " << i;
-      if (actual.count(key) != 0) {
-        EXPECT_EQ(actual.at(key), expected.at(key)) << key;
-      }
-    }
-  }
-  std::filesystem::remove_all(dir);
-
-  // Released before its first step: nothing trained, so nothing to checkpoint.
-  release = true;
-  const std::string untouched = TempDir("released_at_once");
-  TrainerOptions at_once;
-  at_once.checkpoint_dir = untouched;
-  at_once.release = &release;
-  released = Train(spec, at_once);
-  ASSERT_TRUE(released.ok()) << released.status();
-  EXPECT_TRUE(released->released);
-  EXPECT_EQ(released->steps, 0);
-  EXPECT_TRUE(released->last_checkpoint.empty());
-  std::filesystem::remove_all(untouched);
-
-  // A run that writes no checkpoints stops at once, as on a cancel.
-  TrainerOptions nowhere;
-  nowhere.release = &release;
-  absl::StatusOr<TrainingSummary> stopped = Train(spec, nowhere);
-  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kCancelled);
-  EXPECT_EQ(stopped.status().message(), "released at step 0");
 }
 
 TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
   auto error = [](const JobSpec& spec, TrainerOptions options = TrainerOptions()) {
     return Trainer::Create(spec, options).status();
   };
-  JobSpec bad = Spec(kSynthetic);
+  JobSpec bad = Spec(kSyntheticMlpSpec);
   bad.set_batch_size(0);
   EXPECT_EQ(error(bad).message(), "spec.batch_size: must be in [1, 65536], got 0");
 
-  JobSpec cnn = Spec(kSynthetic);
+  JobSpec cnn = Spec(kSyntheticMlpSpec);
   cnn.mutable_model()->mutable_cnn();
   EXPECT_EQ(error(cnn).message(),
             "spec.model.cnn: needs image samples [C, H, W]; this dataset's samples are [20]");
 
-  JobSpec weights = Spec(kSynthetic);
+  JobSpec weights = Spec(kSyntheticMlpSpec);
   weights.mutable_loss()->add_class_weights(1);
   weights.mutable_loss()->add_class_weights(2);
   EXPECT_EQ(error(weights).message(),
             "spec.loss.class_weights: has 2 entries but the dataset has 5 classes");
 
-  JobSpec outside = Spec(kSynthetic);
+  JobSpec outside = Spec(kSyntheticMlpSpec);
   auto* idx = outside.mutable_dataset()->mutable_idx();
   idx->set_train_images("/etc/passwd");
   idx->set_train_labels("fashion-mnist/train-labels-idx1-ubyte.gz");
@@ -501,7 +245,7 @@ TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
             std::string::npos)
       << escaped;
 
-  JobSpec missing = Spec(kSynthetic);
+  JobSpec missing = Spec(kSyntheticMlpSpec);
   missing.mutable_dataset()->mutable_fashion_mnist()->set_dir("no-such-dataset");
   EXPECT_EQ(error(missing).code(), absl::StatusCode::kNotFound);
 
@@ -514,7 +258,7 @@ TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
   };
   write_idx("empty-images", {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28});
   write_idx("empty-labels", {0, 0, 8, 1, 0, 0, 0, 0});
-  JobSpec empty = Spec(kSynthetic);
+  JobSpec empty = Spec(kSyntheticMlpSpec);
   auto* files = empty.mutable_dataset()->mutable_idx();
   files->set_train_images("empty-images");
   files->set_train_labels("empty-labels");
@@ -541,7 +285,7 @@ TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
             "spec.dataset.idx.test_labels: 'high-labels' holds class 9 but 'low-labels' names 2 "
             "classes (0 to 1)");
 
-  JobSpec cuda = Spec(kSynthetic);
+  JobSpec cuda = Spec(kSyntheticMlpSpec);
   cuda.set_device(polytrain::v1::DEVICE_CUDA);
   if (!torch::cuda::is_available()) {
     EXPECT_EQ(error(cuda).code(), absl::StatusCode::kFailedPrecondition);
@@ -551,7 +295,7 @@ TEST(TrainerTest, JobsThatCannotRunAreRefusedBeforeTraining) {
 // The logged training loss is per sample for either reduction: at the first step (the same
 // initial weights and batch) a sum's point equals a mean's.
 TEST(TrainerTest, TheLoggedLossIsPerSampleForASumToo) {
-  JobSpec spec = Spec(kSynthetic);
+  JobSpec spec = Spec(kSyntheticMlpSpec);
   spec.set_log_every_steps(1);
   spec.set_max_steps(1);
   VectorSink mean_sink, sum_sink;
@@ -569,52 +313,6 @@ TEST(TrainerTest, TheLoggedLossIsPerSampleForASumToo) {
   };
   EXPECT_GT(first_loss(mean_sink), 0.0);
   EXPECT_NEAR(first_loss(sum_sink), first_loss(mean_sink), 1e-6 * first_loss(mean_sink));
-}
-
-// A search trial pauses at its rung with an evaluation and a checkpoint there, and a promotion
-// resumes from that checkpoint: rung by rung, the same weights and accuracy as one run.
-TEST(TrainerTest, ASearchTrialPausesAtItsRungsAndResumesExactly) {
-  JobSpec spec = Spec(kSynthetic);
-  spec.set_epochs(3);
-  ModelState uninterrupted;
-  absl::StatusOr<TrainingSummary> reference = Train(spec, TrainerOptions(), &uninterrupted);
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  const int64_t steps_per_epoch = reference->steps / 3;
-
-  const std::string dir = TempDir("trial");
-  TrainerOptions rung0;
-  rung0.checkpoint_dir = dir;
-  rung0.pause_at_epoch = 1;
-  absl::StatusOr<TrainingSummary> paused = Train(spec, rung0);
-  ASSERT_TRUE(paused.ok()) << paused.status();
-  EXPECT_TRUE(paused->paused);
-  EXPECT_EQ(paused->steps, steps_per_epoch);
-  EXPECT_EQ(paused->final_metrics.count("eval_accuracy"), 1u);  // the rung's evaluation
-  EXPECT_NE(paused->last_checkpoint.find(absl::StrFormat("ckpt-%012d.pt", steps_per_epoch)),
-            std::string::npos)
-      << paused->last_checkpoint;
-
-  TrainerOptions rung1 = rung0;
-  rung1.resume = true;
-  rung1.pause_at_epoch = 0;
-  rung1.pause_at_step = steps_per_epoch + 3;  // a rung in steps, mid-epoch
-  paused = Train(spec, rung1);
-  ASSERT_TRUE(paused.ok()) << paused.status();
-  EXPECT_TRUE(paused->paused);
-  EXPECT_EQ(paused->resumed_from_step, steps_per_epoch);
-  EXPECT_EQ(paused->steps, steps_per_epoch + 3);
-
-  TrainerOptions last = rung1;
-  last.pause_at_step = reference->steps;  // at the end: no pause
-  ModelState resumed;
-  absl::StatusOr<TrainingSummary> finished = Train(spec, last, &resumed);
-  ASSERT_TRUE(finished.ok()) << finished.status();
-  EXPECT_FALSE(finished->paused);
-  EXPECT_EQ(finished->steps, reference->steps);
-  ExpectSameWeights(uninterrupted, resumed);
-  EXPECT_EQ(finished->final_metrics.at("eval_accuracy"),
-            reference->final_metrics.at("eval_accuracy"));
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

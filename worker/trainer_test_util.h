@@ -22,6 +22,24 @@ class VectorSink : public MetricSink {
   std::vector<polytrain::v1::MetricPoint> points;
 };
 
+// A small synthetic run (an MLP with dropout, Nesterov momentum, cosine decay after warm-up) that
+// trains in a second and checkpoints and logs often enough to resume anywhere.
+inline constexpr char kSyntheticMlpSpec[] = R"(
+  name: "synthetic"
+  model { mlp { hidden: [32] dropout: 0.2 } }
+  dataset {
+    synthetic { classes: 5 features: 20 train_samples: 3000 test_samples: 1000 separation: 3
+                seed: 7 }
+  }
+  loss { poly1 { epsilon: 1 } }
+  optimizer { sgd { momentum: 0.9 nesterov: true } learning_rate: 0.05 weight_decay: 1e-4 }
+  schedule { cosine { min_factor: 0.1 } warmup_steps: 10 }
+  epochs: 3
+  batch_size: 64
+  seed: 11
+  log_every_steps: 5
+)";
+
 inline polytrain::v1::JobSpec Spec(const std::string& text) {
   polytrain::v1::JobSpec spec;
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec)) << text;
