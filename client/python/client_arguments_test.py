@@ -1,16 +1,15 @@
 """The Python client's own checks, before anything is sent (arguments of the wrong type or value,
-PEM files, addresses), its token on every call, and TLS with certificates made by
-deploy/pki/make-dev-pki.sh (server name override, mutual TLS). Run by client_test.py.
+PEM files, addresses, spec files). Its token and TLS: client_security_test.py. Run by
+client_test.py.
 """
 import errno
-import hashlib
 import os
 import subprocess
 import unittest
 import zlib
 from unittest import mock
 
-from client_support import SCRATCH, SMALL_JOB, SOURCE, TOKEN, Service  # sets sys.path first
+from client_support import PKI, SCRATCH, make_dev_pki  # sets sys.path first
 import numpy  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -22,7 +21,7 @@ import polytrain._messages  # noqa: E402
 import polytrain._upload  # noqa: E402
 import polytrain.states  # noqa: E402
 from polytrain import Client, PolyTrainError  # noqa: E402
-from polytrain.v1 import coordinator_pb2, job_pb2, job_record_pb2  # noqa: E402
+from polytrain.v1 import coordinator_pb2, job_record_pb2  # noqa: E402
 
 
 class ArgumentTest(unittest.TestCase):
@@ -45,8 +44,8 @@ class ArgumentTest(unittest.TestCase):
     def test_pem_arguments_must_hold_what_they_are_for(self):
         pem = SCRATCH / "garbage.pem"
         pem.write_bytes(b"not a certificate")
-        TlsTest.make_pki()
-        worker_cert, worker_key = TlsTest.pki / "worker.pem", TlsTest.pki / "worker.key"
+        make_dev_pki()
+        worker_cert, worker_key = PKI / "worker.pem", PKI / "worker.key"
         encrypted = SCRATCH / "encrypted.key"
         subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
                         "ec_paramgen_curve:prime256v1", "-aes256", "-pass", "pass:secret",
@@ -70,8 +69,8 @@ class ArgumentTest(unittest.TestCase):
                   "tls_cert": b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
                  "tls_cert: no certificate that OpenSSL reads in it"),
                 ({"tls_ca": worker_cert, "tls_cert": worker_cert,
-                  "tls_key": TlsTest.pki / "impostor.key"},
-                 f"tls_key {TlsTest.pki / 'impostor.key'}: not the key of the certificate in "
+                  "tls_key": PKI / "impostor.key"},
+                 f"tls_key {PKI / 'impostor.key'}: not the key of the certificate in "
                  f"tls_cert {worker_cert}")):
             with self.assertRaises(PolyTrainError) as error:
                 Client("127.0.0.1:1", **arguments)
@@ -82,7 +81,7 @@ class ArgumentTest(unittest.TestCase):
         self.assertIn(f"tls_ca {SCRATCH / 'nonexistent.pem'}: no such file", str(error.exception))
         self.assertEqual(error.exception.errno, errno.ENOENT)
         self.assertEqual(error.exception.filename, str(SCRATCH / "nonexistent.pem"))
-        Client("127.0.0.1:1", tls_ca=TlsTest.pki / "ca.pem", tls_cert=worker_cert,
+        Client("127.0.0.1:1", tls_ca=PKI / "ca.pem", tls_cert=worker_cert,
                tls_key=worker_key).close()
 
     def test_a_download_clears_what_killed_downloads_to_its_path_left(self):
@@ -216,226 +215,6 @@ class ArgumentTest(unittest.TestCase):
 
         traced = torch.jit.trace(Doubler(), torch.zeros(2))
         self.assertEqual(polytrain._upload.Upload(traced, None).name, "Doubler.pt")
-
-    def test_a_spec_file_is_read_by_its_extension_and_its_errors_name_the_file(self):
-        expected = job_pb2.JobSpec(name="from-a-file", epochs=2)
-        files = {"spec.txtpb": 'name: "from-a-file" epochs: 2',
-                 "spec.json": '{"name": "from-a-file", "epochs": 2}',
-                 "spec.yaml": "name: from-a-file\nepochs: 2\n"}
-        for name, text in files.items():
-            (SCRATCH / name).write_text(text)
-            self.assertEqual(polytrain._messages.message(SCRATCH / name, job_pb2.JobSpec, "spec"),
-                             expected, name)
-        # YAML as polyctl reads it: a null message is that message, empty; yes/no are strings.
-        (SCRATCH / "null.yaml").write_text("loss:\n  cross_entropy:\nlabels:\n  on: yes\n")
-        from_yaml = polytrain._messages.message(SCRATCH / "null.yaml", job_pb2.JobSpec, "spec")
-        self.assertTrue(from_yaml.loss.HasField("cross_entropy"))
-        self.assertEqual(dict(from_yaml.labels), {"on": "yes"})
-        # Plain scalars as polyctl's yaml-cpp and absl read them, so that one file is one spec.
-        def read(text):
-            (SCRATCH / "read.yaml").write_text(text)
-            return polytrain._messages.message(SCRATCH / "read.yaml", job_pb2.JobSpec, "spec")
-
-        self.assertEqual(read("seed: 010\n").seed, 10)  # not octal 8
-        self.assertEqual(read("seed: !!int 010\n").seed, 10)  # yaml-cpp ignores the tag
-        self.assertEqual(read("seed: 18446744073709551615\n").seed, 2**64 - 1)  # exact
-        self.assertEqual(read("name: ! 10\n").name, "10")  # yaml-cpp's "!": a string
-        self.assertEqual(read("name: !!str ~\n").name, "~")  # tagged: never null
-        self.assertEqual(read("name: !!binary aGVsbG8=\n").name, "aGVsbG8=")  # tag ignored
-        self.assertEqual(dict(read("labels: {a: , ~: b}\n---\n").labels), {"a": "", "null": "b"})
-        self.assertEqual(read("seed: 1e3\n").seed, 1000)
-        self.assertEqual(read("name: 2024-01-01\n").name, "2024-01-01")  # not a date
-        self.assertEqual(read("name: 'true'\nseed:\n"), job_pb2.JobSpec(name="true"))
-        self.assertEqual(read("name: ~\nmodel: {mlp: {hidden: [32, 8]}}\n").model.mlp.hidden,
-                         [32, 8])
-        for text, named in (("seed: 1_000\n", "seed"), ("seed: 1:30\n", "seed"),
-                            ("seed: 0x_1F\n", "seed"), ("seed: 0b101\n", "seed"),
-                            ("name: 1e3\n", "name"),
-                            ("model: {mlp: {hidden: [32, null]}}\n",
-                             "model.mlp.hidden[1]: null in a list"),
-                            ("seed: \u0661\u0660\n",  # not ASCII
-                             "seed: must be a whole number from 0 to 2^64-1, got \"\u0661\u0660\""),
-                            ("loss: {poly1: {epsilon: '1_0.5'}}\n",
-                             'spec.loss.poly1.epsilon: must be a number, got "1_0.5"'),
-                            ("loss: {poly1: {epsilon: 1e400}}\n", "out of a double's range"),
-                            ("loss: {poly1: {epsilon: -.Inf}}\n",
-                             'loss.poly1.epsilon: must be a finite number, got "-.Inf"'),
-                            ("? [a, b]\n: 1\n", "a key that is a list or a map"),
-                            ("max_steps: 5\nmaxSteps: 6\n",
-                             "max_steps: given twice, as max_steps and maxSteps"),
-                            ("optimizer: {sgd: {nesterov: yes}}\n",
-                             "spec.optimizer.sgd.nesterov: must be true or false, got a string"),
-                            ("optimizer: {sgd: {}, learning_rate: true}\n",
-                             "spec.optimizer.learning_rate: must be a number, got a boolean"),
-                            ("name: a\n---\nname: b\n", "a second YAML document")):
-            with self.assertRaises(PolyTrainError, msg=text) as refused:
-                read(text)
-            self.assertIn(named, refused.exception.message, text)
-        # Aliases count as expanded: a few hundred bytes that would be 10^8 values are refused
-        # at once, as polyctl refuses them.
-        bomb = "a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
-            f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]\n" for k in range(1, 8))
-        with self.assertRaises(PolyTrainError) as refused:
-            read(bomb)
-        self.assertIn("more than 250000 values once its aliases are expanded",
-                      refused.exception.message)
-        # A spec file's named files are uploaded from its directory, as polyctl's --files.
-        self.assertEqual(polytrain._upload.files_for(SCRATCH / "spec.json", None), SCRATCH)
-        self.assertEqual(polytrain._upload.files_for("name: 'x'", None), None)
-        self.assertEqual(polytrain._upload.files_for(SCRATCH / "spec.json", False), None)
-        for name, text, error, message in (
-                ("spec.toml", "x", ValueError, "spec.toml: unknown file extension"),
-                ("twice.json", '{"name": "a", "name": "b"}', ValueError,
-                 "twice.json: the key 'name' is given twice"),
-                ("list.json", "[1]", ValueError, "list.json: expected an object at the top, "
-                                                 "got list"),
-                ("broken.yaml", "name: [", ValueError, "broken.yaml:1:8: expected the node content"),
-                ("twice.yaml", "name: a\nname: b\n", ValueError, "the key 'name' is given twice"),
-                ("typo.txtpb", "nmae: 1", ValueError, "typo.txtpb:1:1: Message type "
-                                                      '"polytrain.v1.JobSpec" has no field '
-                                                      'named "nmae"'),
-                ("typo.json", '{"loss": {"poyl1": {}}}', ValueError,
-                 "typo.json: spec.loss.poyl1: no such field"),
-                ("enum.yaml", "precision: FP64\n", ValueError,
-                 "enum.yaml: spec.precision: must be one of PRECISION_UNSPECIFIED, PRECISION_FP32, "
-                 "PRECISION_BF16, got \"FP64\""),
-                ("hidden.json", '{"model": {"mlp": {"hidden": [8, "x"]}}}', ValueError,
-                 "hidden.json: spec.model.mlp.hidden[1]: must be a whole number from -2147483648 "
-                 "to 2147483647, got \"x\""),
-                ("eps.json", '{"loss": {"polyN": {"epsilons": [1, 2, "x"]}}}', ValueError,
-                 "eps.json: spec.loss.poly_n.epsilons[2]: must be a number, got \"x\""),
-                ("camel.json", '{"batchSize": 1.5}', ValueError,
-                 "camel.json: spec.batch_size: must be a whole number from -2147483648 to "
-                 "2147483647, got 1.5"),
-                ("label.json", '{"labels": {"a": "b", "c": 5}}', ValueError,
-                 "label.json: spec.labels[\"c\"]: must be a string, got 5"),
-                ("labels.json", '{"labels": 5}', ValueError,
-                 "labels.json: spec.labels: must be an object of names to values, got 5"),
-                ("scalar.yaml", "model: {mlp: {hidden: 5}}\n", ValueError,
-                 "scalar.yaml: spec.model.mlp.hidden: must be a list, got 5"),
-                ("object.json", '{"model": {"mlp": {"hidden": {"a": 1}}}}', ValueError,
-                 "object.json: spec.model.mlp.hidden: must be a list, got an object"),
-                ("nested.json", '{"labels": {"a": [1]}}', ValueError,
-                 'nested.json: spec.labels["a"]: must be a string, got a list'),
-                ("syntax.json", '{"name": "a",\n "seed": }', ValueError,
-                 "syntax.json:2:10: Expecting value"),
-                ("nan.json", '{"loss": {"poly1": {"epsilon": NaN}}}', ValueError,
-                 "nan.json: spec.loss.poly1.epsilon: must be a finite number")):
-            (SCRATCH / name).write_text(text)
-            with self.assertRaises(error) as raised:
-                self.client.submit(SCRATCH / name)
-            self.assertIn(message, str(raised.exception))
-            self.assertIsInstance(raised.exception, PolyTrainError)
-        with self.assertRaises(FileNotFoundError) as missing:
-            self.client.submit(SCRATCH / "missing.txtpb")
-        self.assertIn("missing.txtpb: no such file", str(missing.exception))
-
-
-class TokenTest(unittest.TestCase):
-    def test_the_token_goes_with_every_call(self):
-        (SCRATCH / "tokens.txt").write_text(
-            f"client carol sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n"
-            f"client dave sha256:{hashlib.sha256(b'dave-token-of-the-tests').hexdigest()}\n")
-        service = Service("tokens", "--tokens", str(SCRATCH / "tokens.txt"), worker=False)
-        try:
-            with Client(service.address) as anonymous:
-                with self.assertRaises(PolyTrainError) as error:
-                    list(anonymous.jobs())
-                self.assertEqual(error.exception.code, "UNAUTHENTICATED")
-            with Client(service.address, token=TOKEN) as carol:
-                self.assertEqual(carol.upload(b"carol's").owner, "carol")
-                job = carol.submit(SMALL_JOB)
-                self.assertEqual(job.owner, "carol")
-            # Another client's job, its model included, is not hers to read.
-            with Client(service.address, token="dave-token-of-the-tests") as dave:
-                with self.assertRaises(PolyTrainError) as error:
-                    dave.download_checkpoint(job.id, SCRATCH / "daves.pt")
-                self.assertEqual(error.exception.code, "PERMISSION_DENIED")
-                self.assertFalse((SCRATCH / "daves.pt").exists())
-        finally:
-            service.close()
-
-
-class TlsTest(unittest.TestCase):
-    """A TLS coordinator that verifies client certificates when presented (as for workers), its
-    certificates made by deploy/pki/make-dev-pki.sh (for the names coordinator, localhost and
-    127.0.0.1), and an impostor's self-signed certificate."""
-
-    pki = SCRATCH / "pki"
-
-    @classmethod
-    def make_pki(cls):
-        """The certificates, made once for every test that needs them."""
-        if (cls.pki / "impostor.pem").exists():
-            return
-        subprocess.run([str(SOURCE.parents[1] / "deploy/pki/make-dev-pki.sh"), str(cls.pki)],
-                       check=True, stderr=subprocess.DEVNULL)
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                        "/CN=impostor", "-keyout", str(cls.pki / "impostor.key"), "-out",
-                        str(cls.pki / "impostor.pem")], check=True, stderr=subprocess.DEVNULL)
-
-    @classmethod
-    def setUpClass(cls):
-        cls.make_pki()
-        cls.service = Service("tls", "--tls_cert", str(cls.pki / "coordinator.pem"), "--tls_key",
-                              str(cls.pki / "coordinator.key"), "--tls_client_ca",
-                              str(cls.pki / "ca.pem"), worker=False, plaintext=False)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.service.close()
-
-    def reaches(self, **tls):
-        """Whether a call over a Client made with `tls` (and the CA) gets through."""
-        tls.setdefault("tls_ca", self.pki / "ca.pem")
-        with Client(self.service.address, timeout=10, **tls) as client:
-            try:
-                client.jobs()
-                return True
-            except PolyTrainError as error:
-                self.assertEqual(error.code, "UNAVAILABLE", error.message)
-                return False
-
-    def test_a_server_name_override_names_the_certificate(self):
-        self.assertTrue(self.reaches())  # its certificate names 127.0.0.1
-        self.assertTrue(self.reaches(tls_server_name="coordinator"))
-        self.assertFalse(self.reaches(tls_server_name="elsewhere.example"))
-        self.assertTrue(self.reaches(tls_ca=(self.pki / "ca.pem").read_bytes()))  # PEM bytes
-        self.assertFalse(self.reaches(tls_ca=self.pki / "impostor.pem"))
-        with self.assertRaises(PolyTrainError) as error:
-            with Client(self.service.address, timeout=10) as plaintext:
-                plaintext.jobs()
-        self.assertEqual(error.exception.code, "UNAVAILABLE")
-        self.assertIn("this client speaks plaintext: if the coordinator serves TLS, give tls_ca",
-                      error.exception.message)
-
-    def test_a_client_certificate_is_presented_for_mutual_tls(self):
-        # The coordinator verifies a certificate that is presented: one from its CA gets
-        # through, the impostor's fails the handshake (so it was presented).
-        self.assertTrue(self.reaches(tls_cert=self.pki / "worker.pem",
-                                     tls_key=self.pki / "worker.key"))
-        self.assertTrue(self.reaches(tls_cert=str(self.pki / "worker.pem"),
-                                     tls_key=(self.pki / "worker.key").read_bytes(),
-                                     tls_server_name="localhost"))
-        self.assertFalse(self.reaches(tls_cert=self.pki / "impostor.pem",
-                                      tls_key=self.pki / "impostor.key"))
-
-    def test_tls_arguments_that_do_not_fit_together_name_the_argument(self):
-        pem = self.pki / "worker.pem"
-        (SCRATCH / "empty.pem").write_bytes(b"")
-        for arguments, message in (
-                ({"tls_cert": pem}, "tls_key: needed with tls_cert"),
-                ({"tls_key": pem, "tls_ca": pem}, "tls_cert: needed with tls_key"),
-                ({"tls_cert": pem, "tls_key": pem}, "tls_ca: needed with tls_cert"),
-                ({"tls_server_name": "coordinator"}, "tls_ca: needed with tls_server_name"),
-                ({"tls_ca": SCRATCH / "empty.pem"}, f"tls_ca {SCRATCH / 'empty.pem'}: empty"),
-                ({"tls_ca": pem, "tls_cert": pem, "tls_key": b" "}, "tls_key: empty")):
-            with self.assertRaises(ValueError) as error:
-                Client("127.0.0.1:1", **arguments)
-            self.assertIn(message, str(error.exception))
-        with self.assertRaises(TypeError):
-            Client("127.0.0.1:1", tls_ca=3)
 
     def test_misused_arguments_are_named_before_anything_is_sent(self):
         client = Client("127.0.0.1:1")  # nothing listens: every error below is the client's own

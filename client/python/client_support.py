@@ -36,6 +36,22 @@ log_every_steps: 5
 """
 
 
+PKI = SCRATCH / "pki"
+
+
+def make_dev_pki():
+    """Certificates by deploy/pki/make-dev-pki.sh in PKI (for the names coordinator, localhost and
+    127.0.0.1), and an impostor's self-signed one; made once for every test that needs them."""
+    if (PKI / "impostor.pem").exists():
+        return
+    subprocess.run([str(SOURCE.parents[1] / "deploy/pki/make-dev-pki.sh"), str(PKI)],
+                   check=True, stderr=subprocess.DEVNULL)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=impostor", "-keyout", str(PKI / "impostor.key"), "-out",
+                    str(PKI / "impostor.pem")], check=True, stderr=subprocess.DEVNULL)
+
+
 class Service:
     """A coordinator (with `flags`; plaintext unless `plaintext` is false, when the flags give
     its TLS) and, unless `worker` is false, one worker."""

@@ -2,9 +2,10 @@
 """The Python client against a real coordinator and worker on loopback: jobs from text, dicts and
 messages, a TorchScript module and a tensor file uploaded from Python and swept over three
 losses, the comparison as rows, errors as PolyTrainError naming the field, watches that outlive
-a restart or fall behind. The client's own argument checks and TLS are in
-client_arguments_test.py, listings (jobs and sweeps by state, pages, deletion of a sweep) in
-client_listing_test.py, both run from here too.
+a restart or fall behind. Run from here too: the client's own argument checks
+(client_arguments_test.py), spec files (client_spec_file_test.py), its token and TLS
+(client_security_test.py), listings (jobs and sweeps by state, pages, deletion of a sweep:
+client_listing_test.py).
 
 Usage: client_test.py BUILD_DIR [TEST...] (BUILD_DIR/python holds the generated polytrain.v1; the
 package's own modules are taken from this directory, so that the test sees them as edited,
@@ -31,7 +32,9 @@ import polytrain  # noqa: E402
 import polytrain._upload  # noqa: E402
 from polytrain import Client, PolyTrainError  # noqa: E402
 from polytrain.v1 import job_pb2, job_record_pb2, metrics_pb2  # noqa: E402
-from client_arguments_test import ArgumentTest, TlsTest, TokenTest  # noqa: E402,F401 (run here)
+from client_arguments_test import ArgumentTest  # noqa: E402,F401 (run here)
+from client_security_test import TlsTest, TokenTest  # noqa: E402,F401 (run here)
+from client_spec_file_test import SpecFileTest  # noqa: E402,F401 (run here)
 from client_listing_test import ListingTest, StateNameTest  # noqa: E402,F401 (run here)
 
 
