@@ -43,6 +43,12 @@ absl::Status AccessControl::Refuse(const grpc::ServerContextBase& context, const
   return status;
 }
 
+void AccessControl::RecordRefusedRequest(const std::string& peer,
+                                         const absl::Status& status) const {
+  failures_.Record(peer, status);
+  if (count_refusal_) count_refusal_("client", status.code());
+}
+
 void AccessControl::ReplaceTokens(std::shared_ptr<const TokenAuthenticator> tokens) {
   std::lock_guard<std::mutex> lock(mu_);
   tokens_ = std::move(tokens);

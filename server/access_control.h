@@ -33,6 +33,11 @@ class AccessControl {
   using RefusalCounter = std::function<void(const std::string& protocol, absl::StatusCode code)>;
   void CountRefusalsWith(RefusalCounter counter) { count_refusal_ = std::move(counter); }
 
+  // A request of an authenticated client refused for what it asked (PERMISSION_DENIED: another
+  // user's job, sweep or file, a priority above the policy): logged with its peer and counted as
+  // a token's refusal is, so that a token probing other users' ids shows in both.
+  void RecordRefusedRequest(const std::string& peer, const absl::Status& status) const;
+
   // The Coordinator service: a client token acts on its own jobs, an admin token on all.
   absl::StatusOr<Caller> ClientCaller(const grpc::ServerContextBase& context) const;
   // The WorkerService: a worker or admin token (and the certificate, when required). Returns the

@@ -12,7 +12,7 @@ AuthFailureLog::AuthFailureLog(Sink sink, int per_window, Clock::duration window
           sink != nullptr ? std::move(sink)
                           : [](const std::string& line) { spdlog::warn("{}", line); },
           [](int64_t unwritten, int written) {
-            return absl::StrCat("refused ", unwritten, " more call(s) for their credentials since ",
+            return absl::StrCat("refused ", unwritten, " more call(s) by access control since ",
                                 written, " were logged (not each logged)");
           },
           per_window, window) {}

@@ -1,8 +1,8 @@
-// Refused authentications in the coordinator's log: a wrong, missing or revoked token, a worker
-// without its certificate. Each names the peer and why, at most `per_window` in a window and then
-// a count, so that a client retrying a bad token in a loop cannot flood the log. The count is
-// written with the first refusal after its window, or when the log is destroyed (the coordinator
-// stops), whichever comes first.
+// Calls refused by access control in the coordinator's log: a wrong, missing or revoked token, a
+// worker without its certificate, a client asking for another user's job. Each names the peer and
+// why, at most `per_window` in a window and then a count, so that a client retrying a bad token in
+// a loop cannot flood the log. The count is written with the first refusal after its window, or
+// when the log is destroyed (the coordinator stops), whichever comes first.
 #ifndef POLYTRAIN_SERVER_AUTH_FAILURE_LOG_H_
 #define POLYTRAIN_SERVER_AUTH_FAILURE_LOG_H_
 

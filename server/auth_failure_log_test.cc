@@ -31,7 +31,7 @@ TEST(AuthFailureLogTest, ABurstIsLoggedUpToItsBoundThenCounted) {
              start + std::chrono::seconds(61));
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[2],
-            "refused 4 more call(s) for their credentials since 2 were logged (not each "
+            "refused 4 more call(s) by access control since 2 were logged (not each "
             "logged)");
   EXPECT_EQ(lines[3],
             "refused a call from an unknown peer: PERMISSION_DENIED: token of worker 'w': a worker "
@@ -51,7 +51,7 @@ TEST(AuthFailureLogTest, TheCountOfABurstThatStopsIsWrittenAtTheEnd) {
   }
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[1],
-            "refused 2 more call(s) for their credentials since 1 were logged (not each logged)");
+            "refused 2 more call(s) by access control since 1 were logged (not each logged)");
 }
 
 }  // namespace

@@ -48,6 +48,9 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::Unary(const char* method,
     status = result.ok() ? SerializeResponse(*result, response_bytes) : result.status();
   }
   const grpc::Status grpc_status = ToGrpcStatus(status);
+  if (caller.ok() && absl::IsPermissionDenied(status)) {
+    access_->RecordRefusedRequest(context->peer(), status);
+  }
   if (ForTheOperator(status)) {
     spdlog::error("{} from {} failed: {}", method, context->peer(), std::string(status.message()));
   }
@@ -191,10 +194,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadChec
                        " checkpoint downloads at once per caller; wait for one to end"));
     }
   }
-  auto find = [this, parsed = std::move(parsed), caller = caller.ok() ? *caller : Caller{}](
+  auto find = [this, parsed = std::move(parsed), caller = caller.ok() ? *caller : Caller{},
+               peer = context->peer()](
                   polytrain::v1::CheckpointChunk* first) -> absl::StatusOr<IntactArtifact> {
     std::vector<std::string> passed_over;
     absl::StatusOr<IntactArtifact> file = api_->StoredCheckpoint(parsed, caller, &passed_over);
+    // Refused the job asked for (another user's): access control's refusal, as a token's is.
+    if (absl::IsPermissionDenied(file.status())) access_->RecordRefusedRequest(peer, file.status());
     if (!file.ok()) return file.status();
     first->set_name(file->name);
     int64_t step = 0;  // the name is ckpt-<step>.pt
@@ -237,7 +243,10 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::DeleteArtifact(
 grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return StartJobWatch(context, api_, metrics_, &watch_quota_, watch_limits_, *request,
-                       access_->ClientCaller(*context));
+                       access_->ClientCaller(*context),
+                       [this, peer = context->peer()](const absl::Status& refused) {
+                         access_->RecordRefusedRequest(peer, refused);
+                       });
 }
 
 }  // namespace polytrain

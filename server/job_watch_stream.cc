@@ -27,7 +27,8 @@ class JobWatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, 
       : api_(api), metrics_(metrics), quota_(quota), limits_(limits) {}
 
   // Starts the watch; a refused caller, request or quota finishes the stream at once.
-  void Start(const grpc::ByteBuffer& request_bytes, const absl::StatusOr<Caller>& caller) {
+  void Start(const grpc::ByteBuffer& request_bytes, const absl::StatusOr<Caller>& caller,
+             const std::function<void(const absl::Status&)>& refused) {
     polytrain::v1::WatchJobRequest request;
     absl::Status status = caller.status();
     if (status.ok()) status = ParseRequest(request_bytes, &request);
@@ -48,6 +49,7 @@ class JobWatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, 
       absl::StatusOr<WatchStart> started = api_->Watch(request, this, *caller);
       status = started.status();
       if (started.ok()) start = *std::move(started);
+      if (absl::IsPermissionDenied(status) && refused) refused(status);
     }
     std::unique_lock<std::mutex> lock(mu_);
     if (!status.ok()) {
@@ -240,9 +242,9 @@ class JobWatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartJobWatch(
     grpc::CallbackServerContext* /*context*/, ClientApi* api, CoordinatorMetrics* metrics,
     CallerQuota* quota, const WatchLimits& limits, const grpc::ByteBuffer& request,
-    const absl::StatusOr<Caller>& caller) {
+    const absl::StatusOr<Caller>& caller, std::function<void(const absl::Status&)> refused) {
   auto* stream = new JobWatchStream(api, metrics, quota, limits);
-  stream->Start(request, caller);
+  stream->Start(request, caller, refused);
   return stream;
 }
 

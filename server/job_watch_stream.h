@@ -10,6 +10,7 @@
 #define POLYTRAIN_SERVER_JOB_WATCH_STREAM_H_
 
 #include <cstdint>
+#include <functional>
 
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -34,11 +35,13 @@ struct WatchLimits {
 };
 
 // Starts the stream for a WatchJob call. `quota` counts the caller's open watches (sized by
-// WatchLimits::per_caller); `metrics` may be null.
+// WatchLimits::per_caller); `metrics` may be null. `refused` (may be null) is told when an
+// authenticated caller is refused the job it asked for (PERMISSION_DENIED: another user's).
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartJobWatch(
     grpc::CallbackServerContext* context, ClientApi* api, CoordinatorMetrics* metrics,
     CallerQuota* quota, const WatchLimits& limits, const grpc::ByteBuffer& request,
-    const absl::StatusOr<Caller>& caller);
+    const absl::StatusOr<Caller>& caller,
+    std::function<void(const absl::Status&)> refused = nullptr);
 
 }  // namespace polytrain
 

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "polytrain/v1/worker.grpc.pb.h"
+#include "testing/http_get.h"
 #include "testing/process.h"
 
 namespace polytrain {
@@ -171,6 +172,13 @@ class SecurityTest : public ::testing::Test {
   }
 
   std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // The value of one series line of the coordinator's /metrics, or -1 when absent.
+  double ScrapeValue(const std::string& series) const {
+    const std::string body = testing::HttpGet(metrics_port_, "/metrics");
+    const size_t at = body.find("\n" + series + " ");
+    return at == std::string::npos ? -1 : std::stod(body.substr(at + series.size() + 2));
+  }
 
   // A channel that trusts `ca`, optionally presenting a client certificate.
   std::shared_ptr<grpc::Channel> TlsChannel(const std::string& ca = "ca",

@@ -85,8 +85,31 @@ TEST_F(SecurityTest, TokensDecideWhoMayDoWhat) {
     ASSERT_TRUE(stub->ListJobs(&context, v1::ListJobsRequest(), &listed).ok());
     EXPECT_EQ(listed.jobs_size(), 0);  // Bob's listing holds none of Alice's jobs
   }
+  {
+    grpc::ClientContext context;
+    Authorize(&context, kBobToken);
+    v1::DownloadCheckpointRequest download;
+    download.set_id(alices.id());
+    auto reader = stub->DownloadCheckpoint(&context, download);
+    v1::CheckpointChunk chunk;
+    EXPECT_FALSE(reader->Read(&chunk));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
   Get(*stub, kAdminToken, alices.id(), &seen);
   EXPECT_EQ(seen.state(), v1::JOB_STATE_QUEUED);  // Bob's cancel changed nothing
+  // Bob's requests for Alice's job (get, cancel, watch, download) are access control's refusals
+  // as the worker token's was: counted, and logged with the peer, so a token trying other
+  // users' ids shows.
+  EXPECT_EQ(
+      ScrapeValue("polytrain_auth_refusals_total{code=\"PERMISSION_DENIED\",protocol=\"client\"}"),
+      5);
+  coordinator_->Kill(SIGTERM);
+  EXPECT_NE(ReadFile(dir_ / "coordinator.log").find("refused a call from ipv4:127.0.0.1:"),
+            std::string::npos);
+  EXPECT_NE(ReadFile(dir_ / "coordinator.log")
+                .find("PERMISSION_DENIED: id: job " + alices.id() + " belongs to another user"),
+            std::string::npos)
+      << ReadFile(dir_ / "coordinator.log");
 }
 
 TEST_F(SecurityTest, TheWorkerProtocolNeedsAWorkerTokenAndACertificateFromTheCa) {
