@@ -57,6 +57,11 @@ TEST_F(GangSchedulingTest, JobsBehindAGangPassItOnlyDuringTheBackfillWindow) {
       EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_QUEUED);
     } else {
       EXPECT_EQ(StateOf(small), polytrain::v1::JOB_STATE_QUEUED);  // the gang holds the line
+      EXPECT_EQ(Get(small.id()).waiting_for(),
+                "held behind " + gang.id() +
+                    " (3 replicas, queued before it), which waits for its workers at once: after "
+                    "its first 0 s (coordinator flag --gang_backfill_seconds) nothing queued "
+                    "behind a gang starts before it");
       Finish(s1, first);
       EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
       EXPECT_EQ(StateOf(small), polytrain::v1::JOB_STATE_QUEUED);
@@ -128,7 +133,7 @@ TEST_F(GangSchedulingTest, AQueuedJobSaysWhatItWaitsFor) {
             "waiting for 3 workers free at once; 0 of the 3 that can run it are free now");
   Finish(s1, small);
   EXPECT_EQ(Get(gang.id()).waiting_for(),
-            "waiting for 3 workers free at once; 1 of the 3 that can run it are free now");
+            "waiting for 3 workers free at once; 1 of the 3 that can run it is free now");
   // Listing fills it too; a job that runs waits for nothing.
   polytrain::v1::ListJobsRequest list;
   absl::StatusOr<polytrain::v1::ListJobsResponse> jobs = api_->ListJobs(list, kAdmin);

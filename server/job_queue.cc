@@ -48,6 +48,17 @@ std::optional<JobQueue::Entry> JobQueue::Next(bool cuda, const std::set<std::str
   return any->second;
 }
 
+std::optional<JobQueue::Entry> JobQueue::Find(const std::string& job_id) const {
+  auto it = index_.find(job_id);
+  if (it == index_.end()) return std::nullopt;
+  const Lane& lane = it->second.first == LaneId::kGang   ? gangs_
+                     : it->second.first == LaneId::kCuda ? cuda_
+                                                         : any_;
+  auto entry = lane.find(it->second.second);
+  if (entry == lane.end()) return std::nullopt;
+  return entry->second;
+}
+
 std::vector<JobQueue::Entry> JobQueue::Gangs() const {
   std::vector<Entry> gangs;
   gangs.reserve(gangs_.size());

@@ -61,6 +61,8 @@ class JobQueue {
   std::optional<Entry> Next(bool cuda, const std::set<std::string>& skip = {}) const;
   // The data-parallel jobs waiting, in the scheduler's order.
   std::vector<Entry> Gangs() const;
+  // The entry of a queued job; empty when it is not queued.
+  std::optional<Entry> Find(const std::string& job_id) const;
 
  private:
   struct Key {  // highest priority first, then oldest

@@ -135,14 +135,31 @@ std::string Scheduler::WaitingForLocked(const Job& job) {
                         any_device_gang ? " (a gang's ranks all have a GPU or all lack one)" : "");
   }
   if (free < replicas) {
-    return replicas > 1 ? absl::StrCat("waiting for ", replicas, " workers free at once; ", free,
-                                       " of the ", able, " that can run it are free now")
-                        : absl::StrCat("every worker that can run it is busy (", able, " of the ",
-                                       of_connected, ")");
+    return replicas > 1
+               ? absl::StrCat("waiting for ", replicas, " workers free at once; ", free, " of the ",
+                              able, " that can run it ", free == 1 ? "is" : "are", " free now")
+               : absl::StrCat("every worker that can run it is busy (", able, " of the ",
+                              of_connected, ")");
   }
   if (!placement_failure_.empty()) {
     return absl::StrCat("the coordinator cannot write its database (", placement_failure_,
                         "); placement is tried again every ", kStoreBackoff.count(), " s");
+  }
+  // A gang queued before it that holds the line (ScheduleLocked): nothing behind it starts until
+  // it has its workers, but for a job that needs no GPU behind a gang that needs GPUs.
+  if (const std::optional<JobQueue::Entry> self = queue_.Find(job.id())) {
+    for (const JobQueue::Entry& gang : queue_.Gangs()) {
+      if (!JobQueue::Before(gang, *self)) break;
+      if (gang.need == DeviceNeed::kCuda && self->need != DeviceNeed::kCuda) continue;
+      if (HoldsTheLineLocked(gang, Clock::now())) {
+        return absl::StrCat("held behind ", gang.job_id, " (", gang.replicas,
+                            " replicas, queued before it), which waits for its workers at once: "
+                            "after its first ",
+                            options_.gang_backfill_seconds,
+                            " s (coordinator flag --gang_backfill_seconds) nothing queued behind "
+                            "a gang starts before it");
+      }
+    }
   }
   // Slots are free: jobs before it in the queue take them first, or a worker still stops the
   // job's previous attempt.

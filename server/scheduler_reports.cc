@@ -206,6 +206,9 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   SweepNotifier notify(this);
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();
+  // Its worker is going (a drain, or an exit to end a stuck attempt): nothing more is placed
+  // on it, whichever attempt this report is about (a stopped rank's too), until its stream ends.
+  if (failed.released()) workers_[session].draining = true;
   const Owned owned = OwnedLocked(session, failed.job_id(), failed.attempt());
   if (owned.job == nullptr) {  // an attempt it was told to stop has ended, or a stale report
     if (StoppedLocked(session, failed.job_id())) {
@@ -236,7 +239,6 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     ScheduleLocked();
     return absl::OkStatus();
   }
-  if (failed.released()) workers_[session].draining = true;
   if (!cancelled && failed.released()) {  // its worker is shutting down: another one resumes it
     job->given_back = true;
     (void)RequeueLocked(

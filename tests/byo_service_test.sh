@@ -178,6 +178,10 @@ for _ in $(seq 300); do
   "$polyctl" get "$stuck_job" --format json 2>/dev/null | grep -q JOB_STATE_RUNNING && break
   sleep 0.1
 done
+# A job queued behind it is never placed on the worker that is about to exit (its slot is
+# freed by the stuck job's end, reported as it goes): it stays queued, no attempt spent.
+expect 0 "job-" -- "$polyctl" submit "$tmp/files/job.txtpb"
+queued_job=$(head -1 "$tmp/out")
 expect 0 "" -- "$polyctl" cancel "$stuck_job"
 timeout 60 tail --pid="$worker_pid" -f /dev/null || { fail "the worker with a stuck job did not exit"; kill -9 "$worker_pid"; }
 wait "$worker_pid"
@@ -188,5 +192,6 @@ checks=$((checks + 1))
 grep -qF "$stuck_job: cancelled; it did not stop within 2 s of its cancel (stuck in its model's code, in reading a file or in a collective), so worker byo-worker exits to end it" "$tmp/worker.log" ||
   fail "the worker did not say why it exits: $(tail -3 "$tmp/worker.log")"
 expect 0 "$stuck_job stuck: cancelled" -- "$polyctl" get "$stuck_job"
+expect 0 "$queued_job byo-service: queued (attempts 0)" -- "$polyctl" get "$queued_job"
 
 finish byo_service_test

@@ -76,7 +76,7 @@ bool ServiceJob::StuckAfterCancel(std::chrono::steady_clock::duration grace) con
   return std::chrono::steady_clock::now() - cancelled >= grace;
 }
 
-bool ServiceJob::Abandon(const std::string& why) {
+bool ServiceJob::Abandon(const std::string& why, bool worker_exits) {
   if (result_taken_.exchange(true)) return false;
   WorkerMessage result;
   auto* failed = result.mutable_failed();
@@ -86,7 +86,7 @@ bool ServiceJob::Abandon(const std::string& why) {
   // As the attempt would have ended had it stopped: given back (a drain, a lapsed lease) or
   // cancelled (what the coordinator asked).
   const bool given_back = released_.load() || let_go_.load();
-  failed->set_released(given_back);
+  failed->set_released(given_back || worker_exits);
   failed->set_cancelled(!given_back && cancel_.load());
   abandoned_ = true;
   result_sequence_ = context_.outbox->Enqueue(std::move(result));

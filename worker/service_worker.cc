@@ -152,7 +152,7 @@ void ServiceWorker::AbandonStuckJobs() {
           " s of its cancel (stuck in its model's code, in reading a file or in a collective), "
           "so worker ",
           options_.name, " exits to end it");
-      if (job->Abandon(why)) {
+      if (job->Abandon(why, /*worker_exits=*/options_.on_stuck != nullptr)) {
         spdlog::error("{}: {}", id, why);
         abandoned = true;
       }
