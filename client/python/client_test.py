@@ -3,7 +3,8 @@
 messages, a TorchScript module and a tensor file uploaded from Python and swept over three
 losses, the comparison as rows, errors as PolyTrainError naming the field, watches that outlive
 a restart or fall behind. Run from here too: the client's own argument checks
-(client_arguments_test.py), spec files (client_spec_file_test.py), its token and TLS
+(client_arguments_test.py), spec files (client_spec_file_test.py), uploads that cannot be sent
+or are interrupted (client_upload_test.py), its token and TLS
 (client_security_test.py), listings (jobs and sweeps by state, pages, deletion of a sweep:
 client_listing_test.py).
 
@@ -20,7 +21,6 @@ import threading
 import time
 import unittest
 import warnings
-from unittest import mock
 
 import grpc
 
@@ -29,12 +29,12 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 import polytrain  # noqa: E402
-import polytrain._upload  # noqa: E402
 from polytrain import Client, PolyTrainError  # noqa: E402
 from polytrain.v1 import job_pb2, job_record_pb2, metrics_pb2  # noqa: E402
 from client_arguments_test import ArgumentTest  # noqa: E402,F401 (run here)
 from client_security_test import TlsTest, TokenTest  # noqa: E402,F401 (run here)
 from client_spec_file_test import SpecFileTest  # noqa: E402,F401 (run here)
+from client_upload_test import UploadTest  # noqa: E402,F401 (run here)
 from client_listing_test import ListingTest, StateNameTest  # noqa: E402,F401 (run here)
 
 
@@ -342,59 +342,6 @@ class ClientTest(ServiceTestCase):
                           "refused-focal-g-2-s1"])
         self.assertEqual(len(self.client.jobs()), jobs_before)
         self.assertNotIn(digest, [a.id for a in self.client.artifacts()])
-
-    def test_what_an_upload_cannot_send_is_refused_by_name_and_a_read_error_is_the_os_error(self):
-        folder = SCRATCH / "odd-sources"
-        folder.mkdir()
-        os.mkfifo(folder / "fifo.pt")
-        (folder / "zero.pt").symlink_to("/dev/zero")
-        for source in (folder / "fifo.pt", "/dev/zero", folder / "zero.pt"):  # would never end
-            with self.assertRaises(PolyTrainError) as error:
-                self.client.upload(source)
-            self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
-            self.assertIn(f"source {source}: not a regular file", error.exception.message)
-        with self.assertRaises(FileNotFoundError) as error:
-            self.client.upload(folder / "missing.pt")
-        self.assertEqual(error.exception.code, "NOT_FOUND")
-
-        # A file that fails while it streams: the OS error, not gRPC's UNKNOWN.
-        (folder / "model.pt").write_bytes(b"m" * (3 << 20))
-
-        def failing_pieces(upload):
-            yield b"m" * (1 << 20)
-            raise OSError(5, "Input/output error")
-
-        with mock.patch.object(polytrain._upload.Upload, "_pieces", failing_pieces):
-            with self.assertRaises(OSError) as error:
-                self.client.upload(folder / "model.pt")
-        self.assertNotIsInstance(error.exception, PolyTrainError)
-        self.assertIn(f"source {folder / 'model.pt'}: Input/output error", str(error.exception))
-        self.assertEqual(self.client.upload(folder / "model.pt").size_bytes, 3 << 20)
-
-        # A file whose bytes change between the hash and the stream (each read of this one
-        # differs) is named as such; nothing is stored.
-        uuid = "/proc/sys/kernel/random/uuid"
-        before = {a.id for a in self.client.artifacts()}
-        with self.assertRaises(PolyTrainError) as error:
-            self.client.upload(uuid)
-        self.assertEqual(error.exception.code, "FAILED_PRECONDITION")
-        self.assertIn(f"source {uuid} changed while it was uploaded", error.exception.message)
-        self.assertEqual({a.id for a in self.client.artifacts()}, before)
-
-        # Bytes stored before under another name: that record, and a warning saying so.
-        first = self.client.upload(b"named twice", name="first.bin")
-        with self.assertWarnsRegex(UserWarning, "stored before as 'first.bin'"):
-            again = self.client.upload(b"named twice", name="second.bin")
-        self.assertEqual(again.id, first.id)
-        # Without name=, the name taken from the source is the one compared.
-        same_bytes = SCRATCH / "renamed.bin"
-        same_bytes.write_bytes(b"named twice")
-        with self.assertWarnsRegex(UserWarning, r"these bytes \(uploaded as 'renamed.bin'\) were "
-                                                "stored before as 'first.bin'"):
-            self.assertEqual(self.client.upload(same_bytes).id, first.id)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # the same name again: no warning
-            self.assertEqual(self.client.upload(b"named twice", name="first.bin").id, first.id)
 
     def test_a_named_file_that_is_not_a_file_goes_as_a_worker_path_with_a_warning(self):
         files = SCRATCH / "fifo-files"

@@ -117,7 +117,20 @@ class Client:
         if not hasattr(request, "__next__"):  # an upload's chunks are each bounded
             _messages.check_size(request, MAX_MESSAGE_BYTES)
         try:
-            response = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            if hasattr(request, "__next__"):
+                # A stream of chunks goes on in gRPC's threads: an interrupt (Ctrl-C) here
+                # cancels it, so the coordinator gives the caller's upload place back at once
+                # rather than after its idle limit.
+                call = method.future(request, timeout=timeout or self.timeout,
+                                     metadata=self._metadata)
+                try:
+                    response = call.result()
+                except BaseException:
+                    call.cancel()
+                    raise
+            else:
+                response = method(request, timeout=timeout or self.timeout,
+                                  metadata=self._metadata)
         except grpc.RpcError as error:
             raise self._failed(error) from None
         except ValueError:  # grpc's "Channel closed!": closed by another thread meanwhile
