@@ -37,6 +37,7 @@ class ListingTest(ServiceTestCase):
         self.assertEqual(len(cancelled.trials), 4)
         self.assertEqual({state_name(t) for t in cancelled.trials}, {"cancelled"})
         self.assertEqual(state_name(self.client.get_sweep(sweep.sweep_id)), "cancelled")
+        self.assertEqual(self.client.get(sweep.sweep_id).id, sweep.sweep_id)  # as polyctl get
         self.assertEqual(state_name(self.client.cancel_sweep(sweep.sweep_id)), "cancelled")
         with self.assertRaises(PolyTrainError) as error:
             self.client.cancel_sweep("sweep-000000000000")

@@ -259,9 +259,12 @@ class Client:
             id=_arguments.text(sweep_id, "sweep_id")))
 
     def get(self, job_id):
-        """The Job."""
-        return self._call(self._stub.GetJob, coordinator_pb2.GetJobRequest(
-            id=_arguments.text(job_id, "job_id")))
+        """The Job. Given a sweep id ("sweep-..."), the Sweep, as get_sweep() and polyctl get
+        give it."""
+        job_id = _arguments.text(job_id, "job_id")
+        if job_id.startswith("sweep-"):
+            return self.get_sweep(job_id)
+        return self._call(self._stub.GetJob, coordinator_pb2.GetJobRequest(id=job_id))
 
     def jobs(self, states=(), labels=None, owner="", limit=None):
         """The jobs matching the filters, newest first, as a list of Job messages: all of them
