@@ -77,6 +77,19 @@ class TlsTest(unittest.TestCase):
         self.assertIn("this client speaks plaintext: if the coordinator serves TLS, give tls_ca",
                       error.exception.message)
 
+    def test_a_tls_client_of_a_plaintext_coordinator_is_told_so(self):
+        plain = Service("plain-for-tls", worker=False)
+        try:
+            with self.assertRaises(PolyTrainError) as error:
+                with Client(plain.address, timeout=10, tls_ca=self.pki / "ca.pem") as client:
+                    client.jobs()
+            self.assertEqual(error.exception.code, "UNAVAILABLE")
+            self.assertIn("(this client speaks TLS: the coordinator there answers in plaintext, "
+                          "which it serves only on loopback; leave tls_ca out to reach it)",
+                          error.exception.message)
+        finally:
+            plain.close()
+
     def test_a_client_certificate_is_presented_for_mutual_tls(self):
         # The coordinator verifies a certificate that is presented: one from its CA gets
         # through, the impostor's fails the handshake (so it was presented).

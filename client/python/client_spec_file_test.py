@@ -134,3 +134,10 @@ class SpecFileTest(unittest.TestCase):
         with self.assertRaises(FileNotFoundError) as missing:
             self.client.submit(SCRATCH / "missing.txtpb")
         self.assertIn("missing.txtpb: no such file", str(missing.exception))
+
+    def test_a_dict_spec_takes_tuples_as_lists(self):
+        spec = polytrain._messages.message(
+            {"model": {"mlp": {"hidden": (8, 4)}}, "loss": {"poly_n": {"epsilons": (1.0, 0.5)}}},
+            job_pb2.JobSpec, "spec")
+        self.assertEqual(list(spec.model.mlp.hidden), [8, 4])
+        self.assertEqual(list(spec.loss.poly_n.epsilons), [1.0, 0.5])

@@ -38,6 +38,10 @@ def message(value, cls, what):
         raise TypeError(f"{what}: expected text, a dict or {cls.__name__}, got "
                         f"{type(value).__name__}")
     if isinstance(value, dict):
+        try:
+            value = _tuples_as_lists(value)  # protobuf's ParseDict takes only lists
+        except RecursionError:  # a dict that holds itself: refused below, naming the field
+            pass
         _check_dict(value, cls.DESCRIPTOR, what)
     parsed = cls()
     try:
@@ -52,6 +56,15 @@ def message(value, cls, what):
                                 f"pathlib.Path({value.strip()!r}), its text or a dict") from None
         raise ArgumentError(_named_parse_error(what, error, cls.DESCRIPTOR, value)) from None
     return parsed
+
+
+def _tuples_as_lists(value):
+    """`value` with every tuple in it (hidden=(8, 4)) a list, as Python code often gives them."""
+    if isinstance(value, dict):
+        return {key: _tuples_as_lists(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tuples_as_lists(item) for item in value]
+    return value
 
 
 # protobuf's json_format says where a value failed as "Failed to parse optimizer field: Failed to

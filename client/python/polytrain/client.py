@@ -153,8 +153,16 @@ class Client:
         """The PolyTrainError of a failed call. A plaintext client whose connection the server
         closed at once is told why that may be, as polyctl tells it."""
         details = details or ""
-        if self._plaintext and code == grpc.StatusCode.UNAVAILABLE and "Socket closed" in details:
-            details += " (this client speaks plaintext: if the coordinator serves TLS, give tls_ca)"
+        # Only while nothing has answered: once one has, a closed socket is an outage (a
+        # restart), not a client speaking the wrong protocol.
+        if code == grpc.StatusCode.UNAVAILABLE and not self._answered:
+            if self._plaintext and "Socket closed" in details:
+                details += (" (this client speaks plaintext: if the coordinator serves TLS, "
+                            "give tls_ca)")
+            elif not self._plaintext and "wrong version number" in details:  # OpenSSL's word
+                details += (" (this client speaks TLS: the coordinator there answers in "
+                            "plaintext, which it serves only on loopback; leave tls_ca out to "
+                            "reach it)")
         return PolyTrainError(code.name, details)
 
     def _iter_pages(self, method, request, field, limit=None):
