@@ -19,9 +19,10 @@ std::string IndexPath(absl::string_view field, int64_t index);
 
 absl::Status InvalidField(absl::string_view field, absl::string_view what);
 
-// A value from a request as an error may quote it: in single quotes, non-printable bytes
-// escaped, and cut after `max_length` characters ("'aaaa...' (8000 characters)"), so that an
-// error never grows with what a client sent.
+// A value from a request as an error may quote it: in single quotes, printable characters as they
+// are (non-ASCII ones too), control characters and invalid bytes escaped as Python writes them
+// ('a\x00b', '\u202e'), and cut after `max_length` bytes ("'aaaa...' (8000 characters)"), so
+// that an error never grows with what a client sent.
 std::string Quote(absl::string_view value, size_t max_length = 64);
 
 // `value` in as few digits as name it exactly: -0.25 stays "-0.25", and -0.2500000001 (refused
