@@ -121,6 +121,34 @@ TEST_F(CoordinatorTest, ADeletedJobLeavesTheCountOfItsStateAndItsSeriesGo) {
   EXPECT_EQ(exposition().find("job_id=\"" + job.id() + "\""), std::string::npos) << exposition();
 }
 
+// A job whose worker's stream is gone shows no throughput while its lease runs out (its last
+// one stayed until the lease lapsed: a dead worker's job read as training at full speed).
+TEST_F(CoordinatorTest, AJobWhoseWorkerIsGoneShowsNoThroughput) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  ReopenWithMetrics(&metrics);
+  const Job job = Submit("orphaned");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage points;
+  points.mutable_metrics()->set_job_id(job.id());
+  points.mutable_metrics()->set_attempt(1);
+  AddTrainPoint(points.mutable_metrics(), 10);
+  (*points.mutable_metrics()->mutable_points(0)->mutable_values())["samples_per_second"] = 966.5;
+  ASSERT_TRUE(protocol_->Handle(session, points).ok());
+  auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
+  const std::string series = "polytrain_job_samples_per_second{job_id=\"" + job.id() + "\"";
+  auto value = [&] {
+    const std::string text = exposition();
+    const size_t at = text.find(series);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(text.find("} ", at) + 2));
+  };
+  ASSERT_EQ(value(), 966.5) << exposition();
+  protocol_->Disconnected(session);
+  EXPECT_EQ(Get(job.id()).state(), polytrain::v1::JOB_STATE_RUNNING);  // its lease still runs
+  EXPECT_EQ(value(), 0) << exposition();
+}
+
 TEST_F(CoordinatorTest, ADeletedSearchsSeriesGo) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));

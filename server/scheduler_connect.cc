@@ -180,6 +180,9 @@ void Scheduler::DetachSessionLocked(int64_t session) {
     for (Rank& rank : job->second.ranks) {
       if (rank.session == session) rank.session = -1;
     }
+    // Nothing is heard of its training until its worker is back: its throughput shows 0 (the
+    // next point it sends sets it again), not the last one while the lease runs out.
+    if (options_.metrics != nullptr) options_.metrics->AttemptStopped(job_id);
   }
   workers_.erase(it);
 }
