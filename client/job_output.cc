@@ -168,6 +168,10 @@ void PrintJob(const Job& job) {
   if (again && !job.error().empty()) {
     std::printf("  attempt %d ended: %s\n", job.attempts() - (queued ? 0 : 1), job.error().c_str());
   }
+  if (job.resumed_from_step() > 0) {  // the latest attempt went on from a stored checkpoint
+    std::printf("  attempt %d resumed from step %lld (a stored checkpoint)\n", job.attempts(),
+                static_cast<long long>(job.resumed_from_step()));
+  }
   if (!job.waiting_for().empty()) std::printf("  waiting: %s\n", job.waiting_for().c_str());
   // A data-parallel job: where each rank of its latest attempt ran.
   if (job.rank_workers_size() > 0) {

@@ -59,6 +59,15 @@ TEST(PrintJobTest, AJobRunningAgainNamesTheAttemptThatEnded) {
             "  attempt 1 ended: lease expired\n");
 }
 
+TEST(PrintJobTest, AnAttemptThatResumedSaysFromWhichStep) {
+  Job job = MakeJob(polytrain::v1::JOB_STATE_RUNNING, 2, "w2", "lease expired");
+  job.set_resumed_from_step(1600);
+  EXPECT_EQ(Printed(job),
+            "job-0123456789ab mlp: running (attempts 2, worker w2)\n"
+            "  attempt 1 ended: lease expired\n"
+            "  attempt 2 resumed from step 1600 (a stored checkpoint)\n");
+}
+
 TEST(PrintJobTest, AGangQueuedAgainListsItsPreviousAttemptsRanks) {
   Job job = MakeJob(polytrain::v1::JOB_STATE_QUEUED, 1, "w1", "rank 1 lost");
   job.mutable_spec()->set_batch_size(64);
