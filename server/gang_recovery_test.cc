@@ -18,9 +18,10 @@ TEST_F(GangSchedulingTest, ALostRankRequeuesTheWholeGangAsOneAttempt) {
   // Queued again; w2 has not said its rank stopped, so its slot is still taken.
   Job again = Get(gang.id());
   EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_QUEUED);
-  EXPECT_EQ(again.error(),
-            "rank 0 on worker w1 lost its gang (attempt 1), rank 1 on worker w2 still connected: "
-            "data-parallel gradient all-reduce failed on rank 0: closed");
+  EXPECT_EQ(
+      again.error(),
+      "rank 0 on worker w1 lost its gang (attempt 1), rank 1 on worker w2 not seen gone (yet): "
+      "data-parallel gradient all-reduce failed on rank 0: closed");
   // Its report of the first attempt's end frees the slot (and changes nothing else): the gang
   // starts again as attempt 2.
   polytrain::v1::WorkerMessage stale;
@@ -34,9 +35,10 @@ TEST_F(GangSchedulingTest, ALostRankRequeuesTheWholeGangAsOneAttempt) {
   // The last attempt lost too: the job fails.
   Fail(s2, gang, "rank 1 could not reach rank 0's rendezvous", /*gang_lost=*/true);
   EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_FAILED);
-  EXPECT_EQ(Get(gang.id()).error(),
-            "rank 1 on worker w2 lost its gang (attempt 2), rank 0 on worker w1 still connected: "
-            "rank 1 could not reach rank 0's rendezvous; no attempts left of 2");
+  EXPECT_EQ(
+      Get(gang.id()).error(),
+      "rank 1 on worker w2 lost its gang (attempt 2), rank 0 on worker w1 not seen gone (yet): "
+      "rank 1 could not reach rank 0's rendezvous; no attempts left of 2");
 }
 
 TEST_F(GangSchedulingTest, ALostGangNamesTheRankWhoseWorkerIsGoneBeforeTheOneThatReported) {

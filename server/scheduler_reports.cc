@@ -253,7 +253,7 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     // The rank that reports first is usually a survivor: the ranks whose workers are gone are
     // named first, since they are what broke the gang.
     // A worker killed may not have been seen gone yet (its stream's end and this report race):
-    // then the peers still connected are named, one of which broke the gang.
+    // then the peers not seen gone are named, one of which broke the gang.
     // At most a few of each are named (a gang has up to 64 ranks; the error is on every line).
     constexpr size_t kNamed = 4;
     std::vector<std::string> gone_ranks, connected_ranks;
@@ -269,8 +269,8 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
         absl::StrCat(gone, gone.empty() ? "" : " disconnected; ", "rank ", owned.rank,
                      " on worker ", job->ranks[owned.rank].worker, " lost its gang (attempt ",
                      job->attempt, ")",
-                     gone.empty() ? absl::StrCat(", ", connected, " still connected") : "", ": ",
-                     CutError(failed.error())),
+                     gone.empty() ? absl::StrCat(", ", connected, " not seen gone (yet)") : "",
+                     ": ", CutError(failed.error())),
         /*retry_if_refused=*/true);
     ScheduleLocked();
     return absl::OkStatus();
