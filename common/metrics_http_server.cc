@@ -92,11 +92,17 @@ MetricsHttpServer::~MetricsHttpServer() {
 }
 
 std::string MetricsHttpServer::Respond(const std::string& request) {
-  // "METHOD TARGET VERSION"; the target may carry a query, which is ignored.
+  // "METHOD TARGET VERSION"; the target may carry a query, which is ignored, and be in absolute
+  // form ("http://host:port/metrics", as a client speaking to a proxy sends it; RFC 9112 3.2.2).
   const std::string line = request.substr(0, request.find_first_of("\r\n"));
   const std::vector<std::string> words = absl::StrSplit(line, ' ');
-  const std::string path =
-      words.size() == 3 ? words[1].substr(0, words[1].find('?')) : std::string();
+  std::string path = words.size() == 3 ? words[1].substr(0, words[1].find('?')) : std::string();
+  for (absl::string_view scheme : {"http://", "https://"}) {
+    if (absl::StartsWithIgnoreCase(path, scheme)) {
+      const size_t slash = path.find('/', scheme.size());
+      path = slash == std::string::npos ? "/" : path.substr(slash);
+    }
+  }
   if (words.size() != 3 || !absl::StartsWith(words[2], "HTTP/")) {
     return "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
   }

@@ -119,8 +119,14 @@ TEST_F(MetricsHttpServerTest, AnswersGetAndHeadOfMetricsOnly) {
   EXPECT_EQ(head.substr(0, 15), "HTTP/1.0 200 OK");
   EXPECT_EQ(head.find("test_gauge"), std::string::npos) << head;
   EXPECT_EQ(Exchange("GET /metrics?x=1 HTTP/1.0\n\n").substr(0, 15), "HTTP/1.0 200 OK");
-  for (const char* other : {"GET /metricsXYZ HTTP/1.1\r\n\r\n",
-                            "GET /metrics/../etc HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\n\r\n"}) {
+  // The absolute form a client sends through a proxy (RFC 9112 3.2.2): its path is what counts.
+  EXPECT_EQ(Exchange("GET http://x:9464/metrics HTTP/1.1\r\n\r\n").substr(0, 15),
+            "HTTP/1.0 200 OK");
+  EXPECT_EQ(Exchange("GET HTTP://x/metrics?a=b HTTP/1.1\r\n\r\n").substr(0, 15), "HTTP/1.0 200 OK");
+  for (const char* other :
+       {"GET /metricsXYZ HTTP/1.1\r\n\r\n", "GET /metrics/../etc HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n", "GET http://x HTTP/1.1\r\n\r\n",
+        "GET http://x/other HTTP/1.1\r\n\r\n"}) {
     EXPECT_EQ(Exchange(other).substr(0, 12), "HTTP/1.0 404") << other;
   }
   EXPECT_EQ(Exchange("POST /metrics HTTP/1.1\r\n\r\n").substr(0, 12), "HTTP/1.0 405");
