@@ -101,13 +101,13 @@ class ListingTest(ServiceTestCase):
         self.assertEqual([j.id for j in everything], [j.id for j in self.client.jobs()])
         self.assertEqual([j.id for j in self.client.jobs(limit=2)], submitted[:0:-1])
         # Pages of two: every page fetched, or only those that hold `limit`.
-        with mock.patch.object(polytrain.client, "MAX_PAGE_SIZE", 2):
+        with mock.patch.object(polytrain._calls, "MAX_PAGE_SIZE", 2):
             self.assertEqual([j.id for j in self.client.jobs()], [j.id for j in everything])
             self.assertEqual([j.id for j in self.client.jobs(limit=3)],
                              [j.id for j in everything[:3]])
         self.assertIsInstance(self.client.artifacts(), list)
         # iter_jobs: the same, lazily: the first item comes after the first page only.
-        with mock.patch.object(polytrain.client, "MAX_PAGE_SIZE", 2):
+        with mock.patch.object(polytrain._calls, "MAX_PAGE_SIZE", 2):
             calls = []
             real = self.client._call
             with mock.patch.object(self.client, "_call",

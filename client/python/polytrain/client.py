@@ -2,7 +2,6 @@
 polyctl: TLS when given a CA (with a client certificate for mutual TLS, and a server name
 override), plaintext only to a loopback address, a bearer token per call."""
 import numbers
-import operator
 import os
 import re
 import secrets
@@ -12,6 +11,7 @@ import grpc
 
 from polytrain import _arguments, _messages, _reconnect
 from polytrain._arguments import artifact_name  # noqa: F401 (the package exports it from here)
+from polytrain._calls import MAX_MESSAGE_BYTES, MAX_PAGE_SIZE, Calls  # noqa: F401 (exported here)
 from polytrain._channel import CHANNEL_OPTIONS, open_channel  # noqa: F401 (exported here)
 from polytrain._download import download_target, write_checkpoint
 from polytrain._upload import Upload, files_for, upload_named_files
@@ -20,10 +20,6 @@ from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
                               state_name, state_value, sweep_state_value)
 from polytrain.v1 import coordinator_pb2, coordinator_pb2_grpc, job_pb2, job_record_pb2, loss_pb2
 
-# The largest message the coordinator takes (api/limits.h: kMaxMessageBytes).
-MAX_MESSAGE_BYTES = 16 << 20
-# The most items one ListJobs or ListArtifacts page may hold.
-MAX_PAGE_SIZE = 1000
 # GetMetricsRequest.max_points' range (api/limits.h: kMaxRequestedMetricPoints).
 MAX_REQUESTED_METRIC_POINTS = 10_000_000
 # The longest per-call timeout: gRPC's deadline overflows not far beyond (1e10 s fails every call).
@@ -39,7 +35,7 @@ MAX_SWEEP_SEEDS = 100
 DEFAULT_RECONNECT_SECONDS = 120
 
 
-class Client:
+class Client(Calls):
     """A coordinator at `address` ("host:port", "[::1]:port"; when left out,
     $POLYTRAIN_COORDINATOR, else 127.0.0.1:50051), reached as polyctl reaches it, its TLS
     arguments meaning what polyctl's flags of the same names mean:
@@ -102,89 +98,6 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
-
-    def _check_open(self):
-        if self._closed:
-            raise self._closed_error()
-
-    @staticmethod
-    def _closed_error():
-        return PolyTrainError("FAILED_PRECONDITION",
-                              "this Client is closed: make a new one to call the coordinator")
-
-    def _call(self, method, request, timeout=None):
-        self._check_open()
-        if not hasattr(request, "__next__"):  # an upload's chunks are each bounded
-            _messages.check_size(request, MAX_MESSAGE_BYTES)
-        try:
-            if hasattr(request, "__next__"):
-                # A stream of chunks goes on in gRPC's threads: an interrupt (Ctrl-C) here
-                # cancels it, so the coordinator gives the caller's upload place back at once
-                # rather than after its idle limit.
-                call = method.future(request, timeout=timeout or self.timeout,
-                                     metadata=self._metadata)
-                try:
-                    response = call.result()
-                except BaseException:
-                    call.cancel()
-                    raise
-            else:
-                response = method(request, timeout=timeout or self.timeout,
-                                  metadata=self._metadata)
-        except grpc.RpcError as error:
-            raise self._failed(error) from None
-        except ValueError:  # grpc's "Channel closed!": closed by another thread meanwhile
-            if self._closed:
-                raise self._closed_error() from None
-            raise
-        self._answered = True
-        return response
-
-    def _failed(self, error):
-        """The PolyTrainError of a gRPC error; an answer other than an outage's means the
-        coordinator was reached."""
-        if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
-            self._answered = True
-        if self._closed and error.code() == grpc.StatusCode.CANCELLED:  # close() cut it short
-            return self._closed_error()
-        return self._refusal(error.code(), error.details())
-
-    def _refusal(self, code, details):
-        """The PolyTrainError of a failed call. A plaintext client whose connection the server
-        closed at once is told why that may be, as polyctl tells it."""
-        details = details or ""
-        # Only while nothing has answered: once one has, a closed socket is an outage (a
-        # restart), not a client speaking the wrong protocol.
-        if code == grpc.StatusCode.UNAVAILABLE and not self._answered:
-            if self._plaintext and "Socket closed" in details:
-                details += (" (this client speaks plaintext: if the coordinator serves TLS, "
-                            "give tls_ca)")
-            elif not self._plaintext and "wrong version number" in details:  # OpenSSL's word
-                details += (" (this client speaks TLS: the coordinator there answers in "
-                            "plaintext, which it serves only on loopback; leave tls_ca out to "
-                            "reach it)")
-        return PolyTrainError(code.name, details)
-
-    def _iter_pages(self, method, request, field, limit=None):
-        """The items of a paged list call, fetched a page at a time as the caller goes: every
-        page's, or the first `limit`."""
-        limit = None if limit is None else operator.index(limit)  # a numpy int too
-        request.page_size = min(limit or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-        count = 0
-        while True:
-            page = self._call(method, request)
-            for item in getattr(page, field):
-                if limit is not None and count >= limit:
-                    return
-                count += 1
-                yield item
-            if not page.next_page_token or (limit is not None and count >= limit):
-                return
-            request.page_token = page.next_page_token
-
-    def _pages(self, method, request, field, limit=None):
-        """The items of a paged list call as a list: every page's, or the first `limit`."""
-        return list(self._iter_pages(method, request, field, limit))
 
     # --- Jobs ---
 
