@@ -403,6 +403,7 @@ TEST_F(CoordinatorTest, AJobGivenBackByAStoppingWorkerIsRequeuedAndGoesElsewhere
   back.mutable_failed()->set_attempt(1);
   back.mutable_failed()->set_error("cancelled at step 7");
   back.mutable_failed()->set_released(true);
+  back.mutable_failed()->set_worker_exits(true);
   ASSERT_TRUE(protocol_->Handle(session, back).ok());
   const Job requeued = Get(job.id());
   EXPECT_EQ(requeued.state(), polytrain::v1::JOB_STATE_QUEUED);
@@ -415,6 +416,34 @@ TEST_F(CoordinatorTest, AJobGivenBackByAStoppingWorkerIsRequeuedAndGoesElsewhere
   EXPECT_EQ(Get(job.id()).attempts(), 2);
   EXPECT_EQ(Get(job.id()).attempts_given_back(), 1);
   EXPECT_EQ(Get(job.id()).state(), polytrain::v1::JOB_STATE_RUNNING);
+}
+
+// A worker that let an attempt go (its lease lapsed while it was refused) sends that report
+// again on its next session: the job is elsewhere, and the worker, which stays, still gets work.
+// Only worker_exits keeps jobs off a worker.
+TEST_F(CoordinatorTest, AWorkerThatLetAnAttemptGoStillGetsWork) {
+  const Job job = Submit("let-go");
+  RecordingChannel first, second;
+  protocol_->Disconnected(Connect("w1", &first));
+  scheduler_->ExpireLeases(Later());  // requeued while its worker is away
+  polytrain::v1::WorkerMessage let_go;
+  let_go.mutable_failed()->set_job_id(job.id());
+  let_go.mutable_failed()->set_attempt(1);
+  let_go.mutable_failed()->set_error("let go: its lease lapsed");
+  let_go.mutable_failed()->set_released(true);
+  const int64_t session = Connect("w1", &second, /*slots=*/2, false, {job.id()});
+  ASSERT_TRUE(protocol_->Handle(session, let_go).ok());
+  polytrain::v1::WorkerMessage beat;
+  beat.mutable_heartbeat();  // it no longer claims the job
+  ASSERT_TRUE(protocol_->Handle(session, beat).ok());
+  Submit("next");
+  EXPECT_EQ(Get(job.id()).state(), polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(second.Assigned().size(), 2u);  // attempt 2 of the job, and the next one
+  // The same report saying the worker exits: nothing more for it.
+  let_go.mutable_failed()->set_worker_exits(true);
+  ASSERT_TRUE(protocol_->Handle(session, let_go).ok());
+  Submit("after");
+  EXPECT_EQ(second.Assigned().size(), 2u);
 }
 
 TEST_F(CoordinatorTest, ACancelSentWhileItsWorkerWasAwayIsSentAgainOnReturn) {

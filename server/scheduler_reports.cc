@@ -208,7 +208,9 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   if (workers_.count(session) == 0) return UnknownSession();
   // Its worker is going (a drain, or an exit to end a stuck attempt): nothing more is placed
   // on it, whichever attempt this report is about (a stopped rank's too), until its stream ends.
-  if (failed.released()) workers_[session].draining = true;
+  // (`released` alone is no such word: a worker lets go of an attempt whose lease lapsed, and
+  // that report may come again on a new session of a worker that stays.)
+  if (failed.worker_exits()) workers_[session].draining = true;
   const Owned owned = OwnedLocked(session, failed.job_id(), failed.attempt());
   if (owned.job == nullptr) {  // an attempt it was told to stop has ended, or a stale report
     if (StoppedLocked(session, failed.job_id())) {
@@ -239,12 +241,15 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     ScheduleLocked();
     return absl::OkStatus();
   }
-  if (!cancelled && failed.released()) {  // its worker is shutting down: another one resumes it
+  if (!cancelled && failed.released()) {  // given back (its worker is shutting down): elsewhere
     job->given_back = true;
     (void)RequeueLocked(
         failed.job_id(),
-        absl::StrCat("worker ", job->ranks[owned.rank].worker, " shut down during attempt ",
-                     job->attempt, " and gave the job back"),
+        failed.worker_exits()
+            ? absl::StrCat("worker ", job->ranks[owned.rank].worker, " shut down during attempt ",
+                           job->attempt, " and gave the job back")
+            : absl::StrCat("worker ", job->ranks[owned.rank].worker, " gave attempt ", job->attempt,
+                           " back"),
         /*retry_if_refused=*/true);
     ScheduleLocked();
     return absl::OkStatus();

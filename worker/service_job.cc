@@ -86,8 +86,9 @@ bool ServiceJob::Abandon(const std::string& why, bool worker_exits) {
   // As the attempt would have ended had it stopped: given back (a drain, a lapsed lease) or
   // cancelled (what the coordinator asked).
   const bool given_back = released_.load() || let_go_.load();
-  failed->set_released(given_back || worker_exits);
+  failed->set_released(given_back);
   failed->set_cancelled(!given_back && cancel_.load());
+  failed->set_worker_exits(worker_exits || released_.load());
   abandoned_ = true;
   result_sequence_ = context_.outbox->Enqueue(std::move(result));
   return true;
@@ -351,6 +352,7 @@ void ServiceJob::Run() {
       failed->set_error(absl::StrCat("given back at step ", summary->steps));
       failed->set_steps(summary->steps);
       failed->set_released(true);
+      failed->set_worker_exits(released_.load());  // a drain's release: the process ends next
     } else {
       // Valid UTF-8 of a bounded length whatever LibTorch or a user's file put in it: the
       // coordinator refuses a message that is not, and the worker would send it again forever.
@@ -360,6 +362,7 @@ void ServiceJob::Run() {
                                                        {attempt_dir, context_.checkpoint_root})));
       failed->set_steps(std::max(sink.last_step(), steps_run));
       failed->set_released(released_.load() || let_go_.load());
+      failed->set_worker_exits(released_.load());
       failed->set_cancelled(cancelled);
       failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
     }

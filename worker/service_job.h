@@ -83,8 +83,8 @@ class ServiceJob {
   // Queues the result of a stuck job in its place (JobFailed.cancelled, with `why`): the
   // coordinator then ends it. Its thread is left behind, and whatever result it queues if it
   // ever ends is dropped. With `worker_exits` (the process ends to free the stuck thread's
-  // slot) the result is marked released too, so that the coordinator places nothing more on a
-  // worker about to go. False when the job queued its own result first.
+  // slot) the result says so (JobFailed.worker_exits), so that the coordinator places nothing
+  // more on a worker about to go. False when the job queued its own result first.
   bool Abandon(const std::string& why, bool worker_exits);
   bool abandoned() const { return abandoned_; }
   // Training ended and the result is queued (the thread ends right after).

@@ -248,6 +248,7 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
     back.mutable_failed()->set_attempt(job.attempts());
     back.mutable_failed()->set_error("its worker is shutting down");
     back.mutable_failed()->set_released(true);
+    back.mutable_failed()->set_worker_exits(true);
     given_back_sequence_ = outbox_.Enqueue(std::move(back));
     return;
   }
