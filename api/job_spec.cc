@@ -4,7 +4,6 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -13,6 +12,7 @@
 #include "api/limits.h"
 #include "api/model_size.h"
 #include "common/status_macros.h"
+#include "common/utf8_text.h"
 #include "common/validation.h"
 #include "loss/spec/loss_spec.h"
 
@@ -381,7 +381,8 @@ absl::Status ValidateLabelMap(const google::protobuf::Map<std::string, std::stri
     return InvalidField(path, absl::StrCat("at most ", kMaxLabels, " labels, got ", labels.size()));
   }
   for (const auto& [key, value] : labels) {
-    const std::string field = absl::StrCat(path, "[\"", absl::CHexEscape(key.substr(0, 64)), "\"]");
+    const std::string field =
+        absl::StrCat(path, "[\"", EscapedText(Utf8Prefix(key, 64), '"'), "\"]");
     POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, key, 1, kMaxLabelKeyLength));
     if (!AllCharsIn(key, "._-/") || key != absl::AsciiStrToLower(key)) {
       return InvalidField(field, "keys use only [a-z0-9._-/]");

@@ -63,6 +63,9 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid("name: 'a b'", "spec.name: use only [A-Za-z0-9._-], got 'a b'");
   ExpectInvalid("labels { key: 'Bad' value: '' }",
                 "spec.labels[\"Bad\"]: keys use only [a-z0-9._-/]");
+  // A key is named as a reader reads it: its characters, what cannot be seen escaped.
+  ExpectInvalid("labels { key: '\xE6\xA8\xA1\xE2\x80\xAE\\\"' value: '' }",
+                "spec.labels[\"\xE6\xA8\xA1\\u202e\\\"\"]: keys use only [a-z0-9._-/]");
   ExpectInvalid("model { mlp { hidden: [16, 0] } }",
                 "spec.model.mlp.hidden[1]: must be in [1, 65536], got 0");
   ExpectInvalid("model { mlp { dropout: 1 } }", "spec.model.mlp.dropout: must be in [0, 1), got 1");

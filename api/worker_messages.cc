@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
@@ -27,7 +26,7 @@ absl::Status CheckMetricValues(absl::string_view field,
   }
   for (const auto& [name, value] : values) {
     POLYTRAIN_RETURN_IF_ERROR(
-        CheckLength(absl::StrCat(field, "[", absl::CHexEscape(name.substr(0, 32)), "]"), name, 1,
+        CheckLength(absl::StrCat(field, "[", EscapedText(Utf8Prefix(name, 32)), "]"), name, 1,
                     kMaxValueNameLength));
     // Names reach terminals (polyctl get, metrics as CSV): no control character, C0 or C1
     // (U+0080..U+009F, which some terminals take as escapes too).
@@ -38,13 +37,13 @@ absl::Status CheckMetricValues(absl::string_view field,
                       static_cast<unsigned char>(name[i + 1]) <= 0x9f;
       if (byte < 0x20 || byte == 0x7f || c1) {
         return InvalidField(
-            absl::StrCat(field, "[", absl::CHexEscape(name.substr(0, 32)), "]"),
+            absl::StrCat(field, "[", EscapedText(Utf8Prefix(name, 32)), "]"),
             absl::StrCat("a value's name must not hold a control character (at byte offset ", i,
                          ")"));
       }
     }
     if (finite && !std::isfinite(value)) {
-      return InvalidField(absl::StrCat(field, "[", absl::CHexEscape(name), "]"),
+      return InvalidField(absl::StrCat(field, "[", EscapedText(name), "]"),
                           absl::StrCat("must be finite, got ", value));
     }
   }

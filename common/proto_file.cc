@@ -12,7 +12,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -21,6 +20,7 @@
 #include "common/json_complaint.h"
 #include "common/json_position.h"
 #include "common/json_shape.h"
+#include "common/validation.h"
 #include "common/yaml_to_json.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -128,7 +128,7 @@ std::string InvalidUtf8Path(const google::protobuf::Message& message, const std:
               value->type() == FieldDescriptor::TYPE_STRING) {
             const std::string k = entry->GetString(element, key);
             if (!IsValidUtf8(k) || !IsValidUtf8(entry->GetString(element, value))) {
-              return absl::StrCat(path, "[\"", absl::CHexEscape(k), "\"]");
+              return absl::StrCat(path, "[\"", EscapedText(k, '"'), "\"]");
             }
             continue;
           }

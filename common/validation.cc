@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/utf8_text.h"
@@ -41,21 +40,26 @@ uint32_t CodePoint(absl::string_view sequence) {
   return code;
 }
 
-// Characters that print as nothing or move other text: C1 controls, zero-width ones, line and
-// paragraph separators, and bidirectional marks and overrides (which could make a quoted value
-// read as another).
+// Characters that print as nothing, as a plain space or move other text: C1 controls, the
+// no-break and other Unicode spaces, zero-width and soft-hyphen ones, line and paragraph
+// separators, bidirectional marks and overrides, variation selectors and tags (any of which
+// could make a quoted value read as another).
 bool Invisible(uint32_t code_point) {
-  return (code_point >= 0x80 && code_point < 0xa0) ||
-         (code_point >= 0x200b && code_point <= 0x200f) ||
-         (code_point >= 0x2028 && code_point <= 0x202e) ||
-         (code_point >= 0x2066 && code_point <= 0x2069) || code_point == 0xfeff;
+  const auto in = [code_point](uint32_t first, uint32_t last) {
+    return code_point >= first && code_point <= last;
+  };
+  return in(0x80, 0xa0) || code_point == 0xad || code_point == 0x61c || code_point == 0x180e ||
+         in(0x2000, 0x200f) || in(0x2028, 0x202f) || in(0x205f, 0x2064) || in(0x2066, 0x206f) ||
+         code_point == 0x3000 || in(0xfe00, 0xfe0f) || code_point == 0xfeff ||
+         in(0xe0000, 0xe007f) || in(0xe0100, 0xe01ef);
 }
 
-// `value` as Python's repr shows a str: printable characters as they are (UTF-8 ones too), a
-// quote or backslash escaped, \n \t \r by name, other control characters and bytes that begin
-// no valid character as \xNN (always two digits: 'a\x00b' is a, NUL, b), and invisible ones as
-// \uNNNN.
-std::string ReadableEscape(absl::string_view value) {
+}  // namespace
+
+// As Python's repr shows a str: printable characters as they are (UTF-8 ones too), `quote` or a
+// backslash escaped, \n \t \r by name, other control characters and bytes that begin no valid
+// character as \xNN (always two digits: 'a\x00b' is a, NUL, b), and invisible ones as \uNNNN.
+std::string EscapedText(absl::string_view value, char quote) {
   std::string out;
   for (size_t i = 0; i < value.size();) {
     const unsigned char c = static_cast<unsigned char>(value[i]);
@@ -63,7 +67,8 @@ std::string ReadableEscape(absl::string_view value) {
     if (length > 1 && i + length <= value.size() && IsValidUtf8(value.substr(i, length))) {
       const uint32_t code_point = CodePoint(value.substr(i, length));
       if (Invisible(code_point)) {
-        absl::StrAppend(&out, absl::StrFormat("\\u%04x", code_point));
+        absl::StrAppend(&out, code_point > 0xffff ? absl::StrFormat("\\U%08x", code_point)
+                                                  : absl::StrFormat("\\u%04x", code_point));
       } else {
         absl::StrAppend(&out, value.substr(i, length));
       }
@@ -72,7 +77,7 @@ std::string ReadableEscape(absl::string_view value) {
     }
     if (c == '\n' || c == '\t' || c == '\r') {
       absl::StrAppend(&out, c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r");
-    } else if (c == '\\' || c == '\'') {
+    } else if (c == '\\' || c == static_cast<unsigned char>(quote)) {
       absl::StrAppend(&out, "\\", std::string(1, static_cast<char>(c)));
     } else if (c >= 0x20 && c < 0x7f) {
       out.push_back(static_cast<char>(c));
@@ -84,12 +89,14 @@ std::string ReadableEscape(absl::string_view value) {
   return out;
 }
 
-}  // namespace
-
 std::string Quote(absl::string_view value, size_t max_length) {
-  if (value.size() <= max_length) return absl::StrCat("'", ReadableEscape(value), "'");
-  return absl::StrCat("'", ReadableEscape(value.substr(0, max_length)), "...' (", value.size(),
-                      " characters)");
+  if (value.size() <= max_length) return absl::StrCat("'", EscapedText(value), "'");
+  // Cut between two characters, not inside one.
+  size_t cut = max_length;
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xc0) == 0x80) --cut;
+  const bool text = IsValidUtf8(value);
+  return absl::StrCat("'", EscapedText(value.substr(0, cut)), "...' (",
+                      text ? Utf8Length(value) : value.size(), text ? " characters)" : " bytes)");
 }
 
 std::string ExactNumber(double value) {

@@ -20,10 +20,15 @@ std::string IndexPath(absl::string_view field, int64_t index);
 absl::Status InvalidField(absl::string_view field, absl::string_view what);
 
 // A value from a request as an error may quote it: in single quotes, printable characters as they
-// are (non-ASCII ones too), control characters and invalid bytes escaped as Python writes them
-// ('a\x00b', '\u202e'), and cut after `max_length` bytes ("'aaaa...' (8000 characters)"), so
-// that an error never grows with what a client sent.
+// are (non-ASCII ones too), control characters and invalid bytes as \xNN, \n, \t, \r, and
+// characters that print as nothing or reorder text as \uNNNN ('a\x00b', 'x\u202ey'), cut
+// between characters after at most `max_length` bytes ("'aaaa...' (8000 characters)"), so that
+// an error never grows with what a client sent.
 std::string Quote(absl::string_view value, size_t max_length = 64);
+
+// What Quote puts between its quotes, uncut, with `quote` escaped: for a value named inside a
+// field path (spec.labels["..."], with '"').
+std::string EscapedText(absl::string_view value, char quote = '\'');
 
 // `value` in as few digits as name it exactly: -0.25 stays "-0.25", and -0.2500000001 (refused
 // by a bound of -1/4) is not printed as "-0.25".

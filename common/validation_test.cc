@@ -31,8 +31,21 @@ TEST(QuoteTest, ShowsCharactersAndEscapesWhatCannotBeSeen) {
             "'a\\u200bb'");                         // ZERO WIDTH SPACE
   EXPECT_EQ(Quote("\xC2\x85"), "'\\u0085'");        // NEXT LINE, a C1 control
   EXPECT_EQ(Quote("\xEF\xBB\xBFx"), "'\\ufeffx'");  // a byte-order mark
-  // Cut after max_length bytes.
+  EXPECT_EQ(Quote("a\xC2\xA0"
+                  "b"),
+            "'a\\u00a0b'");                               // NO-BREAK SPACE
+  EXPECT_EQ(Quote("\xF3\xA0\x80\x81"), "'\\U000e0001'");  // LANGUAGE TAG
+  // Cut after max_length bytes, between two characters, counting characters.
   EXPECT_EQ(Quote(std::string(100, 'a'), 4), "'aaaa...' (100 characters)");
+  std::string chinese;
+  for (int i = 0; i < 30; ++i) chinese += "\xE6\xA8\xA1";  // 模, 3 bytes each
+  EXPECT_EQ(Quote(chinese, 64), "'" + chinese.substr(0, 63) + "...' (30 characters)");
+  EXPECT_EQ(
+      Quote(std::string(70, '\xFF'), 64), "'" + [] {
+        std::string escaped;
+        for (int i = 0; i < 64; ++i) escaped += "\\xff";
+        return escaped;
+      }() + "...' (70 bytes)");
 }
 
 }  // namespace

@@ -80,7 +80,7 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
   options.on_stuck = [] {
     stuck_job = true;
     spdlog::error(
-        "giving the other jobs back and exiting: only a restart frees a stuck job's slot");
+        "giving any other jobs back and exiting: only a restart frees a stuck job's slot");
     WakeStopWaiter(0);
   };
   // Refused before any welcome: said once, with the coordinator's reason, and exit 8.
@@ -126,13 +126,19 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
     worker.Drain(std::chrono::seconds(kDrainSeconds));
     // Then cancelled. A job that does not notice (stuck in its model's code or in reading a
     // file) cannot be joined: the process ends without it; the coordinator requeues it.
+    // A job stuck past its cancel grace was reported and said (on_stuck): its thread is never
+    // joined, so the process ends now, once the others were given back.
+    if (stuck_job) {
+      spdlog::shutdown();
+      std::_Exit(kExitJobFailed);
+    }
     if (returned.wait_for(std::chrono::seconds(kStuckSeconds)) == std::future_status::timeout) {
       spdlog::error(
           "a job did not stop within {} s of its cancel (stuck in its model's code or "
           "in reading a file); exiting without it",
           kStuckSeconds);
       spdlog::shutdown();
-      std::_Exit(stuck_job ? kExitJobFailed : kExitOk);
+      std::_Exit(kExitOk);
     }
   });
   spdlog::info(
