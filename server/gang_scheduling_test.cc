@@ -89,6 +89,11 @@ TEST_F(GangSchedulingTest, AGpuGangHoldsBackOnlyWhatWouldTakeAGpu) {
   EXPECT_EQ(cpu1.Assigned(), (std::vector<std::string>{"small"}));
   EXPECT_TRUE(gpu2.Assigned().empty());
   EXPECT_EQ(StateOf(second), polytrain::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(Get(second.id()).waiting_for(),
+            "held behind " + gang.id() +
+                " (2 replicas, queued before it), which waits for its workers at once: meanwhile "
+                "a job that needs no GPU starts only on a worker without one, and none of those "
+                "is free");
   Finish(g1, busy);
   EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_EQ(StateOf(second), polytrain::v1::JOB_STATE_QUEUED);

@@ -145,20 +145,27 @@ std::string Scheduler::WaitingForLocked(const Job& job) {
     return absl::StrCat("the coordinator cannot write its database (", placement_failure_,
                         "); placement is tried again every ", kStoreBackoff.count(), " s");
   }
-  // A gang queued before it that holds the line (ScheduleLocked): nothing behind it starts until
-  // it has its workers, but for a job that needs no GPU behind a gang that needs GPUs.
+  // The gang ScheduleLocked stops at (the first, in queue order, that fits now or holds the line),
+  // when it holds the line and is queued before this job: nothing behind it starts until it has
+  // its workers, but a job of one replica that needs no GPU behind a gang that needs GPUs.
   if (const std::optional<JobQueue::Entry> self = queue_.Find(job.id())) {
+    const Clock::time_point now = Clock::now();
     for (const JobQueue::Entry& gang : queue_.Gangs()) {
-      if (!JobQueue::Before(gang, *self)) break;
-      if (gang.need == DeviceNeed::kCuda && self->need != DeviceNeed::kCuda) continue;
-      if (HoldsTheLineLocked(gang, Clock::now())) {
-        return absl::StrCat("held behind ", gang.job_id, " (", gang.replicas,
-                            " replicas, queued before it), which waits for its workers at once: "
-                            "after its first ",
-                            options_.gang_backfill_seconds,
-                            " s (coordinator flag --gang_backfill_seconds) nothing queued behind "
-                            "a gang starts before it");
+      if (static_cast<int>(GangWorkersLocked(gang).size()) == gang.replicas) break;  // it starts
+      if (!HoldsTheLineLocked(gang, now)) continue;
+      if (gang.job_id == self->job_id || !JobQueue::Before(gang, *self)) break;
+      const std::string held =
+          absl::StrCat("held behind ", gang.job_id, " (", gang.replicas,
+                       " replicas, queued before it), which waits for its workers at once: ");
+      if (self->replicas == 1 && gang.need == DeviceNeed::kCuda &&
+          self->need != DeviceNeed::kCuda) {
+        return absl::StrCat(held,
+                            "meanwhile a job that needs no GPU starts only on a worker "
+                            "without one, and none of those is free");
       }
+      return absl::StrCat(held, "after its first ", options_.gang_backfill_seconds,
+                          " s (coordinator flag --gang_backfill_seconds) nothing queued behind "
+                          "a gang starts before it");
     }
   }
   // Slots are free: jobs before it in the queue take them first, or a worker still stops the
