@@ -198,7 +198,10 @@ std::string ConnectionHint(const ClientSecurityOptions& options, absl::string_vi
     return " (this client speaks plaintext: if the coordinator serves TLS, give --tls_ca)";
   }
   // OpenSSL's answer to a peer that does not speak TLS at all.
-  if (!options.tls_ca.empty() && absl::StrContains(error, "wrong version number")) {
+  // (BoringSSL, as in pip's grpcio, says WRONG_VERSION_NUMBER.)
+  const std::string lower = absl::AsciiStrToLower(error);
+  if (!options.tls_ca.empty() && (absl::StrContains(lower, "wrong version number") ||
+                                  absl::StrContains(lower, "wrong_version_number"))) {
     return " (this client speaks TLS: the coordinator there answers in plaintext, which it "
            "serves only on loopback; leave --tls_ca out to reach it)";
   }

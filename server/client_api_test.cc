@@ -1,6 +1,6 @@
-// The coordinator's client API through its core: requests checked field by field, what each
-// caller may see and change, idempotent retries, sweeps expanded once, pages and curves (requests
-// refused field by field, dry runs and history limits: client_api_validation_test.cc).
+// The coordinator's client API through its core: what each caller may see and change, the
+// policy's bounds, idempotent retries, sweeps expanded once, pages and curves (requests refused
+// field by field, dry runs and history limits: client_api_validation_test.cc).
 #include <string>
 #include <vector>
 

@@ -1,6 +1,7 @@
 // Checkpoints and resumption: a run resumed from its checkpoint (mid-epoch, at an epoch's end,
 // with BatchNorm, augmentation, a drain's release or a search trial's rungs) ends exactly where
 // an uninterrupted one does; damaged or foreign checkpoints are passed over or refused.
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>

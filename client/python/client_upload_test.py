@@ -3,6 +3,7 @@ bytes stored before under another name, and an upload interrupted by Ctrl-C, whi
 caller's upload place back at once. Run by client_test.py.
 """
 import _thread
+import itertools
 import os
 import threading
 import time
@@ -84,9 +85,12 @@ class UploadTest(ServiceTestCase):
 
         def slow_chunks(upload):
             yield next(real_chunks(upload))
-            _thread.interrupt_main()  # Ctrl-C, while the call waits for its answer
-            while not stalled.wait(0.1):
+            for sent in itertools.count(1):
+                if stalled.wait(0.1):
+                    return
                 yield coordinator_pb2.UploadArtifactRequest(data=b"x" * 65536)
+                if sent == 3:  # Ctrl-C, once the call is well under way (waiting for its answer)
+                    _thread.interrupt_main()
 
         try:
             with mock.patch.object(polytrain._upload.Upload, "chunks", slow_chunks):

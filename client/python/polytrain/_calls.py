@@ -74,7 +74,8 @@ class Calls:
             if self._plaintext and "Socket closed" in details:
                 details += (" (this client speaks plaintext: if the coordinator serves TLS, "
                             "give tls_ca)")
-            elif not self._plaintext and "wrong version number" in details:  # OpenSSL's word
+            elif not self._plaintext and ("wrong version number" in details.lower() or
+                                          "wrong_version_number" in details.lower()):
                 details += (" (this client speaks TLS: the coordinator there answers in "
                             "plaintext, which it serves only on loopback; leave tls_ca out to "
                             "reach it)")
