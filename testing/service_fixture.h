@@ -19,22 +19,12 @@
 #include "polytrain/v1/coordinator.grpc.pb.h"
 #include "testing/http_get.h"
 #include "testing/process.h"
+#include "testing/wait_for.h"
 
 namespace polytrain::testing {
 
 namespace fs = std::filesystem;
 using polytrain::v1::Job;
-
-// Polls `done` every 20 ms until it holds or `seconds` pass: waits for an outcome, it does not
-// stand in for one.
-inline bool WaitFor(const std::function<bool()>& done, double seconds = 60) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 inline v1::JobSpec Spec(const std::string& name, int epochs = 2) {
   v1::JobSpec spec;

@@ -27,27 +27,20 @@
 #include "polytrain/v1/worker.grpc.pb.h"
 #include "testing/http_get.h"
 #include "testing/process.h"
+#include "testing/wait_for.h"
 
 namespace polytrain {
 namespace security_test {
 
 namespace fs = std::filesystem;
 using polytrain::testing::Process;
+using polytrain::testing::WaitFor;
 using polytrain::v1::Job;
 
 inline constexpr char kAliceToken[] = "alice-client-token-4f1c2a9e";
 inline constexpr char kBobToken[] = "bob-client-token-77d0e5b3c1";
 inline constexpr char kWorkerToken[] = "pool-worker-token-a8b2c4d6e8";
 inline constexpr char kAdminToken[] = "ops-admin-token-0b9d8c7e6f5a";
-
-inline bool WaitFor(const std::function<bool()>& done, double seconds = 60) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 inline std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
