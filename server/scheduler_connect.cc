@@ -177,12 +177,15 @@ void Scheduler::DetachSessionLocked(int64_t session) {
   for (const std::string& job_id : it->second.running) {
     auto job = running_.find(job_id);
     if (job == running_.end()) continue;
+    // Rank 0 reports the job's points: when its worker is gone, nothing is heard of the training
+    // until it is back, so the throughput shows 0 (its next point sets it again), not the last
+    // one while the lease runs out. Another rank's worker gone leaves rank 0's figures.
+    const bool reporter_gone =
+        !job->second.ranks.empty() && job->second.ranks[0].session == session;
     for (Rank& rank : job->second.ranks) {
       if (rank.session == session) rank.session = -1;
     }
-    // Nothing is heard of its training until its worker is back: its throughput shows 0 (the
-    // next point it sends sets it again), not the last one while the lease runs out.
-    if (options_.metrics != nullptr) options_.metrics->AttemptStopped(job_id);
+    if (reporter_gone && options_.metrics != nullptr) options_.metrics->AttemptStopped(job_id);
   }
   workers_.erase(it);
 }
