@@ -149,6 +149,41 @@ TEST_F(CoordinatorTest, AJobWhoseWorkerIsGoneShowsNoThroughput) {
   EXPECT_EQ(value(), 0) << exposition();
 }
 
+// A gang's points come from rank 0: another rank's worker gone leaves its figures, rank 0's
+// worker gone zeroes them.
+TEST_F(CoordinatorTest, AGangsThroughputGoesWithRankZerosWorker) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  ReopenWithMetrics(&metrics);
+  polytrain::v1::SubmitJobRequest request = Request("gang");
+  request.mutable_spec()->set_replicas(2);
+  request.mutable_spec()->set_batch_size(4);
+  const Job job = *api_->SubmitJob(request, kAdmin);
+  RecordingChannel a, b;
+  const int64_t session_a = Connect("a", &a), session_b = Connect("b", &b);
+  ASSERT_EQ(Get(job.id()).rank_workers_size(), 2);
+  const bool a_is_rank0 = Get(job.id()).rank_workers(0) == "a";
+  const int64_t rank0 = a_is_rank0 ? session_a : session_b;
+  const int64_t rank1 = a_is_rank0 ? session_b : session_a;
+  polytrain::v1::WorkerMessage points;
+  points.mutable_metrics()->set_job_id(job.id());
+  points.mutable_metrics()->set_attempt(1);
+  AddTrainPoint(points.mutable_metrics(), 10);
+  (*points.mutable_metrics()->mutable_points(0)->mutable_values())["samples_per_second"] = 500;
+  ASSERT_TRUE(protocol_->Handle(rank0, points).ok());
+  const std::string series = "polytrain_job_samples_per_second{job_id=\"" + job.id() + "\"";
+  auto value = [&] {
+    const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+    const size_t at = text.find(series);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(text.find("} ", at) + 2));
+  };
+  ASSERT_EQ(value(), 500);
+  protocol_->Disconnected(rank1);
+  EXPECT_EQ(value(), 500);
+  protocol_->Disconnected(rank0);
+  EXPECT_EQ(value(), 0);
+}
+
 TEST_F(CoordinatorTest, ADeletedSearchsSeriesGo) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
