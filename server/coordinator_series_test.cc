@@ -19,6 +19,24 @@ namespace {
 
 using polytrain::v1::Job;
 
+// A training point of attempt 1 of `job_id` at step 10, at `samples_per_second`.
+polytrain::v1::WorkerMessage ThroughputPoint(const std::string& job_id, double samples_per_second) {
+  polytrain::v1::WorkerMessage message;
+  message.mutable_metrics()->set_job_id(job_id);
+  message.mutable_metrics()->set_attempt(1);
+  AddTrainPoint(message.mutable_metrics(), 10);
+  (*message.mutable_metrics()->mutable_points(0)->mutable_values())["samples_per_second"] =
+      samples_per_second;
+  return message;
+}
+
+// `job_id`'s polytrain_job_samples_per_second in `registry` (whatever its other labels), or -1.
+double JobThroughput(prometheus::Registry& registry, const std::string& job_id) {
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  const size_t at = text.find("polytrain_job_samples_per_second{job_id=\"" + job_id + "\"");
+  return at == std::string::npos ? -1.0 : std::stod(text.substr(text.find("} ", at) + 2));
+}
+
 TEST_F(CoordinatorTest, ARestartRestoresJobsByStateWithoutCountingTransitions) {
   Submit("a");
   Submit("b");
@@ -130,23 +148,11 @@ TEST_F(CoordinatorTest, AJobWhoseWorkerIsGoneShowsNoThroughput) {
   const Job job = Submit("orphaned");
   RecordingChannel channel;
   const int64_t session = Connect("w", &channel);
-  polytrain::v1::WorkerMessage points;
-  points.mutable_metrics()->set_job_id(job.id());
-  points.mutable_metrics()->set_attempt(1);
-  AddTrainPoint(points.mutable_metrics(), 10);
-  (*points.mutable_metrics()->mutable_points(0)->mutable_values())["samples_per_second"] = 966.5;
-  ASSERT_TRUE(protocol_->Handle(session, points).ok());
-  auto exposition = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
-  const std::string series = "polytrain_job_samples_per_second{job_id=\"" + job.id() + "\"";
-  auto value = [&] {
-    const std::string text = exposition();
-    const size_t at = text.find(series);
-    return at == std::string::npos ? -1.0 : std::stod(text.substr(text.find("} ", at) + 2));
-  };
-  ASSERT_EQ(value(), 966.5) << exposition();
+  ASSERT_TRUE(protocol_->Handle(session, ThroughputPoint(job.id(), 966.5)).ok());
+  ASSERT_EQ(JobThroughput(registry, job.id()), 966.5);
   protocol_->Disconnected(session);
   EXPECT_EQ(Get(job.id()).state(), polytrain::v1::JOB_STATE_RUNNING);  // its lease still runs
-  EXPECT_EQ(value(), 0) << exposition();
+  EXPECT_EQ(JobThroughput(registry, job.id()), 0);
 }
 
 // A gang's points come from rank 0: another rank's worker gone leaves its figures, rank 0's
@@ -165,23 +171,12 @@ TEST_F(CoordinatorTest, AGangsThroughputGoesWithRankZerosWorker) {
   const bool a_is_rank0 = Get(job.id()).rank_workers(0) == "a";
   const int64_t rank0 = a_is_rank0 ? session_a : session_b;
   const int64_t rank1 = a_is_rank0 ? session_b : session_a;
-  polytrain::v1::WorkerMessage points;
-  points.mutable_metrics()->set_job_id(job.id());
-  points.mutable_metrics()->set_attempt(1);
-  AddTrainPoint(points.mutable_metrics(), 10);
-  (*points.mutable_metrics()->mutable_points(0)->mutable_values())["samples_per_second"] = 500;
-  ASSERT_TRUE(protocol_->Handle(rank0, points).ok());
-  const std::string series = "polytrain_job_samples_per_second{job_id=\"" + job.id() + "\"";
-  auto value = [&] {
-    const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
-    const size_t at = text.find(series);
-    return at == std::string::npos ? -1.0 : std::stod(text.substr(text.find("} ", at) + 2));
-  };
-  ASSERT_EQ(value(), 500);
+  ASSERT_TRUE(protocol_->Handle(rank0, ThroughputPoint(job.id(), 500)).ok());
+  ASSERT_EQ(JobThroughput(registry, job.id()), 500);
   protocol_->Disconnected(rank1);
-  EXPECT_EQ(value(), 500);
+  EXPECT_EQ(JobThroughput(registry, job.id()), 500);
   protocol_->Disconnected(rank0);
-  EXPECT_EQ(value(), 0);
+  EXPECT_EQ(JobThroughput(registry, job.id()), 0);
 }
 
 TEST_F(CoordinatorTest, ADeletedSearchsSeriesGo) {

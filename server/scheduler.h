@@ -313,6 +313,10 @@ class Scheduler {
   bool StoppedLocked(int64_t session, const std::string& job_id);
   // Whether a gang that does not fit now stops the jobs behind it (see the class comment).
   bool HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_point now);
+  // The gang placement stops at: the first waiting, in queue order, that fits now (`*workers`
+  // its workers) or holds the line (`*workers` empty); none when no gang does either.
+  std::optional<JobQueue::Entry> DecidingGangLocked(Clock::time_point now,
+                                                    std::vector<WorkerState*>* workers);
   std::string WaitingForLocked(const polytrain::v1::Job& job);
   // Which worker tokens may connect (RevokeWorkerTokens); empty: every one that authenticated.
   std::function<bool(const WorkerToken&)> token_still_valid_;

@@ -57,6 +57,17 @@ bool Scheduler::StoppedLocked(int64_t session, const std::string& job_id) {
   return worker != workers_.end() && worker->second.stopping.erase(job_id) > 0;
 }
 
+std::optional<JobQueue::Entry> Scheduler::DecidingGangLocked(Clock::time_point now,
+                                                             std::vector<WorkerState*>* workers) {
+  for (const JobQueue::Entry& waiting : queue_.Gangs()) {
+    *workers = GangWorkersLocked(waiting);
+    if (static_cast<int>(workers->size()) == waiting.replicas) return waiting;
+    workers->clear();
+    if (HoldsTheLineLocked(waiting, now)) return waiting;
+  }
+  return std::nullopt;
+}
+
 bool Scheduler::HoldsTheLineLocked(const JobQueue::Entry& gang, Clock::time_point now) {
   if (now - gang.queued_at < std::chrono::duration<double>(options_.gang_backfill_seconds)) {
     return false;
@@ -145,28 +156,25 @@ std::string Scheduler::WaitingForLocked(const Job& job) {
     return absl::StrCat("the coordinator cannot write its database (", placement_failure_,
                         "); placement is tried again every ", kStoreBackoff.count(), " s");
   }
-  // The gang ScheduleLocked stops at (the first, in queue order, that fits now or holds the line),
-  // when it holds the line and is queued before this job: nothing behind it starts until it has
-  // its workers, but a job of one replica that needs no GPU behind a gang that needs GPUs.
-  if (const std::optional<JobQueue::Entry> self = queue_.Find(job.id())) {
-    const Clock::time_point now = Clock::now();
-    for (const JobQueue::Entry& gang : queue_.Gangs()) {
-      if (static_cast<int>(GangWorkersLocked(gang).size()) == gang.replicas) break;  // it starts
-      if (!HoldsTheLineLocked(gang, now)) continue;
-      if (gang.job_id == self->job_id || !JobQueue::Before(gang, *self)) break;
-      const std::string held =
-          absl::StrCat("held behind ", gang.job_id, " (", gang.replicas,
-                       " replicas, queued before it), which waits for its workers at once: ");
-      if (self->replicas == 1 && gang.need == DeviceNeed::kCuda &&
-          self->need != DeviceNeed::kCuda) {
-        return absl::StrCat(held,
-                            "meanwhile a job that needs no GPU starts only on a worker "
-                            "without one, and none of those is free");
-      }
-      return absl::StrCat(held, "after its first ", options_.gang_backfill_seconds,
-                          " s (coordinator flag --gang_backfill_seconds) nothing queued behind "
-                          "a gang starts before it");
+  // The gang placement stops at (DecidingGangLocked), when it holds the line and is queued before
+  // this job: nothing behind it starts until it has its workers, but a job of one replica that
+  // needs no GPU behind a gang that needs GPUs.
+  std::vector<WorkerState*> gang_workers;
+  const std::optional<JobQueue::Entry> self = queue_.Find(job.id());
+  const std::optional<JobQueue::Entry> gang = DecidingGangLocked(Clock::now(), &gang_workers);
+  if (self.has_value() && gang.has_value() && gang_workers.empty() &&
+      gang->job_id != self->job_id && JobQueue::Before(*gang, *self)) {
+    const std::string held =
+        absl::StrCat("held behind ", gang->job_id, " (", gang->replicas,
+                     " replicas, queued before it), which waits for its workers at once: ");
+    if (self->replicas == 1 && gang->need == DeviceNeed::kCuda && self->need != DeviceNeed::kCuda) {
+      return absl::StrCat(held,
+                          "meanwhile a job that needs no GPU starts only on a worker "
+                          "without one, and none of those is free");
     }
+    return absl::StrCat(held, "after its first ", options_.gang_backfill_seconds,
+                        " s (coordinator flag --gang_backfill_seconds) nothing queued behind "
+                        "a gang starts before it");
   }
   // Slots are free: jobs before it in the queue take them first, or a worker still stops the
   // job's previous attempt.
@@ -191,16 +199,8 @@ std::vector<Job> Scheduler::ScheduleLocked() {
     std::optional<JobQueue::Entry> next = queue_.Next(!free_cuda.empty(), passed_over);
     std::optional<JobQueue::Entry> gang, barrier;
     std::vector<WorkerState*> gang_workers;
-    for (const JobQueue::Entry& waiting : queue_.Gangs()) {
-      gang_workers = GangWorkersLocked(waiting);
-      if (static_cast<int>(gang_workers.size()) == waiting.replicas) {
-        gang = waiting;
-        break;
-      }
-      if (HoldsTheLineLocked(waiting, now)) {
-        barrier = waiting;
-        break;
-      }
+    if (std::optional<JobQueue::Entry> deciding = DecidingGangLocked(now, &gang_workers)) {
+      (gang_workers.empty() ? barrier : gang) = std::move(deciding);
     }
     if (next.has_value() && gang.has_value() && JobQueue::Before(*gang, *next)) next.reset();
     // Behind a gang that holds the line, a job may still start on a worker the gang could never

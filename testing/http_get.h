@@ -38,6 +38,15 @@ inline std::string HttpGet(int port, const std::string& path, int timeout_second
   return body == std::string::npos ? "" : response.substr(body + 4);
 }
 
+// One series' value in a /metrics body (the whole series, labels included: `name{a="b"}`), or
+// -1 when absent. Reading several series from one body compares values of the same moment;
+// separate scrapes may straddle an update.
+inline double SeriesValue(const std::string& body, const std::string& series) {
+  const size_t at = body.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + series.size() + 2));
+}
+
 }  // namespace polytrain::testing
 
 #endif  // POLYTRAIN_TESTING_HTTP_GET_H_

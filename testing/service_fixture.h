@@ -172,12 +172,9 @@ class ServiceFixture : public ::testing::Test {
     return SeriesValue(HttpGet(port != 0 ? port : metrics_port_, "/metrics"), series);
   }
 
-  // One series' value in a /metrics body, or -1 when absent. Reading several series from one
-  // body compares values of the same moment; separate scrapes may straddle an update.
+  // testing::SeriesValue (http_get.h), for the tests that use the fixture.
   static double SeriesValue(const std::string& body, const std::string& series) {
-    const size_t at = body.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(body.substr(at + series.size() + 2));
+    return testing::SeriesValue(body, series);
   }
 
   fs::path dir_;

@@ -168,9 +168,7 @@ class SecurityTest : public ::testing::Test {
 
   // The value of one series line of the coordinator's /metrics, or -1 when absent.
   double ScrapeValue(const std::string& series) const {
-    const std::string body = testing::HttpGet(metrics_port_, "/metrics");
-    const size_t at = body.find("\n" + series + " ");
-    return at == std::string::npos ? -1 : std::stod(body.substr(at + series.size() + 2));
+    return testing::SeriesValue(testing::HttpGet(metrics_port_, "/metrics"), series);
   }
 
   // A channel that trusts `ca`, optionally presenting a client certificate.
