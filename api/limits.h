@@ -29,6 +29,9 @@ inline constexpr int kMaxEpochs = 10000;
 inline constexpr int kMaxThreads = 256;
 inline constexpr int kMaxPriority = 1000;  // and -kMaxPriority
 inline constexpr int kMaxAttempts = 100;
+// Job.ended_attempts keeps the newest this many (attempts given back are not bounded by
+// kMaxAttempts, so neither is the count of ended attempts).
+inline constexpr int kMaxEndedAttempts = 20;
 inline constexpr int kMaxTimeLimitSeconds = 365 * 24 * 3600;
 // Job.attempts counts on across a search trial's segments: a worker message's attempt is only
 // bounded below (it starts at 1).

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
@@ -242,6 +243,23 @@ absl::Status ValidateUploadedName(absl::string_view field, absl::string_view nam
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckStepInBudget(absl::string_view field, int64_t step,
+                               const polytrain::v1::JobSpec& spec) {
+  if (spec.max_steps() == 0 || step <= spec.max_steps()) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat("must be in [0, ", spec.max_steps(),
+                                          "] (the job's spec.max_steps), got ", step));
+}
+
+std::optional<int64_t> CheckpointStep(absl::string_view name) {
+  int64_t step = 0;
+  if (!ValidateUploadedName("name", name).ok() || !absl::StartsWith(name, kCheckpointPrefix) ||
+      !absl::SimpleAtoi(
+          name.substr(absl::string_view(kCheckpointPrefix).size(), kCheckpointStepDigits), &step)) {
+    return std::nullopt;
+  }
+  return step;
 }
 
 absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bool first) {

@@ -5,6 +5,8 @@
 #ifndef POLYTRAIN_API_WORKER_MESSAGES_H_
 #define POLYTRAIN_API_WORKER_MESSAGES_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -46,6 +48,16 @@ absl::Status ValidateArtifactPath(absl::string_view field, absl::string_view pat
 // A file a worker uploads: never with the store's temporary marker (kUploadMarker) in its name,
 // and a checkpoint (kCheckpointPrefix) numbered by its step in kCheckpointStepDigits digits.
 absl::Status ValidateUploadedName(absl::string_view field, absl::string_view name);
+
+// A step a worker reports of `spec`'s job (a point's, an attempt's end or start, a checkpoint's):
+// at most spec.max_steps where the spec has one. An epoch budget is the worker's to count (the
+// coordinator does not know the data's size).
+absl::Status CheckStepInBudget(absl::string_view field, int64_t step,
+                               const polytrain::v1::JobSpec& spec);
+
+// The step a checkpoint's name (ckpt-<kCheckpointStepDigits digits>.pt) carries; nullopt for any
+// other name.
+std::optional<int64_t> CheckpointStep(absl::string_view name);
 
 // The first chunk of an upload names the job and the file (ValidateUploadedName); every chunk holds
 // at most kArtifactChunkBytes. `first` says which this is.

@@ -65,6 +65,21 @@ std::string Exact(double value) {
   return std::string(text, end.ptr);
 }
 
+// Why each attempt that ended without ending the job ended, oldest first: the job's `error` says
+// only its own end (or its latest attempt's).
+void PrintEndedAttempts(const Job& job) {
+  for (const polytrain::v1::EndedAttempt& ended : job.ended_attempts()) {
+    const int64_t seconds = ended.end_time().seconds() - ended.start_time().seconds();
+    std::printf("  attempt %d ended after %lld s at step %lld on %s%s: %s\n", ended.attempt(),
+                static_cast<long long>(std::max<int64_t>(seconds, 0)),
+                static_cast<long long>(ended.steps()), absl::StrJoin(ended.workers(), ", ").c_str(),
+                ended.resumed_from_step() > 0
+                    ? absl::StrCat(" (resumed from step ", ended.resumed_from_step(), ")").c_str()
+                    : "",
+                ended.reason().c_str());
+  }
+}
+
 }  // namespace
 
 std::string Fixed(double v, int digits) {
@@ -165,7 +180,9 @@ void PrintJob(const Job& job) {
                                : "",
               job.attempts(), worker.c_str(),
               job.error().empty() || again ? "" : (", " + job.error()).c_str());
-  if (again && !job.error().empty()) {
+  PrintEndedAttempts(job);
+  // A record from a coordinator that kept no ended attempts: the latest one's end, as `error`.
+  if (again && !job.error().empty() && job.ended_attempts().empty()) {
     std::printf("  attempt %d ended: %s\n", job.attempts() - (queued ? 0 : 1), job.error().c_str());
   }
   if (job.resumed_from_step() > 0) {  // the latest attempt went on from a stored checkpoint

@@ -82,6 +82,46 @@ TEST(PrintJobTest, AGangQueuedAgainListsItsPreviousAttemptsRanks) {
             "    rank 1 on w2\n");
 }
 
+// The job's error is its own end; each attempt that ended before it is listed with its cause.
+TEST(PrintJobTest, AFailedJobListsWhyEachEarlierAttemptEnded) {
+  Job job = MakeJob(polytrain::v1::JOB_STATE_FAILED, 3, "w3",
+                    "lease expired on worker w3 (attempt 3); no attempts left of 3");
+  const struct {
+    int attempt;
+    const char* worker;
+    int64_t start, end, resumed, steps;
+    const char* reason;
+  } earlier[] = {{1, "w1", 100, 131, 0, 400, "lease expired on worker w1 (attempt 1)"},
+                 {2, "w2", 140, 150, 400, 420, "worker w2 came back without attempt 2"}};
+  for (const auto& e : earlier) {
+    polytrain::v1::EndedAttempt* ended = job.add_ended_attempts();
+    ended->set_attempt(e.attempt);
+    ended->add_workers(e.worker);
+    ended->mutable_start_time()->set_seconds(e.start);
+    ended->mutable_end_time()->set_seconds(e.end);
+    ended->set_resumed_from_step(e.resumed);
+    ended->set_steps(e.steps);
+    ended->set_reason(e.reason);
+  }
+  EXPECT_EQ(Printed(job),
+            "job-0123456789ab mlp: failed (attempts 3, worker w3, lease expired on worker w3 "
+            "(attempt 3); no attempts left of 3)\n"
+            "  attempt 1 ended after 31 s at step 400 on w1: lease expired on worker w1 (attempt "
+            "1)\n"
+            "  attempt 2 ended after 10 s at step 420 on w2 (resumed from step 400): worker w2 "
+            "came back without attempt 2\n");
+  // Queued again: the newest ended attempt is the job's error, said once.
+  job.set_state(polytrain::v1::JOB_STATE_QUEUED);
+  job.set_attempts(2);
+  job.set_error(earlier[1].reason);
+  EXPECT_EQ(Printed(job),
+            "job-0123456789ab mlp: queued (attempts 2, last on w3)\n"
+            "  attempt 1 ended after 31 s at step 400 on w1: lease expired on worker w1 (attempt "
+            "1)\n"
+            "  attempt 2 ended after 10 s at step 420 on w2 (resumed from step 400): worker w2 "
+            "came back without attempt 2\n");
+}
+
 TEST(PrintJobTest, ADivergedLossFitsItsColumn) {
   EXPECT_EQ(Fixed(2.864721431870701e23), "2.865e+23");  // not 24 digits
   EXPECT_EQ(Fixed(999999.5), "999999.5000");

@@ -73,7 +73,7 @@ checks=$((checks + 1))
 # one): DATA_LOSS, and nothing written. Mended, it is served again.
 stored="$tmp/artifacts/$job/ckpt-000000000285.pt"
 printf 'X' | dd of="$stored" bs=1 seek=100 conv=notrunc status=none
-expect 7 " on disk, written as " -- checkpoint "$job" --output "$tmp/damaged.pt"
+expect 4 " on disk, written as " -- checkpoint "$job" --output "$tmp/damaged.pt"
 checks=$((checks + 1))
 [[ ! -e "$tmp/damaged.pt" ]] || fail "a damaged checkpoint was written"
 cp "$tmp/model.pt" "$stored"
@@ -98,13 +98,13 @@ stored_all=("$tmp/artifacts/$ckpt_job"/ckpt-*.pt)
 for stored in "${stored_all[@]}"; do
   printf 'X' | dd of="$stored" bs=1 seek=9 conv=notrunc status=none
 done
-expect 7 "id: job $ckpt_job has no intact stored checkpoint (${#stored_all[@]} checked): artifact $ckpt_job/ckpt-000000000285.pt: " -- \
+expect 4 "id: job $ckpt_job has no intact stored checkpoint (${#stored_all[@]} checked): artifact $ckpt_job/ckpt-000000000285.pt: " -- \
   checkpoint "$ckpt_job" --output "$tmp/damaged-all.pt"
 checks=$((checks + 1))
 grep -qF "; artifact $ckpt_job/ckpt-000000000200.pt: " "$tmp/err" ||
   fail "the older damaged checkpoint is not named: $(cat "$tmp/err")"
 rm -r "$tmp/artifacts/$ckpt_job"
-expect 7 "id: job $ckpt_job has no intact stored checkpoint (1 checked): " -- \
+expect 4 "id: job $ckpt_job has no intact stored checkpoint (1 checked): " -- \
   checkpoint "$ckpt_job" --output "$tmp/gone.pt"
 # A bad id is named before any file is made for it (ID.pt would be a name too long here);
 # an output whose directory is missing is refused, and an empty one.

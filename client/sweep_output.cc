@@ -156,9 +156,11 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
   }
   if (sweep.ranking_size() > 0) {
     absl::StrAppendFormat(&out, "\nranking (succeeded runs at the full budget; %s)\n",
-                          sweep.baseline_loss().empty()
-                              ? "no p-values: no run of the baseline loss"
-                              : absl::StrCat("p: Welch's t-test vs ", sweep.baseline_loss()));
+                          !sweep.baseline_loss().empty()
+                              ? absl::StrCat("p: Welch's t-test vs ", sweep.baseline_loss())
+                          : !sweep.ranking_note().empty()
+                              ? sweep.ranking_note()
+                              : "no p-values: no run of the baseline loss");
     TextTable ranking({{"loss", 28},
                        {"runs", 4, true},
                        {"mean", 8, true},

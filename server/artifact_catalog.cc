@@ -271,4 +271,18 @@ absl::StatusOr<ArtifactCatalog::MissingFiles> ArtifactCatalog::FindMissingFiles(
   return found;
 }
 
+absl::StatusOr<std::vector<std::string>> ArtifactCatalog::FindJobsMissingCheckpoint() const {
+  absl::StatusOr<std::vector<polytrain::v1::Job>> unended =
+      store_->JobsInStates({polytrain::v1::JOB_STATE_QUEUED, polytrain::v1::JOB_STATE_RUNNING,
+                            polytrain::v1::JOB_STATE_PAUSED});
+  if (!unended.ok()) return unended.status();
+  std::vector<std::string> lacking;
+  for (const polytrain::v1::Job& job : *unended) {
+    if (!job.checkpoint().empty() && absl::IsNotFound(files_->Find(job.checkpoint()).status())) {
+      lacking.push_back(job.id());
+    }
+  }
+  return lacking;
+}
+
 }  // namespace polytrain

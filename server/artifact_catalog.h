@@ -88,6 +88,9 @@ class ArtifactCatalog {
     std::vector<std::string> first;
   };
   absl::StatusOr<MissingFiles> FindMissingFiles() const;
+  // The unended jobs (queued, running, paused) whose checkpoint is not in the store: each would
+  // start again from an older checkpoint, or from step 0. The coordinator warns of them too.
+  absl::StatusOr<std::vector<std::string>> FindJobsMissingCheckpoint() const;
 
  private:
   // Whose records a caller acts on: its own (a client), or everyone's (an admin).

@@ -240,6 +240,28 @@ TEST_F(ArtifactCatalogTest, AnUploadWhoseFileIsGoneIsSaidToBeMissing) {
   EXPECT_EQ(missing->first, std::vector<std::string>{"model.pt (" + gone->id() + ")"});
 }
 
+// An unended job whose checkpoint is gone is found for the start-up warning (it would start
+// again from step 0 without a word); an ended one's is not (it runs no more).
+TEST_F(ArtifactCatalogTest, AnUnendedJobWhoseCheckpointIsGoneIsFound) {
+  absl::StatusOr<Artifact> model = Upload(testing::StoredModelZip("model"), kAlice);
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(model->id(), kAlice);
+  ASSERT_TRUE(job.ok()) << job.status();
+  const std::string checkpoint = job->id() + "/ckpt-000000000010.pt";
+  job->set_checkpoint(checkpoint);
+  ASSERT_TRUE(core_->store().UpdateJob(*job).ok());
+  absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
+  ASSERT_TRUE(catalog.ok());
+  EXPECT_EQ(*(*catalog)->FindJobsMissingCheckpoint(), std::vector<std::string>{job->id()});
+  fs::create_directories(dir_ / "artifacts" / job->id());
+  std::ofstream(dir_ / "artifacts" / checkpoint) << "bytes";
+  EXPECT_TRUE((*catalog)->FindJobsMissingCheckpoint()->empty());
+  fs::remove(dir_ / "artifacts" / checkpoint);
+  job->set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
+  ASSERT_TRUE(core_->store().UpdateJob(*job).ok());
+  EXPECT_TRUE((*catalog)->FindJobsMissingCheckpoint()->empty());
+}
+
 // A file no worker could load (not a zip archive, as torch.jit.save and torch.save write) is
 // refused when a job names it, naming the field and the upload, and no job is stored: before,
 // the job was queued, assigned and failed on the worker.

@@ -31,6 +31,14 @@ fs::path ChecksumPath(const fs::path& file) {
   return file.parent_path() / kChecksumDir / file.filename();
 }
 
+// "The receiver's disk" is the coordinator's --artifacts directory's: said so, as a full --db
+// disk is.
+absl::Status NamingTheDisk(absl::Status status) {
+  if (!absl::IsResourceExhausted(status)) return status;
+  return absl::ResourceExhaustedError(
+      absl::StrCat(status.message(), " (the coordinator's --artifacts directory)"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::string& root) {
@@ -241,7 +249,9 @@ std::vector<std::string> ArtifactStore::JobDirectories() const {
 ArtifactStore::Upload::Upload(std::string relative, std::unique_ptr<ChunkedFileWriter> file)
     : relative_(std::move(relative)), file_(std::move(file)) {}
 
-absl::Status ArtifactStore::Upload::Append(const std::string& data) { return file_->Append(data); }
+absl::Status ArtifactStore::Upload::Append(const std::string& data) {
+  return NamingTheDisk(file_->Append(data));
+}
 
 absl::StatusOr<std::string> ArtifactStore::Upload::Commit(int64_t size, uint32_t crc32_value) {
   POLYTRAIN_RETURN_IF_ERROR(
@@ -251,9 +261,9 @@ absl::StatusOr<std::string> ArtifactStore::Upload::Commit(int64_t size, uint32_t
   // Two uploads of one name (two attempts) must not pair one's record with the other's file.
   static std::mutex commit_mu;
   std::lock_guard<std::mutex> lock(commit_mu);
-  POLYTRAIN_RETURN_IF_ERROR(
-      WriteChecksumRecord(ChecksumPath(file_->final_path()).string(), file_->written()));
-  POLYTRAIN_RETURN_IF_ERROR(file_->Commit());
+  POLYTRAIN_RETURN_IF_ERROR(NamingTheDisk(
+      WriteChecksumRecord(ChecksumPath(file_->final_path()).string(), file_->written())));
+  POLYTRAIN_RETURN_IF_ERROR(NamingTheDisk(file_->Commit()));
   return relative_;
 }
 

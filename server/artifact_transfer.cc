@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/chunked_file.h"
@@ -156,7 +157,10 @@ absl::StatusOr<IntactArtifact> RequestedFile(
   absl::StatusOr<IntactArtifact> file =
       checkpoint ? artifacts->FindIntactOrOlder(request.path(), kCheckpointPrefix, &passed_over)
                  : artifacts->FindIntact(request.path());
-  for (const std::string& why : passed_over) spdlog::warn("passed over {}", why);
+  for (const std::string& why : passed_over) {
+    spdlog::warn("{}: passed over {}", request.path().substr(0, request.path().find('/')),
+                 std::string(absl::StripPrefix(why, "path: ")));
+  }
   return file;
 }
 

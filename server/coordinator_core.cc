@@ -1,6 +1,8 @@
 #include "server/coordinator_core.h"
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -10,7 +12,6 @@
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
-
 absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
     const std::string& db, const Scheduler::Options& options,
     const std::optional<Artifacts>& artifacts, const ClientPolicy& policy) {
@@ -107,6 +108,19 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
           "could not remove them, or another database's; remove them by hand if unneeded",
           artifacts->dir, strays.size(), strays.size() == 1 ? "y" : "ies", db,
           ShortList(strays, 3));
+    }
+    // Unended jobs whose checkpoint is not there would start again without a word.
+    absl::StatusOr<std::vector<std::string>> lacking =
+        core->artifact_catalog_->FindJobsMissingCheckpoint();
+    if (!lacking.ok()) {
+      spdlog::warn("--artifacts {}: could not compare it with --db's checkpoints: {}",
+                   artifacts->dir, std::string(lacking.status().message()));
+    } else if (!lacking->empty()) {
+      spdlog::warn(
+          "--artifacts {}: {} unended job(s) in --db {} have no file there for the checkpoint "
+          "they resume from ({}): each starts again from an older checkpoint there, or from step "
+          "0; is this the database's own artifacts directory?",
+          artifacts->dir, lacking->size(), db, ShortList(*lacking, 3));
     }
     if (missing->missing > 0) {
       spdlog::warn(

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
+#include "api/worker_messages.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "server/artifact_upload_reactor.h"
@@ -203,13 +203,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadChec
     if (absl::IsPermissionDenied(file.status())) access_->RecordRefusedRequest(peer, file.status());
     if (!file.ok()) return file.status();
     first->set_name(file->name);
-    int64_t step = 0;  // the name is ckpt-<step>.pt
-    if (absl::SimpleAtoi(
-            absl::string_view(file->name)
-                .substr(absl::string_view(kCheckpointPrefix).size(), kCheckpointStepDigits),
-            &step)) {
-      first->set_step(step);
-    }
+    if (std::optional<int64_t> step = CheckpointStep(file->name)) first->set_step(*step);
     for (std::string& why : passed_over) first->add_passed_over(std::move(why));
     return file;
   };

@@ -39,6 +39,16 @@ TEST_F(GangSchedulingTest, ALostRankRequeuesTheWholeGangAsOneAttempt) {
       Get(gang.id()).error(),
       "rank 1 on worker w2 lost its gang (attempt 2), rank 0 on worker w1 not seen gone (yet): "
       "rank 1 could not reach rank 0's rendezvous; no attempts left of 2");
+  // The first attempt's end, replaced in `error`, is kept with its ranks' workers.
+  const Job failed = Get(gang.id());
+  ASSERT_EQ(failed.ended_attempts_size(), 1);
+  EXPECT_EQ(failed.ended_attempts(0).attempt(), 1);
+  EXPECT_EQ(std::vector<std::string>(failed.ended_attempts(0).workers().begin(),
+                                     failed.ended_attempts(0).workers().end()),
+            (std::vector<std::string>{"w1", "w2"}));
+  EXPECT_EQ(failed.ended_attempts(0).reason(),
+            "rank 0 on worker w1 lost its gang (attempt 1), rank 1 on worker w2 not seen gone "
+            "(yet): data-parallel gradient all-reduce failed on rank 0: closed");
 }
 
 TEST_F(GangSchedulingTest, ALostGangNamesTheRankWhoseWorkerIsGoneBeforeTheOneThatReported) {

@@ -163,7 +163,11 @@ TEST_F(GangSchedulingTest, RankZerosRendezvousReachesTheOtherRanks) {
   ready.mutable_rendezvous()->set_job_id(gang.id());
   ready.mutable_rendezvous()->set_attempt(1);
   ready.mutable_rendezvous()->set_address("10.0.0.1:29500");
-  ASSERT_TRUE(protocol_->Handle(s2, ready).ok());  // from rank 1: not the gang's rendezvous
+  // From rank 1: not the gang's rendezvous, and refused (a real worker never sends it).
+  EXPECT_EQ(protocol_->Handle(s2, ready).message(),
+            "rendezvous: only rank 0 of a data-parallel attempt says where it listens; this worker "
+            "holds rank 1 of job " +
+                gang.id() + " attempt 1");
   ASSERT_TRUE(protocol_->Handle(s1, ready).ok());
   for (const RecordingChannel* channel : {&w1, &w2, &w3}) {
     int told = 0;

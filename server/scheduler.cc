@@ -43,6 +43,11 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
       entry.job = job;
       entry.cancel_requested = job.cancel_requested();
       entry.deadline = AttemptDeadline(job);
+      // How far it trained by its stored points (a lost attempt's record and a failed job's steps
+      // say so after a restart, not 0).
+      absl::StatusOr<std::optional<MetricKey>> newest = store->NewestMetricKey(job.id());
+      if (!newest.ok()) return newest.status();
+      if (newest->has_value()) entry.newest_step = (*newest)->step;
       // Each rank waits one lease for its worker to reconnect and re-attach it.
       const std::vector<std::string> workers =
           job.rank_workers().empty()

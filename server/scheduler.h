@@ -175,8 +175,10 @@ class Scheduler {
   // of `attempt` of the job: that attempt runs, on that worker. FAILED_PRECONDITION naming the
   // attempt when it does not run (an upload from an attempt the coordinator gave up on must not
   // become the job's checkpoint), PERMISSION_DENIED when it runs elsewhere: every worker may
-  // hold the same token, and only the session proves which one calls.
-  absl::Status MayStore(const std::string& session_key, const std::string& job_id, int32_t attempt);
+  // hold the same token, and only the session proves which one calls. A checkpoint's `name`
+  // carries its step, at most the job's spec.max_steps (INVALID_ARGUMENT).
+  absl::Status MayStore(const std::string& session_key, const std::string& job_id, int32_t attempt,
+                        const std::string& name);
   // The worker whose session `session_key` names may download `path` (a
   // DownloadArtifactRequest's): the checkpoint ("<job id>/ckpt-...") of a job it runs, or an
   // uploaded file ("sha256/<hex>") the spec of a job it runs names. PERMISSION_DENIED

@@ -1,9 +1,11 @@
 // The scheduler's side of artifacts: which attempt may store a checkpoint, what a worker may
 // download, and a stored checkpoint becoming its job's newest.
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
+#include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "server/scheduler.h"
 
@@ -29,13 +31,20 @@ absl::Status Scheduler::JobExists(const std::string& job_id) const {
 }
 
 absl::Status Scheduler::MayStore(const std::string& session_key, const std::string& job_id,
-                                 int32_t attempt) {
+                                 int32_t attempt, const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<const WorkerState*> worker = SessionForKeyLocked(session_key);
   if (!worker.ok()) return worker.status();
   POLYTRAIN_RETURN_IF_ERROR(AttemptRunsLocked(job_id, attempt));
-  for (const Rank& rank : running_.at(job_id).ranks) {
-    if (rank.session == (*worker)->session) return absl::OkStatus();
+  const RunningJob& running = running_.at(job_id);
+  for (const Rank& rank : running.ranks) {
+    if (rank.session != (*worker)->session) continue;
+    // Checkpoints are resumed from in name order: one named past the budget would be every
+    // later attempt's.
+    if (std::optional<int64_t> step = CheckpointStep(name)) {
+      return CheckStepInBudget("name", *step, running.job.spec());
+    }
+    return absl::OkStatus();
   }
   return absl::PermissionDeniedError(
       absl::StrCat("job_id: attempt ", attempt, " of job ", job_id, " does not run on worker ",

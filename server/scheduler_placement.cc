@@ -260,6 +260,7 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
     for (const WorkerState* worker : chosen) job->add_rank_workers(worker->hello.name());
   }
   *job->mutable_start_time() = NowTimestamp();
+  job->set_resumed_from_step(0);  // until this attempt says where it starts (JobStarted)
   if (absl::Status s = store_->UpdateJob(*job); !s.ok()) return PlacementFailedLocked(s);
   if (placement_failure_logged_) {
     spdlog::info("placing jobs again: the store writes again");

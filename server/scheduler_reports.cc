@@ -12,6 +12,7 @@
 #include "common/short_list.h"
 #include "common/status_macros.h"
 #include "common/timestamps.h"
+#include "common/validation.h"
 #include "server/scheduler.h"
 #include "spdlog/spdlog.h"
 
@@ -100,6 +101,10 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
   RunningJob* job = owned.job;
   job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
   if (owned.rank != 0) return absl::OkStatus();  // rank 0 reports for its gang
+  for (int i = 0; i < batch.points_size(); ++i) {
+    POLYTRAIN_RETURN_IF_ERROR(CheckStepInBudget(IndexPath("metrics.points", i) + ".step",
+                                                batch.points(i).step(), job->job.spec()));
+  }
   if (job->metric_bytes < 0) {
     absl::StatusOr<int64_t> stored = store_->MetricBytes(batch.job_id());
     if (!stored.ok()) return stored.status();
@@ -134,6 +139,8 @@ absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::Job
   }
   owned.job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
   if (owned.rank != 0) return absl::OkStatus();
+  POLYTRAIN_RETURN_IF_ERROR(CheckStepInBudget("started.resumed_from_step",
+                                              started.resumed_from_step(), owned.job->job.spec()));
   // Points the earlier attempt stored past this attempt's checkpoint would otherwise sit beside
   // the ones this attempt writes for the same steps, or outlive them.
   POLYTRAIN_RETURN_IF_ERROR(
@@ -165,6 +172,8 @@ absl::Status Scheduler::AttemptFinished(int64_t session,
                      " is not a loss-search trial, so it has no "
                      "rung to pause at; report its end without paused"));
   }
+  POLYTRAIN_RETURN_IF_ERROR(
+      CheckStepInBudget("finished.steps", finished.steps(), owned.job->job.spec()));
   if (owned.rank == 0 && finished.steps() < owned.job->newest_step) {
     // Not refused: a worker drops a refused result for good, and the job would train again.
     // Job.steps keeps the furthest step (FinishJobLocked).
@@ -221,6 +230,7 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     return absl::OkStatus();
   }
   RunningJob* job = owned.job;
+  POLYTRAIN_RETURN_IF_ERROR(CheckStepInBudget("failed.steps", failed.steps(), job->job.spec()));
   job->ranks[owned.rank].done = true;              // it stopped; the others are told to
   if (job->timed_out && !job->cancel_requested) {  // stopped for its time limit, or failed then
     POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(failed.job_id(), polytrain::v1::JOB_STATE_FAILED,
@@ -301,7 +311,12 @@ absl::Status Scheduler::RendezvousReady(int64_t session,
     ReportDroppedLocked(session, "rendezvous", ready.job_id(), ready.attempt());
     return absl::OkStatus();
   }
-  if (owned.rank != 0) return absl::OkStatus();
+  if (owned.rank != 0) {  // never sent by a real worker: refused where an operator sees it
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rendezvous: only rank 0 of a data-parallel attempt says where it listens; this worker "
+        "holds rank ",
+        owned.rank, " of job ", ready.job_id(), " attempt ", ready.attempt()));
+  }
   owned.job->rendezvous = ready.address();
   polytrain::v1::CoordinatorMessage rendezvous;
   rendezvous.mutable_rendezvous()->set_job_id(ready.job_id());

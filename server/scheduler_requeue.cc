@@ -3,12 +3,42 @@
 // leases, time limits and requeues the store refused.
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
+#include "api/limits.h"
+#include "common/timestamps.h"
 #include "server/scheduler.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
 
 using polytrain::v1::Job;
+
+namespace {
+
+// Adds the attempt that ends to the job's record of ended attempts, keeping the newest
+// kMaxEndedAttempts: an operator reads why each attempt ended after the job's own end has
+// replaced `error`.
+void RecordEndedAttempt(const Job& assigned, int64_t newest_step, bool given_back,
+                        const std::string& reason, Job* job) {
+  polytrain::v1::EndedAttempt* ended = job->add_ended_attempts();
+  ended->set_attempt(assigned.attempts());
+  if (assigned.rank_workers_size() > 0) {
+    *ended->mutable_workers() = assigned.rank_workers();
+  } else {
+    ended->add_workers(assigned.worker());
+  }
+  *ended->mutable_start_time() = assigned.start_time();
+  *ended->mutable_end_time() = NowTimestamp();
+  ended->set_resumed_from_step(job->resumed_from_step());
+  ended->set_steps(newest_step);
+  ended->set_reason(reason);
+  ended->set_given_back(given_back);
+  auto* attempts = job->mutable_ended_attempts();
+  if (attempts->size() > kMaxEndedAttempts) {
+    attempts->DeleteSubrange(0, attempts->size() - kMaxEndedAttempts);
+  }
+}
+
+}  // namespace
 
 void Scheduler::StopRanksLocked(const std::string& job_id, RunningJob& job) {
   for (Rank& rank : job.ranks) {
@@ -57,6 +87,8 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   }
   job->set_state(polytrain::v1::JOB_STATE_QUEUED);
   job->set_error(error);
+  RecordEndedAttempt(running->second.job, running->second.newest_step, running->second.given_back,
+                     error, &*job);
   if (absl::Status stored = store_->UpdateJob(*job); !stored.ok()) {
     spdlog::warn("{}: the store refused its requeue ({}); the lease loop tries again", job_id,
                  std::string(stored.message()));

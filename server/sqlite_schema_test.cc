@@ -85,6 +85,24 @@ TEST_F(SqliteSchemaTest, AFileOfAnotherKindIsSaidNotToBeADatabase) {
   EXPECT_EQ(Bytes(), "a text file, not a database\n");
 }
 
+// A truncated copy (a backup cut short) is said to be damaged, with what to do, and left as it
+// was.
+TEST_F(SqliteSchemaTest, ATruncatedDatabaseIsSaidToBeDamagedAndLeftAsItWas) {
+  Exec(
+      "PRAGMA journal_mode=DELETE; CREATE TABLE filler(x BLOB);"
+      "INSERT INTO filler VALUES (zeroblob(200000));");
+  const std::string whole = Bytes();
+  ASSERT_GT(whole.size(), 16384u);
+  std::ofstream(path_, std::ios::binary | std::ios::trunc) << whole.substr(0, 8192);
+  const std::string said(SqliteJobStore::Open(path_).status().message());
+  EXPECT_NE(said.find("malformed"), std::string::npos) << said;
+  EXPECT_NE(said.find("; the file is left as it is: start from a backup (README \"Run the "
+                      "service\"), or try `sqlite3 DB .recover`"),
+            std::string::npos)
+      << said;
+  EXPECT_EQ(Bytes(), whole.substr(0, 8192));
+}
+
 // A version set lower than the tables it has (by hand): SQLite's "duplicate column name" is
 // said as a mismatch, and the migration rolled back.
 TEST_F(SqliteSchemaTest, TablesThatDoNotMatchTheClaimedVersionAreSaidAsSuch) {

@@ -45,6 +45,13 @@ absl::Status SqliteJobStore::CheckIsOurs() {
       return absl::FailedPreconditionError(
           "not a SQLite database; give a new file or one a polytrain-coordinator made");
     }
+    if (sqlite3_errcode(db) == SQLITE_CORRUPT) {  // a truncated or damaged copy: left as it is
+      const absl::Status damaged = version.status("user_version");
+      return absl::Status(damaged.code(),
+                          absl::StrCat(damaged.message(),
+                                       "; the file is left as it is: start from a backup (README "
+                                       "\"Run the service\"), or try `sqlite3 DB .recover`"));
+    }
     return SaidIfReadOnly(db, version.status("user_version"));
   }
   // Checked here, before WAL mode is set (a write): a file this build would refuse stays as it was.

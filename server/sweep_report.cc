@@ -152,7 +152,7 @@ absl::StatusOr<Sweep> Report(const Sweep& record, const std::vector<Job>& jobs,
   bool has_baseline = false;
   for (const Job& job : jobs) has_baseline = has_baseline || job.loss_name() == baseline;
   if (!has_baseline) baseline.clear();
-  const bool untested = searched && !has_baseline;
+  bool untested = searched && !has_baseline;
   ComparisonBuilder builder(metric, 0);
   for (const Job& job : jobs) {
     if (history == nullptr) {
@@ -166,6 +166,19 @@ absl::StatusOr<Sweep> Report(const Sweep& record, const std::vector<Job>& jobs,
   absl::StatusOr<polytrain::v1::CompareJobsResponse> comparison =
       std::move(builder).Build(baseline);
   if (comparison.ok()) {
+    // A search whose baseline runs all failed (diverged, cancelled) has nothing to test against:
+    // said, not a column of blank p-values under "vs ce".
+    if (searched && has_baseline) {
+      bool baseline_succeeded = false;
+      for (const auto& row : comparison->losses()) {
+        baseline_succeeded = baseline_succeeded || (row.baseline() && row.runs() > 0);
+      }
+      if (!baseline_succeeded) {
+        untested = true;
+        sweep.set_ranking_note(absl::StrCat("no p-values: no run of the baseline loss ", baseline,
+                                            " succeeded at the full budget"));
+      }
+    }
     sweep.set_baseline_loss(untested ? "" : comparison->baseline_loss());
     std::vector<polytrain::v1::CompareJobsResponse::LossRow> rows;
     for (auto row : comparison->losses()) {

@@ -1,6 +1,7 @@
 // A sweep's report from its record and jobs alone: the ranking's order, and why it is empty.
 #include "server/sweep_report.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,20 @@ TEST(SweepReportTest, AFinalistReRunWithSeveralSeedsRanksBeforeATrialOfOneSeed) 
   EXPECT_EQ(sweep.ranking(1).loss_name(), "ce");
   EXPECT_EQ(sweep.ranking(2).loss_name(), "poly1(e=1)");
   EXPECT_EQ(sweep.best_loss(), "poly1(e=2)");
+  EXPECT_EQ(sweep.baseline_loss(), "ce");
+  EXPECT_EQ(sweep.ranking_note(), "");
+  // Every run of the baseline failed: the ranking stands, without p-values, and says why.
+  for (Job& job : jobs) {
+    if (job.loss_name() != "ce") continue;
+    job.set_state(polytrain::v1::JOB_STATE_FAILED);
+    job.clear_final_metrics();
+  }
+  const Sweep untested = BuildSweepReport(record, jobs);
+  ASSERT_EQ(untested.ranking_size(), 2);
+  EXPECT_EQ(untested.baseline_loss(), "");
+  EXPECT_TRUE(std::isnan(untested.ranking(0).p_value()));
+  EXPECT_EQ(untested.ranking_note(),
+            "no p-values: no run of the baseline loss ce succeeded at the full budget");
 }
 
 TEST(SweepReportTest, AnEmptyRankingSaysWhy) {

@@ -53,7 +53,7 @@ void WorkerProtocol::Disconnected(int64_t session) { scheduler_->DisconnectWorke
 absl::Status WorkerProtocol::CheckUpload(const polytrain::v1::ArtifactChunk& first) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactChunk(first, /*first=*/true));
   POLYTRAIN_RETURN_IF_ERROR(scheduler_->JobExists(first.job_id()));
-  return scheduler_->MayStore(first.session_key(), first.job_id(), first.attempt());
+  return scheduler_->MayStore(first.session_key(), first.job_id(), first.attempt(), first.name());
 }
 
 absl::Status WorkerProtocol::CheckDownload(const std::string& session_key,

@@ -1,0 +1,99 @@
+// A worker's steps stay within its job's spec.max_steps: points, an attempt's start and end, and
+// a checkpoint's name past the budget are refused naming the field (a checkpoint named past it
+// would be what every later attempt resumes from, as checkpoints are taken in name order).
+#include <string>
+
+#include "gtest/gtest.h"
+#include "server/coordinator_test_fixture.h"
+
+namespace polytrain {
+namespace {
+
+using polytrain::v1::Job;
+using polytrain::v1::WorkerMessage;
+
+class StepBudgetTest : public CoordinatorTest {
+ protected:
+  // A job of at most 100 steps, running on worker w1 (its session in session_).
+  Job SubmitAndRun() {
+    polytrain::v1::SubmitJobRequest request = Request("budget");
+    request.mutable_spec()->set_max_steps(100);
+    absl::StatusOr<Job> job = api_->SubmitJob(request, kAdmin);
+    EXPECT_TRUE(job.ok()) << job.status();
+    session_ = Connect("w1", &worker_);
+    return *job;
+  }
+  std::string Refusal(const WorkerMessage& message) {
+    return std::string(protocol_->Handle(session_, message).message());
+  }
+  RecordingChannel worker_;
+  int64_t session_ = 0;
+};
+
+TEST_F(StepBudgetTest, PointsPastTheBudgetAreRefused) {
+  const Job job = SubmitAndRun();
+  WorkerMessage points;
+  points.mutable_metrics()->set_job_id(job.id());
+  points.mutable_metrics()->set_attempt(1);
+  AddTrainPoint(points.mutable_metrics(), 100);
+  EXPECT_EQ(Refusal(points), "");
+  AddTrainPoint(points.mutable_metrics(), 101);
+  EXPECT_EQ(Refusal(points),
+            "metrics.points[1].step: must be in [0, 100] (the job's spec.max_steps), got 101");
+}
+
+TEST_F(StepBudgetTest, AnAttemptsStartAndEndPastTheBudgetAreRefused) {
+  const Job job = SubmitAndRun();
+  WorkerMessage started;
+  started.mutable_started()->set_job_id(job.id());
+  started.mutable_started()->set_attempt(1);
+  started.mutable_started()->set_resumed_from_step(101);
+  EXPECT_EQ(Refusal(started),
+            "started.resumed_from_step: must be in [0, 100] (the job's spec.max_steps), got 101");
+  WorkerMessage failed;
+  failed.mutable_failed()->set_job_id(job.id());
+  failed.mutable_failed()->set_attempt(1);
+  failed.mutable_failed()->set_steps(101);
+  EXPECT_EQ(Refusal(failed),
+            "failed.steps: must be in [0, 100] (the job's spec.max_steps), got 101");
+  WorkerMessage finished;
+  finished.mutable_finished()->set_job_id(job.id());
+  finished.mutable_finished()->set_attempt(1);
+  finished.mutable_finished()->set_steps(999999);
+  EXPECT_EQ(Refusal(finished),
+            "finished.steps: must be in [0, 100] (the job's spec.max_steps), got 999999");
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  finished.mutable_finished()->set_steps(100);
+  EXPECT_EQ(Refusal(finished), "");
+  EXPECT_EQ(Get(job.id()).steps(), 100);
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST_F(StepBudgetTest, ACheckpointNamedPastTheBudgetIsRefused) {
+  const Job job = SubmitAndRun();
+  polytrain::v1::ArtifactChunk chunk;
+  chunk.set_job_id(job.id());
+  chunk.set_attempt(1);
+  chunk.set_session_key(worker_.SessionKey());
+  chunk.set_name("ckpt-000000000100.pt");
+  EXPECT_TRUE(protocol_->CheckUpload(chunk).ok());
+  chunk.set_name("ckpt-999999999999.pt");
+  EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
+            "name: must be in [0, 100] (the job's spec.max_steps), got 999999999999");
+}
+
+// Without spec.max_steps the budget is in epochs, which the worker counts: any step in the
+// protocol's range is taken.
+TEST_F(CoordinatorTest, AnEpochBudgetLeavesStepsToTheWorker) {
+  const Job job = Submit("epochs");
+  RecordingChannel worker;
+  const int64_t session = Connect("w1", &worker);
+  WorkerMessage points;
+  points.mutable_metrics()->set_job_id(job.id());
+  points.mutable_metrics()->set_attempt(1);
+  AddTrainPoint(points.mutable_metrics(), 5000);
+  EXPECT_TRUE(protocol_->Handle(session, points).ok());
+}
+
+}  // namespace
+}  // namespace polytrain
