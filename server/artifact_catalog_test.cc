@@ -1,18 +1,14 @@
 // Users' artifacts through the coordinator's core: uploads checked against their hash and size,
 // records per uploader in a real SQLite file, submissions that name artifacts, and deletion that
 // never takes a file from under a queued job.
-#include "server/artifact_catalog.h"
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
-#include "server/coordinator_core.h"
-#include "testing/scratch_dir.h"
+#include "server/artifact_catalog_fixture.h"
 #include "testing/zip_archive.h"
 
 namespace polytrain {
@@ -20,96 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using polytrain::v1::Artifact;
-
-class ArtifactCatalogTest : public testing::ScratchDirTest {
- protected:
-  void SetUp() override {
-    ScratchDirTest::SetUp();
-    Open();
-  }
-  void Open() {
-    core_.reset();
-    Scheduler::Options options;
-    options.lease_thread = false;
-    core_ = *CoordinatorCore::Open((dir_ / "db").string(), options,
-                                   CoordinatorCore::Artifacts{(dir_ / "artifacts").string(), 256});
-    api_ = &core_->client_api();
-  }
-  void TearDown() override {
-    core_.reset();
-    ScratchDirTest::TearDown();
-  }
-
-  // Uploads `content` in chunks of `chunk` bytes, announcing `sha256` (its own by default).
-  absl::StatusOr<Artifact> Upload(const std::string& content, const Caller& caller,
-                                  std::string sha256 = "", size_t chunk = 10) {
-    if (sha256.empty()) sha256 = ArtifactIdOfHex(Sha256Hex(content));
-    polytrain::v1::UploadArtifactRequest first;
-    first.set_name("model.pt");
-    first.set_sha256(sha256);
-    absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
-    if (!catalog.ok()) return catalog.status();
-    absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> upload =
-        (*catalog)->BeginUpload(first, caller);
-    if (!upload.ok()) return upload.status();
-    for (size_t at = 0; at < content.size(); at += chunk) {
-      if (absl::Status s = (*upload)->Append(content.substr(at, chunk)); !s.ok()) return s;
-    }
-    return (*upload)->Finish();
-  }
-
-  // A job whose model (or, `as_dataset`, whose dataset, the model built in) is the artifact `id`.
-  absl::StatusOr<polytrain::v1::Job> SubmitNaming(const std::string& id, const Caller& caller,
-                                                  bool as_dataset = false) {
-    polytrain::v1::SubmitJobRequest request;
-    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
-        R"(spec {
-             name: "byo"
-             model { torchscript { path: "model.pt" } }
-             dataset { synthetic { classes: 2 features: 2 train_samples: 4 test_samples: 4 } }
-             loss { cross_entropy {} }
-             optimizer { sgd {} learning_rate: 0.1 }
-             epochs: 1
-             batch_size: 2
-           })",
-        &request));
-    if (as_dataset) {
-      request.mutable_spec()->mutable_model()->mutable_mlp()->add_hidden(4);
-      request.mutable_spec()->mutable_dataset()->mutable_tensors()->set_artifact(id);
-    } else {
-      request.mutable_spec()->mutable_model()->mutable_torchscript()->set_artifact(id);
-    }
-    return api_->SubmitJob(request, caller);
-  }
-
-  absl::StatusOr<polytrain::v1::DeleteArtifactResponse> Delete(const std::string& id,
-                                                               const Caller& caller) {
-    polytrain::v1::DeleteArtifactRequest request;
-    request.set_id(id);
-    return api_->DeleteArtifact(request, caller);
-  }
-
-  std::vector<std::string> Listed(const Caller& caller) {
-    absl::StatusOr<polytrain::v1::ListArtifactsResponse> listed =
-        api_->ListArtifacts(polytrain::v1::ListArtifactsRequest(), caller);
-    EXPECT_TRUE(listed.ok()) << listed.status();
-    std::vector<std::string> rows;
-    for (const Artifact& a : listed->artifacts()) {
-      rows.push_back(absl::StrCat(a.owner(), " ", a.size_bytes(), " ", a.active_jobs()));
-    }
-    return rows;
-  }
-
-  fs::path StoredFile(const std::string& id) {
-    return dir_ / "artifacts" / "sha256" / ArtifactHex(id);
-  }
-
-  const Caller kAlice = Caller::Client("alice");
-  const Caller kBob = Caller::Client("bob");
-  const Caller kAdmin = Caller::Admin("root");
-  std::unique_ptr<CoordinatorCore> core_;
-  ClientApi* api_ = nullptr;
-};
 
 TEST_F(ArtifactCatalogTest, AnUploadIsStoredOnceUnderItsHash) {
   const std::string content = "a TorchScript archive, say";
@@ -215,51 +121,6 @@ TEST_F(ArtifactCatalogTest, AClientsJobsNameOnlyItsOwnArtifacts) {
   ASSERT_TRUE(swept.ok()) << swept.status();
   EXPECT_EQ(swept->jobs_size(), 2);
   EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 153 3"}));
-}
-
-// An upload whose file is gone (removed by hand, or the database started beside another
-// --artifacts directory) is said to be missing at submit, and counted for the start-up warning.
-TEST_F(ArtifactCatalogTest, AnUploadWhoseFileIsGoneIsSaidToBeMissing) {
-  absl::StatusOr<Artifact> kept = Upload(testing::StoredModelZip("kept"), kAlice);
-  absl::StatusOr<Artifact> gone = Upload(testing::StoredModelZip("gone"), kAlice);
-  ASSERT_TRUE(kept.ok() && gone.ok());
-  ASSERT_TRUE(Upload(testing::StoredModelZip("gone"), kBob).ok());  // one file, two records
-  absl::StatusOr<ArtifactCatalog::MissingFiles> missing = (*api_->Artifacts())->FindMissingFiles();
-  ASSERT_TRUE(missing.ok()) << missing.status();
-  EXPECT_EQ(missing->missing, 0);
-  EXPECT_EQ(missing->recorded, 2);
-  ASSERT_TRUE(fs::remove(StoredFile(gone->id())));
-  EXPECT_EQ(SubmitNaming(gone->id(), kAlice).status().message(),
-            absl::StrCat("spec.model.torchscript.artifact: ", gone->id(),
-                         " ('model.pt') is listed but its file is missing from the coordinator's "
-                         "--artifacts directory; upload it again (polyctl upload)"));
-  missing = (*api_->Artifacts())->FindMissingFiles();
-  ASSERT_TRUE(missing.ok()) << missing.status();
-  EXPECT_EQ(missing->missing, 1);
-  EXPECT_EQ(missing->recorded, 2);
-  EXPECT_EQ(missing->first, std::vector<std::string>{"model.pt (" + gone->id() + ")"});
-}
-
-// An unended job whose checkpoint is gone is found for the start-up warning (it would start
-// again from step 0 without a word); an ended one's is not (it runs no more).
-TEST_F(ArtifactCatalogTest, AnUnendedJobWhoseCheckpointIsGoneIsFound) {
-  absl::StatusOr<Artifact> model = Upload(testing::StoredModelZip("model"), kAlice);
-  ASSERT_TRUE(model.ok()) << model.status();
-  absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(model->id(), kAlice);
-  ASSERT_TRUE(job.ok()) << job.status();
-  const std::string checkpoint = job->id() + "/ckpt-000000000010.pt";
-  job->set_checkpoint(checkpoint);
-  ASSERT_TRUE(core_->store().UpdateJob(*job).ok());
-  absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
-  ASSERT_TRUE(catalog.ok());
-  EXPECT_EQ(*(*catalog)->FindJobsMissingCheckpoint(), std::vector<std::string>{job->id()});
-  fs::create_directories(dir_ / "artifacts" / job->id());
-  std::ofstream(dir_ / "artifacts" / checkpoint) << "bytes";
-  EXPECT_TRUE((*catalog)->FindJobsMissingCheckpoint()->empty());
-  fs::remove(dir_ / "artifacts" / checkpoint);
-  job->set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
-  ASSERT_TRUE(core_->store().UpdateJob(*job).ok());
-  EXPECT_TRUE((*catalog)->FindJobsMissingCheckpoint()->empty());
 }
 
 // A file no worker could load (not a zip archive, as torch.jit.save and torch.save write) is
