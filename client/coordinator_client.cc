@@ -143,7 +143,13 @@ absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckp
   if (!appended.ok()) context.TryCancel();  // nothing more is read
   const grpc::Status status = reader->Finish();
   if (!appended.ok()) return appended;
-  if (!status.ok()) return Result(status, first, /*connected=*/any).status();
+  if (!status.ok()) {
+    absl::Status failed = Result(status, first, /*connected=*/any).status();
+    // The coordinator holds no intact checkpoint of the job (DATA_LOSS): to a user, a missing
+    // file (exit 4), unlike a transfer that arrived damaged here (DATA_LOSS below: try again).
+    if (absl::IsDataLoss(failed)) return absl::NotFoundError(failed.message());
+    return failed;
+  }
   if (!last.last()) {
     return absl::DataLossError("the download ended before its last chunk; nothing was written");
   }

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/file_checksum.h"
@@ -35,8 +36,8 @@ fs::path ChecksumPath(const fs::path& file) {
 // disk is.
 absl::Status NamingTheDisk(absl::Status status) {
   if (!absl::IsResourceExhausted(status)) return status;
-  return absl::ResourceExhaustedError(
-      absl::StrCat(status.message(), " (the coordinator's --artifacts directory)"));
+  return absl::ResourceExhaustedError(absl::StrReplaceAll(
+      status.message(), {{"the receiver's disk", "the coordinator's --artifacts disk"}}));
 }
 
 }  // namespace
@@ -261,8 +262,8 @@ absl::StatusOr<std::string> ArtifactStore::Upload::Commit(int64_t size, uint32_t
   // Two uploads of one name (two attempts) must not pair one's record with the other's file.
   static std::mutex commit_mu;
   std::lock_guard<std::mutex> lock(commit_mu);
-  POLYTRAIN_RETURN_IF_ERROR(NamingTheDisk(
-      WriteChecksumRecord(ChecksumPath(file_->final_path()).string(), file_->written())));
+  POLYTRAIN_RETURN_IF_ERROR(
+      WriteChecksumRecord(ChecksumPath(file_->final_path()).string(), file_->written()));
   POLYTRAIN_RETURN_IF_ERROR(NamingTheDisk(file_->Commit()));
   return relative_;
 }

@@ -118,8 +118,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
     } else if (!lacking->empty()) {
       spdlog::warn(
           "--artifacts {}: {} unended job(s) in --db {} have no file there for the checkpoint "
-          "they resume from ({}): each starts again from an older checkpoint there, or from step "
-          "0; is this the database's own artifacts directory?",
+          "they resume from ({}): a next attempt of each would resume from an older checkpoint "
+          "there, or from step 0; is this the database's own artifacts directory?",
           artifacts->dir, lacking->size(), db, ShortList(*lacking, 3));
     }
     if (missing->missing > 0) {

@@ -96,6 +96,13 @@ TEST_F(CoordinatorTest, ANewAttemptDoesNotShowThePreviousAttemptsResumeStep) {
   ASSERT_TRUE(protocol_->Handle(w1, Started(job, 1, 30)).ok());
   protocol_->Disconnected(w1);
   scheduler_->ExpireLeases(Later());
+  // Queued again: the resume step is the ended attempt's, kept in its record, and how far it got
+  // is at least its checkpoint (it sent no point).
+  const Job queued = Get(job.id());
+  ASSERT_EQ(queued.state(), polytrain::v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(queued.resumed_from_step(), 0);
+  ASSERT_EQ(queued.ended_attempts_size(), 1);
+  EXPECT_EQ(queued.ended_attempts(0).steps(), 30);
   Connect("w2", &second);
   const Job running = Get(job.id());
   ASSERT_EQ(running.attempts(), 2);

@@ -46,8 +46,12 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
       // How far it trained by its stored points (a lost attempt's record and a failed job's steps
       // say so after a restart, not 0).
       absl::StatusOr<std::optional<MetricKey>> newest = store->NewestMetricKey(job.id());
-      if (!newest.ok()) return newest.status();
-      if (newest->has_value()) entry.newest_step = (*newest)->step;
+      if (!newest.ok()) {  // a figure for the record: the start goes on without it
+        spdlog::warn("{}: could not read its newest metric point: {}", job.id(),
+                     std::string(newest.status().message()));
+      } else if (newest->has_value()) {
+        entry.newest_step = (*newest)->step;
+      }
       // Each rank waits one lease for its worker to reconnect and re-attach it.
       const std::vector<std::string> workers =
           job.rank_workers().empty()

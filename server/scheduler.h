@@ -260,7 +260,8 @@ class Scheduler {
     // which deletes the points past its checkpoint); batches add theirs.
     int64_t metric_bytes = -1;
     // The newest step of rank 0's metric points: how far the attempt trained, whichever rank
-    // reports its end (only rank 0 reports points).
+    // reports its end (only rank 0 reports points). After a coordinator restart, the newest of
+    // the job's stored points (an earlier attempt's, until this one's JobStarted deletes those).
     int64_t newest_step = 0;
     polytrain::v1::Job job;  // as assigned: names and labels for the per-job series
   };

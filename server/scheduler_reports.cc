@@ -219,8 +219,13 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   // on it, whichever attempt this report is about (a stopped rank's too), until its stream ends.
   // (`released` alone is no such word: a worker lets go of an attempt whose lease lapsed, and
   // that report may come again on a new session of a worker that stays.)
-  if (failed.worker_exits()) workers_[session].draining = true;
   const Owned owned = OwnedLocked(session, failed.job_id(), failed.attempt());
+  // Refused before anything changes.
+  if (owned.job != nullptr) {
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckStepInBudget("failed.steps", failed.steps(), owned.job->job.spec()));
+  }
+  if (failed.worker_exits()) workers_[session].draining = true;
   if (owned.job == nullptr) {  // an attempt it was told to stop has ended, or a stale report
     if (StoppedLocked(session, failed.job_id())) {
       ScheduleLocked();
@@ -230,7 +235,6 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     return absl::OkStatus();
   }
   RunningJob* job = owned.job;
-  POLYTRAIN_RETURN_IF_ERROR(CheckStepInBudget("failed.steps", failed.steps(), job->job.spec()));
   job->ranks[owned.rank].done = true;              // it stopped; the others are told to
   if (job->timed_out && !job->cancel_requested) {  // stopped for its time limit, or failed then
     POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(failed.job_id(), polytrain::v1::JOB_STATE_FAILED,

@@ -1,6 +1,8 @@
 // Scheduler, part: ending attempts that are lost. Telling a job's ranks to stop, requeueing a
 // lost attempt (or failing the job when it has none left), and the lease loop's look at lapsed
 // leases, time limits and requeues the store refused.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
 #include "api/limits.h"
@@ -29,7 +31,8 @@ void RecordEndedAttempt(const Job& assigned, int64_t newest_step, bool given_bac
   *ended->mutable_start_time() = assigned.start_time();
   *ended->mutable_end_time() = NowTimestamp();
   ended->set_resumed_from_step(job->resumed_from_step());
-  ended->set_steps(newest_step);
+  // Lost before its first point, it still got as far as its checkpoint.
+  ended->set_steps(std::max(newest_step, job->resumed_from_step()));
   ended->set_reason(reason);
   ended->set_given_back(given_back);
   auto* attempts = job->mutable_ended_attempts();
@@ -89,6 +92,7 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   job->set_error(error);
   RecordEndedAttempt(running->second.job, running->second.newest_step, running->second.given_back,
                      error, &*job);
+  job->set_resumed_from_step(0);  // the record keeps it; the next attempt says its own
   if (absl::Status stored = store_->UpdateJob(*job); !stored.ok()) {
     spdlog::warn("{}: the store refused its requeue ({}); the lease loop tries again", job_id,
                  std::string(stored.message()));

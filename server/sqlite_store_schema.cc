@@ -45,7 +45,8 @@ absl::Status SqliteJobStore::CheckIsOurs() {
       return absl::FailedPreconditionError(
           "not a SQLite database; give a new file or one a polytrain-coordinator made");
     }
-    if (sqlite3_errcode(db) == SQLITE_CORRUPT) {  // a truncated or damaged copy: left as it is
+    if ((sqlite3_errcode(db) & 0xff) ==
+        SQLITE_CORRUPT) {  // a truncated or damaged copy: left as it is
       const absl::Status damaged = version.status("user_version");
       return absl::Status(damaged.code(),
                           absl::StrCat(damaged.message(),

@@ -1,7 +1,9 @@
 // A worker's steps stay within its job's spec.max_steps: points, an attempt's start and end, and
 // a checkpoint's name past the budget are refused naming the field (a checkpoint named past it
 // would be what every later attempt resumes from, as checkpoints are taken in name order).
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "server/coordinator_test_fixture.h"
@@ -26,6 +28,16 @@ class StepBudgetTest : public CoordinatorTest {
   std::string Refusal(const WorkerMessage& message) {
     return std::string(protocol_->Handle(session_, message).message());
   }
+  // The steps of the job's stored points, oldest first.
+  std::vector<int64_t> StoredSteps(const Job& job) {
+    polytrain::v1::GetMetricsRequest request;
+    request.set_job_id(job.id());
+    absl::StatusOr<polytrain::v1::GetMetricsResponse> stored = api_->GetMetrics(request, kAdmin);
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    std::vector<int64_t> steps;
+    for (const auto& point : stored->points()) steps.push_back(point.step());
+    return steps;
+  }
   RecordingChannel worker_;
   int64_t session_ = 0;
 };
@@ -37,19 +49,28 @@ TEST_F(StepBudgetTest, PointsPastTheBudgetAreRefused) {
   points.mutable_metrics()->set_attempt(1);
   AddTrainPoint(points.mutable_metrics(), 100);
   EXPECT_EQ(Refusal(points), "");
+  points.mutable_metrics()->mutable_points(0)->set_step(90);
   AddTrainPoint(points.mutable_metrics(), 101);
   EXPECT_EQ(Refusal(points),
             "metrics.points[1].step: must be in [0, 100] (the job's spec.max_steps), got 101");
+  EXPECT_EQ(StoredSteps(job), std::vector<int64_t>{100});  // none of the refused batch
 }
 
 TEST_F(StepBudgetTest, AnAttemptsStartAndEndPastTheBudgetAreRefused) {
   const Job job = SubmitAndRun();
+  WorkerMessage points;
+  points.mutable_metrics()->set_job_id(job.id());
+  points.mutable_metrics()->set_attempt(1);
+  AddTrainPoint(points.mutable_metrics(), 50);
+  ASSERT_EQ(Refusal(points), "");
   WorkerMessage started;
   started.mutable_started()->set_job_id(job.id());
   started.mutable_started()->set_attempt(1);
   started.mutable_started()->set_resumed_from_step(101);
   EXPECT_EQ(Refusal(started),
             "started.resumed_from_step: must be in [0, 100] (the job's spec.max_steps), got 101");
+  EXPECT_EQ(Get(job.id()).resumed_from_step(), 0);  // the refused start changed nothing
+  EXPECT_EQ(StoredSteps(job), std::vector<int64_t>{50});
   WorkerMessage failed;
   failed.mutable_failed()->set_job_id(job.id());
   failed.mutable_failed()->set_attempt(1);

@@ -173,10 +173,16 @@ absl::StatusOr<Sweep> Report(const Sweep& record, const std::vector<Job>& jobs,
       for (const auto& row : comparison->losses()) {
         baseline_succeeded = baseline_succeeded || (row.baseline() && row.runs() > 0);
       }
+      bool baseline_running = false;
+      for (const Job& job : jobs) {
+        baseline_running =
+            baseline_running || (job.loss_name() == baseline && !IsFinalState(job.state()));
+      }
       if (!baseline_succeeded) {
         untested = true;
         sweep.set_ranking_note(absl::StrCat("no p-values: no run of the baseline loss ", baseline,
-                                            " succeeded at the full budget"));
+                                            " succeeded at the full budget",
+                                            baseline_running ? " yet" : ""));
       }
     }
     sweep.set_baseline_loss(untested ? "" : comparison->baseline_loss());

@@ -60,6 +60,10 @@ TEST(SweepReportTest, AFinalistReRunWithSeveralSeedsRanksBeforeATrialOfOneSeed) 
   EXPECT_TRUE(std::isnan(untested.ranking(0).p_value()));
   EXPECT_EQ(untested.ranking_note(),
             "no p-values: no run of the baseline loss ce succeeded at the full budget");
+  // While a run of the baseline still trains, not yet.
+  jobs.back().set_state(polytrain::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(BuildSweepReport(record, jobs).ranking_note(),
+            "no p-values: no run of the baseline loss ce succeeded at the full budget yet");
 }
 
 TEST(SweepReportTest, AnEmptyRankingSaysWhy) {

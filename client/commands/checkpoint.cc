@@ -18,12 +18,6 @@ int RunCheckpoint(const CheckpointOptions& options, CoordinatorClient& client) {
   const std::string path = options.output.empty() ? options.id + ".pt" : options.output;
   absl::StatusOr<polytrain::v1::CheckpointChunk> first =
       client.DownloadCheckpoint(options.id, path);
-  // No intact file holds any of its checkpoints (DATA_LOSS): a missing file to the user, as
-  // the exit codes' table says, not an internal error.
-  if (absl::IsDataLoss(first.status())) {
-    command_support::Fail(first.status());
-    return kExitNotFound;
-  }
   if (!first.ok()) return command_support::Fail(first.status());
   std::error_code error;
   const auto bytes = std::filesystem::file_size(path, error);
