@@ -4,7 +4,6 @@
 // scheduler sends, and lease expiry driven by explicit times instead of waiting. The client API,
 // the worker protocol's checks, time limits and the Prometheus series have files of their own.
 #include <chrono>
-#include <filesystem>
 
 #include "gtest/gtest.h"
 #include "server/coordinator_core.h"
