@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/pickle_nesting.h"
 #include "common/validation.h"
+#include "zlib.h"
 
 namespace polytrain {
 namespace {
@@ -25,6 +29,8 @@ constexpr uint32_t kEndOfDirectory = 0x06054b50;
 constexpr uint32_t kZip64Locator = 0x07064b50;
 constexpr uint32_t kZip64EndOfDirectory = 0x06064b50;
 constexpr uint32_t kDirectoryEntry = 0x02014b50;
+constexpr uint32_t kLocalHeader = 0x04034b50;
+constexpr size_t kLocalHeaderBytes = 30;
 constexpr size_t kEndOfDirectoryBytes = 22;
 constexpr size_t kZip64LocatorBytes = 20;
 constexpr size_t kZip64EndOfDirectoryBytes = 56;
@@ -33,6 +39,40 @@ constexpr uint16_t kStored = 0, kDeflated = 8;
 
 // Reads `length` bytes at `offset` of an archive of `size` bytes; false when out of range.
 using ReadAt = std::function<bool(uint64_t offset, size_t length, std::string* out)>;
+
+// The bytes of a record (stored, or deflated and inflated to `uncompressed` bytes), from its
+// local header at `local_offset`.
+absl::StatusOr<std::string> ReadRecord(uint64_t size, const ReadAt& read_at, uint64_t method,
+                                       uint64_t compressed, uint64_t uncompressed,
+                                       uint64_t local_offset) {
+  std::string header;
+  if (!read_at(local_offset, kLocalHeaderBytes, &header) || Read(header, 0, 4) != kLocalHeader) {
+    return absl::InvalidArgumentError("a damaged local header");
+  }
+  const uint64_t data_offset =
+      local_offset + kLocalHeaderBytes + Read(header, 26, 2) + Read(header, 28, 2);
+  std::string data;
+  if (data_offset > size || compressed > size - data_offset ||
+      !read_at(data_offset, static_cast<size_t>(compressed), &data)) {
+    return absl::InvalidArgumentError("lies outside the file");
+  }
+  if (method == kStored) return data;
+  std::string out(static_cast<size_t>(uncompressed), '\0');
+  z_stream stream{};
+  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) return absl::InternalError("zlib: inflateInit2");
+  stream.next_in = reinterpret_cast<Bytef*>(data.data());
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int inflated = inflate(&stream, Z_FINISH);
+  const uint64_t produced = stream.total_out;
+  inflateEnd(&stream);
+  if (inflated != Z_STREAM_END || produced != uncompressed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("does not inflate to the ", uncompressed, " bytes it claims"));
+  }
+  return out;
+}
 
 absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& field,
                    absl::string_view what, absl::string_view required_record) {
@@ -88,6 +128,11 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
   }
   uint64_t inflated = 0;
   size_t at = 0;
+  struct PickleRecord {
+    std::string name;
+    uint64_t method, compressed, uncompressed, local_offset;
+  };
+  std::vector<PickleRecord> pickles;
   bool required_found = required_record.empty();
   for (uint64_t n = 0; n < entries; ++n) {
     if (at + kDirectoryEntryBytes > directory.size() || Read(directory, at, 4) != kDirectoryEntry) {
@@ -144,6 +189,24 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
       }
     } else if (method != kStored) {
       return bad(absl::StrCat("record ", Quote(name), " uses zip method ", method));
+    }
+    if (absl::EndsWith(full_name, ".pkl") || absl::EndsWith(full_name, ".debug_pkl")) {
+      if (uncompressed > static_cast<uint64_t>(kMaxPickleRecordBytes)) {
+        return bad(absl::StrCat("record ", Quote(name), " is ", uncompressed,
+                                " bytes; a pickle record is at most ", kMaxPickleRecordBytes));
+      }
+      pickles.push_back({name, method, compressed, uncompressed, local_offset});
+    }
+  }
+  // LibTorch unpickles (and frees) nested values by recursion: each pickle is measured first.
+  for (const PickleRecord& record : pickles) {
+    absl::StatusOr<std::string> bytes = ReadRecord(size, read_at, record.method, record.compressed,
+                                                   record.uncompressed, record.local_offset);
+    if (!bytes.ok())
+      return bad(absl::StrCat("record ", Quote(record.name), ": ", bytes.status().message()));
+    if (PickleNesting(*bytes) > kMaxPickleNesting) {
+      return bad(absl::StrCat("record ", Quote(record.name), " nests its values more than ",
+                              kMaxPickleNesting, " deep"));
     }
   }
   if (!required_found) {

@@ -3,7 +3,8 @@
 // size and inflates it, so a small crafted file (a "zip bomb", or a directory that lies about
 // sizes) could make a worker allocate gigabytes. Each stored record must be its declared size
 // and lie inside the file; compressed records (TorchScript's code) may inflate to at most
-// kMaxInflatedZipBytes in all.
+// kMaxInflatedZipBytes in all. Each pickle record nests its values at most kMaxPickleNesting
+// deep (LibTorch's unpickler recurses on them) and is at most kMaxPickleRecordBytes.
 #ifndef POLYTRAIN_COMMON_ZIP_RECORDS_H_
 #define POLYTRAIN_COMMON_ZIP_RECORDS_H_
 
@@ -20,6 +21,10 @@ inline constexpr int64_t kMaxZipRecords = 1'000'000;
 // The most a zip directory may take, read whole into memory: far more than a million records'
 // entries with names of a few hundred bytes.
 inline constexpr int64_t kMaxZipDirectoryBytes = int64_t{256} << 20;
+// A pickle record (data.pkl, constants.pkl, a .debug_pkl) is read whole and measured before
+// LibTorch unpickles it (common/pickle_nesting.h): real ones are kilobytes to a few megabytes
+// (a tensor's entry is ~100 bytes; the tensors' data are records of their own).
+inline constexpr int64_t kMaxPickleRecordBytes = int64_t{16} << 20;
 
 // `archive` is the whole file. INVALID_ARGUMENT "<field>: <what>: <why>" when it is not a zip
 // archive or a record breaks the rules above; `what` says what the file should be, e.g. "not a

@@ -3,7 +3,9 @@
 #include <string>
 #include <vector>
 
+#include "common/pickle_nesting.h"
 #include "gtest/gtest.h"
+#include "zlib.h"
 
 namespace polytrain {
 namespace {
@@ -113,6 +115,53 @@ TEST(ZipRecordsTest, ABombOrALyingDirectoryIsRefusedBeforeAnythingIsInflated) {
   std::vector<Record> many(100, Record{"code", "z", 8, 1 << 20});
   EXPECT_EQ(CheckZipRecords(Archive(many), "f", "not a zip").code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Raw deflate, as zip method 8 holds it.
+std::string Deflated(const std::string& data) {
+  std::string out(compressBound(static_cast<uLong>(data.size())) + 64, '\0');
+  z_stream stream{};
+  EXPECT_EQ(deflateInit2(&stream, 9, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+// A list nested `depth` deep, as protocol 2 writes it.
+std::string NestedList(int depth) {
+  std::string pickle("\x80\x02", 2);
+  for (int i = 1; i < depth; ++i) pickle += "](";
+  return pickle + "]" + std::string(depth - 1, 'e') + ".";
+}
+
+// LibTorch unpickles nested values by recursion: a pickle record nesting past the limit (a
+// 400 kB file 200,000 deep ended a worker) is refused, stored or deflated, before LibTorch reads
+// it; one at the limit passes.
+TEST(ZipRecordsTest, APickleNestedTooDeepIsRefused) {
+  const std::string at_limit = NestedList(kMaxPickleNesting);
+  EXPECT_TRUE(
+      CheckZipRecords(Archive({{"a/data.pkl", at_limit, 0, at_limit.size()}}), "f", "x").ok());
+  const std::string deep = NestedList(200000);
+  EXPECT_EQ(CheckZipRecords(Archive({{"a/data.pkl", deep, 0, deep.size()}}), "f", "x").message(),
+            "f: x: record 'a/data.pkl' nests its values more than 1000 deep");
+  const std::string one_more = NestedList(kMaxPickleNesting + 1);
+  EXPECT_FALSE(
+      CheckZipRecords(Archive({{"a/data.pkl", one_more, 0, one_more.size()}}), "f", "x").ok());
+  EXPECT_EQ(CheckZipRecords(Archive({{"a/code/m.py.debug_pkl", Deflated(deep), 8, deep.size()}}),
+                            "f", "x")
+                .message(),
+            "f: x: record 'a/code/m.py.debug_pkl' nests its values more than 1000 deep");
+  // A deflated pickle that is not what it claims, and one too large to measure.
+  EXPECT_EQ(
+      CheckZipRecords(Archive({{"a/constants.pkl", "not deflate", 8, 40}}), "f", "x").message(),
+      "f: x: record 'a/constants.pkl': does not inflate to the 40 bytes it claims");
+  EXPECT_EQ(CheckZipRecords(Archive({{"a/data.pkl", "", 8, (16 << 20) + 1}}), "f", "x").message(),
+            "f: x: record 'a/data.pkl' is 16777217 bytes; a pickle record is at most 16777216");
 }
 
 TEST(ZipRecordsTest, WhatIsNotAZipArchiveIsRefused) {
