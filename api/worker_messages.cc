@@ -247,7 +247,8 @@ absl::Status ValidateUploadedName(absl::string_view field, absl::string_view nam
 
 absl::Status CheckStepInBudget(absl::string_view field, int64_t step,
                                const polytrain::v1::JobSpec& spec) {
-  if (spec.max_steps() == 0 || step <= spec.max_steps()) return absl::OkStatus();
+  if (spec.max_steps() == 0) return CheckIntRange(field, step, 0, kMaxSteps);
+  if (step >= 0 && step <= spec.max_steps()) return absl::OkStatus();
   return InvalidField(field, absl::StrCat("must be in [0, ", spec.max_steps(),
                                           "] (the job's spec.max_steps), got ", step));
 }

@@ -50,8 +50,8 @@ absl::Status ValidateArtifactPath(absl::string_view field, absl::string_view pat
 absl::Status ValidateUploadedName(absl::string_view field, absl::string_view name);
 
 // A step a worker reports of `spec`'s job (a point's, an attempt's end or start, a checkpoint's):
-// at most spec.max_steps where the spec has one. An epoch budget is the worker's to count (the
-// coordinator does not know the data's size).
+// at most spec.max_steps where the spec has one, else kMaxSteps. An epoch budget is the
+// worker's to count (the coordinator does not know the data's size).
 absl::Status CheckStepInBudget(absl::string_view field, int64_t step,
                                const polytrain::v1::JobSpec& spec);
 

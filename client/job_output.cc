@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "api/job_states.h"
+#include "api/limits.h"
 #include "cli/svg_chart.h"
 #include "cli/text_table.h"
 #include "common/proto_file.h"
@@ -68,6 +69,10 @@ std::string Exact(double value) {
 // Why each attempt that ended without ending the job ended, oldest first: the job's `error` says
 // only its own end (or its latest attempt's).
 void PrintEndedAttempts(const Job& job) {
+  if (job.ended_attempts_size() >= kMaxEndedAttempts) {
+    std::printf("  (the newest %d ended attempts; earlier ones are not kept)\n",
+                job.ended_attempts_size());
+  }
   for (const polytrain::v1::EndedAttempt& ended : job.ended_attempts()) {
     const int64_t seconds = ended.end_time().seconds() - ended.start_time().seconds();
     std::printf("  attempt %d ended after %lld s at step %lld on %s%s: %s\n", ended.attempt(),

@@ -122,6 +122,24 @@ TEST(PrintJobTest, AFailedJobListsWhyEachEarlierAttemptEnded) {
             "came back without attempt 2\n");
 }
 
+// At the record's limit, the list says earlier attempts are not kept.
+TEST(PrintJobTest, AFullRecordOfEndedAttemptsSaysEarlierOnesAreNotKept) {
+  Job job = MakeJob(polytrain::v1::JOB_STATE_QUEUED, 23, "w", "given back");
+  for (int attempt = 4; attempt <= 23; ++attempt) {
+    polytrain::v1::EndedAttempt* ended = job.add_ended_attempts();
+    ended->set_attempt(attempt);
+    ended->add_workers("w");
+    ended->set_reason("given back");
+  }
+  const std::string printed = Printed(job);
+  EXPECT_NE(printed.find("  (the newest 20 ended attempts; earlier ones are not kept)\n"
+                         "  attempt 4 ended after 0 s at step 0 on w: given back\n"),
+            std::string::npos)
+      << printed;
+  job.mutable_ended_attempts()->RemoveLast();
+  EXPECT_EQ(Printed(job).find("not kept"), std::string::npos);
+}
+
 TEST(PrintJobTest, ADivergedLossFitsItsColumn) {
   EXPECT_EQ(Fixed(2.864721431870701e23), "2.865e+23");  // not 24 digits
   EXPECT_EQ(Fixed(999999.5), "999999.5000");

@@ -458,6 +458,11 @@ grep -qF "dry run: the coordinator would queue 1 job" "$tmp/out" || fail "no dry
 if "$polyctl" artifacts | grep -q local.pt; then fail "a dry run uploaded local.pt"; fi
 expect 0 "polyctl: dry run: local.pt goes to the worker as a path under its --data_root (--no-upload)" -- \
   submit "$tmp/specs/local.txtpb" --dry-run --no-upload
+# IDX files are never uploaded: one beside the spec is said to stay behind.
+sed 's/^  synthetic {.*/  idx { train_images: "local.pt" train_labels: "a" test_images: "b" test_labels: "c" }/' \
+  "$spec" >"$tmp/specs/idx.txtpb"
+expect 0 "polyctl: note: spec.dataset.idx: local.pt is not uploaded (IDX files never are)" -- \
+  submit "$tmp/specs/idx.txtpb" --dry-run
 expect 2 "sweep needs --loss-grid or --loss" -- sweep "$spec"
 # A grid over a sigmoid base keeps the base's loss options: sigmoid losses that ignore -1.
 sed 's/^loss {.*/loss { poly1 { epsilon: 1 } activation: ACTIVATION_SIGMOID ignore_index: -1 }/' \

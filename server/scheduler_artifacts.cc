@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
+#include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "server/scheduler.h"
@@ -42,7 +43,12 @@ absl::Status Scheduler::MayStore(const std::string& session_key, const std::stri
     // Checkpoints are resumed from in name order: one named past the budget would be every
     // later attempt's.
     if (std::optional<int64_t> step = CheckpointStep(name)) {
-      return CheckStepInBudget("name", *step, running.job.spec());
+      if (!CheckStepInBudget("name", *step, running.job.spec()).ok()) {
+        const int64_t budget = running.job.spec().max_steps();
+        return absl::InvalidArgumentError(absl::StrCat(
+            "name: ", name, " is a checkpoint of step ", *step, "; a step must be in [0, ",
+            budget > 0 ? budget : kMaxSteps, "]", budget > 0 ? " (the job's spec.max_steps)" : ""));
+      }
     }
     return absl::OkStatus();
   }

@@ -25,6 +25,16 @@ absl::Status NewerSchema(int64_t version) {
                    SqliteJobStore::CurrentSchemaVersion(), "; use a newer polytrain-coordinator"));
 }
 
+// A truncated or damaged copy (SQLITE_CORRUPT): `status`, with what to do; the file is left as
+// it is. OK where the database is not damaged.
+absl::Status SaidIfDamaged(sqlite3* db, const absl::Status& status) {
+  if ((sqlite3_errcode(db) & 0xff) != SQLITE_CORRUPT) return absl::OkStatus();
+  return absl::Status(status.code(),
+                      absl::StrCat(status.message(),
+                                   "; the file is left as it is: start from a backup (README "
+                                   "\"Run the service\"), or try `sqlite3 DB .recover`"));
+}
+
 }  // namespace
 
 // A database SQLite may not write (a read-only file, or a directory where its -wal and -shm
@@ -45,13 +55,9 @@ absl::Status SqliteJobStore::CheckIsOurs() {
       return absl::FailedPreconditionError(
           "not a SQLite database; give a new file or one a polytrain-coordinator made");
     }
-    if ((sqlite3_errcode(db) & 0xff) ==
-        SQLITE_CORRUPT) {  // a truncated or damaged copy: left as it is
-      const absl::Status damaged = version.status("user_version");
-      return absl::Status(damaged.code(),
-                          absl::StrCat(damaged.message(),
-                                       "; the file is left as it is: start from a backup (README "
-                                       "\"Run the service\"), or try `sqlite3 DB .recover`"));
+    // A truncated or damaged copy: left as it is.
+    if (absl::Status damaged = SaidIfDamaged(db, version.status("user_version")); !damaged.ok()) {
+      return damaged;
     }
     return SaidIfReadOnly(db, version.status("user_version"));
   }
@@ -67,7 +73,10 @@ absl::Status SqliteJobStore::CheckIsOurs() {
   if (claimed != 0) return absl::OkStatus();  // ours
   // Version 0: a new, empty file, or one of another program's.
   Statement tables(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
-  if (!tables.ok()) return tables.status("sqlite_master");
+  if (!tables.ok()) {
+    absl::Status damaged = SaidIfDamaged(db, tables.status("sqlite_master"));
+    return damaged.ok() ? tables.status("sqlite_master") : damaged;
+  }
   std::vector<std::string> names;
   while (tables.Step() == SQLITE_ROW && names.size() < 5) names.push_back(tables.Blob(0));
   if (!names.empty()) {

@@ -100,11 +100,12 @@ TEST_F(StepBudgetTest, ACheckpointNamedPastTheBudgetIsRefused) {
   EXPECT_TRUE(protocol_->CheckUpload(chunk).ok());
   chunk.set_name("ckpt-999999999999.pt");
   EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
-            "name: must be in [0, 100] (the job's spec.max_steps), got 999999999999");
+            "name: ckpt-999999999999.pt is a checkpoint of step 999999999999; a step must be in "
+            "[0, 100] (the job's spec.max_steps)");
 }
 
 // Without spec.max_steps the budget is in epochs, which the worker counts: any step in the
-// protocol's range is taken.
+// protocol's range is taken, a checkpoint's name included.
 TEST_F(CoordinatorTest, AnEpochBudgetLeavesStepsToTheWorker) {
   const Job job = Submit("epochs");
   RecordingChannel worker;
@@ -114,6 +115,16 @@ TEST_F(CoordinatorTest, AnEpochBudgetLeavesStepsToTheWorker) {
   points.mutable_metrics()->set_attempt(1);
   AddTrainPoint(points.mutable_metrics(), 5000);
   EXPECT_TRUE(protocol_->Handle(session, points).ok());
+  polytrain::v1::ArtifactChunk chunk;
+  chunk.set_job_id(job.id());
+  chunk.set_attempt(1);
+  chunk.set_session_key(worker.SessionKey());
+  chunk.set_name("ckpt-001000000000.pt");
+  EXPECT_TRUE(protocol_->CheckUpload(chunk).ok());
+  chunk.set_name("ckpt-001000000001.pt");
+  EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
+            "name: ckpt-001000000001.pt is a checkpoint of step 1000000001; a step must be in "
+            "[0, 1000000000]");
 }
 
 }  // namespace

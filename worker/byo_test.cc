@@ -251,7 +251,7 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
   EXPECT_NE(newer.find("aten::relu_from_a_newer_torch"), std::string::npos) << newer;
   EXPECT_EQ(CreateError(Job("torchscript { path: 'seven_classes.pt' }")),
             "spec.model.torchscript: forward on a batch [2, 20] returned [2, 7]; the loss needs "
-            "[2, 5] logits (5 classes in the data)");
+            "[2, 5] logits (the data has 5 classes or labels)");
   EXPECT_EQ(CreateError(Job("torchscript { path: 'wrong_input.pt' }"))
                 .find("spec.model.torchscript: forward on a batch [2, 20] threw: "),
             0u);
@@ -276,7 +276,7 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
   EXPECT_EQ(narrow.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(narrow.status().message(),
             "spec.model.torchscript: forward on a batch [64, 20] returned [64, 3]; the loss needs "
-            "[64, 5] logits (5 classes in the data)");
+            "[64, 5] logits (the data has 5 classes or labels)");
   // The model's own error at a training step is an error in the spec, naming the field.
   absl::StatusOr<TrainingSummary> raises =
       Train(Job("torchscript { path: 'raises_in_training.pt' }"), Options());

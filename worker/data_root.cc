@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/validation.h"
 
@@ -42,8 +43,13 @@ absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::s
   if (!fs::exists(resolved, error)) {
     return absl::NotFoundError(
         absl::StrCat(field, ": ", Quote(relative),
-                     " does not exist in the data root (the worker's --data_root); polyctl submit "
-                     "uploads a file of yours from the spec's directory or --files DIR"));
+                     " does not exist in the data root (the worker's --data_root); ",
+                     // IDX files have no artifact: nothing uploads them.
+                     absl::StrContains(field, ".idx.")
+                         ? "IDX files are read there as they are (polyctl does not upload them; a "
+                           "tensors file is)"
+                         : "polyctl submit uploads a file of yours from the spec's directory or "
+                           "--files DIR"));
   }
   // Checked before anything opens it: opening a FIFO waits for a writer, past any time limit
   // and any cancel.

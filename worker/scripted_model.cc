@@ -41,8 +41,9 @@ std::string LogitsProblem(const c10::IValue& output, const torch::Tensor& batch,
   const torch::Tensor& logits = output.toTensor();
   if (logits.dim() != 2 || logits.size(0) != batch.size(0) || logits.size(1) != classes) {
     return absl::StrCat("forward on a batch ", Shape(batch), " returned ", Shape(logits),
-                        "; the loss needs [", batch.size(0), ", ", classes, "] logits (", classes,
-                        " classes in the data)");
+                        "; the loss needs [", batch.size(0), ", ", classes,
+                        "] logits (the data has ", classes,
+                        classes == 1 ? " class or label)" : " classes or labels)");
   }
   if (!logits.is_floating_point()) {
     return absl::StrCat("forward returned ", c10::toString(logits.scalar_type()),

@@ -196,6 +196,23 @@ absl::Status UploadLocalFiles(CoordinatorClient& client, const std::string& file
     POLYTRAIN_RETURN_IF_ERROR(
         UploadIfLocal(client, files_dir, dry_run, spec->mutable_dataset()->mutable_tensors()));
   }
+  // IDX files are never uploaded (the spec has no artifact for them): said where one lies beside
+  // the spec, where a user would expect it to go with the job.
+  if (spec->dataset().has_idx()) {
+    const polytrain::v1::IdxFiles& idx = spec->dataset().idx();
+    for (const std::string* path :
+         {&idx.train_images(), &idx.train_labels(), &idx.test_images(), &idx.test_labels()}) {
+      std::error_code error;
+      if (path->empty() || std::filesystem::path(*path).is_absolute() ||
+          !std::filesystem::is_regular_file(std::filesystem::path(files_dir) / *path, error)) {
+        continue;
+      }
+      std::cerr << "polyctl: note: spec.dataset.idx: " << *path
+                << " is not uploaded (IDX files never are): each worker reads it under its "
+                   "--data_root; to send your data with the job, save it as a tensors file "
+                   "(dataset { tensors { path: ... } })\n";
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -122,6 +122,8 @@ class SpecFileTest(unittest.TestCase):
                  "object.json: spec.model.mlp.hidden: must be a list, got an object"),
                 ("nested.json", '{"labels": {"a": [1]}}', ValueError,
                  'nested.json: spec.labels["a"]: must be a string, got a list'),
+                ("path.json", '{"model": {"torchscript": {"path": {"a": 1}}}}', ValueError,
+                 "path.json: spec.model.torchscript.path: must be a string, got an object"),
                 ("syntax.json", '{"name": "a",\n "seed": }', ValueError,
                  "syntax.json:2:10: Expecting value"),
                 ("nan.json", '{"loss": {"poly1": {"epsilon": NaN}}}', ValueError,

@@ -372,6 +372,13 @@ class ClientTest(ServiceTestCase):
                 spec["model"]["torchscript"]["path"] = "here.pt"
                 self.assertEqual(client.submit(spec, files=files, dry_run=True).id, "")
                 self.assertEqual(client.artifacts(), [])  # nothing was uploaded
+                # IDX files are never uploaded: one beside the spec is said to stay behind.
+                (files / "train-images").write_bytes(b"idx")
+                spec["dataset"] = {"idx": {"trainImages": "train-images", "trainLabels": "a",
+                                           "testImages": "b", "testLabels": "c"}}
+                with self.assertWarnsRegex(UserWarning, "spec.dataset.idx: train-images is not "
+                                                        "uploaded"):
+                    client.submit(spec, files=files, dry_run=True)
         finally:
             service.close()
 

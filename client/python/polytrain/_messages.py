@@ -182,7 +182,7 @@ _VALUE_ERROR = re.compile(r"^(?:invalid literal for int\(\) with base 10: (?P<li
                           r"|Value out of range: (?P<range>.*?)\.?"
                           r"|Invalid enum value (?P<enum>.*) for enum type [\w.]+"
                           r"|Expected true or false without quotes"
-                          r"|expected string or bytes-like object, got '\w+'\.?)$")
+                          r"|expected string or bytes-like object, got '\w+'\.*)$")
 _ONEOF = re.compile(r'^Message type "[\w.]+" should not have multiple "(?P<oneof>\w+)" oneof '
                     r'fields')
 _NOT_A_LIST = re.compile(r"^repeated field (?P<name>\w+) must be in \[\] which is (?P<given>.*)$",

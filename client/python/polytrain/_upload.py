@@ -121,6 +121,14 @@ def upload_named_files(spec, files, upload, dry_run=False):
         sources.append(spec.model.torchscript)
     if spec.dataset.HasField("tensors"):
         sources.append(spec.dataset.tensors)
+    if spec.dataset.HasField("idx"):  # never uploaded: said where a file lies beside the spec
+        idx = spec.dataset.idx
+        for path in (idx.train_images, idx.train_labels, idx.test_images, idx.test_labels):
+            if path and not pathlib.PurePath(path).is_absolute() and \
+                    (pathlib.Path(files) / path).is_file():
+                warnings.warn(f"spec.dataset.idx: {path} is not uploaded (IDX files never are): "
+                              f"each worker reads it under its --data_root; to send your data "
+                              f"with the job, save it as a tensors file", stacklevel=4)
     for source in sources:
         if source.WhichOneof("source") != "path":
             continue
