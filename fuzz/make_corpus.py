@@ -271,6 +271,48 @@ def request_bytes():
     write(h, "chunk.bin", b"\x05" + encode("ArtifactChunk", 'data: "abc"'))
 
 
+# --- zip_records_fuzzer: byte 0 = kind (0 a zip archive, 1 a pickle), then the bytes -------------
+def zip_archive(records, compress_names=()):
+    """A zip archive of (name, bytes) records, deflated where named in `compress_names`."""
+    import io
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in records:
+            method = zipfile.ZIP_DEFLATED if name in compress_names else zipfile.ZIP_STORED
+            archive.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+    return out.getvalue()
+
+
+def torch_files():
+    import pickle
+    h = "zip_records_fuzzer"
+    reset(h)
+    # What torch.save writes: a dict, a tuple rebuilding a tensor from a persistent id.
+    data = (b"\x80\x02}q\x00(X\x01\x00\x00\x00xq\x01ctorch._utils\n_rebuild_tensor_v2\n"
+            b"q\x02((X\x07\x00\x00\x00storageq\x03ctorch\nFloatStorage\nq\x04X\x01\x00\x00\x000"
+            b"q\x05X\x03\x00\x00\x00cpuq\x06K\x02tq\x07QK\x00K\x02\x85q\x08K\x01\x85q\t\x89"
+            b"ccollections\nOrderedDict\nq\n)Rq\x0btq\x0cRq\rs.")
+    nested = b"\x80\x02" + b"](" * 2000 + b"]" + b"e" * 2000 + b"."
+    memo = b"\x80\x02" + b"".join(b"]r" + struct.pack("<I", i) + b"0" for i in range(50)) + \
+        b"".join(b"j" + struct.pack("<I", i) + b"j" + struct.pack("<I", i + 1) + b"a0"
+                 for i in range(49)) + b"N."
+    for name, pickled in (("data", data), ("nested", nested), ("memo", memo),
+                          ("python", pickle.dumps({"a": [1, (2, 3.0)], "b": {"c": None}},
+                                                  protocol=2)),
+                          ("protocol4", pickle.dumps([[1], (2,), {3: b"x"}], protocol=4))):
+        write(h, f"pickle_{name}", b"\x01" + pickled)
+    write(h, "zip_tensors", b"\x00" + zip_archive([("t/data.pkl", data), ("t/data/0", b"\0" * 8),
+                                                     ("t/version", b"3\n")]))
+    write(h, "zip_model", b"\x00" + zip_archive(
+        [("m/data.pkl", data), ("m/code/m.py", b"def forward(self, x):\n  return x\n"),
+         ("m/code/m.py.debug_pkl", pickle.dumps((0, ("m.py", 1)), protocol=2)),
+         ("m/constants.pkl", b"\x80\x02).")],
+        compress_names=("m/code/m.py", "m/code/m.py.debug_pkl")))
+    write(h, "zip_nested", b"\x00" + zip_archive([("n/data.pkl", nested)]))
+    write(h, "zip_empty", b"\x00" + zip_archive([]))
+
+
 # --- dictionaries: field and enum names help the text and JSON fuzzers reach deep fields --------
 def dictionary():
     import re
@@ -293,4 +335,5 @@ if __name__ == "__main__":
     losses()
     worker_protocol()
     request_bytes()
+    torch_files()
     dictionary()

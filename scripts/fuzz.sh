@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-${POLYTRAIN_FUZZ_SECONDS:-30}}
 read -r -a harnesses <<<"${POLYTRAIN_FUZZERS:-job_spec_text_fuzzer job_spec_json_fuzzer \
-loss_spec_fuzzer worker_protocol_fuzzer request_bytes_fuzzer}"
+loss_spec_fuzzer worker_protocol_fuzzer request_bytes_fuzzer zip_records_fuzzer}"
 build=${FUZZ_BUILD_DIR:-build-asan}
 
 if [[ ${POLYTRAIN_FUZZ_BUILD:-1} != 0 ]]; then
