@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <optional>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -83,17 +82,19 @@ int64_t PickleNesting(absl::string_view pickle, int64_t stop_above) {
   ValueGraph graph;
   std::vector<int32_t> stack;
   std::vector<size_t> marks;
-  std::unordered_map<uint64_t, int32_t> memo;
+  // LibTorch's memo: a vector, slots skipped over read as None.
+  std::vector<int32_t> memo;
   size_t at = 0;
-  // Each returns false where the pickle is not one LibTorch would take (the count ends there).
+  // Each returns false where the pickle cannot be measured: the record is then refused.
+  // As LibTorch's, a pop takes the top value whether or not a MARK is above it.
   auto pop = [&](int32_t* value) {
-    if (stack.empty() || (!marks.empty() && stack.size() <= marks.back())) return false;
+    if (stack.empty()) return false;
     *value = stack.back();
     stack.pop_back();
     return true;
   };
   auto pop_to_mark = [&](std::vector<int32_t>* items) {
-    if (marks.empty()) return false;
+    if (marks.empty() || marks.back() > stack.size()) return false;
     items->assign(stack.begin() + static_cast<std::ptrdiff_t>(marks.back()), stack.end());
     stack.resize(marks.back());
     marks.pop_back();
@@ -129,19 +130,20 @@ int64_t PickleNesting(absl::string_view pickle, int64_t stop_above) {
     at = end + 1;
     return true;
   };
+  // Real memo indices are dense: one past the pickle's length is a request for gigabytes.
   auto put = [&](uint64_t index) {
-    if (stack.empty()) return false;
-    memo[index] = stack.back();
+    if (stack.empty() || index > pickle.size()) return false;
+    if (index >= memo.size()) memo.resize(static_cast<size_t>(index) + 1, 0);
+    memo[static_cast<size_t>(index)] = stack.back();
     return true;
   };
   auto get = [&](uint64_t index) {
-    auto it = memo.find(index);
-    if (it == memo.end()) return false;
-    stack.push_back(it->second);
+    if (index >= memo.size()) return false;
+    stack.push_back(memo[static_cast<size_t>(index)]);
     return true;
   };
 
-  bool going = true;
+  bool going = true, stopped = false;
   while (going && at < pickle.size()) {
     const unsigned char op = static_cast<unsigned char>(pickle[at++]);
     uint64_t n = 0;
@@ -150,6 +152,7 @@ int64_t PickleNesting(absl::string_view pickle, int64_t stop_above) {
     switch (op) {
       case '.':  // STOP
         going = false;
+        stopped = true;
         break;
       case '(':  // MARK
         marks.push_back(stack.size());
@@ -325,11 +328,13 @@ int64_t PickleNesting(absl::string_view pickle, int64_t stop_above) {
       case 'j':
         going = fixed(4, &n) && get(n);
         break;  // LONG_BINGET
-      default:  // not an opcode: LibTorch refuses the pickle
+      default:  // not an opcode
         going = false;
         break;
     }
   }
+  // Fails closed: what a walk cannot follow to its STOP, LibTorch may still read past.
+  if (!stopped) return kUnmeasurable;
   return graph.Depth(stop_above);
 }
 

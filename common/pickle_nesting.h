@@ -17,10 +17,14 @@ namespace polytrain {
 // deep). Far above any real file's, far below what overflows a thread's stack.
 inline constexpr int64_t kMaxPickleNesting = 1000;
 
+// kUnmeasurable: a pickle the walk cannot follow to its STOP (an opcode it does not know, a
+// stack or memo used past its end, the data cut short). Refused: LibTorch may read on where the
+// walk cannot, and a real pickle never does any of these.
+inline constexpr int64_t kUnmeasurable = -1;
+
 // The depth of the deepest value the pickle builds (0: none but scalars; 1: a container of
 // scalars), counting containers filled after they were put in another (through the memo), or
-// `stop_above` + 1 as soon as it is past `stop_above`. Opcodes it does not know, and a stack or
-// memo used wrongly, end the count where they are: LibTorch refuses such a pickle itself.
+// `stop_above` + 1 as soon as it is past `stop_above`; kUnmeasurable as above.
 int64_t PickleNesting(absl::string_view pickle, int64_t stop_above = kMaxPickleNesting);
 
 }  // namespace polytrain

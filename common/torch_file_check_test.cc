@@ -49,7 +49,8 @@ TEST(CheckTorchFileTest, EachKindIsNamedInItsOwnWords) {
             "f: not a TorchScript file (torch.jit.save): a zip archive without its record "
             "constants.pkl (torch.save writes such archives, of a state_dict say: save the module "
             "itself with torch.jit.save(torch.jit.script(model)))");
-  const std::string weights = Write("weights.pt", testing::StoredZip("x", "archive/data.pkl"));
+  const std::string weights =
+      Write("weights.pt", testing::StoredZip("\x80\x02N.", "archive/data.pkl"));
   EXPECT_FALSE(CheckTorchFile(weights, "f", TorchFile::kTorchScript).ok());
   EXPECT_TRUE(CheckTorchFile(weights, "f", TorchFile::kTorchSave).ok());
   // Only at the archive's top level: a nested one is some other file's.

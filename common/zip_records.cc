@@ -152,7 +152,7 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
         at - extra_bytes - comment_bytes - name_bytes, name_bytes);
     const std::string name(full_name.substr(0, 128));
     // A record "<archive>/<required_record>", at the archive's top level.
-    if (!required_found && absl::EndsWith(full_name, required_record)) {
+    if (!required_found && absl::EndsWithIgnoreCase(full_name, required_record)) {
       const absl::string_view archive_dir =
           full_name.substr(0, full_name.size() - required_record.size());
       required_found =
@@ -190,10 +190,18 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
     } else if (method != kStored) {
       return bad(absl::StrCat("record ", Quote(name), " uses zip method ", method));
     }
-    if (absl::EndsWith(full_name, ".pkl") || absl::EndsWith(full_name, ".debug_pkl")) {
+    // LibTorch (miniz) finds records ignoring case: "data.PKL" is its data.pkl.
+    if (absl::EndsWithIgnoreCase(full_name, ".pkl") ||
+        absl::EndsWithIgnoreCase(full_name, ".debug_pkl")) {
       if (uncompressed > static_cast<uint64_t>(kMaxPickleRecordBytes)) {
         return bad(absl::StrCat("record ", Quote(name), " is ", uncompressed,
                                 " bytes; a pickle record is at most ", kMaxPickleRecordBytes));
+      }
+      // Deflate never takes much more room than the data: a record claiming otherwise would
+      // have its compressed bytes read whole for nothing.
+      if (method == kDeflated && compressed > uncompressed + uncompressed / 8 + 1024) {
+        return bad(absl::StrCat("record ", Quote(name), " holds ", compressed,
+                                " compressed bytes for ", uncompressed));
       }
       pickles.push_back({name, method, compressed, uncompressed, local_offset});
     }
@@ -204,9 +212,17 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
                                                    record.uncompressed, record.local_offset);
     if (!bytes.ok())
       return bad(absl::StrCat("record ", Quote(record.name), ": ", bytes.status().message()));
-    if (PickleNesting(*bytes) > kMaxPickleNesting) {
+    const int64_t depth = PickleNesting(*bytes);
+    if (depth == kUnmeasurable) {
+      return bad(absl::StrCat("record ", Quote(record.name),
+                              " is not a pickle LibTorch reads (it does not end in a STOP that "
+                              "every opcode before it leads to)"));
+    }
+    if (depth > kMaxPickleNesting) {
       return bad(absl::StrCat("record ", Quote(record.name), " nests its values more than ",
-                              kMaxPickleNesting, " deep"));
+                              kMaxPickleNesting,
+                              " deep (a model's submodules count two levels "
+                              "each)"));
     }
   }
   if (!required_found) {

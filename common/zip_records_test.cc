@@ -76,7 +76,7 @@ std::string Archive(const std::vector<Record>& records, bool zip64 = false) {
 }
 
 TEST(ZipRecordsTest, StoredRecordsOfTheirDeclaredSizeAndSmallCompressedOnesPass) {
-  EXPECT_TRUE(CheckZipRecords(Archive({{"archive/data.pkl", "abc", 0, 3},
+  EXPECT_TRUE(CheckZipRecords(Archive({{"archive/data.pkl", "\x80\x02N.", 0, 4},
                                        {"archive/code/x.py", "zz", 8, 4096}}),
                               "f", "not a zip")
                   .ok());
@@ -148,14 +148,22 @@ TEST(ZipRecordsTest, APickleNestedTooDeepIsRefused) {
       CheckZipRecords(Archive({{"a/data.pkl", at_limit, 0, at_limit.size()}}), "f", "x").ok());
   const std::string deep = NestedList(200000);
   EXPECT_EQ(CheckZipRecords(Archive({{"a/data.pkl", deep, 0, deep.size()}}), "f", "x").message(),
-            "f: x: record 'a/data.pkl' nests its values more than 1000 deep");
+            "f: x: record 'a/data.pkl' nests its values more than 1000 deep (a model's "
+            "submodules count two levels each)");
+  // LibTorch finds records ignoring case.
+  EXPECT_FALSE(CheckZipRecords(Archive({{"a/data.PKL", deep, 0, deep.size()}}), "f", "x").ok());
+  // One that is no pickle LibTorch reads to its end.
+  EXPECT_EQ(CheckZipRecords(Archive({{"a/data.pkl", "abc", 0, 3}}), "f", "x").message(),
+            "f: x: record 'a/data.pkl' is not a pickle LibTorch reads (it does not end in a STOP "
+            "that every opcode before it leads to)");
   const std::string one_more = NestedList(kMaxPickleNesting + 1);
   EXPECT_FALSE(
       CheckZipRecords(Archive({{"a/data.pkl", one_more, 0, one_more.size()}}), "f", "x").ok());
   EXPECT_EQ(CheckZipRecords(Archive({{"a/code/m.py.debug_pkl", Deflated(deep), 8, deep.size()}}),
                             "f", "x")
                 .message(),
-            "f: x: record 'a/code/m.py.debug_pkl' nests its values more than 1000 deep");
+            "f: x: record 'a/code/m.py.debug_pkl' nests its values more than 1000 deep (a "
+            "model's submodules count two levels each)");
   // A deflated pickle that is not what it claims, and one too large to measure.
   EXPECT_EQ(
       CheckZipRecords(Archive({{"a/constants.pkl", "not deflate", 8, 40}}), "f", "x").message(),

@@ -120,7 +120,7 @@ TEST_F(ArtifactCatalogTest, AClientsJobsNameOnlyItsOwnArtifacts) {
   swept = api_->SubmitSweep(sweep, kAlice);
   ASSERT_TRUE(swept.ok()) << swept.status();
   EXPECT_EQ(swept->jobs_size(), 2);
-  EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 153 3"}));
+  EXPECT_EQ(Listed(kAlice), (std::vector<std::string>{"alice 227 3"}));
 }
 
 // A file no worker could load (not a zip archive, as torch.jit.save and torch.save write) is

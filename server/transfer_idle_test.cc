@@ -197,11 +197,7 @@ TEST_F(TransferIdleTest, AWorkersDownloadThatStopsReadingIsCancelledAndItsFileCl
   // A file far larger than what gRPC and the kernel buffer for a reader that reads nothing, so
   // the coordinator's writes must wait on the worker.
   // A zip archive, as a job's model must be, of 64 chunks and a little more.
-  // Weights of 64 chunks beside the record that makes it pass for a model (a pickle record that
-  // large would be refused: common/zip_records.h).
-  const std::string model =
-      testing::StoredZipRecords({{"archive/constants.pkl", ""},
-                                 {"archive/data/0", std::string(64 * kArtifactChunkBytes, 'm')}});
+  const std::string model = testing::StoredModelZip(std::string(64 * kArtifactChunkBytes, 'm'));
   const std::string id = "sha256:" + Sha256Hex(model);
   {
     grpc::ClientContext context;

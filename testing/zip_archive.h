@@ -68,9 +68,10 @@ inline std::string StoredZip(const std::string& data, const std::string& name = 
   return StoredZipRecords({{name, data}});
 }
 
-// What passes for a TorchScript file until LibTorch reads it.
+// What passes for a TorchScript file until LibTorch reads it: `data` beside a constants.pkl
+// holding an empty tuple.
 inline std::string StoredModelZip(const std::string& data) {
-  return StoredZip(data, "archive/constants.pkl");
+  return StoredZipRecords({{"a/constants.pkl", std::string("\x80\x02).", 4)}, {"a/0", data}});
 }
 
 }  // namespace polytrain::testing
