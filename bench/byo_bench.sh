@@ -51,10 +51,11 @@ interleaved() {
   done
   echo "$(median <"$tmp/a") $(median <"$tmp/b")"
 }
-wall() {
-  local start
+wall() {  # SPEC [WORKER FLAGS...]
+  local start spec=$1
+  shift
   start=$(date +%s.%N)
-  "$build/worker/polytrain-worker" --spec "$1" --data_root "$tmp" --quiet >/dev/null
+  "$build/worker/polytrain-worker" --spec "$spec" --data_root "$tmp" --quiet "$@" >/dev/null
   echo "$(date +%s.%N) - $start" | bc -l
 }
 
@@ -80,11 +81,14 @@ sed 's|^dataset { fashion_mnist {}|dataset { tensors { path: "fashion_mnist_uint
 : >"$tmp/idx"
 : >"$tmp/float32"
 : >"$tmp/uint8"
+: >"$tmp/uint8-unprobed"
 for ((r = 0; r < rounds; r++)); do
   for source in idx float32 uint8; do wall "$tmp/$source.txtpb" >>"$tmp/$source"; done
+  # The tensor file loaded in this process only (worker/load_probe.h): what the probe costs.
+  wall "$tmp/uint8.txtpb" --no_load_probe >>"$tmp/uint8-unprobed"
 done
 idx=$(median <"$tmp/idx")
-for source in float32 uint8; do
+for source in float32 uint8 uint8-unprobed; do
   value=$(median <"$tmp/$source")
   printf 'IDX files (gzip uint8) %.2f s, tensor file (%s) %.2f s: %.2fx\n' "$idx" "$source" \
     "$value" "$(echo "$value / $idx" | bc -l)"

@@ -13,13 +13,16 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "api/limits.h"
 #include "common/file_checksum.h"
 #include "common/file_sync.h"
 #include "common/status_macros.h"
+#include "common/torch_file_check.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "worker/checkpoint_files.h"
+#include "worker/load_probe.h"
 
 namespace polytrain {
 namespace {
@@ -145,6 +148,13 @@ absl::Status RecordCheckpointChecksum(const std::string& path, const FileChecksu
 }
 
 absl::StatusOr<RunPosition> LoadCheckpoint(const std::string& path, const TrainingState& state) {
+  // A checkpoint comes from a worker: a hostile one's must not crash this one.
+  if (absl::Status checked = CheckTorchFile(path, path, TorchFile::kTorchScript); !checked.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a checkpoint of this job's model: ",
+                     absl::StripPrefix(checked.message(), absl::StrCat(path, ": "))));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(ProbeLoad(path, ProbedFile::kTorchScript, path));
   try {
     torch::serialize::InputArchive archive, model_archive, optimizer_archive;
     archive.load_from(path, state.device);

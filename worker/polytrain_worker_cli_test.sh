@@ -265,6 +265,16 @@ code=$?
 check '[[ $code -eq 6 ]] && grep -qF "polytrain-worker: ran past spec.time_limit_seconds (1 s) and did not stop within 5 s of its cancel (stuck in the model'"'"'s code or in reading a file); ended" "$tmp/err"' \
   "a stuck run: exit $code: $(cat "$tmp/err")"
 
+# A crafted model whose code nests 100,000 parentheses crashes LibTorch's parser: loaded first in
+# a child process (the load probe), it fails the job naming the field, exit 1, instead of
+# ending the worker with a segfault (--no_load_probe: exit 139 with Debian's LibTorch 1.13).
+/usr/bin/python3 "$root/worker/testdata/make_deep_code_model.py" "$tmp/stuck/deep.pt"
+sed 's/stuck.pt/deep.pt/' "$root/worker/testdata/stuck_job.txtpb" >"$tmp/deep.txtpb"
+timeout 120 "$worker" --spec "$tmp/deep.txtpb" --data_root "$tmp/stuck" --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: spec.model.torchscript.path: " "$tmp/err"' \
+  "a model crashing LibTorch: exit $code: $(tail -c 400 "$tmp/err")"
+
 # A worker that cannot reach its coordinator says so, with the cause, and keeps trying. Before
 # it connects it removes the checkpoint directories of jobs in which nothing was written for
 # --checkpoint_keep_hours (it runs none yet); fresh ones and other files stay.

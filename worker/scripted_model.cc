@@ -19,6 +19,7 @@
 #include "common/torch_file_check.h"
 #include "common/validation.h"
 #include "worker/data_root.h"
+#include "worker/load_probe.h"
 #include "worker/tensor_storage.h"
 
 namespace polytrain {
@@ -307,6 +308,7 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
   if (!file.ok()) return file.status();
   // LibTorch would allocate and inflate whatever sizes the archive declares.
   POLYTRAIN_RETURN_IF_ERROR(CheckTorchFile(*file, path_field, TorchFile::kTorchScript));
+  POLYTRAIN_RETURN_IF_ERROR(ProbeLoad(*file, ProbedFile::kTorchScript, path_field));
   torch::jit::Module module;
   try {
     // On the CPU first: each tensor is checked against the record it was read into before

@@ -24,6 +24,7 @@
 #include "common/torch_file_check.h"
 #include "common/validation.h"
 #include "common/zip_records.h"
+#include "worker/load_probe.h"
 #include "worker/multi_label.h"
 #include "worker/tensor_storage.h"
 
@@ -180,6 +181,7 @@ absl::StatusOr<std::vector<char>> ReadTorchSaveFile(const std::string& file,
     return InvalidField(field, absl::StrCat(size, " bytes; at most ", kMaxTensorFileBytes));
   }
   POLYTRAIN_RETURN_IF_ERROR(CheckTorchFile(file, field, TorchFile::kTorchSave));
+  POLYTRAIN_RETURN_IF_ERROR(ProbeLoad(file, ProbedFile::kTensors, field));
   std::vector<char> bytes(size);
   std::ifstream in(file, std::ios::binary);
   if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) {

@@ -45,6 +45,8 @@
 #include "worker/compute_threads.h"
 #include "worker/data_root.h"
 #include "worker/device_choice.h"
+#include "worker/load_probe.h"
+#include "worker/load_probe_child.h"
 #include "worker/metric_sink.h"
 #include "worker/outbound_address.h"
 #include "worker/replica_group.h"
@@ -65,6 +67,8 @@ int Fail(int code, const absl::Status& status) {
 }
 
 int Main(int argc, char** argv) {
+  // The child of a load probe (worker/load_probe.h): it loads one file and ends.
+  if (argc == 4 && std::string(argv[1]) == kLoadProbeFlag) return RunLoadProbe(argv[2], argv[3]);
   // A peer that resets a connection (a scrape of /metrics, the coordinator) must cost a failed
   // write, not the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -174,10 +178,17 @@ int Main(int argc, char** argv) {
                "continue from the newest checkpoint in --checkpoint_dir");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress on stderr");
+  bool no_load_probe = false;
+  app.add_flag("--no_load_probe", no_load_probe,
+               "load the files a job names (model, tensors, checkpoints) in this process only; "
+               "by default each is loaded first in a child process (about 0.5 s), so that a "
+               "crafted file that crashes LibTorch ends the child and fails the job, not the "
+               "worker: turn it off only where every user's files are trusted");
   LoggingOptions logging;
   AddLoggingFlags(app, &logging);
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
   if (absl::Status s = InitLogging(kTool, logging); !s.ok()) return Fail(kExitInvalid, s);
+  if (!no_load_probe) EnableLoadProbe("/proc/self/exe");
   RouteGrpcLogsToSpdlog();
   if (spec_path.empty() == service.coordinator.empty()) {
     std::cerr << "polytrain-worker: give --spec FILE (one job) or --coordinator HOST:PORT "
