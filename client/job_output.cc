@@ -69,7 +69,7 @@ std::string Exact(double value) {
 // Why each attempt that ended without ending the job ended, oldest first: the job's `error` says
 // only its own end (or its latest attempt's).
 void PrintEndedAttempts(const Job& job) {
-  if (job.ended_attempts_size() >= kMaxEndedAttempts) {
+  if (job.ended_attempts_size() >= kMaxEndedAttempts && job.ended_attempts(0).attempt() > 1) {
     std::printf("  (the newest %d ended attempts; earlier ones are not kept)\n",
                 job.ended_attempts_size());
   }

@@ -138,6 +138,11 @@ TEST(PrintJobTest, AFullRecordOfEndedAttemptsSaysEarlierOnesAreNotKept) {
       << printed;
   job.mutable_ended_attempts()->RemoveLast();
   EXPECT_EQ(Printed(job).find("not kept"), std::string::npos);
+  // Twenty from the first: none was left out.
+  for (int i = 0; i < job.ended_attempts_size(); ++i)
+    job.mutable_ended_attempts(i)->set_attempt(i + 1);
+  job.add_ended_attempts()->set_attempt(20);
+  EXPECT_EQ(Printed(job).find("not kept"), std::string::npos);
 }
 
 TEST(PrintJobTest, ADivergedLossFitsItsColumn) {
