@@ -174,8 +174,12 @@ expect 5 "spec.dataset.tensors.artifact: sha256:$data_hex was not fetched" -- \
 cp "$root/worker/testdata/stuck_job.txtpb" "$tmp/files/stuck.txtpb"
 expect 0 "job-" -- "$polyctl" submit "$tmp/files/stuck.txtpb"
 stuck_job=$(head -1 "$tmp/out")
+# Stuck once its model was loaded first in a process of its own (a cancel before that ends the
+# job cleanly) and its probe forward runs.
+stuck_hex=$(sha256sum "$tmp/files/stuck.pt" | cut -d' ' -f1)
 for _ in $(seq 300); do
-  "$polyctl" get "$stuck_job" --format json 2>/dev/null | grep -q JOB_STATE_RUNNING && break
+  grep -q "spec.model.torchscript.artifact (.*$stuck_hex.*): loaded first in a process of its own" \
+    "$tmp/worker.log" && break
   sleep 0.1
 done
 # A job queued behind it is never placed on the worker that is about to exit (its slot is

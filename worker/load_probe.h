@@ -10,6 +10,7 @@
 #ifndef POLYTRAIN_WORKER_LOAD_PROBE_H_
 #define POLYTRAIN_WORKER_LOAD_PROBE_H_
 
+#include <atomic>
 #include <string>
 
 #include "absl/status/status.h"
@@ -21,15 +22,36 @@ inline constexpr char kLoadProbeFlag[] = "--probe_torch_load";
 
 enum class ProbedFile { kTensors, kTorchScript };
 
-// The binary run as the probe's child ("/proc/self/exe" for the worker itself). Set once, before
-// any job loads a file.
+// The binary run as the probe's child ("/proc/self/exe" for the worker itself; empty: off). Set
+// before any job loads a file.
 void EnableLoadProbe(const std::string& binary);
 
 // Runs the probe's child on `path` and waits for it. INVALID_ARGUMENT naming `field` when the
-// child died of a signal (LibTorch crashed reading the file); OK otherwise, also when the child
-// refused the file (the load here says why, in its own words) or could not be started (logged:
-// the load here goes on unprobed).
+// child died of a crash (SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE: LibTorch crashed reading the
+// file); UNAVAILABLE when it was killed otherwise (out of memory, a signal to the group);
+// CANCELLED when this thread's job was cancelled or released meanwhile (ProbeCancel: the child
+// is killed); OK otherwise, also when the child refused the file (the load here says why, in its
+// own words) or could not be started (logged: the load here goes on unprobed).
 absl::Status ProbeLoad(const std::string& path, ProbedFile kind, const std::string& field);
+
+// While alive, a ProbeLoad on this thread stops waiting (and kills its child) once `cancel` or
+// `release` (either may be null) is set: a model whose loading never ends must not hold a job
+// past its cancel, nor a worker's drain.
+class ProbeCancel {
+ public:
+  ProbeCancel(const std::atomic<bool>* cancel, const std::atomic<bool>* release);
+  ~ProbeCancel();
+  ProbeCancel(const ProbeCancel&) = delete;
+  ProbeCancel& operator=(const ProbeCancel&) = delete;
+
+ private:
+  const std::atomic<bool>* previous_cancel_;
+  const std::atomic<bool>* previous_release_;
+};
+
+// The child's first steps, before it loads anything: it dies with the process that started it,
+// writes no core file, and holds none of its parent's files.
+void BecomeLoadProbeChild();
 
 }  // namespace polytrain
 

@@ -6,10 +6,10 @@
 
 namespace polytrain {
 
-// Loads and frees `path` ("tensors": a torch.save dict of tensors, as ReadTensorFile;
-// "torchscript": a module or checkpoint, as torch::jit::load) on a thread, as a job's files are
-// loaded; exit code 0 when it loaded, 1 when it was refused. A crash is the answer ProbeLoad
-// looks for.
+// Loads and frees `path` ("tensors": a torch.save dict of tensors, unpickled as ReadTensorFile
+// does; "torchscript": a module or checkpoint, as torch::jit::load) on a thread with a 4 MiB
+// stack, half a job thread's; exit code 0 when it loaded, 1 when it was refused. A crash is the
+// answer ProbeLoad looks for.
 int RunLoadProbe(const std::string& path, const std::string& kind);
 
 }  // namespace polytrain

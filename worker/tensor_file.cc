@@ -192,6 +192,17 @@ absl::StatusOr<std::vector<char>> ReadTorchSaveFile(const std::string& file,
 
 }  // namespace
 
+absl::Status UnpickleTensorFile(const std::string& file, const std::string& field) {
+  absl::StatusOr<std::vector<char>> bytes = ReadTorchSaveFile(file, field);
+  if (!bytes.ok()) return bytes.status();
+  try {
+    (void)LoadOnCpu(*bytes);
+  } catch (const std::exception& e) {
+    return InvalidField(field, e.what());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadTensorFile(const std::string& file, const std::string& field, Dataset* data) {
   absl::StatusOr<std::vector<char>> bytes = ReadTorchSaveFile(file, field);
   if (!bytes.ok()) return bytes.status();

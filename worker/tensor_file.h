@@ -24,6 +24,10 @@ inline constexpr int64_t kMaxTensorFileClasses = 100000;
 // INVALID_ARGUMENT naming `field` and the key otherwise.
 absl::Status ReadTensorFile(const std::string& file, const std::string& field, Dataset* data);
 
+// Reads and unpickles `file` as ReadTensorFile does, then lets it go, building no dataset: what
+// the load probe's child (worker/load_probe.h) runs, where LibTorch can crash on a crafted file.
+absl::Status UnpickleTensorFile(const std::string& file, const std::string& field);
+
 }  // namespace polytrain
 
 #endif  // POLYTRAIN_WORKER_TENSOR_FILE_H_

@@ -22,6 +22,7 @@
 #include "worker/gpu_memory.h"
 #include "worker/gradient_norm.h"
 #include "worker/job_model.h"
+#include "worker/load_probe.h"
 #include "worker/loss_denominator.h"
 #include "worker/lr_schedule.h"
 #include "worker/model.h"
@@ -53,6 +54,7 @@ torch::Tensor EpochOrder(uint64_t seed, int64_t epoch, int64_t n) {
 }  // namespace
 
 absl::StatusOr<TrainingSummary> Trainer::Run() {
+  const ProbeCancel probe_cancel(options_.cancel, options_.release);  // its checkpoint's probe
   try {
     return RunLoop();
   } catch (const ModelOutputError& e) {

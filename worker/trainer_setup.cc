@@ -15,6 +15,7 @@
 #include "worker/compute_threads.h"
 #include "worker/device_choice.h"
 #include "worker/job_model.h"
+#include "worker/load_probe.h"
 #include "worker/multi_label.h"
 #include "worker/optimizer.h"
 #include "worker/trainer.h"
@@ -59,6 +60,7 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options, Dataset data,
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
                                                          TrainerOptions options) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateJobSpec(spec));
+  const ProbeCancel probe_cancel(options.cancel, options.release);  // its files' load probes
   absl::StatusOr<loss::LossConfig> loss_config = loss::ToLossConfig(spec.loss(), "spec.loss");
   if (!loss_config.ok()) return loss_config.status();
   absl::StatusOr<torch::Device> device = ChooseDevice(spec, options.cuda_device);

@@ -68,7 +68,11 @@ int Fail(int code, const absl::Status& status) {
 
 int Main(int argc, char** argv) {
   // The child of a load probe (worker/load_probe.h): it loads one file and ends.
-  if (argc == 4 && std::string(argv[1]) == kLoadProbeFlag) return RunLoadProbe(argv[2], argv[3]);
+  if (argc == 4 && std::string(argv[1]) == kLoadProbeFlag) {
+    BecomeLoadProbeChild();
+    // _exit: no static destructor of LibTorch's may crash and be taken for the file's doing.
+    _exit(RunLoadProbe(argv[2], argv[3]));
+  }
   // A peer that resets a connection (a scrape of /metrics, the coordinator) must cost a failed
   // write, not the process.
   std::signal(SIGPIPE, SIG_IGN);

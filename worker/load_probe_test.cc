@@ -1,0 +1,82 @@
+// The load probe's parent side with stand-in children (shell scripts): a child that loads is
+// OK, one that crashes fails the file naming the field, one killed otherwise is no verdict on the
+// file, and a cancel stops the wait and the child.
+#include "worker/load_probe.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+class LoadProbeTest : public ::testing::Test {
+ protected:
+  void TearDown() override { EnableLoadProbe(""); }
+  // A stand-in for the worker's binary: `body` runs as a shell script.
+  void ChildRuns(const std::string& body) {
+    const std::string path = ::testing::TempDir() + "/probe_child.sh";
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    chmod(path.c_str(), 0755);
+    EnableLoadProbe(path);
+  }
+};
+
+TEST_F(LoadProbeTest, OffUnlessEnabled) {
+  EXPECT_TRUE(ProbeLoad("/nonexistent", ProbedFile::kTensors, "f").ok());
+}
+
+TEST_F(LoadProbeTest, AChildThatLoadsOrRefusesLetsTheLoadGoOn) {
+  ChildRuns("exit 0");
+  EXPECT_TRUE(ProbeLoad("x.pt", ProbedFile::kTensors, "f").ok());
+  ChildRuns("exit 1");  // refused: the load here says why, in its own words
+  EXPECT_TRUE(ProbeLoad("x.pt", ProbedFile::kTorchScript, "f").ok());
+}
+
+TEST_F(LoadProbeTest, ACrashFailsTheFileAndAKillIsNoVerdictOnIt) {
+  ChildRuns("kill -SEGV $$");
+  const absl::Status crashed = ProbeLoad("x.pt", ProbedFile::kTorchScript, "spec.model.f");
+  EXPECT_EQ(crashed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(crashed.message().rfind("spec.model.f: LibTorch crashed reading it (signal 11, ", 0),
+            0u)
+      << crashed;
+  ChildRuns("kill -KILL $$");
+  const absl::Status killed = ProbeLoad("x.pt", ProbedFile::kTensors, "f");
+  EXPECT_EQ(killed.code(), absl::StatusCode::kUnavailable) << killed;
+  EXPECT_NE(killed.message().find("was killed (signal 9; out of memory?)"), std::string::npos);
+}
+
+// A load that never ends (a model's own __setstate__ looping) must not hold the job past its
+// cancel: the wait ends and the child is killed.
+TEST_F(LoadProbeTest, ACancelEndsTheWaitAndTheChild) {
+  const std::string marker = ::testing::TempDir() + "/probe_child_alive";
+  std::remove(marker.c_str());
+  ChildRuns("sleep 30; touch " + marker);
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status stopped;
+  {
+    const ProbeCancel scope(&cancel, nullptr);
+    stopped = ProbeLoad("x.pt", ProbedFile::kTensors, "f");
+  }
+  canceller.join();
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kCancelled) << stopped;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  // Outside the scope, the flag no longer applies.
+  ChildRuns("exit 0");
+  EXPECT_TRUE(ProbeLoad("x.pt", ProbedFile::kTensors, "f").ok());
+}
+
+}  // namespace
+}  // namespace polytrain
