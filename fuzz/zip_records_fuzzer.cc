@@ -17,9 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if ((data[0] & 1) != 0) {
     constexpr int64_t kStopAbove = 64;
     const int64_t depth = polytrain::PickleNesting(rest, kStopAbove);
-    // Never below 0 or past the stop; never deeper than the pickle is long (a container is an
-    // opcode of at least a byte).
-    if (depth < 0 || depth > kStopAbove + 1 || depth > static_cast<int64_t>(rest.size())) {
+    // kUnmeasurable, or a depth never past the stop and never deeper than the pickle is long
+    // (a container is an opcode of at least a byte).
+    if (depth != polytrain::kUnmeasurable &&
+        (depth < 0 || depth > kStopAbove + 1 || depth > static_cast<int64_t>(rest.size()))) {
       __builtin_trap();
     }
   } else {
