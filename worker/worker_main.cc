@@ -183,11 +183,12 @@ int Main(int argc, char** argv) {
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress on stderr");
   bool no_load_probe = false;
-  app.add_flag("--no_load_probe", no_load_probe,
-               "load the files a job names (model, tensors, checkpoints) in this process only; "
-               "by default each is loaded first in a child process (about 0.5 s), so that a "
-               "crafted file that crashes LibTorch ends the child and fails the job, not the "
-               "worker: turn it off only where every user's files are trusted");
+  app.add_flag(
+      "--no_load_probe", no_load_probe,
+      "load the files a job names (model, tensors, checkpoints) in this process only; "
+      "by default each is loaded first in a child process (about 0.5 s plus its read), so that a "
+      "crafted file that crashes LibTorch ends the child and fails the job, not the "
+      "worker: turn it off only where every user's files are trusted");
   LoggingOptions logging;
   AddLoggingFlags(app, &logging);
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
