@@ -14,6 +14,18 @@ namespace {
 using polytrain::v1::Job;
 using polytrain::v1::WorkerMessage;
 
+// The first chunk of attempt 1's upload of checkpoint `name`, by the worker whose session key
+// is `key`.
+polytrain::v1::ArtifactChunk CheckpointUpload(const Job& job, const std::string& key,
+                                              const std::string& name) {
+  polytrain::v1::ArtifactChunk chunk;
+  chunk.set_job_id(job.id());
+  chunk.set_attempt(1);
+  chunk.set_session_key(key);
+  chunk.set_name(name);
+  return chunk;
+}
+
 class StepBudgetTest : public CoordinatorTest {
  protected:
   // A job of at most 100 steps, running on worker w1 (its session in session_).
@@ -92,16 +104,14 @@ TEST_F(StepBudgetTest, AnAttemptsStartAndEndPastTheBudgetAreRefused) {
 
 TEST_F(StepBudgetTest, ACheckpointNamedPastTheBudgetIsRefused) {
   const Job job = SubmitAndRun();
-  polytrain::v1::ArtifactChunk chunk;
-  chunk.set_job_id(job.id());
-  chunk.set_attempt(1);
-  chunk.set_session_key(worker_.SessionKey());
-  chunk.set_name("ckpt-000000000100.pt");
-  EXPECT_TRUE(protocol_->CheckUpload(chunk).ok());
-  chunk.set_name("ckpt-999999999999.pt");
-  EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
-            "name: ckpt-999999999999.pt is a checkpoint of step 999999999999; a step must be in "
-            "[0, 100] (the job's spec.max_steps)");
+  EXPECT_TRUE(
+      protocol_->CheckUpload(CheckpointUpload(job, worker_.SessionKey(), "ckpt-000000000100.pt"))
+          .ok());
+  EXPECT_EQ(
+      protocol_->CheckUpload(CheckpointUpload(job, worker_.SessionKey(), "ckpt-999999999999.pt"))
+          .message(),
+      "name: ckpt-999999999999.pt is a checkpoint of step 999999999999; a step must be in "
+      "[0, 100] (the job's spec.max_steps)");
 }
 
 // Without spec.max_steps the budget is in epochs, which the worker counts: any step in the
@@ -115,16 +125,14 @@ TEST_F(CoordinatorTest, AnEpochBudgetLeavesStepsToTheWorker) {
   points.mutable_metrics()->set_attempt(1);
   AddTrainPoint(points.mutable_metrics(), 5000);
   EXPECT_TRUE(protocol_->Handle(session, points).ok());
-  polytrain::v1::ArtifactChunk chunk;
-  chunk.set_job_id(job.id());
-  chunk.set_attempt(1);
-  chunk.set_session_key(worker.SessionKey());
-  chunk.set_name("ckpt-001000000000.pt");
-  EXPECT_TRUE(protocol_->CheckUpload(chunk).ok());
-  chunk.set_name("ckpt-001000000001.pt");
-  EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
-            "name: ckpt-001000000001.pt is a checkpoint of step 1000000001; a step must be in "
-            "[0, 1000000000]");
+  EXPECT_TRUE(
+      protocol_->CheckUpload(CheckpointUpload(job, worker.SessionKey(), "ckpt-001000000000.pt"))
+          .ok());
+  EXPECT_EQ(
+      protocol_->CheckUpload(CheckpointUpload(job, worker.SessionKey(), "ckpt-001000000001.pt"))
+          .message(),
+      "name: ckpt-001000000001.pt is a checkpoint of step 1000000001; a step must be in "
+      "[0, 1000000000]");
 }
 
 }  // namespace
