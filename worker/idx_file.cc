@@ -72,6 +72,14 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path, absl::string_view 
           absl::StrCat(name, ": IDX data shorter than its header's ", total, " bytes"));
     }
   }
+  // Bytes past the header's count mean the header describes another array (a file cut from a
+  // larger one, two files joined): taking its first rows would train on a misread file.
+  uint8_t extra;
+  if (gzread(file.get(), &extra, 1) > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": IDX data longer than its header's ", total,
+                     " bytes (its header's dimensions do not describe the file)"));
+  }
   return array;
 }
 

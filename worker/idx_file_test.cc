@@ -62,6 +62,16 @@ TEST(IdxFileTest, BadFilesAreClearErrors) {
   const std::string short_data = Write("short.gz", Bytes({0, 0, 8, 1, 0, 0, 0, 5, 1, 2}), true);
   EXPECT_EQ(ReadIdxFile(short_data).status().message(),
             short_data + ": IDX data shorter than its header's 5 bytes");
+  for (bool gzip : {true, false}) {
+    // Exactly the header's bytes pass (the edge); one more is refused.
+    const std::string header = Bytes({0, 0, 8, 1, 0, 0, 0, 2});
+    EXPECT_TRUE(ReadIdxFile(Write(gzip ? "exact.gz" : "exact", header + Bytes({1, 2}), gzip)).ok());
+    const std::string long_data = Write(gzip ? "long.gz" : "long", header + Bytes({1, 2, 3}), gzip);
+    EXPECT_EQ(ReadIdxFile(long_data).status().message(),
+              long_data +
+                  ": IDX data longer than its header's 2 bytes (its header's dimensions do not "
+                  "describe the file)");
+  }
 }
 
 }  // namespace
