@@ -2,9 +2,10 @@
 
 #include <fstream>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
 #include "common/zip_records.h"
 
 namespace polytrain {
@@ -22,17 +23,19 @@ bool IsLegacyTorchSave(absl::string_view head) {
 }  // namespace
 
 absl::Status CheckTorchFile(const std::string& path, const std::string& field, TorchFile kind) {
+  TopLevelRecords records;
   if (kind == TorchFile::kTorchScript) {
+    constexpr absl::string_view kWhat = "not a TorchScript file (torch.jit.save)";
+    POLYTRAIN_RETURN_IF_ERROR(CheckZipFileRecords(path, field, kWhat, &records));
     // torch.jit.save's archives hold constants.pkl (torch.save's, of weights say, do not).
-    absl::Status checked = CheckZipFileRecords(
-        path, field, "not a TorchScript file (torch.jit.save)", "constants.pkl");
-    if (absl::StrContains(checked.message(), "without its record constants.pkl")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          checked.message(),
-          " (torch.save writes such archives, of a state_dict say: save the module itself with "
-          "torch.jit.save(torch.jit.script(model)))"));
+    if (records.count("constants.pkl") == 0) {
+      return InvalidField(
+          field, absl::StrCat(kWhat,
+                              ": a zip archive without its record constants.pkl (torch.save "
+                              "writes such archives, of a state_dict say: save the module itself "
+                              "with torch.jit.save(torch.jit.script(model)))"));
     }
-    return checked;
+    return absl::OkStatus();
   }
   std::ifstream in(path, std::ios::binary);
   char head[32] = {};
@@ -43,7 +46,20 @@ absl::Status CheckTorchFile(const std::string& path, const std::string& field, T
         ": torch.save's legacy format (before torch 1.6, or _use_new_zipfile_serialization=False); "
         "save it again with torch.save and the default zip format"));
   }
-  return CheckZipFileRecords(path, field, "not a file torch.save wrote");
+  constexpr absl::string_view kWhat = "not a file torch.save wrote";
+  POLYTRAIN_RETURN_IF_ERROR(CheckZipFileRecords(path, field, kWhat, &records));
+  // A TorchScript module also holds data.pkl (the module's attributes), which the worker would
+  // fail to read as a dict without naming what the file is.
+  if (records.count("constants.pkl") > 0) {
+    return InvalidField(field, absl::StrCat(kWhat,
+                                            ": a TorchScript module (torch.jit.save); the tensors "
+                                            "file is a dict of tensors saved with "
+                                            "torch.save({\"train_x\": ..., ...})"));
+  }
+  if (records.count("data.pkl") == 0) {
+    return InvalidField(field, absl::StrCat(kWhat, ": a zip archive without its record data.pkl"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace polytrain

@@ -39,12 +39,13 @@ TEST(CheckTorchFileTest, EachKindIsNamedInItsOwnWords) {
                 .message()
                 .rfind("f: not a TorchScript file (torch.jit.save): ", 0),
             0u);
-  // An archive passes as torch.save's (here one of no records: its end-of-directory record
-  // alone); what it holds is LibTorch's to read. A model's must hold TorchScript's
-  // constants.pkl: torch.save's archive of a state_dict does not.
+  // torch.save's archive must hold its data.pkl (here one of no records: its end-of-directory
+  // record alone). A model's must hold TorchScript's constants.pkl: torch.save's archive of a
+  // state_dict does not.
   const std::string archive =
       Write("archive.pt", std::string("PK\x05\x06", 4) + std::string(18, '\0'));
-  EXPECT_TRUE(CheckTorchFile(archive, "f", TorchFile::kTorchSave).ok());
+  EXPECT_EQ(CheckTorchFile(archive, "f", TorchFile::kTorchSave).message(),
+            "f: not a file torch.save wrote: a zip archive without its record data.pkl");
   EXPECT_EQ(CheckTorchFile(archive, "f", TorchFile::kTorchScript).message(),
             "f: not a TorchScript file (torch.jit.save): a zip archive without its record "
             "constants.pkl (torch.save writes such archives, of a state_dict say: save the module "
@@ -57,8 +58,18 @@ TEST(CheckTorchFileTest, EachKindIsNamedInItsOwnWords) {
   const std::string nested =
       Write("nested.pt", testing::StoredZip("x", "archive/extra/constants.pkl"));
   EXPECT_FALSE(CheckTorchFile(nested, "f", TorchFile::kTorchScript).ok());
+  const std::string nested_data =
+      Write("nested_data.pt", testing::StoredZip("\x80\x02N.", "archive/extra/data.pkl"));
+  EXPECT_FALSE(CheckTorchFile(nested_data, "f", TorchFile::kTorchSave).ok());
+  // LibTorch finds records ignoring case.
+  const std::string upper = Write("upper.pt", testing::StoredZip("\x80\x02N.", "archive/DATA.PKL"));
+  EXPECT_TRUE(CheckTorchFile(upper, "f", TorchFile::kTorchSave).ok());
   const std::string model = Write("model.pt", testing::StoredModelZip("x"));
   EXPECT_TRUE(CheckTorchFile(model, "f", TorchFile::kTorchScript).ok());
+  // A TorchScript module named as a tensors file is said to be one (it holds a data.pkl too).
+  EXPECT_EQ(CheckTorchFile(model, "f", TorchFile::kTorchSave).message(),
+            "f: not a file torch.save wrote: a TorchScript module (torch.jit.save); the tensors "
+            "file is a dict of tensors saved with torch.save({\"train_x\": ..., ...})");
 }
 
 }  // namespace

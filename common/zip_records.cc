@@ -4,9 +4,11 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/pickle_nesting.h"
@@ -75,7 +77,7 @@ absl::StatusOr<std::string> ReadRecord(uint64_t size, const ReadAt& read_at, uin
 }
 
 absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& field,
-                   absl::string_view what, absl::string_view required_record) {
+                   absl::string_view what, TopLevelRecords* top_level) {
   auto bad = [&](absl::string_view why) {
     return InvalidField(field, absl::StrCat(what, ": ", why));
   };
@@ -133,7 +135,7 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
     uint64_t method, compressed, uncompressed, local_offset;
   };
   std::vector<PickleRecord> pickles;
-  bool required_found = required_record.empty();
+  TopLevelRecords top_level_names;
   for (uint64_t n = 0; n < entries; ++n) {
     if (at + kDirectoryEntryBytes > directory.size() || Read(directory, at, 4) != kDirectoryEntry) {
       return bad("a damaged zip directory");
@@ -151,12 +153,11 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
     const absl::string_view full_name = absl::string_view(directory).substr(
         at - extra_bytes - comment_bytes - name_bytes, name_bytes);
     const std::string name(full_name.substr(0, 128));
-    // A record "<archive>/<required_record>", at the archive's top level.
-    if (!required_found && absl::EndsWithIgnoreCase(full_name, required_record)) {
-      const absl::string_view archive_dir =
-          full_name.substr(0, full_name.size() - required_record.size());
-      required_found =
-          absl::EndsWith(archive_dir, "/") && archive_dir.find('/') == archive_dir.size() - 1;
+    // A record "<archive>/<name>", at the archive's top level.
+    if (const size_t slash = full_name.find('/');
+        slash != absl::string_view::npos && slash + 1 < full_name.size() &&
+        full_name.find('/', slash + 1) == absl::string_view::npos) {
+      top_level_names.insert(absl::AsciiStrToLower(full_name.substr(slash + 1)));
     }
     // Sizes and offset too large for 32 bits are in the zip64 extra field, in this order.
     for (size_t e = extra_at; e + 4 <= extra_at + extra_bytes;) {
@@ -225,16 +226,14 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
                               "each)"));
     }
   }
-  if (!required_found) {
-    return bad(absl::StrCat("a zip archive without its record ", required_record));
-  }
+  if (top_level != nullptr) *top_level = std::move(top_level_names);
   return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status CheckZipRecords(absl::string_view archive, const std::string& field,
-                             absl::string_view what, absl::string_view required_record) {
+                             absl::string_view what, TopLevelRecords* top_level) {
   return Check(
       archive.size(),
       [&](uint64_t offset, size_t length, std::string* out) {
@@ -242,11 +241,11 @@ absl::Status CheckZipRecords(absl::string_view archive, const std::string& field
         out->assign(archive.data() + offset, length);
         return true;
       },
-      field, what, required_record);
+      field, what, top_level);
 }
 
 absl::Status CheckZipFileRecords(const std::string& path, const std::string& field,
-                                 absl::string_view what, absl::string_view required_record) {
+                                 absl::string_view what, TopLevelRecords* top_level) {
   std::ifstream in(path, std::ios::binary);
   // The caller found the file: failing to open it is this machine's trouble, not the file's
   // (and its path here is no business of whoever named it).
@@ -262,7 +261,7 @@ absl::Status CheckZipFileRecords(const std::string& path, const std::string& fie
         in.seekg(static_cast<std::streamoff>(offset));
         return static_cast<bool>(in.read(out->data(), static_cast<std::streamsize>(length)));
       },
-      field, what, required_record);
+      field, what, top_level);
 }
 
 }  // namespace polytrain

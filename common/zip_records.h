@@ -9,6 +9,7 @@
 #define POLYTRAIN_COMMON_ZIP_RECORDS_H_
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -26,16 +27,20 @@ inline constexpr int64_t kMaxZipDirectoryBytes = int64_t{256} << 20;
 // (a tensor's entry is ~100 bytes; the tensors' data are records of their own).
 inline constexpr int64_t kMaxPickleRecordBytes = int64_t{16} << 20;
 
+// The names of the records at an archive's top level ("<archive>/<name>": "data.pkl",
+// "constants.pkl", "version"), lower-cased, as LibTorch (miniz) finds them ignoring case.
+using TopLevelRecords = std::set<std::string>;
+
 // `archive` is the whole file. INVALID_ARGUMENT "<field>: <what>: <why>" when it is not a zip
 // archive or a record breaks the rules above; `what` says what the file should be, e.g. "not a
-// file torch.save wrote". With `required_record` ("constants.pkl"), the archive must also hold
-// that record at its top level ("<archive>/constants.pkl").
+// file torch.save wrote". With `top_level`, the names of its top-level records are put there
+// when the archive passes (which records a kind of file needs is torch_file_check.h's business).
 absl::Status CheckZipRecords(absl::string_view archive, const std::string& field,
-                             absl::string_view what, absl::string_view required_record = "");
+                             absl::string_view what, TopLevelRecords* top_level = nullptr);
 
 // The same for a file, reading only its directory (INTERNAL when it cannot be opened).
 absl::Status CheckZipFileRecords(const std::string& path, const std::string& field,
-                                 absl::string_view what, absl::string_view required_record = "");
+                                 absl::string_view what, TopLevelRecords* top_level = nullptr);
 
 }  // namespace polytrain
 

@@ -152,6 +152,11 @@ TEST_F(ArtifactCatalogTest, AJobNamingAFileThatIsNoModelIsRefusedAtSubmit) {
   absl::StatusOr<Artifact> archive = Upload(testing::StoredModelZip("a model"), kAlice);
   ASSERT_TRUE(archive.ok());
   EXPECT_TRUE(SubmitNaming(archive->id(), kAlice).ok());
+  // The model named as the dataset is said to be one at submit, not by a worker's LibTorch.
+  EXPECT_EQ(SubmitNaming(archive->id(), kAlice, /*as_dataset=*/true).status().message(),
+            "spec.dataset.tensors.artifact ('model.pt'): not a file torch.save wrote: a "
+            "TorchScript module (torch.jit.save); the tensors file is a dict of tensors saved with "
+            "torch.save({\"train_x\": ..., ...})");
 }
 
 TEST_F(ArtifactCatalogTest, DeletingWaitsForActiveJobsAndTheFileGoesWithTheLastRecord) {

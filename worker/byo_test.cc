@@ -376,7 +376,10 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   EXPECT_EQ(CreateError(Job(model, "short_record.pt")),
             f + "train_x claims 96000 bytes of storage, more than the file holds for it (a damaged "
                 "file)");
-  EXPECT_EQ(CreateError(Job(model, "mlp.pt")).find(f + "not a file torch.save wrote: "), 0u);
+  // A TorchScript model named as the data holds a data.pkl too; it is said to be a model.
+  EXPECT_EQ(CreateError(Job(model, "mlp.pt")),
+            f + "not a file torch.save wrote: a TorchScript module (torch.jit.save); the tensors "
+                "file is a dict of tensors saved with torch.save({\"train_x\": ..., ...})");
   EXPECT_EQ(CreateError(Job(model, "legacy.pt")),
             f + "torch.save's legacy format (before torch 1.6, or "
                 "_use_new_zipfile_serialization=False); save it again with torch.save and the "
