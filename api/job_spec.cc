@@ -259,10 +259,7 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path
       return InvalidField(FieldPath(path, "kind"), "no optimizer set: choose sgd, adam or adamw");
   }
   const std::string lr = FieldPath(path, "learning_rate");
-  POLYTRAIN_RETURN_IF_ERROR(CheckRange(lr, opt.learning_rate(), 0, 10));
-  if (opt.learning_rate() <= 0.0) {
-    return InvalidField(lr, absl::StrCat("must be > 0, got ", opt.learning_rate()));
-  }
+  POLYTRAIN_RETURN_IF_ERROR(CheckPositiveRange(lr, opt.learning_rate(), 10));
   POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(path, "weight_decay"), opt.weight_decay(), 0, 1));
   return CheckRange(FieldPath(path, "grad_clip_norm"), opt.grad_clip_norm(), 0, 1e6);
 }
@@ -273,10 +270,7 @@ absl::Status ValidateSchedule(const ScheduleSpec& schedule, const std::string& p
       POLYTRAIN_RETURN_IF_ERROR(CheckIntRange(FieldPath(path, "step.step_size"),
                                               schedule.step().step_size(), 1, kMaxSteps));
       const std::string gamma = FieldPath(path, "step.gamma");
-      POLYTRAIN_RETURN_IF_ERROR(CheckRange(gamma, schedule.step().gamma(), 0, 1));
-      if (schedule.step().gamma() <= 0.0) {
-        return InvalidField(gamma, absl::StrCat("must be > 0, got ", schedule.step().gamma()));
-      }
+      POLYTRAIN_RETURN_IF_ERROR(CheckPositiveRange(gamma, schedule.step().gamma(), 1));
       break;
     }
     case ScheduleSpec::kCosine:

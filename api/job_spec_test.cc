@@ -147,6 +147,8 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
                 "spec.loss.poly_n.epsilons[1]: must be >= -1/2, got -0.6");
   ExpectInvalid("optimizer { sgd {} learning_rate: 0 }",
                 "spec.optimizer.learning_rate: must be > 0, got 0");
+  ExpectInvalid("optimizer { sgd {} learning_rate: -1 }",
+                "spec.optimizer.learning_rate: must be > 0, got -1");
   ExpectInvalid("optimizer { sgd {} learning_rate: 11 }",
                 "spec.optimizer.learning_rate: must be <= 10, got 11");
   ExpectInvalid("optimizer { sgd { nesterov: true } learning_rate: 0.1 }",
@@ -162,6 +164,8 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
                 "spec.schedule.step.step_size: must be in [1, 1000000000], got 0");
   ExpectInvalid("schedule { step { step_size: 10 gamma: 0 } }",
                 "spec.schedule.step.gamma: must be > 0, got 0");
+  ExpectInvalid("schedule { step { step_size: 10 gamma: -0.5 } }",
+                "spec.schedule.step.gamma: must be > 0, got -0.5");
   ExpectInvalidAfter([](JobSpec& s) { s.set_epochs(0); },
                      "spec.epochs: set epochs or max_steps (both are 0)");
   ExpectInvalid("epochs: 10001", "spec.epochs: must be in [0, 10000], got 10001");

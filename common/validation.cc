@@ -127,6 +127,13 @@ absl::Status CheckRange(absl::string_view field, double value, double lo, double
   return absl::OkStatus();
 }
 
+absl::Status CheckPositiveRange(absl::string_view field, double value, double hi) {
+  if (std::isfinite(value) && value <= 0.0) {
+    return InvalidField(field, absl::StrCat("must be > 0, got ", ExactNumber(value)));
+  }
+  return CheckRange(field, value, 0, hi);
+}
+
 absl::Status CheckIntRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi) {
   if (value >= lo && value <= hi) return absl::OkStatus();
   return InvalidField(field, absl::StrCat("must be in [", lo, ", ", hi, "], got ", value));

@@ -38,6 +38,8 @@ std::string ExactNumber(double value);
 absl::Status CheckFinite(absl::string_view field, double value);
 absl::Status CheckRange(absl::string_view field, double value, double lo, double hi,
                         absl::string_view lo_text = "");
+// Finite, and within (0, hi]: "must be > 0, got v" for 0 and below.
+absl::Status CheckPositiveRange(absl::string_view field, double value, double hi);
 // Integer within [lo, hi]: "must be in [lo, hi], got v".
 absl::Status CheckIntRange(absl::string_view field, int64_t value, int64_t lo, int64_t hi);
 // Length of a string within [lo, hi] characters.

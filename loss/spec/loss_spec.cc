@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -76,6 +77,16 @@ absl::Status ValidateForm(const LossSpec& spec, absl::string_view path) {
         if (absl::Status s = CheckRange(IndexPath(field, i), coef.alpha(i), 0.0, kMaxCoefficient);
             !s.ok()) {
           return s;
+        }
+        // Training runs in float32, where such a coefficient is 0 (or a few bits of one): a
+        // loss of them alone would be 0 on the worker while polyloss, in float64, shows it.
+        if (coef.alpha(i) > 0.0 && coef.alpha(i) < std::numeric_limits<float>::min()) {
+          return InvalidField(
+              IndexPath(field, i),
+              absl::StrFormat("%s is below %g, float32's smallest normal number (training runs "
+                              "in float32, where it would be 0 or lose its digits); use 0 or a "
+                              "larger value",
+                              ExactNumber(coef.alpha(i)), std::numeric_limits<float>::min()));
         }
       }
       if (!coef.add_ce_tail() && std::all_of(coef.alpha().begin(), coef.alpha().end(),

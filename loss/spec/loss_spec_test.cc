@@ -108,6 +108,14 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
                 "coefficients.alpha: every alpha is 0 and add_ce_tail is off: the loss would be 0 "
                 "for every input, and nothing would train");
   EXPECT_TRUE(ValidateLossSpec(Parse("coefficients { alpha: [0] add_ce_tail: true }")).ok());
+  // Training's float32 has no such coefficient: 1e-50 would train as 0. Its smallest normal
+  // number is the edge.
+  ExpectInvalid(Parse("coefficients { alpha: [1, 1e-50] }"),
+                "coefficients.alpha[1]: 1e-50 is below 1.17549e-38, float32's smallest normal "
+                "number (training runs in float32, where it would be 0 or lose its "
+                "digits); use 0 or a larger value");
+  EXPECT_TRUE(ValidateLossSpec(Parse("coefficients { alpha: [1.1754943508222875e-38] }")).ok());
+  EXPECT_FALSE(ValidateLossSpec(Parse("coefficients { alpha: [1.1754943508222874e-38] }")).ok());
   ExpectInvalid(Parse("coefficients { alpha: [1] gamma: 51 }"),
                 "coefficients.gamma: must be <= 50, got 51");
   ExpectInvalid(Parse("cross_entropy {} label_smoothing: 1"),
