@@ -144,6 +144,24 @@ const CLI::Option* FindOptionAnywhere(const CLI::App& app, const std::string& na
   return nullptr;
 }
 
+// CLI11 names an option that is also a positional by its long name ("--spec: x: no such file")
+// even when it was given as FILE, and a positional alone by its own name ("file: x: ..."): the
+// message names it as it was given ("FILE (--spec): x: ...", "FILE: x: ...").
+std::string NamedAsGiven(CLI::App& app, int argc, char** argv, const std::string& message) {
+  const size_t colon = message.find(": ");
+  if (colon == std::string::npos) return message;
+  const std::string name = message.substr(0, colon);
+  const CLI::Option* option = InnermostCommand(app)->get_option_no_throw(name);
+  if (option == nullptr || !option->get_positional()) return message;
+  const bool has_long_name = absl::StartsWith(name, "-");
+  const bool given_by_name = has_long_name && std::any_of(argv, argv + argc, [&](const char* arg) {
+                               return arg == name || absl::StartsWith(arg, name + "=");
+                             });
+  if (given_by_name) return message;
+  return absl::StrCat(absl::AsciiStrToUpper(option->get_name(true)),
+                      has_long_name ? absl::StrCat(" (", name, ")") : "", message.substr(colon));
+}
+
 // CLI11 reads "--x=" (an empty value after '=') as "--x" alone: the next argument becomes its
 // value ("--name= --dry-run" names the job "--dry-run" and submits it for real), and a flag
 // given so is off. So "--x=" is split into "--x" and an explicit empty value, which the option's
@@ -201,26 +219,13 @@ std::optional<int> ParseCommandLine(CLI::App& app, int raw_argc, char** raw_argv
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ValidationError& e) {
-    const std::string message = e.what();
+    const std::string message = NamedAsGiven(app, argc, argv, e.what());
     if (absl::StrContains(message, kNoSuchFile) || absl::StrContains(message, kNoSuchDirectory)) {
-      // CLI11 names an option that is also a positional by its long name ("--spec: x: no such
-      // file") even when it was given as FILE: then both are named.
-      const size_t colon = message.find(": ");
-      const std::string name = colon == std::string::npos ? "" : message.substr(0, colon);
-      const CLI::Option* option =
-          name.empty() ? nullptr : InnermostCommand(app)->get_option_no_throw(name);
-      const bool given_by_name = std::any_of(argv, argv + argc, [&](const char* arg) {
-        return arg == name || absl::StartsWith(arg, name + "=");
-      });
-      if (option != nullptr && option->get_positional() && !given_by_name) {
-        std::cerr << tool << ": " << absl::AsciiStrToUpper(option->get_name(true)) << " ("
-                  << message.substr(0, colon) << ")" << message.substr(colon) << "\n";
-      } else {
-        std::cerr << tool << ": " << message << "\n";
-      }
+      std::cerr << tool << ": " << message << "\n";
       return kExitNotFound;
     }
-    return UsageError(tool, e);
+    std::cerr << tool << ": " << message << "\n" << kRunWithHelp;
+    return kExitUsage;
   } catch (const CLI::RequiredError& e) {
     if (std::optional<std::string> missing = MissingCommand(app)) {
       std::cerr << tool << ": " << *missing << "\n" << kRunWithHelp;

@@ -402,9 +402,9 @@ expect 2 "a command is needed (one of: submit," --
 expect 2 "polyctl: 'loss' needs a command (one of: describe, curve)" -- loss
 expect 4 "$tmp/no-such.txtpb: no such file" -- submit "$tmp/no-such.txtpb"
 ln -s "$tmp/no-such.pt" "$tmp/dangling.pt"
-expect 4 "polyctl: FILE (file): $tmp/dangling.pt: no such file (a link to $tmp/no-such.pt, which does not exist)" -- upload "$tmp/dangling.pt"
+expect 4 "polyctl: FILE: $tmp/dangling.pt: no such file (a link to $tmp/no-such.pt, which does not exist)" -- upload "$tmp/dangling.pt"
 expect 4 "--files: $tmp/no-such-dir: no such directory" -- submit "$spec" --files "$tmp/no-such-dir"
-expect 2 "$tmp: is a directory, not a file" -- submit "$tmp"
+expect 2 "polyctl: FILE: $tmp: is a directory, not a file" -- submit "$tmp"
 # A job past spec.time_limit_seconds is stopped by its worker and fails naming the field.
 sed 's/^epochs: 5/epochs: 10000 time_limit_seconds: 1/' "$spec" >"$tmp/slow.txtpb"
 expect 6 "ran past spec.time_limit_seconds (1 s) on attempt 1" -- submit "$tmp/slow.txtpb" --watch

@@ -170,6 +170,8 @@ expect_exit 4 "polyloss: FILE (--spec): $tmp/does-not-exist.txtpb: no such file"
   describe "$tmp/does-not-exist.txtpb"
 expect_exit 4 "polyloss: FILES (--spec): $tmp/does-not-exist.txtpb: no such file" -- \
   curve "$ex/poly1.txtpb" "$tmp/does-not-exist.txtpb"
+expect_exit 2 "polyloss: FILE (--spec): $tmp: is a directory, not a file" -- describe "$tmp"
+expect_exit 2 "polyloss: --spec: $tmp: is a directory, not a file" -- describe --spec "$tmp"
 expect_exit 2 "format" -- describe --spec "$ex/poly1.txtpb" --format yaml
 expect_exit 0 "Exit codes: 0 success, 1 invalid input" -- --help
 expect_exit 0 "--logits" -- eval --help
