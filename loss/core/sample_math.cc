@@ -20,14 +20,14 @@ constexpr int64_t kPointsPerBlock = 4 * kLanes;
 __attribute__((target_clones("fma", "default")))
 #endif
 void HornerLanes(const double* c, const double* jc, int degree, const double* x_in, double* q_out,
-                 double* d_out) {
+                 double* d_out, double* q_rest_out) {
   DoubleLanes x[4], q[4], d[4];
   std::memcpy(x, x_in, sizeof(x));
   for (int v = 0; v < 4; ++v) {
     q[v] = Broadcast(c[degree - 1]);
     d[v] = Broadcast(jc[degree - 1]);
   }
-  for (int j = degree - 2; j >= 0; --j) {
+  for (int j = degree - 2; j >= 1; --j) {
     const double cj = c[j];
     const double jcj = jc[j];
     q[0] = q[0] * x[0] + cj;
@@ -38,6 +38,16 @@ void HornerLanes(const double* c, const double* jc, int degree, const double* x_
     d[1] = d[1] * x[1] + jcj;
     d[2] = d[2] * x[2] + jcj;
     d[3] = d[3] * x[3] + jcj;
+  }
+  // Q_rest is Horner's value before its last step (0 with one term).
+  if (degree >= 2) {
+    if (q_rest_out != nullptr) std::memcpy(q_rest_out, q, sizeof(q));
+    for (int v = 0; v < 4; ++v) {
+      q[v] = q[v] * x[v] + c[0];
+      d[v] = d[v] * x[v] + jc[0];
+    }
+  } else if (q_rest_out != nullptr) {
+    std::fill(q_rest_out, q_rest_out + kPointsPerBlock, 0.0);
   }
   std::memcpy(q_out, q, sizeof(q));
   std::memcpy(d_out, d, sizeof(d));
@@ -64,22 +74,28 @@ SeriesPolynomials::SeriesPolynomials(const std::vector<double>& extra) : c_(extr
   for (size_t j = 0; j < c_.size(); ++j) jc_[j] = static_cast<double>(j + 1) * c_[j];
 }
 
-void SeriesPolynomials::Evaluate(const double* x, int64_t n, double* q, double* d) const {
+void SeriesPolynomials::Evaluate(const double* x, int64_t n, double* q, double* d,
+                                 double* q_rest) const {
   if (c_.empty()) {
     std::fill(q, q + n, 0.0);
     std::fill(d, d + n, 0.0);
+    if (q_rest != nullptr) std::fill(q_rest, q_rest + n, 0.0);
     return;
   }
   int64_t start = 0;
   for (; start + kPointsPerBlock <= n; start += kPointsPerBlock) {
-    HornerLanes(c_.data(), jc_.data(), degree(), x + start, q + start, d + start);
+    HornerLanes(c_.data(), jc_.data(), degree(), x + start, q + start, d + start,
+                q_rest == nullptr ? nullptr : q_rest + start);
   }
   if (start < n) {  // the last partial group, padded with zeros
-    double x_pad[kPointsPerBlock] = {}, q_pad[kPointsPerBlock], d_pad[kPointsPerBlock];
+    double x_pad[kPointsPerBlock] = {}, q_pad[kPointsPerBlock], d_pad[kPointsPerBlock],
+           rest_pad[kPointsPerBlock];
     std::copy(x + start, x + n, x_pad);
-    HornerLanes(c_.data(), jc_.data(), degree(), x_pad, q_pad, d_pad);
+    HornerLanes(c_.data(), jc_.data(), degree(), x_pad, q_pad, d_pad,
+                q_rest == nullptr ? nullptr : rest_pad);
     std::copy(q_pad, q_pad + (n - start), q + start);
     std::copy(d_pad, d_pad + (n - start), d + start);
+    if (q_rest != nullptr) std::copy(rest_pad, rest_pad + (n - start), q_rest + start);
   }
 }
 

@@ -29,8 +29,13 @@ class SeriesPolynomials {
   bool empty() const { return c_.empty(); }
   int degree() const { return static_cast<int>(c_.size()); }
 
-  // q[i] = Q(x[i]), d[i] = D(x[i]) for i < n. With no terms both are 0.
-  void Evaluate(const double* x, int64_t n, double* q, double* d) const;
+  // q[i] = Q(x[i]), d[i] = D(x[i]) for i < n. With no terms both are 0. With `q_rest`, also
+  // q_rest[i] = (Q(x[i]) - c_1) / x[i] = sum_{j>=2} c_j x^(j-2), which Horner's rule has one step
+  // before Q (HardTargetLoss needs it without the cancellation of that difference).
+  void Evaluate(const double* x, int64_t n, double* q, double* d, double* q_rest = nullptr) const;
+
+  // c_1, the first term's coefficient (0 without terms).
+  double first() const { return c_.empty() ? 0.0 : c_[0]; }
 
  private:
   std::vector<double> c_;   // c_j at j - 1
@@ -71,6 +76,34 @@ inline __attribute__((always_inline)) SampleTermsOf<T> CombineSample(double gamm
   }
   terms.dloss_dce = ce_tail ? xg : T{};
   return terms;
+}
+
+// HardTargetLoss sums R by its series below this x.
+inline constexpr double kHardTargetSeriesBelow = 1.0 / 16;
+
+// 1/k for k = 0..15 (0 for k < 3), for HardTargetLoss's series.
+inline constexpr double kInverseOf[16] = {0,        0,        0,        1.0 / 3, 1.0 / 4,  1.0 / 5,
+                                          1.0 / 6,  1.0 / 7,  1.0 / 8,  1.0 / 9, 1.0 / 10, 1.0 / 11,
+                                          1.0 / 12, 1.0 / 13, 1.0 / 14, 1.0 / 15};
+
+// A hard target's loss (its CE term exactly ce_weight * -log(1 - x), with the CE tail), from
+//   t ce + w P(x) = ce_weight R(x) + (ce_weight + w c_1) x + w x^2 Q_rest(x),
+// R(x) = -log(1 - x) - x: no two terms near x cancel, so a confident sample (x -> 0) keeps its
+// relative precision when ce_weight + w c_1 is 0 (a Poly-1 with epsilon = -1: L = -log pt - x),
+// where the plain sum would keep only x's. `neg_log_pt` is -log(1 - x) as the kernel has it.
+// R is its series below x = 1/16 (to x^15 / 15: the first term left out is below 2^-53 of
+// x^2 / 2 there), the difference above (within 32 ulps there, fewer as x grows).
+template <typename T>
+inline __attribute__((always_inline)) T HardTargetLoss(bool never_negative, T x, T xg, T neg_log_pt,
+                                                       T ce_weight, T poly_weight, double c1,
+                                                       T q_rest) {
+  T series = T{} + kInverseOf[15];
+  for (int k = 14; k >= 3; --k) series = series * x + kInverseOf[k];
+  series = (series * x + 0.5) * x * x;
+  const T r = Select(x < kHardTargetSeriesBelow, series, neg_log_pt - x);
+  T loss = xg * (ce_weight * r + (ce_weight + poly_weight * c1) * x + poly_weight * x * x * q_rest);
+  if (never_negative) loss = Select(loss < T{}, T{}, loss);
+  return loss;
 }
 
 }  // namespace polytrain::loss

@@ -49,6 +49,15 @@ TEST(ScalarLossTest, EpsilonMinusOneRemovesTheFirstTerm) {
   double series = 0.0;
   for (int j = 2; j <= 12; ++j) series += std::pow(x, j) / j;
   EXPECT_NEAR(p.loss, series, 1e-18);
+  // Relative to itself all the way to pt = 1: as -log pt and x, it kept only x's precision
+  // (1e-4 relative at 1 - pt = 1e-12).
+  for (const double near : {0.1, 0.125, 0.2, 1e-3, 1e-8, 1e-12, 1e-16}) {
+    const double confident = 1.0 - near;
+    const double exact_x = 1.0 - confident;  // what the curve takes as x
+    double tail = 0.0;
+    for (int j = 200; j >= 2; --j) tail += std::pow(exact_x, j) / j;
+    EXPECT_NEAR(EvaluateCurve(Poly({-1.0}), {confident})[0].loss, tail, 1e-15 * tail) << near;
+  }
 }
 
 TEST(ScalarLossTest, FocalMatchesClosedForm) {

@@ -51,6 +51,14 @@ PolySeries PolyN(int n, double gamma = 0.0) {
   return s;
 }
 
+// Poly-1 with epsilon = -1: its first coefficient cancels the cross-entropy's first power of
+// 1 - pt, so its hard targets' losses take HardTargetLoss's sum (loss/core/sample_math.h).
+PolySeries Poly1Cancelling() {
+  PolySeries s;
+  s.extra = {-1.0};
+  return s;
+}
+
 PolySeries Focal(double gamma) {
   PolySeries s;
   s.gamma = gamma;
@@ -109,6 +117,7 @@ absl::StatusOr<std::vector<LossBenchRow>> RunLossBench(const LossBenchOptions& o
   fused("softmax", "poly_n N=1000", Softmax(PolyN(1000)), targets);
   fused("softmax", "focal g=2", Softmax(Focal(2.0)), targets);
   fused("softmax", "poly_focal g=2 N=1", Softmax(PolyN(1, 2.0)), targets);
+  fused("softmax", "poly1 e=-1", Softmax(Poly1Cancelling()), targets);
   naive("softmax", "poly1 e=2", Softmax(PolyN(1)), targets);
   naive("softmax", "poly_n N=10", Softmax(PolyN(10)), targets);
   naive("softmax", "poly_n N=100", Softmax(PolyN(100)), targets);
@@ -131,6 +140,7 @@ absl::StatusOr<std::vector<LossBenchRow>> RunLossBench(const LossBenchOptions& o
         [&] { return torch::binary_cross_entropy_with_logits(logits, multi_targets); }, true);
     fused("sigmoid", "sigmoid poly1 e=2", Sigmoid(PolyN(1), std::nullopt), multi_targets);
     fused("sigmoid", "sigmoid focal g=2 a=0.25", Sigmoid(Focal(2.0), 0.25), multi_targets);
+    fused("sigmoid", "sigmoid poly1 e=-1", Sigmoid(Poly1Cancelling(), std::nullopt), multi_targets);
     naive("sigmoid", "sigmoid poly1 e=2", Sigmoid(PolyN(1), std::nullopt), multi_targets);
     naive("sigmoid", "sigmoid focal g=2 a=0.25", Sigmoid(Focal(2.0), 0.25), multi_targets);
   }

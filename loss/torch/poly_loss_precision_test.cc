@@ -3,6 +3,8 @@
 // forms or a float64 reference.
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "loss/spec/loss_spec.h"
@@ -187,6 +189,58 @@ TEST_F(PolyLossTest, ConfidentSamplesKeepTheirLossOnTheHostPath) {
   const double expected = std::log1p(r) + 1000 * (r / (1 + r));
   EXPECT_NEAR(poly1(far, torch::tensor({0}, torch::kLong)).item<double>(), expected,
               1e-12 * expected);
+}
+
+// sum_{k >= 2} x^k / k: what is left of -log(1 - x) when its first term is cancelled.
+double LogTailPastFirst(double x) {
+  double sum = 0.0;
+  for (int k = 200; k >= 2; --k) sum += std::pow(x, k) / k;
+  return sum;
+}
+
+// A loss whose first coefficient cancels the CE term's first power of x (Poly-1 with epsilon =
+// -1 is -log p_t - x ~ x^2 / 2) keeps its relative precision for a confident sample, on the host
+// path, softmax and sigmoid: summed as -log p_t and x, it kept only x's (3e-4 relative at a
+// margin of 30, and 0 at 40). Against the series, term by term. (A second cancelled term, as
+// epsilons [-1, -1/2] have, is not covered: README, Numerics.)
+TEST_F(PolyLossTest, ALossWhoseFirstTermCancelsKeepsItsPrecision) {
+  const std::vector<double> margins = {3.0, 12.0, 17.0, 25.0, 30.0, 40.0};
+  for (const bool sigmoid : {false, true}) {
+    // Each loss, and the coefficient it adds to x^2.
+    for (const auto& [spec, x2] : std::vector<std::pair<std::string, double>>{
+             {"poly1 { epsilon: -1 }", 0.0}, {"poly_n { epsilons: [-1, 0.5] }", 0.5}}) {
+      SCOPED_TRACE(spec + (sigmoid ? " sigmoid" : " softmax"));
+      const PolyLoss host(Config(spec + " reduction: REDUCTION_NONE" +
+                                 (sigmoid ? " activation: ACTIVATION_SIGMOID" : "")),
+                          KernelPath::kHost);
+      const int64_t n = static_cast<int64_t>(margins.size());
+      torch::Tensor z = torch::zeros({n, 3}, torch::kDouble);
+      std::vector<double> expected;
+      for (int64_t i = 0; i < n; ++i) {
+        z[i][0] = margins[static_cast<size_t>(i)];
+        // Softmax: 1 - p_t = r / (1 + r), r = 2 e^-M. Sigmoid (class 0's element alone, its
+        // target 1; the others' targets 0 at z = 0): 1 - p_t = 1 / (1 + e^M).
+        const double r = 2 * std::exp(-margins[static_cast<size_t>(i)]);
+        const double x =
+            sigmoid ? 1.0 / (1.0 + std::exp(margins[static_cast<size_t>(i)])) : r / (1 + r);
+        expected.push_back(LogTailPastFirst(x) + x2 * x * x);
+      }
+      const torch::Tensor targets =
+          sigmoid ? torch::zeros({n, 3}, torch::kDouble).index_fill_(1, torch::tensor({0}), 1.0)
+                  : torch::zeros({n}, torch::kLong);
+      for (auto dtype : {torch::kDouble, torch::kFloat}) {
+        const torch::Tensor loss =
+            host(z.to(dtype), sigmoid ? targets.to(dtype) : targets).to(torch::kDouble);
+        for (int64_t i = 0; i < n; ++i) {
+          SCOPED_TRACE(margins[static_cast<size_t>(i)]);
+          const double got = sigmoid ? loss[i][0].item<double>() : loss[i].item<double>();
+          const double want = expected[static_cast<size_t>(i)];
+          // float32 logits: their exp's rounding (and the answer's) bounds it.
+          EXPECT_NEAR(got, want, (dtype == torch::kDouble ? 1e-13 : 1e-6) * want);
+        }
+      }
+    }
+  }
 }
 
 // Past the plain loop's 32,768 values, confident rows are summed by tensor ops: with most rows

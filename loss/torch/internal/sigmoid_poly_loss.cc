@@ -38,8 +38,12 @@ struct ChunkResult {
 // (x) and for the second pass, and what the series gives back.
 struct Scratch {
   std::vector<double> class_weight, x, xg, q, d, ce, omega, keep, dx_dz, dce_dz;
+  // For HardTargetLoss (sample_math.h): Q_rest, -log pt unweighted, the CE term's weight, and
+  // 1 where the target is hard (0 or 1), else 0.
+  std::vector<double> q_rest, neg_log_pt, ce_weight, hard;
   Scratch() {
-    for (auto* v : {&class_weight, &x, &xg, &q, &d, &ce, &omega, &keep, &dx_dz, &dce_dz}) {
+    for (auto* v : {&class_weight, &x, &xg, &q, &d, &ce, &omega, &keep, &dx_dz, &dce_dz, &q_rest,
+                    &neg_log_pt, &ce_weight, &hard}) {
       v->resize(kChunk);
     }
   }
@@ -79,6 +83,11 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
                   ChunkResult* result) {
   const PolySeries& series = prepared.config.series;
   const int64_t padded = (n + kLanes - 1) / kLanes * kLanes;
+  // A negative first coefficient can cancel the CE term's first power of x (a Poly-1 with
+  // epsilon = -1 is -log pt - x): hard targets' losses are then summed as HardTargetLoss does.
+  // Other losses keep the plain sum, whose relative error stays within a few ulps.
+  const double c1 = prepared.polynomials.first();
+  const bool stable_sum = series.ce_tail && c.smoothing == 0.0 && c1 < 0.0;
   if (c.class_weights != nullptr) {
     int64_t cls = begin % c.classes;
     for (int64_t k = 0; k < padded; ++k) {
@@ -116,9 +125,16 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
     const DoubleLanes w_poly = c.alpha_on_ce_only ? class_weight * kept : w;
     std::memcpy(&s.keep[k], &kept, sizeof(kept));
     const DoubleLanes x = y * sig_neg + (one - y) * sig;
-    const DoubleLanes ce = w * (y * softplus_neg + (one - y) * softplus_pos);
+    const DoubleLanes neg_log_pt = y * softplus_neg + (one - y) * softplus_pos;
+    const DoubleLanes ce = w * neg_log_pt;
     const DoubleLanes dx_dz = (one - 2.0 * y) * sig * sig_neg;
     const DoubleLanes dce_dz = w * ((one - y) * sig - y * sig_neg);  // sig - y, no cancellation
+    if (stable_sum) {
+      const DoubleLanes hard = Select((y == 0.0) | (y == 1.0), one, zero);
+      std::memcpy(&s.neg_log_pt[k], &neg_log_pt, sizeof(neg_log_pt));
+      std::memcpy(&s.ce_weight[k], &w, sizeof(w));
+      std::memcpy(&s.hard[k], &hard, sizeof(hard));
+    }
     std::memcpy(&s.x[k], &x, sizeof(x));
     std::memcpy(&s.ce[k], &ce, sizeof(ce));
     std::memcpy(&s.omega[k], &w_poly, sizeof(w_poly));
@@ -135,7 +151,8 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
     }
   }
   PowGamma(s.x.data(), padded, series.gamma, s.xg.data());
-  prepared.polynomials.Evaluate(s.x.data(), padded, s.q.data(), s.d.data());
+  prepared.polynomials.Evaluate(s.x.data(), padded, s.q.data(), s.d.data(),
+                                stable_sum ? s.q_rest.data() : nullptr);
   DoubleLanes loss_sum{}, kept_sum{};
   for (int64_t k = 0; k < padded; k += kLanes) {
     const int count = static_cast<int>(std::min<int64_t>(kLanes, n - k));
@@ -149,8 +166,19 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
     std::memcpy(&dx_dz, &s.dx_dz[k], sizeof(dx_dz));
     std::memcpy(&dce_dz, &s.dce_dz[k], sizeof(dce_dz));
     std::memcpy(&kept, &s.keep[k], sizeof(kept));
-    const SampleTermsOf<DoubleLanes> terms =
+    SampleTermsOf<DoubleLanes> terms =
         CombineSample(series.gamma, series.ce_tail, prepared.never_negative, x, xg, ce, w, q, d);
+    if (stable_sum) {  // every group of lanes: a branch on their x costs more than it saves
+      DoubleLanes q_rest, neg_log_pt, ce_weight, hard;
+      std::memcpy(&q_rest, &s.q_rest[k], sizeof(q_rest));
+      std::memcpy(&neg_log_pt, &s.neg_log_pt[k], sizeof(neg_log_pt));
+      std::memcpy(&ce_weight, &s.ce_weight[k], sizeof(ce_weight));
+      std::memcpy(&hard, &s.hard[k], sizeof(hard));
+      terms.loss = Select(
+          hard != 0.0,
+          HardTargetLoss(prepared.never_negative, x, xg, neg_log_pt, ce_weight, w, c1, q_rest),
+          terms.loss);
+    }
     const DoubleLanes grad = terms.dloss_dx * dx_dz + terms.dloss_dce * dce_dz;
     StoreLanes(grad, in.grad + begin + k, count);
     if (in.loss != nullptr) StoreLanes(terms.loss, in.loss + begin + k, count);

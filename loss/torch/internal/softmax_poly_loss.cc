@@ -39,13 +39,18 @@ RowFactors ComputeRows(const PreparedLoss& prepared, const double* log_pt, const
   const double smooth_floor = s * (c - 1.0) / c;  // 1 - pt >= this when s > 0
   const bool weighted = !config.class_weights.empty();
 
-  std::vector<double> x(rows, 0.0), xg(rows), q(rows), d(rows);
+  std::vector<double> x(rows, 0.0), xg(rows), q(rows), d(rows), q_rest(rows);
   for (int64_t i = 0; i < rows; ++i) {
     if (IsIgnored(config, targets[i])) continue;
     x[i] = std::max(0.0, (1.0 - s) * -std::expm1(log_pt[i]) + smooth_floor);
   }
   PowGamma(x.data(), rows, series.gamma, xg.data());
-  prepared.polynomials.Evaluate(x.data(), rows, q.data(), d.data());
+  prepared.polynomials.Evaluate(x.data(), rows, q.data(), d.data(), q_rest.data());
+  // A hard target's CE term is w_t * -log(1 - x), whose first power of x a negative first
+  // coefficient cancels (a Poly-1 with epsilon = -1 is -log pt - x): its loss is then summed as
+  // HardTargetLoss does. Other losses keep the plain sum, within a few ulps.
+  const double c1 = prepared.polynomials.first();
+  const bool hard = s == 0.0 && series.ce_tail && c1 < 0.0;
 
   RowFactors out;
   out.loss.assign(rows, 0.0);
@@ -59,7 +64,9 @@ RowFactors ComputeRows(const PreparedLoss& prepared, const double* log_pt, const
     const SampleTerms terms = CombineSample(series.gamma, series.ce_tail, prepared.never_negative,
                                             x[i], xg[i], ce, w_t, q[i], d[i]);
     const double p_t = std::exp(log_pt[i]);
-    out.loss[i] = terms.loss;
+    out.loss[i] = hard ? HardTargetLoss(prepared.never_negative, x[i], xg[i], -log_pt[i], w_t, w_t,
+                                        c1, q_rest[i])
+                       : terms.loss;
     // Through x, dL/dx * p_t; 0 where p_t underflows to 0 (its limit), even where dL/dx is
     // infinite (ce overflowed), which would make it NaN.
     const double through_x = p_t == 0.0 ? 0.0 : terms.dloss_dx * p_t;
