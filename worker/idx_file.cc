@@ -75,7 +75,13 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path, absl::string_view 
   // Bytes past the header's count mean the header describes another array (a file cut from a
   // larger one, two files joined): taking its first rows would train on a misread file.
   uint8_t extra;
-  if (gzread(file.get(), &extra, 1) > 0) {
+  const int past_end = gzread(file.get(), &extra, 1);
+  if (past_end < 0) {
+    int code = 0;
+    return absl::InvalidArgumentError(absl::StrCat(name, ": damaged gzip data after the IDX data (",
+                                                   gzerror(file.get(), &code), ")"));
+  }
+  if (past_end > 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": IDX data longer than its header's ", total,
                      " bytes (its header's dimensions do not describe the file)"));

@@ -100,7 +100,9 @@ inline __attribute__((always_inline)) T HardTargetLoss(bool never_negative, T x,
   T series = T{} + kInverseOf[15];
   for (int k = 14; k >= 3; --k) series = series * x + kInverseOf[k];
   series = (series * x + 0.5) * x * x;
-  const T r = Select(x < kHardTargetSeriesBelow, series, neg_log_pt - x);
+  // 0 * neg_log_pt keeps a NaN of the CE term (a kernel may have clamped x to 0 from NaN logits:
+  // a diverged step must still read NaN); it is finite wherever the series is taken.
+  const T r = Select(x < kHardTargetSeriesBelow, series + 0.0 * neg_log_pt, neg_log_pt - x);
   T loss = xg * (ce_weight * r + (ce_weight + poly_weight * c1) * x + poly_weight * x * x * q_rest);
   if (never_negative) loss = Select(loss < T{}, T{}, loss);
   return loss;

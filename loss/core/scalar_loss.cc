@@ -17,8 +17,7 @@ std::vector<CurvePoint> EvaluateCurve(const PolySeries& series, const std::vecto
   std::vector<CurvePoint> curve(n);
   for (int64_t i = 0; i < n; ++i) {
     const double pt = pts[i];
-    // Near pt = 1, x = 1 - pt is exact and log1p(-x) keeps the digits that log(pt) loses.
-    const double ce = pt < 0.5 ? -std::log(pt) : -std::log1p(-x[i]);
+    const double ce = -std::log(pt);
     // A curve has neither an alpha-balance nor class weights: never negative.
     SampleTerms terms = CombineSample(series.gamma, series.ce_tail, /*never_negative=*/true, x[i],
                                       xg[i], ce, /*poly_weight=*/1.0, q[i], d[i]);

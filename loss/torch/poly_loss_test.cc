@@ -137,6 +137,25 @@ TEST_F(PolyLossTest, ANaNLogitInAnIgnoredRowLeavesTheLossFinite) {
   EXPECT_TRUE(std::isfinite(sigmoid(z, y).item<double>()));
 }
 
+// A NaN logit in a row that counts makes the loss NaN, so that the trainer sees its diverged step:
+// also for a loss whose first coefficient is negative, whose hard-target sum (HardTargetLoss)
+// works from x, which the softmax kernel clamps to 0 from NaN.
+TEST_F(PolyLossTest, ANaNLogitInACountedRowMakesTheLossNaN) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const torch::Tensor z = torch::tensor({{nan, 1.0, 0.5}, {0.0, 1.0, 2.0}}, torch::kDouble);
+  const torch::Tensor y = torch::tensor({{1.0, 0.0, 0.0}, {0.0, 1.0, 1.0}}, torch::kDouble);
+  for (const char* loss : {"poly1 { epsilon: 2 }", "poly1 { epsilon: -1 }",
+                           "poly1 { epsilon: -0.5 } class_weights: [1, 2, 3]"}) {
+    SCOPED_TRACE(loss);
+    for (KernelPath path : {KernelPath::kHost, KernelPath::kDevice}) {
+      const PolyLoss softmax(Config(loss), path);
+      EXPECT_TRUE(std::isnan(softmax(z, torch::tensor({0, 2}, torch::kLong)).item<double>()));
+      const PolyLoss sigmoid(Config(std::string(loss) + " activation: ACTIVATION_SIGMOID"), path);
+      EXPECT_TRUE(std::isnan(sigmoid(z, y).item<double>()));
+    }
+  }
+}
+
 TEST_F(PolyLossTest, ResultsDoNotDependOnThreadCount) {
   // The host kernel's promise (its chunk sums are added in order); ATen's own reductions, which
   // the device path uses, make none.
