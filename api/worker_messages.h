@@ -14,6 +14,12 @@
 
 namespace polytrain {
 
+// How the coordinator's PERMISSION_DENIED for a transfer under a session key it does not know
+// begins. A worker whose coordinator restarted meets it until its stream has reconnected (its
+// key is the old coordinator's), and tries again as for an outage.
+inline constexpr char kUnknownSessionKeyRefusal[] =
+    "session_key: not the key of a connected worker's session";
+
 absl::Status ValidateHello(const polytrain::v1::Hello& hello);
 
 // A worker's name: 1 to kMaxWorkerNameLength characters of [A-Za-z0-9._-]; errors name `field`

@@ -7,6 +7,7 @@
 #include "absl/strings/strip.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
+#include "api/job_states.h"
 #include "api/limits.h"
 #include "common/short_list.h"
 #include "common/status_macros.h"
@@ -122,10 +123,12 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
         "id: this coordinator keeps no checkpoints (it runs without an artifact store)");
   }
   if (job->checkpoint().empty()) {
-    return absl::NotFoundError(absl::StrCat("id: job ", request.id(), " has no stored checkpoint",
-                                            job->state() == polytrain::v1::JOB_STATE_QUEUED
-                                                ? " (it has not started)"
-                                                : " (it has not trained to one)"));
+    const char* why = job->state() == polytrain::v1::JOB_STATE_QUEUED ? " (it has not started)"
+                      : IsFinalState(job->state())
+                          ? " (none was stored for it: its worker's log says why)"
+                          : " (it has not stored one yet)";
+    return absl::NotFoundError(
+        absl::StrCat("id: job ", request.id(), " has no stored checkpoint", why));
   }
   absl::StatusOr<IntactArtifact> file =
       files_->FindIntactOrOlder(job->checkpoint(), kCheckpointPrefix, passed_over);

@@ -89,9 +89,8 @@ absl::StatusOr<const Scheduler::WorkerState*> Scheduler::SessionForKeyLocked(
   for (const auto& [session, worker] : workers_) {
     if (!key.empty() && worker.key == key) return &worker;
   }
-  return absl::PermissionDeniedError(
-      "session_key: not the key of a connected worker's session (Welcome.session_key of the "
-      "worker's Connect stream)");
+  return absl::PermissionDeniedError(absl::StrCat(
+      kUnknownSessionKeyRefusal, " (Welcome.session_key of the worker's Connect stream)"));
 }
 
 absl::Status Scheduler::AttemptRunsLocked(const std::string& job_id, int32_t attempt) const {

@@ -10,6 +10,7 @@
 #include "api/limits.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint.h"
+#include "worker/coordinator_away.h"
 #include "worker/service_job.h"
 
 namespace polytrain {
@@ -45,10 +46,7 @@ absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Sta
   auto backoff = std::chrono::milliseconds(200);
   while (true) {
     absl::Status s = call();
-    // A transfer the coordinator cut (CANCELLED, not by this job's cancel: a stalled download)
-    // is tried again as an outage is.
-    const bool away = absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
-                      (absl::IsCancelled(s) && !cancel_.load());
+    const bool away = IsCoordinatorAway(s, /*cancelled_here=*/cancel_.load());
     const bool stopping = cancel_.load() || released_.load();
     if (!away || stopping || std::chrono::steady_clock::now() - start > kGiveUpAfter) {
       return s;
