@@ -140,6 +140,7 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
 
   std::vector<fs::path> all = ListCheckpoints(dir);
   for (size_t i = 0; i + keep_last < all.size(); ++i) DeleteCheckpoint(all[i]);
+  DeleteLeftoverCheckpointFiles(dir);  // of an earlier attempt killed while it saved
   return path;
 }
 

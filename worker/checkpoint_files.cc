@@ -66,6 +66,26 @@ void DeleteCheckpoint(const fs::path& checkpoint) {
   fs::remove(checkpoint.string() + kCheckpointRecordSuffix, error);
 }
 
+void DeleteLeftoverCheckpointFiles(const std::string& dir) {
+  std::error_code error;
+  std::vector<fs::path> leftovers;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || !absl::StartsWith(name, kCheckpointPrefix)) continue;
+    const std::string record_of = absl::StrCat(kCheckpointSuffix, kCheckpointRecordSuffix);
+    const std::string temp_of = absl::StrCat(kCheckpointSuffix, ".tmp");
+    if (absl::EndsWith(name, record_of)) {
+      const fs::path checkpoint =
+          entry.path().parent_path() /
+          name.substr(0, name.size() - std::string(kCheckpointRecordSuffix).size());
+      if (!fs::exists(checkpoint, error)) leftovers.push_back(entry.path());
+    } else if (absl::EndsWith(name, temp_of)) {
+      leftovers.push_back(entry.path());
+    }
+  }
+  for (const fs::path& leftover : leftovers) fs::remove(leftover, error);
+}
+
 std::vector<std::string> DeleteCheckpointsAfter(const std::string& dir,
                                                 const std::string& newest_kept) {
   // Names of one length compare as their zero-padded steps do.

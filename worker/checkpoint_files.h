@@ -22,6 +22,11 @@ std::vector<std::filesystem::path> ListCheckpoints(const std::string& dir);
 // Deletes a checkpoint and its record.
 void DeleteCheckpoint(const std::filesystem::path& checkpoint);
 
+// Deletes what a save cut short (a worker killed while writing) left in `dir`: a checkpoint's
+// record without its checkpoint (the record is written first) and a checkpoint's temporary file
+// (<checkpoint>.tmp). One job saves in a directory at a time, so none is another save's.
+void DeleteLeftoverCheckpointFiles(const std::string& dir);
+
 // Deletes the checkpoints in `dir` that come after `newest_kept`, a checkpoint's file name (or a
 // path ending in one); an empty `newest_kept` deletes every one. Returns the names deleted, in
 // order. Files that are not checkpoints stay.

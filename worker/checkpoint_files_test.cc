@@ -48,6 +48,19 @@ TEST_F(CheckpointFilesTest, CheckpointsAfterTheStoredOneGoWithTheirRecords) {
                                               "ckpt-000000001600.pt.corrupt", "notes.txt"}));
 }
 
+// A worker killed while it saved left a record without its checkpoint and a temporary file (probe
+// BL: they stayed through three more attempts); they go, and every other file stays.
+TEST_F(CheckpointFilesTest, ASavesLeftoversGo) {
+  for (const char* name : {"ckpt-000000001300.pt.crc32", "ckpt-000000001400.pt.tmp"}) {
+    std::ofstream(dir_ / name) << "x";
+  }
+  DeleteLeftoverCheckpointFiles(dir_.string());
+  EXPECT_EQ(Left(), (std::vector<std::string>{"ckpt-000000000400.pt", "ckpt-000000000400.pt.crc32",
+                                              "ckpt-000000000800.pt", "ckpt-000000000800.pt.crc32",
+                                              "ckpt-000000001200.pt", "ckpt-000000001200.pt.crc32",
+                                              "ckpt-000000001600.pt.corrupt", "notes.txt"}));
+}
+
 TEST_F(CheckpointFilesTest, WithNoStoredCheckpointEveryOneGoes) {
   EXPECT_EQ(DeleteCheckpointsAfter(dir_.string(), "").size(), 3u);
   EXPECT_EQ(Left(), (std::vector<std::string>{"ckpt-000000001600.pt.corrupt", "notes.txt"}));
