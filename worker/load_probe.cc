@@ -5,15 +5,21 @@
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -25,8 +31,6 @@ extern char** environ;
 namespace polytrain {
 namespace {
 
-std::mutex probe_mu;
-std::string* probe_binary = nullptr;  // null: off
 thread_local const std::atomic<bool>* probe_cancel = nullptr;
 thread_local const std::atomic<bool>* probe_release = nullptr;
 
@@ -36,6 +40,145 @@ bool Set(const std::atomic<bool>* flag) { return flag != nullptr && flag->load()
 bool IsCrash(int signal) {
   return signal == SIGSEGV || signal == SIGBUS || signal == SIGABRT || signal == SIGILL ||
          signal == SIGFPE;
+}
+
+void Reap(pid_t pid, int* status) {
+  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// Starts `binary` with `args` (after argv[0]), its stdin `input` (or /dev/null when -1), its
+// stdout and stderr /dev/null, in a process group of its own (a Ctrl-C or a signal to the
+// worker's group is not the file's). 0 and the child's pid, or posix_spawn's error.
+int Spawn(const std::string& binary, std::vector<std::string> args, int input, pid_t* pid) {
+  args.insert(args.begin(), binary);
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  // Its output is of no use here (the load here says why a file is refused): discarded.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (input >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, input, STDIN_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  }
+  for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+    posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0);
+  }
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  const int spawned = posix_spawn(pid, binary.c_str(), &actions, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
+  posix_spawn_file_actions_destroy(&actions);
+  return spawned;
+}
+
+// A child started ahead, LibTorch loaded, waiting on its stdin (a socket) for the file to load:
+// starting one costs LibTorch's start-up (~0.45 s, most of a probe's time), which a job then
+// does not wait for. One waits at a time; taking it starts the next, from a thread that lives
+// as long as the worker (a child dies with the thread that started it: PR_SET_PDEATHSIG).
+struct WaitingChild {
+  pid_t pid = 0;
+  int socket = -1;  // our end of its stdin
+};
+
+class ChildPool {
+ public:
+  // Off (empty) or `binary`; a child waiting for another binary is ended.
+  void Enable(const std::string& binary) {
+    WaitingChild old;
+    uint64_t generation = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      binary_ = binary;
+      old = waiting_;
+      waiting_ = WaitingChild{};
+      generation = ++generation_;
+    }
+    End(old);
+    if (binary.empty()) return;
+    // The first from this thread (the worker's main, which outlives every job).
+    StartOne(binary, generation);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_) {
+      started_ = true;
+      std::thread([this] { Refill(); }).detach();
+    }
+  }
+
+  std::string binary() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return binary_;
+  }
+
+  // The waiting child, if one is; the next is started meanwhile.
+  std::optional<WaitingChild> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    refill_.notify_one();  // also when none waits: one that could not start is tried again
+    if (waiting_.pid == 0) return std::nullopt;
+    const WaitingChild taken = waiting_;
+    waiting_ = WaitingChild{};
+    return taken;
+  }
+
+ private:
+  static void End(const WaitingChild& child) {
+    if (child.pid == 0) return;
+    close(child.socket);  // it reads no file and ends; killed in case it is still starting
+    kill(child.pid, SIGKILL);
+    int status = 0;
+    Reap(child.pid, &status);
+  }
+
+  void StartOne(const std::string& binary, uint64_t generation) {
+    int sockets[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) return;
+    pid_t pid = 0;
+    const int spawned = Spawn(binary, {kLoadProbeFlag, "-"}, sockets[1], &pid);
+    close(sockets[1]);
+    if (spawned != 0) {
+      close(sockets[0]);
+      return;  // a probe then starts its own child, and says so if that fails too
+    }
+    WaitingChild stale{pid, sockets[0]};
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (generation == generation_ && waiting_.pid == 0) {
+        waiting_ = stale;
+        stale = WaitingChild{};
+      }
+    }
+    End(stale);
+  }
+
+  void Refill() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      refill_.wait(lock, [this] { return waiting_.pid == 0 && !binary_.empty(); });
+      const std::string binary = binary_;
+      const uint64_t generation = generation_;
+      lock.unlock();
+      StartOne(binary, generation);
+      lock.lock();
+      // One that could not be started is tried again at the next take, not in a loop.
+      if (waiting_.pid == 0 && generation == generation_) refill_.wait(lock);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable refill_;
+  std::string binary_;
+  WaitingChild waiting_;
+  uint64_t generation_ = 0;  // of binary_: a child started for an earlier one is not kept
+  bool started_ = false;
+};
+
+ChildPool& Pool() {
+  static ChildPool* pool = new ChildPool();  // never destroyed: its thread may still use it
+  return *pool;
 }
 
 }  // namespace
@@ -55,53 +198,61 @@ void BecomeLoadProbeChild() {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   const rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
-  // Started by posix_spawn, its descriptors 0-2 are /dev/null; the rest are its parent's.
+  // Started by posix_spawn, its descriptors 0-2 are its input and /dev/null; the rest are its
+  // parent's.
   const int top = static_cast<int>(sysconf(_SC_OPEN_MAX));
   for (int fd = 3; fd < top && fd < 65536; ++fd) close(fd);
 }
 
-void EnableLoadProbe(const std::string& binary) {
-  std::lock_guard<std::mutex> lock(probe_mu);
-  delete probe_binary;
-  probe_binary = binary.empty() ? nullptr : new std::string(binary);
+void EnableLoadProbe(const std::string& binary) { Pool().Enable(binary); }
+
+std::optional<std::pair<std::string, std::string>> ReadLoadProbeRequest(int fd) {
+  std::string request;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t got = read(fd, buffer, sizeof(buffer));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    request.append(buffer, static_cast<size_t>(got));
+    if (request.size() > kMaxLoadProbeRequestBytes) return std::nullopt;
+  }
+  const size_t split = request.find('\0');
+  if (split == std::string::npos || request.empty() || request.back() != '\0') return std::nullopt;
+  return std::make_pair(request.substr(0, split),
+                        request.substr(split + 1, request.size() - split - 2));
 }
 
 absl::Status ProbeLoad(const std::string& path, ProbedFile kind, const std::string& field) {
-  std::string binary;
-  {
-    std::lock_guard<std::mutex> lock(probe_mu);
-    if (probe_binary == nullptr) return absl::OkStatus();
-    binary = *probe_binary;
-  }
-  std::vector<std::string> args = {binary, kLoadProbeFlag, path,
-                                   kind == ProbedFile::kTensors ? "tensors" : "torchscript"};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  // Its output is of no use here (the load here says why a file is refused): discarded.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
-    posix_spawn_file_actions_addopen(&actions, fd, "/dev/null",
-                                     fd == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0);
-  }
+  const std::string binary = Pool().binary();
+  if (binary.empty()) return absl::OkStatus();
+  const std::string kind_name = kind == ProbedFile::kTensors ? "tensors" : "torchscript";
+  const auto start = std::chrono::steady_clock::now();
   pid_t pid = 0;
-  // A process group of its own: a Ctrl-C or a signal to the worker's group is not the file's.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  const int spawned =
-      posix_spawn(&pid, binary.c_str(), &actions, &attributes, argv.data(), environ);
-  posix_spawnattr_destroy(&attributes);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) {
-    spdlog::warn("{}: could not start the process that loads it first ({}); loading it unprobed",
-                 field, std::strerror(spawned));
-    return absl::OkStatus();
+  if (std::optional<WaitingChild> waiting = Pool().Take()) {
+    // "kind\0path\0", then the end of its input. A child that is gone (it could not start)
+    // cannot take it: reaped, and one is started for this file alone.
+    const std::string request =
+        absl::StrCat(kind_name, std::string(1, '\0'), path, std::string(1, '\0'));
+    const bool sent = send(waiting->socket, request.data(), request.size(), MSG_NOSIGNAL) ==
+                      static_cast<ssize_t>(request.size());
+    close(waiting->socket);
+    if (sent) {
+      pid = waiting->pid;
+    } else {
+      kill(waiting->pid, SIGKILL);
+      int ignored = 0;
+      Reap(waiting->pid, &ignored);
+    }
+  }
+  if (pid == 0) {
+    if (const int spawned = Spawn(binary, {kLoadProbeFlag, path, kind_name}, -1, &pid);
+        spawned != 0) {
+      spdlog::warn("{}: could not start the process that loads it first ({}); loading it unprobed",
+                   field, std::strerror(spawned));
+      return absl::OkStatus();
+    }
   }
   int status = 0;
-  const auto start = std::chrono::steady_clock::now();
   for (auto wait = std::chrono::milliseconds(1);;) {
     const pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
@@ -115,8 +266,7 @@ absl::Status ProbeLoad(const std::string& path, ProbedFile kind, const std::stri
     }
     if (Set(probe_cancel) || Set(probe_release)) {
       kill(pid, SIGKILL);
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
+      Reap(pid, &status);
       return absl::CancelledError(
           absl::StrCat(field, ": the job stopped while its file was being loaded"));
     }

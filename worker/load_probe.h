@@ -11,19 +11,26 @@
 #define POLYTRAIN_WORKER_LOAD_PROBE_H_
 
 #include <atomic>
+#include <cstddef>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 
 namespace polytrain {
 
-// argv[1] of the probe's child: `<binary> --probe_torch_load PATH tensors|torchscript`.
+// argv[1] of the probe's child: `<binary> --probe_torch_load PATH tensors|torchscript`, or
+// `<binary> --probe_torch_load -` for a child started ahead, which reads "KIND\0PATH\0" from its
+// stdin (ReadLoadProbeRequest) and loads that; its input closed with nothing in it, it ends.
 inline constexpr char kLoadProbeFlag[] = "--probe_torch_load";
+inline constexpr size_t kMaxLoadProbeRequestBytes = 16384;
 
 enum class ProbedFile { kTensors, kTorchScript };
 
 // The binary run as the probe's child ("/proc/self/exe" for the worker itself; empty: off). Set
-// before any job loads a file.
+// before any job loads a file, from a thread that lives as long as the process (the worker's
+// main): one child is started ahead from it, so that a job does not wait for LibTorch's start.
 void EnableLoadProbe(const std::string& binary);
 
 // Runs the probe's child on `path` and waits for it. INVALID_ARGUMENT naming `field` when the
@@ -52,6 +59,10 @@ class ProbeCancel {
 // The child's first steps, before it loads anything: it dies with the process that started it,
 // writes no core file, and holds none of its parent's files.
 void BecomeLoadProbeChild();
+
+// A child started ahead: its request (kind, path) read from `fd` to its end; none when the
+// input was empty (the worker ended it unused) or malformed.
+std::optional<std::pair<std::string, std::string>> ReadLoadProbeRequest(int fd);
 
 }  // namespace polytrain
 

@@ -1,6 +1,6 @@
 // The load probe's parent side with stand-in children (shell scripts): a child that loads is
 // OK, one that crashes fails the file naming the field, one killed otherwise is no verdict on the
-// file, and a cancel stops the wait and the child.
+// file, a cancel stops the wait and the child, and a child started ahead takes the file.
 #include "worker/load_probe.h"
 
 #include <sys/stat.h>
@@ -76,6 +76,47 @@ TEST_F(LoadProbeTest, ACancelEndsTheWaitAndTheChild) {
   // Outside the scope, the flag no longer applies.
   ChildRuns("exit 0");
   EXPECT_TRUE(ProbeLoad("x.pt", ProbedFile::kTensors, "f").ok());
+}
+
+// The number of lines in `path` (0 when it is missing).
+int Lines(const std::string& path) {
+  std::ifstream in(path);
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  return lines;
+}
+
+// Waits (up to 20 s) until `path` has `lines` lines.
+bool WaitForLines(const std::string& path, int lines) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Lines(path) < lines) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// A child is started ahead, before any job asks (so a job does not wait for LibTorch's start):
+// it takes the file on its input, and taking it starts the next. The stand-in logs each start
+// and crashes unless it was started ahead and given exactly the request.
+TEST_F(LoadProbeTest, AChildStartedAheadTakesTheFileOnItsInput) {
+  const std::string starts = ::testing::TempDir() + "/probe_child_starts";
+  std::remove(starts.c_str());
+  const std::string path = ::testing::TempDir() + "/probe_child_ahead.sh";
+  std::ofstream(path) << "#!/bin/bash\n"
+                      << "echo \"$*\" >> " << starts << "\n"
+                      << "[ \"$2\" = - ] || kill -SEGV $$\n"
+                      << "[ \"$(tr '\\0' '|')\" = 'tensors|data dir/x.pt|' ] || kill -SEGV $$\n";
+  chmod(path.c_str(), 0755);
+  EnableLoadProbe(path);
+  ASSERT_TRUE(WaitForLines(starts, 1));  // started ahead, before any probe
+  EXPECT_TRUE(ProbeLoad("data dir/x.pt", ProbedFile::kTensors, "f").ok());
+  EXPECT_TRUE(WaitForLines(starts, 2));  // the next one, started by the take
+  EXPECT_EQ(Lines(starts), 2);
+  // Turned off, the waiting child is ended and no other starts.
+  EnableLoadProbe("");
+  EXPECT_TRUE(ProbeLoad("x.pt", ProbedFile::kTensors, "f").ok());
+  EXPECT_EQ(Lines(starts), 2);
 }
 
 }  // namespace

@@ -73,6 +73,11 @@ int Main(int argc, char** argv) {
     // _exit: no static destructor of LibTorch's may crash and be taken for the file's doing.
     _exit(RunLoadProbe(argv[2], argv[3]));
   }
+  if (argc == 3 && std::string(argv[1]) == kLoadProbeFlag && std::string(argv[2]) == "-") {
+    BecomeLoadProbeChild();
+    const auto request = ReadLoadProbeRequest(STDIN_FILENO);
+    _exit(request ? RunLoadProbe(request->second, request->first) : 0);
+  }
   // A peer that resets a connection (a scrape of /metrics, the coordinator) must cost a failed
   // write, not the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -186,7 +191,8 @@ int Main(int argc, char** argv) {
   app.add_flag(
       "--no_load_probe", no_load_probe,
       "load the files a job names (model, tensors, checkpoints) in this process only; "
-      "by default each is loaded first in a child process (about 0.5 s plus its read), so that a "
+      "by default each is loaded first in a child process (started ahead, so a job waits for "
+      "its read; a --spec run also for much of LibTorch's start-up, about 0.5 s), so that a "
       "crafted file that crashes LibTorch ends the child and fails the job, not the "
       "worker: turn it off only where every user's files are trusted");
   LoggingOptions logging;
