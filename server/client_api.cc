@@ -124,9 +124,10 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
   }
   if (job->checkpoint().empty()) {
     const char* why = job->state() == polytrain::v1::JOB_STATE_QUEUED ? " (it has not started)"
-                      : IsFinalState(job->state())
-                          ? " (none was stored for it: its worker's log says why)"
-                          : " (it has not stored one yet)";
+                      : !IsFinalState(job->state()) ? " (it has not stored one yet)"
+                      : job->attempts() == 0
+                          ? " (it ended before it started)"
+                          : " (none was stored for it: its worker's log says why)";
     return absl::NotFoundError(
         absl::StrCat("id: job ", request.id(), " has no stored checkpoint", why));
   }
