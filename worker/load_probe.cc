@@ -133,15 +133,16 @@ class ChildPool {
     Reap(child.pid, &status);
   }
 
-  void StartOne(const std::string& binary, uint64_t generation) {
+  // False when no child could be started.
+  bool StartOne(const std::string& binary, uint64_t generation) {
     int sockets[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) return;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) return false;
     pid_t pid = 0;
     const int spawned = Spawn(binary, {kLoadProbeFlag, "-"}, sockets[1], &pid);
     close(sockets[1]);
     if (spawned != 0) {
       close(sockets[0]);
-      return;  // a probe then starts its own child, and says so if that fails too
+      return false;  // a probe then starts its own child, and says so if that fails too
     }
     WaitingChild stale{pid, sockets[0]};
     {
@@ -152,6 +153,7 @@ class ChildPool {
       }
     }
     End(stale);
+    return true;
   }
 
   void Refill() {
@@ -161,10 +163,12 @@ class ChildPool {
       const std::string binary = binary_;
       const uint64_t generation = generation_;
       lock.unlock();
-      StartOne(binary, generation);
+      const bool started = StartOne(binary, generation);
       lock.lock();
-      // One that could not be started is tried again at the next take, not in a loop.
-      if (waiting_.pid == 0 && generation == generation_) refill_.wait(lock);
+      // One that could not be started is tried again at the next take, not in a loop. (One
+      // started and taken already is not a failure: the take's notice may have come while this
+      // thread was not waiting.)
+      if (!started && generation == generation_) refill_.wait(lock);
     }
   }
 

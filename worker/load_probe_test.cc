@@ -4,6 +4,7 @@
 #include "worker/load_probe.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -20,9 +21,12 @@ namespace {
 class LoadProbeTest : public ::testing::Test {
  protected:
   void TearDown() override { EnableLoadProbe(""); }
-  // A stand-in for the worker's binary: `body` runs as a shell script.
+  // A stand-in for the worker's binary: `body` runs as a shell script. A new file each time: a
+  // child started ahead may still be starting the last one (rewriting it fails: ETXTBSY).
   void ChildRuns(const std::string& body) {
-    const std::string path = ::testing::TempDir() + "/probe_child.sh";
+    static int scripts = 0;
+    const std::string path = ::testing::TempDir() + "/probe_child_" + std::to_string(getpid()) +
+                             "_" + std::to_string(++scripts) + ".sh";
     std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
     chmod(path.c_str(), 0755);
     EnableLoadProbe(path);
@@ -56,9 +60,7 @@ TEST_F(LoadProbeTest, ACrashFailsTheFileAndAKillIsNoVerdictOnIt) {
 // A load that never ends (a model's own __setstate__ looping) must not hold the job past its
 // cancel: the wait ends and the child is killed.
 TEST_F(LoadProbeTest, ACancelEndsTheWaitAndTheChild) {
-  const std::string marker = ::testing::TempDir() + "/probe_child_alive";
-  std::remove(marker.c_str());
-  ChildRuns("sleep 30; touch " + marker);
+  ChildRuns("exec sleep 30");  // exec: the kill ends the sleep itself
   std::atomic<bool> cancel{false};
   std::thread canceller([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

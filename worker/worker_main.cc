@@ -199,8 +199,12 @@ int Main(int argc, char** argv) {
   AddLoggingFlags(app, &logging);
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
   if (absl::Status s = InitLogging(kTool, logging); !s.ok()) return Fail(kExitInvalid, s);
-  if (!no_load_probe) EnableLoadProbe("/proc/self/exe");
   RouteGrpcLogsToSpdlog();
+  // The probe's first child is started (from this thread, which outlives every job) once the
+  // command line has passed its checks: a run that ends at once starts none.
+  auto enable_load_probe = [no_load_probe] {
+    if (!no_load_probe) EnableLoadProbe("/proc/self/exe");
+  };
   if (spec_path.empty() == service.coordinator.empty()) {
     std::cerr << "polytrain-worker: give --spec FILE (one job) or --coordinator HOST:PORT "
                  "(service mode)"
@@ -306,6 +310,7 @@ int Main(int argc, char** argv) {
                   absl::InvalidArgumentError(absl::StrCat(
                       "--artifact_cache_dir ", service.artifact_cache_dir, ": not a directory")));
     }
+    enable_load_probe();
     return RunServiceProcess(service, metrics_listen, metrics_port_file);
   }
   if (options.resume && checkpoint_dir.empty()) {
@@ -316,6 +321,7 @@ int Main(int argc, char** argv) {
 
   polytrain::v1::JobSpec spec;
   if (absl::Status s = ReadProtoFile(spec_path, &spec); !s.ok()) return Fail(kExitInvalid, s);
+  enable_load_probe();
   // The time limit counts from here, data loading included, as an attempt's does in the service.
   StandaloneStop stop(spec.time_limit_seconds(), [&spec] {
     std::cerr << kTool << ": ran past spec.time_limit_seconds (" << spec.time_limit_seconds()
