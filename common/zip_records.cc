@@ -153,10 +153,13 @@ absl::Status Check(uint64_t size, const ReadAt& read_at, const std::string& fiel
     const absl::string_view full_name = absl::string_view(directory).substr(
         at - extra_bytes - comment_bytes - name_bytes, name_bytes);
     const std::string name(full_name.substr(0, 128));
-    // A record "<archive>/<name>", at the archive's top level.
+    // A pickle record "<archive>/<name>", at the archive's top level (of a short name: a crafted
+    // directory of a million long names must not be copied whole).
     if (const size_t slash = full_name.find('/');
         slash != absl::string_view::npos && slash + 1 < full_name.size() &&
-        full_name.find('/', slash + 1) == absl::string_view::npos) {
+        full_name.size() - slash - 1 <= kMaxTopLevelRecordName &&
+        full_name.find('/', slash + 1) == absl::string_view::npos &&
+        absl::EndsWithIgnoreCase(full_name, ".pkl")) {
       top_level_names.insert(absl::AsciiStrToLower(full_name.substr(slash + 1)));
     }
     // Sizes and offset too large for 32 bits are in the zip64 extra field, in this order.

@@ -8,6 +8,7 @@
 #ifndef POLYTRAIN_COMMON_ZIP_RECORDS_H_
 #define POLYTRAIN_COMMON_ZIP_RECORDS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -27,9 +28,11 @@ inline constexpr int64_t kMaxZipDirectoryBytes = int64_t{256} << 20;
 // (a tensor's entry is ~100 bytes; the tensors' data are records of their own).
 inline constexpr int64_t kMaxPickleRecordBytes = int64_t{16} << 20;
 
-// The names of the records at an archive's top level ("<archive>/<name>": "data.pkl",
-// "constants.pkl", "version"), lower-cased, as LibTorch (miniz) finds them ignoring case.
+// The names of the pickle records at an archive's top level ("<archive>/<name>.pkl": "data.pkl",
+// "constants.pkl") of at most kMaxTopLevelRecordName characters, lower-cased, as LibTorch
+// (miniz) finds them ignoring case.
 using TopLevelRecords = std::set<std::string>;
+inline constexpr size_t kMaxTopLevelRecordName = 64;
 
 // `archive` is the whole file. INVALID_ARGUMENT "<field>: <what>: <why>" when it is not a zip
 // archive or a record breaks the rules above; `what` says what the file should be, e.g. "not a
