@@ -340,9 +340,23 @@ int Main(int argc, char** argv) {
   };
   options.cancel = stop.cancel();
   options.release = stop.release();
+  // A run ended by its time limit or a signal says so, whether it was loading or training.
+  auto fail_run = [&spec, &stop](const absl::Status& status) {
+    if (stop.time_limit_passed()) {
+      return Fail(kExitJobFailed, absl::DeadlineExceededError(absl::StrCat(
+                                      "ran past spec.time_limit_seconds (",
+                                      spec.time_limit_seconds(), " s): ", status.message())));
+    }
+    if (!stop.signal_name().empty()) {
+      return Fail(kExitJobFailed, absl::CancelledError(absl::StrCat(
+                                      "stopped by ", stop.signal_name(), ": ", status.message(),
+                                      "; nothing saved (no --checkpoint_dir)")));
+    }
+    return Fail(ExitCodeFor(status), status);
+  };
   // Everything is validated and loaded before anything is written.
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
-  if (!trainer.ok()) return Fail(ExitCodeFor(trainer.status()), trainer.status());
+  if (!trainer.ok()) return fail_run(trainer.status());
   // What this run makes, it takes away again if it fails before writing anything there: a
   // failed run leaves no empty checkpoint directory or metrics file that looks like a result.
   // A name that exists in any form (a dangling link included) is the user's, never removed.
@@ -392,19 +406,7 @@ int Main(int argc, char** argv) {
 
   if (!quiet) std::cerr << "job " << spec.name() << ": " << (*trainer)->Describe() << "\n";
   absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
-  if (!summary.ok() && stop.time_limit_passed()) {
-    return tidy(
-        Fail(kExitJobFailed, absl::DeadlineExceededError(absl::StrCat(
-                                 "ran past spec.time_limit_seconds (", spec.time_limit_seconds(),
-                                 " s): ", summary.status().message()))));
-  }
-  if (!summary.ok() && !stop.signal_name().empty()) {
-    return tidy(Fail(kExitJobFailed,
-                     absl::CancelledError(absl::StrCat("stopped by ", stop.signal_name(), ": ",
-                                                       summary.status().message(),
-                                                       "; nothing saved (no --checkpoint_dir)"))));
-  }
-  if (!summary.ok()) return tidy(Fail(ExitCodeFor(summary.status()), summary.status()));
+  if (!summary.ok()) return tidy(fail_run(summary.status()));
   for (const std::string& why : summary->passed_over_checkpoints) {
     std::cerr << kTool << ": passed over " << why << " (set aside as .corrupt)\n";
   }
