@@ -197,6 +197,13 @@ std::string ConnectionHint(const ClientSecurityOptions& options, absl::string_vi
   if (options.tls_ca.empty() && absl::StrContains(error, "Socket closed")) {
     return " (this client speaks plaintext: if the coordinator serves TLS, give --tls_ca)";
   }
+  // A client certificate the coordinator cannot verify ends the TLS handshake on its side, after
+  // this side took the handshake as done (TLS 1.3): all this side sees is the connection closed.
+  if (!options.tls_cert.empty() && absl::StrContains(error, "Socket closed")) {
+    return " (if the coordinator refuses this certificate, --tls_cert, as not signed by its "
+           "--tls_client_ca, it closes the connection and its log says \"certificate verify "
+           "failed\")";
+  }
   // OpenSSL's answer to a peer that does not speak TLS at all.
   // (BoringSSL, as in pip's grpcio, says WRONG_VERSION_NUMBER.)
   const std::string lower = absl::AsciiStrToLower(error);

@@ -27,6 +27,24 @@ TEST(IsLoopbackAddressTest, OnlyLoopbackHosts) {
   }
 }
 
+// A closed connection gets a hint of what may have closed it, by what this side sends.
+TEST(ConnectionHintTest, NamesTheLikelyCauseOfAClosedConnection) {
+  ClientSecurityOptions plaintext;
+  EXPECT_THAT(ConnectionHint(plaintext, "Socket closed"), HasSubstr("give --tls_ca"));
+  ClientSecurityOptions tls;
+  tls.tls_ca = "ca pem";
+  EXPECT_EQ(ConnectionHint(tls, "Socket closed"), "");
+  EXPECT_THAT(ConnectionHint(tls, "SSL_ERROR_SSL: WRONG_VERSION_NUMBER"),
+              HasSubstr("answers in plaintext"));
+  // A client certificate of another CA: the coordinator ends the handshake on its side (probe CB:
+  // the worker retried with nothing but "Socket closed").
+  ClientSecurityOptions mutual = tls;
+  mutual.tls_cert = "cert pem";
+  EXPECT_THAT(ConnectionHint(mutual, "ipv4:127.0.0.1:1: Socket closed"),
+              HasSubstr("not signed by its --tls_client_ca"));
+  EXPECT_EQ(ConnectionHint(mutual, "failed to connect to all addresses"), "");
+}
+
 TEST(MakeServerCredentialsTest, PlaintextOnlyOnLoopbackAndOnlyWhenAsked) {
   ServerSecurityOptions options;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> none =

@@ -247,6 +247,16 @@ int Main(int argc, char** argv) {
         options.listen,
         options.security.tls_client_ca.empty() ? "" : " that holds a certificate of the CA");
   }
+  // /metrics has no tokens: with them in force, a port every network reaches undoes them for
+  // what it shows (probe CB: nothing said so at start).
+  if (!options.tokens_file.empty() && !options.metrics_listen.empty() &&
+      !IsLoopbackAddress(options.metrics_listen)) {
+    spdlog::warn(
+        "serving /metrics on {} without tokens: whoever reaches it reads every user's job ids, "
+        "names, losses and sweep ids; bind --metrics_listen to an address only Prometheus "
+        "reaches (README: Monitoring)",
+        options.metrics_listen);
+  }
 
   int received = 0;
   while (sigwait(&signals, &received) == 0 && received == SIGHUP) {

@@ -223,6 +223,35 @@ TEST_F(CoordinatorTest, RefusedWorkerMessagesAreCountedByKind) {
   EXPECT_NE(text.find("polytrain_worker_messages_refused_total{kind=\"heartbeat\"} 0"),
             std::string::npos)
       << text;
+  // The accepted hello neither.
+  EXPECT_NE(text.find("polytrain_worker_messages_refused_total{kind=\"hello\"} 0"),
+            std::string::npos)
+      << text;
+}
+
+// A refused hello ends its stream, and is counted (probe CB: it was in no metric): a field past
+// its limit, a name another connected worker has.
+TEST_F(CoordinatorTest, RefusedHellosAreCounted) {
+  prometheus::Registry registry;
+  CoordinatorMetrics metrics(registry, std::chrono::minutes(10));
+  ReopenWithMetrics(&metrics);
+  RecordingChannel channel;
+  Connect("w", &channel);
+  polytrain::v1::Hello too_long;
+  too_long.set_name(std::string(kMaxWorkerNameLength + 1, 'w'));
+  too_long.set_slots(1);
+  RecordingChannel refused;
+  EXPECT_EQ(protocol_->Connected(too_long, &refused).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  polytrain::v1::Hello same_name;
+  same_name.set_name("w");
+  same_name.set_slots(1);
+  EXPECT_EQ(protocol_->Connected(same_name, &refused).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_NE(text.find("polytrain_worker_messages_refused_total{kind=\"hello\"} 2"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

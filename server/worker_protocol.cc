@@ -10,8 +10,16 @@ namespace polytrain {
 absl::StatusOr<int64_t> WorkerProtocol::Connected(const polytrain::v1::Hello& hello,
                                                   WorkerChannel* channel,
                                                   const WorkerToken& token) {
-  POLYTRAIN_RETURN_IF_ERROR(ValidateHello(hello));
-  return scheduler_->ConnectWorker(hello, channel, token);
+  const absl::Status valid = ValidateHello(hello);
+  absl::StatusOr<int64_t> session =
+      valid.ok() ? scheduler_->ConnectWorker(hello, channel, token) : valid;
+  // A hello refused for a field or for a name another connected worker has ends its stream; it
+  // is counted with the refused messages (access control counts its own refusals).
+  if (metrics_ != nullptr &&
+      (absl::IsInvalidArgument(session.status()) || absl::IsAlreadyExists(session.status()))) {
+    metrics_->WorkerMessageRefused("hello");
+  }
+  return session;
 }
 
 absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {

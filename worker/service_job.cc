@@ -69,6 +69,12 @@ void ServiceJob::Cancel() {
   rendezvous_cv_.notify_all();
 }
 
+void ServiceJob::CoordinatorBack() {
+  coordinator_welcomes_.fetch_add(1);
+  std::lock_guard<std::mutex> lock(rendezvous_mu_);
+  rendezvous_cv_.notify_all();
+}
+
 bool ServiceJob::StuckAfterCancel(std::chrono::steady_clock::duration grace) const {
   const int64_t at = cancelled_at_;
   if (at == 0 || done_) return false;

@@ -76,6 +76,9 @@ class ServiceJob {
   void Release();
   // Rank 0's rendezvous for this attempt, from the coordinator (ranks > 0 wait for it).
   void SetRendezvous(const std::string& address);
+  // The worker's stream was welcomed again (a new session key): a transfer waiting out its
+  // backoff after the coordinator was away tries again at once.
+  void CoordinatorBack();
   // Cancel() was called at least `grace` ago and the job has not ended: it is stuck where
   // nothing looks at the cancel (in its model's code, in reading a file, in a collective whose
   // peer hangs).
@@ -99,8 +102,9 @@ class ServiceJob {
   std::string AwaitRendezvous();
   // This rank's gang, opened: rank 0 reports its rendezvous, the others wait for it.
   absl::StatusOr<std::unique_ptr<ReplicaGroup>> OpenGang();
-  // `call` until it succeeds or fails otherwise than UNAVAILABLE or DEADLINE_EXCEEDED (the
-  // coordinator away), with backoff, for at most two minutes or until a cancel or release.
+  // `call` until it succeeds or fails otherwise than with the coordinator away
+  // (IsCoordinatorAway), with backoff, for at most two minutes or until a cancel or release; a
+  // reconnect (CoordinatorBack) cuts the backoff short.
   absl::Status RetryWhileCoordinatorAway(const std::function<absl::Status()>& call);
   // Fetches (or finds in the cache) every artifact the spec names, checked against its hash,
   // retried while the coordinator is away: id -> local file into `files`; the leases keep the
@@ -129,7 +133,10 @@ class ServiceJob {
   std::atomic<bool> result_taken_{false};
   std::atomic<bool> abandoned_{false};
   std::atomic<uint64_t> result_sequence_{0};
-  // Wakes whoever waits for the rendezvous, or in a retry's backoff, on a cancel.
+  // How many times CoordinatorBack() was called.
+  std::atomic<uint64_t> coordinator_welcomes_{0};
+  // Wakes whoever waits for the rendezvous, or in a retry's backoff, on a cancel (and the
+  // backoff on CoordinatorBack()).
   std::mutex rendezvous_mu_;
   std::condition_variable rendezvous_cv_;
   std::string rendezvous_;

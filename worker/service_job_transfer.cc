@@ -43,25 +43,33 @@ absl::Status FetchCheckpoint(ArtifactClient& artifacts, const polytrain::v1::Job
 absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Status()>& call) {
   constexpr auto kGiveUpAfter = std::chrono::minutes(2);
   const auto start = std::chrono::steady_clock::now();
-  auto backoff = std::chrono::milliseconds(200);
+  constexpr auto kFirstBackoff = std::chrono::milliseconds(200);
+  auto backoff = kFirstBackoff;
   while (true) {
+    // Read before the call: a reconnect during it (the refusal of a restarted coordinator that
+    // did not know the old session key yet) still cuts the wait below short.
+    const uint64_t welcomes = coordinator_welcomes_.load();
     absl::Status s = call();
     const bool away = IsCoordinatorAway(s, /*cancelled_here=*/cancel_.load());
     const bool stopping = cancel_.load() || released_.load();
     if (!away || stopping || std::chrono::steady_clock::now() - start > kGiveUpAfter) {
       return s;
     }
-    spdlog::warn("{}: the coordinator is away ({}); trying again in {} ms", job_.id(),
-                 std::string(s.message()), backoff.count());
+    spdlog::warn("{}: the coordinator is away ({}); trying again in {} ms or once reconnected",
+                 job_.id(), std::string(s.message()), backoff.count());
     {
-      // A cancel (or a drain) ends the wait at once: Cancel() notifies this condition.
+      // A cancel (or a drain) ends the wait and the retries at once: Cancel() notifies this
+      // condition. The worker's stream welcomed again (CoordinatorBack) ends the wait only: the
+      // coordinator is back, so the next try goes now, not up to 5 s later.
       std::unique_lock<std::mutex> lock(rendezvous_mu_);
-      if (rendezvous_cv_.wait_for(lock, backoff,
-                                  [this] { return cancel_.load() || released_.load(); })) {
-        return s;
-      }
+      rendezvous_cv_.wait_for(lock, backoff, [&] {
+        return cancel_.load() || released_.load() || coordinator_welcomes_.load() != welcomes;
+      });
+      if (cancel_.load() || released_.load()) return s;
     }
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    backoff = coordinator_welcomes_.load() != welcomes
+                  ? kFirstBackoff
+                  : std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
 }
 

@@ -365,6 +365,11 @@ bool ServiceWorker::ServeOneConnection() {
           std::lock_guard<std::mutex> lock(session_key_mu_);
           session_key_ = message.welcome().session_key();
         }
+        {
+          // A job waiting to fetch or upload while the coordinator was away tries again now.
+          std::lock_guard<std::mutex> lock(jobs_mu_);
+          for (auto& entry : jobs_) entry.second->CoordinatorBack();
+        }
         break;
       case CoordinatorMessage::kAssignment:
         Assign(message.assignment());
