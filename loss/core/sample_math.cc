@@ -27,7 +27,7 @@ void HornerLanes(const double* c, const double* jc, int degree, const double* x_
     q[v] = Broadcast(c[degree - 1]);
     d[v] = Broadcast(jc[degree - 1]);
   }
-  for (int j = degree - 2; j >= 1; --j) {
+  auto step = [&](int j) {
     const double cj = c[j];
     const double jcj = jc[j];
     q[0] = q[0] * x[0] + cj;
@@ -38,17 +38,17 @@ void HornerLanes(const double* c, const double* jc, int degree, const double* x_
     d[1] = d[1] * x[1] + jcj;
     d[2] = d[2] * x[2] + jcj;
     d[3] = d[3] * x[3] + jcj;
-  }
-  // Q_rest is Horner's value before its last step (0 with one term).
-  if (degree >= 2) {
-    if (q_rest_out != nullptr) std::memcpy(q_rest_out, q, sizeof(q));
-    for (int v = 0; v < 4; ++v) {
-      q[v] = q[v] * x[v] + c[0];
-      d[v] = d[v] * x[v] + jc[0];
+  };
+  for (int j = degree - 2; j >= 2; --j) step(j);
+  // Q_rest is Horner's value two steps before its last (0 with fewer than three terms).
+  if (q_rest_out != nullptr) {
+    if (degree >= 3) {
+      std::memcpy(q_rest_out, q, sizeof(q));
+    } else {
+      std::fill(q_rest_out, q_rest_out + kPointsPerBlock, 0.0);
     }
-  } else if (q_rest_out != nullptr) {
-    std::fill(q_rest_out, q_rest_out + kPointsPerBlock, 0.0);
   }
+  for (int j = std::min(degree - 2, 1); j >= 0; --j) step(j);
   std::memcpy(q_out, q, sizeof(q));
   std::memcpy(d_out, d, sizeof(d));
 }

@@ -23,8 +23,9 @@ std::vector<CurvePoint> EvaluateCurve(const PolySeries& series, const std::vecto
                                       xg[i], ce, /*poly_weight=*/1.0, q[i], d[i]);
     // A negative c_1 cancels the CE term's first power of x: summed as HardTargetLoss does.
     if (series.ce_tail && polynomials.first() < 0.0) {
-      terms.loss = HardTargetLoss(/*never_negative=*/true, x[i], xg[i], ce, /*ce_weight=*/1.0,
-                                  /*poly_weight=*/1.0, polynomials.first(), q_rest[i]);
+      terms.loss =
+          HardTargetLoss(/*never_negative=*/true, x[i], xg[i], ce, /*ce_weight=*/1.0,
+                         /*poly_weight=*/1.0, polynomials.first(), polynomials.second(), q_rest[i]);
     }
     // dx/dpt = -1 and dce/dpt = -1/pt.
     double dloss_dpt = -terms.dloss_dx;

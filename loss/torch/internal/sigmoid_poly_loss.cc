@@ -87,6 +87,7 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
   // epsilon = -1 is -log pt - x): hard targets' losses are then summed as HardTargetLoss does.
   // Other losses keep the plain sum, whose relative error stays within a few ulps.
   const double c1 = prepared.polynomials.first();
+  const double c2 = prepared.polynomials.second();
   const bool stable_sum = series.ce_tail && c.smoothing == 0.0 && c1 < 0.0;
   if (c.class_weights != nullptr) {
     int64_t cls = begin % c.classes;
@@ -176,7 +177,7 @@ void SigmoidChunk(const PreparedLoss& prepared, const SigmoidConstants& c,
       std::memcpy(&hard, &s.hard[k], sizeof(hard));
       terms.loss = Select(
           hard != 0.0,
-          HardTargetLoss(prepared.never_negative, x, xg, neg_log_pt, ce_weight, w, c1, q_rest),
+          HardTargetLoss(prepared.never_negative, x, xg, neg_log_pt, ce_weight, w, c1, c2, q_rest),
           terms.loss);
     }
     const DoubleLanes grad = terms.dloss_dx * dx_dz + terms.dloss_dce * dce_dz;

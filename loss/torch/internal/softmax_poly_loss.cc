@@ -50,6 +50,7 @@ RowFactors ComputeRows(const PreparedLoss& prepared, const double* log_pt, const
   // coefficient cancels (a Poly-1 with epsilon = -1 is -log pt - x): its loss is then summed as
   // HardTargetLoss does. Other losses keep the plain sum, within a few ulps.
   const double c1 = prepared.polynomials.first();
+  const double c2 = prepared.polynomials.second();
   const bool hard = s == 0.0 && series.ce_tail && c1 < 0.0;
 
   RowFactors out;
@@ -65,7 +66,7 @@ RowFactors ComputeRows(const PreparedLoss& prepared, const double* log_pt, const
                                             x[i], xg[i], ce, w_t, q[i], d[i]);
     const double p_t = std::exp(log_pt[i]);
     out.loss[i] = hard ? HardTargetLoss(prepared.never_negative, x[i], xg[i], -log_pt[i], w_t, w_t,
-                                        c1, q_rest[i])
+                                        c1, c2, q_rest[i])
                        : terms.loss;
     // Through x, dL/dx * p_t; 0 where p_t underflows to 0 (its limit), even where dL/dx is
     // infinite (ce overflowed), which would make it NaN.
