@@ -436,6 +436,38 @@ TEST(DataParallelTest, ACancelStopsAJoinThatWaitsForAGoneRank) {
   EXPECT_EQ(alone.message(), "rank 0: rank(s) 1 did not join within 1 s");
 }
 
+// A rank whose host is not this machine's (a worker's mistyped --advertise_address) fails when
+// it opens, before it tells its peers it joined: rank 0 keeps waiting where a cancel reaches it
+// (probe CA: it blocked in Gloo's set-up instead, and its healthy worker exited to end it).
+TEST(DataParallelTest, ARankOnAnotherMachinesAddressFailsBeforeJoining) {
+  ReplicaGroup::Options lead_options;
+  lead_options.world_size = 2;
+  lead_options.timeout = std::chrono::seconds(30);
+  std::atomic<bool> cancel_lead{false};
+  lead_options.cancel = &cancel_lead;
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
+  ASSERT_TRUE(lead.ok()) << lead.status();
+  absl::Status lead_joined;
+  std::thread lead_thread([&] { lead_joined = (*lead)->Join(); });
+
+  ReplicaGroup::Options options;
+  options.rank = 1;
+  options.world_size = 2;
+  options.host = "192.0.2.1";  // TEST-NET-1: no machine's own
+  options.rendezvous = (*lead)->rendezvous();
+  options.timeout = std::chrono::seconds(30);
+  const absl::Status opened = ReplicaGroup::Open(options).status();
+  EXPECT_EQ(opened.code(), absl::StatusCode::kUnavailable);  // a gang lost: tried elsewhere
+  EXPECT_NE(opened.message().find("rank 1: this worker's address for its peers, 192.0.2.1 (its "
+                                  "--advertise_address), is not one of this machine's"),
+            std::string::npos)
+      << opened;
+
+  cancel_lead = true;  // the coordinator's stop, as the failed rank reports
+  lead_thread.join();
+  EXPECT_EQ(lead_joined.code(), absl::StatusCode::kCancelled) << lead_joined;
+}
+
 TEST(DataParallelTest, OpenChecksTheRankAndTheRendezvous) {
   ReplicaGroup::Options options;
   options.world_size = 1;

@@ -55,4 +55,31 @@ absl::StatusOr<std::string> OutboundAddressTo(const std::string& host_port) {
   return address;
 }
 
+absl::Status CheckAddressOfThisMachine(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int error = getaddrinfo(host.c_str(), "0", &hints, &found); error != 0) {
+    return absl::UnavailableError(absl::StrCat("resolving ", host, ": ", gai_strerror(error)));
+  }
+  bool bound = false;
+  std::string why = "no address";
+  for (addrinfo* ai = found; ai != nullptr && !bound; ai = ai->ai_next) {
+    const int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (fd < 0) continue;
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      bound = true;
+    } else {
+      why = std::strerror(errno);
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  if (!bound) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(host, " is not an address of this machine (binding to it: ", why, ")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace polytrain

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace polytrain {
@@ -13,6 +14,12 @@ namespace polytrain {
 // "[v6]:port"), found by connecting a UDP socket, which sends nothing. UNAVAILABLE when the host
 // does not resolve or has no route.
 absl::StatusOr<std::string> OutboundAddressTo(const std::string& host_port);
+
+// OK when `host` (a name, or an IP address; v6 without brackets) resolves to an address this
+// machine can bind to, as the gang's transport does on it. INVALID_ARGUMENT when it resolves
+// only to others' addresses (a mistyped --advertise_address); UNAVAILABLE when it does not
+// resolve (now: a name may resolve later).
+absl::Status CheckAddressOfThisMachine(const std::string& host);
 
 }  // namespace polytrain
 

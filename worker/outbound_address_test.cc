@@ -19,5 +19,19 @@ TEST(OutboundAddressTest, BadAddressesSaySo) {
       << unresolved;
 }
 
+// A data-parallel rank's transport binds to its advertised address: one of another machine is
+// refused when the worker starts (probe CA: it failed only in a gang, and stalled its peer).
+TEST(OutboundAddressTest, OnlyThisMachinesAddressesAreItsOwn) {
+  EXPECT_TRUE(CheckAddressOfThisMachine("127.0.0.1").ok());
+  EXPECT_TRUE(CheckAddressOfThisMachine("localhost").ok());
+  const absl::Status elsewhere = CheckAddressOfThisMachine("192.0.2.1");  // TEST-NET-1
+  EXPECT_EQ(elsewhere.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(elsewhere.message(),
+            "192.0.2.1 is not an address of this machine (binding to it: Cannot assign "
+            "requested address)");
+  EXPECT_EQ(CheckAddressOfThisMachine("no-such-host.invalid").code(),
+            absl::StatusCode::kUnavailable);
+}
+
 }  // namespace
 }  // namespace polytrain

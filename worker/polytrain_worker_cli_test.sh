@@ -131,6 +131,18 @@ done
 code=$?
 check '[[ $code -eq 4 ]] && grep -q "no such directory" "$tmp/err"' \
   "service mode, missing --data_root: exit $code: $(cat "$tmp/err")"
+# Another machine's --advertise_address (TEST-NET-1) is refused at start: Gloo binds to it, and it
+# failed only in a gang, whose healthy rank then stalled (probe CA). This machine's is taken.
+"$worker" --coordinator 127.0.0.1:1 --advertise_address 192.0.2.1 >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -qF "polytrain-worker: --advertise_address: 192.0.2.1 is not an address of this machine (binding to it: Cannot assign requested address); give an address of this machine that the other workers reach" "$tmp/err"' \
+  "another machine's --advertise_address: exit $code: $(cat "$tmp/err")"
+# (The checkpoint directory, tried after it, fails that run.)
+"$worker" --coordinator 127.0.0.1:1 --advertise_address 127.0.0.1 --checkpoint_dir "$tmp/a-file" \
+  >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-file: not a directory" "$tmp/err"' \
+  "this machine's --advertise_address: exit $code: $(cat "$tmp/err")"
 # Under --log_format json that error is a JSON line too, for the log collector, whatever the level.
 "$worker" --coordinator 127.0.0.1:1 --name rootless --data_root "$tmp/nowhere" --log_format json \
   --log_level off \

@@ -58,6 +58,9 @@ struct ReplicaGroup::Impl {
   };
 
   c10::intrusive_ptr<c10d::TCPStore> store;
+  // Gloo's endpoint on this rank's host, made when the group opens: a host this machine cannot
+  // bind to fails there, before the rank tells its peers it joined.
+  c10::intrusive_ptr<c10d::ProcessGroupGloo::Options> gloo_options;
   // The gradient buckets and the hooks' state; `mu` guards them against the autograd threads.
   mutable std::mutex mu;
   std::vector<Bucket> buckets;
@@ -110,6 +113,25 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ReplicaGroup::Open(Options options
   }
   std::unique_ptr<ReplicaGroup> group(new ReplicaGroup(std::move(options)));
   const Options& o = group->options_;
+  // A host that is not this machine's (a mistyped --advertise_address) is said here, as the
+  // worker's: once a rank had joined, its peers waited for it where no cancel reaches (probe CA:
+  // a healthy rank 0's worker then exited to end its stuck job).
+  std::string not_here;
+  try {
+    group->impl_->gloo_options = c10d::ProcessGroupGloo::Options::create();
+    group->impl_->gloo_options->devices.push_back(
+        c10d::ProcessGroupGloo::createDeviceForHostname(o.host));
+  } catch (const c10::Error& e) {
+    not_here = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    not_here = e.what();
+  }
+  if (!not_here.empty()) {
+    // UNAVAILABLE, as a gang lost: the job is tried again on other workers.
+    return absl::UnavailableError(
+        absl::StrCat("rank ", o.rank, ": this worker's address for its peers, ", o.host,
+                     " (its --advertise_address), is not one of this machine's: ", not_here));
+  }
   if (o.rank != 0) {
     absl::StatusOr<HostPort> rendezvous = SplitAddress(o.rendezvous);
     if (!rendezvous.ok()) return rendezvous.status();
@@ -164,11 +186,9 @@ absl::Status ReplicaGroup::Join(const torch::Device& device) {
     }
 #endif
     (void)device;  // CPU tensors, or CUDA ones without NCCL (Gloo copies them through the host)
-    auto gloo = c10d::ProcessGroupGloo::Options::create();
-    gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(o.host));
-    gloo->timeout = o.timeout;
-    impl_->gloo =
-        c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, o.rank, o.world_size, gloo);
+    impl_->gloo_options->timeout = o.timeout;
+    impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, o.rank, o.world_size,
+                                                              impl_->gloo_options);
     backend_ = "gloo";
   });
 }

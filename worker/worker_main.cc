@@ -281,6 +281,19 @@ int Main(int argc, char** argv) {
       service.slots = static_cast<int>(offered->size());
     }
     service.cancel_grace = std::chrono::seconds(cancel_grace_seconds);
+    if (!advertise_address.empty()) {
+      // The gang's transport binds to it: another machine's address would fail only in a gang.
+      if (absl::Status s = CheckAddressOfThisMachine(advertise_address);
+          absl::IsInvalidArgument(s)) {
+        return Fail(kExitInvalid,
+                    absl::InvalidArgumentError(absl::StrCat(
+                        "--advertise_address: ", s.message(),
+                        "; give an address of this machine that the other workers reach")));
+      } else if (!s.ok()) {
+        spdlog::warn("--advertise_address: {} (tried again at each data-parallel job)",
+                     std::string(s.message()));
+      }
+    }
     if (advertise_address.empty()) {
       // Asked again at each data-parallel job while unknown (a coordinator's name may resolve
       // only later).
