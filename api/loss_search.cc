@@ -29,7 +29,10 @@ using polytrain::v1::ParameterRange;
 using polytrain::v1::SubmitSweepRequest;
 
 // "epsilons[2]" -> ("epsilons", 2); "gamma" -> ("gamma", -1). False when malformed.
-bool SplitIndex(absl::string_view part, std::string* name, int64_t* index) {
+// "name" or "name[index]" into its parts; false for anything else, with `why` set where the
+// part has an index but not one written as an index is (plain digits, no leading zero: one
+// spelling per index, so "[01]" cannot pass as a second range of "[1]").
+bool SplitIndex(absl::string_view part, std::string* name, int64_t* index, std::string* why) {
   *index = -1;
   const size_t open = part.find('[');
   if (open == absl::string_view::npos) {
@@ -39,14 +42,17 @@ bool SplitIndex(absl::string_view part, std::string* name, int64_t* index) {
   if (part.back() != ']') return false;
   *name = std::string(part.substr(0, open));
   absl::string_view digits = part.substr(open + 1, part.size() - open - 2);
-  // Plain digits without a leading zero: one spelling per index, so "[01]" cannot pass as a
-  // second range of "[1]".
-  if (digits.empty() || digits.size() > 5 || (digits.size() > 1 && digits[0] == '0') ||
-      !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit) ||
-      !absl::SimpleAtoi(digits, index)) {
+  if (digits.empty() || (digits.size() > 1 && digits[0] == '0') ||
+      !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit)) {
+    *why = absl::StrCat("an index is plain digits without a leading zero (e.g. [1]), got ",
+                        Quote(absl::StrCat("[", digits, "]")));
     return false;
   }
-  return !name->empty() && *index >= 0;
+  if (digits.size() > 5 || !absl::SimpleAtoi(digits, index) || *index > kMaxRangeIndex) {
+    *why = absl::StrCat("index must be at most ", kMaxRangeIndex);
+    return false;
+  }
+  return !name->empty();
 }
 
 // A uniform double in [0, 1) from 53 bits: the same on every standard library (unlike
@@ -192,11 +198,15 @@ absl::Status SetOrLengthen(absl::string_view field, const double* value, LossSpe
   for (size_t k = 0; k < parts.size(); ++k) {
     std::string name;
     int64_t index = -1;
+    std::string bad_index;
     const bool last = k + 1 == parts.size();
-    const FieldDescriptor* descriptor = SplitIndex(parts[k], &name, &index)
+    const FieldDescriptor* descriptor = SplitIndex(parts[k], &name, &index, &bad_index)
                                             ? message->GetDescriptor()->FindFieldByName(name)
                                             : nullptr;
     const google::protobuf::Reflection* reflection = message->GetReflection();
+    if (!bad_index.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(Quote(field), ": ", bad_index));
+    }
     if (descriptor == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           Quote(field), ": ", message->GetDescriptor()->name(), " has no field ", Quote(parts[k])));
@@ -225,10 +235,6 @@ absl::Status SetOrLengthen(absl::string_view field, const double* value, LossSpe
       return absl::InvalidArgumentError(
           absl::StrCat(Quote(field), descriptor->is_repeated() ? ": a list needs an index, e.g. [0]"
                                                                : ": only a list takes an index"));
-    }
-    if (index > kMaxRangeIndex) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(Quote(field), ": index must be at most ", kMaxRangeIndex));
     }
     if (index < 0) {
       if (value != nullptr) reflection->SetDouble(message, descriptor, *value);

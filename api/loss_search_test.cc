@@ -64,14 +64,21 @@ TEST(LossSearchTest, SetsNumbersByPathAndLengthensLists) {
             "'reduction': reduction is not a number a search can draw");
   EXPECT_EQ(SetLossNumber("poly_n.epsilons[10000]", 1, &loss).message(),
             "'poly_n.epsilons[10000]': index must be at most 9999");
+  // However many digits (probe CA: past five it said PolyN has no such field).
+  EXPECT_EQ(SetLossNumber("poly_n.epsilons[999999999999]", 1, &loss).message(),
+            "'poly_n.epsilons[999999999999]': index must be at most 9999");
   EXPECT_TRUE(SetLossNumber("poly_n.epsilons[9999]", 1, &loss).ok());
   EXPECT_FALSE(SetLossNumber("poly_n.epsilons[-1]", 1, &loss).ok());
   EXPECT_FALSE(SetLossNumber("", 1, &loss).ok());
   EXPECT_FALSE(SetLossNumber("a.b.c", 1, &loss).ok());
   // One spelling per index: "[01]", "[+1]" or "[ 1]" would let two ranges draw one number.
-  for (const char* odd : {"poly_n.epsilons[01]", "poly_n.epsilons[+1]", "poly_n.epsilons[ 1]"}) {
+  for (const char* odd :
+       {"poly_n.epsilons[01]", "poly_n.epsilons[+1]", "poly_n.epsilons[ 1]", "poly_n.epsilons[]"}) {
     EXPECT_EQ(SetLossNumber(odd, 1, &loss).message(),
-              absl::StrCat("'", odd, "': PolyN has no field '", odd + 7, "'"))
+              absl::StrCat("'", odd,
+                           "': an index is plain digits without a leading zero (e.g. [1]), "
+                           "got '",
+                           odd + 15, "'"))
         << odd;
   }
   EXPECT_TRUE(SetLossNumber("poly_n.epsilons[0]", 1, &loss).ok());

@@ -105,7 +105,7 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
                      {"reported", 9, true},
                      {"promoted", 9, true},
                      {"paused", 7, true},
-                     {"training", 9, true},
+                     {"active", 7, true},
                      {"best", 8, false, 2},
                      {"job"}});
     for (const Sweep::Rung& r : sweep.rungs()) {

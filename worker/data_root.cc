@@ -49,7 +49,7 @@ absl::StatusOr<std::string> ResolveDataPath(absl::string_view data_root, absl::s
                          ? "IDX files are read there as they are (polyctl does not upload them; a "
                            "tensors file is)"
                          : "polyctl submit uploads a file of yours from the spec's directory or "
-                           "--files DIR"));
+                           "--files DIR, the Python client's submit() from files=DIR"));
   }
   // Checked before anything opens it: opening a FIFO waits for a writer, past any time limit
   // and any cancel.

@@ -77,7 +77,8 @@ TEST_F(DataRootTest, MissingFilesAndRoots) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(ResolveDataPath(root_, "sub/none.txt", "f").status().message(),
             "f: 'sub/none.txt' does not exist in the data root (the worker's --data_root); "
-            "polyctl submit uploads a file of yours from the spec's directory or --files DIR");
+            "polyctl submit uploads a file of yours from the spec's directory or --files DIR, the "
+            "Python client's submit() from files=DIR");
   EXPECT_EQ(ResolveDataPath(root_, "img", "spec.dataset.idx.train_images").status().message(),
             "spec.dataset.idx.train_images: 'img' does not exist in the data root (the worker's "
             "--data_root); IDX files are read there as they are (polyctl does not upload them; a "

@@ -158,6 +158,24 @@ class ClientTest(ServiceTestCase):
         self.assertEqual(outcome[0].code, "FAILED_PRECONDITION")
         self.assertIn("this Client is closed", outcome[0].message)
 
+    def test_a_wait_with_a_timeout_gives_up_and_the_job_goes_on(self):
+        # A job no worker here can run (it needs a GPU) stays queued (probe CC: wait() had no
+        # timeout, and such a job blocked it for good).
+        job = self.client.submit(SMALL_JOB.replace("epochs:", "device: DEVICE_CUDA\nepochs:"))
+        with self.assertRaisesRegex(TimeoutError, f"job {job.id} did not end within wait\\(\\)'s "
+                                                  r"timeout; it goes on \(cancel\(\) stops it\)"):
+            self.client.wait(job.id, timeout=0.5)
+        self.assertEqual(self.client.get(job.id).state, job_record_pb2.JOB_STATE_QUEUED)
+        for bad in (0, -1, 1e9, float("nan")):
+            with self.assertRaisesRegex(ValueError, r"timeout: expected seconds in \(0, "):
+                self.client.wait(job.id, timeout=bad)
+        for bad in ("1", True):
+            with self.assertRaisesRegex(TypeError, "timeout: expected seconds"):
+                self.client.wait(job.id, timeout=bad)
+        self.client.cancel(job.id)
+        self.assertEqual(self.client.wait(job.id, timeout=30).state,
+                         job_record_pb2.JOB_STATE_CANCELLED)
+
     def test_a_watch_that_fell_behind_resumes_and_passes_each_event_once(self):
         # 4 KiB of backlog: a consumer that stops reading while hundreds of points are made
         # falls behind, and the coordinator ends its watch. One watch per caller: the resumed

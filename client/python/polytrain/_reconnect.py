@@ -75,10 +75,11 @@ def call_again_while_away(client, method, request):
             outage.pause()
 
 
-def watch_events(client, request, reconnect_seconds):
+def watch_events(client, request, reconnect_seconds, deadline=None):
     """Client.watch()'s events. (step, kind) of the points passed on: a resumed watch asks for
     the history after the newest of them (resume_after); they are still skipped if they come
-    again (a coordinator that predates resume_after sends the whole history)."""
+    again (a coordinator that predates resume_after sends the whole history). `deadline`
+    (time.monotonic()): TimeoutError once it passes (Client.wait's timeout)."""
     seen = set()
     newest = None
     last = None  # the job as last passed on
@@ -88,8 +89,12 @@ def watch_events(client, request, reconnect_seconds):
         client._check_open()
         if newest is not None:
             request.resume_after.step, request.resume_after.kind = newest
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise _timed_out(request.id)
         try:
-            for event in client._stub.WatchJob(request, metadata=client._metadata):
+            for event in client._stub.WatchJob(request, metadata=client._metadata,
+                                               timeout=remaining):
                 outage.answered()
                 if event.HasField("point"):
                     key = (event.point.step, event.point.kind)
@@ -112,6 +117,9 @@ def watch_events(client, request, reconnect_seconds):
             if client._closed:  # closed by another thread: not an outage to wait out
                 raise client._closed_error() from None
             code, details = error.code(), error.details() or ""
+            if (code == grpc.StatusCode.DEADLINE_EXCEEDED and deadline is not None and
+                    time.monotonic() >= deadline):
+                raise _timed_out(request.id) from None
             # A consumer slower than the job's events for a while: the coordinator ended the
             # watch; a new one resumes after what was passed on. A watch that falls behind again
             # before passing anything on, 3 times, is the coordinator's answer.
@@ -136,3 +144,8 @@ def watch_events(client, request, reconnect_seconds):
                     outage.seconds() >= budget):
                 raise client._refusal(code, details) from None
         outage.pause()
+
+
+def _timed_out(job_id):
+    return TimeoutError(f"job {job_id} did not end within wait()'s timeout; it goes on "
+                        f"(cancel() stops it)")

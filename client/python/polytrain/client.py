@@ -5,6 +5,7 @@ import numbers
 import os
 import re
 import secrets
+import time
 import warnings
 
 import grpc
@@ -268,8 +269,31 @@ class Client(Calls):
         falls behind 3 times in a row while passing on nothing new). A resumed watch asks for the
         history after the newest point passed on: each point once, and the job only when it
         changed.
-        Closing the client ends it with PolyTrainError FAILED_PRECONDITION. The arguments are
-        checked now; the stream opens at the first next()."""
+        Closing the client ends it with PolyTrainError FAILED_PRECONDITION. Stopping it
+        (breaking out, Ctrl-C's KeyboardInterrupt) stops the watching only: the job goes on
+        until cancel(). The arguments are checked now; the stream opens at the first next()."""
+        return self._watch(job_id, reconnect_seconds, deadline=None)
+
+    def wait(self, job_id, reconnect_seconds=DEFAULT_RECONNECT_SECONDS, timeout=None):
+        """Blocks until the job ends; returns it as it ended. A coordinator restart meanwhile is
+        waited for, as watch() waits for it. `timeout`: seconds in (0, 1e8], or None (the
+        default) to wait as long as the job takes; past it, TimeoutError. A timeout, like Ctrl-C
+        (KeyboardInterrupt), stops the waiting only: the job goes on until cancel()."""
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+                raise TypeError(f"timeout: expected seconds (a number) or None, got "
+                                f"{type(timeout).__name__}")
+            if not 0 < timeout <= MAX_TIMEOUT_SECONDS:
+                raise ArgumentError(f"timeout: expected seconds in (0, "
+                                    f"{MAX_TIMEOUT_SECONDS:.0f}] or None, got {timeout!r}")
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        last = None
+        for event in self._watch(job_id, reconnect_seconds, deadline):
+            if event.HasField("job"):
+                last = event.job
+        return last if last is not None and last.state in FINAL_STATES else self.get(job_id)
+
+    def _watch(self, job_id, reconnect_seconds, deadline):
         request = coordinator_pb2.WatchJobRequest(id=_arguments.text(job_id, "job_id"))
         if (isinstance(reconnect_seconds, bool) or
                 not isinstance(reconnect_seconds, numbers.Real)):
@@ -279,16 +303,7 @@ class Client(Calls):
             raise ArgumentError(f"reconnect_seconds: expected seconds in [0, "
                                 f"{MAX_TIMEOUT_SECONDS:.0f}], got {reconnect_seconds!r}")
         self._check_open()
-        return _reconnect.watch_events(self, request, float(reconnect_seconds))
-
-    def wait(self, job_id, reconnect_seconds=DEFAULT_RECONNECT_SECONDS):
-        """Blocks until the job ends; returns it as it ended. A coordinator restart meanwhile is
-        waited for, as watch() waits for it."""
-        last = None
-        for event in self.watch(job_id, reconnect_seconds):
-            if event.HasField("job"):
-                last = event.job
-        return last if last is not None and last.state in FINAL_STATES else self.get(job_id)
+        return _reconnect.watch_events(self, request, float(reconnect_seconds), deadline)
 
     def metrics(self, job_id, max_points=0):
         """The job's metric points as rows: kind, step, epoch, ..., and one column per value.
