@@ -459,7 +459,8 @@ TEST(DataParallelTest, ARankOnAnotherMachinesAddressFailsBeforeJoining) {
   const absl::Status opened = ReplicaGroup::Open(options).status();
   EXPECT_EQ(opened.code(), absl::StatusCode::kUnavailable);  // a gang lost: tried elsewhere
   EXPECT_NE(opened.message().find("rank 1: this worker's address for its peers, 192.0.2.1 (its "
-                                  "--advertise_address), is not one of this machine's"),
+                                  "--advertise_address, or its address on the route to the "
+                                  "coordinator), is not one of this machine's"),
             std::string::npos)
       << opened;
 

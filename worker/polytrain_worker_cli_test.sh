@@ -137,6 +137,10 @@ check '[[ $code -eq 4 ]] && grep -q "no such directory" "$tmp/err"' \
 code=$?
 check '[[ $code -eq 1 ]] && grep -qF "polytrain-worker: --advertise_address: 192.0.2.1 is not an address of this machine (binding to it: Cannot assign requested address); give an address of this machine that the other workers reach" "$tmp/err"' \
   "another machine's --advertise_address: exit $code: $(cat "$tmp/err")"
+"$worker" --coordinator 127.0.0.1:1 --advertise_address "[::1]" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -qF "polytrain-worker: --advertise_address: a host name or IP address, without brackets or a port (an IPv6 address as ::1, not [::1])" "$tmp/err"' \
+  "a bracketed --advertise_address: exit $code: $(cat "$tmp/err")"
 # (The checkpoint directory, tried after it, fails that run.)
 "$worker" --coordinator 127.0.0.1:1 --advertise_address 127.0.0.1 --checkpoint_dir "$tmp/a-file" \
   >"$tmp/out" 2>"$tmp/err"
@@ -279,6 +283,39 @@ timeout 60 "$worker" --spec "$tmp/stuck.txtpb" --data_root "$tmp/stuck" --no_loa
 code=$?
 check '[[ $code -eq 6 ]] && grep -qF "polytrain-worker: ran past spec.time_limit_seconds (2 s) and did not stop within 5 s of its cancel (stuck in the model'"'"'s code or in reading a file); ended" "$tmp/err"' \
   "a stuck run: exit $code: $(cat "$tmp/err")"
+
+# A time limit reached while a file is loaded first (in the load probe's child, held stopped
+# here) ends the run saying both: the limit and where it stood.
+"$worker" --spec "$tmp/stuck.txtpb" --data_root "$tmp/stuck" --quiet >"$tmp/out" 2>"$tmp/err" &
+loading_pid=$!
+child=""
+for _ in $(seq 1000); do
+  child=$(pgrep -P "$loading_pid" -f -- --probe_torch_load | head -1)
+  [[ -n "$child" ]] && break
+  sleep 0.01
+done
+[[ -n "$child" ]] && kill -STOP "$child"
+wait "$loading_pid"
+code=$?
+check '[[ -n "$child" && $code -eq 6 ]] && grep -qF "polytrain-worker: ran past spec.time_limit_seconds (2 s): spec.model.torchscript.path: the job stopped while its file was being loaded" "$tmp/err"' \
+  "a time limit while loading: exit $code, child '$child': $(cat "$tmp/err")"
+check '[[ -z "$child" ]] || ! kill -0 "$child" 2>/dev/null' "the stopped probe child $child was left behind"
+# And Ctrl-C there, with a checkpoint directory: nothing to save, said as such.
+"$worker" --spec "$tmp/stuck.txtpb" --data_root "$tmp/stuck" --checkpoint_dir "$tmp/loading-ckpt" \
+  --quiet >"$tmp/out" 2>"$tmp/err" &
+loading_pid=$!
+child=""
+for _ in $(seq 1000); do
+  child=$(pgrep -P "$loading_pid" -f -- --probe_torch_load | head -1)
+  [[ -n "$child" ]] && break
+  sleep 0.01
+done
+[[ -n "$child" ]] && kill -STOP "$child"
+kill -INT "$loading_pid"
+wait "$loading_pid"
+code=$?
+check '[[ -n "$child" && $code -eq 6 ]] && grep -qF "polytrain-worker: stopped by SIGINT: spec.model.torchscript.path: the job stopped while its file was being loaded; nothing to save (it had not started training)" "$tmp/err"' \
+  "SIGINT while loading: exit $code, child '$child': $(cat "$tmp/err")"
 
 # A crafted model whose code nests 100,000 parentheses crashes LibTorch's parser: loaded first in
 # a child process (the load probe), it fails the job naming the field, exit 1, instead of

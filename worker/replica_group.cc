@@ -115,8 +115,10 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ReplicaGroup::Open(Options options
   const Options& o = group->options_;
   // A host that is not this machine's (a mistyped --advertise_address) is said here, as the
   // worker's: once a rank had joined, its peers waited for it where no cancel reaches (probe CA:
-  // a healthy rank 0's worker then exited to end its stuck job).
+  // a healthy rank 0's worker then exited to end its stuck job). Not with NCCL, whose gangs need
+  // no Gloo endpoint: there it is made in Join, for a gang of CPU tensors only.
   std::string not_here;
+#ifndef POLYTRAIN_WITH_NCCL
   try {
     group->impl_->gloo_options = c10d::ProcessGroupGloo::Options::create();
     group->impl_->gloo_options->devices.push_back(
@@ -126,11 +128,14 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ReplicaGroup::Open(Options options
   } catch (const std::exception& e) {
     not_here = e.what();
   }
+#endif
   if (!not_here.empty()) {
     // UNAVAILABLE, as a gang lost: the job is tried again on other workers.
     return absl::UnavailableError(
         absl::StrCat("rank ", o.rank, ": this worker's address for its peers, ", o.host,
-                     " (its --advertise_address), is not one of this machine's: ", not_here));
+                     " (its --advertise_address, or its address on the route to the "
+                     "coordinator), is not one of this machine's: ",
+                     not_here));
   }
   if (o.rank != 0) {
     absl::StatusOr<HostPort> rendezvous = SplitAddress(o.rendezvous);
@@ -186,6 +191,11 @@ absl::Status ReplicaGroup::Join(const torch::Device& device) {
     }
 #endif
     (void)device;  // CPU tensors, or CUDA ones without NCCL (Gloo copies them through the host)
+    if (!impl_->gloo_options) {  // NCCL builds make it here (Open made none)
+      impl_->gloo_options = c10d::ProcessGroupGloo::Options::create();
+      impl_->gloo_options->devices.push_back(
+          c10d::ProcessGroupGloo::createDeviceForHostname(o.host));
+    }
     impl_->gloo_options->timeout = o.timeout;
     impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, o.rank, o.world_size,
                                                               impl_->gloo_options);

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/worker_messages.h"
@@ -282,9 +283,19 @@ int Main(int argc, char** argv) {
     }
     service.cancel_grace = std::chrono::seconds(cancel_grace_seconds);
     if (!advertise_address.empty()) {
-      // The gang's transport binds to it: another machine's address would fail only in a gang.
+      if (absl::StrContains(advertise_address, "[") || absl::StrContains(advertise_address, "]")) {
+        return Fail(kExitUsage, absl::InvalidArgumentError(
+                                    "--advertise_address: a host name or IP address, without "
+                                    "brackets or a port (an IPv6 address as ::1, not [::1])"));
+      }
+      // Gloo binds to it (CPU gangs): another machine's address would fail only in a gang. A
+      // CUDA worker's gangs may take NCCL, which picks its own interfaces (an address of a 1:1
+      // NAT would do there): warned only.
       if (absl::Status s = CheckAddressOfThisMachine(advertise_address);
-          absl::IsInvalidArgument(s)) {
+          absl::IsInvalidArgument(s) && device == "cuda") {
+        spdlog::warn("--advertise_address: {}: a gang of CPU tensors (Gloo) fails on it",
+                     std::string(s.message()));
+      } else if (absl::IsInvalidArgument(s)) {
         return Fail(kExitInvalid,
                     absl::InvalidArgumentError(absl::StrCat(
                         "--advertise_address: ", s.message(),
@@ -334,7 +345,6 @@ int Main(int argc, char** argv) {
 
   polytrain::v1::JobSpec spec;
   if (absl::Status s = ReadProtoFile(spec_path, &spec); !s.ok()) return Fail(kExitInvalid, s);
-  enable_load_probe();
   // The time limit counts from here, data loading included, as an attempt's does in the service.
   StandaloneStop stop(spec.time_limit_seconds(), [&spec] {
     std::cerr << kTool << ": ran past spec.time_limit_seconds (" << spec.time_limit_seconds()
@@ -351,25 +361,30 @@ int Main(int argc, char** argv) {
       std::cerr << kTool << ": --metrics_out: " << s.message() << "\n";
     }
   };
+  // After the signal handlers: a child loading first exists only once SIGINT reaches `stop`.
+  enable_load_probe();
   options.cancel = stop.cancel();
   options.release = stop.release();
   // A run ended by its time limit or a signal says so, whether it was loading or training.
-  auto fail_run = [&spec, &stop](const absl::Status& status) {
+  auto fail_run = [&spec, &stop, &checkpoint_dir](const absl::Status& status, bool loading) {
     if (stop.time_limit_passed()) {
       return Fail(kExitJobFailed, absl::DeadlineExceededError(absl::StrCat(
                                       "ran past spec.time_limit_seconds (",
                                       spec.time_limit_seconds(), " s): ", status.message())));
     }
     if (!stop.signal_name().empty()) {
-      return Fail(kExitJobFailed, absl::CancelledError(absl::StrCat(
-                                      "stopped by ", stop.signal_name(), ": ", status.message(),
-                                      "; nothing saved (no --checkpoint_dir)")));
+      return Fail(kExitJobFailed,
+                  absl::CancelledError(absl::StrCat(
+                      "stopped by ", stop.signal_name(), ": ", status.message(),
+                      loading                  ? "; nothing to save (it had not started training)"
+                      : checkpoint_dir.empty() ? "; nothing saved (no --checkpoint_dir)"
+                                               : "")));
     }
     return Fail(ExitCodeFor(status), status);
   };
   // Everything is validated and loaded before anything is written.
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
-  if (!trainer.ok()) return fail_run(trainer.status());
+  if (!trainer.ok()) return fail_run(trainer.status(), /*loading=*/true);
   // What this run makes, it takes away again if it fails before writing anything there: a
   // failed run leaves no empty checkpoint directory or metrics file that looks like a result.
   // A name that exists in any form (a dangling link included) is the user's, never removed.
@@ -419,7 +434,7 @@ int Main(int argc, char** argv) {
 
   if (!quiet) std::cerr << "job " << spec.name() << ": " << (*trainer)->Describe() << "\n";
   absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
-  if (!summary.ok()) return tidy(fail_run(summary.status()));
+  if (!summary.ok()) return tidy(fail_run(summary.status(), /*loading=*/false));
   for (const std::string& why : summary->passed_over_checkpoints) {
     std::cerr << kTool << ": passed over " << why << " (set aside as .corrupt)\n";
   }

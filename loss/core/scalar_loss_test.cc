@@ -60,6 +60,21 @@ TEST(ScalarLossTest, EpsilonMinusOneRemovesTheFirstTerm) {
   }
 }
 
+TEST(ScalarLossTest, EpsilonsMinusOneAndMinusAHalfRemoveTheFirstTwoTerms) {
+  // -log pt - x - x^2 / 2 = sum_{j>=3} x^j / j, relative to itself on both sides of where
+  // HardTargetLoss stops taking its series (x = 1/8): every term of the series counts there.
+  for (const double near : {0.3, 0.126, 0.1249, 0.0625, 1e-3, 1e-8, 1e-12}) {
+    const double confident = 1.0 - near;
+    const double exact_x = 1.0 - confident;  // what the curve takes as x
+    double tail = 0.0;
+    for (int j = 200; j >= 3; --j) tail += std::pow(exact_x, j) / j;
+    // Above x = 1/8 the difference, within 3 / x^2 ulps: 5e-14 at x = 0.126.
+    const double relative = exact_x < 0.125 ? 3e-16 : 5e-14;
+    EXPECT_NEAR(EvaluateCurve(Poly({-1.0, -0.5}), {confident})[0].loss, tail, relative * tail)
+        << near;
+  }
+}
+
 TEST(ScalarLossTest, FocalMatchesClosedForm) {
   for (double gamma : {0.5, 2.0, 3.7}) {
     for (const CurvePoint& p : EvaluateCurve(Poly({}, gamma), kPoints)) {
