@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
@@ -206,7 +207,18 @@ absl::Status ValidateRendezvousAddress(absl::string_view field, absl::string_vie
 }
 
 std::string CutError(const std::string& error) {
-  const std::string valid = ToValidUtf8(error);
+  // Control characters but line breaks and tabs as \xNN: an error from a worker goes into the
+  // coordinator's log and onto users' terminals, where an escape sequence or a carriage return
+  // would act, not read (a fuzzed worker's NUL bytes made the log a binary file).
+  std::string valid;
+  for (const char c : ToValidUtf8(error)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\n' && c != '\t') || byte == 0x7f) {
+      absl::StrAppendFormat(&valid, "\\x%02x", byte);
+    } else {
+      valid.push_back(c);
+    }
+  }
   if (valid.size() <= kMaxErrorLength) return valid;
   return absl::StrCat(Utf8Prefix(valid, kMaxErrorLength), "... (cut)");
 }

@@ -38,8 +38,8 @@ absl::Status ValidateMetricBatch(const polytrain::v1::MetricBatch& batch);
 absl::Status ValidateRendezvousAddress(absl::string_view field, absl::string_view address);
 
 // A failed job's error as the coordinator keeps it and a worker sends it: valid UTF-8 (each byte
-// that is not, U+FFFD), at most kMaxErrorLength bytes cut between two characters, then a mark
-// that it was cut.
+// that is not, U+FFFD), control characters but line breaks and tabs written as \xNN, at most
+// kMaxErrorLength bytes cut between two characters, then a mark that it was cut.
 std::string CutError(const std::string& error);
 
 // An artifact's name, or a job id used as a directory: a single path component of

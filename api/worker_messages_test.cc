@@ -19,6 +19,9 @@ TEST(WorkerMessagesTest, ErrorsAreCutNeverRefused) {
   for (int i = 0; i < 3000; ++i) accents += "\xC3\xA9";
   EXPECT_EQ(CutError(accents), accents.substr(0, 4095) + "... (cut)");
   EXPECT_EQ(CutError("bad \xFF byte"), "bad \xEF\xBF\xBD byte");
+  // Control characters act on a terminal or a log: written out, but a line break and a tab.
+  EXPECT_EQ(CutError(std::string("a\0b\x1b[31mc\rd\x7f\ne\tf", 16)),
+            "a\\x00b\\x1b[31mc\\x0dd\\x7f\ne\tf");
   polytrain::v1::WorkerMessage failed;
   failed.mutable_failed()->set_error(std::string(100000, 'x'));
   failed.mutable_failed()->set_job_id("job-0123456789ab");
