@@ -51,15 +51,16 @@ for h in "${harnesses[@]}"; do
       "$dir/log"; then
     failed+=("$h")
     # The report from its first line (the stack that matters), else the end of the log.
-    first=$(grep -n -m1 -E '==ERROR: |ERROR: libFuzzer|runtime error:|invariant violated' \
+    first=$(grep -a -n -m1 -E '==ERROR: |ERROR: libFuzzer|runtime error:|invariant violated' \
       "$dir/log" | cut -d: -f1 || true)
     echo "fuzz: $h FAILED (exit $status); from its log ($dir/log):"
     if [[ -n $first ]]; then sed -n "${first},$((first + 40))p" "$dir/log"; else tail -n 40 "$dir/log"; fi
     find "$dir/artifacts" -type f -printf 'fuzz: reproducer %p\n'
     # Small inputs also as base64, for a CI log whose files are gone: base64 -d > crash
-    grep -m1 '^Base64: ' "$dir/log" | sed 's/^/fuzz: reproducer /' || true
+    grep -a -m1 '^Base64: ' "$dir/log" | sed 's/^/fuzz: reproducer /' || true
   else
-    grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' "$dir/log" | tail -n 1 |
+    # -a: a fuzzed input the target logs may hold any byte.
+    grep -a -E '^stat::number_of_executed_units|^Done [0-9]+ runs' "$dir/log" | tail -n 1 |
       sed "s/^/fuzz: $h: /"
   fi
 done
