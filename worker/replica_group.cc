@@ -115,20 +115,25 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ReplicaGroup::Open(Options options
   const Options& o = group->options_;
   // A host that is not this machine's (a mistyped --advertise_address) is said here, as the
   // worker's: once a rank had joined, its peers waited for it where no cancel reaches (probe CA:
-  // a healthy rank 0's worker then exited to end its stuck job). Not with NCCL, whose gangs need
-  // no Gloo endpoint: there it is made in Join, for a gang of CPU tensors only.
+  // a healthy rank 0's worker then exited to end its stuck job). Not for a gang that may take
+  // NCCL, which needs no Gloo endpoint: Join makes one there if the gang's tensors are on the CPU.
   std::string not_here;
-#ifndef POLYTRAIN_WITH_NCCL
-  try {
-    group->impl_->gloo_options = c10d::ProcessGroupGloo::Options::create();
-    group->impl_->gloo_options->devices.push_back(
-        c10d::ProcessGroupGloo::createDeviceForHostname(o.host));
-  } catch (const c10::Error& e) {
-    not_here = e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    not_here = e.what();
-  }
+#ifdef POLYTRAIN_WITH_NCCL
+  const bool gloo_endpoint_now = !o.cuda;
+#else
+  const bool gloo_endpoint_now = true;
 #endif
+  if (gloo_endpoint_now) {
+    try {
+      group->impl_->gloo_options = c10d::ProcessGroupGloo::Options::create();
+      group->impl_->gloo_options->devices.push_back(
+          c10d::ProcessGroupGloo::createDeviceForHostname(o.host));
+    } catch (const c10::Error& e) {
+      not_here = e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      not_here = e.what();
+    }
+  }
   if (!not_here.empty()) {
     // UNAVAILABLE, as a gang lost: the job is tried again on other workers.
     return absl::UnavailableError(
@@ -191,7 +196,7 @@ absl::Status ReplicaGroup::Join(const torch::Device& device) {
     }
 #endif
     (void)device;  // CPU tensors, or CUDA ones without NCCL (Gloo copies them through the host)
-    if (!impl_->gloo_options) {  // NCCL builds make it here (Open made none)
+    if (!impl_->gloo_options) {  // a gang that might have taken NCCL (Open made none)
       impl_->gloo_options = c10d::ProcessGroupGloo::Options::create();
       impl_->gloo_options->devices.push_back(
           c10d::ProcessGroupGloo::createDeviceForHostname(o.host));

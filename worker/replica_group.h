@@ -35,6 +35,9 @@ class ReplicaGroup {
     // The host the other ranks reach this one at (the worker's --advertise_address); Gloo's
     // connections to this rank go there. Rank 0's store listens on every interface.
     std::string host = "127.0.0.1";
+    // The gang's tensors may be on CUDA (spec.device not CPU): with NCCL, which picks its own
+    // interfaces, `host` need not be this machine's, and is not checked when the group opens.
+    bool cuda = false;
     // Ranks > 0: rank 0's store, "host:port".
     std::string rendezvous;
     // How long joining, and each collective, waits for the slowest rank.

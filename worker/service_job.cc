@@ -119,6 +119,8 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ServiceJob::OpenGang() {
   options.rank = context_.rank;
   options.world_size = context_.world_size;
   options.host = context_.advertise_host;
+  options.cuda = job.spec().device() == polytrain::v1::DEVICE_CUDA ||
+                 job.spec().device() == polytrain::v1::DEVICE_ANY;
   options.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(context_.replica_timeout_seconds * 1000));
   options.cancel = &cancel_;  // a gang whose peer died is stopped by the coordinator
