@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -78,6 +79,23 @@ absl::Status CheckAddressOfThisMachine(const std::string& host) {
   if (!bound) {
     return absl::InvalidArgumentError(
         absl::StrCat(host, " is not an address of this machine (binding to it: ", why, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAdvertiseAddress(const std::string& address, bool cuda_worker) {
+  const absl::Status s = CheckAddressOfThisMachine(address);
+  if (absl::IsInvalidArgument(s) && !cuda_worker) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--advertise_address: ", s.message(),
+                     "; give an address of this machine that the other workers reach"));
+  }
+  if (absl::IsInvalidArgument(s)) {
+    spdlog::warn("--advertise_address: {}: a gang of CPU tensors (Gloo) fails on it",
+                 std::string(s.message()));
+  } else if (!s.ok()) {
+    spdlog::warn("--advertise_address: {} (tried again at each data-parallel job)",
+                 std::string(s.message()));
   }
   return absl::OkStatus();
 }

@@ -21,6 +21,12 @@ absl::StatusOr<std::string> OutboundAddressTo(const std::string& host_port);
 // resolve (now: a name may resolve later).
 absl::Status CheckAddressOfThisMachine(const std::string& host);
 
+// The worker's --advertise_address at start: INVALID_ARGUMENT, naming the flag, for another
+// machine's address on a CPU worker (Gloo binds to it: it would fail only in a gang); on a CUDA
+// worker that is a warning (NCCL picks its own interfaces), as is a name that does not resolve
+// yet (tried again at each data-parallel job).
+absl::Status CheckAdvertiseAddress(const std::string& address, bool cuda_worker);
+
 }  // namespace polytrain
 
 #endif  // POLYTRAIN_WORKER_OUTBOUND_ADDRESS_H_

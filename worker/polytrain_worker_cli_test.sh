@@ -284,17 +284,22 @@ code=$?
 check '[[ $code -eq 6 ]] && grep -qF "polytrain-worker: ran past spec.time_limit_seconds (2 s) and did not stop within 5 s of its cancel (stuck in the model'"'"'s code or in reading a file); ended" "$tmp/err"' \
   "a stuck run: exit $code: $(cat "$tmp/err")"
 
+# The load probe's child of worker $1, held stopped (SIGSTOP) once it exists: its pid, or nothing.
+stop_probe_child() {
+  local found=""
+  for _ in $(seq 1000); do
+    found=$(pgrep -P "$1" -f -- --probe_torch_load | head -1)
+    [[ -n "$found" ]] && break
+    sleep 0.01
+  done
+  [[ -n "$found" ]] && kill -STOP "$found"
+  echo "$found"
+}
 # A time limit reached while a file is loaded first (in the load probe's child, held stopped
 # here) ends the run saying both: the limit and where it stood.
 "$worker" --spec "$tmp/stuck.txtpb" --data_root "$tmp/stuck" --quiet >"$tmp/out" 2>"$tmp/err" &
 loading_pid=$!
-child=""
-for _ in $(seq 1000); do
-  child=$(pgrep -P "$loading_pid" -f -- --probe_torch_load | head -1)
-  [[ -n "$child" ]] && break
-  sleep 0.01
-done
-[[ -n "$child" ]] && kill -STOP "$child"
+child=$(stop_probe_child "$loading_pid")
 wait "$loading_pid"
 code=$?
 check '[[ -n "$child" && $code -eq 6 ]] && grep -qF "polytrain-worker: ran past spec.time_limit_seconds (2 s): spec.model.torchscript.path: the job stopped while its file was being loaded" "$tmp/err"' \
@@ -304,13 +309,7 @@ check '[[ -z "$child" ]] || ! kill -0 "$child" 2>/dev/null' "the stopped probe c
 "$worker" --spec "$tmp/stuck.txtpb" --data_root "$tmp/stuck" --checkpoint_dir "$tmp/loading-ckpt" \
   --quiet >"$tmp/out" 2>"$tmp/err" &
 loading_pid=$!
-child=""
-for _ in $(seq 1000); do
-  child=$(pgrep -P "$loading_pid" -f -- --probe_torch_load | head -1)
-  [[ -n "$child" ]] && break
-  sleep 0.01
-done
-[[ -n "$child" ]] && kill -STOP "$child"
+child=$(stop_probe_child "$loading_pid")
 kill -INT "$loading_pid"
 wait "$loading_pid"
 code=$?

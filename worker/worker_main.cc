@@ -288,21 +288,8 @@ int Main(int argc, char** argv) {
                                     "--advertise_address: a host name or IP address, without "
                                     "brackets or a port (an IPv6 address as ::1, not [::1])"));
       }
-      // Gloo binds to it (CPU gangs): another machine's address would fail only in a gang. A
-      // CUDA worker's gangs may take NCCL, which picks its own interfaces (an address of a 1:1
-      // NAT would do there): warned only.
-      if (absl::Status s = CheckAddressOfThisMachine(advertise_address);
-          absl::IsInvalidArgument(s) && device == "cuda") {
-        spdlog::warn("--advertise_address: {}: a gang of CPU tensors (Gloo) fails on it",
-                     std::string(s.message()));
-      } else if (absl::IsInvalidArgument(s)) {
-        return Fail(kExitInvalid,
-                    absl::InvalidArgumentError(absl::StrCat(
-                        "--advertise_address: ", s.message(),
-                        "; give an address of this machine that the other workers reach")));
-      } else if (!s.ok()) {
-        spdlog::warn("--advertise_address: {} (tried again at each data-parallel job)",
-                     std::string(s.message()));
+      if (absl::Status s = CheckAdvertiseAddress(advertise_address, device == "cuda"); !s.ok()) {
+        return Fail(kExitInvalid, s);
       }
     }
     if (advertise_address.empty()) {
