@@ -153,8 +153,8 @@ int Main(int argc, char** argv) {
   std::string advertise_address;
   app.add_option("--advertise_address", advertise_address,
                  "service mode: the address the other ranks of a data-parallel job (spec.replicas "
-                 "> 1) reach this worker at (default: this machine's address on the route to the "
-                 "coordinator)");
+                 "> 1) reach this worker at: an address of this machine, which a CPU worker checks "
+                 "at start (default: this machine's address on the route to the coordinator)");
   app.add_option("--replica_timeout_seconds", service.replica_timeout_seconds,
                  "service mode: how long a rank of a data-parallel job waits for its gang (the "
                  "rendezvous, joining, each all-reduce) before its attempt is given up; a peer "
