@@ -232,6 +232,9 @@ class ClientTest(ServiceTestCase):
             self.client.submit(spec)
         self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
         self.assertEqual(error.exception.message, "spec.batch_size: must be in [1, 65536], got 0")
+        # The coordinator's INVALID_ARGUMENT is a ValueError, as the client's own checks are.
+        self.assertIsInstance(error.exception, ValueError)
+        self.assertIsInstance(error.exception, polytrain.ArgumentError)
         with self.assertRaises(PolyTrainError) as error:
             self.client.submit("model { mlp { hidden: x } }")
         self.assertEqual(error.exception.code, "INVALID_ARGUMENT")
@@ -239,6 +242,7 @@ class ClientTest(ServiceTestCase):
         with self.assertRaises(PolyTrainError) as error:
             self.client.get("job-000000000000")
         self.assertEqual(error.exception.code, "NOT_FOUND")
+        self.assertNotIsInstance(error.exception, ValueError)
         for beyond_loopback in ("192.0.2.1:50051", "localhost.example.com:50051",
                                 "127.0.0.1.example.com:1", "128.0.0.1:1"):
             with self.assertRaises(ValueError):

@@ -10,7 +10,8 @@ bring your own TorchScript model and tensor data, watch runs and compare losses.
 
 A job's `state` is a JobState value: polytrain.JOB_STATE_SUCCEEDED, ... (the enum itself is
 polytrain.JobState; FINAL_STATES those that do not change any more, STATE_NAMES the short names).
-Every refusal, the coordinator's or the client's own check of an argument, is a PolyTrainError.
+Every refusal, the coordinator's or the client's own check of an argument, is a PolyTrainError;
+an INVALID_ARGUMENT (either's) is an ArgumentError, also a ValueError.
 
 Depends on grpcio and protobuf only (Debian: python3-grpcio, python3-protobuf); torch only to
 upload a torch.jit.ScriptModule directly. The message classes (polytrain.v1.*_pb2) are generated
@@ -26,7 +27,7 @@ __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 from polytrain._arguments import artifact_name  # noqa: E402
 from polytrain.client import Client  # noqa: E402
-from polytrain.errors import PolyTrainError  # noqa: E402
+from polytrain.errors import ArgumentError, PolyTrainError  # noqa: E402
 from polytrain.states import (FINAL_STATES, STATE_NAMES, SWEEP_STATE_NAMES, JobState,  # noqa: E402
                               state_name)
 from polytrain.v1.job_record_pb2 import (JOB_STATE_CANCELLED, JOB_STATE_FAILED,  # noqa: E402
@@ -34,7 +35,7 @@ from polytrain.v1.job_record_pb2 import (JOB_STATE_CANCELLED, JOB_STATE_FAILED, 
                                          JOB_STATE_STOPPED, JOB_STATE_SUCCEEDED,
                                          JOB_STATE_UNSPECIFIED)
 
-__all__ = ["Client", "PolyTrainError", "artifact_name", "state_name", "JobState", "FINAL_STATES",
+__all__ = ["Client", "PolyTrainError", "ArgumentError", "artifact_name", "state_name", "JobState", "FINAL_STATES",
            "STATE_NAMES", "SWEEP_STATE_NAMES", "JOB_STATE_UNSPECIFIED", "JOB_STATE_QUEUED",
            "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
            "JOB_STATE_PAUSED", "JOB_STATE_STOPPED"]

@@ -6,7 +6,7 @@ import operator
 import grpc
 
 from polytrain import _messages
-from polytrain.errors import PolyTrainError
+from polytrain.errors import ArgumentError, PolyTrainError
 
 # The largest message the coordinator takes (api/limits.h: kMaxMessageBytes).
 MAX_MESSAGE_BYTES = 16 << 20
@@ -79,6 +79,8 @@ class Calls:
                 details += (" (this client speaks TLS: the coordinator there answers in "
                             "plaintext, which it serves only on loopback; leave tls_ca out to "
                             "reach it)")
+        if code == grpc.StatusCode.INVALID_ARGUMENT:  # a ValueError, as the client's own checks
+            return ArgumentError(code.name, details)
         return PolyTrainError(code.name, details)
 
     def _iter_pages(self, method, request, field, limit=None):

@@ -1,7 +1,8 @@
 """The client's one error type. The coordinator's refusals arrive as PolyTrainError with its gRPC
 status code's name; the client's own checks of an argument's value raise the same type, so that
-`except PolyTrainError` catches every refusal. Those also derive from the built-in exception a
-Python caller would expect (ValueError, FileNotFoundError, ...). A value of the wrong Python type
+`except PolyTrainError` catches every refusal. An INVALID_ARGUMENT (the client's or the
+coordinator's) is also a ValueError, and the client's other checks derive from the built-in
+exception a Python caller would expect (FileNotFoundError, ...). A value of the wrong Python type
 is a TypeError naming the argument: a mistake in the calling code, not a refusal."""
 
 
@@ -39,7 +40,8 @@ class _ClientRefusal(PolyTrainError):
 
 
 class ArgumentError(_ClientRefusal, ValueError):
-    """INVALID_ARGUMENT from the client's own check of an argument's value."""
+    """INVALID_ARGUMENT: an argument's value refused, by the client's own check before sending
+    or by the coordinator (a spec field it refused)."""
 
 
 class MissingFileError(_ClientRefusal, FileNotFoundError):
