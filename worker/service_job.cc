@@ -56,8 +56,7 @@ void ServiceJob::Release() {
     Cancel();
     return;
   }
-  std::lock_guard<std::mutex> lock(rendezvous_mu_);
-  rendezvous_cv_.notify_all();  // ends a retry's backoff
+  retry_.Wake();  // ends a retry's backoff
 }
 
 void ServiceJob::Cancel() {
@@ -65,15 +64,12 @@ void ServiceJob::Cancel() {
   cancelled_at_.compare_exchange_strong(
       never, std::chrono::steady_clock::now().time_since_epoch().count());
   cancel_ = true;
+  retry_.Wake();
   std::lock_guard<std::mutex> lock(rendezvous_mu_);
   rendezvous_cv_.notify_all();
 }
 
-void ServiceJob::CoordinatorBack() {
-  coordinator_welcomes_.fetch_add(1);
-  std::lock_guard<std::mutex> lock(rendezvous_mu_);
-  rendezvous_cv_.notify_all();
-}
+void ServiceJob::CoordinatorBack() { retry_.CoordinatorBack(); }
 
 bool ServiceJob::StuckAfterCancel(std::chrono::steady_clock::duration grace) const {
   const int64_t at = cancelled_at_;

@@ -24,6 +24,7 @@
 #include "polytrain/v1/job_record.pb.h"
 #include "worker/artifact_cache.h"
 #include "worker/artifact_client.h"
+#include "worker/coordinator_retry.h"
 #include "worker/outbox.h"
 #include "worker/worker_metrics.h"
 
@@ -133,10 +134,9 @@ class ServiceJob {
   std::atomic<bool> result_taken_{false};
   std::atomic<bool> abandoned_{false};
   std::atomic<uint64_t> result_sequence_{0};
-  // How many times CoordinatorBack() was called.
-  std::atomic<uint64_t> coordinator_welcomes_{0};
-  // Wakes whoever waits for the rendezvous, or in a retry's backoff, on a cancel (and the
-  // backoff on CoordinatorBack()).
+  // The transfers' retries while the coordinator is away (RetryWhileCoordinatorAway).
+  CoordinatorRetry retry_;
+  // Wakes whoever waits for the rendezvous, on its arrival and on a cancel.
   std::mutex rendezvous_mu_;
   std::condition_variable rendezvous_cv_;
   std::string rendezvous_;

@@ -1,6 +1,5 @@
 // ServiceJob, part: its transfers with the coordinator (the artifacts it names, its stored
 // checkpoint, its last checkpoint's upload), each retried while the coordinator is away.
-#include <chrono>
 #include <filesystem>
 #include <optional>
 
@@ -10,7 +9,6 @@
 #include "api/limits.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint.h"
-#include "worker/coordinator_away.h"
 #include "worker/service_job.h"
 
 namespace polytrain {
@@ -41,36 +39,8 @@ absl::Status FetchCheckpoint(ArtifactClient& artifacts, const polytrain::v1::Job
 }  // namespace
 
 absl::Status ServiceJob::RetryWhileCoordinatorAway(const std::function<absl::Status()>& call) {
-  constexpr auto kGiveUpAfter = std::chrono::minutes(2);
-  const auto start = std::chrono::steady_clock::now();
-  constexpr auto kFirstBackoff = std::chrono::milliseconds(200);
-  auto backoff = kFirstBackoff;
-  while (true) {
-    // Read before the call: a reconnect during it (the refusal of a restarted coordinator that
-    // did not know the old session key yet) still cuts the wait below short.
-    const uint64_t welcomes = coordinator_welcomes_.load();
-    absl::Status s = call();
-    const bool away = IsCoordinatorAway(s, /*cancelled_here=*/cancel_.load());
-    const bool stopping = cancel_.load() || released_.load();
-    if (!away || stopping || std::chrono::steady_clock::now() - start > kGiveUpAfter) {
-      return s;
-    }
-    spdlog::warn("{}: the coordinator is away ({}); trying again in {} ms or once reconnected",
-                 job_.id(), std::string(s.message()), backoff.count());
-    {
-      // A cancel (or a drain) ends the wait and the retries at once: Cancel() notifies this
-      // condition. The worker's stream welcomed again (CoordinatorBack) ends the wait only: the
-      // coordinator is back, so the next try goes now, not up to 5 s later.
-      std::unique_lock<std::mutex> lock(rendezvous_mu_);
-      rendezvous_cv_.wait_for(lock, backoff, [&] {
-        return cancel_.load() || released_.load() || coordinator_welcomes_.load() != welcomes;
-      });
-      if (cancel_.load() || released_.load()) return s;
-    }
-    backoff = coordinator_welcomes_.load() != welcomes
-                  ? kFirstBackoff
-                  : std::min(backoff * 2, std::chrono::milliseconds(5000));
-  }
+  // A cancel (or a drain) ends the retries at once: Cancel() and Release() wake the wait.
+  return retry_.Run(job_.id(), call, [this] { return cancel_.load() || released_.load(); });
 }
 
 absl::Status ServiceJob::FetchArtifacts(std::map<std::string, std::string>* files,
