@@ -65,6 +65,13 @@ TEST_F(CoordinatorTest, AClientsUnendedJobsAreBoundedByThePolicy) {
   const absl::Status refused = api_->SubmitSweep(sweep, alice).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
   EXPECT_NE(refused.message().find("adds 2; at most 3 at once"), std::string::npos) << refused;
+  // A dry run says what the submit would (probe CD: it said OK, then the submit was refused).
+  sweep.set_validate_only(true);
+  EXPECT_EQ(api_->SubmitSweep(sweep, alice).status(), refused);
+  sweep.set_validate_only(false);
+  polytrain::v1::SubmitJobRequest third = Request("three");
+  third.set_validate_only(true);
+  EXPECT_TRUE(api_->SubmitJob(third, alice).ok());  // to the limit exactly
   polytrain::v1::ListJobsRequest all;
   EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 2);  // nothing of the refused sweep
   EXPECT_TRUE(api_->SubmitSweep(sweep, Caller::Client("bob")).ok());  // bob's count is his own
@@ -77,6 +84,13 @@ TEST_F(CoordinatorTest, AClientsUnendedJobsAreBoundedByThePolicy) {
   EXPECT_TRUE(api_->SubmitSweep(sweep, alice).ok());
   EXPECT_EQ(api_->SubmitJob(Request("four"), alice).status().code(),
             absl::StatusCode::kResourceExhausted);
+  polytrain::v1::SubmitJobRequest fourth = Request("four");
+  fourth.set_validate_only(true);
+  EXPECT_EQ(api_->SubmitJob(fourth, alice).status(),
+            absl::ResourceExhaustedError(
+                "client 'alice' has 3 or more jobs queued, running or paused and this request "
+                "adds 1; at most 3 at once (coordinator flag --max_unended_jobs_per_client): wait "
+                "for some to end or cancel some"));
 }
 
 TEST_F(CoordinatorTest, ClientsSeeAndChangeOnlyTheirOwnJobs) {

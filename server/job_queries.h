@@ -56,6 +56,11 @@ class JobQueries {
       const polytrain::v1::Job& job) const {
     return store_->RetriedJob(job);
   }
+  // What SubmitJob's store would answer for `added` new jobs of `owner` under its limit of
+  // unended jobs, storing nothing (JobStore::CheckUnendedJobs).
+  absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t limit) const {
+    return store_->CheckUnendedJobs(owner, added, limit);
+  }
   // A SubmitSweep retried (the same client_request_id, so the same sweep id as `record`): the
   // stored sweep's jobs as the answer, or nullopt when there is no such sweep yet. A retry
   // whose request differs from the stored one is refused (ALREADY_EXISTS naming

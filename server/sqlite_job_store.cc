@@ -90,6 +90,20 @@ absl::StatusOr<int64_t> CountUnended(sqlite3* db, const std::string& owner, int6
   return count.Int(0);
 }
 
+// RESOURCE_EXHAUSTED when `added` new jobs on top of the `before` unended ones (exact below
+// `limit`: the count stops there) give `owner` more than `limit`.
+absl::Status CheckUnendedLimit(const std::string& owner, int64_t before, int64_t added,
+                               int64_t limit) {
+  if (added == 0 || before + added <= limit) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "client ", Quote(owner), " has ",
+      before >= limit ? absl::StrCat(before, " or more") : absl::StrCat(before),
+      before == 1 && before < limit ? " job" : " jobs",
+      " queued, running or paused and this request adds ", added, "; at most ", limit,
+      " at once (coordinator flag --max_unended_jobs_per_client): wait for some to end or "
+      "cancel some"));
+}
+
 }  // namespace
 
 int SqliteJobStore::CurrentSchemaVersion() { return static_cast<int>(SchemaMigrations().size()); }
@@ -193,21 +207,20 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
     absl::StatusOr<int64_t> unended =
         CountUnended(db, jobs.front().owner(), *owner_unended_limit + added);
     if (!unended.ok()) return unended.status();
-    if (*unended > *owner_unended_limit) {
-      const int64_t before = *unended - added;  // exact below the limit (the count stops there)
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "client ", Quote(jobs.front().owner()), " has ",
-          before >= *owner_unended_limit ? absl::StrCat(before, " or more") : absl::StrCat(before),
-          before == 1 && before < *owner_unended_limit ? " job" : " jobs",
-          " queued, running or paused and this request adds ", added, "; at most ",
-          *owner_unended_limit,
-          " at once (coordinator flag --max_unended_jobs_per_client): wait for some to end or "
-          "cancel some"));
-    }
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckUnendedLimit(jobs.front().owner(), *unended - added, added, *owner_unended_limit));
   }
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
   *created = std::move(made);
   return jobs;
+}
+
+absl::Status SqliteJobStore::CheckUnendedJobs(const std::string& owner, int64_t added,
+                                              int64_t limit) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  absl::StatusOr<int64_t> before = CountUnended(reader_->db, owner, limit);
+  if (!before.ok()) return before.status();
+  return CheckUnendedLimit(owner, *before, added, limit);
 }
 
 absl::StatusOr<std::optional<Job>> SqliteJobStore::RetriedJob(const Job& job) {

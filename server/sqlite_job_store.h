@@ -43,6 +43,7 @@ class SqliteJobStore : public JobStore {
   absl::Status DeleteSweep(const std::string& id) override;
   absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
       const polytrain::v1::Job& job) override;
+  absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t limit) override;
   absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) override;
   absl::Status UpdateJob(const polytrain::v1::Job& job) override;
   absl::StatusOr<JobPage> ListJobs(const JobFilter& filter) override;
