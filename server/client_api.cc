@@ -244,8 +244,8 @@ absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
   const std::optional<int64_t> unended_limit =
       caller.own_jobs_only ? std::optional<int64_t>(policy_.max_unended_jobs) : std::nullopt;
   if (validate_only && unended_limit.has_value()) {  // a dry run is refused as a submit would be
-    POLYTRAIN_RETURN_IF_ERROR(queries_->CheckUnendedJobs(
-        caller.name, static_cast<int64_t>(jobs.size()), *unended_limit));
+    POLYTRAIN_RETURN_IF_ERROR(
+        queries_->CheckUnendedJobs(caller.name, static_cast<int64_t>(jobs.size()), *unended_limit));
   }
   const std::vector<NamedArtifact> named = ArtifactsNamedBy(spec, spec_path);
   if (named.empty()) {

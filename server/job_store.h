@@ -82,8 +82,7 @@ class JobStore {
       const polytrain::v1::Job& job) = 0;
   // What CreateJobs would answer with `owner_unended_limit` = `limit` for `added` new jobs of
   // `owner`, storing nothing: RESOURCE_EXHAUSTED as it words it, else OK (a dry run's check).
-  virtual absl::Status CheckUnendedJobs(const std::string& owner, int64_t added,
-                                        int64_t limit) = 0;
+  virtual absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t limit) = 0;
   // CreateJobs of one job.
   absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) {
     std::vector<bool> flags;
