@@ -8,7 +8,7 @@ namespace polytrain {
 
 // A worker of `threads` threads in all (Hello.threads, its --threads) running `slots` jobs at once
 // gives each floor(threads / slots), at least 1, so that its jobs' threads never add up to more
-// than it has.
+// than it has, unless it has more slots than threads (one each; the worker warns at start).
 int ThreadsPerJob(int threads, int slots);
 
 }  // namespace polytrain

@@ -58,7 +58,8 @@ void WorkerConnection::OnReadDone(bool ok) {
     session_ = *session;
     worker_name_ = incoming_.hello().name();
     spdlog::info("worker {} connected from {} ({} slot(s){})", worker_name_,
-                 peer_.empty() ? "an unknown peer" : peer_, incoming_.hello().slots(),
+                 peer_.empty() ? "an unknown peer" : peer_,
+                 std::max(1, incoming_.hello().slots()),  // 0: not said, which counts as 1
                  incoming_.hello().devices().empty()
                      ? ""
                      : absl::StrCat(", ", absl::StrJoin(incoming_.hello().devices(), ", ")));

@@ -350,7 +350,7 @@ check 'grep -q "removed $tmp/ckpt/job-idle: the job no longer runs here and noth
 check '[[ $code -eq 0 ]]' "SIGTERM: the worker exited $code, not 0"
 check 'grep -q "lonely: SIGTERM received: giving running jobs back to the coordinator (up to 20 s), then exiting" "$tmp/lonely.log" && grep -q "lonely: stopped" "$tmp/lonely.log"' \
   "no log of the SIGTERM and the stop: $(cat "$tmp/lonely.log")"
-"$worker" --coordinator 127.0.0.1:1 --name lonely2 2>"$tmp/lonely2.log" &
+"$worker" --coordinator 127.0.0.1:1 --name lonely2 --slots 3 --threads 2 2>"$tmp/lonely2.log" &
 lonely=$!
 for _ in $(seq 200); do grep -q "cannot connect" "$tmp/lonely2.log" && break; sleep 0.05; done
 kill -INT "$lonely"
@@ -361,6 +361,11 @@ wait "$lonely"
 code=$?
 check '[[ $code -eq 0 ]]' "SIGINT: the worker exited $code, not 0"
 check 'grep -q "lonely2: SIGINT received" "$tmp/lonely2.log"' "no log of the SIGINT: $(cat "$tmp/lonely2.log")"
+# More slots than threads: one thread per job, which together use more than --threads (probe CE:
+# the help said "threads for all jobs together", and nothing said otherwise).
+check 'grep -qF "lonely2: starting with 3 slot(s), 1 thread(s) per job; coordinator 127.0.0.1:1" "$tmp/lonely2.log" &&
+       grep -qF "warning: --slots 3 is more than --threads 2: each job still computes with 1 thread, so the jobs together use up to 3" "$tmp/lonely2.log"' \
+  "no warning of more slots than threads: $(cat "$tmp/lonely2.log")"
 
 # A flag's value that is wrong (a credential file) exits 1, as in polyctl and the coordinator.
 printf 'not a certificate\n' >"$tmp/junk.pem"

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/worker_threads.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "common/flag_file.h"
@@ -141,10 +142,18 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
       std::_Exit(kExitOk);
     }
   });
+  const int job_threads = ThreadsPerJob(options.threads, options.slots);
   spdlog::info(
-      "{}: starting with {} slot(s){}; coordinator {}", options.name, options.slots,
+      "{}: starting with {} slot(s){}, {} thread(s) per job; coordinator {}", options.name,
+      options.slots,
       options.gpus.empty() ? "" : absl::StrCat(" on GPU(s) ", absl::StrJoin(options.gpus, ",")),
-      options.coordinator);
+      job_threads, options.coordinator);
+  if (options.slots > options.threads) {  // each job runs at least one thread
+    spdlog::warn(
+        "--slots {} is more than --threads {}: each job still computes with 1 thread, so the "
+        "jobs together use up to {}",
+        options.slots, options.threads, options.slots);
+  }
   worker.Run();
   // Run() returns only after Stop(), which only the signal thread calls.
   run_returned.set_value();

@@ -130,8 +130,9 @@ int Main(int argc, char** argv) {
   AddClientSecurityFlags(app, &service.security);
   service.threads = MachineCores();
   app.add_option("--threads", service.threads,
-                 "service mode: threads for all jobs together; each of the --slots jobs gets at "
-                 "most threads/slots (default: the machine's cores)")
+                 "service mode: threads for all jobs together; each of the --slots jobs gets "
+                 "threads/slots of them, rounded down, and at least 1 (so more slots than "
+                 "threads use one thread per job) (default: the machine's cores)")
       ->check(IntegerRange(1, 256))
       ->capture_default_str();
   std::string metrics_listen, metrics_port_file;
