@@ -10,7 +10,8 @@
 // The rule for a worker running several jobs at once (--slots): each job gets at most
 // floor(cores / slots) threads (at least 1, api/worker_threads.h), where cores is the worker's
 // --threads (default: the machine's cores), so the threads of concurrent jobs never add up to
-// more than the worker has, unless --slots exceeds --threads. The coordinator places a job only where it gets all it asks for.
+// more than the worker has, unless --slots exceeds --threads. The coordinator places a job only
+// where it gets all it asks for.
 #ifndef POLYTRAIN_WORKER_COMPUTE_THREADS_H_
 #define POLYTRAIN_WORKER_COMPUTE_THREADS_H_
 
