@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -23,9 +24,13 @@
 #include "common/validation.h"
 #include "common/yaml_to_json.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver.h"
+#include "google/protobuf/util/type_resolver_util.h"
 #include "nlohmann/json.hpp"
 
 namespace polytrain {
@@ -373,8 +378,23 @@ std::string ToJson(const google::protobuf::Message& message, bool include_defaul
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = include_defaults;
+  // MessageToJsonString prints maps in their hash order, which differs from call to call: the
+  // same answer printed twice must read the same (diffs, caches), so map keys come sorted, as
+  // deterministic serialization orders them.
+  std::string binary;
+  {
+    google::protobuf::io::StringOutputStream stream(&binary);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    (void)message.SerializeToCodedStream(&coded);
+  }
+  const google::protobuf::DescriptorPool* pool = message.GetDescriptor()->file()->pool();
+  std::unique_ptr<google::protobuf::util::TypeResolver> resolver(
+      google::protobuf::util::NewTypeResolverForDescriptorPool("type.googleapis.com", pool));
   std::string out;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  (void)google::protobuf::util::BinaryToJsonString(
+      resolver.get(), "type.googleapis.com/" + message.GetDescriptor()->full_name(), binary, &out,
+      options);
   if (out.find("NaN") == std::string::npos && out.find("Infinity") == std::string::npos) {
     return out;
   }

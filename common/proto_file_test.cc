@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "polytrain/v1/job.pb.h"
 #include "polytrain/v1/loss.pb.h"
@@ -363,6 +364,22 @@ TEST(ProtoFileTest, JsonWritesADoubleThatIsNotFiniteAsNull) {
   job.mutable_loss()->set_label_smoothing(NAN);
   EXPECT_EQ(ToJson(job),
             R"({"name":"NaN","labels":{"k":"Infinity"},"loss":{"label_smoothing":null}})");
+}
+
+TEST(ProtoFileTest, JsonWritesMapKeysSorted) {
+  // A map printed in its hash order made the same answer differ from call to call (probe CE).
+  polytrain::v1::JobSpec job;
+  std::string expected;
+  for (int i = 0; i < 30; ++i) {
+    const std::string key = absl::StrCat("k", 100 + i);
+    (*job.mutable_labels())[key] = "v";
+    absl::StrAppend(&expected, expected.empty() ? "" : ",", "\"", key, "\":\"v\"");
+  }
+  EXPECT_EQ(ToJson(job), absl::StrCat(R"({"labels":{)", expected, "}}"));
+  job.set_name("NaN");  // the path that rewrites non-finite numbers keeps the order
+  job.mutable_loss()->set_label_smoothing(NAN);
+  EXPECT_EQ(ToJson(job), absl::StrCat(R"({"name":"NaN","labels":{)", expected,
+                                      R"(},"loss":{"label_smoothing":null}})"));
 }
 
 }  // namespace

@@ -57,6 +57,13 @@ class ClientTest(ServiceTestCase):
         self.assertEqual(len(evals), 2)  # one per epoch
         self.assertIn("eval_accuracy", evals[-1])
         self.assertEqual(evals[-1]["step"], 20)  # 300 samples / 30 x 2 epochs
+        # A map's columns come in key order, the same every call (probe CE: a DataFrame's
+        # columns came in the map's hash order).
+        point = metrics_pb2.MetricPoint(step=1)
+        for i in reversed(range(30)):
+            point.values[f"v{i:02d}"] = i
+        self.assertEqual([k for k in polytrain._messages.row(point) if k.startswith("v")],
+                         [f"v{i:02d}" for i in range(30)])
         self.assertEqual(self.client.get(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
         self.assertIn(job.id, [j.id for j in self.client.jobs(labels={})])
 

@@ -392,13 +392,13 @@ def _enum_name(field, value):
 
 
 def row(reply):
-    """A message as a flat dict of Python values: enums by name, maps spread into columns,
-    nested messages as dicts, 64-bit integers as ints (JSON would make them strings)."""
+    """A message as a flat dict of Python values: enums by name, maps spread into columns (in
+    key order), nested messages as dicts, 64-bit integers as ints (JSON would make them strings)."""
     flat = {}
     for field in reply.DESCRIPTOR.fields:
         value = getattr(reply, field.name)
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            flat.update(value)
+            flat.update(sorted(value.items()))  # the same columns in the same order every call
         elif field.label == field.LABEL_REPEATED:
             flat[field.name] = list(value)
         elif field.message_type is not None:
