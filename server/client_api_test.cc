@@ -105,6 +105,11 @@ TEST_F(CoordinatorTest, ClientsSeeAndChangeOnlyTheirOwnJobs) {
   EXPECT_EQ(api_->GetJob(get, alice).status().message(),
             "id: job " + theirs.id() + " belongs to another user");
   EXPECT_TRUE(api_->GetJob(get, bob).ok());
+  polytrain::v1::GetJobRequest sweep;  // a sweep's id where a job's goes (probe CE)
+  sweep.set_id("sweep-0123456789ab");
+  EXPECT_EQ(api_->GetJob(sweep, alice).status(),
+            absl::NotFoundError("id: no job sweep-0123456789ab (that is a sweep's id: GetSweep "
+                                "reads the sweep and names its jobs)"));
   EXPECT_TRUE(api_->GetJob(get, Caller::Admin("ops")).ok());
 
   polytrain::v1::CancelJobRequest cancel;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/limits.h"
@@ -45,7 +46,11 @@ absl::StatusOr<Job> JobQueries::AccessibleJob(absl::string_view field, const std
                                               const Caller& caller) const {
   absl::StatusOr<Job> job = store_->GetJob(id);
   if (absl::IsNotFound(job.status())) {
-    return absl::NotFoundError(absl::StrCat(field, ": no job ", id));
+    return absl::NotFoundError(
+        absl::StrCat(field, ": no job ", id,
+                     absl::StartsWith(id, kSweepIdPrefix)
+                         ? " (that is a sweep's id: GetSweep reads the sweep and names its jobs)"
+                         : ""));
   }
   if (!job.ok()) return job.status();
   if (caller.own_jobs_only && job->owner() != caller.name) {

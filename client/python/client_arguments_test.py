@@ -270,9 +270,11 @@ class ArgumentTest(unittest.TestCase):
                 (lambda: client.metrics("job-1", max_points=2**40), PolyTrainError,
                  "INVALID_ARGUMENT: max_points: must be in [0, 10000000], got 1099511627776"),
                 (lambda: client.sweep(spec, ["poly1 {}"], seeds=2**40), PolyTrainError,
-                 "seeds: must be in [0, 100], got 1099511627776"),
+                 "seeds: must be in [1, 100], got 1099511627776"),
                 (lambda: client.search(spec, {}, seeds=101), PolyTrainError,
-                 "seeds: must be in [0, 100], got 101"),
+                 "seeds: must be in [1, 100], got 101"),
+                (lambda: client.sweep(spec, ["poly1 {}"], seeds=0), PolyTrainError,
+                 "seeds: must be in [1, 100], got 0"),  # as polyctl's --seeds (probe CE)
                 (lambda: client.search(spec, {}), PolyTrainError,
                  "search: empty; give its strategy, ranges or trials"),
                 (lambda: client.jobs(states=3.0), TypeError,

@@ -30,7 +30,8 @@ UPLOAD_TIMEOUT_SECONDS = 1800
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 # A token's length as the coordinator mints them (common/grpc_security.h kMinTokenLength).
 MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH = 16, 4096
-# The coordinator's bound on a sweep's seeds (api/limits.h kMaxSweepSeeds; 0 means 1).
+# The coordinator's bound on a sweep's seeds (api/limits.h kMaxSweepSeeds); from 1, as polyctl's
+# --seeds (the proto's 0, which means 1, is not a number a caller means).
 MAX_SWEEP_SEEDS = 100
 # How long watch() and wait() wait for a coordinator that went away after the watch began.
 DEFAULT_RECONNECT_SECONDS = 120
@@ -127,7 +128,7 @@ class Client(Calls):
         sweep_id)."""
         request = coordinator_pb2.SubmitSweepRequest(
             base=_messages.message(base, job_pb2.JobSpec, "base"),
-            seeds=_arguments.whole(seeds, "seeds", 0, MAX_SWEEP_SEEDS),
+            seeds=_arguments.whole(seeds, "seeds", 1, MAX_SWEEP_SEEDS),
             client_request_id=_arguments.text(request_id, "request_id"),
             losses=_messages.messages(losses, loss_pb2.LossSpec, "losses"))
         files = files_for(base, files)
@@ -143,7 +144,7 @@ class Client(Calls):
         sweep."""
         request = coordinator_pb2.SubmitSweepRequest(
             base=_messages.message(base, job_pb2.JobSpec, "base"),
-            seeds=_arguments.whole(seeds, "seeds", 0, MAX_SWEEP_SEEDS),
+            seeds=_arguments.whole(seeds, "seeds", 1, MAX_SWEEP_SEEDS),
             client_request_id=_arguments.text(request_id, "request_id"),
             search=_messages.message(search, coordinator_pb2.LossSearch, "search"),
             losses=_messages.messages(losses, loss_pb2.LossSpec, "losses"))
