@@ -200,6 +200,10 @@ assert comma[1][3] == comma[1][4] == "", comma  # one run: no std and no interva
 PY
   fail "compare csv does not read back as the json"
 expect 0 "synthetic-poly1-poly1-e-2-s5: succeeded" -- watch "$sweep"
+# Each job's lines come under a line naming it (probe CE: an ended job's came before its name).
+checks=$((checks + 1))
+grep -qE "^== job-[0-9a-f]{12} synthetic-.+ \(job 1 of [0-9]+\)$" "$tmp/out" ||
+  fail "watch of a sweep: no line naming its first job: $(head -3 "$tmp/out")"
 # On a terminal, watch draws a progress line rewritten in place (util-linux's script gives it a
 # pseudo-terminal).
 "$polyctl" submit "$spec" --name tty-job >"$tmp/out"
@@ -408,6 +412,9 @@ expect 2 "polyctl: FILE: $tmp: is a directory, not a file" -- submit "$tmp"
 # A job past spec.time_limit_seconds is stopped by its worker and fails naming the field.
 sed 's/^epochs: 5/epochs: 10000 time_limit_seconds: 1/' "$spec" >"$tmp/slow.txtpb"
 expect 6 "ran past spec.time_limit_seconds (1 s) on attempt 1" -- submit "$tmp/slow.txtpb" --watch
+# sweep --wait says why a job did not succeed, as watch does.
+expect 6 ": failed — ran past spec.time_limit_seconds (1 s) on attempt 1" -- \
+  sweep "$tmp/slow.txtpb" --loss 'cross_entropy {}' --wait
 # --time-limit sets it from the command line.
 sed 's/^epochs: 5/epochs: 10000/' "$spec" >"$tmp/long.txtpb"
 expect 6 "ran past spec.time_limit_seconds (1 s) on attempt 1" -- \

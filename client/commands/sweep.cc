@@ -70,8 +70,9 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   for (const polytrain::v1::Job& job : response->jobs()) {
     absl::StatusOr<polytrain::v1::Job> final = Follow(client, job.id(), /*quiet=*/true);
     if (!final.ok()) return Fail(final.status());
+    // A job that did not succeed says why, as `watch` does (probe CE: only "failed").
     std::cerr << final->id() << " " << final->spec().name() << ": " << JobStateWord(final->state())
-              << "\n";
+              << (final->error().empty() ? "" : " — " + final->error()) << "\n";
     if (OutcomeExit(*final) != kExitOk) outcome = kExitJobFailed;
   }
   return outcome;

@@ -1,4 +1,5 @@
 // polyctl watch ID|SWEEP_ID: follow a job (or each job of a sweep) until it ends.
+#include <cstdio>
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -37,7 +38,11 @@ int RunWatch(const std::string& id, CoordinatorClient& client) {
   if (!jobs.ok()) return Fail(jobs.status());
   if (jobs->jobs().empty()) return Fail(absl::NotFoundError(absl::StrCat("no jobs in sweep ", id)));
   int outcome = kExitOk;
+  int index = 0;
   for (auto it = jobs->jobs().rbegin(); it != jobs->jobs().rend(); ++it) {
+    // Each job's lines under its name: an ended job's own state line comes after its metrics.
+    std::printf("== %s %s (job %d of %d)\n", it->id().c_str(), it->spec().name().c_str(), ++index,
+                jobs->jobs_size());
     absl::StatusOr<polytrain::v1::Job> final = Follow(client, it->id(), /*quiet=*/false);
     if (!final.ok()) return Fail(final.status());
     if (OutcomeExit(*final) != kExitOk) outcome = kExitJobFailed;
