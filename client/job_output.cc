@@ -152,6 +152,30 @@ void WatchPrinter::Print(const polytrain::v1::JobEvent& event) {
   std::fflush(stdout);
 }
 
+void PrintLatestPoint(const Job& job, const MetricPoint* latest) {
+  if (latest == nullptr) {
+    std::printf("  progress: no metric reported yet\n");
+    return;
+  }
+  const MetricPoint& p = *latest;
+  const std::string step = job.spec().max_steps() > 0
+                               ? absl::StrCat(p.step(), " of ", job.spec().max_steps())
+                               : absl::StrCat(p.step());
+  const std::string epoch = job.spec().epochs() > 0
+                                ? absl::StrCat(p.epoch() + 1, " of ", job.spec().epochs())
+                                : absl::StrCat(p.epoch() + 1);
+  const bool eval = p.kind() == MetricPoint::KIND_EVAL;
+  std::printf(
+      "  progress: step %s, epoch %s (%.0f%% of it), %.0f s into the attempt: %s loss %s "
+      "accuracy %s%s\n",
+      step.c_str(), epoch.c_str(), 100 * p.epoch_progress(), p.elapsed_seconds(),
+      eval ? "eval" : "train", Fixed(Value(p.values(), eval ? "eval_loss" : "loss")).c_str(),
+      Fixed(Value(p.values(), eval ? "eval_accuracy" : "accuracy")).c_str(),
+      eval ? ""
+           : absl::StrCat(", ", Rate(Value(p.values(), "samples_per_second")), " samples/s")
+                 .c_str());
+}
+
 void PrintJobTable(const polytrain::v1::ListJobsResponse& jobs) {
   TextTable table({{"id", 18},
                    {"name", 32},

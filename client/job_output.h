@@ -36,6 +36,9 @@ class WatchPrinter {
 void PrintJobTable(const polytrain::v1::ListJobsResponse& jobs);
 // `polyctl get` / `cancel`: the job's state line and its final metrics.
 void PrintJob(const polytrain::v1::Job& job);
+// `polyctl get` of a running job: where its newest metric point (`latest`, null when it has
+// none yet) says it is.
+void PrintLatestPoint(const polytrain::v1::Job& job, const polytrain::v1::MetricPoint* latest);
 // `polyctl compare`: table (per loss, and per job with `per_job`), json or csv.
 void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std::string& format,
                      bool per_job);

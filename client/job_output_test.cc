@@ -27,6 +27,37 @@ Job MakeJob(polytrain::v1::JobState state, int attempts, const std::string& work
   return job;
 }
 
+TEST(PrintJobTest, ARunningJobSaysWhereItsNewestPointIs) {
+  Job job = MakeJob(polytrain::v1::JOB_STATE_RUNNING, 1, "w1", "");
+  job.mutable_spec()->set_epochs(5);
+  polytrain::v1::MetricPoint point;
+  point.set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+  point.set_step(120);
+  point.set_epoch(1);
+  point.set_epoch_progress(0.4);
+  point.set_elapsed_seconds(12.3);
+  (*point.mutable_values())["loss"] = 0.53125;
+  (*point.mutable_values())["accuracy"] = 0.8125;
+  (*point.mutable_values())["samples_per_second"] = 2300.4;
+  auto printed = [&](const polytrain::v1::MetricPoint* latest) {
+    testing::internal::CaptureStdout();
+    PrintLatestPoint(job, latest);
+    return testing::internal::GetCapturedStdout();
+  };
+  EXPECT_EQ(printed(&point),
+            "  progress: step 120, epoch 2 of 5 (40% of it), 12 s into the attempt: train loss "
+            "0.5312 accuracy 0.8125, 2300 samples/s\n");
+  job.mutable_spec()->set_epochs(0);
+  job.mutable_spec()->set_max_steps(300);
+  point.set_kind(polytrain::v1::MetricPoint::KIND_EVAL);
+  point.mutable_values()->clear();
+  (*point.mutable_values())["eval_loss"] = 0.25;
+  EXPECT_EQ(printed(&point),
+            "  progress: step 120 of 300, epoch 2 (40% of it), 12 s into the attempt: eval loss "
+            "0.2500 accuracy -\n");
+  EXPECT_EQ(printed(nullptr), "  progress: no metric reported yet\n");
+}
+
 TEST(PrintJobTest, AFailedJobSaysWhyOnItsLine) {
   EXPECT_EQ(Printed(MakeJob(polytrain::v1::JOB_STATE_FAILED, 1, "w1", "training diverged")),
             "job-0123456789ab mlp: failed (attempts 1, worker w1, training diverged)\n");

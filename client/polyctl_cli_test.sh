@@ -421,6 +421,17 @@ expect 6 "ran past spec.time_limit_seconds (1 s) on attempt 1" -- \
   submit "$tmp/long.txtpb" --time-limit 1 --watch
 slow_job=$(head -1 "$tmp/out")
 expect 0 "time limit 1 s per attempt" -- get "$slow_job"
+# get of a running job says where its newest metric point is.
+running=$("$polyctl" submit "$tmp/long.txtpb" --time-limit 120)
+for _ in $(seq 300); do
+  "$polyctl" get "$running" >"$tmp/out" 2>&1
+  grep -q "progress: step" "$tmp/out" && break
+  sleep 0.1
+done
+checks=$((checks + 1))
+grep -qE "^  progress: step [0-9]+, epoch [0-9]+ of 10000 \([0-9]+% of it\), [0-9]+ s into the attempt: (train|eval) loss [0-9.]+ accuracy [0-9.]+" "$tmp/out" ||
+  fail "get of a running job: no progress line: $(cat "$tmp/out")"
+expect 0 "cancel" -- cancel "$running"
 # Jobs trained differently are compared all the same, and polyctl says how they differ.
 expect 0 "eval_accuracy by loss" -- compare "$job" "$slow_job"
 checks=$((checks + 1))

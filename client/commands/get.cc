@@ -39,6 +39,16 @@ int RunGet(const GetOptions& options, CoordinatorClient& client) {
     std::cout << ToJson(*job, /*include_defaults=*/true) << "\n";
   } else {
     PrintJob(*job);
+    if (job->state() == polytrain::v1::JOB_STATE_RUNNING) {  // where it is now (probe CE)
+      polytrain::v1::GetMetricsRequest newest;
+      newest.set_job_id(job->id());
+      newest.set_max_points(1);
+      absl::StatusOr<polytrain::v1::GetMetricsResponse> points =
+          client.Call(&polytrain::v1::Coordinator::Stub::GetMetrics, newest);
+      if (points.ok()) {  // the job's record was shown; its progress is a bonus
+        PrintLatestPoint(*job, points->points().empty() ? nullptr : &*points->points().rbegin());
+      }
+    }
   }
   return kExitOk;
 }
