@@ -198,7 +198,7 @@ std::string SweepTable(const polytrain::v1::ListSweepsResponse& sweeps) {
                    {"ended", 9, /*right_aligned=*/true},
                    {"name", 24},
                    {"owner", 8},
-                   {"submitted"}});
+                   {"submitted (UTC)"}});
   for (const Sweep& sweep : sweeps.sweeps()) {
     const polytrain::v1::SubmitSweepRequest& request = sweep.request();
     table.AddRow(

@@ -73,7 +73,7 @@ checks=$((checks + 1))
 checks=$((checks + 1))
 ! compgen -G "$tmp/artifacts/*/*" >/dev/null ||
   fail "the cut upload left files: $(ls -R "$tmp/artifacts")"
-expect 0 "ACTIVE JOBS" -- "$polyctl" artifacts
+expect 0 "active jobs" -- "$polyctl" artifacts
 checks=$((checks + 1))
 [[ $(wc -l <"$tmp/out") -eq 1 ]] || fail "the cut upload is listed: $(cat "$tmp/out")"
 

@@ -91,6 +91,14 @@ assert any(not torch.equal(v, torch.jit.load(sys.argv[2]).state_dict()[k]) for k
 expect 0 "sha256:$data_hex" -- "$polyctl" artifacts
 checks=$((checks + 1))
 [[ $(grep -c "^sha256:.*  0$" "$tmp/out") -eq 2 ]] || fail "artifacts: expected 2 rows, 0 active: $(cat "$tmp/out")"
+expect 0 "sha256:$data_hex" -- "$polyctl" artifacts --format json
+checks=$((checks + 1))
+/usr/bin/python3 -c "
+import json, sys
+listed = json.load(open(sys.argv[1]))['artifacts']
+assert len(listed) == 2 and 'sha256:' + sys.argv[2] in [a['id'] for a in listed], listed
+assert all(a['active_jobs'] == 0 and int(a['size_bytes']) > 0 for a in listed), listed
+" "$tmp/out" "$data_hex" || fail "artifacts --format json: $(cat "$tmp/out")"
 
 # The same files again (a sweep of two losses, the spec elsewhere, --files naming where the
 # files are): nothing new is fetched.

@@ -1,4 +1,4 @@
-// polyctl artifacts [--all]
+// polyctl artifacts [--all] [--format table|json]
 // polyctl artifacts delete ID
 #include <cstdio>
 #include <iostream>
@@ -8,6 +8,7 @@
 #include "cli/exit_codes.h"
 #include "cli/text_table.h"
 #include "client/commands/commands.h"
+#include "common/proto_file.h"
 #include "common/timestamps.h"
 
 namespace polytrain {
@@ -17,6 +18,7 @@ using namespace command_support;  // NOLINT(build/namespaces): the commands' sha
 
 struct ArtifactsOptions {
   bool all = false;
+  std::string format = "table";
   std::string delete_id;
   CLI::App* delete_command = nullptr;
 };
@@ -24,24 +26,30 @@ struct ArtifactsOptions {
 int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
   polytrain::v1::ListArtifactsRequest request;
   request.set_page_size(1000);
-  TextTable table({{"ID", 71},
-                   {"NAME", 24, false, 2},
-                   {"BYTES", 12, true, 2},
-                   {"OWNER", 12, false, 2},
-                   {"CREATED (UTC)", 19, false, 2},
-                   {"ACTIVE JOBS", 0, false, 2}});
+  // Lower-case headers, as every other polyctl table.
+  TextTable table({{"id", 71},
+                   {"name", 24, false, 2},
+                   {"bytes", 12, true, 2},
+                   {"owner", 12, false, 2},
+                   {"created (UTC)", 19, false, 2},
+                   {"active jobs", 0, false, 2}});
+  polytrain::v1::ListArtifactsResponse listed;  // --format json: every page's, as one list
   do {
     absl::StatusOr<polytrain::v1::ListArtifactsResponse> page =
         client.Call(&polytrain::v1::Coordinator::Stub::ListArtifacts, request);
     if (!page.ok()) return Fail(page.status());  // nothing on stdout then
     for (const polytrain::v1::Artifact& a : page->artifacts()) {
+      *listed.add_artifacts() = a;
       table.AddRow({a.id(), a.name(), absl::StrCat(a.size_bytes()),
                     a.owner().empty() ? "-" : a.owner(), TimestampText(a.create_time()),
                     absl::StrCat(a.active_jobs())});
     }
     request.set_page_token(page->next_page_token());
   } while (options.all && !request.page_token().empty());
-  std::fputs(table.ToString().c_str(), stdout);
+  listed.set_next_page_token(request.page_token());
+  std::fputs(options.format == "json" ? (ToJson(listed, /*include_defaults=*/true) + "\n").c_str()
+                                      : table.ToString().c_str(),
+             stdout);
   if (!request.page_token().empty()) {
     std::cerr << "polyctl: more artifacts than these 1000 newest: --all lists every one\n";
   }
@@ -66,6 +74,12 @@ Command AddArtifactsCommand(CLI::App& app) {
   CLI::App* artifacts = app.add_subcommand(
       "artifacts", "List your uploaded files (an admin token: everyone's), newest first.");
   artifacts->add_flag("--all", options->all, "every page, not only the newest 1000");
+  artifacts
+      ->add_option("--format", options->format,
+                   "table or json (ListArtifactsResponse: artifacts, and next_page_token when "
+                   "more than these are stored)")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
   options->delete_command = artifacts->add_subcommand(
       "delete",
       "Delete your record of an artifact (refused while a queued or running job of "
