@@ -139,6 +139,16 @@ for row, point in zip(rows, points):
         assert float(row[key]) == value, (key, row[key], value)
     assert float(row["elapsed_seconds"]) == point.get("elapsedSeconds", point.get("elapsed_seconds", 0.0))
 PY
+# --max-points thins the history, keeping the newest point (the full CSV's last row).
+expect 0 "kind,step" -- metrics "$job" --max-points 3
+checks=$((checks + 1))
+/usr/bin/python3 - "$tmp/metrics.csv" "$tmp/out" <<'PY' || fail "metrics --max-points 3: $(cat "$tmp/out")"
+import csv, sys
+full, thin = (list(csv.DictReader(open(path))) for path in sys.argv[1:])
+assert len(thin) == 3 and len(full) > 3, (len(thin), len(full))
+assert {k: v for k, v in thin[-1].items() if v} == {k: v for k, v in full[-1].items() if v}, thin
+PY
+expect 2 "--max-points: must be a whole number in [0, 10000000]" -- metrics "$job" --max-points -1
 
 # A sweep, then compare; the statistics are recomputed here from the per-job rows.
 expect 0 "sweep-" -- sweep "$spec" --loss 'cross_entropy {}' --loss-grid 'poly1.epsilon=1,2' \

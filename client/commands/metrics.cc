@@ -1,6 +1,8 @@
-// polyctl metrics ID [--format csv|json]: a job's metric history for notebooks.
+// polyctl metrics ID [--format csv|json] [--max-points N]: a job's metric history for notebooks.
 #include <memory>
 
+#include "api/limits.h"
+#include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
@@ -10,11 +12,13 @@ namespace {
 
 struct MetricsOptions {
   std::string id, format = "csv";
+  int max_points = 0;
 };
 
 int RunMetrics(const MetricsOptions& options, CoordinatorClient& client) {
   polytrain::v1::GetMetricsRequest request;
   request.set_job_id(options.id);
+  request.set_max_points(options.max_points);
   absl::StatusOr<polytrain::v1::GetMetricsResponse> response =
       client.Call(&polytrain::v1::Coordinator::Stub::GetMetrics, request);
   if (!response.ok()) return command_support::Fail(response.status());
@@ -30,6 +34,12 @@ Command AddMetricsCommand(CLI::App& app) {
   metrics->add_option("id", options->id, "job id")->required();
   metrics->add_option("--format", options->format, "csv or json")
       ->check(CLI::IsMember({"csv", "json"}))
+      ->capture_default_str();
+  metrics
+      ->add_option("--max-points", options->max_points,
+                   "at most this many points, evenly spaced over the history and always with the "
+                   "newest (0: all)")
+      ->check(IntegerRange(0, kMaxRequestedMetricPoints))
       ->capture_default_str();
   return {metrics, [options](CoordinatorClient& client) { return RunMetrics(*options, client); }};
 }
