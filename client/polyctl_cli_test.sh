@@ -51,6 +51,17 @@ checks=$((checks + 1))
 metric_names=$(awk 'NR > 1 {print $1}' "$tmp/out")
 [[ -n "$metric_names" && "$metric_names" == "$(sort <<<"$metric_names")" ]] ||
   fail "get: final metrics not sorted by name: $metric_names"
+# --set replaces fields of the spec by path; the stored spec has them.
+expect 0 "set-run: succeeded" -- submit "$spec" --set name=set-run --set epochs=1 \
+  --set 'model.mlp.hidden=[16, 8]' --set optimizer.learning_rate=0.1 --watch
+expect 0 '"hidden":[16,8]' -- get "$(head -1 "$tmp/out")" --format json
+checks=$((checks + 1))
+grep -qF '"epochs":1,' "$tmp/out" && grep -qF '"learning_rate":0.1' "$tmp/out" ||
+  fail "--set: the stored spec lacks a setting: $(cat "$tmp/out")"
+expect 1 "polyctl: --set 'batch_sise=3': JobSpec has no field 'batch_sise' (its fields: name, " -- \
+  submit "$spec" --set batch_sise=3
+expect 1 "polyctl: --set 'epochs=many': epochs: not a value of this field (Expected integer, got: many)" -- \
+  sweep "$spec" --loss 'cross_entropy {}' --set epochs=many
 # Its trained model: the newest stored checkpoint, byte for byte the coordinator's copy, which
 # torch.jit.load reads in Python; never over an existing file.
 expect 0 "$job: ckpt-000000000285.pt (step 285, " -- checkpoint "$job" --output "$tmp/model.pt"

@@ -90,6 +90,15 @@ absl::Status UploadIfLocal(CoordinatorClient& client, const std::filesystem::pat
 
 }  // namespace
 
+void AddSetFlag(CLI::App* command, std::vector<std::string>* settings) {
+  command->add_option("--set", *settings,
+                      "replace one field of the spec: FIELD=VALUE, FIELD a dotted path of "
+                      "JobSpec's fields and VALUE in protobuf text format, e.g. --set "
+                      "batch_size=256 --set optimizer.learning_rate=0.05 --set "
+                      "'model.mlp.hidden=[256, 128]' (repeatable; a list or message is replaced "
+                      "whole)");
+}
+
 void AddUploadFlags(CLI::App* command, UploadFlags* flags) {
   CLI::Option* files =
       command

@@ -42,6 +42,9 @@ int Fail(const absl::Status& status);
 // KEY=VALUE pairs (--label) into a label map.
 absl::Status ApplyLabels(const std::vector<std::string>& labels,
                          google::protobuf::Map<std::string, std::string>* into);
+// --set FIELD=VALUE (repeatable) of submit, sweep and search: fields of the spec file's JobSpec
+// replaced (client/spec_setting.h), before the named flags (--loss, --seed, ...) apply.
+void AddSetFlag(CLI::App* command, std::vector<std::string>* settings);
 // kExitOk for a job that succeeded or a search stopped at a rung, kExitJobFailed otherwise.
 int OutcomeExit(const polytrain::v1::Job& job);
 // Uploads every file `spec` names by a path (the model's and the dataset's) that exists here

@@ -20,6 +20,7 @@
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "client/loss_grid.h"
+#include "client/spec_setting.h"
 #include "client/sweep_output.h"
 #include "common/proto_file.h"
 #include "common/status_macros.h"
@@ -66,7 +67,7 @@ void ExtendListsTheRangesIndex(LossSearch& search) {
 struct SearchOptions {
   std::string file, request_id, strategy = "successive_halving", unit = "epochs", metric;
   std::string loss, baseline;
-  std::vector<std::string> ranges, grids, labels;
+  std::vector<std::string> ranges, grids, labels, settings;
   int trials = 16, eta = 3, top_k = 0, seeds = 1;
   int64_t min_resource = 1;
   uint64_t draw_seed = 0;
@@ -111,6 +112,7 @@ absl::StatusOr<polytrain::v1::ParameterRange> ParseRange(const std::string& text
 absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptions& options) {
   polytrain::v1::SubmitSweepRequest request;
   POLYTRAIN_RETURN_IF_ERROR(ReadProtoFile(options.file, request.mutable_base()));
+  POLYTRAIN_RETURN_IF_ERROR(ApplySettings("--set", options.settings, request.mutable_base()));
   POLYTRAIN_RETURN_IF_ERROR(ApplyLabels(options.labels, request.mutable_base()->mutable_labels()));
   LossSearch& search = *request.mutable_search();
   search.set_strategy(options.strategy == "random" ? LossSearch::STRATEGY_RANDOM
@@ -290,6 +292,7 @@ Command AddSearchCommand(CLI::App& app) {
       ->add_option("--baseline", options->baseline,
                    "loss the winner is tested against (default: cross-entropy)")
       ->check(NotEmpty());
+  AddSetFlag(search, &options->settings);
   search->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
   search
       ->add_option("--request-id", options->request_id,

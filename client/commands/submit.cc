@@ -1,4 +1,5 @@
-// polyctl submit FILE [--loss TEXT] [--seed N] [--epochs N] [--name S] [--label K=V]...
+// polyctl submit FILE [--set FIELD=VALUE]... [--loss TEXT] [--seed N] [--epochs N] [--name S]
+//                     [--label K=V]...
 //                     [--request-id R] [--files DIR | --no-upload] [--dry-run]
 //                     [--watch]
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
+#include "client/spec_setting.h"
 #include "common/proto_file.h"
 
 namespace polytrain {
@@ -22,7 +24,7 @@ struct SubmitOptions {
   std::string file, loss, name, request_id;
   int64_t epochs = -1, time_limit = -1;
   std::optional<uint64_t> seed;
-  std::vector<std::string> labels;
+  std::vector<std::string> labels, settings;
   bool watch = false;
   UploadFlags upload;
 };
@@ -31,6 +33,7 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
   polytrain::v1::SubmitJobRequest request;
   polytrain::v1::JobSpec& spec = *request.mutable_spec();
   if (absl::Status s = ReadProtoFile(options.file, &spec); !s.ok()) return Fail(s);
+  if (absl::Status s = ApplySettings("--set", options.settings, &spec); !s.ok()) return Fail(s);
   if (!options.loss.empty()) {
     if (absl::Status s =
             ParseProto(options.loss, ProtoFormat::kText, "--loss", spec.mutable_loss());
@@ -69,6 +72,7 @@ Command AddSubmitCommand(CLI::App& app) {
   CLI::App* submit = app.add_subcommand(
       "submit", "Submit a job (JobSpec in .txtpb, .json or .yaml); prints its id.");
   submit->add_option("file", options->file, "JobSpec file")->required()->check(ExistingPath());
+  AddSetFlag(submit, &options->settings);
   submit->add_option("--loss", options->loss, "replace the loss, e.g. 'poly1 { epsilon: 2 }'")
       ->check(NotEmpty());
   submit

@@ -11,6 +11,7 @@
 #include "client/commands/commands.h"
 #include "client/job_output.h"
 #include "client/loss_grid.h"
+#include "client/spec_setting.h"
 #include "common/proto_file.h"
 
 namespace polytrain {
@@ -20,7 +21,7 @@ using namespace command_support;  // NOLINT(build/namespaces): the commands' sha
 
 struct SweepOptions {
   std::string file, request_id;
-  std::vector<std::string> grids, losses, labels;
+  std::vector<std::string> grids, losses, labels, settings;
   int seeds = 1;
   bool wait = false;
   UploadFlags upload;
@@ -29,6 +30,9 @@ struct SweepOptions {
 int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   polytrain::v1::SubmitSweepRequest request;
   if (absl::Status s = ReadProtoFile(options.file, request.mutable_base()); !s.ok()) return Fail(s);
+  if (absl::Status s = ApplySettings("--set", options.settings, request.mutable_base()); !s.ok()) {
+    return Fail(s);
+  }
   if (absl::Status s = ApplyLabels(options.labels, request.mutable_base()->mutable_labels());
       !s.ok()) {
     return Fail(s);
@@ -85,6 +89,7 @@ Command AddSweepCommand(CLI::App& app) {
   CLI::App* sweep =
       app.add_subcommand("sweep", "Submit one job per loss x seed; prints the sweep id.");
   sweep->add_option("file", options->file, "base JobSpec file")->required()->check(ExistingPath());
+  AddSetFlag(sweep, &options->settings);
   sweep->add_option("--loss-grid", options->grids,
                     "PRESET.FIELD=V1,V2,... (';' multiplies dimensions; each loss keeps the "
                     "base spec's loss options: activation, ignore_index, alpha, label smoothing, "
