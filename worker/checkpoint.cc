@@ -1,9 +1,13 @@
 #include "worker/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iterator>
@@ -28,6 +32,46 @@ namespace polytrain {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Where LibTorch writes a checkpoint. Its own file writer ends the process when a write fails
+// under it (the error is thrown from a destructor: probe CG, a full --checkpoint_dir killed the
+// worker with every job on it), so it writes through this function, which takes every byte it
+// is given and keeps the first failure, said once the archive is done.
+class CheckpointFileWriter {
+ public:
+  explicit CheckpointFileWriter(const std::string& path)
+      : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)),
+        error_(fd_ < 0 ? errno : 0) {}
+  ~CheckpointFileWriter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  CheckpointFileWriter(const CheckpointFileWriter&) = delete;
+  CheckpointFileWriter& operator=(const CheckpointFileWriter&) = delete;
+
+  size_t Write(const void* data, size_t size) {
+    const char* next = static_cast<const char*>(data);
+    for (size_t left = size; left > 0 && error_ == 0;) {
+      const ssize_t written = ::write(fd_, next, left);
+      if (written < 0) {
+        if (errno != EINTR) error_ = errno;
+        continue;
+      }
+      next += written;
+      left -= static_cast<size_t>(written);
+    }
+    return size;
+  }
+  // Closes the file: 0, or the first errno of the open, a write or the close.
+  int Close() {
+    if (fd_ >= 0 && ::close(fd_) != 0 && error_ == 0) error_ = errno;
+    fd_ = -1;
+    return error_;
+  }
+
+ private:
+  int fd_;
+  int error_;
+};
 
 constexpr char kCudaRngKey[] = "cuda_rng";
 constexpr char kSpecKey[] = "spec";
@@ -115,7 +159,20 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
       archive.write(kCudaRngKey,
                     GeneratorState(at::globalContext().defaultGenerator(state.device)));
     }
-    archive.save_to(temp);
+    CheckpointFileWriter file(temp);
+    archive.save_to([&file](const void* data, size_t size) { return file.Write(data, size); });
+    if (const int failed = file.Close(); failed != 0) {
+      fs::remove(temp, error);
+      // A full disk is said as such: the job's record shows it, and it trains on where
+      // checkpoints are best effort.
+      return failed == ENOSPC || failed == EDQUOT
+                 ? absl::ResourceExhaustedError(absl::StrCat("saving checkpoint ", path,
+                                                             ": the disk of the checkpoint "
+                                                             "directory is full (",
+                                                             std::strerror(failed), ")"))
+                 : absl::InternalError(
+                       absl::StrCat("saving checkpoint ", path, ": ", std::strerror(failed)));
+    }
   } catch (const c10::Error& e) {
     fs::remove(temp, error);
     return absl::InternalError(
