@@ -162,10 +162,8 @@ absl::Status ValidateHalving(const SubmitSweepRequest& request) {
   if (search.has_baseline()) {
     POLYTRAIN_RETURN_IF_ERROR(ValidateTrainingLoss(search.baseline(), "search.baseline"));
   }
-  const int seeds = std::max(request.seeds(), 1);
   // A finalist stopped before the full budget re-runs with every seed.
-  const int64_t jobs =
-      configurations + int64_t{search.top_k()} * seeds + (search.top_k() > 0 ? seeds : 0);
+  const int64_t jobs = configurations + SearchRerunJobs(request);
   if (jobs > kMaxSweepJobs) {
     return InvalidField("search.top_k",
                         absl::StrCat("trials + top_k x seeds + seeds (the baseline) must be at "
@@ -176,6 +174,12 @@ absl::Status ValidateHalving(const SubmitSweepRequest& request) {
 }
 
 }  // namespace
+
+int64_t SearchRerunJobs(const SubmitSweepRequest& request) {
+  const int seeds = std::max(request.seeds(), 1);
+  const int top_k = request.search().top_k();
+  return int64_t{top_k} * seeds + (top_k > 0 ? seeds : 0);
+}
 
 LossSearch::Strategy SearchStrategy(const SubmitSweepRequest& request) {
   return request.search().strategy() == LossSearch::STRATEGY_UNSPECIFIED

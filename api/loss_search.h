@@ -59,6 +59,9 @@ absl::StatusOr<std::vector<polytrain::v1::LossSpec>> DrawLosses(
 
 // Successive halving's full budget: base.epochs, or base.max_steps with RESOURCE_STEPS.
 int64_t SearchBudget(const polytrain::v1::SubmitSweepRequest& request);
+// The most jobs a search queues once its trials have ended: top_k x seeds re-runs of its best
+// losses and seeds runs of the baseline (0 without top_k).
+int64_t SearchRerunJobs(const polytrain::v1::SubmitSweepRequest& request);
 // Its rungs' resources: min_resource * eta^k while below the budget, then the budget.
 std::vector<int64_t> RungResources(const polytrain::v1::SubmitSweepRequest& request);
 // The reduction factor with 0 read as kDefaultReductionFactor.

@@ -9,6 +9,7 @@
 #include "api/client_requests.h"
 #include "api/job_states.h"
 #include "api/limits.h"
+#include "api/loss_search.h"
 #include "common/short_list.h"
 #include "common/status_macros.h"
 #include "loss/core/describe.h"
@@ -243,14 +244,17 @@ absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
   }
   const std::optional<int64_t> unended_limit =
       caller.own_jobs_only ? std::optional<int64_t>(policy_.max_unended_jobs) : std::nullopt;
+  // A search queues its trials now and its re-runs once they have ended: it counts as the more.
+  const int64_t counted_jobs =
+      sweep != nullptr && sweep->request().has_search() ? SearchRerunJobs(sweep->request()) : 0;
   if (validate_only && unended_limit.has_value()) {  // a dry run is refused as a submit would be
-    POLYTRAIN_RETURN_IF_ERROR(
-        queries_->CheckUnendedJobs(caller.name, static_cast<int64_t>(jobs.size()), *unended_limit));
+    POLYTRAIN_RETURN_IF_ERROR(queries_->CheckUnendedJobs(
+        caller.name, static_cast<int64_t>(jobs.size()), counted_jobs, *unended_limit));
   }
   const std::vector<NamedArtifact> named = ArtifactsNamedBy(spec, spec_path);
   if (named.empty()) {
     if (validate_only) return jobs;
-    return scheduler_->Submit(std::move(jobs), sweep, unended_limit);
+    return scheduler_->Submit(std::move(jobs), sweep, unended_limit, counted_jobs);
   }
   if (artifacts_ == nullptr) {
     return absl::FailedPreconditionError(
@@ -258,8 +262,9 @@ absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
   }
   absl::StatusOr<std::vector<Job>> stored;
   POLYTRAIN_RETURN_IF_ERROR(artifacts_->SubmitNaming(named, caller, [&] {
-    stored =
-        validate_only ? std::move(jobs) : scheduler_->Submit(std::move(jobs), sweep, unended_limit);
+    stored = validate_only
+                 ? std::move(jobs)
+                 : scheduler_->Submit(std::move(jobs), sweep, unended_limit, counted_jobs);
     return stored.status();
   }));
   return stored;

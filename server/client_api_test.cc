@@ -88,9 +88,49 @@ TEST_F(CoordinatorTest, AClientsUnendedJobsAreBoundedByThePolicy) {
   fourth.set_validate_only(true);
   EXPECT_EQ(api_->SubmitJob(fourth, alice).status(),
             absl::ResourceExhaustedError(
-                "client 'alice' has 3 or more jobs queued, running or paused and this request "
+                "client 'alice' has 3 jobs queued, running or paused and this request "
                 "adds 1; at most 3 at once (coordinator flag --max_unended_jobs_per_client): wait "
                 "for some to end or cancel some"));
+}
+
+// A search queues its trials at once and its re-runs once they have ended: it counts as the
+// more of the two (probe CF: 5 trials were counted, then 60 re-runs took the client to 59 of 40).
+TEST_F(CoordinatorTest, ASearchCountsAsItsReRunsAgainstTheLimit) {
+  ClientPolicy policy;
+  policy.max_unended_jobs = 10;
+  OpenWithPolicy(policy);
+  const Caller alice = Caller::Client("alice");
+  polytrain::v1::SubmitSweepRequest request;
+  *request.mutable_base() = Request("search").spec();
+  request.mutable_base()->clear_loss();
+  polytrain::v1::LossSearch* search = request.mutable_search();
+  search->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
+  search->mutable_loss()->mutable_poly1();
+  polytrain::v1::ParameterRange* range = search->add_ranges();
+  range->set_field("poly1.epsilon");
+  range->set_min(0);
+  range->set_max(5);
+  search->set_trials(2);
+  search->set_top_k(2);
+  search->set_min_resource(1);
+  request.mutable_base()->set_epochs(3);
+  request.set_seeds(4);  // re-runs: 2 x 4 and 4 of the baseline, 12
+  const absl::Status refused = absl::ResourceExhaustedError(
+      "client 'alice' has 0 jobs queued, running or paused and this request adds 12 (2 trials "
+      "now, then up to 12 re-runs of its best losses and the baseline once they end); at most 10 "
+      "at once (coordinator flag --max_unended_jobs_per_client): wait for some to end or cancel "
+      "some");
+  EXPECT_EQ(api_->SubmitSweep(request, alice).status(), refused);
+  request.set_validate_only(true);
+  EXPECT_EQ(api_->SubmitSweep(request, alice).status(), refused);
+  request.set_validate_only(false);
+  polytrain::v1::ListJobsRequest all;
+  EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 0);
+  request.set_seeds(3);  // 9 re-runs: they fit
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> fits = api_->SubmitSweep(request, alice);
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_EQ(fits->jobs_size(), 2);
+  EXPECT_TRUE(api_->SubmitSweep(request, kAdmin).ok());  // an admin has no limit
 }
 
 TEST_F(CoordinatorTest, ClientsSeeAndChangeOnlyTheirOwnJobs) {

@@ -71,18 +71,22 @@ class JobStore {
   // stored in the same transaction, unless one of that id exists (a retried request).
   // With `owner_unended_limit`, RESOURCE_EXHAUSTED and nothing stored when the new jobs would give
   // their owner (every job of one call has the same) more than that many jobs queued, running or
-  // paused; a call that stores nothing new (every job a retry) is never refused for it.
+  // paused; a call that stores nothing new (every job a retry) is never refused for it. A call
+  // that stores something counts as at least `counted_jobs` new jobs (a search: as many as it
+  // will queue at once later, its re-runs).
   virtual absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
       const polytrain::v1::Sweep* sweep = nullptr,
-      std::optional<int64_t> owner_unended_limit = std::nullopt) = 0;
+      std::optional<int64_t> owner_unended_limit = std::nullopt, int64_t counted_jobs = 0) = 0;
   // What CreateJobs would do with `job`'s client_request_id, storing nothing: the job its owner
   // stored under it (a retry), none, or ALREADY_EXISTS when that job has another spec.
   virtual absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
       const polytrain::v1::Job& job) = 0;
   // What CreateJobs would answer with `owner_unended_limit` = `limit` for `added` new jobs of
-  // `owner`, storing nothing: RESOURCE_EXHAUSTED as it words it, else OK (a dry run's check).
-  virtual absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t limit) = 0;
+  // `owner` counted as `counted_jobs`, storing nothing: RESOURCE_EXHAUSTED as it words it, else
+  // OK (a dry run's check).
+  virtual absl::Status CheckUnendedJobs(const std::string& owner, int64_t added,
+                                        int64_t counted_jobs, int64_t limit) = 0;
   // CreateJobs of one job.
   absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) {
     std::vector<bool> flags;

@@ -90,16 +90,22 @@ absl::StatusOr<int64_t> CountUnended(sqlite3* db, const std::string& owner, int6
   return count.Int(0);
 }
 
-// RESOURCE_EXHAUSTED when `added` new jobs on top of the `before` unended ones (exact below
-// `limit`: the count stops there) give `owner` more than `limit`.
-absl::Status CheckUnendedLimit(const std::string& owner, int64_t before, int64_t added,
-                               int64_t limit) {
-  if (added == 0 || before + added <= limit) return absl::OkStatus();
+// RESOURCE_EXHAUSTED when `added` new jobs on top of the `before` unended ones (`exact`: else
+// the count stopped there, past `limit`) give `owner` more than `limit`. A request `counted` as
+// more jobs than it stores now (a search: its re-runs come when its trials end) says so.
+absl::Status CheckUnendedLimit(const std::string& owner, int64_t before, bool exact, int64_t added,
+                               int64_t counted, int64_t limit) {
+  const int64_t adds = std::max(added, counted);
+  if (added == 0 || before + adds <= limit) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
       "client ", Quote(owner), " has ",
-      before >= limit ? absl::StrCat(before, " or more") : absl::StrCat(before),
-      before == 1 && before < limit ? " job" : " jobs",
-      " queued, running or paused and this request adds ", added, "; at most ", limit,
+      exact ? absl::StrCat(before) : absl::StrCat(before, " or more"),
+      before == 1 && exact ? " job" : " jobs", " queued, running or paused and this request adds ",
+      adds,
+      counted > added ? absl::StrCat(" (", added, " trials now, then up to ", counted,
+                                     " re-runs of its best losses and the baseline once they end)")
+                      : "",
+      "; at most ", limit,
       " at once (coordinator flag --max_unended_jobs_per_client): wait for some to end or "
       "cancel some"));
 }
@@ -150,7 +156,7 @@ SqliteJobStore::~SqliteJobStore() {
 
 absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
     std::vector<Job> jobs, std::vector<bool>* created, const polytrain::v1::Sweep* sweep,
-    std::optional<int64_t> owner_unended_limit) {
+    std::optional<int64_t> owner_unended_limit, int64_t counted_jobs) {
   std::lock_guard<std::mutex> lock(writer_.mu);
   sqlite3* db = writer_.db;
   created->assign(jobs.size(), false);
@@ -204,11 +210,12 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
   if (owner_unended_limit.has_value() && added > 0) {
     // Counted with the new rows in, inside the transaction: two submits at once cannot both fit
     // in the last places.
-    absl::StatusOr<int64_t> unended =
-        CountUnended(db, jobs.front().owner(), *owner_unended_limit + added);
+    const int64_t cap = *owner_unended_limit + added + 1;
+    absl::StatusOr<int64_t> unended = CountUnended(db, jobs.front().owner(), cap);
     if (!unended.ok()) return unended.status();
-    POLYTRAIN_RETURN_IF_ERROR(
-        CheckUnendedLimit(jobs.front().owner(), *unended - added, added, *owner_unended_limit));
+    POLYTRAIN_RETURN_IF_ERROR(CheckUnendedLimit(jobs.front().owner(), *unended - added,
+                                                *unended < cap, added, counted_jobs,
+                                                *owner_unended_limit));
   }
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
   *created = std::move(made);
@@ -216,11 +223,11 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
 }
 
 absl::Status SqliteJobStore::CheckUnendedJobs(const std::string& owner, int64_t added,
-                                              int64_t limit) {
+                                              int64_t counted_jobs, int64_t limit) {
   std::lock_guard<std::mutex> lock(reader_->mu);
-  absl::StatusOr<int64_t> before = CountUnended(reader_->db, owner, limit);
+  absl::StatusOr<int64_t> before = CountUnended(reader_->db, owner, limit + 1);
   if (!before.ok()) return before.status();
-  return CheckUnendedLimit(owner, *before, added, limit);
+  return CheckUnendedLimit(owner, *before, *before <= limit, added, counted_jobs, limit);
 }
 
 absl::StatusOr<std::optional<Job>> SqliteJobStore::RetriedJob(const Job& job) {

@@ -34,7 +34,7 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
       const polytrain::v1::Sweep* sweep = nullptr,
-      std::optional<int64_t> owner_unended_limit = std::nullopt) override;
+      std::optional<int64_t> owner_unended_limit = std::nullopt, int64_t counted_jobs = 0) override;
   absl::StatusOr<polytrain::v1::Sweep> GetSweep(const std::string& id) override;
   absl::Status SetSweepState(const std::string& id, polytrain::v1::Sweep::State state) override;
   absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsInState(
@@ -43,7 +43,8 @@ class SqliteJobStore : public JobStore {
   absl::Status DeleteSweep(const std::string& id) override;
   absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
       const polytrain::v1::Job& job) override;
-  absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t limit) override;
+  absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t counted_jobs,
+                                int64_t limit) override;
   absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) override;
   absl::Status UpdateJob(const polytrain::v1::Job& job) override;
   absl::StatusOr<JobPage> ListJobs(const JobFilter& filter) override;
