@@ -153,6 +153,10 @@ absl::Status WriteFailure(absl::string_view what, int error) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(error)));
 }
 
+bool IsDiskFull(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) && absl::StrContains(status.message(), "disk is full");
+}
+
 absl::Status ChunkedFileWriter::Append(absl::string_view data) {
   if (written_.size + static_cast<int64_t>(data.size()) > max_bytes_) {
     return absl::InvalidArgumentError(

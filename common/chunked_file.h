@@ -42,6 +42,9 @@ class ChunkedFileReader {
 // A failed write or sync of a received file as a status: ENOSPC and EDQUOT RESOURCE_EXHAUSTED
 // ("the receiver's disk is full"), anything else INTERNAL; `what` says what failed.
 absl::Status WriteFailure(absl::string_view what, int error);
+// A refusal for a full disk: WriteFailure's, and the coordinator's own ("the coordinator's --db
+// disk is full"): RESOURCE_EXHAUSTED saying "disk is full". Space may come back; a quota does not.
+bool IsDiskFull(const absl::Status& status);
 
 class ChunkedFileWriter {
  public:

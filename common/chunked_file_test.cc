@@ -133,6 +133,12 @@ TEST_F(ChunkedFileTest, AFullDiskIsSaidAsSuch) {
             "device); nothing stored");
   EXPECT_EQ(WriteFailure("x", EDQUOT).code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(WriteFailure("x", EIO).code(), absl::StatusCode::kInternal);
+  // Told apart from a quota, which more time does not lift.
+  EXPECT_TRUE(IsDiskFull(full));
+  EXPECT_TRUE(IsDiskFull(absl::ResourceExhaustedError("sqlite: database or disk is full (the "
+                                                      "coordinator's --db disk is full)")));
+  EXPECT_FALSE(IsDiskFull(WriteFailure("x", EIO)));
+  EXPECT_FALSE(IsDiskFull(absl::ResourceExhaustedError("at most 4 uploads at once per caller")));
 }
 
 TEST_F(ChunkedFileTest, AVerifiedFileTakesNoMoreAndIsVerifiedOnce) {

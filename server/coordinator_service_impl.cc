@@ -6,10 +6,10 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/limits.h"
 #include "api/worker_messages.h"
+#include "common/chunked_file.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "server/artifact_upload_reactor.h"
@@ -24,9 +24,7 @@ namespace {
 // ChunkedFileWriter's and SQLite's RESOURCE_EXHAUSTED say "disk is full"), logged; the caller's
 // own errors (a bad field, a wrong hash, a quota) are the caller's to read.
 bool ForTheOperator(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kInternal ||
-         (status.code() == absl::StatusCode::kResourceExhausted &&
-          absl::StrContains(status.message(), "disk is full"));
+  return status.code() == absl::StatusCode::kInternal || IsDiskFull(status);
 }
 
 }  // namespace

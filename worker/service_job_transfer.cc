@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
+#include "common/chunked_file.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint.h"
 #include "worker/service_job.h"
@@ -74,8 +75,12 @@ absl::Status ServiceJob::FetchStoredCheckpoint(const std::string& dir) {
 }
 
 bool ServiceJob::UploadLastCheckpoint(const std::string& path, bool paused) {
-  absl::Status s = RetryWhileCoordinatorAway(
-      [this, &path] { return context_.artifacts->Upload(job_.id(), job_.attempts(), path); });
+  absl::Status s = RetryWhileCoordinatorAway([this, &path] {
+    const absl::Status uploaded = context_.artifacts->Upload(job_.id(), job_.attempts(), path);
+    // The coordinator's full disk may get room again: tried again as an outage is, so that a
+    // job does not end without its model after a short spell (probe CG).
+    return IsDiskFull(uploaded) ? absl::UnavailableError(uploaded.message()) : uploaded;
+  });
   if (!s.ok()) {
     spdlog::warn("{}: uploading {}: {}{}", job_.id(), path, std::string(s.message()),
                  paused ? "; the trial will resume from an older checkpoint" : "");

@@ -4,8 +4,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
+#include "common/chunked_file.h"
 
 namespace polytrain {
 namespace {
@@ -18,7 +20,14 @@ int RunCheckpoint(const CheckpointOptions& options, CoordinatorClient& client) {
   const std::string path = options.output.empty() ? options.id + ".pt" : options.output;
   absl::StatusOr<polytrain::v1::CheckpointChunk> first =
       client.DownloadCheckpoint(options.id, path);
-  if (!first.ok()) return command_support::Fail(first.status());
+  if (!first.ok()) {
+    // A full disk here is this machine's: the file it was written to is named (probe CG).
+    if (IsDiskFull(first.status())) {
+      return command_support::Fail(
+          absl::ResourceExhaustedError(absl::StrCat(path, ": ", first.status().message())));
+    }
+    return command_support::Fail(first.status());
+  }
   std::error_code error;
   const auto bytes = std::filesystem::file_size(path, error);
   for (const std::string& why : first->passed_over()) {

@@ -143,6 +143,14 @@ class ArgumentTest(unittest.TestCase):
                 polytrain._download.write_checkpoint(chunks(), target)
             self.assertEqual(target.read_bytes(), b"the other download's model")
         self.assertEqual(list(SCRATCH.glob(".*.download-*")), [])
+        # A full disk names the file asked for, not the hidden one written first (probe CG).
+        with mock.patch("os.fsync", side_effect=OSError(errno.ENOSPC, "No space left on device")):
+            with self.assertRaises(OSError) as full:
+                polytrain._download.write_checkpoint(chunks(), SCRATCH / "full.pt")
+        self.assertEqual((full.exception.errno, full.exception.filename),
+                         (errno.ENOSPC, str(SCRATCH / "full.pt")))
+        self.assertEqual(list(SCRATCH.glob(".*.download-*")), [])
+        self.assertFalse((SCRATCH / "full.pt").exists())
         with self.assertRaisesRegex(FileNotFoundError, "no directory .*missing"):
             self.client.download_checkpoint("job-1", SCRATCH / "missing" / "x.pt")
 

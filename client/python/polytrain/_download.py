@@ -125,17 +125,20 @@ def write_checkpoint(chunks, target):
     first = last = None
     crc, size = 0, 0
     try:
-        with open(partial, "wb") as out:
-            for chunk in chunks:
-                if first is None:
-                    first = coordinator_pb2.CheckpointChunk(name=chunk.name, step=chunk.step,
-                                                            passed_over=chunk.passed_over)
-                out.write(chunk.data)
-                crc, size = zlib.crc32(chunk.data, crc), size + len(chunk.data)
-                if chunk.last:
-                    last = chunk
-            out.flush()
-            os.fsync(out.fileno())  # on the disk whole before it is given its name
+        try:
+            with open(partial, "wb") as out:
+                for chunk in chunks:
+                    if first is None:
+                        first = coordinator_pb2.CheckpointChunk(name=chunk.name, step=chunk.step,
+                                                                passed_over=chunk.passed_over)
+                    out.write(chunk.data)
+                    crc, size = zlib.crc32(chunk.data, crc), size + len(chunk.data)
+                    if chunk.last:
+                        last = chunk
+                out.flush()
+                os.fsync(out.fileno())  # on the disk whole before it is given its name
+        except OSError as error:  # a full disk, say: named by the file asked for (probe CG)
+            raise OSError(error.errno, error.strerror, str(target)) from None
         if last is None or last.size != size or last.crc32 != crc:
             recorded = "no last chunk came" if last is None else (
                 f"the coordinator recorded {last.size} bytes with CRC-32 {last.crc32}")
