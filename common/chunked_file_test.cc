@@ -135,8 +135,9 @@ TEST_F(ChunkedFileTest, AFullDiskIsSaidAsSuch) {
   EXPECT_EQ(WriteFailure("x", EIO).code(), absl::StatusCode::kInternal);
   // Told apart from a quota, which more time does not lift.
   EXPECT_TRUE(IsDiskFull(full));
-  EXPECT_TRUE(IsDiskFull(absl::ResourceExhaustedError("sqlite: database or disk is full (the "
-                                                      "coordinator's --db disk is full)")));
+  EXPECT_TRUE(
+      IsDiskFull(absl::ResourceExhaustedError("sqlite: database or disk is full (the "
+                                              "coordinator's --db disk is full)")));
   EXPECT_FALSE(IsDiskFull(WriteFailure("x", EIO)));
   EXPECT_FALSE(IsDiskFull(absl::ResourceExhaustedError("at most 4 uploads at once per caller")));
 }
