@@ -134,7 +134,20 @@ absl::StatusOr<polytrain::v1::Artifact> ArtifactCatalog::Upload::Finish() {
   std::lock_guard<std::mutex> lock(catalog_->mu_);
   POLYTRAIN_RETURN_IF_ERROR(file_->CommitAsWritten().status());
   absl::StatusOr<polytrain::v1::Artifact> stored = catalog_->store_->PutArtifact(record);
-  if (!stored.ok()) return stored.status();
+  if (!stored.ok()) {
+    // Nothing stored means no file either: one no record names could never be listed or
+    // deleted (probe CG: a full --db disk left every refused upload's file behind). Under mu_,
+    // no other record of these bytes can appear meanwhile.
+    absl::StatusOr<int64_t> records = catalog_->store_->CountArtifactRecords(id);
+    if (records.ok() && *records == 0) {
+      catalog_->intact_.erase(id);
+      if (absl::Status removed = catalog_->files_->Remove(StoredPath(id)); !removed.ok()) {
+        spdlog::error("artifact {}: its record was not stored and its file stays: {}", id,
+                      std::string(removed.message()));
+      }
+    }
+    return stored.status();
+  }
   spdlog::info("artifact {} ({}, {} bytes) stored for {}", id, stored->name(), received_,
                caller_.name.empty() ? "anonymous" : caller_.name);
   return stored;

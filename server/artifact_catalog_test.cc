@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/artifact_catalog_fixture.h"
+#include "sqlite3.h"
 #include "testing/zip_archive.h"
 
 namespace polytrain {
@@ -84,6 +85,26 @@ TEST_F(ArtifactCatalogTest, AWrongHashOrTooManyBytesStoresNothing) {
   for (const auto& entry : fs::directory_iterator(dir_ / "artifacts" / "sha256")) {
     EXPECT_EQ(entry.path().filename().string().find(".upload-"), std::string::npos) << entry.path();
   }
+}
+
+// A record that cannot be stored (a trigger refuses it here, as a full --db disk does) leaves no
+// file behind: one that no record names could never be listed or deleted (probe CG). Bytes that
+// another record names stay.
+TEST_F(ArtifactCatalogTest, ARecordNotStoredLeavesNoFileOfItsOwn) {
+  ASSERT_TRUE(Upload("kept bytes", kAlice).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "db").string().c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db,
+                         "CREATE TRIGGER full BEFORE INSERT ON artifacts BEGIN "
+                         "SELECT RAISE(FAIL, 'database or disk is full'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_FALSE(Upload("refused bytes", kAlice).ok());
+  EXPECT_FALSE(fs::exists(StoredFile(ArtifactIdOfHex(Sha256Hex("refused bytes")))));
+  EXPECT_FALSE(Upload("kept bytes", kBob).ok());
+  EXPECT_TRUE(fs::exists(StoredFile(ArtifactIdOfHex(Sha256Hex("kept bytes")))));
+  EXPECT_EQ(Listed(kAlice).size(), 1u);
 }
 
 TEST_F(ArtifactCatalogTest, AClientsJobsNameOnlyItsOwnArtifacts) {
