@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/short_list.h"
 #include "common/status_macros.h"
+#include "server/sweep_deletion.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
@@ -136,6 +137,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
       core->artifact_catalog_.get(), policy, core->artifact_store_.get());
   core->worker_protocol_ =
       std::make_unique<WorkerProtocol>(core->scheduler_.get(), options.metrics);
+  if (absl::Status s = FinishSweepDeletions(*core->scheduler_, *core->store_,
+                                            core->artifact_store_.get());
+      !s.ok()) {  // the sweep stays as it was left: a DeleteSweep of it tries again
+    spdlog::warn("finishing a sweep's deletion that a stop cut short: {}",
+                 std::string(s.message()));
+  }
   core->searches_->Recover();  // searches go on from where the store says they are
   opened = true;
   return core;

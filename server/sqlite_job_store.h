@@ -41,6 +41,8 @@ class SqliteJobStore : public JobStore {
       polytrain::v1::Sweep::State state) override;
   absl::StatusOr<SweepPage> ListSweeps(const SweepFilter& filter) override;
   absl::Status DeleteSweep(const std::string& id) override;
+  absl::Status MarkSweepDeleting(const std::string& id) override;
+  absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsBeingDeleted() override;
   absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
       const polytrain::v1::Job& job) override;
   absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t counted_jobs,

@@ -303,10 +303,13 @@ TEST_F(SqliteJobStoreTest, AnOwnersUnendedJobsAreBoundedAtTheLimit) {
   EXPECT_EQ(created, std::vector<bool>{false});
   absl::StatusOr<std::vector<Job>> full = store_->CreateJobs({owned("a")}, &created, nullptr, 3);
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_NE(full.status().message().find("has 3 or more jobs"), std::string::npos) << full.status();
+  EXPECT_NE(full.status().message().find("has 3 jobs"), std::string::npos) << full.status();
   // Without a limit (an admin's submit), none applies.
   EXPECT_TRUE(store_->CreateJobs({owned("a")}, &created).ok());
   EXPECT_EQ(store_->ListJobs(of_a)->jobs.size(), 5u);
+  // Past the limit the count is said as a bound (5 here): it stops one past the limit.
+  full = store_->CreateJobs({owned("a")}, &created, nullptr, 3);
+  EXPECT_NE(full.status().message().find("has 4 or more jobs"), std::string::npos) << full.status();
 }
 
 TEST_F(SqliteJobStoreTest, CountingUnendedJobsUsesTheOwnerStateIndex) {

@@ -100,6 +100,11 @@ constexpr const char* kMigrations[] = {
     R"sql(
       ALTER TABLE sweeps ADD COLUMN deleted_jobs INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 11: a sweep whose deletion began (DeleteSweep deletes its jobs one by one): a coordinator
+    // stopped meanwhile finishes it when it starts again, so no sweep stays half there.
+    R"sql(
+      ALTER TABLE sweeps ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 }  // namespace

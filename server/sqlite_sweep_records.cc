@@ -126,6 +126,32 @@ absl::StatusOr<SweepPage> SqliteJobStore::ListSweeps(const SweepFilter& filter) 
   return page;
 }
 
+absl::Status SqliteJobStore::MarkSweepDeleting(const std::string& id) {
+  std::lock_guard<std::mutex> lock(writer_.mu);
+  Statement mark(writer_.db, "UPDATE sweeps SET deleting = 1 WHERE id = ?");
+  mark.Bind(1, id);
+  if (mark.Step() != SQLITE_DONE) return mark.status("mark sweep deleting");
+  if (sqlite3_changes(writer_.db) == 0) {
+    return absl::NotFoundError(absl::StrCat("id: no sweep ", id));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Sweep>> SqliteJobStore::SweepsBeingDeleted() {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement list(reader_->db,
+                 "SELECT record, state, deleted_jobs FROM sweeps WHERE deleting = 1 ORDER BY seq");
+  std::vector<Sweep> sweeps;
+  int rc;
+  while ((rc = list.Step()) == SQLITE_ROW) {
+    absl::StatusOr<Sweep> sweep = ParseSweep(list.Blob(0), list.Int(1), list.Int(2));
+    if (!sweep.ok()) return sweep.status();
+    sweeps.push_back(*std::move(sweep));
+  }
+  if (rc != SQLITE_DONE) return list.status("list sweeps being deleted");
+  return sweeps;
+}
+
 absl::Status SqliteJobStore::DeleteSweep(const std::string& id) {
   std::lock_guard<std::mutex> lock(writer_.mu);
   Statement erase(writer_.db, "DELETE FROM sweeps WHERE id = ?");

@@ -48,6 +48,9 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> DeleteEndedSweep(Scheduler& s
     if (!now.ok()) return now.status();
     response.mutable_deleted()->set_state(now->state());
   }
+  // Marked before the first job goes: a coordinator stopped in the middle finishes the deletion
+  // when it starts again (FinishSweepDeletions), so no sweep stays with part of its jobs.
+  POLYTRAIN_RETURN_IF_ERROR(store.MarkSweepDeleting(id));
   for (const Job& job : *jobs) {
     absl::StatusOr<polytrain::v1::DeleteJobResponse> gone =
         DeleteEndedJob(scheduler, files, job.id());
@@ -64,6 +67,19 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> DeleteEndedSweep(Scheduler& s
   spdlog::info("sweep {}: deleted with {} jobs, {} metric points and {} checkpoint files", id,
                response.jobs(), response.metric_points(), response.checkpoint_files());
   return response;
+}
+
+absl::Status FinishSweepDeletions(Scheduler& scheduler, JobStore& store, ArtifactStore* files) {
+  absl::StatusOr<std::vector<Sweep>> cut_short = store.SweepsBeingDeleted();
+  if (!cut_short.ok()) return cut_short.status();
+  for (const Sweep& record : *cut_short) {
+    spdlog::info("sweep {}: finishing its deletion, which a stop of the coordinator cut short",
+                 record.id());
+    absl::StatusOr<polytrain::v1::DeleteSweepResponse> deleted =
+        DeleteEndedSweep(scheduler, store, files, record);
+    if (!deleted.ok()) return deleted.status();
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace polytrain

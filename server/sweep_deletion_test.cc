@@ -70,6 +70,32 @@ TEST_F(SweepDeletionTest, AGridSweepsRecordIsDoneOnceItsJobsEndAndAfterARestart)
   EXPECT_EQ(StoredState(grid.sweep_id()), Sweep::SWEEP_STATE_DONE);
 }
 
+// A deletion cut short by a stop (here: marked, one job deleted, then the coordinator
+// restarted) is finished at the next start: no sweep stays with part of its jobs (probe CG: a
+// kill left one with 749 of its 1000).
+TEST_F(SweepDeletionTest, ADeletionCutShortIsFinishedAtTheNextStart) {
+  const polytrain::v1::SubmitSweepResponse grid = SubmitGrid(kAdmin, 3);
+  const polytrain::v1::SubmitSweepResponse kept = SubmitGrid(kAdmin, 1, "kept");
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel, /*slots=*/4);
+  for (const Job& job : grid.jobs()) Finish(session, job, {{"eval_accuracy", 0.5}}, 10);
+  Finish(session, kept.jobs(0), {{"eval_accuracy", 0.5}}, 10);
+  ASSERT_TRUE(core_->store().MarkSweepDeleting(grid.sweep_id()).ok());
+  polytrain::v1::DeleteJobRequest one;
+  one.set_id(grid.jobs(0).id());
+  ASSERT_TRUE(api_->DeleteJob(one, kAdmin).ok());
+  Scheduler::Options options;
+  options.lease_thread = false;
+  Open(options);
+  EXPECT_TRUE(absl::IsNotFound(core_->store().GetSweep(grid.sweep_id()).status()));
+  for (const Job& job : grid.jobs()) {
+    EXPECT_TRUE(absl::IsNotFound(core_->store().GetJob(job.id()).status())) << job.id();
+  }
+  EXPECT_EQ(StoredState(kept.sweep_id()), Sweep::SWEEP_STATE_DONE);  // others are untouched
+  EXPECT_TRUE(core_->store().GetJob(kept.jobs(0).id()).ok());
+  EXPECT_TRUE(core_->store().SweepsBeingDeleted()->empty());
+}
+
 TEST_F(SweepDeletionTest, ListSweepsIsNewestFirstByStateAndAClientSeesItsOwn) {
   const Caller alice = Caller::Client("alice"), bob = Caller::Client("bob");
   const polytrain::v1::SubmitSweepResponse first = SubmitGrid(alice, 1);
