@@ -59,7 +59,13 @@ absl::Status ServiceJob::FetchArtifacts(std::map<std::string, std::string>* file
       return absl::OkStatus();
     });
     if (!fetched.ok()) {
-      return absl::Status(fetched.code(), absl::StrCat(named.field, ": ", fetched.message()));
+      // This worker's full disk is its own, not the job's: said where (probe CG).
+      return absl::Status(
+          fetched.code(),
+          absl::StrCat(named.field, ": ", fetched.message(),
+                       IsDiskFull(fetched) ? absl::StrCat(" (this worker's --artifact_cache_dir ",
+                                                          context_.artifact_cache->dir(), ")")
+                                           : ""));
     }
     (*files)[named.id] = lease->path();
     leases->push_back(*std::move(lease));
