@@ -49,10 +49,10 @@ class ArtifactCache {
     std::string path_;
   };
 
-  // The checked local copy of `id` ("sha256:<hex>"), fetched first when there is none or the one
-  // there is damaged. DATA_LOSS when what the coordinator sent does not hash to `id`.
   // The directory it keeps its copies in (--artifact_cache_dir).
   const std::string& dir() const { return dir_; }
+  // The checked local copy of `id` ("sha256:<hex>"), fetched first when there is none or the one
+  // there is damaged. DATA_LOSS when what the coordinator sent does not hash to `id`.
   absl::StatusOr<Lease> Acquire(const std::string& id);
 
   int64_t bytes() const;
