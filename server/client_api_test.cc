@@ -100,17 +100,9 @@ TEST_F(CoordinatorTest, ASearchCountsAsItsReRunsAgainstTheLimit) {
   policy.max_unended_jobs = 10;
   OpenWithPolicy(policy);
   const Caller alice = Caller::Client("alice");
-  polytrain::v1::SubmitSweepRequest request;
-  *request.mutable_base() = Request("search").spec();
-  request.mutable_base()->clear_loss();
+  polytrain::v1::SubmitSweepRequest request =
+      SearchRequest("search", polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING, /*trials=*/2);
   polytrain::v1::LossSearch* search = request.mutable_search();
-  search->set_strategy(polytrain::v1::LossSearch::STRATEGY_SUCCESSIVE_HALVING);
-  search->mutable_loss()->mutable_poly1();
-  polytrain::v1::ParameterRange* range = search->add_ranges();
-  range->set_field("poly1.epsilon");
-  range->set_min(0);
-  range->set_max(5);
-  search->set_trials(2);
   search->set_top_k(2);
   search->set_min_resource(1);
   request.mutable_base()->set_epochs(3);

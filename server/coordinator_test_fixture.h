@@ -143,6 +143,23 @@ class CoordinatorTest : public ::testing::Test {
     return request;
   }
 
+  // A search of `trials` trials over poly1.epsilon in [0, 5], on Request(name)'s spec.
+  static polytrain::v1::SubmitSweepRequest SearchRequest(
+      const std::string& name, polytrain::v1::LossSearch::Strategy strategy, int trials) {
+    polytrain::v1::SubmitSweepRequest request;
+    *request.mutable_base() = Request(name).spec();
+    request.mutable_base()->clear_loss();
+    polytrain::v1::LossSearch* search = request.mutable_search();
+    search->set_strategy(strategy);
+    search->mutable_loss()->mutable_poly1();
+    polytrain::v1::ParameterRange* range = search->add_ranges();
+    range->set_field("poly1.epsilon");
+    range->set_min(0);
+    range->set_max(5);
+    search->set_trials(trials);
+    return request;
+  }
+
   // Connects as a real worker process named `name` does: naming the key of its previous
   // session (this fixture's last Connect under that name), which proves its claims. `threads`
   // 0: the hello says none (no bound on a job's spec.threads).

@@ -2,6 +2,8 @@
 // submitted and the sweep's state; the rest of a Sweep is computed from its jobs when read.
 #include <sqlite3.h>
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/timestamps.h"
 #include "server/sqlite_job_store.h"
@@ -22,6 +24,19 @@ absl::StatusOr<Sweep> ParseSweep(const std::string& blob, int64_t state, int64_t
   record.set_state(static_cast<Sweep::State>(state));
   record.set_deleted_jobs(static_cast<int32_t>(deleted_jobs));
   return record;
+}
+
+// Every sweep `list` (bound, selecting record, state, deleted_jobs) gives, in its order.
+absl::StatusOr<std::vector<Sweep>> ReadSweeps(Statement& list, const char* what) {
+  std::vector<Sweep> sweeps;
+  int rc;
+  while ((rc = list.Step()) == SQLITE_ROW) {
+    absl::StatusOr<Sweep> sweep = ParseSweep(list.Blob(0), list.Int(1), list.Int(2));
+    if (!sweep.ok()) return sweep.status();
+    sweeps.push_back(*std::move(sweep));
+  }
+  if (rc != SQLITE_DONE) return list.status(what);
+  return sweeps;
 }
 
 }  // namespace
@@ -74,15 +89,7 @@ absl::StatusOr<std::vector<Sweep>> SqliteJobStore::SweepsInState(Sweep::State st
   Statement list(reader_->db,
                  "SELECT record, state, deleted_jobs FROM sweeps WHERE state = ? ORDER BY seq");
   list.Bind(1, state);
-  std::vector<Sweep> sweeps;
-  int rc;
-  while ((rc = list.Step()) == SQLITE_ROW) {
-    absl::StatusOr<Sweep> sweep = ParseSweep(list.Blob(0), list.Int(1), list.Int(2));
-    if (!sweep.ok()) return sweep.status();
-    sweeps.push_back(*std::move(sweep));
-  }
-  if (rc != SQLITE_DONE) return list.status("list sweeps");
-  return sweeps;
+  return ReadSweeps(list, "list sweeps");
 }
 
 absl::StatusOr<SweepPage> SqliteJobStore::ListSweeps(const SweepFilter& filter) {
@@ -141,15 +148,7 @@ absl::StatusOr<std::vector<Sweep>> SqliteJobStore::SweepsBeingDeleted() {
   std::lock_guard<std::mutex> lock(reader_->mu);
   Statement list(reader_->db,
                  "SELECT record, state, deleted_jobs FROM sweeps WHERE deleting = 1 ORDER BY seq");
-  std::vector<Sweep> sweeps;
-  int rc;
-  while ((rc = list.Step()) == SQLITE_ROW) {
-    absl::StatusOr<Sweep> sweep = ParseSweep(list.Blob(0), list.Int(1), list.Int(2));
-    if (!sweep.ok()) return sweep.status();
-    sweeps.push_back(*std::move(sweep));
-  }
-  if (rc != SQLITE_DONE) return list.status("list sweeps being deleted");
-  return sweeps;
+  return ReadSweeps(list, "list sweeps being deleted");
 }
 
 absl::Status SqliteJobStore::DeleteSweep(const std::string& id) {

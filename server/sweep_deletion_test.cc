@@ -227,17 +227,8 @@ TEST_F(SweepDeletionTest, AnEndedSweepGoesWithItsJobsAndARunningOneIsRefused) {
 }
 
 TEST_F(SweepDeletionTest, ARandomSearchIsDoneOnceItsTrialsEndAndItsTrialsMayThenGo) {
-  polytrain::v1::SubmitSweepRequest request;
-  *request.mutable_base() = Request("random").spec();
-  request.mutable_base()->clear_loss();
-  polytrain::v1::LossSearch* search = request.mutable_search();
-  search->set_strategy(polytrain::v1::LossSearch::STRATEGY_RANDOM);
-  search->mutable_loss()->mutable_poly1();
-  polytrain::v1::ParameterRange* range = search->add_ranges();
-  range->set_field("poly1.epsilon");
-  range->set_min(0);
-  range->set_max(5);
-  search->set_trials(2);
+  const polytrain::v1::SubmitSweepRequest request =
+      SearchRequest("random", polytrain::v1::LossSearch::STRATEGY_RANDOM, /*trials=*/2);
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> random = api_->SubmitSweep(request, kAdmin);
   ASSERT_TRUE(random.ok()) << random.status();
   ASSERT_EQ(random->jobs_size(), 2);
