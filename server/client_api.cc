@@ -244,17 +244,18 @@ absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
   }
   const std::optional<int64_t> unended_limit =
       caller.own_jobs_only ? std::optional<int64_t>(policy_.max_unended_jobs) : std::nullopt;
-  // A search queues its trials now and its re-runs once they have ended: it counts as the more.
-  const int64_t counted_jobs =
+  // A search queues its trials now and its re-runs once they have ended: both count against the
+  // limit, the re-runs as its pending jobs until they are queued.
+  const int64_t later_jobs =
       sweep != nullptr && sweep->request().has_search() ? SearchRerunJobs(sweep->request()) : 0;
   if (validate_only && unended_limit.has_value()) {  // a dry run is refused as a submit would be
     POLYTRAIN_RETURN_IF_ERROR(queries_->CheckUnendedJobs(
-        caller.name, static_cast<int64_t>(jobs.size()), counted_jobs, *unended_limit));
+        caller.name, static_cast<int64_t>(jobs.size()), later_jobs, *unended_limit));
   }
   const std::vector<NamedArtifact> named = ArtifactsNamedBy(spec, spec_path);
   if (named.empty()) {
     if (validate_only) return jobs;
-    return scheduler_->Submit(std::move(jobs), sweep, unended_limit, counted_jobs);
+    return scheduler_->Submit(std::move(jobs), sweep, unended_limit, later_jobs);
   }
   if (artifacts_ == nullptr) {
     return absl::FailedPreconditionError(
@@ -262,9 +263,8 @@ absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
   }
   absl::StatusOr<std::vector<Job>> stored;
   POLYTRAIN_RETURN_IF_ERROR(artifacts_->SubmitNaming(named, caller, [&] {
-    stored = validate_only
-                 ? std::move(jobs)
-                 : scheduler_->Submit(std::move(jobs), sweep, unended_limit, counted_jobs);
+    stored = validate_only ? std::move(jobs)
+                           : scheduler_->Submit(std::move(jobs), sweep, unended_limit, later_jobs);
     return stored.status();
   }));
   return stored;

@@ -93,11 +93,13 @@ TEST_F(CoordinatorTest, AClientsUnendedJobsAreBoundedByThePolicy) {
                 "for some to end or cancel some"));
 }
 
-// A search queues its trials at once and its re-runs once they have ended: it counts as the
-// more of the two (probe CF: 5 trials were counted, then 60 re-runs took the client to 59 of 40).
-TEST_F(CoordinatorTest, ASearchCountsAsItsReRunsAgainstTheLimit) {
+// A search queues its trials at once and its re-runs once they have ended: both count, the
+// re-runs as the search's pending jobs until they are queued (probe CF: 5 trials were counted,
+// then 60 re-runs took the client to 59 of 40; the review: several searches at once each fitted
+// alone).
+TEST_F(CoordinatorTest, ASearchCountsItsReRunsAgainstTheLimitUntilItQueuesThem) {
   ClientPolicy policy;
-  policy.max_unended_jobs = 10;
+  policy.max_unended_jobs = 12;
   OpenWithPolicy(policy);
   const Caller alice = Caller::Client("alice");
   polytrain::v1::SubmitSweepRequest request =
@@ -108,20 +110,32 @@ TEST_F(CoordinatorTest, ASearchCountsAsItsReRunsAgainstTheLimit) {
   request.mutable_base()->set_epochs(3);
   request.set_seeds(4);  // re-runs: 2 x 4 and 4 of the baseline, 12
   const absl::Status refused = absl::ResourceExhaustedError(
-      "client 'alice' has 0 jobs queued, running or paused and this request adds 12 (2 trials "
-      "now, then up to 12 re-runs of its best losses and the baseline once they end); at most 10 "
-      "at once (coordinator flag --max_unended_jobs_per_client): wait for some to end or cancel "
-      "some");
+      "client 'alice' has 0 jobs queued, running or paused and this request adds 2 and up to 12 "
+      "re-runs of its best losses and the baseline once its trials end; at most 12 at once "
+      "(coordinator flag --max_unended_jobs_per_client): wait for some to end or cancel some");
   EXPECT_EQ(api_->SubmitSweep(request, alice).status(), refused);
   request.set_validate_only(true);
   EXPECT_EQ(api_->SubmitSweep(request, alice).status(), refused);
   request.set_validate_only(false);
   polytrain::v1::ListJobsRequest all;
   EXPECT_EQ(api_->ListJobs(all, kAdmin)->jobs_size(), 0);
-  request.set_seeds(3);  // 9 re-runs: they fit
+  request.set_seeds(3);  // 2 trials and 9 re-runs: they fit
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> fits = api_->SubmitSweep(request, alice);
   ASSERT_TRUE(fits.ok()) << fits.status();
   EXPECT_EQ(fits->jobs_size(), 2);
+  // A second one does not: the first's re-runs are still to come.
+  EXPECT_EQ(api_->SubmitSweep(request, alice).status(),
+            absl::ResourceExhaustedError(
+                "client 'alice' has 2 jobs queued, running or paused and 9 more its searches "
+                "will queue; this request adds 2 and up to 9 re-runs of its best losses and the "
+                "baseline once its trials end; at most 12 at once (coordinator flag "
+                "--max_unended_jobs_per_client): wait for some to end or cancel some"));
+  EXPECT_TRUE(api_->SubmitJob(Request("one"), alice).ok());  // 12 of 12
+  EXPECT_EQ(api_->SubmitJob(Request("two"), alice).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // Queued, the re-runs count as jobs, no longer as pending ones.
+  ASSERT_TRUE(core_->store().ClearSweepPendingJobs(fits->sweep_id()).ok());
+  EXPECT_TRUE(api_->SubmitJob(Request("two"), alice).ok());
   EXPECT_TRUE(api_->SubmitSweep(request, kAdmin).ok());  // an admin has no limit
 }
 

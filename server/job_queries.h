@@ -58,9 +58,9 @@ class JobQueries {
   }
   // What SubmitJob's store would answer for `added` new jobs of `owner` under its limit of
   // unended jobs, storing nothing (JobStore::CheckUnendedJobs).
-  absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t counted_jobs,
+  absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t later_jobs,
                                 int64_t limit) const {
-    return store_->CheckUnendedJobs(owner, added, counted_jobs, limit);
+    return store_->CheckUnendedJobs(owner, added, later_jobs, limit);
   }
   // A SubmitSweep retried (the same client_request_id, so the same sweep id as `record`): the
   // stored sweep's jobs as the answer, or nullopt when there is no such sweep yet. A retry

@@ -71,22 +71,23 @@ class JobStore {
   // stored in the same transaction, unless one of that id exists (a retried request).
   // With `owner_unended_limit`, RESOURCE_EXHAUSTED and nothing stored when the new jobs would give
   // their owner (every job of one call has the same) more than that many jobs queued, running or
-  // paused; a call that stores nothing new (every job a retry) is never refused for it. A call
-  // that stores something counts as at least `counted_jobs` new jobs (a search: as many as it
-  // will queue at once later, its re-runs).
+  // paused, with the jobs its running searches will queue later (their pending jobs); a call
+  // that stores nothing new (every job a retry) is never refused for it. `later_jobs`: the jobs
+  // `sweep` (a search) will queue later, its re-runs, stored as its pending jobs and counted
+  // with the new ones.
   virtual absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
       const polytrain::v1::Sweep* sweep = nullptr,
-      std::optional<int64_t> owner_unended_limit = std::nullopt, int64_t counted_jobs = 0) = 0;
+      std::optional<int64_t> owner_unended_limit = std::nullopt, int64_t later_jobs = 0) = 0;
   // What CreateJobs would do with `job`'s client_request_id, storing nothing: the job its owner
   // stored under it (a retry), none, or ALREADY_EXISTS when that job has another spec.
   virtual absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
       const polytrain::v1::Job& job) = 0;
   // What CreateJobs would answer with `owner_unended_limit` = `limit` for `added` new jobs of
-  // `owner` counted as `counted_jobs`, storing nothing: RESOURCE_EXHAUSTED as it words it, else
-  // OK (a dry run's check).
-  virtual absl::Status CheckUnendedJobs(const std::string& owner, int64_t added,
-                                        int64_t counted_jobs, int64_t limit) = 0;
+  // `owner` and `later_jobs` to queue later, storing nothing: RESOURCE_EXHAUSTED as it words
+  // it, else OK (a dry run's check).
+  virtual absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t later_jobs,
+                                        int64_t limit) = 0;
   // CreateJobs of one job.
   absl::StatusOr<polytrain::v1::Job> CreateJob(polytrain::v1::Job job, bool* created) {
     std::vector<bool> flags;
@@ -157,6 +158,8 @@ class JobStore {
   // Marks a sweep whose deletion begins, before its jobs go (NOT_FOUND for an unknown id); those
   // marked, oldest first, for a coordinator to finish at start what a stop cut short.
   virtual absl::Status MarkSweepDeleting(const std::string& id) = 0;
+  // A search queued the jobs it had pending (its re-runs): they count as jobs from now on.
+  virtual absl::Status ClearSweepPendingJobs(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsBeingDeleted() = 0;
 
   // --- Users' artifacts: one record per (id, owner); the files are in the ArtifactStore. ---

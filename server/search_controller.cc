@@ -250,6 +250,8 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
                  more->size(), request.search().top_k());
     absl::StatusOr<std::vector<Job>> submitted = scheduler_->Submit(*std::move(more));
     if (!submitted.ok()) return submitted.status();
+    // Queued: they count as its owner's jobs now, no longer as the search's pending ones.
+    POLYTRAIN_RETURN_IF_ERROR(store_->ClearSweepPendingJobs(sweep_id));
     // A cancel that listed the sweep's jobs before these were stored has not cancelled them, and
     // a sweep deleted meanwhile (cancelled, every job it had ended) has no record to find them
     // by: they are cancelled here, by id.

@@ -81,6 +81,12 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
     if (t.rerun()) reruns.push_back(t.job_id());
   }
   ASSERT_EQ(reruns.size(), 3u);
+  // Queued, the re-runs count as their owner's 3 unended jobs, no longer also as the search's
+  // pending ones: a fourth fits under a limit of 4.
+  EXPECT_TRUE(core_->store()
+                  .CheckUnendedJobs(submitted.jobs(0).owner(), /*added=*/1, /*later_jobs=*/0,
+                                    /*limit=*/4)
+                  .ok());
   EXPECT_EQ(Get(reruns[0]).loss_name(), "poly1(e=5)");
   EXPECT_EQ(Get(reruns[0]).spec().seed(), submitted.jobs(0).spec().seed() + 1);
   EXPECT_EQ(Get(reruns[0]).search().pause_at_epoch(), 0);

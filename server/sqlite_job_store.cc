@@ -90,21 +90,42 @@ absl::StatusOr<int64_t> CountUnended(sqlite3* db, const std::string& owner, int6
   return count.Int(0);
 }
 
-// RESOURCE_EXHAUSTED when `added` new jobs on top of the `before` unended ones (`exact`: else
-// the count stopped there, past `limit`) give `owner` more than `limit`. A request `counted` as
-// more jobs than it stores now (a search: its re-runs come when its trials end) says so.
-absl::Status CheckUnendedLimit(const std::string& owner, int64_t before, bool exact, int64_t added,
-                               int64_t counted, int64_t limit) {
-  const int64_t adds = std::max(added, counted);
-  if (added == 0 || before + adds <= limit) return absl::OkStatus();
+// The jobs `owner`'s running searches will queue later (their re-runs), but `except`'s.
+absl::StatusOr<int64_t> CountPending(sqlite3* db, const std::string& owner,
+                                     const std::string& except) {
+  Statement sum(db,
+                "SELECT COALESCE(SUM(pending_jobs), 0) FROM sweeps "
+                "WHERE owner = ? AND state = ? AND id != ?");
+  sum.Bind(1, owner);
+  sum.Bind(2, polytrain::v1::Sweep::SWEEP_STATE_RUNNING);
+  sum.Bind(3, except);
+  if (sum.Step() != SQLITE_ROW) return sum.status("count pending jobs");
+  return sum.Int(0);
+}
+
+// What a request holds against its owner's limit: `added` jobs now and `later` ones it will
+// queue later (a search's re-runs); what the owner holds: `before` unended jobs (`exact`: else
+// the count stopped there, past the limit) and `pending` ones its running searches will queue.
+struct UnendedCount {
+  int64_t before = 0;
+  bool exact = true;
+  int64_t pending = 0;
+  int64_t added = 0;
+  int64_t later = 0;
+};
+
+// RESOURCE_EXHAUSTED when the request's jobs would give `owner` more than `limit`.
+absl::Status CheckUnendedLimit(const std::string& owner, const UnendedCount& n, int64_t limit) {
+  if (n.added == 0 || n.before + n.pending + n.added + n.later <= limit) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
       "client ", Quote(owner), " has ",
-      exact ? absl::StrCat(before) : absl::StrCat(before, " or more"),
-      before == 1 && exact ? " job" : " jobs", " queued, running or paused and this request adds ",
-      adds,
-      counted > added ? absl::StrCat(" (", added, " trials now, then up to ", counted,
-                                     " re-runs of its best losses and the baseline once they end)")
-                      : "",
+      n.exact ? absl::StrCat(n.before) : absl::StrCat(n.before, " or more"),
+      n.before == 1 && n.exact ? " job" : " jobs", " queued, running or paused",
+      n.pending > 0 ? absl::StrCat(" and ", n.pending, " more its searches will queue;") : " and",
+      " this request adds ", n.added,
+      n.later > 0 ? absl::StrCat(" and up to ", n.later,
+                                 " re-runs of its best losses and the baseline once its trials end")
+                  : "",
       "; at most ", limit,
       " at once (coordinator flag --max_unended_jobs_per_client): wait for some to end or "
       "cancel some"));
@@ -156,14 +177,14 @@ SqliteJobStore::~SqliteJobStore() {
 
 absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
     std::vector<Job> jobs, std::vector<bool>* created, const polytrain::v1::Sweep* sweep,
-    std::optional<int64_t> owner_unended_limit, int64_t counted_jobs) {
+    std::optional<int64_t> owner_unended_limit, int64_t later_jobs) {
   std::lock_guard<std::mutex> lock(writer_.mu);
   sqlite3* db = writer_.db;
   created->assign(jobs.size(), false);
   std::vector<bool> made(jobs.size(), false);
   Transaction tx(db);
   POLYTRAIN_RETURN_IF_ERROR(tx.begun());
-  if (sweep != nullptr) POLYTRAIN_RETURN_IF_ERROR(InsertSweep(db, *sweep));
+  if (sweep != nullptr) POLYTRAIN_RETURN_IF_ERROR(InsertSweep(db, *sweep, later_jobs));
   Statement insert(db,
                    "INSERT INTO jobs (id, state, priority, client_request_id, job, owner) "
                    "VALUES (?, ?, ?, ?, ?, ?)");
@@ -210,12 +231,15 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
   if (owner_unended_limit.has_value() && added > 0) {
     // Counted with the new rows in, inside the transaction: two submits at once cannot both fit
     // in the last places.
+    const std::string& owner = jobs.front().owner();
     const int64_t cap = *owner_unended_limit + added + 1;
-    absl::StatusOr<int64_t> unended = CountUnended(db, jobs.front().owner(), cap);
+    absl::StatusOr<int64_t> unended = CountUnended(db, owner, cap);
     if (!unended.ok()) return unended.status();
-    POLYTRAIN_RETURN_IF_ERROR(CheckUnendedLimit(jobs.front().owner(), *unended - added,
-                                                *unended < cap, added, counted_jobs,
-                                                *owner_unended_limit));
+    absl::StatusOr<int64_t> pending = CountPending(db, owner, sweep == nullptr ? "" : sweep->id());
+    if (!pending.ok()) return pending.status();
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckUnendedLimit(owner, {*unended - added, *unended < cap, *pending, added, later_jobs},
+                          *owner_unended_limit));
   }
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
   *created = std::move(made);
@@ -223,11 +247,13 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
 }
 
 absl::Status SqliteJobStore::CheckUnendedJobs(const std::string& owner, int64_t added,
-                                              int64_t counted_jobs, int64_t limit) {
+                                              int64_t later_jobs, int64_t limit) {
   std::lock_guard<std::mutex> lock(reader_->mu);
   absl::StatusOr<int64_t> before = CountUnended(reader_->db, owner, limit + 1);
   if (!before.ok()) return before.status();
-  return CheckUnendedLimit(owner, *before, *before <= limit, added, counted_jobs, limit);
+  absl::StatusOr<int64_t> pending = CountPending(reader_->db, owner, "");
+  if (!pending.ok()) return pending.status();
+  return CheckUnendedLimit(owner, {*before, *before <= limit, *pending, added, later_jobs}, limit);
 }
 
 absl::StatusOr<std::optional<Job>> SqliteJobStore::RetriedJob(const Job& job) {

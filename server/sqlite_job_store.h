@@ -34,7 +34,7 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
       const polytrain::v1::Sweep* sweep = nullptr,
-      std::optional<int64_t> owner_unended_limit = std::nullopt, int64_t counted_jobs = 0) override;
+      std::optional<int64_t> owner_unended_limit = std::nullopt, int64_t later_jobs = 0) override;
   absl::StatusOr<polytrain::v1::Sweep> GetSweep(const std::string& id) override;
   absl::Status SetSweepState(const std::string& id, polytrain::v1::Sweep::State state) override;
   absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsInState(
@@ -42,10 +42,11 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<SweepPage> ListSweeps(const SweepFilter& filter) override;
   absl::Status DeleteSweep(const std::string& id) override;
   absl::Status MarkSweepDeleting(const std::string& id) override;
+  absl::Status ClearSweepPendingJobs(const std::string& id) override;
   absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsBeingDeleted() override;
   absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
       const polytrain::v1::Job& job) override;
-  absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t counted_jobs,
+  absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t later_jobs,
                                 int64_t limit) override;
   absl::StatusOr<polytrain::v1::Job> GetJob(const std::string& id) override;
   absl::Status UpdateJob(const polytrain::v1::Job& job) override;
@@ -104,7 +105,8 @@ class SqliteJobStore : public JobStore {
   // jobs.end_ms of `job`: when it ended, for a job in a final state; none before.
   static std::optional<int64_t> EndMillis(const polytrain::v1::Job& job);
   // Inserts `sweep` unless its id is stored, inside the caller's transaction on `db`.
-  static absl::Status InsertSweep(sqlite3* db, const polytrain::v1::Sweep& sweep);
+  static absl::Status InsertSweep(sqlite3* db, const polytrain::v1::Sweep& sweep,
+                                  int64_t pending_jobs);
 
   Connection writer_;
   // A second connection to the same file; an in-memory database has one connection for both.

@@ -101,9 +101,12 @@ constexpr const char* kMigrations[] = {
       ALTER TABLE sweeps ADD COLUMN deleted_jobs INTEGER NOT NULL DEFAULT 0;
     )sql",
     // 11: a sweep whose deletion began (DeleteSweep deletes its jobs one by one): a coordinator
-    // stopped meanwhile finishes it when it starts again, so no sweep stays half there.
+    // stopped meanwhile finishes it when it starts again, so no sweep stays half there. And the
+    // jobs a running search will queue later (its re-runs), which count against its owner's
+    // limit of unended jobs until they are queued.
     R"sql(
       ALTER TABLE sweeps ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sweeps ADD COLUMN pending_jobs INTEGER NOT NULL DEFAULT 0;
     )sql",
 };
 

@@ -41,18 +41,20 @@ absl::StatusOr<std::vector<Sweep>> ReadSweeps(Statement& list, const char* what)
 
 }  // namespace
 
-absl::Status SqliteJobStore::InsertSweep(sqlite3* db, const Sweep& sweep) {
+absl::Status SqliteJobStore::InsertSweep(sqlite3* db, const Sweep& sweep, int64_t pending_jobs) {
   Sweep record;
   record.set_id(sweep.id());
   record.set_owner(sweep.owner());
   *record.mutable_request() = sweep.request();
   *record.mutable_create_time() = NowTimestamp();
   Statement insert(db,
-                   "INSERT OR IGNORE INTO sweeps (id, owner, state, record) VALUES (?, ?, ?, ?)");
+                   "INSERT OR IGNORE INTO sweeps (id, owner, state, record, pending_jobs) "
+                   "VALUES (?, ?, ?, ?, ?)");
   insert.Bind(1, record.id());
   insert.Bind(2, record.owner());
   insert.Bind(3, sweep.state());
   insert.BindBlob(4, record.SerializeAsString());
+  insert.Bind(5, pending_jobs);
   if (insert.Step() != SQLITE_DONE) return insert.status("insert sweep");
   return absl::OkStatus();
 }
@@ -131,6 +133,14 @@ absl::StatusOr<SweepPage> SqliteJobStore::ListSweeps(const SweepFilter& filter) 
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return list.status("list sweeps");
   return page;
+}
+
+absl::Status SqliteJobStore::ClearSweepPendingJobs(const std::string& id) {
+  std::lock_guard<std::mutex> lock(writer_.mu);
+  Statement clear(writer_.db, "UPDATE sweeps SET pending_jobs = 0 WHERE id = ?");
+  clear.Bind(1, id);
+  if (clear.Step() != SQLITE_DONE) return clear.status("clear a sweep's pending jobs");
+  return absl::OkStatus();
 }
 
 absl::Status SqliteJobStore::MarkSweepDeleting(const std::string& id) {
