@@ -72,14 +72,19 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> DeleteEndedSweep(Scheduler& s
 absl::Status FinishSweepDeletions(Scheduler& scheduler, JobStore& store, ArtifactStore* files) {
   absl::StatusOr<std::vector<Sweep>> cut_short = store.SweepsBeingDeleted();
   if (!cut_short.ok()) return cut_short.status();
+  absl::Status first_failure;
   for (const Sweep& record : *cut_short) {
     spdlog::info("sweep {}: finishing its deletion, which a stop of the coordinator cut short",
                  record.id());
     absl::StatusOr<polytrain::v1::DeleteSweepResponse> deleted =
         DeleteEndedSweep(scheduler, store, files, record);
-    if (!deleted.ok()) return deleted.status();
+    if (!deleted.ok() && first_failure.ok()) {  // the others are still finished
+      first_failure =
+          absl::Status(deleted.status().code(),
+                       absl::StrCat("sweep ", record.id(), ": ", deleted.status().message()));
+    }
   }
-  return absl::OkStatus();
+  return first_failure;
 }
 
 }  // namespace polytrain

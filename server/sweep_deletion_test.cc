@@ -7,6 +7,7 @@
 #include "api/job_states.h"
 #include "gtest/gtest.h"
 #include "server/coordinator_test_fixture.h"
+#include "sqlite3.h"
 
 namespace polytrain {
 namespace {
@@ -70,9 +71,9 @@ TEST_F(SweepDeletionTest, AGridSweepsRecordIsDoneOnceItsJobsEndAndAfterARestart)
   EXPECT_EQ(StoredState(grid.sweep_id()), Sweep::SWEEP_STATE_DONE);
 }
 
-// A deletion cut short by a stop (here: marked, one job deleted, then the coordinator
-// restarted) is finished at the next start: no sweep stays with part of its jobs (probe CG: a
-// kill left one with 749 of its 1000).
+// A deletion cut short (here a trigger fails it at the sweep's second job, as a kill would stop
+// it) is finished at the next start: no sweep stays with part of its jobs (probe CG: a kill left
+// one with 749 of its 1000).
 TEST_F(SweepDeletionTest, ADeletionCutShortIsFinishedAtTheNextStart) {
   const polytrain::v1::SubmitSweepResponse grid = SubmitGrid(kAdmin, 3);
   const polytrain::v1::SubmitSweepResponse kept = SubmitGrid(kAdmin, 1, "kept");
@@ -80,10 +81,18 @@ TEST_F(SweepDeletionTest, ADeletionCutShortIsFinishedAtTheNextStart) {
   const int64_t session = Connect("w1", &channel, /*slots=*/4);
   for (const Job& job : grid.jobs()) Finish(session, job, {{"eval_accuracy", 0.5}}, 10);
   Finish(session, kept.jobs(0), {{"eval_accuracy", 0.5}}, 10);
-  ASSERT_TRUE(core_->store().MarkSweepDeleting(grid.sweep_id()).ok());
-  polytrain::v1::DeleteJobRequest one;
-  one.set_id(grid.jobs(0).id());
-  ASSERT_TRUE(api_->DeleteJob(one, kAdmin).ok());
+  auto exec = [this](const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    sqlite3_close(db);
+  };
+  exec("CREATE TRIGGER cut BEFORE DELETE ON jobs WHEN OLD.id = '" + grid.jobs(1).id() +
+       "' BEGIN SELECT RAISE(FAIL, 'cut short'); END");
+  EXPECT_FALSE(Delete(grid.sweep_id(), kAdmin).ok());
+  EXPECT_TRUE(core_->store().GetSweep(grid.sweep_id()).ok());  // half there
+  EXPECT_TRUE(core_->store().GetJob(grid.jobs(1).id()).ok());
+  exec("DROP TRIGGER cut");
   Scheduler::Options options;
   options.lease_thread = false;
   Open(options);
