@@ -1,10 +1,12 @@
 #include "client/spec_setting.h"
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -74,12 +76,17 @@ absl::Status ApplySetting(const std::string& flag, const std::string& setting, M
   // fields ("1 epochs: 3") is refused, not applied.
   std::unique_ptr<Message> parsed(parent->New());
   ParseComplaint complaint;
+  google::protobuf::TextFormat::ParseInfoTree named;  // every field the text names, zero or not
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&complaint);
+  parser.WriteLocationsTo(&named);
   const bool ok = parser.ParseFromString(absl::StrCat(field->name(), ": ", value), parsed.get());
-  std::vector<const FieldDescriptor*> set;
-  parsed->GetReflection()->ListFields(*parsed, &set);
-  if (!ok || set.size() > 1 || (set.size() == 1 && set[0] != field)) {
+  bool others = false;
+  for (int i = 0; i < parent->GetDescriptor()->field_count(); ++i) {
+    const FieldDescriptor* other = parent->GetDescriptor()->field(i);
+    others |= other != field && named.GetLocation(other, other->is_repeated() ? 0 : -1).line >= 0;
+  }
+  if (!ok || others) {
     return absl::InvalidArgumentError(absl::StrCat(
         flag, " ", Quote(setting), ": ", path, ": not a value of this field",
         ok ? " (it goes on past the value)" : absl::StrCat(" (", complaint.text(), ")")));
@@ -101,6 +108,16 @@ absl::Status ApplySettings(const std::string& flag, const std::vector<std::strin
     if (!given.insert(path).second) {
       return absl::InvalidArgumentError(
           absl::StrCat(flag, ": ", Quote(path), " given twice (the second would silently win)"));
+    }
+    // A message and a field inside it: one would silently undo the other.
+    for (const std::string& other : given) {
+      const bool inside =
+          absl::StartsWith(path, other + ".") || absl::StartsWith(other, path + ".");
+      if (inside) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            flag, ": ", Quote(std::min(path, other)), " and ", Quote(std::max(path, other)),
+            " both given (the message would replace the field, or the field part of it)"));
+      }
     }
     if (absl::Status s = ApplySetting(flag, setting, result.get()); !s.ok()) return s;
   }

@@ -56,8 +56,14 @@ TEST(SpecSettingTest, ARefusedSettingNamesItAndChangesNothing) {
             "--set 'batch_size.x=1': batch_size is not a message field, so it has no field 'x'");
   EXPECT_EQ(refused({"optimizer.nope=1"}).substr(0, 61),
             "--set 'optimizer.nope=1': OptimizerSpec has no field 'nope' (");
+  EXPECT_EQ(refused({"optimizer.learning_rate=0.1", "optimizer={ adam {} }"}),
+            "--set: 'optimizer' and 'optimizer.learning_rate' both given (the message would "
+            "replace the field, or the field part of it)");
   EXPECT_EQ(refused({"epochs=1", "epochs=2"}),
             "--set: 'epochs' given twice (the second would silently win)");
+  EXPECT_EQ(refused({"epochs=0 batch_size: 0"}),
+            "--set 'epochs=0 batch_size: 0': epochs: not a value of this field (it goes on "
+            "past the value)");
   EXPECT_EQ(refused({"batch_size=1 epochs: 3"}),
             "--set 'batch_size=1 epochs: 3': batch_size: not a value of this field (it goes on "
             "past the value)");

@@ -1,5 +1,5 @@
-// polyctl search FILE (--range FIELD=MIN:MAX[:log]... [--loss TEXT] [--trials N] | --loss-grid
-// G...)
+// polyctl search FILE [--set FIELD=VALUE]... (--range FIELD=MIN:MAX[:log]... [--loss TEXT]
+//                     [--trials N] | --loss-grid G...)
 //                     [--strategy successive_halving|random] [--min-resource R] [--eta N]
 //                     [--unit epochs|steps] [--top-k K] [--seeds N] [--metric M]
 //                     [--baseline TEXT] [--draw-seed S] [--label K=V]... [--request-id R]

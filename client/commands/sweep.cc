@@ -1,5 +1,5 @@
-// polyctl sweep FILE --loss-grid G... [--loss TEXT...] [--seeds N] [--label K=V]...
-//                    [--request-id R] [--files DIR | --no-upload] [--dry-run]
+// polyctl sweep FILE [--set FIELD=VALUE]... --loss-grid G... [--loss TEXT...] [--seeds N]
+//                    [--label K=V]... [--request-id R] [--files DIR | --no-upload] [--dry-run]
 //                    [--wait]
 #include <iostream>
 #include <memory>

@@ -11,7 +11,8 @@ bring your own TorchScript model and tensor data, watch runs and compare losses.
 A job's `state` is a JobState value: polytrain.JOB_STATE_SUCCEEDED, ... (the enum itself is
 polytrain.JobState; FINAL_STATES those that do not change any more, STATE_NAMES the short names).
 Every refusal, the coordinator's or the client's own check of an argument, is a PolyTrainError;
-an INVALID_ARGUMENT (either's) is an ArgumentError, also a ValueError.
+an INVALID_ARGUMENT about a value (either's) is an ArgumentError, also a ValueError; one about a
+path that is not a file or not a directory is an IsADirectoryError or NotADirectoryError.
 
 Depends on grpcio and protobuf only (Debian: python3-grpcio, python3-protobuf); torch only to
 upload a torch.jit.ScriptModule directly. The message classes (polytrain.v1.*_pb2) are generated
@@ -35,7 +36,8 @@ from polytrain.v1.job_record_pb2 import (JOB_STATE_CANCELLED, JOB_STATE_FAILED, 
                                          JOB_STATE_STOPPED, JOB_STATE_SUCCEEDED,
                                          JOB_STATE_UNSPECIFIED)
 
-__all__ = ["Client", "PolyTrainError", "ArgumentError", "artifact_name", "state_name", "JobState", "FINAL_STATES",
-           "STATE_NAMES", "SWEEP_STATE_NAMES", "JOB_STATE_UNSPECIFIED", "JOB_STATE_QUEUED",
+__all__ = ["Client", "PolyTrainError", "ArgumentError", "artifact_name", "state_name", "JobState",
+           "FINAL_STATES", "STATE_NAMES", "SWEEP_STATE_NAMES", "JOB_STATE_UNSPECIFIED",
+           "JOB_STATE_QUEUED",
            "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
            "JOB_STATE_PAUSED", "JOB_STATE_STOPPED"]
