@@ -47,6 +47,26 @@ TEST_F(CoordinatorTest, AHistoryOverTheMessageLimitAsksForMaxPoints) {
   ASSERT_TRUE(thinned.ok()) << thinned.status();
   EXPECT_EQ(thinned->points_size(), fit);
   EXPECT_EQ(thinned->points(fit - 1).step(), 5000);  // the newest is always there
+  // One point is the newest, read by its key (an eval point at the last step comes after the
+  // train point there).
+  polytrain::v1::WorkerMessage eval;
+  eval.mutable_metrics()->set_job_id(job.id());
+  eval.mutable_metrics()->set_attempt(1);
+  polytrain::v1::MetricPoint* last = eval.mutable_metrics()->add_points();
+  last->set_kind(polytrain::v1::MetricPoint::KIND_EVAL);
+  last->set_step(5000);
+  (*last->mutable_values())["eval_accuracy"] = 0.5;
+  ASSERT_TRUE(protocol_->Handle(session, eval).ok());
+  request.set_max_points(1);
+  const absl::StatusOr<polytrain::v1::GetMetricsResponse> newest =
+      api_->GetMetrics(request, kAdmin);
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  ASSERT_EQ(newest->points_size(), 1);
+  EXPECT_EQ(newest->points(0).SerializeAsString(), last->SerializeAsString());
+  polytrain::v1::GetMetricsRequest none;  // a job with no points yet: an empty answer
+  none.set_job_id(Submit("fresh").id());
+  none.set_max_points(1);
+  EXPECT_EQ(api_->GetMetrics(none, kAdmin)->points_size(), 0);
 }
 
 TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {

@@ -60,6 +60,19 @@ absl::StatusOr<Job> JobQueries::AccessibleJob(absl::string_view field, const std
   return job;
 }
 
+absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> JobQueries::NewestOrAllPoints(
+    const std::string& job_id, bool newest_only) const {
+  if (!newest_only) return store_->GetMetrics(job_id);
+  // The newest point alone (polyctl get of a running job asks for it): read by its key, not by
+  // reading the whole history to keep its last.
+  absl::StatusOr<std::optional<MetricKey>> newest = store_->NewestMetricKey(job_id);
+  if (!newest.ok()) return newest.status();
+  if (!newest->has_value()) return std::vector<polytrain::v1::MetricPoint>();
+  // Keys are (step, kind), kind an integer: the one point after (step, kind - 1) up to the newest.
+  const MetricKey just_before{(*newest)->step, (*newest)->kind - 1};
+  return store_->GetMetricsBetween(job_id, just_before, **newest, /*limit=*/1);
+}
+
 absl::StatusOr<Job> JobQueries::GetJob(const polytrain::v1::GetJobRequest& request,
                                        const Caller& caller) const {
   return AccessibleJob("id", request.id(), caller);
@@ -102,7 +115,7 @@ absl::StatusOr<polytrain::v1::GetMetricsResponse> JobQueries::GetMetrics(
     return s;
   }
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points =
-      store_->GetMetrics(request.job_id());
+      NewestOrAllPoints(request.job_id(), /*newest_only=*/request.max_points() == 1);
   if (!points.ok()) return points.status();
   polytrain::v1::GetMetricsResponse response;
   const size_t n = points->size(), limit = static_cast<size_t>(request.max_points());

@@ -70,6 +70,10 @@ class JobQueries {
       const polytrain::v1::Sweep& record) const;
 
  private:
+  // Every stored point of the job, or (`newest_only`) its newest alone, read by its key.
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> NewestOrAllPoints(
+      const std::string& job_id, bool newest_only) const;
+
   JobStore* const store_;
 };
 
