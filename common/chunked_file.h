@@ -43,7 +43,8 @@ class ChunkedFileReader {
 // ("the receiver's disk is full"), anything else INTERNAL; `what` says what failed.
 absl::Status WriteFailure(absl::string_view what, int error);
 // A refusal for a full disk: WriteFailure's, and the coordinator's own ("the coordinator's --db
-// disk is full"): RESOURCE_EXHAUSTED saying "disk is full". Space may come back; a quota does not.
+// disk is full"), a file system's quota (EDQUOT) included: RESOURCE_EXHAUSTED saying "disk is
+// full". Space may come back; our own limits (--max_artifact_bytes, uploads at once) do not.
 bool IsDiskFull(const absl::Status& status);
 
 class ChunkedFileWriter {
