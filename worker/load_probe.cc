@@ -97,12 +97,14 @@ class ChildPool {
       old = waiting_;
       waiting_ = WaitingChild{};
       generation = ++generation_;
+      enabling_ = !binary.empty();
     }
     End(old);
     if (binary.empty()) return;
     // The first from this thread (the worker's main, which outlives every job).
     StartOne(binary, generation);
     std::lock_guard<std::mutex> lock(mu_);
+    enabling_ = false;
     if (!started_) {
       started_ = true;
       std::thread([this] { Refill(); }).detach();
@@ -159,7 +161,7 @@ class ChildPool {
   void Refill() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      refill_.wait(lock, [this] { return waiting_.pid == 0 && !binary_.empty(); });
+      refill_.wait(lock, [this] { return waiting_.pid == 0 && !binary_.empty() && !enabling_; });
       const std::string binary = binary_;
       const uint64_t generation = generation_;
       lock.unlock();
@@ -177,6 +179,9 @@ class ChildPool {
   std::string binary_;
   WaitingChild waiting_;
   uint64_t generation_ = 0;  // of binary_: a child started for an earlier one is not kept
+  // Enable is starting the first child for binary_: the refill thread, back from starting one
+  // for an earlier binary, must not start a second beside it.
+  bool enabling_ = false;
   bool started_ = false;
 };
 
