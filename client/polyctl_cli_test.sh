@@ -31,7 +31,8 @@ expect() {
   --db "$tmp/db.sqlite" --artifacts "$tmp/artifacts" --metrics_listen "" \
   2>"$tmp/coordinator.log" &
 coordinator_pid=$!
-for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
+for _ in $(seq 400); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
+[[ -s "$tmp/port" ]] || { echo "the coordinator did not start: $(cat "$tmp/coordinator.log")"; exit 1; }
 export POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
 "$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name cli-worker \
   2>"$tmp/worker.log" &
@@ -512,6 +513,8 @@ expect 0 "Exit codes: 0 success" -- --help
 
 # Cancel a queued job (the worker is gone) and watch it end as cancelled: exit 6.
 kill "$worker_pid"; wait "$worker_pid" 2>/dev/null
+# Gone for the coordinator too (it ends the session on its own thread) before the submit.
+for _ in $(seq 400); do grep -q "worker cli-worker disconnected" "$tmp/coordinator.log" && break; sleep 0.05; done
 "$polyctl" submit "$spec" --name never >"$tmp/out"
 queued=$(head -1 "$tmp/out")
 # A watch of it says what it waits for, then ends when it is cancelled.

@@ -20,8 +20,9 @@ TEST_F(CoordinatorTest, AnAttemptPastItsTimeLimitIsStoppedAndTheJobFails) {
   request.mutable_spec()->set_time_limit_seconds(2);
   const Job job = *api_->SubmitJob(request, kAdmin);
   RecordingChannel channel;
+  const Scheduler::Clock::time_point before = Scheduler::Clock::now();  // its clock starts later
   const int64_t session = Connect("w", &channel);
-  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(1));
+  scheduler_->ExpireLeases(before + std::chrono::seconds(1));
   EXPECT_TRUE(channel.Cancelled().empty());  // still within its time
   scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(3));
   EXPECT_EQ(channel.Cancelled(), (std::vector<std::string>{job.id()}));

@@ -57,24 +57,30 @@ class TransferIdleTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    StartServer(kIdleSeconds);
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown(5);
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void StartServer(int idle_seconds) {
+    if (server_ != nullptr) server_->Shutdown(5);
+    server_.reset();
     CoordinatorServer::Options options;
     options.listen = "127.0.0.1:0";
     options.db = (dir_ / "jobs.db").string();
     options.artifacts = (dir_ / "artifacts").string();
     options.metrics_listen = "";
     options.security.plaintext = true;
-    options.transfer_idle_seconds = kIdleSeconds;
+    options.transfer_idle_seconds = idle_seconds;
     absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
                                    grpc::InsecureChannelCredentials());
     stub_ = v1::Coordinator::NewStub(channel_);
-  }
-  void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown(5);
-    server_.reset();
-    fs::remove_all(dir_);
   }
 
   // An upload's first chunk: the file's name and digest, and a part of its bytes.
@@ -142,17 +148,20 @@ TEST_F(TransferIdleTest, AStalledUploadIsEndedWithNothingKeptAndItsSlotGivenBack
 }
 
 TEST_F(TransferIdleTest, AnUploadThatKeepsSendingOutlastsTheIdleLimit) {
-  // Twelve chunks a quarter of a second apart: three times the idle limit in all, never idle.
-  const std::string bytes(12 * 1024, 'p');
+  // Sixteen chunks a quarter of a second apart: 4 s in all, past a 3 s idle limit, never idle
+  // (a 3 s limit leaves a slow machine room between two chunks; the other tests keep 1 s).
+  StartServer(3);
+  ASSERT_NE(server_, nullptr);
+  const std::string bytes(16 * 1024, 'p');
   grpc::ClientContext context;
   SetDeadline(&context);
   v1::Artifact stored;
   auto upload = stub_->UploadArtifact(&context, &stored);
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < 16; ++i) {
     v1::UploadArtifactRequest chunk;
     if (i == 0) chunk = FirstChunk("slow", bytes);
     chunk.set_data(bytes.substr(i * 1024, 1024));
-    chunk.set_last(i == 11);
+    chunk.set_last(i == 15);
     ASSERT_TRUE(upload->Write(chunk)) << "chunk " << i;
     // The pace of a slow client is what is tested here, not a wait for another thread.
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -160,7 +169,7 @@ TEST_F(TransferIdleTest, AnUploadThatKeepsSendingOutlastsTheIdleLimit) {
   upload->WritesDone();
   const grpc::Status status = upload->Finish();
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(stored.size_bytes(), 12 * 1024);
+  EXPECT_EQ(stored.size_bytes(), 16 * 1024);
 }
 
 // Empty chunks are no progress: past kMaxEmptyChunksInARow in a row the upload is refused, not

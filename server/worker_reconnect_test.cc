@@ -15,8 +15,9 @@ TEST_F(CoordinatorTest, AReconnectingWorkerReattachesItsRunningJob) {
   RecordingChannel before, after;
   const int64_t first = Connect("w", &before);
   protocol_->Disconnected(first);
+  const Scheduler::Clock::time_point reconnect = Scheduler::Clock::now();  // its lease: later
   const int64_t second = Connect("w", &after, 1, false, {job.id()});
-  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(9));
+  scheduler_->ExpireLeases(reconnect + std::chrono::seconds(9));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_TRUE(after.Assigned().empty());  // not assigned again
   Finish(second, job);
@@ -230,8 +231,9 @@ TEST_F(CoordinatorTest, ARestoredJobsLeaseStartsWhenTheCoordinatorServes) {
   Open(options);
   scheduler_->ExpireLeases(Later());  // still starting: not yet serving
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
+  const Scheduler::Clock::time_point before = Scheduler::Clock::now();  // its lease starts later
   scheduler_->Serving();
-  scheduler_->ExpireLeases(Scheduler::Clock::now() + std::chrono::seconds(9));
+  scheduler_->ExpireLeases(before + std::chrono::seconds(9));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
   scheduler_->ExpireLeases(Later());  // its worker never came back
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_QUEUED);

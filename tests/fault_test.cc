@@ -59,7 +59,8 @@ TEST_F(FaultTest, AWorkerWhoseConnectionFallsSilentIsLetGoByKeepaliveAndComesBac
   Job job;
   ASSERT_TRUE(Submit(spec, &job).ok());
   ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
-  ASSERT_EQ(Scrape("polytrain_workers_connected"), 1);
+  // (A worker slow to answer a ping on a busy machine may have been let go and come back.)
+  ASSERT_TRUE(WaitFor([&] { return Scrape("polytrain_workers_connected") == 1; }, 30));
   proxy.Freeze();  // no byte moves, no connection ends: a hung host
   ASSERT_TRUE(WaitFor([&] { return Scrape("polytrain_workers_connected") == 0; }, 30));
   proxy.Thaw();
@@ -70,7 +71,7 @@ TEST_F(FaultTest, AWorkerWhoseConnectionFallsSilentIsLetGoByKeepaliveAndComesBac
 }
 
 TEST_F(FaultTest, ADamagedStoredCheckpointIsPassedOverForThePreviousOne) {
-  StartCoordinator(/*lease_seconds=*/2);
+  StartCoordinator(/*lease_seconds=*/6);  // renewed every 2 s: 2 s lapsed on a busy machine
   StartWorker("doomed", nullptr, /*checkpoints=*/true);
   v1::JobSpec spec = Spec("resumable-despite-damage", 150);
   spec.mutable_checkpoint()->set_every_steps(400);
@@ -107,7 +108,7 @@ TEST_F(FaultTest, ADamagedStoredCheckpointIsPassedOverForThePreviousOne) {
 }
 
 TEST_F(FaultTest, ARequeuedJobResumesFromItsUploadedCheckpointOnAnotherWorker) {
-  StartCoordinator(/*lease_seconds=*/2);
+  StartCoordinator(/*lease_seconds=*/6);
   StartWorker("doomed", nullptr, /*checkpoints=*/true);
   v1::JobSpec spec = Spec("resumable", 150);
   spec.mutable_checkpoint()->set_every_steps(400);
@@ -183,7 +184,7 @@ TEST_F(FaultTest, AWorkerStoppedWithSigtermCheckpointsAndGivesItsJobBackAtOnce) 
 }
 
 TEST_F(FaultTest, LapsedLeaseRequeuesTheJobOnAnotherWorker) {
-  StartCoordinator(/*lease_seconds=*/2);
+  StartCoordinator(/*lease_seconds=*/6);
   StartWorker("doomed");
   Job job;
   v1::JobSpec spec = Spec("survivor", 200);

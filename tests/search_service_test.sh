@@ -12,6 +12,7 @@ polyctl=$build/client/polyctl
 tmp=$(mktemp -d)
 cleanup() {
   kill "${w1_pid:-}" "${w2_pid:-}" "${coordinator_pid:-}" 2>/dev/null
+  kill -CONT "${w1_pid:-}" "${w2_pid:-}" 2>/dev/null  # stopped ones take the kill once going
   wait 2>/dev/null
   rm -rf "$tmp"
 }
@@ -53,11 +54,18 @@ sys.exit(0 if d['rungs'][0].get('reported', 0) >= 3 else 1)" 2>/dev/null && brea
   sleep 0.05
 done
 # A watch of the search and one of a trial, begun before the kill, outlive it: they watch again
-# once the coordinator is back.
+# once the coordinator is back. The workers are stopped until then, so that the watched trial
+# (one not ended yet) cannot end before the kill, however slow this machine is.
+kill -STOP "$w1_pid" "$w2_pid"
+"$polyctl" get "$sweep" --format json >"$tmp/sweep.json"
 "$polyctl" watch "$sweep" >"$tmp/watch-sweep.out" 2>"$tmp/watch-sweep.err" &
 watch_sweep_pid=$!
-first_trial=$(/usr/bin/python3 -c "import json; print(json.load(open('$tmp/sweep.json'))['trials'][0]['job_id'])")
-"$polyctl" watch "$first_trial" >"$tmp/watch-trial.out" 2>"$tmp/watch-trial.err" &
+open_trial=$(/usr/bin/python3 -c "
+import json
+trials = json.load(open('$tmp/sweep.json'))['trials']
+print(next(t['job_id'] for t in trials if t['state'] in
+           ('JOB_STATE_QUEUED', 'JOB_STATE_RUNNING', 'JOB_STATE_PAUSED')))")
+"$polyctl" watch "$open_trial" >"$tmp/watch-trial.out" 2>"$tmp/watch-trial.err" &
 watch_trial_pid=$!
 for _ in $(seq 200); do [[ -s "$tmp/watch-trial.out" ]] && break; sleep 0.05; done
 kill -9 "$coordinator_pid"
@@ -68,6 +76,7 @@ rm -f "$tmp/port"
   --metrics_listen "" 2>"$tmp/coordinator2.log" &
 coordinator_pid=$!
 for _ in $(seq 400); do [[ -s "$tmp/port" ]] && break; sleep 0.05; done
+kill -CONT "$w1_pid" "$w2_pid"
 # A retry of the same request after the restart names the same sweep and adds no job.
 expect 0 "$sweep" -- "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=-1:10 \
   --trials 9 --draw-seed 5 --min-resource 1 --eta 3 --top-k 2 --seeds 3 --request-id s1

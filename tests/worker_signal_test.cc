@@ -1,7 +1,7 @@
 // A service worker's signals: the first SIGINT or SIGTERM gives its jobs back to the coordinator
-// (up to 20 s: each trains on to the end of its logging window); a second one of either, while
-// it does that, ends the process at once, killed by that signal, as a standalone run's second
-// Ctrl-C does.
+// (up to 20 s: each trains on to the end of its logging window, and the worker waits for the
+// coordinator's acknowledgement); a second one of either, while it does that, ends the process
+// at once, killed by that signal, as a standalone run's second Ctrl-C does.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -36,19 +36,23 @@ class WorkerSignalTest : public testing::ServiceFixture {};
 TEST_F(WorkerSignalTest, ASecondSignalWhileJobsAreGivenBackEndsTheWorkerAtOnce) {
   StartCoordinator(/*lease_seconds=*/3600);
   StartWorker("stubborn");
-  // A logging window longer than the test: giving the job back would wait for its end (up to
-  // the worker's 20 s).
-  v1::JobSpec spec = Spec("long-window", 1000);
-  spec.set_log_every_steps(1000000);
+  v1::JobSpec spec = Spec("long-give-back", 1000);
   Job job;
   ASSERT_TRUE(Submit(spec, &job).ok());
   ASSERT_TRUE(WaitFor([&] { return Get(job.id()).state() == v1::JOB_STATE_RUNNING; }));
   const pid_t pid = workers_.back()->pid();
   ASSERT_TRUE(Catches(pid, SIGTERM) && Catches(pid, SIGINT));
+  // A coordinator that does not answer: the give-back waits for its acknowledgement (up to the
+  // worker's 20 s), so the worker is still giving the job back when the second signal comes,
+  // however slow this machine is.
+  const pid_t coordinator = coordinator_->pid();
+  ASSERT_EQ(kill(coordinator, SIGSTOP), 0);
   kill(pid, SIGTERM);
   // Once the first signal is handled, neither is caught any more.
-  ASSERT_TRUE(WaitFor([&] { return !Catches(pid, SIGINT) && !Catches(pid, SIGTERM); }, 20));
-  const int status = workers_.back()->Kill(SIGINT);
+  const bool handled = WaitFor([&] { return !Catches(pid, SIGINT) && !Catches(pid, SIGTERM); }, 20);
+  const int status = handled ? workers_.back()->Kill(SIGINT) : 0;
+  kill(coordinator, SIGCONT);
+  ASSERT_TRUE(handled);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << status;
 }
 
