@@ -83,10 +83,11 @@ absl::Status ValidateForm(const LossSpec& spec, absl::string_view path) {
         if (coef.alpha(i) > 0.0 && coef.alpha(i) < std::numeric_limits<float>::min()) {
           return InvalidField(
               IndexPath(field, i),
-              absl::StrFormat("%s is below %g, float32's smallest normal number (training runs "
+              absl::StrFormat("%s is below %s, float32's smallest normal number (training runs "
                               "in float32, where it would be 0 or lose its digits); use 0 or a "
                               "larger value",
-                              ExactNumber(coef.alpha(i)), std::numeric_limits<float>::min()));
+                              ExactNumber(coef.alpha(i)),
+                              ExactNumber(std::numeric_limits<float>::min())));
         }
       }
       if (!coef.add_ce_tail() && std::all_of(coef.alpha().begin(), coef.alpha().end(),
@@ -161,8 +162,8 @@ absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
   const std::string smoothing = FieldPath(path, "label_smoothing");
   if (absl::Status s = CheckFinite(smoothing, spec.label_smoothing()); !s.ok()) return s;
   if (spec.label_smoothing() < 0.0 || spec.label_smoothing() >= 1.0) {
-    return InvalidField(smoothing,
-                        absl::StrFormat("must be in [0, 1), got %g", spec.label_smoothing()));
+    return InvalidField(
+        smoothing, absl::StrCat("must be in [0, 1), got ", ExactNumber(spec.label_smoothing())));
   }
 
   const std::string weights = FieldPath(path, "class_weights");
@@ -178,9 +179,10 @@ absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
       return s;
     }
     if (spec.class_weights(i) > 0.0 && spec.class_weights(i) < kMinPositiveClassWeight) {
-      return InvalidField(IndexPath(weights, i),
-                          absl::StrFormat("must be 0 or at least %g, got %g",
-                                          kMinPositiveClassWeight, spec.class_weights(i)));
+      return InvalidField(
+          IndexPath(weights, i),
+          absl::StrFormat("must be 0 or at least %g, got %s", kMinPositiveClassWeight,
+                          ExactNumber(spec.class_weights(i))));
     }
     any_positive = any_positive || spec.class_weights(i) > 0.0;
   }

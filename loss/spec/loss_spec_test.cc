@@ -111,9 +111,9 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
   // Training's float32 has no such coefficient: 1e-50 would train as 0. Its smallest normal
   // number is the edge.
   ExpectInvalid(Parse("coefficients { alpha: [1, 1e-50] }"),
-                "coefficients.alpha[1]: 1e-50 is below 1.17549e-38, float32's smallest normal "
-                "number (training runs in float32, where it would be 0 or lose its "
-                "digits); use 0 or a larger value");
+                "coefficients.alpha[1]: 1e-50 is below 1.1754943508222875e-38, float32's smallest "
+                "normal number (training runs in float32, where it would be 0 or lose its digits); "
+                "use 0 or a larger value");
   EXPECT_TRUE(ValidateLossSpec(Parse("coefficients { alpha: [1.1754943508222875e-38] }")).ok());
   EXPECT_FALSE(ValidateLossSpec(Parse("coefficients { alpha: [1.1754943508222874e-38] }")).ok());
   ExpectInvalid(Parse("coefficients { alpha: [1] gamma: 51 }"),
@@ -122,6 +122,11 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
                 "label_smoothing: must be in [0, 1), got 1");
   ExpectInvalid(Parse("cross_entropy {} label_smoothing: -0.1"),
                 "label_smoothing: must be in [0, 1), got -0.1");
+  // A value next to a limit is printed with the digits that tell it from the limit.
+  ExpectInvalid(Parse("cross_entropy {} label_smoothing: 1.0000000001"),
+                "label_smoothing: must be in [0, 1), got 1.0000000001");
+  ExpectInvalid(Parse("cross_entropy {} class_weights: [9.9999999e-13]"),
+                "class_weights[0]: must be 0 or at least 1e-12, got 9.9999999e-13");
   ExpectInvalid(Parse("cross_entropy {} class_weights: [1, -2]"),
                 "class_weights[1]: must be >= 0, got -2");
   ExpectInvalid(Parse("cross_entropy {} class_weights: [0, 0]"),

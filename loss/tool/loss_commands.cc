@@ -166,7 +166,9 @@ absl::Status RunCurve(const CurveOptions& options) {
 nlohmann::ordered_json JsonNumber(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  return v;
+  // A negative zero (the device kernels' loss of a confident sample, -log pt - (1 - pt) with
+  // both 0) is printed as the 0 it is, not as -0.0.
+  return v == 0.0 ? 0.0 : v;
 }
 
 absl::StatusOr<LossConfig> ReadLossFile(const std::string& path) {

@@ -129,6 +129,15 @@ expect_exit 1 "range.csv:2: class index 3 is outside [0, 3) (the logits have 3 c
 { cat "$ex/poly1.txtpb"; echo "ignore_index: 3"; } >"$tmp/ignore3.txtpb"
 expect_exit 0 "sample 1: loss 0.0  grad [0.0,0.0,0.0]" -- eval --spec "$tmp/ignore3.txtpb" \
   --logits "$tmp/logits.csv" --targets "$tmp/range.csv"
+# A confident sample's Poly-1 with epsilon -1 on the device kernels is -log pt - (1 - pt) with
+# both 0 in float64: printed as 0, not -0.0.
+printf 'poly1 { epsilon: -1 }\n' >"$tmp/cancelled.txtpb"
+printf '40,0,0,0,0\n' >"$tmp/confident.csv"
+printf '0\n' >"$tmp/target0.csv"
+checks=$((checks + 1))
+POLYTRAIN_LOSS_PATH=device "$polyloss" eval --spec "$tmp/cancelled.txtpb" \
+  --logits "$tmp/confident.csv" --targets "$tmp/target0.csv" >"$tmp/out" 2>&1
+grep -q "^sample 0: loss 0.0 " "$tmp/out" || fail "a zero loss printed as: $(cat "$tmp/out")"
 # Errors name the file's own line, comment lines counted.
 printf '# targets\n\n0\n3\n1\n' >"$tmp/commented.csv"
 expect_exit 1 "commented.csv:4: class index 3 is outside [0, 3)" -- \
