@@ -80,7 +80,7 @@ TEST_F(FaultTest, ACoordinatorKilledUnderLoadReattachesItsRunningJobAndLosesNoth
   StartCoordinator();
   TcpProxy proxy(port_);  // the worker's way in, pointed at the restarted coordinator later
   StartWorker("w1", nullptr, false, proxy.port());
-  const v1::JobSpec spec = Spec("outlives-its-coordinator", 1200);  // 48000 steps
+  const v1::JobSpec spec = Spec("outlives-its-coordinator", 600);  // 24000 steps
   Job job;
   ASSERT_TRUE(Submit(spec, &job).ok());
   ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
@@ -99,7 +99,7 @@ TEST_F(FaultTest, ACoordinatorKilledUnderLoadReattachesItsRunningJobAndLosesNoth
                ? newest.points(0).step()
                : 0;
   };
-  ASSERT_TRUE(WaitFor([&] { return load.acknowledged() >= 200 || newest_step() >= 16000; }));
+  ASSERT_TRUE(WaitFor([&] { return load.acknowledged() >= 200 || newest_step() >= 8000; }));
   ASSERT_GT(load.acknowledged(), 0u);
   ASSERT_EQ(Get(job.id()).state(), v1::JOB_STATE_RUNNING);
   coordinator_->Kill(SIGKILL);

@@ -63,8 +63,10 @@ watch_sweep_pid=$!
 open_trial=$(/usr/bin/python3 -c "
 import json
 trials = json.load(open('$tmp/sweep.json'))['trials']
-print(next(t['job_id'] for t in trials if t['state'] in
-           ('JOB_STATE_QUEUED', 'JOB_STATE_RUNNING', 'JOB_STATE_PAUSED')))")
+by_state = {s: [t['job_id'] for t in trials if t['state'] == s]
+            for s in ('JOB_STATE_QUEUED', 'JOB_STATE_RUNNING', 'JOB_STATE_PAUSED')}
+# A queued one first; a paused one last: the rung's last report, maybe on its way, may rank it out.
+print(next(i for s in by_state for i in by_state[s]))")
 "$polyctl" watch "$open_trial" >"$tmp/watch-trial.out" 2>"$tmp/watch-trial.err" &
 watch_trial_pid=$!
 for _ in $(seq 200); do [[ -s "$tmp/watch-trial.out" ]] && break; sleep 0.05; done

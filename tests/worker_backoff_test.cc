@@ -88,6 +88,7 @@ TEST(WorkerBackoffTest, ACoordinatorThatClosesRightAfterTheWelcomeIsDialledWithB
   ASSERT_EQ(gaps.size(), 4u);  // it does come back
   EXPECT_GE(gaps[2], 0.35);
   EXPECT_GE(gaps[3], 0.75);
+  EXPECT_LT(gaps[0] + gaps[1] + gaps[2] + gaps[3], 10);  // 1.5 s, not a backoff from 5 s
 }
 
 TEST(WorkerBackoffTest, TheBackoffStaysWithinTheCoordinatorsHeartbeat) {
@@ -99,7 +100,7 @@ TEST(WorkerBackoffTest, TheBackoffStaysWithinTheCoordinatorsHeartbeat) {
       GapsBetweenDials(/*heartbeat_seconds=*/0.5, 9, std::chrono::seconds(60));
   ASSERT_EQ(gaps.size(), 8u);
   const double longest_late_gap = *std::max_element(gaps.begin() + 3, gaps.end());
-  EXPECT_LT(longest_late_gap, 2.5);
+  EXPECT_LT(longest_late_gap, 4);
 }
 
 }  // namespace

@@ -104,7 +104,8 @@ class ChildPool {
     // The first from this thread (the worker's main, which outlives every job).
     StartOne(binary, generation);
     std::lock_guard<std::mutex> lock(mu_);
-    enabling_ = false;
+    if (generation == generation_) enabling_ = false;
+    refill_.notify_one();  // a take while this started its child was not refilled
     if (!started_) {
       started_ = true;
       std::thread([this] { Refill(); }).detach();
