@@ -407,6 +407,20 @@ expect 2 "polyctl: --seed: given 2 times; give it once" -- submit "$spec" --seed
 { cat "$spec"; echo "# bytes of their own"; } >"$tmp/my spec.txtpb"
 expect 0 "polyctl: stored as 'my_spec.txtpb' (an artifact's name is [A-Za-z0-9._-])" -- \
   upload "$tmp/my spec.txtpb"
+# Artifacts page by page: --limit and the token of the page before.
+printf 'another artifact\n' >"$tmp/another.bin"
+expect 0 "sha256:" -- upload "$tmp/another.bin"
+expect 0 "--page-token " -- artifacts --limit 1 --format json
+cp "$tmp/out" "$tmp/page1.json"
+token=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["next_page_token"])' "$tmp/page1.json")
+expect 0 '"artifacts"' -- artifacts --limit 1 --page-token "$token" --format json
+checks=$((checks + 1))
+/usr/bin/python3 - "$tmp/page1.json" "$tmp/out" <<'PY' || fail "artifact pages: $(cat "$tmp/page1.json" "$tmp/out")"
+import json, sys
+first, second = (json.load(open(p))["artifacts"] for p in sys.argv[1:3])
+assert len(first) == 1 and len(second) == 1 and first[0]["id"] != second[0]["id"]
+PY
+expect 1 "page_token: " -- artifacts --page-token not-a-token
 # A file whose bytes change between the hash and the upload (each read of this one differs) is
 # named as such; nothing is stored.
 expect 5 "/proc/sys/kernel/random/uuid changed while it was uploaded" -- upload /proc/sys/kernel/random/uuid

@@ -1,10 +1,11 @@
-// polyctl artifacts [--all] [--format table|json]
+// polyctl artifacts [--all] [--limit N] [--page-token T] [--format table|json]
 // polyctl artifacts delete ID
 #include <cstdio>
 #include <iostream>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "cli/text_table.h"
 #include "client/commands/commands.h"
@@ -18,6 +19,8 @@ using namespace command_support;  // NOLINT(build/namespaces): the commands' sha
 
 struct ArtifactsOptions {
   bool all = false;
+  int limit = 1000;
+  std::string page_token;
   std::string format = "table";
   std::string delete_id;
   CLI::App* delete_command = nullptr;
@@ -25,7 +28,8 @@ struct ArtifactsOptions {
 
 int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
   polytrain::v1::ListArtifactsRequest request;
-  request.set_page_size(1000);
+  request.set_page_size(options.limit);
+  request.set_page_token(options.page_token);
   // Lower-case headers, as every other polyctl table.
   TextTable table({{"id", 71},
                    {"name", 24, false, 2},
@@ -51,7 +55,8 @@ int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
                                       : table.ToString().c_str(),
              stdout);
   if (!request.page_token().empty()) {
-    std::cerr << "polyctl: more artifacts than these 1000 newest: --all lists every one\n";
+    std::cerr << "polyctl: more artifacts than these: --all lists every one, --page-token "
+              << request.page_token() << " the next page\n";
   }
   return kExitOk;
 }
@@ -73,7 +78,15 @@ Command AddArtifactsCommand(CLI::App& app) {
   auto options = std::make_shared<ArtifactsOptions>();
   CLI::App* artifacts = app.add_subcommand(
       "artifacts", "List your uploaded files (an admin token: everyone's), newest first.");
-  artifacts->add_flag("--all", options->all, "every page, not only the newest 1000");
+  artifacts->add_flag("--all", options->all, "every page, not only the newest --limit");
+  artifacts->add_option("--limit", options->limit, "at most this many on a page")
+      ->check(IntegerRange(1, 1000))
+      ->capture_default_str();
+  artifacts
+      ->add_option("--page-token", options->page_token,
+                   "the page after a previous one (its next_page_token, or the token it names "
+                   "on stderr)")
+      ->check(NotEmpty());
   artifacts
       ->add_option("--format", options->format,
                    "table or json (ListArtifactsResponse: artifacts, and next_page_token when "
