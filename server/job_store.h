@@ -155,12 +155,12 @@ class JobStore {
   virtual absl::StatusOr<SweepPage> ListSweeps(const SweepFilter& filter) = 0;
   // Deletes the record (not its jobs). NOT_FOUND for an unknown id.
   virtual absl::Status DeleteSweep(const std::string& id) = 0;
-  // Marks a sweep whose deletion begins, before its jobs go (NOT_FOUND for an unknown id); those
-  // marked, oldest first, for a coordinator to finish at start what a stop cut short.
+  // Marks a sweep whose deletion begins, before its jobs go (NOT_FOUND for an unknown id).
   virtual absl::Status MarkSweepDeleting(const std::string& id) = 0;
+  // The sweeps marked so, oldest first: a coordinator finishes at start what a stop cut short.
+  virtual absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsBeingDeleted() = 0;
   // A search queued the jobs it had pending (its re-runs): they count as jobs from now on.
   virtual absl::Status ClearSweepPendingJobs(const std::string& id) = 0;
-  virtual absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsBeingDeleted() = 0;
 
   // --- Users' artifacts: one record per (id, owner); the files are in the ArtifactStore. ---
   // Stores `record` (id, name, size, owner; create_time is set here) unless its owner already

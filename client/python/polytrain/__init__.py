@@ -38,6 +38,5 @@ from polytrain.v1.job_record_pb2 import (JOB_STATE_CANCELLED, JOB_STATE_FAILED, 
 
 __all__ = ["Client", "PolyTrainError", "ArgumentError", "artifact_name", "state_name", "JobState",
            "FINAL_STATES", "STATE_NAMES", "SWEEP_STATE_NAMES", "JOB_STATE_UNSPECIFIED",
-           "JOB_STATE_QUEUED",
-           "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
-           "JOB_STATE_PAUSED", "JOB_STATE_STOPPED"]
+           "JOB_STATE_QUEUED", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED",
+           "JOB_STATE_CANCELLED", "JOB_STATE_PAUSED", "JOB_STATE_STOPPED"]

@@ -2,8 +2,9 @@
 status code's name; the client's own checks of an argument's value raise the same type, so that
 `except PolyTrainError` catches every refusal. An INVALID_ARGUMENT about a value (the client's or
 the coordinator's) is also a ValueError, and the client's checks of paths derive from the built-in
-exception a Python caller would expect (FileNotFoundError, IsADirectoryError, ...). A value of the wrong Python type
-is a TypeError naming the argument: a mistake in the calling code, not a refusal."""
+exception a Python caller would expect (FileNotFoundError, IsADirectoryError, ...). A value of the
+wrong Python type is a TypeError naming the argument: a mistake in the calling code, not a
+refusal."""
 
 
 def _printable(text):
