@@ -252,10 +252,14 @@ absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
     POLYTRAIN_RETURN_IF_ERROR(queries_->CheckUnendedJobs(
         caller.name, static_cast<int64_t>(jobs.size()), later_jobs, *unended_limit));
   }
+  CreateJobsOptions options;
+  options.sweep = sweep;
+  options.owner_unended_limit = unended_limit;
+  options.later_jobs = later_jobs;
   const std::vector<NamedArtifact> named = ArtifactsNamedBy(spec, spec_path);
   if (named.empty()) {
     if (validate_only) return jobs;
-    return scheduler_->Submit(std::move(jobs), sweep, unended_limit, later_jobs);
+    return scheduler_->Submit(std::move(jobs), options);
   }
   if (artifacts_ == nullptr) {
     return absl::FailedPreconditionError(
@@ -263,8 +267,7 @@ absl::StatusOr<std::vector<Job>> ClientApi::SubmitChecked(
   }
   absl::StatusOr<std::vector<Job>> stored;
   POLYTRAIN_RETURN_IF_ERROR(artifacts_->SubmitNaming(named, caller, [&] {
-    stored = validate_only ? std::move(jobs)
-                           : scheduler_->Submit(std::move(jobs), sweep, unended_limit, later_jobs);
+    stored = validate_only ? std::move(jobs) : scheduler_->Submit(std::move(jobs), options);
     return stored.status();
   }));
   return stored;

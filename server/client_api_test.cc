@@ -133,8 +133,12 @@ TEST_F(CoordinatorTest, ASearchCountsItsReRunsAgainstTheLimitUntilItQueuesThem) 
   EXPECT_TRUE(api_->SubmitJob(Request("one"), alice).ok());  // 12 of 12
   EXPECT_EQ(api_->SubmitJob(Request("two"), alice).status().code(),
             absl::StatusCode::kResourceExhausted);
-  // Queued, the re-runs count as jobs, no longer as pending ones.
-  ASSERT_TRUE(core_->store().ClearSweepPendingJobs(fits->sweep_id()).ok());
+  // Queued, the re-runs count as jobs, no longer as pending ones (here none is queued: the
+  // pending count alone is cleared, as queuing them does).
+  CreateJobsOptions queued;
+  queued.pending_of_sweep = fits->sweep_id();
+  std::vector<bool> created;
+  ASSERT_TRUE(core_->store().CreateJobs({}, &created, queued).ok());
   EXPECT_TRUE(api_->SubmitJob(Request("two"), alice).ok());
   EXPECT_TRUE(api_->SubmitSweep(request, kAdmin).ok());  // an admin has no limit
 }
@@ -413,7 +417,7 @@ TEST_F(CoordinatorTest, ASweepIsExpandedOnceAndARetryNamesTheSameSweep) {
   stored_intruder.set_owner("bob");
   stored_intruder.set_state(polytrain::v1::JOB_STATE_QUEUED);
   stored_intruder.set_loss_name("ce");
-  ASSERT_TRUE(scheduler_->Submit({stored_intruder}, nullptr).ok());
+  ASSERT_TRUE(scheduler_->Submit({stored_intruder}).ok());
   polytrain::v1::GetSweepRequest get;
   get.set_id(first->sweep_id());
   absl::StatusOr<polytrain::v1::Sweep> report = api_->GetSweep(get, Caller::Client("alice"));

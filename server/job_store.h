@@ -60,25 +60,36 @@ struct MetricKey {
   int32_t kind = 0;
 };
 
+// What CreateJobs stores or checks with the jobs, in their transaction.
+struct CreateJobsOptions {
+  // The sweep's record (id, owner, request, state; create_time is set there), stored unless one
+  // of that id exists (a retried request).
+  const polytrain::v1::Sweep* sweep = nullptr;
+  // RESOURCE_EXHAUSTED and nothing stored when the new jobs would give their owner (every job
+  // of one call has the same) more than this many jobs queued, running or paused, with the jobs
+  // its running searches will queue later (their pending jobs); a call that stores nothing new
+  // (every job a retry) is never refused for it.
+  std::optional<int64_t> owner_unended_limit;
+  // The jobs `sweep` (a search) will queue later, its re-runs: stored as its pending jobs and
+  // counted with the new ones.
+  int64_t later_jobs = 0;
+  // The search whose pending jobs these are (its re-runs, queued now): its pending count is
+  // cleared with them, so that they never count twice against its owner's limit, nor go on
+  // counting after a crash.
+  std::string pending_of_sweep;
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
 
   // Stores new jobs (the caller fills everything but id and create_time) in one transaction:
-  // all of them, or on an error none. A job whose non-empty client_request_id its owner already
-  // used is not stored again: the existing job comes back in its place, (*created)[i] false.
-  // With `sweep`, the sweep's record (id, owner, request, state; create_time is set here) is
-  // stored in the same transaction, unless one of that id exists (a retried request).
-  // With `owner_unended_limit`, RESOURCE_EXHAUSTED and nothing stored when the new jobs would give
-  // their owner (every job of one call has the same) more than that many jobs queued, running or
-  // paused, with the jobs its running searches will queue later (their pending jobs); a call
-  // that stores nothing new (every job a retry) is never refused for it. `later_jobs`: the jobs
-  // `sweep` (a search) will queue later, its re-runs, stored as its pending jobs and counted
-  // with the new ones.
+  // all of them, or on an error none, with what `options` adds (see CreateJobsOptions). A job
+  // whose non-empty client_request_id its owner already used is not stored again: the existing
+  // job comes back in its place, (*created)[i] false.
   virtual absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
-      const polytrain::v1::Sweep* sweep = nullptr,
-      std::optional<int64_t> owner_unended_limit = std::nullopt, int64_t later_jobs = 0) = 0;
+      const CreateJobsOptions& options = {}) = 0;
   // What CreateJobs would do with `job`'s client_request_id, storing nothing: the job its owner
   // stored under it (a retry), none, or ALREADY_EXISTS when that job has another spec.
   virtual absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
@@ -159,8 +170,6 @@ class JobStore {
   virtual absl::Status MarkSweepDeleting(const std::string& id) = 0;
   // The sweeps marked so, oldest first: a coordinator finishes at start what a stop cut short.
   virtual absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsBeingDeleted() = 0;
-  // A search queued the jobs it had pending (its re-runs): they count as jobs from now on.
-  virtual absl::Status ClearSweepPendingJobs(const std::string& id) = 0;
 
   // --- Users' artifacts: one record per (id, owner); the files are in the ArtifactStore. ---
   // Stores `record` (id, name, size, owner; create_time is set here) unless its owner already

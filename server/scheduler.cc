@@ -130,14 +130,11 @@ void Scheduler::CountTransitionLocked(JobState from, JobState to) {
 }
 
 absl::StatusOr<std::vector<Job>> Scheduler::Submit(std::vector<Job> jobs,
-                                                   const polytrain::v1::Sweep* sweep,
-                                                   std::optional<int64_t> owner_unended_limit,
-                                                   int64_t later_jobs) {
+                                                   const CreateJobsOptions& options) {
   SweepNotifier notify(this);  // a new search is published (and decided on) at once
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<bool> created;
-  absl::StatusOr<std::vector<Job>> stored =
-      store_->CreateJobs(std::move(jobs), &created, sweep, owner_unended_limit, later_jobs);
+  absl::StatusOr<std::vector<Job>> stored = store_->CreateJobs(std::move(jobs), &created, options);
   if (!stored.ok()) return stored.status();
   const Clock::time_point now = Clock::now();
   for (size_t i = 0; i < stored->size(); ++i) {

@@ -102,12 +102,10 @@ class Scheduler {
 
   // Stores new jobs in one transaction (all or none), queues the new ones and schedules;
   // returns each as it stands now (a retried one as it already was).
-  // With `sweep`, its record is stored in the same transaction. With `owner_unended_limit`, the
-  // owner's unended jobs are bounded, `later_jobs` a search's pending re-runs (both as
-  // JobStore::CreateJobs does them).
-  absl::StatusOr<std::vector<polytrain::v1::Job>> Submit(
-      std::vector<polytrain::v1::Job> jobs, const polytrain::v1::Sweep* sweep = nullptr,
-      std::optional<int64_t> owner_unended_limit = std::nullopt, int64_t later_jobs = 0);
+  // `options` as JobStore::CreateJobs takes them (a sweep's record, the owner's limit, a
+  // search's pending re-runs).
+  absl::StatusOr<std::vector<polytrain::v1::Job>> Submit(std::vector<polytrain::v1::Job> jobs,
+                                                         const CreateJobsOptions& options = {});
   // A queued job is cancelled at once; a running one is asked to stop and stays RUNNING until
   // its worker confirms (or its lease lapses). FAILED_PRECONDITION for a job that already ended.
   absl::StatusOr<polytrain::v1::Job> Cancel(const std::string& job_id);

@@ -248,10 +248,11 @@ absl::Status SearchController::Advance(const std::string& sweep_id) {
     if (more->empty()) return store_->SetSweepState(sweep_id, Sweep::SWEEP_STATE_DONE);
     spdlog::info("search {}: halving done; {} re-runs of the best {} and the baseline", sweep_id,
                  more->size(), request.search().top_k());
-    absl::StatusOr<std::vector<Job>> submitted = scheduler_->Submit(*std::move(more));
+    // Queued, they count as its owner's jobs, no longer as the search's pending ones.
+    CreateJobsOptions queued;
+    queued.pending_of_sweep = sweep_id;
+    absl::StatusOr<std::vector<Job>> submitted = scheduler_->Submit(*std::move(more), queued);
     if (!submitted.ok()) return submitted.status();
-    // Queued: they count as its owner's jobs now, no longer as the search's pending ones.
-    POLYTRAIN_RETURN_IF_ERROR(store_->ClearSweepPendingJobs(sweep_id));
     // A cancel that listed the sweep's jobs before these were stored has not cancelled them, and
     // a sweep deleted meanwhile (cancelled, every job it had ended) has no record to find them
     // by: they are cancelled here, by id.

@@ -175,16 +175,20 @@ SqliteJobStore::~SqliteJobStore() {
   sqlite3_close(writer_.db);
 }
 
-absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
-    std::vector<Job> jobs, std::vector<bool>* created, const polytrain::v1::Sweep* sweep,
-    std::optional<int64_t> owner_unended_limit, int64_t later_jobs) {
+absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(std::vector<Job> jobs,
+                                                            std::vector<bool>* created,
+                                                            const CreateJobsOptions& options) {
   std::lock_guard<std::mutex> lock(writer_.mu);
   sqlite3* db = writer_.db;
   created->assign(jobs.size(), false);
   std::vector<bool> made(jobs.size(), false);
   Transaction tx(db);
   POLYTRAIN_RETURN_IF_ERROR(tx.begun());
-  if (sweep != nullptr) POLYTRAIN_RETURN_IF_ERROR(InsertSweep(db, *sweep, later_jobs));
+  const polytrain::v1::Sweep* sweep = options.sweep;
+  if (sweep != nullptr) POLYTRAIN_RETURN_IF_ERROR(InsertSweep(db, *sweep, options.later_jobs));
+  if (!options.pending_of_sweep.empty()) {
+    POLYTRAIN_RETURN_IF_ERROR(ClearPendingJobs(db, options.pending_of_sweep));
+  }
   Statement insert(db,
                    "INSERT INTO jobs (id, state, priority, client_request_id, job, owner) "
                    "VALUES (?, ?, ?, ?, ?, ?)");
@@ -228,6 +232,7 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
     made[i] = true;
   }
   const int64_t added = std::count(made.begin(), made.end(), true);
+  const std::optional<int64_t>& owner_unended_limit = options.owner_unended_limit;
   if (owner_unended_limit.has_value() && added > 0) {
     // Counted with the new rows in, inside the transaction: two submits at once cannot both fit
     // in the last places.
@@ -237,9 +242,9 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::CreateJobs(
     if (!unended.ok()) return unended.status();
     absl::StatusOr<int64_t> pending = CountPending(db, owner, sweep == nullptr ? "" : sweep->id());
     if (!pending.ok()) return pending.status();
-    POLYTRAIN_RETURN_IF_ERROR(
-        CheckUnendedLimit(owner, {*unended - added, *unended < cap, *pending, added, later_jobs},
-                          *owner_unended_limit));
+    POLYTRAIN_RETURN_IF_ERROR(CheckUnendedLimit(
+        owner, {*unended - added, *unended < cap, *pending, added, options.later_jobs},
+        *owner_unended_limit));
   }
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
   *created = std::move(made);

@@ -33,8 +33,7 @@ class SqliteJobStore : public JobStore {
 
   absl::StatusOr<std::vector<polytrain::v1::Job>> CreateJobs(
       std::vector<polytrain::v1::Job> jobs, std::vector<bool>* created,
-      const polytrain::v1::Sweep* sweep = nullptr,
-      std::optional<int64_t> owner_unended_limit = std::nullopt, int64_t later_jobs = 0) override;
+      const CreateJobsOptions& options = {}) override;
   absl::StatusOr<polytrain::v1::Sweep> GetSweep(const std::string& id) override;
   absl::Status SetSweepState(const std::string& id, polytrain::v1::Sweep::State state) override;
   absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsInState(
@@ -42,7 +41,6 @@ class SqliteJobStore : public JobStore {
   absl::StatusOr<SweepPage> ListSweeps(const SweepFilter& filter) override;
   absl::Status DeleteSweep(const std::string& id) override;
   absl::Status MarkSweepDeleting(const std::string& id) override;
-  absl::Status ClearSweepPendingJobs(const std::string& id) override;
   absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsBeingDeleted() override;
   absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
       const polytrain::v1::Job& job) override;
@@ -107,6 +105,8 @@ class SqliteJobStore : public JobStore {
   // Inserts `sweep` unless its id is stored, inside the caller's transaction on `db`.
   static absl::Status InsertSweep(sqlite3* db, const polytrain::v1::Sweep& sweep,
                                   int64_t pending_jobs);
+  // Sets the pending jobs of sweep `id` to none, inside the caller's transaction on `db`.
+  static absl::Status ClearPendingJobs(sqlite3* db, const std::string& id);
 
   Connection writer_;
   // A second connection to the same file; an in-memory database has one connection for both.

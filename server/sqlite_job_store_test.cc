@@ -17,6 +17,13 @@ namespace {
 using polytrain::v1::Job;
 using polytrain::v1::MetricPoint;
 
+// CreateJobs' options with an owner's limit only.
+CreateJobsOptions Limit(int64_t owner_unended_limit) {
+  CreateJobsOptions options;
+  options.owner_unended_limit = owner_unended_limit;
+  return options;
+}
+
 class SqliteJobStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -274,17 +281,17 @@ TEST_F(SqliteJobStoreTest, AnOwnersUnendedJobsAreBoundedAtTheLimit) {
   };
   std::vector<bool> created;
   // Two, then a third that ends: "a" has 2 unended, and "b"'s jobs are not "a"'s.
-  ASSERT_TRUE(store_->CreateJobs({owned("a", "r1"), owned("a")}, &created, nullptr, 3).ok());
-  absl::StatusOr<std::vector<Job>> ended = store_->CreateJobs({owned("a")}, &created, nullptr, 3);
+  ASSERT_TRUE(store_->CreateJobs({owned("a", "r1"), owned("a")}, &created, Limit(3)).ok());
+  absl::StatusOr<std::vector<Job>> ended = store_->CreateJobs({owned("a")}, &created, Limit(3));
   ASSERT_TRUE(ended.ok());
   Job done = (*ended)[0];
   done.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
   ASSERT_TRUE(store_->UpdateJob(done).ok());
-  ASSERT_TRUE(store_->CreateJobs({owned("b"), owned("b"), owned("b")}, &created, nullptr, 3).ok());
+  ASSERT_TRUE(store_->CreateJobs({owned("b"), owned("b"), owned("b")}, &created, Limit(3)).ok());
 
   // One past the limit: refused whole, naming the limit; nothing stored.
   absl::StatusOr<std::vector<Job>> over =
-      store_->CreateJobs({owned("a"), owned("a")}, &created, nullptr, 3);
+      store_->CreateJobs({owned("a"), owned("a")}, &created, Limit(3));
   ASSERT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted) << over.status();
   EXPECT_NE(over.status().message().find("client 'a' has 2 jobs queued, running or paused and this "
                                          "request adds 2; at most 3"),
@@ -296,20 +303,65 @@ TEST_F(SqliteJobStoreTest, AnOwnersUnendedJobsAreBoundedAtTheLimit) {
   EXPECT_EQ(store_->ListJobs(of_a)->jobs.size(), 3u);
 
   // At the limit: taken. Then a retry of a stored job adds nothing and is never refused.
-  ASSERT_TRUE(store_->CreateJobs({owned("a")}, &created, nullptr, 3).ok());
+  ASSERT_TRUE(store_->CreateJobs({owned("a")}, &created, Limit(3)).ok());
   absl::StatusOr<std::vector<Job>> retry =
-      store_->CreateJobs({owned("a", "r1")}, &created, nullptr, 3);
+      store_->CreateJobs({owned("a", "r1")}, &created, Limit(3));
   ASSERT_TRUE(retry.ok()) << retry.status();
   EXPECT_EQ(created, std::vector<bool>{false});
-  absl::StatusOr<std::vector<Job>> full = store_->CreateJobs({owned("a")}, &created, nullptr, 3);
+  absl::StatusOr<std::vector<Job>> full = store_->CreateJobs({owned("a")}, &created, Limit(3));
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(full.status().message().find("has 3 jobs"), std::string::npos) << full.status();
   // Without a limit (an admin's submit), none applies.
   EXPECT_TRUE(store_->CreateJobs({owned("a")}, &created).ok());
   EXPECT_EQ(store_->ListJobs(of_a)->jobs.size(), 5u);
   // Past the limit the count is said as a bound (5 here): it stops one past the limit.
-  full = store_->CreateJobs({owned("a")}, &created, nullptr, 3);
+  full = store_->CreateJobs({owned("a")}, &created, Limit(3));
   EXPECT_NE(full.status().message().find("has 4 or more jobs"), std::string::npos) << full.status();
+}
+
+// A search's re-runs are its pending jobs until they are queued, and queued they clear that
+// count in their own transaction: never counted twice, and not cleared by a failed insert.
+TEST_F(SqliteJobStoreTest, ASearchsQueuedRerunsClearItsPendingJobsWithThem) {
+  auto owned = [](int priority) {
+    Job job;
+    job.set_owner("a");
+    job.mutable_spec()->set_name("j");
+    job.mutable_spec()->set_priority(priority);
+    job.set_state(polytrain::v1::JOB_STATE_QUEUED);
+    return job;
+  };
+  polytrain::v1::Sweep search;
+  search.set_id("sweep-1");
+  search.set_owner("a");
+  search.set_state(polytrain::v1::Sweep::SWEEP_STATE_RUNNING);
+  CreateJobsOptions submit = Limit(4);
+  submit.sweep = &search;
+  submit.later_jobs = 2;
+  std::vector<bool> created;
+  ASSERT_TRUE(store_->CreateJobs({owned(0)}, &created, submit).ok());  // one trial, 2 pending
+  // 1 job and 2 pending: two more do not fit under 4, one does.
+  EXPECT_EQ(store_->CheckUnendedJobs("a", 2, 0, 4).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(store_->CheckUnendedJobs("a", 1, 0, 4).ok());
+
+  // A failed insert of the re-runs leaves them pending.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.priority = 999 "
+                         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  CreateJobsOptions reruns;
+  reruns.pending_of_sweep = "sweep-1";
+  ASSERT_FALSE(store_->CreateJobs({owned(0), owned(999)}, &created, reruns).ok());
+  EXPECT_EQ(store_->CheckUnendedJobs("a", 2, 0, 4).code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  // Queued: 3 jobs and none pending (counted twice, 5, one more would not fit under 4).
+  ASSERT_TRUE(store_->CreateJobs({owned(0), owned(999)}, &created, reruns).ok());
+  EXPECT_TRUE(store_->CheckUnendedJobs("a", 1, 0, 4).ok());
+  EXPECT_EQ(store_->CheckUnendedJobs("a", 2, 0, 4).code(), absl::StatusCode::kResourceExhausted);
 }
 
 TEST_F(SqliteJobStoreTest, CountingUnendedJobsUsesTheOwnerStateIndex) {

@@ -135,9 +135,8 @@ absl::StatusOr<SweepPage> SqliteJobStore::ListSweeps(const SweepFilter& filter) 
   return page;
 }
 
-absl::Status SqliteJobStore::ClearSweepPendingJobs(const std::string& id) {
-  std::lock_guard<std::mutex> lock(writer_.mu);
-  Statement clear(writer_.db, "UPDATE sweeps SET pending_jobs = 0 WHERE id = ?");
+absl::Status SqliteJobStore::ClearPendingJobs(sqlite3* db, const std::string& id) {
+  Statement clear(db, "UPDATE sweeps SET pending_jobs = 0 WHERE id = ?");
   clear.Bind(1, id);
   if (clear.Step() != SQLITE_DONE) return clear.status("clear a sweep's pending jobs");
   return absl::OkStatus();
