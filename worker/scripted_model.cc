@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <map>
 #include <set>
 #include <utility>
 #include <vector>
@@ -197,6 +198,37 @@ std::vector<std::string> InitializeFromSeed(torch::jit::Module& module) {
   return kept;
 }
 
+// `batch` as the user's code may have it: a view of stored data (evaluation's slices of a split,
+// the probe's first samples) is copied, since a forward that normalises its input in place
+// (x.sub_(m).div_(s), harmless under a DataLoader's fresh batches) would otherwise rewrite the
+// split every evaluation reads (probe CI). Training's batches are gathered afresh: not copied.
+torch::Tensor OwnInput(const torch::Tensor& batch) {
+  return batch.is_view() ? batch.clone() : batch;
+}
+
+// The module's buffers as they are now, to be put back by Restore: the probe's forward leaves no
+// trace in a model that counts or accumulates in buffers as it runs.
+class BufferSnapshot {
+ public:
+  explicit BufferSnapshot(const torch::jit::Module& module) : module_(module) {
+    for (const auto& item : module.named_buffers())
+      saved_.emplace_back(item.name, item.value.clone());
+  }
+  void Restore() {
+    std::map<std::string, torch::Tensor> now;
+    for (const auto& item : module_.named_buffers()) now.emplace(item.name, item.value);
+    for (const auto& [name, value] : saved_) {
+      auto it = now.find(name);
+      // set_data, not copy_: the forward may have replaced a buffer by one of another shape.
+      if (it != now.end()) it->second.set_data(value);
+    }
+  }
+
+ private:
+  torch::jit::Module module_;  // a handle: the same module
+  std::vector<std::pair<std::string, torch::Tensor>> saved_;
+};
+
 // The module's parameters, each once: a tied weight (one tensor in two places, as a language
 // model's embedding and output layer) is listed by TorchScript in both, and an optimizer given it
 // twice would step it twice.
@@ -223,7 +255,7 @@ class ScriptedModel : public TrainableModel {
   torch::Tensor Forward(const torch::Tensor& batch) override {
     c10::IValue output;
     try {
-      output = module_.forward({batch});
+      output = module_.forward({OwnInput(batch)});
     } catch (const std::exception& e) {
       // The user's code failed, not the trainer: an error in their spec, named as such.
       // A BatchNorm layer cannot train on one sample: an epoch's short last batch may hold one.
@@ -367,7 +399,9 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
   try {
     torch::NoGradGuard no_grad;
     module.eval();
-    const c10::IValue output = module.forward({probe});
+    BufferSnapshot buffers(module);
+    const c10::IValue output = module.forward({OwnInput(probe)});
+    buffers.Restore();
     module.train();
     if (const std::string problem = LogitsProblem(output, probe, classes); !problem.empty()) {
       return InvalidField(field, problem);

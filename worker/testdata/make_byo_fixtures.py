@@ -172,6 +172,25 @@ class HalfLogits(nn.Module):
         return self.linear(x).half()
 
 
+class Normalised(nn.Module):
+    """Scales its input as (x - 0.5) * 2, in place (as a forward written for a DataLoader's fresh
+    batches may) or not; counts its calls in a buffer."""
+
+    def __init__(self, in_place: bool):
+        super().__init__()
+        self.in_place = in_place
+        self.body = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x):
+        self.calls.add_(1)
+        if self.in_place:
+            x.sub_(0.5).mul_(2.0)
+        else:
+            x = (x - 0.5) * 2.0
+        return self.body(x)
+
+
 class Relu(nn.Module):
     def __init__(self):
         super().__init__()
@@ -338,6 +357,8 @@ def main():
     torch.jit.script(mlp).save(f"{out}/mlp.pt")
     torch.jit.trace(mlp, torch.randn(2, 20)).save(f"{out}/traced_mlp.pt")
     torch.jit.script(Scaled()).save(f"{out}/scaled.pt")
+    torch.jit.script(Normalised(in_place=True)).save(f"{out}/normalised_in_place.pt")
+    torch.jit.script(Normalised(in_place=False)).save(f"{out}/normalised.pt")
     torch.jit.script(BnCnn()).save(f"{out}/bn_cnn.pt")
     torch.jit.script(nn.Sequential(nn.Linear(20, 7))).save(f"{out}/seven_classes.pt")
     torch.jit.script(nn.Sequential(nn.Linear(3, 5))).save(f"{out}/wrong_input.pt")
