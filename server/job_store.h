@@ -75,7 +75,7 @@ struct CreateJobsOptions {
   int64_t later_jobs = 0;
   // The search whose pending jobs these are (its re-runs, queued now): its pending count is
   // cleared with them, so that they never count twice against its owner's limit, nor go on
-  // counting after a crash.
+  // counting after a crash. Not with `sweep` (a new search's pending jobs are `later_jobs`).
   std::string pending_of_sweep;
 };
 

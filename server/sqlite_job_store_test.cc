@@ -356,6 +356,16 @@ TEST_F(SqliteJobStoreTest, ASearchsQueuedRerunsClearItsPendingJobsWithThem) {
   ASSERT_FALSE(store_->CreateJobs({owned(0), owned(999)}, &created, reruns).ok());
   EXPECT_EQ(store_->CheckUnendedJobs("a", 2, 0, 4).code(), absl::StatusCode::kResourceExhausted);
   ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
+  // And a failed clear stores none of them: one transaction.
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TRIGGER refuse BEFORE UPDATE OF pending_jobs ON sweeps "
+                         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  ASSERT_FALSE(store_->CreateJobs({owned(0), owned(999)}, &created, reruns).ok());
+  JobFilter everything;
+  EXPECT_EQ(store_->ListJobs(everything)->jobs.size(), 1u);  // the trial alone
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 
   // Queued: 3 jobs and none pending (counted twice, 5, one more would not fit under 4).

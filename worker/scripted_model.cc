@@ -198,35 +198,49 @@ std::vector<std::string> InitializeFromSeed(torch::jit::Module& module) {
   return kept;
 }
 
-// `batch` as the user's code may have it: a view of stored data (evaluation's slices of a split,
-// the probe's first samples) is copied, since a forward that normalises its input in place
-// (x.sub_(m).div_(s), harmless under a DataLoader's fresh batches) would otherwise rewrite the
-// split every evaluation reads (probe CI). Training's batches are gathered afresh: not copied.
-torch::Tensor OwnInput(const torch::Tensor& batch) {
+// An evaluation batch as the user's code may have it: evaluation's batches (and the probe's
+// first samples) are slices of the stored split, views on the CPU, copied here since a forward
+// that normalises its input in place (x.sub_(m).div_(s), harmless under a DataLoader's fresh
+// batches) would otherwise rewrite the split every evaluation reads (probe CI). Training's
+// batches are gathered afresh (Trainer: index_select), so they are handed over as they are.
+torch::Tensor OwnEvaluationInput(const torch::Tensor& batch) {
   return batch.is_view() ? batch.clone() : batch;
 }
 
-// The module's buffers as they are now, to be put back by Restore: the probe's forward leaves no
-// trace in a model that counts or accumulates in buffers as it runs.
+// The module's registered buffers as they are now, put back by Restore: the probe's forward
+// leaves no trace in a model that counts or accumulates in buffers as it runs. (Plain attributes,
+// an int counter say, are not buffers: TorchScript gives no way to put those back.)
 class BufferSnapshot {
  public:
   explicit BufferSnapshot(const torch::jit::Module& module) : module_(module) {
-    for (const auto& item : module.named_buffers())
-      saved_.emplace_back(item.name, item.value.clone());
+    for (const auto& item : module.named_buffers()) {
+      saved_.push_back({item.name, item.value, item.value.clone()});
+    }
   }
   void Restore() {
     std::map<std::string, torch::Tensor> now;
     for (const auto& item : module_.named_buffers()) now.emplace(item.name, item.value);
-    for (const auto& [name, value] : saved_) {
-      auto it = now.find(name);
-      // set_data, not copy_: the forward may have replaced a buffer by one of another shape.
-      if (it != now.end()) it->second.set_data(value);
+    for (const Saved& saved : saved_) {
+      auto it = now.find(saved.name);
+      if (it == now.end()) continue;
+      torch::Tensor& buffer = it->second;
+      if (buffer.unsafeGetTensorImpl() != saved.original.unsafeGetTensorImpl()) {
+        buffer.set_data(saved.copy);  // the forward put another tensor there
+      } else if (!torch::equal(buffer, saved.copy)) {
+        // In place: a buffer that is a view of another stays one.
+        buffer.copy_(saved.copy);
+      }
     }
   }
 
  private:
+  struct Saved {
+    std::string name;
+    torch::Tensor original;
+    torch::Tensor copy;
+  };
   torch::jit::Module module_;  // a handle: the same module
-  std::vector<std::pair<std::string, torch::Tensor>> saved_;
+  std::vector<Saved> saved_;
 };
 
 // The module's parameters, each once: a tied weight (one tensor in two places, as a language
@@ -255,7 +269,7 @@ class ScriptedModel : public TrainableModel {
   torch::Tensor Forward(const torch::Tensor& batch) override {
     c10::IValue output;
     try {
-      output = module_.forward({OwnInput(batch)});
+      output = module_.forward({training_ ? batch : OwnEvaluationInput(batch)});
     } catch (const std::exception& e) {
       // The user's code failed, not the trainer: an error in their spec, named as such.
       // A BatchNorm layer cannot train on one sample: an epoch's short last batch may hold one.
@@ -400,7 +414,7 @@ absl::StatusOr<std::unique_ptr<TrainableModel>> LoadScriptedModel(
     torch::NoGradGuard no_grad;
     module.eval();
     BufferSnapshot buffers(module);
-    const c10::IValue output = module.forward({OwnInput(probe)});
+    const c10::IValue output = module.forward({OwnEvaluationInput(probe)});
     buffers.Restore();
     module.train();
     if (const std::string problem = LogitsProblem(output, probe, classes); !problem.empty()) {
