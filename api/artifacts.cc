@@ -46,8 +46,15 @@ absl::Status ValidateUploadArtifactRequest(const polytrain::v1::UploadArtifactRe
   if (first) {
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactName("name", chunk.name()));
     POLYTRAIN_RETURN_IF_ERROR(ValidateArtifactId("sha256", chunk.sha256()));
-  } else if (!chunk.name().empty() || !chunk.sha256().empty()) {
-    return InvalidField(chunk.name().empty() ? "sha256" : "name", "set on the first chunk only");
+    if (chunk.has_size_bytes()) {
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckIntRange("size_bytes", chunk.size_bytes(), 0, kMaxDeclaredArtifactBytes));
+    }
+  } else if (!chunk.name().empty() || !chunk.sha256().empty() || chunk.has_size_bytes()) {
+    return InvalidField(!chunk.name().empty()     ? "name"
+                        : !chunk.sha256().empty() ? "sha256"
+                                                  : "size_bytes",
+                        "set on the first chunk only");
   }
   if (chunk.data().size() > kArtifactChunkBytes) {
     return InvalidField(

@@ -66,6 +66,26 @@ TEST(ArtifactsTest, FirstChunkNamesTheArtifactAndTheRestCarryDataOnly) {
   later.set_sha256("sha256:" + kHex);
   EXPECT_EQ(ValidateUploadArtifactRequest(later, /*first=*/false).message(),
             "sha256: set on the first chunk only");
+  later.clear_sha256();
+  later.set_size_bytes(0);  // set, even to 0
+  EXPECT_EQ(ValidateUploadArtifactRequest(later, /*first=*/false).message(),
+            "size_bytes: set on the first chunk only");
+}
+
+TEST(ArtifactsTest, AnAnnouncedSizeIsAFilesSize) {
+  polytrain::v1::UploadArtifactRequest chunk;
+  chunk.set_name("model.pt");
+  chunk.set_sha256("sha256:" + kHex);
+  for (int64_t size : {int64_t{0}, int64_t{1} << 62}) {
+    chunk.set_size_bytes(size);
+    EXPECT_TRUE(ValidateUploadArtifactRequest(chunk, /*first=*/true).ok()) << size;
+  }
+  chunk.set_size_bytes(-1);
+  EXPECT_EQ(ValidateUploadArtifactRequest(chunk, /*first=*/true).message(),
+            "size_bytes: must be in [0, 4611686018427387904], got -1");
+  chunk.set_size_bytes((int64_t{1} << 62) + 1);
+  EXPECT_EQ(ValidateUploadArtifactRequest(chunk, /*first=*/true).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ArtifactsTest, ListAndDeleteRequests) {

@@ -119,6 +119,8 @@ inline constexpr char kUserArtifactDir[] = "sha256";
 // --max_artifact_bytes: its default, and the most it may be set to.
 inline constexpr int64_t kDefaultMaxUploadBytes = int64_t{2} << 30;
 inline constexpr int64_t kMaxUploadBytes = kMaxArtifactBytes;
+// UploadArtifactRequest.size_bytes's range (a file's size, then held to --max_artifact_bytes).
+inline constexpr int64_t kMaxDeclaredArtifactBytes = int64_t{1} << 62;
 // Uploads one caller may have in flight at once (each holds a temporary file of up to the limit).
 inline constexpr int kMaxConcurrentUploads = 4;
 // Checkpoint downloads (DownloadCheckpoint) one caller may have in flight at once (each holds a

@@ -46,7 +46,8 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a regular file (a model or dataset is uploaded from a file)"));
   }
-  absl::StatusOr<std::string> hex = Sha256HexOfFile(path);
+  int64_t size = 0;  // the bytes hashed, announced (a /proc file's stat says 0)
+  absl::StatusOr<std::string> hex = Sha256HexOfFile(path, &size);
   if (!hex.ok()) return hex.status();
   absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
       ChunkedFileReader::Open(path, kArtifactChunkBytes);
@@ -60,10 +61,12 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
   polytrain::v1::UploadArtifactRequest chunk;
   chunk.set_name(name);
   chunk.set_sha256(absl::StrCat(kArtifactIdPrefix, *hex));
+  chunk.set_size_bytes(size);  // a file past the limit is refused at once
   // The bytes sent are hashed too: a file written while it is uploaded is then named as such,
   // rather than by the coordinator's refusal of a hash that does not match.
   Sha256Hasher sent;
   bool last = false, sent_all = false, sent_any = false;
+  int64_t sent_bytes = 0;
   while (!last) {
     if (absl::Status s = (*reader)->Next(chunk.mutable_data(), &last); !s.ok()) {
       context.TryCancel();
@@ -72,6 +75,7 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
     }
     chunk.set_last(last);
     sent.Update(chunk.data());
+    sent_bytes += static_cast<int64_t>(chunk.data().size());
     // A refused write means the coordinator ended the call: Finish says why.
     if (!writer->Write(chunk)) break;
     sent_any = true;  // the connection was made: a later outage is a lost one
@@ -80,6 +84,12 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
   }
   writer->WritesDone();
   const grpc::Status status = writer->Finish();  // fills `stored`
+  if (!status.ok() && sent_bytes > size) {       // refused for the size announced
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " changed while it was uploaded (", size,
+                     " bytes when hashed, more sent); nothing was stored: upload it again once "
+                     "nothing writes to it"));
+  }
   if (sent_all && !status.ok()) {
     if (const std::string sent_hex = sent.FinishHex(); sent_hex != *hex) {
       return absl::FailedPreconditionError(
@@ -92,9 +102,8 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
   if (result.status().code() == absl::StatusCode::kInvalidArgument) {
     // The coordinator names the request's field ("data: ... larger than ..."); this names the
     // file, of which it saw only the bytes.
-    return absl::InvalidArgumentError(absl::StrCat(path, " (",
-                                                   std::filesystem::file_size(path, error),
-                                                   " bytes): ", result.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " (", size, " bytes): ", result.status().message()));
   }
   return result;
 }

@@ -45,16 +45,18 @@ std::string Sha256Hasher::FinishHex() {
   return ToHex(digest);
 }
 
-absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path) {
+absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path, int64_t* bytes) {
   absl::StatusOr<std::unique_ptr<ChunkedFileReader>> reader =
       ChunkedFileReader::Open(path, size_t{1} << 20);
   if (!reader.ok()) return reader.status();
   Sha256Hasher hasher;
   std::string chunk;
   bool last = false;
+  if (bytes != nullptr) *bytes = 0;
   while (!last) {
     if (absl::Status s = (*reader)->Next(&chunk, &last); !s.ok()) return s;
     hasher.Update(chunk);
+    if (bytes != nullptr) *bytes += static_cast<int64_t>(chunk.size());
   }
   return hasher.FinishHex();
 }

@@ -36,7 +36,8 @@ class Sha256Hasher {
 
 // The SHA-256 of the file at `path` in hex: NOT_FOUND when it cannot be opened, DATA_LOSS when
 // reading fails.
-absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path);
+// With `bytes`, the count of bytes hashed goes there.
+absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path, int64_t* bytes = nullptr);
 
 }  // namespace polytrain
 

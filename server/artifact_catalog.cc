@@ -51,6 +51,11 @@ absl::StatusOr<std::optional<polytrain::v1::Artifact>> ArtifactCatalog::AlreadyU
     std::lock_guard<std::mutex> lock(mu_);
     record = store_->FindArtifact(first.sha256(), caller.name);
     if (!record.ok()) return std::nullopt;
+    if (first.has_size_bytes() && first.size_bytes() != record->size_bytes()) {
+      return InvalidField("size_bytes",
+                          absl::StrCat("the file of ", first.sha256(), " is ", record->size_bytes(),
+                                       " bytes, not ", first.size_bytes()));
+    }
     std::error_code error;
     const std::filesystem::path path = std::filesystem::path(files_->root()) / relative;
     const auto size = std::filesystem::file_size(path, error);
@@ -79,6 +84,12 @@ absl::StatusOr<std::optional<polytrain::v1::Artifact>> ArtifactCatalog::AlreadyU
 
 absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> ArtifactCatalog::BeginUpload(
     const polytrain::v1::UploadArtifactRequest& first, const Caller& caller) {
+  if (first.has_size_bytes() && first.size_bytes() > max_upload_bytes_) {
+    return InvalidField("size_bytes", absl::StrCat("the artifact is ", first.size_bytes(),
+                                                   " bytes, larger than this coordinator's "
+                                                   "--max_artifact_bytes (",
+                                                   max_upload_bytes_, " bytes); nothing sent"));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     POLYTRAIN_RETURN_IF_ERROR(TakeUploadSlotLocked(caller.name));
@@ -109,6 +120,12 @@ ArtifactCatalog::Upload::~Upload() {
 }
 
 absl::Status ArtifactCatalog::Upload::Append(const std::string& data) {
+  if (first_.has_size_bytes() &&
+      received_ + static_cast<int64_t>(data.size()) > first_.size_bytes()) {
+    return InvalidField("size_bytes",
+                        absl::StrCat("the stream carries more than the ", first_.size_bytes(),
+                                     " bytes announced; nothing stored"));
+  }
   if (received_ + static_cast<int64_t>(data.size()) > catalog_->max_upload_bytes_) {
     return InvalidField("data", absl::StrCat("the artifact is larger than this coordinator's "
                                              "--max_artifact_bytes (",
@@ -121,6 +138,11 @@ absl::Status ArtifactCatalog::Upload::Append(const std::string& data) {
 }
 
 absl::StatusOr<polytrain::v1::Artifact> ArtifactCatalog::Upload::Finish() {
+  if (first_.has_size_bytes() && received_ != first_.size_bytes()) {
+    return InvalidField("size_bytes",
+                        absl::StrCat("the stream carried ", received_, " bytes, not the ",
+                                     first_.size_bytes(), " announced; nothing stored"));
+  }
   const std::string id = ArtifactIdOfHex(hasher_.FinishHex());
   if (id != first_.sha256()) {
     return absl::DataLossError(absl::StrCat("sha256: the ", received_, " bytes received hash to ",

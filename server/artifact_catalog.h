@@ -35,9 +35,11 @@ class ArtifactCatalog {
   class Upload {
    public:
     ~Upload();
-    // A chunk after the first (the first's data too): INVALID_ARGUMENT on "data" past the limit.
+    // A chunk after the first (the first's data too): INVALID_ARGUMENT on "data" past the limit,
+    // on "size_bytes" past the size the first chunk announced.
     absl::Status Append(const std::string& data);
-    // The file's SHA-256 must be the announced one (DATA_LOSS otherwise, nothing stored); then
+    // The file must have the announced size, if one was (INVALID_ARGUMENT on "size_bytes"), and
+    // SHA-256 (DATA_LOSS otherwise, nothing stored); then
     // the file is stored (replacing a copy already there: the same bytes, freshly checked) and
     // the caller's record made unless it has one. Returns the record.
     absl::StatusOr<polytrain::v1::Artifact> Finish();
@@ -59,12 +61,14 @@ class ArtifactCatalog {
   // (others must send the bytes, which proves they have them). Checking the file counts as one
   // of the caller's uploads in flight (RESOURCE_EXHAUSTED past kMaxConcurrentUploads), and a
   // file checked before and unchanged since (size and modification time) is not read again: a
-  // few small requests must not make the coordinator read a large file over and over.
+  // few small requests must not make the coordinator read a large file over and over. A size
+  // announced that is not the stored file's is INVALID_ARGUMENT.
   absl::StatusOr<std::optional<polytrain::v1::Artifact>> AlreadyUploaded(
       const polytrain::v1::UploadArtifactRequest& first, const Caller& caller);
 
   // Starts an upload from its validated first chunk (whose data the caller then Appends).
-  // RESOURCE_EXHAUSTED when the caller has kMaxConcurrentUploads in flight already.
+  // INVALID_ARGUMENT when the size it announces is past the limit; RESOURCE_EXHAUSTED when the
+  // caller has kMaxConcurrentUploads in flight already.
   absl::StatusOr<std::unique_ptr<Upload>> BeginUpload(
       const polytrain::v1::UploadArtifactRequest& first, const Caller& caller);
 

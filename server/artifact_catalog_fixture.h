@@ -39,13 +39,16 @@ class ArtifactCatalogTest : public testing::ScratchDirTest {
     ScratchDirTest::TearDown();
   }
 
-  // Uploads `content` in chunks of `chunk` bytes, announcing `sha256` (its own by default).
+  // Uploads `content` in chunks of `chunk` bytes, announcing `sha256` (its own by default) and,
+  // if given, `size_bytes`.
   absl::StatusOr<polytrain::v1::Artifact> Upload(const std::string& content, const Caller& caller,
-                                                 std::string sha256 = "", size_t chunk = 10) {
+                                                 std::string sha256 = "", size_t chunk = 10,
+                                                 std::optional<int64_t> size_bytes = std::nullopt) {
     if (sha256.empty()) sha256 = ArtifactIdOfHex(Sha256Hex(content));
     polytrain::v1::UploadArtifactRequest first;
     first.set_name("model.pt");
     first.set_sha256(sha256);
+    if (size_bytes.has_value()) first.set_size_bytes(*size_bytes);
     absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
     if (!catalog.ok()) return catalog.status();
     absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> upload =

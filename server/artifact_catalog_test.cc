@@ -87,6 +87,46 @@ TEST_F(ArtifactCatalogTest, AWrongHashOrTooManyBytesStoresNothing) {
   }
 }
 
+// A size announced in the first chunk refuses a file past the limit before its bytes come (probe
+// CI: a 2 GiB + 1 file was refused after 21 s of sending), and the stream must match it.
+TEST_F(ArtifactCatalogTest, AnAnnouncedSizeIsHeldToTheLimitAndToTheBytesSent) {
+  const std::string big(257, 'y');
+  polytrain::v1::UploadArtifactRequest first;
+  first.set_name("big.pt");
+  first.set_sha256(ArtifactIdOfHex(Sha256Hex(big)));
+  first.set_size_bytes(257);
+  absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
+  ASSERT_TRUE(catalog.ok());
+  EXPECT_EQ((*catalog)->BeginUpload(first, kAlice).status(),
+            absl::InvalidArgumentError(
+                "size_bytes: the artifact is 257 bytes, larger than this coordinator's "
+                "--max_artifact_bytes (256 bytes); nothing sent"));
+  first.set_size_bytes(256);  // at the limit: begun (and then held to what it announced)
+  EXPECT_TRUE((*catalog)->BeginUpload(first, kAlice).ok());
+
+  EXPECT_EQ(Upload("123456", kAlice, "", 10, 5).status(),
+            absl::InvalidArgumentError(
+                "size_bytes: the stream carries more than the 5 bytes announced; nothing stored"));
+  EXPECT_EQ(Upload("123456", kAlice, "", 4, 7).status(),
+            absl::InvalidArgumentError(
+                "size_bytes: the stream carried 6 bytes, not the 7 announced; nothing stored"));
+  EXPECT_TRUE(Listed(kAlice).empty());
+  EXPECT_FALSE(fs::exists(StoredFile(ArtifactIdOfHex(Sha256Hex("123456")))));
+
+  absl::StatusOr<Artifact> stored = Upload("123456", kAlice, "", 4, 6);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->size_bytes(), 6);
+  EXPECT_TRUE(Upload("", kAlice, "", 4, 0).ok());  // an empty file, announced as such
+  // A stored file is answered only for its own size.
+  first.set_sha256(stored->id());
+  first.set_size_bytes(7);
+  EXPECT_EQ(
+      (*catalog)->AlreadyUploaded(first, kAlice).status(),
+      absl::InvalidArgumentError("size_bytes: the file of " + stored->id() + " is 6 bytes, not 7"));
+  first.set_size_bytes(6);
+  EXPECT_TRUE((*catalog)->AlreadyUploaded(first, kAlice)->has_value());
+}
+
 // A record that cannot be stored (a trigger refuses it here, as a full --db disk does) leaves no
 // file behind: one that no record names could never be listed or deleted (probe CG). Bytes that
 // another record names stay.

@@ -135,7 +135,7 @@ expect 0 "spec.dataset.tensors.artifact: artifact sha256/$data_hex: " -- \
 
 # Limits and errors, each with its exit code.
 head -c 5000001 /dev/zero >"$tmp/big.bin"
-expect 1 "$tmp/big.bin (5000001 bytes): data: the artifact is larger than this coordinator's --max_artifact_bytes (5000000 bytes)" -- \
+expect 1 "$tmp/big.bin (5000001 bytes): size_bytes: the artifact is 5000001 bytes, larger than this coordinator's --max_artifact_bytes (5000000 bytes); nothing sent" -- \
   "$polyctl" upload "$tmp/big.bin"
 head -c 5000000 /dev/zero >"$tmp/edge.bin"
 expect 0 "sha256:" -- "$polyctl" upload "$tmp/edge.bin" --name edge

@@ -20,6 +20,19 @@ from polytrain.v1 import coordinator_pb2  # noqa: E402
 class UploadTest(ServiceTestCase):
     SERVICE_NAME = "uploads"
 
+    def test_the_first_chunk_announces_the_size_hashed(self):
+        # So that a file past the coordinator's limit is refused before its bytes are sent.
+        source = SCRATCH / "announced.bin"
+        source.write_bytes(b"x" * 1500000)
+        for upload, size in ((polytrain._upload.Upload(source, None), 1500000),
+                             (polytrain._upload.Upload(b"", None), 0)):
+            try:
+                first = next(upload.chunks())
+                self.assertTrue(first.HasField("size_bytes"))
+                self.assertEqual(first.size_bytes, size)
+            finally:
+                upload.close()
+
     def test_what_an_upload_cannot_send_is_refused_by_name_and_a_read_error_is_the_os_error(self):
         folder = SCRATCH / "odd-sources"
         folder.mkdir()

@@ -25,6 +25,7 @@ class Upload:
         self._file = None
         self._sent = hashlib.sha256()  # of the bytes streamed: a file written meanwhile differs
         self._sent_all = False
+        self._sent_bytes = 0
         if isinstance(source, (str, os.PathLike)):
             path = _arguments.regular_file(source, "source")
             self.path = path
@@ -32,8 +33,10 @@ class Upload:
             try:
                 self._file = open(path, "rb")
                 digest = hashlib.sha256()
+                self.size = 0  # the bytes hashed, announced (a /proc file's stat says 0)
                 for piece in iter(lambda: self._file.read(CHUNK_BYTES), b""):
                     digest.update(piece)
+                    self.size += len(piece)
             except OSError as error:
                 self.close()
                 raise OSError(error.errno, f"source {path}: {error.strerror}") from None
@@ -53,6 +56,7 @@ class Upload:
                 raise TypeError(f"source: expected a path, bytes or a torch.jit.ScriptModule, "
                                 f"got {type(source).__name__}")
             self.name = name or "artifact"
+            self.size = len(self._data)
             digest = hashlib.sha256(self._data)
         self.sha256 = "sha256:" + digest.hexdigest()
 
@@ -72,11 +76,13 @@ class Upload:
     def chunks(self):
         """The request stream: one chunk behind, so that the last one can be marked; an empty
         file is one empty chunk, the first."""
-        first = coordinator_pb2.UploadArtifactRequest(name=self.name, sha256=self.sha256)
+        first = coordinator_pb2.UploadArtifactRequest(name=self.name, sha256=self.sha256,
+                                                      size_bytes=self.size)
         pending = first
         try:
             for piece in self._pieces():
                 self._sent.update(piece)
+                self._sent_bytes += len(piece)
                 if pending.data or pending is not first:
                     yield pending
                     pending = coordinator_pb2.UploadArtifactRequest()
@@ -91,7 +97,13 @@ class Upload:
     def changed(self):
         """After a refused upload: a message when the file's bytes streamed are not those hashed
         (it was written meanwhile), else None."""
-        if self.path is None or not self._sent_all:
+        if self.path is None:
+            return None
+        if self._sent_bytes > self.size:  # refused for the size announced
+            return (f"source {self.path} changed while it was uploaded ({self.size} bytes when "
+                    f"hashed, more sent); nothing was stored: upload it again once nothing writes "
+                    f"to it")
+        if not self._sent_all:
             return None
         sent = "sha256:" + self._sent.hexdigest()
         if sent == self.sha256:
