@@ -83,6 +83,28 @@ absl::Status CheckAddressOfThisMachine(const std::string& host) {
   return absl::OkStatus();
 }
 
+absl::Status CheckAdvertiseAddressForm(const std::string& address) {
+  const auto refuse = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("--advertise_address ", address, ": ", why));
+  };
+  if (address.empty()) return refuse("empty; leave the flag out for the route's address");
+  in6_addr v6{};
+  in_addr v4{};
+  const bool is_v6 = inet_pton(AF_INET6, address.c_str(), &v6) == 1;
+  if (address.find_first_of("[]") != std::string::npos ||
+      (address.find(':') != std::string::npos && !is_v6)) {
+    return refuse(
+        "a host name or IP address, without brackets or a port (an IPv6 address as ::1, not "
+        "[::1]; the gang picks its ports)");
+  }
+  const bool unspecified_v4 =
+      inet_pton(AF_INET, address.c_str(), &v4) == 1 && v4.s_addr == htonl(INADDR_ANY);
+  if (unspecified_v4 || (is_v6 && IN6_IS_ADDR_UNSPECIFIED(&v6))) {
+    return refuse("the unspecified address, which no peer can reach; give this machine's address");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckAdvertiseAddress(const std::string& address, bool cuda_worker) {
   const absl::Status s = CheckAddressOfThisMachine(address);
   if (absl::IsInvalidArgument(s) && !cuda_worker) {

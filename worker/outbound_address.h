@@ -21,6 +21,11 @@ absl::StatusOr<std::string> OutboundAddressTo(const std::string& host_port);
 // resolve (now: a name may resolve later).
 absl::Status CheckAddressOfThisMachine(const std::string& host);
 
+// The form of a --advertise_address: a host name or IP address (v6 without brackets), with no
+// port, and not an unspecified address (0.0.0.0, ::: no peer reaches a worker there).
+// INVALID_ARGUMENT naming the flag otherwise.
+absl::Status CheckAdvertiseAddressForm(const std::string& address);
+
 // The worker's --advertise_address at start: INVALID_ARGUMENT, naming the flag, for another
 // machine's address on a CPU worker (Gloo binds to it: it would fail only in a gang); on a CUDA
 // worker that is a warning (NCCL picks its own interfaces), as is a name that does not resolve

@@ -100,6 +100,17 @@ check '! grep -q "step\|finished" "$tmp/out" "$tmp/err"' "trained before refusin
 code=$?
 check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-file: not a directory" "$tmp/err"' \
   "service mode, file as --checkpoint_dir: exit $code: $(cat "$tmp/err")"
+# So does an --artifact_cache_dir that cannot hold files (probe CJ: every job naming an upload
+# failed on it), and an empty one is a usage error.
+"$worker" --coordinator 127.0.0.1:1 --name nowhere --artifact_cache_dir "$tmp/a-file/cache" \
+  >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --artifact_cache_dir $tmp/a-file/cache: " "$tmp/err"' \
+  "service mode, unwritable --artifact_cache_dir: exit $code: $(cat "$tmp/err")"
+"$worker" --coordinator 127.0.0.1:1 --name nowhere --artifact_cache_dir "" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 2 ]] && grep -q -- "--artifact_cache_dir" "$tmp/err"' \
+  "service mode, empty --artifact_cache_dir: exit $code: $(cat "$tmp/err")"
 
 # A --data_root given that is not there: exit 4 naming it, in either mode, before anything runs.
 "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --data_root "$tmp/nowhere" \
@@ -139,8 +150,16 @@ check '[[ $code -eq 1 ]] && grep -qF "polytrain-worker: --advertise_address: 192
   "another machine's --advertise_address: exit $code: $(cat "$tmp/err")"
 "$worker" --coordinator 127.0.0.1:1 --advertise_address "[::1]" >"$tmp/out" 2>"$tmp/err"
 code=$?
-check '[[ $code -eq 2 ]] && grep -qF "polytrain-worker: --advertise_address: a host name or IP address, without brackets or a port (an IPv6 address as ::1, not [::1])" "$tmp/err"' \
+check '[[ $code -eq 2 ]] && grep -qF "polytrain-worker: --advertise_address [::1]: a host name or IP address, without brackets or a port (an IPv6 address as ::1, not [::1]; the gang picks its ports)" "$tmp/err"' \
   "a bracketed --advertise_address: exit $code: $(cat "$tmp/err")"
+# A port, an unspecified address or an empty value is refused too (probe CJ: "127.0.0.1:5" was only
+# warned about, "0.0.0.0" and "" taken).
+for bad in 127.0.0.1:5 0.0.0.0 :: ""; do
+  "$worker" --coordinator 127.0.0.1:1 --advertise_address "$bad" >"$tmp/out" 2>"$tmp/err"
+  code=$?
+  check '[[ $code -eq 2 ]] && grep -qF "polytrain-worker: --advertise_address $bad: " "$tmp/err"' \
+    "--advertise_address '$bad': exit $code: $(cat "$tmp/err")"
+done
 # (The checkpoint directory, tried after it, fails that run.)
 "$worker" --coordinator 127.0.0.1:1 --advertise_address 127.0.0.1 --checkpoint_dir "$tmp/a-file" \
   >"$tmp/out" 2>"$tmp/err"

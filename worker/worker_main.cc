@@ -144,7 +144,9 @@ int Main(int argc, char** argv) {
   app.add_option("--data_root", options.data_root, "directory every data path is confined to")
       ->capture_default_str();
   app.add_option("--artifact_cache_dir", service.artifact_cache_dir,
-                 "service mode: keep the models and datasets jobs name (polyctl upload) here")
+                 "service mode: keep the models and datasets jobs name (polyctl upload) here; made "
+                 "and tried at start")
+      ->check(NotEmpty())
       ->capture_default_str();
   app.add_option("--artifact_cache_bytes", service.artifact_cache_bytes,
                  "service mode: bound of that cache; least recently used files go first (a file "
@@ -283,11 +285,9 @@ int Main(int argc, char** argv) {
       service.slots = static_cast<int>(offered->size());
     }
     service.cancel_grace = std::chrono::seconds(cancel_grace_seconds);
-    if (!advertise_address.empty()) {
-      if (absl::StrContains(advertise_address, "[") || absl::StrContains(advertise_address, "]")) {
-        return Fail(kExitUsage, absl::InvalidArgumentError(
-                                    "--advertise_address: a host name or IP address, without "
-                                    "brackets or a port (an IPv6 address as ::1, not [::1])"));
+    if (app.count("--advertise_address") > 0) {
+      if (absl::Status s = CheckAdvertiseAddressForm(advertise_address); !s.ok()) {
+        return Fail(kExitUsage, s);
       }
       if (absl::Status s = CheckAdvertiseAddress(advertise_address, device == "cuda"); !s.ok()) {
         return Fail(kExitInvalid, s);
@@ -315,12 +315,10 @@ int Main(int argc, char** argv) {
         return Fail(kExitInvalid, s);
       }
     }
-    std::error_code error;
-    if (std::filesystem::exists(service.artifact_cache_dir, error) &&
-        !std::filesystem::is_directory(service.artifact_cache_dir, error)) {
-      return Fail(kExitInvalid,
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "--artifact_cache_dir ", service.artifact_cache_dir, ": not a directory")));
+    // The cache too (probe CJ: one that could not hold files failed every job naming an upload).
+    if (absl::Status s = PrepareFlagDirectory("--artifact_cache_dir", service.artifact_cache_dir);
+        !s.ok()) {
+      return Fail(kExitInvalid, s);
     }
     enable_load_probe();
     return RunServiceProcess(service, metrics_listen, metrics_port_file);
