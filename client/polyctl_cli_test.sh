@@ -399,6 +399,16 @@ for flags in "--tokens=" "--tls_cert=" "--metrics_listen= --metrics_port_file=$t
   [[ $code -eq 2 ]] || fail "coordinator $flags: exit $code, expected 2: $(cat "$tmp/err")"
 done
 [[ -e "$tmp/refused.db" ]] && fail "a refused coordinator made its database"
+# A missing file a flag names is exit 4 in every tool, as polyctl's own (probe CJ: 1 from the
+# coordinator and the worker).
+checks=$((checks + 1))
+timeout 20 "$build/server/polytrain-coordinator" --plaintext --listen 127.0.0.1:0 \
+  --db "$tmp/refused.db" --tokens "$tmp/no-such-tokens" >"$tmp/out" 2>"$tmp/err"
+code=$?
+[[ $code -eq 4 ]] && grep -q -- "--tokens $tmp/no-such-tokens: no such file" "$tmp/err" ||
+  fail "coordinator, missing --tokens: exit $code, expected 4: $(cat "$tmp/err")"
+[[ -e "$tmp/refused.db" ]] && fail "a coordinator refused for its --tokens made its database"
+expect 4 "--token_file $tmp/no-such-token: no such file" -- --token_file "$tmp/no-such-token" list
 # A dry run of a request id already used names what a submit would return.
 retried=$("$polyctl" submit "$spec" --request-id cli-dry-retry)
 expect 0 "dry run: --request-id already names $retried: a submit would return it" -- \

@@ -222,8 +222,11 @@ int Main(int argc, char** argv) {
   }
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(options);
   if (!server.ok()) {
-    // Every start-up failure is a flag's value (a file, an address): invalid input.
-    return ExitWithError(kTool, absl::InvalidArgumentError(server.status().message()));
+    // Every start-up failure is a flag's value (a file, an address): invalid input, or a file
+    // not found (4, as every tool says a missing file).
+    return ExitWithError(kTool, absl::IsNotFound(server.status())
+                                    ? server.status()
+                                    : absl::InvalidArgumentError(server.status().message()));
   }
   // The metrics port first: a script that waits for --port_file then finds it written (one that
   // read it at once found it missing, now and then, under load).

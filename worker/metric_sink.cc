@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -18,8 +20,14 @@ using polytrain::v1::MetricPoint;
 
 absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> JsonLinesMetricSink::Create(
     const std::string& path, bool append) {
+  errno = 0;
   std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
-  if (!out) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open for writing"));
+  if (!out) {
+    const int why = errno;
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_out ", path, ": cannot open for writing",
+                     why != 0 ? absl::StrCat(": ", std::strerror(why)) : ""));
+  }
   return std::unique_ptr<JsonLinesMetricSink>(new JsonLinesMetricSink(path, std::move(out)));
 }
 

@@ -95,11 +95,26 @@ code=$?
 check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-file/ckpt: " "$tmp/err"' \
   "unwritable --checkpoint_dir: exit $code: $(cat "$tmp/err")"
 check '! grep -q "step\|finished" "$tmp/out" "$tmp/err"' "trained before refusing: $(cat "$tmp/out")"
+# So does a --metrics_out that cannot be written, naming the flag and why (probe CJ).
+"$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --metrics_out "$tmp/a-file/m.jsonl" \
+  >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 1 ]] && grep -qF "polytrain-worker: --metrics_out $tmp/a-file/m.jsonl: cannot open for writing: Not a directory" "$tmp/err"' \
+  "unwritable --metrics_out: exit $code: $(cat "$tmp/err")"
 "$worker" --coordinator 127.0.0.1:1 --name nowhere --checkpoint_dir "$tmp/a-file" \
   >"$tmp/out" 2>"$tmp/err"
 code=$?
 check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-file: not a directory" "$tmp/err"' \
   "service mode, file as --checkpoint_dir: exit $code: $(cat "$tmp/err")"
+# A missing --token_file is exit 4, as in every tool (probe CJ: it was 1 here, 4 from polyctl).
+# A --spec run's flag given in service mode is said to be ignored (it was ignored without a word).
+"$worker" --coordinator 127.0.0.1:1 --name nowhere --token_file "$tmp/no-such-token" \
+  --metrics_out "$tmp/ignored.jsonl" >"$tmp/out" 2>"$tmp/err"
+code=$?
+check '[[ $code -eq 4 ]] && grep -qF "polytrain-worker: --token_file $tmp/no-such-token: no such file" "$tmp/err"' \
+  "missing --token_file: exit $code: $(cat "$tmp/err")"
+check 'grep -qF "polytrain-worker: --metrics_out is for a --spec run; service mode (--coordinator) ignores it" "$tmp/err"' \
+  "service mode took --metrics_out without a word: $(cat "$tmp/err")"
 # So does an --artifact_cache_dir that cannot hold files (probe CJ: every job naming an upload
 # failed on it), and an empty one is a usage error.
 "$worker" --coordinator 127.0.0.1:1 --name nowhere --artifact_cache_dir "$tmp/a-file/cache" \

@@ -172,7 +172,9 @@ int Main(int argc, char** argv) {
                  "frees the stuck job's slot")
       ->check(IntegerRange(1, 86400))
       ->capture_default_str();
-  app.add_option("--metrics_out", metrics_out, "write metric points here as JSON lines");
+  app.add_option("--metrics_out", metrics_out,
+                 "--spec run: write metric points here as JSON lines (service mode sends them to "
+                 "the coordinator)");
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
                  "service mode, one subdirectory per job, removed once the job has succeeded "
@@ -188,7 +190,8 @@ int Main(int argc, char** argv) {
       ->check(FiniteRange(0.0, 8760.0))
       ->capture_default_str();
   app.add_flag("--resume", options.resume,
-               "continue from the newest checkpoint in --checkpoint_dir");
+               "--spec run: continue from the newest checkpoint in --checkpoint_dir (service mode "
+               "resumes every job from its last checkpoint anyway)");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress on stderr");
   bool no_load_probe = false;
@@ -221,7 +224,16 @@ int Main(int argc, char** argv) {
               << kRunWithHelp;
     return kExitUsage;
   }
-  if (!spec_path.empty()) {
+  if (spec_path.empty()) {
+    // And the other way round (probe CJ: service mode ignored these without a word).
+    for (const char* flag : {"--metrics_out", "--resume", "--quiet"}) {
+      if (app.count(flag) > 0) {
+        std::cerr << "polytrain-worker: " << flag
+                  << " is for a --spec run; service mode (--coordinator) ignores it (metrics go "
+                     "to the coordinator, and every job resumes from its last checkpoint)\n";
+      }
+    }
+  } else {
     // A standalone run takes its threads and device from the spec: a service flag given here
     // does nothing, and says so rather than seem to.
     for (const char* flag :
@@ -262,7 +274,8 @@ int Main(int argc, char** argv) {
     // in its reconnect loop.
     ClientSecurityOptions checked = service.security;
     if (absl::Status s = MakeChannel(service.coordinator, &checked).status(); !s.ok()) {
-      return Fail(kExitInvalid, s);  // a flag's value or file, as polyctl and the coordinator say
+      // A flag's value or file, as polyctl and the coordinator say it: a missing file is 4.
+      return Fail(absl::IsNotFound(s) ? kExitNotFound : kExitInvalid, s);
     }
     if (device == "cuda" && app.count("--slots") > 0) {
       return Fail(kExitUsage, absl::InvalidArgumentError(
