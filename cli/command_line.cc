@@ -323,7 +323,9 @@ CLI::Validator FiniteRange(double min, double max) {
   return CLI::Validator(
       [min, max](std::string& text) -> std::string {
         double value = 0;
-        if (absl::SimpleAtod(text, &value) && std::isfinite(value) && value >= min &&
+        // Decimal only: the parsers take hex ("0x10" was a 16 s lease) and spaces too.
+        if (text.find_first_not_of("0123456789.eE+-") == std::string::npos &&
+            absl::SimpleAtod(text, &value) && std::isfinite(value) && value >= min &&
             value <= max) {
           return "";
         }
