@@ -93,12 +93,12 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 // commands given when one is within two edits ("--epoch" -> "--epochs"); "" when every extra
 // is a plain word (CLI11's own message says those).
 std::string UnknownOption(CLI::App& app) {
-  std::vector<std::string> known;
+  std::vector<std::pair<std::string, const CLI::App*>> known;  // each option and its command
   for (CLI::App* command = &app; command != nullptr;
        command = command->get_subcommands().empty() ? nullptr
                                                     : command->get_subcommands().front()) {
     for (const CLI::Option* option : command->get_options()) {
-      for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
+      for (const std::string& name : option->get_lnames()) known.emplace_back("--" + name, command);
     }
   }
   for (const std::string& word : app.remaining(/*recurse=*/true)) {
@@ -106,8 +106,14 @@ std::string UnknownOption(CLI::App& app) {
     const std::string option = word.substr(0, word.find('='));
     std::string closest;
     size_t best = 3;
-    for (const std::string& name : known) {
+    for (const auto& [name, command] : known) {
       const size_t distance = EditDistance(option, name);
+      if (distance == 0) {
+        // Spelt right, but before its command ("polyctl --limit 5 list"): CLI11 reads options
+        // where they are given.
+        return absl::StrCat(option, " is an option of '", command->get_name(),
+                            "': give it after that command");
+      }
       if (distance < best) {
         best = distance;
         closest = name;

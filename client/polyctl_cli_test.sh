@@ -492,6 +492,8 @@ expect 2 "polyctl: unknown option --bogus" -- list --bogus
 # A mistyped option is named with the one it was likely meant to be, from the command given.
 expect 2 "polyctl: unknown option --epoch (did you mean --epochs?)" -- submit "$spec" --epoch 2
 expect 2 "polyctl: unknown option --lable (did you mean --label?)" -- list --lable=team=cli
+# A command's option given before it is said so (probe CJ: "did you mean --limit?" for --limit).
+expect 2 "polyctl: --limit is an option of 'list': give it after that command" -- --limit 5 list
 expect 2 "polyctl: The following argument was not expected: extra" -- list extra
 # Every subcommand's --help ends with the exit codes and where the coordinator comes from.
 for command in submit sweep search list sweeps get cancel delete watch compare metrics checkpoint upload artifacts; do
