@@ -492,6 +492,7 @@ expect 2 "polyctl: unknown option --bogus" -- list --bogus
 # A mistyped option is named with the one it was likely meant to be, from the command given.
 expect 2 "polyctl: unknown option --epoch (did you mean --epochs?)" -- submit "$spec" --epoch 2
 expect 2 "polyctl: unknown option --lable (did you mean --label?)" -- list --lable=team=cli
+expect 2 "--output: a file to write, not stdout ('-'): name a file" -- checkpoint 0123456789abcdef0123456789abcdef -o -
 # A command's option given before it is said so (probe CJ: "did you mean --limit?" for --limit).
 expect 2 "polyctl: --limit is an option of 'list': give it after that command" -- --limit 5 list
 expect 2 "polyctl: The following argument was not expected: extra" -- list extra

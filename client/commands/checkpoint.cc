@@ -72,7 +72,10 @@ Command AddCheckpointCommand(CLI::App& app) {
                    "file to write (default ID.pt; an existing file is refused; its directory "
                    "must exist)")
       ->check([](const std::string& value) {
-        return value.empty() ? std::string("must not be empty") : std::string();
+        if (value.empty()) return std::string("must not be empty");
+        // "-" would be a file of that name, where the convention reads stdout (probe CJ).
+        if (value == "-") return std::string("a file to write, not stdout ('-'): name a file");
+        return std::string();
       });
   return {checkpoint,
           [options](CoordinatorClient& client) { return RunCheckpoint(*options, client); }};
