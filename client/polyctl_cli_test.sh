@@ -408,6 +408,14 @@ code=$?
 [[ $code -eq 4 ]] && grep -q -- "--tokens $tmp/no-such-tokens: no such file" "$tmp/err" ||
   fail "coordinator, missing --tokens: exit $code, expected 4: $(cat "$tmp/err")"
 [[ -e "$tmp/refused.db" ]] && fail "a coordinator refused for its --tokens made its database"
+# A Unix socket has no port to write (probe CJ: --port_file got "1").
+checks=$((checks + 1))
+timeout 20 "$build/server/polytrain-coordinator" --plaintext --listen "unix:$tmp/c.sock" \
+  --db "$tmp/refused.db" --port_file "$tmp/unix-port" >"$tmp/out" 2>"$tmp/err"
+code=$?
+[[ $code -eq 2 ]] && grep -q -- "--port_file: a Unix socket (--listen unix:$tmp/c.sock) has no port" "$tmp/err" ||
+  fail "coordinator on a Unix socket with --port_file: exit $code, expected 2: $(cat "$tmp/err")"
+[[ -e "$tmp/refused.db" || -e "$tmp/unix-port" ]] && fail "a refused coordinator left files"
 expect 4 "--token_file $tmp/no-such-token: no such file" -- --token_file "$tmp/no-such-token" list
 # A dry run of a request id already used names what a submit would return.
 retried=$("$polyctl" submit "$spec" --request-id cli-dry-retry)

@@ -36,7 +36,9 @@ namespace {
 constexpr char kTool[] = "polytrain-coordinator";
 
 void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
-  app.add_option("--listen", options->listen, "address:port to serve on (port 0 picks a free one)")
+  app.add_option("--listen", options->listen,
+                 "address:port to serve on (port 0 picks a free one), or unix:PATH (a Unix socket, "
+                 "local clients only)")
       ->capture_default_str();
   app.add_option("--db", options->db, "SQLite database file (created if missing)")
       ->check(NotEmpty())
@@ -169,6 +171,12 @@ int Main(int argc, char** argv) {
     std::cerr << kTool
               << ": --metrics_port_file needs /metrics served (--metrics_listen '' turns it off)\n"
               << kRunWithHelp;
+    return kExitUsage;
+  }
+  if (!port_file.empty() && absl::StartsWith(options.listen, "unix:")) {
+    std::cerr << kTool << ": --port_file: a Unix socket (--listen " << options.listen
+              << ") has no port\n"
+              << kRunWithHelp;  // it wrote "1" (probe CJ)
     return kExitUsage;
   }
   if (absl::Status s = InitLogging(kTool, logging); !s.ok()) return ExitWithError(kTool, s);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "api/limits.h"
@@ -139,7 +140,8 @@ int CoordinatorServer::metrics_port() const {
 
 std::string CoordinatorServer::Describe() const {
   const ServerSecurityOptions& security = options_.security;
-  return absl::StrCat("port ", port_, " (",
+  const bool unix_socket = absl::StartsWith(options_.listen, "unix:");
+  return absl::StrCat(unix_socket ? options_.listen : absl::StrCat("port ", port_), " (",
                       security.plaintext               ? "plaintext"
                       : security.tls_client_ca.empty() ? "TLS"
                                                        : "TLS, workers need client certificates",
