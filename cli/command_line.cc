@@ -13,7 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "cli/exit_codes.h"
+#include "common/host_port.h"
 #include "common/logging.h"
 
 namespace polytrain {
@@ -338,6 +340,20 @@ CLI::Validator FiniteRange(double min, double max) {
         return absl::StrCat("must be a number from ", min, " to ", max, ", got ", text);
       },
       absl::StrCat("NUMBER in [", min, ", ", max, "]"));
+}
+
+CLI::Validator HostPortOption(int min_port, const std::string& help, bool empty_turns_off) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        if (empty_turns_off && text.empty()) return "";
+        const absl::Status s = CheckHostPort("", text, min_port, help);
+        if (s.ok()) return "";
+        // CLI11 names the option first: the message without CheckHostPort's own prefix.
+        absl::string_view message = s.message();
+        absl::ConsumePrefix(&message, ": ");
+        return std::string(message);
+      },
+      "HOST:PORT");
 }
 
 CLI::Validator NotEmpty() {

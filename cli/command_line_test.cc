@@ -23,6 +23,24 @@ TEST(FiniteRangeTest, OnlyAFiniteNumberWithinTheBoundsPasses) {
   EXPECT_EQ(Check(FiniteRange(0.05, 60.0), "0.01"), "must be a number from 0.05 to 60, got 0.01");
 }
 
+// An address that cannot be served on or dialled is a usage error at parse time (probe CJ: exit 1
+// at start, where other values out of range were exit 2).
+TEST(HostPortOptionTest, AnAddressWithAPortInRangePasses) {
+  const CLI::Validator dial = HostPortOption(1, "(e.g. 127.0.0.1:50051)");
+  for (const char* good : {"127.0.0.1:1", "[::1]:65535", "host:50051", "dns:///h:5", "unix:/s"}) {
+    EXPECT_EQ(Check(dial, good), "") << good;
+  }
+  for (const char* bad : {"127.0.0.1:0", ":70000", "host", "", "a:1,b:2", "1.2.3.4:x"}) {
+    EXPECT_EQ(Check(dial, bad), std::string("expected HOST:PORT with a port in [1, 65535] (e.g. "
+                                            "127.0.0.1:50051), got '") +
+                                    bad + "'")
+        << bad;
+  }
+  EXPECT_EQ(Check(HostPortOption(0, "(0 picks one)"), "127.0.0.1:0"), "");
+  EXPECT_NE(Check(HostPortOption(0, "(0 picks one)"), ""), "");
+  EXPECT_EQ(Check(HostPortOption(0, "(0 picks one)", /*empty_turns_off=*/true), ""), "");
+}
+
 TEST(IntegerRangeTest, OnlyAWholeNumberWithinTheBoundsPasses) {
   const CLI::Validator priority = IntegerRange(-1000, 1000);
   for (const char* good : {"-1000", "-1", "0", "7", "1000"}) {

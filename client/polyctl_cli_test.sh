@@ -501,6 +501,13 @@ expect 2 "polyctl: unknown option --bogus" -- list --bogus
 expect 2 "polyctl: unknown option --epoch (did you mean --epochs?)" -- submit "$spec" --epoch 2
 expect 2 "polyctl: unknown option --lable (did you mean --label?)" -- list --lable=team=cli
 expect 2 "--output: a file to write, not stdout ('-'): name a file" -- checkpoint 0123456789abcdef0123456789abcdef -o -
+# An address that cannot be dialled is a usage error, named as what set it (probe CJ).
+expect 2 "polyctl: --coordinator: expected HOST:PORT with a port in [1, 65535]" -- --coordinator 127.0.0.1:0 list
+checks=$((checks + 1))
+POLYTRAIN_COORDINATOR=127.0.0.1:0 "$polyctl" list >"$tmp/out" 2>"$tmp/err"
+code=$?
+[[ $code -eq 2 ]] && grep -q '^polyctl: \$POLYTRAIN_COORDINATOR: expected HOST:PORT' "$tmp/err" ||
+  fail "a bad \$POLYTRAIN_COORDINATOR: exit $code, expected 2: $(cat "$tmp/err")"
 # A command's option given before it is said so (probe CJ: "did you mean --limit?" for --limit).
 expect 2 "polyctl: --limit is an option of 'list': give it after that command" -- --limit 5 list
 expect 2 "polyctl: The following argument was not expected: extra" -- list extra

@@ -1,6 +1,7 @@
 // polyctl: submit, watch, sweep and compare PolyTrain jobs from the terminal; and the loss
 // family offline (`polyctl loss`). One file per command in client/commands/.
 #include <cstdlib>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "cli/security_flags.h"
 #include "client/commands/commands.h"
 #include "common/grpc_logging.h"
+#include "common/host_port.h"
 #include "google/protobuf/stubs/logging.h"
 #include "loss/tool/loss_commands.h"
 
@@ -38,7 +40,9 @@ int Main(int argc, char** argv) {
   app.fallthrough();
   const char* env = std::getenv("POLYTRAIN_COORDINATOR");
   std::string address = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
-  app.add_option("--coordinator", address, "coordinator HOST:PORT");
+  app.add_option("--coordinator", address,
+                 "coordinator HOST:PORT (default: $POLYTRAIN_COORDINATOR, else 127.0.0.1:50051)")
+      ->check(HostPortOption(1, "(e.g. 127.0.0.1:50051, [::1]:50051)"));
   double reconnect_seconds = CoordinatorClient::kDefaultRewatchSeconds;
   app.add_option("--reconnect-seconds", reconnect_seconds,
                  "a watch (watch, --wait, --watch) whose coordinator goes away after it began "
@@ -63,6 +67,15 @@ int Main(int argc, char** argv) {
 
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
   if (*loss) return loss_exit;
+  if (app.get_option("--coordinator")->count() == 0 && env != nullptr && *env != '\0') {
+    // Named as what set it (probe CJ: a bad $POLYTRAIN_COORDINATOR was called --coordinator).
+    if (absl::Status s = CheckHostPort("$POLYTRAIN_COORDINATOR", address, 1,
+                                       "(e.g. 127.0.0.1:50051, [::1]:50051)");
+        !s.ok()) {
+      std::cerr << "polyctl: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
   SilenceGrpcLogs();  // each failed call's status is reported, with a hint where one helps
   CoordinatorClient client(address, security);
   client.set_rewatch_seconds(reconnect_seconds);

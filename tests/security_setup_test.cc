@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/exit_codes.h"
 #include "gtest/gtest.h"
 #include "testing/process.h"
 #include "tests/security_fixture.h"
@@ -76,6 +77,7 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
   struct Case {
     std::vector<std::string> args;
     std::string error;
+    int exit = kExitInvalid;  // a missing file is kExitNotFound; a malformed flag kExitUsage
   };
   const std::string tokens = (dir_ / "tokens.txt").string();
   std::ofstream(dir_ / "bad-tokens.txt") << "client alice " << kAliceToken << "\n";
@@ -141,12 +143,14 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
             "--tls_key: needed with the other"},
            {{"--listen", "127.0.0.1:0", "--tls_cert", Pki("missing.pem"), "--tls_key",
              Pki("server.key")},
-            "--tls_cert " + Pki("missing.pem") + ": no such file"},
+            "--tls_cert " + Pki("missing.pem") + ": no such file",
+            kExitNotFound},
            {{"--listen", "127.0.0.1:0", "--plaintext", "--tokens",
              (dir_ / "bad-tokens.txt").string()},
             "bad-tokens.txt:1: the third field must be sha256:"},
            {{"--listen", "127.0.0.1:0", "--plaintext", "--tokens", tokens + ".missing"},
-            "--tokens " + tokens + ".missing: no such file"},
+            "--tokens " + tokens + ".missing: no such file",
+            kExitNotFound},
            {{"--listen", "127.0.0.1:0", "--plaintext", "--metrics_listen", taken_address},
             "--metrics_listen " + taken_address + ": cannot listen there: the port is in use"},
            {{"--listen", taken_address, "--plaintext"},
@@ -165,10 +169,12 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
                 ": cannot write: No such file or directory"},
            {{"--listen", "127.0.0.1:99999", "--plaintext"},
             "--listen: expected HOST:PORT with a port in [0, 65535] (0 picks a free one), got "
-            "'127.0.0.1:99999'"},
+            "'127.0.0.1:99999'",
+            kExitUsage},
            {{"--listen", "127.0.0.1", "--plaintext"},
             "--listen: expected HOST:PORT with a port in [0, 65535] (0 picks a free one), got "
-            "'127.0.0.1'"},
+            "'127.0.0.1'",
+            kExitUsage},
        }) {
     std::vector<std::string> args = c.args;
     if (std::find(args.begin(), args.end(), "--db") == args.end()) {
@@ -179,11 +185,13 @@ TEST_F(SecurityTest, TheCoordinatorRefusesUnsafeOrBrokenSetups) {
     }
     const fs::path log = dir_ / "refused.log";
     Process coordinator(POLYTRAIN_COORDINATOR_BINARY, args, log.string());
-    EXPECT_EQ(coordinator.Wait(), 1) << c.error;
+    EXPECT_EQ(coordinator.Wait(), c.exit) << c.error;
     const std::string output = ReadFile(log);
     EXPECT_NE(output.find(c.error), std::string::npos) << output;
-    // One line: gRPC's own account of a refused port is not shown beside ours.
-    EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
+    // One line (a usage error's second says --help): gRPC's own account of a refused port is not
+    // shown beside ours.
+    EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), c.exit == kExitUsage ? 2 : 1)
+        << output;
     EXPECT_EQ(output.find(kAliceToken), std::string::npos) << "echoed a secret: " << output;
   }
   close(taken);

@@ -109,7 +109,8 @@ int Main(int argc, char** argv) {
   ServiceWorker::Options service;
   std::string device = "cpu";
   app.add_option("--coordinator", service.coordinator,
-                 "service mode: train jobs from the coordinator at HOST:PORT");
+                 "service mode: train jobs from the coordinator at HOST:PORT")
+      ->check(HostPortOption(1, "(e.g. 127.0.0.1:50051, [::1]:50051)"));
   app.add_option("--name", service.name,
                  "service mode: worker name, 1-128 characters of [A-Za-z0-9._-] (default "
                  "HOSTNAME-PID)")
@@ -137,7 +138,8 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   std::string metrics_listen, metrics_port_file;
   app.add_option("--metrics_listen", metrics_listen,
-                 "service mode: serve Prometheus /metrics on address:port (port 0 picks one)");
+                 "service mode: serve Prometheus /metrics on address:port (port 0 picks one)")
+      ->check(HostPortOption(0, "(0 picks one)", /*empty_turns_off=*/true));
   app.add_option("--metrics_port_file", metrics_port_file,
                  "service mode: write the /metrics port actually bound here")
       ->check(NotEmpty());
