@@ -325,6 +325,11 @@ absl::Status ValidateLossSearch(const SubmitSweepRequest& request) {
                                      "only (the seeds of the final re-runs; top_k 0 re-runs "
                                      "nothing), got ",
                                      request.seeds()));
+  } else if (search.top_k() == 0 && search.has_baseline()) {
+    // Probe CJ: taken without a word, and never run.
+    return InvalidField("search.baseline",
+                        "successive halving runs it with search.top_k 1 or more only (beside the "
+                        "final re-runs; top_k 0 re-runs nothing)");
   }
   const bool draws = strategy == LossSearch::STRATEGY_RANDOM || search.ranges_size() > 0;
   if (draws) {

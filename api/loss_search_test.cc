@@ -243,6 +243,14 @@ TEST(LossSearchTest, RangesAreCheckedAgainstTheLossFamily) {
             "the final re-runs; top_k 0 re-runs nothing), got 3");
   request.mutable_search()->set_top_k(1);
   EXPECT_EQ(Error(request), "");
+  // So does the baseline, run beside them.
+  request = Search(kHalving);
+  request.mutable_search()->mutable_baseline()->mutable_focal()->set_gamma(2);
+  EXPECT_EQ(Error(request),
+            "search.baseline: successive halving runs it with search.top_k 1 or more only (beside "
+            "the final re-runs; top_k 0 re-runs nothing)");
+  request.mutable_search()->set_top_k(1);
+  EXPECT_EQ(Error(request), "");
   request = Search(kHalving);
   request.mutable_search()->set_trials(1001);
   EXPECT_EQ(Error(request), "search.trials: must be in [1, 1000], got 1001");

@@ -387,6 +387,9 @@ expect 2 "--name: must not be empty" -- upload "$spec" --name ''
 expect 2 "--name: must not be empty" -- submit "$spec" --name= --dry-run
 expect 2 "--request-id: must not be empty" -- sweep "$spec" --loss 'poly1 {}' --request-id= --dry-run
 expect 2 "--dry-run: a flag takes no value" -- submit "$spec" --dry-run=
+# An empty value that would be dropped without a word is refused (probe CJ).
+expect 2 "--plot: must not be empty" -- compare --sweep some-sweep --plot=
+expect 2 "--baseline: must not be empty" -- compare --sweep some-sweep --baseline=
 # The coordinator refuses an empty --tokens (an unset variable would have served with no tokens)
 # and a --metrics_port_file with /metrics off.
 for flags in "--tokens=" "--tls_cert=" "--metrics_listen= --metrics_port_file=$tmp/mp"; do

@@ -95,6 +95,13 @@ code=$?
 check '[[ $code -eq 1 ]] && grep -q "^polytrain-worker: --checkpoint_dir $tmp/a-file/ckpt: " "$tmp/err"' \
   "unwritable --checkpoint_dir: exit $code: $(cat "$tmp/err")"
 check '! grep -q "step\|finished" "$tmp/out" "$tmp/err"' "trained before refusing: $(cat "$tmp/out")"
+# An empty --checkpoint_dir or --metrics_out is refused, not dropped without a word (probe CJ).
+for flag in --checkpoint_dir --metrics_out; do
+  "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" "$flag=" >"$tmp/out" 2>"$tmp/err"
+  code=$?
+  check '[[ $code -eq 2 ]] && grep -qF -- "$flag: must not be empty" "$tmp/err"' \
+    "empty $flag: exit $code: $(cat "$tmp/err")"
+done
 # So does a --metrics_out that cannot be written, naming the flag and why (probe CJ).
 "$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --metrics_out "$tmp/a-file/m.jsonl" \
   >"$tmp/out" 2>"$tmp/err"

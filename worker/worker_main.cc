@@ -176,13 +176,15 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--metrics_out", metrics_out,
                  "--spec run: write metric points here as JSON lines (service mode sends them to "
-                 "the coordinator)");
+                 "the coordinator)")
+      ->check(NotEmpty());
   app.add_option("--checkpoint_dir", checkpoint_dir,
                  "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
                  "service mode, one subdirectory per job, removed once the job has succeeded "
                  "(its last checkpoint stored) or been cancelled, or after "
                  "--checkpoint_keep_hours (without it, each attempt writes to a temporary "
-                 "directory; checkpoints go to the coordinator either way)");
+                 "directory; checkpoints go to the coordinator either way)")
+      ->check(NotEmpty());
   double checkpoint_keep_hours = 24;
   app.add_option("--checkpoint_keep_hours", checkpoint_keep_hours,
                  "service mode: a job's subdirectory of --checkpoint_dir in which nothing was "

@@ -61,15 +61,17 @@ Command AddCompareCommand(CLI::App& app) {
           "evaluation metric (default eval_accuracy; eval_nll compares likelihoods across losses, "
           "eval_loss is each job's own loss)")
       ->check(NotEmpty());
-  compare->add_option("--baseline", options->baseline,
-                      "baseline loss (default ce, else the first)");
+  compare->add_option("--baseline", options->baseline, "baseline loss (default ce, else the first)")
+      ->check(NotEmpty());
   compare->add_flag("--per-job", options->per_job,
                     "also one row per job (with --format csv: the rows of the jobs instead)");
   compare->add_option("--format", options->format, "table, json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
-  compare->add_option("--plot", options->plot,
-                      "also draw the runs' curves, coloured by loss (.svg or .png)");
+  compare
+      ->add_option("--plot", options->plot,
+                   "also draw the runs' curves, coloured by loss (.svg or .png)")
+      ->check(NotEmpty());
   return {compare, [options](CoordinatorClient& client) { return RunCompare(*options, client); }};
 }
 

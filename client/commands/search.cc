@@ -203,6 +203,11 @@ int RunSearch(const SearchOptions& options, const CLI::App& command, Coordinator
                  "re-runs; --top-k 0 re-runs nothing)\n"
               << kRunWithHelp;
     return kExitUsage;
+  } else if (options.top_k == 0 && command.count("--baseline") > 0) {
+    std::cerr << "polyctl: --baseline runs with --top-k 1 or more only (beside the final "
+                 "re-runs; --top-k 0 re-runs nothing)\n"
+              << kRunWithHelp;
+    return kExitUsage;
   }
   absl::StatusOr<polytrain::v1::SubmitSweepRequest> request = BuildRequest(options);
   if (!request.ok()) return Fail(request.status());

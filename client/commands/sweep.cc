@@ -87,7 +87,9 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
 Command AddSweepCommand(CLI::App& app) {
   auto options = std::make_shared<SweepOptions>();
   CLI::App* sweep =
-      app.add_subcommand("sweep", "Submit one job per loss x seed; prints the sweep id.");
+      app.add_subcommand("sweep",
+                         "Submit one job per loss x seed; prints the sweep id. At most 100 losses "
+                         "(grids and --loss together) and 1000 jobs (losses x seeds).");
   sweep->add_option("file", options->file, "base JobSpec file")->required()->check(ExistingPath());
   AddSetFlag(sweep, &options->settings);
   sweep->add_option("--loss-grid", options->grids,

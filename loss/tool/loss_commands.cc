@@ -218,8 +218,10 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
                    "text (a table per loss), table (a row per loss) or json")
       ->check(CLI::IsMember({"text", "table", "json"}))
       ->capture_default_str();
-  curve->add_option("--plot", curve_options->plot,
-                    "also draw L(pt) and dL/dpt on pt in (0, 1] (.svg or .png)");
+  curve
+      ->add_option("--plot", curve_options->plot,
+                   "also draw L(pt) and dL/dpt on pt in (0, 1] (.svg or .png)")
+      ->check(NotEmpty());
   curve->callback([curve_options, tool, exit_code] {
     if (curve_options->files.empty()) throw CLI::RequiredError(kLossFileNeeded);
     const absl::Status status = RunCurve(*curve_options);

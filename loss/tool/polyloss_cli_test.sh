@@ -171,6 +171,8 @@ expect_exit 2 "unknown command 'frobnicate' (one of: describe, curve, eval, benc
 expect_exit 2 "--filter: no case compared with a baseline has a name containing 'nosuchcase'" -- \
   bench --filter nosuchcase --batch 8 --classes 4 --warmup 0 --rounds 1
 expect_exit 2 "--batch x --classes: at most 268435456 logits" -- bench --batch 1048576 --classes 257
+expect_exit 2 "--filter: must not be empty" -- bench --filter= --batch 8 --classes 4
+expect_exit 2 "--plot: must not be empty" -- curve "$root/examples/losses/poly1.txtpb" --plot=
 expect_exit 0 "fused poly1 e=2" -- bench --filter "poly1 e=2" --batch 8 --classes 4 --warmup 0 --rounds 1 --no-naive
 expect_exit 0 "--batch INT:INT in [1, 1048576]=4096" -- bench --help
 expect_exit 4 "polyloss: --spec: $tmp/does-not-exist.txtpb: no such file" -- describe --spec "$tmp/does-not-exist.txtpb"

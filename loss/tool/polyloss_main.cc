@@ -220,7 +220,8 @@ int Main(int argc, char** argv) {
   bench->add_option("--threads", bench_options.threads, "LibTorch intra-op threads")
       ->check(IntegerRange(1, 256))
       ->capture_default_str();
-  bench->add_option("--filter", bench_options.filter, "only cases whose name contains this");
+  bench->add_option("--filter", bench_options.filter, "only cases whose name contains this")
+      ->check(NotEmpty());
   bench->add_option("--device", bench_options.device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
