@@ -47,6 +47,18 @@ class SqliteJobStoreTest : public ::testing::Test {
     EXPECT_TRUE(stored.ok()) << stored.status();
     return *stored;
   }
+  // Runs `sql` on the store's file through a connection of its own: a trigger that makes a write
+  // fail, as a full disk would, or drops one.
+  void Exec(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    sqlite3_close(db);
+  }
+  static constexpr char kRefusePriority999[] =
+      "CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.priority = 999 "
+      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END";
+
   // SQLite's plan for `sql` (its parameters unbound), one step per line; the store is closed.
   std::string QueryPlan(const std::string& sql) {
     store_.reset();
@@ -238,13 +250,7 @@ TEST_F(SqliteJobStoreTest, ABatchIsStoredWholeOrNotAtAll) {
     return job;
   };
   // The database refuses the third insert, as a full disk would.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.priority = 999 "
-                         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  Exec(kRefusePriority999);
   std::vector<bool> created;
   absl::StatusOr<std::vector<Job>> failed = store_->CreateJobs(
       {spec_job("a", 0, "r/0"), spec_job("b", 0, "r/1"), spec_job("c", 999, "r/2")}, &created);
@@ -255,8 +261,7 @@ TEST_F(SqliteJobStoreTest, ABatchIsStoredWholeOrNotAtAll) {
   EXPECT_TRUE(store_->ListJobs(everything)->jobs.empty());  // not a and b without c
 
   // Retried once the cause is gone: all three, each once, in order.
-  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  Exec("DROP TRIGGER refuse");
   absl::StatusOr<std::vector<Job>> stored = store_->CreateJobs(
       {spec_job("a", 0, "r/0"), spec_job("b", 0, "r/1"), spec_job("c", 999, "r/2")}, &created);
   ASSERT_TRUE(stored.ok()) << stored.status();
@@ -344,29 +349,20 @@ TEST_F(SqliteJobStoreTest, ASearchsQueuedRerunsClearItsPendingJobsWithThem) {
   EXPECT_TRUE(store_->CheckUnendedJobs("a", 1, 0, 4).ok());
 
   // A failed insert of the re-runs leaves them pending.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.priority = 999 "
-                         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  Exec(kRefusePriority999);
   CreateJobsOptions reruns;
   reruns.pending_of_sweep = "sweep-1";
   ASSERT_FALSE(store_->CreateJobs({owned(0), owned(999)}, &created, reruns).ok());
   EXPECT_EQ(store_->CheckUnendedJobs("a", 2, 0, 4).code(), absl::StatusCode::kResourceExhausted);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
+  Exec("DROP TRIGGER refuse");
   // And a failed clear stores none of them: one transaction.
-  ASSERT_EQ(sqlite3_exec(db,
-                         "CREATE TRIGGER refuse BEFORE UPDATE OF pending_jobs ON sweeps "
-                         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  Exec(
+      "CREATE TRIGGER refuse BEFORE UPDATE OF pending_jobs ON sweeps "
+      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
   ASSERT_FALSE(store_->CreateJobs({owned(0), owned(999)}, &created, reruns).ok());
   JobFilter everything;
   EXPECT_EQ(store_->ListJobs(everything)->jobs.size(), 1u);  // the trial alone
-  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  Exec("DROP TRIGGER refuse");
 
   // Queued: 3 jobs and none pending (counted twice, 5, one more would not fit under 4).
   ASSERT_TRUE(store_->CreateJobs({owned(0), owned(999)}, &created, reruns).ok());
