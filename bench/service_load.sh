@@ -59,7 +59,7 @@ port=$(cat "$tmp/port")
 worker_pids=()
 for i in $(seq "$workers"); do
   "$build/worker/polytrain-worker" --coordinator "127.0.0.1:$port" --name "load-worker-$i" \
-    --slots "$slots" --quiet 2>"$tmp/worker-$i.log" &
+    --slots "$slots" 2>"$tmp/worker-$i.log" &
   pids+=($!)
   worker_pids+=($!)
 done

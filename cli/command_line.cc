@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -342,11 +343,13 @@ CLI::Validator FiniteRange(double min, double max) {
       absl::StrCat("NUMBER in [", min, ", ", max, "]"));
 }
 
-CLI::Validator HostPortOption(int min_port, const std::string& help, bool empty_turns_off) {
+CLI::Validator HostPortOption(AddressOption kind, int min_port, const std::string& help) {
   return CLI::Validator(
-      [=](std::string& text) -> std::string {
-        if (empty_turns_off && text.empty()) return "";
-        const absl::Status s = CheckHostPort("", text, min_port, help);
+      [kind, min_port, help](std::string& text) -> std::string {
+        if (kind == AddressOption::kMetrics && text.empty()) return "";
+        const absl::Status s = kind == AddressOption::kGrpc
+                                   ? CheckHostPort("", text, min_port, help)
+                                   : SplitHostPort("", text, min_port, help).status();
         if (s.ok()) return "";
         // CLI11 names the option first: the message without CheckHostPort's own prefix.
         absl::string_view message = s.message();

@@ -37,10 +37,16 @@ CLI::Validator IntegerRange(int64_t min, int64_t max);
 // through, and names no finite bound for "abc"); "must be a number from MIN to MAX, got TEXT".
 CLI::Validator FiniteRange(double min, double max);
 
-// The check of a HOST:PORT option (--listen, --coordinator, --metrics_listen) as CheckHostPort
-// makes it at start, at parse time: a usage error (exit 2) like any other value out of range.
-// `help` follows "a port in [min_port, 65535]"; with `empty_turns_off`, "" passes.
-CLI::Validator HostPortOption(int min_port, const std::string& help, bool empty_turns_off = false);
+// What an address option takes.
+enum class AddressOption {
+  kGrpc,     // HOST:PORT or unix:PATH (--listen, --coordinator: gRPC serves and dials both)
+  kMetrics,  // HOST:PORT, or empty for off (--metrics_listen: the HTTP server binds TCP only)
+};
+
+// The check of an address option as the start-up makes it (CheckHostPort, SplitHostPort), at
+// parse time: a usage error (exit 2) like any other value out of range. `help` follows "a port
+// in [min_port, 65535]".
+CLI::Validator HostPortOption(AddressOption kind, int min_port, const std::string& help);
 
 // The check of an option whose empty value would mean "not given" and so be dropped silently:
 // "--name ''" is refused rather than ignored.

@@ -377,6 +377,11 @@ expect 1 "--state: unknown state 'bogus'; one of queued, running, succeeded, fai
 expect 2 "--seed: must be a whole number in [0, 18446744073709551615], got -1" -- submit "$spec" --seed -1
 expect 2 "--draw-seed: must be a whole number in [0, 18446744073709551615], got -1" -- \
   search "$spec" --range poly1.epsilon=0:1 --draw-seed -1
+# Halving runs a baseline only beside the re-runs of --top-k (probe CJ: taken, never run).
+expect 2 "polyctl: --baseline runs with --top-k 1 or more only" -- \
+  search "$spec" --range poly1.epsilon=0:1 --baseline 'focal { gamma: 2 }' --dry-run
+expect 0 "poly1(e=" -- search "$spec" --range poly1.epsilon=0:1 --baseline 'focal { gamma: 2 }' \
+  --top-k 1 --dry-run
 # An empty value is refused, not taken as "not given".
 expect 2 "--name: must not be empty (leave the option out instead)" -- submit "$spec" --name ''
 expect 2 "--loss: must not be empty" -- submit "$spec" --loss ''
@@ -419,6 +424,17 @@ code=$?
 [[ $code -eq 2 ]] && grep -q -- "--port_file: a Unix socket (--listen unix:$tmp/c.sock) has no port" "$tmp/err" ||
   fail "coordinator on a Unix socket with --port_file: exit $code, expected 2: $(cat "$tmp/err")"
 [[ -e "$tmp/refused.db" || -e "$tmp/unix-port" ]] && fail "a refused coordinator left files"
+# Served there, its log names the socket (it said "port 1"), and polyctl reaches it.
+"$build/server/polytrain-coordinator" --plaintext --listen "unix:$tmp/c.sock" \
+  --db "$tmp/unix.db" --artifacts "$tmp/unix-artifacts" --metrics_listen "" 2>"$tmp/unix.log" &
+unix_pid=$!
+for _ in $(seq 400); do grep -q "serving on" "$tmp/unix.log" && break; sleep 0.05; done
+checks=$((checks + 1))
+grep -qF "serving on unix:$tmp/c.sock (plaintext, no tokens)" "$tmp/unix.log" ||
+  fail "a coordinator on a Unix socket: $(cat "$tmp/unix.log")"
+expect 0 "accuracy" -- --coordinator "unix:$tmp/c.sock" list
+kill "$unix_pid"
+wait "$unix_pid"
 expect 4 "--token_file $tmp/no-such-token: no such file" -- --token_file "$tmp/no-such-token" list
 # A dry run of a request id already used names what a submit would return.
 retried=$("$polyctl" submit "$spec" --request-id cli-dry-retry)

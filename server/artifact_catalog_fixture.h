@@ -4,8 +4,10 @@
 #ifndef POLYTRAIN_SERVER_ARTIFACT_CATALOG_FIXTURE_H_
 #define POLYTRAIN_SERVER_ARTIFACT_CATALOG_FIXTURE_H_
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 

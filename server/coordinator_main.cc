@@ -39,7 +39,7 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
   app.add_option("--listen", options->listen,
                  "address:port to serve on (port 0 picks a free one), or unix:PATH (a Unix socket, "
                  "local clients only)")
-      ->check(HostPortOption(0, "(0 picks a free one)"))
+      ->check(HostPortOption(AddressOption::kGrpc, 0, "(0 picks a free one)"))
       ->capture_default_str();
   app.add_option("--db", options->db, "SQLite database file (created if missing)")
       ->check(NotEmpty())
@@ -104,7 +104,7 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
          "--metrics_listen", options->metrics_listen,
          "serve Prometheus /metrics on HOST:PORT or [IPV6]:PORT (0.0.0.0: every interface; port "
          "0 picks one; empty: off)")
-      ->check(HostPortOption(0, "(0 picks one; empty: off)", /*empty_turns_off=*/true))
+      ->check(HostPortOption(AddressOption::kMetrics, 0, "(0 picks one; empty: off)"))
       ->capture_default_str();
   app.add_option("--job_series_retention_seconds", options->job_series_retention_seconds,
                  "keep a finished job's per-job series this long")

@@ -24,9 +24,8 @@ absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> JsonLinesMetricSink::Create
   std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
   if (!out) {
     const int why = errno;
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics_out ", path, ": cannot open for writing",
-                     why != 0 ? absl::StrCat(": ", std::strerror(why)) : ""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": cannot open for writing", why != 0 ? absl::StrCat(": ", std::strerror(why)) : ""));
   }
   return std::unique_ptr<JsonLinesMetricSink>(new JsonLinesMetricSink(path, std::move(out)));
 }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
@@ -87,10 +89,15 @@ absl::Status CheckAdvertiseAddressForm(const std::string& address) {
   const auto refuse = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("--advertise_address ", address, ": ", why));
   };
-  if (address.empty()) return refuse("empty; leave the flag out for the route's address");
+  if (address.empty()) {
+    return absl::InvalidArgumentError(
+        "--advertise_address: empty; leave the flag out for the route's address");
+  }
   in6_addr v6{};
   in_addr v4{};
-  const bool is_v6 = inet_pton(AF_INET6, address.c_str(), &v6) == 1;
+  // A link-local v6 address may carry its interface: fe80::1%eth0.
+  const std::string unscoped = address.substr(0, address.find('%'));
+  const bool is_v6 = inet_pton(AF_INET6, unscoped.c_str(), &v6) == 1;
   if (address.find_first_of("[]") != std::string::npos ||
       (address.find(':') != std::string::npos && !is_v6)) {
     return refuse(

@@ -179,7 +179,7 @@ check '[[ $code -eq 2 ]] && grep -qF "polytrain-worker: --advertise_address [::1
 for bad in 127.0.0.1:5 0.0.0.0 :: ""; do
   "$worker" --coordinator 127.0.0.1:1 --advertise_address "$bad" >"$tmp/out" 2>"$tmp/err"
   code=$?
-  check '[[ $code -eq 2 ]] && grep -qF "polytrain-worker: --advertise_address $bad: " "$tmp/err"' \
+  check '[[ $code -eq 2 ]] && grep -qF "polytrain-worker: --advertise_address${bad:+ $bad}: " "$tmp/err"' \
     "--advertise_address '$bad': exit $code: $(cat "$tmp/err")"
 done
 # (The checkpoint directory, tried after it, fails that run.)

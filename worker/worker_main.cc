@@ -23,6 +23,8 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
@@ -110,7 +112,7 @@ int Main(int argc, char** argv) {
   std::string device = "cpu";
   app.add_option("--coordinator", service.coordinator,
                  "service mode: train jobs from the coordinator at HOST:PORT")
-      ->check(HostPortOption(1, "(e.g. 127.0.0.1:50051, [::1]:50051)"));
+      ->check(HostPortOption(AddressOption::kGrpc, 1, "(e.g. 127.0.0.1:50051, [::1]:50051)"));
   app.add_option("--name", service.name,
                  "service mode: worker name, 1-128 characters of [A-Za-z0-9._-] (default "
                  "HOSTNAME-PID)")
@@ -139,15 +141,15 @@ int Main(int argc, char** argv) {
   std::string metrics_listen, metrics_port_file;
   app.add_option("--metrics_listen", metrics_listen,
                  "service mode: serve Prometheus /metrics on address:port (port 0 picks one)")
-      ->check(HostPortOption(0, "(0 picks one)", /*empty_turns_off=*/true));
+      ->check(HostPortOption(AddressOption::kMetrics, 0, "(0 picks one)"));
   app.add_option("--metrics_port_file", metrics_port_file,
                  "service mode: write the /metrics port actually bound here")
       ->check(NotEmpty());
   app.add_option("--data_root", options.data_root, "directory every data path is confined to")
       ->capture_default_str();
   app.add_option("--artifact_cache_dir", service.artifact_cache_dir,
-                 "service mode: keep the models and datasets jobs name (polyctl upload) here; made "
-                 "and tried at start")
+                 "service mode: keep the models and datasets jobs name (polyctl upload) here; one "
+                 "given is made and tried at start, the default at the first fetch")
       ->check(NotEmpty())
       ->capture_default_str();
   app.add_option("--artifact_cache_bytes", service.artifact_cache_bytes,
@@ -230,11 +232,14 @@ int Main(int argc, char** argv) {
   }
   if (spec_path.empty()) {
     // And the other way round (probe CJ: service mode ignored these without a word).
-    for (const char* flag : {"--metrics_out", "--resume", "--quiet"}) {
+    for (const auto& [flag, why] : std::vector<std::pair<const char*, const char*>>{
+             {"--metrics_out", "metrics go to the coordinator"},
+             {"--resume", "every job resumes from its last checkpoint"},
+             {"--quiet", "it shows no progress; --log_level sets what it logs"}}) {
       if (app.count(flag) > 0) {
         std::cerr << "polytrain-worker: " << flag
-                  << " is for a --spec run; service mode (--coordinator) ignores it (metrics go "
-                     "to the coordinator, and every job resumes from its last checkpoint)\n";
+                  << " is for a --spec run; service mode (--coordinator) ignores it (" << why
+                  << ")\n";
       }
     }
   } else {
@@ -332,10 +337,15 @@ int Main(int argc, char** argv) {
         return Fail(kExitInvalid, s);
       }
     }
-    // The cache too (probe CJ: one that could not hold files failed every job naming an upload).
-    if (absl::Status s = PrepareFlagDirectory("--artifact_cache_dir", service.artifact_cache_dir);
-        !s.ok()) {
-      return Fail(kExitInvalid, s);
+    // A cache given too (probe CJ: one that could not hold files failed every job naming an
+    // upload). The default, relative to where the worker starts, is made at its first fetch: a
+    // worker that never runs an upload leaves no directory behind, and starts where it cannot
+    // write.
+    if (app.count("--artifact_cache_dir") > 0) {
+      if (absl::Status s = PrepareFlagDirectory("--artifact_cache_dir", service.artifact_cache_dir);
+          !s.ok()) {
+        return Fail(kExitInvalid, s);
+      }
     }
     enable_load_probe();
     return RunServiceProcess(service, metrics_listen, metrics_port_file);
@@ -425,7 +435,10 @@ int Main(int argc, char** argv) {
   if (!metrics_out.empty()) {
     absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> sink =
         JsonLinesMetricSink::Create(metrics_out, options.resume);
-    if (!sink.ok()) return tidy(Fail(kExitInvalid, sink.status()));
+    if (!sink.ok()) {
+      return tidy(Fail(kExitInvalid, absl::InvalidArgumentError(
+                                         absl::StrCat("--metrics_out ", sink.status().message()))));
+    }
     jsonl = *std::move(sink);
   }
   ProgressMetricSink progress(stderr, (*trainer)->total_steps());

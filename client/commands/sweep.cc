@@ -4,8 +4,10 @@
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "api/client_requests.h"
 #include "api/job_states.h"
+#include "api/limits.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
@@ -86,10 +88,11 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
 
 Command AddSweepCommand(CLI::App& app) {
   auto options = std::make_shared<SweepOptions>();
-  CLI::App* sweep =
-      app.add_subcommand("sweep",
-                         "Submit one job per loss x seed; prints the sweep id. At most 100 losses "
-                         "(grids and --loss together) and 1000 jobs (losses x seeds).");
+  CLI::App* sweep = app.add_subcommand(
+      "sweep", absl::StrCat("Submit one job per loss x seed; prints the sweep id. At "
+                            "most ",
+                            kMaxSweepLosses, " losses (grids and --loss together) and ",
+                            kMaxSweepJobs, " jobs (losses x seeds)."));
   sweep->add_option("file", options->file, "base JobSpec file")->required()->check(ExistingPath());
   AddSetFlag(sweep, &options->settings);
   sweep->add_option("--loss-grid", options->grids,

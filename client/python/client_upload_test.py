@@ -33,6 +33,22 @@ class UploadTest(ServiceTestCase):
             finally:
                 upload.close()
 
+        # A file that grows after its hash: the coordinator refuses the bytes past the size
+        # announced, and the upload is named as changed; nothing is stored.
+        def grown_pieces(upload):
+            yield b"x" * (1 << 20)  # chunks of at most 1 MiB, as _pieces reads them
+            yield b"x" * (1500000 - (1 << 20))
+            yield b"more"
+
+        before = {a.id for a in self.client.artifacts()}
+        with mock.patch.object(polytrain._upload.Upload, "_pieces", grown_pieces):
+            with self.assertRaises(PolyTrainError) as error:
+                self.client.upload(source)
+        self.assertEqual(error.exception.code, "FAILED_PRECONDITION")
+        self.assertIn(f"source {source} changed while it was uploaded (1500000 bytes when hashed, "
+                      f"more sent)", error.exception.message)
+        self.assertEqual({a.id for a in self.client.artifacts()}, before)
+
     def test_what_an_upload_cannot_send_is_refused_by_name_and_a_read_error_is_the_os_error(self):
         folder = SCRATCH / "odd-sources"
         folder.mkdir()
