@@ -51,6 +51,7 @@
 #include "worker/load_probe.h"
 #include "worker/load_probe_child.h"
 #include "worker/metric_sink.h"
+#include "worker/mode_flags.h"
 #include "worker/outbound_address.h"
 #include "worker/replica_group.h"
 #include "worker/run_summary.h"
@@ -230,34 +231,7 @@ int Main(int argc, char** argv) {
               << kRunWithHelp;
     return kExitUsage;
   }
-  if (spec_path.empty()) {
-    // And the other way round (probe CJ: service mode ignored these without a word).
-    for (const auto& [flag, why] : std::vector<std::pair<const char*, const char*>>{
-             {"--metrics_out", "metrics go to the coordinator"},
-             {"--resume", "every job resumes from its last checkpoint"},
-             {"--quiet", "it shows no progress; --log_level sets what it logs"}}) {
-      if (app.count(flag) > 0) {
-        std::cerr << "polytrain-worker: " << flag
-                  << " is for a --spec run; service mode (--coordinator) ignores it (" << why
-                  << ")\n";
-      }
-    }
-  } else {
-    // A standalone run takes its threads and device from the spec: a service flag given here
-    // does nothing, and says so rather than seem to.
-    for (const char* flag :
-         {"--name", "--slots", "--device", "--gpus", "--threads", "--metrics_listen",
-          "--metrics_port_file", "--artifact_cache_dir", "--artifact_cache_bytes",
-          "--advertise_address", "--replica_timeout_seconds", "--checkpoint_keep_hours",
-          "--cancel_grace_seconds", "--tls_ca", "--tls_cert", "--tls_key", "--tls_server_name",
-          "--token_file"}) {
-      if (app.count(flag) > 0) {
-        std::cerr << "polytrain-worker: " << flag
-                  << " is for service mode (--coordinator); a --spec run ignores it (its spec "
-                     "sets threads and device)\n";
-      }
-    }
-  }
+  WarnOfTheOtherModesFlags(app, /*spec_run=*/!spec_path.empty());
   // A --data_root given by hand that is not there is a mistake to say now, naming the path; the
   // default may be missing on a worker that runs only uploaded files and synthetic data.
   if (app.count("--data_root") > 0) {
