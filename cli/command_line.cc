@@ -14,7 +14,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "cli/exit_codes.h"
 #include "common/host_port.h"
 #include "common/logging.h"
@@ -350,11 +349,7 @@ CLI::Validator HostPortOption(AddressOption kind, int min_port, const std::strin
         const absl::Status s = kind == AddressOption::kGrpc
                                    ? CheckHostPort("", text, min_port, help)
                                    : SplitHostPort("", text, min_port, help).status();
-        if (s.ok()) return "";
-        // CLI11 names the option first: the message without CheckHostPort's own prefix.
-        absl::string_view message = s.message();
-        absl::ConsumePrefix(&message, ": ");
-        return std::string(message);
+        return std::string(s.message());  // "" for OK; CLI11 names the option first
       },
       "HOST:PORT");
 }

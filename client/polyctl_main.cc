@@ -42,7 +42,7 @@ int Main(int argc, char** argv) {
   std::string address = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
   app.add_option("--coordinator", address,
                  "coordinator HOST:PORT (default: $POLYTRAIN_COORDINATOR, else 127.0.0.1:50051)")
-      ->check(HostPortOption(AddressOption::kGrpc, 1, "(e.g. 127.0.0.1:50051, [::1]:50051)"));
+      ->check(HostPortOption(AddressOption::kGrpc, 1, kCoordinatorAddressHelp));
   double reconnect_seconds = CoordinatorClient::kDefaultRewatchSeconds;
   app.add_option("--reconnect-seconds", reconnect_seconds,
                  "a watch (watch, --wait, --watch) whose coordinator goes away after it began "
@@ -69,8 +69,8 @@ int Main(int argc, char** argv) {
   if (*loss) return loss_exit;
   if (app.get_option("--coordinator")->count() == 0 && env != nullptr && *env != '\0') {
     // Named as what set it (probe CJ: a bad $POLYTRAIN_COORDINATOR was called --coordinator).
-    if (absl::Status s = CheckHostPort("$POLYTRAIN_COORDINATOR", address, 1,
-                                       "(e.g. 127.0.0.1:50051, [::1]:50051)");
+    if (absl::Status s =
+            CheckHostPort("$POLYTRAIN_COORDINATOR", address, 1, kCoordinatorAddressHelp);
         !s.ok()) {
       std::cerr << "polyctl: " << s.message() << "\n";
       return kExitUsage;

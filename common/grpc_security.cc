@@ -119,7 +119,7 @@ absl::Status CheckTokenShape(absl::string_view token, absl::string_view what) {
 }
 
 absl::Status CheckTarget(absl::string_view target) {
-  return CheckHostPort("--coordinator", target, 1, "(e.g. 127.0.0.1:50051, [::1]:50051)");
+  return CheckHostPort("--coordinator", target, 1, kCoordinatorAddressHelp);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view target,

@@ -26,9 +26,9 @@ absl::StatusOr<HostPort> SplitHostPort(absl::string_view flag, absl::string_view
       (!bracketed && host.find(':') != absl::string_view::npos) || port.empty() ||
       port.find_first_not_of("0123456789") != absl::string_view::npos ||
       !absl::SimpleAtoi(port, &number) || number < min_port || number > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": expected HOST:PORT with a port in [",
-                                                   min_port, ", 65535] ", help, ", got '",
-                                                   address.substr(0, 256), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, flag.empty() ? "" : ": ", "expected HOST:PORT with a port in [",
+                     min_port, ", 65535] ", help, ", got '", address.substr(0, 256), "'"));
   }
   if (bracketed) host = host.substr(1, host.size() - 2);
   return HostPort{std::string(host), number};

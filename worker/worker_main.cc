@@ -39,6 +39,7 @@
 #include "common/flag_directory.h"
 #include "common/flag_file.h"
 #include "common/grpc_logging.h"
+#include "common/host_port.h"
 #include "common/metrics_http_server.h"
 #include "common/proto_file.h"
 #include "polytrain/v1/job.pb.h"
@@ -113,7 +114,7 @@ int Main(int argc, char** argv) {
   std::string device = "cpu";
   app.add_option("--coordinator", service.coordinator,
                  "service mode: train jobs from the coordinator at HOST:PORT")
-      ->check(HostPortOption(AddressOption::kGrpc, 1, "(e.g. 127.0.0.1:50051, [::1]:50051)"));
+      ->check(HostPortOption(AddressOption::kGrpc, 1, kCoordinatorAddressHelp));
   app.add_option("--name", service.name,
                  "service mode: worker name, 1-128 characters of [A-Za-z0-9._-] (default "
                  "HOSTNAME-PID)")
@@ -311,10 +312,9 @@ int Main(int argc, char** argv) {
         return Fail(kExitInvalid, s);
       }
     }
-    // A cache given too (probe CJ: one that could not hold files failed every job naming an
-    // upload). The default, relative to where the worker starts, is made at its first fetch: a
-    // worker that never runs an upload leaves no directory behind, and starts where it cannot
-    // write.
+    // A cache given too (probe CJ: an unusable one failed every job naming an upload). The
+    // default, relative to where the worker starts, is made at its first fetch: a worker that
+    // runs no upload leaves no directory behind, and starts where it cannot write.
     if (app.count("--artifact_cache_dir") > 0) {
       if (absl::Status s = PrepareFlagDirectory("--artifact_cache_dir", service.artifact_cache_dir);
           !s.ok()) {
