@@ -10,6 +10,7 @@
 #include "api/limits.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "worker/dataset.h"
 #include "worker/trainer_test_util.h"
 
 namespace polytrain {
@@ -51,6 +52,30 @@ TEST(TrainerTest, PerClassMetricsStopAtAHundredClassesAndEveryPointFitsTheProtoc
       EXPECT_LE(p.values_size(), kMaxValuesPerPoint) << classes << " classes, step " << p.step();
     }
   }
+}
+
+// The validation split is job.proto's formula, so that a user can tell which rows were held out:
+// the first floor(n * f) of torch.randperm(n, generator=torch.Generator().manual_seed(seed ^
+// 0x5eedda7a)), in that order; the rest train in file order.
+TEST(TrainerTest, TheValidationSplitIsTheDocumentedDraw) {
+  polytrain::v1::DatasetSpec spec = Spec(kSyntheticMlpSpec).dataset();
+  spec.mutable_synthetic()->set_train_samples(203);
+  absl::StatusOr<Dataset> whole = LoadDataset(spec, JobFiles{}, /*seed=*/3);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  spec.set_validation_fraction(0.2);
+  absl::StatusOr<Dataset> split = LoadDataset(spec, JobFiles{}, /*seed=*/3);
+  ASSERT_TRUE(split.ok()) << split.status();
+  ASSERT_EQ(split->validation.size(), 40);  // floor(203 * 0.2)
+  ASSERT_EQ(split->train.size(), 163);
+
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(uint64_t{3} ^ 0x5eedda7a);
+  const torch::Tensor order = torch::randperm(203, generator, torch::kLong);
+  const torch::Tensor held_out = order.narrow(0, 0, 40);
+  EXPECT_TRUE(torch::equal(split->validation.x, whole->train.x.index_select(0, held_out)));
+  EXPECT_TRUE(torch::equal(split->validation.y, whole->train.y.index_select(0, held_out)));
+  const torch::Tensor kept = std::get<0>(order.narrow(0, 40, 163).sort());
+  EXPECT_TRUE(torch::equal(split->train.x, whole->train.x.index_select(0, kept)));
+  EXPECT_TRUE(torch::equal(split->test.x, whole->test.x));  // the test split is untouched
 }
 
 TEST(TrainerTest, EvalNllIsTheSameMeasureForEveryLoss) {
