@@ -1,6 +1,8 @@
 #include "cli/security_flags.h"
 
+#include "absl/strings/str_cat.h"
 #include "cli/command_line.h"
+#include "common/grpc_security.h"
 
 namespace polytrain {
 
@@ -29,8 +31,10 @@ void AddClientSecurityFlags(CLI::App& app, ClientSecurityOptions* options) {
   app.add_option("--tls_server_name", options->tls_server_name,
                  "TLS: name expected in the coordinator's certificate (default: the host)")
       ->check(NotEmpty());
-  app.add_option("--token_file", options->token_file,
-                 "file holding the bearer token (default: $POLYTRAIN_TOKEN)")
+  app.add_option(
+         "--token_file", options->token_file,
+         absl::StrCat("file holding the bearer token: ", kMinTokenLength, "-", kMaxTokenLength,
+                      " printable ASCII characters, no spaces (default: $POLYTRAIN_TOKEN)"))
       ->check(NotEmpty());
 }
 

@@ -351,7 +351,7 @@ grep -q "more jobs" "$tmp/err" && fail "the last page names a next one: $(cat "$
 expect 0 "$gang_sweep cancelled grid " -- sweeps
 checks=$((checks + 1))
 grep -q "^$sweep done " "$tmp/out" || fail "sweeps: the done sweep is not listed: $(cat "$tmp/out")"
-expect 0 "$sweep done " -- sweeps --state done
+expect 0 "$sweep done " -- sweeps --state DONE  # any case, as list --state
 checks=$((checks + 1))
 ! grep -q "$gang_sweep" "$tmp/out" || fail "sweeps --state done lists a cancelled one"
 expect 0 '"sweeps":' -- sweeps --format json --limit 1

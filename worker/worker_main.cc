@@ -129,8 +129,8 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   std::string gpus;
   app.add_option("--gpus", gpus,
-                 "service mode: the GPUs offered, e.g. 0,1 (implies --device cuda): one slot "
-                 "per GPU, each job pinned to its GPU")
+                 "service mode: the GPUs offered, e.g. 0,1 (implies --device cuda; indices 0-1023, "
+                 "at most 64): one slot per GPU, each job pinned to its GPU")
       ->excludes("--slots");
   AddClientSecurityFlags(app, &service.security);
   service.threads = MachineCores();

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "api/client_requests.h"
 #include "api/job_states.h"
+#include "api/limits.h"
 #include "api/loss_search.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
@@ -298,11 +299,17 @@ Command AddSearchCommand(CLI::App& app) {
                    "loss the winner is tested against (default: cross-entropy)")
       ->check(NotEmpty());
   AddSetFlag(search, &options->settings);
-  search->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
+  search->add_option("--label", options->labels,
+                     absl::StrCat("add a label KEY=VALUE to every job (repeatable; at most ",
+                                  kMaxLabels, " labels, a key of 1-", kMaxLabelKeyLength,
+                                  " characters of [a-z0-9._-/], a value of 0-",
+                                  kMaxLabelValueLength, " characters)"));
   search
       ->add_option("--request-id", options->request_id,
-                   "makes retries of this search safe (without it, a new one for each run: "
-                   "polyctl's own resends are safe either way)")
+                   absl::StrCat("makes retries of this search safe (without it, a new one for each "
+                                "run: polyctl's own resends are safe either way); up to ",
+                                kMaxRequestIdLength - kSweepRequestIdSuffixLength,
+                                " printable ASCII characters"))
       ->check(NotEmpty());
   search->add_option("--poll-seconds", options->poll_seconds, "how often --watch asks")
       ->check(FiniteRange(0.05, 60.0))

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
 #include "cli/command_line.h"
@@ -86,11 +87,17 @@ Command AddSubmitCommand(CLI::App& app) {
                    "replace spec.time_limit_seconds: each attempt's limit in seconds (0: none)")
       ->check(IntegerRange(int64_t{0}, int64_t{kMaxTimeLimitSeconds}));
   submit->add_option("--name", options->name, "replace the name")->check(NotEmpty());
-  submit->add_option("--label", options->labels, "add a label KEY=VALUE (repeatable)");
+  submit->add_option("--label", options->labels,
+                     absl::StrCat("add a label KEY=VALUE (repeatable; at most ", kMaxLabels,
+                                  " labels, a key of 1-", kMaxLabelKeyLength,
+                                  " characters of [a-z0-9._-/], a value of 0-",
+                                  kMaxLabelValueLength, " characters)"));
   submit
-      ->add_option("--request-id", options->request_id,
-                   "makes retries of this submit safe (without it, a new one for each run: "
-                   "polyctl's own resends are safe either way)")
+      ->add_option(
+          "--request-id", options->request_id,
+          absl::StrCat("makes retries of this submit safe (without it, a new one for each run: "
+                       "polyctl's own resends are safe either way); up to ",
+                       kMaxRequestIdLength, " printable ASCII characters"))
       ->check(NotEmpty());
   AddUploadFlags(submit, &options->upload);
   submit->add_flag("--watch", options->watch, "follow the job until it ends");

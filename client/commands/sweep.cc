@@ -104,11 +104,17 @@ Command AddSweepCommand(CLI::App& app) {
   sweep->add_option("--seeds", options->seeds, "runs per loss")
       ->check(IntegerRange(1, 100))
       ->capture_default_str();
-  sweep->add_option("--label", options->labels, "add a label KEY=VALUE to every job (repeatable)");
+  sweep->add_option("--label", options->labels,
+                    absl::StrCat("add a label KEY=VALUE to every job (repeatable; at most ",
+                                 kMaxLabels, " labels, a key of 1-", kMaxLabelKeyLength,
+                                 " characters of [a-z0-9._-/], a value of 0-", kMaxLabelValueLength,
+                                 " characters)"));
   sweep
       ->add_option("--request-id", options->request_id,
-                   "makes retries of this sweep safe (without it, a new one for each run: "
-                   "polyctl's own resends are safe either way)")
+                   absl::StrCat("makes retries of this sweep safe (without it, a new one for each "
+                                "run: polyctl's own resends are safe either way); up to ",
+                                kMaxRequestIdLength - kSweepRequestIdSuffixLength,
+                                " printable ASCII characters"))
       ->check(NotEmpty());
   AddUploadFlags(sweep, &options->upload);
   sweep->add_flag("--wait", options->wait, "wait until every job has ended");

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
@@ -30,7 +31,8 @@ int RunSweeps(const SweepsOptions& options, CoordinatorClient& client) {
     for (polytrain::v1::Sweep::State value :
          {polytrain::v1::Sweep::SWEEP_STATE_RUNNING, polytrain::v1::Sweep::SWEEP_STATE_DONE,
           polytrain::v1::Sweep::SWEEP_STATE_CANCELLED}) {
-      if (state != SweepStateName(value)) continue;
+      // Any case, as polyctl list --state takes a job's state.
+      if (absl::AsciiStrToLower(state) != SweepStateName(value)) continue;
       request.add_states(value);
       known = true;
     }
