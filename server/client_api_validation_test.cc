@@ -69,6 +69,46 @@ TEST_F(CoordinatorTest, AHistoryOverTheMessageLimitAsksForMaxPoints) {
   EXPECT_EQ(api_->GetMetrics(none, kAdmin)->points_size(), 0);
 }
 
+// max_points N of a longer history: the points at k * (n - 1) / (N - 1), the first and the
+// newest included, each once, in the history's order (train before eval at one step).
+TEST_F(CoordinatorTest, MaxPointsSpreadsThePointsEvenlyOverTheHistory) {
+  const Job job = Submit("spread");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage message;
+  message.mutable_metrics()->set_job_id(job.id());
+  message.mutable_metrics()->set_attempt(1);
+  for (int step = 1; step <= 9; ++step) {
+    for (const auto kind :
+         {polytrain::v1::MetricPoint::KIND_TRAIN, polytrain::v1::MetricPoint::KIND_EVAL}) {
+      if (kind == polytrain::v1::MetricPoint::KIND_EVAL && step % 3 != 0) continue;
+      polytrain::v1::MetricPoint* point = message.mutable_metrics()->add_points();
+      point->set_kind(kind);
+      point->set_step(step);
+      (*point->mutable_values())["loss"] = step;
+    }
+  }
+  ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  polytrain::v1::GetMetricsRequest request;
+  request.set_job_id(job.id());
+  const absl::StatusOr<polytrain::v1::GetMetricsResponse> all = api_->GetMetrics(request, kAdmin);
+  ASSERT_TRUE(all.ok()) << all.status();
+  const int n = all->points_size();
+  ASSERT_EQ(n, 12);
+  for (int count = 2; count <= n + 2; ++count) {
+    request.set_max_points(count);
+    const absl::StatusOr<polytrain::v1::GetMetricsResponse> spread =
+        api_->GetMetrics(request, kAdmin);
+    ASSERT_TRUE(spread.ok()) << spread.status();
+    ASSERT_EQ(spread->points_size(), std::min(count, n)) << count;
+    for (int k = 0; k < spread->points_size(); ++k) {
+      const int index = count >= n ? k : k * (n - 1) / (count - 1);
+      EXPECT_EQ(spread->points(k).SerializeAsString(), all->points(index).SerializeAsString())
+          << "max_points " << count << ", point " << k;
+    }
+  }
+}
+
 TEST_F(CoordinatorTest, ListRequestsAreValidatedFieldByField) {
   struct Case {
     std::string text;

@@ -60,9 +60,8 @@ absl::StatusOr<Job> JobQueries::AccessibleJob(absl::string_view field, const std
   return job;
 }
 
-absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> JobQueries::NewestOrAllPoints(
-    const std::string& job_id, bool newest_only) const {
-  if (!newest_only) return store_->GetMetrics(job_id);
+absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> JobQueries::NewestPoint(
+    const std::string& job_id) const {
   // The newest point alone (polyctl get of a running job asks for it): read by its key, not by
   // reading the whole history to keep its last.
   absl::StatusOr<std::optional<MetricKey>> newest = store_->NewestMetricKey(job_id);
@@ -115,18 +114,13 @@ absl::StatusOr<polytrain::v1::GetMetricsResponse> JobQueries::GetMetrics(
     return s;
   }
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points =
-      NewestOrAllPoints(request.job_id(), /*newest_only=*/request.max_points() == 1);
+      request.max_points() == 0 ? store_->GetMetrics(request.job_id())
+      : request.max_points() == 1
+          ? NewestPoint(request.job_id())
+          : store_->GetMetricsSpread(request.job_id(), request.max_points());
   if (!points.ok()) return points.status();
   polytrain::v1::GetMetricsResponse response;
-  const size_t n = points->size(), limit = static_cast<size_t>(request.max_points());
-  if (limit == 0 || n <= limit) {
-    for (auto& p : *points) *response.add_points() = std::move(p);
-  } else {
-    for (size_t k = 0; k < limit; ++k) {
-      const size_t index = limit == 1 ? n - 1 : k * (n - 1) / (limit - 1);
-      *response.add_points() = std::move((*points)[index]);
-    }
-  }
+  for (auto& p : *points) *response.add_points() = std::move(p);
   // Refused here, naming the field, rather than by gRPC's send with a message about bytes.
   const int64_t bytes = static_cast<int64_t>(response.ByteSizeLong());
   if (bytes > kMaxMessageBytes - kMessageHeadroomBytes) {

@@ -70,9 +70,9 @@ class JobQueries {
       const polytrain::v1::Sweep& record) const;
 
  private:
-  // Every stored point of the job, or (`newest_only`) its newest alone, read by its key.
-  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> NewestOrAllPoints(
-      const std::string& job_id, bool newest_only) const;
+  // The job's newest point alone (none: no points), read by its key.
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> NewestPoint(
+      const std::string& job_id) const;
 
   JobStore* const store_;
 };

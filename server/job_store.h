@@ -146,6 +146,12 @@ class JobStore {
   // Oldest first.
   virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) = 0;
+  // At most `count` (>= 2) points spread evenly over the history, oldest first: of its n points,
+  // those at k * (n - 1) / (count - 1) for k = 0 .. count - 1 (the first and the newest
+  // included); every point when n <= count. Only those are parsed (a long history's million
+  // points are read, not decoded).
+  virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsSpread(
+      const std::string& job_id, int64_t count) = 0;
   // The newest point's place in the history (none: no points).
   virtual absl::StatusOr<std::optional<MetricKey>> NewestMetricKey(const std::string& job_id) = 0;
   // A page of the history, oldest first: at most `limit` points (-1: no limit) after `after`

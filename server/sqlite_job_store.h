@@ -64,6 +64,8 @@ class SqliteJobStore : public JobStore {
   absl::Status DeleteMetricsAfter(const std::string& job_id, int64_t step) override;
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetrics(
       const std::string& job_id) override;
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsSpread(
+      const std::string& job_id, int64_t count) override;
   absl::StatusOr<std::optional<MetricKey>> NewestMetricKey(const std::string& job_id) override;
   absl::StatusOr<int64_t> MetricBytes(const std::string& job_id) override;
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsBetween(

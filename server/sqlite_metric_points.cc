@@ -3,6 +3,7 @@
 // and an ended job's deletion, which is mostly its points.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <iterator>
 #include <limits>
 
@@ -107,6 +108,38 @@ absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetrics(const std::s
   return GetMetricsBetween(
       job_id, std::nullopt,
       MetricKey{std::numeric_limits<int64_t>::max(), std::numeric_limits<int32_t>::max()}, -1);
+}
+
+absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetricsSpread(const std::string& job_id,
+                                                                          int64_t count) {
+  if (count < 2) return absl::InvalidArgumentError("GetMetricsSpread: count must be at least 2");
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  // One statement, so the count and the rows are of one snapshot while points are added: the
+  // count is an uncorrelated subquery, run once.
+  Statement select(reader_->db,
+                   "SELECT (SELECT COUNT(*) FROM metric_points WHERE job_id = ?1), point "
+                   "FROM metric_points WHERE job_id = ?1 ORDER BY step, kind");
+  if (!select.ok()) return select.status("get metrics");
+  select.Bind(1, job_id);
+  std::vector<MetricPoint> points;
+  int64_t n = 0, next = 0, k = 0;
+  int rc;
+  for (int64_t i = 0; (rc = select.Step()) == SQLITE_ROW; ++i) {
+    if (i == 0) {
+      n = select.Int(0);
+      points.reserve(static_cast<size_t>(std::min(n, count)));
+    }
+    if (n > count && i != next) continue;  // its blob is never fetched
+    MetricPoint point;
+    if (!point.ParseFromString(select.Blob(1))) {
+      return absl::DataLossError("sqlite: a stored metric point does not parse");
+    }
+    points.push_back(std::move(point));
+    ++k;
+    next = k * (n - 1) / (count - 1);  // n > count: strictly increasing in k
+  }
+  if (rc != SQLITE_DONE) return select.status("get metrics");
+  return points;
 }
 
 absl::StatusOr<std::optional<MetricKey>> SqliteJobStore::NewestMetricKey(
