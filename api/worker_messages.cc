@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "api/artifacts.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
@@ -16,6 +17,24 @@
 
 namespace polytrain {
 namespace {
+
+// What a value's name says it is (the trainer's names; others are taken as they come): a
+// fraction, or a measure that is never negative.
+enum class ValueMeaning { kAny, kFraction, kNonNegative };
+
+ValueMeaning MeaningOf(absl::string_view name) {
+  name = name.substr(0, name.find('/'));  // <prefix>class_accuracy/<k>
+  if (!absl::ConsumePrefix(&name, "eval_")) absl::ConsumePrefix(&name, "val_");
+  for (absl::string_view fraction : {"accuracy", "class_accuracy", "ece", "exact_match", "f1"}) {
+    if (name == fraction) return ValueMeaning::kFraction;
+  }
+  for (absl::string_view measure :
+       {"nll", "learning_rate", "samples_per_second", "grad_norm", "gpu_memory_peak_bytes",
+        "allreduce_seconds_per_step", "allreduce_bytes_per_step"}) {
+    if (name == measure) return ValueMeaning::kNonNegative;
+  }
+  return ValueMeaning::kAny;
+}
 
 // `finite`: every value must be finite (a result; a point's value, e.g. a gradient norm that
 // overflowed, may not be).
@@ -48,6 +67,16 @@ absl::Status CheckMetricValues(absl::string_view field,
       return InvalidField(absl::StrCat(field, "[", EscapedText(name), "]"),
                           absl::StrCat("must be finite, got ", value));
     }
+    // A finite value its name rules out would reach rankings and comparisons (probe CK: an
+    // eval_accuracy of 1e300 ranked first).
+    const ValueMeaning meaning = MeaningOf(name);
+    if (std::isfinite(value) && ((meaning == ValueMeaning::kFraction && (value < 0 || value > 1)) ||
+                                 (meaning == ValueMeaning::kNonNegative && value < 0))) {
+      return InvalidField(absl::StrCat(field, "[", EscapedText(name), "]"),
+                          absl::StrCat(meaning == ValueMeaning::kFraction ? "a fraction, in [0, 1]"
+                                                                          : "must be >= 0",
+                                       ", got ", ExactNumber(value)));
+    }
   }
   return absl::OkStatus();
 }
@@ -66,10 +95,10 @@ absl::Status ValidateClaims(const std::string& field,
   return absl::OkStatus();
 }
 
-// A duration a worker measured: finite and not negative.
+// A duration a worker measured: finite, not negative, and under 1e9 s (31 years).
 absl::Status CheckSeconds(const std::string& field, double seconds) {
-  if (std::isfinite(seconds) && seconds >= 0) return absl::OkStatus();
-  return InvalidField(field, absl::StrCat("must be finite and >= 0, got ", seconds));
+  if (std::isfinite(seconds) && seconds >= 0 && seconds <= 1e9) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat("must be in [0, 1e9], got ", ExactNumber(seconds)));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/validation.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {
@@ -114,12 +115,42 @@ TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
   finished.set_resumed_from_step(0);
   finished.set_seconds(std::nan(""));
   EXPECT_EQ(ValidateWorkerMessage(message).message(),
-            "finished.seconds: must be finite and >= 0, got nan");
+            "finished.seconds: must be in [0, 1e9], got nan");
+  finished.set_seconds(1e9 + 1);
+  EXPECT_EQ(ValidateWorkerMessage(message).message(),
+            "finished.seconds: must be in [0, 1e9], got 1000000001");
+  finished.set_seconds(1e9);
+  EXPECT_TRUE(ValidateWorkerMessage(message).ok());
   finished.set_seconds(1);
   (*finished.mutable_final_metrics())["eval_loss"] = std::numeric_limits<double>::infinity();
   EXPECT_EQ(ValidateWorkerMessage(message).message(),
             "finished.final_metrics[eval_loss]: must be finite, got inf");
-  (*finished.mutable_final_metrics())["eval_loss"] = 0.5;
+  (*finished.mutable_final_metrics())["eval_loss"] = -0.5;  // a polynomial's loss may be < 0
+  EXPECT_TRUE(ValidateWorkerMessage(message).ok());
+  // Values whose names say what they are, at their edges.
+  for (const char* fraction : {"eval_accuracy", "val_class_accuracy/3", "eval_ece", "eval_f1",
+                               "val_exact_match", "accuracy"}) {
+    for (const double inside : {0.0, 1.0}) {
+      (*finished.mutable_final_metrics())[fraction] = inside;
+      EXPECT_TRUE(ValidateWorkerMessage(message).ok()) << fraction << " " << inside;
+    }
+    for (const double outside : {-1e-9, 1 + 1e-9, 1e300}) {
+      (*finished.mutable_final_metrics())[fraction] = outside;
+      EXPECT_EQ(ValidateWorkerMessage(message).message(),
+                absl::StrCat("finished.final_metrics[", fraction, "]: a fraction, in [0, 1], got ",
+                             ExactNumber(outside)));
+    }
+    finished.mutable_final_metrics()->erase(fraction);
+  }
+  for (const char* measure : {"eval_nll", "learning_rate", "grad_norm", "gpu_memory_peak_bytes"}) {
+    (*finished.mutable_final_metrics())[measure] = 0;
+    EXPECT_TRUE(ValidateWorkerMessage(message).ok()) << measure;
+    (*finished.mutable_final_metrics())[measure] = -1e-300;
+    EXPECT_EQ(ValidateWorkerMessage(message).message(),
+              absl::StrCat("finished.final_metrics[", measure, "]: must be >= 0, got -1e-300"));
+    finished.mutable_final_metrics()->erase(measure);
+  }
+  (*finished.mutable_final_metrics())["accuracy_of_mine"] = 7;  // a name of no known meaning
   EXPECT_TRUE(ValidateWorkerMessage(message).ok());
 
   polytrain::v1::WorkerMessage metrics;
@@ -151,7 +182,15 @@ TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
   point->set_epoch(0);
   point->set_elapsed_seconds(-std::numeric_limits<double>::infinity());
   EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
-            "metrics.points[0].elapsed_seconds: must be finite and >= 0, got -inf");
+            "metrics.points[0].elapsed_seconds: must be in [0, 1e9], got -inf");
+  point->set_elapsed_seconds(1);
+  // A point may show a diverged run (NaN, infinities); a finite value out of its range is not.
+  (*point->mutable_values())["grad_norm"] = std::numeric_limits<double>::infinity();
+  (*point->mutable_values())["accuracy"] = std::nan("");
+  EXPECT_TRUE(ValidateWorkerMessage(metrics).ok());
+  (*point->mutable_values())["accuracy"] = 2;
+  EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
+            "metrics.points[0].values[accuracy]: a fraction, in [0, 1], got 2");
 }
 
 TEST(WorkerMessagesTest, EveryReportNamesAWellFormedJobId) {

@@ -7,13 +7,13 @@
 
 namespace polytrain {
 
-AuthFailureLog::AuthFailureLog(Sink sink, int per_window, Clock::duration window)
+AuthFailureLog::AuthFailureLog(Sink sink, int per_window, Clock::duration window, std::string calls)
     : log_(
           sink != nullptr ? std::move(sink)
                           : [](const std::string& line) { spdlog::warn("{}", line); },
-          [](int64_t unwritten, int written) {
-            return absl::StrCat("refused ", unwritten, " more call(s) by access control since ",
-                                written, " were logged (not each logged)");
+          [calls = std::move(calls)](int64_t unwritten, int written) {
+            return absl::StrCat("refused ", unwritten, " more ", calls, " since ", written,
+                                " were logged (not each logged)");
           },
           per_window, window) {}
 

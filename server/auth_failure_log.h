@@ -20,8 +20,10 @@ class AuthFailureLog {
   // Where a line goes (spdlog's warning level by default; tests collect them).
   using Sink = RateLimitedLog::Sink;
 
+  // `calls` names what the count's line counts.
   explicit AuthFailureLog(Sink sink = nullptr, int per_window = 10,
-                          Clock::duration window = std::chrono::seconds(60));
+                          Clock::duration window = std::chrono::seconds(60),
+                          std::string calls = "call(s) by access control");
 
   // A refused call from `peer` (gRPC's "ipv4:127.0.0.1:50432"), refused with `why`.
   void Record(const std::string& peer, const absl::Status& why, Clock::time_point now);

@@ -52,6 +52,18 @@ TEST(AuthFailureLogTest, TheCountOfABurstThatStopsIsWrittenAtTheEnd) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[1],
             "refused 2 more call(s) by access control since 1 were logged (not each logged)");
+  // The worker service's log counts what it refuses as what it is (probe CK: malformed hellos
+  // were summed as access refusals).
+  {
+    AuthFailureLog log([&](const std::string& line) { lines.push_back(line); }, 1,
+                       std::chrono::seconds(60), "worker-protocol call(s)");
+    for (int i = 0; i < 2; ++i) {
+      log.Record("ipv4:127.0.0.1:2", absl::InvalidArgumentError("hello.slots: must be in [0, 64]"));
+    }
+  }
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[3],
+            "refused 1 more worker-protocol call(s) since 1 were logged (not each logged)");
 }
 
 }  // namespace

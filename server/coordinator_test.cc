@@ -360,6 +360,41 @@ TEST_F(CoordinatorTest, AWorkerThatLetAnAttemptGoStillGetsWork) {
   EXPECT_EQ(second.Assigned().size(), 2u);
 }
 
+// A worker that gives a job back and stays gets it again (the only slot there is), but each
+// such attempt counts: the job fails once max_attempts are used, rather than bouncing for ever.
+TEST_F(CoordinatorTest, GiveBacksOfAWorkerThatStaysCountAgainstMaxAttempts) {
+  const Job job = Submit("bounced", 0, polytrain::v1::DEVICE_CPU, /*max_attempts=*/2);
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    ASSERT_EQ(channel.Assigned().size(), static_cast<size_t>(attempt));
+    polytrain::v1::WorkerMessage back;
+    back.mutable_failed()->set_job_id(job.id());
+    back.mutable_failed()->set_attempt(attempt);
+    back.mutable_failed()->set_error("let go");
+    back.mutable_failed()->set_released(true);
+    ASSERT_TRUE(protocol_->Handle(session, back).ok());
+    polytrain::v1::WorkerMessage beat;
+    beat.mutable_heartbeat();  // it no longer claims the job: its slot is free
+    ASSERT_TRUE(protocol_->Handle(session, beat).ok());
+  }
+  const Job failed = Get(job.id());
+  EXPECT_EQ(failed.state(), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(failed.attempts(), 2);
+  EXPECT_EQ(failed.attempts_given_back(), 0);
+  EXPECT_EQ(failed.error(), "worker w1 gave attempt 2 back; no attempts left of 2");
+  EXPECT_EQ(channel.Assigned().size(), 2u);
+  // A failure reported without a word still ends the job with a reason.
+  const Job silent = Submit("silent");
+  ASSERT_EQ(channel.Assigned().size(), 3u);
+  polytrain::v1::WorkerMessage failure;
+  failure.mutable_failed()->set_job_id(silent.id());
+  failure.mutable_failed()->set_attempt(1);
+  ASSERT_TRUE(protocol_->Handle(session, failure).ok());
+  EXPECT_EQ(Get(silent.id()).state(), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Get(silent.id()).error(), "worker w1 reported the attempt failed without saying why");
+}
+
 TEST_F(CoordinatorTest, ACancelSentWhileItsWorkerWasAwayIsSentAgainOnReturn) {
   const Job job = Submit("cancel-me");
   RecordingChannel before, after;

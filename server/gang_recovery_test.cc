@@ -155,8 +155,8 @@ TEST_F(GangSchedulingTest, AGangsStepsAreRankZerosWhicheverRankReportsItsEnd) {
   points.mutable_metrics()->set_attempt(1);
   AddTrainPoint(points.mutable_metrics(), 800);
   ASSERT_TRUE(protocol_->Handle(s1, points).ok());
-  points.mutable_metrics()->mutable_points(0)->set_step(999);  // a rank > 0's points: ignored
-  ASSERT_TRUE(protocol_->Handle(s2, points).ok());
+  points.mutable_metrics()->mutable_points(0)->set_step(999);  // a rank > 0's: refused
+  EXPECT_EQ(protocol_->Handle(s2, points).code(), absl::StatusCode::kInvalidArgument);
   CancelAsAdmin(gang.id());
   polytrain::v1::WorkerMessage failed;  // rank 1 answers first, with its own count (none)
   failed.mutable_failed()->set_job_id(gang.id());

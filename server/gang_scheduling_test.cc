@@ -182,6 +182,16 @@ TEST_F(GangSchedulingTest, RankZerosRendezvousReachesTheOtherRanks) {
   }
   ready.mutable_rendezvous()->set_address("no-port");
   EXPECT_EQ(protocol_->Handle(s1, ready).message(), "rendezvous.address: must be host:port");
+  // A job of one replica has no rendezvous to say.
+  const Job single = Submit("single");
+  RecordingChannel w4;
+  const int64_t s4 = Connect("w4", &w4);
+  ASSERT_EQ(w4.Assigned(), (std::vector<std::string>{"single"}));
+  ready.mutable_rendezvous()->set_job_id(single.id());
+  ready.mutable_rendezvous()->set_address("10.0.0.4:29500");
+  EXPECT_EQ(protocol_->Handle(s4, ready).message(),
+            "rendezvous: job " + single.id() +
+                " is not data-parallel (spec.replicas 1): it has no rendezvous to say");
 }
 
 TEST_F(GangSchedulingTest, OnlyRankZeroReportsForTheGang) {
@@ -196,10 +206,25 @@ TEST_F(GangSchedulingTest, OnlyRankZeroReportsForTheGang) {
   point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
   point->set_step(5);
   (*point->mutable_values())["loss"] = 1.0;
-  ASSERT_TRUE(protocol_->Handle(s2, metrics).ok());
+  // Points from rank 1 (a real worker's never sends any) are refused, naming the rank; its
+  // checkpoints too: the gang resumes from rank 0's.
+  EXPECT_EQ(protocol_->Handle(s2, metrics).message(),
+            "metrics: only rank 0 of a data-parallel attempt reports its points; this worker holds "
+            "rank 1 of job " +
+                gang.id() + " attempt 1");
   polytrain::v1::GetMetricsRequest request;
   request.set_job_id(gang.id());
   EXPECT_EQ(api_->GetMetrics(request, kAdmin)->points_size(), 0);
+  polytrain::v1::ArtifactChunk chunk;
+  chunk.set_job_id(gang.id());
+  chunk.set_attempt(1);
+  chunk.set_name("ckpt-000000000005.pt");
+  chunk.set_session_key(w2.SessionKey());
+  EXPECT_EQ(protocol_->CheckUpload(chunk).message(),
+            "job_id: worker w2 holds rank 1 of attempt 1 of job " + gang.id() +
+                "; only rank 0 of a data-parallel attempt stores its checkpoints");
+  chunk.set_session_key(w1.SessionKey());
+  EXPECT_TRUE(protocol_->CheckUpload(chunk).ok());
   ASSERT_TRUE(protocol_->Handle(s1, metrics).ok());
   EXPECT_EQ(api_->GetMetrics(request, kAdmin)->points_size(), 1);
   Finish(s1, gang, {{"eval_accuracy", 0.9}}, /*steps=*/5);

@@ -38,8 +38,15 @@ absl::Status Scheduler::MayStore(const std::string& session_key, const std::stri
   if (!worker.ok()) return worker.status();
   POLYTRAIN_RETURN_IF_ERROR(AttemptRunsLocked(job_id, attempt));
   const RunningJob& running = running_.at(job_id);
-  for (const Rank& rank : running.ranks) {
-    if (rank.session != (*worker)->session) continue;
+  for (size_t rank = 0; rank < running.ranks.size(); ++rank) {
+    if (running.ranks[rank].session != (*worker)->session) continue;
+    if (rank > 0) {  // never sent by a real worker: a gang resumes from rank 0's checkpoints
+      return absl::PermissionDeniedError(
+          absl::StrCat("job_id: worker ", (*worker)->hello.name(), " holds rank ", rank,
+                       " of attempt ", attempt, " of job ", job_id,
+                       "; only rank 0 of a data-parallel attempt stores its "
+                       "checkpoints"));
+    }
     // Checkpoints are resumed from in name order: one named past the budget would be every
     // later attempt's.
     if (std::optional<int64_t> step = CheckpointStep(name)) {

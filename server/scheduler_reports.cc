@@ -100,7 +100,13 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
   }
   RunningJob* job = owned.job;
   job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
-  if (owned.rank != 0) return absl::OkStatus();  // rank 0 reports for its gang
+  if (owned.rank != 0) {  // rank 0 reports for its gang; a real worker's other ranks send none
+    if (batch.points_size() == 0) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metrics: only rank 0 of a data-parallel attempt reports its points; this worker holds "
+        "rank ",
+        owned.rank, " of job ", batch.job_id(), " attempt ", batch.attempt()));
+  }
   for (int i = 0; i < batch.points_size(); ++i) {
     POLYTRAIN_RETURN_IF_ERROR(CheckStepInBudget(IndexPath("metrics.points", i) + ".step",
                                                 batch.points(i).step(), job->job.spec()));
@@ -235,6 +241,11 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     return absl::OkStatus();
   }
   RunningJob* job = owned.job;
+  // A job never ends with no reason at all (a real worker always sends one; probe CK).
+  const std::string error = failed.error().empty()
+                                ? absl::StrCat("worker ", job->ranks[owned.rank].worker,
+                                               " reported the attempt failed without saying why")
+                                : CutError(failed.error());
   job->ranks[owned.rank].done = true;              // it stopped; the others are told to
   if (job->timed_out && !job->cancel_requested) {  // stopped for its time limit, or failed then
     POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(failed.job_id(), polytrain::v1::JOB_STATE_FAILED,
@@ -250,13 +261,16 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     (void)RequeueLocked(
         failed.job_id(),
         absl::StrCat("worker ", job->ranks[owned.rank].worker, " ended attempt ", job->attempt,
-                     " as cancelled, though no cancel was asked: ", CutError(failed.error())),
+                     " as cancelled, though no cancel was asked: ", error),
         /*retry_if_refused=*/true);
     ScheduleLocked();
     return absl::OkStatus();
   }
-  if (!cancelled && failed.released()) {  // given back (its worker is shutting down): elsewhere
-    job->given_back = true;
+  if (!cancelled && failed.released()) {  // given back: elsewhere, at once
+    // Only a stopping worker's give-back is free (it gets nothing more); one that stays counts
+    // against max_attempts, as the lapse of the lease it let go would, so a worker that keeps
+    // giving a job back cannot keep it queued for ever (probe CK).
+    job->given_back = failed.worker_exits();
     (void)RequeueLocked(
         failed.job_id(),
         failed.worker_exits()
@@ -285,11 +299,10 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     const std::string connected = ShortList(connected_ranks, kNamed);
     (void)RequeueLocked(
         failed.job_id(),
-        absl::StrCat(gone, gone.empty() ? "" : " disconnected; ", "rank ", owned.rank,
-                     " on worker ", job->ranks[owned.rank].worker, " lost its gang (attempt ",
-                     job->attempt, ")",
-                     gone.empty() ? absl::StrCat(", ", connected, " not seen gone (yet)") : "",
-                     ": ", CutError(failed.error())),
+        absl::StrCat(
+            gone, gone.empty() ? "" : " disconnected; ", "rank ", owned.rank, " on worker ",
+            job->ranks[owned.rank].worker, " lost its gang (attempt ", job->attempt, ")",
+            gone.empty() ? absl::StrCat(", ", connected, " not seen gone (yet)") : "", ": ", error),
         /*retry_if_refused=*/true);
     ScheduleLocked();
     return absl::OkStatus();
@@ -299,7 +312,7 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   POLYTRAIN_RETURN_IF_ERROR(FinishJobLocked(
       failed.job_id(),
       cancelled ? polytrain::v1::JOB_STATE_CANCELLED : polytrain::v1::JOB_STATE_FAILED,
-      cancelled ? "cancelled while running" : prefix + CutError(failed.error()), nullptr,
+      cancelled ? "cancelled while running" : prefix + error, nullptr,
       // A rank > 0 reports no points: its own count says nothing of how far the gang trained.
       owned.rank == 0 ? std::max(failed.steps(), job->newest_step) : job->newest_step));
   ScheduleLocked();
@@ -314,6 +327,11 @@ absl::Status Scheduler::RendezvousReady(int64_t session,
   if (owned.job == nullptr) {
     ReportDroppedLocked(session, "rendezvous", ready.job_id(), ready.attempt());
     return absl::OkStatus();
+  }
+  if (owned.job->ranks.size() == 1) {  // never sent by a real worker either
+    return absl::InvalidArgumentError(
+        absl::StrCat("rendezvous: job ", ready.job_id(),
+                     " is not data-parallel (spec.replicas 1): it has no rendezvous to say"));
   }
   if (owned.rank != 0) {  // never sent by a real worker: refused where an operator sees it
     return absl::InvalidArgumentError(absl::StrCat(

@@ -52,7 +52,9 @@ class WorkerServiceImpl final : public worker_service_internal::RawService {
   ArtifactStore* const artifacts_;
   const AccessControl* const access_;
   const absl::Duration transfer_idle_;
-  AuthFailureLog refusals_;
+  // Refused for their access or for what they sent (a malformed hello, a checkpoint's CRC).
+  AuthFailureLog refusals_{nullptr, 10, std::chrono::seconds(60),
+                           "worker-protocol call(s) (access, or a malformed message)"};
 };
 
 }  // namespace polytrain
