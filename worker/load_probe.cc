@@ -296,7 +296,8 @@ absl::Status ProbeLoad(const std::string& path, ProbedFile kind, const std::stri
                      WTERMSIG(status), "; out of memory?)"));
   }
   spdlog::info(
-      "{} ({}): loaded first in a process of its own in {:.0f} ms", field, path,
+      "{}{}: loaded first in a process of its own in {:.0f} ms", field,
+      field == path ? "" : absl::StrCat(" (", path, ")"),  // a checkpoint is named by its path
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   return absl::OkStatus();
 }

@@ -43,6 +43,12 @@ code=$?
 check '[[ $code -eq 0 ]] && grep -q "finished after 285/285 steps (5 epochs) in .* (resumed from a checkpoint)" "$tmp/out"' \
   "resume of a finished run: $(cat "$tmp/out" "$tmp/err")"
 check 'grep -q "train throughput none (no step trained)" "$tmp/out"' "resume at the end: $(cat "$tmp/out")"
+# --quiet logs warnings and errors only: the checkpoint's load is logged without it alone.
+check '! grep -q "loaded first in a process of its own" "$tmp/err"' "--quiet logged: $(cat "$tmp/err")"
+"$worker" --spec "$root/examples/jobs/synthetic_poly1.txtpb" --checkpoint_dir "$tmp/ckpt" \
+  --resume >"$tmp/out" 2>"$tmp/err"
+check 'grep -q " info: $tmp/ckpt/ckpt-000000000285.pt: loaded first in a process of its own" "$tmp/err"' \
+  "resume without --quiet: $(cat "$tmp/err")"
 check '[[ $(wc -l <"$tmp/m.jsonl") -eq $(wc -l <"$tmp/m-before-resume.jsonl") ]]' \
   "resume at the end: $(wc -l <"$tmp/m-before-resume.jsonl") points before, $(wc -l <"$tmp/m.jsonl") after"
 
@@ -244,7 +250,7 @@ check '[[ $code -eq 2 ]] && grep -q "^polytrain-worker: --gpus: GPU 0 is listed 
   "--gpus 0,0: exit $code: $(cat "$tmp/err")"
 "$worker" --coordinator 127.0.0.1:1 --gpus '' >"$tmp/out" 2>"$tmp/err"
 code=$?
-check '[[ $code -eq 2 ]] && grep -q "^polytrain-worker: --gpus: empty" "$tmp/err"' \
+check '[[ $code -eq 2 ]] && grep -q "^polytrain-worker: --gpus: must not be empty" "$tmp/err"' \
   "--gpus '': exit $code: $(cat "$tmp/err")"
 "$worker" --coordinator 127.0.0.1:1 --gpus 0 --slots 2 >"$tmp/out" 2>"$tmp/err"
 code=$?

@@ -131,7 +131,8 @@ int Main(int argc, char** argv) {
   app.add_option("--gpus", gpus,
                  "service mode: the GPUs offered, e.g. 0,1 (implies --device cuda; indices 0-1023, "
                  "at most 64): one slot per GPU, each job pinned to its GPU")
-      ->excludes("--slots");
+      ->excludes("--slots")
+      ->check(NotEmpty());  // an unset variable in a script, most likely
   AddClientSecurityFlags(app, &service.security);
   service.threads = MachineCores();
   app.add_option("--threads", service.threads,
@@ -201,7 +202,8 @@ int Main(int argc, char** argv) {
                "--spec run: continue from the newest checkpoint in --checkpoint_dir (service mode "
                "resumes every job from its last checkpoint anyway)");
   bool quiet = false;
-  app.add_flag("--quiet", quiet, "no progress on stderr");
+  app.add_flag("--quiet", quiet,
+               "no progress on stderr, and warnings and errors only logged (unless --log_level)");
   bool no_load_probe = false;
   app.add_flag(
       "--no_load_probe", no_load_probe,
@@ -213,6 +215,7 @@ int Main(int argc, char** argv) {
   LoggingOptions logging;
   AddLoggingFlags(app, &logging);
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
+  if (quiet && app.count("--log_level") == 0) logging.level = "warn";  // probe CM
   if (absl::Status s = InitLogging(kTool, logging); !s.ok()) return Fail(kExitInvalid, s);
   RouteGrpcLogsToSpdlog();
   // The probe's first child is started (from this thread, which outlives every job) once the
@@ -265,10 +268,6 @@ int Main(int argc, char** argv) {
       return Fail(kExitUsage, absl::InvalidArgumentError(
                                   "--slots: a GPU worker runs one job per GPU; leave --slots "
                                   "out (or list the GPUs with --gpus)"));
-    }
-    if (app.count("--gpus") > 0 && gpus.empty()) {  // an unset variable in a script, most likely
-      return Fail(kExitUsage, absl::InvalidArgumentError(
-                                  "--gpus: empty; list GPU indices (0,1,...) or leave it out"));
     }
     if (device == "cuda" || !gpus.empty()) {
       absl::StatusOr<std::vector<int>> offered = OfferedGpus(gpus);

@@ -5,6 +5,7 @@ comparison. Needs a running coordinator and worker (README: "Run the service") a
 package on the path:
 
   PYTHONPATH=build/python python3 examples/byo/service_sweep.py [--coordinator HOST:PORT]
+      [--steps N] [--seeds N] [--threads N]
 """
 import argparse
 import os
@@ -28,6 +29,9 @@ def main():
                         help="training steps of each job (default: 300)")
     parser.add_argument("--seeds", type=int, default=1,
                         help="runs of each loss, one seed each (default: 1)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads of each job (default: 2); a worker must give each job that "
+                        "many (its --threads divided by its --slots), else the jobs wait")
     args = parser.parse_args()
 
     client = Client(args.coordinator)
@@ -44,13 +48,20 @@ def main():
         "optimizer": {"sgd": {"momentum": 0.9, "nesterov": True}, "learning_rate": 0.05,
                       "weight_decay": 5e-4},
         "schedule": {"cosine": {"min_factor": 0.02}, "warmup_steps": 30},
-        "max_steps": args.steps, "batch_size": 128, "seed": 1, "threads": 2,
+        "max_steps": args.steps, "batch_size": 128, "seed": 1,
+        "threads": args.threads,
     }
     losses = ["cross_entropy {}", "poly1 { epsilon: 2 }", "focal { gamma: 2 }"]
     sweep = client.sweep(base, losses, seeds=args.seeds)
     print(f"{sweep.sweep_id}: {len(sweep.jobs)} jobs")
     for job in sweep.jobs:
-        ended = client.wait(job.id)
+        said = ""  # why it waits, once per reason: a job no worker can take waits for ever
+        for event in client.watch(job.id):
+            waiting = event.job.waiting_for if event.HasField("job") else ""
+            if waiting and waiting != said:
+                print(f"  {job.spec.name}: waiting: {waiting}", flush=True)
+                said = waiting
+        ended = client.get(job.id)
         print(f"  {ended.spec.name}: {state_name(ended)}")
 
     print(f"\n{'loss':<12} {'runs':>4} {'accuracy':>9} {'ece':>7}")
