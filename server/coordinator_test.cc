@@ -382,7 +382,7 @@ TEST_F(CoordinatorTest, GiveBacksOfAWorkerThatStaysCountAgainstMaxAttempts) {
   EXPECT_EQ(failed.state(), polytrain::v1::JOB_STATE_FAILED);
   EXPECT_EQ(failed.attempts(), 2);
   EXPECT_EQ(failed.attempts_given_back(), 0);
-  EXPECT_EQ(failed.error(), "worker w1 gave attempt 2 back; no attempts left of 2");
+  EXPECT_EQ(failed.error(), "worker w1 gave attempt 2 back: let go; no attempts left of 2");
   EXPECT_EQ(channel.Assigned().size(), 2u);
   // A failure reported without a word still ends the job with a reason.
   const Job silent = Submit("silent");

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
+#include "common/chunked_file.h"
 #include "common/sha256.h"
 #include "spdlog/spdlog.h"
 
@@ -87,6 +88,9 @@ absl::StatusOr<ArtifactCache::Lease> ArtifactCache::Acquire(const std::string& i
   absl::Status fetched = error ? absl::FailedPreconditionError(absl::StrCat(
                                      "--artifact_cache_dir ", dir_, ": ", error.message()))
                                : fetch_(id, dir_);
+  // A disk full before the cache reached its bound (other files share it): the copies no job
+  // holds make room, and the fetch is tried once more.
+  if (IsDiskFull(fetched) && EvictUnused() > 0) fetched = fetch_(id, dir_);
   absl::StatusOr<std::string> digest =
       fetched.ok() ? Sha256HexOfFile(path) : absl::StatusOr<std::string>(fetched);
   if (digest.ok() && *digest != hex) {
@@ -113,6 +117,20 @@ void ArtifactCache::Release(const std::string& hex) {
   auto it = entries_.find(hex);
   if (it != entries_.end() && it->second.leases > 0) --it->second.leases;
   EvictLocked();
+}
+
+int ArtifactCache::EvictUnused() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> unused;
+  for (const auto& [hex, entry] : entries_) {
+    if (entry.leases == 0) unused.push_back(hex);
+  }
+  for (const std::string& hex : unused) {
+    spdlog::info("artifact cache: the disk is full; evicting sha256:{} ({} bytes)", hex,
+                 entries_[hex].size);
+    RemoveLocked(hex);
+  }
+  return static_cast<int>(unused.size());
 }
 
 void ArtifactCache::EvictLocked() {

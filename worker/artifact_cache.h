@@ -3,7 +3,8 @@
 // use checks the copy against its hash first: a copy damaged on disk is fetched again, and a
 // fetched file that does not hash to its name is never used. The directory is bounded: when a
 // fetch takes it past `max_bytes`, the least recently used copies that no job holds go first
-// (a copy in use stays even past the bound, so one file larger than the bound still runs).
+// (a copy in use stays even past the bound, so one file larger than the bound still runs), and
+// when a fetch finds the disk full, every copy no job holds goes before it is tried again.
 #ifndef POLYTRAIN_WORKER_ARTIFACT_CACHE_H_
 #define POLYTRAIN_WORKER_ARTIFACT_CACHE_H_
 
@@ -72,6 +73,8 @@ class ArtifactCache {
   void Release(const std::string& hex);
   // Removes unleased copies, least recently used first, until the cache fits its bound.
   void EvictLocked();
+  // Removes every unleased copy (the disk is full); returns how many went.
+  int EvictUnused();
   void RemoveLocked(std::string hex);  // by value: callers pass a key of entries_
 
   const std::string dir_;

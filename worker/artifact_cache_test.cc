@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
+#include "common/chunked_file.h"
 #include "common/sha256.h"
 #include "gtest/gtest.h"
 #include "testing/scratch_dir.h"
@@ -21,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // A coordinator's artifacts in memory: fetch writes the bytes stored under an id (which a test
-// may make lie about its hash).
+// may make lie about its hash), into a directory on a disk of disk_bytes_ when that is set.
 class ArtifactCacheTest : public testing::ScratchDirTest {
  protected:
   std::string Store(const std::string& content) {
@@ -35,6 +36,13 @@ class ArtifactCacheTest : public testing::ScratchDirTest {
       ++fetched_[id];
       auto it = served_.find(id);
       if (it == served_.end()) return absl::NotFoundError(absl::StrCat("path: no artifact ", id));
+      int64_t used = 0;
+      for (const auto& file : fs::directory_iterator(dir)) used += fs::file_size(file.path());
+      if (disk_bytes_ >= 0 && used + static_cast<int64_t>(it->second.size()) > disk_bytes_) {
+        return absl::ResourceExhaustedError(
+            "writing the received file failed: the receiver's disk is full (No space left on "
+            "device)");
+      }
       std::ofstream(fs::path(dir) / ArtifactHex(id), std::ios::binary) << it->second;
       return absl::OkStatus();
     };
@@ -53,6 +61,7 @@ class ArtifactCacheTest : public testing::ScratchDirTest {
   std::mutex mu_;
   std::map<std::string, std::string> served_;
   std::map<std::string, int> fetched_;
+  int64_t disk_bytes_ = -1;  // no bound
 };
 
 TEST_F(ArtifactCacheTest, FetchesOnceAndServesTheCheckedCopyAfter) {
@@ -123,6 +132,32 @@ TEST_F(ArtifactCacheTest, LeastRecentlyUsedGoesFirstAndCopiesInUseStay) {
   EXPECT_EQ(cache->bytes(), 80);
   EXPECT_FALSE(fs::exists(dir_ / "cache" / ArtifactHex(a)));
   EXPECT_EQ(fetched_[b], 2);
+}
+
+// A disk that fills before the cache's bound (other files share it): the copies no job holds
+// make room and the fetch is tried again; with every copy in use, the job gets the disk's error.
+TEST_F(ArtifactCacheTest, ADiskFullBeforeTheBoundEvictsTheCopiesNoJobHolds) {
+  const std::string a = Store(std::string(40, 'a'));
+  const std::string b = Store(std::string(40, 'b'));
+  const std::string c = Store(std::string(40, 'c'));
+  disk_bytes_ = 100;
+  std::unique_ptr<ArtifactCache> cache = Open(1000);
+  {
+    absl::StatusOr<ArtifactCache::Lease> held = cache->Acquire(a);
+    ASSERT_TRUE(held.ok());
+    { ASSERT_TRUE(cache->Acquire(b).ok()); }
+    const absl::StatusOr<ArtifactCache::Lease> lc = cache->Acquire(c);  // b makes room
+    ASSERT_TRUE(lc.ok()) << lc.status();
+    EXPECT_EQ(fetched_[c], 2);
+    EXPECT_TRUE(fs::exists(held->path()));
+    EXPECT_FALSE(fs::exists(dir_ / "cache" / ArtifactHex(b)));
+    // a and c in use: nothing to evict, and b's fetch fails with the disk's error.
+    const absl::Status full = cache->Acquire(b).status();
+    EXPECT_TRUE(IsDiskFull(full)) << full;
+    EXPECT_EQ(fetched_[b], 2);
+    EXPECT_TRUE(fs::exists(held->path()) && fs::exists(lc->path()));
+  }
+  EXPECT_EQ(cache->bytes(), 80);
 }
 
 TEST_F(ArtifactCacheTest, AFileLargerThanTheBoundRunsThenGoes) {

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/worker_messages.h"
+#include "common/chunked_file.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint.h"
 #include "worker/checkpoint_files.h"
@@ -276,6 +277,9 @@ void ServiceJob::Run() {
   // A coordinator away (restarting) while a file is fetched is waited for, as for a checkpoint.
   absl::Status ready =
       fetch_failure.ok() ? FetchArtifacts(&options.artifact_files, &leases) : fetch_failure;
+  // No room for the job's files on this worker (its cache made what room it could): given back,
+  // so that a worker with room takes it; it counts against spec.max_attempts.
+  const bool no_room = IsDiskFull(ready);
   // A gang's rendezvous opens before the (slow) data loading, and is joined after it.
   std::unique_ptr<ReplicaGroup> group;
   if (ready.ok() && gang) {
@@ -365,7 +369,7 @@ void ServiceJob::Run() {
       failed->set_error(CutError(WithoutCheckpointDirs(std::string(summary.status().message()),
                                                        {attempt_dir, context_.checkpoint_root})));
       failed->set_steps(std::max(sink.last_step(), steps_run));
-      failed->set_released(released_.load() || let_go_.load());
+      failed->set_released(released_.load() || let_go_.load() || no_room);
       failed->set_worker_exits(released_.load());
       failed->set_cancelled(cancelled);
       failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
@@ -389,6 +393,9 @@ void ServiceJob::Run() {
     spdlog::info("{}: attempt {} {} at step {} after {:.1f} s", job.id(), job.attempts(),
                  summary->paused ? "paused at its rung" : "finished", summary->steps,
                  summary->seconds);
+  } else if (no_room) {
+    spdlog::warn("{}: attempt {} given back: {}", job.id(), job.attempts(),
+                 result.failed().error());
   } else if (result.failed().released()) {
     spdlog::info("{}: attempt {} given back at step {}", job.id(), job.attempts(),
                  result.failed().steps());
