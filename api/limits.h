@@ -32,6 +32,10 @@ inline constexpr int kMaxAttempts = 100;
 // Job.ended_attempts keeps the newest this many (attempts given back are not bounded by
 // kMaxAttempts, so neither is the count of ended attempts).
 inline constexpr int kMaxEndedAttempts = 20;
+// Attempts of one job that stopping workers may give back without counting against
+// spec.max_attempts; past it they count, so that a worker that says it stops and comes back
+// (a crash loop, or a hostile one) cannot keep a job going round for ever.
+inline constexpr int kMaxFreeGiveBacks = 100;
 inline constexpr int kMaxTimeLimitSeconds = 365 * 24 * 3600;
 // Job.attempts counts on across a search trial's segments: a worker message's attempt is only
 // bounded below (it starts at 1).

@@ -23,9 +23,9 @@ namespace {
 enum class ValueMeaning { kAny, kFraction, kNonNegative };
 
 ValueMeaning MeaningOf(absl::string_view name) {
-  name = name.substr(0, name.find('/'));  // <prefix>class_accuracy/<k>
   if (!absl::ConsumePrefix(&name, "eval_")) absl::ConsumePrefix(&name, "val_");
-  for (absl::string_view fraction : {"accuracy", "class_accuracy", "ece", "exact_match", "f1"}) {
+  if (absl::StartsWith(name, "class_accuracy/")) return ValueMeaning::kFraction;
+  for (absl::string_view fraction : {"accuracy", "ece", "exact_match", "f1"}) {
     if (name == fraction) return ValueMeaning::kFraction;
   }
   for (absl::string_view measure :
@@ -72,10 +72,11 @@ absl::Status CheckMetricValues(absl::string_view field,
     const ValueMeaning meaning = MeaningOf(name);
     if (std::isfinite(value) && ((meaning == ValueMeaning::kFraction && (value < 0 || value > 1)) ||
                                  (meaning == ValueMeaning::kNonNegative && value < 0))) {
-      return InvalidField(absl::StrCat(field, "[", EscapedText(name), "]"),
-                          absl::StrCat(meaning == ValueMeaning::kFraction ? "a fraction, in [0, 1]"
-                                                                          : "must be >= 0",
-                                       ", got ", ExactNumber(value)));
+      return InvalidField(
+          absl::StrCat(field, "[", EscapedText(name), "]"),
+          absl::StrCat(
+              meaning == ValueMeaning::kFraction ? "must be a fraction in [0, 1]" : "must be >= 0",
+              ", got ", ExactNumber(value)));
     }
   }
   return absl::OkStatus();

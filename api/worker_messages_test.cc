@@ -137,8 +137,8 @@ TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
     for (const double outside : {-1e-9, 1 + 1e-9, 1e300}) {
       (*finished.mutable_final_metrics())[fraction] = outside;
       EXPECT_EQ(ValidateWorkerMessage(message).message(),
-                absl::StrCat("finished.final_metrics[", fraction, "]: a fraction, in [0, 1], got ",
-                             ExactNumber(outside)));
+                absl::StrCat("finished.final_metrics[", fraction,
+                             "]: must be a fraction in [0, 1], got ", ExactNumber(outside)));
     }
     finished.mutable_final_metrics()->erase(fraction);
   }
@@ -150,8 +150,10 @@ TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
               absl::StrCat("finished.final_metrics[", measure, "]: must be >= 0, got -1e-300"));
     finished.mutable_final_metrics()->erase(measure);
   }
-  (*finished.mutable_final_metrics())["accuracy_of_mine"] = 7;  // a name of no known meaning
-  EXPECT_TRUE(ValidateWorkerMessage(message).ok());
+  for (const char* unknown : {"accuracy_of_mine", "accuracy/top5", "eval_nll/x"}) {
+    (*finished.mutable_final_metrics())[unknown] = 7;  // names of no known meaning
+    EXPECT_TRUE(ValidateWorkerMessage(message).ok()) << unknown;
+  }
 
   polytrain::v1::WorkerMessage metrics;
   metrics.mutable_metrics()->set_job_id("job-0123456789ab");
@@ -190,7 +192,7 @@ TEST(WorkerMessagesTest, ResultsAndPointsAreChecked) {
   EXPECT_TRUE(ValidateWorkerMessage(metrics).ok());
   (*point->mutable_values())["accuracy"] = 2;
   EXPECT_EQ(ValidateWorkerMessage(metrics).message(),
-            "metrics.points[0].values[accuracy]: a fraction, in [0, 1], got 2");
+            "metrics.points[0].values[accuracy]: must be a fraction in [0, 1], got 2");
 }
 
 TEST(WorkerMessagesTest, EveryReportNamesAWellFormedJobId) {

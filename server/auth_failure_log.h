@@ -1,5 +1,6 @@
-// Calls refused by access control in the coordinator's log: a wrong, missing or revoked token, a
-// worker without its certificate, a client asking for another user's job. Each names the peer and
+// Calls refused in the coordinator's log: by access control (a wrong, missing or revoked token, a
+// worker without its certificate, a client asking for another user's job), or, on the worker
+// service, for what they sent (a malformed hello). Each names the peer and
 // why, at most `per_window` in a window and then a count, so that a client retrying a bad token in
 // a loop cannot flood the log. The count is written with the first refusal after its window, or
 // when the log is destroyed (the coordinator stops), whichever comes first.

@@ -139,5 +139,31 @@ TEST_F(CoordinatorTest, TheNewestEndedAttemptsAreKept) {
                                  std::to_string(kMaxEndedAttempts + 1) + " and gave the job back");
 }
 
+// Stopping workers' give-backs are free up to kMaxFreeGiveBacks: a worker that says it stops
+// and comes back again and again (a crash loop, a hostile one) then uses up spec.max_attempts.
+TEST_F(CoordinatorTest, GiveBacksPastTheFreeOnesCount) {
+  const Job job = Submit("bounced", 0, polytrain::v1::DEVICE_CPU, /*max_attempts=*/1);
+  for (int i = 0; i <= kMaxFreeGiveBacks; ++i) {
+    RecordingChannel channel;
+    const int64_t session = Connect("w", &channel);
+    ASSERT_EQ(channel.Assigned().size(), 1u) << i;
+    WorkerMessage back;
+    back.mutable_failed()->set_job_id(job.id());
+    back.mutable_failed()->set_attempt(i + 1);
+    back.mutable_failed()->set_released(true);
+    back.mutable_failed()->set_worker_exits(true);
+    ASSERT_TRUE(protocol_->Handle(session, back).ok());
+    protocol_->Disconnected(session);  // and back under the same name
+    ASSERT_EQ(Get(job.id()).state(), i < kMaxFreeGiveBacks ? polytrain::v1::JOB_STATE_QUEUED
+                                                           : polytrain::v1::JOB_STATE_FAILED)
+        << i;
+  }
+  const Job failed = Get(job.id());
+  EXPECT_EQ(failed.attempts_given_back(), kMaxFreeGiveBacks);
+  EXPECT_EQ(failed.error(), "worker w shut down during attempt " +
+                                std::to_string(kMaxFreeGiveBacks + 1) +
+                                " and gave the job back; no attempts left of 1");
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -149,7 +149,7 @@ class JobStore {
   // At most `count` (>= 2) points spread evenly over the history, oldest first: of its n points,
   // those at k * (n - 1) / (count - 1) for k = 0 .. count - 1 (the first and the newest
   // included); every point when n <= count. Only those are parsed (a long history's million
-  // points are read, not decoded).
+  // points are read by SQLite, not decoded).
   virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsSpread(
       const std::string& job_id, int64_t count) = 0;
   // The newest point's place in the history (none: no points).

@@ -77,8 +77,10 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return false;
   // A search trial's earlier segments ended well: only this segment's attempts count, and of
-  // those not the ones a stopping worker gave back.
-  if (running->second.given_back) {
+  // those not the ones a stopping worker gave back (up to kMaxFreeGiveBacks).
+  const bool free_give_back =
+      running->second.given_back && job->attempts_given_back() < kMaxFreeGiveBacks;
+  if (free_give_back) {
     job->set_attempts_given_back(job->attempts_given_back() + 1);
   } else if (job->attempts() - job->attempts_given_back() -
                  job->search().attempts_before_segment() >=
@@ -90,8 +92,8 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
   }
   job->set_state(polytrain::v1::JOB_STATE_QUEUED);
   job->set_error(error);
-  RecordEndedAttempt(running->second.job, running->second.newest_step, running->second.given_back,
-                     error, &*job);
+  RecordEndedAttempt(running->second.job, running->second.newest_step, free_give_back, error,
+                     &*job);
   job->set_resumed_from_step(0);  // the record keeps it; the next attempt says its own
   if (absl::Status stored = store_->UpdateJob(*job); !stored.ok()) {
     spdlog::warn("{}: the store refused its requeue ({}); the lease loop tries again", job_id,

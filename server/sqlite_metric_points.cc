@@ -129,7 +129,7 @@ absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetricsSpread(const 
       n = select.Int(0);
       points.reserve(static_cast<size_t>(std::min(n, count)));
     }
-    if (n > count && i != next) continue;  // its blob is never fetched
+    if (n > count && i != next) continue;  // read by SQLite, never copied out or parsed
     MetricPoint point;
     if (!point.ParseFromString(select.Blob(1))) {
       return absl::DataLossError("sqlite: a stored metric point does not parse");

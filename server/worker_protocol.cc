@@ -1,6 +1,8 @@
 #include "server/worker_protocol.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "api/client_requests.h"
 #include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
@@ -34,7 +36,21 @@ absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::Worker
 
 absl::Status WorkerProtocol::Dispatch(int64_t session,
                                       const polytrain::v1::WorkerMessage& message) {
-  POLYTRAIN_RETURN_IF_ERROR(ValidateWorkerMessage(message));
+  if (absl::Status valid = ValidateWorkerMessage(message); !valid.ok()) {
+    // A result refused for what it holds ends its attempt, saying why: dropped alone, the job
+    // would wait out its lease and fail for that, the reason in the logs only.
+    // (Only one that names its job and attempt: an attempt of 0 would match any.)
+    if (message.has_finished() && absl::IsInvalidArgument(valid) &&
+        ValidateJobId("finished.job_id", message.finished().job_id()).ok() &&
+        message.finished().attempt() >= 1) {
+      polytrain::v1::JobFailed failed;
+      failed.set_job_id(message.finished().job_id());
+      failed.set_attempt(message.finished().attempt());
+      failed.set_error(absl::StrCat("the worker's result was refused: ", valid.message()));
+      (void)scheduler_->AttemptFailed(session, failed);  // a job it does not hold: dropped
+    }
+    return valid;
+  }
   switch (message.kind_case()) {
     case polytrain::v1::WorkerMessage::kHeartbeat:
       return scheduler_->RenewLeases(session, message.heartbeat());

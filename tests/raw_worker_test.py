@@ -63,6 +63,12 @@ class WorkerReportTest(unittest.TestCase):
             with self.assertRaises(grpc.RpcError) as refused:
                 worker.next_message()
             self.assertEqual(refused.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+            # Past 10 in a minute, refusals are counted, as what they are: malformed hellos are
+            # no access refusals.
+            for _ in range(10):
+                with self.assertRaises(grpc.RpcError) as refused:
+                    FakeWorker(coordinator, "not a name!").next_message()
+                self.assertEqual(refused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
             # The stream's end is logged once the coordinator sees it: polled for, not slept on.
             deadline = time.monotonic() + 30
             while ("worker w-log disconnected" not in (coordinator.dir / "log").read_text()
@@ -77,6 +83,9 @@ class WorkerReportTest(unittest.TestCase):
         self.assertRegex(log, rf"refused a call from ipv4:127\.0\.0\.1:\d+: {download_code}: ")
         self.assertIn("FAILED_PRECONDITION: hello: sent twice on one stream", log)
         self.assertIn("worker w-log disconnected", log)
+        self.assertRegex(log, r"refused \d+ more worker-protocol call\(s\) \(access, or a "
+                              r"malformed message\) since 10 were logged")
+        self.assertNotIn("by access control", log)
 
 
 class WorkerUploadTest(unittest.TestCase):
