@@ -50,7 +50,8 @@ TEST(LossGridTest, EachLossKeepsTheBaseLossOptions) {
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString("alpha: 0.25", &base));  // softmax
   EXPECT_EQ(std::string(ExpandLossGrid("focal.gamma=0,2", base).status().message()),
             "--loss-grid 'focal.gamma=0,2': 'focal { gamma: 0 }' with the base's loss options: "
-            "alpha: alpha-balance applies to activation ACTIVATION_SIGMOID only");
+            "alpha: alpha-balance applies to activation ACTIVATION_SIGMOID only (a softmax loss "
+            "weighs classes with class_weights)");
 }
 
 TEST(LossGridTest, ErrorsNameTheGrid) {

@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -29,6 +30,28 @@ const FieldDescriptor* FieldNamed(const Descriptor& type, const std::string& key
   return nullptr;
 }
 
+// A number written as decimal text: -12, 0.5, .5, 1e-3 (what JSON's own numbers are, and what
+// proto3's JSON form quotes), not 0x1F, " 1" or 1_000.
+bool IsDecimalText(const std::string& text) {
+  size_t i = text[0] == '-' ? 1 : 0;
+  size_t digits = 0;
+  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i])))
+      ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    const size_t exponent = i;
+    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    if (i == exponent) return false;
+  }
+  return i == text.size();
+}
+
 bool IsWellKnown(const Descriptor& type) {
   return absl::StartsWith(type.full_name(), "google.protobuf.");
 }
@@ -48,6 +71,19 @@ absl::Status CheckSingle(const FieldDescriptor& field, const JsonShapeOptions& o
   // false, and the Python client takes those alone.
   if (field.cpp_type() == FieldDescriptor::CPPTYPE_BOOL && value->is_string()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": must be true or false, got a string"));
+  }
+  // protobuf's parser reads a quoted real number with strtod, so "0x1F" was 31 (and YAML's
+  // 0x1F, text, with it; probe CN); NaN and the infinities are its names for those values. (Its
+  // whole numbers are decimal already.)
+  const bool real = field.cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE ||
+                    field.cpp_type() == FieldDescriptor::CPPTYPE_FLOAT;
+  if (real && value->is_string()) {
+    const std::string& text = value->get_ref<const std::string&>();
+    const bool special = text == "NaN" || text == "Infinity" || text == "-Infinity";
+    if (!special && (text.empty() || !IsDecimalText(text))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": must be a number, got \"", text, "\""));
+    }
   }
   if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return absl::OkStatus();
   const Descriptor& type = *field.message_type();

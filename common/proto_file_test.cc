@@ -220,6 +220,25 @@ TEST(ProtoFileTest, ListsAndSingleValuesAreWhereTheMessageHasThem) {
   EXPECT_EQ(job.seed(), 18446744073709551615u);
   EXPECT_EQ(ParseProto("max_steps: 0x1F\n", ProtoFormat::kYaml, "x.yaml", &job).code(),
             absl::StatusCode::kInvalidArgument);
+  // A real number too (protobuf's parser read a quoted "0x1F" with strtod: 31).
+  EXPECT_EQ(ParseProto("poly1: {epsilon: 0x1F}\n", ProtoFormat::kYaml, "e.yaml", &loss).message(),
+            "e.yaml: poly1.epsilon: must be a number, got \"0x1F\"");
+  EXPECT_EQ(ParseProto(R"({"poly1": {"epsilon": "0x1F"}})", ProtoFormat::kJson, "e.json", &loss)
+                .message(),
+            "e.json: poly1.epsilon: must be a number, got \"0x1F\"");
+  for (const char* quoted : {"1.5", "-2", ".5", "1e-3", "2E+2", "NaN", "Infinity"}) {
+    EXPECT_TRUE(ParseProto(absl::StrCat(R"({"poly1": {"epsilon": ")", quoted, R"("}})"),
+                           ProtoFormat::kJson, "q.json", &loss)
+                    .ok())
+        << quoted;  // proto3's JSON form quotes numbers so
+  }
+  for (const char* quoted : {"", " 1", "1_000", "e5", "1e", "--1", "0x1p3", "inf"}) {
+    EXPECT_EQ(ParseProto(absl::StrCat(R"({"poly1": {"epsilon": ")", quoted, R"("}})"),
+                         ProtoFormat::kJson, "q.json", &loss)
+                  .code(),
+              absl::StatusCode::kInvalidArgument)
+        << quoted;
+  }
   // JSON names (camelCase) are checked as the proto names are.
   EXPECT_EQ(
       ParseProto(R"({"crossEntropy": {}, "classWeights": 2})", ProtoFormat::kJson, "c.json", &loss)

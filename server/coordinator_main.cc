@@ -267,7 +267,7 @@ int Main(int argc, char** argv) {
     spdlog::warn(
         "serving /metrics on {} without tokens: whoever reaches it reads every user's job ids, "
         "names, losses and sweep ids; bind --metrics_listen to an address only Prometheus "
-        "reaches (README: Monitoring)",
+        "reaches (README: Security)",
         options.metrics_listen);
   }
 

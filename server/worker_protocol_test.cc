@@ -144,5 +144,52 @@ TEST_F(CoordinatorTest, WorkerMessagesBeyondTheirLimitsAreRefusedByField) {
       << stored->error().size() << " bytes, beginning " << stored->error().substr(0, 40);
 }
 
+// A result refused for what it holds ends its attempt with the refusal as the job's error, rather
+// than leave the job to fail later for a lapsed lease, its reason in the logs only.
+TEST_F(CoordinatorTest, ARefusedResultFailsItsAttemptSayingWhy) {
+  const Job job = Submit("lied", 0, polytrain::v1::DEVICE_CPU, /*max_attempts=*/1);
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage finished;
+  finished.mutable_finished()->set_job_id(job.id());
+  finished.mutable_finished()->set_attempt(1);
+  (*finished.mutable_finished()->mutable_final_metrics())["eval_accuracy"] = 1e300;
+  EXPECT_EQ(protocol_->Handle(session, finished).message(),
+            "finished.final_metrics[eval_accuracy]: must be a fraction in [0, 1], got 1e+300");
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Get(job.id()).error(),
+            "the worker's result was refused: finished.final_metrics[eval_accuracy]: must be a "
+            "fraction in [0, 1], got 1e+300");
+}
+
+// A sweep's report shows how far a running trial has trained (its record says so only when the
+// attempt ends): its newest point's step.
+TEST_F(CoordinatorTest, ASweepsRunningTrialShowsItsNewestStep) {
+  polytrain::v1::SubmitSweepRequest sweep;
+  *sweep.mutable_base() = Request("grid").spec();
+  sweep.mutable_base()->clear_loss();
+  sweep.add_losses()->mutable_cross_entropy();
+  absl::StatusOr<polytrain::v1::SubmitSweepResponse> submitted = api_->SubmitSweep(sweep, kAdmin);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage points;
+  points.mutable_metrics()->set_job_id(submitted->jobs(0).id());
+  points.mutable_metrics()->set_attempt(1);
+  for (const int step : {20, 40}) {
+    polytrain::v1::MetricPoint* point = points.mutable_metrics()->add_points();
+    point->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+    point->set_step(step);
+  }
+  ASSERT_TRUE(protocol_->Handle(session, points).ok());
+  polytrain::v1::GetSweepRequest get;
+  get.set_id(submitted->sweep_id());
+  const absl::StatusOr<polytrain::v1::Sweep> report = api_->GetSweep(get, kAdmin);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->trials_size(), 1);
+  EXPECT_EQ(report->trials(0).steps(), 40);
+  EXPECT_EQ(report->total_steps(), 40);
+}
+
 }  // namespace
 }  // namespace polytrain

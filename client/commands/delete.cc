@@ -22,10 +22,10 @@ absl::Status DeleteSweep(const std::string& id, CoordinatorClient& client) {
   absl::StatusOr<polytrain::v1::DeleteSweepResponse> deleted =
       client.Call(&polytrain::v1::Coordinator::Stub::DeleteSweep, request);
   if (!deleted.ok()) return deleted.status();
-  std::cout << absl::StrCat(id, ": deleted (", SweepStateName(deleted->deleted().state()), "; ",
-                            deleted->jobs(), " jobs, ", deleted->metric_points(),
-                            " metric points, ", deleted->checkpoint_files(),
-                            " checkpoint files)\n");
+  std::cout << absl::StrCat(
+      id, ": deleted (", SweepStateName(deleted->deleted().state()), "; ", deleted->jobs(),
+      " jobs, ", deleted->metric_points(), " metric points, ", deleted->checkpoint_files(),
+      deleted->checkpoint_files() == 1 ? " checkpoint file)\n" : " checkpoint files)\n");
   return absl::OkStatus();
 }
 
@@ -35,10 +35,11 @@ absl::Status DeleteJob(const std::string& id, CoordinatorClient& client) {
   absl::StatusOr<polytrain::v1::DeleteJobResponse> deleted =
       client.Call(&polytrain::v1::Coordinator::Stub::DeleteJob, request);
   if (!deleted.ok()) return deleted.status();
-  std::cout << absl::StrCat(id, " ", deleted->deleted().spec().name(), ": deleted (",
-                            JobStateWord(deleted->deleted().state()), "; ",
-                            deleted->metric_points(), " metric points, ",
-                            deleted->checkpoint_files(), " checkpoint files)\n");
+  std::cout << absl::StrCat(
+      id, " ", deleted->deleted().spec().name(), ": deleted (",
+      JobStateWord(deleted->deleted().state()), "; ", deleted->metric_points(), " metric points, ",
+      deleted->checkpoint_files(),
+      deleted->checkpoint_files() == 1 ? " checkpoint file)\n" : " checkpoint files)\n");
   return absl::OkStatus();
 }
 

@@ -12,6 +12,11 @@
 namespace polytrain::loss {
 namespace {
 
+// Where a softmax loss is told to look instead (probe CN: the message gave no way on).
+constexpr char kAlphaSigmoidOnly[] =
+    "alpha-balance applies to activation ACTIVATION_SIGMOID only (a softmax loss weighs classes "
+    "with class_weights)";
+
 using polytrain::v1::LossSpec;
 
 absl::Status CheckGamma(absl::string_view field, double gamma) {
@@ -190,8 +195,7 @@ absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
 
   if (spec.has_alpha()) {
     if (!sigmoid) {
-      return InvalidField(FieldPath(path, "alpha"),
-                          "alpha-balance applies to activation ACTIVATION_SIGMOID only");
+      return InvalidField(FieldPath(path, "alpha"), kAlphaSigmoidOnly);
     }
     if (absl::Status s = CheckRange(FieldPath(path, "alpha"), spec.alpha(), 0.0, 1.0); !s.ok()) {
       return s;
@@ -213,8 +217,7 @@ absl::Status ValidateLossSpec(const LossSpec& spec, absl::string_view path) {
   }
   if (spec.alpha_balance() != polytrain::v1::ALPHA_BALANCE_UNSPECIFIED && !spec.has_alpha()) {
     return InvalidField(FieldPath(path, "alpha_balance"),
-                        sigmoid ? "set alpha too: there is no balance"
-                                : "alpha-balance applies to activation ACTIVATION_SIGMOID only");
+                        sigmoid ? "set alpha too: there is no balance" : kAlphaSigmoidOnly);
   }
   return absl::OkStatus();
 }

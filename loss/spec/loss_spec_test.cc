@@ -139,15 +139,19 @@ TEST(LossSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid(Parse("poly1 { epsilon: 2 } class_weights: [5e-324, 0, 1]"),
                 "class_weights[0]: must be 0 or at least 1e-12, got 4.94066e-324");
   EXPECT_TRUE(ToLossConfig(Parse("cross_entropy {} class_weights: [1e-12, 0, 1e6]")).ok());
-  ExpectInvalid(Parse("cross_entropy {} alpha: 0.25"),
-                "alpha: alpha-balance applies to activation ACTIVATION_SIGMOID only");
+  ExpectInvalid(
+      Parse("cross_entropy {} alpha: 0.25"),
+      "alpha: alpha-balance applies to activation ACTIVATION_SIGMOID only (a softmax loss "
+      "weighs classes with class_weights)");
   ExpectInvalid(Parse("cross_entropy {} activation: ACTIVATION_SIGMOID alpha: 1.5"),
                 "alpha: must be <= 1, got 1.5");
   ExpectInvalid(Parse("focal { gamma: 2 } activation: ACTIVATION_SIGMOID "
                       "alpha_balance: ALPHA_BALANCE_CE_TERM_ONLY"),
                 "alpha_balance: set alpha too: there is no balance");
-  ExpectInvalid(Parse("cross_entropy {} alpha_balance: ALPHA_BALANCE_WHOLE_LOSS"),
-                "alpha_balance: alpha-balance applies to activation ACTIVATION_SIGMOID only");
+  ExpectInvalid(
+      Parse("cross_entropy {} alpha_balance: ALPHA_BALANCE_WHOLE_LOSS"),
+      "alpha_balance: alpha-balance applies to activation ACTIVATION_SIGMOID only (a softmax loss "
+      "weighs classes with class_weights)");
   LossSpec balance = Parse("focal { gamma: 2 } activation: ACTIVATION_SIGMOID alpha: 0.25");
   balance.set_alpha_balance(static_cast<polytrain::v1::AlphaBalance>(3));
   ExpectInvalid(balance, "alpha_balance: unknown value 3");
