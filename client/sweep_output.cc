@@ -174,14 +174,18 @@ std::string SweepText(const Sweep& sweep, int max_trials) {
                       r.baseline() ? "baseline" : Fixed(r.p_value(), 3)});
     }
     absl::StrAppend(&out, ranking.ToString());
-    // A best loss no better than the baseline (equal means, p = 1) is no finding: said so.
-    std::string tie;
-    for (const auto& r : sweep.ranking()) {
-      if (r.baseline() && r.loss_name() != sweep.best_loss() && sweep.ranking_size() > 0 &&
-          r.mean() == sweep.ranking(0).mean()) {
-        tie = absl::StrCat(" (tied with the baseline ", r.loss_name(), ": equal means)");
-      }
+    // A best loss no better than the baseline (equal means, p = 1) is no finding, and one whose
+    // mean another loss shares is first only by the ranking's order (probe CO: two random
+    // draws scored 236 of 300 each): said so.
+    std::vector<std::string> tied;
+    for (int i = 1; i < sweep.ranking_size(); ++i) {
+      const auto& r = sweep.ranking(i);
+      if (r.mean() != sweep.ranking(0).mean()) continue;
+      tied.push_back(r.baseline() ? absl::StrCat("the baseline ", r.loss_name()) : r.loss_name());
     }
+    const std::string tie =
+        tied.empty() ? ""
+                     : absl::StrCat(" (tied with ", absl::StrJoin(tied, ", "), ": equal means)");
     absl::StrAppendFormat(&out, "best: %s%s\n", sweep.best_loss(), tie);
   } else if (!sweep.ranking_note().empty()) {
     absl::StrAppendFormat(&out, "\nno ranking: %s\n", sweep.ranking_note());

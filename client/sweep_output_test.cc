@@ -34,6 +34,19 @@ TEST(SweepTextTest, ABestLossTiedWithTheBaselineIsSaidToBe) {
                 .find("best: poly1(e=2) (tied with the baseline ce: equal means)\n"),
             std::string::npos)
       << SweepText(Ranked(1.0, 1.0));
+  // Any loss of the same mean, not only the baseline.
+  polytrain::v1::Sweep three = Ranked(0.75, 0.5);
+  auto* twin = three.add_ranking();
+  twin->set_loss_name("focal(g=2)");
+  twin->set_mean(0.75);
+  EXPECT_NE(SweepText(three).find("best: poly1(e=2) (tied with focal(g=2): equal means)\n"),
+            std::string::npos)
+      << SweepText(three);
+  three.mutable_ranking(1)->set_mean(0.75);
+  EXPECT_NE(SweepText(three).find(
+                "best: poly1(e=2) (tied with the baseline ce, focal(g=2): equal means)\n"),
+            std::string::npos)
+      << SweepText(three);
 }
 
 // A cancelled sweep's job whose worker has not yet confirmed the stop is "stopping", not
