@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "bench/median_millis.h"
 #include "server/sqlite_job_store.h"
 
 namespace polytrain {
@@ -24,11 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using polytrain::v1::MetricPoint;
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 long PeakResidentMiB() {
   rusage usage{};
@@ -52,19 +48,11 @@ MetricPoint TrainPoint(int64_t step) {
   return point;
 }
 
-template <typename Read>
-double MedianMillis(int repeats, int64_t expected_newest, const Read& read) {
-  std::vector<double> millis;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = Clock::now();
-    const std::vector<MetricPoint> points = read();
-    millis.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-    if (points.empty() || points.back().step() != expected_newest) {
-      std::fprintf(stderr, "metrics_read: the newest point is missing\n");
-      std::exit(1);
-    }
-  }
-  return Median(millis);
+// Exits when a read lost the newest point.
+void CheckNewest(const std::vector<MetricPoint>& points, int64_t newest) {
+  if (!points.empty() && points.back().step() == newest) return;
+  std::fprintf(stderr, "metrics_read: the newest point is missing\n");
+  std::exit(1);
 }
 
 int Main(int argc, char** argv) {
@@ -103,22 +91,29 @@ int Main(int argc, char** argv) {
   const double fill_seconds = std::chrono::duration<double>(Clock::now() - fill_start).count();
   const int64_t bytes = *(*store)->MetricBytes(id);
 
-  const double spread = MedianMillis(repeats, points, [&] {
-    absl::StatusOr<std::vector<MetricPoint>> read = (*store)->GetMetricsSpread(id, max_points);
-    if (!read.ok()) std::exit(1);
-    return *std::move(read);
-  });
+  const auto newest = [&](const std::vector<MetricPoint>& read) { CheckNewest(read, points); };
+  const double spread = bench::MedianMillis(
+      repeats,
+      [&] {
+        absl::StatusOr<std::vector<MetricPoint>> read = (*store)->GetMetricsSpread(id, max_points);
+        if (!read.ok()) std::exit(1);
+        return *std::move(read);
+      },
+      newest);
   const long spread_peak = PeakResidentMiB();
-  const double whole = MedianMillis(repeats, points, [&] {
-    absl::StatusOr<std::vector<MetricPoint>> all = (*store)->GetMetrics(id);
-    if (!all.ok()) std::exit(1);
-    std::vector<MetricPoint> thinned;
-    const size_t n = all->size(), limit = static_cast<size_t>(max_points);
-    for (size_t k = 0; k < limit && n > limit; ++k) {
-      thinned.push_back((*all)[k * (n - 1) / (limit - 1)]);
-    }
-    return n > limit ? thinned : *std::move(all);
-  });
+  const double whole = bench::MedianMillis(
+      repeats,
+      [&] {
+        absl::StatusOr<std::vector<MetricPoint>> all = (*store)->GetMetrics(id);
+        if (!all.ok()) std::exit(1);
+        std::vector<MetricPoint> thinned;
+        const size_t n = all->size(), limit = static_cast<size_t>(max_points);
+        for (size_t k = 0; k < limit && n > limit; ++k) {
+          thinned.push_back((*all)[k * (n - 1) / (limit - 1)]);
+        }
+        return n > limit ? thinned : *std::move(all);
+      },
+      newest);
   const long whole_peak = PeakResidentMiB();
   std::printf("store: one job, %d points, %.1f MiB of them (made in %.1f s); max_points %d\n",
               points, static_cast<double>(bytes) / (1 << 20), fill_seconds, max_points);

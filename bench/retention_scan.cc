@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "bench/median_millis.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/sqlite_job_store.h"
 
@@ -23,25 +24,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using polytrain::v1::Job;
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-template <typename Read>
-double MedianMillis(int repeats, size_t expected, const Read& read) {
-  std::vector<double> millis;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = Clock::now();
-    const size_t found = read();
-    millis.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-    if (found != expected) {
-      std::fprintf(stderr, "retention_scan: found %zu expired jobs, expected %zu\n", found,
-                   expected);
-      std::exit(1);
-    }
-  }
-  return Median(millis);
+// Exits when a read found other than the expected jobs.
+void CheckFound(size_t found, size_t expected) {
+  if (found == expected) return;
+  std::fprintf(stderr, "retention_scan: found %zu expired jobs, expected %zu\n", found, expected);
+  std::exit(1);
 }
 
 int Main(int argc, char** argv) {
@@ -89,29 +76,37 @@ int Main(int argc, char** argv) {
   const int64_t cutoff = static_cast<int64_t>(jobs * expired_percent / 100);
   const size_t expected = static_cast<size_t>(cutoff);
 
-  const double scan = MedianMillis(repeats, expected, [&]() -> size_t {
-    JobFilter filter;
-    filter.states = {polytrain::v1::JOB_STATE_SUCCEEDED, polytrain::v1::JOB_STATE_FAILED,
-                     polytrain::v1::JOB_STATE_CANCELLED, polytrain::v1::JOB_STATE_STOPPED};
-    filter.page_size = 1000;
-    size_t found = 0;
-    do {
-      absl::StatusOr<JobPage> page = (*store)->ListJobs(filter);
-      if (!page.ok()) std::exit(1);
-      for (const Job& job : page->jobs) {
-        if (google::protobuf::util::TimeUtil::TimestampToMilliseconds(job.end_time()) < cutoff) {
-          ++found;
-        }
-      }
-      filter.page_token = page->next_page_token;
-    } while (!filter.page_token.empty());
-    return found;
-  });
-  const double index = MedianMillis(repeats, expected, [&]() -> size_t {
-    absl::StatusOr<std::vector<std::string>> ids = (*store)->JobsEndedBefore(cutoff);
-    if (!ids.ok()) std::exit(1);
-    return ids->size();
-  });
+  const auto expect_found = [expected](size_t n) { CheckFound(n, expected); };
+  const double scan = bench::MedianMillis(
+      repeats,
+      [&]() -> size_t {
+        JobFilter filter;
+        filter.states = {polytrain::v1::JOB_STATE_SUCCEEDED, polytrain::v1::JOB_STATE_FAILED,
+                         polytrain::v1::JOB_STATE_CANCELLED, polytrain::v1::JOB_STATE_STOPPED};
+        filter.page_size = 1000;
+        size_t found = 0;
+        do {
+          absl::StatusOr<JobPage> page = (*store)->ListJobs(filter);
+          if (!page.ok()) std::exit(1);
+          for (const Job& job : page->jobs) {
+            if (google::protobuf::util::TimeUtil::TimestampToMilliseconds(job.end_time()) <
+                cutoff) {
+              ++found;
+            }
+          }
+          filter.page_token = page->next_page_token;
+        } while (!filter.page_token.empty());
+        return found;
+      },
+      expect_found);
+  const double index = bench::MedianMillis(
+      repeats,
+      [&]() -> size_t {
+        absl::StatusOr<std::vector<std::string>> ids = (*store)->JobsEndedBefore(cutoff);
+        if (!ids.ok()) std::exit(1);
+        return ids->size();
+      },
+      expect_found);
   std::printf("store: %d ended jobs (made in %.1f s), %zu past the retention (%.3g%%)\n", jobs,
               fill_seconds, expected, expired_percent);
   std::printf("every ended record, pages of 1000: %10.2f ms (median of %d)\n", scan, repeats);

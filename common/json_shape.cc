@@ -3,9 +3,9 @@
 #include <set>
 #include <string>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/decimal_number.h"
 
 namespace polytrain {
 namespace {
@@ -28,28 +28,6 @@ const FieldDescriptor* FieldNamed(const Descriptor& type, const std::string& key
     if (type.field(i)->json_name() == key) return type.field(i);
   }
   return nullptr;
-}
-
-// A number written as decimal text: -12, 0.5, .5, 1e-3 (what JSON's own numbers are, and what
-// proto3's JSON form quotes), not 0x1F, " 1" or 1_000.
-bool IsDecimalText(const std::string& text) {
-  size_t i = text[0] == '-' ? 1 : 0;
-  size_t digits = 0;
-  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
-  if (i < text.size() && text[i] == '.') {
-    ++i;
-    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i])))
-      ++i, ++digits;
-  }
-  if (digits == 0) return false;
-  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-    ++i;
-    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
-    const size_t exponent = i;
-    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
-    if (i == exponent) return false;
-  }
-  return i == text.size();
 }
 
 bool IsWellKnown(const Descriptor& type) {
@@ -80,7 +58,7 @@ absl::Status CheckSingle(const FieldDescriptor& field, const JsonShapeOptions& o
   if (real && value->is_string()) {
     const std::string& text = value->get_ref<const std::string&>();
     const bool special = text == "NaN" || text == "Infinity" || text == "-Infinity";
-    if (!special && (text.empty() || !IsDecimalText(text))) {
+    if (!special && !IsDecimalNumber(text)) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": must be a number, got \"", text, "\""));
     }

@@ -6,35 +6,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/decimal_number.h"
 #include "common/utf8_text.h"
 #include "yaml-cpp/yaml.h"
 
 namespace polytrain {
 namespace {
-
-// A number as JSON writes one, sign and surrounding spaces aside: decimal digits with an optional
-// fraction and exponent (absl also reads "0x1F", "nan(1)" and "inf", which stay strings here).
-bool IsDecimalNumber(absl::string_view text) {
-  text = absl::StripAsciiWhitespace(text);
-  if (!text.empty() && (text.front() == '+' || text.front() == '-')) text.remove_prefix(1);
-  size_t i = 0, digits = 0;
-  while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
-  if (i < text.size() && text[i] == '.') {
-    ++i;
-    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) {
-      ++i, ++digits;
-    }
-  }
-  if (digits == 0) return false;
-  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-    ++i;
-    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
-    const size_t exponent = i;
-    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
-    if (i == exponent) return false;
-  }
-  return i == text.size();
-}
 
 class Converter {
  public:
@@ -76,7 +53,7 @@ class Converter {
         if (text == "true") return true;
         if (text == "false") return false;
         double number = 0;
-        if (IsDecimalNumber(text) && absl::SimpleAtod(text, &number)) {
+        if (IsDecimalNumber(absl::StripAsciiWhitespace(text)) && absl::SimpleAtod(text, &number)) {
           // JSON has no infinity: it would be written as null, and the field left unset.
           if (!std::isfinite(number)) {
             throw YAML::ParserException(node.Mark(), "a number out of a double's range");

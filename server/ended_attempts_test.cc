@@ -30,6 +30,15 @@ WorkerMessage Points(const Job& job, int32_t attempt, int64_t step) {
   return message;
 }
 
+WorkerMessage GivenBackByAStoppingWorker(const Job& job, int32_t attempt) {
+  WorkerMessage message;
+  message.mutable_failed()->set_job_id(job.id());
+  message.mutable_failed()->set_attempt(attempt);
+  message.mutable_failed()->set_released(true);
+  message.mutable_failed()->set_worker_exits(true);
+  return message;
+}
+
 TEST_F(CoordinatorTest, ACancelledJobStillTellsWhyItsEarlierAttemptEnded) {
   const Job job = Submit("lost-once");
   RecordingChannel first, second;
@@ -119,12 +128,7 @@ TEST_F(CoordinatorTest, TheNewestEndedAttemptsAreKept) {
   for (int i = 0; i <= kMaxEndedAttempts; ++i) {
     const int64_t session = Connect("w" + std::to_string(i), &workers[i]);
     ASSERT_EQ(workers[i].Assigned().size(), 1u) << i;
-    WorkerMessage back;
-    back.mutable_failed()->set_job_id(job.id());
-    back.mutable_failed()->set_attempt(i + 1);
-    back.mutable_failed()->set_released(true);
-    back.mutable_failed()->set_worker_exits(true);
-    ASSERT_TRUE(protocol_->Handle(session, back).ok());
+    ASSERT_TRUE(protocol_->Handle(session, GivenBackByAStoppingWorker(job, i + 1)).ok());
     const Job requeued = Get(job.id());
     ASSERT_EQ(requeued.state(), polytrain::v1::JOB_STATE_QUEUED) << i;
     ASSERT_EQ(requeued.ended_attempts_size(), std::min(i + 1, kMaxEndedAttempts)) << i;
@@ -147,12 +151,7 @@ TEST_F(CoordinatorTest, GiveBacksPastTheFreeOnesCount) {
     RecordingChannel channel;
     const int64_t session = Connect("w", &channel);
     ASSERT_EQ(channel.Assigned().size(), 1u) << i;
-    WorkerMessage back;
-    back.mutable_failed()->set_job_id(job.id());
-    back.mutable_failed()->set_attempt(i + 1);
-    back.mutable_failed()->set_released(true);
-    back.mutable_failed()->set_worker_exits(true);
-    ASSERT_TRUE(protocol_->Handle(session, back).ok());
+    ASSERT_TRUE(protocol_->Handle(session, GivenBackByAStoppingWorker(job, i + 1)).ok());
     protocol_->Disconnected(session);  // and back under the same name
     ASSERT_EQ(Get(job.id()).state(), i < kMaxFreeGiveBacks ? polytrain::v1::JOB_STATE_QUEUED
                                                            : polytrain::v1::JOB_STATE_FAILED)
