@@ -1,12 +1,12 @@
-// metrics_read: what GetMetrics with max_points reads from a long history, side by side on one
-// store: every point parsed and then thinned (how it read before session 49), against
-// JobStore::GetMetricsSpread, which parses only the points it answers with.
+// metrics_read: what the coordinator reads from a long history, side by side on one store:
+// every point parsed (how GetMetrics with max_points, and GetSweep for each of its jobs, read
+// before session 49), against JobStore::GetMetricsSpread (max_points: only the points answered
+// with are parsed) and JobStore::GetMetricsOfKind (GetSweep: the evaluations alone).
 //
-//   metrics_read --db FILE [--points 1000000] [--max_points 200] [--repeats 5]
+//   metrics_read --db FILE [--points 1000000] [--eval_every 50] [--max_points 200] [--repeats 5]
 //
-// FILE is made anew. Prints the median milliseconds of each way, their ratio, and the process's
-// peak resident memory after each (the spread read runs first, so the second figure is the whole
-// read's).
+// FILE is made anew. Prints the median milliseconds of each way, their ratios, and the process's
+// peak resident memory after each (the whole read runs last, so its figure is its own).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -58,11 +58,13 @@ void CheckNewest(const std::vector<MetricPoint>& points, int64_t newest) {
 int Main(int argc, char** argv) {
   CLI::App app{"metrics_read: GetMetrics' max_points read, whole-then-thinned against spread"};
   std::string path;
-  int points = 1000000, max_points = 200, repeats = 5;
+  int points = 1000000, max_points = 200, repeats = 5, eval_every = 50;
   app.add_option("--db", path, "SQLite file to make (replaced)")->required();
   app.add_option("--points", points, "points in the job's history")
       ->check(CLI::Range(1000, 2000000));
   app.add_option("--max_points", max_points, "points asked for")->check(CLI::Range(2, 100000));
+  app.add_option("--eval_every", eval_every, "an evaluation point every this many steps")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--repeats", repeats, "reads of each way (the median is printed)")
       ->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
@@ -85,6 +87,10 @@ int Main(int argc, char** argv) {
     std::vector<MetricPoint> batch;
     for (int step = begin; step < begin + 10000 && step <= points; ++step) {
       batch.push_back(TrainPoint(step));
+      if (step % eval_every == 0) {
+        batch.push_back(TrainPoint(step));
+        batch.back().set_kind(MetricPoint::KIND_EVAL);
+      }
     }
     if (!(*store)->AddMetrics(id, batch).ok()) return 1;
   }
@@ -101,6 +107,20 @@ int Main(int argc, char** argv) {
       },
       newest);
   const long spread_peak = PeakResidentMiB();
+  const double evals = bench::MedianMillis(
+      repeats,
+      [&] {
+        absl::StatusOr<std::vector<MetricPoint>> read =
+            (*store)->GetMetricsOfKind(id, MetricPoint::KIND_EVAL);
+        if (!read.ok()) std::exit(1);
+        return *std::move(read);
+      },
+      [&](const std::vector<MetricPoint>& read) {
+        if (read.size() == static_cast<size_t>(points / eval_every)) return;
+        std::fprintf(stderr, "metrics_read: %zu evaluation points\n", read.size());
+        std::exit(1);
+      });
+  const long evals_peak = PeakResidentMiB();
   const double whole = bench::MedianMillis(
       repeats,
       [&] {
@@ -115,13 +135,18 @@ int Main(int argc, char** argv) {
       },
       newest);
   const long whole_peak = PeakResidentMiB();
-  std::printf("store: one job, %d points, %.1f MiB of them (made in %.1f s); max_points %d\n",
-              points, static_cast<double>(bytes) / (1 << 20), fill_seconds, max_points);
+  std::printf(
+      "store: one job, %d steps, an evaluation every %d, %.1f MiB of points (made in %.1f s); "
+      "max_points %d\n",
+      points, eval_every, static_cast<double>(bytes) / (1 << 20), fill_seconds, max_points);
   std::printf("spread (GetMetricsSpread):      %10.2f ms (median of %d), peak RSS %ld MiB\n",
               spread, repeats, spread_peak);
   std::printf("every point parsed, then thinned: %8.2f ms (median of %d), peak RSS %ld MiB\n",
               whole, repeats, whole_peak);
-  std::printf("ratio whole / spread: %.1fx\n", whole / std::max(spread, 1e-6));
+  std::printf("evaluations (GetMetricsOfKind):  %10.2f ms (median of %d), peak RSS %ld MiB\n",
+              evals, repeats, evals_peak);
+  std::printf("ratio whole / spread: %.1fx; whole / evaluations: %.1fx\n",
+              whole / std::max(spread, 1e-6), whole / std::max(evals, 1e-6));
   return 0;
 }
 

@@ -262,8 +262,11 @@ absl::StatusOr<polytrain::v1::Sweep> JobQueries::GetSweep(
     absl::StatusOr<std::optional<MetricKey>> newest = store_->NewestMetricKey(job.id());
     if (newest.ok() && newest->has_value()) job.set_steps(std::max(job.steps(), (*newest)->step));
   }
-  return BuildSweepReport(*record, *jobs,
-                          [this](const std::string& id) { return store_->GetMetrics(id); });
+  // The ranking reads each job's evaluations alone, not its (far longer) training history:
+  // polyctl watch asks for the report every few seconds.
+  return BuildSweepReport(*record, *jobs, [this](const std::string& id) {
+    return store_->GetMetricsOfKind(id, polytrain::v1::MetricPoint::KIND_EVAL);
+  });
 }
 
 absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> JobQueries::RetriedSweep(

@@ -152,6 +152,9 @@ class JobStore {
   // points are read by SQLite, not decoded).
   virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsSpread(
       const std::string& job_id, int64_t count) = 0;
+  // Its points of one kind, oldest first: only those are parsed.
+  virtual absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsOfKind(
+      const std::string& job_id, polytrain::v1::MetricPoint::Kind kind) = 0;
   // The newest point's place in the history (none: no points).
   virtual absl::StatusOr<std::optional<MetricKey>> NewestMetricKey(const std::string& job_id) = 0;
   // A page of the history, oldest first: at most `limit` points (-1: no limit) after `after`

@@ -66,6 +66,8 @@ class SqliteJobStore : public JobStore {
       const std::string& job_id) override;
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsSpread(
       const std::string& job_id, int64_t count) override;
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsOfKind(
+      const std::string& job_id, polytrain::v1::MetricPoint::Kind kind) override;
   absl::StatusOr<std::optional<MetricKey>> NewestMetricKey(const std::string& job_id) override;
   absl::StatusOr<int64_t> MetricBytes(const std::string& job_id) override;
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> GetMetricsBetween(

@@ -225,6 +225,8 @@ TEST_F(SqliteJobStoreTest, ReplayedMetricPointsAreNotCountedTwice) {
   ASSERT_EQ(points->size(), 4u);
   EXPECT_EQ((*points)[2].values().at("loss"), 0.25);
   EXPECT_EQ((*points)[3].kind(), MetricPoint::KIND_EVAL);  // train before eval at one step
+  ASSERT_EQ(store_->GetMetricsOfKind(job.id(), MetricPoint::KIND_EVAL)->size(), 1u);
+  EXPECT_EQ(store_->GetMetricsOfKind(job.id(), MetricPoint::KIND_TRAIN)->back().step(), 30);
 
   // A new attempt resumes from step 20: what the dead one stored past it goes, step 20 stays.
   ASSERT_TRUE(store_->DeleteMetricsAfter(job.id(), 20).ok());

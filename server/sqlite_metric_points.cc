@@ -110,6 +110,17 @@ absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetrics(const std::s
       MetricKey{std::numeric_limits<int64_t>::max(), std::numeric_limits<int32_t>::max()}, -1);
 }
 
+absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetricsOfKind(const std::string& job_id,
+                                                                          MetricPoint::Kind kind) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement select(reader_->db,
+                   "SELECT point FROM metric_points WHERE job_id = ? AND kind = ? ORDER BY step");
+  if (!select.ok()) return select.status("get metrics");
+  select.Bind(1, job_id);
+  select.Bind(2, int64_t{kind});
+  return ReadPoints(select);
+}
+
 absl::StatusOr<std::vector<MetricPoint>> SqliteJobStore::GetMetricsSpread(const std::string& job_id,
                                                                           int64_t count) {
   if (count < 2) return absl::InvalidArgumentError("GetMetricsSpread: count must be at least 2");

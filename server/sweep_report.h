@@ -32,7 +32,8 @@ polytrain::v1::LossSpec SearchBaseline(const polytrain::v1::SubmitSweepRequest& 
 // no training loss.
 std::string SearchBaselineName(const polytrain::v1::SubmitSweepRequest& request);
 
-// One job's metric history, oldest first (JobStore::GetMetrics).
+// One job's evaluation points, oldest first (JobStore::GetMetricsOfKind; training points, if
+// given, are not used).
 using MetricHistory =
     std::function<absl::StatusOr<std::vector<polytrain::v1::MetricPoint>>(const std::string&)>;
 
