@@ -399,9 +399,10 @@ void ServiceJob::Run() {
   } else if (result.failed().released()) {
     spdlog::info("{}: attempt {} given back at step {}", job.id(), job.attempts(),
                  result.failed().steps());
-  } else if (cancelled) {
-    spdlog::info("{}: attempt {} cancelled at step {}", job.id(), job.attempts(),
-                 result.failed().steps());
+  } else if (cancelled) {  // a resumed attempt still loading has trained no step of its own yet
+    spdlog::info("{}: attempt {} cancelled {}", job.id(), job.attempts(),
+                 result.failed().steps() == 0 ? std::string("before its first step")
+                                              : absl::StrCat("at step ", result.failed().steps()));
   } else {
     spdlog::warn("{}: attempt {} failed at step {}: {}", job.id(), job.attempts(),
                  result.failed().steps(), result.failed().error());
