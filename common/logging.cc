@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -37,6 +38,25 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
+// The text lines: spdlog's pattern, then the message on that one line, whatever it holds (a
+// worker's error with a newline forged a log line of its own; probe CP).
+class TextFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    prefix_.format(msg, dest);
+    const std::string line = OneLogLine(absl::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(line.data(), line.data() + line.size());
+    dest.push_back('\n');
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<TextFormatter>();
+  }
+
+ private:
+  spdlog::pattern_formatter prefix_{
+      "%Y-%m-%d %H:%M:%S.%e %n %l: ", spdlog::pattern_time_type::local, ""};
+};
+
 std::atomic<bool> logs_as_json{false};
 
 }  // namespace
@@ -46,6 +66,23 @@ bool LogsAsJson() { return logs_as_json.load(); }
 std::string JsonLogLine(absl::string_view level, absl::string_view logger,
                         absl::string_view message) {
   return JsonLine(absl::Now(), level, logger, message);
+}
+
+std::string OneLogLine(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      out += absl::StrFormat("\\x%02x", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
 }
 
 std::string JsonString(absl::string_view text) {
@@ -91,7 +128,7 @@ absl::Status InitLogging(absl::string_view program, const LoggingOptions& option
   if (options.format == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %n %l: %v");
+    logger->set_formatter(std::make_unique<TextFormatter>());
   }
   logs_as_json = options.format == "json";
   logger->set_level(level);

@@ -30,6 +30,10 @@ bool LogsAsJson();
 std::string JsonLogLine(absl::string_view level, absl::string_view logger,
                         absl::string_view message);
 
+// `text` as one line of a text log: newlines, carriage returns and the other control characters
+// but tab written as \n, \r and \xNN (a message cannot start a line that looks like a record).
+std::string OneLogLine(absl::string_view text);
+
 // One line of text as a JSON string literal, quotes included.
 std::string JsonString(absl::string_view text);
 

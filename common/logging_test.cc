@@ -1,5 +1,7 @@
 #include "common/logging.h"
 
+#include <algorithm>
+
 #include "gtest/gtest.h"
 #include "spdlog/spdlog.h"
 
@@ -19,6 +21,20 @@ TEST(LoggingTest, JsonLinesEscapeTheMessage) {
             std::string::npos)
       << out;
   EXPECT_EQ(out.rfind("{\"time\":\"", 0), 0u) << out;
+}
+
+// A text record is one line whatever its message holds: a worker's error cannot forge a record.
+TEST(LoggingTest, TextLinesKeepTheMessageOnOneLine) {
+  EXPECT_EQ(OneLogLine("a\tb\nc\r\x1b[31m\x7f"), "a\tb\\nc\\r\\x1b[31m\\x7f");
+  ASSERT_TRUE(InitLogging("polytrain-test", {"info", "text"}).ok());
+  testing::internal::CaptureStderr();
+  spdlog::warn("failed: {}", "boom\n2026-12-06 18:00:00.000 polytrain-coordinator info: FORGED");
+  const std::string out = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find(" polytrain-test warning: failed: boom\\n2026-12-06 18:00:00.000 "
+                     "polytrain-coordinator info: FORGED\n"),
+            std::string::npos)
+      << out;
 }
 
 TEST(LoggingTest, BadFlagValuesNameTheFlag) {

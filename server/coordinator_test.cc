@@ -395,6 +395,33 @@ TEST_F(CoordinatorTest, GiveBacksOfAWorkerThatStaysCountAgainstMaxAttempts) {
   EXPECT_EQ(Get(silent.id()).error(), "worker w1 reported the attempt failed without saying why");
 }
 
+// A job a worker gave back while staying (no room for its files) goes to another worker that can
+// run it, once that one has a free slot, not straight back (probe CP: three attempts in 15 ms).
+TEST_F(CoordinatorTest, AJobGivenBackGoesToAnotherWorkerThatCanRunIt) {
+  RecordingChannel full, roomy;
+  const int64_t full_session = Connect("full", &full);
+  const int64_t roomy_session = Connect("roomy", &roomy);
+  const Job busy = Submit("busy");
+  const Job job = Submit("needs-room");
+  ASSERT_EQ(full.Assigned().size() + roomy.Assigned().size(), 2u);
+  const int64_t holder = full.Assigned().back() == "needs-room" ? full_session : roomy_session;
+  RecordingChannel& other = holder == full_session ? roomy : full;
+  const int64_t other_session = holder == full_session ? roomy_session : full_session;
+  polytrain::v1::WorkerMessage back;
+  back.mutable_failed()->set_job_id(job.id());
+  back.mutable_failed()->set_attempt(1);
+  back.mutable_failed()->set_error("no room");
+  back.mutable_failed()->set_released(true);
+  ASSERT_TRUE(protocol_->Handle(holder, back).ok());
+  polytrain::v1::WorkerMessage beat;
+  beat.mutable_heartbeat();  // its slot is free again, but the job waits for the other worker
+  ASSERT_TRUE(protocol_->Handle(holder, beat).ok());
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_QUEUED);
+  Finish(other_session, busy, {{"eval_accuracy", 0.5}}, /*steps=*/10);
+  EXPECT_EQ(other.Assigned().back(), "needs-room");
+  EXPECT_EQ(Get(job.id()).attempts(), 2);
+}
+
 TEST_F(CoordinatorTest, ACancelSentWhileItsWorkerWasAwayIsSentAgainOnReturn) {
   const Job job = Submit("cancel-me");
   RecordingChannel before, after;

@@ -219,6 +219,10 @@ class Scheduler {
     bool draining = false;
     // Jobs whose dropped reports were logged (ReportDroppedLocked), at most a few.
     std::set<std::string> dropped_logged;
+    // Jobs it gave back while staying (no room for their files): each goes to another worker
+    // that could run it while there is one (probe CP: a full worker had a job back three times
+    // in 15 ms, its attempts spent, while a worker with room stood idle).
+    std::set<std::string> gave_back;
     bool HasFreeSlot() const {
       return !draining && static_cast<int>(running.size() + stopping.size()) < hello.slots();
     }
@@ -305,9 +309,14 @@ class Scheduler {
   // Up to `count` workers with a free slot for `need` that are not still stopping `job_id` and
   // give each job at least `threads`, those that give the fewest first (then in connection
   // order); with `without_gpu`, only workers that have none. `threads` 0: the first free ones.
+  // With `avoid_given_back`, not a worker that gave `job_id` back either.
   std::vector<WorkerState*> FreeWorkersLocked(DeviceNeed need, int count,
                                               const std::string& job_id = "",
-                                              bool without_gpu = false, int threads = 0);
+                                              bool without_gpu = false, int threads = 0,
+                                              bool avoid_given_back = false);
+  // Whether a connected worker that did not give `entry`'s job back could run it (its device
+  // and threads; a free slot or not).
+  bool AnotherWorkerCouldRunLocked(const JobQueue::Entry& entry) const;
   // A gang's workers if all its ranks fit now (one worker each), else fewer.
   std::vector<WorkerState*> GangWorkersLocked(const JobQueue::Entry& gang);
   // `session`'s worker confirmed that `job_id` stopped there (any message about it, or a

@@ -16,13 +16,15 @@ using polytrain::v1::Job;
 
 std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed need, int count,
                                                                   const std::string& job_id,
-                                                                  bool without_gpu, int threads) {
+                                                                  bool without_gpu, int threads,
+                                                                  bool avoid_given_back) {
   std::vector<WorkerState*> free;
   int exact_fits = 0;
   for (auto& [session, worker] : workers_) {
     if (!worker.HasFreeSlot() || (need == DeviceNeed::kCuda && !worker.cuda) ||
         (without_gpu && worker.cuda) || worker.stopping.count(job_id) != 0 ||
-        worker.threads_per_job < threads) {
+        worker.threads_per_job < threads ||
+        (avoid_given_back && worker.gave_back.count(job_id) != 0)) {
       continue;
     }
     free.push_back(&worker);
@@ -39,6 +41,18 @@ std::vector<Scheduler::WorkerState*> Scheduler::FreeWorkersLocked(DeviceNeed nee
   });
   if (static_cast<int>(free.size()) > count) free.resize(count);
   return free;
+}
+
+bool Scheduler::AnotherWorkerCouldRunLocked(const JobQueue::Entry& entry) const {
+  for (const auto& [session, worker] : workers_) {
+    if (worker.draining || worker.gave_back.count(entry.job_id) != 0 ||
+        (entry.need == DeviceNeed::kCuda && !worker.cuda) ||
+        worker.threads_per_job < entry.threads) {
+      continue;
+    }
+    return true;
+  }
+  return false;
 }
 
 std::vector<Scheduler::WorkerState*> Scheduler::GangWorkersLocked(const JobQueue::Entry& gang) {
@@ -212,9 +226,11 @@ std::vector<Job> Scheduler::ScheduleLocked() {
     }
     if (next.has_value()) {
       // Not on a worker still stopping its previous attempt (it would not start this one), nor
-      // on one that gives it fewer threads than it asks for.
+      // on one that gives it fewer threads than it asks for, nor on one that gave it back while
+      // another could run it.
       const std::vector<WorkerState*> chosen =
-          FreeWorkersLocked(next->need, 1, next->job_id, without_gpu, next->threads);
+          FreeWorkersLocked(next->need, 1, next->job_id, without_gpu, next->threads,
+                            AnotherWorkerCouldRunLocked(*next));
       if (chosen.empty() && !FreeWorkersLocked(next->need, 1, "", without_gpu).empty()) {
         passed_over.insert(next->job_id);
         continue;

@@ -271,6 +271,7 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
     // against max_attempts, as the lapse of the lease it let go would, so a worker that keeps
     // giving a job back cannot keep it queued for ever (probe CK).
     job->given_back = failed.worker_exits();
+    if (!failed.worker_exits()) workers_[session].gave_back.insert(failed.job_id());
     (void)RequeueLocked(
         failed.job_id(),
         failed.worker_exits()

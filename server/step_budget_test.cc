@@ -89,17 +89,38 @@ TEST_F(StepBudgetTest, AnAttemptsStartAndEndPastTheBudgetAreRefused) {
   failed.mutable_failed()->set_steps(101);
   EXPECT_EQ(Refusal(failed),
             "failed.steps: must be in [0, 100] (the job's spec.max_steps), got 101");
+  // Refused, the failure still ends its attempt, saying so (probe CP: the job ran on, then failed
+  // for a lapsed lease), at the steps its points reached.
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Get(job.id()).error(),
+            "the worker's failure report was refused: failed.steps: must be in [0, 100] (the "
+            "job's spec.max_steps), got 101");
+  EXPECT_EQ(Get(job.id()).steps(), 50);
+}
+
+TEST_F(StepBudgetTest, AResultPastTheBudgetFailsItsAttemptAndOneAtItSucceeds) {
+  const Job job = SubmitAndRun();
   WorkerMessage finished;
   finished.mutable_finished()->set_job_id(job.id());
   finished.mutable_finished()->set_attempt(1);
-  finished.mutable_finished()->set_steps(999999);
-  EXPECT_EQ(Refusal(finished),
-            "finished.steps: must be in [0, 100] (the job's spec.max_steps), got 999999");
-  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
   finished.mutable_finished()->set_steps(100);
   EXPECT_EQ(Refusal(finished), "");
   EXPECT_EQ(Get(job.id()).steps(), 100);
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
+
+  polytrain::v1::SubmitJobRequest request = Request("past");
+  request.mutable_spec()->set_max_steps(100);
+  const absl::StatusOr<Job> past = api_->SubmitJob(request, kAdmin);
+  ASSERT_TRUE(past.ok()) << past.status();
+  ASSERT_EQ(worker_.Assigned().size(), 2u);
+  finished.mutable_finished()->set_job_id(past->id());
+  finished.mutable_finished()->set_steps(999999);
+  EXPECT_EQ(Refusal(finished),
+            "finished.steps: must be in [0, 100] (the job's spec.max_steps), got 999999");
+  EXPECT_EQ(State(past->id()), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(Get(past->id()).error(),
+            "the worker's result was refused: finished.steps: must be in [0, 100] (the job's "
+            "spec.max_steps), got 999999");
 }
 
 TEST_F(StepBudgetTest, ACheckpointNamedPastTheBudgetIsRefused) {

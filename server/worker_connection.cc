@@ -1,6 +1,7 @@
 #include "server/worker_connection.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -17,7 +18,17 @@ using polytrain::v1::CoordinatorMessage;
 WorkerConnection::WorkerConnection(WorkerProtocol* protocol,
                                    const absl::StatusOr<WorkerToken>& access, RefusalLog refusals,
                                    std::string peer)
-    : protocol_(protocol), refusals_(std::move(refusals)), peer_(std::move(peer)) {
+    : protocol_(protocol),
+      refusals_(std::move(refusals)),
+      peer_(std::move(peer)),
+      refused_log_([](const std::string& line) { spdlog::warn("{}", line); },
+                   [this](int64_t unwritten, int written) {
+                     return absl::StrCat("refused ", unwritten, " more message(s) from worker ",
+                                         worker_name_, " since ", written,
+                                         " were logged (each counted in "
+                                         "polytrain_worker_messages_refused_total)");
+                   },
+                   10, std::chrono::seconds(60)) {
   if (!access.ok()) {
     CloseWith(ToGrpcStatus(access.status()));
     return;
@@ -66,7 +77,9 @@ void WorkerConnection::OnReadDone(bool ok) {
   } else if (absl::Status s = protocol_->Handle(session_, incoming_);
              s.code() == absl::StatusCode::kInvalidArgument) {
     // Refused for good: acknowledged so the worker does not send it again at every reconnect.
-    spdlog::warn("refused a message from worker {}: {}", worker_name_, std::string(s.message()));
+    refused_log_.Write([&] {
+      return absl::StrCat("refused a message from worker ", worker_name_, ": ", s.message());
+    });
     if (incoming_.sequence() != 0) SendAck(incoming_.sequence(), s.message());
   } else if (s.code() == absl::StatusCode::kFailedPrecondition) {
     // Out of protocol (a second hello), or a session the Scheduler already let go (a revoked

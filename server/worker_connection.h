@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/rate_limited_log.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "polytrain/v1/worker.pb.h"
@@ -52,7 +53,10 @@ class WorkerConnection final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   const std::string peer_;
   int64_t session_ = -1;
   std::string worker_name_;  // from its hello
-  WorkerToken token_;        // the worker token it came with
+  // The messages refused for good, a few a minute, then counted: a worker token must not be
+  // able to fill the coordinator's log (probe CP: 3000 lines in 0.3 s).
+  RateLimitedLog refused_log_;
+  WorkerToken token_;  // the worker token it came with
   grpc::ByteBuffer incoming_bytes_;
   polytrain::v1::WorkerMessage incoming_;
   std::mutex mu_;

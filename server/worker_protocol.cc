@@ -25,32 +25,47 @@ absl::StatusOr<int64_t> WorkerProtocol::Connected(const polytrain::v1::Hello& he
 }
 
 absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {
-  absl::Status status = Dispatch(session, message);
-  if (status.code() == absl::StatusCode::kInvalidArgument && metrics_ != nullptr) {
-    const auto* kind = polytrain::v1::WorkerMessage::descriptor()->FindFieldByNumber(
-        static_cast<int>(message.kind_case()));
-    metrics_->WorkerMessageRefused(kind == nullptr ? "none" : kind->name());
+  absl::Status status = ValidateWorkerMessage(message);
+  if (status.ok()) status = Dispatch(session, message);
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    EndRefusedReport(session, message, status);
+    if (metrics_ != nullptr) {
+      const auto* kind = polytrain::v1::WorkerMessage::descriptor()->FindFieldByNumber(
+          static_cast<int>(message.kind_case()));
+      metrics_->WorkerMessageRefused(kind == nullptr ? "none" : kind->name());
+    }
   }
   return status;
 }
 
+void WorkerProtocol::EndRefusedReport(int64_t session, const polytrain::v1::WorkerMessage& message,
+                                      const absl::Status& why) {
+  // A result or a failure refused for what it holds (a value out of its meaning, steps past
+  // spec.max_steps) still ends its attempt, saying why: dropped alone, the job would wait out its
+  // lease and fail for that, the reason in the logs only (probes CK, CP). Only a report that
+  // names its job and attempt (an attempt of 0 would match any).
+  polytrain::v1::JobFailed failed;
+  if (message.has_finished()) {
+    failed.set_job_id(message.finished().job_id());
+    failed.set_attempt(message.finished().attempt());
+    failed.set_error(absl::StrCat("the worker's result was refused: ", why.message()));
+  } else if (message.has_failed()) {
+    failed = message.failed();  // as it was reported, but for the steps it was refused for
+    failed.set_steps(0);
+    failed.set_error(failed.error().empty()
+                         ? absl::StrCat("the worker's failure report was refused: ", why.message())
+                         : absl::StrCat(CutError(failed.error()),
+                                        " (the worker's report of it was refused: ", why.message(),
+                                        ")"));
+  } else {
+    return;
+  }
+  if (!ValidateJobId("job_id", failed.job_id()).ok() || failed.attempt() < 1) return;
+  (void)scheduler_->AttemptFailed(session, failed);  // a job it does not hold: dropped
+}
+
 absl::Status WorkerProtocol::Dispatch(int64_t session,
                                       const polytrain::v1::WorkerMessage& message) {
-  if (absl::Status valid = ValidateWorkerMessage(message); !valid.ok()) {
-    // A result refused for what it holds ends its attempt, saying why: dropped alone, the job
-    // would wait out its lease and fail for that, the reason in the logs only.
-    // (Only one that names its job and attempt: an attempt of 0 would match any.)
-    if (message.has_finished() && absl::IsInvalidArgument(valid) &&
-        ValidateJobId("finished.job_id", message.finished().job_id()).ok() &&
-        message.finished().attempt() >= 1) {
-      polytrain::v1::JobFailed failed;
-      failed.set_job_id(message.finished().job_id());
-      failed.set_attempt(message.finished().attempt());
-      failed.set_error(absl::StrCat("the worker's result was refused: ", valid.message()));
-      (void)scheduler_->AttemptFailed(session, failed);  // a job it does not hold: dropped
-    }
-    return valid;
-  }
   switch (message.kind_case()) {
     case polytrain::v1::WorkerMessage::kHeartbeat:
       return scheduler_->RenewLeases(session, message.heartbeat());

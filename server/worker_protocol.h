@@ -45,6 +45,10 @@ class WorkerProtocol {
 
  private:
   absl::Status Dispatch(int64_t session, const polytrain::v1::WorkerMessage& message);
+  // A JobFinished or JobFailed refused for what it holds (INVALID_ARGUMENT `why`) fails its
+  // attempt with `why` in the job's error.
+  void EndRefusedReport(int64_t session, const polytrain::v1::WorkerMessage& message,
+                        const absl::Status& why);
 
   Scheduler* const scheduler_;
   CoordinatorMetrics* const metrics_;

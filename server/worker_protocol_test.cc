@@ -109,15 +109,6 @@ TEST_F(CoordinatorTest, WorkerMessagesBeyondTheirLimitsAreRefusedByField) {
   unnumbered.mutable_failed()->set_job_id(job.id());
   EXPECT_EQ(protocol_->Handle(session, unnumbered).message(),
             "failed.attempt: must be in [1, 2147483647], got 0");
-  // Only a loss-search trial pauses at a rung: a job that is not one is not taken as ended.
-  polytrain::v1::WorkerMessage paused;
-  paused.mutable_finished()->set_job_id(job.id());
-  paused.mutable_finished()->set_attempt(1);
-  paused.mutable_finished()->set_paused(true);
-  EXPECT_EQ(protocol_->Handle(session, paused).message(),
-            absl::StrCat("finished.paused: job ", job.id(),
-                         " is not a loss-search trial, so it has no rung to pause at; report its "
-                         "end without paused"));
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
   // A report naming no well-formed job is refused by its field, not dropped as a stale one.
   polytrain::v1::WorkerMessage malformed = batch_of(1);
@@ -160,6 +151,37 @@ TEST_F(CoordinatorTest, ARefusedResultFailsItsAttemptSayingWhy) {
   EXPECT_EQ(Get(job.id()).error(),
             "the worker's result was refused: finished.final_metrics[eval_accuracy]: must be a "
             "fraction in [0, 1], got 1e+300");
+  // Refused by what only the job knows too: only a loss-search trial pauses at a rung, and no
+  // job trains past its spec.max_steps (a failure's report included; probe CP).
+  const Job paused_job = Submit("paused", 0, polytrain::v1::DEVICE_CPU, /*max_attempts=*/1);
+  ASSERT_EQ(channel.Assigned().size(), 2u);
+  polytrain::v1::WorkerMessage paused;
+  paused.mutable_finished()->set_job_id(paused_job.id());
+  paused.mutable_finished()->set_attempt(1);
+  paused.mutable_finished()->set_paused(true);
+  const std::string not_a_trial =
+      absl::StrCat("finished.paused: job ", paused_job.id(),
+                   " is not a loss-search trial, so it has no rung to pause at; report its end "
+                   "without paused");
+  EXPECT_EQ(protocol_->Handle(session, paused).message(), not_a_trial);
+  EXPECT_EQ(Get(paused_job.id()).error(), "the worker's result was refused: " + not_a_trial);
+  polytrain::v1::SubmitJobRequest bounded = Request("bounded");
+  bounded.mutable_spec()->set_max_steps(200);
+  bounded.mutable_spec()->set_max_attempts(1);
+  const absl::StatusOr<Job> failing = api_->SubmitJob(bounded, kAdmin);
+  ASSERT_TRUE(failing.ok()) << failing.status();
+  ASSERT_EQ(channel.Assigned().size(), 3u);
+  polytrain::v1::WorkerMessage failed;
+  failed.mutable_failed()->set_job_id(failing->id());
+  failed.mutable_failed()->set_attempt(1);
+  failed.mutable_failed()->set_steps(201);
+  failed.mutable_failed()->set_error("out of memory");
+  EXPECT_EQ(protocol_->Handle(session, failed).code(), absl::StatusCode::kInvalidArgument);
+  const Job stored = Get(failing->id());
+  EXPECT_EQ(stored.state(), polytrain::v1::JOB_STATE_FAILED);
+  EXPECT_EQ(stored.error(),
+            "out of memory (the worker's report of it was refused: failed.steps: must be in [0, "
+            "200] (the job's spec.max_steps), got 201)");
 }
 
 // A sweep's report shows how far a running trial has trained (its record says so only when the

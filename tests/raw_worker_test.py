@@ -45,6 +45,12 @@ class WorkerReportTest(unittest.TestCase):
         worker = FakeWorker(coordinator, "w-log")
         try:
             self.assertEqual(worker.next_message().WhichOneof("kind"), "welcome")
+            # Messages refused for good: the first 10 a minute logged, the rest counted.
+            for sequence in range(1, 13):
+                bad = worker_pb2.WorkerMessage(sequence=sequence)
+                bad.metrics.job_id = "job-x"  # attempt 0
+                worker.outgoing.put(bad.SerializeToString())
+                self.assertEqual(worker.next_message().ack.refused_sequence, sequence)
             twin = FakeWorker(coordinator, "w-log")  # the name a live worker holds
             with self.assertRaises(grpc.RpcError) as refused:
                 twin.next_message()
@@ -86,6 +92,8 @@ class WorkerReportTest(unittest.TestCase):
         self.assertRegex(log, r"refused \d+ more worker-protocol call\(s\) \(access, or a "
                               r"malformed message\) since 10 were logged")
         self.assertNotIn("by access control", log)
+        self.assertEqual(log.count("refused a message from worker w-log: metrics.attempt: "), 10)
+        self.assertIn("refused 2 more message(s) from worker w-log since 10 were logged", log)
 
 
 class WorkerUploadTest(unittest.TestCase):
