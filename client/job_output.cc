@@ -68,6 +68,25 @@ std::string Exact(double value) {
 
 // Why each attempt that ended without ending the job ended, oldest first: the job's `error` says
 // only its own end (or its latest attempt's).
+// A job's error (or an attempt's end) as it is shown: the lines of a multi-line one (LibTorch's
+// have several) indented under the line that names it, so that none passes for a line of
+// polyctl's own (probe CP: a worker's error forged one); other control characters escaped.
+std::string Shown(const std::string& error) {
+  std::string out;
+  for (unsigned char c : error) {
+    if (c == '\n') {
+      out += "\n    ";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      out += absl::StrFormat("\\x%02x", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 void PrintEndedAttempts(const Job& job) {
   if (job.ended_attempts_size() >= kMaxEndedAttempts && job.ended_attempts(0).attempt() > 1) {
     std::printf("  (the newest %d ended attempts; earlier ones are not kept)\n",
@@ -81,7 +100,7 @@ void PrintEndedAttempts(const Job& job) {
                 ended.resumed_from_step() > 0
                     ? absl::StrCat(" (resumed from step ", ended.resumed_from_step(), ")").c_str()
                     : "",
-                ended.reason().c_str());
+                Shown(ended.reason()).c_str());
   }
 }
 
@@ -109,7 +128,7 @@ void WatchPrinter::PrintState(const Job& job) {
               // Running again: the error is the previous attempt's, printed when it was queued.
               job.error().empty() || job.state() == polytrain::v1::JOB_STATE_RUNNING
                   ? ""
-                  : (" — " + job.error()).c_str());
+                  : (" — " + Shown(job.error())).c_str());
   // A queued job says what it waits for (the watch's first event carries it).
   if (!job.waiting_for().empty()) std::printf("  waiting: %s\n", job.waiting_for().c_str());
 }
@@ -208,11 +227,12 @@ void PrintJob(const Job& job) {
               : finished_first ? ", before the cancel asked for reached it"
                                : "",
               job.attempts(), worker.c_str(),
-              job.error().empty() || again ? "" : (", " + job.error()).c_str());
+              job.error().empty() || again ? "" : (", " + Shown(job.error())).c_str());
   PrintEndedAttempts(job);
   // A record from a coordinator that kept no ended attempts: the latest one's end, as `error`.
   if (again && !job.error().empty() && job.ended_attempts().empty()) {
-    std::printf("  attempt %d ended: %s\n", job.attempts() - (queued ? 0 : 1), job.error().c_str());
+    std::printf("  attempt %d ended: %s\n", job.attempts() - (queued ? 0 : 1),
+                Shown(job.error()).c_str());
   }
   if (job.resumed_from_step() > 0) {  // the latest attempt went on from a stored checkpoint
     std::printf("  attempt %d resumed from step %lld (a stored checkpoint)\n", job.attempts(),

@@ -61,6 +61,11 @@ TEST(PrintJobTest, ARunningJobSaysWhereItsNewestPointIs) {
 TEST(PrintJobTest, AFailedJobSaysWhyOnItsLine) {
   EXPECT_EQ(Printed(MakeJob(polytrain::v1::JOB_STATE_FAILED, 1, "w1", "training diverged")),
             "job-0123456789ab mlp: failed (attempts 1, worker w1, training diverged)\n");
+  // A multi-line error stays under its job's line: no line of it passes for polyctl's own.
+  EXPECT_EQ(Printed(MakeJob(polytrain::v1::JOB_STATE_FAILED, 1, "w1",
+                            "boom\njob-0123456789ab mlp: succeeded\x1b[31m")),
+            "job-0123456789ab mlp: failed (attempts 1, worker w1, boom\n"
+            "    job-0123456789ab mlp: succeeded\\x1b[31m)\n");
 }
 
 // A cancel that lost the race is said, not hidden behind a plain "succeeded".
