@@ -13,11 +13,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "api/job_states.h"
 #include "api/limits.h"
 #include "cli/svg_chart.h"
 #include "cli/text_table.h"
+#include "common/logging.h"
 #include "common/proto_file.h"
 
 namespace polytrain {
@@ -66,27 +68,18 @@ std::string Exact(double value) {
   return std::string(text, end.ptr);
 }
 
-// Why each attempt that ended without ending the job ended, oldest first: the job's `error` says
-// only its own end (or its latest attempt's).
 // A job's error (or an attempt's end) as it is shown: the lines of a multi-line one (LibTorch's
 // have several) indented under the line that names it, so that none passes for a line of
-// polyctl's own (probe CP: a worker's error forged one); other control characters escaped.
+// polyctl's own (probe CP: a worker's error forged one); other control characters escaped as
+// in a log line.
 std::string Shown(const std::string& error) {
-  std::string out;
-  for (unsigned char c : error) {
-    if (c == '\n') {
-      out += "\n    ";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      out += absl::StrFormat("\\x%02x", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(error, '\n')) lines.push_back(OneLogLine(line));
+  return absl::StrJoin(lines, "\n    ");
 }
 
+// Why each attempt that ended without ending the job ended, oldest first: the job's `error` says
+// only its own end (or its latest attempt's).
 void PrintEndedAttempts(const Job& job) {
   if (job.ended_attempts_size() >= kMaxEndedAttempts && job.ended_attempts(0).attempt() > 1) {
     std::printf("  (the newest %d ended attempts; earlier ones are not kept)\n",
