@@ -278,8 +278,7 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
             ? absl::StrCat("worker ", job->ranks[owned.rank].worker, " shut down during attempt ",
                            job->attempt, " and gave the job back")
             : absl::StrCat("worker ", job->ranks[owned.rank].worker, " gave attempt ", job->attempt,
-                           " back", failed.error().empty() ? "" : ": ",
-                           failed.error().empty() ? "" : CutError(failed.error())),
+                           " back", failed.error().empty() ? "" : absl::StrCat(": ", error)),
         /*retry_if_refused=*/true);
     ScheduleLocked();
     return absl::OkStatus();
