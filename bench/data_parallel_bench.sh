@@ -8,9 +8,10 @@
 #   t(R) = c * B / min(R, cores) + a(R),   a(R) = 2 (R-1)/R * S / bw + lat * (R-1),
 # with c (seconds per sample) from R = 1, bw and lat from the all-reduce time measured at R = 2
 # and R = 4, checked against the measured samples/s.
-# Usage: bench/data_parallel_bench.sh [BUILD_DIR] [ROUNDS] [MODEL] [BATCH] [STEPS]
+# Usage: bench/data_parallel_bench.sh [BUILD_DIR] [ROUNDS] [MODEL] [BATCH] [STEPS] [WORKER_FLAG...]
 #   MODEL: a ModelSpec in text format (default the MLP 'mlp { hidden: [256, 256] }'; 'cnn {}'
-#   is compute-bound where the MLP is bound by the all-reduce's latency)
+#   is compute-bound where the MLP is bound by the all-reduce's latency); WORKER_FLAGs go to every
+#   worker (e.g. --gang_in_process, against a gang's connections in a process of their own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -18,6 +19,7 @@ rounds=${2:-3}
 model=${3:-mlp { hidden: [256, 256] \}}
 batch=${4:-128}
 steps=${5:-400}
+worker_flags=("${@:6}")
 cores=$(nproc)
 tmp=$(mktemp -d)
 pids=()
@@ -30,7 +32,7 @@ POLYTRAIN_COORDINATOR="127.0.0.1:$(cat "$tmp/port")"
 export POLYTRAIN_COORDINATOR
 for w in 1 2 3 4; do
   "$build/worker/polytrain-worker" --coordinator "$POLYTRAIN_COORDINATOR" --name "bench-$w" \
-    --threads 1 2>/dev/null &
+    --threads 1 "${worker_flags[@]}" 2>/dev/null &
   pids+=($!)
 done
 for replicas in 1 2 4; do
@@ -54,6 +56,7 @@ for ((round = 0; round < rounds; round++)); do
     "$build/client/polyctl" metrics "$job" --format csv >"$tmp/r$replicas.$round.csv"
   done
 done
+echo "worker flags: ${worker_flags[*]:-(none)}"
 /usr/bin/python3 - "$tmp" "$rounds" "$cores" "$batch" "$model" "$steps" <<'PY'
 import csv, statistics, sys
 tmp, rounds, cores, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

@@ -173,6 +173,39 @@ TEST_F(DataParallelServiceTest, EachRankReportsItsTimesAndCancelStopsThemAll) {
   EXPECT_EQ(Get(next.id()).state(), v1::JOB_STATE_SUCCEEDED) << Get(next.id()).error();
 }
 
+// A rank whose peer hangs (its worker stopped, as a frozen host) waits in its all-reduce. The
+// cancel ends that wait, by ending the rank's gang process, and the worker goes on with its slot
+// free; in the worker's own process the rank stayed stuck until --cancel_grace_seconds, when the
+// worker exited to be restarted (README "Data-parallel jobs").
+TEST_F(DataParallelServiceTest, ACancelFreesARankWhosePeerHangs) {
+  StartCoordinator(/*lease_seconds=*/300);
+  int metrics_ports[2] = {0, 0};
+  const std::vector<std::string> args = {"--threads", "1", "--cancel_grace_seconds", "2"};
+  StartWorker("w1", &metrics_ports[0], false, 0, args);
+  StartWorker("w2", &metrics_ports[1], false, 0, args);
+  v1::JobSpec spec = Spec("hung", 1000);
+  spec.set_replicas(2);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
+  const Job running = Get(job.id());
+  ASSERT_EQ(running.rank_workers_size(), 2);
+  const int hung = running.rank_workers(1) == "w1" ? 0 : 1;
+  ASSERT_EQ(kill(workers_[hung]->pid(), SIGSTOP), 0);
+  grpc::ClientContext context;
+  v1::CancelJobRequest cancel;
+  cancel.set_id(job.id());
+  Job ignored;
+  ASSERT_TRUE(stub_->CancelJob(&context, cancel, &ignored).ok());
+  // Rank 0's worker runs nothing any more, and is up to say so (-1: no answer).
+  const int survivor_port = metrics_ports[1 - hung];
+  ASSERT_TRUE(
+      WaitFor([&] { return Scrape("polytrain_worker_jobs_running", survivor_port) == 0; }, 60))
+      << Scrape("polytrain_worker_jobs_running", survivor_port);
+  EXPECT_EQ(Get(job.id()).state(), v1::JOB_STATE_CANCELLED);
+  kill(workers_[hung]->pid(), SIGCONT);
+}
+
 // A worker advertising another machine's address (TEST-NET-1) is refused when it starts
 // (polytrain_worker_cli_test), and a rank whose address is not its machine's fails before it
 // joins, leaving its peers where a cancel reaches them (data_parallel_test): no gang of the

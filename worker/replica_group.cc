@@ -5,62 +5,28 @@
 #include <torch/csrc/autograd/variable.h>
 
 #include <cstdlib>
-#include <exception>
 #include <functional>
 #include <mutex>
-#include <thread>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "worker/rendezvous_address.h"
-
-// PyTorch's LibTorch built with CUDA carries ProcessGroupNCCL (the build finds NCCL's and CUDA's
-// headers in the wheel's nvidia/ packages); Debian's has neither.
-#ifdef POLYTRAIN_WITH_NCCL
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
-#endif
+#include "worker/c10d_connection.h"
 
 namespace polytrain {
-namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Runs a c10d call; an exception (Gloo's IoException, c10d's timeouts) becomes UNAVAILABLE.
-template <typename Fn>
-absl::Status Collective(const char* what, int rank, Fn&& fn) {
-  try {
-    fn();
-    return absl::OkStatus();
-  } catch (const c10::Error& e) {
-    return absl::UnavailableError(
-        absl::StrCat("data-parallel ", what, " failed on rank ", rank,
-                     " (a replica is gone or stalled): ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("data-parallel ", what, " failed on rank ", rank,
-                                               " (a replica is gone or stalled): ", e.what()));
-  }
-}
-
-}  // namespace
 
 struct ReplicaGroup::Impl {
   struct Bucket {
     std::vector<torch::Tensor> params;
     int64_t bytes = 0;
-    int ready = 0;  // parameters whose gradient is final this step
+    int64_t offset = 0;  // into the connection's bucket memory
+    int64_t numel = 0;   // with the first bucket's extra element
+    int ready = 0;       // parameters whose gradient is final this step
     torch::Tensor flat;
-    c10::intrusive_ptr<c10d::Work> work;
   };
 
-  c10::intrusive_ptr<c10d::TCPStore> store;
-  // Gloo's endpoint on this rank's host, made when the group opens: a host this machine cannot
-  // bind to fails there, before the rank tells its peers it joined.
-  c10::intrusive_ptr<c10d::ProcessGroupGloo::Options> gloo_options;
   // The gradient buckets and the hooks' state; `mu` guards them against the autograd threads.
   mutable std::mutex mu;
   std::vector<Bucket> buckets;
@@ -71,36 +37,14 @@ struct ReplicaGroup::Impl {
   torch::Tensor extra;
   absl::Status failure;
   int64_t launched_during_backward = 0;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
-#ifdef POLYTRAIN_WITH_NCCL
-  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
-#endif
-
-  // The collectives of whichever process group the gang joined.
-  c10::intrusive_ptr<c10d::Work> AllReduce(std::vector<torch::Tensor>& tensors) {
-#ifdef POLYTRAIN_WITH_NCCL
-    if (nccl) return nccl->allreduce(tensors);
-#endif
-    return gloo->allreduce(tensors);
-  }
-  c10::intrusive_ptr<c10d::Work> Broadcast(std::vector<torch::Tensor>& tensors) {
-#ifdef POLYTRAIN_WITH_NCCL
-    if (nccl) return nccl->broadcast(tensors);
-#endif
-    return gloo->broadcast(tensors);
-  }
 };
 
-bool ReplicaGroup::NcclAvailable() {
-#ifdef POLYTRAIN_WITH_NCCL
-  return true;
-#else
-  return false;
-#endif
-}
+bool ReplicaGroup::NcclAvailable() { return C10dHasNccl(); }
 
-ReplicaGroup::ReplicaGroup(Options options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>()) {}
+ReplicaGroup::ReplicaGroup(Options options, std::unique_ptr<GangConnection> connection)
+    : options_(std::move(options)),
+      connection_(std::move(connection)),
+      impl_(std::make_unique<Impl>()) {}
 
 ReplicaGroup::~ReplicaGroup() = default;
 
@@ -111,132 +55,15 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ReplicaGroup::Open(Options options
     return absl::InvalidArgumentError(absl::StrCat("rank ", options.rank, " of world size ",
                                                    options.world_size, " is not a replica"));
   }
-  std::unique_ptr<ReplicaGroup> group(new ReplicaGroup(std::move(options)));
-  const Options& o = group->options_;
-  // A host that is not this machine's (a mistyped --advertise_address) is said here, as the
-  // worker's: once a rank had joined, its peers waited for it where no cancel reaches (probe CA:
-  // a healthy rank 0's worker then exited to end its stuck job). Not for a gang that may take
-  // NCCL, which needs no Gloo endpoint: Join makes one there if the gang's tensors are on the CPU.
-  std::string not_here;
-#ifdef POLYTRAIN_WITH_NCCL
-  const bool gloo_endpoint_now = !o.cuda;
-#else
-  const bool gloo_endpoint_now = true;
-#endif
-  if (gloo_endpoint_now) {
-    try {
-      group->impl_->gloo_options = c10d::ProcessGroupGloo::Options::create();
-      group->impl_->gloo_options->devices.push_back(
-          c10d::ProcessGroupGloo::createDeviceForHostname(o.host));
-    } catch (const c10::Error& e) {
-      not_here = e.what_without_backtrace();
-    } catch (const std::exception& e) {
-      not_here = e.what();
-    }
-  }
-  if (!not_here.empty()) {
-    // UNAVAILABLE, as a gang lost: the job is tried again on other workers.
-    return absl::UnavailableError(
-        absl::StrCat("rank ", o.rank, ": this worker's address for its peers, ", o.host,
-                     " (its --advertise_address, or its address on the route to the "
-                     "coordinator), is not one of this machine's: ",
-                     not_here));
-  }
-  if (o.rank != 0) {
-    absl::StatusOr<HostPort> rendezvous = SplitAddress(o.rendezvous);
-    if (!rendezvous.ok()) return rendezvous.status();
-    group->rendezvous_ = o.rendezvous;
-    return group;
-  }
-  c10d::TCPStoreOptions store_options;
-  store_options.port = 0;  // the system picks a free port: gangs on one worker never collide
-  store_options.isServer = true;
-  store_options.numWorkers = o.world_size;
-  store_options.waitWorkers = false;
-  store_options.timeout = o.timeout;
-  absl::Status opened = Collective("rendezvous", 0, [&] {
-    group->impl_->store = c10::make_intrusive<c10d::TCPStore>(o.host, store_options);
-  });
-  if (!opened.ok()) return opened;
-  group->rendezvous_ = WithPort(o.host, group->impl_->store->getPort());
-  return group;
+  absl::StatusOr<std::unique_ptr<GangConnection>> connection = OpenGangConnection(options);
+  if (!connection.ok()) return connection.status();
+  return std::unique_ptr<ReplicaGroup>(
+      new ReplicaGroup(std::move(options), *std::move(connection)));
 }
 
 absl::Status ReplicaGroup::Join(const torch::Device& device) {
-  const Options& o = options_;
   device_ = device;
-  const Clock::time_point deadline = Clock::now() + o.timeout;
-  if (o.rank != 0) {
-    const HostPort rendezvous = *SplitAddress(rendezvous_);
-    POLYTRAIN_RETURN_IF_ERROR(
-        AwaitListening(rendezvous, rendezvous_, o.rank, deadline, o.timeout, o.cancel));
-    c10d::TCPStoreOptions store_options;
-    store_options.port = static_cast<uint16_t>(rendezvous.port);
-    store_options.isServer = false;
-    store_options.numWorkers = o.world_size;
-    store_options.timeout = o.timeout;
-    try {
-      impl_->store = c10::make_intrusive<c10d::TCPStore>(rendezvous.host, store_options);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          absl::StrCat("rank ", o.rank, " could not reach rank 0's rendezvous at ", rendezvous_,
-                       " within ", o.timeout.count() / 1000.0, " s: ", e.what()));
-    }
-  }
-  POLYTRAIN_RETURN_IF_ERROR(AwaitPeers(deadline));
-  return Collective("join", o.rank, [&] {
-#ifdef POLYTRAIN_WITH_NCCL
-    if (device.is_cuda()) {
-      auto nccl = c10d::ProcessGroupNCCL::Options::create();
-      nccl->timeout = o.timeout;
-      impl_->nccl =
-          c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, o.rank, o.world_size, nccl);
-      backend_ = "nccl";
-      return;
-    }
-#endif
-    (void)device;  // CPU tensors, or CUDA ones without NCCL (Gloo copies them through the host)
-    if (!impl_->gloo_options) {  // a gang that might have taken NCCL (Open made none)
-      impl_->gloo_options = c10d::ProcessGroupGloo::Options::create();
-      impl_->gloo_options->devices.push_back(
-          c10d::ProcessGroupGloo::createDeviceForHostname(o.host));
-    }
-    impl_->gloo_options->timeout = o.timeout;
-    impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, o.rank, o.world_size,
-                                                              impl_->gloo_options);
-    backend_ = "gloo";
-  });
-}
-
-absl::Status ReplicaGroup::AwaitPeers(Clock::time_point deadline) {
-  const Options& o = options_;
-  // Each rank marks itself here in the store, and waits for every mark, in short looks: building
-  // the process group would wait for missing ranks until the timeout, deaf to a cancel.
-  auto key = [](int rank) { return absl::StrCat("polytrain/joined/", rank); };
-  std::vector<std::string> everyone;
-  for (int r = 0; r < o.world_size; ++r) everyone.push_back(key(r));
-  while (true) {
-    bool all_here = false;
-    const absl::Status looked = Collective("rendezvous", o.rank, [&] {
-      if (!impl_->store->check({key(o.rank)})) impl_->store->set(key(o.rank), {1});
-      all_here = impl_->store->check(everyone);
-    });
-    if (!looked.ok()) return looked;  // rank 0's store is gone
-    if (all_here) return absl::OkStatus();
-    if (Cancelled(o.cancel)) return absl::CancelledError("cancelled while joining the gang");
-    if (Clock::now() >= deadline) {
-      std::vector<int> missing;
-      for (int r = 0; r < o.world_size; ++r) {
-        bool here = true;
-        (void)Collective("rendezvous", o.rank, [&] { here = impl_->store->check({key(r)}); });
-        if (!here) missing.push_back(r);
-      }
-      return absl::UnavailableError(
-          absl::StrCat("rank ", o.rank, ": rank(s) ", absl::StrJoin(missing, ", "),
-                       " did not join within ", o.timeout.count() / 1000.0, " s"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return connection_->Join(device);
 }
 
 namespace {
@@ -287,7 +114,17 @@ absl::Status ReplicaGroup::AttachTo(const std::vector<torch::Tensor>& parameters
     impl.accumulators.push_back(std::move(accumulator));
   }
   if (impl.buckets.empty()) return absl::InvalidArgumentError("the model has no parameters");
-  return absl::OkStatus();
+  // Each bucket's place in the connection's memory; the first carries the step's extra value.
+  int64_t offset = 0;
+  for (size_t b = 0; b < impl.buckets.size(); ++b) {
+    Impl::Bucket& bucket = impl.buckets[b];
+    for (const torch::Tensor& p : bucket.params) bucket.numel += p.numel();
+    if (b == 0) ++bucket.numel;
+    bucket.offset = offset;
+    const int64_t size = bucket.numel * static_cast<int64_t>(bucket.params[0].element_size());
+    offset += (size + 63) / 64 * 64;
+  }
+  return connection_->ReserveBuckets(offset);
 }
 
 bool ReplicaGroup::LaunchReadyLocked() {
@@ -302,16 +139,20 @@ bool ReplicaGroup::LaunchReadyLocked() {
     ++impl.next_launch;
     launched = true;
     if (!impl.failure.ok()) continue;
-    impl.failure = Collective("gradient all-reduce", options_.rank, [&] {
+    try {
       torch::NoGradGuard no_grad;
       std::vector<torch::Tensor> pieces;
       for (const torch::Tensor& p : bucket.params) pieces.push_back(p.grad().reshape({-1}));
       if (first) pieces.push_back(impl.extra.reshape({1}).to(pieces[0].dtype()));
-      bucket.flat = torch::cat(pieces).mul_(impl.weight);
+      const torch::Tensor& lead = bucket.params[0];
+      bucket.flat =
+          connection_->BucketMemory(bucket.offset, bucket.numel, lead.scalar_type(), lead.device());
+      torch::cat_out(bucket.flat, pieces).mul_(impl.weight);
       gradient_bytes_ += bucket.flat.nbytes();
-      std::vector<torch::Tensor> tensors{bucket.flat};
-      bucket.work = impl.AllReduce(tensors);  // sums, while backward goes on
-    });
+      impl.failure = connection_->LaunchSum(bucket.flat);  // sums, while backward goes on
+    } catch (const std::exception& e) {
+      impl.failure = absl::InternalError(absl::StrCat("a gradient bucket: ", e.what()));
+    }
   }
   return launched;
 }
@@ -321,7 +162,6 @@ void ReplicaGroup::BeginStep(double weight, const torch::Tensor& extra) {
   for (Impl::Bucket& bucket : impl_->buckets) {
     bucket.ready = 0;
     bucket.flat = torch::Tensor();
-    bucket.work.reset();
   }
   impl_->next_launch = 0;
   impl_->failure = absl::OkStatus();
@@ -346,11 +186,10 @@ absl::StatusOr<torch::Tensor> ReplicaGroup::FinishStep() {
     LaunchReadyLocked();
     impl.in_step = false;
   }
+  // Every launched sum is waited for, also after a failure: the next step starts afresh.
+  const absl::Status waited = connection_->WaitLaunched();
   POLYTRAIN_RETURN_IF_ERROR(impl.failure);
-  absl::Status waited = Collective("gradient all-reduce", options_.rank, [&] {
-    for (Impl::Bucket& bucket : impl.buckets) bucket.work->wait();
-  });
-  if (!waited.ok()) return waited;
+  POLYTRAIN_RETURN_IF_ERROR(waited);
   torch::NoGradGuard no_grad;
   torch::Tensor extra_sum;
   for (size_t b = 0; b < impl.buckets.size(); ++b) {
@@ -360,7 +199,9 @@ absl::StatusOr<torch::Tensor> ReplicaGroup::FinishStep() {
       p.grad().copy_(bucket.flat.narrow(0, offset, p.numel()).view_as(p.grad()));
       offset += p.numel();
     }
-    if (b == 0) extra_sum = bucket.flat.narrow(0, offset, 1).reshape({});
+    // A copy: the bucket's memory may be the connection's, remapped when it grows.
+    if (b == 0) extra_sum = bucket.flat.narrow(0, offset, 1).reshape({}).clone();
+    bucket.flat = torch::Tensor();
   }
   gradient_seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
   return extra_sum;
@@ -374,12 +215,11 @@ int64_t ReplicaGroup::buckets_launched_during_backward() const {
 }
 
 absl::Status ReplicaGroup::Sum(torch::Tensor& values) {
-  return Collective("metric all-reduce", options_.rank, [&] {
-    // NCCL reduces tensors on the gang's GPU only: host values go there and back.
-    std::vector<torch::Tensor> tensors{values.to(device_)};
-    impl_->AllReduce(tensors)->wait();
-    if (!tensors[0].is_same(values)) values.copy_(tensors[0]);
-  });
+  if (values.is_contiguous()) return connection_->Sum(values);
+  torch::Tensor contiguous = values.contiguous();
+  POLYTRAIN_RETURN_IF_ERROR(connection_->Sum(contiguous));
+  values.copy_(contiguous);
+  return absl::OkStatus();
 }
 
 absl::Status ReplicaGroup::StartTogether(int64_t step, const std::vector<torch::Tensor>& state) {
@@ -401,15 +241,14 @@ absl::Status ReplicaGroup::StartTogether(int64_t step, const std::vector<torch::
 }
 
 absl::Status ReplicaGroup::Broadcast(const std::vector<torch::Tensor>& tensors) {
-  return Collective("broadcast", options_.rank, [&] {
-    torch::NoGradGuard no_grad;
-    for (const torch::Tensor& t : tensors) {
-      // Gloo broadcasts contiguous tensors; a parameter may be a view.
-      std::vector<torch::Tensor> io{t.is_contiguous() ? t.detach() : t.detach().contiguous()};
-      impl_->Broadcast(io)->wait();
-      if (!t.is_contiguous()) t.detach().copy_(io[0]);
-    }
-  });
+  torch::NoGradGuard no_grad;
+  for (const torch::Tensor& t : tensors) {
+    // Gloo broadcasts contiguous tensors; a parameter may be a view.
+    torch::Tensor io = t.is_contiguous() ? t.detach() : t.detach().contiguous();
+    POLYTRAIN_RETURN_IF_ERROR(connection_->Broadcast(io));
+    if (!t.is_contiguous()) t.detach().copy_(io);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace polytrain

@@ -1,7 +1,8 @@
-// The ranks of one data-parallel attempt (JobSpec.replicas > 1), joined through LibTorch's c10d:
-// rank 0 serves a TCPStore for the rendezvous, every rank builds a process group through it
-// (NCCL for CUDA tensors where LibTorch has it, Gloo otherwise), and the trainer sums its
-// gradients across ranks every step. c10d's headers stay in the .cc.
+// The ranks of one data-parallel attempt (JobSpec.replicas > 1), joined through LibTorch's c10d
+// (worker/gang_connection.h: rank 0 serves a TCPStore for the rendezvous, every rank builds a
+// process group through it, NCCL for CUDA tensors where LibTorch has it, Gloo otherwise, in a
+// process of its own where options.process_binary says), and the trainer sums its gradients
+// across ranks every step.
 //
 // A collective that fails (a peer's socket closed because its process died, or a peer silent
 // past the timeout) comes back as UNAVAILABLE: the gang is lost, and the service reports the
@@ -20,34 +21,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "worker/gang_connection.h"
+#include "worker/gang_options.h"
 
 namespace polytrain {
 
 class ReplicaGroup {
  public:
-  // Gradients travel in buckets of at most this many bytes by default (as DistributedDataParallel's
-  // 25 MB).
-  static constexpr int64_t kBucketBytes = int64_t{25} << 20;
-
-  struct Options {
-    int rank = 0;
-    int world_size = 1;
-    // The host the other ranks reach this one at (the worker's --advertise_address); Gloo's
-    // connections to this rank go there. Rank 0's store listens on every interface.
-    std::string host = "127.0.0.1";
-    // The gang's tensors may be on CUDA (spec.device not CPU): with NCCL, which picks its own
-    // interfaces, `host` need not be this machine's, and is not checked when the group opens.
-    bool cuda = false;
-    // Ranks > 0: rank 0's store, "host:port".
-    std::string rendezvous;
-    // How long joining, and each collective, waits for the slowest rank.
-    std::chrono::milliseconds timeout{std::chrono::minutes(30)};
-    // Gradients travel in buckets of at most this many bytes.
-    int64_t bucket_bytes = kBucketBytes;
-    // Set (by another thread) to stop joining: Join then returns CANCELLED within a tenth of a
-    // second, rather than waiting out the timeout for a rank that is gone.
-    const std::atomic<bool>* cancel = nullptr;
-  };
+  static constexpr int64_t kBucketBytes = GangOptions::kBucketBytes;
+  using Options = GangOptions;
 
   // Call once before any group is opened: turns off the c10d flight recorder (PyTorch 2.x
   // records every collective in one process-wide buffer, and two gangs' ranks in one process, a
@@ -55,14 +37,14 @@ class ReplicaGroup {
   static void DisableFlightRecorder();
 
   // Rank 0 opens its store on a port the system picks (rendezvous() says where); the others
-  // only check their options. Returns at once.
+  // only check their options. Returns once the connection's process (if any) has started.
   static absl::StatusOr<std::unique_ptr<ReplicaGroup>> Open(Options options);
   ~ReplicaGroup();
   ReplicaGroup(const ReplicaGroup&) = delete;
   ReplicaGroup& operator=(const ReplicaGroup&) = delete;
 
   // Where rank 0's store listens, "host:port".
-  const std::string& rendezvous() const { return rendezvous_; }
+  const std::string& rendezvous() const { return connection_->rendezvous(); }
   int rank() const { return options_.rank; }
   int world_size() const { return options_.world_size; }
 
@@ -72,7 +54,9 @@ class ReplicaGroup {
   // away. CANCELLED when options.cancel is set meanwhile.
   absl::Status Join(const torch::Device& device = torch::kCPU);
   // "gloo" or "nccl" once joined.
-  const char* backend() const { return backend_; }
+  const char* backend() const { return connection_->backend(); }
+  // Whether its connections run in a process of their own (options.process_binary).
+  bool in_own_process() const { return connection_->in_own_process(); }
   // Whether this build can join CUDA gangs through NCCL (PyTorch's CUDA LibTorch).
   static bool NcclAvailable();
 
@@ -107,16 +91,13 @@ class ReplicaGroup {
 
  private:
   struct Impl;
-  explicit ReplicaGroup(Options options);
-  // Until every rank has connected to the store (or the deadline, a cancel, the store lost).
-  absl::Status AwaitPeers(std::chrono::steady_clock::time_point deadline);
+  ReplicaGroup(Options options, std::unique_ptr<GangConnection> connection);
   // Launches the buckets whose gradients are all final, in order; true if any. Under impl_->mu.
   bool LaunchReadyLocked();
 
   Options options_;
-  std::string rendezvous_;
+  std::unique_ptr<GangConnection> connection_;
   std::unique_ptr<Impl> impl_;
-  const char* backend_ = "none";
   torch::Device device_ = torch::kCPU;
   double gradient_seconds_ = 0.0;
   int64_t gradient_bytes_ = 0;

@@ -18,6 +18,7 @@
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint.h"
 #include "worker/checkpoint_files.h"
+#include "worker/device_choice.h"
 #include "worker/streaming_sink.h"
 #include "worker/trainer.h"
 
@@ -116,11 +117,14 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ServiceJob::OpenGang() {
   options.rank = context_.rank;
   options.world_size = context_.world_size;
   options.host = context_.advertise_host;
-  options.cuda = job.spec().device() == polytrain::v1::DEVICE_CUDA ||
-                 job.spec().device() == polytrain::v1::DEVICE_ANY;
+  // Where the trainer will put the gang's tensors (DEVICE_ANY on a worker with no GPU: the CPU).
+  const absl::StatusOr<torch::Device> device = ChooseDevice(job.spec(), context_.cuda_device);
+  options.cuda = !device.ok() || device->is_cuda();
   options.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(context_.replica_timeout_seconds * 1000));
   options.cancel = &cancel_;  // a gang whose peer died is stopped by the coordinator
+  // Opened on the job's thread, which outlives the gang: the process dies with it.
+  options.process_binary = context_.gang_process_binary;
   if (options.host.empty()) {
     return absl::UnavailableError(
         "this worker has no address to give its peers: set its --advertise_address");
@@ -134,10 +138,15 @@ absl::StatusOr<std::unique_ptr<ReplicaGroup>> ServiceJob::OpenGang() {
                                                  context_.replica_timeout_seconds, " s"));
     }
   }
+  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(options);
   if (group.ok()) {
-    spdlog::info("{}: rank {} of {}, rendezvous at {}", job.id(), context_.rank,
-                 context_.world_size, (*group)->rendezvous());
+    spdlog::info(
+        "{}: rank {} of {}, rendezvous at {} ({}, opened in {:.0f} ms)", job.id(), context_.rank,
+        context_.world_size, (*group)->rendezvous(),
+        (*group)->in_own_process() ? "its traffic in a process of its own" : "in this process",
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   if (group.ok() && context_.rank == 0) {
     WorkerMessage ready;

@@ -56,6 +56,8 @@ class ServiceJob {
     std::string advertise_host = "127.0.0.1";
     // How long a rank waits for its gang: for the rendezvous, to join, in each collective.
     double replica_timeout_seconds = 1800;
+    // The binary that carries a CPU gang's traffic in a process of its own (GangOptions).
+    std::string gang_process_binary;
   };
 
   // Starts training at once.

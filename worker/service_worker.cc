@@ -270,6 +270,7 @@ void ServiceWorker::Assign(const polytrain::v1::Assignment& assignment) {
     context.advertise_host = OutboundAddressTo(options_.coordinator).value_or("");
   }
   context.replica_timeout_seconds = options_.replica_timeout_seconds;
+  context.gang_process_binary = options_.gang_process_binary;
   if (!options_.gpus.empty()) {
     // The coordinator assigns at most `slots` jobs, one per GPU; were it to send more, the job
     // shares the first GPU rather than being refused.

@@ -78,6 +78,8 @@ class ServiceWorker {
     // a rank waits for its gang (see ServiceJob::Context).
     std::string advertise_host = "127.0.0.1";
     double replica_timeout_seconds = 1800;
+    // Runs each gang's connections in a process of its own (GangOptions.process_binary).
+    std::string gang_process_binary;
   };
 
   explicit ServiceWorker(Options options);

@@ -46,11 +46,11 @@
 #include "prometheus/registry.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint_files.h"
+#include "worker/child_modes.h"
 #include "worker/compute_threads.h"
 #include "worker/data_root.h"
 #include "worker/device_choice.h"
 #include "worker/load_probe.h"
-#include "worker/load_probe_child.h"
 #include "worker/metric_sink.h"
 #include "worker/mode_flags.h"
 #include "worker/outbound_address.h"
@@ -72,17 +72,7 @@ int Fail(int code, const absl::Status& status) {
 }
 
 int Main(int argc, char** argv) {
-  // The child of a load probe (worker/load_probe.h): it loads one file and ends.
-  if (argc == 4 && std::string(argv[1]) == kLoadProbeFlag) {
-    BecomeLoadProbeChild();
-    // _exit: no static destructor of LibTorch's may crash and be taken for the file's doing.
-    _exit(RunLoadProbe(argv[2], argv[3]));
-  }
-  if (argc == 3 && std::string(argv[1]) == kLoadProbeFlag && std::string(argv[2]) == "-") {
-    BecomeLoadProbeChild();
-    const auto request = ReadLoadProbeRequest(STDIN_FILENO);
-    _exit(request ? RunLoadProbe(request->second, request->first) : 0);
-  }
+  RunIfChild(argc, argv);  // a load probe, a gang's connections: started by a worker
   // A peer that resets a connection (a scrape of /metrics, the coordinator) must cost a failed
   // write, not the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -212,6 +202,13 @@ int Main(int argc, char** argv) {
       "its read; a --spec run also for much of LibTorch's start-up, about 0.5 s), so that a "
       "crafted file that crashes LibTorch ends the child and fails the job, not the "
       "worker: turn it off only where every user's files are trusted");
+  bool gang_in_process = false;
+  app.add_flag("--gang_in_process", gang_in_process,
+               "run a data-parallel rank's connections to its gang (rank 0's store, Gloo's "
+               "sockets) in this process; by default a CPU gang's run in a child process of "
+               "their own, so that a peer's traffic that Gloo cannot take (it aborts the process "
+               "it is in) ends that child and fails the gang, not the worker, and a cancel "
+               "frees a rank waiting for a hung peer (a CUDA gang's stay in this process)");
   LoggingOptions logging;
   AddLoggingFlags(app, &logging);
   if (std::optional<int> exit = ParseCommandLine(app, argc, argv)) return *exit;
@@ -301,6 +298,7 @@ int Main(int argc, char** argv) {
       }
     }
     service.advertise_host = advertise_address;
+    if (!gang_in_process) service.gang_process_binary = "/proc/self/exe";
     service.data_root = options.data_root;
     service.checkpoint_root = checkpoint_dir;
     service.checkpoint_keep = std::chrono::seconds(std::llround(checkpoint_keep_hours * 3600));

@@ -1,0 +1,326 @@
+#include "worker/child_connection.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/status_macros.h"
+#include "worker/gang_child.h"
+#include "worker/rendezvous_address.h"
+
+extern char** environ;
+
+namespace polytrain {
+namespace {
+
+constexpr int64_t kAlignment = 64;
+constexpr int64_t kScratchBytes = int64_t{1} << 20;
+
+int64_t Aligned(int64_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+class ChildConnection : public GangConnection {
+ public:
+  explicit ChildConnection(GangOptions options) : options_(std::move(options)) {}
+  ~ChildConnection() override;
+
+  absl::Status Start();
+  const std::string& rendezvous() const override { return rendezvous_; }
+  absl::Status Join(const torch::Device& device) override;
+  const char* backend() const override { return backend_; }
+  bool in_own_process() const override { return true; }
+
+  absl::Status ReserveBuckets(int64_t total) override {
+    bucket_bytes_ = Aligned(total);
+    // Room after the buckets for the sums of metrics, so that they map nothing anew.
+    return Map(bucket_bytes_ + kScratchBytes, "gradient all-reduce");
+  }
+  torch::Tensor BucketMemory(int64_t offset, int64_t numel, torch::ScalarType dtype,
+                             const torch::Device&) override {
+    return torch::from_blob(base_ + offset, {numel}, dtype);
+  }
+  absl::Status LaunchSum(const torch::Tensor& flat) override {
+    const int64_t offset = static_cast<const char*>(flat.data_ptr()) - base_;
+    POLYTRAIN_RETURN_IF_ERROR(Send(GangOp::kSumGradients, flat, offset, "gradient all-reduce"));
+    ++launched_;
+    return absl::OkStatus();
+  }
+  absl::Status WaitLaunched() override {
+    absl::Status first;
+    for (; launched_ > 0; --launched_) first.Update(AwaitReply("gradient all-reduce"));
+    return first;
+  }
+  absl::Status Sum(torch::Tensor& values) override {
+    return ThroughMemory(GangOp::kSum, values, "metric all-reduce");
+  }
+  absl::Status Broadcast(torch::Tensor& values) override {
+    return ThroughMemory(GangOp::kBroadcast, values, "broadcast");
+  }
+
+ private:
+  // The shared memory at least `bytes` long (both sides map it anew when it grows).
+  absl::Status Map(int64_t bytes, const char* what);
+  absl::Status Send(GangOp op, const torch::Tensor& tensor, int64_t offset, const char* what);
+  // The child's next reply. A cancel meanwhile ends the child (CANCELLED): a rank whose peer
+  // hangs (a stopped host) is not stuck in its collective, as it would be in this process.
+  absl::Status AwaitReply(const char* what, std::string* text = nullptr);
+  // Sums or broadcasts a copy of `values` placed after the buckets.
+  absl::Status ThroughMemory(GangOp op, torch::Tensor& values, const char* what);
+  // The child is gone (or must go): why, for every call from now on.
+  absl::Status Lost(const char* what, const std::string& why);
+  void End();
+
+  const GangOptions options_;
+  std::string rendezvous_;
+  const char* backend_ = "none";
+  pid_t pid_ = 0;
+  int socket_ = -1;
+  int memory_fd_ = -1;
+  int stderr_fd_ = -1;  // the child's stderr: its last words when it dies
+  char* base_ = nullptr;
+  int64_t mapped_ = 0;
+  int64_t bucket_bytes_ = 0;
+  int launched_ = 0;
+  absl::Status lost_;
+};
+
+ChildConnection::~ChildConnection() {
+  End();
+  if (base_ != nullptr) munmap(base_, static_cast<size_t>(mapped_));
+  for (int fd : {memory_fd_, stderr_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void ChildConnection::End() {
+  if (socket_ >= 0) close(socket_);
+  socket_ = -1;
+  if (pid_ == 0) return;
+  kill(pid_, SIGKILL);
+  while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = 0;
+}
+
+absl::Status ChildConnection::Lost(const char* what, const std::string& why) {
+  if (!lost_.ok()) return lost_;
+  int status = 0;
+  bool reaped = false;
+  if (pid_ != 0) {
+    // Its socket closed: it is ending, or ended already.
+    if (socket_ >= 0) close(socket_);
+    socket_ = -1;
+    pid_t done;
+    while ((done = waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
+    }
+    reaped = done == pid_;
+    pid_ = 0;
+  }
+  std::string ended = why;
+  if (reaped && WIFSIGNALED(status)) {
+    ended = absl::StrCat(
+        "it was ended by signal ", WTERMSIG(status), " (", strsignal(WTERMSIG(status)),
+        WTERMSIG(status) == SIGABRT ? ": Gloo aborts it when a peer sends what it cannot take" : "",
+        ")");
+  } else if (reaped && WIFEXITED(status)) {
+    ended = absl::StrCat("it exited with code ", WEXITSTATUS(status));
+  }
+  // Its last line on stderr (Gloo's or c10d's own words), at most 300 characters.
+  std::string last_words;
+  if (stderr_fd_ >= 0) {
+    const off_t size = lseek(stderr_fd_, 0, SEEK_END);
+    const off_t from = std::max<off_t>(0, size - 4096);
+    std::string tail(static_cast<size_t>(size - from), '\0');
+    if (size > 0 && pread(stderr_fd_, tail.data(), tail.size(), from) > 0) {
+      std::vector<std::string> lines =
+          absl::StrSplit(absl::StripTrailingAsciiWhitespace(tail), '\n');
+      last_words = std::string(absl::StripLeadingAsciiWhitespace(lines.back())).substr(0, 300);
+    }
+  }
+  lost_ = absl::UnavailableError(
+      absl::StrCat("data-parallel ", what, " failed on rank ", options_.rank,
+                   ": the process that carries this rank's gang traffic is gone: ", ended,
+                   last_words.empty() ? "" : absl::StrCat("; its last words: ", last_words)));
+  return lost_;
+}
+
+absl::Status ChildConnection::Start() {
+  const GangOptions& o = options_;
+  int sockets[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("a socket pair for the gang's process: ", std::strerror(errno)));
+  }
+  socket_ = sockets[0];
+  // Above descriptor 3 (a dup2 onto itself would keep its close-on-exec).
+  auto Memfd = [](const char* name) {
+    const int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) return fd;
+    const int moved = fcntl(fd, F_DUPFD_CLOEXEC, kGangMemoryFd + 1);
+    close(fd);
+    return moved;
+  };
+  memory_fd_ = Memfd("polytrain-gang-memory");
+  stderr_fd_ = Memfd("polytrain-gang-stderr");
+  if (memory_fd_ < 0 || stderr_fd_ < 0) {
+    close(sockets[1]);
+    return absl::UnavailableError(
+        absl::StrCat("memory for the gang's process: ", std::strerror(errno)));
+  }
+  std::vector<std::string> args = {
+      "polytrain-worker",  // as ps shows it
+      kGangChildFlag,     absl::StrCat(o.rank),           absl::StrCat(o.world_size), o.host,
+      o.rendezvous,       absl::StrCat(o.timeout.count())};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, sockets[1], STDIN_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, stderr_fd_, STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, memory_fd_, kGangMemoryFd);
+  // A group of its own: a Ctrl-C to the worker's group drains the worker, whose gang steps
+  // must still reach their peers.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  const int spawned =
+      posix_spawn(&pid_, o.process_binary.c_str(), &actions, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
+  posix_spawn_file_actions_destroy(&actions);
+  close(sockets[1]);
+  if (spawned != 0) {
+    pid_ = 0;
+    return absl::UnavailableError(absl::StrCat("starting the gang's process (", o.process_binary,
+                                               "): ", std::strerror(spawned)));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(AwaitReply("rendezvous", &rendezvous_));
+  if (o.rank != 0) rendezvous_ = o.rendezvous;
+  return absl::OkStatus();
+}
+
+absl::Status ChildConnection::Join(const torch::Device& device) {
+  if (!device.is_cpu()) {
+    return absl::InternalError("a gang on the GPU joins in the worker's own process");
+  }
+  POLYTRAIN_RETURN_IF_ERROR(Send(GangOp::kJoin, torch::Tensor(), 0, "join"));
+  POLYTRAIN_RETURN_IF_ERROR(AwaitReply("join"));
+  backend_ = "gloo";
+  return absl::OkStatus();
+}
+
+absl::Status ChildConnection::Map(int64_t bytes, const char* what) {
+  if (bytes <= mapped_) return absl::OkStatus();
+  const int64_t size = std::max(Aligned(bytes), 2 * mapped_);
+  if (base_ != nullptr) munmap(base_, static_cast<size_t>(mapped_));
+  base_ = nullptr;
+  mapped_ = 0;
+  if (ftruncate(memory_fd_, size) != 0) {
+    return absl::ResourceExhaustedError(absl::StrCat("sizing the gang's shared memory to ", size,
+                                                     " bytes: ", std::strerror(errno)));
+  }
+  void* mapped =
+      mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, memory_fd_, 0);
+  if (mapped == MAP_FAILED) {
+    return absl::ResourceExhaustedError(absl::StrCat("mapping the gang's shared memory of ", size,
+                                                     " bytes: ", std::strerror(errno)));
+  }
+  base_ = static_cast<char*>(mapped);
+  mapped_ = size;
+  GangRequest request;
+  request.op = GangOp::kMap;
+  request.numel = size;
+  if (send(socket_, &request, sizeof(request), MSG_NOSIGNAL) != sizeof(request)) {
+    return Lost(what, absl::StrCat("its socket: ", std::strerror(errno)));
+  }
+  return AwaitReply(what);
+}
+
+absl::Status ChildConnection::Send(GangOp op, const torch::Tensor& tensor, int64_t offset,
+                                   const char* what) {
+  if (!lost_.ok()) return lost_;
+  GangRequest request;
+  request.op = op;
+  if (tensor.defined()) {
+    request.dtype = static_cast<int32_t>(tensor.scalar_type());
+    request.offset = offset;
+    request.numel = tensor.numel();
+  }
+  if (send(socket_, &request, sizeof(request), MSG_NOSIGNAL) != sizeof(request)) {
+    return Lost(what, absl::StrCat("its socket: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChildConnection::AwaitReply(const char* what, std::string* text) {
+  if (!lost_.ok()) return lost_;
+  for (;;) {
+    pollfd ready{socket_, POLLIN, 0};
+    const int polled = poll(&ready, 1, 100);
+    if (polled < 0 && errno != EINTR) {
+      return Lost(what, absl::StrCat("waiting for it: ", std::strerror(errno)));
+    }
+    if (polled > 0) break;
+    if (Cancelled(options_.cancel)) {
+      End();
+      lost_ = absl::CancelledError(std::string(what) == "join"
+                                       ? "cancelled while joining the gang"
+                                       : absl::StrCat("cancelled in the data-parallel ", what));
+      return lost_;
+    }
+  }
+  char buffer[kMaxGangReplyBytes];
+  ssize_t got;
+  while ((got = recv(socket_, buffer, sizeof(buffer), 0)) < 0 && errno == EINTR) {
+  }
+  if (got < static_cast<ssize_t>(sizeof(GangReply))) {
+    return Lost(what, got < 0 ? std::strerror(errno) : "its socket closed");
+  }
+  GangReply reply;
+  std::memcpy(&reply, buffer, sizeof(reply));
+  std::string said(buffer + sizeof(reply), static_cast<size_t>(got) - sizeof(reply));
+  if (reply.code != 0) return absl::Status(static_cast<absl::StatusCode>(reply.code), said);
+  if (text != nullptr) *text = std::move(said);
+  return absl::OkStatus();
+}
+
+absl::Status ChildConnection::ThroughMemory(GangOp op, torch::Tensor& values, const char* what) {
+  POLYTRAIN_RETURN_IF_ERROR(WaitLaunched());
+  if (!values.device().is_cpu() || !values.is_contiguous()) {
+    return absl::InternalError("the gang's process takes contiguous host tensors only");
+  }
+  POLYTRAIN_RETURN_IF_ERROR(Map(bucket_bytes_ + values.nbytes(), what));
+  torch::Tensor shared =
+      torch::from_blob(base_ + bucket_bytes_, values.sizes(), values.scalar_type());
+  shared.copy_(values);
+  POLYTRAIN_RETURN_IF_ERROR(Send(op, shared, bucket_bytes_, what));
+  POLYTRAIN_RETURN_IF_ERROR(AwaitReply(what));
+  values.copy_(shared);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GangConnection>> OpenChildConnection(const GangOptions& options) {
+  auto connection = std::make_unique<ChildConnection>(options);
+  POLYTRAIN_RETURN_IF_ERROR(connection->Start());
+  return std::unique_ptr<GangConnection>(std::move(connection));
+}
+
+}  // namespace polytrain

@@ -1,0 +1,160 @@
+#include "worker/gang_child.h"
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "worker/c10d_connection.h"
+#include "worker/gang_options.h"
+
+namespace polytrain {
+namespace {
+
+bool Reply(const absl::Status& status, const std::string& text) {
+  std::string message(sizeof(GangReply), '\0');
+  GangReply reply;
+  reply.code = static_cast<int32_t>(status.code());
+  std::memcpy(message.data(), &reply, sizeof(reply));
+  message += status.ok() ? text : std::string(status.message());
+  message.resize(std::min(message.size(), kMaxGangReplyBytes));
+  return send(STDIN_FILENO, message.data(), message.size(), MSG_NOSIGNAL) ==
+         static_cast<ssize_t>(message.size());
+}
+
+bool KnownType(int32_t dtype) {
+  switch (static_cast<torch::ScalarType>(dtype)) {
+    case torch::kFloat:
+    case torch::kDouble:
+    case torch::kHalf:
+    case torch::kBFloat16:
+    case torch::kLong:
+    case torch::kInt:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The shared memory as the parent last sized it.
+struct Mapping {
+  char* base = nullptr;
+  int64_t bytes = 0;
+  ~Mapping() {
+    if (base != nullptr) munmap(base, static_cast<size_t>(bytes));
+  }
+  absl::Status Resize(int64_t size) {
+    if (base != nullptr) munmap(base, static_cast<size_t>(bytes));
+    base = nullptr;
+    bytes = 0;
+    void* mapped = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED,
+                        kGangMemoryFd, 0);
+    if (mapped == MAP_FAILED) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("mapping ", size, " bytes of shared memory: ", std::strerror(errno)));
+    }
+    base = static_cast<char*>(mapped);
+    bytes = size;
+    return absl::OkStatus();
+  }
+  // The request's tensor, if it lies inside the mapping.
+  absl::StatusOr<torch::Tensor> View(const GangRequest& request) const {
+    if (!KnownType(request.dtype) || request.offset < 0 || request.numel < 0 ||
+        request.offset > bytes) {
+      return absl::InternalError("a request outside the shared memory");
+    }
+    const auto dtype = static_cast<torch::ScalarType>(request.dtype);
+    const int64_t size = c10::elementSize(dtype);
+    if (request.numel > (bytes - request.offset) / size) {
+      return absl::InternalError("a request outside the shared memory");
+    }
+    return torch::from_blob(base + request.offset, {request.numel}, dtype);
+  }
+};
+
+}  // namespace
+
+int RunGangChild(int argc, char** argv) {
+  // It dies with the thread that started it, writes no core file (an abort is an answer here),
+  // and holds none of its parent's files but its socket, the memory and its stderr.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  const int top = static_cast<int>(sysconf(_SC_OPEN_MAX));
+  for (int fd = kGangMemoryFd + 1; fd < top && fd < 65536; ++fd) close(fd);
+  // A peer that resets a connection must cost a failed write, as in the worker.
+  std::signal(SIGPIPE, SIG_IGN);
+  // A peer's frame may ask for any length: short of memory, the kernel ends this process first,
+  // not the worker.
+  if (FILE* score = std::fopen("/proc/self/oom_score_adj", "w")) {
+    std::fputs("1000", score);
+    std::fclose(score);
+  }
+
+  GangOptions options;
+  int64_t timeout_ms = 0;
+  if (argc != 7 || !absl::SimpleAtoi(argv[2], &options.rank) ||
+      !absl::SimpleAtoi(argv[3], &options.world_size) || !absl::SimpleAtoi(argv[6], &timeout_ms) ||
+      timeout_ms <= 0) {
+    Reply(absl::InternalError("the gang's process was started with arguments it cannot read"), "");
+    return 2;
+  }
+  options.host = argv[4];
+  options.rendezvous = argv[5];
+  options.timeout = std::chrono::milliseconds(timeout_ms);
+  absl::StatusOr<std::unique_ptr<GangConnection>> connection = OpenC10dConnection(options);
+  if (!Reply(connection.status(), connection.ok() ? (*connection)->rendezvous() : "") ||
+      !connection.ok()) {
+    return 0;
+  }
+  Mapping memory;
+  for (;;) {
+    GangRequest request;
+    const ssize_t got = recv(STDIN_FILENO, &request, sizeof(request), 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got == 0) return 0;  // the parent is done with the gang
+    if (got != static_cast<ssize_t>(sizeof(request))) return 1;
+    absl::Status status;
+    switch (request.op) {
+      case GangOp::kJoin:
+        status = (*connection)->Join(torch::kCPU);
+        break;
+      case GangOp::kMap:
+        status = memory.Resize(request.numel);
+        break;
+      case GangOp::kSum:
+      case GangOp::kSumGradients:
+      case GangOp::kBroadcast: {
+        absl::StatusOr<torch::Tensor> tensor = memory.View(request);
+        if (!tensor.ok()) {
+          status = tensor.status();
+        } else if (request.op == GangOp::kSumGradients) {
+          status = (*connection)->LaunchSum(*tensor);
+          status.Update((*connection)->WaitLaunched());
+        } else if (request.op == GangOp::kSum) {
+          status = (*connection)->Sum(*tensor);
+        } else {
+          status = (*connection)->Broadcast(*tensor);
+        }
+        break;
+      }
+      default:
+        status = absl::InternalError("a request the gang's process does not know");
+    }
+    if (!Reply(status, "")) return 1;
+  }
+}
+
+}  // namespace polytrain

@@ -1,0 +1,248 @@
+// A gang's connections in a process of their own (GangOptions.process_binary: polytrain-worker
+// itself, as a worker runs them): sums and broadcasts as in this process, and a peer that sends
+// what Gloo cannot take ends that process, never this one.
+#include <dirent.h>
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "worker/replica_group.h"
+
+namespace polytrain {
+namespace {
+
+constexpr char kWorker[] = POLYTRAIN_WORKER_BINARY;
+
+GangOptions Contained(int rank, const std::string& rendezvous = "") {
+  GangOptions options;
+  options.rank = rank;
+  options.world_size = 2;
+  options.rendezvous = rendezvous;
+  options.timeout = std::chrono::seconds(60);
+  options.process_binary = kWorker;
+  return options;
+}
+
+// Both ranks opened (rank 0 first, for its rendezvous) and joined side by side.
+std::vector<std::unique_ptr<ReplicaGroup>> JoinedPair(GangOptions lead, GangOptions other) {
+  std::vector<std::unique_ptr<ReplicaGroup>> groups;
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> opened = ReplicaGroup::Open(lead);
+  EXPECT_TRUE(opened.ok()) << opened.status();
+  if (!opened.ok()) return {};
+  groups.push_back(*std::move(opened));
+  other.rendezvous = groups[0]->rendezvous();
+  opened = ReplicaGroup::Open(other);
+  EXPECT_TRUE(opened.ok()) << opened.status();
+  if (!opened.ok()) return {};
+  groups.push_back(*std::move(opened));
+  auto joined = std::async(std::launch::async, [&] { return groups[1]->Join(); });
+  const absl::Status lead_joined = groups[0]->Join();
+  const absl::Status other_joined = joined.get();
+  EXPECT_TRUE(lead_joined.ok()) << lead_joined;
+  EXPECT_TRUE(other_joined.ok()) << other_joined;
+  if (!lead_joined.ok() || !other_joined.ok()) return {};
+  return groups;
+}
+
+// One step of `weights.size()` parameters filled with `fill`: backward of sum(w * fill).
+struct Rank {
+  std::vector<torch::Tensor> weights;
+  double fill = 1.0;
+  double weight = 1.0;
+  absl::StatusOr<torch::Tensor> Step(ReplicaGroup& group) {
+    group.BeginStep(weight, torch::tensor(fill, torch::kDouble));
+    torch::Tensor loss = torch::zeros({}, torch::kDouble);
+    for (const torch::Tensor& w : weights) loss = loss + (w * fill).sum();
+    loss.backward();
+    return group.FinishStep();
+  }
+};
+
+Rank MakeRank(std::vector<int64_t> sizes, double fill) {
+  Rank rank;
+  for (int64_t size : sizes) {
+    rank.weights.push_back(torch::zeros({size}, torch::kDouble).requires_grad_());
+  }
+  rank.fill = fill;
+  return rank;
+}
+
+TEST(GangProcessTest, SumsAndBroadcastsAsInThisProcess) {
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(Contained(0), Contained(1));
+  ASSERT_EQ(gang.size(), 2u);
+  EXPECT_STREQ(gang[0]->backend(), "gloo");
+  EXPECT_TRUE(gang[0]->in_own_process());
+  // Two buckets (each parameter its own: 80 and 800 bytes against a 100-byte bucket limit)
+  // would not change the sums; this checks them element by element.
+  std::vector<Rank> ranks = {MakeRank({10, 100}, 1.5), MakeRank({10, 100}, 4.0)};
+  ranks[0].weight = 0.25;
+  ranks[1].weight = 0.75;
+  for (int r = 0; r < 2; ++r) ASSERT_TRUE(gang[r]->AttachTo(ranks[r].weights).ok());
+  for (int step = 0; step < 3; ++step) {
+    auto other = std::async(std::launch::async, [&] { return ranks[1].Step(*gang[1]); });
+    absl::StatusOr<torch::Tensor> lead = ranks[0].Step(*gang[0]);
+    absl::StatusOr<torch::Tensor> second = other.get();
+    ASSERT_TRUE(lead.ok()) << lead.status();
+    ASSERT_TRUE(second.ok()) << second.status();
+    const double expected = 0.25 * 1.5 + 0.75 * 4.0;
+    EXPECT_DOUBLE_EQ(lead->item<double>(), expected);
+    EXPECT_DOUBLE_EQ(second->item<double>(), expected);
+    for (const Rank& rank : ranks) {
+      for (const torch::Tensor& w : rank.weights) {
+        EXPECT_TRUE(torch::equal(w.grad(), torch::full_like(w, expected)));
+      }
+    }
+    for (Rank& rank : ranks) {
+      for (torch::Tensor& w : rank.weights) w.mutable_grad() = torch::Tensor();
+    }
+  }
+  // A sum larger than the gradients' memory (it grows), and a broadcast of rank 0's values.
+  std::vector<torch::Tensor> values = {torch::arange(100000, torch::kFloat),
+                                       torch::ones({100000}, torch::kFloat)};
+  auto other = std::async(std::launch::async, [&] { return gang[1]->Sum(values[1]); });
+  ASSERT_TRUE(gang[0]->Sum(values[0]).ok());
+  ASSERT_TRUE(other.get().ok());
+  EXPECT_TRUE(torch::equal(values[0], torch::arange(100000, torch::kFloat) + 1));
+  EXPECT_TRUE(torch::equal(values[1], values[0]));
+  std::vector<torch::Tensor> state = {torch::full({3, 4}, 7.0), torch::zeros({3, 4}).t()};
+  auto broadcast = std::async(std::launch::async, [&] { return gang[1]->Broadcast({state[1]}); });
+  ASSERT_TRUE(gang[0]->Broadcast({state[0]}).ok());
+  ASSERT_TRUE(broadcast.get().ok());
+  EXPECT_TRUE(torch::equal(state[1], torch::full({4, 3}, 7.0)));  // a view, written in place
+}
+
+// Probe CP: a hostile rank's all-reduce of the wrong length made Gloo throw on its transport
+// thread, and the process it was in (an honest worker, with every job on it) aborted. Here each
+// rank's Gloo is in its own process: whichever aborts, both ranks come back UNAVAILABLE, as for
+// a gang lost, and this process goes on.
+TEST(GangProcessTest, TrafficGlooCannotTakeEndsTheGangsProcessNotThisOne) {
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(Contained(0), Contained(1));
+  ASSERT_EQ(gang.size(), 2u);
+  std::vector<Rank> ranks = {MakeRank({16}, 1.0), MakeRank({4096}, 1.0)};
+  for (int r = 0; r < 2; ++r) ASSERT_TRUE(gang[r]->AttachTo(ranks[r].weights).ok());
+  auto other = std::async(std::launch::async, [&] { return ranks[1].Step(*gang[1]); });
+  const absl::StatusOr<torch::Tensor> lead = ranks[0].Step(*gang[0]);
+  const absl::StatusOr<torch::Tensor> second = other.get();
+  EXPECT_EQ(lead.status().code(), absl::StatusCode::kUnavailable) << lead.status();
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
+  const std::string said =
+      std::string(lead.status().message()) + "\n" + std::string(second.status().message());
+  EXPECT_NE(said.find("the process that carries this rank's gang traffic is gone: it was ended "
+                      "by signal 6"),
+            std::string::npos)
+      << said;
+  // The rank stays lost: its next collective says the same at once.
+  torch::Tensor values = torch::ones({1});
+  EXPECT_EQ(gang[0]->Sum(values).code(), absl::StatusCode::kUnavailable);
+}
+
+// A peer that hangs (a stopped host, a rank that never steps) holds a rank in its all-reduce for
+// the whole timeout; the coordinator's cancel ends the gang's process there instead.
+TEST(GangProcessTest, ACancelEndsAWaitForAPeerThatHangs) {
+  std::atomic<bool> cancel{false};
+  GangOptions lead = Contained(0);
+  lead.cancel = &cancel;
+  lead.timeout = std::chrono::hours(1);
+  GangOptions other = Contained(1);
+  other.timeout = std::chrono::hours(1);
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(lead, other);
+  ASSERT_EQ(gang.size(), 2u);
+  Rank rank = MakeRank({8}, 1.0);
+  ASSERT_TRUE(gang[0]->AttachTo(rank.weights).ok());
+  std::thread coordinator([&] { cancel = true; });  // at any moment of the step
+  const absl::StatusOr<torch::Tensor> step = rank.Step(*gang[0]);
+  coordinator.join();
+  EXPECT_EQ(step.status().code(), absl::StatusCode::kCancelled) << step.status();
+  EXPECT_EQ(step.status().message(), "cancelled in the data-parallel gradient all-reduce");
+}
+
+// This process's children that carry gang traffic.
+std::vector<pid_t> GangChildren() {
+  std::vector<pid_t> children;
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return children;
+  while (dirent* task = readdir(tasks)) {
+    std::ifstream listed(std::string("/proc/self/task/") + task->d_name + "/children");
+    pid_t pid;
+    while (listed >> pid) {
+      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+      const std::string command((std::istreambuf_iterator<char>(cmdline)),
+                                std::istreambuf_iterator<char>());
+      if (command.find("--gang_connection") != std::string::npos) children.push_back(pid);
+    }
+  }
+  closedir(tasks);
+  return children;
+}
+
+TEST(GangProcessTest, AKilledGangProcessIsAGangLostAndEndsWithItsGroup) {
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(Contained(0), Contained(1));
+  ASSERT_EQ(gang.size(), 2u);
+  std::vector<pid_t> children = GangChildren();
+  ASSERT_EQ(children.size(), 2u);
+  for (pid_t child : children) {
+    // Short of memory, the kernel ends a gang's process before its worker.
+    int score = 0;
+    std::ifstream("/proc/" + std::to_string(child) + "/oom_score_adj") >> score;
+    EXPECT_EQ(score, 1000);
+    kill(child, SIGKILL);
+  }
+  torch::Tensor values = torch::ones({4});
+  auto other = std::async(std::launch::async, [&] { return gang[1]->Sum(values); });
+  torch::Tensor lead_values = torch::ones({4});
+  const absl::Status lead = gang[0]->Sum(lead_values);
+  const absl::Status second = other.get();
+  for (const absl::Status& status : {lead, second}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_NE(status.message().find("data-parallel metric all-reduce failed on rank"),
+              std::string::npos)
+        << status;
+    EXPECT_NE(status.message().find("is gone: it was ended by signal 9"), std::string::npos)
+        << status;
+  }
+  // A group that ends takes its process with it (reaped: no zombie left).
+  gang = JoinedPair(Contained(0), Contained(1));
+  ASSERT_EQ(GangChildren().size(), 2u);
+  gang.clear();
+  EXPECT_TRUE(GangChildren().empty());
+}
+
+TEST(GangProcessTest, ACancelWhileJoiningEndsTheGangsProcess) {
+  std::atomic<bool> cancel{false};
+  GangOptions lead = Contained(0);
+  lead.cancel = &cancel;
+  lead.timeout = std::chrono::hours(1);
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(lead);
+  ASSERT_TRUE(group.ok()) << group.status();
+  std::thread coordinator([&] { cancel = true; });  // rank 1 never comes; the coordinator stops
+  const absl::Status joined = (*group)->Join();
+  coordinator.join();
+  EXPECT_EQ(joined.code(), absl::StatusCode::kCancelled) << joined;
+  EXPECT_TRUE(GangChildren().empty());
+}
+
+TEST(GangProcessTest, ABinaryThatCannotStartIsAGangLost) {
+  GangOptions options = Contained(0);
+  options.process_binary = "/nonexistent/polytrain-worker";
+  const absl::Status opened = ReplicaGroup::Open(options).status();
+  EXPECT_EQ(opened.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(opened.message().find("/nonexistent/polytrain-worker"), std::string::npos) << opened;
+  // A rank whose host is not this machine's says so from its process, as from this one.
+  options = Contained(1, "127.0.0.1:1");
+  options.host = "192.0.2.1";
+  const absl::Status elsewhere = ReplicaGroup::Open(options).status();
+  EXPECT_EQ(elsewhere.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(elsewhere.message().find("rank 1: this worker's address for its peers, 192.0.2.1"),
+            std::string::npos)
+      << elsewhere;
+}
+
+}  // namespace
+}  // namespace polytrain
