@@ -180,7 +180,7 @@ TEST_F(DataParallelServiceTest, EachRankReportsItsTimesAndCancelStopsThemAll) {
 TEST_F(DataParallelServiceTest, ACancelFreesARankWhosePeerHangs) {
   StartCoordinator(/*lease_seconds=*/300);
   int metrics_ports[2] = {0, 0};
-  const std::vector<std::string> args = {"--threads", "1", "--cancel_grace_seconds", "2"};
+  const std::vector<std::string> args = {"--threads", "1", "--cancel_grace_seconds", "10"};
   StartWorker("w1", &metrics_ports[0], false, 0, args);
   StartWorker("w2", &metrics_ports[1], false, 0, args);
   v1::JobSpec spec = Spec("hung", 1000);

@@ -5,14 +5,17 @@
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -30,6 +33,10 @@ namespace {
 
 constexpr int64_t kAlignment = 64;
 constexpr int64_t kScratchBytes = int64_t{1} << 20;
+// How long the child may take to start (LibTorch's start-up, about 0.4 s) and open.
+constexpr std::chrono::seconds kStartTimeout{120};
+// The child's stderr is cut back to nothing past this size (its last words are read at its end).
+constexpr off_t kMaxStderrBytes = off_t{1} << 20;
 
 int64_t Aligned(int64_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
@@ -57,12 +64,22 @@ class ChildConnection : public GangConnection {
     const int64_t offset = static_cast<const char*>(flat.data_ptr()) - base_;
     POLYTRAIN_RETURN_IF_ERROR(Send(GangOp::kSumGradients, flat, offset, "gradient all-reduce"));
     ++launched_;
-    return absl::OkStatus();
+    // The replies that came meanwhile are read now: with hundreds of buckets unread they would
+    // fill the socket, the child would wait to send the next, and this side to send to it.
+    while (launched_ > 0) {
+      absl::StatusOr<bool> read = ReadReply("gradient all-reduce", nullptr, MSG_DONTWAIT);
+      if (read.ok() && !*read) break;
+      launched_status_.Update(read.status());
+      --launched_;
+    }
+    return lost_;
   }
   absl::Status WaitLaunched() override {
-    absl::Status first;
-    for (; launched_ > 0; --launched_) first.Update(AwaitReply("gradient all-reduce"));
-    return first;
+    for (; launched_ > 0; --launched_) launched_status_.Update(AwaitReply("gradient all-reduce"));
+    BoundStderr();
+    absl::Status status = launched_status_;
+    launched_status_ = absl::OkStatus();
+    return status;
   }
   absl::Status Sum(torch::Tensor& values) override {
     return ThroughMemory(GangOp::kSum, values, "metric all-reduce");
@@ -77,12 +94,21 @@ class ChildConnection : public GangConnection {
   absl::Status Send(GangOp op, const torch::Tensor& tensor, int64_t offset, const char* what);
   // The child's next reply. A cancel meanwhile ends the child (CANCELLED): a rank whose peer
   // hangs (a stopped host) is not stuck in its collective, as it would be in this process.
-  absl::Status AwaitReply(const char* what, std::string* text = nullptr);
+  // Past `deadline` (the child's start), the child is ended too (UNAVAILABLE).
+  absl::Status AwaitReply(const char* what, std::string* text = nullptr,
+                          std::chrono::steady_clock::time_point deadline =
+                              std::chrono::steady_clock::time_point::max());
+  // Reads one reply (its status, or the child lost); false when `flags` has MSG_DONTWAIT and
+  // none is there.
+  absl::StatusOr<bool> ReadReply(const char* what, std::string* text, int flags);
   // Sums or broadcasts a copy of `values` placed after the buckets.
   absl::Status ThroughMemory(GangOp op, torch::Tensor& values, const char* what);
   // The child is gone (or must go): why, for every call from now on.
   absl::Status Lost(const char* what, const std::string& why);
   void End();
+  // Cuts the child's stderr back to nothing once it passed kMaxStderrBytes (c10d's warnings
+  // must not fill the worker's memory over a long run).
+  void BoundStderr();
 
   const GangOptions options_;
   std::string rendezvous_;
@@ -94,7 +120,8 @@ class ChildConnection : public GangConnection {
   char* base_ = nullptr;
   int64_t mapped_ = 0;
   int64_t bucket_bytes_ = 0;
-  int launched_ = 0;
+  int launched_ = 0;              // sums launched whose replies are not read yet
+  absl::Status launched_status_;  // the first error among the launched sums' replies
   absl::Status lost_;
 };
 
@@ -104,6 +131,12 @@ ChildConnection::~ChildConnection() {
   for (int fd : {memory_fd_, stderr_fd_}) {
     if (fd >= 0) close(fd);
   }
+}
+
+void ChildConnection::BoundStderr() {
+  struct stat file;
+  if (stderr_fd_ < 0 || fstat(stderr_fd_, &file) != 0 || file.st_size <= kMaxStderrBytes) return;
+  if (ftruncate(stderr_fd_, 0) == 0) lseek(stderr_fd_, 0, SEEK_SET);  // the child's offset too
 }
 
 void ChildConnection::End() {
@@ -120,35 +153,52 @@ absl::Status ChildConnection::Lost(const char* what, const std::string& why) {
   if (!lost_.ok()) return lost_;
   int status = 0;
   bool reaped = false;
+  bool killed_here = false;
   if (pid_ != 0) {
-    // Its socket closed: it is ending, or ended already.
+    // Its socket closed: it is ending, or ended already. One whose socket failed otherwise is
+    // given two seconds to end, then ended.
     if (socket_ >= 0) close(socket_);
     socket_ = -1;
-    pid_t done;
-    while ((done = waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
+    for (int look = 0; look < 200 && !reaped; ++look) {
+      const pid_t done = waitpid(pid_, &status, WNOHANG);
+      reaped = done == pid_;
+      if (done < 0 && errno != EINTR) break;
+      if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    reaped = done == pid_;
+    if (!reaped) {
+      kill(pid_, SIGKILL);
+      killed_here = true;
+      reaped = waitpid(pid_, &status, 0) == pid_;
+    }
     pid_ = 0;
   }
   std::string ended = why;
-  if (reaped && WIFSIGNALED(status)) {
+  if (reaped && WIFSIGNALED(status) && !killed_here) {
+    const int signal = WTERMSIG(status);
     ended = absl::StrCat(
-        "it was ended by signal ", WTERMSIG(status), " (", strsignal(WTERMSIG(status)),
-        WTERMSIG(status) == SIGABRT ? ": Gloo aborts it when a peer sends what it cannot take" : "",
+        "it was ended by signal ", signal, " (", strsignal(signal),
+        signal == SIGABRT   ? ": e.g. Gloo aborts it when a peer sends what it cannot take"
+        : signal == SIGKILL ? ": out of memory? the kernel ends it first (oom_score_adj 1000)"
+                            : "",
         ")");
   } else if (reaped && WIFEXITED(status)) {
     ended = absl::StrCat("it exited with code ", WEXITSTATUS(status));
   }
-  // Its last line on stderr (Gloo's or c10d's own words), at most 300 characters.
+  // Its own words on stderr: the last `what():` line (an exception's), else its last line.
   std::string last_words;
   if (stderr_fd_ >= 0) {
-    const off_t size = lseek(stderr_fd_, 0, SEEK_END);
+    struct stat file;
+    const off_t size = fstat(stderr_fd_, &file) == 0 ? file.st_size : 0;
     const off_t from = std::max<off_t>(0, size - 4096);
-    std::string tail(static_cast<size_t>(size - from), '\0');
+    std::string tail(static_cast<size_t>(std::max<off_t>(0, size - from)), '\0');
     if (size > 0 && pread(stderr_fd_, tail.data(), tail.size(), from) > 0) {
       std::vector<std::string> lines =
           absl::StrSplit(absl::StripTrailingAsciiWhitespace(tail), '\n');
-      last_words = std::string(absl::StripLeadingAsciiWhitespace(lines.back())).substr(0, 300);
+      std::string chosen = lines.back();
+      for (const std::string& line : lines) {
+        if (line.find("what():") != std::string::npos) chosen = line;
+      }
+      last_words = std::string(absl::StripLeadingAsciiWhitespace(chosen)).substr(0, 300);
     }
   }
   lost_ = absl::UnavailableError(
@@ -162,8 +212,8 @@ absl::Status ChildConnection::Start() {
   const GangOptions& o = options_;
   int sockets[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("a socket pair for the gang's process: ", std::strerror(errno)));
+    return absl::UnavailableError(absl::StrCat(
+        "rank ", o.rank, ": a socket pair for the gang's process: ", std::strerror(errno)));
   }
   socket_ = sockets[0];
   // Above descriptor 3 (a dup2 onto itself would keep its close-on-exec).
@@ -179,7 +229,7 @@ absl::Status ChildConnection::Start() {
   if (memory_fd_ < 0 || stderr_fd_ < 0) {
     close(sockets[1]);
     return absl::UnavailableError(
-        absl::StrCat("memory for the gang's process: ", std::strerror(errno)));
+        absl::StrCat("rank ", o.rank, ": memory for the gang's process: ", std::strerror(errno)));
   }
   std::vector<std::string> args = {
       "polytrain-worker",  // as ps shows it
@@ -194,6 +244,8 @@ absl::Status ChildConnection::Start() {
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, stderr_fd_, STDERR_FILENO);
   posix_spawn_file_actions_adddup2(&actions, memory_fd_, kGangMemoryFd);
+  // None of the worker's other files (its sockets, its jobs' files) go with it.
+  posix_spawn_file_actions_addclosefrom_np(&actions, kGangMemoryFd + 1);
   // A group of its own: a Ctrl-C to the worker's group drains the worker, whose gang steps
   // must still reach their peers.
   posix_spawnattr_t attributes;
@@ -207,17 +259,19 @@ absl::Status ChildConnection::Start() {
   close(sockets[1]);
   if (spawned != 0) {
     pid_ = 0;
-    return absl::UnavailableError(absl::StrCat("starting the gang's process (", o.process_binary,
-                                               "): ", std::strerror(spawned)));
+    return absl::UnavailableError(absl::StrCat("rank ", o.rank, ": starting the gang's process (",
+                                               o.process_binary, "): ", std::strerror(spawned)));
   }
-  POLYTRAIN_RETURN_IF_ERROR(AwaitReply("rendezvous", &rendezvous_));
+  POLYTRAIN_RETURN_IF_ERROR(
+      AwaitReply("rendezvous", &rendezvous_, std::chrono::steady_clock::now() + kStartTimeout));
   if (o.rank != 0) rendezvous_ = o.rendezvous;
   return absl::OkStatus();
 }
 
 absl::Status ChildConnection::Join(const torch::Device& device) {
   if (!device.is_cpu()) {
-    return absl::InternalError("a gang on the GPU joins in the worker's own process");
+    return absl::InternalError(
+        absl::StrCat("rank ", options_.rank, ": a gang on the GPU joins in the worker's process"));
   }
   POLYTRAIN_RETURN_IF_ERROR(Send(GangOp::kJoin, torch::Tensor(), 0, "join"));
   POLYTRAIN_RETURN_IF_ERROR(AwaitReply("join"));
@@ -228,19 +282,18 @@ absl::Status ChildConnection::Join(const torch::Device& device) {
 absl::Status ChildConnection::Map(int64_t bytes, const char* what) {
   if (bytes <= mapped_) return absl::OkStatus();
   const int64_t size = std::max(Aligned(bytes), 2 * mapped_);
-  if (base_ != nullptr) munmap(base_, static_cast<size_t>(mapped_));
-  base_ = nullptr;
-  mapped_ = 0;
-  if (ftruncate(memory_fd_, size) != 0) {
-    return absl::ResourceExhaustedError(absl::StrCat("sizing the gang's shared memory to ", size,
-                                                     " bytes: ", std::strerror(errno)));
+  // The old mapping stays until the new one is made: a failure leaves the memory as it was.
+  void* mapped = MAP_FAILED;
+  if (ftruncate(memory_fd_, size) == 0) {
+    mapped =
+        mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, memory_fd_, 0);
   }
-  void* mapped =
-      mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, memory_fd_, 0);
   if (mapped == MAP_FAILED) {
-    return absl::ResourceExhaustedError(absl::StrCat("mapping the gang's shared memory of ", size,
-                                                     " bytes: ", std::strerror(errno)));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("data-parallel ", what, " on rank ", options_.rank, ": ", size,
+                     " bytes of memory shared with the gang's process: ", std::strerror(errno)));
   }
+  if (base_ != nullptr) munmap(base_, static_cast<size_t>(mapped_));
   base_ = static_cast<char*>(mapped);
   mapped_ = size;
   GangRequest request;
@@ -268,7 +321,8 @@ absl::Status ChildConnection::Send(GangOp op, const torch::Tensor& tensor, int64
   return absl::OkStatus();
 }
 
-absl::Status ChildConnection::AwaitReply(const char* what, std::string* text) {
+absl::Status ChildConnection::AwaitReply(const char* what, std::string* text,
+                                         std::chrono::steady_clock::time_point deadline) {
   if (!lost_.ok()) return lost_;
   for (;;) {
     pollfd ready{socket_, POLLIN, 0};
@@ -279,15 +333,34 @@ absl::Status ChildConnection::AwaitReply(const char* what, std::string* text) {
     if (polled > 0) break;
     if (Cancelled(options_.cancel)) {
       End();
-      lost_ = absl::CancelledError(std::string(what) == "join"
-                                       ? "cancelled while joining the gang"
-                                       : absl::StrCat("cancelled in the data-parallel ", what));
+      lost_ = absl::CancelledError(absl::StrCat(
+          "rank ", options_.rank, ": ",
+          std::string(what) == "join" ? "cancelled while joining the gang"
+                                      : absl::StrCat("cancelled in the data-parallel ", what)));
+      return lost_;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      End();
+      lost_ = absl::UnavailableError(absl::StrCat(
+          "rank ", options_.rank,
+          ": the process that carries this rank's gang traffic did not "
+          "start within ",
+          std::chrono::duration_cast<std::chrono::seconds>(kStartTimeout).count(), " s"));
       return lost_;
     }
   }
+  absl::StatusOr<bool> read = ReadReply(what, text, 0);
+  return read.status();
+}
+
+absl::StatusOr<bool> ChildConnection::ReadReply(const char* what, std::string* text, int flags) {
+  if (!lost_.ok()) return lost_;
   char buffer[kMaxGangReplyBytes];
   ssize_t got;
-  while ((got = recv(socket_, buffer, sizeof(buffer), 0)) < 0 && errno == EINTR) {
+  while ((got = recv(socket_, buffer, sizeof(buffer), flags)) < 0 && errno == EINTR) {
+  }
+  if (got < 0 && (flags & MSG_DONTWAIT) != 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    return false;
   }
   if (got < static_cast<ssize_t>(sizeof(GangReply))) {
     return Lost(what, got < 0 ? std::strerror(errno) : "its socket closed");
@@ -297,13 +370,15 @@ absl::Status ChildConnection::AwaitReply(const char* what, std::string* text) {
   std::string said(buffer + sizeof(reply), static_cast<size_t>(got) - sizeof(reply));
   if (reply.code != 0) return absl::Status(static_cast<absl::StatusCode>(reply.code), said);
   if (text != nullptr) *text = std::move(said);
-  return absl::OkStatus();
+  return true;
 }
 
 absl::Status ChildConnection::ThroughMemory(GangOp op, torch::Tensor& values, const char* what) {
   POLYTRAIN_RETURN_IF_ERROR(WaitLaunched());
   if (!values.device().is_cpu() || !values.is_contiguous()) {
-    return absl::InternalError("the gang's process takes contiguous host tensors only");
+    return absl::InternalError(absl::StrCat("data-parallel ", what, " on rank ", options_.rank,
+                                            ": the gang's process takes contiguous host tensors "
+                                            "only"));
   }
   POLYTRAIN_RETURN_IF_ERROR(Map(bucket_bytes_ + values.nbytes(), what));
   torch::Tensor shared =

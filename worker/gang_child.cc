@@ -34,14 +34,19 @@ bool Reply(const absl::Status& status, const std::string& text) {
          static_cast<ssize_t>(message.size());
 }
 
+// The types c10d's Gloo sums and broadcasts (a model's buffers may be bool or uint8 masks).
 bool KnownType(int32_t dtype) {
   switch (static_cast<torch::ScalarType>(dtype)) {
     case torch::kFloat:
     case torch::kDouble:
     case torch::kHalf:
     case torch::kBFloat16:
-    case torch::kLong:
+    case torch::kBool:
+    case torch::kByte:
+    case torch::kChar:
+    case torch::kShort:
     case torch::kInt:
+    case torch::kLong:
       return true;
     default:
       return false;
@@ -50,6 +55,7 @@ bool KnownType(int32_t dtype) {
 
 // The shared memory as the parent last sized it.
 struct Mapping {
+  int rank = 0;  // for the errors
   char* base = nullptr;
   int64_t bytes = 0;
   ~Mapping() {
@@ -63,7 +69,8 @@ struct Mapping {
                         kGangMemoryFd, 0);
     if (mapped == MAP_FAILED) {
       return absl::ResourceExhaustedError(
-          absl::StrCat("mapping ", size, " bytes of shared memory: ", std::strerror(errno)));
+          absl::StrCat("rank ", rank, "'s gang process: mapping ", size,
+                       " bytes of shared memory: ", std::strerror(errno)));
     }
     base = static_cast<char*>(mapped);
     bytes = size;
@@ -71,14 +78,17 @@ struct Mapping {
   }
   // The request's tensor, if it lies inside the mapping.
   absl::StatusOr<torch::Tensor> View(const GangRequest& request) const {
-    if (!KnownType(request.dtype) || request.offset < 0 || request.numel < 0 ||
-        request.offset > bytes) {
-      return absl::InternalError("a request outside the shared memory");
+    if (!KnownType(request.dtype)) {
+      return absl::InternalError(absl::StrCat("rank ", rank, "'s gang process: tensors of type ",
+                                              request.dtype, " cannot be summed or broadcast"));
     }
     const auto dtype = static_cast<torch::ScalarType>(request.dtype);
     const int64_t size = c10::elementSize(dtype);
-    if (request.numel > (bytes - request.offset) / size) {
-      return absl::InternalError("a request outside the shared memory");
+    if (request.offset < 0 || request.numel < 0 || request.offset > bytes ||
+        request.numel > (bytes - request.offset) / size) {
+      return absl::InternalError(
+          absl::StrCat("rank ", rank, "'s gang process: ", request.numel, " elements at byte ",
+                       request.offset, " lie outside the ", bytes, " bytes of shared memory"));
     }
     return torch::from_blob(base + request.offset, {request.numel}, dtype);
   }
@@ -87,13 +97,11 @@ struct Mapping {
 }  // namespace
 
 int RunGangChild(int argc, char** argv) {
-  // It dies with the thread that started it, writes no core file (an abort is an answer here),
-  // and holds none of its parent's files but its socket, the memory and its stderr.
+  // It dies with the thread that started it and writes no core file (an abort is an answer
+  // here). Its parent gave it no file but its socket, the memory and its stderr.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   const rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
-  const int top = static_cast<int>(sysconf(_SC_OPEN_MAX));
-  for (int fd = kGangMemoryFd + 1; fd < top && fd < 65536; ++fd) close(fd);
   // A peer that resets a connection must cost a failed write, as in the worker.
   std::signal(SIGPIPE, SIG_IGN);
   // A peer's frame may ask for any length: short of memory, the kernel ends this process first,
@@ -108,7 +116,10 @@ int RunGangChild(int argc, char** argv) {
   if (argc != 7 || !absl::SimpleAtoi(argv[2], &options.rank) ||
       !absl::SimpleAtoi(argv[3], &options.world_size) || !absl::SimpleAtoi(argv[6], &timeout_ms) ||
       timeout_ms <= 0) {
-    Reply(absl::InternalError("the gang's process was started with arguments it cannot read"), "");
+    Reply(absl::InternalError(absl::StrCat("the gang's process was started with arguments it "
+                                           "cannot read (",
+                                           argc, " of them)")),
+          "");
     return 2;
   }
   options.host = argv[4];
@@ -120,6 +131,7 @@ int RunGangChild(int argc, char** argv) {
     return 0;
   }
   Mapping memory;
+  memory.rank = options.rank;
   for (;;) {
     GangRequest request;
     const ssize_t got = recv(STDIN_FILENO, &request, sizeof(request), 0);
@@ -151,7 +163,9 @@ int RunGangChild(int argc, char** argv) {
         break;
       }
       default:
-        status = absl::InternalError("a request the gang's process does not know");
+        status =
+            absl::InternalError(absl::StrCat("rank ", options.rank, "'s gang process: request ",
+                                             static_cast<int>(request.op), " is unknown"));
     }
     if (!Reply(status, "")) return 1;
   }

@@ -2,6 +2,7 @@
 // itself, as a worker runs them): sums and broadcasts as in this process, and a peer that sends
 // what Gloo cannot take ends that process, never this one.
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 
 #include <atomic>
@@ -75,16 +76,21 @@ Rank MakeRank(std::vector<int64_t> sizes, double fill) {
 }
 
 TEST(GangProcessTest, SumsAndBroadcastsAsInThisProcess) {
-  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(Contained(0), Contained(1));
+  // Two buckets (each parameter its own: 80 and 800 bytes against a 100-byte bucket limit), both
+  // in flight at once, each at its own place in the shared memory.
+  GangOptions lead = Contained(0);
+  lead.bucket_bytes = 100;
+  GangOptions other_rank = Contained(1);
+  other_rank.bucket_bytes = 100;
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(lead, other_rank);
   ASSERT_EQ(gang.size(), 2u);
   EXPECT_STREQ(gang[0]->backend(), "gloo");
   EXPECT_TRUE(gang[0]->in_own_process());
-  // Two buckets (each parameter its own: 80 and 800 bytes against a 100-byte bucket limit)
-  // would not change the sums; this checks them element by element.
   std::vector<Rank> ranks = {MakeRank({10, 100}, 1.5), MakeRank({10, 100}, 4.0)};
   ranks[0].weight = 0.25;
   ranks[1].weight = 0.75;
   for (int r = 0; r < 2; ++r) ASSERT_TRUE(gang[r]->AttachTo(ranks[r].weights).ok());
+  EXPECT_EQ(gang[0]->buckets(), 2u);
   for (int step = 0; step < 3; ++step) {
     auto other = std::async(std::launch::async, [&] { return ranks[1].Step(*gang[1]); });
     absl::StatusOr<torch::Tensor> lead = ranks[0].Step(*gang[0]);
@@ -103,19 +109,53 @@ TEST(GangProcessTest, SumsAndBroadcastsAsInThisProcess) {
       for (torch::Tensor& w : rank.weights) w.mutable_grad() = torch::Tensor();
     }
   }
-  // A sum larger than the gradients' memory (it grows), and a broadcast of rank 0's values.
-  std::vector<torch::Tensor> values = {torch::arange(100000, torch::kFloat),
-                                       torch::ones({100000}, torch::kFloat)};
+  // A sum of 4 MB, past the gradients' memory and its 1 MiB of room for metrics (both sides map
+  // it anew), and broadcasts of rank 0's values: floats, a view, and a model's bool and uint8
+  // buffers (masks).
+  constexpr int64_t kValues = 1 << 20;
+  std::vector<torch::Tensor> values = {torch::arange(kValues, torch::kFloat),
+                                       torch::ones({kValues}, torch::kFloat)};
   auto other = std::async(std::launch::async, [&] { return gang[1]->Sum(values[1]); });
   ASSERT_TRUE(gang[0]->Sum(values[0]).ok());
   ASSERT_TRUE(other.get().ok());
-  EXPECT_TRUE(torch::equal(values[0], torch::arange(100000, torch::kFloat) + 1));
+  EXPECT_TRUE(torch::equal(values[0], torch::arange(kValues, torch::kFloat) + 1));
   EXPECT_TRUE(torch::equal(values[1], values[0]));
-  std::vector<torch::Tensor> state = {torch::full({3, 4}, 7.0), torch::zeros({3, 4}).t()};
-  auto broadcast = std::async(std::launch::async, [&] { return gang[1]->Broadcast({state[1]}); });
-  ASSERT_TRUE(gang[0]->Broadcast({state[0]}).ok());
-  ASSERT_TRUE(broadcast.get().ok());
-  EXPECT_TRUE(torch::equal(state[1], torch::full({4, 3}, 7.0)));  // a view, written in place
+  const torch::Tensor mask = torch::tensor({true, false, true});
+  const torch::Tensor bytes = torch::tensor({7, 200}, torch::kUInt8);
+  std::vector<std::vector<torch::Tensor>> state = {
+      {torch::full({3, 4}, 7.0), mask.clone(), bytes.clone()},
+      {torch::zeros({3, 4}).t(), torch::zeros({3}, torch::kBool),
+       torch::zeros({2}, torch::kUInt8)}};
+  auto broadcast = std::async(std::launch::async, [&] { return gang[1]->Broadcast(state[1]); });
+  const absl::Status lead_broadcast = gang[0]->Broadcast(state[0]);
+  const absl::Status other_broadcast = broadcast.get();
+  ASSERT_TRUE(lead_broadcast.ok()) << lead_broadcast;
+  ASSERT_TRUE(other_broadcast.ok()) << other_broadcast;
+  EXPECT_TRUE(torch::equal(state[1][0], torch::full({4, 3}, 7.0)));  // a view, written in place
+  EXPECT_TRUE(torch::equal(state[1][1], mask));
+  EXPECT_TRUE(torch::equal(state[1][2], bytes));
+}
+
+// A model of many small parameters in buckets of one each: hundreds of sums in flight in one
+// step, more replies than the socket holds unread.
+TEST(GangProcessTest, HundredsOfBucketsInOneStep) {
+  GangOptions lead = Contained(0);
+  lead.bucket_bytes = 1;
+  GangOptions other_rank = Contained(1);
+  other_rank.bucket_bytes = 1;
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(lead, other_rank);
+  ASSERT_EQ(gang.size(), 2u);
+  const std::vector<int64_t> sizes(1000, 1);
+  std::vector<Rank> ranks = {MakeRank(sizes, 1.0), MakeRank(sizes, 2.0)};
+  for (int r = 0; r < 2; ++r) ASSERT_TRUE(gang[r]->AttachTo(ranks[r].weights).ok());
+  EXPECT_EQ(gang[0]->buckets(), 1000u);
+  auto other = std::async(std::launch::async, [&] { return ranks[1].Step(*gang[1]); });
+  const absl::StatusOr<torch::Tensor> step = ranks[0].Step(*gang[0]);
+  const absl::StatusOr<torch::Tensor> other_step = other.get();
+  ASSERT_TRUE(step.ok()) << step.status();
+  ASSERT_TRUE(other_step.ok()) << other_step.status();
+  EXPECT_DOUBLE_EQ(step->item<double>(), 3.0);
+  for (const torch::Tensor& w : ranks[0].weights) EXPECT_EQ(w.grad().item<double>(), 3.0);
 }
 
 // Probe CP: a hostile rank's all-reduce of the wrong length made Gloo throw on its transport
@@ -160,8 +200,11 @@ TEST(GangProcessTest, ACancelEndsAWaitForAPeerThatHangs) {
   const absl::StatusOr<torch::Tensor> step = rank.Step(*gang[0]);
   coordinator.join();
   EXPECT_EQ(step.status().code(), absl::StatusCode::kCancelled) << step.status();
-  EXPECT_EQ(step.status().message(), "cancelled in the data-parallel gradient all-reduce");
+  EXPECT_EQ(step.status().message(), "rank 0: cancelled in the data-parallel gradient all-reduce");
 }
+
+// Whether `pid` is gone and reaped (a zombie still answers kill).
+bool Reaped(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
 // This process's children that carry gang traffic.
 std::vector<pid_t> GangChildren() {
@@ -207,11 +250,13 @@ TEST(GangProcessTest, AKilledGangProcessIsAGangLostAndEndsWithItsGroup) {
     EXPECT_NE(status.message().find("is gone: it was ended by signal 9"), std::string::npos)
         << status;
   }
+  for (pid_t child : children) EXPECT_TRUE(Reaped(child)) << child;
   // A group that ends takes its process with it (reaped: no zombie left).
   gang = JoinedPair(Contained(0), Contained(1));
-  ASSERT_EQ(GangChildren().size(), 2u);
+  children = GangChildren();
+  ASSERT_EQ(children.size(), 2u);
   gang.clear();
-  EXPECT_TRUE(GangChildren().empty());
+  for (pid_t child : children) EXPECT_TRUE(Reaped(child)) << child;
 }
 
 TEST(GangProcessTest, ACancelWhileJoiningEndsTheGangsProcess) {
@@ -221,11 +266,14 @@ TEST(GangProcessTest, ACancelWhileJoiningEndsTheGangsProcess) {
   lead.timeout = std::chrono::hours(1);
   absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(lead);
   ASSERT_TRUE(group.ok()) << group.status();
+  const std::vector<pid_t> children = GangChildren();
+  ASSERT_EQ(children.size(), 1u);
   std::thread coordinator([&] { cancel = true; });  // rank 1 never comes; the coordinator stops
   const absl::Status joined = (*group)->Join();
   coordinator.join();
   EXPECT_EQ(joined.code(), absl::StatusCode::kCancelled) << joined;
-  EXPECT_TRUE(GangChildren().empty());
+  EXPECT_EQ(joined.message(), "rank 0: cancelled while joining the gang");
+  EXPECT_TRUE(Reaped(children[0]));
 }
 
 TEST(GangProcessTest, ABinaryThatCannotStartIsAGangLost) {

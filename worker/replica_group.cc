@@ -243,10 +243,13 @@ absl::Status ReplicaGroup::StartTogether(int64_t step, const std::vector<torch::
 absl::Status ReplicaGroup::Broadcast(const std::vector<torch::Tensor>& tensors) {
   torch::NoGradGuard no_grad;
   for (const torch::Tensor& t : tensors) {
-    // Gloo broadcasts contiguous tensors; a parameter may be a view.
-    torch::Tensor io = t.is_contiguous() ? t.detach() : t.detach().contiguous();
+    // Gloo broadcasts contiguous tensors (a parameter may be a view), and no bool ones before
+    // PyTorch 2.x (a model's mask buffer goes as bytes).
+    const bool as_bytes = t.scalar_type() == torch::kBool;
+    torch::Tensor io = as_bytes ? t.detach().to(torch::kUInt8).contiguous()
+                                : (t.is_contiguous() ? t.detach() : t.detach().contiguous());
     POLYTRAIN_RETURN_IF_ERROR(connection_->Broadcast(io));
-    if (!t.is_contiguous()) t.detach().copy_(io);
+    if (as_bytes || !t.is_contiguous()) t.detach().copy_(io);
   }
   return absl::OkStatus();
 }
