@@ -24,7 +24,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Runs a c10d call; an exception (Gloo's IoException, c10d's timeouts) becomes UNAVAILABLE.
+// Runs a c10d call; an exception (Gloo's IoException, c10d's timeouts, a store's reply it cannot
+// parse) becomes UNAVAILABLE.
 template <typename Fn>
 absl::Status Collective(const char* what, int rank, Fn&& fn) {
   try {
@@ -33,10 +34,12 @@ absl::Status Collective(const char* what, int rank, Fn&& fn) {
   } catch (const c10::Error& e) {
     return absl::UnavailableError(
         absl::StrCat("data-parallel ", what, " failed on rank ", rank,
-                     " (a replica is gone or stalled): ", e.what_without_backtrace()));
+                     " (a replica is gone, stalled, or sent what c10d cannot read): ",
+                     e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("data-parallel ", what, " failed on rank ", rank,
-                                               " (a replica is gone or stalled): ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("data-parallel ", what, " failed on rank ", rank,
+                     " (a replica is gone, stalled, or sent what c10d cannot read): ", e.what()));
   }
 }
 

@@ -87,8 +87,9 @@ int Main(int argc, char** argv) {
       "--metrics_out metrics.jsonl"};
   app.footer(absl::StrCat(
       "Service mode runs until SIGINT or SIGTERM, then gives its running jobs back to the "
-      "coordinator, each checkpointed where its logging window ends (requeued at once, to resume "
-      "elsewhere from there; at most ",
+      "coordinator, each checkpointed where its logging window ends (a data-parallel rank stops "
+      "at its next step, its gang resuming from its last stored checkpoint; requeued at once, to "
+      "resume elsewhere from there; at most ",
       kDrainSeconds,
       " s) and exits 0; the same, exit 6, when a job is stuck past --cancel_grace_seconds. "
       "A standalone job (--spec) stops at SIGINT or SIGTERM, with "
