@@ -64,15 +64,9 @@ class ChildConnection : public GangConnection {
     const int64_t offset = static_cast<const char*>(flat.data_ptr()) - base_;
     POLYTRAIN_RETURN_IF_ERROR(Send(GangOp::kSumGradients, flat, offset, "gradient all-reduce"));
     ++launched_;
-    // The replies that came meanwhile are read now: with hundreds of buckets unread they would
-    // fill the socket, the child would wait to send the next, and this side to send to it.
-    while (launched_ > 0) {
-      absl::StatusOr<bool> read = ReadReply("gradient all-reduce", nullptr, MSG_DONTWAIT);
-      if (read.ok() && !*read) break;
-      launched_status_.Update(read.status());
-      --launched_;
-    }
-    return lost_;
+    DrainLaunched();
+    // The first error: the buckets after it are not sent (each might wait out the timeout).
+    return !lost_.ok() ? lost_ : launched_status_;
   }
   absl::Status WaitLaunched() override {
     for (; launched_ > 0; --launched_) launched_status_.Update(AwaitReply("gradient all-reduce"));
@@ -91,7 +85,9 @@ class ChildConnection : public GangConnection {
  private:
   // The shared memory at least `bytes` long (both sides map it anew when it grows).
   absl::Status Map(int64_t bytes, const char* what);
-  absl::Status Send(GangOp op, const torch::Tensor& tensor, int64_t offset, const char* what);
+  // `size`: kMap's (the memory's bytes).
+  absl::Status Send(GangOp op, const torch::Tensor& tensor, int64_t offset, const char* what,
+                    int64_t size = 0);
   // The child's next reply. A cancel meanwhile ends the child (CANCELLED): a rank whose peer
   // hangs (a stopped host) is not stuck in its collective, as it would be in this process.
   // Past `deadline` (the child's start), the child is ended too (UNAVAILABLE).
@@ -101,10 +97,16 @@ class ChildConnection : public GangConnection {
   // Reads one reply (its status, or the child lost); false when `flags` has MSG_DONTWAIT and
   // none is there.
   absl::StatusOr<bool> ReadReply(const char* what, std::string* text, int flags);
+  // Reads the replies to launched sums that came meanwhile: with hundreds of buckets unread they
+  // would fill the socket, the child would wait to send the next, and this side to send to it.
+  void DrainLaunched();
+  // Ends the child for a cancel heard while waiting in `what`.
+  absl::Status CancelledIn(const char* what);
   // Sums or broadcasts a copy of `values` placed after the buckets.
   absl::Status ThroughMemory(GangOp op, torch::Tensor& values, const char* what);
-  // The child is gone (or must go): why, for every call from now on.
-  absl::Status Lost(const char* what, const std::string& why);
+  // The child is gone (or must go): why, for every call from now on. `closed`: its socket
+  // closed, so it is ending (waited for, up to 2 s); otherwise it is ended at once.
+  absl::Status Lost(const char* what, const std::string& why, bool closed = true);
   void End();
   // Cuts the child's stderr back to nothing once it passed kMaxStderrBytes (c10d's warnings
   // must not fill the worker's memory over a long run).
@@ -136,7 +138,8 @@ ChildConnection::~ChildConnection() {
 void ChildConnection::BoundStderr() {
   struct stat file;
   if (stderr_fd_ < 0 || fstat(stderr_fd_, &file) != 0 || file.st_size <= kMaxStderrBytes) return;
-  if (ftruncate(stderr_fd_, 0) == 0) lseek(stderr_fd_, 0, SEEK_SET);  // the child's offset too
+  // It writes at the end (O_APPEND), wherever that is now.
+  if (ftruncate(stderr_fd_, 0) != 0) return;  // tried again after the next step
 }
 
 void ChildConnection::End() {
@@ -149,7 +152,7 @@ void ChildConnection::End() {
   pid_ = 0;
 }
 
-absl::Status ChildConnection::Lost(const char* what, const std::string& why) {
+absl::Status ChildConnection::Lost(const char* what, const std::string& why, bool closed) {
   if (!lost_.ok()) return lost_;
   int status = 0;
   bool reaped = false;
@@ -159,7 +162,7 @@ absl::Status ChildConnection::Lost(const char* what, const std::string& why) {
     // given two seconds to end, then ended.
     if (socket_ >= 0) close(socket_);
     socket_ = -1;
-    for (int look = 0; look < 200 && !reaped; ++look) {
+    for (int look = 0; closed && look < 200 && !reaped; ++look) {
       const pid_t done = waitpid(pid_, &status, WNOHANG);
       reaped = done == pid_;
       if (done < 0 && errno != EINTR) break;
@@ -226,7 +229,7 @@ absl::Status ChildConnection::Start() {
   };
   memory_fd_ = Memfd("polytrain-gang-memory");
   stderr_fd_ = Memfd("polytrain-gang-stderr");
-  if (memory_fd_ < 0 || stderr_fd_ < 0) {
+  if (memory_fd_ < 0 || stderr_fd_ < 0 || fcntl(stderr_fd_, F_SETFL, O_APPEND) != 0) {
     close(sockets[1]);
     return absl::UnavailableError(
         absl::StrCat("rank ", o.rank, ": memory for the gang's process: ", std::strerror(errno)));
@@ -296,29 +299,62 @@ absl::Status ChildConnection::Map(int64_t bytes, const char* what) {
   if (base_ != nullptr) munmap(base_, static_cast<size_t>(mapped_));
   base_ = static_cast<char*>(mapped);
   mapped_ = size;
-  GangRequest request;
-  request.op = GangOp::kMap;
-  request.numel = size;
-  if (send(socket_, &request, sizeof(request), MSG_NOSIGNAL) != sizeof(request)) {
-    return Lost(what, absl::StrCat("its socket: ", std::strerror(errno)));
+  POLYTRAIN_RETURN_IF_ERROR(Send(GangOp::kMap, torch::Tensor(), 0, what, size));
+  const absl::Status mapped_there = AwaitReply(what);
+  if (!mapped_there.ok() && lost_.ok()) {
+    // The two sides no longer map the same memory: the gang is lost to this rank.
+    End();
+    lost_ = absl::UnavailableError(mapped_there.message());
   }
-  return AwaitReply(what);
+  return mapped_there.ok() ? mapped_there : lost_;
 }
 
 absl::Status ChildConnection::Send(GangOp op, const torch::Tensor& tensor, int64_t offset,
-                                   const char* what) {
+                                   const char* what, int64_t size) {
   if (!lost_.ok()) return lost_;
   GangRequest request;
   request.op = op;
+  request.numel = size;
   if (tensor.defined()) {
     request.dtype = static_cast<int32_t>(tensor.scalar_type());
     request.offset = offset;
     request.numel = tensor.numel();
   }
-  if (send(socket_, &request, sizeof(request), MSG_NOSIGNAL) != sizeof(request)) {
-    return Lost(what, absl::StrCat("its socket: ", std::strerror(errno)));
+  for (;;) {
+    const ssize_t sent = send(socket_, &request, sizeof(request), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent == static_cast<ssize_t>(sizeof(request))) return absl::OkStatus();
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // Its requests fill the socket (a child stuck in a collective with a hung peer): replies
+      // are read and a cancel heard meanwhile.
+      DrainLaunched();
+      if (!lost_.ok()) return lost_;
+      pollfd ready{socket_, POLLOUT, 0};
+      poll(&ready, 1, 100);
+      if (Cancelled(options_.cancel)) return CancelledIn(what);
+      continue;
+    }
+    const bool closed = sent < 0 && (errno == EPIPE || errno == ECONNRESET);
+    return Lost(what, absl::StrCat("its socket: ", std::strerror(errno)), closed);
   }
-  return absl::OkStatus();
+}
+
+void ChildConnection::DrainLaunched() {
+  while (launched_ > 0) {
+    absl::StatusOr<bool> read = ReadReply("gradient all-reduce", nullptr, MSG_DONTWAIT);
+    if (read.ok() && !*read) return;
+    launched_status_.Update(read.status());
+    --launched_;
+  }
+}
+
+absl::Status ChildConnection::CancelledIn(const char* what) {
+  End();
+  lost_ = absl::CancelledError(absl::StrCat(
+      "rank ", options_.rank, ": ",
+      std::string(what) == "join" ? "cancelled while joining the gang"
+                                  : absl::StrCat("cancelled in the data-parallel ", what)));
+  return lost_;
 }
 
 absl::Status ChildConnection::AwaitReply(const char* what, std::string* text,
@@ -328,17 +364,10 @@ absl::Status ChildConnection::AwaitReply(const char* what, std::string* text,
     pollfd ready{socket_, POLLIN, 0};
     const int polled = poll(&ready, 1, 100);
     if (polled < 0 && errno != EINTR) {
-      return Lost(what, absl::StrCat("waiting for it: ", std::strerror(errno)));
+      return Lost(what, absl::StrCat("waiting for it: ", std::strerror(errno)), false);
     }
     if (polled > 0) break;
-    if (Cancelled(options_.cancel)) {
-      End();
-      lost_ = absl::CancelledError(absl::StrCat(
-          "rank ", options_.rank, ": ",
-          std::string(what) == "join" ? "cancelled while joining the gang"
-                                      : absl::StrCat("cancelled in the data-parallel ", what)));
-      return lost_;
-    }
+    if (Cancelled(options_.cancel)) return CancelledIn(what);
     if (std::chrono::steady_clock::now() >= deadline) {
       End();
       lost_ = absl::UnavailableError(absl::StrCat(
@@ -363,7 +392,8 @@ absl::StatusOr<bool> ChildConnection::ReadReply(const char* what, std::string* t
     return false;
   }
   if (got < static_cast<ssize_t>(sizeof(GangReply))) {
-    return Lost(what, got < 0 ? std::strerror(errno) : "its socket closed");
+    const bool closed = got == 0 || errno == ECONNRESET;
+    return Lost(what, got < 0 ? std::strerror(errno) : "its socket closed", closed);
   }
   GangReply reply;
   std::memcpy(&reply, buffer, sizeof(reply));

@@ -61,10 +61,8 @@ struct Mapping {
   ~Mapping() {
     if (base != nullptr) munmap(base, static_cast<size_t>(bytes));
   }
+  // The old mapping stays until the new one is made.
   absl::Status Resize(int64_t size) {
-    if (base != nullptr) munmap(base, static_cast<size_t>(bytes));
-    base = nullptr;
-    bytes = 0;
     void* mapped = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED,
                         kGangMemoryFd, 0);
     if (mapped == MAP_FAILED) {
@@ -72,6 +70,7 @@ struct Mapping {
           absl::StrCat("rank ", rank, "'s gang process: mapping ", size,
                        " bytes of shared memory: ", std::strerror(errno)));
     }
+    if (base != nullptr) munmap(base, static_cast<size_t>(bytes));
     base = static_cast<char*>(mapped);
     bytes = size;
     return absl::OkStatus();

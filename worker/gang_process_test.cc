@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -158,6 +160,35 @@ TEST(GangProcessTest, HundredsOfBucketsInOneStep) {
   for (const torch::Tensor& w : ranks[0].weights) EXPECT_EQ(w.grad().item<double>(), 3.0);
 }
 
+// An error the gang's process answers (here: a type it does not sum) fails the step on every
+// rank alike, and the replies stay in step: the next sum is answered as its own.
+TEST(GangProcessTest, AnAnsweredErrorFailsTheStepAndTheGangGoesOn) {
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(Contained(0), Contained(1));
+  ASSERT_EQ(gang.size(), 2u);
+  std::vector<std::vector<torch::Tensor>> weights(2);
+  for (int r = 0; r < 2; ++r) {
+    weights[r] = {torch::zeros({4}, torch::kComplexFloat).requires_grad_()};
+    ASSERT_TRUE(gang[r]->AttachTo(weights[r]).ok());
+  }
+  // No backward: FinishStep sums zeros for every gradient backward did not reach.
+  auto step = [&](int r) {
+    gang[r]->BeginStep(1.0, torch::tensor(1.0));
+    return gang[r]->FinishStep().status();
+  };
+  auto other = std::async(std::launch::async, step, 1);
+  const absl::Status lead = step(0);
+  const absl::Status second = other.get();
+  for (const absl::Status& status : {lead, second}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
+    EXPECT_NE(status.message().find("cannot be summed or broadcast"), std::string::npos) << status;
+  }
+  std::vector<torch::Tensor> values = {torch::full({3}, 2.0), torch::full({3}, 5.0)};
+  auto sum = std::async(std::launch::async, [&] { return gang[1]->Sum(values[1]); });
+  ASSERT_TRUE(gang[0]->Sum(values[0]).ok());
+  ASSERT_TRUE(sum.get().ok());
+  EXPECT_TRUE(torch::equal(values[0], torch::full({3}, 7.0)));
+}
+
 // Probe CP: a hostile rank's all-reduce of the wrong length made Gloo throw on its transport
 // thread, and the process it was in (an honest worker, with every job on it) aborted. Here each
 // rank's Gloo is in its own process: whichever aborts, both ranks come back UNAVAILABLE, as for
@@ -226,11 +257,29 @@ std::vector<pid_t> GangChildren() {
 }
 
 TEST(GangProcessTest, AKilledGangProcessIsAGangLostAndEndsWithItsGroup) {
+  // A file of this process's that is not close-on-exec: the gang's processes do not hold it.
+  int pipe_ends[2];
+  ASSERT_EQ(pipe(pipe_ends), 0);
+  struct stat pipe_file;
+  ASSERT_EQ(fstat(pipe_ends[0], &pipe_file), 0);
+  const std::string pipe_name = "pipe:[" + std::to_string(pipe_file.st_ino) + "]";
   std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(Contained(0), Contained(1));
+  close(pipe_ends[0]);
+  close(pipe_ends[1]);
   ASSERT_EQ(gang.size(), 2u);
   std::vector<pid_t> children = GangChildren();
   ASSERT_EQ(children.size(), 2u);
   for (pid_t child : children) {
+    const std::string fds = "/proc/" + std::to_string(child) + "/fd";
+    DIR* listed = opendir(fds.c_str());
+    ASSERT_NE(listed, nullptr);
+    while (dirent* fd = readdir(listed)) {
+      char target[256] = {};
+      if (readlink((fds + "/" + fd->d_name).c_str(), target, sizeof(target) - 1) > 0) {
+        EXPECT_NE(std::string(target), pipe_name) << "fd " << fd->d_name;
+      }
+    }
+    closedir(listed);
     // Short of memory, the kernel ends a gang's process before its worker.
     int score = 0;
     std::ifstream("/proc/" + std::to_string(child) + "/oom_score_adj") >> score;
