@@ -18,7 +18,8 @@ struct GangOptions {
   int rank = 0;
   int world_size = 1;
   // The host the other ranks reach this one at (the worker's --advertise_address); Gloo's
-  // connections to this rank go there. Rank 0's store listens on every interface.
+  // connections to this rank go there. Rank 0's store listens there too with LibTorch 2.x, on
+  // every interface with 1.13 (which cannot bind one).
   std::string host = "127.0.0.1";
   // The gang's tensors may be on CUDA (spec.device not CPU): with NCCL, which picks its own
   // interfaces, `host` need not be this machine's, and is not checked when the group opens.

@@ -1,8 +1,11 @@
 // A gang's connections in a process of their own (GangOptions.process_binary: polytrain-worker
 // itself, as a worker runs them): sums and broadcasts as in this process, and a peer that sends
 // what Gloo cannot take ends that process, never this one.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "torch/version.h"
 #include "worker/replica_group.h"
 
 namespace polytrain {
@@ -323,6 +327,40 @@ TEST(GangProcessTest, ACancelWhileJoiningEndsTheGangsProcess) {
   EXPECT_EQ(joined.code(), absl::StatusCode::kCancelled) << joined;
   EXPECT_EQ(joined.message(), "rank 0: cancelled while joining the gang");
   EXPECT_TRUE(Reaped(children[0]));
+}
+
+// An IPv4 address of this machine's other than loopback, if it has one.
+std::string OtherAddressOfThisMachine() {
+  ifaddrs* interfaces = nullptr;
+  if (getifaddrs(&interfaces) != 0) return "";
+  std::string found;
+  for (ifaddrs* at = interfaces; at != nullptr && found.empty(); at = at->ifa_next) {
+    if (at->ifa_addr == nullptr || at->ifa_addr->sa_family != AF_INET) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(at->ifa_addr)->sin_addr, text, sizeof(text));
+    if (std::string(text).rfind("127.", 0) != 0) found = text;
+  }
+  freeifaddrs(interfaces);
+  return found;
+}
+
+// Rank 0's store listens on its host alone where LibTorch can bind one (2.x); 1.13's store
+// listens on every interface (README "Data-parallel jobs", Rendezvous).
+TEST(GangProcessTest, RankZerosStoreListensOnItsHostWhereLibTorchCan) {
+  const std::string other = OtherAddressOfThisMachine();
+  if (other.empty()) GTEST_SKIP() << "this machine has no address but loopback";
+  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(Contained(0));
+  ASSERT_TRUE(lead.ok()) << lead.status();
+  const std::string rendezvous = (*lead)->rendezvous();
+  ASSERT_EQ(rendezvous.rfind("127.0.0.1:", 0), 0u) << rendezvous;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(std::stoi(rendezvous.substr(10))));
+  inet_pton(AF_INET, other.c_str(), &address.sin_addr);
+  const int client = socket(AF_INET, SOCK_STREAM, 0);
+  const bool reached = connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  close(client);
+  EXPECT_EQ(reached, TORCH_VERSION_MAJOR < 2) << other;
 }
 
 TEST(GangProcessTest, ABinaryThatCannotStartIsAGangLost) {
