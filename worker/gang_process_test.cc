@@ -58,6 +58,15 @@ std::vector<std::unique_ptr<ReplicaGroup>> JoinedPair(GangOptions lead, GangOpti
   return groups;
 }
 
+// Both ranks with gradient buckets of at most `bucket_bytes`.
+std::vector<std::unique_ptr<ReplicaGroup>> JoinedPair(int64_t bucket_bytes) {
+  GangOptions lead = Contained(0);
+  lead.bucket_bytes = bucket_bytes;
+  GangOptions other = Contained(1);
+  other.bucket_bytes = bucket_bytes;
+  return JoinedPair(lead, other);
+}
+
 // One step of `weights.size()` parameters filled with `fill`: backward of sum(w * fill).
 struct Rank {
   std::vector<torch::Tensor> weights;
@@ -84,11 +93,7 @@ Rank MakeRank(std::vector<int64_t> sizes, double fill) {
 TEST(GangProcessTest, SumsAndBroadcastsAsInThisProcess) {
   // Two buckets (each parameter its own: 80 and 800 bytes against a 100-byte bucket limit), both
   // in flight at once, each at its own place in the shared memory.
-  GangOptions lead = Contained(0);
-  lead.bucket_bytes = 100;
-  GangOptions other_rank = Contained(1);
-  other_rank.bucket_bytes = 100;
-  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(lead, other_rank);
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(/*bucket_bytes=*/100);
   ASSERT_EQ(gang.size(), 2u);
   EXPECT_STREQ(gang[0]->backend(), "gloo");
   EXPECT_TRUE(gang[0]->in_own_process());
@@ -145,11 +150,7 @@ TEST(GangProcessTest, SumsAndBroadcastsAsInThisProcess) {
 // A model of many small parameters in buckets of one each: hundreds of sums in flight in one
 // step, more replies than the socket holds unread.
 TEST(GangProcessTest, HundredsOfBucketsInOneStep) {
-  GangOptions lead = Contained(0);
-  lead.bucket_bytes = 1;
-  GangOptions other_rank = Contained(1);
-  other_rank.bucket_bytes = 1;
-  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(lead, other_rank);
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(/*bucket_bytes=*/1);
   ASSERT_EQ(gang.size(), 2u);
   const std::vector<int64_t> sizes(1000, 1);
   std::vector<Rank> ranks = {MakeRank(sizes, 1.0), MakeRank(sizes, 2.0)};
