@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,10 +22,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "worker/child_spawn.h"
 #include "worker/gang_child.h"
 #include "worker/rendezvous_address.h"
-
-extern char** environ;
 
 namespace polytrain {
 namespace {
@@ -219,16 +217,8 @@ absl::Status ChildConnection::Start() {
         "rank ", o.rank, ": a socket pair for the gang's process: ", std::strerror(errno)));
   }
   socket_ = sockets[0];
-  // Above descriptor 3 (a dup2 onto itself would keep its close-on-exec).
-  auto Memfd = [](const char* name) {
-    const int fd = memfd_create(name, MFD_CLOEXEC);
-    if (fd < 0) return fd;
-    const int moved = fcntl(fd, F_DUPFD_CLOEXEC, kGangMemoryFd + 1);
-    close(fd);
-    return moved;
-  };
-  memory_fd_ = Memfd("polytrain-gang-memory");
-  stderr_fd_ = Memfd("polytrain-gang-stderr");
+  memory_fd_ = memfd_create("polytrain-gang-memory", MFD_CLOEXEC);
+  stderr_fd_ = memfd_create("polytrain-gang-stderr", MFD_CLOEXEC);
   if (memory_fd_ < 0 || stderr_fd_ < 0 || fcntl(stderr_fd_, F_SETFL, O_APPEND) != 0) {
     close(sockets[1]);
     return absl::UnavailableError(
@@ -238,27 +228,13 @@ absl::Status ChildConnection::Start() {
       "polytrain-worker",  // as ps shows it
       kGangChildFlag,     absl::StrCat(o.rank),           absl::StrCat(o.world_size), o.host,
       o.rendezvous,       absl::StrCat(o.timeout.count())};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, sockets[1], STDIN_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, stderr_fd_, STDERR_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, memory_fd_, kGangMemoryFd);
-  // None of the worker's other files (its sockets, its jobs' files) go with it.
-  posix_spawn_file_actions_addclosefrom_np(&actions, kGangMemoryFd + 1);
-  // A group of its own: a Ctrl-C to the worker's group drains the worker, whose gang steps
-  // must still reach their peers.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  const int spawned =
-      posix_spawn(&pid_, o.process_binary.c_str(), &actions, &attributes, argv.data(), environ);
-  posix_spawnattr_destroy(&attributes);
-  posix_spawn_file_actions_destroy(&actions);
+  // Its stdout is of no use (the gang's words go to the job's log through its replies).
+  ChildDescriptors descriptors;
+  descriptors.input = sockets[1];
+  descriptors.errors = stderr_fd_;
+  descriptors.extra = memory_fd_;  // its kGangMemoryFd
+  static_assert(kGangMemoryFd == kChildExtraDescriptor);
+  const int spawned = SpawnChild(o.process_binary, std::move(args), descriptors, &pid_);
   close(sockets[1]);
   if (spawned != 0) {
     pid_ = 0;

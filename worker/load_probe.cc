@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -25,8 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/validation.h"
 #include "spdlog/spdlog.h"
-
-extern char** environ;
+#include "worker/child_spawn.h"
 
 namespace polytrain {
 namespace {
@@ -47,33 +45,13 @@ void Reap(pid_t pid, int* status) {
   }
 }
 
-// Starts `binary` with `args` (after argv[0]), its stdin `input` (or /dev/null when -1), its
-// stdout and stderr /dev/null, in a process group of its own (a Ctrl-C or a signal to the
-// worker's group is not the file's). 0 and the child's pid, or posix_spawn's error.
+// Starts `binary` with `args` (after argv[0]), its stdin `input` (or /dev/null when -1); its
+// output is of no use here (the load here says why a file is refused): discarded.
 int Spawn(const std::string& binary, std::vector<std::string> args, int input, pid_t* pid) {
   args.insert(args.begin(), binary);
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  // Its output is of no use here (the load here says why a file is refused): discarded.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (input >= 0) {
-    posix_spawn_file_actions_adddup2(&actions, input, STDIN_FILENO);
-  } else {
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  }
-  for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
-    posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0);
-  }
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  const int spawned = posix_spawn(pid, binary.c_str(), &actions, &attributes, argv.data(), environ);
-  posix_spawnattr_destroy(&attributes);
-  posix_spawn_file_actions_destroy(&actions);
-  return spawned;
+  ChildDescriptors descriptors;
+  descriptors.input = input;
+  return SpawnChild(binary, std::move(args), descriptors, pid);
 }
 
 // A child started ahead, LibTorch loaded, waiting on its stdin (a socket) for the file to load:
@@ -208,10 +186,6 @@ void BecomeLoadProbeChild() {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   const rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
-  // Started by posix_spawn, its descriptors 0-2 are its input and /dev/null; the rest are its
-  // parent's.
-  const int top = static_cast<int>(sysconf(_SC_OPEN_MAX));
-  for (int fd = 3; fd < top && fd < 65536; ++fd) close(fd);
 }
 
 void EnableLoadProbe(const std::string& binary) { Pool().Enable(binary); }

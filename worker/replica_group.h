@@ -12,8 +12,6 @@
 
 #include <torch/torch.h>
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>

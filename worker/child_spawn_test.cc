@@ -1,0 +1,98 @@
+// A child of the worker gets the descriptors it is given and no other, in a process group of its
+// own, even where a given descriptor is numbered where the child's own go.
+#include "worker/child_spawn.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace polytrain {
+namespace {
+
+std::string LinkOf(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::read_symlink(path, error).string();
+}
+
+TEST(ChildSpawnTest, OnlyTheGivenDescriptorsReachTheChild) {
+  int input[2];
+  ASSERT_EQ(pipe(input), 0);  // neither end close-on-exec: only closefrom keeps them here
+  const int stray = memfd_create("polytrain-test-stray", 0);
+  const int extra = memfd_create("polytrain-test-extra", MFD_CLOEXEC);
+  ASSERT_GE(stray, 0);
+  ASSERT_GE(extra, 0);
+  ChildDescriptors descriptors;
+  descriptors.input = input[0];
+  descriptors.extra = extra;
+  pid_t pid = 0;
+  ASSERT_EQ(SpawnChild("/bin/cat", {"cat"}, descriptors, &pid), 0);  // waits on its stdin
+  std::set<std::string> open;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    open.insert(entry.path().filename().string());
+  }
+  const std::string child_fd = "/proc/" + std::to_string(pid) + "/fd/";
+  const std::string stdin_link = LinkOf(child_fd + "0");
+  const std::string stdout_link = LinkOf(child_fd + "1");
+  const std::string stderr_link = LinkOf(child_fd + "2");
+  const std::string extra_link = LinkOf(child_fd + "3");
+  const pid_t group = getpgid(pid);
+  kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_EQ(open, (std::set<std::string>{"0", "1", "2", "3"}));
+  EXPECT_EQ(stdin_link, LinkOf("/proc/self/fd/" + std::to_string(input[0])));
+  EXPECT_EQ(stdout_link, "/dev/null");
+  EXPECT_EQ(stderr_link, "/dev/null");
+  EXPECT_NE(extra_link.find("polytrain-test-extra"), std::string::npos) << extra_link;
+  EXPECT_EQ(group, pid);
+  for (int fd : {input[0], input[1], stray, extra}) close(fd);
+}
+
+// The worker's descriptor 0 given as the child's stderr: the child's stdin, set up first, must
+// not write over it before it is handed on.
+TEST(ChildSpawnTest, ADescriptorNumberedAsTheChildsOwnReachesItsPlace) {
+  int output[2];
+  int input[2];
+  ASSERT_EQ(pipe2(output, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(input, O_CLOEXEC), 0);
+  const int saved_stdin = dup(STDIN_FILENO);
+  ASSERT_GE(saved_stdin, 0);
+  ASSERT_EQ(dup2(output[1], STDIN_FILENO), STDIN_FILENO);
+  close(output[1]);
+  ChildDescriptors descriptors;
+  descriptors.input = input[0];
+  descriptors.errors = STDIN_FILENO;
+  pid_t pid = 0;
+  const int spawned = SpawnChild("/bin/sh", {"sh", "-c", "echo to-stderr >&2"}, descriptors, &pid);
+  dup2(saved_stdin, STDIN_FILENO);
+  close(saved_stdin);
+  close(input[0]);
+  close(input[1]);
+  ASSERT_EQ(spawned, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  char buffer[64] = {};
+  const ssize_t got = read(output[0], buffer, sizeof(buffer) - 1);
+  close(output[0]);
+  EXPECT_EQ(std::string(buffer, got > 0 ? static_cast<size_t>(got) : 0), "to-stderr\n");
+}
+
+TEST(ChildSpawnTest, ABinaryThatIsNotThereIsAnError) {
+  pid_t pid = 0;
+  EXPECT_EQ(
+      SpawnChild("/nonexistent/polytrain-worker", {"polytrain-worker"}, ChildDescriptors(), &pid),
+      ENOENT);
+}
+
+}  // namespace
+}  // namespace polytrain
