@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -148,17 +149,31 @@ TEST(GangProcessTest, SumsAndBroadcastsAsInThisProcess) {
 }
 
 // A model of many small parameters in buckets of one each: hundreds of sums in flight in one
-// step, more replies than the socket holds unread.
+// step, more replies than the socket holds unread (unread, parent and child would each wait to
+// send: the step is cancelled after two minutes, so that a deadlock fails here as CANCELLED).
 TEST(GangProcessTest, HundredsOfBucketsInOneStep) {
-  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(/*bucket_bytes=*/1);
+  std::atomic<bool> cancel{false};
+  GangOptions lead = Contained(0);
+  GangOptions other_rank = Contained(1);
+  for (GangOptions* options : {&lead, &other_rank}) {
+    options->bucket_bytes = 1;
+    options->cancel = &cancel;
+  }
+  std::vector<std::unique_ptr<ReplicaGroup>> gang = JoinedPair(lead, other_rank);
   ASSERT_EQ(gang.size(), 2u);
   const std::vector<int64_t> sizes(1000, 1);
   std::vector<Rank> ranks = {MakeRank(sizes, 1.0), MakeRank(sizes, 2.0)};
   for (int r = 0; r < 2; ++r) ASSERT_TRUE(gang[r]->AttachTo(ranks[r].weights).ok());
   EXPECT_EQ(gang[0]->buckets(), 1000u);
+  std::promise<void> stepped;
+  auto watchdog = std::async(std::launch::async, [&, done = stepped.get_future()] {
+    if (done.wait_for(std::chrono::minutes(2)) != std::future_status::ready) cancel = true;
+  });
   auto other = std::async(std::launch::async, [&] { return ranks[1].Step(*gang[1]); });
   const absl::StatusOr<torch::Tensor> step = ranks[0].Step(*gang[0]);
   const absl::StatusOr<torch::Tensor> other_step = other.get();
+  stepped.set_value();
+  watchdog.get();
   ASSERT_TRUE(step.ok()) << step.status();
   ASSERT_TRUE(other_step.ok()) << other_step.status();
   EXPECT_DOUBLE_EQ(step->item<double>(), 3.0);
