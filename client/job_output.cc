@@ -43,11 +43,11 @@ void PrintProgress(const Job& job, const MetricPoint& p, double eval_accuracy) {
   const int width = 24, filled = static_cast<int>(done * width);
   const double eta = done > 0 ? p.elapsed_seconds() * (1 - done) / done : 0;
   std::printf(
-      "\r%s [%s%s] %3.0f%% step %lld epoch %d/%d loss %s acc %s eval %s %s "
+      "\r%s [%s%s] %3.0f%% step %lld epoch %d of 0-%d loss %s acc %s eval %s %s "
       "samples/s ETA %.0fs\033[K",
       job.spec().name().c_str(), std::string(filled, '=').c_str(),
       std::string(width - filled, ' ').c_str(), 100 * done, static_cast<long long>(p.step()),
-      p.epoch() + 1, epochs, Fixed(Value(p.values(), "loss")).c_str(),
+      p.epoch(), epochs - 1, Fixed(Value(p.values(), "loss")).c_str(),
       Fixed(Value(p.values(), "accuracy")).c_str(), Fixed(eval_accuracy).c_str(),
       Rate(Value(p.values(), "samples_per_second")).c_str(), eta);
 }
@@ -173,9 +173,10 @@ void PrintLatestPoint(const Job& job, const MetricPoint* latest) {
   const std::string step = job.spec().max_steps() > 0
                                ? absl::StrCat(p.step(), " of ", job.spec().max_steps())
                                : absl::StrCat(p.step());
+  // 0-based, as watch and metrics number it.
   const std::string epoch = job.spec().epochs() > 0
-                                ? absl::StrCat(p.epoch() + 1, " of ", job.spec().epochs())
-                                : absl::StrCat(p.epoch() + 1);
+                                ? absl::StrCat(p.epoch(), " of 0-", job.spec().epochs() - 1)
+                                : absl::StrCat(p.epoch());
   const bool eval = p.kind() == MetricPoint::KIND_EVAL;
   std::printf(
       "  progress: step %s, epoch %s (%.0f%% of it), %.0f s into the attempt: %s loss %s "

@@ -45,7 +45,7 @@ TEST(PrintJobTest, ARunningJobSaysWhereItsNewestPointIs) {
     return testing::internal::GetCapturedStdout();
   };
   EXPECT_EQ(printed(&point),
-            "  progress: step 120, epoch 2 of 5 (40% of it), 12 s into the attempt: train loss "
+            "  progress: step 120, epoch 1 of 0-4 (40% of it), 12 s into the attempt: train loss "
             "0.5312 accuracy 0.8125, 2300 samples/s\n");
   job.mutable_spec()->set_epochs(0);
   job.mutable_spec()->set_max_steps(300);
@@ -53,7 +53,7 @@ TEST(PrintJobTest, ARunningJobSaysWhereItsNewestPointIs) {
   point.mutable_values()->clear();
   (*point.mutable_values())["eval_loss"] = 0.25;
   EXPECT_EQ(printed(&point),
-            "  progress: step 120 of 300, epoch 2 (40% of it), 12 s into the attempt: eval loss "
+            "  progress: step 120 of 300, epoch 1 (40% of it), 12 s into the attempt: eval loss "
             "0.2500 accuracy -\n");
   EXPECT_EQ(printed(nullptr), "  progress: no metric reported yet\n");
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -81,14 +82,25 @@ absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::st
     }
   }
   // Uploads that a crash cut short left their temporary files (nothing is in flight yet).
+  int removed = 0;
+  uintmax_t removed_bytes = 0;
   for (auto it = fs::recursive_directory_iterator(
            root, fs::directory_options::skip_permission_denied, error);
        !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
     std::error_code kind;
     if (it->is_regular_file(kind) &&
         absl::StrContains(it->path().filename().string(), kUploadMarker)) {
-      fs::remove(it->path(), kind);
+      std::error_code size_error;
+      const uintmax_t bytes = it->file_size(size_error);
+      if (fs::remove(it->path(), kind)) {
+        ++removed;
+        removed_bytes += size_error ? 0 : bytes;
+      }
     }
+  }
+  if (removed > 0) {
+    spdlog::info("{}: removed {} unfinished upload(s), {} bytes, that a stop cut short", root,
+                 removed, removed_bytes);
   }
   return std::unique_ptr<ArtifactStore>(new ArtifactStore(root));
 }

@@ -113,6 +113,30 @@ TEST_F(CoordinatorTest, ReportsAboutAnAttemptTheWorkerDoesNotHoldAreCounted) {
       << exposition();
 }
 
+// A worker re-sends its report of an attempt's end when it did not hear it was taken (the
+// coordinator restarted meanwhile): already recorded, it is no warning.
+TEST_F(CoordinatorTest, AnEndReportedAgainIsLoggedAsAlreadyRecorded) {
+  const Job job = Submit("ended");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  Finish(session, job, {}, 10);
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  polytrain::v1::WorkerMessage finished;
+  finished.mutable_finished()->set_job_id(job.id());
+  finished.mutable_finished()->set_attempt(1);
+  finished.mutable_finished()->set_steps(10);
+  ASSERT_TRUE(protocol_->Handle(session, finished).ok());
+  spdlog::default_logger()->sinks().pop_back();
+  EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
+  EXPECT_NE(log.str().find("worker w reported finished of job " + job.id() +
+                           " attempt 1 again (already recorded; the job is succeeded): dropped"),
+            std::string::npos)
+      << log.str();
+  EXPECT_EQ(log.str().find("which it does not hold"), std::string::npos) << log.str();
+}
+
 TEST_F(CoordinatorTest, ADeletedJobLeavesTheCountOfItsStateAndItsSeriesGo) {
   prometheus::Registry registry;
   CoordinatorMetrics metrics(registry, std::chrono::minutes(10));

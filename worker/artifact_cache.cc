@@ -32,15 +32,20 @@ absl::StatusOr<std::unique_ptr<ArtifactCache>> ArtifactCache::Open(const std::st
   }
   std::unique_ptr<ArtifactCache> cache(new ArtifactCache(dir, max_bytes, std::move(fetch)));
   std::vector<std::pair<fs::file_time_type, std::string>> found;
+  int unfinished = 0;
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
     if (!entry.is_regular_file(error)) continue;
     if (absl::StrContains(name, ".upload-")) {
-      fs::remove(entry.path(), error);  // a fetch that never finished
+      if (fs::remove(entry.path(), error)) ++unfinished;  // a fetch that never finished
       continue;
     }
     if (!IsHexDigest(name)) continue;  // not ours: left alone, and not counted
     found.emplace_back(entry.last_write_time(error), name);
+  }
+  if (unfinished > 0) {
+    spdlog::info("--artifact_cache_dir {}: removed {} fetch(es) that a stop cut short", dir,
+                 unfinished);
   }
   std::sort(found.begin(), found.end());
   for (const auto& [time, hex] : found) {

@@ -5,6 +5,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +15,8 @@
 #include "common/chunked_file.h"
 #include "common/sha256.h"
 #include "gtest/gtest.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 #include "testing/scratch_dir.h"
 
 namespace polytrain {
@@ -180,7 +183,13 @@ TEST_F(ArtifactCacheTest, ARestartedWorkerKeepsItsCopiesAndDropsPartialOnes) {
   const std::string partial = ArtifactHex(Store("another")) + ".upload-3";
   std::ofstream(dir_ / "cache" / partial) << "half";
   std::ofstream(dir_ / "cache" / "notes.txt") << "someone else's file";
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
   std::unique_ptr<ArtifactCache> reopened = Open(1000);
+  spdlog::default_logger()->sinks().pop_back();
+  EXPECT_NE(log.str().find("removed 1 fetch(es) that a stop cut short"), std::string::npos)
+      << log.str();
   EXPECT_EQ(reopened->bytes(), 20);
   EXPECT_FALSE(fs::exists(dir_ / "cache" / partial));
   EXPECT_TRUE(fs::exists(dir_ / "cache" / "notes.txt"));  // not ours: never removed

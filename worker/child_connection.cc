@@ -178,9 +178,11 @@ absl::Status ChildConnection::Lost(const char* what, const std::string& why, boo
     const int signal = WTERMSIG(status);
     ended = absl::StrCat(
         "it was ended by signal ", signal, " (", strsignal(signal),
-        signal == SIGABRT   ? ": e.g. Gloo aborts it when a peer sends what it cannot take"
-        : signal == SIGKILL ? ": out of memory? the kernel ends it first (oom_score_adj 1000)"
-                            : "",
+        signal == SIGABRT ? ": e.g. Gloo aborts it when a peer sends what it cannot take"
+        : signal == SIGKILL
+            ? ": a kill from outside, or the kernel short of memory, which ends it first "
+              "(oom_score_adj 1000)"
+            : "",
         ")");
   } else if (reaped && WIFEXITED(status)) {
     ended = absl::StrCat("it exited with code ", WEXITSTATUS(status));
