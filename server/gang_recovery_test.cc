@@ -51,6 +51,36 @@ TEST_F(GangSchedulingTest, ALostRankRequeuesTheWholeGangAsOneAttempt) {
             "(yet): data-parallel gradient all-reduce failed on rank 0: closed");
 }
 
+// The rank whose own gang process died reports after the survivor whose report requeued the
+// gang: its words, the cause, join the ended attempt's reason (once, however often it says so).
+TEST_F(GangSchedulingTest, ARankThatReportsItsLossLateIsHeardInTheEndedAttempt) {
+  const Job gang = SubmitGang("gang", 2, /*max_attempts=*/3);
+  RecordingChannel w1, w2;
+  const int64_t s1 = Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  Fail(s1, gang, "rank 0: Connection closed by peer", /*gang_lost=*/true);
+  const std::string first =
+      "rank 0 on worker w1 lost its gang (attempt 1), rank 1 on worker w2 not seen gone (yet): "
+      "rank 0: Connection closed by peer";
+  ASSERT_EQ(Get(gang.id()).error(), first);
+  polytrain::v1::WorkerMessage late;
+  late.mutable_failed()->set_job_id(gang.id());
+  late.mutable_failed()->set_attempt(1);
+  late.mutable_failed()->set_error("rank 1: its gang process was ended by signal 9");
+  late.mutable_failed()->set_gang_lost(true);
+  ASSERT_TRUE(protocol_->Handle(s2, late).ok());
+  const std::string heard =
+      first + "; then rank 1 on worker w2 said: rank 1: its gang process was ended by signal 9";
+  Job again = Get(gang.id());
+  ASSERT_EQ(again.ended_attempts_size(), 1);
+  EXPECT_EQ(again.ended_attempts(0).reason(), heard);
+  // The gang started again (w2's slot was freed by its report); `error` is the new attempt's.
+  EXPECT_EQ(again.attempts(), 2);
+  // Said again (a worker re-sends across a reconnect): the reason is not doubled.
+  ASSERT_TRUE(protocol_->Handle(s2, late).ok());
+  EXPECT_EQ(Get(gang.id()).ended_attempts(0).reason(), heard);
+}
+
 TEST_F(GangSchedulingTest, ALostGangNamesTheRankWhoseWorkerIsGoneBeforeTheOneThatReported) {
   const Job gang = SubmitGang("gang", 2, /*max_attempts=*/2);
   RecordingChannel w1, w2;

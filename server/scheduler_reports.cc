@@ -247,6 +247,7 @@ absl::Status Scheduler::AttemptFailed(int64_t session, const polytrain::v1::JobF
   if (failed.worker_exits()) workers_[session].draining = true;
   if (owned.job == nullptr) {  // an attempt it was told to stop has ended, or a stale report
     if (StoppedLocked(session, failed.job_id())) {
+      NoteLateRankLocked(session, failed);
       ScheduleLocked();
     } else {
       ReportDroppedLocked(session, "failed", failed.job_id(), failed.attempt());

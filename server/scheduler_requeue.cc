@@ -3,9 +3,11 @@
 // leases, time limits and requeues the store refused.
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
 #include "api/limits.h"
+#include "api/worker_messages.h"
 #include "common/timestamps.h"
 #include "server/scheduler.h"
 #include "spdlog/spdlog.h"
@@ -42,6 +44,33 @@ void RecordEndedAttempt(const Job& assigned, int64_t newest_step, bool given_bac
 }
 
 }  // namespace
+
+void Scheduler::NoteLateRankLocked(int64_t session, const polytrain::v1::JobFailed& failed) {
+  auto worker = workers_.find(session);
+  if (!failed.gang_lost() || failed.error().empty() || worker == workers_.end()) return;
+  absl::StatusOr<Job> job = store_->GetJob(failed.job_id());
+  if (!job.ok()) return;
+  polytrain::v1::EndedAttempt* ended = nullptr;
+  for (polytrain::v1::EndedAttempt& attempt : *job->mutable_ended_attempts()) {
+    if (attempt.attempt() == failed.attempt()) ended = &attempt;
+  }
+  if (ended == nullptr || ended->workers_size() < 2) return;
+  const auto rank =
+      std::find(ended->workers().begin(), ended->workers().end(), worker->second.hello.name());
+  if (rank == ended->workers().end()) return;
+  const std::string said = absl::StrCat("; then rank ", rank - ended->workers().begin(),
+                                        " on worker ", *rank, " said: ");
+  if (absl::StrContains(ended->reason(), said)) return;
+  const std::string reason = CutError(absl::StrCat(ended->reason(), said, failed.error()));
+  if (job->error() == ended->reason()) job->set_error(reason);
+  ended->set_reason(reason);
+  if (absl::Status stored = store_->UpdateJob(*job); !stored.ok()) {
+    spdlog::warn("{}: the store refused a rank's word on how attempt {} ended ({})", job->id(),
+                 failed.attempt(), std::string(stored.message()));
+    return;
+  }
+  watchers_.JobChanged(*job);
+}
 
 void Scheduler::StopRanksLocked(const std::string& job_id, RunningJob& job) {
   for (Rank& rank : job.ranks) {
