@@ -133,6 +133,7 @@ expect 0 '"state":"JOB_STATE_SUCCEEDED"' -- get "$job" --format json
 # empty list is [] (jq '.jobs[]' failed on {}).
 expect 0 '"priority":0' -- get "$job" --format json
 expect 0 '"jobs":[]' -- list --state paused --format json
+expect 0 '"jobs":[]' -- list --state PAUSED --format JSON  # words in any case, --state as --format
 expect 0 "cli-one" -- list --label team=cli
 expect 0 "kind,step,epoch,epoch_progress,elapsed_seconds,accuracy" -- metrics "$job"
 checks=$((checks + 1))

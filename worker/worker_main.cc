@@ -116,7 +116,7 @@ int Main(int argc, char** argv) {
   app.add_option("--device", device,
                  "service mode: devices offered; cuda offers every GPU LibTorch sees, one job "
                  "on each")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->transform(CLI::IsMember({"cpu", "cuda"}, CLI::ignore_case))
       ->capture_default_str();
   std::string gpus;
   app.add_option("--gpus", gpus,

@@ -91,7 +91,7 @@ Command AddArtifactsCommand(CLI::App& app) {
       ->add_option("--format", options->format,
                    "table or json (ListArtifactsResponse: artifacts, and next_page_token when "
                    "more than these are stored)")
-      ->check(CLI::IsMember({"table", "json"}))
+      ->transform(CLI::IsMember({"table", "json"}, CLI::ignore_case))
       ->capture_default_str();
   options->delete_command = artifacts->add_subcommand(
       "delete",

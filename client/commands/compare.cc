@@ -66,7 +66,7 @@ Command AddCompareCommand(CLI::App& app) {
   compare->add_flag("--per-job", options->per_job,
                     "also one row per job (with --format csv: the rows of the jobs instead)");
   compare->add_option("--format", options->format, "table, json or csv")
-      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->transform(CLI::IsMember({"table", "json", "csv"}, CLI::ignore_case))
       ->capture_default_str();
   compare
       ->add_option("--plot", options->plot,

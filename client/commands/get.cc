@@ -61,7 +61,7 @@ Command AddGetCommand(CLI::App& app) {
       "get", "Show one job, or a sweep: its search, rungs, trials and the ranking of its losses.");
   get->add_option("id", options->id, "job id, or sweep id (sweep-...)")->required();
   get->add_option("--format", options->format, "text (also: table) or json")
-      ->check(CLI::IsMember({"table", "text", "json"}))
+      ->transform(CLI::IsMember({"table", "text", "json"}, CLI::ignore_case))
       ->capture_default_str();
   return {get, [options](CoordinatorClient& client) { return RunGet(*options, client); }};
 }

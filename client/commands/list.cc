@@ -103,7 +103,7 @@ Command AddListCommand(CLI::App& app) {
                    "names on stderr)")
       ->check(NotEmpty());
   list->add_option("--format", options->format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}))
+      ->transform(CLI::IsMember({"table", "json"}, CLI::ignore_case))
       ->capture_default_str();
   return {list, [options](CoordinatorClient& client) { return RunList(*options, client); }};
 }

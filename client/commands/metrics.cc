@@ -33,7 +33,7 @@ Command AddMetricsCommand(CLI::App& app) {
   CLI::App* metrics = app.add_subcommand("metrics", "A job's metric history for notebooks.");
   metrics->add_option("id", options->id, "job id")->required();
   metrics->add_option("--format", options->format, "csv or json")
-      ->check(CLI::IsMember({"csv", "json"}))
+      ->transform(CLI::IsMember({"csv", "json"}, CLI::ignore_case))
       ->capture_default_str();
   metrics
       ->add_option("--max-points", options->max_points,

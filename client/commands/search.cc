@@ -244,7 +244,7 @@ Command AddSearchCommand(CLI::App& app) {
       ->required()
       ->check(ExistingPath());
   search->add_option("--strategy", options->strategy, "successive_halving or random")
-      ->check(CLI::IsMember({"successive_halving", "random"}))
+      ->transform(CLI::IsMember({"successive_halving", "random"}, CLI::ignore_case))
       ->capture_default_str();
   CLI::Option* grid = search->add_option(
       "--loss-grid", options->grids,
@@ -270,7 +270,7 @@ Command AddSearchCommand(CLI::App& app) {
       ->excludes(grid)
       ->capture_default_str();
   search->add_option("--unit", options->unit, "rungs in epochs or steps")
-      ->check(CLI::IsMember({"epochs", "steps"}))
+      ->transform(CLI::IsMember({"epochs", "steps"}, CLI::ignore_case))
       ->capture_default_str();
   search->add_option("--min-resource", options->min_resource, "the first rung")
       ->check(WholeNumber(1, std::numeric_limits<int64_t>::max()))

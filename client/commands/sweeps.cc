@@ -81,7 +81,7 @@ Command AddSweepsCommand(CLI::App& app) {
                    "the page after a previous list (the token its table names on stderr)")
       ->check(NotEmpty());
   sweeps->add_option("--format", options->format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}))
+      ->transform(CLI::IsMember({"table", "json"}, CLI::ignore_case))
       ->capture_default_str();
   return {sweeps, [options](CoordinatorClient& client) { return RunSweeps(*options, client); }};
 }

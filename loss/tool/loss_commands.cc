@@ -194,7 +194,7 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
                    "FILE, not both")
       ->check(ExistingPath());
   describe->add_option("--format", describe_options->format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))
+      ->transform(CLI::IsMember({"text", "json"}, CLI::ignore_case))
       ->capture_default_str();
   // Needed, but not marked required(): CLI11 would print REQUIRED beside both of its names.
   describe->callback([describe_options, tool, exit_code] {
@@ -216,7 +216,7 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
   curve
       ->add_option("--format", curve_options->format,
                    "text (a table per loss), table (a row per loss) or json")
-      ->check(CLI::IsMember({"text", "table", "json"}))
+      ->transform(CLI::IsMember({"text", "table", "json"}, CLI::ignore_case))
       ->capture_default_str();
   curve
       ->add_option("--plot", curve_options->plot,

@@ -194,7 +194,7 @@ int Main(int argc, char** argv) {
       ->required()
       ->check(ExistingPath());
   eval->add_option("--format", format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))
+      ->transform(CLI::IsMember({"text", "json"}, CLI::ignore_case))
       ->capture_default_str();
 
   LossBenchOptions bench_options;
@@ -223,14 +223,14 @@ int Main(int argc, char** argv) {
   bench->add_option("--filter", bench_options.filter, "only cases whose name contains this")
       ->check(NotEmpty());
   bench->add_option("--device", bench_options.device, "cpu or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->transform(CLI::IsMember({"cpu", "cuda"}, CLI::ignore_case))
       ->capture_default_str();
   std::string bench_path = "auto";
   bench
       ->add_option("--path", bench_path,
                    "where the fused op's series runs: auto (host for cpu, device for cuda), "
                    "host or device")
-      ->check(CLI::IsMember({"auto", "host", "device"}))
+      ->transform(CLI::IsMember({"auto", "host", "device"}, CLI::ignore_case))
       ->capture_default_str();
   bool no_naive = false, no_sigmoid = false;
   bench->add_flag("--no-naive", no_naive, "skip the naive compositions");
