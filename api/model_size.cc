@@ -1,5 +1,7 @@
 #include "api/model_size.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -90,6 +92,25 @@ double BuiltInModelParameters(const ModelSpec& model, const std::vector<int64_t>
 
 absl::Status CheckModelSize(const ModelSpec& model, const std::vector<int64_t>& sample_shape,
                             int64_t classes, const std::string& path) {
+  if (model.has_cnn() && sample_shape.size() == 3) {
+    // Each block halves the image: one that is 1 pixel high or wide has no block left to take.
+    int64_t height = sample_shape[1], width = sample_shape[2];
+    std::vector<int64_t> sides = {std::min(height, width)};
+    int fits = 0;
+    for (size_t block = 0; block < CnnChannels(model.cnn()).size(); ++block) {
+      if (height < 2 || width < 2) {
+        return InvalidField(
+            FieldPath(path, "cnn.channels"),
+            absl::StrCat(CnnChannels(model.cnn()).size(), " blocks are too many for samples [",
+                         absl::StrJoin(sample_shape, ", "), "]: each block halves the image (",
+                         absl::StrJoin(sides, " -> "), "), so at most ", fits, " fit"));
+      }
+      height /= 2;
+      width /= 2;
+      sides.push_back(std::min(height, width));
+      ++fits;
+    }
+  }
   const double parameters = BuiltInModelParameters(model, sample_shape, classes);
   if (parameters <= static_cast<double>(kMaxModelParameters)) return absl::OkStatus();
   const std::string field = model.has_mlp()   ? FieldPath(path, "mlp.hidden")

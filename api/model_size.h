@@ -22,7 +22,8 @@ double BuiltInModelParameters(const polytrain::v1::ModelSpec& model,
                               const std::vector<int64_t>& sample_shape, int64_t classes);
 
 // Refuses a built-in model of more than kMaxModelParameters parameters, naming the field that
-// sizes it (`path` is the ModelSpec's, e.g. "spec.model").
+// sizes it (`path` is the ModelSpec's, e.g. "spec.model"), and a CNN of more blocks than halve
+// the samples' image to one pixel (28 x 28 takes at most 4).
 absl::Status CheckModelSize(const polytrain::v1::ModelSpec& model,
                             const std::vector<int64_t>& sample_shape, int64_t classes,
                             const std::string& path);

@@ -56,7 +56,8 @@ int64_t Product(const std::vector<int64_t>& v) {
 absl::StatusOr<nn::Sequential> BuildModel(const polytrain::v1::ModelSpec& spec,
                                           const std::vector<int64_t>& shape, int64_t classes,
                                           const std::string& path) {
-  // Before a byte of it is allocated: a model too large is an error, not an out-of-memory kill.
+  // Before a byte of it is allocated: a model too large is an error, not an out-of-memory kill;
+  // a CNN of more blocks than its image takes, an error rather than an empty image.
   POLYTRAIN_RETURN_IF_ERROR(CheckModelSize(spec, shape, classes, path));
   nn::Sequential model;
   switch (spec.architecture_case()) {
@@ -90,11 +91,7 @@ absl::StatusOr<nn::Sequential> BuildModel(const polytrain::v1::ModelSpec& spec,
   }
   int64_t channels = shape[0], height = shape[1], width = shape[2];
   if (cnn) {
-    for (int out : CnnChannels(spec.cnn())) {
-      if (height < 2 || width < 2) {
-        return InvalidField(FieldPath(field, "channels"),
-                            "too many blocks: each halves the image, which is now 1 pixel");
-      }
+    for (int out : CnnChannels(spec.cnn())) {  // as many as the image takes (CheckModelSize)
       model->push_back(nn::Conv2d(nn::Conv2dOptions(channels, out, 3).padding(1)));
       model->push_back(nn::ReLU());
       model->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));

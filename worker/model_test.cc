@@ -45,6 +45,17 @@ TEST(ModelSizeTest, CountsEveryBuiltInModelsParametersAsBuilt) {
   }
 }
 
+TEST(ModelSizeTest, ACnnOfMoreBlocksThanItsImageTakesIsNotBuilt) {
+  EXPECT_TRUE(BuildModel(Model("cnn { channels: [1, 1, 1, 1] }"), {1, 16, 16}, 2).ok());
+  EXPECT_EQ(BuildModel(Model("cnn { channels: [1, 1] }"), {1, 2, 3}, 2).status().message(),
+            "spec.model.cnn.channels: 2 blocks are too many for samples [1, 2, 3]: each block "
+            "halves the image (2 -> 1), so at most 1 fit");
+  EXPECT_EQ(
+      BuildModel(Model("cnn { channels: [1, 1, 1, 1, 1] }"), {1, 16, 16}, 2).status().message(),
+      "spec.model.cnn.channels: 5 blocks are too many for samples [1, 16, 16]: each block "
+      "halves the image (16 -> 8 -> 4 -> 2 -> 1), so at most 4 fit");
+}
+
 TEST(ModelSizeTest, AModelOverTheBoundIsRefusedBeforeItIsAllocated) {
   // A linear model has classes x (features + 1) parameters: exactly the bound, then one
   // feature more. The second would need 4 GB had it been allocated.
