@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_spec.h"
 #include "api/limits.h"
@@ -222,12 +223,25 @@ absl::Status ValidatePaging(int page_size, const std::string& page_token,
 
 }  // namespace
 
+absl::Status ValidateSweepId(absl::string_view field, absl::string_view id) {
+  POLYTRAIN_RETURN_IF_ERROR(ValidateJobId(field, id));
+  constexpr size_t kHexDigits = 12;
+  const absl::string_view prefix = kSweepIdPrefix;
+  if (!absl::StartsWith(id, prefix) || id.size() != prefix.size() + kHexDigits ||
+      id.substr(prefix.size()).find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
+    return InvalidField(
+        field, absl::StrCat("not a sweep id (\"", prefix, "\" and ", kHexDigits,
+                            " lowercase hex digits, as SubmitSweep gives it): ", Quote(id)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateGetSweepRequest(const polytrain::v1::GetSweepRequest& request) {
-  return ValidateJobId("id", request.id());
+  return ValidateSweepId("id", request.id());
 }
 
 absl::Status ValidateCancelSweepRequest(const polytrain::v1::CancelSweepRequest& request) {
-  return ValidateJobId("id", request.id());
+  return ValidateSweepId("id", request.id());
 }
 
 absl::Status ValidateGetJobRequest(const polytrain::v1::GetJobRequest& request) {
@@ -297,7 +311,7 @@ absl::Status ValidateListSweepsRequest(const polytrain::v1::ListSweepsRequest& r
 }
 
 absl::Status ValidateDeleteSweepRequest(const polytrain::v1::DeleteSweepRequest& request) {
-  return ValidateJobId("id", request.id());
+  return ValidateSweepId("id", request.id());
 }
 
 absl::Status ValidateGetMetricsRequest(const polytrain::v1::GetMetricsRequest& request) {
@@ -325,7 +339,7 @@ absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest&
     }
   }
   if (!request.sweep_id().empty()) {
-    POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("sweep_id", request.sweep_id()));
+    POLYTRAIN_RETURN_IF_ERROR(ValidateSweepId("sweep_id", request.sweep_id()));
   }
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("metric", request.metric(), 0, kMaxValueNameLength));
   POLYTRAIN_RETURN_IF_ERROR(

@@ -19,6 +19,9 @@ namespace polytrain {
 // A job or sweep id as a request names it: set, at most kMaxJobIdLength characters of
 // [A-Za-z0-9._-].
 absl::Status ValidateJobId(absl::string_view field, absl::string_view id);
+// A sweep's id: "sweep-" and 12 lowercase hex digits, as SubmitSweep gives it; one of another
+// form can name no sweep, and is refused rather than looked up.
+absl::Status ValidateSweepId(absl::string_view field, absl::string_view id);
 
 // Optional; printable ASCII, at most `max_length` characters (the store keys idempotency by
 // owner and request id joined by a control character, which therefore cannot appear in either).

@@ -1,5 +1,6 @@
 #include "api/client_requests.h"
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
@@ -89,6 +90,24 @@ TEST(ClientRequestsTest, ASweepsBaseLeavesRoomForTheSweepAndLossLabels) {
   EXPECT_EQ(ValidateSubmitSweepRequest(request).status().message(),
             "base.labels: at most 30 labels in a sweep's base (each job also gets 'sweep' and "
             "'loss'), got 31");
+}
+
+TEST(ClientRequestsTest, ASweepIdIsOfTheFormSubmitSweepGives) {
+  EXPECT_TRUE(ValidateSweepId("id", "sweep-0123456789ab").ok());
+  for (const char* wrong : {"sweep-XYZ", "sweep-0000000000000", "sweep-00000000000",
+                            "job-0123456789ab", "sweep-0123456789AB", "Sweep-0123456789ab"}) {
+    EXPECT_EQ(ValidateSweepId("id", wrong).message(),
+              absl::StrCat("id: not a sweep id (\"sweep-\" and 12 lowercase hex digits, as "
+                           "SubmitSweep gives it): '",
+                           wrong, "'"));
+  }
+  EXPECT_EQ(ValidateSweepId("id", "").message(), "id: must be set");
+  polytrain::v1::GetSweepRequest get;
+  get.set_id("sweep-XYZ");
+  EXPECT_EQ(ValidateGetSweepRequest(get).code(), absl::StatusCode::kInvalidArgument);
+  polytrain::v1::CompareJobsRequest compare;
+  compare.set_sweep_id("sweep-XYZ");
+  EXPECT_EQ(ValidateCompareJobsRequest(compare).message().substr(0, 21), "sweep_id: not a sweep");
 }
 
 TEST(ClientRequestsTest, IdsAreOfTheCharactersTheCoordinatorGivesAndQuotedWhenNot) {

@@ -362,8 +362,10 @@ expect 4 "--sweep: no sweep $gang_sweep" -- list --sweep "$gang_sweep"
 expect 4 "id: no sweep $gang_sweep" -- get "$gang_sweep"
 expect 1 "page_token: a token of another ListJobs" -- list --limit 1 --page-token "$token"
 expect 1 "page_token: not a token from a previous ListJobs" -- list --page-token zz
-expect 4 "sweep_id: no jobs in sweep sweep-none" -- compare --sweep sweep-none
-expect 4 "--sweep: no sweep sweep-none" -- list --sweep sweep-none
+expect 4 "sweep_id: no jobs in sweep sweep-000000000000" -- compare --sweep sweep-000000000000
+expect 4 "--sweep: no sweep sweep-000000000000" -- list --sweep sweep-000000000000
+expect 1 "sweep_id: not a sweep id (\"sweep-\" and 12 lowercase hex digits" -- compare --sweep sweep-none
+expect 1 "--sweep: not a sweep id (" -- list --sweep sweep-none
 expect 2 "compare needs job ids or --sweep ID (one of them)" -- compare
 expect 2 "compare needs job ids or --sweep ID (one of them)" -- compare "$job" --sweep "$sweep"
 expect 1 "--plot $tmp/x.jpg: the file must end in .svg or .png" -- compare "$job" --plot "$tmp/x.jpg"

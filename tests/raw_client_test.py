@@ -203,7 +203,8 @@ class OpenCoordinatorTest(unittest.TestCase):
         self.assertEqual(len(sweep.request.losses), 12)
         for sweep_id, status in [("", grpc.StatusCode.INVALID_ARGUMENT),
                                  ("sweep-" + "f" * 100, grpc.StatusCode.INVALID_ARGUMENT),
-                                 ("sweep-nothere", grpc.StatusCode.NOT_FOUND)]:
+                                 ("sweep-nothere", grpc.StatusCode.INVALID_ARGUMENT),
+                                 ("sweep-000000000000", grpc.StatusCode.NOT_FOUND)]:
             code, message, _ = self.coordinator.call(
                 SERVICE + "GetSweep",
                 coordinator_pb2.GetSweepRequest(id=sweep_id).SerializeToString())
