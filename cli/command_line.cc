@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -300,16 +301,24 @@ CLI::Validator ExistingPath(bool directory) {
 }
 
 CLI::Validator WholeNumber(uint64_t min, uint64_t max) {
+  // int64's largest as the bound is no bound anyone types: help and errors say ">= min" (the
+  // exact range only to a value past it).
+  const std::string exact = absl::StrCat("in [", min, ", ", max, "]");
+  const std::string range = max == static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+                                ? absl::StrCat(">= ", min)
+                                : exact;
   return CLI::Validator(
-      [min, max](std::string& text) -> std::string {
+      [min, max, range, exact](std::string& text) -> std::string {
         uint64_t value = 0;
-        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
-            !absl::SimpleAtoi(text, &value) || value < min || value > max) {
-          return absl::StrCat("must be a whole number in [", min, ", ", max, "], got ", text);
+        const bool digits =
+            !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        const bool too_large = digits && (!absl::SimpleAtoi(text, &value) || value > max);
+        if (!digits || too_large || value < min) {
+          return absl::StrCat("must be a whole number ", too_large ? exact : range, ", got ", text);
         }
         return std::string();
       },
-      absl::StrCat("UINT in [", min, ", ", max, "]"));
+      absl::StrCat("UINT ", range));
 }
 
 CLI::Validator IntegerRange(int64_t min, int64_t max) {

@@ -2,6 +2,7 @@
 // same message for every bad value.
 #include "cli/command_line.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,20 @@ TEST(IntegerRangeTest, OnlyAWholeNumberWithinTheBoundsPasses) {
               std::string("must be a whole number in [-1000, 1000], got ") + bad)
         << bad;
   }
+}
+
+TEST(WholeNumberTest, Int64sLargestAsTheBoundReadsAsNone) {
+  const CLI::Validator rung = WholeNumber(1, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(Check(rung, "1"), "");
+  EXPECT_EQ(Check(rung, "9223372036854775807"), "");
+  EXPECT_EQ(Check(rung, "0"), "must be a whole number >= 1, got 0");
+  EXPECT_EQ(Check(rung, "-3"), "must be a whole number >= 1, got -3");
+  for (const char* past : {"9223372036854775808", "99999999999999999999"}) {
+    EXPECT_EQ(Check(rung, past),
+              std::string("must be a whole number in [1, 9223372036854775807], got ") + past);
+  }
+  EXPECT_EQ(Check(WholeNumber(), "-1"),
+            "must be a whole number in [0, 18446744073709551615], got -1");
 }
 
 // ParseCommandLine on `args` (argv[0] first); its exit code, or -1 when the tool goes on.

@@ -272,7 +272,10 @@ Command AddSearchCommand(CLI::App& app) {
   search->add_option("--unit", options->unit, "rungs in epochs or steps")
       ->transform(CLI::IsMember({"epochs", "steps"}, CLI::ignore_case))
       ->capture_default_str();
-  search->add_option("--min-resource", options->min_resource, "the first rung")
+  search
+      ->add_option("--min-resource", options->min_resource,
+                   "the first rung, in epochs or steps (--unit); at most the full budget, the "
+                   "base's epochs or max_steps")
       ->check(WholeNumber(1, std::numeric_limits<int64_t>::max()))
       ->capture_default_str();
   search->add_option("--eta", options->eta, "reduction factor: the top 1/eta go up a rung")
