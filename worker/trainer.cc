@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -38,6 +39,9 @@ namespace {
 using polytrain::v1::JobSpec;
 using polytrain::v1::MetricPoint;
 using Clock = std::chrono::steady_clock;
+
+// Inputs past this magnitude are named when training diverges (Fashion-MNIST's are in [0, 1]).
+constexpr double kLargeInput = 1e4;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -153,10 +157,20 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
           "or too large for the loss (check spec.model's weights",
           first_step > 0 ? " and the checkpoint resumed from" : "", ")"));
     }
-    return absl::AbortedError(
-        absl::StrCat("training diverged: the loss is ", loss,
-                     in_window ? " in the steps up to step " : " at step ", step, " (epoch ", epoch,
-                     "); lower spec.optimizer.learning_rate or set spec.optimizer.grad_clip_norm"));
+    // Inputs far from unit scale (a normalize whose std is tiny) blow up the first updates
+    // whatever the learning rate: said where they are the likelier cause.
+    const double largest_input = std::max(std::abs(data_.train.x.min().item<double>()),
+                                          std::abs(data_.train.x.max().item<double>()));
+    const std::string inputs =
+        largest_input > kLargeInput
+            ? absl::StrCat("; the training inputs reach |x| = ", largest_input,
+                           spec_.dataset().has_normalize() ? " after spec.dataset.normalize" : "",
+                           ": bring them nearer to unit scale")
+            : "";
+    return absl::AbortedError(absl::StrCat(
+        "training diverged: the loss is ", loss,
+        in_window ? " in the steps up to step " : " at step ", step, " (epoch ", epoch,
+        "); lower spec.optimizer.learning_rate or set spec.optimizer.grad_clip_norm", inputs));
   };
   model_->SetTraining(true);
 

@@ -228,6 +228,23 @@ TEST(TrainerTest, NonFiniteLossStopsTheJob) {
   const size_t at = message.find(" at step ");
   ASSERT_NE(at, std::string::npos) << message;
   EXPECT_EQ((*trainer)->steps_run() + 1, std::stoll(message.substr(at + 9))) << message;
+  EXPECT_EQ(message.find("inputs"), std::string::npos) << message;  // they are not the cause
+}
+
+// Inputs a normalize scaled to 1e20 diverge whatever the learning rate: the error says so.
+TEST(TrainerTest, ADivergenceFromHugeInputsNamesThem) {
+  JobSpec spec = Spec(kSyntheticMlpSpec);
+  spec.mutable_dataset()->mutable_normalize()->add_mean(0);
+  spec.mutable_dataset()->mutable_normalize()->add_std(1e-20);
+  absl::StatusOr<TrainingSummary> summary = testing_util::Train(spec, TrainerOptions());
+  ASSERT_EQ(summary.status().code(), absl::StatusCode::kAborted) << summary.status();
+  EXPECT_NE(summary.status().message().find("; the training inputs reach |x| = "),
+            std::string::npos)
+      << summary.status();
+  EXPECT_NE(summary.status().message().find(
+                " after spec.dataset.normalize: bring them nearer to unit scale"),
+            std::string::npos)
+      << summary.status();
 }
 
 TEST(TrainerTest, CancelStopsBeforeTheNextStep) {
