@@ -1,6 +1,7 @@
 #include "api/job_spec.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -243,7 +244,6 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path
       const std::string a =
           FieldPath(path, opt.kind_case() == OptimizerSpec::kAdam ? "adam" : "adamw");
       POLYTRAIN_RETURN_IF_ERROR(CheckProbability(FieldPath(a, "beta1"), adam.beta1()));
-      POLYTRAIN_RETURN_IF_ERROR(CheckProbability(FieldPath(a, "beta2"), adam.beta2()));
       // 0 once meant the default (before the betas had presence): a spec written then would
       // now train with a degenerate second moment. beta1 0 is a real choice (GANs).
       if (adam.has_beta2() && adam.beta2() == 0.0) {
@@ -251,6 +251,14 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path
             absl::StrCat(FieldPath(a, "beta2"),
                          ": 0 is refused (it once meant the default); leave the field "
                          "out for torch's 0.999"));
+      }
+      if (adam.has_beta2()) {
+        const std::string beta2 = FieldPath(a, "beta2");
+        POLYTRAIN_RETURN_IF_ERROR(CheckFinite(beta2, adam.beta2()));
+        if (adam.beta2() <= 0.0 || adam.beta2() >= 1.0) {
+          return InvalidField(beta2,
+                              absl::StrCat("must be in (0, 1), got ", ExactNumber(adam.beta2())));
+        }
       }
       POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(a, "eps"), adam.eps(), 0, 1));
       break;
@@ -260,6 +268,15 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path
   }
   const std::string lr = FieldPath(path, "learning_rate");
   POLYTRAIN_RETURN_IF_ERROR(CheckPositiveRange(lr, opt.learning_rate(), 10));
+  // The weights are float32: an update scaled by less would be 0 (as a loss coefficient that
+  // small is refused), and the job would "succeed" without training.
+  if (opt.learning_rate() < std::numeric_limits<float>::min()) {
+    return InvalidField(
+        lr, absl::StrFormat("%s is below %s, float32's smallest normal number (the weights are "
+                            "float32: every update would be 0)",
+                            ExactNumber(opt.learning_rate()),
+                            ExactNumber(std::numeric_limits<float>::min())));
+  }
   POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(path, "weight_decay"), opt.weight_decay(), 0, 1));
   return CheckRange(FieldPath(path, "grad_clip_norm"), opt.grad_clip_norm(), 0, 1e6);
 }

@@ -154,7 +154,15 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid("optimizer { sgd { nesterov: true } learning_rate: 0.1 }",
                 "spec.optimizer.sgd.nesterov: needs momentum > 0");
   ExpectInvalid("optimizer { adam { beta2: 1 } learning_rate: 0.1 }",
-                "spec.optimizer.adam.beta2: must be in [0, 1), got 1");
+                "spec.optimizer.adam.beta2: must be in (0, 1), got 1");
+  ExpectInvalid("optimizer { adam { beta2: -0.1 } learning_rate: 0.1 }",
+                "spec.optimizer.adam.beta2: must be in (0, 1), got -0.1");
+  EXPECT_TRUE(ValidateJobSpec(Spec("optimizer { adam {} learning_rate: 0.1 }")).ok());
+  ExpectInvalid("optimizer { sgd {} learning_rate: 1e-39 }",
+                "spec.optimizer.learning_rate: 1e-39 is below 1.1754943508222875e-38, float32's "
+                "smallest normal number (the weights are float32: every update would be 0)");
+  EXPECT_TRUE(
+      ValidateJobSpec(Spec("optimizer { sgd {} learning_rate: 1.1754943508222875e-38 }")).ok());
   ExpectInvalid("optimizer { adamw { beta2: 0 } learning_rate: 0.1 }",
                 "spec.optimizer.adamw.beta2: 0 is refused (it once meant the default); leave the "
                 "field out for torch's 0.999");
@@ -257,6 +265,19 @@ TEST(JobSpecTest, AModelTooLargeForAnyDataIsRefusedAtSubmit) {
   ExpectInvalid("model { mlp { hidden: [65536, 65536] } } dataset { tensors { path: 'd.pt' } }",
                 "spec.model.mlp.hidden: makes a model of 4,295,294,978 parameters for samples "
                 "[1, 1, 1] and 2 classes; the most is 1,000,000,000");
+}
+
+// Fashion-MNIST's 28 x 28 images take 4 blocks (28 -> 14 -> 7 -> 3 -> 1): a fifth would fail on
+// the worker, so it is refused at submit; a file's images may be larger.
+TEST(JobSpecTest, ACnnOfMoreBlocksThanTheImageTakesIsRefusedAtSubmit) {
+  const std::string fashion = " dataset { fashion_mnist {} }";
+  EXPECT_TRUE(ValidateJobSpec(Spec("model { cnn { channels: [1, 1, 1, 1] } }" + fashion)).ok());
+  ExpectInvalid("model { cnn { channels: [1, 1, 1, 1, 1] } }" + fashion,
+                "spec.model.cnn.channels: 5 blocks are too many for samples [1, 28, 28]: each "
+                "block halves the image (28 -> 14 -> 7 -> 3 -> 1), so at most 4 fit");
+  EXPECT_TRUE(ValidateJobSpec(Spec("model { cnn { channels: [1, 1, 1, 1, 1, 1, 1, 1] } } "
+                                   "dataset { tensors { path: 'data.pt' } }"))
+                  .ok());
 }
 
 TEST(JobSpecTest, ASweepBaseNeedsNoLossButEverythingElse) {
