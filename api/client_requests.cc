@@ -225,12 +225,11 @@ absl::Status ValidatePaging(int page_size, const std::string& page_token,
 
 absl::Status ValidateSweepId(absl::string_view field, absl::string_view id) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateJobId(field, id));
-  constexpr size_t kHexDigits = 12;
   const absl::string_view prefix = kSweepIdPrefix;
-  if (!absl::StartsWith(id, prefix) || id.size() != prefix.size() + kHexDigits ||
+  if (!absl::StartsWith(id, prefix) || id.size() != prefix.size() + kSweepIdHexDigits ||
       id.substr(prefix.size()).find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
     return InvalidField(
-        field, absl::StrCat("not a sweep id (\"", prefix, "\" and ", kHexDigits,
+        field, absl::StrCat("not a sweep id (\"", prefix, "\" and ", kSweepIdHexDigits,
                             " lowercase hex digits, as SubmitSweep gives it): ", Quote(id)));
   }
   return absl::OkStatus();

@@ -268,12 +268,12 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path
   }
   const std::string lr = FieldPath(path, "learning_rate");
   POLYTRAIN_RETURN_IF_ERROR(CheckPositiveRange(lr, opt.learning_rate(), 10));
-  // The weights are float32: an update scaled by less would be 0 (as a loss coefficient that
-  // small is refused), and the job would "succeed" without training.
+  // The weights are float32: an update scaled by so little cannot change them (as a loss
+  // coefficient that small is refused), and the job would "succeed" without training.
   if (opt.learning_rate() < std::numeric_limits<float>::min()) {
     return InvalidField(
         lr, absl::StrFormat("%s is below %s, float32's smallest normal number (the weights are "
-                            "float32: every update would be 0)",
+                            "float32: too small to change them)",
                             ExactNumber(opt.learning_rate()),
                             ExactNumber(std::numeric_limits<float>::min())));
   }

@@ -160,7 +160,7 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   EXPECT_TRUE(ValidateJobSpec(Spec("optimizer { adam {} learning_rate: 0.1 }")).ok());
   ExpectInvalid("optimizer { sgd {} learning_rate: 1e-39 }",
                 "spec.optimizer.learning_rate: 1e-39 is below 1.1754943508222875e-38, float32's "
-                "smallest normal number (the weights are float32: every update would be 0)");
+                "smallest normal number (the weights are float32: too small to change them)");
   EXPECT_TRUE(
       ValidateJobSpec(Spec("optimizer { sgd {} learning_rate: 1.1754943508222875e-38 }")).ok());
   ExpectInvalid("optimizer { adamw { beta2: 0 } learning_rate: 0.1 }",

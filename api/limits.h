@@ -137,6 +137,8 @@ inline constexpr char kSweepLabel[] = "sweep";
 inline constexpr char kLossLabel[] = "loss";
 inline constexpr char kJobIdPrefix[] = "job-";
 inline constexpr char kSweepIdPrefix[] = "sweep-";
+// A sweep id's lowercase hex digits after its prefix.
+inline constexpr int kSweepIdHexDigits = 12;
 // Job.error of a search trial cancelled between its rungs: it finished its rung, and the
 // sweep's report keeps that rung's value.
 inline constexpr char kCancelledWhilePaused[] = "cancelled while paused";

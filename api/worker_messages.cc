@@ -236,7 +236,7 @@ absl::Status ValidateRendezvousAddress(absl::string_view field, absl::string_vie
   return absl::OkStatus();
 }
 
-std::string CutError(const std::string& error) {
+std::string CutError(const std::string& error, size_t max_length) {
   // Control characters but line breaks and tabs as \xNN: an error from a worker goes into the
   // coordinator's log and onto users' terminals, where an escape sequence or a carriage return
   // would act, not read (a fuzzed worker's NUL bytes made the log a binary file).
@@ -249,8 +249,8 @@ std::string CutError(const std::string& error) {
       valid.push_back(c);
     }
   }
-  if (valid.size() <= kMaxErrorLength) return valid;
-  return absl::StrCat(Utf8Prefix(valid, kMaxErrorLength), "... (cut)");
+  if (valid.size() <= max_length) return valid;
+  return absl::StrCat(Utf8Prefix(valid, max_length), kCutMark);
 }
 
 absl::Status ValidateArtifactName(absl::string_view field, absl::string_view name) {

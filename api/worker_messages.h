@@ -10,6 +10,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "api/limits.h"
 #include "polytrain/v1/worker.pb.h"
 
 namespace polytrain {
@@ -39,8 +41,10 @@ absl::Status ValidateRendezvousAddress(absl::string_view field, absl::string_vie
 
 // A failed job's error as the coordinator keeps it and a worker sends it: valid UTF-8 (each byte
 // that is not, U+FFFD), control characters but line breaks and tabs written as \xNN, at most
-// kMaxErrorLength bytes cut between two characters, then a mark that it was cut.
-std::string CutError(const std::string& error);
+// `max_length` bytes cut between two characters, then a mark that it was cut (kCutMark).
+std::string CutError(const std::string& error, size_t max_length = kMaxErrorLength);
+// What CutError appends to an error it cut.
+inline constexpr absl::string_view kCutMark = "... (cut)";
 
 // An artifact's name, or a job id used as a directory: a single path component of
 // [A-Za-z0-9._-], 1 to kMaxArtifactNameLength characters, not starting with '.' (so never "."

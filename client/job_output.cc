@@ -38,16 +38,23 @@ std::string Rate(double v) { return std::isnan(v) ? "-" : absl::StrFormat("%.0f"
 
 // One progress line, rewritten in place on a terminal.
 void PrintProgress(const Job& job, const MetricPoint& p, double eval_accuracy) {
+  // Training ends at whichever budget it reaches first: its epochs or its max_steps.
   const int epochs = job.spec().epochs();
-  const double done = epochs > 0 ? std::min(1.0, (p.epoch() + p.epoch_progress()) / epochs) : 0;
+  const int64_t max_steps = job.spec().max_steps();
+  double done = epochs > 0 ? (p.epoch() + p.epoch_progress()) / epochs : 0;
+  if (max_steps > 0) done = std::max(done, static_cast<double>(p.step()) / max_steps);
+  done = std::min(1.0, done);
   const int width = 24, filled = static_cast<int>(done * width);
   const double eta = done > 0 ? p.elapsed_seconds() * (1 - done) / done : 0;
+  // 0-based, as the lines of watch number it.
+  const std::string epoch =
+      epochs > 0 ? absl::StrCat(p.epoch(), " of 0-", epochs - 1) : absl::StrCat(p.epoch());
   std::printf(
-      "\r%s [%s%s] %3.0f%% step %lld epoch %d of 0-%d loss %s acc %s eval %s %s "
+      "\r%s [%s%s] %3.0f%% step %lld epoch %s loss %s acc %s eval %s %s "
       "samples/s ETA %.0fs\033[K",
       job.spec().name().c_str(), std::string(filled, '=').c_str(),
       std::string(width - filled, ' ').c_str(), 100 * done, static_cast<long long>(p.step()),
-      p.epoch(), epochs - 1, Fixed(Value(p.values(), "loss")).c_str(),
+      epoch.c_str(), Fixed(Value(p.values(), "loss")).c_str(),
       Fixed(Value(p.values(), "accuracy")).c_str(), Fixed(eval_accuracy).c_str(),
       Rate(Value(p.values(), "samples_per_second")).c_str(), eta);
 }

@@ -227,6 +227,35 @@ TEST(WatchPrinterTest, APointWithoutARateShowsADashNotNan) {
             "  train step 7 epoch 0 (50%): loss 0.2500 accuracy - 1234567 samples/s\n");
 }
 
+// On a terminal: a job of max_steps alone shows its progress in steps and no count of epochs.
+TEST(WatchPrinterTest, TheProgressLineCountsWhicheverBudgetEndsTheJob) {
+  polytrain::v1::JobEvent state;
+  state.mutable_job()->set_id("job-0123456789ab");
+  state.mutable_job()->mutable_spec()->set_name("steps");
+  state.mutable_job()->mutable_spec()->set_epochs(0);
+  state.mutable_job()->mutable_spec()->set_max_steps(200);
+  state.mutable_job()->set_state(polytrain::v1::JOB_STATE_RUNNING);
+  polytrain::v1::JobEvent event;
+  polytrain::v1::MetricPoint& point = *event.mutable_point();
+  point.set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+  point.set_step(50);
+  point.set_epoch(1);
+  point.set_epoch_progress(0.5);
+  WatchPrinter printer(true);
+  testing::internal::CaptureStdout();
+  printer.Print(state);
+  printer.Print(event);
+  std::string printed = testing::internal::GetCapturedStdout();
+  EXPECT_NE(printed.find(" 25% step 50 epoch 1 loss"), std::string::npos) << printed;
+  state.mutable_job()->mutable_spec()->set_epochs(4);  // 1.5 of 4 epochs: further than 50/200
+  WatchPrinter both(true);
+  testing::internal::CaptureStdout();
+  both.Print(state);
+  both.Print(event);
+  printed = testing::internal::GetCapturedStdout();
+  EXPECT_NE(printed.find(" 38% step 50 epoch 1 of 0-3 loss"), std::string::npos) << printed;
+}
+
 TEST(PrintComparisonTest, AMissingValueIsAnEmptyCsvFieldAndAJsonNull) {
   polytrain::v1::CompareJobsResponse table;
   auto* row = table.add_losses();

@@ -10,25 +10,24 @@
 
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "spdlog/sinks/ostream_sink.h"
-#include "spdlog/spdlog.h"
+#include "testing/log_capture.h"
 
 namespace polytrain {
 namespace {
 
 TEST(GrpcLoggingTest, ABurstOfWarningsIsBoundedAndItsErrorsAreWarnings) {
-  std::ostringstream log;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
-  sink->set_pattern("%l %v");
-  spdlog::default_logger()->sinks().push_back(sink);
-  RouteGrpcLogsToSpdlog();
-  for (int i = 0; i < 3 * kGrpcWarningsPerMinute; ++i) {
-    gpr_log(GPR_ERROR, "Handshake failed with fatal error SSL_ERROR_SSL %d", i);
+  std::string log;
+  {
+    testing::ScopedLogCapture capture("%l %v");
+    RouteGrpcLogsToSpdlog();
+    for (int i = 0; i < 3 * kGrpcWarningsPerMinute; ++i) {
+      gpr_log(GPR_ERROR, "Handshake failed with fatal error SSL_ERROR_SSL %d", i);
+    }
+    SilenceGrpcLogs();
+    log = capture.text();
   }
-  SilenceGrpcLogs();
-  spdlog::default_logger()->sinks().pop_back();
-  const std::vector<std::string> lines = absl::StrSplit(log.str(), '\n', absl::SkipEmpty());
-  ASSERT_EQ(lines.size(), static_cast<size_t>(kGrpcWarningsPerMinute)) << log.str();
+  const std::vector<std::string> lines = absl::StrSplit(log, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kGrpcWarningsPerMinute)) << log;
   EXPECT_EQ(lines[0], "warning grpc: Handshake failed with fatal error SSL_ERROR_SSL 0");
 }
 

@@ -7,8 +7,7 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
-#include "spdlog/sinks/ostream_sink.h"
-#include "spdlog/spdlog.h"
+#include "testing/log_capture.h"
 
 namespace polytrain {
 namespace {
@@ -43,14 +42,15 @@ TEST_F(ArtifactStoreTest, OpeningRemovesWhatACrashedUploadLeft) {
   fs::create_directories(root_ / "sha256");
   std::ofstream(root_ / "sha256" / "abc.upload-7") << "half an upload";
   std::ofstream(root_ / "sha256" / "kept") << "a stored file";
-  std::ostringstream log;  // said, so that an operator knows where the space went
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
-  spdlog::default_logger()->sinks().push_back(sink);
-  store_ = *ArtifactStore::Open(root_.string());
-  spdlog::default_logger()->sinks().pop_back();
-  EXPECT_NE(log.str().find("removed 1 unfinished upload(s), 14 bytes, that a stop cut short"),
+  std::string log;  // said, so that an operator knows where the space went
+  {
+    testing::ScopedLogCapture capture;
+    store_ = *ArtifactStore::Open(root_.string());
+    log = capture.text();
+  }
+  EXPECT_NE(log.find("removed 1 unfinished upload(s), 14 bytes, that a stop cut short"),
             std::string::npos)
-      << log.str();
+      << log;
   EXPECT_FALSE(fs::exists(root_ / "sha256" / "abc.upload-7"));
   EXPECT_TRUE(fs::exists(root_ / "sha256" / "kept"));
 }

@@ -11,8 +11,7 @@
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "server/coordinator_test_fixture.h"
-#include "spdlog/sinks/ostream_sink.h"
-#include "spdlog/spdlog.h"
+#include "testing/log_capture.h"
 
 namespace polytrain {
 namespace {
@@ -93,17 +92,18 @@ TEST_F(CoordinatorTest, ReportsAboutAnAttemptTheWorkerDoesNotHoldAreCounted) {
   }
   // Logged once per job and stream, however often it comes: a worker that names millions of
   // jobs, or the same one in a loop, does not fill the coordinator's log.
-  std::ostringstream log;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
-  spdlog::default_logger()->sinks().push_back(sink);
-  polytrain::v1::WorkerMessage finished;
-  finished.mutable_finished()->set_job_id(job.id());
-  finished.mutable_finished()->set_attempt(1);
-  ASSERT_TRUE(protocol_->Handle(other, finished).ok());
-  ASSERT_TRUE(protocol_->Handle(other, finished).ok());
-  spdlog::default_logger()->sinks().pop_back();
-  EXPECT_EQ(log.str().find("which it does not hold"), std::string::npos)  // logged for metrics
-      << log.str();
+  std::string log;
+  {
+    testing::ScopedLogCapture capture;
+    polytrain::v1::WorkerMessage finished;
+    finished.mutable_finished()->set_job_id(job.id());
+    finished.mutable_finished()->set_attempt(1);
+    ASSERT_TRUE(protocol_->Handle(other, finished).ok());
+    ASSERT_TRUE(protocol_->Handle(other, finished).ok());
+    log = capture.text();
+  }
+  EXPECT_EQ(log.find("which it does not hold"), std::string::npos)  // logged for metrics
+      << log;
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_NE(exposition().find("polytrain_worker_messages_dropped_total{kind=\"metrics\"} 3\n"),
             std::string::npos)
@@ -120,21 +120,22 @@ TEST_F(CoordinatorTest, AnEndReportedAgainIsLoggedAsAlreadyRecorded) {
   RecordingChannel channel;
   const int64_t session = Connect("w", &channel);
   Finish(session, job, {}, 10);
-  std::ostringstream log;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
-  spdlog::default_logger()->sinks().push_back(sink);
-  polytrain::v1::WorkerMessage finished;
-  finished.mutable_finished()->set_job_id(job.id());
-  finished.mutable_finished()->set_attempt(1);
-  finished.mutable_finished()->set_steps(10);
-  ASSERT_TRUE(protocol_->Handle(session, finished).ok());
-  spdlog::default_logger()->sinks().pop_back();
+  std::string log;
+  {
+    testing::ScopedLogCapture capture;
+    polytrain::v1::WorkerMessage finished;
+    finished.mutable_finished()->set_job_id(job.id());
+    finished.mutable_finished()->set_attempt(1);
+    finished.mutable_finished()->set_steps(10);
+    ASSERT_TRUE(protocol_->Handle(session, finished).ok());
+    log = capture.text();
+  }
   EXPECT_EQ(State(job.id()), polytrain::v1::JOB_STATE_SUCCEEDED);
-  EXPECT_NE(log.str().find("worker w reported finished of job " + job.id() +
-                           " attempt 1 again (already recorded; the job is succeeded): dropped"),
+  EXPECT_NE(log.find("worker w reported finished of job " + job.id() +
+                     " attempt 1, an attempt already over (the job is succeeded): dropped"),
             std::string::npos)
-      << log.str();
-  EXPECT_EQ(log.str().find("which it does not hold"), std::string::npos) << log.str();
+      << log;
+  EXPECT_EQ(log.find("which it does not hold"), std::string::npos) << log;
 }
 
 TEST_F(CoordinatorTest, ADeletedJobLeavesTheCountOfItsStateAndItsSeriesGo) {

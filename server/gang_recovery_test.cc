@@ -2,6 +2,9 @@
 // whole gang as one attempt (naming the rank whose worker is gone), a rank's own failure fails
 // the job, a lapsed rank or a cancel reaches every rank, and ranks reattach to their workers
 // after a coordinator restart.
+#include <string>
+
+#include "api/limits.h"
 #include "gtest/gtest.h"
 #include "server/gang_test_fixture.h"
 
@@ -52,33 +55,67 @@ TEST_F(GangSchedulingTest, ALostRankRequeuesTheWholeGangAsOneAttempt) {
 }
 
 // The rank whose own gang process died reports after the survivor whose report requeued the
-// gang: its words, the cause, join the ended attempt's reason (once, however often it says so).
-TEST_F(GangSchedulingTest, ARankThatReportsItsLossLateIsHeardInTheEndedAttempt) {
-  const Job gang = SubmitGang("gang", 2, /*max_attempts=*/3);
+// gang: its words, the cause, join the ended attempt's reason; on the last attempt, the job's
+// error.
+TEST_F(GangSchedulingTest, ARankThatReportsItsLossLateIsHeard) {
+  const Job gang = SubmitGang("gang", 2, /*max_attempts=*/2);
   RecordingChannel w1, w2;
   const int64_t s1 = Connect("w1", &w1);
   const int64_t s2 = Connect("w2", &w2);
+  auto late = [&](int attempt) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_failed()->set_job_id(gang.id());
+    message.mutable_failed()->set_attempt(attempt);
+    message.mutable_failed()->set_error("rank 1: its gang process was ended by signal 9");
+    message.mutable_failed()->set_gang_lost(true);
+    return message;
+  };
   Fail(s1, gang, "rank 0: Connection closed by peer", /*gang_lost=*/true);
   const std::string first =
       "rank 0 on worker w1 lost its gang (attempt 1), rank 1 on worker w2 not seen gone (yet): "
       "rank 0: Connection closed by peer";
   ASSERT_EQ(Get(gang.id()).error(), first);
-  polytrain::v1::WorkerMessage late;
-  late.mutable_failed()->set_job_id(gang.id());
-  late.mutable_failed()->set_attempt(1);
-  late.mutable_failed()->set_error("rank 1: its gang process was ended by signal 9");
-  late.mutable_failed()->set_gang_lost(true);
-  ASSERT_TRUE(protocol_->Handle(s2, late).ok());
+  ASSERT_TRUE(protocol_->Handle(s2, late(1)).ok());
   const std::string heard =
       first + "; then rank 1 on worker w2 said: rank 1: its gang process was ended by signal 9";
   Job again = Get(gang.id());
   ASSERT_EQ(again.ended_attempts_size(), 1);
   EXPECT_EQ(again.ended_attempts(0).reason(), heard);
-  // The gang started again (w2's slot was freed by its report); `error` is the new attempt's.
+  // w2's report freed its slot: the gang runs again, its error still the last attempt's end.
+  EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_EQ(again.attempts(), 2);
-  // Said again (a worker re-sends across a reconnect): the reason is not doubled.
-  ASSERT_TRUE(protocol_->Handle(s2, late).ok());
+  EXPECT_EQ(again.error(), heard);
+  // Said again (from a new stream, say): taken as a stale report, the reason is not doubled.
+  ASSERT_TRUE(protocol_->Handle(s2, late(1)).ok());
   EXPECT_EQ(Get(gang.id()).ended_attempts(0).reason(), heard);
+  // The last attempt: no ended attempt is recorded, the job fails; the late words join its error.
+  Fail(s1, gang, "rank 0: Connection closed by peer", /*gang_lost=*/true);
+  ASSERT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_FAILED);
+  ASSERT_TRUE(protocol_->Handle(s2, late(2)).ok());
+  EXPECT_EQ(Get(gang.id()).error(),
+            "rank 0 on worker w1 lost its gang (attempt 2), rank 1 on worker w2 not seen gone "
+            "(yet): rank 0: Connection closed by peer; no attempts left of 2; then rank 1 on "
+            "worker w2 said: rank 1: its gang process was ended by signal 9");
+}
+
+// A rank's late words fill only the room an error has left: the first report's words stay.
+TEST_F(GangSchedulingTest, ALateRanksWordsAreCutToTheRoomLeft) {
+  const Job gang = SubmitGang("gang", 2, /*max_attempts=*/2);
+  RecordingChannel w1, w2;
+  const int64_t s1 = Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  Fail(s1, gang, std::string(3000, 'a'), /*gang_lost=*/true);
+  const std::string first = Get(gang.id()).error();
+  polytrain::v1::WorkerMessage message;
+  message.mutable_failed()->set_job_id(gang.id());
+  message.mutable_failed()->set_attempt(1);
+  message.mutable_failed()->set_error(std::string(5000, 'b'));
+  message.mutable_failed()->set_gang_lost(true);
+  ASSERT_TRUE(protocol_->Handle(s2, message).ok());
+  const std::string reason = Get(gang.id()).ended_attempts(0).reason();
+  EXPECT_EQ(reason.substr(0, first.size()), first);
+  EXPECT_EQ(reason.size(), kMaxErrorLength) << reason.substr(first.size());
+  EXPECT_EQ(reason.substr(reason.size() - 12), "bbb... (cut)");
 }
 
 TEST_F(GangSchedulingTest, ALostGangNamesTheRankWhoseWorkerIsGoneBeforeTheOneThatReported) {

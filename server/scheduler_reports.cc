@@ -52,14 +52,14 @@ void Scheduler::ReportDroppedLocked(int64_t session, const char* kind, const std
   }
   auto running = running_.find(job_id);
   if (running == running_.end()) {
-    // Its report of an attempt's end re-sent after a reconnect (the coordinator restarted before
-    // the worker heard it was taken): what it says is already recorded.
+    // A report about an attempt that is over, as the job's state says (typically re-sent after
+    // a coordinator restart, before the worker heard it was taken): no warning.
     absl::StatusOr<Job> stored = store_->GetJob(job_id);
     if (stored.ok() && stored->attempts() == attempt &&
         (IsFinalState(stored->state()) || stored->state() == polytrain::v1::JOB_STATE_PAUSED)) {
       spdlog::info(
-          "worker {} reported {} of job {} attempt {} again (already recorded; the job is {}): "
-          "dropped",
+          "worker {} reported {} of job {} attempt {}, an attempt already over (the job "
+          "is {}): dropped",
           worker->second.hello.name(), kind, job_id, attempt, JobStateWord(stored->state()));
       return;
     }

@@ -2,8 +2,9 @@
 // lost attempt (or failing the job when it has none left), and the lease loop's look at lapsed
 // leases, time limits and requeues the store refused.
 #include <algorithm>
+#include <string>
+#include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
 #include "api/limits.h"
@@ -50,20 +51,35 @@ void Scheduler::NoteLateRankLocked(int64_t session, const polytrain::v1::JobFail
   if (!failed.gang_lost() || failed.error().empty() || worker == workers_.end()) return;
   absl::StatusOr<Job> job = store_->GetJob(failed.job_id());
   if (!job.ok()) return;
-  polytrain::v1::EndedAttempt* ended = nullptr;
-  for (polytrain::v1::EndedAttempt& attempt : *job->mutable_ended_attempts()) {
-    if (attempt.attempt() == failed.attempt()) ended = &attempt;
+  // The attempt that ended: the newest requeued one, or the job's last when that failed it.
+  // (A stopped rank may name any attempt; only these take its words.)
+  polytrain::v1::EndedAttempt* ended =
+      job->ended_attempts().empty() ? nullptr : &*job->mutable_ended_attempts()->rbegin();
+  std::vector<std::string> workers;
+  std::string* reason = nullptr;
+  if (ended != nullptr && ended->attempt() == failed.attempt()) {
+    workers.assign(ended->workers().begin(), ended->workers().end());
+    reason = ended->mutable_reason();
+  } else if (job->attempts() == failed.attempt() &&
+             job->state() == polytrain::v1::JOB_STATE_FAILED) {
+    workers.assign(job->rank_workers().begin(), job->rank_workers().end());
+    reason = job->mutable_error();
   }
-  if (ended == nullptr || ended->workers_size() < 2) return;
-  const auto rank =
-      std::find(ended->workers().begin(), ended->workers().end(), worker->second.hello.name());
-  if (rank == ended->workers().end()) return;
-  const std::string said = absl::StrCat("; then rank ", rank - ended->workers().begin(),
-                                        " on worker ", *rank, " said: ");
-  if (absl::StrContains(ended->reason(), said)) return;
-  const std::string reason = CutError(absl::StrCat(ended->reason(), said, failed.error()));
-  if (job->error() == ended->reason()) job->set_error(reason);
-  ended->set_reason(reason);
+  if (reason == nullptr || workers.size() < 2) return;
+  const auto rank = std::find(workers.begin(), workers.end(), worker->second.hello.name());
+  if (rank == workers.end()) return;
+  const std::string said =
+      absl::StrCat("; then rank ", rank - workers.begin(), " on worker ", *rank, " said: ");
+  // Its words cut to the room an error has left (the first report's words stay whole).
+  constexpr size_t kLeastWords = 64;
+  const size_t used = reason->size() + said.size() + kCutMark.size();
+  if (used + kLeastWords > kMaxErrorLength) return;
+  const std::string noted =
+      absl::StrCat(*reason, said, CutError(failed.error(), kMaxErrorLength - used));
+  if (ended != nullptr && reason == ended->mutable_reason() && job->error() == *reason) {
+    job->set_error(noted);
+  }
+  *reason = noted;
   if (absl::Status stored = store_->UpdateJob(*job); !stored.ok()) {
     spdlog::warn("{}: the store refused a rank's word on how attempt {} ended ({})", job->id(),
                  failed.attempt(), std::string(stored.message()));

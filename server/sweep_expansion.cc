@@ -15,10 +15,12 @@ namespace polytrain {
 
 std::string SweepId(const std::string& owner, const std::string& client_request_id) {
   if (!client_request_id.empty()) {
-    return absl::StrCat(kSweepIdPrefix,
-                        Sha256Hex(RequestKey(owner, client_request_id)).substr(0, 12));
+    return absl::StrCat(
+        kSweepIdPrefix,
+        Sha256Hex(RequestKey(owner, client_request_id)).substr(0, kSweepIdHexDigits));
   }
   thread_local std::mt19937_64 random(std::random_device{}());
+  static_assert(kSweepIdHexDigits == 12, "the format below writes 12 digits of 48 bits");
   return absl::StrFormat("%s%012x", kSweepIdPrefix, random() & 0xffffffffffffULL);
 }
 

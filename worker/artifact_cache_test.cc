@@ -15,8 +15,7 @@
 #include "common/chunked_file.h"
 #include "common/sha256.h"
 #include "gtest/gtest.h"
-#include "spdlog/sinks/ostream_sink.h"
-#include "spdlog/spdlog.h"
+#include "testing/log_capture.h"
 #include "testing/scratch_dir.h"
 
 namespace polytrain {
@@ -183,13 +182,14 @@ TEST_F(ArtifactCacheTest, ARestartedWorkerKeepsItsCopiesAndDropsPartialOnes) {
   const std::string partial = ArtifactHex(Store("another")) + ".upload-3";
   std::ofstream(dir_ / "cache" / partial) << "half";
   std::ofstream(dir_ / "cache" / "notes.txt") << "someone else's file";
-  std::ostringstream log;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
-  spdlog::default_logger()->sinks().push_back(sink);
-  std::unique_ptr<ArtifactCache> reopened = Open(1000);
-  spdlog::default_logger()->sinks().pop_back();
-  EXPECT_NE(log.str().find("removed 1 fetch(es) that a stop cut short"), std::string::npos)
-      << log.str();
+  std::unique_ptr<ArtifactCache> reopened;
+  std::string log;
+  {
+    testing::ScopedLogCapture capture;
+    reopened = Open(1000);
+    log = capture.text();
+  }
+  EXPECT_NE(log.find("removed 1 fetch(es) that a stop cut short"), std::string::npos) << log;
   EXPECT_EQ(reopened->bytes(), 20);
   EXPECT_FALSE(fs::exists(dir_ / "cache" / partial));
   EXPECT_TRUE(fs::exists(dir_ / "cache" / "notes.txt"));  // not ours: never removed

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "gtest/gtest.h"
 #include "torch/version.h"
 #include "worker/replica_group.h"
@@ -169,10 +170,12 @@ TEST(GangProcessTest, HundredsOfBucketsInOneStep) {
   auto watchdog = std::async(std::launch::async, [&, done = stepped.get_future()] {
     if (done.wait_for(std::chrono::minutes(2)) != std::future_status::ready) cancel = true;
   });
+  // Released however the steps end (a throw too), so the watchdog's end is not waited out.
+  absl::Cleanup release_watchdog = [&] { stepped.set_value(); };
   auto other = std::async(std::launch::async, [&] { return ranks[1].Step(*gang[1]); });
   const absl::StatusOr<torch::Tensor> step = ranks[0].Step(*gang[0]);
   const absl::StatusOr<torch::Tensor> other_step = other.get();
-  stepped.set_value();
+  std::move(release_watchdog).Invoke();
   watchdog.get();
   ASSERT_TRUE(step.ok()) << step.status();
   ASSERT_TRUE(other_step.ok()) << other_step.status();

@@ -150,15 +150,8 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   // The data were checked finite on load, so a loss that is not finite at the run's first step,
   // before any update, comes from the model's weights: the learning rate is not the cause.
   auto diverged = [&](double loss, int64_t step, int64_t epoch, bool in_window) {
-    if (!in_window && step == first_step + 1) {
-      return absl::AbortedError(absl::StrCat(
-          "the loss is ", loss, " at step ", step, " (epoch ", epoch,
-          "), before any update of this run: the model's outputs on finite data are not finite "
-          "or too large for the loss (check spec.model's weights",
-          first_step > 0 ? " and the checkpoint resumed from" : "", ")"));
-    }
-    // Inputs far from unit scale (a normalize whose std is tiny) blow up the first updates
-    // whatever the learning rate: said where they are the likelier cause.
+    // Inputs far from unit scale (a normalize whose std is tiny) blow up the outputs and the
+    // first updates whatever the learning rate: said where they are the likelier cause.
     const double largest_input = std::max(std::abs(data_.train.x.min().item<double>()),
                                           std::abs(data_.train.x.max().item<double>()));
     const std::string inputs =
@@ -167,6 +160,13 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
                            spec_.dataset().has_normalize() ? " after spec.dataset.normalize" : "",
                            ": bring them nearer to unit scale")
             : "";
+    if (!in_window && step == first_step + 1) {
+      return absl::AbortedError(absl::StrCat(
+          "the loss is ", loss, " at step ", step, " (epoch ", epoch,
+          "), before any update of this run: the model's outputs on finite data are not finite "
+          "or too large for the loss (check spec.model's weights",
+          first_step > 0 ? " and the checkpoint resumed from" : "", ")", inputs));
+    }
     return absl::AbortedError(absl::StrCat(
         "training diverged: the loss is ", loss,
         in_window ? " in the steps up to step " : " at step ", step, " (epoch ", epoch,

@@ -231,7 +231,8 @@ TEST(TrainerTest, NonFiniteLossStopsTheJob) {
   EXPECT_EQ(message.find("inputs"), std::string::npos) << message;  // they are not the cause
 }
 
-// Inputs a normalize scaled to 1e20 diverge whatever the learning rate: the error says so.
+// Inputs a normalize scaled to 1e20 diverge whatever the learning rate (at the first step or
+// after it): the error says so.
 TEST(TrainerTest, ADivergenceFromHugeInputsNamesThem) {
   JobSpec spec = Spec(kSyntheticMlpSpec);
   spec.mutable_dataset()->mutable_normalize()->add_mean(0);
