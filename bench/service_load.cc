@@ -40,6 +40,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/coordinator_counters.h"
+#include "bench/service_load_checks.h"
 #include "bench/tiny_job_spec.h"
 #include "grpcpp/create_channel.h"
 #include "polytrain/v1/coordinator.grpc.pb.h"
@@ -51,14 +52,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using polytrain::v1::JobState;
 
-constexpr char kRunLabel[] = "service_load_run";
-
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-bool IsTerminal(JobState state) {
-  return state == polytrain::v1::JOB_STATE_SUCCEEDED || state == polytrain::v1::JOB_STATE_FAILED ||
-         state == polytrain::v1::JOB_STATE_CANCELLED;
-}
 
 polytrain::v1::JobSpec TinySpec(const std::string& run_id, int k) {
   polytrain::v1::JobSpec spec = TinyJobSpec("service-load-" + std::to_string(k));
@@ -92,27 +86,6 @@ void ReadRss(int pid, long* rss_kib, long* hwm_kib) {
     if (key == "VmHWM:") *hwm_kib = value;
   }
 }
-
-// What one job went through.
-struct JobRecord {
-  std::string id;                 // empty: never acknowledged
-  int submit_calls = 0;           // attempts of SubmitJob (1 unless a call failed in transport)
-  std::string submit_error;       // the last failed call's status
-  double submit_ms = -1;          // the acknowledged call's latency
-  double terminal_ms = -1;        // first SubmitJob call to the first terminal event
-  int terminal_events = 0;        // events carrying a terminal state of this job
-  int events_after_terminal = 0;  // state events, or live metric points, after the terminal one
-  bool finished_before_watch = false;  // the watch's first event was already terminal
-  JobState watched_state = polytrain::v1::JOB_STATE_UNSPECIFIED;
-  std::string watch_error;  // the stream's non-OK status
-  std::string job_error;    // Job.error of a non-succeeded job
-};
-
-struct Check {
-  std::string what;
-  bool ok;
-  std::string detail;
-};
 
 // One client: its own connection; submits its share of the jobs one after another, each watched
 // to its end, and records what each went through.
@@ -189,97 +162,6 @@ void RunClient(const std::string& address, const std::string& run_id, int c, int
       }
     }
     job_done();
-  }
-}
-
-// What the store says of the run, through ListJobs by its label: exactly the acknowledged jobs,
-// each terminal, SUCCEEDED, attempted once, in the state its watch saw.
-void AddStoreChecks(const std::string& address, const std::string& run_id,
-                    const std::vector<JobRecord>& records, int acknowledged,
-                    std::vector<Check>* checks) {
-  std::map<std::string, polytrain::v1::Job> listed;
-  int duplicates = 0;
-  std::string list_error;
-  auto stub = polytrain::v1::Coordinator::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  polytrain::v1::ListJobsRequest request;
-  (*request.mutable_labels())[kRunLabel] = run_id;
-  request.set_page_size(1000);
-  do {
-    polytrain::v1::ListJobsResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    const grpc::Status status = stub->ListJobs(&context, request, &response);
-    if (!status.ok()) {
-      list_error = status.error_message();
-      break;
-    }
-    for (const auto& job : response.jobs()) {
-      if (!listed.emplace(job.id(), job).second) ++duplicates;
-    }
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty());
-  int missing = 0, not_terminal = 0, bad_attempts = 0, store_not_succeeded = 0, mismatched = 0;
-  std::string example;
-  for (const JobRecord& r : records) {
-    if (r.id.empty()) continue;
-    auto it = listed.find(r.id);
-    if (it == listed.end()) {
-      ++missing;
-      continue;
-    }
-    const polytrain::v1::Job& job = it->second;
-    if (!IsTerminal(job.state())) ++not_terminal;
-    if (job.state() != polytrain::v1::JOB_STATE_SUCCEEDED) ++store_not_succeeded;
-    if (job.attempts() != 1) {
-      ++bad_attempts;
-      if (example.empty()) {
-        example = job.id() + " has attempts " + std::to_string(job.attempts());
-      }
-    }
-    if (r.terminal_events > 0 && job.state() != r.watched_state) ++mismatched;
-  }
-  const int extra = static_cast<int>(listed.size()) - (acknowledged - missing);
-  checks->push_back({"ListJobs ran", list_error.empty(), list_error});
-  checks->push_back({"store holds every acknowledged job and no other",
-                     missing == 0 && extra == 0 && duplicates == 0,
-                     std::to_string(missing) + " missing, " + std::to_string(extra) + " extra, " +
-                         std::to_string(duplicates) + " listed twice"});
-  checks->push_back({"every stored job terminal and SUCCEEDED",
-                     not_terminal == 0 && store_not_succeeded == 0,
-                     std::to_string(not_terminal) + " not terminal, " +
-                         std::to_string(store_not_succeeded) + " not succeeded"});
-  checks->push_back(
-      {"every stored job has attempts == 1", bad_attempts == 0,
-       std::to_string(bad_attempts) + " jobs" + (example.empty() ? "" : ", e.g. " + example)});
-  checks->push_back({"stored state == watched terminal state", mismatched == 0,
-                     std::to_string(mismatched) + " jobs"});
-}
-
-// The coordinator's own counters, as deltas over the run: each moved by exactly the jobs run.
-void AddCounterChecks(int port, const Counters& before, int acknowledged,
-                      std::vector<Check>* checks) {
-  Counters after;
-  const bool read = ReadCounters(port, &after);
-  checks->push_back({"/metrics readable", read, "no answer"});
-  if (read) {
-    auto delta = [](double a, double b) { return static_cast<long long>(a - b); };
-    auto check_eq = [&](const std::string& what, long long got, long long want) {
-      checks->push_back(
-          {what + " == " + std::to_string(want), got == want, "got " + std::to_string(got)});
-    };
-    check_eq("polytrain_job_submissions_total delta", delta(after.submissions, before.submissions),
-             acknowledged);
-    check_eq("polytrain_scheduling_latency_seconds_count delta (assignments)",
-             delta(after.scheduled, before.scheduled), acknowledged);
-    check_eq("polytrain_jobs{succeeded|failed|cancelled} delta",
-             delta(after.terminal, before.terminal), acknowledged);
-    check_eq("polytrain_job_transitions_total{to=succeeded|failed|cancelled} delta",
-             delta(after.entered_terminal, before.entered_terminal), acknowledged);
-    check_eq("polytrain_jobs{queued} delta", delta(after.queued, before.queued), 0);
-    check_eq("polytrain_jobs{running} delta", delta(after.running, before.running), 0);
-    check_eq("polytrain_rpc_requests_total{SubmitJob,OK} delta",
-             delta(after.submit_ok, before.submit_ok), acknowledged);
   }
 }
 

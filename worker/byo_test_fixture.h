@@ -44,6 +44,19 @@ class ByoFixture : public ::testing::Test {
   static inline std::string* root_ = nullptr;
 };
 
+// One test suite over the fixtures (made once for it), in byo_test.cc and byo_errors_test.cc.
+class ByoTest : public ByoFixture {
+ protected:
+  // A job on `data` (a tensor file) with `model` (a model spec's text).
+  static polytrain::v1::JobSpec Job(const std::string& model,
+                                    const std::string& data = "vectors.pt") {
+    return testing_util::Spec(
+        "name: 'byo' model { " + model + " } dataset { tensors { path: '" + data +
+        "' } } loss { poly1 { epsilon: 1 } } optimizer { sgd { momentum: 0.9 } "
+        "learning_rate: 0.05 } epochs: 2 batch_size: 64 seed: 5 log_every_steps: 10");
+  }
+};
+
 }  // namespace polytrain
 
 #endif  // POLYTRAIN_WORKER_BYO_TEST_FIXTURE_H_

@@ -13,6 +13,7 @@
 
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "worker/data_parallel_test_util.h"
 #include "worker/replica_group.h"
 #include "worker/trainer.h"
 #include "worker/trainer_test_util.h"
@@ -20,119 +21,15 @@
 namespace polytrain {
 namespace {
 
+using data_parallel_test::ExpectCloseWeights;
+using data_parallel_test::kSpec;
+using data_parallel_test::RankResult;
+using data_parallel_test::RunGang;
+using data_parallel_test::TrainAlone;
 using testing_util::ModelState;
 using testing_util::Spec;
 using testing_util::TempDir;
 using testing_util::VectorSink;
-
-// 100 training samples in batches of 16: six full batches and a short one of 4 each epoch, so a
-// gang of two sees a last batch that rank 1 has no rows of.
-constexpr char kSpec[] = R"(
-  name: "dp"
-  model { mlp { hidden: [32, 16] } }
-  dataset { synthetic { classes: 4 features: 12 train_samples: 100 test_samples: 64 } }
-  loss { poly1 { epsilon: 2 } }
-  optimizer { sgd { momentum: 0.9 } learning_rate: 0.05 }
-  epochs: 3
-  batch_size: 16
-  seed: 11
-  log_every_steps: 5
-)";
-
-// As polytrain-worker does at start-up: this process runs whole gangs, one rank per thread.
-[[maybe_unused]] const bool kFlightRecorderOff = [] {
-  ReplicaGroup::DisableFlightRecorder();
-  return true;
-}();
-
-struct RankResult {
-  absl::StatusOr<TrainingSummary> summary = absl::UnknownError("not run");
-  ModelState state;
-  std::vector<polytrain::v1::MetricPoint> points;
-  std::string backend;  // the process group it joined
-  size_t buckets = 0;
-  int64_t launched_during_backward = 0;
-};
-
-// Runs `world` replicas of `spec` to the end; `adjust` may change a rank's options (its
-// checkpoint directory, a cancel flag) before its trainer is made.
-std::vector<RankResult> RunGang(
-    const polytrain::v1::JobSpec& spec, int world,
-    const std::function<void(int rank, TrainerOptions&)>& adjust = nullptr,
-    int64_t bucket_bytes = ReplicaGroup::kBucketBytes) {
-  std::vector<RankResult> results(world);
-  std::vector<std::unique_ptr<ReplicaGroup>> groups(world);
-  ReplicaGroup::Options lead_options;
-  lead_options.world_size = world;
-  lead_options.bucket_bytes = bucket_bytes;
-  lead_options.timeout = std::chrono::seconds(60);
-  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
-  EXPECT_TRUE(lead.ok()) << lead.status();
-  if (!lead.ok()) return results;
-  groups[0] = *std::move(lead);
-  for (int rank = 1; rank < world; ++rank) {
-    ReplicaGroup::Options options = lead_options;
-    options.rank = rank;
-    options.rendezvous = groups[0]->rendezvous();
-    absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(options);
-    EXPECT_TRUE(group.ok()) << group.status();
-    if (!group.ok()) return results;
-    groups[rank] = *std::move(group);
-  }
-  // Trainers are made one after another (model initialization draws from LibTorch's global
-  // generator); they train side by side.
-  std::vector<std::unique_ptr<Trainer>> trainers(world);
-  std::vector<VectorSink> sinks(world);
-  for (int rank = 0; rank < world; ++rank) {
-    TrainerOptions options;
-    options.sink = &sinks[rank];
-    options.replicas = groups[rank].get();
-    if (adjust) adjust(rank, options);
-    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
-    EXPECT_TRUE(trainer.ok()) << trainer.status();
-    if (!trainer.ok()) return results;
-    trainers[rank] = *std::move(trainer);
-  }
-  std::vector<std::thread> threads;
-  for (int rank = 0; rank < world; ++rank) {
-    threads.emplace_back([&, rank] {
-      const absl::Status joined = groups[rank]->Join();
-      results[rank].backend = groups[rank]->backend();
-      results[rank].summary =
-          joined.ok() ? trainers[rank]->Run() : absl::StatusOr<TrainingSummary>(joined);
-      results[rank].buckets = groups[rank]->buckets();
-      results[rank].launched_during_backward = groups[rank]->buckets_launched_during_backward();
-      // A rank that stops leaves the gang, as its process would: its peers' next collective
-      // fails instead of waiting.
-      if (!results[rank].summary.ok()) groups[rank].reset();
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  for (int rank = 0; rank < world; ++rank) {
-    results[rank].state = trainers[rank]->model().State();
-    results[rank].points = sinks[rank].points;
-  }
-  return results;
-}
-
-ModelState TrainAlone(const polytrain::v1::JobSpec& spec, TrainerOptions options = {}) {
-  ModelState state;
-  absl::StatusOr<TrainingSummary> summary = testing_util::Train(spec, options, &state);
-  EXPECT_TRUE(summary.ok()) << summary.status();
-  return state;
-}
-
-// The same weights up to float32 summation order: a gang adds its ranks' partial gradients,
-// one trainer adds the whole batch's at once. 21 steps of SGD with momentum keep that within
-// 1e-5 absolute (weights are O(0.1)); a gang training on the wrong rows misses it by far more.
-void ExpectCloseWeights(const ModelState& a, const ModelState& b, double tolerance = 1e-5) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i].first, b[i].first);
-    const double difference = (a[i].second - b[i].second).abs().max().item<double>();
-    EXPECT_LE(difference, tolerance) << a[i].first;
-  }
-}
 
 TEST(DataParallelTest, TwoReplicasTrainAsOneOnTheSameGlobalBatch) {
   const polytrain::v1::JobSpec spec = Spec(kSpec);
@@ -353,137 +250,6 @@ TEST(DataParallelTest, RanksThatStartFromDifferentStepsAreRefused) {
             "rank 1 starts at step 0, rank 0 at step 5; 1 of 2 replicas differ from rank 0 (their "
             "checkpoints differ)");
   std::filesystem::remove_all(dir);
-}
-
-TEST(DataParallelTest, ARankThatLeavesStopsItsPeersInsteadOfHangingThem) {
-  polytrain::v1::JobSpec spec = Spec(kSpec);
-  spec.set_replicas(2);
-  std::atomic<bool> cancel{true};
-  std::vector<RankResult> gang = RunGang(spec, 2, [&](int rank, TrainerOptions& options) {
-    if (rank == 1) options.cancel = &cancel;  // rank 1 stops before its first step
-  });
-  ASSERT_FALSE(gang[1].summary.ok());
-  EXPECT_EQ(gang[1].summary.status().code(), absl::StatusCode::kCancelled);
-  ASSERT_FALSE(gang[0].summary.ok());
-  EXPECT_EQ(gang[0].summary.status().code(), absl::StatusCode::kUnavailable)
-      << gang[0].summary.status();
-  EXPECT_NE(
-      gang[0].summary.status().message().find(
-          "data-parallel gradient all-reduce failed on rank 0 (a replica is gone, stalled, or sent "
-          "what c10d cannot read)"),
-      std::string::npos)
-      << gang[0].summary.status();
-}
-
-// A rendezvous nothing listens at any more: rank 0's store, opened and closed.
-std::string ClosedRendezvous() {
-  ReplicaGroup::Options lead_options;
-  lead_options.world_size = 2;
-  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
-  EXPECT_TRUE(lead.ok()) << lead.status();
-  return lead.ok() ? (*lead)->rendezvous() : "127.0.0.1:1";
-}
-
-TEST(DataParallelTest, ARankThatCannotReachRankZeroSaysWhere) {
-  const std::string closed = ClosedRendezvous();
-  ReplicaGroup::Options options;
-  options.rank = 1;
-  options.world_size = 2;
-  options.rendezvous = closed;
-  options.timeout = std::chrono::seconds(1);
-  absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(options);
-  ASSERT_TRUE(group.ok()) << group.status();
-  const absl::Status joined = (*group)->Join();
-  EXPECT_EQ(joined.code(), absl::StatusCode::kUnavailable);
-  EXPECT_NE(joined.message().find("rank 1 could not reach rank 0's rendezvous at " + closed +
-                                  " within 1 s"),
-            std::string::npos)
-      << joined;
-}
-
-TEST(DataParallelTest, ACancelStopsAJoinThatWaitsForAGoneRank) {
-  // Rank 1 told of a rendezvous whose rank 0 died: it would try for the whole timeout.
-  const std::string closed = ClosedRendezvous();
-  std::atomic<bool> cancel{false};
-  ReplicaGroup::Options options;
-  options.rank = 1;
-  options.world_size = 2;
-  options.rendezvous = closed;
-  options.timeout = std::chrono::hours(1);
-  options.cancel = &cancel;
-  absl::StatusOr<std::unique_ptr<ReplicaGroup>> group = ReplicaGroup::Open(options);
-  ASSERT_TRUE(group.ok()) << group.status();
-  std::thread coordinator([&] { cancel = true; });  // the coordinator's stop, at any moment
-  EXPECT_EQ((*group)->Join().code(), absl::StatusCode::kCancelled);
-  coordinator.join();
-
-  // Rank 0 waiting for a rank 1 that never comes: cancelled, or after the timeout named.
-  ReplicaGroup::Options lead_options;
-  lead_options.world_size = 2;
-  lead_options.timeout = std::chrono::hours(1);
-  std::atomic<bool> cancel_lead{false};
-  lead_options.cancel = &cancel_lead;
-  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
-  ASSERT_TRUE(lead.ok()) << lead.status();
-  std::thread stop_lead([&] { cancel_lead = true; });
-  EXPECT_EQ((*lead)->Join().code(), absl::StatusCode::kCancelled);
-  stop_lead.join();
-  lead_options.timeout = std::chrono::seconds(1);
-  lead_options.cancel = nullptr;
-  lead = ReplicaGroup::Open(lead_options);
-  ASSERT_TRUE(lead.ok()) << lead.status();
-  const absl::Status alone = (*lead)->Join();
-  EXPECT_EQ(alone.code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(alone.message(), "rank 0: rank(s) 1 did not join within 1 s");
-}
-
-// A rank whose host is not this machine's (a worker's mistyped --advertise_address) fails when
-// it opens, before it tells its peers it joined: rank 0 keeps waiting where a cancel reaches it
-// (probe CA: it blocked in Gloo's set-up instead, and its healthy worker exited to end it).
-TEST(DataParallelTest, ARankOnAnotherMachinesAddressFailsBeforeJoining) {
-  ReplicaGroup::Options lead_options;
-  lead_options.world_size = 2;
-  lead_options.timeout = std::chrono::seconds(30);
-  std::atomic<bool> cancel_lead{false};
-  lead_options.cancel = &cancel_lead;
-  absl::StatusOr<std::unique_ptr<ReplicaGroup>> lead = ReplicaGroup::Open(lead_options);
-  ASSERT_TRUE(lead.ok()) << lead.status();
-  absl::Status lead_joined;
-  std::thread lead_thread([&] { lead_joined = (*lead)->Join(); });
-
-  ReplicaGroup::Options options;
-  options.rank = 1;
-  options.world_size = 2;
-  options.host = "192.0.2.1";  // TEST-NET-1: no machine's own
-  options.rendezvous = (*lead)->rendezvous();
-  options.timeout = std::chrono::seconds(30);
-  const absl::Status opened = ReplicaGroup::Open(options).status();
-  EXPECT_EQ(opened.code(), absl::StatusCode::kUnavailable);  // a gang lost: tried elsewhere
-  EXPECT_NE(opened.message().find("rank 1: this worker's address for its peers, 192.0.2.1 (its "
-                                  "--advertise_address, or its address on the route to the "
-                                  "coordinator), is not one of this machine's"),
-            std::string::npos)
-      << opened;
-
-  cancel_lead = true;  // the coordinator's stop, as the failed rank reports
-  lead_thread.join();
-  EXPECT_EQ(lead_joined.code(), absl::StatusCode::kCancelled) << lead_joined;
-}
-
-TEST(DataParallelTest, OpenChecksTheRankAndTheRendezvous) {
-  ReplicaGroup::Options options;
-  options.world_size = 1;
-  EXPECT_EQ(ReplicaGroup::Open(options).status().message(),
-            "rank 0 of world size 1 is not a replica");
-  options.world_size = 2;
-  options.rank = 2;
-  EXPECT_EQ(ReplicaGroup::Open(options).status().message(),
-            "rank 2 of world size 2 is not a replica");
-  options.rank = 1;
-  options.rendezvous = "nowhere";
-  EXPECT_EQ(ReplicaGroup::Open(options).status().message(),
-            "rendezvous: expected HOST:PORT with a port in [1, 65535] (rank 0's address, as the "
-            "coordinator sent it), got 'nowhere'");
 }
 
 }  // namespace
