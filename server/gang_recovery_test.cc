@@ -62,20 +62,13 @@ TEST_F(GangSchedulingTest, ARankThatReportsItsLossLateIsHeard) {
   RecordingChannel w1, w2;
   const int64_t s1 = Connect("w1", &w1);
   const int64_t s2 = Connect("w2", &w2);
-  auto late = [&](int attempt) {
-    polytrain::v1::WorkerMessage message;
-    message.mutable_failed()->set_job_id(gang.id());
-    message.mutable_failed()->set_attempt(attempt);
-    message.mutable_failed()->set_error("rank 1: its gang process was ended by signal 9");
-    message.mutable_failed()->set_gang_lost(true);
-    return message;
-  };
+  const std::string said = "rank 1: its gang process was ended by signal 9";
   Fail(s1, gang, "rank 0: Connection closed by peer", /*gang_lost=*/true);
   const std::string first =
       "rank 0 on worker w1 lost its gang (attempt 1), rank 1 on worker w2 not seen gone (yet): "
       "rank 0: Connection closed by peer";
   ASSERT_EQ(Get(gang.id()).error(), first);
-  ASSERT_TRUE(protocol_->Handle(s2, late(1)).ok());
+  FailAttempt(s2, gang, 1, said, /*gang_lost=*/true);
   const std::string heard =
       first + "; then rank 1 on worker w2 said: rank 1: its gang process was ended by signal 9";
   Job again = Get(gang.id());
@@ -86,12 +79,12 @@ TEST_F(GangSchedulingTest, ARankThatReportsItsLossLateIsHeard) {
   EXPECT_EQ(again.attempts(), 2);
   EXPECT_EQ(again.error(), heard);
   // Said again (from a new stream, say): taken as a stale report, the reason is not doubled.
-  ASSERT_TRUE(protocol_->Handle(s2, late(1)).ok());
+  FailAttempt(s2, gang, 1, said, /*gang_lost=*/true);
   EXPECT_EQ(Get(gang.id()).ended_attempts(0).reason(), heard);
   // The last attempt: no ended attempt is recorded, the job fails; the late words join its error.
   Fail(s1, gang, "rank 0: Connection closed by peer", /*gang_lost=*/true);
   ASSERT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_FAILED);
-  ASSERT_TRUE(protocol_->Handle(s2, late(2)).ok());
+  FailAttempt(s2, gang, 2, said, /*gang_lost=*/true);
   EXPECT_EQ(Get(gang.id()).error(),
             "rank 0 on worker w1 lost its gang (attempt 2), rank 1 on worker w2 not seen gone "
             "(yet): rank 0: Connection closed by peer; no attempts left of 2; then rank 1 on "
@@ -106,12 +99,7 @@ TEST_F(GangSchedulingTest, ALateRanksWordsAreCutToTheRoomLeft) {
   const int64_t s2 = Connect("w2", &w2);
   Fail(s1, gang, std::string(3000, 'a'), /*gang_lost=*/true);
   const std::string first = Get(gang.id()).error();
-  polytrain::v1::WorkerMessage message;
-  message.mutable_failed()->set_job_id(gang.id());
-  message.mutable_failed()->set_attempt(1);
-  message.mutable_failed()->set_error(std::string(5000, 'b'));
-  message.mutable_failed()->set_gang_lost(true);
-  ASSERT_TRUE(protocol_->Handle(s2, message).ok());
+  FailAttempt(s2, gang, 1, std::string(5000, 'b'), /*gang_lost=*/true);
   const std::string reason = Get(gang.id()).ended_attempts(0).reason();
   EXPECT_EQ(reason.substr(0, first.size()), first);
   EXPECT_EQ(reason.size(), kMaxErrorLength) << reason.substr(first.size());

@@ -51,9 +51,14 @@ class GangSchedulingTest : public CoordinatorTest {
   }
 
   void Fail(int64_t session, const Job& job, const std::string& error, bool gang_lost) {
+    FailAttempt(session, job, Get(job.id()).attempts(), error, gang_lost);
+  }
+  // As Fail, for `attempt` (one that may have ended already).
+  void FailAttempt(int64_t session, const Job& job, int attempt, const std::string& error,
+                   bool gang_lost) {
     polytrain::v1::WorkerMessage message;
     message.mutable_failed()->set_job_id(job.id());
-    message.mutable_failed()->set_attempt(Get(job.id()).attempts());
+    message.mutable_failed()->set_attempt(attempt);
     message.mutable_failed()->set_error(error);
     message.mutable_failed()->set_gang_lost(gang_lost);
     ASSERT_TRUE(protocol_->Handle(session, message).ok());
