@@ -139,6 +139,8 @@ inline constexpr char kJobIdPrefix[] = "job-";
 inline constexpr char kSweepIdPrefix[] = "sweep-";
 // A sweep id's lowercase hex digits after its prefix.
 inline constexpr int kSweepIdHexDigits = 12;
+// What Job.error of a job whose last attempt was lost (requeued no more) says after that loss.
+inline constexpr char kNoAttemptsLeft[] = "; no attempts left of ";
 // Job.error of a search trial cancelled between its rungs: it finished its rung, and the
 // sweep's report keeps that rung's value.
 inline constexpr char kCancelledWhilePaused[] = "cancelled while paused";

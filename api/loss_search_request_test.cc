@@ -7,7 +7,6 @@
 #include "api/client_requests.h"
 #include "api/loss_search.h"
 #include "api/loss_search_test_util.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {

@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "api/client_requests.h"
 #include "api/loss_search_test_util.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {

@@ -12,10 +12,8 @@
 
 namespace polytrain::loss_search_test {
 
-using polytrain::v1::SubmitSweepRequest;
-
-inline SubmitSweepRequest Search(const std::string& text) {
-  SubmitSweepRequest request;
+inline polytrain::v1::SubmitSweepRequest Search(const std::string& text) {
+  polytrain::v1::SubmitSweepRequest request;
   EXPECT_TRUE(
       google::protobuf::TextFormat::ParseFromString(
           R"(base {
@@ -41,7 +39,7 @@ inline constexpr char kHalving[] = R"(
     min_resource: 1
   })";
 
-inline std::string Error(const SubmitSweepRequest& request) {
+inline std::string Error(const polytrain::v1::SubmitSweepRequest& request) {
   return std::string(ValidateSubmitSweepRequest(request).status().message());
 }
 

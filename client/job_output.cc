@@ -21,7 +21,6 @@
 #include "cli/text_table.h"
 #include "common/logging.h"
 #include "common/proto_file.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace polytrain {
 namespace {
@@ -178,26 +177,16 @@ void PrintLatestPoint(const Job& job, const MetricPoint* latest) {
     return;
   }
   const MetricPoint& p = *latest;
-  // A requeued job's newest point may be its last attempt's (stored up to the checkpoint the new
-  // one resumes from): at or before that step, or further into its attempt than this one has
-  // run (a second of slack for the clocks of worker and coordinator).
-  if (job.state() == polytrain::v1::JOB_STATE_RUNNING && job.attempts() > 1) {
-    const double attempt_seconds =
-        job.has_start_time()
-            ? static_cast<double>(
-                  google::protobuf::util::TimeUtil::TimestampToMilliseconds(
-                      google::protobuf::util::TimeUtil::GetCurrentTime()) -
-                  google::protobuf::util::TimeUtil::TimestampToMilliseconds(job.start_time())) /
-                  1000
-            : HUGE_VAL;
-    if ((job.resumed_from_step() > 0 && p.step() <= job.resumed_from_step()) ||
-        p.elapsed_seconds() > attempt_seconds + 1) {
-      std::printf(
-          "  progress: attempt %d has reported no point yet (the newest, at step %lld, is an "
-          "earlier attempt's)\n",
-          job.attempts(), static_cast<long long>(p.step()));
-      return;
-    }
+  // A requeued job's newest point may be its last attempt's, stored up to the checkpoint the
+  // new one resumed from (the coordinator drops that attempt's later points as the new one
+  // starts).
+  if (job.state() == polytrain::v1::JOB_STATE_RUNNING && job.attempts() > 1 &&
+      job.resumed_from_step() > 0 && p.step() <= job.resumed_from_step()) {
+    std::printf(
+        "  progress: attempt %d has reported no point yet (the newest, at step %lld, is an "
+        "earlier attempt's)\n",
+        job.attempts(), static_cast<long long>(p.step()));
+    return;
   }
   const std::string step = job.spec().max_steps() > 0
                                ? absl::StrCat(p.step(), " of ", job.spec().max_steps())

@@ -179,17 +179,7 @@ absl::StatusOr<polytrain::v1::DeleteJobResponse> ClientApi::DeleteJob(
     const polytrain::v1::DeleteJobRequest& request, const Caller& caller) {
   POLYTRAIN_RETURN_IF_ERROR(ValidateDeleteJobRequest(request));
   POLYTRAIN_RETURN_IF_ERROR(queries_->AccessibleJob("id", request.id(), caller).status());
-  absl::StatusOr<polytrain::v1::DeleteJobResponse> deleted =
-      polytrain::DeleteEndedJob(*scheduler_, files_, request.id());
-  // Its sweep's gauges (a search's rungs and steps) are published anew, without it. (Deleting a
-  // whole sweep drops them instead: DeleteSweep.)
-  if (deleted.ok()) {
-    const auto& labels = deleted->deleted().spec().labels();
-    if (auto sweep = labels.find(kSweepLabel); sweep != labels.end()) {
-      scheduler_->SweepNeedsDecision(sweep->second);
-    }
-  }
-  return deleted;
+  return polytrain::DeleteEndedJob(*scheduler_, files_, request.id());
 }
 
 absl::StatusOr<polytrain::v1::GetMetricsResponse> ClientApi::GetMetrics(

@@ -78,7 +78,7 @@ TEST_F(GangSchedulingTest, ARankThatReportsItsLossLateIsHeard) {
   EXPECT_EQ(again.state(), polytrain::v1::JOB_STATE_RUNNING);
   EXPECT_EQ(again.attempts(), 2);
   EXPECT_EQ(again.error(), heard);
-  // Said again (from a new stream, say): taken as a stale report, the reason is not doubled.
+  // Said again: a stale report now (its stop was taken), the reason is not doubled.
   FailAttempt(s2, gang, 1, said, /*gang_lost=*/true);
   EXPECT_EQ(Get(gang.id()).ended_attempts(0).reason(), heard);
   // The last attempt: no ended attempt is recorded, the job fails; the late words join its error.
@@ -152,13 +152,16 @@ TEST_F(GangSchedulingTest, AGangOnAnyDeviceTakesWorkersOfOneKind) {
 TEST_F(GangSchedulingTest, ARanksOwnFailureFailsTheJobAndStopsTheOthers) {
   const Job gang = SubmitGang("gang", 2);
   RecordingChannel w1, w2;
-  Connect("w1", &w1);
+  const int64_t s1 = Connect("w1", &w1);
   const int64_t s2 = Connect("w2", &w2);
   Fail(s2, gang, "spec.dataset: no such file", /*gang_lost=*/false);
   EXPECT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_FAILED);
   EXPECT_EQ(Get(gang.id()).error(), "rank 1: spec.dataset: no such file");
   EXPECT_EQ(w1.Cancelled(), (std::vector<std::string>{gang.id()}));
   EXPECT_TRUE(w2.Cancelled().empty());
+  // Rank 0, told to stop, reports its peer gone: the job's error stays the cause.
+  FailAttempt(s1, gang, 1, "rank 0: Connection closed by peer", /*gang_lost=*/true);
+  EXPECT_EQ(Get(gang.id()).error(), "rank 1: spec.dataset: no such file");
 }
 
 TEST_F(GangSchedulingTest, OneLapsedRankRequeuesTheGang) {

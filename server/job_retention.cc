@@ -3,8 +3,10 @@
 #include <utility>
 #include <vector>
 
+#include "api/limits.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/coordinator_metrics.h"
 #include "server/sweep_report.h"
 #include "spdlog/spdlog.h"
 
@@ -28,6 +30,12 @@ absl::StatusOr<polytrain::v1::DeleteJobResponse> DeleteEndedJob(Scheduler& sched
   spdlog::info("{} ({}): deleted with {} metric points and {} checkpoint files", job_id,
                response.deleted().spec().name(), response.metric_points(),
                response.checkpoint_files());
+  // Its sweep's gauges (a search's rungs and steps) are published anew without it, by the
+  // lease loop (once for many deletes; a sweep deleted meanwhile has its gauges dropped).
+  const auto& labels = response.deleted().spec().labels();
+  if (auto sweep = labels.find(kSweepLabel); sweep != labels.end()) {
+    scheduler.SweepNeedsDecision(sweep->second);
+  }
   return response;
 }
 
@@ -80,7 +88,12 @@ absl::Status JobRetention::DeleteEmptySweeps(int64_t cutoff_ms) {
     if (!jobs->empty()) continue;  // a job of it is kept yet (ended later, or not deletable)
     absl::Status gone = store_->DeleteSweep(sweep.id());
     if (!gone.ok() && !absl::IsNotFound(gone)) return gone;
-    if (gone.ok()) spdlog::info("sweep {}: deleted, its jobs gone past the retention", sweep.id());
+    if (gone.ok()) {
+      spdlog::info("sweep {}: deleted, its jobs gone past the retention", sweep.id());
+      if (CoordinatorMetrics* metrics = scheduler_->options().metrics; metrics != nullptr) {
+        metrics->SweepDeleted(sweep.id());
+      }
+    }
   }
   return absl::OkStatus();
 }

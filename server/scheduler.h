@@ -339,7 +339,8 @@ class Scheduler {
                            int32_t attempt);
   // A rank of a gang whose attempt another rank's report already ended says why it lost the gang
   // (often the cause: its own gang process was killed): its words join that ended attempt's
-  // reason, once per rank, within the bound of an error.
+  // reason (the job's error too while it is that reason), or the job's error where the loss
+  // left no attempts; once per rank, within the bound of an error.
   void NoteLateRankLocked(int64_t session, const polytrain::v1::JobFailed& failed);
   // Tells every rank of `job` that has not stopped to stop, and frees its slot.
   void StopRanksLocked(const std::string& job_id, RunningJob& job);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/job_spec_defaults.h"
 #include "api/limits.h"
@@ -51,8 +52,9 @@ void Scheduler::NoteLateRankLocked(int64_t session, const polytrain::v1::JobFail
   if (!failed.gang_lost() || failed.error().empty() || worker == workers_.end()) return;
   absl::StatusOr<Job> job = store_->GetJob(failed.job_id());
   if (!job.ok()) return;
-  // The attempt that ended: the newest requeued one, or the job's last when that failed it.
-  // (A stopped rank may name any attempt; only these take its words.)
+  // The attempt that ended: the newest requeued one, or the job's last when its loss failed it
+  // (no attempts left; not a rank's own failure, nor the time limit, whose error stays as it
+  // is). A stopped rank may name any attempt; only these take its words.
   polytrain::v1::EndedAttempt* ended =
       job->ended_attempts().empty() ? nullptr : &*job->mutable_ended_attempts()->rbegin();
   std::vector<std::string> workers;
@@ -61,7 +63,8 @@ void Scheduler::NoteLateRankLocked(int64_t session, const polytrain::v1::JobFail
     workers.assign(ended->workers().begin(), ended->workers().end());
     reason = ended->mutable_reason();
   } else if (job->attempts() == failed.attempt() &&
-             job->state() == polytrain::v1::JOB_STATE_FAILED) {
+             job->state() == polytrain::v1::JOB_STATE_FAILED &&
+             absl::StrContains(job->error(), kNoAttemptsLeft)) {
     workers.assign(job->rank_workers().begin(), job->rank_workers().end());
     reason = job->mutable_error();
   }
@@ -70,10 +73,15 @@ void Scheduler::NoteLateRankLocked(int64_t session, const polytrain::v1::JobFail
   if (rank == workers.end()) return;
   const std::string said =
       absl::StrCat("; then rank ", rank - workers.begin(), " on worker ", *rank, " said: ");
+  if (absl::StrContains(*reason, said)) return;  // once per rank
   // Its words cut to the room an error has left (the first report's words stay whole).
   constexpr size_t kLeastWords = 64;
   const size_t used = reason->size() + said.size() + kCutMark.size();
-  if (used + kLeastWords > kMaxErrorLength) return;
+  if (used + kLeastWords > kMaxErrorLength) {
+    spdlog::info("{}: no room left in attempt {}'s reason for rank {}'s words: {}", job->id(),
+                 failed.attempt(), rank - workers.begin(), CutError(failed.error()));
+    return;
+  }
   const std::string noted =
       absl::StrCat(*reason, said, CutError(failed.error(), kMaxErrorLength - used));
   if (ended != nullptr && reason == ended->mutable_reason() && job->error() == *reason) {
@@ -131,8 +139,7 @@ bool Scheduler::RequeueLocked(const std::string& job_id, const std::string& erro
                  job->search().attempts_before_segment() >=
              MaxAttempts(job->spec())) {
     return FinishJobLocked(job_id, polytrain::v1::JOB_STATE_FAILED,
-                           absl::StrCat(error, "; no attempts left of ", MaxAttempts(job->spec())),
-                           nullptr)
+                           absl::StrCat(error, kNoAttemptsLeft, MaxAttempts(job->spec())), nullptr)
         .ok();
   }
   job->set_state(polytrain::v1::JOB_STATE_QUEUED);

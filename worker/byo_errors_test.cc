@@ -3,7 +3,6 @@
 // crash.
 #include <torch/script.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>

@@ -3,8 +3,6 @@
 // and refused with clear errors when they are wrong.
 #include <torch/script.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -17,7 +15,6 @@
 namespace polytrain {
 namespace {
 
-namespace fs = std::filesystem;
 using polytrain::v1::JobSpec;
 using testing_util::ExpectResumeIsExact;
 using testing_util::ExpectSameWeights;

@@ -83,14 +83,18 @@ TEST(ChildSpawnTest, OnlyTheGivenDescriptorsReachTheChild) {
   for (int fd : {input[0], input[1], stray, extra}) close(fd);
 }
 
-// Without an extra descriptor (the load probe's child), the worker's descriptor 3 stays too.
+// Without an extra descriptor (the load probe's child), the worker's descriptor 3 stays out of
+// the child too.
 TEST(ChildSpawnTest, WithoutAnExtraDescriptorTheChildHasOnlyItsStandardThree) {
-  int input[2];
-  ASSERT_EQ(pipe2(input, O_CLOEXEC), 0);
+  // Descriptor 3 taken first (a file not close-on-exec), so that the pipe's ends are above it.
   const int saved = fcntl(3, F_GETFD) >= 0 ? fcntl(3, F_DUPFD_CLOEXEC, 10) : -1;
   const int stray = memfd_create("polytrain-test-stray", 0);
   ASSERT_GE(stray, 0);
-  ASSERT_EQ(dup2(stray, 3), 3);  // not close-on-exec
+  ASSERT_EQ(dup2(stray, 3), 3);
+  if (stray != 3) close(stray);
+  int input[2];
+  ASSERT_EQ(pipe2(input, O_CLOEXEC), 0);
+  ASSERT_GT(input[0], 3);
   ChildDescriptors descriptors;
   descriptors.input = input[0];
   pid_t pid = 0;
@@ -106,7 +110,7 @@ TEST(ChildSpawnTest, WithoutAnExtraDescriptorTheChildHasOnlyItsStandardThree) {
   } else {
     close(3);
   }
-  for (int fd : {input[0], input[1], stray}) close(fd);
+  for (int fd : input) close(fd);
   ASSERT_EQ(spawned, 0);
   EXPECT_EQ(open, (std::set<std::string>{"0", "1", "2"}));
 }

@@ -2,7 +2,6 @@
 // listens at, a cancel while joining, a rank on another machine's address, bad options.
 #include <atomic>
 #include <chrono>
-#include <future>
 #include <memory>
 #include <string>
 #include <thread>

@@ -4,10 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <future>
 #include <memory>
-#include <thread>
 #include <utility>
 #include <vector>
 

@@ -3,6 +3,7 @@
 #ifndef POLYTRAIN_WORKER_DATA_PARALLEL_TEST_UTIL_H_
 #define POLYTRAIN_WORKER_DATA_PARALLEL_TEST_UTIL_H_
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -10,15 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 #include "worker/replica_group.h"
 #include "worker/trainer.h"
 #include "worker/trainer_test_util.h"
 
 namespace polytrain::data_parallel_test {
-
-using testing_util::ModelState;
-using testing_util::VectorSink;
 
 // 100 training samples in batches of 16: six full batches and a short one of 4 each epoch, so a
 // gang of two sees a last batch that rank 1 has no rows of.
@@ -42,7 +41,7 @@ inline constexpr char kSpec[] = R"(
 
 struct RankResult {
   absl::StatusOr<TrainingSummary> summary = absl::UnknownError("not run");
-  ModelState state;
+  testing_util::ModelState state;
   std::vector<polytrain::v1::MetricPoint> points;
   std::string backend;  // the process group it joined
   size_t buckets = 0;
@@ -77,7 +76,7 @@ inline std::vector<RankResult> RunGang(
   // Trainers are made one after another (model initialization draws from LibTorch's global
   // generator); they train side by side.
   std::vector<std::unique_ptr<Trainer>> trainers(world);
-  std::vector<VectorSink> sinks(world);
+  std::vector<testing_util::VectorSink> sinks(world);
   for (int rank = 0; rank < world; ++rank) {
     TrainerOptions options;
     options.sink = &sinks[rank];
@@ -110,8 +109,9 @@ inline std::vector<RankResult> RunGang(
   return results;
 }
 
-inline ModelState TrainAlone(const polytrain::v1::JobSpec& spec, TrainerOptions options = {}) {
-  ModelState state;
+inline testing_util::ModelState TrainAlone(const polytrain::v1::JobSpec& spec,
+                                           TrainerOptions options = {}) {
+  testing_util::ModelState state;
   absl::StatusOr<TrainingSummary> summary = testing_util::Train(spec, options, &state);
   EXPECT_TRUE(summary.ok()) << summary.status();
   return state;
@@ -120,7 +120,8 @@ inline ModelState TrainAlone(const polytrain::v1::JobSpec& spec, TrainerOptions 
 // The same weights up to float32 summation order: a gang adds its ranks' partial gradients,
 // one trainer adds the whole batch's at once. 21 steps of SGD with momentum keep that within
 // 1e-5 absolute (weights are O(0.1)); a gang training on the wrong rows misses it by far more.
-inline void ExpectCloseWeights(const ModelState& a, const ModelState& b, double tolerance = 1e-5) {
+inline void ExpectCloseWeights(const testing_util::ModelState& a, const testing_util::ModelState& b,
+                               double tolerance = 1e-5) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].first, b[i].first);
