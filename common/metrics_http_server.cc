@@ -1,15 +1,11 @@
 #include "common/metrics_http_server.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -17,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/host_port.h"
+#include "common/listen_socket.h"
 #include "prometheus/text_serializer.h"
 
 namespace polytrain {
@@ -29,50 +26,18 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
       "(e.g. 127.0.0.1:9464, [::1]:9464; 0 picks a free port; '' turns /metrics off)";
   absl::StatusOr<HostPort> where = SplitHostPort("--metrics_listen", address, 0, kHelp);
   if (!where.ok()) return where.status();
-  addrinfo* found = nullptr;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  if (getaddrinfo(where->host.c_str(), absl::StrCat(where->port).c_str(), &hints, &found) != 0) {
+  absl::StatusOr<ListeningSocket> listening = ListenTcp(where->host, where->port, kMaxConnections);
+  if (absl::IsNotFound(listening.status())) {
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics_listen ", address, ": not an address or a name of this machine"));
   }
-  // Each address the name has, in getaddrinfo's order, until one binds: "localhost" may give
-  // ::1 first on a host without IPv6, where 127.0.0.1 then serves.
-  int fd = -1;
-  int error = 0;
-  for (const addrinfo* candidate = found; candidate != nullptr; candidate = candidate->ai_next) {
-    fd = socket(candidate->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0) {
-      const int one = 1;
-      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-      if (bind(fd, candidate->ai_addr, candidate->ai_addrlen) == 0 &&
-          listen(fd, kMaxConnections) == 0) {
-        break;
-      }
-    }
-    if (error == 0 || errno == EADDRINUSE) error = errno;  // the first reason, or a port in use
-    if (fd >= 0) close(fd);
-    fd = -1;
+  if (!listening.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_listen ", address, ": cannot listen there: ", listening.status().message(),
+        " ('' turns /metrics off)"));
   }
-  freeaddrinfo(found);
-  if (fd < 0) {
-    const std::string why = error == EADDRINUSE ? "cannot listen there: the port is in use"
-                            : error == EADDRNOTAVAIL
-                                ? "cannot listen there: the address is not this machine's"
-                                : std::strerror(error);
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics_listen ", address, ": ", why, " ('' turns /metrics off)"));
-  }
-  sockaddr_storage addr{};
-  socklen_t length = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-  const uint16_t bound = addr.ss_family == AF_INET6
-                             ? reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port
-                             : reinterpret_cast<const sockaddr_in*>(&addr)->sin_port;
-  return std::unique_ptr<MetricsHttpServer>(
-      new MetricsHttpServer(fd, ntohs(bound), std::move(registry), std::move(before_scrape)));
+  return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(
+      listening->fd, listening->port, std::move(registry), std::move(before_scrape)));
 }
 
 MetricsHttpServer::MetricsHttpServer(int fd, int port,

@@ -28,7 +28,8 @@ class MetricsHttpServer {
   static constexpr double kRequestSeconds = 5.0;  // to send the whole request
   static constexpr size_t kMaxRequestBytes = 16 * 1024;
 
-  // Listens on "host:port" (an IPv4 address; port 0 picks a free one). `before_scrape`, if
+  // Listens on "host:port" or "[v6]:port", the host an address or a name of this machine (port
+  // 0 picks a free one); else INVALID_ARGUMENT naming --metrics_listen. `before_scrape`, if
   // set, runs before each scrape's collection (to refresh gauges read from elsewhere).
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
       const std::string& address, std::shared_ptr<prometheus::Registry> registry,

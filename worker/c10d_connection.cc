@@ -1,12 +1,8 @@
 #include "worker/c10d_connection.h"
 
-#include <netdb.h>
 #include <sys/socket.h>
 #include <torch/version.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <exception>
 #include <string>
 #include <thread>
@@ -17,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/listen_socket.h"
 #include "common/status_macros.h"
 #include "worker/rendezvous_address.h"
 
@@ -49,41 +46,6 @@ absl::Status Collective(const char* what, int rank, Fn&& fn) {
                      " (a replica is gone, stalled, or sent what c10d cannot read): ", e.what()));
   }
 }
-
-#if TORCH_VERSION_MAJOR >= 2
-// A socket listening on `host` alone, on a port the system picks, for LibTorch 2.x's store to
-// take over (TCPStoreOptions.masterListenFd): the store then listens where the gang's ranks
-// reach it, not on every interface, as LibTorch 1.13's store does (it has no such option).
-absl::StatusOr<int> ListenOn(const std::string& host, int* port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* found = nullptr;
-  if (const int error = getaddrinfo(host.c_str(), "0", &hints, &found); error != 0) {
-    return absl::UnavailableError(absl::StrCat(host, ": ", gai_strerror(error)));
-  }
-  int listener = -1;
-  std::string why = "no address";
-  for (addrinfo* at = found; at != nullptr && listener < 0; at = at->ai_next) {
-    listener = socket(at->ai_family, at->ai_socktype | SOCK_CLOEXEC, at->ai_protocol);
-    if (listener >= 0 &&
-        (bind(listener, at->ai_addr, at->ai_addrlen) != 0 || listen(listener, SOMAXCONN) != 0)) {
-      why = std::strerror(errno);
-      close(listener);
-      listener = -1;
-    }
-  }
-  freeaddrinfo(found);
-  if (listener < 0) return absl::UnavailableError(absl::StrCat(host, ": ", why));
-  sockaddr_storage bound{};
-  socklen_t length = sizeof(bound);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &length);
-  *port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  return listener;
-}
-#endif
 
 class C10dConnection : public GangConnection {
  public:
@@ -202,14 +164,16 @@ absl::Status C10dConnection::Open() {
   store_options.waitWorkers = false;
   store_options.timeout = o.timeout;
 #if TORCH_VERSION_MAJOR >= 2
-  int port = 0;
-  absl::StatusOr<int> listener = ListenOn(o.host, &port);
+  // A socket on the rank's host alone, for the store to take over (masterListenFd): the store
+  // then listens where the gang's ranks reach it, not on every interface, as LibTorch 1.13's
+  // store does (it has no such option).
+  absl::StatusOr<ListeningSocket> listener = ListenTcp(o.host, 0, SOMAXCONN);
   if (!listener.ok()) {
     return absl::UnavailableError(absl::StrCat("rank 0: its store cannot listen on ", o.host, ": ",
                                                listener.status().message()));
   }
-  store_options.masterListenFd = *listener;  // the store owns it from here
-  store_options.port = static_cast<uint16_t>(port);
+  store_options.masterListenFd = listener->fd;  // the store owns it from here
+  store_options.port = static_cast<uint16_t>(listener->port);
 #endif
   POLYTRAIN_RETURN_IF_ERROR(Collective("rendezvous", 0, [&] {
     store_ = c10::make_intrusive<c10d::TCPStore>(o.host, store_options);
