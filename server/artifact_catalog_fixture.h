@@ -64,7 +64,9 @@ class ArtifactCatalogTest : public testing::ScratchDirTest {
 
   // A job whose model (or, `as_dataset`, whose dataset, the model built in) is the artifact `id`.
   absl::StatusOr<polytrain::v1::Job> SubmitNaming(const std::string& id, const Caller& caller,
-                                                  bool as_dataset = false) {
+                                                  bool as_dataset = false,
+                                                  const std::string& request_id = "",
+                                                  bool validate_only = false) {
     polytrain::v1::SubmitJobRequest request;
     EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
         R"(spec {
@@ -83,6 +85,8 @@ class ArtifactCatalogTest : public testing::ScratchDirTest {
     } else {
       request.mutable_spec()->mutable_model()->mutable_torchscript()->set_artifact(id);
     }
+    request.set_client_request_id(request_id);
+    request.set_validate_only(validate_only);
     return api_->SubmitJob(request, caller);
   }
 

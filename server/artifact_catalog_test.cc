@@ -251,6 +251,30 @@ TEST_F(ArtifactCatalogTest, DeletingWaitsForActiveJobsAndTheFileGoesWithTheLastR
   EXPECT_EQ(SubmitNaming(stored->id(), kAlice).status().code(), absl::StatusCode::kNotFound);
 }
 
+// A retry is answered with the job its first call stored, as a sweep's is, though the artifact
+// it names was deleted since (probe CV: SubmitJob's retry was NOT_FOUND where SubmitSweep's
+// returned the sweep); a new request naming it is refused.
+TEST_F(ArtifactCatalogTest, ARetryIsAnsweredWithItsJobAfterItsArtifactIsDeleted) {
+  absl::StatusOr<Artifact> stored = Upload(testing::StoredModelZip("deleted after"), kAlice);
+  ASSERT_TRUE(stored.ok());
+  absl::StatusOr<polytrain::v1::Job> job = SubmitNaming(stored->id(), kAlice, false, "r1");
+  ASSERT_TRUE(job.ok()) << job.status();
+  polytrain::v1::CancelJobRequest cancel;
+  cancel.set_id(job->id());
+  ASSERT_TRUE(api_->CancelJob(cancel, kAlice).ok());
+  ASSERT_TRUE(Delete(stored->id(), kAlice).ok());
+  ASSERT_FALSE(fs::exists(StoredFile(stored->id())));
+  for (const bool validate_only : {false, true}) {
+    absl::StatusOr<polytrain::v1::Job> retry =
+        SubmitNaming(stored->id(), kAlice, false, "r1", validate_only);
+    ASSERT_TRUE(retry.ok()) << retry.status();
+    EXPECT_EQ(retry->id(), job->id());
+    EXPECT_EQ(retry->state(), polytrain::v1::JOB_STATE_CANCELLED);
+  }
+  EXPECT_EQ(SubmitNaming(stored->id(), kAlice, false, "r2").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(ArtifactCatalogTest, TheLastRecordStaysWhileAnyonesJobNamesIt) {
   absl::StatusOr<Artifact> stored =
       Upload(testing::StoredModelZip("used by an admin's job"), kAlice);

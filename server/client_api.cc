@@ -32,7 +32,10 @@ absl::StatusOr<Job> ClientApi::SubmitJob(const polytrain::v1::SubmitJobRequest& 
   job.set_client_request_id(request.client_request_id());
   job.set_loss_name(loss::ShortName(loss));
   job.set_owner(caller.name);
-  if (request.validate_only()) {  // a retry is answered as a submit would answer it
+  // A retry is answered with the job its first call stored before anything else is checked (as
+  // a sweep's is): an artifact deleted since, or the caller's limit of unended jobs, which that
+  // job itself counts in, must not refuse it.
+  if (!request.client_request_id().empty()) {
     absl::StatusOr<std::optional<Job>> retried = queries_->RetriedJob(job);
     if (!retried.ok()) return retried.status();
     if (retried->has_value()) return **std::move(retried);

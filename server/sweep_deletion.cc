@@ -32,9 +32,13 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> DeleteEndedSweep(Scheduler& s
   if (!jobs.ok()) return jobs.status();
   for (const Job& job : *jobs) {
     if (!IsFinalState(job.state())) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("id: sweep ", id, " has job ", job.id(), " ", JobStateWord(job.state()),
-                       "; cancel the sweep first (CancelSweep), or wait for its end"));
+      // A cancelled sweep's running job stops when its worker hears of the cancel (probe CV:
+      // the hint sent the user to the cancel they had just made).
+      return absl::FailedPreconditionError(absl::StrCat(
+          "id: sweep ", id, " has job ", job.id(), " ", JobStateWord(job.state()),
+          record.state() == Sweep::SWEEP_STATE_CANCELLED
+              ? "; the sweep is cancelled and the job is stopping: delete it once the job has ended"
+              : "; cancel the sweep first (CancelSweep), or wait for its end"));
     }
   }
   polytrain::v1::DeleteSweepResponse response;

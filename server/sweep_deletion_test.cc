@@ -199,7 +199,12 @@ TEST_F(SweepDeletionTest, AnEndedSweepGoesWithItsJobsAndARunningOneIsRefused) {
   polytrain::v1::CancelSweepRequest cancel;
   cancel.set_id(id);
   ASSERT_TRUE(api_->CancelSweep(cancel, alice).ok());
-  EXPECT_EQ(Delete(id, alice).status().code(), absl::StatusCode::kFailedPrecondition);
+  refused = Delete(id, alice);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().message(),
+            "id: sweep " + id + " has job " + grid.jobs(1).id() +
+                " running; the sweep is cancelled and the job is stopping: delete it once the "
+                "job has ended");
   EXPECT_EQ(State(grid.jobs(0).id()), polytrain::v1::JOB_STATE_SUCCEEDED);
   Finish(session, grid.jobs(1), {}, 5);
   ASSERT_TRUE(IsFinalState(State(grid.jobs(1).id())));

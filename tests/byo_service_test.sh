@@ -116,6 +116,28 @@ checks=$((checks + 1))
    $(grep -c ": attempt 1 finished at step [0-9]* after " "$tmp/worker.log") -ge 3 ]] ||
   fail "the worker's log misses its attempts: $(grep attempt "$tmp/worker.log")"
 
+# A retry with the same --request-id returns what the first call stored, sending no file again
+# (probe CV: the retry was asked with the spec's paths, the stored spec names the files' hashes,
+# and it was refused as "submitted with another spec"); a dry run of it names the stored job.
+retried=$("$polyctl" submit "$tmp/files/job.txtpb" --request-id byo-retry 2>/dev/null)
+checks=$((checks + 1))
+[[ $retried == job-* ]] || fail "submit --request-id printed '$retried'"
+expect 0 "$retried" -- "$polyctl" submit "$tmp/files/job.txtpb" --request-id byo-retry
+checks=$((checks + 1))
+grep -q "is stored as" "$tmp/err" && fail "a retry uploaded again: $(cat "$tmp/err")"
+expect 0 "dry run: --request-id already names $retried" -- \
+  "$polyctl" submit "$tmp/files/job.txtpb" --request-id byo-retry --dry-run
+expect 0 "" -- "$polyctl" cancel "$retried"
+swept=$("$polyctl" sweep "$tmp/files/job.txtpb" --loss-grid 'poly1.epsilon=0,2' \
+  --request-id byo-retry 2>/dev/null)
+checks=$((checks + 1))
+[[ $swept == sweep-* ]] || fail "sweep --request-id printed '$swept'"
+expect 0 "$swept" -- "$polyctl" sweep "$tmp/files/job.txtpb" --loss-grid 'poly1.epsilon=0,2' \
+  --request-id byo-retry
+checks=$((checks + 1))
+grep -q "is stored as" "$tmp/err" && fail "a sweep's retry uploaded again: $(cat "$tmp/err")"
+expect 0 "" -- "$polyctl" cancel "$swept"
+
 # A copy damaged in the worker's cache is noticed and fetched again.
 printf 'x' >>"$tmp/cache/$model_hex"
 expect 0 "succeeded on byo-worker" -- "$polyctl" submit "$tmp/files/job.txtpb" --watch

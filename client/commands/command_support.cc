@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "cli/text_table.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace polytrain::command_support {
@@ -41,34 +43,51 @@ absl::Status ApplyLabels(const std::vector<std::string>& labels,
 
 namespace {
 
-// Uploads the file `source` (a TorchScriptModel or TensorFile) names by path when it exists
-// under `base_dir`, and names it by its artifact instead; a dry run only says it would.
+// The file under `base_dir` that `source` (a TorchScriptModel or TensorFile) names by a relative
+// path: polyctl uploads it. None for a path that stays the worker's (absolute, climbing out, or
+// no file there), which `say_why` says on stderr.
+template <typename FileSource>
+std::optional<std::filesystem::path> LocalFile(const std::filesystem::path& base_dir,
+                                               const FileSource& source, bool say_why) {
+  if (!source.has_path()) return std::nullopt;
+  // An absolute path, or one that climbs out, is the worker's (under its data root).
+  const std::filesystem::path relative(source.path());
+  if (relative.empty()) return std::nullopt;
+  if (relative.is_absolute()) {
+    if (say_why) {
+      std::cerr << "polyctl: note: " << source.path()
+                << " is absolute: sent as a path on the worker, where it must lie inside its "
+                   "--data_root; to upload a file of yours, name it relative to --files DIR "
+                   "(default: the spec file's directory)\n";
+    }
+    return std::nullopt;
+  }
+  for (const auto& part : relative) {
+    if (part == "..") return std::nullopt;
+  }
+  std::filesystem::path local = base_dir / relative;
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(local, error)) {
+    if (say_why) {
+      std::cerr << "polyctl: note: " << source.path() << " is not a file under "
+                << (base_dir.empty() ? std::filesystem::path(".") : base_dir).string()
+                << ": sent as a path under the worker's --data_root (--files DIR uploads it from "
+                   "DIR; --no-upload says the worker has it)\n";
+    }
+    return std::nullopt;
+  }
+  return local;
+}
+
+// Uploads the file `source` names by path when it exists under `base_dir` (LocalFile), and names
+// it by its artifact instead; a dry run only says it would.
 template <typename FileSource>
 absl::Status UploadIfLocal(CoordinatorClient& client, const std::filesystem::path& base_dir,
                            bool dry_run, FileSource* source) {
-  if (!source->has_path()) return absl::OkStatus();
-  // An absolute path, or one that climbs out, is the worker's (under its data root).
-  const std::filesystem::path relative(source->path());
-  if (relative.empty()) return absl::OkStatus();
-  if (relative.is_absolute()) {
-    std::cerr << "polyctl: note: " << source->path()
-              << " is absolute: sent as a path on the worker, where it must lie inside its "
-                 "--data_root; to upload a file of yours, name it relative to --files DIR "
-                 "(default: the spec file's directory)\n";
-    return absl::OkStatus();
-  }
-  for (const auto& part : relative) {
-    if (part == "..") return absl::OkStatus();
-  }
-  const std::filesystem::path local = base_dir / relative;
+  const std::optional<std::filesystem::path> found = LocalFile(base_dir, *source, true);
+  if (!found.has_value()) return absl::OkStatus();
+  const std::filesystem::path& local = *found;
   std::error_code error;
-  if (!std::filesystem::is_regular_file(local, error)) {
-    std::cerr << "polyctl: note: " << source->path() << " is not a file under "
-              << (base_dir.empty() ? std::filesystem::path(".") : base_dir).string()
-              << ": sent as a path under the worker's --data_root (--files DIR uploads it from "
-                 "DIR; --no-upload says the worker has it)\n";
-    return absl::OkStatus();
-  }
   if (dry_run) {
     const std::uintmax_t size = std::filesystem::file_size(local, error);
     std::cerr << "polyctl: dry run: would upload " << local.string();
@@ -86,6 +105,44 @@ absl::Status UploadIfLocal(CoordinatorClient& client, const std::filesystem::pat
             << " bytes) is stored as " << stored->id() << "\n";
   source->set_artifact(stored->id());
   return absl::OkStatus();
+}
+
+std::filesystem::path FilesDir(const UploadFlags& flags, const std::string& spec_file) {
+  return flags.files_dir.empty() ? std::filesystem::path(spec_file).parent_path()
+                                 : std::filesystem::path(flags.files_dir);
+}
+
+// Names the file `source` names by path under `base_dir` (LocalFile) by its sha256, as its upload
+// would; false where there is none, or it cannot be read (its upload then says why).
+template <typename FileSource>
+bool NameByHash(const std::filesystem::path& base_dir, FileSource* source) {
+  const std::optional<std::filesystem::path> local = LocalFile(base_dir, *source, false);
+  if (!local.has_value()) return false;
+  absl::StatusOr<std::string> hex = Sha256HexOfFile(local->string());
+  if (!hex.ok()) return false;
+  source->set_artifact(ArtifactIdOfHex(*hex));
+  return true;
+}
+
+// A request with --request-id whose spec names files polyctl uploads may retry one whose first
+// call uploaded them: the coordinator stored that spec with the files named by their sha256, so
+// the retry is known by the spec named so. Returns that spec, or none where nothing would be
+// uploaded.
+std::optional<polytrain::v1::JobSpec> SpecAsUploaded(const UploadFlags& flags,
+                                                     const std::string& spec_file,
+                                                     const std::string& request_id,
+                                                     polytrain::v1::JobSpec spec) {
+  if (request_id.empty() || flags.no_upload) return std::nullopt;
+  const std::filesystem::path files_dir = FilesDir(flags, spec_file);
+  bool named = false;
+  if (spec.model().has_torchscript()) {
+    named |= NameByHash(files_dir, spec.mutable_model()->mutable_torchscript());
+  }
+  if (spec.dataset().has_tensors()) {
+    named |= NameByHash(files_dir, spec.mutable_dataset()->mutable_tensors());
+  }
+  if (!named) return std::nullopt;
+  return spec;
 }
 
 }  // namespace
@@ -148,8 +205,25 @@ void PrintPlannedJobs(const google::protobuf::RepeatedPtrField<polytrain::v1::Jo
 }  // namespace
 
 absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
+                                          const std::string& spec_file,
                                           polytrain::v1::SubmitJobRequest* request) {
   if (!CheckFirst(flags, request->spec())) return false;
+  if (std::optional<polytrain::v1::JobSpec> uploaded =
+          SpecAsUploaded(flags, spec_file, request->client_request_id(), request->spec())) {
+    polytrain::v1::SubmitJobRequest retry = *request;
+    *retry.mutable_spec() = *uploaded;
+    retry.set_validate_only(true);
+    absl::StatusOr<polytrain::v1::Job> stored =
+        client.Call(&polytrain::v1::Coordinator::Stub::SubmitJob, retry);
+    if (stored.ok() && !stored->id().empty()) {         // the job its first call stored
+      *request->mutable_spec() = *std::move(uploaded);  // nothing is left to upload
+      if (!flags.dry_run) return false;
+      google::protobuf::RepeatedPtrField<polytrain::v1::Job> jobs;
+      *jobs.Add() = *stored;
+      PrintPlannedJobs(jobs, stored->id());
+      return true;
+    }
+  }
   request->set_validate_only(true);
   absl::StatusOr<polytrain::v1::Job> planned =
       client.Call(&polytrain::v1::Coordinator::Stub::SubmitJob, *request);
@@ -164,8 +238,22 @@ absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const Uploa
 }
 
 absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
+                                          const std::string& spec_file,
                                           polytrain::v1::SubmitSweepRequest* request) {
   if (!CheckFirst(flags, request->base())) return false;
+  if (std::optional<polytrain::v1::JobSpec> uploaded =
+          SpecAsUploaded(flags, spec_file, request->client_request_id(), request->base())) {
+    polytrain::v1::SubmitSweepRequest retry = *request;
+    *retry.mutable_base() = *uploaded;
+    retry.set_validate_only(true);
+    absl::StatusOr<polytrain::v1::SubmitSweepResponse> stored =
+        client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, retry);
+    if (stored.ok() && !stored->sweep_id().empty()) {   // the sweep its first call stored
+      *request->mutable_base() = *std::move(uploaded);  // nothing is left to upload
+      if (flags.dry_run) PrintPlannedJobs(stored->jobs(), stored->sweep_id());
+      return flags.dry_run;
+    }
+  }
   request->set_validate_only(true);
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> planned =
       client.Call(&polytrain::v1::Coordinator::Stub::SubmitSweep, *request);
@@ -188,11 +276,7 @@ absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags
     }
     return absl::OkStatus();
   }
-  return UploadLocalFiles(client,
-                          flags.files_dir.empty()
-                              ? std::filesystem::path(spec_file).parent_path().string()
-                              : flags.files_dir,
-                          spec, flags.dry_run);
+  return UploadLocalFiles(client, FilesDir(flags, spec_file).string(), spec, flags.dry_run);
 }
 
 absl::Status UploadLocalFiles(CoordinatorClient& client, const std::string& files_dir,

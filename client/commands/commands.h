@@ -69,10 +69,15 @@ absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags
 // For a dry run, and before files are uploaded for it, the request goes to the coordinator with
 // validate_only (so that what the coordinator alone checks, such as the artifacts a spec names
 // by id, refuses it before anything is uploaded). Returns true when the command is done: a dry
-// run, the jobs it would queue printed on stdout.
+// run, the jobs it would queue printed on stdout. A request with a client_request_id is first
+// asked as a retry of one whose files were uploaded (its spec naming the files under the spec
+// file's directory, or --files, by their sha256): where the coordinator stored it, the request's
+// spec takes those names, so that nothing is uploaded again and the submit returns what is stored.
 absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
+                                          const std::string& spec_file,
                                           polytrain::v1::SubmitJobRequest* request);
 absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
+                                          const std::string& spec_file,
                                           polytrain::v1::SubmitSweepRequest* request);
 // Follows a search (a sweep with a LossSearch) until it is done, asking every `poll_seconds`: on a
 // terminal its table redrawn as it changes, otherwise a line per change of its rung table, then

@@ -214,7 +214,7 @@ int RunSearch(const SearchOptions& options, const CLI::App& command, Coordinator
   if (!request.ok()) return Fail(request.status());
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitSweepRequest(*request).status(); !s.ok()) return Fail(s);
-  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &*request);
+  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, options.file, &*request);
   if (!done.ok()) return Fail(done.status());
   if (absl::Status s =
           UploadAsFlagged(client, options.upload, options.file, request->mutable_base());

@@ -51,7 +51,7 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
   request.set_client_request_id(options.request_id);
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitJobRequest(request); !s.ok()) return Fail(s);
-  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);
+  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, options.file, &request);
   if (!done.ok()) return Fail(done.status());
   if (absl::Status s = UploadAsFlagged(client, options.upload, options.file, &spec); !s.ok()) {
     return Fail(s);

@@ -59,7 +59,7 @@ int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   request.set_client_request_id(options.request_id);
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitSweepRequest(request).status(); !s.ok()) return Fail(s);
-  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, &request);
+  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, options.file, &request);
   if (!done.ok()) return Fail(done.status());
   if (absl::Status s =
           UploadAsFlagged(client, options.upload, options.file, request.mutable_base());

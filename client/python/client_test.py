@@ -21,6 +21,7 @@ import threading
 import time
 import unittest
 import warnings
+from unittest import mock
 
 import grpc
 
@@ -304,6 +305,21 @@ class ClientTest(ServiceTestCase):
         from_file = self.client.submit(SCRATCH / "local.json")
         self.assertEqual(from_file.spec.dataset.tensors.artifact, data.id)
         self.client.cancel(from_file.id)
+        # A retry (the same request_id) returns what its first call stored, sending no file
+        # again (probe CV: it was refused as "submitted with another spec", the stored spec
+        # naming the uploaded file by its hash); its dry run answers with the stored job too.
+        first = self.client.submit(local, files=SCRATCH, request_id="py-retry")
+        swept = self.client.sweep(local, ["cross_entropy {}"], files=SCRATCH,
+                                  request_id="py-retry")
+        with mock.patch.object(self.client, "_upload", side_effect=AssertionError("sent again")):
+            self.assertEqual(self.client.submit(local, files=SCRATCH, request_id="py-retry").id,
+                             first.id)
+            self.assertEqual(self.client.submit(local, files=SCRATCH, request_id="py-retry",
+                                                dry_run=True).id, first.id)
+            self.assertEqual(self.client.sweep(local, ["cross_entropy {}"], files=SCRATCH,
+                                               request_id="py-retry").sweep_id, swept.sweep_id)
+        self.client.cancel(first.id)
+        self.client.cancel_sweep(swept.sweep_id)
         # An ended job is deleted with its history; one not ended is refused.
         with self.assertRaises(PolyTrainError) as refused:
             self.client.delete(self.client.submit(local, files=SCRATCH).id)

@@ -15,7 +15,7 @@ from polytrain._arguments import artifact_name  # noqa: F401 (the package export
 from polytrain._calls import MAX_MESSAGE_BYTES, MAX_PAGE_SIZE, Calls  # noqa: F401 (exported here)
 from polytrain._channel import CHANNEL_OPTIONS, open_channel  # noqa: F401 (exported here)
 from polytrain._download import download_target, write_checkpoint
-from polytrain._upload import Upload, files_for, upload_named_files
+from polytrain._upload import Upload, files_for, name_by_hash, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
 from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
                               state_name, state_value, sweep_state_value)
@@ -161,6 +161,10 @@ class Client(Calls):
         _arguments.boolean(dry_run, "dry_run")
         if files is not None:
             files = _arguments.directory(files, "files")
+        if files is not None and request.client_request_id:
+            stored = self._stored_retry(method, request, spec_field, files)
+            if stored is not None:
+                return stored
         if dry_run or files is not None:
             request.validate_only = True
             checked = self._call(method, request)
@@ -175,6 +179,30 @@ class Client(Calls):
         if not request.client_request_id:
             request.client_request_id = "python-" + secrets.token_hex(8)
         return _reconnect.call_again_while_away(self, method, request)
+
+    def _stored_retry(self, method, request, spec_field, files):
+        """What the first call of a retry (the same request_id) stored, or None: that call
+        uploaded the files its spec names and the coordinator stored the spec naming them by
+        their sha256, so the retry is asked as that spec (nothing is uploaded again)."""
+        spec = getattr(request, spec_field)
+        with warnings.catch_warnings():  # the submit itself gives them, once
+            warnings.simplefilter("ignore")
+            try:
+                uploaded = upload_named_files(spec, files, name_by_hash)
+            except (OSError, ValueError, PolyTrainError):
+                return None  # the upload says why
+        if uploaded == spec:
+            return None  # it uploads nothing
+        retry = type(request)()
+        retry.CopyFrom(request)
+        getattr(retry, spec_field).CopyFrom(uploaded)
+        retry.validate_only = True
+        try:
+            stored = self._call(method, retry)
+        except PolyTrainError:
+            return None  # not a retry of a stored request: the submit says what is wrong
+        stored_id = stored.sweep_id if method == self._stub.SubmitSweep else stored.id
+        return stored if stored_id else None
 
     def get_sweep(self, sweep_id):
         """The Sweep: its request, state, rungs, trials, steps trained and ranking (best_loss)."""
