@@ -87,6 +87,13 @@ expect 0 "best: " -- "$polyctl" search "$tmp/base.txtpb" --range poly1.epsilon=-
   --trials 9 --draw-seed 5 --min-resource 1 --eta 3 --top-k 2 --seeds 3 --request-id s1 \
   --watch --poll-seconds 0.2
 expect 0 "successive halving  done" -- "$polyctl" get "$sweep"
+# Every trial and re-run has ended, and w1 keeps no job's checkpoints, though it paused trials: a
+# trial's go once it pauses with them stored, as it resumes from the coordinator's copy (probe
+# CW: each search left its stopped trials' directories for --checkpoint_keep_hours).
+checks=$((checks + 1))
+grep -q "paused at its rung" "$tmp/w1.log" || fail "w1 paused no trial: $(tail -3 "$tmp/w1.log")"
+left=$(find "$tmp/w1-checkpoints" -mindepth 1 -maxdepth 1 -type d | wc -l)
+[[ $left -eq 0 ]] || fail "w1 kept $left job directories: $(ls "$tmp/w1-checkpoints")"
 checks=$((checks + 2))
 wait "$watch_sweep_pid" || fail "the search's watch exited $?: $(cat "$tmp/watch-sweep.err")"
 grep -q "best: " "$tmp/watch-sweep.out" || fail "the search's watch: $(tail -3 "$tmp/watch-sweep.out")"

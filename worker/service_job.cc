@@ -390,10 +390,14 @@ void ServiceJob::Run() {
   }
   // The job's checkpoints here only spare a download of what the coordinator stored: once the
   // job has ended for good (succeeded with its last checkpoint stored, or cancelled) they go, or
-  // a worker's --checkpoint_dir would grow with every job it ever ran.
+  // a worker's --checkpoint_dir would grow with every job it ever ran. So do a search trial's
+  // once it pauses at its rung with its checkpoint stored: it resumes from the coordinator's
+  // copy if promoted, and most trials never are (probe CW: each search left the directories of
+  // its stopped trials, deleted jobs' too, for --checkpoint_keep_hours).
   const bool succeeded = summary.ok() && !summary->released && !summary->paused;
+  const bool paused = summary.ok() && !summary->released && summary->paused;
   if (attempt_dir.empty() && !options.checkpoint_dir.empty() &&
-      ((succeeded && last_checkpoint_stored) || cancelled)) {
+      (((succeeded || paused) && last_checkpoint_stored) || cancelled)) {
     std::error_code ignored;
     std::filesystem::remove_all(options.checkpoint_dir, ignored);
   }
