@@ -1,11 +1,13 @@
 #include "common/listen_socket.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,9 @@ absl::StatusOr<ListeningSocket> ListenTcp(const std::string& host, int port, int
   addrinfo* found = nullptr;
   if (const int error = getaddrinfo(host.c_str(), absl::StrCat(port).c_str(), &hints, &found);
       error != 0) {
+    // A resolver that could not answer now is no verdict on the name.
+    if (error == EAI_AGAIN) return absl::UnavailableError(gai_strerror(error));
+    if (error == EAI_SYSTEM) return absl::UnavailableError(std::strerror(errno));
     return absl::NotFoundError(gai_strerror(error));
   }
   int fd = -1;
@@ -45,7 +50,11 @@ absl::StatusOr<ListeningSocket> ListenTcp(const std::string& host, int port, int
   }
   sockaddr_storage bound{};
   socklen_t length = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
+    const int why = errno;
+    close(fd);
+    return absl::UnavailableError(std::strerror(why));
+  }
   const uint16_t bound_port = bound.ss_family == AF_INET6
                                   ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
                                   : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port;

@@ -18,9 +18,10 @@ struct ListeningSocket {
 // `port` (0: the system picks a free one), with SO_REUSEADDR and a queue of `backlog`. Each
 // address the name has is tried in getaddrinfo's order until one binds: "localhost" may give ::1
 // first on a host without IPv6, where 127.0.0.1 then serves.
-// Errors: NOT_FOUND where `host` resolves to nothing (the resolver's words); UNAVAILABLE where no
-// address binds and listens, its message the reason alone ("the port is in use", "the address is
-// not this machine's", or the system's words), for the caller to say what was listening.
+// Errors: NOT_FOUND where `host` resolves to nothing (the resolver's words); UNAVAILABLE where the
+// resolver could not answer now, or no address binds and listens, its message the reason alone
+// ("the port is in use", "the address is not this machine's", or the system's words), for the
+// caller to say what was listening.
 absl::StatusOr<ListeningSocket> ListenTcp(const std::string& host, int port, int backlog);
 
 }  // namespace polytrain

@@ -11,7 +11,7 @@
 namespace polytrain {
 namespace {
 
-// Connects to 127.0.0.1:port; true where the connection is accepted by the listener `fd`.
+// Connects to 127.0.0.1:port; true where `listener` accepts the connection.
 bool ConnectsAndIsAccepted(int listener, int port) {
   const int client = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -32,9 +32,9 @@ absl::StatusOr<Job> ClientApi::SubmitJob(const polytrain::v1::SubmitJobRequest& 
   job.set_client_request_id(request.client_request_id());
   job.set_loss_name(loss::ShortName(loss));
   job.set_owner(caller.name);
-  // A retry is answered with the job its first call stored before anything else is checked (as
-  // a sweep's is): an artifact deleted since, or the caller's limit of unended jobs, which that
-  // job itself counts in, must not refuse it.
+  // A retry is answered with the job its first call stored once its fields are checked, before
+  // its artifacts and the caller's limits are (as a sweep's is): an artifact deleted since must
+  // not refuse it (probe CV).
   if (!request.client_request_id().empty()) {
     absl::StatusOr<std::optional<Job>> retried = queries_->RetriedJob(job);
     if (!retried.ok()) return retried.status();

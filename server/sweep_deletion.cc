@@ -36,7 +36,8 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> DeleteEndedSweep(Scheduler& s
       // the hint sent the user to the cancel they had just made).
       return absl::FailedPreconditionError(absl::StrCat(
           "id: sweep ", id, " has job ", job.id(), " ", JobStateWord(job.state()),
-          record.state() == Sweep::SWEEP_STATE_CANCELLED
+          record.state() == Sweep::SWEEP_STATE_CANCELLED &&
+                  job.state() == polytrain::v1::JOB_STATE_RUNNING
               ? "; the sweep is cancelled and the job is stopping: delete it once the job has ended"
               : "; cancel the sweep first (CancelSweep), or wait for its end"));
     }

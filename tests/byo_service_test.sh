@@ -119,21 +119,32 @@ checks=$((checks + 1))
 # A retry with the same --request-id returns what the first call stored, sending no file again
 # (probe CV: the retry was asked with the spec's paths, the stored spec names the files' hashes,
 # and it was refused as "submitted with another spec"); a dry run of it names the stored job.
-retried=$("$polyctl" submit "$tmp/files/job.txtpb" --request-id byo-retry 2>/dev/null)
+# CUDA jobs, which this worker never takes: they stay queued until cancelled.
+cuda=(--set device=DEVICE_CUDA)
+retried=$("$polyctl" submit "$tmp/files/job.txtpb" "${cuda[@]}" --request-id byo-retry 2>/dev/null)
 checks=$((checks + 1))
 [[ $retried == job-* ]] || fail "submit --request-id printed '$retried'"
-expect 0 "$retried" -- "$polyctl" submit "$tmp/files/job.txtpb" --request-id byo-retry
+expect 0 "$retried" -- "$polyctl" submit "$tmp/files/job.txtpb" "${cuda[@]}" --request-id byo-retry
 checks=$((checks + 1))
 grep -q "is stored as" "$tmp/err" && fail "a retry uploaded again: $(cat "$tmp/err")"
 expect 0 "dry run: --request-id already names $retried" -- \
-  "$polyctl" submit "$tmp/files/job.txtpb" --request-id byo-retry --dry-run
+  "$polyctl" submit "$tmp/files/job.txtpb" "${cuda[@]}" --request-id byo-retry --dry-run
+checks=$((checks + 1))
+grep -q "would upload" "$tmp/err" && fail "a retry's dry run would upload: $(cat "$tmp/err")"
+# Its files changed since: not a retry, said as such, nothing uploaded.
+cp -r "$tmp/files" "$tmp/changed"
+printf 'x' >>"$tmp/changed/mlp.pt"
+expect 5 "already names job $retried, submitted with another spec; use a new id for a new job (the files it names compared by their sha256" -- \
+  "$polyctl" submit "$tmp/changed/job.txtpb" "${cuda[@]}" --request-id byo-retry
+checks=$((checks + 1))
+grep -q "is stored as" "$tmp/err" && fail "a refused retry uploaded: $(cat "$tmp/err")"
 expect 0 "" -- "$polyctl" cancel "$retried"
-swept=$("$polyctl" sweep "$tmp/files/job.txtpb" --loss-grid 'poly1.epsilon=0,2' \
+swept=$("$polyctl" sweep "$tmp/files/job.txtpb" "${cuda[@]}" --loss-grid 'poly1.epsilon=0,2' \
   --request-id byo-retry 2>/dev/null)
 checks=$((checks + 1))
 [[ $swept == sweep-* ]] || fail "sweep --request-id printed '$swept'"
-expect 0 "$swept" -- "$polyctl" sweep "$tmp/files/job.txtpb" --loss-grid 'poly1.epsilon=0,2' \
-  --request-id byo-retry
+expect 0 "$swept" -- "$polyctl" sweep "$tmp/files/job.txtpb" "${cuda[@]}" \
+  --loss-grid 'poly1.epsilon=0,2' --request-id byo-retry
 checks=$((checks + 1))
 grep -q "is stored as" "$tmp/err" && fail "a sweep's retry uploaded again: $(cat "$tmp/err")"
 expect 0 "" -- "$polyctl" cancel "$swept"

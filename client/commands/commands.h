@@ -63,22 +63,20 @@ struct UploadFlags {
   bool dry_run = false;
 };
 void AddUploadFlags(CLI::App* command, UploadFlags* flags);
-// UploadLocalFiles as the flags say, for the spec read from `spec_file`.
-absl::Status UploadAsFlagged(CoordinatorClient& client, const UploadFlags& flags,
-                             const std::string& spec_file, polytrain::v1::JobSpec* spec);
-// For a dry run, and before files are uploaded for it, the request goes to the coordinator with
-// validate_only (so that what the coordinator alone checks, such as the artifacts a spec names
-// by id, refuses it before anything is uploaded). Returns true when the command is done: a dry
-// run, the jobs it would queue printed on stdout. A request with a client_request_id is first
-// asked as a retry of one whose files were uploaded (its spec naming the files under the spec
-// file's directory, or --files, by their sha256): where the coordinator stored it, the request's
-// spec takes those names, so that nothing is uploaded again and the submit returns what is stored.
-absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
-                                          const std::string& spec_file,
-                                          polytrain::v1::SubmitJobRequest* request);
-absl::StatusOr<bool> CheckWithCoordinator(CoordinatorClient& client, const UploadFlags& flags,
-                                          const std::string& spec_file,
-                                          polytrain::v1::SubmitSweepRequest* request);
+// Readies a submit, sweep or search of the spec read from `spec_file` as the flags say: the
+// request goes to the coordinator with validate_only first where files would be uploaded or
+// --dry-run asks (so that what the coordinator alone checks, such as the artifacts a spec names by
+// id, refuses it before anything is uploaded), then the files are uploaded (UploadLocalFiles). A
+// request whose --request-id names one "submitted with another spec" is asked again with the
+// files named by their sha256: a retry of a call that uploaded them, whose stored request it
+// then is, with nothing uploaded again. Returns true when the command is done: a dry run, the
+// jobs it would queue (or those the request id names) printed on stdout.
+absl::StatusOr<bool> PrepareSubmit(CoordinatorClient& client, const UploadFlags& flags,
+                                   const std::string& spec_file,
+                                   polytrain::v1::SubmitJobRequest* request);
+absl::StatusOr<bool> PrepareSubmit(CoordinatorClient& client, const UploadFlags& flags,
+                                   const std::string& spec_file,
+                                   polytrain::v1::SubmitSweepRequest* request);
 // Follows a search (a sweep with a LossSearch) until it is done, asking every `poll_seconds`: on a
 // terminal its table redrawn as it changes, otherwise a line per change of its rung table, then
 // the table. kExitOk once it has a best loss, kExitJobFailed when none of its runs succeeded or

@@ -214,13 +214,8 @@ int RunSearch(const SearchOptions& options, const CLI::App& command, Coordinator
   if (!request.ok()) return Fail(request.status());
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitSweepRequest(*request).status(); !s.ok()) return Fail(s);
-  absl::StatusOr<bool> done = CheckWithCoordinator(client, options.upload, options.file, &*request);
+  absl::StatusOr<bool> done = PrepareSubmit(client, options.upload, options.file, &*request);
   if (!done.ok()) return Fail(done.status());
-  if (absl::Status s =
-          UploadAsFlagged(client, options.upload, options.file, request->mutable_base());
-      !s.ok()) {
-    return Fail(s);
-  }
   if (*done) return kExitOk;  // a dry run: the files were only named, not uploaded
   absl::StatusOr<polytrain::v1::SubmitSweepResponse> response =
       client.CallAgainWhileAway(&polytrain::v1::Coordinator::Stub::SubmitSweep, *request);

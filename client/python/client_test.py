@@ -307,17 +307,29 @@ class ClientTest(ServiceTestCase):
         self.client.cancel(from_file.id)
         # A retry (the same request_id) returns what its first call stored, sending no file
         # again (probe CV: it was refused as "submitted with another spec", the stored spec
-        # naming the uploaded file by its hash); its dry run answers with the stored job too.
-        first = self.client.submit(local, files=SCRATCH, request_id="py-retry")
-        swept = self.client.sweep(local, ["cross_entropy {}"], files=SCRATCH,
+        # naming the uploaded file by its hash); its dry run answers with the stored job too. A
+        # CUDA job, which this service never places, stays queued until cancelled.
+        on_cuda = {**local, "device": "DEVICE_CUDA"}
+        first = self.client.submit(on_cuda, files=SCRATCH, request_id="py-retry")
+        swept = self.client.sweep(on_cuda, ["cross_entropy {}"], files=SCRATCH,
                                   request_id="py-retry")
+        changed = SCRATCH / "changed-files"
+        changed.mkdir()
+        (changed / "data.pt").write_bytes((SCRATCH / "data.pt").read_bytes() + b"x")
         with mock.patch.object(self.client, "_upload", side_effect=AssertionError("sent again")):
-            self.assertEqual(self.client.submit(local, files=SCRATCH, request_id="py-retry").id,
+            self.assertEqual(self.client.submit(on_cuda, files=SCRATCH, request_id="py-retry").id,
                              first.id)
-            self.assertEqual(self.client.submit(local, files=SCRATCH, request_id="py-retry",
+            self.assertEqual(self.client.submit(on_cuda, files=SCRATCH, request_id="py-retry",
                                                 dry_run=True).id, first.id)
-            self.assertEqual(self.client.sweep(local, ["cross_entropy {}"], files=SCRATCH,
+            self.assertEqual(self.client.sweep(on_cuda, ["cross_entropy {}"], files=SCRATCH,
                                                request_id="py-retry").sweep_id, swept.sweep_id)
+            # Its file changed since: not a retry, said as such, nothing uploaded.
+            with self.assertRaises(PolyTrainError) as other:
+                self.client.submit(on_cuda, files=changed, request_id="py-retry")
+        self.assertEqual(other.exception.code, "ALREADY_EXISTS")
+        self.assertIn(f"already names job {first.id}, submitted with another spec; use a new id "
+                      f"for a new job (the files it names compared by their sha256",
+                      other.exception.message)
         self.client.cancel(first.id)
         self.client.cancel_sweep(swept.sweep_id)
         # An ended job is deleted with its history; one not ended is refused.

@@ -132,9 +132,14 @@ def files_for(spec, files):
     return files
 
 
-def upload_named_files(spec, files, upload, dry_run=False):
+def upload_named_files(spec, files, upload, dry_run=False, warn=True):
     """`spec` (a JobSpec) with each model or dataset path that is a file under `files` uploaded
-    by `upload` (Client._upload) and named by its artifact id; the caller's spec stays as is."""
+    by `upload` (Client._upload) and named by its artifact id; the caller's spec stays as is.
+    `warn`: say which paths go as the worker's."""
+    def say(message):  # submit() -> _submit() -> upload_named_files() -> here: submit's caller
+        if warn:
+            warnings.warn(message, stacklevel=5)
+
     spec = job_pb2.JobSpec.FromString(spec.SerializeToString())
     sources = []
     if spec.model.HasField("torchscript"):
@@ -146,23 +151,23 @@ def upload_named_files(spec, files, upload, dry_run=False):
         for path in (idx.train_images, idx.train_labels, idx.test_images, idx.test_labels):
             if path and not pathlib.PurePath(path).is_absolute() and \
                     (pathlib.Path(files) / path).is_file():
-                warnings.warn(f"spec.dataset.idx: {path} is not uploaded (IDX files never are): "
-                              f"each worker reads it under its --data_root; to send your data "
-                              f"with the job, save it as a tensors file", stacklevel=4)
+                say(f"spec.dataset.idx: {path} is not uploaded (IDX files never are): "
+                    f"each worker reads it under its --data_root; to send your data with the job, "
+                    f"save it as a tensors file")
     for source in sources:
         if source.WhichOneof("source") != "path":
             continue
         if pathlib.PurePath(source.path).is_absolute():
-            warnings.warn(f"{source.path} is absolute: sent as a path on the worker, where it "
-                          f"must lie inside its --data_root; to upload a file of yours, name "
-                          f"it relative to files=DIR", stacklevel=4)
+            say(f"{source.path} is absolute: sent as a path on the worker, where it must lie "
+                f"inside its --data_root; to upload a file of yours, name it relative to "
+                f"files=DIR")
             continue
         if ".." in pathlib.PurePath(source.path).parts:
             continue  # the worker's, under its data root (refused by the coordinator)
         local = pathlib.Path(files) / source.path
         if not local.is_file():  # missing, a directory, a FIFO, a broken link
-            warnings.warn(f"{source.path} is not a file under {files}: sent as a path under "
-                          f"the worker's --data_root", stacklevel=4)
+            say(f"{source.path} is not a file under {files}: sent as a path under the worker's "
+                f"--data_root")
             continue
         if dry_run:
             continue
@@ -172,3 +177,27 @@ def upload_named_files(spec, files, upload, dry_run=False):
         except PolyTrainError as error:
             raise type(error)(error.code, f"uploading {local}: {error.message}") from None
     return spec
+
+
+def stored_retry(call, method, request, spec_field, files, refused):
+    """What the first call of a retry stored, for a request (validate_only) whose request id names
+    one `refused` as "submitted with another spec": that call uploaded the files the spec names,
+    and the coordinator stored its spec naming them by their sha256, so the request is asked
+    again as that spec, and takes those names (nothing is uploaded again). `call`: Client._call.
+    Raises `refused` where it is no such retry, and a file's read error."""
+    spec = getattr(request, spec_field)
+    uploaded = upload_named_files(spec, files, name_by_hash, warn=False)
+    if uploaded == spec:
+        raise refused
+    retry = type(request)()
+    retry.CopyFrom(request)
+    getattr(retry, spec_field).CopyFrom(uploaded)
+    try:
+        stored = call(method, retry)
+    except PolyTrainError as error:
+        if error.code != "ALREADY_EXISTS":
+            raise refused from None
+        raise type(refused)(refused.code, f"{refused.message} (the files it names compared by "
+                                          f"their sha256, as its first call uploaded them)") from None
+    spec.CopyFrom(uploaded)
+    return stored

@@ -15,7 +15,7 @@ from polytrain._arguments import artifact_name  # noqa: F401 (the package export
 from polytrain._calls import MAX_MESSAGE_BYTES, MAX_PAGE_SIZE, Calls  # noqa: F401 (exported here)
 from polytrain._channel import CHANNEL_OPTIONS, open_channel  # noqa: F401 (exported here)
 from polytrain._download import download_target, write_checkpoint
-from polytrain._upload import Upload, files_for, name_by_hash, upload_named_files
+from polytrain._upload import Upload, files_for, stored_retry, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
 from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
                               state_name, state_value, sweep_state_value)
@@ -108,13 +108,14 @@ class Client(Calls):
         pathlib.Path (.txtpb, .json or .yaml, as polyctl reads; `files` is then its directory
         unless given, and files=False uploads nothing). With `files` (a directory), the model and
         dataset files it names by path that are files there are uploaded first and named by
-        their sha256, once the coordinator has checked the spec (a
-        refused spec uploads nothing); a path that is not a file there goes as it is, a path under
-        the worker's --data_root, with a warning. Returns the Job. `dry_run`: only the check,
-        nothing uploaded or stored; returns the job as it would be queued, without an id.
-        `request_id` makes a retry of yours safe; without it the client draws one, and a submit
-        (sweep, search) the coordinator went away during after it was reached is sent again with
-        it for up to `client.reconnect_seconds` (120), so that it is stored once."""
+        their sha256, once the coordinator has checked the spec (a refused spec uploads
+        nothing); a path that is not a file there goes as it is, a path under the worker's
+        --data_root, with a warning. Returns the Job. `dry_run`: only the check, nothing
+        uploaded or stored; returns the job as it would be queued, without an id (a retry's: the
+        stored job). `request_id` makes a retry of yours safe (one whose files were uploaded is
+        known by their sha256, and sends none again); without it the client draws one, and a
+        submit (sweep, search) the coordinator went away during after it was reached is sent
+        again with it for up to `client.reconnect_seconds` (120), so that it is stored once."""
         request = coordinator_pb2.SubmitJobRequest(
             spec=_messages.message(spec, job_pb2.JobSpec, "spec"),
             client_request_id=_arguments.text(request_id, "request_id"))
@@ -156,53 +157,33 @@ class Client(Calls):
 
     def _submit(self, method, request, spec_field, files, dry_run):
         """A SubmitJob or SubmitSweep: checked by the coordinator first (validate_only) when
-        files are to be uploaded or only the check is asked for, then sent for real, with a
-        request id (the caller's, or a new random one) so that it can be sent again."""
+        files are to be uploaded or only the check is asked for (a retry of a call that uploaded
+        them answered there, stored_retry), then sent for real, with a request id (the caller's,
+        or a new random one) so that it can be sent again."""
         _arguments.boolean(dry_run, "dry_run")
         if files is not None:
             files = _arguments.directory(files, "files")
-        if files is not None and request.client_request_id:
-            stored = self._stored_retry(method, request, spec_field, files)
-            if stored is not None:
-                return stored
         if dry_run or files is not None:
             request.validate_only = True
-            checked = self._call(method, request)
+            try:
+                checked = self._call(method, request)
+            except PolyTrainError as refused:
+                if refused.code != "ALREADY_EXISTS" or files is None:
+                    raise
+                checked = stored_retry(self._call, method, request, spec_field, files, refused)
+            request.validate_only = False
+            if checked.sweep_id if method == self._stub.SubmitSweep else checked.id:
+                return checked  # what the request id names: a submit would return it
             if dry_run:
                 if files is not None:  # the same warnings as a real submit, nothing uploaded
                     upload_named_files(getattr(request, spec_field), files, self._upload,
                                        dry_run=True)
                 return checked
-            request.validate_only = False
             spec = getattr(request, spec_field)
             spec.CopyFrom(upload_named_files(spec, files, self._upload))
         if not request.client_request_id:
             request.client_request_id = "python-" + secrets.token_hex(8)
         return _reconnect.call_again_while_away(self, method, request)
-
-    def _stored_retry(self, method, request, spec_field, files):
-        """What the first call of a retry (the same request_id) stored, or None: that call
-        uploaded the files its spec names and the coordinator stored the spec naming them by
-        their sha256, so the retry is asked as that spec (nothing is uploaded again)."""
-        spec = getattr(request, spec_field)
-        with warnings.catch_warnings():  # the submit itself gives them, once
-            warnings.simplefilter("ignore")
-            try:
-                uploaded = upload_named_files(spec, files, name_by_hash)
-            except (OSError, ValueError, PolyTrainError):
-                return None  # the upload says why
-        if uploaded == spec:
-            return None  # it uploads nothing
-        retry = type(request)()
-        retry.CopyFrom(request)
-        getattr(retry, spec_field).CopyFrom(uploaded)
-        retry.validate_only = True
-        try:
-            stored = self._call(method, retry)
-        except PolyTrainError:
-            return None  # not a retry of a stored request: the submit says what is wrong
-        stored_id = stored.sweep_id if method == self._stub.SubmitSweep else stored.id
-        return stored if stored_id else None
 
     def get_sweep(self, sweep_id):
         """The Sweep: its request, state, rungs, trials, steps trained and ranking (best_loss)."""
