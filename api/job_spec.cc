@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/artifacts.h"
+#include "api/dataset_checks.h"
 #include "api/limits.h"
 #include "api/model_size.h"
 #include "common/status_macros.h"
@@ -54,6 +55,14 @@ absl::Status CheckProbability(absl::string_view field, double p) {
     return InvalidField(field, absl::StrCat("must be in [0, 1), got ", ExactNumber(p)));
   }
   return absl::OkStatus();
+}
+
+// Values the worker uses in float32 (weights, moments): none below its smallest normal number.
+absl::Status CheckFloat32Normal(absl::string_view field, double value, absl::string_view why) {
+  if (value >= std::numeric_limits<float>::min()) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat(ExactNumber(value), " is below ",
+                                          ExactNumber(std::numeric_limits<float>::min()),
+                                          ", float32's smallest normal number (", why, ")"));
 }
 
 // Data paths are relative to the worker's data root; ".." never appears.
@@ -118,26 +127,6 @@ absl::Status ValidateModel(const ModelSpec& model, const std::string& path) {
                       "no model set: choose mlp, cnn, resnet or torchscript");
 }
 
-// Where the samples' shape is known here (the built-in datasets), what the worker would refuse
-// of augment and normalize for it is refused now, in the worker's words.
-absl::Status CheckKnownSampleShape(const DatasetSpec& data, const std::string& path) {
-  if (!data.has_synthetic() && !data.has_fashion_mnist()) return absl::OkStatus();
-  const std::string shape =
-      data.has_synthetic() ? absl::StrCat("[", data.synthetic().features(), "]") : "[1, 28, 28]";
-  const polytrain::v1::Augmentation& augment = data.augment();
-  if (data.has_synthetic() && (augment.random_crop_padding() > 0 || augment.horizontal_flip())) {
-    return InvalidField(
-        FieldPath(path, "augment"),
-        absl::StrCat("needs image samples ([H, W] or [C, H, W]); these are ", shape));
-  }
-  if (data.has_normalize() && data.normalize().mean_size() != 1) {
-    return InvalidField(FieldPath(path, "normalize.mean"),
-                        absl::StrCat("has ", data.normalize().mean_size(), " values, but samples ",
-                                     shape, " have 1 channel(s): give one per channel, or one"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
   switch (data.source_case()) {
     case DatasetSpec::kFashionMnist:
@@ -194,38 +183,11 @@ absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
                                           data.augment().random_crop_padding(), 0,
                                           kMaxCropPadding));
   if (data.has_normalize()) {
-    const polytrain::v1::Normalization& normalize = data.normalize();
-    const std::string n = FieldPath(path, "normalize");
-    if (normalize.mean_size() < 1 || normalize.mean_size() > kMaxNormalizedChannels) {
-      return InvalidField(
-          FieldPath(n, "mean"),
-          absl::StrCat("needs 1 to ", kMaxNormalizedChannels,
-                       " values (one per channel, or one), got ", normalize.mean_size()));
-    }
-    if (normalize.std_size() != normalize.mean_size()) {
-      return InvalidField(FieldPath(n, "std"),
-                          absl::StrCat("needs as many values as mean (", normalize.mean_size(),
-                                       "), got ", normalize.std_size()));
-    }
-    // Applied in the data's precision (float32 mostly): bounds that stay finite and nonzero
-    // there.
-    for (int i = 0; i < normalize.mean_size(); ++i) {
-      POLYTRAIN_RETURN_IF_ERROR(
-          CheckRange(IndexPath(FieldPath(n, "mean"), i), normalize.mean(i), -1e30, 1e30));
-      POLYTRAIN_RETURN_IF_ERROR(
-          CheckRange(IndexPath(FieldPath(n, "std"), i), normalize.std(i), 1e-30, 1e30));
-    }
+    POLYTRAIN_RETURN_IF_ERROR(CheckNormalization(data.normalize(), FieldPath(path, "normalize")));
   }
   POLYTRAIN_RETURN_IF_ERROR(CheckKnownSampleShape(data, path));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckRange(FieldPath(path, "validation_fraction"), data.validation_fraction(), 0, 0.5));
-  // Where the training set's size is known here: a split that holds no sample is refused now,
-  // as the worker refuses it for other data.
-  if (data.has_synthetic() && data.validation_fraction() > 0) {
-    POLYTRAIN_RETURN_IF_ERROR(CheckValidationSplit(data.synthetic().train_samples(),
-                                                   data.validation_fraction(),
-                                                   FieldPath(path, "validation_fraction")));
-  }
   return absl::OkStatus();
 }
 
@@ -260,7 +222,12 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path
                               absl::StrCat("must be in (0, 1), got ", ExactNumber(adam.beta2())));
         }
       }
-      POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(a, "eps"), adam.eps(), 0, 1));
+      const std::string eps = FieldPath(a, "eps");
+      POLYTRAIN_RETURN_IF_ERROR(CheckRange(eps, adam.eps(), 0, 1));
+      if (adam.eps() != 0.0) {  // 0: torch's 1e-8
+        POLYTRAIN_RETURN_IF_ERROR(CheckFloat32Normal(
+            eps, adam.eps(), "the moments are float32: a zero second moment would divide by 0"));
+      }
       break;
     }
     case OptimizerSpec::KIND_NOT_SET:
@@ -268,15 +235,10 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path
   }
   const std::string lr = FieldPath(path, "learning_rate");
   POLYTRAIN_RETURN_IF_ERROR(CheckPositiveRange(lr, opt.learning_rate(), 10));
-  // The weights are float32: an update scaled by so little cannot change them (as a loss
-  // coefficient that small is refused), and the job would "succeed" without training.
-  if (opt.learning_rate() < std::numeric_limits<float>::min()) {
-    return InvalidField(
-        lr, absl::StrFormat("%s is below %s, float32's smallest normal number (the weights are "
-                            "float32: too small to change them)",
-                            ExactNumber(opt.learning_rate()),
-                            ExactNumber(std::numeric_limits<float>::min())));
-  }
+  // An update scaled by so little cannot change the weights (as a loss coefficient that small is
+  // refused), and the job would "succeed" without training.
+  POLYTRAIN_RETURN_IF_ERROR(CheckFloat32Normal(
+      lr, opt.learning_rate(), "the weights are float32: too small to change them"));
   POLYTRAIN_RETURN_IF_ERROR(CheckRange(FieldPath(path, "weight_decay"), opt.weight_decay(), 0, 1));
   return CheckRange(FieldPath(path, "grad_clip_norm"), opt.grad_clip_norm(), 0, 1e6);
 }
@@ -337,6 +299,7 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
   }
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "batch_size"), spec.batch_size(), 1, kMaxBatchSize));
+  POLYTRAIN_RETURN_IF_ERROR(CheckKnownTrainingSplit(spec, path));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "log_every_steps"), spec.log_every_steps(), 0, 1'000'000));
 

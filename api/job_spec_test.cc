@@ -205,6 +205,60 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   EXPECT_EQ(ValidateJobSpec(no_loss).message(), "spec.loss: must be set");
 }
 
+// What would fail every run on the worker whatever the data holds is refused at submit (probe
+// CX: each of these was accepted, then failed the job).
+TEST(JobSpecTest, ValuesThatFailEveryRunAreRefusedAtSubmit) {
+  // Adam's eps below float32's smallest normal number is 0 in the moments' float32.
+  ExpectInvalid("optimizer { adam { eps: 1e-46 } learning_rate: 0.1 }",
+                "spec.optimizer.adam.eps: 1e-46 is below 1.1754943508222875e-38, float32's "
+                "smallest normal number (the moments are float32: a zero second moment would "
+                "divide by 0)");
+  ExpectInvalid("optimizer { adamw { eps: 5e-324 } learning_rate: 0.1 }",
+                "spec.optimizer.adamw.eps: 4.94066e-324 is below "
+                "1.1754943508222875e-38, float32's smallest normal number (the moments are "
+                "float32: a zero second moment would divide by 0)");
+  for (const char* eps : {"0", "1.1754943508222875e-38", "1e-8", "1"}) {
+    EXPECT_TRUE(ValidateJobSpec(
+                    Spec(absl::StrCat("optimizer { adam { eps: ", eps, " } learning_rate: 0.1 }")))
+                    .ok())
+        << eps;
+  }
+  // A mean and std at their limits: (x - 1e30) / 1e-30 is past float32's range for every float32
+  // x but the mean itself. The opposite corner, and the smallest std at mean 0, stay finite.
+  ExpectInvalid(kDatasetWith + "normalize { mean: [1e30] std: [1e-30] } }",
+                "spec.dataset.normalize.std[0]: 1e-30 with spec.dataset.normalize.mean[0] 1e+30 "
+                "makes every float32 value but the mean itself infinite once normalized ((x - "
+                "mean) / std is past float32's range)");
+  ExpectInvalid(kDatasetWith + "normalize { mean: [-1e25] std: [1e-21] } }",
+                "spec.dataset.normalize.std[0]: 1e-21 with spec.dataset.normalize.mean[0] -1e+25 "
+                "makes every float32 value but the mean itself infinite once normalized ((x - "
+                "mean) / std is past float32's range)");
+  for (const char* pair :
+       {"mean: [-1e30] std: [1e30]", "mean: [0] std: [1e-30]", "mean: [1e25] std: [1e-20]"}) {
+    EXPECT_TRUE(
+        ValidateJobSpec(Spec(absl::StrCat(kDatasetWith, "normalize { ", pair, " } }"))).ok())
+        << pair;
+  }
+  // drop_last with a batch larger than synthetic data's training split (after the held-out
+  // validation samples and train_limit), whose size is known at submit.
+  const std::string synthetic =
+      "dataset { synthetic { classes: 2 features: 4 train_samples: 64 test_samples: 8 } ";
+  ExpectInvalid(synthetic + "} drop_last: true batch_size: 65",
+                "spec.drop_last: the training split holds 64 samples, fewer than batch_size (65): "
+                "every batch would be dropped");
+  EXPECT_TRUE(ValidateJobSpec(Spec(synthetic + "} drop_last: true batch_size: 64")).ok());
+  EXPECT_TRUE(ValidateJobSpec(Spec(synthetic + "} batch_size: 65")).ok());
+  ExpectInvalid(synthetic + "validation_fraction: 0.25 } drop_last: true batch_size: 49",
+                "spec.drop_last: the training split holds 48 samples, fewer than batch_size (49): "
+                "every batch would be dropped");
+  EXPECT_TRUE(ValidateJobSpec(
+                  Spec(synthetic + "validation_fraction: 0.25 } drop_last: true batch_size: 48"))
+                  .ok());
+  ExpectInvalid(synthetic + "train_limit: 10 } drop_last: true batch_size: 11",
+                "spec.drop_last: the training split holds 10 samples, fewer than batch_size (11): "
+                "every batch would be dropped");
+}
+
 TEST(JobSpecTest, ATrainingJobReducesItsLossToOneNumber) {
   ExpectInvalid("loss { cross_entropy {} reduction: REDUCTION_NONE }",
                 "spec.loss.reduction: a training job needs REDUCTION_MEAN or REDUCTION_SUM, got "

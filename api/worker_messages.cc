@@ -261,7 +261,10 @@ absl::Status ValidateArtifactName(absl::string_view field, absl::string_view nam
                       c == '.' || c == '_' || c == '-');
   }
   if (plain) return absl::OkStatus();
-  return InvalidField(field, absl::StrCat("not a file name: ", Quote(name)));
+  // Names of our own files (".checksums", a store's temporaries) start with '.'.
+  const bool hidden = !name.empty() && name[0] == '.';
+  return InvalidField(
+      field, absl::StrCat("not a file name: ", Quote(name), hidden ? " (it starts with '.')" : ""));
 }
 
 absl::Status ValidateUploadedName(absl::string_view field, absl::string_view name) {

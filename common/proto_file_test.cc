@@ -126,7 +126,7 @@ TEST(ProtoFileTest, YamlAliasesExpandWithinBounds) {
   EXPECT_EQ(ParseProto("cross_entropy: {}\nclass_weights: &a [1, *a]\n", ProtoFormat::kYaml,
                        "a.yaml", &loss)
                 .message(),
-            "a.yaml:2:20: nested deeper than 64 levels (an alias inside what it names?)");
+            "a.yaml:2:20: nested deeper than 64 levels (counted from the top, aliases expanded)");
   EXPECT_EQ(ParseProto("a: &a [*a]\n", ProtoFormat::kYaml, "a.yaml", &loss).code(),
             absl::StatusCode::kInvalidArgument);
   // A few hundred bytes of nested aliases that would expand to 10^9 values ("billion

@@ -19,7 +19,7 @@ class Converter {
     if (depth > kMaxYamlDepth) {
       throw YAML::ParserException(node.Mark(),
                                   absl::StrCat("nested deeper than ", kMaxYamlDepth,
-                                               " levels (an alias inside what it names?)"));
+                                               " levels (counted from the top, aliases expanded)"));
     }
     if (++values_ > kMaxYamlValues) {
       throw YAML::ParserException(

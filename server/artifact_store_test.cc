@@ -125,12 +125,13 @@ TEST_F(ArtifactStoreTest, FindReturnsOnlyStoredFilesUnderTheRoot) {
 
 TEST_F(ArtifactStoreTest, NamesMustBePlainFileNames) {
   EXPECT_EQ(store_->Begin("job-1", "../escape").status().message(),
-            "name: not a file name: '../escape'");
-  EXPECT_EQ(store_->Begin("..", "x").status().message(), "job_id: not a file name: '..'");
+            "name: not a file name: '../escape' (it starts with '.')");
+  EXPECT_EQ(store_->Begin("..", "x").status().message(),
+            "job_id: not a file name: '..' (it starts with '.')");
   EXPECT_EQ(store_->Begin("job-1", "").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->Begin("job/1", "x").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->Begin("job-1", ".checksums").status().message(),
-            "name: not a file name: '.checksums'");
+            "name: not a file name: '.checksums' (it starts with '.')");
   EXPECT_TRUE(store_->Begin("job-1", std::string(128, 'a')).ok());
   EXPECT_EQ(store_->Begin("job-1", std::string(129, 'a')).status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/utf8_text.h"
+#include "common/validation.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -102,6 +103,8 @@ std::string FindTextThatIsNotUtf8(absl::string_view data, const google::protobuf
   google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(data.data()),
                                                static_cast<int>(data.size()));
   std::vector<int> occurrences(static_cast<size_t>(type.field_count()), 0);
+  // Inside a map's entry: its key once read (a serializer writes it first), to name the value.
+  std::string entry_path = absl::StrCat(path, " (a value)");
   while (const uint32_t tag = input.ReadTag()) {
     const FieldDescriptor* field = type.FindFieldByNumber(WireFormatLite::GetTagFieldNumber(tag));
     if (field == nullptr ||
@@ -119,11 +122,15 @@ std::string FindTextThatIsNotUtf8(absl::string_view data, const google::protobuf
     if (type.options().map_entry()) {
       // Inside a map's entry: the map's own path, and which half of the entry it was.
       if (field->type() == FieldDescriptor::TYPE_STRING && !IsValidUtf8(bytes)) {
-        return absl::StrCat(path, field->number() == 1 ? " (a key)" : " (a value)");
+        return field->number() == 1 ? absl::StrCat(path, " (a key)") : entry_path;
+      }
+      if (field->number() == 1) {  // a key of text that is UTF-8: spec.labels["team"]
+        entry_path = absl::StrCat(path, "[\"", EscapedText(Utf8Prefix(bytes, 64), '"'), "\"]");
+        continue;
       }
       if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
-        std::string found = FindTextThatIsNotUtf8(bytes, *field->message_type(),
-                                                  absl::StrCat(path, " (a value)"), nesting + 1);
+        std::string found =
+            FindTextThatIsNotUtf8(bytes, *field->message_type(), entry_path, nesting + 1);
         if (!found.empty()) return found;
       }
       continue;

@@ -38,7 +38,12 @@ TEST(RequestBytesTest, TextThatIsNotUtf8IsNamedByItsPathInTheRequest) {
   // spec { labels { key: "k" value: <bad> } }, then the same with the bad bytes as the key.
   EXPECT_EQ(ParseRequest(Bytes(std::string("\x0a\x09\x12\x07\x0a\x01k\x12\x02", 9) + bad), &submit)
                 .message(),
-            "spec.labels (a value): is not valid UTF-8 (every text field must be)");
+            "spec.labels[\"k\"]: is not valid UTF-8 (every text field must be)");
+  // The value before its key (any order parses): the key is not known yet.
+  EXPECT_EQ(
+      ParseRequest(Bytes(std::string("\x0a\x09\x12\x07\x12\x02", 6) + bad + "\x0a\x01k"), &submit)
+          .message(),
+      "spec.labels (a value): is not valid UTF-8 (every text field must be)");
   EXPECT_EQ(
       ParseRequest(Bytes(std::string("\x0a\x06\x12\x04\x0a\x02", 6) + bad), &submit).message(),
       "spec.labels (a key): is not valid UTF-8 (every text field must be)");

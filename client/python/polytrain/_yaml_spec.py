@@ -152,8 +152,8 @@ def _spec_value(value, descriptor, count, depth, path=""):
     if count[0] > MAX_VALUES:
         raise ArgumentError(f"more than {MAX_VALUES} values once its aliases are expanded")
     if depth > MAX_DEPTH:
-        raise ArgumentError(f"nested deeper than {MAX_DEPTH} levels (an alias inside what it "
-                            f"names?)")
+        raise ArgumentError(f"nested deeper than {MAX_DEPTH} levels (counted from the top, "
+                            f"aliases expanded)")
     if isinstance(value, list):
         parsed = []
         for i, item in enumerate(value):

@@ -1,0 +1,97 @@
+#include "api/dataset_checks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "api/job_spec.h"
+#include "api/limits.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+
+namespace polytrain {
+namespace {
+
+// The smallest nonzero |x - mean| over float32 values x: the spacing of float32 at the mean.
+float SmallestStepFrom(float mean) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  return std::min(std::nextafter(mean, kInf) - mean, mean - std::nextafter(mean, -kInf));
+}
+
+}  // namespace
+
+absl::Status CheckNormalization(const polytrain::v1::Normalization& normalize,
+                                const std::string& path) {
+  if (normalize.mean_size() < 1 || normalize.mean_size() > kMaxNormalizedChannels) {
+    return InvalidField(
+        FieldPath(path, "mean"),
+        absl::StrCat("needs 1 to ", kMaxNormalizedChannels,
+                     " values (one per channel, or one), got ", normalize.mean_size()));
+  }
+  if (normalize.std_size() != normalize.mean_size()) {
+    return InvalidField(FieldPath(path, "std"),
+                        absl::StrCat("needs as many values as mean (", normalize.mean_size(),
+                                     "), got ", normalize.std_size()));
+  }
+  // Applied in the data's precision (float32): bounds that stay finite and nonzero there.
+  for (int i = 0; i < normalize.mean_size(); ++i) {
+    const std::string mean_field = IndexPath(FieldPath(path, "mean"), i);
+    const std::string std_field = IndexPath(FieldPath(path, "std"), i);
+    POLYTRAIN_RETURN_IF_ERROR(CheckRange(mean_field, normalize.mean(i), -1e30, 1e30));
+    POLYTRAIN_RETURN_IF_ERROR(CheckRange(std_field, normalize.std(i), 1e-30, 1e30));
+    // Whatever the samples: the nearest float32 neighbour of the mean lands past float32's range.
+    const float step = SmallestStepFrom(static_cast<float>(normalize.mean(i)));
+    if (std::isinf(step / static_cast<float>(normalize.std(i)))) {
+      return InvalidField(
+          std_field, absl::StrCat(ExactNumber(normalize.std(i)), " with ", mean_field, " ",
+                                  ExactNumber(normalize.mean(i)),
+                                  " makes every float32 value but the mean itself infinite once "
+                                  "normalized ((x - mean) / std is past float32's range)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKnownSampleShape(const polytrain::v1::DatasetSpec& data,
+                                   const std::string& path) {
+  if (!data.has_synthetic() && !data.has_fashion_mnist()) return absl::OkStatus();
+  const std::string shape =
+      data.has_synthetic() ? absl::StrCat("[", data.synthetic().features(), "]") : "[1, 28, 28]";
+  const polytrain::v1::Augmentation& augment = data.augment();
+  if (data.has_synthetic() && (augment.random_crop_padding() > 0 || augment.horizontal_flip())) {
+    return InvalidField(
+        FieldPath(path, "augment"),
+        absl::StrCat("needs image samples ([H, W] or [C, H, W]); these are ", shape));
+  }
+  if (data.has_normalize() && data.normalize().mean_size() != 1) {
+    return InvalidField(FieldPath(path, "normalize.mean"),
+                        absl::StrCat("has ", data.normalize().mean_size(), " values, but samples ",
+                                     shape, " have 1 channel(s): give one per channel, or one"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKnownTrainingSplit(const polytrain::v1::JobSpec& spec, const std::string& path) {
+  const polytrain::v1::DatasetSpec& data = spec.dataset();
+  if (!data.has_synthetic()) return absl::OkStatus();
+  // As the worker splits it (worker/dataset.cc): floor(n * fraction) held out, then train_limit.
+  int64_t train = data.synthetic().train_samples();
+  if (data.validation_fraction() > 0) {
+    POLYTRAIN_RETURN_IF_ERROR(
+        CheckValidationSplit(train, data.validation_fraction(),
+                             FieldPath(FieldPath(path, "dataset"), "validation_fraction")));
+    train -=
+        static_cast<int64_t>(std::floor(static_cast<double>(train) * data.validation_fraction()));
+  }
+  if (data.train_limit() > 0) train = std::min(train, data.train_limit());
+  if (spec.drop_last() && train < spec.batch_size()) {
+    return InvalidField(
+        FieldPath(path, "drop_last"),
+        absl::StrCat("the training split holds ", train, " samples, fewer than batch_size (",
+                     spec.batch_size(), "): every batch would be dropped"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace polytrain
