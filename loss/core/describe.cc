@@ -25,6 +25,17 @@ std::string Num(double v) {
   return buf;
 }
 
+// The shortest text that reads back as v (at least %g's 6 digits); -0 is 0.
+std::string ExactNum(double v) {
+  char buf[32];
+  if (v == 0.0) v = 0.0;
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
 bool IsDropSeries(const PolySeries& s) {
   if (s.ce_tail || s.gamma != 0.0 || s.extra.empty()) return false;
   for (size_t j = 0; j < s.extra.size(); ++j) {
@@ -179,7 +190,8 @@ std::string Describe(const LossConfig& config, int max_alpha_rows) {
   const int rows = std::max(s.NumExtraTerms(), s.ce_tail ? 3 : 0);
   for (int j = 1; j <= std::min(rows, max_alpha_rows); ++j) {
     char line[96];
-    std::snprintf(line, sizeof(line), "  alpha_%-5d = %s\n", j, Num(s.Alpha(j)).c_str());
+    // Exact where 6 digits would round it: the coefficients are what a user checks.
+    std::snprintf(line, sizeof(line), "  alpha_%-5d = %s\n", j, ExactNum(s.Alpha(j)).c_str());
     out << line;
   }
   if (rows > max_alpha_rows) out << "  ... (" << rows - max_alpha_rows << " more)\n";

@@ -1,5 +1,6 @@
 #include "loss/tool/loss_commands.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "cli/svg_chart.h"
 #include "cli/text_table.h"
 #include "common/proto_file.h"
+#include "common/validation.h"
 #include "loss/core/describe.h"
 #include "loss/core/scalar_loss.h"
 #include "loss/spec/curve_points.h"
@@ -45,13 +47,30 @@ nlohmann::ordered_json CurveJson(const std::vector<CurvePoint>& curve) {
   return out;
 }
 
-// One loss's curve, a row per point.
+// One loss's curve, a row per point: each pt as given (1 - 1e-12 is not 1), L and its slope to
+// 8 digits.
 std::string CurveRows(const std::vector<CurvePoint>& curve) {
-  std::string out = "      pt            L(pt)        dL/dpt\n";
+  std::vector<std::string> pts;
+  size_t width = 6;
   for (const CurvePoint& p : curve) {
-    absl::StrAppend(&out, absl::StrFormat("  %6.4f  %15.8g  %12.6g\n", p.pt, p.loss, p.dloss_dpt));
+    pts.push_back(ExactNumber(p.pt));
+    width = std::max(width, pts.back().size());
+  }
+  const int w = static_cast<int>(width);
+  std::string out = absl::StrFormat("  %*s  %15s  %15s\n", w, "pt", "L(pt)", "dL/dpt");
+  for (size_t i = 0; i < curve.size(); ++i) {
+    absl::StrAppend(&out, absl::StrFormat("  %*s  %15.8g  %15.8g\n", w, pts[i], curve[i].loss,
+                                          curve[i].dloss_dpt));
   }
   return out;
+}
+
+// The curve is a function of pt alone: a hard target of weight 1. Said where the loss has what
+// it leaves out, so that two such losses with one curve are not taken for one loss.
+std::string CurveScope(const LossConfig& config) {
+  if (config.label_smoothing == 0.0 && !config.alpha && config.class_weights.empty()) return "";
+  return "(the curve of a hard target of weight 1: label_smoothing, alpha and class_weights are "
+         "not in it; polyloss eval applies them)\n";
 }
 
 // A point as a column header shows it: two decimals where they hold it exactly (0.05, 0.50),
@@ -72,8 +91,9 @@ std::string CurveTable(const std::vector<LossConfig>& configs, const std::vector
   for (const LossConfig& config : configs) {
     std::vector<std::string> row = {ShortName(config)};
     for (const CurvePoint& point : EvaluateCurve(config.series, pts)) {
-      row.push_back(absl::StrFormat("%.4f", point.loss));
-      row.push_back(absl::StrFormat("%.4f", point.dloss_dpt));
+      // Significant digits, not decimals: focal's 1e-6 and 1e-8 at pt = 0.999 read apart.
+      row.push_back(absl::StrFormat("%.5g", point.loss));
+      row.push_back(absl::StrFormat("%.5g", point.dloss_dpt));
     }
     table.AddRow(std::move(row));
   }
@@ -106,7 +126,7 @@ absl::Status RunDescribe(const DescribeOptions& options) {
   const std::vector<double> pts = {0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0};
   const std::vector<CurvePoint> curve = EvaluateCurve(config->series, pts);
   if (options.format != "json") {
-    std::cout << Describe(*config) << "curve:\n" << CurveRows(curve);
+    std::cout << Describe(*config) << "curve:\n" << CurveScope(*config) << CurveRows(curve);
     return absl::OkStatus();
   }
   nlohmann::ordered_json out;
@@ -154,7 +174,7 @@ absl::Status RunCurve(const CurveOptions& options) {
   } else {
     for (size_t i = 0; i < configs.size(); ++i) {
       std::cout << (i == 0 ? "" : "\n") << ShortName(configs[i]) << "\n"
-                << CurveRows(EvaluateCurve(configs[i].series, *pts));
+                << CurveScope(configs[i]) << CurveRows(EvaluateCurve(configs[i].series, *pts));
     }
   }
   if (!options.plot.empty()) return WriteChart(options.plot, CurveChart(configs));
@@ -205,7 +225,10 @@ void AddLossCommands(CLI::App& parent, const std::string& tool, int* exit_code) 
 
   auto curve_options = std::make_shared<CurveOptions>();
   CLI::App* curve = parent.add_subcommand(
-      "curve", "L(pt) and dL/dpt of one or more losses; --plot draws them on one chart.");
+      "curve",
+      "L(pt) and dL/dpt of one or more losses for a hard target of weight 1 (label_smoothing, "
+      "alpha and class_weights are not in the curve: polyloss eval applies them to a batch); "
+      "--plot draws them on one chart.");
   curve
       ->add_option("files,--spec", curve_options->files,
                    "LossSpec files (.txtpb, .json, .yaml), at least one: as FILES... or as "

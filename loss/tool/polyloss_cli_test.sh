@@ -115,8 +115,21 @@ expect_exit 1 "--pt: each point must be a number in [0, 1], got 'nan'" -- \
 # every line of the table ends at the same place.
 polyloss_out=$("$polyloss" curve --format table --pt 0.001,0.004,0.9999 "$ex/cross_entropy.txtpb" \
   "$ex/sigmoid_poly1_focal.txtpb")
-check 'grep -qF "L(0.001)  dL(0.001)  L(0.004) dL(0.004) L(0.9999) dL(0.9999)" <<<"$polyloss_out"' \
+check 'grep -qF "L(0.001) dL(0.001)  L(0.004) dL(0.004)  L(0.9999)  dL(0.9999)" <<<"$polyloss_out"' \
   "curve table headers: $polyloss_out"
+# Five significant digits, not four decimals: focal's losses near pt = 1 are told apart.
+check 'grep -qE "^focal\(g=2\) +1.0005e-09 " <<<"$("$polyloss" curve --format table --pt 0.999 \
+  "$ex/focal.txtpb")"' "curve table: focal at pt 0.999 is not 1.0005e-09"
+# The text rows show each pt as given (1 - 1e-12 is not 1.0000) and say what the curve leaves
+# out of a loss with alpha.
+curve_rows=$("$polyloss" curve --pt 1e-12,0.999999999999 "$ex/sigmoid_poly1_focal.txtpb")
+check 'grep -qE "^ +1e-12 +28.631021 " <<<"$curve_rows" && grep -qE "^ +0.999999999999 " <<<"$curve_rows"' \
+  "curve rows lose their pt: $curve_rows"
+check 'grep -qF "(the curve of a hard target of weight 1: label_smoothing, alpha and class_weights are not in it" <<<"$curve_rows"' \
+  "curve of a loss with alpha does not say what it leaves out: $curve_rows"
+# describe lists each alpha_j exactly where 6 digits would round it.
+printf 'poly_n { epsilons: [0.1234567891, 1e-9] }\n' >"$tmp/close.txtpb"
+expect_exit 0 "alpha_2     = 0.500000001" -- describe --spec "$tmp/close.txtpb"
 check '[[ $(awk "{ print length(\$0) }" <<<"$polyloss_out" | sort -u | wc -l) -eq 1 ]]' \
   "curve table rows out of line: $polyloss_out"
 printf '1,2,x\n' >"$tmp/bad.csv"
