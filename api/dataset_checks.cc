@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "api/job_spec.h"
+#include "absl/strings/str_format.h"
 #include "api/limits.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
@@ -72,26 +72,34 @@ absl::Status CheckKnownSampleShape(const polytrain::v1::DatasetSpec& data,
   return absl::OkStatus();
 }
 
-absl::Status CheckKnownTrainingSplit(const polytrain::v1::JobSpec& spec, const std::string& path) {
+absl::Status CheckValidationSplit(int64_t train_samples, double fraction, absl::string_view field) {
+  // fraction is at most 0.5: a split never takes every sample.
+  if (std::floor(static_cast<double>(train_samples) * fraction) >= 1) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat(absl::StrFormat("%g", fraction), " of ", train_samples,
+                                          " training samples is less than one sample: no "
+                                          "validation split; raise it or use more samples"));
+}
+
+absl::Status CheckKnownValidationSplit(const polytrain::v1::DatasetSpec& data,
+                                       const std::string& path) {
+  if (!data.has_synthetic() || data.validation_fraction() == 0) return absl::OkStatus();
+  return CheckValidationSplit(data.synthetic().train_samples(), data.validation_fraction(),
+                              FieldPath(path, "validation_fraction"));
+}
+
+absl::Status CheckKnownDropLast(const polytrain::v1::JobSpec& spec, const std::string& path) {
   const polytrain::v1::DatasetSpec& data = spec.dataset();
-  if (!data.has_synthetic()) return absl::OkStatus();
+  if (!spec.drop_last() || !data.has_synthetic()) return absl::OkStatus();
   // As the worker splits it (worker/dataset.cc): floor(n * fraction) held out, then train_limit.
   int64_t train = data.synthetic().train_samples();
-  if (data.validation_fraction() > 0) {
-    POLYTRAIN_RETURN_IF_ERROR(
-        CheckValidationSplit(train, data.validation_fraction(),
-                             FieldPath(FieldPath(path, "dataset"), "validation_fraction")));
-    train -=
-        static_cast<int64_t>(std::floor(static_cast<double>(train) * data.validation_fraction()));
-  }
+  train -=
+      static_cast<int64_t>(std::floor(static_cast<double>(train) * data.validation_fraction()));
   if (data.train_limit() > 0) train = std::min(train, data.train_limit());
-  if (spec.drop_last() && train < spec.batch_size()) {
-    return InvalidField(
-        FieldPath(path, "drop_last"),
-        absl::StrCat("the training split holds ", train, " samples, fewer than batch_size (",
-                     spec.batch_size(), "): every batch would be dropped"));
-  }
-  return absl::OkStatus();
+  if (train >= spec.batch_size()) return absl::OkStatus();
+  return InvalidField(
+      FieldPath(path, "drop_last"),
+      absl::StrCat("the training split holds ", train, " samples, fewer than batch_size (",
+                   spec.batch_size(), "): every batch would be dropped"));
 }
 
 }  // namespace polytrain

@@ -1,12 +1,14 @@
 // Checks of a job's data beyond each field's range: what the worker would refuse once the data
 // is loaded, refused at submission wherever the answer does not depend on the files (the
-// built-in datasets' shapes and sizes, float32 arithmetic), in the worker's words.
+// built-in datasets' shapes and sizes, float32 arithmetic).
 #ifndef POLYTRAIN_API_DATASET_CHECKS_H_
 #define POLYTRAIN_API_DATASET_CHECKS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "polytrain/v1/job.pb.h"
 
 namespace polytrain {
@@ -18,13 +20,23 @@ absl::Status CheckNormalization(const polytrain::v1::Normalization& normalize,
                                 const std::string& path);
 
 // Where the samples' shape is known at submission (synthetic, Fashion-MNIST): augment and
-// normalize fit it. `path` names the DatasetSpec.
+// normalize fit it, in the worker's words. `path` names the DatasetSpec.
 absl::Status CheckKnownSampleShape(const polytrain::v1::DatasetSpec& data, const std::string& path);
 
-// Where the training split's size is known at submission (synthetic data): it keeps a validation
-// split of at least one sample, and with drop_last at least one whole batch. `path` names the
-// JobSpec.
-absl::Status CheckKnownTrainingSplit(const polytrain::v1::JobSpec& spec, const std::string& path);
+// The validation split of `train_samples` training samples (floor(n * fraction) held out): OK
+// when it holds at least one sample, else INVALID_ARGUMENT on `field`. The worker checks it once
+// it has read the data.
+absl::Status CheckValidationSplit(int64_t train_samples, double fraction, absl::string_view field);
+
+// CheckValidationSplit where the training set's size is known at submission (synthetic data).
+// `path` names the DatasetSpec.
+absl::Status CheckKnownValidationSplit(const polytrain::v1::DatasetSpec& data,
+                                       const std::string& path);
+
+// With drop_last, where the training split's size is known at submission (synthetic data: after
+// the held-out validation samples and train_limit, as the worker splits it): it holds at least
+// one whole batch, in the worker's words. `path` names the JobSpec.
+absl::Status CheckKnownDropLast(const polytrain::v1::JobSpec& spec, const std::string& path);
 
 }  // namespace polytrain
 

@@ -188,7 +188,7 @@ absl::Status ValidateDataset(const DatasetSpec& data, const std::string& path) {
   POLYTRAIN_RETURN_IF_ERROR(CheckKnownSampleShape(data, path));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckRange(FieldPath(path, "validation_fraction"), data.validation_fraction(), 0, 0.5));
-  return absl::OkStatus();
+  return CheckKnownValidationSplit(data, path);
 }
 
 absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path) {
@@ -225,8 +225,9 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt, const std::string& path
       const std::string eps = FieldPath(a, "eps");
       POLYTRAIN_RETURN_IF_ERROR(CheckRange(eps, adam.eps(), 0, 1));
       if (adam.eps() != 0.0) {  // 0: torch's 1e-8
-        POLYTRAIN_RETURN_IF_ERROR(CheckFloat32Normal(
-            eps, adam.eps(), "the moments are float32: a zero second moment would divide by 0"));
+        POLYTRAIN_RETURN_IF_ERROR(CheckFloat32Normal(eps, adam.eps(),
+                                                     "the moments are float32: a smaller eps would "
+                                                     "be 0 there or lose its digits"));
       }
       break;
     }
@@ -299,7 +300,6 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
   }
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "batch_size"), spec.batch_size(), 1, kMaxBatchSize));
-  POLYTRAIN_RETURN_IF_ERROR(CheckKnownTrainingSplit(spec, path));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(path, "log_every_steps"), spec.log_every_steps(), 0, 1'000'000));
 
@@ -344,7 +344,7 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
         absl::StrCat(spec.batch_size(), " is not a multiple of replicas (", spec.replicas(),
                      "): each replica takes batch_size / replicas"));
   }
-  return absl::OkStatus();
+  return CheckKnownDropLast(spec, path);  // drop_last is the spec's last field
 }
 
 }  // namespace
@@ -395,14 +395,6 @@ absl::Status ValidateJobName(absl::string_view name, absl::string_view field) {
     return InvalidField(field, absl::StrCat("use only [A-Za-z0-9._-], got ", Quote(name)));
   }
   return absl::OkStatus();
-}
-
-absl::Status CheckValidationSplit(int64_t train_samples, double fraction, absl::string_view field) {
-  // fraction is at most 0.5: a split never takes every sample.
-  if (std::floor(static_cast<double>(train_samples) * fraction) >= 1) return absl::OkStatus();
-  return InvalidField(field, absl::StrCat(absl::StrFormat("%g", fraction), " of ", train_samples,
-                                          " training samples is less than one sample: no "
-                                          "validation split; raise it or use more samples"));
 }
 
 }  // namespace polytrain

@@ -30,12 +30,6 @@ absl::Status ValidateSweepBase(const polytrain::v1::JobSpec& spec, absl::string_
 absl::Status ValidateTrainingLoss(const polytrain::v1::LossSpec& loss, absl::string_view path,
                                   loss::LossConfig* config = nullptr);
 
-// The validation split of `train_samples` training samples (floor(n * fraction) held out): OK
-// when it holds at least one sample, else INVALID_ARGUMENT on `field`.
-// The coordinator checks it where n is known at submission (synthetic data), the worker once it
-// has read the data.
-absl::Status CheckValidationSplit(int64_t train_samples, double fraction, absl::string_view field);
-
 // A job's name: 1 to kMaxNameLength characters of [A-Za-z0-9._-].
 absl::Status ValidateJobName(absl::string_view name, absl::string_view field);
 

@@ -211,12 +211,12 @@ TEST(JobSpecTest, ValuesThatFailEveryRunAreRefusedAtSubmit) {
   // Adam's eps below float32's smallest normal number is 0 in the moments' float32.
   ExpectInvalid("optimizer { adam { eps: 1e-46 } learning_rate: 0.1 }",
                 "spec.optimizer.adam.eps: 1e-46 is below 1.1754943508222875e-38, float32's "
-                "smallest normal number (the moments are float32: a zero second moment would "
-                "divide by 0)");
+                "smallest normal number (the moments are float32: a smaller eps would be 0 "
+                "there or lose its digits)");
   ExpectInvalid("optimizer { adamw { eps: 5e-324 } learning_rate: 0.1 }",
                 "spec.optimizer.adamw.eps: 4.94066e-324 is below "
                 "1.1754943508222875e-38, float32's smallest normal number (the moments are "
-                "float32: a zero second moment would divide by 0)");
+                "float32: a smaller eps would be 0 there or lose its digits)");
   for (const char* eps : {"0", "1.1754943508222875e-38", "1e-8", "1"}) {
     EXPECT_TRUE(ValidateJobSpec(
                     Spec(absl::StrCat("optimizer { adam { eps: ", eps, " } learning_rate: 0.1 }")))
@@ -257,6 +257,48 @@ TEST(JobSpecTest, ValuesThatFailEveryRunAreRefusedAtSubmit) {
   ExpectInvalid(synthetic + "train_limit: 10 } drop_last: true batch_size: 11",
                 "spec.drop_last: the training split holds 10 samples, fewer than batch_size (11): "
                 "every batch would be dropped");
+  // floor(64 * 0.3) = 19 held out; a train_limit past the split leaves it whole; the limit
+  // applies after the split.
+  ExpectInvalid(synthetic + "validation_fraction: 0.3 } drop_last: true batch_size: 46",
+                "spec.drop_last: the training split holds 45 samples, fewer than batch_size (46): "
+                "every batch would be dropped");
+  EXPECT_TRUE(
+      ValidateJobSpec(Spec(synthetic + "validation_fraction: 0.3 } drop_last: true batch_size: 45"))
+          .ok());
+  ExpectInvalid(synthetic + "train_limit: 100 } drop_last: true batch_size: 65",
+                "spec.drop_last: the training split holds 64 samples, fewer than batch_size (65): "
+                "every batch would be dropped");
+  ExpectInvalid(
+      synthetic + "validation_fraction: 0.5 train_limit: 40 } drop_last: true batch_size: 33",
+      "spec.drop_last: the training split holds 32 samples, fewer than batch_size (33): every "
+      "batch would be dropped");
+  // At a power of two the float32 spacing below the mean is half the one above: 2^99's nearest
+  // neighbour is 2^75 away, and 2^75 / (1.5 * 2^-53) is within float32's range, 2^75 / 2^-53
+  // is not.
+  EXPECT_TRUE(ValidateJobSpec(Spec(kDatasetWith + "normalize { mean: [6.338253001141147e29] std: "
+                                                  "[1.6653345369377348e-16] } }"))
+                  .ok());
+  ExpectInvalid(
+      kDatasetWith + "normalize { mean: [6.338253001141147e29] std: [1.1102230246251565e-16] } }",
+      "spec.dataset.normalize.std[0]: 1.1102230246251565e-16 with "
+      "spec.dataset.normalize.mean[0] 6.338253001141147e+29 makes every float32 value but the mean "
+      "itself infinite once "
+      "normalized ((x - mean) / std is past float32's range)");
+}
+
+// The first error is the first field's: these checks of known data keep their fields' places.
+TEST(JobSpecTest, ChecksOfKnownDataKeepTheirFieldsOrder) {
+  // dataset (field 4) before optimizer (6).
+  ExpectInvalid(
+      "dataset { synthetic { classes: 3 features: 4 train_samples: 9 test_samples: 10 } "
+      "validation_fraction: 0.1 } optimizer { sgd {} learning_rate: 0 }",
+      "spec.dataset.validation_fraction: 0.1 of 9 training samples is less than one sample: no "
+      "validation split; raise it or use more samples");
+  // drop_last (23) after threads (16).
+  ExpectInvalid(
+      "dataset { synthetic { classes: 3 features: 4 train_samples: 9 test_samples: 10 } } "
+      "drop_last: true batch_size: 10 threads: 9999",
+      "spec.threads: must be in [0, 256], got 9999");
 }
 
 TEST(JobSpecTest, ATrainingJobReducesItsLossToOneNumber) {

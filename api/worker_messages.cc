@@ -254,15 +254,15 @@ std::string CutError(const std::string& error, size_t max_length) {
 }
 
 absl::Status ValidateArtifactName(absl::string_view field, absl::string_view name) {
-  bool plain =
-      !name.empty() && name.size() <= static_cast<size_t>(kMaxArtifactNameLength) && name[0] != '.';
+  bool allowed_chars = !name.empty() && name.size() <= static_cast<size_t>(kMaxArtifactNameLength);
   for (char c : name) {
-    plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-');
+    allowed_chars = allowed_chars && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
   }
-  if (plain) return absl::OkStatus();
-  // Names of our own files (".checksums", a store's temporaries) start with '.'.
-  const bool hidden = !name.empty() && name[0] == '.';
+  // Names of our own files (".checksums", a store's temporaries) start with '.': said where that
+  // is all that is wrong.
+  const bool hidden = allowed_chars && name[0] == '.';
+  if (allowed_chars && !hidden) return absl::OkStatus();
   return InvalidField(
       field, absl::StrCat("not a file name: ", Quote(name), hidden ? " (it starts with '.')" : ""));
 }

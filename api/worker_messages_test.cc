@@ -278,8 +278,7 @@ TEST(WorkerMessagesTest, ChunksAreBounded) {
             "data: chunks are at most 1 MiB, got 1048577 bytes");
   chunk.clear_data();
   chunk.set_name("../up");
-  EXPECT_EQ(ValidateArtifactChunk(chunk, true).message(),
-            "name: not a file name: '../up' (it starts with '.')");
+  EXPECT_EQ(ValidateArtifactChunk(chunk, true).message(), "name: not a file name: '../up'");
   // Only the first chunk names the file: a later one that does is refused, by field.
   EXPECT_EQ(ValidateArtifactChunk(chunk, false).message(), "job_id: set on the first chunk only");
   chunk.clear_job_id();

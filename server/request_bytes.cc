@@ -92,7 +92,7 @@ absl::Status CheckWireTypes(const google::protobuf::Message& message, const std:
 constexpr int kMaxNesting = 100;
 
 // The request path of the first string field in `data` (a serialized `type`) whose bytes are not
-// UTF-8, e.g. "spec.tags[2]" or "spec.labels (a value)"; empty when there is none or the bytes
+// UTF-8, e.g. "spec.tags[2]" or "spec.labels[\"team\"]"; empty when there is none or the bytes
 // stop parsing before one. protobuf's own complaint names the field's declaration only
 // ('polytrain.v1.JobSpec.LabelsEntry.value'), not where in the request it was.
 std::string FindTextThatIsNotUtf8(absl::string_view data, const google::protobuf::Descriptor& type,

@@ -278,7 +278,7 @@ class OpenCoordinatorTest(unittest.TestCase):
             (upload_chunks(b"x" * 100, sha256="sha256:" + "A" * 64), grpc.StatusCode.INVALID_ARGUMENT,
              "sha256: expected sha256:<64 lowercase hex digits>"),
             (upload_chunks(b"x" * 100, name="../../etc/passwd"), grpc.StatusCode.INVALID_ARGUMENT,
-             "name: not a file name: '../../etc/passwd' (it starts with '.')"),
+             "name: not a file name: '../../etc/passwd'"),
             (upload_chunks(b"x" * 100, name=""), grpc.StatusCode.INVALID_ARGUMENT,
              "name: not a file name: ''"),
             (upload_chunks(b"z" * ((1 << 20) + 1), size=(1 << 20) + 1),

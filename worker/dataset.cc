@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "api/job_spec.h"
+#include "api/dataset_checks.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "worker/augmentation.h"

@@ -25,7 +25,8 @@ std::string Num(double v) {
   return buf;
 }
 
-// The shortest text that reads back as v (at least %g's 6 digits); -0 is 0.
+// The shortest text that reads back as v (at least %g's 6 digits); -0 is 0. common's
+// ExactNumber is the same rule; loss/core depends on nothing outside the standard library.
 std::string ExactNum(double v) {
   char buf[32];
   if (v == 0.0) v = 0.0;
