@@ -46,6 +46,10 @@ class FaultTest : public testing::ServiceFixture {
               Get(reference.id()).final_metrics().at("eval_loss"));
   }
 
+  // A worker, with or without --checkpoint_dir, stopped with SIGTERM while training: see
+  // fault_test.cc.
+  void DrainHandsTheJobOverAtACheckpoint(bool checkpoint_dir);
+
   // Every id is a stored job (through the current coordinator).
   void ExpectAllStored(const std::vector<std::string>& ids) {
     for (const std::string& id : ids) {

@@ -154,10 +154,15 @@ TEST_F(FaultTest, AWorkerRestartedUnderItsNameGetsItsJobBackWithoutWaitingForThe
   ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
 }
 
-TEST_F(FaultTest, AWorkerStoppedWithSigtermCheckpointsAndGivesItsJobBackAtOnce) {
+}  // namespace
+
+// A worker stopped with SIGTERM checkpoints where a logging window ends, uploads it and gives
+// its job back at once; with or without --checkpoint_dir (without, the attempt writes to a
+// temporary directory of its own).
+void FaultTest::DrainHandsTheJobOverAtACheckpoint(bool checkpoint_dir) {
   // A lease far longer than the test may take: only the worker's release can requeue the job.
   StartCoordinator(/*lease_seconds=*/3600);
-  StartWorker("drained", nullptr, /*checkpoints=*/true);
+  StartWorker("drained", nullptr, checkpoint_dir);
   // No periodic checkpoints: the only one the next attempt can resume from is the one the
   // drained worker writes and uploads as it gives the job back.
   v1::JobSpec spec = Spec("handed-over", 150);
@@ -172,7 +177,7 @@ TEST_F(FaultTest, AWorkerStoppedWithSigtermCheckpointsAndGivesItsJobBackAtOnce) 
   EXPECT_EQ(released.state(), v1::JOB_STATE_QUEUED) << released.error();
   EXPECT_EQ(released.error(), "worker drained shut down during attempt 1 and gave the job back");
   EXPECT_FALSE(released.checkpoint().empty());
-  StartWorker("successor", nullptr, /*checkpoints=*/true);
+  StartWorker("successor", nullptr, checkpoint_dir);
   ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_SUCCEEDED, 120));
   const Job done = Get(job.id());
   EXPECT_EQ(done.attempts(), 2);
@@ -181,6 +186,16 @@ TEST_F(FaultTest, AWorkerStoppedWithSigtermCheckpointsAndGivesItsJobBackAtOnce) 
   EXPECT_GT(done.resumed_from_step(), 0);
   EXPECT_EQ(done.resumed_from_step() % 10, 0) << done.resumed_from_step();
   ExpectSameHistoryAsAnUninterruptedRun(job.id(), spec);
+}
+
+namespace {
+
+TEST_F(FaultTest, AWorkerStoppedWithSigtermCheckpointsAndGivesItsJobBackAtOnce) {
+  DrainHandsTheJobOverAtACheckpoint(/*checkpoint_dir=*/true);
+}
+
+TEST_F(FaultTest, AWorkerWithoutCheckpointDirCheckpointsAtSigtermToo) {
+  DrainHandsTheJobOverAtACheckpoint(/*checkpoint_dir=*/false);
 }
 
 TEST_F(FaultTest, LapsedLeaseRequeuesTheJobOnAnotherWorker) {

@@ -98,6 +98,10 @@ TEST_F(ByoTest, AWrongModelIsAClearErrorBeforeTraining) {
   EXPECT_EQ(nan.status().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(nan.status().message().find("evaluation diverged: eval_loss is nan at step "), 0u)
       << nan.status();
+  // At the end of epoch 0, numbered as every output numbers it (not the epoch that follows).
+  EXPECT_NE(nan.status().message().find(" (epoch 0): the model's outputs are not finite"),
+            std::string::npos)
+      << nan.status();
   // A checkpoint of another model is not loaded into this one.
   const std::string dir = TempDir("other_model");
   TrainerOptions options = Options();

@@ -26,6 +26,10 @@ struct RunPosition {
   int64_t step = 0;            // optimizer steps completed
   int64_t epoch = 0;           // epoch in progress
   int64_t batch_in_epoch = 0;  // batches of that epoch already trained
+
+  // The epoch the last completed step belongs to, as every output numbers it: at an epoch's
+  // end, the epoch that ended (`epoch` has moved on to the next).
+  int64_t EpochOfLastStep() const { return batch_in_epoch == 0 && epoch > 0 ? epoch - 1 : epoch; }
 };
 
 // What a checkpoint holds besides the position: `device` is where the job trains.

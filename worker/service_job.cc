@@ -38,8 +38,7 @@ constexpr std::chrono::minutes kPointsBeforeLastCheckpoint(2);
 ServiceJob::ServiceJob(polytrain::v1::Job job, Context context)
     : job_(std::move(job)),
       context_(std::move(context)),
-      checkpoints_at_release_(context_.world_size <= 1 &&
-                              (!context_.checkpoint_root.empty() || job_.has_search())) {
+      checkpoints_at_release_(context_.world_size <= 1) {
   thread_ = std::thread([this] { Run(); });
 }
 

@@ -126,8 +126,11 @@ class ServiceJob {
   std::atomic<bool> cancel_{false};
   std::atomic<bool> let_go_{false};  // LetGo(): the cancel reports the attempt given back
   std::atomic<bool> released_{false};
-  // Writes checkpoints, and is not one rank of a gang (whose ranks would have to agree on the
-  // step): Release() lets it checkpoint first.
+  // Not one rank of a gang (whose ranks would have to agree on the step): Release() lets it
+  // checkpoint first, into --checkpoint_dir or, without one, the attempt's temporary directory
+  // (probe CZ: without --checkpoint_dir a drained job was given back with no checkpoint and
+  // trained again from its last periodic one). Where that directory could not be made, the
+  // trainer gives the job back at once.
   const bool checkpoints_at_release_;
   std::atomic<bool> done_{false};
   // When Cancel() was first called, in steady_clock ticks (0: never).

@@ -184,7 +184,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       if (it != summary.final_metrics.end() && !std::isfinite(it->second)) {
         return absl::AbortedError(absl::StrCat(
             "evaluation diverged: ", key, " is ", it->second, " at step ", position.step,
-            " (epoch ", position.epoch,
+            " (epoch ", position.EpochOfLastStep(),
             "): the model's outputs are not finite; lower spec.optimizer.learning_rate or set "
             "spec.optimizer.grad_clip_norm"));
       }

@@ -28,8 +28,7 @@ void Trainer::EmitEval(const RunPosition& position, double elapsed,
   MetricPoint point;
   point.set_kind(MetricPoint::KIND_EVAL);
   point.set_step(position.step);
-  point.set_epoch(static_cast<int32_t>(
-      position.batch_in_epoch == 0 && position.epoch > 0 ? position.epoch - 1 : position.epoch));
+  point.set_epoch(static_cast<int32_t>(position.EpochOfLastStep()));
   point.set_epoch_progress(position.batch_in_epoch == 0 && position.epoch > 0
                                ? 1.0
                                : static_cast<double>(position.batch_in_epoch) / steps_per_epoch_);
