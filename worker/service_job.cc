@@ -341,9 +341,23 @@ void ServiceJob::Run() {
     // next one supersedes a failed one), so an outage never stalls the training. A released
     // job's checkpoint is where its next attempt resumes.
     if (!summary->last_checkpoint.empty() && summary->last_checkpoint != uploaded) {
-      // As during training: the points before the checkpoint are stored before it is named.
-      if (points > 0) context_.outbox->WaitAcknowledged(points, kPointsBeforeLastCheckpoint);
-      last_checkpoint_stored = UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
+      // As during training: the points before the checkpoint are stored before it is named. A
+      // released job's worker is about to exit, its unacknowledged points with it: its
+      // checkpoint goes only once they are stored, within the drain's time (else the next
+      // attempt would resume after points nobody has).
+      const bool points_stored =
+          points == 0 ||
+          context_.outbox->WaitAcknowledged(
+              points, summary->released ? kPointsBeforeCheckpoint : kPointsBeforeLastCheckpoint);
+      if (points_stored || !summary->released) {
+        last_checkpoint_stored = UploadLastCheckpoint(summary->last_checkpoint, summary->paused);
+      } else {
+        last_checkpoint_stored = false;
+        spdlog::warn(
+            "{}: not uploading {}: the coordinator has not stored the metric points "
+            "before it",
+            job.id(), summary->last_checkpoint);
+      }
     }
   }
   // Cancelled only when the coordinator asked (a transfer it cut is also CANCELLED, but no
