@@ -1,12 +1,10 @@
 #include "api/job_spec.h"
 
-#include <cmath>
 #include <limits>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/artifacts.h"
