@@ -42,6 +42,10 @@ void ExpectInvalid(const std::string& extra, const std::string& message) {
   EXPECT_EQ(std::string(status.message()), message) << extra;
 }
 
+void ExpectValid(const std::string& extra) {
+  EXPECT_TRUE(ValidateJobSpec(Spec(extra)).ok()) << extra << ": " << ValidateJobSpec(Spec(extra));
+}
+
 // For zero values, which text format cannot tell apart from "not written".
 void ExpectInvalidAfter(const std::function<void(JobSpec&)>& change, const std::string& message) {
   JobSpec spec = Spec();
@@ -127,7 +131,7 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   EXPECT_TRUE(ValidateJobSpec(Spec("dataset { fashion_mnist { } normalize { mean: [0.3] std: [0.4] "
                                    "} augment { random_crop_padding: 4 horizontal_flip: true } }"))
                   .ok());
-  EXPECT_TRUE(ValidateJobSpec(Spec(kDatasetWith + "normalize { mean: [0.3] std: [0.4] } }")).ok());
+  ExpectValid(kDatasetWith + "normalize { mean: [0.3] std: [0.4] } }");
   ExpectInvalid("dataset { idx { train_images: 'a' train_labels: 'b' test_images: 'c' } }",
                 "spec.dataset.idx.test_labels: must be set");
   ExpectInvalid(
@@ -161,8 +165,7 @@ TEST(JobSpecTest, EveryFieldErrorNamesItsPath) {
   ExpectInvalid("optimizer { sgd {} learning_rate: 1e-39 }",
                 "spec.optimizer.learning_rate: 1e-39 is below 1.1754943508222875e-38, float32's "
                 "smallest normal number (the weights are float32: too small to change them)");
-  EXPECT_TRUE(
-      ValidateJobSpec(Spec("optimizer { sgd {} learning_rate: 1.1754943508222875e-38 }")).ok());
+  ExpectValid("optimizer { sgd {} learning_rate: 1.1754943508222875e-38 }");
   ExpectInvalid("optimizer { adamw { beta2: 0 } learning_rate: 0.1 }",
                 "spec.optimizer.adamw.beta2: 0 is refused (it once meant the default); leave the "
                 "field out for torch's 0.999");
@@ -218,72 +221,58 @@ TEST(JobSpecTest, ValuesThatFailEveryRunAreRefusedAtSubmit) {
                 "1.1754943508222875e-38, float32's smallest normal number (the moments are "
                 "float32: a smaller eps would be 0 there or lose its digits)");
   for (const char* eps : {"0", "1.1754943508222875e-38", "1e-8", "1"}) {
-    EXPECT_TRUE(ValidateJobSpec(
-                    Spec(absl::StrCat("optimizer { adam { eps: ", eps, " } learning_rate: 0.1 }")))
-                    .ok())
-        << eps;
+    ExpectValid(absl::StrCat("optimizer { adam { eps: ", eps, " } learning_rate: 0.1 }"));
   }
   // A mean and std at their limits: (x - 1e30) / 1e-30 is past float32's range for every float32
   // x but the mean itself. The opposite corner, and the smallest std at mean 0, stay finite.
-  ExpectInvalid(kDatasetWith + "normalize { mean: [1e30] std: [1e-30] } }",
-                "spec.dataset.normalize.std[0]: 1e-30 with spec.dataset.normalize.mean[0] 1e+30 "
-                "makes every float32 value but the mean itself infinite once normalized ((x - "
-                "mean) / std is past float32's range)");
-  ExpectInvalid(kDatasetWith + "normalize { mean: [-1e25] std: [1e-21] } }",
-                "spec.dataset.normalize.std[0]: 1e-21 with spec.dataset.normalize.mean[0] -1e+25 "
-                "makes every float32 value but the mean itself infinite once normalized ((x - "
-                "mean) / std is past float32's range)");
+  const std::string infinite =
+      " makes every float32 value but the mean itself infinite once normalized ((x - mean) / std "
+      "is past float32's range)";
+  ExpectInvalid(
+      kDatasetWith + "normalize { mean: [1e30] std: [1e-30] } }",
+      "spec.dataset.normalize.std[0]: 1e-30 with spec.dataset.normalize.mean[0] 1e+30" + infinite);
+  ExpectInvalid(
+      kDatasetWith + "normalize { mean: [-1e25] std: [1e-21] } }",
+      "spec.dataset.normalize.std[0]: 1e-21 with spec.dataset.normalize.mean[0] -1e+25" + infinite);
   for (const char* pair :
        {"mean: [-1e30] std: [1e30]", "mean: [0] std: [1e-30]", "mean: [1e25] std: [1e-20]"}) {
-    EXPECT_TRUE(
-        ValidateJobSpec(Spec(absl::StrCat(kDatasetWith, "normalize { ", pair, " } }"))).ok())
-        << pair;
+    ExpectValid(absl::StrCat(kDatasetWith, "normalize { ", pair, " } }"));
   }
-  // drop_last with a batch larger than synthetic data's training split (after the held-out
-  // validation samples and train_limit), whose size is known at submit.
-  const std::string synthetic =
-      "dataset { synthetic { classes: 2 features: 4 train_samples: 64 test_samples: 8 } ";
-  ExpectInvalid(synthetic + "} drop_last: true batch_size: 65",
-                "spec.drop_last: the training split holds 64 samples, fewer than batch_size (65): "
-                "every batch would be dropped");
-  EXPECT_TRUE(ValidateJobSpec(Spec(synthetic + "} drop_last: true batch_size: 64")).ok());
-  EXPECT_TRUE(ValidateJobSpec(Spec(synthetic + "} batch_size: 65")).ok());
-  ExpectInvalid(synthetic + "validation_fraction: 0.25 } drop_last: true batch_size: 49",
-                "spec.drop_last: the training split holds 48 samples, fewer than batch_size (49): "
-                "every batch would be dropped");
-  EXPECT_TRUE(ValidateJobSpec(
-                  Spec(synthetic + "validation_fraction: 0.25 } drop_last: true batch_size: 48"))
-                  .ok());
-  ExpectInvalid(synthetic + "train_limit: 10 } drop_last: true batch_size: 11",
-                "spec.drop_last: the training split holds 10 samples, fewer than batch_size (11): "
-                "every batch would be dropped");
-  // floor(64 * 0.3) = 19 held out; a train_limit past the split leaves it whole; the limit
-  // applies after the split.
-  ExpectInvalid(synthetic + "validation_fraction: 0.3 } drop_last: true batch_size: 46",
-                "spec.drop_last: the training split holds 45 samples, fewer than batch_size (46): "
-                "every batch would be dropped");
-  EXPECT_TRUE(
-      ValidateJobSpec(Spec(synthetic + "validation_fraction: 0.3 } drop_last: true batch_size: 45"))
-          .ok());
-  ExpectInvalid(synthetic + "train_limit: 100 } drop_last: true batch_size: 65",
-                "spec.drop_last: the training split holds 64 samples, fewer than batch_size (65): "
-                "every batch would be dropped");
-  ExpectInvalid(
-      synthetic + "validation_fraction: 0.5 train_limit: 40 } drop_last: true batch_size: 33",
-      "spec.drop_last: the training split holds 32 samples, fewer than batch_size (33): every "
-      "batch would be dropped");
   // At a power of two the float32 spacing below the mean is half the one above: 2^99's nearest
   // neighbour is 2^75 away, and 2^75 / (1.5 * 2^-53) is within float32's range, 2^75 / 2^-53
   // is not.
-  EXPECT_TRUE(ValidateJobSpec(Spec(kDatasetWith + "normalize { mean: [6.338253001141147e29] std: "
-                                                  "[1.6653345369377348e-16] } }"))
-                  .ok());
+  ExpectValid(kDatasetWith +
+              "normalize { mean: [6.338253001141147e29] std: [1.6653345369377348e-16] } }");
   ExpectInvalid(
       kDatasetWith + "normalize { mean: [6.338253001141147e29] std: [1.1102230246251565e-16] } }",
-      "spec.dataset.normalize.std[0]: 1.1102230246251565e-16 with "
-      "spec.dataset.normalize.mean[0] 6.338253001141147e+29 makes every float32 value but the mean "
-      "itself infinite once "
-      "normalized ((x - mean) / std is past float32's range)");
+      "spec.dataset.normalize.std[0]: 1.1102230246251565e-16 with spec.dataset.normalize.mean[0] "
+      "6.338253001141147e+29" +
+          infinite);
+  // drop_last with a batch larger than synthetic data's training split (after the held-out
+  // validation samples, floor(n * fraction), and then train_limit), whose size is known at
+  // submit.
+  const std::string synthetic =
+      "dataset { synthetic { classes: 2 features: 4 train_samples: 64 test_samples: 8 } ";
+  auto dropped = [](int held, int batch) {
+    return absl::StrCat("spec.drop_last: the training split holds ", held,
+                        " samples, fewer than batch_size (", batch,
+                        "): every batch would be "
+                        "dropped");
+  };
+  ExpectInvalid(synthetic + "} drop_last: true batch_size: 65", dropped(64, 65));
+  ExpectValid(synthetic + "} drop_last: true batch_size: 64");
+  ExpectValid(synthetic + "} batch_size: 65");
+  ExpectInvalid(synthetic + "validation_fraction: 0.25 } drop_last: true batch_size: 49",
+                dropped(48, 49));
+  ExpectValid(synthetic + "validation_fraction: 0.25 } drop_last: true batch_size: 48");
+  ExpectInvalid(synthetic + "train_limit: 10 } drop_last: true batch_size: 11", dropped(10, 11));
+  ExpectInvalid(synthetic + "validation_fraction: 0.3 } drop_last: true batch_size: 46",
+                dropped(45, 46));
+  ExpectValid(synthetic + "validation_fraction: 0.3 } drop_last: true batch_size: 45");
+  ExpectInvalid(synthetic + "train_limit: 100 } drop_last: true batch_size: 65", dropped(64, 65));
+  ExpectInvalid(
+      synthetic + "validation_fraction: 0.5 train_limit: 40 } drop_last: true batch_size: 33",
+      dropped(32, 33));
 }
 
 // The first error is the first field's: these checks of known data keep their fields' places.
