@@ -72,9 +72,13 @@ absl::Status CheckKnownSampleShape(const polytrain::v1::DatasetSpec& data,
   return absl::OkStatus();
 }
 
+int64_t HeldOutSamples(int64_t train_samples, double fraction) {
+  return static_cast<int64_t>(std::floor(static_cast<double>(train_samples) * fraction));
+}
+
 absl::Status CheckValidationSplit(int64_t train_samples, double fraction, absl::string_view field) {
   // fraction is at most 0.5: a split never takes every sample.
-  if (std::floor(static_cast<double>(train_samples) * fraction) >= 1) return absl::OkStatus();
+  if (HeldOutSamples(train_samples, fraction) >= 1) return absl::OkStatus();
   return InvalidField(field, absl::StrCat(absl::StrFormat("%g", fraction), " of ", train_samples,
                                           " training samples is less than one sample: no "
                                           "validation split; raise it or use more samples"));
@@ -87,19 +91,22 @@ absl::Status CheckKnownValidationSplit(const polytrain::v1::DatasetSpec& data,
                               FieldPath(path, "validation_fraction"));
 }
 
+absl::Status CheckDropLastBatch(int64_t train_samples, int64_t batch_size,
+                                absl::string_view field) {
+  if (train_samples >= batch_size) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat("the training split holds ", train_samples,
+                                          " samples, fewer than batch_size (", batch_size,
+                                          "): every batch would be dropped"));
+}
+
 absl::Status CheckKnownDropLast(const polytrain::v1::JobSpec& spec, const std::string& path) {
   const polytrain::v1::DatasetSpec& data = spec.dataset();
   if (!spec.drop_last() || !data.has_synthetic()) return absl::OkStatus();
-  // As the worker splits it (worker/dataset.cc): floor(n * fraction) held out, then train_limit.
-  int64_t train = data.synthetic().train_samples();
-  train -=
-      static_cast<int64_t>(std::floor(static_cast<double>(train) * data.validation_fraction()));
+  // As the worker splits it (worker/dataset.cc): the held-out samples, then train_limit.
+  const int64_t samples = data.synthetic().train_samples();
+  int64_t train = samples - HeldOutSamples(samples, data.validation_fraction());
   if (data.train_limit() > 0) train = std::min(train, data.train_limit());
-  if (train >= spec.batch_size()) return absl::OkStatus();
-  return InvalidField(
-      FieldPath(path, "drop_last"),
-      absl::StrCat("the training split holds ", train, " samples, fewer than batch_size (",
-                   spec.batch_size(), "): every batch would be dropped"));
+  return CheckDropLastBatch(train, spec.batch_size(), FieldPath(path, "drop_last"));
 }
 
 }  // namespace polytrain

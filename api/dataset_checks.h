@@ -23,7 +23,10 @@ absl::Status CheckNormalization(const polytrain::v1::Normalization& normalize,
 // normalize fit it, in the worker's words. `path` names the DatasetSpec.
 absl::Status CheckKnownSampleShape(const polytrain::v1::DatasetSpec& data, const std::string& path);
 
-// The validation split of `train_samples` training samples (floor(n * fraction) held out): OK
+// The samples held out of `train_samples` for validation: floor(n * fraction).
+int64_t HeldOutSamples(int64_t train_samples, double fraction);
+
+// The validation split of `train_samples` training samples (HeldOutSamples held out): OK
 // when it holds at least one sample, else INVALID_ARGUMENT on `field`. The worker checks it once
 // it has read the data.
 absl::Status CheckValidationSplit(int64_t train_samples, double fraction, absl::string_view field);
@@ -33,9 +36,13 @@ absl::Status CheckValidationSplit(int64_t train_samples, double fraction, absl::
 absl::Status CheckKnownValidationSplit(const polytrain::v1::DatasetSpec& data,
                                        const std::string& path);
 
-// With drop_last, where the training split's size is known at submission (synthetic data: after
-// the held-out validation samples and train_limit, as the worker splits it): it holds at least
-// one whole batch, in the worker's words. `path` names the JobSpec.
+// With drop_last, a training split of `train_samples` holds at least one whole batch, else
+// INVALID_ARGUMENT on `field`. The worker checks it once it has split the data.
+absl::Status CheckDropLastBatch(int64_t train_samples, int64_t batch_size, absl::string_view field);
+
+// CheckDropLastBatch where the training split's size is known at submission (synthetic data:
+// after the held-out validation samples and train_limit, as the worker splits it). `path` names
+// the JobSpec.
 absl::Status CheckKnownDropLast(const polytrain::v1::JobSpec& spec, const std::string& path);
 
 }  // namespace polytrain

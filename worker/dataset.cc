@@ -2,7 +2,6 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -207,7 +206,7 @@ absl::StatusOr<Dataset> LoadDataset(const DatasetSpec& spec, const JobFiles& fil
     const int64_t n = data.train.size();
     POLYTRAIN_RETURN_IF_ERROR(CheckValidationSplit(n, spec.validation_fraction(),
                                                    FieldPath(path, "validation_fraction")));
-    const int64_t held_out = static_cast<int64_t>(std::floor(n * spec.validation_fraction()));
+    const int64_t held_out = HeldOutSamples(n, spec.validation_fraction());
     const torch::Tensor order = torch::randperm(n, gen, torch::kLong);
     const torch::Tensor val_index = order.narrow(0, 0, held_out);
     const torch::Tensor train_index = std::get<0>(order.narrow(0, held_out, n - held_out).sort());

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "api/dataset_checks.h"
 #include "api/job_spec.h"
 #include "api/job_spec_defaults.h"
 #include "api/loss_dataset_fit.h"
@@ -88,11 +89,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const JobSpec& spec,
     if (!IsMultiLabel(data->train.y)) {
       POLYTRAIN_RETURN_IF_ERROR(CheckIgnoredClass(spec.loss(), "spec.loss", data->classes));
     }
-    if (spec.drop_last() && data->train.size() < spec.batch_size()) {
-      return InvalidField("spec.drop_last",
-                          absl::StrCat("the training split holds ", data->train.size(),
-                                       " samples, fewer than batch_size (", spec.batch_size(),
-                                       "): every batch would be dropped"));
+    if (spec.drop_last()) {
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckDropLastBatch(data->train.size(), spec.batch_size(), "spec.drop_last"));
     }
     torch::manual_seed(spec.seed());
     absl::StatusOr<std::unique_ptr<TrainableModel>> model =
