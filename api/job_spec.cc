@@ -12,7 +12,6 @@
 #include "api/limits.h"
 #include "api/model_size.h"
 #include "common/status_macros.h"
-#include "common/utf8_text.h"
 #include "common/validation.h"
 #include "loss/spec/loss_spec.h"
 
@@ -353,8 +352,7 @@ absl::Status ValidateLabelMap(const google::protobuf::Map<std::string, std::stri
     return InvalidField(path, absl::StrCat("at most ", kMaxLabels, " labels, got ", labels.size()));
   }
   for (const auto& [key, value] : labels) {
-    const std::string field =
-        absl::StrCat(path, "[\"", EscapedText(Utf8Prefix(key, 64), '"'), "\"]");
+    const std::string field = MapKeyPath(path, key);
     POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, key, 1, kMaxLabelKeyLength));
     if (!AllCharsIn(key, "._-/") || key != absl::AsciiStrToLower(key)) {
       return InvalidField(field, "keys use only [a-z0-9._-/]");

@@ -17,6 +17,10 @@ std::string IndexPath(absl::string_view field, int64_t index) {
   return absl::StrCat(field, "[", index, "]");
 }
 
+std::string MapKeyPath(absl::string_view map, absl::string_view key) {
+  return absl::StrCat(map, "[\"", EscapedText(Utf8Prefix(key, 64), '"'), "\"]");
+}
+
 absl::Status InvalidField(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }

@@ -16,6 +16,9 @@ namespace polytrain {
 std::string FieldPath(absl::string_view parent, absl::string_view name);
 // ("spec.model.mlp.hidden", 2) -> "spec.model.mlp.hidden[2]".
 std::string IndexPath(absl::string_view field, int64_t index);
+// ("spec.labels", "team") -> "spec.labels[\"team\"]": a map's entry, its key escaped and cut to
+// 64 bytes.
+std::string MapKeyPath(absl::string_view map, absl::string_view key);
 
 absl::Status InvalidField(absl::string_view field, absl::string_view what);
 

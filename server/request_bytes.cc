@@ -125,7 +125,7 @@ std::string FindTextThatIsNotUtf8(absl::string_view data, const google::protobuf
         return field->number() == 1 ? absl::StrCat(path, " (a key)") : entry_path;
       }
       if (field->number() == 1) {  // a key of text that is UTF-8: spec.labels["team"]
-        entry_path = absl::StrCat(path, "[\"", EscapedText(Utf8Prefix(bytes, 64), '"'), "\"]");
+        entry_path = MapKeyPath(path, bytes);
         continue;
       }
       if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
