@@ -381,4 +381,10 @@ int ExitWithError(const std::string& tool, const absl::Status& status) {
   return ExitCodeFor(status);
 }
 
+int ExitWithCode(const std::string& tool, int code, const absl::Status& status) {
+  ExitWithError(tool, status);
+  if (code == kExitUsage) std::cerr << kRunWithHelp;
+  return code;
+}
+
 }  // namespace polytrain

@@ -56,6 +56,10 @@ CLI::Validator NotEmpty();
 // tool ends with.
 int ExitWithError(const std::string& tool, const absl::Status& status);
 
+// As ExitWithError, but returns `code` (a flag's mistake is a usage error, exit 2, whatever the
+// status's code), and a usage error adds kRunWithHelp.
+int ExitWithCode(const std::string& tool, int code, const absl::Status& status);
+
 }  // namespace polytrain
 
 #endif  // POLYTRAIN_CLI_COMMAND_LINE_H_

@@ -177,6 +177,20 @@ for name, args in [("coordinator image", image_args["coordinator"]), ("worker im
     expect(pki_paths(args) and all(os.path.exists(f"{pki}/{p}") for p in pki_paths(args)),
            f"{name}: {pki_paths(args)} not all made by make-dev-pki.sh")
     expect("--plaintext" not in args, f"{name}: plaintext")
+# Whatever stops a worker waits for its drain (--drain_seconds, the default read from --help)
+# and the 5 s a stuck job may take after it, before it kills the worker.
+help_text = subprocess.run([f"{os.environ['BUILD_DIR']}/worker/polytrain-worker", "--help"],
+                           capture_output=True, text=True).stdout
+default_drain = int(re.search(r"--drain_seconds INT:INT in \[1, 3600\]=(\d+)", help_text).group(1))
+def drain(args):
+    return int(args[args.index("--drain_seconds") + 1]) if "--drain_seconds" in args else default_drain
+for name in ("worker", "worker-gpu"):
+    grace = re.fullmatch(r"(\d+)s", services[name].get("stop_grace_period", "10s"))
+    expect(grace and int(grace.group(1)) >= drain(services[name]["command"]) + 5,
+           f"compose {name}: stop_grace_period {services[name].get('stop_grace_period')} within the drain")
+    pod = objects[("Deployment", name)]["spec"]["template"]["spec"]
+    expect(pod.get("terminationGracePeriodSeconds", 30) >= drain(container("Deployment", name)["args"]) + 5,
+           f"k8s {name}: terminationGracePeriodSeconds within the drain")
 expect(services["pki"]["entrypoint"][0] == "make-dev-pki.sh", "compose pki service")
 for name in ("coordinator", "worker"):
     expect("./pki:/etc/polytrain/pki:ro" in services[name]["volumes"], f"compose {name}: pki mount")

@@ -1,12 +1,15 @@
 // A service worker's signals: the first SIGINT or SIGTERM gives its jobs back to the coordinator
-// (up to 20 s: each trains on to the end of its logging window, and the worker waits for the
-// coordinator's acknowledgement); a second one of either, while it does that, ends the process
-// at once, killed by that signal, as a standalone run's second Ctrl-C does.
+// (up to --drain_seconds, 20 by default: each trains on to the end of its logging window, and
+// the worker waits for the coordinator's acknowledgement); a second one of either, while it does
+// that, ends the process at once, killed by that signal, as a standalone run's second Ctrl-C does.
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -54,6 +57,52 @@ TEST_F(WorkerSignalTest, ASecondSignalWhileJobsAreGivenBackEndsTheWorkerAtOnce) 
   kill(coordinator, SIGCONT);
   ASSERT_TRUE(handled);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << status;
+}
+
+// --drain_seconds bounds the give-back: a job still training when a quarter of a short drain is
+// left (its logging window far from closing) is cancelled there, still as given back, and its
+// report reaches the coordinator before the worker exits, so the job is queued at once rather
+// than left to its lease; the worker's log says no checkpoint was stored where it stopped.
+TEST_F(WorkerSignalTest, AShortDrainCutsAJobWhoseWindowDoesNotCloseAndStillGivesItBack) {
+  StartCoordinator(/*lease_seconds=*/3600);
+  const std::string log = (dir_ / "cut.log").string();
+  workers_.push_back(std::make_unique<testing::Process>(
+      POLYTRAIN_WORKER_BINARY,
+      std::vector<std::string>{"--coordinator", "127.0.0.1:" + std::to_string(port_), "--name",
+                               "cut", "--drain_seconds", "4"},
+      log));
+  auto output = [&log] {
+    std::ifstream in(log);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  // A window ends every log_every_steps and at an epoch's end: here neither within seconds
+  // (8000 steps of a 1024-wide MLP, milliseconds each).
+  v1::JobSpec spec = Spec("endless-window", 1);
+  spec.set_log_every_steps(1000000);
+  spec.mutable_model()->mutable_mlp()->clear_hidden();
+  spec.mutable_model()->mutable_mlp()->add_hidden(1024);
+  spec.mutable_model()->mutable_mlp()->add_hidden(1024);
+  spec.mutable_dataset()->mutable_synthetic()->set_train_samples(400000);
+  spec.mutable_eval()->set_every_steps(20);  // an evaluation closes no window
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  // Evaluated at step 20: it is training, inside its first window.
+  ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
+  const int status = workers_.back()->Kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const Job released = Get(job.id());
+  EXPECT_EQ(released.state(), v1::JOB_STATE_QUEUED) << released.error();
+  EXPECT_EQ(released.error(), "worker cut shut down during attempt 1 and gave the job back");
+  EXPECT_TRUE(released.checkpoint().empty()) << released.checkpoint();
+  const std::string said = output();
+  EXPECT_NE(said.find("cut: SIGTERM received: giving running jobs back to the coordinator (up to "
+                      "4 s)"),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find(" with no checkpoint stored there: the next attempt resumes from the last "
+                      "one stored"),
+            std::string::npos)
+      << said;
 }
 
 }  // namespace

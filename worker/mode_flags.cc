@@ -22,12 +22,26 @@ void WarnOfTheOtherModesFlags(const CLI::App& app, bool spec_run) {
     return;
   }
   // A standalone run takes its threads and device from the spec.
-  for (const char* flag :
-       {"--name", "--slots", "--device", "--gpus", "--threads", "--metrics_listen",
-        "--metrics_port_file", "--artifact_cache_dir", "--artifact_cache_bytes",
-        "--advertise_address", "--replica_timeout_seconds", "--gang_in_process",
-        "--checkpoint_keep_hours", "--cancel_grace_seconds", "--tls_ca", "--tls_cert", "--tls_key",
-        "--tls_server_name", "--token_file"}) {
+  for (const char* flag : {"--name",
+                           "--slots",
+                           "--device",
+                           "--gpus",
+                           "--threads",
+                           "--metrics_listen",
+                           "--metrics_port_file",
+                           "--artifact_cache_dir",
+                           "--artifact_cache_bytes",
+                           "--advertise_address",
+                           "--replica_timeout_seconds",
+                           "--gang_in_process",
+                           "--checkpoint_keep_hours",
+                           "--cancel_grace_seconds",
+                           "--drain_seconds",
+                           "--tls_ca",
+                           "--tls_cert",
+                           "--tls_key",
+                           "--tls_server_name",
+                           "--token_file"}) {
     if (app.count(flag) > 0) {
       std::cerr << "polytrain-worker: " << flag
                 << " is for service mode (--coordinator); a --spec run ignores it (its spec "

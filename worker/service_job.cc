@@ -182,6 +182,18 @@ void ServiceJob::Run() {
   };
   const bool gang = context_.world_size > 1;
   absl::Status fetch_failure;
+  // A requeued job resumes from the checkpoint its earlier attempt uploaded, wherever that
+  // attempt ran; every checkpoint this attempt writes is uploaded in turn. One rank of a gang
+  // starting from scratch would split the gang: the attempt is given up instead (and requeued).
+  auto fetch_stored_checkpoint = [&](const std::string& dir) {
+    if (job.checkpoint().empty()) return;
+    if (absl::Status s = FetchStoredCheckpoint(dir); !s.ok() && gang) {
+      fetch_failure = absl::UnavailableError(absl::StrCat(
+          "rank ", context_.rank, " could not fetch ", job.checkpoint(), ": ", s.message()));
+    } else if (!s.ok()) {
+      spdlog::warn("{}: starting from scratch: {}", job.id(), std::string(s.message()));
+    }
+  };
   TrainerOptions options;
   options.data_root = context_.data_root;
   options.max_threads = context_.max_threads;
@@ -203,20 +215,7 @@ void ServiceJob::Run() {
         spdlog::warn("{}: not resuming from {}: the coordinator never stored it", job.id(), name);
       }
     }
-    // A requeued job resumes from the checkpoint its earlier attempt uploaded, wherever that
-    // attempt ran; every checkpoint this attempt writes is uploaded in turn.
-    if (!job.checkpoint().empty()) {
-      if (absl::Status s = FetchStoredCheckpoint(options.checkpoint_dir); !s.ok()) {
-        // One rank of a gang starting from scratch would split the gang: the attempt is given
-        // up instead (and requeued).
-        if (gang) {
-          fetch_failure = absl::UnavailableError(absl::StrCat(
-              "rank ", context_.rank, " could not fetch ", job.checkpoint(), ": ", s.message()));
-        } else {
-          spdlog::warn("{}: starting from scratch: {}", job.id(), std::string(s.message()));
-        }
-      }
-    }
+    fetch_stored_checkpoint(options.checkpoint_dir);
     options.on_checkpoint = upload;
   }
   // A search trial pauses at its rung and is resumed (perhaps elsewhere) from the checkpoint it
@@ -250,14 +249,7 @@ void ServiceJob::Run() {
     options.checkpoint_dir = attempt_dir;
     options.resume = true;
     options.checkpoints_best_effort = true;
-    if (!job.checkpoint().empty()) {
-      if (absl::Status s = FetchStoredCheckpoint(attempt_dir); !s.ok() && gang) {
-        fetch_failure = absl::UnavailableError(absl::StrCat(
-            "rank ", context_.rank, " could not fetch ", job.checkpoint(), ": ", s.message()));
-      } else if (!s.ok()) {
-        spdlog::warn("{}: starting from scratch: {}", job.id(), std::string(s.message()));
-      }
-    }
+    fetch_stored_checkpoint(attempt_dir);
     options.on_checkpoint = upload;
   }
   options.cancel = &cancel_;
@@ -360,6 +352,13 @@ void ServiceJob::Run() {
       }
     }
   }
+  // A given-back job's next attempt resumes from this attempt's last step only when a
+  // checkpoint there was written and stored: else (a full disk, a cut-off drain, a gang's rank)
+  // from the last one stored before, which a log that names the step must not hide.
+  const bool resumes_here =
+      summary.ok() && !summary->release_checkpoint_failed && last_checkpoint_stored;
+  constexpr char kNotCheckpointedThere[] =
+      " with no checkpoint stored there: the next attempt resumes from the last one stored";
   // Cancelled only when the coordinator asked (a transfer it cut is also CANCELLED, but no
   // cancel of the job's: that attempt failed).
   const bool cancelled = !summary.ok() && !released_.load() && !let_go_.load() && cancel_.load() &&
@@ -379,7 +378,8 @@ void ServiceJob::Run() {
     failed->set_job_id(job.id());
     failed->set_attempt(job.attempts());
     if (summary.ok()) {  // released, at a checkpoint
-      failed->set_error(absl::StrCat("given back at step ", summary->steps));
+      failed->set_error(absl::StrCat("given back at step ", summary->steps,
+                                     resumes_here ? "" : kNotCheckpointedThere));
       failed->set_steps(summary->steps);
       failed->set_released(true);
       failed->set_worker_exits(released_.load());  // a drain's release: the process ends next
@@ -423,8 +423,8 @@ void ServiceJob::Run() {
     spdlog::warn("{}: attempt {} given back: {}", job.id(), job.attempts(),
                  result.failed().error());
   } else if (result.failed().released()) {
-    spdlog::info("{}: attempt {} given back at step {}", job.id(), job.attempts(),
-                 result.failed().steps());
+    spdlog::info("{}: attempt {} given back at step {}{}", job.id(), job.attempts(),
+                 result.failed().steps(), resumes_here ? "" : kNotCheckpointedThere);
   } else if (cancelled) {  // a resumed attempt still loading has trained no step of its own yet
     spdlog::info("{}: attempt {} cancelled {}", job.id(), job.attempts(),
                  result.failed().steps() == 0 ? std::string("before its first step")

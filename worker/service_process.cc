@@ -31,10 +31,7 @@ namespace polytrain {
 namespace {
 
 constexpr char kTool[] = "polytrain-worker";
-int Fail(int code, const absl::Status& status) {
-  ExitWithError(kTool, status);  // as a JSON line under --log_format json
-  return code;
-}
+int Fail(int code, const absl::Status& status) { return ExitWithCode(kTool, code, status); }
 
 // The write end is written by the SIGINT/SIGTERM handler (write is async-signal-safe).
 int stop_pipe[2] = {-1, -1};
@@ -60,7 +57,7 @@ void WakeStopWaiter(int signal) {
 }  // namespace
 
 int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics_listen,
-                      const std::string& metrics_port_file) {
+                      const std::string& metrics_port_file, int drain_seconds) {
   // Libraries start threads before main (OpenBLAS's pool), so a blocked mask would not cover
   // every thread: a handler, run by whichever thread the signal reaches, wakes the waiter below.
   if (pipe2(stop_pipe, O_CLOEXEC) != 0) {
@@ -121,10 +118,10 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
       spdlog::info(
           "{}: {} received: giving running jobs back to the coordinator (up to {} s), then "
           "exiting; another ends the process at once",
-          options.name, byte == SIGTERM ? "SIGTERM" : "SIGINT", kDrainSeconds);
+          options.name, byte == SIGTERM ? "SIGTERM" : "SIGINT", drain_seconds);
     }
     // Running jobs are given back (requeued at once, to resume elsewhere) before the exit.
-    worker.Drain(std::chrono::seconds(kDrainSeconds));
+    worker.Drain(std::chrono::seconds(drain_seconds));
     // Then cancelled. A job that does not notice (stuck in its model's code or in reading a
     // file) cannot be joined: the process ends without it; the coordinator requeues it.
     // A job stuck past its cancel grace was reported and said (on_stuck): its thread is never

@@ -231,6 +231,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       if (window.steps() == 0) {
         if (position.step > first_step && last_checkpoint_step != position.step) {
           POLYTRAIN_RETURN_IF_ERROR(checkpoint());
+          summary.release_checkpoint_failed = last_checkpoint_step != position.step;
         }
         summary.released = true;
         return finish();

@@ -84,6 +84,8 @@ struct TrainingSummary {
   bool stopped_early = false;  // stop_after_steps reached
   bool paused = false;         // a search trial's segment ended before the end of the spec
   bool released = false;       // stopped for TrainerOptions::release, checkpointed at `steps`
+  // Released, but its checkpoint at `steps` could not be written (checkpoint_failures says why).
+  bool release_checkpoint_failed = false;
   bool resumed = false;
   int64_t resumed_from_step = 0;  // the checkpoint's step when resumed
   // Checkpoints skipped on resume because they did not match their recorded checksum.

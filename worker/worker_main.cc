@@ -7,29 +7,19 @@
 //
 // Standalone: shows progress on stderr, writes metric points as JSON lines and prints a final
 // summary. Service mode: dials the coordinator and trains what it assigns until SIGINT/SIGTERM.
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <future>
 #include <iostream>
-#include <memory>
 #include <string>
-#include <utility>
+#include <system_error>
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "api/worker_messages.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
@@ -37,39 +27,28 @@
 #include "cli/security_flags.h"
 #include "common/allocator.h"
 #include "common/flag_directory.h"
-#include "common/flag_file.h"
 #include "common/grpc_logging.h"
+#include "common/grpc_security.h"
 #include "common/host_port.h"
-#include "common/metrics_http_server.h"
-#include "common/proto_file.h"
-#include "polytrain/v1/job.pb.h"
-#include "prometheus/registry.h"
 #include "spdlog/spdlog.h"
-#include "worker/checkpoint_files.h"
 #include "worker/child_modes.h"
 #include "worker/compute_threads.h"
-#include "worker/data_root.h"
 #include "worker/device_choice.h"
 #include "worker/load_probe.h"
-#include "worker/metric_sink.h"
 #include "worker/mode_flags.h"
 #include "worker/outbound_address.h"
 #include "worker/replica_group.h"
-#include "worker/run_summary.h"
 #include "worker/service_process.h"
 #include "worker/service_worker.h"
-#include "worker/standalone_stop.h"
+#include "worker/standalone_run.h"
 #include "worker/trainer.h"
 
 namespace polytrain {
 namespace {
 
 constexpr char kTool[] = "polytrain-worker";
-int Fail(int code, const absl::Status& status) {
-  ExitWithError(kTool, status);  // as a JSON line under --log_format json
-  if (code == kExitUsage) std::cerr << kRunWithHelp;
-  return code;
-}
+// As a JSON line under --log_format json.
+int Fail(int code, const absl::Status& status) { return ExitWithCode(kTool, code, status); }
 
 int Main(int argc, char** argv) {
   RunIfChild(argc, argv);  // a load probe, a gang's connections: started by a worker
@@ -90,8 +69,9 @@ int Main(int argc, char** argv) {
       "coordinator, each checkpointed where its logging window ends (a data-parallel rank stops "
       "at its next step, its gang resuming from its last stored checkpoint; requeued at once, to "
       "resume elsewhere from there; at most ",
-      kDrainSeconds,
-      " s) and exits 0; the same, exit 6, when a job is stuck past --cancel_grace_seconds. "
+      kDefaultDrainSeconds,
+      " s by default: --drain_seconds) and exits 0; the same, exit 6, when a job is stuck past "
+      "--cancel_grace_seconds. "
       "A standalone job (--spec) stops at SIGINT or SIGTERM, with "
       "--checkpoint_dir where its logging window ends and checkpointed there (continue with "
       "--resume), and at spec.time_limit_seconds; it exits 6 then, and when it diverges "
@@ -169,6 +149,16 @@ int Main(int argc, char** argv) {
                  "the worker then gives its other jobs back and exits 6, since only a restart "
                  "frees the stuck job's slot")
       ->check(IntegerRange(1, 86400))
+      ->capture_default_str();
+  int drain_seconds = kDefaultDrainSeconds;
+  app.add_option("--drain_seconds", drain_seconds,
+                 "service mode: how long SIGINT or SIGTERM waits for the running jobs to be given "
+                 "back before the worker exits (a job still training when a quarter of it, at "
+                 "most 5 s, is left is cancelled, still given back, from its last stored "
+                 "checkpoint); keep it 5 s and more below the grace period of what stops the "
+                 "worker (Kubernetes' terminationGracePeriodSeconds, docker-compose's "
+                 "stop_grace_period), whose kill would leave the jobs to their leases")
+      ->check(IntegerRange(1, 3600))
       ->capture_default_str();
   app.add_option("--metrics_out", metrics_out,
                  "--spec run: write metric points here as JSON lines (service mode sends them to "
@@ -320,126 +310,14 @@ int Main(int argc, char** argv) {
       }
     }
     enable_load_probe();
-    return RunServiceProcess(service, metrics_listen, metrics_port_file);
+    return RunServiceProcess(service, metrics_listen, metrics_port_file, drain_seconds);
   }
   if (options.resume && checkpoint_dir.empty()) {
     std::cerr << "polytrain-worker: --resume needs --checkpoint_dir\n";
     return kExitUsage;
   }
-  options.checkpoint_dir = checkpoint_dir;
-
-  polytrain::v1::JobSpec spec;
-  if (absl::Status s = ReadProtoFile(spec_path, &spec); !s.ok()) return Fail(kExitInvalid, s);
-  // The time limit counts from here, data loading included, as an attempt's does in the service.
-  StandaloneStop stop(spec.time_limit_seconds(), [&spec] {
-    std::cerr << kTool << ": ran past spec.time_limit_seconds (" << spec.time_limit_seconds()
-              << " s) and did not stop within " << kStuckSeconds
-              << " s of its cancel (stuck in the model's code or in reading a file); ended"
-              << std::endl;
-    std::_Exit(kExitJobFailed);
-  });
-  // A resumed run's --metrics_out keeps the points up to its checkpoint, as the service's store.
-  std::unique_ptr<JsonLinesMetricSink> jsonl;
-  options.on_start = [&jsonl, resume = options.resume](int64_t resumed_from_step) {
-    if (jsonl == nullptr || !resume) return;
-    if (absl::Status s = jsonl->ResumeAt(resumed_from_step); !s.ok()) {
-      std::cerr << kTool << ": --metrics_out: " << s.message() << "\n";
-    }
-  };
-  // After the signal handlers: a child loading first exists only once SIGINT reaches `stop`.
-  enable_load_probe();
-  options.cancel = stop.cancel();
-  options.release = stop.release();
-  // A run ended by its time limit or a signal says so, whether it was loading or training.
-  auto fail_run = [&spec, &stop, &checkpoint_dir](const absl::Status& status, bool loading) {
-    if (stop.time_limit_passed()) {
-      return Fail(kExitJobFailed, absl::DeadlineExceededError(absl::StrCat(
-                                      "ran past spec.time_limit_seconds (",
-                                      spec.time_limit_seconds(), " s): ", status.message())));
-    }
-    if (!stop.signal_name().empty()) {
-      return Fail(kExitJobFailed,
-                  absl::CancelledError(absl::StrCat(
-                      "stopped by ", stop.signal_name(), ": ", status.message(),
-                      loading                  ? "; nothing to save (it had not started training)"
-                      : checkpoint_dir.empty() ? "; nothing saved (no --checkpoint_dir)"
-                                               : "")));
-    }
-    return Fail(ExitCodeFor(status), status);
-  };
-  // Everything is validated and loaded before anything is written.
-  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(spec, options);
-  if (!trainer.ok()) return fail_run(trainer.status(), /*loading=*/true);
-  // What this run makes, it takes away again if it fails before writing anything there: a
-  // failed run leaves no empty checkpoint directory or metrics file that looks like a result.
-  // A name that exists in any form (a dangling link included) is the user's, never removed.
-  auto absent = [](const std::string& path) {
-    std::error_code error;  // set for a missing name too: the type tells
-    return !path.empty() && std::filesystem::symlink_status(path, error).type() ==
-                                std::filesystem::file_type::not_found;
-  };
-  const bool checkpoint_dir_made = absent(checkpoint_dir);
-  const bool metrics_out_made = absent(metrics_out);
-  auto tidy = [&](int code) {
-    std::error_code error;
-    if (metrics_out_made && std::filesystem::is_regular_file(metrics_out, error) &&
-        std::filesystem::file_size(metrics_out, error) == 0 && !error) {
-      std::filesystem::remove(metrics_out, error);
-    }
-    if (checkpoint_dir_made && std::filesystem::is_empty(checkpoint_dir, error) && !error) {
-      std::filesystem::remove(checkpoint_dir, error);
-    }
-    return code;
-  };
-  // Tried before the first step, not at the first checkpoint after hours of training.
-  if (!checkpoint_dir.empty()) {
-    if (absl::Status s = PrepareFlagDirectory("--checkpoint_dir", checkpoint_dir); !s.ok()) {
-      return Fail(kExitInvalid, s);
-    }
-  }
-  // Not an error (a script may always pass --resume), but said: a typo in the directory would
-  // otherwise start the run over without a word.
-  if (options.resume && ListCheckpoints(checkpoint_dir).empty()) {
-    std::cerr << kTool << ": --resume: no checkpoint in " << checkpoint_dir
-              << " yet; starting from step 0\n";
-  }
-
-  if (!metrics_out.empty()) {
-    absl::StatusOr<std::unique_ptr<JsonLinesMetricSink>> sink =
-        JsonLinesMetricSink::Create(metrics_out, options.resume);
-    if (!sink.ok()) {
-      return tidy(Fail(kExitInvalid, absl::InvalidArgumentError(
-                                         absl::StrCat("--metrics_out ", sink.status().message()))));
-    }
-    jsonl = *std::move(sink);
-  }
-  ProgressMetricSink progress(stderr, (*trainer)->total_steps());
-  std::vector<MetricSink*> sinks;
-  if (jsonl) sinks.push_back(jsonl.get());
-  if (!quiet) sinks.push_back(&progress);
-  FanoutMetricSink fanout(sinks);
-  (*trainer)->set_sink(&fanout);
-
-  if (!quiet) std::cerr << "job " << spec.name() << ": " << (*trainer)->Describe() << "\n";
-  absl::StatusOr<TrainingSummary> summary = (*trainer)->Run();
-  if (!summary.ok()) return tidy(fail_run(summary.status(), /*loading=*/false));
-  for (const std::string& why : summary->passed_over_checkpoints) {
-    std::cerr << kTool << ": passed over " << why << " (set aside as .corrupt)\n";
-  }
-
-  const std::string ended = summary->released        ? "stopped by " + stop.signal_name()
-                            : summary->stopped_early ? "stopped"
-                                                     : "finished";
-  PrintRunSummary(stdout, spec.name(), ended, *summary, (*trainer)->steps_per_epoch(), allocator);
-  if (summary->released) {
-    std::cerr << kTool << ": stopped by " << stop.signal_name() << " at step " << summary->steps
-              << (summary->last_checkpoint.empty()
-                      ? " before training; nothing to save"
-                      : "; run again with --resume to continue from the checkpoint")
-              << "\n";
-    return kExitJobFailed;
-  }
-  return 0;
+  return RunStandalone(
+      {spec_path, metrics_out, checkpoint_dir, options, quiet, allocator, enable_load_probe});
 }
 
 }  // namespace
