@@ -31,10 +31,23 @@ CoordinatorClient::CoordinatorClient(std::string address, ClientSecurityOptions 
     : address_(std::move(address)), security_(std::move(security)) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(address_, &security_);
   if (channel.ok()) {
-    stub_ = polytrain::v1::Coordinator::NewStub(*channel);
+    channel_ = *channel;
+    stub_ = polytrain::v1::Coordinator::NewStub(channel_);
   } else {
     status_ = channel.status();
   }
+}
+
+bool CoordinatorClient::Connected(std::chrono::system_clock::time_point deadline) {
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  // Connecting until READY, or TRANSIENT_FAILURE (refused, a TLS mismatch, a name that does not
+  // resolve), where the call fails at once with gRPC's reason.
+  while (state == GRPC_CHANNEL_IDLE || state == GRPC_CHANNEL_CONNECTING) {
+    if (!channel_->WaitForStateChange(state, deadline)) break;
+    state = channel_->GetState(/*try_to_connect=*/false);
+  }
+  if (state == GRPC_CHANNEL_READY) connected_ = true;
+  return state == GRPC_CHANNEL_READY;
 }
 
 absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::string& path,

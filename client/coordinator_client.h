@@ -37,14 +37,20 @@ class CoordinatorClient {
     Prepare(&context);
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     Response response;
-    const bool answered_before = answered_;  // then no hint about TLS or the address
+    // Reached before: then no hint about TLS or the address, and the call was cut.
+    const bool reached_before = answered_ || Connected(context.deadline());
     const grpc::Status status = (stub_.get()->*method)(&context, request, &response);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
         status.error_code() != grpc::StatusCode::CANCELLED) {
       answered_ = true;
     }
-    return Result(status, std::move(response), answered_before);
+    return Result(status, std::move(response), reached_before);
   }
+
+  // Whether the coordinator answered a call of this client, or a connection to it was up before
+  // one was sent: a change asked of it (a cancel, a deletion) that failed UNAVAILABLE since may
+  // have been made before it went away.
+  bool reached() const { return answered_ || connected_; }
 
   // A call that stores something (SubmitJob, SubmitSweep), made safe to send again by its
   // client_request_id (a new random one, "polyctl-" and 16 hex digits, when it has none): when
@@ -131,6 +137,9 @@ class CoordinatorClient {
 
  private:
   void Prepare(grpc::ClientContext* context) const { AddToken(security_, context); }
+  // Brings the channel's connection up (TCP, TLS, HTTP/2) unless it is known to fail, by
+  // `deadline`: whether it is up. The call that follows goes on it.
+  bool Connected(std::chrono::system_clock::time_point deadline);
   // `connected`: the call got an answer before it failed (no connection hint then: TLS and the
   // address were right).
   template <typename Response>
@@ -159,8 +168,10 @@ class CoordinatorClient {
   ClientSecurityOptions security_;
   absl::Status status_;
   double rewatch_seconds_ = kDefaultRewatchSeconds;
-  std::atomic<bool> answered_{false};  // a call got the coordinator's answer (any status)
+  std::atomic<bool> answered_{false};   // a call got the coordinator's answer (any status)
+  std::atomic<bool> connected_{false};  // a connection to it was up (READY) at some point
   std::atomic<int> sent_again_{0};
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<polytrain::v1::Coordinator::Stub> stub_;
 };
 

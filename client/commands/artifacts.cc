@@ -66,7 +66,10 @@ int RunDelete(const ArtifactsOptions& options, CoordinatorClient& client) {
   request.set_id(options.delete_id);
   absl::StatusOr<polytrain::v1::DeleteArtifactResponse> deleted =
       client.Call(&polytrain::v1::Coordinator::Stub::DeleteArtifact, request);
-  if (!deleted.ok()) return Fail(deleted.status());
+  if (!deleted.ok()) {
+    return Fail(command_support::MayHaveBeenDone(
+        deleted.status(), client, "deleted " + options.delete_id, "polyctl artifacts"));
+  }
   std::cout << "deleted " << deleted->deleted_size() << " record(s) of " << options.delete_id
             << (deleted->file_deleted() ? "; the file is gone" : "") << std::endl;
   return kExitOk;

@@ -19,7 +19,10 @@ int RunCancelSweep(const std::string& id, CoordinatorClient& client) {
   request.set_id(id);
   absl::StatusOr<polytrain::v1::Sweep> sweep =
       client.Call(&polytrain::v1::Coordinator::Stub::CancelSweep, request);
-  if (!sweep.ok()) return command_support::Fail(sweep.status());
+  if (!sweep.ok()) {
+    return command_support::Fail(command_support::MayHaveBeenDone(
+        sweep.status(), client, "cancelled " + id, "polyctl get " + id));
+  }
   std::cout << SweepText(*sweep, /*max_trials=*/10);
   return kExitOk;
 }
@@ -30,7 +33,10 @@ int RunCancel(const std::string& id, CoordinatorClient& client) {
   request.set_id(id);
   absl::StatusOr<polytrain::v1::Job> job =
       client.Call(&polytrain::v1::Coordinator::Stub::CancelJob, request);
-  if (!job.ok()) return command_support::Fail(job.status());
+  if (!job.ok()) {
+    return command_support::Fail(command_support::MayHaveBeenDone(
+        job.status(), client, "cancelled " + id, "polyctl get " + id));
+  }
   PrintJob(*job);
   return kExitOk;
 }

@@ -15,6 +15,14 @@ namespace polytrain::command_support {
 
 int Fail(const absl::Status& status) { return ExitWithError("polyctl", status); }
 
+absl::Status MayHaveBeenDone(absl::Status status, const CoordinatorClient& client,
+                             const std::string& done, const std::string& check) {
+  if (!absl::IsUnavailable(status) || !client.reached()) return status;
+  return absl::UnavailableError(absl::StrCat(status.message(), "; it may have ", done,
+                                             " before it went: `", check,
+                                             "` tells once it is back"));
+}
+
 absl::Status ApplyLabels(const std::vector<std::string>& labels,
                          google::protobuf::Map<std::string, std::string>* into) {
   std::set<std::string> given;

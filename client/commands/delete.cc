@@ -21,7 +21,10 @@ absl::Status DeleteSweep(const std::string& id, CoordinatorClient& client) {
   request.set_id(id);
   absl::StatusOr<polytrain::v1::DeleteSweepResponse> deleted =
       client.Call(&polytrain::v1::Coordinator::Stub::DeleteSweep, request);
-  if (!deleted.ok()) return deleted.status();
+  if (!deleted.ok()) {
+    return command_support::MayHaveBeenDone(deleted.status(), client, "deleted " + id,
+                                            "polyctl get " + id);
+  }
   std::cout << absl::StrCat(
       id, ": deleted (", SweepStateName(deleted->deleted().state()), "; ", deleted->jobs(),
       " jobs, ", deleted->metric_points(), " metric points, ", deleted->checkpoint_files(),
@@ -34,7 +37,10 @@ absl::Status DeleteJob(const std::string& id, CoordinatorClient& client) {
   request.set_id(id);
   absl::StatusOr<polytrain::v1::DeleteJobResponse> deleted =
       client.Call(&polytrain::v1::Coordinator::Stub::DeleteJob, request);
-  if (!deleted.ok()) return deleted.status();
+  if (!deleted.ok()) {
+    return command_support::MayHaveBeenDone(deleted.status(), client, "deleted " + id,
+                                            "polyctl get " + id);
+  }
   std::cout << absl::StrCat(
       id, " ", deleted->deleted().spec().name(), ": deleted (",
       JobStateWord(deleted->deleted().state()), "; ", deleted->metric_points(), " metric points, ",
