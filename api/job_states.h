@@ -5,6 +5,7 @@
 #include <string>
 
 #include "polytrain/v1/job_record.pb.h"
+#include "polytrain/v1/metrics.pb.h"
 
 namespace polytrain {
 
@@ -12,8 +13,11 @@ namespace polytrain {
 // QUEUED, RUNNING and PAUSED (a search trial between rungs) do.
 bool IsFinalState(polytrain::v1::JobState state);
 
-// The state as users read it, in errors and logs as polyctl prints it: "succeeded", "paused".
+// The state as users read it, in errors and logs as polyctl prints it: "succeeded", "paused";
+// a value this build does not know (a newer coordinator's) as "unknown(8)", never as a known one.
 std::string JobStateWord(polytrain::v1::JobState state);
+// A metric point's kind the same way: "train", "eval", else "unknown(3)".
+std::string MetricKindWord(polytrain::v1::MetricPoint::Kind kind);
 // JobStateWord's inverse, in any case ("Succeeded" too); false for a word that names no state
 // (and for "unspecified").
 bool ParseJobStateWord(const std::string& word, polytrain::v1::JobState* state);

@@ -23,5 +23,15 @@ TEST(JobStatesTest, AStatesWordParsesBackAndNothingElseDoes) {
   EXPECT_FALSE(IsFinalState(polytrain::v1::JOB_STATE_PAUSED));
 }
 
+// A newer coordinator's state or metric kind reads as itself, never as a known one (probe DC:
+// blank, and "train").
+TEST(JobStatesTest, AValueThisBuildDoesNotKnowIsSaidAsIt) {
+  EXPECT_EQ(JobStateWord(static_cast<polytrain::v1::JobState>(8)), "unknown(8)");
+  EXPECT_EQ(JobStateWord(static_cast<polytrain::v1::JobState>(-1)), "unknown(-1)");
+  EXPECT_EQ(MetricKindWord(polytrain::v1::MetricPoint::KIND_TRAIN), "train");
+  EXPECT_EQ(MetricKindWord(polytrain::v1::MetricPoint::KIND_EVAL), "eval");
+  EXPECT_EQ(MetricKindWord(static_cast<polytrain::v1::MetricPoint::Kind>(3)), "unknown(3)");
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -160,6 +160,9 @@ void WatchPrinter::Print(const polytrain::v1::JobEvent& event) {
                     Fixed(Value(p.values(), "eval_f1")).c_str());
       }
       std::printf("\n");
+    } else if (p.kind() != MetricPoint::KIND_TRAIN) {  // a newer coordinator's: as it is
+      std::printf("  %s step %lld epoch %d\n", MetricKindWord(p.kind()).c_str(),
+                  static_cast<long long>(p.step()), p.epoch());
     } else {
       std::printf("  train step %lld epoch %d (%.0f%%): loss %s accuracy %s %s samples/s\n",
                   static_cast<long long>(p.step()), p.epoch(), 100 * p.epoch_progress(),
@@ -404,8 +407,8 @@ void PrintMetrics(const polytrain::v1::GetMetricsResponse& metrics, const std::s
   for (const std::string& key : keys) std::cout << "," << CsvField(key);
   std::cout << "\n";
   for (const auto& p : metrics.points()) {
-    std::cout << (p.kind() == MetricPoint::KIND_EVAL ? "eval" : "train") << "," << p.step() << ","
-              << p.epoch() << "," << Exact(p.epoch_progress()) << "," << Exact(p.elapsed_seconds());
+    std::cout << MetricKindWord(p.kind()) << "," << p.step() << "," << p.epoch() << ","
+              << Exact(p.epoch_progress()) << "," << Exact(p.elapsed_seconds());
     for (const std::string& key : keys) {
       auto it = p.values().find(key);
       std::cout << ",";

@@ -81,8 +81,10 @@ std::string SweepStateName(Sweep::State state) {
       return "done";
     case Sweep::SWEEP_STATE_CANCELLED:
       return "cancelled";
-    default:
+    case Sweep::SWEEP_STATE_RUNNING:
       return "running";
+    default:  // a newer coordinator's: never shown as a known one
+      return absl::StrCat("unknown(", state, ")");
   }
 }
 

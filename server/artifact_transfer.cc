@@ -58,7 +58,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       return;
     }
     chunk_.Clear();
-    absl::Status s = ParseRequest(chunk_bytes_, &chunk_);
+    absl::Status s = ParseRequest(chunk_bytes_, &chunk_, UnknownFields::kDrop);
     if (s.ok()) s = Receive();
     if (!s.ok()) {
       upload_.reset();
@@ -181,7 +181,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* NewArtifactDownload(
   // file is found on another thread.
   polytrain::v1::DownloadArtifactRequest request;
   absl::Status refused = access;
-  if (refused.ok()) refused = ParseRequest(request_bytes, &request);
+  if (refused.ok()) refused = ParseRequest(request_bytes, &request, UnknownFields::kDrop);
   if (refused.ok()) refused = ValidateDownloadArtifactRequest(request);
   if (refused.ok()) refused = protocol->CheckDownload(request.session_key(), request.path());
   if (access.ok() && !refused.ok() && refusals != nullptr) refusals(refused);

@@ -55,14 +55,24 @@ std::string WireTypeName(google::protobuf::UnknownField::Type type) {
 
 // A field of this message sent with another wire type than its own is kept by protobuf as an
 // unknown field: the field reads as unset, so without this check a sent `spec` would be answered
-// "spec: must be set". Walks every message set inside `message`.
-absl::Status CheckWireTypes(const google::protobuf::Message& message, const std::string& path) {
+// "spec: must be set". So is a field number the message does not have: refused unless `drop`.
+// Walks every message set inside `message`.
+absl::Status CheckUnknownFields(const google::protobuf::Message& message, const std::string& path,
+                                UnknownFields unknown_fields) {
   const google::protobuf::Reflection* reflection = message.GetReflection();
   const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
   for (int i = 0; i < unknown.field_count(); ++i) {
     const google::protobuf::FieldDescriptor* field =
         message.GetDescriptor()->FindFieldByNumber(unknown.field(i).number());
-    if (field == nullptr) continue;  // a field this coordinator does not know: dropped
+    if (field == nullptr && unknown_fields == UnknownFields::kDrop) continue;
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path.empty() ? "request" : path, ": has field ", unknown.field(i).number(), " (",
+          WireTypeName(unknown.field(i).type()), "), which this coordinator's ",
+          message.GetDescriptor()->full_name(),
+          " does not have: from a newer client? Its value would be ignored, so the request is "
+          "refused: leave it out, or upgrade the coordinator"));
+    }
     const std::string kind = field->message_type() != nullptr
                                  ? absl::StrCat("a ", field->message_type()->full_name())
                                  : std::string(field->type_name());
@@ -77,12 +87,14 @@ absl::Status CheckWireTypes(const google::protobuf::Message& message, const std:
     if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
     const std::string inner = absl::StrCat(path, path.empty() ? "" : ".", field->name());
     if (!field->is_repeated()) {
-      POLYTRAIN_RETURN_IF_ERROR(CheckWireTypes(reflection->GetMessage(message, field), inner));
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckUnknownFields(reflection->GetMessage(message, field), inner, unknown_fields));
       continue;
     }
     for (int j = 0; j < reflection->FieldSize(message, field); ++j) {
-      POLYTRAIN_RETURN_IF_ERROR(CheckWireTypes(reflection->GetRepeatedMessage(message, field, j),
-                                               absl::StrCat(inner, "[", j, "]")));
+      POLYTRAIN_RETURN_IF_ERROR(
+          CheckUnknownFields(reflection->GetRepeatedMessage(message, field, j),
+                             absl::StrCat(inner, "[", j, "]"), unknown_fields));
     }
   }
   return absl::OkStatus();
@@ -151,7 +163,8 @@ std::string FindTextThatIsNotUtf8(absl::string_view data, const google::protobuf
 
 }  // namespace
 
-absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request) {
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request,
+                          UnknownFields unknown) {
   static std::once_flag installed;
   std::call_once(installed, [] { google::protobuf::SetLogHandler(&ProtobufLogHandler); });
   std::vector<grpc::Slice> slices;
@@ -166,9 +179,9 @@ absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Messa
   const bool parsed = request->ParseFromString(data);
   parse_complaint = nullptr;
   if (parsed) {
-    POLYTRAIN_RETURN_IF_ERROR(CheckWireTypes(*request, ""));
-    // Fields this coordinator does not know are dropped, not kept: they would be stored with the
-    // job and sent back in every answer about it (a 16 MiB one would make the job unreadable).
+    POLYTRAIN_RETURN_IF_ERROR(CheckUnknownFields(*request, "", unknown));
+    // A worker's fields this coordinator does not know are dropped, not kept: they would be
+    // stored and sent back (a 16 MiB one would make a job unreadable).
     request->DiscardUnknownFields();
     return absl::OkStatus();
   }

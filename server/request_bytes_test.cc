@@ -80,8 +80,26 @@ TEST(RequestBytesTest, AFieldSentWithAnotherWireTypeIsNamedNotTakenAsUnset) {
   // Inside: spec { name (field 1, a string) as the 64-bit value 0 }.
   status = ParseRequest(Bytes(std::string("\x0a\x09\x09\0\0\0\0\0\0\0\0", 11)), &request);
   EXPECT_EQ(status.message(), "spec.name: sent as a 64-bit value, but it is string (field 1)");
-  // A field number this message does not have (a newer client's) is dropped, as before.
-  ASSERT_TRUE(ParseRequest(Bytes(std::string("\xf8\x3e\x01", 3)), &request).ok());
+}
+
+TEST(RequestBytesTest, AFieldTheMessageDoesNotHaveIsRefusedWhereItIsOrDroppedForAWorker) {
+  // Field 1000 (the varint 1) beside the spec: a newer client's.
+  polytrain::v1::SubmitJobRequest request;
+  absl::Status status = ParseRequest(Bytes(std::string("\xc0\x3e\x01", 3)), &request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "request: has field 1000 (a varint), which this coordinator's "
+            "polytrain.v1.SubmitJobRequest does not have: from a newer client? Its value would be "
+            "ignored, so the request is refused: leave it out, or upgrade the coordinator");
+  // Inside: spec { schedule { (field 4, a newer schedule kind) {} } }, named by its path.
+  status = ParseRequest(Bytes(std::string("\x0a\x04\x3a\x02\x22\x00", 6)), &request);
+  EXPECT_EQ(status.message().substr(0, 103),
+            "spec.schedule: has field 4 (length-delimited bytes), which this coordinator's "
+            "polytrain.v1.ScheduleSpec")
+      << status.message();
+  // A worker's message of a newer version: dropped, as proto3 peers expect.
+  ASSERT_TRUE(
+      ParseRequest(Bytes(std::string("\xc0\x3e\x01", 3)), &request, UnknownFields::kDrop).ok());
   EXPECT_FALSE(request.has_spec());
   EXPECT_TRUE(request.GetReflection()->GetUnknownFields(request).empty());
 }

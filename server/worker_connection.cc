@@ -49,7 +49,9 @@ void WorkerConnection::OnReadDone(bool ok) {
     CloseWith(grpc::Status::OK);
     return;
   }
-  if (absl::Status parsed = ParseRequest(incoming_bytes_, &incoming_); !parsed.ok()) {
+  // A newer worker's fields are dropped: workers may be upgraded before their coordinator.
+  if (absl::Status parsed = ParseRequest(incoming_bytes_, &incoming_, UnknownFields::kDrop);
+      !parsed.ok()) {
     spdlog::warn("refused a worker stream from {}{}: {}", peer_.empty() ? "an unknown peer" : peer_,
                  worker_name_.empty() ? "" : absl::StrCat(" (worker ", worker_name_, ")"),
                  std::string(parsed.message()));

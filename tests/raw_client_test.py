@@ -211,7 +211,7 @@ class OpenCoordinatorTest(unittest.TestCase):
             self.assertEqual(code, status, message)
             self.assertTrue(message.startswith("id: "), message)
 
-    def test_unknown_fields_are_dropped_not_stored(self):
+    def test_unknown_fields_are_refused_naming_where_they_are(self):
         def varint(n):
             out = b""
             while n >= 0x80:
@@ -221,16 +221,27 @@ class OpenCoordinatorTest(unittest.TestCase):
         # Field 127 (length-delimited) of 4 MiB, inside the spec and beside it.
         unknown = b"\xfa\x07" + varint(4 << 20) + b"u" * (4 << 20)
         spec = small_job("unknown-fields").spec.SerializeToString() + unknown
-        request = b"\x0a" + varint(len(spec)) + spec + unknown
-        code, details, reply = self.coordinator.call(SERVICE + "SubmitJob", request)
-        self.assertEqual(code, grpc.StatusCode.OK, details)
-        self.assertLess(len(reply), 4096)
-        job = job_record_pb2.Job.FromString(reply)
-        self.assertEqual(job.spec.name, "unknown-fields")
+        # A newer client's option the coordinator would otherwise go on without: nothing stored.
+        for request, where in [(b"\x0a" + varint(len(spec)) + spec, "spec"),
+                               (small_job("beside").SerializeToString() + unknown, "request")]:
+            code, details, _ = self.coordinator.call(SERVICE + "SubmitJob", request)
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT, details)
+            self.assertTrue(details.startswith(
+                f"{where}: has field 127 (length-delimited bytes), which this coordinator's "), details)
+            self.assertIn("leave it out, or upgrade the coordinator", details)
+        # So in every request, e.g. a filter of ListJobs (field 99) or a cancel's.
+        for method, request in [("ListJobs", coordinator_pb2.ListJobsRequest()),
+                                ("CancelJob", coordinator_pb2.CancelJobRequest(id="job-0123456789ab"))]:
+            code, details, _ = self.coordinator.call(SERVICE + method,
+                                                     request.SerializeToString() + b"\x98\x06\x01")
+            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT, details)
+            self.assertTrue(details.startswith("request: has field 99 (a varint)"), details)
         code, details, reply = self.coordinator.call(
-            SERVICE + "GetJob", coordinator_pb2.GetJobRequest(id=job.id).SerializeToString())
+            SERVICE + "ListJobs", coordinator_pb2.ListJobsRequest(page_size=1000).SerializeToString())
         self.assertEqual(code, grpc.StatusCode.OK, details)
-        self.assertLess(len(reply), 4096)
+        names = [job.spec.name for job in coordinator_pb2.ListJobsResponse.FromString(reply).jobs]
+        self.assertNotIn("unknown-fields", names)
+        self.assertNotIn("beside", names)
 
     def test_timestamps_have_sub_second_resolution(self):
         spec = small_job("stamped")
