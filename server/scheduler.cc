@@ -58,7 +58,8 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(JobStore* store, Op
               ? std::vector<std::string>{job.worker()}
               : std::vector<std::string>(job.rank_workers().begin(), job.rank_workers().end());
       for (const std::string& worker : workers) {
-        entry.ranks.push_back(Rank{-1, worker, restored_expiry, false, /*restored=*/true, "", ""});
+        entry.ranks.push_back(
+            Rank{-1, worker, restored_expiry, false, /*restored=*/true, "", "", ""});
       }
     }
   }

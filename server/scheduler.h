@@ -146,6 +146,10 @@ class Scheduler {
   absl::Status AttemptStarted(int64_t session, const polytrain::v1::JobStarted& started);
   absl::Status AttemptFinished(int64_t session, const polytrain::v1::JobFinished& finished);
   absl::Status AttemptFailed(int64_t session, const polytrain::v1::JobFailed& failed);
+  // A report of `session`'s about `job_id` was refused for `why` (it is acknowledged as such):
+  // kept with the attempt that worker runs, if any, so that if its lease lapses (the worker
+  // reports nothing the coordinator takes: one of another version), the job's error says why.
+  void NoteRefusedReport(int64_t session, const std::string& job_id, absl::string_view why);
   // Rank 0 of a gang listens at `ready.address`: passed on to the other ranks.
   absl::Status RendezvousReady(int64_t session, const polytrain::v1::RendezvousReady& ready);
 
@@ -241,6 +245,8 @@ class Scheduler {
     // The worker token its worker connected with: while it waits for its worker, only a hello
     // with that token may use the worker's name. Empty without tokens, and for a restored rank.
     std::string token_name;
+    // Why its worker's latest refused report about this attempt was refused (NoteRefusedReport).
+    std::string refused_report;
   };
   struct RunningJob {
     int32_t attempt = 0;

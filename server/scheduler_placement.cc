@@ -290,7 +290,7 @@ bool Scheduler::StartLocked(const JobQueue::Entry& entry, const std::vector<Work
   running.deadline = AttemptDeadline(*job);
   for (WorkerState* worker : chosen) {
     running.ranks.push_back(Rank{worker->session, worker->hello.name(), Clock::now() + Lease(),
-                                 false, false, worker->key, worker->token.name});
+                                 false, false, worker->key, worker->token.name, ""});
   }
   if (options_.metrics != nullptr) {
     options_.metrics->JobScheduled(

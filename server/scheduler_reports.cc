@@ -148,6 +148,16 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
   return store_->AddMetrics(batch.job_id(), {batch.points().begin(), batch.points().end()});
 }
 
+void Scheduler::NoteRefusedReport(int64_t session, const std::string& job_id,
+                                  absl::string_view why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto running = running_.find(job_id);
+  if (running == running_.end()) return;
+  for (Rank& rank : running->second.ranks) {
+    if (rank.session == session) rank.refused_report = CutError(std::string(why), 256);
+  }
+}
+
 absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::JobStarted& started) {
   std::lock_guard<std::mutex> lock(mu_);
   if (workers_.count(session) == 0) return UnknownSession();

@@ -220,8 +220,11 @@ void Scheduler::ExpireLeases(Clock::time_point now) {
     }
     const std::string of_rank =
         running.ranks.size() > 1 ? absl::StrCat(" of rank ", rank) : std::string();
-    const std::string error = absl::StrCat("lease", of_rank, " expired on worker ", where,
-                                           " (attempt ", running.attempt, ")");
+    const std::string error = absl::StrCat(
+        "lease", of_rank, " expired on worker ", where, " (attempt ", running.attempt, ")",
+        lost.refused_report.empty()
+            ? ""
+            : absl::StrCat("; its reports of the job were refused: ", lost.refused_report));
     refused = !RequeueLocked(job_id, error, /*retry_if_refused=*/false);
   }
   // From when the refusal came: a refused write took SQLite's busy timeout.

@@ -24,10 +24,37 @@ absl::StatusOr<int64_t> WorkerProtocol::Connected(const polytrain::v1::Hello& he
   return session;
 }
 
+namespace {
+
+// The job a report names (empty for a heartbeat, a hello or an empty message).
+const std::string& JobIdOf(const polytrain::v1::WorkerMessage& message) {
+  static const std::string kNone;
+  switch (message.kind_case()) {
+    case polytrain::v1::WorkerMessage::kMetrics:
+      return message.metrics().job_id();
+    case polytrain::v1::WorkerMessage::kStarted:
+      return message.started().job_id();
+    case polytrain::v1::WorkerMessage::kFinished:
+      return message.finished().job_id();
+    case polytrain::v1::WorkerMessage::kFailed:
+      return message.failed().job_id();
+    case polytrain::v1::WorkerMessage::kRendezvous:
+      return message.rendezvous().job_id();
+    default:
+      return kNone;
+  }
+}
+
+}  // namespace
+
 absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {
   absl::Status status = ValidateWorkerMessage(message);
   if (status.ok()) status = Dispatch(session, message);
   if (status.code() == absl::StatusCode::kInvalidArgument) {
+    // Before the attempt may end: kept with the attempt it was about, for its lease's end.
+    if (const std::string& job_id = JobIdOf(message); ValidateJobId("job_id", job_id).ok()) {
+      scheduler_->NoteRefusedReport(session, job_id, status.message());
+    }
     EndRefusedReport(session, message, status);
     if (metrics_ != nullptr) {
       const auto* kind = polytrain::v1::WorkerMessage::descriptor()->FindFieldByNumber(

@@ -42,6 +42,36 @@ class WorkerReportTest(unittest.TestCase):
             worker.close()
             coordinator.close()
 
+    def test_a_lease_that_lapses_after_refused_reports_says_why(self):
+        # A worker of another version whose every report is refused (here: no attempt, 0) looks
+        # silent about its job: the lease's end says why (probe DC: "lease expired" alone).
+        coordinator = Coordinator("worker-old", "--lease_seconds", "1")
+        worker = FakeWorker(coordinator, "w-old")
+        try:
+            self.assertEqual(worker.next_message().WhichOneof("kind"), "welcome")
+            code, details, reply = coordinator.call(SERVICE + "SubmitJob",
+                                                    small_job("old-worker").SerializeToString())
+            self.assertEqual(code, grpc.StatusCode.OK, details)
+            job_id = job_record_pb2.Job.FromString(reply).id
+            self.assertEqual(worker.next_message().assignment.job.id, job_id)
+            started = worker_pb2.WorkerMessage(sequence=1)
+            started.started.job_id = job_id
+            worker.outgoing.put(started.SerializeToString())
+            ack = worker.next_message()
+            self.assertEqual(ack.ack.refused, "started.attempt: must be in [1, 2147483647], got 0")
+            deadline = time.monotonic() + 30
+            error = ""
+            while not error and time.monotonic() < deadline:
+                _, _, reply = coordinator.call(
+                    SERVICE + "GetJob", coordinator_pb2.GetJobRequest(id=job_id).SerializeToString())
+                error = job_record_pb2.Job.FromString(reply).error
+                time.sleep(0.05)  # polling the coordinator's answer
+            self.assertEqual(error, "lease expired on worker w-old (attempt 1); its reports of the "
+                             "job were refused: started.attempt: must be in [1, 2147483647], got 0")
+        finally:
+            worker.close()
+            coordinator.close()
+
     def test_refused_worker_calls_and_stream_ends_are_logged_with_the_peer(self):
         coordinator = Coordinator("worker-log")
         worker = FakeWorker(coordinator, "w-log")
