@@ -41,10 +41,11 @@ CoordinatorClient::CoordinatorClient(std::string address, ClientSecurityOptions 
 bool CoordinatorClient::Connected(std::chrono::system_clock::time_point deadline) {
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
   // Connecting until READY, or TRANSIENT_FAILURE (refused, a TLS mismatch, a name that does not
-  // resolve), where the call fails at once with gRPC's reason.
+  // resolve), where the call fails at once with gRPC's reason. A connection that went IDLE again
+  // (the coordinator's GOAWAY as it stops) is dialled again, not waited on until the deadline.
   while (state == GRPC_CHANNEL_IDLE || state == GRPC_CHANNEL_CONNECTING) {
     if (!channel_->WaitForStateChange(state, deadline)) break;
-    state = channel_->GetState(/*try_to_connect=*/false);
+    state = channel_->GetState(/*try_to_connect=*/true);
   }
   if (state == GRPC_CHANNEL_READY) connected_ = true;
   return state == GRPC_CHANNEL_READY;

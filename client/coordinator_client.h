@@ -40,16 +40,18 @@ class CoordinatorClient {
     // Reached before: then no hint about TLS or the address, and the call was cut.
     const bool reached_before = answered_ || Connected(context.deadline());
     const grpc::Status status = (stub_.get()->*method)(&context, request, &response);
+    // A deadline passed is no answer either: the address may lead nowhere.
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
-        status.error_code() != grpc::StatusCode::CANCELLED) {
+        status.error_code() != grpc::StatusCode::CANCELLED &&
+        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
       answered_ = true;
     }
     return Result(status, std::move(response), reached_before);
   }
 
   // Whether the coordinator answered a call of this client, or a connection to it was up before
-  // one was sent: a change asked of it (a cancel, a deletion) that failed UNAVAILABLE since may
-  // have been made before it went away.
+  // one was sent: a change asked of it (a cancel, a deletion) that failed UNAVAILABLE or
+  // DEADLINE_EXCEEDED since may have been made.
   bool reached() const { return answered_ || connected_; }
 
   // A call that stores something (SubmitJob, SubmitSweep), made safe to send again by its
@@ -140,8 +142,8 @@ class CoordinatorClient {
   // Brings the channel's connection up (TCP, TLS, HTTP/2) unless it is known to fail, by
   // `deadline`: whether it is up. The call that follows goes on it.
   bool Connected(std::chrono::system_clock::time_point deadline);
-  // `connected`: the call got an answer before it failed (no connection hint then: TLS and the
-  // address were right).
+  // `connected`: the coordinator answered or a connection to it was up before the call failed
+  // (no connection hint then: TLS and the address were right; the call was cut).
   template <typename Response>
   absl::StatusOr<Response> Result(const grpc::Status& status, Response response,
                                   bool connected = false) const {

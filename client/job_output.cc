@@ -203,7 +203,8 @@ void PrintLatestPoint(const Job& job, const MetricPoint* latest) {
       "  progress: step %s, epoch %s (%.0f%% of it), %.0f s into the attempt: %s loss %s "
       "accuracy %s%s\n",
       step.c_str(), epoch.c_str(), 100 * p.epoch_progress(), p.elapsed_seconds(),
-      eval ? "eval" : "train", Fixed(Value(p.values(), eval ? "eval_loss" : "loss")).c_str(),
+      MetricKindWord(p.kind()).c_str(),
+      Fixed(Value(p.values(), eval ? "eval_loss" : "loss")).c_str(),
       Fixed(Value(p.values(), eval ? "eval_accuracy" : "accuracy")).c_str(),
       eval ? ""
            : absl::StrCat(", ", Rate(Value(p.values(), "samples_per_second")), " samples/s")

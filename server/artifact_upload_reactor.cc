@@ -84,7 +84,9 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
   // see it end); false once answered early (the file is stored already).
   absl::StatusOr<bool> Receive() {
     polytrain::v1::UploadArtifactRequest chunk;
-    if (absl::Status s = ParseRequest(chunk_bytes_, &chunk); !s.ok()) return s;
+    if (absl::Status s = ParseRequest(chunk_bytes_, &chunk, UnknownFields::kRefuse); !s.ok()) {
+      return s;
+    }
     if (absl::Status s = ValidateUploadArtifactRequest(chunk, upload_ == nullptr); !s.ok()) {
       return s;
     }

@@ -40,7 +40,7 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::Unary(const char* method,
   Request request;
   absl::StatusOr<Caller> caller = access_->ClientCaller(*context);
   absl::Status status = caller.status();
-  if (status.ok()) status = ParseRequest(*request_bytes, &request);
+  if (status.ok()) status = ParseRequest(*request_bytes, &request, UnknownFields::kRefuse);
   if (status.ok()) {
     auto result = call(request, *caller);
     status = result.ok() ? SerializeResponse(*result, response_bytes) : result.status();
@@ -181,7 +181,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadChec
   absl::StatusOr<Caller> caller = access_->ClientCaller(*context);
   polytrain::v1::DownloadCheckpointRequest parsed;
   absl::Status refused = caller.status();
-  if (refused.ok()) refused = ParseRequest(*request, &parsed);
+  if (refused.ok()) refused = ParseRequest(*request, &parsed, UnknownFields::kRefuse);
   std::optional<std::string> slot;
   if (refused.ok()) {
     if (download_quota_.TryAcquire(caller->name)) {

@@ -31,7 +31,7 @@ class JobWatchStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, 
              const std::function<void(const absl::Status&)>& refused) {
     polytrain::v1::WatchJobRequest request;
     absl::Status status = caller.status();
-    if (status.ok()) status = ParseRequest(request_bytes, &request);
+    if (status.ok()) status = ParseRequest(request_bytes, &request, UnknownFields::kRefuse);
     if (status.ok()) {
       if (quota_->TryAcquire(caller->name)) {
         quota_holder_ = caller->name;

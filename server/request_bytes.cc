@@ -55,7 +55,8 @@ std::string WireTypeName(google::protobuf::UnknownField::Type type) {
 
 // A field of this message sent with another wire type than its own is kept by protobuf as an
 // unknown field: the field reads as unset, so without this check a sent `spec` would be answered
-// "spec: must be set". So is a field number the message does not have: refused unless `drop`.
+// "spec: must be set". So is a field number the message does not have: refused with kRefuse,
+// unless the message reserves it (a field removed since: an older client's, ignored as before).
 // Walks every message set inside `message`.
 absl::Status CheckUnknownFields(const google::protobuf::Message& message, const std::string& path,
                                 UnknownFields unknown_fields) {
@@ -64,7 +65,11 @@ absl::Status CheckUnknownFields(const google::protobuf::Message& message, const 
   for (int i = 0; i < unknown.field_count(); ++i) {
     const google::protobuf::FieldDescriptor* field =
         message.GetDescriptor()->FindFieldByNumber(unknown.field(i).number());
-    if (field == nullptr && unknown_fields == UnknownFields::kDrop) continue;
+    if (field == nullptr &&
+        (unknown_fields == UnknownFields::kDrop ||
+         message.GetDescriptor()->IsReservedNumber(unknown.field(i).number()))) {
+      continue;
+    }
     if (field == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           path.empty() ? "request" : path, ": has field ", unknown.field(i).number(), " (",

@@ -14,15 +14,18 @@
 
 namespace polytrain {
 
+// What becomes of a field number the message does not have (nor reserves): a client's is
+// refused, a worker's dropped.
 enum class UnknownFields { kRefuse, kDrop };
 
 // INVALID_ARGUMENT when the bytes do not parse: "<path>: is not valid UTF-8 ..." naming a text
 // field by its path in the request ("spec.labels (a value)", "job_ids[1]"), else "request: not a
 // valid <type>: <why>" with protobuf's own complaint as the why when it has one; with kRefuse,
-// also for a field number the message does not have ("spec.schedule: has field 4, which this
-// coordinator does not know ...").
+// also for a field number the message does not have ("spec.schedule: has field 4
+// (length-delimited bytes), which this coordinator's polytrain.v1.ScheduleSpec does not have:
+// ...").
 absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message* request,
-                          UnknownFields unknown = UnknownFields::kRefuse);
+                          UnknownFields unknown);
 
 // INTERNAL only when serializing fails (a message over 2 GiB).
 absl::Status SerializeResponse(const google::protobuf::Message& response, grpc::ByteBuffer* bytes);

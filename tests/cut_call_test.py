@@ -130,6 +130,7 @@ class CutCallTest(unittest.TestCase):
         returns (exit code, stderr)."""
         relay = CuttingRelay(self.coordinator.address)
         process = polyctl(relay.address, *args)
+        self.addCleanup(process.kill)  # a no-op once it has ended
         self.assertTrue(relay.request_sent.wait(30), "polyctl sent no request")
         deadline = time.monotonic() + 30
         while not done() and time.monotonic() < deadline:

@@ -179,13 +179,19 @@ for name, args in [("coordinator image", image_args["coordinator"]), ("worker im
     expect("--plaintext" not in args, f"{name}: plaintext")
 # Whatever stops a worker waits for its drain (--drain_seconds, the default read from --help)
 # and the 5 s a stuck job may take after it, before it kills the worker.
-help_text = subprocess.run([f"{os.environ['BUILD_DIR']}/worker/polytrain-worker", "--help"],
+help_text = subprocess.run([f"{build_dir}/worker/polytrain-worker", "--help"],
                            capture_output=True, text=True).stdout
-default_drain = int(re.search(r"--drain_seconds INT:INT in \[1, 3600\]=(\d+)", help_text).group(1))
+default_drain = re.search(r"--drain_seconds INT:INT in \[5, 3600\]=(\d+)", help_text)
+expect(default_drain, "worker --help: no --drain_seconds default")
 def drain(args):
-    return int(args[args.index("--drain_seconds") + 1]) if "--drain_seconds" in args else default_drain
+    for i, arg in enumerate(args):
+        if arg == "--drain_seconds":
+            return int(args[i + 1])
+        if arg.startswith("--drain_seconds="):
+            return int(arg.split("=", 1)[1])
+    return int(default_drain.group(1)) if default_drain else 20
 for name in ("worker", "worker-gpu"):
-    grace = re.fullmatch(r"(\d+)s", services[name].get("stop_grace_period", "10s"))
+    grace = re.fullmatch(r"(\d+)s", str(services[name].get("stop_grace_period", "10s")))
     expect(grace and int(grace.group(1)) >= drain(services[name]["command"]) + 5,
            f"compose {name}: stop_grace_period {services[name].get('stop_grace_period')} within the drain")
     pod = objects[("Deployment", name)]["spec"]["template"]["spec"]

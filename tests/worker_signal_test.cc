@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -69,7 +70,7 @@ TEST_F(WorkerSignalTest, AShortDrainCutsAJobWhoseWindowDoesNotCloseAndStillGives
   workers_.push_back(std::make_unique<testing::Process>(
       POLYTRAIN_WORKER_BINARY,
       std::vector<std::string>{"--coordinator", "127.0.0.1:" + std::to_string(port_), "--name",
-                               "cut", "--drain_seconds", "4"},
+                               "cut", "--drain_seconds", "5"},
       log));
   auto output = [&log] {
     std::ifstream in(log);
@@ -96,9 +97,20 @@ TEST_F(WorkerSignalTest, AShortDrainCutsAJobWhoseWindowDoesNotCloseAndStillGives
   EXPECT_TRUE(released.checkpoint().empty()) << released.checkpoint();
   const std::string said = output();
   EXPECT_NE(said.find("cut: SIGTERM received: giving running jobs back to the coordinator (up to "
-                      "4 s)"),
+                      "5 s)"),
             std::string::npos)
       << said;
+  // Cut where a quarter of the drain was left (3.75 s in), not at once: it trained on till then
+  // (spdlog's time of day, to the millisecond, on the lines that say each).
+  auto seconds_at = [&said](const std::string& line) {
+    const size_t at = said.rfind('\n', said.find(line)) + 1;
+    int hours = 0, minutes = 0;
+    double seconds = 0;
+    EXPECT_EQ(std::sscanf(said.c_str() + at + 11, "%d:%d:%lf", &hours, &minutes, &seconds), 3)
+        << line;
+    return hours * 3600 + minutes * 60 + seconds;
+  };
+  EXPECT_GE(seconds_at(" given back at step ") - seconds_at("SIGTERM received"), 3.7) << said;
   EXPECT_NE(said.find(" with no checkpoint stored there: the next attempt resumes from the last "
                       "one stored"),
             std::string::npos)

@@ -431,17 +431,15 @@ check '[[ $code -eq 2 ]]' "missing --spec should exit 2"
 code=$?
 check '[[ $code -eq 4 ]] && grep -qF "polytrain-worker: --spec: $tmp/no-such.txtpb: no such file" "$tmp/err"' \
   "a missing --spec file: exit $code: $(cat "$tmp/err")"
-# --drain_seconds in [1, 3600]: past either edge a usage error naming it; at each edge accepted
-# (the missing --spec file is what ends the run then).
-for bad in 0 3601; do
+# --drain_seconds in [5, 3600]: a usage error past either edge; accepted at each (exit 4: no spec).
+for bad in 4 3601; do
   "$worker" --coordinator 127.0.0.1:1 --drain_seconds "$bad" >"$tmp/out" 2>"$tmp/err"
   code=$?
-  check '[[ $code -eq 2 ]] && grep -qF "polytrain-worker: --drain_seconds: must be a whole number in [1, 3600], got $bad" "$tmp/err"' \
+  check '[[ $code -eq 2 ]] && grep -qF "polytrain-worker: --drain_seconds: must be a whole number in [5, 3600], got $bad" "$tmp/err"' \
     "--drain_seconds $bad: exit $code: $(cat "$tmp/err")"
 done
-for edge in 1 3600; do
-  "$worker" --spec "$tmp/no-such.txtpb" --drain_seconds "$edge" >"$tmp/out" 2>"$tmp/err"
-  code=$?
+for edge in 5 3600; do
+  "$worker" --spec "$tmp/no-such.txtpb" --drain_seconds "$edge" >"$tmp/out" 2>"$tmp/err"; code=$?
   check '[[ $code -eq 4 ]]' "--drain_seconds $edge refused: exit $code: $(cat "$tmp/err")"
 done
 "$worker" --help >"$tmp/out" 2>&1

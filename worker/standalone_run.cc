@@ -31,8 +31,9 @@ int Fail(int code, const absl::Status& status) { return ExitWithCode(kTool, code
 }  // namespace
 
 int RunStandalone(StandaloneRun run) {
-  const std::string &spec_path = run.spec_path, &metrics_out = run.metrics_out,
-                    &checkpoint_dir = run.checkpoint_dir;
+  const std::string& spec_path = run.spec_path;
+  const std::string& metrics_out = run.metrics_out;
+  const std::string& checkpoint_dir = run.checkpoint_dir;
   TrainerOptions& options = run.options;
   options.checkpoint_dir = checkpoint_dir;
 

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -70,7 +71,8 @@ int Main(int argc, char** argv) {
       "at its next step, its gang resuming from its last stored checkpoint; requeued at once, to "
       "resume elsewhere from there; at most ",
       kDefaultDrainSeconds,
-      " s by default: --drain_seconds) and exits 0; the same, exit 6, when a job is stuck past "
+      " s by default: --drain_seconds, and 5 s more for a job stuck past its cancel) and exits 0; "
+      "the same, exit 6, when a job is stuck past "
       "--cancel_grace_seconds. "
       "A standalone job (--spec) stops at SIGINT or SIGTERM, with "
       "--checkpoint_dir where its logging window ends and checkpointed there (continue with "
@@ -158,7 +160,7 @@ int Main(int argc, char** argv) {
                  "checkpoint); keep it 5 s and more below the grace period of what stops the "
                  "worker (Kubernetes' terminationGracePeriodSeconds, docker-compose's "
                  "stop_grace_period), whose kill would leave the jobs to their leases")
-      ->check(IntegerRange(1, 3600))
+      ->check(IntegerRange(5, 3600))
       ->capture_default_str();
   app.add_option("--metrics_out", metrics_out,
                  "--spec run: write metric points here as JSON lines (service mode sends them to "
@@ -316,8 +318,15 @@ int Main(int argc, char** argv) {
     std::cerr << "polytrain-worker: --resume needs --checkpoint_dir\n";
     return kExitUsage;
   }
-  return RunStandalone(
-      {spec_path, metrics_out, checkpoint_dir, options, quiet, allocator, enable_load_probe});
+  StandaloneRun run;
+  run.spec_path = spec_path;
+  run.metrics_out = metrics_out;
+  run.checkpoint_dir = checkpoint_dir;
+  run.options = options;
+  run.quiet = quiet;
+  run.allocator = allocator;
+  run.enable_load_probe = enable_load_probe;
+  return RunStandalone(std::move(run));
 }
 
 }  // namespace

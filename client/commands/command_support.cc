@@ -17,10 +17,17 @@ int Fail(const absl::Status& status) { return ExitWithError("polyctl", status); 
 
 absl::Status MayHaveBeenDone(absl::Status status, const CoordinatorClient& client,
                              const std::string& done, const std::string& check) {
-  if (!absl::IsUnavailable(status) || !client.reached()) return status;
-  return absl::UnavailableError(absl::StrCat(status.message(), "; it may have ", done,
-                                             " before it went: `", check,
-                                             "` tells once it is back"));
+  if (!client.reached()) return status;
+  if (absl::IsUnavailable(status)) {
+    return absl::UnavailableError(absl::StrCat(status.message(), "; it may have ", done,
+                                               " before it went: `", check,
+                                               "` tells once it is back"));
+  }
+  if (absl::IsDeadlineExceeded(status)) {  // reached, but slow to answer
+    return absl::DeadlineExceededError(
+        absl::StrCat(status.message(), "; it may have ", done, " meanwhile: `", check, "` tells"));
+  }
+  return status;
 }
 
 absl::Status ApplyLabels(const std::vector<std::string>& labels,

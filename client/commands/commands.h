@@ -40,8 +40,8 @@ namespace command_support {
 // "polyctl: <message>" on stderr; the exit code of the table (cli/exit_codes.h).
 int Fail(const absl::Status& status);
 // A change asked of the coordinator (`done`: "cancelled job-x", "deleted sweep-y") whose call
-// failed UNAVAILABLE after the coordinator was reached: said to have perhaps been made, with how
-// to tell (`check`: a polyctl command). Any other status is returned as it is.
+// failed UNAVAILABLE or DEADLINE_EXCEEDED after the coordinator was reached: said to have perhaps
+// been made, with how to tell (`check`: a polyctl command). Any other status is returned as is.
 absl::Status MayHaveBeenDone(absl::Status status, const CoordinatorClient& client,
                              const std::string& done, const std::string& check);
 // KEY=VALUE pairs (--label) into a label map.
