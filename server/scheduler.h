@@ -245,8 +245,14 @@ class Scheduler {
     // The worker token its worker connected with: while it waits for its worker, only a hello
     // with that token may use the worker's name. Empty without tokens, and for a restored rank.
     std::string token_name;
-    // Why its worker's latest refused report about this attempt was refused (NoteRefusedReport).
+    // Why its worker's latest refused report about this attempt was refused (NoteRefusedReport),
+    // until a report is taken again.
     std::string refused_report;
+    // A report of its worker's taken: the lease runs again from now.
+    void Renew(Clock::time_point expiry) {
+      lease_expiry = expiry;
+      refused_report.clear();
+    }
   };
   struct RunningJob {
     int32_t attempt = 0;

@@ -91,7 +91,7 @@ absl::StatusOr<int64_t> Scheduler::ConnectWorker(const polytrain::v1::Hello& hel
       rank.session = session;
       rank.key = state.key;
       rank.token_name = token.name;  // a restored rank is bound from here on
-      rank.lease_expiry = Clock::now() + Lease();
+      rank.Renew(Clock::now() + Lease());
       rank.restored = false;  // it runs: not a rank that may have finished unseen
       state.running.insert(job_id);
       attached = true;

@@ -98,7 +98,7 @@ absl::Status Scheduler::RenewLeases(int64_t session, const polytrain::v1::Heartb
   if (freed) ScheduleLocked();
   for (const std::string& job_id : heartbeat.running_job_ids()) {
     const Owned owned = OwnedLocked(session, job_id, 0);
-    if (owned.job != nullptr) owned.job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
+    if (owned.job != nullptr) owned.job->ranks[owned.rank].Renew(Clock::now() + Lease());
   }
   return absl::OkStatus();
 }
@@ -112,7 +112,7 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
     return absl::OkStatus();
   }
   RunningJob* job = owned.job;
-  job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
+  job->ranks[owned.rank].Renew(Clock::now() + Lease());
   if (owned.rank != 0) {  // rank 0 reports for its gang; a real worker's other ranks send none
     if (batch.points_size() == 0) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat(
@@ -166,7 +166,7 @@ absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::Job
     ReportDroppedLocked(session, "started", started.job_id(), started.attempt());
     return absl::OkStatus();
   }
-  owned.job->ranks[owned.rank].lease_expiry = Clock::now() + Lease();
+  owned.job->ranks[owned.rank].Renew(Clock::now() + Lease());
   if (owned.rank != 0) return absl::OkStatus();
   POLYTRAIN_RETURN_IF_ERROR(CheckStepInBudget("started.resumed_from_step",
                                               started.resumed_from_step(), owned.job->job.spec()));

@@ -59,15 +59,35 @@ class WorkerReportTest(unittest.TestCase):
             worker.outgoing.put(started.SerializeToString())
             ack = worker.next_message()
             self.assertEqual(ack.ack.refused, "started.attempt: must be in [1, 2147483647], got 0")
-            deadline = time.monotonic() + 30
-            error = ""
-            while not error and time.monotonic() < deadline:
-                _, _, reply = coordinator.call(
-                    SERVICE + "GetJob", coordinator_pb2.GetJobRequest(id=job_id).SerializeToString())
-                error = job_record_pb2.Job.FromString(reply).error
-                time.sleep(0.05)  # polling the coordinator's answer
-            self.assertEqual(error, "lease expired on worker w-old (attempt 1); its reports of the "
-                             "job were refused: started.attempt: must be in [1, 2147483647], got 0")
+            def error_of_attempt(attempt):
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    _, _, reply = coordinator.call(SERVICE + "GetJob", coordinator_pb2.GetJobRequest(
+                        id=job_id).SerializeToString())
+                    job = job_record_pb2.Job.FromString(reply)
+                    if f"(attempt {attempt})" in job.error:
+                        return job.error
+                    time.sleep(0.05)  # polling the coordinator's answer
+                return job.error
+
+            self.assertEqual(error_of_attempt(1), "lease expired on worker w-old (attempt 1); its "
+                             "reports of the job were refused: started.attempt: must be in "
+                             "[1, 2147483647], got 0")
+            # Attempt 2 on another worker (w-old's slot waits for it to confirm the stop): a
+            # refused report, then one taken, then silence. That lease lapsed after a report was
+            # taken: no word of the refusal.
+            second = FakeWorker(coordinator, "w-next")
+            self.assertEqual(second.next_message().WhichOneof("kind"), "welcome")
+            self.assertEqual(second.next_message().assignment.job.attempts, 2)
+            for sequence, attempt, refused in [(2, 0, True), (3, 2, False)]:
+                report = worker_pb2.WorkerMessage(sequence=sequence)
+                report.started.job_id, report.started.attempt = job_id, attempt
+                second.outgoing.put(report.SerializeToString())
+                self.assertEqual(bool(second.next_message().ack.refused), refused)
+            error = error_of_attempt(2)
+            self.assertTrue(error.startswith("lease expired on worker w-next (attempt 2)"), error)
+            self.assertNotIn("refused", error)
+            second.close()
         finally:
             worker.close()
             coordinator.close()
