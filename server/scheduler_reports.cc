@@ -83,6 +83,12 @@ absl::Status Scheduler::RenewLeases(int64_t session, const polytrain::v1::Heartb
   std::lock_guard<std::mutex> lock(mu_);
   auto worker = workers_.find(session);
   if (worker == workers_.end()) return UnknownSession();
+  if (heartbeat.draining() && !worker->second.draining) {
+    // Said as its drain begins, before any job comes back: nothing new goes to it meanwhile
+    // (probe DD: jobs placed there during the drain bounced back, each a given-back attempt).
+    worker->second.draining = true;
+    spdlog::info("worker {} is shutting down: it takes no new job", worker->second.hello.name());
+  }
   // Jobs it was told to stop and no longer claims have stopped.
   const std::set<std::string> claimed(heartbeat.running_job_ids().begin(),
                                       heartbeat.running_job_ids().end());

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -64,18 +65,22 @@ TEST_F(WorkerSignalTest, ASecondSignalWhileJobsAreGivenBackEndsTheWorkerAtOnce) 
 // left (its logging window far from closing) is cancelled there, still as given back, and its
 // report reaches the coordinator before the worker exits, so the job is queued at once rather
 // than left to its lease; the worker's log says no checkpoint was stored where it stopped.
+// A job submitted meanwhile goes nowhere near it, though it has a free slot: the worker says
+// it drains as the drain begins (probe DD: such jobs were placed there and bounced back).
 TEST_F(WorkerSignalTest, AShortDrainCutsAJobWhoseWindowDoesNotCloseAndStillGivesItBack) {
+  coordinator_log_ = (dir_ / "coordinator.log").string();
   StartCoordinator(/*lease_seconds=*/3600);
   const std::string log = (dir_ / "cut.log").string();
   workers_.push_back(std::make_unique<testing::Process>(
       POLYTRAIN_WORKER_BINARY,
       std::vector<std::string>{"--coordinator", "127.0.0.1:" + std::to_string(port_), "--name",
-                               "cut", "--drain_seconds", "5"},
+                               "cut", "--drain_seconds", "5", "--slots", "2"},
       log));
-  auto output = [&log] {
-    std::ifstream in(log);
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   };
+  auto output = [&] { return read(log); };
   // A window ends every log_every_steps and at an epoch's end: here neither within seconds
   // (8000 steps of a 1024-wide MLP, milliseconds each).
   v1::JobSpec spec = Spec("endless-window", 1);
@@ -89,8 +94,15 @@ TEST_F(WorkerSignalTest, AShortDrainCutsAJobWhoseWindowDoesNotCloseAndStillGives
   ASSERT_TRUE(Submit(spec, &job).ok());
   // Evaluated at step 20: it is training, inside its first window.
   ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
-  const int status = workers_.back()->Kill(SIGTERM);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_EQ(kill(workers_.back()->pid(), SIGTERM), 0);
+  EXPECT_TRUE(WaitFor([&] {
+    return read(coordinator_log_).find("worker cut is shutting down: it takes no new job") !=
+           std::string::npos;
+  }));
+  Job later;
+  ASSERT_TRUE(Submit(Spec("submitted-during-the-drain"), &later).ok());
+  EXPECT_EQ(workers_.back()->WaitWithin(std::chrono::seconds(30)), 0);
+  EXPECT_EQ(Get(later.id()).attempts(), 0) << Get(later.id()).error();
   const Job released = Get(job.id());
   EXPECT_EQ(released.state(), v1::JOB_STATE_QUEUED) << released.error();
   EXPECT_EQ(released.error(), "worker cut shut down during attempt 1 and gave the job back");

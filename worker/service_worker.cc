@@ -57,51 +57,6 @@ ServiceWorker::~ServiceWorker() {
   jobs_.clear();  // joins each job's thread
 }
 
-void ServiceWorker::Drain(std::chrono::duration<double> timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  {
-    std::lock_guard<std::mutex> lock(jobs_mu_);
-    draining_ = true;
-    for (auto& [id, job] : jobs_) {
-      if (!job->done()) job->Release();
-    }
-  }
-  // A job stops where its logging window ends, checkpointed (or at its next step, or data load,
-  // where it writes no checkpoint): then its result is queued and sent. One still going when
-  // little of the time is left (a long window, slow steps, an upload) is cancelled, still as
-  // given back, so that its report reaches the coordinator before the stream closes: the job is
-  // requeued at once, from its last stored checkpoint, and the attempt does not count.
-  const auto cut_off =
-      deadline - std::min<std::chrono::duration<double>>(std::chrono::seconds(5), timeout / 4);
-  bool cut = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!cut && std::chrono::steady_clock::now() >= cut_off) {
-      cut = true;
-      std::lock_guard<std::mutex> lock(jobs_mu_);
-      for (auto& [id, job] : jobs_) {
-        if (!job->done()) job->Cancel();
-      }
-    }
-    uint64_t last_result = 0;
-    bool all_done = true;
-    {
-      std::lock_guard<std::mutex> lock(jobs_mu_);
-      last_result = given_back_sequence_;
-      for (const auto& [id, job] : jobs_) {
-        all_done = all_done && (job->done() || job->abandoned());
-        last_result = std::max<uint64_t>(last_result, job->result_sequence());
-      }
-    }
-    if (all_done &&
-        (last_result == 0 ||
-         outbox_.WaitAcknowledged(last_result, deadline - std::chrono::steady_clock::now()))) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a stopping job: soon done
-  }
-  Stop();
-}
-
 void ServiceWorker::Stop() {
   stopping_ = true;
   {
@@ -177,6 +132,7 @@ void ServiceWorker::AbandonStuckJobs() {
 
 void ServiceWorker::SenderLoop() {
   Clock::time_point last_beat, last_stuck_check;
+  bool said_draining = false;  // a drain is said at once, not at the next heartbeat
   while (!stopping_) {
     if (Clock::now() - last_stuck_check >= std::chrono::seconds(1)) {
       last_stuck_check = Clock::now();
@@ -199,8 +155,10 @@ void ServiceWorker::SenderLoop() {
           outbox_.Written(std::move(pending.front()));
           pending.pop_front();
         }
+        const bool draining = draining_.load();
         if (pending.empty() &&
-            Clock::now() - last_beat > std::chrono::duration<double>(heartbeat_seconds_.load())) {
+            (Clock::now() - last_beat > std::chrono::duration<double>(heartbeat_seconds_.load()) ||
+             (draining && !said_draining))) {
           WorkerMessage beat;
           {
             std::lock_guard<std::mutex> jobs_lock(jobs_mu_);
@@ -208,8 +166,11 @@ void ServiceWorker::SenderLoop() {
               beat.mutable_heartbeat()->add_running_job_ids(id);
             }
           }
-          beat.mutable_heartbeat();
-          if (stream_->Write(beat)) last_beat = Clock::now();
+          beat.mutable_heartbeat()->set_draining(draining);
+          if (stream_->Write(beat)) {
+            last_beat = Clock::now();
+            said_draining = said_draining || draining;
+          }
         }
       }
     }

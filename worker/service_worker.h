@@ -129,7 +129,7 @@ class ServiceWorker {
   std::atomic<bool> stopping_{false};
   // Drain() began: an assignment arriving now goes straight back (JobFailed.released), under
   // jobs_mu_; the newest such message's sequence number.
-  bool draining_ = false;
+  std::atomic<bool> draining_{false};
   uint64_t given_back_sequence_ = 0;
   Outbox outbox_;
   ArtifactClient artifacts_;
