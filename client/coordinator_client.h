@@ -53,6 +53,7 @@ class CoordinatorClient {
   // one was sent: a change asked of it (a cancel, a deletion) that failed UNAVAILABLE or
   // DEADLINE_EXCEEDED since may have been made.
   bool reached() const { return answered_ || connected_; }
+  const std::string& address() const { return address_; }
 
   // A call that stores something (SubmitJob, SubmitSweep), made safe to send again by its
   // client_request_id (a new random one, "polyctl-" and 16 hex digits, when it has none): when

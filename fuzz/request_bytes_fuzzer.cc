@@ -48,7 +48,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<google::protobuf::Message> request = NewMessage(data[0]);
   grpc::Slice slice(data + 1, size - 1);
   const grpc::ByteBuffer bytes(&slice, 1);
-  const absl::Status status = polytrain::ParseRequest(bytes, request.get());
+  // A worker's messages drop the fields they do not have, a client's requests refuse them.
+  const polytrain::UnknownFields unknown =
+      data[0] % 6 >= 4 ? polytrain::UnknownFields::kDrop : polytrain::UnknownFields::kRefuse;
+  const absl::Status status = polytrain::ParseRequest(bytes, request.get(), unknown);
   if (!status.ok()) {
     POLYTRAIN_FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument, status.ToString());
     POLYTRAIN_FUZZ_CHECK(!status.message().empty(), "an empty message");

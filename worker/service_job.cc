@@ -352,11 +352,18 @@ void ServiceJob::Run() {
       }
     }
   }
-  // A given-back job's next attempt resumes from this attempt's last step only when a
+  // The step the attempt was to resume from (0: from scratch), and where it stopped: before its
+  // first step (loading, joining its gang), there, as a failed attempt's steps are at least that
+  // (probe DD: "at step 0"). Its next attempt resumes there only when it trained no step, or a
   // checkpoint there was written and stored: else (a full disk, a cut-off drain, a gang's rank)
   // from the last one stored before, which a log that names the step must not hide.
+  const int64_t resume_step =
+      CheckpointStep(std::filesystem::path(job.checkpoint()).filename().string()).value_or(0);
+  const int64_t stopped_at =
+      summary.ok() ? summary->steps : std::max({sink.last_step(), steps_run, resume_step});
   const bool resumes_here =
-      summary.ok() && !summary->release_checkpoint_failed && last_checkpoint_stored;
+      stopped_at == resume_step ||
+      (summary.ok() && !summary->release_checkpoint_failed && last_checkpoint_stored);
   constexpr char kNotCheckpointedThere[] =
       " with no checkpoint stored there: the next attempt resumes from the last one stored";
   // Cancelled only when the coordinator asked (a transfer it cut is also CANCELLED, but no
@@ -377,22 +384,19 @@ void ServiceJob::Run() {
     auto* failed = result.mutable_failed();
     failed->set_job_id(job.id());
     failed->set_attempt(job.attempts());
-    if (summary.ok()) {  // released, at a checkpoint
+    failed->set_steps(stopped_at);
+    failed->set_worker_exits(released_.load());  // a drain's release: the process ends next
+    if (summary.ok()) {                          // released, at a checkpoint
       failed->set_error(absl::StrCat("given back at step ", summary->steps,
                                      resumes_here ? "" : kNotCheckpointedThere));
-      failed->set_steps(summary->steps);
       failed->set_released(true);
-      failed->set_worker_exits(released_.load());  // a drain's release: the process ends next
     } else {
-      // Valid UTF-8 of a bounded length whatever LibTorch or a user's file put in it: the
-      // coordinator refuses a message that is not, and the worker would send it again forever.
-      // The worker's own directories stay on the worker: a checkpoint reads as "job-x/ckpt-..."
-      // (the coordinator's name for its copy), not as a path on this machine.
+      // Valid UTF-8 of a bounded length whatever LibTorch or a user's file put in it (the
+      // coordinator refuses a message that is not, and it would go again forever), and the
+      // worker's directories left out: a checkpoint reads as "job-x/ckpt-..." (the coordinator's).
       failed->set_error(CutError(WithoutCheckpointDirs(std::string(summary.status().message()),
                                                        {attempt_dir, context_.checkpoint_root})));
-      failed->set_steps(std::max(sink.last_step(), steps_run));
       failed->set_released(released_.load() || let_go_.load() || no_room);
-      failed->set_worker_exits(released_.load());
       failed->set_cancelled(cancelled);
       failed->set_gang_lost(gang && summary.status().code() == absl::StatusCode::kUnavailable);
     }
@@ -403,10 +407,8 @@ void ServiceJob::Run() {
   }
   // The job's checkpoints here only spare a download of what the coordinator stored: once the
   // job has ended for good (succeeded with its last checkpoint stored, or cancelled) they go, or
-  // a worker's --checkpoint_dir would grow with every job it ever ran. So do a search trial's
-  // once it pauses at its rung with its checkpoint stored: it resumes from the coordinator's
-  // copy if promoted, and most trials never are (probe CW: each search left the directories of
-  // its stopped trials, deleted jobs' too, for --checkpoint_keep_hours).
+  // --checkpoint_dir would grow with every job ever run; so do a search trial's once it pauses
+  // at its rung with its checkpoint stored (it resumes from the coordinator's copy if promoted).
   const bool succeeded = summary.ok() && !summary->released && !summary->paused;
   const bool paused = summary.ok() && !summary->released && summary->paused;
   if (attempt_dir.empty() && !options.checkpoint_dir.empty() &&
@@ -427,8 +429,8 @@ void ServiceJob::Run() {
                  result.failed().steps(), resumes_here ? "" : kNotCheckpointedThere);
   } else if (cancelled) {  // a resumed attempt still loading has trained no step of its own yet
     spdlog::info("{}: attempt {} cancelled {}", job.id(), job.attempts(),
-                 result.failed().steps() == 0 ? std::string("before its first step")
-                                              : absl::StrCat("at step ", result.failed().steps()));
+                 stopped_at == resume_step ? std::string("before its first step")
+                                           : absl::StrCat("at step ", stopped_at));
   } else {
     spdlog::warn("{}: attempt {} failed at step {}: {}", job.id(), job.attempts(),
                  result.failed().steps(), result.failed().error());

@@ -25,7 +25,8 @@ absl::Status MayHaveBeenDone(absl::Status status, const CoordinatorClient& clien
   }
   if (absl::IsDeadlineExceeded(status)) {  // reached, but slow to answer
     return absl::DeadlineExceededError(
-        absl::StrCat(status.message(), "; it may have ", done, " meanwhile: `", check, "` tells"));
+        absl::StrCat("the coordinator at ", client.address(), " did not answer in time (",
+                     status.message(), "); it may have ", done, " meanwhile: `", check, "` tells"));
   }
   return status;
 }
