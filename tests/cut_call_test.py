@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""polyctl's change requests (cancel, delete) whose connection is cut after the coordinator got
+"""polyctl's and the Python client's change requests (cancel, delete) whose connection is cut after the coordinator got
 them: the coordinator made the change, and polyctl must say that it may have (exit 3), not that
 the coordinator could not be reached (probe DA: "cannot reach ... give --tls_ca", and the retry
 then said "no sweep"). A coordinator never reached is still "cannot reach", with no such hint.
@@ -94,6 +94,17 @@ def polyctl(address, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def python_client(address, call):
+    """Starts a Python process calling `call` (e.g. "cancel('job-...')") on the Python client's
+    Client at `address`: the process; its stderr has the PolyTrainError, and it exits 3."""
+    script = (f"import sys\nfrom polytrain import Client, PolyTrainError\n"
+              f"try:\n    Client({address!r}).{call}\n"
+              f"except PolyTrainError as error:\n    sys.exit(f'{{error}}')\n")
+    return subprocess.Popen(["/usr/bin/python3", "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={"PYTHONPATH": str(BUILD / "python"), "PATH": "/usr/bin:/bin"})
+
+
 class CutCallTest(unittest.TestCase):
 
     @classmethod
@@ -125,11 +136,11 @@ class CutCallTest(unittest.TestCase):
         self.assertEqual(code, grpc.StatusCode.OK, details)
         return job_record_pb2.JobState.Name(job_record_pb2.Job.FromString(reply).state)
 
-    def cut_after(self, args, done):
-        """Runs polyctl ARGS through a relay that cuts the connection once `done()` holds;
-        returns (exit code, stderr)."""
+    def cut_after(self, args, done, client=polyctl):
+        """Runs polyctl ARGS (or `client`(address, *args)) through a relay that cuts the
+        connection once `done()` holds; returns (exit code, stderr)."""
         relay = CuttingRelay(self.coordinator.address)
-        process = polyctl(relay.address, *args)
+        process = client(relay.address, *args)
         self.addCleanup(process.kill)  # a no-op once it has ended
         self.assertTrue(relay.request_sent.wait(30), "polyctl sent no request")
         deadline = time.monotonic() + 30
@@ -155,6 +166,34 @@ class CutCallTest(unittest.TestCase):
                                    lambda: self.state(job_id) == "JOB_STATE_CANCELLED")
         self.assertEqual(code, 3, err)
         self.assertIn(f"; it may have cancelled {job_id} before it went", err)
+
+    def test_the_python_clients_cut_delete_says_it_may_have_been_done(self):
+        job_id = self.job("python-deleted-then-cut", cancel=True)
+        code, err = self.cut_after([f"delete({job_id!r})"], lambda: self.state(job_id) is None,
+                                   client=python_client)
+        self.assertEqual(code, 1, err)
+        self.assertIn("UNAVAILABLE: lost the connection to the coordinator at ", err)
+        self.assertIn(f"; it may have deleted {job_id} before it went: get('{job_id}') tells "
+                      "once it is back", err)
+        self.assertNotIn("give tls_ca", err)  # the connection was up: TLS was not the trouble
+
+    def test_the_python_clients_cut_cancel_says_it_may_have_been_done(self):
+        job_id = self.job("python-cancelled-then-cut", cancel=False)
+        code, err = self.cut_after([f"cancel({job_id!r})"],
+                                   lambda: self.state(job_id) == "JOB_STATE_CANCELLED",
+                                   client=python_client)
+        self.assertEqual(code, 1, err)
+        self.assertIn(f"; it may have cancelled {job_id} before it went", err)
+
+    def test_the_python_client_never_reaching_the_coordinator_says_no_such_thing(self):
+        closed = socket.create_server(("127.0.0.1", 0))
+        address = f"127.0.0.1:{closed.getsockname()[1]}"
+        closed.close()
+        process = python_client(address, "delete('job-0123456789ab')")
+        _, err = process.communicate(timeout=60)
+        self.assertEqual(process.returncode, 1, err)
+        self.assertIn("UNAVAILABLE", err)
+        self.assertNotIn("may have", err)
 
     def test_a_coordinator_never_reached_is_said_so_without_the_hint(self):
         closed = socket.create_server(("127.0.0.1", 0))

@@ -2,6 +2,8 @@
 cancelled by an interrupt), gRPC's errors as PolyTrainError (with a hint for a client speaking
 the wrong protocol), and paged listings fetched page by page."""
 import operator
+import threading
+import time
 
 import grpc
 
@@ -16,7 +18,8 @@ MAX_PAGE_SIZE = 1000
 
 class Calls:
     """The Client's calls. The Client sets `timeout`, `_stub`, `_metadata` (its token),
-    `_plaintext`, `_closed` and `_answered` (a call got the coordinator's answer)."""
+    `_plaintext`, `_closed`, `_answered` (a call got the coordinator's answer, or a connection
+    to it was up), `_channel` and `address`."""
 
     def _check_open(self):
         if self._closed:
@@ -54,6 +57,53 @@ class Calls:
             raise
         self._answered = True
         return response
+
+    def _change(self, method, request, done, check):
+        """A call that changes something (a cancel, a delete). One cut after the coordinator got
+        it may have been done: its error says so, and `check` how to tell, as polyctl's do.
+        `done`: what it may have done ("cancelled job-..."). The connection is brought up first,
+        within the call's timeout, so that a cut call is told from a coordinator never reached."""
+        self._check_open()
+        start = time.monotonic()
+        reached = self._connected(self.timeout)
+        left = max(self.timeout - (time.monotonic() - start), 0.001)
+        try:
+            return self._call(method, request, timeout=left)
+        except PolyTrainError as error:
+            if self._closed or not reached:
+                raise
+            if error.code in ("UNAVAILABLE", "CANCELLED"):
+                raise PolyTrainError("UNAVAILABLE", (
+                    f"lost the connection to the coordinator at {self.address} (it stopped or "
+                    f"restarted?): {error.message}; it may have {done} before it went: {check} "
+                    f"tells once it is back")) from None
+            if error.code == "DEADLINE_EXCEEDED":
+                raise PolyTrainError(error.code, (
+                    f"the coordinator at {self.address} did not answer in time "
+                    f"({error.message}); it may have {done} meanwhile: {check} tells")) from None
+            raise
+
+    def _connected(self, timeout):
+        """Brings the channel's connection up (TCP, TLS, HTTP/2) unless it is known to fail
+        (refused, a TLS mismatch: the call then fails at once with gRPC's reason), within
+        `timeout`: whether it is up."""
+        settled = threading.Event()
+        states = []
+
+        def seen(state):
+            states.append(state)
+            if state not in (grpc.ChannelConnectivity.IDLE, grpc.ChannelConnectivity.CONNECTING):
+                settled.set()
+
+        self._channel.subscribe(seen, try_to_connect=True)
+        try:
+            settled.wait(timeout)
+        finally:
+            self._channel.unsubscribe(seen)
+        if states and states[-1] == grpc.ChannelConnectivity.READY:
+            self._answered = True  # a server speaking gRPC was there: no TLS hint after this
+            return True
+        return False
 
     def _failed(self, error):
         """The PolyTrainError of a gRPC error; an answer other than an outage's means the

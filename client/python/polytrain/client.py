@@ -228,11 +228,15 @@ class Client(Calls):
 
     def cancel(self, job_id):
         """Cancels a queued, running or paused job; returns the Job. Given a sweep id
-        ("sweep-..."), cancels the sweep as cancel_sweep() does and returns the Sweep."""
+        ("sweep-..."), cancels the sweep as cancel_sweep() does and returns the Sweep. A cancel
+        or delete whose connection was cut after the coordinator got it is a PolyTrainError
+        UNAVAILABLE (DEADLINE_EXCEEDED if it did not answer in time) saying it may have been
+        done, and how to tell."""
         job_id = _arguments.text(job_id, "job_id")
         if job_id.startswith("sweep-"):
             return self.cancel_sweep(job_id)
-        return self._call(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(id=job_id))
+        return self._change(self._stub.CancelJob, coordinator_pb2.CancelJobRequest(id=job_id),
+                            f"cancelled {job_id}", f"get('{job_id}')")
 
     def delete(self, job_id):
         """Deletes an ended job for good: its record, metric history and stored checkpoints
@@ -242,7 +246,8 @@ class Client(Calls):
         job_id = _arguments.text(job_id, "job_id")
         if job_id.startswith("sweep-"):
             return self.delete_sweep(job_id)
-        return self._call(self._stub.DeleteJob, coordinator_pb2.DeleteJobRequest(id=job_id))
+        return self._change(self._stub.DeleteJob, coordinator_pb2.DeleteJobRequest(id=job_id),
+                            f"deleted {job_id}", f"get('{job_id}')")
 
     def sweeps(self, states=(), owner="", limit=None):
         """Sweeps and searches, newest first, as a list of Sweep records (id, owner, create_time,
@@ -260,15 +265,17 @@ class Client(Calls):
         FAILED_PRECONDITION, while it runs or one of its jobs has not ended: cancel_sweep(), then
         wait for them). Returns the DeleteSweepResponse: `deleted` (the record as it was), `jobs`,
         `metric_points`, `checkpoint_files`."""
-        return self._call(self._stub.DeleteSweep, coordinator_pb2.DeleteSweepRequest(
-            id=_arguments.text(sweep_id, "sweep_id")))
+        sweep_id = _arguments.text(sweep_id, "sweep_id")
+        return self._change(self._stub.DeleteSweep, coordinator_pb2.DeleteSweepRequest(
+            id=sweep_id), f"deleted {sweep_id}", f"get_sweep('{sweep_id}')")
 
     def cancel_sweep(self, sweep_id):
         """Cancels a sweep: each of its jobs that has not ended, and a search promotes, stops and
         re-runs nothing more. Returns the Sweep (state_name(): "cancelled"). A sweep that is done
         is a PolyTrainError FAILED_PRECONDITION."""
-        return self._call(self._stub.CancelSweep, coordinator_pb2.CancelSweepRequest(
-            id=_arguments.text(sweep_id, "sweep_id")))
+        sweep_id = _arguments.text(sweep_id, "sweep_id")
+        return self._change(self._stub.CancelSweep, coordinator_pb2.CancelSweepRequest(
+            id=sweep_id), f"cancelled {sweep_id}", f"get_sweep('{sweep_id}')")
 
     def watch(self, job_id, reconnect_seconds=DEFAULT_RECONNECT_SECONDS):
         """The job's events until it ends: an iterator of JobEvent messages, each with `job` (a
@@ -426,6 +433,7 @@ class Client(Calls):
     def delete_artifact(self, artifact_id):
         """Deletes your record of an artifact (refused while a queued or running job of yours
         names it); the file goes with its last record."""
-        return self._call(self._stub.DeleteArtifact,
-                          coordinator_pb2.DeleteArtifactRequest(
-                              id=_arguments.text(artifact_id, "artifact_id")))
+        artifact_id = _arguments.text(artifact_id, "artifact_id")
+        return self._change(self._stub.DeleteArtifact,
+                            coordinator_pb2.DeleteArtifactRequest(id=artifact_id),
+                            f"deleted {artifact_id}", "artifacts()")
