@@ -198,6 +198,36 @@ TEST_F(FaultTest, AWorkerWithoutCheckpointDirCheckpointsAtSigtermToo) {
   DrainHandsTheJobOverAtACheckpoint(/*checkpoint_dir=*/false);
 }
 
+// An attempt resuming from a checkpoint that fails before its first step (here: its data is not
+// under the successor's --data_root) reports the step it was to resume from, not 0 (probe DD:
+// "at step 0"): the failed job's steps are where its checkpoint left it.
+TEST_F(FaultTest, AResumedAttemptFailingBeforeItsFirstStepKeepsTheStepItResumedFrom) {
+  StartCoordinator(/*lease_seconds=*/3600);
+  StartWorker("drained");
+  v1::JobSpec spec = Spec("resumed-then-failed", 150);
+  spec.mutable_dataset()->mutable_fashion_mnist();
+  spec.mutable_dataset()->set_train_limit(2000);
+  spec.mutable_dataset()->set_test_limit(500);
+  Job job;
+  ASSERT_TRUE(Submit(spec, &job).ok());
+  ASSERT_TRUE(WaitFor([&] { return !Metrics(job.id()).empty(); }));
+  workers_.back()->Kill(SIGTERM);
+  const std::string checkpoint = Get(job.id()).checkpoint();
+  ASSERT_FALSE(checkpoint.empty()) << Get(job.id()).error();
+  const int64_t step = std::stoll(checkpoint.substr(checkpoint.find("ckpt-") + 5, 12));
+  ASSERT_GT(step, 0);
+  const fs::path no_data = dir_ / "no-data";
+  fs::create_directories(no_data);
+  StartWorker("successor", nullptr, false, 0, {"--data_root", no_data.string()});
+  ASSERT_TRUE(WaitForState(job.id(), v1::JOB_STATE_FAILED, 120))
+      << v1::JobState_Name(Get(job.id()).state());
+  const Job failed = Get(job.id());
+  EXPECT_EQ(failed.worker(), "successor");
+  // (Its resumed_from_step is set when an attempt starts training, which this one never did.)
+  EXPECT_NE(failed.error().find("fashion-mnist"), std::string::npos) << failed.error();
+  EXPECT_EQ(failed.steps(), step) << failed.error();
+}
+
 TEST_F(FaultTest, LapsedLeaseRequeuesTheJobOnAnotherWorker) {
   StartCoordinator(/*lease_seconds=*/6);
   StartWorker("doomed");
