@@ -10,6 +10,7 @@
 #define POLYTRAIN_WORKER_SERVICE_JOB_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -31,6 +32,9 @@
 namespace polytrain {
 
 class ReplicaGroup;
+class StreamingSink;
+struct TrainerOptions;
+struct TrainingSummary;
 
 class ServiceJob {
  public:
@@ -100,7 +104,47 @@ class ServiceJob {
   uint64_t result_sequence() const { return result_sequence_; }
 
  private:
+  // How an attempt ended, as its report and its worker's log say it (service_job_ending.cc).
+  struct Ending {
+    int64_t resume_step = 0;   // the step it was to resume from (0: from scratch)
+    int64_t stopped_at = 0;    // where it stopped: at least resume_step
+    bool resumes_here = true;  // its next attempt resumes at stopped_at
+    bool last_checkpoint_stored = true;
+    bool cancelled = false;  // as the coordinator asked
+    bool no_room = false;    // the files it names did not fit on this worker
+  };
+  // How long a checkpoint's upload during training waits for the coordinator to store the
+  // points before it (milliseconds when it is there): training never stalls on an outage.
+  static constexpr std::chrono::seconds kPointsBeforeCheckpoint{2};
+  // The same for the last checkpoint, after training: as long as its upload is retried.
+  static constexpr std::chrono::minutes kPointsBeforeLastCheckpoint{2};
+
+  // Trains the attempt and reports how it ended (the job's thread).
   void Run();
+  // The trainer's options for this attempt (service_job_setup.cc): its checkpoint directory
+  // (--checkpoint_dir's, or without one `attempt_dir`, made here) with the stored checkpoint
+  // fetched into it, each checkpoint it writes uploaded (`uploaded`: the newest the coordinator
+  // has), a search trial's pause, its started report, points into `sink`. A rank of a gang that
+  // could not fetch the stored checkpoint: the error (the attempt is given up).
+  absl::Status PrepareAttempt(StreamingSink* sink, std::string* uploaded, TrainerOptions* options,
+                              std::string* attempt_dir);
+  // Uploads the attempt's last checkpoint unless it is `uploaded` already, once the coordinator
+  // stored the `points` before it: whether the coordinator has it (true when there is none).
+  bool StoreLastCheckpoint(const TrainingSummary& summary, uint64_t points,
+                           const std::string& uploaded);
+  // How the attempt ended: `last_step`, the newest step it took or logged.
+  Ending EndingOf(const absl::StatusOr<TrainingSummary>& summary, int64_t last_step,
+                  bool last_checkpoint_stored, bool no_room) const;
+  // Its report: finished (or paused), or failed with why (given back, cancelled, gang lost).
+  polytrain::v1::WorkerMessage Report(const absl::StatusOr<TrainingSummary>& summary,
+                                      const Ending& ending, const std::string& attempt_dir) const;
+  // Removes `attempt_dir`, and the job's `checkpoint_dir` once the job no longer needs it here.
+  void RemoveSpentCheckpoints(const absl::StatusOr<TrainingSummary>& summary, const Ending& ending,
+                              const std::string& checkpoint_dir,
+                              const std::string& attempt_dir) const;
+  // What became of the attempt, on this worker's own log (the coordinator has the job's).
+  void LogEnding(const polytrain::v1::WorkerMessage& result,
+                 const absl::StatusOr<TrainingSummary>& summary, const Ending& ending) const;
   // The rendezvous once the coordinator passed it on; empty after the timeout or on cancel.
   std::string AwaitRendezvous();
   // This rank's gang, opened: rank 0 reports its rendezvous, the others wait for it.
