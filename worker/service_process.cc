@@ -25,13 +25,14 @@
 #include "prometheus/registry.h"
 #include "spdlog/spdlog.h"
 #include "worker/standalone_stop.h"
+#include "worker/worker_exit.h"
 #include "worker/worker_metrics.h"
 
 namespace polytrain {
 namespace {
 
-constexpr char kTool[] = "polytrain-worker";
-int Fail(int code, const absl::Status& status) { return ExitWithCode(kTool, code, status); }
+using worker_exit::Fail;
+using worker_exit::kTool;
 
 // The write end is written by the SIGINT/SIGTERM handler (write is async-signal-safe).
 int stop_pipe[2] = {-1, -1};

@@ -21,12 +21,13 @@
 #include "worker/metric_sink.h"
 #include "worker/run_summary.h"
 #include "worker/standalone_stop.h"
+#include "worker/worker_exit.h"
 
 namespace polytrain {
 namespace {
 
-constexpr char kTool[] = "polytrain-worker";
-int Fail(int code, const absl::Status& status) { return ExitWithCode(kTool, code, status); }
+using worker_exit::Fail;
+using worker_exit::kTool;
 
 }  // namespace
 

@@ -43,13 +43,13 @@
 #include "worker/service_worker.h"
 #include "worker/standalone_run.h"
 #include "worker/trainer.h"
+#include "worker/worker_exit.h"
 
 namespace polytrain {
 namespace {
 
-constexpr char kTool[] = "polytrain-worker";
-// As a JSON line under --log_format json.
-int Fail(int code, const absl::Status& status) { return ExitWithCode(kTool, code, status); }
+using worker_exit::Fail;
+using worker_exit::kTool;
 
 int Main(int argc, char** argv) {
   RunIfChild(argc, argv);  // a load probe, a gang's connections: started by a worker
