@@ -1,10 +1,12 @@
 #include "server/artifact_upload_reactor.h"
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
 #include "common/grpc_status.h"
@@ -83,12 +85,17 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
   // Takes one chunk: true when the stream is to be read on (after the chunk marked last too, to
   // see it end); false once answered early (the file is stored already).
   absl::StatusOr<bool> Receive() {
+    ++chunks_;
+    // A refusal of a chunk's own content names which chunk it was (from 1).
+    auto in_chunk = [this](const absl::Status& s) {
+      return absl::Status(s.code(), absl::StrCat("chunk ", chunks_, ": ", s.message()));
+    };
     polytrain::v1::UploadArtifactRequest chunk;
     if (absl::Status s = ParseRequest(chunk_bytes_, &chunk, UnknownFields::kRefuse); !s.ok()) {
-      return s;
+      return in_chunk(s);
     }
     if (absl::Status s = ValidateUploadArtifactRequest(chunk, upload_ == nullptr); !s.ok()) {
-      return s;
+      return in_chunk(s);
     }
     if (upload_ == nullptr) {
       absl::StatusOr<ArtifactCatalog*> catalog = api_->Artifacts();
@@ -107,11 +114,12 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
       if (!upload.ok()) return upload.status();
       upload_ = *std::move(upload);
     }
+    // (A refusal here is of the upload as a whole: its size, the disk.)
     if (absl::Status s = upload_->Append(chunk.data()); !s.ok()) return s;
     empty_in_a_row_ = chunk.data().empty() ? empty_in_a_row_ + 1 : 0;
     if (empty_in_a_row_ > kMaxEmptyChunksInARow && !chunk.last()) {
-      return absl::InvalidArgumentError(absl::StrCat("data: more than ", kMaxEmptyChunksInARow,
-                                                     " empty chunks in a row; nothing stored"));
+      return in_chunk(absl::InvalidArgumentError(absl::StrCat(
+          "data: more than ", kMaxEmptyChunksInARow, " empty chunks in a row; nothing stored")));
     }
     // After the last chunk, one more read: the stream's end stores the file, a further chunk
     // refuses it.
@@ -135,6 +143,7 @@ class ArtifactUploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuf
   grpc::ByteBuffer chunk_bytes_;
   std::unique_ptr<ArtifactCatalog::Upload> upload_;
   bool last_received_ = false;
+  int64_t chunks_ = 0;  // received so far
   int empty_in_a_row_ = 0;
   std::atomic<bool> cancelled_{false};
   StreamIdleTimer idle_;  // last: stopped before the rest goes

@@ -293,10 +293,11 @@ class OpenCoordinatorTest(unittest.TestCase):
             (upload_chunks(b"x" * 100, name=""), grpc.StatusCode.INVALID_ARGUMENT,
              "name: not a file name: ''"),
             (upload_chunks(b"z" * ((1 << 20) + 1), size=(1 << 20) + 1),
-             grpc.StatusCode.INVALID_ARGUMENT, "data: chunks are at most 1 MiB, got 1048577 bytes"),
+             grpc.StatusCode.INVALID_ARGUMENT,
+             "chunk 1: data: chunks are at most 1 MiB, got 1048577 bytes"),
             ([good[0].replace(b"\x20\x01", b""),
               coordinator_pb2.UploadArtifactRequest(name="again", last=True).SerializeToString()],
-             grpc.StatusCode.INVALID_ARGUMENT, "name: set on the first chunk only"),
+             grpc.StatusCode.INVALID_ARGUMENT, "chunk 2: name: set on the first chunk only"),
             (good + [coordinator_pb2.UploadArtifactRequest(data=b"more").SerializeToString()],
              grpc.StatusCode.INVALID_ARGUMENT,
              "last: a chunk came after the one marked last (it must end the upload); nothing "
