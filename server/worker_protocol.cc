@@ -1,11 +1,14 @@
 #include "server/worker_protocol.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -45,9 +48,45 @@ const std::string& JobIdOf(const polytrain::v1::WorkerMessage& message) {
   }
 }
 
+bool HasPointOfUnknownKind(const polytrain::v1::WorkerMessage& message) {
+  if (!message.has_metrics()) return false;
+  for (const polytrain::v1::MetricPoint& point : message.metrics().points()) {
+    if (!polytrain::v1::MetricPoint::Kind_IsValid(point.kind())) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
+int WorkerProtocol::DropPointsOfUnknownKinds(polytrain::v1::MetricBatch* batch) {
+  std::set<int> kinds;
+  auto* points = batch->mutable_points();
+  const auto known = std::stable_partition(
+      points->begin(), points->end(), [&kinds](const polytrain::v1::MetricPoint& point) {
+        if (polytrain::v1::MetricPoint::Kind_IsValid(point.kind())) return true;
+        kinds.insert(point.kind());
+        return false;
+      });
+  const int dropped = static_cast<int>(points->end() - known);
+  points->DeleteSubrange(static_cast<int>(known - points->begin()), dropped);
+  std::lock_guard<std::mutex> lock(unknown_kinds_mu_);
+  for (const int kind : kinds) {
+    if (unknown_kinds_logged_.insert(kind).second) {
+      spdlog::warn(
+          "{}: dropped metric points of kind {}, which this coordinator does not know (from a "
+          "newer worker?); the rest of their batches are kept (said once per kind)",
+          batch->job_id(), kind);
+    }
+  }
+  return dropped;
+}
+
 absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {
+  if (HasPointOfUnknownKind(message)) {
+    polytrain::v1::WorkerMessage known = message;
+    DropPointsOfUnknownKinds(known.mutable_metrics());
+    return Handle(session, known);
+  }
   absl::Status status = ValidateWorkerMessage(message);
   if (status.ok()) status = Dispatch(session, message);
   if (status.code() == absl::StatusCode::kInvalidArgument) {

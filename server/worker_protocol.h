@@ -6,6 +6,8 @@
 #define POLYTRAIN_SERVER_WORKER_PROTOCOL_H_
 
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -29,6 +31,9 @@ class WorkerProtocol {
                                     const WorkerToken& token = {});
   // A message after the hello. INVALID_ARGUMENT: refused for good (the worker need not send it
   // again); other errors: not handled now (e.g. the store failed), the worker sends it again.
+  // A metric point of a kind this coordinator does not know (a newer worker's) is dropped and
+  // the rest of its batch handled, as a worker's unknown fields are dropped: workers may be
+  // upgraded before their coordinator. The log says so once per kind.
   absl::Status Handle(int64_t session, const polytrain::v1::WorkerMessage& message);
   // The stream closed; its running jobs keep their leases until they lapse.
   void Disconnected(int64_t session);
@@ -50,8 +55,14 @@ class WorkerProtocol {
   void EndRefusedReport(int64_t session, const polytrain::v1::WorkerMessage& message,
                         const absl::Status& why);
 
+  // Drops the points of kinds the enum does not have from `batch`: how many, logged once per
+  // kind.
+  int DropPointsOfUnknownKinds(polytrain::v1::MetricBatch* batch);
+
   Scheduler* const scheduler_;
   CoordinatorMetrics* const metrics_;
+  std::mutex unknown_kinds_mu_;
+  std::set<int> unknown_kinds_logged_;  // guarded by unknown_kinds_mu_
 };
 
 }  // namespace polytrain

@@ -49,6 +49,37 @@ TEST_F(CoordinatorTest, AWorkerDownloadsOnlyWhatItsOwnJobsNeed) {
   }
 }
 
+// A newer worker's metric kind: its points are dropped and the rest of the batch stored (the
+// whole batch was refused, its train points lost with it); an unset kind still refuses it.
+TEST_F(CoordinatorTest, APointOfAKindTheCoordinatorDoesNotKnowIsDroppedAlone) {
+  const Job job = Submit("newer-worker");
+  RecordingChannel channel;
+  const int64_t session = Connect("w", &channel);
+  polytrain::v1::WorkerMessage message;
+  message.mutable_metrics()->set_job_id(job.id());
+  message.mutable_metrics()->set_attempt(1);
+  for (const int kind : {1, 3, 2, -1}) {
+    polytrain::v1::MetricPoint* point = message.mutable_metrics()->add_points();
+    point->set_kind(static_cast<polytrain::v1::MetricPoint::Kind>(kind));
+    point->set_step(10 * message.metrics().points_size());
+  }
+  ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  polytrain::v1::GetMetricsRequest request;
+  request.set_job_id(job.id());
+  const absl::StatusOr<polytrain::v1::GetMetricsResponse> stored =
+      api_->GetMetrics(request, kAdmin);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->points_size(), 2);
+  EXPECT_EQ(stored->points(0).kind(), polytrain::v1::MetricPoint::KIND_TRAIN);
+  EXPECT_EQ(stored->points(0).step(), 10);
+  EXPECT_EQ(stored->points(1).kind(), polytrain::v1::MetricPoint::KIND_EVAL);
+  EXPECT_EQ(stored->points(1).step(), 30);
+  message.mutable_metrics()->mutable_points(0)->set_kind(
+      polytrain::v1::MetricPoint::KIND_UNSPECIFIED);
+  EXPECT_EQ(protocol_->Handle(session, message).message(),
+            "metrics.points[0].kind: must be KIND_TRAIN or KIND_EVAL, got 0");
+}
+
 TEST_F(CoordinatorTest, BadHellosAreRefused) {
   RecordingChannel channel;
   polytrain::v1::Hello hello;
