@@ -10,6 +10,8 @@ closes polyctl's connection once the change is visible through another connectio
 
 Usage: cut_call_test.py BUILD_DIR REPO_ROOT
 """
+import os
+import signal
 import socket
 import struct
 import subprocess
@@ -192,8 +194,38 @@ class CutCallTest(unittest.TestCase):
         process = python_client(address, "delete('job-0123456789ab')")
         _, err = process.communicate(timeout=60)
         self.assertEqual(process.returncode, 1, err)
-        self.assertIn("UNAVAILABLE", err)
+        self.assertIn(f"UNAVAILABLE: cannot reach the coordinator at {address}: ", err)
         self.assertNotIn("may have", err)
+
+    def test_a_python_script_that_keeps_its_client_open_exits(self):
+        # (An earlier version watched the channel's state before a cancel: gRPC's poller then
+        # held the script at its exit, probe DF.)
+        job_id = self.job("cancelled-by-a-script", cancel=False)
+        script = ("from polytrain import Client\n"
+                  f"client = Client({self.coordinator.address!r})\n"
+                  f"client.cancel({job_id!r})\nprint('cancelled')\n")
+        process = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True,
+                                 text=True, timeout=60,
+                                 env={"PYTHONPATH": str(BUILD / "python"), "PATH": "/usr/bin:/bin"})
+        self.assertEqual((process.returncode, process.stdout), (0, "cancelled\n"), process.stderr)
+        self.assertEqual(self.state(job_id), "JOB_STATE_CANCELLED")
+
+    def test_the_python_client_says_a_coordinator_that_does_not_answer_did_not(self):
+        # A stopped coordinator: its kernel takes the connection, nothing answers on it.
+        self.addCleanup(os.kill, self.coordinator.process.pid, signal.SIGCONT)
+        os.kill(self.coordinator.process.pid, signal.SIGSTOP)
+        process = subprocess.Popen(
+            ["/usr/bin/python3", "-c",
+             "import sys\nfrom polytrain import Client, PolyTrainError\ntry:\n"
+             f"    Client({self.coordinator.address!r}, timeout=1).jobs()\n"
+             "except PolyTrainError as error:\n    sys.exit(f'{error}')\n"],
+            stderr=subprocess.PIPE, text=True,
+            env={"PYTHONPATH": str(BUILD / "python"), "PATH": "/usr/bin:/bin"})
+        _, err = process.communicate(timeout=60)
+        os.kill(self.coordinator.process.pid, signal.SIGCONT)
+        self.assertEqual(err.strip(), f"DEADLINE_EXCEEDED: the coordinator at "
+                                      f"{self.coordinator.address} did not answer within 1 s: "
+                                      f"Deadline Exceeded")
 
     def test_a_coordinator_never_reached_is_said_so_without_the_hint(self):
         closed = socket.create_server(("127.0.0.1", 0))

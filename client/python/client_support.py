@@ -86,8 +86,16 @@ class Service:
 
     def restart_coordinator(self):
         """SIGKILLs the coordinator and starts it again on the same database and address."""
+        self.kill_coordinator()
+        self.start_coordinator()
+
+    def kill_coordinator(self):
+        """SIGKILLs the coordinator (start_coordinator() brings it back)."""
         self.processes[0].kill()
         self.processes[0].wait(timeout=30)
+
+    def start_coordinator(self):
+        """Starts the coordinator again on the same database and address, once it serves."""
         self.processes[0] = self._coordinator(self.address)
 
     def close(self):

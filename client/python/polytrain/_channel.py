@@ -11,8 +11,11 @@ from polytrain.errors import ArgumentError
 # a coordinator back from a restart is dialled again within 2 s (gRPC's backoff grows to 120 s).
 # Python's channel, called now and then (not streaming as a worker's), also needs a short first
 # backoff for that: with gRPC's 1 s one, calls kept failing ("Connection refused") for 6 s after
-# the coordinator was back (measured with grpcio 1.51).
+# the coordinator was back (measured with grpcio 1.51). Each Client's connection is its own
+# (gRPC shares them between channels to one address by default): a new Client made after a
+# restart dials at once, not when an older one's backoff ends (measured: 1.96 s, now 0.0 s).
 CHANNEL_OPTIONS = (("grpc.max_receive_message_length", 16 << 20),
+                   ("grpc.use_local_subchannel_pool", 1),
                    ("grpc.max_reconnect_backoff_ms", 2000),
                    ("grpc.initial_reconnect_backoff_ms", 200),
                    ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 20000),

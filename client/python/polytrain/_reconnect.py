@@ -66,9 +66,8 @@ def call_again_while_away(client, method, request):
             if outage.failed() and client.reconnect_seconds > 0:
                 # submit() -> _submit() -> here: the warning names submit's caller.
                 warnings.warn(
-                    f"the coordinator at {client.address} went away before it answered "
-                    f"({error.message}): it may have stored the request (request id "
-                    f"{request.client_request_id}, stored at most once); sending it again for "
+                    f"{error.message}; it may have stored the request before it went (request "
+                    f"id {request.client_request_id}, stored at most once): sending it again for "
                     f"up to {client.reconnect_seconds} s", stacklevel=4)
             if outage.seconds() >= client.reconnect_seconds:
                 raise
@@ -96,6 +95,7 @@ def watch_events(client, request, reconnect_seconds, deadline=None):
             for event in client._stub.WatchJob(request, metadata=client._metadata,
                                                timeout=remaining):
                 outage.answered()
+                client._answered = True
                 if event.HasField("point"):
                     key = (event.point.step, event.point.kind)
                     if key in seen:
@@ -137,12 +137,16 @@ def watch_events(client, request, reconnect_seconds, deadline=None):
                                "WatchJob streams at once" in details)
             away = slot_still_held or code in (grpc.StatusCode.UNAVAILABLE,
                                                grpc.StatusCode.CANCELLED)
-            outage.failed()
+            first = outage.failed()
             budget = (max(reconnect_seconds, SLOT_RELEASE_SECONDS) if slot_still_held
                       else reconnect_seconds)
             if (not away or last is None or last.state in FINAL_STATES or
                     outage.seconds() >= budget):
                 raise client._refusal(code, details) from None
+            if first and not slot_still_held:  # as polyctl says it on stderr
+                warnings.warn(f"the coordinator at {client.address} went away ({details}); "
+                              f"watching {request.id} again for up to {budget:g} s",
+                              stacklevel=2)
         outage.pause()
 
 

@@ -169,7 +169,8 @@ def upload_named_files(spec, files, upload, dry_run=False, warn=True):
             say(f"{source.path} is not a file under {files}: sent as a path under the worker's "
                 f"--data_root")
             continue
-        if dry_run:
+        if dry_run:  # as polyctl's --dry-run prints it
+            say(f"dry run: would upload {local} ({local.stat().st_size} bytes)")
             continue
         try:
             # submit() -> _submit() -> here -> _upload(): the warning names submit's caller.

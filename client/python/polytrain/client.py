@@ -360,13 +360,13 @@ class Client(Calls):
         request = coordinator_pb2.DownloadCheckpointRequest(id=_arguments.text(job_id, "job_id"))
         target = download_target(path)
         self._check_open()
+        timeout = max(self.timeout, UPLOAD_TIMEOUT_SECONDS)
         try:
-            chunks = self._stub.DownloadCheckpoint(
-                request, timeout=max(self.timeout, UPLOAD_TIMEOUT_SECONDS),
-                metadata=self._metadata)
+            chunks = self._stub.DownloadCheckpoint(request, timeout=timeout,
+                                                   metadata=self._metadata)
             first = write_checkpoint(chunks, target)
         except grpc.RpcError as error:
-            raise self._failed(error) from None
+            raise self._failed(error, timeout) from None
         except ValueError:
             if self._closed:  # closed by another thread meanwhile
                 raise self._closed_error() from None
