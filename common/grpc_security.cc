@@ -134,6 +134,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(absl::string_view tar
   } else if (const char* env = std::getenv("POLYTRAIN_TOKEN"); env != nullptr) {
     options->token = std::string(absl::StripAsciiWhitespace(env));
     token_source = "$POLYTRAIN_TOKEN";
+    // An empty variable sends no token, as an unset one; one of blanks is a mistake.
+    if (options->token.empty() && *env != '\0') {
+      return absl::InvalidArgumentError(
+          "$POLYTRAIN_TOKEN: only whitespace, no token (unset it to send none)");
+    }
+  }
+  // Sent as no token at all, which the coordinator refuses only after the call (probe DF).
+  if (!options->token_file.empty() && options->token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(token_source, ": only whitespace, no token"));
   }
   // gRPC aborts the process on a header value outside printable ASCII; the coordinator's tokens
   // never have one (nor a space).

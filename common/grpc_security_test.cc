@@ -128,6 +128,22 @@ TEST(MakeChannelTest, TokenFromFileOrEnvironment) {
   EXPECT_EQ(from_env.token, "env-token-0123456789");
   unsetenv("POLYTRAIN_TOKEN");
 
+  // Blanks only: no token, said before any call rather than by the coordinator after it.
+  std::ofstream(path) << " \t\n";
+  ClientSecurityOptions blank;
+  blank.token_file = path;
+  EXPECT_EQ(MakeChannel("127.0.0.1:1", &blank).status().message(),
+            "--token_file " + path + ": only whitespace, no token");
+  setenv("POLYTRAIN_TOKEN", "  ", 1);
+  ClientSecurityOptions blank_env;
+  EXPECT_EQ(MakeChannel("127.0.0.1:1", &blank_env).status().message(),
+            "$POLYTRAIN_TOKEN: only whitespace, no token (unset it to send none)");
+  setenv("POLYTRAIN_TOKEN", "", 1);  // empty: none, as unset
+  ClientSecurityOptions empty_env;
+  ASSERT_TRUE(MakeChannel("127.0.0.1:1", &empty_env).ok());
+  EXPECT_EQ(empty_env.token, "");
+  unsetenv("POLYTRAIN_TOKEN");
+
   std::ofstream(path) << "two\nlines\n";
   ClientSecurityOptions two_lines;
   two_lines.token_file = path;

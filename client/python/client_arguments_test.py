@@ -262,6 +262,10 @@ class ArgumentTest(unittest.TestCase):
                  "token: printable ASCII without spaces"),
                 (lambda: Client("127.0.0.1:1", token="to ken"), ValueError,
                  "token: printable ASCII without spaces"),
+                (lambda: Client("127.0.0.1:1", token=" \n"), ValueError,
+                 "token: only whitespace, no token"),
+                (lambda: Client("127.0.0.1:99999"), ValueError,
+                 "address: the port must be in [1, 65535], got '127.0.0.1:99999'"),
                 (lambda: Client("127.0.0.1:1", token="a" * 15), ValueError,
                  "token: a token has 16 to 4096 characters, got 15"),
                 (lambda: Client("127.0.0.1:1", token="a" * 4097), ValueError,
@@ -338,7 +342,10 @@ class ArgumentTest(unittest.TestCase):
                 (lambda: client.download_checkpoint("job-1", f"{SCRATCH}/newdir/"),
                  FileNotFoundError, f"path {SCRATCH}/newdir/: no directory {SCRATCH}/newdir/"),
                 (lambda: client.download_checkpoint("job-1", dangling), FileExistsError,
-                 f"path {dangling} exists")):
+                 f"path {dangling} exists"),
+                (lambda: client.download_checkpoint("job-1", SCRATCH), IsADirectoryError,
+                 f"path {SCRATCH} is a directory: name the file to write, e.g. "
+                 f"{SCRATCH / 'model.pt'}")):
             with self.assertRaises(error) as raised:
                 call()
             self.assertIn(message, str(raised.exception))

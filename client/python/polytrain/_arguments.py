@@ -149,8 +149,10 @@ def address(value):
     if "," in value:  # a gRPC address list: one unchecked entry could be dialled in plaintext
         raise ArgumentError(f"address: one host:port, not a list; got {value!r}")
     host, _, port = value.rpartition(":")
-    if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
+    if not host or not re.fullmatch(r"[0-9]{1,5}", port):
         raise ArgumentError(f"address: expected host:port, got {value!r}")
+    if not 1 <= int(port) <= 65535:
+        raise ArgumentError(f"address: the port must be in [1, 65535], got {value!r}")
     bare = _without_scheme(host)
     if ":" in bare and not bare.startswith("["):
         raise ArgumentError(f"address: an IPv6 address goes in brackets, as [{bare}]:{port}; "

@@ -102,6 +102,9 @@ def download_target(path):
     or a path that names one ("dir/")."""
     given = _arguments.path(path, "path")
     target = pathlib.Path(given)
+    if target.is_dir() and not target.is_symlink():
+        raise IsADirectoryError(f"path {target} is a directory: name the file to write, e.g. "
+                                f"{target / 'model.pt'} (nothing was downloaded)")
     if target.exists() or target.is_symlink():
         raise FileExistsError(f"path {target} exists; remove it or name another file (nothing "
                               f"was downloaded)")

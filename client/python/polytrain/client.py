@@ -68,7 +68,10 @@ class Client(Calls):
         token_source = "token" if token is not None else "$POLYTRAIN_TOKEN"
         token = token if token is not None else os.environ.get("POLYTRAIN_TOKEN")
         if token is not None:  # surrounding whitespace (a file's newline) dropped, as polyctl does
-            token = _arguments.text(token, token_source).strip(" \t\r\n")
+            given = _arguments.text(token, token_source)
+            token = given.strip(" \t\r\n")
+            if given and not token:  # else sent as none, refused only by the coordinator
+                raise ArgumentError(f"{token_source}: only whitespace, no token")
         if token is not None and not re.fullmatch(r"[!-~]*", token):
             raise ArgumentError(f"{token_source}: printable ASCII without spaces, as tokens are "
                                 f"minted")
