@@ -213,6 +213,14 @@ std::string ConnectionHint(const ClientSecurityOptions& options, absl::string_vi
            "--tls_client_ca, it closes the connection and its log says \"certificate verify "
            "failed\")";
   }
+  if (!options.tls_ca.empty() && absl::StrContains(error, "certificate verify failed")) {
+    return " (the coordinator's certificate is not signed by the CA in --tls_ca: give the CA "
+           "that signed it)";
+  }
+  if (!options.tls_ca.empty() && absl::StrContains(error, "is not in peer certificate")) {
+    return " (the coordinator's certificate does not name the host dialled: give "
+           "--tls_server_name with a name it has)";
+  }
   // OpenSSL's answer to a peer that does not speak TLS at all.
   // (BoringSSL, as in pip's grpcio, says WRONG_VERSION_NUMBER.)
   const std::string lower = absl::AsciiStrToLower(error);

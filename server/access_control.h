@@ -37,6 +37,11 @@ class AccessControl {
   // user's job, sweep or file, a priority above the policy): logged with its peer and counted as
   // a token's refusal is, so that a token probing other users' ids shows in both.
   void RecordRefusedRequest(const std::string& peer, const absl::Status& status) const;
+  // The same count for a worker's request refused for what it asked (another worker's job's
+  // checkpoint, a session key not its own), which the worker service logs itself.
+  void CountRefusedWorkerRequest(absl::StatusCode code) const {
+    if (count_refusal_) count_refusal_("worker", code);
+  }
 
   // The Coordinator service: a client token acts on its own jobs, an admin token on all.
   absl::StatusOr<Caller> ClientCaller(const grpc::ServerContextBase& context) const;

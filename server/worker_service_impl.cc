@@ -6,7 +6,12 @@
 namespace polytrain {
 
 RefusalLog WorkerServiceImpl::RefusalsOf(const grpc::CallbackServerContext& context) {
-  return [this, peer = context.peer()](const absl::Status& why) { refusals_.Record(peer, why); };
+  return [this, peer = context.peer()](const absl::Status& why) {
+    refusals_.Record(peer, why);
+    // Counted as access control's refusals are (probe DF: a worker token reading other jobs'
+    // files was only logged, never seen by the refused-calls alert).
+    if (absl::IsPermissionDenied(why)) access_->CountRefusedWorkerRequest(why.code());
+  };
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WorkerServiceImpl::Connect(

@@ -125,6 +125,25 @@ TEST_F(SecurityTest, TheWorkerProtocolNeedsAWorkerTokenAndACertificateFromTheCa)
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(ConnectWorker(TlsChannel("ca", "worker"), kWorkerToken).ok());
   EXPECT_TRUE(ConnectWorker(TlsChannel("ca", "worker"), kAdminToken).ok());
+  // A worker token asking for a file with no session of its own: refused and counted with
+  // access control's refusals (probe DF: logged only).
+  const double refused_before =
+      ScrapeValue("polytrain_auth_refusals_total{code=\"PERMISSION_DENIED\",protocol=\"worker\"}");
+  {
+    auto worker_stub = v1::WorkerService::NewStub(TlsChannel("ca", "worker"));
+    grpc::ClientContext context;
+    Authorize(&context, kWorkerToken);
+    v1::DownloadArtifactRequest request;
+    request.set_path("job-0123456789ab/ckpt-000000000010.pt");
+    request.set_session_key(std::string(32, '0'));
+    auto reader = worker_stub->DownloadArtifact(&context, request);
+    v1::ArtifactChunk chunk;
+    EXPECT_FALSE(reader->Read(&chunk));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_EQ(
+      ScrapeValue("polytrain_auth_refusals_total{code=\"PERMISSION_DENIED\",protocol=\"worker\"}"),
+      refused_before + 1);
 
   // A real worker with its certificate and token trains Alice's job over mutual TLS.
   std::ofstream(dir_ / "worker.token") << kWorkerToken << "\n";
@@ -146,19 +165,36 @@ TEST_F(SecurityTest, TheWorkerProtocolNeedsAWorkerTokenAndACertificateFromTheCa)
   EXPECT_EQ(job.worker(), "secure-worker");
   EXPECT_GT(job.final_metrics().at("eval_accuracy"), 0.5);
 
-  // A worker dialling plaintext is told why it cannot connect.
+  // A worker dialling plaintext, or trusting another CA, is told why it cannot connect, and
+  // ends (exit 8) once every dial failed so for 10 s rather than dial on forever (probe DF).
   workers_.push_back(std::make_unique<Process>(
       POLYTRAIN_WORKER_BINARY,
       std::vector<std::string>{"--coordinator", Address(), "--name", "plaintext-worker"},
       (dir_ / "plaintext-worker.log").string()));
+  workers_.push_back(std::make_unique<Process>(
+      POLYTRAIN_WORKER_BINARY,
+      std::vector<std::string>{"--coordinator", Address(), "--name", "other-ca-worker", "--tls_ca",
+                               Pki("other-ca.pem"), "--tls_server_name", "localhost",
+                               "--token_file", (dir_ / "worker.token").string()},
+      (dir_ / "other-ca-worker.log").string()));
   EXPECT_TRUE(WaitFor([&] {
     return ReadFile(dir_ / "plaintext-worker.log")
                .find("cannot connect to the coordinator at " + Address()) != std::string::npos;
   }));
-  EXPECT_NE(
-      ReadFile(dir_ / "plaintext-worker.log").find("if the coordinator serves TLS, give --tls_ca"),
-      std::string::npos)
-      << ReadFile(dir_ / "plaintext-worker.log");
+  EXPECT_EQ(workers_[workers_.size() - 2]->WaitWithin(std::chrono::seconds(60)), 8);
+  EXPECT_EQ(workers_.back()->WaitWithin(std::chrono::seconds(60)), 8);
+  const std::string plaintext = ReadFile(dir_ / "plaintext-worker.log");
+  EXPECT_NE(plaintext.find("polytrain-worker: cannot connect to the coordinator at " + Address() +
+                           " over TLS as configured (every dial failed for 10 s): "),
+            std::string::npos)
+      << plaintext;
+  EXPECT_NE(plaintext.find("if the coordinator serves TLS, give --tls_ca"), std::string::npos)
+      << plaintext;
+  EXPECT_NE(ReadFile(dir_ / "other-ca-worker.log")
+                .find("certificate verify failed (the coordinator's certificate is not signed "
+                      "by the CA in --tls_ca: give the CA that signed it)"),
+            std::string::npos)
+      << ReadFile(dir_ / "other-ca-worker.log");
 }
 
 TEST_F(SecurityTest, HashTokenReadsATokenFileAsTheClientsDo) {

@@ -86,13 +86,15 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
   struct Refusal {
     std::mutex mu;
     bool refused = false;
+    bool tls = false;  // a TLS mismatch, not the coordinator's refusal
     std::string reason;
   };
   auto refusal = std::make_shared<Refusal>();
-  options.on_refused_at_start = [refusal](const std::string& reason) {
+  options.on_refused_at_start = [refusal](const std::string& reason, bool tls) {
     {
       std::lock_guard<std::mutex> lock(refusal->mu);
       refusal->refused = true;
+      refusal->tls = tls;
       refusal->reason = reason;
     }
     WakeStopWaiter(0);
@@ -158,6 +160,13 @@ int RunServiceProcess(ServiceWorker::Options options, const std::string& metrics
   waiter.join();
   {
     std::lock_guard<std::mutex> lock(refusal->mu);
+    if (refusal->refused && refusal->tls) {
+      return Fail(kExitDenied,
+                  absl::UnavailableError(absl::StrCat(
+                      "cannot connect to the coordinator at ", options.coordinator,
+                      " over TLS as configured (every dial failed for ",
+                      ServiceWorker::kStartRefusal.count(), " s): ", refusal->reason)));
+    }
     if (refusal->refused) {
       // The token's sources are named where the reason is about a token and does not name them.
       const bool about_token = absl::StrContains(refusal->reason, "token") &&

@@ -68,10 +68,12 @@ class ServiceWorker {
     std::function<void()> on_stuck;
     // Runs once, with the coordinator's reason, when every dial that reached the coordinator
     // for kStartRefusal was refused (UNAUTHENTICATED or PERMISSION_DENIED: the token unknown,
-    // or not a worker's) before it ever welcomed this worker; Run() then returns once Stop()
-    // is called, and polytrain-worker exits 8. Null: dialled on, as a worker refused after a
-    // welcome always is (a reload of the tokens file may take it back).
-    std::function<void(const std::string& reason)> on_refused_at_start;
+    // or not a worker's) before it ever welcomed this worker, or failed for a TLS mismatch
+    // (`tls`: plaintext against TLS, a CA or server name its certificate does not match; the
+    // reason then ends with what to give); Run() then returns once Stop() is called, and
+    // polytrain-worker exits 8. Null: dialled on, as a worker refused after a welcome always is
+    // (a reload of the tokens file may take it back).
+    std::function<void(const std::string& reason, bool tls)> on_refused_at_start;
     // Receives step times, throughput, jobs running and memory; may be null.
     WorkerMetrics* metrics = nullptr;
     // Data-parallel jobs: the host the other ranks of a gang reach this worker at, and how long
@@ -96,6 +98,10 @@ class ServiceWorker {
   // Reads what its gauges show from elsewhere (process and GPU memory, jobs per GPU) into
   // options.metrics; called before each scrape of the worker's /metrics.
   void RefreshMetrics();
+
+  // How long every dial of a worker never welcomed must be refused (or fail for a TLS
+  // mismatch) before it gives up (on_refused_at_start).
+  static constexpr std::chrono::seconds kStartRefusal{10};
 
  private:
   // A fresh channel to the coordinator, with the token attached to `context`.
@@ -154,7 +160,6 @@ class ServiceWorker {
   bool ever_welcomed_ = false;
   std::optional<std::chrono::steady_clock::time_point> first_start_refusal_;
   bool gave_up_ = false;
-  static constexpr std::chrono::seconds kStartRefusal{10};
 
   // RemoveIdleJobDirs for the jobs in jobs_ (and `assigned`), logged. Under jobs_mu_, so no job
   // starts in a directory being removed.

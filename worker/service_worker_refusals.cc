@@ -16,6 +16,11 @@ namespace polytrain {
 void ServiceWorker::NotConnected(const grpc::Status& status) {
   const bool refused = status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
                        status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
+  // A TLS mismatch before any welcome (probe DF: such a worker dialled on forever): no state
+  // that passes either. (After a welcome, a restarting coordinator may close a connection too.)
+  const std::string hint =
+      status.ok() ? "" : ConnectionHint(options_.security, status.error_message());
+  const bool mismatch = !refused && !hint.empty() && !ever_welcomed_;
   const auto now = std::chrono::steady_clock::now();
   // A worker never taken has no jobs to keep: refused at every dial for kStartRefusal (not one
   // refusal: its token may be being added, the coordinator reloading its tokens file), it ends
@@ -23,15 +28,16 @@ void ServiceWorker::NotConnected(const grpc::Status& status) {
   // when that token's jobs end: dialled on.
   const bool about_the_name = absl::StartsWith(status.error_message(), "hello.name:");
   if (about_the_name) first_start_refusal_.reset();  // its token was taken
-  if (refused && !about_the_name && !ever_welcomed_ && options_.on_refused_at_start) {
+  if ((refused || mismatch) && !about_the_name && !ever_welcomed_ && options_.on_refused_at_start) {
     if (!first_start_refusal_.has_value()) first_start_refusal_ = now;
     if (now - *first_start_refusal_ >= kStartRefusal) {
       gave_up_ = true;
-      if (!stopping_) options_.on_refused_at_start(status.error_message());
+      if (!stopping_) options_.on_refused_at_start(status.error_message() + hint, mismatch);
       return;
     }
   }
   ReportNotConnected(status);
+  if (mismatch) return;  // a run of them goes on
   if (!refused) {
     first_start_refusal_.reset();  // a run of refusals is unbroken, or starts again
     refused_lease_.Unreachable();

@@ -53,8 +53,9 @@ class TlsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.service.close()
 
-    def reaches(self, **tls):
-        """Whether a call over a Client made with `tls` (and the CA) gets through."""
+    def reaches(self, said="", **tls):
+        """Whether a call over a Client made with `tls` (and the CA) gets through; a failure's
+        message must hold `said`."""
         tls.setdefault("tls_ca", self.pki / "ca.pem")
         with Client(self.service.address, timeout=10, **tls) as client:
             try:
@@ -62,14 +63,19 @@ class TlsTest(unittest.TestCase):
                 return True
             except PolyTrainError as error:
                 self.assertEqual(error.code, "UNAVAILABLE", error.message)
+                self.assertIn(said, error.message)
                 return False
 
     def test_a_server_name_override_names_the_certificate(self):
         self.assertTrue(self.reaches())  # its certificate names 127.0.0.1
         self.assertTrue(self.reaches(tls_server_name="coordinator"))
-        self.assertFalse(self.reaches(tls_server_name="elsewhere.example"))
+        self.assertFalse(self.reaches("(the coordinator's certificate does not name the host "
+                                      "dialled: give tls_server_name with a name it has)",
+                                      tls_server_name="elsewhere.example"))
         self.assertTrue(self.reaches(tls_ca=(self.pki / "ca.pem").read_bytes()))  # PEM bytes
-        self.assertFalse(self.reaches(tls_ca=self.pki / "impostor.pem"))
+        self.assertFalse(self.reaches("(the coordinator's certificate is not signed by the CA in "
+                                      "tls_ca: give the CA that signed it)",
+                                      tls_ca=self.pki / "impostor.pem"))
         with self.assertRaises(PolyTrainError) as error:
             with Client(self.service.address, timeout=10) as plaintext:
                 plaintext.jobs()

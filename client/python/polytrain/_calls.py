@@ -109,6 +109,12 @@ class Calls:
                 details += (" (this client speaks TLS: the coordinator there answers in "
                             "plaintext, which it serves only on loopback; leave tls_ca out to "
                             "reach it)")
+            elif not self._plaintext and "certificate verify failed" in details:
+                details += (" (the coordinator's certificate is not signed by the CA in tls_ca: "
+                            "give the CA that signed it)")
+            elif not self._plaintext and "is not in peer certificate" in details:
+                details += (" (the coordinator's certificate does not name the host dialled: "
+                            "give tls_server_name with a name it has)")
         elif code == grpc.StatusCode.CANCELLED:  # the client cancels no call of its own
             details = (f"the coordinator at {self.address} ended the call (it is shutting down "
                        f"or restarting): {details}")
