@@ -264,6 +264,9 @@ class ArgumentTest(unittest.TestCase):
                  "token: printable ASCII without spaces"),
                 (lambda: Client("127.0.0.1:1", token=" \n"), ValueError,
                  "token: only whitespace, no token"),
+                (lambda: Client("127.0.0.1:1").watch("sweep-0123456789ab"), ValueError,
+                 "job_id: sweep-0123456789ab is a sweep's id: get_sweep() reads it (watch() and "
+                 "wait() follow one job: one of its jobs' ids)"),
                 (lambda: Client("127.0.0.1:99999"), ValueError,
                  "address: the port must be in [1, 65535], got '127.0.0.1:99999'"),
                 (lambda: Client("127.0.0.1:1", token="a" * 15), ValueError,

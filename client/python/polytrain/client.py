@@ -234,7 +234,8 @@ class Client(Calls):
         ("sweep-..."), cancels the sweep as cancel_sweep() does and returns the Sweep. A cancel
         or delete whose connection was cut after the coordinator got it is a PolyTrainError
         UNAVAILABLE (DEADLINE_EXCEEDED if it did not answer in time) saying it may have been
-        done, and how to tell."""
+        done, and how to tell. A running job's cancel returns it still RUNNING, with
+        cancel_requested set, until its worker has stopped it (wait() for its end)."""
         job_id = _arguments.text(job_id, "job_id")
         if job_id.startswith("sweep-"):
             return self.cancel_sweep(job_id)
@@ -315,6 +316,9 @@ class Client(Calls):
 
     def _watch(self, job_id, reconnect_seconds, deadline):
         request = coordinator_pb2.WatchJobRequest(id=_arguments.text(job_id, "job_id"))
+        if request.id.startswith("sweep-"):  # probe DE: the coordinator's answer names its RPC
+            raise ArgumentError(f"job_id: {request.id} is a sweep's id: get_sweep() reads it "
+                                f"(watch() and wait() follow one job: one of its jobs' ids)")
         if (isinstance(reconnect_seconds, bool) or
                 not isinstance(reconnect_seconds, numbers.Real)):
             raise TypeError(f"reconnect_seconds: expected seconds (a number), got "
