@@ -213,19 +213,26 @@ std::string ConnectionHint(const ClientSecurityOptions& options, absl::string_vi
            "--tls_client_ca, it closes the connection and its log says \"certificate verify "
            "failed\")";
   }
-  if (!options.tls_ca.empty() && absl::StrContains(error, "certificate verify failed")) {
+  return TlsMismatchHint(options, error);
+}
+
+std::string TlsMismatchHint(const ClientSecurityOptions& options, absl::string_view error) {
+  if (options.tls_ca.empty()) return "";
+  // OpenSSL's words, and BoringSSL's (pip's grpcio, and gRPC's own copy) in capitals.
+  const std::string lower = absl::AsciiStrToLower(error);
+  if (absl::StrContains(lower, "certificate verify failed") ||
+      absl::StrContains(lower, "certificate_verify_failed")) {
     return " (the coordinator's certificate is not signed by the CA in --tls_ca: give the CA "
            "that signed it)";
   }
-  if (!options.tls_ca.empty() && absl::StrContains(error, "is not in peer certificate")) {
+  if (absl::StrContains(lower, "is not in peer certificate") ||
+      absl::StrContains(lower, "hostname verification")) {
     return " (the coordinator's certificate does not name the host dialled: give "
            "--tls_server_name with a name it has)";
   }
-  // OpenSSL's answer to a peer that does not speak TLS at all.
-  // (BoringSSL, as in pip's grpcio, says WRONG_VERSION_NUMBER.)
-  const std::string lower = absl::AsciiStrToLower(error);
-  if (!options.tls_ca.empty() && (absl::StrContains(lower, "wrong version number") ||
-                                  absl::StrContains(lower, "wrong_version_number"))) {
+  // The answer to a peer that does not speak TLS at all.
+  if (absl::StrContains(lower, "wrong version number") ||
+      absl::StrContains(lower, "wrong_version_number")) {
     return " (this client speaks TLS: the coordinator there answers in plaintext, which it "
            "serves only on loopback; leave --tls_ca out to reach it)";
   }

@@ -77,6 +77,11 @@ void AddToken(const ClientSecurityOptions& options, grpc::ClientContext* context
 // What to add to a failed connection's error: a plaintext client whose stream a TLS server
 // closed sees only "Socket closed", so it is told to give --tls_ca. Empty otherwise.
 std::string ConnectionHint(const ClientSecurityOptions& options, absl::string_view error);
+// The part of ConnectionHint that leaves no doubt: a TLS client whose handshake failed for its
+// configuration (a CA that did not sign the coordinator's certificate, a certificate for
+// another name, a peer that does not speak TLS), never a closed connection, which a proxy in
+// front of a coordinator not up yet gives too. Empty otherwise.
+std::string TlsMismatchHint(const ClientSecurityOptions& options, absl::string_view error);
 
 }  // namespace polytrain
 

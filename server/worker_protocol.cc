@@ -71,7 +71,9 @@ int WorkerProtocol::DropPointsOfUnknownKinds(polytrain::v1::MetricBatch* batch) 
   points->DeleteSubrange(static_cast<int>(known - points->begin()), dropped);
   std::lock_guard<std::mutex> lock(unknown_kinds_mu_);
   for (const int kind : kinds) {
-    if (unknown_kinds_logged_.insert(kind).second) {
+    // At most kMaxUnknownKindsLogged kinds are said: a hostile worker's every int32 is not.
+    if (unknown_kinds_logged_.size() < kMaxUnknownKindsLogged &&
+        unknown_kinds_logged_.insert(kind).second) {
       spdlog::warn(
           "{}: dropped metric points of kind {}, which this coordinator does not know (from a "
           "newer worker?); the rest of their batches are kept (said once per kind)",
@@ -82,13 +84,26 @@ int WorkerProtocol::DropPointsOfUnknownKinds(polytrain::v1::MetricBatch* batch) 
 }
 
 absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {
+  absl::Status status;
   if (HasPointOfUnknownKind(message)) {
+    // Checked as sent, its unknown kinds aside, so that a refusal names the worker's own index;
+    // then handled without them.
     polytrain::v1::WorkerMessage known = message;
-    DropPointsOfUnknownKinds(known.mutable_metrics());
-    return Handle(session, known);
+    for (polytrain::v1::MetricPoint& point : *known.mutable_metrics()->mutable_points()) {
+      if (!polytrain::v1::MetricPoint::Kind_IsValid(point.kind())) {
+        point.set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+      }
+    }
+    status = ValidateWorkerMessage(known);
+    if (status.ok()) {
+      known = message;
+      DropPointsOfUnknownKinds(known.mutable_metrics());
+      status = Dispatch(session, known);
+    }
+  } else {
+    status = ValidateWorkerMessage(message);
+    if (status.ok()) status = Dispatch(session, message);
   }
-  absl::Status status = ValidateWorkerMessage(message);
-  if (status.ok()) status = Dispatch(session, message);
   if (status.code() == absl::StatusCode::kInvalidArgument) {
     // Before the attempt may end: kept with the attempt it was about, for its lease's end.
     if (const std::string& job_id = JobIdOf(message); ValidateJobId("job_id", job_id).ok()) {

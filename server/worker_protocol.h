@@ -61,6 +61,7 @@ class WorkerProtocol {
 
   Scheduler* const scheduler_;
   CoordinatorMetrics* const metrics_;
+  static constexpr size_t kMaxUnknownKindsLogged = 32;
   std::mutex unknown_kinds_mu_;
   std::set<int> unknown_kinds_logged_;  // guarded by unknown_kinds_mu_
 };

@@ -78,6 +78,11 @@ TEST_F(CoordinatorTest, APointOfAKindTheCoordinatorDoesNotKnowIsDroppedAlone) {
       polytrain::v1::MetricPoint::KIND_UNSPECIFIED);
   EXPECT_EQ(protocol_->Handle(session, message).message(),
             "metrics.points[0].kind: must be KIND_TRAIN or KIND_EVAL, got 0");
+  // A refusal names the point as the worker sent it, the unknown kinds still in the batch.
+  message.mutable_metrics()->mutable_points(0)->set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+  message.mutable_metrics()->mutable_points(2)->set_step(-1);
+  EXPECT_EQ(protocol_->Handle(session, message).message(),
+            "metrics.points[2].step: must be in [0, 1000000000], got -1");
 }
 
 TEST_F(CoordinatorTest, BadHellosAreRefused) {

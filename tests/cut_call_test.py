@@ -98,7 +98,7 @@ def polyctl(address, *args):
 
 def python_client(address, call):
     """Starts a Python process calling `call` (e.g. "cancel('job-...')") on the Python client's
-    Client at `address`: the process; its stderr has the PolyTrainError, and it exits 3."""
+    Client at `address`: the process; its stderr has the PolyTrainError, and it exits 1."""
     script = (f"import sys\nfrom polytrain import Client, PolyTrainError\n"
               f"try:\n    Client({address!r}).{call}\n"
               f"except PolyTrainError as error:\n    sys.exit(f'{{error}}')\n")

@@ -68,9 +68,10 @@ class ServiceWorker {
     std::function<void()> on_stuck;
     // Runs once, with the coordinator's reason, when every dial that reached the coordinator
     // for kStartRefusal was refused (UNAUTHENTICATED or PERMISSION_DENIED: the token unknown,
-    // or not a worker's) before it ever welcomed this worker, or failed for a TLS mismatch
-    // (`tls`: plaintext against TLS, a CA or server name its certificate does not match; the
-    // reason then ends with what to give); Run() then returns once Stop() is called, and
+    // or not a worker's) before it ever welcomed this worker, or failed its TLS handshake
+    // (`tls`: a CA or server name the coordinator's certificate does not match, a plaintext
+    // coordinator: TlsMismatchHint; the reason then ends with what to give); Run() then returns
+    // once Stop() is called, and
     // polytrain-worker exits 8. Null: dialled on, as a worker refused after a welcome always is
     // (a reload of the tokens file may take it back).
     std::function<void(const std::string& reason, bool tls)> on_refused_at_start;

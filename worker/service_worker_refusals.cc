@@ -17,9 +17,10 @@ void ServiceWorker::NotConnected(const grpc::Status& status) {
   const bool refused = status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
                        status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
   // A TLS mismatch before any welcome (probe DF: such a worker dialled on forever): no state
-  // that passes either. (After a welcome, a restarting coordinator may close a connection too.)
+  // that passes either. Only a failed handshake counts: a closed connection (plaintext against
+  // TLS, but also a proxy whose coordinator is not up yet) is dialled on, its hint logged.
   const std::string hint =
-      status.ok() ? "" : ConnectionHint(options_.security, status.error_message());
+      status.ok() ? "" : TlsMismatchHint(options_.security, status.error_message());
   const bool mismatch = !refused && !hint.empty() && !ever_welcomed_;
   const auto now = std::chrono::steady_clock::now();
   // A worker never taken has no jobs to keep: refused at every dial for kStartRefusal (not one

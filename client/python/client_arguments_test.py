@@ -9,6 +9,8 @@ import unittest
 import zlib
 from unittest import mock
 
+import grpc
+
 from client_support import PKI, SCRATCH, make_dev_pki  # sets sys.path first
 import numpy  # noqa: E402
 import torch  # noqa: E402
@@ -207,6 +209,18 @@ class ArgumentTest(unittest.TestCase):
                 Client("127.0.0.1:1")
         self.assertEqual(error.exception.message,
                          "$POLYTRAIN_TOKEN: printable ASCII without spaces, as tokens are minted")
+
+    def test_an_outage_says_whether_a_connection_was_up(self):
+        # gRPC's words of a connection that never came up, in grpcio 1.51's and later ones'.
+        with Client("127.0.0.1:1") as client:
+            for never in ("failed to connect to all addresses; last error: UNKNOWN: ipv4:...",
+                          "DNS resolution failed for x.invalid:1: C-ares status is not ...",
+                          "errors resolving x.invalid:1: ...", "empty address list: "):
+                self.assertEqual(client._refusal(grpc.StatusCode.UNAVAILABLE, never).message,
+                                 f"cannot reach the coordinator at 127.0.0.1:1: {never}")
+            self.assertEqual(client._refusal(grpc.StatusCode.UNAVAILABLE, "Socket closed").message,
+                             "lost the connection to the coordinator at 127.0.0.1:1 (it stopped "
+                             "or restarted?): Socket closed")
 
     def test_a_closed_client_says_so(self):
         self.client.close()

@@ -14,7 +14,10 @@ MAX_MESSAGE_BYTES = 16 << 20
 MAX_PAGE_SIZE = 1000
 # How gRPC's error begins when no connection to the coordinator came up (refused, a protocol
 # mismatch, a name that does not resolve): any other UNAVAILABLE was a connection cut.
-NEVER_CONNECTED = ("failed to connect to all addresses", "DNS resolution failed")
+# (grpcio 1.51 says "DNS resolution failed" of a name that does not resolve, later ones "errors
+# resolving".)
+NEVER_CONNECTED = ("failed to connect to all addresses", "DNS resolution failed",
+                   "errors resolving", "empty address list")
 
 
 class Calls:
@@ -72,7 +75,7 @@ class Calls:
                 raise PolyTrainError(error.code, (
                     f"{error.message}; it may have {done} before it went: {check} tells once "
                     f"it is back")) from None
-            if error.code == "DEADLINE_EXCEEDED" and self._answered:
+            if error.code == "DEADLINE_EXCEEDED":  # sent or not: it cannot be told here
                 raise PolyTrainError(error.code, (
                     f"{error.message}; it may have {done} meanwhile: {check} tells")) from None
             raise
@@ -109,10 +112,13 @@ class Calls:
                 details += (" (this client speaks TLS: the coordinator there answers in "
                             "plaintext, which it serves only on loopback; leave tls_ca out to "
                             "reach it)")
-            elif not self._plaintext and "certificate verify failed" in details:
+            # OpenSSL's words, and BoringSSL's (pip's grpcio) in capitals.
+            elif not self._plaintext and ("certificate verify failed" in details.lower() or
+                                          "certificate_verify_failed" in details.lower()):
                 details += (" (the coordinator's certificate is not signed by the CA in tls_ca: "
                             "give the CA that signed it)")
-            elif not self._plaintext and "is not in peer certificate" in details:
+            elif not self._plaintext and ("is not in peer certificate" in details.lower() or
+                                          "hostname verification" in details.lower()):
                 details += (" (the coordinator's certificate does not name the host dialled: "
                             "give tls_server_name with a name it has)")
         elif code == grpc.StatusCode.CANCELLED:  # the client cancels no call of its own

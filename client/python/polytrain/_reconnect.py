@@ -65,10 +65,12 @@ def call_again_while_away(client, method, request):
                 raise
             if outage.failed() and client.reconnect_seconds > 0:
                 # submit() -> _submit() -> here: the warning names submit's caller.
+                cut = not error.message.startswith("cannot reach")  # else it was never sent
                 warnings.warn(
-                    f"{error.message}; it may have stored the request before it went (request "
-                    f"id {request.client_request_id}, stored at most once): sending it again for "
-                    f"up to {client.reconnect_seconds} s", stacklevel=4)
+                    f"{error.message}; "
+                    + (f"it may have stored the request before it went (request id "
+                       f"{request.client_request_id}, stored at most once): " if cut else "")
+                    + f"sending it again for up to {client.reconnect_seconds} s", stacklevel=4)
             if outage.seconds() >= client.reconnect_seconds:
                 raise
             outage.pause()
