@@ -125,6 +125,10 @@ inline constexpr int64_t kDefaultMaxUploadBytes = int64_t{2} << 30;
 inline constexpr int64_t kMaxUploadBytes = kMaxArtifactBytes;
 // UploadArtifactRequest.size_bytes's range (a file's size, then held to --max_artifact_bytes).
 inline constexpr int64_t kMaxDeclaredArtifactBytes = int64_t{1} << 62;
+// The bytes a client token's artifact records may hold, by default (the coordinator's
+// --max_artifact_bytes_per_client), and the flag's largest value.
+inline constexpr int64_t kDefaultMaxClientArtifactBytes = int64_t{20} << 30;
+inline constexpr int64_t kMaxClientArtifactBytes = int64_t{1} << 62;
 // Uploads one caller may have in flight at once (each holds a temporary file of up to the limit).
 inline constexpr int kMaxConcurrentUploads = 4;
 // Checkpoint downloads (DownloadCheckpoint) one caller may have in flight at once (each holds a

@@ -30,8 +30,9 @@ std::optional<std::string> ArtifactCatalog::OwnerScope(const Caller& caller) {
 absl::Status ArtifactCatalog::TakeUploadSlotLocked(const std::string& caller) {
   int& in_flight = uploads_in_flight_[caller];
   if (in_flight >= kMaxConcurrentUploads) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "at most ", kMaxConcurrentUploads, " uploads at once per caller; wait for one to end"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("at most ", kMaxConcurrentUploads,
+                     " uploads at once per caller; wait for one to end"));
   }
   ++in_flight;
   return absl::OkStatus();
@@ -94,8 +95,11 @@ absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> ArtifactCatalog::BeginU
     std::lock_guard<std::mutex> lock(mu_);
     POLYTRAIN_RETURN_IF_ERROR(TakeUploadSlotLocked(caller.name));
   }
+  absl::StatusOr<ArtifactQuota::Reservation> reservation =
+      quota_.Begin(caller, first.sha256(), first.has_size_bytes() ? first.size_bytes() : 0);
   absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> file =
-      files_->Begin(kUserArtifactDir, ArtifactHex(first.sha256()));
+      reservation.ok() ? files_->Begin(kUserArtifactDir, ArtifactHex(first.sha256()))
+                       : reservation.status();
   if (!file.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     ReleaseUploadSlotLocked(caller.name);
@@ -103,16 +107,19 @@ absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> ArtifactCatalog::BeginU
   }
   polytrain::v1::UploadArtifactRequest header = first;
   header.clear_data();
-  return std::unique_ptr<Upload>(new Upload(this, caller, std::move(header), *std::move(file)));
+  return std::unique_ptr<Upload>(
+      new Upload(this, caller, std::move(header), *std::move(file), *std::move(reservation)));
 }
 
 ArtifactCatalog::Upload::Upload(ArtifactCatalog* catalog, Caller caller,
                                 polytrain::v1::UploadArtifactRequest first,
-                                std::unique_ptr<ArtifactStore::Upload> file)
+                                std::unique_ptr<ArtifactStore::Upload> file,
+                                ArtifactQuota::Reservation reservation)
     : catalog_(catalog),
       caller_(std::move(caller)),
       first_(std::move(first)),
-      file_(std::move(file)) {}
+      file_(std::move(file)),
+      reservation_(std::move(reservation)) {}
 
 ArtifactCatalog::Upload::~Upload() {
   std::lock_guard<std::mutex> lock(catalog_->mu_);
@@ -131,6 +138,7 @@ absl::Status ArtifactCatalog::Upload::Append(const std::string& data) {
                                              "--max_artifact_bytes (",
                                              catalog_->max_upload_bytes_, " bytes)"));
   }
+  POLYTRAIN_RETURN_IF_ERROR(reservation_.GrowTo(received_ + static_cast<int64_t>(data.size())));
   POLYTRAIN_RETURN_IF_ERROR(file_->Append(data));
   hasher_.Update(data);
   received_ += static_cast<int64_t>(data.size());
@@ -154,6 +162,8 @@ absl::StatusOr<polytrain::v1::Artifact> ArtifactCatalog::Upload::Finish() {
   record.set_size_bytes(received_);
   record.set_owner(caller_.name);
   std::lock_guard<std::mutex> lock(catalog_->mu_);
+  // Exact, and under mu_: the caller's other uploads that ended meanwhile count now.
+  POLYTRAIN_RETURN_IF_ERROR(catalog_->quota_.CheckStore(caller_, id, received_));
   POLYTRAIN_RETURN_IF_ERROR(file_->CommitAsWritten().status());
   absl::StatusOr<polytrain::v1::Artifact> stored = catalog_->store_->PutArtifact(record);
   if (!stored.ok()) {
@@ -200,6 +210,11 @@ absl::StatusOr<polytrain::v1::ListArtifactsResponse> ArtifactCatalog::List(
     *response.add_artifacts() = *std::move(counted);
   }
   response.set_next_page_token(BindPageToken(page->next_page_token, query));
+  absl::StatusOr<ArtifactTotals> totals = store_->TotalArtifacts(OwnerScope(caller));
+  if (!totals.ok()) return totals.status();
+  response.set_total_records(totals->records);
+  response.set_total_bytes(totals->bytes);
+  if (std::optional<int64_t> quota = quota_.QuotaOf(caller)) response.set_quota_bytes(*quota);
   return response;
 }
 

@@ -17,8 +17,10 @@
 
 #include "absl/status/statusor.h"
 #include "api/artifacts.h"
+#include "api/limits.h"
 #include "common/sha256.h"
 #include "polytrain/v1/coordinator.pb.h"
+#include "server/artifact_quota.h"
 #include "server/artifact_store.h"
 #include "server/caller.h"
 #include "server/job_store.h"
@@ -27,33 +29,41 @@ namespace polytrain {
 
 class ArtifactCatalog {
  public:
-  // Both must outlive this. Uploads larger than `max_upload_bytes` are refused.
-  ArtifactCatalog(ArtifactStore* files, JobStore* store, int64_t max_upload_bytes)
-      : files_(files), store_(store), max_upload_bytes_(max_upload_bytes) {}
+  // Both must outlive this. Uploads larger than `max_upload_bytes` are refused, and those that
+  // would take a client token's records past `max_client_bytes` (see ArtifactQuota).
+  ArtifactCatalog(ArtifactStore* files, JobStore* store, int64_t max_upload_bytes,
+                  int64_t max_client_bytes = kDefaultMaxClientArtifactBytes)
+      : files_(files),
+        store_(store),
+        max_upload_bytes_(max_upload_bytes),
+        quota_(store, max_client_bytes) {}
 
   // One file being received; dropped unfinished, nothing of it stays.
   class Upload {
    public:
     ~Upload();
     // A chunk after the first (the first's data too): INVALID_ARGUMENT on "data" past the limit,
-    // on "size_bytes" past the size the first chunk announced.
+    // on "size_bytes" past the size the first chunk announced; RESOURCE_EXHAUSTED on "data" past
+    // the caller's quota (when no size was announced).
     absl::Status Append(const std::string& data);
     // The file must have the announced size, if one was (INVALID_ARGUMENT on "size_bytes"), and
     // SHA-256 (DATA_LOSS otherwise, nothing stored); then
     // the file is stored (replacing a copy already there: the same bytes, freshly checked) and
-    // the caller's record made unless it has one. Returns the record.
+    // the caller's record made unless it has one (RESOURCE_EXHAUSTED, nothing stored, when that
+    // would take it past its quota). Returns the record.
     absl::StatusOr<polytrain::v1::Artifact> Finish();
 
    private:
     friend class ArtifactCatalog;
     Upload(ArtifactCatalog* catalog, Caller caller, polytrain::v1::UploadArtifactRequest first,
-           std::unique_ptr<ArtifactStore::Upload> file);
+           std::unique_ptr<ArtifactStore::Upload> file, ArtifactQuota::Reservation reservation);
     ArtifactCatalog* catalog_;
     Caller caller_;
     polytrain::v1::UploadArtifactRequest first_;  // name and sha256 (data cleared)
     std::unique_ptr<ArtifactStore::Upload> file_;
     Sha256Hasher hasher_;
     int64_t received_ = 0;
+    ArtifactQuota::Reservation reservation_;
   };
 
   // The caller's own record of the artifact the first chunk announces, when the caller uploaded
@@ -68,7 +78,8 @@ class ArtifactCatalog {
 
   // Starts an upload from its validated first chunk (whose data the caller then Appends).
   // INVALID_ARGUMENT when the size it announces is past the limit; RESOURCE_EXHAUSTED when the
-  // caller has kMaxConcurrentUploads in flight already.
+  // caller has kMaxConcurrentUploads in flight already, or when the size would take it past its
+  // quota.
   absl::StatusOr<std::unique_ptr<Upload>> BeginUpload(
       const polytrain::v1::UploadArtifactRequest& first, const Caller& caller);
 
@@ -106,6 +117,7 @@ class ArtifactCatalog {
   ArtifactStore* const files_;
   JobStore* const store_;
   const int64_t max_upload_bytes_;
+  ArtifactQuota quota_;
   std::mutex mu_;  // storing or deleting a file, or accepting jobs that name one
   std::map<std::string, int> uploads_in_flight_;  // by caller name, under mu_
   // Stored files found intact, by artifact id: the size and modification time they had then.

@@ -32,8 +32,9 @@ class ArtifactCatalogTest : public testing::ScratchDirTest {
     core_.reset();
     Scheduler::Options options;
     options.lease_thread = false;
-    core_ = *CoordinatorCore::Open((dir_ / "db").string(), options,
-                                   CoordinatorCore::Artifacts{(dir_ / "artifacts").string(), 256});
+    core_ = *CoordinatorCore::Open(
+        (dir_ / "db").string(), options,
+        CoordinatorCore::Artifacts{(dir_ / "artifacts").string(), 256, max_client_bytes_});
     api_ = &core_->client_api();
   }
   void TearDown() override {
@@ -112,6 +113,7 @@ class ArtifactCatalogTest : public testing::ScratchDirTest {
     return dir_ / "artifacts" / "sha256" / ArtifactHex(id);
   }
 
+  int64_t max_client_bytes_ = kDefaultMaxClientArtifactBytes;  // set before Open()
   const Caller kAlice = Caller::Client("alice");
   const Caller kBob = Caller::Client("bob");
   const Caller kAdmin = Caller::Admin("root");

@@ -86,8 +86,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Open(
                                                        policy.max_client_priority);
   core->queries_ = std::make_unique<JobQueries>(core->store_.get());
   if (artifacts.has_value()) {
-    core->artifact_catalog_ = std::make_unique<ArtifactCatalog>(
-        core->artifact_store_.get(), core->store_.get(), artifacts->max_upload_bytes);
+    core->artifact_catalog_ =
+        std::make_unique<ArtifactCatalog>(core->artifact_store_.get(), core->store_.get(),
+                                          artifacts->max_upload_bytes, artifacts->max_client_bytes);
     // A database started beside another directory than its own serves, but says so: its
     // uploads would otherwise be listed and refused at submit without a word at start.
     absl::StatusOr<ArtifactCatalog::MissingFiles> missing =

@@ -30,6 +30,7 @@ class CoordinatorCore {
   struct Artifacts {
     std::string dir;  // created if needed
     int64_t max_upload_bytes = kDefaultMaxUploadBytes;
+    int64_t max_client_bytes = kDefaultMaxClientArtifactBytes;  // a client token's quota
   };
 
   // Opens (or creates) the SQLite database at `db` (":memory:" for none) and loads its queued

@@ -54,6 +54,14 @@ void AddFlags(CLI::App& app, CoordinatorServer::Options* options) {
                  "files; bytes stored before stay usable by their id)")
       ->check(IntegerRange(int64_t{0}, kMaxUploadBytes))
       ->capture_default_str();
+  app.add_option("--max_artifact_bytes_per_client", options->max_artifact_bytes_per_client,
+                 "storage quota of a client token: the bytes its uploaded files (its artifact "
+                 "records) may hold in all; an upload that would pass it is refused "
+                 "(RESOURCE_EXHAUSTED, nothing stored; polyctl artifacts shows what they hold). An "
+                 "admin token, or any caller without --tokens, has none. Lowered below what a "
+                 "client holds, its files stay usable and it uploads again once it deleted enough")
+      ->check(IntegerRange(int64_t{0}, kMaxClientArtifactBytes))
+      ->capture_default_str();
   app.add_option("--lease_seconds", options->lease_seconds,
                  "a running job is requeued when its worker is silent this long")
       ->check(FiniteRange(1.0, 86400.0))

@@ -64,7 +64,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   const bool artifacts_existed = std::filesystem::exists(options.artifacts, ignored);
   absl::StatusOr<std::unique_ptr<CoordinatorCore>> core = CoordinatorCore::Open(
       options.db, scheduling,
-      CoordinatorCore::Artifacts{options.artifacts, options.max_artifact_bytes}, options.clients);
+      CoordinatorCore::Artifacts{options.artifacts, options.max_artifact_bytes,
+                                 options.max_artifact_bytes_per_client},
+      options.clients);
   if (!core.ok()) return core.status();
   s->core_ = *std::move(core);
 

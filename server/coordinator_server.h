@@ -33,7 +33,9 @@ class CoordinatorServer {
     std::string db = "polytrain.db";
     std::string artifacts = "polytrain-artifacts";
     int64_t max_artifact_bytes = kDefaultMaxUploadBytes;  // one upload of a user's file
-    double lease_seconds = 30.0;                          // workers heartbeat every third of it
+    // What a client token's artifact records may hold in all (ArtifactQuota).
+    int64_t max_artifact_bytes_per_client = kDefaultMaxClientArtifactBytes;
+    double lease_seconds = 30.0;  // workers heartbeat every third of it
     // A connection silent this long is pinged, and closed when the ping goes unanswered as long
     // again: a worker whose host died without a word is let go (its name freed, its jobs
     // leased out) in seconds, not after TCP's quarter of an hour.

@@ -30,6 +30,12 @@ struct JobFilter {
   int64_t max_bytes = 0;
 };
 
+// How many artifact records there are and the sum of their size_bytes.
+struct ArtifactTotals {
+  int64_t records = 0;
+  int64_t bytes = 0;
+};
+
 struct ArtifactPage {
   std::vector<polytrain::v1::Artifact> artifacts;  // newest first; active_jobs not filled in
   std::string next_page_token;                     // empty on the last page
@@ -194,6 +200,9 @@ class JobStore {
   // Deletes `owner`'s record of `id` (unset: every record of it) and returns what went.
   virtual absl::StatusOr<std::vector<polytrain::v1::Artifact>> DeleteArtifact(
       const std::string& id, const std::optional<std::string>& owner) = 0;
+  // `owner`'s records (unset: everyone's): how many, and their bytes.
+  virtual absl::StatusOr<ArtifactTotals> TotalArtifacts(
+      const std::optional<std::string>& owner) = 0;
   // How many records of `id` there are, anyone's.
   virtual absl::StatusOr<int64_t> CountArtifactRecords(const std::string& id) = 0;
   // How many queued or running jobs (of `owner`, when set) name the artifact in their spec.

@@ -80,6 +80,7 @@ class SqliteJobStore : public JobStore {
                                              const std::string& page_token) override;
   absl::StatusOr<std::vector<polytrain::v1::Artifact>> DeleteArtifact(
       const std::string& id, const std::optional<std::string>& owner) override;
+  absl::StatusOr<ArtifactTotals> TotalArtifacts(const std::optional<std::string>& owner) override;
   absl::StatusOr<int64_t> CountArtifactRecords(const std::string& id) override;
   absl::StatusOr<int64_t> CountActiveJobsNaming(const std::string& id,
                                                 const std::optional<std::string>& owner) override;

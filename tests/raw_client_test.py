@@ -7,11 +7,12 @@ side: raw_worker_test.py.)
 Usage: raw_client_test.py BUILD_DIR REPO_ROOT (runs real polytrain-coordinator processes).
 """
 import hashlib
+import subprocess
 import unittest
 
 import grpc
 
-from raw_grpc import (SCRATCH, SERVICE, TOKEN, WORKER_TOKEN, Coordinator, coordinator_pb2,
+from raw_grpc import (BUILD, SCRATCH, SERVICE, TOKEN, WORKER_TOKEN, Coordinator, coordinator_pb2,
                       job_record_pb2, list_services, run_tests, small_job, tokens_file, upload,
                       upload_chunks, worker_pb2)
 
@@ -397,6 +398,41 @@ class TokenCoordinatorTest(unittest.TestCase):
                               "'Bearer <token>' (or leave it out for no token)"))
         finally:
             coordinator.close()
+
+    def test_a_client_tokens_uploads_stop_at_its_storage_quota(self):
+        directory = SCRATCH / "tokens-d"
+        directory.mkdir()
+        coordinator = Coordinator("quota", "--tokens", tokens_file(directory),
+                                  "--max_artifact_bytes_per_client", "10")
+        alice = [("authorization", f"Bearer {TOKEN}")]
+        try:
+            for data in (b"123456", b"abcd"):  # 10 bytes in all: the edge
+                code, details, _ = upload(coordinator, upload_chunks(data), alice)
+                self.assertEqual(code, grpc.StatusCode.OK, details)
+            one_more = coordinator_pb2.UploadArtifactRequest(
+                name="x.pt", sha256="sha256:" + hashlib.sha256(b"x").hexdigest(), data=b"x",
+                last=True)
+            code, details, _ = upload(coordinator, [one_more.SerializeToString()], alice)
+            self.assertEqual(code, grpc.StatusCode.RESOURCE_EXHAUSTED)
+            self.assertTrue(details.startswith(
+                "data: the artifact's 1 byte would take client 'alice' past its storage quota of "
+                "10 bytes (the coordinator's --max_artifact_bytes_per_client): its artifacts hold "
+                "10 bytes; nothing stored"), details)
+            one_more.size_bytes = 1
+            code, details, _ = upload(coordinator, [one_more.SerializeToString()], alice)
+            self.assertEqual(code, grpc.StatusCode.RESOURCE_EXHAUSTED)
+            self.assertTrue(details.startswith("size_bytes: the artifact's 1 byte"), details)
+            code, _, reply = coordinator.call(SERVICE + "ListArtifacts", b"", metadata=alice)
+            listed = coordinator_pb2.ListArtifactsResponse.FromString(reply)
+            self.assertEqual((len(listed.artifacts), listed.total_records, listed.total_bytes,
+                              listed.quota_bytes), (2, 2, 10, 10))
+        finally:
+            coordinator.close()
+        refused = subprocess.run([str(BUILD / "server/polytrain-coordinator"),
+                                  "--max_artifact_bytes_per_client", "-1"],
+                                 capture_output=True, text=True, timeout=30)
+        self.assertEqual(refused.returncode, 2, refused.stderr)
+        self.assertIn("--max_artifact_bytes_per_client", refused.stderr)
 
     def test_reflection_can_be_asked_for_explicitly(self):
         directory = SCRATCH / "tokens-b"

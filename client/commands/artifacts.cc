@@ -9,6 +9,7 @@
 #include "cli/exit_codes.h"
 #include "cli/text_table.h"
 #include "client/commands/commands.h"
+#include "common/byte_count.h"
 #include "common/proto_file.h"
 #include "common/timestamps.h"
 
@@ -49,11 +50,23 @@ int RunList(const ArtifactsOptions& options, CoordinatorClient& client) {
                     absl::StrCat(a.active_jobs())});
     }
     request.set_page_token(page->next_page_token());
+    // Every page says the same of all the records.
+    listed.set_total_records(page->total_records());
+    listed.set_total_bytes(page->total_bytes());
+    if (page->has_quota_bytes()) listed.set_quota_bytes(page->quota_bytes());
   } while (options.all && !request.page_token().empty());
   listed.set_next_page_token(request.page_token());
-  std::fputs(options.format == "json" ? (ToJson(listed, /*include_defaults=*/true) + "\n").c_str()
-                                      : table.ToString().c_str(),
-             stdout);
+  if (options.format == "json") {
+    std::fputs((ToJson(listed, /*include_defaults=*/true) + "\n").c_str(), stdout);
+  } else {
+    std::fputs(table.ToString().c_str(), stdout);
+    std::cout << listed.total_records() << " artifact(s), " << ByteCountText(listed.total_bytes())
+              << " in all"
+              << (listed.has_quota_bytes()
+                      ? absl::StrCat(", of a quota of ", ByteCountText(listed.quota_bytes()))
+                      : std::string(", no quota"))
+              << std::endl;
+  }
   if (!request.page_token().empty()) {
     std::cerr << "polyctl: more artifacts than these: --all lists every one, --page-token "
               << request.page_token() << " the next page\n";
@@ -80,7 +93,10 @@ int RunDelete(const ArtifactsOptions& options, CoordinatorClient& client) {
 Command AddArtifactsCommand(CLI::App& app) {
   auto options = std::make_shared<ArtifactsOptions>();
   CLI::App* artifacts = app.add_subcommand(
-      "artifacts", "List your uploaded files (an admin token: everyone's), newest first.");
+      "artifacts",
+      "List your uploaded files (an admin token: everyone's), newest first, then how many "
+      "there are and what they hold in all, of your storage quota (a client token's: the "
+      "coordinator's --max_artifact_bytes_per_client).");
   artifacts->add_flag("--all", options->all, "every page, not only the newest --limit");
   artifacts->add_option("--limit", options->limit, "at most this many on a page")
       ->check(IntegerRange(1, 1000))
@@ -92,8 +108,9 @@ Command AddArtifactsCommand(CLI::App& app) {
       ->check(NotEmpty());
   artifacts
       ->add_option("--format", options->format,
-                   "table or json (ListArtifactsResponse: artifacts, and next_page_token when "
-                   "more than these are stored)")
+                   "table or json (ListArtifactsResponse: artifacts, total_records, "
+                   "total_bytes, quota_bytes when you have one, and next_page_token when more "
+                   "than these are stored)")
       ->transform(CLI::IsMember({"table", "json"}, CLI::ignore_case))
       ->capture_default_str();
   options->delete_command = artifacts->add_subcommand(

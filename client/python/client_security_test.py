@@ -34,6 +34,27 @@ class TokenTest(unittest.TestCase):
         finally:
             service.close()
 
+    def test_a_client_sees_its_storage_quota_and_is_held_to_it(self):
+        (SCRATCH / "quota-tokens.txt").write_text(
+            f"client erin sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\n")
+        service = Service("quota", "--tokens", str(SCRATCH / "quota-tokens.txt"),
+                          "--max_artifact_bytes_per_client", "12", worker=False)
+        try:
+            with Client(service.address, token=TOKEN) as erin:
+                self.assertEqual(erin.artifact_storage(),
+                                 {"records": 0, "bytes": 0, "quota_bytes": 12})
+                erin.upload(b"erin's bytes")  # 12: the edge
+                self.assertEqual(erin.artifact_storage(),
+                                 {"records": 1, "bytes": 12, "quota_bytes": 12})
+                with self.assertRaises(PolyTrainError) as error:
+                    erin.upload(b"!")
+                self.assertEqual(error.exception.code, "RESOURCE_EXHAUSTED")
+                self.assertIn("size_bytes: the artifact's 1 byte would take client 'erin' past "
+                              "its storage quota of 12 bytes", str(error.exception))
+                self.assertEqual(len(erin.artifacts()), 1)
+        finally:
+            service.close()
+
 
 class TlsTest(unittest.TestCase):
     """A TLS coordinator that verifies client certificates when presented (as for workers), its

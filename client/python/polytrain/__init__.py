@@ -19,8 +19,9 @@ upload a torch.jit.ScriptModule directly. The message classes (polytrain.v1.*_pb
 from proto/ by the build (`cmake --build build --target polytrain_python`, into build/python).
 
 Modules: client (Client), errors (PolyTrainError), states (state names), and the client's own
-_arguments (argument checks), _calls (one call, its errors, paged listings), _messages (requests
-from text or dicts, replies as rows) and _upload (what an upload streams).
+_arguments (argument checks), _calls (one call, its errors, paged listings), _artifact_calls
+(Client's methods about files), _messages (requests from text or dicts, replies as rows) and
+_upload (what an upload streams).
 """
 # The package may span directories on sys.path: its modules as written (client/python) ahead of
 # the build's copy of them and the generated polytrain.v1 (build/python), as client_test.py runs.
