@@ -32,7 +32,7 @@ absl::Status ArtifactCatalog::TakeUploadSlotLocked(const std::string& caller) {
   if (in_flight >= kMaxConcurrentUploads) {
     return absl::ResourceExhaustedError(
         absl::StrCat("at most ", kMaxConcurrentUploads,
-                     " uploads at once per caller; wait for one to end"));
+                     " uploads at once per caller (a fixed limit); wait for one to end"));
   }
   ++in_flight;
   return absl::OkStatus();

@@ -311,7 +311,8 @@ TEST_F(ArtifactCatalogTest, ACallerHasAtMostFourUploadsInFlight) {
   }
   absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> fifth = begin(kAlice, 99);
   EXPECT_EQ(fifth.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(fifth.status().message(), "at most 4 uploads at once per caller; wait for one to end");
+  EXPECT_EQ(fifth.status().message(),
+            "at most 4 uploads at once per caller (a fixed limit); wait for one to end");
   EXPECT_TRUE(begin(kBob, 0).ok());  // others are not held up
   open.pop_back();                   // one ends (dropped: nothing stored)
   EXPECT_TRUE(begin(kAlice, 100).ok());

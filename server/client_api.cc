@@ -57,6 +57,9 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> ClientApi::SubmitSweep(
   record.mutable_request()->clear_validate_only();
   record.set_state(polytrain::v1::Sweep::SWEEP_STATE_RUNNING);
   if (!request.client_request_id().empty()) {
+    // Not while its sweep is being deleted (DeleteSweep holds the lock throughout): a retry got
+    // the jobs not deleted yet, answered as the whole sweep (probe DI). After, it is a new one.
+    std::lock_guard<std::mutex> lock(sweep_deletion_mu_);
     absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> retried =
         queries_->RetriedSweep(record);
     if (!retried.ok()) return retried.status();
@@ -113,7 +116,19 @@ absl::StatusOr<polytrain::v1::DeleteSweepResponse> ClientApi::DeleteSweep(
   std::lock_guard<std::mutex> lock(sweep_deletion_mu_);
   absl::StatusOr<polytrain::v1::Sweep> record = queries_->AccessibleSweep(request.id(), caller);
   if (!record.ok()) return record.status();
-  return DeleteEndedSweep(*scheduler_, *store_, files_, *record);
+  // Answered with the record as GetSweep shows it before its jobs went (its jobs counted, its
+  // ranking; probe DI: jobs and ended_jobs said 0), in the state the deletion left it.
+  polytrain::v1::GetSweepRequest get;
+  get.set_id(request.id());
+  absl::StatusOr<polytrain::v1::Sweep> shown = queries_->GetSweep(get, caller);
+  if (!shown.ok()) return shown.status();
+  absl::StatusOr<polytrain::v1::DeleteSweepResponse> deleted =
+      DeleteEndedSweep(*scheduler_, *store_, files_, *record);
+  if (!deleted.ok()) return deleted.status();
+  const polytrain::v1::Sweep::State state = deleted->deleted().state();
+  *deleted->mutable_deleted() = *std::move(shown);
+  deleted->mutable_deleted()->set_state(state);
+  return deleted;
 }
 
 absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(

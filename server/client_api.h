@@ -115,7 +115,8 @@ class ClientApi {
   ArtifactStore* const files_;
   const ClientPolicy policy_;
   // One DeleteSweep at a time: two of one sweep split its jobs between them, and each counted
-  // only its share (the second one now finds it gone, NOT_FOUND).
+  // only its share (the second one now finds it gone, NOT_FOUND). A SubmitSweep retry looks for
+  // its sweep under it too.
   std::mutex sweep_deletion_mu_;
 };
 

@@ -187,9 +187,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadChec
     if (download_quota_.TryAcquire(caller->name)) {
       slot = caller->name;
     } else {
-      refused = absl::ResourceExhaustedError(
-          absl::StrCat("at most ", download_quota_.per_caller(),
-                       " checkpoint downloads at once per caller; wait for one to end"));
+      refused = absl::ResourceExhaustedError(absl::StrCat(
+          "at most ", download_quota_.per_caller(),
+          " checkpoint downloads at once per caller (a fixed limit); wait for one to end"));
     }
   }
   auto find = [this, parsed = std::move(parsed), caller = caller.ok() ? *caller : Caller{},

@@ -1,8 +1,10 @@
 // Coordinator.DeleteJob: an ended job goes for good (record, labels, metric history), a job not
 // ended is refused, and only its owner (or an admin) may delete it.
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -121,6 +123,53 @@ TEST_F(CoordinatorTest, DeletingAJobRemovesItsStoredCheckpointsAndNoOtherJobs) {
   EXPECT_EQ(deleted->checkpoint_files(), 2);
   EXPECT_FALSE(std::filesystem::exists(root / deleted_job.id()));
   EXPECT_TRUE(core_->artifact_store()->FindIntact(kept_job.id() + "/ckpt-000000000020.pt").ok());
+  core_.reset();
+  std::filesystem::remove_all(root);
+}
+
+// Two deletes of one job at once (two DeleteJobs, or a DeleteJob beside a DeleteSweep): one is
+// answered with every file it removed, the other NOT_FOUND (probe DI: the files' removal was
+// split between them, and the one answered OK counted only its share).
+TEST_F(CoordinatorTest, TwoDeletesOfOneJobAtOnceCountItsFilesOnce) {
+  const std::filesystem::path root =
+      ::testing::TempDir() + "/job_deletion_race_" + std::to_string(getpid());
+  std::filesystem::remove_all(root);
+  Scheduler::Options options;
+  options.lease_thread = false;
+  Open(options, {}, CoordinatorCore::Artifacts{root.string()});
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel);
+  for (int round = 0; round < 20; ++round) {
+    const Job job = Submit("raced");
+    for (int step = 1; step <= 3; ++step) {
+      absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> upload =
+          core_->artifact_store()->Begin(job.id(),
+                                         "ckpt-00000000000" + std::to_string(step) + ".pt");
+      ASSERT_TRUE(upload.ok()) << upload.status();
+      ASSERT_TRUE((*upload)->Append(std::string(4096, 'w')).ok());
+      ASSERT_TRUE((*upload)->CommitAsWritten().ok());
+    }
+    Finish(session, job, {{"eval_accuracy", 0.5}}, 3);
+    polytrain::v1::DeleteJobRequest request;
+    request.set_id(job.id());
+    std::atomic<bool> go{false};
+    absl::StatusOr<polytrain::v1::DeleteJobResponse> answers[2];
+    std::vector<std::thread> callers;
+    for (auto& answer : answers) {
+      callers.emplace_back([&] {
+        while (!go.load()) {
+        }
+        answer = api_->DeleteJob(request, kAdmin);
+      });
+    }
+    go = true;
+    for (std::thread& caller : callers) caller.join();
+    const int ok = answers[0].ok() ? 0 : 1;
+    ASSERT_TRUE(answers[ok].ok()) << answers[ok].status();
+    EXPECT_EQ(answers[ok]->checkpoint_files(), 3) << "round " << round;
+    EXPECT_EQ(answers[1 - ok].status().code(), absl::StatusCode::kNotFound) << "round " << round;
+    EXPECT_FALSE(std::filesystem::exists(root / job.id()));
+  }
   core_.reset();
   std::filesystem::remove_all(root);
 }

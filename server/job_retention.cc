@@ -1,5 +1,6 @@
 #include "server/job_retention.h"
 
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,12 @@ namespace polytrain {
 absl::StatusOr<polytrain::v1::DeleteJobResponse> DeleteEndedJob(Scheduler& scheduler,
                                                                 ArtifactStore* files,
                                                                 const std::string& job_id) {
+  // One deletion at a time, from its check to its record's end: two callers of one job (two
+  // DeleteJobs, a DeleteJob and a DeleteSweep, retention) split its files' removal between them
+  // otherwise, and the one answered OK counted only its share (probe DI). Deletions are rare
+  // and short; the files of a large checkpoint are the longest part.
+  static std::mutex* const deleting = new std::mutex();
+  std::lock_guard<std::mutex> lock(*deleting);
   // The files first: a coordinator stopped between the two leaves a record whose deletion a
   // retry (or the next retention pass) ends, never files that no record leads to.
   if (absl::Status deletable = scheduler.DeletableJob(job_id).status(); !deletable.ok()) {

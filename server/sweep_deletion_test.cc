@@ -1,7 +1,9 @@
 // Sweeps as records a user manages: a grid's record is done when its jobs end (also after a
 // restart), ListSweeps lists them by state and owner, and DeleteSweep removes an ended sweep
 // with its jobs, refusing one that runs.
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/job_states.h"
@@ -221,6 +223,9 @@ TEST_F(SweepDeletionTest, AnEndedSweepGoesWithItsJobsAndARunningOneIsRefused) {
   EXPECT_EQ(deleted->deleted().state(), Sweep::SWEEP_STATE_CANCELLED);
   EXPECT_EQ(deleted->jobs(), 2);
   EXPECT_EQ(deleted->metric_points(), 2);
+  // The record as GetSweep showed it before its jobs went (probe DI: they were said 0).
+  EXPECT_EQ(deleted->deleted().jobs(), 2);
+  EXPECT_EQ(deleted->deleted().ended_jobs(), 2);
   // Gone: the record, its jobs; deleting it again is NOT_FOUND.
   polytrain::v1::GetSweepRequest get;
   get.set_id(id);
@@ -284,6 +289,29 @@ TEST_F(SweepDeletionTest, ARunningSearchIsRefused) {
   EXPECT_EQ(Delete(search->sweep_id(), kAdmin).status().message(),
             "id: sweep " + search->sweep_id() +
                 " is running; cancel it first (CancelSweep), or wait for its end");
+}
+
+// A submit's retry racing its sweep's deletion is answered with the whole sweep (before) or a
+// new one (after), never with the jobs not deleted yet as the sweep (probe DI: OK with 3 of 20).
+TEST_F(SweepDeletionTest, ARetryRacingItsSweepsDeletionGetsAWholeSweep) {
+  for (int round = 0; round < 5; ++round) {
+    const std::string request_id = "raced-" + std::to_string(round);
+    const polytrain::v1::SubmitSweepResponse grid = SubmitGrid(kAdmin, 40, request_id);
+    polytrain::v1::CancelSweepRequest cancel;  // its queued jobs end at once
+    cancel.set_id(grid.sweep_id());
+    ASSERT_TRUE(api_->CancelSweep(cancel, kAdmin).ok());
+    std::set<std::string> old;
+    for (const Job& job : grid.jobs()) old.insert(job.id());
+    std::thread deleter([&] { EXPECT_TRUE(Delete(grid.sweep_id(), kAdmin).ok()); });
+    std::vector<int> answered;
+    for (bool fresh = false; !fresh;) {  // until the retry makes a new sweep
+      const polytrain::v1::SubmitSweepResponse again = SubmitGrid(kAdmin, 40, request_id);
+      answered.push_back(again.jobs_size());
+      fresh = again.jobs_size() > 0 && old.count(again.jobs(0).id()) == 0;
+    }
+    deleter.join();
+    for (int jobs : answered) EXPECT_EQ(jobs, 40) << "round " << round;
+  }
 }
 
 }  // namespace

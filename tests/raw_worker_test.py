@@ -249,7 +249,7 @@ class CheckpointDownloadTest(unittest.TestCase):
                 list(download(request, timeout=30))
             self.assertEqual((error.exception.code(), error.exception.details()), (
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                "at most 4 checkpoint downloads at once per caller; wait for one to end"))
+                "at most 4 checkpoint downloads at once per caller (a fixed limit); wait for one to end"))
 
             # One read to its end is the whole file, and gives its place back (once its stream
             # is done on the coordinator's side too: asked again until then).
