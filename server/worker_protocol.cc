@@ -1,6 +1,6 @@
 #include "server/worker_protocol.h"
 
-#include <algorithm>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -48,58 +48,60 @@ const std::string& JobIdOf(const polytrain::v1::WorkerMessage& message) {
   }
 }
 
-bool HasPointOfUnknownKind(const polytrain::v1::WorkerMessage& message) {
-  if (!message.has_metrics()) return false;
-  for (const polytrain::v1::MetricPoint& point : message.metrics().points()) {
-    if (!polytrain::v1::MetricPoint::Kind_IsValid(point.kind())) return true;
+// The index of the first metric point of a kind this coordinator does not know; -1 when none.
+int FirstPointOfUnknownKind(const polytrain::v1::WorkerMessage& message) {
+  if (!message.has_metrics()) return -1;
+  const auto& points = message.metrics().points();
+  for (int i = 0; i < points.size(); ++i) {
+    if (!polytrain::v1::MetricPoint::Kind_IsValid(points[i].kind())) return i;
   }
-  return false;
+  return -1;
 }
 
 }  // namespace
 
-int WorkerProtocol::DropPointsOfUnknownKinds(polytrain::v1::MetricBatch* batch) {
+absl::Status WorkerProtocol::HandleWithUnknownKinds(int64_t session,
+                                                    const polytrain::v1::WorkerMessage& message,
+                                                    int first_unknown) {
+  polytrain::v1::WorkerMessage known = message;
+  auto* points = known.mutable_metrics()->mutable_points();
+  std::vector<bool> unknown(points->size(), false);
   std::set<int> kinds;
-  auto* points = batch->mutable_points();
-  const auto known = std::stable_partition(
-      points->begin(), points->end(), [&kinds](const polytrain::v1::MetricPoint& point) {
-        if (polytrain::v1::MetricPoint::Kind_IsValid(point.kind())) return true;
-        kinds.insert(point.kind());
-        return false;
-      });
-  const int dropped = static_cast<int>(points->end() - known);
-  points->DeleteSubrange(static_cast<int>(known - points->begin()), dropped);
-  std::lock_guard<std::mutex> lock(unknown_kinds_mu_);
-  for (const int kind : kinds) {
-    // At most kMaxUnknownKindsLogged kinds are said: a hostile worker's every int32 is not.
-    if (unknown_kinds_logged_.size() < kMaxUnknownKindsLogged &&
-        unknown_kinds_logged_.insert(kind).second) {
-      spdlog::warn(
-          "{}: dropped metric points of kind {}, which this coordinator does not know (from a "
-          "newer worker?); the rest of their batches are kept (said once per kind)",
-          batch->job_id(), kind);
+  for (int i = first_unknown; i < points->size(); ++i) {
+    polytrain::v1::MetricPoint& point = (*points)[i];
+    if (polytrain::v1::MetricPoint::Kind_IsValid(point.kind())) continue;
+    unknown[i] = true;
+    kinds.insert(point.kind());
+    point.set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
+  }
+  POLYTRAIN_RETURN_IF_ERROR(ValidateWorkerMessage(known));
+  int kept = 0;  // the known points moved to the front in their order, the rest cut off
+  for (int i = 0; i < points->size(); ++i) {
+    if (unknown[i]) continue;
+    if (kept != i) points->SwapElements(kept, i);
+    ++kept;
+  }
+  points->DeleteSubrange(kept, points->size() - kept);
+  {
+    std::lock_guard<std::mutex> lock(unknown_kinds_mu_);
+    for (const int kind : kinds) {
+      // At most kMaxUnknownKindsLogged kinds are said: a hostile worker's every int32 is not.
+      if (unknown_kinds_logged_.size() < kMaxUnknownKindsLogged &&
+          unknown_kinds_logged_.insert(kind).second) {
+        spdlog::warn(
+            "{}: dropped metric points of kind {}, which this coordinator does not know (from a "
+            "newer worker?); the rest of their batches are kept (said once per kind)",
+            known.metrics().job_id(), kind);
+      }
     }
   }
-  return dropped;
+  return Dispatch(session, known);
 }
 
 absl::Status WorkerProtocol::Handle(int64_t session, const polytrain::v1::WorkerMessage& message) {
   absl::Status status;
-  if (HasPointOfUnknownKind(message)) {
-    // Checked as sent, its unknown kinds aside, so that a refusal names the worker's own index;
-    // then handled without them.
-    polytrain::v1::WorkerMessage known = message;
-    for (polytrain::v1::MetricPoint& point : *known.mutable_metrics()->mutable_points()) {
-      if (!polytrain::v1::MetricPoint::Kind_IsValid(point.kind())) {
-        point.set_kind(polytrain::v1::MetricPoint::KIND_TRAIN);
-      }
-    }
-    status = ValidateWorkerMessage(known);
-    if (status.ok()) {
-      known = message;
-      DropPointsOfUnknownKinds(known.mutable_metrics());
-      status = Dispatch(session, known);
-    }
+  if (const int first_unknown = FirstPointOfUnknownKind(message); first_unknown >= 0) {
+    status = HandleWithUnknownKinds(session, message, first_unknown);
   } else {
     status = ValidateWorkerMessage(message);
     if (status.ok()) status = Dispatch(session, message);

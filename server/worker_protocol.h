@@ -55,9 +55,11 @@ class WorkerProtocol {
   void EndRefusedReport(int64_t session, const polytrain::v1::WorkerMessage& message,
                         const absl::Status& why);
 
-  // Drops the points of kinds the enum does not have from `batch`: how many, logged once per
-  // kind.
-  int DropPointsOfUnknownKinds(polytrain::v1::MetricBatch* batch);
+  // Handles a metric batch with points of kinds the enum does not have (from a newer worker),
+  // the first at `first_unknown`: checked as sent (those kinds read as KIND_TRAIN, so that a
+  // refusal names the worker's own index), then dispatched without them, each kind logged once.
+  absl::Status HandleWithUnknownKinds(int64_t session, const polytrain::v1::WorkerMessage& message,
+                                      int first_unknown);
 
   Scheduler* const scheduler_;
   CoordinatorMetrics* const metrics_;
