@@ -1,6 +1,7 @@
 #include "client/loss_grid.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/proto_file.h"
@@ -8,6 +9,16 @@
 #include "loss/spec/loss_spec.h"
 
 namespace polytrain {
+
+std::string LossFormNames() {
+  std::vector<std::string> names;
+  const google::protobuf::OneofDescriptor* forms =
+      polytrain::v1::LossSpec::descriptor()->FindOneofByName("form");
+  for (int i = 0; forms != nullptr && i < forms->field_count(); ++i) {
+    names.push_back(forms->field(i)->name());
+  }
+  return absl::StrJoin(names, ", ");
+}
 
 polytrain::v1::LossSpec WithOptionsOf(const polytrain::v1::LossSpec& options_of,
                                       const polytrain::v1::LossSpec& form) {
@@ -36,10 +47,26 @@ absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(
   for (absl::string_view dim : absl::StrSplit(grid, ';', absl::SkipWhitespace())) {
     const std::vector<std::string> sides = absl::StrSplit(dim, absl::MaxSplits('=', 1));
     const std::vector<std::string> path = absl::StrSplit(sides[0], '.');
+    const std::string dim_preset(absl::StripAsciiWhitespace(path[0]));
+    // What was meant, when it is no form's field (probe DH: "label_smoothing=0,0.1" and
+    // "optimizer.learning_rate=..." got the format's or protobuf's words only).
+    const google::protobuf::FieldDescriptor* named =
+        polytrain::v1::LossSpec::descriptor()->FindFieldByName(dim_preset);
+    if (sides.size() == 2 && named != nullptr && named->containing_oneof() == nullptr) {
+      return invalid(absl::StrCat("'", dim_preset,
+                                  "' is an option of every loss, not a form's field: give one "
+                                  "--loss per value (e.g. --loss 'cross_entropy {} ",
+                                  dim_preset, ": ...')"));
+    }
+    if (sides.size() == 2 && path.size() == 2 && !path[0].empty() && named == nullptr) {
+      return invalid(
+          absl::StrCat("'", dim_preset, "' is not a loss form (one of: ", LossFormNames(),
+                       "). A sweep varies the loss only: for other fields, sweep once per value "
+                       "(--set FIELD=V) and compare the sweeps together (polyctl compare ID...)"));
+    }
     if (sides.size() != 2 || path.size() != 2 || path[0].empty() || path[1].empty()) {
       return invalid("each dimension reads PRESET.FIELD=V1,V2,... (e.g. poly1.epsilon=0,1,2)");
     }
-    const std::string dim_preset(absl::StripAsciiWhitespace(path[0]));
     if (!preset.empty() && dim_preset != preset) {
       return invalid("all dimensions must vary the same preset");
     }

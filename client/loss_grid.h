@@ -20,6 +20,9 @@ inline constexpr int kMaxGridLosses = 100;
 absl::StatusOr<std::vector<polytrain::v1::LossSpec>> ExpandLossGrid(
     const std::string& grid, const polytrain::v1::LossSpec& options_of = {});
 
+// The loss forms a LossSpec takes ("cross_entropy, poly1, ..."), for errors.
+std::string LossFormNames();
+
 // `form`'s form (poly1 {...}, focal {...}, ...) with the other fields of `options_of`.
 polytrain::v1::LossSpec WithOptionsOf(const polytrain::v1::LossSpec& options_of,
                                       const polytrain::v1::LossSpec& form);

@@ -66,6 +66,23 @@ TEST(LossGridTest, ErrorsNameTheGrid) {
       "--loss-grid 'focal.gamma=1;poly1.epsilon=1': all dimensions must vary the same preset");
   EXPECT_NE(ExpandLossGrid("poly1.epslon=1").status().message().find("does not parse"),
             std::string::npos);
+  // What a user moving from a hyperparameter sweep tries (probe DH) is said as such.
+  EXPECT_EQ(ExpandLossGrid("label_smoothing=0,0.1").status().message(),
+            "--loss-grid 'label_smoothing=0,0.1': 'label_smoothing' is an option of every loss, "
+            "not a form's field: give one --loss per value (e.g. --loss 'cross_entropy {} "
+            "label_smoothing: ...')");
+  const std::string optimizer(
+      ExpandLossGrid("optimizer.learning_rate=0.01,0.1").status().message());
+  EXPECT_EQ(optimizer.rfind("--loss-grid 'optimizer.learning_rate=0.01,0.1': 'optimizer' is not "
+                            "a loss form (one of: cross_entropy, ",
+                            0),
+            0u)
+      << optimizer;
+  EXPECT_NE(optimizer.find("A sweep varies the loss only: for other fields, sweep once per "
+                           "value (--set FIELD=V) and compare the sweeps together (polyctl "
+                           "compare ID...)"),
+            std::string::npos)
+      << optimizer;
   std::string many = "poly1.epsilon=";
   for (int i = 0; i < 101; ++i) many += (i ? "," : "") + std::to_string(i);
   const std::string refused(ExpandLossGrid(many).status().message());

@@ -132,6 +132,10 @@ expect 0 '"state":"JOB_STATE_SUCCEEDED"' -- get "$job" --format json
 # Fields at zero are printed too (a script reading .attempts or .jobs[] finds them), and an
 # empty list is [] (jq '.jobs[]' failed on {}).
 expect 0 '"priority":0' -- get "$job" --format json
+# A job's record given back as a spec is said to be one (probe DH).
+cp "$tmp/out" "$tmp/job-record.json"
+expect 1 'the file holds a whole Job, as polyctl get --format json prints it: its "spec" is the JobSpec to give' \
+  -- submit "$tmp/job-record.json" --dry-run
 expect 0 '"jobs":[]' -- list --state paused --format json
 expect 0 '"jobs":[]' -- list --state PAUSED --format JSON  # words in any case, --state as --format
 expect 0 "cli-one" -- list --label team=cli
@@ -366,8 +370,18 @@ expect 4 "sweep_id: no jobs in sweep sweep-000000000000" -- compare --sweep swee
 expect 4 "--sweep: no sweep sweep-000000000000" -- list --sweep sweep-000000000000
 expect 1 "sweep_id: not a sweep id (\"sweep-\" and 12 lowercase hex digits" -- compare --sweep sweep-none
 expect 1 "--sweep: not a sweep id (" -- list --sweep sweep-none
-expect 2 "compare needs job ids or --sweep ID (one of them)" -- compare
-expect 2 "compare needs job ids or --sweep ID (one of them)" -- compare "$job" --sweep "$sweep"
+expect 2 "compare needs job ids, sweep ids or --sweep ID" -- compare
+# Jobs and sweeps together, or sweeps by id among the ids: every job of each, once (probe DH:
+# a variant could not be compared with the sweep it came from).
+for args in "$job --sweep $sweep" "$sweep $job" "$job $sweep --sweep $sweep"; do
+  # shellcheck disable=SC2086 # the ids are words
+  expect 0 '"jobs"' -- compare $args --format json
+  checks=$((checks + 1))
+  /usr/bin/python3 -c 'import json, sys; jobs = json.load(open(sys.argv[1]))["jobs"]; assert len(jobs) == 10 and len({j["job_id"] for j in jobs}) == 10, len(jobs)' "$tmp/out" ||
+    fail "compare $args: not the job and the sweep's 9: $(head -c 300 "$tmp/out")"
+done
+expect 4 "sweep-000000000000: no sweep sweep-000000000000" -- compare "$job" sweep-000000000000
+expect 4 "--sweep: no sweep sweep-000000000000" -- compare --sweep "$sweep" --sweep sweep-000000000000
 expect 1 "--plot $tmp/x.jpg: the file must end in .svg or .png" -- compare "$job" --plot "$tmp/x.jpg"
 checks=$((checks + 1))
 grep -q "eval_accuracy by loss" "$tmp/out" && fail "compare printed its table before refusing --plot"

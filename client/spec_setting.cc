@@ -87,9 +87,14 @@ absl::Status ApplySetting(const std::string& flag, const std::string& setting, M
     others |= other != field && named.GetLocation(other, other->is_repeated() ? 0 : -1).line >= 0;
   }
   if (!ok || others) {
+    // "lr=0.01,0.1" is a sweep's wish, which --set cannot be (probe DH).
+    const bool several = !field->is_repeated() && absl::StrContains(value, ',');
     return absl::InvalidArgumentError(absl::StrCat(
         flag, " ", Quote(setting), ": ", path, ": not a value of this field",
-        ok ? " (it goes on past the value)" : absl::StrCat(" (", complaint.text(), ")")));
+        ok ? " (it goes on past the value)" : absl::StrCat(" (", complaint.text(), ")"),
+        several ? "; it takes one value: to train with several, submit (or sweep) once per "
+                  "value and compare the jobs or sweeps together (polyctl compare ID...)"
+                : ""));
   }
   parent->GetReflection()->ClearField(parent, field);
   parent->MergeFrom(*parsed);  // a oneof member clears the one that was set

@@ -67,6 +67,12 @@ TEST(SpecSettingTest, ARefusedSettingNamesItAndChangesNothing) {
   EXPECT_EQ(refused({"batch_size=1 epochs: 3"}),
             "--set 'batch_size=1 epochs: 3': batch_size: not a value of this field (it goes on "
             "past the value)");
+  // Several values, as a sweep would take them: said how to train with each (probe DH).
+  EXPECT_EQ(refused({"optimizer.learning_rate=0.01,0.1"}),
+            "--set 'optimizer.learning_rate=0.01,0.1': optimizer.learning_rate: not a value of "
+            "this field (Expected identifier, got: 0.1); it takes one value: to train with "
+            "several, submit (or sweep) once per value and compare the jobs or sweeps together "
+            "(polyctl compare ID...)");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "cli/exit_codes.h"
 #include "client/commands/commands.h"
 #include "client/job_output.h"
+#include "common/proto_file.h"
 
 namespace polytrain::command_support {
 
@@ -29,6 +30,20 @@ absl::Status MayHaveBeenDone(absl::Status status, const CoordinatorClient& clien
                      status.message(), "); it may have ", done, " meanwhile: `", check, "` tells"));
   }
   return status;
+}
+
+absl::Status ReadJobSpecFile(const std::string& path, polytrain::v1::JobSpec* spec) {
+  absl::Status read = ReadProtoFile(path, spec);
+  if (read.ok() || read.code() != absl::StatusCode::kInvalidArgument) return read;
+  // A job's record saved to resubmit it (probe DH: "end_time: no such field" said nothing).
+  polytrain::v1::Job job;
+  if (ReadProtoFile(path, &job).ok() && job.has_spec()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(read.message(),
+                     " (the file holds a whole Job, as polyctl get --format json "
+                     "prints it: its \"spec\" is the JobSpec to give)"));
+  }
+  return read;
 }
 
 absl::Status ApplyLabels(const std::vector<std::string>& labels,

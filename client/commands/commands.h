@@ -44,6 +44,9 @@ int Fail(const absl::Status& status);
 // been made, with how to tell (`check`: a polyctl command). Any other status is returned as is.
 absl::Status MayHaveBeenDone(absl::Status status, const CoordinatorClient& client,
                              const std::string& done, const std::string& check);
+// The JobSpec in the spec file at `path` (ReadProtoFile); a file that holds a whole Job (as
+// polyctl get --format json prints it) is said to be one, pointing at its "spec".
+absl::Status ReadJobSpecFile(const std::string& path, polytrain::v1::JobSpec* spec);
 // KEY=VALUE pairs (--label) into a label map.
 absl::Status ApplyLabels(const std::vector<std::string>& labels,
                          google::protobuf::Map<std::string, std::string>* into);

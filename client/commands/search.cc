@@ -77,17 +77,6 @@ struct SearchOptions {
   UploadFlags upload;
 };
 
-// The loss forms a LossSpec takes ("cross_entropy, poly1, ..."), for errors.
-std::string LossForms() {
-  std::vector<std::string> names;
-  const google::protobuf::OneofDescriptor* forms =
-      polytrain::v1::LossSpec::descriptor()->FindOneofByName("form");
-  for (int i = 0; forms != nullptr && i < forms->field_count(); ++i) {
-    names.push_back(forms->field(i)->name());
-  }
-  return absl::StrJoin(names, ", ");
-}
-
 // "poly1.epsilon=-1:10" or "focal.gamma=0.1:5:log".
 absl::StatusOr<polytrain::v1::ParameterRange> ParseRange(const std::string& text) {
   const std::vector<std::string> sides = absl::StrSplit(text, absl::MaxSplits('=', 1));
@@ -112,7 +101,7 @@ absl::StatusOr<polytrain::v1::ParameterRange> ParseRange(const std::string& text
 
 absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptions& options) {
   polytrain::v1::SubmitSweepRequest request;
-  POLYTRAIN_RETURN_IF_ERROR(ReadProtoFile(options.file, request.mutable_base()));
+  POLYTRAIN_RETURN_IF_ERROR(ReadJobSpecFile(options.file, request.mutable_base()));
   POLYTRAIN_RETURN_IF_ERROR(ApplySettings("--set", options.settings, request.mutable_base()));
   POLYTRAIN_RETURN_IF_ERROR(ApplyLabels(options.labels, request.mutable_base()->mutable_labels()));
   LossSearch& search = *request.mutable_search();
@@ -138,8 +127,10 @@ absl::StatusOr<polytrain::v1::SubmitSweepRequest> BuildRequest(const SearchOptio
           polytrain::v1::LossSpec::descriptor()->FindFieldByName(form);
       if (named == nullptr || named->containing_oneof() == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "--range ", field, ": '", form, "' is not a loss form (one of: ", LossForms(),
-            "); or give the form with --loss"));
+            "--range ", field, ": '", form, "' is not a loss form (one of: ", LossFormNames(),
+            "); or give the form with --loss. A search varies the loss only: for other fields, "
+            "search once per value (--set FIELD=V) and compare the searches (polyctl compare "
+            "ID...)"));
       }
       loss = absl::StrCat(form, " {}");
     }

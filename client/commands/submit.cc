@@ -33,7 +33,7 @@ struct SubmitOptions {
 int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
   polytrain::v1::SubmitJobRequest request;
   polytrain::v1::JobSpec& spec = *request.mutable_spec();
-  if (absl::Status s = ReadProtoFile(options.file, &spec); !s.ok()) return Fail(s);
+  if (absl::Status s = ReadJobSpecFile(options.file, &spec); !s.ok()) return Fail(s);
   if (absl::Status s = ApplySettings("--set", options.settings, &spec); !s.ok()) return Fail(s);
   if (!options.loss.empty()) {
     if (absl::Status s =

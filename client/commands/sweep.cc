@@ -31,7 +31,9 @@ struct SweepOptions {
 
 int RunSweep(const SweepOptions& options, CoordinatorClient& client) {
   polytrain::v1::SubmitSweepRequest request;
-  if (absl::Status s = ReadProtoFile(options.file, request.mutable_base()); !s.ok()) return Fail(s);
+  if (absl::Status s = ReadJobSpecFile(options.file, request.mutable_base()); !s.ok()) {
+    return Fail(s);
+  }
   if (absl::Status s = ApplySettings("--set", options.settings, request.mutable_base()); !s.ok()) {
     return Fail(s);
   }

@@ -71,6 +71,24 @@ class ListingTest(ServiceTestCase):
             warnings.simplefilter("error")  # the same setup: no warning
             self.client.compare(job_ids=[first.id, self.client.submit(SMALL_JOB).id])
 
+    def test_compare_as_a_message_has_what_polyctl_compare_json_has(self):
+        jobs = [self.client.submit(SMALL_JOB), self.client.submit(
+            SMALL_JOB.replace("poly1 { epsilon: 1 }", "cross_entropy {}"))]
+        for job in jobs:
+            self.assertEqual(state_name(self.client.wait(job.id)), "succeeded")
+        compared = self.client.compare(job_ids=[job.id for job in jobs], as_message=True)
+        self.assertIsInstance(compared, coordinator_pb2.CompareJobsResponse)
+        self.assertEqual((compared.metric, compared.baseline_loss), ("eval_accuracy", "ce"))
+        self.assertEqual(sorted(row.loss_name for row in compared.losses), ["ce", "poly1(e=1)"])
+        self.assertEqual({curve.job_id for curve in compared.curves}, {job.id for job in jobs})
+        for curve in compared.curves:
+            self.assertEqual(len(curve.eval_steps), 2)  # an evaluation per epoch
+            self.assertEqual(len(curve.eval_values), 2)
+            self.assertGreater(len(curve.train_loss), 0)
+        with self.assertRaises(polytrain.ArgumentError) as error:
+            self.client.compare(job_ids=[jobs[0].id], per_job=True, as_message=True)
+        self.assertTrue(error.exception.message.startswith("per_job: leave it out"))
+
     def test_jobs_by_state_names_as_polyctl_takes_them_and_enum_names_and_values(self):
         job = self.client.submit(SMALL_JOB)
         self.assertEqual(state_name(self.client.wait(job.id)), "succeeded")

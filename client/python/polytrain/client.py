@@ -336,11 +336,20 @@ class Client(ArtifactCalls):
                                         MAX_REQUESTED_METRIC_POINTS)))
         return _messages.rows(response.points)
 
-    def compare(self, job_ids=(), sweep_id="", metric="", baseline_loss="", per_job=False):
+    def compare(self, job_ids=(), sweep_id="", metric="", baseline_loss="", per_job=False,
+                as_message=False):
         """CompareJobs as rows: one per loss (runs, mean, std, ci95, p against the baseline), or
         with `per_job` one per job. Jobs given by id that differ in more than their loss and seed
-        are compared all the same, with a UserWarning saying which fields differ."""
+        are compared all the same, with a UserWarning saying which fields differ. With
+        `as_message`, the CompareJobsResponse whole, as polyctl compare --format json prints it:
+        `metric` and `baseline_loss` (what the coordinator chose when left out), `losses`,
+        `jobs` and `curves` (each job's evaluations of the metric and its train loss by step,
+        to plot)."""
         _arguments.boolean(per_job, "per_job")
+        _arguments.boolean(as_message, "as_message")
+        if per_job and as_message:
+            raise ArgumentError("per_job: leave it out with as_message (the message holds the "
+                                "per-job rows, in `jobs`, and the per-loss ones, in `losses`)")
         response = self._call(self._stub.CompareJobs, coordinator_pb2.CompareJobsRequest(
             job_ids=_arguments.texts(job_ids, "job_ids"),
             sweep_id=_arguments.text(sweep_id, "sweep_id"),
@@ -348,4 +357,6 @@ class Client(ArtifactCalls):
             baseline_loss=_arguments.text(baseline_loss, "baseline_loss")))
         if response.note:
             warnings.warn(response.note, stacklevel=2)
+        if as_message:
+            return response
         return _messages.rows(response.jobs if per_job else response.losses)
