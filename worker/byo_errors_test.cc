@@ -182,6 +182,9 @@ TEST_F(ByoTest, AWrongTensorFileNamesTheKey) {
   EXPECT_EQ(CreateError(Job(model, "mlp.pt")),
             f + "not a file torch.save wrote: a TorchScript module (torch.jit.save); the tensors "
                 "file is a dict of tensors saved with torch.save({\"train_x\": ..., ...})");
+  EXPECT_EQ(CreateError(Job(model, "numpy_arrays.pt")),
+            f + "holds numpy arrays, which LibTorch cannot read: save torch tensors "
+                "(torch.from_numpy(array)) in the dict");
   EXPECT_EQ(CreateError(Job(model, "legacy.pt")),
             f + "torch.save's legacy format (before torch 1.6, or "
                 "_use_new_zipfile_serialization=False); save it again with torch.save and the "

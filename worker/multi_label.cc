@@ -12,9 +12,16 @@ namespace polytrain {
 absl::Status CheckMultiLabelJob(const loss::LossConfig& config, const Dataset& data,
                                 bool validation_from_train) {
   // A single label per row is more often class indices saved as a column ([N, 1]) than one
-  // binary task.
-  const std::string column_hint =
-      data.classes == 1 ? " (class indices? save train_y as [N], not [N, 1])" : "";
+  // binary task, and rows of one 1 each are one class per sample saved one-hot (probe DH).
+  std::string column_hint;
+  if (data.classes == 1) {
+    column_hint = " (class indices? save train_y as [N], not [N, 1])";
+  } else if (config.activation != loss::Activation::kSigmoid &&
+             data.train.y.sum(1).eq(1).all().item<bool>()) {
+    column_hint =
+        "; or, as its rows of one 1 each say one class per sample, save them as class "
+        "indices: train_y.argmax(1)";
+  }
   if (config.activation != loss::Activation::kSigmoid) {
     return InvalidField(
         "spec.loss.activation",

@@ -128,6 +128,11 @@ TEST_F(MultiLabelTest, WrongMultiLabelJobsNameTheField) {
             "spec.loss.activation: a softmax loss takes one class per sample, and the train_y of "
             "spec.dataset.tensors.path holds multi-label targets [1200, 5]: set activation: "
             "ACTIVATION_SIGMOID");
+  EXPECT_EQ(CreateError(Job("multi_label_one_hot.pt", "poly1 { epsilon: 1 }")),
+            "spec.loss.activation: a softmax loss takes one class per sample, and the train_y of "
+            "spec.dataset.tensors.path holds multi-label targets [1200, 5]: set activation: "
+            "ACTIVATION_SIGMOID; or, as its rows of one 1 each say one class per sample, save "
+            "them as class indices: train_y.argmax(1)");
   EXPECT_EQ(CreateError(Job("multi_label_two.pt")),
             f + "train_y holds the target 2 (label 3); multi-label targets lie in [0, 1] (a value "
                 "meaning \"unknown\" needs spec.loss.ignore_index)");

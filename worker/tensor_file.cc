@@ -251,6 +251,12 @@ absl::Status ReadTensorFile(const std::string& file, const std::string& field, D
                           "LibTorch cannot read; a tensors file is one dict of tensors with "
                           "train_x, train_y, test_x and test_y");
     }
+    // numpy arrays saved by torch.save: said so, not as a file torch.save did not write.
+    if (absl::StrContains(why, "numpy")) {
+      return InvalidField(field,
+                          "holds numpy arrays, which LibTorch cannot read: save torch tensors "
+                          "(torch.from_numpy(array)) in the dict");
+    }
     return InvalidField(field, absl::StrCat("not a file torch.save wrote: ", CutError(why)));
   }
   for (const char* key : {"train_x", "train_y", "test_x", "test_y"}) {

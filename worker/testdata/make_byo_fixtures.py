@@ -328,6 +328,9 @@ def save_multi_label_files(out):
     torch.save(dict(good, test_y=ty[:, :4]), f"{out}/multi_label_four_test_labels.pt")
     torch.save(dict(good, test_y=ty.argmax(1)), f"{out}/multi_label_class_test.pt")
     torch.save(dict(good, train_y=y[:, :0]), f"{out}/multi_label_no_labels.pt")
+    # One class per sample saved one-hot, a softmax task's common mistake.
+    one_hot = torch.nn.functional.one_hot(torch.arange(1200) % 5, 5).float()
+    torch.save(dict(good, train_y=one_hot), f"{out}/multi_label_one_hot.pt")
     torch.save(dict(good, train_y=y[:-1]), f"{out}/multi_label_short.pt")
     torch.save(dict(good, train_y=torch.full_like(y, -1)), f"{out}/multi_label_all_unknown.pt")
     classes = torch.randint(0, 3, (1200, 1))  # class indices saved as a column by mistake
@@ -408,6 +411,8 @@ def main():
     huge[3, 4] = 1e300  # finite in float64, infinite as the float32 the worker trains in
     torch.save(dict(good, train_x=huge), f"{out}/float32_overflow.pt")
     torch.save(good, f"{out}/legacy.pt", _use_new_zipfile_serialization=False)
+    # numpy arrays saved by torch.save, a common slip (probe DH).
+    torch.save({k: v.numpy() for k, v in good.items()}, f"{out}/numpy_arrays.pt")
     torch.save(dict(good, train_x=x.clone().requires_grad_()), f"{out}/requires_grad.pt")
     torch.save({k: v for k, v in good.items() if k != "test_y"}, f"{out}/no_test_y.pt")
     torch.save(dict(good, train_x=x.reshape(1200, 20, 1, 1, 1)), f"{out}/five_dims.pt")
