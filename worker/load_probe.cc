@@ -56,8 +56,13 @@ int Spawn(const std::string& binary, std::vector<std::string> args, int input, p
 
 // A child started ahead, LibTorch loaded, waiting on its stdin (a socket) for the file to load:
 // starting one costs LibTorch's start-up (~0.45 s, most of a probe's time), which a job then
-// does not wait for. One waits at a time; taking it starts the next, from a thread that lives
-// as long as the worker (a child dies with the thread that started it: PR_SET_PDEATHSIG).
+// does not wait for. kWaitingChildren wait at a time, so that a job naming its own model and
+// data (two probes, one right after the other) waits for neither start-up (probe DH: the second
+// file waited 0.6-2.3 s for a child of its own); taking one starts the next, from a thread that
+// lives as long as the worker (a child dies with the thread that started it: PR_SET_PDEATHSIG).
+// Each waiting child holds ~60 MB of its own memory (LibTorch's files are shared).
+constexpr size_t kWaitingChildren = 2;
+
 struct WaitingChild {
   pid_t pid = 0;
   int socket = -1;  // our end of its stdin
@@ -67,23 +72,23 @@ class ChildPool {
  public:
   // Off (empty) or `binary`; a child waiting for another binary is ended.
   void Enable(const std::string& binary) {
-    WaitingChild old;
+    std::vector<WaitingChild> old;
     uint64_t generation = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       binary_ = binary;
-      old = waiting_;
-      waiting_ = WaitingChild{};
+      old.swap(waiting_);
       generation = ++generation_;
       enabling_ = !binary.empty();
     }
-    End(old);
+    for (const WaitingChild& child : old) End(child);
     if (binary.empty()) return;
-    // The first from this thread (the worker's main, which outlives every job).
+    // The first from this thread (the worker's main, which outlives every job); the refill
+    // thread starts the others.
     StartOne(binary, generation);
     std::lock_guard<std::mutex> lock(mu_);
     if (generation == generation_) enabling_ = false;
-    refill_.notify_one();  // a take while this started its child was not refilled
+    refill_.notify_one();
     if (!started_) {
       started_ = true;
       std::thread([this] { Refill(); }).detach();
@@ -95,13 +100,13 @@ class ChildPool {
     return binary_;
   }
 
-  // The waiting child, if one is; the next is started meanwhile.
+  // The child waiting longest, if one is; the next is started meanwhile.
   std::optional<WaitingChild> Take() {
     std::lock_guard<std::mutex> lock(mu_);
     refill_.notify_one();  // also when none waits: one that could not start is tried again
-    if (waiting_.pid == 0) return std::nullopt;
-    const WaitingChild taken = waiting_;
-    waiting_ = WaitingChild{};
+    if (waiting_.empty()) return std::nullopt;
+    const WaitingChild taken = waiting_.front();
+    waiting_.erase(waiting_.begin());
     return taken;
   }
 
@@ -128,8 +133,8 @@ class ChildPool {
     WaitingChild stale{pid, sockets[0]};
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (generation == generation_ && waiting_.pid == 0) {
-        waiting_ = stale;
+      if (generation == generation_ && waiting_.size() < kWaitingChildren) {
+        waiting_.push_back(stale);
         stale = WaitingChild{};
       }
     }
@@ -140,7 +145,9 @@ class ChildPool {
   void Refill() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      refill_.wait(lock, [this] { return waiting_.pid == 0 && !binary_.empty() && !enabling_; });
+      refill_.wait(lock, [this] {
+        return waiting_.size() < kWaitingChildren && !binary_.empty() && !enabling_;
+      });
       const std::string binary = binary_;
       const uint64_t generation = generation_;
       lock.unlock();
@@ -156,10 +163,10 @@ class ChildPool {
   std::mutex mu_;
   std::condition_variable refill_;
   std::string binary_;
-  WaitingChild waiting_;
-  uint64_t generation_ = 0;  // of binary_: a child started for an earlier one is not kept
+  std::vector<WaitingChild> waiting_;  // oldest first, at most kWaitingChildren
+  uint64_t generation_ = 0;            // of binary_: a child started for an earlier one is not kept
   // Enable is starting the first child for binary_: the refill thread, back from starting one
-  // for an earlier binary, must not start a second beside it.
+  // for an earlier binary, must not start another meanwhile.
   bool enabling_ = false;
   bool started_ = false;
 };

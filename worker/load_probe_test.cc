@@ -98,9 +98,10 @@ bool WaitForLines(const std::string& path, int lines) {
   return true;
 }
 
-// A child is started ahead, before any job asks (so a job does not wait for LibTorch's start):
-// it takes the file on its input, and taking it starts the next. The stand-in logs each start
-// and crashes unless it was started ahead and given exactly the request.
+// Two children are started ahead, before any job asks (so a job naming its model and its data
+// waits for no LibTorch start): each takes a file on its input, and taking one starts the next.
+// The stand-in logs each start and crashes unless it was started ahead and given exactly the
+// request.
 TEST_F(LoadProbeTest, AChildStartedAheadTakesTheFileOnItsInput) {
   const std::string starts = ::testing::TempDir() + "/probe_child_starts";
   std::remove(starts.c_str());
@@ -111,14 +112,16 @@ TEST_F(LoadProbeTest, AChildStartedAheadTakesTheFileOnItsInput) {
                       << "[ \"$(tr '\\0' '|')\" = 'tensors|data dir/x.pt|' ] || kill -SEGV $$\n";
   chmod(path.c_str(), 0755);
   EnableLoadProbe(path);
-  ASSERT_TRUE(WaitForLines(starts, 1));  // started ahead, before any probe
+  ASSERT_TRUE(WaitForLines(starts, 2));  // started ahead, before any probe
   EXPECT_TRUE(ProbeLoad("data dir/x.pt", ProbedFile::kTensors, "f").ok());
-  EXPECT_TRUE(WaitForLines(starts, 2));  // the next one, started by the take
-  EXPECT_EQ(Lines(starts), 2);
-  // Turned off, the waiting child is ended and no other starts.
+  EXPECT_TRUE(WaitForLines(starts, 3));  // the next one, started by the take
+  EXPECT_TRUE(ProbeLoad("data dir/x.pt", ProbedFile::kTensors, "f").ok());
+  EXPECT_TRUE(WaitForLines(starts, 4));
+  EXPECT_EQ(Lines(starts), 4);
+  // Turned off, the waiting children are ended and no other starts.
   EnableLoadProbe("");
   EXPECT_TRUE(ProbeLoad("x.pt", ProbedFile::kTensors, "f").ok());
-  EXPECT_EQ(Lines(starts), 2);
+  EXPECT_EQ(Lines(starts), 4);
 }
 
 }  // namespace

@@ -331,15 +331,17 @@ code=$?
 check '[[ $code -eq 6 ]] && grep -qF "polytrain-worker: ran past spec.time_limit_seconds (2 s) and did not stop within 5 s of its cancel (stuck in the model'"'"'s code or in reading a file); ended" "$tmp/err"' \
   "a stuck run: exit $code: $(cat "$tmp/err")"
 
-# The load probe's child of worker $1, held stopped (SIGSTOP) once it exists: its pid, or nothing.
+# The load probe's children of worker $1 (two are started ahead), held stopped (SIGSTOP) once
+# one exists, whichever a probe takes: their pids, or nothing.
 stop_probe_child() {
   local found=""
   for _ in $(seq 1000); do
-    found=$(pgrep -P "$1" -f -- --probe_torch_load | head -1)
+    found=$(pgrep -P "$1" -f -- --probe_torch_load | tr '\n' ' ')
     [[ -n "$found" ]] && break
     sleep 0.01
   done
-  [[ -n "$found" ]] && kill -STOP "$found"
+  # shellcheck disable=SC2086 # one word per pid
+  [[ -n "$found" ]] && kill -STOP $found
   echo "$found"
 }
 # A time limit reached while a file is loaded first (in the load probe's child, held stopped
@@ -351,7 +353,12 @@ wait "$loading_pid"
 code=$?
 check '[[ -n "$child" && $code -eq 6 ]] && grep -qF "polytrain-worker: ran past spec.time_limit_seconds (2 s): spec.model.torchscript.path: the job stopped while its file was being loaded" "$tmp/err"' \
   "a time limit while loading: exit $code, child '$child': $(cat "$tmp/err")"
-check '[[ -z "$child" ]] || ! kill -0 "$child" 2>/dev/null' "the stopped probe child $child was left behind"
+# Gone, or a zombie its new parent has not reaped yet (the one waiting unused dies with the
+# worker: PR_SET_PDEATHSIG).
+for pid in $child; do
+  check '! kill -0 "$pid" 2>/dev/null || [[ $(cut -d" " -f3 "/proc/$pid/stat" 2>/dev/null) == Z ]]' \
+    "the stopped probe child $pid was left behind ($(cat "/proc/$pid/stat" 2>/dev/null))"
+done
 # And Ctrl-C there, with a checkpoint directory: nothing to save, said as such.
 "$worker" --spec "$tmp/stuck.txtpb" --data_root "$tmp/stuck" --checkpoint_dir "$tmp/loading-ckpt" \
   --quiet >"$tmp/out" 2>"$tmp/err" &
