@@ -71,22 +71,33 @@ class ListingTest(ServiceTestCase):
             warnings.simplefilter("error")  # the same setup: no warning
             self.client.compare(job_ids=[first.id, self.client.submit(SMALL_JOB).id])
 
-    def test_compare_as_a_message_has_what_polyctl_compare_json_has(self):
-        jobs = [self.client.submit(SMALL_JOB), self.client.submit(
-            SMALL_JOB.replace("poly1 { epsilon: 1 }", "cross_entropy {}"))]
-        for job in jobs:
+    def test_compare_takes_sweeps_and_jobs_and_answers_as_polyctl_compare_json(self):
+        sweep = self.client.sweep(SMALL_JOB.replace("loss { poly1 { epsilon: 1 } }", ""),
+                                  ["cross_entropy {}", "poly1 { epsilon: 1 }"])
+        extra = self.client.submit(SMALL_JOB)
+        for job in list(sweep.jobs) + [extra]:
             self.assertEqual(state_name(self.client.wait(job.id)), "succeeded")
-        compared = self.client.compare(job_ids=[job.id for job in jobs], as_message=True)
+        compared = self.client.compare(sweep_id=sweep.sweep_id, as_message=True)
         self.assertIsInstance(compared, coordinator_pb2.CompareJobsResponse)
         self.assertEqual((compared.metric, compared.baseline_loss), ("eval_accuracy", "ce"))
         self.assertEqual(sorted(row.loss_name for row in compared.losses), ["ce", "poly1(e=1)"])
-        self.assertEqual({curve.job_id for curve in compared.curves}, {job.id for job in jobs})
+        self.assertEqual({curve.job_id for curve in compared.curves},
+                         {job.id for job in sweep.jobs})
         for curve in compared.curves:
             self.assertEqual(len(curve.eval_steps), 2)  # an evaluation per epoch
             self.assertEqual(len(curve.eval_values), 2)
             self.assertGreater(len(curve.train_loss), 0)
+        # A job and sweeps together (one named twice): every job once, as polyctl compare does.
+        mixed = self.client.compare(job_ids=[extra.id], sweep_id=[sweep.sweep_id, sweep.sweep_id],
+                                    per_job=True)
+        self.assertEqual(sorted(row["job_id"] for row in mixed),
+                         sorted([extra.id] + [job.id for job in sweep.jobs]))
+        with self.assertRaises(PolyTrainError) as error:
+            self.client.compare(job_ids=[extra.id], sweep_id=["sweep-000000000000"])
+        self.assertEqual((error.exception.code, error.exception.message),
+                         ("NOT_FOUND", "sweep_id[0]: no sweep sweep-000000000000"))
         with self.assertRaises(polytrain.ArgumentError) as error:
-            self.client.compare(job_ids=[jobs[0].id], per_job=True, as_message=True)
+            self.client.compare(job_ids=[extra.id], per_job=True, as_message=True)
         self.assertTrue(error.exception.message.startswith("per_job: leave it out"))
 
     def test_jobs_by_state_names_as_polyctl_takes_them_and_enum_names_and_values(self):

@@ -339,24 +339,51 @@ class Client(ArtifactCalls):
     def compare(self, job_ids=(), sweep_id="", metric="", baseline_loss="", per_job=False,
                 as_message=False):
         """CompareJobs as rows: one per loss (runs, mean, std, ci95, p against the baseline), or
-        with `per_job` one per job. Jobs given by id that differ in more than their loss and seed
-        are compared all the same, with a UserWarning saying which fields differ. With
-        `as_message`, the CompareJobsResponse whole, as polyctl compare --format json prints it:
-        `metric` and `baseline_loss` (what the coordinator chose when left out), `losses`,
-        `jobs` and `curves` (each job's evaluations of the metric and its train loss by step,
-        to plot)."""
+        with `per_job` one per job. `sweep_id` may be a list of sweep ids: as polyctl compare
+        takes them, several sweeps, or sweeps with `job_ids`, are the ids of all their jobs
+        (each loss's runs pooled across them). Jobs given by id that differ in more than their
+        loss and seed are compared all the same, with a UserWarning saying which fields differ.
+        With `as_message`, the CompareJobsResponse whole, as polyctl compare --format json
+        prints it: `metric` and `baseline_loss` (what the coordinator chose when left out),
+        `losses`, `jobs` and `curves` (each job's evaluations of the metric and its train loss
+        by step, to plot)."""
         _arguments.boolean(per_job, "per_job")
         _arguments.boolean(as_message, "as_message")
         if per_job and as_message:
             raise ArgumentError("per_job: leave it out with as_message (the message holds the "
                                 "per-job rows, in `jobs`, and the per-loss ones, in `losses`)")
-        response = self._call(self._stub.CompareJobs, coordinator_pb2.CompareJobsRequest(
-            job_ids=_arguments.texts(job_ids, "job_ids"),
-            sweep_id=_arguments.text(sweep_id, "sweep_id"),
+        job_ids = _arguments.texts(job_ids, "job_ids")
+        if isinstance(sweep_id, str):  # "": none
+            sweeps = [_arguments.text(sweep_id, "sweep_id")] if sweep_id else []
+        else:
+            sweeps = _arguments.texts(sweep_id, "sweep_id")
+        request = coordinator_pb2.CompareJobsRequest(
             metric=_arguments.text(metric, "metric"),
-            baseline_loss=_arguments.text(baseline_loss, "baseline_loss")))
+            baseline_loss=_arguments.text(baseline_loss, "baseline_loss"))
+        if len(sweeps) == 1 and not job_ids:
+            request.sweep_id = sweeps[0]
+        else:
+            for i, sweep in enumerate(sweeps):
+                job_ids += self._sweep_job_ids(sweep, f"sweep_id[{i}]")
+            # A job named twice, or in two of the sweeps: once. Neither job nor sweep: the
+            # coordinator says what is missing.
+            request.job_ids.extend(dict.fromkeys(job_ids))
+        response = self._call(self._stub.CompareJobs, request)
         if response.note:
             warnings.warn(response.note, stacklevel=2)
         if as_message:
             return response
         return _messages.rows(response.jobs if per_job else response.losses)
+
+    def _sweep_job_ids(self, sweep_id, what):
+        """Every job of the sweep, by id; NOT_FOUND naming `what` when it has none (the sweep
+        unknown, another user's, or every job of it deleted)."""
+        ids = [job.id for job in self.iter_jobs(labels={"sweep": sweep_id})]
+        if not ids:
+            try:
+                self.get_sweep(sweep_id)
+            except PolyTrainError as error:  # its field, "id: ...", is `what` here
+                why = error.message.removeprefix("id: ")
+                raise PolyTrainError(error.code, f"{what}: {why}") from None
+            raise PolyTrainError("NOT_FOUND", f"{what}: no jobs in sweep {sweep_id}")
+        return ids
