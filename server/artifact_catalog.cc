@@ -91,12 +91,16 @@ absl::StatusOr<std::unique_ptr<ArtifactCatalog::Upload>> ArtifactCatalog::BeginU
                                                    "--max_artifact_bytes (",
                                                    max_upload_bytes_, " bytes); nothing sent"));
   }
+  absl::StatusOr<ArtifactQuota::Reservation> reservation;
   {
     std::lock_guard<std::mutex> lock(mu_);
     POLYTRAIN_RETURN_IF_ERROR(TakeUploadSlotLocked(caller.name));
+    // Under mu_, as an upload's store is (which gives its reservation back with its record
+    // made): an upload ending meanwhile is counted once, stored or in flight, never both or
+    // neither.
+    reservation =
+        quota_.Begin(caller, first.sha256(), first.has_size_bytes() ? first.size_bytes() : 0);
   }
-  absl::StatusOr<ArtifactQuota::Reservation> reservation =
-      quota_.Begin(caller, first.sha256(), first.has_size_bytes() ? first.size_bytes() : 0);
   absl::StatusOr<std::unique_ptr<ArtifactStore::Upload>> file =
       reservation.ok() ? files_->Begin(kUserArtifactDir, ArtifactHex(first.sha256()))
                        : reservation.status();
@@ -166,6 +170,7 @@ absl::StatusOr<polytrain::v1::Artifact> ArtifactCatalog::Upload::Finish() {
   POLYTRAIN_RETURN_IF_ERROR(catalog_->quota_.CheckStore(caller_, id, received_));
   POLYTRAIN_RETURN_IF_ERROR(file_->CommitAsWritten().status());
   absl::StatusOr<polytrain::v1::Artifact> stored = catalog_->store_->PutArtifact(record);
+  reservation_ = ArtifactQuota::Reservation();  // its bytes are a record's now, or nothing
   if (!stored.ok()) {
     // Nothing stored means no file either: one no record names could never be listed or
     // deleted (probe CG: a full --db disk left every refused upload's file behind). Under mu_,

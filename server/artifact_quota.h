@@ -50,7 +50,9 @@ class ArtifactQuota {
 
   // For an upload of `id` by `caller` announcing `announced` bytes (0 when it announced none):
   // RESOURCE_EXHAUSTED naming size_bytes when the caller's records, its other uploads in flight
-  // and these bytes would pass the quota.
+  // and these bytes would pass the quota. Its caller serializes it with the stores (CheckStore,
+  // then the record made and the reservation given back), so that an upload ending meanwhile
+  // counts once.
   absl::StatusOr<Reservation> Begin(const Caller& caller, const std::string& id, int64_t announced);
 
   // The last word, as the upload's file is stored (its caller serializes these): the caller's

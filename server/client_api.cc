@@ -57,9 +57,6 @@ absl::StatusOr<polytrain::v1::SubmitSweepResponse> ClientApi::SubmitSweep(
   record.mutable_request()->clear_validate_only();
   record.set_state(polytrain::v1::Sweep::SWEEP_STATE_RUNNING);
   if (!request.client_request_id().empty()) {
-    // Not while its sweep is being deleted (DeleteSweep holds the lock throughout): a retry got
-    // the jobs not deleted yet, answered as the whole sweep (probe DI). After, it is a new one.
-    std::lock_guard<std::mutex> lock(sweep_deletion_mu_);
     absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> retried =
         queries_->RetriedSweep(record);
     if (!retried.ok()) return retried.status();

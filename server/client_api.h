@@ -115,8 +115,7 @@ class ClientApi {
   ArtifactStore* const files_;
   const ClientPolicy policy_;
   // One DeleteSweep at a time: two of one sweep split its jobs between them, and each counted
-  // only its share (the second one now finds it gone, NOT_FOUND). A SubmitSweep retry looks for
-  // its sweep under it too.
+  // only its share (the second one now finds it gone, NOT_FOUND).
   std::mutex sweep_deletion_mu_;
 };
 

@@ -127,9 +127,9 @@ TEST_F(CoordinatorTest, DeletingAJobRemovesItsStoredCheckpointsAndNoOtherJobs) {
   std::filesystem::remove_all(root);
 }
 
-// Two deletes of one job at once (two DeleteJobs, or a DeleteJob beside a DeleteSweep): one is
-// answered with every file it removed, the other NOT_FOUND (probe DI: the files' removal was
-// split between them, and the one answered OK counted only its share).
+// Two DeleteJobs of one job at once (a DeleteSweep or retention beside one takes the same path,
+// DeleteEndedJob): one is answered with every file it removed, the other NOT_FOUND (probe DI:
+// the files' removal was split between them, and the one answered OK counted only its share).
 TEST_F(CoordinatorTest, TwoDeletesOfOneJobAtOnceCountItsFilesOnce) {
   const std::filesystem::path root =
       ::testing::TempDir() + "/job_deletion_race_" + std::to_string(getpid());

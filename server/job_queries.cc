@@ -287,6 +287,21 @@ absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> JobQueries::Re
   }
   absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *stored);
   if (!jobs.ok()) return jobs.status();
+  // Its deletion (DeleteSweep) marks it before its first job goes and removes the mark with the
+  // record: looked for after the jobs were read, a deletion under way or done since says they
+  // may be part of the sweep only (probe DI: answered OK with 3 of 20).
+  absl::StatusOr<std::vector<polytrain::v1::Sweep>> deleting = store_->SweepsBeingDeleted();
+  if (!deleting.ok()) return deleting.status();
+  const bool being_deleted =
+      std::any_of(deleting->begin(), deleting->end(),
+                  [&](const polytrain::v1::Sweep& sweep) { return sweep.id() == record.id(); });
+  if (being_deleted || absl::IsNotFound(store_->GetSweep(record.id()).status())) {
+    return absl::AbortedError(
+        absl::StrCat("client_request_id: ", Quote(record.request().client_request_id()),
+                     " names sweep ", record.id(),
+                     ", which is being deleted (DeleteSweep); send the request again once it is "
+                     "gone, for a new sweep"));
+  }
   polytrain::v1::SubmitSweepResponse response;
   response.set_sweep_id(record.id());
   for (Job& job : *jobs) *response.add_jobs() = std::move(job);

@@ -65,7 +65,8 @@ class JobQueries {
   // A SubmitSweep retried (the same client_request_id, so the same sweep id as `record`): the
   // stored sweep's jobs as the answer, or nullopt when there is no such sweep yet. A retry
   // whose request differs from the stored one is refused (ALREADY_EXISTS naming
-  // client_request_id) rather than merged into it.
+  // client_request_id) rather than merged into it; one whose sweep is being deleted is ABORTED
+  // (sent again once it is gone, it makes a new sweep).
   absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> RetriedSweep(
       const polytrain::v1::Sweep& record) const;
 

@@ -1,6 +1,9 @@
 #include "server/job_retention.h"
 
+#include <condition_variable>
 #include <mutex>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -12,16 +15,50 @@
 #include "spdlog/spdlog.h"
 
 namespace polytrain {
+namespace {
+
+// The jobs being deleted: a second deletion of one waits for the first (then finds it gone),
+// deletions of others go on. Job ids are unique, so one set serves every core in the process.
+class JobsBeingDeleted {
+ public:
+  class Hold {
+   public:
+    Hold(JobsBeingDeleted* jobs, std::string id) : jobs_(jobs), id_(std::move(id)) {}
+    Hold(const Hold&) = delete;  // returned by Take, never copied: the id is freed once
+    Hold& operator=(const Hold&) = delete;
+    ~Hold() {
+      std::lock_guard<std::mutex> lock(jobs_->mu_);
+      jobs_->ids_.erase(id_);
+      jobs_->ended_.notify_all();
+    }
+
+   private:
+    JobsBeingDeleted* jobs_;
+    std::string id_;
+  };
+  Hold Take(const std::string& id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    ended_.wait(lock, [&] { return ids_.count(id) == 0; });
+    ids_.insert(id);
+    return Hold(this, id);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable ended_;
+  std::set<std::string> ids_;  // under mu_
+};
+
+}  // namespace
 
 absl::StatusOr<polytrain::v1::DeleteJobResponse> DeleteEndedJob(Scheduler& scheduler,
                                                                 ArtifactStore* files,
                                                                 const std::string& job_id) {
-  // One deletion at a time, from its check to its record's end: two callers of one job (two
+  // One deletion of a job at a time, from its check to its record's end: two callers (two
   // DeleteJobs, a DeleteJob and a DeleteSweep, retention) split its files' removal between them
-  // otherwise, and the one answered OK counted only its share (probe DI). Deletions are rare
-  // and short; the files of a large checkpoint are the longest part.
-  static std::mutex* const deleting = new std::mutex();
-  std::lock_guard<std::mutex> lock(*deleting);
+  // otherwise, and the one answered OK counted only its share (probe DI).
+  static JobsBeingDeleted* const deleting = new JobsBeingDeleted();  // never destroyed
+  const JobsBeingDeleted::Hold hold = deleting->Take(job_id);
   // The files first: a coordinator stopped between the two leaves a record whose deletion a
   // retry (or the next retention pass) ends, never files that no record leads to.
   if (absl::Status deletable = scheduler.DeletableJob(job_id).status(); !deletable.ok()) {

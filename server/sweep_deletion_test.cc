@@ -291,9 +291,10 @@ TEST_F(SweepDeletionTest, ARunningSearchIsRefused) {
                 " is running; cancel it first (CancelSweep), or wait for its end");
 }
 
-// A submit's retry racing its sweep's deletion is answered with the whole sweep (before) or a
-// new one (after), never with the jobs not deleted yet as the sweep (probe DI: OK with 3 of 20).
-TEST_F(SweepDeletionTest, ARetryRacingItsSweepsDeletionGetsAWholeSweep) {
+// A submit's retry racing its sweep's deletion is answered with the whole sweep (before), ABORTED
+// (during) or a new sweep (after), never with the jobs not deleted yet as the sweep (probe DI: OK
+// with 3 of 20).
+TEST_F(SweepDeletionTest, ARetryRacingItsSweepsDeletionGetsAWholeSweepOrIsAborted) {
   for (int round = 0; round < 5; ++round) {
     const std::string request_id = "raced-" + std::to_string(round);
     const polytrain::v1::SubmitSweepResponse grid = SubmitGrid(kAdmin, 40, request_id);
@@ -302,15 +303,31 @@ TEST_F(SweepDeletionTest, ARetryRacingItsSweepsDeletionGetsAWholeSweep) {
     ASSERT_TRUE(api_->CancelSweep(cancel, kAdmin).ok());
     std::set<std::string> old;
     for (const Job& job : grid.jobs()) old.insert(job.id());
+    polytrain::v1::SubmitSweepRequest retry;
+    *retry.mutable_base() = Request("grid").spec();
+    retry.mutable_base()->clear_loss();
+    for (int e = 0; e < 40; ++e) retry.add_losses()->mutable_poly1()->set_epsilon(e);
+    retry.set_client_request_id(request_id);
     std::thread deleter([&] { EXPECT_TRUE(Delete(grid.sweep_id(), kAdmin).ok()); });
-    std::vector<int> answered;
-    for (bool fresh = false; !fresh;) {  // until the retry makes a new sweep
-      const polytrain::v1::SubmitSweepResponse again = SubmitGrid(kAdmin, 40, request_id);
-      answered.push_back(again.jobs_size());
-      fresh = again.jobs_size() > 0 && old.count(again.jobs(0).id()) == 0;
+    bool fresh = false;
+    for (int tries = 0; !fresh && tries < 100000; ++tries) {  // until it makes a new sweep
+      absl::StatusOr<polytrain::v1::SubmitSweepResponse> again = api_->SubmitSweep(retry, kAdmin);
+      if (absl::IsAborted(again.status())) {
+        EXPECT_EQ(again.status().message(),
+                  "client_request_id: '" + request_id + "' names sweep " + grid.sweep_id() +
+                      ", which is being deleted (DeleteSweep); send the request again once it "
+                      "is gone, for a new sweep");
+        continue;
+      }
+      if (!again.ok()) {  // not ASSERT: the deleter must be joined
+        ADD_FAILURE() << again.status();
+        break;
+      }
+      EXPECT_EQ(again->jobs_size(), 40) << "round " << round;
+      fresh = again->jobs_size() > 0 && old.count(again->jobs(0).id()) == 0;
     }
     deleter.join();
-    for (int jobs : answered) EXPECT_EQ(jobs, 40) << "round " << round;
+    EXPECT_TRUE(fresh) << "round " << round << ": the retries never made a new sweep";
   }
 }
 

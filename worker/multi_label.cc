@@ -17,6 +17,7 @@ absl::Status CheckMultiLabelJob(const loss::LossConfig& config, const Dataset& d
   if (data.classes == 1) {
     column_hint = " (class indices? save train_y as [N], not [N, 1])";
   } else if (config.activation != loss::Activation::kSigmoid &&
+             data.train.y.eq(0).logical_or(data.train.y.eq(1)).all().item<bool>() &&
              data.train.y.sum(1).eq(1).all().item<bool>()) {
     column_hint =
         "; or, as its rows of one 1 each say one class per sample, save them as class "

@@ -331,8 +331,8 @@ code=$?
 check '[[ $code -eq 6 ]] && grep -qF "polytrain-worker: ran past spec.time_limit_seconds (2 s) and did not stop within 5 s of its cancel (stuck in the model'"'"'s code or in reading a file); ended" "$tmp/err"' \
   "a stuck run: exit $code: $(cat "$tmp/err")"
 
-# The load probe's children of worker $1 (two are started ahead), held stopped (SIGSTOP) once
-# one exists, whichever a probe takes: their pids, or nothing.
+# The load probe's children of worker $1 found once one exists (two are started ahead, the
+# oldest taken first), held stopped (SIGSTOP): their pids, or nothing.
 stop_probe_child() {
   local found=""
   for _ in $(seq 1000); do

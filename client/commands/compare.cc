@@ -32,7 +32,7 @@ absl::StatusOr<std::vector<std::string>> SweepJobIds(CoordinatorClient& client,
                                                      const std::string& sweep,
                                                      const std::string& field) {
   polytrain::v1::ListJobsRequest request;
-  (*request.mutable_labels())["sweep"] = sweep;
+  (*request.mutable_labels())[kSweepLabel] = sweep;
   request.set_page_size(kMaxPageSize);
   std::vector<std::string> ids;
   do {
@@ -76,15 +76,17 @@ absl::StatusOr<polytrain::v1::CompareJobsRequest> CompareRequest(const CompareOp
     request.set_sweep_id(sweeps.front().first);
     return request;
   }
-  std::set<std::string> seen;
+  // A sweep's job also named, or in another sweep named: once (ids given twice are the
+  // coordinator's to refuse, naming them).
+  std::set<std::string> named(jobs.begin(), jobs.end());
   for (const auto& [sweep, field] : sweeps) {
     absl::StatusOr<std::vector<std::string>> ids = SweepJobIds(client, sweep, field);
     if (!ids.ok()) return ids.status();
-    jobs.insert(jobs.end(), ids->begin(), ids->end());
+    for (const std::string& id : *ids) {
+      if (named.insert(id).second) jobs.push_back(id);
+    }
   }
-  for (const std::string& id : jobs) {
-    if (seen.insert(id).second) request.add_job_ids(id);  // a job named and in a sweep: once
-  }
+  for (const std::string& id : jobs) request.add_job_ids(id);
   return request;
 }
 

@@ -363,11 +363,15 @@ class Client(ArtifactCalls):
         if len(sweeps) == 1 and not job_ids:
             request.sweep_id = sweeps[0]
         else:
+            # A sweep's job also named, or in another sweep named: once (ids given twice are the
+            # coordinator's to refuse). Neither job nor sweep: the coordinator says what is missing.
+            named = set(job_ids)
             for i, sweep in enumerate(sweeps):
-                job_ids += self._sweep_job_ids(sweep, f"sweep_id[{i}]")
-            # A job named twice, or in two of the sweeps: once. Neither job nor sweep: the
-            # coordinator says what is missing.
-            request.job_ids.extend(dict.fromkeys(job_ids))
+                for job_id in self._sweep_job_ids(sweep, f"sweep_id[{i}]"):
+                    if job_id not in named:
+                        named.add(job_id)
+                        job_ids.append(job_id)
+            request.job_ids.extend(job_ids)
         response = self._call(self._stub.CompareJobs, request)
         if response.note:
             warnings.warn(response.note, stacklevel=2)
