@@ -62,6 +62,22 @@ expect 0 "sweep-" -- "$polyctl" sweep "$spec" --loss 'cross_entropy {}' --loss-g
 sweep=$(head -1 "$tmp/out")
 expect 0 "$sweep running " -- "$polyctl" sweeps --state running
 expect 5 "id: sweep $sweep has job job-" -- "$polyctl" delete "$sweep"
+
+# --from: an earlier job's spec, changed by the flags; a sweep's job leaves its labels behind.
+expect 0 "job-" -- "$polyctl" submit --from "$job" --set optimizer.learning_rate=0.5 --seed 9
+again=$(head -1 "$tmp/out")
+expect 0 '"learning_rate":0.5' -- "$polyctl" get "$again" --format json
+expect 0 '"seed":"9"' -- "$polyctl" get "$again" --format json
+expect 0 '"labels":{"team":"none"}' -- "$polyctl" get "$again" --format json
+member=$(sed -n 's/^\(job-[0-9a-f]*\).*/\1/p' <("$polyctl" list --label "sweep=$sweep") | head -1)
+expect 0 "so its labels sweep=$sweep, loss=" -- "$polyctl" submit --from "$member" --dry-run
+expect 0 "job-" -- "$polyctl" submit --from "$member"
+checks=$((checks + 1))
+! "$polyctl" get "$(head -1 "$tmp/out")" --format json | grep -q '"sweep"' ||
+  fail "a job submitted --from a sweep's job kept its sweep label"
+expect 4 "id: no job job-000000000000" -- "$polyctl" submit --from job-000000000000
+expect 2 "submit needs a JobSpec file or --from JOB_ID" -- "$polyctl" submit
+expect 2 "file excludes --from" -- "$polyctl" submit "$spec" --from "$job"
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- "$polyctl" --coordinator 127.0.0.1:1 list
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- \
   "$polyctl" --coordinator 127.0.0.1:1 artifacts

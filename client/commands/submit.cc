@@ -1,4 +1,5 @@
-// polyctl submit FILE [--set FIELD=VALUE]... [--loss TEXT] [--seed N] [--epochs N] [--name S]
+// polyctl submit (FILE | --from JOB_ID) [--set FIELD=VALUE]... [--loss TEXT] [--seed N] [--epochs
+// N] [--name S]
 //                     [--label K=V]...
 //                     [--request-id R] [--files DIR | --no-upload] [--dry-run]
 //                     [--watch]
@@ -6,8 +7,11 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
 #include "cli/command_line.h"
@@ -22,7 +26,7 @@ namespace {
 using namespace command_support;  // NOLINT(build/namespaces): the commands' shared helpers
 
 struct SubmitOptions {
-  std::string file, loss, name, request_id;
+  std::string file, from_job, loss, name, request_id;
   int64_t epochs = -1, time_limit = -1;
   std::optional<uint64_t> seed;
   std::vector<std::string> labels, settings;
@@ -30,10 +34,42 @@ struct SubmitOptions {
   UploadFlags upload;
 };
 
+// The spec job `job_id` was submitted with (GetJob), less the labels the coordinator set on it
+// as one of a sweep's jobs: the new job is not one of them (the coordinator refuses them).
+absl::Status ReadJobSpecOfJob(CoordinatorClient& client, const std::string& job_id,
+                              polytrain::v1::JobSpec* spec) {
+  polytrain::v1::GetJobRequest get;
+  get.set_id(job_id);
+  absl::StatusOr<polytrain::v1::Job> job =
+      client.Call(&polytrain::v1::Coordinator::Stub::GetJob, get);
+  if (!job.ok()) return job.status();
+  *spec = job->spec();
+  std::vector<std::string> dropped;
+  for (const char* reserved : {kSweepLabel, kLossLabel}) {
+    auto label = spec->mutable_labels()->find(reserved);
+    if (label == spec->mutable_labels()->end()) continue;
+    dropped.push_back(absl::StrCat(label->first, "=", label->second));
+    spec->mutable_labels()->erase(label);
+  }
+  if (!dropped.empty()) {
+    std::cerr << "polyctl: note: " << job_id << " is one of a sweep's jobs; the new job is not, "
+              << "so its labels " << absl::StrJoin(dropped, ", ") << " are not carried over\n";
+  }
+  return absl::OkStatus();
+}
+
 int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
+  if (options.file.empty() && options.from_job.empty()) {
+    std::cerr << "polyctl: submit needs a JobSpec file or --from JOB_ID\n" << kRunWithHelp;
+    return kExitUsage;
+  }
   polytrain::v1::SubmitJobRequest request;
   polytrain::v1::JobSpec& spec = *request.mutable_spec();
-  if (absl::Status s = ReadJobSpecFile(options.file, &spec); !s.ok()) return Fail(s);
+  if (absl::Status s = options.from_job.empty() ? ReadJobSpecFile(options.file, &spec)
+                                                : ReadJobSpecOfJob(client, options.from_job, &spec);
+      !s.ok()) {
+    return Fail(s);
+  }
   if (absl::Status s = ApplySettings("--set", options.settings, &spec); !s.ok()) return Fail(s);
   if (!options.loss.empty()) {
     if (absl::Status s =
@@ -68,8 +104,19 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
 Command AddSubmitCommand(CLI::App& app) {
   auto options = std::make_shared<SubmitOptions>();
   CLI::App* submit = app.add_subcommand(
-      "submit", "Submit a job (JobSpec in .txtpb, .json or .yaml); prints its id.");
-  submit->add_option("file", options->file, "JobSpec file")->required()->check(ExistingPath());
+      "submit",
+      "Submit a job (JobSpec in .txtpb, .json or .yaml, or an earlier job's spec with --from); "
+      "prints its id.");
+  CLI::Option* file =
+      submit->add_option("file", options->file, "JobSpec file")->check(ExistingPath());
+  submit
+      ->add_option("--from", options->from_job,
+                   "instead of a file: the spec an earlier job (yours) was submitted with, e.g. "
+                   "to run it again with a change: polyctl submit --from JOB_ID --set "
+                   "optimizer.learning_rate=0.05 (a sweep's job leaves its 'sweep' and 'loss' "
+                   "labels behind; files are uploaded from the current directory)")
+      ->check(NotEmpty())
+      ->excludes(file);
   AddSetFlag(submit, &options->settings);
   submit->add_option("--loss", options->loss, "replace the loss, e.g. 'poly1 { epsilon: 2 }'")
       ->check(NotEmpty());

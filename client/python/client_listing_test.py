@@ -60,6 +60,31 @@ class ListingTest(ServiceTestCase):
             self.client.delete_sweep(sweep.sweep_id)
         self.assertEqual(error.exception.code, "NOT_FOUND")
 
+    def test_a_job_of_a_sweep_is_submitted_again_without_its_sweep_labels(self):
+        # A gang of two on a service of one worker: queued until cancelled.
+        base = {"name": "again", "model": {"mlp": {}}, "labels": {"team": "a"},
+                "dataset": {"synthetic": {"classes": 2, "features": 4, "train_samples": 40,
+                                          "test_samples": 20}},
+                "optimizer": {"sgd": {}, "learningRate": 0.1}, "epochs": 1, "batchSize": 8,
+                "replicas": 2}
+        sweep = self.client.sweep(base, ["poly1 { epsilon: 2 }"])
+        member = self.client.get(sweep.jobs[0].id)
+        member.spec.optimizer.learning_rate = 0.25  # a variant of it
+        with self.assertWarns(UserWarning) as warned:
+            again = self.client.submit(member)
+        self.assertIn(f"{member.id} is one of a sweep's jobs; the new job is not, so its labels "
+                      f"sweep={sweep.sweep_id}, loss=", str(warned.warning))
+        self.assertEqual(dict(again.spec.labels), {"team": "a"})
+        self.assertEqual(again.spec.optimizer.learning_rate, 0.25)
+        self.assertEqual(again.spec.loss, member.spec.loss)
+        self.assertIn("sweep", self.client.get(member.id).spec.labels)  # the original unchanged
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a job of no sweep: no warning
+            self.assertEqual(self.client.submit(again).spec, again.spec)
+        self.client.cancel_sweep(sweep.sweep_id)
+        for job in self.client.iter_jobs(states="queued"):
+            self.client.cancel(job.id)
+
     def test_comparing_jobs_trained_differently_warns_which_fields_differ(self):
         first = self.client.submit(SMALL_JOB)
         other = self.client.submit(SMALL_JOB.replace("batch_size: 30", "batch_size: 10"))

@@ -17,7 +17,7 @@ from polytrain._upload import files_for, stored_retry, upload_named_files
 from polytrain.errors import ArgumentError, PolyTrainError
 from polytrain.states import (FINAL_STATES, STATE_NAMES, JobState,  # noqa: F401
                               state_name, state_value, sweep_state_value)
-from polytrain.v1 import coordinator_pb2, coordinator_pb2_grpc, job_pb2, loss_pb2
+from polytrain.v1 import coordinator_pb2, coordinator_pb2_grpc, job_pb2, job_record_pb2, loss_pb2
 
 # GetMetricsRequest.max_points' range (api/limits.h: kMaxRequestedMetricPoints).
 MAX_REQUESTED_METRIC_POINTS = 10_000_000
@@ -104,17 +104,21 @@ class Client(ArtifactCalls):
 
     def submit(self, spec, request_id="", files=None, dry_run=False):
         """Submits one job. `spec`: a JobSpec, its text format, a dict, or a spec file's
-        pathlib.Path (.txtpb, .json or .yaml, as polyctl reads; `files` is then its directory
-        unless given, and files=False uploads nothing). With `files` (a directory), the model and
-        dataset files it names by path that are files there are uploaded first and named by
-        their sha256, once the coordinator has checked the spec (a refused spec uploads
-        nothing); a path that is not a file there goes as it is, a path under the worker's
-        --data_root, with a warning. Returns the Job. `dry_run`: only the check, nothing
-        uploaded or stored; returns the job as it would be queued, without an id (a retry's: the
-        stored job). `request_id` makes a retry of yours safe (one whose files were uploaded is
-        known by their sha256, and sends none again); without it the client draws one, and a
-        submit (sweep, search) the coordinator went away during after it was reached is sent
-        again with it for up to `client.reconnect_seconds` (120), so that it is stored once."""
+        pathlib.Path (.txtpb, .json or .yaml, as polyctl reads; `files` is then its directory unless
+        given, and files=False uploads nothing); or an earlier Job (client.get(id)), to run its spec
+        again, as polyctl submit --from (a sweep's job leaves its "sweep" and "loss" labels behind,
+        with a warning; change job.spec first to run a variant). With `files` (a directory), the
+        model and dataset files it names by path that are files there are uploaded first and named
+        by their sha256, once the coordinator has checked the spec (a refused spec uploads nothing);
+        a path that is not a file there goes as it is, a path under the worker's --data_root, with a
+        warning. Returns the Job. `dry_run`: only the check, nothing uploaded or stored; returns the
+        job as it would be queued, without an id (a retry's: the stored job). `request_id` makes a
+        retry of yours safe (one whose files were uploaded is known by their sha256, and sends none
+        again); without it the client draws one, and a submit (sweep, search) the coordinator went
+        away during after it was reached is sent again with it for up to `client.reconnect_seconds`
+        (120), so that it is stored once."""
+        if isinstance(spec, job_record_pb2.Job):
+            spec = _spec_of_job(spec)
         request = coordinator_pb2.SubmitJobRequest(
             spec=_messages.message(spec, job_pb2.JobSpec, "spec"),
             client_request_id=_arguments.text(request_id, "request_id"))
@@ -391,3 +395,21 @@ class Client(ArtifactCalls):
                 raise PolyTrainError(error.code, f"{what}: {why}") from None
             raise PolyTrainError("NOT_FOUND", f"{what}: no jobs in sweep {sweep_id}")
         return ids
+
+
+# The labels the coordinator sets on a sweep's jobs (api/limits.h kSweepLabel, kLossLabel): a job
+# submitted on its own may not carry them.
+_SWEEP_LABELS = ("sweep", "loss")
+
+
+def _spec_of_job(job):
+    """A copy of `job`'s spec to submit again: a sweep's job leaves its sweep labels behind."""
+    spec = job_pb2.JobSpec()
+    spec.CopyFrom(job.spec)
+    dropped = [f"{key}={spec.labels[key]}" for key in _SWEEP_LABELS if key in spec.labels]
+    for key in _SWEEP_LABELS:
+        spec.labels.pop(key, None)
+    if dropped:
+        warnings.warn(f"{job.id} is one of a sweep's jobs; the new job is not, so its labels "
+                      f"{', '.join(dropped)} are not carried over", UserWarning, stacklevel=3)
+    return spec
