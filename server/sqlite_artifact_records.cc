@@ -2,6 +2,9 @@
 // (job_artifacts, filled in by CreateJobs).
 #include <sqlite3.h>
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -39,10 +42,11 @@ absl::StatusOr<polytrain::v1::Artifact> SqliteJobStore::PutArtifact(
   if (rc != SQLITE_DONE) return find.status("find artifact");
   record.clear_active_jobs();
   *record.mutable_create_time() = NowTimestamp();
-  Statement insert(db, "INSERT INTO artifacts (id, owner, record) VALUES (?, ?, ?)");
+  Statement insert(db, "INSERT INTO artifacts (id, owner, record, size_bytes) VALUES (?, ?, ?, ?)");
   insert.Bind(1, record.id());
   insert.Bind(2, record.owner());
   insert.BindBlob(3, record.SerializeAsString());
+  insert.Bind(4, record.size_bytes());
   if (insert.Step() != SQLITE_DONE) return insert.status("insert artifact");
   if (absl::Status s = tx.Commit(); !s.ok()) return s;
   return record;
@@ -126,22 +130,39 @@ absl::StatusOr<std::vector<polytrain::v1::Artifact>> SqliteJobStore::DeleteArtif
 
 absl::StatusOr<ArtifactTotals> SqliteJobStore::TotalArtifacts(
     const std::optional<std::string>& owner) {
-  // The size is inside each record (no column of its own): a client's few hundred records are
-  // read in a millisecond or two, once per upload it begins and ends and per listing.
   std::lock_guard<std::mutex> lock(reader_->mu);
-  Statement list(reader_->db, owner.has_value() ? "SELECT record FROM artifacts WHERE owner = ?"
-                                                : "SELECT record FROM artifacts");
-  if (owner.has_value()) list.Bind(1, *owner);
-  ArtifactTotals totals;
-  int rc;
-  while ((rc = list.Step()) == SQLITE_ROW) {
-    absl::StatusOr<polytrain::v1::Artifact> record = ParseArtifact(list.Blob(0));
-    if (!record.ok()) return record.status();
-    ++totals.records;
-    totals.bytes += record->size_bytes();
+  Statement sum(reader_->db,
+                owner.has_value()
+                    ? "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM artifacts WHERE owner = ?"
+                    : "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM artifacts");
+  if (owner.has_value()) sum.Bind(1, *owner);
+  if (sum.Step() != SQLITE_ROW) return sum.status("total artifacts");
+  return ArtifactTotals{sum.Int(0), sum.Int(1)};
+}
+
+absl::Status SqliteJobStore::FillArtifactSizes(sqlite3* db) {
+  // Read whole first, then written: rows are not updated under a statement still reading them.
+  std::vector<std::pair<int64_t, int64_t>> sizes;  // (seq, size_bytes)
+  {
+    Statement select(db, "SELECT seq, record FROM artifacts");
+    if (!select.ok()) return select.status("artifact records");
+    int rc;
+    while ((rc = select.Step()) == SQLITE_ROW) {
+      absl::StatusOr<polytrain::v1::Artifact> record = ParseArtifact(select.Blob(1));
+      if (!record.ok()) return record.status();
+      sizes.emplace_back(select.Int(0), record->size_bytes());
+    }
+    if (rc != SQLITE_DONE) return select.status("artifact records");
   }
-  if (rc != SQLITE_DONE) return list.status("total artifacts");
-  return totals;
+  Statement update(db, "UPDATE artifacts SET size_bytes = ? WHERE seq = ?");
+  if (!update.ok()) return update.status("artifact size");
+  for (const auto& [seq, size_bytes] : sizes) {
+    update.Reset();
+    update.Bind(1, size_bytes);
+    update.Bind(2, seq);
+    if (update.Step() != SQLITE_DONE) return update.status("artifact size");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> SqliteJobStore::CountArtifactRecords(const std::string& id) {

@@ -105,6 +105,9 @@ class SqliteJobStore : public JobStore {
   // Fills jobs.end_ms from the records of the jobs already ended (kJobEndTimeSchemaVersion),
   // inside the migration's transaction.
   static absl::Status FillJobEndTimes(sqlite3* db);
+  // Fills artifacts.size_bytes from the records already stored (kArtifactSizeSchemaVersion),
+  // inside the migration's transaction.
+  static absl::Status FillArtifactSizes(sqlite3* db);
   // jobs.end_ms of `job`: when it ended, for a job in a final state; none before.
   static std::optional<int64_t> EndMillis(const polytrain::v1::Job& job);
   // Inserts `sweep` unless its id is stored, inside the caller's transaction on `db`.

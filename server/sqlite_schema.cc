@@ -108,6 +108,12 @@ constexpr const char* kMigrations[] = {
       ALTER TABLE sweeps ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE sweeps ADD COLUMN pending_jobs INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 12: each artifact record's size (Artifact.size_bytes), so that what a client's records hold
+    // (its storage quota, ListArtifacts' totals) is one SUM instead of a parse of every record.
+    // The store fills it for the records already there (kArtifactSizeSchemaVersion).
+    R"sql(
+      ALTER TABLE artifacts ADD COLUMN size_bytes INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 }  // namespace

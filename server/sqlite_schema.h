@@ -13,6 +13,8 @@ absl::Span<const char* const> SchemaMigrations();
 // The version that adds jobs.end_ms: its migration also fills the column from each ended job's
 // record, which SQL cannot read (SqliteJobStore does it in the same transaction).
 inline constexpr int kJobEndTimeSchemaVersion = 9;
+// The version that adds artifacts.size_bytes, filled the same way from each artifact's record.
+inline constexpr int kArtifactSizeSchemaVersion = 12;
 
 }  // namespace polytrain
 

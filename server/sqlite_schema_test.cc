@@ -199,5 +199,49 @@ TEST_F(SqliteSchemaTest, SweepsStoredBeforeTheDeletedJobsColumnReadBack) {
   EXPECT_EQ(read->deleted_jobs(), 0);
 }
 
+// A database of schema 11 (before artifacts.size_bytes) opened by this build: each record's size
+// is filled from the record, so that the totals (a client's quota) stay what they were.
+TEST_F(SqliteSchemaTest, TheMigrationFillsTheSizeOfArtifactsAlreadyStored) {
+  store_.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  for (int v = 0; v + 1 < kArtifactSizeSchemaVersion; ++v) {
+    ASSERT_EQ(sqlite3_exec(db, SchemaMigrations()[v], nullptr, nullptr, nullptr), SQLITE_OK);
+  }
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=11", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto insert = [db](const std::string& id, const std::string& owner, int64_t size_bytes) {
+    polytrain::v1::Artifact record;
+    record.set_id(id);
+    record.set_owner(owner);
+    record.set_size_bytes(size_bytes);
+    const std::string blob = record.SerializeAsString();
+    sqlite3_stmt* statement = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO artifacts (id, owner, record) VALUES (?, ?, ?)",
+                                 -1, &statement, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_text(statement, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(statement, 2, owner.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(statement, 3, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    EXPECT_EQ(sqlite3_step(statement), SQLITE_DONE);
+    sqlite3_finalize(statement);
+  };
+  insert("sha256:aa", "alice", 100);
+  insert("sha256:bb", "alice", 5'000'000'000);  // past 32 bits
+  insert("sha256:aa", "bob", 100);
+  sqlite3_close(db);
+  absl::StatusOr<std::unique_ptr<SqliteJobStore>> migrated = SqliteJobStore::Open(path_);
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  absl::StatusOr<ArtifactTotals> alice = (*migrated)->TotalArtifacts("alice");
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  EXPECT_EQ(alice->records, 2);
+  EXPECT_EQ(alice->bytes, 5'000'000'100);
+  absl::StatusOr<ArtifactTotals> all = (*migrated)->TotalArtifacts(std::nullopt);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->records, 3);
+  EXPECT_EQ(all->bytes, 5'000'000'200);
+  EXPECT_EQ((*migrated)->TotalArtifacts("carol")->bytes, 0);  // none: 0, not NULL
+}
+
 }  // namespace
 }  // namespace polytrain

@@ -115,6 +115,7 @@ absl::Status SqliteJobStore::Migrate() {
                           absl::StrCat(mismatch, "migrating to ", v + 1, " failed: ", s.message()));
     }
     if (v + 1 == kJobEndTimeSchemaVersion) POLYTRAIN_RETURN_IF_ERROR(FillJobEndTimes(db));
+    if (v + 1 == kArtifactSizeSchemaVersion) POLYTRAIN_RETURN_IF_ERROR(FillArtifactSizes(db));
     if (absl::Status s = Exec(db, absl::StrCat("PRAGMA user_version=", v + 1).c_str()); !s.ok()) {
       return s;
     }
