@@ -18,12 +18,6 @@
 #include "loss/core/describe.h"
 
 namespace polytrain {
-namespace {
-
-// The label keys a sweep adds to every job: a base may not have more than the rest.
-constexpr int kSweepLabelCount = 2;
-
-}  // namespace
 
 absl::Status ValidateJobId(absl::string_view field, absl::string_view id) {
   if (id.empty()) return InvalidField(field, "must be set");
@@ -101,19 +95,20 @@ absl::Status CheckSweepFitsAnAnswer(const polytrain::v1::SubmitSweepRequest& req
 absl::StatusOr<SweepPlan> ValidateSubmitSweepRequest(
     const polytrain::v1::SubmitSweepRequest& request) {
   if (!request.has_base()) return InvalidField("base", "must be set");
+  // Before the spec's own checks, whose limit (kMaxLabels) is not a base's.
+  if (request.base().labels_size() > kMaxSweepBaseLabels) {
+    return InvalidField(
+        "base.labels",
+        absl::StrCat("at most ", kMaxSweepBaseLabels,
+                     " labels in a sweep's base (each job also gets '", kSweepLabel, "' and '",
+                     kLossLabel, "'), got ", request.base().labels_size()));
+  }
   POLYTRAIN_RETURN_IF_ERROR(ValidateSweepBase(request.base(), "base"));
   for (const char* reserved : {kSweepLabel, kLossLabel}) {
     if (request.base().labels().contains(reserved)) {
       return InvalidField(absl::StrCat("base.labels[\"", reserved, "\"]"),
                           "reserved: the coordinator sets it on each of the sweep's jobs");
     }
-  }
-  if (request.base().labels_size() > kMaxLabels - kSweepLabelCount) {
-    return InvalidField(
-        "base.labels",
-        absl::StrCat("at most ", kMaxLabels - kSweepLabelCount,
-                     " labels in a sweep's base (each job also gets '", kSweepLabel, "' and '",
-                     kLossLabel, "'), got ", request.base().labels_size()));
   }
   POLYTRAIN_RETURN_IF_ERROR(CheckIntRange("seeds", request.seeds(), 0, kMaxSweepSeeds));
   const polytrain::v1::LossSearch& search = request.search();
@@ -319,8 +314,16 @@ absl::Status ValidateGetMetricsRequest(const polytrain::v1::GetMetricsRequest& r
 }
 
 absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest& request) {
-  if (request.job_ids().empty() == request.sweep_id().empty()) {
-    return InvalidField("job_ids", "give job_ids or a sweep_id (exactly one)");
+  if (request.job_ids().empty() && request.sweep_id().empty() && request.sweep_ids().empty()) {
+    return InvalidField("job_ids", "give job_ids, sweep_ids (or both), or a sweep_id");
+  }
+  if (!request.sweep_id().empty() && !request.job_ids().empty()) {
+    return InvalidField("job_ids",
+                        "give job_ids or a sweep_id, not both (sweep_ids go with job_ids)");
+  }
+  if (!request.sweep_id().empty() && !request.sweep_ids().empty()) {
+    return InvalidField("sweep_ids",
+                        "give sweep_ids or a sweep_id, not both (sweep_ids takes any number)");
   }
   if (request.job_ids_size() > kMaxCompareJobs) {
     return InvalidField("job_ids", absl::StrCat("at most ", kMaxCompareJobs, " jobs, got ",
@@ -339,6 +342,20 @@ absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest&
   }
   if (!request.sweep_id().empty()) {
     POLYTRAIN_RETURN_IF_ERROR(ValidateSweepId("sweep_id", request.sweep_id()));
+  }
+  if (request.sweep_ids_size() > kMaxCompareSweeps) {
+    return InvalidField("sweep_ids", absl::StrCat("at most ", kMaxCompareSweeps, " sweeps, got ",
+                                                  request.sweep_ids_size()));
+  }
+  for (int i = 0; i < request.sweep_ids_size(); ++i) {
+    POLYTRAIN_RETURN_IF_ERROR(ValidateSweepId(IndexPath("sweep_ids", i), request.sweep_ids(i)));
+    for (int j = 0; j < i; ++j) {
+      if (request.sweep_ids(j) == request.sweep_ids(i)) {
+        return absl::InvalidArgumentError(absl::StrCat(IndexPath("sweep_ids", i), ": ",
+                                                       request.sweep_ids(i), " is also sweep_ids[",
+                                                       j, "]; name each sweep once"));
+      }
+    }
   }
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("metric", request.metric(), 0, kMaxValueNameLength));
   POLYTRAIN_RETURN_IF_ERROR(

@@ -1,6 +1,7 @@
 #include "api/client_requests.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
@@ -90,6 +91,12 @@ TEST(ClientRequestsTest, ASweepsBaseLeavesRoomForTheSweepAndLossLabels) {
   EXPECT_EQ(ValidateSubmitSweepRequest(request).status().message(),
             "base.labels: at most 30 labels in a sweep's base (each job also gets 'sweep' and "
             "'loss'), got 31");
+  // Past a job's own limit too: the base's limit is said, not the job's (probe DJ).
+  for (int i = 31; i < 33; ++i)
+    (*request.mutable_base()->mutable_labels())["k" + std::to_string(i)];
+  EXPECT_EQ(ValidateSubmitSweepRequest(request).status().message(),
+            "base.labels: at most 30 labels in a sweep's base (each job also gets 'sweep' and "
+            "'loss'), got 33");
 }
 
 TEST(ClientRequestsTest, ASweepIdIsOfTheFormSubmitSweepGives) {
@@ -173,7 +180,33 @@ TEST(ClientRequestsTest, CompareRequestsBoundWhatTheyEcho) {
   EXPECT_EQ(ValidateCompareJobsRequest(request).message(), "job_ids[2]: must be set");
   request.set_sweep_id("sweep-1");
   EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
-            "job_ids: give job_ids or a sweep_id (exactly one)");
+            "job_ids: give job_ids or a sweep_id, not both (sweep_ids go with job_ids)");
+}
+
+TEST(ClientRequestsTest, CompareSweepIdsAreSweepsEachNamedOnce) {
+  polytrain::v1::CompareJobsRequest request;
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
+            "job_ids: give job_ids, sweep_ids (or both), or a sweep_id");
+  request.add_job_ids("job-1");
+  for (int i = 0; i < 100; ++i) request.add_sweep_ids(absl::StrFormat("sweep-%012x", i));
+  EXPECT_TRUE(ValidateCompareJobsRequest(request).ok());  // at the limit
+  request.add_sweep_ids("sweep-0000000000ff");
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
+            "sweep_ids: at most 100 sweeps, got 101");
+  request.clear_sweep_ids();
+  request.add_sweep_ids("sweep-000000000001");
+  request.add_sweep_ids("job-1");
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message().substr(0, 27),
+            "sweep_ids[1]: not a sweep i");
+  request.set_sweep_ids(1, "sweep-000000000001");
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
+            "sweep_ids[1]: sweep-000000000001 is also sweep_ids[0]; name each sweep once");
+  request.mutable_sweep_ids()->RemoveLast();
+  request.clear_job_ids();
+  EXPECT_TRUE(ValidateCompareJobsRequest(request).ok());  // sweeps alone
+  request.set_sweep_id("sweep-000000000002");
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
+            "sweep_ids: give sweep_ids or a sweep_id, not both (sweep_ids takes any number)");
 }
 
 TEST(ClientRequestsTest, SweepJobNamesAndLossParts) {

@@ -13,6 +13,9 @@ namespace polytrain {
 // --- JobSpec (job.proto) ---
 inline constexpr int kMaxNameLength = 128;
 inline constexpr int kMaxLabels = 32;
+// A sweep's base: each of its jobs also gets the labels "sweep" and "loss" (kSweepLabel,
+// kLossLabel).
+inline constexpr int kMaxSweepBaseLabels = kMaxLabels - 2;
 inline constexpr int kMaxLabelKeyLength = 63;
 inline constexpr int kMaxLabelValueLength = 256;
 inline constexpr int kMaxPathLength = 4096;
@@ -66,6 +69,7 @@ inline constexpr int kMaxSweepLosses = 100;
 inline constexpr int kMaxSweepSeeds = 100;
 inline constexpr int kMaxSweepJobs = 1000;
 inline constexpr int kMaxCompareJobs = 1000;
+inline constexpr int kMaxCompareSweeps = 100;
 inline constexpr int kDefaultCurvePoints = 200;
 inline constexpr int kMaxCurvePoints = 10000;
 inline constexpr int kMaxRequestedMetricPoints = 10'000'000;

@@ -254,6 +254,9 @@ std::string CutError(const std::string& error, size_t max_length) {
 }
 
 absl::Status ValidateArtifactName(absl::string_view field, absl::string_view name) {
+  if (name.size() > static_cast<size_t>(kMaxArtifactNameLength)) {  // said as other lengths are
+    return CheckLength(field, name, 1, kMaxArtifactNameLength);
+  }
   bool allowed_chars = !name.empty() && name.size() <= static_cast<size_t>(kMaxArtifactNameLength);
   for (char c : name) {
     allowed_chars = allowed_chars && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||

@@ -34,7 +34,7 @@ TEST(WorkerMessagesTest, ArtifactNamesArePlainFileNames) {
   EXPECT_TRUE(ValidateArtifactName("name", "ckpt-000000000010.pt").ok());
   EXPECT_TRUE(ValidateArtifactName("name", std::string(128, 'a')).ok());
   EXPECT_EQ(ValidateArtifactName("name", std::string(129, 'a')).message(),
-            "name: not a file name: '" + std::string(64, 'a') + "...' (129 characters)");
+            "name: length must be in [1, 128] characters, got 129");
   for (const char* bad : {"", ".", "..", ".hidden", "a/b", "a b", "a\\b"}) {
     EXPECT_EQ(ValidateArtifactName("name", bad).code(), absl::StatusCode::kInvalidArgument) << bad;
   }

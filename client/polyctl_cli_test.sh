@@ -366,7 +366,7 @@ expect 4 "--sweep: no sweep $gang_sweep" -- list --sweep "$gang_sweep"
 expect 4 "id: no sweep $gang_sweep" -- get "$gang_sweep"
 expect 1 "page_token: a token of another ListJobs" -- list --limit 1 --page-token "$token"
 expect 1 "page_token: not a token from a previous ListJobs" -- list --page-token zz
-expect 4 "sweep_id: no jobs in sweep sweep-000000000000" -- compare --sweep sweep-000000000000
+expect 4 "sweep_id: no sweep sweep-000000000000" -- compare --sweep sweep-000000000000
 expect 4 "--sweep: no sweep sweep-000000000000" -- list --sweep sweep-000000000000
 expect 1 "sweep_id: not a sweep id (\"sweep-\" and 12 lowercase hex digits" -- compare --sweep sweep-none
 expect 1 "--sweep: not a sweep id (" -- list --sweep sweep-none
@@ -380,8 +380,8 @@ for args in "$job --sweep $sweep" "$sweep $job" "$job $sweep --sweep $sweep"; do
   /usr/bin/python3 -c 'import json, sys; jobs = json.load(open(sys.argv[1]))["jobs"]; assert len(jobs) == 10 and len({j["job_id"] for j in jobs}) == 10, len(jobs)' "$tmp/out" ||
     fail "compare $args: not the job and the sweep's 9: $(head -c 300 "$tmp/out")"
 done
-expect 4 "sweep-000000000000: no sweep sweep-000000000000" -- compare "$job" sweep-000000000000
-expect 4 "--sweep: no sweep sweep-000000000000" -- compare --sweep "$sweep" --sweep sweep-000000000000
+expect 4 "sweep_ids[0]: no sweep sweep-000000000000" -- compare "$job" sweep-000000000000
+expect 4 "sweep_ids[1]: no sweep sweep-000000000000" -- compare --sweep "$sweep" --sweep sweep-000000000000
 expect 1 "--plot $tmp/x.jpg: the file must end in .svg or .png" -- compare "$job" --plot "$tmp/x.jpg"
 checks=$((checks + 1))
 grep -q "eval_accuracy by loss" "$tmp/out" && fail "compare printed its table before refusing --plot"
@@ -531,7 +531,7 @@ expect 2 "polyctl: --time-limit: must be a whole number in [0, 31536000], got 31
   submit "$spec" --time-limit 31536001
 expect 2 "polyctl: --limit: must be a whole number in [1, 1000], got abc" -- list --limit abc
 # Every refused command line says whose error it is, as every other error does.
-expect 2 "polyctl: file is required" -- submit
+expect 2 "polyctl: file is required" -- upload
 expect 2 "polyctl: unknown option --bogus" -- list --bogus
 # A mistyped option is named with the one it was likely meant to be, from the command given.
 expect 2 "polyctl: unknown option --epoch (did you mean --epochs?)" -- submit "$spec" --epoch 2

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -133,47 +135,84 @@ absl::StatusOr<polytrain::v1::GetMetricsResponse> JobQueries::GetMetrics(
   return response;
 }
 
+absl::StatusOr<JobQueries::SweepToCompare> JobQueries::JobsOfSweep(absl::string_view field,
+                                                                   const std::string& id,
+                                                                   const Caller& caller) const {
+  // Another user's sweep is refused as GetSweep refuses it, not reported empty.
+  absl::StatusOr<polytrain::v1::Sweep> record = store_->GetSweep(id);
+  if (record.ok() && caller.own_jobs_only && record->owner() != caller.name) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": sweep ", id, " belongs to another user"));
+  }
+  if (!record.ok() && !absl::IsNotFound(record.status())) return record.status();
+  SweepToCompare sweep;
+  if (record.ok()) {
+    sweep.search_baseline = SearchBaselineName(record->request());
+    absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
+    if (!jobs.ok()) return jobs.status();
+    sweep.jobs = *std::move(jobs);
+  } else {
+    // No record: jobs labelled with it may still be a sweep's from before sweeps had records
+    // (schema 4); a client's own only.
+    JobFilter filter;
+    filter.labels = {{kSweepLabel, id}};
+    if (caller.own_jobs_only) filter.owner = caller.name;
+    filter.page_size = kMaxSweepJobs;
+    absl::StatusOr<JobPage> page = store_->ListJobs(filter);
+    if (!page.ok()) return page.status();
+    sweep.jobs.assign(page->jobs.rbegin(), page->jobs.rend());  // oldest first
+  }
+  if (sweep.jobs.empty()) {
+    return absl::NotFoundError(
+        record.ok() ? absl::StrCat(field, ": no jobs in sweep ", id, " (each was deleted)")
+                    : absl::StrCat(field, ": no sweep ", id));
+  }
+  return sweep;
+}
+
 absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
     const polytrain::v1::CompareJobsRequest& request, const Caller& caller) const {
   std::vector<Job> jobs;
-  // Unless the request names one: a search's own baseline (sigmoid_ce for a sigmoid search, not
-  // whichever loss came first), else the comparison's default.
-  std::string baseline = request.baseline_loss();
+  std::set<std::string> compared;  // a job named twice (by id, in a sweep) counts once
   for (int i = 0; i < request.job_ids_size(); ++i) {
     absl::StatusOr<Job> job =
         AccessibleJob(absl::StrCat("job_ids[", i, "]"), request.job_ids(i), caller);
     if (!job.ok()) return job.status();
+    compared.insert(job->id());
     jobs.push_back(*std::move(job));
   }
-  if (!request.sweep_id().empty()) {
-    // Another user's sweep is refused as GetSweep refuses it, not reported empty.
-    absl::StatusOr<polytrain::v1::Sweep> record = store_->GetSweep(request.sweep_id());
-    if (record.ok() && caller.own_jobs_only && record->owner() != caller.name) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("sweep_id: sweep ", request.sweep_id(), " belongs to another user"));
+  std::vector<std::pair<std::string, const std::string*>> sweeps;  // field, id
+  if (!request.sweep_id().empty()) sweeps.emplace_back("sweep_id", &request.sweep_id());
+  for (int i = 0; i < request.sweep_ids_size(); ++i) {
+    sweeps.emplace_back(absl::StrCat("sweep_ids[", i, "]"), &request.sweep_ids(i));
+  }
+  // Unless the request names one: the searches' own baseline (sigmoid_ce for a sigmoid search,
+  // not whichever loss came first) where they share one, else the comparison's default.
+  std::set<std::string> search_baselines;
+  for (const auto& [field, id] : sweeps) {
+    absl::StatusOr<SweepToCompare> sweep = JobsOfSweep(field, *id, caller);
+    if (!sweep.ok()) return sweep.status();
+    search_baselines.insert(sweep->search_baseline);
+    for (Job& job : sweep->jobs) {
+      if (!compared.insert(job.id()).second) continue;
+      if (jobs.size() == static_cast<size_t>(kMaxCompareJobs)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            request.sweep_ids_size() > 0 ? "sweep_ids" : "job_ids", ": more than ", kMaxCompareJobs,
+            " jobs in all (job_ids and the sweeps' jobs); compare fewer"));
+      }
+      jobs.push_back(std::move(job));
     }
-    if (!record.ok() && !absl::IsNotFound(record.status())) return record.status();
-    if (record.ok() && baseline.empty()) baseline = SearchBaselineName(record->request());
-    JobFilter filter;
-    filter.labels = {{kSweepLabel, request.sweep_id()}};
-    // A label is the submitter's to set: the sweep's jobs are its owner's alone, as GetSweep
-    // counts them (an admin's comparison too).
-    if (record.ok()) filter.owner = record->owner();
-    if (caller.own_jobs_only) filter.owner = caller.name;
-    filter.page_size = kMaxCompareJobs;
-    absl::StatusOr<JobPage> page = store_->ListJobs(filter);
-    if (!page.ok()) return page.status();
-    if (page->jobs.empty()) {
-      return absl::NotFoundError(absl::StrCat("sweep_id: no jobs in sweep ", request.sweep_id()));
-    }
-    jobs.assign(page->jobs.rbegin(), page->jobs.rend());  // oldest first
+  }
+  std::string baseline = request.baseline_loss();
+  if (baseline.empty() && search_baselines.size() == 1) {
+    baseline = *search_baselines.begin();
     // A search whose baseline never ran (a random search) takes the comparison's default.
-    if (request.baseline_loss().empty() &&
-        std::none_of(jobs.begin(), jobs.end(),
+    if (std::none_of(jobs.begin(), jobs.end(),
                      [&](const Job& job) { return job.loss_name() == baseline; })) {
       baseline.clear();
     }
   }
+  const bool one_sweep = sweeps.size() == 1 && request.job_ids().empty();
   // One job's history at a time: a thousand long curves are never held at once.
   ComparisonBuilder builder(request.metric(), request.curve_points());
   for (const Job& job : jobs) {
@@ -184,7 +223,7 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
   absl::StatusOr<polytrain::v1::CompareJobsResponse> response = std::move(builder).Build(baseline);
   if (!response.ok()) return response;
   // Jobs picked by id may have been trained differently: the statistics would not show it.
-  for (size_t i = 1; i < jobs.size() && request.sweep_id().empty(); ++i) {
+  for (size_t i = 1; i < jobs.size() && !one_sweep; ++i) {
     // A budget written as epochs in one and steps in the other trains alike where both ran
     // the same steps to their end.
     const bool same_steps_trained = jobs[0].state() == polytrain::v1::JOB_STATE_SUCCEEDED &&

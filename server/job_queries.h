@@ -71,6 +71,14 @@ class JobQueries {
       const polytrain::v1::Sweep& record) const;
 
  private:
+  // Every job of sweep `id` that CompareJobs compares (named `field` in a refusal), oldest first,
+  // with the search's own baseline loss (empty for a grid).
+  struct SweepToCompare {
+    std::vector<polytrain::v1::Job> jobs;
+    std::string search_baseline;
+  };
+  absl::StatusOr<SweepToCompare> JobsOfSweep(absl::string_view field, const std::string& id,
+                                             const Caller& caller) const;
   // The job's newest point alone (none: no points), read by its key.
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> NewestPoint(
       const std::string& job_id) const;

@@ -4,13 +4,10 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "api/limits.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "cli/svg_chart.h"
@@ -26,67 +23,30 @@ struct CompareOptions {
   bool per_job = false;
 };
 
-// Every job of `sweep` (named `field` in a refusal): NOT_FOUND saying why when it has none (no
-// such sweep, another user's, every job of it deleted).
-absl::StatusOr<std::vector<std::string>> SweepJobIds(CoordinatorClient& client,
-                                                     const std::string& sweep,
-                                                     const std::string& field) {
-  polytrain::v1::ListJobsRequest request;
-  (*request.mutable_labels())[kSweepLabel] = sweep;
-  request.set_page_size(kMaxPageSize);
-  std::vector<std::string> ids;
-  do {
-    absl::StatusOr<polytrain::v1::ListJobsResponse> page =
-        client.Call(&polytrain::v1::Coordinator::Stub::ListJobs, request);
-    if (!page.ok()) return page.status();
-    for (const polytrain::v1::Job& job : page->jobs()) ids.push_back(job.id());
-    request.set_page_token(page->next_page_token());
-  } while (!request.page_token().empty());
-  if (!ids.empty()) return ids;
-  polytrain::v1::GetSweepRequest get;
-  get.set_id(sweep);
-  absl::StatusOr<polytrain::v1::Sweep> found =
-      client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, get);
-  if (!found.ok()) {
-    absl::string_view why = found.status().message();
-    absl::ConsumePrefix(&why, "id: ");  // the request's field: here it is `field`
-    return absl::Status(found.status().code(), absl::StrCat(field, ": ", why));
+// The request: one sweep alone is compared as sweep_id; jobs and sweeps together, or several
+// sweeps, as job_ids and sweep_ids (the coordinator reads each sweep's jobs, counting a job once).
+polytrain::v1::CompareJobsRequest CompareRequest(const CompareOptions& options) {
+  std::vector<std::string> sweeps, jobs;
+  std::set<std::string> named;  // a sweep given twice (an id and --sweep) is compared once
+  for (const std::string& sweep : options.sweeps) {
+    if (named.insert(sweep).second) sweeps.push_back(sweep);
   }
-  return absl::NotFoundError(absl::StrCat(field, ": no jobs in sweep ", sweep));
-}
-
-// The request: one sweep alone is compared as a sweep (the coordinator reads its jobs); jobs
-// and sweeps together, or several sweeps, as the ids of all their jobs.
-absl::StatusOr<polytrain::v1::CompareJobsRequest> CompareRequest(const CompareOptions& options,
-                                                                 CoordinatorClient& client) {
-  std::vector<std::pair<std::string, std::string>> sweeps;  // id, the argument that named it
-  std::vector<std::string> jobs;
-  for (const std::string& sweep : options.sweeps) sweeps.emplace_back(sweep, "--sweep");
   for (const std::string& id : options.ids) {
-    if (absl::StartsWith(id, "sweep-")) {
-      sweeps.emplace_back(id, id);
-    } else {
+    if (!absl::StartsWith(id, "sweep-")) {
       jobs.push_back(id);
+    } else if (named.insert(id).second) {
+      sweeps.push_back(id);
     }
   }
   polytrain::v1::CompareJobsRequest request;
   request.set_metric(options.metric);
   request.set_baseline_loss(options.baseline);
   if (jobs.empty() && sweeps.size() == 1) {
-    request.set_sweep_id(sweeps.front().first);
+    request.set_sweep_id(sweeps.front());
     return request;
   }
-  // A sweep's job also named, or in another sweep named: once (ids given twice are the
-  // coordinator's to refuse, naming them).
-  std::set<std::string> named(jobs.begin(), jobs.end());
-  for (const auto& [sweep, field] : sweeps) {
-    absl::StatusOr<std::vector<std::string>> ids = SweepJobIds(client, sweep, field);
-    if (!ids.ok()) return ids.status();
-    for (const std::string& id : *ids) {
-      if (named.insert(id).second) jobs.push_back(id);
-    }
-  }
   for (const std::string& id : jobs) request.add_job_ids(id);
+  for (const std::string& id : sweeps) request.add_sweep_ids(id);
   return request;
 }
 
@@ -98,10 +58,8 @@ int RunCompare(const CompareOptions& options, CoordinatorClient& client) {
   if (!options.plot.empty()) {
     if (absl::Status s = CheckPlotPath(options.plot); !s.ok()) return command_support::Fail(s);
   }
-  absl::StatusOr<polytrain::v1::CompareJobsRequest> request = CompareRequest(options, client);
-  if (!request.ok()) return command_support::Fail(request.status());
   absl::StatusOr<polytrain::v1::CompareJobsResponse> table =
-      client.Call(&polytrain::v1::Coordinator::Stub::CompareJobs, *request);
+      client.Call(&polytrain::v1::Coordinator::Stub::CompareJobs, CompareRequest(options));
   if (!table.ok()) return command_support::Fail(table.status());
   // On stderr: the table (or CSV, JSON) stays what it is for whoever reads it.
   if (!table->note().empty()) std::cerr << "polyctl: note: " << table->note() << "\n";

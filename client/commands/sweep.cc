@@ -103,7 +103,7 @@ Command AddSweepCommand(CLI::App& app) {
       ->capture_default_str();
   sweep->add_option("--label", options->labels,
                     absl::StrCat("add a label KEY=VALUE to every job (repeatable; at most ",
-                                 kMaxLabels, " labels, a key of 1-", kMaxLabelKeyLength,
+                                 kMaxSweepBaseLabels, " labels, a key of 1-", kMaxLabelKeyLength,
                                  " characters of [a-z0-9._-/], a value of 0-", kMaxLabelValueLength,
                                  " characters)"));
   sweep

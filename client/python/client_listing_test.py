@@ -120,7 +120,7 @@ class ListingTest(ServiceTestCase):
         with self.assertRaises(PolyTrainError) as error:
             self.client.compare(job_ids=[extra.id], sweep_id=["sweep-000000000000"])
         self.assertEqual((error.exception.code, error.exception.message),
-                         ("NOT_FOUND", "sweep_id[0]: no sweep sweep-000000000000"))
+                         ("NOT_FOUND", "sweep_ids[0]: no sweep sweep-000000000000"))
         with self.assertRaises(polytrain.ArgumentError) as error:
             self.client.compare(job_ids=[extra.id], per_job=True, as_message=True)
         self.assertTrue(error.exception.message.startswith("per_job: leave it out"))

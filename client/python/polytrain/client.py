@@ -344,8 +344,8 @@ class Client(ArtifactCalls):
                 as_message=False):
         """CompareJobs as rows: one per loss (runs, mean, std, ci95, p against the baseline), or
         with `per_job` one per job. `sweep_id` may be a list of sweep ids: as polyctl compare
-        takes them, several sweeps, or sweeps with `job_ids`, are the ids of all their jobs
-        (each loss's runs pooled across them). Jobs given by id that differ in more than their
+        takes them, several sweeps, or sweeps with `job_ids`, are compared as all their jobs
+        (each loss's runs pooled across them; refusals name the request's sweep_ids[i]). Jobs given by id that differ in more than their
         loss and seed are compared all the same, with a UserWarning saying which fields differ.
         With `as_message`, the CompareJobsResponse whole, as polyctl compare --format json
         prints it: `metric` and `baseline_loss` (what the coordinator chose when left out),
@@ -366,35 +366,15 @@ class Client(ArtifactCalls):
             baseline_loss=_arguments.text(baseline_loss, "baseline_loss"))
         if len(sweeps) == 1 and not job_ids:
             request.sweep_id = sweeps[0]
-        else:
-            # A sweep's job also named, or in another sweep named: once (ids given twice are the
-            # coordinator's to refuse). Neither job nor sweep: the coordinator says what is missing.
-            named = set(job_ids)
-            for i, sweep in enumerate(sweeps):
-                for job_id in self._sweep_job_ids(sweep, f"sweep_id[{i}]"):
-                    if job_id not in named:
-                        named.add(job_id)
-                        job_ids.append(job_id)
+        else:  # the coordinator reads each sweep's jobs (a job named twice counts once)
             request.job_ids.extend(job_ids)
+            request.sweep_ids.extend(dict.fromkeys(sweeps))  # a sweep named twice: once
         response = self._call(self._stub.CompareJobs, request)
         if response.note:
             warnings.warn(response.note, stacklevel=2)
         if as_message:
             return response
         return _messages.rows(response.jobs if per_job else response.losses)
-
-    def _sweep_job_ids(self, sweep_id, what):
-        """Every job of the sweep, by id; NOT_FOUND naming `what` when it has none (the sweep
-        unknown, another user's, or every job of it deleted)."""
-        ids = [job.id for job in self.iter_jobs(labels={"sweep": sweep_id})]
-        if not ids:
-            try:
-                self.get_sweep(sweep_id)
-            except PolyTrainError as error:  # its field, "id: ...", is `what` here
-                why = error.message.removeprefix("id: ")
-                raise PolyTrainError(error.code, f"{what}: {why}") from None
-            raise PolyTrainError("NOT_FOUND", f"{what}: no jobs in sweep {sweep_id}")
-        return ids
 
 
 # The labels the coordinator sets on a sweep's jobs (api/limits.h kSweepLabel, kLossLabel): a job
