@@ -360,6 +360,9 @@ absl::Status ValidateCompareJobsRequest(const polytrain::v1::CompareJobsRequest&
   POLYTRAIN_RETURN_IF_ERROR(CheckLength("metric", request.metric(), 0, kMaxValueNameLength));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckLength("baseline_loss", request.baseline_loss(), 0, kMaxLossNameLength));
+  if (!request.group_by().empty()) {
+    POLYTRAIN_RETURN_IF_ERROR(ValidateLabelKey("group_by", request.group_by()));
+  }
   return CheckIntRange("curve_points", request.curve_points(), 0, kMaxCurvePoints);
 }
 

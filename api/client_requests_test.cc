@@ -172,6 +172,14 @@ TEST(ClientRequestsTest, CompareRequestsBoundWhatTheyEcho) {
   EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
             "metric: length must be in [0, 128] characters, got 129");
   request.clear_metric();
+  request.set_group_by(std::string(63, 'k'));  // a label key's longest
+  EXPECT_TRUE(ValidateCompareJobsRequest(request).ok());
+  request.set_group_by(std::string(64, 'k'));
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(),
+            "group_by: length must be in [1, 63] characters, got 64");
+  request.set_group_by("Sweep");
+  EXPECT_EQ(ValidateCompareJobsRequest(request).message(), "group_by: keys use only [a-z0-9._-/]");
+  request.clear_group_by();
   request.add_job_ids("job-2");
   request.add_job_ids("job-1");  // one run counted twice would look like two agreeing seeds
   EXPECT_EQ(ValidateCompareJobsRequest(request).message(),

@@ -346,6 +346,14 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
 
 }  // namespace
 
+absl::Status ValidateLabelKey(absl::string_view field, absl::string_view key) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, key, 1, kMaxLabelKeyLength));
+  if (!AllCharsIn(key, "._-/") || key != absl::AsciiStrToLower(key)) {
+    return InvalidField(field, "keys use only [a-z0-9._-/]");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateLabelMap(const google::protobuf::Map<std::string, std::string>& labels,
                               const std::string& path) {
   if (labels.size() > kMaxLabels) {
@@ -353,10 +361,7 @@ absl::Status ValidateLabelMap(const google::protobuf::Map<std::string, std::stri
   }
   for (const auto& [key, value] : labels) {
     const std::string field = MapKeyPath(path, key);
-    POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, key, 1, kMaxLabelKeyLength));
-    if (!AllCharsIn(key, "._-/") || key != absl::AsciiStrToLower(key)) {
-      return InvalidField(field, "keys use only [a-z0-9._-/]");
-    }
+    POLYTRAIN_RETURN_IF_ERROR(ValidateLabelKey(field, key));
     POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, value, 0, kMaxLabelValueLength));
   }
   return absl::OkStatus();

@@ -33,6 +33,8 @@ absl::Status ValidateTrainingLoss(const polytrain::v1::LossSpec& loss, absl::str
 // A job's name: 1 to kMaxNameLength characters of [A-Za-z0-9._-].
 absl::Status ValidateJobName(absl::string_view name, absl::string_view field);
 
+// A label's key: 1 to kMaxLabelKeyLength characters from [a-z0-9._-/].
+absl::Status ValidateLabelKey(absl::string_view field, absl::string_view key);
 // Labels of a spec, or a label selector: at most kMaxLabels pairs, keys 1 to kMaxLabelKeyLength
 // characters from [a-z0-9._-/], values at most kMaxLabelValueLength characters.
 absl::Status ValidateLabelMap(const google::protobuf::Map<std::string, std::string>& labels,

@@ -300,7 +300,18 @@ void PrintJob(const Job& job) {
   }
 }
 
+namespace {
+
+// A row's group as "KEY=VALUE" (empty without group_by), to follow its loss's name.
+std::string GroupWords(const polytrain::v1::CompareJobsResponse& table, const std::string& group) {
+  return table.group_by().empty() ? "" : absl::StrCat(table.group_by(), "=", group);
+}
+
+}  // namespace
+
 std::string ComparisonChart(const polytrain::v1::CompareJobsResponse& table) {
+  std::map<std::string, std::string> group_of;  // job id -> its series' group words
+  for (const auto& job : table.jobs()) group_of[job.job_id()] = GroupWords(table, job.group());
   std::vector<std::pair<std::string, std::string>> legend;
   auto color_of = [&](const std::string& loss) {
     for (const auto& [name, color] : legend) {
@@ -312,12 +323,13 @@ std::string ComparisonChart(const polytrain::v1::CompareJobsResponse& table) {
   ChartPanel eval{table.metric() + " by step", "step", table.metric(), {}};
   ChartPanel train{"train loss by step", "step", "train loss", {}};
   for (const auto& curve : table.curves()) {
-    const std::string color = color_of(curve.loss_name());
-    ChartSeries e{
-        curve.loss_name(), color, {}, {curve.eval_values().begin(), curve.eval_values().end()}};
+    const std::string& group = group_of[curve.job_id()];
+    const std::string name =
+        group.empty() ? curve.loss_name() : absl::StrCat(curve.loss_name(), " ", group);
+    const std::string color = color_of(name);
+    ChartSeries e{name, color, {}, {curve.eval_values().begin(), curve.eval_values().end()}};
     for (int64_t step : curve.eval_steps()) e.x.push_back(static_cast<double>(step));
-    ChartSeries t{
-        curve.loss_name(), color, {}, {curve.train_loss().begin(), curve.train_loss().end()}};
+    ChartSeries t{name, color, {}, {curve.train_loss().begin(), curve.train_loss().end()}};
     for (int64_t step : curve.train_steps()) t.x.push_back(static_cast<double>(step));
     eval.series.push_back(std::move(e));
     train.series.push_back(std::move(t));
@@ -331,10 +343,17 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
     std::cout << ToJson(table, true) << "\n";
     return;
   }
+  // With group_by, the label's value leads each row, under the label's key.
+  const bool grouped = !table.group_by().empty();
+  const std::string group_header = grouped ? CsvField(table.group_by()) + "," : "";
+  auto group_field = [&](const std::string& group) {
+    return grouped ? CsvField(group) + "," : std::string();
+  };
   if (format == "csv" && per_job) {  // one table per CSV: the jobs' rows alone
-    std::cout << "job_id,name,loss,state,seed,final_value,best_value,seconds\n";
+    std::cout << group_header << "job_id,name,loss,state,seed,final_value,best_value,seconds\n";
     for (const auto& j : table.jobs()) {
-      std::cout << absl::StrCat(j.job_id(), ",", CsvField(j.name()), ",", CsvField(j.loss_name()),
+      std::cout << group_field(j.group())
+                << absl::StrCat(j.job_id(), ",", CsvField(j.name()), ",", CsvField(j.loss_name()),
                                 ",", JobStateWord(j.state()), ",", j.seed(), ",",
                                 Exact(j.final_value()), ",", Exact(j.best_value()), ",",
                                 Exact(j.seconds()))
@@ -343,9 +362,11 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
     return;
   }
   if (format == "csv") {
-    std::cout << "loss,runs,mean,std,ci95_low,ci95_high,p_value,baseline,mean_best,mean_ece\n";
+    std::cout << group_header
+              << "loss,runs,mean,std,ci95_low,ci95_high,p_value,baseline,mean_best,mean_ece\n";
     for (const auto& r : table.losses()) {
-      std::cout << absl::StrCat(CsvField(r.loss_name()), ",", r.runs(), ",", Exact(r.mean()), ",",
+      std::cout << group_field(r.group())
+                << absl::StrCat(CsvField(r.loss_name()), ",", r.runs(), ",", Exact(r.mean()), ",",
                                 Exact(r.std()), ",", Exact(r.ci95_low()), ",", Exact(r.ci95_high()),
                                 ",", Exact(r.p_value()), ",", r.baseline() ? "true" : "false", ",",
                                 Exact(r.mean_best()), ",", Exact(r.mean_ece()))
@@ -353,43 +374,53 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
     }
     return;
   }
-  std::printf("%s by loss (mean over seeds; p: Welch's t-test vs %s)\n", table.metric().c_str(),
-              table.baseline_loss().c_str());
-  TextTable losses({{"loss", 28},
-                    {"runs", 4, true},
-                    {"mean", 8, true},
-                    {"std", 8, true},
-                    {"95% interval", 19, false, 2},
-                    {"p", 9, true},
-                    {"best", 8, true},
-                    {"ece", 8, true}});
+  std::cout << table.metric() << " by loss" << (grouped ? " and " + table.group_by() : "")
+            << " (mean over seeds; p: Welch's t-test vs " << table.baseline_loss()
+            << (grouped ? " of the same " + table.group_by() : "") << ")\n";
+  // With group_by, a first column of the label's values.
+  auto columns = [&](std::vector<TextTable::Column> rest) {
+    if (grouped) rest.insert(rest.begin(), TextTable::Column{table.group_by(), 8});
+    return rest;
+  };
+  auto cells = [&](const std::string& group, std::vector<std::string> rest) {
+    if (grouped) rest.insert(rest.begin(), group);
+    return rest;
+  };
+  TextTable losses(columns({{"loss", 28},
+                            {"runs", 4, true},
+                            {"mean", 8, true},
+                            {"std", 8, true},
+                            {"95% interval", 19, false, 2},
+                            {"p", 9, true},
+                            {"best", 8, true},
+                            {"ece", 8, true}}));
   for (const auto& r : table.losses()) {
     const std::string interval =
         std::isnan(r.ci95_low())
             ? "-"
             : absl::StrCat("[", Fixed(r.ci95_low()), ", ", Fixed(r.ci95_high()), "]");
     // One run has no spread to show (the reply's std is 0 then): "-", as for its interval.
-    losses.AddRow({r.loss_name(), absl::StrCat(r.runs()), Fixed(r.mean()),
-                   r.runs() < 2 ? "-" : Fixed(r.std()), interval,
-                   r.baseline() ? "baseline" : Fixed(r.p_value(), 3), Fixed(r.mean_best()),
-                   Fixed(r.mean_ece())});
+    losses.AddRow(cells(r.group(), {r.loss_name(), absl::StrCat(r.runs()), Fixed(r.mean()),
+                                    r.runs() < 2 ? "-" : Fixed(r.std()), interval,
+                                    r.baseline() ? "baseline" : Fixed(r.p_value(), 3),
+                                    Fixed(r.mean_best()), Fixed(r.mean_ece())}));
   }
-  std::fputs(losses.ToString().c_str(), stdout);
+  std::cout << losses.ToString() << std::flush;
   if (!per_job) return;
-  TextTable jobs({{"job", 18},
-                  {"name", 28},
-                  {"loss", 28},
-                  {"state", 10},
-                  {"seed", 6, true},
-                  {"final", 8, true},
-                  {"best", 8, true},
-                  {"seconds", 8, true}});
+  TextTable jobs(columns({{"job", 18},
+                          {"name", 28},
+                          {"loss", 28},
+                          {"state", 10},
+                          {"seed", 6, true},
+                          {"final", 8, true},
+                          {"best", 8, true},
+                          {"seconds", 8, true}}));
   for (const auto& j : table.jobs()) {
-    jobs.AddRow({j.job_id(), j.name(), j.loss_name(), JobStateWord(j.state()),
-                 absl::StrCat(j.seed()), Fixed(j.final_value()), Fixed(j.best_value()),
-                 absl::StrFormat("%.1f", j.seconds())});
+    jobs.AddRow(cells(j.group(), {j.job_id(), j.name(), j.loss_name(), JobStateWord(j.state()),
+                                  absl::StrCat(j.seed()), Fixed(j.final_value()),
+                                  Fixed(j.best_value()), absl::StrFormat("%.1f", j.seconds())}));
   }
-  std::printf("\n%s", jobs.ToString().c_str());
+  std::cout << "\n" << jobs.ToString() << std::flush;
 }
 
 void PrintMetrics(const polytrain::v1::GetMetricsResponse& metrics, const std::string& format) {

@@ -2,6 +2,7 @@
 // after a lost attempt included.
 #include "client/job_output.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {
@@ -318,6 +319,47 @@ TEST(PrintComparisonTest, OneRunShowsNoSpreadInTheTable) {
   const std::string printed = testing::internal::GetCapturedStdout();
   EXPECT_NE(printed.find("0.8750        -  -"), std::string::npos) << printed;
   EXPECT_EQ(printed.find("0.0000"), std::string::npos) << printed;
+}
+
+// Grouped: the label's value leads each row under the label's key, and names each curve.
+TEST(PrintComparisonTest, GroupedRowsLeadWithTheirValue) {
+  polytrain::v1::CompareJobsResponse table;
+  table.set_metric("eval_accuracy");
+  table.set_baseline_loss("ce");
+  table.set_group_by("lr");
+  for (const char* lr : {"0.1", "0.01"}) {
+    auto* row = table.add_losses();
+    row->set_loss_name("ce");
+    row->set_group(lr);
+    row->set_runs(1);
+    row->set_baseline(true);
+    auto* job = table.add_jobs();
+    job->set_job_id(absl::StrCat("job-", lr));
+    job->set_loss_name("ce");
+    job->set_group(lr);
+    auto* curve = table.add_curves();
+    curve->set_job_id(job->job_id());
+    curve->set_loss_name("ce");
+    curve->add_eval_steps(1);
+    curve->add_eval_values(0.5);
+  }
+  testing::internal::CaptureStdout();
+  PrintComparison(table, "csv", /*per_job=*/false);
+  const std::string csv = testing::internal::GetCapturedStdout();
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "lr,loss,runs,mean,std,ci95_low,ci95_high,p_value,baseline,mean_best,mean_ece");
+  EXPECT_NE(csv.find("\n0.01,ce,1,"), std::string::npos) << csv;
+  testing::internal::CaptureStdout();
+  PrintComparison(table, "table", /*per_job=*/true);
+  const std::string printed = testing::internal::GetCapturedStdout();
+  EXPECT_EQ(printed.find("eval_accuracy by loss and lr (mean over seeds; p: Welch's t-test vs ce "
+                         "of the same lr)\nlr       loss"),
+            0u)
+      << printed;
+  EXPECT_NE(printed.find("\n0.01     job-0.01"), std::string::npos) << printed;
+  const std::string chart = ComparisonChart(table);
+  EXPECT_NE(chart.find("ce lr=0.01"), std::string::npos);
+  EXPECT_NE(chart.find("ce lr=0.1"), std::string::npos);
 }
 
 TEST(PrintJobTableTest, ALongNameWidensItsColumnInsteadOfShiftingTheRow) {

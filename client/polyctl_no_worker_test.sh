@@ -63,6 +63,15 @@ sweep=$(head -1 "$tmp/out")
 expect 0 "$sweep running " -- "$polyctl" sweeps --state running
 expect 5 "id: sweep $sweep has job job-" -- "$polyctl" delete "$sweep"
 
+# --group-by: rows per label value and loss, the value first (a job without the label: empty).
+expect 0 "sweep,loss,runs,mean" -- "$polyctl" compare "$job" --sweep "$sweep" --group-by sweep --format csv
+for row in "$sweep,ce,0," "$sweep,poly1(e=1),0," ",poly1(e=1),0,"; do
+  checks=$((checks + 1))
+  grep -q "^$row" "$tmp/out" || fail "compare --group-by sweep: no row $row in: $(cat "$tmp/out")"
+done
+expect 0 "eval_accuracy by loss and sweep" -- "$polyctl" compare "$job" "$sweep" --group-by sweep
+expect 1 "group_by: keys use only [a-z0-9._-/]" -- "$polyctl" compare "$job" --group-by LR
+
 # --from: an earlier job's spec, changed by the flags; a sweep's job leaves its labels behind.
 expect 0 "job-" -- "$polyctl" submit --from "$job" --set optimizer.learning_rate=0.5 --seed 9
 again=$(head -1 "$tmp/out")

@@ -40,11 +40,18 @@ std::vector<size_t> Downsample(size_t n, size_t limit) {
 
 }  // namespace
 
-ComparisonBuilder::ComparisonBuilder(std::string metric, int curve_points)
+ComparisonBuilder::ComparisonBuilder(std::string metric, int curve_points, std::string group_by)
     : curve_points_(curve_points == 0 ? kDefaultCurvePoints : static_cast<size_t>(curve_points)) {
   if (metric.empty()) metric = "eval_accuracy";
   lower_better_ = LowerIsBetter(metric);
   response_.set_metric(std::move(metric));
+  response_.set_group_by(std::move(group_by));
+}
+
+std::string ComparisonBuilder::GroupOf(const polytrain::v1::Job& job) const {
+  if (response_.group_by().empty()) return "";
+  auto label = job.spec().labels().find(response_.group_by());
+  return label == job.spec().labels().end() ? "" : label->second;
 }
 
 void ComparisonBuilder::Add(const polytrain::v1::Job& job, const std::vector<MetricPoint>& points) {
@@ -53,6 +60,8 @@ void ComparisonBuilder::Add(const polytrain::v1::Job& job, const std::vector<Met
   row->set_job_id(job.id());
   row->set_name(job.spec().name());
   row->set_loss_name(job.loss_name());
+  const RowKey key(GroupOf(job), job.loss_name());
+  row->set_group(key.first);
   row->set_state(job.state());
   row->set_seed(job.spec().seed());
   *row->mutable_final_metrics() = job.final_metrics();
@@ -93,17 +102,21 @@ void ComparisonBuilder::Add(const polytrain::v1::Job& job, const std::vector<Met
     curve->add_train_loss(trains[i]->values().at("loss"));
   }
 
-  if (std::find(loss_order_.begin(), loss_order_.end(), job.loss_name()) == loss_order_.end()) {
-    loss_order_.push_back(job.loss_name());
+  if (std::find(loss_order_.begin(), loss_order_.end(), key.second) == loss_order_.end()) {
+    loss_order_.push_back(key.second);
   }
+  if (std::find(group_order_.begin(), group_order_.end(), key.first) == group_order_.end()) {
+    group_order_.push_back(key.first);
+  }
+  rows_.insert(key);
   // Only finite values enter the statistics: one infinite run would make every interval
   // and test of its loss meaningless (NaN degrees of freedom).
   if (job.state() == polytrain::v1::JOB_STATE_SUCCEEDED && std::isfinite(last)) {
-    finals_[job.loss_name()].push_back(last);
-    if (std::isfinite(best)) bests_[job.loss_name()].push_back(best);
+    finals_[key].push_back(last);
+    if (std::isfinite(best)) bests_[key].push_back(best);
     auto ece = job.final_metrics().find("eval_ece");
     if (ece != job.final_metrics().end() && std::isfinite(ece->second)) {
-      eces_[job.loss_name()].push_back(ece->second);
+      eces_[key].push_back(ece->second);
     }
   }
 }
@@ -145,8 +158,11 @@ absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baselin
     // Cross-entropy if it was run, else the first loss that has a final value: a baseline of no
     // runs (a failed job's loss, a cancelled search's) would leave every p-value out.
     auto has_runs = [&](const std::string& loss) {
-      auto it = finals_.find(loss);
-      return it != finals_.end() && !it->second.empty();
+      for (const std::string& group : group_order_) {
+        auto it = finals_.find(RowKey(group, loss));
+        if (it != finals_.end() && !it->second.empty()) return true;
+      }
+      return false;
     };
     const bool has_ce =
         std::find(loss_order_.begin(), loss_order_.end(), "ce") != loss_order_.end();
@@ -167,19 +183,27 @@ absl::StatusOr<CompareJobsResponse> ComparisonBuilder::Build(std::string baselin
                           absl::EndsWith(response_.metric(), "_ece") ||
                           absl::EndsWith(response_.metric(), "_exact_match") ||
                           absl::EndsWith(response_.metric(), "_f1");
-  for (const std::string& loss : loss_order_) {
-    const SampleSummary s = Summarize(finals_[loss]);
-    auto* row = response_.add_losses();
-    row->set_loss_name(loss);
-    row->set_runs(s.n);
-    row->set_mean(s.mean);
-    row->set_std(s.std);
-    row->set_ci95_low(unit_range && s.ci95_low < 0.0 ? 0.0 : s.ci95_low);
-    row->set_ci95_high(unit_range && s.ci95_high > 1.0 ? 1.0 : s.ci95_high);
-    row->set_baseline(loss == baseline);
-    row->set_p_value(loss == baseline ? kNaN : WelchTTestPValue(finals_[loss], finals_[baseline]));
-    row->set_mean_best(Summarize(bests_[loss]).mean);
-    row->set_mean_ece(Summarize(eces_[loss]).mean);
+  for (const std::string& group : group_order_) {
+    for (const std::string& loss : loss_order_) {
+      const RowKey key(group, loss);
+      if (rows_.count(key) == 0) continue;
+      const SampleSummary s = Summarize(finals_[key]);
+      auto* row = response_.add_losses();
+      row->set_loss_name(loss);
+      row->set_group(group);
+      row->set_runs(s.n);
+      row->set_mean(s.mean);
+      row->set_std(s.std);
+      row->set_ci95_low(unit_range && s.ci95_low < 0.0 ? 0.0 : s.ci95_low);
+      row->set_ci95_high(unit_range && s.ci95_high > 1.0 ? 1.0 : s.ci95_high);
+      row->set_baseline(loss == baseline);
+      // Against the baseline of the same group (none: NaN, as for a baseline of one run).
+      row->set_p_value(loss == baseline
+                           ? kNaN
+                           : WelchTTestPValue(finals_[key], finals_[RowKey(group, baseline)]));
+      row->set_mean_best(Summarize(bests_[key]).mean);
+      row->set_mean_ece(Summarize(eces_[key]).mean);
+    }
   }
   return std::move(response_);
 }

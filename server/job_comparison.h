@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -18,8 +19,9 @@ namespace polytrain {
 // values) and the caller frees the points after.
 class ComparisonBuilder {
  public:
-  // `metric` as in CompareJobsRequest (empty: eval_accuracy); `curve_points` 0 means 200.
-  ComparisonBuilder(std::string metric, int curve_points);
+  // `metric`, `group_by` as in CompareJobsRequest (empty: eval_accuracy; pooled by loss alone);
+  // `curve_points` 0 means 200.
+  ComparisonBuilder(std::string metric, int curve_points, std::string group_by = "");
 
   // `points` are the job's metric history, oldest first (empty for none).
   void Add(const polytrain::v1::Job& job, const std::vector<polytrain::v1::MetricPoint>& points);
@@ -29,12 +31,18 @@ class ComparisonBuilder {
   // job's loss.
   absl::StatusOr<polytrain::v1::CompareJobsResponse> Build(std::string baseline_loss) &&;
 
+  // The group_by label's value of `job` ("" without the label, or with no group_by).
+  std::string GroupOf(const polytrain::v1::Job& job) const;
+
  private:
+  using RowKey = std::pair<std::string, std::string>;  // the group_by label's value, the loss
+
   polytrain::v1::CompareJobsResponse response_;
   bool lower_better_;
   size_t curve_points_;
-  std::vector<std::string> loss_order_;
-  std::map<std::string, std::vector<double>> finals_, bests_, eces_;
+  std::vector<std::string> loss_order_, group_order_;  // each as first met
+  std::set<RowKey> rows_;
+  std::map<RowKey, std::vector<double>> finals_, bests_, eces_;
   std::set<std::string> reported_;  // every metric some job has a value of
 };
 

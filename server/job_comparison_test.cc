@@ -1,8 +1,10 @@
 // A comparison's answer checked against the message limit before it is sent.
 #include "server/job_comparison.h"
 
+#include <cmath>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -82,6 +84,48 @@ TEST(ComparisonBuilderTest, TheDefaultBaselineIsALossWithRuns) {
   table = std::move(with_ce).Build("");
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_EQ(table->baseline_loss(), "ce");
+}
+
+// Grouped by a label: a row per value and loss, ordered by value, each tested against the
+// baseline of its own value; a value without a baseline run has no p-value.
+TEST(ComparisonBuilderTest, GroupedRowsAreTestedAgainstTheBaselineOfTheirGroup) {
+  ComparisonBuilder builder("eval_accuracy", 0, "lr");
+  int id = 0;
+  auto add = [&](const std::string& lr, const std::string& loss, double accuracy) {
+    polytrain::v1::Job job;
+    job.set_id(absl::StrCat("job-", ++id));
+    job.set_loss_name(loss);
+    job.set_state(polytrain::v1::JOB_STATE_SUCCEEDED);
+    if (!lr.empty()) (*job.mutable_spec()->mutable_labels())["lr"] = lr;
+    (*job.mutable_final_metrics())["eval_accuracy"] = accuracy;
+    builder.Add(job, {});
+  };
+  // lr 0.1: poly1 well above ce; lr 0.01: both alike; no label: poly1 alone.
+  for (double a : {0.80, 0.81, 0.82}) add("0.1", "ce", a);
+  for (double a : {0.90, 0.91, 0.92}) add("0.1", "poly1(e=1)", a);
+  for (double a : {0.70, 0.71, 0.72}) add("0.01", "poly1(e=1)", a);
+  for (double a : {0.70, 0.71, 0.72}) add("0.01", "ce", a);
+  add("", "poly1(e=1)", 0.5);
+  add("", "poly1(e=1)", 0.6);
+  absl::StatusOr<CompareJobsResponse> table = std::move(builder).Build("");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->group_by(), "lr");
+  EXPECT_EQ(table->baseline_loss(), "ce");
+  ASSERT_EQ(table->losses_size(), 5);
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const auto& row : table->losses()) rows.emplace_back(row.group(), row.loss_name());
+  EXPECT_EQ(rows, (std::vector<std::pair<std::string, std::string>>{{"0.1", "ce"},
+                                                                    {"0.1", "poly1(e=1)"},
+                                                                    {"0.01", "ce"},
+                                                                    {"0.01", "poly1(e=1)"},
+                                                                    {"", "poly1(e=1)"}}));
+  EXPECT_EQ(table->losses(0).runs(), 3);
+  EXPECT_NEAR(table->losses(1).mean(), 0.91, 1e-12);
+  EXPECT_LT(table->losses(1).p_value(), 0.001);         // against lr 0.1's ce alone
+  EXPECT_NEAR(table->losses(3).p_value(), 1.0, 1e-12);  // lr 0.01: the same accuracies
+  EXPECT_TRUE(std::isnan(table->losses(4).p_value()));  // no ce run without the label
+  EXPECT_EQ(table->jobs(0).group(), "0.1");
+  EXPECT_EQ(table->jobs(12).group(), "");
 }
 
 TEST(CheckComparisonFitsTest, LongCurvesAskForFewerCurvePointsThatThenFit) {

@@ -1,6 +1,7 @@
 #include "server/job_queries.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -214,28 +215,38 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
   }
   const bool one_sweep = sweeps.size() == 1 && request.job_ids().empty();
   // One job's history at a time: a thousand long curves are never held at once.
-  ComparisonBuilder builder(request.metric(), request.curve_points());
+  ComparisonBuilder builder(request.metric(), request.curve_points(), request.group_by());
+  std::map<std::string, size_t> first_of_group;  // each group's first job, by index in `jobs`
+  std::vector<size_t> first_alike;               // per job: the first job of its group
   for (const Job& job : jobs) {
+    first_alike.push_back(
+        first_of_group.emplace(builder.GroupOf(job), first_alike.size()).first->second);
     absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> points = store_->GetMetrics(job.id());
     if (!points.ok()) return points.status();
     builder.Add(job, *points);
   }
   absl::StatusOr<polytrain::v1::CompareJobsResponse> response = std::move(builder).Build(baseline);
   if (!response.ok()) return response;
-  // Jobs picked by id may have been trained differently: the statistics would not show it.
+  // Jobs picked by id may have been trained differently: the statistics would not show it. With
+  // group_by, jobs of one group only are pooled: they alone are compared.
   for (size_t i = 1; i < jobs.size() && !one_sweep; ++i) {
+    const Job& first = jobs[first_alike[i]];
+    if (first_alike[i] == i) continue;  // the first of its group
     // A budget written as epochs in one and steps in the other trains alike where both ran
     // the same steps to their end.
-    const bool same_steps_trained = jobs[0].state() == polytrain::v1::JOB_STATE_SUCCEEDED &&
+    const bool same_steps_trained = first.state() == polytrain::v1::JOB_STATE_SUCCEEDED &&
                                     jobs[i].state() == polytrain::v1::JOB_STATE_SUCCEEDED &&
-                                    jobs[0].steps() == jobs[i].steps();
+                                    first.steps() == jobs[i].steps();
     const std::vector<std::string> fields =
-        TrainingSetupDifferences(jobs[0].spec(), jobs[i].spec(), same_steps_trained);
+        TrainingSetupDifferences(first.spec(), jobs[i].spec(), same_steps_trained);
     if (fields.empty()) continue;
     response->set_note(absl::StrCat(
-        "jobs ", jobs[0].id(), " and ", jobs[i].id(), " differ in more than their loss and seed (",
+        "jobs ", first.id(), " and ", jobs[i].id(), " differ in more than their loss and seed (",
         absl::StrJoin(fields, ", "),
-        "): each loss's runs are pooled, and the losses compared, across that difference"));
+        "): each loss's runs are pooled, and the losses compared, across that difference",
+        request.group_by().empty()
+            ? " (group_by a label, e.g. \"sweep\" for sweeps of other settings, keeps them apart)"
+            : absl::StrCat(" within each ", request.group_by())));
     break;
   }
   POLYTRAIN_RETURN_IF_ERROR(

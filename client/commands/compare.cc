@@ -1,5 +1,5 @@
-// polyctl compare [IDS...] [--sweep ID]... [--metric M] [--baseline LOSS] [--per-job]
-//                 [--format table|json|csv] [--plot F.svg|F.png]
+// polyctl compare [IDS...] [--sweep ID]... [--group-by KEY] [--metric M] [--baseline LOSS]
+//                 [--per-job] [--format table|json|csv] [--plot F.svg|F.png]
 #include <iostream>
 #include <memory>
 #include <set>
@@ -19,7 +19,7 @@ namespace {
 
 struct CompareOptions {
   std::vector<std::string> ids, sweeps;
-  std::string metric, baseline, format = "table", plot;
+  std::string metric, baseline, group_by, format = "table", plot;
   bool per_job = false;
 };
 
@@ -41,6 +41,7 @@ polytrain::v1::CompareJobsRequest CompareRequest(const CompareOptions& options) 
   polytrain::v1::CompareJobsRequest request;
   request.set_metric(options.metric);
   request.set_baseline_loss(options.baseline);
+  request.set_group_by(options.group_by);
   if (jobs.empty() && sweeps.size() == 1) {
     request.set_sweep_id(sweeps.front());
     return request;
@@ -83,6 +84,14 @@ Command AddCompareCommand(CLI::App& app) {
   compare->add_option("ids", options->ids,
                       "job ids, and sweep ids (sweep-...: every job of the sweep)");
   compare->add_option("--sweep", options->sweeps, "every job of this sweep (repeatable)")
+      ->check(NotEmpty());
+  compare
+      ->add_option("--group-by", options->group_by,
+                   "a label key: pool each loss's runs per value of this label, so that variants "
+                   "differing in more than the loss are compared apart (e.g. --group-by sweep for "
+                   "sweeps run with another --set optimizer.learning_rate each, or --group-by lr "
+                   "for jobs submitted with --label lr=...); each loss is tested against the "
+                   "baseline of the same value")
       ->check(NotEmpty());
   compare
       ->add_option(

@@ -117,6 +117,12 @@ class ListingTest(ServiceTestCase):
                                     per_job=True)
         self.assertEqual(sorted(row["job_id"] for row in mixed),
                          sorted([extra.id] + [job.id for job in sweep.jobs]))
+        # Grouped by sweep: the sweep's runs apart from the job of no sweep.
+        grouped = self.client.compare(job_ids=[extra.id], sweep_id=[sweep.sweep_id],
+                                      group_by="sweep")
+        self.assertEqual(sorted((row["group"], row["loss_name"], row["runs"]) for row in grouped),
+                         [("", "poly1(e=1)", 1), (sweep.sweep_id, "ce", 1),
+                          (sweep.sweep_id, "poly1(e=1)", 1)])
         with self.assertRaises(PolyTrainError) as error:
             self.client.compare(job_ids=[extra.id], sweep_id=["sweep-000000000000"])
         self.assertEqual((error.exception.code, error.exception.message),

@@ -341,16 +341,18 @@ class Client(ArtifactCalls):
         return _messages.rows(response.points)
 
     def compare(self, job_ids=(), sweep_id="", metric="", baseline_loss="", per_job=False,
-                as_message=False):
+                as_message=False, group_by=""):
         """CompareJobs as rows: one per loss (runs, mean, std, ci95, p against the baseline), or
-        with `per_job` one per job. `sweep_id` may be a list of sweep ids: as polyctl compare
-        takes them, several sweeps, or sweeps with `job_ids`, are compared as all their jobs
-        (each loss's runs pooled across them; refusals name the request's sweep_ids[i]). Jobs given by id that differ in more than their
-        loss and seed are compared all the same, with a UserWarning saying which fields differ.
-        With `as_message`, the CompareJobsResponse whole, as polyctl compare --format json
-        prints it: `metric` and `baseline_loss` (what the coordinator chose when left out),
-        `losses`, `jobs` and `curves` (each job's evaluations of the metric and its train loss
-        by step, to plot)."""
+        with `per_job` one per job. `sweep_id` may be a list of sweep ids: as polyctl compare takes
+        them, several sweeps, or sweeps with `job_ids`, are compared as all their jobs (each loss's
+        runs pooled across them; refusals name the request's sweep_ids[i]). `group_by`: a label key;
+        each loss's runs are pooled per value of that label, e.g. group_by="sweep" for sweeps that
+        each ran another learning rate (rows then have a "group"; each loss is tested against the
+        baseline of the same value). Jobs given by id that differ in more than their loss and seed
+        are compared all the same, with a UserWarning saying which fields differ. With `as_message`,
+        the CompareJobsResponse whole, as polyctl compare --format json prints it: `metric` and
+        `baseline_loss` (what the coordinator chose when left out), `losses`, `jobs` and `curves`
+        (each job's evaluations of the metric and its train loss by step, to plot)."""
         _arguments.boolean(per_job, "per_job")
         _arguments.boolean(as_message, "as_message")
         if per_job and as_message:
@@ -363,7 +365,8 @@ class Client(ArtifactCalls):
             sweeps = _arguments.texts(sweep_id, "sweep_id")
         request = coordinator_pb2.CompareJobsRequest(
             metric=_arguments.text(metric, "metric"),
-            baseline_loss=_arguments.text(baseline_loss, "baseline_loss"))
+            baseline_loss=_arguments.text(baseline_loss, "baseline_loss"),
+            group_by=_arguments.text(group_by, "group_by"))
         if len(sweeps) == 1 and not job_ids:
             request.sweep_id = sweeps[0]
         else:  # the coordinator reads each sweep's jobs (a job named twice counts once)
