@@ -257,7 +257,7 @@ absl::Status ValidateArtifactName(absl::string_view field, absl::string_view nam
   if (name.size() > static_cast<size_t>(kMaxArtifactNameLength)) {  // said as other lengths are
     return CheckLength(field, name, 1, kMaxArtifactNameLength);
   }
-  bool allowed_chars = !name.empty() && name.size() <= static_cast<size_t>(kMaxArtifactNameLength);
+  bool allowed_chars = !name.empty();
   for (char c : name) {
     allowed_chars = allowed_chars && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                                       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');

@@ -302,9 +302,12 @@ void PrintJob(const Job& job) {
 
 namespace {
 
+// A group as a table shows it: a job without the label, "-".
+std::string GroupCell(const std::string& group) { return group.empty() ? "-" : group; }
+
 // A row's group as "KEY=VALUE" (empty without group_by), to follow its loss's name.
 std::string GroupWords(const polytrain::v1::CompareJobsResponse& table, const std::string& group) {
-  return table.group_by().empty() ? "" : absl::StrCat(table.group_by(), "=", group);
+  return table.group_by().empty() ? "" : absl::StrCat(table.group_by(), "=", GroupCell(group));
 }
 
 }  // namespace
@@ -343,9 +346,10 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
     std::cout << ToJson(table, true) << "\n";
     return;
   }
-  // With group_by, the label's value leads each row, under the label's key.
+  // With group_by, the label's value leads each row ("group", as in JSON: the key may be a
+  // column's name, e.g. "loss"; a table heads it with the key).
   const bool grouped = !table.group_by().empty();
-  const std::string group_header = grouped ? CsvField(table.group_by()) + "," : "";
+  const std::string group_header = grouped ? "group," : "";
   auto group_field = [&](const std::string& group) {
     return grouped ? CsvField(group) + "," : std::string();
   };
@@ -383,7 +387,7 @@ void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std:
     return rest;
   };
   auto cells = [&](const std::string& group, std::vector<std::string> rest) {
-    if (grouped) rest.insert(rest.begin(), group);
+    if (grouped) rest.insert(rest.begin(), GroupCell(group));
     return rest;
   };
   TextTable losses(columns({{"loss", 28},

@@ -347,7 +347,7 @@ TEST(PrintComparisonTest, GroupedRowsLeadWithTheirValue) {
   PrintComparison(table, "csv", /*per_job=*/false);
   const std::string csv = testing::internal::GetCapturedStdout();
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
-            "lr,loss,runs,mean,std,ci95_low,ci95_high,p_value,baseline,mean_best,mean_ece");
+            "group,loss,runs,mean,std,ci95_low,ci95_high,p_value,baseline,mean_best,mean_ece");
   EXPECT_NE(csv.find("\n0.01,ce,1,"), std::string::npos) << csv;
   testing::internal::CaptureStdout();
   PrintComparison(table, "table", /*per_job=*/true);

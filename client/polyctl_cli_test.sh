@@ -366,9 +366,9 @@ expect 4 "--sweep: no sweep $gang_sweep" -- list --sweep "$gang_sweep"
 expect 4 "id: no sweep $gang_sweep" -- get "$gang_sweep"
 expect 1 "page_token: a token of another ListJobs" -- list --limit 1 --page-token "$token"
 expect 1 "page_token: not a token from a previous ListJobs" -- list --page-token zz
-expect 4 "sweep_id: no sweep sweep-000000000000" -- compare --sweep sweep-000000000000
+expect 4 "--sweep: no sweep sweep-000000000000" -- compare --sweep sweep-000000000000
 expect 4 "--sweep: no sweep sweep-000000000000" -- list --sweep sweep-000000000000
-expect 1 "sweep_id: not a sweep id (\"sweep-\" and 12 lowercase hex digits" -- compare --sweep sweep-none
+expect 1 "--sweep: not a sweep id (\"sweep-\" and 12 lowercase hex digits" -- compare --sweep sweep-none
 expect 1 "--sweep: not a sweep id (" -- list --sweep sweep-none
 expect 2 "compare needs job ids, sweep ids or --sweep ID" -- compare
 # Jobs and sweeps together, or sweeps by id among the ids: every job of each, once (probe DH:
@@ -380,8 +380,9 @@ for args in "$job --sweep $sweep" "$sweep $job" "$job $sweep --sweep $sweep"; do
   /usr/bin/python3 -c 'import json, sys; jobs = json.load(open(sys.argv[1]))["jobs"]; assert len(jobs) == 10 and len({j["job_id"] for j in jobs}) == 10, len(jobs)' "$tmp/out" ||
     fail "compare $args: not the job and the sweep's 9: $(head -c 300 "$tmp/out")"
 done
-expect 4 "sweep_ids[0]: no sweep sweep-000000000000" -- compare "$job" sweep-000000000000
-expect 4 "sweep_ids[1]: no sweep sweep-000000000000" -- compare --sweep "$sweep" --sweep sweep-000000000000
+expect 4 "sweep-000000000000: no sweep sweep-000000000000" -- compare "$job" sweep-000000000000
+expect 4 "--sweep: no sweep sweep-000000000000" -- compare "$job" --sweep sweep-000000000000
+expect 4 "sweep-000000000000: no sweep sweep-000000000000" -- compare sweep-000000000000 --sweep "$sweep"
 expect 1 "--plot $tmp/x.jpg: the file must end in .svg or .png" -- compare "$job" --plot "$tmp/x.jpg"
 checks=$((checks + 1))
 grep -q "eval_accuracy by loss" "$tmp/out" && fail "compare printed its table before refusing --plot"

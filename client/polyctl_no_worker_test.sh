@@ -64,7 +64,7 @@ expect 0 "$sweep running " -- "$polyctl" sweeps --state running
 expect 5 "id: sweep $sweep has job job-" -- "$polyctl" delete "$sweep"
 
 # --group-by: rows per label value and loss, the value first (a job without the label: empty).
-expect 0 "sweep,loss,runs,mean" -- "$polyctl" compare "$job" --sweep "$sweep" --group-by sweep --format csv
+expect 0 "group,loss,runs,mean" -- "$polyctl" compare "$job" --sweep "$sweep" --group-by sweep --format csv
 for row in "$sweep,ce,0," "$sweep,poly1(e=1),0," ",poly1(e=1),0,"; do
   checks=$((checks + 1))
   grep -q "^$row" "$tmp/out" || fail "compare --group-by sweep: no row $row in: $(cat "$tmp/out")"
@@ -84,7 +84,14 @@ expect 0 "job-" -- "$polyctl" submit --from "$member"
 checks=$((checks + 1))
 ! "$polyctl" get "$(head -1 "$tmp/out")" --format json | grep -q '"sweep"' ||
   fail "a job submitted --from a sweep's job kept its sweep label"
-expect 4 "id: no job job-000000000000" -- "$polyctl" submit --from job-000000000000
+expect 4 "--from: no job job-000000000000" -- "$polyctl" submit --from job-000000000000
+# A job of no sweep keeps a label "loss" of its own (only a sweep's are left behind).
+expect 0 "job-" -- "$polyctl" submit "$spec" --label loss=mine
+expect 0 "job-" -- "$polyctl" submit --from "$(head -1 "$tmp/out")"
+checks=$((checks + 1))
+"$polyctl" get "$(head -1 "$tmp/out")" --format json | grep -q '"labels":{"loss":"mine"}' ||
+  fail "a job submitted --from a job of no sweep lost its label loss=mine"
+grep -q "note" "$tmp/err" && fail "--from a job of no sweep noted: $(cat "$tmp/err")"
 expect 2 "submit needs a JobSpec file or --from JOB_ID" -- "$polyctl" submit
 expect 2 "file excludes --from" -- "$polyctl" submit "$spec" --from "$job"
 expect 3 "cannot reach the coordinator at 127.0.0.1:1" -- "$polyctl" --coordinator 127.0.0.1:1 list

@@ -16,9 +16,12 @@ class CompareSweepsTest : public CoordinatorTest {
  protected:
   // A grid sweep of cross-entropy and poly1 with each of `epsilons`, `seeds` runs each.
   SubmitSweepResponse Sweep(const std::string& name, const std::vector<int>& epsilons,
-                            const Caller& caller, int seeds = 1) {
+                            const Caller& caller, int seeds = 1, int batch_size = 2,
+                            const std::string& lr_label = "") {
     polytrain::v1::SubmitSweepRequest request;
     *request.mutable_base() = Request(name).spec();
+    request.mutable_base()->set_batch_size(batch_size);
+    if (!lr_label.empty()) (*request.mutable_base()->mutable_labels())["lr"] = lr_label;
     request.add_losses()->mutable_cross_entropy();
     for (int e : epsilons) request.add_losses()->mutable_poly1()->set_epsilon(e);
     request.set_seeds(seeds);
@@ -66,6 +69,33 @@ TEST_F(CompareSweepsTest, SweepsAndJobsTogetherCountEachJobOnce) {
   request.mutable_sweep_ids()->RemoveLast();
   EXPECT_EQ(api_->CompareJobs(request, alice).status().message(),
             "sweep_ids[1]: no jobs in sweep " + second.sweep_id() + " (each was deleted)");
+}
+
+// The note on jobs trained differently compares jobs of one group only: sweeps of other batch
+// sizes are noted pooled, not grouped by sweep, and noted again where a group holds both.
+TEST_F(CompareSweepsTest, TheNoteOnDifferentSetupsLooksWithinEachGroup) {
+  const SubmitSweepResponse small = Sweep("small", {1}, kAdmin, 1, /*batch_size=*/2, "0.1");
+  const SubmitSweepResponse large = Sweep("large", {1}, kAdmin, 1, /*batch_size=*/4, "0.1");
+  CompareJobsRequest request;
+  request.add_sweep_ids(small.sweep_id());
+  EXPECT_EQ(api_->CompareJobs(request, kAdmin)->note(), "");  // one sweep: one setup
+  request.add_sweep_ids(large.sweep_id());
+  const std::string differ = "jobs " + small.jobs(0).id() + " and " + large.jobs(0).id() +
+                             " differ in more than their loss and seed (spec.batch_size): each "
+                             "loss's runs are pooled, and the losses compared, across that "
+                             "difference";
+  EXPECT_EQ(api_->CompareJobs(request, kAdmin)->note(),
+            differ +
+                " (group_by a label, e.g. \"sweep\" for sweeps of other settings, keeps "
+                "them apart)");
+  request.set_group_by("sweep");
+  EXPECT_EQ(api_->CompareJobs(request, kAdmin)->note(), "");
+  request.set_group_by("lr");  // both sweeps labelled lr=0.1: one group, two setups
+  EXPECT_EQ(api_->CompareJobs(request, kAdmin)->note(), differ + " within each lr");
+  request.set_group_by("lr.typo");  // no job has it: said, beside the difference
+  EXPECT_EQ(api_->CompareJobs(request, kAdmin)->note(),
+            "no job compared has the label 'lr.typo': group_by put them all in one group; " +
+                differ + " within each lr.typo");
 }
 
 TEST_F(CompareSweepsTest, AtMostAThousandJobsInAll) {

@@ -249,6 +249,14 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
             : absl::StrCat(" within each ", request.group_by())));
     break;
   }
+  // A group_by no job answers (a misspelt key) pools everything as one group: said.
+  if (!request.group_by().empty() &&
+      std::all_of(response->jobs().begin(), response->jobs().end(),
+                  [](const auto& row) { return row.group().empty(); })) {
+    response->set_note(absl::StrCat("no job compared has the label ", Quote(request.group_by()),
+                                    ": group_by put them all in one group",
+                                    response->note().empty() ? "" : "; ", response->note()));
+  }
   POLYTRAIN_RETURN_IF_ERROR(
       CheckComparisonFits(*response, kMaxMessageBytes - kMessageHeadroomBytes));
   return response;

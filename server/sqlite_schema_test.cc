@@ -209,7 +209,9 @@ TEST_F(SqliteSchemaTest, TheMigrationFillsTheSizeOfArtifactsAlreadyStored) {
   for (int v = 0; v + 1 < kArtifactSizeSchemaVersion; ++v) {
     ASSERT_EQ(sqlite3_exec(db, SchemaMigrations()[v], nullptr, nullptr, nullptr), SQLITE_OK);
   }
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=11", nullptr, nullptr, nullptr), SQLITE_OK);
+  const std::string before =
+      "PRAGMA user_version=" + std::to_string(kArtifactSizeSchemaVersion - 1);
+  ASSERT_EQ(sqlite3_exec(db, before.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   auto insert = [db](const std::string& id, const std::string& owner, int64_t size_bytes) {
     polytrain::v1::Artifact record;
     record.set_id(id);

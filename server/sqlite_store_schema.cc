@@ -114,8 +114,14 @@ absl::Status SqliteJobStore::Migrate() {
       return absl::Status(s.code(),
                           absl::StrCat(mismatch, "migrating to ", v + 1, " failed: ", s.message()));
     }
-    if (v + 1 == kJobEndTimeSchemaVersion) POLYTRAIN_RETURN_IF_ERROR(FillJobEndTimes(db));
-    if (v + 1 == kArtifactSizeSchemaVersion) POLYTRAIN_RETURN_IF_ERROR(FillArtifactSizes(db));
+    // Columns SQL cannot fill from the records (rolled back with the rest when one fails).
+    absl::Status filled = v + 1 == kJobEndTimeSchemaVersion     ? FillJobEndTimes(db)
+                          : v + 1 == kArtifactSizeSchemaVersion ? FillArtifactSizes(db)
+                                                                : absl::OkStatus();
+    if (!filled.ok()) {
+      return absl::Status(filled.code(),
+                          absl::StrCat("migrating to ", v + 1, " failed: ", filled.message()));
+    }
     if (absl::Status s = Exec(db, absl::StrCat("PRAGMA user_version=", v + 1).c_str()); !s.ok()) {
       return s;
     }

@@ -66,7 +66,8 @@ TEST_F(CoordinatorTest, ComparingJobsTrainedDifferentlyCarriesANote) {
   EXPECT_EQ(table->note(), "jobs " + a.id() + " and " + longer.id() +
                                " differ in more than their loss and seed (spec.epochs): each "
                                "loss's runs are pooled, and the losses compared, across that "
-                               "difference");
+                               "difference (group_by a label, e.g. \"sweep\" for sweeps of other "
+                               "settings, keeps them apart)");
 }
 
 // Jobs that ended having trained the same steps, one budget written in epochs, the other in

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "cli/command_line.h"
 #include "cli/exit_codes.h"
 #include "cli/svg_chart.h"
@@ -25,17 +26,23 @@ struct CompareOptions {
 
 // The request: one sweep alone is compared as sweep_id; jobs and sweeps together, or several
 // sweeps, as job_ids and sweep_ids (the coordinator reads each sweep's jobs, counting a job once).
-polytrain::v1::CompareJobsRequest CompareRequest(const CompareOptions& options) {
+// `sweep_args`: for each of sweep_ids, the argument that named it (--sweep, or the id itself).
+polytrain::v1::CompareJobsRequest CompareRequest(const CompareOptions& options,
+                                                 std::vector<std::string>* sweep_args) {
   std::vector<std::string> sweeps, jobs;
   std::set<std::string> named;  // a sweep given twice (an id and --sweep) is compared once
   for (const std::string& sweep : options.sweeps) {
-    if (named.insert(sweep).second) sweeps.push_back(sweep);
+    if (named.insert(sweep).second) {
+      sweeps.push_back(sweep);
+      sweep_args->push_back("--sweep");
+    }
   }
   for (const std::string& id : options.ids) {
     if (!absl::StartsWith(id, "sweep-")) {
       jobs.push_back(id);
     } else if (named.insert(id).second) {
       sweeps.push_back(id);
+      sweep_args->push_back(id);
     }
   }
   polytrain::v1::CompareJobsRequest request;
@@ -59,9 +66,24 @@ int RunCompare(const CompareOptions& options, CoordinatorClient& client) {
   if (!options.plot.empty()) {
     if (absl::Status s = CheckPlotPath(options.plot); !s.ok()) return command_support::Fail(s);
   }
+  std::vector<std::string> sweep_args;
+  const polytrain::v1::CompareJobsRequest request = CompareRequest(options, &sweep_args);
   absl::StatusOr<polytrain::v1::CompareJobsResponse> table =
-      client.Call(&polytrain::v1::Coordinator::Stub::CompareJobs, CompareRequest(options));
-  if (!table.ok()) return command_support::Fail(table.status());
+      client.Call(&polytrain::v1::Coordinator::Stub::CompareJobs, request);
+  if (!table.ok()) {
+    // A refusal of sweep_ids[i] (or sweep_id, the one sweep) names the argument that gave it, as
+    // the user wrote it.
+    absl::string_view message = table.status().message();
+    for (size_t i = 0; i < sweep_args.size(); ++i) {
+      const std::string field =
+          request.sweep_id().empty() ? absl::StrCat("sweep_ids[", i, "]: ") : "sweep_id: ";
+      if (absl::ConsumePrefix(&message, field)) {
+        return command_support::Fail(
+            absl::Status(table.status().code(), absl::StrCat(sweep_args[i], ": ", message)));
+      }
+    }
+    return command_support::Fail(table.status());
+  }
   // On stderr: the table (or CSV, JSON) stays what it is for whoever reads it.
   if (!table->note().empty()) std::cerr << "polyctl: note: " << table->note() << "\n";
   PrintComparison(*table, options.format, options.per_job);

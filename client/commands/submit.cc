@@ -1,6 +1,5 @@
-// polyctl submit (FILE | --from JOB_ID) [--set FIELD=VALUE]... [--loss TEXT] [--seed N] [--epochs
-// N] [--name S]
-//                     [--label K=V]...
+// polyctl submit (FILE | --from JOB_ID) [--set FIELD=VALUE]... [--loss TEXT] [--seed N]
+//                     [--epochs N] [--name S] [--label K=V]...
 //                     [--request-id R] [--files DIR | --no-upload] [--dry-run]
 //                     [--watch]
 #include <iostream>
@@ -12,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
 #include "cli/command_line.h"
@@ -34,16 +34,27 @@ struct SubmitOptions {
   UploadFlags upload;
 };
 
-// The spec job `job_id` was submitted with (GetJob), less the labels the coordinator set on it
-// as one of a sweep's jobs: the new job is not one of them (the coordinator refuses them).
+// A refusal of the GetJob that --from made, naming --from rather than the request's field.
+absl::Status NamedAsFromFlag(const absl::Status& status) {
+  absl::string_view message = status.message();
+  if (!absl::ConsumePrefix(&message, "id: ")) return status;
+  return absl::Status(status.code(), absl::StrCat("--from: ", message));
+}
+
+// The spec job `job_id` was submitted with (GetJob). A sweep's job leaves behind what the sweep
+// gave it: its labels "sweep" and "loss" (the coordinator refuses "sweep" on a job of no sweep)
+// and, for a search's trial, the priority the search raised it to (back to the sweep's base's).
 absl::Status ReadJobSpecOfJob(CoordinatorClient& client, const std::string& job_id,
                               polytrain::v1::JobSpec* spec) {
   polytrain::v1::GetJobRequest get;
   get.set_id(job_id);
   absl::StatusOr<polytrain::v1::Job> job =
       client.Call(&polytrain::v1::Coordinator::Stub::GetJob, get);
-  if (!job.ok()) return job.status();
+  if (!job.ok()) return NamedAsFromFlag(job.status());
   *spec = job->spec();
+  auto sweep_label = spec->labels().find(kSweepLabel);
+  if (sweep_label == spec->labels().end()) return absl::OkStatus();
+  const std::string sweep_id = sweep_label->second;
   std::vector<std::string> dropped;
   for (const char* reserved : {kSweepLabel, kLossLabel}) {
     auto label = spec->mutable_labels()->find(reserved);
@@ -51,10 +62,20 @@ absl::Status ReadJobSpecOfJob(CoordinatorClient& client, const std::string& job_
     dropped.push_back(absl::StrCat(label->first, "=", label->second));
     spec->mutable_labels()->erase(label);
   }
-  if (!dropped.empty()) {
-    std::cerr << "polyctl: note: " << job_id << " is one of a sweep's jobs; the new job is not, "
-              << "so its labels " << absl::StrJoin(dropped, ", ") << " are not carried over\n";
+  std::string note = absl::StrCat(job_id, " is one of sweep ", sweep_id,
+                                  "'s jobs; the new job is not, so its labels ",
+                                  absl::StrJoin(dropped, ", "), " are not carried over");
+  polytrain::v1::GetSweepRequest get_sweep;
+  get_sweep.set_id(sweep_id);
+  absl::StatusOr<polytrain::v1::Sweep> sweep =
+      client.Call(&polytrain::v1::Coordinator::Stub::GetSweep, get_sweep);
+  const int base_priority = sweep.ok() ? sweep->request().base().priority() : spec->priority();
+  if (base_priority != spec->priority()) {
+    absl::StrAppend(&note, ", and its priority is the sweep's, ", base_priority,
+                    " (its search had raised the trial's to ", spec->priority(), ")");
+    spec->set_priority(base_priority);
   }
+  std::cerr << "polyctl: note: " << note << "\n";
   return absl::OkStatus();
 }
 
@@ -87,7 +108,11 @@ int RunSubmit(const SubmitOptions& options, CoordinatorClient& client) {
   request.set_client_request_id(options.request_id);
   // Checked here as the coordinator will check it, before any file is uploaded for it.
   if (absl::Status s = ValidateSubmitJobRequest(request); !s.ok()) return Fail(s);
-  absl::StatusOr<bool> done = PrepareSubmit(client, options.upload, options.file, &request);
+  // The spec of an earlier job names its files as that job read them (uploaded ones by their
+  // sha256, the rest as the worker's paths): nothing here is uploaded unless --files says where.
+  UploadFlags upload = options.upload;
+  if (!options.from_job.empty() && upload.files_dir.empty()) upload.no_upload = true;
+  absl::StatusOr<bool> done = PrepareSubmit(client, upload, options.file, &request);
   if (!done.ok()) return Fail(done.status());
   if (*done) return kExitOk;  // a dry run: the files were only named, not uploaded
   absl::StatusOr<polytrain::v1::Job> job =
@@ -114,7 +139,9 @@ Command AddSubmitCommand(CLI::App& app) {
                    "instead of a file: the spec an earlier job (yours) was submitted with, e.g. "
                    "to run it again with a change: polyctl submit --from JOB_ID --set "
                    "optimizer.learning_rate=0.05 (a sweep's job leaves its 'sweep' and 'loss' "
-                   "labels behind; files are uploaded from the current directory)")
+                   "labels behind, and a search trial the priority its search raised; its "
+                   "files are named as that job read them, and local ones are uploaded only "
+                   "with --files DIR)")
       ->check(NotEmpty())
       ->excludes(file);
   AddSetFlag(submit, &options->settings);

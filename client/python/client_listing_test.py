@@ -72,14 +72,16 @@ class ListingTest(ServiceTestCase):
         member.spec.optimizer.learning_rate = 0.25  # a variant of it
         with self.assertWarns(UserWarning) as warned:
             again = self.client.submit(member)
-        self.assertIn(f"{member.id} is one of a sweep's jobs; the new job is not, so its labels "
-                      f"sweep={sweep.sweep_id}, loss=", str(warned.warning))
+        self.assertIn(f"{member.id} is one of sweep {sweep.sweep_id}'s jobs; the new job is not, "
+                      f"so its labels sweep={sweep.sweep_id}, loss=", str(warned.warning))
+        self.assertEqual(warned.filename, __file__)  # the warning points at the caller's line
         self.assertEqual(dict(again.spec.labels), {"team": "a"})
         self.assertEqual(again.spec.optimizer.learning_rate, 0.25)
         self.assertEqual(again.spec.loss, member.spec.loss)
         self.assertIn("sweep", self.client.get(member.id).spec.labels)  # the original unchanged
         with warnings.catch_warnings():
-            warnings.simplefilter("error")  # a job of no sweep: no warning
+            warnings.simplefilter("error")  # a job of no sweep keeps every label: no warning
+            again.spec.labels["loss"] = "mine"  # a label of the user's own on a job of no sweep
             self.assertEqual(self.client.submit(again).spec, again.spec)
         self.client.cancel_sweep(sweep.sweep_id)
         for job in self.client.iter_jobs(states="queued"):
@@ -124,9 +126,10 @@ class ListingTest(ServiceTestCase):
                          [("", "poly1(e=1)", 1), (sweep.sweep_id, "ce", 1),
                           (sweep.sweep_id, "poly1(e=1)", 1)])
         with self.assertRaises(PolyTrainError) as error:
-            self.client.compare(job_ids=[extra.id], sweep_id=["sweep-000000000000"])
+            self.client.compare(job_ids=[extra.id],
+                                sweep_id=[sweep.sweep_id, "sweep-000000000000", sweep.sweep_id])
         self.assertEqual((error.exception.code, error.exception.message),
-                         ("NOT_FOUND", "sweep_ids[0]: no sweep sweep-000000000000"))
+                         ("NOT_FOUND", "sweep_id[1]: no sweep sweep-000000000000"))
         with self.assertRaises(polytrain.ArgumentError) as error:
             self.client.compare(job_ids=[extra.id], per_job=True, as_message=True)
         self.assertTrue(error.exception.message.startswith("per_job: leave it out"))

@@ -118,7 +118,7 @@ class Client(ArtifactCalls):
         away during after it was reached is sent again with it for up to `client.reconnect_seconds`
         (120), so that it is stored once."""
         if isinstance(spec, job_record_pb2.Job):
-            spec = _spec_of_job(spec)
+            spec = self._spec_of_job(spec)
         request = coordinator_pb2.SubmitJobRequest(
             spec=_messages.message(spec, job_pb2.JobSpec, "spec"),
             client_request_id=_arguments.text(request_id, "request_id"))
@@ -340,12 +340,36 @@ class Client(ArtifactCalls):
                                         MAX_REQUESTED_METRIC_POINTS)))
         return _messages.rows(response.points)
 
+    def _spec_of_job(self, job):
+        """A copy of `job`'s spec to submit again. A sweep's job leaves behind what the sweep gave
+        it (as polyctl submit --from): its labels "sweep" and "loss" (the coordinator refuses
+        "sweep" on a job of no sweep) and a search trial's raised priority, with a warning."""
+        spec = job_pb2.JobSpec()
+        spec.CopyFrom(job.spec)
+        sweep_id = spec.labels.get("sweep")
+        if sweep_id is None:
+            return spec
+        dropped = [f"{key}={spec.labels.pop(key)}" for key in ("sweep", "loss")
+                   if key in spec.labels]
+        note = (f"{job.id} is one of sweep {sweep_id}'s jobs; the new job is not, so its labels "
+                f"{', '.join(dropped)} are not carried over")
+        try:
+            base_priority = self.get_sweep(sweep_id).request.base.priority
+        except PolyTrainError:  # the sweep gone: the job's own
+            base_priority = spec.priority
+        if base_priority != spec.priority:
+            note += (f", and its priority is the sweep's, {base_priority} (its search had raised "
+                     f"the trial's to {spec.priority})")
+            spec.priority = base_priority
+        warnings.warn(note, UserWarning, stacklevel=3)
+        return spec
+
     def compare(self, job_ids=(), sweep_id="", metric="", baseline_loss="", per_job=False,
                 as_message=False, group_by=""):
         """CompareJobs as rows: one per loss (runs, mean, std, ci95, p against the baseline), or
         with `per_job` one per job. `sweep_id` may be a list of sweep ids: as polyctl compare takes
         them, several sweeps, or sweeps with `job_ids`, are compared as all their jobs (each loss's
-        runs pooled across them; refusals name the request's sweep_ids[i]). `group_by`: a label key;
+        runs pooled across them; a refusal names the list's sweep_id[k]). `group_by`: a label key;
         each loss's runs are pooled per value of that label, e.g. group_by="sweep" for sweeps that
         each ran another learning rate (rows then have a "group"; each loss is tested against the
         baseline of the same value). Jobs given by id that differ in more than their loss and seed
@@ -372,27 +396,17 @@ class Client(ArtifactCalls):
         else:  # the coordinator reads each sweep's jobs (a job named twice counts once)
             request.job_ids.extend(job_ids)
             request.sweep_ids.extend(dict.fromkeys(sweeps))  # a sweep named twice: once
-        response = self._call(self._stub.CompareJobs, request)
+        try:
+            response = self._call(self._stub.CompareJobs, request)
+        except PolyTrainError as error:  # the request's sweep_ids[i] named as the list's [k]
+            for i, sweep in enumerate(request.sweep_ids):
+                prefix = f"sweep_ids[{i}]: "
+                if error.message.startswith(prefix):
+                    message = f"sweep_id[{sweeps.index(sweep)}]: {error.message[len(prefix):]}"
+                    raise type(error)(error.code, message) from None
+            raise
         if response.note:
             warnings.warn(response.note, stacklevel=2)
         if as_message:
             return response
         return _messages.rows(response.jobs if per_job else response.losses)
-
-
-# The labels the coordinator sets on a sweep's jobs (api/limits.h kSweepLabel, kLossLabel): a job
-# submitted on its own may not carry them.
-_SWEEP_LABELS = ("sweep", "loss")
-
-
-def _spec_of_job(job):
-    """A copy of `job`'s spec to submit again: a sweep's job leaves its sweep labels behind."""
-    spec = job_pb2.JobSpec()
-    spec.CopyFrom(job.spec)
-    dropped = [f"{key}={spec.labels[key]}" for key in _SWEEP_LABELS if key in spec.labels]
-    for key in _SWEEP_LABELS:
-        spec.labels.pop(key, None)
-    if dropped:
-        warnings.warn(f"{job.id} is one of a sweep's jobs; the new job is not, so its labels "
-                      f"{', '.join(dropped)} are not carried over", UserWarning, stacklevel=3)
-    return spec
