@@ -85,6 +85,16 @@ checks=$((checks + 1))
 ! "$polyctl" get "$(head -1 "$tmp/out")" --format json | grep -q '"sweep"' ||
   fail "a job submitted --from a sweep's job kept its sweep label"
 expect 4 "--from: no job job-000000000000" -- "$polyctl" submit --from job-000000000000
+# --from names the job's files as it read them: a file of that name here is uploaded only with
+# --files (probe DL: a rerun trained on whatever d.pt the current directory held).
+sed 's/synthetic {.*}/tensors { path: "d.pt" }/' "$spec" >"$tmp/tensors.txtpb"
+expect 0 "job-" -- "$polyctl" submit "$tmp/tensors.txtpb" --no-upload
+tensors_job=$(head -1 "$tmp/out")
+mkdir -p "$tmp/here" && printf 'not the job data' >"$tmp/here/d.pt"
+expect 0 "would queue 1 job" -- bash -c "cd '$tmp/here' && '$polyctl' submit --from $tensors_job --dry-run"
+grep -q "would upload" "$tmp/err" && fail "--from uploaded a file of the current directory: $(cat "$tmp/err")"
+expect 0 "dry run: would upload $tmp/here/d.pt" -- \
+  "$polyctl" submit --from "$tensors_job" --files "$tmp/here" --dry-run
 # A job of no sweep keeps a label "loss" of its own (only a sweep's are left behind).
 expect 0 "job-" -- "$polyctl" submit "$spec" --label loss=mine
 expect 0 "job-" -- "$polyctl" submit --from "$(head -1 "$tmp/out")"

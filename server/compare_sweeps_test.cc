@@ -69,6 +69,13 @@ TEST_F(CompareSweepsTest, SweepsAndJobsTogetherCountEachJobOnce) {
   request.mutable_sweep_ids()->RemoveLast();
   EXPECT_EQ(api_->CompareJobs(request, alice).status().message(),
             "sweep_ids[1]: no jobs in sweep " + second.sweep_id() + " (each was deleted)");
+  // A sweep whose deletion began (its jobs going one by one) is not compared on what is left.
+  request.mutable_sweep_ids()->RemoveLast();
+  ASSERT_TRUE(core_->store().MarkSweepDeleting(first.sweep_id()).ok());
+  const absl::Status deleting = api_->CompareJobs(request, alice).status();
+  EXPECT_EQ(deleting.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(deleting.message(), "sweep_ids[0]: sweep " + first.sweep_id() +
+                                    " is being deleted (DeleteSweep): its jobs are going");
 }
 
 // The note on jobs trained differently compares jobs of one group only: sweeps of other batch

@@ -140,11 +140,7 @@ absl::StatusOr<JobQueries::SweepToCompare> JobQueries::JobsOfSweep(absl::string_
                                                                    const std::string& id,
                                                                    const Caller& caller) const {
   // Another user's sweep is refused as GetSweep refuses it, not reported empty.
-  absl::StatusOr<polytrain::v1::Sweep> record = store_->GetSweep(id);
-  if (record.ok() && caller.own_jobs_only && record->owner() != caller.name) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(field, ": sweep ", id, " belongs to another user"));
-  }
+  absl::StatusOr<polytrain::v1::Sweep> record = AccessibleSweep(id, caller, field);
   if (!record.ok() && !absl::IsNotFound(record.status())) return record.status();
   SweepToCompare sweep;
   if (record.ok()) {
@@ -152,6 +148,14 @@ absl::StatusOr<JobQueries::SweepToCompare> JobQueries::JobsOfSweep(absl::string_
     absl::StatusOr<std::vector<Job>> jobs = SweepJobs(*store_, *record);
     if (!jobs.ok()) return jobs.status();
     sweep.jobs = *std::move(jobs);
+    // Read after its jobs, as RetriedSweep does: a deletion under way would leave some out.
+    absl::StatusOr<std::vector<polytrain::v1::Sweep>> deleting = store_->SweepsBeingDeleted();
+    if (!deleting.ok()) return deleting.status();
+    if (std::any_of(deleting->begin(), deleting->end(),
+                    [&](const polytrain::v1::Sweep& other) { return other.id() == id; })) {
+      return absl::AbortedError(absl::StrCat(
+          field, ": sweep ", id, " is being deleted (DeleteSweep): its jobs are going"));
+    }
   } else {
     // No record: jobs labelled with it may still be a sweep's from before sweeps had records
     // (schema 4); a client's own only.
@@ -263,11 +267,16 @@ absl::StatusOr<polytrain::v1::CompareJobsResponse> JobQueries::CompareJobs(
 }
 
 absl::StatusOr<polytrain::v1::Sweep> JobQueries::AccessibleSweep(const std::string& id,
-                                                                 const Caller& caller) const {
+                                                                 const Caller& caller,
+                                                                 absl::string_view field) const {
   absl::StatusOr<polytrain::v1::Sweep> record = store_->GetSweep(id);
+  if (absl::IsNotFound(record.status())) {
+    return absl::NotFoundError(absl::StrCat(field, ": no sweep ", id));
+  }
   if (!record.ok()) return record.status();
   if (caller.own_jobs_only && record->owner() != caller.name) {
-    return absl::PermissionDeniedError(absl::StrCat("id: sweep ", id, " belongs to another user"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": sweep ", id, " belongs to another user"));
   }
   return record;
 }

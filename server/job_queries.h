@@ -38,10 +38,10 @@ class JobQueries {
       int limit) const {
     return store_->GetMetricsBetween(job_id, after, through, limit);
   }
-  // The stored record of the sweep `id`, if `caller` may see it: NOT_FOUND ("id: no sweep <id>")
-  // or PERMISSION_DENIED otherwise.
-  absl::StatusOr<polytrain::v1::Sweep> AccessibleSweep(const std::string& id,
-                                                       const Caller& caller) const;
+  // The stored record of the sweep `id`, if `caller` may see it: NOT_FOUND ("<field>: no sweep
+  // <id>") or PERMISSION_DENIED otherwise.
+  absl::StatusOr<polytrain::v1::Sweep> AccessibleSweep(const std::string& id, const Caller& caller,
+                                                       absl::string_view field = "id") const;
   // Records as stored (ListSweeps): a client's own only.
   absl::StatusOr<polytrain::v1::ListSweepsResponse> ListSweeps(
       const polytrain::v1::ListSweepsRequest& request, const Caller& caller) const;
