@@ -1,5 +1,5 @@
-// How polyctl shows jobs, their events, comparisons and metric histories: tables and lines for
-// people, JSON and CSV for programs, SVG/PNG charts. Printing only; no coordinator calls.
+// How polyctl shows jobs, their events and metric histories: tables and lines for people, JSON
+// and CSV for programs (comparisons: comparison_output.h). Printing only; no coordinator calls.
 #ifndef POLYTRAIN_CLIENT_JOB_OUTPUT_H_
 #define POLYTRAIN_CLIENT_JOB_OUTPUT_H_
 
@@ -12,6 +12,12 @@ namespace polytrain {
 
 // `v` with `digits` decimals, "-" for NaN (a value not measured).
 std::string Fixed(double v, int digits = 4);
+// A CSV field (RFC 4180): quoted, with quotes doubled, where it holds a comma, a quote or a line
+// break ("poly_n(e=1,0.5)").
+std::string CsvField(const std::string& text);
+// The shortest text that reads back as exactly `value` (absl::StrCat keeps 6 digits only); a
+// CSV's empty field for NaN, which marks a value missing (too few runs, no evaluation).
+std::string Exact(double value);
 
 // Follows a job's events as `polyctl watch` shows them: a line per state change, and a line
 // per metric point (or, on a terminal, one progress line rewritten in place).
@@ -39,11 +45,6 @@ void PrintJob(const polytrain::v1::Job& job);
 // `polyctl get` of a running job: where its newest metric point (`latest`, null when it has
 // none yet) says it is.
 void PrintLatestPoint(const polytrain::v1::Job& job, const polytrain::v1::MetricPoint* latest);
-// `polyctl compare`: table (per loss, and per job with `per_job`), json or csv.
-void PrintComparison(const polytrain::v1::CompareJobsResponse& table, const std::string& format,
-                     bool per_job);
-// The eval metric and train loss of every run over steps, coloured by loss, as SVG.
-std::string ComparisonChart(const polytrain::v1::CompareJobsResponse& table);
 // `polyctl metrics`: csv (a column per value key) or json.
 void PrintMetrics(const polytrain::v1::GetMetricsResponse& metrics, const std::string& format);
 

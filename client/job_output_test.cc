@@ -3,6 +3,7 @@
 #include "client/job_output.h"
 
 #include "absl/strings/str_cat.h"
+#include "client/comparison_output.h"
 #include "gtest/gtest.h"
 
 namespace polytrain {

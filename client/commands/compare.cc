@@ -13,7 +13,7 @@
 #include "cli/exit_codes.h"
 #include "cli/svg_chart.h"
 #include "client/commands/commands.h"
-#include "client/job_output.h"
+#include "client/comparison_output.h"
 
 namespace polytrain {
 namespace {
