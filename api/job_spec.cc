@@ -11,6 +11,7 @@
 #include "api/dataset_checks.h"
 #include "api/limits.h"
 #include "api/model_size.h"
+#include "api/search_metric.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "loss/spec/loss_spec.h"
@@ -317,6 +318,9 @@ absl::Status ValidateSpec(const JobSpec& spec, const std::string& path, bool che
       CheckIntRange(FieldPath(ckpt, "every_steps"), spec.checkpoint().every_steps(), 0, kMaxSteps));
   POLYTRAIN_RETURN_IF_ERROR(
       CheckIntRange(FieldPath(ckpt, "keep_last"), spec.checkpoint().keep_last(), 0, 1000));
+  POLYTRAIN_RETURN_IF_ERROR(ValidateEvalMetric(FieldPath(ckpt, "keep_best_by"),
+                                               spec.checkpoint().keep_best_by(), spec.dataset(),
+                                               FieldPath(path, "dataset"), /*own_loss=*/true));
 
   if (!polytrain::v1::Device_IsValid(spec.device())) {
     return InvalidField(FieldPath(path, "device"), absl::StrCat("unknown value ", spec.device()));

@@ -19,8 +19,14 @@ namespace polytrain {
 using polytrain::v1::SubmitSweepRequest;
 
 absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
-  const std::string& metric = request.search().metric();
-  POLYTRAIN_RETURN_IF_ERROR(CheckLength("search.metric", metric, 0, kMaxValueNameLength));
+  return ValidateEvalMetric("search.metric", request.search().metric(), request.base().dataset(),
+                            "base.dataset", /*own_loss=*/false);
+}
+
+absl::Status ValidateEvalMetric(absl::string_view field, const std::string& metric,
+                                const polytrain::v1::DatasetSpec& data,
+                                absl::string_view data_field, bool own_loss) {
+  POLYTRAIN_RETURN_IF_ERROR(CheckLength(field, metric, 0, kMaxValueNameLength));
   if (metric.empty()) return absl::OkStatus();
   const bool validation = absl::StartsWith(metric, "val_");
   absl::string_view key = metric;  // exactly one prefix: "eval_val_accuracy" is no key
@@ -38,54 +44,52 @@ absl::Status ValidateSearchMetric(const SubmitSweepRequest& request) {
       ((class_index.size() > 1 && class_index[0] == '0') ||
        !absl::SimpleAtoi(class_index, &index) || index >= kMaxClassesWithPerClassMetrics)) {
     return InvalidField(
-        "search.metric",
+        field,
         absl::StrCat(Quote(metric), " is never reported: per-class accuracies are named ",
                      "class_accuracy/0 to class_accuracy/", kMaxClassesWithPerClassMetrics - 1,
                      " (tasks of at most ", kMaxClassesWithPerClassMetrics, " classes)"));
   }
   if (!known) {
-    return InvalidField("search.metric", absl::StrCat(Quote(metric),
-                                                      " is no metric an evaluation reports (e.g. "
-                                                      "eval_accuracy, eval_nll, eval_ece, "
-                                                      "val_accuracy; multi-label data also "
-                                                      "eval_exact_match, eval_f1)"));
+    return InvalidField(field, absl::StrCat(Quote(metric),
+                                            " is no metric an evaluation reports (e.g. "
+                                            "eval_accuracy, eval_nll, eval_ece, "
+                                            "val_accuracy; multi-label data also "
+                                            "eval_exact_match, eval_f1)"));
   }
   // Each trial's own loss: its scale is the loss's (a larger focal gamma reads smaller), so
   // ranking by it would rank the losses' scales, not the models.
-  if (key == "loss") {
+  if (key == "loss" && !own_loss) {
     return InvalidField(
-        "search.metric",
+        field,
         absl::StrCat(Quote(metric),
                      " is each trial's own loss, whose scale differs between losses; rank by ",
                      validation ? "val_nll" : "eval_nll",
                      " (the negative log-likelihood of the true class, the same measure for "
                      "every loss) or by an accuracy"));
   }
-  const polytrain::v1::DatasetSpec& data = request.base().dataset();
   // Where the class count is known now, an index past it (or any, for a task with more classes
   // than per-class accuracies are reported for) would leave every trial without a value.
   if (const int64_t classes = KnownClasses(data);
       per_class && classes > 0 && (index >= classes || classes > kMaxClassesWithPerClassMetrics)) {
     return InvalidField(
-        "search.metric",
-        absl::StrCat(
-            Quote(metric), " is never reported: base.dataset has ", classes, " classes",
-            classes > kMaxClassesWithPerClassMetrics
-                ? absl::StrCat(" (per-class accuracies are reported for tasks of at most ",
-                               kMaxClassesWithPerClassMetrics, ")")
-                : absl::StrCat(" (class_accuracy/0 to class_accuracy/", classes - 1, ")")));
+        field, absl::StrCat(
+                   Quote(metric), " is never reported: ", data_field, " has ", classes, " classes",
+                   classes > kMaxClassesWithPerClassMetrics
+                       ? absl::StrCat(" (per-class accuracies are reported for tasks of at most ",
+                                      kMaxClassesWithPerClassMetrics, ")")
+                       : absl::StrCat(" (class_accuracy/0 to class_accuracy/", classes - 1, ")")));
   }
   // Only a tensor file may hold multi-label targets; every other source is one class per sample.
   if ((key == "exact_match" || key == "f1") && !data.has_tensors()) {
-    return InvalidField("search.metric",
+    return InvalidField(field,
                         absl::StrCat(Quote(metric),
                                      " is reported for multi-label data (a tensor file's [N, C] "
-                                     "train_y); base.dataset has one class per sample"));
+                                     "train_y); ",
+                                     data_field, " has one class per sample"));
   }
   if (validation && data.validation_fraction() <= 0.0 && !data.has_tensors()) {
-    return InvalidField("search.metric", absl::StrCat(Quote(metric),
-                                                      " needs a validation split: set "
-                                                      "base.dataset.validation_fraction"));
+    return InvalidField(field, absl::StrCat(Quote(metric), " needs a validation split: set ",
+                                            data_field, ".validation_fraction"));
   }
   return absl::OkStatus();
 }

@@ -123,10 +123,11 @@ absl::StatusOr<polytrain::v1::Artifact> CoordinatorClient::Upload(const std::str
 }
 
 absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckpoint(
-    const std::string& job_id, const std::string& path) {
+    const std::string& job_id, const std::string& path, bool best) {
   if (!status_.ok()) return status_;
   polytrain::v1::DownloadCheckpointRequest request;
   request.set_id(job_id);
+  request.set_best(best);
   // Checked here first as well: a bad id is named before any file is made for it.
   POLYTRAIN_RETURN_IF_ERROR(ValidateDownloadCheckpointRequest(request));
   std::error_code error;

@@ -96,9 +96,11 @@ class CoordinatorClient {
   // ChunkedFileWriter writes (a temporary file beside it, checked against the size and CRC-32
   // the last chunk carries, then renamed), so `path` is the whole checkpoint or untouched
   // (ALREADY_EXISTS, nothing written, when it exists; DATA_LOSS when what came differs from the
-  // coordinator's record). Returns the first chunk (its name and step; no data).
+  // coordinator's record). With `best`, the job's best checkpoint (Job.best_checkpoint) instead.
+  // Returns the first chunk (its name and step; no data).
   absl::StatusOr<polytrain::v1::CheckpointChunk> DownloadCheckpoint(const std::string& job_id,
-                                                                    const std::string& path);
+                                                                    const std::string& path,
+                                                                    bool best = false);
   // How many times CallAgainWhileAway sent a request again (any thread may ask).
   int sent_again() const { return sent_again_; }
 

@@ -249,6 +249,12 @@ void PrintJob(const Job& job) {
     std::printf("  attempt %d resumed from step %lld (a stored checkpoint)\n", job.attempts(),
                 static_cast<long long>(job.resumed_from_step()));
   }
+  if (job.has_best_checkpoint()) {  // spec.checkpoint.keep_best_by
+    const polytrain::v1::BestCheckpoint& best = job.best_checkpoint();
+    std::printf("  best checkpoint: step %lld, %s %s (polyctl checkpoint %s --best)\n",
+                static_cast<long long>(best.step()), best.metric().c_str(),
+                Fixed(best.value()).c_str(), job.id().c_str());
+  }
   if (!job.waiting_for().empty()) std::printf("  waiting: %s\n", job.waiting_for().c_str());
   // A data-parallel job: where each rank of its latest attempt ran.
   if (job.rank_workers_size() > 0) {

@@ -127,6 +127,17 @@ TEST(PrintJobTest, AnAttemptThatResumedSaysFromWhichStep) {
             "  attempt 2 resumed from step 1600 (a stored checkpoint)\n");
 }
 
+TEST(PrintJobTest, AJobKeepingItsBestCheckpointShowsItAndHowToFetchIt) {
+  Job job = MakeJob(polytrain::v1::JOB_STATE_RUNNING, 1, "w1", "");
+  job.mutable_best_checkpoint()->set_step(1400);
+  job.mutable_best_checkpoint()->set_metric("val_accuracy");
+  job.mutable_best_checkpoint()->set_value(0.87121);
+  EXPECT_EQ(Printed(job),
+            "job-0123456789ab mlp: running (attempts 1, worker w1)\n"
+            "  best checkpoint: step 1400, val_accuracy 0.8712 (polyctl checkpoint "
+            "job-0123456789ab --best)\n");
+}
+
 TEST(PrintJobTest, AGangQueuedAgainListsItsPreviousAttemptsRanks) {
   Job job = MakeJob(polytrain::v1::JOB_STATE_QUEUED, 1, "w1", "rank 1 lost");
   job.mutable_spec()->set_batch_size(64);

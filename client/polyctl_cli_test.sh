@@ -54,8 +54,15 @@ metric_names=$(awk 'NR > 1 {print $1}' "$tmp/out")
   fail "get: final metrics not sorted by name: $metric_names"
 # --set replaces fields of the spec by path; the stored spec has them.
 expect 0 "set-run: succeeded" -- submit "$spec" --set name=set-run --set epochs=1 \
-  --set 'model.mlp.hidden=[16, 8]' --set optimizer.learning_rate=0.1 --watch
-expect 0 '"hidden":[16,8]' -- get "$(head -1 "$tmp/out")" --format json
+  --set 'model.mlp.hidden=[16, 8]' --set optimizer.learning_rate=0.1 \
+  --set checkpoint.keep_best_by=eval_loss --watch
+set_run=$(head -1 "$tmp/out")
+# Its best checkpoint by eval_loss: the only one, at its end (its evaluation's step).
+expect 0 "  best checkpoint: step " -- get "$set_run"
+expect 0 "$set_run: ckpt-" -- checkpoint "$set_run" --best --output "$tmp/best.pt"
+checks=$((checks + 1))
+grep -qF ", the best by eval_loss: " "$tmp/err" || fail "checkpoint --best: no score: $(cat "$tmp/err")"
+expect 0 '"hidden":[16,8]' -- get "$set_run" --format json
 checks=$((checks + 1))
 grep -qF '"epochs":1,' "$tmp/out" && grep -qF '"learning_rate":0.1' "$tmp/out" ||
   fail "--set: the stored spec lacks a setting: $(cat "$tmp/out")"
@@ -79,6 +86,8 @@ assert {k: tuple(v.shape) for k, v in weights.items()} == {
 expect 5 "$tmp/model.pt exists; remove it or name another file (nothing was downloaded)" -- \
   checkpoint "$job" --output "$tmp/model.pt"
 expect 4 "id: no job job-000000000000" -- checkpoint job-000000000000 --output "$tmp/none.pt"
+expect 4 "polyctl: --best: job $job keeps no best checkpoint (its spec.checkpoint.keep_best_by names no metric)" -- \
+  checkpoint "$job" --best --output "$tmp/none.pt"
 checks=$((checks + 1))
 [[ ! -e "$tmp/none.pt" ]] || fail "a refused download left a file"
 # A stored checkpoint damaged on the coordinator's disk is never served (the job has no older

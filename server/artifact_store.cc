@@ -183,7 +183,7 @@ absl::StatusOr<IntactArtifact> ArtifactStore::FindIntactOrOlder(
 }
 
 size_t ArtifactStore::PruneOlder(const std::string& job_id, const std::string& prefix, size_t keep,
-                                 const std::string& spared) const {
+                                 const std::string& spared, const std::string& also_kept) const {
   if (!ValidateArtifactName("job_id", job_id).ok()) return 0;
   const fs::path dir = fs::path(root_) / job_id;
   std::vector<std::string> names;
@@ -191,7 +191,7 @@ size_t ArtifactStore::PruneOlder(const std::string& job_id, const std::string& p
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
     if (entry.is_regular_file() && absl::StartsWith(name, prefix) && name != spared &&
-        !absl::StrContains(name, kUploadMarker)) {
+        name != also_kept && !absl::StrContains(name, kUploadMarker)) {
       names.push_back(name);
     }
   }

@@ -119,11 +119,13 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   absl::Status Store() {
     absl::StatusOr<std::string> path = upload_->Commit(size_, crc32_);
     if (!path.ok()) return path.status();
-    if (absl::Status s = protocol_->ArtifactStored(job_id_, attempt_, name_, *path); !s.ok()) {
+    absl::StatusOr<std::string> best = protocol_->ArtifactStored(job_id_, attempt_, name_, *path);
+    if (!best.ok()) {
       (void)artifacts_->Remove(*path);  // no job points at it
-      return s;
+      return best.status();
     }
-    artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_);
+    artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_,
+                           best->substr(best->find('/') + 1));
     polytrain::v1::ArtifactReceipt receipt;
     receipt.set_path(*path);
     receipt.set_size(size_);

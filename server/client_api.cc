@@ -147,6 +147,7 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
     return absl::NotFoundError(
         absl::StrCat("id: job ", request.id(), " has no stored checkpoint", why));
   }
+  if (request.best()) return BestCheckpoint(*job);
   absl::StatusOr<IntactArtifact> file =
       files_->FindIntactOrOlder(job->checkpoint(), kCheckpointPrefix, passed_over);
   // The store's NOT_FOUND names its own field, "path", which this request does not have.
@@ -161,6 +162,29 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
     return absl::DataLossError(
         absl::StrCat("id: job ", job->id(), " has no intact stored checkpoint (",
                      passed_over->size(), " checked): ", ShortList(*passed_over, 4, "; ")));
+  }
+  return file;
+}
+
+absl::StatusOr<IntactArtifact> ClientApi::BestCheckpoint(const Job& job) {
+  const std::string& metric = job.spec().checkpoint().keep_best_by();
+  if (metric.empty()) {
+    return absl::NotFoundError(absl::StrCat("best: job ", job.id(),
+                                            " keeps no best checkpoint (its "
+                                            "spec.checkpoint.keep_best_by names no metric)"));
+  }
+  if (job.best_checkpoint().path().empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("best: job ", job.id(), " has no checkpoint scored by ", metric,
+                     " yet (none of its stored checkpoints was taken at a step that evaluated)"));
+  }
+  absl::StatusOr<IntactArtifact> file = files_->FindIntact(job.best_checkpoint().path());
+  if (absl::IsDataLoss(file.status()) || absl::IsNotFound(file.status())) {
+    spdlog::warn("{}: best checkpoint {}", job.id(), std::string(file.status().message()));
+    return absl::DataLossError(absl::StrCat(
+        "best: job ", job.id(), "'s best checkpoint (step ", job.best_checkpoint().step(), ", ",
+        metric, " ", job.best_checkpoint().value(),
+        ") is damaged or gone: ", absl::StripPrefix(file.status().message(), "path: ")));
   }
   return file;
 }

@@ -74,7 +74,8 @@ class ClientApi {
                                                const Caller& caller);
   // The newest intact stored checkpoint of a job the caller may read (Coordinator.
   // DownloadCheckpoint): NOT_FOUND when it has none stored, DATA_LOSS when none is intact (or
-  // its files are gone). `passed_over` gets why each newer one was not (newest first).
+  // its files are gone). `passed_over` gets why each newer one was not (newest first). With
+  // request.best, its best checkpoint (Job.best_checkpoint) or why there is none.
   absl::StatusOr<IntactArtifact> StoredCheckpoint(
       const polytrain::v1::DownloadCheckpointRequest& request, const Caller& caller,
       std::vector<std::string>* passed_over);
@@ -99,6 +100,8 @@ class ClientApi {
       const polytrain::v1::DeleteArtifactRequest& request, const Caller& caller);
 
  private:
+  // The job's Job.best_checkpoint, intact (StoredCheckpoint with request.best).
+  absl::StatusOr<IntactArtifact> BestCheckpoint(const polytrain::v1::Job& job);
   // Scheduler::Submit (with the sweep's record, if any), once the caller may use every artifact
   // the jobs name (all share `spec`'s). With `validate_only`, the jobs as given once checked,
   // nothing stored.

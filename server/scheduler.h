@@ -167,10 +167,12 @@ class Scheduler {
   // Ends a PAUSED trial as STOPPED with `reason`. FAILED_PRECONDITION when it is not PAUSED.
   absl::Status StopTrial(const std::string& job_id, const std::string& reason);
 
-  // The job's newest checkpoint arrived in the artifact store at `path`. NOT_FOUND for an
-  // unknown job.
-  absl::Status CheckpointStored(const std::string& job_id, int32_t attempt,
-                                const std::string& path);
+  // The job's newest checkpoint arrived in the artifact store at `path`; it becomes the job's
+  // best too when spec.checkpoint.keep_best_by scores it above the best so far (by the
+  // evaluation stored at its step). Returns the best one's path (empty: none), which the store
+  // keeps beside the newest. NOT_FOUND for an unknown job.
+  absl::StatusOr<std::string> CheckpointStored(const std::string& job_id, int32_t attempt,
+                                               const std::string& path);
 
   // OK when the store has the job; NOT_FOUND ("job_id: no job <id>") otherwise. Takes no lock.
   absl::Status JobExists(const std::string& job_id) const;
@@ -381,6 +383,9 @@ class Scheduler {
   // "ran past spec.time_limit_seconds (N s) on attempt A".
   static std::string TimeLimitError(const RunningJob& job);
   absl::Status AttemptRunsLocked(const std::string& job_id, int32_t attempt) const;
+  // Makes the checkpoint just stored at `path` the job's best_checkpoint where its
+  // spec.checkpoint.keep_best_by scores it better (unchanged in `job` otherwise).
+  absl::Status ScoreCheckpointLocked(const std::string& path, polytrain::v1::Job& job);
   // The connected worker whose session `key` names; PERMISSION_DENIED naming session_key when
   // none is.
   absl::StatusOr<const WorkerState*> SessionForKeyLocked(const std::string& key) const;

@@ -1,11 +1,14 @@
 // The scheduler's side of artifacts: which attempt may store a checkpoint, what a worker may
 // download, and a stored checkpoint becoming its job's newest.
+#include <cmath>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
+#include "api/search_metric.h"
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "server/scheduler.h"
@@ -14,15 +17,46 @@ namespace polytrain {
 
 using polytrain::v1::Job;
 
-absl::Status Scheduler::CheckpointStored(const std::string& job_id, int32_t attempt,
-                                         const std::string& path) {
+absl::StatusOr<std::string> Scheduler::CheckpointStored(const std::string& job_id, int32_t attempt,
+                                                        const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   // Checked again at the end: the attempt may have been given up on while it uploaded.
   POLYTRAIN_RETURN_IF_ERROR(AttemptRunsLocked(job_id, attempt));
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
   job->set_checkpoint(path);
-  return store_->UpdateJob(*job);
+  POLYTRAIN_RETURN_IF_ERROR(ScoreCheckpointLocked(path, *job));
+  POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
+  return job->best_checkpoint().path();
+}
+
+absl::Status Scheduler::ScoreCheckpointLocked(const std::string& path, Job& job) {
+  const std::string& metric = job.spec().checkpoint().keep_best_by();
+  const std::optional<int64_t> step = CheckpointStep(path.substr(path.find('/') + 1));
+  if (metric.empty() || !step.has_value()) return absl::OkStatus();
+  // Stored again (an attempt that started over reached the step): its old score went with the
+  // file's old content.
+  if (job.best_checkpoint().path() == path) job.clear_best_checkpoint();
+  // The points before a checkpoint are stored before it is uploaded: an evaluation at its step
+  // (taken before the checkpoint) is here by now.
+  absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> eval =
+      store_->GetMetricsBetween(job.id(), MetricKey{*step, polytrain::v1::MetricPoint::KIND_TRAIN},
+                                MetricKey{*step, polytrain::v1::MetricPoint::KIND_EVAL}, 1);
+  if (!eval.ok()) return eval.status();
+  if (eval->empty()) return absl::OkStatus();
+  auto value = eval->front().values().find(metric);
+  if (value == eval->front().values().end() || !std::isfinite(value->second)) {
+    return absl::OkStatus();
+  }
+  const polytrain::v1::BestCheckpoint& best = job.best_checkpoint();
+  if (best.path().empty() || RanksBefore(value->second, best.value(), LowerIsBetter(metric))) {
+    polytrain::v1::BestCheckpoint* better = job.mutable_best_checkpoint();
+    better->set_path(path);
+    better->set_step(*step);
+    better->set_metric(metric);
+    better->set_value(value->second);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Scheduler::JobExists(const std::string& job_id) const {

@@ -184,6 +184,10 @@ absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::Job
   absl::StatusOr<Job> stored = store_->GetJob(started.job_id());
   if (!stored.ok()) return stored.status();
   stored->set_resumed_from_step(started.resumed_from_step());
+  // The evaluation that scored it went with the steps past the resume.
+  if (stored->best_checkpoint().step() > started.resumed_from_step()) {
+    stored->clear_best_checkpoint();
+  }
   return store_->UpdateJob(*stored);
 }
 

@@ -28,8 +28,9 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
   ASSERT_TRUE(scheduler_->CheckpointStored(ids[0], 1, ids[0] + "/ckpt-000000000002.pt").ok());
   // Only the running attempt's upload becomes the job's checkpoint (one given up on mid-upload
   // is refused at its end too).
-  EXPECT_EQ(scheduler_->CheckpointStored(ids[0], 2, ids[0] + "/ckpt-000000000009.pt").code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      scheduler_->CheckpointStored(ids[0], 2, ids[0] + "/ckpt-000000000009.pt").status().code(),
+      absl::StatusCode::kFailedPrecondition);
   for (int i = 0; i < 3; ++i) Report(worker, ids[i], rung0[i], /*paused=*/true, 2);
   // The best of the first three goes up at once, resuming from its own checkpoint.
   Job promoted = Get(ids[0]);

@@ -1,9 +1,18 @@
 // Coordinator.DownloadCheckpoint of a job with no stored checkpoint: NOT_FOUND, saying why as
 // far as the coordinator knows it (not started, not yet, ended before it started, or ended with
-// none: its worker's log says why).
+// none: its worker's log says why); and a job's best checkpoint by spec.checkpoint.keep_best_by,
+// scored by the evaluation at its step.
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "server/coordinator_test_fixture.h"
 
@@ -38,6 +47,55 @@ class StoredCheckpointTest : public CoordinatorTest {
     return std::string(file.status().message());
   }
 
+  // Sends the attempt's evaluation points: {step, value of `metric`} each.
+  void Evaluations(int64_t session, const Job& job, const std::string& metric,
+                   const std::vector<std::pair<int64_t, double>>& values) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_metrics()->set_job_id(job.id());
+    message.mutable_metrics()->set_attempt(1);
+    for (const auto& [step, value] : values) {
+      AddTrainPoint(message.mutable_metrics(), step);
+      polytrain::v1::MetricPoint* eval = message.mutable_metrics()->add_points();
+      eval->set_kind(polytrain::v1::MetricPoint::KIND_EVAL);
+      eval->set_step(step);
+      (*eval->mutable_values())[metric] = value;
+    }
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  }
+
+  // Stores attempt 1's checkpoint of `step` (its content names the step) as an upload does;
+  // returns the job's best checkpoint then.
+  std::string Store(const Job& job, int64_t step) {
+    const std::string name = absl::StrFormat("ckpt-%012d.pt", step);
+    auto upload = *core_->artifact_store()->Begin(job.id(), name);
+    EXPECT_TRUE(upload->Append(absl::StrCat("step ", step)).ok());
+    const std::string path = *upload->CommitAsWritten();
+    absl::StatusOr<std::string> best = protocol_->ArtifactStored(job.id(), 1, name, path);
+    EXPECT_TRUE(best.ok()) << best.status();
+    return best.value_or("");
+  }
+
+  // The content of the checkpoint a download (of the best, with `best`) serves, or its error.
+  absl::StatusOr<std::string> Download(const Job& job, bool best) {
+    polytrain::v1::DownloadCheckpointRequest request;
+    request.set_id(job.id());
+    request.set_best(best);
+    std::vector<std::string> passed_over;
+    absl::StatusOr<IntactArtifact> file =
+        api_->StoredCheckpoint(request, Caller::Admin(""), &passed_over);
+    if (!file.ok()) return file.status();
+    std::ifstream in(file->path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  Job SubmitKeepingBestBy(const std::string& metric) {
+    polytrain::v1::SubmitJobRequest request = Request("best");
+    request.mutable_spec()->mutable_checkpoint()->set_keep_best_by(metric);
+    absl::StatusOr<Job> job = api_->SubmitJob(request, Caller::Admin(""));
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  }
+
   std::string root_;
 };
 
@@ -59,6 +117,85 @@ TEST_F(StoredCheckpointTest, AJobWithNoneSaysWhy) {
   EXPECT_EQ(Refusal(ran), "id: job " + ran.id() +
                               " has no stored checkpoint (none was stored for it: its worker's log "
                               "says why)");
+}
+
+TEST_F(StoredCheckpointTest, TheBestIsTheEarliestOfTheHighestAccuraciesAtCheckpointSteps) {
+  const Job job = SubmitKeepingBestBy("eval_accuracy");
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel);
+  Evaluations(session, job, "eval_accuracy", {{10, 0.6}, {20, 0.8}, {30, 0.8}, {40, 0.7}});
+  const std::string twenty = job.id() + "/ckpt-000000000020.pt";
+  EXPECT_EQ(Store(job, 10), job.id() + "/ckpt-000000000010.pt");
+  EXPECT_EQ(Store(job, 20), twenty);
+  EXPECT_EQ(Store(job, 25), twenty);  // no evaluation at step 25: not scored
+  EXPECT_EQ(Store(job, 30), twenty);  // as good, later
+  EXPECT_EQ(Store(job, 40), twenty);  // worse
+  const polytrain::v1::BestCheckpoint best = Get(job.id()).best_checkpoint();
+  EXPECT_EQ(best.path(), twenty);
+  EXPECT_EQ(best.step(), 20);
+  EXPECT_EQ(best.metric(), "eval_accuracy");
+  EXPECT_EQ(best.value(), 0.8);
+  EXPECT_EQ(Get(job.id()).checkpoint(), job.id() + "/ckpt-000000000040.pt");
+  EXPECT_EQ(Download(job, /*best=*/true).value_or("?"), "step 20");
+  EXPECT_EQ(Download(job, /*best=*/false).value_or("?"), "step 40");
+}
+
+TEST_F(StoredCheckpointTest, ALossNllOrEceIsBestLowestAndANanIsNeverBest) {
+  const Job job = SubmitKeepingBestBy("eval_loss");
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel);
+  Evaluations(session, job, "eval_loss", {{10, std::nan("")}, {20, 0.5}, {30, 0.3}, {40, 0.4}});
+  EXPECT_EQ(Store(job, 10), "");
+  EXPECT_EQ(Store(job, 20), job.id() + "/ckpt-000000000020.pt");
+  EXPECT_EQ(Store(job, 30), job.id() + "/ckpt-000000000030.pt");
+  EXPECT_EQ(Store(job, 40), job.id() + "/ckpt-000000000030.pt");
+  EXPECT_EQ(Get(job.id()).best_checkpoint().value(), 0.3);
+}
+
+TEST_F(StoredCheckpointTest, ADownloadOfTheBestSaysWhyThereIsNone) {
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel, /*slots=*/2);
+  const Job plain = Submit("plain");
+  Store(plain, 10);
+  EXPECT_EQ(Download(plain, /*best=*/true).status().message(),
+            "best: job " + plain.id() +
+                " keeps no best checkpoint (its spec.checkpoint.keep_best_by names no metric)");
+  const Job unscored = SubmitKeepingBestBy("eval_nll");
+  Evaluations(session, unscored, "eval_nll", {{10, 0.5}});
+  EXPECT_EQ(Store(unscored, 5), "");
+  EXPECT_EQ(Download(unscored, /*best=*/true).status().message(),
+            "best: job " + unscored.id() +
+                " has no checkpoint scored by eval_nll yet (none of its stored checkpoints was "
+                "taken at a step that evaluated)");
+  // Damaged on disk: refused, never another served in its place.
+  EXPECT_EQ(Store(unscored, 10), unscored.id() + "/ckpt-000000000010.pt");
+  std::ofstream(root_ + "/" + unscored.id() + "/ckpt-000000000010.pt") << "step 11";
+  const absl::Status damaged = Download(unscored, /*best=*/true).status();
+  EXPECT_EQ(damaged.code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StartsWith(damaged.message(),
+                               "best: job " + unscored.id() +
+                                   "'s best checkpoint (step 10, eval_nll 0.5) is damaged or gone"))
+      << damaged;
+}
+
+TEST_F(StoredCheckpointTest, AnAttemptResumingBeforeTheBestsStepUnsetsIt) {
+  const Job job = SubmitKeepingBestBy("eval_accuracy");
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel);
+  Evaluations(session, job, "eval_accuracy", {{10, 0.9}, {20, 0.5}});
+  Store(job, 10);
+  Store(job, 20);
+  auto resume_from = [&](int64_t step) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_started()->set_job_id(job.id());
+    message.mutable_started()->set_attempt(1);
+    message.mutable_started()->set_resumed_from_step(step);
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  };
+  resume_from(10);  // its evaluation stays
+  EXPECT_EQ(Get(job.id()).best_checkpoint().step(), 10);
+  resume_from(5);  // its evaluation went with the steps past 5
+  EXPECT_FALSE(Get(job.id()).has_best_checkpoint());
 }
 
 }  // namespace

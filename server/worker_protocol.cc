@@ -183,9 +183,10 @@ absl::Status WorkerProtocol::CheckDownload(const std::string& session_key,
   return scheduler_->CheckDownload(session_key, path);
 }
 
-absl::Status WorkerProtocol::ArtifactStored(const std::string& job_id, int32_t attempt,
-                                            const std::string& name, const std::string& path) {
-  if (!absl::StartsWith(name, kCheckpointPrefix)) return absl::OkStatus();
+absl::StatusOr<std::string> WorkerProtocol::ArtifactStored(const std::string& job_id,
+                                                           int32_t attempt, const std::string& name,
+                                                           const std::string& path) {
+  if (!absl::StartsWith(name, kCheckpointPrefix)) return std::string();
   return scheduler_->CheckpointStored(job_id, attempt, path);
 }
 

@@ -45,8 +45,9 @@ class WorkerProtocol {
   absl::Status CheckDownload(const std::string& session_key, const std::string& path);
   // An upload of the job's file `name` by `attempt` is stored at `path`; a checkpoint becomes
   // the job's newest (Job.checkpoint) if that attempt still runs (FAILED_PRECONDITION if not).
-  absl::Status ArtifactStored(const std::string& job_id, int32_t attempt, const std::string& name,
-                              const std::string& path);
+  // Returns the path of the job's best checkpoint (Scheduler::CheckpointStored; empty: none).
+  absl::StatusOr<std::string> ArtifactStored(const std::string& job_id, int32_t attempt,
+                                             const std::string& name, const std::string& path);
 
  private:
   absl::Status Dispatch(int64_t session, const polytrain::v1::WorkerMessage& message);

@@ -38,6 +38,7 @@ from client_spec_file_test import SpecFileTest  # noqa: E402,F401 (run here)
 from client_upload_test import UploadTest  # noqa: E402,F401 (run here)
 from client_listing_test import ListingTest, StateNameTest  # noqa: E402,F401 (run here)
 from client_connection_test import ConnectionTest  # noqa: E402,F401 (run here)
+from client_checkpoint_test import CheckpointTest  # noqa: E402,F401 (run here)
 
 
 def raise_(error):
@@ -68,36 +69,6 @@ class ClientTest(ServiceTestCase):
                          [f"v{i:02d}" for i in range(30)])
         self.assertEqual(self.client.get(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
         self.assertIn(job.id, [j.id for j in self.client.jobs(labels={})])
-
-    def test_a_trained_model_is_downloaded_whole_and_loads_in_torch(self):
-        job = self.client.submit(SMALL_JOB)
-        self.assertEqual(self.client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
-        path = SCRATCH / f"{job.id}.pt"
-        first = self.client.download_checkpoint(job.id, path)
-        self.assertEqual((first.name, first.step), ("ckpt-000000000020.pt", 20))
-        weights = torch.jit.load(str(path)).model.state_dict()
-        self.assertTrue(weights and all(t.isfinite().all() for t in weights.values()), weights)
-        with self.assertRaises(FileExistsError):  # never over a file, and nothing downloaded
-            self.client.download_checkpoint(job.id, path)
-        with self.assertRaises(PolyTrainError) as error:
-            self.client.download_checkpoint("job-000000000000", SCRATCH / "none.pt")
-        self.assertEqual(error.exception.code, "NOT_FOUND")
-        self.assertFalse((SCRATCH / "none.pt").exists())
-        self.assertEqual([p.name for p in SCRATCH.glob(".*.download-*")], [])
-
-    def test_a_checkpoint_older_than_the_jobs_end_is_said_to_be(self):
-        # The final checkpoint not stored (here removed; a full disk does the same): the older
-        # one comes, with a warning that says so.
-        job = self.client.submit(SMALL_JOB + "checkpoint { every_steps: 10 }")
-        self.assertEqual(self.client.wait(job.id).state, job_record_pb2.JOB_STATE_SUCCEEDED)
-        stored = self.service.dir / "artifacts" / job.id
-        (stored / "ckpt-000000000020.pt").unlink()
-        with warnings.catch_warnings(record=True) as said:
-            warnings.simplefilter("always")
-            first = self.client.download_checkpoint(job.id, SCRATCH / f"{job.id}-older.pt")
-        self.assertEqual(first.step, 10)
-        self.assertIn(f"{job.id} trained 20 steps; the newest checkpoint the coordinator holds is "
-                      "step 10's", [str(w.message) for w in said][-1])
 
     def test_a_submit_whose_answer_was_lost_is_sent_again_and_stored_once(self):
         # The coordinator stores the first try, then the connection is lost before its answer

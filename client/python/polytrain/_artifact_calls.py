@@ -18,17 +18,22 @@ UPLOAD_TIMEOUT_SECONDS = 1800
 class ArtifactCalls(Calls):
     """Client's methods about files (Client documents the connection)."""
 
-    def download_checkpoint(self, job_id, path):
-        """Writes the job's trained model, its newest stored checkpoint, to `path` and returns
+    def download_checkpoint(self, job_id, path, best=False):
+        """Writes the job's trained model, its newest stored checkpoint (with best=True its best
+        by spec.checkpoint.keep_best_by: Job.best_checkpoint), to `path` and returns
         the first CheckpointChunk (`name`, `step`; no data). The file is written beside `path`
         under a temporary name, checked against the size and CRC-32 the coordinator recorded,
         then moved into place: `path` is the whole checkpoint or untouched (FileExistsError,
         nothing downloaded, when it exists). torch.jit.load(path).model.state_dict() are a
         built-in model's weights, dict(torch.jit.load(path).model.state) a TorchScript model's.
-        A job with none stored is PolyTrainError NOT_FOUND; `passed_over` of the chunk returned,
+        A job with none stored (or no best) is PolyTrainError NOT_FOUND; `passed_over` of the
+        chunk returned,
         and a warning, say when newer ones were damaged on the coordinator and this is an older
         one. The call's deadline is an upload's (at least UPLOAD_TIMEOUT_SECONDS)."""
-        request = coordinator_pb2.DownloadCheckpointRequest(id=_arguments.text(job_id, "job_id"))
+        if not isinstance(best, bool):
+            raise TypeError(f"best: must be True or False, not {type(best).__name__}")
+        request = coordinator_pb2.DownloadCheckpointRequest(id=_arguments.text(job_id, "job_id"),
+                                                            best=best)
         target = download_target(path)
         self._check_open()
         timeout = max(self.timeout, UPLOAD_TIMEOUT_SECONDS)
@@ -53,7 +58,7 @@ class ArtifactCalls(Calls):
             job = self.get(job_id)
         except PolyTrainError:
             job = None
-        if (job is not None and job.state == job_record_pb2.JOB_STATE_SUCCEEDED
+        if (job is not None and not best and job.state == job_record_pb2.JOB_STATE_SUCCEEDED
                 and job.steps > first.step):
             warnings.warn(f"{job_id} trained {job.steps} steps; the newest checkpoint the "
                           f"coordinator holds is step {first.step}'s (the later ones were not "
