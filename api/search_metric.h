@@ -27,7 +27,7 @@ absl::Status ValidateEvalMetric(absl::string_view field, const std::string& metr
                                 absl::string_view data_field, bool own_loss);
 // The ranked metric with "" read as kDefaultSearchMetric.
 std::string SearchMetric(const polytrain::v1::SubmitSweepRequest& request);
-// Whether a lower value of `metric` is better (*_loss, *_ece).
+// Whether a lower value of `metric` is better (*_loss, *_nll, *_ece).
 bool LowerIsBetter(absl::string_view metric);
 // Whether metric value `a` ranks before `b`: the better one (the lower with `lower_is_better`),
 // and any number before NaN (a value not measured).

@@ -311,6 +311,11 @@ std::optional<int64_t> CheckpointStep(absl::string_view name) {
   return step;
 }
 
+absl::string_view CheckpointName(absl::string_view path) {
+  const size_t slash = path.find('/');
+  return slash == absl::string_view::npos ? path : path.substr(slash + 1);
+}
+
 absl::Status ValidateArtifactChunk(const polytrain::v1::ArtifactChunk& chunk, bool first) {
   if (first) {
     POLYTRAIN_RETURN_IF_ERROR(ValidateJobId("job_id", chunk.job_id()));

@@ -68,6 +68,9 @@ absl::Status CheckStepInBudget(absl::string_view field, int64_t step,
 // The step a checkpoint's name (ckpt-<kCheckpointStepDigits digits>.pt) carries; nullopt for any
 // other name.
 std::optional<int64_t> CheckpointStep(absl::string_view name);
+// The file name of a stored file's path relative to the artifact store ("<job_id>/<name>"): what
+// follows the first '/' ("" for "", the whole path when it has none).
+absl::string_view CheckpointName(absl::string_view path);
 
 // The first chunk of an upload names the job and the file (ValidateUploadedName); every chunk holds
 // at most kArtifactChunkBytes. `first` says which this is.

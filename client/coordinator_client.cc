@@ -177,6 +177,11 @@ absl::StatusOr<polytrain::v1::CheckpointChunk> CoordinatorClient::DownloadCheckp
   if (!last.last()) {
     return absl::DataLossError("the download ended before its last chunk; nothing was written");
   }
+  if (best && !first.best()) {
+    return absl::FailedPreconditionError(
+        "best: the coordinator sent its newest checkpoint, not the best (a version older than "
+        "best checkpoints); nothing was written");
+  }
   POLYTRAIN_RETURN_IF_ERROR(
       (*writer)->Verify("the checkpoint", FileChecksum{last.size(), last.crc32()}));
   // Never over a file made while this one downloaded (another download to the same path).

@@ -191,17 +191,19 @@ size_t ArtifactStore::PruneOlder(const std::string& job_id, const std::string& p
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
     if (entry.is_regular_file() && absl::StartsWith(name, prefix) && name != spared &&
-        name != also_kept && !absl::StrContains(name, kUploadMarker)) {
+        !absl::StrContains(name, kUploadMarker)) {
       names.push_back(name);
     }
   }
   if (!spared.empty() && keep > 0) --keep;  // the spared one counts among those kept
   if (names.size() <= keep) return 0;
   std::sort(names.begin(), names.end());
-  const size_t removed = names.size() - keep;
-  for (size_t i = 0; i < removed; ++i) {
+  size_t removed = 0;
+  for (size_t i = 0; i + keep < names.size(); ++i) {
+    if (names[i] == also_kept) continue;  // older than those kept, kept beside them
     fs::remove(dir / names[i], error);
     fs::remove(ChecksumPath(dir / names[i]), error);
+    ++removed;
   }
   return removed;
 }

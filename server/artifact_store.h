@@ -68,8 +68,8 @@ class ArtifactStore {
   // Deletes the job's files whose names start with `prefix` (and their records), all but the
   // `keep` newest by name and `spared` (the one just stored: an attempt that started over from an
   // earlier step stores names older than its predecessor's, and its newest must stay), and
-  // `also_kept` (the job's best checkpoint) beside those. Returns how many went. A reader
-  // holding one open still reads it.
+  // `also_kept` (the job's best checkpoint) where it is older than those. Returns how many went.
+  // A reader holding one open still reads it.
   size_t PruneOlder(const std::string& job_id, const std::string& prefix, size_t keep,
                     const std::string& spared = "", const std::string& also_kept = "") const;
 

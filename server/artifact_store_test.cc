@@ -191,6 +191,31 @@ TEST_F(StoredCheckpointsTest, PruningKeepsTheNewestAndOtherFiles) {
   EXPECT_FALSE(store_->FindIntact("job-1/ckpt-000000000020.pt").ok());
 }
 
+TEST_F(StoredCheckpointsTest, TheBestIsKeptBesideTheNewestOnlyWhereItIsOlder) {
+  for (const char* step : {"10", "20", "30", "40", "50"}) {
+    Store(std::string("ckpt-0000000000") + step + ".pt", step);
+  }
+  // Among the newest three: it counts among them (20 and 10 go).
+  EXPECT_EQ(store_->PruneOlder("job-1", kCheckpointPrefix, 3, "ckpt-000000000050.pt",
+                               "ckpt-000000000040.pt"),
+            2u);
+  EXPECT_FALSE(store_->FindIntact("job-1/ckpt-000000000020.pt").ok());
+  // Older: kept beside them (30 stays a best, 40 goes).
+  Store("ckpt-000000000060.pt", "60");
+  EXPECT_EQ(store_->PruneOlder("job-1", kCheckpointPrefix, 3, "ckpt-000000000060.pt",
+                               "ckpt-000000000030.pt"),
+            0u);
+  Store("ckpt-000000000070.pt", "70");
+  EXPECT_EQ(store_->PruneOlder("job-1", kCheckpointPrefix, 3, "ckpt-000000000070.pt",
+                               "ckpt-000000000030.pt"),
+            1u);
+  for (const char* kept : {"30", "50", "60", "70"}) {
+    EXPECT_TRUE(store_->FindIntact(std::string("job-1/ckpt-0000000000") + kept + ".pt").ok())
+        << kept;
+  }
+  EXPECT_FALSE(store_->FindIntact("job-1/ckpt-000000000040.pt").ok());
+}
+
 TEST_F(StoredCheckpointsTest, AFileThatNoLongerMatchesItsRecordIsNotIntact) {
   Store("ckpt-000000000010.pt", "ten");
   absl::StatusOr<IntactArtifact> intact = store_->FindIntact("job-1/ckpt-000000000010.pt");

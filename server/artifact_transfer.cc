@@ -125,7 +125,7 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       return best.status();
     }
     artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_,
-                           best->substr(best->find('/') + 1));
+                           std::string(CheckpointName(*best)));
     polytrain::v1::ArtifactReceipt receipt;
     receipt.set_path(*path);
     receipt.set_size(size_);

@@ -138,6 +138,7 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
     return absl::FailedPreconditionError(
         "id: this coordinator keeps no checkpoints (it runs without an artifact store)");
   }
+  if (request.best()) return BestCheckpoint(*job, caller);
   if (job->checkpoint().empty()) {
     const char* why = job->state() == polytrain::v1::JOB_STATE_QUEUED ? " (it has not started)"
                       : !IsFinalState(job->state()) ? " (it has not stored one yet)"
@@ -147,7 +148,6 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
     return absl::NotFoundError(
         absl::StrCat("id: job ", request.id(), " has no stored checkpoint", why));
   }
-  if (request.best()) return BestCheckpoint(*job);
   absl::StatusOr<IntactArtifact> file =
       files_->FindIntactOrOlder(job->checkpoint(), kCheckpointPrefix, passed_over);
   // The store's NOT_FOUND names its own field, "path", which this request does not have.
@@ -166,7 +166,7 @@ absl::StatusOr<IntactArtifact> ClientApi::StoredCheckpoint(
   return file;
 }
 
-absl::StatusOr<IntactArtifact> ClientApi::BestCheckpoint(const Job& job) {
+absl::StatusOr<IntactArtifact> ClientApi::BestCheckpoint(const Job& job, const Caller& caller) {
   const std::string& metric = job.spec().checkpoint().keep_best_by();
   if (metric.empty()) {
     return absl::NotFoundError(absl::StrCat("best: job ", job.id(),
@@ -176,9 +176,17 @@ absl::StatusOr<IntactArtifact> ClientApi::BestCheckpoint(const Job& job) {
   if (job.best_checkpoint().path().empty()) {
     return absl::NotFoundError(
         absl::StrCat("best: job ", job.id(), " has no checkpoint scored by ", metric,
-                     " yet (none of its stored checkpoints was taken at a step that evaluated)"));
+                     " yet (none stored was taken at a step that evaluated, or the best was "
+                     "dropped when an attempt resumed from an earlier step)"));
   }
   absl::StatusOr<IntactArtifact> file = files_->FindIntact(job.best_checkpoint().path());
+  if (absl::IsNotFound(file.status())) {
+    // A better one stored since the record was read prunes this one: read it again.
+    absl::StatusOr<Job> again = queries_->AccessibleJob("id", job.id(), caller);
+    if (again.ok() && again->best_checkpoint().path() != job.best_checkpoint().path()) {
+      return BestCheckpoint(*again, caller);
+    }
+  }
   if (absl::IsDataLoss(file.status()) || absl::IsNotFound(file.status())) {
     spdlog::warn("{}: best checkpoint {}", job.id(), std::string(file.status().message()));
     return absl::DataLossError(absl::StrCat(

@@ -100,8 +100,10 @@ class ClientApi {
       const polytrain::v1::DeleteArtifactRequest& request, const Caller& caller);
 
  private:
-  // The job's Job.best_checkpoint, intact (StoredCheckpoint with request.best).
-  absl::StatusOr<IntactArtifact> BestCheckpoint(const polytrain::v1::Job& job);
+  // The job's Job.best_checkpoint, intact (StoredCheckpoint with request.best); `caller` reads
+  // the record again where a better one pruned the file meanwhile.
+  absl::StatusOr<IntactArtifact> BestCheckpoint(const polytrain::v1::Job& job,
+                                                const Caller& caller);
   // Scheduler::Submit (with the sweep's record, if any), once the caller may use every artifact
   // the jobs name (all share `spec`'s). With `validate_only`, the jobs as given once checked,
   // nothing stored.

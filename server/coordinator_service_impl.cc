@@ -203,6 +203,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CoordinatorServiceImpl::DownloadChec
     first->set_name(file->name);
     if (std::optional<int64_t> step = CheckpointStep(file->name)) first->set_step(*step);
     for (std::string& why : passed_over) first->add_passed_over(std::move(why));
+    first->set_best(parsed.best());
     return file;
   };
   return new FileDownload<polytrain::v1::CheckpointChunk>(

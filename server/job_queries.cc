@@ -149,10 +149,9 @@ absl::StatusOr<JobQueries::SweepToCompare> JobQueries::JobsOfSweep(absl::string_
     if (!jobs.ok()) return jobs.status();
     sweep.jobs = *std::move(jobs);
     // Read after its jobs, as RetriedSweep does: a deletion under way would leave some out.
-    absl::StatusOr<std::vector<polytrain::v1::Sweep>> deleting = store_->SweepsBeingDeleted();
-    if (!deleting.ok()) return deleting.status();
-    if (std::any_of(deleting->begin(), deleting->end(),
-                    [&](const polytrain::v1::Sweep& other) { return other.id() == id; })) {
+    absl::StatusOr<bool> deleting = store_->SweepBeingDeleted(id);
+    if (!deleting.ok() && !absl::IsNotFound(deleting.status())) return deleting.status();
+    if (!deleting.ok() || *deleting) {
       return absl::AbortedError(absl::StrCat(
           field, ": sweep ", id, " is being deleted (DeleteSweep): its jobs are going"));
     }
@@ -357,12 +356,9 @@ absl::StatusOr<std::optional<polytrain::v1::SubmitSweepResponse>> JobQueries::Re
   // Its deletion (DeleteSweep) marks it before its first job goes and removes the mark with the
   // record: looked for after the jobs were read, a deletion under way or done since says they
   // may be part of the sweep only (probe DI: answered OK with 3 of 20).
-  absl::StatusOr<std::vector<polytrain::v1::Sweep>> deleting = store_->SweepsBeingDeleted();
-  if (!deleting.ok()) return deleting.status();
-  const bool being_deleted =
-      std::any_of(deleting->begin(), deleting->end(),
-                  [&](const polytrain::v1::Sweep& sweep) { return sweep.id() == record.id(); });
-  if (being_deleted || absl::IsNotFound(store_->GetSweep(record.id()).status())) {
+  absl::StatusOr<bool> deleting = store_->SweepBeingDeleted(record.id());
+  if (!deleting.ok() && !absl::IsNotFound(deleting.status())) return deleting.status();
+  if (!deleting.ok() || *deleting) {
     return absl::AbortedError(
         absl::StrCat("client_request_id: ", Quote(record.request().client_request_id()),
                      " names sweep ", record.id(),

@@ -185,6 +185,9 @@ class JobStore {
   virtual absl::Status MarkSweepDeleting(const std::string& id) = 0;
   // The sweeps marked so, oldest first: a coordinator finishes at start what a stop cut short.
   virtual absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsBeingDeleted() = 0;
+  // Whether the sweep is marked so; NOT_FOUND when its record is gone (deleted) or never was.
+  // Read after a sweep's jobs, either says they may be only part of it.
+  virtual absl::StatusOr<bool> SweepBeingDeleted(const std::string& id) = 0;
 
   // --- Users' artifacts: one record per (id, owner); the files are in the ArtifactStore. ---
   // Stores `record` (id, name, size, owner; create_time is set here) unless its owner already

@@ -384,8 +384,13 @@ class Scheduler {
   static std::string TimeLimitError(const RunningJob& job);
   absl::Status AttemptRunsLocked(const std::string& job_id, int32_t attempt) const;
   // Makes the checkpoint just stored at `path` the job's best_checkpoint where its
-  // spec.checkpoint.keep_best_by scores it better (unchanged in `job` otherwise).
-  absl::Status ScoreCheckpointLocked(const std::string& path, polytrain::v1::Job& job);
+  // spec.checkpoint.keep_best_by scores it better (unchanged in `job` otherwise, and where the
+  // evaluation cannot be read: logged, the checkpoint stays stored).
+  void ScoreCheckpointLocked(const std::string& path, polytrain::v1::Job& job);
+  // The job's newest checkpoint scored by an evaluation at its step in `batch` (just stored),
+  // which came after the checkpoint; the job's record updated if it became the best.
+  void ScoreNewestCheckpointLocked(const polytrain::v1::MetricBatch& batch,
+                                   const polytrain::v1::JobSpec& spec);
   // The connected worker whose session `key` names; PERMISSION_DENIED naming session_key when
   // none is.
   absl::StatusOr<const WorkerState*> SessionForKeyLocked(const std::string& key) const;

@@ -1,5 +1,6 @@
 // The scheduler's side of artifacts: which attempt may store a checkpoint, what a worker may
 // download, and a stored checkpoint becoming its job's newest.
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "api/worker_messages.h"
 #include "common/status_macros.h"
 #include "server/scheduler.h"
+#include "spdlog/spdlog.h"
 
 namespace polytrain {
 
@@ -25,29 +27,58 @@ absl::StatusOr<std::string> Scheduler::CheckpointStored(const std::string& job_i
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
   job->set_checkpoint(path);
-  POLYTRAIN_RETURN_IF_ERROR(ScoreCheckpointLocked(path, *job));
+  ScoreCheckpointLocked(path, *job);
   POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
   return job->best_checkpoint().path();
 }
 
-absl::Status Scheduler::ScoreCheckpointLocked(const std::string& path, Job& job) {
+void Scheduler::ScoreNewestCheckpointLocked(const polytrain::v1::MetricBatch& batch,
+                                            const polytrain::v1::JobSpec& spec) {
+  if (spec.checkpoint().keep_best_by().empty()) return;
+  absl::StatusOr<Job> job = store_->GetJob(batch.job_id());
+  if (!job.ok()) {
+    spdlog::warn("{}: its newest checkpoint not scored: {}", batch.job_id(),
+                 std::string(job.status().message()));
+    return;
+  }
+  const std::optional<int64_t> step = CheckpointStep(CheckpointName(job->checkpoint()));
+  if (!step.has_value() || job->best_checkpoint().path() == job->checkpoint() ||
+      std::none_of(batch.points().begin(), batch.points().end(), [&](const auto& point) {
+        return point.kind() == polytrain::v1::MetricPoint::KIND_EVAL && point.step() == *step;
+      })) {
+    return;
+  }
+  const std::string was = job->best_checkpoint().path();
+  ScoreCheckpointLocked(job->checkpoint(), *job);
+  if (job->best_checkpoint().path() == was) return;
+  if (absl::Status s = store_->UpdateJob(*job); !s.ok()) {
+    spdlog::warn("{}: its newest checkpoint's score not stored: {}", job->id(),
+                 std::string(s.message()));
+  }
+}
+
+void Scheduler::ScoreCheckpointLocked(const std::string& path, Job& job) {
   const std::string& metric = job.spec().checkpoint().keep_best_by();
-  const std::optional<int64_t> step = CheckpointStep(path.substr(path.find('/') + 1));
-  if (metric.empty() || !step.has_value()) return absl::OkStatus();
+  const std::optional<int64_t> step = CheckpointStep(CheckpointName(path));
+  if (metric.empty() || !step.has_value()) return;
   // Stored again (an attempt that started over reached the step): its old score went with the
   // file's old content.
   if (job.best_checkpoint().path() == path) job.clear_best_checkpoint();
-  // The points before a checkpoint are stored before it is uploaded: an evaluation at its step
-  // (taken before the checkpoint) is here by now.
+  // The points before a checkpoint are stored before it is uploaded, as a rule: an evaluation
+  // at its step (taken before the checkpoint) is here by now. One that comes later (a final
+  // upload that went ahead of points held while the coordinator was away) scores the newest
+  // checkpoint when it comes (ScoreNewestCheckpointLocked).
   absl::StatusOr<std::vector<polytrain::v1::MetricPoint>> eval =
       store_->GetMetricsBetween(job.id(), MetricKey{*step, polytrain::v1::MetricPoint::KIND_TRAIN},
                                 MetricKey{*step, polytrain::v1::MetricPoint::KIND_EVAL}, 1);
-  if (!eval.ok()) return eval.status();
-  if (eval->empty()) return absl::OkStatus();
-  auto value = eval->front().values().find(metric);
-  if (value == eval->front().values().end() || !std::isfinite(value->second)) {
-    return absl::OkStatus();
+  if (!eval.ok()) {  // the checkpoint is stored all the same, unscored
+    spdlog::warn("{}: {} not scored by {}: {}", job.id(), path, metric,
+                 std::string(eval.status().message()));
+    return;
   }
+  if (eval->empty()) return;
+  auto value = eval->front().values().find(metric);
+  if (value == eval->front().values().end() || !std::isfinite(value->second)) return;
   const polytrain::v1::BestCheckpoint& best = job.best_checkpoint();
   if (best.path().empty() || RanksBefore(value->second, best.value(), LowerIsBetter(metric))) {
     polytrain::v1::BestCheckpoint* better = job.mutable_best_checkpoint();
@@ -56,7 +87,6 @@ absl::Status Scheduler::ScoreCheckpointLocked(const std::string& path, Job& job)
     better->set_metric(metric);
     better->set_value(value->second);
   }
-  return absl::OkStatus();
 }
 
 absl::Status Scheduler::JobExists(const std::string& job_id) const {

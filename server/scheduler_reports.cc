@@ -151,7 +151,10 @@ absl::Status Scheduler::AddMetrics(int64_t session, const polytrain::v1::MetricB
     if (options_.metrics != nullptr) options_.metrics->JobProgress(job->job, point);
     watchers_.PointAdded(batch.job_id(), point);
   }
-  return store_->AddMetrics(batch.job_id(), {batch.points().begin(), batch.points().end()});
+  POLYTRAIN_RETURN_IF_ERROR(
+      store_->AddMetrics(batch.job_id(), {batch.points().begin(), batch.points().end()}));
+  ScoreNewestCheckpointLocked(batch, job->job.spec());
+  return absl::OkStatus();
 }
 
 void Scheduler::NoteRefusedReport(int64_t session, const std::string& job_id,
@@ -184,9 +187,14 @@ absl::Status Scheduler::AttemptStarted(int64_t session, const polytrain::v1::Job
   absl::StatusOr<Job> stored = store_->GetJob(started.job_id());
   if (!stored.ok()) return stored.status();
   stored->set_resumed_from_step(started.resumed_from_step());
-  // The evaluation that scored it went with the steps past the resume.
+  // The evaluation that scored it went with the steps past the resume; the newest checkpoint
+  // up to the resume is scored again (the one resumed from, as a rule).
   if (stored->best_checkpoint().step() > started.resumed_from_step()) {
     stored->clear_best_checkpoint();
+    const std::optional<int64_t> newest = CheckpointStep(CheckpointName(stored->checkpoint()));
+    if (newest.has_value() && *newest <= started.resumed_from_step()) {
+      ScoreCheckpointLocked(stored->checkpoint(), *stored);
+    }
   }
   return store_->UpdateJob(*stored);
 }

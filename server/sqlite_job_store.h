@@ -42,6 +42,7 @@ class SqliteJobStore : public JobStore {
   absl::Status DeleteSweep(const std::string& id) override;
   absl::Status MarkSweepDeleting(const std::string& id) override;
   absl::StatusOr<std::vector<polytrain::v1::Sweep>> SweepsBeingDeleted() override;
+  absl::StatusOr<bool> SweepBeingDeleted(const std::string& id) override;
   absl::StatusOr<std::optional<polytrain::v1::Job>> RetriedJob(
       const polytrain::v1::Job& job) override;
   absl::Status CheckUnendedJobs(const std::string& owner, int64_t added, int64_t later_jobs,

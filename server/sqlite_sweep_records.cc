@@ -160,6 +160,17 @@ absl::StatusOr<std::vector<Sweep>> SqliteJobStore::SweepsBeingDeleted() {
   return ReadSweeps(list, "list sweeps being deleted");
 }
 
+absl::StatusOr<bool> SqliteJobStore::SweepBeingDeleted(const std::string& id) {
+  std::lock_guard<std::mutex> lock(reader_->mu);
+  Statement select(reader_->db, "SELECT deleting FROM sweeps WHERE id = ?");
+  if (!select.ok()) return select.status("read sweep deleting");
+  select.Bind(1, id);
+  const int rc = select.Step();
+  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("id: no sweep ", id));
+  if (rc != SQLITE_ROW) return select.status("read sweep deleting");
+  return select.Int(0) != 0;
+}
+
 absl::Status SqliteJobStore::DeleteSweep(const std::string& id) {
   std::lock_guard<std::mutex> lock(writer_.mu);
   Statement erase(writer_.db, "DELETE FROM sweeps WHERE id = ?");

@@ -152,10 +152,28 @@ TEST_F(StoredCheckpointTest, ALossNllOrEceIsBestLowestAndANanIsNeverBest) {
   EXPECT_EQ(Get(job.id()).best_checkpoint().value(), 0.3);
 }
 
+TEST_F(StoredCheckpointTest, AnEvaluationThatComesAfterItsCheckpointScoresIt) {
+  // A final upload can go ahead of points held while the coordinator was away.
+  const Job job = SubmitKeepingBestBy("eval_accuracy");
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel);
+  Evaluations(session, job, "eval_accuracy", {{10, 0.5}});
+  EXPECT_EQ(Store(job, 10), job.id() + "/ckpt-000000000010.pt");
+  EXPECT_EQ(Store(job, 20), job.id() + "/ckpt-000000000010.pt");  // not scored yet
+  Evaluations(session, job, "eval_accuracy", {{20, 0.75}});
+  EXPECT_EQ(Get(job.id()).best_checkpoint().path(), job.id() + "/ckpt-000000000020.pt");
+  EXPECT_EQ(Get(job.id()).best_checkpoint().value(), 0.75);
+  EXPECT_EQ(Download(job, /*best=*/true).value_or("?"), "step 20");
+}
+
 TEST_F(StoredCheckpointTest, ADownloadOfTheBestSaysWhyThereIsNone) {
   RecordingChannel channel;
   const int64_t session = Connect("w1", &channel, /*slots=*/2);
   const Job plain = Submit("plain");
+  // Before any checkpoint, as after: the best is what is asked for.
+  EXPECT_EQ(Download(plain, /*best=*/true).status().message(),
+            "best: job " + plain.id() +
+                " keeps no best checkpoint (its spec.checkpoint.keep_best_by names no metric)");
   Store(plain, 10);
   EXPECT_EQ(Download(plain, /*best=*/true).status().message(),
             "best: job " + plain.id() +
@@ -165,8 +183,8 @@ TEST_F(StoredCheckpointTest, ADownloadOfTheBestSaysWhyThereIsNone) {
   EXPECT_EQ(Store(unscored, 5), "");
   EXPECT_EQ(Download(unscored, /*best=*/true).status().message(),
             "best: job " + unscored.id() +
-                " has no checkpoint scored by eval_nll yet (none of its stored checkpoints was "
-                "taken at a step that evaluated)");
+                " has no checkpoint scored by eval_nll yet (none stored was taken at a step that "
+                "evaluated, or the best was dropped when an attempt resumed from an earlier step)");
   // Damaged on disk: refused, never another served in its place.
   EXPECT_EQ(Store(unscored, 10), unscored.id() + "/ckpt-000000000010.pt");
   std::ofstream(root_ + "/" + unscored.id() + "/ckpt-000000000010.pt") << "step 11";
@@ -196,6 +214,25 @@ TEST_F(StoredCheckpointTest, AnAttemptResumingBeforeTheBestsStepUnsetsIt) {
   EXPECT_EQ(Get(job.id()).best_checkpoint().step(), 10);
   resume_from(5);  // its evaluation went with the steps past 5
   EXPECT_FALSE(Get(job.id()).has_best_checkpoint());
+}
+
+TEST_F(StoredCheckpointTest, AResumeDroppingTheBestScoresTheCheckpointItResumesFrom) {
+  const Job job = SubmitKeepingBestBy("eval_accuracy");
+  RecordingChannel channel;
+  const int64_t session = Connect("w1", &channel);
+  Evaluations(session, job, "eval_accuracy", {{10, 0.9}, {20, 0.5}});
+  Store(job, 10);
+  Evaluations(session, job, "eval_accuracy", {{30, 0.95}});
+  Store(job, 30);  // the best; then the checkpoint of 30 is lost, and 20 is resumed from
+  Store(job, 20);  // (an attempt that started over stores an older name: it is the newest)
+  polytrain::v1::WorkerMessage message;
+  message.mutable_started()->set_job_id(job.id());
+  message.mutable_started()->set_attempt(1);
+  message.mutable_started()->set_resumed_from_step(20);
+  ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  const polytrain::v1::BestCheckpoint best = Get(job.id()).best_checkpoint();
+  EXPECT_EQ(best.step(), 20);
+  EXPECT_EQ(best.value(), 0.5);
 }
 
 }  // namespace

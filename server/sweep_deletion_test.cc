@@ -93,6 +93,8 @@ TEST_F(SweepDeletionTest, ADeletionCutShortIsFinishedAtTheNextStart) {
        "' BEGIN SELECT RAISE(FAIL, 'cut short'); END");
   EXPECT_FALSE(Delete(grid.sweep_id(), kAdmin).ok());
   EXPECT_TRUE(core_->store().GetSweep(grid.sweep_id()).ok());  // half there
+  EXPECT_EQ(core_->store().SweepBeingDeleted(grid.sweep_id()).value_or(false), true);
+  EXPECT_EQ(core_->store().SweepBeingDeleted(kept.sweep_id()).value_or(true), false);
   EXPECT_TRUE(core_->store().GetJob(grid.jobs(1).id()).ok());
   exec("DROP TRIGGER cut");
   Scheduler::Options options;
@@ -105,6 +107,7 @@ TEST_F(SweepDeletionTest, ADeletionCutShortIsFinishedAtTheNextStart) {
   EXPECT_EQ(StoredState(kept.sweep_id()), Sweep::SWEEP_STATE_DONE);  // others are untouched
   EXPECT_TRUE(core_->store().GetJob(kept.jobs(0).id()).ok());
   EXPECT_TRUE(core_->store().SweepsBeingDeleted()->empty());
+  EXPECT_TRUE(absl::IsNotFound(core_->store().SweepBeingDeleted(grid.sweep_id()).status()));
 }
 
 TEST_F(SweepDeletionTest, ListSweepsIsNewestFirstByStateAndAClientSeesItsOwn) {

@@ -1,6 +1,7 @@
 """Client.download_checkpoint against a real coordinator and worker: the newest checkpoint, an
 older one when the newest is missing, and the best by spec.checkpoint.keep_best_by."""
 import warnings
+from unittest import mock
 
 from client_support import SCRATCH, SMALL_JOB, ServiceTestCase  # sets sys.path first
 import torch  # noqa: E402
@@ -67,6 +68,21 @@ class CheckpointTest(ServiceTestCase):
         self.assertEqual(self.client.download_checkpoint(job.id, newest).step, 50)
         ten, fifty = (torch.jit.load(str(p)).model.state_dict() for p in (path, newest))
         self.assertTrue(all(torch.equal(ten[k], fifty[k]) for k in ten))
+        # A coordinator older than best checkpoints ignores `best` and sends its newest, whose
+        # first chunk does not say best: refused, nothing written.
+        real = self.client._stub.DownloadCheckpoint
+
+        def as_an_older_coordinator(request, **kwargs):
+            for chunk in real(request, **kwargs):
+                chunk.ClearField("best")
+                yield chunk
+
+        with mock.patch.object(self.client._stub, "DownloadCheckpoint", as_an_older_coordinator):
+            with self.assertRaises(PolyTrainError) as error:
+                self.client.download_checkpoint(job.id, SCRATCH / "older.pt", best=True)
+        self.assertEqual(error.exception.code, "FAILED_PRECONDITION")
+        self.assertIn("not the best", str(error.exception))
+        self.assertFalse((SCRATCH / "older.pt").exists())
 
     def test_the_best_by_a_loss_is_the_lowest_of_the_evaluations_at_checkpoints(self):
         spec = (SMALL_JOB.replace("epochs: 2", "epochs: 4")
@@ -78,6 +94,18 @@ class CheckpointTest(ServiceTestCase):
         self.assertEqual(sorted(losses), [10, 20, 30, 40])
         lowest = min(losses, key=lambda step: (losses[step], step))
         self.assertEqual((best.step, best.value), (lowest, losses[lowest]))
+
+    def test_the_last_checkpoint_is_scored_by_the_evaluation_that_ends_the_run(self):
+        # Checkpoints at steps 20 and 40 (every 2 epochs), evaluations at 30 (every 3) and at
+        # the end, 40: taken after the checkpoint of 40 (probe DM: it was never scored).
+        spec = (SMALL_JOB.replace("epochs: 2", "epochs: 4") + "eval { every_epochs: 3 } "
+                + 'checkpoint { every_epochs: 2 keep_best_by: "eval_nll" }')
+        job = self.client.submit(spec)
+        best = self.client.wait(job.id).best_checkpoint
+        evals = {r["step"]: r["eval_nll"] for r in self.client.metrics(job.id)
+                 if r["kind"] == "KIND_EVAL"}
+        self.assertEqual(sorted(evals), [30, 40])
+        self.assertEqual((best.step, best.value), (40, evals[40]))
 
     def test_a_job_without_a_best_says_so_and_a_bad_metric_is_refused_by_name(self):
         job = self.client.submit(SMALL_JOB)

@@ -6,7 +6,8 @@ behind. Run from here too: the client's own argument checks
 (client_arguments_test.py), spec files (client_spec_file_test.py), uploads that cannot be sent
 or are interrupted (client_upload_test.py), its token and TLS
 (client_security_test.py), listings (jobs and sweeps by state, pages, deletion of a sweep:
-client_listing_test.py), a coordinator that restarts (client_connection_test.py).
+client_listing_test.py), a coordinator that restarts (client_connection_test.py), checkpoints
+downloaded, the newest and the best (client_checkpoint_test.py).
 
 Usage: client_test.py BUILD_DIR [TEST...] (BUILD_DIR/python holds the generated polytrain.v1; the
 package's own modules are taken from this directory, so that the test sees them as edited,

@@ -40,7 +40,7 @@ class ArtifactCalls(Calls):
         try:
             chunks = self._stub.DownloadCheckpoint(request, timeout=timeout,
                                                    metadata=self._metadata)
-            first = write_checkpoint(chunks, target)
+            first = write_checkpoint(chunks, target, best)
         except grpc.RpcError as error:
             raise self._failed(error, timeout) from None
         except ValueError:
@@ -55,10 +55,10 @@ class ArtifactCalls(Calls):
         # A succeeded job trained past it when its later checkpoints were not stored (a full
         # disk on the coordinator): said, as polyctl says it, never silently.
         try:
-            job = self.get(job_id)
+            job = None if best else self.get(job_id)
         except PolyTrainError:
             job = None
-        if (job is not None and not best and job.state == job_record_pb2.JOB_STATE_SUCCEEDED
+        if (job is not None and job.state == job_record_pb2.JOB_STATE_SUCCEEDED
                 and job.steps > first.step):
             warnings.warn(f"{job_id} trained {job.steps} steps; the newest checkpoint the "
                           f"coordinator holds is step {first.step}'s (the later ones were not "

@@ -116,11 +116,13 @@ def download_target(path):
     return target
 
 
-def write_checkpoint(chunks, target):
+def write_checkpoint(chunks, target, best=False):
     """Writes `chunks` (an iterator of CheckpointChunk) to `target` (a pathlib.Path that does
     not exist) and returns the first chunk without its data. PolyTrainError DATA_LOSS when what
-    arrived is not what the coordinator recorded, FileExistsError when `target` appeared
-    meanwhile; errors of the iterator pass through. No partial file is left either way."""
+    arrived is not what the coordinator recorded, FAILED_PRECONDITION when `best` was asked and
+    the first chunk does not say it is the best (an older coordinator), FileExistsError when
+    `target` appeared meanwhile; errors of the iterator pass through. No partial file is left
+    either way."""
     _remove_abandoned(target)
     # Hidden, and named as polyctl names its own: a download killed half-way leaves nothing that
     # looks like output, and the next one to this path clears it.
@@ -133,7 +135,8 @@ def write_checkpoint(chunks, target):
                 for chunk in chunks:
                     if first is None:
                         first = coordinator_pb2.CheckpointChunk(name=chunk.name, step=chunk.step,
-                                                                passed_over=chunk.passed_over)
+                                                                passed_over=chunk.passed_over,
+                                                                best=chunk.best)
                     out.write(chunk.data)
                     crc, size = zlib.crc32(chunk.data, crc), size + len(chunk.data)
                     if chunk.last:
@@ -148,6 +151,10 @@ def write_checkpoint(chunks, target):
             raise PolyTrainError("DATA_LOSS", f"the checkpoint arrived damaged ({size} bytes with "
                                  f"CRC-32 {crc}; {recorded}); nothing was written: download it "
                                  f"again")
+        if best and not first.best:
+            raise PolyTrainError("FAILED_PRECONDITION", "best: the coordinator sent its newest "
+                                 "checkpoint, not the best (a version older than best "
+                                 "checkpoints); nothing was written")
         _place(partial, target)
     finally:
         partial.unlink(missing_ok=True)
