@@ -88,6 +88,15 @@ class StoredCheckpointTest : public CoordinatorTest {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
+  // Attempt 1 reports its start, resuming from `step`.
+  void ResumeFrom(int64_t session, const Job& job, int64_t step) {
+    polytrain::v1::WorkerMessage message;
+    message.mutable_started()->set_job_id(job.id());
+    message.mutable_started()->set_attempt(1);
+    message.mutable_started()->set_resumed_from_step(step);
+    ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  }
+
   Job SubmitKeepingBestBy(const std::string& metric) {
     polytrain::v1::SubmitJobRequest request = Request("best");
     request.mutable_spec()->mutable_checkpoint()->set_keep_best_by(metric);
@@ -203,16 +212,9 @@ TEST_F(StoredCheckpointTest, AnAttemptResumingBeforeTheBestsStepUnsetsIt) {
   Evaluations(session, job, "eval_accuracy", {{10, 0.9}, {20, 0.5}});
   Store(job, 10);
   Store(job, 20);
-  auto resume_from = [&](int64_t step) {
-    polytrain::v1::WorkerMessage message;
-    message.mutable_started()->set_job_id(job.id());
-    message.mutable_started()->set_attempt(1);
-    message.mutable_started()->set_resumed_from_step(step);
-    ASSERT_TRUE(protocol_->Handle(session, message).ok());
-  };
-  resume_from(10);  // its evaluation stays
+  ResumeFrom(session, job, 10);  // its evaluation stays
   EXPECT_EQ(Get(job.id()).best_checkpoint().step(), 10);
-  resume_from(5);  // its evaluation went with the steps past 5
+  ResumeFrom(session, job, 5);  // its evaluation went with the steps past 5
   EXPECT_FALSE(Get(job.id()).has_best_checkpoint());
 }
 
@@ -225,11 +227,7 @@ TEST_F(StoredCheckpointTest, AResumeDroppingTheBestScoresTheCheckpointItResumesF
   Evaluations(session, job, "eval_accuracy", {{30, 0.95}});
   Store(job, 30);  // the best; then the checkpoint of 30 is lost, and 20 is resumed from
   Store(job, 20);  // (an attempt that started over stores an older name: it is the newest)
-  polytrain::v1::WorkerMessage message;
-  message.mutable_started()->set_job_id(job.id());
-  message.mutable_started()->set_attempt(1);
-  message.mutable_started()->set_resumed_from_step(20);
-  ASSERT_TRUE(protocol_->Handle(session, message).ok());
+  ResumeFrom(session, job, 20);
   const polytrain::v1::BestCheckpoint best = Get(job.id()).best_checkpoint();
   EXPECT_EQ(best.step(), 20);
   EXPECT_EQ(best.value(), 0.5);
