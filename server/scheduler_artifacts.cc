@@ -34,7 +34,14 @@ absl::StatusOr<std::string> Scheduler::CheckpointStored(const std::string& job_i
 
 void Scheduler::ScoreNewestCheckpointLocked(const polytrain::v1::MetricBatch& batch,
                                             const polytrain::v1::JobSpec& spec) {
-  if (spec.checkpoint().keep_best_by().empty()) return;
+  const auto is_eval = [](const polytrain::v1::MetricPoint& point) {
+    return point.kind() == polytrain::v1::MetricPoint::KIND_EVAL;
+  };
+  // Most batches hold training points only: no read of the job's record for them.
+  if (spec.checkpoint().keep_best_by().empty() ||
+      std::none_of(batch.points().begin(), batch.points().end(), is_eval)) {
+    return;
+  }
   absl::StatusOr<Job> job = store_->GetJob(batch.job_id());
   if (!job.ok()) {
     spdlog::warn("{}: its newest checkpoint not scored: {}", batch.job_id(),
@@ -43,9 +50,8 @@ void Scheduler::ScoreNewestCheckpointLocked(const polytrain::v1::MetricBatch& ba
   }
   const std::optional<int64_t> step = CheckpointStep(CheckpointName(job->checkpoint()));
   if (!step.has_value() || job->best_checkpoint().path() == job->checkpoint() ||
-      std::none_of(batch.points().begin(), batch.points().end(), [&](const auto& point) {
-        return point.kind() == polytrain::v1::MetricPoint::KIND_EVAL && point.step() == *step;
-      })) {
+      std::none_of(batch.points().begin(), batch.points().end(),
+                   [&](const auto& point) { return is_eval(point) && point.step() == *step; })) {
     return;
   }
   const std::string was = job->best_checkpoint().path();
