@@ -1,5 +1,6 @@
 // The scheduler's side of artifacts: which attempt may store a checkpoint, what a worker may
-// download, and a stored checkpoint becoming its job's newest.
+// download, and a stored checkpoint becoming its job's newest, and its best where
+// spec.checkpoint.keep_best_by scores it so.
 #include <algorithm>
 #include <cmath>
 #include <optional>

@@ -27,9 +27,10 @@ class ArtifactCalls(Calls):
         nothing downloaded, when it exists). torch.jit.load(path).model.state_dict() are a
         built-in model's weights, dict(torch.jit.load(path).model.state) a TorchScript model's.
         A job with none stored (or no best) is PolyTrainError NOT_FOUND; `passed_over` of the
-        chunk returned,
-        and a warning, say when newer ones were damaged on the coordinator and this is an older
-        one. The call's deadline is an upload's (at least UPLOAD_TIMEOUT_SECONDS)."""
+        chunk returned, and a warning, say when newer ones were damaged on the coordinator and
+        this is an older one; with best=True, a coordinator that sent its newest instead (a
+        version older than best checkpoints) is FAILED_PRECONDITION, nothing written. The call's
+        deadline is an upload's (at least UPLOAD_TIMEOUT_SECONDS)."""
         if not isinstance(best, bool):
             raise TypeError(f"best: must be True or False, not {type(best).__name__}")
         request = coordinator_pb2.DownloadCheckpointRequest(id=_arguments.text(job_id, "job_id"),
