@@ -246,8 +246,8 @@ class Session {
         // The upload refuses any other name before the protocol hears of the file.
         if (!ValidateArtifactName("name", name).ok()) return;
         // Of the attempt the fuzzer's byte names: the running one or another.
-        (void)protocol_->ArtifactStored(JobAt(arg), static_cast<int32_t>(arg % 4), name,
-                                        JobAt(arg) + "/" + name);
+        (void)protocol_->StoreArtifact(JobAt(arg), static_cast<int32_t>(arg % 4),
+                                       JobAt(arg) + "/" + name, [] { return absl::OkStatus(); });
         return;
       }
       case 7: {

@@ -268,9 +268,16 @@ absl::Status ArtifactStore::Upload::Append(const std::string& data) {
   return NamingTheDisk(file_->Append(data));
 }
 
+absl::Status ArtifactStore::Upload::Verify(int64_t size, uint32_t crc32_value) {
+  return file_->Verify(absl::StrCat("artifact ", relative_), {size, crc32_value});
+}
+
 absl::StatusOr<std::string> ArtifactStore::Upload::Commit(int64_t size, uint32_t crc32_value) {
-  POLYTRAIN_RETURN_IF_ERROR(
-      file_->Verify(absl::StrCat("artifact ", relative_), {size, crc32_value}));
+  POLYTRAIN_RETURN_IF_ERROR(Verify(size, crc32_value));
+  return Publish();
+}
+
+absl::StatusOr<std::string> ArtifactStore::Upload::Publish() {
   // The record first, so that a file in place always has one (a crash between the two leaves
   // a record without a file, which is as good as nothing stored).
   // Two uploads of one name (two attempts) must not pair one's record with the other's file.

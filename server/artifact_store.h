@@ -30,13 +30,21 @@ class ArtifactStore {
   // crash cut short.
   static absl::StatusOr<std::unique_ptr<ArtifactStore>> Open(const std::string& root);
 
-  // One file being received: Append chunks, then Commit (checks size and CRC-32, renames into
-  // place) or drop it (the temporary file is removed).
+  // One file being received: Append chunks, then Commit (Verify, then Publish) or drop it (the
+  // temporary file is removed).
   class Upload {
    public:
     absl::Status Append(const std::string& data);
-    // Returns the path relative to the root.
+    // Checks size and CRC-32 against what was appended (DATA_LOSS naming the artifact if they
+    // differ) and syncs the file; nothing is in place yet.
+    absl::Status Verify(int64_t size, uint32_t crc32);
+    // Puts the verified file in place (replacing one of its name) with its record; returns the
+    // path relative to the root.
+    absl::StatusOr<std::string> Publish();
+    // Verify, then Publish.
     absl::StatusOr<std::string> Commit(int64_t size, uint32_t crc32);
+    // "<job_id>/<name>", the path Publish puts it at.
+    const std::string& relative() const { return relative_; }
     // Commit of what was appended, for a sender that checks the content its own way.
     absl::StatusOr<std::string> CommitAsWritten() {
       return Commit(file_->written().size, file_->written().crc32);

@@ -115,19 +115,16 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   }
 
   // The whole file received and the stream ended: checked against the last chunk's size and CRC,
-  // stored, and named the job's (the attempt must still be running).
+  // then put in place and named the job's only while the attempt still runs.
   absl::Status Store() {
-    absl::StatusOr<std::string> path = upload_->Commit(size_, crc32_);
-    if (!path.ok()) return path.status();
-    absl::StatusOr<std::string> best = protocol_->ArtifactStored(job_id_, attempt_, name_, *path);
-    if (!best.ok()) {
-      (void)artifacts_->Remove(*path);  // no job points at it
-      return best.status();
-    }
+    POLYTRAIN_RETURN_IF_ERROR(upload_->Verify(size_, crc32_));
+    absl::StatusOr<std::string> best = protocol_->StoreArtifact(
+        job_id_, attempt_, upload_->relative(), [this] { return upload_->Publish().status(); });
+    if (!best.ok()) return best.status();
     artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_,
                            std::string(CheckpointName(*best)));
     polytrain::v1::ArtifactReceipt receipt;
-    receipt.set_path(*path);
+    receipt.set_path(upload_->relative());
     receipt.set_size(size_);
     return SerializeResponse(receipt, receipt_);
   }

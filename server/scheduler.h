@@ -167,12 +167,16 @@ class Scheduler {
   // Ends a PAUSED trial as STOPPED with `reason`. FAILED_PRECONDITION when it is not PAUSED.
   absl::Status StopTrial(const std::string& job_id, const std::string& reason);
 
-  // The job's newest checkpoint arrived in the artifact store at `path`; it becomes the job's
-  // best too when spec.checkpoint.keep_best_by scores it above the best so far (by the
-  // evaluation stored at its step). Returns the best one's path (empty: none), which the store
-  // keeps beside the newest. NOT_FOUND for an unknown job.
-  absl::StatusOr<std::string> CheckpointStored(const std::string& job_id, int32_t attempt,
-                                               const std::string& path);
+  // A received file of `attempt` of the job, checked and waiting to be put at `path`: `publish`
+  // puts it there, called under the scheduler's lock only while that attempt still runs
+  // (FAILED_PRECONDITION otherwise, and nothing is put in place: an attempt given up on while
+  // it uploaded never replaces a file of the attempt after it). A checkpoint becomes the job's
+  // newest (Job.checkpoint), and its best too when spec.checkpoint.keep_best_by scores it above
+  // the best so far (by the evaluation stored at its step). Returns the best one's path (empty:
+  // none), which the store keeps beside the newest. NOT_FOUND for an unknown job.
+  absl::StatusOr<std::string> StoreArtifact(const std::string& job_id, int32_t attempt,
+                                            const std::string& path,
+                                            const std::function<absl::Status()>& publish);
 
   // OK when the store has the job; NOT_FOUND ("job_id: no job <id>") otherwise. Takes no lock.
   absl::Status JobExists(const std::string& job_id) const;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/artifacts.h"
 #include "api/limits.h"
@@ -20,15 +21,21 @@ namespace polytrain {
 
 using polytrain::v1::Job;
 
-absl::StatusOr<std::string> Scheduler::CheckpointStored(const std::string& job_id, int32_t attempt,
-                                                        const std::string& path) {
+absl::StatusOr<std::string> Scheduler::StoreArtifact(const std::string& job_id, int32_t attempt,
+                                                     const std::string& path,
+                                                     const std::function<absl::Status()>& publish) {
   std::lock_guard<std::mutex> lock(mu_);
-  // Checked again at the end: the attempt may have been given up on while it uploaded.
+  // Checked again at the end: the attempt may have been given up on while it uploaded. The
+  // file goes in place under the same lock, so no attempt is given up on between the two.
   POLYTRAIN_RETURN_IF_ERROR(AttemptRunsLocked(job_id, attempt));
   absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return job.status();
+  POLYTRAIN_RETURN_IF_ERROR(publish());
+  if (!absl::StartsWith(CheckpointName(path), kCheckpointPrefix)) return std::string();
   job->set_checkpoint(path);
   ScoreCheckpointLocked(path, *job);
+  // Not recorded, the file stays: it may have replaced one of its name that the record names
+  // (an attempt reaching the same step again), and the job's next stores prune it.
   POLYTRAIN_RETURN_IF_ERROR(store_->UpdateJob(*job));
   return job->best_checkpoint().path();
 }

@@ -25,12 +25,15 @@ TEST_F(SearchControllerTest, PromotesTheBestByTheirOwnCheckpointsStopsTheRestThe
   }
   // Rung 0's accuracies, in the order the trials report.
   const double rung0[] = {0.60, 0.50, 0.55, 0.52, 0.58, 0.70};
-  ASSERT_TRUE(scheduler_->CheckpointStored(ids[0], 1, ids[0] + "/ckpt-000000000002.pt").ok());
+  const auto in_place = [] { return absl::OkStatus(); };
+  ASSERT_TRUE(
+      scheduler_->StoreArtifact(ids[0], 1, ids[0] + "/ckpt-000000000002.pt", in_place).ok());
   // Only the running attempt's upload becomes the job's checkpoint (one given up on mid-upload
   // is refused at its end too).
-  EXPECT_EQ(
-      scheduler_->CheckpointStored(ids[0], 2, ids[0] + "/ckpt-000000000009.pt").status().code(),
-      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(scheduler_->StoreArtifact(ids[0], 2, ids[0] + "/ckpt-000000000009.pt", in_place)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
   for (int i = 0; i < 3; ++i) Report(worker, ids[i], rung0[i], /*paused=*/true, 2);
   // The best of the first three goes up at once, resuming from its own checkpoint.
   Job promoted = Get(ids[0]);

@@ -28,6 +28,7 @@ class StoredCheckpointTest : public CoordinatorTest {
     root_ = ::testing::TempDir() + "/stored_checkpoint_" + std::to_string(getpid());
     std::filesystem::remove_all(root_);
     Scheduler::Options options;
+    options.lease_seconds = 10;  // Later() is past it
     options.lease_thread = false;
     Open(options, {}, CoordinatorCore::Artifacts{root_});
   }
@@ -63,14 +64,19 @@ class StoredCheckpointTest : public CoordinatorTest {
     ASSERT_TRUE(protocol_->Handle(session, message).ok());
   }
 
-  // Stores attempt 1's checkpoint of `step` (its content names the step) as an upload does;
-  // returns the job's best checkpoint then.
+  // Stores `attempt`'s checkpoint of `step` holding `content` as an upload does; returns the
+  // job's best checkpoint then.
+  absl::StatusOr<std::string> StoreAs(const Job& job, int32_t attempt, int64_t step,
+                                      const std::string& content) {
+    auto upload = *core_->artifact_store()->Begin(job.id(), absl::StrFormat("ckpt-%012d.pt", step));
+    EXPECT_TRUE(upload->Append(content).ok());
+    EXPECT_TRUE(upload->Verify(static_cast<int64_t>(content.size()), ExtendCrc32(0, content)).ok());
+    return protocol_->StoreArtifact(job.id(), attempt, upload->relative(),
+                                    [&upload] { return upload->Publish().status(); });
+  }
+  // Attempt 1's checkpoint of `step`, its content naming the step.
   std::string Store(const Job& job, int64_t step) {
-    const std::string name = absl::StrFormat("ckpt-%012d.pt", step);
-    auto upload = *core_->artifact_store()->Begin(job.id(), name);
-    EXPECT_TRUE(upload->Append(absl::StrCat("step ", step)).ok());
-    const std::string path = *upload->CommitAsWritten();
-    absl::StatusOr<std::string> best = protocol_->ArtifactStored(job.id(), 1, name, path);
+    absl::StatusOr<std::string> best = StoreAs(job, 1, step, absl::StrCat("step ", step));
     EXPECT_TRUE(best.ok()) << best.status();
     return best.value_or("");
   }
@@ -231,6 +237,24 @@ TEST_F(StoredCheckpointTest, AResumeDroppingTheBestScoresTheCheckpointItResumesF
   const polytrain::v1::BestCheckpoint best = Get(job.id()).best_checkpoint();
   EXPECT_EQ(best.step(), 20);
   EXPECT_EQ(best.value(), 0.5);
+}
+
+// Review MED-2: an upload's file went in place before its attempt was checked again, so one of
+// an attempt given up on replaced the next attempt's file of the same name, then was removed.
+TEST_F(StoredCheckpointTest, AnUploadOfAnAttemptGivenUpOnReplacesNothing) {
+  const Job job = Submit("stale", 0, polytrain::v1::DEVICE_CPU, /*max_attempts=*/3);
+  RecordingChannel first, second;
+  Connect("w1", &first);
+  ASSERT_TRUE(StoreAs(job, 1, 5, "attempt 1").ok());
+  scheduler_->ExpireLeases(Later());  // attempt 1 is given up on, attempt 2 runs
+  Connect("w2", &second);
+  ASSERT_EQ(Get(job.id()).attempts(), 2);
+  ASSERT_TRUE(StoreAs(job, 2, 5, "attempt 2").ok());
+
+  const absl::Status stale = StoreAs(job, 1, 5, "attempt 1, late").status();
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition) << stale;
+  EXPECT_EQ(Download(job, /*best=*/false).value_or("?"), "attempt 2");
+  EXPECT_EQ(Get(job.id()).checkpoint(), job.id() + "/ckpt-000000000005.pt");
 }
 
 }  // namespace

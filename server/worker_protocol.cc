@@ -2,7 +2,6 @@
 
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/client_requests.h"
 #include "api/limits.h"
@@ -183,11 +182,10 @@ absl::Status WorkerProtocol::CheckDownload(const std::string& session_key,
   return scheduler_->CheckDownload(session_key, path);
 }
 
-absl::StatusOr<std::string> WorkerProtocol::ArtifactStored(const std::string& job_id,
-                                                           int32_t attempt, const std::string& name,
-                                                           const std::string& path) {
-  if (!absl::StartsWith(name, kCheckpointPrefix)) return std::string();
-  return scheduler_->CheckpointStored(job_id, attempt, path);
+absl::StatusOr<std::string> WorkerProtocol::StoreArtifact(
+    const std::string& job_id, int32_t attempt, const std::string& path,
+    const std::function<absl::Status()>& publish) {
+  return scheduler_->StoreArtifact(job_id, attempt, path, publish);
 }
 
 }  // namespace polytrain

@@ -6,6 +6,7 @@
 #define POLYTRAIN_SERVER_WORKER_PROTOCOL_H_
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -43,11 +44,13 @@ class WorkerProtocol {
   absl::Status CheckUpload(const polytrain::v1::ArtifactChunk& first);
   // A download of `path` may start (Scheduler::CheckDownload).
   absl::Status CheckDownload(const std::string& session_key, const std::string& path);
-  // An upload of the job's file `name` by `attempt` is stored at `path`; a checkpoint becomes
-  // the job's newest (Job.checkpoint) if that attempt still runs (FAILED_PRECONDITION if not).
-  // Returns the path of the job's best checkpoint (Scheduler::CheckpointStored; empty: none).
-  absl::StatusOr<std::string> ArtifactStored(const std::string& job_id, int32_t attempt,
-                                             const std::string& name, const std::string& path);
+  // An upload of the job's file by `attempt`, checked: `publish` puts it at `path` if that
+  // attempt still runs (FAILED_PRECONDITION if not, nothing put in place); a checkpoint becomes
+  // the job's newest (Job.checkpoint). Returns the path of the job's best checkpoint
+  // (Scheduler::StoreArtifact; empty: none).
+  absl::StatusOr<std::string> StoreArtifact(const std::string& job_id, int32_t attempt,
+                                            const std::string& path,
+                                            const std::function<absl::Status()>& publish);
 
  private:
   absl::Status Dispatch(int64_t session, const polytrain::v1::WorkerMessage& message);
