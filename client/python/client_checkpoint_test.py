@@ -1,13 +1,49 @@
 """Client.download_checkpoint against a real coordinator and worker: the newest checkpoint, an
 older one when the newest is missing, and the best by spec.checkpoint.keep_best_by."""
+import contextlib
+import subprocess
 import warnings
+from concurrent import futures
 from unittest import mock
 
-from client_support import SCRATCH, SMALL_JOB, ServiceTestCase  # sets sys.path first
+from client_support import BUILD, SCRATCH, SMALL_JOB, ServiceTestCase  # sets sys.path first
+import grpc  # noqa: E402
 import torch  # noqa: E402
 
 from polytrain import PolyTrainError  # noqa: E402
-from polytrain.v1 import job_record_pb2  # noqa: E402
+from polytrain.v1 import coordinator_pb2, job_record_pb2  # noqa: E402
+
+
+@contextlib.contextmanager
+def older_coordinator_proxy(target):
+    """A gRPC proxy to the coordinator at `target` that answers as one older than best
+    checkpoints would: DownloadCheckpoint's chunks without `best`. Yields its address."""
+    channel = grpc.insecure_channel(target)
+
+    class Forward(grpc.GenericRpcHandler):
+        def service(self, details):
+            method = details.method
+            if method.endswith("/DownloadCheckpoint"):
+                call = channel.unary_stream(method)
+
+                def stripped(request, context):
+                    for raw in call(request, metadata=context.invocation_metadata()):
+                        chunk = coordinator_pb2.CheckpointChunk.FromString(raw)
+                        chunk.ClearField("best")
+                        yield chunk.SerializeToString()
+                return grpc.unary_stream_rpc_method_handler(stripped)
+            call = channel.unary_unary(method)
+            return grpc.unary_unary_rpc_method_handler(
+                lambda request, context: call(request, metadata=context.invocation_metadata()))
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[Forward()])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(None)
+        channel.close()
 
 
 class CheckpointTest(ServiceTestCase):
@@ -83,6 +119,16 @@ class CheckpointTest(ServiceTestCase):
         self.assertEqual(error.exception.code, "FAILED_PRECONDITION")
         self.assertIn("not the best", str(error.exception))
         self.assertFalse((SCRATCH / "older.pt").exists())
+        # polyctl's own check, through a proxy to the real coordinator that strips the echo.
+        with older_coordinator_proxy(self.service.address) as address:
+            done = subprocess.run(
+                [str(BUILD / "client/polyctl"), "--coordinator", address, "checkpoint", job.id,
+                 "--best", "--output", str(SCRATCH / "older-polyctl.pt")],
+                capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 5, done.stderr)  # FAILED_PRECONDITION
+        self.assertIn("--best: the coordinator sent its newest checkpoint, not the best",
+                      done.stderr)
+        self.assertFalse((SCRATCH / "older-polyctl.pt").exists())
 
     def test_the_best_by_a_loss_is_the_lowest_of_the_evaluations_at_checkpoints(self):
         spec = (SMALL_JOB.replace("epochs: 2", "epochs: 4")
