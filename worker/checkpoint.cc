@@ -128,7 +128,8 @@ void SetGeneratorState(at::Generator generator, const torch::Tensor& state) {
 }  // namespace
 
 absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const TrainingState& state,
-                                           const RunPosition& position, int keep_last) {
+                                           const RunPosition& position, int keep_last,
+                                           const std::string& also_kept) {
   if (absl::Status made = CreateDirectoriesDurably(dir); !made.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint dir ", made.message()));
   }
@@ -195,8 +196,7 @@ absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const Trainin
   }
   SyncParentDirectory(path);
 
-  std::vector<fs::path> all = ListCheckpoints(dir);
-  for (size_t i = 0; i + keep_last < all.size(); ++i) DeleteCheckpoint(all[i]);
+  PruneCheckpoints(dir, keep_last, also_kept);
   DeleteLeftoverCheckpointFiles(dir);  // of an earlier attempt killed while it saved
   return path;
 }

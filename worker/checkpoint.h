@@ -47,9 +47,11 @@ struct TrainingState {
   int64_t train_rows = 0;
 };
 
-// Writes <dir>/ckpt-<step, 12 digits>.pt and deletes the oldest beyond `keep_last`.
+// Writes <dir>/ckpt-<step, 12 digits>.pt and deletes the oldest beyond `keep_last` but
+// `also_kept` (a file name, "" none: the run's best).
 absl::StatusOr<std::string> SaveCheckpoint(const std::string& dir, const TrainingState& state,
-                                           const RunPosition& position, int keep_last);
+                                           const RunPosition& position, int keep_last,
+                                           const std::string& also_kept = "");
 
 // Restores model, optimizer and RNG state onto the state's device; returns the position. A CUDA
 // device's random state is restored when the checkpoint has one and the job is on CUDA (a job

@@ -66,6 +66,13 @@ void DeleteCheckpoint(const fs::path& checkpoint) {
   fs::remove(checkpoint.string() + kCheckpointRecordSuffix, error);
 }
 
+void PruneCheckpoints(const std::string& dir, int keep_last, const std::string& also_kept) {
+  const std::vector<fs::path> all = ListCheckpoints(dir);
+  for (size_t i = 0; i + keep_last < all.size(); ++i) {
+    if (also_kept.empty() || all[i].filename() != also_kept) DeleteCheckpoint(all[i]);
+  }
+}
+
 void DeleteLeftoverCheckpointFiles(const std::string& dir) {
   std::error_code error;
   std::vector<fs::path> leftovers;

@@ -22,6 +22,10 @@ std::vector<std::filesystem::path> ListCheckpoints(const std::string& dir);
 // Deletes a checkpoint and its record.
 void DeleteCheckpoint(const std::filesystem::path& checkpoint);
 
+// Deletes the checkpoints in `dir` but the `keep_last` newest and `also_kept` (a file name; ""
+// none), e.g. the run's best by spec.checkpoint.keep_best_by.
+void PruneCheckpoints(const std::string& dir, int keep_last, const std::string& also_kept);
+
 // Deletes what a save cut short (a worker killed while writing) left in `dir`: a checkpoint's
 // record without its checkpoint (the record is written first) and a checkpoint's temporary file
 // (<checkpoint>.tmp). One job saves in a directory at a time, so none is another save's.

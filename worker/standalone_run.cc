@@ -37,6 +37,7 @@ int RunStandalone(StandaloneRun run) {
   const std::string& checkpoint_dir = run.checkpoint_dir;
   TrainerOptions& options = run.options;
   options.checkpoint_dir = checkpoint_dir;
+  options.keep_best_checkpoint = true;  // spec.checkpoint.keep_best_by's, beside the newest
 
   polytrain::v1::JobSpec spec;
   if (absl::Status s = ReadProtoFile(spec_path, &spec); !s.ok()) return Fail(kExitInvalid, s);

@@ -16,6 +16,7 @@
 #include "loss/spec/loss_spec.h"
 #include "worker/augmentation.h"
 #include "worker/autocast_scope.h"
+#include "worker/best_checkpoint.h"
 #include "worker/compute_threads.h"
 #include "worker/determinism.h"
 #include "worker/device_choice.h"
@@ -105,6 +106,11 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     }
     steps_run_ = position.step;
   }
+  const int keep_last = CheckpointKeepLast(spec_);
+  BestCheckpointKeeper best(options_.checkpoint_dir,
+                            options_.keep_best_checkpoint ? spec_.checkpoint().keep_best_by() : "",
+                            keep_last);
+  best.Start(position.step);
   ReplicaGroup* const group = options_.replicas;
   const int rank = group != nullptr ? group->rank() : 0;
   const int world = group != nullptr ? group->world_size() : 1;
@@ -125,7 +131,6 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
   const Clock::time_point start = Clock::now();
   const int64_t n = data_.train.size();
   const int log_every = LogEverySteps(spec_);
-  const int keep_last = CheckpointKeepLast(spec_);
   std::vector<torch::Tensor> parameters = model_->Parameters();
   torch::Tensor order, host_order;
   int64_t order_epoch = -1, last_eval_step = -1, last_checkpoint_step = -1;
@@ -190,6 +195,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
       }
     }
     EmitEval(position, Seconds(start), summary.final_metrics);
+    best.Evaluated(position.step, summary.final_metrics);
     return absl::OkStatus();
   };
 
@@ -199,12 +205,13 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     summary.trained_samples = window.trained_samples();
     summary.samples_per_second =
         window.trained_samples() / std::max(window.trained_seconds(), 1e-9);
+    summary.best_checkpoint = best.best();
     return summary;
   };
 
   auto checkpoint = [&]() -> absl::Status {
     absl::StatusOr<std::string> path =
-        SaveCheckpoint(options_.checkpoint_dir, state, position, keep_last);
+        SaveCheckpoint(options_.checkpoint_dir, state, position, keep_last, best.file_name());
     if (!path.ok() && options_.checkpoints_best_effort) {
       summary.checkpoint_failures.push_back(std::string(path.status().message()));
       return absl::OkStatus();
@@ -212,6 +219,7 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     if (!path.ok()) return path.status();
     summary.last_checkpoint = *path;
     last_checkpoint_step = position.step;
+    best.Saved(*path, position.step);
     if (options_.on_checkpoint) options_.on_checkpoint(*path);
     return absl::OkStatus();
   };

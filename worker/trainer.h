@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "loss/torch/poly_loss.h"
 #include "polytrain/v1/job.pb.h"
+#include "polytrain/v1/job_record.pb.h"
 #include "worker/checkpoint.h"
 #include "worker/data_root.h"
 #include "worker/dataset.h"
@@ -39,6 +40,9 @@ struct TrainerOptions {
   // TrainingSummary::checkpoint_failures and the run goes on, instead of failing it: for
   // checkpoints nobody asked to keep (a service worker without --checkpoint_dir).
   bool checkpoints_best_effort = false;
+  // Keeps spec.checkpoint.keep_best_by's best checkpoint in checkpoint_dir beside the keep_last
+  // newest (BestCheckpointKeeper): a standalone run's; a service job's best is its coordinator's.
+  bool keep_best_checkpoint = false;
   // Receives every metric point; may be null.
   MetricSink* sink = nullptr;
   // Stop after this many steps as if interrupted (no final evaluation); 0: run to the end.
@@ -98,6 +102,9 @@ struct TrainingSummary {
   std::map<std::string, double> final_metrics;  // the last evaluation
   int64_t final_metrics_step = 0;               // the step it evaluated
   std::string last_checkpoint;
+  // With keep_best_checkpoint: the best checkpoint so far (its path the file's name in
+  // checkpoint_dir); empty when none was scored.
+  polytrain::v1::BestCheckpoint best_checkpoint;
 };
 
 class Trainer {

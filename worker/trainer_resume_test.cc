@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,75 @@ TEST(TrainerTest, CheckpointsKeepTheLastN) {
                                       "ckpt-000000000140.pt", "ckpt-000000000140.pt.crc32",
                                       "ckpt-000000000141.pt", "ckpt-000000000141.pt.crc32"}));
   fs::remove_all(options.checkpoint_dir);
+}
+
+std::set<std::string> CheckpointNames(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".pt") names.insert(entry.path().filename().string());
+  }
+  return names;
+}
+
+// keep_best_by in a standalone run: the best by the evaluations at checkpoint steps (recomputed
+// here from the run's points) is kept beside the keep_last newest.
+TEST(TrainerTest, AStandaloneRunKeepsItsBestCheckpointBesideTheNewest) {
+  JobSpec spec = Spec(kSyntheticMlpSpec);
+  spec.mutable_eval()->set_every_steps(10);
+  spec.mutable_checkpoint()->set_every_steps(10);
+  spec.mutable_checkpoint()->set_keep_last(2);
+  spec.mutable_checkpoint()->set_keep_best_by("eval_ece");  // lower is better; not monotonic
+  TrainerOptions options;
+  options.checkpoint_dir = TempDir("best");
+  options.keep_best_checkpoint = true;
+  VectorSink sink;
+  options.sink = &sink;
+  absl::StatusOr<TrainingSummary> summary = Train(spec, options);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  int64_t best_step = -1;
+  double best_value = 0;
+  for (const MetricPoint& point : sink.points) {
+    // Evaluations also come at each epoch's end (47, 94): steps with no checkpoint.
+    if (point.kind() != MetricPoint::KIND_EVAL || (point.step() % 10 && point.step() != 141)) {
+      continue;
+    }
+    const double value = point.values().at("eval_ece");
+    if (best_step < 0 || value < best_value) best_step = point.step(), best_value = value;
+  }
+  EXPECT_EQ(summary->best_checkpoint.step(), best_step);
+  EXPECT_EQ(summary->best_checkpoint.value(), best_value);
+  EXPECT_EQ(summary->best_checkpoint.path(), absl::StrFormat("ckpt-%012d.pt", best_step));
+  std::set<std::string> expected = {"ckpt-000000000140.pt", "ckpt-000000000141.pt",
+                                    summary->best_checkpoint.path()};
+  EXPECT_EQ(CheckpointNames(options.checkpoint_dir), expected);
+  fs::remove_all(options.checkpoint_dir);
+}
+
+// With a learning rate too small to change a weight, every evaluation is equal: the first
+// checkpoint stays the best across a resume (recorded in the directory), and is never pruned.
+TEST(TrainerTest, AResumedStandaloneRunGoesOnWithTheBestOfTheRunBefore) {
+  JobSpec spec = Spec(kSyntheticMlpSpec);
+  spec.mutable_optimizer()->set_learning_rate(1e-30);
+  spec.mutable_eval()->set_every_steps(10);
+  spec.mutable_checkpoint()->set_every_steps(10);
+  spec.mutable_checkpoint()->set_keep_last(2);
+  spec.mutable_checkpoint()->set_keep_best_by("eval_accuracy");
+  TrainerOptions first;
+  first.checkpoint_dir = TempDir("best-resumed");
+  first.keep_best_checkpoint = true;
+  first.stop_after_steps = 50;
+  ASSERT_TRUE(Train(spec, first).ok());
+  TrainerOptions second = first;
+  second.stop_after_steps = 0;
+  second.resume = true;
+  absl::StatusOr<TrainingSummary> summary = Train(spec, second);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_TRUE(summary->resumed);
+  EXPECT_EQ(summary->best_checkpoint.step(), 10);
+  EXPECT_EQ(CheckpointNames(first.checkpoint_dir),
+            (std::set<std::string>{"ckpt-000000000010.pt", "ckpt-000000000140.pt",
+                                   "ckpt-000000000141.pt"}));
+  fs::remove_all(first.checkpoint_dir);
 }
 
 // A damaged newest checkpoint (a flipped byte) is passed over: the run resumes from the one

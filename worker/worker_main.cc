@@ -167,8 +167,10 @@ int Main(int argc, char** argv) {
                  "the coordinator)")
       ->check(NotEmpty());
   app.add_option("--checkpoint_dir", checkpoint_dir,
-                 "save checkpoints here (cadence from spec.checkpoint; always at the end); in "
-                 "service mode, one subdirectory per job, removed once the job has succeeded "
+                 "save checkpoints here (cadence from spec.checkpoint; always at the end; the "
+                 "spec.checkpoint.keep_last newest, and with keep_best_by the best, named in "
+                 "best_checkpoint.txtpb); in service mode, one subdirectory per job, removed once "
+                 "the job has succeeded "
                  "(its last checkpoint stored) or been cancelled, or after "
                  "--checkpoint_keep_hours (without it, each attempt writes to a temporary "
                  "directory; checkpoints go to the coordinator either way)")
