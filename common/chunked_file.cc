@@ -203,14 +203,14 @@ absl::Status ChunkedFileWriter::Verify(absl::string_view label, const FileChecks
   return absl::OkStatus();
 }
 
-absl::Status ChunkedFileWriter::Commit(Existing existing) {
+absl::Status ChunkedFileWriter::Commit(Existing existing, bool sync_directory) {
   if (!verified_) return absl::FailedPreconditionError("commit before verify");
   if (existing == Existing::kReplace) {
     std::error_code error;
     std::filesystem::rename(temp_path_, final_path_, error);
     if (error) return absl::InternalError(absl::StrCat(final_path_, ": ", error.message()));
     committed_ = true;
-    SyncParentDirectory(final_path_);
+    if (sync_directory) SyncParentDirectory(final_path_);
     return absl::OkStatus();
   }
   int result =
@@ -231,7 +231,7 @@ absl::Status ChunkedFileWriter::Commit(Existing existing) {
     return absl::InternalError(absl::StrCat(final_path_, ": ", std::strerror(why)));
   }
   committed_ = true;
-  SyncParentDirectory(final_path_);
+  if (sync_directory) SyncParentDirectory(final_path_);
   return absl::OkStatus();
 }
 

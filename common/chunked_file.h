@@ -74,11 +74,11 @@ class ChunkedFileWriter {
   // naming `label` otherwise.
   absl::Status Verify(absl::string_view label, const FileChecksum& sent);
   // Renames the verified file into place, then syncs its directory (best effort: the file is in
-  // place whatever that sync says). With kKeep a file already there (one made while this was
-  // written) stays, and the commit is ALREADY_EXISTS: the check and the rename are one step
-  // (renameat2's RENAME_NOREPLACE, or link where the file system lacks it). An error means
-  // nothing was put in place.
-  absl::Status Commit(Existing existing = Existing::kReplace);
+  // place whatever that sync says; without `sync_directory` the caller syncs it). With kKeep a file
+  // already there (one made while this was written) stays, and the commit is ALREADY_EXISTS: the
+  // check and the rename are one step (renameat2's RENAME_NOREPLACE, or link where the file system
+  // lacks it). An error means nothing was put in place.
+  absl::Status Commit(Existing existing = Existing::kReplace, bool sync_directory = true);
   const FileChecksum& written() const { return written_; }
   const std::string& final_path() const { return final_path_; }
   const std::string& temp_path() const { return temp_path_; }

@@ -21,12 +21,16 @@ absl::StatusOr<FileChecksum> ComputeFileChecksum(const std::string& path) {
 }
 
 absl::Status WriteChecksumRecord(const std::string& record_path, const FileChecksum& checksum) {
-  if (absl::Status s = ReplaceFileWhole(
-          record_path, absl::StrCat(checksum.size, " ", checksum.crc32, "\n"), /*durable=*/true);
+  if (absl::Status s = ReplaceFileWhole(record_path, ChecksumRecordText(checksum),
+                                        /*durable=*/true);
       !s.ok()) {
     return absl::InternalError(absl::StrCat(record_path, ": cannot write: ", s.message()));
   }
   return absl::OkStatus();
+}
+
+std::string ChecksumRecordText(const FileChecksum& checksum) {
+  return absl::StrCat(checksum.size, " ", checksum.crc32, "\n");
 }
 
 absl::StatusOr<FileChecksum> VerifyAgainstRecord(const std::string& label, const std::string& path,

@@ -26,6 +26,8 @@ absl::StatusOr<FileChecksum> ComputeFileChecksum(const std::string& path);
 // Writes "<size> <crc32>\n" to `record_path` through a temporary file and a rename, so a
 // record is never half-written.
 absl::Status WriteChecksumRecord(const std::string& record_path, const FileChecksum& checksum);
+// The content of such a record.
+std::string ChecksumRecordText(const FileChecksum& checksum);
 
 // Checks `path` against the record at `record_path`; returns the checksum when they agree.
 // DATA_LOSS, naming `label`, when there is no readable record or the file differs from it.

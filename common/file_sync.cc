@@ -73,7 +73,12 @@ absl::Status CreateDirectoriesDurably(const std::string& dir) {
   return absl::OkStatus();
 }
 
-absl::Status ReplaceFileWhole(const std::string& path, absl::string_view content, bool durable) {
+namespace {
+
+// Writes `content` to a new temporary file beside `path`, synced with `durable`; returns its
+// name. Nothing is left behind on a failure (INTERNAL with the system's reason).
+absl::StatusOr<std::string> WriteBeside(const std::string& path, absl::string_view content,
+                                        bool durable) {
   // The process and a counter: two writers of one path (threads or processes) never share one.
   static std::atomic<int64_t> counter{0};
   const std::string temporary = absl::StrCat(path, ".tmp-", getpid(), "-", counter++);
@@ -99,8 +104,40 @@ absl::Status ReplaceFileWhole(const std::string& path, absl::string_view content
     return fail(why);
   }
   if (close(fd) != 0) return fail(errno);
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) return fail(errno);
+  return temporary;
+}
+
+}  // namespace
+
+absl::Status ReplaceFileWhole(const std::string& path, absl::string_view content, bool durable) {
+  absl::StatusOr<std::string> temporary = WriteBeside(path, content, durable);
+  if (!temporary.ok()) return temporary.status();
+  if (std::rename(temporary->c_str(), path.c_str()) != 0) {
+    const int why = errno;
+    unlink(temporary->c_str());
+    return absl::InternalError(std::strerror(why));
+  }
   if (durable) SyncParentDirectory(path);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<PendingReplacement>> PendingReplacement::Write(
+    const std::string& path, absl::string_view content) {
+  absl::StatusOr<std::string> temporary = WriteBeside(path, content, /*durable=*/true);
+  if (!temporary.ok()) return temporary.status();
+  return std::unique_ptr<PendingReplacement>(new PendingReplacement(path, *std::move(temporary)));
+}
+
+PendingReplacement::~PendingReplacement() {
+  if (!replaced_) unlink(temporary_.c_str());
+}
+
+absl::Status PendingReplacement::Replace() {
+  if (replaced_) return absl::FailedPreconditionError("replaced twice");
+  if (std::rename(temporary_.c_str(), path_.c_str()) != 0) {
+    return absl::InternalError(std::strerror(errno));
+  }
+  replaced_ = true;
   return absl::OkStatus();
 }
 

@@ -5,9 +5,12 @@
 #ifndef POLYTRAIN_COMMON_FILE_SYNC_H_
 #define POLYTRAIN_COMMON_FILE_SYNC_H_
 
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace polytrain {
@@ -33,6 +36,29 @@ absl::Status CreateDirectoriesDurably(const std::string& dir);
 // which is INTERNAL with the system's reason only ("No such file or directory"): the caller
 // names the file as its users know it.
 absl::Status ReplaceFileWhole(const std::string& path, absl::string_view content, bool durable);
+
+// ReplaceFileWhole(durable) in two steps, for a caller that renames under a lock and syncs
+// nothing there: Write puts `content` in a temporary file beside `path`, synced (INTERNAL with
+// the system's reason on a failure, nothing left behind); Replace renames it over `path` and
+// leaves SyncParentDirectory(path) to the caller. The temporary file goes with the object unless
+// it was renamed.
+class PendingReplacement {
+ public:
+  static absl::StatusOr<std::unique_ptr<PendingReplacement>> Write(const std::string& path,
+                                                                   absl::string_view content);
+  ~PendingReplacement();
+  PendingReplacement(const PendingReplacement&) = delete;
+  PendingReplacement& operator=(const PendingReplacement&) = delete;
+
+  absl::Status Replace();
+  const std::string& path() const { return path_; }
+
+ private:
+  PendingReplacement(std::string path, std::string temporary)
+      : path_(std::move(path)), temporary_(std::move(temporary)) {}
+  const std::string path_, temporary_;
+  bool replaced_ = false;
+};
 
 }  // namespace polytrain
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -58,6 +59,39 @@ TEST_F(FileSyncTest, AFileIsReplacedWholeAndAFailureLeavesNothing) {
   int entries = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir_)) ++entries;
   EXPECT_EQ(entries, 1);  // the record; no temporary left
+}
+
+TEST_F(FileSyncTest, APendingReplacementChangesNothingUntilReplacedAndLeavesNothingDropped) {
+  const std::string path = (dir_ / "record").string();
+  ASSERT_TRUE(ReplaceFileWhole(path, "old\n", /*durable=*/true).ok());
+  const auto content = [&path] {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto entries = [this] {
+    int n = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir_)) ++n;
+    return n;
+  };
+  {
+    absl::StatusOr<std::unique_ptr<PendingReplacement>> dropped =
+        PendingReplacement::Write(path, "dropped\n");
+    ASSERT_TRUE(dropped.ok()) << dropped.status();
+    EXPECT_EQ(content(), "old\n");
+    EXPECT_EQ(entries(), 2);  // the record and the pending one
+  }
+  EXPECT_EQ(entries(), 1);
+  absl::StatusOr<std::unique_ptr<PendingReplacement>> pending =
+      PendingReplacement::Write(path, "new\n");
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_TRUE((*pending)->Replace().ok());
+  EXPECT_EQ(content(), "new\n");
+  EXPECT_EQ((*pending)->Replace().code(), absl::StatusCode::kFailedPrecondition);
+  pending->reset();
+  EXPECT_EQ(content(), "new\n");
+  EXPECT_EQ(entries(), 1);
+  EXPECT_EQ(PendingReplacement::Write((dir_ / "nodir" / "record").string(), "x").status().code(),
+            absl::StatusCode::kInternal);
 }
 
 }  // namespace

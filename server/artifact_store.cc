@@ -269,24 +269,44 @@ absl::Status ArtifactStore::Upload::Append(const std::string& data) {
 }
 
 absl::Status ArtifactStore::Upload::Verify(int64_t size, uint32_t crc32_value) {
-  return file_->Verify(absl::StrCat("artifact ", relative_), {size, crc32_value});
+  POLYTRAIN_RETURN_IF_ERROR(
+      file_->Verify(absl::StrCat("artifact ", relative_), {size, crc32_value}));
+  absl::StatusOr<std::unique_ptr<PendingReplacement>> record = PendingReplacement::Write(
+      ChecksumPath(file_->final_path()).string(), ChecksumRecordText(file_->written()));
+  if (!record.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "artifact ", relative_, ": cannot write its checksum record: ", record.status().message()));
+  }
+  record_ = *std::move(record);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ArtifactStore::Upload::Commit(int64_t size, uint32_t crc32_value) {
   POLYTRAIN_RETURN_IF_ERROR(Verify(size, crc32_value));
-  return Publish();
+  absl::StatusOr<std::string> path = Publish();
+  if (path.ok()) SyncPublished();
+  return path;
 }
 
 absl::StatusOr<std::string> ArtifactStore::Upload::Publish() {
+  if (record_ == nullptr) return absl::FailedPreconditionError("publish before verify");
   // The record first, so that a file in place always has one (a crash between the two leaves
   // a record without a file, which is as good as nothing stored).
   // Two uploads of one name (two attempts) must not pair one's record with the other's file.
   static std::mutex commit_mu;
   std::lock_guard<std::mutex> lock(commit_mu);
-  POLYTRAIN_RETURN_IF_ERROR(
-      WriteChecksumRecord(ChecksumPath(file_->final_path()).string(), file_->written()));
-  POLYTRAIN_RETURN_IF_ERROR(NamingTheDisk(file_->Commit()));
+  if (absl::Status s = record_->Replace(); !s.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "artifact ", relative_, ": cannot put its checksum record in place: ", s.message()));
+  }
+  POLYTRAIN_RETURN_IF_ERROR(NamingTheDisk(file_->Commit(ChunkedFileWriter::Existing::kReplace,
+                                                        /*sync_directory=*/false)));
   return relative_;
+}
+
+void ArtifactStore::Upload::SyncPublished() {
+  SyncParentDirectory(record_->path());
+  SyncParentDirectory(file_->final_path());
 }
 
 }  // namespace polytrain

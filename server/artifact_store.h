@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "api/limits.h"
 #include "common/chunked_file.h"
+#include "common/file_sync.h"
 
 namespace polytrain {
 
@@ -30,18 +31,20 @@ class ArtifactStore {
   // crash cut short.
   static absl::StatusOr<std::unique_ptr<ArtifactStore>> Open(const std::string& root);
 
-  // One file being received: Append chunks, then Commit (Verify, then Publish) or drop it (the
-  // temporary file is removed).
+  // One file being received: Append chunks, then Commit (Verify, Publish, SyncPublished) or
+  // drop it (the temporary files are removed).
   class Upload {
    public:
     absl::Status Append(const std::string& data);
     // Checks size and CRC-32 against what was appended (DATA_LOSS naming the artifact if they
-    // differ) and syncs the file; nothing is in place yet.
+    // differ), then writes its record beside it: both synced, neither in place yet.
     absl::Status Verify(int64_t size, uint32_t crc32);
-    // Puts the verified file in place (replacing one of its name) with its record; returns the
-    // path relative to the root.
+    // Renames the verified file and its record into place (replacing a file of its name); syncs
+    // nothing, so that it is quick under a caller's lock. Returns the path relative to the root.
     absl::StatusOr<std::string> Publish();
-    // Verify, then Publish.
+    // Syncs the directories of what Publish renamed (best effort: the files are in place).
+    void SyncPublished();
+    // Verify, Publish, SyncPublished.
     absl::StatusOr<std::string> Commit(int64_t size, uint32_t crc32);
     // "<job_id>/<name>", the path Publish puts it at.
     const std::string& relative() const { return relative_; }
@@ -55,6 +58,7 @@ class ArtifactStore {
     Upload(std::string relative, std::unique_ptr<ChunkedFileWriter> file);
     std::string relative_;
     std::unique_ptr<ChunkedFileWriter> file_;
+    std::unique_ptr<PendingReplacement> record_;  // from Verify
   };
 
   // INVALID_ARGUMENT for a job id or name that is not a plain file name

@@ -121,8 +121,11 @@ class ArtifactUpload final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     absl::StatusOr<std::string> best = protocol_->StoreArtifact(
         job_id_, attempt_, upload_->relative(), [this] { return upload_->Publish().status(); });
     if (!best.ok()) return best.status();
-    artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_,
-                           std::string(CheckpointName(*best)));
+    upload_->SyncPublished();  // after the scheduler's lock: no disk waited for under it
+    if (absl::StartsWith(name_, kCheckpointPrefix)) {
+      artifacts_->PruneOlder(job_id_, kCheckpointPrefix, kStoredCheckpointsPerJob, name_,
+                             std::string(CheckpointName(*best)));
+    }
     polytrain::v1::ArtifactReceipt receipt;
     receipt.set_path(upload_->relative());
     receipt.set_size(size_);

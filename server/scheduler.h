@@ -173,7 +173,8 @@ class Scheduler {
   // it uploaded never replaces a file of the attempt after it). A checkpoint becomes the job's
   // newest (Job.checkpoint), and its best too when spec.checkpoint.keep_best_by scores it above
   // the best so far (by the evaluation stored at its step). Returns the best one's path (empty:
-  // none), which the store keeps beside the newest. NOT_FOUND for an unknown job.
+  // none), which the store keeps beside the newest. `publish` should not wait for a disk (it
+  // runs under the lock): renames, no syncs.
   absl::StatusOr<std::string> StoreArtifact(const std::string& job_id, int32_t attempt,
                                             const std::string& path,
                                             const std::function<absl::Status()>& publish);

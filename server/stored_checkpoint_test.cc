@@ -255,6 +255,12 @@ TEST_F(StoredCheckpointTest, AnUploadOfAnAttemptGivenUpOnReplacesNothing) {
   EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition) << stale;
   EXPECT_EQ(Download(job, /*best=*/false).value_or("?"), "attempt 2");
   EXPECT_EQ(Get(job.id()).checkpoint(), job.id() + "/ckpt-000000000005.pt");
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root_)) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_TRUE(name.find(".upload-") == std::string::npos &&
+                name.find(".tmp-") == std::string::npos)
+        << "left behind: " << entry.path();
+  }
 }
 
 }  // namespace

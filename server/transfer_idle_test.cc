@@ -2,12 +2,15 @@
 // client that opens an upload and sends nothing more is cut off after --transfer_idle_seconds
 // with DEADLINE_EXCEEDED naming the flag, its temporary file removed and its upload slot given
 // back; an upload that keeps sending, however slowly, is not; a worker's upload (WorkerService)
-// is held to the same rule, and a worker's download that stops reading is cancelled. In-process
-// and torch-free, so the sanitizer builds run it too.
+// is held to the same rule, and a worker's download that stops reading is cancelled. And an
+// upload of an attempt given up on while it ran is refused at its end, replacing nothing.
+// In-process and torch-free, so the sanitizer builds run it too.
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "api/limits.h"
+#include "common/chunked_file.h"
 #include "common/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -292,6 +296,149 @@ TEST_F(TransferIdleTest, AWorkersDownloadThatStopsReadingIsCancelledAndItsFileCl
   while (worker->Read(&message)) {
   }
   (void)worker->Finish();
+}
+
+// A worker's Connect stream, as Connect and Assigned leave it.
+struct TestWorker {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>> stream;
+  std::string session_key;
+  v1::Job job;  // as assigned: job.attempts() is the attempt
+};
+
+// Says hello and reads the welcome.
+void Connect(v1::WorkerService::Stub* workers, const std::string& name, TestWorker* worker) {
+  worker->stream = workers->Connect(&worker->context);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_name(name);
+  hello.mutable_hello()->set_slots(1);
+  hello.mutable_hello()->add_devices("cpu");
+  ASSERT_TRUE(worker->stream->Write(hello));
+  v1::CoordinatorMessage message;
+  while (!message.has_welcome()) ASSERT_TRUE(worker->stream->Read(&message));
+  worker->session_key = message.welcome().session_key();
+}
+
+// Reads until the worker is assigned a job.
+void Assigned(TestWorker* worker) {
+  v1::CoordinatorMessage message;
+  while (!message.has_assignment()) ASSERT_TRUE(worker->stream->Read(&message));
+  worker->job = message.assignment().job();
+}
+
+// Review MED-2: the file went in place before the attempt was checked again, replacing the next
+// attempt's file of that name, and was then removed.
+TEST_F(TransferIdleTest, AnUploadOfAnAttemptGivenUpOnIsRefusedAndReplacesNothing) {
+  StartServer(/*idle_seconds=*/60);  // the stale upload waits for the next attempt's
+  {
+    grpc::ClientContext context;
+    v1::SubmitJobRequest request;
+    v1::JobSpec* spec = request.mutable_spec();
+    spec->set_name("given-up");
+    spec->mutable_model()->mutable_mlp();
+    auto* data = spec->mutable_dataset()->mutable_synthetic();
+    data->set_classes(2);
+    data->set_features(2);
+    data->set_train_samples(4);
+    data->set_test_samples(4);
+    spec->mutable_loss()->mutable_cross_entropy();
+    spec->mutable_optimizer()->mutable_sgd();
+    spec->mutable_optimizer()->set_learning_rate(0.1);
+    spec->set_epochs(1);
+    spec->set_batch_size(2);
+    spec->set_max_attempts(3);
+    v1::Job job;
+    const grpc::Status status = stub_->SubmitJob(&context, request, &job);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  auto workers = v1::WorkerService::NewStub(channel_);
+  const std::string name = "ckpt-000000000001.pt";
+  auto chunk_of = [&](const TestWorker& worker, const std::string& data, bool first) {
+    v1::ArtifactChunk chunk;
+    if (first) {
+      chunk.set_job_id(worker.job.id());
+      chunk.set_attempt(worker.job.attempts());
+      chunk.set_name(name);
+      chunk.set_session_key(worker.session_key);
+    }
+    chunk.set_data(data);
+    return chunk;
+  };
+  auto last_chunk = [&](const std::string& whole) {
+    v1::ArtifactChunk chunk;
+    chunk.set_last(true);
+    chunk.set_size(static_cast<int64_t>(whole.size()));
+    chunk.set_crc32(ExtendCrc32(0, whole));
+    return chunk;
+  };
+
+  TestWorker first, second;
+  ASSERT_NO_FATAL_FAILURE(Connect(workers.get(), "w1", &first));
+  ASSERT_NO_FATAL_FAILURE(Assigned(&first));
+  ASSERT_EQ(first.job.attempts(), 1);
+  ASSERT_NO_FATAL_FAILURE(Connect(workers.get(), "w2", &second));  // idle: nothing else queued
+  // Attempt 1 starts an upload (taken once its temporary file is there), then gives the job
+  // back before it ends the upload.
+  grpc::ClientContext stale_context;
+  SetDeadline(&stale_context);
+  v1::ArtifactReceipt stale_receipt;
+  auto stale = workers->UploadArtifact(&stale_context, &stale_receipt);
+  const std::string stale_bytes = "attempt 1, late";
+  ASSERT_TRUE(stale->Write(chunk_of(first, stale_bytes, /*first=*/true)));
+  const fs::path job_dir = dir_ / "artifacts" / first.job.id();
+  auto receiving = [&job_dir] {
+    std::error_code error;
+    for (fs::directory_iterator it(job_dir, error), end; !error && it != end; it.increment(error)) {
+      if (it->path().filename().string().find(".upload-") != std::string::npos) return true;
+    }
+    return false;
+  };
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!receiving() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(receiving());
+  v1::WorkerMessage released;
+  released.mutable_failed()->set_job_id(first.job.id());
+  released.mutable_failed()->set_attempt(1);
+  released.mutable_failed()->set_released(true);
+  released.mutable_failed()->set_error("giving it back");
+  ASSERT_TRUE(first.stream->Write(released));
+
+  // Attempt 2, on the other worker, stores the same step's checkpoint.
+  ASSERT_NO_FATAL_FAILURE(Assigned(&second));
+  ASSERT_EQ(second.job.attempts(), 2);
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::ArtifactReceipt receipt;
+    auto upload = workers->UploadArtifact(&context, &receipt);
+    const std::string bytes = "attempt 2";
+    ASSERT_TRUE(upload->Write(chunk_of(second, bytes, /*first=*/true)));
+    ASSERT_TRUE(upload->Write(last_chunk(bytes)));
+    upload->WritesDone();
+    const grpc::Status status = upload->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  ASSERT_TRUE(stale->Write(last_chunk(stale_bytes)));
+  stale->WritesDone();
+  const grpc::Status refused = stale->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  std::ifstream in(job_dir / name);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "attempt 2");
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "artifacts")) {
+    EXPECT_EQ(entry.path().filename().string().find(".upload-"), std::string::npos) << entry;
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry;
+  }
+
+  for (TestWorker* worker : {&first, &second}) {
+    worker->context.TryCancel();
+    v1::CoordinatorMessage message;
+    while (worker->stream->Read(&message)) {
+    }
+    (void)worker->stream->Finish();
+  }
 }
 
 }  // namespace
