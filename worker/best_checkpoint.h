@@ -1,13 +1,15 @@
 // A standalone run's best checkpoint by spec.checkpoint.keep_best_by, kept in its
 // --checkpoint_dir beside the keep_last newest, as the coordinator keeps a service job's: a
 // checkpoint taken at a step that evaluated is scored by that evaluation, whichever of the two
-// came first (the run's last checkpoint is written before its final evaluation). The best so far
-// is recorded in <dir>/best_checkpoint.txtpb (a BestCheckpoint whose path is the file's name),
-// so that a --resume goes on with it. No LibTorch here.
+// came first (the run's last step may hit the checkpoint cadence and not the evaluation's: its
+// checkpoint is written before the final evaluation). The best so far is recorded in
+// <dir>/best_checkpoint.txtpb (a BestCheckpoint whose path is the file's name), so that a
+// --resume goes on with it. No LibTorch here.
 #ifndef POLYTRAIN_WORKER_BEST_CHECKPOINT_H_
 #define POLYTRAIN_WORKER_BEST_CHECKPOINT_H_
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -19,12 +21,14 @@ inline constexpr char kBestCheckpointRecord[] = "best_checkpoint.txtpb";
 
 class BestCheckpointKeeper {
  public:
-  // `metric` empty (or `dir` empty): keeps and records nothing.
+  // `dir` empty: touches nothing. `metric` empty: keeps and records nothing (Start removes an
+  // earlier run's record).
   BestCheckpointKeeper(std::string dir, std::string metric, int keep_last);
 
   // The run starts at `step` (0: from scratch; else the checkpoint it resumed from). An earlier
-  // run's record goes on where it names this metric, a step at or before `step` (one past it
-  // scored a history this run replaces) and a file that is still there; otherwise it is removed.
+  // run's record goes on where it names this metric, a checkpoint's name with its step and a
+  // finite value, a step at or before `step` (one past it scored a history this run replaces)
+  // and a file that is still there; otherwise it is removed, saying why.
   void Start(int64_t step);
   // The run evaluated at `step`.
   void Evaluated(int64_t step, const std::map<std::string, double>& metrics);
@@ -41,6 +45,9 @@ class BestCheckpointKeeper {
   // are known; a better score is recorded and the former best pruned if it is not a newest one.
   void Score();
   void Record();
+  // Takes the record at `record` as the best so far if it holds for a run starting at `step`;
+  // otherwise says why not.
+  std::string Continues(const std::filesystem::path& record, int64_t step);
 
   const std::string dir_;
   const std::string metric_;

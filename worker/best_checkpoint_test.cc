@@ -3,6 +3,8 @@
 // by the pruning of older checkpoints.
 #include "worker/best_checkpoint.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -117,6 +119,7 @@ TEST_F(BestCheckpointTest, AResumeGoesOnWithTheRecordOnlyWhereItStillHolds) {
   resumed.Evaluated(30, {{"eval_accuracy", 0.9}});  // equal: the earlier stays best
   Save(resumed, 30);
   EXPECT_EQ(resumed.best().step(), 10);
+  EXPECT_EQ(Checkpoints(), (std::vector<std::string>{Name(10), Name(20), Name(30)}));
 
   BestCheckpointKeeper other_metric(dir_.string(), "eval_loss", kKeepLast);
   other_metric.Start(30);
@@ -128,23 +131,48 @@ TEST_F(BestCheckpointTest, ARecordPastTheResumedStepOrOfAGoneOrForeignFileIsDrop
   const auto write_record = [this](const std::string& text) {
     std::ofstream(dir_ / kBestCheckpointRecord) << text;
   };
+  std::ofstream(dir_ / Name(4)) << "x";
   std::ofstream(dir_ / Name(10)) << "x";
+  fs::create_directory(dir_ / Name(3));
   const std::string metric = R"( metric: "eval_accuracy" value: 0.9)";
+  const auto at = [&metric](const std::string& path, int step) {
+    return "path: \"" + path + "\" step: " + std::to_string(step) + metric;
+  };
   for (const std::string& record :
-       {"path: \"" + Name(10) + "\" step: 10" + metric,    // past the step resumed from (5)
-        "path: \"" + Name(4) + "\" step: 4" + metric,      // its file is gone
-        "path: \"../" + Name(10) + "\" step: 4" + metric,  // not a file of this directory
-        std::string("not a record")}) {
+       {at(Name(10), 10),        // past the step resumed from (5)
+        at(Name(2), 2),          // its file is gone
+        at(Name(3), 3),          // not a file
+        at("../" + Name(4), 4),  // not a file of this directory
+        at(".", 4), at("..", 4), at(kBestCheckpointRecord, 4),
+        at(Name(10), 4),  // a step its name does not carry
+        "path: \"" + Name(4) + "\" step: 4 metric: \"eval_accuracy\" value: inf",
+        "path: \"" + Name(4) + "\" step: 4 metric: \"eval_loss\" value: 0.5",
+        std::string("not a record"), std::string(5000, ' ')}) {
     write_record(record);
     BestCheckpointKeeper keeper(dir_.string(), "eval_accuracy", kKeepLast);
     keeper.Start(5);
     EXPECT_TRUE(keeper.best().path().empty()) << record;
     EXPECT_FALSE(fs::exists(dir_ / kBestCheckpointRecord)) << record;
   }
-  write_record("path: \"" + Name(10) + "\" step: 10" + metric);
+  write_record(at(Name(10), 10));
   BestCheckpointKeeper keeper(dir_.string(), "eval_accuracy", kKeepLast);
   keeper.Start(10);
   EXPECT_EQ(keeper.best().path(), Name(10));
+
+  // A fifo would block a reader: not read (nor would a directory in its place be).
+  fs::remove(dir_ / kBestCheckpointRecord);
+  ASSERT_EQ(mkfifo((dir_ / kBestCheckpointRecord).c_str(), 0600), 0);
+  BestCheckpointKeeper after_fifo(dir_.string(), "eval_accuracy", kKeepLast);
+  after_fifo.Start(10);
+  EXPECT_TRUE(after_fifo.best().path().empty());
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dir_ / kBestCheckpointRecord)));
+}
+
+TEST_F(BestCheckpointTest, AnEarlierRunsLeftoverRecordFileGoes) {
+  std::ofstream(dir_ / (std::string(kBestCheckpointRecord) + ".tmp-123-0")) << "half";
+  BestCheckpointKeeper keeper(dir_.string(), "eval_accuracy", kKeepLast);
+  keeper.Start(0);
+  EXPECT_TRUE(fs::is_empty(dir_));
 }
 
 TEST_F(BestCheckpointTest, NoMetricKeepsAndRecordsNothing) {

@@ -1,7 +1,5 @@
 #include "worker/run_summary.h"
 
-#include <filesystem>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -42,10 +40,7 @@ void PrintRunSummary(std::FILE* out, const std::string& job_name, const std::str
     std::fprintf(out, "  checkpoint       %s\n", summary.last_checkpoint.c_str());
   }
   if (const polytrain::v1::BestCheckpoint& best = summary.best_checkpoint; !best.path().empty()) {
-    // In the directory of the newest one.
-    const std::string path =
-        (std::filesystem::path(summary.last_checkpoint).parent_path() / best.path()).string();
-    std::fprintf(out, "  best checkpoint  %s (step %lld, %s %.4f)\n", path.c_str(),
+    std::fprintf(out, "  best checkpoint  %s (step %lld, %s %.4f)\n", best.path().c_str(),
                  static_cast<long long>(best.step()), best.metric().c_str(), best.value());
   }
 }

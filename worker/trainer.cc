@@ -106,15 +106,16 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     }
     steps_run_ = position.step;
   }
-  const int keep_last = CheckpointKeepLast(spec_);
-  BestCheckpointKeeper best(options_.checkpoint_dir,
-                            options_.keep_best_checkpoint ? spec_.checkpoint().keep_best_by() : "",
-                            keep_last);
-  best.Start(position.step);
   ReplicaGroup* const group = options_.replicas;
   const int rank = group != nullptr ? group->rank() : 0;
   const int world = group != nullptr ? group->world_size() : 1;
   const bool lead = rank == 0;  // evaluates, checkpoints and reports for the gang
+  const int keep_last = CheckpointKeepLast(spec_);
+  // Only the lead writes checkpoints: the other ranks leave the directory alone.
+  BestCheckpointKeeper best(lead ? options_.checkpoint_dir : "",
+                            options_.keep_best_checkpoint ? spec_.checkpoint().keep_best_by() : "",
+                            keep_last);
+  best.Start(position.step);
   if (group != nullptr) {
     // Every rank resumed from the same stored checkpoint (or none): all start together from
     // rank 0's step and weights.
@@ -206,6 +207,9 @@ absl::StatusOr<TrainingSummary> Trainer::RunLoop() {
     summary.samples_per_second =
         window.trained_samples() / std::max(window.trained_seconds(), 1e-9);
     summary.best_checkpoint = best.best();
+    if (!best.file_name().empty()) {
+      summary.best_checkpoint.set_path(options_.checkpoint_dir + "/" + best.file_name());
+    }
     return summary;
   };
 

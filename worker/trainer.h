@@ -102,8 +102,8 @@ struct TrainingSummary {
   std::map<std::string, double> final_metrics;  // the last evaluation
   int64_t final_metrics_step = 0;               // the step it evaluated
   std::string last_checkpoint;
-  // With keep_best_checkpoint: the best checkpoint so far (its path the file's name in
-  // checkpoint_dir); empty when none was scored.
+  // With keep_best_checkpoint: the best checkpoint so far (its path in checkpoint_dir, as
+  // last_checkpoint's); empty when none was scored.
   polytrain::v1::BestCheckpoint best_checkpoint;
 };
 

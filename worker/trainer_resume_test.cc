@@ -126,9 +126,10 @@ TEST(TrainerTest, AStandaloneRunKeepsItsBestCheckpointBesideTheNewest) {
   }
   EXPECT_EQ(summary->best_checkpoint.step(), best_step);
   EXPECT_EQ(summary->best_checkpoint.value(), best_value);
-  EXPECT_EQ(summary->best_checkpoint.path(), absl::StrFormat("ckpt-%012d.pt", best_step));
+  EXPECT_EQ(summary->best_checkpoint.path(),
+            options.checkpoint_dir + absl::StrFormat("/ckpt-%012d.pt", best_step));
   std::set<std::string> expected = {"ckpt-000000000140.pt", "ckpt-000000000141.pt",
-                                    summary->best_checkpoint.path()};
+                                    absl::StrFormat("ckpt-%012d.pt", best_step)};
   EXPECT_EQ(CheckpointNames(options.checkpoint_dir), expected);
   fs::remove_all(options.checkpoint_dir);
 }
