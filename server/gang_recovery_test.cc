@@ -91,6 +91,39 @@ TEST_F(GangSchedulingTest, ARankThatReportsItsLossLateIsHeard) {
             "worker w2 said: rank 1: its gang process was ended by signal 9");
 }
 
+// Probe DO: a killed rank's worker is seen gone just after the survivor's report ended the
+// attempt ("not seen gone (yet)"): its disconnect joins that reason, or the job's error on the
+// last attempt. The reporter's own disconnect adds nothing.
+TEST_F(GangSchedulingTest, AKilledRanksDisconnectAfterTheReportItRacedIsSaid) {
+  const Job gang = SubmitGang("gang", 2, /*max_attempts=*/2);
+  RecordingChannel w1, w2, w2_again, w2_last;
+  int64_t s1 = Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  Fail(s1, gang, "rank 0: Connection reset by peer", /*gang_lost=*/true);
+  const std::string first =
+      "rank 0 on worker w1 lost its gang (attempt 1), rank 1 on worker w2 not seen gone (yet): "
+      "rank 0: Connection reset by peer";
+  ASSERT_EQ(Get(gang.id()).error(), first);
+  protocol_->Disconnected(s2);
+  Job again = Get(gang.id());
+  ASSERT_EQ(again.ended_attempts_size(), 1);
+  EXPECT_EQ(again.ended_attempts(0).reason(), first + "; then rank 1 on worker w2 disconnected");
+  EXPECT_EQ(again.error(), again.ended_attempts(0).reason());
+
+  const int64_t s2_again = Connect("w2", &w2_again);  // restarted: the gang runs as attempt 2
+  ASSERT_EQ(Get(gang.id()).attempts(), 2);
+  Fail(s1, gang, "rank 0: Connection reset by peer", /*gang_lost=*/true);
+  ASSERT_EQ(StateOf(gang), polytrain::v1::JOB_STATE_FAILED);
+  protocol_->Disconnected(s1);  // the reporter: named already
+  protocol_->Disconnected(s2_again);
+  EXPECT_EQ(Get(gang.id()).error(),
+            "rank 0 on worker w1 lost its gang (attempt 2), rank 1 on worker w2 not seen gone "
+            "(yet): rank 0: Connection reset by peer; no attempts left of 2; then rank 1 on worker "
+            "w2 disconnected");
+  EXPECT_EQ(Get(gang.id()).ended_attempts(0).reason(),
+            first + "; then rank 1 on worker w2 disconnected");  // once
+}
+
 // A rank's late words fill only the room an error has left: the first report's words stay.
 TEST_F(GangSchedulingTest, ALateRanksWordsAreCutToTheRoomLeft) {
   const Job gang = SubmitGang("gang", 2, /*max_attempts=*/2);

@@ -361,6 +361,16 @@ class Scheduler {
   // reason (the job's error too while it is that reason), or the job's error where the loss
   // left no attempts; once per rank, within the bound of an error.
   void NoteLateRankLocked(int64_t session, const polytrain::v1::JobFailed& failed);
+  // The worker of a rank that a lost gang's first report could only name as not seen gone (its
+  // stream's end raced that report: a worker killed) disconnected: said in that attempt's reason
+  // (or the job's error where no attempts were left), as a late rank's words are.
+  void NoteDisconnectedRankLocked(const std::string& job_id, const std::string& worker);
+  // NoteLateRankLocked's and NoteDisconnectedRankLocked's part: appends "; then rank R on worker
+  // W<verb><words>" to the reason `attempt` ended with (0: the newest ended attempt's, or the
+  // job's error where it failed for want of attempts).
+  void NoteOnEndedAttemptLocked(const std::string& job_id, int32_t attempt,
+                                const std::string& worker_name, const std::string& verb,
+                                const std::string& words);
   // Tells every rank of `job` that has not stopped to stop, and frees its slot.
   void StopRanksLocked(const std::string& job_id, RunningJob& job);
   // Ends the job in `state`; ranks still running elsewhere are told to stop. Job.steps becomes

@@ -167,6 +167,12 @@ void Scheduler::ForgetUnclaimedRanksLocked(const polytrain::v1::Hello& hello) {
 
 void Scheduler::DisconnectWorker(int64_t session) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (auto worker = workers_.find(session); worker != workers_.end()) {
+    // Ranks it was told to stop (their gang lost): the reason may have said "not seen gone".
+    for (const std::string& job_id : worker->second.stopping) {
+      NoteDisconnectedRankLocked(job_id, worker->second.hello.name());
+    }
+  }
   DetachSessionLocked(session);
   RefreshGaugesLocked();
 }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "api/job_spec_defaults.h"
 #include "api/limits.h"
 #include "api/worker_messages.h"
@@ -45,52 +46,83 @@ void RecordEndedAttempt(const Job& assigned, int64_t newest_step, bool given_bac
   }
 }
 
+// Whether `reason` (a lost gang's, AttemptFailed's words) names `rank_named` among the ranks
+// "..., <rank> on worker <name>, ... not seen gone (yet)".
+bool NamedNotSeenGone(const std::string& reason, const std::string& rank_named) {
+  const size_t end = reason.find(" not seen gone (yet)");
+  const size_t begin = end == std::string::npos ? end : reason.rfind("), ", end);
+  if (begin == std::string::npos) return false;
+  absl::string_view listed(reason.data() + begin + 3, end - begin - 3);
+  if (const size_t more = listed.find(" and "); more != absl::string_view::npos) {
+    listed = listed.substr(0, more);
+  }
+  for (absl::string_view item : absl::StrSplit(listed, ", ")) {
+    if (item == rank_named) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void Scheduler::NoteLateRankLocked(int64_t session, const polytrain::v1::JobFailed& failed) {
   auto worker = workers_.find(session);
   if (!failed.gang_lost() || failed.error().empty() || worker == workers_.end()) return;
-  absl::StatusOr<Job> job = store_->GetJob(failed.job_id());
+  NoteOnEndedAttemptLocked(failed.job_id(), failed.attempt(), worker->second.hello.name(),
+                           " said: ", failed.error());
+}
+
+void Scheduler::NoteDisconnectedRankLocked(const std::string& job_id, const std::string& worker) {
+  NoteOnEndedAttemptLocked(job_id, /*attempt=*/0, worker, " disconnected", "");
+}
+
+void Scheduler::NoteOnEndedAttemptLocked(const std::string& job_id, int32_t attempt,
+                                         const std::string& worker_name, const std::string& verb,
+                                         const std::string& words) {
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
   if (!job.ok()) return;
   // The attempt that ended: the newest requeued one, or the job's last when its loss failed it
   // (no attempts left; not a rank's own failure, nor the time limit, whose error stays as it
   // is). A stopped rank may name any attempt; only these take its words.
   polytrain::v1::EndedAttempt* ended =
       job->ended_attempts().empty() ? nullptr : &*job->mutable_ended_attempts()->rbegin();
+  const bool lost_for_good = job->state() == polytrain::v1::JOB_STATE_FAILED &&
+                             absl::StrContains(job->error(), kNoAttemptsLeft);
   std::vector<std::string> workers;
   std::string* reason = nullptr;
-  if (ended != nullptr && ended->attempt() == failed.attempt()) {
-    workers.assign(ended->workers().begin(), ended->workers().end());
-    reason = ended->mutable_reason();
-  } else if (job->attempts() == failed.attempt() &&
-             job->state() == polytrain::v1::JOB_STATE_FAILED &&
-             absl::StrContains(job->error(), kNoAttemptsLeft)) {
+  if (lost_for_good && (attempt == 0 || job->attempts() == attempt)) {
     workers.assign(job->rank_workers().begin(), job->rank_workers().end());
     reason = job->mutable_error();
+  } else if (ended != nullptr && (attempt == 0 || ended->attempt() == attempt)) {
+    workers.assign(ended->workers().begin(), ended->workers().end());
+    reason = ended->mutable_reason();
   }
   if (reason == nullptr || workers.size() < 2) return;
-  const auto rank = std::find(workers.begin(), workers.end(), worker->second.hello.name());
+  const auto rank = std::find(workers.begin(), workers.end(), worker_name);
   if (rank == workers.end()) return;
-  const std::string said =
-      absl::StrCat("; then rank ", rank - workers.begin(), " on worker ", *rank, " said: ");
-  if (absl::StrContains(*reason, said)) return;  // once per rank
+  const std::string rank_named =
+      absl::StrCat("rank ", rank - workers.begin(), " on worker ", *rank);
+  // Once per rank. A disconnect only where the first report could say no more of that rank than
+  // that it was not seen gone (a worker killed, its stream's end racing the report).
+  if (absl::StrContains(*reason, absl::StrCat("; then ", rank_named, " "))) return;
+  if (words.empty() && !NamedNotSeenGone(*reason, rank_named)) return;
+  const std::string said = absl::StrCat("; then ", rank_named, verb);
   // Its words cut to the room an error has left (the first report's words stay whole).
   constexpr size_t kLeastWords = 64;
-  const size_t used = reason->size() + said.size() + kCutMark.size();
-  if (used + kLeastWords > kMaxErrorLength) {
-    spdlog::info("{}: no room left in attempt {}'s reason for rank {}'s words: {}", job->id(),
-                 failed.attempt(), rank - workers.begin(), CutError(failed.error()));
+  const size_t used = reason->size() + said.size() + (words.empty() ? 0 : kCutMark.size());
+  if (used + (words.empty() ? 0 : kLeastWords) > kMaxErrorLength) {
+    spdlog::info("{}: no room left in the reason an attempt ended with for {}{}{}", job->id(),
+                 rank_named, verb, CutError(words));
     return;
   }
   const std::string noted =
-      absl::StrCat(*reason, said, CutError(failed.error(), kMaxErrorLength - used));
+      absl::StrCat(*reason, said, words.empty() ? "" : CutError(words, kMaxErrorLength - used));
   if (ended != nullptr && reason == ended->mutable_reason() && job->error() == *reason) {
     job->set_error(noted);
   }
   *reason = noted;
   if (absl::Status stored = store_->UpdateJob(*job); !stored.ok()) {
-    spdlog::warn("{}: the store refused a rank's word on how attempt {} ended ({})", job->id(),
-                 failed.attempt(), std::string(stored.message()));
+    spdlog::warn("{}: the store refused a word on how an attempt ended ({}{}): {}", job->id(),
+                 rank_named, verb, std::string(stored.message()));
     return;
   }
   watchers_.JobChanged(*job);
