@@ -96,6 +96,31 @@ class TransferIdleTest : public ::testing::Test {
     return chunk;
   }
 
+  // A job of a few rows of synthetic data named `name`, its model to be set.
+  static v1::JobSpec TinySpec(const std::string& name) {
+    v1::JobSpec spec;
+    spec.set_name(name);
+    auto* data = spec.mutable_dataset()->mutable_synthetic();
+    data->set_classes(2);
+    data->set_features(2);
+    data->set_train_samples(4);
+    data->set_test_samples(4);
+    spec.mutable_loss()->mutable_cross_entropy();
+    spec.mutable_optimizer()->mutable_sgd();
+    spec.mutable_optimizer()->set_learning_rate(0.1);
+    spec.set_epochs(1);
+    spec.set_batch_size(2);
+    return spec;
+  }
+  void Submit(const v1::JobSpec& spec) {
+    grpc::ClientContext context;
+    v1::SubmitJobRequest request;
+    *request.mutable_spec() = spec;
+    v1::Job job;
+    const grpc::Status status = stub_->SubmitJob(&context, request, &job);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
   // A client deadline far beyond the server's idle limit: a stream that the server does not end
   // fails the test with the client's own deadline, whose message does not name the flag.
   static void SetDeadline(grpc::ClientContext* context) {
@@ -234,26 +259,9 @@ TEST_F(TransferIdleTest, AWorkersDownloadThatStopsReadingIsCancelledAndItsFileCl
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
   // A worker may read the file only for a running job that names it.
-  {
-    grpc::ClientContext context;
-    v1::SubmitJobRequest request;
-    v1::JobSpec* spec = request.mutable_spec();
-    spec->set_name("byo");
-    spec->mutable_model()->mutable_torchscript()->set_artifact(id);
-    auto* data = spec->mutable_dataset()->mutable_synthetic();
-    data->set_classes(2);
-    data->set_features(2);
-    data->set_train_samples(4);
-    data->set_test_samples(4);
-    spec->mutable_loss()->mutable_cross_entropy();
-    spec->mutable_optimizer()->mutable_sgd();
-    spec->mutable_optimizer()->set_learning_rate(0.1);
-    spec->set_epochs(1);
-    spec->set_batch_size(2);
-    v1::Job job;
-    const grpc::Status status = stub_->SubmitJob(&context, request, &job);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  v1::JobSpec byo = TinySpec("byo");
+  byo.mutable_model()->mutable_torchscript()->set_artifact(id);
+  ASSERT_NO_FATAL_FAILURE(Submit(byo));
   auto workers = v1::WorkerService::NewStub(channel_);
   grpc::ClientContext worker_context;
   auto worker = workers->Connect(&worker_context);
@@ -330,27 +338,10 @@ void Assigned(TestWorker* worker) {
 // attempt's file of that name, and was then removed.
 TEST_F(TransferIdleTest, AnUploadOfAnAttemptGivenUpOnIsRefusedAndReplacesNothing) {
   StartServer(/*idle_seconds=*/60);  // the stale upload waits for the next attempt's
-  {
-    grpc::ClientContext context;
-    v1::SubmitJobRequest request;
-    v1::JobSpec* spec = request.mutable_spec();
-    spec->set_name("given-up");
-    spec->mutable_model()->mutable_mlp();
-    auto* data = spec->mutable_dataset()->mutable_synthetic();
-    data->set_classes(2);
-    data->set_features(2);
-    data->set_train_samples(4);
-    data->set_test_samples(4);
-    spec->mutable_loss()->mutable_cross_entropy();
-    spec->mutable_optimizer()->mutable_sgd();
-    spec->mutable_optimizer()->set_learning_rate(0.1);
-    spec->set_epochs(1);
-    spec->set_batch_size(2);
-    spec->set_max_attempts(3);
-    v1::Job job;
-    const grpc::Status status = stub_->SubmitJob(&context, request, &job);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  v1::JobSpec given_up = TinySpec("given-up");
+  given_up.mutable_model()->mutable_mlp();
+  given_up.set_max_attempts(3);
+  ASSERT_NO_FATAL_FAILURE(Submit(given_up));
   auto workers = v1::WorkerService::NewStub(channel_);
   const std::string name = "ckpt-000000000001.pt";
   auto chunk_of = [&](const TestWorker& worker, const std::string& data, bool first) {

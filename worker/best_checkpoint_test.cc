@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "testing/scratch_dir.h"
 #include "worker/checkpoint_files.h"
 
 namespace polytrain {
@@ -24,15 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class BestCheckpointTest : public ::testing::Test {
+class BestCheckpointTest : public testing::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("best_checkpoint_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static std::string Name(int64_t step) { return absl::StrFormat("ckpt-%012d.pt", step); }
   // A checkpoint of `step` written as SaveCheckpoint does, and told to the keeper.
   void Save(BestCheckpointKeeper& keeper, int64_t step) {
@@ -59,7 +53,6 @@ class BestCheckpointTest : public ::testing::Test {
   }
 
   static constexpr int kKeepLast = 2;
-  fs::path dir_;
 };
 
 TEST_F(BestCheckpointTest, AnOlderBestStaysBesideTheNewestAndIsRecorded) {
