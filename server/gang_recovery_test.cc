@@ -124,6 +124,35 @@ TEST_F(GangSchedulingTest, AKilledRanksDisconnectAfterTheReportItRacedIsSaid) {
             first + "; then rank 1 on worker w2 disconnected");  // once
 }
 
+// A rank's own words, resent after its worker's stream broke, still join the reason after its
+// disconnect; a disconnect after its words adds nothing.
+TEST_F(GangSchedulingTest, ARanksWordsFollowItsDisconnectButNoDisconnectFollowsItsWords) {
+  const Job gang = SubmitGang("gang", 2, /*max_attempts=*/3);
+  RecordingChannel w1, w2, w2_again, w2_third;
+  const int64_t s1 = Connect("w1", &w1);
+  const int64_t s2 = Connect("w2", &w2);
+  Fail(s1, gang, "rank 0: closed", /*gang_lost=*/true);
+  protocol_->Disconnected(s2);
+  const int64_t s2_again = Connect("w2", &w2_again, /*slots=*/1, /*cuda=*/false, {gang.id()});
+  FailAttempt(s2_again, gang, 1, "rank 1: its gang process was ended by signal 9",
+              /*gang_lost=*/true);
+  const std::string first =
+      "rank 0 on worker w1 lost its gang (attempt 1), rank 1 on worker w2 not seen gone (yet): "
+      "rank 0: closed";
+  EXPECT_EQ(Get(gang.id()).ended_attempts(0).reason(),
+            first +
+                "; then rank 1 on worker w2 disconnected; then rank 1 on worker w2 said: "
+                "rank 1: its gang process was ended by signal 9");
+
+  ASSERT_EQ(Get(gang.id()).attempts(), 2);
+  Fail(s1, gang, "rank 0: closed again", /*gang_lost=*/true);
+  FailAttempt(s2_again, gang, 2, "rank 1: killed again", /*gang_lost=*/true);
+  protocol_->Disconnected(s2_again);
+  EXPECT_EQ(Get(gang.id()).ended_attempts(1).reason(),
+            "rank 0 on worker w1 lost its gang (attempt 2), rank 1 on worker w2 not seen gone "
+            "(yet): rank 0: closed again; then rank 1 on worker w2 said: rank 1: killed again");
+}
+
 // A rank's late words fill only the room an error has left: the first report's words stay.
 TEST_F(GangSchedulingTest, ALateRanksWordsAreCutToTheRoomLeft) {
   const Job gang = SubmitGang("gang", 2, /*max_attempts=*/2);

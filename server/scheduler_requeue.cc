@@ -101,11 +101,17 @@ void Scheduler::NoteOnEndedAttemptLocked(const std::string& job_id, int32_t atte
   if (rank == workers.end()) return;
   const std::string rank_named =
       absl::StrCat("rank ", rank - workers.begin(), " on worker ", *rank);
-  // Once per rank. A disconnect only where the first report could say no more of that rank than
-  // that it was not seen gone (a worker killed, its stream's end racing the report).
-  if (absl::StrContains(*reason, absl::StrCat("; then ", rank_named, " "))) return;
-  if (words.empty() && !NamedNotSeenGone(*reason, rank_named)) return;
+  // Once per rank and kind. A disconnect only where the first report could say no more of that
+  // rank than that it was not seen gone (a worker killed, its stream's end racing the report),
+  // and not after the rank's own words (its worker restarting later says nothing new); its words
+  // after its disconnect (resent once it reconnected) are still the cause.
   const std::string said = absl::StrCat("; then ", rank_named, verb);
+  if (absl::StrContains(*reason, said)) return;
+  if (words.empty() &&
+      (absl::StrContains(*reason, absl::StrCat("; then ", rank_named, " said: ")) ||
+       !NamedNotSeenGone(*reason, rank_named))) {
+    return;
+  }
   // Its words cut to the room an error has left (the first report's words stay whole).
   constexpr size_t kLeastWords = 64;
   const size_t used = reason->size() + said.size() + (words.empty() ? 0 : kCutMark.size());
